@@ -1,0 +1,47 @@
+# Thin wrapper: set-up (scripts/install-deps) and CMake. See README.md.
+BUILD    ?= build
+SANBUILD ?= build-san
+JOBS     ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test test-unit test-san demo fuzz bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Everything: the normal build's tests, then the same tests under
+# ASan+UBSan with clang, plus a short run of every fuzz target.
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	$(MAKE) --no-print-directory test-san
+
+test-san: deps
+	cmake -S . -B $(SANBUILD) -DCMAKE_C_COMPILER=clang -DKASSA_SANITIZE=ON \
+	      -DKASSA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
+	cmake --build $(SANBUILD) -j $(JOBS)
+	ctest --test-dir $(SANBUILD) --output-on-failure -j $(JOBS)
+
+demo: build
+	$(BUILD)/kassa demo
+
+# Long fuzzing: every target for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=3600).
+fuzz: deps
+	cmake -S . -B $(SANBUILD) -DCMAKE_C_COMPILER=clang -DKASSA_SANITIZE=ON \
+	      -DKASSA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
+	cmake --build $(SANBUILD) -j $(JOBS)
+	tests/fuzz/run-all.sh $(SANBUILD) $(FUZZ_SECONDS)
+
+bench: deps
+	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+	cmake --build build-bench -j $(JOBS)
+	bench/run.sh build-bench
+
+clean:
+	rm -rf $(BUILD) $(SANBUILD) build-bench

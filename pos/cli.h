@@ -1,0 +1,24 @@
+/*
+** cli.h: the `kassa` subcommands. main.c parses the global options (--config,
+** --data), loads the configuration and hands the rest of the command line to
+** one of these. Each returns the process exit status: 0 success, 1 the work
+** failed (a code refused, a check failed), 2 a usage error.
+*/
+#ifndef KASSA_POS_CLI_H
+#define KASSA_POS_CLI_H
+
+#include <stddef.h>
+
+#include "pos/config.h"
+
+int cli_code(const kassa_config_t *cfg, int argc, char **argv);
+int cli_demo(const kassa_config_t *cfg, int argc, char **argv);
+
+/*
+** Decode the escapes of `kassa code parse --escaped` in place: \x1d (any
+** \xHH), \u001d (any \uXXXX, written as UTF-8) and \\. Unknown escapes stay
+** as written. Returns the new length.
+*/
+size_t cli_unescape(char *s, size_t len);
+
+#endif

@@ -1,0 +1,1282 @@
+/*
+** markcode.c: from one scanned string to a trusted marking code.
+**
+** The work happens in four stages, each a function below:
+**
+**   1. clean_input()  bytes -> ASCII with real GS (0x1D) separators. Undoes
+**                     what scanners and software do to a code: AIM prefixes,
+**                     GS spelled as text ({FNC1}, <GS>, &#x1D;, \u001d, ↔,
+**                     0xE8, spaces), whitespace, leading and trailing GS,
+**                     and the Russian keyboard layout. Every output byte
+**                     remembers the input offset it came from, so errors
+**                     point at the byte the cashier's scanner produced.
+**   2. classify()     picks the kind by shape: GS1 element string, the
+**                     bracketed (01)… form, tobacco pack, fur tag, EGAIS,
+**                     EAN-13/8, ITF-14.
+**   3. gs1_split()    cuts a GS1 string into application identifiers. When
+**                     separators were lost (keyboard-wedge scanners), the
+**                     table of known layouts puts them back: each layout
+**                     lists its fields and their fixed lengths, so a serial
+**                     or tail that happens to contain "91" or "93" is never
+**                     mistaken for the next field.
+**   4. gs1_validate() checks every field against the AI table and the
+**                     serial-length rules, then derives ki, tag 1162, tag
+**                     1163, tag 2100 and the canonical string.
+**
+** Everything is table-driven (errors, fixes, AIs, layouts) so that a new
+** product group is a new table row, not new code. Nothing is allocated and
+** nothing is global but constant tables.
+**
+** Decisions the domain notes leave open are marked [open] where they are
+** made; each is one table entry or one constant, easy to change.
+*/
+#include "scanner/markcode.h"
+#include "scanner/layout.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------------- */
+/* Tables: errors, kinds, fixes                                            */
+/* ---------------------------------------------------------------------- */
+
+typedef struct err_info {
+  const char *code;
+  const char *ru; /* may use one %s: err_detail */
+  const char *en;
+} err_info_t;
+
+static const err_info_t err_table[MARKCODE_ERR__COUNT] = {
+    [MARKCODE_OK] = {"ok", "Код в порядке.", "The code is valid."},
+    [MARKCODE_ERR_EMPTY] = {"empty", "Пустой скан: код не получен. Отсканируйте ещё раз.",
+                            "Empty scan: no code was received. Scan again."},
+    [MARKCODE_ERR_TOO_LONG] =
+        {"too_long", "Слишком длинный скан (%s байт, допустимо до 512): это не код маркировки.",
+         "Scan too long (%s bytes, at most 512): this is not a marking code."},
+    [MARKCODE_ERR_BAD_UTF8] =
+        {"bad_utf8", "Сканер передал испорченные байты: проверьте кодировку в настройках сканера.",
+         "The scanner sent bytes that are not UTF-8: check the scanner's encoding."},
+    [MARKCODE_ERR_BAD_CHAR] = {"bad_char",
+                               "Недопустимый символ «%s»: в кодах маркировки его не бывает.",
+                               "Character '%s' never appears in a marking code."},
+    [MARKCODE_ERR_UNKNOWN_FORMAT] = {"unknown_format",
+                                     "Это не код маркировки и не штрихкод товара.",
+                                     "This is neither a marking code nor a product barcode."},
+    [MARKCODE_ERR_GTIN_FORMAT] = {"gtin_format",
+                                  "Код товара (GTIN) должен состоять из 14 цифр: «%s».",
+                                  "The product code (GTIN) must be 14 digits: '%s'."},
+    [MARKCODE_ERR_GTIN_CHECK] =
+        {"gtin_check_digit",
+         "Неверная контрольная цифра кода товара %s: код повреждён или поддельный.",
+         "GTIN %s has a wrong check digit: the code is damaged or fake."},
+    [MARKCODE_ERR_GTIN_INDICATOR] =
+        {"gtin_indicator",
+         "Код товара %s не относится к потребительской упаковке (первая цифра не 0).",
+         "GTIN %s does not identify a consumer unit (its indicator digit is not 0)."},
+    [MARKCODE_ERR_NO_SERIAL] = {"no_serial", "В коде нет серийного номера (21): код неполный.",
+                                "The code has no serial number (AI 21): it is incomplete."},
+    [MARKCODE_ERR_SERIAL_CHARSET] =
+        {"serial_charset", "Недопустимый символ «%s» в серийном номере: код повреждён.",
+         "Character '%s' is not allowed in a serial number: the code is damaged."},
+    [MARKCODE_ERR_SERIAL_LENGTH] =
+        {"serial_length",
+         "Серийный номер из %s символов не подходит к этому виду кода: код повреждён.",
+         "A serial number of %s characters does not fit this kind of code: the code is damaged."},
+    [MARKCODE_ERR_KEY_LENGTH] =
+        {"key_length",
+         "Ключ проверки (91) должен быть из 4 символов, а не %s: код считан не полностью.",
+         "The verification key (AI 91) must be 4 characters, not %s: the code was read "
+         "incompletely."},
+    [MARKCODE_ERR_TAIL_LENGTH] =
+        {"tail_length",
+         "Код проверки неверной длины (%s): код считан не полностью, отсканируйте ещё раз.",
+         "The verification code has the wrong length (%s): the code was read incompletely, scan "
+         "again."},
+    [MARKCODE_ERR_TAIL_CHARSET] =
+        {"tail_charset", "Недопустимый символ «%s» в коде проверки (92): код повреждён.",
+         "Character '%s' is not allowed in the verification code (AI 92): the code is damaged."},
+    [MARKCODE_ERR_CAPS_LOCK] =
+        {"caps_lock",
+         "Регистр букв искажён (включён Caps Lock?): выключите Caps Lock и отсканируйте ещё раз.",
+         "Letter case was destroyed (Caps Lock on?): switch Caps Lock off and scan again."},
+    [MARKCODE_ERR_TOBACCO_TRUNCATED] =
+        {"tobacco_truncated", "Код пачки табака неполный: %s символов из 29. Отсканируйте ещё раз.",
+         "The tobacco pack code is incomplete: %s of 29 characters. Scan again."},
+    [MARKCODE_ERR_TRAILING_GARBAGE] = {"trailing_garbage", "Лишние символы после кода: «%s».",
+                                       "Unexpected characters after the code: '%s'."},
+    [MARKCODE_ERR_GS_MISSING] =
+        {"gs_missing",
+         "В коде потеряны разделители (GS) и восстановить их нельзя: сканер, вероятно, "
+         "в режиме клавиатуры. Включите в сканере передачу GS.",
+         "The code lost its group separators (GS) and they cannot be restored: the "
+         "scanner is probably in keyboard mode. Enable GS transmission in the scanner."},
+    [MARKCODE_ERR_AI_UNKNOWN] = {"ai_unknown", "Код повреждён: «%s» вместо идентификатора поля.",
+                                 "The code is damaged: '%s' where a field identifier should be."},
+    [MARKCODE_ERR_AI_VALUE] = {"ai_value", "Неверное значение поля %s: код повреждён.",
+                               "Field %s has an invalid value: the code is damaged."},
+    [MARKCODE_ERR_AI_DUPLICATE] = {"ai_duplicate",
+                                   "Поле %s встречается в коде дважды: код повреждён.",
+                                   "Field %s appears twice: the code is damaged."},
+    [MARKCODE_ERR_CHECK_DIGIT] = {"check_digit",
+                                  "Неверная контрольная цифра штрихкода %s: отсканируйте ещё раз.",
+                                  "Barcode %s has a wrong check digit: scan again."},
+    [MARKCODE_ERR_FUR_FORMAT] =
+        {"fur_format", "Неверный контрольный знак меха (нужен вид RU-NNNNNN-AAANNNNNNN): «%s».",
+         "Malformed fur tag (expected RU-NNNNNN-AAANNNNNNN): '%s'."},
+    [MARKCODE_ERR_EGAIS_FORMAT] = {"egais_format", "Неверный код ЕГАИС: «%s».",
+                                   "Malformed EGAIS code: '%s'."},
+};
+
+static const char *const kind_names[MARKCODE_KIND__COUNT] = {
+    [MARKCODE_KIND_NONE] = "",
+    [MARKCODE_KIND_GS1] = "gs1",
+    [MARKCODE_KIND_TOBACCO_PACK] = "tobacco_pack",
+    [MARKCODE_KIND_FUR] = "fur",
+    [MARKCODE_KIND_EGAIS2] = "egais2",
+    [MARKCODE_KIND_EGAIS3] = "egais3",
+    [MARKCODE_KIND_EAN13] = "ean13",
+    [MARKCODE_KIND_EAN8] = "ean8",
+    [MARKCODE_KIND_ITF14] = "itf14",
+};
+
+static const char *const fix_names[MARKCODE_FIX__COUNT] = {
+    "aim_prefix",  "gs_text",  "gs_arrow",    "gs_e8",       "gs_space",   "gs_leading",
+    "gs_trailing", "brackets", "gs_restored", "keyboard_ru", "whitespace", "mrp_unlabelled",
+};
+
+/* ---------------------------------------------------------------------- */
+/* Tables: characters and application identifiers                          */
+/* ---------------------------------------------------------------------- */
+
+/* GS1 character set 82: digits, letters and !"%&'()*+,-./:;<=>?_ (a table:
+** this test runs on every character of every scan). */
+static const uint8_t cs82[128] = {
+    ['!'] = 1, ['"'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1,
+    ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1,  [':'] = 1, [';'] = 1, ['<'] = 1,
+    ['='] = 1, ['>'] = 1, ['?'] = 1, ['_'] = 1, ['0'] = 1,  ['1'] = 1, ['2'] = 1, ['3'] = 1,
+    ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,  ['9'] = 1, ['A'] = 1, ['B'] = 1,
+    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,  ['H'] = 1, ['I'] = 1, ['J'] = 1,
+    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1,  ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1,  ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,  ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1,  ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,  ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+static bool is_cs82(char c) { return (unsigned char)c < 128 && cs82[(unsigned char)c]; }
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+static bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+static bool is_base64(char c)
+{
+  return is_digit(c) || is_upper(c) || is_lower(c) || c == '+' || c == '/' || c == '=';
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (!is_digit(s[i])) return false;
+  return n > 0;
+}
+
+typedef enum charset { CS_82, CS_DIGITS } charset_t;
+
+/* Application identifiers the module understands. len 0 = variable up to
+** max. Anything else that is a well-formed GS1 AI is kept as-is. */
+typedef struct ai_spec {
+  const char *ai;
+  uint8_t len; /* fixed length of the value, 0 = variable */
+  uint8_t max; /* maximum length of a variable value      */
+  charset_t cs;
+  const char *what;
+} ai_spec_t;
+
+/* Indices into ai_table; elements carry one so validation never compares
+** strings. AI_OTHER: a well-formed AI we keep but do not interpret. */
+enum {
+  AI_01,
+  AI_21,
+  AI_91,
+  AI_92,
+  AI_93,
+  AI_8005,
+  AI_3103,
+  AI_17,
+  AI_7003,
+  AI_10,
+  AI_240,
+  AI_KNOWN,
+  AI_OTHER = AI_KNOWN
+};
+
+static const ai_spec_t ai_table[AI_KNOWN] = {
+    {"01", 14, 14, CS_DIGITS, "GTIN"},
+    {"21", 0, 20, CS_82, "serial"},
+    {"91", 0, 90, CS_82, "verification key id"},
+    {"92", 0, 90, CS_82, "verification code (crypto tail)"},
+    {"93", 0, 90, CS_82, "short verification code"},
+    {"8005", 0, 6, CS_DIGITS, "maximum retail price"},
+    {"3103", 6, 6, CS_DIGITS, "net weight, kg, 3 decimals"},
+    {"17", 6, 6, CS_DIGITS, "expiry date YYMMDD"},
+    {"7003", 0, 10, CS_DIGITS, "expiry date and time YYMMDDhhmm"},
+    {"10", 0, 20, CS_82, "batch"},
+    {"240", 0, 30, CS_82, "additional product id"},
+};
+
+static int ai_id(const char *ai)
+{
+  for (int i = 0; i < AI_KNOWN; i++)
+    if (ai[0] == ai_table[i].ai[0] && strcmp(ai_table[i].ai, ai) == 0) return i;
+  return AI_OTHER;
+}
+
+/* How many digits an AI starting with these two digits has (GS1 General
+** Specifications, the AI ranges), 0 when no AI starts so. */
+static int ai_length_for_prefix(int p)
+{
+  static const struct {
+    uint8_t from, to, digits;
+  } ranges[] = {
+      {0, 4, 2},   {10, 17, 2}, {20, 22, 2}, {23, 25, 3}, {30, 30, 2},
+      {31, 36, 4}, {37, 37, 2}, {39, 39, 4}, {40, 42, 3}, {43, 43, 4},
+      {70, 70, 4}, {71, 71, 3}, {72, 72, 4}, {80, 82, 4}, {90, 99, 2},
+  };
+  for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+    if (p >= ranges[i].from && p <= ranges[i].to) return ranges[i].digits;
+  return 0;
+}
+
+/* AIs whose value length is predefined by GS1, so no separator follows them
+** (the "predefined length" table of the GS1 General Specifications). */
+static int predefined_value_length(const char *ai)
+{
+  int p = (ai[0] - '0') * 10 + (ai[1] - '0');
+  switch (p) {
+  case 0:
+    return 18;
+  case 1:
+  case 2:
+  case 3:
+    return 14;
+  case 4:
+    return 16;
+  case 11:
+  case 12:
+  case 13:
+  case 14:
+  case 15:
+  case 16:
+  case 17:
+  case 18:
+  case 19:
+    return 6;
+  case 20:
+    return 2;
+  case 31:
+  case 32:
+  case 33:
+  case 34:
+  case 35:
+  case 36:
+    return 6;
+  case 41:
+    return 13;
+  default:
+    return 0;
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tables: layouts of real goods (DOMAIN §2)                               */
+/* ---------------------------------------------------------------------- */
+
+/* One field of a layout. lens lists the allowed value lengths (0-ended);
+** an empty list means "variable". */
+typedef struct slot {
+  const char *ai;
+  uint8_t lens[3];
+  bool optional;
+  bool bare_digits_ok; /* may appear as digits without its AI [open] */
+} slot_t;
+
+typedef struct layout {
+  const char *name;
+  slot_t slots[8];
+  int nslots;
+} layout_t;
+
+/* Used to restore lost separators; order matters only where two layouts
+** could both explain the same string (more specific first). */
+static const layout_t layouts[] = {
+    {"crypto_tail", /* footwear, light industry, tyres, perfume, pharma… */
+     {{"01", {14}, false, false},
+      {"21", {13, 20}, false, false},
+      {"240", {0}, true, false},
+      {"17", {6}, true, false},
+      {"91", {4}, false, false},
+      {"92", {44, 88}, false, false}},
+     6},
+    {"dairy",
+     {{"01", {14}, false, false},
+      {"21", {6}, false, false},
+      {"93", {4}, false, false},
+      {"3103", {6}, true, false},
+      {"17", {6}, true, false},
+      {"7003", {10}, true, false}},
+     6},
+    {"short_tail", /* water, beer, antiseptics, dietary supplements */
+     {{"01", {14}, false, false}, {"21", {13}, false, false}, {"93", {4}, false, false}},
+     3},
+    /* Tobacco block. [open] One real block code in our samples carries its
+    ** MRP digits without the 8005 AI; we accept such digits in the MRP place
+    ** but never treat them as a price (fix mrp_unlabelled). */
+    {"tobacco_block",
+     {{"01", {14}, false, false},
+      {"21", {7}, false, false},
+      {"8005", {6, 7}, false, true},
+      {"93", {4}, false, false},
+      {"240", {0}, true, false}},
+     5},
+    {"tobacco_block_old", /* 8005, 93, then a short 92 and 240 */
+     {{"01", {14}, false, false},
+      {"21", {7}, false, false},
+      {"8005", {6}, false, false},
+      {"93", {4}, false, false},
+      {"92", {0}, false, false},
+      {"240", {0}, true, false}},
+     6},
+};
+
+/* ---------------------------------------------------------------------- */
+/* Working state                                                           */
+/* ---------------------------------------------------------------------- */
+
+/* One field found in the working buffer. bare: digits with no AI text. */
+typedef struct element {
+  char ai[5];
+  uint8_t id;     /* AI_01 … AI_OTHER */
+  uint16_t start; /* value offset in the buffer */
+  uint16_t len;   /* value length               */
+  uint16_t ai_at; /* offset of the AI itself    */
+  bool bare;
+} element_t;
+
+typedef struct work {
+  char b[MARKCODE_MAX_INPUT + 1];       /* cleaned ASCII, GS = 0x1D       */
+  uint16_t src[MARKCODE_MAX_INPUT + 1]; /* input offset of each b[i]    */
+  size_t n;
+  size_t raw_len;
+  element_t el[MARKCODE_MAX_AIS];
+  int nel;
+  int internal_gs; /* separators inside the code after cleaning */
+} work_t;
+
+static markcode_err_t fail(markcode_t *mc, markcode_err_t err, int at, const char *fmt, ...)
+{
+  mc->err = err;
+  mc->err_at = at;
+  mc->err_detail[0] = '\0';
+  if (fmt) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(mc->err_detail, sizeof mc->err_detail, fmt, ap);
+    va_end(ap);
+  }
+  return err;
+}
+
+/* Input offset of working position i (positions past the end map to the
+** end of the input). */
+static int at(const work_t *w, size_t i) { return i < w->n ? (int)w->src[i] : (int)w->raw_len; }
+
+/* Copy b[start..start+len) into dst (size cap) as a C string. */
+static void copy_str(char *dst, size_t cap, const char *s, size_t len)
+{
+  if (len >= cap) len = cap - 1;
+  memcpy(dst, s, len);
+  dst[len] = '\0';
+}
+
+/* ---------------------------------------------------------------------- */
+/* Stage 1: cleaning                                                       */
+/* ---------------------------------------------------------------------- */
+
+/* Textual spellings of GS that software writes instead of the byte. */
+static const struct {
+  const char *text;
+  uint8_t len;
+} gs_spellings[] = {
+    {"{FNC1}", 6}, {"<FNC1>", 6},  {"<GS>", 4},    {"&#x1D;", 6}, {"&#x1d;", 6},
+    {"&#29;", 5},  {"\\u001d", 6}, {"\\u001D", 6}, {"\\x1d", 4},  {"\\x1D", 4},
+};
+
+static void push(work_t *w, char c, size_t from)
+{
+  w->b[w->n] = c;
+  w->src[w->n] = (uint16_t)from;
+  w->n++;
+}
+
+static bool input_has_cyrillic(const unsigned char *in, size_t len)
+{
+  for (size_t i = 0; i + 1 < len; i++) {
+    uint32_t cp;
+    if ((in[i] == 0xD0 || in[i] == 0xD1) && layout_utf8_decode(in + i, len - i, &cp) == 2 &&
+        layout_is_cyrillic_letter(cp))
+      return true;
+  }
+  return false;
+}
+
+static bool is_space(char c) { return c == ' ' || c == '\r' || c == '\n' || c == '\t'; }
+
+/* Pass 1: bytes -> ASCII, one code point at a time, keyboard layout undone.
+** Everything textual (AIM prefix, GS spellings) is recognised afterwards,
+** on ASCII, so it is found whichever layout the scanner typed it in. */
+static markcode_err_t decode_to_ascii(markcode_t *mc, work_t *w, const unsigned char *in,
+                                      size_t len)
+{
+  bool ru = input_has_cyrillic(in, len);
+  if (ru) mc->fixes |= MARKCODE_FIX_KEYBOARD_RU;
+  size_t i = 0;
+  while (i < len) {
+    /* Plain printable ASCII is nearly every byte of nearly every scan. */
+    if (!ru && in[i] >= 0x20 && in[i] < 0x7F) {
+      push(w, (char)in[i], i);
+      i++;
+      continue;
+    }
+    uint32_t cp;
+    size_t used = layout_utf8_decode(in + i, len - i, &cp);
+    /* A raw 0xE8 that does not start a UTF-8 sequence is FNC1 as written by
+    ** scanners set to some code pages. */
+    if (used == 0 && in[i] == 0xE8) {
+      push(w, MARKCODE_GS, i);
+      mc->fixes |= MARKCODE_FIX_GS_E8;
+      i++;
+      continue;
+    }
+    if (used == 0) return fail(mc, MARKCODE_ERR_BAD_UTF8, (int)i, "0x%02X", in[i]);
+    if (cp == 0x2194) { /* '↔': the CP437 glyph of 0x1D */
+      push(w, MARKCODE_GS, i);
+      mc->fixes |= MARKCODE_FIX_GS_ARROW;
+      i += used;
+      continue;
+    }
+    int c = cp < 0x80 ? (int)cp : -1;
+    if (ru) {
+      c = layout_ru_to_us(cp);
+      /* Latin letters and other ASCII no Russian key gives came through
+      ** unchanged (scanners send some characters as Alt codes). */
+      if (c < 0 && cp < 0x80) c = (int)cp;
+    }
+    if (c < 0 || (c < 0x20 && c != MARKCODE_GS && !is_space((char)c)) || c == 0x7F) {
+      char shown[8];
+      size_t sl = cp < 0x20 || cp == 0x7F ? (size_t)snprintf(shown, sizeof shown, "0x%02X", cp)
+                                          : layout_utf8_encode(cp, shown);
+      shown[sl] = '\0';
+      return fail(mc, MARKCODE_ERR_BAD_CHAR, (int)i, "%s", shown);
+    }
+    push(w, (char)c, i);
+    i += used;
+  }
+  return MARKCODE_OK;
+}
+
+/* Pass 2, on ASCII: surrounding whitespace, the AIM prefix, GS spelled as
+** text or as a space, leading, trailing and repeated GS. */
+static markcode_err_t tidy_ascii(markcode_t *mc, work_t *w)
+{
+  size_t s = 0, e = w->n;
+  while (s < e && is_space(w->b[s])) s++;
+  while (e > s && is_space(w->b[e - 1])) e--;
+  if (s > 0 || e < w->n) mc->fixes |= MARKCODE_FIX_WHITESPACE;
+  if (e - s >= 3 && w->b[s] == ']' &&
+      ((w->b[s + 1] >= 'A' && w->b[s + 1] <= 'Z') || (w->b[s + 1] >= 'a' && w->b[s + 1] <= 'z')) &&
+      w->b[s + 2] > ' ') {
+    memcpy(mc->aim, w->b + s, 3);
+    mc->aim[3] = '\0';
+    mc->fixes |= MARKCODE_FIX_AIM_PREFIX;
+    s += 3;
+  }
+  size_t o = 0;
+  bool lead = true;
+  for (size_t k = s; k < e; k++) {
+    char c = w->b[k];
+    uint16_t from = w->src[k];
+    bool may_spell_gs = c == '{' || c == '<' || c == '&' || c == '\\';
+    for (size_t a = 0; may_spell_gs && a < sizeof gs_spellings / sizeof gs_spellings[0]; a++) {
+      size_t sl = gs_spellings[a].len;
+      if (c == gs_spellings[a].text[0] && e - k >= sl &&
+          memcmp(w->b + k, gs_spellings[a].text, sl) == 0) {
+        c = MARKCODE_GS;
+        k += sl - 1;
+        mc->fixes |= MARKCODE_FIX_GS_TEXT;
+        break;
+      }
+    }
+    if (c == ' ') {
+      mc->fixes |= MARKCODE_FIX_GS_SPACE;
+      c = MARKCODE_GS;
+    }
+    if (is_space(c)) return fail(mc, MARKCODE_ERR_BAD_CHAR, (int)from, "0x%02X", (unsigned)c);
+    if (c == MARKCODE_GS) {
+      if (lead) {
+        mc->fixes |= MARKCODE_FIX_GS_LEADING;
+        continue;
+      }
+      if (o > 0 && w->b[o - 1] == MARKCODE_GS) continue; /* runs count once */
+    }
+    lead = false;
+    w->b[o] = c; /* o <= k: the buffer only shrinks */
+    w->src[o] = from;
+    o++;
+  }
+  if (o > 0 && w->b[o - 1] == MARKCODE_GS) {
+    mc->fixes |= MARKCODE_FIX_GS_TRAILING;
+    o--;
+  }
+  w->n = o;
+  w->b[o] = '\0';
+  w->internal_gs = 0;
+  for (size_t k = 0; k < o; k++) w->internal_gs += w->b[k] == MARKCODE_GS;
+  if (o == 0) return fail(mc, MARKCODE_ERR_EMPTY, 0, NULL);
+  return MARKCODE_OK;
+}
+
+static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, size_t len)
+{
+  w->n = 0;
+  w->raw_len = len;
+  if (len > MARKCODE_MAX_INPUT)
+    return fail(mc, MARKCODE_ERR_TOO_LONG, MARKCODE_MAX_INPUT, "%zu", len);
+  markcode_err_t err = decode_to_ascii(mc, w, (const unsigned char *)input, len);
+  return err ? err : tidy_ascii(mc, w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Stage 3: cutting a GS1 string into elements                             */
+/* ---------------------------------------------------------------------- */
+
+static bool add_element(work_t *w, const char *ai, size_t ai_at, size_t start, size_t len,
+                        bool bare)
+{
+  if (w->nel >= MARKCODE_MAX_AIS) return false;
+  element_t *e = &w->el[w->nel++];
+  copy_str(e->ai, sizeof e->ai, ai, strlen(ai));
+  e->id = (uint8_t)ai_id(e->ai);
+  e->ai_at = (uint16_t)ai_at;
+  e->start = (uint16_t)start;
+  e->len = (uint16_t)len;
+  e->bare = bare;
+  return true;
+}
+
+/* Read the AI at b[pos]; returns its length or 0. */
+static size_t read_ai(const work_t *w, size_t pos, char ai[5])
+{
+  if (pos + 2 > w->n || !is_digit(w->b[pos]) || !is_digit(w->b[pos + 1])) return 0;
+  int alen = ai_length_for_prefix((w->b[pos] - '0') * 10 + (w->b[pos + 1] - '0'));
+  if (alen == 0 || pos + (size_t)alen > w->n) return 0;
+  for (int k = 0; k < alen; k++)
+    if (!is_digit(w->b[pos + (size_t)k])) return 0;
+  memcpy(ai, w->b + pos, (size_t)alen);
+  ai[alen] = '\0';
+  return (size_t)alen;
+}
+
+/* The straightforward cut: trust the separators that are there. */
+static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
+{
+  w->nel = 0;
+  size_t pos = 0;
+  while (pos < w->n) {
+    if (w->b[pos] == MARKCODE_GS) {
+      pos++;
+      continue;
+    }
+    char ai[5];
+    size_t alen = read_ai(w, pos, ai);
+    if (alen == 0) {
+      size_t end = pos;
+      while (end < w->n && w->b[end] != MARKCODE_GS && end - pos < 12) end++;
+      return fail(mc, w->nel == 0 ? MARKCODE_ERR_UNKNOWN_FORMAT : MARKCODE_ERR_AI_UNKNOWN,
+                  at(w, pos), "%.*s", (int)(end - pos), w->b + pos);
+    }
+    int id = ai_id(ai);
+    const ai_spec_t *spec = id == AI_OTHER ? NULL : &ai_table[id];
+    size_t start = pos + alen, vlen;
+    int fixed = spec ? spec->len : predefined_value_length(ai);
+    if (fixed > 0) {
+      vlen = (size_t)fixed;
+      size_t avail = 0;
+      while (start + avail < w->n && w->b[start + avail] != MARKCODE_GS && avail < vlen) avail++;
+      if (avail < vlen) {
+        if (w->nel == 0) /* only the leading 01 is the GTIN */
+          return fail(mc, MARKCODE_ERR_GTIN_FORMAT, at(w, start), "%.*s", (int)avail, w->b + start);
+        return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, start), "%s", ai);
+      }
+    } else {
+      vlen = 0;
+      while (start + vlen < w->n && w->b[start + vlen] != MARKCODE_GS) vlen++;
+    }
+    if (!add_element(w, ai, pos, start, vlen, false))
+      return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, pos), "%.12s", w->b + pos);
+    pos = start + vlen;
+  }
+  return MARKCODE_OK;
+}
+
+/* Layout restoration. `s` is the code with separators removed; `must` marks
+** positions where a separator was present (a field must start there). */
+typedef struct restore {
+  const char *s;
+  size_t n;
+  const bool *must;
+  const layout_t *lay;
+  element_t el[MARKCODE_MAX_AIS];
+  int nel;
+  long budget; /* bounds the search on hostile input */
+} restore_t;
+
+static bool no_boundary_inside(const restore_t *r, size_t from, size_t to)
+{
+  for (size_t k = from + 1; k < to; k++)
+    if (r->must[k]) return false;
+  return true;
+}
+
+static bool restore_from(restore_t *r, int slot, size_t pos)
+{
+  if (--r->budget < 0) return false;
+  if (slot == r->lay->nslots) return pos == r->n;
+  const slot_t *sl = &r->lay->slots[slot];
+  if (sl->optional && restore_from(r, slot + 1, pos)) return true;
+  if (pos >= r->n) return false;
+
+  size_t alen = strlen(sl->ai);
+  bool labelled = r->n - pos >= alen && memcmp(r->s + pos, sl->ai, alen) == 0;
+  bool variable = sl->lens[0] == 0;
+  for (int form = 0; form < 2; form++) {
+    bool bare = form == 1;
+    if (bare ? !sl->bare_digits_ok : !labelled) continue;
+    size_t vstart = bare ? pos : pos + alen;
+    size_t room = r->n - vstart;
+    /* Fixed-length slots try their lengths; a variable one every length. */
+    size_t ncand = variable ? room : 3;
+    for (size_t c = 0; c < ncand; c++) {
+      size_t vlen = variable ? c + 1 : sl->lens[c];
+      if (vlen == 0 || vlen > room) continue;
+      if (!no_boundary_inside(r, pos, vstart + vlen)) {
+        if (variable) break; /* longer values contain the same separator */
+        continue;
+      }
+      if (bare && !all_digits(r->s + vstart, vlen)) continue;
+      if (r->nel >= MARKCODE_MAX_AIS) return false;
+      element_t *e = &r->el[r->nel++];
+      copy_str(e->ai, sizeof e->ai, sl->ai, alen);
+      e->id = (uint8_t)ai_id(e->ai);
+      e->ai_at = (uint16_t)pos;
+      e->start = (uint16_t)vstart;
+      e->len = (uint16_t)vlen;
+      e->bare = bare;
+      if (restore_from(r, slot + 1, vstart + vlen)) return true;
+      r->nel--;
+    }
+  }
+  return false;
+}
+
+/* Try every known layout on the separator-less string. On success the work
+** buffer is rewritten without separators and w->el holds the fields. */
+static bool gs1_restore(markcode_t *mc, work_t *w)
+{
+  char s[MARKCODE_MAX_INPUT + 1];
+  uint16_t src[MARKCODE_MAX_INPUT + 1];
+  bool must[MARKCODE_MAX_INPUT + 1];
+  size_t n = 0;
+  memset(must, 0, sizeof must);
+  for (size_t k = 0; k < w->n; k++) {
+    if (w->b[k] == MARKCODE_GS) {
+      must[n] = true;
+      continue;
+    }
+    s[n] = w->b[k];
+    src[n] = w->src[k];
+    n++;
+  }
+  s[n] = '\0';
+  for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++) {
+    restore_t r = {.s = s, .n = n, .must = must, .lay = &layouts[l], .nel = 0, .budget = 20000};
+    if (!restore_from(&r, 0, 0)) continue;
+    memcpy(w->b, s, n + 1);
+    memcpy(w->src, src, n * sizeof src[0]);
+    w->n = n;
+    memcpy(w->el, r.el, (size_t)r.nel * sizeof r.el[0]);
+    w->nel = r.nel;
+    mc->layout = layouts[l].name;
+    /* Only a separator we had to invent is a restoration. */
+    int fields_needing_gs = 0;
+    for (int k = 0; k + 1 < r.nel; k++)
+      if (r.el[k].bare || predefined_value_length(r.el[k].ai) == 0) fields_needing_gs++;
+    if (fields_needing_gs > w->internal_gs) mc->fixes |= MARKCODE_FIX_GS_RESTORED;
+    for (int k = 0; k < r.nel; k++)
+      if (r.el[k].bare) mc->fixes |= MARKCODE_FIX_MRP_UNLABELLED;
+    return true;
+  }
+  return false;
+}
+
+/* Bracketed human-readable form: (01)04600439931256(21)JgXJ5.T(93)0001 */
+static markcode_err_t gs1_split_brackets(markcode_t *mc, work_t *w)
+{
+  w->nel = 0;
+  size_t pos = 0;
+  while (pos < w->n) {
+    if (w->b[pos] != '(') return fail(mc, MARKCODE_ERR_AI_UNKNOWN, at(w, pos), "%.12s", w->b + pos);
+    size_t close = pos + 1;
+    while (close < w->n && is_digit(w->b[close]) && close - pos <= 4) close++;
+    if (close >= w->n || w->b[close] != ')' || close - pos < 3)
+      return fail(mc, MARKCODE_ERR_AI_UNKNOWN, at(w, pos), "%.12s", w->b + pos);
+    char ai[5];
+    copy_str(ai, sizeof ai, w->b + pos + 1, close - pos - 1);
+    if (ai_length_for_prefix((ai[0] - '0') * 10 + (ai[1] - '0')) != (int)strlen(ai))
+      return fail(mc, MARKCODE_ERR_AI_UNKNOWN, at(w, pos), "%s", ai);
+    /* The value runs to the next "(NN)" that opens a real AI. */
+    size_t start = close + 1, end = start;
+    while (end < w->n) {
+      if (w->b[end] == '(') {
+        size_t c2 = end + 1;
+        while (c2 < w->n && is_digit(w->b[c2]) && c2 - end <= 4) c2++;
+        if (c2 < w->n && w->b[c2] == ')' && c2 - end >= 3 &&
+            ai_length_for_prefix((w->b[end + 1] - '0') * 10 + (w->b[end + 2] - '0')) ==
+                (int)(c2 - end - 1))
+          break;
+      }
+      end++;
+    }
+    if (!add_element(w, ai, pos, start, end - start, false))
+      return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, pos), "%.12s", w->b + pos);
+    pos = end;
+  }
+  mc->fixes |= MARKCODE_FIX_BRACKETS;
+  return MARKCODE_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Stage 4: validation and derived fields                                  */
+/* ---------------------------------------------------------------------- */
+
+int markcode_gs1_check_ok(const char *d, size_t n)
+{
+  if (n < 2) return 0;
+  int sum = 0;
+  for (size_t i = 0; i + 1 < n; i++) {
+    if (!is_digit(d[i])) return 0;
+    int v = d[n - 2 - i] - '0';
+    sum += (i % 2 == 0) ? 3 * v : v;
+  }
+  return is_digit(d[n - 1]) && (10 - sum % 10) % 10 == d[n - 1] - '0';
+}
+
+static bool valid_date(const char *v, bool with_time)
+{
+  int mm = (v[2] - '0') * 10 + (v[3] - '0');
+  int dd = (v[4] - '0') * 10 + (v[5] - '0');
+  if (mm < 1 || mm > 12 || dd > 31) return false; /* DD 00 = end of month */
+  if (with_time) {
+    int hh = (v[6] - '0') * 10 + (v[7] - '0');
+    int mi = (v[8] - '0') * 10 + (v[9] - '0');
+    if (hh > 23 || mi > 59) return false;
+  }
+  return true;
+}
+
+static void put_be48(uint8_t *out, const char *digits, size_t n)
+{
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; i++) v = v * 10 + (uint64_t)(digits[i] - '0');
+  for (int k = 5; k >= 0; k--) {
+    out[k] = (uint8_t)(v & 0xFF);
+    v >>= 8;
+  }
+}
+
+static void set_1162(markcode_t *mc, uint16_t type, const char *gtin, size_t gtin_len,
+                     const char *tail, size_t tail_len)
+{
+  mc->tag1162[0] = (uint8_t)(type >> 8);
+  mc->tag1162[1] = (uint8_t)(type & 0xFF);
+  size_t n = 2;
+  if (gtin) {
+    put_be48(mc->tag1162 + 2, gtin, gtin_len);
+    n = 8;
+  }
+  if (tail_len > sizeof mc->tag1162 - n) tail_len = sizeof mc->tag1162 - n;
+  memcpy(mc->tag1162 + n, tail, tail_len);
+  mc->tag1162_len = n + tail_len;
+}
+
+/* Serial lengths each family of layouts allows (DOMAIN §2). */
+static bool serial_length_ok(size_t len, bool crypto, bool mrp, bool short93, bool old92)
+{
+  if (crypto) return len == 13 || len == 20;
+  if (mrp || old92) return len == 7;
+  if (short93) return len == 6 || len == 13;
+  return len == 6 || len == 7 || len == 13 || len == 20; /* identification part only */
+}
+
+/* A 44/88-character base64 tail made of random bytes has about 20 letters
+** of each case; one with letters of a single case was changed by Caps Lock.
+** Refuse, never guess the original case. */
+static bool caps_damaged(const char *v, size_t n)
+{
+  size_t up = 0, low = 0;
+  for (size_t k = 0; k < n; k++) {
+    up += is_upper(v[k]);
+    low += is_lower(v[k]);
+  }
+  return up + low >= 8 && (up == 0 || low == 0);
+}
+
+static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
+{
+  const char *b = w->b;
+  if (w->nel == 0 || w->el[0].id != AI_01) return fail(mc, MARKCODE_ERR_UNKNOWN_FORMAT, 0, NULL);
+
+  /* The GTIN first: a wrong one makes every other finding moot, and no
+  ** separator repair can change it. */
+  const element_t *gtin = &w->el[0];
+  if (gtin->len != 14 || !all_digits(b + gtin->start, gtin->len))
+    return fail(mc, MARKCODE_ERR_GTIN_FORMAT, at(w, gtin->start), "%.*s", (int)gtin->len,
+                b + gtin->start);
+  if (!markcode_gs1_check_ok(b + gtin->start, 14))
+    return fail(mc, MARKCODE_ERR_GTIN_CHECK, at(w, gtin->start + 13), "%.14s", b + gtin->start);
+
+  /* Every field: no duplicates, charset, the fixed rules of its AI. */
+  const element_t *known[AI_KNOWN] = {0};
+  bool mrp_bare = false;
+  for (int k = 0; k < w->nel; k++) {
+    const element_t *e = &w->el[k];
+    if (e->bare) {
+      mrp_bare = true;
+    } else if (e->id != AI_OTHER) {
+      if (known[e->id]) return fail(mc, MARKCODE_ERR_AI_DUPLICATE, at(w, e->ai_at), "%s", e->ai);
+      known[e->id] = e;
+    } else {
+      for (int j = 0; j < k; j++)
+        if (w->el[j].id == AI_OTHER && !w->el[j].bare && strcmp(w->el[j].ai, e->ai) == 0)
+          return fail(mc, MARKCODE_ERR_AI_DUPLICATE, at(w, e->ai_at), "%s", e->ai);
+    }
+    const ai_spec_t *spec = e->bare || e->id == AI_OTHER ? NULL : &ai_table[e->id];
+    /* GS1's predefined-length AIs are all numeric and exactly that long;
+    ** the bracketed form is the path that could give them more. */
+    int predefined = e->bare ? 0 : predefined_value_length(e->ai);
+    if (predefined && e->len != predefined)
+      return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->start), "%s", e->ai);
+    bool digits_only = e->bare || (spec && spec->cs == CS_DIGITS) || (!spec && predefined);
+    for (size_t i = 0; i < e->len; i++) {
+      char c = b[e->start + i];
+      bool ok = digits_only ? is_digit(c) : is_cs82(c);
+      if (ok) continue;
+      size_t p = e->start + i;
+      if (e->id == AI_01)
+        return fail(mc, MARKCODE_ERR_GTIN_FORMAT, at(w, p), "%.*s", (int)e->len, b + e->start);
+      if (e->id == AI_21) return fail(mc, MARKCODE_ERR_SERIAL_CHARSET, at(w, p), "%c", c);
+      if (e->id == AI_92) return fail(mc, MARKCODE_ERR_TAIL_CHARSET, at(w, p), "%c", c);
+      if (digits_only) return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, p), "%s", e->ai);
+      return fail(mc, MARKCODE_ERR_BAD_CHAR, at(w, p), "%c", c);
+    }
+    if (spec && spec->len == 0 && e->len > spec->max) {
+      if (e->id == AI_21)
+        return fail(mc, MARKCODE_ERR_SERIAL_LENGTH, at(w, e->start), "%u", e->len);
+      return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->start), "%s", e->ai);
+    }
+    if (!spec && e->len > 90) return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->start), "%s", e->ai);
+    if (e->len == 0) return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->ai_at), "%s", e->ai);
+    if ((e->id == AI_17 && !valid_date(b + e->start, false)) ||
+        (e->id == AI_7003 && (e->len != 10 || !valid_date(b + e->start, true))) ||
+        (e->id == AI_8005 && !e->bare && e->len != 6))
+      return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->start), "%s", e->ai);
+  }
+
+  const element_t *serial = known[AI_21], *key = known[AI_91], *t92 = known[AI_92];
+  const element_t *t93 = known[AI_93], *mrp = known[AI_8005];
+
+  if (!serial && (key || t92 || t93))
+    return fail(mc, MARKCODE_ERR_NO_SERIAL, at(w, gtin->start + 14), NULL);
+  /* [open] A marking code carries the GTIN of a consumer unit, which GS1
+  ** RUS issues as GTIN-13 and the code writes with a leading 0. Indicator
+  ** digits 1-8 name cases and pallets, which are not sold at a till. */
+  if (serial && b[gtin->start] != '0')
+    return fail(mc, MARKCODE_ERR_GTIN_INDICATOR, at(w, gtin->start), "%.14s", b + gtin->start);
+
+  /* A complete tail followed by more characters, with nothing left that a
+  ** separator could explain (the layouts were tried first): garbage. */
+  const element_t *last = &w->el[w->nel - 1];
+  if ((last == t93 && t93->len > 4) || (key && last == t92 && t92->len > 88)) {
+    size_t end = last->start + (last == t93 ? 4u : 88u);
+    return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, end), "%.16s", b + end);
+  }
+  if (key && key->len != 4)
+    return fail(mc, MARKCODE_ERR_KEY_LENGTH, at(w, key->start), "%u", key->len);
+  if (key && !t92)
+    return fail(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, key->start + key->len), "92 → 0");
+  if (t92 && key) {
+    if (t92->len != 44 && t92->len != 88)
+      return fail(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, t92->start), "92 → %u", t92->len);
+    for (size_t i = 0; i < t92->len; i++) {
+      char c = b[t92->start + i];
+      if (!is_base64(c) || (c == '=' && i + 2 < t92->len))
+        return fail(mc, MARKCODE_ERR_TAIL_CHARSET, at(w, t92->start + i), "%c", c);
+    }
+    if (caps_damaged(b + t92->start, t92->len))
+      return fail(mc, MARKCODE_ERR_CAPS_LOCK, at(w, t92->start), NULL);
+  }
+  if (t92 && !key && !(mrp || mrp_bare))
+    return fail(mc, MARKCODE_ERR_KEY_LENGTH, at(w, t92->ai_at), "0");
+  if (t93 && t93->len != 4)
+    return fail(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, t93->start), "93 → %u", t93->len);
+  if (serial &&
+      !serial_length_ok(serial->len, key != NULL, mrp || mrp_bare, t93 != NULL, t92 && !key))
+    return fail(mc, MARKCODE_ERR_SERIAL_LENGTH, at(w, serial->start), "%u", serial->len);
+
+  /* Derived fields. The layout follows from the fields, whether the
+  ** separators were there or had to be restored. */
+  mc->kind = MARKCODE_KIND_GS1;
+  if (!serial)
+    mc->layout = "gs1_unmarked";
+  else if (key)
+    mc->layout = "crypto_tail";
+  else if (mrp_bare || (mrp && !t92))
+    mc->layout = "tobacco_block";
+  else if (mrp)
+    mc->layout = "tobacco_block_old";
+  else if (t93)
+    mc->layout = serial->len == 6 ? "dairy" : "short_tail";
+  else
+    mc->layout = "identification_only";
+  copy_str(mc->gtin, sizeof mc->gtin, b + gtin->start, 14);
+  if (serial) copy_str(mc->serial, sizeof mc->serial, b + serial->start, serial->len);
+  if (key) copy_str(mc->key, sizeof mc->key, b + key->start, key->len);
+  const element_t *tail = key ? t92 : (t93 ? t93 : t92);
+  if (tail) copy_str(mc->tail, sizeof mc->tail, b + tail->start, tail->len);
+  if (mrp) copy_str(mc->mrp, sizeof mc->mrp, b + mrp->start, mrp->len);
+
+  mc->ai_count = 0;
+  size_t o = 0;
+  for (int k = 0; k < w->nel; k++) {
+    const element_t *e = &w->el[k];
+    if (!e->bare) {
+      markcode_ai_t *a = &mc->ais[mc->ai_count++];
+      copy_str(a->ai, sizeof a->ai, e->ai, strlen(e->ai));
+      copy_str(a->value, sizeof a->value, b + e->start, e->len);
+    }
+    /* Canonical form: a separator after every field whose length GS1 does
+    ** not predefine, except the last. */
+    if (k > 0 && (w->el[k - 1].bare || predefined_value_length(w->el[k - 1].ai) == 0))
+      mc->normalized[o++] = MARKCODE_GS;
+    size_t alen = e->bare ? 0 : strlen(e->ai);
+    memcpy(mc->normalized + o, e->ai, alen);
+    o += alen;
+    memcpy(mc->normalized + o, b + e->start, e->len);
+    o += e->len;
+  }
+  mc->normalized[o] = '\0';
+  mc->normalized_len = o;
+
+  /* ki = 01 GTIN [21 serial]: assembled by hand, this is the hot path. */
+  size_t kl = 0;
+  memcpy(mc->ki, "01", 2);
+  memcpy(mc->ki + 2, mc->gtin, 14);
+  kl = 16;
+  if (serial) {
+    memcpy(mc->ki + kl, "21", 2);
+    memcpy(mc->ki + kl + 2, b + serial->start, serial->len);
+    kl += 2u + serial->len;
+  }
+  mc->ki[kl] = '\0';
+  if (serial) {
+    mc->tag1163 = 1305;
+    if (key)
+      mc->type2100 = t92->len == 88 ? 2 : 4; /* [open] FN may say 3 */
+    else if (t93)
+      mc->type2100 = 5;
+    else
+      mc->type2100 = 1; /* identification part only: a short code */
+  } else {
+    mc->tag1163 = 1304; /* GS1 code of a good that is not marked */
+    mc->type2100 = 0;
+  }
+  memcpy(mc->tag1163_value, mc->ki, kl + 1);
+  /* [likely] 1162: "DM", GTIN as 48-bit integer, serial; tobacco adds MRP. */
+  char s1162[sizeof mc->serial + sizeof mc->mrp];
+  size_t sl = strlen(mc->serial), ml = strlen(mc->mrp);
+  memcpy(s1162, mc->serial, sl);
+  memcpy(s1162 + sl, mc->mrp, ml);
+  set_1162(mc, 0x444D, mc->gtin, 14, s1162, sl + ml);
+  return MARKCODE_OK;
+}
+
+static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
+{
+  markcode_t first;
+  markcode_err_t err = brackets ? gs1_split_brackets(mc, w) : gs1_split(mc, w);
+  if (err == MARKCODE_OK) err = gs1_validate(mc, w);
+  if (err == MARKCODE_OK || brackets) return err;
+
+  /* Errors a lost separator can cause get a second chance through the
+  ** layouts; errors about the GTIN or letter case cannot be fixed by it. */
+  switch (err) {
+  case MARKCODE_ERR_GTIN_CHECK:
+  case MARKCODE_ERR_GTIN_FORMAT:
+  case MARKCODE_ERR_GTIN_INDICATOR:
+  case MARKCODE_ERR_CAPS_LOCK:
+  case MARKCODE_ERR_UNKNOWN_FORMAT:
+    return err;
+  default:
+    break;
+  }
+  memcpy(&first, mc, offsetof(markcode_t, gtin)); /* keep the first error */
+  work_t saved = *w;
+  if (gs1_restore(mc, w)) {
+    markcode_err_t err2 = gs1_validate(mc, w);
+    if (err2 == MARKCODE_OK) return err2;
+  }
+  *w = saved;
+  memcpy(mc, &first, offsetof(markcode_t, gtin));
+  mc->layout = "";
+  /* Without any separator the first cut swallowed everything into the
+  ** serial: say what really happened. */
+  const element_t *serial = NULL;
+  for (int k = 0; k < w->nel; k++)
+    if (w->el[k].id == AI_21) serial = &w->el[k];
+  if (w->internal_gs == 0 && serial && serial->len > 20)
+    return fail(mc, MARKCODE_ERR_GS_MISSING, at(w, serial->start), NULL);
+  return err;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The other kinds                                                         */
+/* ---------------------------------------------------------------------- */
+
+static markcode_err_t parse_tobacco_pack(markcode_t *mc, work_t *w)
+{
+  const char *b = w->b;
+  if (!markcode_gs1_check_ok(b, 14))
+    return fail(mc, MARKCODE_ERR_GTIN_CHECK, at(w, 13), "%.14s", b);
+  for (size_t i = 14; i < 29; i++)
+    if (!is_cs82(b[i])) return fail(mc, MARKCODE_ERR_SERIAL_CHARSET, at(w, i), "%c", b[i]);
+  mc->kind = MARKCODE_KIND_TOBACCO_PACK;
+  mc->layout = "tobacco_pack";
+  copy_str(mc->gtin, sizeof mc->gtin, b, 14);
+  copy_str(mc->serial, sizeof mc->serial, b + 14, 7);
+  copy_str(mc->mrp, sizeof mc->mrp, b + 21, 4);
+  copy_str(mc->tail, sizeof mc->tail, b + 25, 4);
+  copy_str(mc->ki, sizeof mc->ki, b, 21);
+  copy_str(mc->normalized, sizeof mc->normalized, b, 29);
+  mc->normalized_len = 29;
+  mc->type2100 = 5;   /* a 4-character check the FN cannot verify */
+  mc->tag1163 = 1306; /* [open] the short marking code sub-tag */
+  copy_str(mc->tag1163_value, sizeof mc->tag1163_value, b, 21);
+  set_1162(mc, 0x444D, mc->gtin, 14, b + 14, 11); /* serial + MRP */
+  return MARKCODE_OK;
+}
+
+/* RU-NNNNNN-AAANNNNNNN. [open] One sample has eight final digits; we take
+** it as a fur tag but write it under 1300, since 1307 is exactly 20. */
+static markcode_err_t parse_fur(markcode_t *mc, work_t *w)
+{
+  static const char shape[] = "RU-999999-AAA9999999";
+  const char *b = w->b;
+  if (w->n != 20 && w->n != 21)
+    return fail(mc, MARKCODE_ERR_FUR_FORMAT, at(w, w->n < 20 ? w->n : 20), "%s", b);
+  for (size_t i = 0; i < w->n; i++) {
+    char want = i < 20 ? shape[i] : '9';
+    bool ok = want == '9' ? is_digit(b[i]) : want == 'A' ? is_upper(b[i]) : b[i] == want;
+    if (!ok) return fail(mc, MARKCODE_ERR_FUR_FORMAT, at(w, i), "%s", b);
+  }
+  mc->kind = MARKCODE_KIND_FUR;
+  mc->layout = "fur";
+  copy_str(mc->ki, sizeof mc->ki, b, w->n);
+  copy_str(mc->normalized, sizeof mc->normalized, b, w->n);
+  mc->normalized_len = w->n;
+  mc->type2100 = 0;
+  mc->tag1163 = w->n == 20 ? 1307 : 1300;
+  copy_str(mc->tag1163_value, sizeof mc->tag1163_value, b, w->n);
+  set_1162(mc, 0x5246, NULL, 0, b, w->n);
+  return MARKCODE_OK;
+}
+
+/* EGAIS PDF417 codes: 68 (2.0) or 150 (3.0) characters of 0-9 A-Z.
+** [open] 1308 takes characters 9..31 of an EGAIS-2 code, 1309 the first 14
+** of an EGAIS-3 code, as vendor drivers document it. */
+static markcode_err_t parse_egais(markcode_t *mc, work_t *w)
+{
+  const char *b = w->b;
+  for (size_t i = 0; i < w->n; i++)
+    if (!is_digit(b[i]) && !is_upper(b[i]))
+      return fail(mc, MARKCODE_ERR_EGAIS_FORMAT, at(w, i), "%c", b[i]);
+  bool v2 = w->n == 68;
+  mc->kind = v2 ? MARKCODE_KIND_EGAIS2 : MARKCODE_KIND_EGAIS3;
+  mc->layout = v2 ? "egais2" : "egais3";
+  copy_str(mc->ki, sizeof mc->ki, b, w->n);
+  copy_str(mc->normalized, sizeof mc->normalized, b, w->n);
+  mc->normalized_len = w->n;
+  mc->type2100 = 0;
+  mc->tag1163 = v2 ? 1308 : 1309;
+  const char *part = v2 ? b + 8 : b;
+  size_t plen = v2 ? 23 : 14;
+  copy_str(mc->tag1163_value, sizeof mc->tag1163_value, part, plen);
+  set_1162(mc, v2 ? 0xC514 : 0xC51E, NULL, 0, part, plen);
+  return MARKCODE_OK;
+}
+
+static markcode_err_t parse_plain(markcode_t *mc, work_t *w)
+{
+  static const struct {
+    size_t len;
+    markcode_kind_t kind;
+    int sub;
+    uint16_t t1162;
+  } plain[] = {
+      {13, MARKCODE_KIND_EAN13, 1302, 0x450D},
+      {8, MARKCODE_KIND_EAN8, 1301, 0x4508},
+      {14, MARKCODE_KIND_ITF14, 1303, 0x490E},
+  };
+  for (size_t k = 0; k < sizeof plain / sizeof plain[0]; k++) {
+    if (plain[k].len != w->n) continue;
+    if (!markcode_gs1_check_ok(w->b, w->n))
+      return fail(mc, MARKCODE_ERR_CHECK_DIGIT, at(w, w->n - 1), "%s", w->b);
+    mc->kind = plain[k].kind;
+    mc->layout = kind_names[plain[k].kind];
+    copy_str(mc->gtin, sizeof mc->gtin, w->b, w->n);
+    copy_str(mc->ki, sizeof mc->ki, w->b, w->n);
+    copy_str(mc->normalized, sizeof mc->normalized, w->b, w->n);
+    mc->normalized_len = w->n;
+    mc->type2100 = 0;
+    mc->tag1163 = plain[k].sub;
+    copy_str(mc->tag1163_value, sizeof mc->tag1163_value, w->b, w->n);
+    set_1162(mc, plain[k].t1162, w->b, w->n, "", 0);
+    return MARKCODE_OK;
+  }
+  return fail(mc, MARKCODE_ERR_UNKNOWN_FORMAT, 0, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Stage 2 and the entry point                                             */
+/* ---------------------------------------------------------------------- */
+
+static markcode_err_t classify(markcode_t *mc, work_t *w)
+{
+  const char *b = w->b;
+  size_t n = w->n;
+  if (b[0] == '(' && n > 4 && is_digit(b[1]) && is_digit(b[2])) return parse_gs1(mc, w, true);
+  if (n >= 16 && b[0] == '0' && b[1] == '1' && all_digits(b + 2, 14) &&
+      !(n == 29 && w->internal_gs == 0 && !markcode_gs1_check_ok(b + 2, 14) &&
+        markcode_gs1_check_ok(b, 14)))
+    return parse_gs1(mc, w, false);
+  if (n >= 3 && memcmp(b, "RU-", 3) == 0) {
+    if (n > 21) return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, 20), "%.16s", b + 20);
+    return parse_fur(mc, w);
+  }
+  if (all_digits(b, n) && (n == 8 || n == 13 || n == 14)) return parse_plain(mc, w);
+  if (w->internal_gs == 0 && n >= 15 && n <= 29 && all_digits(b, 14)) {
+    if (n == 29) return parse_tobacco_pack(mc, w);
+    if (markcode_gs1_check_ok(b, 14))
+      return fail(mc, MARKCODE_ERR_TOBACCO_TRUNCATED, at(w, n), "%zu", n);
+  }
+  if (w->internal_gs == 0 && n > 29 && n < 40 && all_digits(b, 14) &&
+      markcode_gs1_check_ok(b, 14) && !(b[0] == '0' && b[1] == '1'))
+    return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, 29), "%.16s", b + 29);
+  if (w->internal_gs == 0 && (n == 68 || n == 150)) return parse_egais(mc, w);
+  return fail(mc, MARKCODE_ERR_UNKNOWN_FORMAT, 0, NULL);
+}
+
+/* Empty every derived field: a refused code must not be used by mistake. */
+static void clear_derived(markcode_t *mc)
+{
+  mc->kind = MARKCODE_KIND_NONE;
+  mc->gtin[0] = mc->serial[0] = mc->key[0] = mc->tail[0] = mc->mrp[0] = '\0';
+  mc->ki[0] = mc->normalized[0] = mc->tag1163_value[0] = '\0';
+  mc->normalized_len = 0;
+  mc->ai_count = 0;
+  mc->type2100 = 0;
+  mc->tag1163 = 0;
+  mc->tag1162_len = 0;
+}
+
+markcode_err_t markcode_parse(markcode_t *mc, const char *input, size_t len)
+{
+  /* Reset only the small fields; the big buffers are written as filled. */
+  mc->err = MARKCODE_OK;
+  mc->err_at = -1;
+  mc->err_detail[0] = '\0';
+  mc->fixes = 0;
+  mc->aim[0] = '\0';
+  mc->layout = "";
+  clear_derived(mc);
+
+  work_t w;
+  markcode_err_t err = clean_input(mc, &w, input ? input : "", input ? len : 0);
+  if (err == MARKCODE_OK) err = classify(mc, &w);
+  if (err == MARKCODE_OK) {
+    /* A first attempt that failed before a layout rescued it leaves its
+    ** error behind; the outcome is what counts. */
+    mc->err = MARKCODE_OK;
+    mc->err_at = -1;
+    mc->err_detail[0] = '\0';
+  } else {
+    clear_derived(mc);
+  }
+  return err;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Names and messages                                                      */
+/* ---------------------------------------------------------------------- */
+
+const char *markcode_err_code(markcode_err_t err)
+{
+  return (unsigned)err < MARKCODE_ERR__COUNT ? err_table[err].code : "unknown";
+}
+
+const char *markcode_kind_name(markcode_kind_t kind)
+{
+  return (unsigned)kind < MARKCODE_KIND__COUNT ? kind_names[kind] : "";
+}
+
+const char *markcode_fix_name(markcode_fix_t fix)
+{
+  for (unsigned k = 0; k < MARKCODE_FIX__COUNT; k++)
+    if ((unsigned)fix == 1u << k) return fix_names[k];
+  return NULL;
+}
+
+const char *markcode_message(const markcode_t *mc, markcode_lang_t lang, char *buf, size_t size)
+{
+  if (!buf || size == 0) return buf;
+  markcode_err_t err = mc ? mc->err : MARKCODE_ERR_EMPTY;
+  if ((unsigned)err >= MARKCODE_ERR__COUNT) err = MARKCODE_ERR_UNKNOWN_FORMAT;
+  const char *tmpl = lang == MARKCODE_LANG_EN ? err_table[err].en : err_table[err].ru;
+  /* Templates come from the constant table above, never from input. */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#endif
+  snprintf(buf, size, tmpl, mc ? mc->err_detail : "");
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+  return buf;
+}
+
+const char *markcode_ai_value(const markcode_t *mc, const char *ai)
+{
+  for (int k = 0; k < mc->ai_count; k++)
+    if (strcmp(mc->ais[k].ai, ai) == 0) return mc->ais[k].value;
+  return NULL;
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""test_cli_code.py KASSA: the `kassa code parse` contract, end to end.
+
+Runs the real binary the way integrators do and checks the JSON fields of
+DESIGN.md ("Contracts other tools rely on"), the exit codes (0 all parsed,
+1 any refused, 2 usage) and stdin mode. Prints "N passed, N failed".
+"""
+import json
+import subprocess
+import sys
+
+KASSA = sys.argv[1]
+passed = failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}")
+
+
+def run(args, stdin=None):
+    p = subprocess.run([KASSA] + args, input=stdin, capture_output=True, text=True, timeout=30)
+    return p.returncode, [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")], p
+
+
+CONTRACT = {"ok": bool, "kind": str, "gtin": str, "serial": str, "ki": str, "key": str,
+            "tail": str, "type2100": int, "ais": dict, "normalized": str, "fixes": list,
+            "tag1162": str, "tag1163": dict}
+
+# One code of every kind, as --escaped input.
+KINDS = {
+    "gs1": r"010461008041021521e,s;r!t%BroGd\x1d91EE11\x1d929GkndNAXaeC4gMRT4LHKh/EkGRn4+gUPdrWMpbtkejw=",
+    "tobacco_pack": "04606203084623+A13gPh-4Hi7uGl",
+    "fur": "RU-430302-AAA4050108",
+    "egais2": "22N0000154ZQFMTJ5L33B6A7012000009283402209210011018RUSM9U2QAYMIHGBFN",
+    "egais3": "136" + "1" * 147,
+    "ean13": "4607038046435",
+    "ean8": "46198488",
+    "itf14": "14607038046432",
+}
+for kind, code in KINDS.items():
+    rc, out, p = run(["code", "parse", "--escaped", code])
+    check(f"{kind} exit 0", rc == 0, p.stderr)
+    check(f"{kind} one line", len(out) == 1)
+    if not out:
+        continue
+    o = out[0]
+    for field, typ in CONTRACT.items():
+        check(f"{kind} has {field}", isinstance(o.get(field), typ), repr(o.get(field)))
+    check(f"{kind} kind", o.get("kind") == kind, o.get("kind"))
+    check(f"{kind} tag1163", isinstance(o["tag1163"].get("tag"), int) and isinstance(o["tag1163"].get("value"), str))
+    check(f"{kind} tag1162 hex", all(c in "0123456789ABCDEF" for c in o["tag1162"]) and len(o["tag1162"]) % 2 == 0)
+
+gs1 = run(["code", "parse", "--escaped", KINDS["gs1"]])[1][0]
+check("gs1 normalized has real GS", "\x1d" in gs1["normalized"])
+check("gs1 ais", gs1["ais"] == {"01": "04610080410215", "21": "e,s;r!t%BroGd", "91": "EE11",
+                                "92": "9GkndNAXaeC4gMRT4LHKh/EkGRn4+gUPdrWMpbtkejw="}, gs1["ais"])
+check("gs1 tag1162", gs1["tag1162"].startswith("444D"))
+check("gs1 type2100", gs1["type2100"] == 4)
+
+# Every refusal has its own code, a message in both languages and a position.
+BAD = {
+    "empty": "",
+    "too_long": "0" * 600,
+    "gtin_check_digit": "015175404137639621Pg0R4Vcxuarsu\\x1d91ffd0\\x1d92tHvxvNv2hZna+QJefLW+4th9wmu04kwn0yPNJ/xWO9U=",
+    "serial_charset": "0103041094787443215Qb~g!\\x1d93Zjqw",
+    "serial_length": "010304109478744321" "5Qbag!x\\x1d93Zjqw",
+    "tail_length": "010460780959150821sSBmxTYIFT(eq\\x1d91FFD0\\x1d92testtesttest",
+    "key_length": "010461008041021521e,s;r!t%BroGd\\x1d91EE1\\x1d929GkndNAXaeC4gMRT4LHKh/EkGRn4+gUPdrWMpbtkejw=",
+    "tobacco_truncated": "04606203084623+A13gPh-4Hi",
+    "caps_lock": "010461008041021521E,S;R!T%BROGD\\x1d91EE11\\x1d929GKNDNAXAEC4GMRT4LHKH/EKGRN4+GUPDRWMPBTKEJW=",
+    "trailing_garbage": "0103041094787443215Qbag!\\x1d93Zjqw!!!",
+    "bad_utf8": "0103041094787443215Qbag!\\xff",
+    "unknown_format": "hello",
+    "gs_missing": "010461008041021521e,s;r!t%BroGdABCDEFGHIJ",
+    "check_digit": "4607038046436",
+    "fur_format": "RU-430302-AA14050108",
+}
+for code, text in BAD.items():
+    rc, out, p = run(["code", "parse", "--escaped", text])
+    check(f"refuse {code} exit 1", rc == 1, f"rc={rc}")
+    o = out[0] if out else {}
+    check(f"refuse {code} code", o.get("ok") is False and o.get("error") == code, json.dumps(o, ensure_ascii=False))
+    check(f"refuse {code} messages", len(o.get("message", "")) > 10 and len(o.get("message_en", "")) > 10)
+    check(f"refuse {code} position", isinstance(o.get("at"), int) and o["at"] >= 0)
+
+# stdin mode: one JSON line per input line; exit 1 because one is refused.
+rc, out, _ = run(["code", "parse", "--escaped"], stdin=KINDS["fur"] + "\n" + KINDS["ean8"] + "\r\nhello\n")
+check("stdin three lines", len(out) == 3)
+check("stdin exit 1", rc == 1)
+check("stdin order", [o.get("kind") for o in out[:2]] == ["fur", "ean8"])
+rc, out, _ = run(["code", "parse"], stdin=KINDS["fur"] + "\n")
+check("stdin all ok exit 0", rc == 0 and out[0]["ok"])
+
+# Without --escaped a literal \x1d is still a GS spelling the engine repairs.
+rc, out, _ = run(["code", "parse", r"0103041094787443215Qbag!\x1d93Zjqw"])
+check("literal \\x1d repaired", rc == 0 and "gs_text" in out[0]["fixes"])
+
+# Usage errors and help.
+rc, _, p = run(["code", "parse", "--bogus"])
+check("unknown option exit 2", rc == 2 and "usage" in p.stderr)
+rc, _, p = run(["code"])
+check("no subcommand exit 2", rc == 2)
+rc, _, p = run(["frobnicate"])
+check("unknown command exit 2", rc == 2)
+rc, _, p = run(["--help"])
+check("kassa --help", rc == 0 and "code" in p.stdout and "--config" in p.stdout)
+rc, _, p = run(["code", "--help"])
+check("kassa code --help", rc == 0 and "--escaped" in p.stdout and "Exit status" in p.stdout)
+rc, _, p = run(["--config", "/nonexistent/kassa.conf", "code", "parse", "46198488"])
+check("missing --config file exit 2", rc == 2 and "cannot read config" in p.stderr)
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
