@@ -26,6 +26,10 @@ typedef struct command {
 static const command_t commands[] = {
     {"code", cli_code, "parse, repair and validate marking codes (kassa code parse)"},
     {"demo", cli_demo, "run the store-day demonstration on the demo codes"},
+    {"scan", cli_scan, "read codes from scanners or pictures; list scanners (kassa scan)"},
+    {"fn", cli_fn, "the fiscal storage: init, register, status"},
+    {"shift", cli_shift, "open or close the shift"},
+    {"fd", cli_fd, "fiscal documents in the archive: list, show, dump"},
 };
 
 static void usage(FILE *out)

@@ -1,13 +1,15 @@
 /*
-** transport_fd.c: scans from a file descriptor (a tty, a pty, a FIFO).
+** transport_fd.c: scans from a file descriptor (a tty, a pty, a FIFO),
+** and the fd reading loop the other byte-stream backends share.
 **
 ** The simplest backend and the one the tests drive: open a path
 ** non-blocking, put it in raw mode if it is a tty (no echo, no CR->LF
 ** translation, no line editing: the framer, not the kernel, decides where
 ** a scan ends), then poll() and read() whatever comes and feed the framer.
-** It is also the model for the serial backend: libserialport refuses
-** ptys and its non-blocking read returns 0 both for "nothing yet" and for
-** "gone", so that backend will poll the port's fd the same way.
+** That loop (fd_reader_*, see transport_internal.h) is also what the
+** serial backend runs on the fd libserialport opened, and what the
+** keyboard wedge builds on, so a pty test of this backend tests their
+** framing and unplug handling too.
 **
 ** Unplug detection: poll() reports POLLHUP or POLLERR when a tty goes away
 ** (a USB CDC device unplugged, a pty master closed); that is the signal.
@@ -20,6 +22,7 @@
 ** POLLIN|POLLERR|POLLHUP, then read() 0.)
 */
 #include "scanner/transport.h"
+#include "scanner/transport_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,92 +33,57 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define READ_CHUNK 4096
+/* ---- the shared reader ---- */
 
-typedef struct fd_state {
-  char *path;
-  char description[SCAN_SOURCE_SIZE];
-  int fd;
-  bool is_tty;
-  bool termios_saved;
-  struct termios saved;
-  /* Bytes read but not yet framed: one read can hold several scans. */
-  uint8_t pending[READ_CHUNK];
-  size_t pending_pos, pending_len;
-  uint64_t pending_ms; /* when they arrived, for silence framing */
-} fd_state_t;
+bool fd_errno_is_gone(int e) { return e == ENOENT || e == ENXIO || e == ENODEV || e == EIO; }
 
-/* errno values that mean the device is not there, or no longer. */
-static bool errno_is_gone(int e) { return e == ENOENT || e == ENXIO || e == ENODEV || e == EIO; }
-
-static int fd_open(scanner_transport_t *t)
+void fd_reader_attach(fd_reader_t *r, int fd)
 {
-  fd_state_t *st = transport_backend_state(t);
+  r->fd = fd;
+  r->pending_pos = r->pending_len = 0;
+}
+
+void fd_reader_detach(fd_reader_t *r)
+{
+  r->fd = -1;
+  r->pending_pos = r->pending_len = 0;
+}
+
+int fd_make_raw(int fd, struct termios *saved, bool *saved_ok)
+{
   struct termios raw;
-  int fd, rc;
 
-  fd = open(st->path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return errno_is_gone(errno) ? TRANSPORT_UNPLUGGED : TRANSPORT_ERR_IO;
-
-  st->is_tty = isatty(fd) != 0;
-  st->termios_saved = false;
-  if (st->is_tty) {
-    if (tcgetattr(fd, &st->saved) != 0) goto fail;
-    st->termios_saved = true;
-    raw = st->saved;
-    cfmakeraw(&raw);
-    raw.c_cflag |= CLOCAL | CREAD;
-    raw.c_cc[VMIN] = 1;
-    raw.c_cc[VTIME] = 0;
-    if (tcsetattr(fd, TCSANOW, &raw) != 0) goto fail;
-  }
-  st->fd = fd;
-  st->pending_pos = st->pending_len = 0;
-  return TRANSPORT_OK;
-
-fail:
-  rc = errno_is_gone(errno) ? TRANSPORT_UNPLUGGED : TRANSPORT_ERR_IO;
-  close(fd);
-  return rc;
+  *saved_ok = false;
+  if (!isatty(fd)) return 0;
+  if (tcgetattr(fd, saved) != 0) return -1;
+  *saved_ok = true;
+  raw = *saved;
+  cfmakeraw(&raw);
+  raw.c_cflag |= CLOCAL | CREAD;
+  raw.c_cc[VMIN] = 1;
+  raw.c_cc[VTIME] = 0;
+  return tcsetattr(fd, TCSANOW, &raw) == 0 ? 0 : -1;
 }
 
-static void fd_close(scanner_transport_t *t)
-{
-  fd_state_t *st = transport_backend_state(t);
-
-  if (st->fd < 0) return;
-  /* Leave the tty as we found it; fails harmlessly after an unplug. */
-  if (st->is_tty && st->termios_saved) (void)tcsetattr(st->fd, TCSANOW, &st->saved);
-  close(st->fd);
-  st->fd = -1;
-  st->pending_pos = st->pending_len = 0;
-}
-
-/* Read what the fd has into pending. Returns the number of bytes read
-** (0: none yet, EAGAIN), TRANSPORT_UNPLUGGED (end of file or EIO: only
-** called after poll() said readable, so 0 bytes is an end, not "nothing
-** yet"), or TRANSPORT_ERR_IO. */
-static int fd_fill(fd_state_t *st)
+int fd_reader_fill(fd_reader_t *r)
 {
   ssize_t n;
 
-  do n = read(st->fd, st->pending, sizeof st->pending);
+  do n = read(r->fd, r->pending, sizeof r->pending);
   while (n < 0 && errno == EINTR);
   if (n > 0) {
-    st->pending_pos = 0;
-    st->pending_len = (size_t)n;
-    st->pending_ms = transport_now_ms();
+    r->pending_pos = 0;
+    r->pending_len = (size_t)n;
+    r->pending_ms = transport_now_ms();
     return (int)n;
   }
   if (n == 0) return TRANSPORT_UNPLUGGED;
   if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-  return errno_is_gone(errno) ? TRANSPORT_UNPLUGGED : TRANSPORT_ERR_IO;
+  return fd_errno_is_gone(errno) ? TRANSPORT_UNPLUGGED : TRANSPORT_ERR_IO;
 }
 
-static int fd_read_scan(scanner_transport_t *t, scan_t *scan, int timeout_ms)
+int fd_reader_read_scan(fd_reader_t *r, scan_framer_t *framer, scan_t *scan, int timeout_ms)
 {
-  fd_state_t *st = transport_backend_state(t);
-  scan_framer_t *framer = transport_framer(t);
   uint64_t deadline = 0, now;
   struct pollfd pfd;
   bool polled = false;
@@ -126,10 +94,10 @@ static int fd_read_scan(scanner_transport_t *t, scan_t *scan, int timeout_ms)
   if (timeout_ms >= 0) deadline = now + (uint64_t)timeout_ms;
 
   for (;;) {
-    if (st->pending_pos < st->pending_len) {
-      rc = scan_framer_feed(framer, st->pending + st->pending_pos,
-                            st->pending_len - st->pending_pos, st->pending_ms, &used, scan);
-      st->pending_pos += used;
+    if (r->pending_pos < r->pending_len) {
+      rc = scan_framer_feed(framer, r->pending + r->pending_pos, r->pending_len - r->pending_pos,
+                            r->pending_ms, &used, scan);
+      r->pending_pos += used;
       if (rc != TRANSPORT_AGAIN) return rc;
     }
     rc = scan_framer_flush(framer, now, scan);
@@ -143,7 +111,7 @@ static int fd_read_scan(scanner_transport_t *t, scan_t *scan, int timeout_ms)
     gap = scan_framer_wait_ms(framer, now);
     if (gap >= 0 && (wait < 0 || gap < wait)) wait = gap;
 
-    pfd.fd = st->fd;
+    pfd.fd = r->fd;
     pfd.events = POLLIN;
     pfd.revents = 0;
     rc = poll(&pfd, 1, wait);
@@ -154,12 +122,58 @@ static int fd_read_scan(scanner_transport_t *t, scan_t *scan, int timeout_ms)
       return TRANSPORT_ERR_IO;
     }
     if (rc == 0) continue;
-    rc = pfd.revents & POLLIN ? fd_fill(st) : 0;
+    rc = pfd.revents & POLLIN ? fd_reader_fill(r) : 0;
     if (rc > 0) continue;
     if (pfd.revents & (POLLHUP | POLLERR | POLLNVAL))
       return TRANSPORT_UNPLUGGED; /* gone, and nothing more to read */
     if (rc < 0) return rc;
   }
+}
+
+/* ---- the raw-fd backend ---- */
+
+typedef struct fd_state {
+  char *path;
+  char description[SCAN_SOURCE_SIZE];
+  fd_reader_t reader;
+  bool termios_saved;
+  struct termios saved;
+} fd_state_t;
+
+static int fd_open(scanner_transport_t *t)
+{
+  fd_state_t *st = transport_backend_state(t);
+  int fd, rc;
+
+  fd = open(st->path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return fd_errno_is_gone(errno) ? TRANSPORT_UNPLUGGED : TRANSPORT_ERR_IO;
+  if (fd_make_raw(fd, &st->saved, &st->termios_saved) != 0) goto fail;
+  fd_reader_attach(&st->reader, fd);
+  return TRANSPORT_OK;
+
+fail:
+  rc = fd_errno_is_gone(errno) ? TRANSPORT_UNPLUGGED : TRANSPORT_ERR_IO;
+  close(fd);
+  return rc;
+}
+
+static void fd_close(scanner_transport_t *t)
+{
+  fd_state_t *st = transport_backend_state(t);
+  int fd = st->reader.fd;
+
+  if (fd < 0) return;
+  /* Leave the tty as we found it; fails harmlessly after an unplug. */
+  if (st->termios_saved) (void)tcsetattr(fd, TCSANOW, &st->saved);
+  close(fd);
+  fd_reader_detach(&st->reader);
+}
+
+static int fd_read_scan(scanner_transport_t *t, scan_t *scan, int timeout_ms)
+{
+  fd_state_t *st = transport_backend_state(t);
+
+  return fd_reader_read_scan(&st->reader, transport_framer(t), scan, timeout_ms);
 }
 
 static const char *fd_describe(const scanner_transport_t *t)
@@ -174,7 +188,7 @@ static void fd_destroy(void *state)
   fd_state_t *st = state;
 
   if (st == NULL) return;
-  if (st->fd >= 0) close(st->fd);
+  if (st->reader.fd >= 0) close(st->reader.fd);
   free(st->path);
   free(st);
 }
@@ -199,7 +213,7 @@ int transport_fd_new(const char *path, const scan_framing_t *framing, scanner_tr
     rc = TRANSPORT_ERR_NO_MEMORY;
     goto fail;
   }
-  st->fd = -1;
+  fd_reader_detach(&st->reader);
   len = strlen(path);
   st->path = malloc(len + 1);
   if (st->path == NULL) {

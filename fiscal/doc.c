@@ -1,0 +1,1154 @@
+/*
+** fiscal/doc.c: FFD 1.2 documents, built and read back.
+**
+** The fiscal storage decides when a document exists and what number, time
+** and sign it gets; this file decides what it looks like. Each builder
+** writes one document STLV (its tag is the form code) with the requisites
+** a real FFD 1.2 document of that form carries, always in the same order,
+** so two builds of the same data are the same bytes and the fiscal sign
+** over them can be recomputed. The order is the one of the format's own
+** tables: the header (number, time, FN, KKT, user, place, cashier, shift,
+** format version), then what the form is about, then totals and flags.
+**
+** Builders write through the TLV writer into the caller's buffer and never
+** allocate, so a receipt can be closed on a till that is out of memory.
+** Every limit the law sets is the writer's to enforce (32 KiB for a
+** receipt, 1 KiB for an item, 256 bytes for a marking code); the builder
+** adds only the limit on the sealed document: a document plus its fiscal
+** sign must fit DOC_MAX_DOCUMENT, because that is what the FN stores and
+** the OFD frame carries. On any error the builder wipes what it wrote and
+** sets *len to 0, so a half-built document can never be taken for one.
+**
+** Documents from outside (the operator's acknowledgement 7, the OISM
+** answer 83, the notification ticket 84) are read with the TLV reader,
+** which never trusts a length; the parsers also refuse a document of the
+** wrong form, a requisite given twice, or one the form requires missing,
+** and write their output only on success.
+**
+** doc_to_json() is the one function here that allocates (jansson): it is
+** for people and tools (`kassa fd show N --json`), not for the sale path.
+*/
+#include "fiscal/doc.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---------------------------------------------------------------------- */
+/* Errors                                                                  */
+
+const char *doc_error_code(int error)
+{
+  switch (error) {
+  case DOC_ERR_TOTAL:
+    return "total_mismatch";
+  case DOC_ERR_WRONG_FORM:
+    return "wrong_form";
+  case DOC_ERR_MISSING:
+    return "missing_requisite";
+  case DOC_ERR_DUPLICATE:
+    return "duplicate_requisite";
+  case DOC_ERR_NO_MEMORY:
+    return "no_memory";
+  default:
+    return tlv_error_code(error);
+  }
+}
+
+const char *doc_error_message(int error)
+{
+  switch (error) {
+  case DOC_ERR_TOTAL:
+    return "the payments do not add up to the sum of the items";
+  case DOC_ERR_WRONG_FORM:
+    return "the document is not of the form expected";
+  case DOC_ERR_MISSING:
+    return "a requisite the form requires is missing";
+  case DOC_ERR_DUPLICATE:
+    return "a requisite that may appear once appears twice";
+  case DOC_ERR_NO_MEMORY:
+    return "out of memory";
+  default:
+    return tlv_error_message(error);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Writing helpers                                                         */
+
+/* Evaluates a put; on error jumps to the function's one cleanup path. */
+#define TRY(call)                                                                                  \
+  do {                                                                                             \
+    rc = (call);                                                                                   \
+    if (rc != 0) goto fail;                                                                        \
+  } while (0)
+
+/*
+** Text from a fixed-size field of a caller struct. The field must hold its
+** NUL: a string that fills the array was cut somewhere, and a cut name on
+** a fiscal document is worse than a refusal.
+*/
+static int put_text(tlv_writer_t *w, uint16_t tag, const char *text, size_t size)
+{
+  size_t length = strnlen(text, size);
+  if (length == size) {
+    w->fault_tag = tag;
+    return TLV_ERR_ARGUMENT;
+  }
+  return tlv_put_string(w, tag, text, length);
+}
+#define PUT_TEXT(w, tag, field) put_text((w), (tag), (field), sizeof(field))
+
+/* The same, skipped when empty (an optional requisite). */
+static int put_text_optional(tlv_writer_t *w, uint16_t tag, const char *text, size_t size)
+{
+  if (text[0] == '\0') return 0;
+  return put_text(w, tag, text, size);
+}
+#define PUT_TEXT_OPTIONAL(w, tag, field) put_text_optional((w), (tag), (field), sizeof(field))
+
+/* A flag requisite (1050-1053): written only when set, as real FNs do. */
+static int put_flag(tlv_writer_t *w, uint16_t tag, bool set)
+{
+  return set ? tlv_put_byte(w, tag, 1) : 0;
+}
+
+/*
+** Starts a build: the writer may use buf[0..cap) but never more than a
+** document may take before its seal is added.
+*/
+static void build_start(tlv_writer_t *w, uint8_t *buf, size_t cap)
+{
+  size_t limit = DOC_MAX_DOCUMENT - DOC_SEAL_SIZE;
+  tlv_writer_init(w, buf, cap < limit ? cap : limit);
+}
+
+/*
+** Ends a build. On success gives the length; on error wipes all the
+** writer may have touched (a failed string conversion can scribble past
+** the written length) and reports the document limit as such rather than
+** as a small buffer when it was the limit that was reached.
+*/
+static int build_end(tlv_writer_t *w, int rc, size_t cap, size_t *len)
+{
+  if (rc == 0) rc = tlv_writer_finish(w, len);
+  if (rc == 0) return 0;
+  if (rc == TLV_ERR_NO_SPACE && w->capacity < cap) rc = TLV_ERR_STLV_TOO_LONG;
+  if (w->buffer && w->capacity > 0) memset(w->buffer, 0, w->capacity);
+  *len = 0;
+  return rc;
+}
+
+/* What a form carries in its header, besides number, time and FN. */
+enum {
+  HEADER_KKT = 0x01u,     /* 1037 KKT registration number */
+  HEADER_USER = 0x02u,    /* 1018 INN, 1048 name */
+  HEADER_PLACE = 0x04u,   /* 1009 address, 1187 place */
+  HEADER_CASHIER = 0x08u, /* 1021 when not empty */
+  HEADER_SHIFT = 0x10u,   /* 1038 */
+  HEADER_SHIFT_IF = 0x20u /* 1038 only when not 0 (report 21 outside a shift) */
+};
+#define HEADER_FULL (HEADER_KKT | HEADER_USER | HEADER_PLACE | HEADER_CASHIER)
+
+/* 1040, 1012, 1041, then what `what` asks for, in the format's order. */
+static int put_header(tlv_writer_t *w, const doc_header_t *h, unsigned what)
+{
+  int rc;
+  TRY(tlv_put_uint32(w, 1040, h->number));
+  TRY(tlv_put_unixtime(w, 1012, h->time));
+  TRY(PUT_TEXT(w, 1041, h->fn_number));
+  if (what & HEADER_KKT) TRY(PUT_TEXT(w, 1037, h->kkt_reg_number));
+  if (what & HEADER_USER) {
+    TRY(PUT_TEXT(w, 1018, h->user_inn));
+    TRY(PUT_TEXT(w, 1048, h->user_name));
+  }
+  if (what & HEADER_PLACE) {
+    TRY(PUT_TEXT(w, 1009, h->address));
+    TRY(PUT_TEXT(w, 1187, h->place));
+  }
+  if (what & HEADER_CASHIER) TRY(PUT_TEXT_OPTIONAL(w, 1021, h->cashier));
+  if ((what & HEADER_SHIFT) || ((what & HEADER_SHIFT_IF) && h->shift_number != 0))
+    TRY(tlv_put_uint32(w, 1038, h->shift_number));
+fail:
+  return rc;
+}
+
+/* The FN's state flags and the key resource, shared by 2, 5 and 21. */
+static int put_fn_flags(tlv_writer_t *w, const doc_counters_t *c)
+{
+  int rc;
+  TRY(put_flag(w, 1050, c->fn_exhausted));
+  TRY(put_flag(w, 1051, c->fn_replace_urgent));
+  TRY(put_flag(w, 1052, c->fn_memory_full));
+  TRY(put_flag(w, 1053, c->ofd_timeout));
+  if (c->keys_valid_days != 0) TRY(tlv_put_uint16(w, 1213, c->keys_valid_days));
+fail:
+  return rc;
+}
+
+/* 1097 unsent documents, with 1116 and 1098 when there are any. */
+static int put_unsent(tlv_writer_t *w, const doc_counters_t *c, bool with_number)
+{
+  int rc;
+  TRY(tlv_put_uint32(w, 1097, c->unsent_documents));
+  if (c->unsent_documents > 0) {
+    if (with_number) TRY(tlv_put_uint32(w, 1116, c->first_unsent_number));
+    TRY(tlv_put_unixtime(w, 1098, c->first_unsent_time));
+  }
+fail:
+  return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Registration (1), re-registration (11)                                  */
+
+/* 1290 bit 8: the register sells goods subject to marking. */
+#define USAGE_MARKED_GOODS 0x100u
+
+int doc_build_registration(const doc_header_t *h, const doc_registration_t *r, bool re,
+                           uint8_t *buf, size_t cap, size_t *len)
+{
+  tlv_writer_t w;
+  int rc;
+  if (!len) return TLV_ERR_ARGUMENT;
+  *len = 0;
+  if (!h || !r || !buf) return TLV_ERR_ARGUMENT;
+  build_start(&w, buf, cap);
+  /* A register that talks to an OFD must name it. */
+  if (!h->autonomous && r->ofd_inn[0] == '\0') {
+    rc = DOC_ERR_MISSING;
+    goto fail;
+  }
+  TRY(tlv_begin_stlv(&w, re ? DOC_REREGISTRATION : DOC_REGISTRATION));
+  TRY(put_header(&w, h, HEADER_FULL));
+  TRY(tlv_put_byte(&w, 1209, r->ffd_version ? r->ffd_version : DOC_FFD_1_2));
+  TRY(PUT_TEXT(&w, 1013, r->kkt_serial));
+  TRY(tlv_put_byte(&w, 1062, r->tax_systems));
+  TRY(tlv_put_byte(&w, 1002, h->autonomous ? 1 : 0));
+  TRY(tlv_put_uint32(&w, 1290, r->marking ? USAGE_MARKED_GOODS : 0));
+  if (!h->autonomous) {
+    TRY(PUT_TEXT(&w, 1017, r->ofd_inn));
+    TRY(PUT_TEXT(&w, 1046, r->ofd_name));
+  }
+  TRY(tlv_put_string(&w, 1188, DOC_KKT_VERSION, strlen(DOC_KKT_VERSION)));
+  TRY(tlv_put_byte(&w, 1189, DOC_FFD_1_2));
+  TRY(tlv_put_byte(&w, 1190, DOC_FFD_1_2));
+  if (re) TRY(tlv_put_uint32(&w, 1205, r->reason_mask));
+  TRY(tlv_end_stlv(&w));
+fail:
+  return build_end(&w, rc, cap, len);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Shift open (2), shift close (5), state report (21), FN close (6)        */
+
+int doc_build_shift(const doc_header_t *h, const doc_counters_t *c, bool open, uint8_t *buf,
+                    size_t cap, size_t *len)
+{
+  tlv_writer_t w;
+  int rc;
+  if (!len) return TLV_ERR_ARGUMENT;
+  *len = 0;
+  if (!h || !c || !buf) return TLV_ERR_ARGUMENT;
+  build_start(&w, buf, cap);
+  TRY(tlv_begin_stlv(&w, open ? DOC_SHIFT_OPEN : DOC_SHIFT_CLOSE));
+  TRY(put_header(&w, h, HEADER_FULL | HEADER_SHIFT));
+  TRY(tlv_put_byte(&w, 1209, DOC_FFD_1_2));
+  if (open) {
+    TRY(tlv_put_string(&w, 1188, DOC_KKT_VERSION, strlen(DOC_KKT_VERSION)));
+    TRY(tlv_put_byte(&w, 1189, DOC_FFD_1_2));
+  } else {
+    TRY(tlv_put_uint32(&w, 1118, c->receipts_in_shift));
+    TRY(tlv_put_uint32(&w, 1111, c->documents_in_shift));
+    TRY(put_unsent(&w, c, false));
+    TRY(tlv_put_uint32(&w, 2104, c->unsent_notifications));
+  }
+  TRY(put_fn_flags(&w, c));
+  TRY(tlv_end_stlv(&w));
+fail:
+  return build_end(&w, rc, cap, len);
+}
+
+int doc_build_state_report(const doc_header_t *h, const doc_counters_t *c, uint8_t *buf, size_t cap,
+                           size_t *len)
+{
+  tlv_writer_t w;
+  int rc;
+  if (!len) return TLV_ERR_ARGUMENT;
+  *len = 0;
+  if (!h || !c || !buf) return TLV_ERR_ARGUMENT;
+  build_start(&w, buf, cap);
+  TRY(tlv_begin_stlv(&w, DOC_STATE_REPORT));
+  TRY(put_header(&w, h, HEADER_FULL | HEADER_SHIFT_IF));
+  TRY(tlv_put_byte(&w, 1209, DOC_FFD_1_2));
+  if (h->autonomous) TRY(tlv_put_byte(&w, 1002, 1));
+  TRY(put_unsent(&w, c, true));
+  TRY(tlv_put_uint32(&w, 2104, c->unsent_notifications));
+  TRY(put_fn_flags(&w, c));
+  TRY(tlv_end_stlv(&w));
+fail:
+  return build_end(&w, rc, cap, len);
+}
+
+int doc_build_fn_close(const doc_header_t *h, const doc_counters_t *c, uint8_t *buf, size_t cap,
+                       size_t *len)
+{
+  tlv_writer_t w;
+  int rc;
+  if (!len) return TLV_ERR_ARGUMENT;
+  *len = 0;
+  if (!h || !c || !buf) return TLV_ERR_ARGUMENT;
+  build_start(&w, buf, cap);
+  TRY(tlv_begin_stlv(&w, DOC_FN_CLOSE));
+  TRY(put_header(&w, h, HEADER_FULL | HEADER_SHIFT));
+  TRY(tlv_put_byte(&w, 1209, DOC_FFD_1_2));
+  /* What is left undelivered when the archive closes. */
+  TRY(put_unsent(&w, c, false));
+  TRY(tlv_put_uint32(&w, 2104, c->unsent_notifications));
+  TRY(tlv_end_stlv(&w));
+fail:
+  return build_end(&w, rc, cap, len);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Receipt (3), correction receipt (31)                                    */
+
+bool doc_check_negative(uint8_t check_result)
+{
+  if ((check_result & DOC_2106_TAIL_CHECKED) && !(check_result & DOC_2106_TAIL_VALID)) return true;
+  if ((check_result & DOC_2106_OISM_CHECKED) && !(check_result & DOC_2106_OISM_VALID)) return true;
+  return false;
+}
+
+/* The marking code of an item, as the caller gave it. */
+static int item_km(const doc_item_t *item, size_t *length)
+{
+  if (item->km_len == 0 || item->km_len > DOC_MAX_KM) return TLV_ERR_ARGUMENT;
+  *length = item->km_len;
+  return 0;
+}
+
+/* One 1059. The status tag is 2003 in a receipt and 2110 in a correction. */
+static int put_item(tlv_writer_t *w, const doc_item_t *item, uint16_t status_tag)
+{
+  size_t km_length = 0;
+  int rc;
+  TRY(tlv_begin_stlv(w, 1059));
+  TRY(PUT_TEXT(w, 1030, item->name));
+  TRY(tlv_put_vln(w, 1079, item->price));
+  TRY(tlv_put_fvln(w, 1023, (tlv_fvln_t){item->quantity.mantissa, item->quantity.scale}));
+  TRY(tlv_put_vln(w, 1043, item->total));
+  TRY(tlv_put_byte(w, 1199, item->vat));
+  TRY(tlv_put_byte(w, 1212, item->subject));
+  TRY(tlv_put_byte(w, 1214, item->payment_method));
+  TRY(tlv_put_byte(w, 2108, item->measure));
+  if (item->product_tag != 0) {
+    TRY(tlv_begin_stlv(w, 1163));
+    TRY(PUT_TEXT(w, item->product_tag, item->product_value));
+    TRY(tlv_end_stlv(w));
+  }
+  if (item->marked) {
+    TRY(item_km(item, &km_length));
+    /* A marking code is ASCII with GS (0x1D) separators; CP866 keeps both
+    ** as they are, so the code on the wire is the scanned bytes. */
+    TRY(tlv_put_string(w, 2000, item->km, km_length));
+    TRY(tlv_put_byte(w, 2100, item->km_type));
+    TRY(tlv_put_byte(w, 2102, item->km_mode));
+    TRY(tlv_put_byte(w, status_tag, item->km_status));
+    TRY(tlv_put_byte(w, 2106, item->check_result));
+  }
+  if (item->has_industry) {
+    TRY(tlv_begin_stlv(w, 1260));
+    TRY(PUT_TEXT(w, 1262, item->industry.authority));
+    TRY(PUT_TEXT(w, 1263, item->industry.date));
+    TRY(PUT_TEXT(w, 1264, item->industry.number));
+    TRY(PUT_TEXT(w, 1265, item->industry.value));
+    TRY(tlv_end_stlv(w));
+  }
+  TRY(tlv_end_stlv(w));
+fail:
+  return rc; /* the builder wipes the whole document on error */
+}
+
+/* VAT sums per rate (1199): 1 20%, 2 10%, 3 20/120, 4 10/110, 5 0%, 6 none. */
+typedef struct vat_sums {
+  uint64_t base[7]; /* item totals per rate, kopecks */
+} vat_sums_t;
+
+/* The tax in a price that includes it: price * num / den, half up. */
+static uint64_t vat_part(uint64_t gross, uint64_t num, uint64_t den)
+{
+  return (gross * num + den / 2) / den;
+}
+
+/* 1102-1107 for the rates the receipt has. Totals are below 2^48 (VLN 6),
+** so the products cannot overflow. */
+static int put_vat(tlv_writer_t *w, const vat_sums_t *v)
+{
+  int rc = 0;
+  if (v->base[1]) TRY(tlv_put_vln(w, 1102, vat_part(v->base[1], 20, 120)));
+  if (v->base[2]) TRY(tlv_put_vln(w, 1103, vat_part(v->base[2], 10, 110)));
+  if (v->base[5]) TRY(tlv_put_vln(w, 1104, v->base[5]));
+  if (v->base[6]) TRY(tlv_put_vln(w, 1105, v->base[6]));
+  if (v->base[3]) TRY(tlv_put_vln(w, 1106, vat_part(v->base[3], 20, 120)));
+  if (v->base[4]) TRY(tlv_put_vln(w, 1107, vat_part(v->base[4], 10, 110)));
+fail:
+  return rc;
+}
+
+/* The largest amount a 6-byte VLN (1020, 1031, 1043 ...) holds. */
+#define AMOUNT_MAX ((UINT64_C(1) << 48) - 1)
+
+/*
+** Adds up the items and checks the payments against them: the sum of the
+** item totals is 1020, and it must be exactly cash + cashless (the only
+** payment forms this register takes). Also decides 2107.
+*/
+static int receipt_sums(const doc_receipt_t *r, uint64_t *total, vat_sums_t *vat, bool *any_marked,
+                        bool *any_negative)
+{
+  uint64_t sum = 0;
+  memset(vat, 0, sizeof *vat);
+  *any_marked = *any_negative = false;
+  for (size_t i = 0; i < r->item_count; i++) {
+    const doc_item_t *item = &r->items[i];
+    if (item->total > AMOUNT_MAX || sum + item->total > AMOUNT_MAX) return DOC_ERR_TOTAL;
+    sum += item->total;
+    if (item->vat >= 1 && item->vat <= 6) vat->base[item->vat] += item->total;
+    if (item->marked) {
+      *any_marked = true;
+      if (doc_check_negative(item->check_result)) *any_negative = true;
+    }
+  }
+  if (r->cash > AMOUNT_MAX || r->cashless > AMOUNT_MAX || r->cash + r->cashless != sum)
+    return DOC_ERR_TOTAL;
+  *total = sum;
+  return 0;
+}
+
+int doc_build_receipt(const doc_header_t *h, const doc_receipt_t *r, bool correction, uint8_t *buf,
+                      size_t cap, size_t *len)
+{
+  tlv_writer_t w;
+  vat_sums_t vat;
+  uint64_t total = 0;
+  bool any_marked = false, any_negative = false;
+  int rc;
+  if (!len) return TLV_ERR_ARGUMENT;
+  *len = 0;
+  if (!h || !r || !buf) return TLV_ERR_ARGUMENT;
+  build_start(&w, buf, cap);
+  if (r->item_count == 0 || r->item_count > DOC_MAX_ITEMS || r->operation < DOC_OP_SALE ||
+      r->operation > DOC_OP_PURCHASE_RETURN || (correction && r->correction_type > 1)) {
+    rc = TLV_ERR_ARGUMENT;
+    goto fail;
+  }
+  TRY(receipt_sums(r, &total, &vat, &any_marked, &any_negative));
+  TRY(tlv_begin_stlv(&w, correction ? DOC_CORRECTION : DOC_RECEIPT));
+  TRY(put_header(&w, h, HEADER_FULL | HEADER_SHIFT));
+  TRY(tlv_put_byte(&w, 1209, DOC_FFD_1_2));
+  TRY(tlv_put_uint32(&w, 1042, r->receipt_number));
+  TRY(tlv_put_byte(&w, 1054, r->operation));
+  TRY(tlv_put_byte(&w, 1055, r->tax_system));
+  if (correction) {
+    TRY(tlv_put_byte(&w, 1173, r->correction_type));
+    TRY(tlv_begin_stlv(&w, 1174));
+    TRY(tlv_put_unixtime(&w, 1178, r->correction_date));
+    TRY(PUT_TEXT(&w, 1179, r->correction_basis));
+    TRY(tlv_end_stlv(&w));
+  }
+  for (size_t i = 0; i < r->item_count; i++)
+    TRY(put_item(&w, &r->items[i], correction ? 2110 : 2003));
+  TRY(tlv_put_vln(&w, 1020, total));
+  TRY(tlv_put_vln(&w, 1031, r->cash));
+  TRY(tlv_put_vln(&w, 1081, r->cashless));
+  /* Prepayment, credit and counter-provision: this register takes none,
+  ** but FFD 1.2 wants the three sums present. */
+  TRY(tlv_put_vln(&w, 1215, 0));
+  TRY(tlv_put_vln(&w, 1216, 0));
+  TRY(tlv_put_vln(&w, 1217, 0));
+  TRY(put_vat(&w, &vat));
+  if (any_marked) TRY(tlv_put_byte(&w, 2107, any_negative ? 1 : 0));
+  TRY(tlv_end_stlv(&w));
+fail:
+  return build_end(&w, rc, cap, len);
+}
+
+/* ---------------------------------------------------------------------- */
+/* KM request (81) and sale notification (82)                              */
+
+int doc_build_km_request(const doc_header_t *h, const doc_item_t *item, uint8_t *buf, size_t cap,
+                         size_t *len)
+{
+  tlv_writer_t w;
+  size_t km_length = 0;
+  int rc;
+  if (!len) return TLV_ERR_ARGUMENT;
+  *len = 0;
+  if (!h || !item || !buf) return TLV_ERR_ARGUMENT;
+  build_start(&w, buf, cap);
+  TRY(item_km(item, &km_length));
+  TRY(tlv_begin_stlv(&w, DOC_KM_REQUEST));
+  TRY(PUT_TEXT(&w, 1041, h->fn_number));
+  TRY(tlv_put_uint32(&w, 2001, h->number));
+  TRY(tlv_put_unixtime(&w, 2114, h->time));
+  TRY(tlv_put_string(&w, 2000, item->km, km_length));
+  TRY(tlv_put_byte(&w, 2100, item->km_type));
+  TRY(tlv_put_byte(&w, 2003, item->km_status));
+  TRY(tlv_put_fvln(&w, 1023, (tlv_fvln_t){item->quantity.mantissa, item->quantity.scale}));
+  if (item->measure != 0) TRY(tlv_put_byte(&w, 2108, item->measure));
+  TRY(tlv_put_byte(&w, 2102, item->km_mode));
+  TRY(tlv_end_stlv(&w));
+fail:
+  return build_end(&w, rc, cap, len);
+}
+
+int doc_build_km_notification(const doc_header_t *h, uint32_t receipt_number,
+                              const doc_receipt_t *r, uint8_t *buf, size_t cap, size_t *len)
+{
+  tlv_writer_t w;
+  size_t marked = 0, km_length = 0;
+  int rc;
+  if (!len) return TLV_ERR_ARGUMENT;
+  *len = 0;
+  if (!h || !r || !buf) return TLV_ERR_ARGUMENT;
+  build_start(&w, buf, cap);
+  if (r->item_count > DOC_MAX_ITEMS) {
+    rc = TLV_ERR_ARGUMENT;
+    goto fail;
+  }
+  TRY(tlv_begin_stlv(&w, DOC_KM_NOTIFICATION));
+  TRY(tlv_put_uint32(&w, 2002, h->number));
+  TRY(tlv_put_unixtime(&w, 1012, h->time));
+  TRY(PUT_TEXT(&w, 1041, h->fn_number));
+  TRY(PUT_TEXT(&w, 1037, h->kkt_reg_number));
+  TRY(PUT_TEXT(&w, 1018, h->user_inn));
+  TRY(tlv_put_uint32(&w, 1040, receipt_number));
+  TRY(tlv_put_byte(&w, 1054, r->operation));
+  for (size_t i = 0; i < r->item_count; i++) {
+    const doc_item_t *item = &r->items[i];
+    if (!item->marked) continue;
+    TRY(item_km(item, &km_length));
+    TRY(tlv_begin_stlv(&w, 2007));
+    TRY(tlv_put_string(&w, 2000, item->km, km_length));
+    TRY(tlv_put_byte(&w, 2110, item->km_status));
+    TRY(tlv_put_fvln(&w, 1023, (tlv_fvln_t){item->quantity.mantissa, item->quantity.scale}));
+    if (item->measure != 0) TRY(tlv_put_byte(&w, 2108, item->measure));
+    TRY(tlv_end_stlv(&w));
+    marked++;
+  }
+  /* A notification reports sold codes; without one there is nothing. */
+  if (marked == 0) {
+    rc = DOC_ERR_MISSING;
+    goto fail;
+  }
+  TRY(tlv_end_stlv(&w));
+fail:
+  return build_end(&w, rc, cap, len);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Documents from the operators, built for the emulator and tests          */
+
+int doc_build_ack(const doc_ack_t *a, uint8_t *buf, size_t cap, size_t *len)
+{
+  tlv_writer_t w;
+  int rc;
+  if (!len) return TLV_ERR_ARGUMENT;
+  *len = 0;
+  if (!a || !buf) return TLV_ERR_ARGUMENT;
+  build_start(&w, buf, cap);
+  if (a->operator_sign_len > sizeof a->operator_sign) {
+    rc = TLV_ERR_ARGUMENT;
+    goto fail;
+  }
+  TRY(tlv_begin_stlv(&w, DOC_OPERATOR_ACK));
+  TRY(PUT_TEXT(&w, 1017, a->ofd_inn));
+  TRY(PUT_TEXT(&w, 1041, a->fn_number));
+  TRY(tlv_put_uint32(&w, 1040, a->document_number));
+  TRY(tlv_put_unixtime(&w, 1012, a->time));
+  TRY(tlv_begin_stlv(&w, 1068));
+  TRY(tlv_put_byte(&w, 1022, a->answer_code));
+  TRY(tlv_end_stlv(&w));
+  TRY(tlv_put_bytes(&w, 1078, a->operator_sign, a->operator_sign_len));
+  TRY(tlv_end_stlv(&w));
+fail:
+  return build_end(&w, rc, cap, len);
+}
+
+int doc_build_km_answer(const doc_km_answer_t *a, uint8_t *buf, size_t cap, size_t *len)
+{
+  tlv_writer_t w;
+  int rc;
+  if (!len) return TLV_ERR_ARGUMENT;
+  *len = 0;
+  if (!a || !buf) return TLV_ERR_ARGUMENT;
+  build_start(&w, buf, cap);
+  if (a->km_len > DOC_MAX_KM) {
+    rc = TLV_ERR_ARGUMENT;
+    goto fail;
+  }
+  TRY(tlv_begin_stlv(&w, DOC_KM_ANSWER));
+  TRY(tlv_put_uint32(&w, 2001, a->request_number));
+  TRY(tlv_put_unixtime(&w, 2114, a->request_time));
+  if (a->km_len > 0) TRY(tlv_put_string(&w, 2000, a->km, a->km_len));
+  TRY(tlv_put_byte(&w, 2100, a->km_type));
+  TRY(tlv_put_byte(&w, 2102, a->km_mode));
+  TRY(tlv_put_byte(&w, 2109, a->status_answer));
+  TRY(tlv_put_byte(&w, 2105, a->processing_code));
+  TRY(tlv_put_byte(&w, 2005, a->processing_results));
+  TRY(tlv_end_stlv(&w));
+fail:
+  return build_end(&w, rc, cap, len);
+}
+
+int doc_build_km_ticket(const doc_km_ticket_t *t, uint8_t *buf, size_t cap, size_t *len)
+{
+  tlv_writer_t w;
+  int rc;
+  if (!len) return TLV_ERR_ARGUMENT;
+  *len = 0;
+  if (!t || !buf) return TLV_ERR_ARGUMENT;
+  build_start(&w, buf, cap);
+  TRY(tlv_begin_stlv(&w, DOC_KM_TICKET));
+  TRY(tlv_put_uint32(&w, 2002, t->notification_number));
+  TRY(tlv_put_byte(&w, 2111, t->result));
+  TRY(tlv_put_byte(&w, 2006, t->processing_results));
+  TRY(tlv_end_stlv(&w));
+fail:
+  return build_end(&w, rc, cap, len);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reading a document                                                      */
+
+static void store16(uint8_t *p, size_t value)
+{
+  p[0] = (uint8_t)(value & 0xFFu);
+  p[1] = (uint8_t)((value >> 8) & 0xFFu);
+}
+
+/*
+** Opens doc[0..len) as exactly one document STLV and starts a reader over
+** its requisites. The tag must be a form code; when `form` is not 0 it
+** must be that one. Bytes after the document are refused: a stored
+** document is exactly its TLV.
+*/
+static int open_document(const uint8_t *doc, size_t len, uint16_t form, tlv_item_t *outer,
+                         tlv_reader_t *body)
+{
+  tlv_reader_t top;
+  int rc;
+  if (!doc || !outer || !body) return TLV_ERR_ARGUMENT;
+  tlv_reader_init(&top, doc, len);
+  rc = tlv_reader_next(&top, outer);
+  if (rc == TLV_ERR_END) return TLV_ERR_TRUNCATED_HEADER;
+  if (rc != 0) return rc;
+  if (!tlv_reader_done(&top)) return TLV_ERR_BAD_LENGTH;
+  const tlv_tag_info_t *info = tlv_tag_lookup(outer->tag);
+  if (!info || !(info->flags & TLV_TAG_DOCUMENT)) return DOC_ERR_WRONG_FORM;
+  if (form != 0 && outer->tag != form) return DOC_ERR_WRONG_FORM;
+  return tlv_reader_enter(outer, body);
+}
+
+int doc_summarize(const uint8_t *doc, size_t len, doc_summary_t *out)
+{
+  tlv_item_t outer, item;
+  tlv_reader_t body;
+  doc_summary_t s;
+  int rc;
+  if (!out) return TLV_ERR_ARGUMENT;
+  if ((rc = open_document(doc, len, 0, &outer, &body)) != 0) return rc;
+  memset(&s, 0, sizeof s);
+  s.type = outer.tag;
+  /* The marking forms number themselves with their own counters. */
+  uint16_t number_tag = 1040, time_tag = 1012;
+  if (s.type == DOC_KM_REQUEST || s.type == DOC_KM_ANSWER) {
+    number_tag = 2001;
+    time_tag = 2114;
+  } else if (s.type == DOC_KM_NOTIFICATION || s.type == DOC_KM_TICKET) {
+    number_tag = 2002;
+  }
+  while ((rc = tlv_reader_next(&body, &item)) == 0) {
+    if (item.tag == number_tag) {
+      rc = tlv_get_uint32(&item, &s.number);
+    } else if (item.tag == time_tag) {
+      rc = tlv_get_unixtime(&item, &s.time);
+    } else if (item.tag == 1038) {
+      rc = tlv_get_uint32(&item, &s.shift_number);
+    } else if (item.tag == 1020) {
+      rc = tlv_get_vln(&item, &s.total);
+    } else if (item.tag == 1054) {
+      rc = tlv_get_byte(&item, &s.operation);
+    } else if (item.tag == 1077) {
+      const uint8_t *sign;
+      size_t sign_len;
+      if (s.has_sign) return DOC_ERR_DUPLICATE;
+      rc = tlv_get_bytes(&item, &sign, &sign_len);
+      if (rc == 0) {
+        memcpy(s.sign, sign, DOC_SIGN_SIZE);
+        s.has_sign = true;
+      }
+    }
+    if (rc != 0) return rc;
+  }
+  if (rc != TLV_ERR_END) return rc;
+  *out = s;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sealing                                                                 */
+
+/*
+** Finds the 1077 among the top-level requisites of a document. Returns 0
+** with its offset from the start of doc in *at (0 when absent), or an
+** error for a malformed document or two signs.
+*/
+static int find_sign(const uint8_t *doc, size_t len, tlv_item_t *outer, size_t *at)
+{
+  tlv_reader_t body;
+  tlv_item_t item;
+  int rc;
+  *at = 0;
+  if ((rc = open_document(doc, len, 0, outer, &body)) != 0) return rc;
+  while ((rc = tlv_reader_next(&body, &item)) == 0) {
+    if (item.tag != 1077) continue;
+    if (*at != 0) return DOC_ERR_DUPLICATE;
+    if (item.length != DOC_SIGN_SIZE) return TLV_ERR_BAD_LENGTH;
+    *at = item.offset;
+  }
+  return rc == TLV_ERR_END ? 0 : rc;
+}
+
+int doc_seal(uint8_t *doc, size_t *len, size_t cap, const uint8_t sign[6])
+{
+  tlv_item_t outer;
+  size_t at = 0;
+  int rc;
+  if (!doc || !len || !sign) return TLV_ERR_ARGUMENT;
+  if ((rc = find_sign(doc, *len, &outer, &at)) != 0) return rc;
+  if (at != 0) return DOC_ERR_DUPLICATE;
+  const tlv_tag_info_t *info = tlv_tag_lookup(outer.tag);
+  size_t content = (size_t)outer.length + DOC_SEAL_SIZE;
+  if (content > info->max_length || *len + DOC_SEAL_SIZE > DOC_MAX_DOCUMENT)
+    return TLV_ERR_STLV_TOO_LONG;
+  if (cap < *len + DOC_SEAL_SIZE) return TLV_ERR_NO_SPACE;
+  uint8_t *seal = doc + *len;
+  store16(seal, 1077);
+  store16(seal + 2, DOC_SIGN_SIZE);
+  memcpy(seal + TLV_HEADER_SIZE, sign, DOC_SIGN_SIZE);
+  store16(doc + 2, content);
+  *len += DOC_SEAL_SIZE;
+  return 0;
+}
+
+int doc_signed_part(const uint8_t *doc, size_t len, uint8_t *out, size_t cap, size_t *out_len,
+                    uint8_t sign[6])
+{
+  tlv_item_t outer;
+  uint8_t found[DOC_SIGN_SIZE];
+  size_t at = 0;
+  int rc;
+  if (!doc || !out || !out_len) return TLV_ERR_ARGUMENT;
+  if ((rc = find_sign(doc, len, &outer, &at)) != 0) return rc;
+  if (at == 0) return DOC_ERR_MISSING;
+  if (cap < len - DOC_SEAL_SIZE) return TLV_ERR_NO_SPACE;
+  /* Keep the sign before moving anything: out may be doc itself. */
+  memcpy(found, doc + at + TLV_HEADER_SIZE, DOC_SIGN_SIZE);
+  memmove(out, doc, at);
+  memmove(out + at, doc + at + DOC_SEAL_SIZE, len - at - DOC_SEAL_SIZE);
+  store16(out + 2, (size_t)outer.length - DOC_SEAL_SIZE);
+  *out_len = len - DOC_SEAL_SIZE;
+  if (sign) memcpy(sign, found, DOC_SIGN_SIZE);
+  return 0;
+}
+
+uint32_t doc_fiscal_sign_printed(const uint8_t sign[6])
+{
+  if (!sign) return 0;
+  return ((uint32_t)sign[2] << 24) | ((uint32_t)sign[3] << 16) | ((uint32_t)sign[4] << 8) |
+         (uint32_t)sign[5];
+}
+
+/* ---------------------------------------------------------------------- */
+/* The receipt QR code                                                     */
+
+int doc_receipt_qr(const doc_header_t *h, uint64_t total, uint8_t operation, uint32_t fp, char *out,
+                   size_t cap)
+{
+  struct tm tm;
+  if (!h || !out || cap == 0) return TLV_ERR_ARGUMENT;
+  if (strnlen(h->fn_number, sizeof h->fn_number) == sizeof h->fn_number) return TLV_ERR_ARGUMENT;
+  /* 1012 is local time written as if it were UTC: read it back the same way. */
+  time_t t = (time_t)h->time;
+  if (!gmtime_r(&t, &tm)) return TLV_ERR_ARGUMENT;
+  int n =
+      snprintf(out, cap,
+               "t=%04d%02d%02dT%02d%02d&s=%" PRIu64 ".%02u&fn=%s&i=%" PRIu32 "&fp=%" PRIu32 "&n=%u",
+               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, total / 100,
+               (unsigned)(total % 100), h->fn_number, h->number, fp, (unsigned)operation);
+  if (n < 0) return TLV_ERR_ARGUMENT;
+  if ((size_t)n >= cap) {
+    out[0] = '\0';
+    return TLV_ERR_NO_SPACE;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Parsers of documents from outside: 7, 83, 84                            */
+
+/* Marks a requisite seen; a second one is refused. `seen` has a bit per
+** index the parser gives its requisites. */
+static int seen_once(uint32_t *seen, unsigned index)
+{
+  if (*seen & (1u << index)) return DOC_ERR_DUPLICATE;
+  *seen |= 1u << index;
+  return 0;
+}
+
+/* A string requisite into a fixed array (NUL-terminated). */
+static int get_text(const tlv_item_t *item, char *out, size_t size)
+{
+  char text[TLV_STRING_UTF8_SIZE(512)];
+  size_t length = 0;
+  int rc = tlv_get_string(item, text, sizeof text, &length);
+  if (rc != 0) return rc;
+  if (length >= size) return TLV_ERR_VALUE_TOO_LONG;
+  memcpy(out, text, length + 1);
+  return 0;
+}
+
+int doc_parse_ack(const uint8_t *doc, size_t len, doc_ack_t *out)
+{
+  tlv_item_t outer, item;
+  tlv_reader_t body;
+  doc_ack_t a;
+  uint32_t seen = 0;
+  int rc;
+  if (!out) return TLV_ERR_ARGUMENT;
+  if ((rc = open_document(doc, len, DOC_OPERATOR_ACK, &outer, &body)) != 0) return rc;
+  memset(&a, 0, sizeof a);
+  while ((rc = tlv_reader_next(&body, &item)) == 0) {
+    switch (item.tag) {
+    case 1017:
+      if ((rc = seen_once(&seen, 0)) == 0) rc = get_text(&item, a.ofd_inn, sizeof a.ofd_inn);
+      break;
+    case 1041:
+      if ((rc = seen_once(&seen, 1)) == 0) rc = get_text(&item, a.fn_number, sizeof a.fn_number);
+      break;
+    case 1040:
+      if ((rc = seen_once(&seen, 2)) == 0) rc = tlv_get_uint32(&item, &a.document_number);
+      break;
+    case 1012:
+      if ((rc = seen_once(&seen, 3)) == 0) rc = tlv_get_unixtime(&item, &a.time);
+      break;
+    case 1068: {
+      tlv_reader_t message;
+      tlv_item_t inner;
+      if ((rc = seen_once(&seen, 4)) != 0) break;
+      if ((rc = tlv_reader_enter(&item, &message)) != 0) break;
+      while ((rc = tlv_reader_next(&message, &inner)) == 0) {
+        if (inner.tag != 1022) continue; /* the operator's text, if any */
+        if ((rc = seen_once(&seen, 5)) != 0) break;
+        if ((rc = tlv_get_byte(&inner, &a.answer_code)) != 0) break;
+      }
+      if (rc == TLV_ERR_END) rc = 0;
+      break;
+    }
+    case 1078: {
+      const uint8_t *sign;
+      size_t sign_len;
+      if ((rc = seen_once(&seen, 6)) != 0) break;
+      if ((rc = tlv_get_bytes(&item, &sign, &sign_len)) != 0) break;
+      if (sign_len > sizeof a.operator_sign) {
+        rc = TLV_ERR_BAD_LENGTH;
+        break;
+      }
+      memcpy(a.operator_sign, sign, sign_len);
+      a.operator_sign_len = sign_len;
+      break;
+    }
+    default:
+      break; /* a requisite this register does not use */
+    }
+    if (rc != 0) return rc;
+  }
+  if (rc != TLV_ERR_END) return rc;
+  /* 1017, 1041, 1040, 1012, 1068 {1022} and 1078 are all mandatory. */
+  if (seen != 0x7Fu) return DOC_ERR_MISSING;
+  *out = a;
+  return 0;
+}
+
+int doc_parse_km_answer(const uint8_t *doc, size_t len, doc_km_answer_t *out)
+{
+  tlv_item_t outer, item;
+  tlv_reader_t body;
+  doc_km_answer_t a;
+  uint32_t seen = 0;
+  int rc;
+  if (!out) return TLV_ERR_ARGUMENT;
+  if ((rc = open_document(doc, len, DOC_KM_ANSWER, &outer, &body)) != 0) return rc;
+  memset(&a, 0, sizeof a);
+  while ((rc = tlv_reader_next(&body, &item)) == 0) {
+    switch (item.tag) {
+    case 2001:
+      if ((rc = seen_once(&seen, 0)) == 0) rc = tlv_get_uint32(&item, &a.request_number);
+      break;
+    case 2114:
+      if ((rc = seen_once(&seen, 1)) == 0) rc = tlv_get_unixtime(&item, &a.request_time);
+      break;
+    case 2000:
+      if ((rc = seen_once(&seen, 2)) == 0) rc = get_text(&item, a.km, sizeof a.km);
+      if (rc == 0) a.km_len = strlen(a.km);
+      break;
+    case 2100:
+      if ((rc = seen_once(&seen, 3)) == 0) rc = tlv_get_byte(&item, &a.km_type);
+      break;
+    case 2102:
+      if ((rc = seen_once(&seen, 4)) == 0) rc = tlv_get_byte(&item, &a.km_mode);
+      break;
+    case 2109:
+      if ((rc = seen_once(&seen, 5)) == 0) rc = tlv_get_byte(&item, &a.status_answer);
+      break;
+    case 2105:
+      if ((rc = seen_once(&seen, 6)) == 0) rc = tlv_get_byte(&item, &a.processing_code);
+      break;
+    case 2005:
+      if ((rc = seen_once(&seen, 7)) == 0) rc = tlv_get_byte(&item, &a.processing_results);
+      break;
+    default:
+      break;
+    }
+    if (rc != 0) return rc;
+  }
+  if (rc != TLV_ERR_END) return rc;
+  /* Without a processing code the answer says nothing; a request the OISM
+  ** processed (2105 = 0) must carry its answer about the status (2109). */
+  if (!(seen & (1u << 6))) return DOC_ERR_MISSING;
+  if (a.processing_code == 0 && !(seen & (1u << 5))) return DOC_ERR_MISSING;
+  *out = a;
+  return 0;
+}
+
+int doc_parse_km_ticket(const uint8_t *doc, size_t len, doc_km_ticket_t *out)
+{
+  tlv_item_t outer, item;
+  tlv_reader_t body;
+  doc_km_ticket_t t;
+  uint32_t seen = 0;
+  int rc;
+  if (!out) return TLV_ERR_ARGUMENT;
+  if ((rc = open_document(doc, len, DOC_KM_TICKET, &outer, &body)) != 0) return rc;
+  memset(&t, 0, sizeof t);
+  while ((rc = tlv_reader_next(&body, &item)) == 0) {
+    switch (item.tag) {
+    case 2002:
+      if ((rc = seen_once(&seen, 0)) == 0) rc = tlv_get_uint32(&item, &t.notification_number);
+      break;
+    case 2111:
+      if ((rc = seen_once(&seen, 1)) == 0) rc = tlv_get_byte(&item, &t.result);
+      break;
+    case 2006:
+      if ((rc = seen_once(&seen, 2)) == 0) rc = tlv_get_byte(&item, &t.processing_results);
+      break;
+    default:
+      break;
+    }
+    if (rc != 0) return rc;
+  }
+  if (rc != TLV_ERR_END) return rc;
+  /* Which notification, and whether it was taken. */
+  if ((seen & 0x3u) != 0x3u) return DOC_ERR_MISSING;
+  *out = t;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* JSON                                                                    */
+
+/* Tags that may repeat in one list and always render as an array. */
+static bool json_always_array(uint16_t tag) { return tag == 1059 || tag == 2007; }
+
+/* Bytes as upper-case hex; NULL when out of memory. */
+static json_t *json_hex(const uint8_t *data, size_t length)
+{
+  static const char digits[] = "0123456789ABCDEF";
+  /* On the heap: an unknown tag may hold 64 KiB and this may recurse. */
+  char *text = malloc(2 * length + 1);
+  if (!text) return NULL;
+  for (size_t i = 0; i < length; i++) {
+    text[2 * i] = digits[data[i] >> 4];
+    text[2 * i + 1] = digits[data[i] & 0x0Fu];
+  }
+  json_t *value = json_stringn(text, 2 * length);
+  free(text);
+  return value;
+}
+
+static int json_list(tlv_reader_t *reader, json_t *object);
+
+/* One requisite as a JSON value, typed by the dictionary. */
+static int json_value(const tlv_item_t *item, json_t **value)
+{
+  const tlv_tag_info_t *info = tlv_tag_lookup(item->tag);
+  int rc = 0;
+  *value = NULL;
+  if (!info) {
+    *value = json_hex(item->value, item->length);
+    return *value ? 0 : DOC_ERR_NO_MEMORY;
+  }
+  switch (info->type) {
+  case TLV_TYPE_BYTE: {
+    uint8_t v;
+    if ((rc = tlv_get_byte(item, &v)) == 0) *value = json_integer(v);
+    break;
+  }
+  case TLV_TYPE_UINT16: {
+    uint16_t v;
+    if ((rc = tlv_get_uint16(item, &v)) == 0) *value = json_integer(v);
+    break;
+  }
+  case TLV_TYPE_UINT32: {
+    uint32_t v;
+    if ((rc = tlv_get_uint32(item, &v)) == 0) *value = json_integer(v);
+    break;
+  }
+  case TLV_TYPE_UNIXTIME: {
+    uint32_t v;
+    if ((rc = tlv_get_unixtime(item, &v)) == 0) *value = json_integer(v);
+    break;
+  }
+  case TLV_TYPE_VLN: {
+    uint64_t v;
+    if ((rc = tlv_get_vln(item, &v)) != 0) break;
+    /* The dictionary caps amounts at 6 bytes; an 8-byte value past
+    ** json_int_t would be a damaged document. */
+    if (v > (uint64_t)INT64_MAX) return TLV_ERR_BAD_LENGTH;
+    *value = json_integer((json_int_t)v);
+    break;
+  }
+  case TLV_TYPE_FVLN: {
+    tlv_fvln_t v;
+    if ((rc = tlv_get_fvln(item, &v)) != 0) break;
+    double number = (double)v.mantissa;
+    for (unsigned i = 0; i < v.scale; i++) number /= 10.0;
+    *value = json_real(number);
+    break;
+  }
+  case TLV_TYPE_STRING: {
+    /* The dictionary caps every string at 256 characters; a longer
+    ** one is refused by the getter before it converts anything. */
+    char text[TLV_STRING_UTF8_SIZE(256)];
+    size_t length = 0;
+    if ((rc = tlv_get_string(item, text, sizeof text, &length)) == 0)
+      *value = json_stringn(text, length);
+    break;
+  }
+  case TLV_TYPE_BYTES:
+    *value = json_hex(item->value, item->length);
+    break;
+  case TLV_TYPE_STLV: {
+    tlv_reader_t child;
+    if ((rc = tlv_reader_enter(item, &child)) != 0) break;
+    *value = json_object();
+    if (!*value) break;
+    if ((rc = json_list(&child, *value)) != 0) {
+      json_decref(*value);
+      *value = NULL;
+    }
+    break;
+  }
+  }
+  if (rc != 0) return rc;
+  return *value ? 0 : DOC_ERR_NO_MEMORY;
+}
+
+/* The key of a requisite: its FNS name, or its number for an unknown tag. */
+static const char *json_key(uint16_t tag, char *buffer, size_t size)
+{
+  const tlv_tag_info_t *info = tlv_tag_lookup(tag);
+  if (info && info->json_name) return info->json_name;
+  snprintf(buffer, size, "%u", (unsigned)tag);
+  return buffer;
+}
+
+/* Every requisite of a list into object; a repeated one becomes an array. */
+static int json_list(tlv_reader_t *reader, json_t *object)
+{
+  tlv_item_t item;
+  json_t *value = NULL;
+  char number[8];
+  int rc;
+  while ((rc = tlv_reader_next(reader, &item)) == 0) {
+    if ((rc = json_value(&item, &value)) != 0) goto fail;
+    const char *key = json_key(item.tag, number, sizeof number);
+    json_t *existing = json_object_get(object, key);
+    if (!existing && json_always_array(item.tag)) {
+      existing = json_array();
+      if (!existing || json_object_set_new(object, key, existing) != 0) goto no_memory;
+    }
+    if (existing && !json_is_array(existing)) {
+      /* A tag seen twice that the format lists once: keep both. */
+      json_t *array = json_array();
+      if (!array) goto no_memory;
+      if (json_array_append(array, existing) != 0) {
+        json_decref(array);
+        goto no_memory;
+      }
+      /* set_new takes the array even when it fails. */
+      if (json_object_set_new(object, key, array) != 0) goto no_memory;
+      existing = array;
+    }
+    if (existing) {
+      if (json_array_append_new(existing, value) != 0) {
+        value = NULL; /* jansson frees it on failure */
+        goto no_memory;
+      }
+    } else if (json_object_set_new(object, key, value) != 0) {
+      value = NULL;
+      goto no_memory;
+    }
+    value = NULL;
+  }
+  return rc == TLV_ERR_END ? 0 : rc;
+no_memory:
+  rc = DOC_ERR_NO_MEMORY;
+fail:
+  json_decref(value);
+  return rc;
+}
+
+char *doc_to_json(const uint8_t *doc, size_t len, int *err)
+{
+  tlv_item_t outer;
+  tlv_reader_t body;
+  json_t *root = NULL, *form = NULL;
+  char *text = NULL;
+  int rc;
+  if ((rc = open_document(doc, len, 0, &outer, &body)) != 0) goto fail;
+  rc = DOC_ERR_NO_MEMORY;
+  if (!(root = json_object()) || !(form = json_object())) goto fail;
+  if (json_object_set_new(form, "code", json_integer(outer.tag)) != 0) goto fail;
+  if ((rc = json_list(&body, form)) != 0) goto fail;
+  rc = DOC_ERR_NO_MEMORY;
+  if (json_object_set_new(root, tlv_tag_lookup(outer.tag)->json_name, form) != 0) {
+    form = NULL;
+    goto fail;
+  }
+  form = NULL;
+  /* 15 digits: a quantity 0.1 prints as 0.1, not 0.10000000000000001. */
+  text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15));
+  if (!text) goto fail;
+  rc = 0;
+fail:
+  json_decref(form);
+  json_decref(root);
+  if (err) *err = rc;
+  return text;
+}

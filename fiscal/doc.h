@@ -1,0 +1,396 @@
+/*
+** doc.h: FFD 1.2 fiscal documents, as data and as TLV.
+**
+** A fiscal document is an STLV whose tag is its form code (3 for a
+** receipt). This module knows which requisites each form carries and in
+** what order; it does not number, date or sign anything. That is the fiscal
+** storage's job (fn.h): the FN fills a doc_header_t (document number, time,
+** shift, FN number) and calls a builder here, signs the bytes, and seals
+** the document with doc_seal(), which appends the fiscal sign (1077).
+**
+** Builders write into a caller buffer through the TLV writer and never
+** allocate. Parsers read documents that come from outside (the operator's
+** acknowledgement 7, the OISM answer 83, the notification ticket 84) and
+** never trust them. doc_to_json() renders any document with the FNS JSON
+** names of the tag dictionary, for `kassa fd show --json`.
+**
+** Amounts are kopecks (uint64_t). Quantities are FVLN: mantissa and the
+** number of digits after the point (1.000 kg = {1000, 3}). Text is UTF-8
+** here and CP866 on the wire (tlv.c converts).
+**
+** CHANGES to this header by the doc.c author (read before building on it):
+**  - doc_error_t (DOC_ERR_*, -32 and below) and doc_error_code() /
+**    doc_error_message(): errors that are not the TLV codec's (a receipt
+**    whose payments do not match its items, a document of another form).
+**    Functions return 0, a negative tlv_error_t or a negative doc_error_t.
+**  - Builders set *len = 0 and wipe what they wrote on error.
+**  - doc_counters_t: keys_valid_days is uint16_t (1213 is UINT16);
+**    shift_overdue removed (1052 is "FN memory full", FFD has no overdue
+**    flag); added first_unsent_number (1116) and the FN flags 1050-1053.
+**  - doc_receipt_t: 1174 is an STLV {1178 date, 1179 number}:
+**    correction_basis is the 1179 number, correction_date (1178) added.
+**  - doc_km_answer_t: checked_items (uint32) is now processing_results
+**    (uint8_t, 2005 is a BYTE); added request_number (2001) and
+**    request_time (2114).
+**  - doc_km_ticket_t: added processing_results (2006).
+**  - doc_check_negative(): the 2106 -> 2107 rule, for the till and printer.
+**  - DOC_SIGN_SIZE, DOC_SEAL_SIZE, DOC_FFD_1_2, DOC_KKT_VERSION.
+**  - No function was renamed and no builder's signature changed.
+*/
+#ifndef KASSA_FISCAL_DOC_H
+#define KASSA_FISCAL_DOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fiscal/tlv.h"
+
+/* Form codes (DOMAIN §3). */
+typedef enum doc_type {
+  DOC_REGISTRATION = 1,
+  DOC_SHIFT_OPEN = 2,
+  DOC_RECEIPT = 3,
+  DOC_SHIFT_CLOSE = 5,
+  DOC_FN_CLOSE = 6,
+  DOC_OPERATOR_ACK = 7,
+  DOC_REREGISTRATION = 11,
+  DOC_STATE_REPORT = 21,
+  DOC_CORRECTION = 31,
+  DOC_KM_REQUEST = 81,
+  DOC_KM_NOTIFICATION = 82,
+  DOC_KM_ANSWER = 83,
+  DOC_KM_TICKET = 84,
+} doc_type_t;
+
+/* Receipt operation, tag 1054. */
+typedef enum doc_operation {
+  DOC_OP_SALE = 1,
+  DOC_OP_SALE_RETURN = 2,
+  DOC_OP_PURCHASE = 3,
+  DOC_OP_PURCHASE_RETURN = 4,
+} doc_operation_t;
+
+/* Planned / assigned marking-code status, tags 2003 and 2110. */
+typedef enum doc_km_status {
+  DOC_KM_PIECE_SOLD = 1,
+  DOC_KM_MEASURED_SOLD = 2,
+  DOC_KM_PIECE_RETURNED = 3,
+  DOC_KM_MEASURED_RETURNED = 4,
+  DOC_KM_UNCHANGED = 255,
+} doc_km_status_t;
+
+/* Tag 2106 bits (DOMAIN §3). */
+#define DOC_2106_TAIL_CHECKED 0x01u /* the FN checked the crypto tail     */
+#define DOC_2106_TAIL_VALID   0x02u /* ... and it is correct              */
+#define DOC_2106_OISM_CHECKED 0x04u /* the OISM answered                  */
+#define DOC_2106_OISM_VALID   0x08u /* ... and the status is correct      */
+#define DOC_2106_AUTONOMOUS   0x10u /* result from an autonomous KKT      */
+
+/*
+** Whether a 2106 value is a negative check: a check that was made and
+** failed (TAIL_CHECKED without TAIL_VALID, or OISM_CHECKED without
+** OISM_VALID). A check not made is not negative: 0, 3 and 16 print [М],
+** not [М-]. A receipt's 2107 is 1 when any marked line is negative, 0
+** when none is, and absent when the receipt has no marked line.
+*/
+bool doc_check_negative(uint8_t check_result);
+
+/* Text fields below hold UTF-8, sized 2n+1 bytes for a requisite of n
+** CP866 characters so Cyrillic fits; the codec counts the characters. */
+#define DOC_MAX_ITEMS    100
+#define DOC_MAX_KM       256                               /* tag 2000 */
+#define DOC_MAX_DOCUMENT 32768                             /* a sealed document, header included */
+#define DOC_SIGN_SIZE    6                                 /* the fiscal sign, 1077 */
+#define DOC_SEAL_SIZE    (TLV_HEADER_SIZE + DOC_SIGN_SIZE) /* what doc_seal() adds */
+#define DOC_FFD_1_2      4     /* 1209, 1189, 1190: format version 1.2 */
+#define DOC_KKT_VERSION  "0.1" /* 1188, this register's software version */
+
+/* Errors that are not the TLV codec's. Values stay clear of tlv_error_t. */
+typedef enum doc_error {
+  DOC_ERR_TOTAL = -32,      /* payments differ from the sum of the items, or overflow */
+  DOC_ERR_WRONG_FORM = -33, /* the document is of another form than asked for */
+  DOC_ERR_MISSING = -34,    /* a requisite the form requires is absent */
+  DOC_ERR_DUPLICATE = -35,  /* a requisite that appears once appears twice */
+  DOC_ERR_NO_MEMORY = -36,  /* doc_to_json() could not allocate */
+} doc_error_t;
+
+/* A stable lower-case code ("total_mismatch", or the tlv code for a
+** tlv_error_t) and an English sentence; never NULL. */
+const char *doc_error_code(int error);
+const char *doc_error_message(int error);
+
+/* Fields every document carries, filled by the fiscal storage. */
+typedef struct doc_header {
+  uint32_t number;         /* 1040 */
+  uint32_t time;           /* 1012, local time written as if UTC */
+  char fn_number[17];      /* 1041 */
+  char kkt_reg_number[21]; /* 1037 */
+  char user_inn[13];       /* 1018 */
+  char user_name[513];     /* 1048 (UTF-8: 2 bytes a Cyrillic letter) */
+  char cashier[129];       /* 1021, "" when none */
+  char address[513];       /* 1009 */
+  char place[513];         /* 1187 */
+  uint32_t shift_number;   /* 1038, 0 when the form has none */
+  bool autonomous;         /* 1002 */
+} doc_header_t;
+
+/* Quantity (1023) and amounts. */
+typedef struct doc_quantity {
+  uint64_t mantissa;
+  uint8_t scale; /* digits after the point */
+} doc_quantity_t;
+
+/* Industry requisite 1260 (1262 authority, 1263 date, 1264 number, 1265 value). */
+typedef struct doc_industry {
+  char authority[4]; /* "030" */
+  char date[11];     /* "21.11.2023" */
+  char number[33];   /* "1944" */
+  char value[513];   /* "UUID=<reqId>&Time=<reqTimestamp>" */
+} doc_industry_t;
+
+/* One receipt line (1059). */
+typedef struct doc_item {
+  char name[257];          /* 1030, up to 128 characters */
+  uint64_t price;          /* 1079, kopecks */
+  doc_quantity_t quantity; /* 1023 */
+  uint64_t total;          /* 1043, kopecks */
+  uint8_t vat;             /* 1199 */
+  uint8_t subject;         /* 1212: 1 goods, 33 marked goods, 31 excisable marked */
+  uint8_t payment_method;  /* 1214: 4 full payment */
+  uint8_t measure;         /* 2108: 0 piece, 11 kg, 41 l ... */
+  /* Marking (all empty/zero for an unmarked good). */
+  bool marked;
+  char km[DOC_MAX_KM + 1]; /* 2000, the normalized code, GS kept */
+  size_t km_len;
+  uint8_t km_type;        /* 2100 */
+  uint16_t product_tag;   /* 1163 sub-tag (1300..1325), 0 for none */
+  char product_value[65]; /* 1163 sub-tag value */
+  uint8_t km_status;      /* 2003 planned (3, 81); 2110 assigned (31, 82) */
+  uint8_t km_mode;        /* 2102, 0 */
+  uint8_t check_result;   /* 2106 */
+  bool has_industry;
+  doc_industry_t industry; /* 1260 */
+} doc_item_t;
+
+/* A receipt (3) or a correction receipt (31). */
+typedef struct doc_receipt {
+  uint8_t operation;       /* 1054 */
+  uint8_t tax_system;      /* 1055 */
+  uint32_t receipt_number; /* 1042, number in the shift */
+  size_t item_count;
+  doc_item_t items[DOC_MAX_ITEMS];
+  uint64_t cash;     /* 1031 */
+  uint64_t cashless; /* 1081 */
+  /* Computed by the builder: 1020 total, 2107 any negative check. */
+  uint8_t correction_type; /* 1173 (31 only): 0 own, 1 by order */
+  /* 1174 (31 only), an STLV: */
+  uint32_t correction_date;  /* 1178, date of the corrected settlement */
+  char correction_basis[33]; /* 1179, number of the order ("" when own) */
+} doc_receipt_t;
+
+/* Registration (1) and re-registration (11). */
+typedef struct doc_registration {
+  uint8_t tax_systems;  /* 1062, bit mask */
+  char ofd_inn[13];     /* 1017, "" for an autonomous KKT */
+  char ofd_name[513];   /* 1046 */
+  char kkt_serial[21];  /* 1013 */
+  bool marking;         /* 1290 bit: sells marked goods */
+  uint8_t ffd_version;  /* 1209: 4 = 1.2 */
+  uint32_t reason_mask; /* 1205 (11 only) */
+} doc_registration_t;
+
+/* Shift open (2), shift close (5), state report (21), FN close (6): counters. */
+typedef struct doc_counters {
+  uint32_t receipts_in_shift;    /* 1118 (5) */
+  uint32_t documents_in_shift;   /* 1111 (5) */
+  uint32_t unsent_documents;     /* 1097 */
+  uint32_t first_unsent_number;  /* 1116 (21), 0 when none */
+  uint32_t first_unsent_time;    /* 1098, 0 when none */
+  uint16_t keys_valid_days;      /* 1213 (days the fiscal-sign keys stay valid) */
+  uint32_t unsent_notifications; /* 2104 */
+  bool fn_exhausted;             /* 1050: FN resource (30 days) nearly used up */
+  bool fn_replace_urgent;        /* 1051: replace the FN soon */
+  bool fn_memory_full;           /* 1052: FN memory 99% full */
+  bool ofd_timeout;              /* 1053: OFD answer overdue */
+} doc_counters_t;
+
+/*
+** Builders. Each writes one complete document STLV (without 1077) into
+** buf[0..cap) and stores its length. Returns 0 or a negative tlv_error_t
+** (TLV_ERR_NO_SPACE, TLV_ERR_VALUE_TOO_LONG, TLV_ERR_STLV_TOO_LONG,
+** TLV_ERR_NOT_CP866 ...) or doc_error_t. On error *len is 0 and the bytes
+** the builder touched are zeroed: nothing is half-written. A text field
+** that fills its array without a NUL is TLV_ERR_ARGUMENT.
+**
+** Every document leaves room for its seal: a build that would not fit in
+** DOC_MAX_DOCUMENT once doc_seal() adds DOC_SEAL_SIZE bytes fails with
+** TLV_ERR_STLV_TOO_LONG (a buffer smaller than that gives TLV_ERR_NO_SPACE).
+**
+** Order of the header: 1040 number, 1012 time, 1041 FN, 1037 KKT, 1018 INN,
+** 1048 user, 1009 address, 1187 place, 1021 cashier (when not ""), 1038
+** shift (2, 3, 5, 6, 31 always; 21 when shift_number is not 0), 1209.
+**
+** Registration (1/11): 1209 (r->ffd_version, 0 means 4), 1013, 1062, 1002,
+**   1290 (bit 8 when r->marking), 1017 and 1046 (not when autonomous; an
+**   online KKT without an OFD INN is DOC_ERR_MISSING), 1188, 1189, 1190,
+**   1205 (11 only).
+** Shift open (2): 1188, 1189, FN flags 1050-1053 (when set), 1213 (when
+**   not 0). Shift close (5): 1118, 1111, 1097, 1098 (when 1097 > 0), 2104,
+**   flags, 1213. State report (21): 1002 (when autonomous), 1097, 1116 and
+**   1098 (when 1097 > 0), 2104, flags, 1213. FN close (6): 1097, 1098
+**   (when 1097 > 0), 2104.
+*/
+int doc_build_registration(const doc_header_t *h, const doc_registration_t *r, bool re,
+                           uint8_t *buf, size_t cap, size_t *len);
+int doc_build_shift(const doc_header_t *h, const doc_counters_t *c, bool open, uint8_t *buf,
+                    size_t cap, size_t *len);
+int doc_build_state_report(const doc_header_t *h, const doc_counters_t *c, uint8_t *buf, size_t cap,
+                           size_t *len);
+int doc_build_fn_close(const doc_header_t *h, const doc_counters_t *c, uint8_t *buf, size_t cap,
+                       size_t *len);
+/*
+** Receipt (3) or, with correction, correction receipt (31): header, 1042,
+** 1054, 1055, [31: 1173, 1174 {1178, 1179}], one 1059 per item, 1020 (the
+** sum of the item totals), 1031, 1081, 1215 = 1216 = 1217 = 0, the VAT
+** sums 1102-1107 of the rates present, 2107 (see doc_check_negative).
+** An item: 1030, 1079, 1023, 1043, 1199, 1212, 1214, 2108, 1163 {tag:
+** value} (when product_tag), and when marked 2000 (km[0..km_len), GS
+** kept), 2100, 2102, the status (2003 in 3, 2110 in 31: a correction
+** states the status the good got, there was no check before it), 2106;
+** 1260 {1262, 1263, 1264, 1265} when has_industry.
+** DOC_ERR_TOTAL when cash + cashless differs from the sum of the item
+** totals or an amount passes 2^48 - 1 kopecks; TLV_ERR_ARGUMENT for no
+** items, more than DOC_MAX_ITEMS, an operation outside 1..4, a 1173 other
+** than 0 or 1, or a marked item with km_len 0 or over DOC_MAX_KM. Item
+** totals are taken as given (discounts make price x quantity differ).
+*/
+int doc_build_receipt(const doc_header_t *h, const doc_receipt_t *r, bool correction, uint8_t *buf,
+                      size_t cap, size_t *len);
+/*
+** KM request (81) for one code: 1041, 2001 (h->number: the request's
+** number), 2114 (h->time), 2000, 2100, 2003, 1023, 2108 (when measure is
+** not 0: measured goods), 2102. Only fn_number, number and time of h are
+** used.
+** Sale notification (82) for the marked lines of one receipt: 2002
+** (h->number: the notification's number), 1012, 1041, 1037, 1018, 1040
+** (receipt_number: the document number of the receipt reported), 1054,
+** then one 2007 STLV per marked line {2000, 2110 (item km_status), 1023,
+** 2108 when measured}. DOC_ERR_MISSING when the receipt has no marked line.
+*/
+int doc_build_km_request(const doc_header_t *h, const doc_item_t *item, uint8_t *buf, size_t cap,
+                         size_t *len);
+int doc_build_km_notification(const doc_header_t *h, uint32_t receipt_number,
+                              const doc_receipt_t *r, uint8_t *buf, size_t cap, size_t *len);
+
+/*
+** Sealing. doc_seal() appends the fiscal sign (1077, 6 bytes) inside the
+** document STLV as its last requisite and fixes the STLV length; *len
+** grows by DOC_SEAL_SIZE. A document already sealed is DOC_ERR_DUPLICATE;
+** one that would pass DOC_MAX_DOCUMENT or its form's limit is
+** TLV_ERR_STLV_TOO_LONG; cap too small is TLV_ERR_NO_SPACE.
+** doc_signed_part() gives back the bytes the sign covers (the document
+** without its 1077, outer length adjusted), so a verifier can recompute
+** it, and the sign in sign[] (may be NULL). out may be doc itself.
+** DOC_ERR_MISSING when the document has no 1077.
+** doc_fiscal_sign_printed() is the number printed on a receipt: the
+** big-endian uint32 of bytes 2..5 of 1077.
+*/
+int doc_seal(uint8_t *doc, size_t *len, size_t cap, const uint8_t sign[6]);
+int doc_signed_part(const uint8_t *doc, size_t len, uint8_t *out, size_t cap, size_t *out_len,
+                    uint8_t sign[6]);
+uint32_t doc_fiscal_sign_printed(const uint8_t sign[6]);
+
+/*
+** The receipt QR string: t=YYYYMMDDThhmm&s=RUB.KK&fn=…&i=…&fp=…&n=…, with
+** t from h->time (read as UTC, as 1012 is written), s = total in rubles
+** with two decimals, fn, i = h->number, fp the printed fiscal sign, n the
+** operation (1054). TLV_ERR_NO_SPACE (out = "") when cap is too small.
+*/
+int doc_receipt_qr(const doc_header_t *h, uint64_t total, uint8_t operation, uint32_t fp, char *out,
+                   size_t cap);
+
+/*
+** What a document is, read back from its TLV (archive listing, fsck).
+** number is 1040 (2001 for 81/83, 2002 for 82/84), time 1012 (2114 for
+** 81/83); fields a document lacks are 0. doc must be exactly one document
+** STLV: a tag that is not a form code is DOC_ERR_WRONG_FORM, trailing
+** bytes TLV_ERR_BAD_LENGTH, a malformed TLV its tlv_error_t.
+*/
+typedef struct doc_summary {
+  uint16_t type;
+  uint32_t number;       /* 1040, 0 if absent */
+  uint32_t time;         /* 1012 */
+  uint32_t shift_number; /* 1038 */
+  uint64_t total;        /* 1020 (receipts) */
+  uint8_t operation;     /* 1054 (receipts) */
+  bool has_sign;
+  uint8_t sign[6];
+} doc_summary_t;
+int doc_summarize(const uint8_t *doc, size_t len, doc_summary_t *out);
+
+/*
+** Parsers (7, 83, 84) read a document from outside: it must be exactly one
+** STLV of that form (DOC_ERR_WRONG_FORM otherwise), every length is
+** checked (tlv_error_t), a requisite twice is DOC_ERR_DUPLICATE, a
+** required one absent DOC_ERR_MISSING; requisites they do not use are
+** skipped. *out is written only on success. The builders make the same
+** documents, for the operator emulator and the tests.
+**
+** Operator acknowledgement (7): 1017, 1041, 1040, 1012, 1068 {1022}, 1078,
+** all required.
+*/
+typedef struct doc_ack {
+  char ofd_inn[13];
+  char fn_number[17];
+  uint32_t document_number;
+  uint32_t time;
+  uint8_t answer_code; /* 1022: 0 ok */
+  uint8_t operator_sign[18];
+  size_t operator_sign_len;
+} doc_ack_t;
+int doc_parse_ack(const uint8_t *doc, size_t len, doc_ack_t *out);
+int doc_build_ack(const doc_ack_t *a, uint8_t *buf, size_t cap, size_t *len);
+
+/* OISM answer (83): 2001, 2114, 2000 (when km_len > 0), 2100, 2102, 2109,
+** 2105, 2005. Required: 2105, and 2109 when 2105 is 0. */
+typedef struct doc_km_answer {
+  uint32_t request_number; /* 2001, the number of the request (81) answered */
+  uint32_t request_time;   /* 2114, the time of that request */
+  char km[DOC_MAX_KM + 1]; /* 2000, the code the answer is about; km_len 0 when absent */
+  size_t km_len;
+  uint8_t status_answer;      /* 2109: 1 correct, 2 incorrect, 3 circulation suspended */
+  uint8_t processing_code;    /* 2105: 0 ok, 1 bad request, 2 bad KM */
+  uint8_t km_type;            /* 2100 */
+  uint8_t km_mode;            /* 2102 */
+  uint8_t processing_results; /* 2005, bits as received */
+} doc_km_answer_t;
+int doc_parse_km_answer(const uint8_t *doc, size_t len, doc_km_answer_t *out);
+int doc_build_km_answer(const doc_km_answer_t *a, uint8_t *buf, size_t cap, size_t *len);
+
+/* Notification ticket (84): 2002 (notification number), 2111 (0 accepted,
+** 1 bad), 2006. Required: 2002 and 2111. */
+typedef struct doc_km_ticket {
+  uint32_t notification_number; /* 2002 */
+  uint8_t result;               /* 2111 */
+  uint8_t processing_results;   /* 2006 */
+} doc_km_ticket_t;
+int doc_parse_km_ticket(const uint8_t *doc, size_t len, doc_km_ticket_t *out);
+int doc_build_km_ticket(const doc_km_ticket_t *t, uint8_t *buf, size_t cap, size_t *len);
+
+/*
+** Any document as FNS-style JSON: {"receipt":{"code":3,
+** "fiscalDocumentNumber":…}} with names from the tag dictionary (the form's
+** own name as the outer key, and "code": the form code), nested STLVs as
+** objects, 1059 and 2007 always as arrays ("items", "labeledProductData";
+** any other tag seen twice becomes one too), strings in UTF-8,
+** times as Unix seconds, money as kopeck integers, FVLN as decimal numbers,
+** byte arrays as upper-case hex, unknown tags as hex under their number.
+** The one function here that allocates. Returns a string the caller frees
+** with free(), or NULL with *err (may be NULL) set: a tlv_error_t for a
+** malformed document, DOC_ERR_WRONG_FORM, DOC_ERR_NO_MEMORY; *err is 0 on
+** success.
+*/
+char *doc_to_json(const uint8_t *doc, size_t len, int *err);
+
+#endif

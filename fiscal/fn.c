@@ -1,0 +1,275 @@
+/*
+** fiscal/fn.c: the FN interface's wrappers and its error table.
+**
+** The till holds an fn_t and calls the functions here; each one refuses
+** what no backend could do anything sensible with (a NULL handle, a NULL
+** output, a code longer than tag 2000 allows, an operation that is not one
+** of the four) with FN_ERR_PARAMS, and passes the rest to the backend. So a
+** backend may rely on its arguments being present and in range, and a
+** second backend (a driver for a real FN) gets the same checks for free.
+**
+** The error table is the other half. The FN's errors keep their device
+** numbers (0x16 is "shift over 24 hours" in every vendor's manual), so a
+** store manager who reads "0x16" in a log and the message on the screen
+** can look both up. Messages say what to do, in Russian for the shop floor
+** and in English for integrators.
+*/
+#include "fiscal/fn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct fn_error_text {
+  int error;
+  const char *name;
+  const char *russian;
+  const char *english;
+} fn_error_text_t;
+
+static const fn_error_text_t error_texts[] = {
+    {FN_OK, "ok", "Нет ошибки", "No error"},
+    {FN_ERR_UNKNOWN_COMMAND, "unknown_command", "ФН не знает этой команды",
+     "The fiscal storage does not know this command"},
+    {FN_ERR_STATE, "state", "Команда не разрешена в текущем состоянии ФН (смена, чек, регистрация)",
+     "The command is not allowed in the fiscal storage's current state (shift, receipt, "
+     "registration)"},
+    {FN_ERR_FAILURE, "failure", "Сбой фискального накопителя: обратитесь в сервисный центр",
+     "The fiscal storage failed: call the service centre"},
+    {FN_ERR_PARAMS, "params", "Неверные параметры команды ФН",
+     "The parameters do not match the fiscal storage command"},
+    {FN_ERR_TIME, "time", "Дата и время раньше последнего документа: проверьте часы кассы",
+     "The date and time are earlier than the last document: check the register's clock"},
+    {FN_ERR_NO_DATA, "no_data", "Запрошенных данных нет в ФН",
+     "The requested data is not in the fiscal storage"},
+    {FN_ERR_VALUE, "value", "Неверное значение в документе (сумма, оплата, реквизит)",
+     "A value in the document is wrong (total, payment, requisite)"},
+    {FN_ERR_TLV_SIZE, "tlv_size", "Документ слишком большой: разделите чек",
+     "The document is too large: split the receipt"},
+    {FN_ERR_OFD_OVERDUE, "ofd_overdue",
+     "ОФД не подтвердил документы больше 30 дней: восстановите связь с ОФД",
+     "The OFD has not acknowledged documents for over 30 days: restore the link to the OFD"},
+    {FN_ERR_SHIFT_OVERDUE, "shift_overdue", "Смена длится больше 24 часов: закройте смену",
+     "The shift is over 24 hours old: close the shift"},
+    {FN_ERR_NOTIFY_FULL, "notify_full",
+     "Память уведомлений о продаже заполнена: продажа маркированного товара заблокирована до "
+     "отправки уведомлений",
+     "The sale-notification store is full: marked goods are blocked until notifications are "
+     "delivered"},
+    {FN_ERR_KM_TABLE_FULL, "km_table_full",
+     "Таблица проверенных кодов маркировки заполнена: закройте или отмените чек",
+     "The table of checked marking codes is full: close or cancel the receipt"},
+    {FN_ERR_KEYS_EXPIRED, "keys_expired",
+     "Ключи проверки кодов маркировки старше 90 дней: обновите ключи (сервер ОКП)",
+     "The marking-code verification keys are over 90 days old: update the keys (OKP server)"},
+    {FN_ERR_KM_NOT_CHECKED, "km_not_checked",
+     "Код маркировки не проверен: отсканируйте товар ещё раз",
+     "The marking code was not checked first: scan the item again"},
+    {FN_ERR_IO, "io", "Ошибка хранилища эмулятора ФН (диск заполнен или повреждён)",
+     "The fiscal storage emulator's disk failed (full or damaged)"},
+    {FN_ERR_NO_MEMORY, "no_memory", "Недостаточно памяти", "Out of memory"},
+};
+
+static const fn_error_text_t *error_find(int error)
+{
+  for (size_t i = 0; i < sizeof error_texts / sizeof error_texts[0]; i++) {
+    if (error_texts[i].error == error) return &error_texts[i];
+  }
+  return NULL;
+}
+
+int fn_err_device_code(int err)
+{
+  /* Device errors are the FN's own byte, negated; the emulator's own
+  ** failures (below -0xFF) have no device code. */
+  if (err < 0 && err >= -0xFF) return -err;
+  return 0;
+}
+
+const char *fn_err_name(int err)
+{
+  const fn_error_text_t *text = error_find(err);
+  return text ? text->name : "unknown";
+}
+
+const char *fn_err_message(int err, bool russian)
+{
+  const fn_error_text_t *text = error_find(err);
+  if (!text) return russian ? "Неизвестная ошибка ФН" : "Unknown fiscal storage error";
+  return russian ? text->russian : text->english;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Argument checks shared by the wrappers                                  */
+
+static bool usable(const fn_t *fn) { return fn && fn->backend; }
+
+/* A cashier name is at most 64 characters (tag 1021), counted as UTF-8
+** code points: a Cyrillic name takes twice as many bytes as letters. */
+#define CASHIER_MAX_CHARS 64
+static bool cashier_ok(const char *cashier)
+{
+  if (!cashier) return true;
+  size_t bytes = strnlen(cashier, sizeof((doc_header_t *)0)->cashier), chars = 0;
+  if (bytes >= sizeof((doc_header_t *)0)->cashier) return false;
+  for (size_t i = 0; i < bytes; i++) chars += ((unsigned char)cashier[i] & 0xC0) != 0x80;
+  return chars <= CASHIER_MAX_CHARS;
+}
+
+/* A fixed-size text field holds its NUL (else it was cut, or is garbage). */
+#define TERMINATED(field) (memchr((field), '\0', sizeof(field)) != NULL)
+
+/* An item the FN can store: a NUL inside the name fields' arrays, and for a
+** marked good a code that fits tag 2000. */
+static bool item_ok(const doc_item_t *item)
+{
+  if (!item) return false;
+  if (!TERMINATED(item->name) || !TERMINATED(item->product_value)) return false;
+  if (item->has_industry &&
+      (!TERMINATED(item->industry.authority) || !TERMINATED(item->industry.date) ||
+       !TERMINATED(item->industry.number) || !TERMINATED(item->industry.value)))
+    return false;
+  if (item->marked && (item->km_len == 0 || item->km_len > DOC_MAX_KM)) return false;
+  if (item->quantity.scale > 6) return false; /* FFD allows at most 6 decimals */
+  return true;
+}
+
+/* Every text field of the registration holds its NUL. */
+static bool registration_ok(const fn_registration_t *r)
+{
+  const doc_header_t *h = &r->header;
+  return TERMINATED(h->kkt_reg_number) && TERMINATED(h->user_inn) && TERMINATED(h->user_name) &&
+         TERMINATED(h->cashier) && TERMINATED(h->address) && TERMINATED(h->place) &&
+         TERMINATED(r->reg.ofd_inn) && TERMINATED(r->reg.ofd_name) && TERMINATED(r->reg.kkt_serial);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Wrappers                                                                */
+
+int fn_status(fn_t *fn, fn_status_t *out)
+{
+  if (!usable(fn) || !out) return FN_ERR_PARAMS;
+  return fn->backend->status(fn->self, out);
+}
+
+int fn_register(fn_t *fn, const fn_registration_t *r, bool re, fn_doc_result_t *out)
+{
+  if (!usable(fn) || !r || !registration_ok(r)) return FN_ERR_PARAMS;
+  return fn->backend->register_kkt(fn->self, r, re, out);
+}
+
+int fn_shift_open(fn_t *fn, const char *cashier, fn_doc_result_t *out)
+{
+  if (!usable(fn) || !cashier_ok(cashier)) return FN_ERR_PARAMS;
+  return fn->backend->shift_open(fn->self, cashier ? cashier : "", out);
+}
+
+int fn_shift_close(fn_t *fn, const char *cashier, fn_doc_result_t *out)
+{
+  if (!usable(fn) || !cashier_ok(cashier)) return FN_ERR_PARAMS;
+  return fn->backend->shift_close(fn->self, cashier ? cashier : "", out);
+}
+
+int fn_state_report(fn_t *fn, fn_doc_result_t *out)
+{
+  if (!usable(fn)) return FN_ERR_PARAMS;
+  return fn->backend->state_report(fn->self, out);
+}
+
+int fn_close_archive(fn_t *fn, fn_doc_result_t *out)
+{
+  if (!usable(fn)) return FN_ERR_PARAMS;
+  return fn->backend->fn_close(fn->self, out);
+}
+
+int fn_receipt_begin(fn_t *fn, uint8_t operation, uint8_t tax_system, const char *cashier)
+{
+  if (!usable(fn) || !cashier_ok(cashier)) return FN_ERR_PARAMS;
+  if (operation < DOC_OP_SALE || operation > DOC_OP_PURCHASE_RETURN) return FN_ERR_PARAMS;
+  return fn->backend->receipt_begin(fn->self, operation, tax_system, cashier ? cashier : "");
+}
+
+int fn_receipt_add(fn_t *fn, const doc_item_t *item)
+{
+  if (!usable(fn) || !item_ok(item)) return FN_ERR_PARAMS;
+  return fn->backend->receipt_add(fn->self, item);
+}
+
+int fn_receipt_close(fn_t *fn, uint64_t cash, uint64_t cashless, bool correction,
+                     fn_doc_result_t *out)
+{
+  if (!usable(fn)) return FN_ERR_PARAMS;
+  return fn->backend->receipt_close(fn->self, cash, cashless, correction, out);
+}
+
+int fn_receipt_cancel(fn_t *fn)
+{
+  if (!usable(fn)) return FN_ERR_PARAMS;
+  return fn->backend->receipt_cancel(fn->self);
+}
+
+int fn_km_check(fn_t *fn, const doc_item_t *item, fn_km_check_t *out)
+{
+  if (!usable(fn) || !item || !out) return FN_ERR_PARAMS;
+  if (item->km_len == 0 || item->km_len > DOC_MAX_KM) return FN_ERR_PARAMS;
+  return fn->backend->km_check(fn->self, item, out);
+}
+
+int fn_km_answer(fn_t *fn, const uint8_t *doc83, size_t len, fn_km_check_t *out)
+{
+  if (!usable(fn) || !doc83 || len == 0 || !out) return FN_ERR_PARAMS;
+  return fn->backend->km_answer(fn->self, doc83, len, out);
+}
+
+int fn_km_accept(fn_t *fn, const char *km, size_t km_len, bool accept)
+{
+  if (!usable(fn) || !km || km_len == 0 || km_len > DOC_MAX_KM) return FN_ERR_PARAMS;
+  return fn->backend->km_accept(fn->self, km, km_len, accept);
+}
+
+int fn_document_next_unsent(fn_t *fn, fn_document_t *out)
+{
+  if (!usable(fn) || !out) return FN_ERR_PARAMS;
+  return fn->backend->document_next_unsent(fn->self, out);
+}
+
+int fn_document_ack(fn_t *fn, const uint8_t *doc7, size_t len)
+{
+  if (!usable(fn) || !doc7 || len == 0) return FN_ERR_PARAMS;
+  return fn->backend->document_ack(fn->self, doc7, len);
+}
+
+int fn_document_get(fn_t *fn, uint32_t number, fn_document_t *out)
+{
+  if (!usable(fn) || !out || number == 0) return FN_ERR_PARAMS;
+  return fn->backend->document_get(fn->self, number, out);
+}
+
+int fn_notification_next(fn_t *fn, fn_notification_t *out)
+{
+  if (!usable(fn) || !out) return FN_ERR_PARAMS;
+  return fn->backend->notification_next(fn->self, out);
+}
+
+int fn_notification_ticket(fn_t *fn, const uint8_t *doc84, size_t len)
+{
+  if (!usable(fn) || !doc84 || len == 0) return FN_ERR_PARAMS;
+  return fn->backend->notification_ticket(fn->self, doc84, len);
+}
+
+int fn_key_update(fn_t *fn, const fn_key_t *keys, size_t count, uint32_t when)
+{
+  if (!usable(fn) || (!keys && count > 0)) return FN_ERR_PARAMS;
+  for (size_t i = 0; i < count; i++) {
+    if (strnlen(keys[i].id, sizeof keys[i].id) != 4) return FN_ERR_PARAMS;
+    if (keys[i].kind != FN_KEY_GOST && keys[i].kind != FN_KEY_HMAC) return FN_ERR_PARAMS;
+    if (keys[i].len == 0 || keys[i].len > sizeof keys[i].material) return FN_ERR_PARAMS;
+  }
+  return fn->backend->key_update(fn->self, keys, count, when);
+}
+
+void fn_free(fn_t *fn)
+{
+  if (!fn) return;
+  if (fn->backend && fn->backend->destroy) fn->backend->destroy(fn->self);
+  free(fn);
+}

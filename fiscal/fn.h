@@ -1,0 +1,361 @@
+/*
+** fn.h: the fiscal storage (FN-M), as an interface.
+**
+** The FN is the crypto device inside a cash register: it numbers, dates and
+** signs every fiscal document, keeps the archive, refuses what the law
+** forbids (a shift longer than 24 hours, documents the OFD has not
+** acknowledged for 30 days), checks the crypto tails of marking codes with
+** its verification keys, builds marking requests (81) and sale notifications
+** (82), and marks documents delivered when the operator's acknowledgement
+** comes back.
+**
+** The till talks to an fn_t through this vtable and never knows which
+** backend answers: today the emulator (fn_emu.h), durable in SQLite; later
+** a driver for a real FN over the register's serial protocol. Like
+** libmodbus, the core holds an fn_t (backend + state) and calls the
+** wrappers below; a backend fills fn_backend_t.
+**
+** Every call returns 0 or a negative fn_err_t. The FN's own error codes
+** are kept as they are on real hardware (-0x16 is error 0x16, "shift over
+** 24 hours") so logs and messages match the vendor documentation; errors
+** the device cannot have (the emulator's disk) are below -0xFF.
+*/
+#ifndef KASSA_FISCAL_FN_H
+#define KASSA_FISCAL_FN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fiscal/doc.h"
+
+typedef enum fn_err {
+  FN_OK = 0,
+  FN_ERR_UNKNOWN_COMMAND = -0x01,
+  FN_ERR_STATE = -0x02,          /* command not allowed in this state */
+  FN_ERR_FAILURE = -0x03,        /* FN failure */
+  FN_ERR_PARAMS = -0x05,         /* parameters do not match the command */
+  FN_ERR_TIME = -0x07,           /* date/time earlier than the last document */
+  FN_ERR_NO_DATA = -0x08,        /* requested data is not in the archive */
+  FN_ERR_VALUE = -0x09,          /* a parameter value is wrong */
+  FN_ERR_TLV_SIZE = -0x10,       /* document too large */
+  FN_ERR_OFD_OVERDUE = -0x15,    /* oldest unacknowledged document older than 30 days */
+  FN_ERR_SHIFT_OVERDUE = -0x16,  /* shift longer than 24 hours: close it */
+  FN_ERR_NOTIFY_FULL = -0x34,    /* notification store full: marking blocked */
+  FN_ERR_KM_TABLE_FULL = -0x35,  /* table of checked codes full */
+  FN_ERR_KEYS_EXPIRED = -0x36,   /* verification keys older than 90 days */
+  FN_ERR_KM_NOT_CHECKED = -0x3E, /* a code in the receipt was not checked first */
+  FN_ERR_IO = -0x100,            /* the emulator's storage failed (disk full ...) */
+  FN_ERR_NO_MEMORY = -0x101,
+} fn_err_t;
+
+/*
+** The FN's own code of an error (0x16 for FN_ERR_SHIFT_OVERDUE; 0 for 0 and
+** for the emulator's own errors below -0xFF), its stable name
+** ("shift_overdue"; "unknown" for a value not in fn_err_t: names are a
+** contract, never renamed), and a message for a store manager in Russian
+** or English that says what to do. Never NULL; static strings.
+*/
+int fn_err_device_code(int err);
+const char *fn_err_name(int err);
+const char *fn_err_message(int err, bool russian);
+
+typedef enum fn_phase {
+  FN_PHASE_READY = 1,  /* not registered yet */
+  FN_PHASE_FISCAL = 3, /* registered, working */
+  FN_PHASE_POST = 7,   /* closed: archive readable, no new documents */
+} fn_phase_t;
+
+/* Receipt counts and sums by operation (1054), corrections included:
+** index 1 sale, 2 sale return, 3 purchase, 4 purchase return; 0 unused. */
+typedef struct fn_totals {
+  uint32_t receipts[5];
+  uint64_t amount[5]; /* sum of 1020, kopecks */
+} fn_totals_t;
+
+typedef struct fn_status {
+  fn_phase_t phase;
+  char fn_number[17];
+  char kkt_reg_number[21];
+  bool autonomous;
+  bool marking;
+  uint32_t last_document; /* number of the last document, 0 none */
+  uint32_t last_time;
+  bool shift_open;
+  uint32_t shift_number;
+  uint32_t shift_opened_at;
+  uint32_t receipts_in_shift;
+  bool receipt_open;      /* a receipt is being built (it survives a restart) */
+  uint32_t receipt_items; /* lines in the open receipt */
+  uint32_t unsent_documents;
+  uint32_t first_unsent_number;
+  uint32_t first_unsent_time;
+  uint32_t unsent_notifications;
+  uint32_t first_unsent_notification_time;
+  uint32_t keys_updated_at; /* 0: never */
+  uint32_t checked_km;      /* codes checked and not yet in a closed receipt */
+  uint32_t checked_km_capacity;
+  uint32_t now;             /* the FN's clock */
+  fn_totals_t shift_totals; /* the open (or last) shift */
+  fn_totals_t fn_totals;    /* since registration */
+} fn_status_t;
+
+/* What a document-producing call returns. */
+typedef struct fn_doc_result {
+  uint32_t number;
+  uint32_t time;
+  uint8_t sign[6];
+  uint32_t fiscal_sign; /* printed FP */
+  uint32_t shift_number;
+  uint32_t receipt_number;
+} fn_doc_result_t;
+
+/* A stored document (archive or delivery queue); `data` is the sealed TLV. */
+typedef struct fn_document {
+  uint32_t number;
+  uint16_t type;
+  uint32_t time;
+  bool acknowledged;
+  size_t len;
+  uint8_t data[DOC_MAX_DOCUMENT];
+} fn_document_t;
+
+/* The result of checking one marking code (tag 2106 and the request). */
+typedef struct fn_km_check {
+  uint8_t check_result; /* 2106 bits so far */
+  int tail_status;      /* FN_TAIL_* below */
+  uint8_t km_type;      /* 2100 as the FN determined it */
+  size_t request_len;   /* document 81 for the OISM, sealed */
+  uint8_t request[1024];
+} fn_km_check_t;
+
+/* What the FN concluded about a crypto tail. */
+enum {
+  FN_TAIL_VALID = 0,       /* verified with a current key */
+  FN_TAIL_INVALID = 1,     /* the tail does not match: counterfeit or damaged */
+  FN_TAIL_NO_KEY = 2,      /* no key with the code's key id (91) */
+  FN_TAIL_KEY_EXPIRED = 3, /* the key exists but is older than allowed */
+  FN_TAIL_UNCHECKABLE = 4, /* 93 short tail or a type the FN cannot check */
+};
+
+/* A verification key from the key server (91 id and key material). */
+typedef struct fn_key {
+  char id[5];   /* the code's AI 91 value */
+  uint8_t kind; /* FN_KEY_GOST (88-char tails), FN_KEY_HMAC (44) */
+  size_t len;
+  uint8_t material[256]; /* GOST public key (DER) or HMAC secret */
+} fn_key_t;
+enum { FN_KEY_GOST = 1, FN_KEY_HMAC = 2 };
+
+/* Registration data (1 and 11). */
+typedef struct fn_registration {
+  doc_header_t header; /* kkt_reg_number, user_inn, user_name, address, place, cashier */
+  doc_registration_t reg;
+} fn_registration_t;
+
+/* A notification (82) waiting for its ticket. */
+typedef struct fn_notification {
+  uint32_t number;
+  uint32_t receipt_number; /* the document number of the receipt it reports */
+  uint32_t time;
+  size_t len;
+  uint8_t data[DOC_MAX_DOCUMENT];
+} fn_notification_t;
+
+typedef struct fn_backend {
+  const char *name;
+  int (*status)(void *self, fn_status_t *out);
+  int (*register_kkt)(void *self, const fn_registration_t *r, bool re, fn_doc_result_t *out);
+  int (*shift_open)(void *self, const char *cashier, fn_doc_result_t *out);
+  int (*shift_close)(void *self, const char *cashier, fn_doc_result_t *out);
+  int (*state_report)(void *self, fn_doc_result_t *out);
+  int (*fn_close)(void *self, fn_doc_result_t *out);
+  int (*receipt_begin)(void *self, uint8_t operation, uint8_t tax_system, const char *cashier);
+  int (*receipt_add)(void *self, const doc_item_t *item);
+  int (*receipt_close)(void *self, uint64_t cash, uint64_t cashless, bool correction,
+                       fn_doc_result_t *out);
+  int (*receipt_cancel)(void *self);
+  int (*km_check)(void *self, const doc_item_t *item, fn_km_check_t *out);
+  int (*km_answer)(void *self, const uint8_t *doc83, size_t len, fn_km_check_t *out);
+  int (*km_accept)(void *self, const char *km, size_t km_len, bool accept);
+  int (*document_next_unsent)(void *self, fn_document_t *out); /* FN_ERR_NO_DATA: none */
+  int (*document_ack)(void *self, const uint8_t *doc7, size_t len);
+  int (*document_get)(void *self, uint32_t number, fn_document_t *out);
+  int (*notification_next)(void *self, fn_notification_t *out); /* FN_ERR_NO_DATA: none */
+  int (*notification_ticket)(void *self, const uint8_t *doc84, size_t len);
+  int (*key_update)(void *self, const fn_key_t *keys, size_t count, uint32_t when);
+  void (*destroy)(void *self);
+} fn_backend_t;
+
+/* The handle the till holds. */
+typedef struct fn {
+  const fn_backend_t *backend;
+  void *self;
+} fn_t;
+
+/*
+** Wrappers. Each refuses with FN_ERR_PARAMS a NULL fn (or one without a
+** backend), a NULL pointer it needs, and arguments no FN could take (listed
+** per function), then calls the backend. Every call returns 0 or a
+** negative fn_err_t; on error nothing in the FN changed (one transaction
+** per call in the emulator). Where a document is made, `out` is optional
+** (NULL: not wanted) and is written only on success. `cashier` may be NULL
+** (no 1021) and must fit doc_header_t.cashier (64 bytes of UTF-8).
+**
+** Rules every document-making call applies, in this order: FN_ERR_STATE
+** when the FN's phase, shift or open receipt forbids the call;
+** FN_ERR_TIME when the clock is earlier than the last document; 0x16
+** (FN_ERR_SHIFT_OVERDUE) where noted; 0x15 (FN_ERR_OFD_OVERDUE) when the
+** oldest document the OFD has not acknowledged is more than 30 days old
+** (never for an autonomous FN).
+*/
+
+/* The FN's state now; touches nothing. */
+int fn_status(fn_t *fn, fn_status_t *out);
+
+/*
+** Registration report (1) from READY, or with re re-registration (11) of a
+** registered FN between shifts. Registration data must hold its NULs
+** (else FN_ERR_PARAMS); FN_ERR_VALUE without a KKT number, INN, user name
+** or tax system, or for an online KKT without an OFD INN. The FN takes its
+** header data (KKT number, user, address, place, autonomous) and marking
+** flag from here for every later document.
+*/
+int fn_register(fn_t *fn, const fn_registration_t *r, bool re, fn_doc_result_t *out);
+
+/* Shift open (2): FN_ERR_STATE when a shift is open (0x16 instead when
+** that shift is over 24 hours old) or a receipt is. */
+int fn_shift_open(fn_t *fn, const char *cashier, fn_doc_result_t *out);
+
+/* Shift close (5): FN_ERR_STATE without an open shift or with a receipt
+** open. Allowed past 24 hours: it is how an overdue shift ends. */
+int fn_shift_close(fn_t *fn, const char *cashier, fn_doc_result_t *out);
+
+/* Settlement-state report (21), inside or outside a shift; FN_ERR_STATE
+** with a receipt open. */
+int fn_state_report(fn_t *fn, fn_doc_result_t *out);
+
+/* FN close (6): the FN goes to POST (archive readable, acknowledgements
+** still taken, no new documents). FN_ERR_STATE with a shift open. */
+int fn_close_archive(fn_t *fn, fn_doc_result_t *out);
+
+/*
+** Opens a receipt: operation is 1054 (1..4, else FN_ERR_PARAMS),
+** tax_system one bit of the registered 1062 mask (else FN_ERR_VALUE).
+** FN_ERR_STATE without an open shift or with a receipt already open; 0x16
+** when the shift is over 24 hours old. The open receipt and its lines are
+** durable: after a restart fn_status() shows receipt_open and the till
+** closes or cancels it.
+*/
+int fn_receipt_begin(fn_t *fn, uint8_t operation, uint8_t tax_system, const char *cashier);
+
+/*
+** Adds a line. FN_ERR_PARAMS when a text field lacks its NUL, a marked
+** line has no code or one over DOC_MAX_KM, or quantity has more than 6
+** decimals. A marked line's code must have been checked (fn_km_check) and
+** accepted (fn_km_accept(..., true)), else 0x3E (FN_ERR_KM_NOT_CHECKED);
+** the same code twice in a receipt is FN_ERR_VALUE. The FN writes its own
+** 2100 and 2106 into the line, whatever the item says. A line the format
+** refuses (text without a CP866 form, a receipt past 32 KiB) is refused
+** here (FN_ERR_VALUE, FN_ERR_TLV_SIZE), so closing cannot fail on it.
+** FN_ERR_STATE without an open receipt.
+*/
+int fn_receipt_add(fn_t *fn, const doc_item_t *item);
+
+/*
+** Closes the open receipt as a receipt (3) or, with correction, a
+** correction receipt (31, on the register's own initiative, dated now).
+** cash + cashless must equal the sum of the line totals (FN_ERR_VALUE, also
+** for a receipt with no lines). 0x16 when the shift is over 24 hours old
+** (cancel the receipt, close the shift); 0x3E when a marked line's code is
+** no longer checked and accepted; 0x34 (FN_ERR_NOTIFY_FULL) when it has
+** marked lines and the notification store is full. Assigns 1040 and 1042,
+** signs, and in the same transaction queues the sale notification (82)
+** when a line is marked and takes the receipt's codes out of the checked
+** table. out->receipt_number is 1042.
+*/
+int fn_receipt_close(fn_t *fn, uint64_t cash, uint64_t cashless, bool correction,
+                     fn_doc_result_t *out);
+
+/* Drops the open receipt and its lines; its codes leave the checked table
+** (a sale that did not happen is checked again). FN_ERR_STATE when none. */
+int fn_receipt_cancel(fn_t *fn);
+
+/*
+** Checks a marking code (item->km, km_len 1..DOC_MAX_KM, else
+** FN_ERR_PARAMS): finds its 2100 type, verifies its crypto tail with the
+** key named by its 91 (tail_status FN_TAIL_*, 2106 bits 1 and 2; bit 16 on
+** an autonomous FN), puts it in the checked table (not yet accepted) and
+** returns the sealed KM request (81) for the OISM in out->request. A bad
+** tail is a result (0), not an error: the till decides. FN_ERR_STATE when
+** the FN is not registered for marking or the code is a line of the open
+** receipt; 0x36 (FN_ERR_KEYS_EXPIRED) when the key table was last updated
+** more than 90 days ago or never; 0x34 when the notification store is
+** full; 0x35 (FN_ERR_KM_TABLE_FULL) when the table is full and the code is
+** not in it already (a code checked again keeps its place).
+*/
+int fn_km_check(fn_t *fn, const doc_item_t *item, fn_km_check_t *out);
+
+/*
+** The OISM's answer (83) to a request: the code is found by its 2000, or
+** by the request number (2001) when the answer carries no code. Adds 2106
+** bit 4, and bit 8 when 2109 is 1 and 2105 is 0 (a later answer replaces
+** an earlier one's bits). out gets the code's result (request_len 0).
+** FN_ERR_VALUE for a malformed answer, FN_ERR_NO_DATA when no checked code
+** matches (or the answer is for an older request of it), FN_ERR_STATE on
+** an autonomous FN, which never hears from the OISM.
+*/
+int fn_km_answer(fn_t *fn, const uint8_t *doc83, size_t len, fn_km_check_t *out);
+
+/* The till's decision on a checked code: accept makes it usable in a
+** receipt; decline takes it out of the table. FN_ERR_NO_DATA when the code
+** is not in the table; declining a code already in the open receipt is
+** FN_ERR_STATE (cancel the receipt instead). */
+int fn_km_accept(fn_t *fn, const char *km, size_t km_len, bool accept);
+
+/* The lowest-numbered document the OFD has not acknowledged
+** (FN_ERR_NO_DATA: none; always none on an autonomous FN). Sale
+** notifications are not here: see fn_notification_next(). */
+int fn_document_next_unsent(fn_t *fn, fn_document_t *out);
+
+/*
+** The operator's acknowledgement (7): marks its document (1040) delivered.
+** A second acknowledgement of the same document is harmless (0).
+** FN_ERR_VALUE for a malformed one, one for another FN (1041) or one whose
+** 1022 is not 0 (the OFD refused the document: it stays queued);
+** FN_ERR_NO_DATA when the document does not exist; FN_ERR_STATE for a
+** document an autonomous FN never queued. Allowed in every phase.
+*/
+int fn_document_ack(fn_t *fn, const uint8_t *doc7, size_t len);
+
+/* Document `number` (1.., else FN_ERR_PARAMS) from the archive;
+** FN_ERR_NO_DATA when there is none. */
+int fn_document_get(fn_t *fn, uint32_t number, fn_document_t *out);
+
+/* The lowest-numbered sale notification without a ticket (FN_ERR_NO_DATA:
+** none). An autonomous FN keeps them too, for export. */
+int fn_notification_next(fn_t *fn, fn_notification_t *out);
+
+/* The OISM's ticket (84) for a notification (2002): clears it whatever its
+** 2111 says (the result is kept); a second ticket is harmless (0).
+** FN_ERR_VALUE for a malformed ticket, FN_ERR_NO_DATA for an unknown
+** notification. */
+int fn_notification_ticket(fn_t *fn, const uint8_t *doc84, size_t len);
+
+/*
+** Loads verification keys from the key server, dated `when` (0: the FN's
+** clock now). Each key needs a 4-character id, kind FN_KEY_GOST or
+** FN_KEY_HMAC and 1..256 bytes of material (else FN_ERR_PARAMS); a GOST
+** key must be a readable public key (else FN_ERR_VALUE, nothing loaded).
+** Keys with a known id are replaced, others added; keys the update does
+** not carry keep their date, so a key missing from updates for 90 days
+** gives FN_TAIL_KEY_EXPIRED. The table's date (keys_updated_at, the 0x36
+** rule) becomes `when` unless it is already later. count 0 (keys may be
+** NULL) just records a session with the key server. FN_ERR_STATE in POST.
+*/
+int fn_key_update(fn_t *fn, const fn_key_t *keys, size_t count, uint32_t when);
+
+/* Destroys the backend state and frees fn; NULL is fine. */
+void fn_free(fn_t *fn);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+** fn_emu.h: the FN-M emulator, a software fiscal storage behind fn.h.
+**
+** A faithful FN in one SQLite file (WAL, synchronous=FULL, one transaction
+** per document): counters, the archive, the unsent queue, notifications,
+** verification keys, and the FN's rules with its own error codes. Every
+** document is signed with the FN's secret (HMAC-Streebog-256, the first 6
+** bytes are tag 1077), so the operator emulator, given the same secret, can
+** verify every fiscal sign.
+**
+** Time is injected: every rule that depends on time (24-hour shift, 30 days
+** unacknowledged, 90-day keys) reads the clock given at open, so tests move
+** it instead of waiting.
+**
+** crypto_init() must have succeeded before fn_emu_open() (the FN signs
+** with Streebog and checks tails with GOST R 34.10-2012). One fn_t is used
+** by one thread at a time; one process opens a given file (a second reader
+** such as fn_emu_read_secret() is fine). The schema and the decisions the
+** domain leaves open are described at the top of fn_emu.c.
+*/
+#ifndef KASSA_FISCAL_FN_EMU_H
+#define KASSA_FISCAL_FN_EMU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fiscal/fn.h"
+
+/* Seconds since the epoch, local time written as if UTC (FFD UNIXTIME). */
+typedef uint32_t (*fn_clock_t)(void *user);
+
+/* The real clock: local wall time as FFD writes it. */
+uint32_t fn_emu_system_clock(void *user);
+
+#define FN_EMU_SECRET_SIZE 32
+
+/* Capacities used when the options say 0. The real FN-M's sizes are not
+** public: the checked-code table holds a full receipt of marked lines
+** (DOC_MAX_ITEMS) with room to spare, the notification store a month of a
+** busy shop's marked receipts. */
+#define FN_EMU_DEFAULT_KM_CAPACITY           128u
+#define FN_EMU_DEFAULT_NOTIFICATION_CAPACITY 50000u
+
+typedef struct fn_emu_options {
+  fn_clock_t clock; /* NULL: fn_emu_system_clock */
+  void *clock_user;
+  uint32_t checked_km_capacity;   /* 0: FN_EMU_DEFAULT_KM_CAPACITY (0x35 when full) */
+  uint32_t notification_capacity; /* 0: FN_EMU_DEFAULT_NOTIFICATION_CAPACITY (0x34) */
+} fn_emu_options_t;
+
+/*
+** Create a new, unregistered FN (phase READY) at `path` with FN number
+** `fn_number` (16 digits) and a fresh random secret. The file is created
+** 0600 and must not exist: FN_ERR_STATE when it does (an FN is never
+** overwritten), FN_ERR_PARAMS for a bad number, FN_ERR_IO when the file
+** cannot be made. On failure nothing is left behind.
+*/
+int fn_emu_create(const char *path, const char *fn_number);
+
+/*
+** Open an existing FN file. On success *out is an fn_t the caller frees
+** with fn_free() (*out is NULL on failure). options may be NULL (system
+** clock, default capacities). FN_ERR_IO when the file cannot be opened,
+** is not a database, or its file system cannot do WAL; FN_ERR_FAILURE when
+** it is a database but not an FN file of this version, or the GOST engine
+** is not initialized.
+*/
+int fn_emu_open(const char *path, const fn_emu_options_t *options, fn_t **out);
+
+/* The FN's secret (for the operator emulator to verify fiscal signs) and
+** FN number (NUL-terminated), read from the file without opening it as an
+** FN; works while another process has it open. */
+int fn_emu_read_secret(const char *path, uint8_t secret[FN_EMU_SECRET_SIZE], char fn_number[17]);
+
+/*
+** Verify the fiscal sign of a sealed document with an FN secret: 0 when the
+** 1077 inside matches HMAC-Streebog-256(secret, signed part), else
+** FN_ERR_VALUE (also for a document without 1077 or a malformed one).
+** Works for fiscal documents, requests (81) and notifications (82). Used by
+** the operator emulator and by `kassa fsck`. Needs crypto_init().
+*/
+int fn_emu_verify_sign(const uint8_t secret[FN_EMU_SECRET_SIZE], const uint8_t *doc, size_t len);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+** fiscal_text.c: the folding table for fiscal_text_fold().
+*/
+#include "pos/fiscal_text.h"
+
+#include <string.h>
+
+static const struct {
+  const char *from; /* UTF-8 */
+  const char *to;   /* never longer than `from` */
+} folds[] = {
+    {"\xC2\xAB", "\""},      /* « */
+    {"\xC2\xBB", "\""},      /* » */
+    {"\xE2\x80\x9E", "\""},  /* „ */
+    {"\xE2\x80\x9C", "\""},  /* “ */
+    {"\xE2\x80\x9D", "\""},  /* ” */
+    {"\xE2\x80\x98", "'"},   /* ‘ */
+    {"\xE2\x80\x99", "'"},   /* ’ */
+    {"\xE2\x80\x9A", "'"},   /* ‚ */
+    {"\xE2\x80\x93", "-"},   /* – */
+    {"\xE2\x80\x94", "-"},   /* — */
+    {"\xE2\x88\x92", "-"},   /* − */
+    {"\xE2\x80\xA6", "..."}, /* … */
+    {"\xC2\xA0", " "},       /* no-break space */
+    {"\xE2\x80\xAF", " "},   /* narrow no-break space */
+};
+
+size_t fiscal_text_fold(char *text)
+{
+  size_t replaced = 0;
+  char *out = text;
+  for (const char *in = text; *in;) {
+    size_t k = 0, n = sizeof folds / sizeof folds[0];
+    for (; k < n; k++) {
+      size_t fl = strlen(folds[k].from);
+      if (strncmp(in, folds[k].from, fl) == 0) {
+        size_t tl = strlen(folds[k].to);
+        memmove(out, folds[k].to, tl); /* out <= in: folds never grow */
+        out += tl;
+        in += fl;
+        replaced++;
+        break;
+      }
+    }
+    if (k == n) *out++ = *in++;
+  }
+  *out = '\0';
+  return replaced;
+}

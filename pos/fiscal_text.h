@@ -1,0 +1,22 @@
+/*
+** fiscal_text.h: make a person's text fit a fiscal document.
+**
+** Fiscal documents carry text in CP866 (FFD 1.2), which has no typographic
+** quotes or dashes, yet «Ромашка» and "г. Москва — центр" are how shops
+** write their names. Rather than refusing them at the fiscal storage with an
+** opaque error, the till folds such characters to their plain equivalents
+** before a document is built: « » „ “ ” → ", ‘ ’ ‚ → ', – — − → -, … → ...,
+** non-breaking spaces → space. The printed receipt is made from the same
+** document, so paper and the tax service still say the same thing. Anything
+** else CP866 cannot hold is left alone, and the fiscal storage refuses it.
+*/
+#ifndef KASSA_POS_FISCAL_TEXT_H
+#define KASSA_POS_FISCAL_TEXT_H
+
+#include <stddef.h>
+
+/* Fold `text` (UTF-8, NUL-terminated) in place; it never grows. Returns the
+** number of characters replaced. */
+size_t fiscal_text_fold(char *text);
+
+#endif

@@ -1,0 +1,209 @@
+/*
+** tests/crash/fn_storm.c: writes receipts into an emulated FN as fast as it
+** can, to be killed.
+**
+** fn_crash starts this program, SIGKILLs it at a random moment, starts it
+** again, hundreds of times, and then checks the archive. So this program
+** does what a till does, with nothing to protect it: it opens the FN,
+** cancels a receipt a previous life left open (as a till does after a
+** crash), and then forever opens shifts, sells (some lines marked: checked,
+** accepted, sold), closes shifts after 20 receipts. After each document is
+** committed it writes "doc N" to stdout, unbuffered, so the harness knows
+** which numbers were promised to a customer before the kill.
+**
+**   fn_storm --init PATH   create and register an FN, load a key (run once)
+**   fn_storm PATH          write until killed
+**
+** Codes are made from the next document number and the line, with a genuine
+** 44-character tail, so a code a killed life checked but never sold is
+** checked again in place by the next life rather than piling up.
+*/
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fiscal/crypto.h"
+#include "fiscal/doc.h"
+#include "fiscal/fn.h"
+#include "fiscal/fn_emu.h"
+
+#define STORM_FN_NUMBER "9999078900004242"
+#define KEY_ID          "TH01"
+#define SHIFT_RECEIPTS  20
+#define GS              "\x1d"
+
+/* The key server's HMAC key; the harness needs nothing from it. */
+static const uint8_t key_material[32] = {
+    0x4b, 0x61, 0x73, 0x73, 0x61, 0x20, 0x73, 0x74, 0x6f, 0x72, 0x6d, 0x20, 0x6b, 0x65, 0x79, 0x21,
+    0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+
+/* One line to stdout with one write(2): nothing buffered dies with us. */
+static void say(const char *format, ...)
+{
+  char line[128];
+  va_list ap;
+  va_start(ap, format);
+  int n = vsnprintf(line, sizeof line, format, ap);
+  va_end(ap);
+  if (n > 0 && (size_t)n < sizeof line && write(STDOUT_FILENO, line, (size_t)n) != n) exit(3);
+}
+
+static void die(const char *what, int rc)
+{
+  fprintf(stderr, "fn_storm: %s: %s (%s)\n", what, fn_err_name(rc), fn_err_message(rc, false));
+  exit(2);
+}
+
+static size_t base64_encode(const uint8_t *in, size_t n, char *out)
+{
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t w = (uint32_t)in[i] << 16;
+    if (i + 1 < n) w |= (uint32_t)in[i + 1] << 8;
+    if (i + 2 < n) w |= in[i + 2];
+    out[o++] = alphabet[(w >> 18) & 63];
+    out[o++] = alphabet[(w >> 12) & 63];
+    out[o++] = i + 1 < n ? alphabet[(w >> 6) & 63] : '=';
+    out[o++] = i + 2 < n ? alphabet[w & 63] : '=';
+  }
+  out[o] = '\0';
+  return o;
+}
+
+static doc_item_t item_make(const char *name, uint64_t price)
+{
+  doc_item_t it;
+  memset(&it, 0, sizeof it);
+  snprintf(it.name, sizeof it.name, "%s", name);
+  it.price = price;
+  it.quantity = (doc_quantity_t){1, 0};
+  it.total = price;
+  it.vat = 1;
+  it.subject = 1;
+  it.payment_method = 4;
+  return it;
+}
+
+/* A marked line whose code is made from (document, line). */
+static doc_item_t marked_make(uint32_t document, unsigned line)
+{
+  char ki[40], tail[48];
+  uint8_t mac[CRYPTO_STREEBOG256_SIZE];
+  doc_item_t it = item_make("Ботинки", 1000u + line);
+  snprintf(ki, sizeof ki,
+           "0104600000000017"
+           "21"
+           "%08u%05u",
+           document, line);
+  if (crypto_hmac_streebog256(key_material, sizeof key_material, (const uint8_t *)ki, strlen(ki),
+                              mac) != 0)
+    die("hmac", FN_ERR_FAILURE);
+  base64_encode(mac, sizeof mac, tail);
+  it.subject = 33;
+  it.marked = true;
+  it.km_len = (size_t)snprintf(it.km, sizeof it.km, "%s" GS "91" KEY_ID GS "92%s", ki, tail);
+  it.km_status = DOC_KM_PIECE_SOLD;
+  it.product_tag = 1305; /* 1163: GS1 code of a marked good, the KI */
+  snprintf(it.product_value, sizeof it.product_value, "%s", ki);
+  return it;
+}
+
+static int storm_init(const char *path)
+{
+  fn_t *fn = NULL;
+  fn_registration_t r;
+  fn_key_t key;
+  int rc;
+  if ((rc = fn_emu_create(path, STORM_FN_NUMBER)) != 0) die("create", rc);
+  if ((rc = fn_emu_open(path, NULL, &fn)) != 0) die("open", rc);
+  memset(&r, 0, sizeof r);
+  strcpy(r.header.kkt_reg_number, "0000000001012345");
+  strcpy(r.header.user_inn, "7700000000");
+  strcpy(r.header.user_name, "ООО Шторм");
+  strcpy(r.header.address, "г. Москва");
+  strcpy(r.header.place, "Магазин");
+  r.reg.tax_systems = 1;
+  strcpy(r.reg.ofd_inn, "7704211201");
+  strcpy(r.reg.ofd_name, "ОФД");
+  strcpy(r.reg.kkt_serial, "00106700000042");
+  r.reg.marking = true;
+  r.reg.ffd_version = 4;
+  if ((rc = fn_register(fn, &r, false, NULL)) != 0) die("register", rc);
+  memset(&key, 0, sizeof key);
+  memcpy(key.id, KEY_ID, 5);
+  key.kind = FN_KEY_HMAC;
+  key.len = sizeof key_material;
+  memcpy(key.material, key_material, sizeof key_material);
+  if ((rc = fn_key_update(fn, &key, 1, 0)) != 0) die("key update", rc);
+  fn_free(fn);
+  return 0;
+}
+
+static void sell(fn_t *fn, uint32_t next)
+{
+  doc_item_t marked[3], plain = item_make("Пакет", 500);
+  fn_km_check_t check;
+  fn_doc_result_t res;
+  unsigned count = (unsigned)(rand() % 4); /* 0..3 marked lines */
+  uint64_t total = plain.total;
+  int rc;
+  for (unsigned i = 0; i < count; i++) {
+    marked[i] = marked_make(next, i);
+    if ((rc = fn_km_check(fn, &marked[i], &check)) != 0) die("km check", rc);
+    if (check.tail_status != FN_TAIL_VALID) die("tail not valid", FN_ERR_VALUE);
+    if ((rc = fn_km_accept(fn, marked[i].km, marked[i].km_len, true)) != 0) die("km accept", rc);
+    total += marked[i].total;
+  }
+  if ((rc = fn_receipt_begin(fn, DOC_OP_SALE, 1, "Шторм")) != 0) die("receipt begin", rc);
+  for (unsigned i = 0; i < count; i++) {
+    if ((rc = fn_receipt_add(fn, &marked[i])) != 0) die("receipt add (marked)", rc);
+  }
+  if ((rc = fn_receipt_add(fn, &plain)) != 0) die("receipt add", rc);
+  if ((rc = fn_receipt_close(fn, total / 2, total - total / 2, false, &res)) != 0)
+    die("receipt close", rc);
+  say("doc %u\n", res.number);
+}
+
+static _Noreturn void storm(const char *path)
+{
+  /* Codes a killed life checked but never sold stay in the table until a
+  ** till declines them; give them room, the harness counts them. */
+  fn_emu_options_t options = {.checked_km_capacity = 100000};
+  fn_t *fn = NULL;
+  fn_status_t s;
+  fn_doc_result_t res;
+  int rc;
+  if ((rc = fn_emu_open(path, &options, &fn)) != 0) die("open", rc);
+  if ((rc = fn_status(fn, &s)) != 0) die("status", rc);
+  if (s.receipt_open && (rc = fn_receipt_cancel(fn)) != 0) die("cancel", rc);
+  say("ready %u\n", s.last_document);
+  for (;;) {
+    if ((rc = fn_status(fn, &s)) != 0) die("status", rc);
+    if (!s.shift_open) {
+      if ((rc = fn_shift_open(fn, "Шторм", &res)) != 0) die("shift open", rc);
+      say("doc %u\n", res.number);
+    } else if (s.receipts_in_shift >= SHIFT_RECEIPTS) {
+      if ((rc = fn_shift_close(fn, "Шторм", &res)) != 0) die("shift close", rc);
+      say("doc %u\n", res.number);
+    } else {
+      sell(fn, s.last_document + 1);
+    }
+  }
+}
+
+int main(int argc, char **argv)
+{
+  int rc;
+  if ((rc = crypto_init()) != 0) {
+    fprintf(stderr, "fn_storm: %s\n", crypto_error_message(rc));
+    return 2;
+  }
+  srand((unsigned)getpid());
+  if (argc == 3 && strcmp(argv[1], "--init") == 0) return storm_init(argv[2]);
+  if (argc == 2) storm(argv[1]);
+  fprintf(stderr, "usage: fn_storm [--init] PATH\n");
+  return 2;
+}

@@ -1,0 +1,1413 @@
+/*
+** tests/unit/test_doc.c: FFD 1.2 documents (fiscal/doc.c).
+**
+** Every form is built and then read back with the TLV reader, not with
+** doc.c's own parsers, and its requisites are checked tag by tag and value
+** by value: a test fails when a builder drops, reorders or mis-types a
+** requisite, not only when it stops agreeing with itself. The documents
+** that come from outside (7, 83, 84) are also fed cut, of the wrong form,
+** and as garbage, and must be refused without being read through.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fiscal/doc.h"
+
+/* 2024-01-15 10:30:00, local time written as if UTC. */
+#define TIME_2024_01_15_1030 1705314600u
+
+/* A marking code with a GS (0x1D) inside: GS1 code with a 44-char tail. */
+static const char KM1[] = "010460043993125621JgXJ5.T\x1D"
+                          "8005112000\x1D"
+                          "930001\x1D"
+                          "923zbrLA==\x1D"
+                          "91003A";
+static const char KM2[] = "0104650117240408215Qbag!\x1D"
+                          "93Zjqw";
+static const char KM3[] = "0104600439931256215>,ZxR\x1D"
+                          "93Wwkx";
+
+static uint8_t buf[65536];
+static uint8_t buf2[65536];
+
+static doc_header_t header(void)
+{
+  doc_header_t h;
+  memset(&h, 0, sizeof h);
+  h.number = 42;
+  h.time = TIME_2024_01_15_1030;
+  strcpy(h.fn_number, "9999078902012345");
+  strcpy(h.kkt_reg_number, "0001234567012345");
+  strcpy(h.user_inn, "7700112233");
+  strcpy(h.user_name, "ООО Ромашка");
+  strcpy(h.cashier, "Иванова А.");
+  strcpy(h.address, "г. Москва, ул. Ленина, 1");
+  strcpy(h.place, "Магазин");
+  h.shift_number = 7;
+  return h;
+}
+
+static doc_item_t plain_item(const char *name, uint64_t price, uint64_t quantity_units)
+{
+  doc_item_t it;
+  memset(&it, 0, sizeof it);
+  strcpy(it.name, name);
+  it.price = price;
+  it.quantity = (doc_quantity_t){quantity_units * 1000, 3};
+  it.total = price * quantity_units;
+  it.vat = 1;
+  it.subject = 1;
+  it.payment_method = 4;
+  it.measure = 0;
+  return it;
+}
+
+static doc_item_t marked_item(const char *name, uint64_t price, const char *km, uint8_t type,
+                              uint16_t product_tag, const char *product, uint8_t check)
+{
+  doc_item_t it = plain_item(name, price, 1);
+  it.subject = 33;
+  it.marked = true;
+  it.km_len = strlen(km);
+  memcpy(it.km, km, it.km_len);
+  it.km_type = type;
+  it.product_tag = product_tag;
+  strcpy(it.product_value, product);
+  it.km_status = DOC_KM_PIECE_SOLD;
+  it.km_mode = 0;
+  it.check_result = check;
+  return it;
+}
+
+/* Three marked lines and one plain: 15 (all good), 3 (tail good, no OISM
+** answer), 7 (OISM said no) and an EAN-13 good. 2107 must be 1. */
+static doc_receipt_t receipt4(void)
+{
+  doc_receipt_t r;
+  memset(&r, 0, sizeof r);
+  r.operation = DOC_OP_SALE;
+  r.tax_system = 1;
+  r.receipt_number = 5;
+  r.items[0] = marked_item("Молоко 3,2%", 8990, KM1, 5, 1305, "010460043993125621JgXJ5.T", 15);
+  r.items[1] = marked_item("Вода", 4500, KM2, 5, 1305, "0104650117240408215Qbag!", 3);
+  r.items[2] = marked_item("Сигареты", 21000, KM3, 4, 1305, "0104600439931256215>,ZxR", 7);
+  r.items[2].has_industry = true;
+  strcpy(r.items[2].industry.authority, "030");
+  strcpy(r.items[2].industry.date, "21.11.2023");
+  strcpy(r.items[2].industry.number, "1944");
+  strcpy(r.items[2].industry.value, "UUID=0f1e2d3c-aaaa-bbbb-cccc-000011112222&Time=1705314599123");
+  r.items[3] = plain_item("Пакет", 500, 2);
+  r.items[3].product_tag = 1302;
+  strcpy(r.items[3].product_value, "4600000000008");
+  r.item_count = 4;
+  r.cash = 10000;
+  r.cashless = 8990 + 4500 + 21000 + 1000 - 10000;
+  return r;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reading helpers: the TLV reader only                                    */
+
+/* Opens a built document: one STLV of the given form filling len. */
+static void open_doc(const uint8_t *doc, size_t len, uint16_t form, tlv_reader_t *body)
+{
+  tlv_reader_t top;
+  tlv_item_t outer, after;
+  tlv_reader_init(&top, doc, len);
+  assert_int_equal(tlv_reader_next(&top, &outer), 0);
+  assert_int_equal(outer.tag, form);
+  assert_int_equal(outer.length + 4u, len);
+  assert_int_equal(tlv_reader_next(&top, &after), TLV_ERR_END);
+  assert_int_equal(tlv_reader_enter(&outer, body), 0);
+  assert_int_equal(tlv_check(doc, len, NULL), 0);
+}
+
+/* The tags of a list in order, into tags[]; returns the count. */
+static size_t list_tags(tlv_reader_t reader, uint16_t *tags, size_t max)
+{
+  tlv_item_t item = {0};
+  size_t n = 0;
+  int rc;
+  while ((rc = tlv_reader_next(&reader, &item)) == 0) {
+    assert_true(n < max);
+    tags[n++] = item.tag;
+  }
+  assert_int_equal(rc, TLV_ERR_END);
+  return n;
+}
+
+static void expect_tags(tlv_reader_t reader, const uint16_t *expected, size_t count)
+{
+  uint16_t tags[256];
+  size_t n = list_tags(reader, tags, 256);
+  for (size_t i = 0; i < n && i < count; i++) {
+    if (tags[i] != expected[i]) fail_msg("tag %zu: %u, expected %u", i, tags[i], expected[i]);
+  }
+  assert_int_equal(n, count);
+}
+#define EXPECT_TAGS(reader, ...)                                                                   \
+  do {                                                                                             \
+    static const uint16_t expected_[] = {__VA_ARGS__};                                             \
+    expect_tags((reader), expected_, sizeof expected_ / sizeof expected_[0]);                      \
+  } while (0)
+
+/* The nth (0-based) item with this tag; false when there is none. */
+static bool find_nth(tlv_reader_t reader, uint16_t tag, int nth, tlv_item_t *out)
+{
+  tlv_item_t item = {0};
+  while (tlv_reader_next(&reader, &item) == 0) {
+    if (item.tag == tag && nth-- == 0) {
+      *out = item;
+      return true;
+    }
+  }
+  return false;
+}
+
+static tlv_item_t get(tlv_reader_t reader, uint16_t tag)
+{
+  tlv_item_t item = {0};
+  if (!find_nth(reader, tag, 0, &item)) fail_msg("tag %u missing", tag);
+  return item;
+}
+
+static bool has(tlv_reader_t reader, uint16_t tag)
+{
+  tlv_item_t item = {0};
+  return find_nth(reader, tag, 0, &item);
+}
+
+static uint32_t u32(tlv_reader_t r, uint16_t tag)
+{
+  tlv_item_t item = get(r, tag);
+  uint32_t v = 0;
+  if (item.length == 4 && tlv_tag_lookup(tag)->type == TLV_TYPE_UNIXTIME)
+    assert_int_equal(tlv_get_unixtime(&item, &v), 0);
+  else
+    assert_int_equal(tlv_get_uint32(&item, &v), 0);
+  return v;
+}
+
+static uint8_t byte(tlv_reader_t r, uint16_t tag)
+{
+  tlv_item_t item = get(r, tag);
+  uint8_t v = 0;
+  assert_int_equal(tlv_get_byte(&item, &v), 0);
+  return v;
+}
+
+static uint64_t vln(tlv_reader_t r, uint16_t tag)
+{
+  tlv_item_t item = get(r, tag);
+  uint64_t v = 0;
+  assert_int_equal(tlv_get_vln(&item, &v), 0);
+  return v;
+}
+
+static void expect_text(tlv_reader_t r, uint16_t tag, const char *expected)
+{
+  tlv_item_t item = get(r, tag);
+  char text[1024];
+  size_t length = 0;
+  assert_int_equal(tlv_get_string(&item, text, sizeof text, &length), 0);
+  assert_int_equal(length, strlen(expected));
+  assert_memory_equal(text, expected, length);
+}
+
+static tlv_reader_t enter(tlv_item_t item)
+{
+  tlv_reader_t child;
+  assert_int_equal(tlv_reader_enter(&item, &child), 0);
+  return child;
+}
+
+static void expect_header(tlv_reader_t body, bool shift)
+{
+  assert_int_equal(u32(body, 1040), 42);
+  assert_int_equal(u32(body, 1012), TIME_2024_01_15_1030);
+  expect_text(body, 1041, "9999078902012345");
+  expect_text(body, 1037, "0001234567012345");
+  expect_text(body, 1018, "7700112233");
+  expect_text(body, 1048, "ООО Ромашка");
+  expect_text(body, 1009, "г. Москва, ул. Ленина, 1");
+  expect_text(body, 1187, "Магазин");
+  expect_text(body, 1021, "Иванова А.");
+  if (shift) assert_int_equal(u32(body, 1038), 7);
+}
+
+/* A failed build leaves nothing: every byte it may have touched is 0. */
+static void assert_wiped(const uint8_t *data, size_t size)
+{
+  for (size_t i = 0; i < size; i++) {
+    if (data[i] != 0) fail_msg("byte %zu is %02X after a failed build", i, data[i]);
+  }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Registration, shifts, reports                                           */
+
+static doc_registration_t registration(void)
+{
+  doc_registration_t r;
+  memset(&r, 0, sizeof r);
+  r.tax_systems = 0x01 | 0x04;
+  strcpy(r.ofd_inn, "7704211201");
+  strcpy(r.ofd_name, "ООО \"Такском\"");
+  strcpy(r.kkt_serial, "00106700000001");
+  r.marking = true;
+  r.ffd_version = 4;
+  r.reason_mask = 0x20;
+  return r;
+}
+
+static void test_registration(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  h.shift_number = 0;
+  doc_registration_t r = registration();
+  size_t len = 1;
+  tlv_reader_t body;
+
+  assert_int_equal(doc_build_registration(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_REGISTRATION, &body);
+  EXPECT_TAGS(body, 1040, 1012, 1041, 1037, 1018, 1048, 1009, 1187, 1021, 1209, 1013, 1062, 1002,
+              1290, 1017, 1046, 1188, 1189, 1190);
+  expect_header(body, false);
+  assert_int_equal(byte(body, 1209), 4);
+  expect_text(body, 1013, "00106700000001");
+  assert_int_equal(byte(body, 1062), 0x05);
+  assert_int_equal(byte(body, 1002), 0);
+  assert_int_equal(u32(body, 1290), 0x100);
+  expect_text(body, 1017, "7704211201");
+  expect_text(body, 1046, "ООО \"Такском\"");
+  /* Text is CP866 on the wire: 'О' is 0x8E. */
+  tlv_item_t user = get(body, 1048);
+  assert_int_equal(user.length, 11);
+  assert_int_equal(user.value[0], 0x8E);
+
+  /* Re-registration: form 11 with its reasons. */
+  assert_int_equal(doc_build_registration(&h, &r, true, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_REREGISTRATION, &body);
+  assert_int_equal(u32(body, 1205), 0x20);
+
+  /* Autonomous: no OFD, 1002 = 1, no marking bit. */
+  h.autonomous = true;
+  r.marking = false;
+  memset(r.ofd_inn, 0, sizeof r.ofd_inn);
+  assert_int_equal(doc_build_registration(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_REGISTRATION, &body);
+  assert_int_equal(byte(body, 1002), 1);
+  assert_int_equal(u32(body, 1290), 0);
+  assert_false(has(body, 1017));
+  assert_false(has(body, 1046));
+
+  /* An online register must name its OFD. */
+  h.autonomous = false;
+  len = 99;
+  assert_int_equal(doc_build_registration(&h, &r, false, buf, sizeof buf, &len), DOC_ERR_MISSING);
+  assert_int_equal(len, 0);
+}
+
+static void test_shift_open_and_close(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_counters_t c;
+  size_t len = 0;
+  tlv_reader_t body;
+  memset(&c, 0, sizeof c);
+
+  assert_int_equal(doc_build_shift(&h, &c, true, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_SHIFT_OPEN, &body);
+  EXPECT_TAGS(body, 1040, 1012, 1041, 1037, 1018, 1048, 1009, 1187, 1021, 1038, 1209, 1188, 1189);
+  expect_header(body, true);
+  expect_text(body, 1188, DOC_KKT_VERSION);
+
+  c.receipts_in_shift = 12;
+  c.documents_in_shift = 14;
+  c.unsent_documents = 3;
+  c.first_unsent_time = TIME_2024_01_15_1030 - 3600;
+  c.unsent_notifications = 2;
+  c.keys_valid_days = 300;
+  c.ofd_timeout = true;
+  /* No cashier: 1021 is left out, not written empty. */
+  h.cashier[0] = '\0';
+  assert_int_equal(doc_build_shift(&h, &c, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_SHIFT_CLOSE, &body);
+  EXPECT_TAGS(body, 1040, 1012, 1041, 1037, 1018, 1048, 1009, 1187, 1038, 1209, 1118, 1111, 1097,
+              1098, 2104, 1053, 1213);
+  assert_int_equal(u32(body, 1118), 12);
+  assert_int_equal(u32(body, 1111), 14);
+  assert_int_equal(u32(body, 1097), 3);
+  assert_int_equal(u32(body, 1098), TIME_2024_01_15_1030 - 3600);
+  assert_int_equal(u32(body, 2104), 2);
+  assert_int_equal(byte(body, 1053), 1);
+  tlv_item_t keys = get(body, 1213);
+  uint16_t days = 0;
+  assert_int_equal(tlv_get_uint16(&keys, &days), 0);
+  assert_int_equal(days, 300);
+
+  /* Nothing unsent: 1097 = 0 and no 1098. */
+  c.unsent_documents = 0;
+  assert_int_equal(doc_build_shift(&h, &c, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_SHIFT_CLOSE, &body);
+  assert_int_equal(u32(body, 1097), 0);
+  assert_false(has(body, 1098));
+}
+
+static void test_state_report_and_fn_close(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_counters_t c;
+  size_t len = 0;
+  tlv_reader_t body;
+  memset(&c, 0, sizeof c);
+  c.unsent_documents = 4;
+  c.first_unsent_number = 17;
+  c.first_unsent_time = 1700000000;
+  c.unsent_notifications = 9;
+  c.fn_memory_full = true;
+
+  assert_int_equal(doc_build_state_report(&h, &c, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_STATE_REPORT, &body);
+  EXPECT_TAGS(body, 1040, 1012, 1041, 1037, 1018, 1048, 1009, 1187, 1021, 1038, 1209, 1097, 1116,
+              1098, 2104, 1052);
+  expect_header(body, true);
+  assert_int_equal(u32(body, 1116), 17);
+  assert_int_equal(u32(body, 2104), 9);
+  assert_int_equal(byte(body, 1052), 1);
+
+  /* Outside a shift, 21 has no 1038; an autonomous KKT says so. */
+  h.shift_number = 0;
+  h.autonomous = true;
+  assert_int_equal(doc_build_state_report(&h, &c, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_STATE_REPORT, &body);
+  assert_false(has(body, 1038));
+  assert_int_equal(byte(body, 1002), 1);
+
+  h = header();
+  assert_int_equal(doc_build_fn_close(&h, &c, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_FN_CLOSE, &body);
+  EXPECT_TAGS(body, 1040, 1012, 1041, 1037, 1018, 1048, 1009, 1187, 1021, 1038, 1209, 1097, 1098,
+              2104);
+  expect_header(body, true);
+  assert_int_equal(u32(body, 1097), 4);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Receipts                                                                */
+
+static void expect_marked_item(tlv_reader_t item, const char *km, uint8_t type, const char *ki,
+                               uint8_t check, uint16_t status_tag)
+{
+  /* 1163 {1305: ki} */
+  tlv_reader_t code = enter(get(item, 1163));
+  EXPECT_TAGS(code, 1305);
+  expect_text(code, 1305, ki);
+  /* 2000 byte-exact on the wire, GS included. */
+  tlv_item_t mark = get(item, 2000);
+  assert_int_equal(mark.length, strlen(km));
+  assert_memory_equal(mark.value, km, strlen(km));
+  assert_non_null(memchr(mark.value, 0x1D, mark.length));
+  assert_int_equal(byte(item, 2100), type);
+  assert_int_equal(byte(item, 2102), 0);
+  assert_int_equal(byte(item, status_tag), DOC_KM_PIECE_SOLD);
+  assert_int_equal(byte(item, 2106), check);
+}
+
+static void test_receipt_with_marked_lines(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_receipt_t r = receipt4();
+  size_t len = 0;
+  tlv_reader_t body;
+  tlv_item_t it = {0};
+
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  EXPECT_TAGS(body, 1040, 1012, 1041, 1037, 1018, 1048, 1009, 1187, 1021, 1038, 1209, 1042, 1054,
+              1055, 1059, 1059, 1059, 1059, 1020, 1031, 1081, 1215, 1216, 1217, 1102, 2107);
+  expect_header(body, true);
+  assert_int_equal(byte(body, 1209), 4);
+  assert_int_equal(u32(body, 1042), 5);
+  assert_int_equal(byte(body, 1054), 1);
+  assert_int_equal(byte(body, 1055), 1);
+  assert_int_equal(vln(body, 1020), 35490);
+  assert_int_equal(vln(body, 1031), 10000);
+  assert_int_equal(vln(body, 1081), 25490);
+  /* VAT 20% inside 354.90: 59.15. */
+  assert_int_equal(vln(body, 1102), 5915);
+  /* Item 3 (OISM said the status is wrong) makes the receipt negative. */
+  assert_int_equal(byte(body, 2107), 1);
+
+  assert_true(find_nth(body, 1059, 0, &it));
+  tlv_reader_t item = enter(it);
+  EXPECT_TAGS(item, 1030, 1079, 1023, 1043, 1199, 1212, 1214, 2108, 1163, 2000, 2100, 2102, 2003,
+              2106);
+  expect_text(item, 1030, "Молоко 3,2%");
+  assert_int_equal(vln(item, 1079), 8990);
+  tlv_item_t quantity = get(item, 1023);
+  tlv_fvln_t q;
+  assert_int_equal(tlv_get_fvln(&quantity, &q), 0);
+  assert_int_equal(q.mantissa, 1000);
+  assert_int_equal(q.scale, 3);
+  assert_int_equal(vln(item, 1043), 8990);
+  assert_int_equal(byte(item, 1212), 33);
+  assert_int_equal(byte(item, 1214), 4);
+  assert_int_equal(byte(item, 2108), 0);
+  expect_marked_item(item, KM1, 5, "010460043993125621JgXJ5.T", 15, 2003);
+
+  assert_true(find_nth(body, 1059, 1, &it));
+  expect_marked_item(enter(it), KM2, 5, "0104650117240408215Qbag!", 3, 2003);
+
+  assert_true(find_nth(body, 1059, 2, &it));
+  item = enter(it);
+  expect_marked_item(item, KM3, 4, "0104600439931256215>,ZxR", 7, 2003);
+  tlv_reader_t industry = enter(get(item, 1260));
+  EXPECT_TAGS(industry, 1262, 1263, 1264, 1265);
+  expect_text(industry, 1262, "030");
+  expect_text(industry, 1263, "21.11.2023");
+  expect_text(industry, 1264, "1944");
+  expect_text(industry, 1265, "UUID=0f1e2d3c-aaaa-bbbb-cccc-000011112222&Time=1705314599123");
+
+  assert_true(find_nth(body, 1059, 3, &it));
+  item = enter(it);
+  EXPECT_TAGS(item, 1030, 1079, 1023, 1043, 1199, 1212, 1214, 2108, 1163);
+  assert_int_equal(vln(item, 1043), 1000);
+  tlv_reader_t code = enter(get(item, 1163));
+  expect_text(code, 1302, "4600000000008");
+}
+
+static void test_receipt_2107(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_receipt_t r = receipt4();
+  size_t len = 0;
+  tlv_reader_t body;
+
+  /* The rule, bit by bit: negative only when a check was made and failed. */
+  assert_false(doc_check_negative(0));
+  assert_false(doc_check_negative(3));
+  assert_false(doc_check_negative(15));
+  assert_false(doc_check_negative(16));
+  assert_false(doc_check_negative(19));
+  assert_true(doc_check_negative(1));
+  assert_true(doc_check_negative(5));
+  assert_true(doc_check_negative(7));
+  assert_true(doc_check_negative(17));
+
+  /* All positive or not checked: 2107 = 0. */
+  r.items[2].check_result = 15;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_int_equal(byte(body, 2107), 0);
+
+  /* A tail that failed in the FN: 1. */
+  r.items[1].check_result = DOC_2106_TAIL_CHECKED;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_int_equal(byte(body, 2107), 1);
+
+  /* No marked line: no 2107 at all. */
+  r.items[0] = r.items[3];
+  r.item_count = 1;
+  r.cash = 1000;
+  r.cashless = 0;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_false(has(body, 2107));
+  assert_false(has(body, 2000));
+}
+
+static void test_receipt_operations_and_correction(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_receipt_t r = receipt4();
+  size_t len = 0;
+  tlv_reader_t body;
+  tlv_item_t it = {0};
+
+  for (uint8_t op = DOC_OP_SALE; op <= DOC_OP_PURCHASE_RETURN; op++) {
+    r.operation = op;
+    for (size_t i = 0; i < 3; i++)
+      r.items[i].km_status = op == DOC_OP_SALE_RETURN ? DOC_KM_PIECE_RETURNED : DOC_KM_PIECE_SOLD;
+    assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+    open_doc(buf, len, DOC_RECEIPT, &body);
+    assert_int_equal(byte(body, 1054), op);
+    assert_true(find_nth(body, 1059, 0, &it));
+    assert_int_equal(byte(enter(it), 2003),
+                     op == DOC_OP_SALE_RETURN ? DOC_KM_PIECE_RETURNED : DOC_KM_PIECE_SOLD);
+  }
+
+  r = receipt4();
+  r.correction_type = 1;
+  r.correction_date = 1704067200; /* 2024-01-01 */
+  strcpy(r.correction_basis, "ПР-15/2024");
+  assert_int_equal(doc_build_receipt(&h, &r, true, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_CORRECTION, &body);
+  EXPECT_TAGS(body, 1040, 1012, 1041, 1037, 1018, 1048, 1009, 1187, 1021, 1038, 1209, 1042, 1054,
+              1055, 1173, 1174, 1059, 1059, 1059, 1059, 1020, 1031, 1081, 1215, 1216, 1217, 1102,
+              2107);
+  assert_int_equal(byte(body, 1173), 1);
+  tlv_reader_t basis = enter(get(body, 1174));
+  EXPECT_TAGS(basis, 1178, 1179);
+  assert_int_equal(u32(basis, 1178), 1704067200);
+  expect_text(basis, 1179, "ПР-15/2024");
+  /* A correction states the assigned status (2110), not a planned one. */
+  assert_true(find_nth(body, 1059, 0, &it));
+  tlv_reader_t item = enter(it);
+  assert_false(has(item, 2003));
+  expect_marked_item(item, KM1, 5, "010460043993125621JgXJ5.T", 15, 2110);
+}
+
+static void test_receipt_totals_and_arguments(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_receipt_t r = receipt4();
+  size_t len = 7;
+
+  /* Payments one kopeck short of the items. */
+  r.cash -= 1;
+  memset(buf, 0, sizeof buf);
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), DOC_ERR_TOTAL);
+  assert_int_equal(len, 0);
+  assert_wiped(buf, 4096);
+
+  r = receipt4();
+  r.item_count = 0;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
+  r.item_count = DOC_MAX_ITEMS + 1;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
+  r = receipt4();
+  r.operation = 5;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
+  r.operation = 0;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
+  r = receipt4();
+  r.correction_type = 2;
+  assert_int_equal(doc_build_receipt(&h, &r, true, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
+
+  /* A marked line without its code. */
+  r = receipt4();
+  r.items[1].km_len = 0;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
+  r.items[1].km_len = DOC_MAX_KM + 1;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
+
+  /* A header text that fills its array has lost its end. */
+  r = receipt4();
+  memset(h.fn_number, '9', sizeof h.fn_number);
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
+  h = header();
+
+  /* Text with no CP866 form (a euro sign) is refused, not replaced. */
+  strcpy(r.items[3].name, "Пакет \xE2\x82\xAC");
+  memset(buf, 0, sizeof buf);
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), TLV_ERR_NOT_CP866);
+  assert_int_equal(len, 0);
+  assert_wiped(buf, sizeof buf);
+
+  /* Amounts past six bytes. */
+  r = receipt4();
+  r.items[0].total = UINT64_C(1) << 48;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), DOC_ERR_TOTAL);
+
+  /* NULLs. */
+  assert_int_equal(doc_build_receipt(NULL, &r, false, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
+  assert_int_equal(doc_build_receipt(&h, NULL, false, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
+  assert_int_equal(doc_build_receipt(&h, &r, false, NULL, sizeof buf, &len), TLV_ERR_ARGUMENT);
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, NULL), TLV_ERR_ARGUMENT);
+
+  /* A small buffer is NO_SPACE, wiped. */
+  r = receipt4();
+  memset(buf, 0, sizeof buf);
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, 300, &len), TLV_ERR_NO_SPACE);
+  assert_int_equal(len, 0);
+  assert_wiped(buf, 300);
+}
+
+/* A line as large as the dictionary allows: every text at its limit. */
+static doc_item_t largest_item(void)
+{
+  doc_item_t it = marked_item("", UINT64_C(99999999), "", 5, 1305, "", 15);
+  memset(it.name, 'N', 128);
+  it.name[128] = '\0';
+  it.km_len = DOC_MAX_KM;
+  memset(it.km, 'K', DOC_MAX_KM);
+  it.km[10] = 0x1D;
+  memset(it.product_value, 'P', 38);
+  it.product_value[38] = '\0';
+  it.quantity = (doc_quantity_t){UINT64_C(0xFFFFFFFFFFFFFF), 3};
+  it.has_industry = true;
+  strcpy(it.industry.authority, "030");
+  strcpy(it.industry.date, "21.11.2023");
+  memset(it.industry.number, '1', 32);
+  memset(it.industry.value, 'V', 256);
+  return it;
+}
+
+static void test_receipt_size_limits(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  static doc_receipt_t r;
+  size_t len = 0;
+  tlv_reader_t body;
+  tlv_item_t it = {0};
+
+  memset(&r, 0, sizeof r);
+  r.operation = DOC_OP_SALE;
+  r.tax_system = 1;
+  r.item_count = 1;
+  r.items[0] = largest_item();
+  r.cash = r.items[0].total;
+
+  /* The largest line the dictionary allows still fits an item (1024). */
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_true(find_nth(body, 1059, 0, &it));
+  assert_true(it.length <= 1024);
+  assert_true(it.length > 800);
+
+  /* An item over its limits is refused and nothing is left: a product
+  ** code longer than 1305 allows. */
+  memset(r.items[0].product_value, 'P', 40);
+  r.items[0].product_value[40] = '\0';
+  memset(buf, 0, sizeof buf);
+  len = 5;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), TLV_ERR_VALUE_TOO_LONG);
+  assert_int_equal(len, 0);
+  assert_wiped(buf, sizeof buf);
+
+  /* Over 32 KiB: as many largest lines as DOC_MAX_ITEMS allows. */
+  r.item_count = DOC_MAX_ITEMS;
+  r.cash = 0;
+  for (size_t i = 0; i < DOC_MAX_ITEMS; i++) {
+    r.items[i] = largest_item();
+    r.cash += r.items[i].total;
+  }
+  memset(buf, 0, sizeof buf);
+  len = 5;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), TLV_ERR_STLV_TOO_LONG);
+  assert_int_equal(len, 0);
+  assert_wiped(buf, sizeof buf);
+
+  /* The most lines that fit: the document and its seal fit DOC_MAX_DOCUMENT. */
+  size_t fit = 0;
+  for (size_t n = 1; n <= DOC_MAX_ITEMS; n++) {
+    r.item_count = n;
+    r.cash = r.items[0].total * n;
+    if (doc_build_receipt(&h, &r, false, buf, sizeof buf, &len) != 0) break;
+    fit = n;
+  }
+  assert_true(fit > 30 && fit < DOC_MAX_ITEMS);
+  r.item_count = fit;
+  r.cash = r.items[0].total * fit;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  assert_true(len + DOC_SEAL_SIZE <= DOC_MAX_DOCUMENT);
+  static const uint8_t sign[6] = {1, 2, 3, 4, 5, 6};
+  assert_int_equal(doc_seal(buf, &len, DOC_MAX_DOCUMENT, sign), 0);
+  assert_true(len <= DOC_MAX_DOCUMENT);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Marking documents                                                       */
+
+static void test_km_request(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_receipt_t r = receipt4();
+  size_t len = 0;
+  tlv_reader_t body;
+
+  h.number = 1001;
+  assert_int_equal(doc_build_km_request(&h, &r.items[0], buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_KM_REQUEST, &body);
+  EXPECT_TAGS(body, 1041, 2001, 2114, 2000, 2100, 2003, 1023, 2102);
+  expect_text(body, 1041, "9999078902012345");
+  assert_int_equal(u32(body, 2001), 1001);
+  assert_int_equal(u32(body, 2114), TIME_2024_01_15_1030);
+  tlv_item_t mark = get(body, 2000);
+  assert_int_equal(mark.length, strlen(KM1));
+  assert_memory_equal(mark.value, KM1, strlen(KM1));
+  assert_int_equal(byte(body, 2100), 5);
+  assert_int_equal(byte(body, 2003), DOC_KM_PIECE_SOLD);
+  assert_int_equal(byte(body, 2102), 0);
+
+  /* Measured goods (1.250 kg) carry their measure. */
+  doc_item_t kg = r.items[1];
+  kg.quantity = (doc_quantity_t){1250, 3};
+  kg.measure = 11;
+  kg.km_status = DOC_KM_MEASURED_SOLD;
+  assert_int_equal(doc_build_km_request(&h, &kg, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_KM_REQUEST, &body);
+  EXPECT_TAGS(body, 1041, 2001, 2114, 2000, 2100, 2003, 1023, 2108, 2102);
+  assert_int_equal(byte(body, 2108), 11);
+  assert_int_equal(byte(body, 2003), DOC_KM_MEASURED_SOLD);
+
+  /* Not a marked line. */
+  assert_int_equal(doc_build_km_request(&h, &r.items[3], buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
+  assert_int_equal(len, 0);
+}
+
+static void test_km_notification(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_receipt_t r = receipt4();
+  size_t len = 0;
+  tlv_reader_t body;
+  tlv_item_t it = {0};
+  const char *kms[3] = {KM1, KM2, KM3};
+
+  h.number = 77;
+  assert_int_equal(doc_build_km_notification(&h, 42, &r, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_KM_NOTIFICATION, &body);
+  EXPECT_TAGS(body, 2002, 1012, 1041, 1037, 1018, 1040, 1054, 2007, 2007, 2007);
+  assert_int_equal(u32(body, 2002), 77);
+  assert_int_equal(u32(body, 1040), 42);
+  assert_int_equal(byte(body, 1054), DOC_OP_SALE);
+  for (int i = 0; i < 3; i++) {
+    assert_true(find_nth(body, 2007, i, &it));
+    tlv_reader_t line = enter(it);
+    EXPECT_TAGS(line, 2000, 2110, 1023);
+    tlv_item_t mark = get(line, 2000);
+    assert_int_equal(mark.length, strlen(kms[i]));
+    assert_memory_equal(mark.value, kms[i], mark.length);
+    assert_int_equal(byte(line, 2110), DOC_KM_PIECE_SOLD);
+  }
+
+  /* A receipt with no marked line has nothing to notify. */
+  r.items[0] = r.items[3];
+  r.item_count = 1;
+  assert_int_equal(doc_build_km_notification(&h, 42, &r, buf, sizeof buf, &len), DOC_ERR_MISSING);
+  assert_int_equal(len, 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sealing and the QR code                                                 */
+
+static void test_seal_round_trip(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_receipt_t r = receipt4();
+  static const uint8_t sign[6] = {0x01, 0x02, 0x12, 0x34, 0x56, 0x78};
+  uint8_t back[6] = {0};
+  size_t len = 0, unsealed = 0, part = 0;
+
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  unsealed = len;
+  memcpy(buf2, buf, len);
+
+  /* A buffer one byte short: refused, document unchanged. */
+  assert_int_equal(doc_seal(buf, &len, len + DOC_SEAL_SIZE - 1, sign), TLV_ERR_NO_SPACE);
+  assert_int_equal(len, unsealed);
+  assert_memory_equal(buf, buf2, len);
+
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  assert_int_equal(len, unsealed + DOC_SEAL_SIZE);
+  /* 1077 is the last requisite, and the outer length covers it. */
+  static const uint8_t tail[10] = {0x35, 0x04, 0x06, 0x00, 0x01, 0x02, 0x12, 0x34, 0x56, 0x78};
+  assert_memory_equal(buf + len - 10, tail, 10);
+  assert_int_equal(buf[2] | (buf[3] << 8), len - 4);
+  assert_int_equal(tlv_check(buf, len, NULL), 0);
+
+  doc_summary_t s;
+  assert_int_equal(doc_summarize(buf, len, &s), 0);
+  assert_int_equal(s.type, DOC_RECEIPT);
+  assert_int_equal(s.number, 42);
+  assert_int_equal(s.time, TIME_2024_01_15_1030);
+  assert_int_equal(s.shift_number, 7);
+  assert_int_equal(s.total, 35490);
+  assert_int_equal(s.operation, DOC_OP_SALE);
+  assert_true(s.has_sign);
+  assert_memory_equal(s.sign, sign, 6);
+
+  /* The signed part is exactly the unsealed document. */
+  assert_int_equal(doc_signed_part(buf, len, buf2 + 40000, 20000, &part, back), 0);
+  assert_int_equal(part, unsealed);
+  assert_memory_equal(buf2 + 40000, buf2, unsealed);
+  assert_memory_equal(back, sign, 6);
+
+  /* Sealing twice is refused; a signed part needs a sign. */
+  size_t again = len;
+  assert_int_equal(doc_seal(buf, &again, sizeof buf, sign), DOC_ERR_DUPLICATE);
+  assert_int_equal(doc_signed_part(buf2, unsealed, buf2 + 40000, 20000, &part, NULL),
+                   DOC_ERR_MISSING);
+
+  /* In place, too. */
+  assert_int_equal(doc_signed_part(buf, len, buf, sizeof buf, &part, NULL), 0);
+  assert_int_equal(part, unsealed);
+  assert_memory_equal(buf, buf2, unsealed);
+
+  /* The printed FP: big-endian bytes 2..5. */
+  assert_int_equal(doc_fiscal_sign_printed(sign), 0x12345678u);
+  static const uint8_t high[6] = {0xFF, 0xFF, 0xF0, 0x00, 0x00, 0x01};
+  assert_int_equal(doc_fiscal_sign_printed(high), 4026531841u);
+
+  /* Every form can be sealed, and its summary reads back. */
+  assert_int_equal(doc_build_km_notification(&h, 42, &r, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  assert_int_equal(doc_summarize(buf, len, &s), 0);
+  assert_int_equal(s.type, DOC_KM_NOTIFICATION);
+  assert_int_equal(s.number, 42); /* 2002 = h.number */
+}
+
+static void test_receipt_qr(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  char qr[128];
+  assert_int_equal(doc_receipt_qr(&h, 123450, DOC_OP_SALE, 305419896u, qr, sizeof qr), 0);
+  assert_string_equal(qr, "t=20240115T1030&s=1234.50&fn=9999078902012345&i=42&fp=305419896&n=1");
+  assert_int_equal(doc_receipt_qr(&h, 7, DOC_OP_SALE_RETURN, 1u, qr, sizeof qr), 0);
+  assert_string_equal(qr, "t=20240115T1030&s=0.07&fn=9999078902012345&i=42&fp=1&n=2");
+  assert_int_equal(doc_receipt_qr(&h, 7, DOC_OP_SALE, 1u, qr, 20), TLV_ERR_NO_SPACE);
+  assert_string_equal(qr, "");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Documents from outside                                                  */
+
+static doc_ack_t ack(void)
+{
+  doc_ack_t a;
+  memset(&a, 0, sizeof a);
+  strcpy(a.ofd_inn, "7704211201");
+  strcpy(a.fn_number, "9999078902012345");
+  a.document_number = 42;
+  a.time = TIME_2024_01_15_1030 + 5;
+  a.answer_code = 0;
+  a.operator_sign_len = 18;
+  for (size_t i = 0; i < 18; i++) a.operator_sign[i] = (uint8_t)(0xA0 + i);
+  return a;
+}
+
+/* Every cut of a document is refused, whatever the parser. */
+static void refuse_every_prefix(const uint8_t *doc, size_t len,
+                                int (*parse)(const uint8_t *, size_t, void *), void *out)
+{
+  for (size_t cut = 0; cut < len; cut++) assert_true(parse(doc, cut, out) < 0);
+}
+
+static int parse_ack(const uint8_t *d, size_t n, void *o) { return doc_parse_ack(d, n, o); }
+static int parse_answer(const uint8_t *d, size_t n, void *o)
+{
+  return doc_parse_km_answer(d, n, o);
+}
+static int parse_ticket(const uint8_t *d, size_t n, void *o)
+{
+  return doc_parse_km_ticket(d, n, o);
+}
+
+static void test_ack(void **state)
+{
+  (void)state;
+  doc_ack_t a = ack(), b;
+  size_t len = 0;
+  tlv_reader_t body;
+
+  assert_int_equal(doc_build_ack(&a, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_OPERATOR_ACK, &body);
+  EXPECT_TAGS(body, 1017, 1041, 1040, 1012, 1068, 1078);
+  tlv_reader_t message = enter(get(body, 1068));
+  EXPECT_TAGS(message, 1022);
+
+  memset(&b, 0x55, sizeof b);
+  assert_int_equal(doc_parse_ack(buf, len, &b), 0);
+  assert_string_equal(b.ofd_inn, a.ofd_inn);
+  assert_string_equal(b.fn_number, a.fn_number);
+  assert_int_equal(b.document_number, 42);
+  assert_int_equal(b.time, a.time);
+  assert_int_equal(b.answer_code, 0);
+  assert_int_equal(b.operator_sign_len, 18);
+  assert_memory_equal(b.operator_sign, a.operator_sign, 18);
+
+  refuse_every_prefix(buf, len, parse_ack, &b);
+
+  /* Trailing bytes after the document. */
+  buf[len] = 0;
+  assert_int_equal(doc_parse_ack(buf, len + 1, &b), TLV_ERR_BAD_LENGTH);
+  memset(buf + len, 0, 4);
+  assert_int_equal(doc_parse_ack(buf, len + 4, &b), TLV_ERR_BAD_LENGTH);
+
+  /* A length inside that runs past the end of the document. */
+  memcpy(buf2, buf, len);
+  buf2[4 + 2] = 0xFF; /* 1017's length */
+  assert_int_equal(doc_parse_ack(buf2, len, &b), TLV_ERR_LENGTH_PAST_END);
+
+  /* An answer code of the wrong size inside 1068. */
+  {
+    tlv_writer_t w;
+    tlv_writer_init(&w, buf2, sizeof buf2);
+    assert_int_equal(tlv_begin_stlv(&w, 7), 0);
+    assert_int_equal(tlv_put_string(&w, 1017, "7704211201", 10), 0);
+    assert_int_equal(tlv_put_string(&w, 1041, "9999078902012345", 16), 0);
+    assert_int_equal(tlv_put_uint32(&w, 1040, 1), 0);
+    assert_int_equal(tlv_put_unixtime(&w, 1012, 1), 0);
+    assert_int_equal(tlv_begin_stlv(&w, 1068), 0);
+    static const uint8_t two[2] = {0, 0};
+    assert_int_equal(tlv_put_raw(&w, 1022, two, 2), TLV_ERR_VALUE_TOO_LONG);
+    assert_int_equal(tlv_put_raw(&w, 9999, two, 2), 0);
+    assert_int_equal(tlv_end_stlv(&w), 0);
+    assert_int_equal(tlv_put_bytes(&w, 1078, two, 2), 0);
+    assert_int_equal(tlv_end_stlv(&w), 0);
+    size_t n = 0;
+    assert_int_equal(tlv_writer_finish(&w, &n), 0);
+    /* No 1022: missing, even though everything else is there. */
+    assert_int_equal(doc_parse_ack(buf2, n, &b), DOC_ERR_MISSING);
+  }
+
+  /* A sign longer than 1078 allows. */
+  a.operator_sign_len = 19;
+  assert_int_equal(doc_build_ack(&a, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
+}
+
+static void test_km_answer(void **state)
+{
+  (void)state;
+  doc_km_answer_t a, b;
+  size_t len = 0;
+  tlv_reader_t body;
+  memset(&a, 0, sizeof a);
+  a.request_number = 1001;
+  a.request_time = TIME_2024_01_15_1030;
+  a.km_len = strlen(KM1);
+  memcpy(a.km, KM1, a.km_len);
+  a.status_answer = 1;
+  a.processing_code = 0;
+  a.km_type = 5;
+  a.km_mode = 0;
+  a.processing_results = 0x0F;
+
+  assert_int_equal(doc_build_km_answer(&a, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_KM_ANSWER, &body);
+  EXPECT_TAGS(body, 2001, 2114, 2000, 2100, 2102, 2109, 2105, 2005);
+  assert_int_equal(byte(body, 2109), 1);
+  assert_int_equal(byte(body, 2005), 0x0F);
+
+  memset(&b, 0x55, sizeof b);
+  assert_int_equal(doc_parse_km_answer(buf, len, &b), 0);
+  assert_int_equal(b.request_number, 1001);
+  assert_int_equal(b.request_time, TIME_2024_01_15_1030);
+  assert_int_equal(b.km_len, strlen(KM1));
+  assert_memory_equal(b.km, KM1, b.km_len + 1);
+  assert_int_equal(b.status_answer, 1);
+  assert_int_equal(b.processing_code, 0);
+  assert_int_equal(b.km_type, 5);
+  assert_int_equal(b.km_mode, 0);
+  assert_int_equal(b.processing_results, 0x0F);
+
+  refuse_every_prefix(buf, len, parse_answer, &b);
+
+  /* Without the code it is about: still an answer. */
+  a.km_len = 0;
+  assert_int_equal(doc_build_km_answer(&a, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_parse_km_answer(buf, len, &b), 0);
+  assert_int_equal(b.km_len, 0);
+
+  /* Wrong form: a ticket is not an answer, an answer not an ack. */
+  assert_int_equal(doc_parse_ack(buf, len, &(doc_ack_t){0}), DOC_ERR_WRONG_FORM);
+  doc_km_ticket_t t = {5, 0, 0};
+  assert_int_equal(doc_build_km_ticket(&t, buf2, sizeof buf2, &len), 0);
+  assert_int_equal(doc_parse_km_answer(buf2, len, &b), DOC_ERR_WRONG_FORM);
+
+  /* A requisite twice; a processed request without its status answer. */
+  {
+    tlv_writer_t w;
+    size_t n = 0;
+    tlv_writer_init(&w, buf2, sizeof buf2);
+    assert_int_equal(tlv_begin_stlv(&w, 83), 0);
+    assert_int_equal(tlv_put_byte(&w, 2105, 0), 0);
+    assert_int_equal(tlv_end_stlv(&w), 0);
+    assert_int_equal(tlv_writer_finish(&w, &n), 0);
+    assert_int_equal(doc_parse_km_answer(buf2, n, &b), DOC_ERR_MISSING);
+    tlv_writer_init(&w, buf2, sizeof buf2);
+    assert_int_equal(tlv_begin_stlv(&w, 83), 0);
+    assert_int_equal(tlv_put_byte(&w, 2105, 2), 0); /* bad KM: no 2109 needed */
+    assert_int_equal(tlv_end_stlv(&w), 0);
+    assert_int_equal(tlv_writer_finish(&w, &n), 0);
+    assert_int_equal(doc_parse_km_answer(buf2, n, &b), 0);
+    assert_int_equal(b.processing_code, 2);
+    tlv_writer_init(&w, buf2, sizeof buf2);
+    assert_int_equal(tlv_begin_stlv(&w, 83), 0);
+    assert_int_equal(tlv_put_byte(&w, 2105, 0), 0);
+    assert_int_equal(tlv_put_byte(&w, 2109, 1), 0);
+    assert_int_equal(tlv_put_byte(&w, 2109, 2), 0);
+    assert_int_equal(tlv_end_stlv(&w), 0);
+    assert_int_equal(tlv_writer_finish(&w, &n), 0);
+    assert_int_equal(doc_parse_km_answer(buf2, n, &b), DOC_ERR_DUPLICATE);
+  }
+}
+
+static void test_km_ticket(void **state)
+{
+  (void)state;
+  doc_km_ticket_t t = {77, 1, 3}, u;
+  size_t len = 0;
+  tlv_reader_t body;
+
+  assert_int_equal(doc_build_km_ticket(&t, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_KM_TICKET, &body);
+  EXPECT_TAGS(body, 2002, 2111, 2006);
+  memset(&u, 0x55, sizeof u);
+  assert_int_equal(doc_parse_km_ticket(buf, len, &u), 0);
+  assert_int_equal(u.notification_number, 77);
+  assert_int_equal(u.result, 1);
+  assert_int_equal(u.processing_results, 3);
+  refuse_every_prefix(buf, len, parse_ticket, &u);
+
+  doc_summary_t s;
+  assert_int_equal(doc_summarize(buf, len, &s), 0);
+  assert_int_equal(s.type, DOC_KM_TICKET);
+  assert_int_equal(s.number, 77);
+  assert_false(s.has_sign);
+
+  /* 2111 of four bytes. */
+  memcpy(buf2, buf, len);
+  {
+    tlv_writer_t w;
+    size_t n = 0;
+    static const uint8_t four[4] = {0, 0, 0, 0};
+    tlv_writer_init(&w, buf2, sizeof buf2);
+    assert_int_equal(tlv_begin_stlv(&w, 84), 0);
+    assert_int_equal(tlv_put_uint32(&w, 2002, 1), 0);
+    /* put_raw keeps the dictionary's limits: write the header by hand. */
+    assert_int_equal(tlv_put_raw(&w, 9999, four, 4), 0);
+    assert_int_equal(tlv_end_stlv(&w), 0);
+    assert_int_equal(tlv_writer_finish(&w, &n), 0);
+    buf2[n - 8] = 2111 & 0xFF;
+    buf2[n - 7] = 2111 >> 8;
+    assert_int_equal(doc_parse_km_ticket(buf2, n, &u), TLV_ERR_BAD_LENGTH);
+  }
+}
+
+static void test_garbage(void **state)
+{
+  (void)state;
+  uint8_t junk[600];
+  uint32_t x = 12345;
+  doc_ack_t a;
+  doc_km_answer_t b;
+  doc_km_ticket_t t;
+  doc_summary_t s;
+  int err = 0;
+  for (int round = 0; round < 2000; round++) {
+    size_t n = (size_t)(x % sizeof junk);
+    for (size_t i = 0; i < n; i++) {
+      x = x * 1103515245u + 12345u;
+      junk[i] = (uint8_t)(x >> 16);
+    }
+    /* Now and then a plausible header, so the readers go deeper. */
+    if (n >= 4 && round % 3 == 0) {
+      static const uint16_t forms[] = {7, 83, 84, 3};
+      uint16_t form = forms[round % 4];
+      junk[0] = (uint8_t)form;
+      junk[1] = 0;
+      junk[2] = (uint8_t)((n - 4) & 0xFF);
+      junk[3] = (uint8_t)((n - 4) >> 8);
+    }
+    (void)doc_parse_ack(junk, n, &a);
+    (void)doc_parse_km_answer(junk, n, &b);
+    (void)doc_parse_km_ticket(junk, n, &t);
+    (void)doc_summarize(junk, n, &s);
+    char *json = doc_to_json(junk, n, &err);
+    if (json) {
+      json_error_t jerr;
+      json_t *root = json_loads(json, JSON_ALLOW_NUL, &jerr);
+      assert_non_null(root);
+      json_decref(root);
+      free(json);
+    } else {
+      assert_true(err < 0);
+    }
+  }
+  /* Plain garbage is refused, not read. */
+  static const uint8_t text[] = "hello, world";
+  assert_true(doc_parse_ack(text, sizeof text - 1, &a) < 0);
+  assert_true(doc_parse_km_answer(NULL, 0, &b) < 0);
+  assert_int_equal(doc_parse_km_ticket(text, 0, &t), TLV_ERR_TRUNCATED_HEADER);
+  /* A tag that is no form code. */
+  static const uint8_t not_form[] = {0x10, 0x04, 0x00, 0x00};
+  assert_int_equal(doc_summarize(not_form, sizeof not_form, &s), DOC_ERR_WRONG_FORM);
+}
+
+/* ---------------------------------------------------------------------- */
+/* JSON                                                                    */
+
+static json_t *as_json(const uint8_t *doc, size_t len)
+{
+  int err = 1;
+  char *text = doc_to_json(doc, len, &err);
+  if (!text) fail_msg("doc_to_json: %s", doc_error_code(err));
+  assert_int_equal(err, 0);
+  json_error_t jerr;
+  json_t *root = json_loads(text, JSON_ALLOW_NUL, &jerr);
+  if (!root) fail_msg("not JSON: %s: %s", jerr.text, text);
+  free(text);
+  return root;
+}
+
+static void test_json_receipt(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_receipt_t r = receipt4();
+  static const uint8_t sign[6] = {0x01, 0x02, 0xAB, 0xCD, 0xEF, 0x10};
+  size_t len = 0;
+
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  json_t *root = as_json(buf, len);
+  json_t *receipt = json_object_get(root, "receipt");
+  assert_non_null(receipt);
+  assert_int_equal(json_object_size(root), 1);
+  assert_int_equal(json_integer_value(json_object_get(receipt, "code")), 3);
+  assert_int_equal(json_integer_value(json_object_get(receipt, "fiscalDocumentNumber")), 42);
+  assert_int_equal(json_integer_value(json_object_get(receipt, "dateTime")), TIME_2024_01_15_1030);
+  assert_string_equal(json_string_value(json_object_get(receipt, "user")), "ООО Ромашка");
+  assert_string_equal(json_string_value(json_object_get(receipt, "fiscalDriveNumber")),
+                      "9999078902012345");
+  assert_int_equal(json_integer_value(json_object_get(receipt, "totalSum")), 35490);
+  assert_int_equal(json_integer_value(json_object_get(receipt, "cashTotalSum")), 10000);
+  assert_int_equal(json_integer_value(json_object_get(receipt, "ecashTotalSum")), 25490);
+  assert_int_equal(json_integer_value(json_object_get(receipt, "operationType")), 1);
+  assert_int_equal(json_integer_value(json_object_get(receipt, "checkingLabeledProdResult")), 1);
+  assert_string_equal(json_string_value(json_object_get(receipt, "fiscalSign")), "0102ABCDEF10");
+
+  json_t *items = json_object_get(receipt, "items");
+  assert_true(json_is_array(items));
+  assert_int_equal(json_array_size(items), 4);
+  json_t *first = json_array_get(items, 0);
+  assert_string_equal(json_string_value(json_object_get(first, "name")), "Молоко 3,2%");
+  assert_int_equal(json_integer_value(json_object_get(first, "price")), 8990);
+  assert_true(json_is_real(json_object_get(first, "quantity")));
+  assert_true(json_real_value(json_object_get(first, "quantity")) == 1.0);
+  json_t *mark = json_object_get(first, "markingCode");
+  assert_int_equal(json_string_length(mark), strlen(KM1));
+  assert_memory_equal(json_string_value(mark), KM1, strlen(KM1));
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(first, "productCodeNew"), "gs1m")),
+      "010460043993125621JgXJ5.T");
+  assert_int_equal(json_integer_value(json_object_get(first, "checkingProdInformationResult")), 15);
+  assert_int_equal(json_integer_value(json_object_get(first, "labelCodeType")), 5);
+  assert_int_equal(json_integer_value(json_object_get(first, "plannedStatus")), 1);
+
+  json_t *third = json_array_get(items, 2);
+  json_t *industry = json_object_get(third, "itemsIndustryDetails");
+  assert_string_equal(json_string_value(json_object_get(industry, "idFoiv")), "030");
+  assert_string_equal(json_string_value(json_object_get(industry, "foundationDocNumber")), "1944");
+  assert_int_equal(json_integer_value(json_object_get(third, "checkingProdInformationResult")), 7);
+
+  json_t *fourth = json_array_get(items, 3);
+  assert_int_equal(json_integer_value(json_object_get(fourth, "sum")), 1000);
+  assert_true(json_real_value(json_object_get(fourth, "quantity")) == 2.0);
+  assert_null(json_object_get(fourth, "markingCode"));
+  json_decref(root);
+
+  /* A fractional quantity keeps its decimals: 0.125 kg. */
+  r.items[3].quantity = (doc_quantity_t){125, 3};
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  int err = 1;
+  char *text = doc_to_json(buf, len, &err);
+  assert_non_null(text);
+  assert_non_null(strstr(text, "\"quantity\":0.125"));
+  free(text);
+}
+
+static void test_json_every_form(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_registration_t reg = registration();
+  doc_counters_t c;
+  doc_receipt_t r = receipt4();
+  doc_ack_t a = ack();
+  doc_km_ticket_t t = {77, 0, 0};
+  size_t len = 0;
+  memset(&c, 0, sizeof c);
+
+  doc_km_answer_t answer;
+  memset(&answer, 0, sizeof answer);
+  answer.status_answer = 1;
+  size_t n = 0;
+  /* Each form under its dictionary name, with its form code. */
+#define FORM(call, key, code)                                                                      \
+  do {                                                                                             \
+    assert_int_equal((call), 0);                                                                   \
+    json_t *root_ = as_json(buf, len);                                                             \
+    json_t *form_ = json_object_get(root_, key);                                                   \
+    if (!form_) fail_msg("no %s", key);                                                            \
+    assert_int_equal(json_integer_value(json_object_get(form_, "code")), code);                    \
+    json_decref(root_);                                                                            \
+    n++;                                                                                           \
+  } while (0)
+  FORM(doc_build_registration(&h, &reg, false, buf, sizeof buf, &len), "fiscalReport", 1);
+  FORM(doc_build_registration(&h, &reg, true, buf, sizeof buf, &len), "fiscalReportCorrection", 11);
+  FORM(doc_build_shift(&h, &c, true, buf, sizeof buf, &len), "openShift", 2);
+  FORM(doc_build_shift(&h, &c, false, buf, sizeof buf, &len), "closeShift", 5);
+  FORM(doc_build_state_report(&h, &c, buf, sizeof buf, &len), "currentStateReport", 21);
+  FORM(doc_build_fn_close(&h, &c, buf, sizeof buf, &len), "closeArchive", 6);
+  FORM(doc_build_receipt(&h, &r, true, buf, sizeof buf, &len), "receiptCorrection", 31);
+  FORM(doc_build_km_request(&h, &r.items[0], buf, sizeof buf, &len), "labelCodeRequest", 81);
+  FORM(doc_build_km_notification(&h, 42, &r, buf, sizeof buf, &len), "labelCodeSaleNotification",
+       82);
+  FORM(doc_build_ack(&a, buf, sizeof buf, &len), "operatorConfirmation", 7);
+  FORM(doc_build_km_ticket(&t, buf, sizeof buf, &len), "labelCodeNotificationReceipt", 84);
+  FORM(doc_build_km_answer(&answer, buf, sizeof buf, &len), "labelCodeResponse", 83);
+#undef FORM
+  assert_int_equal(n, 12);
+
+  /* The notification's lines are an array, even for one line. */
+  r.items[1] = r.items[3];
+  r.items[2] = r.items[3];
+  assert_int_equal(doc_build_km_notification(&h, 42, &r, buf, sizeof buf, &len), 0);
+  json_t *root = as_json(buf, len);
+  json_t *lines =
+      json_object_get(json_object_get(root, "labelCodeSaleNotification"), "labeledProductData");
+  assert_true(json_is_array(lines));
+  assert_int_equal(json_array_size(lines), 1);
+  json_decref(root);
+
+  /* The ack's operator sign as hex, its message as an object. */
+  assert_int_equal(doc_build_ack(&a, buf, sizeof buf, &len), 0);
+  root = as_json(buf, len);
+  json_t *o = json_object_get(root, "operatorConfirmation");
+  assert_string_equal(json_string_value(json_object_get(o, "ofdFiscalSign")),
+                      "A0A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1");
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "ofdMessageToFiscalDrive"),
+                                                      "ofdResponseCode")),
+                   0);
+  json_decref(root);
+}
+
+static void test_json_malformed(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_receipt_t r = receipt4();
+  size_t len = 0;
+  int err = 0;
+
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  /* Every cut is refused with the TLV reader's error. */
+  for (size_t cut = 0; cut < len; cut += 7) {
+    err = 0;
+    assert_null(doc_to_json(buf, cut, &err));
+    assert_true(err < 0);
+  }
+  err = 0;
+  assert_null(doc_to_json(buf, 2, &err));
+  assert_int_equal(err, TLV_ERR_TRUNCATED_HEADER);
+  err = 0;
+  assert_null(doc_to_json(buf, len - 1, &err));
+  assert_int_equal(err, TLV_ERR_LENGTH_PAST_END);
+
+  /* An item's length made to run past the document. */
+  memcpy(buf2, buf, len);
+  tlv_reader_t body;
+  tlv_item_t it = {0};
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_true(find_nth(body, 1059, 0, &it));
+  buf2[it.offset + 2] = 0xFF;
+  buf2[it.offset + 3] = 0x7F;
+  err = 0;
+  assert_null(doc_to_json(buf2, len, &err));
+  assert_int_equal(err, TLV_ERR_LENGTH_PAST_END);
+
+  /* A requisite of the wrong size for its type. */
+  memcpy(buf2, buf, len);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  it = get(body, 1042); /* a UINT32 that claims 3 bytes */
+  buf2[it.offset + 2] = 3;
+  err = 0;
+  assert_null(doc_to_json(buf2, len, &err));
+  assert_int_equal(err, TLV_ERR_BAD_LENGTH);
+
+  /* An item over 1024 bytes, written by hand (the builder cannot). */
+  {
+    static uint8_t big[2048];
+    size_t n = 0;
+    memset(big, 0, sizeof big);
+    big[0] = 3;
+    big[4] = 0x23; /* 1059 */
+    big[5] = 0x04;
+    big[6] = (uint8_t)(1025 & 0xFF);
+    big[7] = (uint8_t)(1025 >> 8);
+    /* inside: one unknown tag 9999 of 1021 bytes */
+    big[8] = (uint8_t)(9999 & 0xFF);
+    big[9] = (uint8_t)(9999 >> 8);
+    big[10] = (uint8_t)(1021 & 0xFF);
+    big[11] = (uint8_t)(1021 >> 8);
+    n = 8 + 1025;
+    big[2] = (uint8_t)((n - 4) & 0xFF);
+    big[3] = (uint8_t)((n - 4) >> 8);
+    err = 0;
+    assert_null(doc_to_json(big, n, &err));
+    assert_int_equal(err, TLV_ERR_BAD_LENGTH);
+    assert_int_equal(tlv_check(big, n, NULL), TLV_ERR_BAD_LENGTH);
+  }
+
+  /* Not a document; a document followed by junk. */
+  static const uint8_t item_only[] = {0x23, 0x04, 0x00, 0x00};
+  assert_null(doc_to_json(item_only, sizeof item_only, &err));
+  assert_int_equal(err, DOC_ERR_WRONG_FORM);
+  memcpy(buf2, buf, len);
+  memset(buf2 + len, 0, 4);
+  assert_null(doc_to_json(buf2, len + 4, &err));
+  assert_int_equal(err, TLV_ERR_BAD_LENGTH);
+  assert_null(doc_to_json(NULL, 0, NULL));
+}
+
+static void test_error_names(void **state)
+{
+  (void)state;
+  assert_string_equal(doc_error_code(DOC_ERR_TOTAL), "total_mismatch");
+  assert_string_equal(doc_error_code(DOC_ERR_WRONG_FORM), "wrong_form");
+  assert_string_equal(doc_error_code(TLV_ERR_NO_SPACE), tlv_error_code(TLV_ERR_NO_SPACE));
+  assert_non_null(doc_error_message(DOC_ERR_MISSING));
+  assert_non_null(doc_error_message(-1000));
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_registration),
+      cmocka_unit_test(test_shift_open_and_close),
+      cmocka_unit_test(test_state_report_and_fn_close),
+      cmocka_unit_test(test_receipt_with_marked_lines),
+      cmocka_unit_test(test_receipt_2107),
+      cmocka_unit_test(test_receipt_operations_and_correction),
+      cmocka_unit_test(test_receipt_totals_and_arguments),
+      cmocka_unit_test(test_receipt_size_limits),
+      cmocka_unit_test(test_km_request),
+      cmocka_unit_test(test_km_notification),
+      cmocka_unit_test(test_seal_round_trip),
+      cmocka_unit_test(test_receipt_qr),
+      cmocka_unit_test(test_ack),
+      cmocka_unit_test(test_km_answer),
+      cmocka_unit_test(test_km_ticket),
+      cmocka_unit_test(test_garbage),
+      cmocka_unit_test(test_json_receipt),
+      cmocka_unit_test(test_json_every_form),
+      cmocka_unit_test(test_json_malformed),
+      cmocka_unit_test(test_error_names),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1403 @@
+/*
+** tests/unit/test_fn_emu.c: the FN-M emulator (fiscal/fn_emu.h) through the
+** FN interface (fiscal/fn.h).
+**
+** Every test gets a fresh directory with a real SQLite FN file and an
+** injected clock it moves by hand: that is how the 24-hour, 30-day and
+** 90-day rules are reached in milliseconds. Tails are made the way the
+** operator makes them: a GOST R 34.10-2012 key pair generated here signs
+** the identification part for 88-character tails, an HMAC-Streebog-256 key
+** makes 44-character ones, and the FN gets only the public key and the HMAC
+** key through a key update. Fiscal signs are checked with the secret read
+** back from the file, as the operator emulator will.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "fiscal/crypto.h"
+#include "fiscal/doc.h"
+#include "fiscal/fn.h"
+#include "fiscal/fn_emu.h"
+#include "fiscal/tlv.h"
+
+#define FN_NUMBER "9999078900001234"
+#define OFD_INN   "7704211201"
+#define T0        1700000000u /* 2023-11-14 22:13:20 */
+#define HOUR      3600u
+#define DAY       86400u
+#define GS        "\x1d"
+
+/* Keys the "operator" made; the FN gets them through fn_key_update(). */
+static crypto_key_t *gost_key;
+static fn_key_t key_gost; /* id "TG01": GOST public key, 88-char tails */
+static fn_key_t key_hmac; /* id "TH01": HMAC key, 44-char tails */
+
+typedef struct fixture {
+  char dir[64];
+  char path[128];
+  uint32_t now;
+  fn_emu_options_t options;
+  fn_t *fn;
+} fixture_t;
+
+static uint32_t test_clock(void *user) { return ((fixture_t *)user)->now; }
+
+/* ---------------------------------------------------------------------- */
+/* Set-up                                                                  */
+
+static int group_setup(void **state)
+{
+  (void)state;
+  uint8_t der[256];
+  size_t len = 0;
+  if (crypto_init() != 0) return -1;
+  if (crypto_key_generate(&gost_key) != 0) return -1;
+  if (crypto_key_export(gost_key, CRYPTO_KEY_PUBLIC, CRYPTO_KEY_DER, der, sizeof der, &len) != 0)
+    return -1;
+  memset(&key_gost, 0, sizeof key_gost);
+  memcpy(key_gost.id, "TG01", 5);
+  key_gost.kind = FN_KEY_GOST;
+  key_gost.len = len;
+  memcpy(key_gost.material, der, len);
+  memset(&key_hmac, 0, sizeof key_hmac);
+  memcpy(key_hmac.id, "TH01", 5);
+  key_hmac.kind = FN_KEY_HMAC;
+  key_hmac.len = 32;
+  for (size_t i = 0; i < 32; i++) key_hmac.material[i] = (uint8_t)(0xA5 ^ (i * 7));
+  return 0;
+}
+
+static int group_teardown(void **state)
+{
+  (void)state;
+  crypto_key_free(gost_key);
+  crypto_shutdown();
+  return 0;
+}
+
+static void open_fn(fixture_t *f)
+{
+  assert_int_equal(fn_emu_open(f->path, &f->options, &f->fn), 0);
+  assert_non_null(f->fn);
+}
+
+static void reopen(fixture_t *f)
+{
+  fn_free(f->fn);
+  f->fn = NULL;
+  open_fn(f);
+}
+
+static int setup(void **state)
+{
+  fixture_t *f = calloc(1, sizeof *f);
+  if (!f) return -1;
+  strcpy(f->dir, "/tmp/kassa-fn-XXXXXX");
+  if (!mkdtemp(f->dir)) return -1;
+  snprintf(f->path, sizeof f->path, "%s/fn.db", f->dir);
+  f->now = T0;
+  f->options.clock = test_clock;
+  f->options.clock_user = f;
+  if (fn_emu_create(f->path, FN_NUMBER) != 0) return -1;
+  if (fn_emu_open(f->path, &f->options, &f->fn) != 0) return -1;
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  fixture_t *f = *state;
+  char side[160];
+  fn_free(f->fn);
+  unlink(f->path);
+  snprintf(side, sizeof side, "%s-wal", f->path);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", f->path);
+  unlink(side);
+  rmdir(f->dir);
+  free(f);
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Helpers: registration, items, codes                                     */
+
+static void registration_fill(fn_registration_t *r, bool autonomous)
+{
+  memset(r, 0, sizeof *r);
+  strcpy(r->header.kkt_reg_number, "0000000001012345");
+  strcpy(r->header.user_inn, "7700000000");
+  strcpy(r->header.user_name, "ООО Ромашка");
+  strcpy(r->header.address, "г. Москва, ул. Тверская, 1");
+  strcpy(r->header.place, "Магазин");
+  strcpy(r->header.cashier, "Иванова");
+  r->header.autonomous = autonomous;
+  r->reg.tax_systems = 0x01 | 0x04; /* ОСН and УСН доход-расход */
+  if (!autonomous) {
+    strcpy(r->reg.ofd_inn, OFD_INN);
+    strcpy(r->reg.ofd_name, "ООО Такском");
+  }
+  strcpy(r->reg.kkt_serial, "00106700000001");
+  r->reg.marking = true;
+  r->reg.ffd_version = 4;
+}
+
+static void do_register(fixture_t *f, bool autonomous)
+{
+  fn_registration_t r;
+  fn_doc_result_t res;
+  registration_fill(&r, autonomous);
+  assert_int_equal(fn_register(f->fn, &r, false, &res), 0);
+  assert_int_equal(res.number, 1);
+}
+
+/* Registered, keys loaded, a shift open. */
+static void ready_to_sell(fixture_t *f, bool autonomous)
+{
+  do_register(f, autonomous);
+  fn_key_t keys[2] = {key_gost, key_hmac};
+  assert_int_equal(fn_key_update(f->fn, keys, 2, f->now), 0);
+  assert_int_equal(fn_shift_open(f->fn, "Иванова", NULL), 0);
+}
+
+static doc_item_t plain_item(const char *name, uint64_t price)
+{
+  doc_item_t it;
+  memset(&it, 0, sizeof it);
+  snprintf(it.name, sizeof it.name, "%s", name);
+  it.price = price;
+  it.quantity = (doc_quantity_t){1, 0};
+  it.total = price;
+  it.vat = 1;
+  it.subject = 1;
+  it.payment_method = 4;
+  return it;
+}
+
+static doc_item_t marked_item(const char *km, size_t km_len, uint64_t price)
+{
+  doc_item_t it = plain_item("Кроссовки", price);
+  it.subject = 33;
+  it.marked = true;
+  memcpy(it.km, km, km_len);
+  it.km[km_len] = '\0';
+  it.km_len = km_len;
+  it.km_type = 0; /* the FN decides */
+  it.product_tag = 1305;
+  snprintf(it.product_value, sizeof it.product_value, "%.*s", (int)(km_len < 31 ? km_len : 31), km);
+  it.km_status = DOC_KM_PIECE_SOLD;
+  return it;
+}
+
+static size_t base64_encode(const uint8_t *in, size_t n, char *out)
+{
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t w = (uint32_t)in[i] << 16;
+    if (i + 1 < n) w |= (uint32_t)in[i + 1] << 8;
+    if (i + 2 < n) w |= in[i + 2];
+    out[o++] = alphabet[(w >> 18) & 63];
+    out[o++] = alphabet[(w >> 12) & 63];
+    out[o++] = i + 1 < n ? alphabet[(w >> 6) & 63] : '=';
+    out[o++] = i + 2 < n ? alphabet[w & 63] : '=';
+  }
+  out[o] = '\0';
+  return o;
+}
+
+/* The identification part: 01 + GTIN + 21 + a 13-character serial. */
+static void make_ki(char ki[32], unsigned serial)
+{
+  snprintf(ki, 32,
+           "0104600000000017"
+           "21"
+           "Sx%011u",
+           serial);
+}
+
+/* A footwear-style code with a genuine 88-character tail. */
+static size_t code_88(char *out, const char *ki, const char *key_id)
+{
+  uint8_t sig[CRYPTO_SIGNATURE_SIZE];
+  char tail[96];
+  assert_int_equal(crypto_sign(gost_key, (const uint8_t *)ki, strlen(ki), sig), 0);
+  assert_int_equal(base64_encode(sig, sizeof sig, tail), 88);
+  return (size_t)sprintf(out, "%s" GS "91%s" GS "92%s", ki, key_id, tail);
+}
+
+/* A code with a genuine 44-character tail. */
+static size_t code_44(char *out, const char *ki, const char *key_id)
+{
+  uint8_t mac[CRYPTO_STREEBOG256_SIZE];
+  char tail[48];
+  assert_int_equal(crypto_hmac_streebog256(key_hmac.material, key_hmac.len, (const uint8_t *)ki,
+                                           strlen(ki), mac),
+                   0);
+  assert_int_equal(base64_encode(mac, sizeof mac, tail), 44);
+  return (size_t)sprintf(out, "%s" GS "91%s" GS "92%s", ki, key_id, tail);
+}
+
+/* A dairy-style code with a 93 short tail and a weight after it. */
+static size_t code_93(char *out, const char *ki)
+{
+  return (size_t)sprintf(out, "%s" GS "93dGVz" GS "3103000500", ki);
+}
+
+static void check_accept(fixture_t *f, const doc_item_t *it, fn_km_check_t *res)
+{
+  fn_km_check_t local;
+  if (!res) res = &local;
+  assert_int_equal(fn_km_check(f->fn, it, res), 0);
+  assert_int_equal(fn_km_accept(f->fn, it->km, it->km_len, true), 0);
+}
+
+/* A one-line receipt paid in cash; returns its document number. */
+static uint32_t sell_plain(fixture_t *f, uint8_t operation, uint64_t price)
+{
+  fn_doc_result_t res;
+  doc_item_t it = plain_item("Хлеб", price);
+  assert_int_equal(fn_receipt_begin(f->fn, operation, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  assert_int_equal(fn_receipt_close(f->fn, price, 0, false, &res), 0);
+  return res.number;
+}
+
+/* A receipt with one marked line (code from a serial); returns its number. */
+static uint32_t sell_marked(fixture_t *f, unsigned serial)
+{
+  char ki[32], km[300];
+  fn_doc_result_t res;
+  make_ki(ki, serial);
+  size_t n = code_44(km, ki, "TH01");
+  doc_item_t it = marked_item(km, n, 5000);
+  check_accept(f, &it, NULL);
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  assert_int_equal(fn_receipt_close(f->fn, 0, 5000, false, &res), 0);
+  return res.number;
+}
+
+static void status_of(fixture_t *f, fn_status_t *s) { assert_int_equal(fn_status(f->fn, s), 0); }
+
+static void ack(fixture_t *f, uint32_t number, uint8_t answer, const char *fn_number, int expect)
+{
+  doc_ack_t a;
+  uint8_t buf[256];
+  size_t len = 0;
+  memset(&a, 0, sizeof a);
+  strcpy(a.ofd_inn, OFD_INN);
+  strcpy(a.fn_number, fn_number);
+  a.document_number = number;
+  a.time = f->now;
+  a.answer_code = answer;
+  a.operator_sign_len = 18;
+  memset(a.operator_sign, 0x5A, 18);
+  assert_int_equal(doc_build_ack(&a, buf, sizeof buf, &len), 0);
+  assert_int_equal(fn_document_ack(f->fn, buf, len), expect);
+}
+
+static void ticket(fixture_t *f, uint32_t number, uint8_t result, int expect)
+{
+  doc_km_ticket_t t = {number, result, 0};
+  uint8_t buf[64];
+  size_t len = 0;
+  assert_int_equal(doc_build_km_ticket(&t, buf, sizeof buf, &len), 0);
+  assert_int_equal(fn_notification_ticket(f->fn, buf, len), expect);
+}
+
+/* Counts occurrences of a tag anywhere in a TLV list (entering STLVs the
+** dictionary knows); ORs the one-byte values of that tag into *bits_or. */
+static unsigned count_tag(const uint8_t *data, size_t len, uint16_t tag, unsigned *bits_or)
+{
+  tlv_reader_t r;
+  tlv_item_t it;
+  unsigned n = 0;
+  tlv_reader_init(&r, data, len);
+  while (tlv_reader_next(&r, &it) == 0) {
+    if (it.tag == tag) {
+      n++;
+      if (bits_or && it.length == 1) *bits_or |= it.value[0];
+    }
+    const tlv_tag_info_t *info = tlv_tag_lookup(it.tag);
+    if (info && info->type == TLV_TYPE_STLV) n += count_tag(it.value, it.length, tag, bits_or);
+  }
+  return n;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Creation and files                                                      */
+
+static void test_create_and_open(void **state)
+{
+  fixture_t *f = *state;
+  struct stat st;
+  fn_t *other = (fn_t *)(uintptr_t)1;
+  char path[160];
+
+  assert_int_equal(stat(f->path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  assert_int_equal(fn_emu_create(f->path, FN_NUMBER), FN_ERR_STATE);
+  snprintf(path, sizeof path, "%s/bad.db", f->dir);
+  assert_int_equal(fn_emu_create(path, "12345"), FN_ERR_PARAMS);
+  assert_int_equal(fn_emu_create(path, "99990789000012X4"), FN_ERR_PARAMS);
+  assert_int_equal(access(path, F_OK), -1); /* nothing left behind */
+  assert_int_equal(fn_emu_open(path, NULL, &other), FN_ERR_IO);
+  assert_null(other);
+
+  fn_status_t s;
+  status_of(f, &s);
+  assert_int_equal(s.phase, FN_PHASE_READY);
+  assert_string_equal(s.fn_number, FN_NUMBER);
+  assert_int_equal(s.last_document, 0);
+  assert_int_equal(s.now, T0);
+  assert_int_equal(s.checked_km_capacity, FN_EMU_DEFAULT_KM_CAPACITY);
+
+  uint8_t secret[FN_EMU_SECRET_SIZE], zero[FN_EMU_SECRET_SIZE] = {0};
+  char number[17];
+  assert_int_equal(fn_emu_read_secret(f->path, secret, number), 0);
+  assert_string_equal(number, FN_NUMBER);
+  assert_memory_not_equal(secret, zero, sizeof secret);
+
+  /* The file is WAL, its companions are private too, and the secret reads
+  ** the same with the FN closed. */
+  sqlite3 *db = NULL;
+  sqlite3_stmt *q = NULL;
+  assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  snprintf(path, sizeof path, "%s-wal", f->path);
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  uint8_t again[FN_EMU_SECRET_SIZE];
+  fn_free(f->fn);
+  f->fn = NULL;
+  assert_int_equal(fn_emu_read_secret(f->path, again, number), 0);
+  assert_memory_equal(secret, again, sizeof secret);
+  open_fn(f);
+
+  /* The real clock is local time written as if it were UTC. */
+  time_t now = time(NULL);
+  struct tm local;
+  assert_non_null(localtime_r(&now, &local));
+  long long expected = (long long)now + local.tm_gmtoff;
+  long long clock_now = (long long)fn_emu_system_clock(NULL);
+  assert_true(clock_now >= expected && clock_now <= expected + 2);
+
+  /* A file that is not an FN is refused. */
+  snprintf(path, sizeof path, "%s/other.db", f->dir);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  other = (fn_t *)(uintptr_t)1;
+  assert_int_equal(fn_emu_open(path, NULL, &other), FN_ERR_FAILURE);
+  assert_null(other);
+  unlink(path);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lifecycle and state                                                     */
+
+static void test_lifecycle(void **state)
+{
+  fixture_t *f = *state;
+  fn_doc_result_t res;
+  fn_registration_t r;
+  fn_status_t s;
+  fn_document_t *d = malloc(sizeof *d);
+  doc_summary_t sum;
+  doc_item_t it = plain_item("Хлеб", 100);
+  assert_non_null(d);
+
+  /* Not registered: nothing but registration. */
+  assert_int_equal(fn_shift_open(f->fn, "", NULL), FN_ERR_STATE);
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), FN_ERR_STATE);
+  assert_int_equal(fn_state_report(f->fn, NULL), FN_ERR_STATE);
+  assert_int_equal(fn_close_archive(f->fn, NULL), FN_ERR_STATE);
+  registration_fill(&r, false);
+  assert_int_equal(fn_register(f->fn, &r, true, NULL), FN_ERR_STATE); /* re before first */
+
+  do_register(f, false);
+  assert_int_equal(fn_register(f->fn, &r, false, NULL), FN_ERR_STATE); /* twice */
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), FN_ERR_STATE);   /* no shift */
+  f->now += 60;
+  assert_int_equal(fn_shift_open(f->fn, "Иванова", &res), 0);
+  assert_int_equal(res.number, 2);
+  assert_int_equal(res.shift_number, 1);
+  assert_int_equal(fn_shift_open(f->fn, "Иванова", NULL), FN_ERR_STATE); /* twice */
+  assert_int_equal(fn_register(f->fn, &r, true, NULL), FN_ERR_STATE);    /* re in a shift */
+
+  /* One receipt of each operation, and a correction. */
+  for (uint8_t op = 1; op <= 4; op++) {
+    f->now += 60;
+    assert_int_equal(sell_plain(f, op, 100u * op), 2u + op);
+  }
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), 0);
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), FN_ERR_STATE); /* one at a time */
+  assert_int_equal(fn_shift_close(f->fn, "", NULL), FN_ERR_STATE);   /* receipt open */
+  assert_int_equal(fn_state_report(f->fn, NULL), FN_ERR_STATE);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  assert_int_equal(fn_receipt_close(f->fn, 100, 0, true, &res), 0);
+  assert_int_equal(res.number, 7);
+  assert_int_equal(res.receipt_number, 5);
+  assert_int_equal(fn_receipt_cancel(f->fn), FN_ERR_STATE); /* nothing open */
+
+  assert_int_equal(fn_state_report(f->fn, &res), 0);
+  assert_int_equal(res.number, 8);
+  assert_int_equal(fn_close_archive(f->fn, NULL), FN_ERR_STATE); /* shift open */
+  assert_int_equal(fn_shift_close(f->fn, "Иванова", &res), 0);
+  assert_int_equal(res.number, 9);
+  assert_int_equal(fn_shift_close(f->fn, "Иванова", NULL), FN_ERR_STATE);
+  assert_int_equal(fn_register(f->fn, &r, true, &res), 0); /* re-registration between shifts */
+  assert_int_equal(res.number, 10);
+  assert_int_equal(fn_state_report(f->fn, &res), 0);
+  assert_int_equal(res.number, 11);
+  assert_int_equal(fn_close_archive(f->fn, &res), 0);
+  assert_int_equal(res.number, 12);
+
+  /* Closed: the archive is read-only; every new document is 0x02. */
+  status_of(f, &s);
+  assert_int_equal(s.phase, FN_PHASE_POST);
+  assert_int_equal(fn_register(f->fn, &r, false, NULL), FN_ERR_STATE);
+  assert_int_equal(fn_register(f->fn, &r, true, NULL), FN_ERR_STATE);
+  assert_int_equal(fn_shift_open(f->fn, "", NULL), FN_ERR_STATE);
+  assert_int_equal(fn_shift_close(f->fn, "", NULL), FN_ERR_STATE);
+  assert_int_equal(fn_state_report(f->fn, NULL), FN_ERR_STATE);
+  assert_int_equal(fn_close_archive(f->fn, NULL), FN_ERR_STATE);
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), FN_ERR_STATE);
+  assert_int_equal(fn_receipt_add(f->fn, &it), FN_ERR_STATE);
+  assert_int_equal(fn_receipt_close(f->fn, 100, 0, false, NULL), FN_ERR_STATE);
+  fn_km_check_t kc;
+  char ki[32], km[300];
+  make_ki(ki, 1);
+  size_t n = code_93(km, ki);
+  doc_item_t m = marked_item(km, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &m, &kc), FN_ERR_STATE);
+  assert_int_equal(fn_key_update(f->fn, &key_hmac, 1, f->now), FN_ERR_STATE);
+
+  /* The archive: forms in order. */
+  static const uint16_t forms[] = {1, 2, 3, 3, 3, 3, 31, 21, 5, 11, 21, 6};
+  for (uint32_t i = 1; i <= 12; i++) {
+    assert_int_equal(fn_document_get(f->fn, i, d), 0);
+    assert_int_equal(d->number, i);
+    assert_int_equal(d->type, forms[i - 1]);
+    assert_int_equal(doc_summarize(d->data, d->len, &sum), 0);
+    assert_int_equal(sum.type, forms[i - 1]);
+    assert_int_equal(sum.number, i);
+    assert_true(sum.has_sign);
+  }
+  assert_int_equal(fn_document_get(f->fn, 13, d), FN_ERR_NO_DATA);
+  free(d);
+}
+
+static void test_counters_and_numbering(void **state)
+{
+  fixture_t *f = *state;
+  fn_status_t s;
+  fn_doc_result_t res;
+  fn_document_t *d = malloc(sizeof *d);
+  doc_summary_t sum;
+  assert_non_null(d);
+
+  ready_to_sell(f, false);
+  for (unsigned i = 1; i <= 3; i++) {
+    f->now += 10;
+    doc_item_t it = plain_item("Молоко", 8990);
+    assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x04, "Петров"), 0);
+    assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+    assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+    assert_int_equal(fn_receipt_close(f->fn, 10000, 7980, false, &res), 0);
+    assert_int_equal(res.number, 2 + i);
+    assert_int_equal(res.receipt_number, i);
+    assert_int_equal(res.shift_number, 1);
+    assert_int_equal(res.time, f->now);
+    assert_int_equal(res.fiscal_sign, doc_fiscal_sign_printed(res.sign));
+    assert_int_equal(fn_document_get(f->fn, res.number, d), 0);
+    assert_int_equal(doc_summarize(d->data, d->len, &sum), 0);
+    assert_int_equal(sum.total, 17980);
+    assert_int_equal(sum.shift_number, 1);
+    assert_memory_equal(sum.sign, res.sign, 6);
+  }
+  assert_int_equal(sell_plain(f, DOC_OP_SALE_RETURN, 500), 6);
+  status_of(f, &s);
+  assert_int_equal(s.last_document, 6);
+  assert_int_equal(s.last_time, f->now);
+  assert_int_equal(s.receipts_in_shift, 4);
+  assert_int_equal(s.shift_totals.receipts[DOC_OP_SALE], 3);
+  assert_int_equal(s.shift_totals.amount[DOC_OP_SALE], 3 * 17980);
+  assert_int_equal(s.shift_totals.receipts[DOC_OP_SALE_RETURN], 1);
+  assert_int_equal(s.shift_totals.amount[DOC_OP_SALE_RETURN], 500);
+
+  /* A new shift: its number goes up, the receipt number starts again,
+  ** shift totals reset, the FN's totals do not. */
+  assert_int_equal(fn_shift_close(f->fn, "", &res), 0);
+  assert_int_equal(res.number, 7);
+  assert_int_equal(fn_shift_open(f->fn, "", &res), 0);
+  assert_int_equal(res.shift_number, 2);
+  assert_int_equal(sell_plain(f, DOC_OP_SALE, 100), 9);
+  assert_int_equal(fn_document_get(f->fn, 9, d), 0);
+  assert_int_equal(count_tag(d->data, d->len, 1042, NULL), 1);
+  status_of(f, &s);
+  assert_int_equal(s.receipts_in_shift, 1);
+  assert_int_equal(s.shift_number, 2);
+  assert_int_equal(s.shift_totals.receipts[DOC_OP_SALE], 1);
+  assert_int_equal(s.shift_totals.amount[DOC_OP_SALE], 100);
+  assert_int_equal(s.fn_totals.receipts[DOC_OP_SALE], 4);
+  assert_int_equal(s.fn_totals.amount[DOC_OP_SALE], 3 * 17980 + 100);
+
+  /* Payments must add up to the lines; no lines, no receipt. */
+  doc_item_t it = plain_item("Хлеб", 4500);
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, ""), 0);
+  assert_int_equal(fn_receipt_close(f->fn, 0, 0, false, NULL), FN_ERR_VALUE);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  assert_int_equal(fn_receipt_close(f->fn, 4000, 0, false, NULL), FN_ERR_VALUE);
+  assert_int_equal(fn_receipt_close(f->fn, 5000, 0, false, NULL), FN_ERR_VALUE);
+  assert_int_equal(fn_receipt_close(f->fn, 4000, 500, false, &res), 0);
+  assert_int_equal(res.number, 10);
+  /* A tax system not registered, or two at once. */
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x02, ""), FN_ERR_VALUE);
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x05, ""), FN_ERR_VALUE);
+  /* A line the format refuses is refused when added, not at closing. */
+  it = plain_item("Евро €", 100);
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, ""), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), FN_ERR_VALUE);
+  status_of(f, &s);
+  assert_true(s.receipt_open);
+  assert_int_equal(s.receipt_items, 0);
+  assert_int_equal(fn_receipt_cancel(f->fn), 0);
+  status_of(f, &s);
+  assert_false(s.receipt_open);
+  assert_int_equal(s.last_document, 10);
+  free(d);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The clock rules                                                         */
+
+static void test_rule_24_hours(void **state)
+{
+  fixture_t *f = *state;
+  doc_item_t it = plain_item("Хлеб", 100);
+  fn_doc_result_t res;
+  ready_to_sell(f, false);
+  uint32_t opened = f->now;
+
+  /* A receipt begun inside the 24 hours cannot close after them. */
+  f->now = opened + 24 * HOUR - 5;
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  f->now = opened + 24 * HOUR; /* exactly 24 h: still allowed */
+  assert_int_equal(fn_receipt_close(f->fn, 100, 0, false, NULL), 0);
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  f->now = opened + 24 * HOUR + 1;
+  assert_int_equal(fn_receipt_close(f->fn, 100, 0, false, NULL), FN_ERR_SHIFT_OVERDUE);
+  assert_int_equal(fn_receipt_cancel(f->fn), 0);
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), FN_ERR_SHIFT_OVERDUE);
+  assert_int_equal(fn_shift_open(f->fn, "", NULL), FN_ERR_SHIFT_OVERDUE);
+  assert_int_equal(fn_err_device_code(FN_ERR_SHIFT_OVERDUE), 0x16);
+  /* Closing is the way out, and then a new shift starts fresh. */
+  f->now = opened + 30 * HOUR;
+  assert_int_equal(fn_shift_close(f->fn, "", NULL), 0);
+  assert_int_equal(fn_shift_open(f->fn, "", &res), 0);
+  assert_int_equal(res.shift_number, 2);
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), 0);
+}
+
+static void test_rule_30_days(void **state)
+{
+  fixture_t *f = *state;
+  fn_status_t s;
+  do_register(f, false); /* document 1 at T0, never acknowledged */
+  assert_int_equal(fn_shift_open(f->fn, "", NULL), 0);
+  status_of(f, &s);
+  assert_int_equal(s.unsent_documents, 2);
+  assert_int_equal(s.first_unsent_number, 1);
+  assert_int_equal(s.first_unsent_time, T0);
+
+  f->now = T0 + 30 * DAY; /* exactly 30 days: still allowed */
+  assert_int_equal(fn_shift_close(f->fn, "", NULL), 0);
+  f->now = T0 + 30 * DAY + 1;
+  assert_int_equal(fn_shift_open(f->fn, "", NULL), FN_ERR_OFD_OVERDUE);
+  assert_int_equal(fn_state_report(f->fn, NULL), FN_ERR_OFD_OVERDUE);
+  assert_int_equal(fn_close_archive(f->fn, NULL), FN_ERR_OFD_OVERDUE);
+  fn_registration_t r;
+  registration_fill(&r, false);
+  assert_int_equal(fn_register(f->fn, &r, true, NULL), FN_ERR_OFD_OVERDUE);
+
+  /* The OFD acknowledges document 1: the oldest unsent is now 2 (T0). */
+  ack(f, 1, 0, FN_NUMBER, 0);
+  assert_int_equal(fn_shift_open(f->fn, "", NULL), FN_ERR_OFD_OVERDUE);
+  ack(f, 2, 0, FN_NUMBER, 0);
+  status_of(f, &s);
+  assert_int_equal(s.first_unsent_number, 3);
+  assert_int_equal(s.first_unsent_time, T0 + 30 * DAY);
+  assert_int_equal(fn_shift_open(f->fn, "", NULL), 0);
+
+  /* A shift open when the block comes: even closing it is refused until
+  ** the OFD answers (the rule covers every document). */
+  f->now = T0 + 60 * DAY + 1;
+  assert_int_equal(fn_shift_close(f->fn, "", NULL), FN_ERR_OFD_OVERDUE);
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), FN_ERR_SHIFT_OVERDUE);
+  ack(f, 3, 0, FN_NUMBER, 0);
+  ack(f, 4, 0, FN_NUMBER, 0);
+  assert_int_equal(fn_shift_close(f->fn, "", NULL), 0);
+}
+
+static void test_rule_90_days(void **state)
+{
+  fixture_t *f = *state;
+  fn_km_check_t res;
+  char ki[32], km[300];
+  do_register(f, false);
+  make_ki(ki, 7);
+  size_t n = code_44(km, ki, "TH01");
+  doc_item_t it = marked_item(km, n, 100);
+
+  /* Never updated: marking is blocked. */
+  assert_int_equal(fn_km_check(f->fn, &it, &res), FN_ERR_KEYS_EXPIRED);
+  assert_int_equal(fn_key_update(f->fn, &key_hmac, 1, T0), 0);
+  f->now = T0 + 90 * DAY; /* exactly 90 days: still allowed */
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.tail_status, FN_TAIL_VALID);
+  f->now = T0 + 90 * DAY + 1;
+  assert_int_equal(fn_km_check(f->fn, &it, &res), FN_ERR_KEYS_EXPIRED);
+  assert_int_equal(fn_err_device_code(FN_ERR_KEYS_EXPIRED), 0x36);
+  fn_status_t s;
+  status_of(f, &s);
+  assert_int_equal(s.keys_updated_at, T0);
+  /* An update with a date: checks work again. An older date never moves
+  ** the table's date back. */
+  assert_int_equal(fn_key_update(f->fn, &key_hmac, 1, 0), 0); /* 0: the FN's clock */
+  assert_int_equal(fn_key_update(f->fn, NULL, 0, T0), 0);
+  status_of(f, &s);
+  assert_int_equal(s.keys_updated_at, T0 + 90 * DAY + 1);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+}
+
+static void test_time_backwards(void **state)
+{
+  fixture_t *f = *state;
+  ready_to_sell(f, false);
+  f->now += 100;
+  assert_int_equal(sell_plain(f, 1, 100), 3);
+  f->now -= 1;
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), FN_ERR_TIME);
+  assert_int_equal(fn_shift_close(f->fn, "", NULL), FN_ERR_TIME);
+  assert_int_equal(fn_state_report(f->fn, NULL), FN_ERR_TIME);
+  f->now += 1; /* the same second as the last document is fine */
+  assert_int_equal(fn_state_report(f->fn, NULL), 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Crypto tails                                                            */
+
+static void test_tails(void **state)
+{
+  fixture_t *f = *state;
+  fn_km_check_t res;
+  char ki[32], km[300];
+  size_t n;
+  doc_item_t it;
+  do_register(f, false);
+  fn_key_t keys[2] = {key_gost, key_hmac};
+  assert_int_equal(fn_key_update(f->fn, keys, 2, T0), 0);
+
+  /* Genuine 88-character tail: GOST signature over the KI. */
+  make_ki(ki, 1);
+  n = code_88(km, ki, "TG01");
+  it = marked_item(km, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.tail_status, FN_TAIL_VALID);
+  assert_int_equal(res.km_type, 2);
+  assert_int_equal(res.check_result, DOC_2106_TAIL_CHECKED | DOC_2106_TAIL_VALID);
+
+  /* One changed character of the tail (still base64), and of the serial. */
+  char bad[300];
+  memcpy(bad, km, n + 1);
+  char *tail = strstr(bad, GS "92") + 3;
+  tail[10] = tail[10] == 'A' ? 'B' : 'A';
+  it = marked_item(bad, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.tail_status, FN_TAIL_INVALID);
+  assert_int_equal(res.check_result, DOC_2106_TAIL_CHECKED);
+  memcpy(bad, km, n + 1);
+  bad[20] = bad[20] == 'x' ? 'y' : 'x';
+  it = marked_item(bad, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.tail_status, FN_TAIL_INVALID);
+  /* A tail that is not base64 at all is invalid, not a crash. */
+  memcpy(bad, km, n + 1);
+  tail = strstr(bad, GS "92") + 3;
+  tail[0] = '*';
+  it = marked_item(bad, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.tail_status, FN_TAIL_INVALID);
+
+  /* Genuine 44-character tail: HMAC over the KI. */
+  make_ki(ki, 2);
+  n = code_44(km, ki, "TH01");
+  it = marked_item(km, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.tail_status, FN_TAIL_VALID);
+  assert_int_equal(res.km_type, 4);
+  assert_int_equal(res.check_result, 3);
+  memcpy(bad, km, n + 1);
+  tail = strstr(bad, GS "92") + 3;
+  tail[5] = tail[5] == 'q' ? 'r' : 'q';
+  it = marked_item(bad, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.tail_status, FN_TAIL_INVALID);
+  assert_int_equal(res.check_result, 1);
+
+  /* Wrong key id: the FN has no such key (and a 44 tail becomes type 3). */
+  make_ki(ki, 3);
+  n = code_88(km, ki, "ZZ99");
+  it = marked_item(km, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.tail_status, FN_TAIL_NO_KEY);
+  assert_int_equal(res.check_result, 0);
+  n = code_44(km, ki, "ZZ99");
+  it = marked_item(km, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.tail_status, FN_TAIL_NO_KEY);
+  assert_int_equal(res.km_type, 3);
+  /* A key of the wrong kind for the tail's length is no key for it. */
+  n = code_88(km, ki, "TH01");
+  it = marked_item(km, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.tail_status, FN_TAIL_NO_KEY);
+
+  /* 93 short tail: not checkable by the FN, type 5. */
+  n = code_93(km, ki);
+  it = marked_item(km, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.tail_status, FN_TAIL_UNCHECKABLE);
+  assert_int_equal(res.km_type, 5);
+  assert_int_equal(res.check_result, 0);
+
+  /* Expired key: TG01 was last delivered at T0; a later update carried
+  ** only TH01, so the table is fresh (no 0x36) but TG01 is 91 days old. */
+  f->now = T0 + 60 * DAY;
+  assert_int_equal(fn_key_update(f->fn, &key_hmac, 1, f->now), 0);
+  f->now = T0 + 91 * DAY;
+  make_ki(ki, 4);
+  n = code_88(km, ki, "TG01");
+  it = marked_item(km, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.tail_status, FN_TAIL_KEY_EXPIRED);
+  assert_int_equal(res.km_type, 2);
+  assert_int_equal(res.check_result, 0);
+  n = code_44(km, ki, "TH01");
+  it = marked_item(km, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.tail_status, FN_TAIL_VALID);
+  /* Refreshing TG01 makes its codes checkable again. */
+  assert_int_equal(fn_key_update(f->fn, &key_gost, 1, f->now), 0);
+  n = code_88(km, ki, "TG01");
+  it = marked_item(km, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.tail_status, FN_TAIL_VALID);
+
+  /* The request (81) for the OISM is sealed with the FN's sign. */
+  uint8_t secret[FN_EMU_SECRET_SIZE];
+  char number[17];
+  doc_summary_t sum;
+  assert_int_equal(fn_emu_read_secret(f->path, secret, number), 0);
+  assert_true(res.request_len > 0);
+  assert_int_equal(fn_emu_verify_sign(secret, res.request, res.request_len), 0);
+  assert_int_equal(doc_summarize(res.request, res.request_len, &sum), 0);
+  assert_int_equal(sum.type, DOC_KM_REQUEST);
+  assert_int_equal(count_tag(res.request, res.request_len, 2000, NULL), 1);
+
+  /* A GOST key the FN cannot read is refused, and nothing changes. */
+  fn_key_t broken = key_gost;
+  memcpy(broken.id, "TG02", 5);
+  broken.material[3] ^= 0xFF;
+  broken.len = 20;
+  assert_int_equal(fn_key_update(f->fn, &broken, 1, f->now), FN_ERR_VALUE);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The checked-code table                                                  */
+
+static void test_km_not_checked(void **state)
+{
+  fixture_t *f = *state;
+  fn_km_check_t res;
+  char ki[32], km[300];
+  ready_to_sell(f, false);
+  make_ki(ki, 11);
+  size_t n = code_44(km, ki, "TH01");
+  doc_item_t it = marked_item(km, n, 100);
+
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), FN_ERR_KM_NOT_CHECKED); /* never checked */
+  assert_int_equal(fn_km_accept(f->fn, km, n, true), FN_ERR_NO_DATA);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), FN_ERR_KM_NOT_CHECKED); /* not accepted */
+  assert_int_equal(fn_km_accept(f->fn, km, n, false), 0);              /* declined: gone */
+  assert_int_equal(fn_km_accept(f->fn, km, n, true), FN_ERR_NO_DATA);
+  assert_int_equal(fn_receipt_add(f->fn, &it), FN_ERR_KM_NOT_CHECKED);
+  check_accept(f, &it, &res);
+  /* The FN writes its own findings, whatever the till claims. */
+  it.check_result = 0x0F;
+  it.km_type = 1;
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), FN_ERR_VALUE);        /* the same piece twice */
+  assert_int_equal(fn_km_accept(f->fn, km, n, false), FN_ERR_STATE); /* it is in the receipt */
+  assert_int_equal(fn_km_check(f->fn, &it, &res), FN_ERR_STATE);
+  assert_int_equal(fn_err_device_code(FN_ERR_KM_NOT_CHECKED), 0x3E);
+
+  /* Cancelling the receipt takes its codes out of the table. */
+  fn_status_t s;
+  status_of(f, &s);
+  assert_int_equal(s.checked_km, 1);
+  assert_int_equal(fn_receipt_cancel(f->fn), 0);
+  status_of(f, &s);
+  assert_int_equal(s.checked_km, 0);
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), FN_ERR_KM_NOT_CHECKED);
+}
+
+static void test_km_table_full(void **state)
+{
+  fixture_t *f = *state;
+  fn_km_check_t res;
+  char ki[32], km[3][300];
+  size_t n[3];
+  doc_item_t it[3];
+  f->options.checked_km_capacity = 2;
+  reopen(f);
+  ready_to_sell(f, false);
+  for (unsigned i = 0; i < 3; i++) {
+    make_ki(ki, 20 + i);
+    n[i] = code_44(km[i], ki, "TH01");
+    it[i] = marked_item(km[i], n[i], 100);
+  }
+  assert_int_equal(fn_km_check(f->fn, &it[0], &res), 0);
+  assert_int_equal(fn_km_check(f->fn, &it[1], &res), 0);
+  assert_int_equal(fn_km_check(f->fn, &it[2], &res), FN_ERR_KM_TABLE_FULL);
+  assert_int_equal(fn_err_device_code(FN_ERR_KM_TABLE_FULL), 0x35);
+  assert_int_equal(fn_km_check(f->fn, &it[1], &res), 0); /* a re-check takes no new place */
+  fn_status_t s;
+  status_of(f, &s);
+  assert_int_equal(s.checked_km, 2);
+  assert_int_equal(s.checked_km_capacity, 2);
+  /* Selling one frees its place. */
+  assert_int_equal(fn_km_accept(f->fn, km[0], n[0], true), 0);
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it[0]), 0);
+  assert_int_equal(fn_receipt_close(f->fn, 100, 0, false, NULL), 0);
+  assert_int_equal(fn_km_check(f->fn, &it[2], &res), 0);
+  assert_int_equal(fn_km_check(f->fn, &it[0], &res), FN_ERR_KM_TABLE_FULL);
+  /* Declining one frees its place too. */
+  assert_int_equal(fn_km_accept(f->fn, km[1], n[1], false), 0);
+  assert_int_equal(fn_km_check(f->fn, &it[0], &res), 0);
+}
+
+static void test_km_answer(void **state)
+{
+  fixture_t *f = *state;
+  fn_km_check_t res, ans;
+  char ki[32], km[300];
+  uint8_t buf[512];
+  size_t len = 0;
+  ready_to_sell(f, false);
+  make_ki(ki, 30);
+  size_t n = code_44(km, ki, "TH01");
+  doc_item_t it = marked_item(km, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  doc_summary_t sum;
+  assert_int_equal(doc_summarize(res.request, res.request_len, &sum), 0);
+
+  /* The OISM answers by request number: status correct. */
+  doc_km_answer_t a;
+  memset(&a, 0, sizeof a);
+  a.request_number = sum.number;
+  a.request_time = sum.time;
+  a.km_type = 4;
+  a.status_answer = 1;
+  a.processing_code = 0;
+  assert_int_equal(doc_build_km_answer(&a, buf, sizeof buf, &len), 0);
+  assert_int_equal(fn_km_answer(f->fn, buf, len, &ans), 0);
+  assert_int_equal(ans.check_result, 15); /* [М+] */
+  /* A second answer, by code, says circulation suspended: bit 8 goes. */
+  memcpy(a.km, km, n);
+  a.km_len = n;
+  a.status_answer = 3;
+  assert_int_equal(doc_build_km_answer(&a, buf, sizeof buf, &len), 0);
+  assert_int_equal(fn_km_answer(f->fn, buf, len, &ans), 0);
+  assert_int_equal(ans.check_result, 7);
+  /* An answer to a request nobody made. */
+  a.km_len = 0;
+  a.request_number = 999;
+  assert_int_equal(doc_build_km_answer(&a, buf, sizeof buf, &len), 0);
+  assert_int_equal(fn_km_answer(f->fn, buf, len, &ans), FN_ERR_NO_DATA);
+  /* Garbage is not an answer. */
+  buf[0] = 0x54;
+  assert_int_equal(fn_km_answer(f->fn, buf, len, &ans), FN_ERR_VALUE);
+
+  /* The receipt carries what the FN last concluded. */
+  assert_int_equal(fn_km_accept(f->fn, km, n, true), 0);
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  fn_doc_result_t r;
+  assert_int_equal(fn_receipt_close(f->fn, 100, 0, false, &r), 0);
+  fn_document_t *d = malloc(sizeof *d);
+  assert_non_null(d);
+  assert_int_equal(fn_document_get(f->fn, r.number, d), 0);
+  unsigned bits = 0;
+  assert_int_equal(count_tag(d->data, d->len, 2106, &bits), 1);
+  assert_int_equal(bits, 7);
+  bits = 0;
+  assert_int_equal(count_tag(d->data, d->len, 2107, &bits), 1);
+  assert_int_equal(bits, 1); /* a negative OISM answer */
+  free(d);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The receipt with marked lines (issue 3's acceptance case)               */
+
+static void test_marked_receipt(void **state)
+{
+  fixture_t *f = *state;
+  fn_doc_result_t res;
+  fn_status_t s;
+  fn_document_t *d = malloc(sizeof *d);
+  fn_notification_t *note = malloc(sizeof *note);
+  char ki[32], km[3][300];
+  size_t n[3];
+  doc_item_t items[4];
+  fn_km_check_t kc;
+  assert_non_null(d);
+  assert_non_null(note);
+  ready_to_sell(f, false);
+
+  make_ki(ki, 101);
+  n[0] = code_88(km[0], ki, "TG01");
+  make_ki(ki, 102);
+  n[1] = code_44(km[1], ki, "TH01");
+  make_ki(ki, 103);
+  n[2] = code_93(km[2], ki);
+  for (int i = 0; i < 3; i++) {
+    items[i] = marked_item(km[i], n[i], 100u * (unsigned)(i + 1));
+    check_accept(f, &items[i], &kc);
+  }
+  items[3] = plain_item("Пакет", 700);
+  status_of(f, &s);
+  assert_int_equal(s.checked_km, 3);
+
+  f->now += 30;
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  for (int i = 0; i < 4; i++) assert_int_equal(fn_receipt_add(f->fn, &items[i]), 0);
+  assert_int_equal(fn_receipt_close(f->fn, 300, 1000, false, &res), 0);
+  assert_int_equal(res.number, 3);
+  assert_int_equal(res.receipt_number, 1);
+
+  /* Stored and fetched back. */
+  assert_int_equal(fn_document_get(f->fn, 3, d), 0);
+  assert_int_equal(d->type, DOC_RECEIPT);
+  assert_int_equal(d->time, f->now);
+  assert_false(d->acknowledged);
+  assert_int_equal(count_tag(d->data, d->len, 1059, NULL), 4);
+  assert_int_equal(count_tag(d->data, d->len, 2000, NULL), 3);
+  assert_int_equal(count_tag(d->data, d->len, 2106, NULL), 3);
+  assert_int_equal(count_tag(d->data, d->len, 1077, NULL), 1);
+  unsigned types = 0;
+  assert_int_equal(count_tag(d->data, d->len, 2100, &types), 3);
+  assert_int_equal(types, 2 | 4 | 5);
+  unsigned flag = 0;
+  assert_int_equal(count_tag(d->data, d->len, 2107, &flag), 1);
+  assert_int_equal(flag, 0); /* no negative check */
+  doc_summary_t sum;
+  assert_int_equal(doc_summarize(d->data, d->len, &sum), 0);
+  assert_int_equal(sum.total, 1300);
+  assert_int_equal(sum.number, 3);
+  assert_memory_equal(sum.sign, res.sign, 6);
+
+  /* Listed: it is in the archive and in the OFD queue after 1 and 2. */
+  for (uint32_t i = 1; i <= 2; i++) {
+    assert_int_equal(fn_document_next_unsent(f->fn, d), 0);
+    assert_int_equal(d->number, i);
+    ack(f, i, 0, FN_NUMBER, 0);
+  }
+  assert_int_equal(fn_document_next_unsent(f->fn, d), 0);
+  assert_int_equal(d->number, 3);
+
+  /* Shown as JSON with the FNS names. */
+  int err = -1;
+  char *json = doc_to_json(d->data, d->len, &err);
+  assert_non_null(json);
+  assert_int_equal(err, 0);
+  assert_non_null(strstr(json, "\"receipt\""));
+  assert_non_null(strstr(json, "\"fiscalDocumentNumber\":3"));
+  assert_non_null(strstr(json, "\"totalSum\":1300"));
+  assert_non_null(strstr(json, "\"items\":["));
+  assert_non_null(strstr(json, "\"markingCode\""));
+  assert_non_null(strstr(json, "\"checkingProdInformationResult\":3"));
+  assert_non_null(strstr(json, "\"fiscalSign\""));
+  assert_non_null(strstr(json, "\"fiscalDriveNumber\":\"" FN_NUMBER "\""));
+  free(json);
+
+  /* Its fiscal sign verifies with the FN's secret, and fails when any one
+  ** byte changes (a price, the code, the sign itself). */
+  uint8_t secret[FN_EMU_SECRET_SIZE];
+  char number[17];
+  assert_int_equal(fn_emu_read_secret(f->path, secret, number), 0);
+  assert_int_equal(fn_emu_verify_sign(secret, d->data, d->len), 0);
+  for (size_t at = 8; at < d->len; at += d->len / 23) {
+    uint8_t keep = d->data[at];
+    d->data[at] ^= 0x01;
+    assert_int_not_equal(fn_emu_verify_sign(secret, d->data, d->len), 0);
+    d->data[at] = keep;
+  }
+  d->data[d->len - 1] ^= 0x80; /* the last byte of 1077 */
+  assert_int_equal(fn_emu_verify_sign(secret, d->data, d->len), FN_ERR_VALUE);
+  d->data[d->len - 1] ^= 0x80;
+  secret[0] ^= 1; /* another FN's secret */
+  assert_int_equal(fn_emu_verify_sign(secret, d->data, d->len), FN_ERR_VALUE);
+  secret[0] ^= 1;
+
+  /* The sale notification was queued with it, sealed, naming the receipt
+  ** and its three codes; the codes left the checked table. */
+  assert_int_equal(fn_notification_next(f->fn, note), 0);
+  assert_int_equal(note->number, 1);
+  assert_int_equal(note->receipt_number, 3);
+  assert_int_equal(fn_emu_verify_sign(secret, note->data, note->len), 0);
+  assert_int_equal(count_tag(note->data, note->len, 2007, NULL), 3);
+  assert_int_equal(doc_summarize(note->data, note->len, &sum), 0);
+  assert_int_equal(sum.type, DOC_KM_NOTIFICATION);
+  status_of(f, &s);
+  assert_int_equal(s.checked_km, 0);
+  assert_int_equal(s.unsent_notifications, 1);
+  assert_int_equal(s.first_unsent_notification_time, f->now);
+
+  free(note);
+  free(d);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Queues: OFD acknowledgements, OISM tickets                              */
+
+static void test_unsent_and_ack(void **state)
+{
+  fixture_t *f = *state;
+  fn_document_t *d = malloc(sizeof *d);
+  fn_status_t s;
+  assert_non_null(d);
+  assert_int_equal(fn_document_next_unsent(f->fn, d), FN_ERR_NO_DATA);
+  ready_to_sell(f, false);
+  f->now += 100;
+  assert_int_equal(sell_plain(f, 1, 100), 3);
+
+  assert_int_equal(fn_document_next_unsent(f->fn, d), 0);
+  assert_int_equal(d->number, 1);
+  assert_int_equal(d->type, DOC_REGISTRATION);
+  ack(f, 1, 0, FN_NUMBER, 0);
+  ack(f, 1, 0, FN_NUMBER, 0); /* delivered twice: harmless */
+  assert_int_equal(fn_document_get(f->fn, 1, d), 0);
+  assert_true(d->acknowledged);
+  assert_int_equal(fn_document_next_unsent(f->fn, d), 0);
+  assert_int_equal(d->number, 2);
+
+  ack(f, 2, 0, "9999078900009999", FN_ERR_VALUE); /* another FN's */
+  ack(f, 77, 0, FN_NUMBER, FN_ERR_NO_DATA);       /* no such document */
+  ack(f, 2, 1, FN_NUMBER, FN_ERR_VALUE);          /* the OFD refused it */
+  uint8_t junk[8] = {7, 0, 4, 0, 1, 2, 3, 4};
+  assert_int_equal(fn_document_ack(f->fn, junk, sizeof junk), FN_ERR_VALUE);
+  status_of(f, &s);
+  assert_int_equal(s.unsent_documents, 2);
+  assert_int_equal(s.first_unsent_number, 2);
+
+  ack(f, 3, 0, FN_NUMBER, 0); /* out of order is fine */
+  status_of(f, &s);
+  assert_int_equal(s.unsent_documents, 1);
+  ack(f, 2, 0, FN_NUMBER, 0);
+  assert_int_equal(fn_document_next_unsent(f->fn, d), FN_ERR_NO_DATA);
+  status_of(f, &s);
+  assert_int_equal(s.unsent_documents, 0);
+  assert_int_equal(s.first_unsent_time, 0);
+  free(d);
+}
+
+static void test_notifications_and_tickets(void **state)
+{
+  fixture_t *f = *state;
+  fn_notification_t *note = malloc(sizeof *note);
+  fn_status_t s;
+  assert_non_null(note);
+  ready_to_sell(f, false);
+  assert_int_equal(fn_notification_next(f->fn, note), FN_ERR_NO_DATA);
+  assert_int_equal(sell_plain(f, 1, 100), 3); /* no marked line: no notification */
+  assert_int_equal(fn_notification_next(f->fn, note), FN_ERR_NO_DATA);
+  assert_int_equal(sell_marked(f, 201), 4);
+  assert_int_equal(sell_marked(f, 202), 5);
+  status_of(f, &s);
+  assert_int_equal(s.unsent_notifications, 2);
+
+  assert_int_equal(fn_notification_next(f->fn, note), 0);
+  assert_int_equal(note->number, 1);
+  assert_int_equal(note->receipt_number, 4);
+  ticket(f, 1, 0, 0);
+  ticket(f, 1, 0, 0); /* twice: harmless */
+  ticket(f, 9, 0, FN_ERR_NO_DATA);
+  assert_int_equal(fn_notification_next(f->fn, note), 0);
+  assert_int_equal(note->number, 2);
+  assert_int_equal(note->receipt_number, 5);
+  ticket(f, 2, 1, 0); /* a "bad" ticket still clears it: resending would not help */
+  assert_int_equal(fn_notification_next(f->fn, note), FN_ERR_NO_DATA);
+  status_of(f, &s);
+  assert_int_equal(s.unsent_notifications, 0);
+  free(note);
+}
+
+static void test_notification_store_full(void **state)
+{
+  fixture_t *f = *state;
+  fn_km_check_t res;
+  char ki[32], km[300];
+  f->options.notification_capacity = 1;
+  reopen(f);
+  ready_to_sell(f, false);
+  assert_int_equal(sell_marked(f, 301), 3);
+  make_ki(ki, 302);
+  size_t n = code_44(km, ki, "TH01");
+  doc_item_t it = marked_item(km, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), FN_ERR_NOTIFY_FULL);
+  ticket(f, 1, 0, 0);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+}
+
+static void test_autonomous(void **state)
+{
+  fixture_t *f = *state;
+  fn_km_check_t res;
+  fn_status_t s;
+  fn_document_t *d = malloc(sizeof *d);
+  fn_notification_t *note = malloc(sizeof *note);
+  char ki[32], km[300];
+  uint8_t buf[512];
+  size_t len = 0;
+  assert_non_null(d);
+  assert_non_null(note);
+  ready_to_sell(f, true);
+  status_of(f, &s);
+  assert_true(s.autonomous);
+  assert_int_equal(s.unsent_documents, 0); /* nothing goes to an OFD */
+  assert_int_equal(fn_document_next_unsent(f->fn, d), FN_ERR_NO_DATA);
+  ack(f, 1, 0, FN_NUMBER, FN_ERR_STATE);
+
+  /* Bit 16 on every check; no OISM answers. */
+  make_ki(ki, 401);
+  size_t n = code_44(km, ki, "TH01");
+  doc_item_t it = marked_item(km, n, 100);
+  assert_int_equal(fn_km_check(f->fn, &it, &res), 0);
+  assert_int_equal(res.check_result, DOC_2106_AUTONOMOUS | 3);
+  doc_km_answer_t a;
+  memset(&a, 0, sizeof a);
+  a.request_number = 1;
+  a.status_answer = 1;
+  assert_int_equal(doc_build_km_answer(&a, buf, sizeof buf, &len), 0);
+  assert_int_equal(fn_km_answer(f->fn, buf, len, &res), FN_ERR_STATE);
+  assert_int_equal(fn_km_accept(f->fn, km, n, true), 0);
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, ""), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  assert_int_equal(fn_receipt_close(f->fn, 100, 0, false, NULL), 0);
+
+  /* The notification is kept for export. */
+  assert_int_equal(fn_notification_next(f->fn, note), 0);
+  assert_int_equal(note->receipt_number, 3);
+
+  /* No 30-day rule: 40 days on, documents are still made. */
+  f->now += 40 * DAY;
+  assert_int_equal(fn_shift_close(f->fn, "", NULL), 0);
+  assert_int_equal(fn_key_update(f->fn, &key_hmac, 1, f->now), 0);
+  assert_int_equal(fn_shift_open(f->fn, "", NULL), 0);
+  assert_int_equal(sell_plain(f, 1, 100), 6);
+  assert_int_equal(fn_notification_next(f->fn, note), 0);
+  assert_int_equal(note->number, 1);
+  free(note);
+  free(d);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Restart                                                                 */
+
+static void test_reopen_same_state(void **state)
+{
+  fixture_t *f = *state;
+  fn_status_t before, after;
+  fn_doc_result_t res;
+  char ki[32], km[300];
+  ready_to_sell(f, false);
+  assert_int_equal(sell_plain(f, 1, 100), 3);
+  assert_int_equal(sell_marked(f, 501), 4);
+  ack(f, 1, 0, FN_NUMBER, 0);
+  /* A receipt half built, a code checked but not yet sold. */
+  make_ki(ki, 502);
+  size_t n = code_88(km, ki, "TG01");
+  doc_item_t it = marked_item(km, n, 4200);
+  doc_item_t plain = plain_item("Хлеб", 100);
+  check_accept(f, &it, NULL);
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &plain), 0);
+  status_of(f, &before);
+  assert_true(before.receipt_open);
+  assert_int_equal(before.receipt_items, 2);
+
+  reopen(f);
+  status_of(f, &after);
+  assert_memory_equal(&before, &after, sizeof before);
+
+  /* The receipt goes on where it was. */
+  assert_int_equal(fn_receipt_close(f->fn, 4300, 0, false, &res), 0);
+  assert_int_equal(res.number, 5);
+  assert_int_equal(res.receipt_number, 3);
+  status_of(f, &after);
+  assert_int_equal(after.checked_km, 0);
+  assert_int_equal(after.unsent_notifications, 2);
+  assert_int_equal(after.unsent_documents, 4);
+  assert_int_equal(after.fn_totals.amount[DOC_OP_SALE], 100 + 5000 + 4300);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Wrappers and the error table                                            */
+
+static void test_wrappers_and_errors(void **state)
+{
+  fixture_t *f = *state;
+  fn_status_t s;
+  fn_document_t *d = malloc(sizeof *d);
+  fn_notification_t *note = malloc(sizeof *note);
+  fn_km_check_t kc;
+  fn_registration_t r;
+  doc_item_t it = plain_item("Хлеб", 100);
+  uint8_t byte = 0;
+  fn_t empty = {NULL, NULL};
+  assert_non_null(d);
+  assert_non_null(note);
+  registration_fill(&r, false);
+
+  assert_int_equal(fn_status(NULL, &s), FN_ERR_PARAMS);
+  assert_int_equal(fn_status(&empty, &s), FN_ERR_PARAMS);
+  assert_int_equal(fn_status(f->fn, NULL), FN_ERR_PARAMS);
+  assert_int_equal(fn_register(NULL, &r, false, NULL), FN_ERR_PARAMS);
+  assert_int_equal(fn_register(f->fn, NULL, false, NULL), FN_ERR_PARAMS);
+  assert_int_equal(fn_shift_open(NULL, "", NULL), FN_ERR_PARAMS);
+  assert_int_equal(fn_shift_close(NULL, "", NULL), FN_ERR_PARAMS);
+  assert_int_equal(fn_state_report(NULL, NULL), FN_ERR_PARAMS);
+  assert_int_equal(fn_close_archive(NULL, NULL), FN_ERR_PARAMS);
+  assert_int_equal(fn_receipt_begin(NULL, 1, 1, ""), FN_ERR_PARAMS);
+  assert_int_equal(fn_receipt_begin(f->fn, 0, 1, ""), FN_ERR_PARAMS);
+  assert_int_equal(fn_receipt_begin(f->fn, 5, 1, ""), FN_ERR_PARAMS);
+  char long_name[100];
+  memset(long_name, 'a', sizeof long_name - 1);
+  long_name[sizeof long_name - 1] = '\0';
+  assert_int_equal(fn_receipt_begin(f->fn, 1, 1, long_name), FN_ERR_PARAMS);
+  assert_int_equal(fn_receipt_add(NULL, &it), FN_ERR_PARAMS);
+  assert_int_equal(fn_receipt_add(f->fn, NULL), FN_ERR_PARAMS);
+  it.marked = true; /* marked without a code */
+  assert_int_equal(fn_receipt_add(f->fn, &it), FN_ERR_PARAMS);
+  assert_int_equal(fn_km_check(f->fn, &it, &kc), FN_ERR_PARAMS);
+  it.marked = false;
+  assert_int_equal(fn_receipt_close(NULL, 0, 0, false, NULL), FN_ERR_PARAMS);
+  assert_int_equal(fn_receipt_cancel(NULL), FN_ERR_PARAMS);
+  assert_int_equal(fn_km_check(NULL, &it, &kc), FN_ERR_PARAMS);
+  assert_int_equal(fn_km_answer(f->fn, NULL, 1, &kc), FN_ERR_PARAMS);
+  assert_int_equal(fn_km_accept(f->fn, NULL, 1, true), FN_ERR_PARAMS);
+  assert_int_equal(fn_km_accept(f->fn, "x", 0, true), FN_ERR_PARAMS);
+  assert_int_equal(fn_document_next_unsent(NULL, d), FN_ERR_PARAMS);
+  assert_int_equal(fn_document_ack(f->fn, &byte, 0), FN_ERR_PARAMS);
+  assert_int_equal(fn_document_get(f->fn, 0, d), FN_ERR_PARAMS);
+  assert_int_equal(fn_document_get(f->fn, 1, NULL), FN_ERR_PARAMS);
+  assert_int_equal(fn_notification_next(NULL, note), FN_ERR_PARAMS);
+  assert_int_equal(fn_notification_ticket(f->fn, NULL, 3), FN_ERR_PARAMS);
+  assert_int_equal(fn_key_update(f->fn, NULL, 1, 0), FN_ERR_PARAMS);
+  fn_key_t k = key_hmac;
+  memcpy(k.id, "ABC", 4); /* 91 is four characters */
+  assert_int_equal(fn_key_update(f->fn, &k, 1, 0), FN_ERR_PARAMS);
+  k = key_hmac;
+  k.kind = 9;
+  assert_int_equal(fn_key_update(f->fn, &k, 1, 0), FN_ERR_PARAMS);
+  fn_free(NULL);
+
+  /* The table: device codes, stable names, messages in both languages. */
+  assert_int_equal(fn_err_device_code(FN_ERR_OFD_OVERDUE), 0x15);
+  assert_int_equal(fn_err_device_code(FN_ERR_STATE), 0x02);
+  assert_int_equal(fn_err_device_code(FN_ERR_IO), 0);
+  assert_int_equal(fn_err_device_code(0), 0);
+  assert_string_equal(fn_err_name(FN_ERR_SHIFT_OVERDUE), "shift_overdue");
+  assert_string_equal(fn_err_name(-0x77), "unknown");
+  assert_string_equal(fn_err_message(FN_ERR_SHIFT_OVERDUE, true),
+                      "Смена длится больше 24 часов: закройте смену");
+  assert_string_equal(fn_err_message(FN_ERR_SHIFT_OVERDUE, false),
+                      "The shift is over 24 hours old: close the shift");
+  static const int all[] = {FN_OK,
+                            FN_ERR_UNKNOWN_COMMAND,
+                            FN_ERR_STATE,
+                            FN_ERR_FAILURE,
+                            FN_ERR_PARAMS,
+                            FN_ERR_TIME,
+                            FN_ERR_NO_DATA,
+                            FN_ERR_VALUE,
+                            FN_ERR_TLV_SIZE,
+                            FN_ERR_OFD_OVERDUE,
+                            FN_ERR_SHIFT_OVERDUE,
+                            FN_ERR_NOTIFY_FULL,
+                            FN_ERR_KM_TABLE_FULL,
+                            FN_ERR_KEYS_EXPIRED,
+                            FN_ERR_KM_NOT_CHECKED,
+                            FN_ERR_IO,
+                            FN_ERR_NO_MEMORY};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    assert_string_not_equal(fn_err_name(all[i]), "unknown");
+    for (size_t j = 0; j < i; j++)
+      assert_string_not_equal(fn_err_name(all[i]), fn_err_name(all[j]));
+    assert_true(strlen(fn_err_message(all[i], true)) > 5);
+    assert_true(strlen(fn_err_message(all[i], false)) > 5);
+  }
+  free(note);
+  free(d);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_create_and_open, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_counters_and_numbering, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rule_24_hours, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rule_30_days, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rule_90_days, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_time_backwards, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_tails, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_km_not_checked, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_km_table_full, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_km_answer, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_marked_receipt, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unsent_and_ack, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_notifications_and_tickets, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_notification_store_full, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_autonomous, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reopen_same_state, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_wrappers_and_errors, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
