@@ -335,7 +335,7 @@ int cli_scan(const kassa_config_t *cfg, int argc, char **argv)
   int first_image = 0, nimages = 0;
   long count = 0, timeout_s = 0, number;
 
-  (void)cfg;
+
   memset(&opt, 0, sizeof opt);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -389,6 +389,9 @@ int cli_scan(const kassa_config_t *cfg, int argc, char **argv)
       return usage_error("unknown option %s", a);
     }
   }
+  /* No source given: the scanner the till is configured with ([scanner]
+  ** device), the same string `kassa serve` reads. */
+  if (!list && !device && nimages == 0 && cfg->scanner_device[0]) device = cfg->scanner_device;
   if ((list ? 1 : 0) + (device != NULL ? 1 : 0) + (nimages > 0 ? 1 : 0) != 1)
     return usage_error("%s", "give one of --list, --device DEVICE or --image FILE...");
   if (list) return scan_list();

@@ -79,6 +79,14 @@ static int on_entry(void *user, const char *section, const char *name, const cha
   }
   if (!strcmp(section, "paths") && !strcmp(name, "data"))
     return set_path(ctx, c->data_dir, sizeof c->data_dir, value);
+  if (!strcmp(section, "scanner") && !strcmp(name, "device")) {
+    if (strlen(value) >= sizeof c->scanner_device) {
+      snprintf(ctx->err, sizeof ctx->err, "[scanner] device is too long");
+      return 0;
+    }
+    snprintf(c->scanner_device, sizeof c->scanner_device, "%s", value);
+    return 1;
+  }
   if (!strcmp(section, "paths") && !strcmp(name, "demo_codes"))
     return set_path(ctx, c->demo_codes, sizeof c->demo_codes, value);
   /* Keys for later modules are accepted and ignored here, so one file

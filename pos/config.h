@@ -19,6 +19,7 @@ typedef struct kassa_config {
   char config_path[KASSA_PATH_MAX]; /* the file read, or "" for built-ins */
   char data_dir[KASSA_PATH_MAX];    /* [paths] data                        */
   char demo_codes[KASSA_PATH_MAX];  /* [paths] demo_codes                  */
+  char scanner_device[256];         /* [scanner] device, e.g. serial:/dev/ttyACM0 */
   uint16_t http_port;               /* [service] http_port                 */
   uint16_t lm_port;                 /* [service] lm_port                   */
   uint16_t operator_ofd_port;       /* [operator] ofd_port                 */

@@ -107,6 +107,17 @@ check("fifo: exit 0", rc == 0, p.stderr)
 check("fifo: two codes", [o.get("normalized") for o in out] == [FOOTWEAR, WATER], p.stdout)
 check("fifo: source", all(o.get("source") == "fd:" + fifo for o in out))
 
+# ---- the configured scanner ([scanner] device), as `kassa serve` reads it ----
+conf = os.path.join(tmp, "kassa.conf")
+with open(conf, "w") as f:
+    f.write("[scanner]\ndevice = fd:%s\n" % fifo)
+t = threading.Thread(target=feed_fifo)
+t.start()
+rc, out, p = run(["--config", conf, "scan", "--framing", "crlf", "--count", "2"])
+t.join()
+check("config device: exit 0", rc == 0, p.stderr)
+check("config device: two codes", [o.get("normalized") for o in out] == [FOOTWEAR, WATER], p.stdout)
+
 # ---- wedge on standard input ----
 lost = "010461008041021521e,s;r!t%BroGdABCDEFGHIJ"  # GS lost, cannot be restored
 rc, out, p = run(["scan", "--device", "wedge", "--gs-char", "~"],
