@@ -17,6 +17,7 @@ int cli_scan(const kassa_config_t *cfg, int argc, char **argv);
 int cli_fn(const kassa_config_t *cfg, int argc, char **argv);
 int cli_shift(const kassa_config_t *cfg, int argc, char **argv);
 int cli_fd(const kassa_config_t *cfg, int argc, char **argv);
+int cli_ofd(const kassa_config_t *cfg, int argc, char **argv);
 
 /*
 ** Decode the escapes of `kassa code parse --escaped` in place: \x1d (any

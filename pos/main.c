@@ -30,6 +30,7 @@ static const command_t commands[] = {
     {"fn", cli_fn, "the fiscal storage: init, register, status"},
     {"shift", cli_shift, "open or close the shift"},
     {"fd", cli_fd, "fiscal documents in the archive: list, show, dump"},
+    {"ofd", cli_ofd, "what is owed to the OFD and OISM: status, flush, keys"},
 };
 
 static void usage(FILE *out)

@@ -94,7 +94,7 @@ static doc_item_t marked_make(uint32_t document, unsigned line)
   uint8_t mac[CRYPTO_STREEBOG256_SIZE];
   doc_item_t it = item_make("Ботинки", 1000u + line);
   snprintf(ki, sizeof ki,
-           "0104600000000017"
+           "0104600000000015"
            "21"
            "%08u%05u",
            document, line);

@@ -1,0 +1,219 @@
+/*
+** ofd/client.h: the till's side of the wire to the OFD, the OISM and the
+** key server.
+**
+** The fiscal storage (FN) is the source of truth for what is owed: it keeps
+** every sealed document until the OFD's acknowledgement (doc 7) comes back,
+** and every sale notification (82) until the OISM's ticket (84) does. This
+** module only carries those bytes: it wraps a document in the session and
+** container headers (ofd/frame.h), sends it, reads one answer message on the
+** same connection, checks that the answer is about what was sent, and hands
+** it to the FN. It keeps no queue of its own, so a crash at any point loses
+** nothing and, because redelivery is harmless on both sides, sends nothing
+** twice in a way that counts twice.
+**
+** One ofd_client_t is one endpoint (host:port and a frame profile). It
+** connects lazily, keeps the connection open between messages, drops it on
+** any fault (a short read, a peer that closes, bytes that are not a frame,
+** an answer of the wrong type, a timeout) and reconnects on the next call.
+** Between failed attempts it backs off exponentially with jitter, so a till
+** that lost its link does not hammer the operator; the clock, the sleep and
+** the random source of that schedule are injectable for tests. Socket
+** timeouts (connect 5 s, answer 30 s by default) run on the real monotonic
+** clock.
+**
+** The transport is a small vtable (ofd_transport_t), as in libmodbus: plain
+** TCP is ofd_transport_tcp(); TLS through OpenSSL is meant to be a second
+** backend behind the same four calls, and nothing above them changes.
+**
+** Errors: 0 or a negative ofd_err_t with a stable name and a message in
+** Russian and English for a store manager.
+*/
+#ifndef KASSA_OFD_CLIENT_H
+#define KASSA_OFD_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fiscal/fn.h"
+#include "ofd/frame.h"
+
+typedef enum ofd_err {
+  OFD_OK = 0,
+  OFD_ERR_ARGUMENT = -1,  /* NULL pointer, bad option, body too large */
+  OFD_ERR_NO_MEMORY = -2, /* allocation failed */
+  OFD_ERR_RESOLVE = -3,   /* the host name does not resolve */
+  OFD_ERR_CONNECT = -4,   /* connection refused or unreachable */
+  OFD_ERR_TIMEOUT = -5,   /* no connection or no answer in time */
+  OFD_ERR_CLOSED = -6,    /* the peer closed the connection before answering */
+  OFD_ERR_IO = -7,        /* send or receive failed */
+  OFD_ERR_PROTOCOL = -8,  /* the answer is not a valid frame, has the wrong type,
+                             or is about another document */
+  OFD_ERR_REFUSED = -9,   /* the operator answered and refused (1022 != 0) */
+  OFD_ERR_FN = -10,       /* the FN refused the answer or failed (see fn_error) */
+  OFD_ERR_BACKOFF = -11,  /* too soon after a failure and the caller cannot wait */
+} ofd_err_t;
+
+/* Stable lower-case name ("connect", "refused"; "unknown" otherwise: names
+** are a contract) and a static message for a manager, Russian or English,
+** saying what happened and that nothing is lost. Never NULL. */
+const char *ofd_err_name(int err);
+const char *ofd_err_message(int err, bool russian);
+
+/*
+** The transport seam. connect() opens a connection to host:port within
+** timeout_ms and stores a handle in *conn; send() writes all len bytes
+** within timeout_ms; recv() reads at most cap bytes, waiting at most
+** timeout_ms, and stores the count (0: the peer closed) in *got; close()
+** accepts NULL. Each returns 0 or a negative ofd_err_t (OFD_ERR_TIMEOUT,
+** OFD_ERR_CONNECT, OFD_ERR_RESOLVE, OFD_ERR_IO).
+*/
+typedef struct ofd_transport {
+  const char *name;
+  int (*connect)(const char *host, uint16_t port, int timeout_ms, void **conn);
+  int (*send)(void *conn, const uint8_t *buf, size_t len, int timeout_ms);
+  int (*recv)(void *conn, uint8_t *buf, size_t cap, int timeout_ms, size_t *got);
+  void (*close)(void *conn);
+} ofd_transport_t;
+
+/* Plain TCP (non-blocking sockets, poll, no SIGPIPE). */
+const ofd_transport_t *ofd_transport_tcp(void);
+
+/* Injected time for the backoff schedule: milliseconds on any monotonic
+** scale, a sleep, and a random 32-bit value. */
+typedef uint64_t (*ofd_clock_ms_t)(void *user);
+typedef void (*ofd_sleep_ms_t)(void *user, uint64_t ms);
+typedef uint32_t (*ofd_random_t)(void *user);
+
+#define OFD_CONNECT_TIMEOUT_MS 5000
+#define OFD_ANSWER_TIMEOUT_MS  30000
+#define OFD_BACKOFF_BASE_MS    1000
+#define OFD_BACKOFF_MAX_MS     300000
+
+typedef struct ofd_client_options {
+  const char *host; /* name or address; copied */
+  uint16_t port;    /* 1..65535 */
+  frame_profile_t profile;
+  int connect_timeout_ms;           /* 0: OFD_CONNECT_TIMEOUT_MS */
+  int answer_timeout_ms;            /* 0: OFD_ANSWER_TIMEOUT_MS */
+  uint32_t backoff_base_ms;         /* 0: OFD_BACKOFF_BASE_MS */
+  uint32_t backoff_max_ms;          /* 0: OFD_BACKOFF_MAX_MS */
+  const ofd_transport_t *transport; /* NULL: ofd_transport_tcp() */
+  ofd_clock_ms_t clock;             /* NULL: CLOCK_MONOTONIC */
+  ofd_sleep_ms_t sleep;             /* NULL: nanosleep */
+  ofd_random_t random;              /* NULL: a per-client xorshift seeded from the clock */
+  void *user;                       /* passed to clock, sleep, random */
+} ofd_client_options_t;
+
+typedef struct ofd_client ofd_client_t;
+
+/* Zeroes *o (all defaults). host, port and profile are still to be set. */
+void ofd_client_options_init(ofd_client_options_t *o);
+
+/* Create a client; connects nothing yet. OFD_ERR_ARGUMENT for a NULL or
+** empty host, port 0, an unknown profile or negative timeouts;
+** OFD_ERR_NO_MEMORY. *out is NULL on failure. */
+int ofd_client_create(const ofd_client_options_t *o, ofd_client_t **out);
+
+/* Closes the connection and frees; NULL is fine. */
+void ofd_client_destroy(ofd_client_t *c);
+
+/*
+** The backoff schedule. After the k-th failure in a row (k >= 1) the next
+** attempt waits d = min(max, base * 2^(k-1)) with "equal jitter": a delay
+** in [d/2, d], drawn from the random source. Any success resets it.
+** ofd_client_failures() is k; ofd_client_backoff_ms() is how long the
+** next attempt would still wait now (0: it may go).
+*/
+uint32_t ofd_client_failures(const ofd_client_t *c);
+uint64_t ofd_client_backoff_ms(const ofd_client_t *c);
+
+/*
+** One message and its answer. Sends a container of document_type and
+** document_number with body[0..body_len) (the FN's sealed TLV) under the
+** session header for fn_number (16 ASCII digits), CRC mode 2, response
+** expected; then reads one answer message and requires a container of
+** answer_type. Its body (the answer's document TLV) is copied to
+** answer[0..cap) and its length stored in *answer_len.
+**
+** budget_ms 0 means the default timeouts and, while backing off, sleeping
+** until the next attempt is due; budget_ms > 0 bounds the whole call
+** (connect + send + answer) and never sleeps for backoff: while backing off
+** it returns OFD_ERR_BACKOFF at once.
+**
+** Any fault closes the connection and counts as a failure for the backoff
+** (OFD_ERR_RESOLVE, _CONNECT, _TIMEOUT, _CLOSED, _IO, _PROTOCOL; a reply
+** frame with bytes after it is accepted, then the connection is dropped).
+** OFD_ERR_ARGUMENT (no failure counted) for NULLs, a body over
+** FRAME_BODY_MAX, or an answer larger than cap.
+*/
+int ofd_client_exchange(ofd_client_t *c, const char fn_number[16], uint8_t document_type,
+                        uint32_t document_number, const uint8_t *body, size_t body_len,
+                        uint8_t answer_type, uint8_t *answer, size_t cap, size_t *answer_len,
+                        int budget_ms);
+
+/* Drop the connection (next call reconnects); not a failure. */
+void ofd_client_disconnect(ofd_client_t *c);
+
+/* What a delivery run did. */
+typedef struct ofd_delivery_stats {
+  uint32_t total;      /* owed when the run started (from fn_status) */
+  uint32_t sent;       /* messages sent and answered */
+  uint32_t delivered;  /* acknowledged / ticketed in the FN */
+  uint32_t rejected;   /* notifications the OISM ticketed as bad (2111 != 0) */
+  uint32_t remaining;  /* still owed when the run ended */
+  uint32_t stopped_at; /* number of the document the run stopped on (0: none) */
+  uint8_t answer_code; /* 1022 of a refusal (OFD_ERR_REFUSED) */
+  int fn_error;        /* the fn_err_t when OFD_ERR_FN */
+} ofd_delivery_stats_t;
+
+/* Called after each item: done of total (total may grow while running). */
+typedef void (*ofd_progress_t)(void *user, uint32_t done, uint32_t total, uint32_t number);
+
+/*
+** Deliver the FN's unsent fiscal documents to the OFD, lowest number first:
+** fn_document_next_unsent, send (container type = form code, document
+** number = 1040), read the doc 7, check it names this FN and this
+** document, fn_document_ack. Stops when none is left (0), at the first
+** refusal (OFD_ERR_REFUSED, stats.answer_code = 1022; the document stays
+** queued), at the first network fault (its ofd_err_t; nothing was
+** acknowledged that the OFD did not accept), or when the FN refuses the
+** acknowledgement (OFD_ERR_FN, stats.fn_error). The client must have the
+** OFD profile (else OFD_ERR_ARGUMENT). progress and stats may be NULL.
+*/
+int ofd_deliver_documents(fn_t *fn, ofd_client_t *client, ofd_progress_t progress, void *user,
+                          ofd_delivery_stats_t *stats);
+
+/*
+** The same for sale notifications to the OISM (client with the OISM
+** profile): 82 (document number = 2002) -> 84 -> fn_notification_ticket.
+** A ticket with 2111 != 0 still clears the notification in the FN (the FN
+** keeps the result): it counts as delivered and in stats.rejected, and the
+** run goes on.
+*/
+int ofd_deliver_notifications(fn_t *fn, ofd_client_t *client, ofd_progress_t progress, void *user,
+                              ofd_delivery_stats_t *stats);
+
+/*
+** One marking-code request during a sale: check->request (the sealed 81
+** from fn_km_check) to the OISM (profile OISM), its answer 83 checked to be
+** about that request (2001) and handed to fn_km_answer, whose result lands
+** in *out. budget_ms (> 0) bounds the whole exchange; while the client is
+** backing off it fails at once with OFD_ERR_BACKOFF, and the till decides
+** without the OISM. OFD_ERR_FN when the FN refuses the answer.
+*/
+int ofd_km_request(fn_t *fn, ofd_client_t *client, const fn_km_check_t *check, int budget_ms,
+                   fn_km_check_t *out);
+
+/*
+** Fresh verification keys from the key server (client with the KEYS
+** profile): request container 90 with an empty body, answer 91 decoded by
+** keys_parse_update() (ofd/keys.h) and loaded with fn_key_update(), dated
+** as the server says. *count (may be NULL) gets the number of keys loaded.
+** OFD_ERR_PROTOCOL for an update that does not decode; OFD_ERR_FN when the
+** FN refuses the keys (nothing loaded).
+*/
+int ofd_keys_update(fn_t *fn, ofd_client_t *client, size_t *count);
+
+#endif /* KASSA_OFD_CLIENT_H */

@@ -1,0 +1,415 @@
+/*
+** ofd/emulator/admin.c: the operator's back office, as subcommands.
+**
+** What a test or the demo needs to set the stage before a till talks to the
+** emulator: tell the OFD about an FN (its secret comes straight from the
+** till's fn.db: both run on one machine), make verification keys, emit
+** marking codes with genuine crypto tails, block codes, and look at one.
+**
+** Emitted codes follow the layouts seen on real goods (DOMAIN §2), chosen
+** by product group in the table `groups` below, so `kassa code parse`
+** accepts every one and the FN can verify its tail with the key server's
+** keys: a 44-character tail is base64(HMAC-Streebog-256(key, KI)), an
+** 88-character one base64 of a GOST R 34.10-2012 signature of the KI, and
+** a 93 short code (which no FN checks) is the first four base64 characters
+** of Streebog-256(KI). Serials are random letters and digits (a subset of
+** GS1 charset 82 that needs no escaping anywhere).
+*/
+#include "ofd/emulator/admin.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "fiscal/crypto.h"
+#include "fiscal/fn_emu.h"
+
+#define GS  '\x1d'
+#define DAY 86400u
+
+/* Product groups and their layouts. tail 0: the 93 short code only. */
+typedef struct group {
+  const char *name;
+  unsigned serial_len;
+  unsigned default_tail; /* 44, 88 or 93 */
+  bool short_only;       /* only 93 is allowed */
+  bool mrp;              /* tobacco block: 8005 before 93 */
+  unsigned shelf_days;   /* expiry set from issue; 0: none */
+} group_t;
+
+static const group_t groups[] = {
+    {"footwear", 13, 44, false, false, 0},   {"lp", 13, 44, false, false, 0},
+    {"tyres", 13, 44, false, false, 0},      {"perfume", 13, 44, false, false, 0},
+    {"photo", 20, 44, false, false, 0},      {"pharma", 13, 44, false, false, 0},
+    {"bicycles", 13, 44, false, false, 0},   {"wheelchairs", 13, 44, false, false, 0},
+    {"dairy", 6, 93, true, false, 14},       {"water", 13, 93, true, false, 365},
+    {"beer", 13, 93, true, false, 180},      {"antiseptic", 13, 93, true, false, 0},
+    {"supplements", 13, 93, true, false, 0}, {"tobacco", 7, 93, true, true, 0},
+};
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void base64_encode(const uint8_t *in, size_t n, char *out)
+{
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t w = (uint32_t)in[i] << 16;
+    if (i + 1 < n) w |= (uint32_t)in[i + 1] << 8;
+    if (i + 2 < n) w |= in[i + 2];
+    out[o++] = b64[(w >> 18) & 63];
+    out[o++] = b64[(w >> 12) & 63];
+    out[o++] = i + 1 < n ? b64[(w >> 6) & 63] : '=';
+    out[o++] = i + 2 < n ? b64[w & 63] : '=';
+  }
+  out[o] = '\0';
+}
+
+static uint32_t now_utc(void) { return (uint32_t)time(NULL); }
+
+int admin_is_command(const char *a)
+{
+  return strcmp(a, "fn") == 0 || strcmp(a, "keys") == 0 || strcmp(a, "issue") == 0 ||
+         strcmp(a, "block") == 0 || strcmp(a, "status") == 0;
+}
+
+int admin_ki(const char *km, size_t km_len, char *ki, size_t cap)
+{
+  const char *gs = memchr(km, GS, km_len);
+  size_t n = gs ? (size_t)(gs - km) : km_len;
+  ki[0] = '\0';
+  if (n < 2 || km[0] != '0' || km[1] != '1' || n + 1 > cap) return 0;
+  memcpy(ki, km, n);
+  ki[n] = '\0';
+  return 1;
+}
+
+/* `\x1d`, `\u001d` and `\\` as kassa code parse --escaped reads them. */
+static size_t unescape(const char *in, char *out, size_t cap)
+{
+  size_t o = 0;
+  for (size_t i = 0; in[i] && o + 1 < cap; i++) {
+    if (strncmp(in + i, "\\x1d", 4) == 0 || strncmp(in + i, "\\x1D", 4) == 0) {
+      out[o++] = GS;
+      i += 3;
+    } else if (strncmp(in + i, "\\u001d", 6) == 0 || strncmp(in + i, "\\u001D", 6) == 0) {
+      out[o++] = GS;
+      i += 5;
+    } else if (in[i] == '\\' && in[i + 1] == '\\') {
+      out[o++] = '\\';
+      i++;
+    } else {
+      out[o++] = in[i];
+    }
+  }
+  out[o] = '\0';
+  return o;
+}
+
+static void print_escaped(const char *km)
+{
+  for (const char *p = km; *p; p++) {
+    if (*p == GS)
+      fputs("\\x1d", stdout);
+    else if (*p == '\\')
+      fputs("\\\\", stdout);
+    else
+      putchar(*p);
+  }
+  putchar('\n');
+}
+
+/* A GTIN-14 with a valid mod-10 check digit and the consumer-unit
+** indicator 0; 13 digits get the leading 0. */
+static bool gtin_normalize(const char *in, char out[15])
+{
+  size_t n = strlen(in);
+  unsigned sum = 0;
+  if (n != 13 && n != 14) return false;
+  /* Copied by hand: gcc cannot see that n bounds the length. */
+  out[0] = '0';
+  memcpy(out + (n == 13 ? 1 : 0), in, n);
+  out[14] = '\0';
+  for (size_t i = 0; i < 14; i++) {
+    if (out[i] < '0' || out[i] > '9') return false;
+  }
+  if (out[0] != '0') return false;
+  for (size_t i = 0; i < 13; i++) sum += (unsigned)(out[i] - '0') * (i % 2 == 0 ? 3u : 1u);
+  return (10 - sum % 10) % 10 == (unsigned)(out[13] - '0');
+}
+
+static const char *opt(int argc, char **argv, const char *name)
+{
+  for (int i = 1; i + 1 < argc; i++) {
+    if (strcmp(argv[i], name) == 0) return argv[i + 1];
+  }
+  return NULL;
+}
+
+static int cmd_fn(store_t *s, int argc, char **argv)
+{
+  uint8_t secret[FN_EMU_SECRET_SIZE];
+  char number[17];
+  const char *path = opt(argc, argv, "--fn-db");
+  int rc;
+  if (argc < 2 || strcmp(argv[1], "add") != 0 || !path) {
+    fprintf(stderr, "usage: kassa-operator --data DIR fn add --fn-db PATH\n");
+    return 2;
+  }
+  if ((rc = fn_emu_read_secret(path, secret, number)) != 0) {
+    fprintf(stderr, "kassa-operator: %s: %s\n", path, fn_err_message(rc, false));
+    return 1;
+  }
+  rc = store_fn_put(s, number, secret);
+  memset(secret, 0, sizeof secret);
+  if (rc != 0) return 1;
+  printf("%s\n", number);
+  return 0;
+}
+
+/* A fresh 4-character id (letters and digits) no key has. */
+static int key_id_fresh(store_t *s, char id[5])
+{
+  static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  for (int tries = 0; tries < 100; tries++) {
+    uint8_t r[4];
+    bool exists = true;
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) return -1;
+    for (int i = 0; i < 4; i++) id[i] = alnum[r[i] % (sizeof alnum - 1)];
+    id[4] = '\0';
+    if (store_key_exists(s, id, &exists) != 0) return -1;
+    if (!exists) return 0;
+  }
+  return -1;
+}
+
+/* Makes a key of kind; its id goes to id. */
+static int key_new(store_t *s, int kind, char id[5])
+{
+  uint8_t material[1024], pub[512];
+  size_t len = 0, publen = 0;
+  crypto_key_t *key = NULL;
+  int rc = -1;
+  if (key_id_fresh(s, id) != 0) goto fail;
+  if (kind == FN_KEY_HMAC) {
+    len = 32;
+    if (getrandom(material, len, 0) != (ssize_t)len) goto fail;
+    memcpy(pub, material, len);
+    publen = len;
+  } else {
+    if (crypto_key_generate(&key) != 0 ||
+        crypto_key_export(key, CRYPTO_KEY_PRIVATE, CRYPTO_KEY_DER, material, sizeof material,
+                          &len) != 0 ||
+        crypto_key_export(key, CRYPTO_KEY_PUBLIC, CRYPTO_KEY_DER, pub, sizeof pub, &publen) != 0)
+      goto fail;
+    /* The FN's key table holds at most 256 bytes of material. */
+    if (publen > sizeof((fn_key_t *)0)->material) goto fail;
+  }
+  rc = store_key_put(s, id, kind, material, len, pub, publen, now_utc());
+fail:
+  crypto_key_free(key);
+  memset(material, 0, sizeof material);
+  return rc == 0 ? 0 : -1;
+}
+
+static int cmd_keys(store_t *s, int argc, char **argv)
+{
+  const char *kind = opt(argc, argv, "--kind");
+  char id[5];
+  if (argc < 2 || strcmp(argv[1], "new") != 0 || !kind ||
+      (strcmp(kind, "hmac") != 0 && strcmp(kind, "gost") != 0)) {
+    fprintf(stderr, "usage: kassa-operator --data DIR keys new --kind hmac|gost\n");
+    return 2;
+  }
+  if (key_new(s, strcmp(kind, "gost") == 0 ? FN_KEY_GOST : FN_KEY_HMAC, id) != 0) {
+    fprintf(stderr, "kassa-operator: cannot make the key\n");
+    return 1;
+  }
+  printf("%s\n", id);
+  return 0;
+}
+
+/* The tail of one code: 44/88 with the newest key of the kind (made when
+** there is none), 93 from the KI's digest. */
+static int tail_make(store_t *s, unsigned tail, const char *ki, char id[5], char *out)
+{
+  uint8_t material[1024], mac[CRYPTO_SIGNATURE_SIZE];
+  size_t len = 0;
+  int kind = tail == 88 ? FN_KEY_GOST : FN_KEY_HMAC, rc;
+  const uint8_t *k = (const uint8_t *)ki;
+  if (tail == 93) {
+    if (crypto_streebog256(k, strlen(ki), mac) != 0) return -1;
+    base64_encode(mac, 3, out); /* 3 bytes: 4 characters, no padding */
+    return 0;
+  }
+  rc = store_key_newest(s, kind, id, material, sizeof material, &len);
+  if (rc == STORE_NOT_FOUND) {
+    if (key_new(s, kind, id) != 0) return -1;
+    rc = store_key_newest(s, kind, id, material, sizeof material, &len);
+  }
+  if (rc != 0) return -1;
+  if (kind == FN_KEY_HMAC) {
+    rc = crypto_hmac_streebog256(material, len, k, strlen(ki), mac);
+    if (rc == 0) base64_encode(mac, CRYPTO_STREEBOG256_SIZE, out);
+  } else {
+    crypto_key_t *key = NULL;
+    rc = crypto_key_import(CRYPTO_KEY_PRIVATE, CRYPTO_KEY_DER, material, len, &key);
+    if (rc == 0) rc = crypto_sign(key, k, strlen(ki), mac);
+    if (rc == 0) base64_encode(mac, CRYPTO_SIGNATURE_SIZE, out);
+    crypto_key_free(key);
+  }
+  memset(material, 0, sizeof material);
+  return rc == 0 ? 0 : -1;
+}
+
+static int cmd_issue(store_t *s, int argc, char **argv)
+{
+  const char *gtin_arg = opt(argc, argv, "--gtin"), *group_arg = opt(argc, argv, "--group");
+  const char *count_arg = opt(argc, argv, "--count"), *owner = opt(argc, argv, "--owner");
+  const char *tail_arg = opt(argc, argv, "--tail");
+  const group_t *g = NULL;
+  char gtin[15], *end = NULL;
+  unsigned long count;
+  unsigned tail;
+  static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+  for (size_t i = 0; group_arg && i < sizeof groups / sizeof groups[0]; i++) {
+    if (strcmp(groups[i].name, group_arg) == 0) g = &groups[i];
+  }
+  count = count_arg ? strtoul(count_arg, &end, 10) : 0;
+  if (!gtin_arg || !g || !count_arg || *end || count < 1 || count > 100000) {
+    fprintf(stderr, "usage: kassa-operator --data DIR issue --gtin G --group GROUP --count N"
+                    " [--owner INN] [--tail 44|88|93]\ngroups:");
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+      fprintf(stderr, " %s", groups[i].name);
+    fputc('\n', stderr);
+    return 2;
+  }
+  if (!gtin_normalize(gtin_arg, gtin)) {
+    fprintf(stderr, "kassa-operator: %s: not a consumer-unit GTIN (check digit, indicator 0)\n",
+            gtin_arg);
+    return 2;
+  }
+  tail = tail_arg ? (unsigned)atoi(tail_arg) : g->default_tail;
+  if ((tail != 44 && tail != 88 && tail != 93) || (g->short_only && tail != 93) ||
+      (!g->short_only && tail == 93)) {
+    fprintf(stderr, "kassa-operator: group %s takes no --tail %s\n", g->name, tail_arg);
+    return 2;
+  }
+  if (owner && (strlen(owner) != 10 && strlen(owner) != 12)) {
+    fprintf(stderr, "kassa-operator: --owner must be an INN of 10 or 12 digits\n");
+    return 2;
+  }
+  if (store_begin(s) != 0) return 1;
+  for (unsigned long n = 0; n < count; n++) {
+    store_code_t c;
+    char serial[21], id[5] = "", t[96];
+    uint8_t r[20];
+    int len;
+    memset(&c, 0, sizeof c);
+    if (getrandom(r, g->serial_len, 0) != (ssize_t)g->serial_len) goto fail;
+    for (unsigned i = 0; i < g->serial_len; i++) serial[i] = alnum[r[i] % (sizeof alnum - 1)];
+    serial[g->serial_len] = '\0';
+    snprintf(c.ki, sizeof c.ki, "01%s21%s", gtin, serial);
+    if (tail_make(s, tail, c.ki, id, t) != 0) goto fail;
+    if (tail == 93 && g->mrp)
+      len = snprintf(c.km, sizeof c.km, "%s%c8005%06u%c93%s", c.ki, GS, 15000u, GS, t);
+    else if (tail == 93)
+      len = snprintf(c.km, sizeof c.km, "%s%c93%s", c.ki, GS, t);
+    else
+      len = snprintf(c.km, sizeof c.km, "%s%c91%s%c92%s", c.ki, GS, id, GS, t);
+    if (len < 0 || (size_t)len >= sizeof c.km) goto fail;
+    memcpy(c.gtin, gtin, sizeof c.gtin);
+    snprintf(c.group, sizeof c.group, "%s", g->name);
+    snprintf(c.owner_inn, sizeof c.owner_inn, "%s", owner ? owner : "");
+    snprintf(c.status, sizeof c.status, "in_circulation");
+    c.expiry = g->shelf_days ? now_utc() + g->shelf_days * DAY : 0;
+    if (g->mrp) c.max_price = 15000u;
+    if (store_code_put(s, &c) != 0) goto fail;
+    print_escaped(c.km);
+  }
+  if (store_commit(s) != 0) goto fail;
+  return 0;
+fail:
+  store_rollback(s);
+  fprintf(stderr, "kassa-operator: issue failed; no code was emitted\n");
+  return 1;
+}
+
+static int cmd_block(store_t *s, int argc, char **argv)
+{
+  const char *code = opt(argc, argv, "--code"), *gtin_arg = opt(argc, argv, "--gtin");
+  char km[DOC_MAX_KM + 1], ki[STORE_KI_MAX + 1], gtin[15];
+  int changed = 0;
+  if ((code == NULL) == (gtin_arg == NULL)) {
+    fprintf(stderr, "usage: kassa-operator --data DIR block --code KM | --gtin G\n");
+    return 2;
+  }
+  if (code) {
+    size_t n = unescape(code, km, sizeof km);
+    if (!admin_ki(km, n, ki, sizeof ki)) {
+      fprintf(stderr, "kassa-operator: not a GS1 marking code\n");
+      return 2;
+    }
+    if (store_code_block(s, ki, NULL, &changed) != 0) return 1;
+  } else {
+    if (!gtin_normalize(gtin_arg, gtin)) {
+      fprintf(stderr, "kassa-operator: %s: not a GTIN\n", gtin_arg);
+      return 2;
+    }
+    if (store_code_block(s, NULL, gtin, &changed) != 0) return 1;
+  }
+  if (changed == 0) {
+    fprintf(stderr, "kassa-operator: no such code in the registry\n");
+    return 1;
+  }
+  printf("blocked %d\n", changed);
+  return 0;
+}
+
+static int cmd_status(store_t *s, int argc, char **argv)
+{
+  char km[DOC_MAX_KM + 1], ki[STORE_KI_MAX + 1];
+  store_code_t c;
+  json_t *j = NULL;
+  char *text = NULL;
+  size_t n;
+  int rc;
+  if (argc != 2) {
+    fprintf(stderr, "usage: kassa-operator --data DIR status CODE\n");
+    return 2;
+  }
+  n = unescape(argv[1], km, sizeof km);
+  if (!admin_ki(km, n, ki, sizeof ki)) {
+    fprintf(stderr, "kassa-operator: not a GS1 marking code\n");
+    return 2;
+  }
+  if ((rc = store_code_get(s, ki, &c)) == STORE_NOT_FOUND) {
+    printf("{\"found\":false,\"ki\":\"%s\"}\n", ki);
+    return 1;
+  }
+  if (rc != 0) return 1;
+  j = json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:I,s:I,s:I}", "found", 1, "ki", c.ki,
+                "km", c.km, "gtin", c.gtin, "group", c.group, "owner_inn", c.owner_inn, "status",
+                c.status, "blocked_code", c.blocked_code, "blocked_gtin", c.blocked_gtin,
+                "blocked_series", c.blocked_series, "expiry", (json_int_t)c.expiry, "min_price",
+                (json_int_t)c.min_price, "max_price", (json_int_t)c.max_price);
+  if (j) text = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  if (!text) return 1;
+  printf("%s\n", text);
+  free(text);
+  return 0;
+}
+
+int admin_run(store_t *s, int argc, char **argv)
+{
+  if (strcmp(argv[0], "fn") == 0) return cmd_fn(s, argc, argv);
+  if (strcmp(argv[0], "keys") == 0) return cmd_keys(s, argc, argv);
+  if (strcmp(argv[0], "issue") == 0) return cmd_issue(s, argc, argv);
+  if (strcmp(argv[0], "block") == 0) return cmd_block(s, argc, argv);
+  return cmd_status(s, argc, argv);
+}

@@ -1,0 +1,728 @@
+/*
+** ofd/emulator/operator.c: kassa-operator, the emulated OFD, OISM and key
+** server that the tests, the demo and field trials talk to.
+**
+** It has to be a real peer, not a stub that says yes: it checks every
+** fiscal sign with the FN's own secret, keeps what it acknowledged in
+** SQLite (store.c) before the acknowledgement leaves, applies sale
+** notifications to its registry of codes, and can be told to misbehave
+** (--fault) the way real networks and operators do.
+**
+** THE WIRE CONTRACT (the till's ofd/client.c implements the other side)
+**
+** Transport: plain TCP on 127.0.0.1, one listener per peer. A message is a
+** session header + container header + body (ofd/frame.h), CRC mode 2,
+** container present, response expected. Every message gets exactly one
+** answer message (same profile, same session FN number, container FN bytes
+** copied from the request, CRC mode 2, container present, response
+** expected) and the connection stays open for the next one. Bytes the
+** frame parser rejects are skipped while it resynchronises on the next
+** signature; when a read leaves rejected bytes and nothing that could still
+** become a frame, the connection is closed. A container type a port does
+** not serve also closes the connection. A connection idle 120 s is closed.
+**
+** OFD port (FRAME_PROFILE_OFD). Request: container type = form code (1, 2,
+** 3, 5, 6, 11, 21, 31), document number = 1040, body = the sealed document
+** as stored in the FN. Answer: container type 7, document number = the
+** request's, body = doc 7 {1017 operator INN (--inn), 1041 FN number, 1040,
+** 1012 time, 1068 {1022 answer code}, 1078 operator sign = first 18 bytes
+** of HMAC-Streebog-256(operator secret, the document's signed part; the
+** whole body when it has none)}. 1022 codes:
+**   0  accepted and stored (once per (FN, 1040); a redelivery is
+**      acknowledged again byte for byte: same 1012, the first reception's)
+**   1  refused: the FN is not in the operator's registry (`fn add`)
+**   2  refused: the fiscal sign (1077) does not verify with the FN secret
+**   3  refused: by fault injection (--fault refuse)
+**   4  refused: malformed: not one document STLV, or its form code or 1040
+**      disagrees with the container header
+**   5  refused: another document with this (FN, 1040) is already stored
+** Refusals store nothing; 1012 is then the time of the answer.
+**
+** OISM port (FRAME_PROFILE_OISM). Type 81 (KM request; document number =
+** its 2001) -> type 83 (document number = 2001): 2001, 2114 and 2000
+** echoed, 2100 and 2102 from the request, 2105 = 0, 2109 from the
+** registry (the code is looked up by its KI, the part before the first GS):
+**   1 correct: in circulation (or returned) for a sale (2003 = 1, 2 or
+**     255), sold for a return (2003 = 3, 4), not expired;
+**   2 incorrect: unknown code, wrong status for the planned operation, or
+**     expired;
+**   3 circulation suspended: the code or its GTIN is blocked.
+** 2005 bits ([open], ours): 1 the code is in the registry, 2 its status
+** fits the planned one, 4 blocked. An unknown FN, a sign that does not
+** verify or a malformed request gets 2105 = 1 (bad request), 2109 = 2,
+** 2005 = 0.
+** Type 82 (sale notification; document number = its 2002) -> type 84
+** (document number = 2002): every 2007's code becomes sold (2110 = 1, 2)
+** or in_circulation again (3, 4); applied once per (FN, 2002): a
+** redelivery changes nothing and gets the same ticket. 2111 = 0 when every
+** line was applied, 1 when any code is unknown or blocked (those lines are
+** skipped, the others applied); 2006 ([open], ours) = the number of lines
+** refused (at most 254), 255 when the whole notification was refused
+** (unknown FN, bad sign, malformed: nothing stored, 2111 = 1).
+**
+** KEYS port (FRAME_PROFILE_KEYS). Type 90 ([open], ours: the real key
+** server's format is not public), empty body -> type 91, document number
+** 0, body = keys_build_update() (ofd/keys.h) of every key the operator has
+** (public parts), dated now. Any FN may ask: the keys are for verifying.
+**
+** Faults (--fault MODE[,MODE], for every port): drop = close the connection
+** after reading a message, without answering; delay = sleep 2 s before
+** answering; garbage = answer 64 random bytes instead of the message;
+** dup-ack = send the answer twice; refuse = OFD answers 1022 = 3 (other
+** ports unaffected). The HTTP port is not implemented yet (--http-port is
+** accepted and ignored).
+**
+** Times are FFD UNIXTIME: local wall time written as if UTC.
+*/
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fiscal/crypto.h"
+#include "fiscal/doc.h"
+#include "fiscal/fn_emu.h"
+#include "fiscal/tlv.h"
+#include "ofd/emulator/admin.h"
+#include "ofd/emulator/store.h"
+#include "ofd/frame.h"
+#include "ofd/keys.h"
+
+#define FAULT_DROP    0x01
+#define FAULT_DELAY   0x02
+#define FAULT_GARBAGE 0x04
+#define FAULT_DUP     0x08
+#define FAULT_REFUSE  0x10
+
+#define ANSWER_OK        0
+#define ANSWER_UNKNOWN   1
+#define ANSWER_BAD_SIGN  2
+#define ANSWER_REFUSED   3
+#define ANSWER_MALFORMED 4
+#define ANSWER_CONFLICT  5
+
+#define IDLE_SECONDS   120
+#define OPERATOR_SIGN  18
+#define DEFAULT_INN    "7704211201"
+#define KEYS_MAX       64
+#define NOTIFY_ALL_BAD 255u
+
+typedef struct server {
+  store_t *store;
+  pthread_mutex_t lock; /* one request at a time touches the store */
+  char inn[13];
+  uint8_t secret[STORE_SECRET_LEN];
+  atomic_int faults;
+  atomic_int connections;
+} server_t;
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+  (void)sig;
+  stopping = 1;
+}
+
+/* FFD UNIXTIME: local wall time written as if UTC. */
+static uint32_t ffd_now(void)
+{
+  time_t t = time(NULL);
+  struct tm tm;
+  if (!localtime_r(&t, &tm)) return (uint32_t)t;
+  return (uint32_t)((int64_t)t + tm.tm_gmtoff);
+}
+
+/* ---------------------------------------------------------------------- */
+/* OFD                                                                     */
+
+static int form_served(uint8_t type)
+{
+  return type == 1 || type == 2 || type == 3 || type == 5 || type == 6 || type == 11 ||
+         type == 21 || type == 31;
+}
+
+static int ofd_answer(server_t *sv, const frame_message_t *m, const char *fn, uint8_t *out,
+                      size_t cap, size_t *len)
+{
+  uint8_t fn_secret[STORE_SECRET_LEN], mac[CRYPTO_STREEBOG256_SIZE];
+  static _Thread_local uint8_t part[DOC_MAX_DOCUMENT];
+  size_t part_len = 0;
+  doc_summary_t sum;
+  doc_ack_t ack;
+  uint32_t received = ffd_now();
+  bool same = false;
+  int rc;
+
+  memset(&ack, 0, sizeof ack);
+  memcpy(ack.fn_number, fn, 17);
+  snprintf(ack.ofd_inn, sizeof ack.ofd_inn, "%s", sv->inn);
+  ack.document_number = m->document_number;
+  ack.answer_code = ANSWER_OK;
+  if (doc_signed_part(m->body, m->body_len, part, sizeof part, &part_len, NULL) != 0) {
+    part_len = m->body_len < sizeof part ? m->body_len : sizeof part;
+    if (part_len) memcpy(part, m->body, part_len);
+  }
+  if (atomic_load(&sv->faults) & FAULT_REFUSE) {
+    ack.answer_code = ANSWER_REFUSED;
+  } else if ((rc = store_fn_secret(sv->store, fn, fn_secret)) != 0) {
+    if (rc != STORE_NOT_FOUND) return -1;
+    ack.answer_code = ANSWER_UNKNOWN;
+  } else if (doc_summarize(m->body, m->body_len, &sum) != 0 || sum.type != m->document_type ||
+             sum.number != m->document_number) {
+    ack.answer_code = ANSWER_MALFORMED;
+  } else if (fn_emu_verify_sign(fn_secret, m->body, m->body_len) != 0) {
+    ack.answer_code = ANSWER_BAD_SIGN;
+  } else {
+    if (store_document_put(sv->store, fn, m->document_number, sum.type, m->body, m->body_len,
+                           received, &received, &same) != 0)
+      return -1;
+    if (!same) {
+      ack.answer_code = ANSWER_CONFLICT;
+      received = ffd_now();
+    }
+  }
+  ack.time = received;
+  if (crypto_hmac_streebog256(sv->secret, sizeof sv->secret, part, part_len, mac) != 0) return -1;
+  memcpy(ack.operator_sign, mac, OPERATOR_SIGN);
+  ack.operator_sign_len = OPERATOR_SIGN;
+  return doc_build_ack(&ack, out, cap, len) == 0 ? DOC_OPERATOR_ACK : -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* OISM                                                                    */
+
+typedef struct km_request {
+  uint32_t number, time;
+  char km[DOC_MAX_KM + 1];
+  size_t km_len;
+  uint8_t km_type, planned, mode;
+} km_request_t;
+
+/* The requisites of an 81 the answer needs; 0 or -1 when malformed. */
+static int parse_request(const uint8_t *doc, size_t len, km_request_t *q)
+{
+  tlv_reader_t r, in;
+  tlv_item_t item;
+  int rc, have = 0;
+  memset(q, 0, sizeof *q);
+  tlv_reader_init(&r, doc, len);
+  if (tlv_reader_next(&r, &item) != 0 || item.tag != DOC_KM_REQUEST || !tlv_reader_done(&r) ||
+      tlv_reader_enter(&item, &in) != 0)
+    return -1;
+  while ((rc = tlv_reader_next(&in, &item)) == 0) {
+    int bad = 0;
+    switch (item.tag) {
+    case 2001:
+      bad = tlv_get_uint32(&item, &q->number), have |= 1;
+      break;
+    case 2114:
+      bad = tlv_get_unixtime(&item, &q->time), have |= 2;
+      break;
+    case 2000:
+      bad = tlv_get_string(&item, q->km, sizeof q->km, &q->km_len);
+      have |= 4;
+      break;
+    case 2100:
+      bad = tlv_get_byte(&item, &q->km_type);
+      break;
+    case 2003:
+      bad = tlv_get_byte(&item, &q->planned);
+      break;
+    case 2102:
+      bad = tlv_get_byte(&item, &q->mode);
+      break;
+    default:
+      break;
+    }
+    if (bad) return -1;
+  }
+  return rc == TLV_ERR_END && have == 7 ? 0 : -1;
+}
+
+/* Is the FN known and the document's 1077 right? */
+static int fn_document_ok(server_t *sv, const char *fn, const uint8_t *doc, size_t len, int *ok)
+{
+  uint8_t secret[STORE_SECRET_LEN];
+  int rc = store_fn_secret(sv->store, fn, secret);
+  *ok = 0;
+  if (rc == STORE_NOT_FOUND) return 0;
+  if (rc != 0) return -1;
+  *ok = fn_emu_verify_sign(secret, doc, len) == 0;
+  return 0;
+}
+
+static int code_blocked(const store_code_t *c) { return c->blocked_code || c->blocked_gtin; }
+
+static int km_answer(server_t *sv, const frame_message_t *m, const char *fn, uint8_t *out,
+                     size_t cap, size_t *len)
+{
+  km_request_t q;
+  doc_km_answer_t a;
+  store_code_t c;
+  char ki[STORE_KI_MAX + 1];
+  int ok = 0, rc;
+
+  memset(&a, 0, sizeof a);
+  a.status_answer = 2;
+  if (parse_request(m->body, m->body_len, &q) != 0 || q.number != m->document_number) {
+    a.request_number = m->document_number;
+    a.processing_code = 1;
+    return doc_build_km_answer(&a, out, cap, len) == 0 ? DOC_KM_ANSWER : -1;
+  }
+  a.request_number = q.number;
+  a.request_time = q.time;
+  memcpy(a.km, q.km, q.km_len + 1);
+  a.km_len = q.km_len;
+  a.km_type = q.km_type;
+  a.km_mode = q.mode;
+  if (fn_document_ok(sv, fn, m->body, m->body_len, &ok) != 0) return -1;
+  if (!ok) {
+    a.processing_code = 1;
+  } else if (!admin_ki(q.km, q.km_len, ki, sizeof ki) ||
+             (rc = store_code_get(sv->store, ki, &c)) == STORE_NOT_FOUND) {
+    a.status_answer = 2;
+  } else if (rc != 0) {
+    return -1;
+  } else {
+    bool returning = q.planned == DOC_KM_PIECE_RETURNED || q.planned == DOC_KM_MEASURED_RETURNED;
+    bool fits = returning
+                    ? strcmp(c.status, "sold") == 0
+                    : strcmp(c.status, "in_circulation") == 0 || strcmp(c.status, "returned") == 0;
+    bool expired = c.expiry != 0 && (uint32_t)time(NULL) > c.expiry;
+    a.processing_results = (uint8_t)(1u | (fits ? 2u : 0u) | (code_blocked(&c) ? 4u : 0u));
+    if (code_blocked(&c))
+      a.status_answer = 3;
+    else
+      a.status_answer = fits && !expired ? 1 : 2;
+  }
+  return doc_build_km_answer(&a, out, cap, len) == 0 ? DOC_KM_ANSWER : -1;
+}
+
+/* Applies the 2007 lines of a verified 82; counts the refused ones. */
+static int notification_apply(server_t *sv, const uint8_t *doc, size_t len, uint32_t number,
+                              unsigned *refused)
+{
+  tlv_reader_t r, in, line;
+  tlv_item_t item, f;
+  uint32_t n2002 = 0;
+  int rc;
+  *refused = 0;
+  tlv_reader_init(&r, doc, len);
+  if (tlv_reader_next(&r, &item) != 0 || item.tag != DOC_KM_NOTIFICATION || !tlv_reader_done(&r) ||
+      tlv_reader_enter(&item, &in) != 0)
+    return 1;
+  while ((rc = tlv_reader_next(&in, &item)) == 0) {
+    char km[DOC_MAX_KM + 1] = "", ki[STORE_KI_MAX + 1];
+    size_t km_len = 0;
+    uint8_t status = 0;
+    store_code_t c;
+    int got;
+    if (item.tag == 2002 && tlv_get_uint32(&item, &n2002) != 0) return 1;
+    if (item.tag != 2007) continue;
+    if (tlv_reader_enter(&item, &line) != 0) return 1;
+    while ((got = tlv_reader_next(&line, &f)) == 0) {
+      if (f.tag == 2000 && tlv_get_string(&f, km, sizeof km, &km_len) != 0) return 1;
+      if (f.tag == 2110 && tlv_get_byte(&f, &status) != 0) return 1;
+    }
+    if (got != TLV_ERR_END) return 1;
+    if (!admin_ki(km, km_len, ki, sizeof ki) ||
+        (got = store_code_get(sv->store, ki, &c)) == STORE_NOT_FOUND || code_blocked(&c)) {
+      (*refused)++;
+      continue;
+    }
+    if (got != 0) return -1;
+    if (status == DOC_KM_PIECE_SOLD || status == DOC_KM_MEASURED_SOLD)
+      got = store_code_set_status(sv->store, ki, "sold");
+    else if (status == DOC_KM_PIECE_RETURNED || status == DOC_KM_MEASURED_RETURNED)
+      got = store_code_set_status(sv->store, ki, "in_circulation");
+    if (got != 0) return -1;
+  }
+  return rc == TLV_ERR_END && n2002 == number ? 0 : 1;
+}
+
+static int km_ticket(server_t *sv, const frame_message_t *m, const char *fn, uint8_t *out,
+                     size_t cap, size_t *len)
+{
+  doc_km_ticket_t t;
+  uint8_t result = 1, refused = NOTIFY_ALL_BAD;
+  unsigned bad = 0;
+  int ok = 0, rc;
+
+  memset(&t, 0, sizeof t);
+  t.notification_number = m->document_number;
+  if (fn_document_ok(sv, fn, m->body, m->body_len, &ok) != 0) return -1;
+  if (ok) {
+    rc = store_notification_get(sv->store, fn, m->document_number, &result, &refused);
+    if (rc == STORE_NOT_FOUND) {
+      if (store_begin(sv->store) != 0) return -1;
+      rc = notification_apply(sv, m->body, m->body_len, m->document_number, &bad);
+      if (rc == 0) {
+        result = bad ? 1 : 0;
+        refused = (uint8_t)(bad > 254 ? 254 : bad);
+        rc = store_notification_put(sv->store, fn, m->document_number, ffd_now(), result, refused);
+        if (rc == 0) rc = store_commit(sv->store);
+        if (rc != 0) rc = -1;
+      }
+      if (rc != 0) store_rollback(sv->store);
+      if (rc < 0) return -1;
+      if (rc > 0) { /* malformed: nothing applied */
+        result = 1;
+        refused = NOTIFY_ALL_BAD;
+      }
+    } else if (rc != 0) {
+      return -1;
+    }
+  }
+  t.result = result;
+  t.processing_results = refused;
+  return doc_build_km_ticket(&t, out, cap, len) == 0 ? DOC_KM_TICKET : -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Keys                                                                    */
+
+static int keys_answer(server_t *sv, uint8_t *out, size_t cap, size_t *len)
+{
+  static _Thread_local fn_key_t keys[KEYS_MAX];
+  size_t n = 0;
+  if (store_keys_public(sv->store, keys, KEYS_MAX, &n) != 0) return -1;
+  return keys_build_update(keys, n, ffd_now(), out, cap, len) == 0 ? 91 : -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Connections                                                             */
+
+static int send_all(int fd, const uint8_t *p, size_t n)
+{
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+typedef struct conn {
+  server_t *sv;
+  int fd;
+  frame_profile_t profile;
+  frame_parser_t parser;
+  uint8_t body[FRAME_BODY_MAX];
+  uint8_t wire[FRAME_MESSAGE_MAX];
+} conn_t;
+
+/* Answers one message. -1: close the connection. */
+static int conn_handle(conn_t *c, const frame_message_t *m)
+{
+  server_t *sv = c->sv;
+  frame_message_t a;
+  char fn[17];
+  size_t body_len = 0, wire_len = 0;
+  int faults = atomic_load(&sv->faults), type = -1;
+
+  if (!m->has_container || m->profile != c->profile) return -1;
+  if (faults & FAULT_DROP) return -1;
+  if (faults & FAULT_DELAY) sleep(2);
+  memcpy(fn, m->fn_number, 16);
+  fn[16] = '\0';
+  pthread_mutex_lock(&sv->lock);
+  if (c->profile == FRAME_PROFILE_OFD && form_served(m->document_type))
+    type = ofd_answer(sv, m, fn, c->body, sizeof c->body, &body_len);
+  else if (c->profile == FRAME_PROFILE_OISM && m->document_type == DOC_KM_REQUEST)
+    type = km_answer(sv, m, fn, c->body, sizeof c->body, &body_len);
+  else if (c->profile == FRAME_PROFILE_OISM && m->document_type == DOC_KM_NOTIFICATION)
+    type = km_ticket(sv, m, fn, c->body, sizeof c->body, &body_len);
+  else if (c->profile == FRAME_PROFILE_KEYS && m->document_type == 90)
+    type = keys_answer(sv, c->body, sizeof c->body, &body_len);
+  pthread_mutex_unlock(&sv->lock);
+  if (type < 0) return -1;
+  if (faults & FAULT_GARBAGE) {
+    uint8_t junk[64];
+    if (getrandom(junk, sizeof junk, 0) != (ssize_t)sizeof junk) return -1;
+    junk[0] = 0x00; /* never a signature's first byte: the client cannot resync on it */
+    return send_all(c->fd, junk, sizeof junk);
+  }
+  memset(&a, 0, sizeof a);
+  a.profile = c->profile;
+  memcpy(a.fn_number, m->fn_number, FRAME_FN_NUMBER_SIZE);
+  a.flags = FRAME_CRC_HEADER_BODY | FRAME_FLAG_RESPONSE_EXPECTED;
+  a.has_container = 1;
+  a.document_type = (uint8_t)type;
+  memcpy(a.container_fn, m->container_fn, sizeof a.container_fn);
+  a.document_number = type == 91 ? 0 : m->document_number;
+  a.body = c->body;
+  a.body_len = body_len;
+  if (frame_encode(&a, c->wire, sizeof c->wire, &wire_len) != 0) return -1;
+  if (send_all(c->fd, c->wire, wire_len) != 0) return -1;
+  if ((faults & FAULT_DUP) && send_all(c->fd, c->wire, wire_len) != 0) return -1;
+  return 0;
+}
+
+static void *conn_main(void *arg)
+{
+  conn_t *c = arg;
+  uint8_t in[4096];
+  uint64_t skipped_at_good = 0;
+  int idle = 0;
+
+  frame_parser_init(&c->parser);
+  while (!stopping) {
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    int ready = poll(&p, 1, 200);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) break;
+    if (ready == 0) {
+      if (++idle > IDLE_SECONDS * 5) break;
+      continue;
+    }
+    idle = 0;
+    ssize_t n = recv(c->fd, in, sizeof in, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    size_t off = 0, used = 0;
+    int close_it = 0;
+    for (;;) {
+      frame_message_t m;
+      int rc = frame_parser_feed(&c->parser, in + off, (size_t)n - off, &used, &m);
+      off += used;
+      if (rc == FRAME_OK) {
+        if (conn_handle(c, &m) != 0) {
+          close_it = 1;
+          break;
+        }
+        skipped_at_good = frame_parser_skipped(&c->parser);
+        continue;
+      }
+      if (rc == FRAME_AGAIN) break;
+      /* A rejected frame: the parser has moved on; keep feeding. */
+    }
+    if (close_it) break;
+    if (frame_parser_skipped(&c->parser) > skipped_at_good && frame_parser_pending(&c->parser) == 0)
+      break;
+  }
+  close(c->fd);
+  atomic_fetch_sub(&c->sv->connections, 1);
+  free(c);
+  return NULL;
+}
+
+typedef struct listener {
+  server_t *sv;
+  frame_profile_t profile;
+  int fd;
+  unsigned port;
+  pthread_t thread;
+} listener_t;
+
+static int listen_on(listener_t *l)
+{
+  struct sockaddr_in a;
+  int one = 1;
+  l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (l->fd < 0) return -1;
+  setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)l->port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* loopback only, by contract */
+  if (bind(l->fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(l->fd, 16) != 0) {
+    fprintf(stderr, "kassa-operator: 127.0.0.1:%u: %s\n", l->port, strerror(errno));
+    close(l->fd);
+    l->fd = -1;
+    return -1;
+  }
+  return 0;
+}
+
+static void *listener_main(void *arg)
+{
+  listener_t *l = arg;
+  while (!stopping) {
+    struct pollfd p = {.fd = l->fd, .events = POLLIN};
+    if (poll(&p, 1, 200) <= 0) continue;
+    int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    conn_t *c = malloc(sizeof *c);
+    pthread_t t;
+    pthread_attr_t attr;
+    if (!c) {
+      close(fd);
+      continue;
+    }
+    c->sv = l->sv;
+    c->fd = fd;
+    c->profile = l->profile;
+    atomic_fetch_add(&l->sv->connections, 1);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, conn_main, c) != 0) {
+      atomic_fetch_sub(&l->sv->connections, 1);
+      close(fd);
+      free(c);
+    }
+    pthread_attr_destroy(&attr);
+  }
+  return NULL;
+}
+
+static int parse_faults(const char *s, int *mask)
+{
+  static const struct {
+    const char *name;
+    int bit;
+  } modes[] = {{"drop", FAULT_DROP},   {"delay", FAULT_DELAY},   {"garbage", FAULT_GARBAGE},
+               {"dup-ack", FAULT_DUP}, {"refuse", FAULT_REFUSE}, {"none", 0}};
+  char buf[128], *save = NULL;
+  snprintf(buf, sizeof buf, "%s", s);
+  *mask = 0;
+  for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    size_t i;
+    for (i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+      if (strcmp(t, modes[i].name) == 0) break;
+    }
+    if (i == sizeof modes / sizeof modes[0]) return -1;
+    *mask |= modes[i].bit;
+  }
+  return 0;
+}
+
+static int parse_port(const char *s, unsigned *port)
+{
+  char *end = NULL;
+  unsigned long v = strtoul(s, &end, 10);
+  if (!*s || *end || v < 1 || v > 65535) return -1;
+  *port = (unsigned)v;
+  return 0;
+}
+
+static void usage(void)
+{
+  fprintf(stderr,
+          "usage: kassa-operator --data DIR [--ofd-port N] [--oism-port N] [--keys-port N]\n"
+          "                      [--http-port N] [--inn INN] [--fault MODE[,MODE]]\n"
+          "       kassa-operator --data DIR fn add --fn-db PATH\n"
+          "       kassa-operator --data DIR keys new --kind hmac|gost\n"
+          "       kassa-operator --data DIR issue --gtin G --group GROUP --count N"
+          " [--owner INN] [--tail 44|88|93]\n"
+          "       kassa-operator --data DIR block --code KM | --gtin G\n"
+          "       kassa-operator --data DIR status CODE\n"
+          "faults: drop delay garbage dup-ack refuse\n");
+}
+
+static int serve(store_t *store, int argc, char **argv)
+{
+  server_t sv;
+  listener_t ls[3] = {{.profile = FRAME_PROFILE_OFD, .port = 7790, .fd = -1},
+                      {.profile = FRAME_PROFILE_OISM, .port = 7791, .fd = -1},
+                      {.profile = FRAME_PROFILE_KEYS, .port = 7792, .fd = -1}};
+  unsigned http_port = 7793;
+  int faults = 0, started = 0, rc = 1;
+  struct sigaction sa;
+
+  memset(&sv, 0, sizeof sv);
+  snprintf(sv.inn, sizeof sv.inn, "%s", DEFAULT_INN);
+  for (int i = 0; i < argc; i += 2) {
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int bad = !v;
+    if (strcmp(argv[i], "--ofd-port") == 0)
+      bad = bad || parse_port(v, &ls[0].port);
+    else if (strcmp(argv[i], "--oism-port") == 0)
+      bad = bad || parse_port(v, &ls[1].port);
+    else if (strcmp(argv[i], "--keys-port") == 0)
+      bad = bad || parse_port(v, &ls[2].port);
+    else if (strcmp(argv[i], "--http-port") == 0)
+      bad = bad || parse_port(v, &http_port);
+    else if (strcmp(argv[i], "--fault") == 0)
+      bad = bad || parse_faults(v, &faults);
+    else if (strcmp(argv[i], "--inn") == 0)
+      bad = bad || (strlen(v) != 10 && strlen(v) != 12) ||
+            snprintf(sv.inn, sizeof sv.inn, "%s", v) < 0;
+    else
+      bad = 1;
+    if (bad) {
+      usage();
+      return 2;
+    }
+  }
+  sv.store = store;
+  store_operator_secret(store, sv.secret);
+  atomic_init(&sv.faults, faults);
+  atomic_init(&sv.connections, 0);
+  pthread_mutex_init(&sv.lock, NULL);
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  for (int i = 0; i < 3; i++) {
+    ls[i].sv = &sv;
+    if (listen_on(&ls[i]) != 0) goto fail;
+  }
+  for (int i = 0; i < 3; i++) {
+    if (pthread_create(&ls[i].thread, NULL, listener_main, &ls[i]) != 0) goto fail;
+    started++;
+  }
+  printf("kassa-operator: ofd 127.0.0.1:%u oism 127.0.0.1:%u keys 127.0.0.1:%u (http %u: not "
+         "served)\n",
+         ls[0].port, ls[1].port, ls[2].port, http_port);
+  fflush(stdout);
+  while (!stopping) usleep(100000); /* pause() could miss a signal that came just before */
+  rc = 0;
+fail:
+  stopping = 1;
+  for (int i = 0; i < started; i++) pthread_join(ls[i].thread, NULL);
+  /* Connection threads see `stopping` within one poll period. */
+  for (int waited = 0; atomic_load(&sv.connections) > 0 && waited < 50; waited++) usleep(100000);
+  for (int i = 0; i < 3; i++) {
+    if (ls[i].fd >= 0) close(ls[i].fd);
+  }
+  if (atomic_load(&sv.connections) > 0) _exit(rc); /* a thread is stuck in a send */
+  pthread_mutex_destroy(&sv.lock);
+  memset(sv.secret, 0, sizeof sv.secret);
+  return rc;
+}
+
+int main(int argc, char **argv)
+{
+  const char *data = getenv("KASSA_OPERATOR_DATA");
+  store_t *store = NULL;
+  int first = 1, rc;
+
+  if (argc >= 3 && strcmp(argv[1], "--data") == 0) {
+    data = argv[2];
+    first = 3;
+  }
+  if (!data || (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))) {
+    usage();
+    return 2;
+  }
+  if ((rc = crypto_init()) != 0) {
+    fprintf(stderr, "kassa-operator: %s\n", crypto_error_message(rc));
+    return 1;
+  }
+  if (store_open(data, &store) != 0) {
+    crypto_shutdown();
+    return 1;
+  }
+  if (first < argc && admin_is_command(argv[first]))
+    rc = admin_run(store, argc - first, argv + first);
+  else
+    rc = serve(store, argc - first, argv + first);
+  store_close(store);
+  crypto_shutdown();
+  return rc;
+}

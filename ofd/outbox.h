@@ -1,0 +1,102 @@
+/*
+** ofd/outbox.h: what this till still owes the operators, and what that
+** means for selling.
+**
+** The fiscal storage is the durable queue: it keeps every fiscal document
+** until the OFD acknowledges it and every sale notification until the OISM
+** tickets it, across power cuts. So the outbox is a view, never a copy:
+** outbox_status() reads the counts and the oldest times from the FN and
+** turns them into what a manager's screen and `kassa ofd status` show, and
+** the two deadlines the law sets:
+**
+**  - the FN's 30-day rule: when the oldest document the OFD has not
+**    acknowledged is 30 days old, the FN refuses every new document (error
+**    0x15). We warn from day 25, so there is time to fix the link.
+**  - the remote shops' 3-day batch: an autonomous till (registered without
+**    an OFD) hands its sale notifications over in batches at least every
+**    three days. Counted from the oldest notification still waiting, we
+**    warn from 48 hours and, by default, refuse new sales of marked goods
+**    from 72 hours until the batch is delivered. The hours and whether to
+**    refuse are policy (outbox_policy_t), because the rule's enforcement is
+**    the shop's decision, not the FN's.
+**
+** Times are FFD time (local time written as if UTC), like the FN's clock.
+*/
+#ifndef KASSA_OFD_OUTBOX_H
+#define KASSA_OFD_OUTBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fiscal/fn.h"
+
+typedef enum outbox_level {
+  OUTBOX_OK = 0,      /* nothing to worry about */
+  OUTBOX_WARNING = 1, /* a deadline is coming: deliver soon */
+  OUTBOX_BLOCKED = 2, /* a deadline has passed: sales are refused */
+} outbox_level_t;
+
+typedef struct outbox_policy {
+  uint32_t fn_warn_days;       /* 25: warn about unacknowledged documents */
+  uint32_t fn_limit_days;      /* 30: the FN refuses documents (0x15) */
+  uint32_t batch_warn_hours;   /* 48: warn about waiting notifications */
+  uint32_t batch_refuse_hours; /* 72: the 3-day batch deadline */
+  bool batch_refuses_marked;   /* true: past the deadline, no marked sales */
+  bool batch_applies_online;   /* false: the 3-day rule is for autonomous tills */
+} outbox_policy_t;
+
+/* The defaults above. */
+void outbox_policy_defaults(outbox_policy_t *p);
+
+typedef struct outbox_status {
+  char fn_number[17];
+  bool autonomous;
+  uint32_t now; /* the moment the ages are computed for */
+  /* Fiscal documents not acknowledged by the OFD. */
+  uint32_t unsent_documents;
+  uint32_t first_unsent_number; /* 0 when none */
+  uint32_t first_unsent_time;   /* 0 when none */
+  uint32_t oldest_document_age; /* seconds, 0 when none */
+  /* Sale notifications without an OISM ticket. */
+  uint32_t unsent_notifications;
+  uint32_t first_notification_number;
+  uint32_t first_notification_time;
+  uint32_t oldest_notification_age; /* seconds, 0 when none */
+  /* Levels under the policy given to outbox_status(). */
+  outbox_level_t documents_level;  /* the 30-day rule */
+  outbox_level_t batch_level;      /* the 3-day batch rule */
+  outbox_level_t level;            /* the worse of the two */
+  uint32_t documents_seconds_left; /* until the FN blocks (0: blocked or none) */
+  uint32_t batch_seconds_left;     /* until marked sales stop (0: passed or none) */
+} outbox_status_t;
+
+/*
+** Read what is owed from the FN and evaluate it at `now` (0: the FN's own
+** clock) under policy (NULL: outbox_policy_defaults). Returns 0 or the
+** negative fn_err_t of the FN call that failed (FN_ERR_PARAMS for NULLs);
+** *out is written only on success. A `now` earlier than a queued item
+** counts its age as 0.
+*/
+int outbox_status(fn_t *fn, uint32_t now, const outbox_policy_t *policy, outbox_status_t *out);
+
+/*
+** May the till sell a marked good now? true, with *reason NULL, or false
+** with *reason (may be NULL) a static sentence in Russian, then English,
+** saying why and what to do: the FN's 30-day block (any sale), or the
+** 3-day batch deadline (when the policy refuses). policy NULL: defaults.
+*/
+bool outbox_may_sell_marked(const outbox_status_t *s, const outbox_policy_t *policy,
+                            const char **reason);
+
+/* "ok", "warning", "blocked" (stable). */
+const char *outbox_level_name(outbox_level_t level);
+
+/*
+** Warnings for a manager's screen, most urgent first: up to cap static
+** bilingual sentences in out[], returns how many. Empty when level is OK.
+*/
+size_t outbox_warnings(const outbox_status_t *s, const outbox_policy_t *policy, const char **out,
+                       size_t cap);
+
+#endif /* KASSA_OFD_OUTBOX_H */

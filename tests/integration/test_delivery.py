@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""test_delivery.py KASSA FN_STORM [KASSA_OPERATOR]: `kassa ofd status|flush|keys` end to end.
+
+FN_STORM (tests/crash/fn_storm.c) fills a fresh data directory with real
+receipts (some marked, so sale notifications wait too) and is killed. Then:
+
+- `kassa ofd status --json` counts what the FN owes;
+- `kassa ofd flush` to a port nobody listens on exits 1, says why in
+  Russian and English, and the FN still owes exactly as much;
+- with KASSA_OPERATOR (build/kassa-operator, the operator emulator): it is
+  started on free loopback ports, the FN is added to its registry (`fn
+  add`), `kassa ofd flush` exits 0, `kassa ofd status` shows nothing owed,
+  a second flush sends nothing, and `kassa ofd keys` loads the key the
+  operator issued. Without KASSA_OPERATOR that part is reported as skipped,
+  never faked.
+
+Prints "N passed, N failed"; exit 1 on any failure.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+KASSA = sys.argv[1]
+FN_STORM = sys.argv[2]
+OPERATOR = sys.argv[3] if len(sys.argv) > 3 else ""
+passed = failed = 0
+root = tempfile.mkdtemp(prefix="kassa-delivery-")
+data_dir = os.path.join(root, "till")
+op_dir = os.path.join(root, "operator")
+os.makedirs(data_dir)
+os.makedirs(op_dir)
+fn_db = os.path.join(data_dir, "fn.db")
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}")
+
+
+def run(*args):
+    p = subprocess.run([KASSA, "--data", data_dir] + list(args), capture_output=True, text=True,
+                       timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def status():
+    rc, out, err = run("ofd", "status", "--json")
+    check("status exit 0", rc == 0, err)
+    return json.loads(out)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_listening(port, seconds=10):
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+# An FN with documents and notifications in it.
+subprocess.run([FN_STORM, "--init", fn_db], check=True, timeout=60)
+storm = subprocess.Popen([FN_STORM, fn_db], stdout=subprocess.PIPE, text=True)
+docs = 0
+for line in storm.stdout:
+    if line.startswith("doc "):
+        docs = int(line.split()[1])
+        if docs >= 120:
+            break
+storm.send_signal(signal.SIGKILL)
+storm.wait()
+
+s = status()
+check("documents owed", s["unsentDocuments"] >= 120, s)
+check("first unsent is 1", s["firstUnsentNumber"] == 1, s)
+check("notifications owed", s["unsentNotifications"] > 0, s)
+check("owed is the sum", s["owed"] == s["unsentDocuments"] + s["unsentNotifications"], s)
+check("may sell", s["maySellMarked"] is True and s["reason"] is None, s)
+before = s
+
+# Nobody listening: exit 1, a reason a manager reads, nothing changed.
+dead = free_port()
+rc, out, err = run("ofd", "flush", "--ofd", f"127.0.0.1:{dead}", "--oism", f"127.0.0.1:{dead}",
+                   "--retries", "0")
+check("dead link exit 1", rc == 1, (rc, out, err))
+check("dead link reason en", "Cannot reach the operator" in err, err)
+check("dead link reason ru", "Нет связи с оператором" in err, err)
+check("dead link names the document", "at document 1 " in err, err)
+s = status()
+check("nothing acknowledged", s["unsentDocuments"] == before["unsentDocuments"], s)
+check("nothing ticketed", s["unsentNotifications"] == before["unsentNotifications"], s)
+
+rc, out, err = run("ofd", "flush", "--ofd", "nocolon")
+check("bad endpoint exit 2", rc == 2, (rc, err))
+rc, out, err = run("ofd", "frobnicate")
+check("unknown subcommand exit 2", rc == 2, (rc, err))
+
+if not OPERATOR or not os.access(OPERATOR, os.X_OK):
+    print("SKIP: no kassa-operator given: delivery to the operator emulator not tested")
+else:
+    ports = [free_port() for _ in range(4)]
+    subprocess.run([OPERATOR, "--data", op_dir, "fn", "add", "--fn-db", fn_db], check=True,
+                   capture_output=True, timeout=60)
+    subprocess.run([OPERATOR, "--data", op_dir, "keys", "new", "--kind", "hmac"], check=True,
+                   capture_output=True, timeout=60)
+    op = subprocess.Popen([OPERATOR, "--data", op_dir, "--ofd-port", str(ports[0]),
+                           "--oism-port", str(ports[1]), "--keys-port", str(ports[2]),
+                           "--http-port", str(ports[3])],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        check("operator listens", wait_listening(ports[0]) and wait_listening(ports[1]))
+        rc, out, err = run("ofd", "flush", "--ofd", f"127.0.0.1:{ports[0]}", "--oism",
+                           f"127.0.0.1:{ports[1]}")
+        check("flush exit 0", rc == 0, (rc, out, err))
+        check("flush counts", f"delivered: {before['unsentDocuments']} documents, "
+              f"{before['unsentNotifications']} sale notifications" in out, out)
+        s = status()
+        check("nothing owed", s["owed"] == 0 and s["unsentDocuments"] == 0
+              and s["unsentNotifications"] == 0, s)
+        check("level ok", s["level"] == "ok", s)
+        rc, out, err = run("ofd", "status")
+        check("status says nothing owed", rc == 0 and "nothing owed" in out, out)
+        rc, out, err = run("ofd", "flush", "--ofd", f"127.0.0.1:{ports[0]}", "--oism",
+                           f"127.0.0.1:{ports[1]}")
+        check("second flush sends nothing", rc == 0 and "delivered: 0 documents, 0 sale" in out,
+              (rc, out, err))
+        rc, out, err = run("ofd", "keys", "--keys", f"127.0.0.1:{ports[2]}")
+        check("keys loaded", rc == 0 and "verification keys loaded: " in out
+              and not out.strip().endswith(": 0"), (rc, out, err))
+    finally:
+        op.terminate()
+        try:
+            op.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            op.kill()
+            op.wait()
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

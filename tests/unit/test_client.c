@@ -1,0 +1,938 @@
+/*
+** tests/unit/test_client.c: delivery from a real emulated FN to an operator
+** on the loopback interface (ofd/client.h).
+**
+** The operator here is a small but faithful peer, a thread that implements
+** the wire contract from the other side: it reads the stream with
+** frame_parser, requires CRC mode 2 with a container and "response
+** expected", reads the body with doc_summarize, requires the container's
+** type and number to be the document's own, verifies the fiscal sign with
+** the FN's secret (read from the FN file, as the operator emulator does),
+** stores each document once, and answers with a real doc 7 / 84 / 83 built
+** by fiscal/doc.c. It refuses to answer anything that fails those checks
+** and counts it, so a client that sent the wrong bytes fails the test.
+**
+** Faults are injected on the peer's side at a chosen message: it closes in
+** the middle of the answer (after storing the document: the realistic
+** redelivery case), sends garbage, refuses with 1022 != 0, acknowledges
+** another document, answers one byte at a time, or stays silent. After
+** each fault the test checks what the FN still owes (nothing acknowledged
+** the peer did not accept) and that the next run completes.
+**
+** The backoff schedule is tested with an injected clock, sleep and random
+** source and a transport wrapper (the seam) that can be switched "down".
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fiscal/crypto.h"
+#include "fiscal/doc.h"
+#include "fiscal/fn.h"
+#include "fiscal/fn_emu.h"
+#include "ofd/client.h"
+#include "ofd/frame.h"
+#include "ofd/keys.h"
+
+#define FN_NUMBER "9999078900005555"
+#define OFD_INN   "7704211201"
+#define T0        1700000000u
+#define GS        "\x1d"
+#define MAX_NUM   1024
+
+static const uint8_t key_material[32] = {
+    0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01,
+    0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+
+/* ---------------------------------------------------------------------- */
+/* The peer                                                                */
+
+typedef enum peer_fault {
+  FAULT_NONE,
+  FAULT_CLOSE_MID,  /* store, send half the answer, close */
+  FAULT_GARBAGE,    /* send bytes that are no frame */
+  FAULT_REFUSE,     /* answer 1022 = refuse_code, store nothing */
+  FAULT_WRONG_ACK,  /* acknowledge number - 1 instead */
+  FAULT_DRIP,       /* store, answer one byte per write */
+  FAULT_SILENT,     /* store nothing, answer nothing */
+  FAULT_WRONG_TYPE, /* answer a container of type 84 to a document */
+} peer_fault_t;
+
+typedef struct peer {
+  int listen_fd;
+  uint16_t port;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  frame_profile_t profile;
+  uint8_t secret[FN_EMU_SECRET_SIZE];
+  char fn_number[17];
+  /* fault: applied once, to the fault_at-th message received (1-based) */
+  peer_fault_t fault;
+  uint32_t fault_at;
+  uint8_t refuse_code;
+  /* what it saw */
+  uint32_t received;
+  uint32_t bad; /* messages that failed verification */
+  uint32_t stored;
+  uint32_t seen[MAX_NUM]; /* per number: times received and verified */
+  int stop;
+  frame_parser_t parser;
+} peer_t;
+
+static void send_all(int fd, const uint8_t *b, size_t n)
+{
+  while (n > 0) {
+    ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+    if (w <= 0) return;
+    b += w;
+    n -= (size_t)w;
+  }
+}
+
+/* Verify one message; 0 when it is what the contract says. */
+static int peer_verify(peer_t *p, const frame_message_t *m, doc_summary_t *sum)
+{
+  if (m->profile != p->profile || !m->has_container) return -1;
+  if ((m->flags & FRAME_FLAG_CRC_MASK) != FRAME_CRC_HEADER_BODY) return -1;
+  if ((m->flags & FRAME_FLAG_RESPONSE_MASK) != FRAME_FLAG_RESPONSE_EXPECTED) return -1;
+  if (memcmp(m->fn_number, p->fn_number, 16) != 0) return -1;
+  if (doc_summarize(m->body, m->body_len, sum) != 0) return -1;
+  if (sum->type != m->document_type || sum->number != m->document_number) return -1;
+  if (sum->number == 0 || sum->number >= MAX_NUM) return -1;
+  if (p->profile == FRAME_PROFILE_OFD &&
+      (sum->type == DOC_KM_REQUEST || sum->type == DOC_KM_NOTIFICATION))
+    return -1;
+  if (p->profile == FRAME_PROFILE_OISM && sum->type != DOC_KM_REQUEST &&
+      sum->type != DOC_KM_NOTIFICATION)
+    return -1;
+  if (fn_emu_verify_sign(p->secret, m->body, m->body_len) != 0) return -1;
+  return 0;
+}
+
+/* Build the answer body for a verified message. */
+static size_t peer_answer(peer_t *p, const frame_message_t *m, const doc_summary_t *sum,
+                          uint8_t answer_code, uint32_t number, uint8_t *buf, size_t cap,
+                          uint8_t *type)
+{
+  size_t len = 0;
+  if (m->document_type == DOC_KM_NOTIFICATION) {
+    doc_km_ticket_t t = {number, 0, 0};
+    *type = DOC_KM_TICKET;
+    if (doc_build_km_ticket(&t, buf, cap, &len) != 0) return 0;
+  } else if (m->document_type == DOC_KM_REQUEST) {
+    doc_km_answer_t a;
+    memset(&a, 0, sizeof a);
+    a.request_number = number;
+    a.request_time = sum->time;
+    a.status_answer = 1;
+    a.processing_code = 0;
+    a.km_type = 4;
+    *type = DOC_KM_ANSWER;
+    if (doc_build_km_answer(&a, buf, cap, &len) != 0) return 0;
+  } else {
+    doc_ack_t a;
+    memset(&a, 0, sizeof a);
+    strcpy(a.ofd_inn, OFD_INN);
+    strcpy(a.fn_number, p->fn_number);
+    a.document_number = number;
+    a.time = sum->time;
+    a.answer_code = answer_code;
+    a.operator_sign_len = 18;
+    memset(a.operator_sign, 0x7E, 18);
+    *type = DOC_OPERATOR_ACK;
+    if (doc_build_ack(&a, buf, cap, &len) != 0) return 0;
+  }
+  return len;
+}
+
+/* Handle one message; returns 0 to keep the connection, -1 to close it. */
+static int peer_handle(peer_t *p, int fd, const frame_message_t *m)
+{
+  static uint8_t body[DOC_MAX_DOCUMENT];
+  static uint8_t wire[FRAME_MESSAGE_MAX];
+  doc_summary_t sum;
+  frame_message_t out;
+  size_t len = 0;
+  uint8_t type = 0;
+
+  pthread_mutex_lock(&p->lock);
+  p->received++;
+  peer_fault_t fault = p->received == p->fault_at ? p->fault : FAULT_NONE;
+  if (p->profile == FRAME_PROFILE_KEYS) {
+    /* The key server: an empty request 90 from this FN, answered by 91. */
+    bool ok = m->profile == FRAME_PROFILE_KEYS && m->has_container && m->document_type == 90 &&
+              m->body_len == 0 && memcmp(m->fn_number, p->fn_number, 16) == 0;
+    if (!ok) p->bad++;
+    pthread_mutex_unlock(&p->lock);
+    if (!ok) return -1;
+    fn_key_t key;
+    memset(&key, 0, sizeof key);
+    memcpy(key.id, "TK07", 5);
+    key.kind = FN_KEY_HMAC;
+    key.len = sizeof key_material;
+    memcpy(key.material, key_material, sizeof key_material);
+    if (fault == FAULT_GARBAGE) {
+      /* A well-framed 91 whose body is not a key update. */
+      memset(body, 0xEE, 40);
+      len = 40;
+    } else if (keys_build_update(&key, 1, T0 + 7, body, sizeof body, &len) != 0) {
+      return -1;
+    }
+    memset(&out, 0, sizeof out);
+    out.profile = FRAME_PROFILE_KEYS;
+    memcpy(out.fn_number, m->fn_number, FRAME_FN_NUMBER_SIZE);
+    out.flags = FRAME_CRC_HEADER_BODY;
+    out.has_container = 1;
+    out.document_type = 91;
+    out.body = body;
+    out.body_len = len;
+    size_t kn = 0;
+    if (frame_encode(&out, wire, sizeof wire, &kn) != 0) return -1;
+    send_all(fd, wire, kn);
+    return 0;
+  }
+  if (peer_verify(p, m, &sum) != 0) {
+    p->bad++;
+    pthread_mutex_unlock(&p->lock);
+    return -1;
+  }
+  bool store = fault != FAULT_REFUSE && fault != FAULT_SILENT && fault != FAULT_GARBAGE &&
+               fault != FAULT_WRONG_ACK && m->document_type != DOC_KM_REQUEST;
+  if (store) {
+    if (p->seen[sum.number] == 0) p->stored++;
+    p->seen[sum.number]++;
+  }
+  pthread_mutex_unlock(&p->lock);
+
+  if (fault == FAULT_SILENT) return 0;
+  if (fault == FAULT_GARBAGE) {
+    static const uint8_t junk[64] = "this is not a frame at all, just some bytes from a broken box";
+    send_all(fd, junk, sizeof junk);
+    return 0;
+  }
+  uint32_t number = fault == FAULT_WRONG_ACK ? sum.number - 1 : sum.number;
+  len = peer_answer(p, m, &sum, fault == FAULT_REFUSE ? p->refuse_code : 0, number, body,
+                    sizeof body, &type);
+  if (len == 0) return -1;
+  memset(&out, 0, sizeof out);
+  out.profile = p->profile;
+  memcpy(out.fn_number, m->fn_number, FRAME_FN_NUMBER_SIZE);
+  out.flags = FRAME_CRC_HEADER_BODY;
+  out.has_container = 1;
+  out.document_type = fault == FAULT_WRONG_TYPE ? DOC_KM_TICKET : type;
+  memcpy(out.container_fn, m->container_fn, sizeof out.container_fn);
+  out.document_number = sum.number;
+  out.body = body;
+  out.body_len = len;
+  size_t n = 0;
+  if (frame_encode(&out, wire, sizeof wire, &n) != 0) return -1;
+  if (fault == FAULT_CLOSE_MID) {
+    send_all(fd, wire, n / 2);
+    return -1;
+  }
+  if (fault == FAULT_DRIP) {
+    for (size_t i = 0; i < n; i++) send_all(fd, wire + i, 1);
+    return 0;
+  }
+  send_all(fd, wire, n);
+  return 0;
+}
+
+static void *peer_main(void *arg)
+{
+  peer_t *p = arg;
+  for (;;) {
+    pthread_mutex_lock(&p->lock);
+    int stop = p->stop;
+    pthread_mutex_unlock(&p->lock);
+    if (stop) break;
+    struct pollfd pf = {p->listen_fd, POLLIN, 0};
+    if (poll(&pf, 1, 20) <= 0) continue;
+    int fd = accept(p->listen_fd, NULL, NULL);
+    if (fd < 0) continue;
+    frame_parser_init(&p->parser);
+    bool open = true;
+    while (open) {
+      uint8_t buf[2048];
+      struct pollfd cf = {fd, POLLIN, 0};
+      int r = poll(&cf, 1, 20);
+      pthread_mutex_lock(&p->lock);
+      stop = p->stop;
+      pthread_mutex_unlock(&p->lock);
+      if (stop) break;
+      if (r <= 0) continue;
+      ssize_t got = recv(fd, buf, sizeof buf, 0);
+      if (got <= 0) break;
+      size_t off = 0;
+      while (open) {
+        size_t used = 0;
+        frame_message_t m;
+        int rc = frame_parser_feed(&p->parser, buf + off, (size_t)got - off, &used, &m);
+        off += used;
+        if (rc == FRAME_AGAIN) break;
+        if (rc != 0) {
+          pthread_mutex_lock(&p->lock);
+          p->bad++;
+          pthread_mutex_unlock(&p->lock);
+          continue;
+        }
+        if (peer_handle(p, fd, &m) != 0) open = false;
+      }
+    }
+    close(fd);
+  }
+  return NULL;
+}
+
+static peer_t *peer_start(frame_profile_t profile, const char *fn_path)
+{
+  peer_t *p = calloc(1, sizeof *p);
+  assert_non_null(p);
+  p->profile = profile;
+  pthread_mutex_init(&p->lock, NULL);
+  assert_int_equal(fn_emu_read_secret(fn_path, p->secret, p->fn_number), 0);
+  p->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(p->listen_fd >= 0);
+  int one = 1;
+  setsockopt(p->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  assert_int_equal(bind(p->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(p->listen_fd, 8), 0);
+  socklen_t sl = sizeof a;
+  assert_int_equal(getsockname(p->listen_fd, (struct sockaddr *)&a, &sl), 0);
+  p->port = ntohs(a.sin_port);
+  assert_int_equal(pthread_create(&p->thread, NULL, peer_main, p), 0);
+  return p;
+}
+
+static void peer_set_fault(peer_t *p, peer_fault_t fault, uint32_t at_message)
+{
+  pthread_mutex_lock(&p->lock);
+  p->fault = fault;
+  p->fault_at = p->received + at_message;
+  pthread_mutex_unlock(&p->lock);
+}
+
+static void peer_stop(peer_t *p)
+{
+  if (!p) return;
+  pthread_mutex_lock(&p->lock);
+  p->stop = 1;
+  pthread_mutex_unlock(&p->lock);
+  pthread_join(p->thread, NULL);
+  close(p->listen_fd);
+  pthread_mutex_destroy(&p->lock);
+  free(p);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The FN                                                                  */
+
+typedef struct fixture {
+  char dir[64];
+  char path[128];
+  uint32_t now;
+  fn_emu_options_t options;
+  fn_t *fn;
+  peer_t *peer;
+  ofd_client_t *client;
+} fixture_t;
+
+static uint32_t test_clock(void *user) { return ((fixture_t *)user)->now; }
+
+static int group_setup(void **state)
+{
+  (void)state;
+  return crypto_init() == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+  (void)state;
+  crypto_shutdown();
+  return 0;
+}
+
+static int setup(void **state)
+{
+  fixture_t *f = calloc(1, sizeof *f);
+  if (!f) return -1;
+  strcpy(f->dir, "/tmp/kassa-client-XXXXXX");
+  if (!mkdtemp(f->dir)) return -1;
+  snprintf(f->path, sizeof f->path, "%s/fn.db", f->dir);
+  f->now = T0;
+  f->options.clock = test_clock;
+  f->options.clock_user = f;
+  if (fn_emu_create(f->path, FN_NUMBER) != 0) return -1;
+  if (fn_emu_open(f->path, &f->options, &f->fn) != 0) return -1;
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  fixture_t *f = *state;
+  char side[160];
+  ofd_client_destroy(f->client);
+  peer_stop(f->peer);
+  fn_free(f->fn);
+  unlink(f->path);
+  snprintf(side, sizeof side, "%s-wal", f->path);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", f->path);
+  unlink(side);
+  rmdir(f->dir);
+  free(f);
+  return 0;
+}
+
+static void do_register(fixture_t *f, bool autonomous)
+{
+  fn_registration_t r;
+  fn_key_t key;
+  memset(&r, 0, sizeof r);
+  strcpy(r.header.kkt_reg_number, "0000000001012345");
+  strcpy(r.header.user_inn, "7700000000");
+  strcpy(r.header.user_name, "ООО Доставка");
+  strcpy(r.header.address, "г. Москва");
+  strcpy(r.header.place, "Магазин");
+  r.header.autonomous = autonomous;
+  r.reg.tax_systems = 1;
+  if (!autonomous) {
+    strcpy(r.reg.ofd_inn, OFD_INN);
+    strcpy(r.reg.ofd_name, "ОФД");
+  }
+  strcpy(r.reg.kkt_serial, "00106700000042");
+  r.reg.marking = true;
+  r.reg.ffd_version = 4;
+  assert_int_equal(fn_register(f->fn, &r, false, NULL), 0);
+  memset(&key, 0, sizeof key);
+  memcpy(key.id, "TH01", 5);
+  key.kind = FN_KEY_HMAC;
+  key.len = sizeof key_material;
+  memcpy(key.material, key_material, sizeof key_material);
+  assert_int_equal(fn_key_update(f->fn, &key, 1, 0), 0);
+}
+
+static size_t base64_encode(const uint8_t *in, size_t n, char *out)
+{
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t w = (uint32_t)in[i] << 16;
+    if (i + 1 < n) w |= (uint32_t)in[i + 1] << 8;
+    if (i + 2 < n) w |= in[i + 2];
+    out[o++] = alphabet[(w >> 18) & 63];
+    out[o++] = alphabet[(w >> 12) & 63];
+    out[o++] = i + 1 < n ? alphabet[(w >> 6) & 63] : '=';
+    out[o++] = i + 2 < n ? alphabet[w & 63] : '=';
+  }
+  out[o] = '\0';
+  return o;
+}
+
+static doc_item_t plain_item(uint64_t price)
+{
+  doc_item_t it;
+  memset(&it, 0, sizeof it);
+  strcpy(it.name, "Хлеб");
+  it.price = price;
+  it.quantity = (doc_quantity_t){1, 0};
+  it.total = price;
+  it.vat = 1;
+  it.subject = 1;
+  it.payment_method = 4;
+  return it;
+}
+
+static doc_item_t marked_item(unsigned serial)
+{
+  char ki[40], tail[48];
+  uint8_t mac[CRYPTO_STREEBOG256_SIZE];
+  doc_item_t it = plain_item(1000);
+  snprintf(ki, sizeof ki,
+           "0104600000000017"
+           "21"
+           "Dv%011u",
+           serial);
+  assert_int_equal(crypto_hmac_streebog256(key_material, sizeof key_material, (const uint8_t *)ki,
+                                           strlen(ki), mac),
+                   0);
+  base64_encode(mac, sizeof mac, tail);
+  strcpy(it.name, "Ботинки");
+  it.subject = 33;
+  it.marked = true;
+  it.km_len = (size_t)snprintf(it.km, sizeof it.km, "%s" GS "91TH01" GS "92%s", ki, tail);
+  it.km_status = DOC_KM_PIECE_SOLD;
+  return it;
+}
+
+/* Fill the FN until its last document is `count`: shifts of 20 receipts,
+** every third receipt with a marked line (a notification each). */
+static void fill(fixture_t *f, uint32_t count, bool autonomous)
+{
+  fn_status_t s;
+  static unsigned serial = 1;
+  do_register(f, autonomous);
+  for (;;) {
+    f->now += 60;
+    assert_int_equal(fn_status(f->fn, &s), 0);
+    if (s.last_document >= count) break;
+    if (!s.shift_open) {
+      assert_int_equal(fn_shift_open(f->fn, "Иванова", NULL), 0);
+    } else if (s.receipts_in_shift >= 20 || s.last_document + 1 == count) {
+      assert_int_equal(fn_shift_close(f->fn, "Иванова", NULL), 0);
+    } else {
+      doc_item_t it = (s.last_document % 3 == 0) ? marked_item(serial++) : plain_item(500);
+      fn_km_check_t check;
+      if (it.marked) {
+        assert_int_equal(fn_km_check(f->fn, &it, &check), 0);
+        assert_int_equal(check.tail_status, FN_TAIL_VALID);
+        assert_int_equal(fn_km_accept(f->fn, it.km, it.km_len, true), 0);
+      }
+      assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 1, "Иванова"), 0);
+      assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+      assert_int_equal(fn_receipt_close(f->fn, it.total, 0, false, NULL), 0);
+    }
+  }
+  assert_int_equal(s.last_document, count);
+}
+
+static ofd_client_t *client_for(fixture_t *f, frame_profile_t profile, int answer_ms)
+{
+  ofd_client_options_t o;
+  ofd_client_t *c = NULL;
+  ofd_client_options_init(&o);
+  o.host = "127.0.0.1";
+  o.port = f->peer->port;
+  o.profile = profile;
+  o.answer_timeout_ms = answer_ms;
+  o.backoff_base_ms = 1; /* real sleeps stay short in these tests */
+  o.backoff_max_ms = 4;
+  assert_int_equal(ofd_client_create(&o, &c), 0);
+  return c;
+}
+
+static fn_status_t status_of(fixture_t *f)
+{
+  fn_status_t s;
+  assert_int_equal(fn_status(f->fn, &s), 0);
+  return s;
+}
+
+typedef struct progress_log {
+  uint32_t calls;
+  uint32_t last_done;
+  uint32_t last_number;
+  int monotonic;
+} progress_log_t;
+
+static void on_progress(void *user, uint32_t done, uint32_t total, uint32_t number)
+{
+  progress_log_t *l = user;
+  if (done != l->last_done + 1 || done > total || number <= l->last_number) l->monotonic = 0;
+  l->calls++;
+  l->last_done = done;
+  l->last_number = number;
+}
+
+/* Every document 1..count seen by the peer `times` times except `except`. */
+static void assert_each_stored_once(peer_t *p, uint32_t count)
+{
+  pthread_mutex_lock(&p->lock);
+  for (uint32_t n = 1; n <= count; n++) assert_true(p->seen[n] >= 1);
+  assert_int_equal(p->stored, count);
+  assert_int_equal(p->bad, 0);
+  pthread_mutex_unlock(&p->lock);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tests                                                                   */
+
+static void test_error_names(void **state)
+{
+  (void)state;
+  assert_string_equal(ofd_err_name(OFD_ERR_CONNECT), "connect");
+  assert_string_equal(ofd_err_name(OFD_ERR_REFUSED), "refused");
+  assert_string_equal(ofd_err_name(OFD_ERR_PROTOCOL), "protocol");
+  assert_string_equal(ofd_err_name(12345), "unknown");
+  assert_non_null(strstr(ofd_err_message(OFD_ERR_CLOSED, true), "ФН"));
+  assert_non_null(strstr(ofd_err_message(OFD_ERR_CLOSED, false), "FN"));
+  ofd_client_options_t o;
+  ofd_client_t *c = (ofd_client_t *)1;
+  ofd_client_options_init(&o);
+  assert_int_equal(ofd_client_create(&o, &c), OFD_ERR_ARGUMENT);
+  assert_null(c);
+  o.host = "127.0.0.1";
+  assert_int_equal(ofd_client_create(&o, &c), OFD_ERR_ARGUMENT); /* port 0 */
+  ofd_client_destroy(NULL);
+}
+
+static void test_deliver_200(void **state)
+{
+  fixture_t *f = *state;
+  fill(f, 200, false);
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->path);
+  f->client = client_for(f, FRAME_PROFILE_OFD, 0);
+  assert_int_equal(status_of(f).unsent_documents, 200);
+  progress_log_t log = {0, 0, 0, 1};
+  ofd_delivery_stats_t st;
+  assert_int_equal(ofd_deliver_documents(f->fn, f->client, on_progress, &log, &st), 0);
+  assert_int_equal(st.total, 200);
+  assert_int_equal(st.delivered, 200);
+  assert_int_equal(st.sent, 200);
+  assert_int_equal(st.remaining, 0);
+  assert_int_equal(log.calls, 200);
+  assert_true(log.monotonic);
+  assert_int_equal(status_of(f).unsent_documents, 0);
+  assert_each_stored_once(f->peer, 200);
+  for (uint32_t n = 1; n <= 200; n++) assert_int_equal(f->peer->seen[n], 1);
+  assert_int_equal(f->peer->received, 200);
+  /* A second flush finds nothing to do and sends nothing. */
+  assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, &st), 0);
+  assert_int_equal(st.sent, 0);
+  assert_int_equal(f->peer->received, 200);
+}
+
+/* A fault at message k of a fresh FN with `count` documents: the run stops
+** with `expect`, documents 1..k-1 are acknowledged and k.. still owed. */
+static void fault_then_resume(fixture_t *f, peer_fault_t fault, int expect, bool k_stored)
+{
+  const uint32_t count = 40, k = 17;
+  fill(f, count, false);
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->path);
+  f->client = client_for(f, FRAME_PROFILE_OFD, 300);
+  f->peer->refuse_code = 3;
+  peer_set_fault(f->peer, fault, k);
+  ofd_delivery_stats_t st;
+  assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, &st), expect);
+  assert_int_equal(st.delivered, k - 1);
+  assert_int_equal(st.stopped_at, k);
+  assert_int_equal(st.remaining, count - (k - 1));
+  fn_status_t s = status_of(f);
+  assert_int_equal(s.unsent_documents, count - (k - 1));
+  assert_int_equal(s.first_unsent_number, k);
+  pthread_mutex_lock(&f->peer->lock);
+  assert_int_equal(f->peer->seen[k], k_stored ? 1 : 0);
+  assert_int_equal(f->peer->seen[k + 1], 0); /* the run really stopped */
+  assert_int_equal(f->peer->bad, 0);
+  pthread_mutex_unlock(&f->peer->lock);
+  if (expect == OFD_ERR_REFUSED) {
+    assert_int_equal(st.answer_code, 3);
+    assert_int_equal(ofd_client_failures(f->client), 0); /* a refusal is not a link fault */
+  } else {
+    assert_int_equal(ofd_client_failures(f->client), 1);
+  }
+
+  /* The next flush resumes at k and completes; k is stored once. */
+  assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, &st), 0);
+  assert_int_equal(st.delivered, count - (k - 1));
+  assert_int_equal(status_of(f).unsent_documents, 0);
+  assert_int_equal(ofd_client_failures(f->client), 0);
+  assert_each_stored_once(f->peer, count);
+  pthread_mutex_lock(&f->peer->lock);
+  assert_int_equal(f->peer->seen[k], k_stored ? 2 : 1); /* redelivered, stored once */
+  pthread_mutex_unlock(&f->peer->lock);
+}
+
+static void test_close_mid_answer(void **state)
+{
+  fault_then_resume(*state, FAULT_CLOSE_MID, OFD_ERR_CLOSED, true);
+}
+
+static void test_garbage(void **state)
+{
+  fault_then_resume(*state, FAULT_GARBAGE, OFD_ERR_PROTOCOL, false);
+}
+
+static void test_refused(void **state)
+{
+  fault_then_resume(*state, FAULT_REFUSE, OFD_ERR_REFUSED, false);
+}
+
+static void test_wrong_ack(void **state)
+{
+  fault_then_resume(*state, FAULT_WRONG_ACK, OFD_ERR_PROTOCOL, false);
+}
+
+static void test_wrong_type(void **state)
+{
+  fault_then_resume(*state, FAULT_WRONG_TYPE, OFD_ERR_PROTOCOL, true);
+}
+
+static void test_silent(void **state)
+{
+  fault_then_resume(*state, FAULT_SILENT, OFD_ERR_TIMEOUT, false);
+}
+
+static void test_drip(void **state)
+{
+  fixture_t *f = *state;
+  fill(f, 12, false);
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->path);
+  f->client = client_for(f, FRAME_PROFILE_OFD, 0);
+  peer_set_fault(f->peer, FAULT_DRIP, 5);
+  assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, NULL), 0);
+  assert_int_equal(status_of(f).unsent_documents, 0);
+  assert_each_stored_once(f->peer, 12);
+}
+
+static void test_nobody_listening(void **state)
+{
+  fixture_t *f = *state;
+  fill(f, 5, false);
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->path);
+  ofd_client_options_t o;
+  ofd_client_options_init(&o);
+  o.host = "127.0.0.1";
+  o.port = f->peer->port;
+  o.profile = FRAME_PROFILE_OFD;
+  peer_stop(f->peer); /* the port is closed now */
+  f->peer = NULL;
+  assert_int_equal(ofd_client_create(&o, &f->client), 0);
+  ofd_delivery_stats_t st;
+  assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, &st), OFD_ERR_CONNECT);
+  assert_int_equal(st.delivered, 0);
+  assert_int_equal(st.remaining, 5);
+  assert_int_equal(status_of(f).unsent_documents, 5);
+  /* The wrong profile is refused before anything is sent. */
+  assert_int_equal(ofd_deliver_notifications(f->fn, f->client, NULL, NULL, NULL), OFD_ERR_ARGUMENT);
+}
+
+static void test_notifications(void **state)
+{
+  fixture_t *f = *state;
+  fill(f, 60, false);
+  fn_status_t s = status_of(f);
+  uint32_t owed = s.unsent_notifications;
+  assert_true(owed >= 10);
+  f->peer = peer_start(FRAME_PROFILE_OISM, f->path);
+  f->client = client_for(f, FRAME_PROFILE_OISM, 300);
+  peer_set_fault(f->peer, FAULT_CLOSE_MID, 4);
+  ofd_delivery_stats_t st;
+  assert_int_equal(ofd_deliver_notifications(f->fn, f->client, NULL, NULL, &st), OFD_ERR_CLOSED);
+  assert_int_equal(st.delivered, 3);
+  assert_int_equal(status_of(f).unsent_notifications, owed - 3);
+  assert_int_equal(ofd_deliver_notifications(f->fn, f->client, NULL, NULL, &st), 0);
+  assert_int_equal(st.delivered, owed - 3);
+  assert_int_equal(st.rejected, 0);
+  s = status_of(f);
+  assert_int_equal(s.unsent_notifications, 0);
+  assert_int_equal(s.unsent_documents, 60); /* the OISM took no fiscal document */
+  pthread_mutex_lock(&f->peer->lock);
+  assert_int_equal(f->peer->stored, owed);
+  assert_int_equal(f->peer->received, owed + 1);
+  assert_int_equal(f->peer->bad, 0);
+  pthread_mutex_unlock(&f->peer->lock);
+}
+
+static void test_km_request(void **state)
+{
+  fixture_t *f = *state;
+  fill(f, 3, false);
+  f->peer = peer_start(FRAME_PROFILE_OISM, f->path);
+  f->client = client_for(f, FRAME_PROFILE_OISM, 0);
+  doc_item_t it = marked_item(900001);
+  fn_km_check_t check, out;
+  assert_int_equal(fn_km_check(f->fn, &it, &check), 0);
+  assert_true(check.request_len > 0);
+  assert_int_equal(check.check_result & DOC_2106_OISM_CHECKED, 0);
+  assert_int_equal(ofd_km_request(f->fn, f->client, &check, 1500, &out), 0);
+  assert_int_equal(out.check_result & (DOC_2106_OISM_CHECKED | DOC_2106_OISM_VALID),
+                   DOC_2106_OISM_CHECKED | DOC_2106_OISM_VALID);
+  assert_int_equal(f->peer->bad, 0);
+
+  /* A silent OISM: the budget bounds the wait, then no waiting at all. */
+  peer_set_fault(f->peer, FAULT_SILENT, 1);
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  assert_int_equal(ofd_km_request(f->fn, f->client, &check, 200, &out), OFD_ERR_TIMEOUT);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+  assert_true(ms >= 150 && ms < 1500);
+  /* The backoff base here is 1 ms; use a client with a long one. */
+  ofd_client_destroy(f->client);
+  ofd_client_options_t o;
+  ofd_client_options_init(&o);
+  o.host = "127.0.0.1";
+  o.port = f->peer->port;
+  o.profile = FRAME_PROFILE_OISM;
+  o.backoff_base_ms = 60000;
+  assert_int_equal(ofd_client_create(&o, &f->client), 0);
+  peer_set_fault(f->peer, FAULT_SILENT, 1);
+  assert_int_equal(ofd_km_request(f->fn, f->client, &check, 100, &out), OFD_ERR_TIMEOUT);
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  assert_int_equal(ofd_km_request(f->fn, f->client, &check, 100, &out), OFD_ERR_BACKOFF);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+  assert_true(ms < 50);
+}
+
+/* ---- backoff with an injected clock and a switchable transport --------- */
+
+typedef struct fake_time {
+  uint64_t now;
+  uint64_t sleeps[32];
+  size_t nsleeps;
+  uint32_t random_value;
+  int down;
+} fake_time_t;
+
+static fake_time_t *fake; /* the transport wrapper has no user pointer */
+
+static uint64_t fake_clock(void *user) { return ((fake_time_t *)user)->now; }
+static void fake_sleep(void *user, uint64_t ms)
+{
+  fake_time_t *t = user;
+  if (t->nsleeps < 32) t->sleeps[t->nsleeps++] = ms;
+  t->now += ms;
+}
+static uint32_t fake_random(void *user) { return ((fake_time_t *)user)->random_value; }
+
+static int switch_connect(const char *host, uint16_t port, int timeout_ms, void **conn)
+{
+  if (fake->down) {
+    *conn = NULL;
+    return OFD_ERR_CONNECT;
+  }
+  return ofd_transport_tcp()->connect(host, port, timeout_ms, conn);
+}
+static int switch_send(void *c, const uint8_t *b, size_t n, int t)
+{
+  return ofd_transport_tcp()->send(c, b, n, t);
+}
+static int switch_recv(void *c, uint8_t *b, size_t cap, int t, size_t *got)
+{
+  return ofd_transport_tcp()->recv(c, b, cap, t, got);
+}
+static void switch_close(void *c) { ofd_transport_tcp()->close(c); }
+static const ofd_transport_t switch_transport = {"switch", switch_connect, switch_send, switch_recv,
+                                                 switch_close};
+
+static void test_backoff(void **state)
+{
+  fixture_t *f = *state;
+  fake_time_t t;
+  memset(&t, 0, sizeof t);
+  t.now = 1000000;
+  t.down = 1;
+  fake = &t;
+  fill(f, 3, false);
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->path);
+  ofd_client_options_t o;
+  ofd_client_options_init(&o);
+  o.host = "127.0.0.1";
+  o.port = f->peer->port;
+  o.profile = FRAME_PROFILE_OFD;
+  o.backoff_base_ms = 1000;
+  o.backoff_max_ms = 16000;
+  o.transport = &switch_transport;
+  o.clock = fake_clock;
+  o.sleep = fake_sleep;
+  o.random = fake_random;
+  o.user = &t;
+  assert_int_equal(ofd_client_create(&o, &f->client), 0);
+
+  /* random 0: the lowest delay of each window, d/2. */
+  for (int i = 0; i < 8; i++)
+    assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, NULL), OFD_ERR_CONNECT);
+  assert_int_equal(ofd_client_failures(f->client), 8);
+  const uint64_t expect[] = {500, 1000, 2000, 4000, 8000, 8000, 8000};
+  assert_int_equal(t.nsleeps, 7); /* the first attempt did not wait */
+  for (size_t i = 0; i < 7; i++) assert_int_equal(t.sleeps[i], expect[i]);
+  assert_int_equal(ofd_client_backoff_ms(f->client), 8000);
+  t.now += 3000;
+  assert_int_equal(ofd_client_backoff_ms(f->client), 5000);
+
+  /* random at the top: the delay stays within [d/2, d], capped at max. */
+  t.random_value = 0xFFFFFFFFu;
+  t.nsleeps = 0;
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, NULL), OFD_ERR_CONNECT);
+  assert_int_equal(t.sleeps[0], 5000); /* the rest of the window above */
+  for (size_t i = 1; i < t.nsleeps; i++) {
+    assert_true(t.sleeps[i] >= 8000);
+    assert_true(t.sleeps[i] <= 16000);
+  }
+  assert_true(ofd_client_backoff_ms(f->client) <= 16000);
+
+  /* The link comes back: the next run waits its turn once, delivers all,
+  ** and a success resets the schedule. */
+  t.down = 0;
+  t.nsleeps = 0;
+  assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, NULL), 0);
+  assert_int_equal(t.nsleeps, 1);
+  assert_int_equal(ofd_client_failures(f->client), 0);
+  assert_int_equal(ofd_client_backoff_ms(f->client), 0);
+  assert_int_equal(status_of(f).unsent_documents, 0);
+  assert_each_stored_once(f->peer, 3);
+  fake = NULL;
+}
+
+static void test_keys_update(void **state)
+{
+  fixture_t *f = *state;
+  fill(f, 2, false);
+  f->peer = peer_start(FRAME_PROFILE_KEYS, f->path);
+  f->client = client_for(f, FRAME_PROFILE_KEYS, 300);
+  /* A garbled update: refused, the FN's keys untouched. */
+  uint32_t before = status_of(f).keys_updated_at;
+  size_t n = 99;
+  peer_set_fault(f->peer, FAULT_GARBAGE, 1);
+  assert_int_equal(ofd_keys_update(f->fn, f->client, &n), OFD_ERR_PROTOCOL);
+  assert_int_equal(n, 0);
+  assert_int_equal(status_of(f).keys_updated_at, before);
+  /* A real one: loaded, dated as the server says, and usable: a code whose
+  ** 91 is the new key's id checks valid. */
+  f->now = T0 + 100000;
+  assert_int_equal(ofd_keys_update(f->fn, f->client, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(f->peer->bad, 0);
+  doc_item_t it = marked_item(777);
+  char *k = strstr(it.km, GS "91TH01");
+  assert_non_null(k);
+  memcpy(k + 3, "TK07", 4);
+  fn_km_check_t check;
+  assert_int_equal(fn_km_check(f->fn, &it, &check), 0);
+  assert_int_equal(check.tail_status, FN_TAIL_VALID);
+  /* The wrong profile is refused before anything is sent. */
+  assert_int_equal(ofd_km_request(f->fn, f->client, &check, 100, &check), OFD_ERR_ARGUMENT);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_error_names),
+      cmocka_unit_test_setup_teardown(test_deliver_200, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_close_mid_answer, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_wrong_ack, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_wrong_type, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_silent, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_drip, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_nobody_listening, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_notifications, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_km_request, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_keys_update, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
