@@ -983,6 +983,21 @@ static void result_give(fn_doc_result_t *out, const fn_doc_result_t *res)
   if (out) *out = *res;
 }
 
+/* The end every report-like call shares (1, 11, 2, 5, 21, 6): store the
+** sealed document, make it the last one, write the counters and commit, in
+** the caller's transaction. The caller has applied its own state changes to
+** m first; on error the caller rolls back. */
+static int document_finish(emu_t *e, meta_t *m, uint16_t type, const doc_header_t *h, size_t len,
+                           uint32_t now, fn_doc_result_t *res)
+{
+  int rc = document_store(e, m, type, h, len, !m->autonomous, res);
+  if (rc != 0) return rc;
+  m->last_document = h->number;
+  m->last_time = now;
+  if ((rc = meta_store(e, m)) != 0) return rc;
+  return tx_commit(e);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Marking codes: the crypto tail                                          */
 
@@ -1277,15 +1292,11 @@ static int emu_register(void *self, const fn_registration_t *r, bool re, fn_doc_
   header_make(&m, r->header.cashier, m.last_document + 1, now, 0, &h);
   if ((rc = from_doc(doc_build_registration(&h, &r->reg, re, e->doc, sizeof e->doc, &len))) != 0)
     goto fail;
-  if ((rc = document_store(e, &m, re ? DOC_REREGISTRATION : DOC_REGISTRATION, &h, len,
-                           !m.autonomous, &res)) != 0)
-    goto fail;
   m.phase = FN_PHASE_FISCAL;
-  m.last_document = h.number;
-  m.last_time = now;
   if ((rc = meta_store_registration(e, &m)) != 0) goto fail;
-  if ((rc = meta_store(e, &m)) != 0) goto fail;
-  if ((rc = tx_commit(e)) != 0) goto fail;
+  if ((rc = document_finish(e, &m, re ? DOC_REREGISTRATION : DOC_REGISTRATION, &h, len, now,
+                            &res)) != 0)
+    goto fail;
   result_give(out, &res);
   return 0;
 fail:
@@ -1331,15 +1342,11 @@ static int emu_shift_open(void *self, const char *cashier, fn_doc_result_t *out)
   if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
   header_make(&m, cashier, m.last_document + 1, now, m.shift_number, &h);
   if ((rc = from_doc(doc_build_shift(&h, &c, true, e->doc, sizeof e->doc, &len))) != 0) goto fail;
-  if ((rc = document_store(e, &m, DOC_SHIFT_OPEN, &h, len, !m.autonomous, &res)) != 0) goto fail;
   if ((rc = run(st(e, S_TOTALS_RESET_SHIFT))) != 0) goto fail;
   m.shift_open = true;
   m.shift_opened_at = now;
   m.documents_in_shift = 1;
-  m.last_document = h.number;
-  m.last_time = now;
-  if ((rc = meta_store(e, &m)) != 0) goto fail;
-  if ((rc = tx_commit(e)) != 0) goto fail;
+  if ((rc = document_finish(e, &m, DOC_SHIFT_OPEN, &h, len, now, &res)) != 0) goto fail;
   result_give(out, &res);
   return 0;
 fail:
@@ -1369,12 +1376,8 @@ static int emu_shift_close(void *self, const char *cashier, fn_doc_result_t *out
   if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
   header_make(&m, cashier, m.last_document + 1, now, m.shift_number, &h);
   if ((rc = from_doc(doc_build_shift(&h, &c, false, e->doc, sizeof e->doc, &len))) != 0) goto fail;
-  if ((rc = document_store(e, &m, DOC_SHIFT_CLOSE, &h, len, !m.autonomous, &res)) != 0) goto fail;
   m.shift_open = false;
-  m.last_document = h.number;
-  m.last_time = now;
-  if ((rc = meta_store(e, &m)) != 0) goto fail;
-  if ((rc = tx_commit(e)) != 0) goto fail;
+  if ((rc = document_finish(e, &m, DOC_SHIFT_CLOSE, &h, len, now, &res)) != 0) goto fail;
   result_give(out, &res);
   return 0;
 fail:
@@ -1399,12 +1402,8 @@ static int emu_state_report(void *self, fn_doc_result_t *out)
   /* 1038 only inside a shift (the builder leaves 0 out). */
   header_make(&m, "", m.last_document + 1, now, m.shift_open ? m.shift_number : 0, &h);
   if ((rc = from_doc(doc_build_state_report(&h, &c, e->doc, sizeof e->doc, &len))) != 0) goto fail;
-  if ((rc = document_store(e, &m, DOC_STATE_REPORT, &h, len, !m.autonomous, &res)) != 0) goto fail;
   if (m.shift_open) m.documents_in_shift++;
-  m.last_document = h.number;
-  m.last_time = now;
-  if ((rc = meta_store(e, &m)) != 0) goto fail;
-  if ((rc = tx_commit(e)) != 0) goto fail;
+  if ((rc = document_finish(e, &m, DOC_STATE_REPORT, &h, len, now, &res)) != 0) goto fail;
   result_give(out, &res);
   return 0;
 fail:
@@ -1432,12 +1431,8 @@ static int emu_fn_close(void *self, fn_doc_result_t *out)
   if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
   header_make(&m, "", m.last_document + 1, now, m.shift_number, &h);
   if ((rc = from_doc(doc_build_fn_close(&h, &c, e->doc, sizeof e->doc, &len))) != 0) goto fail;
-  if ((rc = document_store(e, &m, DOC_FN_CLOSE, &h, len, !m.autonomous, &res)) != 0) goto fail;
   m.phase = FN_PHASE_POST;
-  m.last_document = h.number;
-  m.last_time = now;
-  if ((rc = meta_store(e, &m)) != 0) goto fail;
-  if ((rc = tx_commit(e)) != 0) goto fail;
+  if ((rc = document_finish(e, &m, DOC_FN_CLOSE, &h, len, now, &res)) != 0) goto fail;
   result_give(out, &res);
   return 0;
 fail:
