@@ -49,6 +49,9 @@
 #include <time.h>
 #include <unistd.h>
 
+/* How often one document is sent again after a stale (duplicate) answer. */
+#define STALE_ANSWER_RETRIES 3
+
 /* ---- errors ------------------------------------------------------------ */
 
 typedef struct err_text {
@@ -516,13 +519,25 @@ int ofd_deliver_documents(fn_t *fn, ofd_client_t *client, ofd_progress_t progres
       rc = OFD_ERR_FN;
       goto fail;
     }
-    rc = ofd_client_exchange(client, st.fn_number, (uint8_t)doc->type, doc->number, doc->data,
-                             doc->len, DOC_OPERATOR_ACK, answer, DOC_MAX_DOCUMENT, &answer_len, 0);
-    if (rc != 0) goto fail;
-    stats->sent++;
     doc_ack_t ack;
-    if (doc_parse_ack(answer, answer_len, &ack) != 0 || ack.document_number != doc->number ||
-        strcmp(ack.fn_number, st.fn_number) != 0) {
+    bool parsed = false;
+    /* A late duplicate of an earlier acknowledgement (peers do repeat
+    ** themselves) may arrive as the answer to this document: it is stale,
+    ** not wrong. Drop the link and send this document again on a fresh one;
+    ** redelivery is harmless by contract. Bounded, so a peer that only ever
+    ** answers the past still stops the run. */
+    for (int attempt = 0; attempt < STALE_ANSWER_RETRIES; attempt++) {
+      rc =
+          ofd_client_exchange(client, st.fn_number, (uint8_t)doc->type, doc->number, doc->data,
+                              doc->len, DOC_OPERATOR_ACK, answer, DOC_MAX_DOCUMENT, &answer_len, 0);
+      if (rc != 0) goto fail;
+      stats->sent++;
+      parsed = doc_parse_ack(answer, answer_len, &ack) == 0;
+      if (!parsed || strcmp(ack.fn_number, st.fn_number) != 0 || ack.document_number >= doc->number)
+        break;
+      ofd_client_disconnect(client);
+    }
+    if (!parsed || ack.document_number != doc->number || strcmp(ack.fn_number, st.fn_number) != 0) {
       /* Well framed but not an acknowledgement of what we sent. */
       rc = fail_link(client, OFD_ERR_PROTOCOL);
       goto fail;
@@ -589,13 +604,20 @@ int ofd_deliver_notifications(fn_t *fn, ofd_client_t *client, ofd_progress_t pro
       rc = OFD_ERR_FN;
       goto fail;
     }
-    rc = ofd_client_exchange(client, st.fn_number, DOC_KM_NOTIFICATION, n->number, n->data, n->len,
-                             DOC_KM_TICKET, answer, DOC_MAX_DOCUMENT, &answer_len, 0);
-    if (rc != 0) goto fail;
-    stats->sent++;
     doc_km_ticket_t ticket;
-    if (doc_parse_km_ticket(answer, answer_len, &ticket) != 0 ||
-        ticket.notification_number != n->number) {
+    bool parsed = false;
+    /* As for documents: a late duplicate ticket for an earlier notification
+    ** is stale; resend this one on a fresh link, a bounded number of times. */
+    for (int attempt = 0; attempt < STALE_ANSWER_RETRIES; attempt++) {
+      rc = ofd_client_exchange(client, st.fn_number, DOC_KM_NOTIFICATION, n->number, n->data,
+                               n->len, DOC_KM_TICKET, answer, DOC_MAX_DOCUMENT, &answer_len, 0);
+      if (rc != 0) goto fail;
+      stats->sent++;
+      parsed = doc_parse_km_ticket(answer, answer_len, &ticket) == 0;
+      if (!parsed || ticket.notification_number >= n->number) break;
+      ofd_client_disconnect(client);
+    }
+    if (!parsed || ticket.notification_number != n->number) {
       rc = fail_link(client, OFD_ERR_PROTOCOL);
       goto fail;
     }

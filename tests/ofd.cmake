@@ -15,3 +15,27 @@ add_test(NAME operator COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/t
                                $<TARGET_FILE:kassa>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(operator PROPERTIES TIMEOUT 90)
+# Issue 4's end-to-end proofs (label e2e): the till (e2e_till: a real FN,
+# ofd/client.c) against kassa-operator on loopback. 1 000 receipts with
+# marked lines delivered and sold once; then every --fault mode in turn.
+add_executable(e2e_till integration/e2e_till.c)
+target_link_libraries(e2e_till PRIVATE kassa_ofd kassa_fiscal)
+add_test(NAME e2e_delivery
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_e2e_delivery.py
+                 $<TARGET_FILE:kassa-operator> $<TARGET_FILE:e2e_till> $<TARGET_FILE:kassa>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_delivery PROPERTIES LABELS e2e TIMEOUT 300)
+add_test(NAME e2e_delivery_faults
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_delivery_faults.py
+                 $<TARGET_FILE:kassa-operator> $<TARGET_FILE:e2e_till> $<TARGET_FILE:kassa>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_delivery_faults PROPERTIES LABELS e2e TIMEOUT 300)
+# Permissive mode (ofd/trueapi.h): the deny order from JSON alone, then
+# end to end against kassa-operator's HTTP port with a dead and a slow host.
+kassa_unit_test(test_trueapi_verdict SOURCES unit/test_trueapi_verdict.c LIBS kassa_ofd)
+add_executable(test_trueapi_driver integration/test_trueapi_driver.c)
+target_link_libraries(test_trueapi_driver PRIVATE kassa_ofd PkgConfig::JANSSON)
+add_test(NAME trueapi COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_trueapi.py
+                              $<TARGET_FILE:kassa-operator> $<TARGET_FILE:test_trueapi_driver>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(trueapi PROPERTIES TIMEOUT 90)

@@ -12,7 +12,9 @@
 ** keys: a 44-character tail is base64(HMAC-Streebog-256(key, KI)), an
 ** 88-character one base64 of a GOST R 34.10-2012 signature of the KI, and
 ** a 93 short code (which no FN checks) is the first four base64 characters
-** of Streebog-256(KI). Serials are random letters and digits (a subset of
+** of Streebog-256(KI). admin_tail_verify() recomputes the same tails for
+** the true-api check (http.c); `price` sets the smp/mrp of a GTIN. Serials are random letters and
+*digits (a subset of
 ** GS1 charset 82 that needs no escaping anywhere).
 */
 #include "ofd/emulator/admin.h"
@@ -73,7 +75,7 @@ static uint32_t now_utc(void) { return (uint32_t)time(NULL); }
 int admin_is_command(const char *a)
 {
   return strcmp(a, "fn") == 0 || strcmp(a, "keys") == 0 || strcmp(a, "issue") == 0 ||
-         strcmp(a, "block") == 0 || strcmp(a, "status") == 0;
+         strcmp(a, "block") == 0 || strcmp(a, "price") == 0 || strcmp(a, "status") == 0;
 }
 
 int admin_ki(const char *km, size_t km_len, char *ki, size_t cap)
@@ -370,6 +372,121 @@ static int cmd_block(store_t *s, int argc, char **argv)
   return 0;
 }
 
+static int cmd_price(store_t *s, int argc, char **argv)
+{
+  const char *gtin_arg = opt(argc, argv, "--gtin"), *min_arg = opt(argc, argv, "--min");
+  const char *max_arg = opt(argc, argv, "--max");
+  char gtin[15], *end_min = NULL, *end_max = NULL;
+  unsigned long long min = 0, max = 0;
+  int changed = 0;
+  if (min_arg) min = strtoull(min_arg, &end_min, 10);
+  if (max_arg) max = strtoull(max_arg, &end_max, 10);
+  if (!gtin_arg || (!min_arg && !max_arg) || (min_arg && (*end_min || *min_arg == '-')) ||
+      (max_arg && (*end_max || *max_arg == '-')) || (max && min > max)) {
+    fprintf(stderr, "usage: kassa-operator --data DIR price --gtin G [--min KOPECKS]"
+                    " [--max KOPECKS]\n");
+    return 2;
+  }
+  if (!gtin_normalize(gtin_arg, gtin)) {
+    fprintf(stderr, "kassa-operator: %s: not a GTIN\n", gtin_arg);
+    return 2;
+  }
+  if (store_code_price(s, gtin, min, max, &changed) != 0) return 1;
+  if (changed == 0) {
+    fprintf(stderr, "kassa-operator: no code of this GTIN in the registry\n");
+    return 1;
+  }
+  printf("priced %d\n", changed);
+  return 0;
+}
+
+static int b64_value(char c)
+{
+  const char *p = c ? strchr(b64, c) : NULL;
+  return p ? (int)(p - b64) : -1;
+}
+
+/* Strict base64 with padding; the decoded length goes to *n. */
+static bool base64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *n)
+{
+  size_t o = 0;
+  if (len % 4 != 0) return false;
+  for (size_t i = 0; i < len; i += 4) {
+    int v[4];
+    for (int k = 0; k < 4; k++) {
+      bool pad = in[i + (size_t)k] == '=' && i + 4 == len && k >= 2;
+      v[k] = pad ? 0 : b64_value(in[i + (size_t)k]);
+      if (v[k] < 0) return false;
+    }
+    uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+    size_t take = in[i + 2] == '=' ? 1 : in[i + 3] == '=' ? 2 : 3;
+    if (o + take > cap) return false;
+    out[o++] = (uint8_t)(w >> 16);
+    if (take > 1) out[o++] = (uint8_t)(w >> 8);
+    if (take > 2) out[o++] = (uint8_t)w;
+  }
+  *n = o;
+  return true;
+}
+
+int admin_tail_verify(store_t *s, const char *km, size_t km_len, bool *ok)
+{
+  char ki[STORE_KI_MAX + 1], id[5] = "", made[96];
+  const char *tail = NULL, *p, *end = km + km_len;
+  size_t tail_len = 0, pub_len = 0, sig_len = 0;
+  uint8_t pub[1024], digest[CRYPTO_SIGNATURE_SIZE], sig[CRYPTO_SIGNATURE_SIZE];
+  crypto_key_t *key = NULL;
+  bool short_tail = false;
+  int kind = 0, rc = -1;
+
+  *ok = false;
+  if (!admin_ki(km, km_len, ki, sizeof ki)) return 0;
+  /* Fields after the KI, each after a GS: 91 key id, 92 tail, 93 short. */
+  for (p = km + strlen(ki); p < end; p++) {
+    const char *f = p + 1, *next;
+    if (*p != GS) continue;
+    next = memchr(f, GS, (size_t)(end - f));
+    if (!next) next = end;
+    if (next - f == 6 && strncmp(f, "91", 2) == 0) memcpy(id, f + 2, 4);
+    if (next - f > 2 && (strncmp(f, "92", 2) == 0 || strncmp(f, "93", 2) == 0)) {
+      tail = f + 2;
+      tail_len = (size_t)(next - f) - 2;
+      short_tail = f[1] == '3';
+    }
+  }
+  if (!tail) return 0;
+  if (short_tail) {
+    if (tail_len != 4) return 0;
+    if (crypto_streebog256((const uint8_t *)ki, strlen(ki), digest) != 0) return -1;
+    base64_encode(digest, 3, made);
+    *ok = memcmp(made, tail, 4) == 0;
+    return 0;
+  }
+  if (!id[0]) return 0;
+  rc = store_key_public(s, id, &kind, pub, sizeof pub, &pub_len);
+  if (rc == STORE_NOT_FOUND) return 0;
+  if (rc != 0) return -1;
+  rc = -1;
+  if (kind == FN_KEY_HMAC && tail_len == 44) {
+    if (crypto_hmac_streebog256(pub, pub_len, (const uint8_t *)ki, strlen(ki), digest) != 0)
+      goto fail;
+    base64_encode(digest, CRYPTO_STREEBOG256_SIZE, made);
+    *ok = memcmp(made, tail, 44) == 0;
+  } else if (kind == FN_KEY_GOST && tail_len == 88) {
+    if (!base64_decode(tail, tail_len, sig, sizeof sig, &sig_len) ||
+        sig_len != CRYPTO_SIGNATURE_SIZE) {
+      rc = 0;
+      goto fail;
+    }
+    if (crypto_key_import(CRYPTO_KEY_PUBLIC, CRYPTO_KEY_DER, pub, pub_len, &key) != 0) goto fail;
+    *ok = crypto_verify(key, (const uint8_t *)ki, strlen(ki), sig) == 0;
+  }
+  rc = 0;
+fail:
+  crypto_key_free(key);
+  return rc;
+}
+
 static int cmd_status(store_t *s, int argc, char **argv)
 {
   char km[DOC_MAX_KM + 1], ki[STORE_KI_MAX + 1];
@@ -411,5 +528,6 @@ int admin_run(store_t *s, int argc, char **argv)
   if (strcmp(argv[0], "keys") == 0) return cmd_keys(s, argc, argv);
   if (strcmp(argv[0], "issue") == 0) return cmd_issue(s, argc, argv);
   if (strcmp(argv[0], "block") == 0) return cmd_block(s, argc, argv);
+  if (strcmp(argv[0], "price") == 0) return cmd_price(s, argc, argv);
   return cmd_status(s, argc, argv);
 }

@@ -5,12 +5,13 @@
 #ifndef KASSA_OFD_EMULATOR_ADMIN_H
 #define KASSA_OFD_EMULATOR_ADMIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ofd/emulator/store.h"
 
-/* Runs the subcommand argv[0] (argv[0] is "fn", "keys", "issue", "block"
-** or "status") against s. Returns the process exit code: 0 done, 1 the
+/* Runs the subcommand argv[0] (argv[0] is "fn", "keys", "issue", "block",
+** "price" or "status") against s. Returns the process exit code: 0 done, 1 the
 ** operation failed, 2 usage. */
 int admin_run(store_t *s, int argc, char **argv);
 
@@ -20,5 +21,16 @@ int admin_is_command(const char *argv0);
 /* The identification part (KI) of a GS1 code: 01 GTIN 21 serial, everything
 ** before the first GS. 0 when the code is not such a code (ki = ""). */
 int admin_ki(const char *km, size_t km_len, char *ki, size_t cap);
+
+/*
+** Recomputes the verification part of km with the operator's own keys and
+** says whether the code carries it: a 44-character 92 must equal
+** base64(HMAC-Streebog-256(key 91, KI)), an 88-character 92 must verify as
+** key 91's GOST R 34.10-2012 signature of the KI, a 93 must equal the first
+** four base64 characters of Streebog-256(KI). *ok is false for a code with
+** no tail, an unknown key id or a tail that differs. Returns 0, or -1 when
+** the store or the crypto library failed.
+*/
+int admin_tail_verify(store_t *s, const char *km, size_t km_len, bool *ok);
 
 #endif

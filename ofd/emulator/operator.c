@@ -69,8 +69,16 @@
 ** after reading a message, without answering; delay = sleep 2 s before
 ** answering; garbage = answer 64 random bytes instead of the message;
 ** dup-ack = send the answer twice; refuse = OFD answers 1022 = 3 (other
-** ports unaffected). The HTTP port is not implemented yet (--http-port is
-** accepted and ignored).
+** ports unaffected). The mode is one atomic mask: POST /control/fault on
+** the HTTP port changes it at run time (http.h).
+**
+** HTTP port (--http-port, default 7793): the emulated true-api of the
+** permissive mode (cdn/info, cdn/health/check, codes/check) and /control
+** endpoints; see http.h. --api-key KEY (default demo-key) is what
+** codes/check wants in X-API-KEY; --cdn-host URL (repeatable, at most 8)
+** adds a host to cdn/info; --client-inn INN is the participant the key
+** belongs to (isOwner); --health-ms N is the avgTimeMs health/check
+** reports.
 **
 ** Times are FFD UNIXTIME: local wall time written as if UTC.
 */
@@ -95,6 +103,7 @@
 #include "fiscal/fn_emu.h"
 #include "fiscal/tlv.h"
 #include "ofd/emulator/admin.h"
+#include "ofd/emulator/http.h"
 #include "ofd/emulator/store.h"
 #include "ofd/frame.h"
 #include "ofd/keys.h"
@@ -600,6 +609,16 @@ static int parse_faults(const char *s, int *mask)
   return 0;
 }
 
+/* http.h's set_faults: the frame listeners' mask, from any thread. */
+static int set_faults(void *user, const char *modes)
+{
+  server_t *sv = user;
+  int mask = 0;
+  if (parse_faults(modes, &mask) != 0) return -1;
+  atomic_store(&sv->faults, mask);
+  return 0;
+}
+
 static int parse_port(const char *s, unsigned *port)
 {
   char *end = NULL;
@@ -614,11 +633,14 @@ static void usage(void)
   fprintf(stderr,
           "usage: kassa-operator --data DIR [--ofd-port N] [--oism-port N] [--keys-port N]\n"
           "                      [--http-port N] [--inn INN] [--fault MODE[,MODE]]\n"
+          "                      [--api-key KEY] [--cdn-host URL]... [--client-inn INN]\n"
+          "                      [--health-ms N]\n"
           "       kassa-operator --data DIR fn add --fn-db PATH\n"
           "       kassa-operator --data DIR keys new --kind hmac|gost\n"
           "       kassa-operator --data DIR issue --gtin G --group GROUP --count N"
           " [--owner INN] [--tail 44|88|93]\n"
           "       kassa-operator --data DIR block --code KM | --gtin G\n"
+          "       kassa-operator --data DIR price --gtin G [--min KOPECKS] [--max KOPECKS]\n"
           "       kassa-operator --data DIR status CODE\n"
           "faults: drop delay garbage dup-ack refuse\n");
 }
@@ -629,11 +651,15 @@ static int serve(store_t *store, int argc, char **argv)
   listener_t ls[3] = {{.profile = FRAME_PROFILE_OFD, .port = 7790, .fd = -1},
                       {.profile = FRAME_PROFILE_OISM, .port = 7791, .fd = -1},
                       {.profile = FRAME_PROFILE_KEYS, .port = 7792, .fd = -1}};
-  unsigned http_port = 7793;
+  unsigned http_port = 7793, health_ms = HTTP_DEFAULT_HEALTH_MS;
+  http_options_t ho;
+  http_server_t *http = NULL;
   int faults = 0, started = 0, rc = 1;
   struct sigaction sa;
 
   memset(&sv, 0, sizeof sv);
+  memset(&ho, 0, sizeof ho);
+  ho.api_key = HTTP_DEFAULT_API_KEY;
   snprintf(sv.inn, sizeof sv.inn, "%s", DEFAULT_INN);
   for (int i = 0; i < argc; i += 2) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -648,6 +674,15 @@ static int serve(store_t *store, int argc, char **argv)
       bad = bad || parse_port(v, &http_port);
     else if (strcmp(argv[i], "--fault") == 0)
       bad = bad || parse_faults(v, &faults);
+    else if (strcmp(argv[i], "--api-key") == 0)
+      ho.api_key = v;
+    else if (strcmp(argv[i], "--client-inn") == 0)
+      ho.client_inn = v;
+    else if (strcmp(argv[i], "--cdn-host") == 0)
+      bad = bad || ho.cdn_host_count >= HTTP_MAX_CDN_HOSTS || strncmp(v, "http://", 7) != 0 ||
+            !(ho.cdn_hosts[ho.cdn_host_count++] = v);
+    else if (strcmp(argv[i], "--health-ms") == 0)
+      bad = bad || parse_port(v, &health_ms);
     else if (strcmp(argv[i], "--inn") == 0)
       bad = bad || (strlen(v) != 10 && strlen(v) != 12) ||
             snprintf(sv.inn, sizeof sv.inn, "%s", v) < 0;
@@ -672,18 +707,26 @@ static int serve(store_t *store, int argc, char **argv)
     ls[i].sv = &sv;
     if (listen_on(&ls[i]) != 0) goto fail;
   }
+  ho.port = http_port;
+  ho.health_ms = health_ms;
+  ho.store = store;
+  ho.lock = &sv.lock;
+  ho.set_faults = set_faults;
+  ho.user = &sv;
+  if (http_start(&ho, &http) != 0) goto fail;
   for (int i = 0; i < 3; i++) {
     if (pthread_create(&ls[i].thread, NULL, listener_main, &ls[i]) != 0) goto fail;
     started++;
   }
-  printf("kassa-operator: ofd 127.0.0.1:%u oism 127.0.0.1:%u keys 127.0.0.1:%u (http %u: not "
-         "served)\n",
+  printf("kassa-operator: ofd 127.0.0.1:%u oism 127.0.0.1:%u keys 127.0.0.1:%u http "
+         "127.0.0.1:%u\n",
          ls[0].port, ls[1].port, ls[2].port, http_port);
   fflush(stdout);
   while (!stopping) usleep(100000); /* pause() could miss a signal that came just before */
   rc = 0;
 fail:
   stopping = 1;
+  http_stop(http);
   for (int i = 0; i < started; i++) pthread_join(ls[i].thread, NULL);
   /* Connection threads see `stopping` within one poll period. */
   for (int waited = 0; atomic_load(&sv.connections) > 0 && waited < 50; waited++) usleep(100000);

@@ -405,6 +405,42 @@ int store_code_block(store_t *s, const char *ki, const char *gtin, int *changed)
   return rc;
 }
 
+int store_code_price(store_t *s, const char *gtin, uint64_t min_price, uint64_t max_price,
+                     int *changed)
+{
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (prep(s, "UPDATE codes SET min_price = ?, max_price = ? WHERE gtin = ?", &st) != 0)
+    return STORE_ERR;
+  sqlite3_bind_int64(st, 1, (sqlite3_int64)min_price);
+  sqlite3_bind_int64(st, 2, (sqlite3_int64)max_price);
+  sqlite3_bind_text(st, 3, gtin, -1, SQLITE_STATIC);
+  rc = exec_done(s, st, "code price");
+  *changed = rc == 0 ? sqlite3_changes(s->db) : 0;
+  return rc;
+}
+
+int store_key_public(store_t *s, const char *id, int *kind, uint8_t *public_part, size_t cap,
+                     size_t *len)
+{
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (prep(s, "SELECT kind, public FROM keys WHERE id = ?", &st) != 0) return STORE_ERR;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    char k[8];
+    copy_text(st, 0, k, sizeof k);
+    *kind = strcmp(k, "gost") == 0 ? FN_KEY_GOST : FN_KEY_HMAC;
+    *len = copy_blob(st, 1, public_part, cap);
+    rc = 0;
+  } else {
+    rc = rc == SQLITE_DONE ? STORE_NOT_FOUND : sql_fail(s, "key public");
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int store_notification_get(store_t *s, const char *fn_number, uint32_t number, uint8_t *result,
                            uint8_t *refused)
 {

@@ -85,6 +85,16 @@ int store_code_get(store_t *s, const char *ki, store_code_t *c);
 int store_code_set_status(store_t *s, const char *ki, const char *status);
 /* Blocks one code (status blocked) or every code of a GTIN; *changed rows. */
 int store_code_block(store_t *s, const char *ki, const char *gtin, int *changed);
+/* Sets the minimum (smp) and maximum (mrp) retail prices, in kopecks (0:
+** none), of every code of a GTIN; *changed rows. */
+int store_code_price(store_t *s, const char *gtin, uint64_t min_price, uint64_t max_price,
+                     int *changed);
+
+/* One key by its 4-character id: its kind (FN_KEY_HMAC, FN_KEY_GOST) and
+** its public part (the HMAC secret itself, or the GOST public key DER), to
+** verify a tail the operator made. STORE_NOT_FOUND when no key has the id. */
+int store_key_public(store_t *s, const char *id, int *kind, uint8_t *public_part, size_t cap,
+                     size_t *len);
 
 /* Notifications: the stored result of (fn, number), or STORE_NOT_FOUND. */
 int store_notification_get(store_t *s, const char *fn_number, uint32_t number, uint8_t *result,

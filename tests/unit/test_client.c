@@ -65,7 +65,8 @@ typedef enum peer_fault {
   FAULT_CLOSE_MID,  /* store, send half the answer, close */
   FAULT_GARBAGE,    /* send bytes that are no frame */
   FAULT_REFUSE,     /* answer 1022 = refuse_code, store nothing */
-  FAULT_WRONG_ACK,  /* acknowledge number - 1 instead */
+  FAULT_WRONG_ACK,  /* acknowledge number + 1 instead (a document not sent) */
+  FAULT_STALE_ACK,  /* acknowledge number - 1 (a late duplicate), store nothing */
   FAULT_DRIP,       /* store, answer one byte per write */
   FAULT_SILENT,     /* store nothing, answer nothing */
   FAULT_WRONG_TYPE, /* answer a container of type 84 to a document */
@@ -210,7 +211,8 @@ static int peer_handle(peer_t *p, int fd, const frame_message_t *m)
     return -1;
   }
   bool store = fault != FAULT_REFUSE && fault != FAULT_SILENT && fault != FAULT_GARBAGE &&
-               fault != FAULT_WRONG_ACK && m->document_type != DOC_KM_REQUEST;
+               fault != FAULT_WRONG_ACK && fault != FAULT_STALE_ACK &&
+               m->document_type != DOC_KM_REQUEST;
   if (store) {
     if (p->seen[sum.number] == 0) p->stored++;
     p->seen[sum.number]++;
@@ -223,7 +225,9 @@ static int peer_handle(peer_t *p, int fd, const frame_message_t *m)
     send_all(fd, junk, sizeof junk);
     return 0;
   }
-  uint32_t number = fault == FAULT_WRONG_ACK ? sum.number - 1 : sum.number;
+  uint32_t number = fault == FAULT_WRONG_ACK   ? sum.number + 1
+                    : fault == FAULT_STALE_ACK ? sum.number - 1
+                                               : sum.number;
   len = peer_answer(p, m, &sum, fault == FAULT_REFUSE ? p->refuse_code : 0, number, body,
                     sizeof body, &type);
   if (len == 0) return -1;
@@ -672,6 +676,25 @@ static void test_wrong_ack(void **state)
   fault_then_resume(*state, FAULT_WRONG_ACK, OFD_ERR_PROTOCOL, false);
 }
 
+/* A late duplicate of the previous acknowledgement answers document k:
+** stale, not wrong. The client sends k again on a fresh link and the run
+** completes; the peer stores every document once. */
+static void test_stale_ack(void **state)
+{
+  fixture_t *f = *state;
+  const uint32_t count = 40, k = 17;
+  fill(f, count, false);
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->path);
+  f->client = client_for(f, FRAME_PROFILE_OFD, 300);
+  peer_set_fault(f->peer, FAULT_STALE_ACK, k);
+  ofd_delivery_stats_t st;
+  assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, &st), 0);
+  assert_int_equal(st.delivered, count);
+  assert_int_equal(st.sent, count + 1); /* k went twice */
+  assert_int_equal(status_of(f).unsent_documents, 0);
+  assert_each_stored_once(f->peer, count);
+}
+
 static void test_wrong_type(void **state)
 {
   fault_then_resume(*state, FAULT_WRONG_TYPE, OFD_ERR_PROTOCOL, true);
@@ -925,6 +948,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrong_ack, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stale_ack, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrong_type, setup, teardown),
       cmocka_unit_test_setup_teardown(test_silent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_drip, setup, teardown),

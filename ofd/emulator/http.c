@@ -1,0 +1,446 @@
+/*
+** ofd/emulator/http.c: the emulated true-api (see http.h for the routes).
+**
+** Why it exists: in permissive mode the till asks the operator, before
+** each sale of a marked good, whether the code may be sold, and it must
+** never wait more than about 1.5 s for the answer. What makes that hard is
+** not the happy path but the hosts: the till ranks them by their health
+** check, skips one that failed for 15 minutes, and carries on within its
+** budget. So this server answers from the same OISM registry the frame
+** ports use (codes issued, sold, blocked, priced by `kassa-operator`
+** subcommands or by sale notifications), and it can be told at run time
+** to be slow, or to report a given health time, while a test that wants a
+** dead host simply advertises a port nobody listens on (--cdn-host).
+**
+** The fields of codes/check are derived, never stored: valid = the code
+** has the shape of a GS1 marking code (01 GTIN with its check digit, 21
+** serial of 6, 7, 13 or 20 characters, a 92 or 93 verification part);
+** found = its KI is in the registry; utilised = applied (status past
+** "emitted"); verified = the tail recomputed with the operator's keys
+** matches (admin_tail_verify); realizable = in circulation or returned;
+** isBlocked = the code or its GTIN is blocked; sold = status sold;
+** expireDate for groups with a shelf life; mrp/smp when priced; isOwner =
+** the code's owner INN equals --client-inn. groupIds use the true-api
+** product group numbers ([open] where the public list is unclear).
+**
+** libmicrohttpd runs one thread per connection, so a slow codes/check
+** never holds up a health check; the registry is read under the server's
+** store mutex, as the frame ports do.
+*/
+#define _GNU_SOURCE
+#include "ofd/emulator/http.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "ofd/emulator/admin.h"
+
+#define BODY_MAX    65536
+#define CODES_MAX   100
+#define HOST_MAX    256
+#define SLOW_MAX_MS 60000
+#define GS          '\x1d'
+
+struct http_server {
+  http_options_t o;
+  struct MHD_Daemon *daemon;
+  char self[HOST_MAX];
+  atomic_int slow_ms;
+  atomic_int health_ms;
+  atomic_int checks, health_checks;
+  atomic_int stopping;
+};
+
+typedef struct request {
+  char *body;
+  size_t len;
+  bool too_big;
+} request_t;
+
+/* true-api product groups by our group names. */
+static const struct {
+  const char *name;
+  int id;
+} group_ids[] = {
+    {"lp", 1},     {"footwear", 2},     {"tobacco", 3},     {"perfume", 4},      {"tyres", 5},
+    {"pharma", 7}, {"dairy", 8},        {"bicycles", 9},    {"wheelchairs", 10}, {"water", 13},
+    {"beer", 15},  {"supplements", 17}, {"antiseptic", 19}, {"photo", 6}, /* [open] */
+};
+
+static int group_id(const char *name)
+{
+  for (size_t i = 0; i < sizeof group_ids / sizeof group_ids[0]; i++) {
+    if (strcmp(group_ids[i].name, name) == 0) return group_ids[i].id;
+  }
+  return 0;
+}
+
+static int64_t now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps ms, waking early when the server stops. */
+static void nap(http_server_t *h, int ms)
+{
+  while (ms > 0 && !atomic_load(&h->stopping)) {
+    int step = ms < 50 ? ms : 50;
+    struct timespec ts = {0, (long)step * 1000000L};
+    nanosleep(&ts, NULL);
+    ms -= step;
+  }
+}
+
+/* A random (version 4) UUID. */
+static void uuid_make(char out[37])
+{
+  uint8_t r[16];
+  if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) memset(r, 0x5a, sizeof r);
+  r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
+  r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
+  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+           r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+           r[15]);
+}
+
+static bool digits(const char *p, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] < '0' || p[i] > '9') return false;
+  }
+  return true;
+}
+
+/* The shape of a GS1 marking code: 01 GTIN(14, check digit) 21 serial
+** (6, 7, 13 or 20 characters up to the first GS), then a 92 or 93 field. */
+static bool code_valid(const char *km, size_t len)
+{
+  const char *gs = memchr(km, GS, len), *p;
+  size_t ki_len = gs ? (size_t)(gs - km) : len, serial;
+  unsigned sum = 0;
+  bool tail = false;
+  if (ki_len < 18 + 6 || strncmp(km, "01", 2) != 0 || !digits(km + 2, 14) ||
+      strncmp(km + 16, "21", 2) != 0)
+    return false;
+  for (size_t i = 0; i < 13; i++) sum += (unsigned)(km[2 + i] - '0') * (i % 2 == 0 ? 3u : 1u);
+  if ((10 - sum % 10) % 10 != (unsigned)(km[15] - '0')) return false;
+  serial = ki_len - 18;
+  if (serial != 6 && serial != 7 && serial != 13 && serial != 20) return false;
+  for (p = gs; p && p < km + len; p = memchr(p + 1, GS, (size_t)(km + len - p - 1))) {
+    size_t left = (size_t)(km + len - p - 1);
+    if (left > 2 && (strncmp(p + 1, "92", 2) == 0 || strncmp(p + 1, "93", 2) == 0)) tail = true;
+  }
+  return tail;
+}
+
+static void iso_time(uint32_t t, char out[32])
+{
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (!gmtime_r(&tt, &tm)) {
+    snprintf(out, 32, "1970-01-01T00:00:00.000Z");
+    return;
+  }
+  strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+}
+
+/* One element of codes[]; NULL when out of memory or the store failed. */
+static json_t *code_answer(http_server_t *h, const char *km, size_t len)
+{
+  char ki[STORE_KI_MAX + 1], expire[32];
+  store_code_t c;
+  bool valid = code_valid(km, len), found = false, verified = false;
+  int rc = STORE_NOT_FOUND;
+  json_t *o, *groups;
+
+  memset(&c, 0, sizeof c);
+  pthread_mutex_lock(h->o.lock);
+  if (admin_ki(km, len, ki, sizeof ki)) rc = store_code_get(h->o.store, ki, &c);
+  if (rc == 0 && admin_tail_verify(h->o.store, km, len, &verified) != 0) rc = STORE_ERR;
+  pthread_mutex_unlock(h->o.lock);
+  if (rc != 0 && rc != STORE_NOT_FOUND) return NULL;
+  found = rc == 0;
+  o = json_object();
+  groups = json_array();
+  if (!o || !groups) {
+    json_decref(o);
+    json_decref(groups);
+    return NULL;
+  }
+  if (found && group_id(c.group) > 0)
+    json_array_append_new(groups, json_integer(group_id(c.group)));
+  json_object_set_new(o, "cis", found ? json_string(c.ki) : json_stringn(km, len));
+  json_object_set_new(o, "valid", json_boolean(valid));
+  json_object_set_new(o, "printView", found ? json_string(c.ki) : json_stringn(km, len));
+  if (found) json_object_set_new(o, "gtin", json_string(c.gtin));
+  json_object_set_new(o, "groupIds", groups);
+  json_object_set_new(o, "verified", json_boolean(found && verified));
+  json_object_set_new(o, "found", json_boolean(found));
+  json_object_set_new(o, "realizable",
+                      json_boolean(found && (strcmp(c.status, "in_circulation") == 0 ||
+                                             strcmp(c.status, "returned") == 0)));
+  json_object_set_new(o, "utilised", json_boolean(found && strcmp(c.status, "emitted") != 0));
+  json_object_set_new(o, "isBlocked", json_boolean(found && (c.blocked_code || c.blocked_gtin)));
+  json_object_set_new(o, "ogvs", json_array());
+  json_object_set_new(o, "isOwner",
+                      json_boolean(found && c.owner_inn[0] && h->o.client_inn &&
+                                   strcmp(c.owner_inn, h->o.client_inn) == 0));
+  if (found && c.expiry) {
+    iso_time(c.expiry, expire);
+    json_object_set_new(o, "expireDate", json_string(expire));
+  }
+  json_object_set_new(o, "productionDate", json_null());
+  json_object_set_new(o, "errorCode", json_integer(found ? 0 : 1));
+  json_object_set_new(o, "sold", json_boolean(found && strcmp(c.status, "sold") == 0));
+  if (found && c.max_price) json_object_set_new(o, "mrp", json_integer((json_int_t)c.max_price));
+  if (found && c.min_price) json_object_set_new(o, "smp", json_integer((json_int_t)c.min_price));
+  json_object_set_new(o, "soldUnitCount", json_integer(0));
+  json_object_set_new(o, "innerUnitCount", json_integer(0));
+  json_object_set_new(o, "grayZone", json_false());
+  json_object_set_new(o, "message",
+                      json_string(!valid   ? "bad format"
+                                  : !found ? "code not found"
+                                           : "ok"));
+  return o;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *j)
+{
+  char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  struct MHD_Response *r;
+  enum MHD_Result ret;
+  json_decref(j);
+  if (!text) return MHD_NO;
+  r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(text);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", "application/json");
+  ret = MHD_queue_response(conn, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *what)
+{
+  return send_json(
+      conn, status,
+      json_pack("{s:i,s:s,s:s}", "code", (int)status, "description", what, "error", what));
+}
+
+static enum MHD_Result codes_check(http_server_t *h, struct MHD_Connection *conn,
+                                   const request_t *q)
+{
+  const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-KEY");
+  json_t *in = NULL, *codes, *out = NULL, *list = NULL, *v;
+  char req_id[37];
+  size_t i;
+  int slow;
+
+  atomic_fetch_add(&h->checks, 1);
+  if (!key || strcmp(key, h->o.api_key) != 0)
+    return send_error(conn, 401, "invalid or missing X-API-KEY");
+  in = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
+  codes = in ? json_object_get(in, "codes") : NULL;
+  if (!json_is_array(codes) || json_array_size(codes) == 0 || json_array_size(codes) > CODES_MAX ||
+      !json_is_string(json_object_get(in, "fiscalDriveNumber"))) {
+    json_decref(in);
+    return send_error(conn, 400, "body must be {\"codes\":[…],\"fiscalDriveNumber\":\"…\"}");
+  }
+  if (!(list = json_array())) goto fail;
+  json_array_foreach(codes, i, v)
+  {
+    json_t *one;
+    if (!json_is_string(v)) {
+      json_decref(in);
+      json_decref(list);
+      return send_error(conn, 400, "codes[] must be strings");
+    }
+    if (!(one = code_answer(h, json_string_value(v), json_string_length(v)))) goto fail;
+    json_array_append_new(list, one);
+  }
+  uuid_make(req_id);
+  out = json_pack("{s:i,s:s,s:s,s:I,s:o}", "code", 0, "description", "ok", "reqId", req_id,
+                  "reqTimestamp", (json_int_t)now_ms(), "codes", list);
+  list = NULL;
+  if (!out) goto fail;
+  json_decref(in);
+  slow = atomic_load(&h->slow_ms);
+  if (slow > 0) nap(h, slow);
+  return send_json(conn, 200, out);
+fail:
+  json_decref(in);
+  json_decref(list);
+  return send_error(conn, 500, "internal error");
+}
+
+static enum MHD_Result control_fault(http_server_t *h, struct MHD_Connection *conn,
+                                     const request_t *q)
+{
+  json_t *in = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
+  const char *mode = json_string_value(json_object_get(in, "mode"));
+  enum MHD_Result ret;
+  if (!mode) {
+    ret = send_error(conn, 400, "body must be {\"mode\":…}");
+  } else if (strcmp(mode, "slow") == 0) {
+    json_int_t ms = json_integer_value(json_object_get(in, "ms"));
+    if (!json_is_integer(json_object_get(in, "ms")) || ms < 0 || ms > SLOW_MAX_MS) {
+      ret = send_error(conn, 400, "slow needs \"ms\": 0..60000");
+    } else {
+      atomic_store(&h->slow_ms, (int)ms);
+      ret = send_json(conn, 200, json_pack("{s:s,s:I}", "mode", "slow", "ms", ms));
+    }
+  } else if (h->o.set_faults(h->o.user, mode) != 0) {
+    ret = send_error(conn, 400, "unknown mode (drop delay garbage dup-ack refuse none slow)");
+  } else {
+    if (strcmp(mode, "none") == 0) atomic_store(&h->slow_ms, 0);
+    ret = send_json(conn, 200, json_pack("{s:s}", "mode", mode));
+  }
+  json_decref(in);
+  return ret;
+}
+
+static enum MHD_Result control_health(http_server_t *h, struct MHD_Connection *conn,
+                                      const request_t *q)
+{
+  json_t *in = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
+  json_t *ms = json_object_get(in, "avgTimeMs");
+  enum MHD_Result ret;
+  if (!json_is_integer(ms) || json_integer_value(ms) < 0 || json_integer_value(ms) > 1000000) {
+    ret = send_error(conn, 400, "body must be {\"avgTimeMs\":N}");
+  } else {
+    atomic_store(&h->health_ms, (int)json_integer_value(ms));
+    ret = send_json(conn, 200, json_pack("{s:I}", "avgTimeMs", json_integer_value(ms)));
+  }
+  json_decref(in);
+  return ret;
+}
+
+static enum MHD_Result cdn_info(http_server_t *h, struct MHD_Connection *conn)
+{
+  json_t *hosts = json_array();
+  if (!hosts) return MHD_NO;
+  json_array_append_new(hosts, json_pack("{s:s}", "host", h->self));
+  for (size_t i = 0; i < h->o.cdn_host_count; i++)
+    json_array_append_new(hosts, json_pack("{s:s}", "host", h->o.cdn_hosts[i]));
+  return send_json(conn, 200,
+                   json_pack("{s:i,s:s,s:o}", "code", 0, "description", "ok", "hosts", hosts));
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **state)
+{
+  http_server_t *h = cls;
+  request_t *q = *state;
+  bool post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
+  (void)version;
+
+  if (!q) { /* first call: headers only */
+    if (!(q = calloc(1, sizeof *q))) return MHD_NO;
+    *state = q;
+    return MHD_YES;
+  }
+  if (*upload_size) {
+    if (q->len + *upload_size > BODY_MAX) {
+      q->too_big = true;
+    } else if (!q->too_big) {
+      char *grown = realloc(q->body, q->len + *upload_size + 1);
+      if (!grown) return MHD_NO;
+      q->body = grown;
+      memcpy(q->body + q->len, upload, *upload_size);
+      q->len += *upload_size;
+      q->body[q->len] = '\0';
+    }
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (q->too_big) return send_error(conn, 413, "body too large");
+  if (strcmp(url, "/api/v4/true-api/cdn/info") == 0 && get) return cdn_info(h, conn);
+  if (strcmp(url, "/api/v4/true-api/cdn/health/check") == 0 && get) {
+    atomic_fetch_add(&h->health_checks, 1);
+    return send_json(conn, 200,
+                     json_pack("{s:i,s:s,s:i}", "code", 0, "description", "ok", "avgTimeMs",
+                               atomic_load(&h->health_ms)));
+  }
+  if (strcmp(url, "/api/v4/true-api/codes/check") == 0 && post) return codes_check(h, conn, q);
+  if (strcmp(url, "/control/fault") == 0 && post) return control_fault(h, conn, q);
+  if (strcmp(url, "/control/health") == 0 && post) return control_health(h, conn, q);
+  if (strcmp(url, "/control/stats") == 0 && get)
+    return send_json(conn, 200,
+                     json_pack("{s:i,s:i}", "checks", atomic_load(&h->checks), "health",
+                               atomic_load(&h->health_checks)));
+  return send_error(conn, 404, "no such endpoint");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
+                         enum MHD_RequestTerminationCode why)
+{
+  request_t *q = *state;
+  (void)cls, (void)conn, (void)why;
+  if (q) {
+    free(q->body);
+    free(q);
+  }
+  *state = NULL;
+}
+
+int http_start(const http_options_t *options, http_server_t **out)
+{
+  http_server_t *h = NULL;
+  struct sockaddr_in a;
+  int n;
+
+  if (!out) return -1;
+  *out = NULL;
+  if (!options || !options->store || !options->lock || !options->set_faults || !options->api_key ||
+      options->cdn_host_count > HTTP_MAX_CDN_HOSTS)
+    return -1;
+  if (!(h = calloc(1, sizeof *h))) return -1;
+  h->o = *options;
+  atomic_init(&h->slow_ms, 0);
+  atomic_init(&h->health_ms, (int)options->health_ms);
+  atomic_init(&h->checks, 0);
+  atomic_init(&h->health_checks, 0);
+  atomic_init(&h->stopping, 0);
+  n = snprintf(h->self, sizeof h->self, "http://127.0.0.1:%u", options->port);
+  if (n < 0 || (size_t)n >= sizeof h->self) goto fail;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)options->port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* loopback only, by contract */
+  h->daemon = MHD_start_daemon(
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
+      (uint16_t)options->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+      (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+  if (!h->daemon) {
+    fprintf(stderr, "kassa-operator: http 127.0.0.1:%u: cannot listen\n", options->port);
+    goto fail;
+  }
+  *out = h;
+  return 0;
+fail:
+  free(h);
+  return -1;
+}
+
+void http_stop(http_server_t *h)
+{
+  if (!h) return;
+  atomic_store(&h->stopping, 1);
+  MHD_stop_daemon(h->daemon);
+  free(h);
+}
