@@ -2,7 +2,7 @@
 kassa_unit_test(test_tlv SOURCES unit/test_tlv.c LIBS kassa_fiscal)
 kassa_unit_test(test_crypto SOURCES unit/test_crypto.c LIBS kassa_fiscal)
 kassa_unit_test(test_doc SOURCES unit/test_doc.c LIBS kassa_fiscal)
-kassa_unit_test(test_fn_emu SOURCES unit/test_fn_emu.c LIBS kassa_fiscal)
+kassa_unit_test(test_fn_emu SOURCES unit/test_fn_emu.c LIBS kassa_test_support)
 
 kassa_fuzz_target(fuzz_tlv SOURCE fuzz/fuzz_tlv.c LIBS kassa_fiscal
                   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/tlv)
@@ -12,7 +12,7 @@ kassa_fuzz_target(fuzz_tlv SOURCE fuzz/fuzz_tlv.c LIBS kassa_fiscal
 # numbers contiguous and unique, every fiscal sign valid, notifications
 # complete. Label "crash"; `ctest -L crash` runs it alone.
 add_executable(fn_storm crash/fn_storm.c)
-target_link_libraries(fn_storm PRIVATE kassa_fiscal)
+target_link_libraries(fn_storm PRIVATE kassa_test_support)
 add_executable(fn_crash crash/fn_crash.c)
 target_link_libraries(fn_crash PRIVATE kassa_fiscal)
 add_test(NAME fn_crash COMMAND fn_crash $<TARGET_FILE:fn_storm> 200)

@@ -5,8 +5,8 @@ kassa_fuzz_target(fuzz_frame SOURCE fuzz/fuzz_frame.c LIBS kassa_ofd
 kassa_unit_test(test_keys SOURCES unit/test_keys.c LIBS kassa_ofd)
 # Delivery (ofd/client.h) against an in-test operator thread, and the outbox.
 find_package(Threads REQUIRED)
-kassa_unit_test(test_client SOURCES unit/test_client.c LIBS kassa_ofd Threads::Threads)
-kassa_unit_test(test_outbox SOURCES unit/test_outbox.c LIBS kassa_ofd)
+kassa_unit_test(test_client SOURCES unit/test_client.c LIBS kassa_ofd kassa_test_support Threads::Threads)
+kassa_unit_test(test_outbox SOURCES unit/test_outbox.c LIBS kassa_ofd kassa_test_support)
 # kassa-operator end to end: real FN (test_operator_fn), real sockets.
 add_executable(test_operator_fn integration/test_operator_fn.c)
 target_link_libraries(test_operator_fn PRIVATE kassa_ofd kassa_fiscal)

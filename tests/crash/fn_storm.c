@@ -28,6 +28,7 @@
 #include "fiscal/doc.h"
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
+#include "tests/support/fn_fixture.h"
 
 #define STORM_FN_NUMBER "9999078900004242"
 #define KEY_ID          "TH01"
@@ -54,23 +55,6 @@ static void die(const char *what, int rc)
 {
   fprintf(stderr, "fn_storm: %s: %s (%s)\n", what, fn_err_name(rc), fn_err_message(rc, false));
   exit(2);
-}
-
-static size_t base64_encode(const uint8_t *in, size_t n, char *out)
-{
-  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t o = 0;
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t w = (uint32_t)in[i] << 16;
-    if (i + 1 < n) w |= (uint32_t)in[i + 1] << 8;
-    if (i + 2 < n) w |= in[i + 2];
-    out[o++] = alphabet[(w >> 18) & 63];
-    out[o++] = alphabet[(w >> 12) & 63];
-    out[o++] = i + 1 < n ? alphabet[(w >> 6) & 63] : '=';
-    out[o++] = i + 2 < n ? alphabet[w & 63] : '=';
-  }
-  out[o] = '\0';
-  return o;
 }
 
 static doc_item_t item_make(const char *name, uint64_t price)
@@ -101,7 +85,7 @@ static doc_item_t marked_make(uint32_t document, unsigned line)
   if (crypto_hmac_streebog256(key_material, sizeof key_material, (const uint8_t *)ki, strlen(ki),
                               mac) != 0)
     die("hmac", FN_ERR_FAILURE);
-  base64_encode(mac, sizeof mac, tail);
+  fn_fixture_base64(mac, sizeof mac, tail);
   it.subject = 33;
   it.marked = true;
   it.km_len = (size_t)snprintf(it.km, sizeof it.km, "%s" GS "91" KEY_ID GS "92%s", ki, tail);

@@ -43,6 +43,7 @@
 #include "fiscal/doc.h"
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
+#include "tests/support/fn_fixture.h"
 #include "ofd/client.h"
 #include "ofd/frame.h"
 #include "ofd/keys.h"
@@ -350,16 +351,11 @@ static void peer_stop(peer_t *p)
 /* The FN                                                                  */
 
 typedef struct fixture {
-  char dir[64];
-  char path[128];
-  uint32_t now;
-  fn_emu_options_t options;
-  fn_t *fn;
+  fn_fixture_t fx; /* the FN, its temp file and its hand-moved clock */
   peer_t *peer;
   ofd_client_t *client;
 } fixture_t;
-
-static uint32_t test_clock(void *user) { return ((fixture_t *)user)->now; }
+#define FX(f) (&(f)->fx)
 
 static int group_setup(void **state)
 {
@@ -377,15 +373,7 @@ static int group_teardown(void **state)
 static int setup(void **state)
 {
   fixture_t *f = calloc(1, sizeof *f);
-  if (!f) return -1;
-  strcpy(f->dir, "/tmp/kassa-client-XXXXXX");
-  if (!mkdtemp(f->dir)) return -1;
-  snprintf(f->path, sizeof f->path, "%s/fn.db", f->dir);
-  f->now = T0;
-  f->options.clock = test_clock;
-  f->options.clock_user = f;
-  if (fn_emu_create(f->path, FN_NUMBER) != 0) return -1;
-  if (fn_emu_open(f->path, &f->options, &f->fn) != 0) return -1;
+  if (!f || fn_fixture_create(FX(f), "client", FN_NUMBER, T0) != 0) return -1;
   *state = f;
   return 0;
 }
@@ -393,16 +381,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   fixture_t *f = *state;
-  char side[160];
   ofd_client_destroy(f->client);
   peer_stop(f->peer);
-  fn_free(f->fn);
-  unlink(f->path);
-  snprintf(side, sizeof side, "%s-wal", f->path);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-shm", f->path);
-  unlink(side);
-  rmdir(f->dir);
+  fn_fixture_destroy(FX(f));
   free(f);
   return 0;
 }
@@ -426,30 +407,13 @@ static void do_register(fixture_t *f, bool autonomous)
   strcpy(r.reg.kkt_serial, "00106700000042");
   r.reg.marking = true;
   r.reg.ffd_version = 4;
-  assert_int_equal(fn_register(f->fn, &r, false, NULL), 0);
+  assert_int_equal(fn_register(f->fx.fn, &r, false, NULL), 0);
   memset(&key, 0, sizeof key);
   memcpy(key.id, "TH01", 5);
   key.kind = FN_KEY_HMAC;
   key.len = sizeof key_material;
   memcpy(key.material, key_material, sizeof key_material);
-  assert_int_equal(fn_key_update(f->fn, &key, 1, 0), 0);
-}
-
-static size_t base64_encode(const uint8_t *in, size_t n, char *out)
-{
-  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t o = 0;
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t w = (uint32_t)in[i] << 16;
-    if (i + 1 < n) w |= (uint32_t)in[i + 1] << 8;
-    if (i + 2 < n) w |= in[i + 2];
-    out[o++] = alphabet[(w >> 18) & 63];
-    out[o++] = alphabet[(w >> 12) & 63];
-    out[o++] = i + 1 < n ? alphabet[(w >> 6) & 63] : '=';
-    out[o++] = i + 2 < n ? alphabet[w & 63] : '=';
-  }
-  out[o] = '\0';
-  return o;
+  assert_int_equal(fn_key_update(f->fx.fn, &key, 1, 0), 0);
 }
 
 static doc_item_t plain_item(uint64_t price)
@@ -479,7 +443,7 @@ static doc_item_t marked_item(unsigned serial)
   assert_int_equal(crypto_hmac_streebog256(key_material, sizeof key_material, (const uint8_t *)ki,
                                            strlen(ki), mac),
                    0);
-  base64_encode(mac, sizeof mac, tail);
+  fn_fixture_base64(mac, sizeof mac, tail);
   strcpy(it.name, "Ботинки");
   it.subject = 33;
   it.marked = true;
@@ -496,24 +460,24 @@ static void fill(fixture_t *f, uint32_t count, bool autonomous)
   static unsigned serial = 1;
   do_register(f, autonomous);
   for (;;) {
-    f->now += 60;
-    assert_int_equal(fn_status(f->fn, &s), 0);
+    f->fx.now += 60;
+    assert_int_equal(fn_status(f->fx.fn, &s), 0);
     if (s.last_document >= count) break;
     if (!s.shift_open) {
-      assert_int_equal(fn_shift_open(f->fn, "Иванова", NULL), 0);
+      assert_int_equal(fn_shift_open(f->fx.fn, "Иванова", NULL), 0);
     } else if (s.receipts_in_shift >= 20 || s.last_document + 1 == count) {
-      assert_int_equal(fn_shift_close(f->fn, "Иванова", NULL), 0);
+      assert_int_equal(fn_shift_close(f->fx.fn, "Иванова", NULL), 0);
     } else {
       doc_item_t it = (s.last_document % 3 == 0) ? marked_item(serial++) : plain_item(500);
       fn_km_check_t check;
       if (it.marked) {
-        assert_int_equal(fn_km_check(f->fn, &it, &check), 0);
+        assert_int_equal(fn_km_check(f->fx.fn, &it, &check), 0);
         assert_int_equal(check.tail_status, FN_TAIL_VALID);
-        assert_int_equal(fn_km_accept(f->fn, it.km, it.km_len, true), 0);
+        assert_int_equal(fn_km_accept(f->fx.fn, it.km, it.km_len, true), 0);
       }
-      assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 1, "Иванова"), 0);
-      assert_int_equal(fn_receipt_add(f->fn, &it), 0);
-      assert_int_equal(fn_receipt_close(f->fn, it.total, 0, false, NULL), 0);
+      assert_int_equal(fn_receipt_begin(f->fx.fn, DOC_OP_SALE, 1, "Иванова"), 0);
+      assert_int_equal(fn_receipt_add(f->fx.fn, &it), 0);
+      assert_int_equal(fn_receipt_close(f->fx.fn, it.total, 0, false, NULL), 0);
     }
   }
   assert_int_equal(s.last_document, count);
@@ -537,7 +501,7 @@ static ofd_client_t *client_for(fixture_t *f, frame_profile_t profile, int answe
 static fn_status_t status_of(fixture_t *f)
 {
   fn_status_t s;
-  assert_int_equal(fn_status(f->fn, &s), 0);
+  assert_int_equal(fn_status(f->fx.fn, &s), 0);
   return s;
 }
 
@@ -593,12 +557,12 @@ static void test_deliver_200(void **state)
 {
   fixture_t *f = *state;
   fill(f, 200, false);
-  f->peer = peer_start(FRAME_PROFILE_OFD, f->path);
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->fx.path);
   f->client = client_for(f, FRAME_PROFILE_OFD, 0);
   assert_int_equal(status_of(f).unsent_documents, 200);
   progress_log_t log = {0, 0, 0, 1};
   ofd_delivery_stats_t st;
-  assert_int_equal(ofd_deliver_documents(f->fn, f->client, on_progress, &log, &st), 0);
+  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, on_progress, &log, &st), 0);
   assert_int_equal(st.total, 200);
   assert_int_equal(st.delivered, 200);
   assert_int_equal(st.sent, 200);
@@ -610,7 +574,7 @@ static void test_deliver_200(void **state)
   for (uint32_t n = 1; n <= 200; n++) assert_int_equal(f->peer->seen[n], 1);
   assert_int_equal(f->peer->received, 200);
   /* A second flush finds nothing to do and sends nothing. */
-  assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, &st), 0);
+  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, &st), 0);
   assert_int_equal(st.sent, 0);
   assert_int_equal(f->peer->received, 200);
 }
@@ -621,12 +585,12 @@ static void fault_then_resume(fixture_t *f, peer_fault_t fault, int expect, bool
 {
   const uint32_t count = 40, k = 17;
   fill(f, count, false);
-  f->peer = peer_start(FRAME_PROFILE_OFD, f->path);
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->fx.path);
   f->client = client_for(f, FRAME_PROFILE_OFD, 300);
   f->peer->refuse_code = 3;
   peer_set_fault(f->peer, fault, k);
   ofd_delivery_stats_t st;
-  assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, &st), expect);
+  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, &st), expect);
   assert_int_equal(st.delivered, k - 1);
   assert_int_equal(st.stopped_at, k);
   assert_int_equal(st.remaining, count - (k - 1));
@@ -646,7 +610,7 @@ static void fault_then_resume(fixture_t *f, peer_fault_t fault, int expect, bool
   }
 
   /* The next flush resumes at k and completes; k is stored once. */
-  assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, &st), 0);
+  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, &st), 0);
   assert_int_equal(st.delivered, count - (k - 1));
   assert_int_equal(status_of(f).unsent_documents, 0);
   assert_int_equal(ofd_client_failures(f->client), 0);
@@ -684,11 +648,11 @@ static void test_stale_ack(void **state)
   fixture_t *f = *state;
   const uint32_t count = 40, k = 17;
   fill(f, count, false);
-  f->peer = peer_start(FRAME_PROFILE_OFD, f->path);
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->fx.path);
   f->client = client_for(f, FRAME_PROFILE_OFD, 300);
   peer_set_fault(f->peer, FAULT_STALE_ACK, k);
   ofd_delivery_stats_t st;
-  assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, &st), 0);
+  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, &st), 0);
   assert_int_equal(st.delivered, count);
   assert_int_equal(st.sent, count + 1); /* k went twice */
   assert_int_equal(status_of(f).unsent_documents, 0);
@@ -709,10 +673,10 @@ static void test_drip(void **state)
 {
   fixture_t *f = *state;
   fill(f, 12, false);
-  f->peer = peer_start(FRAME_PROFILE_OFD, f->path);
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->fx.path);
   f->client = client_for(f, FRAME_PROFILE_OFD, 0);
   peer_set_fault(f->peer, FAULT_DRIP, 5);
-  assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, NULL), 0);
+  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, NULL), 0);
   assert_int_equal(status_of(f).unsent_documents, 0);
   assert_each_stored_once(f->peer, 12);
 }
@@ -721,7 +685,7 @@ static void test_nobody_listening(void **state)
 {
   fixture_t *f = *state;
   fill(f, 5, false);
-  f->peer = peer_start(FRAME_PROFILE_OFD, f->path);
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->fx.path);
   ofd_client_options_t o;
   ofd_client_options_init(&o);
   o.host = "127.0.0.1";
@@ -731,12 +695,13 @@ static void test_nobody_listening(void **state)
   f->peer = NULL;
   assert_int_equal(ofd_client_create(&o, &f->client), 0);
   ofd_delivery_stats_t st;
-  assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, &st), OFD_ERR_CONNECT);
+  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, &st), OFD_ERR_CONNECT);
   assert_int_equal(st.delivered, 0);
   assert_int_equal(st.remaining, 5);
   assert_int_equal(status_of(f).unsent_documents, 5);
   /* The wrong profile is refused before anything is sent. */
-  assert_int_equal(ofd_deliver_notifications(f->fn, f->client, NULL, NULL, NULL), OFD_ERR_ARGUMENT);
+  assert_int_equal(ofd_deliver_notifications(f->fx.fn, f->client, NULL, NULL, NULL),
+                   OFD_ERR_ARGUMENT);
 }
 
 static void test_notifications(void **state)
@@ -746,14 +711,14 @@ static void test_notifications(void **state)
   fn_status_t s = status_of(f);
   uint32_t owed = s.unsent_notifications;
   assert_true(owed >= 10);
-  f->peer = peer_start(FRAME_PROFILE_OISM, f->path);
+  f->peer = peer_start(FRAME_PROFILE_OISM, f->fx.path);
   f->client = client_for(f, FRAME_PROFILE_OISM, 300);
   peer_set_fault(f->peer, FAULT_CLOSE_MID, 4);
   ofd_delivery_stats_t st;
-  assert_int_equal(ofd_deliver_notifications(f->fn, f->client, NULL, NULL, &st), OFD_ERR_CLOSED);
+  assert_int_equal(ofd_deliver_notifications(f->fx.fn, f->client, NULL, NULL, &st), OFD_ERR_CLOSED);
   assert_int_equal(st.delivered, 3);
   assert_int_equal(status_of(f).unsent_notifications, owed - 3);
-  assert_int_equal(ofd_deliver_notifications(f->fn, f->client, NULL, NULL, &st), 0);
+  assert_int_equal(ofd_deliver_notifications(f->fx.fn, f->client, NULL, NULL, &st), 0);
   assert_int_equal(st.delivered, owed - 3);
   assert_int_equal(st.rejected, 0);
   s = status_of(f);
@@ -770,14 +735,14 @@ static void test_km_request(void **state)
 {
   fixture_t *f = *state;
   fill(f, 3, false);
-  f->peer = peer_start(FRAME_PROFILE_OISM, f->path);
+  f->peer = peer_start(FRAME_PROFILE_OISM, f->fx.path);
   f->client = client_for(f, FRAME_PROFILE_OISM, 0);
   doc_item_t it = marked_item(900001);
   fn_km_check_t check, out;
-  assert_int_equal(fn_km_check(f->fn, &it, &check), 0);
+  assert_int_equal(fn_km_check(f->fx.fn, &it, &check), 0);
   assert_true(check.request_len > 0);
   assert_int_equal(check.check_result & DOC_2106_OISM_CHECKED, 0);
-  assert_int_equal(ofd_km_request(f->fn, f->client, &check, 1500, &out), 0);
+  assert_int_equal(ofd_km_request(f->fx.fn, f->client, &check, 1500, &out), 0);
   assert_int_equal(out.check_result & (DOC_2106_OISM_CHECKED | DOC_2106_OISM_VALID),
                    DOC_2106_OISM_CHECKED | DOC_2106_OISM_VALID);
   assert_int_equal(f->peer->bad, 0);
@@ -786,7 +751,7 @@ static void test_km_request(void **state)
   peer_set_fault(f->peer, FAULT_SILENT, 1);
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
-  assert_int_equal(ofd_km_request(f->fn, f->client, &check, 200, &out), OFD_ERR_TIMEOUT);
+  assert_int_equal(ofd_km_request(f->fx.fn, f->client, &check, 200, &out), OFD_ERR_TIMEOUT);
   clock_gettime(CLOCK_MONOTONIC, &b);
   long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
   assert_true(ms >= 150 && ms < 1500);
@@ -800,9 +765,9 @@ static void test_km_request(void **state)
   o.backoff_base_ms = 60000;
   assert_int_equal(ofd_client_create(&o, &f->client), 0);
   peer_set_fault(f->peer, FAULT_SILENT, 1);
-  assert_int_equal(ofd_km_request(f->fn, f->client, &check, 100, &out), OFD_ERR_TIMEOUT);
+  assert_int_equal(ofd_km_request(f->fx.fn, f->client, &check, 100, &out), OFD_ERR_TIMEOUT);
   clock_gettime(CLOCK_MONOTONIC, &a);
-  assert_int_equal(ofd_km_request(f->fn, f->client, &check, 100, &out), OFD_ERR_BACKOFF);
+  assert_int_equal(ofd_km_request(f->fx.fn, f->client, &check, 100, &out), OFD_ERR_BACKOFF);
   clock_gettime(CLOCK_MONOTONIC, &b);
   ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
   assert_true(ms < 50);
@@ -858,7 +823,7 @@ static void test_backoff(void **state)
   t.down = 1;
   fake = &t;
   fill(f, 3, false);
-  f->peer = peer_start(FRAME_PROFILE_OFD, f->path);
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->fx.path);
   ofd_client_options_t o;
   ofd_client_options_init(&o);
   o.host = "127.0.0.1";
@@ -875,7 +840,7 @@ static void test_backoff(void **state)
 
   /* random 0: the lowest delay of each window, d/2. */
   for (int i = 0; i < 8; i++)
-    assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, NULL), OFD_ERR_CONNECT);
+    assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, NULL), OFD_ERR_CONNECT);
   assert_int_equal(ofd_client_failures(f->client), 8);
   const uint64_t expect[] = {500, 1000, 2000, 4000, 8000, 8000, 8000};
   assert_int_equal(t.nsleeps, 7); /* the first attempt did not wait */
@@ -888,7 +853,7 @@ static void test_backoff(void **state)
   t.random_value = 0xFFFFFFFFu;
   t.nsleeps = 0;
   for (int i = 0; i < 3; i++)
-    assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, NULL), OFD_ERR_CONNECT);
+    assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, NULL), OFD_ERR_CONNECT);
   assert_int_equal(t.sleeps[0], 5000); /* the rest of the window above */
   for (size_t i = 1; i < t.nsleeps; i++) {
     assert_true(t.sleeps[i] >= 8000);
@@ -900,7 +865,7 @@ static void test_backoff(void **state)
   ** and a success resets the schedule. */
   t.down = 0;
   t.nsleeps = 0;
-  assert_int_equal(ofd_deliver_documents(f->fn, f->client, NULL, NULL, NULL), 0);
+  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, NULL), 0);
   assert_int_equal(t.nsleeps, 1);
   assert_int_equal(ofd_client_failures(f->client), 0);
   assert_int_equal(ofd_client_backoff_ms(f->client), 0);
@@ -913,19 +878,19 @@ static void test_keys_update(void **state)
 {
   fixture_t *f = *state;
   fill(f, 2, false);
-  f->peer = peer_start(FRAME_PROFILE_KEYS, f->path);
+  f->peer = peer_start(FRAME_PROFILE_KEYS, f->fx.path);
   f->client = client_for(f, FRAME_PROFILE_KEYS, 300);
   /* A garbled update: refused, the FN's keys untouched. */
   uint32_t before = status_of(f).keys_updated_at;
   size_t n = 99;
   peer_set_fault(f->peer, FAULT_GARBAGE, 1);
-  assert_int_equal(ofd_keys_update(f->fn, f->client, &n), OFD_ERR_PROTOCOL);
+  assert_int_equal(ofd_keys_update(f->fx.fn, f->client, &n), OFD_ERR_PROTOCOL);
   assert_int_equal(n, 0);
   assert_int_equal(status_of(f).keys_updated_at, before);
   /* A real one: loaded, dated as the server says, and usable: a code whose
   ** 91 is the new key's id checks valid. */
-  f->now = T0 + 100000;
-  assert_int_equal(ofd_keys_update(f->fn, f->client, &n), 0);
+  f->fx.now = T0 + 100000;
+  assert_int_equal(ofd_keys_update(f->fx.fn, f->client, &n), 0);
   assert_int_equal(n, 1);
   assert_int_equal(f->peer->bad, 0);
   doc_item_t it = marked_item(777);
@@ -933,10 +898,10 @@ static void test_keys_update(void **state)
   assert_non_null(k);
   memcpy(k + 3, "TK07", 4);
   fn_km_check_t check;
-  assert_int_equal(fn_km_check(f->fn, &it, &check), 0);
+  assert_int_equal(fn_km_check(f->fx.fn, &it, &check), 0);
   assert_int_equal(check.tail_status, FN_TAIL_VALID);
   /* The wrong profile is refused before anything is sent. */
-  assert_int_equal(ofd_km_request(f->fn, f->client, &check, 100, &check), OFD_ERR_ARGUMENT);
+  assert_int_equal(ofd_km_request(f->fx.fn, f->client, &check, 100, &check), OFD_ERR_ARGUMENT);
 }
 
 int main(void)

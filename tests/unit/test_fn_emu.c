@@ -30,6 +30,7 @@
 #include "fiscal/doc.h"
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
+#include "tests/support/fn_fixture.h"
 #include "fiscal/tlv.h"
 
 #define FN_NUMBER "9999078900001234"
@@ -44,15 +45,9 @@ static crypto_key_t *gost_key;
 static fn_key_t key_gost; /* id "TG01": GOST public key, 88-char tails */
 static fn_key_t key_hmac; /* id "TH01": HMAC key, 44-char tails */
 
-typedef struct fixture {
-  char dir[64];
-  char path[128];
-  uint32_t now;
-  fn_emu_options_t options;
-  fn_t *fn;
-} fixture_t;
-
-static uint32_t test_clock(void *user) { return ((fixture_t *)user)->now; }
+/* The FN under test, its temp file and its hand-moved clock. */
+typedef fn_fixture_t fixture_t;
+#define FX(f) (f)
 
 /* ---------------------------------------------------------------------- */
 /* Set-up                                                                  */
@@ -103,15 +98,7 @@ static void reopen(fixture_t *f)
 static int setup(void **state)
 {
   fixture_t *f = calloc(1, sizeof *f);
-  if (!f) return -1;
-  strcpy(f->dir, "/tmp/kassa-fn-XXXXXX");
-  if (!mkdtemp(f->dir)) return -1;
-  snprintf(f->path, sizeof f->path, "%s/fn.db", f->dir);
-  f->now = T0;
-  f->options.clock = test_clock;
-  f->options.clock_user = f;
-  if (fn_emu_create(f->path, FN_NUMBER) != 0) return -1;
-  if (fn_emu_open(f->path, &f->options, &f->fn) != 0) return -1;
+  if (!f || fn_fixture_create(FX(f), "fn", FN_NUMBER, T0) != 0) return -1;
   *state = f;
   return 0;
 }
@@ -119,14 +106,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   fixture_t *f = *state;
-  char side[160];
-  fn_free(f->fn);
-  unlink(f->path);
-  snprintf(side, sizeof side, "%s-wal", f->path);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-shm", f->path);
-  unlink(side);
-  rmdir(f->dir);
+  fn_fixture_destroy(FX(f));
   free(f);
   return 0;
 }
@@ -201,23 +181,6 @@ static doc_item_t marked_item(const char *km, size_t km_len, uint64_t price)
   return it;
 }
 
-static size_t base64_encode(const uint8_t *in, size_t n, char *out)
-{
-  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t o = 0;
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t w = (uint32_t)in[i] << 16;
-    if (i + 1 < n) w |= (uint32_t)in[i + 1] << 8;
-    if (i + 2 < n) w |= in[i + 2];
-    out[o++] = alphabet[(w >> 18) & 63];
-    out[o++] = alphabet[(w >> 12) & 63];
-    out[o++] = i + 1 < n ? alphabet[(w >> 6) & 63] : '=';
-    out[o++] = i + 2 < n ? alphabet[w & 63] : '=';
-  }
-  out[o] = '\0';
-  return o;
-}
-
 /* The identification part: 01 + GTIN + 21 + a 13-character serial. */
 static void make_ki(char ki[32], unsigned serial)
 {
@@ -234,7 +197,7 @@ static size_t code_88(char *out, const char *ki, const char *key_id)
   uint8_t sig[CRYPTO_SIGNATURE_SIZE];
   char tail[96];
   assert_int_equal(crypto_sign(gost_key, (const uint8_t *)ki, strlen(ki), sig), 0);
-  assert_int_equal(base64_encode(sig, sizeof sig, tail), 88);
+  assert_int_equal(fn_fixture_base64(sig, sizeof sig, tail), 88);
   return (size_t)sprintf(out, "%s" GS "91%s" GS "92%s", ki, key_id, tail);
 }
 
@@ -246,7 +209,7 @@ static size_t code_44(char *out, const char *ki, const char *key_id)
   assert_int_equal(crypto_hmac_streebog256(key_hmac.material, key_hmac.len, (const uint8_t *)ki,
                                            strlen(ki), mac),
                    0);
-  assert_int_equal(base64_encode(mac, sizeof mac, tail), 44);
+  assert_int_equal(fn_fixture_base64(mac, sizeof mac, tail), 44);
   return (size_t)sprintf(out, "%s" GS "91%s" GS "92%s", ki, key_id, tail);
 }
 

@@ -23,6 +23,7 @@
 #include "fiscal/doc.h"
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
+#include "tests/support/fn_fixture.h"
 #include "ofd/outbox.h"
 
 #define FN_NUMBER "9999078900006666"
@@ -35,15 +36,9 @@ static const uint8_t key_material[32] = {
     0x21, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01,
     0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
 
-typedef struct fixture {
-  char dir[64];
-  char path[128];
-  uint32_t now;
-  fn_emu_options_t options;
-  fn_t *fn;
-} fixture_t;
-
-static uint32_t test_clock(void *user) { return ((fixture_t *)user)->now; }
+/* The FN under test, its temp file and its hand-moved clock. */
+typedef fn_fixture_t fixture_t;
+#define FX(f) (f)
 
 static int group_setup(void **state)
 {
@@ -61,15 +56,7 @@ static int group_teardown(void **state)
 static int setup(void **state)
 {
   fixture_t *f = calloc(1, sizeof *f);
-  if (!f) return -1;
-  strcpy(f->dir, "/tmp/kassa-outbox-XXXXXX");
-  if (!mkdtemp(f->dir)) return -1;
-  snprintf(f->path, sizeof f->path, "%s/fn.db", f->dir);
-  f->now = T0;
-  f->options.clock = test_clock;
-  f->options.clock_user = f;
-  if (fn_emu_create(f->path, FN_NUMBER) != 0) return -1;
-  if (fn_emu_open(f->path, &f->options, &f->fn) != 0) return -1;
+  if (!f || fn_fixture_create(FX(f), "outbox", FN_NUMBER, T0) != 0) return -1;
   *state = f;
   return 0;
 }
@@ -77,14 +64,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   fixture_t *f = *state;
-  char side[160];
-  fn_free(f->fn);
-  unlink(f->path);
-  snprintf(side, sizeof side, "%s-wal", f->path);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-shm", f->path);
-  unlink(side);
-  rmdir(f->dir);
+  fn_fixture_destroy(FX(f));
   free(f);
   return 0;
 }
@@ -118,23 +98,6 @@ static void do_register(fixture_t *f, bool autonomous)
   assert_int_equal(fn_shift_open(f->fn, "Петрова", NULL), 0);
 }
 
-static size_t base64_encode(const uint8_t *in, size_t n, char *out)
-{
-  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t o = 0;
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t w = (uint32_t)in[i] << 16;
-    if (i + 1 < n) w |= (uint32_t)in[i + 1] << 8;
-    if (i + 2 < n) w |= in[i + 2];
-    out[o++] = alphabet[(w >> 18) & 63];
-    out[o++] = alphabet[(w >> 12) & 63];
-    out[o++] = i + 1 < n ? alphabet[(w >> 6) & 63] : '=';
-    out[o++] = i + 2 < n ? alphabet[w & 63] : '=';
-  }
-  out[o] = '\0';
-  return o;
-}
-
 /* One receipt with one marked line; returns its document number. */
 static uint32_t sell_marked(fixture_t *f, unsigned serial)
 {
@@ -158,7 +121,7 @@ static uint32_t sell_marked(fixture_t *f, unsigned serial)
   assert_int_equal(crypto_hmac_streebog256(key_material, sizeof key_material, (const uint8_t *)ki,
                                            strlen(ki), mac),
                    0);
-  base64_encode(mac, sizeof mac, tail);
+  fn_fixture_base64(mac, sizeof mac, tail);
   it.marked = true;
   it.km_len = (size_t)snprintf(it.km, sizeof it.km, "%s" GS "91TH01" GS "92%s", ki, tail);
   it.km_status = DOC_KM_PIECE_SOLD;
