@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void kassa_config_defaults(kassa_config_t *cfg)
 {
@@ -21,6 +22,15 @@ void kassa_config_defaults(kassa_config_t *cfg)
   cfg->operator_oism_port = 7791;
   cfg->operator_keys_port = 7792;
   cfg->operator_http_port = 7793;
+  snprintf(cfg->operator_host, sizeof cfg->operator_host, "%s", "127.0.0.1");
+  snprintf(cfg->check_mode, sizeof cfg->check_mode, "%s", "oism");
+  cfg->check_budget_ms = 1500;
+  cfg->cache_stale_hours = 72;
+  cfg->fn_warn_days = 25;
+  cfg->batch_warn_hours = 48;
+  cfg->batch_refuse_hours = 72;
+  cfg->batch_refuses_marked = 1;
+  cfg->batch_applies_online = 0;
 }
 
 typedef struct load_ctx {
@@ -55,42 +65,97 @@ static int set_port(uint16_t *dst, const char *value)
   return 1;
 }
 
+static int set_uint(uint32_t *dst, const char *value)
+{
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(value, &end, 10);
+  if (errno || *end || !*value || value[0] == '-' || v > UINT32_MAX) return 0;
+  *dst = (uint32_t)v;
+  return 1;
+}
+
+static int set_bool(int *dst, const char *value)
+{
+  static const char *const yes[] = {"1", "yes", "true", "on"}, *const no[] = {"0", "no", "false",
+                                                                              "off"};
+  for (size_t i = 0; i < 4; i++) {
+    if (!strcasecmp(value, yes[i])) return *dst = 1, 1;
+    if (!strcasecmp(value, no[i])) return *dst = 0, 1;
+  }
+  return 0;
+}
+
+/* Every key the file may hold: where it goes and what it must look like.
+** A key for a later module that is not here is accepted and ignored, so
+** one file serves every version of the program. */
+typedef enum key_type { KEY_PORT, KEY_UINT, KEY_BOOL, KEY_TEXT, KEY_PATH } key_type_t;
+
+static const struct config_key {
+  const char *section, *name;
+  key_type_t type;
+  size_t offset, size;
+  const char *what; /* for the error message */
+} config_keys[] = {
+#define K(sec, nm, type, field, what)                                                              \
+  {                                                                                                \
+    sec, nm, type, offsetof(kassa_config_t, field), sizeof(((kassa_config_t *)0)->field), what     \
+  }
+    K("paths", "data", KEY_PATH, data_dir, "a path"),
+    K("paths", "demo_codes", KEY_PATH, demo_codes, "a path"),
+    K("scanner", "device", KEY_TEXT, scanner_device, "a device string"),
+    K("service", "http_port", KEY_PORT, http_port, "a port (1-65535)"),
+    K("service", "lm_port", KEY_PORT, lm_port, "a port (1-65535)"),
+    K("operator", "ofd_port", KEY_PORT, operator_ofd_port, "a port (1-65535)"),
+    K("operator", "oism_port", KEY_PORT, operator_oism_port, "a port (1-65535)"),
+    K("operator", "keys_port", KEY_PORT, operator_keys_port, "a port (1-65535)"),
+    K("operator", "http_port", KEY_PORT, operator_http_port, "a port (1-65535)"),
+    K("operator", "host", KEY_TEXT, operator_host, "a host name"),
+    K("till", "check", KEY_TEXT, check_mode, "oism, trueapi, both or offline"),
+    K("till", "budget_ms", KEY_UINT, check_budget_ms, "milliseconds"),
+    K("till", "cache_stale_hours", KEY_UINT, cache_stale_hours, "hours"),
+    K("till", "manager_pin", KEY_TEXT, manager_pin, "a PIN"),
+    K("till", "api_token", KEY_TEXT, api_token, "a token"),
+    K("trueapi", "cdn_url", KEY_TEXT, trueapi_cdn_url, "a URL"),
+    K("trueapi", "api_key", KEY_TEXT, trueapi_api_key, "a key"),
+    K("outbox", "fn_warn_days", KEY_UINT, fn_warn_days, "days"),
+    K("outbox", "batch_warn_hours", KEY_UINT, batch_warn_hours, "hours"),
+    K("outbox", "batch_refuse_hours", KEY_UINT, batch_refuse_hours, "hours"),
+    K("outbox", "batch_refuses_marked", KEY_BOOL, batch_refuses_marked, "yes or no"),
+    K("outbox", "batch_applies_online", KEY_BOOL, batch_applies_online, "yes or no"),
+#undef K
+};
+
 static int on_entry(void *user, const char *section, const char *name, const char *value)
 {
   load_ctx_t *ctx = user;
-  kassa_config_t *c = ctx->cfg;
-  static const struct {
-    const char *section, *name;
-    size_t offset;
-  } ports[] = {
-      {"service", "http_port", offsetof(kassa_config_t, http_port)},
-      {"service", "lm_port", offsetof(kassa_config_t, lm_port)},
-      {"operator", "ofd_port", offsetof(kassa_config_t, operator_ofd_port)},
-      {"operator", "oism_port", offsetof(kassa_config_t, operator_oism_port)},
-      {"operator", "keys_port", offsetof(kassa_config_t, operator_keys_port)},
-      {"operator", "http_port", offsetof(kassa_config_t, operator_http_port)},
-  };
-  for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++) {
-    if (strcmp(section, ports[i].section) || strcmp(name, ports[i].name)) continue;
-    if (set_port((uint16_t *)(void *)((char *)c + ports[i].offset), value)) return 1;
-    snprintf(ctx->err, sizeof ctx->err, "[%s] %s: '%s' is not a port (1-65535)", section, name,
-             value);
+  for (size_t i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++) {
+    const struct config_key *k = &config_keys[i];
+    if (strcmp(section, k->section) || strcmp(name, k->name)) continue;
+    void *field = (char *)ctx->cfg + k->offset;
+    int ok = 0;
+    switch (k->type) {
+    case KEY_PORT:
+      ok = set_port(field, value);
+      break;
+    case KEY_UINT:
+      ok = set_uint(field, value);
+      break;
+    case KEY_BOOL:
+      ok = set_bool(field, value);
+      break;
+    case KEY_PATH:
+      return set_path(ctx, field, k->size, value);
+    case KEY_TEXT:
+      ok = strlen(value) < k->size;
+      if (ok) memcpy(field, value, strlen(value) + 1);
+      break;
+    }
+    if (ok) return 1;
+    snprintf(ctx->err, sizeof ctx->err, "[%s] %s: '%.64s' is not %s", section, name, value,
+             k->type == KEY_TEXT ? "short enough" : k->what);
     return 0;
   }
-  if (!strcmp(section, "paths") && !strcmp(name, "data"))
-    return set_path(ctx, c->data_dir, sizeof c->data_dir, value);
-  if (!strcmp(section, "scanner") && !strcmp(name, "device")) {
-    if (strlen(value) >= sizeof c->scanner_device) {
-      snprintf(ctx->err, sizeof ctx->err, "[scanner] device is too long");
-      return 0;
-    }
-    snprintf(c->scanner_device, sizeof c->scanner_device, "%s", value);
-    return 1;
-  }
-  if (!strcmp(section, "paths") && !strcmp(name, "demo_codes"))
-    return set_path(ctx, c->demo_codes, sizeof c->demo_codes, value);
-  /* Keys for later modules are accepted and ignored here, so one file
-  ** serves every version of the program. */
   return 1;
 }
 

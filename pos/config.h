@@ -26,6 +26,22 @@ typedef struct kassa_config {
   uint16_t operator_oism_port;      /* [operator] oism_port                */
   uint16_t operator_keys_port;      /* [operator] keys_port                */
   uint16_t operator_http_port;      /* [operator] http_port                */
+  char operator_host[256];          /* [operator] host (127.0.0.1)          */
+  /* [till]: the checkout's decisions and the service's secrets. */
+  char check_mode[16];        /* [till] check: oism | trueapi | both | offline */
+  uint32_t check_budget_ms;   /* [till] budget_ms: operator check budget (1500) */
+  uint32_t cache_stale_hours; /* [till] cache_stale_hours (72)          */
+  char manager_pin[32];       /* [till] manager_pin ("": manager actions refused) */
+  char api_token[128];        /* [till] api_token ("": the API needs no token) */
+  /* [trueapi]: the permissive-mode online check. */
+  char trueapi_cdn_url[256]; /* [trueapi] cdn_url ("": http://host:http_port) */
+  char trueapi_api_key[128]; /* [trueapi] api_key                      */
+  /* [outbox]: the delivery deadlines (ofd/outbox.h has their meaning). */
+  uint32_t fn_warn_days;       /* [outbox] fn_warn_days (25)             */
+  uint32_t batch_warn_hours;   /* [outbox] batch_warn_hours (48)         */
+  uint32_t batch_refuse_hours; /* [outbox] batch_refuse_hours (72)       */
+  int batch_refuses_marked;    /* [outbox] batch_refuses_marked (1)      */
+  int batch_applies_online;    /* [outbox] batch_applies_online (0)      */
 } kassa_config_t;
 
 /* Fill cfg with the built-in defaults. */

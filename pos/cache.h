@@ -1,0 +1,273 @@
+/*
+** cache.h: the till's local code cache, one SQLite file in the data
+** directory (DATA/cache.db).
+**
+** A scan must become a yes or no in milliseconds, with or without a link,
+** so the till keeps locally everything it knows about goods and codes:
+**
+**   - the catalogue: GTIN -> name, price, VAT, product group, whether the
+**     good must carry a marking code, whether the store keeps strict
+**     accounting of its codes (only codes in stock may be sold), weighed;
+**   - the store's stock of codes, filled by goods acceptance (accept.h) and
+**     by returns; a code leaves stock when it is sold;
+**   - what the fiscal storage says happened: codes sold and returned, each
+**     with the number of its receipt. These rows are derived from the FN
+**     archive only (cache_apply_receipt, fed by the till's replay of the
+**     archive), which is how "a code is sold if and only if its receipt
+**     exists" survives a crash: the replay pointer moves in the same
+**     transaction as the rows;
+**   - blocks: a code, a whole GTIN, or a series (GTIN + batch, AI 10);
+**   - statuses synced from the marking operator (`kassa cache sync`,
+**     resumable by a cursor; lastSync kept; stale after 72 h);
+**   - remarking: links old -> new, goods returned without a readable code
+**     waiting to be remarked, and the pool of fresh codes for labels.
+**
+** Codes are keyed by their identification part (markcode_t.ki: 01 GTIN 21
+** serial, or the tobacco pack's GTIN + serial), never by the full code: the
+** crypto tail is not identity, and a rescan with a damaged tail must still
+** find the code. Lookups are primary-key reads through prepared statements
+** (a few microseconds at 10 million codes, see docs/BENCHMARKS.md).
+**
+** One cache_t is used by one thread at a time (the service serialises);
+** SQLite in WAL mode with synchronous=FULL; every write is one transaction.
+*/
+#ifndef KASSA_POS_CACHE_H
+#define KASSA_POS_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum cache_err {
+  CACHE_OK = 0,
+  CACHE_ERR_ARGUMENT = -1,  /* NULL, empty or oversize argument */
+  CACHE_ERR_NOT_FOUND = -2, /* no such product / code / pending return */
+  CACHE_ERR_IO = -3,        /* SQLite failed (disk full, corrupt file ...) */
+  CACHE_ERR_STATE = -4,     /* the row is in a state the call cannot take */
+  CACHE_ERR_EMPTY = -5,     /* the remarking pool has no code for this GTIN */
+  CACHE_ERR_FORMAT = -6,    /* an import file line is malformed (see err text) */
+} cache_err_t;
+
+/* Stable name ("not_found") and a static message, Russian or English. */
+const char *cache_err_name(int err);
+const char *cache_err_message(int err, bool russian);
+
+typedef struct cache cache_t;
+
+/*
+** Opens (creating with mode 0600 when missing) the cache at path and
+** brings its schema up to date. 0 or CACHE_ERR_IO; *out NULL on failure.
+*/
+int cache_open(const char *path, cache_t **out);
+void cache_close(cache_t *c); /* NULL is fine */
+
+/* The last SQLite error text, for logs ("" when none). Never NULL. */
+const char *cache_last_error(const cache_t *c);
+
+/* ---- catalogue ---------------------------------------------------------- */
+
+#define CACHE_NAME_MAX  128 /* characters of 1030 */
+#define CACHE_GROUP_MAX 24
+
+typedef struct cache_product {
+  char gtin[15];                      /* 14 digits (EAN-13/8 padded with zeros on the left) */
+  char name[CACHE_NAME_MAX * 4 + 1];  /* UTF-8 */
+  uint64_t price;                     /* kopecks per piece, or per kg / l when weighed */
+  uint8_t vat;                        /* 1199: 1 20%, 2 10%, 5 0%, 6 none, 11 22% ... */
+  char group[CACHE_GROUP_MAX + 1];    /* product group: footwear, dairy, water, tobacco,
+                                         beer, clothes, perfume, tyres, ..., "" unmarked */
+  int group_id;                       /* true-api group id (3 tobacco, 8 milk ...), 0 none */
+  bool marking_required;              /* a plain barcode scan of it is refused */
+  bool strict;                        /* strict accounting: only codes in stock sell */
+  bool weighed;                       /* sold by weight: 2108 = 11 (kg), fractional qty */
+  bool excise;                        /* 1212 = 31 instead of 33 (tobacco, ...) */
+} cache_product_t;
+
+/* Adds or replaces a product. CACHE_ERR_ARGUMENT for a GTIN that is not
+** 14 digits or an empty name. */
+int cache_product_put(cache_t *c, const cache_product_t *p);
+
+/* The product with this GTIN (14 digits; 8 and 13 digit codes are padded
+** by the function). CACHE_ERR_NOT_FOUND when the catalogue lacks it. */
+int cache_product_get(cache_t *c, const char *gtin, cache_product_t *out);
+
+/*
+** Imports a catalogue file: UTF-8 CSV with a header line
+** `gtin;name;price;vat;group;group_id;marking;strict;weighed;excise`
+** (price in roubles with a dot, booleans 0/1). All or nothing: on
+** CACHE_ERR_FORMAT nothing is written and err says "line N: why".
+** *count gets the number of products written.
+*/
+int cache_catalogue_import(cache_t *c, const char *path, size_t *count, char *err,
+                           size_t err_size);
+
+/* ---- codes ---------------------------------------------------------------- */
+
+#define CACHE_KI_MAX 64 /* 01+14+21+20 = 39; fur tags 20 */
+
+/* What the store knows locally about one code. */
+typedef enum cache_local_state {
+  CACHE_LOCAL_NONE = 0,     /* never seen by this store */
+  CACHE_LOCAL_IN_STOCK = 1, /* accepted (or returned) and not sold */
+  CACHE_LOCAL_SOLD = 2,     /* in a sale receipt of this FN, not returned since */
+  CACHE_LOCAL_REMARKED = 3, /* replaced by a new code: never sells again */
+} cache_local_state_t;
+
+/* What the marking operator said about a code at the last sync. */
+typedef enum cache_op_state {
+  CACHE_OP_UNKNOWN = 0,     /* not synced */
+  CACHE_OP_EMITTED = 1,     /* emitted, not applied */
+  CACHE_OP_APPLIED = 2,     /* applied, not introduced into circulation */
+  CACHE_OP_CIRCULATION = 3, /* in circulation: sellable */
+  CACHE_OP_RETIRED = 4,     /* withdrawn (sold, written off) */
+} cache_op_state_t;
+
+typedef struct cache_code {
+  char ki[CACHE_KI_MAX + 1];
+  char gtin[15];
+  cache_local_state_t local;
+  uint32_t sold_document;     /* FN document number of the sale, 0 none */
+  uint32_t returned_document; /* FN document number of the last return, 0 none */
+  char remarked_to[CACHE_KI_MAX + 1]; /* the new code's ki when REMARKED */
+  char remarked_from[CACHE_KI_MAX + 1]; /* the old code's ki, or "return:N:L" */
+  /* From the operator (valid when op_synced_ms != 0). */
+  cache_op_state_t op_state;
+  bool op_blocked;
+  bool op_sold;
+  char owner_inn[13];
+  int64_t expire_ms;  /* 0: none */
+  uint64_t mrp, smp;  /* kopecks, 0: none */
+  int64_t op_synced_ms;
+} cache_code_t;
+
+/* The code with this ki. CACHE_ERR_NOT_FOUND when the store has no row
+** for it (neither local nor synced). */
+int cache_code_get(cache_t *c, const char *ki, cache_code_t *out);
+
+/*
+** Puts codes into stock (goods acceptance), all in one transaction. gtin
+** may be NULL (taken from the ki: characters 2..15 of a GS1 ki). A code
+** already in stock stays; a SOLD code is CACHE_ERR_STATE for the whole
+** call (nothing written), *bad set to its index when bad is not NULL; a
+** REMARKED code likewise.
+*/
+int cache_stock_add(cache_t *c, const char *const *kis, size_t count, size_t *bad);
+
+/* How many codes of this GTIN are in stock (all GTINs when gtin is NULL). */
+int cache_stock_count(cache_t *c, const char *gtin, uint64_t *out);
+
+/* ---- what the FN archive says ------------------------------------------ */
+
+/* The number of the last FN document applied (0: none). */
+int cache_fn_applied(cache_t *c, uint32_t *out);
+
+/* One marked line of a receipt, as the replay hands it over. */
+typedef struct cache_receipt_line {
+  const char *ki;     /* identification part of the line's 2000 */
+  const char *gtin;   /* may be NULL */
+  uint8_t km_status;  /* 2003: 1/2 sold, 3/4 returned */
+} cache_receipt_line_t;
+
+/*
+** Applies FN document `number` in one transaction with the pointer: sale
+** (operation 1) lines become SOLD with sold_document = number; return
+** (operation 2) lines become IN_STOCK with returned_document = number;
+** lines of other operations, and documents that are not receipts (count 0),
+** only move the pointer. number must be cache_fn_applied() + 1, else
+** CACHE_ERR_STATE (the replay is strictly in order, so a crash repeats a
+** document at most once and never applies it twice).
+*/
+int cache_apply_receipt(cache_t *c, uint32_t number, uint8_t operation,
+                        const cache_receipt_line_t *lines, size_t count);
+
+/* ---- blocks --------------------------------------------------------------- */
+
+typedef enum cache_block_kind {
+  CACHE_BLOCK_CODE = 1,   /* value: a ki */
+  CACHE_BLOCK_GTIN = 2,   /* value: 14 digits */
+  CACHE_BLOCK_SERIES = 3, /* value: GTIN + "/" + batch (AI 10) */
+} cache_block_kind_t;
+
+int cache_block_put(cache_t *c, cache_block_kind_t kind, const char *value, const char *reason);
+int cache_block_remove(cache_t *c, cache_block_kind_t kind, const char *value);
+
+/* Is this code blocked by code, GTIN or series (batch may be NULL or "")?
+** *reason (may be NULL) gets the block's reason text (static until the
+** next call on c), *kind which block matched. 0 with *blocked set. */
+int cache_block_find(cache_t *c, const char *ki, const char *gtin, const char *batch,
+                     bool *blocked, cache_block_kind_t *kind, const char **reason);
+
+/* ---- sync from the operator --------------------------------------------- */
+
+/* One code status as the operator's sync feed sends it. */
+typedef struct cache_sync_row {
+  const char *ki;
+  const char *gtin;
+  cache_op_state_t state;
+  bool blocked;
+  bool sold;
+  const char *owner_inn; /* may be NULL */
+  int64_t expire_ms;
+  uint64_t mrp, smp;
+} cache_sync_row_t;
+
+/*
+** Applies one page of the feed and stores `cursor` (the feed's position
+** after the page) and lastSync = now_ms, in one transaction: a crash
+** resumes from the last page applied. Local states are never touched.
+*/
+int cache_sync_apply(cache_t *c, const cache_sync_row_t *rows, size_t count, const char *cursor,
+                     int64_t now_ms);
+
+/* The stored cursor ("" when never synced) and lastSync (0 never). */
+int cache_sync_state(cache_t *c, char *cursor, size_t cursor_size, int64_t *last_sync_ms);
+
+/* Stale: never synced, or last sync more than stale_hours ago (72 by the
+** local module's rule). */
+bool cache_is_stale(cache_t *c, int64_t now_ms, uint32_t stale_hours);
+
+/* ---- remarking ------------------------------------------------------------ */
+
+/* Adds fresh codes (full codes, GS as 0x1D, as the operator issued them)
+** to the pool for labels. Codes already pooled are skipped. */
+int cache_pool_add(cache_t *c, const char *const *codes, size_t count, size_t *added);
+
+/* How many pooled codes wait for this GTIN (all when gtin NULL). */
+int cache_pool_count(cache_t *c, const char *gtin, uint64_t *out);
+
+/* A good returned without a readable code, waiting for a new label. */
+typedef struct cache_pending {
+  int64_t id;
+  char gtin[15];
+  uint32_t return_document; /* FN document of the return */
+  uint32_t line;            /* line number in it, 1.. */
+  int64_t created_ms;
+} cache_pending_t;
+
+/* Records a return without a code (after its receipt is in the FN). */
+int cache_pending_add(cache_t *c, const char *gtin, uint32_t return_document, uint32_t line,
+                      int64_t now_ms, int64_t *id);
+
+/* Pending returns, oldest first: up to cap into out, *count how many. */
+int cache_pending_list(cache_t *c, cache_pending_t *out, size_t cap, size_t *count);
+
+/*
+** Remarks one good, in one transaction: takes the oldest pooled code of
+** `gtin` (CACHE_ERR_EMPTY when none), puts it IN_STOCK with remarked_from
+** set, and either marks old_ki REMARKED with remarked_to (old_ki given: a
+** code the store knows; CACHE_ERR_STATE when it is SOLD) or closes pending
+** return `pending_id` (old_ki NULL). new_code receives the full pooled code
+** (GS as 0x1D, NUL-terminated) for the label.
+*/
+int cache_remark(cache_t *c, const char *gtin, const char *old_ki, int64_t pending_id,
+                 char *new_code, size_t new_code_size);
+
+/* ---- counts for status pages ------------------------------------------- */
+
+typedef struct cache_counts {
+  uint64_t products, codes, in_stock, sold, remarked, blocked, pooled, pending;
+} cache_counts_t;
+
+int cache_counts(cache_t *c, cache_counts_t *out);
+
+#endif /* KASSA_POS_CACHE_H */
