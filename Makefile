@@ -5,7 +5,7 @@ JOBS     ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-unit test-san demo fuzz bench clean
+.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos clean
 
 all: build
 
@@ -37,6 +37,20 @@ fuzz: deps
 	      -DKASSA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
 	cmake --build $(SANBUILD) -j $(JOBS)
 	tests/fuzz/run-all.sh $(SANBUILD) $(FUZZ_SECONDS)
+
+# The kill loops at length: the FN writer and the till, N SIGKILLs each,
+# each ending in its audit (`kassa fsck`'s checks for the till).
+N ?= 1000
+crash: build
+	$(BUILD)/tests/fn_crash $(BUILD)/tests/fn_storm $(N)
+	$(BUILD)/tests/till_storm kill - $(N)
+
+# The link-chaos run at length (tests/integration/test_chaos.py).
+CHAOS_RECEIPTS ?= 1000
+CHAOS_ROUNDS ?= 200
+chaos: build
+	python3 tests/integration/test_chaos.py $(BUILD)/kassa-operator $(BUILD)/tests/e2e_till \
+	        $(BUILD)/kassa $(CHAOS_RECEIPTS) $(CHAOS_ROUNDS)
 
 bench: deps
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)

@@ -1152,3 +1152,121 @@ fail:
   if (err) *err = rc;
   return text;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Receipts read back from the archive                                     */
+
+/* One 1059 into item (zeroed first). */
+static int parse_item(const tlv_item_t *stlv, doc_item_t *item)
+{
+  tlv_reader_t r, sub;
+  tlv_item_t x, y;
+  tlv_fvln_t q;
+  int rc;
+  memset(item, 0, sizeof *item);
+  if ((rc = tlv_reader_enter(stlv, &r)) != 0) return rc;
+  while ((rc = tlv_reader_next(&r, &x)) == 0) {
+    switch (x.tag) {
+    case 1030: rc = get_text(&x, item->name, sizeof item->name); break;
+    case 1079: rc = tlv_get_vln(&x, &item->price); break;
+    case 1023:
+      if ((rc = tlv_get_fvln(&x, &q)) == 0) item->quantity = (doc_quantity_t){q.mantissa, q.scale};
+      break;
+    case 1043: rc = tlv_get_vln(&x, &item->total); break;
+    case 1199: rc = tlv_get_byte(&x, &item->vat); break;
+    case 1212: rc = tlv_get_byte(&x, &item->subject); break;
+    case 1214: rc = tlv_get_byte(&x, &item->payment_method); break;
+    case 2108: rc = tlv_get_byte(&x, &item->measure); break;
+    case 1163:
+      if ((rc = tlv_reader_enter(&x, &sub)) != 0) break;
+      if ((rc = tlv_reader_next(&sub, &y)) != 0) break;
+      item->product_tag = y.tag;
+      rc = get_text(&y, item->product_value, sizeof item->product_value);
+      break;
+    case 2000:
+      item->marked = true;
+      rc = get_text(&x, item->km, sizeof item->km);
+      item->km_len = strlen(item->km);
+      break;
+    case 2100: rc = tlv_get_byte(&x, &item->km_type); break;
+    case 2102: rc = tlv_get_byte(&x, &item->km_mode); break;
+    case 2003:
+    case 2110: rc = tlv_get_byte(&x, &item->km_status); break;
+    case 2106: rc = tlv_get_byte(&x, &item->check_result); break;
+    case 1260:
+      item->has_industry = true;
+      if ((rc = tlv_reader_enter(&x, &sub)) != 0) break;
+      while (rc == 0 && (rc = tlv_reader_next(&sub, &y)) == 0) {
+        if (y.tag == 1262) rc = get_text(&y, item->industry.authority, sizeof item->industry.authority);
+        if (y.tag == 1263) rc = get_text(&y, item->industry.date, sizeof item->industry.date);
+        if (y.tag == 1264) rc = get_text(&y, item->industry.number, sizeof item->industry.number);
+        if (y.tag == 1265) rc = get_text(&y, item->industry.value, sizeof item->industry.value);
+      }
+      if (rc == TLV_ERR_END) rc = 0;
+      break;
+    default: break;
+    }
+    if (rc != 0) return rc;
+  }
+  return rc == TLV_ERR_END ? 0 : rc;
+}
+
+int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_receipt_t *r,
+                      uint64_t *total, uint8_t sign[6])
+{
+  tlv_item_t outer, x;
+  tlv_reader_t body;
+  const uint8_t *bytes;
+  size_t n;
+  int rc;
+  if (!h || !r || !total || !sign) return TLV_ERR_ARGUMENT;
+  if ((rc = open_document(doc, len, 0, &outer, &body)) != 0) return rc;
+  if (outer.tag != DOC_RECEIPT && outer.tag != DOC_CORRECTION) return DOC_ERR_WRONG_FORM;
+  memset(h, 0, sizeof *h);
+  memset(r, 0, sizeof *r);
+  *total = 0;
+  memset(sign, 0, 6);
+  while ((rc = tlv_reader_next(&body, &x)) == 0) {
+    switch (x.tag) {
+    case 1040: rc = tlv_get_uint32(&x, &h->number); break;
+    case 1012: rc = tlv_get_unixtime(&x, &h->time); break;
+    case 1041: rc = get_text(&x, h->fn_number, sizeof h->fn_number); break;
+    case 1037: rc = get_text(&x, h->kkt_reg_number, sizeof h->kkt_reg_number); break;
+    case 1018: rc = get_text(&x, h->user_inn, sizeof h->user_inn); break;
+    case 1048: rc = get_text(&x, h->user_name, sizeof h->user_name); break;
+    case 1021: rc = get_text(&x, h->cashier, sizeof h->cashier); break;
+    case 1009: rc = get_text(&x, h->address, sizeof h->address); break;
+    case 1187: rc = get_text(&x, h->place, sizeof h->place); break;
+    case 1038: rc = tlv_get_uint32(&x, &h->shift_number); break;
+    case 1054: rc = tlv_get_byte(&x, &r->operation); break;
+    case 1055: rc = tlv_get_byte(&x, &r->tax_system); break;
+    case 1042: rc = tlv_get_uint32(&x, &r->receipt_number); break;
+    case 1031: rc = tlv_get_vln(&x, &r->cash); break;
+    case 1081: rc = tlv_get_vln(&x, &r->cashless); break;
+    case 1020: rc = tlv_get_vln(&x, total); break;
+    case 1077:
+      if ((rc = tlv_get_bytes(&x, &bytes, &n)) == 0 && n == 6) memcpy(sign, bytes, 6);
+      break;
+    case 1059:
+      if (r->item_count >= DOC_MAX_ITEMS) return TLV_ERR_NO_SPACE;
+      rc = parse_item(&x, &r->items[r->item_count++]);
+      break;
+    default: break;
+    }
+    if (rc != 0) return rc;
+  }
+  return rc == TLV_ERR_END ? 0 : rc;
+}
+
+const char *doc_quantity_text(doc_quantity_t q, char *buf, size_t size)
+{
+  unsigned scale = q.scale > 6 ? 6 : q.scale;
+  uint64_t div = 1;
+  for (unsigned i = 0; i < scale; i++) div *= 10;
+  if (scale == 0)
+    snprintf(buf, size, "%llu", (unsigned long long)q.mantissa);
+  else
+    snprintf(buf, size, "%llu.%0*llu", (unsigned long long)(q.mantissa / div), (int)scale,
+             (unsigned long long)(q.mantissa % div));
+  return buf;
+}

@@ -141,6 +141,10 @@ typedef struct doc_quantity {
   uint8_t scale; /* digits after the point */
 } doc_quantity_t;
 
+/* The quantity as a decimal ("1", "0.350"); scales past 6 (more than FVLN
+** allows) are written as 6. Returns buf. */
+const char *doc_quantity_text(doc_quantity_t q, char *buf, size_t size);
+
 /* Industry requisite 1260 (1262 authority, 1263 date, 1264 number, 1265 value). */
 typedef struct doc_industry {
   char authority[4]; /* "030" */
@@ -328,6 +332,19 @@ typedef struct doc_summary {
   uint8_t sign[6];
 } doc_summary_t;
 int doc_summarize(const uint8_t *doc, size_t len, doc_summary_t *out);
+
+/*
+** A receipt (3) or correction receipt (31) read back from the archive, for
+** the till's replay of sales into its code cache, the printed receipt and
+** fsck. h gets 1040, 1012, 1041, 1037, 1018, 1048, 1021, 1009, 1187, 1038;
+** r gets 1054, 1055, 1042, the items (2003 or 2110 into km_status) and the
+** payments; *total 1020, sign 1077 (all zero when the document is not
+** sealed). Unknown requisites are skipped. DOC_ERR_WRONG_FORM for another
+** form, TLV_ERR_NO_SPACE past DOC_MAX_ITEMS, or a tlv_error_t. r is large
+** (about 130 KiB): allocate it.
+*/
+int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_receipt_t *r,
+                      uint64_t *total, uint8_t sign[6]);
 
 /*
 ** Parsers (7, 83, 84) read a document from outside: it must be exactly one

@@ -267,6 +267,27 @@ int fn_key_update(fn_t *fn, const fn_key_t *keys, size_t count, uint32_t when)
   return fn->backend->key_update(fn->self, keys, count, when);
 }
 
+int fn_notification_next_after(fn_t *fn, uint32_t after, fn_notification_t *out)
+{
+  if (!usable(fn) || !out) return FN_ERR_PARAMS;
+  if (!fn->backend->notification_next_after) return FN_ERR_UNKNOWN_COMMAND;
+  return fn->backend->notification_next_after(fn->self, after, out);
+}
+
+int fn_notifications_exported(fn_t *fn, uint32_t through)
+{
+  if (!usable(fn) || through == 0) return FN_ERR_PARAMS;
+  if (!fn->backend->notifications_exported) return FN_ERR_UNKNOWN_COMMAND;
+  return fn->backend->notifications_exported(fn->self, through);
+}
+
+int fn_sign_blob(fn_t *fn, const uint8_t *data, size_t len, uint8_t mac[FN_BLOB_MAC_SIZE])
+{
+  if (!usable(fn) || !mac || (!data && len > 0)) return FN_ERR_PARAMS;
+  if (!fn->backend->sign_blob) return FN_ERR_UNKNOWN_COMMAND;
+  return fn->backend->sign_blob(fn->self, data, len, mac);
+}
+
 void fn_free(fn_t *fn)
 {
   if (!fn) return;

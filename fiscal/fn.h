@@ -92,8 +92,17 @@ typedef struct fn_status {
   uint32_t first_unsent_time;
   uint32_t unsent_notifications;
   uint32_t first_unsent_notification_time;
-  uint32_t keys_updated_at; /* 0: never */
-  uint32_t checked_km;      /* codes checked and not yet in a closed receipt */
+  /* The remote shop's batch (fn_notifications_exported): notifications
+  ** neither ticketed nor exported yet, and the oldest of them (0: none). */
+  uint32_t unexported_notifications;
+  uint32_t first_unexported_notification_number;
+  uint32_t first_unexported_notification_time;
+  uint32_t notifications_exported_through; /* highest number marked exported, 0 none */
+  uint32_t notifications_exported_at;      /* when that was marked, 0 never */
+  uint32_t last_notification;              /* number of the newest notification, 0 none */
+  char user_inn[13];                       /* 1018 from registration, "" before it */
+  uint32_t keys_updated_at;                /* 0: never */
+  uint32_t checked_km;                     /* codes checked and not yet in a closed receipt */
   uint32_t checked_km_capacity;
   uint32_t now;             /* the FN's clock */
   fn_totals_t shift_totals; /* the open (or last) shift */
@@ -162,6 +171,9 @@ typedef struct fn_notification {
   uint8_t data[DOC_MAX_DOCUMENT];
 } fn_notification_t;
 
+/* The size of an export signature (fn_sign_blob): HMAC-Streebog-256. */
+#define FN_BLOB_MAC_SIZE 32
+
 typedef struct fn_backend {
   const char *name;
   int (*status)(void *self, fn_status_t *out);
@@ -185,6 +197,10 @@ typedef struct fn_backend {
   int (*notification_ticket)(void *self, const uint8_t *doc84, size_t len);
   int (*key_update)(void *self, const fn_key_t *keys, size_t count, uint32_t when);
   void (*destroy)(void *self);
+  /* The remote shop's export (added with batches; see the wrappers). */
+  int (*notification_next_after)(void *self, uint32_t after, fn_notification_t *out);
+  int (*notifications_exported)(void *self, uint32_t through);
+  int (*sign_blob)(void *self, const uint8_t *data, size_t len, uint8_t mac[FN_BLOB_MAC_SIZE]);
 } fn_backend_t;
 
 /* The handle the till holds. */
@@ -354,6 +370,54 @@ int fn_notification_ticket(fn_t *fn, const uint8_t *doc84, size_t len);
 ** NULL) just records a session with the key server. FN_ERR_STATE in POST.
 */
 int fn_key_update(fn_t *fn, const fn_key_t *keys, size_t count, uint32_t when);
+
+/*
+** Export for remote shops. An autonomous FN (and an online one that has
+** lost its link) keeps its sale notifications (82) until tickets (84) come
+** back; a remote shop reads them out to a medium in batches and the FN
+** notes how far it has exported. What a real FN-M offers for this is
+** reading the notifications one by one, confirming the export, and
+** signing what was read out; these three calls are that. A backend that
+** lacks them (its vtable entries NULL) answers FN_ERR_UNKNOWN_COMMAND.
+**
+** Decisions ([open] in DOMAIN §4: the channel of autonomous KKTs):
+**   - Exported is a mark, not a ticket: the notification stays in the
+**     store (and in fn_notification_next) until its ticket clears it, so a
+**     batch lost on the way is exported again. What export changes is the
+**     remote shop's three-day clock, which runs from the oldest
+**     notification that is neither ticketed nor exported
+**     (fn_status_t.first_unexported_notification_time).
+**   - The mark is a high-water number: exporting through N marks every
+**     notification up to N. It never moves back, so marking again through
+**     the same or a lower number is harmless (0, nothing changes).
+**   - The FN signs an export with its own secret (the one behind every
+**     fiscal sign, which the OFD/OISM side already holds), but always over
+**     a fixed prefix followed by the data (the emulator's is
+**     fn_emu_blob_mac() in fn_emu.h), so no blob the FN signs can ever
+**     pass for a fiscal document's sign.
+*/
+
+/* The lowest-numbered notification without a ticket whose number is
+** greater than `after` (0: from the first); FN_ERR_NO_DATA when none. How
+** a batch reads every waiting notification in order. */
+int fn_notification_next_after(fn_t *fn, uint32_t after, fn_notification_t *out);
+
+/*
+** Marks every notification numbered up to `through` as exported (durable,
+** one transaction). through 0 is FN_ERR_PARAMS; a number the FN never
+** made (past fn_status_t.last_notification) is FN_ERR_NO_DATA and changes
+** nothing. Through a number at or below the current mark: 0, no change
+** (idempotent). Allowed in every phase: a closed FN still owes its batch.
+*/
+int fn_notifications_exported(fn_t *fn, uint32_t through);
+
+/*
+** Signs an export: a FN_BLOB_MAC_SIZE-byte HMAC-Streebog-256 with the FN's
+** secret over the backend's prefix and data[0..len) (emulator:
+** fn_emu_blob_mac()). len may be 0 (data may then be NULL); touches
+** nothing. FN_ERR_FAILURE when the crypto library fails.
+*/
+int fn_sign_blob(fn_t *fn, const uint8_t *data, size_t len, uint8_t mac[FN_BLOB_MAC_SIZE]);
 
 /* Destroys the backend state and frees fn; NULL is fine. */
 void fn_free(fn_t *fn);

@@ -8,7 +8,9 @@
 ** acknowledgement, 90-day marking keys, a code sold without a check) are
 ** refused with the device's own error codes.
 **
-** Durability. The file is SQLite in WAL mode with synchronous=FULL, and
+** Durability. The file is SQLite in WAL mode with synchronous=FULL for
+** every document (the working state of checks and the open receipt commits
+** with NORMAL: see tx_begin_light), and
 ** every call that changes the FN is one BEGIN IMMEDIATE ... COMMIT: the
 ** number assignment, the signed TLV, the counters, the sale notification
 ** of a receipt with marked lines and the removal of its codes from the
@@ -22,7 +24,10 @@
 **   meta          one row: FN number, secret, phase, registration data,
 **                 last document number and time, shift state and counters,
 **                 the notification and request counters, keys_updated_at,
-**                 the sizes of the two queues (kept, not counted per call)
+**                 the sizes of the two queues (kept, not counted per call),
+**                 the export mark (exported_through, exported_at) and the
+**                 count of notifications neither ticketed nor exported
+**                 (schema version 2; a version 1 file is upgraded at open)
 **   documents     the archive: number (PK), type, time, shift, sealed TLV,
 **                 queued (1: for the OFD; 0: autonomous FN), acknowledged,
 **                 ack_time
@@ -73,12 +78,18 @@
 **     code checked again since is ignored (FN_ERR_NO_DATA).
 **   - Capacities of the checked-code table and the notification store are
 **     the options' (defaults in fn_emu.h); the real FN-M's are not public.
+**   - Export (fn.h, "Export for remote shops"): a high-water mark, allowed
+**     in every phase; an exported notification still counts in the store
+**     (0x34) until its ticket, because it is the ticket, not the export,
+**     that proves the operator has it. fn_sign_blob() is HMAC-Streebog-256
+**     with the FN's secret over FN_EMU_BLOB_PREFIX and the data.
 */
 #include "fiscal/fn_emu.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -92,7 +103,7 @@
 #include "fiscal/doc.h"
 #include "fiscal/tlv.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define DAY            86400u
 #define SHIFT_LIMIT    (24u * 3600u) /* 0x16 */
 #define OFD_LIMIT      (30u * DAY)   /* 0x15 */
@@ -133,7 +144,10 @@ static const char *const schema[] = {
     " last_request INTEGER NOT NULL DEFAULT 0,"
     " keys_updated_at INTEGER NOT NULL DEFAULT 0,"
     " unsent_documents INTEGER NOT NULL DEFAULT 0,"
-    " unsent_notifications INTEGER NOT NULL DEFAULT 0)",
+    " unsent_notifications INTEGER NOT NULL DEFAULT 0,"
+    " exported_through INTEGER NOT NULL DEFAULT 0,"
+    " exported_at INTEGER NOT NULL DEFAULT 0,"
+    " unexported_notifications INTEGER NOT NULL DEFAULT 0)",
     "CREATE TABLE documents ("
     " number INTEGER PRIMARY KEY,"
     " type INTEGER NOT NULL,"
@@ -209,6 +223,9 @@ typedef enum stmt_id {
   S_NOTE_FIRST_UNSENT,
   S_NOTE_STATE,
   S_NOTE_TICKET,
+  S_NOTE_NEXT_AFTER,
+  S_NOTE_FIRST_UNEXPORTED,
+  S_NOTE_COUNT_UNTICKETED,
   S_KEY_UPSERT,
   S_KEY_GET,
   S_KM_COUNT,
@@ -237,7 +254,8 @@ typedef enum stmt_id {
   "phase, fn_number, kkt_reg_number, user_inn, user_name, address, place, autonomous, marking,"    \
   " tax_systems, ofd_inn, ofd_name, kkt_serial, ffd_version, last_document, last_time,"            \
   " shift_open, shift_number, shift_opened_at, receipts_in_shift, documents_in_shift,"             \
-  " last_notification, last_request, keys_updated_at, unsent_documents, unsent_notifications"
+  " last_notification, last_request, keys_updated_at, unsent_documents, unsent_notifications,"     \
+  " exported_through, exported_at, unexported_notifications"
 
 #define ITEM_COLUMNS                                                                               \
   "name, price, qty_mantissa, qty_scale, total, vat, subject, payment_method, measure, marked,"    \
@@ -254,7 +272,8 @@ static const char *const statements[S__COUNT] = {
                    " shift_open = ?4, shift_number = ?5, shift_opened_at = ?6,"
                    " receipts_in_shift = ?7, documents_in_shift = ?8, last_notification = ?9,"
                    " last_request = ?10, keys_updated_at = ?11, unsent_documents = ?12,"
-                   " unsent_notifications = ?13 WHERE id = 1",
+                   " unsent_notifications = ?13, exported_through = ?14, exported_at = ?15,"
+                   " unexported_notifications = ?16 WHERE id = 1",
     [S_META_PUT_REGISTRATION] =
         "UPDATE meta SET kkt_reg_number = ?1, user_inn = ?2, user_name = ?3, address = ?4,"
         " place = ?5, autonomous = ?6, marking = ?7, tax_systems = ?8, ofd_inn = ?9,"
@@ -278,6 +297,12 @@ static const char *const statements[S__COUNT] = {
     [S_NOTE_STATE] = "SELECT ticketed FROM notifications WHERE number = ?1",
     [S_NOTE_TICKET] = "UPDATE notifications SET ticketed = 1, ticket_result = ?2,"
                       " ticket_time = ?3 WHERE number = ?1 AND ticketed = 0",
+    [S_NOTE_NEXT_AFTER] = "SELECT number, receipt_number, time, tlv FROM notifications"
+                          " WHERE ticketed = 0 AND number > ?1 ORDER BY number LIMIT 1",
+    [S_NOTE_FIRST_UNEXPORTED] = "SELECT number, time FROM notifications WHERE ticketed = 0"
+                                " AND number > ?1 ORDER BY number LIMIT 1",
+    [S_NOTE_COUNT_UNTICKETED] = "SELECT count(*) FROM notifications WHERE ticketed = 0"
+                                " AND number > ?1 AND number <= ?2",
     [S_KEY_UPSERT] = "INSERT INTO keys (id, kind, material, updated_at) VALUES (?1, ?2, ?3, ?4)"
                      " ON CONFLICT (id) DO UPDATE SET kind = excluded.kind,"
                      " material = excluded.material, updated_at = excluded.updated_at",
@@ -349,6 +374,9 @@ typedef struct meta {
   uint32_t keys_updated_at;
   uint32_t unsent_documents;     /* queued and not acknowledged */
   uint32_t unsent_notifications; /* not ticketed */
+  uint32_t exported_through;     /* the export mark: notifications up to it */
+  uint32_t exported_at;
+  uint32_t unexported_notifications; /* neither ticketed nor exported */
 } meta_t;
 
 /* The open receipt's own row. */
@@ -372,6 +400,7 @@ typedef struct checked {
 
 typedef struct emu {
   sqlite3 *db;
+  bool sync_light; /* the connection's synchronous is NORMAL now (see tx_begin_light) */
   sqlite3_stmt *stmt[S__COUNT];
   fn_clock_t clock;
   void *clock_user;
@@ -507,9 +536,42 @@ static int col_blob(sqlite3_stmt *s, int i, uint8_t *out, size_t cap, size_t *le
   return 0;
 }
 
+static int exec_plain(sqlite3 *db, const char *sql);
+
+/* Sets the connection's synchronous level for the next transaction. */
+static int sync_level(emu_t *e, bool light)
+{
+  int rc;
+  if (e->sync_light == light) return 0;
+  if ((rc = exec_plain(e->db,
+                       light ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL")) != 0)
+    return rc;
+  e->sync_light = light;
+  return 0;
+}
+
+/* A transaction that is durable against a power cut (synchronous=FULL):
+** every fiscal document, acknowledgement, ticket, key and mark. */
 static int tx_begin(emu_t *e, bool write)
 {
-  return run(st(e, write ? S_BEGIN_IMMEDIATE : S_BEGIN));
+  int rc = sync_level(e, false);
+  return rc ? rc : run(st(e, write ? S_BEGIN_IMMEDIATE : S_BEGIN));
+}
+
+/*
+** A transaction for the FN's working state, not its archive: the table of
+** checked codes and the receipt being built. It commits to the WAL without
+** waiting for the disk (synchronous=NORMAL): a killed process loses
+** nothing (SQLite's WAL keeps every commit), a power cut may lose the last
+** checks or lines, never a document. The next FULL commit (any document)
+** makes them durable too. The till repairs what a power cut takes (a code
+** checked again, a receipt closed again: pos/sale.h), and it saves two
+** disk flushes on every scan, which is what a cashier waits for.
+*/
+static int tx_begin_light(emu_t *e)
+{
+  int rc = sync_level(e, true);
+  return rc ? rc : run(st(e, S_BEGIN_IMMEDIATE));
 }
 
 static int tx_commit(emu_t *e) { return run(st(e, S_COMMIT)); }
@@ -611,6 +673,9 @@ static int meta_load(emu_t *e, meta_t *m)
   m->keys_updated_at = col_u32(s, 23);
   m->unsent_documents = col_u32(s, 24);
   m->unsent_notifications = col_u32(s, 25);
+  m->exported_through = col_u32(s, 26);
+  m->exported_at = col_u32(s, 27);
+  m->unexported_notifications = col_u32(s, 28);
   sqlite3_reset(s);
   return rc;
 }
@@ -624,7 +689,8 @@ static int meta_store(emu_t *e, const meta_t *m)
       bind_int(s, 7, m->receipts_in_shift) || bind_int(s, 8, m->documents_in_shift) ||
       bind_int(s, 9, m->last_notification) || bind_int(s, 10, m->last_request) ||
       bind_int(s, 11, m->keys_updated_at) || bind_int(s, 12, m->unsent_documents) ||
-      bind_int(s, 13, m->unsent_notifications))
+      bind_int(s, 13, m->unsent_notifications) || bind_int(s, 14, m->exported_through) ||
+      bind_int(s, 15, m->exported_at) || bind_int(s, 16, m->unexported_notifications))
     return FN_ERR_IO;
   return run(s);
 }
@@ -686,6 +752,24 @@ static int documents_unsent(emu_t *e, const meta_t *m, unsent_t *u)
 static int notifications_unsent(emu_t *e, const meta_t *m, unsent_t *u)
 {
   return queue_head(e, S_NOTE_FIRST_UNSENT, m->unsent_notifications, u);
+}
+
+/* Notifications neither ticketed nor exported: the remote shop's clock. */
+static int notifications_unexported(emu_t *e, const meta_t *m, unsent_t *u)
+{
+  sqlite3_stmt *s = st(e, S_NOTE_FIRST_UNEXPORTED);
+  bool found = false;
+  int rc = bind_int(s, 1, m->exported_through);
+  if (rc == 0) rc = fetch(s, &found);
+  if (rc != 0) return rc;
+  memset(u, 0, sizeof *u);
+  u->count = m->unexported_notifications;
+  if (found) {
+    u->first_number = col_u32(s, 0);
+    u->first_time = col_u32(s, 1);
+  }
+  sqlite3_reset(s);
+  return found == (u->count > 0) ? 0 : FN_ERR_FAILURE;
 }
 
 static int count_rows(emu_t *e, stmt_id_t id, uint32_t *count)
@@ -1203,7 +1287,7 @@ static int emu_status(void *self, fn_status_t *out)
 {
   emu_t *e = self;
   meta_t m;
-  unsent_t docs, notes;
+  unsent_t docs, notes, unexported;
   open_receipt_t r;
   bool open = false;
   int rc;
@@ -1211,6 +1295,7 @@ static int emu_status(void *self, fn_status_t *out)
   if ((rc = meta_load(e, &m)) != 0) goto fail;
   if ((rc = documents_unsent(e, &m, &docs)) != 0) goto fail;
   if ((rc = notifications_unsent(e, &m, &notes)) != 0) goto fail;
+  if ((rc = notifications_unexported(e, &m, &unexported)) != 0) goto fail;
   if ((rc = receipt_load(e, &open, &r)) != 0) goto fail;
   memset(out, 0, sizeof *out);
   if ((rc = count_rows(e, S_ITEM_COUNT, &out->receipt_items)) != 0) goto fail;
@@ -1234,6 +1319,13 @@ static int emu_status(void *self, fn_status_t *out)
   out->first_unsent_time = docs.first_time;
   out->unsent_notifications = notes.count;
   out->first_unsent_notification_time = notes.first_time;
+  out->unexported_notifications = unexported.count;
+  out->first_unexported_notification_number = unexported.first_number;
+  out->first_unexported_notification_time = unexported.first_time;
+  out->notifications_exported_through = m.exported_through;
+  out->notifications_exported_at = m.exported_at;
+  out->last_notification = m.last_notification;
+  copy_text(out->user_inn, sizeof out->user_inn, m.user_inn);
   out->keys_updated_at = m.keys_updated_at;
   out->checked_km_capacity = e->km_capacity;
   out->now = now_of(e);
@@ -1455,7 +1547,7 @@ static int emu_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, 
   open_receipt_t open;
   uint32_t now = now_of(e);
   int rc;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
+  if ((rc = tx_begin_light(e)) != 0) return rc;
   if ((rc = meta_load(e, &m)) != 0) goto fail;
   if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
   if (m.phase != FN_PHASE_FISCAL || !m.shift_open || receipt) {
@@ -1496,7 +1588,7 @@ static int emu_receipt_add(void *self, const doc_item_t *item)
   doc_header_t h;
   size_t len = 0;
   int rc;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
+  if ((rc = tx_begin_light(e)) != 0) return rc;
   if ((rc = meta_load(e, &m)) != 0) goto fail;
   if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
   if (m.phase != FN_PHASE_FISCAL || !receipt) {
@@ -1651,6 +1743,7 @@ static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool 
     if ((rc = run(s)) != 0) goto fail;
     m.last_notification = nh.number;
     m.unsent_notifications++;
+    m.unexported_notifications++; /* a new number is always past the export mark */
     /* Sold codes leave the checked table with the receipt. */
     if ((rc = run(st(e, S_KM_DELETE_RECEIPT))) != 0) goto fail;
   }
@@ -1676,7 +1769,7 @@ static int emu_receipt_cancel(void *self)
   bool receipt = false;
   open_receipt_t open;
   int rc;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
+  if ((rc = tx_begin_light(e)) != 0) return rc;
   if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
   if (!receipt) {
     rc = FN_ERR_STATE;
@@ -1713,7 +1806,7 @@ static int emu_km_check(void *self, const doc_item_t *item, fn_km_check_t *out)
   size_t len = 0;
   uint32_t now = now_of(e);
   int rc;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
+  if ((rc = tx_begin_light(e)) != 0) return rc;
   if ((rc = meta_load(e, &m)) != 0) goto fail;
   if ((rc = marking_state(&m)) != 0) goto fail;
   if ((rc = rule_time(&m, now)) != 0) goto fail;
@@ -1777,7 +1870,7 @@ static int emu_km_answer(void *self, const uint8_t *doc83, size_t len, fn_km_che
   bool found = false;
   int rc;
   if (doc_parse_km_answer(doc83, len, &a) != 0) return FN_ERR_VALUE;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
+  if ((rc = tx_begin_light(e)) != 0) return rc;
   if ((rc = meta_load(e, &m)) != 0) goto fail;
   if ((rc = marking_state(&m)) != 0) goto fail;
   /* An autonomous FN never hears from the OISM. */
@@ -1828,7 +1921,7 @@ static int emu_km_accept(void *self, const char *km, size_t km_len, bool accept)
   checked_t c;
   bool found = false;
   int rc;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
+  if ((rc = tx_begin_light(e)) != 0) return rc;
   if ((rc = meta_load(e, &m)) != 0) goto fail;
   if ((rc = marking_state(&m)) != 0) goto fail;
   if ((rc = checked_find(e, km, km_len, &found, &c)) != 0) goto fail;
@@ -1941,10 +2034,10 @@ fail:
   return rc;
 }
 
-static int emu_notification_next(void *self, fn_notification_t *out)
+/* Reads a notification row (number, receipt_number, time, tlv) from a
+** query about to step; FN_ERR_NO_DATA when it has none. */
+static int notification_query(sqlite3_stmt *s, fn_notification_t *out)
 {
-  emu_t *e = self;
-  sqlite3_stmt *s = st(e, S_NOTE_NEXT);
   bool found = false;
   int rc = fetch(s, &found);
   if (rc == 0 && !found) rc = FN_ERR_NO_DATA;
@@ -1956,6 +2049,65 @@ static int emu_notification_next(void *self, fn_notification_t *out)
   }
   sqlite3_reset(s);
   return rc;
+}
+
+static int emu_notification_next(void *self, fn_notification_t *out)
+{
+  emu_t *e = self;
+  return notification_query(st(e, S_NOTE_NEXT), out);
+}
+
+static int emu_notification_next_after(void *self, uint32_t after, fn_notification_t *out)
+{
+  emu_t *e = self;
+  sqlite3_stmt *s = st(e, S_NOTE_NEXT_AFTER);
+  if (bind_int(s, 1, after) != 0) return FN_ERR_IO;
+  return notification_query(s, out);
+}
+
+static int emu_notifications_exported(void *self, uint32_t through)
+{
+  emu_t *e = self;
+  meta_t m;
+  uint32_t waiting = 0;
+  int rc;
+  if ((rc = tx_begin(e, true)) != 0) return rc;
+  if ((rc = meta_load(e, &m)) != 0) goto fail;
+  if (through > m.last_notification) {
+    rc = FN_ERR_NO_DATA; /* the FN never made that notification */
+    goto fail;
+  }
+  if (through > m.exported_through) {
+    /* The unticketed ones the mark passes over leave the batch clock. */
+    sqlite3_stmt *s = st(e, S_NOTE_COUNT_UNTICKETED);
+    bool found = false;
+    if (bind_int(s, 1, m.exported_through) || bind_int(s, 2, through)) {
+      rc = FN_ERR_IO;
+      goto fail;
+    }
+    if ((rc = fetch(s, &found)) != 0) goto fail;
+    waiting = found ? col_u32(s, 0) : 0;
+    sqlite3_reset(s);
+    if (waiting > m.unexported_notifications) {
+      rc = FN_ERR_FAILURE; /* the counter disagrees with the table: damaged */
+      goto fail;
+    }
+    m.unexported_notifications -= waiting;
+    m.exported_through = through;
+    m.exported_at = now_of(e);
+    if ((rc = meta_store(e, &m)) != 0) goto fail;
+  }
+  if ((rc = tx_commit(e)) != 0) goto fail;
+  return 0;
+fail:
+  tx_rollback(e);
+  return rc;
+}
+
+static int emu_sign_blob(void *self, const uint8_t *data, size_t len, uint8_t mac[FN_BLOB_MAC_SIZE])
+{
+  emu_t *e = self;
+  return fn_emu_blob_mac(e->secret, data, len, mac);
 }
 
 static int emu_notification_ticket(void *self, const uint8_t *doc84, size_t len)
@@ -1989,6 +2141,7 @@ static int emu_notification_ticket(void *self, const uint8_t *doc84, size_t len)
   if ((rc = run(s)) != 0) goto fail;
   if (sqlite3_changes(e->db) == 1) {
     m.unsent_notifications--;
+    if (t.notification_number > m.exported_through) m.unexported_notifications--;
     if ((rc = meta_store(e, &m)) != 0) goto fail;
   }
   if ((rc = tx_commit(e)) != 0) goto fail;
@@ -2073,16 +2226,38 @@ static const fn_backend_t emu_backend = {
     .notification_ticket = emu_notification_ticket,
     .key_update = emu_key_update,
     .destroy = emu_destroy,
+    .notification_next_after = emu_notification_next_after,
+    .notifications_exported = emu_notifications_exported,
+    .sign_blob = emu_sign_blob,
 };
 
 /* ---------------------------------------------------------------------- */
 /* Public entry points                                                     */
 
+/* KASSA_FAKE_NOW (test-only): FFD seconds, read here and nowhere else. */
+static bool fake_now(uint32_t *out)
+{
+  const char *text = getenv("KASSA_FAKE_NOW");
+  char *end = NULL;
+  if (!text || !*text) return false;
+  errno = 0;
+  unsigned long long v = strtoull(text, &end, 10);
+  if (errno || *end || text[0] == '-' || v > UINT32_MAX) {
+    /* A test that sets it wrong must not run on the real clock unnoticed. */
+    fprintf(stderr, "fn_emu: KASSA_FAKE_NOW='%s' is not FFD seconds (0..4294967295)\n", text);
+    abort();
+  }
+  *out = (uint32_t)v;
+  return true;
+}
+
 uint32_t fn_emu_system_clock(void *user)
 {
   struct tm tm;
   time_t t = time(NULL);
+  uint32_t fake = 0;
   (void)user;
+  if (fake_now(&fake)) return fake;
   /* FFD writes local time as if it were UTC: add the zone's offset. */
   if (!localtime_r(&t, &tm)) return (uint32_t)t;
   long long local = (long long)t + tm.tm_gmtoff;
@@ -2127,7 +2302,23 @@ static void remove_files(const char *path)
   free(side);
 }
 
+/* fn_emu_create and fn_emu_create_with_secret: pinned NULL means a fresh
+** random secret. */
+static int create_fn_file(const char *path, const char *fn_number, const uint8_t *pinned);
+
 int fn_emu_create(const char *path, const char *fn_number)
+{
+  return create_fn_file(path, fn_number, NULL);
+}
+
+int fn_emu_create_with_secret(const char *path, const char *fn_number,
+                              const uint8_t secret[FN_EMU_SECRET_SIZE])
+{
+  if (!secret) return FN_ERR_PARAMS;
+  return create_fn_file(path, fn_number, secret);
+}
+
+static int create_fn_file(const char *path, const char *fn_number, const uint8_t *pinned)
 {
   sqlite3 *db = NULL;
   sqlite3_stmt *s = NULL;
@@ -2144,7 +2335,10 @@ int fn_emu_create(const char *path, const char *fn_number)
   rc = fchmod(fd, 0600) == 0 ? 0 : FN_ERR_IO;
   close(fd);
   if (rc != 0) goto fail;
-  if ((rc = random_fill(secret, sizeof secret)) != 0) goto fail;
+  if (pinned)
+    memcpy(secret, pinned, sizeof secret);
+  else if ((rc = random_fill(secret, sizeof secret)) != 0)
+    goto fail;
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
     rc = FN_ERR_IO;
     goto fail;
@@ -2181,6 +2375,42 @@ fail:
   return rc;
 }
 
+/*
+** Version 1 files (before batches) get the export columns: nothing was
+** exported, so every unticketed notification is unexported. One
+** transaction: a crash leaves the file at version 1, upgraded next time.
+*/
+static int schema_upgrade_1(sqlite3 *db)
+{
+  static const char *const steps[] = {
+      "ALTER TABLE meta ADD COLUMN exported_through INTEGER NOT NULL DEFAULT 0",
+      "ALTER TABLE meta ADD COLUMN exported_at INTEGER NOT NULL DEFAULT 0",
+      "ALTER TABLE meta ADD COLUMN unexported_notifications INTEGER NOT NULL DEFAULT 0",
+      "UPDATE meta SET unexported_notifications = unsent_notifications, schema_version = 2",
+  };
+  int rc = exec_plain(db, "BEGIN IMMEDIATE");
+  for (size_t i = 0; rc == 0 && i < sizeof steps / sizeof steps[0]; i++)
+    rc = exec_plain(db, steps[i]);
+  if (rc == 0) rc = exec_plain(db, "COMMIT");
+  if (rc != 0 && !sqlite3_get_autocommit(db)) (void)exec_plain(db, "ROLLBACK");
+  return rc;
+}
+
+/* The file's schema version (0: not an FN file). */
+static int schema_version_of(sqlite3 *db, int *version)
+{
+  sqlite3_stmt *s = NULL;
+  bool found = false;
+  *version = 0;
+  if (sqlite3_prepare_v2(db, "SELECT schema_version FROM meta WHERE id = 1", -1, &s, NULL) !=
+      SQLITE_OK)
+    return 0; /* a database, but not an FN's */
+  int rc = fetch(s, &found);
+  if (rc == 0 && found) *version = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  return rc;
+}
+
 int fn_emu_open(const char *path, const fn_emu_options_t *options, fn_t **out)
 {
   emu_t *e = NULL;
@@ -2213,6 +2443,9 @@ int fn_emu_open(const char *path, const fn_emu_options_t *options, fn_t **out)
     goto fail;
   }
   if ((rc = configure(e->db)) != 0) goto fail;
+  int version = 0;
+  if ((rc = schema_version_of(e->db, &version)) != 0) goto fail;
+  if (version == 1 && (rc = schema_upgrade_1(e->db)) != 0) goto fail;
   rc = sqlite3_prepare_v2(e->db, "SELECT schema_version, secret FROM meta WHERE id = 1", -1, &s,
                           NULL);
   if (rc != SQLITE_OK) {
@@ -2281,6 +2514,26 @@ int fn_emu_read_secret(const char *path, uint8_t secret[FN_EMU_SECRET_SIZE], cha
 fail:
   sqlite3_finalize(s);
   sqlite3_close(db);
+  return rc;
+}
+
+int fn_emu_blob_mac(const uint8_t secret[FN_EMU_SECRET_SIZE], const uint8_t *data, size_t len,
+                    uint8_t mac[FN_BLOB_MAC_SIZE])
+{
+  static const uint8_t prefix[] = FN_EMU_BLOB_PREFIX;
+  uint8_t *buf = NULL;
+  int rc;
+  if (!secret || !mac || (!data && len > 0)) return FN_ERR_PARAMS;
+  if (len > SIZE_MAX - sizeof prefix) return FN_ERR_PARAMS;
+  /* crypto.h has a one-shot HMAC only: prefix and data go in one buffer. */
+  buf = malloc(sizeof prefix + len);
+  if (!buf) return FN_ERR_NO_MEMORY;
+  memcpy(buf, prefix, sizeof prefix); /* the prefix's NUL included */
+  if (len) memcpy(buf + sizeof prefix, data, len);
+  rc = crypto_hmac_streebog256(secret, FN_EMU_SECRET_SIZE, buf, sizeof prefix + len, mac) == 0
+           ? 0
+           : FN_ERR_FAILURE;
+  free(buf);
   return rc;
 }
 

@@ -29,7 +29,14 @@
 /* Seconds since the epoch, local time written as if UTC (FFD UNIXTIME). */
 typedef uint32_t (*fn_clock_t)(void *user);
 
-/* The real clock: local wall time as FFD writes it. */
+/*
+** The real clock: local wall time as FFD writes it. Test-only: when the
+** environment variable KASSA_FAKE_NOW holds FFD seconds (decimal), that
+** value is the time instead, so integration tests can run the `kassa`
+** commands days apart in seconds (docs/BATCH.md). This is the one place it
+** is read; a value that is not a number aborts the process with a message
+** rather than letting a test run on the real clock unnoticed.
+*/
 uint32_t fn_emu_system_clock(void *user);
 
 #define FN_EMU_SECRET_SIZE 32
@@ -58,6 +65,16 @@ typedef struct fn_emu_options {
 int fn_emu_create(const char *path, const char *fn_number);
 
 /*
+** fn_emu_create() with a given secret instead of a random one, for tests
+** whose expected output holds a fiscal sign (a printed receipt compared
+** byte for byte) and for reproducible demonstrations. A real FN's key never
+** leaves it; an emulator made this way is as good as its secret is secret.
+** FN_ERR_PARAMS when secret is NULL; otherwise as fn_emu_create().
+*/
+int fn_emu_create_with_secret(const char *path, const char *fn_number,
+                              const uint8_t secret[FN_EMU_SECRET_SIZE]);
+
+/*
 ** Open an existing FN file. On success *out is an fn_t the caller frees
 ** with fn_free() (*out is NULL on failure). options may be NULL (system
 ** clock, default capacities). FN_ERR_IO when the file cannot be opened,
@@ -71,6 +88,19 @@ int fn_emu_open(const char *path, const fn_emu_options_t *options, fn_t **out);
 ** FN number (NUL-terminated), read from the file without opening it as an
 ** FN; works while another process has it open. */
 int fn_emu_read_secret(const char *path, uint8_t secret[FN_EMU_SECRET_SIZE], char fn_number[17]);
+
+/*
+** The emulator's export signature (fn_sign_blob in fn.h): mac =
+** HMAC-Streebog-256(secret, FN_EMU_BLOB_PREFIX with its NUL || data). The
+** prefix starts with bytes no document starts with (a document is an STLV
+** whose tag is a small form code), so an export signature can never be a
+** fiscal sign. The operator side verifies batches with the same function.
+** FN_ERR_PARAMS for NULLs (data may be NULL when len is 0), FN_ERR_NO_MEMORY,
+** FN_ERR_FAILURE when the crypto library fails. Needs crypto_init().
+*/
+#define FN_EMU_BLOB_PREFIX "KASSA-EXPORT-1"
+int fn_emu_blob_mac(const uint8_t secret[FN_EMU_SECRET_SIZE], const uint8_t *data, size_t len,
+                    uint8_t mac[FN_BLOB_MAC_SIZE]);
 
 /*
 ** Verify the fiscal sign of a sealed document with an FN secret: 0 when the

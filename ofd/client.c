@@ -34,6 +34,7 @@
 */
 #include "ofd/client.h"
 #include "ofd/keys.h"
+#include "ofd/transport_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -98,6 +99,12 @@ static const err_text_t err_texts[] = {
      "The fiscal storage did not accept the operator's answer. The document stays in the FN."},
     {OFD_ERR_BACKOFF, "backoff", "Связь с оператором недавно пропала; следующая попытка позже.",
      "The link to the operator failed recently; the next attempt is later."},
+    {OFD_ERR_TLS, "tls",
+     "Защищённое соединение (TLS) с оператором не установлено: сертификат сервера не прошёл "
+     "проверку или выдан не для этого адреса. Проверьте [ofd] ca_file и адрес; документы "
+     "остаются в ФН.",
+     "No secure (TLS) session with the operator: the server's certificate did not verify or is "
+     "not for this address. Check [ofd] ca_file and the address; the documents stay in the FN."},
 };
 
 static const err_text_t *err_find(int err)
@@ -123,7 +130,7 @@ const char *ofd_err_message(int err, bool russian)
 
 /* ---- time -------------------------------------------------------------- */
 
-static uint64_t monotonic_ms(void)
+uint64_t ofd_monotonic_ms(void)
 {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -133,7 +140,7 @@ static uint64_t monotonic_ms(void)
 static uint64_t default_clock(void *user)
 {
   (void)user;
-  return monotonic_ms();
+  return ofd_monotonic_ms();
 }
 
 static void default_sleep(void *user, uint64_t ms)
@@ -149,7 +156,7 @@ typedef struct tcp_conn {
   int fd;
 } tcp_conn_t;
 
-static int wait_fd(int fd, short events, int timeout_ms)
+int ofd_wait_fd(int fd, short events, int timeout_ms)
 {
   struct pollfd p = {.fd = fd, .events = events, .revents = 0};
   for (;;) {
@@ -160,12 +167,12 @@ static int wait_fd(int fd, short events, int timeout_ms)
   }
 }
 
-static int tcp_connect(const char *host, uint16_t port, int timeout_ms, void **conn)
+int ofd_tcp_open(const char *host, uint16_t port, int timeout_ms, int *out)
 {
   struct addrinfo hints, *list = NULL;
   char service[8];
   int rc = OFD_ERR_CONNECT, fd = -1;
-  tcp_conn_t *t = NULL;
+  *out = -1;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -174,15 +181,15 @@ static int tcp_connect(const char *host, uint16_t port, int timeout_ms, void **c
     rc = OFD_ERR_RESOLVE;
     goto fail;
   }
-  uint64_t deadline = monotonic_ms() + (uint64_t)timeout_ms;
+  uint64_t deadline = ofd_monotonic_ms() + (uint64_t)timeout_ms;
   for (struct addrinfo *a = list; a; a = a->ai_next) {
     fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) continue;
     if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
     if (errno == EINPROGRESS) {
-      uint64_t now = monotonic_ms();
+      uint64_t now = ofd_monotonic_ms();
       int left = now < deadline ? (int)(deadline - now) : 0;
-      int w = wait_fd(fd, POLLOUT, left);
+      int w = ofd_wait_fd(fd, POLLOUT, left);
       int soerr = 0;
       socklen_t sl = sizeof soerr;
       if (w == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0) break;
@@ -194,26 +201,33 @@ static int tcp_connect(const char *host, uint16_t port, int timeout_ms, void **c
   if (fd < 0) goto fail;
   int one = 1;
   (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  t = malloc(sizeof *t);
-  if (!t) {
-    rc = OFD_ERR_NO_MEMORY;
-    goto fail;
-  }
-  t->fd = fd;
   freeaddrinfo(list);
-  *conn = t;
+  *out = fd;
   return 0;
 fail:
-  if (fd >= 0) close(fd);
   if (list) freeaddrinfo(list);
-  *conn = NULL;
   return rc;
+}
+
+static int tcp_connect(const char *host, uint16_t port, int timeout_ms, void **conn)
+{
+  tcp_conn_t *t = NULL;
+  int fd = -1, rc = ofd_tcp_open(host, port, timeout_ms, &fd);
+  *conn = NULL;
+  if (rc != 0) return rc;
+  if (!(t = malloc(sizeof *t))) {
+    close(fd);
+    return OFD_ERR_NO_MEMORY;
+  }
+  t->fd = fd;
+  *conn = t;
+  return 0;
 }
 
 static int tcp_send(void *conn, const uint8_t *buf, size_t len, int timeout_ms)
 {
   tcp_conn_t *t = conn;
-  uint64_t deadline = monotonic_ms() + (uint64_t)timeout_ms;
+  uint64_t deadline = ofd_monotonic_ms() + (uint64_t)timeout_ms;
   size_t off = 0;
   while (off < len) {
     ssize_t n = send(t->fd, buf + off, len - off, MSG_NOSIGNAL);
@@ -223,9 +237,9 @@ static int tcp_send(void *conn, const uint8_t *buf, size_t len, int timeout_ms)
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      uint64_t now = monotonic_ms();
+      uint64_t now = ofd_monotonic_ms();
       if (now >= deadline) return OFD_ERR_TIMEOUT;
-      int rc = wait_fd(t->fd, POLLOUT, (int)(deadline - now));
+      int rc = ofd_wait_fd(t->fd, POLLOUT, (int)(deadline - now));
       if (rc != 0) return rc;
       continue;
     }
@@ -237,11 +251,11 @@ static int tcp_send(void *conn, const uint8_t *buf, size_t len, int timeout_ms)
 static int tcp_recv(void *conn, uint8_t *buf, size_t cap, int timeout_ms, size_t *got)
 {
   tcp_conn_t *t = conn;
-  uint64_t deadline = monotonic_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+  uint64_t deadline = ofd_monotonic_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
   *got = 0;
   for (;;) {
-    uint64_t now = monotonic_ms();
-    int rc = wait_fd(t->fd, POLLIN, now < deadline ? (int)(deadline - now) : 0);
+    uint64_t now = ofd_monotonic_ms();
+    int rc = ofd_wait_fd(t->fd, POLLIN, now < deadline ? (int)(deadline - now) : 0);
     if (rc != 0) return rc;
     ssize_t n = recv(t->fd, buf, cap, 0);
     if (n >= 0) {
@@ -274,6 +288,7 @@ struct ofd_client {
   int connect_timeout_ms, answer_timeout_ms;
   uint32_t backoff_base_ms, backoff_max_ms;
   const ofd_transport_t *transport;
+  void *transport_context;
   ofd_clock_ms_t clock;
   ofd_sleep_ms_t sleep;
   ofd_random_t random;
@@ -291,6 +306,13 @@ void ofd_client_options_init(ofd_client_options_t *o)
   if (o) memset(o, 0, sizeof *o);
 }
 
+void ofd_client_options_use_tls(ofd_client_options_t *o, ofd_tls_t *tls)
+{
+  if (!o) return;
+  o->transport = tls ? ofd_transport_tls() : NULL;
+  o->transport_context = tls;
+}
+
 int ofd_client_create(const ofd_client_options_t *o, ofd_client_t **out)
 {
   ofd_client_t *c = NULL;
@@ -298,6 +320,9 @@ int ofd_client_create(const ofd_client_options_t *o, ofd_client_t **out)
   if (out) *out = NULL;
   if (!o || !out || !o->host || !o->host[0] || o->port == 0 || !frame_profile_info(o->profile) ||
       o->connect_timeout_ms < 0 || o->answer_timeout_ms < 0)
+    goto fail;
+  if (o->transport && (!o->transport->connect || !o->transport->send || !o->transport->recv ||
+                       !o->transport->close))
     goto fail;
   c = calloc(1, sizeof *c);
   if (!c || !(c->host = strdup(o->host))) {
@@ -312,11 +337,12 @@ int ofd_client_create(const ofd_client_options_t *o, ofd_client_t **out)
   c->backoff_max_ms = o->backoff_max_ms ? o->backoff_max_ms : OFD_BACKOFF_MAX_MS;
   if (c->backoff_max_ms < c->backoff_base_ms) c->backoff_max_ms = c->backoff_base_ms;
   c->transport = o->transport ? o->transport : ofd_transport_tcp();
+  c->transport_context = o->transport_context;
   c->clock = o->clock ? o->clock : default_clock;
   c->sleep = o->sleep ? o->sleep : default_sleep;
   c->random = o->random;
   c->user = o->user;
-  c->rng = monotonic_ms() ^ ((uint64_t)(uintptr_t)c << 16) ^ 0x9E3779B97F4A7C15ull;
+  c->rng = ofd_monotonic_ms() ^ ((uint64_t)(uintptr_t)c << 16) ^ 0x9E3779B97F4A7C15ull;
   if (!c->rng) c->rng = 1;
   frame_parser_init(&c->parser);
   *out = c;
@@ -378,7 +404,7 @@ static int fail_link(ofd_client_t *c, int rc)
 /* Milliseconds left before deadline (real clock), at least 0. */
 static int left_ms(uint64_t deadline)
 {
-  uint64_t now = monotonic_ms();
+  uint64_t now = ofd_monotonic_ms();
   if (now >= deadline) return 0;
   uint64_t d = deadline - now;
   return d > INT32_MAX ? INT32_MAX : (int)d;
@@ -425,11 +451,12 @@ int ofd_client_exchange(ofd_client_t *c, const char fn_number[16], uint8_t docum
     c->sleep(c->user, wait);
   }
 
-  uint64_t start = monotonic_ms();
+  uint64_t start = ofd_monotonic_ms();
   uint64_t deadline;
   if (!c->conn) {
     int ct = c->connect_timeout_ms;
     if (budget_ms > 0 && budget_ms < ct) ct = budget_ms;
+    c->conn = c->transport_context; /* the backend's state, replaced by the connection */
     rc = c->transport->connect(c->host, c->port, ct, &c->conn);
     if (rc != 0) {
       c->conn = NULL;
@@ -437,8 +464,8 @@ int ofd_client_exchange(ofd_client_t *c, const char fn_number[16], uint8_t docum
     }
     frame_parser_init(&c->parser);
   }
-  deadline =
-      budget_ms > 0 ? start + (uint64_t)budget_ms : monotonic_ms() + (uint64_t)c->answer_timeout_ms;
+  deadline = budget_ms > 0 ? start + (uint64_t)budget_ms
+                           : ofd_monotonic_ms() + (uint64_t)c->answer_timeout_ms;
   rc = c->transport->send(c->conn, c->out, len, left_ms(deadline));
   if (rc != 0) return fail_link(c, rc);
 

@@ -23,8 +23,10 @@
 ** clock.
 **
 ** The transport is a small vtable (ofd_transport_t), as in libmodbus: plain
-** TCP is ofd_transport_tcp(); TLS through OpenSSL is meant to be a second
-** backend behind the same four calls, and nothing above them changes.
+** TCP is ofd_transport_tcp(); TLS through OpenSSL (ofd_transport_tls(),
+** implemented in ofd/tls.c: the server's certificate verified against a
+** CA file, its name or address checked, SNI sent) is a second backend
+** behind the same calls, and nothing above them changes.
 **
 ** Errors: 0 or a negative ofd_err_t with a stable name and a message in
 ** Russian and English for a store manager.
@@ -53,6 +55,8 @@ typedef enum ofd_err {
   OFD_ERR_REFUSED = -9,   /* the operator answered and refused (1022 != 0) */
   OFD_ERR_FN = -10,       /* the FN refused the answer or failed (see fn_error) */
   OFD_ERR_BACKOFF = -11,  /* too soon after a failure and the caller cannot wait */
+  OFD_ERR_TLS = -12,      /* TLS: no secure session, or the server's certificate is not
+                             trusted or not for this host (ofd_tls_last_error says why) */
 } ofd_err_t;
 
 /* Stable lower-case name ("connect", "refused"; "unknown" otherwise: names
@@ -67,7 +71,12 @@ const char *ofd_err_message(int err, bool russian);
 ** within timeout_ms; recv() reads at most cap bytes, waiting at most
 ** timeout_ms, and stores the count (0: the peer closed) in *got; close()
 ** accepts NULL. Each returns 0 or a negative ofd_err_t (OFD_ERR_TIMEOUT,
-** OFD_ERR_CONNECT, OFD_ERR_RESOLVE, OFD_ERR_IO).
+** OFD_ERR_CONNECT, OFD_ERR_RESOLVE, OFD_ERR_IO, OFD_ERR_TLS).
+**
+** A backend with state of its own (TLS: its CA store) finds it in *conn on
+** entry to connect(): the client puts ofd_client_options_t.transport_context
+** there (NULL unless set) before the call, and the backend overwrites it
+** with the connection. Backends without state ignore what comes in.
 */
 typedef struct ofd_transport {
   const char *name;
@@ -79,6 +88,36 @@ typedef struct ofd_transport {
 
 /* Plain TCP (non-blocking sockets, poll, no SIGPIPE). */
 const ofd_transport_t *ofd_transport_tcp(void);
+
+/*
+** TLS through OpenSSL (TLS 1.2 or later), on the same non-blocking
+** sockets and timeouts as TCP. The server's certificate chain must verify
+** against ca_file (PEM; NULL: OpenSSL's default paths) and name the host:
+** the name the client connects to (or server_name when given) is checked
+** against the certificate's DNS names and sent as SNI; an IP address is
+** checked against its IP addresses and sends no SNI. Anything else is
+** OFD_ERR_TLS, with the reason (OpenSSL's verify error: "unable to get
+** local issuer certificate", "hostname mismatch", ...) kept for
+** ofd_tls_last_error(). No SIGPIPE either: writes block it around OpenSSL.
+**
+** A client uses it with o.transport = ofd_transport_tls() and
+** o.transport_context = the ofd_tls_t (ofd_client_options_use_tls() sets
+** both); connect() without a context is OFD_ERR_ARGUMENT.
+** ofd_tls_create() reads the CA file at once, so a wrong path is reported
+** before any connection: OFD_ERR_TLS with the reason in detail (may be
+** NULL; cut to detail_cap), *out NULL; OFD_ERR_ARGUMENT for NULLs,
+** OFD_ERR_NO_MEMORY. One ofd_tls_t may serve several clients of one
+** thread and must outlive them. ofd_tls_destroy() accepts NULL.
+*/
+typedef struct ofd_tls ofd_tls_t;
+typedef struct ofd_tls_options {
+  const char *ca_file;     /* CAs to trust (PEM); NULL: the system's */
+  const char *server_name; /* name to check and send; NULL: the host connected to */
+} ofd_tls_options_t;
+int ofd_tls_create(const ofd_tls_options_t *o, ofd_tls_t **out, char *detail, size_t detail_cap);
+const ofd_transport_t *ofd_transport_tls(void);
+const char *ofd_tls_last_error(const ofd_tls_t *tls); /* "" when none; never NULL */
+void ofd_tls_destroy(ofd_tls_t *tls);
 
 /* Injected time for the backoff schedule: milliseconds on any monotonic
 ** scale, a sleep, and a random 32-bit value. */
@@ -100,6 +139,7 @@ typedef struct ofd_client_options {
   uint32_t backoff_base_ms;         /* 0: OFD_BACKOFF_BASE_MS */
   uint32_t backoff_max_ms;          /* 0: OFD_BACKOFF_MAX_MS */
   const ofd_transport_t *transport; /* NULL: ofd_transport_tcp() */
+  void *transport_context;          /* given to transport->connect in *conn (TLS: ofd_tls_t) */
   ofd_clock_ms_t clock;             /* NULL: CLOCK_MONOTONIC */
   ofd_sleep_ms_t sleep;             /* NULL: nanosleep */
   ofd_random_t random;              /* NULL: a per-client xorshift seeded from the clock */
@@ -110,6 +150,10 @@ typedef struct ofd_client ofd_client_t;
 
 /* Zeroes *o (all defaults). host, port and profile are still to be set. */
 void ofd_client_options_init(ofd_client_options_t *o);
+
+/* TLS for this client: transport = ofd_transport_tls(), context = tls
+** (NULL tls: back to plain TCP). */
+void ofd_client_options_use_tls(ofd_client_options_t *o, ofd_tls_t *tls);
 
 /* Create a client; connects nothing yet. OFD_ERR_ARGUMENT for a NULL or
 ** empty host, port 0, an unknown profile or negative timeouts;

@@ -4,7 +4,10 @@
 ** Nothing is stored here. The counts and the oldest times come from
 ** fn_status() (the FN keeps them in the same transaction as the documents),
 ** and the number of the oldest waiting notification from
-** fn_notification_next(). The levels are a pure function of those facts,
+** fn_notification_next(). The 3-day clock runs from the oldest notification
+** that is neither ticketed nor exported (fn.h, "Export for remote shops"):
+** a batch written to a medium is on its way, so it stops the clock even
+** before its tickets come back. The levels are a pure function of those facts,
 ** `now` and the policy, so a test moves `now` and sees each threshold
 ** switch exactly at its hour.
 **
@@ -30,17 +33,19 @@ static const char msg_fn_warning[] =
     "25 days: on day 30 the FN stops making receipts. Check the link and run `kassa ofd flush`.";
 static const char msg_batch_blocked[] =
     "Продажа маркированных товаров остановлена: уведомления о продажах не переданы оператору 3 "
-    "дня. Передайте пакет уведомлений (`kassa ofd flush`). / Sales of marked goods are stopped: "
-    "sale notifications have not reached the marking operator for 3 days. Deliver the batch "
-    "(`kassa ofd flush`).";
+    "дня. Выгрузите пакет (`kassa batch export --out FILE`) или передайте его (`kassa batch "
+    "upload FILE`, `kassa ofd flush`). / Sales of marked goods are stopped: sale notifications "
+    "have not reached the marking operator for 3 days. Export the batch (`kassa batch export "
+    "--out FILE`) or deliver it (`kassa batch upload FILE`, `kassa ofd flush`).";
 static const char msg_batch_warning[] =
     "Уведомления о продажах ждут передачи оператору более 48 часов: через 72 часа продажа "
-    "маркированных товаров будет остановлена. / Sale notifications have waited over 48 hours: at "
-    "72 hours sales of marked goods stop.";
+    "маркированных товаров будет остановлена. Выгрузите пакет (`kassa batch export`). / Sale "
+    "notifications have waited over 48 hours: at 72 hours sales of marked goods stop. Export the "
+    "batch (`kassa batch export`).";
 static const char msg_batch_overdue[] =
-    "Уведомления о продажах ждут передачи оператору более 3 дней. Передайте пакет (`kassa ofd "
-    "flush`). / Sale notifications have waited over 3 days. Deliver the batch (`kassa ofd "
-    "flush`).";
+    "Уведомления о продажах ждут передачи оператору более 3 дней. Выгрузите или передайте пакет "
+    "(`kassa batch export`, `kassa batch upload`). / Sale notifications have waited over 3 days. "
+    "Export or deliver the batch (`kassa batch export`, `kassa batch upload`).";
 
 void outbox_policy_defaults(outbox_policy_t *p)
 {
@@ -117,8 +122,16 @@ int outbox_status(fn_t *fn, uint32_t now, const outbox_policy_t *policy, outbox_
     s.first_notification_time =
         st.first_unsent_notification_time ? st.first_unsent_notification_time : n->time;
     s.oldest_notification_age = age_of(s.now, s.first_notification_time);
+  }
+  s.exported_through = st.notifications_exported_through;
+  s.exported_at = st.notifications_exported_at;
+  s.unexported_notifications = st.unexported_notifications;
+  if (st.unexported_notifications) {
+    s.first_unexported_number = st.first_unexported_notification_number;
+    s.first_unexported_time = st.first_unexported_notification_time;
+    s.oldest_unexported_age = age_of(s.now, s.first_unexported_time);
     if (s.autonomous || policy->batch_applies_online)
-      s.batch_level = level_of(s.oldest_notification_age, (uint64_t)policy->batch_warn_hours * HOUR,
+      s.batch_level = level_of(s.oldest_unexported_age, (uint64_t)policy->batch_warn_hours * HOUR,
                                (uint64_t)policy->batch_refuse_hours * HOUR, &s.batch_seconds_left);
   }
   s.level = s.documents_level > s.batch_level ? s.documents_level : s.batch_level;

@@ -14,11 +14,14 @@
 **    0x15). We warn from day 25, so there is time to fix the link.
 **  - the remote shops' 3-day batch: an autonomous till (registered without
 **    an OFD) hands its sale notifications over in batches at least every
-**    three days. Counted from the oldest notification still waiting, we
-**    warn from 48 hours and, by default, refuse new sales of marked goods
-**    from 72 hours until the batch is delivered. The hours and whether to
-**    refuse are policy (outbox_policy_t), because the rule's enforcement is
-**    the shop's decision, not the FN's.
+**    three days (ofd/batch.h, `kassa batch export|upload`). Counted from
+**    the oldest notification that is neither ticketed by the OISM nor
+**    exported in a batch, we warn from 48 hours and, by default, refuse new
+**    sales of marked goods from 72 hours until a batch is exported or
+**    uploaded. Exporting clears the deadline (the batch is on its way);
+**    uploading brings the tickets that clear the notifications themselves.
+**    The hours and whether to refuse are policy (outbox_policy_t), because
+**    the rule's enforcement is the shop's decision, not the FN's.
 **
 ** Times are FFD time (local time written as if UTC), like the FN's clock.
 */
@@ -63,9 +66,16 @@ typedef struct outbox_status {
   uint32_t first_notification_number;
   uint32_t first_notification_time;
   uint32_t oldest_notification_age; /* seconds, 0 when none */
+  /* Of those, the ones no batch has exported yet: the 3-day clock. */
+  uint32_t unexported_notifications;
+  uint32_t first_unexported_number; /* 0 when none */
+  uint32_t first_unexported_time;   /* 0 when none */
+  uint32_t oldest_unexported_age;   /* seconds, 0 when none */
+  uint32_t exported_through;        /* the FN's export mark (0: never exported) */
+  uint32_t exported_at;             /* when it was set (0: never) */
   /* Levels under the policy given to outbox_status(). */
   outbox_level_t documents_level;  /* the 30-day rule */
-  outbox_level_t batch_level;      /* the 3-day batch rule */
+  outbox_level_t batch_level;      /* the 3-day batch rule (unexported notifications) */
   outbox_level_t level;            /* the worse of the two */
   uint32_t documents_seconds_left; /* until the FN blocks (0: blocked or none) */
   uint32_t batch_seconds_left;     /* until marked sales stop (0: passed or none) */

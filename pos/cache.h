@@ -56,12 +56,16 @@ typedef struct cache cache_t;
 
 /*
 ** Opens (creating with mode 0600 when missing) the cache at path and
-** brings its schema up to date. 0 or CACHE_ERR_IO; *out NULL on failure.
+** brings its schema up to date (PRAGMA user_version). 0, CACHE_ERR_ARGUMENT
+** for a NULL or empty path, or CACHE_ERR_IO (the file cannot be created or
+** opened, WAL or synchronous=FULL cannot be set, or the schema is from a
+** newer program); *out NULL on failure. The directory must exist.
 */
 int cache_open(const char *path, cache_t **out);
 void cache_close(cache_t *c); /* NULL is fine */
 
-/* The last SQLite error text, for logs ("" when none). Never NULL. */
+/* The last error's detail, for logs: SQLite's text, or why an argument or
+** a state was refused ("code 3: ..."); "" when none. Never NULL. */
 const char *cache_last_error(const cache_t *c);
 
 /* ---- catalogue ---------------------------------------------------------- */
@@ -70,21 +74,23 @@ const char *cache_last_error(const cache_t *c);
 #define CACHE_GROUP_MAX 24
 
 typedef struct cache_product {
-  char gtin[15];                      /* 14 digits (EAN-13/8 padded with zeros on the left) */
-  char name[CACHE_NAME_MAX * 4 + 1];  /* UTF-8 */
-  uint64_t price;                     /* kopecks per piece, or per kg / l when weighed */
-  uint8_t vat;                        /* 1199: 1 20%, 2 10%, 5 0%, 6 none, 11 22% ... */
-  char group[CACHE_GROUP_MAX + 1];    /* product group: footwear, dairy, water, tobacco,
-                                         beer, clothes, perfume, tyres, ..., "" unmarked */
-  int group_id;                       /* true-api group id (3 tobacco, 8 milk ...), 0 none */
-  bool marking_required;              /* a plain barcode scan of it is refused */
-  bool strict;                        /* strict accounting: only codes in stock sell */
-  bool weighed;                       /* sold by weight: 2108 = 11 (kg), fractional qty */
-  bool excise;                        /* 1212 = 31 instead of 33 (tobacco, ...) */
+  char gtin[15];                     /* 14 digits (EAN-13/8 padded with zeros on the left) */
+  char name[CACHE_NAME_MAX * 4 + 1]; /* UTF-8 */
+  uint64_t price;                    /* kopecks per piece, or per kg / l when weighed */
+  uint8_t vat;                       /* 1199: 1 20%, 2 10%, 5 0%, 6 none, 11 22% ... */
+  char group[CACHE_GROUP_MAX + 1];   /* product group: footwear, dairy, water, tobacco,
+                                        beer, clothes, perfume, tyres, ..., "" unmarked */
+  int group_id;                      /* true-api group id (3 tobacco, 8 milk ...), 0 none */
+  bool marking_required;             /* a plain barcode scan of it is refused */
+  bool strict;                       /* strict accounting: only codes in stock sell */
+  bool weighed;                      /* sold by weight: 2108 = 11 (kg), fractional qty */
+  bool excise;                       /* 1212 = 31 instead of 33 (tobacco, ...) */
 } cache_product_t;
 
 /* Adds or replaces a product. CACHE_ERR_ARGUMENT for a GTIN that is not
-** 14 digits or an empty name. */
+** 14 digits with a valid GS1 check digit, an empty or oversize name (more
+** than CACHE_NAME_MAX characters), an oversize group, or a VAT rate outside
+** 1..12. */
 int cache_product_put(cache_t *c, const cache_product_t *p);
 
 /* The product with this GTIN (14 digits; 8 and 13 digit codes are padded
@@ -94,12 +100,17 @@ int cache_product_get(cache_t *c, const char *gtin, cache_product_t *out);
 /*
 ** Imports a catalogue file: UTF-8 CSV with a header line
 ** `gtin;name;price;vat;group;group_id;marking;strict;weighed;excise`
-** (price in roubles with a dot, booleans 0/1). All or nothing: on
-** CACHE_ERR_FORMAT nothing is written and err says "line N: why".
-** *count gets the number of products written.
+** (price in roubles with a dot, booleans 0/1). One product per line, fields
+** separated by ';' with no quoting (a name cannot hold ';'); blank lines and
+** lines starting with '#' are skipped; CRLF and a UTF-8 BOM are fine. GTINs
+** of 8, 13 or 14 digits (check digit verified) are padded to 14. A marked
+** product needs its group; strict accounting and excise need marking. All
+** or nothing: on CACHE_ERR_FORMAT nothing is written and err says "line N:
+** why" in English and Russian (a GTIN given twice names both lines);
+** CACHE_ERR_NOT_FOUND when the file cannot be read. *count (may be NULL)
+** gets the number of products written.
 */
-int cache_catalogue_import(cache_t *c, const char *path, size_t *count, char *err,
-                           size_t err_size);
+int cache_catalogue_import(cache_t *c, const char *path, size_t *count, char *err, size_t err_size);
 
 /* ---- codes ---------------------------------------------------------------- */
 
@@ -126,30 +137,33 @@ typedef struct cache_code {
   char ki[CACHE_KI_MAX + 1];
   char gtin[15];
   cache_local_state_t local;
-  uint32_t sold_document;     /* FN document number of the sale, 0 none */
-  uint32_t returned_document; /* FN document number of the last return, 0 none */
-  char remarked_to[CACHE_KI_MAX + 1]; /* the new code's ki when REMARKED */
+  uint32_t sold_document;               /* FN document number of the sale, 0 none */
+  uint32_t returned_document;           /* FN document number of the last return, 0 none */
+  char remarked_to[CACHE_KI_MAX + 1];   /* the new code's ki when REMARKED */
   char remarked_from[CACHE_KI_MAX + 1]; /* the old code's ki, or "return:N:L" */
   /* From the operator (valid when op_synced_ms != 0). */
   cache_op_state_t op_state;
   bool op_blocked;
   bool op_sold;
   char owner_inn[13];
-  int64_t expire_ms;  /* 0: none */
-  uint64_t mrp, smp;  /* kopecks, 0: none */
+  int64_t expire_ms; /* 0: none */
+  uint64_t mrp, smp; /* kopecks, 0: none */
   int64_t op_synced_ms;
 } cache_code_t;
 
 /* The code with this ki. CACHE_ERR_NOT_FOUND when the store has no row
-** for it (neither local nor synced). */
+** for it (neither local nor synced). A primary-key read through a kept
+** prepared statement: no write, no transaction. */
 int cache_code_get(cache_t *c, const char *ki, cache_code_t *out);
 
 /*
-** Puts codes into stock (goods acceptance), all in one transaction. gtin
-** may be NULL (taken from the ki: characters 2..15 of a GS1 ki). A code
-** already in stock stays; a SOLD code is CACHE_ERR_STATE for the whole
-** call (nothing written), *bad set to its index when bad is not NULL; a
-** REMARKED code likewise.
+** Puts codes into stock (goods acceptance), all in one transaction. The
+** GTIN is taken from the ki (characters 2..15 of a GS1 ki, the first 14 of
+** a 21-character tobacco pack ki). A code already in stock stays; a SOLD
+** code is CACHE_ERR_STATE for the whole call (nothing written), *bad set to
+** its index when bad is not NULL; a REMARKED code likewise; so is an empty
+** or oversize ki, or one holding a control character such as GS (pass
+** markcode_t.ki, not the full code), with CACHE_ERR_ARGUMENT.
 */
 int cache_stock_add(cache_t *c, const char *const *kis, size_t count, size_t *bad);
 
@@ -163,9 +177,9 @@ int cache_fn_applied(cache_t *c, uint32_t *out);
 
 /* One marked line of a receipt, as the replay hands it over. */
 typedef struct cache_receipt_line {
-  const char *ki;     /* identification part of the line's 2000 */
-  const char *gtin;   /* may be NULL */
-  uint8_t km_status;  /* 2003: 1/2 sold, 3/4 returned */
+  const char *ki;    /* identification part of the line's 2000 */
+  const char *gtin;  /* may be NULL */
+  uint8_t km_status; /* 2003: 1/2 sold, 3/4 returned */
 } cache_receipt_line_t;
 
 /*
@@ -175,7 +189,11 @@ typedef struct cache_receipt_line {
 ** lines of other operations, and documents that are not receipts (count 0),
 ** only move the pointer. number must be cache_fn_applied() + 1, else
 ** CACHE_ERR_STATE (the replay is strictly in order, so a crash repeats a
-** document at most once and never applies it twice).
+** document at most once and never applies it twice). REMARKED is final: a
+** line naming a remarked code records the document number but leaves the
+** code REMARKED (the archive is the truth about the receipt, the remark is
+** the truth about the code). A line with a NULL or malformed ki is
+** CACHE_ERR_ARGUMENT and nothing is written.
 */
 int cache_apply_receipt(cache_t *c, uint32_t number, uint8_t operation,
                         const cache_receipt_line_t *lines, size_t count);
@@ -188,14 +206,23 @@ typedef enum cache_block_kind {
   CACHE_BLOCK_SERIES = 3, /* value: GTIN + "/" + batch (AI 10) */
 } cache_block_kind_t;
 
+/* CACHE_ERR_ARGUMENT for an empty or oversize value, a GTIN that is not
+** 8, 13 or 14 digits with its check digit (padded to 14 when stored), a
+** series that is not GTIN "/" batch (1..20 characters), or a reason longer
+** than CACHE_REASON_MAX. reason may be NULL (""); putting a block again
+** replaces its reason. cache_block_remove is CACHE_ERR_NOT_FOUND when there
+** is no such block. */
+#define CACHE_REASON_MAX 256 /* bytes of a block's reason (UTF-8) */
 int cache_block_put(cache_t *c, cache_block_kind_t kind, const char *value, const char *reason);
 int cache_block_remove(cache_t *c, cache_block_kind_t kind, const char *value);
 
 /* Is this code blocked by code, GTIN or series (batch may be NULL or "")?
-** *reason (may be NULL) gets the block's reason text (static until the
-** next call on c), *kind which block matched. 0 with *blocked set. */
-int cache_block_find(cache_t *c, const char *ki, const char *gtin, const char *batch,
-                     bool *blocked, cache_block_kind_t *kind, const char **reason);
+** gtin may be NULL (taken from the ki). The most specific block wins:
+** code, then series, then GTIN. *reason (may be NULL) gets the block's
+** reason text (static until the next call on c), *kind (may be NULL) which
+** block matched. 0 with *blocked set. */
+int cache_block_find(cache_t *c, const char *ki, const char *gtin, const char *batch, bool *blocked,
+                     cache_block_kind_t *kind, const char **reason);
 
 /* ---- sync from the operator --------------------------------------------- */
 
@@ -213,23 +240,40 @@ typedef struct cache_sync_row {
 
 /*
 ** Applies one page of the feed and stores `cursor` (the feed's position
-** after the page) and lastSync = now_ms, in one transaction: a crash
-** resumes from the last page applied. Local states are never touched.
+** after the page, at most CACHE_CURSOR_MAX bytes) and lastSync = now_ms, in
+** one transaction: a crash resumes from the last page applied. Local states
+** are never touched. Rows are checked before anything is written (an empty,
+** oversize or GS-holding ki, a state outside cache_op_state_t, an owner INN
+** that is not 10 or 12 digits: CACHE_ERR_ARGUMENT, nothing written). A row
+** that repeats a ki later in the page wins. This is also the bulk path:
+** pages of thousands of rows cost one transaction each.
 */
 int cache_sync_apply(cache_t *c, const cache_sync_row_t *rows, size_t count, const char *cursor,
                      int64_t now_ms);
 
-/* The stored cursor ("" when never synced) and lastSync (0 never). */
+#define CACHE_CURSOR_MAX 128
+
+/* The stored cursor ("" when never synced) and lastSync (0 never).
+** cursor may be NULL; otherwise cursor_size must hold it (else
+** CACHE_ERR_ARGUMENT). last_sync_ms may be NULL. */
 int cache_sync_state(cache_t *c, char *cursor, size_t cursor_size, int64_t *last_sync_ms);
 
 /* Stale: never synced, or last sync more than stale_hours ago (72 by the
-** local module's rule). */
+** local module's rule; 0 means 72). Exactly stale_hours after the last
+** sync is still fresh; one millisecond later is stale. A cache that cannot
+** be read is stale. */
 bool cache_is_stale(cache_t *c, int64_t now_ms, uint32_t stale_hours);
 
 /* ---- remarking ------------------------------------------------------------ */
 
 /* Adds fresh codes (full codes, GS as 0x1D, as the operator issued them)
-** to the pool for labels. Codes already pooled are skipped. */
+** to the pool for labels, in one transaction. Each must parse
+** (scanner/markcode.h) as a GS1 marking code with a verification part, and
+** is pooled in its canonical form under its GTIN. Codes already pooled are
+** skipped (*added, may be NULL, counts the new ones). A code that does not
+** parse is CACHE_ERR_FORMAT, one the store already holds in stock, sold or
+** remarked is CACHE_ERR_STATE: nothing is written and cache_last_error()
+** names the index ("code 3: ..."). */
 int cache_pool_add(cache_t *c, const char *const *codes, size_t count, size_t *added);
 
 /* How many pooled codes wait for this GTIN (all when gtin NULL). */
@@ -244,11 +288,15 @@ typedef struct cache_pending {
   int64_t created_ms;
 } cache_pending_t;
 
-/* Records a return without a code (after its receipt is in the FN). */
+/* Records a return without a code (after its receipt is in the FN). The
+** same (return_document, line) again with the same GTIN returns the
+** existing id (a replay after a crash); with another GTIN it is
+** CACHE_ERR_STATE. return_document and line must be > 0. *id may be NULL. */
 int cache_pending_add(cache_t *c, const char *gtin, uint32_t return_document, uint32_t line,
                       int64_t now_ms, int64_t *id);
 
-/* Pending returns, oldest first: up to cap into out, *count how many. */
+/* Open pending returns (not yet remarked), oldest first: up to cap into
+** out, *count how many were written. */
 int cache_pending_list(cache_t *c, cache_pending_t *out, size_t cap, size_t *count);
 
 /*
@@ -258,16 +306,36 @@ int cache_pending_list(cache_t *c, cache_pending_t *out, size_t cap, size_t *cou
 ** code the store knows; CACHE_ERR_STATE when it is SOLD) or closes pending
 ** return `pending_id` (old_ki NULL). new_code receives the full pooled code
 ** (GS as 0x1D, NUL-terminated) for the label.
+**
+** Refusals, each writing nothing: CACHE_ERR_NOT_FOUND for an old_ki with
+** no row or an unknown pending id; CACHE_ERR_STATE for an old code that is
+** SOLD or already REMARKED, or a pending return already closed;
+** CACHE_ERR_ARGUMENT when gtin is not the old code's (or the pending
+** return's) GTIN, or new_code_size cannot hold the code.
 */
 int cache_remark(cache_t *c, const char *gtin, const char *old_ki, int64_t pending_id,
                  char *new_code, size_t new_code_size);
 
 /* ---- counts for status pages ------------------------------------------- */
 
+/* codes: rows in the code table (local or synced); in_stock, sold,
+** remarked: by local state; blocked: local blocks (codes, GTINs, series);
+** pooled: fresh codes for labels; pending: open returns without a code;
+** synced: codes with an operator status; op_blocked: synced codes the
+** operator reports blocked. The code figures are counters kept in the same
+** transactions as the rows, so a status page never scans 10 million rows. */
 typedef struct cache_counts {
   uint64_t products, codes, in_stock, sold, remarked, blocked, pooled, pending;
+  uint64_t synced, op_blocked;
 } cache_counts_t;
 
 int cache_counts(cache_t *c, cache_counts_t *out);
+
+/* Stable names of the states, for JSON: "none", "in_stock", "sold",
+** "remarked"; "unknown", "emitted", "applied", "circulation", "retired";
+** "code", "gtin", "series". "?" for other values. */
+const char *cache_local_name(cache_local_state_t s);
+const char *cache_op_name(cache_op_state_t s);
+const char *cache_block_kind_name(cache_block_kind_t k);
 
 #endif /* KASSA_POS_CACHE_H */

@@ -13,11 +13,30 @@
 
 int cli_code(const kassa_config_t *cfg, int argc, char **argv);
 int cli_demo(const kassa_config_t *cfg, int argc, char **argv);
+/* The store day of `kassa demo` (pos/demo_day.c); 0 when every step behaved. */
+int demo_store_day(const kassa_config_t *cfg);
 int cli_scan(const kassa_config_t *cfg, int argc, char **argv);
 int cli_fn(const kassa_config_t *cfg, int argc, char **argv);
 int cli_shift(const kassa_config_t *cfg, int argc, char **argv);
 int cli_fd(const kassa_config_t *cfg, int argc, char **argv);
 int cli_ofd(const kassa_config_t *cfg, int argc, char **argv);
+int cli_batch(const kassa_config_t *cfg, int argc, char **argv);
+
+/* Shared by `kassa ofd` and `kassa batch` (defined in cli_ofd.c): open
+** DATA/fn.db (1 with the reason on stderr when it cannot be), and the
+** [outbox] policy of the configuration as ofd/outbox.h takes it. */
+struct fn;
+struct outbox_policy;
+int cli_delivery_open_fn(const kassa_config_t *cfg, struct fn **fn);
+void cli_delivery_policy(const kassa_config_t *cfg, struct outbox_policy *policy);
+int cli_sale(const kassa_config_t *cfg, int argc, char **argv);
+int cli_accept(const kassa_config_t *cfg, int argc, char **argv);
+int cli_return(const kassa_config_t *cfg, int argc, char **argv);
+int cli_fsck(const kassa_config_t *cfg, int argc, char **argv);
+int cli_serve(const kassa_config_t *cfg, int argc, char **argv);
+int cli_cache(const kassa_config_t *cfg, int argc, char **argv);
+/* `kassa print receipt|qr` (pos/cli_print.c). */
+int cli_print(const kassa_config_t *cfg, int argc, char **argv);
 
 /*
 ** Decode the escapes of `kassa code parse --escaped` in place: \x1d (any

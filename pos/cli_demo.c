@@ -1,8 +1,9 @@
 /*
-** cli_demo.c: `kassa demo`, the store day in one command.
+** cli_demo.c: `kassa demo` (the store day, pos/demo_day.c) and `kassa demo
+** codes`, the scanner's side of it.
 **
-** Until the till exists (checkout, returns, delivery) the demo runs the
-** first thing a till does with every scan: it reads the demo codes named in
+** `kassa demo codes` runs the first thing a till does with every scan: it
+** reads the demo codes named in
 ** the config ([paths] demo_codes), each written the way scanners deliver
 ** them (lost separators, AIM prefixes, a Russian keyboard layout, damage),
 ** parses each, prints what the cashier would see, and checks the outcome
@@ -32,10 +33,8 @@ static void print_fixes(const markcode_t *mc, char *out, size_t size)
     }
 }
 
-int cli_demo(const kassa_config_t *cfg, int argc, char **argv)
+static int demo_codes(const kassa_config_t *cfg)
 {
-  (void)argc;
-  (void)argv;
   FILE *f = fopen(cfg->demo_codes, "r");
   if (!f) {
     fprintf(stderr, "kassa demo: cannot read the demo codes %s (set [paths] demo_codes)\n",
@@ -83,4 +82,22 @@ int cli_demo(const kassa_config_t *cfg, int argc, char **argv)
   fclose(f);
   printf("\n%d scans, %d as expected, %d not\n", count, count - wrong, wrong);
   return wrong == 0 && count > 0 ? 0 : 1;
+}
+
+int cli_demo(const kassa_config_t *cfg, int argc, char **argv)
+{
+  if (argc >= 2 && !strcmp(argv[1], "codes")) return demo_codes(cfg);
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    puts("usage: kassa demo          a store day against kassa-operator on loopback\n"
+         "       kassa demo codes    the demo scans through the marking-code engine\n"
+         "\n"
+         "The store day starts kassa-operator (next to kassa, or $KASSA_OPERATOR) in a\n"
+         "temporary directory and exits 0 only if every step behaved as described.");
+    return 0;
+  }
+  if (argc >= 2) {
+    fprintf(stderr, "kassa demo: unknown argument %s (try --help)\n", argv[1]);
+    return 2;
+  }
+  return demo_store_day(cfg);
 }

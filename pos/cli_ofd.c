@@ -11,8 +11,10 @@
 **
 ** The FN is the queue (ofd/outbox.h): these commands read it and empty it,
 ** they keep nothing of their own, so running flush twice, or killing it in
-** the middle, never loses or doubles a document. Addresses default to
-** 127.0.0.1 and the [operator] ports of the configuration. Exit status: 0
+** the middle, never loses or doubles a document. Addresses default to the
+** [operator] host and ports of the configuration; with [ofd] tls = yes the
+** links are TLS, the server's certificate checked against [ofd] ca_file.
+** The deadlines follow the [outbox] policy of the configuration. Exit status: 0
 ** when nothing is owed any more (flush) or the status was printed; 1 with
 ** the reason, in Russian and English, when something stays owed; 2 for a
 ** usage error.
@@ -32,6 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* TLS for every link of one command, when the configuration asks for it. */
+typedef struct links {
+  ofd_tls_t *tls; /* NULL: plain TCP */
+} links_t;
+
 static const char ofd_usage[] =
     "usage: kassa ofd status [--json]\n"
     "       kassa ofd flush [--ofd HOST:PORT] [--oism HOST:PORT] [--retries N]\n"
@@ -44,12 +51,23 @@ static const char ofd_usage[] =
     "  flush    send documents to the OFD, then notifications to the OISM;\n"
     "           exit 0 when nothing is owed any more\n"
     "  keys     load fresh verification keys from the key server into the FN\n"
-    "Addresses default to 127.0.0.1 and the [operator] ports of the config.\n"
+    "Addresses default to the [operator] host and ports of the config; [ofd] tls\n"
+    "and ca_file make the links TLS. Deadlines follow the [outbox] settings.\n"
     "--retries N (default 2): attempts after a network failure, with backoff.\n";
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static int open_fn(const kassa_config_t *cfg, fn_t **fn)
+void cli_delivery_policy(const kassa_config_t *cfg, outbox_policy_t *p)
+{
+  outbox_policy_defaults(p);
+  p->fn_warn_days = cfg->fn_warn_days;
+  p->batch_warn_hours = cfg->batch_warn_hours;
+  p->batch_refuse_hours = cfg->batch_refuse_hours;
+  p->batch_refuses_marked = cfg->batch_refuses_marked != 0;
+  p->batch_applies_online = cfg->batch_applies_online != 0;
+}
+
+int cli_delivery_open_fn(const kassa_config_t *cfg, fn_t **fn)
 {
   char path[KASSA_PATH_MAX + 16];
   snprintf(path, sizeof path, "%.*s/fn.db", KASSA_PATH_MAX, cfg->data_dir);
@@ -91,6 +109,35 @@ static int parse_endpoint(const char *s, char *host, size_t host_size, uint16_t 
   return 0;
 }
 
+/* [ofd] tls: one TLS context (the CA file read now) for the command. */
+static int links_open(const kassa_config_t *cfg, links_t *l)
+{
+  char detail[512];
+  l->tls = NULL;
+  if (!cfg->ofd_tls) return 0;
+  ofd_tls_options_t o = {cfg->ofd_ca_file[0] ? cfg->ofd_ca_file : NULL, NULL};
+  int rc = ofd_tls_create(&o, &l->tls, detail, sizeof detail);
+  if (rc != 0) {
+    fprintf(stderr, "kassa: %s\n  %s\n  %s\n", detail[0] ? detail : ofd_err_name(rc),
+            ofd_err_message(rc, true), ofd_err_message(rc, false));
+    return 1;
+  }
+  return 0;
+}
+
+static void links_close(links_t *l)
+{
+  ofd_tls_destroy(l->tls);
+  l->tls = NULL;
+}
+
+/* Why TLS failed, when it did. */
+static void tls_why(const links_t *l, int rc)
+{
+  if (rc == OFD_ERR_TLS && l->tls && ofd_tls_last_error(l->tls)[0])
+    fprintf(stderr, "  %s\n", ofd_tls_last_error(l->tls));
+}
+
 static void format_age(uint32_t seconds, char *out, size_t size)
 {
   if (seconds >= 86400u)
@@ -115,10 +162,10 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
     }
   }
   fn_t *fn = NULL;
-  if (open_fn(cfg, &fn)) return 1;
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
   outbox_status_t s;
   outbox_policy_t policy;
-  outbox_policy_defaults(&policy);
+  cli_delivery_policy(cfg, &policy);
   int rc = outbox_status(fn, 0, &policy, &s);
   fn_free(fn);
   if (rc != 0) {
@@ -137,16 +184,19 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
            "\"unsentDocuments\":%u,\"firstUnsentNumber\":%u,\"firstUnsentTime\":%u,"
            "\"oldestDocumentAge\":%u,\"unsentNotifications\":%u,"
            "\"firstNotificationNumber\":%u,\"firstNotificationTime\":%u,"
-           "\"oldestNotificationAge\":%u,\"documentsLevel\":\"%s\",\"batchLevel\":\"%s\","
+           "\"oldestNotificationAge\":%u,\"unexportedNotifications\":%u,"
+           "\"firstUnexportedNumber\":%u,\"firstUnexportedTime\":%u,\"oldestUnexportedAge\":%u,"
+           "\"exportedThrough\":%u,\"documentsLevel\":\"%s\",\"batchLevel\":\"%s\","
            "\"level\":\"%s\",\"documentsSecondsLeft\":%u,\"batchSecondsLeft\":%u,"
            "\"maySellMarked\":%s,\"reason\":",
            s.fn_number, s.autonomous ? "true" : "false", s.now,
            s.unsent_documents + s.unsent_notifications, s.unsent_documents, s.first_unsent_number,
            s.first_unsent_time, s.oldest_document_age, s.unsent_notifications,
            s.first_notification_number, s.first_notification_time, s.oldest_notification_age,
-           outbox_level_name(s.documents_level), outbox_level_name(s.batch_level),
-           outbox_level_name(s.level), s.documents_seconds_left, s.batch_seconds_left,
-           may_sell ? "true" : "false");
+           s.unexported_notifications, s.first_unexported_number, s.first_unexported_time,
+           s.oldest_unexported_age, s.exported_through, outbox_level_name(s.documents_level),
+           outbox_level_name(s.batch_level), outbox_level_name(s.level), s.documents_seconds_left,
+           s.batch_seconds_left, may_sell ? "true" : "false");
     if (reason)
       printf("\"%s\"", reason);
     else
@@ -168,6 +218,9 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
     format_age(s.oldest_notification_age, age, sizeof age);
     printf(" (oldest #%u, %s old)", s.first_notification_number, age);
   }
+  if (s.unsent_notifications > s.unexported_notifications)
+    printf("\n  of them exported in a batch / выгружены пакетом: %u",
+           s.unsent_notifications - s.unexported_notifications);
   printf("\nstate: %s\n", outbox_level_name(s.level));
   for (size_t i = 0; i < nwarn; i++) printf("! %s\n", warnings[i]);
   if (!may_sell) printf("marked sales refused / продажа маркированных товаров запрещена\n");
@@ -206,8 +259,8 @@ static void progress_end(progress_t *p)
 }
 
 /* Explain why a run stopped; always returns 1. */
-static int explain(const char *peer, const char *host, uint16_t port, const char *what, int rc,
-                   const ofd_delivery_stats_t *st)
+static int explain(const links_t *l, const char *peer, const char *host, uint16_t port,
+                   const char *what, int rc, const ofd_delivery_stats_t *st)
 {
   fprintf(stderr, "kassa: %s %s:%u: delivery stopped", peer, host, (unsigned)port);
   if (st->stopped_at) fprintf(stderr, " at %s %u", what, st->stopped_at);
@@ -215,19 +268,22 @@ static int explain(const char *peer, const char *host, uint16_t port, const char
   if (rc == OFD_ERR_REFUSED) fprintf(stderr, ", answer code 1022 = %u", st->answer_code);
   fprintf(stderr, "; %u still owed\n  %s\n  %s\n", st->remaining, ofd_err_message(rc, true),
           ofd_err_message(rc, false));
+  tls_why(l, rc);
   if (rc == OFD_ERR_FN && st->fn_error)
     fprintf(stderr, "  %s\n  %s\n", fn_err_message(st->fn_error, true),
             fn_err_message(st->fn_error, false));
   return 1;
 }
 
-static int make_client(const char *host, uint16_t port, frame_profile_t profile, ofd_client_t **out)
+static int make_client(const links_t *l, const char *host, uint16_t port, frame_profile_t profile,
+                       ofd_client_t **out)
 {
   ofd_client_options_t o;
   ofd_client_options_init(&o);
   o.host = host;
   o.port = port;
   o.profile = profile;
+  ofd_client_options_use_tls(&o, l->tls);
   int rc = ofd_client_create(&o, out);
   if (rc != 0) fprintf(stderr, "kassa: %s\n", ofd_err_message(rc, false));
   return rc;
@@ -236,16 +292,17 @@ static int make_client(const char *host, uint16_t port, frame_profile_t profile,
 typedef int (*deliver_fn_t)(fn_t *, ofd_client_t *, ofd_progress_t, void *, ofd_delivery_stats_t *);
 
 /* One channel: deliver, retrying network faults `retries` times. */
-static int flush_channel(fn_t *fn, const char *peer, const char *what, const char *host,
-                         uint16_t port, frame_profile_t profile, deliver_fn_t deliver,
-                         unsigned retries, uint32_t *delivered, uint32_t *rejected)
+static int flush_channel(const links_t *l, fn_t *fn, const char *peer, const char *what,
+                         const char *host, uint16_t port, frame_profile_t profile,
+                         deliver_fn_t deliver, unsigned retries, uint32_t *delivered,
+                         uint32_t *rejected)
 {
   ofd_client_t *client = NULL;
   ofd_delivery_stats_t st;
   progress_t pr = {isatty(STDOUT_FILENO) != 0, what, false};
   int rc;
   *delivered = *rejected = 0;
-  if (make_client(host, port, profile, &client) != 0) return 1;
+  if (make_client(l, host, port, profile, &client) != 0) return 1;
   for (unsigned attempt = 0;; attempt++) {
     rc = deliver(fn, client, on_progress, &pr, &st);
     *delivered += st.delivered;
@@ -259,13 +316,15 @@ static int flush_channel(fn_t *fn, const char *peer, const char *what, const cha
   }
   progress_end(&pr);
   ofd_client_destroy(client);
-  if (rc != 0) return explain(peer, host, port, what, rc, &st);
+  if (rc != 0) return explain(l, peer, host, port, what, rc, &st);
   return 0;
 }
 
 static int flush_cmd(const kassa_config_t *cfg, int argc, char **argv)
 {
-  char ofd_host[256] = "127.0.0.1", oism_host[256] = "127.0.0.1";
+  char ofd_host[256], oism_host[256];
+  snprintf(ofd_host, sizeof ofd_host, "%s", cfg->operator_host);
+  snprintf(oism_host, sizeof oism_host, "%s", cfg->operator_host);
   uint16_t ofd_port = cfg->operator_ofd_port, oism_port = cfg->operator_oism_port;
   unsigned retries = 2;
   for (int i = 1; i < argc; i++) {
@@ -295,16 +354,25 @@ static int flush_cmd(const kassa_config_t *cfg, int argc, char **argv)
     return 2;
   }
   fn_t *fn = NULL;
-  if (open_fn(cfg, &fn)) return 1;
+  links_t links;
+  if (links_open(cfg, &links)) return 1;
+  if (cli_delivery_open_fn(cfg, &fn)) {
+    links_close(&links);
+    return 1;
+  }
   uint32_t docs = 0, notes = 0, rejected = 0, unused = 0;
   /* Both channels run: a dead OFD link must not hold back the OISM batch. */
-  int failed = flush_channel(fn, "OFD", "document", ofd_host, ofd_port, FRAME_PROFILE_OFD,
+  int failed = flush_channel(&links, fn, "OFD", "document", ofd_host, ofd_port, FRAME_PROFILE_OFD,
                              ofd_deliver_documents, retries, &docs, &unused);
-  failed |= flush_channel(fn, "OISM", "notification", oism_host, oism_port, FRAME_PROFILE_OISM,
-                          ofd_deliver_notifications, retries, &notes, &rejected);
+  failed |=
+      flush_channel(&links, fn, "OISM", "notification", oism_host, oism_port, FRAME_PROFILE_OISM,
+                    ofd_deliver_notifications, retries, &notes, &rejected);
   outbox_status_t s;
-  int rc = outbox_status(fn, 0, NULL, &s);
+  outbox_policy_t policy;
+  cli_delivery_policy(cfg, &policy);
+  int rc = outbox_status(fn, 0, &policy, &s);
   fn_free(fn);
+  links_close(&links);
   printf("delivered: %u documents, %u sale notifications\n", docs, notes);
   if (rejected)
     printf("! %u notifications were ticketed as bad by the OISM (2111 = 1): check the codes "
@@ -327,8 +395,9 @@ static int flush_cmd(const kassa_config_t *cfg, int argc, char **argv)
 
 static int keys_cmd(const kassa_config_t *cfg, int argc, char **argv)
 {
-  char host[256] = "127.0.0.1";
+  char host[256];
   uint16_t port = cfg->operator_keys_port;
+  snprintf(host, sizeof host, "%s", cfg->operator_host);
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--keys") && i + 1 < argc) {
       if (parse_endpoint(argv[++i], host, sizeof host, &port)) {
@@ -343,9 +412,15 @@ static int keys_cmd(const kassa_config_t *cfg, int argc, char **argv)
   }
   fn_t *fn = NULL;
   ofd_client_t *client = NULL;
-  if (open_fn(cfg, &fn)) return 1;
-  if (make_client(host, port, FRAME_PROFILE_KEYS, &client) != 0) {
+  links_t links;
+  if (links_open(cfg, &links)) return 1;
+  if (cli_delivery_open_fn(cfg, &fn)) {
+    links_close(&links);
+    return 1;
+  }
+  if (make_client(&links, host, port, FRAME_PROFILE_KEYS, &client) != 0) {
     fn_free(fn);
+    links_close(&links);
     return 1;
   }
   size_t n = 0;
@@ -355,8 +430,10 @@ static int keys_cmd(const kassa_config_t *cfg, int argc, char **argv)
   if (rc != 0) {
     fprintf(stderr, "kassa: key server %s:%u: %s\n  %s\n  %s\n", host, (unsigned)port,
             ofd_err_name(rc), ofd_err_message(rc, true), ofd_err_message(rc, false));
-    return 1;
+    tls_why(&links, rc);
   }
+  links_close(&links);
+  if (rc != 0) return 1;
   printf("verification keys loaded: %zu\n", n);
   return 0;
 }

@@ -23,14 +23,17 @@ void kassa_config_defaults(kassa_config_t *cfg)
   cfg->operator_keys_port = 7792;
   cfg->operator_http_port = 7793;
   snprintf(cfg->operator_host, sizeof cfg->operator_host, "%s", "127.0.0.1");
-  snprintf(cfg->check_mode, sizeof cfg->check_mode, "%s", "oism");
+  snprintf(cfg->check_mode, sizeof cfg->check_mode, "%s", "both");
   cfg->check_budget_ms = 1500;
   cfg->cache_stale_hours = 72;
+  cfg->tax_system = 1;
   cfg->fn_warn_days = 25;
   cfg->batch_warn_hours = 48;
   cfg->batch_refuse_hours = 72;
   cfg->batch_refuses_marked = 1;
   cfg->batch_applies_online = 0;
+  cfg->printer_width = 48;
+  cfg->printer_codepage = 17;
 }
 
 typedef struct load_ctx {
@@ -103,6 +106,7 @@ static const struct config_key {
   }
     K("paths", "data", KEY_PATH, data_dir, "a path"),
     K("paths", "demo_codes", KEY_PATH, demo_codes, "a path"),
+    K("paths", "web", KEY_PATH, web_dir, "a path"),
     K("scanner", "device", KEY_TEXT, scanner_device, "a device string"),
     K("service", "http_port", KEY_PORT, http_port, "a port (1-65535)"),
     K("service", "lm_port", KEY_PORT, lm_port, "a port (1-65535)"),
@@ -116,6 +120,7 @@ static const struct config_key {
     K("till", "cache_stale_hours", KEY_UINT, cache_stale_hours, "hours"),
     K("till", "manager_pin", KEY_TEXT, manager_pin, "a PIN"),
     K("till", "api_token", KEY_TEXT, api_token, "a token"),
+    K("till", "tax_system", KEY_UINT, tax_system, "a tax system bit (1, 2, 4, 16, 32)"),
     K("trueapi", "cdn_url", KEY_TEXT, trueapi_cdn_url, "a URL"),
     K("trueapi", "api_key", KEY_TEXT, trueapi_api_key, "a key"),
     K("outbox", "fn_warn_days", KEY_UINT, fn_warn_days, "days"),
@@ -123,6 +128,11 @@ static const struct config_key {
     K("outbox", "batch_refuse_hours", KEY_UINT, batch_refuse_hours, "hours"),
     K("outbox", "batch_refuses_marked", KEY_BOOL, batch_refuses_marked, "yes or no"),
     K("outbox", "batch_applies_online", KEY_BOOL, batch_applies_online, "yes or no"),
+    K("ofd", "tls", KEY_BOOL, ofd_tls, "yes or no"),
+    K("ofd", "ca_file", KEY_PATH, ofd_ca_file, "a path"),
+    K("printer", "device", KEY_TEXT, printer_device, "a device string"),
+    K("printer", "width", KEY_UINT, printer_width, "32 or 48"),
+    K("printer", "codepage", KEY_UINT, printer_codepage, "a code page number (0-255)"),
 #undef K
 };
 
@@ -176,6 +186,8 @@ int kassa_config_load(kassa_config_t *cfg, const char *path, int required, char 
   }
   /* Defaults relative to the config's folder unless the file says else. */
   set_path(&ctx, cfg->demo_codes, sizeof cfg->demo_codes, "demo-codes.txt");
+  /* The pages ship in the source tree beside config/: ../pos/web. */
+  set_path(&ctx, cfg->web_dir, sizeof cfg->web_dir, "../pos/web");
   int line = ini_parse_file(f, on_entry, &ctx);
   fclose(f);
   if (line != 0) {

@@ -19,6 +19,7 @@ typedef struct kassa_config {
   char config_path[KASSA_PATH_MAX]; /* the file read, or "" for built-ins */
   char data_dir[KASSA_PATH_MAX];    /* [paths] data                        */
   char demo_codes[KASSA_PATH_MAX];  /* [paths] demo_codes                  */
+  char web_dir[KASSA_PATH_MAX];     /* [paths] web: the pages (pos/web); "": none */
   char scanner_device[256];         /* [scanner] device, e.g. serial:/dev/ttyACM0 */
   uint16_t http_port;               /* [service] http_port                 */
   uint16_t lm_port;                 /* [service] lm_port                   */
@@ -32,6 +33,7 @@ typedef struct kassa_config {
   uint32_t check_budget_ms;   /* [till] budget_ms: operator check budget (1500) */
   uint32_t cache_stale_hours; /* [till] cache_stale_hours (72)          */
   char manager_pin[32];       /* [till] manager_pin ("": manager actions refused) */
+  uint32_t tax_system;        /* [till] tax_system: 1055, one bit of the registered mask (1) */
   char api_token[128];        /* [till] api_token ("": the API needs no token) */
   /* [trueapi]: the permissive-mode online check. */
   char trueapi_cdn_url[256]; /* [trueapi] cdn_url ("": http://host:http_port) */
@@ -42,6 +44,13 @@ typedef struct kassa_config {
   uint32_t batch_refuse_hours; /* [outbox] batch_refuse_hours (72)       */
   int batch_refuses_marked;    /* [outbox] batch_refuses_marked (1)      */
   int batch_applies_online;    /* [outbox] batch_applies_online (0)      */
+  /* [ofd]: the links to the OFD, OISM and key server. */
+  int ofd_tls;                      /* [ofd] tls (0): TLS on the frame links */
+  char ofd_ca_file[KASSA_PATH_MAX]; /* [ofd] ca_file ("": the system's CAs) */
+  /* [printer]: the receipt printer (pos/print.h). */
+  char printer_device[256];  /* [printer] device ("": none), e.g. usb:0416:5011 */
+  uint32_t printer_width;    /* [printer] width: 32 (58 mm) or 48 (80 mm) (48) */
+  uint32_t printer_codepage; /* [printer] codepage: ESC t n of PC866 (17) */
 } kassa_config_t;
 
 /* Fill cfg with the built-in defaults. */

@@ -3,6 +3,7 @@
 */
 #include "pos/fiscal_text.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static const struct {
@@ -46,4 +47,28 @@ size_t fiscal_text_fold(char *text)
   }
   *out = '\0';
   return replaced;
+}
+
+/* Makes text valid UTF-8 in place: an invalid or cut sequence (a scan's
+** raw bytes quoted in a message, a message cut by its buffer) becomes '?',
+** a control character (GS included) a space, so every message can go into
+** JSON and onto a screen. */
+void fiscal_text_utf8_clean(char *text)
+{
+  unsigned char *p = (unsigned char *)text;
+  while (*p) {
+    unsigned n = *p < 0x80             ? 1
+                 : (*p & 0xE0) == 0xC0 ? 2
+                 : (*p & 0xF0) == 0xE0 ? 3
+                 : (*p & 0xF8) == 0xF0 ? 4
+                                       : 0;
+    bool ok = n > 0 && !(n == 2 && *p < 0xC2);
+    for (unsigned i = 1; ok && i < n; i++) ok = (p[i] & 0xC0) == 0x80;
+    if (!ok) {
+      *p++ = '?';
+      continue;
+    }
+    if (n == 1 && *p < 0x20) *p = ' ';
+    p += n;
+  }
 }

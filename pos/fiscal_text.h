@@ -19,4 +19,9 @@
 ** number of characters replaced. */
 size_t fiscal_text_fold(char *text);
 
+/* Makes text valid UTF-8 in place, for JSON and screens: an invalid or
+** cut sequence (raw scanner bytes quoted in a message, a message cut by its
+** buffer) becomes '?', a control character (GS included) a space. */
+void fiscal_text_utf8_clean(char *text);
+
 #endif

@@ -31,6 +31,14 @@ static const command_t commands[] = {
     {"shift", cli_shift, "open or close the shift"},
     {"fd", cli_fd, "fiscal documents in the archive: list, show, dump"},
     {"ofd", cli_ofd, "what is owed to the OFD and OISM: status, flush, keys"},
+    {"batch", cli_batch, "remote shops: export, upload and status of the notification batch"},
+    {"sale", cli_sale, "the receipt being built: open, add, remove, show, pay, cancel"},
+    {"accept", cli_accept, "goods acceptance: compare a UTD or list with the scanned codes"},
+    {"return", cli_return, "a sale return with or without the code (manager PIN)"},
+    {"fsck", cli_fsck, "check the data directory's invariants (changes nothing)"},
+    {"serve", cli_serve, "the till as a service: HTTP JSON API and local-module endpoints"},
+    {"cache", cli_cache, "the local code cache: status, sync, catalogue, lookup, blocks, pool"},
+    {"print", cli_print, "a receipt on an ESC/POS printer (58/80 mm); its QR code as PNG"},
 };
 
 static void usage(FILE *out)

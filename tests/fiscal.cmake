@@ -15,5 +15,9 @@ add_executable(fn_storm crash/fn_storm.c)
 target_link_libraries(fn_storm PRIVATE kassa_test_support)
 add_executable(fn_crash crash/fn_crash.c)
 target_link_libraries(fn_crash PRIVATE kassa_fiscal)
+target_link_libraries(fn_crash PRIVATE kassa_test_support)
 add_test(NAME fn_crash COMMAND fn_crash $<TARGET_FILE:fn_storm> 200)
 set_tests_properties(fn_crash PROPERTIES LABELS crash TIMEOUT 240)
+# The FN's export for remote shops (fn_notification_next_after,
+# fn_notifications_exported, fn_sign_blob), the schema upgrade, KASSA_FAKE_NOW.
+kassa_unit_test(test_fn_export SOURCES unit/test_fn_export.c LIBS kassa_test_support)

@@ -20,6 +20,7 @@ set_tests_properties(operator PROPERTIES TIMEOUT 90)
 # marked lines delivered and sold once; then every --fault mode in turn.
 add_executable(e2e_till integration/e2e_till.c)
 target_link_libraries(e2e_till PRIVATE kassa_ofd kassa_fiscal)
+target_link_libraries(e2e_till PRIVATE kassa_test_support)
 add_test(NAME e2e_delivery
          COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_e2e_delivery.py
                  $<TARGET_FILE:kassa-operator> $<TARGET_FILE:e2e_till> $<TARGET_FILE:kassa>
@@ -30,6 +31,13 @@ add_test(NAME e2e_delivery_faults
                  $<TARGET_FILE:kassa-operator> $<TARGET_FILE:e2e_till> $<TARGET_FILE:kassa>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(e2e_delivery_faults PROPERTIES LABELS e2e TIMEOUT 300)
+# The link-chaos harness (issue 8): flushes through proxies that drop,
+# delay, truncate, duplicate and corrupt; short here, long in `make chaos`.
+add_test(NAME e2e_chaos
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_chaos.py
+                 $<TARGET_FILE:kassa-operator> $<TARGET_FILE:e2e_till> $<TARGET_FILE:kassa>
+                 80 8)
+set_tests_properties(e2e_chaos PROPERTIES LABELS e2e TIMEOUT 300)
 # Permissive mode (ofd/trueapi.h): the deny order from JSON alone, then
 # end to end against kassa-operator's HTTP port with a dead and a slow host.
 kassa_unit_test(test_trueapi_verdict SOURCES unit/test_trueapi_verdict.c LIBS kassa_ofd)
@@ -39,3 +47,24 @@ add_test(NAME trueapi COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/te
                               $<TARGET_FILE:kassa-operator> $<TARGET_FILE:test_trueapi_driver>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(trueapi PROPERTIES TIMEOUT 90)
+# Remote shops (ofd/batch.h): the batch file built, parsed, verified and
+# refused when altered; the FN's export mark and the outbox's 3-day clock.
+kassa_unit_test(test_batch SOURCES unit/test_batch.c LIBS kassa_ofd kassa_test_support)
+# Issue 4, Done-when 3: a remote shop's four days on an injected clock
+# (KASSA_FAKE_NOW): warning at 48 h, refusal at 72 h, export and upload.
+add_executable(remote_till integration/remote_till.c)
+target_link_libraries(remote_till PRIVATE kassa_ofd kassa_fiscal)
+target_link_libraries(remote_till PRIVATE kassa_test_support)
+add_test(NAME remote_shop
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_remote_shop.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator> $<TARGET_FILE:remote_till>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(remote_shop PROPERTIES LABELS e2e TIMEOUT 180)
+# TLS on the frame links: kassa ofd flush|keys against kassa-operator
+# --tls-cert/--tls-key with certificates made by the openssl CLI.
+add_test(NAME tls COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_tls.py
+                          $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(tls PROPERTIES TIMEOUT 120)
+kassa_fuzz_target(fuzz_batch SOURCE fuzz/fuzz_batch.c LIBS kassa_ofd
+                  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/batch)

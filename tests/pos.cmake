@@ -1,10 +1,45 @@
 # pos: the samples through the engine, and the `kassa` command line.
 kassa_unit_test(test_samples SOURCES unit/test_samples.c LIBS kassa_pos)
 kassa_unit_test(test_fiscal_text SOURCES unit/test_fiscal_text.c LIBS kassa_pos)
+# The code cache (pos/cache.h): every contract, against a real SQLite file.
+kassa_unit_test(test_cache SOURCES unit/test_cache.c LIBS kassa_pos PkgConfig::SQLITE)
+# Its kill loop: a writer applying receipts and sync pages is SIGKILLed 60
+# times; after each kill every receipt and page is whole (label crash).
+add_executable(cache_crash crash/cache_crash.c)
+target_link_libraries(cache_crash PRIVATE kassa_pos)
+add_test(NAME cache_crash COMMAND cache_crash 60)
+set_tests_properties(cache_crash PROPERTIES LABELS crash TIMEOUT 240)
+# `kassa cache` against kassa-operator's sync feed: the operator's truth,
+# increments, remarking, kill-and-resume of a 20 000-code sync.
+add_test(NAME cli_cache COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_cache.py
+                                $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(cli_cache PROPERTIES TIMEOUT 180)
+# A throw-away till (registered FN, cache, basket, hand-moved clocks) shared
+# by test_till and test_print (tests/support/till_fixture.h).
+add_library(kassa_till_fixture STATIC support/till_fixture.c)
+target_link_libraries(kassa_till_fixture PUBLIC kassa_pos kassa_test_support)
+kassa_unit_test(test_till SOURCES unit/test_till.c LIBS kassa_pos kassa_till_fixture)
+# Goods acceptance (pos/accept.h): UTD and list import, comparison, the
+# decision against a real cache; `kassa accept` end to end; the UTD fuzzer.
+kassa_unit_test(test_accept SOURCES unit/test_accept.c LIBS kassa_pos)
+add_test(NAME cli_accept COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_accept.py
+                                 $<TARGET_FILE:kassa>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+kassa_fuzz_target(fuzz_utd SOURCE fuzz/fuzz_utd.c LIBS kassa_pos
+                  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/fuzz_utd)
+# Remarking labels (pos/label.h) read back by scanner/image.h.
+kassa_unit_test(test_label SOURCES unit/test_label.c LIBS kassa_pos m)
+set_tests_properties(test_label PROPERTIES TIMEOUT 120)
 add_test(NAME cli_code COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_code.py
                                 $<TARGET_FILE:kassa>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+add_test(NAME cli_demo_codes COMMAND $<TARGET_FILE:kassa> demo codes
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+# The store day: kassa-operator as a child, every step must behave.
 add_test(NAME cli_demo COMMAND $<TARGET_FILE:kassa> demo WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(cli_demo PROPERTIES
+                     ENVIRONMENT "KASSA_OPERATOR=$<TARGET_FILE:kassa-operator>" TIMEOUT 120)
 add_test(NAME cli_fiscal COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_fiscal.py
                                   $<TARGET_FILE:kassa> $<TARGET_FILE:fn_storm>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
@@ -18,3 +53,62 @@ add_test(NAME cli_delivery COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integrati
                                     $<TARGET_FILE:kassa> $<TARGET_FILE:fn_storm>
                                     ${KASSA_DELIVERY_OPERATOR}
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+# The till's kill loop: sales and returns SIGKILLed 200 times, then audited
+# against the FN archive (tests/crash/till_storm.c).
+add_executable(till_storm crash/till_storm.c)
+target_link_libraries(till_storm PRIVATE kassa_pos)
+add_test(NAME till_crash COMMAND till_storm kill - 200)
+set_tests_properties(till_crash PROPERTIES LABELS crash TIMEOUT 300)
+# `kassa serve`: the HTTP API and the local-module port, end to end against
+# kassa-operator (tests/integration/test_api.py); the rate limiter's clock
+# and the gates without a network (tests/unit/test_api.c).
+kassa_unit_test(test_api SOURCES unit/test_api.c LIBS kassa_pos kassa_test_support)
+add_test(NAME serve_api COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_api.py
+                                $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(serve_api PROPERTIES TIMEOUT 120)
+# `kassa fsck` on a storm-made directory, clean and then damaged six ways.
+add_test(NAME cli_fsck COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_fsck.py
+                               $<TARGET_FILE:kassa> $<TARGET_FILE:till_storm>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+# Receipt printing (pos/print.h): ESC/POS bytes of a receipt with marked
+# items compared byte for byte with tests/data/escpos/ (KASSA_REGENERATE=1
+# rewrites them), its QR read back by zbar, the file sink and the serial
+# sink on a pty.
+kassa_unit_test(test_print SOURCES unit/test_print.c LIBS kassa_pos kassa_till_fixture
+                Threads::Threads)
+# The USB printer sink against a printer emulated by umockdev: bulk OUT URBs
+# compared with the job's bytes. Under umockdev-wrapper, like
+# test_transport_hidpos (UMOCKDEV and UMOCKDEV_WRAPPER come from scanner.cmake).
+add_executable(test_print_usb unit/test_print_usb.c)
+target_link_libraries(test_print_usb PRIVATE kassa_pos PkgConfig::UMOCKDEV PkgConfig::CMOCKA)
+add_test(NAME test_print_usb COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:test_print_usb>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(test_print_usb PROPERTIES TIMEOUT 60
+                     ENVIRONMENT "ASAN_OPTIONS=verify_asan_link_order=0")
+# The HTTP API's JSON bodies on a real till (issue 8).
+kassa_fuzz_target(fuzz_api SOURCE fuzz/fuzz_api.c LIBS kassa_pos
+                  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/fuzz_api)
+# `kassa print receipt|qr` end to end: stdout, [printer] device, --out, a pty.
+add_test(NAME cli_print COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_print.py
+                                $<TARGET_FILE:kassa>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+# The pages (pos/web) as api_handle() serves them: content types, the
+# shipped files, and no path out of the folder (tests/unit/test_web.c).
+kassa_unit_test(test_web SOURCES unit/test_web.c LIBS kassa_pos kassa_test_support)
+# The pages over HTTP: the files with their types and security headers, no
+# path out of pos/web (%2e%2e, %00 ...), the API's helpers for the pages (the
+# receipt QR as PNG read back by zbar, a remark's label again, the weight
+# asked for) (tests/browser/run.py --http-only) ...
+add_test(NAME serve_pages COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/browser/run.py
+                                  $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator> --http-only
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(serve_pages PROPERTIES TIMEOUT 180)
+# ... and in Debian's chromium driven by playwright-core (npm ci on first
+# use): a sale with a refused item, a return, a remark, an acceptance at
+# 1024x768; screenshots in tests/artifacts/browser/. Exit 77 (skipped, with
+# the reason) only when /usr/bin/chromium or node is missing.
+add_test(NAME browser_pages COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/browser/run.py
+                                    $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(browser_pages PROPERTIES TIMEOUT 400 SKIP_RETURN_CODE 77)

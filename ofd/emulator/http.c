@@ -42,7 +42,10 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "ofd/batch.h"
 #include "ofd/emulator/admin.h"
+#include "ofd/emulator/oism.h"
+#include "ofd/emulator/registry.h"
 
 #define BODY_MAX    65536
 #define CODES_MAX   100
@@ -56,13 +59,14 @@ struct http_server {
   char self[HOST_MAX];
   atomic_int slow_ms;
   atomic_int health_ms;
-  atomic_int checks, health_checks;
+  atomic_int checks, health_checks, batches;
   atomic_int stopping;
 };
 
 typedef struct request {
   char *body;
-  size_t len;
+  size_t len, cap;
+  size_t limit; /* BODY_MAX; a batch upload may be larger */
   bool too_big;
 } request_t;
 
@@ -82,6 +86,15 @@ static int group_id(const char *name)
     if (strcmp(group_ids[i].name, name) == 0) return group_ids[i].id;
   }
   return 0;
+}
+
+/* FFD UNIXTIME: local wall time written as if UTC (as operator.c dates). */
+static uint32_t ffd_time(void)
+{
+  time_t t = time(NULL);
+  struct tm tm;
+  if (!localtime_r(&t, &tm)) return (uint32_t)t;
+  return (uint32_t)((int64_t)t + tm.tm_gmtoff);
 }
 
 static int64_t now_ms(void)
@@ -286,6 +299,18 @@ fail:
   return send_error(conn, 500, "internal error");
 }
 
+/* A remote shop's batch (oism.c does the work, under the store lock). */
+static enum MHD_Result batch_route(http_server_t *h, struct MHD_Connection *conn,
+                                   const request_t *q)
+{
+  unsigned status = 500;
+  json_t *answer = NULL;
+  atomic_fetch_add(&h->batches, 1);
+  oism_batch_upload(h->o.store, h->o.lock, q->body, q->len, ffd_time(), &status, &answer);
+  if (!answer) return send_error(conn, 500, "out of memory");
+  return send_json(conn, status, answer);
+}
+
 static enum MHD_Result control_fault(http_server_t *h, struct MHD_Connection *conn,
                                      const request_t *q)
 {
@@ -350,16 +375,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
   if (!q) { /* first call: headers only */
     if (!(q = calloc(1, sizeof *q))) return MHD_NO;
+    q->limit = strcmp(url, BATCH_UPLOAD_PATH) == 0 ? BATCH_MAX_BYTES : BODY_MAX;
     *state = q;
     return MHD_YES;
   }
   if (*upload_size) {
-    if (q->len + *upload_size > BODY_MAX) {
+    if (q->len + *upload_size > q->limit) {
       q->too_big = true;
     } else if (!q->too_big) {
-      char *grown = realloc(q->body, q->len + *upload_size + 1);
-      if (!grown) return MHD_NO;
-      q->body = grown;
+      if (q->len + *upload_size + 1 > q->cap) { /* doubling: a batch comes in many pieces */
+        size_t cap = q->cap ? q->cap : 4096;
+        while (cap < q->len + *upload_size + 1) cap *= 2;
+        char *grown = realloc(q->body, cap);
+        if (!grown) return MHD_NO;
+        q->body = grown;
+        q->cap = cap;
+      }
       memcpy(q->body + q->len, upload, *upload_size);
       q->len += *upload_size;
       q->body[q->len] = '\0';
@@ -376,12 +407,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                atomic_load(&h->health_ms)));
   }
   if (strcmp(url, "/api/v4/true-api/codes/check") == 0 && post) return codes_check(h, conn, q);
+  if (strcmp(url, BATCH_UPLOAD_PATH) == 0 && post) return batch_route(h, conn, q);
+  if (strncmp(url, REGISTRY_PREFIX, strlen(REGISTRY_PREFIX)) == 0)
+    return registry_http(&h->o, conn, url, method, q->body, q->len);
   if (strcmp(url, "/control/fault") == 0 && post) return control_fault(h, conn, q);
   if (strcmp(url, "/control/health") == 0 && post) return control_health(h, conn, q);
   if (strcmp(url, "/control/stats") == 0 && get)
     return send_json(conn, 200,
-                     json_pack("{s:i,s:i}", "checks", atomic_load(&h->checks), "health",
-                               atomic_load(&h->health_checks)));
+                     json_pack("{s:i,s:i,s:i}", "checks", atomic_load(&h->checks), "health",
+                               atomic_load(&h->health_checks), "batches",
+                               atomic_load(&h->batches)));
   return send_error(conn, 404, "no such endpoint");
 }
 
@@ -414,6 +449,7 @@ int http_start(const http_options_t *options, http_server_t **out)
   atomic_init(&h->health_ms, (int)options->health_ms);
   atomic_init(&h->checks, 0);
   atomic_init(&h->health_checks, 0);
+  atomic_init(&h->batches, 0);
   atomic_init(&h->stopping, 0);
   n = snprintf(h->self, sizeof h->self, "http://127.0.0.1:%u", options->port);
   if (n < 0 || (size_t)n >= sizeof h->self) goto fail;

@@ -12,12 +12,18 @@
 **        "description":"ok","reqId":UUID,"reqTimestamp":MS,"codes":[…]}
 **        computed from the OISM registry (store.h); a wrong or missing key
 **        is HTTP 401 {"code":401,"description":…}; a malformed body 400.
+**   POST /api/v4/true-api/batch/upload     body = a remote shop's batch file
+**        (docs/BATCH.md, ofd/batch.h) -> 200 {"code":0,…,"tickets":[…]}
+**        with a ticket (84, base64) per notification; 400 malformed, 422
+**        inconsistent or a bad notification sign, 404 unknown FN, 403 bad
+**        batch signature: {"code","error","description"}, nothing applied
+**        (oism.h). Up to 64 MiB; the other routes take 64 KiB.
 **   POST /control/fault  {"mode":"drop|delay|garbage|dup-ack|refuse|none"}
 **        sets the frame listeners' fault mode (a comma list is fine, as for
 **        --fault); {"mode":"slow","ms":N} delays every codes/check answer
 **        by N ms ("none" clears it too).
 **   POST /control/health {"avgTimeMs":N} sets what health/check reports.
-**   GET  /control/stats  -> {"checks":N,"health":N}: requests served.
+**   GET  /control/stats  -> {"checks":N,"health":N,"batches":N}: requests served.
 */
 #ifndef KASSA_OFD_EMULATOR_HTTP_H
 #define KASSA_OFD_EMULATOR_HTTP_H

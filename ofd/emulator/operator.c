@@ -10,7 +10,10 @@
 **
 ** THE WIRE CONTRACT (the till's ofd/client.c implements the other side)
 **
-** Transport: plain TCP on 127.0.0.1, one listener per peer. A message is a
+** Transport: plain TCP on 127.0.0.1, one listener per peer; with
+** --tls-cert FILE --tls-key FILE (PEM) every frame port speaks TLS 1.2+
+** instead (the till's [ofd] tls = yes), and a client that does not
+** complete the handshake within 10 s is dropped. A message is a
 ** session header + container header + body (ofd/frame.h), CRC mode 2,
 ** container present, response expected. Every message gets exactly one
 ** answer message (same profile, same session FN number, container FN bytes
@@ -95,8 +98,12 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "fiscal/crypto.h"
 #include "fiscal/doc.h"
@@ -104,6 +111,7 @@
 #include "fiscal/tlv.h"
 #include "ofd/emulator/admin.h"
 #include "ofd/emulator/http.h"
+#include "ofd/emulator/oism.h"
 #include "ofd/emulator/store.h"
 #include "ofd/frame.h"
 #include "ofd/keys.h"
@@ -121,11 +129,12 @@
 #define ANSWER_MALFORMED 4
 #define ANSWER_CONFLICT  5
 
-#define IDLE_SECONDS   120
-#define OPERATOR_SIGN  18
-#define DEFAULT_INN    "7704211201"
-#define KEYS_MAX       64
-#define NOTIFY_ALL_BAD 255u
+#define IDLE_SECONDS          120
+#define TLS_HANDSHAKE_SECONDS 10
+#define OPERATOR_SIGN         18
+#define DEFAULT_INN           "7704211201"
+#define KEYS_MAX              64
+#define NOTIFY_ALL_BAD        255u
 
 typedef struct server {
   store_t *store;
@@ -134,6 +143,7 @@ typedef struct server {
   uint8_t secret[STORE_SECRET_LEN];
   atomic_int faults;
   atomic_int connections;
+  SSL_CTX *tls; /* --tls-cert/--tls-key: every frame port speaks TLS; NULL plain */
 } server_t;
 
 static volatile sig_atomic_t stopping;
@@ -272,8 +282,6 @@ static int fn_document_ok(server_t *sv, const char *fn, const uint8_t *doc, size
   return 0;
 }
 
-static int code_blocked(const store_code_t *c) { return c->blocked_code || c->blocked_gtin; }
-
 static int km_answer(server_t *sv, const frame_message_t *m, const char *fn, uint8_t *out,
                      size_t cap, size_t *len)
 {
@@ -310,8 +318,8 @@ static int km_answer(server_t *sv, const frame_message_t *m, const char *fn, uin
                     ? strcmp(c.status, "sold") == 0
                     : strcmp(c.status, "in_circulation") == 0 || strcmp(c.status, "returned") == 0;
     bool expired = c.expiry != 0 && (uint32_t)time(NULL) > c.expiry;
-    a.processing_results = (uint8_t)(1u | (fits ? 2u : 0u) | (code_blocked(&c) ? 4u : 0u));
-    if (code_blocked(&c))
+    a.processing_results = (uint8_t)(1u | (fits ? 2u : 0u) | (oism_code_blocked(&c) ? 4u : 0u));
+    if (oism_code_blocked(&c))
       a.status_answer = 3;
     else
       a.status_answer = fits && !expired ? 1 : 2;
@@ -319,79 +327,28 @@ static int km_answer(server_t *sv, const frame_message_t *m, const char *fn, uin
   return doc_build_km_answer(&a, out, cap, len) == 0 ? DOC_KM_ANSWER : -1;
 }
 
-/* Applies the 2007 lines of a verified 82; counts the refused ones. */
-static int notification_apply(server_t *sv, const uint8_t *doc, size_t len, uint32_t number,
-                              unsigned *refused)
-{
-  tlv_reader_t r, in, line;
-  tlv_item_t item, f;
-  uint32_t n2002 = 0;
-  int rc;
-  *refused = 0;
-  tlv_reader_init(&r, doc, len);
-  if (tlv_reader_next(&r, &item) != 0 || item.tag != DOC_KM_NOTIFICATION || !tlv_reader_done(&r) ||
-      tlv_reader_enter(&item, &in) != 0)
-    return 1;
-  while ((rc = tlv_reader_next(&in, &item)) == 0) {
-    char km[DOC_MAX_KM + 1] = "", ki[STORE_KI_MAX + 1];
-    size_t km_len = 0;
-    uint8_t status = 0;
-    store_code_t c;
-    int got;
-    if (item.tag == 2002 && tlv_get_uint32(&item, &n2002) != 0) return 1;
-    if (item.tag != 2007) continue;
-    if (tlv_reader_enter(&item, &line) != 0) return 1;
-    while ((got = tlv_reader_next(&line, &f)) == 0) {
-      if (f.tag == 2000 && tlv_get_string(&f, km, sizeof km, &km_len) != 0) return 1;
-      if (f.tag == 2110 && tlv_get_byte(&f, &status) != 0) return 1;
-    }
-    if (got != TLV_ERR_END) return 1;
-    if (!admin_ki(km, km_len, ki, sizeof ki) ||
-        (got = store_code_get(sv->store, ki, &c)) == STORE_NOT_FOUND || code_blocked(&c)) {
-      (*refused)++;
-      continue;
-    }
-    if (got != 0) return -1;
-    if (status == DOC_KM_PIECE_SOLD || status == DOC_KM_MEASURED_SOLD)
-      got = store_code_set_status(sv->store, ki, "sold");
-    else if (status == DOC_KM_PIECE_RETURNED || status == DOC_KM_MEASURED_RETURNED)
-      got = store_code_set_status(sv->store, ki, "in_circulation");
-    if (got != 0) return -1;
-  }
-  return rc == TLV_ERR_END && n2002 == number ? 0 : 1;
-}
-
 static int km_ticket(server_t *sv, const frame_message_t *m, const char *fn, uint8_t *out,
                      size_t cap, size_t *len)
 {
   doc_km_ticket_t t;
   uint8_t result = 1, refused = NOTIFY_ALL_BAD;
-  unsigned bad = 0;
+  bool repeated = false;
   int ok = 0, rc;
 
   memset(&t, 0, sizeof t);
   t.notification_number = m->document_number;
   if (fn_document_ok(sv, fn, m->body, m->body_len, &ok) != 0) return -1;
   if (ok) {
-    rc = store_notification_get(sv->store, fn, m->document_number, &result, &refused);
-    if (rc == STORE_NOT_FOUND) {
-      if (store_begin(sv->store) != 0) return -1;
-      rc = notification_apply(sv, m->body, m->body_len, m->document_number, &bad);
-      if (rc == 0) {
-        result = bad ? 1 : 0;
-        refused = (uint8_t)(bad > 254 ? 254 : bad);
-        rc = store_notification_put(sv->store, fn, m->document_number, ffd_now(), result, refused);
-        if (rc == 0) rc = store_commit(sv->store);
-        if (rc != 0) rc = -1;
-      }
-      if (rc != 0) store_rollback(sv->store);
-      if (rc < 0) return -1;
-      if (rc > 0) { /* malformed: nothing applied */
-        result = 1;
-        refused = NOTIFY_ALL_BAD;
-      }
-    } else if (rc != 0) {
-      return -1;
+    /* oism.c: the same application a batch upload makes, once per (FN, 2002). */
+    if (store_begin(sv->store) != 0) return -1;
+    rc = oism_apply_notification(sv->store, fn, m->body, m->body_len, m->document_number, ffd_now(),
+                                 &result, &refused, &repeated);
+    if (rc == 0 && store_commit(sv->store) != 0) rc = -1;
+    if (rc != 0) store_rollback(sv->store);
+    if (rc < 0) return -1;
+    if (rc > 0) { /* malformed: nothing applied */
+      result = 1;
+      refused = NOTIFY_ALL_BAD;
     }
   }
   t.result = result;
@@ -413,10 +370,28 @@ static int keys_answer(server_t *sv, uint8_t *out, size_t cap, size_t *len)
 /* ---------------------------------------------------------------------- */
 /* Connections                                                             */
 
-static int send_all(int fd, const uint8_t *p, size_t n)
+typedef struct conn {
+  server_t *sv;
+  int fd;
+  SSL *ssl; /* NULL: plain TCP */
+  frame_profile_t profile;
+  frame_parser_t parser;
+  uint8_t body[FRAME_BODY_MAX];
+  uint8_t wire[FRAME_MESSAGE_MAX];
+} conn_t;
+
+/* Writes everything (TLS when the listener has it); -1 when the peer is gone. */
+static int send_all(conn_t *c, const uint8_t *p, size_t n)
 {
   while (n > 0) {
-    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (c->ssl) {
+      size_t w = 0;
+      if (SSL_write_ex(c->ssl, p, n, &w) != 1) return -1; /* SIGPIPE is ignored here */
+      p += w;
+      n -= w;
+      continue;
+    }
+    ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return -1;
     p += w;
@@ -425,14 +400,33 @@ static int send_all(int fd, const uint8_t *p, size_t n)
   return 0;
 }
 
-typedef struct conn {
-  server_t *sv;
-  int fd;
-  frame_profile_t profile;
-  frame_parser_t parser;
-  uint8_t body[FRAME_BODY_MAX];
-  uint8_t wire[FRAME_MESSAGE_MAX];
-} conn_t;
+/* Reads what is there (at least one byte, blocking); <= 0: closed or failed. */
+static ssize_t recv_some(conn_t *c, uint8_t *buf, size_t cap)
+{
+  if (c->ssl) {
+    size_t n = 0;
+    return SSL_read_ex(c->ssl, buf, cap, &n) == 1 ? (ssize_t)n : -1;
+  }
+  return recv(c->fd, buf, cap, 0);
+}
+
+/* The TLS handshake of a new connection, bounded so a client that never
+** speaks cannot hold the thread. 0, or -1 (the reason went to stderr). */
+static int tls_accept(conn_t *c)
+{
+  struct timeval limit = {TLS_HANDSHAKE_SECONDS, 0};
+  char why[256];
+  setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  if (!(c->ssl = SSL_new(c->sv->tls)) || SSL_set_fd(c->ssl, c->fd) != 1 ||
+      SSL_accept(c->ssl) != 1) {
+    ERR_error_string_n(ERR_get_error(), why, sizeof why);
+    fprintf(stderr, "kassa-operator: TLS handshake refused: %s\n", why);
+    ERR_clear_error();
+    return -1;
+  }
+  return 0;
+}
 
 /* Answers one message. -1: close the connection. */
 static int conn_handle(conn_t *c, const frame_message_t *m)
@@ -463,7 +457,7 @@ static int conn_handle(conn_t *c, const frame_message_t *m)
     uint8_t junk[64];
     if (getrandom(junk, sizeof junk, 0) != (ssize_t)sizeof junk) return -1;
     junk[0] = 0x00; /* never a signature's first byte: the client cannot resync on it */
-    return send_all(c->fd, junk, sizeof junk);
+    return send_all(c, junk, sizeof junk);
   }
   memset(&a, 0, sizeof a);
   a.profile = c->profile;
@@ -476,8 +470,8 @@ static int conn_handle(conn_t *c, const frame_message_t *m)
   a.body = c->body;
   a.body_len = body_len;
   if (frame_encode(&a, c->wire, sizeof c->wire, &wire_len) != 0) return -1;
-  if (send_all(c->fd, c->wire, wire_len) != 0) return -1;
-  if ((faults & FAULT_DUP) && send_all(c->fd, c->wire, wire_len) != 0) return -1;
+  if (send_all(c, c->wire, wire_len) != 0) return -1;
+  if ((faults & FAULT_DUP) && send_all(c, c->wire, wire_len) != 0) return -1;
   return 0;
 }
 
@@ -486,12 +480,14 @@ static void *conn_main(void *arg)
   conn_t *c = arg;
   uint8_t in[4096];
   uint64_t skipped_at_good = 0;
-  int idle = 0;
+  int idle = 0, stopping_conn = 0;
 
   frame_parser_init(&c->parser);
-  while (!stopping) {
+  if (c->sv->tls && tls_accept(c) != 0) stopping_conn = 1;
+  while (!stopping && !stopping_conn) {
     struct pollfd p = {.fd = c->fd, .events = POLLIN};
-    int ready = poll(&p, 1, 200);
+    /* Bytes OpenSSL has decrypted already are not on the socket any more. */
+    int ready = c->ssl && SSL_pending(c->ssl) > 0 ? 1 : poll(&p, 1, 200);
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) break;
     if (ready == 0) {
@@ -499,7 +495,7 @@ static void *conn_main(void *arg)
       continue;
     }
     idle = 0;
-    ssize_t n = recv(c->fd, in, sizeof in, 0);
+    ssize_t n = recv_some(c, in, sizeof in);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     size_t off = 0, used = 0;
@@ -522,6 +518,11 @@ static void *conn_main(void *arg)
     if (close_it) break;
     if (frame_parser_skipped(&c->parser) > skipped_at_good && frame_parser_pending(&c->parser) == 0)
       break;
+  }
+  if (c->ssl) {
+    (void)SSL_shutdown(c->ssl);
+    SSL_free(c->ssl);
+    ERR_clear_error();
   }
   close(c->fd);
   atomic_fetch_sub(&c->sv->connections, 1);
@@ -574,6 +575,7 @@ static void *listener_main(void *arg)
     }
     c->sv = l->sv;
     c->fd = fd;
+    c->ssl = NULL;
     c->profile = l->profile;
     atomic_fetch_add(&l->sv->connections, 1);
     pthread_attr_init(&attr);
@@ -634,7 +636,7 @@ static void usage(void)
           "usage: kassa-operator --data DIR [--ofd-port N] [--oism-port N] [--keys-port N]\n"
           "                      [--http-port N] [--inn INN] [--fault MODE[,MODE]]\n"
           "                      [--api-key KEY] [--cdn-host URL]... [--client-inn INN]\n"
-          "                      [--health-ms N]\n"
+          "                      [--health-ms N] [--tls-cert FILE --tls-key FILE]\n"
           "       kassa-operator --data DIR fn add --fn-db PATH\n"
           "       kassa-operator --data DIR keys new --kind hmac|gost\n"
           "       kassa-operator --data DIR issue --gtin G --group GROUP --count N"
@@ -645,6 +647,25 @@ static void usage(void)
           "faults: drop delay garbage dup-ack refuse\n");
 }
 
+/* The TLS context of the frame ports from a PEM certificate (chain) and
+** key; NULL with the reason on stderr. */
+static SSL_CTX *tls_context(const char *cert, const char *key)
+{
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  char why[256] = "";
+  if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx) != 1) {
+    ERR_error_string_n(ERR_get_error(), why, sizeof why);
+    fprintf(stderr, "kassa-operator: TLS certificate %s / key %s: %s\n", cert, key, why);
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
+  }
+  return ctx;
+}
+
 static int serve(store_t *store, int argc, char **argv)
 {
   server_t sv;
@@ -652,6 +673,7 @@ static int serve(store_t *store, int argc, char **argv)
                       {.profile = FRAME_PROFILE_OISM, .port = 7791, .fd = -1},
                       {.profile = FRAME_PROFILE_KEYS, .port = 7792, .fd = -1}};
   unsigned http_port = 7793, health_ms = HTTP_DEFAULT_HEALTH_MS;
+  const char *tls_cert = NULL, *tls_key = NULL;
   http_options_t ho;
   http_server_t *http = NULL;
   int faults = 0, started = 0, rc = 1;
@@ -683,6 +705,10 @@ static int serve(store_t *store, int argc, char **argv)
             !(ho.cdn_hosts[ho.cdn_host_count++] = v);
     else if (strcmp(argv[i], "--health-ms") == 0)
       bad = bad || parse_port(v, &health_ms);
+    else if (strcmp(argv[i], "--tls-cert") == 0)
+      tls_cert = v;
+    else if (strcmp(argv[i], "--tls-key") == 0)
+      tls_key = v;
     else if (strcmp(argv[i], "--inn") == 0)
       bad = bad || (strlen(v) != 10 && strlen(v) != 12) ||
             snprintf(sv.inn, sizeof sv.inn, "%s", v) < 0;
@@ -693,6 +719,12 @@ static int serve(store_t *store, int argc, char **argv)
       return 2;
     }
   }
+  if ((tls_cert == NULL) != (tls_key == NULL)) {
+    fprintf(stderr, "kassa-operator: --tls-cert and --tls-key go together\n");
+    usage();
+    return 2;
+  }
+  if (tls_cert && !(sv.tls = tls_context(tls_cert, tls_key))) return 1;
   sv.store = store;
   store_operator_secret(store, sv.secret);
   atomic_init(&sv.faults, faults);
@@ -719,8 +751,8 @@ static int serve(store_t *store, int argc, char **argv)
     started++;
   }
   printf("kassa-operator: ofd 127.0.0.1:%u oism 127.0.0.1:%u keys 127.0.0.1:%u http "
-         "127.0.0.1:%u\n",
-         ls[0].port, ls[1].port, ls[2].port, http_port);
+         "127.0.0.1:%u%s\n",
+         ls[0].port, ls[1].port, ls[2].port, http_port, sv.tls ? " (frame ports: TLS)" : "");
   fflush(stdout);
   while (!stopping) usleep(100000); /* pause() could miss a signal that came just before */
   rc = 0;
@@ -735,6 +767,7 @@ fail:
   }
   if (atomic_load(&sv.connections) > 0) _exit(rc); /* a thread is stuck in a send */
   pthread_mutex_destroy(&sv.lock);
+  SSL_CTX_free(sv.tls);
   memset(sv.secret, 0, sizeof sv.secret);
   return rc;
 }

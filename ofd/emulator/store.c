@@ -106,6 +106,11 @@ static size_t copy_blob(sqlite3_stmt *st, int col, uint8_t *out, size_t cap)
   return n;
 }
 
+const char *store_path(const store_t *s)
+{
+  return s ? sqlite3_db_filename(s->db, "main") : NULL;
+}
+
 int store_open(const char *dir, store_t **out)
 {
   store_t *s = NULL;

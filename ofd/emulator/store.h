@@ -33,6 +33,10 @@ typedef struct store store_t;
 int store_open(const char *dir, store_t **out);
 void store_close(store_t *s); /* NULL is fine */
 
+/* The path of the store's SQLite file (DIR/operator.db), for modules that
+** open their own connection to it (the registry feed); NULL for NULL. */
+const char *store_path(const store_t *s);
+
 int store_begin(store_t *s);
 int store_commit(store_t *s);
 void store_rollback(store_t *s);

@@ -33,12 +33,10 @@
 #define STORM_FN_NUMBER "9999078900004242"
 #define KEY_ID          "TH01"
 #define SHIFT_RECEIPTS  20
-#define GS              "\x1d"
 
-/* The key server's HMAC key; the harness needs nothing from it. */
-static const uint8_t key_material[32] = {
-    0x4b, 0x61, 0x73, 0x73, 0x61, 0x20, 0x73, 0x74, 0x6f, 0x72, 0x6d, 0x20, 0x6b, 0x65, 0x79, 0x21,
-    0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+/* The key server's HMAC key (the tests' one); the harness needs nothing
+** from it. */
+static fn_key_t key;
 
 /* One line to stdout with one write(2): nothing buffered dies with us. */
 static void say(const char *format, ...)
@@ -57,39 +55,18 @@ static void die(const char *what, int rc)
   exit(2);
 }
 
-static doc_item_t item_make(const char *name, uint64_t price)
-{
-  doc_item_t it;
-  memset(&it, 0, sizeof it);
-  snprintf(it.name, sizeof it.name, "%s", name);
-  it.price = price;
-  it.quantity = (doc_quantity_t){1, 0};
-  it.total = price;
-  it.vat = 1;
-  it.subject = 1;
-  it.payment_method = 4;
-  return it;
-}
-
 /* A marked line whose code is made from (document, line). */
 static doc_item_t marked_make(uint32_t document, unsigned line)
 {
-  char ki[40], tail[48];
-  uint8_t mac[CRYPTO_STREEBOG256_SIZE];
-  doc_item_t it = item_make("Ботинки", 1000u + line);
+  char ki[40], km[FN_FIXTURE_CODE_MAX];
+  doc_item_t it;
   snprintf(ki, sizeof ki,
            "0104600000000015"
            "21"
            "%08u%05u",
            document, line);
-  if (crypto_hmac_streebog256(key_material, sizeof key_material, (const uint8_t *)ki, strlen(ki),
-                              mac) != 0)
-    die("hmac", FN_ERR_FAILURE);
-  fn_fixture_base64(mac, sizeof mac, tail);
-  it.subject = 33;
-  it.marked = true;
-  it.km_len = (size_t)snprintf(it.km, sizeof it.km, "%s" GS "91" KEY_ID GS "92%s", ki, tail);
-  it.km_status = DOC_KM_PIECE_SOLD;
+  if (fn_fixture_code_44(km, ki, key.id, &key) == 0) die("hmac", FN_ERR_FAILURE);
+  fn_fixture_marked_item(&it, "Ботинки", 1000u + line, km);
   it.product_tag = 1305; /* 1163: GS1 code of a marked good, the KI */
   snprintf(it.product_value, sizeof it.product_value, "%s", ki);
   return it;
@@ -99,41 +76,24 @@ static int storm_init(const char *path)
 {
   fn_t *fn = NULL;
   fn_registration_t r;
-  fn_key_t key;
   int rc;
   if ((rc = fn_emu_create(path, STORM_FN_NUMBER)) != 0) die("create", rc);
   if ((rc = fn_emu_open(path, NULL, &fn)) != 0) die("open", rc);
-  memset(&r, 0, sizeof r);
-  strcpy(r.header.kkt_reg_number, "0000000001012345");
-  strcpy(r.header.user_inn, "7700000000");
-  strcpy(r.header.user_name, "ООО Шторм");
-  strcpy(r.header.address, "г. Москва");
-  strcpy(r.header.place, "Магазин");
-  r.reg.tax_systems = 1;
-  strcpy(r.reg.ofd_inn, "7704211201");
-  strcpy(r.reg.ofd_name, "ОФД");
-  strcpy(r.reg.kkt_serial, "00106700000042");
-  r.reg.marking = true;
-  r.reg.ffd_version = 4;
-  if ((rc = fn_register(fn, &r, false, NULL)) != 0) die("register", rc);
-  memset(&key, 0, sizeof key);
-  memcpy(key.id, KEY_ID, 5);
-  key.kind = FN_KEY_HMAC;
-  key.len = sizeof key_material;
-  memcpy(key.material, key_material, sizeof key_material);
-  if ((rc = fn_key_update(fn, &key, 1, 0)) != 0) die("key update", rc);
+  fn_fixture_registration(&r, false);
+  if ((rc = fn_fixture_prepare(fn, &r, &key, NULL)) != 0) die("register and key", rc);
   fn_free(fn);
   return 0;
 }
 
 static void sell(fn_t *fn, uint32_t next)
 {
-  doc_item_t marked[3], plain = item_make("Пакет", 500);
+  doc_item_t marked[3], plain;
   fn_km_check_t check;
   fn_doc_result_t res;
   unsigned count = (unsigned)(rand() % 4); /* 0..3 marked lines */
-  uint64_t total = plain.total;
   int rc;
+  fn_fixture_item(&plain, "Пакет", 500);
+  uint64_t total = plain.total;
   for (unsigned i = 0; i < count; i++) {
     marked[i] = marked_make(next, i);
     if ((rc = fn_km_check(fn, &marked[i], &check)) != 0) die("km check", rc);
@@ -186,6 +146,7 @@ int main(int argc, char **argv)
     return 2;
   }
   srand((unsigned)getpid());
+  fn_fixture_hmac_key(&key, KEY_ID);
   if (argc == 3 && strcmp(argv[1], "--init") == 0) return storm_init(argv[2]);
   if (argc == 2) storm(argv[1]);
   fprintf(stderr, "usage: fn_storm [--init] PATH\n");

@@ -34,7 +34,6 @@
 ** "sold receipts=R marked=M codes=C documents=D notifications=S",
 ** "delivered documents=D notifications=S", "recheck ...".
 */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,40 +43,16 @@
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
 #include "ofd/client.h"
+#include "tests/support/fn_fixture.h"
 
 #define MAX_CODES     20000
 #define KM_BUDGET_MS  10000
 #define MAX_LINES     4
 #define PRICE_KOPECKS 12345u
 
-static void fail(const char *format, ...)
-{
-  va_list ap;
-  va_start(ap, format);
-  fputs("e2e_till: ", stderr);
-  vfprintf(stderr, format, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(1);
-}
-
-static void fn_ok(int rc, const char *what)
-{
-  if (rc != 0) fail("%s: FN %s (%s)", what, fn_err_name(rc), fn_err_message(rc, false));
-}
-
 static void ofd_ok(int rc, const char *what)
 {
-  if (rc != 0) fail("%s: %s (%s)", what, ofd_err_name(rc), ofd_err_message(rc, false));
-}
-
-static fn_t *open_fn(const char *dir)
-{
-  char path[4096];
-  fn_t *fn = NULL;
-  snprintf(path, sizeof path, "%s/fn.db", dir);
-  fn_ok(fn_emu_open(path, NULL, &fn), "open");
-  return fn;
+  if (rc != 0) fn_fixture_fail("%s: %s (%s)", what, ofd_err_name(rc), ofd_err_message(rc, false));
 }
 
 static ofd_client_t *client(uint16_t port, frame_profile_t profile)
@@ -97,7 +72,7 @@ static uint16_t port_arg(const char *s)
 {
   char *end = NULL;
   unsigned long v = strtoul(s, &end, 10);
-  if (!*s || *end || v == 0 || v > 65535) fail("bad port %s", s);
+  if (!*s || *end || v == 0 || v > 65535) fn_fixture_fail("bad port %s", s);
   return (uint16_t)v;
 }
 
@@ -108,26 +83,12 @@ static char **read_codes(const char *file, size_t *n)
   char line[1024];
   char **codes = calloc(MAX_CODES, sizeof *codes);
   *n = 0;
-  if (!f || !codes) fail("cannot read %s", file);
+  if (!f || !codes) fn_fixture_fail("cannot read %s", file);
   while (fgets(line, sizeof line, f)) {
     char km[DOC_MAX_KM + 1];
-    size_t o = 0;
-    for (size_t i = 0; line[i] && line[i] != '\n' && line[i] != '\r'; i++) {
-      if (o + 1 >= sizeof km) fail("code too long: %s", line);
-      if (strncmp(line + i, "\\x1d", 4) == 0 || strncmp(line + i, "\\x1D", 4) == 0) {
-        km[o++] = 0x1d;
-        i += 3;
-      } else if (line[i] == '\\' && line[i + 1] == '\\') {
-        km[o++] = '\\';
-        i++;
-      } else {
-        km[o++] = line[i];
-      }
-    }
-    km[o] = '\0';
-    if (o == 0) continue;
-    if (*n == MAX_CODES) fail("more than %d codes", MAX_CODES);
-    if (!(codes[*n] = strdup(km))) fail("no memory");
+    if (fn_fixture_unescape(line, km) == 0) continue;
+    if (*n == MAX_CODES) fn_fixture_fail("more than %d codes", MAX_CODES);
+    if (!(codes[*n] = strdup(km))) fn_fixture_fail("no memory");
     (*n)++;
   }
   fclose(f);
@@ -136,41 +97,20 @@ static char **read_codes(const char *file, size_t *n)
 
 static void marked_item(doc_item_t *it, const char *km, unsigned line)
 {
-  memset(it, 0, sizeof *it);
-  snprintf(it->name, sizeof it->name, "Marked good %u", line);
-  it->price = it->total = PRICE_KOPECKS;
-  it->quantity = (doc_quantity_t){1, 0};
-  it->vat = 1;
-  it->subject = 33;
-  it->payment_method = 4;
-  it->marked = true;
-  it->km_len = strlen(km);
-  memcpy(it->km, km, it->km_len + 1);
-  it->km_status = DOC_KM_PIECE_SOLD;
+  char name[32];
+  snprintf(name, sizeof name, "Marked good %u", line);
+  fn_fixture_marked_item(it, name, PRICE_KOPECKS, km);
 }
 
 static int cmd_init(const char *dir, const char *number)
 {
   char path[4096];
   fn_registration_t r;
-  fn_t *fn = NULL;
   snprintf(path, sizeof path, "%s/fn.db", dir);
-  fn_ok(fn_emu_create(path, number), "create");
-  fn_ok(fn_emu_open(path, NULL, &fn), "open");
-  memset(&r, 0, sizeof r);
-  strcpy(r.header.kkt_reg_number, "0000000001012345");
-  strcpy(r.header.user_inn, "7707083893");
-  strcpy(r.header.user_name, "Shop");
-  strcpy(r.header.address, "Moscow, Tverskaya 1");
-  strcpy(r.header.place, "Shop");
-  strcpy(r.header.cashier, "Cashier");
-  r.reg.tax_systems = 1;
-  strcpy(r.reg.ofd_inn, "7704211201");
-  strcpy(r.reg.ofd_name, "OFD");
-  strcpy(r.reg.kkt_serial, "00106700000042");
-  r.reg.marking = true;
-  r.reg.ffd_version = 4;
-  fn_ok(fn_register(fn, &r, false, NULL), "register");
+  fn_fixture_must(fn_emu_create(path, number), "create");
+  fn_t *fn = fn_fixture_open_dir(dir);
+  fn_fixture_registration(&r, false);
+  fn_fixture_must(fn_fixture_prepare(fn, &r, NULL, NULL), "register");
   fn_free(fn);
   printf("init %s\n", number);
   return 0;
@@ -182,22 +122,23 @@ static void check_for_sale(fn_t *fn, ofd_client_t *oism, doc_item_t *it, unsigne
                            unsigned *uncheckable)
 {
   static fn_km_check_t check, answered;
-  fn_ok(fn_km_check(fn, it, &check), "km check");
+  fn_fixture_must(fn_km_check(fn, it, &check), "km check");
   if (check.km_type == 2 || check.km_type == 4) {
     if (check.tail_status != FN_TAIL_VALID)
-      fail("tail of a %s-character code does not verify (status %d): %s",
-           check.km_type == 2 ? "88" : "44", check.tail_status, it->km);
+      fn_fixture_fail("tail of a %s-character code does not verify (status %d): %s",
+                      check.km_type == 2 ? "88" : "44", check.tail_status, it->km);
     (*valid)++;
   } else {
     if (check.tail_status != FN_TAIL_UNCHECKABLE)
-      fail("a code of 2100 type %u has tail status %d: %s", check.km_type, check.tail_status,
-           it->km);
+      fn_fixture_fail("a code of 2100 type %u has tail status %d: %s", check.km_type,
+                      check.tail_status, it->km);
     (*uncheckable)++;
   }
   ofd_ok(ofd_km_request(fn, oism, &check, KM_BUDGET_MS, &answered), "km request");
   if (!(answered.check_result & 0x08))
-    fail("OISM did not confirm the code (2106 = 0x%02x): %s", answered.check_result, it->km);
-  fn_ok(fn_km_accept(fn, it->km, it->km_len, true), "accept");
+    fn_fixture_fail("OISM did not confirm the code (2106 = 0x%02x): %s", answered.check_result,
+                    it->km);
+  fn_fixture_must(fn_km_accept(fn, it->km, it->km_len, true), "accept");
 }
 
 static void deliver(fn_t *fn, uint16_t ofd_port, uint16_t oism_port)
@@ -207,12 +148,13 @@ static void deliver(fn_t *fn, uint16_t ofd_port, uint16_t oism_port)
   ofd_delivery_stats_t d, n;
   int rc = ofd_deliver_documents(fn, ofd, NULL, NULL, &d);
   if (rc != 0)
-    fail("deliver documents: %s at %u (1022 = %u, %u left)", ofd_err_name(rc), d.stopped_at,
-         d.answer_code, d.remaining);
+    fn_fixture_fail("deliver documents: %s at %u (1022 = %u, %u left)", ofd_err_name(rc),
+                    d.stopped_at, d.answer_code, d.remaining);
   rc = ofd_deliver_notifications(fn, oism, NULL, NULL, &n);
   if (rc != 0)
-    fail("deliver notifications: %s at %u (%u left)", ofd_err_name(rc), n.stopped_at, n.remaining);
-  if (n.rejected) fail("%u notifications ticketed as bad", n.rejected);
+    fn_fixture_fail("deliver notifications: %s at %u (%u left)", ofd_err_name(rc), n.stopped_at,
+                    n.remaining);
+  if (n.rejected) fn_fixture_fail("%u notifications ticketed as bad", n.rejected);
   printf("delivered documents=%u notifications=%u\n", d.delivered, n.delivered);
   ofd_client_destroy(ofd);
   ofd_client_destroy(oism);
@@ -244,14 +186,14 @@ static int cmd_sell(const char *dir, int argc, char **argv)
     else if (!strcmp(argv[i], "--shift-every"))
       shift_every = (unsigned)strtoul(argv[i + 1], NULL, 10);
     else
-      fail("unknown option %s", argv[i]);
+      fn_fixture_fail("unknown option %s", argv[i]);
   }
   if (argc % 2 || !keys_port || !oism_port || !codes_file || !receipts || !shift_every)
-    fail("sell needs --keys, --oism, --codes and --receipts");
+    fn_fixture_fail("sell needs --keys, --oism, --codes and --receipts");
   char **codes = read_codes(codes_file, &ncodes);
-  if (sold_file && !(sold = fopen(sold_file, "w"))) fail("cannot write %s", sold_file);
+  if (sold_file && !(sold = fopen(sold_file, "w"))) fn_fixture_fail("cannot write %s", sold_file);
 
-  fn_t *fn = open_fn(dir);
+  fn_t *fn = fn_fixture_open_dir(dir);
   ofd_client_t *keys = client(keys_port, FRAME_PROFILE_KEYS);
   ofd_client_t *oism = client(oism_port, FRAME_PROFILE_OISM);
   ofd_ok(ofd_keys_update(fn, keys, &nkeys), "keys");
@@ -261,50 +203,42 @@ static int cmd_sell(const char *dir, int argc, char **argv)
   for (unsigned r = 0; r < receipts; r++) {
     unsigned want = r % 4 == 3 ? 0 : r % 3 + 1, lines = 0;
     uint64_t total = 0;
-    fn_ok(fn_status(fn, &st), "status");
+    fn_fixture_must(fn_status(fn, &st), "status");
     if (st.shift_open && st.receipts_in_shift >= shift_every)
-      fn_ok(fn_shift_close(fn, "Cashier", NULL), "shift close");
-    fn_ok(fn_status(fn, &st), "status");
-    if (!st.shift_open) fn_ok(fn_shift_open(fn, "Cashier", NULL), "shift open");
+      fn_fixture_must(fn_shift_close(fn, "Cashier", NULL), "shift close");
+    fn_fixture_must(fn_status(fn, &st), "status");
+    if (!st.shift_open) fn_fixture_must(fn_shift_open(fn, "Cashier", NULL), "shift open");
     for (unsigned k = 0; k < want && next < ncodes; k++, lines++) {
       marked_item(&items[lines], codes[next++], lines);
       check_for_sale(fn, oism, &items[lines], &valid, &uncheckable);
     }
     if (lines) marked_receipts++;
-    fn_ok(fn_receipt_begin(fn, DOC_OP_SALE, 1, "Cashier"), "begin");
+    fn_fixture_must(fn_receipt_begin(fn, DOC_OP_SALE, 1, "Cashier"), "begin");
     for (unsigned k = 0; k < lines; k++) {
-      fn_ok(fn_receipt_add(fn, &items[k]), "add marked line");
+      fn_fixture_must(fn_receipt_add(fn, &items[k]), "add marked line");
       total += items[k].total;
     }
     doc_item_t plain;
-    memset(&plain, 0, sizeof plain);
-    snprintf(plain.name, sizeof plain.name, "Bread %u", r);
-    plain.price = plain.total = 4990u + r;
-    plain.quantity = (doc_quantity_t){1, 0};
-    plain.vat = 1;
-    plain.subject = 1;
-    plain.payment_method = 4;
-    fn_ok(fn_receipt_add(fn, &plain), "add plain line");
+    char bread[32];
+    snprintf(bread, sizeof bread, "Bread %u", r);
+    fn_fixture_item(&plain, bread, 4990u + r);
+    fn_fixture_must(fn_receipt_add(fn, &plain), "add plain line");
     total += plain.total;
-    fn_ok(fn_receipt_close(fn, r % 2 ? total : 0, r % 2 ? 0 : total, false, NULL), "close");
+    fn_fixture_must(fn_receipt_close(fn, r % 2 ? total : 0, r % 2 ? 0 : total, false, NULL),
+                    "close");
     for (unsigned k = 0; k < lines && sold; k++) {
-      for (const char *p = items[k].km; *p; p++) {
-        if (*p == 0x1d)
-          fputs("\\x1d", sold);
-        else
-          fputc(*p, sold);
-      }
+      fn_fixture_print_escaped(sold, items[k].km);
       fputc('\n', sold);
     }
   }
-  fn_ok(fn_status(fn, &st), "status");
-  if (st.shift_open) fn_ok(fn_shift_close(fn, "Cashier", NULL), "shift close");
-  fn_ok(fn_status(fn, &st), "status");
+  fn_fixture_must(fn_status(fn, &st), "status");
+  if (st.shift_open) fn_fixture_must(fn_shift_close(fn, "Cashier", NULL), "shift close");
+  fn_fixture_must(fn_status(fn, &st), "status");
   printf("tails valid=%u uncheckable=%u\n", valid, uncheckable);
   printf("sold receipts=%u marked=%u codes=%zu documents=%u notifications=%u\n", receipts,
          marked_receipts, next, st.unsent_documents, st.unsent_notifications);
   fflush(stdout);
-  if (sold && fclose(sold) != 0) fail("cannot write %s", sold_file);
+  if (sold && fclose(sold) != 0) fn_fixture_fail("cannot write %s", sold_file);
   ofd_client_destroy(oism);
   if (ofd_port) deliver(fn, ofd_port, oism_port);
   fn_free(fn);
@@ -328,33 +262,34 @@ static int cmd_recheck(const char *dir, int argc, char **argv)
     else if (!strcmp(argv[i], "--codes"))
       codes_file = argv[i + 1];
     else
-      fail("unknown option %s", argv[i]);
+      fn_fixture_fail("unknown option %s", argv[i]);
   }
-  if (argc % 2 || !oism_port || !codes_file) fail("recheck needs --oism and --codes");
+  if (argc % 2 || !oism_port || !codes_file) fn_fixture_fail("recheck needs --oism and --codes");
   char **codes = read_codes(codes_file, &ncodes);
-  fn_t *fn = open_fn(dir);
+  fn_t *fn = fn_fixture_open_dir(dir);
   ofd_client_t *oism = client(oism_port, FRAME_PROFILE_OISM);
-  fn_ok(fn_status(fn, &st), "status");
+  fn_fixture_must(fn_status(fn, &st), "status");
   for (size_t i = 0; i < ncodes; i++) {
     doc_item_t it;
     doc_summary_t sum;
     doc_km_answer_t a;
     size_t len = 0;
     marked_item(&it, codes[i], 0);
-    fn_ok(fn_km_check(fn, &it, &check), "km check");
+    fn_fixture_must(fn_km_check(fn, &it, &check), "km check");
     /* The exchange by hand: the test needs the 2109 itself, not only the
     ** FN's conclusion from it. */
-    if (doc_summarize(check.request, check.request_len, &sum) != 0) fail("81 does not parse");
+    if (doc_summarize(check.request, check.request_len, &sum) != 0)
+      fn_fixture_fail("81 does not parse");
     ofd_ok(ofd_client_exchange(oism, st.fn_number, DOC_KM_REQUEST, sum.number, check.request,
                                check.request_len, DOC_KM_ANSWER, answer, sizeof answer, &len,
                                KM_BUDGET_MS),
            "km request");
     if (doc_parse_km_answer(answer, len, &a) != 0 || a.request_number != sum.number)
-      fail("the 83 is not about the request");
-    fn_ok(fn_km_answer(fn, answer, len, &answered), "km answer");
+      fn_fixture_fail("the 83 is not about the request");
+    fn_fixture_must(fn_km_answer(fn, answer, len, &answered), "km answer");
     printf("recheck %zu 2109=%u 2105=%u 2106=%u\n", i, a.status_answer, a.processing_code,
            answered.check_result);
-    fn_ok(fn_km_accept(fn, it.km, it.km_len, false), "decline");
+    fn_fixture_must(fn_km_accept(fn, it.km, it.km_len, false), "decline");
     free(codes[i]);
   }
   free(codes);
@@ -365,8 +300,9 @@ static int cmd_recheck(const char *dir, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+  fn_fixture_driver("e2e_till");
   int rc = crypto_init();
-  if (rc != 0) fail("crypto: %s", crypto_error_message(rc));
+  if (rc != 0) fn_fixture_fail("crypto: %s", crypto_error_message(rc));
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc == 4 && !strcmp(argv[1], "init"))
     rc = cmd_init(argv[2], argv[3]);

@@ -39,7 +39,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fiscal/crypto.h"
 #include "fiscal/doc.h"
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
@@ -53,10 +52,6 @@
 #define T0        1700000000u
 #define GS        "\x1d"
 #define MAX_NUM   1024
-
-static const uint8_t key_material[32] = {
-    0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01,
-    0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
 
 /* ---------------------------------------------------------------------- */
 /* The peer                                                                */
@@ -180,12 +175,8 @@ static int peer_handle(peer_t *p, int fd, const frame_message_t *m)
     if (!ok) p->bad++;
     pthread_mutex_unlock(&p->lock);
     if (!ok) return -1;
-    fn_key_t key;
-    memset(&key, 0, sizeof key);
-    memcpy(key.id, "TK07", 5);
-    key.kind = FN_KEY_HMAC;
-    key.len = sizeof key_material;
-    memcpy(key.material, key_material, sizeof key_material);
+    fn_key_t key; /* the material the FN's own TH01 has, under another id */
+    fn_fixture_hmac_key(&key, "TK07");
     if (fault == FAULT_GARBAGE) {
       /* A well-framed 91 whose body is not a key update. */
       memset(body, 0xEE, 40);
@@ -357,19 +348,6 @@ typedef struct fixture {
 } fixture_t;
 #define FX(f) (&(f)->fx)
 
-static int group_setup(void **state)
-{
-  (void)state;
-  return crypto_init() == 0 ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-  (void)state;
-  crypto_shutdown();
-  return 0;
-}
-
 static int setup(void **state)
 {
   fixture_t *f = calloc(1, sizeof *f);
@@ -388,67 +366,32 @@ static int teardown(void **state)
   return 0;
 }
 
+/* Registered (online, or autonomous: no OFD), the key TH01 loaded. */
 static void do_register(fixture_t *f, bool autonomous)
 {
   fn_registration_t r;
   fn_key_t key;
-  memset(&r, 0, sizeof r);
-  strcpy(r.header.kkt_reg_number, "0000000001012345");
-  strcpy(r.header.user_inn, "7700000000");
-  strcpy(r.header.user_name, "ООО Доставка");
-  strcpy(r.header.address, "г. Москва");
-  strcpy(r.header.place, "Магазин");
-  r.header.autonomous = autonomous;
-  r.reg.tax_systems = 1;
-  if (!autonomous) {
-    strcpy(r.reg.ofd_inn, OFD_INN);
-    strcpy(r.reg.ofd_name, "ОФД");
-  }
-  strcpy(r.reg.kkt_serial, "00106700000042");
-  r.reg.marking = true;
-  r.reg.ffd_version = 4;
-  assert_int_equal(fn_register(f->fx.fn, &r, false, NULL), 0);
-  memset(&key, 0, sizeof key);
-  memcpy(key.id, "TH01", 5);
-  key.kind = FN_KEY_HMAC;
-  key.len = sizeof key_material;
-  memcpy(key.material, key_material, sizeof key_material);
-  assert_int_equal(fn_key_update(f->fx.fn, &key, 1, 0), 0);
+  fn_fixture_registration(&r, autonomous);
+  fn_fixture_hmac_key(&key, "TH01");
+  assert_int_equal(fn_fixture_prepare(f->fx.fn, &r, &key, NULL), 0);
 }
 
 static doc_item_t plain_item(uint64_t price)
 {
   doc_item_t it;
-  memset(&it, 0, sizeof it);
-  strcpy(it.name, "Хлеб");
-  it.price = price;
-  it.quantity = (doc_quantity_t){1, 0};
-  it.total = price;
-  it.vat = 1;
-  it.subject = 1;
-  it.payment_method = 4;
+  fn_fixture_item(&it, "Хлеб", price);
   return it;
 }
 
 static doc_item_t marked_item(unsigned serial)
 {
-  char ki[40], tail[48];
-  uint8_t mac[CRYPTO_STREEBOG256_SIZE];
-  doc_item_t it = plain_item(1000);
-  snprintf(ki, sizeof ki,
-           "0104600000000017"
-           "21"
-           "Dv%011u",
-           serial);
-  assert_int_equal(crypto_hmac_streebog256(key_material, sizeof key_material, (const uint8_t *)ki,
-                                           strlen(ki), mac),
-                   0);
-  fn_fixture_base64(mac, sizeof mac, tail);
-  strcpy(it.name, "Ботинки");
-  it.subject = 33;
-  it.marked = true;
-  it.km_len = (size_t)snprintf(it.km, sizeof it.km, "%s" GS "91TH01" GS "92%s", ki, tail);
-  it.km_status = DOC_KM_PIECE_SOLD;
+  char ki[32], km[FN_FIXTURE_CODE_MAX];
+  fn_key_t key;
+  doc_item_t it;
+  fn_fixture_hmac_key(&key, "TH01");
+  fn_fixture_ki(ki, "Dv", serial);
+  assert_true(fn_fixture_code_44(km, ki, key.id, &key) > 0);
+  fn_fixture_marked_item(&it, "Ботинки", 1000, km);
   return it;
 }
 
@@ -469,15 +412,7 @@ static void fill(fixture_t *f, uint32_t count, bool autonomous)
       assert_int_equal(fn_shift_close(f->fx.fn, "Иванова", NULL), 0);
     } else {
       doc_item_t it = (s.last_document % 3 == 0) ? marked_item(serial++) : plain_item(500);
-      fn_km_check_t check;
-      if (it.marked) {
-        assert_int_equal(fn_km_check(f->fx.fn, &it, &check), 0);
-        assert_int_equal(check.tail_status, FN_TAIL_VALID);
-        assert_int_equal(fn_km_accept(f->fx.fn, it.km, it.km_len, true), 0);
-      }
-      assert_int_equal(fn_receipt_begin(f->fx.fn, DOC_OP_SALE, 1, "Иванова"), 0);
-      assert_int_equal(fn_receipt_add(f->fx.fn, &it), 0);
-      assert_int_equal(fn_receipt_close(f->fx.fn, it.total, 0, false, NULL), 0);
+      assert_int_equal(fn_fixture_sell(f->fx.fn, &it, 1, "Иванова", NULL), 0);
     }
   }
   assert_int_equal(s.last_document, count);
@@ -923,5 +858,5 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keys_update, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, fn_fixture_crypto_setup, fn_fixture_crypto_teardown);
 }

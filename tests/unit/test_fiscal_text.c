@@ -29,11 +29,28 @@ static void leaves_plain_text_alone(void **state)
   assert_int_equal(fiscal_text_fold(empty), 0);
 }
 
+/* Raw bytes, cut sequences and control characters become valid UTF-8;
+** good text, Cyrillic included, is left as it is. */
+static void cleans_what_json_cannot_hold(void **state)
+{
+  (void)state;
+  char good[] = "Код «Ж» ok";
+  fiscal_text_utf8_clean(good);
+  assert_string_equal(good, "Код «Ж» ok");
+  char raw[] = {'a', (char)0xE8, 'b', 0x1D, 'c', (char)0xD0, '\0'}; /* lone lead, GS, cut */
+  fiscal_text_utf8_clean(raw);
+  assert_string_equal(raw, "a?b c?");
+  char overlong[] = {(char)0xC0, (char)0xAF, 'x', '\0'};
+  fiscal_text_utf8_clean(overlong);
+  assert_string_equal(overlong, "??x");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(folds_quotes_dashes_and_spaces),
       cmocka_unit_test(leaves_plain_text_alone),
+      cmocka_unit_test(cleans_what_json_cannot_hold),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

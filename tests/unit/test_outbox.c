@@ -19,7 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fiscal/crypto.h"
 #include "fiscal/doc.h"
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
@@ -30,107 +29,46 @@
 #define T0        1700000000u
 #define HOUR      3600u
 #define DAY       86400u
-#define GS        "\x1d"
-
-static const uint8_t key_material[32] = {
-    0x21, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x01,
-    0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
 
 /* The FN under test, its temp file and its hand-moved clock. */
 typedef fn_fixture_t fixture_t;
-#define FX(f) (f)
-
-static int group_setup(void **state)
-{
-  (void)state;
-  return crypto_init() == 0 ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-  (void)state;
-  crypto_shutdown();
-  return 0;
-}
 
 static int setup(void **state)
 {
-  fixture_t *f = calloc(1, sizeof *f);
-  if (!f || fn_fixture_create(FX(f), "outbox", FN_NUMBER, T0) != 0) return -1;
-  *state = f;
-  return 0;
+  *state = fn_fixture_new("outbox", FN_NUMBER, T0);
+  return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-  fixture_t *f = *state;
-  fn_fixture_destroy(FX(f));
-  free(f);
+  fn_fixture_free(*state);
   return 0;
 }
 
+/* Registered (online, or autonomous: no OFD), the key loaded, Петрова's
+** shift open. */
 static void do_register(fixture_t *f, bool autonomous)
 {
   fn_registration_t r;
   fn_key_t key;
-  memset(&r, 0, sizeof r);
-  strcpy(r.header.kkt_reg_number, "0000000001012345");
-  strcpy(r.header.user_inn, "7700000000");
-  strcpy(r.header.user_name, "ИП Северный");
-  strcpy(r.header.address, "с. Дальнее");
-  strcpy(r.header.place, "Магазин");
-  r.header.autonomous = autonomous;
-  r.reg.tax_systems = 1;
-  if (!autonomous) {
-    strcpy(r.reg.ofd_inn, "7704211201");
-    strcpy(r.reg.ofd_name, "ОФД");
-  }
-  strcpy(r.reg.kkt_serial, "00106700000042");
-  r.reg.marking = true;
-  r.reg.ffd_version = 4;
-  assert_int_equal(fn_register(f->fn, &r, false, NULL), 0);
-  memset(&key, 0, sizeof key);
-  memcpy(key.id, "TH01", 5);
-  key.kind = FN_KEY_HMAC;
-  key.len = sizeof key_material;
-  memcpy(key.material, key_material, sizeof key_material);
-  assert_int_equal(fn_key_update(f->fn, &key, 1, 0), 0);
-  assert_int_equal(fn_shift_open(f->fn, "Петрова", NULL), 0);
+  fn_fixture_registration(&r, autonomous);
+  fn_fixture_hmac_key(&key, "TH01");
+  assert_int_equal(fn_fixture_prepare(f->fn, &r, &key, "Петрова"), 0);
 }
 
 /* One receipt with one marked line; returns its document number. */
 static uint32_t sell_marked(fixture_t *f, unsigned serial)
 {
-  char ki[40], tail[48];
-  uint8_t mac[CRYPTO_STREEBOG256_SIZE];
+  char ki[32], km[FN_FIXTURE_CODE_MAX];
+  fn_key_t key;
   doc_item_t it;
-  fn_km_check_t check;
-  fn_doc_result_t res;
-  memset(&it, 0, sizeof it);
-  strcpy(it.name, "Ботинки");
-  it.price = it.total = 1000;
-  it.quantity = (doc_quantity_t){1, 0};
-  it.vat = 1;
-  it.subject = 33;
-  it.payment_method = 4;
-  snprintf(ki, sizeof ki,
-           "0104600000000017"
-           "21"
-           "Ob%011u",
-           serial);
-  assert_int_equal(crypto_hmac_streebog256(key_material, sizeof key_material, (const uint8_t *)ki,
-                                           strlen(ki), mac),
-                   0);
-  fn_fixture_base64(mac, sizeof mac, tail);
-  it.marked = true;
-  it.km_len = (size_t)snprintf(it.km, sizeof it.km, "%s" GS "91TH01" GS "92%s", ki, tail);
-  it.km_status = DOC_KM_PIECE_SOLD;
-  assert_int_equal(fn_km_check(f->fn, &it, &check), 0);
-  assert_int_equal(fn_km_accept(f->fn, it.km, it.km_len, true), 0);
-  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 1, NULL), 0);
-  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
-  assert_int_equal(fn_receipt_close(f->fn, 1000, 0, false, &res), 0);
-  return res.number;
+  uint32_t number = 0;
+  fn_fixture_hmac_key(&key, "TH01");
+  fn_fixture_ki(ki, "Ob", serial);
+  assert_true(fn_fixture_code_44(km, ki, key.id, &key) > 0);
+  fn_fixture_marked_item(&it, "Ботинки", 1000, km);
+  assert_int_equal(fn_fixture_sell(f->fn, &it, 1, NULL, &number), 0);
+  return number;
 }
 
 static outbox_status_t status_at(fixture_t *f, uint32_t now, const outbox_policy_t *p)
@@ -184,20 +122,8 @@ static void test_counts_and_ages(void **state)
   assert_int_equal(s.documents_seconds_left, 30 * DAY - 2 * HOUR);
 
   /* Tickets and acknowledgements take them out: the FN is the truth. */
-  uint8_t buf[256];
-  size_t len = 0;
-  doc_km_ticket_t t = {s.first_notification_number, 0, 0};
-  assert_int_equal(doc_build_km_ticket(&t, buf, sizeof buf, &len), 0);
-  assert_int_equal(fn_notification_ticket(f->fn, buf, len), 0);
-  doc_ack_t a;
-  memset(&a, 0, sizeof a);
-  strcpy(a.ofd_inn, "7704211201");
-  strcpy(a.fn_number, FN_NUMBER);
-  a.document_number = 1;
-  a.time = f->now;
-  a.operator_sign_len = 18;
-  assert_int_equal(doc_build_ack(&a, buf, sizeof buf, &len), 0);
-  assert_int_equal(fn_document_ack(f->fn, buf, len), 0);
+  assert_int_equal(fn_fixture_ticket(f->fn, s.first_notification_number, 0), 0);
+  assert_int_equal(fn_fixture_ack(f->fn, FN_NUMBER, 1, f->now, 0), 0);
   s = status_at(f, 0, NULL);
   assert_int_equal(s.unsent_documents, 3);
   assert_int_equal(s.first_unsent_number, 2);
@@ -314,11 +240,7 @@ static void test_three_day_batch(void **state)
     fn_notification_t *n = malloc(sizeof *n);
     assert_non_null(n);
     assert_int_equal(fn_notification_next(f->fn, n), 0);
-    doc_km_ticket_t t = {n->number, 0, 0};
-    uint8_t buf[64];
-    size_t len = 0;
-    assert_int_equal(doc_build_km_ticket(&t, buf, sizeof buf, &len), 0);
-    assert_int_equal(fn_notification_ticket(f->fn, buf, len), 0);
+    assert_int_equal(fn_fixture_ticket(f->fn, n->number, 0), 0);
     free(n);
   }
   s = status_at(f, first + 100 * HOUR, NULL);
@@ -353,5 +275,5 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_three_day_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_batch_rule_online, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, fn_fixture_crypto_setup, fn_fixture_crypto_teardown);
 }

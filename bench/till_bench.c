@@ -1,0 +1,220 @@
+/*
+** till_bench.c: the till in process: check latency with N codes cached,
+** and receipts per second with durability on.
+**
+** A fresh data directory gets an FN registered for marking (with a key, so
+** tails verify), a catalogue, and N codes synced into the cache the way
+** `kassa cache sync` writes them (pages of 10 000). Then:
+**
+**   check   2 000 checks of cached codes with genuine tails through
+**           check_probe() (parse, catalogue, store records, the FN's tail
+**           check and its decline, the cached operator statuses: [till]
+**           check = offline, so no network is measured), each timed;
+**   receipt R receipts of one marked and one plain line, each opened,
+**           filled and closed through the FN (SQLite synchronous=FULL on
+**           fn.db, cache.db and till.db), each close timed, and the rate.
+**
+** usage: till_bench [--dir DIR] [--receipts R] [N ...]   (default N 1000000, R 1000)
+** Prints p50/p99/max of each and the peak RSS. Removes its files.
+*/
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fiscal/crypto.h"
+#include "fiscal/fn_emu.h"
+#include "pos/cache.h"
+#include "pos/check.h"
+#include "pos/sale.h"
+#include "pos/till.h"
+
+#define GTIN   "04600000001012"
+#define BREAD  "4600000005058"
+#define PAGE   10000u
+#define PROBES 2000u
+#define T0_MS  ((int64_t)1767225600 * 1000)
+
+static fn_key_t key = {.id = "0001", .kind = FN_KEY_HMAC, .len = 32};
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static long rss_peak_kb(void)
+{
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  if (!f) return -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+  fclose(f);
+  return kb;
+}
+
+static void ki_of(uint64_t i, char *ki) { sprintf(ki, "01" GTIN "21B%012" PRIu64, i); }
+
+static size_t code_of(uint64_t i, char *out)
+{
+  static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  char ki[64], tail[48];
+  uint8_t mac[CRYPTO_STREEBOG256_SIZE];
+  size_t o = 0;
+  ki_of(i, ki);
+  crypto_hmac_streebog256(key.material, key.len, (const uint8_t *)ki, strlen(ki), mac);
+  for (size_t k = 0; k < sizeof mac; k += 3) {
+    uint32_t w = (uint32_t)mac[k] << 16 | (k + 1 < sizeof mac ? (uint32_t)mac[k + 1] << 8 : 0) |
+                 (k + 2 < sizeof mac ? mac[k + 2] : 0);
+    tail[o++] = t[w >> 18 & 63];
+    tail[o++] = t[w >> 12 & 63];
+    tail[o++] = k + 1 < sizeof mac ? t[w >> 6 & 63] : '=';
+    tail[o++] = k + 2 < sizeof mac ? t[w & 63] : '=';
+  }
+  tail[o] = '\0';
+  return (size_t)sprintf(out, "%s\x1d" "91%s\x1d" "92%s", ki, key.id, tail);
+}
+
+static void report(const char *what, double *v, size_t n)
+{
+  qsort(v, n, sizeof *v, cmp_double);
+  printf("  %s: p50 %.3f ms, p99 %.3f ms, max %.3f ms (%zu)\n", what, v[n / 2] * 1e3,
+         v[n * 99 / 100] * 1e3, v[n - 1] * 1e3, n);
+}
+
+static till_t *make_till(const char *dir)
+{
+  char path[600], err[512];
+  fn_t *fn = NULL;
+  fn_registration_t r;
+  mkdir(dir, 0700);
+  snprintf(path, sizeof path, "%s/fn.db", dir);
+  memset(&r, 0, sizeof r);
+  strcpy(r.header.kkt_reg_number, "0000000001011111");
+  strcpy(r.header.user_inn, "7700000000");
+  strcpy(r.header.user_name, "Bench");
+  strcpy(r.header.address, "Loopback");
+  r.reg.tax_systems = 1;
+  strcpy(r.reg.ofd_inn, "7704211201");
+  strcpy(r.reg.ofd_name, "OFD");
+  strcpy(r.reg.kkt_serial, "BENCH0001");
+  r.reg.marking = true;
+  r.reg.ffd_version = 4;
+  if (fn_emu_create(path, "9999078900011111") != 0 || fn_emu_open(path, NULL, &fn) != 0 ||
+      fn_register(fn, &r, false, NULL) != 0 || fn_key_update(fn, &key, 1, 0) != 0 ||
+      fn_shift_open(fn, NULL, NULL) != 0) {
+    fprintf(stderr, "till_bench: cannot set up the FN in %s\n", dir);
+    exit(1);
+  }
+  fn_free(fn);
+  kassa_config_t cfg;
+  kassa_config_defaults(&cfg);
+  snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
+  snprintf(cfg.check_mode, sizeof cfg.check_mode, "offline");
+  till_options_t o = {.config = &cfg};
+  till_t *t = NULL;
+  if (till_open(&o, &t, err, sizeof err) != 0) {
+    fprintf(stderr, "till_bench: %s\n", err);
+    exit(1);
+  }
+  cache_product_t shoes = {.gtin = GTIN, .name = "Ботинки", .price = 250000, .vat = 1,
+                           .group = "footwear", .marking_required = true};
+  cache_product_t bread = {.gtin = "0" BREAD, .name = "Хлеб", .price = 5000, .vat = 1};
+  if (cache_product_put(till_cache(t), &shoes) || cache_product_put(till_cache(t), &bread)) exit(1);
+  return t;
+}
+
+static void fill(till_t *t, uint64_t n)
+{
+  static char kis[PAGE][40];
+  static cache_sync_row_t rows[PAGE];
+  double t0 = now_s();
+  for (uint64_t base = 0; base < n; base += PAGE) {
+    unsigned count = (unsigned)(n - base < PAGE ? n - base : PAGE);
+    char cursor[32];
+    for (unsigned j = 0; j < count; j++) {
+      ki_of(base + j, kis[j]);
+      rows[j] = (cache_sync_row_t){.ki = kis[j], .state = CACHE_OP_CIRCULATION,
+                                   .owner_inn = "7700000000"};
+    }
+    snprintf(cursor, sizeof cursor, "*/%" PRIu64, base + count);
+    if (cache_sync_apply(till_cache(t), rows, count, cursor, T0_MS) != 0) exit(1);
+  }
+  printf("  filled %" PRIu64 " codes in %.1f s\n", n, now_s() - t0);
+}
+
+static void run(const char *root, uint64_t n, unsigned receipts)
+{
+  char dir[512], code[256], cmd[600];
+  check_decision_t d;
+  double *lat = malloc(sizeof *lat * (receipts > PROBES ? receipts : PROBES));
+  snprintf(dir, sizeof dir, "%s/till-bench-%" PRIu64, root, n);
+  printf("%" PRIu64 " codes cached:\n", n);
+  till_t *t = make_till(dir);
+  fill(t, n);
+  for (unsigned k = 0; k < PROBES; k++) {
+    size_t len = code_of((uint64_t)rand() % n, code);
+    double a = now_s();
+    check_probe(t, code, len, CHECK_FOR_SALE, 0, NULL, 0, &d);
+    lat[k] = now_s() - a;
+    if (!d.allow) {
+      fprintf(stderr, "till_bench: a cached code was refused: %s\n", check_reason_name(d.reason));
+      exit(1);
+    }
+  }
+  report("check_probe (in process)", lat, PROBES);
+  double t0 = now_s();
+  for (unsigned k = 0; k < receipts; k++) {
+    sale_closed_t c;
+    size_t len = code_of(n + k, code); /* a fresh code: never sold */
+    if (sale_open(t, 1, NULL) || sale_add_scan(t, code, len, NULL, 0, &d, NULL) ||
+        sale_add_scan(t, BREAD, strlen(BREAD), NULL, 0, &d, NULL)) {
+      fprintf(stderr, "till_bench: receipt %u: %s\n", k, check_reason_name(d.reason));
+      exit(1);
+    }
+    double a = now_s();
+    if (sale_close(t, 255000, 0, &c, NULL) != 0) exit(1);
+    lat[k] = now_s() - a;
+  }
+  double span = now_s() - t0;
+  report("sale_close (FN receipt + notification + replay)", lat, receipts);
+  printf("  receipts (open, 2 scans, close): %.0f per second\n", receipts / span);
+  printf("  peak RSS %ld MB\n", rss_peak_kb() / 1024);
+  till_close(t);
+  free(lat);
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "till_bench: could not remove %s\n", dir);
+}
+
+int main(int argc, char **argv)
+{
+  const char *root = "/tmp";
+  unsigned receipts = 1000;
+  int sizes = 0;
+  for (size_t i = 0; i < key.len; i++) key.material[i] = (uint8_t)(i * 3 + 1);
+  if (crypto_init() != 0) return 1;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--dir") && i + 1 < argc) root = argv[++i];
+    else if (!strcmp(argv[i], "--receipts") && i + 1 < argc)
+      receipts = (unsigned)strtoul(argv[++i], NULL, 10);
+    else {
+      run(root, strtoull(argv[i], NULL, 10), receipts);
+      sizes++;
+    }
+  }
+  if (!sizes) run(root, 1000000, receipts);
+  return 0;
+}

@@ -1,0 +1,538 @@
+/*
+ * cashier.js: the cashier screen (index.html) over the till's HTTP API.
+ *
+ * A scan is one POST /api/receipts/current/items (a sale receipt is opened
+ * first when none is open); the answer is either the new basket (a green
+ * flash with the line) or a refusal, shown as a large red banner with the
+ * check's own Russian message (message_ru of the reason in docs/API.md),
+ * which stays until the next scan or a tap on «Понятно». A weighed good
+ * the till cannot sell without a weight (400 with field "quantity") opens
+ * the keypad and is sent again with the weight. Payment is cash, card or
+ * both; the closed receipt comes back with its printed text and its QR as
+ * a PNG, shown and printable (window.print prints only the receipt, see
+ * app.css @media print).
+ *
+ * The scan field keeps the focus whenever no dialog is open, so a scanner
+ * can fire at any moment; buttons give it back after a tap.
+ */
+'use strict';
+
+(() => {
+  const { h, $, call, money } = Kassa;
+
+  const state = {
+    basket: { open: false, lines: [], total: 0 },
+    status: null,
+    quantity: null, // preset for the next scan ("2", "0.532")
+    busy: false,
+  };
+
+  /* ---- sound: a short tone for a good scan, two low ones for a refusal --- */
+
+  let audio = null;
+  function tone(freq, start, length) {
+    try {
+      audio = audio || new AudioContext();
+      const o = audio.createOscillator();
+      const g = audio.createGain();
+      o.frequency.value = freq;
+      g.gain.value = 0.08;
+      o.connect(g).connect(audio.destination);
+      o.start(audio.currentTime + start);
+      o.stop(audio.currentTime + start + length);
+    } catch (e) {
+      /* no sound device: the screen says it all */
+    }
+  }
+  const beepOk = () => tone(1320, 0, 0.08);
+  const beepRefused = () => {
+    tone(330, 0, 0.18);
+    tone(330, 0.26, 0.18);
+  };
+
+  /* ---- focus: the scan field, unless a dialog is open -------------------- */
+
+  function dialogOpen() {
+    return [...document.querySelectorAll('.overlay')].some((o) => !o.hidden);
+  }
+
+  function keepFocus() {
+    if (!dialogOpen() && document.activeElement !== $('scan')) $('scan').focus();
+  }
+
+  /* ---- status bar -------------------------------------------------------- */
+
+  function chip(text, level, title) {
+    return h('span', { class: `chip chip-${level}`, title }, text);
+  }
+
+  function renderStatus(st) {
+    state.status = st;
+    const fn = st.fn || {};
+    const ob = st.outbox || {};
+    $('shift-info').textContent = fn.shift_open
+      ? `Смена № ${fn.shift_number} · открыта ${Kassa.since(fn.shift_age_s)}`
+      : 'Смена закрыта';
+    $('shift-button').textContent = fn.shift_open ? 'Закрыть смену' : 'Открыть смену';
+    const chips = [];
+    const unsent = ob.unsent_documents || 0;
+    chips.push(
+      chip(
+        unsent ? `ОФД: ${unsent} не отправл.` : 'ОФД: всё отправлено',
+        ob.documents_level === 'ok' || !ob.documents_level ? (unsent ? 'info' : 'ok') : 'warn',
+        unsent ? `Самый старый: ${Kassa.age(ob.oldest_document_age_s)}` : ''
+      )
+    );
+    if (ob.may_sell_marked === false)
+      chips.push(chip('Маркировка: продажа остановлена', 'bad', ob.refusal || ''));
+    if (st.cache && st.cache.stale) chips.push(chip('Кэш кодов устарел', 'warn', ''));
+    $('chips').replaceChildren(...chips);
+  }
+
+  async function refreshStatus() {
+    const r = await call('GET', '/api/status');
+    if (r.status === 200) {
+      renderStatus(r.body);
+      if (!r.body.fn.shift_open && !dialogOpen()) showShift();
+    }
+    return r;
+  }
+
+  /* ---- the receipt -------------------------------------------------------- */
+
+  function markBadge(line) {
+    if (!line.marked) return h('span', { class: 'mark mark-none' }, '—');
+    const m = Kassa.MARKS[line.mark] || { cls: 'neutral' };
+    return h('span', { class: `mark mark-${m.cls}` }, line.mark || '[М]');
+  }
+
+  function decisionText(line) {
+    if (line.without_code) return 'возврат без кода: нужна перемаркировка';
+    if (!line.marked) return 'немаркированный товар';
+    const m = Kassa.MARKS[line.mark];
+    const what = m ? m.ru : 'код принят';
+    return line.needs_recheck ? `${what} · нужна повторная проверка` : what;
+  }
+
+  function renderBasket(highlightId) {
+    const b = state.basket;
+    const lines = b.open ? b.lines : [];
+    $('receipt-title').textContent =
+      b.open && b.operation === 'return' ? 'Чек возврата' : 'Чек продажи';
+    $('receipt-meta').textContent = b.open
+      ? `${b.cashier ? 'Кассир ' + b.cashier + ' · ' : ''}открыт ${new Date(
+          b.opened_ms
+        ).toLocaleTimeString('ru-RU', { hour: '2-digit', minute: '2-digit' })}`
+      : 'не открыт';
+    $('lines').replaceChildren(
+      ...lines.map((l, i) =>
+        h(
+          'li',
+          {
+            class: 'line' + (l.id === highlightId ? ' line-new' : ''),
+            dataset: { id: l.id, gtin: l.gtin },
+          },
+          h('span', { class: 'line-no' }, String(i + 1)),
+          markBadge(l),
+          h(
+            'div',
+            { class: 'line-main' },
+            h('div', { class: 'line-name' }, l.name),
+            h(
+              'div',
+              { class: 'line-sub' },
+              h('span', { class: `decision decision-${l.marked ? 'marked' : 'plain'}` },
+                decisionText(l)),
+              h('span', { class: 'line-code' }, l.marked ? l.km.split(Kassa.GS)[0] : l.gtin)
+            )
+          ),
+          h(
+            'div',
+            { class: 'line-sum' },
+            h('div', { class: 'line-total' }, money(l.total)),
+            h(
+              'div',
+              { class: 'muted' },
+              `${l.quantity.replace('.', ',')} ${/\./.test(l.quantity) ? 'кг' : 'шт'} × ${money(
+                l.price
+              )}`
+            )
+          ),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'btn btn-icon line-remove',
+              title: 'Удалить строку',
+              'aria-label': `Удалить строку ${i + 1}`,
+              onclick: () => removeLine(l.id),
+            },
+            '✕'
+          )
+        )
+      )
+    );
+    $('lines-empty').hidden = lines.length > 0;
+    $('total').textContent = money(b.open ? b.total : 0);
+    const n = lines.length;
+    $('total-count').textContent = n
+      ? `${n} ${n % 10 === 1 && n % 100 !== 11 ? 'позиция' : n % 10 >= 2 && n % 10 <= 4 && (n % 100 < 10 || n % 100 >= 20) ? 'позиции' : 'позиций'}`
+      : 'нет позиций';
+    for (const id of ['pay-cash', 'pay-card', 'pay-mixed', 'cancel'])
+      $(id).disabled = !b.open || (id !== 'cancel' && n === 0);
+    const added = document.querySelector('.line-new');
+    if (added) added.scrollIntoView({ block: 'nearest' });
+  }
+
+  async function refreshBasket() {
+    const r = await call('GET', '/api/receipts/current');
+    if (r.status === 200) {
+      state.basket = r.body.receipt;
+      renderBasket();
+    }
+  }
+
+  /* ---- messages -------------------------------------------------------- */
+
+  let flashTimer = null;
+
+  function hideBanner() {
+    $('banner').hidden = true;
+  }
+
+  /* The refusal banner: the reason in Russian, large; English and the
+   * detail small. */
+  function showRefusal(body) {
+    const d = body.decision || {};
+    $('banner-message').textContent = body.message_ru || 'Отказ.';
+    $('banner-en').textContent = body.message_en || '';
+    const detail = [];
+    if (d.product && d.product.name) detail.push(d.product.name);
+    if (body.reason) detail.push(`причина: ${body.reason}`);
+    else if (body.error) detail.push(`ошибка: ${body.error}`);
+    $('banner-detail').textContent = detail.join(' · ');
+    $('banner').dataset.reason = body.reason || body.error || '';
+    $('banner').hidden = false;
+    $('flash').hidden = true;
+    document.body.classList.remove('flash-ok');
+    beepRefused();
+  }
+
+  function showFlash(text) {
+    hideBanner();
+    $('flash-text').textContent = text;
+    $('flash').hidden = false;
+    document.body.classList.add('flash-ok');
+    beepOk();
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(() => {
+      $('flash').hidden = true;
+      document.body.classList.remove('flash-ok');
+    }, 1400);
+  }
+
+  /* ---- scanning ---------------------------------------------------------- */
+
+  async function ensureReceipt() {
+    if (state.basket.open) return true;
+    const r = await call('POST', '/api/receipts', {
+      operation: 'sale',
+      cashier: Kassa.cashier() || undefined,
+    });
+    if (r.status === 201 || (r.status === 409 && r.body.error === 'receipt_open')) {
+      if (r.body.receipt) state.basket = r.body.receipt;
+      return true;
+    }
+    showRefusal(r.body);
+    return false;
+  }
+
+  async function addScan(code, quantity) {
+    if (state.busy) return;
+    state.busy = true;
+    $('scan-form').classList.add('busy');
+    try {
+      hideBanner();
+      if (!(await ensureReceipt())) return;
+      const body = { code };
+      if (quantity) body.quantity = quantity;
+      const r = await call('POST', '/api/receipts/current/items', body);
+      if (r.status === 201) {
+        state.basket = r.body.receipt;
+        const line = state.basket.lines.find((l) => l.id === r.body.line_id);
+        renderBasket(r.body.line_id);
+        showFlash(
+          line ? `${line.mark ? line.mark + ' ' : ''}${line.name} — ${money(line.total)}` : 'Добавлено'
+        );
+      } else if (r.status === 400 && r.body.field === 'quantity' && r.body.decision) {
+        /* The good is fine; the till needs its weight (or a whole quantity). */
+        const p = r.body.decision.product || {};
+        askQuantity({
+          title: p.weighed ? 'Весовой товар' : 'Количество',
+          hint: `${p.name || ''}${p.price ? ' · ' + money(p.price) + (p.weighed ? ' за кг' : '') : ''}. ${r.body.message_ru}`,
+          unit: p.weighed ? 'кг' : 'шт',
+          then: (q) => addScan(code, q),
+        });
+      } else {
+        showRefusal(r.body);
+        if (r.status === 409 && r.body.error === 'no_receipt') state.basket = { open: false };
+      }
+    } finally {
+      state.busy = false;
+      $('scan-form').classList.remove('busy');
+      keepFocus();
+    }
+  }
+
+  function onScan(text) {
+    const q = state.quantity;
+    setPresetQuantity(null);
+    addScan(text, q);
+  }
+
+  async function removeLine(id) {
+    const r = await call('DELETE', `/api/receipts/current/items/${id}`);
+    if (r.status === 200) {
+      state.basket = r.body.receipt;
+      renderBasket();
+    } else showRefusal(r.body);
+    keepFocus();
+  }
+
+  function setPresetQuantity(q) {
+    state.quantity = q;
+    $('qty-badge').hidden = !q;
+    $('qty-badge').textContent = q ? `× ${q.replace('.', ',')}` : '';
+  }
+
+  /* ---- the keypad -------------------------------------------------------- */
+
+  let keypadThen = null;
+
+  function openKeypad({ title, hint, unit, then, parse }) {
+    $('keypad-title').textContent = title;
+    $('keypad-hint').textContent = hint || '';
+    $('keypad-input').value = '';
+    $('keypad-input').placeholder = unit || '';
+    $('keypad-error').textContent = '';
+    $('keypad').hidden = false;
+    keypadThen = { then, parse };
+    $('keypad-input').focus();
+  }
+
+  function closeKeypad() {
+    $('keypad').hidden = true;
+    keypadThen = null;
+    keepFocus();
+  }
+
+  function askQuantity(opts) {
+    openKeypad({
+      ...opts,
+      parse: (text) => {
+        const q = Kassa.parseQuantity(text);
+        return q ? { value: q } : { error: 'Число больше нуля, до трёх знаков после запятой.' };
+      },
+    });
+  }
+
+  function buildKeypad() {
+    const keys = ['7', '8', '9', '4', '5', '6', '1', '2', '3', ',', '0', '⌫'];
+    $('keypad-keys').replaceChildren(
+      ...keys.map((k) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'btn key',
+            onclick: () => {
+              const input = $('keypad-input');
+              input.value = k === '⌫' ? input.value.slice(0, -1) : input.value + k;
+              input.focus();
+            },
+          },
+          k
+        )
+      )
+    );
+    $('keypad-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      if (!keypadThen) return;
+      const r = keypadThen.parse($('keypad-input').value);
+      if (r.error) {
+        $('keypad-error').textContent = r.error;
+        return;
+      }
+      const then = keypadThen.then;
+      closeKeypad();
+      then(r.value);
+    });
+    $('keypad-cancel').addEventListener('click', closeKeypad);
+  }
+
+  /* ---- payment ------------------------------------------------------------ */
+
+  async function pay(body) {
+    if (state.busy) return;
+    state.busy = true;
+    document.body.classList.add('paying');
+    try {
+      const r = await call('POST', '/api/receipts/current/pay', { ...body, width: 32 });
+      if (r.status === 200) showClosed(r.body.receipt);
+      else {
+        showRefusal(r.body);
+        await refreshBasket();
+      }
+    } finally {
+      state.busy = false;
+      document.body.classList.remove('paying');
+      keepFocus();
+    }
+  }
+
+  function payMixed() {
+    const total = state.basket.total;
+    openKeypad({
+      title: 'Смешанная оплата',
+      hint: `Итого ${money(total)}. Введите сумму наличными, остальное — картой.`,
+      unit: '₽ наличными',
+      parse: (text) => {
+        const cash = Kassa.parseMoney(text);
+        if (cash === null || cash <= 0 || cash >= total)
+          return { error: `Сумма наличными: больше нуля и меньше ${money(total)}.` };
+        return { value: cash };
+      },
+      then: (cash) => pay({ cash, cashless: total - cash }),
+    });
+  }
+
+  function showClosed(rc) {
+    const ret = rc.operation === 'return';
+    $('closed-title').textContent = ret ? 'Возврат оформлен' : 'Чек закрыт';
+    $('closed-meta').textContent =
+      `ФД ${rc.document} · ФП ${rc.fiscal_sign} · ${money(rc.total)}` +
+      (rc.cash && rc.cashless
+        ? ` (наличными ${money(rc.cash)}, картой ${money(rc.cashless)})`
+        : rc.cash
+          ? ' наличными'
+          : ' картой');
+    $('closed-text').textContent = rc.text || '';
+    $('closed-qr').src = Kassa.pngSource(rc.qr_png);
+    $('closed-qr').hidden = !rc.qr_png;
+    $('closed-qr-text').textContent = rc.qr_png ? 'QR-код чека' : rc.qr || '';
+    $('print-text').textContent = rc.text || '';
+    $('print-qr').src = Kassa.pngSource(rc.qr_png);
+    $('closed').hidden = false;
+    $('closed-next').focus();
+    state.basket = { open: false, lines: [], total: 0 };
+    renderBasket();
+    refreshStatus();
+  }
+
+  /* ---- shift ----------------------------------------------------------------- */
+
+  function showShift() {
+    const open = state.status && state.status.fn && state.status.fn.shift_open;
+    $('shift-title').textContent = open ? 'Закрыть смену?' : 'Смена закрыта';
+    $('shift-text').textContent = open
+      ? 'Будет сформирован отчёт о закрытии смены. Открытый чек нужно сначала закрыть или отменить.'
+      : 'Чтобы продавать, откройте смену: ФН сформирует отчёт об открытии смены.';
+    $('shift-ok').textContent = open ? 'Закрыть смену' : 'Открыть смену';
+    $('shift-ok').dataset.action = open ? 'close' : 'open';
+    $('shift-error').textContent = '';
+    $('shift').hidden = false;
+  }
+
+  async function shiftAction() {
+    const action = $('shift-ok').dataset.action;
+    const r = await call('POST', `/api/shift/${action}`, {
+      cashier: Kassa.cashier() || undefined,
+    });
+    if (r.status === 200) {
+      $('shift').hidden = true;
+      await refreshStatus();
+      keepFocus();
+    } else {
+      $('shift-error').textContent = r.body.message_ru || 'Ошибка.';
+    }
+  }
+
+  /* ---- start ------------------------------------------------------------------ */
+
+  async function start() {
+    await refreshStatus();
+    await refreshBasket();
+    keepFocus();
+  }
+
+  function wire() {
+    Kassa.ScanField($('scan'), onScan);
+    $('scan-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const text = Kassa.scanText($('scan').value.trim());
+      $('scan').value = '';
+      if (text) onScan(text);
+    });
+    $('banner-close').addEventListener('click', () => {
+      hideBanner();
+      keepFocus();
+    });
+    $('qty').addEventListener('click', () =>
+      askQuantity({
+        title: 'Количество или вес',
+        hint: 'Для следующего сканирования: штуки или килограммы (весовой товар).',
+        unit: 'шт или кг',
+        then: setPresetQuantity,
+      })
+    );
+    $('pay-cash').addEventListener('click', () => pay({ method: 'cash' }));
+    $('pay-card').addEventListener('click', () => pay({ method: 'cashless' }));
+    $('pay-mixed').addEventListener('click', payMixed);
+    let cancelArmed = null;
+    $('cancel').addEventListener('click', async () => {
+      /* A second tap within three seconds: a receipt is not lost by accident. */
+      if (!cancelArmed) {
+        $('cancel').textContent = 'Нажмите ещё раз, чтобы отменить';
+        cancelArmed = setTimeout(() => {
+          cancelArmed = null;
+          $('cancel').textContent = 'Отменить чек';
+        }, 3000);
+        return;
+      }
+      clearTimeout(cancelArmed);
+      cancelArmed = null;
+      $('cancel').textContent = 'Отменить чек';
+      const r = await call('DELETE', '/api/receipts/current');
+      if (r.status !== 200) showRefusal(r.body);
+      await refreshBasket();
+      keepFocus();
+    });
+    $('closed-print').addEventListener('click', () => window.print());
+    $('closed-next').addEventListener('click', () => {
+      $('closed').hidden = true;
+      keepFocus();
+    });
+    $('shift-button').addEventListener('click', showShift);
+    $('shift-cancel').addEventListener('click', () => {
+      $('shift').hidden = true;
+      keepFocus();
+    });
+    $('shift-ok').addEventListener('click', shiftAction);
+    $('sign-out').addEventListener('click', () => {
+      Kassa.forgetToken();
+      Kassa.signIn('', start);
+    });
+    buildKeypad();
+    /* Give the focus back after any tap that did not start a dialog. */
+    document.addEventListener('click', () => setTimeout(keepFocus, 0));
+    document.addEventListener('focusout', () => setTimeout(keepFocus, 0));
+    Kassa.onUnauthorized = (j) => {
+      if (!document.getElementById('signin')) Kassa.signIn(j.message_ru, start);
+    };
+    setInterval(refreshStatus, 15000);
+  }
+
+  wire();
+  if (Kassa.token()) start();
+  else Kassa.signIn('', start);
+})();

@@ -1,0 +1,475 @@
+#!/usr/bin/env python3
+"""run.py KASSA OPERATOR [--http-only] [--update-docs]: the pages of `kassa serve`.
+
+The cashier screen (/) and the manager screen (/manager) against a real
+till, end to end. The environment is test_api.py's, made afresh in a
+temporary directory: kassa-operator on free loopback ports issues genuine
+codes, a marking FN is created, registered and given the operator's keys,
+the demo catalogue and a remarking pool are loaded, and `kassa serve`
+starts with [paths] web pointing at this tree's pos/web.
+
+Part 1, over plain HTTP (always; `--http-only` stops after it):
+  - the pages and their files are served byte for byte with their
+    Content-Type and the pages' security headers (CSP, no framing),
+    without the API token, while the API still wants it;
+  - no request reaches outside pos/web: "..", %2e%2e, %2f, sub-folders,
+    NUL, upper case are 404 (or 400 from libmicrohttpd) and never carry a
+    byte of the files beside it; POST is 405 with Allow: GET; a foreign
+    Host is 403;
+  - what the API gained for the pages: a weighed good without a weight is
+    400 with field "quantity" and the product; the closed receipt and the
+    reprint carry the QR as a PNG that zbar reads back as the receipt's QR
+    string; a remarked code's label again (POST /api/labels, manager) as
+    a PNG libdmtx reads back as the code, refused for a code never
+    remarked here (409) and for a code without its tail (422); pending
+    returns name the product; the status tells whether the three-day
+    batch applies.
+
+Part 2, in Debian's chromium driven by playwright-core (pages.js; needs
+/usr/bin/chromium, else exit 77 = skipped, with the reason): a full sale
+typed as a keyboard-wedge scanner types it (GS as Ctrl+], Enter at the
+end), a weighed good through the keypad, a counterfeit code refused with
+the red banner in Russian, a removed line, a mixed payment, the receipt
+and its QR, the print view; on the manager screen a wrong PIN and the
+right one, the overview, a return with the code and one without, the
+remark of the latter with the label preview (read back by libdmtx), and
+goods acceptance with its missing report. Every step at 1024x768 without
+horizontal scrolling and without a console error. Screenshots go to
+tests/artifacts/browser/; --update-docs (or KASSA_UPDATE_DOCS=1) copies
+cashier-refused.png and manager-remark.png into docs/.
+
+Prints "N passed, N failed"; exit 1 on any failure, 77 when the browser
+part cannot run.
+"""
+import base64
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+import harness  # noqa: E402
+
+KASSA, OPERATOR = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+HTTP_ONLY = "--http-only" in sys.argv
+UPDATE_DOCS = "--update-docs" in sys.argv or os.environ.get("KASSA_UPDATE_DOCS") == "1"
+CHROMIUM = os.environ.get("KASSA_CHROMIUM", "/usr/bin/chromium")
+WEB = os.path.join(REPO, "pos", "web")
+ARTIFACTS = os.path.join(REPO, "tests", "artifacts", "browser")
+FN_NUMBER = "9999078900007002"
+TOKEN = "pages-test-" + os.urandom(8).hex()
+PIN = "5173"
+OWNER = "7707083893"
+GS = "\x1d"
+
+check = harness.Checks()
+root = tempfile.mkdtemp(prefix="kassa-pages-")
+till_dir = os.path.join(root, "till")
+op_dir = os.path.join(root, "operator")
+conf = os.path.join(root, "kassa.conf")
+procs = []
+
+
+def op(*args):
+    return subprocess.run([OPERATOR, "--data", op_dir] + list(args), capture_output=True,
+                          text=True, timeout=60)
+
+
+def kassa(*args):
+    return subprocess.run([KASSA, "--config", conf] + list(args), capture_output=True, text=True,
+                          timeout=120)
+
+
+def issue(gtin13, group, count):
+    r = op("issue", "--gtin", "0" + gtin13, "--group", group, "--count", str(count), "--owner",
+           OWNER)
+    codes = [c.replace("\\x1d", GS) for c in r.stdout.split()]
+    check(f"issue {group} {gtin13}", r.returncode == 0 and len(codes) == count, r.stderr)
+    return codes
+
+
+def tamper(code):
+    """One character of the crypto tail changed: same length, still base64."""
+    i = len(code) - 2
+    return code[:i] + ("A" if code[i] != "A" else "B") + code[i + 1:]
+
+
+def ki(code):
+    return code.split(GS)[0]
+
+
+def raw_get(port, target, host=None):
+    """GET target exactly as written (no client-side normalisation)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    req = f"GET {target} HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\nConnection: close\r\n\r\n"
+    s.sendall(req.encode("latin-1"))
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/") else 0
+    return status, head.decode("latin-1"), body
+
+
+def request(port, method, path, body=None, token=None, pin=None, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    h = {}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        h["Content-Type"] = "application/json"
+    if token:
+        h["Authorization"] = "Bearer " + token
+    if pin:
+        h["X-Manager-PIN"] = pin
+    h.update(headers or {})
+    conn.request(method, path, body=data, headers=h)
+    r = conn.getresponse()
+    raw = r.read()
+    hdrs = {k.lower(): v for k, v in r.getheaders()}
+    conn.close()
+    try:
+        j = json.loads(raw)
+    except ValueError:
+        j = None
+    return r.status, j, hdrs, raw
+
+
+def save(png_bytes, name):
+    path = os.path.join(root, name)
+    with open(path, "wb") as f:
+        f.write(png_bytes)
+    return path
+
+
+def read_qr(png_bytes, name):
+    """The texts zbar (zbarimg, zbar-tools) reads in a picture."""
+    r = subprocess.run(["zbarimg", "--nodbus", "--raw", "-q", save(png_bytes, name)],
+                       capture_output=True, text=True, timeout=60)
+    return r.stdout.splitlines()
+
+
+def read_marking_codes(png_bytes, name):
+    """The marking codes `kassa scan --image` (libdmtx) reads in a picture,
+    in canonical form (GS as 0x1D)."""
+    r = subprocess.run([KASSA, "scan", "--image", save(png_bytes, name)], capture_output=True,
+                       text=True, timeout=60)
+    codes = []
+    for line in r.stdout.splitlines():
+        try:
+            j = json.loads(line)
+        except ValueError:
+            continue
+        if j.get("ok"):
+            codes.append(j.get("normalized"))
+    return codes
+
+
+class Serve:
+    def __init__(self):
+        self.p = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0",
+                                   "--lm-port", "0"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        procs.append(self.p)
+        self.line = self.p.stdout.readline()
+        words = self.line.split()
+        self.api = None
+        if self.line.startswith("kassa serve: listening on "):
+            self.api = int(words[4].split(":")[1])
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = None
+        return rc, self.p.stderr.read()
+
+
+def http_part(S, codes):
+    port = S.api
+
+    def api(method, path, body=None, pin=None):
+        st, j, _, _ = request(port, method, path, body, token=TOKEN, pin=pin)
+        return st, j or {}
+
+    # ---- the pages and their files ------------------------------------------------
+    for path, name, ctype in [("/", "index.html", "text/html; charset=utf-8"),
+                              ("/manager", "manager.html", "text/html; charset=utf-8"),
+                              ("/app.css", "app.css", "text/css; charset=utf-8"),
+                              ("/api.js", "api.js", "text/javascript; charset=utf-8"),
+                              ("/cashier.js", "cashier.js", "text/javascript; charset=utf-8"),
+                              ("/manager.js", "manager.js", "text/javascript; charset=utf-8"),
+                              ("/favicon.svg", "favicon.svg", "image/svg+xml")]:
+        st, _, h, raw = request(port, "GET", path)
+        with open(os.path.join(WEB, name), "rb") as f:
+            want = f.read()
+        check(f"page {path}: 200, the file, {ctype}, no token needed",
+              st == 200 and raw == want and h.get("content-type") == ctype, (st, h))
+        check(f"page {path}: security headers",
+              "script-src 'self'" in h.get("content-security-policy", "")
+              and "frame-ancestors 'none'" in h.get("content-security-policy", "")
+              and h.get("x-frame-options") == "DENY" and h.get("x-content-type-options") ==
+              "nosniff", h)
+    st, j, h, _ = request(port, "GET", "/api/status")
+    check("the API still wants the token", st == 401 and j["error"] == "unauthorized", (st, j))
+
+    with open(os.path.join(REPO, "README.md"), "rb") as f:
+        readme = f.read()[:200]
+    for target in ["/../README.md", "/%2e%2e/README.md", "/..%2fREADME.md",
+                   "/%2e%2e%2f%2e%2e%2fREADME.md", "/.%2e/.%2e/README.md", "/pos/web/index.html",
+                   "//etc/passwd", "/%2fetc%2fpasswd", "/..%2f..%2f..%2fetc%2fpasswd",
+                   "/index.html%00.css", "/index.html%2f..", "/INDEX.HTML", "/.gitignore",
+                   "/web/../../README.md", "/manager/../../README.md", "/%252e%252e/README.md"]:
+        st, head, body = raw_get(port, target)
+        check(f"traversal {target}: refused, nothing leaks",
+              st in (400, 404) and readme not in body and b"root:x:" not in body, (st, head))
+    st, head, body = raw_get(port, "/", host="pages.evil.example")
+    check("a foreign Host gets no page", st == 403 and b"bad_host" in body, head)
+    st, j, h, raw = request(port, "POST", "/", body={})
+    check("POST / is 405 with Allow: GET", st == 405 and h.get("allow") == "GET", (st, h))
+
+    # ---- what the API gained for the pages ---------------------------------------------
+    st, j = api("POST", "/api/shift/open", {"cashier": "Тестова"})
+    check("shift open (HTTP part)", st == 200, (st, j))
+    st, j = api("GET", "/api/status")
+    ob = j.get("outbox", {})
+    check("status: batch facts for the manager", st == 200 and ob.get("batch_applies") is False
+          and ob.get("unexported_notifications") == 0 and ob.get("batch_deadline_hours") == 72
+          and "oldest_unexported_age_s" in ob, ob)
+    st, j = api("POST", "/api/receipts", {"cashier": "Тестова"})
+    check("receipt opened", st == 201, (st, j))
+    st, j = api("POST", "/api/receipts/current/items", {"code": codes["bananas"]})
+    d = j.get("decision", {})
+    check("weighed without a weight: 400 naming the quantity and the product",
+          st == 400 and j.get("error") == "argument" and j.get("field") == "quantity"
+          and d.get("product", {}).get("weighed") is True and "вес" in j.get("message_ru", ""),
+          (st, j))
+    st, j = api("POST", "/api/receipts/current/items", {"code": codes["jeans"][3], "quantity": 2})
+    check("a marked good twice: 400 naming the quantity", st == 400 and j.get("field") ==
+          "quantity" and "поштучно" in j.get("message_ru", ""), (st, j))
+    st, j = api("POST", "/api/receipts/current/items",
+                {"code": codes["bananas"], "quantity": "1.25"})
+    check("weighed with a weight", st == 201, (st, j))
+    st, j = api("POST", "/api/receipts/current/pay", {"method": "cash", "width": 32})
+    rc = j.get("receipt", {})
+    png = base64.b64decode(rc.get("qr_png") or "")
+    check("closed receipt carries the QR as PNG", st == 200 and png.startswith(b"\x89PNG"),
+          (st, rc.get("qr")))
+    found = read_qr(png, "qr.png")
+    check("the QR PNG reads back as the receipt's QR string", rc.get("qr") in found,
+          (rc.get("qr"), found))
+    st, j = api("GET", f"/api/receipts/{rc.get('document')}/text?width=32")
+    check("reprint carries the same QR and its PNG", st == 200 and j.get("qr") == rc.get("qr")
+          and base64.b64decode(j.get("qr_png") or "") == png and j.get("text") == rc.get("text"),
+          (st, {k: v for k, v in j.items() if k != "qr_png"}))
+
+    # A remark by code (a good accepted into stock, its code damaged), then its label again.
+    shoe = codes["shoes"][0]
+    st, j = api("POST", "/api/accept", {"list": shoe, "scanned": [shoe], "decision": "all"},
+                pin=PIN)
+    check("a shoe accepted into stock", st == 200 and j.get("outcome") == "accepted_all", (st, j))
+    st, j = api("POST", "/api/remark", {"code": shoe}, pin=PIN)
+    rm = j.get("remark", {})
+    check("remark by code", st == 201 and rm.get("new_code") in codes["pool"], (st, j))
+    new = rm.get("new_code", "")
+    st, j = api("POST", "/api/labels", {"code": new})
+    check("label again needs the PIN", st == 403 and j.get("error") == "manager_pin_required",
+          (st, j))
+    st, j = api("POST", "/api/labels", {"code": new}, pin=PIN)
+    lb = j.get("label", {})
+    png = base64.b64decode(lb.get("png") or "")
+    check("label again: PNG, page, text", st == 200 and png.startswith(b"\x89PNG")
+          and png == base64.b64decode(rm.get("label_png") or "")
+          and lb.get("gtin") == "0" + codes["SHOES"] and lb.get("bracketed", "").startswith(
+              "(01)0" + codes["SHOES"]) and "<img" in lb.get("html", "")
+          and lb.get("remarked_from") == ki(shoe), (st, {k: v for k, v in lb.items()
+                                                       if k not in ("png", "html")}))
+    found = read_marking_codes(png, "label.png")
+    check("the label reads back as the new code", any(t == new for t in found), (new, found))
+    st, j = api("POST", "/api/labels", {"code": codes["jeans"][4]}, pin=PIN)
+    check("label of a code never remarked here: 409", st == 409 and j.get("error") ==
+          "not_remarked", (st, j))
+    st, j = api("POST", "/api/labels", {"code": ki(new)}, pin=PIN)
+    check("label of a code without its tail: 422", st == 422 and j.get("error") == "no_tail",
+          (st, j))
+    st, j = api("POST", "/api/labels", {"code": "hello"}, pin=PIN)
+    check("label of no code: 422 naming the field", st == 422 and j.get("field") == "code",
+          (st, j))
+    # Leave the shift closed: the browser part opens it from the cashier screen.
+    st, j = api("POST", "/api/shift/close", {"cashier": "Тестова"})
+    check("shift closed (HTTP part)", st == 200, (st, j))
+
+
+def browser_part(S, codes):
+    if not os.path.exists(CHROMIUM):
+        print(f"SKIP browser part: {CHROMIUM} not found (scripts/install-deps installs "
+              "Debian's chromium)")
+        return 77
+    node = shutil.which("node")
+    npm = shutil.which("npm")
+    if not node or not npm:
+        print("SKIP browser part: node and npm not found (scripts/install-deps installs them)")
+        return 77
+    with open(os.path.join(HERE, "package-lock.json")) as f:
+        pinned = json.load(f)["packages"]["node_modules/playwright-core"]["version"]
+    try:
+        with open(os.path.join(HERE, "node_modules", "playwright-core", "package.json")) as f:
+            installed = json.load(f).get("version")
+    except (OSError, ValueError):
+        installed = None
+    if installed != pinned:  # missing, or left from another lock file
+        r = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=HERE,
+                           capture_output=True, text=True, timeout=600)
+        if not check("npm ci (playwright-core)", r.returncode == 0, r.stdout + r.stderr):
+            return 1
+    st, j, _, _ = request(S.api, "GET", "/api/reasons", token=TOKEN)
+    reasons = {x["reason"]: x["message_ru"] for x in (j or {}).get("reasons", [])}
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    scenario = {
+        "base": f"http://127.0.0.1:{S.api}",
+        "token": TOKEN,
+        "pin": PIN,
+        "chromium": CHROMIUM,
+        "artifacts": ARTIFACTS,
+        "sale_code": codes["jeans"][0],
+        "fake_code": tamper(codes["jeans"][1]),
+        "counterfeit_ru": reasons.get("counterfeit", ""),
+        "bread": codes["BREAD"],
+        "bananas": codes["bananas"],
+        "jeans_ean": codes["JEANS"],
+        "fn_number": FN_NUMBER,
+        "accept_list": codes["shoes"][1:3],
+        "pool": codes["pool"],
+        "out": os.path.join(root, "pages-out.json"),
+    }
+    path = os.path.join(root, "scenario.json")
+    with open(path, "w") as f:
+        json.dump(scenario, f)
+    ok = True
+    for phase in ("cashier", "manager"):
+        r = subprocess.run([node, os.path.join(HERE, "pages.js"), path, phase],
+                           capture_output=True, text=True, timeout=300)
+        print(r.stdout, end="")
+        counts = [l for l in r.stdout.splitlines() if l.startswith("pages.js: ")]
+        good = r.returncode == 0 and bool(counts) and " 0 failed" in counts[-1]
+        check(f"pages.js {phase}: every browser check passed", good, r.stderr[-3000:])
+        if counts:
+            check.passed += int(counts[-1].split()[1]) - (1 if good else 0)
+        ok = ok and good
+        if phase == "cashier":
+            # The store's delivery timer: the operator hears of the sale, so
+            # the return of its code is one the operator can accept.
+            r = kassa("ofd", "flush")
+            check("documents delivered between the parts", r.returncode == 0,
+                  r.stdout + r.stderr)
+    try:
+        with open(scenario["out"]) as f:
+            out = json.load(f)
+    except (OSError, ValueError):
+        out = {}
+    # The label the manager saw reads back (libdmtx) as the new code it names.
+    png = base64.b64decode(out.get("label_png") or "")
+    found = read_marking_codes(png, "page-label.png") if png else []
+    check("the label preview on the page reads back as the new code",
+          out.get("new_code") and out.get("new_code") in found
+          and out.get("new_code") in codes["pool"], (out.get("new_code"), found))
+    if UPDATE_DOCS and ok:
+        for name in ("cashier-refused.png", "manager-remark.png"):
+            shutil.copyfile(os.path.join(ARTIFACTS, name), os.path.join(REPO, "docs", name))
+        print("docs/cashier-refused.png and docs/manager-remark.png updated")
+    return 0
+
+
+def main():
+    os.makedirs(till_dir)
+    os.makedirs(op_dir)
+    ofd_port, oism_port, keys_port, op_http = harness.free_ports(4)
+    with open(conf, "w") as f:
+        f.write(f"""[paths]
+data = {till_dir}
+web = {WEB}
+[operator]
+ofd_port = {ofd_port}
+oism_port = {oism_port}
+keys_port = {keys_port}
+http_port = {op_http}
+host = 127.0.0.1
+[till]
+check = both
+budget_ms = 1500
+manager_pin = {PIN}
+api_token = {TOKEN}
+tax_system = 1
+[trueapi]
+cdn_url =
+api_key = demo-key
+""")
+    JEANS, SHOES, BREAD, BANANAS = "4601234501026", "4601234500012", "4604440000017", \
+        "4604440000048"
+    codes = {"JEANS": JEANS, "SHOES": SHOES, "BREAD": BREAD, "bananas": BANANAS,
+             "jeans": issue(JEANS, "lp", 6), "shoes": issue(SHOES, "footwear", 3)}
+    codes["pool"] = issue(JEANS, "lp", 2) + issue(SHOES, "footwear", 1)
+
+    r = kassa("fn", "init", "--fn-number", FN_NUMBER)
+    check("fn init", r.returncode == 0, r.stderr)
+    r = kassa("fn", "register", "--reg-number", "0000000001012345", "--inn", OWNER, "--name",
+              "ООО «Ромашка»", "--address", "г. Москва, ул. Тверская, 1", "--ofd-inn",
+              "7704211201", "--ofd-name", "ОФД-эмулятор", "--cashier", "Иванова")
+    check("fn register", r.returncode == 0, r.stderr)
+    r = op("fn", "add", "--fn-db", os.path.join(till_dir, "fn.db"))
+    check("operator knows the FN", r.returncode == 0, r.stderr)
+    oper = subprocess.Popen([OPERATOR, "--data", op_dir, "--ofd-port", str(ofd_port),
+                             "--oism-port", str(oism_port), "--keys-port", str(keys_port),
+                             "--http-port", str(op_http)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    procs.append(oper)
+    check("operator ready", oper.stdout.readline().startswith("kassa-operator: ofd"))
+    r = kassa("ofd", "keys")
+    check("keys loaded", r.returncode == 0, r.stdout + r.stderr)
+    r = kassa("cache", "import-catalogue", os.path.join(REPO, "config", "catalogue.csv"))
+    check("catalogue imported", r.returncode == 0, r.stdout + r.stderr)
+    pool_file = os.path.join(root, "pool.txt")
+    with open(pool_file, "w") as f:
+        f.write("\n".join(c.replace(GS, "\\x1d") for c in codes["pool"]) + "\n")
+    r = kassa("cache", "pool", "add", pool_file)
+    check("pool filled", r.returncode == 0, r.stdout + r.stderr)
+
+    S = Serve()
+    if not check("kassa serve ready", S.api, S.line):
+        return 1
+    http_part(S, codes)
+    rc = 0 if HTTP_ONLY else browser_part(S, codes)
+    code, err = S.stop()
+    check("kassa serve exits 0 on SIGTERM", code == 0, (code, err[-2000:]))
+    check("no sanitizer report", "Sanitizer" not in err and "runtime error" not in err,
+          err[-2000:])
+    return rc
+
+
+try:
+    status = main()
+finally:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+summary = check.summary()
+if check.failed:
+    print(f"data kept for a look: {root}")
+else:
+    shutil.rmtree(root, ignore_errors=True)
+sys.exit(summary if summary else (status or 0))

@@ -1,0 +1,402 @@
+/*
+** test_till.c: the till's checkout, returns and crash repair, on a real FN
+** emulator file, a real code cache and a real basket, with no operator
+** ([till] check = offline), so every decision here is the till's own.
+**
+** What it proves: plain, weighed and marked sales close into the FN and the
+** receipt text carries the mark and the QR string; the refusals the till
+** decides locally each come with their stable reason (bad_code,
+** unknown_product, mark_required, group_mismatch, duplicate, already_sold,
+** blocked, not_in_stock, counterfeit, expired, price_above_max,
+** not_sold_here); a refused code does not stay in the FN's table of checked
+** codes; codes become SOLD only through the archive replay, and a return
+** puts them back in stock; a return without a code waits for remarking; a
+** crash after the FN closed the receipt, or in the middle of the close, is
+** repaired by till_open() with nothing sold twice and nothing lost.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fiscal/crypto.h"
+#include "fiscal/fn.h"
+#include "pos/cache.h"
+#include "pos/check.h"
+#include "pos/sale.h"
+#include "pos/till.h"
+#include "tests/support/fn_fixture.h"
+#include "tests/support/till_fixture.h"
+
+#define GS "\x1d"
+
+/* The register (FN, cache, basket, clocks): tests/support/till_fixture.h. */
+typedef till_fixture_t fixture_t;
+
+static void open_till(fixture_t *f) { assert_int_equal(till_fixture_open(f), 0); }
+
+/* A GTIN with its check digit from 13 digits. */
+static void gtin14(const char *thirteen, char out[15]) { till_fixture_gtin14(thirteen, out); }
+
+static char g_shoes[15], g_bread[15], g_milk[15], g_tobacco[15], g_strict[15], g_apples[15];
+
+static void product(fixture_t *f, const char *gtin, const char *name, uint64_t price,
+                    const char *group, bool strict, bool weighed)
+{
+  assert_int_equal(till_fixture_product(f, gtin, name, price, group, strict, weighed), 0);
+}
+
+static int setup(void **state)
+{
+  fixture_t *f = calloc(1, sizeof *f);
+  if (!f) return -1;
+  if (till_fixture_create(f, "till", NULL) != 0) {
+    till_fixture_destroy(f);
+    free(f);
+    return -1;
+  }
+  gtin14("0460000000101", g_shoes);
+  gtin14("0460000000202", g_bread);
+  gtin14("0460000000303", g_milk);
+  gtin14("0460000000404", g_tobacco);
+  gtin14("0460000000505", g_strict);
+  gtin14("0460000000606", g_apples);
+  product(f, g_shoes, "Кроссовки «Бег»", 499000, "footwear", false, false);
+  product(f, g_bread, "Хлеб", 4500, "", false, false);
+  product(f, g_milk, "Молоко 3,2%", 8900, "dairy", false, false);
+  product(f, g_tobacco, "Сигареты", 15000, "tobacco", false, false);
+  product(f, g_strict, "Туфли", 300000, "footwear", true, false);
+  product(f, g_apples, "Яблоки", 12000, "", false, true);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  fixture_t *f = *state;
+  till_fixture_destroy(f);
+  free(f);
+  return 0;
+}
+
+/* A code with a genuine 44-character tail (HMAC of the ki with the FN's
+** key), one character changed when spoil. */
+static size_t genuine_code(char *out, const char *ki, bool spoil)
+{
+  size_t n = till_fixture_genuine_code(out, ki, spoil);
+  assert_true(n > 0);
+  return n;
+}
+
+/* A footwear code for serial n. */
+static size_t shoe_code(char *out, unsigned n, bool spoil)
+{
+  char ki[64];
+  snprintf(ki, sizeof ki, "01%s21Sh%011u", g_shoes, n);
+  return genuine_code(out, ki, spoil);
+}
+
+static void ki_of(char *out, unsigned n) { sprintf(out, "01%s21Sh%011u", g_shoes, n); }
+
+static int add(fixture_t *f, const char *code, check_decision_t *d)
+{
+  return sale_add_scan(f->till, code, strlen(code), NULL, 0, d, NULL);
+}
+
+static sale_closed_t pay_all(fixture_t *f)
+{
+  sale_basket_t *b = malloc(sizeof *b);
+  sale_closed_t c;
+  assert_non_null(b);
+  assert_int_equal(sale_get(f->till, b), 0);
+  assert_int_equal(sale_close(f->till, b->total, 0, &c, NULL), 0);
+  free(b);
+  return c;
+}
+
+static uint32_t checked_in_fn(fixture_t *f)
+{
+  fn_status_t st;
+  assert_int_equal(fn_status(till_fn(f->till), &st), 0);
+  return st.checked_km;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_plain_and_weighed_sale(void **state)
+{
+  fixture_t *f = *state;
+  check_decision_t d;
+  doc_quantity_t kg = {350, 3};
+  assert_int_equal(sale_open(f->till, 1, "Иванова"), 0);
+  assert_int_equal(sale_open(f->till, 1, NULL), SALE_ERR_OPEN);
+  assert_int_equal(add(f, g_bread + 1, &d), 0); /* the EAN-13 on the bag */
+  assert_true(d.allow);
+  assert_false(d.marked);
+  /* Weighed goods need a weight; 0.350 kg at 120.00 is 42.00. */
+  assert_int_equal(sale_add_scan(f->till, g_apples + 1, 13, NULL, 0, &d, NULL), SALE_ERR_ARGUMENT);
+  assert_int_equal(sale_add_scan(f->till, g_apples + 1, 13, &kg, 0, &d, NULL), 0);
+  sale_basket_t *b = malloc(sizeof *b);
+  assert_int_equal(sale_get(f->till, b), 0);
+  assert_int_equal(b->count, 2);
+  assert_int_equal(b->lines[1].total, 4200);
+  assert_int_equal(b->lines[1].measure, 11);
+  assert_int_equal(b->total, 4500 + 4200);
+  assert_int_equal(sale_close(f->till, 5000, 100, NULL, NULL), SALE_ERR_PAYMENT);
+  sale_closed_t c;
+  assert_int_equal(sale_close(f->till, 5000, 3700, &c, NULL), 0);
+  assert_true(c.doc.number > 0);
+  assert_non_null(strstr(c.qr, "&s=87.00&"));
+  assert_int_equal(sale_get(f->till, b), 0);
+  assert_false(b->open);
+  free(b);
+  int err;
+  char *text = sale_receipt_text(f->till, c.doc.number, 32, &err);
+  assert_non_null(text);
+  assert_non_null(strstr(text, "Хлеб"));
+  assert_non_null(strstr(text, "0.350 кг"));
+  assert_non_null(strstr(text, "ИТОГ"));
+  /* The QR string is wrapped over lines on paper; unwrapped it is whole. */
+  char *flat = malloc(strlen(text) + 1);
+  size_t k = 0;
+  for (const char *p = strstr(text, "QR: "); p && *p; p++)
+    if (*p != '\n') flat[k++] = *p;
+  flat[k] = '\0';
+  assert_non_null(strstr(flat, c.qr));
+  free(flat);
+  free(text);
+}
+
+static void test_marked_sale_then_already_sold(void **state)
+{
+  fixture_t *f = *state;
+  check_decision_t d;
+  char code[200], ki[64];
+  cache_code_t row;
+  shoe_code(code, 1, false);
+  ki_of(ki, 1);
+  assert_int_equal(sale_open(f->till, 1, NULL), 0);
+  assert_int_equal(add(f, code, &d), 0);
+  assert_true(d.allow);
+  assert_true(d.fn_checked);
+  assert_true(d.offline);             /* no operator in this test */
+  assert_int_equal(d.tag2106 & 3, 3); /* tail checked and correct */
+  assert_string_equal(d.mark, "[М]"); /* no OISM answer: [М] */
+  assert_int_equal(checked_in_fn(f), 1);
+  assert_int_equal(add(f, code, &d), SALE_ERR_REFUSED);
+  assert_string_equal(check_reason_name(d.reason), "duplicate");
+  sale_closed_t c = pay_all(f);
+  assert_int_equal(c.marked_lines, 1);
+  assert_int_equal(checked_in_fn(f), 0);
+  assert_int_equal(cache_code_get(till_cache(f->till), ki, &row), 0);
+  assert_int_equal(row.local, CACHE_LOCAL_SOLD);
+  assert_int_equal(row.sold_document, c.doc.number);
+  int err;
+  char *text = sale_receipt_text(f->till, c.doc.number, 48, &err);
+  assert_non_null(strstr(text, "[М] Кроссовки"));
+  free(text);
+  /* The same code again, in a new receipt. */
+  assert_int_equal(sale_open(f->till, 1, NULL), 0);
+  assert_int_equal(add(f, code, &d), SALE_ERR_REFUSED);
+  assert_string_equal(check_reason_name(d.reason), "already_sold");
+  assert_false(d.fn_checked);
+  assert_int_equal(sale_cancel(f->till), 0);
+}
+
+static void test_local_refusals(void **state)
+{
+  fixture_t *f = *state;
+  check_decision_t d;
+  char code[200];
+  assert_int_equal(sale_open(f->till, 1, NULL), 0);
+
+  assert_int_equal(add(f, "01046000000001", &d), SALE_ERR_REFUSED);
+  assert_string_equal(check_reason_name(d.reason), "bad_code");
+  assert_true(strlen(d.message_ru) > 20);
+
+  assert_int_equal(add(f, "4006381333931", &d), SALE_ERR_REFUSED); /* a valid EAN-13 we lack */
+  assert_string_equal(check_reason_name(d.reason), "unknown_product");
+
+  assert_int_equal(add(f, g_shoes + 1, &d), SALE_ERR_REFUSED); /* the shoe box's EAN */
+  assert_string_equal(check_reason_name(d.reason), "mark_required");
+
+  /* A short-tail (water/beer) code on a footwear GTIN. */
+  snprintf(code, sizeof code, "01%s21ABCDEFGHIJKLM" GS "93ab12", g_shoes);
+  assert_int_equal(add(f, code, &d), SALE_ERR_REFUSED);
+  assert_string_equal(check_reason_name(d.reason), "group_mismatch");
+
+  /* One changed character in the tail: the FN's check fails. */
+  shoe_code(code, 2, true);
+  assert_int_equal(add(f, code, &d), SALE_ERR_REFUSED);
+  assert_string_equal(check_reason_name(d.reason), "counterfeit");
+  assert_true(d.fn_checked);
+  assert_int_equal(checked_in_fn(f), 0); /* declined: not left in the FN table */
+
+  /* Blocked by GTIN in the store's records. */
+  shoe_code(code, 3, false);
+  assert_int_equal(cache_block_put(till_cache(f->till), CACHE_BLOCK_GTIN, g_shoes, "recall"), 0);
+  assert_int_equal(add(f, code, &d), SALE_ERR_REFUSED);
+  assert_string_equal(check_reason_name(d.reason), "blocked");
+  assert_int_equal(cache_block_remove(till_cache(f->till), CACHE_BLOCK_GTIN, g_shoes), 0);
+  assert_int_equal(add(f, code, &d), 0);
+
+  /* Dairy past its expiry date (17 = 2025-01-01). */
+  snprintf(code, sizeof code, "01%s21Ab1234" GS "93Zx12" GS "17250101", g_milk);
+  assert_int_equal(add(f, code, &d), SALE_ERR_REFUSED);
+  assert_string_equal(check_reason_name(d.reason), "expired");
+  snprintf(code, sizeof code, "01%s21Ab1235" GS "93Zx12" GS "17301231", g_milk);
+  assert_int_equal(add(f, code, &d), 0);
+
+  /* Tobacco block with MRP 120.00 sold at 150.00. */
+  snprintf(code, sizeof code, "01%s21Tb12345" GS "8005012000" GS "93Qw12", g_tobacco);
+  assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 15000, &d, NULL),
+                   SALE_ERR_REFUSED);
+  assert_string_equal(check_reason_name(d.reason), "price_above_max");
+  assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 11900, &d, NULL), 0);
+
+  /* Strict accounting: only accepted codes sell. */
+  char ki[64];
+  snprintf(ki, sizeof ki, "01%s21St%011u", g_strict, 7u);
+  genuine_code(code, ki, false);
+  assert_int_equal(add(f, code, &d), SALE_ERR_REFUSED);
+  assert_string_equal(check_reason_name(d.reason), "not_in_stock");
+  const char *kis[] = {ki};
+  assert_int_equal(cache_stock_add(till_cache(f->till), kis, 1, NULL), 0);
+  assert_int_equal(add(f, code, &d), 0); /* in stock now */
+  assert_int_equal(checked_in_fn(f), 4); /* the codes of the four lines */
+  assert_int_equal(sale_cancel(f->till), 0);
+  assert_int_equal(checked_in_fn(f), 0); /* cancel declines every code */
+}
+
+static void test_returns(void **state)
+{
+  fixture_t *f = *state;
+  check_decision_t d;
+  char code[200], ki[64];
+  cache_code_t row;
+  shoe_code(code, 10, false);
+  ki_of(ki, 10);
+  assert_int_equal(sale_open(f->till, 1, NULL), 0);
+  assert_int_equal(add(f, code, &d), 0);
+  pay_all(f);
+  /* A return of a code this store never sold is refused. */
+  char other[200];
+  shoe_code(other, 11, false);
+  assert_int_equal(sale_open(f->till, 2, "Менеджер"), 0);
+  assert_int_equal(add(f, other, &d), SALE_ERR_REFUSED);
+  assert_string_equal(check_reason_name(d.reason), "not_sold_here");
+  assert_int_equal(add(f, code, &d), 0);
+  assert_int_equal(d.planned, 3);
+  uint32_t id;
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), 0);
+  sale_closed_t c = pay_all(f);
+  assert_int_equal(c.operation, 2);
+  assert_int_equal(cache_code_get(till_cache(f->till), ki, &row), 0);
+  assert_int_equal(row.local, CACHE_LOCAL_IN_STOCK);
+  assert_int_equal(row.returned_document, c.doc.number);
+  cache_pending_t p[4];
+  size_t n = 0;
+  assert_int_equal(cache_pending_list(till_cache(f->till), p, 4, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(p[0].gtin, g_shoes);
+  assert_int_equal(p[0].return_document, c.doc.number);
+  /* Returned goods sell again. */
+  assert_int_equal(sale_open(f->till, 1, NULL), 0);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), SALE_ERR_WRONG_KIND);
+  assert_int_equal(add(f, code, &d), 0);
+  pay_all(f);
+}
+
+/* The FN closed the receipt, then the process died before the cache and
+** the basket heard of it. */
+static void test_crash_after_fn_close(void **state)
+{
+  fixture_t *f = *state;
+  check_decision_t d;
+  char code[200], ki[64], sql[128], path[256];
+  cache_code_t row;
+  fn_status_t st;
+  shoe_code(code, 20, false);
+  ki_of(ki, 20);
+  assert_int_equal(sale_open(f->till, 1, NULL), 0);
+  assert_int_equal(add(f, code, &d), 0);
+  sale_basket_t *b = malloc(sizeof *b);
+  assert_int_equal(sale_get(f->till, b), 0);
+  /* What sale_close does up to the FN's commit, by hand. */
+  fn_t *fn = till_fn(f->till);
+  assert_int_equal(fn_status(fn, &st), 0);
+  sqlite3 *db;
+  snprintf(path, sizeof path, "%s/till.db", f->fx.dir);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  snprintf(sql, sizeof sql, "UPDATE basket SET closing_after = %u", st.last_document);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  doc_item_t *it = calloc(1, sizeof *it);
+  snprintf(it->name, sizeof it->name, "%s", b->lines[0].name);
+  it->price = it->total = b->lines[0].total;
+  it->quantity = (doc_quantity_t){1, 0};
+  it->vat = 1;
+  it->subject = 33;
+  it->payment_method = 4;
+  it->marked = true;
+  it->km_len = strlen(b->lines[0].km);
+  memcpy(it->km, b->lines[0].km, it->km_len + 1);
+  it->km_status = 1;
+  assert_int_equal(fn_receipt_begin(fn, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(fn, it), 0);
+  assert_int_equal(fn_receipt_close(fn, b->total, 0, false, NULL), 0);
+  free(it);
+  till_close(f->till); /* "crash" */
+  open_till(f);
+  assert_int_equal(sale_get(f->till, b), 0);
+  assert_false(b->open); /* the close happened: the basket is gone */
+  assert_int_equal(cache_code_get(till_cache(f->till), ki, &row), 0);
+  assert_int_equal(row.local, CACHE_LOCAL_SOLD);
+  assert_int_equal(row.sold_document, st.last_document + 1);
+  /* Opening again changes nothing (the replay applies each document once). */
+  till_close(f->till);
+  open_till(f);
+  assert_int_equal(cache_code_get(till_cache(f->till), ki, &row), 0);
+  assert_int_equal(row.sold_document, st.last_document + 1);
+
+  /* The other crash: the FN receipt was open, not closed. */
+  shoe_code(code, 21, false);
+  assert_int_equal(sale_open(f->till, 1, NULL), 0);
+  assert_int_equal(add(f, code, &d), 0);
+  assert_int_equal(fn_status(till_fn(f->till), &st), 0);
+  snprintf(sql, sizeof sql, "UPDATE basket SET closing_after = %u", st.last_document);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(fn_receipt_begin(till_fn(f->till), 1, 1, NULL), 0);
+  till_close(f->till);
+  open_till(f);
+  assert_int_equal(fn_status(till_fn(f->till), &st), 0);
+  assert_false(st.receipt_open); /* cancelled */
+  assert_int_equal(sale_get(f->till, b), 0);
+  assert_true(b->open);                   /* the cashier's basket survived */
+  assert_true(b->lines[0].needs_recheck); /* its check went with the FN receipt */
+  sale_closed_t c = pay_all(f);           /* checked again, then sold */
+  assert_int_equal(c.doc.number, st.last_document + 1);
+  ki_of(ki, 21);
+  assert_int_equal(cache_code_get(till_cache(f->till), ki, &row), 0);
+  assert_int_equal(row.local, CACHE_LOCAL_SOLD);
+  sqlite3_close(db);
+  free(b);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_plain_and_weighed_sale, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_marked_sale_then_already_sold, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_local_refusals, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_returns, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_crash_after_fn_close, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
