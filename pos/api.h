@@ -7,7 +7,8 @@
 ** happens between "a request arrived" and "this response goes back": the
 ** security rules (API token, manager PIN, rate limiting, Host and
 ** Content-Type checks), the routes under /api/… (status, check, receipts,
-** items, payment, returns, shift, acceptance, remarking, reprints) and, in
+** items, payment, returns, shift, acceptance, remarking, labels, reprints),
+** the pages (pos/web: the cashier and manager screens, see below) and, in
 ** lm.c, the Chestny ZNAK local module's /api/v1/status and
 ** /api/v{1,2}/cis/outCheck answered from the code cache. It knows nothing
 ** about sockets: the service fills an api_request_t from libmicrohttpd and

@@ -33,6 +33,7 @@ int cli_sale(const kassa_config_t *cfg, int argc, char **argv);
 int cli_accept(const kassa_config_t *cfg, int argc, char **argv);
 int cli_return(const kassa_config_t *cfg, int argc, char **argv);
 int cli_fsck(const kassa_config_t *cfg, int argc, char **argv);
+int cli_remark(const kassa_config_t *cfg, int argc, char **argv);
 int cli_serve(const kassa_config_t *cfg, int argc, char **argv);
 int cli_cache(const kassa_config_t *cfg, int argc, char **argv);
 /* `kassa print receipt|qr` (pos/cli_print.c). */

@@ -36,6 +36,7 @@ static const command_t commands[] = {
     {"accept", cli_accept, "goods acceptance: compare a UTD or list with the scanned codes"},
     {"return", cli_return, "a sale return with or without the code (manager PIN)"},
     {"fsck", cli_fsck, "check the data directory's invariants (changes nothing)"},
+    {"remark", cli_remark, "remark a good whose code is damaged (manager PIN)"},
     {"serve", cli_serve, "the till as a service: HTTP JSON API and local-module endpoints"},
     {"cache", cli_cache, "the local code cache: status, sync, catalogue, lookup, blocks, pool"},
     {"print", cli_print, "a receipt on an ESC/POS printer (58/80 mm); its QR code as PNG"},

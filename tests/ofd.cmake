@@ -10,6 +10,7 @@ kassa_unit_test(test_outbox SOURCES unit/test_outbox.c LIBS kassa_ofd kassa_test
 # kassa-operator end to end: real FN (test_operator_fn), real sockets.
 add_executable(test_operator_fn integration/test_operator_fn.c)
 target_link_libraries(test_operator_fn PRIVATE kassa_ofd kassa_fiscal)
+target_link_libraries(test_operator_fn PRIVATE kassa_test_support)
 add_test(NAME operator COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_operator.py
                                $<TARGET_FILE:kassa-operator> $<TARGET_FILE:test_operator_fn>
                                $<TARGET_FILE:kassa>

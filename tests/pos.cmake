@@ -57,6 +57,7 @@ add_test(NAME cli_delivery COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integrati
 # against the FN archive (tests/crash/till_storm.c).
 add_executable(till_storm crash/till_storm.c)
 target_link_libraries(till_storm PRIVATE kassa_pos)
+target_link_libraries(till_storm PRIVATE kassa_test_support)
 add_test(NAME till_crash COMMAND till_storm kill - 200)
 set_tests_properties(till_crash PROPERTIES LABELS crash TIMEOUT 300)
 # `kassa serve`: the HTTP API and the local-module port, end to end against
@@ -89,6 +90,9 @@ set_tests_properties(test_print_usb PROPERTIES TIMEOUT 60
 # The HTTP API's JSON bodies on a real till (issue 8).
 kassa_fuzz_target(fuzz_api SOURCE fuzz/fuzz_api.c LIBS kassa_pos
                   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/fuzz_api)
+if(TARGET fuzz_api)
+  target_link_libraries(fuzz_api PRIVATE kassa_test_support)
+endif()
 # `kassa print receipt|qr` end to end: stdout, [printer] device, --out, a pty.
 add_test(NAME cli_print COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_print.py
                                 $<TARGET_FILE:kassa>
@@ -112,3 +116,7 @@ add_test(NAME browser_pages COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/browser/
                                     $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(browser_pages PROPERTIES TIMEOUT 400 SKIP_RETURN_CODE 77)
+# `kassa remark` from a shell, against kassa-operator (pool, report, label).
+add_test(NAME cli_remark COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_remark.py
+                                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

@@ -153,6 +153,15 @@ const Kassa = (() => {
     return `${s} с`;
   }
 
+  /* The Russian plural for n: 1 позиция, 2 позиции, 5 позиций, 21 позиция. */
+  function plural(n, one, few, many) {
+    const d = n % 10;
+    const t = n % 100;
+    if (d === 1 && t !== 11) return one;
+    if (d >= 2 && d <= 4 && (t < 10 || t >= 20)) return few;
+    return many;
+  }
+
   /* How long ago: "только что", "12 мин назад". */
   function since(seconds) {
     return seconds < 60 ? 'только что' : `${age(seconds)} назад`;
@@ -301,7 +310,7 @@ const Kassa = (() => {
         h(
           'p',
           { class: 'muted' },
-          'Токен доступа выдаёт администратор (kassa.conf, [till] api_token).'
+          'Токен доступа выдаёт администратор (kassa.conf, [till] api_token).',
         ),
         h('label', { for: 'signin-token' }, 'Токен API'),
         tokenInput,
@@ -309,14 +318,21 @@ const Kassa = (() => {
         cashierInput,
         h('label', { class: 'check' }, remember, ' Запомнить на этом терминале'),
         error,
-        h('button', { class: 'btn btn-primary btn-block', type: 'submit' }, 'Войти')
-      )
+        h('button', { class: 'btn btn-primary btn-block', type: 'submit' }, 'Войти'),
+      ),
     );
     document.body.append(card);
     tokenInput.focus();
   }
 
   takeTokenFromFragment();
+  /* A token given to a page already open (only the fragment changed, so
+   * nothing reloads): take it and start again with it. */
+  window.addEventListener('hashchange', () => {
+    if (!/(?:^#|&)token=/.test(location.hash)) return;
+    takeTokenFromFragment();
+    location.reload();
+  });
 
   return {
     GS,
@@ -331,6 +347,7 @@ const Kassa = (() => {
     parseQuantity,
     age,
     since,
+    plural,
     dateTime,
     MARKS,
     h,

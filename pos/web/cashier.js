@@ -80,8 +80,8 @@
       chip(
         unsent ? `ОФД: ${unsent} не отправл.` : 'ОФД: всё отправлено',
         ob.documents_level === 'ok' || !ob.documents_level ? (unsent ? 'info' : 'ok') : 'warn',
-        unsent ? `Самый старый: ${Kassa.age(ob.oldest_document_age_s)}` : ''
-      )
+        unsent ? `Самый старый: ${Kassa.age(ob.oldest_document_age_s)}` : '',
+      ),
     );
     if (ob.may_sell_marked === false)
       chips.push(chip('Маркировка: продажа остановлена', 'bad', ob.refusal || ''));
@@ -121,7 +121,7 @@
       b.open && b.operation === 'return' ? 'Чек возврата' : 'Чек продажи';
     $('receipt-meta').textContent = b.open
       ? `${b.cashier ? 'Кассир ' + b.cashier + ' · ' : ''}открыт ${new Date(
-          b.opened_ms
+          b.opened_ms,
         ).toLocaleTimeString('ru-RU', { hour: '2-digit', minute: '2-digit' })}`
       : 'не открыт';
     $('lines').replaceChildren(
@@ -141,10 +141,13 @@
             h(
               'div',
               { class: 'line-sub' },
-              h('span', { class: `decision decision-${l.marked ? 'marked' : 'plain'}` },
-                decisionText(l)),
-              h('span', { class: 'line-code' }, l.marked ? l.km.split(Kassa.GS)[0] : l.gtin)
-            )
+              h(
+                'span',
+                { class: `decision decision-${l.marked ? 'marked' : 'plain'}` },
+                decisionText(l),
+              ),
+              h('span', { class: 'line-code' }, l.marked ? l.km.split(Kassa.GS)[0] : l.gtin),
+            ),
           ),
           h(
             'div',
@@ -154,9 +157,9 @@
               'div',
               { class: 'muted' },
               `${l.quantity.replace('.', ',')} ${/\./.test(l.quantity) ? 'кг' : 'шт'} × ${money(
-                l.price
-              )}`
-            )
+                l.price,
+              )}`,
+            ),
           ),
           h(
             'button',
@@ -167,16 +170,16 @@
               'aria-label': `Удалить строку ${i + 1}`,
               onclick: () => removeLine(l.id),
             },
-            '✕'
-          )
-        )
-      )
+            '✕',
+          ),
+        ),
+      ),
     );
     $('lines-empty').hidden = lines.length > 0;
     $('total').textContent = money(b.open ? b.total : 0);
     const n = lines.length;
     $('total-count').textContent = n
-      ? `${n} ${n % 10 === 1 && n % 100 !== 11 ? 'позиция' : n % 10 >= 2 && n % 10 <= 4 && (n % 100 < 10 || n % 100 >= 20) ? 'позиции' : 'позиций'}`
+      ? `${n} ${Kassa.plural(n, 'позиция', 'позиции', 'позиций')}`
       : 'нет позиций';
     for (const id of ['pay-cash', 'pay-card', 'pay-mixed', 'cancel'])
       $(id).disabled = !b.open || (id !== 'cancel' && n === 0);
@@ -262,7 +265,9 @@
         const line = state.basket.lines.find((l) => l.id === r.body.line_id);
         renderBasket(r.body.line_id);
         showFlash(
-          line ? `${line.mark ? line.mark + ' ' : ''}${line.name} — ${money(line.total)}` : 'Добавлено'
+          line
+            ? `${line.mark ? line.mark + ' ' : ''}${line.name} — ${money(line.total)}`
+            : 'Добавлено',
         );
       } else if (r.status === 400 && r.body.field === 'quantity' && r.body.decision) {
         /* The good is fine; the till needs its weight (or a whole quantity). */
@@ -351,9 +356,9 @@
               input.focus();
             },
           },
-          k
-        )
-      )
+          k,
+        ),
+      ),
     );
     $('keypad-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -483,7 +488,7 @@
         hint: 'Для следующего сканирования: штуки или килограммы (весовой товар).',
         unit: 'шт или кг',
         then: setPresetQuantity,
-      })
+      }),
     );
     $('pay-cash').addEventListener('click', () => pay({ method: 'cash' }));
     $('pay-card').addEventListener('click', () => pay({ method: 'cashless' }));

@@ -47,7 +47,11 @@
 
   function touch() {
     clearTimeout(state.idleTimer);
-    if (state.pin) state.idleTimer = setTimeout(() => lock('Экран заблокирован после 5 минут без действий.'), IDLE_MS);
+    if (state.pin)
+      state.idleTimer = setTimeout(
+        () => lock('Экран заблокирован после 5 минут без действий.'),
+        IDLE_MS,
+      );
   }
 
   /* A manager call: the PIN goes with it; a PIN refusal locks the screen. */
@@ -88,9 +92,9 @@
               input.focus();
             },
           },
-          k
-        )
-      )
+          k,
+        ),
+      ),
     );
     $('pin-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -148,7 +152,9 @@
 
     const warnings = st.warnings || [];
     $('warnings').replaceChildren(
-      ...warnings.map((w) => h('li', { class: 'warning' }, w.split(' / ')[0]))
+      ...(warnings.length
+        ? warnings.map((w) => h('li', { class: 'warning' }, w.split(' / ')[0]))
+        : [h('li', { class: 'all-ok' }, 'Предупреждений нет')]),
     );
 
     const phase = { fiscal: 'фискальный режим', ready: 'готов к регистрации', closed: 'закрыт' };
@@ -156,26 +162,26 @@
     $('facts-fn').replaceChildren(
       ...fact('Номер ФН', fn.fn_number || '—'),
       ...fact('РН ККТ', fn.kkt_reg_number || '—'),
-      ...fact('Режим', `${phase[fn.phase] || fn.phase}${fn.marking ? ', маркировка' : ''}${fn.autonomous ? ', автономный' : ''}`),
+      ...fact(
+        'Режим',
+        `${phase[fn.phase] || fn.phase}${fn.marking ? ', маркировка' : ''}${fn.autonomous ? ', автономный' : ''}`,
+      ),
       ...fact(
         'Смена',
         fn.shift_open
           ? `№ ${fn.shift_number}, открыта ${Kassa.since(fn.shift_age_s)}, чеков ${fn.receipts_in_shift}`
           : 'закрыта',
-        fn.shift_over_24h ? 'bad' : fn.shift_open ? 'ok' : 'warn'
+        fn.shift_over_24h ? 'bad' : fn.shift_open ? 'ok' : 'warn',
       ),
       ...fact('Последний ФД', String(fn.last_document ?? '—')),
-      ...fact(
-        'Коды в таблице ФН',
-        `${fn.checked_codes ?? 0} из ${fn.checked_capacity ?? '—'}`
-      ),
+      ...fact('Коды в таблице ФН', `${fn.checked_codes ?? 0} из ${fn.checked_capacity ?? '—'}`),
       ...fact(
         'Ключи проверки',
         keyAge === null || keyAge === undefined
           ? 'нет ключей'
           : `обновлены ${keyAge ? keyAge + ' дн назад' : 'сегодня'} (${ffdDate(fn.keys_updated_at)})`,
-        keyAge === null || keyAge === undefined ? 'bad' : keyAge >= 60 ? 'warn' : 'ok'
-      )
+        keyAge === null || keyAge === undefined ? 'bad' : keyAge >= 60 ? 'warn' : 'ok',
+      ),
     );
 
     const docs = ob.unsent_documents || 0;
@@ -191,46 +197,54 @@
       ...fact(
         'Документы без подтверждения ОФД',
         docs ? `${docs}, старейший ${Kassa.age(ob.oldest_document_age_s)}` : 'нет',
-        docs ? levelOf(ob.documents_level) : 'ok'
+        docs ? levelOf(ob.documents_level) : 'ok',
       ),
       ...fact(
         'До блокировки ФН (30 дней)',
-        docs ? `${Math.floor((ob.documents_hours_left || 0) / 24)} дн ${(ob.documents_hours_left || 0) % 24} ч` : '—',
-        docs ? levelOf(ob.documents_level) : ''
+        docs
+          ? `${Math.floor((ob.documents_hours_left || 0) / 24)} дн ${(ob.documents_hours_left || 0) % 24} ч`
+          : '—',
+        docs ? levelOf(ob.documents_level) : '',
       ),
       ...fact(
         'Уведомления без квитанции ОИСМ',
         notes ? `${notes}, старейшее ${Kassa.age(ob.oldest_notification_age_s)}` : 'нет',
-        notes ? 'warn' : 'ok'
+        notes ? 'warn' : 'ok',
       ),
       ...fact('Трёхдневный пакет', batch, ob.batch_applies ? levelOf(ob.batch_level) : ''),
       ...fact(
         'Продажа маркированных',
         ob.may_sell_marked === false ? (ob.refusal || 'остановлена').split(' / ')[0] : 'разрешена',
-        ob.may_sell_marked === false ? 'bad' : 'ok'
-      )
+        ob.may_sell_marked === false ? 'bad' : 'ok',
+      ),
     );
 
     $('facts-cache').replaceChildren(
       ...fact(
         'Синхронизация',
         ca.last_sync_ms ? `${Kassa.dateTime(ca.last_sync_ms)}` : 'ни разу',
-        ca.stale ? 'bad' : 'ok'
+        ca.stale ? 'bad' : 'ok',
       ),
-      ...fact('Свежесть', ca.stale ? `устарел (старше ${ca.stale_hours} ч)` : 'актуален', ca.stale ? 'bad' : 'ok'),
+      ...fact(
+        'Свежесть',
+        ca.stale ? `устарел (старше ${ca.stale_hours} ч)` : 'актуален',
+        ca.stale ? 'bad' : 'ok',
+      ),
       ...fact('Товаров в справочнике', String(ca.products ?? 0)),
       ...fact('На остатке / продано', `${ca.in_stock ?? 0} / ${ca.sold ?? 0}`),
       ...fact('Перемарк. / блокировок', `${ca.remarked ?? 0} / ${ca.blocked ?? 0}`),
-      ...fact('Для этикеток / ждут', `${ca.pooled ?? 0} / ${ca.pending_remark ?? 0}`)
+      ...fact('Для этикеток / ждут', `${ca.pooled ?? 0} / ${ca.pending_remark ?? 0}`),
     );
 
     const chips = [];
     chips.push(
       h(
         'span',
-        { class: `chip chip-${docs ? levelOf(ob.documents_level) === 'ok' ? 'info' : levelOf(ob.documents_level) : 'ok'}` },
-        docs ? `ОФД: ${docs} не отправл.` : 'ОФД: всё отправлено'
-      )
+        {
+          class: `chip chip-${docs ? (levelOf(ob.documents_level) === 'ok' ? 'info' : levelOf(ob.documents_level)) : 'ok'}`,
+        },
+        docs ? `ОФД: ${docs} не отправл.` : 'ОФД: всё отправлено',
+      ),
     );
     if (ca.stale) chips.push(h('span', { class: 'chip chip-warn' }, 'Кэш устарел'));
     $('chips').replaceChildren(...chips);
@@ -279,8 +293,16 @@
           { class: 'line', dataset: { id: l.id, gtin: l.gtin } },
           h('span', { class: 'line-no' }, String(i + 1)),
           l.marked
-            ? h('span', { class: `mark mark-${(Kassa.MARKS[l.mark] || { cls: 'neutral' }).cls}` }, l.mark || '[М]')
-            : h('span', { class: `mark ${l.without_code ? 'mark-nocode' : 'mark-none'}` }, l.without_code ? 'без кода' : '—'),
+            ? h(
+                'span',
+                { class: `mark mark-${(Kassa.MARKS[l.mark] || { cls: 'neutral' }).cls}` },
+                l.mark || '[М]',
+              )
+            : h(
+                'span',
+                { class: `mark ${l.without_code ? 'mark-nocode' : 'mark-none'}` },
+                l.without_code ? 'без кода' : '—',
+              ),
           h(
             'div',
             { class: 'line-main' },
@@ -288,8 +310,12 @@
             h(
               'div',
               { class: 'line-sub' },
-              h('span', { class: 'line-code' }, l.marked ? l.km.split(Kassa.GS)[0] : `GTIN ${l.gtin}`)
-            )
+              h(
+                'span',
+                { class: 'line-code' },
+                l.marked ? l.km.split(Kassa.GS)[0] : `GTIN ${l.gtin}`,
+              ),
+            ),
           ),
           h('div', { class: 'line-sum' }, h('div', { class: 'line-total' }, money(l.total))),
           h(
@@ -305,10 +331,10 @@
                 renderReturn();
               },
             },
-            '✕'
-          )
-        )
-      )
+            '✕',
+          ),
+        ),
+      ),
     );
     $('return-total').textContent = money(b.total);
     for (const id of ['return-cash', 'return-card']) $(id).disabled = b.lines.length === 0;
@@ -408,8 +434,8 @@
             h(
               'div',
               { class: 'muted' },
-              `GTIN ${p.gtin} · возврат ФД ${p.return_fd}, строка ${p.line} · ${Kassa.dateTime(p.created_ms)}`
-            )
+              `GTIN ${p.gtin} · возврат ФД ${p.return_fd}, строка ${p.line} · ${Kassa.dateTime(p.created_ms)}`,
+            ),
           ),
           h(
             'button',
@@ -418,10 +444,10 @@
               class: 'btn btn-primary',
               onclick: () => remark({ pending_id: p.id }),
             },
-            'Перемаркировать'
-          )
-        )
-      )
+            'Перемаркировать',
+          ),
+        ),
+      ),
     );
   }
 
@@ -446,18 +472,25 @@
     $('label-facts').replaceChildren(
       ...fact('GTIN', rm.gtin),
       ...fact('Серийный номер', serial || '—'),
-      ...fact('Заменяет', rm.old.startsWith('return:') ? `возврат без кода (ФД ${rm.old.split(':')[1]}, строка ${rm.old.split(':')[2]})` : rm.old),
+      ...fact(
+        'Заменяет',
+        rm.old.startsWith('return:')
+          ? `возврат без кода (ФД ${rm.old.split(':')[1]}, строка ${rm.old.split(':')[2]})`
+          : rm.old,
+      ),
       ...fact(
         'Честный ЗНАК',
         rm.reported ? 'уведомлён о замене' : `отчёт в очереди: ${rm.report_error || 'нет связи'}`,
-        rm.reported ? 'ok' : 'warn'
+        rm.reported ? 'ok' : 'warn',
       ),
-      ...(rm.label_error ? fact('Этикетка', `не нарисована: ${rm.label_error}`, 'bad') : [])
+      ...(rm.label_error ? fact('Этикетка', `не нарисована: ${rm.label_error}`, 'bad') : []),
     );
     /* The whole code, its group separators drawn as GS marks. */
     const parts = rm.new_code.split(Kassa.GS);
     $('label-code').replaceChildren(
-      ...parts.flatMap((p, i) => (i ? [h('span', { class: 'gs', title: 'GS (0x1D)' }, 'GS'), p] : [p]))
+      ...parts.flatMap((p, i) =>
+        i ? [h('span', { class: 'gs', title: 'GS (0x1D)' }, 'GS'), p] : [p],
+      ),
     );
     $('label-code').dataset.code = rm.new_code;
     $('remark-done-text').textContent =
@@ -489,10 +522,10 @@
                 renderScanned();
               },
             },
-            '✕'
-          )
-        )
-      )
+            '✕',
+          ),
+        ),
+      ),
     );
     const list = $('accept-scanned');
     list.scrollTop = list.scrollHeight;
@@ -514,7 +547,7 @@
       throw new Error(
         m
           ? `Файл не в объявленной кодировке ${m[1]}.`
-          : 'Файл не в UTF-8 и не объявляет кодировку.'
+          : 'Файл не в UTF-8 и не объявляет кодировку.',
       );
     }
     return m ? text.replace(/(<\?xml[^>]*encoding\s*=\s*["'])[^"']+(["'])/, '$1UTF-8$2') : text;
@@ -526,7 +559,11 @@
       'li',
       {},
       h('span', { class: 'line-code' }, entry.ki || entry.code || entry.text || ''),
-      h('span', { class: 'muted' }, [where, entry.message || entry.state || entry.kind || ''].filter(Boolean).join(' · '))
+      h(
+        'span',
+        { class: 'muted' },
+        [where, entry.message || entry.state || entry.kind || ''].filter(Boolean).join(' · '),
+      ),
     );
   }
 
@@ -541,14 +578,19 @@
     $('accept-message').textContent = j.message_ru || j.message || '';
     const c = j.counts || {};
     const count = (label, n, cls) =>
-      h('div', { class: `count ${n && cls ? cls : ''}` }, h('div', { class: 'count-n' }, String(n ?? 0)), h('div', { class: 'count-label' }, label));
+      h(
+        'div',
+        { class: `count ${n && cls ? cls : ''}` },
+        h('div', { class: 'count-n' }, String(n ?? 0)),
+        h('div', { class: 'count-label' }, label),
+      );
     $('accept-counts').replaceChildren(
       count('по документу', c.document),
       count('отсканировано', c.delivery),
       count('совпало', c.matched, 'count-ok'),
       count('не хватает', c.missing, 'count-bad'),
       count('лишних', c.extra, 'count-warn'),
-      count('принято', c.accepted, 'count-ok')
+      count('принято', c.accepted, 'count-ok'),
     );
     $('accept-missing').replaceChildren(...(j.missing || []).map(codeItem));
     $('accept-extra').replaceChildren(...(j.extra || []).map(codeItem));

@@ -98,7 +98,7 @@ async function waitLines(page, list, n) {
     await page.waitForFunction(
       ([l, k]) => document.querySelectorAll(`${l} > li`).length === k,
       [list, n],
-      { timeout: TIMEOUT }
+      { timeout: TIMEOUT },
     );
     return true;
   } catch (e) {
@@ -111,7 +111,28 @@ async function tapKeys(page, container, keys) {
 }
 
 async function cashier(page) {
+  /* Without a token the page asks for one; a wrong one is refused in the
+   * service's words (one wrong try: the limiter locks at five). */
+  await page.goto(`${sc.base}/`);
+  check('no token: the sign-in card', await visible(page, '#signin'));
+  await shot(page, 'cashier-signin.png');
+  await page.locator('#signin-token').fill('not-the-token');
+  await page.locator('#signin button[type=submit]').tap();
+  await page.waitForFunction(
+    () => document.querySelector('#signin .form-error').textContent !== '',
+    null,
+    { timeout: TIMEOUT },
+  );
+  check(
+    'wrong token: refused in Russian',
+    (await text(page, '#signin .form-error')) === 'Нужен действующий токен API.',
+    await text(page, '#signin .form-error'),
+  );
+  /* The launcher's address on the open page: only the fragment changes, so
+   * the page takes the token and loads again. */
+  const reloaded = page.waitForEvent('load');
   await page.goto(`${sc.base}/#token=${encodeURIComponent(sc.token)}`);
+  await reloaded;
   check('the token leaves the address bar at once', !page.url().includes('token'), page.url());
   const stored = await page.evaluate(() => sessionStorage.getItem('kassa.token'));
   check('the token is kept for this tab only', stored === sc.token);
@@ -125,7 +146,7 @@ async function cashier(page) {
   await page.waitForFunction(
     () => /Смена № \d+/.test(document.getElementById('shift-info').textContent),
     null,
-    { timeout: TIMEOUT }
+    { timeout: TIMEOUT },
   );
   check('shift opened from the screen', /Смена № \d+/.test(await text(page, '#shift-info')));
   await page.waitForFunction(() => document.activeElement.id === 'scan', null, {
@@ -138,19 +159,33 @@ async function cashier(page) {
   /* A marked good, typed as a scanner types it (GS as Ctrl+]). */
   await typeScan(page, sc.sale_code);
   check('marked good: one line', await waitLines(page, '#lines', 1));
-  check('marked good: [М+] before it', (await text(page, '#lines > li:nth-child(1) .mark')) === '[М+]');
-  check('marked good: its name', (await text(page, '#lines > li:nth-child(1) .line-name')).startsWith('Джинсы'));
+  check(
+    'marked good: [М+] before it',
+    (await text(page, '#lines > li:nth-child(1) .mark')) === '[М+]',
+  );
+  check(
+    'marked good: its name',
+    (await text(page, '#lines > li:nth-child(1) .line-name')).startsWith('Джинсы'),
+  );
   check(
     'marked good: the decision in words',
-    (await text(page, '#lines > li:nth-child(1) .decision')).includes('проверен')
+    (await text(page, '#lines > li:nth-child(1) .decision')).includes('проверен'),
   );
   check('marked good: green flash', await visible(page, '#flash'));
-  check('marked good: the total', (await text(page, '#total')) === '3 490,00 ₽', await text(page, '#total'));
+  check(
+    'marked good: the total',
+    (await text(page, '#total')) === '3 490,00 ₽',
+    await text(page, '#total'),
+  );
 
   /* A tap elsewhere gives the focus back to the scan field. */
   await page.locator('.total-box').tap();
   await page.waitForTimeout(50);
-  check('the focus comes back after a tap', (await focusedId(page)) === 'scan', await focusedId(page));
+  check(
+    'the focus comes back after a tap',
+    (await focusedId(page)) === 'scan',
+    await focusedId(page),
+  );
 
   await typeScan(page, sc.bread);
   check('plain good: second line', await waitLines(page, '#lines', 2));
@@ -165,13 +200,15 @@ async function cashier(page) {
   check(
     'weighed good: 0,532 kg',
     (await text(page, '#lines > li:nth-child(3) .line-sum')).includes('0,532'),
-    await text(page, '#lines > li:nth-child(3) .line-sum')
+    await text(page, '#lines > li:nth-child(3) .line-sum'),
   );
   const totalBefore = await text(page, '#total');
 
   /* A counterfeit: the red banner, in Russian, large; nothing added. The
    * scan arrives with raw GS characters this time. */
-  await page.waitForFunction(() => document.activeElement.id === 'scan', null, { timeout: TIMEOUT });
+  await page.waitForFunction(() => document.activeElement.id === 'scan', null, {
+    timeout: TIMEOUT,
+  });
   await page.keyboard.insertText(sc.fake_code);
   await page.keyboard.press('Enter');
   check('refusal: the banner', await visible(page, '#banner'));
@@ -188,7 +225,11 @@ async function cashier(page) {
     };
   });
   check('refusal: the reason is counterfeit', banner.reason === 'counterfeit', banner);
-  check('refusal: the Russian reason, as the API gives it', banner.message === sc.counterfeit_ru, banner);
+  check(
+    'refusal: the Russian reason, as the API gives it',
+    banner.message === sc.counterfeit_ru,
+    banner,
+  );
   check('refusal: red', banner.background === 'rgb(200, 30, 30)', banner);
   check('refusal: large bold type', banner.size >= 28 && Number(banner.weight) >= 700, banner);
   check('refusal: wide', banner.width >= 560, banner);
@@ -215,13 +256,25 @@ async function cashier(page) {
   check('closed: the receipt', await visible(page, '#closed'));
   const receipt = await page.locator('#closed-text').innerText();
   check('closed: [М+] before the marked line', /\[М\+\] Джинсы/.test(receipt), receipt);
-  check('closed: the weighed line', receipt.includes('0.532') || receipt.includes('0,532'), receipt);
-  check('closed: cash part named', norm(await text(page, '#closed-meta')).includes('наличными 1 000,00 ₽'), await text(page, '#closed-meta'));
+  check(
+    'closed: the weighed line',
+    receipt.includes('0.532') || receipt.includes('0,532'),
+    receipt,
+  );
+  check(
+    'closed: cash part named',
+    norm(await text(page, '#closed-meta')).includes('наличными 1 000,00 ₽'),
+    await text(page, '#closed-meta'),
+  );
   const qr = await page.evaluate(() => {
     const i = document.getElementById('closed-qr');
     return { w: i.naturalWidth, h: i.naturalHeight, src: i.src.slice(0, 22) };
   });
-  check('closed: the QR picture', qr.w > 100 && qr.w === qr.h && qr.src === 'data:image/png;base64,', qr);
+  check(
+    'closed: the QR picture',
+    qr.w > 100 && qr.w === qr.h && qr.src === 'data:image/png;base64,',
+    qr,
+  );
   await shot(page, 'cashier-closed.png');
   await noSideScroll(page, 'cashier, closed');
 
@@ -234,7 +287,15 @@ async function cashier(page) {
     text: document.getElementById('print-text').textContent.length,
     qr: document.getElementById('print-qr').naturalWidth,
   }));
-  check('print view: only the receipt', printView.area === 'block' && printView.main === 'none' && printView.overlay === 'none' && printView.text > 100 && printView.qr > 100, printView);
+  check(
+    'print view: only the receipt',
+    printView.area === 'block' &&
+      printView.main === 'none' &&
+      printView.overlay === 'none' &&
+      printView.text > 100 &&
+      printView.qr > 100,
+    printView,
+  );
   await shot(page, 'cashier-print.png');
   await page.emulateMedia({ media: 'screen' });
   await page.locator('#closed-next').tap();
@@ -244,34 +305,73 @@ async function cashier(page) {
 async function manager(page) {
   await page.goto(`${sc.base}/manager#token=${encodeURIComponent(sc.token)}`);
   check('manager: the PIN first', await visible(page, '#pin'));
+  await shot(page, 'manager-pin.png');
   await tapKeys(page, '#pin', ['0', '0', '0', '0']);
   await page.locator('#pin-ok').tap();
-  await page.waitForFunction(() => document.getElementById('pin-error').textContent !== '', null, { timeout: TIMEOUT });
-  check('manager: a wrong PIN is refused in Russian', (await text(page, '#pin-error')) === 'Неверный PIN менеджера.', await text(page, '#pin-error'));
+  await page.waitForFunction(() => document.getElementById('pin-error').textContent !== '', null, {
+    timeout: TIMEOUT,
+  });
+  check(
+    'manager: a wrong PIN is refused in Russian',
+    (await text(page, '#pin-error')) === 'Неверный PIN менеджера.',
+    await text(page, '#pin-error'),
+  );
   await page.locator('#pin-input').fill('');
   await tapKeys(page, '#pin', sc.pin.split(''));
   await page.locator('#pin-ok').tap();
   await page.waitForSelector('#pin', { state: 'hidden', timeout: TIMEOUT });
   check('manager: the PIN opens the screen', await visible(page, '#pane-overview'));
-  await page.waitForFunction(() => document.getElementById('facts-fn').textContent.length > 0, null, { timeout: TIMEOUT });
-  const fn = await text(page, '#facts-fn');
-  check('overview: the FN', fn.includes(sc.fn_number) && fn.includes('фискальный режим') && fn.includes('маркировка'), fn);
-  check('overview: the key age', /Ключи проверки обновлены (сегодня|\d+ дн назад) \(\d\d\.\d\d\.\d{4}/.test(fn), fn);
-  const ob = await text(page, '#facts-outbox');
+  await page.waitForFunction(
+    () => document.getElementById('facts-fn').textContent.length > 0,
+    null,
+    { timeout: TIMEOUT },
+  );
   const status = await page.evaluate(async () => {
-    const r = await fetch('/api/status', { headers: { Authorization: 'Bearer ' + sessionStorage.getItem('kassa.token') } });
+    const r = await fetch('/api/status', {
+      headers: { Authorization: 'Bearer ' + sessionStorage.getItem('kassa.token') },
+    });
     return r.json();
   });
+  const fn = await text(page, '#facts-fn');
+  check(
+    'overview: the FN',
+    fn.includes(sc.fn_number) && fn.includes('фискальный режим') && fn.includes('маркировка'),
+    fn,
+  );
+  check(
+    'overview: the key age',
+    /Ключи проверки обновлены (сегодня|\d+ дн назад) \(\d\d\.\d\d\.\d{4}/.test(fn),
+    fn,
+  );
+  const ob = await text(page, '#facts-outbox');
   const unsent = status.outbox.unsent_documents;
   check(
     'overview: unsent documents as the status says',
-    unsent ? new RegExp(`Документы без подтверждения ОФД ${unsent}, старейший`).test(ob) : ob.includes('Документы без подтверждения ОФД нет'),
-    [unsent, ob]
+    unsent
+      ? new RegExp(`Документы без подтверждения ОФД ${unsent}, старейший`).test(ob)
+      : ob.includes('Документы без подтверждения ОФД нет'),
+    [unsent, ob],
   );
   check('overview: the three-day batch', ob.includes('Трёхдневный пакет'), ob);
   const ca = await text(page, '#facts-cache');
-  check('overview: cache freshness', ca.includes('ни разу') && ca.includes('устарел'), ca);
-  check('overview: warnings', (await text(page, '#warnings')).includes('Кэш кодов ни разу не синхронизирован'));
+  /* Synced just before the test: fresh. The last sync's time is shown as
+   * the status gives it (a date, or "ни разу" for 0). */
+  check(
+    'overview: cache freshness',
+    status.cache.stale === false &&
+      ca.includes('Свежесть актуален') &&
+      (status.cache.last_sync_ms
+        ? /Синхронизация \d\d\.\d\d\.\d{4}/.test(ca)
+        : ca.includes('Синхронизация ни разу')),
+    [status.cache, ca],
+  );
+  check(
+    "overview: the warnings are the status's",
+    status.warnings.length === 0
+      ? (await text(page, '#warnings')) === 'Предупреждений нет'
+      : (await page.locator('#warnings > li.warning').count()) === status.warnings.length,
+    [status.warnings, await text(page, '#warnings')],
+  );
   await shot(page, 'manager-overview.png');
   await noSideScroll(page, 'manager, overview');
 
@@ -285,8 +385,15 @@ async function manager(page) {
   await page.locator('#return-gtin').fill(sc.jeans_ean);
   await page.locator('#return-nocode-form button').tap();
   check('return: line without a code', await waitLines(page, '#return-lines', 2));
-  check('return: the without-code line says so', (await text(page, '#return-lines > li:nth-child(2) .mark')) === 'без кода');
-  check('return: the total', (await text(page, '#return-total')) === '6 980,00 ₽', await text(page, '#return-total'));
+  check(
+    'return: the without-code line says so',
+    (await text(page, '#return-lines > li:nth-child(2) .mark')) === 'без кода',
+  );
+  check(
+    'return: the total',
+    (await text(page, '#return-total')) === '6 980,00 ₽',
+    await text(page, '#return-total'),
+  );
   await shot(page, 'manager-return-open.png');
   await page.locator('#return-cash').tap();
   check('return: closed', await visible(page, '#return-done'));
@@ -300,20 +407,47 @@ async function manager(page) {
   check('remark: named', (await text(page, '#pending > li .line-name')).startsWith('Джинсы'));
   await page.locator('#pending > li button').tap();
   check('remark: the label', await visible(page, '#label-card'));
-  await page.waitForFunction(() => document.getElementById('label-img').naturalWidth > 0, null, { timeout: TIMEOUT });
+  await page.waitForFunction(() => document.getElementById('label-img').naturalWidth > 0, null, {
+    timeout: TIMEOUT,
+  });
   const label = await page.evaluate(() => {
     const i = document.getElementById('label-img');
-    const facts = [...document.querySelectorAll('#label-facts dt')].map((dt) => [dt.textContent, dt.nextElementSibling.textContent]);
-    return { w: i.naturalWidth, h: i.naturalHeight, src: i.src, facts: Object.fromEntries(facts), shown: i.getBoundingClientRect().width };
+    const facts = [...document.querySelectorAll('#label-facts dt')].map((dt) => [
+      dt.textContent,
+      dt.nextElementSibling.textContent,
+    ]);
+    return {
+      w: i.naturalWidth,
+      h: i.naturalHeight,
+      src: i.src,
+      facts: Object.fromEntries(facts),
+      shown: i.getBoundingClientRect().width,
+    };
   });
-  check('remark: a 58×40 mm label at 203 dpi', label.w === 464 && label.h === 320, label.w + 'x' + label.h);
+  check(
+    'remark: a 58×40 mm label at 203 dpi',
+    label.w === 464 && label.h === 320,
+    label.w + 'x' + label.h,
+  );
   check('remark: shown large enough to check', label.shown >= 260, label.shown);
-  check('remark: the operator was told', label.facts['Честный ЗНАК'] === 'уведомлён о замене', label.facts);
-  check('remark: it replaces the return', (label.facts['Заменяет'] || '').startsWith('возврат без кода'), label.facts);
+  check(
+    'remark: the operator was told',
+    label.facts['Честный ЗНАК'] === 'уведомлён о замене',
+    label.facts,
+  );
+  check(
+    'remark: it replaces the return',
+    (label.facts['Заменяет'] || '').startsWith('возврат без кода'),
+    label.facts,
+  );
   check('remark: nothing waits any more', await waitLines(page, '#pending', 0));
   out.label_png = label.src.replace(/^data:image\/png;base64,/, '');
   out.new_code = await page.evaluate(() => document.getElementById('label-code').dataset.code);
-  check('remark: the new code shown whole', norm(await text(page, '#label-code')).replace(/ ?GS ?/g, GS) === out.new_code, [await text(page, '#label-code'), out.new_code]);
+  check(
+    'remark: the new code shown whole',
+    norm(await text(page, '#label-code')).replace(/ ?GS ?/g, GS) === out.new_code,
+    [await text(page, '#label-code'), out.new_code],
+  );
   check('remark: done, in words', await visible(page, '#remark-done'));
   await shot(page, 'manager-remark.png');
   await noSideScroll(page, 'manager, remark');
@@ -326,12 +460,23 @@ async function manager(page) {
   check('accept: one scanned', (await text(page, '#accept-scanned-count')) === 'Отсканировано: 1');
   await page.locator('#accept-compare').tap();
   check('accept: the report', await visible(page, '#accept-report'));
-  await page.waitForFunction(() => document.querySelectorAll('#accept-missing li').length === 1, null, { timeout: TIMEOUT });
-  check('accept: the missing code named', (await text(page, '#accept-missing')).includes(sc.accept_list[1].split(GS)[0]));
+  await page.waitForFunction(
+    () => document.querySelectorAll('#accept-missing li').length === 1,
+    null,
+    { timeout: TIMEOUT },
+  );
+  check(
+    'accept: the missing code named',
+    (await text(page, '#accept-missing')).includes(sc.accept_list[1].split(GS)[0]),
+  );
   check('accept: nothing extra', (await lineCount(page, '#accept-extra')) === 0);
   await shot(page, 'manager-accept-compare.png');
   await page.locator('#accept-part').tap();
-  await page.waitForFunction(() => /частично/.test(document.getElementById('accept-message').textContent), null, { timeout: TIMEOUT });
+  await page.waitForFunction(
+    () => /частично/.test(document.getElementById('accept-message').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
   const counts = await text(page, '#accept-counts');
   check('accept: part accepted', /1 принято/.test(counts), counts);
   await shot(page, 'manager-accept.png');
@@ -342,7 +487,8 @@ async function manager(page) {
 }
 
 (async () => {
-  if (PHASE !== 'cashier' && PHASE !== 'manager') throw new Error('usage: pages.js SCENARIO cashier|manager');
+  if (PHASE !== 'cashier' && PHASE !== 'manager')
+    throw new Error('usage: pages.js SCENARIO cashier|manager');
   const browser = await chromium.launch({ executablePath: sc.chromium, headless: true });
   try {
     const context = await browser.newContext({
@@ -357,7 +503,8 @@ async function manager(page) {
     page.on('console', (m) => {
       /* A refused request is logged by chromium itself; that is the API
        * answering, not the page failing. */
-      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) consoleErrors.push(m.text());
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text()))
+        consoleErrors.push(m.text());
     });
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
     try {

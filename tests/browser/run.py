@@ -212,7 +212,8 @@ def http_part(S, codes):
                               ("/api.js", "api.js", "text/javascript; charset=utf-8"),
                               ("/cashier.js", "cashier.js", "text/javascript; charset=utf-8"),
                               ("/manager.js", "manager.js", "text/javascript; charset=utf-8"),
-                              ("/favicon.svg", "favicon.svg", "image/svg+xml")]:
+                              ("/favicon.svg", "favicon.svg", "image/svg+xml"),
+                              ("/scan.svg", "scan.svg", "image/svg+xml")]:
         st, _, h, raw = request(port, "GET", path)
         with open(os.path.join(WEB, name), "rb") as f:
             want = f.read()
@@ -439,6 +440,8 @@ api_key = demo-key
     check("operator ready", oper.stdout.readline().startswith("kassa-operator: ofd"))
     r = kassa("ofd", "keys")
     check("keys loaded", r.returncode == 0, r.stdout + r.stderr)
+    r = kassa("cache", "sync", "--owner", OWNER)
+    check("cache synced", r.returncode == 0, r.stdout + r.stderr)
     r = kassa("cache", "import-catalogue", os.path.join(REPO, "config", "catalogue.csv"))
     check("catalogue imported", r.returncode == 0, r.stdout + r.stderr)
     pool_file = os.path.join(root, "pool.txt")

@@ -395,8 +395,10 @@ int main(int argc, char **argv)
   for (unsigned long k = 0; k < kills; k++) {
     unsigned long before = kills_mid_write;
     one_life(stretch * (1u + (unsigned)(rand() % 50)));
-    if (kills_mid_write == before && stretch < 16) stretch *= 2;
-    else if (kills_mid_write > before && stretch > 1 && rand() % 4 == 0) stretch /= 2;
+    if (kills_mid_write == before && stretch < 16)
+      stretch *= 2;
+    else if (kills_mid_write > before && stretch > 1 && rand() % 4 == 0)
+      stretch /= 2;
   }
   double storm_time = seconds_now() - start;
   audit(&a);

@@ -34,7 +34,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,60 +52,25 @@
 #include "pos/sale.h"
 #include "pos/till.h"
 #include "scanner/markcode.h"
+#include "tests/support/fn_fixture.h"
 
 #define SERIALS       400u
 #define GTIN          "04600000001012"
 #define READY_TIMEOUT 20000
 
-static fn_key_t key = {.id = "0001", .kind = FN_KEY_HMAC, .len = 32};
-
-static void fail(const char *format, ...)
-{
-  va_list ap;
-  va_start(ap, format);
-  fputs("till_storm: ", stderr);
-  vfprintf(stderr, format, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  exit(1);
-}
-
-static void key_init(void)
-{
-  for (size_t i = 0; i < key.len; i++) key.material[i] = (uint8_t)(i * 13 + 5);
-}
-
-static size_t base64(const uint8_t *in, size_t n, char *out)
-{
-  static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t o = 0;
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t w = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
-                 (i + 2 < n ? in[i + 2] : 0);
-    out[o++] = t[w >> 18 & 63];
-    out[o++] = t[w >> 12 & 63];
-    out[o++] = i + 1 < n ? t[w >> 6 & 63] : '=';
-    out[o++] = i + 2 < n ? t[w & 63] : '=';
-  }
-  out[o] = '\0';
-  return o;
-}
+/* The key "0001" the FN checks the codes' 44-character tails with. */
+static fn_key_t key;
 
 static void ki_of(unsigned serial, char *ki) { sprintf(ki, "01" GTIN "21St%011u", serial); }
 
+/* The code of a serial, with a genuine tail; out holds FN_FIXTURE_CODE_MAX. */
 static size_t code_of(unsigned serial, char *out)
 {
-  char ki[64], tail[48];
-  uint8_t mac[CRYPTO_STREEBOG256_SIZE];
+  char ki[64];
   ki_of(serial, ki);
-  if (crypto_hmac_streebog256(key.material, key.len, (const uint8_t *)ki, strlen(ki), mac) != 0)
-    fail("hmac");
-  base64(mac, sizeof mac, tail);
-  return (size_t)sprintf(out,
-                         "%s\x1d"
-                         "91%s\x1d"
-                         "92%s",
-                         ki, key.id, tail);
+  size_t n = fn_fixture_code_44(out, ki, key.id, &key);
+  if (n == 0) fn_fixture_fail("hmac");
+  return n;
 }
 
 static void config_for(const char *dir, kassa_config_t *cfg)
@@ -123,7 +87,7 @@ static till_t *open_till(const char *dir)
   till_t *t = NULL;
   config_for(dir, &cfg);
   till_options_t o = {.config = &cfg};
-  if (till_open(&o, &t, err, sizeof err) != 0) fail("till_open: %s", err);
+  if (till_open(&o, &t, err, sizeof err) != 0) fn_fixture_fail("till_open: %s", err);
   return t;
 }
 
@@ -135,22 +99,9 @@ static void init(const char *dir)
   mkdir(dir, 0700);
   snprintf(path, sizeof path, "%s/fn.db", dir);
   if (fn_emu_create(path, "9999078900054321") != 0 || fn_emu_open(path, NULL, &fn) != 0)
-    fail("cannot create the FN in %s", dir);
-  memset(&r, 0, sizeof r);
-  strcpy(r.header.kkt_reg_number, "0000000001054321");
-  strcpy(r.header.user_inn, "7700000000");
-  strcpy(r.header.user_name, "Storm");
-  strcpy(r.header.address, "Loopback");
-  strcpy(r.header.place, "Till 1");
-  r.reg.tax_systems = 1;
-  strcpy(r.reg.ofd_inn, "7704211201");
-  strcpy(r.reg.ofd_name, "OFD");
-  strcpy(r.reg.kkt_serial, "00106700000002");
-  r.reg.marking = true;
-  r.reg.ffd_version = 4;
-  if (fn_register(fn, &r, false, NULL) != 0 || fn_key_update(fn, &key, 1, 0) != 0 ||
-      fn_shift_open(fn, NULL, NULL) != 0)
-    fail("cannot register the FN");
+    fn_fixture_fail("cannot create the FN in %s", dir);
+  fn_fixture_registration(&r, false);
+  if (fn_fixture_prepare(fn, &r, &key, "") != 0) fn_fixture_fail("cannot register the FN");
   fn_free(fn);
   till_t *t = open_till(dir);
   cache_product_t p = {.gtin = GTIN,
@@ -159,7 +110,7 @@ static void init(const char *dir)
                        .vat = 1,
                        .group = "footwear",
                        .marking_required = true};
-  if (cache_product_put(till_cache(t), &p) != 0) fail("catalogue");
+  if (cache_product_put(till_cache(t), &p) != 0) fn_fixture_fail("catalogue");
   till_close(t);
 }
 
@@ -170,7 +121,7 @@ static void run(const char *dir, unsigned seed)
   sale_basket_t *b = malloc(sizeof *b);
   till_t *t = open_till(dir);
   srand(seed);
-  if (!d || !b) fail("memory");
+  if (!d || !b) fn_fixture_fail("memory");
   /* A basket a crash left open: finish it so the storm goes on. */
   if (sale_get(t, b) == 0 && b->open) {
     if (b->count == 0 || sale_close(t, b->total, 0, NULL, d) != 0) sale_cancel(t);
@@ -179,22 +130,24 @@ static void run(const char *dir, unsigned seed)
   fflush(stdout);
   for (unsigned n = 0;; n++) {
     bool ret = rand() % 5 == 0;
-    if (sale_open(t, ret ? DOC_OP_SALE_RETURN : DOC_OP_SALE, NULL) != 0) fail("sale_open");
+    if (sale_open(t, ret ? DOC_OP_SALE_RETURN : DOC_OP_SALE, NULL) != 0)
+      fn_fixture_fail("sale_open");
     int lines = 1 + rand() % 3;
     for (int i = 0; i < lines; i++) {
       size_t len = code_of((unsigned)rand() % SERIALS, code);
       int rc = sale_add_scan(t, code, len, NULL, 0, d, NULL);
-      if (rc != 0 && rc != SALE_ERR_REFUSED) fail("add: %s", sale_err_name(rc));
+      if (rc != 0 && rc != SALE_ERR_REFUSED) fn_fixture_fail("add: %s", sale_err_name(rc));
     }
-    if (sale_get(t, b) != 0) fail("get");
+    if (sale_get(t, b) != 0) fn_fixture_fail("get");
     if (b->count > 1 && rand() % 7 == 0) sale_remove(t, b->lines[0].id);
-    if (sale_get(t, b) != 0) fail("get");
+    if (sale_get(t, b) != 0) fn_fixture_fail("get");
     if (b->count == 0 || rand() % 11 == 0) {
-      if (sale_cancel(t) != 0) fail("cancel");
+      if (sale_cancel(t) != 0) fn_fixture_fail("cancel");
       continue;
     }
     int rc = sale_close(t, b->total, 0, NULL, d);
-    if (rc != 0) fail("close: %s (fn %s)", sale_err_name(rc), fn_err_name(till_sale_fn_error(t)));
+    if (rc != 0)
+      fn_fixture_fail("close: %s (fn %s)", sale_err_name(rc), fn_err_name(till_sale_fn_error(t)));
   }
 }
 
@@ -212,27 +165,28 @@ static int check(const char *dir)
   markcode_t mc;
   doc_receipt_t *r = malloc(sizeof *r);
   till_t *t = open_till(dir); /* the repair runs first, as in real life */
-  if (!r) fail("memory");
-  if (fn_status(till_fn(t), &st) != 0) fail("fn_status");
-  if (st.receipt_open) fail("an FN receipt is still open after the repair");
+  if (!r) fn_fixture_fail("memory");
+  if (fn_status(till_fn(t), &st) != 0) fn_fixture_fail("fn_status");
+  if (st.receipt_open) fn_fixture_fail("an FN receipt is still open after the repair");
   for (uint32_t n = 1; n <= st.last_document; n++) {
-    if (fn_document_get(till_fn(t), n, &doc) != 0) fail("document %u missing", n);
+    if (fn_document_get(till_fn(t), n, &doc) != 0) fn_fixture_fail("document %u missing", n);
     if (doc.type != DOC_RECEIPT) continue;
-    if (doc_parse_receipt(doc.data, doc.len, &h, r, &total, sign) != 0) fail("receipt %u", n);
+    if (doc_parse_receipt(doc.data, doc.len, &h, r, &total, sign) != 0)
+      fn_fixture_fail("receipt %u", n);
     receipts++;
     for (size_t i = 0; i < r->item_count; i++) {
       if (!r->items[i].marked) continue;
       if (markcode_parse(&mc, r->items[i].km, r->items[i].km_len) != MARKCODE_OK)
-        fail("receipt %u: unreadable code", n);
+        fn_fixture_fail("receipt %u: unreadable code", n);
       unsigned s = (unsigned)strtoul(mc.serial + 2, NULL, 10);
-      if (s >= SERIALS) fail("receipt %u: serial %s", n, mc.serial);
+      if (s >= SERIALS) fn_fixture_fail("receipt %u: serial %s", n, mc.serial);
       bool is_sold = sold_by[s] > returned_by[s];
       if (r->operation == DOC_OP_SALE) {
-        if (is_sold) fail("code %u sold twice: FD %u and FD %u", s, sold_by[s], n);
+        if (is_sold) fn_fixture_fail("code %u sold twice: FD %u and FD %u", s, sold_by[s], n);
         sold_by[s] = n;
         sales++;
       } else if (r->operation == DOC_OP_SALE_RETURN) {
-        if (!is_sold) fail("code %u returned by FD %u without a sale", s, n);
+        if (!is_sold) fn_fixture_fail("code %u returned by FD %u without a sale", s, n);
         returned_by[s] = n;
         returns++;
       }
@@ -240,7 +194,7 @@ static int check(const char *dir)
   }
   uint32_t applied = 0;
   if (cache_fn_applied(till_cache(t), &applied) != 0 || applied != st.last_document)
-    fail("cache applied %u of %u documents", applied, st.last_document);
+    fn_fixture_fail("cache applied %u of %u documents", applied, st.last_document);
   unsigned sold_now = 0;
   for (unsigned s = 0; s < SERIALS; s++) {
     char ki[64];
@@ -250,35 +204,37 @@ static int check(const char *dir)
     bool is_sold = sold_by[s] > returned_by[s];
     sold_now += is_sold;
     if (is_sold && (rc != 0 || row.local != CACHE_LOCAL_SOLD || row.sold_document != sold_by[s]))
-      fail("code %u: sold by FD %u, the cache says %s/%u", s, sold_by[s],
-           rc                              ? "absent"
-           : row.local == CACHE_LOCAL_SOLD ? "sold"
-                                           : "not sold",
-           rc ? 0 : row.sold_document);
+      fn_fixture_fail("code %u: sold by FD %u, the cache says %s/%u", s, sold_by[s],
+                      rc                              ? "absent"
+                      : row.local == CACHE_LOCAL_SOLD ? "sold"
+                                                      : "not sold",
+                      rc ? 0 : row.sold_document);
     if (!is_sold && rc == 0 && row.local == CACHE_LOCAL_SOLD)
-      fail("code %u: the cache says sold by FD %u, the archive does not", s, row.sold_document);
+      fn_fixture_fail("code %u: the cache says sold by FD %u, the archive does not", s,
+                      row.sold_document);
     if (!is_sold && returned_by[s] && row.returned_document != returned_by[s])
-      fail("code %u: returned by FD %u, the cache says %u", s, returned_by[s],
-           row.returned_document);
+      fn_fixture_fail("code %u: returned by FD %u, the cache says %u", s, returned_by[s],
+                      row.returned_document);
   }
   sale_basket_t *b = malloc(sizeof *b);
-  if (!b || sale_get(t, b) != 0) fail("basket");
+  if (!b || sale_get(t, b) != 0) fn_fixture_fail("basket");
   uint32_t marked_in_basket = 0;
   for (size_t i = 0; b->open && i < b->count; i++)
     marked_in_basket += b->lines[i].marked; /* rechecked or not, it may be held */
-  if (fn_status(till_fn(t), &st) != 0) fail("fn_status");
+  if (fn_status(till_fn(t), &st) != 0) fn_fixture_fail("fn_status");
   if (st.checked_km > marked_in_basket)
-    fail("the FN holds %u checked codes, the basket %u: codes leaked", st.checked_km,
-         marked_in_basket);
+    fn_fixture_fail("the FN holds %u checked codes, the basket %u: codes leaked", st.checked_km,
+                    marked_in_basket);
   /* And the same data through `kassa fsck`'s checks. */
   fsck_report_t *fr = malloc(sizeof *fr);
   char ferr[256];
   till_close(t);
   t = NULL;
-  if (!fr || fsck_run(dir, fr, ferr, sizeof ferr) != 0) fail("fsck: %s", fr ? ferr : "memory");
+  if (!fr || fsck_run(dir, fr, ferr, sizeof ferr) != 0)
+    fn_fixture_fail("fsck: %s", fr ? ferr : "memory");
   if (fr->problem_count)
-    fail("fsck: %zu problem(s), first: %s: %s", fr->problem_count, fr->problems[0].check,
-         fr->problems[0].detail);
+    fn_fixture_fail("fsck: %zu problem(s), first: %s: %s", fr->problem_count, fr->problems[0].check,
+                    fr->problems[0].detail);
   free(fr);
   printf("audit: documents=%u receipts=%u marked_sales=%u returns=%u sold_now=%u checked_km=%u "
          "ok\n",
@@ -298,10 +254,10 @@ static int kill_loop(const char *self, const char *dir, unsigned kills, unsigned
   for (unsigned i = 0; i < kills; i++) {
     int pipefd[2];
     char seed_text[16];
-    if (pipe(pipefd) != 0) fail("pipe");
+    if (pipe(pipefd) != 0) fn_fixture_fail("pipe");
     snprintf(seed_text, sizeof seed_text, "%u", seed + i);
     pid_t pid = fork();
-    if (pid < 0) fail("fork");
+    if (pid < 0) fn_fixture_fail("fork");
     if (pid == 0) {
       dup2(pipefd[1], 1);
       close(pipefd[0]);
@@ -314,7 +270,7 @@ static int kill_loop(const char *self, const char *dir, unsigned kills, unsigned
     if (poll(&pfd, 1, READY_TIMEOUT) <= 0 || read(pipefd[0], buf, sizeof buf) <= 0) {
       int status;
       waitpid(pid, &status, 0);
-      fail("run %u did not start (status %d)", i, status);
+      fn_fixture_fail("run %u did not start (status %d)", i, status);
     }
     struct timespec nap = {0, (long)(1 + rand() % 60) * 1000000L};
     nanosleep(&nap, NULL);
@@ -325,7 +281,7 @@ static int kill_loop(const char *self, const char *dir, unsigned kills, unsigned
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
       mid++;
     else
-      fail("run %u ended by itself (status %d): it should sell until killed", i, status);
+      fn_fixture_fail("run %u ended by itself (status %d): it should sell until killed", i, status);
   }
   int rc = check(dir);
   clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -336,8 +292,9 @@ static int kill_loop(const char *self, const char *dir, unsigned kills, unsigned
 
 int main(int argc, char **argv)
 {
-  key_init();
-  if (crypto_init() != 0) fail("crypto_init");
+  fn_fixture_driver("till_storm");
+  fn_fixture_hmac_key(&key, "0001");
+  if (crypto_init() != 0) fn_fixture_fail("crypto_init");
   if (argc >= 3 && !strcmp(argv[1], "run")) {
     run(argv[2], argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 1);
     return 0;
@@ -347,7 +304,7 @@ int main(int argc, char **argv)
     unsigned seed = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 10) : (unsigned)time(NULL);
     char tmp[] = "/tmp/kassa-storm-XXXXXX", dir[64];
     bool temporary = !strcmp(argv[2], "-");
-    if (temporary && !mkdtemp(tmp)) fail("mkdtemp: %s", strerror(errno));
+    if (temporary && !mkdtemp(tmp)) fn_fixture_fail("mkdtemp: %s", strerror(errno));
     snprintf(dir, sizeof dir, "%s/till", tmp);
     printf("seed=%u\n", seed);
     int rc =

@@ -23,6 +23,7 @@
 #include "pos/api.h"
 #include "pos/cache.h"
 #include "pos/till.h"
+#include "tests/support/fn_fixture.h"
 
 static const struct {
   const char *method, *path;
@@ -70,21 +71,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
   if (!mkdtemp(dir) || crypto_init() != 0) die("temp dir / crypto");
   atexit(cleanup);
   snprintf(path, sizeof path, "%s/fn.db", dir);
-  memset(&r, 0, sizeof r);
-  strcpy(r.header.kkt_reg_number, "0000000001099999");
-  strcpy(r.header.user_inn, "7700000000");
-  strcpy(r.header.user_name, "Fuzz");
-  strcpy(r.header.address, "Loopback");
-  r.reg.tax_systems = 1;
-  strcpy(r.reg.ofd_inn, "7704211201");
-  strcpy(r.reg.ofd_name, "OFD");
-  strcpy(r.reg.kkt_serial, "FUZZ0001");
-  r.reg.marking = true;
-  r.reg.ffd_version = 4;
+  fn_fixture_registration(&r, false);
   for (size_t i = 0; i < key.len; i++) key.material[i] = (uint8_t)i;
   if (fn_emu_create(path, "9999078900099999") != 0 || fn_emu_open(path, NULL, &fn) != 0 ||
-      fn_register(fn, &r, false, NULL) != 0 || fn_key_update(fn, &key, 1, 0) != 0 ||
-      fn_shift_open(fn, NULL, NULL) != 0)
+      fn_fixture_prepare(fn, &r, &key, "") != 0)
     die("FN");
   fn_free(fn);
   kassa_config_t cfg;

@@ -1,13 +1,21 @@
 """harness.py: what the integration scripts share.
 
 Counting checks ("N passed, N failed"), free loopback ports, waiting for a
-listener, and kassa-operator as a child process on fresh ports. New
-scripts import this instead of carrying their own copies.
+listener, running a program, kassa-operator (its command line and the
+server as a child process on fresh ports), JSON over HTTP, GS1 numbers and
+escaped codes, and a read-only snapshot of what an FN and the operator
+hold. The scripts import this instead of carrying their own copies, so
+each one's lines say only what it proves.
 """
+import json
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 
 class Checks:
@@ -27,6 +35,16 @@ class Checks:
     def summary(self):
         print(f"{self.passed} passed, {self.failed} failed")
         return 1 if self.failed else 0
+
+
+def finish(check, root):
+    """The end of a script: root removed when every check passed, kept (and
+    named) for a look otherwise; the summary line; the exit status."""
+    if check.failed:
+        print(f"kept for a look: {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+    return check.summary()
 
 
 def free_ports(n):
@@ -50,26 +68,77 @@ def wait_listening(port, seconds=15):
     return False
 
 
+def run(argv, timeout=60, **kwargs):
+    """argv to the end, its output captured as text: the CompletedProcess."""
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def op(binary, data, *args, timeout=60):
+    """One kassa-operator command on the data directory data (`issue`, `fn add` ...)."""
+    return run([binary, "--data", data, *args], timeout=timeout)
+
+
 def gtin14(body12):
     digits = "0" + body12
     s = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits))
     return digits + str((10 - s % 10) % 10)
 
 
-class Operator:
-    """kassa-operator --data DIR on fresh loopback ports (ofd, oism, keys, http)."""
+def ki(escaped):
+    """The identification part of a code as `kassa-operator issue` prints it."""
+    return escaped.split("\\x1d")[0]
 
-    def __init__(self, binary, data, check, *extra):
+
+def unescape(escaped):
+    """A code as printed (\\x1d for GS) to the code itself."""
+    return escaped.replace("\\x1d", "\x1d")
+
+
+def write_lines(path, lines):
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def http_json(url, body=None, headers=None, timeout=10):
+    """(status, parsed JSON answer) of a GET, or of a POST when body is given
+    (a str is sent as it is, anything else as JSON). An error status is an
+    answer too, never an exception."""
+    data = None
+    headers = dict(headers or {})
+    if body is not None:
+        data = (body if isinstance(body, str) else json.dumps(body)).encode()
+        headers.setdefault("Content-Type", "application/json")
+    req = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+class Operator:
+    """kassa-operator --data DIR serving on loopback ports (ofd, oism, keys,
+    http): fresh ones, or `ports` when the caller wrote them somewhere first.
+    Checks "NAME listens" on all four. stdout=subprocess.PIPE keeps the
+    banner line for the caller to read (proc.stdout.readline())."""
+
+    def __init__(self, binary, data, check, *extra, ports=None, name="operator",
+                 stdout=subprocess.DEVNULL):
         self.check = check
-        self.ports = free_ports(4)
+        self.ports = list(ports) if ports else free_ports(4)
         args = [binary, "--data", data, "--ofd-port", str(self.ports[0]), "--oism-port",
                 str(self.ports[1]), "--keys-port", str(self.ports[2]), "--http-port",
                 str(self.ports[3])] + list(extra)
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
-        check("operator listens", all(wait_listening(p) for p in self.ports))
+        self.proc = subprocess.Popen(args, stdout=stdout, stderr=subprocess.PIPE, text=True)
+        check(f"{name} listens", all(wait_listening(p) for p in self.ports))
 
-    def stop(self, what):
+    @property
+    def http(self):
+        return f"http://127.0.0.1:{self.ports[3]}"
+
+    def stop(self, what=None):
+        """SIGTERM, and the exit status (a string when it had to be killed).
+        With `what`, also checks that it exited 0 with no sanitizer report."""
         self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout=30)
@@ -78,6 +147,40 @@ class Operator:
             self.proc.wait()
             rc = "killed after 30 s"
         err = self.proc.stderr.read()
-        self.check(f"{what}: operator exits 0 on SIGTERM", rc == 0, (rc, err[-2000:]))
-        self.check(f"{what}: operator has no sanitizer report",
-                   "Sanitizer" not in err and "runtime error" not in err, err[-2000:])
+        if what is not None:
+            self.check(f"{what}: operator exits 0 on SIGTERM", rc == 0, (rc, err[-2000:]))
+            self.check(f"{what}: operator has no sanitizer report",
+                       "Sanitizer" not in err and "runtime error" not in err, err[-2000:])
+        return rc
+
+
+def snapshot(fn_db, operator_db, fn_number):
+    """What an FN file and kassa-operator's database hold, read-only (both
+    programs stopped): the FN's archive {number: TLV bytes}, acknowledged
+    documents, unsent count, notifications and the ticketed ones; the
+    operator's stored documents of this FN {number: TLV}, all its stored
+    rows, and the notifications of this FN it applied (set and row count)."""
+    fdb = sqlite3.connect(f"file:{fn_db}?mode=ro", uri=True)
+    odb = sqlite3.connect(f"file:{operator_db}?mode=ro", uri=True)
+    try:
+        return {
+            "archive": dict((n, bytes(b)) for n, b in
+                            fdb.execute("SELECT number, tlv FROM documents")),
+            "acked": {n for (n,) in
+                      fdb.execute("SELECT number FROM documents WHERE acknowledged = 1")},
+            "unsent": fdb.execute("SELECT count(*) FROM documents WHERE queued = 1 AND "
+                                  "acknowledged = 0").fetchone()[0],
+            "notes": {n for (n,) in fdb.execute("SELECT number FROM notifications")},
+            "ticketed": {n for (n,) in
+                         fdb.execute("SELECT number FROM notifications WHERE ticketed = 1")},
+            "stored": dict((n, bytes(b)) for n, b in odb.execute(
+                "SELECT number, tlv FROM documents WHERE fn = ?", (fn_number,))),
+            "stored_rows": odb.execute("SELECT count(*) FROM documents").fetchone()[0],
+            "applied_rows": odb.execute("SELECT count(*) FROM notifications WHERE fn = ?",
+                                        (fn_number,)).fetchone()[0],
+            "applied": {n for (n,) in odb.execute(
+                "SELECT number FROM notifications WHERE fn = ?", (fn_number,))},
+        }
+    finally:
+        fdb.close()
+        odb.close()

@@ -18,16 +18,16 @@ and `kassa fsck` on the till's data directory is clean.
 `make chaos` runs it long (CHAOS_RECEIPTS, CHAOS_ROUNDS); make test runs a
 short version. Prints "N passed, N failed"; exit 1 on any failure.
 """
+import functools
 import json
 import os
-import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import Checks, Operator, free_ports, gtin14, wait_listening  # noqa: E402
 
 OPERATOR, TILL, KASSA = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -45,32 +45,11 @@ fn_db = os.path.join(till_dir, "fn.db")
 print(f"seed={SEED} receipts={RECEIPTS} rounds={ROUNDS}")
 
 
-def op(*args):
-    return subprocess.run([OPERATOR, "--data", op_dir] + list(args), capture_output=True,
-                          text=True, timeout=60)
+op = functools.partial(harness.op, OPERATOR, op_dir)
 
 
 def snapshot():
-    fdb = sqlite3.connect(f"file:{fn_db}?mode=ro", uri=True)
-    odb = sqlite3.connect(f"file:{os.path.join(op_dir, 'operator.db')}?mode=ro", uri=True)
-    s = {
-        "archive": dict((n, bytes(b)) for n, b in fdb.execute("SELECT number, tlv FROM documents")),
-        "acked": {n for (n,) in fdb.execute("SELECT number FROM documents WHERE acknowledged = 1")},
-        "unsent": fdb.execute("SELECT count(*) FROM documents WHERE queued = 1 AND "
-                              "acknowledged = 0").fetchone()[0],
-        "notes": {n for (n,) in fdb.execute("SELECT number FROM notifications")},
-        "ticketed": {n for (n,) in fdb.execute("SELECT number FROM notifications WHERE ticketed = 1")},
-        "stored": dict((n, bytes(b)) for n, b in odb.execute(
-            "SELECT number, tlv FROM documents WHERE fn = ?", (FN_NUMBER,))),
-        "stored_rows": odb.execute("SELECT count(*) FROM documents").fetchone()[0],
-        "applied_rows": odb.execute("SELECT count(*) FROM notifications WHERE fn = ?",
-                                    (FN_NUMBER,)).fetchone()[0],
-        "applied": {n for (n,) in odb.execute("SELECT number FROM notifications WHERE fn = ?",
-                                              (FN_NUMBER,))},
-    }
-    fdb.close()
-    odb.close()
-    return s
+    return harness.snapshot(fn_db, os.path.join(op_dir, "operator.db"), FN_NUMBER)
 
 
 def invariants(what, s):
@@ -94,8 +73,7 @@ try:
         check(f"issue {group}", r.returncode == 0, r.stderr)
         codes += r.stdout.split()
     codes_file = os.path.join(root, "codes.txt")
-    with open(codes_file, "w") as f:
-        f.write("\n".join(codes) + "\n")
+    harness.write_lines(codes_file, codes)
     check("FN created", subprocess.run([TILL, "init", till_dir, FN_NUMBER], capture_output=True,
                                        timeout=60).returncode == 0)
     check("fn add", op("fn", "add", "--fn-db", fn_db).returncode == 0)
@@ -159,8 +137,5 @@ try:
     f = subprocess.run([KASSA, "--data", till_dir, "fsck"], capture_output=True, text=True)
     check("kassa fsck clean", f.returncode == 0 and "clean" in f.stdout, f.stdout + f.stderr)
 finally:
-    if check.failed == 0:
-        shutil.rmtree(root, ignore_errors=True)
-    else:
-        print(f"kept {root}")
-sys.exit(check.summary())
+    code = harness.finish(check, root)
+sys.exit(code)

@@ -19,9 +19,13 @@ Each scenario gets a fresh data directory. What is checked:
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks  # noqa: E402
 
 DATA = "tests/data/utd/"
 UTD501 = DATA + "ON_NSCHFDOPPR_501_cp1251.xml"
@@ -31,16 +35,7 @@ SCAN503 = DATA + "scanned_503.txt"
 LIST = DATA + "delivery_list.txt"
 LIST_SCAN = DATA + "scanned_list_exact.txt"
 
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+check = Checks()
 
 
 def run(kassa, data, *args):
@@ -78,98 +73,97 @@ def main():
     # Compare only: nothing written, differences exit 1.
     data = fresh()
     rc, out, err = run(kassa, data, "--utd", UTD501, "--scanned", SCAN501)
-    check(rc == 1, "compare with differences exits 1 (got %d: %s)" % (rc, err))
-    check("Не отсканированы (есть в документе): 1" in out, "Russian text lists the missing code")
-    check("Missing (in the document, not scanned): 1" in out, "English text lists it too")
-    check("010460780959145421m9tNPzJTWzuc9exC5/M+" in out, "the missing code is named")
-    check(not os.path.exists(os.path.join(data, "cache.db")), "comparing creates no cache")
+    check("compare with differences exits 1 (got %d: %s)" % (rc, err), rc == 1)
+    check("Russian text lists the missing code", "Не отсканированы (есть в документе): 1" in out)
+    check("English text lists it too", "Missing (in the document, not scanned): 1" in out)
+    check("the missing code is named", "010460780959145421m9tNPzJTWzuc9exC5/M+" in out)
+    check("comparing creates no cache", not os.path.exists(os.path.join(data, "cache.db")))
     rc, j, _ = run_json(kassa, data, "--list", LIST, "--scanned", LIST_SCAN)
-    check(rc == 0 and j.get("ok") is True and j.get("outcome") == "compared",
-          "a matching delivery compares clean (exit 0)")
+    check("a matching delivery compares clean (exit 0)",
+          rc == 0 and j.get("ok") is True and j.get("outcome") == "compared")
 
     # --all refused: nothing written.
     data = fresh()
     rc, j, _ = run_json(kassa, data, "--utd", UTD501, "--scanned", SCAN501, "--all")
-    check(rc == 1, "--all with missing and extra exits 1")
-    check(j.get("outcome") == "refused" and j.get("refusal") == "missing", "refused for missing")
-    check(j.get("counts", {}).get("accepted") == 0, "nothing accepted")
-    check("missing: 1" in j.get("message_en", "") and "extra: 1" in j.get("message_en", ""),
-          "the refusal names missing and extra")
-    check(any(0x400 <= ord(c) <= 0x4FF for c in j.get("message", "")), "Russian message")
+    check("--all with missing and extra exits 1", rc == 1)
+    check("refused for missing", j.get("outcome") == "refused" and j.get("refusal") == "missing")
+    check("nothing accepted", j.get("counts", {}).get("accepted") == 0)
+    check("the refusal names missing and extra",
+          "missing: 1" in j.get("message_en", "") and "extra: 1" in j.get("message_en", ""))
+    check("Russian message", any(0x400 <= ord(c) <= 0x4FF for c in j.get("message", "")))
     rc, j, _ = run_json(kassa, data, "--utd", UTD501, "--scanned", SCAN501, "--part")
-    check(rc == 0 and j.get("outcome") == "accepted_part", "--part after a refusal accepts")
-    check(j.get("counts", {}).get("already_in_stock") == 0, "the refused --all wrote nothing")
-    check(j.get("counts", {}).get("accepted") == 11, "--part accepts the 11 matched codes")
+    check("--part after a refusal accepts", rc == 0 and j.get("outcome") == "accepted_part")
+    check("the refused --all wrote nothing", j.get("counts", {}).get("already_in_stock") == 0)
+    check("--part accepts the 11 matched codes", j.get("counts", {}).get("accepted") == 11)
     accepted = set(j.get("accepted", []))
-    check("010460780959145421m9tNPzJTWzuc9exC5/M+" not in accepted, "the missing code stays out")
-    check("010464007801637221AgqLybqxM9MbR" not in accepted, "the extra code stays out")
-    check(accepted == set(j.get("matched", [])), "accepted = matched")
+    check("the missing code stays out", "010460780959145421m9tNPzJTWzuc9exC5/M+" not in accepted)
+    check("the extra code stays out", "010464007801637221AgqLybqxM9MbR" not in accepted)
+    check("accepted = matched", accepted == set(j.get("matched", [])))
     pk = j.get("packages", [])
-    check(len(pk) == 2 and {p["kind"] for p in pk} == {"sscc", "group"},
-          "packages reported (an SSCC box and a tobacco block)")
-    check(all("disaggregate" in p["message_en"].lower() for p in pk), "packages say why")
+    check("packages reported (an SSCC box and a tobacco block)",
+          len(pk) == 2 and {p["kind"] for p in pk} == {"sscc", "group"})
+    check("packages say why", all("disaggregate" in p["message_en"].lower() for p in pk))
     rc, j, _ = run_json(kassa, data, "--utd", UTD501, "--scanned", SCAN501, "--part")
-    check(j.get("counts", {}).get("already_in_stock") == 11, "a second --part finds them in stock")
+    check("a second --part finds them in stock", j.get("counts", {}).get("already_in_stock") == 11)
 
     # --all on a matching delivery.
     data = fresh()
     rc, j, _ = run_json(kassa, data, "--list", LIST, "--scanned", LIST_SCAN, "--all")
-    check(rc == 0 and j.get("outcome") == "accepted_all", "--all on a matching delivery")
-    check(j.get("counts", {}).get("accepted") == 5, "five codes accepted")
-    check(oct(os.stat(data).st_mode & 0o777) == "0o700", "the data directory is created 0700")
+    check("--all on a matching delivery", rc == 0 and j.get("outcome") == "accepted_all")
+    check("five codes accepted", j.get("counts", {}).get("accepted") == 5)
+    check("the data directory is created 0700", oct(os.stat(data).st_mode & 0o777) == "0o700")
 
     # The UTF-8 UTD of a sole trader: tobacco pack and fur accepted, invalid reported.
     rc, j, _ = run_json(kassa, data, "--utd", UTD503, "--scanned", SCAN503, "--part")
-    check(rc == 0 and j.get("outcome") == "accepted_part", "5.03 UTD accepted in part")
-    check("04606203084623+A13gPh" in j.get("accepted", []), "the tobacco pack, by its ki")
-    check(j["document"]["supplier_name"] == "ИП Сидорова Анна Сергеевна", "supplier named")
+    check("5.03 UTD accepted in part", rc == 0 and j.get("outcome") == "accepted_part")
+    check("the tobacco pack, by its ki", "04606203084623+A13gPh" in j.get("accepted", []))
+    check("supplier named", j["document"]["supplier_name"] == "ИП Сидорова Анна Сергеевна")
     inv = {i["text"]: i for i in j.get("invalid", [])}
-    check(inv.get("010464007801637321AgqLybqxM9MbR", {}).get("error") == "gtin_check_digit",
-          "a bad check digit is reported, not dropped")
-    check(inv.get("010464007801637321AgqLybqxM9MbR", {}).get("line") ==
-          line_of(UTD503, "010464007801637321AgqLybqxM9MbR"), "with its line")
-    check(inv.get("0104600439931256", {}).get("side") == "delivery", "a bad scan is reported too")
+    check("a bad check digit is reported, not dropped",
+          inv.get("010464007801637321AgqLybqxM9MbR", {}).get("error") == "gtin_check_digit")
+    check("with its line", inv.get("010464007801637321AgqLybqxM9MbR", {}).get("line") ==
+          line_of(UTD503, "010464007801637321AgqLybqxM9MbR"))
+    check("a bad scan is reported too", inv.get("0104600439931256", {}).get("side") == "delivery")
 
     # --reject writes nothing.
     data = fresh()
     rc, j, _ = run_json(kassa, data, "--list", LIST, "--scanned", LIST_SCAN, "--reject")
-    check(rc == 0 and j.get("outcome") == "rejected", "--reject")
+    check("--reject", rc == 0 and j.get("outcome") == "rejected")
     rc, j, _ = run_json(kassa, data, "--list", LIST, "--scanned", LIST_SCAN, "--all")
-    check(j.get("counts", {}).get("already_in_stock") == 0, "the rejection wrote nothing")
+    check("the rejection wrote nothing", j.get("counts", {}).get("already_in_stock") == 0)
 
     # Bad files.
     data = fresh()
     mismatch = DATA + "malformed_mismatch.xml"
     rc, j, _ = run_json(kassa, data, "--utd", mismatch, "--scanned", SCAN501)
     want = line_of(mismatch, "ZOi;</НомСредИдентТов>")
-    check(rc == 1 and j.get("ok") is False and j.get("error") == "xml" and j.get("line") == want,
-          "malformed XML: error xml at line %d (got %s)" % (want, j))
+    check("malformed XML: error xml at line %d (got %s)" % (want, j),
+          rc == 1 and j.get("ok") is False and j.get("error") == "xml" and j.get("line") == want)
     rc, out, err = run(kassa, data, "--utd", mismatch, "--scanned", SCAN501)
-    check(rc == 1 and out == "" and ("строка %d" % want) in err and ("line %d" % want) in err,
-          "the text error names the line in both languages")
+    check("the text error names the line in both languages",
+          rc == 1 and out == "" and ("строка %d" % want) in err and ("line %d" % want) in err)
     for name, code in (("not_utd.xml", "not_utd"), ("no_document.xml", "not_utd"),
                        ("doctype_entities.xml", "xml"), ("empty_utd.xml", "no_codes"),
                        ("cp1251_undeclared.xml", "xml"), ("no-such.xml", "io")):
         rc, j, _ = run_json(kassa, data, "--utd", DATA + name, "--scanned", SCAN501)
-        check(rc == 1 and j.get("error") == code and j.get("message") and j.get("message_en"),
-              "%s -> %s (got %s)" % (name, code, j.get("error")))
+        check("%s -> %s (got %s)" % (name, code, j.get("error")),
+              rc == 1 and j.get("error") == code and j.get("message") and j.get("message_en"))
     rc, j, _ = run_json(kassa, data, "--utd", UTD501, "--scanned", DATA + "list_cp1251.txt")
-    check(rc == 1 and j.get("error") == "encoding" and j.get("line") == 3,
-          "a scanned list that is not UTF-8 is refused at its line")
-    check(not os.path.exists(os.path.join(data, "cache.db")), "bad files change nothing")
+    check("a scanned list that is not UTF-8 is refused at its line",
+          rc == 1 and j.get("error") == "encoding" and j.get("line") == 3)
+    check("bad files change nothing", not os.path.exists(os.path.join(data, "cache.db")))
 
     # Usage.
     for args in ([], ["--utd", UTD501], ["--utd", UTD501, "--list", LIST, "--scanned", SCAN501],
                  ["--list", LIST, "--scanned", SCAN501, "--all", "--part"],
                  ["--list", LIST, "--scanned", SCAN501, "--bogus"], ["--utd"]):
         rc, _, err = run(kassa, data, *args)
-        check(rc == 2 and "usage" in err, "usage error for %s" % args)
+        check("usage error for %s" % args, rc == 2 and "usage" in err)
     rc, out, _ = run(kassa, data, "--help")
-    check(rc == 0 and "--scanned FILE" in out, "--help")
+    check("--help", rc == 0 and "--scanned FILE" in out)
 
-    subprocess.run(["rm", "-rf", tmp])
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    shutil.rmtree(tmp, ignore_errors=True)
+    return check.summary()
 
 
 if __name__ == "__main__":

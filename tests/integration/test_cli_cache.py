@@ -18,19 +18,19 @@ Prints "N passed, N failed"; exit 1 on any failure.
 """
 import json
 import os
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Checks, free_ports, ki  # noqa: E402
 
 KASSA, OPERATOR = sys.argv[1], sys.argv[2]
-passed = failed = 0
+check = Checks()
 tmp = tempfile.mkdtemp(prefix="kassa-cache-")
 opdata = os.path.join(tmp, "op")
 KEY = "cache-test-key"
@@ -38,33 +38,12 @@ OWNER_A, OWNER_B, OWNER_C = "7700000001", "7700000002", "770000000333"
 SHOES, MILK, WATER, SMOKES = "4601234500012", "4609876500018", "4605550000010", "4607770000016"
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def op(*args):
-    return subprocess.run([OPERATOR, "--data", opdata] + list(args), capture_output=True, text=True,
-                          timeout=120)
+    return harness.op(OPERATOR, opdata, *args, timeout=120)
 
 
 def kassa(data, *args):
-    return subprocess.run([KASSA, "--data", data, "cache"] + list(args), capture_output=True,
-                          text=True, timeout=120)
+    return harness.run([KASSA, "--data", data, "cache", *args], timeout=120)
 
 
 def status(data):
@@ -81,18 +60,8 @@ def truth(code):
     return json.loads(op("status", code).stdout)
 
 
-def ki(code):
-    return code.split("\\x1d")[0]
-
-
 def http(path, body=None, key=KEY):
-    req = urllib.request.Request(url + path, data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"X-API-KEY": key} if key else {})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
+    return harness.http_json(url + path, body, {"X-API-KEY": key} if key else None)
 
 
 def rows(data):
@@ -104,12 +73,9 @@ def rows(data):
     return out
 
 
-def gs(code):
-    return code.replace("\\x1d", "\x1d")
+gs = harness.unescape
 
 
-ofd_port, oism_port, keys_port, http_port = free_ports(4)
-url = f"http://127.0.0.1:{http_port}"
 shoes = op("issue", "--gtin", SHOES, "--group", "footwear", "--count", "300", "--owner", OWNER_A).stdout.split()
 milk = op("issue", "--gtin", MILK, "--group", "dairy", "--count", "200", "--owner", OWNER_A).stdout.split()
 smokes = op("issue", "--gtin", SMOKES, "--group", "tobacco", "--count", "5", "--owner", OWNER_A).stdout.split()
@@ -117,11 +83,11 @@ water = op("issue", "--gtin", WATER, "--group", "water", "--count", "100", "--ow
 check("issued", (len(shoes), len(milk), len(smokes), len(water)) == (300, 200, 5, 100))
 check("block at the operator", op("block", "--code", shoes[0]).returncode == 0)
 
-server = subprocess.Popen([OPERATOR, "--data", opdata, "--ofd-port", str(ofd_port), "--oism-port",
-                           str(oism_port), "--keys-port", str(keys_port), "--http-port", str(http_port),
-                           "--api-key", KEY], stdout=subprocess.PIPE, text=True)
+server = harness.Operator(OPERATOR, opdata, check, "--api-key", KEY, name="server",
+                          stdout=subprocess.PIPE)
+url = server.http
 try:
-    check("server ready", "kassa-operator:" in server.stdout.readline())
+    check("server ready", "kassa-operator:" in server.proc.stdout.readline())
     d1 = os.path.join(tmp, "d1")
 
     # ---- never synced: stale -------------------------------------------
@@ -327,15 +293,6 @@ try:
     check("another owner starts over", r.returncode == 0 and "starting from the beginning" in r.stdout,
           r.stdout)
 finally:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    server.stop()
 
-print(f"{passed} passed, {failed} failed")
-if failed == 0:
-    shutil.rmtree(tmp, ignore_errors=True)
-else:
-    print(f"kept {tmp}")
-sys.exit(1 if failed else 0)
+sys.exit(harness.finish(check, tmp))

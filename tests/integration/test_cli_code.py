@@ -6,20 +6,15 @@ DESIGN.md ("Contracts other tools rely on"), the exit codes (0 all parsed,
 1 any refused, 2 usage) and stdin mode. Prints "N passed, N failed".
 """
 import json
+import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks  # noqa: E402
+
 KASSA = sys.argv[1]
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
+check = Checks()
 
 
 def run(args, stdin=None):
@@ -114,5 +109,4 @@ check("kassa code --help", rc == 0 and "--escaped" in p.stdout and "Exit status"
 rc, _, p = run(["--config", "/nonexistent/kassa.conf", "code", "parse", "46198488"])
 check("missing --config file exit 2", rc == 2 and "cannot read config" in p.stderr)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.summary())

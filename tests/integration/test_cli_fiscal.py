@@ -12,25 +12,18 @@ show their marking requisites. Prints "N passed, N failed".
 import json
 import os
 import signal
-import time
 import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks  # noqa: E402
+
 KASSA = sys.argv[1]
 FN_STORM = sys.argv[2]
-passed = failed = 0
+check = Checks()
 data = tempfile.mkdtemp(prefix="kassa-fiscal-")
 data_dir = os.path.join(data, "d")
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
 
 
 def run(*args):
@@ -134,5 +127,4 @@ if found:
     check("plain line has no marking requisites", "productCodeNew" not in plain[0])
     check("receipt is signed", isinstance(found.get("fiscalSign"), (str, int)))
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.summary())

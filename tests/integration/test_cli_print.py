@@ -24,16 +24,10 @@ import sys
 import tempfile
 import threading
 
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks  # noqa: E402
 
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+check = Checks()
 
 
 def kassa(binary, config, data, *args):
@@ -91,7 +85,7 @@ def main():
                 if len(cols) > 6 and cols[0].isdigit() and cols[6] == "0":
                     plain = cols[0]
                     break
-        check(plain is not None, "the catalogue has an unmarked good")
+        check("the catalogue has an unmarked good", plain is not None)
         must(binary, config, data, "sale", "open", "--cashier", "Иванова")
         must(binary, config, data, "sale", "add", plain)
         must(binary, config, data, "sale", "add", plain)
@@ -101,23 +95,23 @@ def main():
 
         # Standard output: the whole stream.
         rc, stream, err = kassa(binary, config, data, "print", "receipt", str(fd), "--out", "-")
-        check(rc == 0, "print to stdout: %d %s" % (rc, err))
-        check(stream.startswith(b"\x1b@\x1c.\x1bt\x11"), "ESC @, FS ., ESC t 17 first")
-        check(b"\x1b!\x18" + "ИТОГ".encode("cp866") in stream, "ИТОГ bold, double height")
-        check(b"\x1dv0\x00" in stream, "the QR as a GS v 0 raster")
-        check(stream.endswith(b"\x1bd\x04\x1dVB\x00"), "feed 4, partial cut")
-        check("ООО Ромашка".encode("cp866") in stream, "the seller in CP866")
-        check(b"QR: " not in stream, "the QR string is a picture, not text")
+        check("print to stdout: %d %s" % (rc, err), rc == 0)
+        check("ESC @, FS ., ESC t 17 first", stream.startswith(b"\x1b@\x1c.\x1bt\x11"))
+        check("ИТОГ bold, double height", b"\x1b!\x18" + "ИТОГ".encode("cp866") in stream)
+        check("the QR as a GS v 0 raster", b"\x1dv0\x00" in stream)
+        check("feed 4, partial cut", stream.endswith(b"\x1bd\x04\x1dVB\x00"))
+        check("the seller in CP866", "ООО Ромашка".encode("cp866") in stream)
+        check("the QR string is a picture, not text", b"QR: " not in stream)
 
         # [printer] device (a file), --out FILE, a pty: the same bytes.
         rc, out, err = kassa(binary, config, data, "print", "receipt", str(fd))
-        check(rc == 0 and "printed" in out.decode("utf-8"), "print to [printer] device")
+        check("print to [printer] device", rc == 0 and "printed" in out.decode("utf-8"))
         with open(configured, "rb") as f:
-            check(f.read() == stream, "[printer] device got the same bytes")
+            check("[printer] device got the same bytes", f.read() == stream)
         target = os.path.join(tmp, "out.bin")
         rc, out, err = kassa(binary, config, data, "print", "receipt", str(fd), "--out", target)
         with open(target, "rb") as f:
-            check(rc == 0 and f.read() == stream, "--out FILE got the same bytes")
+            check("--out FILE got the same bytes", rc == 0 and f.read() == stream)
         master, slave = os.openpty()
         name = os.ttyname(slave)
         got = bytearray()
@@ -128,25 +122,25 @@ def main():
         reader.join()
         os.close(slave)
         os.close(master)
-        check(rc == 0, "print to a serial port: %d %s" % (rc, err))
-        check(bytes(got) == stream, "the serial port got the same bytes (%d of %d)"
-              % (len(got), len(stream)))
+        check("print to a serial port: %d %s" % (rc, err), rc == 0)
+        check("the serial port got the same bytes (%d of %d)"
+              % (len(got), len(stream)), bytes(got) == stream)
 
         # Options show in the bytes.
         rc, wide, err = kassa(binary, config, data, "print", "receipt", str(fd), "--out", "-",
                               "--width", "48", "--codepage", "46", "--cut", "none")
-        check(rc == 0 and wide != stream, "80 mm differs from 58 mm")
-        check(wide.startswith(b"\x1b@\x1c.\x1bt\x2e"), "--codepage 46 is ESC t 46")
-        check(wide.endswith(b"\x1bd\x04"), "--cut none: feed only")
-        check(("-" * 48).encode() in wide and ("-" * 49).encode() not in wide,
-              "48-column rules at 80 mm")
+        check("80 mm differs from 58 mm", rc == 0 and wide != stream)
+        check("--codepage 46 is ESC t 46", wide.startswith(b"\x1b@\x1c.\x1bt\x2e"))
+        check("--cut none: feed only", wide.endswith(b"\x1bd\x04"))
+        check("48-column rules at 80 mm",
+              ("-" * 48).encode() in wide and ("-" * 49).encode() not in wide)
 
         # Refusals change nothing.
         missing = os.path.join(tmp, "missing.bin")
         rc, out, err = kassa(binary, config, data, "print", "receipt", "999", "--out", missing)
-        check(rc == 1 and "нет такого чека" in err and "no such receipt" in err,
-              "no receipt 999: %d %s" % (rc, err))
-        check(not os.path.exists(missing), "no file for a missing receipt")
+        check("no receipt 999: %d %s" % (rc, err),
+              rc == 1 and "нет такого чека" in err and "no such receipt" in err)
+        check("no file for a missing receipt", not os.path.exists(missing))
         for args, code, says in [
             (["--width", "40", "--out", missing], 2, "width must be 32"),
             (["--codepage", "300", "--out", missing], 2, "0-255"),
@@ -158,28 +152,27 @@ def main():
             (["--printer", "usb:0416"], 1, "usb:VID:PID"),
         ]:
             rc, out, err = kassa(binary, config, data, "print", "receipt", str(fd), *args)
-            check(rc == code and says in err, "%s: %d %s" % (args, rc, err))
-        check(not os.path.exists(missing), "no file after refused options")
+            check("%s: %d %s" % (args, rc, err), rc == code and says in err)
+        check("no file after refused options", not os.path.exists(missing))
         rc, out, err = kassa(binary, config, data, "print", "receipt", "--out", "-")
-        check(rc == 2, "no FD: usage")
+        check("no FD: usage", rc == 2)
         rc, out, err = kassa(binary, bare, data, "print", "receipt", str(fd))
-        check(rc == 2 and "no printer" in err and "[printer] device" in err,
-              "nothing configured: %d %s" % (rc, err))
+        check("nothing configured: %d %s" % (rc, err),
+              rc == 2 and "no printer" in err and "[printer] device" in err)
         rc, out, err = kassa(binary, config, data, "print", "label")
-        check(rc == 2, "unknown verb: usage")
+        check("unknown verb: usage", rc == 2)
 
         # The QR as PNG.
         png = os.path.join(tmp, "qr.png")
         rc, out, err = kassa(binary, config, data, "print", "qr", str(fd), "--png", png)
         qr = out.decode("utf-8").strip()
-        check(rc == 0 and qr.startswith("t=") and ("&i=%d&" % fd) in qr, "qr: %d %s" % (rc, err))
+        check("qr: %d %s" % (rc, err), rc == 0 and qr.startswith("t=") and ("&i=%d&" % fd) in qr)
         with open(png, "rb") as f:
-            check(f.read(8) == b"\x89PNG\r\n\x1a\n", "a PNG")
+            check("a PNG", f.read(8) == b"\x89PNG\r\n\x1a\n")
         rc, out, err = kassa(binary, config, data, "print", "qr", str(fd))
-        check(rc == 2, "qr without --png: usage")
+        check("qr without --png: usage", rc == 2)
 
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

@@ -18,10 +18,13 @@ import sys
 import tempfile
 import threading
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks  # noqa: E402
+
 KASSA = os.path.abspath(sys.argv[1])
 HIDPOS = os.path.abspath("tests/data/hidpos/scanner.umockdev")
 ACM = os.path.abspath("tests/data/serial/scanner-acm.umockdev")
-passed = failed = 0
+check = Checks()
 GS = "\x1d"
 
 # Marking codes as scanned (real GS) and as zint's GS1 input.
@@ -30,15 +33,6 @@ FOOTWEAR = ("0104601234567893215Qbag!\"%&'()*" + GS + "91EE06" + GS + "92" +
 FOOTWEAR_ZINT = ("[01]04601234567893[21]5Qbag!\"%&'()*[91]EE06[92]"
                  "dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0dGVzdA==")
 WATER = "0104601234567893215Qbag!<(?aa12" + GS + "93Zjqw"
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
 
 
 def run(args, stdin=None, prefix=(), timeout=60):
@@ -173,5 +167,4 @@ check("usb read: AIM and source", all(o.get("aim") == "]d2" and o.get("source") 
 for name in os.listdir(tmp):
     os.unlink(os.path.join(tmp, name))
 os.rmdir(tmp)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.summary())

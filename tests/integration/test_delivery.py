@@ -19,16 +19,18 @@ Prints "N passed, N failed"; exit 1 on any failure.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Checks, free_ports  # noqa: E402
 
 KASSA = sys.argv[1]
 FN_STORM = sys.argv[2]
 OPERATOR = sys.argv[3] if len(sys.argv) > 3 else ""
-passed = failed = 0
+check = Checks()
 root = tempfile.mkdtemp(prefix="kassa-delivery-")
 data_dir = os.path.join(root, "till")
 op_dir = os.path.join(root, "operator")
@@ -37,18 +39,8 @@ os.makedirs(op_dir)
 fn_db = os.path.join(data_dir, "fn.db")
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
-
-
 def run(*args):
-    p = subprocess.run([KASSA, "--data", data_dir] + list(args), capture_output=True, text=True,
-                       timeout=120)
+    p = harness.run([KASSA, "--data", data_dir, *args], timeout=120)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -56,25 +48,6 @@ def status():
     rc, out, err = run("ofd", "status", "--json")
     check("status exit 0", rc == 0, err)
     return json.loads(out)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_listening(port, seconds=10):
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 # An FN with documents and notifications in it.
@@ -98,7 +71,7 @@ check("may sell", s["maySellMarked"] is True and s["reason"] is None, s)
 before = s
 
 # Nobody listening: exit 1, a reason a manager reads, nothing changed.
-dead = free_port()
+dead = free_ports(1)[0]
 rc, out, err = run("ofd", "flush", "--ofd", f"127.0.0.1:{dead}", "--oism", f"127.0.0.1:{dead}",
                    "--retries", "0")
 check("dead link exit 1", rc == 1, (rc, out, err))
@@ -117,17 +90,11 @@ check("unknown subcommand exit 2", rc == 2, (rc, err))
 if not OPERATOR or not os.access(OPERATOR, os.X_OK):
     print("SKIP: no kassa-operator given: delivery to the operator emulator not tested")
 else:
-    ports = [free_port() for _ in range(4)]
-    subprocess.run([OPERATOR, "--data", op_dir, "fn", "add", "--fn-db", fn_db], check=True,
-                   capture_output=True, timeout=60)
-    subprocess.run([OPERATOR, "--data", op_dir, "keys", "new", "--kind", "hmac"], check=True,
-                   capture_output=True, timeout=60)
-    op = subprocess.Popen([OPERATOR, "--data", op_dir, "--ofd-port", str(ports[0]),
-                           "--oism-port", str(ports[1]), "--keys-port", str(ports[2]),
-                           "--http-port", str(ports[3])],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    harness.op(OPERATOR, op_dir, "fn", "add", "--fn-db", fn_db).check_returncode()
+    harness.op(OPERATOR, op_dir, "keys", "new", "--kind", "hmac").check_returncode()
+    server = harness.Operator(OPERATOR, op_dir, check)
+    ports = server.ports
     try:
-        check("operator listens", wait_listening(ports[0]) and wait_listening(ports[1]))
         rc, out, err = run("ofd", "flush", "--ofd", f"127.0.0.1:{ports[0]}", "--oism",
                            f"127.0.0.1:{ports[1]}")
         check("flush exit 0", rc == 0, (rc, out, err))
@@ -147,12 +114,6 @@ else:
         check("keys loaded", rc == 0 and "verification keys loaded: " in out
               and not out.strip().endswith(": 0"), (rc, out, err))
     finally:
-        op.terminate()
-        try:
-            op.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            op.kill()
-            op.wait()
+        server.stop()
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.summary())

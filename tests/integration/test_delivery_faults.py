@@ -30,101 +30,41 @@ and the FN with no unsent document", with real processes and sockets:
 
 Prints "N passed, N failed"; exit 1 on any failure.
 """
+import functools
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Checks, gtin14  # noqa: E402
+
 OPERATOR, TILL, KASSA = sys.argv[1], sys.argv[2], sys.argv[3]
 FN_NUMBER = "9999078900006262"
 RECEIPTS = 300
-passed = failed = 0
+check = Checks()
 root = tempfile.mkdtemp(prefix="kassa-faults-")
 till_dir = os.path.join(root, "till")
 op_dir = os.path.join(root, "operator")
 os.makedirs(till_dir)
 os.makedirs(op_dir)
 fn_db = os.path.join(till_dir, "fn.db")
+op = functools.partial(harness.op, OPERATOR, op_dir)
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {str(detail)[:2000]}")
-
-
-def gtin14(body12):
-    digits = "0" + body12
-    s = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits))
-    return digits + str((10 - s % 10) % 10)
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def wait_listening(port, seconds=15):
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def op(*args):
-    return subprocess.run([OPERATOR, "--data", op_dir] + list(args), capture_output=True,
-                          text=True, timeout=60)
-
-
-class Operator:
-    """kassa-operator on fresh loopback ports, stopped with SIGTERM."""
-
-    def __init__(self, fault=None):
-        self.ports = free_ports(4)
-        args = [OPERATOR, "--data", op_dir, "--ofd-port", str(self.ports[0]), "--oism-port",
-                str(self.ports[1]), "--keys-port", str(self.ports[2]), "--http-port",
-                str(self.ports[3])]
-        if fault:
-            args += ["--fault", fault]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
-        check(f"operator {fault or 'clean'} listens",
-              all(wait_listening(p) for p in self.ports[:3]))
-
-    def stop(self, what):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            rc = "killed after 30 s"
-        err = self.proc.stderr.read()
-        check(f"{what}: operator exits 0 on SIGTERM", rc == 0, (rc, err[-2000:]))
-        check(f"{what}: operator has no sanitizer report",
-              "Sanitizer" not in err and "runtime error" not in err, err[-2000:])
+def start_operator(fault=None):
+    """kassa-operator on fresh loopback ports, with --fault when given."""
+    return harness.Operator(OPERATOR, op_dir, check, *(["--fault", fault] if fault else []),
+                            name=f"operator {fault or 'clean'}")
 
 
 def ofd_status():
-    p = subprocess.run([KASSA, "--data", till_dir, "ofd", "status", "--json"],
-                       capture_output=True, text=True, timeout=60)
+    p = harness.run([KASSA, "--data", till_dir, "ofd", "status", "--json"])
     return json.loads(p.stdout) if p.returncode == 0 else {"error": p.stderr}
 
 
@@ -143,24 +83,7 @@ def flush(o, kill_after=None):
 
 def snapshot():
     """What the FN and the operator hold, read-only, both programs stopped."""
-    fdb = sqlite3.connect(f"file:{fn_db}?mode=ro", uri=True)
-    odb = sqlite3.connect(f"file:{os.path.join(op_dir, 'operator.db')}?mode=ro", uri=True)
-    s = {
-        "archive": dict((n, bytes(b)) for n, b in fdb.execute("SELECT number, tlv FROM documents")),
-        "acked": {n for (n,) in fdb.execute("SELECT number FROM documents WHERE acknowledged = 1")},
-        "unsent": fdb.execute("SELECT count(*) FROM documents WHERE queued = 1 AND "
-                              "acknowledged = 0").fetchone()[0],
-        "notes": {n for (n,) in fdb.execute("SELECT number FROM notifications")},
-        "ticketed": {n for (n,) in fdb.execute("SELECT number FROM notifications WHERE ticketed = 1")},
-        "stored": dict((n, bytes(b)) for n, b in odb.execute(
-            "SELECT number, tlv FROM documents WHERE fn = ?", (FN_NUMBER,))),
-        "stored_rows": odb.execute("SELECT count(*) FROM documents").fetchone()[0],
-        "applied": {n for (n,) in odb.execute("SELECT number FROM notifications WHERE fn = ?",
-                                              (FN_NUMBER,))},
-    }
-    fdb.close()
-    odb.close()
-    return s
+    return harness.snapshot(fn_db, os.path.join(op_dir, "operator.db"), FN_NUMBER)
 
 
 def invariants(what, s, before):
@@ -197,16 +120,15 @@ for group, body, tail, count in [("footwear", "460000000201", "44", 200),
     check(f"issue {group} {tail}", r.returncode == 0 and len(r.stdout.split()) == count, r.stderr)
     codes += r.stdout.split()
 codes_file = os.path.join(root, "codes.txt")
-with open(codes_file, "w") as f:
-    f.write("\n".join(codes) + "\n")
-r = subprocess.run([TILL, "init", till_dir, FN_NUMBER], capture_output=True, text=True, timeout=60)
+harness.write_lines(codes_file, codes)
+r = harness.run([TILL, "init", till_dir, FN_NUMBER])
 check("FN created", r.returncode == 0, r.stderr)
 r = op("fn", "add", "--fn-db", fn_db)
 check("fn add", r.returncode == 0, r.stderr)
-o = Operator()
-r = subprocess.run([TILL, "sell", till_dir, "--keys", str(o.ports[2]), "--oism", str(o.ports[1]),
-                    "--codes", codes_file, "--receipts", str(RECEIPTS), "--shift-every", "50"],
-                   capture_output=True, text=True, timeout=240)
+o = start_operator()
+r = harness.run([TILL, "sell", till_dir, "--keys", str(o.ports[2]), "--oism", str(o.ports[1]),
+                 "--codes", codes_file, "--receipts", str(RECEIPTS), "--shift-every", "50"],
+                timeout=240)
 check("300 receipts sold, nothing delivered", r.returncode == 0 and
       f"sold receipts={RECEIPTS} marked=225 codes=450" in r.stdout, r.stdout + r.stderr)
 o.stop("selling")
@@ -221,7 +143,7 @@ before = s
 
 # 2. Each fault mode in turn.
 for mode in ["drop", "delay", "garbage", "refuse", "dup-ack"]:
-    o = Operator(mode)
+    o = start_operator(mode)
     t0 = time.monotonic()
     rc, out, err = flush(o, kill_after=7 if mode == "delay" else None)
     took = time.monotonic() - t0
@@ -261,7 +183,7 @@ for mode in ["drop", "delay", "garbage", "refuse", "dup-ack"]:
     before = s
 
 # 3. A clean operator: everything delivered, each document once.
-o = Operator()
+o = start_operator()
 rc, out, err = flush(o)
 o.stop("final")
 check("final flush exit 0", rc == 0, (rc, out, err))
@@ -277,7 +199,6 @@ check("every notification ticketed and applied once", s["ticketed"] == s["notes"
 odb = sqlite3.connect(f"file:{os.path.join(op_dir, 'operator.db')}?mode=ro", uri=True)
 status = dict(odb.execute("SELECT ki, status FROM codes"))
 odb.close()
-check("every code sold", all(status.get(c.split("\\x1d")[0]) == "sold" for c in codes))
+check("every code sold", all(status.get(harness.ki(c)) == "sold" for c in codes))
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.summary())

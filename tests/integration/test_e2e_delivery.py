@@ -26,16 +26,18 @@ OISM answer", with nothing faked:
 Prints the time the 1 000 receipts took. "N passed, N failed"; exit 1 on
 any failure.
 """
+import functools
 import json
 import os
 import random
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Checks, gtin14, ki  # noqa: E402
 
 OPERATOR, TILL, KASSA = sys.argv[1], sys.argv[2], sys.argv[3]
 FN_NUMBER = "9999078900005151"
@@ -44,66 +46,17 @@ RECEIPTS = 1000
 BATCHES = [("footwear", "460000000101", "44", 500), ("footwear", "460000000102", "88", 300),
            ("dairy", "460000000103", "93", 250), ("water", "460000000104", "93", 200),
            ("tobacco", "460000000105", "93", 250)]
-passed = failed = 0
+check = Checks()
 root = tempfile.mkdtemp(prefix="kassa-e2e-")
 till_dir = os.path.join(root, "till")
 op_dir = os.path.join(root, "operator")
 os.makedirs(till_dir)
 os.makedirs(op_dir)
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {str(detail)[:2000]}")
-
-
-def gtin14(body12):
-    digits = "0" + body12
-    s = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits))
-    return digits + str((10 - s % 10) % 10)
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def wait_listening(port, seconds=15):
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def op(*args, timeout=60):
-    return subprocess.run([OPERATOR, "--data", op_dir] + list(args), capture_output=True,
-                          text=True, timeout=timeout)
+op = functools.partial(harness.op, OPERATOR, op_dir)
 
 
 def till(*args, timeout=240):
-    return subprocess.run([TILL] + list(args), capture_output=True, text=True, timeout=timeout)
-
-
-def ki(escaped):
-    return escaped.split("\\x1d")[0]
-
-
-def write_codes(path, codes):
-    with open(path, "w") as f:
-        f.write("\n".join(codes) + "\n")
+    return harness.run([TILL, *args], timeout=timeout)
 
 
 # 1. The operator issues the codes (it makes its keys on the first issue).
@@ -122,16 +75,12 @@ check("control code issued", r.returncode == 0 and len(control) == 1, r.stderr)
 random.Random(4).shuffle(issued)
 codes_file = os.path.join(root, "codes.txt")
 sold_file = os.path.join(root, "sold.txt")
-write_codes(codes_file, issued)
+harness.write_lines(codes_file, issued)
 
-ofd_port, oism_port, keys_port, http_port = free_ports(4)
-server = subprocess.Popen([OPERATOR, "--data", op_dir, "--ofd-port", str(ofd_port), "--oism-port",
-                           str(oism_port), "--keys-port", str(keys_port), "--http-port",
-                           str(http_port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True)
+server = harness.Operator(OPERATOR, op_dir, check)
+ofd_port, oism_port, keys_port, http_port = server.ports
 op_rc = None
 try:
-    check("operator listens", all(wait_listening(p) for p in (ofd_port, oism_port, keys_port)))
     r = till("init", till_dir, FN_NUMBER)
     check("FN created and registered", r.returncode == 0, r.stderr)
     r = op("fn", "add", "--fn-db", os.path.join(till_dir, "fn.db"))
@@ -170,8 +119,7 @@ try:
           f"{len(sold)} sold")
 
     # 3. The FN owes nothing.
-    p = subprocess.run([KASSA, "--data", till_dir, "ofd", "status", "--json"],
-                       capture_output=True, text=True, timeout=60)
+    p = harness.run([KASSA, "--data", till_dir, "ofd", "status", "--json"])
     s = json.loads(p.stdout) if p.returncode == 0 else {}
     check("kassa ofd status: nothing owed", s.get("owed") == 0 and s.get("unsentDocuments") == 0
           and s.get("unsentNotifications") == 0 and s.get("fnNumber") == FN_NUMBER, p.stdout + p.stderr)
@@ -179,7 +127,7 @@ try:
     # 4. A second sale of sold codes: the OISM says 2 (not 1); the control says 1.
     sample = random.Random(7).sample(sold, 60)
     recheck_file = os.path.join(root, "recheck.txt")
-    write_codes(recheck_file, sample + control)
+    harness.write_lines(recheck_file, sample + control)
     r = till("recheck", till_dir, "--oism", str(oism_port), "--codes", recheck_file)
     rows = [dict(w.split("=") for w in l.split()[2:]) for l in r.stdout.splitlines()
             if l.startswith("recheck ")]
@@ -196,12 +144,7 @@ try:
         st = json.loads(r.stdout) if r.returncode == 0 else {}
         check("kassa-operator status CODE: sold", st.get("status") == "sold", r.stdout + r.stderr)
 finally:
-    server.send_signal(signal.SIGTERM)
-    try:
-        op_rc = server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    op_rc = server.stop()
 check("operator: SIGTERM, exit 0", op_rc == 0, op_rc)
 
 # 5. The operator's store, read-only after the stop, against the FN's archive.
@@ -234,5 +177,4 @@ check("registry: the control code is not sold", status.get(ki(control[0])) == "i
 odb.close()
 fdb.close()
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.summary())

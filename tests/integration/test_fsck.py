@@ -25,22 +25,16 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Checks  # noqa: E402
+
 KASSA, STORM = sys.argv[1], sys.argv[2]
-passed = failed = 0
-
-
-def check(what, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {what}: {detail}")
+check = Checks()
 
 
 def fsck(data):
-    p = subprocess.run([KASSA, "--data", data, "fsck", "--json"], capture_output=True, text=True,
-                       timeout=120)
+    p = harness.run([KASSA, "--data", data, "fsck", "--json"], timeout=120)
     try:
         return p.returncode, json.loads(p.stdout)
     except json.JSONDecodeError:
@@ -68,15 +62,9 @@ try:
         check(f"{name}: names {expect}", expect in checks_named(rep), rep)
         return rep
 
-    def fn_sql(d, sql, args=()):
-        con = sqlite3.connect(os.path.join(d, "fn.db"))
-        con.execute(sql, args)
-        con.commit()
-        con.close()
-
-    def cache_sql(d, sql, args=()):
-        con = sqlite3.connect(os.path.join(d, "cache.db"))
-        con.execute(sql, args)
+    def sql(d, db, statement):
+        con = sqlite3.connect(os.path.join(d, db))
+        con.execute(statement)
         con.commit()
         con.close()
 
@@ -91,20 +79,21 @@ try:
         con.close()
 
     damaged("changed byte", flip_byte, "signs")
-    damaged("deleted document",
-            lambda d: fn_sql(d, "DELETE FROM documents WHERE number = "
-                                "(SELECT MAX(number) - 1 FROM documents)"), "documents")
-    damaged("phantom sale",
-            lambda d: cache_sql(d, "INSERT INTO codes(ki, local, sold_doc, gtin) VALUES("
-                                   "'010460000000101221Phantom000001', 2, 3, '04600000001012')"),
-            "cache")
-    damaged("lost sale",
-            lambda d: cache_sql(d, "UPDATE codes SET local = 1, sold_doc = 0 WHERE ki = "
-                                   "(SELECT ki FROM codes WHERE local = 2 LIMIT 1)"), "cache")
-    damaged("ack flipped",
-            lambda d: fn_sql(d, "UPDATE documents SET acknowledged = 1 - acknowledged WHERE "
-                                "number = (SELECT MIN(number) FROM documents WHERE type = 3)"),
-            "outbox")
+    # name, file, the damage in SQL, the check that must name it
+    for name, db, statement, expect in [
+            ("deleted document", "fn.db",
+             "DELETE FROM documents WHERE number = (SELECT MAX(number) - 1 FROM documents)",
+             "documents"),
+            ("phantom sale", "cache.db",
+             "INSERT INTO codes(ki, local, sold_doc, gtin) VALUES("
+             "'010460000000101221Phantom000001', 2, 3, '04600000001012')", "cache"),
+            ("lost sale", "cache.db",
+             "UPDATE codes SET local = 1, sold_doc = 0 WHERE ki = "
+             "(SELECT ki FROM codes WHERE local = 2 LIMIT 1)", "cache"),
+            ("ack flipped", "fn.db",
+             "UPDATE documents SET acknowledged = 1 - acknowledged WHERE "
+             "number = (SELECT MIN(number) FROM documents WHERE type = 3)", "outbox")]:
+        damaged(name, lambda d, db=db, statement=statement: sql(d, db, statement), expect)
 
     # A double sale the way it would happen: the cache loses a sale (a bug,
     # a restored backup), and the till, asking the cache, sells the code
@@ -123,8 +112,7 @@ try:
                            capture_output=True, text=True, check=True).stdout
     items = json.loads(shown)["receipt"]["items"]
     code = next(it["markingCode"] for it in items if it.get("markingCode", "").startswith(ki))
-    run = lambda *a: subprocess.run([KASSA, "--config", conf, "--data", d] + list(a),
-                                    capture_output=True, text=True, timeout=60)
+    run = lambda *a: harness.run([KASSA, "--config", conf, "--data", d, *a])  # noqa: E731
     run("sale", "cancel")
     r1, r2, r3 = run("sale", "open"), run("sale", "add", code), run("sale", "pay")
     check("the till sold it again (the cache said in stock)",
@@ -136,10 +124,5 @@ try:
     check("double sale: names the code",
           any(ki in pr["detail"] for pr in rep.get("problems", [])), rep)
 finally:
-    if failed == 0:
-        shutil.rmtree(root, ignore_errors=True)
-    else:
-        print(f"kept {root}")
-
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+    code = harness.finish(check, root)
+sys.exit(code)

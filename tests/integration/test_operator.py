@@ -20,24 +20,18 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 import json
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Checks  # noqa: E402
+
 OPERATOR, HELPER, KASSA = sys.argv[1], sys.argv[2], sys.argv[3]
-passed = failed = 0
+check = Checks()
 tmp = tempfile.mkdtemp(prefix="kassa-operator-")
 data = os.path.join(tmp, "op")
 fndb = os.path.join(tmp, "fn.db")
 FN = b"9999078900004343"
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
 
 
 def crc16(data, crc=0xFFFF):
@@ -112,22 +106,10 @@ def exchange(port, msgs):
     return answers
 
 
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def op(*args):
-    return subprocess.run([OPERATOR, "--data", data] + list(args), capture_output=True, text=True,
-                          timeout=30)
+    return harness.op(OPERATOR, data, *args, timeout=30)
 
 
-ofd_port, oism_port, keys_port, http_port = free_ports(4)
 # Codes first (the keys exist before the FN fetches them).
 codes44 = op("issue", "--gtin", "04600000000015", "--group", "footwear", "--count", "3").stdout.split()
 codes88 = op("issue", "--gtin", "04600000000015", "--group", "footwear", "--count", "2",
@@ -141,11 +123,10 @@ check("kassa parses every issued code", len(parsed) == 7 and all(json.loads(l)["
 r = op("issue", "--gtin", "04600000000016", "--group", "footwear", "--count", "1")
 check("bad GTIN check digit refused", r.returncode == 2, r.stderr)
 
-server = subprocess.Popen([OPERATOR, "--data", data, "--ofd-port", str(ofd_port), "--oism-port",
-                           str(oism_port), "--keys-port", str(keys_port), "--http-port",
-                           str(http_port)], stdout=subprocess.PIPE, text=True)
+server = harness.Operator(OPERATOR, data, check, name="server", stdout=subprocess.PIPE)
+ofd_port, oism_port, keys_port, http_port = server.ports
 try:
-    check("server ready", "kassa-operator:" in server.stdout.readline())
+    check("server ready", "kassa-operator:" in server.proc.stdout.readline())
     subprocess.run([HELPER, "init", fndb], check=True, timeout=30)
     r = op("fn", "add", "--fn-db", fndb)
     check("fn add", r.returncode == 0 and r.stdout.strip() == FN.decode(), r.stderr)
@@ -229,12 +210,6 @@ try:
     a = exchange(oism_port, [frame("oism", 81, num, bytes(badq))])[0]
     check("81 with a bad sign: 2105 = 1", a and tlv(a["body"])[2105][0] == b"\x01")
 finally:
-    server.terminate()
-    try:
-        rc = server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        rc = -9
+    rc = server.stop()
 check("SIGTERM: clean exit", rc == 0, str(rc))
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.summary())

@@ -25,6 +25,7 @@
 #include "fiscal/fn_emu.h"
 #include "ofd/frame.h"
 #include "ofd/keys.h"
+#include "tests/support/fn_fixture.h"
 
 #define FN_NUMBER "9999078900004343"
 
@@ -41,18 +42,7 @@ static int cmd_init(const char *path)
   int rc;
   if ((rc = fn_emu_create(path, FN_NUMBER)) != 0) die("create", rc);
   if ((rc = fn_emu_open(path, NULL, &fn)) != 0) die("open", rc);
-  memset(&r, 0, sizeof r);
-  strcpy(r.header.kkt_reg_number, "0000000001012345");
-  strcpy(r.header.user_inn, "7700000000");
-  strcpy(r.header.user_name, "Shop");
-  strcpy(r.header.address, "Moscow");
-  strcpy(r.header.place, "Shop");
-  r.reg.tax_systems = 1;
-  strcpy(r.reg.ofd_inn, "7704211201");
-  strcpy(r.reg.ofd_name, "OFD");
-  strcpy(r.reg.kkt_serial, "00106700000042");
-  r.reg.marking = true;
-  r.reg.ffd_version = 4;
+  fn_fixture_registration(&r, false);
   if ((rc = fn_register(fn, &r, false, NULL)) != 0) die("register", rc);
   if ((rc = fn_key_update(fn, NULL, 0, 0)) != 0) die("key session", rc);
   fn_free(fn);
@@ -104,21 +94,6 @@ static int cmd_keys(const char *path, int port)
   return 0;
 }
 
-static size_t unescape(const char *in, char *out, size_t cap)
-{
-  size_t o = 0;
-  for (size_t i = 0; in[i] && o + 1 < cap; i++) {
-    if (strncmp(in + i, "\\x1d", 4) == 0) {
-      out[o++] = 0x1d;
-      i += 3;
-    } else {
-      out[o++] = in[i];
-    }
-  }
-  out[o] = '\0';
-  return o;
-}
-
 static int cmd_sell(const char *path, int count, char **codes)
 {
   static doc_item_t items[16];
@@ -133,16 +108,10 @@ static int cmd_sell(const char *path, int count, char **codes)
   if (!s.shift_open && (rc = fn_shift_open(fn, "Cashier", NULL)) != 0) die("shift", rc);
   for (int i = 0; i < count; i++) {
     doc_item_t *it = &items[i];
-    memset(it, 0, sizeof *it);
-    snprintf(it->name, sizeof it->name, "Item %d", i);
-    it->price = it->total = 1000;
-    it->quantity = (doc_quantity_t){1, 0};
-    it->vat = 1;
-    it->subject = 33;
-    it->payment_method = 4;
-    it->marked = true;
-    it->km_len = unescape(codes[i], it->km, sizeof it->km);
-    it->km_status = DOC_KM_PIECE_SOLD;
+    char name[32], km[DOC_MAX_KM + 1];
+    snprintf(name, sizeof name, "Item %d", i);
+    fn_fixture_unescape(codes[i], km);
+    fn_fixture_marked_item(it, name, 1000, km);
     if ((rc = fn_km_check(fn, it, &check)) != 0) die("km check", rc);
     printf("81 %d ", check.tail_status);
     for (size_t b = 0; b < check.request_len; b++) printf("%02x", check.request[b]);
@@ -162,6 +131,7 @@ static int cmd_sell(const char *path, int count, char **codes)
 int main(int argc, char **argv)
 {
   int rc;
+  fn_fixture_driver("test_operator_fn");
   if ((rc = crypto_init()) != 0) die("crypto", rc);
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc == 3 && strcmp(argv[1], "init") == 0) return cmd_init(argv[2]);

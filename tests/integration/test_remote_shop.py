@@ -43,62 +43,31 @@ HTTP server): the FN keeps every notification.
 
 Prints "N passed, N failed"; exit 1 on any failure.
 """
+import base64
 import copy
 import http.server
 import json
-import shutil
 import os
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Checks, free_ports, gtin14, ki  # noqa: E402
 
 KASSA, OPERATOR, TILL = sys.argv[1], sys.argv[2], sys.argv[3]
 FN_NUMBER = "9999078900007373"
 HOUR = 3600
-passed = failed = 0
+check = Checks()
 root = tempfile.mkdtemp(prefix="kassa-remote-")
 data = os.path.join(root, "till")
 op_dir = os.path.join(root, "operator")
 os.makedirs(op_dir)
 codes_file = os.path.join(root, "codes.txt")
 T0 = int(time.time()) // HOUR * HOUR
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {str(detail)[:1500]}")
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def wait_listening(port, seconds=15):
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 OFD_PORT, OISM_PORT, KEYS_PORT, HTTP_PORT = free_ports(4)
@@ -124,20 +93,16 @@ def at(hours, seconds=0):
 
 
 def kassa(now, *args, timeout=60):
-    env = dict(os.environ, KASSA_FAKE_NOW=str(now))
-    return subprocess.run([KASSA, "--config", conf] + list(args), capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return harness.run([KASSA, "--config", conf, *args], timeout=timeout,
+                       env=dict(os.environ, KASSA_FAKE_NOW=str(now)))
 
 
 def till(now, *args):
-    env = dict(os.environ, KASSA_FAKE_NOW=str(now))
-    return subprocess.run([TILL] + list(args), capture_output=True, text=True, timeout=60,
-                          env=env)
+    return harness.run([TILL, *args], env=dict(os.environ, KASSA_FAKE_NOW=str(now)))
 
 
-def op(*args, data_dir=op_dir):
-    return subprocess.run([OPERATOR, "--data", data_dir] + list(args), capture_output=True,
-                          text=True, timeout=60)
+def op(*args):
+    return harness.op(OPERATOR, op_dir, *args)
 
 
 def batch_status(now):
@@ -186,39 +151,19 @@ def registry():
     return rows, notes
 
 
-def ki(escaped):
-    return escaped.split("\\x1d")[0]
-
-
 def post(url, body):
-    req = urllib.request.Request(url, data=body.encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
+    return harness.http_json(url, body, timeout=30)
 
 
 # ---- the stage: operator, codes, the FN --------------------------------------
-def gtin14(body12):
-    digits = "0" + body12
-    s = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits))
-    return digits + str((10 - s % 10) % 10)
-
-
 r = op("issue", "--gtin", gtin14("460000000401"), "--group", "footwear", "--count", "40",
        "--tail", "44")
 issued = r.stdout.split()
 check("40 codes issued", r.returncode == 0 and len(issued) == 40, r.stderr)
-with open(codes_file, "w") as f:
-    f.write("\n".join(issued) + "\n")
-server = subprocess.Popen([OPERATOR, "--data", op_dir, "--ofd-port", str(OFD_PORT), "--oism-port",
-                           str(OISM_PORT), "--keys-port", str(KEYS_PORT), "--http-port",
-                           str(HTTP_PORT)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
+harness.write_lines(codes_file, issued)
+server = harness.Operator(OPERATOR, op_dir, check,
+                          ports=(OFD_PORT, OISM_PORT, KEYS_PORT, HTTP_PORT))
 try:
-    check("operator listening", wait_listening(KEYS_PORT) and wait_listening(HTTP_PORT))
     r = kassa(T0, "fn", "init", "--fn-number", FN_NUMBER)
     check("fn init", r.returncode == 0, r.stderr)
     r = kassa(T0, "fn", "register", "--reg-number", "0000000001073737", "--inn", "7707083893",
@@ -333,21 +278,14 @@ try:
     check("the operator refuses garbage: 400", status == 400 and
           answer.get("error") == "malformed", (status, answer))
     # A second operator that never heard of this FN.
-    op2_dir = os.path.join(root, "operator2")
-    o2_ports = free_ports(4)
-    op2 = subprocess.Popen([OPERATOR, "--data", op2_dir, "--ofd-port", str(o2_ports[0]),
-                            "--oism-port", str(o2_ports[1]), "--keys-port", str(o2_ports[2]),
-                            "--http-port", str(o2_ports[3])], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+    op2 = harness.Operator(OPERATOR, os.path.join(root, "operator2"), check, name="operator 2")
     try:
-        check("operator 2 listening", wait_listening(o2_ports[3]))
         r = kassa(at(96), "batch", "upload", batch1, "--url",
-                  f"http://127.0.0.1:{o2_ports[3]}/api/v4/true-api/batch/upload")
+                  f"{op2.http}/api/v4/true-api/batch/upload")
         check("unknown FN: refused with the operator's reason", r.returncode == 1 and
               "404" in r.stderr and "unknown_fn" in r.stderr, r.stderr)
     finally:
-        op2.send_signal(signal.SIGTERM)
-        op2.wait(timeout=15)
+        op2.stop()
     dead = free_ports(1)[0]
     r = kassa(at(96), "batch", "upload", batch1, "--url",
               f"http://127.0.0.1:{dead}/api/v4/true-api/batch/upload")
@@ -360,7 +298,6 @@ try:
             # 84 for notification 99: 2002 = 99, 2111 = 0 (STLV 84)
             body84 = bytes([0x54, 0x00, 0x0D, 0x00, 0xD2, 0x07, 0x04, 0x00, 99, 0, 0, 0,
                             0x3F, 0x08, 0x01, 0x00, 0x00])
-            import base64
             out = json.dumps({"code": 0, "fnNumber": FN_NUMBER, "tickets": [
                 {"number": 99, "result": 0, "document": base64.b64encode(body84).decode()}]})
             self.send_response(200)
@@ -438,16 +375,6 @@ try:
     check("one applied notification per FN notification", notes == 13, notes)
     check("the codes sold are the ones the till sold", archive_ki == {ki(c) for c in sold})
 finally:
-    server.send_signal(signal.SIGTERM)
-    try:
-        check("operator exits 0", server.wait(timeout=15) == 0, server.stderr.read())
-    except subprocess.TimeoutExpired:
-        server.kill()
-        check("operator exits", False)
+    server.stop("the end")
 
-print(f"{passed} passed, {failed} failed")
-if failed:
-    print(f"kept for a look: {root}")
-else:
-    shutil.rmtree(root, ignore_errors=True)
-sys.exit(1 if failed else 0)
+sys.exit(harness.finish(check, root))

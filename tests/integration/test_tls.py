@@ -21,58 +21,27 @@ In every refused case the FN still owes every document.
 Prints "N passed, N failed"; exit 1 on any failure.
 """
 import json
-import shutil
 import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Checks, free_ports  # noqa: E402
 
 KASSA, OPERATOR = sys.argv[1], sys.argv[2]
 FN_NUMBER = "9999078900006161"
-passed = failed = 0
+check = Checks()
 root = tempfile.mkdtemp(prefix="kassa-tls-")
 data = os.path.join(root, "till")
 op_dir = os.path.join(root, "operator")
 plain_dir = os.path.join(root, "operator-plain")
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {str(detail)[:1500]}")
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def wait_listening(port, seconds=15):
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
 def openssl(*args):
-    r = subprocess.run(["openssl"] + list(args), capture_output=True, text=True, timeout=60,
-                       cwd=root)
+    r = harness.run(["openssl", *args], cwd=root)
     check(f"openssl {args[0]}", r.returncode == 0, r.stderr)
 
 
@@ -117,8 +86,7 @@ tls_to_plain = config("tls-plain.conf", "localhost", True, path("ca.pem"),
 
 
 def kassa(conf, *args):
-    return subprocess.run([KASSA, "--config", conf] + list(args), capture_output=True, text=True,
-                          timeout=120)
+    return harness.run([KASSA, "--config", conf, *args], timeout=120)
 
 
 def owed():
@@ -127,12 +95,11 @@ def owed():
     return json.loads(r.stdout)["unsentDocuments"] if r.returncode == 0 else -1
 
 
-def start(data_dir, ports, tls):
-    cmd = [OPERATOR, "--data", data_dir, "--ofd-port", str(ports[0]), "--oism-port",
-           str(ports[1]), "--keys-port", str(ports[2]), "--http-port", str(ports[3])]
-    if tls:
-        cmd += ["--tls-cert", path("server.pem"), "--tls-key", path("server.key")]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(data_dir, ports, tls, name):
+    """kassa-operator on the ports the configs name; its banner kept to read."""
+    extra = ["--tls-cert", path("server.pem"), "--tls-key", path("server.key")] if tls else []
+    return harness.Operator(OPERATOR, data_dir, check, *extra, ports=ports, name=name,
+                            stdout=subprocess.PIPE)
 
 
 # ---- an FN with documents to deliver --------------------------------------------
@@ -147,22 +114,18 @@ for what in ("open", "close", "open", "close"):
 total = owed()
 check("five documents owed", total == 5, total)
 
-r = subprocess.run([OPERATOR, "--data", op_dir, "--tls-cert", path("server.pem")],
-                   capture_output=True, text=True, timeout=30)
+r = harness.op(OPERATOR, op_dir, "--tls-cert", path("server.pem"), timeout=30)
 check("--tls-cert without --tls-key is a usage error", r.returncode == 2, r.stderr)
-r = subprocess.run([OPERATOR, "--data", op_dir, "--tls-cert", path("server.pem"), "--tls-key",
-                    path("ca.key")], capture_output=True, text=True, timeout=30)
+r = harness.op(OPERATOR, op_dir, "--tls-cert", path("server.pem"), "--tls-key", path("ca.key"),
+               timeout=30)
 check("a key that is not the certificate's is refused", r.returncode == 1 and
       "TLS certificate" in r.stderr, r.stderr)
-r = subprocess.run([OPERATOR, "--data", op_dir, "fn", "add", "--fn-db", os.path.join(data, "fn.db")],
-                   capture_output=True, text=True, timeout=30)
+r = harness.op(OPERATOR, op_dir, "fn", "add", "--fn-db", os.path.join(data, "fn.db"), timeout=30)
 check("fn add", r.returncode == 0, r.stderr)
-server = start(op_dir, (OFD, OISM, KEYS, HTTP), True)
-plain_server = start(plain_dir, (P_OFD, P_OISM, P_KEYS, P_HTTP), False)
+server = start(op_dir, (OFD, OISM, KEYS, HTTP), True, "the TLS operator")
+plain_server = start(plain_dir, (P_OFD, P_OISM, P_KEYS, P_HTTP), False, "the plain operator")
 try:
-    check("operators listening", wait_listening(OFD) and wait_listening(KEYS) and
-          wait_listening(P_OFD))
-    line = server.stdout.readline()
+    line = server.proc.stdout.readline()
     check("the banner says TLS", "TLS" in line, line)
 
     # Refusals first: nothing may be delivered by them.
@@ -192,19 +155,13 @@ try:
     check("flush over TLS", r.returncode == 0 and f"delivered: {total} documents" in r.stdout,
           (r.stdout, r.stderr))
     check("nothing owed after the TLS flush", owed() == 0)
-    r = subprocess.run([OPERATOR, "--data", op_dir, "keys", "new", "--kind", "hmac"],
-                       capture_output=True, text=True, timeout=30)
+    r = harness.op(OPERATOR, op_dir, "keys", "new", "--kind", "hmac", timeout=30)
     check("a key to fetch", r.returncode == 0, r.stderr)
     r = kassa(good, "ofd", "keys")
     check("keys over TLS", r.returncode == 0 and "loaded: 1" in r.stdout, (r.stdout, r.stderr))
 finally:
-    for p in (server, plain_server):
-        p.send_signal(signal.SIGTERM)
-        try:
-            check("operator exits 0", p.wait(timeout=15) == 0)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            check("operator exits", False)
+    server.stop("the TLS operator")
+    plain_server.stop("the plain operator")
 
 db = sqlite3.connect(f"file:{op_dir}/operator.db?mode=ro", uri=True)
 stored = db.execute("SELECT count(*) FROM documents WHERE fn = ?", (FN_NUMBER,)).fetchone()[0]
@@ -215,9 +172,4 @@ stored = db.execute("SELECT count(*) FROM documents").fetchone()[0]
 db.close()
 check("the plain operator stored nothing", stored == 0, stored)
 
-print(f"{passed} passed, {failed} failed")
-if failed:
-    print(f"kept for a look: {root}")
-else:
-    shutil.rmtree(root, ignore_errors=True)
-sys.exit(1 if failed else 0)
+sys.exit(harness.finish(check, root))

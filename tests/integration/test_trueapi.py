@@ -21,71 +21,42 @@ moves its injected clock. Checks:
 - a wrong API key gives "auth" at once, with no quarantine.
 Prints "N passed, N failed"; exit 1 on any failure.
 """
+import functools
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Checks, free_ports, ki, unescape  # noqa: E402
 
 OPERATOR, DRIVER = sys.argv[1], sys.argv[2]
 BUDGET = 1500
 SLACK = 400  # scheduling noise on a loaded CI machine (sanitizers)
 FN = "9999078900004343"
-passed = failed = 0
+check = Checks()
 tmp = tempfile.mkdtemp(prefix="kassa-trueapi-")
 procs = []
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def op(data, *args):
-    return subprocess.run([OPERATOR, "--data", data] + list(args), capture_output=True,
-                          text=True, timeout=60)
+operators = []
+op = functools.partial(harness.op, OPERATOR)
 
 
 def start_operator(data, ports, *extra):
-    p = subprocess.Popen([OPERATOR, "--data", data, "--ofd-port", str(ports[0]), "--oism-port",
-                          str(ports[1]), "--keys-port", str(ports[2]), "--http-port",
-                          str(ports[3])] + list(extra), stdout=subprocess.PIPE, text=True)
-    procs.append(p)
-    line = p.stdout.readline()
-    return p, line
+    """kassa-operator on the given ports, and its banner line."""
+    name = f"operator {os.path.basename(data).upper()}"
+    o = harness.Operator(OPERATOR, data, check, *extra, ports=ports, name=name,
+                         stdout=subprocess.PIPE)
+    operators.append(o)
+    return o, o.proc.stdout.readline()
 
 
 def http(port, path, body=None, key=None):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                 data=json.dumps(body).encode() if body is not None else None)
-    if body is not None:
-        req.add_header("Content-Type", "application/json")
-    if key:
-        req.add_header("X-API-KEY", key)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
+    return harness.http_json(f"http://127.0.0.1:{port}{path}", body,
+                             {"X-API-KEY": key} if key else None)
 
 
 class Driver:
@@ -100,10 +71,6 @@ class Driver:
         self.p.stdin.write(" ".join(words) + "\n")
         self.p.stdin.flush()
         return json.loads(self.p.stdout.readline())
-
-
-def escaped_to_raw(km):
-    return km.replace("\\x1d", "\x1d")
 
 
 try:
@@ -126,7 +93,7 @@ try:
     issued_ok, to_block, to_sell, to_tamper = codes
     check("block", op(a_dir, "block", "--code", to_block).returncode == 0)
     db = sqlite3.connect(os.path.join(a_dir, "operator.db"))
-    ki_sold = escaped_to_raw(to_sell).split("\x1d")[0]
+    ki_sold = ki(to_sell)
     db.execute("UPDATE codes SET status = 'sold' WHERE ki = ?", (ki_sold,))
     db.commit()
     db.close()
@@ -151,7 +118,7 @@ try:
           [h["host"] for h in j["hosts"]] == [A, B, DEAD], j)
     st, j = http(pa[3], "/api/v4/true-api/cdn/health/check")
     check("health/check", st == 200 and j.get("avgTimeMs") == 50, j)
-    body = {"codes": [escaped_to_raw(issued_ok)], "fiscalDriveNumber": FN}
+    body = {"codes": [unescape(issued_ok)], "fiscalDriveNumber": FN}
     st, j = http(pa[3], "/api/v4/true-api/codes/check", body, "wrong")
     check("codes/check wrong key: 401", st == 401 and "description" in j, (st, j))
     st, j = http(pa[3], "/api/v4/true-api/codes/check", body)
@@ -284,6 +251,8 @@ try:
     d4.p.stdin.close()
     d4.p.wait(timeout=10)
 finally:
+    for o in operators:
+        o.stop()
     for p in procs:
         if p.poll() is None:
             p.terminate()
@@ -293,5 +262,4 @@ finally:
                 p.kill()
                 p.wait()
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.summary())

@@ -46,6 +46,7 @@ void fn_fixture_destroy(fn_fixture_t *fx)
 {
   static const char *const sides[] = {"", "-wal", "-shm"};
   char file[sizeof fx->path + 8];
+  if (!fx) return;
   fn_free(fx->fn);
   fx->fn = NULL;
   if (!fx->dir[0]) return;
@@ -185,6 +186,16 @@ void fn_fixture_marked_item(doc_item_t *it, const char *name, uint64_t price, co
   memcpy(it->km, km, it->km_len);
   it->km[it->km_len] = '\0';
   it->km_status = DOC_KM_PIECE_SOLD;
+}
+
+int fn_fixture_marked_line(doc_item_t *it, const char *name, uint64_t price, const char *prefix,
+                           unsigned serial, const fn_key_t *key)
+{
+  char ki[32], km[FN_FIXTURE_CODE_MAX];
+  fn_fixture_ki(ki, prefix, serial);
+  if (fn_fixture_code_44(km, ki, key->id, key) == 0) return FN_ERR_FAILURE;
+  fn_fixture_marked_item(it, name, price, km);
+  return 0;
 }
 
 int fn_fixture_sell(fn_t *fn, const doc_item_t *items, size_t n, const char *cashier,

@@ -14,7 +14,8 @@
 **
 ** Nothing here asserts: functions return 0 or the FN's error (fiscal/fn.h),
 ** and the test decides how to fail (cmocka's assert_int_equal, a driver's
-** exit status). The library links kassa_fiscal only.
+** exit status); only the drivers' helpers at the end exit, by design. The
+** library links kassa_fiscal only.
 */
 #ifndef KASSA_TESTS_FN_FIXTURE_H
 #define KASSA_TESTS_FN_FIXTURE_H
@@ -50,7 +51,8 @@ int fn_fixture_create(fn_fixture_t *fx, const char *tag, const char *fn_number, 
 int fn_fixture_create_with_secret(fn_fixture_t *fx, const char *tag, const char *fn_number,
                                   uint32_t now, const uint8_t secret[FN_EMU_SECRET_SIZE]);
 
-/* Close the FN and remove its file, WAL, shared memory and directory. */
+/* Close the FN and remove its file, WAL, shared memory and directory
+** (NULL-safe). */
 void fn_fixture_destroy(fn_fixture_t *fx);
 
 /* fn_fixture_create on the heap (what a cmocka set-up keeps in *state):
@@ -109,6 +111,12 @@ void fn_fixture_item(doc_item_t *it, const char *name, uint64_t price);
 /* The same line of a marked good: subject 33, the code km (NUL-terminated,
 ** at most DOC_MAX_KM bytes), planned status "piece sold" (2110 = 1). */
 void fn_fixture_marked_item(doc_item_t *it, const char *name, uint64_t price, const char *km);
+
+/* The marked line of the footwear code fn_fixture_ki(prefix, serial) with
+** a genuine 44-character tail made with key (and naming it). Returns 0, or
+** FN_ERR_FAILURE when the HMAC fails. */
+int fn_fixture_marked_line(doc_item_t *it, const char *name, uint64_t price, const char *prefix,
+                           unsigned serial, const fn_key_t *key);
 
 /*
 ** Sells the n lines in one receipt (1054 = 1 sale, tax system 1, cashier

@@ -63,21 +63,8 @@ static char *slurp(const char *path, size_t *len)
   return buf;
 }
 
-/* The 1-based line of the first occurrence of needle (bytes) in the file. */
-static uint32_t line_of(const char *path, const char *needle)
-{
-  size_t len;
-  char *buf = slurp(path, &len);
-  char *at = strstr(buf, needle);
-  assert_non_null(at);
-  uint32_t line = 1;
-  for (char *p = buf; p < at; p++)
-    if (*p == '\n') line++;
-  free(buf);
-  return line;
-}
-
-/* The n-th (0-based) line of the file holding needle. */
+/* The 1-based line of the nth (0-based) occurrence of needle (bytes) in
+** the file. */
 static uint32_t line_of_nth(const char *path, const char *needle, int nth)
 {
   size_t len;
@@ -93,22 +80,79 @@ static uint32_t line_of_nth(const char *path, const char *needle, int nth)
   return line;
 }
 
-static accept_doc_t *load_utd(const char *path)
+/* The line of the first occurrence of needle. */
+static uint32_t line_of(const char *path, const char *needle)
+{
+  return line_of_nth(path, needle, 0);
+}
+
+/* The line of the element holding exactly text (">text<" in the file). */
+static uint32_t element_line(const char *path, const char *text)
+{
+  char needle[96];
+  snprintf(needle, sizeof needle, ">%s<", text);
+  return line_of(path, needle);
+}
+
+typedef int (*loader_t)(const char *path, accept_doc_t **out, accept_error_t *err);
+
+static accept_doc_t *load_with(loader_t load, const char *path)
 {
   accept_doc_t *d = NULL;
   accept_error_t e;
-  int rc = accept_doc_load_utd(path, &d, &e);
-  if (rc != ACCEPT_OK) fail_msg("%s: %s", path, e.message_en);
+  if (load(path, &d, &e) != ACCEPT_OK) fail_msg("%s: %s", path, e.message_en);
   return d;
 }
 
-static accept_doc_t *load_list(const char *path)
+static accept_doc_t *load_utd(const char *path) { return load_with(accept_doc_load_utd, path); }
+
+static accept_doc_t *load_list(const char *path) { return load_with(accept_doc_load_list, path); }
+
+/* A document, the delivery scanned against it, and their report. */
+typedef struct compared {
+  accept_doc_t *doc, *scan;
+  accept_report_t *r;
+} compared_t;
+
+/* Compares scan (taken) with doc (taken); the report must come. */
+static compared_t compared(accept_doc_t *doc, accept_doc_t *scan)
 {
-  accept_doc_t *d = NULL;
-  accept_error_t e;
-  int rc = accept_doc_load_list(path, &d, &e);
-  if (rc != ACCEPT_OK) fail_msg("%s: %s", path, e.message_en);
-  return d;
+  compared_t c = {doc, scan, NULL};
+  assert_int_equal(accept_compare(doc, scan, &c.r), ACCEPT_OK);
+  return c;
+}
+
+/* A fresh report (a report is decided once) of the same two, or of the
+** document and another scan (taken; the old one freed) when scan is not
+** NULL. */
+static void compare_again(compared_t *c, accept_doc_t *scan)
+{
+  accept_report_free(c->r);
+  c->r = NULL;
+  if (scan) {
+    accept_doc_free(c->scan);
+    c->scan = scan;
+  }
+  assert_int_equal(accept_compare(c->doc, c->scan, &c->r), ACCEPT_OK);
+}
+
+/* The 5.01 UTD and its scanned delivery (tests/data/utd/scanned_501.txt). */
+static compared_t compared_501(void)
+{
+  return compared(load_utd(DATA "ON_NSCHFDOPPR_501_cp1251.xml"), load_list(DATA "scanned_501.txt"));
+}
+
+/* The plain delivery list and a scan that matches it exactly. */
+static compared_t compared_list(void)
+{
+  return compared(load_list(DATA "delivery_list.txt"), load_list(DATA "scanned_list_exact.txt"));
+}
+
+static void compared_free(compared_t *c)
+{
+  accept_report_free(c->r);
+  accept_doc_free(c->doc);
+  accept_doc_free(c->scan);
 }
 
 /* The entry whose key is key, or NULL. */
@@ -232,12 +276,10 @@ static void utd_cp1251_header_and_codes(void **state)
   assert_int_equal(count_kind(d, ACCEPT_ENTRY_INVALID), 0);
   for (size_t i = 0; i < n; i++) {
     const accept_entry_t *e = accept_doc_entry(d, i);
-    char needle[80];
-    snprintf(needle, sizeof needle, ">%s<", utd501_kiz[i]);
     assert_int_equal(e->kind, ACCEPT_ENTRY_ITEM);
     assert_string_equal(e->key, utd501_kiz[i]);
     assert_string_equal(e->element, "КИЗ");
-    assert_int_equal(e->line, line_of(path, needle));
+    assert_int_equal(e->line, element_line(path, utd501_kiz[i]));
     assert_memory_equal(e->gtin, utd501_kiz[i] + 2, 14);
   }
   /* Product line numbers and positions inside them. */
@@ -255,7 +297,7 @@ static void utd_cp1251_header_and_codes(void **state)
   assert_int_equal(block->package, ACCEPT_PACKAGE_GROUP);
   assert_string_equal(block->element, "НомУпак");
   assert_int_equal(block->item, 9);
-  assert_int_equal(block->line, line_of(path, ">0104600266014870217837800<"));
+  assert_int_equal(block->line, element_line(path, "0104600266014870217837800"));
   assert_true(has_cyrillic(block->message_ru));
   assert_non_null(strstr(block->message_en, "Disaggregate"));
   const accept_entry_t *box = find_key(d, "00146000000000000029");
@@ -305,9 +347,7 @@ static void utd_utf8_sole_trader_invalid_codes(void **state)
     assert_non_null(e);
     assert_int_equal(e->kind, ACCEPT_ENTRY_INVALID);
     assert_string_equal(e->error, bad[i].error);
-    char needle[64];
-    snprintf(needle, sizeof needle, ">%s<", bad[i].text);
-    assert_int_equal(e->line, line_of(path, needle));
+    assert_int_equal(e->line, element_line(path, bad[i].text));
     assert_true(has_cyrillic(e->message_ru));
     assert_true(strlen(e->message_en) > 10);
     assert_false(has_cyrillic(e->message_en));
@@ -503,10 +543,9 @@ static void list_spellings_packages_and_errors(void **state)
 static void compare_utd_with_scans(void **state)
 {
   (void)state;
-  const char *scans = DATA "scanned_501.txt";
-  accept_doc_t *d = load_utd(DATA "ON_NSCHFDOPPR_501_cp1251.xml"), *s = load_list(scans);
-  accept_report_t *r = NULL;
-  assert_int_equal(accept_compare(d, s, &r), ACCEPT_OK);
+  const char *scans = DATA "scanned_501.txt"; /* the lines asserted below are in it */
+  compared_t c = compared_501();
+  accept_report_t *r = c.r;
   assert_int_equal(r->outcome, ACCEPT_OUTCOME_COMPARED);
   assert_int_equal(r->document_codes, 14);
   assert_int_equal(r->delivery_codes, 14);
@@ -574,26 +613,22 @@ static void compare_utd_with_scans(void **state)
   assert_non_null(strstr(en, "Nothing changed"));
   free(ru);
   free(en);
-  accept_report_free(r);
-  accept_doc_free(d);
-  accept_doc_free(s);
+  compared_free(&c);
 }
 
 static void compare_with_nothing_scanned(void **state)
 {
   (void)state;
-  accept_doc_t *d = load_list(DATA "delivery_list.txt"), *s = NULL;
+  accept_doc_t *s = NULL;
   accept_error_t e;
-  accept_report_t *r = NULL;
   assert_int_equal(accept_doc_parse_list("# nothing arrived\n", 18, "none.txt", &s, &e), ACCEPT_OK);
-  assert_int_equal(accept_compare(d, s, &r), ACCEPT_OK);
+  compared_t c = compared(load_list(DATA "delivery_list.txt"), s);
+  accept_report_t *r = c.r;
   assert_int_equal(r->matched.count, 0);
   assert_int_equal(r->missing.count, 5);
   assert_int_equal(accept_decide(r, NULL, ACCEPT_DECIDE_REJECT), ACCEPT_OK);
   assert_int_equal(r->outcome, ACCEPT_OUTCOME_REJECTED);
-  accept_report_free(r);
-  accept_doc_free(d);
-  accept_doc_free(s);
+  compared_free(&c);
 }
 
 /* GS1 check digit over 13 digits. */
@@ -634,10 +669,10 @@ static void compare_large_delivery(void **state)
 
   accept_doc_t *d = NULL, *s = NULL;
   accept_error_t e;
-  accept_report_t *r = NULL;
   assert_int_equal(accept_doc_parse_list(doc, dn, "doc", &d, &e), ACCEPT_OK);
   assert_int_equal(accept_doc_parse_list(scan, sn, "scan", &s, &e), ACCEPT_OK);
-  assert_int_equal(accept_compare(d, s, &r), ACCEPT_OK);
+  compared_t c = compared(d, s);
+  accept_report_t *r = c.r;
   assert_int_equal(r->matched.count, N - missing);
   assert_int_equal(r->missing.count, missing);
   assert_int_equal(r->extra.count, EXTRA);
@@ -647,9 +682,7 @@ static void compare_large_delivery(void **state)
     assert_int_equal(serial % 997, 0);
     if (i) assert_true(r->missing.items[i].entry->line > r->missing.items[i - 1].entry->line);
   }
-  accept_report_free(r);
-  accept_doc_free(d);
-  accept_doc_free(s);
+  compared_free(&c);
   free(doc);
   free(scan);
 }
@@ -659,10 +692,9 @@ static void compare_large_delivery(void **state)
 static void accept_all_when_everything_matches(void **state)
 {
   fixture_t *f = *state;
-  accept_doc_t *d = load_list(DATA "delivery_list.txt"),
-               *s = load_list(DATA "scanned_list_exact.txt");
-  accept_report_t *r = NULL;
-  assert_int_equal(accept_compare(d, s, &r), ACCEPT_OK);
+  compared_t c = compared_list();
+  accept_report_t *r = c.r;
+  const accept_doc_t *d = c.doc;
   assert_int_equal(r->matched.count, 5);
   assert_int_equal(accept_decide(r, f->c, ACCEPT_DECIDE_ALL), ACCEPT_OK);
   assert_int_equal(r->outcome, ACCEPT_OUTCOME_ACCEPTED_ALL);
@@ -679,25 +711,22 @@ static void accept_all_when_everything_matches(void **state)
   json_decref(j);
   /* Decided once. */
   assert_int_equal(accept_decide(r, f->c, ACCEPT_DECIDE_PART), ACCEPT_ERR_STATE);
-  accept_report_free(r);
 
   /* The same delivery again: nothing new, every code already in stock. */
-  assert_int_equal(accept_compare(d, s, &r), ACCEPT_OK);
+  compare_again(&c, NULL);
+  r = c.r;
   assert_int_equal(accept_decide(r, f->c, ACCEPT_DECIDE_ALL), ACCEPT_OK);
   assert_int_equal(r->already_in_stock, 5);
   assert_int_equal(stock_count(f->c), 5);
-  accept_report_free(r);
-  accept_doc_free(d);
-  accept_doc_free(s);
+  compared_free(&c);
 }
 
 static void accept_all_refused_changes_nothing(void **state)
 {
   fixture_t *f = *state;
-  accept_doc_t *d = load_utd(DATA "ON_NSCHFDOPPR_501_cp1251.xml"),
-               *s = load_list(DATA "scanned_501.txt");
-  accept_report_t *r = NULL;
-  assert_int_equal(accept_compare(d, s, &r), ACCEPT_OK);
+  compared_t c = compared_501();
+  accept_report_t *r = c.r;
+  const accept_doc_t *d = c.doc;
   assert_int_equal(accept_decide(r, f->c, ACCEPT_DECIDE_ALL), ACCEPT_ERR_REFUSED);
   assert_int_equal(r->outcome, ACCEPT_OUTCOME_REFUSED);
   assert_string_equal(r->refusal, "missing");
@@ -709,7 +738,6 @@ static void accept_all_refused_changes_nothing(void **state)
   assert_int_equal(stock_count(f->c), 0);
   for (size_t i = 0; i < accept_doc_count(d); i++)
     assert_int_equal(local_state(f->c, accept_doc_entry(d, i)->key), CACHE_LOCAL_NONE);
-  accept_report_free(r);
 
   /* Everything scanned but the packages: still refused, for them. */
   accept_doc_t *all = NULL;
@@ -719,24 +747,20 @@ static void accept_all_refused_changes_nothing(void **state)
   for (size_t i = 0; i < sizeof utd501_kiz / sizeof utd501_kiz[0]; i++)
     n += (size_t)snprintf(text + n, sizeof text - n, "%s\n", utd501_kiz[i]);
   assert_int_equal(accept_doc_parse_list(text, n, "all.txt", &all, &e), ACCEPT_OK);
-  assert_int_equal(accept_compare(d, all, &r), ACCEPT_OK);
+  compare_again(&c, all);
+  r = c.r;
   assert_int_equal(r->missing.count + r->extra.count, 0);
   assert_int_equal(accept_decide(r, f->c, ACCEPT_DECIDE_ALL), ACCEPT_ERR_REFUSED);
   assert_string_equal(r->refusal, "packages");
   assert_int_equal(stock_count(f->c), 0);
-  accept_report_free(r);
-  accept_doc_free(all);
-  accept_doc_free(d);
-  accept_doc_free(s);
+  compared_free(&c);
 }
 
 static void accept_part_takes_only_matched(void **state)
 {
   fixture_t *f = *state;
-  accept_doc_t *d = load_utd(DATA "ON_NSCHFDOPPR_501_cp1251.xml"),
-               *s = load_list(DATA "scanned_501.txt");
-  accept_report_t *r = NULL;
-  assert_int_equal(accept_compare(d, s, &r), ACCEPT_OK);
+  compared_t c = compared_501();
+  accept_report_t *r = c.r;
   assert_int_equal(accept_decide(r, f->c, ACCEPT_DECIDE_PART), ACCEPT_OK);
   assert_int_equal(r->outcome, ACCEPT_OUTCOME_ACCEPTED_PART);
   assert_int_equal(r->accepted.count, 11);
@@ -752,18 +776,15 @@ static void accept_part_takes_only_matched(void **state)
   char *en = accept_report_text(r, false, 0);
   assert_non_null(strstr(en, "Delivery accepted in part"));
   free(en);
-  accept_report_free(r);
-  accept_doc_free(d);
-  accept_doc_free(s);
+  compared_free(&c);
 }
 
 static void accept_part_tobacco_pack_and_fur(void **state)
 {
   fixture_t *f = *state;
-  accept_doc_t *d = load_utd(DATA "ON_NSCHFDOPPR_503_utf8.xml"),
-               *s = load_list(DATA "scanned_503.txt");
-  accept_report_t *r = NULL;
-  assert_int_equal(accept_compare(d, s, &r), ACCEPT_OK);
+  compared_t c =
+      compared(load_utd(DATA "ON_NSCHFDOPPR_503_utf8.xml"), load_list(DATA "scanned_503.txt"));
+  accept_report_t *r = c.r;
   assert_int_equal(r->matched.count, 5);
   assert_int_equal(r->invalid.count, 4); /* three in the document, one scan */
   assert_int_equal(r->duplicates.count, 1);
@@ -773,32 +794,26 @@ static void accept_part_tobacco_pack_and_fur(void **state)
   assert_int_equal(local_state(f->c, "RU-401301-AAA02770301"), CACHE_LOCAL_IN_STOCK);
   assert_int_equal(local_state(f->c, "0104680962313750215PZaBNk<kh\"JG"), CACHE_LOCAL_IN_STOCK);
   assert_int_equal(stock_count(f->c), 5);
-  accept_report_free(r);
-  accept_doc_free(d);
-  accept_doc_free(s);
+  compared_free(&c);
 }
 
 static void reject_writes_nothing(void **state)
 {
   fixture_t *f = *state;
-  accept_doc_t *d = load_list(DATA "delivery_list.txt"),
-               *s = load_list(DATA "scanned_list_exact.txt");
-  accept_report_t *r = NULL;
-  assert_int_equal(accept_compare(d, s, &r), ACCEPT_OK);
+  compared_t c = compared_list();
+  accept_report_t *r = c.r;
   assert_int_equal(accept_decide(r, f->c, ACCEPT_DECIDE_REJECT), ACCEPT_OK);
   assert_int_equal(r->outcome, ACCEPT_OUTCOME_REJECTED);
   assert_int_equal(r->accepted.count, 0);
   assert_int_equal(stock_count(f->c), 0);
   assert_non_null(strstr(r->message_en, "rejected"));
-  accept_report_free(r);
   /* A decision that is none of the three is refused as an argument. */
-  assert_int_equal(accept_compare(d, s, &r), ACCEPT_OK);
+  compare_again(&c, NULL);
+  r = c.r;
   assert_int_equal(accept_decide(r, f->c, ACCEPT_DECIDE_NONE), ACCEPT_ERR_ARGUMENT);
   assert_int_equal(accept_decide(r, NULL, ACCEPT_DECIDE_PART), ACCEPT_ERR_ARGUMENT);
   assert_int_equal(stock_count(f->c), 0);
-  accept_report_free(r);
-  accept_doc_free(d);
-  accept_doc_free(s);
+  compared_free(&c);
 }
 
 static void conflicts_stay_out_of_stock(void **state)
@@ -811,17 +826,15 @@ static void conflicts_stay_out_of_stock(void **state)
   assert_int_equal(local_state(f->c, sold), CACHE_LOCAL_SOLD);
   assert_int_equal(cache_block_put(f->c, CACHE_BLOCK_CODE, blocked, "recall"), CACHE_OK);
 
-  accept_doc_t *d = load_list(DATA "delivery_list.txt"),
-               *s = load_list(DATA "scanned_list_exact.txt");
-  accept_report_t *r = NULL;
-  assert_int_equal(accept_compare(d, s, &r), ACCEPT_OK);
+  compared_t c = compared_list();
+  accept_report_t *r = c.r;
   assert_int_equal(accept_decide(r, f->c, ACCEPT_DECIDE_ALL), ACCEPT_ERR_REFUSED);
   assert_string_equal(r->refusal, "conflicts");
   assert_int_equal(r->conflicts.count, 2);
   assert_int_equal(stock_count(f->c), 0);
-  accept_report_free(r);
 
-  assert_int_equal(accept_compare(d, s, &r), ACCEPT_OK);
+  compare_again(&c, NULL);
+  r = c.r;
   assert_int_equal(accept_decide(r, f->c, ACCEPT_DECIDE_PART), ACCEPT_OK);
   assert_int_equal(r->conflicts.count, 2);
   assert_string_equal(r->conflicts.items[0].entry->key, sold);
@@ -843,9 +856,7 @@ static void conflicts_stay_out_of_stock(void **state)
   char *ru = accept_report_text(r, true, 0);
   assert_non_null(strstr(ru, "код уже продан этим магазином (документ ФН № 1)"));
   free(ru);
-  accept_report_free(r);
-  accept_doc_free(d);
-  accept_doc_free(s);
+  compared_free(&c);
 }
 
 static void names_are_stable(void **state)

@@ -86,14 +86,11 @@ static int teardown(void **state)
 static uint32_t sell(fn_fixture_t *f, unsigned serial, unsigned lines)
 {
   doc_item_t it[2];
-  char ki[32], km[FN_FIXTURE_CODE_MAX];
   fn_key_t key;
   uint32_t number = 0;
   fn_fixture_hmac_key(&key, "TB01");
   for (unsigned i = 0; i < lines; i++) {
-    fn_fixture_ki(ki, "Ba", serial + i);
-    assert_true(fn_fixture_code_44(km, ki, key.id, &key) > 0);
-    fn_fixture_marked_item(&it[i], "Сыр", 1000, km);
+    assert_int_equal(fn_fixture_marked_line(&it[i], "Сыр", 1000, "Ba", serial + i, &key), 0);
     if (i == 1) { /* 0.250 kg for the same 10 roubles */
       it[i].quantity = (doc_quantity_t){250, 3};
       it[i].measure = 11;

@@ -385,13 +385,10 @@ static doc_item_t plain_item(uint64_t price)
 
 static doc_item_t marked_item(unsigned serial)
 {
-  char ki[32], km[FN_FIXTURE_CODE_MAX];
   fn_key_t key;
   doc_item_t it;
   fn_fixture_hmac_key(&key, "TH01");
-  fn_fixture_ki(ki, "Dv", serial);
-  assert_true(fn_fixture_code_44(km, ki, key.id, &key) > 0);
-  fn_fixture_marked_item(&it, "Ботинки", 1000, km);
+  assert_int_equal(fn_fixture_marked_line(&it, "Ботинки", 1000, "Dv", serial, &key), 0);
   return it;
 }
 

@@ -66,13 +66,10 @@ static void ready(fn_fixture_t *f)
 ** clock. */
 static void sell(fn_fixture_t *f, unsigned serial)
 {
-  char ki[32], km[FN_FIXTURE_CODE_MAX];
   fn_key_t key;
   doc_item_t it;
   fn_fixture_hmac_key(&key, "TX01");
-  fn_fixture_ki(ki, "Ex", serial);
-  assert_true(fn_fixture_code_44(km, ki, key.id, &key) > 0);
-  fn_fixture_marked_item(&it, "Валенки", 1500, km);
+  assert_int_equal(fn_fixture_marked_line(&it, "Валенки", 1500, "Ex", serial, &key), 0);
   assert_int_equal(fn_fixture_sell(f->fn, &it, 1, NULL, NULL), 0);
 }
 

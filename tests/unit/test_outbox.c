@@ -59,14 +59,11 @@ static void do_register(fixture_t *f, bool autonomous)
 /* One receipt with one marked line; returns its document number. */
 static uint32_t sell_marked(fixture_t *f, unsigned serial)
 {
-  char ki[32], km[FN_FIXTURE_CODE_MAX];
   fn_key_t key;
   doc_item_t it;
   uint32_t number = 0;
   fn_fixture_hmac_key(&key, "TH01");
-  fn_fixture_ki(ki, "Ob", serial);
-  assert_true(fn_fixture_code_44(km, ki, key.id, &key) > 0);
-  fn_fixture_marked_item(&it, "Ботинки", 1000, km);
+  assert_int_equal(fn_fixture_marked_line(&it, "Ботинки", 1000, "Ob", serial, &key), 0);
   assert_int_equal(fn_fixture_sell(f->fn, &it, 1, NULL, &number), 0);
   return number;
 }

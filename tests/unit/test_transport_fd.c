@@ -535,8 +535,9 @@ static void test_fd_ten_thousand_codes(void **state)
 
 static void test_fd_silence_framing(void **state)
 {
-  /* Gap 80 ms. "A" comes in two parts 20 ms apart (read separately, so
-  ** the framer must join them), then "B" 200 ms later. */
+  /* Gap 150 ms. "A" comes in two parts 20 ms apart (read separately, so
+  ** the framer must join them), then "B" 400 ms later. The gap is wide so
+  ** a loaded machine stalling the writer thread does not split "A". */
   static const uint8_t a1[] = "0104600439931256"
                               "21JgXJ5.T\x1d";
   static const uint8_t a2[] = "8005112000\x1d"
@@ -544,8 +545,8 @@ static void test_fd_silence_framing(void **state)
   static const uint8_t b[] = "]d20104600439931256215Kw(y)\x1d"
                              "93AbCd";
   segment_t segs[3] = {
-      {a1, sizeof a1 - 1, 50, NULL}, {a2, sizeof a2 - 1, 20, NULL}, {b, sizeof b - 1, 200, NULL}};
-  scan_framing_t silence = {SCAN_FRAME_SILENCE, 80};
+      {a1, sizeof a1 - 1, 50, NULL}, {a2, sizeof a2 - 1, 20, NULL}, {b, sizeof b - 1, 400, NULL}};
+  scan_framing_t silence = {SCAN_FRAME_SILENCE, 150};
   scanner_transport_t *t = NULL;
   uint64_t t0;
   writer_t w;
@@ -564,7 +565,7 @@ static void test_fd_silence_framing(void **state)
   assert_memory_equal(scan.data + sizeof a1 - 1, a2, sizeof a2 - 1);
   assert_string_equal(scan.aim, "");
   /* Not before the last part (at ~70 ms) plus the gap. */
-  assert_true(transport_now_ms() - t0 >= 70 + 80 - 5);
+  assert_true(transport_now_ms() - t0 >= 70 + 150 - 5);
 
   assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_OK);
   assert_int_equal(scan.length, sizeof b - 1);

@@ -310,6 +310,7 @@ static void shipped_pages(void **state)
       {"/cashier.js", "pos/web/cashier.js", "text/javascript; charset=utf-8"},
       {"/manager.js", "pos/web/manager.js", "text/javascript; charset=utf-8"},
       {"/favicon.svg", "pos/web/favicon.svg", "image/svg+xml"},
+      {"/scan.svg", "pos/web/scan.svg", "image/svg+xml"},
   };
   for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++) {
     FILE *file = fopen(shipped[i].file, "rb");
