@@ -188,8 +188,9 @@ int till_status(till_t *t, till_status_t *out)
   if ((rc = fn_status(t->fn, &out->fn)) != 0) return rc;
   if ((rc = outbox_status(t->fn, 0, &t->policy, &out->outbox)) != 0) return rc;
   if (cache_counts(t->cache, &out->cache) != 0) return FN_ERR_IO;
-  char cursor[8];
-  cache_sync_state(t->cache, cursor, sizeof cursor, &out->last_sync_ms);
+  char cursor[CACHE_CURSOR_MAX + 1];
+  if (cache_sync_state(t->cache, cursor, sizeof cursor, &out->last_sync_ms) != 0)
+    out->last_sync_ms = 0;
   out->cache_stale = cache_is_stale(t->cache, till_now_ms(t), t->config.cache_stale_hours);
   out->key_age_days = out->fn.keys_updated_at == 0 || out->fn.now < out->fn.keys_updated_at
                           ? (out->fn.keys_updated_at == 0 ? UINT32_MAX : 0)

@@ -224,6 +224,7 @@
   function showFlash(text) {
     hideBanner();
     $('flash-text').textContent = text;
+    $('flash').dataset.shown = String(Number($('flash').dataset.shown || 0) + 1);
     $('flash').hidden = false;
     document.body.classList.add('flash-ok');
     beepOk();

@@ -3,7 +3,7 @@
 **
 ** A pseudo-terminal stands in for the keyboard: a writer thread "presses
 ** keys" on the master side with the timing of a scanner (a key every
-** millisecond) or of a person (a key every 90-130 ms), and the wedge reads
+** millisecond) or of a person (a key every 200-260 ms), and the wedge reads
 ** the slave in raw mode, as it would read the till's terminal.
 **
 ** Checked: marking codes typed under a Russian layout (every character put
@@ -152,11 +152,12 @@ static scanner_transport_t *wedge_on_pty(const char *prefix, uint32_t gs_substit
 
   memset(&o, 0, sizeof o);
   o.path = kb.slave;
-  /* Scanners here type a key every 1 ms and people every 90-130 ms; the
-  ** gap between them is set to 75 ms rather than the default 40 so that a
-  ** loaded machine (ctest -j, sanitizers) stalling the typist thread does
-  ** not split a scan. The rule under test is the same. */
-  o.key_gap_ms = 75;
+  /* Scanners here type a key every 1 ms and people every 200-260 ms; the
+  ** gap between them is set to 150 ms rather than the default 40 so that
+  ** a loaded machine (ctest -j, sanitizers, builds beside it) stalling the
+  ** typist thread does not split a scan. The rule under test is the same:
+  ** keys closer than the gap are one scan, a person's pace never is. */
+  o.key_gap_ms = 150;
   o.prefix = prefix;
   o.gs_substitute = gs_substitute;
   o.warn = catch_warning;
@@ -195,7 +196,7 @@ static void test_russian_layout(void **state)
     ** under the Russian layout arrives as 'Ё'. */
     type_text(codes[i].gs, codes[i].gs_len, 1000, true, i % 2 ? 0x1D : '~', true);
     if (i % 4 == 1) { /* the cashier types between scans */
-      type_text("qty 2", 5, 110000, true, 0, true);
+      type_text("qty 2", 5, 230000, true, 0, true);
     }
   }
   typist_start();
@@ -224,10 +225,10 @@ static void test_typing_is_not_scanning(void **state)
   (void)state;
   keyboard_open();
   t = wedge_on_pty(NULL, 0);
-  /* A whole code typed by hand, a key every 90-130 ms: not a scan. */
+  /* A whole code typed by hand, a key every 200-260 ms: not a scan. */
   for (size_t i = 0; i < sizeof code - 1; i++)
-    if (code[i] != 0x1D) press((uint8_t)code[i], 90000 + (unsigned)(i % 5) * 10000);
-  press('\r', 100000);
+    if (code[i] != 0x1D) press((uint8_t)code[i], 200000 + (unsigned)(i % 5) * 15000);
+  press('\r', 230000);
   /* A short fast burst (a barcode-shaped paste of 5): not a scan. */
   type_text("12345", 5, 1000, false, 0, true);
   /* The code from the scanner, no Enter: cut by the pause after it. */
