@@ -369,7 +369,10 @@ static int summary(demo_t *d)
   int failed = 0;
   printf("\n%-3s %-34s %-30s %s\n", "#", "step", "expected", "result");
   for (int i = 0; i < d->nsteps; i++) {
-    printf("%-3d %-34s %-30s %s\n", i + 1, d->steps[i].name, d->steps[i].expected,
+    /* Pad by characters, not bytes: "[М+]" is 4 characters, 5 bytes. */
+    int extra = 0;
+    for (const char *c = d->steps[i].expected; *c; c++) extra += ((unsigned char)*c & 0xC0) == 0x80;
+    printf("%-3d %-34s %-*s %s\n", i + 1, d->steps[i].name, 30 + extra, d->steps[i].expected,
            d->steps[i].ok ? "ok" : "NOT AS EXPECTED");
     failed += !d->steps[i].ok;
   }
