@@ -292,6 +292,14 @@ static int pay(till_t *t, const opts_t *o)
     sale_failed(s, t);
     goto done;
   }
+  if (closed.bookkeeping_pending)
+    fprintf(stderr,
+            "kassa: чек ФД %u пробит, но запись кассы не обновлена (диск полон?): она "
+            "будет завершена при следующем запуске. Не пробивайте чек повторно.\n"
+            "  Receipt FD %u is closed in the FN, but the till's own records could not "
+            "be written (disk full?); they are finished at the next start. Do not sell "
+            "it again.\n",
+            closed.doc.number, closed.doc.number);
   if (o->json)
     print_json(till_json_closed(&closed));
   else

@@ -194,7 +194,7 @@ static void check_sales(const char *data_dir, event_t *events, size_t n, cache_t
     problem(r, "sales", "out of memory");
     return;
   }
-  qsort(events, n, sizeof *events, by_code_then_document);
+  if (n > 0) qsort(events, n, sizeof *events, by_code_then_document); /* NULL when none */
   for (size_t i = 0; i < n;) {
     size_t j = i;
     uint32_t sold_by = 0;

@@ -291,7 +291,14 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier)
   if (!t || (operation != DOC_OP_SALE && operation != DOC_OP_SALE_RETURN)) return SALE_ERR_ARGUMENT;
   if (cashier && strlen(cashier) > 64) return SALE_ERR_ARGUMENT;
   if (!(b = malloc(sizeof *b))) return SALE_ERR_STORAGE;
-  rc = load(t, b, NULL);
+  uint32_t closing = 0;
+  rc = load(t, b, &closing);
+  if (rc == 0 && b->open && closing > 0) {
+    /* A close whose bookkeeping could not be written (a full disk): finish
+    ** it from the archive first, as till_open() would. */
+    char err[256];
+    if (sale_recover(t, err, sizeof err) == 0) rc = load(t, b, NULL);
+  }
   bool open = b->open;
   free(b);
   if (rc != 0) return rc;
@@ -696,9 +703,12 @@ int sale_close(till_t *t, uint64_t cash, uint64_t cashless, sale_closed_t *out, 
     mark_recheck(t);
     goto fn_failed;
   }
-  if ((rc = finish(t, b, res.number)) != 0) goto done; /* till_open() finishes it */
+  /* From here the sale has happened: whatever the till's own files do, the
+  ** answer is success, or a cashier would take the money twice. */
+  bool pending = finish(t, b, res.number) != 0;
   if (out) {
     memset(out, 0, sizeof *out);
+    out->bookkeeping_pending = pending;
     out->doc = res;
     out->operation = b->operation;
     out->total = b->total;

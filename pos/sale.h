@@ -123,6 +123,11 @@ typedef struct sale_closed {
   uint64_t total, cash, cashless;
   size_t lines, marked_lines;
   char qr[256]; /* the receipt QR string */
+  /* The FN closed the receipt (the sale happened) but the till could not
+  ** write its own bookkeeping (the cache's sold codes, clearing the basket:
+  ** a full disk). Nothing is lost: the next sale_open() or till_open()
+  ** finishes it from the archive. Tell the manager; never sell it again. */
+  bool bookkeeping_pending;
 } sale_closed_t;
 
 /*

@@ -57,13 +57,14 @@ json_t *till_json_basket(const sale_basket_t *b)
 
 json_t *till_json_closed(const sale_closed_t *c)
 {
-  return json_pack("{s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:s}", "document",
+  return json_pack("{s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:b}", "document",
                    (json_int_t)c->doc.number, "time", (json_int_t)c->doc.time, "fiscal_sign",
                    (json_int_t)c->doc.fiscal_sign, "shift", (json_int_t)c->doc.shift_number,
                    "receipt", (json_int_t)c->doc.receipt_number, "operation",
                    c->operation == 2 ? "return" : "sale", "total", (json_int_t)c->total, "cash",
                    (json_int_t)c->cash, "cashless", (json_int_t)c->cashless, "lines",
-                   (json_int_t)c->lines, "marked_lines", (json_int_t)c->marked_lines, "qr", c->qr);
+                   (json_int_t)c->lines, "marked_lines", (json_int_t)c->marked_lines, "qr", c->qr,
+                   "bookkeeping_pending", c->bookkeeping_pending);
 }
 
 json_t *till_json_status(const till_status_t *s, const outbox_policy_t *policy)

@@ -25,7 +25,7 @@ json_t *till_json_decision(const check_decision_t *d);
 json_t *till_json_basket(const sale_basket_t *b);
 
 /* {"document","time","fiscal_sign","shift","receipt","operation","total","cash",
-**  "cashless","lines","marked_lines","qr"} */
+**  "cashless","lines","marked_lines","qr","bookkeeping_pending"} */
 json_t *till_json_closed(const sale_closed_t *c);
 
 /* {"fn":{…},"outbox":{…},"cache":{…},"basket":{…},"key_age_days"} */

@@ -120,3 +120,9 @@ set_tests_properties(browser_pages PROPERTIES TIMEOUT 400 SKIP_RETURN_CODE 77)
 add_test(NAME cli_remark COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_remark.py
                                  $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+# A full disk (a 6 MB tmpfs mounted by the test; needs root, else skipped
+# with exit 77): clean refusal, fsck clean, every reported receipt kept.
+add_test(NAME till_enospc COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/crash/test_enospc.py
+                                  $<TARGET_FILE:kassa>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(till_enospc PROPERTIES LABELS crash TIMEOUT 300 SKIP_RETURN_CODE 77)
