@@ -44,6 +44,7 @@ N ?= 1000
 crash: build
 	$(BUILD)/tests/fn_crash $(BUILD)/tests/fn_storm $(N)
 	$(BUILD)/tests/till_storm kill - $(N)
+	python3 tests/crash/serve_storm.py $(BUILD)/kassa $(BUILD)/kassa-operator $(N)
 
 # The link-chaos run at length (tests/integration/test_chaos.py).
 CHAOS_RECEIPTS ?= 1000

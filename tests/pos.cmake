@@ -126,3 +126,9 @@ add_test(NAME till_enospc COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/crash/test
                                   $<TARGET_FILE:kassa>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(till_enospc PROPERTIES LABELS crash TIMEOUT 300 SKIP_RETURN_CODE 77)
+# The storm through the HTTP API: `kassa serve` SIGKILLed 40 times mid-storm,
+# then fsck and the client's record of paid receipts (make crash: more).
+add_test(NAME serve_crash COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/crash/serve_storm.py
+                                  $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator> 40
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(serve_crash PROPERTIES LABELS crash TIMEOUT 300)
