@@ -1552,6 +1552,31 @@ int cache_pending_list(cache_t *c, cache_pending_t *out, size_t cap, size_t *cou
   return 0;
 }
 
+int cache_pending_get(cache_t *c, int64_t id, cache_pending_t *out)
+{
+  sqlite3_stmt *s;
+  int rc;
+  if (!c || !out || id <= 0) return CACHE_ERR_ARGUMENT;
+  memset(out, 0, sizeof *out);
+  s = st(c, ST_PENDING_GET);
+  sqlite3_bind_int64(s, 1, id);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW && sqlite3_column_type(s, 3) == SQLITE_NULL) {
+    out->id = id;
+    copy_column(s, 0, out->gtin, sizeof out->gtin);
+    out->return_document = (uint32_t)sqlite3_column_int64(s, 1);
+    out->line = (uint32_t)sqlite3_column_int64(s, 2);
+    rc = 0;
+  } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+    set_error(c, "no open pending return %lld", (long long)id);
+    rc = CACHE_ERR_NOT_FOUND;
+  } else {
+    rc = io_fail(c, "pending get");
+  }
+  sqlite3_reset(s);
+  return rc;
+}
+
 /* The old side of a remark: a known code, or an open pending return.
 ** Fills from[] ("return:N:L" or the ki) for the new code's remarked_from. */
 static int remark_old(cache_t *c, const char *gtin, const char *old_ki, int64_t pending_id,

@@ -299,6 +299,10 @@ int cache_pending_add(cache_t *c, const char *gtin, uint32_t return_document, ui
 ** out, *count how many were written. */
 int cache_pending_list(cache_t *c, cache_pending_t *out, size_t cap, size_t *count);
 
+/* Open pending return `id` (created_ms is not kept by this call: 0).
+** CACHE_ERR_NOT_FOUND when there is none or it is already remarked. */
+int cache_pending_get(cache_t *c, int64_t id, cache_pending_t *out);
+
 /*
 ** Remarks one good, in one transaction: takes the oldest pooled code of
 ** `gtin` (CACHE_ERR_EMPTY when none), puts it IN_STOCK with remarked_from

@@ -160,17 +160,12 @@ int remark_good(till_t *t, const char *old_scan, size_t len, int64_t pending_id,
     memcpy(out->old, mc->ki, strlen(mc->ki) + 1);
     snprintf(out->gtin, sizeof out->gtin, "%s", row.gtin[0] ? row.gtin : mc->gtin);
   } else {
-    cache_pending_t list[256];
-    size_t n = 0;
-    bool found = false;
-    if (cache_pending_list(t->cache, list, 256, &n) != 0) return REMARK_ERR_STORAGE;
-    for (size_t i = 0; i < n && !found; i++) {
-      if (list[i].id != pending_id) continue;
-      found = true;
-      snprintf(out->gtin, sizeof out->gtin, "%s", list[i].gtin);
-      snprintf(out->old, sizeof out->old, "return:%u:%u", list[i].return_document, list[i].line);
-    }
-    if (!found) return REMARK_ERR_NOT_FOUND;
+    cache_pending_t p;
+    rc = cache_pending_get(t->cache, pending_id, &p);
+    if (rc == CACHE_ERR_NOT_FOUND) return REMARK_ERR_NOT_FOUND;
+    if (rc != 0) return REMARK_ERR_STORAGE;
+    snprintf(out->gtin, sizeof out->gtin, "%s", p.gtin);
+    snprintf(out->old, sizeof out->old, "return:%u:%u", p.return_document, p.line);
   }
   rc = cache_remark(t->cache, out->gtin, old_ki, old_ki ? 0 : pending_id, out->new_code,
                     sizeof out->new_code);

@@ -568,21 +568,14 @@ static int mark_recheck(till_t *t)
              : SALE_ERR_STORAGE;
 }
 
-/* Returns without a code are recorded as waiting for remarking; each
-** (document, line) once, so a repeated recovery adds nothing. */
+/* Returns without a code are recorded as waiting for remarking; the cache
+** keeps each (document, line) once, so a repeated recovery adds nothing. */
 static int record_pending(till_t *t, const sale_basket_t *b, uint32_t document)
 {
-  cache_pending_t list[64];
-  size_t have = 0;
-  cache_pending_list(t->cache, list, 64, &have);
   for (size_t i = 0; i < b->count; i++) {
     if (!b->lines[i].without_code) continue;
-    bool known = false;
-    for (size_t j = 0; j < have; j++)
-      if (list[j].return_document == document && list[j].line == i + 1) known = true;
-    int64_t id;
-    if (!known && cache_pending_add(t->cache, b->lines[i].gtin, document, (uint32_t)(i + 1),
-                                    till_now_ms(t), &id) != 0)
+    if (cache_pending_add(t->cache, b->lines[i].gtin, document, (uint32_t)(i + 1), till_now_ms(t),
+                          NULL) != 0)
       return SALE_ERR_STORAGE;
   }
   return 0;

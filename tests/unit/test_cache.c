@@ -743,6 +743,15 @@ static void remarking_from_the_pool(void **state)
   assert_int_equal(pending[0].line, 2);
   assert_string_equal(pending[0].gtin, gtin_a);
   assert_int_equal(pending[0].created_ms, T0);
+  {
+    cache_pending_t one;
+    assert_int_equal(cache_pending_get(f->c, pid, &one), 0);
+    assert_int_equal(one.id, pid);
+    assert_int_equal(one.return_document, 7);
+    assert_int_equal(one.line, 2);
+    assert_string_equal(one.gtin, gtin_a);
+    assert_int_equal(cache_pending_get(f->c, pid + 100, &one), CACHE_ERR_NOT_FOUND);
+  }
   assert_int_equal(cache_remark(f->c, gtin_b, NULL, pid, label, sizeof label), CACHE_ERR_ARGUMENT);
   assert_int_equal(cache_remark(f->c, gtin_a, NULL, pid + 100, label, sizeof label),
                    CACHE_ERR_NOT_FOUND);
@@ -750,6 +759,10 @@ static void remarking_from_the_pool(void **state)
   assert_string_equal(label, fresh[1]);
   assert_int_equal(cache_pending_list(f->c, pending, 4, &count), 0);
   assert_int_equal(count, 0);
+  {
+    cache_pending_t one; /* remarked: no longer open */
+    assert_int_equal(cache_pending_get(f->c, pid, &one), CACHE_ERR_NOT_FOUND);
+  }
   {
     char new_ki[64];
     ki_make(new_ki, sizeof new_ki, gtin_a, "NEW0000000001");
