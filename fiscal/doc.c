@@ -1167,16 +1167,30 @@ static int parse_item(const tlv_item_t *stlv, doc_item_t *item)
   if ((rc = tlv_reader_enter(stlv, &r)) != 0) return rc;
   while ((rc = tlv_reader_next(&r, &x)) == 0) {
     switch (x.tag) {
-    case 1030: rc = get_text(&x, item->name, sizeof item->name); break;
-    case 1079: rc = tlv_get_vln(&x, &item->price); break;
+    case 1030:
+      rc = get_text(&x, item->name, sizeof item->name);
+      break;
+    case 1079:
+      rc = tlv_get_vln(&x, &item->price);
+      break;
     case 1023:
       if ((rc = tlv_get_fvln(&x, &q)) == 0) item->quantity = (doc_quantity_t){q.mantissa, q.scale};
       break;
-    case 1043: rc = tlv_get_vln(&x, &item->total); break;
-    case 1199: rc = tlv_get_byte(&x, &item->vat); break;
-    case 1212: rc = tlv_get_byte(&x, &item->subject); break;
-    case 1214: rc = tlv_get_byte(&x, &item->payment_method); break;
-    case 2108: rc = tlv_get_byte(&x, &item->measure); break;
+    case 1043:
+      rc = tlv_get_vln(&x, &item->total);
+      break;
+    case 1199:
+      rc = tlv_get_byte(&x, &item->vat);
+      break;
+    case 1212:
+      rc = tlv_get_byte(&x, &item->subject);
+      break;
+    case 1214:
+      rc = tlv_get_byte(&x, &item->payment_method);
+      break;
+    case 2108:
+      rc = tlv_get_byte(&x, &item->measure);
+      break;
     case 1163:
       if ((rc = tlv_reader_enter(&x, &sub)) != 0) break;
       if ((rc = tlv_reader_next(&sub, &y)) != 0) break;
@@ -1188,23 +1202,33 @@ static int parse_item(const tlv_item_t *stlv, doc_item_t *item)
       rc = get_text(&x, item->km, sizeof item->km);
       item->km_len = strlen(item->km);
       break;
-    case 2100: rc = tlv_get_byte(&x, &item->km_type); break;
-    case 2102: rc = tlv_get_byte(&x, &item->km_mode); break;
+    case 2100:
+      rc = tlv_get_byte(&x, &item->km_type);
+      break;
+    case 2102:
+      rc = tlv_get_byte(&x, &item->km_mode);
+      break;
     case 2003:
-    case 2110: rc = tlv_get_byte(&x, &item->km_status); break;
-    case 2106: rc = tlv_get_byte(&x, &item->check_result); break;
+    case 2110:
+      rc = tlv_get_byte(&x, &item->km_status);
+      break;
+    case 2106:
+      rc = tlv_get_byte(&x, &item->check_result);
+      break;
     case 1260:
       item->has_industry = true;
       if ((rc = tlv_reader_enter(&x, &sub)) != 0) break;
       while (rc == 0 && (rc = tlv_reader_next(&sub, &y)) == 0) {
-        if (y.tag == 1262) rc = get_text(&y, item->industry.authority, sizeof item->industry.authority);
+        if (y.tag == 1262)
+          rc = get_text(&y, item->industry.authority, sizeof item->industry.authority);
         if (y.tag == 1263) rc = get_text(&y, item->industry.date, sizeof item->industry.date);
         if (y.tag == 1264) rc = get_text(&y, item->industry.number, sizeof item->industry.number);
         if (y.tag == 1265) rc = get_text(&y, item->industry.value, sizeof item->industry.value);
       }
       if (rc == TLV_ERR_END) rc = 0;
       break;
-    default: break;
+    default:
+      break;
     }
     if (rc != 0) return rc;
   }
@@ -1228,22 +1252,54 @@ int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_recei
   memset(sign, 0, 6);
   while ((rc = tlv_reader_next(&body, &x)) == 0) {
     switch (x.tag) {
-    case 1040: rc = tlv_get_uint32(&x, &h->number); break;
-    case 1012: rc = tlv_get_unixtime(&x, &h->time); break;
-    case 1041: rc = get_text(&x, h->fn_number, sizeof h->fn_number); break;
-    case 1037: rc = get_text(&x, h->kkt_reg_number, sizeof h->kkt_reg_number); break;
-    case 1018: rc = get_text(&x, h->user_inn, sizeof h->user_inn); break;
-    case 1048: rc = get_text(&x, h->user_name, sizeof h->user_name); break;
-    case 1021: rc = get_text(&x, h->cashier, sizeof h->cashier); break;
-    case 1009: rc = get_text(&x, h->address, sizeof h->address); break;
-    case 1187: rc = get_text(&x, h->place, sizeof h->place); break;
-    case 1038: rc = tlv_get_uint32(&x, &h->shift_number); break;
-    case 1054: rc = tlv_get_byte(&x, &r->operation); break;
-    case 1055: rc = tlv_get_byte(&x, &r->tax_system); break;
-    case 1042: rc = tlv_get_uint32(&x, &r->receipt_number); break;
-    case 1031: rc = tlv_get_vln(&x, &r->cash); break;
-    case 1081: rc = tlv_get_vln(&x, &r->cashless); break;
-    case 1020: rc = tlv_get_vln(&x, total); break;
+    case 1040:
+      rc = tlv_get_uint32(&x, &h->number);
+      break;
+    case 1012:
+      rc = tlv_get_unixtime(&x, &h->time);
+      break;
+    case 1041:
+      rc = get_text(&x, h->fn_number, sizeof h->fn_number);
+      break;
+    case 1037:
+      rc = get_text(&x, h->kkt_reg_number, sizeof h->kkt_reg_number);
+      break;
+    case 1018:
+      rc = get_text(&x, h->user_inn, sizeof h->user_inn);
+      break;
+    case 1048:
+      rc = get_text(&x, h->user_name, sizeof h->user_name);
+      break;
+    case 1021:
+      rc = get_text(&x, h->cashier, sizeof h->cashier);
+      break;
+    case 1009:
+      rc = get_text(&x, h->address, sizeof h->address);
+      break;
+    case 1187:
+      rc = get_text(&x, h->place, sizeof h->place);
+      break;
+    case 1038:
+      rc = tlv_get_uint32(&x, &h->shift_number);
+      break;
+    case 1054:
+      rc = tlv_get_byte(&x, &r->operation);
+      break;
+    case 1055:
+      rc = tlv_get_byte(&x, &r->tax_system);
+      break;
+    case 1042:
+      rc = tlv_get_uint32(&x, &r->receipt_number);
+      break;
+    case 1031:
+      rc = tlv_get_vln(&x, &r->cash);
+      break;
+    case 1081:
+      rc = tlv_get_vln(&x, &r->cashless);
+      break;
+    case 1020:
+      rc = tlv_get_vln(&x, total);
+      break;
     case 1077:
       if ((rc = tlv_get_bytes(&x, &bytes, &n)) == 0 && n == 6) memcpy(sign, bytes, 6);
       break;
@@ -1251,7 +1307,8 @@ int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_recei
       if (r->item_count >= DOC_MAX_ITEMS) return TLV_ERR_NO_SPACE;
       rc = parse_item(&x, &r->items[r->item_count++]);
       break;
-    default: break;
+    default:
+      break;
     }
     if (rc != 0) return rc;
   }
@@ -1269,4 +1326,25 @@ const char *doc_quantity_text(doc_quantity_t q, char *buf, size_t size)
     snprintf(buf, size, "%llu.%0*llu", (unsigned long long)(q.mantissa / div), (int)scale,
              (unsigned long long)(q.mantissa % div));
   return buf;
+}
+
+bool doc_quantity_parse(const char *text, unsigned max_scale, doc_quantity_t *q)
+{
+  uint64_t m = 0;
+  unsigned scale = 0, digits = 0;
+  bool point = false;
+  if (!text || !q) return false;
+  for (const char *p = text; *p; p++) {
+    if (*p == '.' && !point && digits > 0) {
+      point = true;
+      continue;
+    }
+    if (*p < '0' || *p > '9' || m > (UINT64_MAX - 9) / 10) return false;
+    m = m * 10 + (uint64_t)(*p - '0');
+    digits++;
+    if (point) scale++;
+  }
+  if (digits == 0 || (point && scale == 0) || scale > max_scale) return false;
+  *q = (doc_quantity_t){m, (uint8_t)scale};
+  return true;
 }

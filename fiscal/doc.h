@@ -145,6 +145,12 @@ typedef struct doc_quantity {
 ** allows) are written as 6. Returns buf. */
 const char *doc_quantity_text(doc_quantity_t q, char *buf, size_t size);
 
+/* A decimal quantity ("2", "0.532"): digits, at most one '.' with digits on
+** both sides, at most max_scale decimals, no sign, no overflow. Zero is a
+** quantity here; callers that sell refuse it. false (q untouched) otherwise.
+** The inverse of doc_quantity_text() for scales up to 6. */
+bool doc_quantity_parse(const char *text, unsigned max_scale, doc_quantity_t *q);
+
 /* Industry requisite 1260 (1262 authority, 1263 date, 1264 number, 1265 value). */
 typedef struct doc_industry {
   char authority[4]; /* "030" */

@@ -220,28 +220,6 @@ static void quantity_format(doc_quantity_t q, char out[48])
   out[o + 1] = '\0';
 }
 
-static bool quantity_parse(const char *text, doc_quantity_t *q)
-{
-  uint64_t m = 0;
-  size_t scale = 0, digits = 0;
-  bool point = false;
-  for (const char *p = text; *p; p++) {
-    if (*p == '.' && !point && digits > 0) {
-      point = true;
-      continue;
-    }
-    if (*p < '0' || *p > '9') return false;
-    if (m > (UINT64_MAX - 9) / 10) return false;
-    m = m * 10 + (uint64_t)(*p - '0');
-    digits++;
-    if (point) scale++;
-  }
-  if (digits == 0 || (point && scale == 0) || scale > MAX_SCALE) return false;
-  q->mantissa = m;
-  q->scale = (uint8_t)scale;
-  return true;
-}
-
 /* ---- a sealed 82, read ------------------------------------------------- */
 
 typedef struct note82 {
@@ -747,9 +725,9 @@ static int codes_parse(json_t *list, batch_notification_t *bn, size_t i, char *d
         json_string_length(km) > DOC_MAX_KM ||
         /* a code never holds NUL; strndup below would stop at one */
         memchr(json_string_value(km), '\0', json_string_length(km)) ||
-        !get_u8(c, "status", &code->status) ||
-        !get_u8(c, "measure", &code->measure) || !json_is_string(qty) ||
-        !quantity_parse(json_string_value(qty), &code->quantity))
+        !get_u8(c, "status", &code->status) || !get_u8(c, "measure", &code->measure) ||
+        !json_is_string(qty) ||
+        !doc_quantity_parse(json_string_value(qty), MAX_SCALE, &code->quantity))
       return say(BATCH_ERR_FORMAT, detail, cap,
                  "notifications[%zu].codes[%zu]: km (1..%d), status, quantity (decimal string) "
                  "and measure are required",

@@ -343,29 +343,6 @@ static int field_uint(json_t *body, const char *name, uint64_t max, uint64_t *ou
   return 0;
 }
 
-/* "0.532", "2", 0.532 or 2: at most three decimals, more than zero. */
-static bool parse_quantity(const char *s, doc_quantity_t *q)
-{
-  uint64_t m = 0;
-  uint8_t scale = 0;
-  bool point = false, digit = false;
-  for (; *s; s++) {
-    if (*s == '.' || *s == ',') {
-      if (point) return false;
-      point = true;
-      continue;
-    }
-    if (!isdigit((unsigned char)*s)) return false;
-    if (point && ++scale > 3) return false;
-    if (m > 1000000000ull) return false;
-    m = m * 10 + (uint64_t)(*s - '0');
-    digit = true;
-  }
-  if (!digit || m == 0) return false;
-  *q = (doc_quantity_t){m, scale};
-  return true;
-}
-
 static int field_quantity(json_t *body, const char *name, doc_quantity_t *q, bool *present,
                           api_response_t *rs)
 {
@@ -381,7 +358,7 @@ static int field_quantity(json_t *body, const char *name, doc_quantity_t *q, boo
     snprintf(text, sizeof text, "%.3f", json_real_value(v));
   else
     text[0] = '\0';
-  if (!parse_quantity(text, q)) {
+  if (!sale_quantity_parse(text, q)) {
     fail_field(rs, name, "количество больше нуля, не более трёх знаков после точки",
                "a quantity above zero with at most three decimals");
     return -1;

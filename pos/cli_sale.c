@@ -116,26 +116,6 @@ static bool parse_money(const char *s, uint64_t *out)
   return true;
 }
 
-/* "0.350" into a quantity with up to 3 decimals. */
-static bool parse_quantity(const char *s, doc_quantity_t *q)
-{
-  uint64_t m = 0;
-  uint8_t scale = 0;
-  bool dot = false;
-  if (!s || !*s) return false;
-  for (const char *p = s; *p; p++) {
-    if ((*p == '.' || *p == ',') && !dot) {
-      dot = true;
-      continue;
-    }
-    if (*p < '0' || *p > '9' || m > 100000000ULL) return false;
-    m = m * 10 + (uint64_t)(*p - '0');
-    if (dot && ++scale > 3) return false;
-  }
-  *q = (doc_quantity_t){m, scale};
-  return m > 0;
-}
-
 static int open_till(const kassa_config_t *cfg, till_t **t)
 {
   char err[512];
@@ -198,7 +178,7 @@ static int add(till_t *t, opts_t *o)
   uint64_t price = 0;
   uint32_t id = 0;
   if (!o->code) return 2;
-  if (o->qty && !parse_quantity(o->qty, &q)) {
+  if (o->qty && !sale_quantity_parse(o->qty, &q)) {
     fprintf(stderr, "kassa: --qty %s is not a quantity (up to 3 decimals)\n", o->qty);
     return 2;
   }

@@ -515,6 +515,20 @@ fail:
   return SALE_ERR_STORAGE;
 }
 
+bool sale_quantity_parse(const char *text, doc_quantity_t *q)
+{
+  char dot[32];
+  doc_quantity_t v;
+  size_t n = text ? strlen(text) : 0;
+  if (n == 0 || n >= sizeof dot) return false;
+  memcpy(dot, text, n + 1);
+  char *comma = strchr(dot, ',');
+  if (comma) *comma = '.'; /* the Russian decimal separator */
+  if (!doc_quantity_parse(dot, 3, &v) || v.mantissa == 0) return false;
+  *q = v;
+  return true;
+}
+
 int sale_remove(till_t *t, uint32_t line_id)
 {
   sale_basket_t *b = malloc(sizeof *b);

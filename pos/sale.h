@@ -107,6 +107,10 @@ int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t 
 ** SALE_ERR_WRONG_KIND in a sale basket. */
 int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t *line_id);
 
+/* A quantity as a cashier or a front end types it ("2", "0.532",
+** "0,532"): at most three decimals, above zero. false otherwise. */
+bool sale_quantity_parse(const char *text, doc_quantity_t *q);
+
 /* Removes a line; a marked line's code is declined in the FN. */
 int sale_remove(till_t *t, uint32_t line_id);
 

@@ -1385,6 +1385,28 @@ static void test_error_names(void **state)
   assert_non_null(doc_error_message(-1000));
 }
 
+/* Quantities as text, both ways: what doc_quantity_text writes,
+** doc_quantity_parse reads back; malformed text is refused. */
+static void test_quantity_text(void **state)
+{
+  (void)state;
+  static const char *const good[] = {"0", "2", "0.532", "1.000", "12.5", "0.000001"};
+  static const char *const bad[] = {"",    ".5", "5.",  "1.2.3",     "-1",
+                                    "1,5", " 1", "1e3", "0.0000001", "99999999999999999999"};
+  char text[32];
+  doc_quantity_t q;
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    assert_true(doc_quantity_parse(good[i], 6, &q));
+    assert_string_equal(doc_quantity_text(q, text, sizeof text), good[i]);
+  }
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_false(doc_quantity_parse(bad[i], 6, &q));
+  assert_false(doc_quantity_parse("0.5321", 3, &q)); /* scale past the caller's limit */
+  assert_true(doc_quantity_parse("0.532", 3, &q));
+  assert_int_equal(q.mantissa, 532);
+  assert_int_equal(q.scale, 3);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1408,6 +1430,7 @@ int main(void)
       cmocka_unit_test(test_json_every_form),
       cmocka_unit_test(test_json_malformed),
       cmocka_unit_test(test_error_names),
+      cmocka_unit_test(test_quantity_text),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -389,6 +389,22 @@ static void test_crash_after_fn_close(void **state)
   free(b);
 }
 
+/* What a cashier types for a weight: a comma or a point, up to grams. */
+static void test_quantity_typed(void **state)
+{
+  (void)state;
+  doc_quantity_t q;
+  assert_true(sale_quantity_parse("0,350", &q));
+  assert_int_equal(q.mantissa, 350);
+  assert_int_equal(q.scale, 3);
+  assert_true(sale_quantity_parse("2", &q));
+  assert_int_equal(q.mantissa, 2);
+  assert_false(sale_quantity_parse("0", &q));      /* nothing to sell */
+  assert_false(sale_quantity_parse("0.3505", &q)); /* past grams */
+  assert_false(sale_quantity_parse("1,2,3", &q));
+  assert_false(sale_quantity_parse("", &q));
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -397,6 +413,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_local_refusals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_returns, setup, teardown),
       cmocka_unit_test_setup_teardown(test_crash_after_fn_close, setup, teardown),
+      cmocka_unit_test(test_quantity_typed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
