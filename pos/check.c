@@ -307,11 +307,7 @@ trueapi_t *till_trueapi(till_t *t)
 {
   if (!t->trueapi) {
     char url[300];
-    if (t->config.trueapi_cdn_url[0])
-      snprintf(url, sizeof url, "%s", t->config.trueapi_cdn_url);
-    else
-      snprintf(url, sizeof url, "http://%s:%u", t->config.operator_host,
-               t->config.operator_http_port);
+    kassa_config_operator_url(&t->config, url, sizeof url);
     trueapi_options_t o = {.cdn_url = url,
                            .api_key = t->config.trueapi_api_key,
                            .fn_number = t->fn_number,

@@ -46,4 +46,9 @@ int cli_print(const kassa_config_t *cfg, int argc, char **argv);
 */
 size_t cli_unescape(char *s, size_t len);
 
+/* Opens the till of cfg's data directory for a command (pos/till.h);
+** prints why not and returns 1 when it cannot, else 0. */
+struct till;
+int cli_open_till(const kassa_config_t *cfg, struct till **t);
+
 #endif

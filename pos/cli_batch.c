@@ -246,8 +246,9 @@ static int upload_cmd(const kassa_config_t *cfg, int argc, char **argv)
     return 2;
   }
   if (!url) {
-    snprintf(default_url, sizeof default_url, "http://%s:%u%s", cfg->operator_host,
-             (unsigned)cfg->operator_http_port, BATCH_UPLOAD_PATH);
+    char base[300];
+    kassa_config_operator_url(cfg, base, sizeof base);
+    snprintf(default_url, sizeof default_url, "%s%s", base, BATCH_UPLOAD_PATH);
     url = default_url;
   }
   if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {

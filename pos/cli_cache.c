@@ -230,10 +230,7 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
 static void operator_defaults(const kassa_config_t *cfg, char *url, size_t url_size, char *key,
                               size_t key_size)
 {
-  if (cfg->trueapi_cdn_url[0])
-    snprintf(url, url_size, "%s", cfg->trueapi_cdn_url);
-  else
-    snprintf(url, url_size, "http://%s:%u", cfg->operator_host, (unsigned)cfg->operator_http_port);
+  kassa_config_operator_url(cfg, url, url_size);
   snprintf(key, key_size, "%s", cfg->trueapi_api_key);
 }
 

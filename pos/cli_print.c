@@ -95,15 +95,6 @@ static bool number(const char *s, unsigned long min, unsigned long max, unsigned
   return true;
 }
 
-static int open_till(const kassa_config_t *cfg, till_t **t)
-{
-  char err[512];
-  till_options_t o = {.config = cfg};
-  if (till_open(&o, t, err, sizeof err) == 0) return 0;
-  fprintf(stderr, "kassa: %s\n", err);
-  return 1;
-}
-
 static int failed(int rc, const char *detail)
 {
   fprintf(stderr, "kassa: %s / %s%s%s\n", print_err_message(rc, true), print_err_message(rc, false),
@@ -208,7 +199,7 @@ static int receipt(const kassa_config_t *cfg, const opts_t *o)
   }
 
   /* The bytes first: a wrong FD must not touch the printer. */
-  if (open_till(cfg, &t)) return 1;
+  if (cli_open_till(cfg, &t)) return 1;
   rc = print_escpos_receipt(t, (uint32_t)number_fd, &po, &bytes, &len, &fn_error);
   till_close(t);
   if (rc != 0) {
@@ -273,7 +264,7 @@ static int qr(const kassa_config_t *cfg, const opts_t *o)
     fprintf(stderr, "kassa: --module %s: dots a module, 1-32\n", o->module);
     return 2;
   }
-  if (open_till(cfg, &t)) return 1;
+  if (cli_open_till(cfg, &t)) return 1;
   rc = sale_receipt_layout(t, (uint32_t)number_fd, PRINT_WIDTH_80MM, &layout);
   till_close(t);
   if (rc != 0) {

@@ -137,17 +137,12 @@ static int remark_one(till_t *t, int argc, char **argv)
 
 int cli_remark(const kassa_config_t *cfg, int argc, char **argv)
 {
-  char err[512];
   till_t *t = NULL;
   if (argc < 2 || flag(argc, argv, "--help") || flag(argc, argv, "-h")) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
-  till_options_t o = {.config = cfg};
-  if (till_open(&o, &t, err, sizeof err) != 0) {
-    fprintf(stderr, "kassa: %s\n", err);
-    return 1;
-  }
+  if (cli_open_till(cfg, &t)) return 1;
   int rc;
   const char *pin = opt(argc, argv, "--pin");
   if (!till_manager_pin_ok(t, pin ? pin : "")) {

@@ -116,7 +116,7 @@ static bool parse_money(const char *s, uint64_t *out)
   return true;
 }
 
-static int open_till(const kassa_config_t *cfg, till_t **t)
+int cli_open_till(const kassa_config_t *cfg, till_t **t)
 {
   char err[512];
   till_options_t o = {.config = cfg};
@@ -305,7 +305,7 @@ static int run(const kassa_config_t *cfg, int argc, char **argv, bool is_return)
     fputs(usage, stderr);
     return rc;
   }
-  if (open_till(cfg, &t)) return 1;
+  if (cli_open_till(cfg, &t)) return 1;
   if (is_return && !till_manager_pin_ok(t, o.pin ? o.pin : "")) {
     fprintf(stderr, "kassa: возврат только с PIN менеджера / returns need the manager PIN "
                     "(--pin)\n");

@@ -36,6 +36,14 @@ void kassa_config_defaults(kassa_config_t *cfg)
   cfg->printer_codepage = 17;
 }
 
+void kassa_config_operator_url(const kassa_config_t *cfg, char *out, size_t size)
+{
+  if (cfg->trueapi_cdn_url[0])
+    snprintf(out, size, "%s", cfg->trueapi_cdn_url);
+  else
+    snprintf(out, size, "http://%s:%u", cfg->operator_host, (unsigned)cfg->operator_http_port);
+}
+
 typedef struct load_ctx {
   kassa_config_t *cfg;
   char dir[KASSA_PATH_MAX];

@@ -53,6 +53,10 @@ typedef struct kassa_config {
   uint32_t printer_codepage; /* [printer] codepage: ESC t n of PC866 (17) */
 } kassa_config_t;
 
+/* The operator's HTTP base (true-api, the code feed, remarks, batches):
+** [trueapi] cdn_url when set, else http://[operator] host:http_port. */
+void kassa_config_operator_url(const kassa_config_t *cfg, char *out, size_t size);
+
 /* Fill cfg with the built-in defaults. */
 void kassa_config_defaults(kassa_config_t *cfg);
 

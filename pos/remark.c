@@ -83,11 +83,7 @@ static registry_t *open_registry(till_t *t)
 {
   char url[300];
   registry_t *r = NULL;
-  if (t->config.trueapi_cdn_url[0])
-    snprintf(url, sizeof url, "%s", t->config.trueapi_cdn_url);
-  else
-    snprintf(url, sizeof url, "http://%s:%u", t->config.operator_host,
-             t->config.operator_http_port);
+  kassa_config_operator_url(&t->config, url, sizeof url);
   registry_options_t o = {.url = url, .api_key = t->config.trueapi_api_key, .timeout_ms = 3000};
   return registry_create(&o, &r) == 0 ? r : NULL;
 }

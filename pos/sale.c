@@ -234,6 +234,13 @@ fail:
   return rc;
 }
 
+/* The open basket, or SALE_ERR_NO_RECEIPT. */
+static int load_open(till_t *t, sale_basket_t *b)
+{
+  int rc = load(t, b, NULL);
+  return rc != 0 ? rc : b->open ? 0 : SALE_ERR_NO_RECEIPT;
+}
+
 static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t scan_len,
                        uint32_t *id)
 {
@@ -397,11 +404,7 @@ int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t 
     rc = SALE_ERR_STORAGE;
     goto done;
   }
-  if ((rc = load(t, b, NULL)) != 0) goto done;
-  if (!b->open) {
-    rc = SALE_ERR_NO_RECEIPT;
-    goto done;
-  }
+  if ((rc = load_open(t, b)) != 0) goto done;
   if (b->count >= DOC_MAX_ITEMS) {
     rc = SALE_ERR_FULL;
     goto done;
@@ -444,11 +447,7 @@ int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t 
     rc = SALE_ERR_STORAGE;
     goto done;
   }
-  if ((rc = load(t, b, NULL)) != 0) goto done;
-  if (!b->open) {
-    rc = SALE_ERR_NO_RECEIPT;
-    goto done;
-  }
+  if ((rc = load_open(t, b)) != 0) goto done;
   if (b->operation != DOC_OP_SALE_RETURN) {
     rc = SALE_ERR_WRONG_KIND;
     goto done;
@@ -537,8 +536,8 @@ int sale_remove(till_t *t, uint32_t line_id)
     free(b);
     return t ? SALE_ERR_STORAGE : SALE_ERR_ARGUMENT;
   }
-  if ((rc = load(t, b, NULL)) != 0) goto done;
-  rc = b->open ? SALE_ERR_NO_LINE : SALE_ERR_NO_RECEIPT;
+  if ((rc = load_open(t, b)) != 0) goto done;
+  rc = SALE_ERR_NO_LINE;
   for (size_t i = 0; i < b->count && line_id != 0; i++)
     if (b->lines[i].id == line_id) rc = drop_lines(t, b, line_id, false);
 done:
@@ -554,7 +553,7 @@ int sale_cancel(till_t *t)
     free(b);
     return t ? SALE_ERR_STORAGE : SALE_ERR_ARGUMENT;
   }
-  if ((rc = load(t, b, NULL)) == 0 && !b->open) rc = SALE_ERR_NO_RECEIPT;
+  rc = load_open(t, b);
   if (rc == 0) rc = drop_lines(t, b, 0, true);
   free(b);
   return rc;
@@ -677,11 +676,7 @@ int sale_close(till_t *t, uint64_t cash, uint64_t cashless, sale_closed_t *out, 
     rc = SALE_ERR_STORAGE;
     goto done;
   }
-  if ((rc = load(t, b, NULL)) != 0) goto done;
-  if (!b->open) {
-    rc = SALE_ERR_NO_RECEIPT;
-    goto done;
-  }
+  if ((rc = load_open(t, b)) != 0) goto done;
   if (b->count == 0) {
     rc = SALE_ERR_EMPTY;
     goto done;
