@@ -544,16 +544,6 @@ static void send_basket(api_t *api, api_response_t *rs, unsigned status, json_t 
 typedef void (*handler_t)(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
                           api_response_t *rs);
 
-static void policy_from_config(const kassa_config_t *c, outbox_policy_t *p)
-{
-  outbox_policy_defaults(p);
-  p->fn_warn_days = c->fn_warn_days;
-  p->batch_warn_hours = c->batch_warn_hours;
-  p->batch_refuse_hours = c->batch_refuse_hours;
-  p->batch_refuses_marked = c->batch_refuses_marked != 0;
-  p->batch_applies_online = c->batch_applies_online != 0;
-}
-
 /* Keys this old get a warning; the FN stops checking tails at 90 days. */
 #define KEYS_WARN_DAYS 60u
 
@@ -579,7 +569,7 @@ static void h_status(api_t *api, const api_request_t *rq, json_t *body, const ui
     fail_fn(rs, rc);
     return;
   }
-  policy_from_config(cfg, &policy);
+  kassa_config_outbox_policy(cfg, &policy);
   const fn_status_t *f = &st.fn;
   const outbox_status_t *o = &st.outbox;
   bool may_sell = outbox_may_sell_marked(o, &policy, &why);

@@ -335,8 +335,7 @@ static unsigned elapsed_us(const struct timespec *start)
 
 static unsigned elapsed_ms(const struct timespec *start) { return elapsed_us(start) / 1000u; }
 
-static int rule_fn(till_t *t, const markcode_t *mc, check_purpose_t purpose, fn_km_check_t *fc,
-                   check_decision_t *d)
+static int rule_fn(till_t *t, const markcode_t *mc, fn_km_check_t *fc, check_decision_t *d)
 {
   doc_item_t *item = calloc(1, sizeof *item);
   if (!item) return refuse(d, CHECK_FN_REFUSED, "no_memory", NULL, NULL);
@@ -347,7 +346,6 @@ static int rule_fn(till_t *t, const markcode_t *mc, check_purpose_t purpose, fn_
   item->quantity = (doc_quantity_t){1, 0};
   int rc = fn_km_check(t->fn, item, fc);
   free(item);
-  (void)purpose;
   if (rc != 0)
     return refuse(d, CHECK_FN_REFUSED, fn_err_name(rc), fn_err_message(rc, true),
                   fn_err_message(rc, false));
@@ -532,7 +530,7 @@ static int pipeline(till_t *t, const char *scan, size_t len, check_purpose_t pur
   struct timespec start;
   markcode_t *mc = NULL;
   cache_code_t row;
-  bool have_row = false, fn_holds = false;
+  bool have_row = false;
   fn_km_check_t *fc = NULL;
   int rc = 0;
   if (!out) return -1;
@@ -560,8 +558,7 @@ static int pipeline(till_t *t, const char *scan, size_t len, check_purpose_t pur
   if (rule_receipt(in_receipt, in_receipt_count, out)) goto done;
   if (rule_local(t, mc, purpose, &row, &have_row, out)) goto done;
   if (purpose == CHECK_FOR_SALE && rule_deadline(t, out)) goto done;
-  if (rule_fn(t, mc, purpose, fc, out)) goto done_fn;
-  fn_holds = true;
+  if (rule_fn(t, mc, fc, out)) goto done_fn;
   unsigned budget = t->config.check_budget_ms ? t->config.check_budget_ms : 1500;
   if (mode_has(t, "trueapi") && rule_trueapi(t, purpose, price, out)) goto done_fn;
   unsigned spent = elapsed_ms(&start);
@@ -586,7 +583,7 @@ allow:
   goto done;
 done_fn:
   /* The FN holds the code as checked: a refusal takes it out again. */
-  if (fn_holds || out->fn_checked) fn_km_accept(t->fn, out->normalized, out->normalized_len, false);
+  if (out->fn_checked) fn_km_accept(t->fn, out->normalized, out->normalized_len, false);
 done:
   out->elapsed_us = elapsed_us(&start);
   free(mc);

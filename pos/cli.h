@@ -22,13 +22,10 @@ int cli_fd(const kassa_config_t *cfg, int argc, char **argv);
 int cli_ofd(const kassa_config_t *cfg, int argc, char **argv);
 int cli_batch(const kassa_config_t *cfg, int argc, char **argv);
 
-/* Shared by `kassa ofd` and `kassa batch` (defined in cli_ofd.c): open
-** DATA/fn.db (1 with the reason on stderr when it cannot be), and the
-** [outbox] policy of the configuration as ofd/outbox.h takes it. */
+/* Shared by `kassa fn|shift|fd|ofd|batch` (defined in cli_ofd.c): open
+** DATA/fn.db (1 with the reason on stderr when it cannot be). */
 struct fn;
-struct outbox_policy;
 int cli_delivery_open_fn(const kassa_config_t *cfg, struct fn **fn);
-void cli_delivery_policy(const kassa_config_t *cfg, struct outbox_policy *policy);
 int cli_sale(const kassa_config_t *cfg, int argc, char **argv);
 int cli_accept(const kassa_config_t *cfg, int argc, char **argv);
 int cli_return(const kassa_config_t *cfg, int argc, char **argv);

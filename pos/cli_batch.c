@@ -121,7 +121,7 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   outbox_policy_t policy;
   outbox_status_t s;
-  cli_delivery_policy(cfg, &policy);
+  kassa_config_outbox_policy(cfg, &policy);
   rc = outbox_status(fn, 0, &policy, &s);
   fn_free(fn);
   if (rc != 0) {

@@ -74,28 +74,6 @@ static int refused(const char *what, int err)
   return 1;
 }
 
-static int open_fn(const kassa_config_t *cfg, fn_t **fn)
-{
-  char path[KASSA_PATH_MAX + 16];
-  fn_path(cfg, path, sizeof path);
-  int rc = crypto_init();
-  if (rc != 0) {
-    fprintf(stderr, "kassa: %s\n", crypto_error_message(rc));
-    return 1;
-  }
-  struct stat st;
-  if (stat(path, &st) != 0) {
-    fprintf(stderr,
-            "kassa: no fiscal storage in %s (run `kassa fn init` first)\n"
-            "  Фискальный накопитель не найден: сначала выполните `kassa fn init`.\n",
-            cfg->data_dir);
-    return 1;
-  }
-  rc = fn_emu_open(path, NULL, fn);
-  if (rc != 0) return refused("opening the FN", rc);
-  return 0;
-}
-
 static const char *arg_value(int argc, char **argv, int *i)
 {
   if (*i + 1 >= argc) {
@@ -331,7 +309,7 @@ static int fn_register_cmd(const kassa_config_t *cfg, int argc, char **argv)
   fiscal_text_fold(r.reg.ofd_name);
   if (!r.reg.kkt_serial[0]) snprintf(r.reg.kkt_serial, sizeof r.reg.kkt_serial, "%s", "KASSA0001");
   fn_t *fn = NULL;
-  if (open_fn(cfg, &fn)) return 1;
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_doc_result_t res;
   int rc = fn_register(fn, &r, re, &res);
   fn_free(fn);
@@ -348,7 +326,7 @@ static int fn_status_cmd(const kassa_config_t *cfg, int argc, char **argv)
     return 2;
   }
   fn_t *fn = NULL;
-  if (open_fn(cfg, &fn)) return 1;
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_status_t s;
   int rc = fn_status(fn, &s);
   fn_free(fn);
@@ -427,7 +405,7 @@ int cli_shift(const kassa_config_t *cfg, int argc, char **argv)
     }
   }
   fn_t *fn = NULL;
-  if (open_fn(cfg, &fn)) return 1;
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_doc_result_t res;
   int rc = open ? fn_shift_open(fn, cashier, &res) : fn_shift_close(fn, cashier, &res);
   fn_free(fn);
@@ -570,7 +548,7 @@ int cli_fd(const kassa_config_t *cfg, int argc, char **argv)
     return 2;
   }
   fn_t *fn = NULL;
-  if (open_fn(cfg, &fn)) return 1;
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
   int status = !strcmp(argv[1], "list") ? fd_list(fn, argc - 1, argv + 1)
                                         : fd_one(fn, argc - 1, argv + 1, !strcmp(argv[1], "dump"));
   fn_free(fn);

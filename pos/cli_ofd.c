@@ -57,16 +57,6 @@ static const char ofd_usage[] =
 
 /* ---- helpers ----------------------------------------------------------- */
 
-void cli_delivery_policy(const kassa_config_t *cfg, outbox_policy_t *p)
-{
-  outbox_policy_defaults(p);
-  p->fn_warn_days = cfg->fn_warn_days;
-  p->batch_warn_hours = cfg->batch_warn_hours;
-  p->batch_refuse_hours = cfg->batch_refuse_hours;
-  p->batch_refuses_marked = cfg->batch_refuses_marked != 0;
-  p->batch_applies_online = cfg->batch_applies_online != 0;
-}
-
 int cli_delivery_open_fn(const kassa_config_t *cfg, fn_t **fn)
 {
   char path[KASSA_PATH_MAX + 16];
@@ -165,7 +155,7 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   outbox_status_t s;
   outbox_policy_t policy;
-  cli_delivery_policy(cfg, &policy);
+  kassa_config_outbox_policy(cfg, &policy);
   int rc = outbox_status(fn, 0, &policy, &s);
   fn_free(fn);
   if (rc != 0) {
@@ -369,7 +359,7 @@ static int flush_cmd(const kassa_config_t *cfg, int argc, char **argv)
                     ofd_deliver_notifications, retries, &notes, &rejected);
   outbox_status_t s;
   outbox_policy_t policy;
-  cli_delivery_policy(cfg, &policy);
+  kassa_config_outbox_policy(cfg, &policy);
   int rc = outbox_status(fn, 0, &policy, &s);
   fn_free(fn);
   links_close(&links);

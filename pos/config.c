@@ -44,6 +44,16 @@ void kassa_config_operator_url(const kassa_config_t *cfg, char *out, size_t size
     snprintf(out, size, "http://%s:%u", cfg->operator_host, (unsigned)cfg->operator_http_port);
 }
 
+void kassa_config_outbox_policy(const kassa_config_t *cfg, outbox_policy_t *p)
+{
+  outbox_policy_defaults(p);
+  p->fn_warn_days = cfg->fn_warn_days;
+  p->batch_warn_hours = cfg->batch_warn_hours;
+  p->batch_refuse_hours = cfg->batch_refuse_hours;
+  p->batch_refuses_marked = cfg->batch_refuses_marked != 0;
+  p->batch_applies_online = cfg->batch_applies_online != 0;
+}
+
 typedef struct load_ctx {
   kassa_config_t *cfg;
   char dir[KASSA_PATH_MAX];

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ofd/outbox.h"
+
 #define KASSA_PATH_MAX 1024
 
 typedef struct kassa_config {
@@ -56,6 +58,9 @@ typedef struct kassa_config {
 /* The operator's HTTP base (true-api, the code feed, remarks, batches):
 ** [trueapi] cdn_url when set, else http://[operator] host:http_port. */
 void kassa_config_operator_url(const kassa_config_t *cfg, char *out, size_t size);
+
+/* The delivery deadlines of the [outbox] section as the outbox takes them. */
+void kassa_config_outbox_policy(const kassa_config_t *cfg, outbox_policy_t *p);
 
 /* Fill cfg with the built-in defaults. */
 void kassa_config_defaults(kassa_config_t *cfg);

@@ -65,12 +65,7 @@ int till_open(const till_options_t *o, till_t **out, char *err, size_t err_size)
   t->config = *o->config;
   t->clock = o->clock ? o->clock : wall_clock_ms;
   t->clock_user = o->clock_user;
-  outbox_policy_defaults(&t->policy);
-  t->policy.fn_warn_days = t->config.fn_warn_days;
-  t->policy.batch_warn_hours = t->config.batch_warn_hours;
-  t->policy.batch_refuse_hours = t->config.batch_refuse_hours;
-  t->policy.batch_refuses_marked = t->config.batch_refuses_marked != 0;
-  t->policy.batch_applies_online = t->config.batch_applies_online != 0;
+  kassa_config_outbox_policy(&t->config, &t->policy);
 
   if ((rc = crypto_init()) != 0) {
     snprintf(err, err_size, "%s", crypto_error_message(rc));
