@@ -516,7 +516,11 @@ fail:
   return rc;
 }
 
-int accept_doc_load_list(const char *path, accept_doc_t **out, accept_error_t *err)
+/* A file read whole, then parsed by `parse` (the list or the UTD reader). */
+typedef int (*doc_parser_t)(const char *text, size_t len, const char *name, accept_doc_t **out,
+                            accept_error_t *err);
+
+static int load_file(const char *path, doc_parser_t parse, accept_doc_t **out, accept_error_t *err)
 {
   char *buf;
   size_t len;
@@ -526,9 +530,14 @@ int accept_doc_load_list(const char *path, accept_doc_t **out, accept_error_t *e
   *out = NULL;
   int rc = read_file(path, &buf, &len, err);
   if (rc != ACCEPT_OK) return rc;
-  rc = accept_doc_parse_list(buf, len, path, out, err);
+  rc = parse(buf, len, path, out, err);
   free(buf);
   return rc;
+}
+
+int accept_doc_load_list(const char *path, accept_doc_t **out, accept_error_t *err)
+{
+  return load_file(path, accept_doc_parse_list, out, err);
 }
 
 /* ---- the UTD -------------------------------------------------------------------- */
@@ -883,17 +892,7 @@ fail:
 
 int accept_doc_load_utd(const char *path, accept_doc_t **out, accept_error_t *err)
 {
-  char *buf;
-  size_t len;
-  error_clear(err);
-  if (path == NULL || out == NULL)
-    return fail_with(err, ACCEPT_ERR_ARGUMENT, 0, "Неверный вызов.", "Invalid arguments.");
-  *out = NULL;
-  int rc = read_file(path, &buf, &len, err);
-  if (rc != ACCEPT_OK) return rc;
-  rc = accept_doc_parse_utd(buf, len, path, out, err);
-  free(buf);
-  return rc;
+  return load_file(path, accept_doc_parse_utd, out, err);
 }
 
 /* ---- comparison ----------------------------------------------------------------- */

@@ -228,14 +228,19 @@ static json_t *code_answer(http_server_t *h, const char *km, size_t len)
   return o;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *j)
+enum MHD_Result http_send_json(struct MHD_Connection *conn, unsigned status, json_t *j)
 {
   char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
   struct MHD_Response *r;
   enum MHD_Result ret;
   json_decref(j);
-  if (!text) return MHD_NO;
-  r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+  if (!text) {
+    static char oom[] = "{\"code\":500,\"description\":\"out of memory\",\"error\":\"memory\"}";
+    r = MHD_create_response_from_buffer(sizeof oom - 1, oom, MHD_RESPMEM_PERSISTENT);
+    status = 500;
+  } else {
+    r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+  }
   if (!r) {
     free(text);
     return MHD_NO;
@@ -248,7 +253,7 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, j
 
 static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *what)
 {
-  return send_json(
+  return http_send_json(
       conn, status,
       json_pack("{s:i,s:s,s:s}", "code", (int)status, "description", what, "error", what));
 }
@@ -292,7 +297,7 @@ static enum MHD_Result codes_check(http_server_t *h, struct MHD_Connection *conn
   json_decref(in);
   slow = atomic_load(&h->slow_ms);
   if (slow > 0) nap(h, slow);
-  return send_json(conn, 200, out);
+  return http_send_json(conn, 200, out);
 fail:
   json_decref(in);
   json_decref(list);
@@ -308,7 +313,7 @@ static enum MHD_Result batch_route(http_server_t *h, struct MHD_Connection *conn
   atomic_fetch_add(&h->batches, 1);
   oism_batch_upload(h->o.store, h->o.lock, q->body, q->len, ffd_time(), &status, &answer);
   if (!answer) return send_error(conn, 500, "out of memory");
-  return send_json(conn, status, answer);
+  return http_send_json(conn, status, answer);
 }
 
 static enum MHD_Result control_fault(http_server_t *h, struct MHD_Connection *conn,
@@ -325,13 +330,13 @@ static enum MHD_Result control_fault(http_server_t *h, struct MHD_Connection *co
       ret = send_error(conn, 400, "slow needs \"ms\": 0..60000");
     } else {
       atomic_store(&h->slow_ms, (int)ms);
-      ret = send_json(conn, 200, json_pack("{s:s,s:I}", "mode", "slow", "ms", ms));
+      ret = http_send_json(conn, 200, json_pack("{s:s,s:I}", "mode", "slow", "ms", ms));
     }
   } else if (h->o.set_faults(h->o.user, mode) != 0) {
     ret = send_error(conn, 400, "unknown mode (drop delay garbage dup-ack refuse none slow)");
   } else {
     if (strcmp(mode, "none") == 0) atomic_store(&h->slow_ms, 0);
-    ret = send_json(conn, 200, json_pack("{s:s}", "mode", mode));
+    ret = http_send_json(conn, 200, json_pack("{s:s}", "mode", mode));
   }
   json_decref(in);
   return ret;
@@ -347,7 +352,7 @@ static enum MHD_Result control_health(http_server_t *h, struct MHD_Connection *c
     ret = send_error(conn, 400, "body must be {\"avgTimeMs\":N}");
   } else {
     atomic_store(&h->health_ms, (int)json_integer_value(ms));
-    ret = send_json(conn, 200, json_pack("{s:I}", "avgTimeMs", json_integer_value(ms)));
+    ret = http_send_json(conn, 200, json_pack("{s:I}", "avgTimeMs", json_integer_value(ms)));
   }
   json_decref(in);
   return ret;
@@ -360,8 +365,8 @@ static enum MHD_Result cdn_info(http_server_t *h, struct MHD_Connection *conn)
   json_array_append_new(hosts, json_pack("{s:s}", "host", h->self));
   for (size_t i = 0; i < h->o.cdn_host_count; i++)
     json_array_append_new(hosts, json_pack("{s:s}", "host", h->o.cdn_hosts[i]));
-  return send_json(conn, 200,
-                   json_pack("{s:i,s:s,s:o}", "code", 0, "description", "ok", "hosts", hosts));
+  return http_send_json(conn, 200,
+                        json_pack("{s:i,s:s,s:o}", "code", 0, "description", "ok", "hosts", hosts));
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -402,9 +407,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   if (strcmp(url, "/api/v4/true-api/cdn/info") == 0 && get) return cdn_info(h, conn);
   if (strcmp(url, "/api/v4/true-api/cdn/health/check") == 0 && get) {
     atomic_fetch_add(&h->health_checks, 1);
-    return send_json(conn, 200,
-                     json_pack("{s:i,s:s,s:i}", "code", 0, "description", "ok", "avgTimeMs",
-                               atomic_load(&h->health_ms)));
+    return http_send_json(conn, 200,
+                          json_pack("{s:i,s:s,s:i}", "code", 0, "description", "ok", "avgTimeMs",
+                                    atomic_load(&h->health_ms)));
   }
   if (strcmp(url, "/api/v4/true-api/codes/check") == 0 && post) return codes_check(h, conn, q);
   if (strcmp(url, BATCH_UPLOAD_PATH) == 0 && post) return batch_route(h, conn, q);
@@ -413,10 +418,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   if (strcmp(url, "/control/fault") == 0 && post) return control_fault(h, conn, q);
   if (strcmp(url, "/control/health") == 0 && post) return control_health(h, conn, q);
   if (strcmp(url, "/control/stats") == 0 && get)
-    return send_json(conn, 200,
-                     json_pack("{s:i,s:i,s:i}", "checks", atomic_load(&h->checks), "health",
-                               atomic_load(&h->health_checks), "batches",
-                               atomic_load(&h->batches)));
+    return http_send_json(conn, 200,
+                          json_pack("{s:i,s:i,s:i}", "checks", atomic_load(&h->checks), "health",
+                                    atomic_load(&h->health_checks), "batches",
+                                    atomic_load(&h->batches)));
   return send_error(conn, 404, "no such endpoint");
 }
 

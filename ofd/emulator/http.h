@@ -28,6 +28,8 @@
 #ifndef KASSA_OFD_EMULATOR_HTTP_H
 #define KASSA_OFD_EMULATOR_HTTP_H
 
+#include <jansson.h>
+#include <microhttpd.h>
 #include <pthread.h>
 #include <stddef.h>
 
@@ -57,6 +59,10 @@ typedef struct http_server http_server_t;
 /* Starts the server on 127.0.0.1:port in its own threads. 0, or -1 (the
 ** reason went to stderr) with *out NULL. */
 int http_start(const http_options_t *options, http_server_t **out);
+
+/* Queues j (stolen) as the JSON answer with status; a body that cannot be
+** made is answered 500 with a JSON error. For the routes in other files. */
+enum MHD_Result http_send_json(struct MHD_Connection *conn, unsigned status, json_t *j);
 
 /* Stops the server and waits for its threads. NULL is fine. */
 void http_stop(http_server_t *h);

@@ -40,9 +40,9 @@
 
 #include "ofd/emulator/admin.h"
 
-#define BUSY_MS         5000
-#define KM_MAX          512
-#define INN_MAX         12
+#define BUSY_MS 5000
+#define KM_MAX  512
+#define INN_MAX 12
 
 static const char *const install_sql[] = {
     "CREATE TABLE IF NOT EXISTS lm_feed (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -67,33 +67,10 @@ static const char page_sql[] =
 /* ---------------------------------------------------------------------- */
 /* Answers                                                                 */
 
-static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *j)
-{
-  char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-  struct MHD_Response *r;
-  enum MHD_Result ret;
-  json_decref(j);
-  if (!text) {
-    static char oom[] = "{\"code\":500,\"description\":\"out of memory\",\"error\":\"memory\"}";
-    r = MHD_create_response_from_buffer(sizeof oom - 1, oom, MHD_RESPMEM_PERSISTENT);
-    status = 500;
-  } else {
-    r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-  }
-  if (!r) {
-    free(text);
-    return MHD_NO;
-  }
-  MHD_add_response_header(r, "Content-Type", "application/json");
-  ret = MHD_queue_response(conn, status, r);
-  MHD_destroy_response(r);
-  return ret;
-}
-
 static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *name,
                                   const char *why)
 {
-  return send_json(
+  return http_send_json(
       conn, status,
       json_pack("{s:i,s:s,s:s}", "code", (int)status, "description", why, "error", name));
 }
@@ -280,11 +257,12 @@ static enum MHD_Result codes_route(const http_options_t *o, struct MHD_Connectio
   if (owner && owner[0] && !inn_valid(owner))
     return send_error(conn, 400, "owner", "owner must be an INN of 10 or 12 digits");
   pthread_mutex_lock(o->lock);
-  page = registry_db(o, &db) == 0 ? feed_page(db, after, owner ? owner : "", (unsigned)limit) : NULL;
+  page =
+      registry_db(o, &db) == 0 ? feed_page(db, after, owner ? owner : "", (unsigned)limit) : NULL;
   sqlite3_close(db);
   pthread_mutex_unlock(o->lock);
   if (!page) return send_error(conn, 500, "store", "the registry could not be read");
-  return send_json(conn, 200, page);
+  return http_send_json(conn, 200, page);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -529,9 +507,10 @@ static enum MHD_Result remark_route(const http_options_t *o, struct MHD_Connecti
   sqlite3_close(db);
   pthread_mutex_unlock(o->lock);
   if (status != 0) return send_error(conn, status, name, why);
-  return send_json(conn, 200,
-                   json_pack("{s:i,s:s,s:s,s:s,s:s,s:b}", "code", 0, "description", "ok", "old",
-                             q.old, "new", q.new_ki, "owner", q.owner, "repeated", repeated));
+  return http_send_json(conn, 200,
+                        json_pack("{s:i,s:s,s:s,s:s,s:s,s:b}", "code", 0, "description", "ok",
+                                  "old", q.old, "new", q.new_ki, "owner", q.owner, "repeated",
+                                  repeated));
 }
 
 enum MHD_Result registry_http(const http_options_t *o, struct MHD_Connection *conn, const char *url,
