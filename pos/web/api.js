@@ -334,6 +334,28 @@ const Kassa = (() => {
     location.reload();
   });
 
+  /* A touch keypad: one button per key into the input; '⌫' deletes the
+  ** last character, 'C' clears. Shared by the weight pad and the PIN pad. */
+  function keypad(keysId, inputId, keys) {
+    $(keysId).replaceChildren(
+      ...keys.map((k) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'btn key',
+            onclick: () => {
+              const input = $(inputId);
+              input.value = k === 'C' ? '' : k === '⌫' ? input.value.slice(0, -1) : input.value + k;
+              input.focus();
+            },
+          },
+          k,
+        ),
+      ),
+    );
+  }
+
   return {
     GS,
     GS_SHOWN,
@@ -352,6 +374,7 @@ const Kassa = (() => {
     MARKS,
     h,
     $,
+    keypad,
     pngSource,
     scanText,
     shownCode,

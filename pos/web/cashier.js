@@ -344,23 +344,7 @@
 
   function buildKeypad() {
     const keys = ['7', '8', '9', '4', '5', '6', '1', '2', '3', ',', '0', '⌫'];
-    $('keypad-keys').replaceChildren(
-      ...keys.map((k) =>
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'btn key',
-            onclick: () => {
-              const input = $('keypad-input');
-              input.value = k === '⌫' ? input.value.slice(0, -1) : input.value + k;
-              input.focus();
-            },
-          },
-          k,
-        ),
-      ),
-    );
+    Kassa.keypad('keypad-keys', 'keypad-input', keys);
     $('keypad-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       if (!keypadThen) return;

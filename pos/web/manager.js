@@ -79,23 +79,7 @@
 
   function buildPinPad() {
     const keys = ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'C', '0', '⌫'];
-    $('pin-keys').replaceChildren(
-      ...keys.map((k) =>
-        h(
-          'button',
-          {
-            type: 'button',
-            class: 'btn key',
-            onclick: () => {
-              const input = $('pin-input');
-              input.value = k === 'C' ? '' : k === '⌫' ? input.value.slice(0, -1) : input.value + k;
-              input.focus();
-            },
-          },
-          k,
-        ),
-      ),
-    );
+    Kassa.keypad('pin-keys', 'pin-input', keys);
     $('pin-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       const pin = $('pin-input').value.trim();
