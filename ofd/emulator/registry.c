@@ -8,7 +8,7 @@
 ** (AUTOINCREMENT: numbers never reused) whenever the registry row changes,
 ** so "what changed after N" is a range of an integer primary key, and a
 ** code changed twice is sent once, in its latest state. The triggers live
-** in the file, so writers that know nothing of this module (the OISM port,
+** in the file (store.c installs them with the store), so writers that know nothing of this module (the OISM port,
 ** the batch upload, `kassa-operator block` in another process) keep it;
 ** they DELETE then INSERT rather than INSERT OR REPLACE because an outer
 ** statement's conflict clause would override a trigger's.
@@ -44,20 +44,6 @@
 #define KM_MAX  512
 #define INN_MAX 12
 
-static const char *const install_sql[] = {
-    "CREATE TABLE IF NOT EXISTS lm_feed (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " ki TEXT NOT NULL UNIQUE)",
-    "CREATE TABLE IF NOT EXISTS lm_remarks (old TEXT PRIMARY KEY, new_ki TEXT NOT NULL UNIQUE,"
-    " owner TEXT NOT NULL, at INTEGER NOT NULL)",
-    /* Every code present now, in the order it was added; then the triggers
-    ** log every later change. One transaction: no change falls between. */
-    "INSERT OR IGNORE INTO lm_feed (ki) SELECT ki FROM codes ORDER BY rowid",
-    "CREATE TRIGGER IF NOT EXISTS lm_feed_insert AFTER INSERT ON codes BEGIN"
-    " DELETE FROM lm_feed WHERE ki = NEW.ki; INSERT INTO lm_feed (ki) VALUES (NEW.ki); END",
-    "CREATE TRIGGER IF NOT EXISTS lm_feed_update AFTER UPDATE ON codes BEGIN"
-    " DELETE FROM lm_feed WHERE ki = NEW.ki; INSERT INTO lm_feed (ki) VALUES (NEW.ki); END",
-};
-
 static const char page_sql[] =
     "SELECT f.seq, c.ki, c.gtin, c.status, c.blocked_code OR c.blocked_gtin OR c.blocked_series,"
     " c.owner_inn, c.expiry, c.min_price, c.max_price, r.new_ki IS NOT NULL"
@@ -89,13 +75,11 @@ static int exec(sqlite3 *db, const char *text)
   return 0;
 }
 
-/* Opens our connection and installs the change log once per file. */
+/* Opens our connection to the store (whose change log store.c installs). */
 static int registry_db(const http_options_t *o, sqlite3 **out)
 {
   const char *path = store_path(o->store);
   sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
-  bool installed = false;
 
   *out = NULL;
   if (!path || !path[0]) {
@@ -105,21 +89,6 @@ static int registry_db(const http_options_t *o, sqlite3 **out)
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) goto fail;
   sqlite3_busy_timeout(db, BUSY_MS);
   if (exec(db, "PRAGMA synchronous=FULL") != 0) goto fail;
-  if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name = 'lm_feed_update'", -1, &st,
-                         NULL) != SQLITE_OK)
-    goto fail;
-  installed = sqlite3_step(st) == SQLITE_ROW;
-  sqlite3_finalize(st);
-  if (!installed) {
-    if (exec(db, "BEGIN IMMEDIATE") != 0) goto fail;
-    for (size_t i = 0; i < sizeof install_sql / sizeof install_sql[0]; i++) {
-      if (exec(db, install_sql[i]) != 0) {
-        exec(db, "ROLLBACK");
-        goto fail;
-      }
-    }
-    if (exec(db, "COMMIT") != 0) goto fail;
-  }
   *out = db;
   return 0;
 fail:

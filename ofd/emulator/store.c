@@ -106,9 +106,46 @@ static size_t copy_blob(sqlite3_stmt *st, int col, uint8_t *out, size_t cap)
   return n;
 }
 
-const char *store_path(const store_t *s)
+const char *store_path(const store_t *s) { return s ? sqlite3_db_filename(s->db, "main") : NULL; }
+
+/*
+** The registry's change feed (ofd/emulator/registry.c: the code statuses a
+** till's cache syncs from): a log of every code in the order it last
+** changed, kept by triggers, so any writer (the server, `kassa-operator
+** issue` or `block` in another process) is logged. It is installed with the
+** store, so a new file logs every code from its first write; an older file
+** has its codes copied in once, here, not inside a till's first request.
+*/
+static const char *const feed_sql[] = {
+    "CREATE TABLE IF NOT EXISTS lm_feed (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " ki TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE IF NOT EXISTS lm_remarks (old TEXT PRIMARY KEY, new_ki TEXT NOT NULL UNIQUE,"
+    " owner TEXT NOT NULL, at INTEGER NOT NULL)",
+    /* Every code present now, in the order it was added; then the triggers
+    ** log every later change. One transaction: no change falls between. */
+    "INSERT OR IGNORE INTO lm_feed (ki) SELECT ki FROM codes ORDER BY rowid",
+    "CREATE TRIGGER IF NOT EXISTS lm_feed_insert AFTER INSERT ON codes BEGIN"
+    " DELETE FROM lm_feed WHERE ki = NEW.ki; INSERT INTO lm_feed (ki) VALUES (NEW.ki); END",
+    "CREATE TRIGGER IF NOT EXISTS lm_feed_update AFTER UPDATE ON codes BEGIN"
+    " DELETE FROM lm_feed WHERE ki = NEW.ki; INSERT INTO lm_feed (ki) VALUES (NEW.ki); END",
+};
+
+static int feed_install(store_t *s)
 {
-  return s ? sqlite3_db_filename(s->db, "main") : NULL;
+  sqlite3_stmt *st = NULL;
+  bool installed;
+  if (exec_plain(s, "BEGIN IMMEDIATE") != 0) return STORE_ERR;
+  if (prep(s, "SELECT 1 FROM sqlite_master WHERE name = 'lm_feed_update'", &st) != 0) goto fail;
+  installed = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  st = NULL;
+  for (size_t i = 0; !installed && i < sizeof feed_sql / sizeof feed_sql[0]; i++)
+    if (exec_plain(s, feed_sql[i]) != 0) goto fail;
+  if (exec_plain(s, "COMMIT") == 0) return 0;
+fail:
+  sqlite3_finalize(st);
+  store_rollback(s);
+  return STORE_ERR;
 }
 
 int store_open(const char *dir, store_t **out)
@@ -141,6 +178,7 @@ int store_open(const char *dir, store_t **out)
   for (size_t i = 0; i < sizeof schema / sizeof schema[0]; i++) {
     if (exec_plain(s, schema[i]) != 0) goto fail;
   }
+  if (feed_install(s) != 0) goto fail;
   if (getrandom(s->secret, sizeof s->secret, 0) != (ssize_t)sizeof s->secret) goto fail;
   /* The first open's secret wins: later opens read it back. */
   if (prep(s, "INSERT OR IGNORE INTO meta (id, secret) VALUES (1, ?)", &st) != 0) goto fail;
