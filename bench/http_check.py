@@ -29,6 +29,7 @@ import os
 import random
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,10 @@ ap.add_argument("--dir", default=None, help="where the data goes (default: a tem
 ap.add_argument("--keep", action="store_true", help="keep the data directory")
 ap.add_argument("--reuse", default=None,
                 help="a data directory kept by --keep: skip the set-up, measure again")
+ap.add_argument("--operator-store", default=None,
+                help="a kassa-operator data directory that already holds the codes (made with "
+                     "`kassa-operator --data DIR issue ...`): used in place (the bench's FN is "
+                     "added to it) instead of issuing anew")
 a = ap.parse_args()
 
 KASSA = os.path.join(a.build, "kassa")
@@ -53,6 +58,8 @@ JEANS = "04601234501026"
 GS = "\x1d"
 root = os.path.abspath(a.reuse or tempfile.mkdtemp(prefix="http-check-", dir=a.dir or a.build))
 till_dir, op_dir, conf = (os.path.join(root, x) for x in ("till", "operator", "kassa.conf"))
+if a.operator_store:
+    op_dir = os.path.abspath(a.operator_store)
 os.makedirs(till_dir, exist_ok=True)
 os.makedirs(op_dir, exist_ok=True)
 procs = []
@@ -94,17 +101,31 @@ def set_up():
     """Codes, FN, keys, catalogue, sync; returns the sample of codes to check."""
     write_conf("offline")
     t0 = time.perf_counter()
-    codes = []
-    left = a.codes
-    while left > 0:
-        n = min(left, 100000)
-        r = run(OPERATOR, "--data", op_dir, "issue", "--gtin", JEANS, "--group", "lp", "--count",
-                str(n), "--owner", OWNER, timeout=3600)
-        codes += r.stdout.split()
-        left -= n
-    print(f"issued {len(codes)} codes in {time.perf_counter() - t0:.1f} s", flush=True)
-    sample = [c.replace("\\x1d", GS) for c in random.Random(5).sample(codes, min(len(codes), 2000))]
-    del codes
+    if a.operator_store:
+        # Issued before (10 M codes take several minutes): draw the sample
+        # from its registry (km holds the whole code).
+        db = sqlite3.connect(os.path.join(op_dir, "operator.db"))
+        n = db.execute("SELECT max(rowid) FROM codes").fetchone()[0]
+        ids = random.Random(5).sample(range(1, n + 1), min(n, 2000))
+        sample = [r[0] for r in db.execute(
+            f"SELECT km FROM codes WHERE rowid IN ({','.join(map(str, ids))}) AND owner_inn = ?",
+            (OWNER,))]
+        a.codes = db.execute("SELECT count(*) FROM codes WHERE owner_inn = ?", (OWNER,)).fetchone()[0]
+        db.close()
+        print(f"a store of {a.codes} codes, sample drawn in {time.perf_counter() - t0:.1f} s",
+              flush=True)
+    else:
+        codes = []
+        left = a.codes
+        while left > 0:
+            n = min(left, 100000)
+            r = run(OPERATOR, "--data", op_dir, "issue", "--gtin", JEANS, "--group", "lp",
+                    "--count", str(n), "--owner", OWNER, timeout=3600)
+            codes += r.stdout.split()
+            left -= n
+        print(f"issued {len(codes)} codes in {time.perf_counter() - t0:.1f} s", flush=True)
+        sample = [c.replace("\\x1d", GS) for c in random.Random(5).sample(codes, min(len(codes), 2000))]
+        del codes
 
     kassa("fn", "init", "--fn-number", "9999078900009999")
     kassa("fn", "register", "--reg-number", "0000000001012345", "--inn", OWNER, "--name",
@@ -142,10 +163,12 @@ try:
     if a.online and a.reuse:
         sys.exit("--online needs a fresh set-up (the operator runs from it)")
     write_conf("both" if a.online else "offline")
+    t0 = time.perf_counter()
     serve = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0", "--lm-port",
                               "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     procs.append(serve)
-    line = serve.stdout.readline()
+    line = serve.stdout.readline()  # "listening" is printed once the port accepts
+    startup_ms = (time.perf_counter() - t0) * 1000
     port = int(line.split()[4].split(":")[1])
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Content-Type": "application/json", "Authorization": "Bearer bench-token"}
@@ -182,15 +205,18 @@ try:
         return lat[min(len(lat) - 1, int(p / 100.0 * len(lat)))] * 1000
 
     with open(f"/proc/{serve.pid}/status") as f:
-        rss = next((l.split()[1] for l in f if l.startswith("VmRSS:")), "?")
+        status = {l.split(":")[0]: l.split()[1] for l in f if l.startswith(("VmRSS:", "VmHWM:"))}
+    rss, peak = status.get("VmRSS", "?"), status.get("VmHWM", "?")
     mode = "both (operator on loopback)" if a.online else "offline (cached statuses)"
     print(f"POST /api/check, {cached} codes cached, check = {mode}: {a.requests} requests, "
           f"p50 {pct(50):.2f} ms, p90 {pct(90):.2f} ms, p99 {pct(99):.2f} ms, "
-          f"max {lat[-1] * 1000:.2f} ms; refused {refusals}; kassa serve RSS {rss} kB")
+          f"max {lat[-1] * 1000:.2f} ms; refused {refusals}; kassa serve RSS {rss} kB, "
+          f"peak {peak} kB; start-up to listening {startup_ms:.0f} ms")
     print(f"  of which the check pipeline itself (decision elapsed_us): "
           f"p50 {inner[len(inner) // 2]:.2f} ms, p99 {inner[int(0.99 * len(inner))]:.2f} ms")
     print(f"| {cached} | {mode} | {a.requests} | {pct(50):.2f} | {pct(99):.2f} | "
-          f"{lat[-1] * 1000:.2f} | {int(rss) // 1024 if rss != '?' else '?'} MB |")
+          f"{lat[-1] * 1000:.2f} | {int(peak) // 1024 if peak != '?' else '?'} MB | "
+          f"{startup_ms:.0f} ms |")
     if refusals:
         sys.exit(f"{refusals} checks of cached genuine codes were refused")
 finally:

@@ -39,7 +39,7 @@ struct registry {
 
 typedef struct buffer {
   char *data;
-  size_t len;
+  size_t len, cap;
   bool too_big;
 } buffer_t;
 
@@ -106,14 +106,23 @@ void registry_page_free(registry_page_t *page)
   memset(page, 0, sizeof *page);
 }
 
-static bool cursor_copy(json_t *v, char out[REGISTRY_CURSOR_MAX + 1])
+/* A cursor's text: 1..REGISTRY_CURSOR_MAX characters of [0-9a-z.], or
+** only digits when digits is set. */
+static bool cursor_ok(const char *s, size_t n, bool digits)
+{
+  if (!s || n == 0 || n > REGISTRY_CURSOR_MAX || strlen(s) != n) return false;
+  for (size_t i = 0; i < n; i++) {
+    bool digit = s[i] >= '0' && s[i] <= '9';
+    if (!digit && (digits || !((s[i] >= 'a' && s[i] <= 'z') || s[i] == '.'))) return false;
+  }
+  return true;
+}
+
+static bool cursor_copy(json_t *v, bool digits, char out[REGISTRY_CURSOR_MAX + 1])
 {
   const char *s = json_string_value(v);
   size_t n = s ? json_string_length(v) : 0;
-  if (n == 0 || n > REGISTRY_CURSOR_MAX) return false;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') return false;
-  }
+  if (!cursor_ok(s, n, digits)) return false;
   memcpy(out, s, n + 1);
   return true;
 }
@@ -168,7 +177,7 @@ static bool row_parse(json_t *row, registry_code_t *c)
 
 int registry_parse_page(const char *text, size_t len, registry_page_t *page)
 {
-  json_t *root, *list, *names, *row;
+  json_t *root, *list, *names, *row, *snapshot;
   size_t i, n;
   if (!text || !page) return REGISTRY_ERR_ARGUMENT;
   registry_page_free(page);
@@ -179,10 +188,20 @@ int registry_parse_page(const char *text, size_t len, registry_page_t *page)
       !json_is_integer(json_object_get(root, "code")) ||
       json_integer_value(json_object_get(root, "code")) != 0 ||
       !json_is_boolean(json_object_get(root, "more")) ||
-      !cursor_copy(json_object_get(root, "after"), page->after) ||
-      !cursor_copy(json_object_get(root, "next"), page->next) ||
-      !cursor_copy(json_object_get(root, "last"), page->last))
+      !cursor_copy(json_object_get(root, "after"), false, page->after) ||
+      !cursor_copy(json_object_get(root, "next"), false, page->next) ||
+      !cursor_copy(json_object_get(root, "last"), true, page->last))
     goto protocol;
+  snapshot = json_object_get(root, "snapshot");
+  if (snapshot && !json_is_null(snapshot)) {
+    int64_t done, total;
+    if (!nonnegative(json_object_get(snapshot, "done"), &done) ||
+        !nonnegative(json_object_get(snapshot, "total"), &total))
+      goto protocol;
+    page->snapshot = true;
+    page->done = (uint64_t)done;
+    page->total = (uint64_t)total;
+  }
   for (i = 0; i < FIELDS; i++) {
     const char *name = json_string_value(json_array_get(names, i));
     if (!name || strcmp(name, fields[i]) != 0) goto protocol;
@@ -216,17 +235,25 @@ static CURLcode curl_init_rc = CURLE_OK;
 
 static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+/* Appends what curl received. The buffer doubles, so a megabyte page costs
+** a handful of reallocations, not one per 16 KiB chunk (each of which made
+** glibc consolidate the small blocks the previous page's JSON had freed). */
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
 {
   buffer_t *b = user;
   size_t n = size * nmemb;
-  char *grown;
   if (b->len + n > ANSWER_MAX) {
     b->too_big = true;
     return 0;
   }
-  if (!(grown = realloc(b->data, b->len + n + 1))) return 0;
-  b->data = grown;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 64u << 10;
+    char *grown;
+    while (cap < b->len + n + 1) cap *= 2;
+    if (!(grown = realloc(b->data, cap))) return 0;
+    b->data = grown;
+    b->cap = cap;
+  }
   memcpy(b->data + b->len, ptr, n);
   b->len += n;
   b->data[b->len] = '\0';
@@ -352,7 +379,7 @@ int registry_fetch_page(registry_t *r, const char *owner, const char *after, uns
 
   if (!r || !page) return REGISTRY_ERR_ARGUMENT;
   r->error[0] = '\0';
-  if (after && after[0] && !digits_only(after, REGISTRY_CURSOR_MAX)) return REGISTRY_ERR_ARGUMENT;
+  if (after && after[0] && !cursor_ok(after, strlen(after), false)) return REGISTRY_ERR_ARGUMENT;
   if (owner && owner[0] &&
       (!digits_only(owner, 12) || (strlen(owner) != 10 && strlen(owner) != 12)))
     return REGISTRY_ERR_ARGUMENT;

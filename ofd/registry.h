@@ -65,7 +65,8 @@ typedef struct registry_code {
   uint64_t mrp, smp; /* kopecks, 0: none */
 } registry_code_t;
 
-#define REGISTRY_CURSOR_MAX 32
+/* Cursors are opaque: at most this many characters of [0-9a-z.]. */
+#define REGISTRY_CURSOR_MAX 120
 
 /* One page of the feed. Zero it before the first use; registry_page_free
 ** releases it (and leaves it zeroed, ready to be filled again). */
@@ -76,6 +77,8 @@ typedef struct registry_page {
   char next[REGISTRY_CURSOR_MAX + 1];  /* ask with this next time */
   char last[REGISTRY_CURSOR_MAX + 1];  /* the newest change the operator has */
   bool more;                           /* false: the feed is exhausted at `last` */
+  bool snapshot;                       /* a page of the first, full copy (in ki order) */
+  uint64_t done, total;                /* snapshot pages: codes sent so far, of about total */
   void *root;                          /* private: the parsed JSON the strings live in */
   size_t cap;                          /* private */
 } registry_page_t;
@@ -85,7 +88,7 @@ void registry_page_free(registry_page_t *page); /* NULL is fine */
 /*
 ** Parses one feed page (the JSON of registry.h) into page, replacing what
 ** it held. Checks the "fields" list, every row's shape and types, the
-** state names, and that the cursors are decimal. 0, REGISTRY_ERR_PROTOCOL
+** state names, the cursors' characters, and the snapshot's counts. 0, REGISTRY_ERR_PROTOCOL
 ** (page left empty) or REGISTRY_ERR_NO_MEMORY.
 */
 int registry_parse_page(const char *json, size_t len, registry_page_t *page);

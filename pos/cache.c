@@ -581,7 +581,9 @@ int cache_open(const char *path, cache_t **out)
   if (fd < 0) return CACHE_ERR_IO;
   close(fd);
   if (!(c = calloc(1, sizeof *c))) return CACHE_ERR_IO;
-  if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) goto fail;
+  /* NOMUTEX: one thread at a time (above), so SQLite need not lock per call. */
+  if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    goto fail;
   sqlite3_busy_timeout(c->db, BUSY_MS); /* the service and a CLI command may share the file */
   if (pragma_text(c, "PRAGMA journal_mode=WAL", answer, sizeof answer) != 0 ||
       strcmp(answer, "wal") != 0 || exec(c, "PRAGMA synchronous=FULL") != 0 ||

@@ -251,7 +251,7 @@ typedef struct cache_sync_row {
 int cache_sync_apply(cache_t *c, const cache_sync_row_t *rows, size_t count, const char *cursor,
                      int64_t now_ms);
 
-#define CACHE_CURSOR_MAX 128
+#define CACHE_CURSOR_MAX 160
 
 /* The stored cursor ("" when never synced) and lastSync (0 never).
 ** cursor may be NULL; otherwise cursor_size must hold it (else

@@ -127,6 +127,13 @@ const char *check_mark_for(uint8_t tag2106)
   }
 }
 
+/* out = a, then " " and b when b is not NULL; cut to fit (the messages are
+** sized for every reason, a longer detail only loses its end). */
+static void join_text(char *out, size_t cap, const char *a, const char *b)
+{
+  if (snprintf(out, cap, "%s%s%s", a, b ? " " : "", b ? b : "") >= (int)cap) out[cap - 1] = '\0';
+}
+
 /* Sets the refusal and its messages; detail_ru/en add a sentence when
 ** not NULL. Returns 1 so rules can `return refuse(...)`. */
 static int refuse(check_decision_t *d, check_reason_t r, const char *detail, const char *more_ru,
@@ -134,11 +141,9 @@ static int refuse(check_decision_t *d, check_reason_t r, const char *detail, con
 {
   d->allow = false;
   d->reason = r;
-  snprintf(d->message_ru, sizeof d->message_ru, "%s%s%s", reasons[r].ru, more_ru ? " " : "",
-           more_ru ? more_ru : "");
-  snprintf(d->message_en, sizeof d->message_en, "%s%s%s", reasons[r].en, more_en ? " " : "",
-           more_en ? more_en : "");
-  snprintf(d->detail, sizeof d->detail, "%s", detail ? detail : "");
+  join_text(d->message_ru, sizeof d->message_ru, reasons[r].ru, more_ru);
+  join_text(d->message_en, sizeof d->message_en, reasons[r].en, more_en);
+  join_text(d->detail, sizeof d->detail, detail ? detail : "", NULL);
   fiscal_text_utf8_clean(d->message_ru);
   fiscal_text_utf8_clean(d->message_en);
   fiscal_text_utf8_clean(d->detail);

@@ -14,15 +14,17 @@
 ** Managers and scripts use these; the service uses the same file
 ** (DATA/cache.db) through pos/cache.h. A sync goes page by page through
 ** the operator's feed (ofd/registry.h) and stores every page with its
-** cursor in one transaction, so killing it loses at most the page in
-** flight and running it again carries on from the last page stored; the
-** cursor is kept as OWNER/SEQ, so asking for another owner starts over.
+** cursor in one transaction (pos/sync.h, which fetches the next page while
+** one is stored), so killing it loses at most the pages in flight and
+** running it again carries on from the last page stored; the cursor is
+** kept as OWNER/CURSOR, so asking for another owner starts over.
 ** Exit status: 0 done, 1 refused or failed (the reason in Russian and
 ** English), 2 usage.
 */
 #include "ofd/registry.h"
 #include "pos/cache.h"
 #include "pos/cli.h"
+#include "pos/sync.h"
 #include "scanner/markcode.h"
 
 #include <errno.h>
@@ -34,9 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POOL_MAX  100000u
-#define URL_MAX   512
-#define OWNER_ALL "*"
+#define POOL_MAX 100000u
+#define URL_MAX  512
 
 static const char cache_usage[] =
     "usage: kassa cache status [--json]\n"
@@ -74,13 +75,6 @@ static int64_t now_ms(void)
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double mono_seconds(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Prints a cache refusal the way a manager can act on it; returns 1. */
@@ -133,23 +127,6 @@ static void format_time(int64_t ms, char *out, size_t size)
     snprintf(out, size, "%lld ms", (long long)ms);
 }
 
-/* The stored cursor "OWNER/SEQ" split; false when it is not one. */
-static bool cursor_split(const char *stored, char *owner, size_t owner_size, char *seq,
-                         size_t seq_size)
-{
-  const char *slash = strrchr(stored, '/');
-  if (!slash || slash == stored || (size_t)(slash - stored) >= owner_size ||
-      strlen(slash + 1) >= seq_size || !slash[1])
-    return false;
-  memcpy(owner, stored, (size_t)(slash - stored));
-  owner[slash - stored] = '\0';
-  snprintf(seq, seq_size, "%s", slash + 1);
-  for (const char *p = seq; *p; p++) {
-    if (*p < '0' || *p > '9') return false;
-  }
-  return true;
-}
-
 /* ---- kassa cache status ------------------------------------------------ */
 
 static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
@@ -157,7 +134,7 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
   bool json = false;
   cache_t *c = NULL;
   cache_counts_t n;
-  char cursor[CACHE_CURSOR_MAX + 1], owner[16] = "", seq[40] = "";
+  char cursor[CACHE_CURSOR_MAX + 1], owner[16] = "", seq[REGISTRY_CURSOR_MAX + 1] = "";
   int64_t last = 0, now = now_ms();
   uint32_t applied = 0;
   uint32_t hours = cfg->cache_stale_hours ? cfg->cache_stale_hours : 72;
@@ -181,7 +158,7 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
   }
   stale = cache_is_stale(c, now, hours);
   cache_close(c);
-  if (cursor[0]) cursor_split(cursor, owner, sizeof owner, seq, sizeof seq);
+  if (cursor[0]) sync_cursor_split(cursor, owner, sizeof owner, seq, sizeof seq);
   if (json) {
     return print_json(json_pack(
         "{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:b,s:I,s:s,s:s}", "dataDir",
@@ -191,7 +168,7 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
         (json_int_t)n.pending, "synced", (json_int_t)n.synced, "opBlocked",
         (json_int_t)n.op_blocked, "fnApplied", (json_int_t)applied, "lastSync", ms_or_null(last),
         "stale", stale, "staleHours", (json_int_t)hours, "cursor", cursor, "owner",
-        strcmp(owner, OWNER_ALL) == 0 ? "" : owner));
+        strcmp(owner, SYNC_OWNER_ALL) == 0 ? "" : owner));
   }
   printf("code cache %s/cache.db\n", cfg->data_dir);
   printf("  products / товары: %llu\n", (unsigned long long)n.products);
@@ -246,20 +223,32 @@ typedef struct sync_progress {
   uint64_t start, last; /* the feed's sequence space: where we began, its end */
 } sync_progress_t;
 
-static void progress_draw(sync_progress_t *p, const registry_page_t *page, uint64_t fetched,
-                          unsigned pages, double elapsed)
+static void progress_draw(void *user, const registry_page_t *page, uint64_t fetched, unsigned pages,
+                          double elapsed)
 {
-  uint64_t next = strtoull(page->next, NULL, 10);
-  uint64_t last = strtoull(page->last, NULL, 10);
+  sync_progress_t *p = user;
   double rate = elapsed > 0 ? (double)fetched / elapsed : 0.0;
-  if (last > p->last) p->last = last;
+  uint64_t done, span;
+  if (page->snapshot) {
+    /* The first, full copy: how much of it is here. */
+    done = page->done;
+    span = page->total;
+  } else {
+    /* The change log: how far through the sequence space we are. */
+    uint64_t next = strtoull(page->next, NULL, 10), last = strtoull(page->last, NULL, 10);
+    if (last > p->last) p->last = last;
+    span = p->last > p->start ? p->last - p->start : 0;
+    done = next > p->start ? next - p->start : 0;
+  }
   if (!p->tty) {
-    printf("page %u: %zu codes, cursor %s of %s\n", pages, page->count, page->next, page->last);
+    if (page->snapshot)
+      printf("page %u: %zu codes, snapshot %llu of %llu\n", pages, page->count,
+             (unsigned long long)page->done, (unsigned long long)page->total);
+    else
+      printf("page %u: %zu codes, cursor %s of %s\n", pages, page->count, page->next, page->last);
     fflush(stdout);
     return;
   }
-  uint64_t span = p->last > p->start ? p->last - p->start : 0;
-  uint64_t done = next > p->start ? next - p->start : 0;
   unsigned fill = span ? (unsigned)(done * 30 / span) : 30,
            percent = span ? (unsigned)(done * 100 / span) : 100;
   char bar[31];
@@ -281,22 +270,16 @@ static void progress_end(sync_progress_t *p)
 static int sync_cmd(const kassa_config_t *cfg, int argc, char **argv)
 {
   char url[URL_MAX], api_key[sizeof cfg->trueapi_api_key], owner[16] = "";
-  char stored[CACHE_CURSOR_MAX + 1], stored_owner[16], seq[40] = "0", cursor[CACHE_CURSOR_MAX + 1];
+  char stored[CACHE_CURSOR_MAX + 1], stored_owner[16], seq[REGISTRY_CURSOR_MAX + 1] = "0";
   unsigned long limit = REGISTRY_PAGE_LIMIT;
   bool full = false;
   registry_options_t ro;
   registry_t *reg = NULL;
-  registry_page_t page;
-  cache_sync_row_t *rows = NULL;
-  size_t rows_cap = 0;
   cache_t *c = NULL;
   sync_progress_t pr;
-  uint64_t fetched = 0;
-  unsigned pages = 0;
-  double started;
+  sync_result_t res;
   int rc, status = 1;
 
-  memset(&page, 0, sizeof page);
   operator_defaults(cfg, url, sizeof url, api_key, sizeof api_key);
   for (int i = 1; i < argc; i++) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -352,8 +335,8 @@ static int sync_cmd(const kassa_config_t *cfg, int argc, char **argv)
   }
   /* Resume only a sync of the same owner's feed; anything else starts over. */
   if (!full && stored[0]) {
-    if (cursor_split(stored, stored_owner, sizeof stored_owner, seq, sizeof seq) &&
-        strcmp(stored_owner, owner[0] ? owner : OWNER_ALL) == 0) {
+    if (sync_cursor_split(stored, stored_owner, sizeof stored_owner, seq, sizeof seq) &&
+        strcmp(stored_owner, owner[0] ? owner : SYNC_OWNER_ALL) == 0) {
       printf("resuming after cursor %s / продолжение с позиции %s\n", seq, seq);
     } else {
       printf("the last sync was for another owner: starting from the beginning\n"
@@ -366,64 +349,30 @@ static int sync_cmd(const kassa_config_t *cfg, int argc, char **argv)
   memset(&pr, 0, sizeof pr);
   pr.tty = isatty(STDOUT_FILENO) != 0;
   pr.start = strtoull(seq, NULL, 10);
-  started = mono_seconds();
-  for (;;) {
-    if ((rc = registry_fetch_page(reg, owner, seq, (unsigned)limit, &page)) != 0) {
-      progress_end(&pr);
-      fprintf(stderr,
-              "kassa: sync stopped after %u pages (%llu codes): %s\n  %s\n  %s\n  %s\n"
-              "  What was stored stays; run `kassa cache sync` again to carry on.\n"
-              "  Загруженное сохранено; повторите `kassa cache sync`, чтобы продолжить.\n",
-              pages, (unsigned long long)fetched, registry_err_name(rc), registry_last_error(reg),
-              registry_err_message(rc, true), registry_err_message(rc, false));
-      goto done;
-    }
-    if (page.count > rows_cap) {
-      cache_sync_row_t *grown = realloc(rows, page.count * sizeof *rows);
-      if (!grown) {
-        fprintf(stderr, "kassa: out of memory\n");
-        goto done;
-      }
-      rows = grown;
-      rows_cap = page.count;
-    }
-    for (size_t i = 0; i < page.count; i++) {
-      const registry_code_t *k = &page.codes[i];
-      rows[i] = (cache_sync_row_t){.ki = k->ki,
-                                   .gtin = k->gtin,
-                                   .state = (cache_op_state_t)k->state,
-                                   .blocked = k->blocked,
-                                   .sold = k->sold,
-                                   .owner_inn = k->owner,
-                                   .expire_ms = k->expire_ms,
-                                   .mrp = k->mrp,
-                                   .smp = k->smp};
-    }
-    snprintf(cursor, sizeof cursor, "%s/%s", owner[0] ? owner : OWNER_ALL, page.next);
-    if ((rc = cache_sync_apply(c, rows, page.count, cursor, now_ms())) != 0) {
-      progress_end(&pr);
-      status = cache_refused("a page of the operator's feed was not stored", rc, c);
-      goto done;
-    }
-    fetched += page.count;
-    pages++;
-    progress_draw(&pr, &page, fetched, pages, mono_seconds() - started);
-    snprintf(seq, sizeof seq, "%s", page.next);
-    if (!page.more) break;
-  }
+  rc = sync_run(c, reg, owner, seq, (unsigned)limit, progress_draw, &pr, &res);
   progress_end(&pr);
-  {
-    double elapsed = mono_seconds() - started;
-    printf("synced: %llu codes in %u pages, %.2f s, %.0f codes/s; cursor %s (the feed ends at "
-           "%s)\n",
-           (unsigned long long)fetched, pages, elapsed, elapsed > 0 ? (double)fetched / elapsed : 0,
-           cursor, page.last);
-    printf("синхронизировано: %llu кодов\n", (unsigned long long)fetched);
+  if (rc == SYNC_ERR_CACHE) {
+    status = cache_refused("a page of the operator's feed was not stored", res.cache_rc, c);
+    goto done;
   }
+  if (rc != 0) {
+    int why = rc == SYNC_ERR_FEED ? res.feed_rc : REGISTRY_ERR_NO_MEMORY;
+    fprintf(stderr,
+            "kassa: sync stopped after %u pages (%llu codes): %s\n  %s\n  %s\n  %s\n"
+            "  What was stored stays; run `kassa cache sync` again to carry on.\n"
+            "  Загруженное сохранено; повторите `kassa cache sync`, чтобы продолжить.\n",
+            res.pages, (unsigned long long)res.codes, registry_err_name(why),
+            registry_last_error(reg), registry_err_message(why, true),
+            registry_err_message(why, false));
+    goto done;
+  }
+  printf("synced: %llu codes in %u pages, %.2f s, %.0f codes/s; cursor %s (the feed ends at "
+         "%s)\n",
+         (unsigned long long)res.codes, res.pages, res.seconds,
+         res.seconds > 0 ? (double)res.codes / res.seconds : 0, res.cursor, res.last);
+  printf("синхронизировано: %llu кодов\n", (unsigned long long)res.codes);
   status = 0;
 done:
-  registry_page_free(&page);
-  free(rows);
   cache_close(c);
   registry_destroy(reg);
   return status;

@@ -3,6 +3,8 @@ kassa_unit_test(test_frame SOURCES unit/test_frame.c LIBS kassa_ofd)
 kassa_fuzz_target(fuzz_frame SOURCE fuzz/fuzz_frame.c LIBS kassa_ofd
                   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/frame)
 kassa_unit_test(test_keys SOURCES unit/test_keys.c LIBS kassa_ofd)
+# The sync feed's pages as the till reads them (ofd/registry.h).
+kassa_unit_test(test_registry SOURCES unit/test_registry.c LIBS kassa_ofd)
 # Delivery (ofd/client.h) against an in-test operator thread, and the outbox.
 find_package(Threads REQUIRED)
 kassa_unit_test(test_client SOURCES unit/test_client.c LIBS kassa_ofd kassa_test_support Threads::Threads)

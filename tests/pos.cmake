@@ -27,7 +27,7 @@ add_test(NAME cli_accept COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration
                                  $<TARGET_FILE:kassa>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 kassa_fuzz_target(fuzz_utd SOURCE fuzz/fuzz_utd.c LIBS kassa_pos
-                  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/fuzz_utd)
+                  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/utd)
 # Remarking labels (pos/label.h) read back by scanner/image.h.
 kassa_unit_test(test_label SOURCES unit/test_label.c LIBS kassa_pos m)
 set_tests_properties(test_label PROPERTIES TIMEOUT 120)
@@ -89,7 +89,7 @@ set_tests_properties(test_print_usb PROPERTIES TIMEOUT 60
                      ENVIRONMENT "ASAN_OPTIONS=verify_asan_link_order=0")
 # The HTTP API's JSON bodies on a real till (issue 8).
 kassa_fuzz_target(fuzz_api SOURCE fuzz/fuzz_api.c LIBS kassa_pos
-                  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/fuzz_api)
+                  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/api)
 if(TARGET fuzz_api)
   target_link_libraries(fuzz_api PRIVATE kassa_test_support)
 endif()

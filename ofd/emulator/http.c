@@ -231,9 +231,14 @@ static json_t *code_answer(http_server_t *h, const char *km, size_t len)
 enum MHD_Result http_send_json(struct MHD_Connection *conn, unsigned status, json_t *j)
 {
   char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  return http_send_text(conn, status, text);
+}
+
+enum MHD_Result http_send_text(struct MHD_Connection *conn, unsigned status, char *text)
+{
   struct MHD_Response *r;
   enum MHD_Result ret;
-  json_decref(j);
   if (!text) {
     static char oom[] = "{\"code\":500,\"description\":\"out of memory\",\"error\":\"memory\"}";
     r = MHD_create_response_from_buffer(sizeof oom - 1, oom, MHD_RESPMEM_PERSISTENT);

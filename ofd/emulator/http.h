@@ -64,6 +64,9 @@ int http_start(const http_options_t *options, http_server_t **out);
 ** made is answered 500 with a JSON error. For the routes in other files. */
 enum MHD_Result http_send_json(struct MHD_Connection *conn, unsigned status, json_t *j);
 
+/* Queues text (JSON already written; malloc'd, stolen; NULL answers 500). */
+enum MHD_Result http_send_text(struct MHD_Connection *conn, unsigned status, char *text);
+
 /* Stops the server and waits for its threads. NULL is fine. */
 void http_stop(http_server_t *h);
 

@@ -8,10 +8,17 @@
 ** (AUTOINCREMENT: numbers never reused) whenever the registry row changes,
 ** so "what changed after N" is a range of an integer primary key, and a
 ** code changed twice is sent once, in its latest state. The triggers live
-** in the file (store.c installs them with the store), so writers that know nothing of this module (the OISM port,
-** the batch upload, `kassa-operator block` in another process) keep it;
-** they DELETE then INSERT rather than INSERT OR REPLACE because an outer
-** statement's conflict clause would override a trigger's.
+** in the file (store.c installs them with the store), so writers that know
+** nothing of this module (the OISM port, the batch upload, `kassa-operator
+** block` in another process) keep it; they DELETE then INSERT rather than
+** INSERT OR REPLACE because an outer statement's conflict clause would
+** override a trigger's.
+**
+** Why a snapshot first: a till's first sync takes every code, and the log
+** gives them in change order, random in ki; the till's cache is a B-tree
+** on ki, which takes codes in ki order ten times faster. So a feed read
+** from the start walks the registry's ki index instead, then hands over
+** to the log at the change where it began (registry.h, "Cursors").
 **
 ** Which file: the store's own (store_path); the routes open their own
 ** connection to it, inside the store lock the server holds for every
@@ -44,11 +51,31 @@
 #define KM_MAX  512
 #define INN_MAX 12
 
-static const char page_sql[] =
-    "SELECT f.seq, c.ki, c.gtin, c.status, c.blocked_code OR c.blocked_gtin OR c.blocked_series,"
-    " c.owner_inn, c.expiry, c.min_price, c.max_price, r.new_ki IS NOT NULL"
-    " FROM lm_feed f JOIN codes c ON c.ki = f.ki LEFT JOIN lm_remarks r ON r.old = f.ki"
-    " WHERE f.seq > ?1 AND (?2 = '' OR c.owner_inn = ?2) ORDER BY f.seq LIMIT ?3";
+/* One code as the feed's positional array (registry.h "fields"), written
+** by SQLite's JSON functions, which also escape the ki (a serial may hold
+** '"'). The state: sold or replaced by remarking is RETIRED; returned,
+** blocked and in_circulation are INTRODUCED (the blocked flag tells). */
+#define ROW_JSON                                                                                   \
+  "json_array(c.ki, c.gtin,"                                                                       \
+  " CASE WHEN r.new_ki IS NOT NULL OR c.status = 'sold' THEN 'RETIRED'"                            \
+  " WHEN c.status = 'emitted' THEN 'EMITTED' WHEN c.status = 'applied' THEN 'APPLIED'"             \
+  " ELSE 'INTRODUCED' END,"                                                                        \
+  " json(CASE WHEN c.blocked_code OR c.blocked_gtin OR c.blocked_series THEN 'true' ELSE 'false'"  \
+  " END), json(CASE WHEN c.status = 'sold' THEN 'true' ELSE 'false' END), c.owner_inn,"            \
+  " c.expiry * 1000, c.max_price, c.min_price)"
+
+/* The change log after a sequence number, in change order. */
+static const char log_sql[] = "SELECT " ROW_JSON ", f.seq"
+                              " FROM lm_feed f JOIN codes c ON c.ki = f.ki"
+                              " LEFT JOIN lm_remarks r ON r.old = f.ki"
+                              " WHERE f.seq > ?1 AND (?2 = '' OR c.owner_inn = ?2)"
+                              " ORDER BY f.seq LIMIT ?3";
+
+/* The snapshot after a ki, in ki order (the registry's primary key). */
+static const char snapshot_sql[] = "SELECT " ROW_JSON ", c.ki"
+                                   " FROM codes c LEFT JOIN lm_remarks r ON r.old = c.ki"
+                                   " WHERE c.ki > ?1 AND (?2 = '' OR c.owner_inn = ?2)"
+                                   " ORDER BY c.ki LIMIT ?3";
 
 /* ---------------------------------------------------------------------- */
 /* Answers                                                                 */
@@ -75,20 +102,36 @@ static int exec(sqlite3 *db, const char *text)
   return 0;
 }
 
-/* Opens our connection to the store (whose change log store.c installs). */
+/* Our connection to the store (whose change log store.c installs), opened
+** once and kept: the routes run under the server's store lock, one at a
+** time, and a kept connection keeps its page cache and its map of the file
+** between pages of a sync (a fresh one per request faulted in every page of
+** the index again). One store per process, so one kept connection. */
+static sqlite3 *kept_db;
+static char kept_path[4096];
+
 static int registry_db(const http_options_t *o, sqlite3 **out)
 {
   const char *path = store_path(o->store);
   sqlite3 *db = NULL;
 
   *out = NULL;
-  if (!path || !path[0]) {
+  if (!path || !path[0] || strlen(path) >= sizeof kept_path) {
     fprintf(stderr, "kassa-operator: registry: the store has no file\n");
     return -1;
   }
+  if (kept_db && strcmp(kept_path, path) == 0) {
+    *out = kept_db;
+    return 0;
+  }
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) goto fail;
   sqlite3_busy_timeout(db, BUSY_MS);
-  if (exec(db, "PRAGMA synchronous=FULL") != 0) goto fail;
+  if (exec(db, "PRAGMA synchronous=FULL") != 0 || exec(db, "PRAGMA mmap_size=4294967296") != 0 ||
+      exec(db, "PRAGMA cache_size=-65536") != 0)
+    goto fail;
+  sqlite3_close(kept_db);
+  kept_db = db;
+  snprintf(kept_path, sizeof kept_path, "%s", path);
   *out = db;
   return 0;
 fail:
@@ -106,8 +149,8 @@ static bool api_key_ok(const http_options_t *o, struct MHD_Connection *conn)
   return key && o->api_key && strcmp(key, o->api_key) == 0;
 }
 
-/* A cursor: decimal digits, at most 18 of them. */
-static bool parse_cursor(const char *s, sqlite3_int64 *out)
+/* A number: decimal digits, at most 18 of them (NULL: 0). */
+static bool parse_number(const char *s, sqlite3_int64 *out)
 {
   size_t n = s ? strlen(s) : 0;
   sqlite3_int64 v = 0;
@@ -124,6 +167,60 @@ static bool parse_cursor(const char *s, sqlite3_int64 *out)
   return true;
 }
 
+/* Where a page starts (registry.h, "Cursors"). */
+typedef struct feed_cursor {
+  bool snapshot;
+  sqlite3_int64 seq; /* the log: after this change; a snapshot: the log's end when it began */
+  sqlite3_int64 total, done; /* a snapshot: its size when it began, codes sent before this page */
+  char ki[KM_MAX + 1];       /* a snapshot: after this ki ("" from the first) */
+} feed_cursor_t;
+
+static int hex_value(char c)
+{
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+/* Splits "N.N.N" numbers off text in turn; NULL when malformed. */
+static const char *number_field(const char *text, sqlite3_int64 *out)
+{
+  char digits[20];
+  size_t n = strspn(text, "0123456789");
+  if (n == 0 || n >= sizeof digits || text[n] != '.') return NULL;
+  memcpy(digits, text, n);
+  digits[n] = '\0';
+  return parse_number(digits, out) ? text + n + 1 : NULL;
+}
+
+/* "N": the change log after N. "sSEQ.TOTAL.DONE.HEX": a snapshot, HEX the
+** lowercase hex of the last ki sent. Absent or "0": a new snapshot. */
+static bool parse_cursor(const char *s, feed_cursor_t *c)
+{
+  const char *p;
+  size_t n;
+  memset(c, 0, sizeof *c);
+  if (!s || strcmp(s, "0") == 0) {
+    c->snapshot = true;
+    c->total = -1; /* counted when the first page is made */
+    return true;
+  }
+  if (s[0] != 's') return parse_number(s, &c->seq);
+  c->snapshot = true;
+  if (!(p = number_field(s + 1, &c->seq)) || !(p = number_field(p, &c->total)) ||
+      !(p = number_field(p, &c->done)))
+    return false;
+  n = strlen(p);
+  if (n % 2 || n / 2 > KM_MAX || c->done > c->total) return false;
+  for (size_t i = 0; i < n; i += 2) {
+    int hi = hex_value(p[i]), lo = hex_value(p[i + 1]);
+    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return false;
+    c->ki[i / 2] = (char)(hi << 4 | lo);
+  }
+  c->ki[n / 2] = '\0';
+  return true;
+}
+
 static bool inn_valid(const char *s)
 {
   size_t n = strlen(s);
@@ -134,69 +231,161 @@ static bool inn_valid(const char *s)
   return true;
 }
 
-/* The feed's state for a registry row. */
-static const char *feed_state(const char *status, bool remarked)
-{
-  if (remarked || strcmp(status, "sold") == 0) return "RETIRED";
-  if (strcmp(status, "emitted") == 0) return "EMITTED";
-  if (strcmp(status, "applied") == 0) return "APPLIED";
-  return "INTRODUCED"; /* in_circulation, returned, blocked (the flag says it) */
-}
-
 static const char *column(sqlite3_stmt *st, int i)
 {
   const unsigned char *t = sqlite3_column_text(st, i);
   return t ? (const char *)t : "";
 }
 
-/* One page, read in one read transaction so "next" and "last" agree. */
-static json_t *feed_page(sqlite3 *db, sqlite3_int64 after, const char *owner, unsigned limit)
+static bool single_int(sqlite3 *db, const char *sql, const char *owner, sqlite3_int64 *out)
 {
   sqlite3_stmt *st = NULL;
-  json_t *codes = json_array(), *out = NULL;
-  sqlite3_int64 last = 0, next = after, seen = 0;
+  bool ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+            (!owner || sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC) == SQLITE_OK) &&
+            sqlite3_step(st) == SQLITE_ROW;
+  if (ok) *out = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return ok;
+}
+
+/* The cursor of a snapshot page that ended at ki; false when it would be
+** longer than FEED_CURSOR_MAX (a ki of more than about 40 characters, which
+** no marking code has). */
+static bool snapshot_cursor(const feed_cursor_t *c, sqlite3_int64 done, const char *ki,
+                            char out[FEED_CURSOR_MAX + 1])
+{
+  static const char hex[] = "0123456789abcdef";
+  int n = snprintf(out, FEED_CURSOR_MAX + 1, "s%lld.%lld.%lld.", (long long)c->seq,
+                   (long long)c->total, (long long)done);
+  size_t at = (size_t)n;
+  if (n < 0 || at + 2 * strlen(ki) > FEED_CURSOR_MAX) return false;
+  for (const unsigned char *p = (const unsigned char *)ki; *p; p++) {
+    out[at++] = hex[*p >> 4];
+    out[at++] = hex[*p & 15];
+  }
+  out[at] = '\0';
+  return true;
+}
+
+/* A growing text buffer for the page's rows. */
+typedef struct text {
+  char *data;
+  size_t len, cap;
+} text_t;
+
+static bool text_add(text_t *t, const char *s, size_t n)
+{
+  if (t->len + n + 1 > t->cap) {
+    size_t cap = t->cap ? t->cap : 1 << 16;
+    char *grown;
+    while (cap < t->len + n + 1) cap *= 2;
+    if (!(grown = realloc(t->data, cap))) return false;
+    t->data = grown;
+    t->cap = cap;
+  }
+  memcpy(t->data + t->len, s, n);
+  t->len += n;
+  t->data[t->len] = '\0';
+  return true;
+}
+
+/* The page's text: the header jansson writes, then "codes" spliced in from
+** the rows SQLite wrote (a 10 000-code page is a megabyte; building it as
+** jansson values cost the operator more than the till's whole sync). */
+static char *page_text(json_t *header, const text_t *rows)
+{
+  char *head = json_dumps(header, JSON_COMPACT);
+  size_t n = head ? strlen(head) : 0;
+  text_t out = {0};
+  json_decref(header);
+  if (n < 2 || head[n - 1] != '}' || !text_add(&out, head, n - 1) ||
+      !text_add(&out, ",\"codes\":[", 10) ||
+      !text_add(&out, rows->data ? rows->data : "", rows->len) || !text_add(&out, "]}", 2)) {
+    free(out.data);
+    out.data = NULL;
+  }
+  free(head);
+  return out.data;
+}
+
+/* One page, read in one read transaction so "next" and "last" agree. NULL
+** on failure (the reason went to stderr). */
+static char *feed_page(sqlite3 *db, const char *after_text, feed_cursor_t *c, const char *owner,
+                       unsigned limit)
+{
+  sqlite3_stmt *st = NULL;
+  json_t *snapshot = NULL;
+  text_t rows = {0};
+  char *out = NULL;
+  sqlite3_int64 last = 0, seen = 0;
   unsigned count = 0;
   int rc;
-  char next_text[24], last_text[24], after_text[24];
+  bool more;
+  char next[FEED_CURSOR_MAX + 1], last_text[24], ki[KM_MAX + 1] = "";
 
-  if (!codes || exec(db, "BEGIN") != 0) goto done;
-  if (sqlite3_prepare_v2(db, page_sql, -1, &st, NULL) != SQLITE_OK) goto rollback;
-  sqlite3_bind_int64(st, 1, after);
+  if (exec(db, "BEGIN") != 0) goto done;
+  if (!single_int(db, "SELECT coalesce(max(seq), 0) FROM lm_feed", NULL, &last)) goto rollback;
+  if (c->snapshot && c->total < 0) {
+    /* A new snapshot: the log's end now, where the till goes on after it. */
+    c->seq = last;
+    if (!single_int(db, "SELECT count(*) FROM codes WHERE ?1 = '' OR owner_inn = ?1", owner,
+                    &c->total))
+      goto rollback;
+  }
+  if (sqlite3_prepare_v2(db, c->snapshot ? snapshot_sql : log_sql, -1, &st, NULL) != SQLITE_OK)
+    goto rollback;
+  if (c->snapshot)
+    sqlite3_bind_text(st, 1, c->ki, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_int64(st, 1, c->seq);
   sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 3, limit);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    json_t *row;
-    seen = sqlite3_column_int64(st, 0);
-    row =
-        json_pack("[s,s,s,b,b,s,I,I,I]", column(st, 1), column(st, 2),
-                  feed_state(column(st, 3), sqlite3_column_int(st, 9) != 0),
-                  sqlite3_column_int(st, 4) != 0, strcmp(column(st, 3), "sold") == 0, column(st, 5),
-                  (json_int_t)sqlite3_column_int64(st, 6) * 1000,
-                  (json_int_t)sqlite3_column_int64(st, 8), (json_int_t)sqlite3_column_int64(st, 7));
-    if (!row || json_array_append_new(codes, row) != 0) goto rollback;
+    const char *row = (const char *)sqlite3_column_text(st, 0);
+    if (!row || (count && !text_add(&rows, ",", 1)) ||
+        !text_add(&rows, row, (size_t)sqlite3_column_bytes(st, 0)))
+      goto rollback;
+    if (c->snapshot)
+      snprintf(ki, sizeof ki, "%s", column(st, 1));
+    else
+      seen = sqlite3_column_int64(st, 1);
     count++;
   }
   if (rc != SQLITE_DONE) goto rollback;
   sqlite3_finalize(st);
   st = NULL;
-  if (sqlite3_prepare_v2(db, "SELECT coalesce(max(seq), 0) FROM lm_feed", -1, &st, NULL) !=
-          SQLITE_OK ||
-      sqlite3_step(st) != SQLITE_ROW)
-    goto rollback;
-  last = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  st = NULL;
   exec(db, "COMMIT");
-  /* A full page ends at its last row; a short one read to the end. */
-  next = count == limit ? seen : (last > after ? last : after);
-  snprintf(after_text, sizeof after_text, "%lld", (long long)after);
-  snprintf(next_text, sizeof next_text, "%lld", (long long)next);
+  if (c->snapshot && count == limit) {
+    /* More of the snapshot may follow (codes added since it began can
+    ** make it longer than its total; the log sends them again anyway). */
+    sqlite3_int64 done_now = c->done + count;
+    if (!snapshot_cursor(c, done_now, ki, next)) {
+      fprintf(stderr, "kassa-operator: registry: ki too long for a cursor: %.64s\n", ki);
+      goto done;
+    }
+    more = true;
+    snapshot = json_pack("{s:I,s:I}", "done", (json_int_t)done_now, "total", (json_int_t)c->total);
+  } else if (c->snapshot) {
+    /* The snapshot is whole: the log goes on from where it stood when the
+    ** snapshot began, so every change made meanwhile comes again. */
+    snprintf(next, sizeof next, "%lld", (long long)c->seq);
+    more = c->seq < last;
+    snapshot = json_pack("{s:I,s:I}", "done", (json_int_t)(c->done + count), "total",
+                         (json_int_t)c->total);
+  } else {
+    /* A full page ends at its last row; a short one read to the end. */
+    sqlite3_int64 n = count == limit ? seen : (last > c->seq ? last : c->seq);
+    snprintf(next, sizeof next, "%lld", (long long)n);
+    more = n < last;
+  }
   snprintf(last_text, sizeof last_text, "%lld", (long long)last);
-  out = json_pack("{s:i,s:s,s:s,s:s,s:s,s:b,s:[s,s,s,s,s,s,s,s,s],s:o}", "code", 0, "description",
-                  "ok", "after", after_text, "next", next_text, "last", last_text, "more",
-                  next < last, "fields", "ki", "gtin", "state", "blocked", "sold", "owner",
-                  "expire", "mrp", "smp", "codes", codes);
-  codes = NULL;
+  out = page_text(json_pack("{s:i,s:s,s:s,s:s,s:s,s:b,s:o*,s:[s,s,s,s,s,s,s,s,s]}", "code", 0,
+                            "description", "ok", "after", after_text, "next", next, "last",
+                            last_text, "more", more, "snapshot", snapshot, "fields", "ki", "gtin",
+                            "state", "blocked", "sold", "owner", "expire", "mrp", "smp"),
+                  &rows);
+  snapshot = NULL;
+  if (!out) fprintf(stderr, "kassa-operator: registry: feed: out of memory\n");
   goto done;
 rollback:
   fprintf(stderr, "kassa-operator: registry: feed: %s\n", sqlite3_errmsg(db));
@@ -205,7 +394,8 @@ rollback:
   exec(db, "ROLLBACK");
 done:
   sqlite3_finalize(st);
-  json_decref(codes);
+  json_decref(snapshot);
+  free(rows.data);
   return out;
 }
 
@@ -214,24 +404,25 @@ static enum MHD_Result codes_route(const http_options_t *o, struct MHD_Connectio
   const char *after_arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after");
   const char *limit_arg = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
   const char *owner = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "owner");
-  sqlite3_int64 after = 0, limit = REGISTRY_LIMIT;
+  sqlite3_int64 limit = REGISTRY_LIMIT;
+  feed_cursor_t after;
   sqlite3 *db = NULL;
-  json_t *page;
+  char *page;
 
   if (!api_key_ok(o, conn)) return send_error(conn, 401, "auth", "invalid or missing X-API-KEY");
   if (!parse_cursor(after_arg, &after))
     return send_error(conn, 400, "cursor", "after must be a cursor from a previous page");
-  if (limit_arg && (!parse_cursor(limit_arg, &limit) || limit < 1 || limit > REGISTRY_LIMIT_MAX))
+  if (limit_arg && (!parse_number(limit_arg, &limit) || limit < 1 || limit > REGISTRY_LIMIT_MAX))
     return send_error(conn, 400, "limit", "limit must be 1..10000");
   if (owner && owner[0] && !inn_valid(owner))
     return send_error(conn, 400, "owner", "owner must be an INN of 10 or 12 digits");
   pthread_mutex_lock(o->lock);
-  page =
-      registry_db(o, &db) == 0 ? feed_page(db, after, owner ? owner : "", (unsigned)limit) : NULL;
-  sqlite3_close(db);
+  page = registry_db(o, &db) == 0 ? feed_page(db, after_arg ? after_arg : "0", &after,
+                                              owner ? owner : "", (unsigned)limit)
+                                  : NULL;
   pthread_mutex_unlock(o->lock);
   if (!page) return send_error(conn, 500, "store", "the registry could not be read");
-  return http_send_json(conn, 200, page);
+  return http_send_text(conn, 200, page);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -473,7 +664,6 @@ static enum MHD_Result remark_route(const http_options_t *o, struct MHD_Connecti
   } else {
     status = remark_apply(db, &q, &repeated, &name, &why);
   }
-  sqlite3_close(db);
   pthread_mutex_unlock(o->lock);
   if (status != 0) return send_error(conn, status, name, why);
   return http_send_json(conn, 200,

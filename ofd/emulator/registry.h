@@ -7,11 +7,10 @@
 ** and brings it up to date page by page. These routes serve that copy:
 **
 **   GET  /api/v4/true-api/lm/codes?after=CURSOR&limit=N[&owner=INN]
-**        header X-API-KEY (the key codes/check wants). The codes whose
-**        status changed after CURSOR ("0" or absent: from the start), in
-**        the order they changed, at most N (default 1000, 1..10000):
-**        {"code":0,"description":"ok","after":"0","next":"1000",
-**         "last":"25000","more":true,
+**        header X-API-KEY (the key codes/check wants). At most N codes
+**        (default 1000, 1..10000) after CURSOR:
+**        {"code":0,"description":"ok","after":"0","next":"s25000.25000.1000.30..",
+**         "last":"25000","more":true,"snapshot":{"done":1000,"total":25000},
 **         "fields":["ki","gtin","state","blocked","sold","owner","expire",
 **                   "mrp","smp"],
 **         "codes":[["0104...21...","0460...","INTRODUCED",false,false,
@@ -23,13 +22,29 @@
 **        blocked is the code's or its GTIN's block; expire is ms since the
 **        epoch (0: none); mrp/smp in kopecks (0: none). "next" is the
 **        cursor to ask with next; "more" false means the feed is exhausted
-**        at "last" (the newest change). A code appears once, at its latest
-**        change: a till that applies pages in order and stores "next" with
-**        each (cache_sync_apply) ends with the operator's state, and a
-**        killed sync resumes from its last page. owner filters by the
-**        owner's INN. Positional arrays keep a page of 10 000 codes at
-**        about 1 MB and let jansson parse it at several hundred thousand
-**        codes a second (bench/cache_lookup.c measures it).
+**        at "last" (the newest change). owner filters by the owner's INN.
+**
+**        Cursors (opaque to a till: at most FEED_CURSOR_MAX characters of
+**        [0-9a-z.]): the feed has two parts, as the real local module's
+**        full download and increments do. From the start ("0" or no
+**        after) it sends a snapshot: every code, in ki order, its cursors
+**        "sSEQ.TOTAL.DONE.HEX" (the log's end when the snapshot began, its
+**        size then, codes sent so far, the hex of the last ki sent) and
+**        "snapshot":{"done","total"} for a progress bar. Why ki order: a
+**        till's cache is a B-tree on ki, and ten million codes arriving in
+**        key order are appended leaf after leaf, where the change order
+**        (random in ki) dirties a leaf per code and runs an initial sync
+**        ten times slower. The snapshot's last page says next = "SEQ", and
+**        from there the feed is the change log: the codes whose status
+**        changed after change SEQ, in the order they changed, a code once,
+**        at its latest change ("N" cursors). A code changed while the
+**        snapshot was read comes again in the log, in its latest state, so
+**        a till that applies every page in order and stores "next" with it
+**        (cache_sync_apply) ends with the operator's state, and a killed
+**        sync resumes from its last page. Positional arrays keep a page of
+**        10 000 codes at about 1 MB and let jansson parse it at several
+**        hundred thousand codes a second (bench/cache_lookup.c measures
+**        it).
 **   POST /api/v4/true-api/lm/remark   {"old":KI or "return:DOC:LINE",
 **        "new":full code (GS as \u001d), "owner":INN (optional)}
 **        The till remarked a good: the new code (which the operator issued
@@ -45,14 +60,12 @@
 **        another code, or the new code is used, 422 the new code's tail
 **        does not verify: {"code":N,"description":why,"error":name}.
 **
-** How the feed knows what changed: the store (store.h, another module) has
-** no change log, so this module adds one to the same SQLite file the first
-** time a route is used: a table lm_feed(seq, ki) kept by triggers on the
-** registry's codes table (so every writer, the OISM port, the batch upload
-** and the admin subcommands alike, logs its changes), back-filled with
-** every code present then, and a table lm_remarks(old, new_ki, owner, at).
-** The routes use their own connection to that file, under the server's
-** store lock.
+** How the feed knows what changed: store.c keeps a change log in the
+** store's file, lm_feed(seq, ki), by triggers on the registry's codes table
+** (so every writer, the OISM port, the batch upload and the admin
+** subcommands alike, logs its changes), installed with the store together
+** with lm_remarks(old, new_ki, owner, at), the remarks. The routes use their own
+** connection to that file, under the server's store lock.
 */
 #ifndef KASSA_OFD_EMULATOR_REGISTRY_H
 #define KASSA_OFD_EMULATOR_REGISTRY_H
@@ -66,6 +79,7 @@
 #define REGISTRY_PREFIX    "/api/v4/true-api/lm/"
 #define REGISTRY_LIMIT     1000u
 #define REGISTRY_LIMIT_MAX 10000u
+#define FEED_CURSOR_MAX    120 /* the longest cursor the feed sends */
 
 /*
 ** Answers one request whose URL starts with REGISTRY_PREFIX (404 for a

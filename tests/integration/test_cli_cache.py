@@ -202,6 +202,41 @@ try:
     check("limit=0 refused", st == 400 and a.get("error") == "limit", str(a))
     st, a = http("/api/v4/true-api/lm/codes?after=abc")
     check("a bad cursor refused", st == 400 and a.get("error") == "cursor", str(a))
+    for bad in ("s1.2.3.zz", "s1.2.5.3031", "s1.2.1.303", "S1.2.1.3031", "s1.2.1.0030", "s1.2", "-1"):
+        st, a = http(f"/api/v4/true-api/lm/codes?after={bad}")
+        check(f"a malformed cursor {bad} refused", st == 400 and a.get("error") == "cursor", str(a))
+
+    # ---- the feed: a snapshot in ki order, then the log -----------------
+    # Walk owner B's feed by hand in pages of 7: every code once, in ki
+    # order, with counts; a change made in the middle of the snapshot comes
+    # again in the log after it, in its new state.
+    walked, pages, after, changed = [], 0, "0", False
+    while True:
+        st, a = http(f"/api/v4/true-api/lm/codes?after={after}&limit=7&owner={OWNER_B}")
+        if st != 200:
+            check("feed page", False, str(a))
+            break
+        pages += 1
+        if not a.get("snapshot"):
+            break
+        walked += [c[0] for c in a["codes"]]
+        check_ok = a["snapshot"]["total"] == 100 and a["snapshot"]["done"] == len(walked)
+        if not check_ok:
+            check("snapshot counts", False, str(a["snapshot"]))
+            break
+        if pages == 3 and not changed:
+            changed = op("block", "--code", water[0]).returncode == 0
+        after = a["next"]
+        if not a["more"]:
+            break
+    check("the snapshot: each of owner B's codes once, in ki order",
+          walked == sorted(ki(c) for c in water) and changed, f"{len(walked)} codes, {pages} pages")
+    check("after the snapshot: a change number", after.isdigit(), after)
+    st, a = http(f"/api/v4/true-api/lm/codes?after={after}&limit=7&owner={OWNER_B}")
+    check("the change made during the snapshot comes again in the log",
+          st == 200 and a.get("snapshot") is None and [c[0] for c in a["codes"]] == [ki(water[0])]
+          and a["codes"][0][3] is True and a["more"] is False, str(a)[:300])
+
     st, a = http("/api/v4/true-api/lm/nothing")
     check("unknown route: 404", st == 404, str(a))
 
@@ -280,8 +315,13 @@ try:
           f"resuming after cursor {seq}" in r.stdout, r.stdout + r.stderr)
     check("rerun fetches only what was missing", f"synced: {20000 - stored} codes" in r.stdout,
           f"stored {stored}: " + r.stdout.splitlines()[-2] if r.stdout else r.stderr)
-    check("rerun's first page is past the stored cursor", first_page.startswith("page 1: 50 codes") and
-          int(first_page.split("cursor ")[1].split()[0]) > int(seq), first_page)
+    # The first sync is the snapshot (ki order): "sSEQ.TOTAL.DONE.HEX".
+    parts = seq[1:].split(".") if seq.startswith("s") else []
+    done = int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else -1
+    check("the stored cursor is a snapshot's, at the stored count", len(parts) == 4 and
+          parts[1] == "20000" and done == stored, seq)
+    check("rerun's first page follows the stored one",
+          first_page == f"page 1: 50 codes, snapshot {done + 50} of 20000", first_page)
     r = kassa(d3, "sync", "--url", url, "--api-key", KEY, "--owner", OWNER_C, "--limit", "5000")
     check("fresh full sync", r.returncode == 0 and "synced: 20000 codes" in r.stdout, r.stdout + r.stderr)
     a, b = rows(d2), rows(d3)
