@@ -11,3 +11,10 @@ echo "compiler: $(${CC:-cc} --version | head -1)"
 "$build"/bench/till_bench 1000000 10000000
 # POST /api/check through `kassa serve` with 1 M cached codes (p50/p99, docs/BENCHMARKS.md).
 python3 "$(dirname "$0")"/http_check.py "$build" --codes 1000000 --requests 5000
+# 10 M cached codes through HTTP, the sync rate, serve's memory and start-up:
+# needs a kassa-operator store with 10 M codes (docs/BENCHMARKS.md, "Cache
+# sync", says how to make one; it takes a quarter of an hour, so it is not
+# made here): BENCH_OPERATOR_STORE=DIR make bench.
+if [ -n "${BENCH_OPERATOR_STORE:-}" ]; then
+  python3 "$(dirname "$0")"/http_check.py "$build" --operator-store "$BENCH_OPERATOR_STORE" --requests 5000
+fi

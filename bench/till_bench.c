@@ -12,7 +12,9 @@
 **           check = offline, so no network is measured), each timed;
 **   receipt R receipts of one marked and one plain line, each opened,
 **           filled and closed through the FN (SQLite synchronous=FULL on
-**           fn.db, cache.db and till.db), each close timed, and the rate.
+**           fn.db, cache.db and till.db), each close timed, and the rate;
+**   start-up the till closed and opened again three times (what `kassa
+**           serve` does before it listens), each timed.
 **
 ** usage: till_bench [--dir DIR] [--receipts R] [N ...]   (default N 1000000, R 1000)
 ** Prints p50/p99/max of each and the peak RSS. Removes its files.
@@ -85,7 +87,11 @@ static size_t code_of(uint64_t i, char *out)
     tail[o++] = k + 2 < sizeof mac ? t[w & 63] : '=';
   }
   tail[o] = '\0';
-  return (size_t)sprintf(out, "%s\x1d" "91%s\x1d" "92%s", ki, key.id, tail);
+  return (size_t)sprintf(out,
+                         "%s\x1d"
+                         "91%s\x1d"
+                         "92%s",
+                         ki, key.id, tail);
 }
 
 static void report(const char *what, double *v, size_t n)
@@ -95,9 +101,26 @@ static void report(const char *what, double *v, size_t n)
          v[n * 99 / 100] * 1e3, v[n - 1] * 1e3, n);
 }
 
+/* The till on dir as `kassa serve` opens it ([till] check = offline). */
+static till_t *open_till(const char *dir)
+{
+  static kassa_config_t cfg; /* the till keeps the pointer */
+  char err[512];
+  till_t *t = NULL;
+  kassa_config_defaults(&cfg);
+  snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
+  snprintf(cfg.check_mode, sizeof cfg.check_mode, "offline");
+  till_options_t o = {.config = &cfg};
+  if (till_open(&o, &t, err, sizeof err) != 0) {
+    fprintf(stderr, "till_bench: %s\n", err);
+    exit(1);
+  }
+  return t;
+}
+
 static till_t *make_till(const char *dir)
 {
-  char path[600], err[512];
+  char path[600];
   fn_t *fn = NULL;
   fn_registration_t r;
   mkdir(dir, 0700);
@@ -120,18 +143,13 @@ static till_t *make_till(const char *dir)
     exit(1);
   }
   fn_free(fn);
-  kassa_config_t cfg;
-  kassa_config_defaults(&cfg);
-  snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", dir);
-  snprintf(cfg.check_mode, sizeof cfg.check_mode, "offline");
-  till_options_t o = {.config = &cfg};
-  till_t *t = NULL;
-  if (till_open(&o, &t, err, sizeof err) != 0) {
-    fprintf(stderr, "till_bench: %s\n", err);
-    exit(1);
-  }
-  cache_product_t shoes = {.gtin = GTIN, .name = "Ботинки", .price = 250000, .vat = 1,
-                           .group = "footwear", .marking_required = true};
+  till_t *t = open_till(dir);
+  cache_product_t shoes = {.gtin = GTIN,
+                           .name = "Ботинки",
+                           .price = 250000,
+                           .vat = 1,
+                           .group = "footwear",
+                           .marking_required = true};
   cache_product_t bread = {.gtin = "0" BREAD, .name = "Хлеб", .price = 5000, .vat = 1};
   if (cache_product_put(till_cache(t), &shoes) || cache_product_put(till_cache(t), &bread)) exit(1);
   return t;
@@ -147,8 +165,8 @@ static void fill(till_t *t, uint64_t n)
     char cursor[32];
     for (unsigned j = 0; j < count; j++) {
       ki_of(base + j, kis[j]);
-      rows[j] = (cache_sync_row_t){.ki = kis[j], .state = CACHE_OP_CIRCULATION,
-                                   .owner_inn = "7700000000"};
+      rows[j] = (cache_sync_row_t){
+          .ki = kis[j], .state = CACHE_OP_CIRCULATION, .owner_inn = "7700000000"};
     }
     snprintf(cursor, sizeof cursor, "*/%" PRIu64, base + count);
     if (cache_sync_apply(till_cache(t), rows, count, cursor, T0_MS) != 0) exit(1);
@@ -194,6 +212,17 @@ static void run(const char *root, uint64_t n, unsigned receipts)
   printf("  receipts (open, 2 scans, close): %.0f per second\n", receipts / span);
   printf("  peak RSS %ld MB\n", rss_peak_kb() / 1024);
   till_close(t);
+  /* Start-up: what `kassa serve` does before it listens (open the FN, the
+  ** cache and the basket, repair, catch the cache up with the archive). */
+  for (int i = 0; i < 3; i++) {
+    double a = now_s();
+    t = open_till(dir);
+    lat[i] = now_s() - a;
+    till_close(t);
+  }
+  printf("  till_open (start-up with %" PRIu64 " codes and %u receipts in the archive): "
+         "%.1f, %.1f, %.1f ms\n",
+         n, receipts, lat[0] * 1e3, lat[1] * 1e3, lat[2] * 1e3);
   free(lat);
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "till_bench: could not remove %s\n", dir);
@@ -207,7 +236,8 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < key.len; i++) key.material[i] = (uint8_t)(i * 3 + 1);
   if (crypto_init() != 0) return 1;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--dir") && i + 1 < argc) root = argv[++i];
+    if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+      root = argv[++i];
     else if (!strcmp(argv[i], "--receipts") && i + 1 < argc)
       receipts = (unsigned)strtoul(argv[++i], NULL, 10);
     else {
