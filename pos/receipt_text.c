@@ -98,18 +98,32 @@ static size_t prefix_bytes(const char *s, size_t n)
   return i;
 }
 
-/* Text wrapped to the width; `indent` spaces before continuation lines. */
+/* Text wrapped to the width; `indent` spaces before continuation lines.
+** Lines break after the last space that fits, so a customer reads whole
+** words ("Кроссовки беговые" / "мужские", not "мужс" / "кие"); a word
+** longer than a line (a QR string) is cut where the line ends. */
 static void wrapped(out_t *o, const char *text, unsigned indent)
 {
   size_t first = 1;
   while (*text) {
     size_t room = o->width - (first ? 0 : indent);
-    size_t take = prefix_bytes(text, room);
+    size_t take = prefix_bytes(text, room), next = take;
+    if (text[take]) {
+      size_t space = take, word;
+      while (space > 0 && text[space] != ' ') space--;
+      word = strcspn(text + space + 1, " ");
+      /* Only when the word then fits a line of its own: a QR string
+      ** would be cut anyway, so it stays after its label. */
+      if (space > 0 && chars(text + space + 1, word) <= o->width - indent) {
+        take = space;     /* the line ends before the space */
+        next = space + 1; /* the next starts after it */
+      }
+    }
     if (!first)
       for (unsigned i = 0; i < indent; i++) put(o, " ", 1);
     put(o, text, take);
     put(o, "\n", 1);
-    text += take;
+    text += next;
     first = 0;
   }
 }

@@ -288,6 +288,9 @@ static void test_layout_is_the_receipt_text(void **state)
   assert_int_equal(sale_receipt_layout(w->f.till, w->closed.doc.number, 32, &l), 0);
   assert_string_equal(l.text, text);
   assert_string_equal(l.qr, w->closed.qr);
+  /* A long name breaks between words, the rest indented: "р. 42" stays
+  ** whole on 58 mm paper (it used to come out as "р" / ". 42"). */
+  assert_non_null(strstr(text, "[М] Кроссовки беговые \"Вихрь\",\n  р. 42\n"));
   /* The lines cover the text, newline after newline. */
   size_t at = 0, headings = 0, totals = 0;
   char qr_joined[512] = "";
