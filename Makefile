@@ -38,13 +38,15 @@ fuzz: deps
 	cmake --build $(SANBUILD) -j $(JOBS)
 	tests/fuzz/run-all.sh $(SANBUILD) $(FUZZ_SECONDS)
 
-# The kill loops at length: the FN writer and the till, N SIGKILLs each,
-# each ending in its audit (`kassa fsck`'s checks for the till).
+# The kill loops at length: the FN writer, the till, `kassa serve` and
+# `kassa ofd flush`, N SIGKILLs each, each ending in its audit (`kassa
+# fsck`'s checks; the operator holding every document once).
 N ?= 1000
 crash: build
 	$(BUILD)/tests/fn_crash $(BUILD)/tests/fn_storm $(N)
 	$(BUILD)/tests/till_storm kill - $(N)
 	python3 tests/crash/serve_storm.py $(BUILD)/kassa $(BUILD)/kassa-operator $(N)
+	python3 tests/crash/flush_kill.py $(BUILD)/kassa-operator $(BUILD)/tests/e2e_till $(BUILD)/kassa $(N)
 
 # The link-chaos run at length (tests/integration/test_chaos.py).
 CHAOS_RECEIPTS ?= 1000

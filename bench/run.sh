@@ -11,6 +11,8 @@ echo "compiler: $(${CC:-cc} --version | head -1)"
 "$build"/bench/till_bench 1000000 10000000
 # POST /api/check through `kassa serve` with 1 M cached codes (p50/p99, docs/BENCHMARKS.md).
 python3 "$(dirname "$0")"/http_check.py "$build" --codes 1000000 --requests 5000
+# The outbox into kassa-operator on loopback, durable on both sides (messages/s).
+python3 "$(dirname "$0")"/outbox_flush.py "$build" --receipts 5000
 # 10 M cached codes through HTTP, the sync rate, serve's memory and start-up:
 # needs a kassa-operator store with 10 M codes (docs/BENCHMARKS.md, "Cache
 # sync", says how to make one; it takes a quarter of an hour, so it is not

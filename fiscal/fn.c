@@ -256,6 +256,54 @@ int fn_notification_ticket(fn_t *fn, const uint8_t *doc84, size_t len)
   return fn->backend->notification_ticket(fn->self, doc84, len);
 }
 
+/* Every entry of a group commit holds bytes; the array exists when it
+** has entries. */
+static bool bytes_ok(const fn_bytes_t *list, size_t count)
+{
+  if (count > 0 && !list) return false;
+  for (size_t i = 0; i < count; i++)
+    if (!list[i].data || list[i].len == 0) return false;
+  return true;
+}
+
+typedef int (*single_call_t)(void *self, const uint8_t *data, size_t len);
+typedef int (*batch_call_t)(void *self, const fn_bytes_t *list, size_t count, size_t *applied);
+
+/* A group commit through the backend's batch entry or, for a backend
+** without one, its single call once per entry with the batch's contract
+** (stop at the first refusal, count what stayed). */
+static int batch_run(fn_t *fn, batch_call_t batch, single_call_t single, const fn_bytes_t *list,
+                     size_t count, size_t *applied)
+{
+  size_t done = 0;
+  int rc = FN_ERR_PARAMS;
+  if (usable(fn) && bytes_ok(list, count)) {
+    rc = 0;
+    if (count > 0 && batch) {
+      rc = batch(fn->self, list, count, &done);
+    } else {
+      for (size_t i = 0; i < count && rc == 0; i++)
+        if ((rc = single(fn->self, list[i].data, list[i].len)) == 0) done = i + 1;
+    }
+  }
+  if (applied) *applied = done;
+  return rc;
+}
+
+int fn_document_ack_batch(fn_t *fn, const fn_bytes_t *acks, size_t count, size_t *applied)
+{
+  const fn_backend_t *b = usable(fn) ? fn->backend : NULL;
+  return batch_run(fn, b ? b->document_ack_batch : NULL, b ? b->document_ack : NULL, acks, count,
+                   applied);
+}
+
+int fn_notification_ticket_batch(fn_t *fn, const fn_bytes_t *tickets, size_t count, size_t *applied)
+{
+  const fn_backend_t *b = usable(fn) ? fn->backend : NULL;
+  return batch_run(fn, b ? b->notification_ticket_batch : NULL, b ? b->notification_ticket : NULL,
+                   tickets, count, applied);
+}
+
 int fn_key_update(fn_t *fn, const fn_key_t *keys, size_t count, uint32_t when)
 {
   if (!usable(fn) || (!keys && count > 0)) return FN_ERR_PARAMS;

@@ -125,6 +125,7 @@ typedef struct fn_document {
   uint16_t type;
   uint32_t time;
   bool acknowledged;
+  bool queued; /* it goes to the OFD (false: an autonomous FN's, which queues nothing) */
   size_t len;
   uint8_t data[DOC_MAX_DOCUMENT];
 } fn_document_t;
@@ -171,6 +172,13 @@ typedef struct fn_notification {
   uint8_t data[DOC_MAX_DOCUMENT];
 } fn_notification_t;
 
+/* One message as bytes: an operator's answer handed to a group commit
+** (fn_document_ack_batch, fn_notification_ticket_batch). */
+typedef struct fn_bytes {
+  const uint8_t *data;
+  size_t len;
+} fn_bytes_t;
+
 /* The size of an export signature (fn_sign_blob): HMAC-Streebog-256. */
 #define FN_BLOB_MAC_SIZE 32
 
@@ -201,6 +209,11 @@ typedef struct fn_backend {
   int (*notification_next_after)(void *self, uint32_t after, fn_notification_t *out);
   int (*notifications_exported)(void *self, uint32_t through);
   int (*sign_blob)(void *self, const uint8_t *data, size_t len, uint8_t mac[FN_BLOB_MAC_SIZE]);
+  /* Group commits (added for the outbox flush; see the wrappers). NULL: the
+  ** wrappers call document_ack / notification_ticket once per entry. */
+  int (*document_ack_batch)(void *self, const fn_bytes_t *acks, size_t count, size_t *applied);
+  int (*notification_ticket_batch)(void *self, const fn_bytes_t *tickets, size_t count,
+                                   size_t *applied);
 } fn_backend_t;
 
 /* The handle the till holds. */
@@ -345,7 +358,9 @@ int fn_document_next_unsent(fn_t *fn, fn_document_t *out);
 int fn_document_ack(fn_t *fn, const uint8_t *doc7, size_t len);
 
 /* Document `number` (1.., else FN_ERR_PARAMS) from the archive;
-** FN_ERR_NO_DATA when there is none. */
+** FN_ERR_NO_DATA when there is none. out->acknowledged and out->queued
+** say where it stands with the OFD (a delivery window reads the documents
+** after fn_document_next_unsent() this way and skips the ones not owed). */
 int fn_document_get(fn_t *fn, uint32_t number, fn_document_t *out);
 
 /* The lowest-numbered sale notification without a ticket (FN_ERR_NO_DATA:
@@ -357,6 +372,35 @@ int fn_notification_next(fn_t *fn, fn_notification_t *out);
 ** FN_ERR_VALUE for a malformed ticket, FN_ERR_NO_DATA for an unknown
 ** notification. */
 int fn_notification_ticket(fn_t *fn, const uint8_t *doc84, size_t len);
+
+/*
+** Group commits. A flush sends a window of documents (or notifications)
+** and gets a window of answers back; applying them one call each would
+** cost one disk flush (synchronous=FULL) per document, which is most of
+** what a flush waits for. These calls apply a window's answers in ONE
+** transaction: one flush for the lot, and a crash leaves all or none.
+**
+** acks[0..count) (tickets[0..count)) are applied in order, each under
+** exactly the rules of the single call (fn_document_ack: FN_ERR_VALUE for
+** a malformed acknowledgement, one for another FN or one whose 1022 is
+** not 0; FN_ERR_NO_DATA for an unknown document; FN_ERR_STATE for one an
+** autonomous FN never queued; a second acknowledgement harmless.
+** fn_notification_ticket: FN_ERR_VALUE malformed, FN_ERR_NO_DATA unknown
+** notification; a second ticket harmless; any 2111 clears). The call
+** STOPS AT THE FIRST ENTRY THE FN REFUSES and returns that refusal: the
+** entries before it stay applied (committed together), that one and all
+** after it are not. *applied (may be NULL) is always how many entries are
+** applied when the call returns: count on 0, the refused entry's index on
+** a refusal. When the FN itself fails (FN_ERR_IO, FN_ERR_NO_MEMORY,
+** FN_ERR_FAILURE) the emulator applies none (*applied 0). count 0 is 0.
+** FN_ERR_PARAMS, nothing applied, for a NULL fn, a NULL array with
+** count > 0, or an entry with NULL data or len 0. A backend without the
+** batch entry gets the single call in a loop: the same outcome and the
+** same *applied, one transaction each.
+*/
+int fn_document_ack_batch(fn_t *fn, const fn_bytes_t *acks, size_t count, size_t *applied);
+int fn_notification_ticket_batch(fn_t *fn, const fn_bytes_t *tickets, size_t count,
+                                 size_t *applied);
 
 /*
 ** Loads verification keys from the key server, dated `when` (0: the FN's

@@ -83,6 +83,12 @@
 **     (0x34) until its ticket, because it is the ticket, not the export,
 **     that proves the operator has it. fn_sign_blob() is HMAC-Streebog-256
 **     with the FN's secret over FN_EMU_BLOB_PREFIX and the data.
+**   - Group commits (fn_document_ack_batch, fn_notification_ticket_batch)
+**     are one BEGIN IMMEDIATE ... COMMIT over a window of answers, checked
+**     one by one under the single call's rules; a refused answer ends the
+**     window with the ones before it committed (the refusal is the
+**     answer's fault, not theirs), a failure of the file rolls back the
+**     lot. The single calls are batches of one.
 */
 #include "fiscal/fn_emu.h"
 
@@ -280,8 +286,9 @@ static const char *const statements[S__COUNT] = {
         " ofd_name = ?10, kkt_serial = ?11, ffd_version = ?12 WHERE id = 1",
     [S_DOC_INSERT] = "INSERT INTO documents (number, type, time, shift, tlv, queued)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [S_DOC_GET] = "SELECT number, type, time, tlv, acknowledged FROM documents WHERE number = ?1",
-    [S_DOC_NEXT_UNSENT] = "SELECT number, type, time, tlv, acknowledged FROM documents"
+    [S_DOC_GET] = "SELECT number, type, time, tlv, acknowledged, queued FROM documents"
+                  " WHERE number = ?1",
+    [S_DOC_NEXT_UNSENT] = "SELECT number, type, time, tlv, acknowledged, queued FROM documents"
                           " WHERE queued = 1 AND acknowledged = 0 ORDER BY number LIMIT 1",
     [S_DOC_FIRST_UNSENT] = "SELECT number, time FROM documents"
                            " WHERE queued = 1 AND acknowledged = 0 ORDER BY number LIMIT 1",
@@ -1948,13 +1955,14 @@ fail:
   return rc;
 }
 
-/* Reads a documents row (number, type, time, tlv, acknowledged). */
+/* Reads a documents row (number, type, time, tlv, acknowledged, queued). */
 static int document_read(sqlite3_stmt *s, fn_document_t *out)
 {
   out->number = col_u32(s, 0);
   out->type = (uint16_t)col_u32(s, 1);
   out->time = col_u32(s, 2);
   out->acknowledged = sqlite3_column_int(s, 4) != 0;
+  out->queued = sqlite3_column_int(s, 5) != 0;
   return col_blob(s, 3, out->data, sizeof out->data, &out->len);
 }
 
@@ -1983,55 +1991,101 @@ static int emu_document_get(void *self, uint32_t number, fn_document_t *out)
   return document_query(e, s, out);
 }
 
-static int emu_document_ack(void *self, const uint8_t *doc7, size_t len)
+/*
+** Group commits (fn.h): a refusal is the answer's fault and leaves the
+** entries before it standing, so they are committed; a failure of the
+** file is the FN's and undoes the lot. The single calls are batches of
+** one, so the rules live in one place.
+*/
+static bool refusal(int rc)
 {
-  emu_t *e = self;
-  meta_t m;
+  return rc == FN_ERR_VALUE || rc == FN_ERR_NO_DATA || rc == FN_ERR_STATE;
+}
+
+/* Ends a group commit that stopped at entry `at` with rc (0: all done):
+** commits the entries before it, or rolls everything back. */
+static int batch_end(emu_t *e, const meta_t *m, bool meta_changed, int rc, size_t at,
+                     size_t *applied)
+{
+  int done = 0;
+  *applied = 0;
+  if (rc != 0 && !refusal(rc)) goto fail;
+  if (at > 0) {
+    if (meta_changed && (done = meta_store(e, m)) != 0) goto fail_with;
+    if ((done = tx_commit(e)) != 0) goto fail_with;
+    *applied = at;
+    return rc;
+  }
+  tx_rollback(e); /* nothing applied: nothing to commit */
+  return rc;
+fail_with:
+  rc = done;
+fail:
+  tx_rollback(e);
+  return rc;
+}
+
+/* One acknowledgement inside the caller's transaction; moves m's count. */
+static int ack_apply(emu_t *e, meta_t *m, const uint8_t *doc7, size_t len, bool *changed)
+{
   doc_ack_t a;
   bool found = false;
   int rc;
   if (doc_parse_ack(doc7, len, &a) != 0) return FN_ERR_VALUE;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
-  if (strcmp(a.fn_number, m.fn_number) != 0) {
-    rc = FN_ERR_VALUE; /* an acknowledgement for another FN */
-    goto fail;
-  }
+  if (strcmp(a.fn_number, m->fn_number) != 0) return FN_ERR_VALUE; /* another FN's */
   sqlite3_stmt *s = st(e, S_DOC_STATE);
-  if ((rc = bind_int(s, 1, a.document_number)) != 0) goto fail;
+  if ((rc = bind_int(s, 1, a.document_number)) != 0) return rc;
   rc = fetch(s, &found);
   bool queued = found && sqlite3_column_int(s, 0) != 0;
   sqlite3_reset(s);
-  if (rc != 0) goto fail;
-  if (!found) {
-    rc = FN_ERR_NO_DATA;
-    goto fail;
-  }
-  if (!queued) {
-    rc = FN_ERR_STATE; /* an autonomous FN's document went to no OFD */
-    goto fail;
-  }
+  if (rc != 0) return rc;
+  if (!found) return FN_ERR_NO_DATA;
+  if (!queued) return FN_ERR_STATE; /* an autonomous FN's document went to no OFD */
   /* 1022 other than 0: the OFD refused the document; it stays queued. */
-  if (a.answer_code != 0) {
-    rc = FN_ERR_VALUE;
-    goto fail;
-  }
+  if (a.answer_code != 0) return FN_ERR_VALUE;
   /* Only an unacknowledged row changes: a second delivery is harmless. */
   s = st(e, S_DOC_ACK);
-  if (bind_int(s, 1, a.document_number) || bind_int(s, 2, now_of(e))) {
-    rc = FN_ERR_IO;
-    goto fail;
-  }
-  if ((rc = run(s)) != 0) goto fail;
+  if (bind_int(s, 1, a.document_number) || bind_int(s, 2, now_of(e))) return FN_ERR_IO;
+  if ((rc = run(s)) != 0) return rc;
   if (sqlite3_changes(e->db) == 1) {
-    m.unsent_documents--;
-    if ((rc = meta_store(e, &m)) != 0) goto fail;
+    if (m->unsent_documents == 0) return FN_ERR_FAILURE; /* counter and table disagree */
+    m->unsent_documents--;
+    *changed = true;
   }
-  if ((rc = tx_commit(e)) != 0) goto fail;
   return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+}
+
+/* One answer applied inside the caller's transaction (ack_apply,
+** ticket_apply). */
+typedef int (*answer_apply_t)(emu_t *e, meta_t *m, const uint8_t *doc, size_t len, bool *changed);
+
+/* A group commit: the answers applied in order in one transaction. */
+static int batch_apply(emu_t *e, answer_apply_t apply, const fn_bytes_t *list, size_t count,
+                       size_t *applied)
+{
+  meta_t m;
+  bool changed = false;
+  size_t i = 0;
+  int rc;
+  *applied = 0;
+  if ((rc = tx_begin(e, true)) != 0) return rc;
+  if ((rc = meta_load(e, &m)) == 0) {
+    for (i = 0; i < count; i++)
+      if ((rc = apply(e, &m, list[i].data, list[i].len, &changed)) != 0) break;
+  }
+  return batch_end(e, &m, changed, rc, i, applied);
+}
+
+static int emu_document_ack_batch(void *self, const fn_bytes_t *acks, size_t count, size_t *applied)
+{
+  return batch_apply(self, ack_apply, acks, count, applied);
+}
+
+static int emu_document_ack(void *self, const uint8_t *doc7, size_t len)
+{
+  fn_bytes_t one = {doc7, len};
+  size_t applied = 0;
+  return emu_document_ack_batch(self, &one, 1, &applied);
 }
 
 /* Reads a notification row (number, receipt_number, time, tlv) from a
@@ -2110,45 +2164,49 @@ static int emu_sign_blob(void *self, const uint8_t *data, size_t len, uint8_t ma
   return fn_emu_blob_mac(e->secret, data, len, mac);
 }
 
-static int emu_notification_ticket(void *self, const uint8_t *doc84, size_t len)
+/* One ticket inside the caller's transaction; moves m's counts. */
+static int ticket_apply(emu_t *e, meta_t *m, const uint8_t *doc84, size_t len, bool *changed)
 {
-  emu_t *e = self;
-  meta_t m;
   doc_km_ticket_t t;
   bool found = false;
   int rc;
   if (doc_parse_km_ticket(doc84, len, &t) != 0) return FN_ERR_VALUE;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
   sqlite3_stmt *s = st(e, S_NOTE_STATE);
-  if ((rc = bind_int(s, 1, t.notification_number)) != 0) goto fail;
+  if ((rc = bind_int(s, 1, t.notification_number)) != 0) return rc;
   rc = fetch(s, &found);
   sqlite3_reset(s);
-  if (rc != 0) goto fail;
-  if (!found) {
-    rc = FN_ERR_NO_DATA;
-    goto fail;
-  }
+  if (rc != 0) return rc;
+  if (!found) return FN_ERR_NO_DATA;
   /* Any ticket clears the notification: 2111 = 1 means the OISM read it
   ** and found it bad, which resending would not change. The result is
   ** kept in the row. A second ticket changes nothing. */
   s = st(e, S_NOTE_TICKET);
   if (bind_int(s, 1, t.notification_number) || bind_int(s, 2, t.result) ||
-      bind_int(s, 3, now_of(e))) {
-    rc = FN_ERR_IO;
-    goto fail;
-  }
-  if ((rc = run(s)) != 0) goto fail;
+      bind_int(s, 3, now_of(e)))
+    return FN_ERR_IO;
+  if ((rc = run(s)) != 0) return rc;
   if (sqlite3_changes(e->db) == 1) {
-    m.unsent_notifications--;
-    if (t.notification_number > m.exported_through) m.unexported_notifications--;
-    if ((rc = meta_store(e, &m)) != 0) goto fail;
+    bool unexported = t.notification_number > m->exported_through;
+    if (m->unsent_notifications == 0 || (unexported && m->unexported_notifications == 0))
+      return FN_ERR_FAILURE; /* counters and table disagree: damaged */
+    m->unsent_notifications--;
+    if (unexported) m->unexported_notifications--;
+    *changed = true;
   }
-  if ((rc = tx_commit(e)) != 0) goto fail;
   return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+}
+
+static int emu_notification_ticket_batch(void *self, const fn_bytes_t *tickets, size_t count,
+                                         size_t *applied)
+{
+  return batch_apply(self, ticket_apply, tickets, count, applied);
+}
+
+static int emu_notification_ticket(void *self, const uint8_t *doc84, size_t len)
+{
+  fn_bytes_t one = {doc84, len};
+  size_t applied = 0;
+  return emu_notification_ticket_batch(self, &one, 1, &applied);
 }
 
 static int emu_key_update(void *self, const fn_key_t *keys, size_t count, uint32_t when)
@@ -2229,6 +2287,8 @@ static const fn_backend_t emu_backend = {
     .notification_next_after = emu_notification_next_after,
     .notifications_exported = emu_notifications_exported,
     .sign_blob = emu_sign_blob,
+    .document_ack_batch = emu_document_ack_batch,
+    .notification_ticket_batch = emu_notification_ticket_batch,
 };
 
 /* ---------------------------------------------------------------------- */

@@ -12,23 +12,37 @@
 ** CRC: on a request/response link there is no reason to resynchronise and
 ** hope), or an answer of the wrong container type.
 **
-** Why the delivery loops check the answer before the FN sees it: the FN
+** The delivery runs keep a window of messages in flight (client.h says
+** why; "delivery: a window" below says how). The link reads ahead: one
+** recv() may bring several answers, so the bytes not yet parsed stay in
+** the client (in[]) for the next read, and a link left holding bytes
+** nobody asked for is dropped before a single exchange uses it.
+**
+** Why the delivery runs check each answer before the FN sees it: the FN
 ** acknowledges whatever document a valid doc 7 names. A confused peer that
-** acknowledges document 5 while we sent 6 would otherwise make the loop
+** acknowledges document 5 while we sent 6 would otherwise make the run
 ** re-send 6 forever or, worse, mark as delivered a document the OFD never
-** stored. So the doc 7 must name this FN (1041) and the document just sent
-** (1040); the ticket (84) the notification just sent (2002); the answer
-** (83) the request just sent (2001). Only then is it handed to the FN, and
-** the FN's own checks come on top.
+** stored. So the doc 7 must name this FN (1041) and the next document of
+** the window still waiting for its answer (1040): answers come in the
+** order sent, so an acknowledgement of a later document in its place means
+** the peer is out of step, not early (it cannot have stored that one
+** first). The ticket (84) must name the next notification waiting (2002);
+** the answer (83) the request just sent (2001). Only then is it handed to
+** the FN, and the FN's own checks come on top.
 **
 ** Decisions the contract leaves open:
 **  - The container header's 8-byte FN field is the 16-digit FN number in
 **    packed BCD (two digits a byte), the session header carries it in
 **    ASCII.
 **  - A refused document (1022 != 0) stops the run: the OFD said no to the
-**    lowest-numbered document, and the next ones would wait behind it on
-**    the OFD's side anyway. It is not a network failure and starts no
-**    backoff.
+**    lowest-numbered document still owed, and the next ones would wait
+**    behind it on the OFD's side anyway (the rest of its window is left
+**    unacknowledged even when the OFD took it; it is sent again later,
+**    harmlessly). It is not a network failure and starts no backoff.
+**  - A late copy of an answer already taken is stale, not wrong: ignored,
+**    at most twice the window plus 3 times per window (a peer that
+**    repeats every answer stays under that; one that only ever answers
+**    the past does not).
 **  - A bad ticket (2111 != 0) clears the notification in the FN (fn.h) and
 **    the run goes on; it is counted for the manager to see.
 */
@@ -50,8 +64,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* How often one document is sent again after a stale (duplicate) answer. */
-#define STALE_ANSWER_RETRIES 3
+/* Late copies of answers a delivery window tolerates: two per message it
+** holds, plus this many (see flow_read). */
+#define STALE_ANSWER_SLACK 3
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -297,7 +312,12 @@ struct ofd_client {
   void *conn;   /* NULL: not connected */
   uint32_t failures;
   uint64_t next_attempt; /* on the injected clock; valid when failures > 0 */
+  uint32_t window;       /* messages in flight in a delivery run (options.window) */
   frame_parser_t parser;
+  /* Bytes read and not yet fed to the parser: a recv() may bring several
+  ** answers of a window at once. */
+  size_t in_off, in_len;
+  uint8_t in[16384];
   uint8_t out[FRAME_MESSAGE_MAX];
 };
 
@@ -319,7 +339,7 @@ int ofd_client_create(const ofd_client_options_t *o, ofd_client_t **out)
   int rc = OFD_ERR_ARGUMENT;
   if (out) *out = NULL;
   if (!o || !out || !o->host || !o->host[0] || o->port == 0 || !frame_profile_info(o->profile) ||
-      o->connect_timeout_ms < 0 || o->answer_timeout_ms < 0)
+      o->connect_timeout_ms < 0 || o->answer_timeout_ms < 0 || o->window > OFD_WINDOW_MAX)
     goto fail;
   if (o->transport && (!o->transport->connect || !o->transport->send || !o->transport->recv ||
                        !o->transport->close))
@@ -336,6 +356,7 @@ int ofd_client_create(const ofd_client_options_t *o, ofd_client_t **out)
   c->backoff_base_ms = o->backoff_base_ms ? o->backoff_base_ms : OFD_BACKOFF_BASE_MS;
   c->backoff_max_ms = o->backoff_max_ms ? o->backoff_max_ms : OFD_BACKOFF_MAX_MS;
   if (c->backoff_max_ms < c->backoff_base_ms) c->backoff_max_ms = c->backoff_base_ms;
+  c->window = o->window ? o->window : OFD_WINDOW_DEFAULT;
   c->transport = o->transport ? o->transport : ofd_transport_tcp();
   c->transport_context = o->transport_context;
   c->clock = o->clock ? o->clock : default_clock;
@@ -359,6 +380,7 @@ void ofd_client_disconnect(ofd_client_t *c)
   c->transport->close(c->conn);
   c->conn = NULL;
   frame_parser_init(&c->parser);
+  c->in_off = c->in_len = 0;
 }
 
 void ofd_client_destroy(ofd_client_t *c)
@@ -419,19 +441,13 @@ static void container_fn_bcd(const char fn_number[16], uint8_t out[FRAME_CONTAIN
   }
 }
 
-int ofd_client_exchange(ofd_client_t *c, const char fn_number[16], uint8_t document_type,
-                        uint32_t document_number, const uint8_t *body, size_t body_len,
-                        uint8_t answer_type, uint8_t *answer, size_t cap, size_t *answer_len,
-                        int budget_ms)
+/* One message as a frame (CRC mode 2, container, response expected) at
+** out[0..*len); OFD_ERR_ARGUMENT when it cannot be one (a body too large). */
+static int frame_make(const ofd_client_t *c, const char fn_number[16], uint8_t document_type,
+                      uint32_t document_number, const uint8_t *body, size_t body_len, uint8_t *out,
+                      size_t cap, size_t *len)
 {
   frame_message_t msg;
-  size_t len = 0;
-  int rc;
-  if (answer_len) *answer_len = 0;
-  if (!c || !fn_number || (!body && body_len) || !answer || !answer_len || budget_ms < 0 ||
-      body_len > FRAME_BODY_MAX || document_number > FRAME_DOCUMENT_NUMBER_MAX)
-    return OFD_ERR_ARGUMENT;
-
   memset(&msg, 0, sizeof msg);
   msg.profile = c->profile;
   memcpy(msg.fn_number, fn_number, FRAME_FN_NUMBER_SIZE);
@@ -442,48 +458,54 @@ int ofd_client_exchange(ofd_client_t *c, const char fn_number[16], uint8_t docum
   msg.document_number = document_number;
   msg.body = body;
   msg.body_len = body_len;
-  if (frame_encode(&msg, c->out, sizeof c->out, &len) != 0) return OFD_ERR_ARGUMENT;
+  return frame_encode(&msg, out, cap, len) == 0 ? 0 : OFD_ERR_ARGUMENT;
+}
 
-  /* Backoff: wait it out, or refuse at once when on a budget. */
+/*
+** The link made ready for a message: the backoff waited out (or, on a
+** budget, OFD_ERR_BACKOFF at once), a connection opened when there is none
+** (a failure is a fault: counted, its ofd_err_t returned).
+*/
+static int link_ready(ofd_client_t *c, int budget_ms)
+{
   uint64_t wait = ofd_client_backoff_ms(c);
   if (wait > 0) {
     if (budget_ms > 0) return OFD_ERR_BACKOFF;
     c->sleep(c->user, wait);
   }
-
-  uint64_t start = ofd_monotonic_ms();
-  uint64_t deadline;
-  if (!c->conn) {
-    int ct = c->connect_timeout_ms;
-    if (budget_ms > 0 && budget_ms < ct) ct = budget_ms;
-    c->conn = c->transport_context; /* the backend's state, replaced by the connection */
-    rc = c->transport->connect(c->host, c->port, ct, &c->conn);
-    if (rc != 0) {
-      c->conn = NULL;
-      return fail_link(c, rc);
-    }
-    frame_parser_init(&c->parser);
+  if (c->conn) return 0;
+  int ct = c->connect_timeout_ms;
+  if (budget_ms > 0 && budget_ms < ct) ct = budget_ms;
+  c->conn = c->transport_context; /* the backend's state, replaced by the connection */
+  int rc = c->transport->connect(c->host, c->port, ct, &c->conn);
+  if (rc != 0) {
+    c->conn = NULL;
+    return fail_link(c, rc);
   }
-  deadline = budget_ms > 0 ? start + (uint64_t)budget_ms
-                           : ofd_monotonic_ms() + (uint64_t)c->answer_timeout_ms;
-  rc = c->transport->send(c->conn, c->out, len, left_ms(deadline));
-  if (rc != 0) return fail_link(c, rc);
+  frame_parser_init(&c->parser);
+  c->in_off = c->in_len = 0;
+  return 0;
+}
 
-  /* Read until one whole message. The parser must never skip a byte: on a
-  ** request/response link garbage means the peer is broken. */
-  uint8_t chunk[4096];
+/*
+** The next whole message on the link, which must be a container of
+** answer_type: its body is copied to answer[0..cap) and its length stored
+** in *answer_len. The parser must never skip a byte: on a request/response
+** link garbage means the peer is broken. Faults close the link and count
+** (OFD_ERR_TIMEOUT at deadline, _CLOSED, _IO, _PROTOCOL); an answer over
+** cap drops the link without counting (OFD_ERR_ARGUMENT). A good message
+** resets the backoff: the peer is there and speaks the protocol.
+*/
+static int link_read(ofd_client_t *c, uint64_t deadline, uint8_t answer_type, uint8_t *answer,
+                     size_t cap, size_t *answer_len)
+{
+  *answer_len = 0;
   for (;;) {
-    size_t got = 0, off = 0;
-    int t = left_ms(deadline);
-    if (t == 0) return fail_link(c, OFD_ERR_TIMEOUT);
-    rc = c->transport->recv(c->conn, chunk, sizeof chunk, t, &got);
-    if (rc != 0) return fail_link(c, rc);
-    if (got == 0) return fail_link(c, OFD_ERR_CLOSED);
-    while (off < got) {
+    while (c->in_off < c->in_len) {
       size_t used = 0;
       frame_message_t in;
-      rc = frame_parser_feed(&c->parser, chunk + off, got - off, &used, &in);
-      off += used;
+      int rc = frame_parser_feed(&c->parser, c->in + c->in_off, c->in_len - c->in_off, &used, &in);
+      c->in_off += used;
       if (frame_parser_skipped(&c->parser) > 0) return fail_link(c, OFD_ERR_PROTOCOL);
       if (rc == FRAME_AGAIN) break;
       if (rc != 0) return fail_link(c, OFD_ERR_PROTOCOL);
@@ -496,176 +518,437 @@ int ofd_client_exchange(ofd_client_t *c, const char fn_number[16], uint8_t docum
       memcpy(answer, in.body, in.body_len);
       *answer_len = in.body_len;
       c->failures = 0;
-      /* One answer per message: more bytes mean the peer is out of step. */
-      if (off < got || frame_parser_pending(&c->parser) > 0) ofd_client_disconnect(c);
       return 0;
     }
+    c->in_off = c->in_len = 0;
+    size_t got = 0;
+    int t = left_ms(deadline);
+    if (t == 0) return fail_link(c, OFD_ERR_TIMEOUT);
+    int rc = c->transport->recv(c->conn, c->in, sizeof c->in, t, &got);
+    if (rc != 0) return fail_link(c, rc);
+    if (got == 0) return fail_link(c, OFD_ERR_CLOSED);
+    c->in_len = got;
   }
 }
 
-/* ---- delivery loops ---------------------------------------------------- */
+/* True when the link holds bytes nobody asked for (a late copy of an
+** answer): they must not become the answer of a later exchange. Reading
+** what the socket has now, without waiting, is enough to know. */
+static bool link_unsettled(ofd_client_t *c)
+{
+  if (!c->conn) return false;
+  if (c->in_off < c->in_len || frame_parser_pending(&c->parser) > 0) return true;
+  size_t got = 0;
+  int rc = c->transport->recv(c->conn, c->in, sizeof c->in, 0, &got);
+  c->in_off = 0;
+  c->in_len = rc == 0 ? got : 0;
+  return rc != OFD_ERR_TIMEOUT; /* bytes, a close or an error */
+}
 
-static void stats_reset(ofd_delivery_stats_t *s) { memset(s, 0, sizeof *s); }
+int ofd_client_exchange(ofd_client_t *c, const char fn_number[16], uint8_t document_type,
+                        uint32_t document_number, const uint8_t *body, size_t body_len,
+                        uint8_t answer_type, uint8_t *answer, size_t cap, size_t *answer_len,
+                        int budget_ms)
+{
+  size_t len = 0;
+  int rc;
+  if (answer_len) *answer_len = 0;
+  if (!c || !fn_number || (!body && body_len) || !answer || !answer_len || budget_ms < 0 ||
+      body_len > FRAME_BODY_MAX || document_number > FRAME_DOCUMENT_NUMBER_MAX)
+    return OFD_ERR_ARGUMENT;
+  if ((rc = frame_make(c, fn_number, document_type, document_number, body, body_len, c->out,
+                       sizeof c->out, &len)) != 0)
+    return rc;
 
-int ofd_deliver_documents(fn_t *fn, ofd_client_t *client, ofd_progress_t progress, void *user,
-                          ofd_delivery_stats_t *stats)
+  /* Bytes left over from before (a late copy of an answer) would be
+  ** taken for this message's answer: not on this link. */
+  if (c->conn && (c->in_off < c->in_len || frame_parser_pending(&c->parser) > 0))
+    ofd_client_disconnect(c);
+  uint64_t start = ofd_monotonic_ms(); /* on a budget, link_ready never sleeps */
+  if ((rc = link_ready(c, budget_ms)) != 0) return rc;
+  uint64_t deadline = budget_ms > 0 ? start + (uint64_t)budget_ms
+                                    : ofd_monotonic_ms() + (uint64_t)c->answer_timeout_ms;
+  rc = c->transport->send(c->conn, c->out, len, left_ms(deadline));
+  if (rc != 0) return fail_link(c, rc);
+  if ((rc = link_read(c, deadline, answer_type, answer, cap, answer_len)) != 0) return rc;
+  /* One answer per message: more bytes mean the peer is out of step. */
+  if (c->in_off < c->in_len || frame_parser_pending(&c->parser) > 0) ofd_client_disconnect(c);
+  return 0;
+}
+
+/* ---- delivery: a window of messages in flight ------------------------- */
+
+/*
+** Both queues are emptied the same way (see client.h for why a window):
+**   1. fill: the lowest owed items from the FN, up to the window's size,
+**      each framed into one buffer;
+**   2. send the buffer (one write: the peer reads the window at once and
+**      commits it as one group);
+**   3. read answers until every item has one, in the order sent. An
+**      answer about an item already answered or one before the window is
+**      a late copy (stale): ignored, a bounded number of times. An answer
+**      about an item further on than the next one, about something never
+**      sent, of the wrong type, or not an answer at all is a fault;
+**   4. hand the answered items' answers to the FN in one group commit
+**      (fn_document_ack_batch / fn_notification_ticket_batch), then tell
+**      the progress callback about each, in order.
+** A fault in 2 or 3 still does 4 for what was answered before it: those
+** documents are the operator's, and acknowledging them is what keeps a
+** rerun from sending them again.
+**
+** Two windows take turns: when a window's answers are all in, the next
+** one (the owed items after it) is filled and sent before the FN commits
+** the first, so the operator's commit of one window and the FN's commit
+** of the other run at the same time. Only a window answered in full lets
+** the next one go; when the FN then refuses or fails, the window already
+** sent is abandoned with the link (its items are owed still, and sent
+** again later, harmlessly).
+*/
+typedef enum flow_kind { FLOW_DOCUMENTS, FLOW_NOTIFICATIONS } flow_kind_t;
+
+typedef struct slot {
+  uint32_t number;   /* 1040 or 2002 of what was sent */
+  bool bad;          /* a ticket with 2111 != 0 */
+  size_t answer_len; /* its answer, once it came */
+  uint8_t answer[DOC_MAX_DOCUMENT];
+} slot_t;
+
+typedef struct window {
+  size_t count; /* items in it */
+  slot_t *slots;
+  size_t wire_len; /* their frames, back to back */
+  uint8_t *wire;
+} window_t;
+
+typedef struct flow {
+  flow_kind_t kind;
+  fn_t *fn;
+  ofd_client_t *c;
+  ofd_delivery_stats_t *stats;
+  ofd_progress_t progress;
+  void *user;
+  char fn_number[17];
+  uint32_t last_done; /* the highest number the FN has taken an answer for */
+  window_t win[2];
+  size_t wire_cap;
+  fn_bytes_t *answers;
+  fn_document_t *doc;
+  fn_notification_t *note;
+} flow_t;
+
+/* The FN failed or answered something that would make the run loop. */
+static int flow_fn_error(flow_t *f, int fn_rc)
+{
+  f->stats->fn_error = fn_rc;
+  return OFD_ERR_FN;
+}
+
+/* One item into the window: its frame appended to the window's wire. */
+static int flow_add(flow_t *f, window_t *w, uint8_t type, uint32_t number, const uint8_t *body,
+                    size_t len)
+{
+  size_t n = 0;
+  int rc = frame_make(f->c, f->fn_number, type, number, body, len, w->wire + w->wire_len,
+                      f->wire_cap - w->wire_len, &n);
+  if (rc != 0) return rc;
+  w->wire_len += n;
+  w->slots[w->count].number = number;
+  w->slots[w->count].bad = false;
+  w->slots[w->count].answer_len = 0;
+  w->count++;
+  return 0;
+}
+
+/*
+** Fills w with what is owed: after 0, from the FN's lowest owed item;
+** otherwise the owed items numbered after `after` (the window in flight's
+** last). w->count 0 when there is none. An item the FN or the frame cannot
+** carry ends the window before it: a later window starts with it, and the
+** run stops there.
+*/
+static int flow_fill(flow_t *f, window_t *w, uint32_t after)
+{
+  const uint32_t window = f->c->window;
+  int rc;
+  w->count = 0;
+  w->wire_len = 0;
+  if (f->kind == FLOW_DOCUMENTS) {
+    fn_document_t *d = f->doc;
+    if (after == 0) {
+      if ((rc = fn_document_next_unsent(f->fn, d)) == FN_ERR_NO_DATA) return 0;
+      if (rc != 0) return flow_fn_error(f, rc);
+      /* The FN hands back a document it has just acknowledged: it would loop. */
+      if (d->number <= f->last_done || d->type > 0xFF) return flow_fn_error(f, FN_ERR_FAILURE);
+      if ((rc = flow_add(f, w, (uint8_t)d->type, d->number, d->data, d->len)) != 0) return rc;
+      after = d->number;
+    }
+    /* The following numbers, skipping any the OFD has already or never
+    ** gets; the scan is bounded so a long acknowledged stretch ends it. */
+    for (uint32_t n = after + 1; w->count < window && n - after <= 4u * window; n++) {
+      if ((rc = fn_document_get(f->fn, n, d)) == FN_ERR_NO_DATA) break;
+      if (rc != 0) {
+        w->count = 0;
+        return flow_fn_error(f, rc);
+      }
+      if (d->acknowledged || !d->queued) continue;
+      if (d->type > 0xFF || flow_add(f, w, (uint8_t)d->type, d->number, d->data, d->len) != 0)
+        break;
+    }
+    return 0;
+  }
+  fn_notification_t *n = f->note;
+  if (after == 0) {
+    if ((rc = fn_notification_next(f->fn, n)) == FN_ERR_NO_DATA) return 0;
+    if (rc != 0) return flow_fn_error(f, rc);
+    if (n->number <= f->last_done) return flow_fn_error(f, FN_ERR_FAILURE);
+    if ((rc = flow_add(f, w, DOC_KM_NOTIFICATION, n->number, n->data, n->len)) != 0) return rc;
+    after = n->number;
+  }
+  while (w->count < window) {
+    /* A backend without next_after (FN_ERR_UNKNOWN_COMMAND) gets windows
+    ** of one, each found by fn_notification_next. */
+    rc = fn_notification_next_after(f->fn, after, n);
+    if (rc == FN_ERR_NO_DATA || rc == FN_ERR_UNKNOWN_COMMAND) break;
+    if (rc != 0) {
+      w->count = 0;
+      return flow_fn_error(f, rc);
+    }
+    if (flow_add(f, w, DOC_KM_NOTIFICATION, n->number, n->data, n->len) != 0) break;
+    after = n->number;
+  }
+  return 0;
+}
+
+/* Step 2: the window's frames in one write (connecting first when needed). */
+static int flow_send(flow_t *f, const window_t *w)
+{
+  int rc = link_ready(f->c, 0);
+  if (rc != 0) return rc;
+  rc = f->c->transport->send(f->c->conn, w->wire, w->wire_len, f->c->answer_timeout_ms);
+  return rc ? fail_link(f->c, rc) : 0;
+}
+
+/* What an answer says: the number it is about, and for an acknowledgement
+** its 1022. -1 when it is not an answer of this flow's kind for this FN. */
+static int flow_parse(const flow_t *f, const uint8_t *answer, size_t len, uint32_t *number,
+                      uint8_t *code)
+{
+  if (f->kind == FLOW_DOCUMENTS) {
+    doc_ack_t ack;
+    if (doc_parse_ack(answer, len, &ack) != 0 || strcmp(ack.fn_number, f->fn_number) != 0)
+      return -1;
+    *number = ack.document_number;
+    *code = ack.answer_code;
+    return 0;
+  }
+  doc_km_ticket_t t;
+  if (doc_parse_km_ticket(answer, len, &t) != 0) return -1;
+  *number = t.notification_number;
+  *code = t.result;
+  return 0;
+}
+
+/*
+** Step 3: answers until each item of w has one. *answered is how many
+** items (a prefix, in the order sent) got theirs; on OFD_ERR_REFUSED the
+** last of them is the refused document.
+*/
+static int flow_read(flow_t *f, window_t *w, size_t *answered)
+{
+  ofd_client_t *c = f->c;
+  uint8_t answer_type = f->kind == FLOW_DOCUMENTS ? DOC_OPERATOR_ACK : DOC_KM_TICKET;
+  /* A peer may repeat every answer once (and the window before's last);
+  ** more than that is a peer that answers the past only. */
+  size_t stale = 0, stale_max = 2 * w->count + STALE_ANSWER_SLACK;
+  size_t next = 0;
+  int rc = 0;
+  while (next < w->count) {
+    slot_t *s = &w->slots[next];
+    uint32_t number = 0;
+    uint8_t code = 0;
+    /* Each answer gets the whole answer timeout: a window is not one message. */
+    uint64_t deadline = ofd_monotonic_ms() + (uint64_t)c->answer_timeout_ms;
+    if ((rc = link_read(c, deadline, answer_type, s->answer, sizeof s->answer, &s->answer_len)) !=
+        0)
+      break;
+    if (flow_parse(f, s->answer, s->answer_len, &number, &code) != 0) {
+      rc = fail_link(c, OFD_ERR_PROTOCOL); /* well framed but not an answer for this FN */
+      break;
+    }
+    if (number < s->number) {
+      /* A late copy of an answer already taken (this window's or an
+      ** earlier one's): stale, not wrong. */
+      s->answer_len = 0;
+      f->stats->stale++;
+      if (++stale > stale_max) {
+        rc = fail_link(c, OFD_ERR_PROTOCOL);
+        break;
+      }
+      continue;
+    }
+    if (number != s->number) {
+      /* About an item sent later (its answer cannot come before this
+      ** one's) or never sent: the peer is out of step. */
+      s->answer_len = 0;
+      rc = fail_link(c, OFD_ERR_PROTOCOL);
+      break;
+    }
+    next++;
+    if (f->kind == FLOW_NOTIFICATIONS) {
+      s->bad = code != 0;
+    } else if (code != 0) {
+      /* The OFD refused this document: the run stops here. The answers
+      ** still in flight go with the link; a refusal is not a link fault. */
+      f->stats->answer_code = code;
+      ofd_client_disconnect(c);
+      rc = OFD_ERR_REFUSED;
+      break;
+    }
+  }
+  *answered = next;
+  return rc;
+}
+
+/* Step 4 for the first `count` items of w. */
+static int flow_apply(flow_t *f, const window_t *w, size_t count)
+{
+  size_t applied = 0;
+  int rc = 0;
+  for (size_t i = 0; i < count; i++)
+    f->answers[i] = (fn_bytes_t){w->slots[i].answer, w->slots[i].answer_len};
+  if (count > 0)
+    rc = f->kind == FLOW_DOCUMENTS
+             ? fn_document_ack_batch(f->fn, f->answers, count, &applied)
+             : fn_notification_ticket_batch(f->fn, f->answers, count, &applied);
+  for (size_t i = 0; i < applied; i++) {
+    ofd_delivery_stats_t *st = f->stats;
+    f->last_done = w->slots[i].number;
+    if (w->slots[i].bad) st->rejected++;
+    st->delivered++;
+    if (st->delivered > st->total) st->total = st->delivered;
+    if (f->progress) f->progress(f->user, st->delivered, st->total, w->slots[i].number);
+  }
+  if (rc != 0) {
+    f->stats->stopped_at = w->slots[applied].number;
+    return flow_fn_error(f, rc);
+  }
+  return 0;
+}
+
+/* The windows taking turns (the comment above); 0 when nothing is owed. */
+static int flow_loop(flow_t *f)
+{
+  window_t *w = &f->win[0], *next = &f->win[1];
+  int rc;
+  if ((rc = flow_fill(f, w, 0)) != 0 || w->count == 0) return rc;
+  f->stats->stopped_at = w->slots[0].number;
+  if ((rc = flow_send(f, w)) != 0) return rc;
+  for (;;) {
+    size_t answered = 0;
+    int read_rc = flow_read(f, w, &answered), fill_rc = 0, send_rc = 0;
+    f->stats->sent += (uint32_t)answered;
+    next->count = 0;
+    if (read_rc == 0) {
+      fill_rc = flow_fill(f, next, w->slots[w->count - 1].number);
+      if (fill_rc == 0 && next->count > 0) send_rc = flow_send(f, next);
+    }
+    /* A refused document is answered but not applied. */
+    size_t usable = read_rc == OFD_ERR_REFUSED ? answered - 1 : answered;
+    if ((rc = flow_apply(f, w, usable)) != 0) {
+      if (next->count > 0 && send_rc == 0) ofd_client_disconnect(f->c); /* abandon it */
+      return rc;
+    }
+    if (read_rc != 0) {
+      f->stats->stopped_at = w->slots[usable].number;
+      return read_rc;
+    }
+    if (fill_rc != 0) return fill_rc;
+    if (next->count > 0) f->stats->stopped_at = next->slots[0].number;
+    if (send_rc != 0) return send_rc;
+    if (next->count == 0) {
+      /* Nothing after this window: ask the FN from the start (a document
+      ** made meanwhile, one that ended a window). */
+      if ((rc = flow_fill(f, next, 0)) != 0 || next->count == 0) return rc;
+      f->stats->stopped_at = next->slots[0].number;
+      if ((rc = flow_send(f, next)) != 0) return rc;
+    }
+    window_t *done = w;
+    w = next;
+    next = done;
+  }
+}
+
+static int flow_run(flow_kind_t kind, fn_t *fn, ofd_client_t *client, ofd_progress_t progress,
+                    void *user, ofd_delivery_stats_t *stats)
 {
   ofd_delivery_stats_t local;
   fn_status_t st;
-  fn_document_t *doc = NULL;
-  uint8_t *answer = NULL;
-  size_t answer_len = 0;
-  uint32_t last_acked = 0;
+  flow_t f;
   int rc;
+  frame_profile_t profile = kind == FLOW_DOCUMENTS ? FRAME_PROFILE_OFD : FRAME_PROFILE_OISM;
   if (!stats) stats = &local;
-  stats_reset(stats);
-  if (!fn || !client || client->profile != FRAME_PROFILE_OFD) return OFD_ERR_ARGUMENT;
+  memset(stats, 0, sizeof *stats);
+  if (!fn || !client || client->profile != profile) return OFD_ERR_ARGUMENT;
   if ((rc = fn_status(fn, &st)) != 0) {
     stats->fn_error = rc;
     return OFD_ERR_FN;
   }
-  stats->total = st.unsent_documents;
-  doc = malloc(sizeof *doc);
-  answer = malloc(DOC_MAX_DOCUMENT);
-  if (!doc || !answer) {
+  stats->total = kind == FLOW_DOCUMENTS ? st.unsent_documents : st.unsent_notifications;
+  memset(&f, 0, sizeof f);
+  f.kind = kind;
+  f.fn = fn;
+  f.c = client;
+  f.stats = stats;
+  f.progress = progress;
+  f.user = user;
+  memcpy(f.fn_number, st.fn_number, sizeof f.fn_number);
+  f.fn_number[16] = '\0';
+  /* Large but mostly untouched: a slot is as big as the largest answer
+  ** could be, a real one is under 200 bytes; a frame as big as the
+  ** largest document, a real one is a few hundred. */
+  f.wire_cap = (size_t)client->window * FRAME_MESSAGE_MAX;
+  for (int i = 0; i < 2; i++) {
+    f.win[i].slots = malloc((size_t)client->window * sizeof *f.win[i].slots);
+    f.win[i].wire = malloc(f.wire_cap);
+  }
+  f.answers = malloc((size_t)client->window * sizeof *f.answers);
+  if (kind == FLOW_DOCUMENTS)
+    f.doc = malloc(sizeof *f.doc);
+  else
+    f.note = malloc(sizeof *f.note);
+  if (!f.win[0].slots || !f.win[0].wire || !f.win[1].slots || !f.win[1].wire || !f.answers ||
+      (!f.doc && !f.note)) {
     rc = OFD_ERR_NO_MEMORY;
-    goto fail;
+    goto done;
   }
-  for (;;) {
-    rc = fn_document_next_unsent(fn, doc);
-    if (rc == FN_ERR_NO_DATA) break;
-    if (rc != 0) {
-      stats->fn_error = rc;
-      rc = OFD_ERR_FN;
-      goto fail;
-    }
-    stats->stopped_at = doc->number;
-    /* The FN handed back the document it just acknowledged: it would loop. */
-    if (doc->number == last_acked || doc->type > 0xFF) {
-      stats->fn_error = FN_ERR_FAILURE;
-      rc = OFD_ERR_FN;
-      goto fail;
-    }
-    doc_ack_t ack;
-    bool parsed = false;
-    /* A late duplicate of an earlier acknowledgement (peers do repeat
-    ** themselves) may arrive as the answer to this document: it is stale,
-    ** not wrong. Drop the link and send this document again on a fresh one;
-    ** redelivery is harmless by contract. Bounded, so a peer that only ever
-    ** answers the past still stops the run. */
-    for (int attempt = 0; attempt < STALE_ANSWER_RETRIES; attempt++) {
-      rc =
-          ofd_client_exchange(client, st.fn_number, (uint8_t)doc->type, doc->number, doc->data,
-                              doc->len, DOC_OPERATOR_ACK, answer, DOC_MAX_DOCUMENT, &answer_len, 0);
-      if (rc != 0) goto fail;
-      stats->sent++;
-      parsed = doc_parse_ack(answer, answer_len, &ack) == 0;
-      if (!parsed || strcmp(ack.fn_number, st.fn_number) != 0 || ack.document_number >= doc->number)
-        break;
-      ofd_client_disconnect(client);
-    }
-    if (!parsed || ack.document_number != doc->number || strcmp(ack.fn_number, st.fn_number) != 0) {
-      /* Well framed but not an acknowledgement of what we sent. */
-      rc = fail_link(client, OFD_ERR_PROTOCOL);
-      goto fail;
-    }
-    if (ack.answer_code != 0) {
-      stats->answer_code = ack.answer_code;
-      rc = OFD_ERR_REFUSED;
-      goto fail;
-    }
-    if ((rc = fn_document_ack(fn, answer, answer_len)) != 0) {
-      stats->fn_error = rc;
-      rc = OFD_ERR_FN;
-      goto fail;
-    }
-    last_acked = doc->number;
-    stats->delivered++;
-    if (stats->delivered > stats->total) stats->total = stats->delivered;
-    if (progress) progress(user, stats->delivered, stats->total, doc->number);
+  if ((rc = flow_loop(&f)) == 0) stats->stopped_at = 0;
+done:
+  /* Late copies of the last answers would be read as the answer to the
+  ** next exchange on this client (an 83 after the tickets): drop them with
+  ** the link. */
+  if (link_unsettled(client)) ofd_client_disconnect(client);
+  if (fn_status(fn, &st) == 0)
+    stats->remaining = kind == FLOW_DOCUMENTS ? st.unsent_documents : st.unsent_notifications;
+  for (int i = 0; i < 2; i++) {
+    free(f.win[i].slots);
+    free(f.win[i].wire);
   }
-  stats->stopped_at = 0;
-  rc = 0;
-fail:
-  if (fn_status(fn, &st) == 0) stats->remaining = st.unsent_documents;
-  free(doc);
-  free(answer);
+  free(f.answers);
+  free(f.doc);
+  free(f.note);
   return rc;
+}
+
+int ofd_deliver_documents(fn_t *fn, ofd_client_t *client, ofd_progress_t progress, void *user,
+                          ofd_delivery_stats_t *stats)
+{
+  return flow_run(FLOW_DOCUMENTS, fn, client, progress, user, stats);
 }
 
 int ofd_deliver_notifications(fn_t *fn, ofd_client_t *client, ofd_progress_t progress, void *user,
                               ofd_delivery_stats_t *stats)
 {
-  ofd_delivery_stats_t local;
-  fn_status_t st;
-  fn_notification_t *n = NULL;
-  uint8_t *answer = NULL;
-  size_t answer_len = 0;
-  uint32_t last_done = 0;
-  int rc;
-  if (!stats) stats = &local;
-  stats_reset(stats);
-  if (!fn || !client || client->profile != FRAME_PROFILE_OISM) return OFD_ERR_ARGUMENT;
-  if ((rc = fn_status(fn, &st)) != 0) {
-    stats->fn_error = rc;
-    return OFD_ERR_FN;
-  }
-  stats->total = st.unsent_notifications;
-  n = malloc(sizeof *n);
-  answer = malloc(DOC_MAX_DOCUMENT);
-  if (!n || !answer) {
-    rc = OFD_ERR_NO_MEMORY;
-    goto fail;
-  }
-  for (;;) {
-    rc = fn_notification_next(fn, n);
-    if (rc == FN_ERR_NO_DATA) break;
-    if (rc != 0) {
-      stats->fn_error = rc;
-      rc = OFD_ERR_FN;
-      goto fail;
-    }
-    stats->stopped_at = n->number;
-    if (n->number == last_done) {
-      stats->fn_error = FN_ERR_FAILURE;
-      rc = OFD_ERR_FN;
-      goto fail;
-    }
-    doc_km_ticket_t ticket;
-    bool parsed = false;
-    /* As for documents: a late duplicate ticket for an earlier notification
-    ** is stale; resend this one on a fresh link, a bounded number of times. */
-    for (int attempt = 0; attempt < STALE_ANSWER_RETRIES; attempt++) {
-      rc = ofd_client_exchange(client, st.fn_number, DOC_KM_NOTIFICATION, n->number, n->data,
-                               n->len, DOC_KM_TICKET, answer, DOC_MAX_DOCUMENT, &answer_len, 0);
-      if (rc != 0) goto fail;
-      stats->sent++;
-      parsed = doc_parse_km_ticket(answer, answer_len, &ticket) == 0;
-      if (!parsed || ticket.notification_number >= n->number) break;
-      ofd_client_disconnect(client);
-    }
-    if (!parsed || ticket.notification_number != n->number) {
-      rc = fail_link(client, OFD_ERR_PROTOCOL);
-      goto fail;
-    }
-    if ((rc = fn_notification_ticket(fn, answer, answer_len)) != 0) {
-      stats->fn_error = rc;
-      rc = OFD_ERR_FN;
-      goto fail;
-    }
-    if (ticket.result != 0) stats->rejected++;
-    last_done = n->number;
-    stats->delivered++;
-    if (stats->delivered > stats->total) stats->total = stats->delivered;
-    if (progress) progress(user, stats->delivered, stats->total, n->number);
-  }
-  stats->stopped_at = 0;
-  rc = 0;
-fail:
-  if (fn_status(fn, &st) == 0) stats->remaining = st.unsent_notifications;
-  free(n);
-  free(answer);
-  return rc;
+  return flow_run(FLOW_NOTIFICATIONS, fn, client, progress, user, stats);
 }
 
 int ofd_km_request(fn_t *fn, ofd_client_t *client, const fn_km_check_t *check, int budget_ms,

@@ -6,11 +6,26 @@
 ** every sealed document until the OFD's acknowledgement (doc 7) comes back,
 ** and every sale notification (82) until the OISM's ticket (84) does. This
 ** module only carries those bytes: it wraps a document in the session and
-** container headers (ofd/frame.h), sends it, reads one answer message on the
-** same connection, checks that the answer is about what was sent, and hands
-** it to the FN. It keeps no queue of its own, so a crash at any point loses
+** container headers (ofd/frame.h), sends it, reads the answer on the same
+** connection, checks that the answer is about what was sent, and hands it
+** to the FN. It keeps no queue of its own, so a crash at any point loses
 ** nothing and, because redelivery is harmless on both sides, sends nothing
 ** twice in a way that counts twice.
+**
+** Delivery runs keep a window of messages in flight. Sent one at a time,
+** a document costs a round trip plus two disk flushes in a row (the
+** operator commits it before acknowledging, the FN commits the
+** acknowledgement), a few milliseconds each: a few hundred documents a
+** second however fast the link. So a run sends up to `window` documents
+** back to back (64 by default), reads their answers in the order sent,
+** and gives the FN the whole window's acknowledgements in one group commit
+** (fn_document_ack_batch); kassa-operator likewise commits every message
+** one read brought before it answers any of them. Both disk flushes are
+** paid once per window instead of once per document, and a crash leaves
+** each group commit whole or absent. What was answered before a fault is
+** applied; what was not is sent again by the next run, and the operator
+** acknowledges a redelivery identically. `kassa ofd flush --window N`
+** picks another size (1: one message at a time).
 **
 ** One ofd_client_t is one endpoint (host:port and a frame profile). It
 ** connects lazily, keeps the connection open between messages, drops it on
@@ -129,6 +144,8 @@ typedef uint32_t (*ofd_random_t)(void *user);
 #define OFD_ANSWER_TIMEOUT_MS  30000
 #define OFD_BACKOFF_BASE_MS    1000
 #define OFD_BACKOFF_MAX_MS     300000
+#define OFD_WINDOW_DEFAULT     64 /* messages in flight in a delivery run */
+#define OFD_WINDOW_MAX         256
 
 typedef struct ofd_client_options {
   const char *host; /* name or address; copied */
@@ -138,6 +155,7 @@ typedef struct ofd_client_options {
   int answer_timeout_ms;            /* 0: OFD_ANSWER_TIMEOUT_MS */
   uint32_t backoff_base_ms;         /* 0: OFD_BACKOFF_BASE_MS */
   uint32_t backoff_max_ms;          /* 0: OFD_BACKOFF_MAX_MS */
+  uint32_t window;                  /* 0: OFD_WINDOW_DEFAULT; 1: one message at a time */
   const ofd_transport_t *transport; /* NULL: ofd_transport_tcp() */
   void *transport_context;          /* given to transport->connect in *conn (TLS: ofd_tls_t) */
   ofd_clock_ms_t clock;             /* NULL: CLOCK_MONOTONIC */
@@ -156,8 +174,8 @@ void ofd_client_options_init(ofd_client_options_t *o);
 void ofd_client_options_use_tls(ofd_client_options_t *o, ofd_tls_t *tls);
 
 /* Create a client; connects nothing yet. OFD_ERR_ARGUMENT for a NULL or
-** empty host, port 0, an unknown profile or negative timeouts;
-** OFD_ERR_NO_MEMORY. *out is NULL on failure. */
+** empty host, port 0, an unknown profile, negative timeouts or a window
+** over OFD_WINDOW_MAX; OFD_ERR_NO_MEMORY. *out is NULL on failure. */
 int ofd_client_create(const ofd_client_options_t *o, ofd_client_t **out);
 
 /* Closes the connection and frees; NULL is fine. */
@@ -204,6 +222,7 @@ void ofd_client_disconnect(ofd_client_t *c);
 typedef struct ofd_delivery_stats {
   uint32_t total;      /* owed when the run started (from fn_status) */
   uint32_t sent;       /* messages sent and answered */
+  uint32_t stale;      /* late copies of earlier answers, ignored */
   uint32_t delivered;  /* acknowledged / ticketed in the FN */
   uint32_t rejected;   /* notifications the OISM ticketed as bad (2111 != 0) */
   uint32_t remaining;  /* still owed when the run ended */
@@ -212,29 +231,52 @@ typedef struct ofd_delivery_stats {
   int fn_error;        /* the fn_err_t when OFD_ERR_FN */
 } ofd_delivery_stats_t;
 
-/* Called after each item: done of total (total may grow while running). */
+/* Called after each item the FN has taken the answer for, in order:
+** done of total (total may grow while running). */
 typedef void (*ofd_progress_t)(void *user, uint32_t done, uint32_t total, uint32_t number);
 
 /*
-** Deliver the FN's unsent fiscal documents to the OFD, lowest number first:
-** fn_document_next_unsent, send (container type = form code, document
-** number = 1040), read the doc 7, check it names this FN and this
-** document, fn_document_ack. Stops when none is left (0), at the first
-** refusal (OFD_ERR_REFUSED, stats.answer_code = 1022; the document stays
-** queued), at the first network fault (its ofd_err_t; nothing was
-** acknowledged that the OFD did not accept), or when the FN refuses the
-** acknowledgement (OFD_ERR_FN, stats.fn_error). The client must have the
-** OFD profile (else OFD_ERR_ARGUMENT). progress and stats may be NULL.
+** Deliver the FN's unsent fiscal documents to the OFD (client with the OFD
+** profile, else OFD_ERR_ARGUMENT), lowest number first, a window at a time
+** (ofd_client_options_t.window):
+**   - the window is fn_document_next_unsent() and the numbers after it
+**     that fn_document_get() shows queued and unacknowledged, each sent as
+**     a container of its form code with its 1040, all in one write;
+**   - the answers must come in the order sent, each a doc 7 naming this
+**     FN (1041) and the next document still waiting for its answer
+**     (1040). A late copy of an answer already taken (a peer that repeats
+**     itself: kassa-operator's dup-ack, a retransmission) names an
+**     earlier number: it is ignored and counted in stats.stale, up to
+**     twice the window plus 3 per window; past that, or an answer about a
+**     document further on or never sent, or anything that is not a doc 7
+**     for this FN, is OFD_ERR_PROTOCOL;
+**   - the answered documents' acknowledgements go to the FN in one
+**     fn_document_ack_batch(), then progress is called once per document.
+** Stops when none is left (0); at the first refusal (OFD_ERR_REFUSED,
+** stats.answer_code = its 1022, stats.stopped_at its number; the documents
+** answered before it are acknowledged, it and the rest of the window stay
+** queued; the link is dropped without counting a failure); at a network
+** fault (its ofd_err_t: closed, timeout, garbage, an answer out of step;
+** the documents answered before it are acknowledged, the rest stay
+** queued: nothing is acknowledged that the OFD did not accept); or when
+** the FN refuses an acknowledgement (OFD_ERR_FN, stats.fn_error; the ones
+** before it stay acknowledged). stats.stopped_at is then the first
+** document not acknowledged. A run that ends with unread bytes on the
+** link (late copies) drops the link, so they cannot answer a later call.
+** progress and stats may be NULL.
 */
 int ofd_deliver_documents(fn_t *fn, ofd_client_t *client, ofd_progress_t progress, void *user,
                           ofd_delivery_stats_t *stats);
 
 /*
 ** The same for sale notifications to the OISM (client with the OISM
-** profile): 82 (document number = 2002) -> 84 -> fn_notification_ticket.
-** A ticket with 2111 != 0 still clears the notification in the FN (the FN
-** keeps the result): it counts as delivered and in stats.rejected, and the
-** run goes on.
+** profile): the window is fn_notification_next() and
+** fn_notification_next_after(), each 82 sent with its 2002 as the
+** document number; answers are 84s naming the next notification waiting
+** (2002), applied with fn_notification_ticket_batch(). A ticket with
+** 2111 != 0 still clears the notification in the FN (the FN keeps the
+** result): it counts as delivered and in stats.rejected, and the run goes
+** on. There is no refusal: OFD_ERR_REFUSED never comes from here.
 */
 int ofd_deliver_notifications(fn_t *fn, ofd_client_t *client, ofd_progress_t progress, void *user,
                               ofd_delivery_stats_t *stats);

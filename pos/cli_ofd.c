@@ -4,8 +4,9 @@
 **   kassa ofd status [--json]      unsent documents and notifications, their
 **                                  age, the 30-day and 3-day deadlines
 **   kassa ofd flush [--ofd HOST:PORT] [--oism HOST:PORT] [--retries N]
-**                                  deliver documents to the OFD, then sale
-**                                  notifications to the OISM
+**                   [--window N]   deliver documents to the OFD, then sale
+**                                  notifications to the OISM, N in flight
+**                                  at a time (ofd/client.h: the window)
 **   kassa ofd keys [--keys HOST:PORT]
 **                                  fetch verification keys into the FN
 **
@@ -42,6 +43,7 @@ typedef struct links {
 static const char ofd_usage[] =
     "usage: kassa ofd status [--json]\n"
     "       kassa ofd flush [--ofd HOST:PORT] [--oism HOST:PORT] [--retries N]\n"
+    "                       [--window N]\n"
     "       kassa ofd keys [--keys HOST:PORT]\n"
     "\n"
     "What this till owes the fiscal data operator (OFD) and the marking operator\n"
@@ -53,7 +55,9 @@ static const char ofd_usage[] =
     "  keys     load fresh verification keys from the key server into the FN\n"
     "Addresses default to the [operator] host and ports of the config; [ofd] tls\n"
     "and ca_file make the links TLS. Deadlines follow the [outbox] settings.\n"
-    "--retries N (default 2): attempts after a network failure, with backoff.\n";
+    "--retries N (default 2): attempts after a network failure, with backoff.\n"
+    "--window N (1..256, default 64): messages sent before their answers are\n"
+    "           read; each window costs one disk flush on each side.\n";
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -266,13 +270,14 @@ static int explain(const links_t *l, const char *peer, const char *host, uint16_
 }
 
 static int make_client(const links_t *l, const char *host, uint16_t port, frame_profile_t profile,
-                       ofd_client_t **out)
+                       uint32_t window, ofd_client_t **out)
 {
   ofd_client_options_t o;
   ofd_client_options_init(&o);
   o.host = host;
   o.port = port;
   o.profile = profile;
+  o.window = window;
   ofd_client_options_use_tls(&o, l->tls);
   int rc = ofd_client_create(&o, out);
   if (rc != 0) fprintf(stderr, "kassa: %s\n", ofd_err_message(rc, false));
@@ -284,15 +289,15 @@ typedef int (*deliver_fn_t)(fn_t *, ofd_client_t *, ofd_progress_t, void *, ofd_
 /* One channel: deliver, retrying network faults `retries` times. */
 static int flush_channel(const links_t *l, fn_t *fn, const char *peer, const char *what,
                          const char *host, uint16_t port, frame_profile_t profile,
-                         deliver_fn_t deliver, unsigned retries, uint32_t *delivered,
-                         uint32_t *rejected)
+                         deliver_fn_t deliver, unsigned retries, uint32_t window,
+                         uint32_t *delivered, uint32_t *rejected)
 {
   ofd_client_t *client = NULL;
   ofd_delivery_stats_t st;
   progress_t pr = {isatty(STDOUT_FILENO) != 0, what, false};
   int rc;
   *delivered = *rejected = 0;
-  if (make_client(l, host, port, profile, &client) != 0) return 1;
+  if (make_client(l, host, port, profile, window, &client) != 0) return 1;
   for (unsigned attempt = 0;; attempt++) {
     rc = deliver(fn, client, on_progress, &pr, &st);
     *delivered += st.delivered;
@@ -317,6 +322,7 @@ static int flush_cmd(const kassa_config_t *cfg, int argc, char **argv)
   snprintf(oism_host, sizeof oism_host, "%s", cfg->operator_host);
   uint16_t ofd_port = cfg->operator_ofd_port, oism_port = cfg->operator_oism_port;
   unsigned retries = 2;
+  uint32_t window = 0; /* the client's default */
   for (int i = 1; i < argc; i++) {
     bool is_ofd = !strcmp(argv[i], "--ofd"), is_oism = !strcmp(argv[i], "--oism");
     if ((is_ofd || is_oism) && i + 1 < argc) {
@@ -333,6 +339,14 @@ static int flush_cmd(const kassa_config_t *cfg, int argc, char **argv)
         return 2;
       }
       retries = (unsigned)n;
+    } else if (!strcmp(argv[i], "--window") && i + 1 < argc) {
+      char *end;
+      unsigned long n = strtoul(argv[++i], &end, 10);
+      if (*end || argv[i][0] == '\0' || n < 1 || n > OFD_WINDOW_MAX) {
+        fprintf(stderr, "kassa ofd flush: --window is 1 to %u\n", (unsigned)OFD_WINDOW_MAX);
+        return 2;
+      }
+      window = (uint32_t)n;
     } else {
       fprintf(stderr, "kassa ofd flush: unknown option or missing value: %s\n\n%s", argv[i],
               ofd_usage);
@@ -353,10 +367,10 @@ static int flush_cmd(const kassa_config_t *cfg, int argc, char **argv)
   uint32_t docs = 0, notes = 0, rejected = 0, unused = 0;
   /* Both channels run: a dead OFD link must not hold back the OISM batch. */
   int failed = flush_channel(&links, fn, "OFD", "document", ofd_host, ofd_port, FRAME_PROFILE_OFD,
-                             ofd_deliver_documents, retries, &docs, &unused);
+                             ofd_deliver_documents, retries, window, &docs, &unused);
   failed |=
       flush_channel(&links, fn, "OISM", "notification", oism_host, oism_port, FRAME_PROFILE_OISM,
-                    ofd_deliver_notifications, retries, &notes, &rejected);
+                    ofd_deliver_notifications, retries, window, &notes, &rejected);
   outbox_status_t s;
   outbox_policy_t policy;
   kassa_config_outbox_policy(cfg, &policy);
@@ -408,7 +422,7 @@ static int keys_cmd(const kassa_config_t *cfg, int argc, char **argv)
     links_close(&links);
     return 1;
   }
-  if (make_client(&links, host, port, FRAME_PROFILE_KEYS, &client) != 0) {
+  if (make_client(&links, host, port, FRAME_PROFILE_KEYS, 0, &client) != 0) {
     fn_free(fn);
     links_close(&links);
     return 1;

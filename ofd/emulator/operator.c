@@ -4,9 +4,10 @@
 **
 ** It has to be a real peer, not a stub that says yes: it checks every
 ** fiscal sign with the FN's own secret, keeps what it acknowledged in
-** SQLite (store.c) before the acknowledgement leaves, applies sale
-** notifications to its registry of codes, and can be told to misbehave
-** (--fault) the way real networks and operators do.
+** SQLite (store.c) before the acknowledgement leaves (committed per group
+** of messages: see group_open), applies sale notifications to its
+** registry of codes, and can be told to misbehave (--fault) the way real
+** networks and operators do.
 **
 ** THE WIRE CONTRACT (the till's ofd/client.c implements the other side)
 **
@@ -18,7 +19,12 @@
 ** container present, response expected. Every message gets exactly one
 ** answer message (same profile, same session FN number, container FN bytes
 ** copied from the request, CRC mode 2, container present, response
-** expected) and the connection stays open for the next one. Bytes the
+** expected), in the order the messages came, and the connection stays
+** open for the next one. A client may send many messages before reading
+** (the till sends a window of documents: ofd/client.h). Everything one
+** read brings is handled as a group inside one store transaction and
+** committed (one disk flush) before the first of its answers is sent:
+** an answer never leaves before the commit that makes it true. Bytes the
 ** frame parser rejects are skipped while it resynchronises on the next
 ** signature; when a read leaves rejected bytes and nothing that could still
 ** become a frame, the connection is closed. A container type a port does
@@ -70,7 +76,8 @@
 **
 ** Faults (--fault MODE[,MODE], for every port): drop = close the connection
 ** after reading a message, without answering; delay = sleep 2 s before
-** answering; garbage = answer 64 random bytes instead of the message;
+** answering what one read brought; garbage = answer 64 random bytes
+** instead of each message (what it stores is stored all the same);
 ** dup-ack = send the answer twice; refuse = OFD answers 1022 = 3 (other
 ** ports unaffected). The mode is one atomic mask: POST /control/fault on
 ** the HTTP port changes it at run time (http.h).
@@ -370,14 +377,21 @@ static int keys_answer(server_t *sv, uint8_t *out, size_t cap, size_t *len)
 /* ---------------------------------------------------------------------- */
 /* Connections                                                             */
 
+/* What one read may bring: a client's whole window of documents. */
+#define CONN_READ_MAX (256u * 1024u)
+
 typedef struct conn {
   server_t *sv;
   int fd;
   SSL *ssl; /* NULL: plain TCP */
   frame_profile_t profile;
   frame_parser_t parser;
+  bool in_group;           /* the store's lock is held and a transaction open */
+  size_t out_len, out_cap; /* the group's answers, sent after its commit */
+  uint8_t *out;
   uint8_t body[FRAME_BODY_MAX];
   uint8_t wire[FRAME_MESSAGE_MAX];
+  uint8_t in[CONN_READ_MAX];
 } conn_t;
 
 /* Writes everything (TLS when the listener has it); -1 when the peer is gone. */
@@ -410,6 +424,27 @@ static ssize_t recv_some(conn_t *c, uint8_t *buf, size_t cap)
   return recv(c->fd, buf, cap, 0);
 }
 
+/* Adds to buf what is readable without waiting (TLS: what OpenSSL has
+** decrypted already); the count added. A close or an error shows at the
+** next blocking read. */
+static size_t recv_ready(conn_t *c, uint8_t *buf, size_t cap)
+{
+  size_t total = 0;
+  while (total < cap) {
+    if (c->ssl) {
+      size_t n = 0;
+      if (SSL_pending(c->ssl) <= 0 || SSL_read_ex(c->ssl, buf + total, cap - total, &n) != 1) break;
+      total += n;
+      continue;
+    }
+    ssize_t n = recv(c->fd, buf + total, cap - total, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    total += (size_t)n;
+  }
+  return total;
+}
+
 /* The TLS handshake of a new connection, bounded so a client that never
 ** speaks cannot hold the thread. 0, or -1 (the reason went to stderr). */
 static int tls_accept(conn_t *c)
@@ -428,7 +463,75 @@ static int tls_accept(conn_t *c)
   return 0;
 }
 
-/* Answers one message. -1: close the connection. */
+/* Appends bytes to the group's answers. */
+static int out_put(conn_t *c, const uint8_t *p, size_t n)
+{
+  if (c->out_cap - c->out_len < n) {
+    size_t cap = c->out_cap ? c->out_cap : 16384;
+    while (cap - c->out_len < n) cap *= 2;
+    uint8_t *grown = realloc(c->out, cap);
+    if (!grown) return -1;
+    c->out = grown;
+    c->out_cap = cap;
+  }
+  memcpy(c->out + c->out_len, p, n);
+  c->out_len += n;
+  return 0;
+}
+
+/*
+** The group commit. Every message one read brought is answered inside one
+** store transaction (opened at the first, under the store's lock), the
+** answers collected in c->out; group_end() commits, lets the lock go and
+** only then sends them, so no answer leaves before the commit that makes
+** it true, and the disk is flushed once for the group instead of once per
+** message. A store failure rolls the whole group back and sends none of
+** it: the client sends those messages again.
+*/
+static int group_open(conn_t *c, int faults)
+{
+  if (c->in_group) return 0;
+  if (faults & FAULT_DELAY) sleep(2); /* a slow operator: before the lock, not under it */
+  pthread_mutex_lock(&c->sv->lock);
+  if (store_begin(c->sv->store) != 0) {
+    pthread_mutex_unlock(&c->sv->lock);
+    return -1;
+  }
+  c->in_group = true;
+  return 0;
+}
+
+static void group_abort(conn_t *c)
+{
+  if (c->in_group) {
+    store_rollback(c->sv->store);
+    pthread_mutex_unlock(&c->sv->lock);
+    c->in_group = false;
+  }
+  c->out_len = 0;
+}
+
+/* Commits the group and sends its answers; -1: close the connection. */
+static int group_end(conn_t *c)
+{
+  if (c->in_group) {
+    int rc = store_commit(c->sv->store);
+    if (rc != 0) store_rollback(c->sv->store);
+    pthread_mutex_unlock(&c->sv->lock);
+    c->in_group = false;
+    if (rc != 0) {
+      c->out_len = 0;
+      return -1;
+    }
+  }
+  int rc = c->out_len ? send_all(c, c->out, c->out_len) : 0;
+  c->out_len = 0;
+  return rc;
+}
+
+/* Answers one message into the group. 0; -1: close the connection (the
+** group's earlier answers still go); -2: the store failed (the group is
+** lost: close without answering). */
 static int conn_handle(conn_t *c, const frame_message_t *m)
 {
   server_t *sv = c->sv;
@@ -439,25 +542,28 @@ static int conn_handle(conn_t *c, const frame_message_t *m)
 
   if (!m->has_container || m->profile != c->profile) return -1;
   if (faults & FAULT_DROP) return -1;
-  if (faults & FAULT_DELAY) sleep(2);
+  bool served = (c->profile == FRAME_PROFILE_OFD && form_served(m->document_type)) ||
+                (c->profile == FRAME_PROFILE_OISM &&
+                 (m->document_type == DOC_KM_REQUEST || m->document_type == DOC_KM_NOTIFICATION)) ||
+                (c->profile == FRAME_PROFILE_KEYS && m->document_type == 90);
+  if (!served) return -1;
   memcpy(fn, m->fn_number, 16);
   fn[16] = '\0';
-  pthread_mutex_lock(&sv->lock);
-  if (c->profile == FRAME_PROFILE_OFD && form_served(m->document_type))
+  if (group_open(c, faults) != 0) return -2;
+  if (c->profile == FRAME_PROFILE_OFD)
     type = ofd_answer(sv, m, fn, c->body, sizeof c->body, &body_len);
   else if (c->profile == FRAME_PROFILE_OISM && m->document_type == DOC_KM_REQUEST)
     type = km_answer(sv, m, fn, c->body, sizeof c->body, &body_len);
-  else if (c->profile == FRAME_PROFILE_OISM && m->document_type == DOC_KM_NOTIFICATION)
+  else if (c->profile == FRAME_PROFILE_OISM)
     type = km_ticket(sv, m, fn, c->body, sizeof c->body, &body_len);
-  else if (c->profile == FRAME_PROFILE_KEYS && m->document_type == 90)
+  else
     type = keys_answer(sv, c->body, sizeof c->body, &body_len);
-  pthread_mutex_unlock(&sv->lock);
-  if (type < 0) return -1;
+  if (type < 0) return -2;
   if (faults & FAULT_GARBAGE) {
     uint8_t junk[64];
-    if (getrandom(junk, sizeof junk, 0) != (ssize_t)sizeof junk) return -1;
+    if (getrandom(junk, sizeof junk, 0) != (ssize_t)sizeof junk) return -2;
     junk[0] = 0x00; /* never a signature's first byte: the client cannot resync on it */
-    return send_all(c, junk, sizeof junk);
+    return out_put(c, junk, sizeof junk) == 0 ? 0 : -2;
   }
   memset(&a, 0, sizeof a);
   a.profile = c->profile;
@@ -469,16 +575,15 @@ static int conn_handle(conn_t *c, const frame_message_t *m)
   a.document_number = type == 91 ? 0 : m->document_number;
   a.body = c->body;
   a.body_len = body_len;
-  if (frame_encode(&a, c->wire, sizeof c->wire, &wire_len) != 0) return -1;
-  if (send_all(c, c->wire, wire_len) != 0) return -1;
-  if ((faults & FAULT_DUP) && send_all(c, c->wire, wire_len) != 0) return -1;
+  if (frame_encode(&a, c->wire, sizeof c->wire, &wire_len) != 0) return -2;
+  if (out_put(c, c->wire, wire_len) != 0) return -2;
+  if ((faults & FAULT_DUP) && out_put(c, c->wire, wire_len) != 0) return -2;
   return 0;
 }
 
 static void *conn_main(void *arg)
 {
   conn_t *c = arg;
-  uint8_t in[4096];
   uint64_t skipped_at_good = 0;
   int idle = 0, stopping_conn = 0;
 
@@ -495,17 +600,23 @@ static void *conn_main(void *arg)
       continue;
     }
     idle = 0;
-    ssize_t n = recv_some(c, in, sizeof in);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    ssize_t got = recv_some(c, c->in, sizeof c->in);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    /* A client with a window sends it in one go: take all of it that is
+    ** here, so it becomes one group. */
+    size_t n = (size_t)got;
+    n += recv_ready(c, c->in + n, sizeof c->in - n);
     size_t off = 0, used = 0;
     int close_it = 0;
     for (;;) {
       frame_message_t m;
-      int rc = frame_parser_feed(&c->parser, in + off, (size_t)n - off, &used, &m);
+      int rc = frame_parser_feed(&c->parser, c->in + off, n - off, &used, &m);
       off += used;
       if (rc == FRAME_OK) {
-        if (conn_handle(c, &m) != 0) {
+        int handled = conn_handle(c, &m);
+        if (handled == -2) group_abort(c);
+        if (handled != 0) {
           close_it = 1;
           break;
         }
@@ -515,10 +626,12 @@ static void *conn_main(void *arg)
       if (rc == FRAME_AGAIN) break;
       /* A rejected frame: the parser has moved on; keep feeding. */
     }
+    if (group_end(c) != 0) break;
     if (close_it) break;
     if (frame_parser_skipped(&c->parser) > skipped_at_good && frame_parser_pending(&c->parser) == 0)
       break;
   }
+  group_abort(c); /* only when a loop above left one open: never, but never leak the lock */
   if (c->ssl) {
     (void)SSL_shutdown(c->ssl);
     SSL_free(c->ssl);
@@ -526,6 +639,7 @@ static void *conn_main(void *arg)
   }
   close(c->fd);
   atomic_fetch_sub(&c->sv->connections, 1);
+  free(c->out);
   free(c);
   return NULL;
 }
@@ -577,6 +691,9 @@ static void *listener_main(void *arg)
     c->fd = fd;
     c->ssl = NULL;
     c->profile = l->profile;
+    c->in_group = false;
+    c->out = NULL;
+    c->out_len = c->out_cap = 0;
     atomic_fetch_add(&l->sv->connections, 1);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

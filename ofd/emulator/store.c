@@ -32,6 +32,7 @@
 
 struct store {
   sqlite3 *db;
+  int depth; /* store_begin calls not yet committed or rolled back */
   uint8_t secret[STORE_SECRET_LEN];
 };
 
@@ -215,9 +216,39 @@ void store_close(store_t *s)
   free(s);
 }
 
-int store_begin(store_t *s) { return exec_plain(s, "BEGIN IMMEDIATE"); }
-int store_commit(store_t *s) { return exec_plain(s, "COMMIT"); }
-void store_rollback(store_t *s) { (void)exec_plain(s, "ROLLBACK"); }
+/*
+** Transactions nest: the outermost is BEGIN IMMEDIATE ... COMMIT, the ones
+** inside it savepoints. That is how the frame port commits a whole read's
+** worth of messages as one group (one disk flush) while the code that
+** handles one of them (a sale notification: oism.c) still opens and ends
+** its own transaction: its commit only releases the savepoint, its
+** rollback undoes that message and nothing else of the group.
+*/
+int store_begin(store_t *s)
+{
+  int rc = exec_plain(s, s->depth == 0 ? "BEGIN IMMEDIATE" : "SAVEPOINT nested");
+  if (rc == 0) s->depth++;
+  return rc;
+}
+
+int store_commit(store_t *s)
+{
+  /* A failed COMMIT leaves the depth: the caller rolls back. */
+  int rc = exec_plain(s, s->depth > 1 ? "RELEASE nested" : "COMMIT");
+  if (rc == 0 && s->depth > 0) s->depth--;
+  return rc;
+}
+
+void store_rollback(store_t *s)
+{
+  if (s->depth > 1) {
+    (void)exec_plain(s, "ROLLBACK TO nested");
+    (void)exec_plain(s, "RELEASE nested");
+  } else if (!sqlite3_get_autocommit(s->db)) {
+    (void)exec_plain(s, "ROLLBACK"); /* SQLite may have ended it already (an I/O error) */
+  }
+  if (s->depth > 0) s->depth--;
+}
 
 void store_operator_secret(const store_t *s, uint8_t secret[STORE_SECRET_LEN])
 {

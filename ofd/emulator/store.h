@@ -37,6 +37,14 @@ void store_close(store_t *s); /* NULL is fine */
 ** open their own connection to it (the registry feed); NULL for NULL. */
 const char *store_path(const store_t *s);
 
+/*
+** A write transaction (BEGIN IMMEDIATE ... COMMIT). Calls nest: inside an
+** open one, store_begin opens a savepoint, store_commit releases it and
+** store_rollback undoes only what was done since that store_begin; the
+** outermost commit makes it all durable at once (the frame port's group
+** commit). Every store_begin ends in exactly one store_commit (0) or
+** store_rollback (also after a store_commit that failed).
+*/
 int store_begin(store_t *s);
 int store_commit(store_t *s);
 void store_rollback(store_t *s);

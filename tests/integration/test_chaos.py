@@ -95,9 +95,12 @@ try:
     check("proxies listen", all(wait_listening(p) for p in pp))
     rounds_run = 0
     for k in range(ROUNDS):
+        # Windows of every size in turn: small ones make many exchanges for
+        # the proxies to hit, large ones many messages in flight per hit.
+        window = str([4, 1, 16, 64][k % 4])
         p = subprocess.run([KASSA, "--data", till_dir, "ofd", "flush", "--ofd",
                             f"127.0.0.1:{pp[0]}", "--oism", f"127.0.0.1:{pp[1]}", "--retries",
-                            "1"], capture_output=True, text=True, timeout=300)
+                            "1", "--window", window], capture_output=True, text=True, timeout=300)
         rounds_run += 1
         check(f"round {k}: flush exit 0 or 1", p.returncode in (0, 1), (p.returncode, p.stderr))
         check(f"round {k}: no sanitizer report", "Sanitizer" not in p.stderr and

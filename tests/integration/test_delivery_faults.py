@@ -22,8 +22,8 @@ and the FN with no unsent document", with real processes and sockets:
   outcome is checked too: drop and garbage acknowledge nothing, delay makes
   partial progress, refuse answers 1022 = 3 and moves no document while
   the OISM (unaffected) takes every notification, dup-ack moves at least
-  one document (refuse comes before dup-ack because a dup-ack run may, by
-  timing, deliver everything);
+  one document (the client ignores the late copies of answers it already
+  took, so a dup-ack run may deliver everything; refuse comes before it);
 - finally a clean operator and one flush: exit 0, nothing owed, the
   operator holds every (FN, document number) exactly once, equal to the
   FN's archive bytes, every notification applied once, every code sold.

@@ -15,9 +15,15 @@
 ** Faults are injected on the peer's side at a chosen message: it closes in
 ** the middle of the answer (after storing the document: the realistic
 ** redelivery case), sends garbage, refuses with 1022 != 0, acknowledges
-** another document, answers one byte at a time, or stays silent. After
-** each fault the test checks what the FN still owes (nothing acknowledged
-** the peer did not accept) and that the next run completes.
+** another document or another FN's, answers with a stale acknowledgement
+** instead, slips a late copy of the previous answer in before this one,
+** answers everything twice, answers one byte at a time, or falls silent.
+** The client keeps a window of documents in flight (8 in the fault tests,
+** so a fault lands mid-window): after each fault the test checks that
+** what was answered before it is acknowledged, the rest is owed, nothing
+** after the faulted window was sent, the peer holds nothing the FN
+** believes delivered without its answer, and that the next run completes
+** with every document stored once.
 **
 ** The backoff schedule is tested with an injected clock, sleep and random
 ** source and a transport wrapper (the seam) that can be switched "down".
@@ -62,11 +68,17 @@ typedef enum peer_fault {
   FAULT_GARBAGE,    /* send bytes that are no frame */
   FAULT_REFUSE,     /* answer 1022 = refuse_code, store nothing */
   FAULT_WRONG_ACK,  /* acknowledge number + 1 instead (a document not sent) */
-  FAULT_STALE_ACK,  /* acknowledge number - 1 (a late duplicate), store nothing */
+  FAULT_STALE_ACK,  /* acknowledge number - 1 (a late duplicate) instead, store nothing */
+  FAULT_LATE_COPY,  /* store; a copy of the previous answer, then this one's */
+  FAULT_DUP_ALL,    /* from here on (this connection): store, answer twice */
+  FAULT_OTHER_FN,   /* acknowledge this number for another FN, store nothing */
   FAULT_DRIP,       /* store, answer one byte per write */
-  FAULT_SILENT,     /* store nothing, answer nothing */
+  FAULT_SILENT,     /* from here on (this connection): store nothing, answer nothing */
   FAULT_WRONG_TYPE, /* answer a container of type 84 to a document */
 } peer_fault_t;
+
+/* Faults that go on for the rest of the connection once they start. */
+static bool fault_sticky(peer_fault_t f) { return f == FAULT_DUP_ALL || f == FAULT_SILENT; }
 
 typedef struct peer {
   int listen_fd;
@@ -79,9 +91,11 @@ typedef struct peer {
   /* fault: applied once, to the fault_at-th message received (1-based) */
   peer_fault_t fault;
   uint32_t fault_at;
+  bool fault_on; /* a sticky fault has started on this connection */
   uint8_t refuse_code;
   /* what it saw */
   uint32_t received;
+  uint32_t connections;
   uint32_t bad; /* messages that failed verification */
   uint32_t stored;
   uint32_t seen[MAX_NUM]; /* per number: times received and verified */
@@ -120,8 +134,8 @@ static int peer_verify(peer_t *p, const frame_message_t *m, doc_summary_t *sum)
 }
 
 /* Build the answer body for a verified message. */
-static size_t peer_answer(peer_t *p, const frame_message_t *m, const doc_summary_t *sum,
-                          uint8_t answer_code, uint32_t number, uint8_t *buf, size_t cap,
+static size_t peer_answer(const frame_message_t *m, const doc_summary_t *sum, uint8_t answer_code,
+                          uint32_t number, const char *fn_number, uint8_t *buf, size_t cap,
                           uint8_t *type)
 {
   size_t len = 0;
@@ -143,7 +157,7 @@ static size_t peer_answer(peer_t *p, const frame_message_t *m, const doc_summary
     doc_ack_t a;
     memset(&a, 0, sizeof a);
     strcpy(a.ofd_inn, OFD_INN);
-    strcpy(a.fn_number, p->fn_number);
+    strcpy(a.fn_number, fn_number);
     a.document_number = number;
     a.time = sum->time;
     a.answer_code = answer_code;
@@ -155,7 +169,8 @@ static size_t peer_answer(peer_t *p, const frame_message_t *m, const doc_summary
   return len;
 }
 
-/* Handle one message; returns 0 to keep the connection, -1 to close it. */
+/* Handle one message; returns 0 to keep the connection, -1 to close it,
+** 1 when the peer's end is closed (read on, answer nothing). */
 static int peer_handle(peer_t *p, int fd, const frame_message_t *m)
 {
   static uint8_t body[DOC_MAX_DOCUMENT];
@@ -167,7 +182,8 @@ static int peer_handle(peer_t *p, int fd, const frame_message_t *m)
 
   pthread_mutex_lock(&p->lock);
   p->received++;
-  peer_fault_t fault = p->received == p->fault_at ? p->fault : FAULT_NONE;
+  if (p->received == p->fault_at && fault_sticky(p->fault)) p->fault_on = true;
+  peer_fault_t fault = p->received == p->fault_at || p->fault_on ? p->fault : FAULT_NONE;
   if (p->profile == FRAME_PROFILE_KEYS) {
     /* The key server: an empty request 90 from this FN, answered by 91. */
     bool ok = m->profile == FRAME_PROFILE_KEYS && m->has_container && m->document_type == 90 &&
@@ -203,7 +219,7 @@ static int peer_handle(peer_t *p, int fd, const frame_message_t *m)
     return -1;
   }
   bool store = fault != FAULT_REFUSE && fault != FAULT_SILENT && fault != FAULT_GARBAGE &&
-               fault != FAULT_WRONG_ACK && fault != FAULT_STALE_ACK &&
+               fault != FAULT_WRONG_ACK && fault != FAULT_STALE_ACK && fault != FAULT_OTHER_FN &&
                m->document_type != DOC_KM_REQUEST;
   if (store) {
     if (p->seen[sum.number] == 0) p->stored++;
@@ -220,7 +236,27 @@ static int peer_handle(peer_t *p, int fd, const frame_message_t *m)
   uint32_t number = fault == FAULT_WRONG_ACK   ? sum.number + 1
                     : fault == FAULT_STALE_ACK ? sum.number - 1
                                                : sum.number;
-  len = peer_answer(p, m, &sum, fault == FAULT_REFUSE ? p->refuse_code : 0, number, body,
+  const char *fn_number = fault == FAULT_OTHER_FN ? "9999078900009999" : p->fn_number;
+  if (fault == FAULT_LATE_COPY) {
+    /* The previous message's answer again, as a peer that retransmits
+    ** would send it, then this message's own. */
+    len = peer_answer(m, &sum, 0, sum.number - 1, fn_number, body, sizeof body, &type);
+    if (len == 0) return -1;
+    memset(&out, 0, sizeof out);
+    out.profile = p->profile;
+    memcpy(out.fn_number, m->fn_number, FRAME_FN_NUMBER_SIZE);
+    out.flags = FRAME_CRC_HEADER_BODY;
+    out.has_container = 1;
+    out.document_type = type;
+    memcpy(out.container_fn, m->container_fn, sizeof out.container_fn);
+    out.document_number = sum.number - 1;
+    out.body = body;
+    out.body_len = len;
+    size_t copy = 0;
+    if (frame_encode(&out, wire, sizeof wire, &copy) != 0) return -1;
+    send_all(fd, wire, copy);
+  }
+  len = peer_answer(m, &sum, fault == FAULT_REFUSE ? p->refuse_code : 0, number, fn_number, body,
                     sizeof body, &type);
   if (len == 0) return -1;
   memset(&out, 0, sizeof out);
@@ -236,14 +272,20 @@ static int peer_handle(peer_t *p, int fd, const frame_message_t *m)
   size_t n = 0;
   if (frame_encode(&out, wire, sizeof wire, &n) != 0) return -1;
   if (fault == FAULT_CLOSE_MID) {
+    /* Half the answer, then the peer's end closes (FIN). It reads on and
+    ** ignores the rest, so the close is a clean one: a close with unread
+    ** bytes would be a reset, which may also take answers the client has
+    ** not read yet (realistic, and harmless, but not what this tests). */
     send_all(fd, wire, n / 2);
-    return -1;
+    shutdown(fd, SHUT_WR);
+    return 1;
   }
   if (fault == FAULT_DRIP) {
     for (size_t i = 0; i < n; i++) send_all(fd, wire + i, 1);
     return 0;
   }
   send_all(fd, wire, n);
+  if (fault == FAULT_DUP_ALL) send_all(fd, wire, n);
   return 0;
 }
 
@@ -260,7 +302,11 @@ static void *peer_main(void *arg)
     int fd = accept(p->listen_fd, NULL, NULL);
     if (fd < 0) continue;
     frame_parser_init(&p->parser);
-    bool open = true;
+    pthread_mutex_lock(&p->lock);
+    p->fault_on = false; /* sticky faults end with their connection */
+    p->connections++;
+    pthread_mutex_unlock(&p->lock);
+    bool open = true, closing = false;
     while (open) {
       uint8_t buf[2048];
       struct pollfd cf = {fd, POLLIN, 0};
@@ -285,7 +331,10 @@ static void *peer_main(void *arg)
           pthread_mutex_unlock(&p->lock);
           continue;
         }
-        if (peer_handle(p, fd, &m) != 0) open = false;
+        if (closing) continue;
+        int handled = peer_handle(p, fd, &m);
+        if (handled < 0) open = false;
+        if (handled > 0) closing = true;
       }
     }
     close(fd);
@@ -345,6 +394,7 @@ typedef struct fixture {
   fn_fixture_t fx; /* the FN, its temp file and its hand-moved clock */
   peer_t *peer;
   ofd_client_t *client;
+  uint32_t window; /* for client_for: 0 the default */
 } fixture_t;
 #define FX(f) (&(f)->fx)
 
@@ -424,6 +474,7 @@ static ofd_client_t *client_for(fixture_t *f, frame_profile_t profile, int answe
   o.port = f->peer->port;
   o.profile = profile;
   o.answer_timeout_ms = answer_ms;
+  o.window = f->window;
   o.backoff_base_ms = 1; /* real sleeps stay short in these tests */
   o.backoff_max_ms = 4;
   assert_int_equal(ofd_client_create(&o, &c), 0);
@@ -511,29 +562,42 @@ static void test_deliver_200(void **state)
   assert_int_equal(f->peer->received, 200);
 }
 
-/* A fault at message k of a fresh FN with `count` documents: the run stops
-** with `expect`, documents 1..k-1 are acknowledged and k.. still owed. */
+/*
+** A fault at message k of a fresh FN with `count` documents, sent 8 at a
+** time: k = 19 is the third message of the third window (17..24), so the
+** fault comes mid-window. The run stops with `expect`; 1..k-1, answered
+** before the fault, are acknowledged (17 and 18 in the faulted window
+** too), k.. are still owed, and nothing past the faulted window was sent.
+** Then the next run resumes at k and completes, each document stored once.
+*/
 static void fault_then_resume(fixture_t *f, peer_fault_t fault, int expect, bool k_stored)
 {
-  const uint32_t count = 40, k = 17;
+  const uint32_t count = 40, k = 19, window_end = 24;
   fill(f, count, false);
+  f->window = 8;
   f->peer = peer_start(FRAME_PROFILE_OFD, f->fx.path);
   f->client = client_for(f, FRAME_PROFILE_OFD, 300);
   f->peer->refuse_code = 3;
   peer_set_fault(f->peer, fault, k);
   ofd_delivery_stats_t st;
-  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, &st), expect);
+  progress_log_t log = {0, 0, 0, 1};
+  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, on_progress, &log, &st), expect);
   assert_int_equal(st.delivered, k - 1);
+  assert_int_equal(log.calls, k - 1); /* progress per document, in order */
+  assert_true(log.monotonic);
   assert_int_equal(st.stopped_at, k);
   assert_int_equal(st.remaining, count - (k - 1));
   fn_status_t s = status_of(f);
   assert_int_equal(s.unsent_documents, count - (k - 1));
   assert_int_equal(s.first_unsent_number, k);
   pthread_mutex_lock(&f->peer->lock);
-  assert_int_equal(f->peer->seen[k], k_stored ? 1 : 0);
-  assert_int_equal(f->peer->seen[k + 1], 0); /* the run really stopped */
-  assert_int_equal(f->peer->bad, 0);
+  bool k_seen_ok = f->peer->seen[k] == (k_stored ? 1u : 0u);
+  bool stopped = f->peer->seen[window_end + 1] == 0; /* the run really stopped */
+  uint32_t bad = f->peer->bad;
   pthread_mutex_unlock(&f->peer->lock);
+  assert_true(k_seen_ok);
+  assert_true(stopped);
+  assert_int_equal(bad, 0);
   if (expect == OFD_ERR_REFUSED) {
     assert_int_equal(st.answer_code, 3);
     assert_int_equal(ofd_client_failures(f->client), 0); /* a refusal is not a link fault */
@@ -544,12 +608,17 @@ static void fault_then_resume(fixture_t *f, peer_fault_t fault, int expect, bool
   /* The next flush resumes at k and completes; k is stored once. */
   assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, &st), 0);
   assert_int_equal(st.delivered, count - (k - 1));
+  assert_int_equal(st.sent, count - (k - 1));
   assert_int_equal(status_of(f).unsent_documents, 0);
   assert_int_equal(ofd_client_failures(f->client), 0);
   assert_each_stored_once(f->peer, count);
   pthread_mutex_lock(&f->peer->lock);
-  assert_int_equal(f->peer->seen[k], k_stored ? 2 : 1); /* redelivered, stored once */
+  k_seen_ok = f->peer->seen[k] == (k_stored ? 2u : 1u); /* redelivered, stored once */
+  bool before_once = true;
+  for (uint32_t n = 1; n < k; n++) before_once = before_once && f->peer->seen[n] == 1;
   pthread_mutex_unlock(&f->peer->lock);
+  assert_true(k_seen_ok);
+  assert_true(before_once); /* what was acknowledged was never sent again */
 }
 
 static void test_close_mid_answer(void **state)
@@ -567,28 +636,24 @@ static void test_refused(void **state)
   fault_then_resume(*state, FAULT_REFUSE, OFD_ERR_REFUSED, false);
 }
 
+/* An acknowledgement of k + 1, which is in flight too, where k's belongs:
+** answers come in the order sent, so that is a peer out of step, not an
+** early answer; k + 1 is not acknowledged either. */
 static void test_wrong_ack(void **state)
 {
   fault_then_resume(*state, FAULT_WRONG_ACK, OFD_ERR_PROTOCOL, false);
 }
 
-/* A late duplicate of the previous acknowledgement answers document k:
-** stale, not wrong. The client sends k again on a fresh link and the run
-** completes; the peer stores every document once. */
+static void test_other_fn_ack(void **state)
+{
+  fault_then_resume(*state, FAULT_OTHER_FN, OFD_ERR_PROTOCOL, false);
+}
+
+/* A stale acknowledgement (k - 1's) where k's belongs: the stale one is
+** ignored, and the next answer, k + 1's, is then out of step. */
 static void test_stale_ack(void **state)
 {
-  fixture_t *f = *state;
-  const uint32_t count = 40, k = 17;
-  fill(f, count, false);
-  f->peer = peer_start(FRAME_PROFILE_OFD, f->fx.path);
-  f->client = client_for(f, FRAME_PROFILE_OFD, 300);
-  peer_set_fault(f->peer, FAULT_STALE_ACK, k);
-  ofd_delivery_stats_t st;
-  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, &st), 0);
-  assert_int_equal(st.delivered, count);
-  assert_int_equal(st.sent, count + 1); /* k went twice */
-  assert_int_equal(status_of(f).unsent_documents, 0);
-  assert_each_stored_once(f->peer, count);
+  fault_then_resume(*state, FAULT_STALE_ACK, OFD_ERR_PROTOCOL, false);
 }
 
 static void test_wrong_type(void **state)
@@ -596,9 +661,143 @@ static void test_wrong_type(void **state)
   fault_then_resume(*state, FAULT_WRONG_TYPE, OFD_ERR_PROTOCOL, true);
 }
 
+/* The peer stops answering mid-window (and stores nothing more). */
 static void test_silent(void **state)
 {
   fault_then_resume(*state, FAULT_SILENT, OFD_ERR_TIMEOUT, false);
+}
+
+/* A late copy of the previous acknowledgement before k's own: ignored;
+** the run completes, nothing sent twice. */
+static void test_late_copy(void **state)
+{
+  fixture_t *f = *state;
+  const uint32_t count = 40, k = 19;
+  fill(f, count, false);
+  f->window = 8;
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->fx.path);
+  f->client = client_for(f, FRAME_PROFILE_OFD, 300);
+  peer_set_fault(f->peer, FAULT_LATE_COPY, k);
+  ofd_delivery_stats_t st;
+  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, &st), 0);
+  assert_int_equal(st.delivered, count);
+  assert_int_equal(st.sent, count);
+  assert_int_equal(st.stale, 1);
+  assert_int_equal(status_of(f).unsent_documents, 0);
+  assert_each_stored_once(f->peer, count);
+  for (uint32_t n = 1; n <= count; n++) assert_int_equal(f->peer->seen[n], 1);
+  assert_int_equal(f->peer->received, count);
+}
+
+/* A peer that answers everything twice (kassa-operator's dup-ack): every
+** copy is stale and ignored, the run completes in full windows, nothing
+** is sent twice, and the copies left on the link do not disturb the next
+** run. */
+static void test_duplicate_answers(void **state)
+{
+  fixture_t *f = *state;
+  const uint32_t count = 100;
+  fill(f, count, false);
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->fx.path);
+  f->client = client_for(f, FRAME_PROFILE_OFD, 300);
+  peer_set_fault(f->peer, FAULT_DUP_ALL, 1);
+  ofd_delivery_stats_t st;
+  progress_log_t log = {0, 0, 0, 1};
+  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, on_progress, &log, &st), 0);
+  assert_int_equal(st.delivered, count);
+  assert_int_equal(st.sent, count);
+  assert_true(st.stale >= count - 2); /* all but the copies still in flight at the end */
+  assert_int_equal(log.calls, count);
+  assert_true(log.monotonic);
+  assert_int_equal(ofd_client_failures(f->client), 0);
+  assert_int_equal(status_of(f).unsent_documents, 0);
+  assert_each_stored_once(f->peer, count);
+  for (uint32_t n = 1; n <= count; n++) assert_int_equal(f->peer->seen[n], 1);
+  assert_int_equal(f->peer->received, count);
+  /* One more document, one more run: fine whether the link was kept or not. */
+  f->fx.now += 60;
+  assert_int_equal(fn_state_report(f->fx.fn, NULL), 0);
+  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, &st), 0);
+  assert_int_equal(st.sent, 1);
+  assert_int_equal(status_of(f).unsent_documents, 0);
+  assert_int_equal(f->peer->bad, 0);
+}
+
+/* An FN whose disk fails on the second window's commit: the wrapper
+** around the emulator's group commit answers FN_ERR_IO once, applying
+** nothing, as the emulator does when its file fails. */
+static const fn_backend_t *real_backend;
+static int ack_batch_calls;
+static int failing_ack_batch(void *self, const fn_bytes_t *acks, size_t count, size_t *applied)
+{
+  if (++ack_batch_calls == 2) {
+    *applied = 0;
+    return FN_ERR_IO;
+  }
+  return real_backend->document_ack_batch(self, acks, count, applied);
+}
+
+/* The FN fails while the next window is already on its way: the run stops
+** with OFD_ERR_FN, the window in flight is abandoned with the link, what
+** the FN committed stays, and a rerun completes, each document stored
+** once. */
+static void test_fn_fails_mid_run(void **state)
+{
+  fixture_t *f = *state;
+  const uint32_t count = 40;
+  fill(f, count, false);
+  f->window = 8;
+  real_backend = f->fx.fn->backend;
+  fn_backend_t failing = *real_backend;
+  failing.document_ack_batch = failing_ack_batch;
+  fn_t shim = {&failing, f->fx.fn->self};
+  ack_batch_calls = 0;
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->fx.path);
+  f->client = client_for(f, FRAME_PROFILE_OFD, 300);
+  ofd_delivery_stats_t st;
+  assert_int_equal(ofd_deliver_documents(&shim, f->client, NULL, NULL, &st), OFD_ERR_FN);
+  assert_int_equal(st.fn_error, FN_ERR_IO);
+  assert_int_equal(st.delivered, 8);
+  assert_int_equal(st.stopped_at, 9);
+  assert_int_equal(st.remaining, count - 8);
+  assert_int_equal(status_of(f).first_unsent_number, 9);
+  assert_int_equal(ofd_client_failures(f->client), 0); /* the link was fine */
+  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, &st), 0);
+  assert_int_equal(st.delivered, count - 8);
+  assert_int_equal(status_of(f).unsent_documents, 0);
+  assert_each_stored_once(f->peer, count);
+  pthread_mutex_lock(&f->peer->lock);
+  bool first_once = true;
+  for (uint32_t n = 1; n <= 8; n++) first_once = first_once && f->peer->seen[n] == 1;
+  pthread_mutex_unlock(&f->peer->lock);
+  assert_true(first_once);
+}
+
+/* A window of 1 is the old message-at-a-time delivery and still works. */
+static void test_window_of_one(void **state)
+{
+  fixture_t *f = *state;
+  fill(f, 12, false);
+  f->window = 1;
+  f->peer = peer_start(FRAME_PROFILE_OFD, f->fx.path);
+  f->client = client_for(f, FRAME_PROFILE_OFD, 0);
+  peer_set_fault(f->peer, FAULT_LATE_COPY, 5);
+  ofd_delivery_stats_t st;
+  assert_int_equal(ofd_deliver_documents(f->fx.fn, f->client, NULL, NULL, &st), 0);
+  assert_int_equal(st.sent, 12);
+  assert_int_equal(st.stale, 1);
+  assert_int_equal(status_of(f).unsent_documents, 0);
+  assert_each_stored_once(f->peer, 12);
+  /* A window over the maximum is refused at creation. */
+  ofd_client_options_t o;
+  ofd_client_t *c = NULL;
+  ofd_client_options_init(&o);
+  o.host = "127.0.0.1";
+  o.port = f->peer->port;
+  o.profile = FRAME_PROFILE_OFD;
+  o.window = OFD_WINDOW_MAX + 1;
+  assert_int_equal(ofd_client_create(&o, &c), OFD_ERR_ARGUMENT);
+  assert_null(c);
 }
 
 static void test_drip(void **state)
@@ -661,6 +860,65 @@ static void test_notifications(void **state)
   assert_int_equal(f->peer->received, owed + 1);
   assert_int_equal(f->peer->bad, 0);
   pthread_mutex_unlock(&f->peer->lock);
+}
+
+/* Tickets answered twice: the copies are stale, every notification is
+** ticketed once and the peer applied each once. */
+static void test_notifications_duplicated(void **state)
+{
+  fixture_t *f = *state;
+  fill(f, 60, false);
+  uint32_t owed = status_of(f).unsent_notifications;
+  f->window = 4;
+  f->peer = peer_start(FRAME_PROFILE_OISM, f->fx.path);
+  f->client = client_for(f, FRAME_PROFILE_OISM, 300);
+  peer_set_fault(f->peer, FAULT_DUP_ALL, 1);
+  ofd_delivery_stats_t st;
+  progress_log_t log = {0, 0, 0, 1};
+  assert_int_equal(ofd_deliver_notifications(f->fx.fn, f->client, on_progress, &log, &st), 0);
+  assert_int_equal(st.delivered, owed);
+  assert_int_equal(st.sent, owed);
+  assert_true(st.stale >= owed - 2);
+  assert_int_equal(log.calls, owed);
+  assert_true(log.monotonic);
+  assert_int_equal(status_of(f).unsent_notifications, 0);
+  pthread_mutex_lock(&f->peer->lock);
+  uint32_t stored = f->peer->stored, received = f->peer->received, bad = f->peer->bad;
+  pthread_mutex_unlock(&f->peer->lock);
+  assert_int_equal(stored, owed);
+  assert_int_equal(received, owed);
+  assert_int_equal(bad, 0);
+}
+
+/* An FN backend from before windows and group commits (no
+** notification_next_after, no batch entries): delivery still completes,
+** a window of one at a time, each ticket its own transaction. */
+static void test_notifications_old_backend(void **state)
+{
+  fixture_t *f = *state;
+  fill(f, 30, false);
+  uint32_t owed = status_of(f).unsent_notifications;
+  assert_true(owed >= 5);
+  fn_backend_t old = *f->fx.fn->backend;
+  old.notification_next_after = NULL;
+  old.document_ack_batch = NULL;
+  old.notification_ticket_batch = NULL;
+  fn_t shim = {&old, f->fx.fn->self};
+  f->peer = peer_start(FRAME_PROFILE_OISM, f->fx.path);
+  f->client = client_for(f, FRAME_PROFILE_OISM, 300);
+  ofd_delivery_stats_t st;
+  progress_log_t log = {0, 0, 0, 1};
+  assert_int_equal(ofd_deliver_notifications(&shim, f->client, on_progress, &log, &st), 0);
+  assert_int_equal(st.delivered, owed);
+  assert_int_equal(st.sent, owed);
+  assert_int_equal(log.calls, owed);
+  assert_true(log.monotonic);
+  assert_int_equal(status_of(f).unsent_notifications, 0);
+  pthread_mutex_lock(&f->peer->lock);
+  uint32_t stored = f->peer->stored, bad = f->peer->bad;
+  pthread_mutex_unlock(&f->peer->lock);
+  assert_int_equal(stored, owed);
+  assert_int_equal(bad, 0);
 }
 
 static void test_km_request(void **state)
@@ -845,12 +1103,19 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrong_ack, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_other_fn_ack, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stale_ack, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_late_copy, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_duplicate_answers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_window_of_one, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fn_fails_mid_run, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrong_type, setup, teardown),
       cmocka_unit_test_setup_teardown(test_silent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_drip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nobody_listening, setup, teardown),
       cmocka_unit_test_setup_teardown(test_notifications, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_notifications_duplicated, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_notifications_old_backend, setup, teardown),
       cmocka_unit_test_setup_teardown(test_km_request, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keys_update, setup, teardown),

@@ -1072,6 +1072,242 @@ static void test_notifications_and_tickets(void **state)
   free(note);
 }
 
+/* ---- group commits (fn_document_ack_batch, fn_notification_ticket_batch) */
+
+/* Answers as the operator builds them, each in its own buffer. */
+typedef struct answer_buf {
+  uint8_t data[256];
+  size_t len;
+} answer_buf_t;
+
+static fn_bytes_t ack_bytes(answer_buf_t *b, const char *fn_number, uint32_t number, uint8_t answer)
+{
+  doc_ack_t a;
+  memset(&a, 0, sizeof a);
+  strcpy(a.ofd_inn, OFD_INN);
+  strcpy(a.fn_number, fn_number);
+  a.document_number = number;
+  a.time = T0;
+  a.answer_code = answer;
+  a.operator_sign_len = sizeof a.operator_sign;
+  memset(a.operator_sign, 0x5A, sizeof a.operator_sign);
+  assert_int_equal(doc_build_ack(&a, b->data, sizeof b->data, &b->len), 0);
+  return (fn_bytes_t){b->data, b->len};
+}
+
+static fn_bytes_t ticket_bytes(answer_buf_t *b, uint32_t number, uint8_t result)
+{
+  doc_km_ticket_t t = {number, result, 0};
+  assert_int_equal(doc_build_km_ticket(&t, b->data, sizeof b->data, &b->len), 0);
+  return (fn_bytes_t){b->data, b->len};
+}
+
+static bool acknowledged(fixture_t *f, uint32_t number)
+{
+  fn_document_t *d = malloc(sizeof *d);
+  assert_non_null(d);
+  assert_int_equal(fn_document_get(f->fn, number, d), 0);
+  bool yes = d->acknowledged;
+  assert_true(d->queued);
+  free(d);
+  return yes;
+}
+
+static uint32_t unsent_documents(fixture_t *f)
+{
+  fn_status_t s;
+  status_of(f, &s);
+  return s.unsent_documents;
+}
+
+/* Documents 1..8 owed (registration, shift open, six receipts). */
+static void eight_documents(fixture_t *f)
+{
+  ready_to_sell(f, false);
+  for (int i = 0; i < 6; i++) {
+    f->now += 10;
+    sell_plain(f, 1, 100);
+  }
+  assert_int_equal(unsent_documents(f), 8);
+}
+
+static void test_ack_batch(void **state)
+{
+  fixture_t *f = *state;
+  answer_buf_t b[8];
+  fn_bytes_t list[8];
+  size_t applied = 99;
+  eight_documents(f);
+
+  /* All applied, in one call. */
+  for (uint32_t i = 0; i < 3; i++) list[i] = ack_bytes(&b[i], FN_NUMBER, i + 1, 0);
+  assert_int_equal(fn_document_ack_batch(f->fn, list, 3, &applied), 0);
+  assert_int_equal(applied, 3);
+  assert_int_equal(unsent_documents(f), 5);
+  for (uint32_t n = 1; n <= 3; n++) assert_true(acknowledged(f, n));
+  assert_false(acknowledged(f, 4));
+
+  /* A second acknowledgement is harmless, inside a batch too: 2 again and
+  ** 4 twice count once. */
+  list[0] = ack_bytes(&b[0], FN_NUMBER, 2, 0);
+  list[1] = ack_bytes(&b[1], FN_NUMBER, 4, 0);
+  list[2] = ack_bytes(&b[2], FN_NUMBER, 4, 0);
+  assert_int_equal(fn_document_ack_batch(f->fn, list, 3, &applied), 0);
+  assert_int_equal(applied, 3);
+  assert_int_equal(unsent_documents(f), 4);
+
+  /* Stops at the first refused entry; the ones before it stay applied,
+  ** it and the ones after it do not. Each refusal the single call makes. */
+  struct {
+    fn_bytes_t bad;
+    int expect;
+  } refusals[4];
+  answer_buf_t bad[4];
+  refusals[0].bad = ack_bytes(&bad[0], "9999078900009999", 6, 0); /* another FN's */
+  refusals[0].expect = FN_ERR_VALUE;
+  refusals[1].bad = ack_bytes(&bad[1], FN_NUMBER, 77, 0); /* no such document */
+  refusals[1].expect = FN_ERR_NO_DATA;
+  refusals[2].bad = ack_bytes(&bad[2], FN_NUMBER, 6, 3); /* the OFD refused it (1022 = 3) */
+  refusals[2].expect = FN_ERR_VALUE;
+  static const uint8_t junk[8] = {7, 0, 4, 0, 1, 2, 3, 4}; /* malformed */
+  refusals[3].bad = (fn_bytes_t){junk, sizeof junk};
+  refusals[3].expect = FN_ERR_VALUE;
+  /* Documents 5, 6, 7: each batch is (good, refused, 8). */
+  for (uint32_t r = 0; r < 3; r++) {
+    list[0] = ack_bytes(&b[0], FN_NUMBER, 5 + r, 0);
+    list[1] = refusals[r].bad;
+    list[2] = ack_bytes(&b[2], FN_NUMBER, 8, 0);
+    applied = 99;
+    assert_int_equal(fn_document_ack_batch(f->fn, list, 3, &applied), refusals[r].expect);
+    assert_int_equal(applied, 1);
+    assert_true(acknowledged(f, 5 + r));
+    assert_false(acknowledged(f, 8)); /* after the refusal: not applied */
+  }
+  assert_int_equal(unsent_documents(f), 1);
+  /* A refusal first (the malformed one): nothing applied, nothing changed. */
+  list[0] = refusals[3].bad;
+  list[1] = ack_bytes(&b[1], FN_NUMBER, 8, 0);
+  assert_int_equal(fn_document_ack_batch(f->fn, list, 2, &applied), refusals[3].expect);
+  assert_int_equal(applied, 0);
+  assert_int_equal(unsent_documents(f), 1);
+  assert_false(acknowledged(f, 8));
+
+  /* The state survives a restart: the batches were committed. */
+  reopen(f);
+  assert_int_equal(unsent_documents(f), 1);
+  for (uint32_t n = 1; n <= 7; n++) assert_true(acknowledged(f, n));
+  list[0] = ack_bytes(&b[0], FN_NUMBER, 8, 0);
+  assert_int_equal(fn_document_ack_batch(f->fn, list, 1, NULL), 0);
+  assert_int_equal(unsent_documents(f), 0);
+}
+
+static void test_ack_batch_arguments(void **state)
+{
+  fixture_t *f = *state;
+  answer_buf_t b[2];
+  fn_bytes_t list[2];
+  size_t applied = 99;
+  eight_documents(f);
+  list[0] = ack_bytes(&b[0], FN_NUMBER, 1, 0);
+  list[1] = ack_bytes(&b[1], FN_NUMBER, 2, 0);
+  assert_int_equal(fn_document_ack_batch(NULL, list, 2, &applied), FN_ERR_PARAMS);
+  assert_int_equal(applied, 0);
+  assert_int_equal(fn_document_ack_batch(f->fn, NULL, 1, &applied), FN_ERR_PARAMS);
+  assert_int_equal(fn_notification_ticket_batch(f->fn, NULL, 1, &applied), FN_ERR_PARAMS);
+  /* An entry without bytes refuses the whole call before anything. */
+  list[1].len = 0;
+  applied = 99;
+  assert_int_equal(fn_document_ack_batch(f->fn, list, 2, &applied), FN_ERR_PARAMS);
+  assert_int_equal(applied, 0);
+  list[1].len = b[1].len;
+  list[1].data = NULL;
+  assert_int_equal(fn_document_ack_batch(f->fn, list, 2, &applied), FN_ERR_PARAMS);
+  assert_int_equal(unsent_documents(f), 8);
+  /* Nothing to do is done. */
+  assert_int_equal(fn_document_ack_batch(f->fn, NULL, 0, &applied), 0);
+  assert_int_equal(applied, 0);
+  assert_int_equal(fn_notification_ticket_batch(f->fn, NULL, 0, NULL), 0);
+
+  /* A backend without the batch entries: the single call in a loop, with
+  ** the same outcome and count. */
+  fn_backend_t old = *f->fn->backend;
+  old.document_ack_batch = NULL;
+  old.notification_ticket_batch = NULL;
+  fn_t shim = {&old, f->fn->self};
+  list[1] = ack_bytes(&b[1], FN_NUMBER, 99, 0);
+  assert_int_equal(fn_document_ack_batch(&shim, list, 2, &applied), FN_ERR_NO_DATA);
+  assert_int_equal(applied, 1);
+  assert_true(acknowledged(f, 1));
+  list[1] = ack_bytes(&b[1], FN_NUMBER, 2, 0);
+  assert_int_equal(fn_document_ack_batch(&shim, list, 2, &applied), 0);
+  assert_int_equal(applied, 2);
+  assert_int_equal(unsent_documents(f), 6);
+  answer_buf_t tb;
+  fn_bytes_t t = ticket_bytes(&tb, 1, 0);
+  assert_int_equal(fn_notification_ticket_batch(&shim, &t, 1, &applied), FN_ERR_NO_DATA);
+  assert_int_equal(applied, 0);
+}
+
+static void test_ticket_batch(void **state)
+{
+  fixture_t *f = *state;
+  answer_buf_t b[4];
+  fn_bytes_t list[4];
+  fn_status_t s;
+  size_t applied = 99;
+  ready_to_sell(f, false);
+  for (unsigned i = 0; i < 5; i++) sell_marked(f, 500 + i);
+  status_of(f, &s);
+  assert_int_equal(s.unsent_notifications, 5);
+  assert_int_equal(s.unexported_notifications, 5);
+
+  /* In order, one call; a bad ticket (2111 = 1) clears too; a repeat and a
+  ** ticket already taken are harmless. */
+  list[0] = ticket_bytes(&b[0], 1, 0);
+  list[1] = ticket_bytes(&b[1], 2, 1);
+  list[2] = ticket_bytes(&b[2], 2, 1);
+  assert_int_equal(fn_notification_ticket_batch(f->fn, list, 3, &applied), 0);
+  assert_int_equal(applied, 3);
+  status_of(f, &s);
+  assert_int_equal(s.unsent_notifications, 3);
+  assert_int_equal(s.unexported_notifications, 3);
+  assert_int_equal(s.first_unsent_notification_time, T0);
+
+  /* Stops at an unknown notification, keeping the one before it. */
+  list[0] = ticket_bytes(&b[0], 3, 0);
+  list[1] = ticket_bytes(&b[1], 42, 0);
+  list[2] = ticket_bytes(&b[2], 4, 0);
+  assert_int_equal(fn_notification_ticket_batch(f->fn, list, 3, &applied), FN_ERR_NO_DATA);
+  assert_int_equal(applied, 1);
+  fn_notification_t *note = malloc(sizeof *note);
+  assert_non_null(note);
+  assert_int_equal(fn_notification_next(f->fn, note), 0);
+  assert_int_equal(note->number, 4); /* 3 cleared, 4 not */
+
+  /* Stops at a malformed one. */
+  static const uint8_t junk[6] = {0x54, 0, 2, 0, 1, 2};
+  list[0] = ticket_bytes(&b[0], 4, 0);
+  list[1] = (fn_bytes_t){junk, sizeof junk};
+  list[2] = ticket_bytes(&b[2], 5, 0);
+  assert_int_equal(fn_notification_ticket_batch(f->fn, list, 3, &applied), FN_ERR_VALUE);
+  assert_int_equal(applied, 1);
+  assert_int_equal(fn_notification_next(f->fn, note), 0);
+  assert_int_equal(note->number, 5);
+
+  /* The export mark: a ticketed notification past the mark leaves the
+  ** unexported count, one at or below it does not. */
+  assert_int_equal(fn_notifications_exported(f->fn, 4), 0);
+  status_of(f, &s);
+  assert_int_equal(s.unexported_notifications, 1);
+  list[0] = ticket_bytes(&b[0], 5, 0);
+  assert_int_equal(fn_notification_ticket_batch(f->fn, list, 1, &applied), 0);
+  status_of(f, &s);
+  assert_int_equal(s.unsent_notifications, 0);
+  assert_int_equal(s.unexported_notifications, 0);
+  assert_int_equal(fn_notification_next(f->fn, note), FN_ERR_NO_DATA);
+  free(note);
+}
+
 static void test_notification_store_full(void **state)
 {
   fixture_t *f = *state;
@@ -1299,6 +1535,9 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_marked_receipt, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unsent_and_ack, setup, teardown),
       cmocka_unit_test_setup_teardown(test_notifications_and_tickets, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ack_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ack_batch_arguments, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ticket_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_notification_store_full, setup, teardown),
       cmocka_unit_test_setup_teardown(test_autonomous, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reopen_same_state, setup, teardown),
