@@ -445,6 +445,26 @@ static int rule_oism(till_t *t, const fn_km_check_t *fc, unsigned budget_left, c
   return 0;
 }
 
+/* A return asks the OISM whether the code stands sold, and the OISM knows
+** only the sales it has been told of. `kassa ofd flush` runs from a timer,
+** so a good brought back minutes after its sale would be refused because
+** of this FN's own notification still waiting in it. When the FN owes
+** notifications from the code's sale on, they go first, over the check's
+** link (each exchange within the check's budget; none while the link is
+** backing off). A notification is applied once, so a flush running beside
+** the till does no harm; a failure leaves them owed and the check goes on
+** as it would have. */
+static void report_sale_first(till_t *t, const cache_code_t *row)
+{
+  ofd_client_t *c;
+  fn_notification_t *owed;
+  if (row->sold_document == 0 || !(c = till_oism(t)) || ofd_client_backoff_ms(c) > 0) return;
+  if (!(owed = malloc(sizeof *owed))) return;
+  if (fn_notification_next(t->fn, owed) == 0 && owed->receipt_number <= row->sold_document)
+    ofd_deliver_notifications(t->fn, c, NULL, NULL, NULL);
+  free(owed);
+}
+
 /* No operator answered: the local module's rule, isBlocked and sold only. */
 static int rule_offline(till_t *t, check_purpose_t purpose, const cache_code_t *row, bool have_row,
                         check_decision_t *d)
@@ -566,6 +586,8 @@ static int pipeline(till_t *t, const char *scan, size_t len, check_purpose_t pur
   if (rule_fn(t, mc, fc, out)) goto done_fn;
   unsigned budget = t->config.check_budget_ms ? t->config.check_budget_ms : 1500;
   if (mode_has(t, "trueapi") && rule_trueapi(t, purpose, price, out)) goto done_fn;
+  if (purpose == CHECK_FOR_RETURN && mode_has(t, "oism") && elapsed_ms(&start) < budget)
+    report_sale_first(t, &row);
   unsigned spent = elapsed_ms(&start);
   if (mode_has(t, "oism") && rule_oism(t, fc, spent < budget ? budget - spent : 0, out))
     goto done_fn;

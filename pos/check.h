@@ -17,7 +17,9 @@
 **   7. the operator within the budget ([till] budget_ms, 1.5 s): the OISM
 **      through the FN (81 -> 83) and/or true-api codes/check, as [till]
 **      check says; true-api's answer is judged in the deny order of DOMAIN
-**      §6 and gives the 1265 value;
+**      §6 and gives the 1265 value; before a return's OISM request, the
+**      sale notifications the FN still owes from the code's sale on are
+**      delivered, so the OISM answers about a sale it has heard of;
 **   8. without any answer: the cached operator statuses, isBlocked and sold
 **      only (the local module's offline rule), saying when the cache is
 **      stale;

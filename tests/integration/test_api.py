@@ -477,6 +477,21 @@ api_key = demo-key
     st, j = api("DELETE", "/api/receipts/current")
     check("receipt cancelled", st == 200 and j["cancelled"], (st, j))
 
+    # ---- a return asked about before any flush -------------------------------------------
+    # The OISM has not heard of the sales yet (the flush runs from a timer); the till
+    # reports them first, so the OISM answers about the sale and the return is [М+].
+    st, j = api("GET", "/api/status")
+    owed = j["outbox"]["unsent_notifications"]
+    check("two sales not yet reported to the OISM", owed == 2, j)
+    st, j = api("POST", "/api/check", {"code": shoes[1], "purpose": "return"})
+    check("return check before the flush: allowed, the OISM says sold ([М+])", st == 200
+          and j["allow"] is True and j["oism_answered"] and j["mark"] == "[М+]"
+          and j["planned"] == 3, j)
+    st, j = api("GET", "/api/status")
+    check("the sale notifications went first", j["outbox"]["unsent_notifications"] == 0
+          and j["outbox"]["unsent_documents"] > 0, j["outbox"])
+    check("the question left nothing in the FN table", checked_codes() == 0)
+
     # ---- delivery, then a return with a code and one without ---------------------------
     r = kassa("ofd", "flush")
     check("documents delivered beside the service", r.returncode == 0, r.stdout + r.stderr)
