@@ -509,11 +509,14 @@ static int cmd_status(store_t *s, int argc, char **argv)
     return 1;
   }
   if (rc != 0) return 1;
-  j = json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:I,s:I,s:I}", "found", 1, "ki", c.ki,
-                "km", c.km, "gtin", c.gtin, "group", c.group, "owner_inn", c.owner_inn, "status",
-                c.status, "blocked_code", c.blocked_code, "blocked_gtin", c.blocked_gtin,
-                "blocked_series", c.blocked_series, "expiry", (json_int_t)c.expiry, "min_price",
-                (json_int_t)c.min_price, "max_price", (json_int_t)c.max_price);
+  /* A remarked code is kept as 'applied' in the codes table (registry.c
+  ** says why); what it is to a reader is retired, replaced by remarked_to. */
+  j = json_pack("{s:b,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:I,s:I,s:I,s:s?}", "found", 1, "ki",
+                c.ki, "km", c.km, "gtin", c.gtin, "group", c.group, "owner_inn", c.owner_inn,
+                "status", c.remarked_to[0] ? "retired" : c.status, "blocked_code", c.blocked_code,
+                "blocked_gtin", c.blocked_gtin, "blocked_series", c.blocked_series, "expiry",
+                (json_int_t)c.expiry, "min_price", (json_int_t)c.min_price, "max_price",
+                (json_int_t)c.max_price, "remarked_to", c.remarked_to[0] ? c.remarked_to : NULL);
   if (j) text = json_dumps(j, JSON_COMPACT);
   json_decref(j);
   if (!text) return 1;

@@ -432,8 +432,9 @@ int store_code_get(store_t *s, const char *ki, store_code_t *c)
   sqlite3_stmt *st = NULL;
   int rc;
   if (prep(s,
-           "SELECT ki, km, gtin, grp, owner_inn, status, blocked_code, blocked_gtin,"
-           " blocked_series, expiry, min_price, max_price FROM codes WHERE ki = ?",
+           "SELECT c.ki, c.km, c.gtin, c.grp, c.owner_inn, c.status, c.blocked_code,"
+           " c.blocked_gtin, c.blocked_series, c.expiry, c.min_price, c.max_price, r.new_ki"
+           " FROM codes c LEFT JOIN lm_remarks r ON r.old = c.ki WHERE c.ki = ?",
            &st) != 0)
     return STORE_ERR;
   sqlite3_bind_text(st, 1, ki, -1, SQLITE_STATIC);
@@ -452,6 +453,7 @@ int store_code_get(store_t *s, const char *ki, store_code_t *c)
     c->expiry = (uint32_t)sqlite3_column_int64(st, 9);
     c->min_price = (uint64_t)sqlite3_column_int64(st, 10);
     c->max_price = (uint64_t)sqlite3_column_int64(st, 11);
+    copy_text(st, 12, c->remarked_to, sizeof c->remarked_to);
     rc = 0;
   } else {
     rc = rc == SQLITE_DONE ? STORE_NOT_FOUND : sql_fail(s, "code get");

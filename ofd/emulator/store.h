@@ -88,8 +88,9 @@ typedef struct store_code {
   char owner_inn[13];
   char status[16];
   bool blocked_code, blocked_gtin, blocked_series;
-  uint32_t expiry;               /* 0: none */
-  uint64_t min_price, max_price; /* kopecks, 0: none */
+  uint32_t expiry;                    /* 0: none */
+  uint64_t min_price, max_price;      /* kopecks, 0: none */
+  char remarked_to[STORE_KI_MAX + 1]; /* the new code's ki when remarked (lm_remarks), "" */
 } store_code_t;
 
 int store_code_put(store_t *s, const store_code_t *c);

@@ -127,6 +127,16 @@ try:
     res = json.loads(r.stdout) if r.returncode == 0 else {}
     check("remark of a known code", r.returncode == 0 and
           res.get("old") == codes[1].split("\\x1d")[0], r.stdout + r.stderr)
+    r = op("status", codes[1])
+    shown = json.loads(r.stdout) if r.returncode == 0 else {}
+    check("the operator shows the old code retired, replaced by the new one",
+          res.get("reported") is True and shown.get("status") == "retired"
+          and shown.get("remarked_to") == res.get("new_code", "").split("\x1d")[0],
+          (res, r.stdout, r.stderr))
+    r = op("status", codes[2])
+    shown = json.loads(r.stdout) if r.returncode == 0 else {}
+    check("a code never remarked shows its own status", shown.get("status") != "retired"
+          and shown.get("remarked_to") is None, r.stdout + r.stderr)
     kassa("sale", "open")
     r = kassa("sale", "add", "--escaped", codes[1])
     check("the old code never sells again", r.returncode == 1 and "[remarked]" in r.stdout,
