@@ -49,11 +49,12 @@ crash: build
 	python3 tests/crash/flush_kill.py $(BUILD)/kassa-operator $(BUILD)/tests/e2e_till $(BUILD)/kassa $(N)
 
 # The link-chaos run at length (tests/integration/test_chaos.py).
-CHAOS_RECEIPTS ?= 1000
+CHAOS_RECEIPTS ?= 5000
 CHAOS_ROUNDS ?= 200
+CHAOS_SEED ?=
 chaos: build
 	python3 tests/integration/test_chaos.py $(BUILD)/kassa-operator $(BUILD)/tests/e2e_till \
-	        $(BUILD)/kassa $(CHAOS_RECEIPTS) $(CHAOS_ROUNDS)
+	        $(BUILD)/kassa $(CHAOS_RECEIPTS) $(CHAOS_ROUNDS) $(CHAOS_SEED)
 
 bench: deps
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
