@@ -531,13 +531,19 @@ static int link_read(ofd_client_t *c, uint64_t deadline, uint8_t answer_type, ui
   }
 }
 
+/* True when bytes already read are not yet a whole answer taken. */
+static bool link_holds_bytes(const ofd_client_t *c)
+{
+  return c->in_off < c->in_len || frame_parser_pending(&c->parser) > 0;
+}
+
 /* True when the link holds bytes nobody asked for (a late copy of an
 ** answer): they must not become the answer of a later exchange. Reading
 ** what the socket has now, without waiting, is enough to know. */
 static bool link_unsettled(ofd_client_t *c)
 {
   if (!c->conn) return false;
-  if (c->in_off < c->in_len || frame_parser_pending(&c->parser) > 0) return true;
+  if (link_holds_bytes(c)) return true;
   size_t got = 0;
   int rc = c->transport->recv(c->conn, c->in, sizeof c->in, 0, &got);
   c->in_off = 0;
@@ -562,8 +568,7 @@ int ofd_client_exchange(ofd_client_t *c, const char fn_number[16], uint8_t docum
 
   /* Bytes left over from before (a late copy of an answer) would be
   ** taken for this message's answer: not on this link. */
-  if (c->conn && (c->in_off < c->in_len || frame_parser_pending(&c->parser) > 0))
-    ofd_client_disconnect(c);
+  if (c->conn && link_holds_bytes(c)) ofd_client_disconnect(c);
   uint64_t start = ofd_monotonic_ms(); /* on a budget, link_ready never sleeps */
   if ((rc = link_ready(c, budget_ms)) != 0) return rc;
   uint64_t deadline = budget_ms > 0 ? start + (uint64_t)budget_ms
@@ -572,7 +577,7 @@ int ofd_client_exchange(ofd_client_t *c, const char fn_number[16], uint8_t docum
   if (rc != 0) return fail_link(c, rc);
   if ((rc = link_read(c, deadline, answer_type, answer, cap, answer_len)) != 0) return rc;
   /* One answer per message: more bytes mean the peer is out of step. */
-  if (c->in_off < c->in_len || frame_parser_pending(&c->parser) > 0) ofd_client_disconnect(c);
+  if (link_holds_bytes(c)) ofd_client_disconnect(c);
   return 0;
 }
 
