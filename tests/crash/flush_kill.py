@@ -113,13 +113,17 @@ DONE = [
      "SELECT count(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM op.documents o"
      " WHERE o.fn = ?1 AND o.number = d.number AND o.tlv = d.tlv)"),
     ("the operator holds each document once",
-     "SELECT (SELECT count(*) FROM op.documents) - (SELECT count(*) FROM documents)"),
+     "SELECT (SELECT count(*) FROM op.documents WHERE fn = ?1)"
+     " - (SELECT count(*) FROM documents)"),
     ("the operator applied every FN notification",
      "SELECT count(*) FROM notifications n WHERE NOT EXISTS (SELECT 1 FROM op.notifications o"
      " WHERE o.fn = ?1 AND o.number = n.number)"),
     ("the operator applied each notification once",
      "SELECT (SELECT count(*) FROM op.notifications WHERE fn = ?1)"
      " - (SELECT count(*) FROM notifications)"),
+]
+# ... and on the FN's side alone.
+FN_DONE = [
     ("the FN has every document acknowledged",
      "SELECT count(*) FROM documents WHERE acknowledged = 0"),
     ("the FN has every notification ticketed",
@@ -133,8 +137,9 @@ def batch_done(what):
     db = sqlite3.connect(f"file:{fn_db}?mode=ro", uri=True)
     try:
         db.execute("ATTACH ? AS op", (f"file:{op_db}?mode=ro",))
-        broken = [(name, db.execute(sql, (FN_NUMBER,) if "?1" in sql else ()).fetchone()[0])
+        broken = [(name, db.execute(sql, (FN_NUMBER,)).fetchone()[0])
                   for name, sql in NEVER + DONE]
+        broken += [(name, db.execute(sql).fetchone()[0]) for name, sql in FN_DONE]
         counts = db.execute("SELECT (SELECT count(*) FROM documents),"
                             " (SELECT count(*) FROM notifications)").fetchone()
     finally:
