@@ -7,6 +7,7 @@
 #ifndef KASSA_POS_CLI_H
 #define KASSA_POS_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "pos/config.h"
@@ -35,6 +36,10 @@ int cli_serve(const kassa_config_t *cfg, int argc, char **argv);
 int cli_cache(const kassa_config_t *cfg, int argc, char **argv);
 /* `kassa print receipt|qr` (pos/cli_print.c). */
 int cli_print(const kassa_config_t *cfg, int argc, char **argv);
+
+/* A decimal number in [min, max] into *out: digits only (no sign, no
+** space), no overflow; false for anything else, NULL included. */
+bool cli_number(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 
 /*
 ** Decode the escapes of `kassa code parse --escaped` in place: \x1d (any

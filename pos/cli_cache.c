@@ -304,9 +304,7 @@ static int sync_cmd(const kassa_config_t *cfg, int argc, char **argv)
       snprintf(api_key, sizeof api_key, "%s", v);
       i++;
     } else if (!strcmp(argv[i], "--limit") && v) {
-      char *end;
-      limit = strtoul(v, &end, 10);
-      if (*end || !v[0] || limit < 1 || limit > 10000) {
+      if (!cli_number(v, 1, 10000, &limit)) {
         fprintf(stderr, "kassa cache sync: --limit is 1 to 10000\n");
         return 2;
       }

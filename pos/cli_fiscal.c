@@ -85,10 +85,8 @@ static const char *arg_value(int argc, char **argv, int *i)
 
 static int parse_u32(const char *s, uint32_t *out)
 {
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(s, &end, 10);
-  if (errno || *end || s[0] == '\0' || s[0] == '-' || v > UINT32_MAX) return -1;
+  unsigned long v;
+  if (!cli_number(s, 0, UINT32_MAX, &v)) return -1;
   *out = (uint32_t)v;
   return 0;
 }

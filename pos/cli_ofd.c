@@ -27,7 +27,6 @@
 #include "ofd/outbox.h"
 #include "pos/cli.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,10 +92,8 @@ static int parse_endpoint(const char *s, char *host, size_t host_size, uint16_t 
 {
   const char *colon = strrchr(s, ':');
   if (!colon || colon == s || (size_t)(colon - s) >= host_size) return -1;
-  char *end;
-  errno = 0;
-  unsigned long p = strtoul(colon + 1, &end, 10);
-  if (errno || *end || colon[1] == '\0' || p == 0 || p > 65535) return -1;
+  unsigned long p;
+  if (!cli_number(colon + 1, 1, 65535, &p)) return -1;
   memcpy(host, s, (size_t)(colon - s));
   host[colon - s] = '\0';
   *port = (uint16_t)p;
@@ -332,17 +329,15 @@ static int flush_cmd(const kassa_config_t *cfg, int argc, char **argv)
         return 2;
       }
     } else if (!strcmp(argv[i], "--retries") && i + 1 < argc) {
-      char *end;
-      unsigned long n = strtoul(argv[++i], &end, 10);
-      if (*end || argv[i][0] == '\0' || n > 20) {
+      unsigned long n;
+      if (!cli_number(argv[++i], 0, 20, &n)) {
         fprintf(stderr, "kassa ofd flush: --retries is 0 to 20\n");
         return 2;
       }
       retries = (unsigned)n;
     } else if (!strcmp(argv[i], "--window") && i + 1 < argc) {
-      char *end;
-      unsigned long n = strtoul(argv[++i], &end, 10);
-      if (*end || argv[i][0] == '\0' || n < 1 || n > OFD_WINDOW_MAX) {
+      unsigned long n;
+      if (!cli_number(argv[++i], 1, OFD_WINDOW_MAX, &n)) {
         fprintf(stderr, "kassa ofd flush: --window is 1 to %u\n", (unsigned)OFD_WINDOW_MAX);
         return 2;
       }

@@ -83,18 +83,6 @@ static int parse(int argc, char **argv, opts_t *o)
   return 0;
 }
 
-/* A decimal number in [min, max] into *out; false for anything else. */
-static bool number(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-  char *end;
-  if (!s || *s < '0' || *s > '9') return false;
-  errno = 0;
-  unsigned long v = strtoul(s, &end, 10);
-  if (errno || *end || v < min || v > max) return false;
-  *out = v;
-  return true;
-}
-
 static int failed(int rc, const char *detail)
 {
   fprintf(stderr, "kassa: %s / %s%s%s\n", print_err_message(rc, true), print_err_message(rc, false),
@@ -108,7 +96,7 @@ static int receipt_options(const kassa_config_t *cfg, const opts_t *o, print_opt
   unsigned long v;
   print_options_default(po, cfg->printer_width);
   if (o->width) {
-    if (!number(o->width, 0, 1000, &v)) v = 0;
+    if (!cli_number(o->width, 0, 1000, &v)) v = 0;
     po->width = (unsigned)v;
   }
   if (print_paper_dots(po->width) == 0) {
@@ -120,7 +108,7 @@ static int receipt_options(const kassa_config_t *cfg, const opts_t *o, print_opt
   }
   po->codepage = cfg->printer_codepage;
   if (o->codepage) {
-    if (!number(o->codepage, 0, 255, &v)) {
+    if (!cli_number(o->codepage, 0, 255, &v)) {
       fprintf(stderr, "kassa: --codepage %s: a number 0-255 (ESC t n)\n", o->codepage);
       return 2;
     }
@@ -169,7 +157,7 @@ static int receipt(const kassa_config_t *cfg, const opts_t *o)
   unsigned long number_fd, v;
   char device[KASSA_PATH_MAX + 8], err[512];
   int rc, fn_error = 0;
-  if (!o->fd || !number(o->fd, 1, UINT32_MAX, &number_fd)) {
+  if (!o->fd || !cli_number(o->fd, 1, UINT32_MAX, &number_fd)) {
     fprintf(stderr, "kassa: print receipt needs the document number FD (1, 2, ...)\n");
     return 2;
   }
@@ -179,7 +167,7 @@ static int receipt(const kassa_config_t *cfg, const opts_t *o)
   }
   if ((rc = receipt_options(cfg, o, &po)) != 0) return rc;
   if (o->timeout) {
-    if (!number(o->timeout, 1, 600000, &v)) {
+    if (!cli_number(o->timeout, 1, 600000, &v)) {
       fprintf(stderr, "kassa: --timeout %s: milliseconds (1-600000)\n", o->timeout);
       return 2;
     }
@@ -256,11 +244,11 @@ static int qr(const kassa_config_t *cfg, const opts_t *o)
   size_t png_len = 0;
   unsigned long number_fd, module = 0;
   int rc;
-  if (!o->fd || !number(o->fd, 1, UINT32_MAX, &number_fd) || !o->png) {
+  if (!o->fd || !cli_number(o->fd, 1, UINT32_MAX, &number_fd) || !o->png) {
     fprintf(stderr, "kassa: print qr needs the document number FD and --png FILE\n");
     return 2;
   }
-  if (o->module && !number(o->module, 1, 32, &module)) {
+  if (o->module && !cli_number(o->module, 1, 32, &module)) {
     fprintf(stderr, "kassa: --module %s: dots a module, 1-32\n", o->module);
     return 2;
   }

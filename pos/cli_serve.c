@@ -23,7 +23,6 @@
 ** staleness, basket times, reqTimestamp) follows the FN's, so one variable
 ** moves the whole till through days in a test.
 */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,10 +46,8 @@ static const char serve_usage[] =
 
 static int parse_port(const char *s, uint16_t *out)
 {
-  char *end = NULL;
-  errno = 0;
-  unsigned long v = strtoul(s, &end, 10);
-  if (!*s || *end || errno || v > 65535 || s[0] == '-') return -1;
+  unsigned long v;
+  if (!cli_number(s, 0, 65535, &v)) return -1;
   *out = (uint16_t)v;
   return 0;
 }
