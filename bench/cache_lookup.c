@@ -1,7 +1,7 @@
 /*
 ** cache_lookup.c: the code cache at the sizes a big store reaches.
 **
-** For each size N it fills a fresh cache (pos/cache.h) with N codes the way
+** For each size N it fills a fresh cache (pos/till/cache.h) with N codes the way
 ** a sync does, through cache_sync_apply in pages of 10 000 rows, in the
 ** feed's order (codes as they were issued: random serials, so the B-tree
 ** takes them in random key order), and reports the apply rate. Then it
@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "ofd/registry.h"
-#include "pos/cache.h"
+#include "pos/till/cache.h"
 
 #define PAGE     10000u
 #define LOOKUPS  1000000u

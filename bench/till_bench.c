@@ -30,10 +30,10 @@
 
 #include "fiscal/crypto.h"
 #include "fiscal/fn_emu.h"
-#include "pos/cache.h"
-#include "pos/check.h"
-#include "pos/sale.h"
-#include "pos/till.h"
+#include "pos/till/cache.h"
+#include "pos/till/check.h"
+#include "pos/till/sale.h"
+#include "pos/till/till.h"
 
 #define GTIN   "04600000001012"
 #define BREAD  "4600000005058"

@@ -572,7 +572,7 @@ static int tx_begin(emu_t *e, bool write)
 ** nothing (SQLite's WAL keeps every commit), a power cut may lose the last
 ** checks or lines, never a document. The next FULL commit (any document)
 ** makes them durable too. The till repairs what a power cut takes (a code
-** checked again, a receipt closed again: pos/sale.h), and it saves two
+** checked again, a receipt closed again: pos/till/sale.h), and it saves two
 ** disk flushes on every scan, which is what a cashier waits for.
 */
 static int tx_begin_light(emu_t *e)

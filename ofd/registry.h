@@ -7,7 +7,7 @@
 ** module refuses to check after 72 hours without a sync), so `kassa cache
 ** sync` pulls the feed page by page: registry_fetch_page() gets one page
 ** of code statuses after a cursor, and the caller stores each page with
-** the page's "next" cursor in one transaction (pos/cache.h,
+** the page's "next" cursor in one transaction (pos/till/cache.h,
 ** cache_sync_apply), which makes a killed sync resume where it stopped.
 ** After remarking a good the till tells the operator which code replaced
 ** which (registry_report_remark), so the old code can never sell again
@@ -45,7 +45,7 @@ typedef enum registry_err {
 const char *registry_err_name(int err);
 const char *registry_err_message(int err, bool russian);
 
-/* A code's state in the feed. The numbers are those of pos/cache.h's
+/* A code's state in the feed. The numbers are those of pos/till/cache.h's
 ** cache_op_state_t, on purpose: the CLI copies them across. */
 typedef enum registry_state {
   REGISTRY_EMITTED = 1,    /* "EMITTED" */

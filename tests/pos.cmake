@@ -2,7 +2,7 @@
 kassa_unit_test(test_samples SOURCES unit/test_samples.c LIBS kassa_pos)
 kassa_unit_test(test_cli_args SOURCES unit/test_cli_args.c LIBS kassa_pos)
 kassa_unit_test(test_fiscal_text SOURCES unit/test_fiscal_text.c LIBS kassa_pos)
-# The code cache (pos/cache.h): every contract, against a real SQLite file.
+# The code cache (pos/till/cache.h): every contract, against a real SQLite file.
 kassa_unit_test(test_cache SOURCES unit/test_cache.c LIBS kassa_pos PkgConfig::SQLITE)
 # Its kill loop: a writer applying receipts and sync pages is SIGKILLed 60
 # times; after each kill every receipt and page is whole (label crash).
@@ -21,7 +21,7 @@ set_tests_properties(cli_cache PROPERTIES TIMEOUT 180)
 add_library(kassa_till_fixture STATIC support/till_fixture.c)
 target_link_libraries(kassa_till_fixture PUBLIC kassa_pos kassa_test_support)
 kassa_unit_test(test_till SOURCES unit/test_till.c LIBS kassa_pos kassa_till_fixture)
-# Goods acceptance (pos/accept.h): UTD and list import, comparison, the
+# Goods acceptance (pos/till/accept.h): UTD and list import, comparison, the
 # decision against a real cache; `kassa accept` end to end; the UTD fuzzer.
 kassa_unit_test(test_accept SOURCES unit/test_accept.c LIBS kassa_pos)
 add_test(NAME cli_accept COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_accept.py
@@ -29,7 +29,7 @@ add_test(NAME cli_accept COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 kassa_fuzz_target(fuzz_utd SOURCE fuzz/fuzz_utd.c LIBS kassa_pos
                   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/utd)
-# Remarking labels (pos/label.h) read back by scanner/image.h.
+# Remarking labels (pos/print/label.h) read back by scanner/image.h.
 kassa_unit_test(test_label SOURCES unit/test_label.c LIBS kassa_pos m)
 set_tests_properties(test_label PROPERTIES TIMEOUT 120)
 add_test(NAME cli_code COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_code.py
@@ -73,7 +73,7 @@ set_tests_properties(serve_api PROPERTIES TIMEOUT 120)
 add_test(NAME cli_fsck COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_fsck.py
                                $<TARGET_FILE:kassa> $<TARGET_FILE:till_storm>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-# Receipt printing (pos/print.h): ESC/POS bytes of a receipt with marked
+# Receipt printing (pos/print/print.h): ESC/POS bytes of a receipt with marked
 # items compared byte for byte with tests/data/escpos/ (KASSA_REGENERATE=1
 # rewrites them), its QR read back by zbar, the file sink and the serial
 # sink on a pty.
@@ -98,11 +98,11 @@ endif()
 add_test(NAME cli_print COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_print.py
                                 $<TARGET_FILE:kassa>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-# The pages (pos/web) as api_handle() serves them: content types, the
+# The pages (pos/serve/web) as api_handle() serves them: content types, the
 # shipped files, and no path out of the folder (tests/unit/test_web.c).
 kassa_unit_test(test_web SOURCES unit/test_web.c LIBS kassa_pos kassa_test_support)
 # The pages over HTTP: the files with their types and security headers, no
-# path out of pos/web (%2e%2e, %00 ...), the API's helpers for the pages (the
+# path out of pos/serve/web (%2e%2e, %00 ...), the API's helpers for the pages (the
 # receipt QR as PNG read back by zbar, a remark's label again, the weight
 # asked for) (tests/browser/run.py --http-only) ...
 add_test(NAME serve_pages COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/browser/run.py

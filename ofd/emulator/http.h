@@ -28,44 +28,13 @@
 #ifndef KASSA_OFD_EMULATOR_HTTP_H
 #define KASSA_OFD_EMULATOR_HTTP_H
 
-#include <jansson.h>
-#include <microhttpd.h>
-#include <pthread.h>
-#include <stddef.h>
-
-#include "ofd/emulator/store.h"
-
-#define HTTP_DEFAULT_API_KEY   "demo-key"
-#define HTTP_DEFAULT_HEALTH_MS 20u
-#define HTTP_MAX_CDN_HOSTS     8
-
-typedef struct http_options {
-  unsigned port;
-  const char *api_key;    /* the X-API-KEY codes/check wants (borrowed) */
-  const char *client_inn; /* the participant the key is for: isOwner; NULL none */
-  const char *cdn_hosts[HTTP_MAX_CDN_HOSTS]; /* extra hosts for cdn/info (borrowed) */
-  size_t cdn_host_count;
-  unsigned health_ms; /* avgTimeMs that health/check reports at start */
-  store_t *store;     /* borrowed; used only under *lock */
-  pthread_mutex_t *lock;
-  /* Sets the frame listeners' fault mask from a mode list ("none" clears);
-  ** 0, or -1 when a mode is unknown. Called from HTTP threads. */
-  int (*set_faults)(void *user, const char *modes);
-  void *user;
-} http_options_t;
+#include "ofd/emulator/http_reply.h"
 
 typedef struct http_server http_server_t;
 
 /* Starts the server on 127.0.0.1:port in its own threads. 0, or -1 (the
 ** reason went to stderr) with *out NULL. */
 int http_start(const http_options_t *options, http_server_t **out);
-
-/* Queues j (stolen) as the JSON answer with status; a body that cannot be
-** made is answered 500 with a JSON error. For the routes in other files. */
-enum MHD_Result http_send_json(struct MHD_Connection *conn, unsigned status, json_t *j);
-
-/* Queues text (JSON already written; malloc'd, stolen; NULL answers 500). */
-enum MHD_Result http_send_text(struct MHD_Connection *conn, unsigned status, char *text);
 
 /* Stops the server and waits for its threads. NULL is fine. */
 void http_stop(http_server_t *h);

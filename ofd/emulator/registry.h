@@ -74,7 +74,7 @@
 
 #include <microhttpd.h>
 
-#include "ofd/emulator/http.h"
+#include "ofd/emulator/http_reply.h"
 
 #define REGISTRY_PREFIX    "/api/v4/true-api/lm/"
 #define REGISTRY_LIMIT     1000u

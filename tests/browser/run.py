@@ -6,13 +6,13 @@ till, end to end. The environment is test_api.py's, made afresh in a
 temporary directory: kassa-operator on free loopback ports issues genuine
 codes, a marking FN is created, registered and given the operator's keys,
 the demo catalogue and a remarking pool are loaded, and `kassa serve`
-starts with [paths] web pointing at this tree's pos/web.
+starts with [paths] web pointing at this tree's pos/serve/web.
 
 Part 1, over plain HTTP (always; `--http-only` stops after it):
   - the pages and their files are served byte for byte with their
     Content-Type and the pages' security headers (CSP, no framing),
     without the API token, while the API still wants it;
-  - no request reaches outside pos/web: "..", %2e%2e, %2f, sub-folders,
+  - no request reaches outside pos/serve/web: "..", %2e%2e, %2f, sub-folders,
     NUL, upper case are 404 (or 400 from libmicrohttpd) and never carry a
     byte of the files beside it; POST is 405 with Allow: GET; a foreign
     Host is 403;
@@ -62,7 +62,7 @@ KASSA, OPERATOR = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 HTTP_ONLY = "--http-only" in sys.argv
 UPDATE_DOCS = "--update-docs" in sys.argv or os.environ.get("KASSA_UPDATE_DOCS") == "1"
 CHROMIUM = os.environ.get("KASSA_CHROMIUM", "/usr/bin/chromium")
-WEB = os.path.join(REPO, "pos", "web")
+WEB = os.path.join(REPO, "pos", "serve", "web")
 ARTIFACTS = os.path.join(REPO, "tests", "artifacts", "browser")
 FN_NUMBER = "9999078900007002"
 TOKEN = "pages-test-" + os.urandom(8).hex()
@@ -231,7 +231,7 @@ def http_part(S, codes):
     with open(os.path.join(REPO, "README.md"), "rb") as f:
         readme = f.read()[:200]
     for target in ["/../README.md", "/%2e%2e/README.md", "/..%2fREADME.md",
-                   "/%2e%2e%2f%2e%2e%2fREADME.md", "/.%2e/.%2e/README.md", "/pos/web/index.html",
+                   "/%2e%2e%2f%2e%2e%2fREADME.md", "/.%2e/.%2e/README.md", "/pos/serve/web/index.html",
                    "//etc/passwd", "/%2fetc%2fpasswd", "/..%2f..%2f..%2fetc%2fpasswd",
                    "/index.html%00.css", "/index.html%2f..", "/INDEX.HTML", "/.gitignore",
                    "/web/../../README.md", "/manager/../../README.md", "/%252e%252e/README.md"]:

@@ -4,7 +4,7 @@
 **
 ** The cache promises that a receipt from the FN archive is applied whole or
 ** not at all, together with the replay pointer, and that a sync page lands
-** whole together with its cursor (pos/cache.h). This harness forks a child
+** whole together with its cursor (pos/till/cache.h). This harness forks a child
 ** that opens the cache and applies, as fast as it can, the next FN document
 ** (cache_apply_receipt) and the next sync page (cache_sync_apply),
 ** alternately, from a deterministic script; the parent lets it run a random
@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pos/cache.h"
+#include "pos/till/cache.h"
 
 #define LINES_MAX     4
 #define EXTRA_PER_PG  12

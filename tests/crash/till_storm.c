@@ -2,7 +2,7 @@
 ** tests/crash/till_storm.c: a storm of sales and returns through the till,
 ** killed with SIGKILL at random moments, then audited.
 **
-** The till promises (pos/sale.h) that a marked code is sold if and only if
+** The till promises (pos/till/sale.h) that a marked code is sold if and only if
 ** a receipt in the FN archive sells it, whatever instruction a crash stops
 ** at, and that nothing is sold twice. This harness holds it to that:
 **
@@ -46,11 +46,11 @@
 #include "fiscal/doc.h"
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
-#include "pos/cache.h"
-#include "pos/check.h"
-#include "pos/fsck.h"
-#include "pos/sale.h"
-#include "pos/till.h"
+#include "pos/till/cache.h"
+#include "pos/till/check.h"
+#include "pos/till/fsck.h"
+#include "pos/till/sale.h"
+#include "pos/till/till.h"
 #include "scanner/markcode.h"
 #include "tests/support/fn_fixture.h"
 

@@ -1,5 +1,5 @@
 /*
-** fuzz_api.c: the HTTP API's JSON bodies (pos/api.h), on a real till.
+** fuzz_api.c: the HTTP API's JSON bodies (pos/serve/api.h), on a real till.
 **
 ** One till is made once (a temporary data directory: an FN registered for
 ** marking with a key, a shift open, a small catalogue; checks offline so no
@@ -20,9 +20,9 @@
 #include "fiscal/crypto.h"
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
-#include "pos/api.h"
-#include "pos/cache.h"
-#include "pos/till.h"
+#include "pos/serve/api.h"
+#include "pos/till/cache.h"
+#include "pos/till/till.h"
 #include "tests/support/fn_fixture.h"
 
 static const struct {

@@ -1,5 +1,5 @@
 /*
-** fuzz_utd.c: libFuzzer target for the goods-acceptance import (pos/accept.h).
+** fuzz_utd.c: libFuzzer target for the goods-acceptance import (pos/till/accept.h).
 **
 ** Any bytes, read as a UTD and as a plain list, must either load or fail
 ** with an error code and two messages, never crash, over-read or leak. A
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pos/accept.h"
+#include "pos/till/accept.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "fiscal/crypto.h"
-#include "pos/cache.h"
+#include "pos/till/cache.h"
 
 static uint32_t fn_clock(void *user) { return ((till_fixture_t *)user)->fx.now; }
 

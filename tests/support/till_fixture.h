@@ -19,8 +19,8 @@
 
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
-#include "pos/config.h"
-#include "pos/till.h"
+#include "pos/till/config.h"
+#include "pos/till/till.h"
 #include "tests/support/fn_fixture.h"
 
 #define TILL_FIXTURE_FN_NUMBER "9999078900012345"

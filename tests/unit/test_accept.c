@@ -1,5 +1,5 @@
 /*
-** test_accept.c: goods acceptance (pos/accept.h) on the UTDs and lists in
+** test_accept.c: goods acceptance (pos/till/accept.h) on the UTDs and lists in
 ** tests/data/utd/, and against a real code cache in a temporary directory.
 **
 ** Reading: a windows-1251 UTD 5.01 and a UTF-8 UTD 5.03 give their header
@@ -39,8 +39,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pos/accept.h"
-#include "pos/cache.h"
+#include "pos/till/accept.h"
+#include "pos/till/cache.h"
 
 #define DATA "tests/data/utd/"
 

@@ -20,9 +20,9 @@
 #include <unistd.h>
 
 #include "fiscal/crypto.h"
-#include "pos/api.h"
-#include "pos/config.h"
-#include "pos/till.h"
+#include "pos/serve/api.h"
+#include "pos/till/config.h"
+#include "pos/till/till.h"
 #include "tests/support/fn_fixture.h"
 
 #define FN_NUMBER "9999078900012399"

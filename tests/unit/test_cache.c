@@ -1,5 +1,5 @@
 /*
-** tests/unit/test_cache.c: the till's code cache (pos/cache.h), function by
+** tests/unit/test_cache.c: the till's code cache (pos/till/cache.h), function by
 ** function, on a real SQLite file in a temporary directory.
 **
 ** Each contract is held on both sides: what a call writes, and that a
@@ -25,7 +25,7 @@
 
 #include <sqlite3.h>
 
-#include "pos/cache.h"
+#include "pos/till/cache.h"
 
 #define HOUR_MS (3600 * (int64_t)1000)
 #define T0      ((int64_t)1700000000 * 1000)

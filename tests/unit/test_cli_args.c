@@ -1,6 +1,6 @@
 /*
 ** test_cli_args.c: the argument parsers the `kassa` commands share
-** (pos/cli_args.c): what counts as a number, and the bounds.
+** (pos/cli/cli_args.c): what counts as a number, and the bounds.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <limits.h>
 #include <stdio.h>
 
-#include "pos/cli.h"
+#include "pos/cli/cli.h"
 
 static void numbers_within_bounds(void **state)
 {

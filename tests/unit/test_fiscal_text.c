@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "pos/fiscal_text.h"
+#include "pos/till/fiscal_text.h"
 
 static void folds_quotes_dashes_and_spaces(void **state)
 {

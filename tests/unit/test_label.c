@@ -1,5 +1,5 @@
 /*
-** test_label.c: remarking labels (pos/label.h) read back by the scanner.
+** test_label.c: remarking labels (pos/print/label.h) read back by the scanner.
 **
 ** Every GS1 mark in tests/data/marking_codes.jsonl (each layout: footwear
 ** with 44- and 88-character tails, 20-character serials, dairy with and
@@ -36,7 +36,7 @@
 #include <openssl/evp.h>
 #include <png.h>
 
-#include "pos/label.h"
+#include "pos/print/label.h"
 #include "scanner/image.h"
 #include "scanner/markcode.h"
 

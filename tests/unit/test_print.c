@@ -1,5 +1,5 @@
 /*
-** test_print.c: receipts on ESC/POS printers (pos/print.h), from a real
+** test_print.c: receipts on ESC/POS printers (pos/print/print.h), from a real
 ** receipt with marked items closed in an FN-M emulator.
 **
 ** What it proves:
@@ -16,8 +16,8 @@
 **   - the QR raster in those bytes, cut out of the stream and drawn as a
 **     picture, decodes with zbar (scanner/image.h) to the receipt's QR
 **     string; so does the PNG of print_qr_png();
-**   - the layout is the till's (sale_receipt_layout gives exactly
-**     sale_receipt_text's text, its lines cover it, headings, ИТОГ and the QR
+**   - the layout is the till's (receipt_layout gives exactly
+**     receipt_text's text, its lines cover it, headings, ИТОГ and the QR
 **     lines are marked); the stream's framing and styles are checked by hand
 **     against the ESC/POS commands on a small layout, including '?' for a
 **     character CP866 lacks and a space for an ESC inside a name;
@@ -53,8 +53,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pos/print.h"
-#include "pos/sale.h"
+#include "pos/print/print.h"
+#include "pos/print/receipt.h"
+#include "pos/till/sale.h"
 #include "scanner/image.h"
 #include "tests/support/till_fixture.h"
 
@@ -281,11 +282,11 @@ static void test_pinned_secret(void **state)
 static void test_layout_is_the_receipt_text(void **state)
 {
   world_t *w = *state;
-  sale_receipt_layout_t l;
+  receipt_layout_t l;
   int err = 0;
-  char *text = sale_receipt_text(w->f.till, w->closed.doc.number, 32, &err);
+  char *text = receipt_text(w->f.till, w->closed.doc.number, 32, &err);
   assert_non_null(text);
-  assert_int_equal(sale_receipt_layout(w->f.till, w->closed.doc.number, 32, &l), 0);
+  assert_int_equal(receipt_layout(w->f.till, w->closed.doc.number, 32, &l), 0);
   assert_string_equal(l.text, text);
   assert_string_equal(l.qr, w->closed.qr);
   /* A long name breaks between words, the rest indented: "р. 42" stays
@@ -298,31 +299,31 @@ static void test_layout_is_the_receipt_text(void **state)
     assert_int_equal(l.lines[i].offset, at);
     assert_int_equal(l.text[at + l.lines[i].length], '\n');
     at += l.lines[i].length + 1;
-    if (l.lines[i].style == SALE_PRINT_HEADING) headings++;
-    if (l.lines[i].style == SALE_PRINT_TOTAL) {
+    if (l.lines[i].style == RECEIPT_HEADING) headings++;
+    if (l.lines[i].style == RECEIPT_TOTAL) {
       totals++;
       assert_memory_equal(l.text + l.lines[i].offset, "ИТОГ", strlen("ИТОГ"));
     }
-    if (l.lines[i].style == SALE_PRINT_QR_TEXT)
+    if (l.lines[i].style == RECEIPT_QR_TEXT)
       strncat(qr_joined, l.text + l.lines[i].offset, l.lines[i].length);
   }
   assert_int_equal(at, strlen(l.text));
-  assert_int_equal(l.lines[0].style, SALE_PRINT_HEADING); /* the seller */
+  assert_int_equal(l.lines[0].style, RECEIPT_HEADING); /* the seller */
   assert_memory_equal(l.text + l.lines[0].offset + l.lines[0].length - strlen("ООО Ромашка"),
                       "ООО Ромашка", strlen("ООО Ромашка"));
   assert_int_equal(headings, 3); /* seller, КАССОВЫЙ ЧЕК, ПРИХОД */
   assert_int_equal(totals, 1);
-  assert_int_equal(l.lines[l.line_count - 1].style, SALE_PRINT_QR_TEXT);
+  assert_int_equal(l.lines[l.line_count - 1].style, RECEIPT_QR_TEXT);
   assert_true(!strncmp(qr_joined, "QR: ", 4));
   assert_string_equal(qr_joined + 4, w->closed.qr);
   /* The marks of the three marked lines. */
   assert_non_null(strstr(l.text, "[М] Кроссовки"));
   assert_non_null(strstr(l.text, "[М] Молоко"));
-  sale_receipt_layout_free(&l);
+  receipt_layout_free(&l);
   assert_null(l.text);
-  sale_receipt_layout_free(NULL);
+  receipt_layout_free(NULL);
   free(text);
-  assert_int_not_equal(sale_receipt_layout(w->f.till, 9999, 32, &l), 0);
+  assert_int_not_equal(receipt_layout(w->f.till, 9999, 32, &l), 0);
   assert_null(l.text);
 }
 
@@ -372,11 +373,11 @@ static void test_commands_by_hand(void **state)
 {
   (void)state;
   static const char text[] = "Цена € 5\x1b@\nИТОГ\nКАССОВЫЙ\n";
-  sale_print_line_t lines[] = {
-      {0, strlen("Цена € 5\x1b@"), SALE_PRINT_PLAIN},
-      {strlen("Цена € 5\x1b@\n"), strlen("ИТОГ"), SALE_PRINT_TOTAL},
-      {strlen("Цена € 5\x1b@\nИТОГ\n"), strlen("КАССОВЫЙ"), SALE_PRINT_HEADING}};
-  sale_receipt_layout_t l = {.text = (char *)text, .lines = lines, .line_count = 3};
+  receipt_line_t lines[] = {
+      {0, strlen("Цена € 5\x1b@"), RECEIPT_PLAIN},
+      {strlen("Цена € 5\x1b@\n"), strlen("ИТОГ"), RECEIPT_TOTAL},
+      {strlen("Цена € 5\x1b@\nИТОГ\n"), strlen("КАССОВЫЙ"), RECEIPT_HEADING}};
+  receipt_layout_t l = {.text = (char *)text, .lines = lines, .line_count = 3};
   static const uint8_t want[] = {
       0x1B, '@',  0x1C, '.',  0x1B, 't',  17,                           /* init, FS ., PC866 */
       0x96, 0xA5, 0xAD, 0xA0, ' ',  '?',  ' ',  '5',  ' ',  '@',  0x0A, /* € → ?, ESC → space */

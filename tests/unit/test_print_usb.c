@@ -1,5 +1,5 @@
 /*
-** test_print_usb.c: the USB printer sink (pos/print.c, usb:VID:PID and
+** test_print_usb.c: the USB printer sink (pos/print/print.c, usb:VID:PID and
 ** usb) against a printer emulated by umockdev, with no hardware.
 **
 ** tests/data/escpos/printer.umockdev describes a USB receipt printer as
@@ -30,7 +30,7 @@
 
 #include <umockdev.h>
 
-#include "pos/print.h"
+#include "pos/print/print.h"
 
 #define PRINTER_DEV  "/dev/bus/usb/001/004"
 #define TRANSFER_MAX 16384 /* what the sink hands libusb at a time */

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pos/cli.h"
+#include "pos/cli/cli.h"
 #include "scanner/markcode.h"
 
 static const char *field(json_t *o, const char *k)

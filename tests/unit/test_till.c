@@ -28,10 +28,11 @@
 
 #include "fiscal/crypto.h"
 #include "fiscal/fn.h"
-#include "pos/cache.h"
-#include "pos/check.h"
-#include "pos/sale.h"
-#include "pos/till.h"
+#include "pos/print/receipt.h"
+#include "pos/till/cache.h"
+#include "pos/till/check.h"
+#include "pos/till/sale.h"
+#include "pos/till/till.h"
 #include "tests/support/fn_fixture.h"
 #include "tests/support/till_fixture.h"
 
@@ -158,7 +159,7 @@ static void test_plain_and_weighed_sale(void **state)
   assert_false(b->open);
   free(b);
   int err;
-  char *text = sale_receipt_text(f->till, c.doc.number, 32, &err);
+  char *text = receipt_text(f->till, c.doc.number, 32, &err);
   assert_non_null(text);
   assert_non_null(strstr(text, "Хлеб"));
   assert_non_null(strstr(text, "0.350 кг"));
@@ -199,7 +200,7 @@ static void test_marked_sale_then_already_sold(void **state)
   assert_int_equal(row.local, CACHE_LOCAL_SOLD);
   assert_int_equal(row.sold_document, c.doc.number);
   int err;
-  char *text = sale_receipt_text(f->till, c.doc.number, 48, &err);
+  char *text = receipt_text(f->till, c.doc.number, 48, &err);
   assert_non_null(strstr(text, "[М] Кроссовки"));
   free(text);
   /* The same code again, in a new receipt. */

@@ -1,13 +1,13 @@
 /*
 ** test_web.c: the pages of `kassa serve` (the cashier and manager screens,
-** pos/web) as api_handle() answers them, without a network: which path is
+** pos/serve/web) as api_handle() answers them, without a network: which path is
 ** a page, the file each page path names, its Content-Type and bytes, and
 ** above all that no request reaches outside the pages' folder: "..",
 ** dot files, sub-folders, a symbolic link planted in the folder, a folder
 ** or a FIFO named like a page, upper case, unknown extensions, NUL and
 ** percent signs are all 404, and a secret file beside the folder is never
 ** in any answer. Pages need no API token but keep the Host gate; they are
-** GET only. The shipped pos/web is served too, every file it names.
+** GET only. The shipped pos/serve/web is served too, every file it names.
 ** tests/browser/run.py repeats the traversal over real HTTP (where
 ** libmicrohttpd decodes %2e%2e first) and drives the pages in chromium.
 */
@@ -25,9 +25,9 @@
 #include <unistd.h>
 
 #include "fiscal/crypto.h"
-#include "pos/api.h"
-#include "pos/config.h"
-#include "pos/till.h"
+#include "pos/serve/api.h"
+#include "pos/till/config.h"
+#include "pos/till/till.h"
 #include "tests/support/fn_fixture.h"
 
 #define FN_NUMBER "9999078900012398"
@@ -111,7 +111,7 @@ static int open_fixture(void **state, const char *web_dir)
 
 static int setup(void **state) { return open_fixture(state, NULL); }
 static int setup_no_pages(void **state) { return open_fixture(state, ""); }
-static int setup_shipped(void **state) { return open_fixture(state, "pos/web"); }
+static int setup_shipped(void **state) { return open_fixture(state, "pos/serve/web"); }
 
 static int teardown(void **state)
 {
@@ -295,7 +295,7 @@ static void no_pages_configured(void **state)
   expect_missing(f, "/app.css");
 }
 
-/* The files in pos/web: each page and everything they load is served as
+/* The files in pos/serve/web: each page and everything they load is served as
 ** the file it is (the test runs from the source root). */
 static void shipped_pages(void **state)
 {
@@ -303,14 +303,14 @@ static void shipped_pages(void **state)
   static const struct {
     const char *path, *file, *type;
   } shipped[] = {
-      {"/", "pos/web/index.html", "text/html; charset=utf-8"},
-      {"/manager", "pos/web/manager.html", "text/html; charset=utf-8"},
-      {"/app.css", "pos/web/app.css", "text/css; charset=utf-8"},
-      {"/api.js", "pos/web/api.js", "text/javascript; charset=utf-8"},
-      {"/cashier.js", "pos/web/cashier.js", "text/javascript; charset=utf-8"},
-      {"/manager.js", "pos/web/manager.js", "text/javascript; charset=utf-8"},
-      {"/favicon.svg", "pos/web/favicon.svg", "image/svg+xml"},
-      {"/scan.svg", "pos/web/scan.svg", "image/svg+xml"},
+      {"/", "pos/serve/web/index.html", "text/html; charset=utf-8"},
+      {"/manager", "pos/serve/web/manager.html", "text/html; charset=utf-8"},
+      {"/app.css", "pos/serve/web/app.css", "text/css; charset=utf-8"},
+      {"/api.js", "pos/serve/web/api.js", "text/javascript; charset=utf-8"},
+      {"/cashier.js", "pos/serve/web/cashier.js", "text/javascript; charset=utf-8"},
+      {"/manager.js", "pos/serve/web/manager.js", "text/javascript; charset=utf-8"},
+      {"/favicon.svg", "pos/serve/web/favicon.svg", "image/svg+xml"},
+      {"/scan.svg", "pos/serve/web/scan.svg", "image/svg+xml"},
   };
   for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++) {
     FILE *file = fopen(shipped[i].file, "rb");

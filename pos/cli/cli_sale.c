@@ -1,0 +1,366 @@
+/*
+** cli_sale.c: `kassa sale` and `kassa return`, the till from a shell.
+**
+** The same till as `kassa serve` (pos/till/till.h): the basket lives in the
+** data directory, so a script can open a receipt, add items in separate
+** invocations, and pay; a crash in between loses nothing. Returns need the
+** manager PIN ([till] manager_pin). Human-readable output by default,
+** `--json` for scripts (the same objects as the HTTP API, pos/till/till_json.h).
+** Exit status: 0 done, 1 refused or failed (the reason is printed), 2 usage.
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pos/cli/cli.h"
+#include "pos/print/receipt.h"
+#include "pos/till/check.h"
+#include "pos/till/sale.h"
+#include "pos/till/till.h"
+#include "pos/till/till_json.h"
+
+static const char sale_usage[] =
+    "usage: kassa sale open [--cashier NAME]\n"
+    "       kassa sale add CODE [--escaped] [--qty Q] [--price RUB] [--json]\n"
+    "       kassa sale check CODE [--escaped] [--price RUB] [--json]\n"
+    "       kassa sale remove LINE\n"
+    "       kassa sale show [--json]\n"
+    "       kassa sale pay [--cash RUB] [--card RUB] [--width 32|48] [--json]\n"
+    "       kassa sale cancel\n"
+    "       kassa sale print FD [--width 32|48]\n"
+    "\n"
+    "The receipt being built lives in the data directory. `add` runs the full\n"
+    "check (catalogue, store records, FN crypto tail, operator) and adds the line\n"
+    "only when the good may be sold; `pay` closes the receipt in the FN (without\n"
+    "--cash/--card: all cash) and prints it.\n";
+
+static const char return_usage[] =
+    "usage: kassa return open --pin PIN [--cashier NAME]\n"
+    "       kassa return add CODE --pin PIN [--escaped] [--price RUB] [--json]\n"
+    "       kassa return add-without-code --gtin GTIN --pin PIN [--price RUB]\n"
+    "\n"
+    "A sale return (manager only): open it, add the returned goods by their\n"
+    "marking codes (the code must have been sold by this store) or, when the code\n"
+    "cannot be read, by GTIN (the good then waits for remarking), then finish\n"
+    "with `kassa sale pay` / `kassa sale show` / `kassa sale cancel`.\n";
+
+typedef struct opts {
+  const char *code, *cashier, *qty, *price, *cash, *card, *pin, *gtin, *width;
+  bool escaped, json;
+} opts_t;
+
+/* Options after the verb; positional CODE / number into o->code. */
+static int parse(int argc, char **argv, opts_t *o)
+{
+  memset(o, 0, sizeof *o);
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    const char **dst = NULL;
+    if (!strcmp(a, "--escaped"))
+      o->escaped = true;
+    else if (!strcmp(a, "--json"))
+      o->json = true;
+    else if (!strcmp(a, "--cashier"))
+      dst = &o->cashier;
+    else if (!strcmp(a, "--qty"))
+      dst = &o->qty;
+    else if (!strcmp(a, "--price"))
+      dst = &o->price;
+    else if (!strcmp(a, "--cash"))
+      dst = &o->cash;
+    else if (!strcmp(a, "--card"))
+      dst = &o->card;
+    else if (!strcmp(a, "--pin"))
+      dst = &o->pin;
+    else if (!strcmp(a, "--gtin"))
+      dst = &o->gtin;
+    else if (!strcmp(a, "--width"))
+      dst = &o->width;
+    else if (a[0] == '-' && a[1] == '-') {
+      fprintf(stderr, "kassa: unknown option %s\n", a);
+      return 2;
+    } else if (!o->code)
+      o->code = a;
+    else {
+      fprintf(stderr, "kassa: unexpected argument %s\n", a);
+      return 2;
+    }
+    if (dst) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "kassa: %s needs a value\n", a);
+        return 2;
+      }
+      *dst = argv[++i];
+    }
+  }
+  return 0;
+}
+
+/* "123.45" roubles into kopecks. */
+static bool parse_money(const char *s, uint64_t *out)
+{
+  char *end;
+  errno = 0;
+  if (!s || !*s || *s == '-') return false;
+  unsigned long long r = strtoull(s, &end, 10), k = 0;
+  if (errno || r > 1000000000ULL) return false;
+  if (*end == '.' || *end == ',') {
+    const char *f = end + 1;
+    size_t n = strspn(f, "0123456789");
+    if (n == 0 || n > 2 || f[n]) return false;
+    k = strtoull(f, NULL, 10) * (n == 1 ? 10 : 1);
+  } else if (*end) {
+    return false;
+  }
+  *out = r * 100 + k;
+  return true;
+}
+
+int cli_open_till(const kassa_config_t *cfg, till_t **t)
+{
+  char err[512];
+  till_options_t o = {.config = cfg};
+  if (till_open(&o, t, err, sizeof err) == 0) return 0;
+  fprintf(stderr, "kassa: %s\n", err);
+  return 1;
+}
+
+static void print_json(json_t *j)
+{
+  char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  if (s) puts(s);
+  free(s);
+  json_decref(j);
+}
+
+static int sale_failed(int rc, till_t *t)
+{
+  fprintf(stderr, "kassa: %s / %s\n", sale_err_message(rc, true), sale_err_message(rc, false));
+  if (rc == SALE_ERR_FN) {
+    int e = till_sale_fn_error(t);
+    fprintf(stderr, "  %s (0x%02X %s)\n  %s\n", fn_err_message(e, true),
+            (unsigned)fn_err_device_code(e), fn_err_name(e), fn_err_message(e, false));
+  }
+  return 1;
+}
+
+static void print_decision(const check_decision_t *d, bool json)
+{
+  if (json) {
+    print_json(till_json_decision(d));
+    return;
+  }
+  if (d->allow)
+    printf("OK %s%s%s  %s\n", d->mark, d->mark[0] ? " " : "", d->has_product ? d->product.name : "",
+           d->offline ? "(без связи / offline)" : "");
+  else
+    printf("ОТКАЗ / REFUSED [%s]\n  %s\n  %s\n", check_reason_name(d->reason), d->message_ru,
+           d->message_en);
+}
+
+static int print_receipt(till_t *t, uint32_t number, const char *width)
+{
+  int err = 0;
+  unsigned w = width ? (unsigned)strtoul(width, NULL, 10) : 32;
+  char *text = receipt_text(t, number, w, &err);
+  if (!text) {
+    fprintf(stderr, "kassa: no receipt FD %u: %s\n", number, fn_err_message(err, false));
+    return 1;
+  }
+  fputs(text, stdout);
+  free(text);
+  return 0;
+}
+
+static int add(till_t *t, opts_t *o)
+{
+  doc_quantity_t q;
+  uint64_t price = 0;
+  uint32_t id = 0;
+  if (!o->code) return 2;
+  if (o->qty && !sale_quantity_parse(o->qty, &q)) {
+    fprintf(stderr, "kassa: --qty %s is not a quantity (up to 3 decimals)\n", o->qty);
+    return 2;
+  }
+  if (o->price && !parse_money(o->price, &price)) {
+    fprintf(stderr, "kassa: --price %s is not an amount in roubles\n", o->price);
+    return 2;
+  }
+  char *code = strdup(o->code);
+  if (!code) return 1;
+  size_t len = strlen(code);
+  if (o->escaped) len = cli_unescape(code, len);
+  check_decision_t *d = malloc(sizeof *d);
+  int rc = d ? sale_add_scan(t, code, len, o->qty ? &q : NULL, price, d, &id) : SALE_ERR_STORAGE;
+  free(code);
+  if (rc == 0 || rc == SALE_ERR_REFUSED) {
+    print_decision(d, o->json);
+    if (rc == 0 && !o->json) printf("  line %u\n", id);
+  } else {
+    sale_failed(rc, t);
+  }
+  free(d);
+  return rc == 0 ? 0 : 1;
+}
+
+static int check_only(till_t *t, opts_t *o)
+{
+  uint64_t price = 0;
+  if (!o->code) return 2;
+  if (o->price && !parse_money(o->price, &price)) return 2;
+  char *code = strdup(o->code);
+  check_decision_t *d = malloc(sizeof *d);
+  if (!code || !d) {
+    free(code);
+    free(d);
+    return 1;
+  }
+  size_t len = strlen(code);
+  if (o->escaped) len = cli_unescape(code, len);
+  check_probe(t, code, len, CHECK_FOR_SALE, price, NULL, 0, d); /* a question only */
+  print_decision(d, o->json);
+  int rc = d->allow ? 0 : 1;
+  free(code);
+  free(d);
+  return rc;
+}
+
+static int show(till_t *t, const opts_t *o)
+{
+  sale_basket_t *b = malloc(sizeof *b);
+  if (!b || sale_get(t, b) != 0) {
+    free(b);
+    return 1;
+  }
+  if (o->json) {
+    print_json(till_json_basket(b));
+  } else if (!b->open) {
+    puts("Чек не открыт. / No receipt is open.");
+  } else {
+    printf("%s, %zu line(s), total %llu.%02llu\n", b->operation == 2 ? "RETURN" : "SALE", b->count,
+           (unsigned long long)(b->total / 100), (unsigned long long)(b->total % 100));
+    for (size_t i = 0; i < b->count; i++) {
+      const sale_line_t *l = &b->lines[i];
+      char q[32];
+      printf("%4u %-5s %s x%s %llu.%02llu%s\n", l->id, l->mark, l->name,
+             doc_quantity_text(l->quantity, q, sizeof q), (unsigned long long)(l->total / 100),
+             (unsigned long long)(l->total % 100), l->without_code ? " (без кода / no code)" : "");
+    }
+  }
+  free(b);
+  return 0;
+}
+
+static int pay(till_t *t, const opts_t *o)
+{
+  sale_basket_t *b = malloc(sizeof *b);
+  uint64_t cash = 0, card = 0;
+  int rc = 1;
+  if (!b || sale_get(t, b) != 0) goto done;
+  if ((o->cash && !parse_money(o->cash, &cash)) || (o->card && !parse_money(o->card, &card))) {
+    fprintf(stderr, "kassa: --cash/--card take amounts in roubles (123.45)\n");
+    rc = 2;
+    goto done;
+  }
+  if (!o->cash && !o->card) cash = b->total;
+  sale_closed_t closed;
+  check_decision_t *d = malloc(sizeof *d);
+  int s = d ? sale_close(t, cash, card, &closed, d) : SALE_ERR_STORAGE;
+  if (s == SALE_ERR_REFUSED) print_decision(d, o->json);
+  free(d);
+  if (s != 0) {
+    sale_failed(s, t);
+    goto done;
+  }
+  if (closed.bookkeeping_pending)
+    fprintf(stderr,
+            "kassa: чек ФД %u пробит, но запись кассы не обновлена (диск полон?): она "
+            "будет завершена при следующем запуске. Не пробивайте чек повторно.\n"
+            "  Receipt FD %u is closed in the FN, but the till's own records could not "
+            "be written (disk full?); they are finished at the next start. Do not sell "
+            "it again.\n",
+            closed.doc.number, closed.doc.number);
+  if (o->json)
+    print_json(till_json_closed(&closed));
+  else
+    print_receipt(t, closed.doc.number, o->width);
+  rc = 0;
+done:
+  free(b);
+  return rc;
+}
+
+static int run(const kassa_config_t *cfg, int argc, char **argv, bool is_return)
+{
+  const char *usage = is_return ? return_usage : sale_usage;
+  opts_t o;
+  till_t *t = NULL;
+  int rc;
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    fputs(usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const char *verb = argv[1];
+  if ((rc = parse(argc - 2, argv + 2, &o)) != 0) {
+    fputs(usage, stderr);
+    return rc;
+  }
+  if (cli_open_till(cfg, &t)) return 1;
+  if (is_return && !till_manager_pin_ok(t, o.pin ? o.pin : "")) {
+    fprintf(stderr, "kassa: возврат только с PIN менеджера / returns need the manager PIN "
+                    "(--pin)\n");
+    till_close(t);
+    return 1;
+  }
+  rc = 2;
+  if (!strcmp(verb, "open")) {
+    int s = sale_open(t, is_return ? DOC_OP_SALE_RETURN : DOC_OP_SALE, o.cashier);
+    rc =
+        s ? sale_failed(s, t)
+          : (puts(is_return ? "Возврат открыт. / Return opened." : "Чек открыт. / Receipt opened."),
+             0);
+  } else if (!strcmp(verb, "add")) {
+    rc = add(t, &o);
+  } else if (is_return && !strcmp(verb, "add-without-code")) {
+    uint64_t price = 0;
+    uint32_t id;
+    if (!o.gtin || (o.price && !parse_money(o.price, &price))) {
+      rc = 2;
+    } else {
+      int s = sale_add_without_code(t, o.gtin, price, &id);
+      rc = s ? sale_failed(s, t)
+             : (printf("line %u (ждёт перемаркировки / waits for "
+                       "remarking)\n",
+                       id),
+                0);
+    }
+  } else if (!is_return && !strcmp(verb, "check")) {
+    rc = check_only(t, &o);
+  } else if (!is_return && !strcmp(verb, "remove") && o.code) {
+    int s = sale_remove(t, (uint32_t)strtoul(o.code, NULL, 10));
+    rc = s ? sale_failed(s, t) : 0;
+  } else if (!is_return && !strcmp(verb, "show")) {
+    rc = show(t, &o);
+  } else if (!is_return && !strcmp(verb, "pay")) {
+    rc = pay(t, &o);
+  } else if (!is_return && !strcmp(verb, "cancel")) {
+    int s = sale_cancel(t);
+    rc = s ? sale_failed(s, t) : (puts("Чек отменён. / Receipt cancelled."), 0);
+  } else if (!is_return && !strcmp(verb, "print") && o.code) {
+    rc = print_receipt(t, (uint32_t)strtoul(o.code, NULL, 10), o.width);
+  }
+  if (rc == 2) fputs(usage, stderr);
+  till_close(t);
+  return rc;
+}
+
+int cli_sale(const kassa_config_t *cfg, int argc, char **argv)
+{
+  return run(cfg, argc, argv, false);
+}
+
+int cli_return(const kassa_config_t *cfg, int argc, char **argv)
+{
+  return run(cfg, argc, argv, true);
+}

@@ -1,0 +1,122 @@
+/*
+** cli_serve.c: `kassa serve [--http-port N] [--lm-port N]`, the till as a
+** service (pos/serve/service.h) until SIGTERM or SIGINT.
+**
+** The ports default to [service] http_port and lm_port of the config; 0
+** asks the kernel for a free port, and the line printed when the service is
+** ready names the ports actually bound, so a test or a supervisor waits for
+** that line and reads them from it:
+**
+**   kassa serve: listening on 127.0.0.1:8780 (api) and 127.0.0.1:5995 (local module)
+**
+** Signals are taken synchronously (sigwait) by the main thread, blocked in
+** the service's threads, so a SIGTERM never interrupts a request: the
+** service drains and closes the till, then the program exits 0.
+**
+** The pages (pos/serve/web) are served on the API port from [paths] web: the
+** cashier screen at /, the manager screen at /manager. When that folder
+** has no index.html the service still starts (the API is what front ends
+** need) and says so once on stderr.
+**
+** Test clock: when KASSA_FAKE_NOW is set (fiscal/fn_emu.h: the FN
+** emulator's test clock, FFD seconds), the till's own clock (cache
+** staleness, basket times, reqTimestamp) follows the FN's, so one variable
+** moves the whole till through days in a test.
+*/
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fiscal/fn_emu.h"
+#include "pos/cli/cli.h"
+#include "pos/serve/service.h"
+
+static const char serve_usage[] =
+    "usage: kassa serve [--http-port N] [--lm-port N]\n"
+    "\n"
+    "Runs the till as a service on 127.0.0.1 until SIGTERM or SIGINT:\n"
+    "  --http-port N  the HTTP JSON API (default [service] http_port, 8780)\n"
+    "  --lm-port N    the local-module compatible endpoints (default [service] lm_port, 5995)\n"
+    "0 picks a free port; the line printed when ready names the ports bound.\n"
+    "The pages: http://127.0.0.1:PORT/ (cashier) and /manager, from [paths] web.\n"
+    "The API is described in docs/API.md; security in docs/OPERATIONS.md.\n";
+
+static int parse_port(const char *s, uint16_t *out)
+{
+  unsigned long v;
+  if (!cli_number(s, 0, 65535, &v)) return -1;
+  *out = (uint16_t)v;
+  return 0;
+}
+
+/* The FN emulator's clock (FFD: local time written as UTC) as epoch ms. */
+static int64_t fn_clock_ms(void *user)
+{
+  struct tm tm;
+  time_t now = time(NULL);
+  (void)user;
+  long offset = localtime_r(&now, &tm) ? tm.tm_gmtoff : 0;
+  return ((int64_t)fn_emu_system_clock(NULL) - offset) * 1000;
+}
+
+int cli_serve(const kassa_config_t *cfg, int argc, char **argv)
+{
+  service_options_t o = {
+      .config = cfg, .http_port = cfg->http_port, .lm_port = cfg->lm_port, .log = stderr};
+  char err[1024];
+  sigset_t stop;
+  int sig = 0;
+  service_t *s = NULL;
+
+  for (int i = 1; i < argc; i += 2) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(serve_usage, stdout);
+      return 0;
+    }
+    uint16_t *dst = !strcmp(argv[i], "--http-port") ? &o.http_port
+                    : !strcmp(argv[i], "--lm-port") ? &o.lm_port
+                                                    : NULL;
+    if (!dst || i + 1 >= argc || parse_port(argv[i + 1], dst) != 0) {
+      fprintf(stderr, "kassa serve: bad option or value: %s\n\n%s", argv[i], serve_usage);
+      return 2;
+    }
+  }
+  if (o.http_port != 0 && o.http_port == o.lm_port) {
+    fprintf(stderr, "kassa serve: the API and the local module need two ports, not %u twice\n",
+            o.http_port);
+    return 2;
+  }
+  const char *fake = getenv("KASSA_FAKE_NOW");
+  if (fake && *fake) o.clock = fn_clock_ms;
+
+  /* Blocked here, before the service's threads exist, so they inherit the
+  ** mask and only sigwait below ever sees the signals. */
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (service_start(&o, &s, err, sizeof err) != 0) {
+    fprintf(stderr, "kassa serve: %s\n", err);
+    return 1;
+  }
+  char index[KASSA_PATH_MAX + 16];
+  snprintf(index, sizeof index, "%s/index.html", cfg->web_dir);
+  if (!cfg->web_dir[0] || access(index, R_OK) != 0)
+    fprintf(stderr,
+            "kassa serve: нет страниц в «%s» ([paths] web): / и /manager ответят 404 / no pages "
+            "in '%s' ([paths] web): / and /manager answer 404\n",
+            cfg->web_dir, cfg->web_dir);
+  printf("kassa serve: listening on 127.0.0.1:%u (api) and 127.0.0.1:%u (local module)\n",
+         service_http_port(s), service_lm_port(s));
+  fflush(stdout);
+  while (sigwait(&stop, &sig) != 0) {}
+  fprintf(stderr, "kassa serve: %s: finishing the request in flight, closing the till\n",
+          sig == SIGINT ? "SIGINT" : "SIGTERM");
+  service_stop(s);
+  return 0;
+}

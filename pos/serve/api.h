@@ -1,0 +1,210 @@
+/*
+** api.h: the till's HTTP JSON API and the local-module compatible
+** endpoints, as functions from a request to a response.
+**
+** POS front ends, the pages and scripts drive the till over HTTP on
+** 127.0.0.1 (`kassa serve`, pos/serve/service.h). This module is everything that
+** happens between "a request arrived" and "this response goes back": the
+** security rules (API token, manager PIN, rate limiting, Host and
+** Content-Type checks), the routes under /api/… (status, check, receipts,
+** items, payment, returns, shift, acceptance, remarking, labels, reprints),
+** the pages (pos/serve/web: the cashier and manager screens, see below) and, in
+** lm.c, the Chestny ZNAK local module's /api/v1/status and
+** /api/v{1,2}/cis/outCheck answered from the code cache. It knows nothing
+** about sockets: the service fills an api_request_t from libmicrohttpd and
+** sends the api_response_t back, so the routes can be driven and fuzzed
+** without a network.
+**
+** Every answer is UTF-8 JSON. Success is {"ok":true, ...}; every error is
+** {"ok":false,"error":"<stable name>","message_ru":…,"message_en":…} with a
+** fitting HTTP status, and a request that fails changes nothing (the till
+** modules it calls are transactional; the API validates the whole request
+** before it calls them). The names and paths are a contract documented in
+** docs/API.md ("kassa serve: the HTTP API").
+**
+** Secrets: the token and the PIN are compared in constant time, wrong
+** tries are counted per secret (API_MAX_FAILURES within API_FAIL_WINDOW_MS
+** lock that secret for API_LOCK_MS, doubling with each lock up to
+** API_LOCK_MAX_MS, answered 429 with Retry-After; see api_limiter_t), and
+** neither ever reaches a log or a response.
+**
+** An api_t is not thread-safe: the service calls it under one mutex,
+** because the till behind it is single-threaded.
+*/
+#ifndef KASSA_POS_API_H
+#define KASSA_POS_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "pos/till/till.h"
+
+#define API_BODY_MAX        (64u * 1024u)         /* request bodies, bytes (413 beyond) */
+#define API_ACCEPT_BODY_MAX (16u * 1024u * 1024u) /* POST /api/accept: a UTD can be large */
+#define API_MAX_FAILURES    5u                    /* wrong secrets in a row before a lock */
+#define API_LOCK_MS         30000                 /* the first lock */
+#define API_LOCK_MAX_MS     (16 * 60 * 1000)      /* locks double up to this */
+#define API_LM_CODES_MAX    100u                  /* codes in one outCheck */
+
+/* ---- rate limiting ---------------------------------------------------------- */
+
+#define API_FAIL_WINDOW_MS (15 * 60 * 1000) /* wrong tries count within this window */
+#define API_FORGIVE_MS     (60 * 60 * 1000) /* an hour without a wrong try resets the doubling */
+
+/*
+** Wrong-secret bookkeeping for one secret (the token, or the PIN). A right
+** secret does not reset it: otherwise an attacker could interleave guesses
+** with the front end's own traffic. Wrong tries are counted within
+** API_FAIL_WINDOW_MS of the first one; the API_MAX_FAILURES-th locks the
+** secret for API_LOCK_MS, doubled for every earlier lock, at most
+** API_LOCK_MAX_MS; API_FORGIVE_MS without a wrong try forgets the locks.
+** While locked every try is refused, right or wrong, so a lock cannot be
+** used to test guesses.
+*/
+typedef struct api_limiter {
+  unsigned failures;       /* wrong tries in the current window */
+  unsigned locks;          /* locks so far (the doubling) */
+  int64_t window_start_ms; /* monotonic ms of the window's first wrong try */
+  int64_t last_failure_ms; /* monotonic ms of the last wrong try, 0 none */
+  int64_t locked_until_ms; /* 0 or past: not locked */
+} api_limiter_t;
+
+/* Milliseconds the secret stays locked at now_ms; 0 when it is not. */
+int64_t api_limiter_locked(const api_limiter_t *l, int64_t now_ms);
+
+/* Records a wrong try at now_ms (monotonic), locking as described above. */
+void api_limiter_fail(api_limiter_t *l, int64_t now_ms);
+
+/*
+** Compares a secret someone sent with the configured one in time that
+** depends only on the configured secret's length (never on where they
+** differ). false when either is NULL or the configured one is empty.
+*/
+bool api_secret_equal(const char *given, const char *expected);
+
+/* ---- requests and responses ------------------------------------------------- */
+
+/* One request, as the service read it. Strings are borrowed for the call;
+** absent headers are NULL. */
+typedef struct api_request {
+  const char *method;      /* "GET", "POST", "DELETE" ... */
+  const char *path;        /* "/api/status", without the query string */
+  const char *query_width; /* ?width= of a reprint, or NULL */
+  const char *body;        /* NUL-terminated copy of the body, or NULL */
+  size_t body_len;
+  const char *host;          /* Host header */
+  const char *content_type;  /* Content-Type header */
+  const char *authorization; /* Authorization header ("Bearer …") */
+  const char *manager_pin;   /* X-Manager-PIN header */
+  const char *basic_user;    /* HTTP Basic credentials, decoded (LM port) */
+  const char *basic_password;
+  const char *client_id; /* X-ClientId header (LM port) */
+  uint16_t port;         /* the port the request came in on (Host check) */
+} api_request_t;
+
+/* One response; free it with api_response_free(). */
+typedef struct api_response {
+  unsigned status; /* HTTP status */
+  char *body;      /* malloc'd UTF-8 JSON, NUL-terminated */
+  size_t body_len;
+  unsigned retry_after;     /* seconds for a Retry-After header, 0: none */
+  const char *authenticate; /* static WWW-Authenticate value, or NULL */
+  const char *error;        /* static stable error name for the log, NULL on success */
+  const char *content_type; /* static; NULL: application/json (every API answer) */
+  const char *allow;        /* static Allow header of a 405, or NULL */
+  bool page;                /* one of the pages (pos/serve/web): sent with the pages' security
+                               headers (Content-Security-Policy, frame-ancestors) */
+} api_response_t;
+
+void api_response_free(api_response_t *rs); /* NULL is fine; leaves it empty */
+
+typedef struct api api_t;
+
+/* The monotonic clock the limiter runs on (ms); injectable for tests. */
+typedef int64_t (*api_clock_t)(void *user);
+
+typedef struct api_options {
+  till_t *till;      /* required; borrowed for the api's life */
+  api_clock_t clock; /* NULL: CLOCK_MONOTONIC */
+  void *clock_user;
+} api_options_t;
+
+/* Creates the API over an open till. 0, or -1 (NULL till, out of memory). */
+int api_create(const api_options_t *o, api_t **out);
+void api_destroy(api_t *api); /* NULL is fine */
+
+/*
+** The most body bytes a request to (method, path) may carry: API_BODY_MAX,
+** or API_ACCEPT_BODY_MAX for POST /api/accept. The service answers 413
+** (api_too_large) beyond it without calling the routes.
+*/
+size_t api_body_limit(const char *method, const char *path);
+
+/* The 413 answer ("body_too_large"), for the main API or the LM port. */
+void api_too_large(bool lm, size_t limit, api_response_t *rs);
+
+/*
+** The pages (the cashier screen at /, the manager screen at /manager, and
+** the files they load, from [paths] web) are answered by api_handle too:
+** every path outside /api/ is a page. A page is a plain file named by one
+** path segment of lower-case letters, digits, '-' and '_' with a known
+** extension (html, css, js, png, svg, ico, woff2, txt); "/" is index.html
+** and "/manager" manager.html. Nothing else is ever opened: no '/', no
+** dot file, no "..", no symbolic link (O_NOFOLLOW), only regular files of
+** at most API_PAGE_MAX bytes, so no request reaches outside the folder.
+** GET only (405 with Allow: GET). The Host gate applies; the token does
+** not, because the pages hold no secret: they ask the API with the token
+** the browser was given (docs/OPERATIONS.md, "The pages").
+*/
+#define API_PAGE_MAX (4u * 1024u * 1024u)
+
+/* true when path is one of the pages' (not under /api/). */
+bool api_is_page_path(const char *path);
+
+/*
+** Answers one request to the main API (the http port). rs is filled
+** completely (status, body, headers); on a failure to allocate, status
+** 500 with body NULL. Never NULL arguments.
+*/
+void api_handle(api_t *api, const api_request_t *rq, api_response_t *rs);
+
+/*
+** Answers one request to the local-module port (lm.c): GET /api/v1/status,
+** POST /api/v1/cis/outCheck, POST /api/v2/cis/outCheck, with the field
+** names and error codes of the Chestny ZNAK local module (DOMAIN §6):
+** HTTP 400 with errorCode 4045 while the cache was never synced, 4050 when
+** it is stale. Basic auth password = [till] api_token when one is set;
+** X-ClientId, when sent, must be this till's FN number.
+*/
+void api_handle_lm(api_t *api, const api_request_t *rq, api_response_t *rs);
+
+/* ---- shared by api.c and lm.c ------------------------------------------------ */
+
+/* The till and its clock, for lm.c. */
+till_t *api_till(api_t *api);
+int64_t api_monotonic_ms(api_t *api);
+
+/* Serialises j (stolen; NULL is an allocation that failed) into rs with
+** status; 500 with no body when that fails. */
+void api_send_json(api_response_t *rs, unsigned status, json_t *j);
+
+/*
+** Checks the API token sent with a request (the bearer token on the main
+** port, the Basic password on the LM port) against [till] api_token, with
+** the token's limiter: 0 when it matches or no token is configured, else
+** rs is filled (401, or 429 with Retry-After; in the LM's error format when
+** lm) and -1 is returned. A missing token is refused but not counted as a
+** wrong try.
+*/
+int api_check_token(api_t *api, const char *given, bool lm, api_response_t *rs);
+
+/* Host header check shared by both ports: loopback names only. */
+bool api_host_ok(const char *host, uint16_t port);
+
+/* A random (version 4) UUID as text, for reqId. */
+void api_uuid(char out[37]);
+
+#endif /* KASSA_POS_API_H */

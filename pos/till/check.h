@@ -1,0 +1,145 @@
+/*
+** check.h: the decision for one scan at the till: may this good be sold
+** (or taken back) now, and if not, why, in words a cashier reads from a
+** metre away.
+**
+** The pipeline runs cheapest first and stops at the first refusal:
+**
+**   1. parse the scan (scanner/markcode.h): a code that is not a code;
+**   2. the catalogue: unknown GTIN, a mark of another product group than
+**      the catalogue's, a plain barcode of a good that must carry a mark;
+**   3. the receipt: the same code twice;
+**   4. the store's own records: sold, blocked (code, GTIN, series),
+**      remarked, not in stock (strict accounting only);
+**   5. the delivery deadlines (ofd/outbox.h): the FN's 30 days, the remote
+**      shop's three-day batch;
+**   6. the FN: the crypto tail (tag 2106 bits 1 and 2), its key table;
+**   7. the operator within the budget ([till] budget_ms, 1.5 s): the OISM
+**      through the FN (81 -> 83) and/or true-api codes/check, as [till]
+**      check says; true-api's answer is judged in the deny order of DOMAIN
+**      §6 and gives the 1265 value; before a return's OISM request, the
+**      sale notifications the FN still owes from the code's sale on are
+**      delivered, so the OISM answers about a sale it has heard of;
+**   8. without any answer: the cached operator statuses, isBlocked and sold
+**      only (the local module's offline rule), saying when the cache is
+**      stale;
+**   9. expiry (AI 17 / 7003 or the operator's expireDate) for dairy, water
+**      and beer, and the tobacco price rules (above the MRP from 8005, below
+**      the operator's minimum price).
+**
+** Every refusal has a stable reason name (a contract: the API, the pages
+** and the tests match on it), a Russian and an English message, and
+** declines the code in the FN so it leaves the table of checked codes.
+*/
+#ifndef KASSA_POS_CHECK_H
+#define KASSA_POS_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fiscal/doc.h"
+#include "pos/till/cache.h"
+#include "pos/till/state.h"
+#include "scanner/markcode.h"
+
+/* Reasons, in pipeline order. Names (check_reason_name) never change. */
+typedef enum check_reason {
+  CHECK_OK = 0,            /* "ok" */
+  CHECK_BAD_CODE,          /* "bad_code": not a readable marking code or barcode */
+  CHECK_UNSUPPORTED,       /* "unsupported": EGAIS alcohol codes are not sold here */
+  CHECK_UNKNOWN_PRODUCT,   /* "unknown_product": GTIN not in the catalogue */
+  CHECK_GROUP_MISMATCH,    /* "group_mismatch": the mark does not fit the product group */
+  CHECK_MARK_REQUIRED,     /* "mark_required": plain barcode of a good that must be marked */
+  CHECK_DUPLICATE,         /* "duplicate": the same code is already in this receipt */
+  CHECK_SOLD_HERE,         /* "already_sold": sold by this store and not returned */
+  CHECK_BLOCKED_LOCAL,     /* "blocked": blocked in the store's records */
+  CHECK_REMARKED,          /* "remarked": replaced by a new code */
+  CHECK_NOT_IN_STOCK,      /* "not_in_stock": strict accounting, code never accepted */
+  CHECK_NOT_SOLD_HERE,     /* "not_sold_here": return of a code this store did not sell */
+  CHECK_DEADLINE,          /* "delivery_overdue": FN 30 days / three-day batch passed */
+  CHECK_FN_REFUSED,        /* "fn_refused": the FN refused the check (keys, table full) */
+  CHECK_COUNTERFEIT,       /* "counterfeit": the crypto tail does not verify */
+  CHECK_NO_KEY,            /* "no_key": the FN has no key for this code: update keys */
+  CHECK_OP_BAD_FORMAT,     /* "op_bad_format": the operator says the code is malformed */
+  CHECK_OP_NOT_FOUND,      /* "op_not_found": unknown to the operator */
+  CHECK_OP_NOT_APPLIED,    /* "op_not_applied": emitted but never applied */
+  CHECK_OP_CRYPTO,         /* "op_crypto_failed": the operator's crypto check failed */
+  CHECK_OP_BLOCKED,        /* "op_blocked": blocked by an authority */
+  CHECK_OP_SOLD,           /* "op_sold": already withdrawn from circulation */
+  CHECK_OP_NOT_REALIZABLE, /* "op_not_in_circulation" */
+  CHECK_OISM_REFUSED,      /* "oism_refused": the OISM answered 2109 = 2 */
+  CHECK_OISM_SUSPENDED,    /* "oism_suspended": 2109 = 3, circulation suspended */
+  CHECK_OFFLINE_BLOCKED,   /* "offline_blocked": no answer; cached isBlocked */
+  CHECK_OFFLINE_SOLD,      /* "offline_sold": no answer; cached sold */
+  CHECK_EXPIRED,           /* "expired" */
+  CHECK_PRICE_ABOVE_MAX,   /* "price_above_max": tobacco above its MRP */
+  CHECK_PRICE_BELOW_MIN,   /* "price_below_min": tobacco below the minimum price */
+  CHECK__COUNT
+} check_reason_t;
+
+const char *check_reason_name(check_reason_t r);
+const char *check_reason_message(check_reason_t r, bool russian);
+
+/* What the check is for: 2003 planned status. */
+typedef enum check_purpose {
+  CHECK_FOR_SALE = 1,   /* 2003 = 1 (piece) or 2 (measured) */
+  CHECK_FOR_RETURN = 3, /* 2003 = 3 (piece) or 4 (measured) */
+} check_purpose_t;
+
+typedef struct check_decision {
+  bool allow;
+  check_reason_t reason;
+  char message_ru[320]; /* the reason, with details (the code's own parse error ...) */
+  char message_en[320];
+  char detail[128]; /* machine detail: markcode error name, FN error name, "" */
+  /* What was scanned. */
+  bool marked; /* a marking code (not a plain barcode) */
+  markcode_kind_t kind;
+  char ki[CACHE_KI_MAX + 1];
+  char gtin[15];
+  char normalized[MARKCODE_MAX_INPUT + 1]; /* GS as 0x1D */
+  size_t normalized_len;
+  bool has_product;
+  cache_product_t product;
+  /* For the receipt line (valid when allow and marked). */
+  uint8_t km_type;  /* 2100 */
+  uint8_t tag2106;  /* 2106 as the FN reports it */
+  const char *mark; /* "[М+]", "[М-]", "[М]" (UTF-8), "" for an unmarked good */
+  uint8_t planned;  /* 2003 */
+  bool has_1265;
+  doc_industry_t industry; /* 1260 with 1265 "UUID=...&Time=..." */
+  char req_id[64];
+  int64_t req_timestamp;
+  /* How it was decided. */
+  bool fn_checked; /* the FN ran its tail check */
+  bool oism_answered;
+  bool trueapi_answered;
+  bool offline;     /* no operator answered: cached statuses decided */
+  bool cache_stale; /* ... and the cache is older than [till] cache_stale_hours */
+  uint32_t elapsed_us;
+} check_decision_t;
+
+/*
+** Runs the pipeline on one scan (raw scanner bytes, any form markcode_parse
+** repairs) for `purpose`. price: the sale price per piece in kopecks (0:
+** the catalogue's). in_receipt: kis already in the open receipt (for the
+** duplicate rule), may be NULL with count 0. On allow with a marked code the
+** FN holds the code accepted (fn_km_accept true); on refusal the code is
+** declined. Returns 0 with *out filled whatever the decision (a refusal is
+** a result), or -1 when the till itself failed (out->message_* say why).
+*/
+int check_scan(till_t *t, const char *scan, size_t len, check_purpose_t purpose, uint64_t price,
+               const char *const *in_receipt, size_t in_receipt_count, check_decision_t *out);
+
+/* The same decision as a question only (the API's check, `kassa sale
+** check`): an allowed code is declined in the FN at once instead of kept
+** accepted, so nothing waits in the FN's table and no line is added. */
+int check_probe(till_t *t, const char *scan, size_t len, check_purpose_t purpose, uint64_t price,
+                const char *const *in_receipt, size_t in_receipt_count, check_decision_t *out);
+
+/* The 2106 mark printed before a marked item (DOMAIN §3): "[М+]" for 15,
+** "[М-]" for 1, 5, 7, 17, "[М]" otherwise. */
+const char *check_mark_for(uint8_t tag2106);
+
+#endif /* KASSA_POS_CHECK_H */

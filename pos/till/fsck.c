@@ -1,0 +1,303 @@
+/*
+** fsck.c: see fsck.h. Read-only: the FN and the cache are opened, read and
+** closed; nothing is replayed or repaired (the till does that at start).
+**
+** The sales check collects one event per marked line of every receipt
+** (ki, document, sale or return), sorts them by code and document, and
+** walks each code's history once: O(n log n) in the number of marked
+** lines, whatever the order the archive gives them in.
+*/
+#include "pos/till/fsck.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fiscal/crypto.h"
+#include "fiscal/doc.h"
+#include "fiscal/fn.h"
+#include "fiscal/fn_emu.h"
+#include "pos/till/cache.h"
+#include "scanner/markcode.h"
+
+typedef struct event {
+  char ki[CACHE_KI_MAX + 1];
+  uint32_t document;
+  uint8_t operation; /* 1 sale, 2 return */
+} event_t;
+
+__attribute__((format(printf, 3, 4))) static void problem(fsck_report_t *r, const char *check,
+                                                          const char *format, ...)
+{
+  if (r->problem_count < FSCK_MAX_PROBLEMS) {
+    va_list ap;
+    va_start(ap, format);
+    snprintf(r->problems[r->problem_count].check, sizeof r->problems[0].check, "%s", check);
+    vsnprintf(r->problems[r->problem_count].detail, sizeof r->problems[0].detail, format, ap);
+    va_end(ap);
+  }
+  r->problem_count++;
+}
+
+__attribute__((format(printf, 2, 3))) static void note(fsck_report_t *r, const char *format, ...)
+{
+  if (r->note_count >= sizeof r->notes / sizeof r->notes[0]) return;
+  va_list ap;
+  va_start(ap, format);
+  vsnprintf(r->notes[r->note_count++], sizeof r->notes[0], format, ap);
+  va_end(ap);
+}
+
+static int by_code_then_document(const void *a, const void *b)
+{
+  const event_t *x = a, *y = b;
+  int c = strcmp(x->ki, y->ki);
+  if (c) return c;
+  return x->document < y->document ? -1 : x->document > y->document;
+}
+
+static int add_event(event_t **events, size_t *n, size_t *cap, const event_t *e)
+{
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 1024;
+    event_t *grown = realloc(*events, c * sizeof *grown);
+    if (!grown) return -1;
+    *events = grown;
+    *cap = c;
+  }
+  (*events)[(*n)++] = *e;
+  return 0;
+}
+
+/* The archive: numbering, signs, the outbox, and the sale events. */
+static int read_archive(fn_t *fn, const uint8_t *secret, fsck_report_t *r, event_t **events,
+                        size_t *n, char *err, size_t err_size)
+{
+  static fn_document_t doc;
+  fn_status_t st;
+  doc_summary_t sum;
+  doc_header_t h;
+  uint64_t total;
+  uint8_t sign[6];
+  size_t cap = 0;
+  uint32_t unacked = 0, first_unacked = 0;
+  doc_receipt_t *rc_doc = malloc(sizeof *rc_doc);
+  markcode_t *mc = malloc(sizeof *mc);
+  int rc = -1;
+  if (!rc_doc || !mc || fn_status(fn, &st) != 0) {
+    snprintf(err, err_size, "cannot read the FN's state");
+    goto done;
+  }
+  r->documents = st.last_document;
+  r->unsent_documents = st.unsent_documents;
+  for (uint32_t num = 1; num <= st.last_document; num++) {
+    if (fn_document_get(fn, num, &doc) != 0) {
+      problem(r, "documents", "document %u is missing from the archive", num);
+      continue;
+    }
+    if (doc_summarize(doc.data, doc.len, &sum) != 0 || sum.number != num || sum.type != doc.type)
+      problem(r, "documents", "document %u: its TLV says number %u, form %u (row: form %u)", num,
+              sum.number, sum.type, doc.type);
+    if (secret && fn_emu_verify_sign(secret, doc.data, doc.len) != 0)
+      problem(r, "signs", "document %u: the fiscal sign does not verify", num);
+    /* Registration and reports of an autonomous FN are never queued. */
+    if (!doc.acknowledged && !st.autonomous) {
+      unacked++;
+      if (!first_unacked) first_unacked = num;
+    }
+    if (doc.type != DOC_RECEIPT && doc.type != DOC_CORRECTION) continue;
+    if (doc_parse_receipt(doc.data, doc.len, &h, rc_doc, &total, sign) != 0) {
+      problem(r, "documents", "receipt %u does not parse", num);
+      continue;
+    }
+    r->receipts++;
+    if (rc_doc->operation != DOC_OP_SALE && rc_doc->operation != DOC_OP_SALE_RETURN) continue;
+    for (size_t i = 0; i < rc_doc->item_count; i++) {
+      const doc_item_t *it = &rc_doc->items[i];
+      event_t e = {.document = num, .operation = rc_doc->operation};
+      if (!it->marked) continue;
+      if (markcode_parse(mc, it->km, it->km_len) != MARKCODE_OK || strlen(mc->ki) >= sizeof e.ki) {
+        problem(r, "sales", "receipt %u line %zu: its code does not parse", num, i + 1);
+        continue;
+      }
+      memcpy(e.ki, mc->ki, strlen(mc->ki) + 1);
+      if (add_event(events, n, &cap, &e) != 0) {
+        snprintf(err, err_size, "out of memory");
+        goto done;
+      }
+    }
+  }
+  if (!st.autonomous &&
+      (unacked != st.unsent_documents || (unacked && first_unacked != st.first_unsent_number)))
+    problem(r, "outbox",
+            "the FN counts %u unsent documents from %u; the archive's flags say %u from %u",
+            st.unsent_documents, st.first_unsent_number, unacked, first_unacked);
+  rc = 0;
+done:
+  free(rc_doc);
+  free(mc);
+  return rc;
+}
+
+/* A code the archive says is sold now. */
+typedef struct sold {
+  const char *ki;
+  uint32_t document;
+} sold_t;
+
+static int by_ki(const void *a, const void *b)
+{
+  return strcmp(((const sold_t *)a)->ki, ((const sold_t *)b)->ki);
+}
+
+/*
+** The cache's own SOLD rows, read straight from its table: fsck checks the
+** rows, not the cache's counters (which are what a bug would get wrong
+** too). Every SOLD row must be a code the archive sells now.
+*/
+static void check_cache_rows(const char *data_dir, const sold_t *sold, size_t n, fsck_report_t *r)
+{
+  char path[1100];
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  snprintf(path, sizeof path, "%s/cache.db", data_dir);
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(db, "SELECT ki, sold_doc FROM codes WHERE local = 2", -1, &s, NULL) !=
+          SQLITE_OK) {
+    note(r, "the cache's rows could not be read: %s", db ? sqlite3_errmsg(db) : "no memory");
+  } else {
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      sold_t key = {(const char *)sqlite3_column_text(s, 0), 0};
+      uint32_t doc = (uint32_t)sqlite3_column_int64(s, 1);
+      const sold_t *hit = key.ki ? bsearch(&key, sold, n, sizeof *sold, by_ki) : NULL;
+      if (!hit)
+        problem(r, "cache",
+                "code %s is sold by FD %u in the cache; no receipt in the archive "
+                "sells it now",
+                key.ki ? key.ki : "?", doc);
+    }
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+/* Each code's history in order, then the cache against the final state. */
+static void check_sales(const char *data_dir, event_t *events, size_t n, cache_t *cache,
+                        fsck_report_t *r)
+{
+  sold_t *sold = malloc((n ? n : 1) * sizeof *sold);
+  size_t nsold = 0;
+  if (!sold) {
+    problem(r, "sales", "out of memory");
+    return;
+  }
+  if (n > 0) qsort(events, n, sizeof *events, by_code_then_document); /* NULL when none */
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    uint32_t sold_by = 0;
+    for (; j < n && !strcmp(events[j].ki, events[i].ki); j++) {
+      const event_t *e = &events[j];
+      if (e->operation == DOC_OP_SALE) {
+        r->marked_sales++;
+        if (sold_by)
+          problem(r, "sales", "code %s sold twice: FD %u and FD %u without a return between", e->ki,
+                  sold_by, e->document);
+        sold_by = e->document;
+      } else {
+        r->returns++;
+        if (!sold_by)
+          problem(r, "sales", "code %s returned by FD %u but not sold before it", e->ki,
+                  e->document);
+        sold_by = 0;
+      }
+    }
+    if (sold_by) {
+      r->sold_now++;
+      /* Sales the cache has not replayed yet are the next start's work. */
+      if (sold_by <= r->cache_applied) sold[nsold++] = (sold_t){events[i].ki, sold_by};
+    }
+    if (cache && sold_by && sold_by <= r->cache_applied) {
+      cache_code_t row;
+      if (cache_code_get(cache, events[i].ki, &row) != 0 || row.local != CACHE_LOCAL_SOLD ||
+          row.sold_document != sold_by)
+        problem(r, "cache", "code %s is sold by FD %u; the cache does not say so", events[i].ki,
+                sold_by);
+    }
+    i = j;
+  }
+  if (cache) check_cache_rows(data_dir, sold, nsold, r); /* events are sorted by ki already */
+  free(sold);
+}
+
+static void check_basket(const char *data_dir, fn_t *fn, fsck_report_t *r)
+{
+  char path[1100];
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  snprintf(path, sizeof path, "%s/till.db", data_dir);
+  struct stat sb;
+  if (stat(path, &sb) != 0) return;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, "SELECT closing_after FROM basket", -1, &s, NULL) == SQLITE_OK &&
+      sqlite3_step(s) == SQLITE_ROW) {
+    uint32_t after = (uint32_t)sqlite3_column_int64(s, 0);
+    fn_status_t st;
+    if (after > 0 && fn_status(fn, &st) == 0)
+      note(r,
+           "a receipt was being closed after FD %u when the till stopped; the next start "
+           "finishes it (%s)",
+           after, st.last_document > after ? "the FN has it: it is sold" : "the FN has not");
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+int fsck_run(const char *data_dir, fsck_report_t *out, char *err, size_t err_size)
+{
+  char path[1100];
+  uint8_t secret[FN_EMU_SECRET_SIZE];
+  char fn_number[17];
+  fn_t *fn = NULL;
+  cache_t *cache = NULL;
+  event_t *events = NULL;
+  size_t n = 0;
+  int rc = -1;
+  struct stat sb;
+  if (!data_dir || !out || !err) return -1;
+  memset(out, 0, sizeof *out);
+  if (crypto_init() != 0) {
+    snprintf(err, err_size, "the GOST engine is not available");
+    return -1;
+  }
+  snprintf(path, sizeof path, "%s/fn.db", data_dir);
+  if (stat(path, &sb) != 0 || fn_emu_open(path, NULL, &fn) != 0) {
+    snprintf(err, err_size, "no readable fiscal storage in %s", data_dir);
+    return -1;
+  }
+  bool have_secret = fn_emu_read_secret(path, secret, fn_number) == 0;
+  if (!have_secret) note(out, "the FN's secret is not readable: fiscal signs not checked");
+  snprintf(path, sizeof path, "%s/cache.db", data_dir);
+  if (stat(path, &sb) == 0 && cache_open(path, &cache) == 0)
+    cache_fn_applied(cache, &out->cache_applied);
+  else
+    note(out, "no code cache: the sales are checked against the archive only");
+  if (read_archive(fn, have_secret ? secret : NULL, out, &events, &n, err, err_size) != 0)
+    goto done;
+  check_sales(data_dir, events, n, cache, out);
+  if (cache && out->cache_applied < out->documents)
+    note(out, "documents %u..%u wait for the till's replay into the cache (next start)",
+         out->cache_applied + 1, out->documents);
+  if (cache && out->cache_applied > out->documents)
+    problem(out, "cache", "the cache applied FD %u; the archive ends at FD %u", out->cache_applied,
+            out->documents);
+  check_basket(data_dir, fn, out);
+  rc = 0;
+done:
+  free(events);
+  cache_close(cache);
+  fn_free(fn);
+  return rc;
+}

@@ -1,0 +1,772 @@
+/*
+** sale.c: the basket in DATA/till.db and the atomic close (see sale.h for
+** why the close is ordered as it is and how a crash is repaired).
+**
+** The basket is two tables: `basket` (at most one row: the open receipt,
+** and `closing_after`, the FN's last document number when the close began,
+** 0 while the cashier is still scanning) and `line` (its lines, explicit
+** columns, so a newer program reads an older basket). Every change is one
+** SQLite transaction with synchronous=FULL.
+*/
+#include "pos/till/sale.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pos/till/fiscal_text.h"
+#include "pos/till/state_internal.h"
+#include "scanner/markcode.h"
+
+static const struct {
+  const char *name, *ru, *en;
+} errors[] = {
+    {"ok", "Готово.", "Done."},
+    {"argument", "Неверные данные запроса (количество, цена или код).",
+     "Bad request data (quantity, price or code)."},
+    {"no_receipt", "Чек не открыт.", "No receipt is open."},
+    {"receipt_open", "Чек уже открыт: закройте или отмените его.",
+     "A receipt is already open: close or cancel it."},
+    {"refused", "Товар не прошёл проверку.", "The good did not pass the check."},
+    {"no_line", "Такой позиции в чеке нет.", "No such line in the receipt."},
+    {"payment", "Сумма оплаты не равна сумме чека.",
+     "The payment does not equal the receipt total."},
+    {"fn", "Фискальный накопитель отказал.", "The fiscal storage refused."},
+    {"storage", "Ошибка записи на диск кассы.", "The till's disk failed."},
+    {"full", "В чеке уже 100 позиций: закройте его.",
+     "The receipt already has 100 lines: close it."},
+    {"empty", "В чеке нет позиций.", "The receipt has no lines."},
+    {"wrong_operation", "Эта позиция не подходит для этого чека.",
+     "This line does not fit this receipt."},
+};
+
+const char *sale_err_name(int err)
+{
+  return err <= 0 && err > -(int)(sizeof errors / sizeof errors[0]) ? errors[-err].name : "unknown";
+}
+
+const char *sale_err_message(int err, bool russian)
+{
+  if (!(err <= 0 && err > -(int)(sizeof errors / sizeof errors[0])))
+    return russian ? "Неизвестная ошибка." : "Unknown error.";
+  return russian ? errors[-err].ru : errors[-err].en;
+}
+
+int till_sale_fn_error(const till_t *t) { return t ? t->last_fn_error : 0; }
+
+/* ---- storage --------------------------------------------------------------- */
+
+/* The basket is working state, not fiscal truth: its commits go to the WAL
+** without waiting for the disk (a killed process loses nothing; a power
+** cut may lose the last scans, which the cashier sees and rescans). The one
+** write that must reach the disk before the FN acts, the closing mark, is
+** made with synchronous=FULL (set_closing). */
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS basket(k INTEGER PRIMARY KEY CHECK (k = 1), operation INTEGER,"
+    " cashier TEXT, opened_ms INTEGER, closing_after INTEGER NOT NULL DEFAULT 0,"
+    " next_id INTEGER NOT NULL DEFAULT 1);"
+    "CREATE TABLE IF NOT EXISTS line(id INTEGER PRIMARY KEY, name TEXT, gtin TEXT,"
+    " price INTEGER, qty_mantissa INTEGER, qty_scale INTEGER, total INTEGER, vat INTEGER,"
+    " subject INTEGER, measure INTEGER, marked INTEGER, km BLOB, ki TEXT, km_type INTEGER,"
+    " tag2106 INTEGER, planned INTEGER, mark TEXT, industry_value TEXT,"
+    " without_code INTEGER, needs_recheck INTEGER);"
+    /* Scans whose FN check is under way: written before the FN hears of
+    ** the code, removed with the line's insert or the refusal. After a
+    ** crash the codes left here are declined in the FN, so the FN's table
+    ** of checked codes never fills up with codes nobody holds. */
+    "CREATE TABLE IF NOT EXISTS checking(scan BLOB PRIMARY KEY);";
+
+int sale_store_open(till_t *t, char *err, size_t err_size)
+{
+  char path[KASSA_PATH_MAX + 16];
+  snprintf(path, sizeof path, "%s/till.db", t->config.data_dir);
+  mode_t old = umask(077);
+  int rc = sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  umask(old);
+  if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(t->db, 5000);
+  if (rc == SQLITE_OK) rc = sqlite3_exec(t->db, schema, NULL, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    snprintf(err, err_size, "Не открывается файл чека %s. / Cannot open the basket %s: %s", path,
+             path, t->db ? sqlite3_errmsg(t->db) : "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+static int exec(till_t *t, const char *sql) { return sqlite3_exec(t->db, sql, NULL, NULL, NULL); }
+
+static int begin(till_t *t)
+{
+  return exec(t, "BEGIN IMMEDIATE") == SQLITE_OK ? 0 : SALE_ERR_STORAGE;
+}
+static int commit(till_t *t)
+{
+  if (exec(t, "COMMIT") == SQLITE_OK) return 0;
+  exec(t, "ROLLBACK");
+  return SALE_ERR_STORAGE;
+}
+static void rollback(till_t *t) { exec(t, "ROLLBACK"); }
+
+/* The scan journal (see the `checking` table). */
+static int journal(till_t *t, const char *scan, size_t len, bool add)
+{
+  sqlite3_stmt *s = NULL;
+  int rc = SALE_ERR_STORAGE;
+  if (sqlite3_prepare_v2(t->db,
+                         add ? "INSERT OR IGNORE INTO checking(scan) VALUES(?)"
+                             : "DELETE FROM checking WHERE scan = ?",
+                         -1, &s, NULL) == SQLITE_OK) {
+    sqlite3_bind_blob(s, 1, scan, (int)len, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_DONE) rc = 0;
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* Declines the codes of scans a crash left in the journal, unless a line
+** holds them, and empties the journal. */
+static int journal_recover(till_t *t, const sale_basket_t *b)
+{
+  sqlite3_stmt *s = NULL;
+  markcode_t *mc = malloc(sizeof *mc);
+  int step;
+  if (!mc) return SALE_ERR_STORAGE;
+  if (sqlite3_prepare_v2(t->db, "SELECT scan FROM checking", -1, &s, NULL) != SQLITE_OK) {
+    free(mc);
+    return SALE_ERR_STORAGE;
+  }
+  while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    const char *scan = sqlite3_column_blob(s, 0);
+    size_t len = (size_t)sqlite3_column_bytes(s, 0);
+    if (!scan || markcode_parse(mc, scan, len) != MARKCODE_OK) continue;
+    bool held = false;
+    for (size_t i = 0; i < b->count; i++)
+      if (b->lines[i].marked && !strcmp(b->lines[i].km, mc->normalized)) held = true;
+    if (!held) fn_km_accept(t->fn, mc->normalized, mc->normalized_len, false);
+  }
+  sqlite3_finalize(s);
+  free(mc);
+  if (step != SQLITE_DONE) return SALE_ERR_STORAGE;
+  return exec(t, "DELETE FROM checking") == SQLITE_OK ? 0 : SALE_ERR_STORAGE;
+}
+
+static const char line_columns[] =
+    "id, name, gtin, price, qty_mantissa, qty_scale, total, vat, subject, measure, marked, km,"
+    " ki, km_type, tag2106, planned, mark, industry_value, without_code, needs_recheck";
+
+static void read_line(sqlite3_stmt *s, sale_line_t *l)
+{
+  const unsigned char *text;
+  memset(l, 0, sizeof *l);
+  l->id = (uint32_t)sqlite3_column_int64(s, 0);
+#define TEXT(col, dst)                                                                             \
+  if ((text = sqlite3_column_text(s, col)) != NULL) snprintf(dst, sizeof dst, "%s", text)
+  TEXT(1, l->name);
+  TEXT(2, l->gtin);
+  l->price = (uint64_t)sqlite3_column_int64(s, 3);
+  l->quantity.mantissa = (uint64_t)sqlite3_column_int64(s, 4);
+  l->quantity.scale = (uint8_t)sqlite3_column_int(s, 5);
+  l->total = (uint64_t)sqlite3_column_int64(s, 6);
+  l->vat = (uint8_t)sqlite3_column_int(s, 7);
+  l->subject = (uint8_t)sqlite3_column_int(s, 8);
+  l->measure = (uint8_t)sqlite3_column_int(s, 9);
+  l->marked = sqlite3_column_int(s, 10) != 0;
+  int n = sqlite3_column_bytes(s, 11);
+  if (n > 0 && (size_t)n <= DOC_MAX_KM) {
+    memcpy(l->km, sqlite3_column_blob(s, 11), (size_t)n);
+    l->km[n] = '\0';
+  }
+  TEXT(12, l->ki);
+  l->km_type = (uint8_t)sqlite3_column_int(s, 13);
+  l->tag2106 = (uint8_t)sqlite3_column_int(s, 14);
+  l->planned = (uint8_t)sqlite3_column_int(s, 15);
+  TEXT(16, l->mark);
+  TEXT(17, l->industry.value);
+#undef TEXT
+  if (l->industry.value[0]) {
+    l->has_industry = true;
+    snprintf(l->industry.authority, sizeof l->industry.authority, "030");
+    snprintf(l->industry.date, sizeof l->industry.date, "21.11.2023");
+    snprintf(l->industry.number, sizeof l->industry.number, "1944");
+  }
+  l->without_code = sqlite3_column_int(s, 18) != 0;
+  l->needs_recheck = sqlite3_column_int(s, 19) != 0;
+}
+
+/* The basket with its lines; closing_after (may be NULL) as stored. */
+static int load(till_t *t, sale_basket_t *b, uint32_t *closing_after)
+{
+  sqlite3_stmt *s = NULL;
+  char sql[512];
+  int rc = SALE_ERR_STORAGE;
+  memset(b, 0, sizeof *b);
+  if (closing_after) *closing_after = 0;
+  if (sqlite3_prepare_v2(t->db, "SELECT operation, cashier, opened_ms, closing_after FROM basket",
+                         -1, &s, NULL) != SQLITE_OK)
+    goto fail;
+  int step = sqlite3_step(s);
+  if (step == SQLITE_DONE) {
+    rc = 0;
+    goto fail;
+  }
+  if (step != SQLITE_ROW) goto fail;
+  b->open = true;
+  b->operation = (uint8_t)sqlite3_column_int(s, 0);
+  if (sqlite3_column_text(s, 1))
+    snprintf(b->cashier, sizeof b->cashier, "%s", (const char *)sqlite3_column_text(s, 1));
+  b->opened_ms = sqlite3_column_int64(s, 2);
+  if (closing_after) *closing_after = (uint32_t)sqlite3_column_int64(s, 3);
+  sqlite3_finalize(s);
+  snprintf(sql, sizeof sql, "SELECT %s FROM line ORDER BY id", line_columns);
+  if (sqlite3_prepare_v2(t->db, sql, -1, &s, NULL) != SQLITE_OK) goto fail;
+  while ((step = sqlite3_step(s)) == SQLITE_ROW && b->count < DOC_MAX_ITEMS) {
+    read_line(s, &b->lines[b->count]);
+    b->total += b->lines[b->count].total;
+    b->count++;
+  }
+  rc = step == SQLITE_DONE || step == SQLITE_ROW ? 0 : SALE_ERR_STORAGE;
+fail:
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* The open basket, or SALE_ERR_NO_RECEIPT. */
+static int load_open(till_t *t, sale_basket_t *b)
+{
+  int rc = load(t, b, NULL);
+  return rc != 0 ? rc : b->open ? 0 : SALE_ERR_NO_RECEIPT;
+}
+
+static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t scan_len,
+                       uint32_t *id)
+{
+  sqlite3_stmt *s = NULL;
+  char sql[512];
+  int rc = SALE_ERR_STORAGE;
+  if (begin(t) != 0) return SALE_ERR_STORAGE;
+  if (sqlite3_prepare_v2(t->db, "UPDATE basket SET next_id = next_id + 1 RETURNING next_id - 1", -1,
+                         &s, NULL) != SQLITE_OK ||
+      sqlite3_step(s) != SQLITE_ROW)
+    goto fail;
+  *id = (uint32_t)sqlite3_column_int64(s, 0);
+  sqlite3_finalize(s);
+  snprintf(sql, sizeof sql, "INSERT INTO line(%s) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+           line_columns);
+  if (sqlite3_prepare_v2(t->db, sql, -1, &s, NULL) != SQLITE_OK) goto fail;
+  sqlite3_bind_int64(s, 1, *id);
+  sqlite3_bind_text(s, 2, l->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, l->gtin, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 4, (sqlite3_int64)l->price);
+  sqlite3_bind_int64(s, 5, (sqlite3_int64)l->quantity.mantissa);
+  sqlite3_bind_int(s, 6, l->quantity.scale);
+  sqlite3_bind_int64(s, 7, (sqlite3_int64)l->total);
+  sqlite3_bind_int(s, 8, l->vat);
+  sqlite3_bind_int(s, 9, l->subject);
+  sqlite3_bind_int(s, 10, l->measure);
+  sqlite3_bind_int(s, 11, l->marked);
+  sqlite3_bind_blob(s, 12, l->km, (int)strlen(l->km), SQLITE_STATIC);
+  sqlite3_bind_text(s, 13, l->ki, -1, SQLITE_STATIC);
+  sqlite3_bind_int(s, 14, l->km_type);
+  sqlite3_bind_int(s, 15, l->tag2106);
+  sqlite3_bind_int(s, 16, l->planned);
+  sqlite3_bind_text(s, 17, l->mark, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 18, l->has_industry ? l->industry.value : "", -1, SQLITE_STATIC);
+  sqlite3_bind_int(s, 19, l->without_code);
+  sqlite3_bind_int(s, 20, l->needs_recheck);
+  if (sqlite3_step(s) != SQLITE_DONE) goto fail;
+  sqlite3_finalize(s);
+  s = NULL;
+  if (scan && journal(t, scan, scan_len, false) != 0) goto fail;
+  return commit(t);
+fail:
+  sqlite3_finalize(s);
+  rollback(t);
+  return rc;
+}
+
+/* ---- the basket ------------------------------------------------------------ */
+
+int sale_open(till_t *t, uint8_t operation, const char *cashier)
+{
+  sqlite3_stmt *s = NULL;
+  sale_basket_t *b;
+  int rc;
+  if (!t || (operation != DOC_OP_SALE && operation != DOC_OP_SALE_RETURN)) return SALE_ERR_ARGUMENT;
+  if (cashier && strlen(cashier) > 64) return SALE_ERR_ARGUMENT;
+  if (!(b = malloc(sizeof *b))) return SALE_ERR_STORAGE;
+  uint32_t closing = 0;
+  rc = load(t, b, &closing);
+  if (rc == 0 && b->open && closing > 0) {
+    /* A close whose bookkeeping could not be written (a full disk): finish
+    ** it from the archive first, as till_open() would. */
+    char err[256];
+    if (sale_recover(t, err, sizeof err) == 0) rc = load(t, b, NULL);
+  }
+  bool open = b->open;
+  free(b);
+  if (rc != 0) return rc;
+  if (open) return SALE_ERR_OPEN;
+  if (sqlite3_prepare_v2(t->db,
+                         "INSERT INTO basket(k, operation, cashier, opened_ms) VALUES(1, ?, ?, ?)",
+                         -1, &s, NULL) != SQLITE_OK)
+    return SALE_ERR_STORAGE;
+  sqlite3_bind_int(s, 1, operation);
+  sqlite3_bind_text(s, 2, cashier ? cashier : "", -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, till_now_ms(t));
+  rc = sqlite3_step(s) == SQLITE_DONE ? 0 : SALE_ERR_STORAGE;
+  sqlite3_finalize(s);
+  return rc;
+}
+
+int sale_get(till_t *t, sale_basket_t *out)
+{
+  if (!t || !out) return SALE_ERR_ARGUMENT;
+  return load(t, out, NULL);
+}
+
+/* price * quantity in kopecks, half up (quantity has `scale` decimals). */
+static bool line_total(uint64_t price, doc_quantity_t q, uint64_t *out)
+{
+  uint64_t div = 1;
+  for (unsigned i = 0; i < q.scale; i++) div *= 10;
+  if (q.mantissa != 0 && price > UINT64_MAX / q.mantissa) return false;
+  *out = (price * q.mantissa + div / 2) / div;
+  return *out < (UINT64_C(1) << 40);
+}
+
+/* The line for a decision that allowed the scan. */
+static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, uint64_t price,
+                     sale_line_t *l)
+{
+  const cache_product_t *p = &d->product;
+  memset(l, 0, sizeof *l);
+  char name[sizeof p->name];
+  memcpy(name, p->name, sizeof name);
+  fiscal_text_fold(name);
+  /* Whole characters only: a cut UTF-8 sequence has no CP866 form. */
+  size_t n = strlen(name);
+  if (n >= sizeof l->name) {
+    n = sizeof l->name - 1;
+    while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80) n--;
+  }
+  memcpy(l->name, name, n);
+  l->name[n] = '\0';
+  snprintf(l->gtin, sizeof l->gtin, "%s", p->gtin);
+  l->price = price ? price : p->price;
+  if (p->weighed) {
+    if (!quantity || quantity->scale > 3 || quantity->mantissa == 0) return SALE_ERR_ARGUMENT;
+    l->quantity = *quantity;
+    l->measure = 11;
+  } else {
+    /* Pieces are whole; a marked piece is exactly one. */
+    doc_quantity_t one = {1, 0};
+    const doc_quantity_t *q = quantity ? quantity : &one;
+    uint64_t div = 1;
+    for (unsigned i = 0; i < q->scale; i++) div *= 10;
+    if (q->mantissa == 0 || q->mantissa % div != 0) return SALE_ERR_ARGUMENT;
+    if (d->marked && q->mantissa / div != 1) return SALE_ERR_ARGUMENT;
+    l->quantity = (doc_quantity_t){q->mantissa / div, 0};
+  }
+  if (!line_total(l->price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
+  l->vat = p->vat ? p->vat : 6;
+  l->subject = d->marked ? (p->excise ? 31 : 33) : 1;
+  l->marked = d->marked;
+  if (d->marked) {
+    memcpy(l->km, d->normalized, d->normalized_len + 1);
+    snprintf(l->ki, sizeof l->ki, "%s", d->ki);
+    l->km_type = d->km_type;
+    l->tag2106 = d->tag2106;
+    l->planned = d->planned;
+    snprintf(l->mark, sizeof l->mark, "%s", d->mark);
+    l->has_industry = d->has_1265;
+    l->industry = d->industry;
+  }
+  return 0;
+}
+
+int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t *quantity,
+                  uint64_t price, check_decision_t *d, uint32_t *line_id)
+{
+  sale_basket_t *b = NULL;
+  sale_line_t *l = NULL;
+  const char *kis[DOC_MAX_ITEMS];
+  size_t n = 0;
+  uint32_t id = 0;
+  int rc;
+  if (!t || !scan || !d) return SALE_ERR_ARGUMENT;
+  memset(d, 0, sizeof *d);
+  d->mark = "";
+  if (!(b = malloc(sizeof *b)) || !(l = malloc(sizeof *l))) {
+    rc = SALE_ERR_STORAGE;
+    goto done;
+  }
+  if ((rc = load_open(t, b)) != 0) goto done;
+  if (b->count >= DOC_MAX_ITEMS) {
+    rc = SALE_ERR_FULL;
+    goto done;
+  }
+  for (size_t i = 0; i < b->count; i++)
+    if (b->lines[i].marked) kis[n++] = b->lines[i].ki;
+  check_purpose_t purpose = b->operation == DOC_OP_SALE ? CHECK_FOR_SALE : CHECK_FOR_RETURN;
+  if (journal(t, scan, len, true) != 0) {
+    rc = SALE_ERR_STORAGE;
+    goto done;
+  }
+  if (check_scan(t, scan, len, purpose, price, kis, n, d) != 0 || !d->allow) {
+    journal(t, scan, len, false); /* the refusal declined it already */
+    rc = SALE_ERR_REFUSED;
+    goto done;
+  }
+  if ((rc = fill_line(d, quantity, price, l)) != 0 ||
+      (rc = insert_line(t, l, scan, len, &id)) != 0) {
+    /* The check passed but the line cannot be kept: give the code back. */
+    if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
+    journal(t, scan, len, false);
+    goto done;
+  }
+  if (line_id) *line_id = id;
+done:
+  free(b);
+  free(l);
+  return rc;
+}
+
+int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t *line_id)
+{
+  sale_basket_t *b = NULL;
+  check_decision_t *d = NULL;
+  sale_line_t l;
+  uint32_t id = 0;
+  int rc;
+  if (!t || !gtin) return SALE_ERR_ARGUMENT;
+  if (!(b = malloc(sizeof *b)) || !(d = calloc(1, sizeof *d))) {
+    rc = SALE_ERR_STORAGE;
+    goto done;
+  }
+  if ((rc = load_open(t, b)) != 0) goto done;
+  if (b->operation != DOC_OP_SALE_RETURN) {
+    rc = SALE_ERR_WRONG_KIND;
+    goto done;
+  }
+  if (b->count >= DOC_MAX_ITEMS) {
+    rc = SALE_ERR_FULL;
+    goto done;
+  }
+  char padded[15] = "00000000000000";
+  size_t g = strlen(gtin);
+  if (g == 0 || g > 14 || strspn(gtin, "0123456789") != g) {
+    rc = SALE_ERR_ARGUMENT;
+    goto done;
+  }
+  memcpy(padded + 14 - g, gtin, g);
+  if (cache_product_get(t->cache, padded, &d->product) != 0) {
+    rc = SALE_ERR_ARGUMENT;
+    goto done;
+  }
+  d->has_product = true;
+  if ((rc = fill_line(d, NULL, price, &l)) != 0) goto done;
+  l.without_code = true;
+  rc = insert_line(t, &l, NULL, 0, &id);
+  if (rc == 0 && line_id) *line_id = id;
+done:
+  free(b);
+  free(d);
+  return rc;
+}
+
+/* Deletes lines (one id, or all when id is 0) and, in the same
+** transaction, journals their marked codes: the codes leave the basket and
+** enter the journal together, so a crash before the FN declines them is
+** repaired by journal_recover() at the next start. */
+static int drop_lines(till_t *t, const sale_basket_t *b, uint32_t id, bool basket_too)
+{
+  sqlite3_stmt *s = NULL;
+  if (begin(t) != 0) return SALE_ERR_STORAGE;
+  for (size_t i = 0; i < b->count; i++) {
+    const sale_line_t *l = &b->lines[i];
+    if ((id && l->id != id) || !l->marked) continue;
+    if (journal(t, l->km, strlen(l->km), true) != 0) goto fail;
+  }
+  if (sqlite3_prepare_v2(t->db, id ? "DELETE FROM line WHERE id = ?" : "DELETE FROM line", -1, &s,
+                         NULL) != SQLITE_OK)
+    goto fail;
+  if (id) sqlite3_bind_int64(s, 1, id);
+  if (sqlite3_step(s) != SQLITE_DONE) goto fail;
+  sqlite3_finalize(s);
+  s = NULL;
+  if (basket_too && exec(t, "DELETE FROM basket") != SQLITE_OK) goto fail;
+  if (commit(t) != 0) return SALE_ERR_STORAGE;
+  /* Now the FN; then the journal rows go. */
+  for (size_t i = 0; i < b->count; i++) {
+    const sale_line_t *l = &b->lines[i];
+    if ((id && l->id != id) || !l->marked) continue;
+    fn_km_accept(t->fn, l->km, strlen(l->km), false);
+    journal(t, l->km, strlen(l->km), false);
+  }
+  return 0;
+fail:
+  sqlite3_finalize(s);
+  rollback(t);
+  return SALE_ERR_STORAGE;
+}
+
+bool sale_quantity_parse(const char *text, doc_quantity_t *q)
+{
+  char dot[32];
+  doc_quantity_t v;
+  size_t n = text ? strlen(text) : 0;
+  if (n == 0 || n >= sizeof dot) return false;
+  memcpy(dot, text, n + 1);
+  char *comma = strchr(dot, ',');
+  if (comma) *comma = '.'; /* the Russian decimal separator */
+  if (!doc_quantity_parse(dot, 3, &v) || v.mantissa == 0) return false;
+  *q = v;
+  return true;
+}
+
+int sale_remove(till_t *t, uint32_t line_id)
+{
+  sale_basket_t *b = malloc(sizeof *b);
+  int rc;
+  if (!t || !b) {
+    free(b);
+    return t ? SALE_ERR_STORAGE : SALE_ERR_ARGUMENT;
+  }
+  if ((rc = load_open(t, b)) != 0) goto done;
+  rc = SALE_ERR_NO_LINE;
+  for (size_t i = 0; i < b->count && line_id != 0; i++)
+    if (b->lines[i].id == line_id) rc = drop_lines(t, b, line_id, false);
+done:
+  free(b);
+  return rc;
+}
+
+int sale_cancel(till_t *t)
+{
+  sale_basket_t *b = malloc(sizeof *b);
+  int rc;
+  if (!t || !b) {
+    free(b);
+    return t ? SALE_ERR_STORAGE : SALE_ERR_ARGUMENT;
+  }
+  rc = load_open(t, b);
+  if (rc == 0) rc = drop_lines(t, b, 0, true);
+  free(b);
+  return rc;
+}
+
+/* ---- closing ---------------------------------------------------------------- */
+
+static int set_closing(till_t *t, uint32_t after)
+{
+  char sql[96];
+  snprintf(sql, sizeof sql, "UPDATE basket SET closing_after = %u", after);
+  /* FULL for this commit: it also flushes every earlier NORMAL one. */
+  int rc = exec(t, "PRAGMA synchronous=FULL") == SQLITE_OK && exec(t, sql) == SQLITE_OK
+               ? 0
+               : SALE_ERR_STORAGE;
+  exec(t, "PRAGMA synchronous=NORMAL");
+  return rc;
+}
+
+static int mark_recheck(till_t *t)
+{
+  return exec(t, "UPDATE basket SET closing_after = 0; UPDATE line SET needs_recheck = 1 WHERE "
+                 "marked = 1") == SQLITE_OK
+             ? 0
+             : SALE_ERR_STORAGE;
+}
+
+/* Returns without a code are recorded as waiting for remarking; the cache
+** keeps each (document, line) once, so a repeated recovery adds nothing. */
+static int record_pending(till_t *t, const sale_basket_t *b, uint32_t document)
+{
+  for (size_t i = 0; i < b->count; i++) {
+    if (!b->lines[i].without_code) continue;
+    if (cache_pending_add(t->cache, b->lines[i].gtin, document, (uint32_t)(i + 1), till_now_ms(t),
+                          NULL) != 0)
+      return SALE_ERR_STORAGE;
+  }
+  return 0;
+}
+
+static int finish(till_t *t, const sale_basket_t *b, uint32_t document)
+{
+  int rc;
+  if (till_replay(t, NULL) != 0) return SALE_ERR_STORAGE;
+  if ((rc = record_pending(t, b, document)) != 0) return rc;
+  if (begin(t) != 0) return SALE_ERR_STORAGE;
+  if (exec(t, "DELETE FROM line; DELETE FROM basket;") != SQLITE_OK) {
+    rollback(t);
+    return SALE_ERR_STORAGE;
+  }
+  return commit(t);
+}
+
+static void to_item(const sale_line_t *l, doc_item_t *item)
+{
+  markcode_t mc;
+  memset(item, 0, sizeof *item);
+  snprintf(item->name, sizeof item->name, "%s", l->name);
+  item->price = l->price;
+  item->quantity = l->quantity;
+  item->total = l->total;
+  item->vat = l->vat;
+  item->subject = l->without_code ? 1 : l->subject;
+  item->payment_method = 4;
+  item->measure = l->measure;
+  if (l->marked) {
+    item->marked = true;
+    item->km_len = strlen(l->km);
+    memcpy(item->km, l->km, item->km_len + 1);
+    item->km_type = l->km_type;
+    item->km_status = l->planned;
+    item->check_result = l->tag2106;
+    item->has_industry = l->has_industry;
+    item->industry = l->industry;
+  }
+  /* 1163 from the code the line was sold by (EAN-13 for a plain good). */
+  const char *code = l->marked ? l->km : l->gtin;
+  if (markcode_parse(&mc, code, strlen(code)) == MARKCODE_OK && mc.tag1163 &&
+      strlen(mc.tag1163_value) < sizeof item->product_value) {
+    item->product_tag = (uint16_t)mc.tag1163;
+    snprintf(item->product_value, sizeof item->product_value, "%s", mc.tag1163_value);
+  }
+}
+
+/* Checks again the marked lines whose FN check was lost. */
+static int recheck(till_t *t, sale_basket_t *b, check_decision_t *d)
+{
+  const char *kis[DOC_MAX_ITEMS];
+  check_purpose_t purpose = b->operation == DOC_OP_SALE ? CHECK_FOR_SALE : CHECK_FOR_RETURN;
+  for (size_t i = 0; i < b->count; i++) {
+    sale_line_t *l = &b->lines[i];
+    if (!l->marked || !l->needs_recheck) continue;
+    size_t n = 0;
+    for (size_t j = 0; j < b->count; j++)
+      if (j != i && b->lines[j].marked) kis[n++] = b->lines[j].ki;
+    if (check_scan(t, l->km, strlen(l->km), purpose, l->price, kis, n, d) != 0 || !d->allow)
+      return SALE_ERR_REFUSED;
+    char sql[160];
+    snprintf(sql, sizeof sql, "UPDATE line SET needs_recheck = 0, tag2106 = %u WHERE id = %u",
+             d->tag2106, l->id);
+    if (exec(t, sql) != SQLITE_OK) return SALE_ERR_STORAGE;
+    l->tag2106 = d->tag2106;
+    l->needs_recheck = false;
+  }
+  return 0;
+}
+
+int sale_close(till_t *t, uint64_t cash, uint64_t cashless, sale_closed_t *out, check_decision_t *d)
+{
+  sale_basket_t *b = NULL;
+  check_decision_t *scratch = NULL;
+  doc_item_t *item = NULL;
+  fn_status_t st;
+  fn_doc_result_t res;
+  int rc, frc = 0;
+  if (!t) return SALE_ERR_ARGUMENT;
+  t->last_fn_error = 0;
+  if (!d && !(d = scratch = malloc(sizeof *scratch))) return SALE_ERR_STORAGE;
+  if (!(b = malloc(sizeof *b)) || !(item = malloc(sizeof *item))) {
+    rc = SALE_ERR_STORAGE;
+    goto done;
+  }
+  if ((rc = load_open(t, b)) != 0) goto done;
+  if (b->count == 0) {
+    rc = SALE_ERR_EMPTY;
+    goto done;
+  }
+  if (cash > b->total || cashless > b->total || cash + cashless != b->total) {
+    rc = SALE_ERR_PAYMENT;
+    goto done;
+  }
+  if ((rc = recheck(t, b, d)) != 0) goto done;
+  if ((frc = fn_status(t->fn, &st)) != 0) goto fn_failed;
+  if ((rc = set_closing(t, st.last_document)) != 0) goto done;
+  if ((frc = fn_receipt_begin(t->fn, b->operation, (uint8_t)t->config.tax_system,
+                              b->cashier[0] ? b->cashier : NULL)) != 0) {
+    set_closing(t, 0);
+    goto fn_failed;
+  }
+  for (size_t i = 0; i < b->count && frc == 0; i++) {
+    to_item(&b->lines[i], item);
+    frc = fn_receipt_add(t->fn, item);
+  }
+  if (frc == 0) frc = fn_receipt_close(t->fn, cash, cashless, false, &res);
+  if (frc != 0) {
+    /* Nothing was sold. Cancelling the FN receipt also drops the codes
+    ** from its checked table, so they are checked again at the next try. */
+    fn_receipt_cancel(t->fn);
+    mark_recheck(t);
+    goto fn_failed;
+  }
+  /* From here the sale has happened: whatever the till's own files do, the
+  ** answer is success, or a cashier would take the money twice. */
+  bool pending = finish(t, b, res.number) != 0;
+  if (out) {
+    memset(out, 0, sizeof *out);
+    out->bookkeeping_pending = pending;
+    out->doc = res;
+    out->operation = b->operation;
+    out->total = b->total;
+    out->cash = cash;
+    out->cashless = cashless;
+    out->lines = b->count;
+    for (size_t i = 0; i < b->count; i++) out->marked_lines += b->lines[i].marked;
+    /* The QR string from the archived document itself. */
+    static fn_document_t doc;
+    doc_header_t h;
+    uint64_t total;
+    uint8_t sign[6];
+    doc_receipt_t *r = malloc(sizeof *r);
+    if (r && fn_document_get(t->fn, res.number, &doc) == 0 &&
+        doc_parse_receipt(doc.data, doc.len, &h, r, &total, sign) == 0)
+      doc_receipt_qr(&h, total, r->operation, res.fiscal_sign, out->qr, sizeof out->qr);
+    free(r);
+  }
+  rc = 0;
+  goto done;
+fn_failed:
+  t->last_fn_error = frc;
+  rc = SALE_ERR_FN;
+done:
+  free(b);
+  free(item);
+  free(scratch);
+  return rc;
+}
+
+int sale_recover(till_t *t, char *err, size_t err_size)
+{
+  sale_basket_t *b = malloc(sizeof *b);
+  static fn_document_t doc;
+  fn_status_t st;
+  uint32_t after = 0;
+  int rc = -1;
+  if (!b) return -1;
+  if (load(t, b, &after) != 0 || fn_status(t->fn, &st) != 0) goto fail;
+  if (b->open && after > 0 && st.last_document > after &&
+      fn_document_get(t->fn, after + 1, &doc) == 0 &&
+      (doc.type == DOC_RECEIPT || doc.type == DOC_CORRECTION)) {
+    /* The FN closed the receipt before the crash: it is sold. */
+    if (finish(t, b, after + 1) != 0) goto fail;
+  } else {
+    if (st.receipt_open && fn_receipt_cancel(t->fn) != 0) goto fail;
+    if (b->open && (after > 0 || st.receipt_open) && mark_recheck(t) != 0) goto fail;
+    if (load(t, b, NULL) != 0) goto fail;
+  }
+  if (journal_recover(t, b) != 0) goto fail;
+  rc = 0;
+fail:
+  if (rc != 0)
+    snprintf(err, err_size,
+             "Не удалось восстановить незакрытый чек. / Could not repair the "
+             "receipt a crash left open.");
+  free(b);
+  return rc;
+}

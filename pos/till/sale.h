@@ -1,0 +1,151 @@
+/*
+** sale.h: the receipt a cashier is building, and closing it as one fiscal
+** document.
+**
+** The basket (the open receipt: operation, cashier, lines) lives in
+** DATA/till.db, so a restart or a crash never loses what the cashier
+** scanned. Lines go to the FN only when the receipt is paid: a real FN
+** takes a receipt's lines at closing, and a removed line must never reach
+** it. Marking codes are checked when scanned (pos/till/check.h) and stay
+** accepted in the FN's table of checked codes until the close or until the
+** line is removed.
+**
+** Closing is the one moment that must be atomic, and the FN is what makes
+** it so: the basket is first marked "closing after document N" (N being the
+** FN's last document), then the FN receipt is opened, filled and closed
+** (the FN commits the receipt, its sale notification and its numbering in
+** one transaction), then the archive is replayed into the code cache and the
+** basket is deleted. till_open() finishes whatever a crash interrupted:
+** if the FN holds document N+1 and it is a receipt, the close happened
+** (replay, delete the basket); if not, an FN receipt left open is
+** cancelled and the basket is open again, its marked lines to be checked
+** anew at the next payment. Sold codes therefore come only from the FN
+** archive, never from the basket.
+**
+** Returns use the same basket with operation 2 (pos/return.h); a return
+** line of a marked good whose code cannot be read carries no code and is
+** recorded as waiting for remarking once the receipt is closed.
+*/
+#ifndef KASSA_POS_SALE_H
+#define KASSA_POS_SALE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fiscal/doc.h"
+#include "fiscal/fn.h"
+#include "pos/till/check.h"
+#include "pos/till/state.h"
+
+typedef enum sale_err {
+  SALE_OK = 0,
+  SALE_ERR_ARGUMENT = -1,    /* "argument": NULL, empty, a quantity or price out of range */
+  SALE_ERR_NO_RECEIPT = -2,  /* "no_receipt": no receipt is open */
+  SALE_ERR_OPEN = -3,        /* "receipt_open": a receipt is already open */
+  SALE_ERR_REFUSED = -4,     /* "refused": the check refused the scan (see the decision) */
+  SALE_ERR_NO_LINE = -5,     /* "no_line": no such line */
+  SALE_ERR_PAYMENT = -6,     /* "payment": cash + cashless differ from the total */
+  SALE_ERR_FN = -7,          /* "fn": the FN refused (till_sale_fn_error says what) */
+  SALE_ERR_STORAGE = -8,     /* "storage": the basket file failed (disk full ...) */
+  SALE_ERR_FULL = -9,        /* "full": DOC_MAX_ITEMS lines already */
+  SALE_ERR_EMPTY = -10,      /* "empty": a receipt needs at least one line */
+  SALE_ERR_WRONG_KIND = -11, /* "wrong_operation": this line does not fit this receipt */
+} sale_err_t;
+
+const char *sale_err_name(int err);
+const char *sale_err_message(int err, bool russian);
+
+/* One line of the basket. */
+typedef struct sale_line {
+  uint32_t id;    /* stable within the basket, 1.. */
+  char name[257]; /* 1030 as the FN takes it (CP866-safe, folded) */
+  char gtin[15];
+  uint64_t price;          /* kopecks per unit */
+  doc_quantity_t quantity; /* 1.000 for a piece; kg for weighed goods */
+  uint64_t total;          /* kopecks */
+  uint8_t vat, subject, measure;
+  bool marked;
+  char km[DOC_MAX_KM + 1]; /* normalized code, GS as 0x1D */
+  char ki[CACHE_KI_MAX + 1];
+  uint8_t km_type, tag2106, planned;
+  char mark[8]; /* "[М+]" ... "" */
+  bool has_industry;
+  doc_industry_t industry;
+  bool without_code;  /* a marked good returned without its (unreadable) code */
+  bool needs_recheck; /* its check was lost with a cancelled FN receipt */
+} sale_line_t;
+
+typedef struct sale_basket {
+  bool open;
+  uint8_t operation; /* 1054: 1 sale, 2 sale return */
+  char cashier[65];
+  int64_t opened_ms;
+  size_t count;
+  sale_line_t lines[DOC_MAX_ITEMS];
+  uint64_t total;
+} sale_basket_t; /* about 100 KiB: allocate it */
+
+/* Opens a basket (operation 1 sale or 2 return). SALE_ERR_OPEN when one is
+** open. cashier may be NULL. */
+int sale_open(till_t *t, uint8_t operation, const char *cashier);
+
+/*
+** Scans a code into the open basket: the check pipeline (check_scan) for a
+** sale or a return, as the basket's operation says, then a line. quantity
+** NULL means one piece; for a weighed good (catalogue) it is required, in kg
+** with up to 3 decimals (2108 = 11). price 0: the catalogue's. On a
+** refusal returns SALE_ERR_REFUSED with the decision in *d (d may not be
+** NULL); on success *line_id (may be NULL) gets the new line.
+*/
+int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t *quantity,
+                  uint64_t price, check_decision_t *d, uint32_t *line_id);
+
+/* A return line for a marked good whose code cannot be read (manager
+** action): the catalogue's product for gtin, no 2000. After the close the
+** good is recorded as waiting for remarking (cache_pending_add).
+** SALE_ERR_WRONG_KIND in a sale basket. */
+int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t *line_id);
+
+/* A quantity as a cashier or a front end types it ("2", "0.532",
+** "0,532"): at most three decimals, above zero. false otherwise. */
+bool sale_quantity_parse(const char *text, doc_quantity_t *q);
+
+/* Removes a line; a marked line's code is declined in the FN. */
+int sale_remove(till_t *t, uint32_t line_id);
+
+/* The basket as it is (out->open false when none). */
+int sale_get(till_t *t, sale_basket_t *out);
+
+/* Drops the basket; its codes are declined in the FN. */
+int sale_cancel(till_t *t);
+
+/* What a closed receipt gave. */
+typedef struct sale_closed {
+  fn_doc_result_t doc; /* number, time, sign, printed FP, shift, receipt number */
+  uint8_t operation;
+  uint64_t total, cash, cashless;
+  size_t lines, marked_lines;
+  char qr[256]; /* the receipt QR string */
+  /* The FN closed the receipt (the sale happened) but the till could not
+  ** write its own bookkeeping (the cache's sold codes, clearing the basket:
+  ** a full disk). Nothing is lost: the next sale_open() or till_open()
+  ** finishes it from the archive. Tell the manager; never sell it again. */
+  bool bookkeeping_pending;
+} sale_closed_t;
+
+/*
+** Pays and closes: cash + cashless must equal the basket's total
+** (SALE_ERR_PAYMENT). Lines whose check was lost are checked again first
+** (a refusal now is SALE_ERR_REFUSED with *d; the line stays for the
+** cashier to remove). The FN's refusal is SALE_ERR_FN, with the FN's error
+** kept for till_sale_fn_error(); nothing is sold then and the basket stays
+** open. d may be NULL.
+*/
+int sale_close(till_t *t, uint64_t cash, uint64_t cashless, sale_closed_t *out,
+               check_decision_t *d);
+
+/* The FN error (negative fn_err_t) of the last SALE_ERR_FN, 0 otherwise. */
+int till_sale_fn_error(const till_t *t);
+
+#endif /* KASSA_POS_SALE_H */

@@ -1,0 +1,50 @@
+/*
+** state_internal.h: the till's state as a struct, shared by the files of
+** pos/till/ that make up the till (state.c, till.c, check.c, sale.c,
+** remark.c) and nobody else; everyone outside holds an opaque till_t.
+*/
+#ifndef KASSA_POS_TILL_STATE_INTERNAL_H
+#define KASSA_POS_TILL_STATE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "ofd/client.h"
+#include "ofd/outbox.h"
+#include "ofd/trueapi.h"
+#include "pos/till/state.h"
+
+struct till {
+  kassa_config_t config;
+  till_clock_ms_t clock;
+  void *clock_user;
+  fn_t *fn;
+  cache_t *cache;
+  sqlite3 *db;        /* DATA/till.db: the basket */
+  ofd_client_t *oism; /* lazily created */
+  trueapi_t *trueapi; /* lazily created */
+  outbox_policy_t policy;
+  char fn_number[17];
+  int last_fn_error; /* of the last SALE_ERR_FN */
+};
+
+/*
+** Opens the state in o->config->data_dir: the FN (which must exist) and
+** the code cache (created when missing). The basket's file, the replay and
+** the basket's crash repair are the facade's next steps (till.c). Returns 0 with *out set, or -1
+*with a
+** message for a manager in err (Russian, then English) and *out NULL.
+*/
+int till_state_open(const till_options_t *o, till_t **out, char *err, size_t err_size);
+void till_state_close(till_t *t); /* NULL is fine */
+
+/* The links to the operators, created on first use; NULL when the
+** configuration has none or creating them failed. */
+ofd_client_t *till_oism(till_t *t);
+trueapi_t *till_trueapi(till_t *t);
+
+/* sale.c: creates the basket tables; repairs a close a crash interrupted
+** (see sale.h). 0 or -1 with err filled. Called by till_open() only. */
+int sale_store_open(till_t *t, char *err, size_t err_size);
+int sale_recover(till_t *t, char *err, size_t err_size);
+
+#endif /* KASSA_POS_TILL_STATE_INTERNAL_H */

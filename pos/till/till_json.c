@@ -1,0 +1,117 @@
+/*
+** till_json.c: see till_json.h. Kept apart from the till so the core has no
+** JSON in it and the CLI and the service cannot drift apart.
+*/
+#include "pos/till/till_json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+json_t *till_json_decision(const check_decision_t *d)
+{
+  json_t *product = json_null();
+  if (d->has_product)
+    product =
+        json_pack("{s:s,s:s,s:I,s:i,s:s,s:b,s:b,s:b}", "gtin", d->product.gtin, "name",
+                  d->product.name, "price", (json_int_t)d->product.price, "vat", d->product.vat,
+                  "group", d->product.group, "marking_required", d->product.marking_required,
+                  "strict", d->product.strict, "weighed", d->product.weighed);
+  json_t *o = json_pack(
+      "{s:b,s:s,s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:o,s:s,s:i,s:i,s:i,s:o,s:s,s:I,s:b,s:b,s:b,s:b,"
+      "s:b,s:I}",
+      "allow", d->allow, "reason", check_reason_name(d->reason), "message_ru", d->message_ru,
+      "message_en", d->message_en, "detail", d->detail, "marked", d->marked, "kind",
+      markcode_kind_name(d->kind), "gtin", d->gtin, "ki", d->ki, "product",
+      product ? product : json_null(), "mark", d->mark ? d->mark : "", "tag2106", d->tag2106,
+      "km_type", d->km_type, "planned", d->planned, "tag1265",
+      d->has_1265 ? json_string(d->industry.value) : json_null(), "req_id", d->req_id,
+      "req_timestamp", (json_int_t)d->req_timestamp, "fn_checked", d->fn_checked, "oism_answered",
+      d->oism_answered, "trueapi_answered", d->trueapi_answered, "offline", d->offline,
+      "cache_stale", d->cache_stale, "elapsed_us", (json_int_t)d->elapsed_us);
+  return o;
+}
+
+json_t *till_json_basket(const sale_basket_t *b)
+{
+  json_t *lines = json_array();
+  char q[48];
+  for (size_t i = 0; lines && i < b->count; i++) {
+    const sale_line_t *l = &b->lines[i];
+    doc_quantity_text(l->quantity, q, sizeof q);
+    json_array_append_new(
+        lines,
+        json_pack("{s:I,s:s,s:s,s:I,s:s,s:I,s:i,s:b,s:s,s:s,s:i,s:b,s:b,s:o}", "id",
+                  (json_int_t)l->id, "name", l->name, "gtin", l->gtin, "price",
+                  (json_int_t)l->price, "quantity", q, "total", (json_int_t)l->total, "vat", l->vat,
+                  "marked", l->marked, "mark", l->mark, "km", l->km, "tag2106", l->tag2106,
+                  "without_code", l->without_code, "needs_recheck", l->needs_recheck, "tag1265",
+                  l->has_industry ? json_string(l->industry.value) : json_null()));
+  }
+  return json_pack("{s:b,s:s,s:s,s:I,s:I,s:o}", "open", b->open, "operation",
+                   !b->open            ? ""
+                   : b->operation == 2 ? "return"
+                                       : "sale",
+                   "cashier", b->cashier, "opened_ms", (json_int_t)b->opened_ms, "total",
+                   (json_int_t)b->total, "lines", lines ? lines : json_array());
+}
+
+json_t *till_json_closed(const sale_closed_t *c)
+{
+  return json_pack("{s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:b}", "document",
+                   (json_int_t)c->doc.number, "time", (json_int_t)c->doc.time, "fiscal_sign",
+                   (json_int_t)c->doc.fiscal_sign, "shift", (json_int_t)c->doc.shift_number,
+                   "receipt", (json_int_t)c->doc.receipt_number, "operation",
+                   c->operation == 2 ? "return" : "sale", "total", (json_int_t)c->total, "cash",
+                   (json_int_t)c->cash, "cashless", (json_int_t)c->cashless, "lines",
+                   (json_int_t)c->lines, "marked_lines", (json_int_t)c->marked_lines, "qr", c->qr,
+                   "bookkeeping_pending", c->bookkeeping_pending);
+}
+
+json_t *till_json_status(const till_status_t *s, const outbox_policy_t *policy)
+{
+  const char *warnings[8];
+  size_t nw = outbox_warnings(&s->outbox, policy, warnings, 8);
+  json_t *w = json_array();
+  for (size_t i = 0; w && i < nw; i++) json_array_append_new(w, json_string(warnings[i]));
+  const fn_status_t *f = &s->fn;
+  const outbox_status_t *o = &s->outbox;
+  const cache_counts_t *c = &s->cache;
+  json_t *fn = json_pack(
+      "{s:s,s:s,s:s,s:b,s:b,s:I,s:b,s:I,s:I,s:I,s:b,s:I,s:I}", "fn_number", f->fn_number,
+      "kkt_reg_number", f->kkt_reg_number, "phase",
+      f->phase == FN_PHASE_FISCAL  ? "fiscal"
+      : f->phase == FN_PHASE_READY ? "ready"
+                                   : "closed",
+      "autonomous", f->autonomous, "marking", f->marking, "last_document",
+      (json_int_t)f->last_document, "shift_open", f->shift_open, "shift_number",
+      (json_int_t)f->shift_number, "shift_age_s",
+      (json_int_t)(f->shift_open && f->now > f->shift_opened_at ? f->now - f->shift_opened_at : 0),
+      "receipts_in_shift", (json_int_t)f->receipts_in_shift, "receipt_open", f->receipt_open,
+      "keys_updated_at", (json_int_t)f->keys_updated_at, "now", (json_int_t)f->now);
+  json_t *ob = json_pack(
+      "{s:s,s:I,s:I,s:I,s:I,s:s,s:s,s:I,s:I,s:o}", "level", outbox_level_name(o->level),
+      "unsent_documents", (json_int_t)o->unsent_documents, "oldest_document_age_s",
+      (json_int_t)o->oldest_document_age, "unsent_notifications",
+      (json_int_t)o->unsent_notifications, "oldest_notification_age_s",
+      (json_int_t)o->oldest_notification_age, "documents_level",
+      outbox_level_name(o->documents_level), "batch_level", outbox_level_name(o->batch_level),
+      "documents_seconds_left", (json_int_t)o->documents_seconds_left, "batch_seconds_left",
+      (json_int_t)o->batch_seconds_left, "warnings", w ? w : json_array());
+  json_t *ca = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "products",
+                         (json_int_t)c->products, "codes", (json_int_t)c->codes, "in_stock",
+                         (json_int_t)c->in_stock, "sold", (json_int_t)c->sold, "remarked",
+                         (json_int_t)c->remarked, "blocked", (json_int_t)c->blocked, "pooled",
+                         (json_int_t)c->pooled, "pending_remark", (json_int_t)c->pending,
+                         "last_sync_ms", (json_int_t)s->last_sync_ms, "stale", s->cache_stale);
+  json_t *basket = json_pack("{s:b,s:I,s:I}", "open", s->basket_open, "lines",
+                             (json_int_t)s->basket_lines, "total", (json_int_t)s->basket_total);
+  return json_pack(
+      "{s:o,s:o,s:o,s:o,s:o}", "fn", fn ? fn : json_null(), "outbox", ob ? ob : json_null(),
+      "cache", ca ? ca : json_null(), "basket", basket ? basket : json_null(), "key_age_days",
+      s->key_age_days == UINT32_MAX ? json_null() : json_integer((json_int_t)s->key_age_days));
+}
+
+json_t *till_json_error(const char *name, const char *ru, const char *en)
+{
+  return json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "error", name, "message_ru", ru, "message_en", en);
+}
