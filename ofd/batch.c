@@ -43,6 +43,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buffer.h"
+#include "common/codec.h"
+#include "common/errtab.h"
 #include "fiscal/fn_emu.h"
 #include "fiscal/tlv.h"
 
@@ -54,12 +57,7 @@
 
 /* ---- errors ------------------------------------------------------------ */
 
-typedef struct err_text {
-  int code;
-  const char *name, *ru, *en;
-} err_text_t;
-
-static const err_text_t err_texts[] = {
+static const errtab_t err_texts[] = {
     {BATCH_OK, "ok", "Готово.", "Done."},
     {BATCH_ERR_ARGUMENT, "argument", "Внутренняя ошибка: неверный параметр.",
      "Internal error: a bad parameter."},
@@ -91,26 +89,14 @@ static const err_text_t err_texts[] = {
      "в ФН.",
      "The operator's answer does not match the batch. Notifications without a ticket stay in the "
      "FN."},
+    ERRTAB_END("Неизвестная ошибка пакета.", "Unknown batch error."),
 };
 
-static const err_text_t *err_find(int err)
-{
-  for (size_t i = 0; i < sizeof err_texts / sizeof err_texts[0]; i++)
-    if (err_texts[i].code == err) return &err_texts[i];
-  return NULL;
-}
-
-const char *batch_err_name(int err)
-{
-  const err_text_t *t = err_find(err);
-  return t ? t->name : "unknown";
-}
+const char *batch_err_name(int err) { return errtab_name(err_texts, err); }
 
 const char *batch_err_message(int err, bool russian)
 {
-  const err_text_t *t = err_find(err);
-  if (!t) return russian ? "Неизвестная ошибка пакета." : "Unknown batch error.";
-  return russian ? t->ru : t->en;
+  return errtab_message(err_texts, err, russian);
 }
 
 /* Writes a printf-style detail when the caller wants one; returns rc. */
@@ -123,80 +109,6 @@ static int say(int rc, char *detail, size_t cap, const char *format, ...)
     va_end(ap);
   }
   return rc;
-}
-
-/* ---- encodings --------------------------------------------------------- */
-
-char *batch_base64_encode(const uint8_t *data, size_t len)
-{
-  if (!data && len) return NULL;
-  if (len > (size_t)INT32_MAX / 2) return NULL;
-  char *out = malloc(4 * ((len + 2) / 3) + 1);
-  if (!out) return NULL;
-  int n = EVP_EncodeBlock((unsigned char *)out, data ? data : (const uint8_t *)"", (int)len);
-  out[n < 0 ? 0 : n] = '\0';
-  return out;
-}
-
-static bool base64_char(char c)
-{
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '/';
-}
-
-int batch_base64_decode(const char *text, size_t len, uint8_t **out, size_t *out_len)
-{
-  size_t pad = 0;
-  *out = NULL;
-  *out_len = 0;
-  if (!text || len % 4 != 0 || len > (size_t)INT32_MAX) return -1;
-  /* EVP_DecodeBlock forgives whitespace and keeps the padding's zero
-  ** bytes: check the alphabet and count the padding here. */
-  for (size_t i = 0; i < len; i++) {
-    if (text[i] == '=' && i + 2 >= len && (i + 1 == len || text[i + 1] == '=')) {
-      pad++;
-      continue;
-    }
-    if (!base64_char(text[i])) return -1;
-  }
-  uint8_t *buf = malloc(len / 4 * 3 + 1);
-  if (!buf) return -1;
-  int n = len ? EVP_DecodeBlock(buf, (const unsigned char *)text, (int)len) : 0;
-  if (n < 0 || (size_t)n < pad) {
-    free(buf);
-    return -1;
-  }
-  *out = buf;
-  *out_len = (size_t)n - pad;
-  return 0;
-}
-
-static void hex_encode(const uint8_t *data, size_t len, char *out)
-{
-  static const char digits[] = "0123456789abcdef";
-  for (size_t i = 0; i < len; i++) {
-    out[2 * i] = digits[data[i] >> 4];
-    out[2 * i + 1] = digits[data[i] & 15];
-  }
-  out[2 * len] = '\0';
-}
-
-static int hex_value(char c)
-{
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1; /* lower case only: one spelling, one signature */
-}
-
-static bool hex_decode(const char *text, uint8_t *out, size_t len)
-{
-  if (strlen(text) != 2 * len) return false;
-  for (size_t i = 0; i < len; i++) {
-    int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = (uint8_t)(hi << 4 | lo);
-  }
-  return true;
 }
 
 /* A quantity as the file writes it: "1", "0.250" (scale digits after the
@@ -423,7 +335,7 @@ int batch_build(fn_t *fn, char **text, size_t *len, batch_info_t *info)
       note82_free(&note);
       goto fn_fail;
     }
-    char *document = batch_base64_encode(n->data, n->len);
+    char *document = codec_base64_encode(n->data, n->len);
     json_t *one = document ? json_pack("{s:I,s:I,s:I,s:I,s:i,s:s}", "number", (json_int_t)n->number,
                                        "receiptNumber", (json_int_t)n->receipt_number, "time",
                                        (json_int_t)n->time, "fiscalSign",
@@ -468,7 +380,7 @@ int batch_build(fn_t *fn, char **text, size_t *len, batch_info_t *info)
   }
   if ((rc = fn_sign_blob(fn, (const uint8_t *)canonical, strlen(canonical), mac)) != 0)
     goto fn_fail;
-  hex_encode(mac, sizeof mac, mac_hex);
+  codec_hex_encode(mac, sizeof mac, CODEC_HEX_LOWER, mac_hex);
   if (json_object_set_new(root, "signature",
                           json_pack("{s:s,s:s}", "algorithm", BATCH_ALGORITHM, "value", mac_hex)) !=
           0 ||
@@ -787,7 +699,7 @@ int batch_parse(const char *text, size_t len, batch_t **out, char *detail, size_
   if (!json_is_object(sig) || !get_text(sig, "algorithm", algorithm, sizeof algorithm, 1) ||
       strcmp(algorithm, BATCH_ALGORITHM) != 0 ||
       !get_text(sig, "value", mac_hex, sizeof mac_hex, 2 * FN_BLOB_MAC_SIZE) ||
-      !hex_decode(mac_hex, b->signature, sizeof b->signature)) {
+      !codec_hex_decode(mac_hex, strlen(mac_hex), b->signature, sizeof b->signature)) {
     rc = say(BATCH_ERR_FORMAT, detail, cap,
              "signature: {\"algorithm\":\"%s\",\"value\":64 lower-case hex digits} is required",
              BATCH_ALGORITHM);
@@ -819,7 +731,7 @@ int batch_parse(const char *text, size_t len, batch_t **out, char *detail, size_
       goto fail;
     }
     if ((rc = codes_parse(json_object_get(o, "codes"), bn, i, detail, cap)) != 0) goto fail;
-    if (batch_base64_decode(json_string_value(doc), json_string_length(doc), &bn->document,
+    if (codec_base64_decode(json_string_value(doc), json_string_length(doc), &bn->document,
                             &bn->document_len) != 0 ||
         bn->document_len == 0 || bn->document_len > DOC_MAX_DOCUMENT) {
       rc = say(BATCH_ERR_FORMAT, detail, cap,
@@ -901,26 +813,13 @@ static CURLcode curl_init_rc;
 
 static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-typedef struct answer_buf {
-  char *data;
-  size_t len;
-  bool too_big;
-} answer_buf_t;
-
+/* Appends what curl received, up to ANSWER_MAX_BYTES; returning less than
+** was offered makes curl stop with a write error. */
 static size_t on_data(char *p, size_t size, size_t n, void *user)
 {
-  answer_buf_t *a = user;
+  buffer_t *a = user;
   size_t add = size * n;
-  if (a->len + add > ANSWER_MAX_BYTES) {
-    a->too_big = true;
-    return 0;
-  }
-  char *grown = realloc(a->data, a->len + add + 1);
-  if (!grown) return 0;
-  a->data = grown;
-  memcpy(a->data + a->len, p, add);
-  a->len += add;
-  a->data[a->len] = '\0';
+  if (buffer_append(a, p, add) != 0 || a->over) return 0;
   return add;
 }
 
@@ -940,7 +839,7 @@ static bool in_batch(const batch_t *b, uint32_t number)
 }
 
 /* Applies the answer's tickets (the whole answer checked first). */
-static int apply_answer(fn_t *fn, const batch_t *b, const answer_buf_t *a, batch_info_t *info,
+static int apply_answer(fn_t *fn, const batch_t *b, const buffer_t *a, batch_info_t *info,
                         char *detail, size_t cap)
 {
   json_error_t jerr;
@@ -970,7 +869,7 @@ static int apply_answer(fn_t *fn, const batch_t *b, const answer_buf_t *a, batch
     doc_km_ticket_t parsed;
     uint32_t number = 0;
     if (!get_u32(t, "number", &number) || !json_is_string(doc) ||
-        batch_base64_decode(json_string_value(doc), json_string_length(doc), &docs[i], &lens[i]) !=
+        codec_base64_decode(json_string_value(doc), json_string_length(doc), &docs[i], &lens[i]) !=
             0 ||
         doc_parse_km_ticket(docs[i], lens[i], &parsed) != 0 ||
         parsed.notification_number != number || !in_batch(b, number)) {
@@ -1008,7 +907,7 @@ int batch_upload(fn_t *fn, const char *text, size_t len, const batch_upload_opti
   batch_t *b = NULL;
   CURL *curl = NULL;
   struct curl_slist *headers = NULL;
-  answer_buf_t answer = {NULL, 0, false};
+  buffer_t answer = {.limit = ANSWER_MAX_BYTES};
   char curl_error[CURL_ERROR_SIZE] = "";
   int rc, fn_error = 0;
   if (!info) info = &local;
@@ -1053,12 +952,12 @@ int batch_upload(fn_t *fn, const char *text, size_t len, const batch_upload_opti
   if (options->ca_file) curl_easy_setopt(curl, CURLOPT_CAINFO, options->ca_file);
   CURLcode cc = curl_easy_perform(curl);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &info->http_status);
-  if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && answer.too_big)) {
+  if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && answer.over)) {
     rc = say(BATCH_ERR_NETWORK, detail, cap, "%s: %s", options->url,
              curl_error[0] ? curl_error : curl_easy_strerror(cc));
     goto done;
   }
-  if (answer.too_big) {
+  if (answer.over) {
     rc = say(BATCH_ERR_ANSWER, detail, cap, "the answer is larger than %u bytes",
              (unsigned)ANSWER_MAX_BYTES);
     goto done;
@@ -1078,7 +977,7 @@ int batch_upload(fn_t *fn, const char *text, size_t len, const batch_upload_opti
 done:
   curl_slist_free_all(headers);
   if (curl) curl_easy_cleanup(curl);
-  free(answer.data);
+  buffer_free(&answer);
   batch_free(b);
   return rc;
 }

@@ -202,11 +202,4 @@ typedef struct batch_upload_options {
 int batch_upload(fn_t *fn, const char *text, size_t len, const batch_upload_options_t *options,
                  batch_info_t *info, char *detail, size_t detail_cap);
 
-/* Base64 (RFC 4648, padded) used by the format, for the operator side:
-** encode gives a NUL-terminated string the caller frees (NULL: no memory);
-** decode allocates *out (freed by the caller) and fails (-1) on anything
-** that is not strict base64. */
-char *batch_base64_encode(const uint8_t *data, size_t len);
-int batch_base64_decode(const char *text, size_t len, uint8_t **out, size_t *out_len);
-
 #endif /* KASSA_OFD_BATCH_H */

@@ -23,6 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buffer.h"
+#include "common/errtab.h"
+
 #define ANSWER_MAX (64u << 20) /* a 10 000-code page is about 1.3 MB */
 #define URL_MAX    512
 #define FIELDS     9
@@ -37,63 +40,30 @@ struct registry {
   char error[1024];
 };
 
-typedef struct buffer {
-  char *data;
-  size_t len, cap;
-  bool too_big;
-} buffer_t;
-
 /* ---------------------------------------------------------------------- */
 /* Names and messages                                                      */
 
-const char *registry_err_name(int err)
-{
-  switch (err) {
-  case REGISTRY_OK:
-    return "ok";
-  case REGISTRY_ERR_ARGUMENT:
-    return "argument";
-  case REGISTRY_ERR_NO_MEMORY:
-    return "no_memory";
-  case REGISTRY_ERR_NETWORK:
-    return "network";
-  case REGISTRY_ERR_AUTH:
-    return "auth";
-  case REGISTRY_ERR_PROTOCOL:
-    return "protocol";
-  case REGISTRY_ERR_REFUSED:
-    return "refused";
-  default:
-    return "unknown";
-  }
-}
+static const errtab_t errors[] = {
+    {REGISTRY_OK, "ok", "Готово.", "Done."},
+    {REGISTRY_ERR_ARGUMENT, "argument", "Неверный параметр запроса к реестру кодов.",
+     "Bad parameter for the code registry request."},
+    {REGISTRY_ERR_NO_MEMORY, "no_memory", "Не хватает памяти.", "Out of memory."},
+    {REGISTRY_ERR_NETWORK, "network",
+     "Нет связи с оператором маркировки или он не ответил вовремя.",
+     "No connection to the marking operator, or no answer in time."},
+    {REGISTRY_ERR_AUTH, "auth",
+     "Оператор маркировки не принял ключ API: проверьте настройки кассы.",
+     "The marking operator refused the API key: check the till's settings."},
+    {REGISTRY_ERR_PROTOCOL, "protocol", "Непонятный ответ оператора маркировки.",
+     "The marking operator's answer is unreadable."},
+    {REGISTRY_ERR_REFUSED, "refused", "Оператор маркировки отклонил запрос (причина в ответе).",
+     "The marking operator refused the request (the reason is in the answer)."},
+    ERRTAB_END("Неизвестная ошибка.", "Unknown error."),
+};
 
-const char *registry_err_message(int err, bool ru)
-{
-  switch (err) {
-  case REGISTRY_OK:
-    return ru ? "Готово." : "Done.";
-  case REGISTRY_ERR_ARGUMENT:
-    return ru ? "Неверный параметр запроса к реестру кодов."
-              : "Bad parameter for the code registry request.";
-  case REGISTRY_ERR_NO_MEMORY:
-    return ru ? "Не хватает памяти." : "Out of memory.";
-  case REGISTRY_ERR_NETWORK:
-    return ru ? "Нет связи с оператором маркировки или он не ответил вовремя."
-              : "No connection to the marking operator, or no answer in time.";
-  case REGISTRY_ERR_AUTH:
-    return ru ? "Оператор маркировки не принял ключ API: проверьте настройки кассы."
-              : "The marking operator refused the API key: check the till's settings.";
-  case REGISTRY_ERR_PROTOCOL:
-    return ru ? "Непонятный ответ оператора маркировки."
-              : "The marking operator's answer is unreadable.";
-  case REGISTRY_ERR_REFUSED:
-    return ru ? "Оператор маркировки отклонил запрос (причина в ответе)."
-              : "The marking operator refused the request (the reason is in the answer).";
-  default:
-    return ru ? "Неизвестная ошибка." : "Unknown error.";
-  }
-}
+const char *registry_err_name(int err) { return errtab_name(errors, err); }
+
+const char *registry_err_message(int err, bool ru) { return errtab_message(errors, err, ru); }
 
 /* ---------------------------------------------------------------------- */
 /* Pages                                                                   */
@@ -235,28 +205,14 @@ static CURLcode curl_init_rc = CURLE_OK;
 
 static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-/* Appends what curl received. The buffer doubles, so a megabyte page costs
-** a handful of reallocations, not one per 16 KiB chunk (each of which made
-** glibc consolidate the small blocks the previous page's JSON had freed). */
+/* Appends what curl received, up to ANSWER_MAX (the buffer doubles, so a
+** megabyte page costs a handful of reallocations). Returning less than
+** was offered makes curl stop with a write error. */
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
 {
   buffer_t *b = user;
   size_t n = size * nmemb;
-  if (b->len + n > ANSWER_MAX) {
-    b->too_big = true;
-    return 0;
-  }
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64u << 10;
-    char *grown;
-    while (cap < b->len + n + 1) cap *= 2;
-    if (!(grown = realloc(b->data, cap))) return 0;
-    b->data = grown;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, ptr, n);
-  b->len += n;
-  b->data[b->len] = '\0';
+  if (buffer_append(b, ptr, n) != 0 || b->over) return 0;
   return n;
 }
 
@@ -316,6 +272,7 @@ static int http_request(registry_t *r, const char *url, const char *body, long *
 
   *status = 0;
   memset(b, 0, sizeof *b);
+  b->limit = ANSWER_MAX;
   curl_easy_reset(r->curl);
   n = snprintf(key_header, sizeof key_header, "X-API-KEY: %s", r->api_key);
   if (n < 0 || (size_t)n >= sizeof key_header) return REGISTRY_ERR_ARGUMENT;
@@ -335,10 +292,10 @@ static int http_request(registry_t *r, const char *url, const char *body, long *
   cc = curl_easy_perform(r->curl);
   if (cc != CURLE_OK) {
     snprintf(r->error, sizeof r->error, "%s: %s", url,
-             b->too_big      ? "answer too large"
+             b->over         ? "answer too large"
              : curl_error[0] ? curl_error
                              : curl_easy_strerror(cc));
-    rc = b->too_big ? REGISTRY_ERR_PROTOCOL : REGISTRY_ERR_NETWORK;
+    rc = b->over ? REGISTRY_ERR_PROTOCOL : REGISTRY_ERR_NETWORK;
     goto done;
   }
   curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, status);
@@ -399,7 +356,7 @@ int registry_fetch_page(registry_t *r, const char *owner, const char *after, uns
     snprintf(r->error, sizeof r->error, "%s: the page is not the feed's JSON", url);
   }
 done:
-  free(b.data);
+  buffer_free(&b);
   return rc;
 }
 
@@ -457,6 +414,6 @@ done:
   json_decref(answer);
   json_decref(in);
   free(body);
-  free(b.data);
+  buffer_free(&b);
   return rc;
 }

@@ -13,13 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int hexdigit(char c)
-{
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+#include "common/codec.h"
 
 /* Up to 4 hex digits at s into *value; returns how many were used. */
 static size_t parse_hex16(const char *s, uint16_t *value)
@@ -27,8 +21,8 @@ static size_t parse_hex16(const char *s, uint16_t *value)
   size_t i = 0;
   unsigned v = 0;
 
-  while (i < 4 && hexdigit(s[i]) >= 0) v = v * 16u + (unsigned)hexdigit(s[i++]);
-  if (i > 0 && hexdigit(s[i]) >= 0) return 0; /* more than 4 digits */
+  while (i < 4 && codec_hex_digit(s[i]) >= 0) v = v * 16u + (unsigned)codec_hex_digit(s[i++]);
+  if (i > 0 && codec_hex_digit(s[i]) >= 0) return 0; /* more than 4 digits */
   *value = (uint16_t)v;
   return i;
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/codec.h"
 #include "fiscal/doc.h"
 #include "fiscal/fn_emu.h"
 #include "fiscal/tlv.h"
@@ -184,7 +185,7 @@ void oism_batch_upload(store_t *s, pthread_mutex_t *lock, const char *body, size
     char *doc64 = NULL;
     json_t *one = NULL;
     if (doc_build_km_ticket(&t, doc84, sizeof doc84, &doc84_len) == 0 &&
-        (doc64 = batch_base64_encode(doc84, doc84_len)))
+        (doc64 = codec_base64_encode(doc84, doc84_len)))
       one = json_pack("{s:I,s:i,s:i,s:s}", "number", (json_int_t)n->number, "result", (int)result,
                       "refusedLines", (int)refused, "document", doc64);
     free(doc64);

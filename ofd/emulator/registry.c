@@ -45,6 +45,8 @@
 
 #include <sqlite3.h>
 
+#include "common/codec.h"
+#include "common/db.h"
 #include "ofd/emulator/admin.h"
 
 #define BUSY_MS 5000
@@ -93,13 +95,10 @@ static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, 
 
 static int exec(sqlite3 *db, const char *text)
 {
-  char *msg = NULL;
-  if (sqlite3_exec(db, text, NULL, NULL, &msg) != SQLITE_OK) {
-    fprintf(stderr, "kassa-operator: registry: %s: %s\n", text, msg ? msg : sqlite3_errmsg(db));
-    sqlite3_free(msg);
-    return -1;
-  }
-  return 0;
+  char why[512];
+  if (db_exec(db, text, why, sizeof why) == SQLITE_OK) return 0;
+  fprintf(stderr, "kassa-operator: registry: %s\n", why);
+  return -1;
 }
 
 /* Our connection to the store (whose change log store.c installs), opened
@@ -175,13 +174,6 @@ typedef struct feed_cursor {
   char ki[KM_MAX + 1];       /* a snapshot: after this ki ("" from the first) */
 } feed_cursor_t;
 
-static int hex_value(char c)
-{
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 /* Splits "N.N.N" numbers off text in turn; NULL when malformed. */
 static const char *number_field(const char *text, sqlite3_int64 *out)
 {
@@ -212,11 +204,8 @@ static bool parse_cursor(const char *s, feed_cursor_t *c)
     return false;
   n = strlen(p);
   if (n % 2 || n / 2 > KM_MAX || c->done > c->total) return false;
-  for (size_t i = 0; i < n; i += 2) {
-    int hi = hex_value(p[i]), lo = hex_value(p[i + 1]);
-    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return false;
-    c->ki[i / 2] = (char)(hi << 4 | lo);
-  }
+  if (!codec_hex_decode(p, n, (uint8_t *)c->ki, n / 2) || memchr(c->ki, '\0', n / 2))
+    return false; /* a ki holds no NUL */
   c->ki[n / 2] = '\0';
   return true;
 }

@@ -4,6 +4,7 @@
 ** One JSON object per input line (DESIGN.md contract), so scripts and other
 ** tools can pipe codes through the same engine the till uses.
 */
+#include "common/codec.h"
 #include "pos/cli/cli.h"
 #include "pos/till/markcode_json.h"
 #include "scanner/layout.h"
@@ -30,14 +31,6 @@ static const char code_usage[] =
     "  kassa code parse --escaped '0104600439931256215Qbag!\\x1d93Zjqw'\n"
     "  kassa code parse < codes.txt\n";
 
-static int hexval(char c)
-{
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 size_t cli_unescape(char *s, size_t len)
 {
   size_t o = 0;
@@ -54,7 +47,7 @@ size_t cli_unescape(char *s, size_t len)
         unsigned v = 0;
         size_t k = 0;
         for (; k < digits; k++) {
-          int h = hexval(s[i + 2 + k]);
+          int h = codec_hex_digit(s[i + 2 + k]);
           if (h < 0) break;
           v = v * 16 + (unsigned)h;
         }

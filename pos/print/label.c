@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/errtab.h"
+
 #include <dmtx.h>
 #include <ft2build.h>
 #include FT_FREETYPE_H
@@ -45,10 +47,7 @@ static const char *const font_files[] = {
     "/usr/share/fonts/truetype/freefont/FreeMono.ttf",
 };
 
-static const struct {
-  int code;
-  const char *name, *ru, *en;
-} err_table[] = {
+static const errtab_t err_table[] = {
     {LABEL_OK, "ok", "Готово.", "Done."},
     {LABEL_ERR_ARGUMENT, "argument", "Неверные параметры этикетки.", "Invalid label options."},
     {LABEL_ERR_CODE, "code", "Для этого кода этикетку DataMatrix не печатают.",
@@ -63,20 +62,14 @@ static const struct {
     {LABEL_ERR_IO, "io", "Не удалось сохранить файл этикетки.",
      "The label file could not be saved."},
     {LABEL_ERR_NO_MEMORY, "no_memory", "Не хватает памяти.", "Out of memory."},
+    ERRTAB_END("Неизвестная ошибка.", "Unknown error."),
 };
 
-const char *label_err_name(int err)
-{
-  for (size_t i = 0; i < sizeof err_table / sizeof err_table[0]; i++)
-    if (err_table[i].code == err) return err_table[i].name;
-  return "unknown";
-}
+const char *label_err_name(int err) { return errtab_name(err_table, err); }
 
 const char *label_err_message(int err, bool russian)
 {
-  for (size_t i = 0; i < sizeof err_table / sizeof err_table[0]; i++)
-    if (err_table[i].code == err) return russian ? err_table[i].ru : err_table[i].en;
-  return russian ? "Неизвестная ошибка." : "Unknown error.";
+  return errtab_message(err_table, err, russian);
 }
 
 /* Fill err (may be NULL) from two formats taking the same arguments. */

@@ -47,15 +47,13 @@
 #include <png.h>
 #include <qrencode.h>
 
+#include "common/errtab.h"
 #include "scanner/transport.h"
 
 /* ---------------------------------------------------------------------- */
 /* Errors                                                                  */
 
-static const struct {
-  int code;
-  const char *name, *ru, *en;
-} print_errors[] = {
+static const errtab_t print_errors[] = {
     {PRINT_OK, "ok", "Готово", "done"},
     {PRINT_ERR_ARGUMENT, "argument", "Неверные параметры печати",
      "bad printing parameters (width must be 32 or 48)"},
@@ -73,20 +71,14 @@ static const struct {
     {PRINT_ERR_IO, "io", "Ошибка передачи на принтер", "writing to the printer failed"},
     {PRINT_ERR_TIMEOUT, "timeout", "Принтер не принимает данные (бумага, крышка, связь?)",
      "the printer stopped taking data (paper, cover, cable?)"},
+    ERRTAB_END("Неизвестная ошибка печати", "unknown printing error"),
 };
 
-const char *print_err_name(int err)
-{
-  for (size_t i = 0; i < sizeof print_errors / sizeof print_errors[0]; i++)
-    if (print_errors[i].code == err) return print_errors[i].name;
-  return "unknown";
-}
+const char *print_err_name(int err) { return errtab_name(print_errors, err); }
 
 const char *print_err_message(int err, bool russian)
 {
-  for (size_t i = 0; i < sizeof print_errors / sizeof print_errors[0]; i++)
-    if (print_errors[i].code == err) return russian ? print_errors[i].ru : print_errors[i].en;
-  return russian ? "Неизвестная ошибка печати" : "unknown printing error";
+  return errtab_message(print_errors, err, russian);
 }
 
 static void say(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -32,7 +32,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/codec.h"
 #include "fiscal/doc.h"
 #include "fiscal/fn.h"
 #include "ofd/outbox.h"
@@ -172,17 +172,6 @@ void api_send_json(api_response_t *rs, unsigned status, json_t *j)
   rs->body = text;
   rs->body_len = text ? strlen(text) : 0;
   rs->status = status;
-}
-
-/* data as base64 (malloc'd, NUL-terminated), or NULL (nothing, too big, no
-** memory): pictures travel inside the JSON answers. */
-static char *base64_encode(const unsigned char *data, size_t len)
-{
-  char *out;
-  if (!data || len == 0 || len > INT32_MAX / 2 || !(out = malloc(4 * ((len + 2) / 3) + 1)))
-    return NULL;
-  EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-  return out;
 }
 
 /* ---- errors ----------------------------------------------------------------- */
@@ -845,7 +834,7 @@ static json_t *qr_png_json(const char *qr)
   size_t len = 0;
   char *b64 = NULL;
   if (qr && qr[0] && print_qr_png(qr, QR_PAGE_MODULE, &png, &len) == 0)
-    b64 = base64_encode(png, len);
+    b64 = codec_base64_encode(png, len);
   free(png);
   json_t *j = b64 ? json_string(b64) : json_null();
   free(b64);
@@ -1206,7 +1195,7 @@ static void h_remark(api_t *api, const api_request_t *rq, json_t *body, const ui
   if (label_png(r.new_code, r.new_code_len, NULL, &png, &png_len, &le) != 0)
     rc = REMARK_ERR_LABEL;
   else
-    png64 = base64_encode(png, png_len);
+    png64 = codec_base64_encode(png, png_len);
   free(png);
   json_t *j = json_pack("{s:s,s:s,s:s%,s:b,s:o,s:o,s:o}", "old", r.old, "gtin", r.gtin, "new_code",
                         r.new_code, r.new_code_len, "reported", r.reported, "report_error",
@@ -1271,7 +1260,7 @@ static void h_label(api_t *api, const api_request_t *rq, json_t *body, const uin
     fail_named(rs, 500, label_err_name(rc), le.message_ru, le.message_en, NULL, NULL, NULL);
     goto done;
   }
-  if (!(png64 = base64_encode(png, png_len))) {
+  if (!(png64 = codec_base64_encode(png, png_len))) {
     fail(rs, E_TILL, NULL, NULL);
     goto done;
   }

@@ -26,6 +26,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/buffer.h"
+#include "common/codec.h"
 #include "pos/serve/api.h"
 
 /* Which daemon a callback belongs to. */
@@ -46,12 +48,8 @@ struct service {
   listener_t http_listener, lm_listener;
 };
 
-/* One request being read. */
-typedef struct request {
-  char *body;
-  size_t len, cap, limit;
-  bool too_big;
-} request_t;
+/* One request being read: its body, up to the route's limit. */
+typedef buffer_t request_t;
 
 static int64_t ms_now(void)
 {
@@ -133,25 +131,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     atomic_fetch_add(&s->in_flight, 1);
     q->limit = l->lm ? API_BODY_MAX : api_body_limit(method, plain_path(url, path, sizeof path));
     const char *length = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (length && strtoull(length, NULL, 10) > q->limit) q->too_big = true;
+    if (length && strtoull(length, NULL, 10) > q->limit) q->over = true;
     return MHD_YES;
   }
   if (*upload_size) {
-    if (q->too_big || q->len + *upload_size > q->limit) {
-      q->too_big = true; /* read and dropped */
-    } else {
-      if (q->len + *upload_size + 1 > q->cap) {
-        size_t cap = (q->len + *upload_size + 1) * 2;
-        if (cap > q->limit + 1) cap = q->limit + 1;
-        char *grown = realloc(q->body, cap);
-        if (!grown) return MHD_NO;
-        q->body = grown;
-        q->cap = cap;
-      }
-      memcpy(q->body + q->len, upload, *upload_size);
-      q->len += *upload_size;
-      q->body[q->len] = '\0';
-    }
+    if (buffer_append(q, upload, *upload_size) != 0) return MHD_NO;
     *upload_size = 0;
     return MHD_YES;
   }
@@ -161,7 +145,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   rq.method = method;
   rq.path = plain_path(url, path, sizeof path);
   rq.query_width = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "width");
-  rq.body = q->body;
+  rq.body = q->data;
   rq.body_len = q->len;
   rq.host = header(conn, MHD_HTTP_HEADER_HOST);
   rq.content_type = header(conn, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -176,7 +160,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     rq.manager_pin = header(conn, "X-Manager-PIN");
   }
   int64_t started = ms_now();
-  if (q->too_big) {
+  if (q->over) {
     api_too_large(l->lm, q->limit, &rs);
   } else {
     pthread_mutex_lock(&s->lock);
@@ -203,14 +187,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   return ret;
 }
 
-static int hex_digit(char c)
-{
-  return c >= '0' && c <= '9'   ? c - '0'
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                : -1;
-}
-
 /* Undoes the %HH escapes of a path or a query value as libmicrohttpd's own
 ** unescaper does, except %00: a NUL would cut the C string the routes see
 ** ("/index.html%00.css" would read as "/index.html"), so that escape stays
@@ -221,7 +197,7 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
   int hi, lo;
   (void)cls, (void)conn;
   for (const char *in = s; *in;) {
-    if (in[0] == '%' && (hi = hex_digit(in[1])) >= 0 && (lo = hex_digit(in[2])) >= 0 &&
+    if (in[0] == '%' && (hi = codec_hex_digit(in[1])) >= 0 && (lo = codec_hex_digit(in[2])) >= 0 &&
         (hi | lo) != 0) {
       *out++ = (char)(hi * 16 + lo);
       in += 3;
@@ -240,7 +216,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
   request_t *q = *state;
   (void)conn, (void)why;
   if (q) {
-    free(q->body);
+    buffer_free(q);
     free(q);
     atomic_fetch_sub(&l->service->in_flight, 1);
   }

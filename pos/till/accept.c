@@ -28,6 +28,7 @@
 */
 #include "pos/till/accept.h"
 
+#include "common/errtab.h"
 #include "scanner/markcode.h"
 
 #include <errno.h>
@@ -55,10 +56,7 @@ struct accept_doc {
 
 /* ---- errors -------------------------------------------------------------- */
 
-static const struct {
-  int code;
-  const char *name, *ru, *en;
-} err_table[] = {
+static const errtab_t err_table[] = {
     {ACCEPT_OK, "ok", "Готово.", "Done."},
     {ACCEPT_ERR_ARGUMENT, "argument", "Неверный вызов.", "Invalid arguments."},
     {ACCEPT_ERR_IO, "io", "Файл не читается.", "The file cannot be read."},
@@ -74,20 +72,14 @@ static const struct {
     {ACCEPT_ERR_CACHE, "cache", "Ошибка базы кодов.", "The code cache failed."},
     {ACCEPT_ERR_STATE, "state", "По этой сверке решение уже принято.",
      "This comparison has been decided already."},
+    ERRTAB_END("Неизвестная ошибка.", "Unknown error."),
 };
 
-const char *accept_err_name(int err)
-{
-  for (size_t i = 0; i < sizeof err_table / sizeof err_table[0]; i++)
-    if (err_table[i].code == err) return err_table[i].name;
-  return "unknown";
-}
+const char *accept_err_name(int err) { return errtab_name(err_table, err); }
 
 const char *accept_err_message(int err, bool russian)
 {
-  for (size_t i = 0; i < sizeof err_table / sizeof err_table[0]; i++)
-    if (err_table[i].code == err) return russian ? err_table[i].ru : err_table[i].en;
-  return russian ? "Неизвестная ошибка." : "Unknown error.";
+  return errtab_message(err_table, err, russian);
 }
 
 /* Fill err (may be NULL): code, line, and both messages from formats that

@@ -53,6 +53,8 @@
 
 #include <sqlite3.h>
 
+#include "common/db.h"
+#include "common/errtab.h"
 #include "scanner/markcode.h"
 
 #define SCHEMA_VERSION  1
@@ -231,55 +233,29 @@ struct cache {
 /* ---------------------------------------------------------------------- */
 /* Names and messages                                                      */
 
-const char *cache_err_name(int err)
-{
-  switch (err) {
-  case CACHE_OK:
-    return "ok";
-  case CACHE_ERR_ARGUMENT:
-    return "argument";
-  case CACHE_ERR_NOT_FOUND:
-    return "not_found";
-  case CACHE_ERR_IO:
-    return "io";
-  case CACHE_ERR_STATE:
-    return "state";
-  case CACHE_ERR_EMPTY:
-    return "empty";
-  case CACHE_ERR_FORMAT:
-    return "format";
-  default:
-    return "unknown";
-  }
-}
+static const errtab_t errors[] = {
+    {CACHE_OK, "ok", "Готово.", "Done."},
+    {CACHE_ERR_ARGUMENT, "argument", "Неверный параметр для кэша кодов.",
+     "Bad parameter for the code cache."},
+    {CACHE_ERR_NOT_FOUND, "not_found", "Не найдено в кэше кодов.", "Not found in the code cache."},
+    {CACHE_ERR_IO, "io", "Ошибка файла кэша кодов (диск полон или файл повреждён).",
+     "The code cache file failed (disk full or file damaged)."},
+    {CACHE_ERR_STATE, "state",
+     "Код в состоянии, которое не допускает это действие (продан, перемаркирован, "
+     "или шаги не по порядку).",
+     "The code is in a state that does not allow this (sold, remarked, or steps out "
+     "of order)."},
+    {CACHE_ERR_EMPTY, "empty",
+     "В пуле нет свободных кодов для этого товара: закажите коды у оператора.",
+     "The pool holds no fresh code for this product: order codes from the operator."},
+    {CACHE_ERR_FORMAT, "format", "Файл для загрузки содержит ошибку (см. номер строки).",
+     "The import file has an error (see the line number)."},
+    ERRTAB_END("Неизвестная ошибка кэша кодов.", "Unknown code cache error."),
+};
 
-const char *cache_err_message(int err, bool ru)
-{
-  switch (err) {
-  case CACHE_OK:
-    return ru ? "Готово." : "Done.";
-  case CACHE_ERR_ARGUMENT:
-    return ru ? "Неверный параметр для кэша кодов." : "Bad parameter for the code cache.";
-  case CACHE_ERR_NOT_FOUND:
-    return ru ? "Не найдено в кэше кодов." : "Not found in the code cache.";
-  case CACHE_ERR_IO:
-    return ru ? "Ошибка файла кэша кодов (диск полон или файл повреждён)."
-              : "The code cache file failed (disk full or file damaged).";
-  case CACHE_ERR_STATE:
-    return ru ? "Код в состоянии, которое не допускает это действие (продан, перемаркирован, "
-                "или шаги не по порядку)."
-              : "The code is in a state that does not allow this (sold, remarked, or steps out "
-                "of order).";
-  case CACHE_ERR_EMPTY:
-    return ru ? "В пуле нет свободных кодов для этого товара: закажите коды у оператора."
-              : "The pool holds no fresh code for this product: order codes from the operator.";
-  case CACHE_ERR_FORMAT:
-    return ru ? "Файл для загрузки содержит ошибку (см. номер строки)."
-              : "The import file has an error (see the line number).";
-  default:
-    return ru ? "Неизвестная ошибка кэша кодов." : "Unknown code cache error.";
-  }
-}
+const char *cache_err_name(int err) { return errtab_name(errors, err); }
+
+const char *cache_err_message(int err, bool ru) { return errtab_message(errors, err, ru); }
 
 const char *cache_local_name(cache_local_state_t s)
 {
@@ -363,15 +339,6 @@ static int step_int(cache_t *c, sqlite3_stmt *s, int64_t *out, const char *what)
   }
   sqlite3_reset(s);
   return io_fail(c, what);
-}
-
-static void copy_column(sqlite3_stmt *s, int col, char *out, size_t cap)
-{
-  const unsigned char *t = sqlite3_column_text(s, col);
-  size_t n = t ? (size_t)sqlite3_column_bytes(s, col) : 0;
-  if (n >= cap) n = cap - 1;
-  if (n) memcpy(out, t, n);
-  out[n] = '\0';
 }
 
 static int tx_begin(cache_t *c) { return step_done(c, st(c, ST_BEGIN), "begin"); }
@@ -519,26 +486,13 @@ static long utf8_chars(const char *s)
 
 static int exec(cache_t *c, const char *text)
 {
-  char *msg = NULL;
-  if (sqlite3_exec(c->db, text, NULL, NULL, &msg) != SQLITE_OK) {
-    set_error(c, "%s: %s", text, msg ? msg : sqlite3_errmsg(c->db));
-    sqlite3_free(msg);
-    return CACHE_ERR_IO;
-  }
-  return 0;
+  return db_exec(c->db, text, c->error, sizeof c->error) == SQLITE_OK ? 0 : CACHE_ERR_IO;
 }
 
 /* Reads one text or integer PRAGMA answer into out. */
 static int pragma_text(cache_t *c, const char *text, char *out, size_t cap)
 {
-  sqlite3_stmt *s = NULL;
-  int rc;
-  out[0] = '\0';
-  if (sqlite3_prepare_v2(c->db, text, -1, &s, NULL) != SQLITE_OK) return io_fail(c, text);
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) copy_column(s, 0, out, cap);
-  sqlite3_finalize(s);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : io_fail(c, text);
+  return db_pragma_text(c->db, text, out, cap) == SQLITE_OK ? 0 : io_fail(c, text);
 }
 
 /* Creates the schema in one transaction, or checks that it is ours. */
@@ -689,10 +643,10 @@ int cache_product_get(cache_t *c, const char *gtin, cache_product_t *out)
   }
   memset(out, 0, sizeof *out);
   memcpy(out->gtin, key, sizeof out->gtin);
-  copy_column(s, 0, out->name, sizeof out->name);
+  db_column_text(s, 0, out->name, sizeof out->name);
   out->price = (uint64_t)sqlite3_column_int64(s, 1);
   out->vat = (uint8_t)sqlite3_column_int(s, 2);
-  copy_column(s, 3, out->group, sizeof out->group);
+  db_column_text(s, 3, out->group, sizeof out->group);
   out->group_id = sqlite3_column_int(s, 4);
   flags = sqlite3_column_int(s, 5);
   out->marking_required = flags & FLAG_MARKING;
@@ -967,7 +921,7 @@ static int owner_inn(cache_t *c, int64_t id, char inn[13])
   s = st(c, ST_OWNER_INN);
   sqlite3_bind_int64(s, 1, id);
   rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) copy_column(s, 0, inn, 13);
+  if (rc == SQLITE_ROW) db_column_text(s, 0, inn, 13);
   sqlite3_reset(s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return io_fail(c, "owner");
   /* Kept only outside a transaction: then the row is committed. */
@@ -1040,12 +994,12 @@ int cache_code_get(cache_t *c, const char *ki, cache_code_t *out)
   out->mrp = (uint64_t)sqlite3_column_int64(s, 6);
   out->smp = (uint64_t)sqlite3_column_int64(s, 7);
   out->op_synced_ms = sqlite3_column_int64(s, 8);
-  copy_column(s, 9, out->remarked_to, sizeof out->remarked_to);
-  copy_column(s, 10, out->remarked_from, sizeof out->remarked_from);
+  db_column_text(s, 9, out->remarked_to, sizeof out->remarked_to);
+  db_column_text(s, 10, out->remarked_from, sizeof out->remarked_from);
   if (sqlite3_column_type(s, 11) == SQLITE_NULL)
     ki_gtin(ki, out->gtin);
   else
-    copy_column(s, 11, out->gtin, sizeof out->gtin);
+    db_column_text(s, 11, out->gtin, sizeof out->gtin);
   sqlite3_reset(s);
   return owner_inn(c, owner, out->owner_inn);
 }
@@ -1274,7 +1228,7 @@ static int block_get(cache_t *c, cache_block_kind_t kind, const char *key, bool 
   bind_text(s, 2, key);
   rc = sqlite3_step(s);
   *found = rc == SQLITE_ROW;
-  if (*found) copy_column(s, 0, c->reason, sizeof c->reason);
+  if (*found) db_column_text(s, 0, c->reason, sizeof c->reason);
   sqlite3_reset(s);
   return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : io_fail(c, "block find");
 }
@@ -1403,7 +1357,7 @@ int cache_sync_state(cache_t *c, char *cursor, size_t cursor_size, int64_t *last
       sqlite3_reset(s);
       return CACHE_ERR_ARGUMENT;
     }
-    copy_column(s, 1, cursor, cursor_size);
+    db_column_text(s, 1, cursor, cursor_size);
   }
   if (last_sync_ms) *last_sync_ms = sqlite3_column_int64(s, 2);
   sqlite3_reset(s);
@@ -1510,7 +1464,7 @@ int cache_pending_add(cache_t *c, const char *gtin, uint32_t return_document, ui
   got = sqlite3_step(s);
   if (got == SQLITE_ROW) {
     if (id) *id = sqlite3_column_int64(s, 0);
-    copy_column(s, 1, have, sizeof have);
+    db_column_text(s, 1, have, sizeof have);
     sqlite3_reset(s);
     if (strcmp(have, key) != 0) {
       set_error(c, "return %u line %u is already pending for GTIN %s", return_document, line, have);
@@ -1543,7 +1497,7 @@ int cache_pending_list(cache_t *c, cache_pending_t *out, size_t cap, size_t *cou
     cache_pending_t *p = &out[n++];
     memset(p, 0, sizeof *p);
     p->id = sqlite3_column_int64(s, 0);
-    copy_column(s, 1, p->gtin, sizeof p->gtin);
+    db_column_text(s, 1, p->gtin, sizeof p->gtin);
     p->return_document = (uint32_t)sqlite3_column_int64(s, 2);
     p->line = (uint32_t)sqlite3_column_int64(s, 3);
     p->created_ms = sqlite3_column_int64(s, 4);
@@ -1565,7 +1519,7 @@ int cache_pending_get(cache_t *c, int64_t id, cache_pending_t *out)
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW && sqlite3_column_type(s, 3) == SQLITE_NULL) {
     out->id = id;
-    copy_column(s, 0, out->gtin, sizeof out->gtin);
+    db_column_text(s, 0, out->gtin, sizeof out->gtin);
     out->return_document = (uint32_t)sqlite3_column_int64(s, 1);
     out->line = (uint32_t)sqlite3_column_int64(s, 2);
     rc = 0;
@@ -1622,7 +1576,7 @@ static int remark_old(cache_t *c, const char *gtin, const char *old_ki, int64_t 
     sqlite3_reset(s);
     return io_fail(c, "pending get");
   }
-  copy_column(s, 0, have, sizeof have);
+  db_column_text(s, 0, have, sizeof have);
   snprintf(from, from_size, "return:%lld:%lld", (long long)sqlite3_column_int64(s, 1),
            (long long)sqlite3_column_int64(s, 2));
   rc = sqlite3_column_type(s, 3) != SQLITE_NULL ? CACHE_ERR_STATE : 0;
@@ -1662,8 +1616,8 @@ int cache_remark(cache_t *c, const char *gtin, const char *old_ki, int64_t pendi
     return tx_end(c, rc == SQLITE_DONE ? CACHE_ERR_EMPTY : io_fail(c, "pool"));
   }
   pool_id = sqlite3_column_int64(s, 0);
-  copy_column(s, 1, new_ki, sizeof new_ki);
-  copy_column(s, 2, code, sizeof code);
+  db_column_text(s, 1, new_ki, sizeof new_ki);
+  db_column_text(s, 2, code, sizeof code);
   sqlite3_reset(s);
   if (strlen(code) + 1 > new_code_size) {
     set_error(c, "the label buffer holds %zu bytes, the code needs %zu", new_code_size,

@@ -11,37 +11,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/errtab.h"
 #include "ofd/registry.h"
 #include "pos/till/state_internal.h"
 #include "scanner/markcode.h"
 
-static const struct {
-  const char *name, *ru, *en;
-} errors[] = {
-    {"ok", "Готово.", "Done."},
-    {"argument", "Укажите старый код или возврат без кода (одно из двух).",
+static const errtab_t errors[] = {
+    {REMARK_OK, "ok", "Готово.", "Done."},
+    {REMARK_ERR_ARGUMENT, "argument", "Укажите старый код или возврат без кода (одно из двух).",
      "Give the old code or a return without a code (one of them)."},
-    {"bad_code", "Старый код не читается или неизвестен магазину.",
+    {REMARK_ERR_CODE, "bad_code", "Старый код не читается или неизвестен магазину.",
      "The old code is unreadable or unknown to the store."},
-    {"state", "Старый код продан или уже перемаркирован.",
+    {REMARK_ERR_STATE, "state", "Старый код продан или уже перемаркирован.",
      "The old code is sold or already remarked."},
-    {"pool_empty", "В пуле нет свободных кодов для этого товара: закажите коды.",
+    {REMARK_ERR_EMPTY, "pool_empty", "В пуле нет свободных кодов для этого товара: закажите коды.",
      "The pool has no fresh code for this good: order codes."},
-    {"not_found", "Такого возврата без кода нет.", "No such return without a code."},
-    {"storage", "Ошибка записи на диск кассы.", "The till's disk failed."},
-    {"label", "Этикетку не удалось напечатать (перемаркировка записана).",
+    {REMARK_ERR_NOT_FOUND, "not_found", "Такого возврата без кода нет.",
+     "No such return without a code."},
+    {REMARK_ERR_STORAGE, "storage", "Ошибка записи на диск кассы.", "The till's disk failed."},
+    {REMARK_ERR_LABEL, "label", "Этикетку не удалось напечатать (перемаркировка записана).",
      "The label could not be drawn (the remark is recorded)."},
+    ERRTAB_END("Неизвестная ошибка.", "Unknown error."),
 };
 
-const char *remark_err_name(int err)
-{
-  return err <= 0 && err > -8 ? errors[-err].name : "unknown";
-}
+const char *remark_err_name(int err) { return errtab_name(errors, err); }
 
 const char *remark_err_message(int err, bool russian)
 {
-  if (!(err <= 0 && err > -8)) return russian ? "Неизвестная ошибка." : "Unknown error.";
-  return russian ? errors[-err].ru : errors[-err].en;
+  return errtab_message(errors, err, russian);
 }
 
 static int queue_ensure(till_t *t)

@@ -16,43 +16,36 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/db.h"
+#include "common/errtab.h"
 #include "pos/till/fiscal_text.h"
 #include "pos/till/state_internal.h"
 #include "scanner/markcode.h"
 
-static const struct {
-  const char *name, *ru, *en;
-} errors[] = {
-    {"ok", "Готово.", "Done."},
-    {"argument", "Неверные данные запроса (количество, цена или код).",
+static const errtab_t errors[] = {
+    {SALE_OK, "ok", "Готово.", "Done."},
+    {SALE_ERR_ARGUMENT, "argument", "Неверные данные запроса (количество, цена или код).",
      "Bad request data (quantity, price or code)."},
-    {"no_receipt", "Чек не открыт.", "No receipt is open."},
-    {"receipt_open", "Чек уже открыт: закройте или отмените его.",
+    {SALE_ERR_NO_RECEIPT, "no_receipt", "Чек не открыт.", "No receipt is open."},
+    {SALE_ERR_OPEN, "receipt_open", "Чек уже открыт: закройте или отмените его.",
      "A receipt is already open: close or cancel it."},
-    {"refused", "Товар не прошёл проверку.", "The good did not pass the check."},
-    {"no_line", "Такой позиции в чеке нет.", "No such line in the receipt."},
-    {"payment", "Сумма оплаты не равна сумме чека.",
+    {SALE_ERR_REFUSED, "refused", "Товар не прошёл проверку.", "The good did not pass the check."},
+    {SALE_ERR_NO_LINE, "no_line", "Такой позиции в чеке нет.", "No such line in the receipt."},
+    {SALE_ERR_PAYMENT, "payment", "Сумма оплаты не равна сумме чека.",
      "The payment does not equal the receipt total."},
-    {"fn", "Фискальный накопитель отказал.", "The fiscal storage refused."},
-    {"storage", "Ошибка записи на диск кассы.", "The till's disk failed."},
-    {"full", "В чеке уже 100 позиций: закройте его.",
+    {SALE_ERR_FN, "fn", "Фискальный накопитель отказал.", "The fiscal storage refused."},
+    {SALE_ERR_STORAGE, "storage", "Ошибка записи на диск кассы.", "The till's disk failed."},
+    {SALE_ERR_FULL, "full", "В чеке уже 100 позиций: закройте его.",
      "The receipt already has 100 lines: close it."},
-    {"empty", "В чеке нет позиций.", "The receipt has no lines."},
-    {"wrong_operation", "Эта позиция не подходит для этого чека.",
+    {SALE_ERR_EMPTY, "empty", "В чеке нет позиций.", "The receipt has no lines."},
+    {SALE_ERR_WRONG_KIND, "wrong_operation", "Эта позиция не подходит для этого чека.",
      "This line does not fit this receipt."},
+    ERRTAB_END("Неизвестная ошибка.", "Unknown error."),
 };
 
-const char *sale_err_name(int err)
-{
-  return err <= 0 && err > -(int)(sizeof errors / sizeof errors[0]) ? errors[-err].name : "unknown";
-}
+const char *sale_err_name(int err) { return errtab_name(errors, err); }
 
-const char *sale_err_message(int err, bool russian)
-{
-  if (!(err <= 0 && err > -(int)(sizeof errors / sizeof errors[0])))
-    return russian ? "Неизвестная ошибка." : "Unknown error.";
-  return russian ? errors[-err].ru : errors[-err].en;
-}
+const char *sale_err_message(int err, bool russian) { return errtab_message(errors, err, russian); }
 
 int till_sale_fn_error(const till_t *t) { return t ? t->last_fn_error : 0; }
 
@@ -97,7 +90,7 @@ int sale_store_open(till_t *t, char *err, size_t err_size)
   return 0;
 }
 
-static int exec(till_t *t, const char *sql) { return sqlite3_exec(t->db, sql, NULL, NULL, NULL); }
+static int exec(till_t *t, const char *sql) { return db_exec(t->db, sql, NULL, 0); }
 
 static int begin(till_t *t)
 {

@@ -443,32 +443,6 @@ static void test_outbox_clock(void **state)
   assert_int_equal(s.batch_seconds_left, 0);
 }
 
-static void test_base64(void **state)
-{
-  (void)state;
-  uint8_t *out = NULL;
-  size_t n = 0;
-  char *enc = batch_base64_encode((const uint8_t *)"AB", 2);
-  assert_string_equal(enc, "QUI=");
-  free(enc);
-  assert_int_equal(batch_base64_decode("QUI=", 4, &out, &n), 0);
-  assert_int_equal(n, 2);
-  assert_memory_equal(out, "AB", 2);
-  free(out);
-  assert_int_equal(batch_base64_decode("QQ==", 4, &out, &n), 0);
-  assert_int_equal(n, 1);
-  free(out);
-  assert_int_equal(batch_base64_decode("", 0, &out, &n), 0);
-  assert_int_equal(n, 0);
-  free(out);
-  static const char *const bad[] = {"QQ=", "Q===", "QQ==QQ==", "QU I", "QUI\n", "=QUI", "QU=I"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    out = (uint8_t *)1;
-    assert_int_equal(batch_base64_decode(bad[i], strlen(bad[i]), &out, &n), -1);
-    assert_null(out);
-  }
-}
-
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -477,7 +451,6 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_export, setup, teardown),
       cmocka_unit_test_setup_teardown(test_outbox_clock, setup, teardown),
-      cmocka_unit_test(test_base64),
   };
   return cmocka_run_group_tests(tests, fn_fixture_crypto_setup, fn_fixture_crypto_teardown);
 }

@@ -1,0 +1,48 @@
+/*
+** common/errtab.h: one way to turn a module's error code into a stable
+** name and a message in Russian and English.
+**
+** Every module has its own error enum (0 for success, negative for
+** errors) and a table that says, for each code, the name a program may
+** rely on (a contract: never renamed) and what a person reads. The table
+** ends with ERRTAB_END, which carries the words for a code the table does
+** not know, so a lookup never returns NULL:
+**
+**   static const errtab_t errors[] = {
+**       {SALE_OK, "ok", "Готово.", "Done."},
+**       {SALE_ERR_FULL, "full", "В чеке уже 100 позиций.", "The receipt is full."},
+**       ERRTAB_END("Неизвестная ошибка.", "Unknown error."),
+**   };
+**   const char *sale_err_name(int err) { return errtab_name(errors, err); }
+**
+** Tables are small (a few dozen rows) and looked up only when something
+** is reported, so a linear search is the whole implementation.
+*/
+#ifndef KASSA_COMMON_ERRTAB_H
+#define KASSA_COMMON_ERRTAB_H
+
+#include <stdbool.h>
+
+typedef struct errtab {
+  int code;
+  const char *name; /* NULL only in the ERRTAB_END row */
+  const char *ru, *en;
+} errtab_t;
+
+/* The last row of every table: the words for a code not in it. */
+#define ERRTAB_END(ru, en)                                                                         \
+  {                                                                                                \
+    0, NULL, (ru), (en)                                                                            \
+  }
+
+/* The row for code, or the ERRTAB_END row when there is none. */
+const errtab_t *errtab_find(const errtab_t *table, int code);
+
+/* The row's name; "unknown" for a code the table does not know. */
+const char *errtab_name(const errtab_t *table, int code);
+
+/* The row's message in Russian or English (the ERRTAB_END words for a code
+** the table does not know). Never NULL. */
+const char *errtab_message(const errtab_t *table, int code, bool russian);
+
+#endif /* KASSA_COMMON_ERRTAB_H */
