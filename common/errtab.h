@@ -21,12 +21,15 @@
 #ifndef KASSA_COMMON_ERRTAB_H
 #define KASSA_COMMON_ERRTAB_H
 
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct errtab {
   int code;
   const char *name; /* NULL only in the ERRTAB_END row */
-  const char *ru, *en;
+  const char *ru;   /* NULL: the English text serves */
+  const char *en;
 } errtab_t;
 
 /* The last row of every table: the words for a code not in it. */
@@ -42,7 +45,22 @@ const errtab_t *errtab_find(const errtab_t *table, int code);
 const char *errtab_name(const errtab_t *table, int code);
 
 /* The row's message in Russian or English (the ERRTAB_END words for a code
-** the table does not know). Never NULL. */
+** the table does not know; the English one where a table has no Russian,
+** as the FN-internal codecs do). Never NULL. */
 const char *errtab_message(const errtab_t *table, int code, bool russian);
+
+/*
+** Writes a detailed message in both languages from two printf formats that
+** take the same arguments in the same order (the Russian one is checked by
+** the compiler through the English one). Each text is cut to fit its
+** buffer at a UTF-8 character boundary, never inside a character, and is
+** always NUL-terminated. A NULL buffer (or size 0) is skipped.
+*/
+void errtab_format(char *ru, size_t ru_size, char *en, size_t en_size, const char *ru_format,
+                   const char *en_format, ...) __attribute__((format(printf, 6, 7)));
+
+/* The same with the arguments as a va_list (the callers' own fail_with). */
+void errtab_vformat(char *ru, size_t ru_size, char *en, size_t en_size, const char *ru_format,
+                    const char *en_format, va_list ap) __attribute__((format(printf, 6, 0)));
 
 #endif /* KASSA_COMMON_ERRTAB_H */

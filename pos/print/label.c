@@ -82,13 +82,8 @@ static int fail_with(label_error_t *err, int code, const char *ru_fmt, const cha
   va_list ap;
   err->code = code;
   va_start(ap, en_fmt);
-  vsnprintf(err->message_en, sizeof err->message_en, en_fmt, ap);
-  va_end(ap);
-  va_start(ap, en_fmt);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-  vsnprintf(err->message_ru, sizeof err->message_ru, ru_fmt, ap);
-#pragma GCC diagnostic pop
+  errtab_vformat(err->message_ru, sizeof err->message_ru, err->message_en, sizeof err->message_en,
+                 ru_fmt, en_fmt, ap);
   va_end(ap);
   return code;
 }

@@ -95,14 +95,8 @@ static int fail_with(accept_error_t *err, int code, uint32_t line, const char *r
   err->code = code;
   err->line = line;
   va_start(ap, en_fmt);
-  vsnprintf(err->message_en, sizeof err->message_en, en_fmt, ap);
-  va_end(ap);
-  /* Russian formats take the same arguments in the same order. */
-  va_start(ap, en_fmt);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-  vsnprintf(err->message_ru, sizeof err->message_ru, ru_fmt, ap);
-#pragma GCC diagnostic pop
+  errtab_vformat(err->message_ru, sizeof err->message_ru, err->message_en, sizeof err->message_en,
+                 ru_fmt, en_fmt, ap);
   va_end(ap);
   return code;
 }

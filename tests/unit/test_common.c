@@ -167,6 +167,30 @@ static void test_errtab(void **state)
   assert_null(errtab_find(table, 7)->name);
 }
 
+/* Both languages from one argument list; a text cut to fit is cut between
+** UTF-8 characters, never inside one. */
+static void test_errtab_format(void **state)
+{
+  (void)state;
+  char ru[64], en[64];
+  errtab_format(ru, sizeof ru, en, sizeof en, "Строка %u: %s", "Line %u: %s", 7u, "x");
+  assert_string_equal(ru, "Строка 7: x");
+  assert_string_equal(en, "Line 7: x");
+  /* "Ошибка" is 12 bytes; every buffer size from 1 to 14 must leave whole
+  ** characters only. */
+  for (size_t size = 1; size <= 14; size++) {
+    char cut[16];
+    memset(cut, 'Z', sizeof cut);
+    errtab_format(cut, size, NULL, 0, "Ошибка", "Error");
+    size_t len = strlen(cut);
+    assert_true(len < size);
+    assert_int_equal(len % 2, 0); /* Cyrillic letters are two bytes each */
+    assert_memory_equal(cut, "Ошибка", len);
+  }
+  errtab_format(NULL, 0, en, 4, "-", "Error");
+  assert_string_equal(en, "Err");
+}
+
 static void test_buffer(void **state)
 {
   (void)state;
@@ -245,6 +269,7 @@ int main(void)
       cmocka_unit_test(test_base64_strict),
       cmocka_unit_test(test_hex),
       cmocka_unit_test(test_errtab),
+      cmocka_unit_test(test_errtab_format),
       cmocka_unit_test(test_buffer),
       cmocka_unit_test(test_db),
   };
