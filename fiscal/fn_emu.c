@@ -1076,17 +1076,21 @@ static void result_give(fn_doc_result_t *out, const fn_doc_result_t *res)
 
 /* The end every report-like call shares (1, 11, 2, 5, 21, 6): store the
 ** sealed document, make it the last one, write the counters and commit, in
-** the caller's transaction. The caller has applied its own state changes to
-** m first; on error the caller rolls back. */
+** the caller's transaction; then the outcome goes to out (may be NULL).
+** The caller has applied its own state changes to m first; on error the
+** caller rolls back, and out is untouched. */
 static int document_finish(emu_t *e, meta_t *m, uint16_t type, const doc_header_t *h, size_t len,
-                           uint32_t now, fn_doc_result_t *res)
+                           uint32_t now, fn_doc_result_t *out)
 {
-  int rc = document_store(e, m, type, h, len, !m->autonomous, res);
+  fn_doc_result_t res;
+  int rc = document_store(e, m, type, h, len, !m->autonomous, &res);
   if (rc != 0) return rc;
   m->last_document = h->number;
   m->last_time = now;
   if ((rc = meta_store(e, m)) != 0) return rc;
-  return tx_commit(e);
+  if ((rc = tx_commit(e)) != 0) return rc;
+  result_give(out, &res);
+  return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1358,7 +1362,6 @@ static int emu_register(void *self, const fn_registration_t *r, bool re, fn_doc_
   emu_t *e = self;
   meta_t m;
   doc_header_t h;
-  fn_doc_result_t res;
   bool receipt = false;
   open_receipt_t open;
   size_t len = 0;
@@ -1394,18 +1397,20 @@ static int emu_register(void *self, const fn_registration_t *r, bool re, fn_doc_
   m.phase = FN_PHASE_FISCAL;
   if ((rc = meta_store_registration(e, &m)) != 0) goto fail;
   if ((rc = document_finish(e, &m, re ? DOC_REREGISTRATION : DOC_REGISTRATION, &h, len, now,
-                            &res)) != 0)
+                            out)) != 0)
     goto fail;
-  result_give(out, &res);
   return 0;
 fail:
   tx_rollback(e);
   return rc;
 }
 
-/* What every report-like document (2, 5, 21, 6) checks first: registered,
-** no receipt open, the clock, the 30-day rule. */
-static int report_start(emu_t *e, meta_t *m, uint32_t now)
+/*
+** What every report-like document (2, 5, 21, 6) checks first: registered,
+** no receipt open, the clock; then the shift the form needs (2 and 6 none
+** open, 5 one open, 21 either); then the 30-day rule.
+*/
+static int report_start(emu_t *e, uint16_t type, meta_t *m, uint32_t now)
 {
   bool receipt = false;
   open_receipt_t open;
@@ -1414,129 +1419,112 @@ static int report_start(emu_t *e, meta_t *m, uint32_t now)
   if ((rc = receipt_load(e, &receipt, &open)) != 0) return rc;
   if (m->phase != FN_PHASE_FISCAL || receipt) return FN_ERR_STATE;
   if ((rc = rule_time(m, now)) != 0) return rc;
+  switch (type) {
+  case DOC_SHIFT_OPEN:
+    /* An overdue shift says what to do about it. */
+    if (m->shift_open) return shift_overdue(m, now) ? FN_ERR_SHIFT_OVERDUE : FN_ERR_STATE;
+    break;
+  case DOC_SHIFT_CLOSE:
+    /* Closing is always allowed past 24 hours: it is the way out. */
+    if (!m->shift_open) return FN_ERR_STATE;
+    break;
+  case DOC_FN_CLOSE:
+    if (m->shift_open) return FN_ERR_STATE;
+    break;
+  }
+  return rule_ofd(e, m, now);
+}
+
+/* A report-like document into e->doc, with the counters as they stand. */
+static int report_build(emu_t *e, uint16_t type, const doc_header_t *h, const doc_counters_t *c,
+                        size_t *len)
+{
+  switch (type) {
+  case DOC_SHIFT_OPEN:
+  case DOC_SHIFT_CLOSE:
+    return from_doc(doc_build_shift(h, c, type == DOC_SHIFT_OPEN, e->doc, sizeof e->doc, len));
+  case DOC_STATE_REPORT:
+    return from_doc(doc_build_state_report(h, c, e->doc, sizeof e->doc, len));
+  default:
+    return from_doc(doc_build_fn_close(h, c, e->doc, sizeof e->doc, len));
+  }
+}
+
+/* The state a report-like document leaves, applied to m (and the shift's
+** totals, which a new shift starts from nothing). */
+static int report_apply(emu_t *e, uint16_t type, meta_t *m, uint32_t now)
+{
+  switch (type) {
+  case DOC_SHIFT_OPEN:
+    m->shift_open = true;
+    m->shift_opened_at = now;
+    m->documents_in_shift = 1;
+    return run(st(e, S_TOTALS_RESET_SHIFT));
+  case DOC_SHIFT_CLOSE:
+    m->shift_open = false;
+    return 0;
+  case DOC_STATE_REPORT:
+    if (m->shift_open) m->documents_in_shift++;
+    return 0;
+  default:
+    m->phase = FN_PHASE_POST;
+    return 0;
+  }
+}
+
+/*
+** One report-like document (2, 5, 21, 6), one transaction: the checks, the
+** counts the document carries, the document, the state it leaves, and
+** document_finish. cashier is "" for 21 and 6, which name none.
+*/
+static int report(emu_t *e, uint16_t type, const char *cashier, fn_doc_result_t *out)
+{
+  meta_t m;
+  doc_header_t h;
+  doc_counters_t c;
+  size_t len = 0;
+  uint32_t now = now_of(e);
+  int rc;
+  if ((rc = tx_begin(e, true)) != 0) return rc;
+  if ((rc = report_start(e, type, &m, now)) != 0) goto fail;
+  if (type == DOC_SHIFT_OPEN) {
+    m.shift_number++;
+    m.receipts_in_shift = 0;
+    m.documents_in_shift = 0;
+  } else if (type == DOC_SHIFT_CLOSE) {
+    m.documents_in_shift++; /* 1111 counts the close itself */
+  }
+  if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
+  /* 1038 only inside a shift (the builder leaves 0 out of a 21). */
+  header_make(&m, cashier, m.last_document + 1, now,
+              type == DOC_STATE_REPORT && !m.shift_open ? 0 : m.shift_number, &h);
+  if ((rc = report_build(e, type, &h, &c, &len)) != 0) goto fail;
+  if ((rc = report_apply(e, type, &m, now)) != 0) goto fail;
+  if ((rc = document_finish(e, &m, type, &h, len, now, out)) != 0) goto fail;
   return 0;
+fail:
+  tx_rollback(e);
+  return rc;
 }
 
 static int emu_shift_open(void *self, const char *cashier, fn_doc_result_t *out)
 {
-  emu_t *e = self;
-  meta_t m;
-  doc_header_t h;
-  doc_counters_t c;
-  fn_doc_result_t res;
-  size_t len = 0;
-  uint32_t now = now_of(e);
-  int rc;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = report_start(e, &m, now)) != 0) goto fail;
-  if (m.shift_open) {
-    /* An overdue shift says what to do about it. */
-    rc = shift_overdue(&m, now) ? FN_ERR_SHIFT_OVERDUE : FN_ERR_STATE;
-    goto fail;
-  }
-  if ((rc = rule_ofd(e, &m, now)) != 0) goto fail;
-  m.shift_number++;
-  m.receipts_in_shift = 0;
-  m.documents_in_shift = 0;
-  if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
-  header_make(&m, cashier, m.last_document + 1, now, m.shift_number, &h);
-  if ((rc = from_doc(doc_build_shift(&h, &c, true, e->doc, sizeof e->doc, &len))) != 0) goto fail;
-  if ((rc = run(st(e, S_TOTALS_RESET_SHIFT))) != 0) goto fail;
-  m.shift_open = true;
-  m.shift_opened_at = now;
-  m.documents_in_shift = 1;
-  if ((rc = document_finish(e, &m, DOC_SHIFT_OPEN, &h, len, now, &res)) != 0) goto fail;
-  result_give(out, &res);
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+  return report(self, DOC_SHIFT_OPEN, cashier, out);
 }
 
 static int emu_shift_close(void *self, const char *cashier, fn_doc_result_t *out)
 {
-  emu_t *e = self;
-  meta_t m;
-  doc_header_t h;
-  doc_counters_t c;
-  fn_doc_result_t res;
-  size_t len = 0;
-  uint32_t now = now_of(e);
-  int rc;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = report_start(e, &m, now)) != 0) goto fail;
-  /* Closing is always allowed past 24 hours: it is the way out. */
-  if (!m.shift_open) {
-    rc = FN_ERR_STATE;
-    goto fail;
-  }
-  if ((rc = rule_ofd(e, &m, now)) != 0) goto fail;
-  m.documents_in_shift++; /* 1111 counts the close itself */
-  if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
-  header_make(&m, cashier, m.last_document + 1, now, m.shift_number, &h);
-  if ((rc = from_doc(doc_build_shift(&h, &c, false, e->doc, sizeof e->doc, &len))) != 0) goto fail;
-  m.shift_open = false;
-  if ((rc = document_finish(e, &m, DOC_SHIFT_CLOSE, &h, len, now, &res)) != 0) goto fail;
-  result_give(out, &res);
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+  return report(self, DOC_SHIFT_CLOSE, cashier, out);
 }
 
 static int emu_state_report(void *self, fn_doc_result_t *out)
 {
-  emu_t *e = self;
-  meta_t m;
-  doc_header_t h;
-  doc_counters_t c;
-  fn_doc_result_t res;
-  size_t len = 0;
-  uint32_t now = now_of(e);
-  int rc;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = report_start(e, &m, now)) != 0) goto fail;
-  if ((rc = rule_ofd(e, &m, now)) != 0) goto fail;
-  if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
-  /* 1038 only inside a shift (the builder leaves 0 out). */
-  header_make(&m, "", m.last_document + 1, now, m.shift_open ? m.shift_number : 0, &h);
-  if ((rc = from_doc(doc_build_state_report(&h, &c, e->doc, sizeof e->doc, &len))) != 0) goto fail;
-  if (m.shift_open) m.documents_in_shift++;
-  if ((rc = document_finish(e, &m, DOC_STATE_REPORT, &h, len, now, &res)) != 0) goto fail;
-  result_give(out, &res);
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+  return report(self, DOC_STATE_REPORT, "", out);
 }
 
 static int emu_fn_close(void *self, fn_doc_result_t *out)
 {
-  emu_t *e = self;
-  meta_t m;
-  doc_header_t h;
-  doc_counters_t c;
-  fn_doc_result_t res;
-  size_t len = 0;
-  uint32_t now = now_of(e);
-  int rc;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = report_start(e, &m, now)) != 0) goto fail;
-  if (m.shift_open) {
-    rc = FN_ERR_STATE;
-    goto fail;
-  }
-  if ((rc = rule_ofd(e, &m, now)) != 0) goto fail;
-  if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
-  header_make(&m, "", m.last_document + 1, now, m.shift_number, &h);
-  if ((rc = from_doc(doc_build_fn_close(&h, &c, e->doc, sizeof e->doc, &len))) != 0) goto fail;
-  m.phase = FN_PHASE_POST;
-  if ((rc = document_finish(e, &m, DOC_FN_CLOSE, &h, len, now, &res)) != 0) goto fail;
-  result_give(out, &res);
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+  return report(self, DOC_FN_CLOSE, "", out);
 }
 
 /* A tax system (1055) is one bit of the registered mask (1062). */
