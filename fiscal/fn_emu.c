@@ -730,11 +730,10 @@ typedef struct unsent {
 ** counting a queue of weeks of undelivered documents on every receipt
 ** made each receipt slower than the last. The oldest entry is the
 ** lowest-numbered one (times never go backwards), found through the
-** queue's partial index.
+** queue's partial index: s is that query, bound and about to step.
 */
-static int queue_head(emu_t *e, stmt_id_t id, uint32_t count, unsent_t *u)
+static int queue_head(sqlite3_stmt *s, uint32_t count, unsent_t *u)
 {
-  sqlite3_stmt *s = st(e, id);
   bool found = false;
   int rc = fetch(s, &found);
   if (rc != 0) return rc;
@@ -752,31 +751,21 @@ static int queue_head(emu_t *e, stmt_id_t id, uint32_t count, unsent_t *u)
 /* Documents waiting for the OFD's acknowledgement. */
 static int documents_unsent(emu_t *e, const meta_t *m, unsent_t *u)
 {
-  return queue_head(e, S_DOC_FIRST_UNSENT, m->unsent_documents, u);
+  return queue_head(st(e, S_DOC_FIRST_UNSENT), m->unsent_documents, u);
 }
 
 /* Notifications waiting for their ticket. */
 static int notifications_unsent(emu_t *e, const meta_t *m, unsent_t *u)
 {
-  return queue_head(e, S_NOTE_FIRST_UNSENT, m->unsent_notifications, u);
+  return queue_head(st(e, S_NOTE_FIRST_UNSENT), m->unsent_notifications, u);
 }
 
 /* Notifications neither ticketed nor exported: the remote shop's clock. */
 static int notifications_unexported(emu_t *e, const meta_t *m, unsent_t *u)
 {
   sqlite3_stmt *s = st(e, S_NOTE_FIRST_UNEXPORTED);
-  bool found = false;
   int rc = bind_int(s, 1, m->exported_through);
-  if (rc == 0) rc = fetch(s, &found);
-  if (rc != 0) return rc;
-  memset(u, 0, sizeof *u);
-  u->count = m->unexported_notifications;
-  if (found) {
-    u->first_number = col_u32(s, 0);
-    u->first_time = col_u32(s, 1);
-  }
-  sqlite3_reset(s);
-  return found == (u->count > 0) ? 0 : FN_ERR_FAILURE;
+  return rc != 0 ? rc : queue_head(s, m->unexported_notifications, u);
 }
 
 static int count_rows(emu_t *e, stmt_id_t id, uint32_t *count)
