@@ -1523,27 +1523,33 @@ static bool tax_system_ok(const meta_t *m, uint8_t tax_system)
          (tax_system & m->tax_systems) != 0;
 }
 
+/*
+** What opening (receipt_open false) and closing (true) a receipt check
+** first: registered, a shift open, a receipt open or not as receipt_open
+** says, the clock, the 24-hour shift, the 30-day rule. The open receipt's
+** row goes to *open.
+*/
+static int receipt_start(emu_t *e, bool receipt_open, meta_t *m, open_receipt_t *open, uint32_t now)
+{
+  bool receipt = false;
+  int rc;
+  if ((rc = meta_load(e, m)) != 0) return rc;
+  if ((rc = receipt_load(e, &receipt, open)) != 0) return rc;
+  if (m->phase != FN_PHASE_FISCAL || !m->shift_open || receipt != receipt_open) return FN_ERR_STATE;
+  if ((rc = rule_time(m, now)) != 0) return rc;
+  if (shift_overdue(m, now)) return FN_ERR_SHIFT_OVERDUE;
+  return rule_ofd(e, m, now);
+}
+
 static int emu_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, const char *cashier)
 {
   emu_t *e = self;
   meta_t m;
-  bool receipt = false;
   open_receipt_t open;
   uint32_t now = now_of(e);
   int rc;
   if ((rc = tx_begin_light(e)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
-  if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
-  if (m.phase != FN_PHASE_FISCAL || !m.shift_open || receipt) {
-    rc = FN_ERR_STATE;
-    goto fail;
-  }
-  if ((rc = rule_time(&m, now)) != 0) goto fail;
-  if (shift_overdue(&m, now)) {
-    rc = FN_ERR_SHIFT_OVERDUE;
-    goto fail;
-  }
-  if ((rc = rule_ofd(e, &m, now)) != 0) goto fail;
+  if ((rc = receipt_start(e, false, &m, &open, now)) != 0) goto fail;
   if (!tax_system_ok(&m, tax_system)) {
     rc = FN_ERR_VALUE;
     goto fail;
@@ -1640,7 +1646,7 @@ static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool 
 {
   emu_t *e = self;
   meta_t m;
-  bool receipt = false, marked = false;
+  bool marked = false;
   open_receipt_t open;
   doc_header_t h;
   fn_doc_result_t res;
@@ -1649,18 +1655,7 @@ static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool 
   uint32_t now = now_of(e);
   int rc;
   if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
-  if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
-  if (m.phase != FN_PHASE_FISCAL || !m.shift_open || !receipt) {
-    rc = FN_ERR_STATE;
-    goto fail;
-  }
-  if ((rc = rule_time(&m, now)) != 0) goto fail;
-  if (shift_overdue(&m, now)) {
-    rc = FN_ERR_SHIFT_OVERDUE;
-    goto fail;
-  }
-  if ((rc = rule_ofd(e, &m, now)) != 0) goto fail;
+  if ((rc = receipt_start(e, true, &m, &open, now)) != 0) goto fail;
   if ((rc = items_load(e)) != 0) goto fail;
   doc_receipt_t *r = &e->receipt;
   /* 1020 is the sum of the lines; 1031 + 1081 must pay exactly that. */
