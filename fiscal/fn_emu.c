@@ -591,6 +591,16 @@ static void tx_rollback(emu_t *e)
   if (!sqlite3_get_autocommit(e->db)) (void)run(st(e, S_ROLLBACK));
 }
 
+/* Ends a call's transaction with the call's outcome rc: commits when rc
+** is 0, rolls back when it is not or the commit fails. Returns the
+** outcome. */
+static int tx_end(emu_t *e, int rc)
+{
+  if (rc == 0) rc = tx_commit(e);
+  if (rc != 0) tx_rollback(e);
+  return rc;
+}
+
 /* Runs one SQL text with no parameters (schema, pragmas) through
 ** prepare/step, discarding rows. */
 static int exec_plain(sqlite3 *db, const char *sql)
@@ -1549,23 +1559,20 @@ static int emu_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, 
   uint32_t now = now_of(e);
   int rc;
   if ((rc = tx_begin_light(e)) != 0) return rc;
-  if ((rc = receipt_start(e, false, &m, &open, now)) != 0) goto fail;
+  if ((rc = receipt_start(e, false, &m, &open, now)) != 0) goto end;
   if (!tax_system_ok(&m, tax_system)) {
     rc = FN_ERR_VALUE;
-    goto fail;
+    goto end;
   }
   sqlite3_stmt *s = st(e, S_RECEIPT_INSERT);
   if (bind_int(s, 1, operation) || bind_int(s, 2, tax_system) || bind_text(s, 3, cashier) ||
       bind_int(s, 4, now)) {
     rc = FN_ERR_IO;
-    goto fail;
+    goto end;
   }
-  if ((rc = run(s)) != 0) goto fail;
-  if ((rc = tx_commit(e)) != 0) goto fail;
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+  rc = run(s);
+end:
+  return tx_end(e, rc);
 }
 
 static int emu_receipt_add(void *self, const doc_item_t *item)
@@ -1579,29 +1586,29 @@ static int emu_receipt_add(void *self, const doc_item_t *item)
   size_t len = 0;
   int rc;
   if ((rc = tx_begin_light(e)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
-  if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
+  if ((rc = meta_load(e, &m)) != 0) goto end;
+  if ((rc = receipt_load(e, &receipt, &open)) != 0) goto end;
   if (m.phase != FN_PHASE_FISCAL || !receipt) {
     rc = FN_ERR_STATE;
-    goto fail;
+    goto end;
   }
-  if ((rc = items_load(e)) != 0) goto fail;
+  if ((rc = items_load(e)) != 0) goto end;
   if (e->receipt.item_count >= DOC_MAX_ITEMS) {
     rc = FN_ERR_TLV_SIZE;
-    goto fail;
+    goto end;
   }
   if (it.marked) {
     checked_t c;
     /* 0x3E: only a code checked and accepted may go into a receipt. */
-    if ((rc = checked_find(e, it.km, it.km_len, &found, &c)) != 0) goto fail;
+    if ((rc = checked_find(e, it.km, it.km_len, &found, &c)) != 0) goto end;
     if (!found || !c.accepted) {
       rc = FN_ERR_KM_NOT_CHECKED;
-      goto fail;
+      goto end;
     }
-    if ((rc = item_has_km(e, it.km, it.km_len, &found)) != 0) goto fail;
+    if ((rc = item_has_km(e, it.km, it.km_len, &found)) != 0) goto end;
     if (found) { /* one piece, one line */
       rc = FN_ERR_VALUE;
-      goto fail;
+      goto end;
     }
     /* 2100 and 2106 are the FN's findings, not the till's. */
     it.km_type = c.km_type;
@@ -1626,19 +1633,16 @@ static int emu_receipt_add(void *self, const doc_item_t *item)
   for (size_t i = 0; i < e->receipt.item_count; i++) {
     if (e->receipt.items[i].total > (uint64_t)INT64_MAX - e->receipt.cash) {
       rc = FN_ERR_VALUE;
-      goto fail;
+      goto end;
     }
     e->receipt.cash += e->receipt.items[i].total;
   }
   header_make(&m, open.cashier, m.last_document + 1, m.last_time, m.shift_number, &h);
   if ((rc = from_doc(doc_build_receipt(&h, &e->receipt, false, e->doc, sizeof e->doc, &len))) != 0)
-    goto fail;
-  if ((rc = item_store(e, (uint32_t)e->receipt.item_count, &it)) != 0) goto fail;
-  if ((rc = tx_commit(e)) != 0) goto fail;
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+    goto end;
+  rc = item_store(e, (uint32_t)e->receipt.item_count, &it);
+end:
+  return tx_end(e, rc);
 }
 
 static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool correction,
@@ -1749,20 +1753,17 @@ static int emu_receipt_cancel(void *self)
   open_receipt_t open;
   int rc;
   if ((rc = tx_begin_light(e)) != 0) return rc;
-  if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
+  if ((rc = receipt_load(e, &receipt, &open)) != 0) goto end;
   if (!receipt) {
     rc = FN_ERR_STATE;
-    goto fail;
+    goto end;
   }
   /* A sale that did not happen: its codes must be checked again. */
-  if ((rc = run(st(e, S_KM_DELETE_RECEIPT))) != 0) goto fail;
-  if ((rc = run(st(e, S_ITEMS_DELETE))) != 0) goto fail;
-  if ((rc = run(st(e, S_RECEIPT_DELETE))) != 0) goto fail;
-  if ((rc = tx_commit(e)) != 0) goto fail;
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+  if ((rc = run(st(e, S_KM_DELETE_RECEIPT))) != 0) goto end;
+  if ((rc = run(st(e, S_ITEMS_DELETE))) != 0) goto end;
+  rc = run(st(e, S_RECEIPT_DELETE));
+end:
+  return tx_end(e, rc);
 }
 
 /* Marking needs a registered FN that sells marked goods. */
@@ -1901,30 +1902,26 @@ static int emu_km_accept(void *self, const char *km, size_t km_len, bool accept)
   bool found = false;
   int rc;
   if ((rc = tx_begin_light(e)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
-  if ((rc = marking_state(&m)) != 0) goto fail;
-  if ((rc = checked_find(e, km, km_len, &found, &c)) != 0) goto fail;
+  if ((rc = meta_load(e, &m)) != 0) goto end;
+  if ((rc = marking_state(&m)) != 0) goto end;
+  if ((rc = checked_find(e, km, km_len, &found, &c)) != 0) goto end;
   if (!found) {
     rc = FN_ERR_NO_DATA;
-    goto fail;
+    goto end;
   }
-  if ((rc = item_has_km(e, km, km_len, &found)) != 0) goto fail;
+  if ((rc = item_has_km(e, km, km_len, &found)) != 0) goto end;
   if (found) {
     /* Already a line of the open receipt: accepting again changes
     ** nothing; declining would leave the receipt with an unchecked code
     ** (cancel the receipt instead). */
     rc = accept ? 0 : FN_ERR_STATE;
-    if (rc != 0) goto fail;
   } else {
     sqlite3_stmt *s = st(e, accept ? S_KM_ACCEPT : S_KM_DELETE);
-    if ((rc = bind_blob(s, 1, km, km_len)) != 0) goto fail;
-    if ((rc = run(s)) != 0) goto fail;
+    if ((rc = bind_blob(s, 1, km, km_len)) != 0) goto end;
+    if ((rc = run(s)) != 0) goto end;
   }
-  if ((rc = tx_commit(e)) != 0) goto fail;
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+end:
+  return tx_end(e, rc);
 }
 
 /* Reads a documents row (number, type, time, tlv, acknowledged, queued). */
@@ -2098,10 +2095,10 @@ static int emu_notifications_exported(void *self, uint32_t through)
   uint32_t waiting = 0;
   int rc;
   if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
+  if ((rc = meta_load(e, &m)) != 0) goto end;
   if (through > m.last_notification) {
     rc = FN_ERR_NO_DATA; /* the FN never made that notification */
-    goto fail;
+    goto end;
   }
   if (through > m.exported_through) {
     /* The unticketed ones the mark passes over leave the batch clock. */
@@ -2109,25 +2106,22 @@ static int emu_notifications_exported(void *self, uint32_t through)
     bool found = false;
     if (bind_int(s, 1, m.exported_through) || bind_int(s, 2, through)) {
       rc = FN_ERR_IO;
-      goto fail;
+      goto end;
     }
-    if ((rc = fetch(s, &found)) != 0) goto fail;
+    if ((rc = fetch(s, &found)) != 0) goto end;
     waiting = found ? col_u32(s, 0) : 0;
     sqlite3_reset(s);
     if (waiting > m.unexported_notifications) {
       rc = FN_ERR_FAILURE; /* the counter disagrees with the table: damaged */
-      goto fail;
+      goto end;
     }
     m.unexported_notifications -= waiting;
     m.exported_through = through;
     m.exported_at = now_of(e);
-    if ((rc = meta_store(e, &m)) != 0) goto fail;
+    if ((rc = meta_store(e, &m)) != 0) goto end;
   }
-  if ((rc = tx_commit(e)) != 0) goto fail;
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+end:
+  return tx_end(e, rc);
 }
 
 static int emu_sign_blob(void *self, const uint8_t *data, size_t len, uint8_t mac[FN_BLOB_MAC_SIZE])
@@ -2198,10 +2192,10 @@ static int emu_key_update(void *self, const fn_key_t *keys, size_t count, uint32
     if (rc != 0) return FN_ERR_VALUE;
   }
   if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
+  if ((rc = meta_load(e, &m)) != 0) goto end;
   if (m.phase == FN_PHASE_POST) {
     rc = FN_ERR_STATE;
-    goto fail;
+    goto end;
   }
   for (size_t i = 0; i < count; i++) {
     char id[5];
@@ -2211,17 +2205,14 @@ static int emu_key_update(void *self, const fn_key_t *keys, size_t count, uint32
     if (bind_text(s, 1, id) || bind_int(s, 2, keys[i].kind) ||
         bind_blob(s, 3, keys[i].material, keys[i].len) || bind_int(s, 4, when)) {
       rc = FN_ERR_IO;
-      goto fail;
+      goto end;
     }
-    if ((rc = run(s)) != 0) goto fail;
+    if ((rc = run(s)) != 0) goto end;
   }
   if (when > m.keys_updated_at) m.keys_updated_at = when;
-  if ((rc = meta_store(e, &m)) != 0) goto fail;
-  if ((rc = tx_commit(e)) != 0) goto fail;
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+  rc = meta_store(e, &m);
+end:
+  return tx_end(e, rc);
 }
 
 static void emu_destroy(void *self)
