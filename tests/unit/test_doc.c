@@ -1861,6 +1861,43 @@ static void test_pinned_answers(void **state)
   EXPECT_PINNED(84, PART(pin_km_ticket));
 }
 
+/* The TLV getters the parsers read with refuse a missing output, after the
+** item's own checks: a known tag of another type is TLV_ERR_WRONG_TYPE
+** whatever the output. (Pins the order tlv.c's item_check keeps.) */
+static void test_getters_refuse_null_outputs(void **state)
+{
+  (void)state;
+  static const uint8_t one[1] = {7}, four[4] = {1, 2, 3, 4}, fvln[2] = {3, 1};
+  tlv_item_t byte_item = {.tag = 1054, .length = 1, .value = one};
+  tlv_item_t u16_item = {.tag = 1213, .length = 2, .value = four};
+  tlv_item_t u32_item = {.tag = 1040, .length = 4, .value = four};
+  tlv_item_t time_item = {.tag = 1012, .length = 4, .value = four};
+  tlv_item_t vln_item = {.tag = 1020, .length = 1, .value = one};
+  tlv_item_t fvln_item = {.tag = 1023, .length = 2, .value = fvln};
+  tlv_item_t text_item = {.tag = 1030, .length = 1, .value = one};
+  tlv_item_t bytes_item = {.tag = 1078, .length = 4, .value = four};
+  const uint8_t *data = NULL;
+  char text[8];
+  size_t length = 0;
+  assert_int_equal(tlv_get_byte(&byte_item, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_uint16(&u16_item, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_uint32(&u32_item, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_unixtime(&time_item, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_vln(&vln_item, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_fvln(&fvln_item, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_string(&text_item, NULL, sizeof text, &length), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_string(&text_item, text, sizeof text, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_bytes(&bytes_item, NULL, &length), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_bytes(&bytes_item, &data, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_byte(&u32_item, NULL), TLV_ERR_WRONG_TYPE);
+  assert_int_equal(tlv_get_uint32(&byte_item, NULL), TLV_ERR_WRONG_TYPE);
+  assert_int_equal(tlv_get_string(&bytes_item, NULL, sizeof text, NULL), TLV_ERR_WRONG_TYPE);
+  assert_int_equal(tlv_get_bytes(&text_item, NULL, NULL), TLV_ERR_WRONG_TYPE);
+  /* A length its type refuses comes before the missing output too. */
+  u32_item.length = 3;
+  assert_int_equal(tlv_get_uint32(&u32_item, NULL), TLV_ERR_BAD_LENGTH);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1888,6 +1925,7 @@ int main(void)
       cmocka_unit_test(test_pinned_reports),
       cmocka_unit_test(test_pinned_receipts),
       cmocka_unit_test(test_pinned_answers),
+      cmocka_unit_test(test_getters_refuse_null_outputs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
