@@ -117,20 +117,29 @@ static int put_flag(tlv_writer_t *w, uint16_t tag, bool set)
 }
 
 /*
-** Starts a build: the writer may use buf[0..cap) but never more than a
-** document may take before its seal is added.
+** The prologue every builder shares. len must be given and is 0 from here
+** on; buf and the builder's input must be given (inputs_given: the
+** builder's own pointers are not NULL). Then the writer starts on buf: it
+** may use buf[0..cap) but never more than a document may take before its
+** seal is added. Returns 0, or TLV_ERR_ARGUMENT having touched nothing but
+** *len: the builder returns at once, there is nothing to wipe.
 */
-static void build_start(tlv_writer_t *w, uint8_t *buf, size_t cap)
+static int build_begin(tlv_writer_t *w, bool inputs_given, uint8_t *buf, size_t cap, size_t *len)
 {
   size_t limit = DOC_MAX_DOCUMENT - DOC_SEAL_SIZE;
+  if (!len) return TLV_ERR_ARGUMENT;
+  *len = 0;
+  if (!inputs_given || !buf) return TLV_ERR_ARGUMENT;
   tlv_writer_init(w, buf, cap < limit ? cap : limit);
+  return 0;
 }
 
 /*
-** Ends a build. On success gives the length; on error wipes all the
-** writer may have touched (a failed string conversion can scribble past
-** the written length) and reports the document limit as such rather than
-** as a small buffer when it was the limit that was reached.
+** Ends a build begun with build_begin(), rc being how the builder fared.
+** On success gives the length; on error wipes all the writer may have
+** touched (a failed string conversion can scribble past the written
+** length) and reports the document limit as such rather than as a small
+** buffer when it was the limit that was reached.
 */
 static int build_end(tlv_writer_t *w, int rc, size_t cap, size_t *len)
 {
@@ -142,36 +151,40 @@ static int build_end(tlv_writer_t *w, int rc, size_t cap, size_t *len)
   return rc;
 }
 
-/* What a form carries in its header, besides number, time and FN. */
-enum {
-  HEADER_KKT = 0x01u,     /* 1037 KKT registration number */
-  HEADER_USER = 0x02u,    /* 1018 INN, 1048 name */
-  HEADER_PLACE = 0x04u,   /* 1009 address, 1187 place */
-  HEADER_CASHIER = 0x08u, /* 1021 when not empty */
-  HEADER_SHIFT = 0x10u,   /* 1038 */
-  HEADER_SHIFT_IF = 0x20u /* 1038 only when not 0 (report 21 outside a shift) */
-};
-#define HEADER_FULL (HEADER_KKT | HEADER_USER | HEADER_PLACE | HEADER_CASHIER)
-
-/* 1040, 1012, 1041, then what `what` asks for, in the format's order. */
-static int put_header(tlv_writer_t *w, const doc_header_t *h, unsigned what)
+/*
+** Opens a document of a form with the common header (1, 11, 2, 5, 21, 6,
+** 3, 31): the form's STLV, 1040, 1012, 1041, 1037, 1018, 1048, 1009,
+** 1187, 1021 (when not ""), 1038, then 1209 = ffd. 1038 is in every form
+** made inside a shift, in the state report (21) only when it was made
+** inside one (shift_number not 0), never in a registration.
+*/
+static int put_opening(tlv_writer_t *w, uint16_t form, const doc_header_t *h, uint8_t ffd)
 {
+  bool registration = form == DOC_REGISTRATION || form == DOC_REREGISTRATION;
+  bool outside_shift = form == DOC_STATE_REPORT && h->shift_number == 0;
   int rc;
+  TRY(tlv_begin_stlv(w, form));
   TRY(tlv_put_uint32(w, 1040, h->number));
   TRY(tlv_put_unixtime(w, 1012, h->time));
   TRY(PUT_TEXT(w, 1041, h->fn_number));
-  if (what & HEADER_KKT) TRY(PUT_TEXT(w, 1037, h->kkt_reg_number));
-  if (what & HEADER_USER) {
-    TRY(PUT_TEXT(w, 1018, h->user_inn));
-    TRY(PUT_TEXT(w, 1048, h->user_name));
-  }
-  if (what & HEADER_PLACE) {
-    TRY(PUT_TEXT(w, 1009, h->address));
-    TRY(PUT_TEXT(w, 1187, h->place));
-  }
-  if (what & HEADER_CASHIER) TRY(PUT_TEXT_OPTIONAL(w, 1021, h->cashier));
-  if ((what & HEADER_SHIFT) || ((what & HEADER_SHIFT_IF) && h->shift_number != 0))
-    TRY(tlv_put_uint32(w, 1038, h->shift_number));
+  TRY(PUT_TEXT(w, 1037, h->kkt_reg_number));
+  TRY(PUT_TEXT(w, 1018, h->user_inn));
+  TRY(PUT_TEXT(w, 1048, h->user_name));
+  TRY(PUT_TEXT(w, 1009, h->address));
+  TRY(PUT_TEXT(w, 1187, h->place));
+  TRY(PUT_TEXT_OPTIONAL(w, 1021, h->cashier));
+  if (!registration && !outside_shift) TRY(tlv_put_uint32(w, 1038, h->shift_number));
+  TRY(tlv_put_byte(w, 1209, ffd));
+fail:
+  return rc;
+}
+
+/* 1188 the register's software version, 1189 the format version it supports (1, 11, 2). */
+static int put_kkt_version(tlv_writer_t *w)
+{
+  int rc;
+  TRY(tlv_put_string(w, 1188, DOC_KKT_VERSION, strlen(DOC_KKT_VERSION)));
+  TRY(tlv_put_byte(w, 1189, DOC_FFD_1_2));
 fail:
   return rc;
 }
@@ -189,7 +202,10 @@ fail:
   return rc;
 }
 
-/* 1097 unsent documents, with 1116 and 1098 when there are any. */
+/* What the operators have not confirmed, shared by 5, 21 and 6: 1097
+** unsent documents, with (when there are any) 1116 the first one's number
+** (21 only: with_number) and 1098 its time; then 2104 unsent
+** notifications. */
 static int put_unsent(tlv_writer_t *w, const doc_counters_t *c, bool with_number)
 {
   int rc;
@@ -198,6 +214,7 @@ static int put_unsent(tlv_writer_t *w, const doc_counters_t *c, bool with_number
     if (with_number) TRY(tlv_put_uint32(w, 1116, c->first_unsent_number));
     TRY(tlv_put_unixtime(w, 1098, c->first_unsent_time));
   }
+  TRY(tlv_put_uint32(w, 2104, c->unsent_notifications));
 fail:
   return rc;
 }
@@ -213,18 +230,14 @@ int doc_build_registration(const doc_header_t *h, const doc_registration_t *r, b
 {
   tlv_writer_t w;
   int rc;
-  if (!len) return TLV_ERR_ARGUMENT;
-  *len = 0;
-  if (!h || !r || !buf) return TLV_ERR_ARGUMENT;
-  build_start(&w, buf, cap);
+  if ((rc = build_begin(&w, h && r, buf, cap, len)) != 0) return rc;
   /* A register that talks to an OFD must name it. */
   if (!h->autonomous && r->ofd_inn[0] == '\0') {
     rc = DOC_ERR_MISSING;
     goto fail;
   }
-  TRY(tlv_begin_stlv(&w, re ? DOC_REREGISTRATION : DOC_REGISTRATION));
-  TRY(put_header(&w, h, HEADER_FULL));
-  TRY(tlv_put_byte(&w, 1209, r->ffd_version ? r->ffd_version : DOC_FFD_1_2));
+  TRY(put_opening(&w, re ? DOC_REREGISTRATION : DOC_REGISTRATION, h,
+                  r->ffd_version ? r->ffd_version : DOC_FFD_1_2));
   TRY(PUT_TEXT(&w, 1013, r->kkt_serial));
   TRY(tlv_put_byte(&w, 1062, r->tax_systems));
   TRY(tlv_put_byte(&w, 1002, h->autonomous ? 1 : 0));
@@ -233,8 +246,7 @@ int doc_build_registration(const doc_header_t *h, const doc_registration_t *r, b
     TRY(PUT_TEXT(&w, 1017, r->ofd_inn));
     TRY(PUT_TEXT(&w, 1046, r->ofd_name));
   }
-  TRY(tlv_put_string(&w, 1188, DOC_KKT_VERSION, strlen(DOC_KKT_VERSION)));
-  TRY(tlv_put_byte(&w, 1189, DOC_FFD_1_2));
+  TRY(put_kkt_version(&w));
   TRY(tlv_put_byte(&w, 1190, DOC_FFD_1_2));
   if (re) TRY(tlv_put_uint32(&w, 1205, r->reason_mask));
   TRY(tlv_end_stlv(&w));
@@ -250,21 +262,14 @@ int doc_build_shift(const doc_header_t *h, const doc_counters_t *c, bool open, u
 {
   tlv_writer_t w;
   int rc;
-  if (!len) return TLV_ERR_ARGUMENT;
-  *len = 0;
-  if (!h || !c || !buf) return TLV_ERR_ARGUMENT;
-  build_start(&w, buf, cap);
-  TRY(tlv_begin_stlv(&w, open ? DOC_SHIFT_OPEN : DOC_SHIFT_CLOSE));
-  TRY(put_header(&w, h, HEADER_FULL | HEADER_SHIFT));
-  TRY(tlv_put_byte(&w, 1209, DOC_FFD_1_2));
+  if ((rc = build_begin(&w, h && c, buf, cap, len)) != 0) return rc;
+  TRY(put_opening(&w, open ? DOC_SHIFT_OPEN : DOC_SHIFT_CLOSE, h, DOC_FFD_1_2));
   if (open) {
-    TRY(tlv_put_string(&w, 1188, DOC_KKT_VERSION, strlen(DOC_KKT_VERSION)));
-    TRY(tlv_put_byte(&w, 1189, DOC_FFD_1_2));
+    TRY(put_kkt_version(&w));
   } else {
     TRY(tlv_put_uint32(&w, 1118, c->receipts_in_shift));
     TRY(tlv_put_uint32(&w, 1111, c->documents_in_shift));
     TRY(put_unsent(&w, c, false));
-    TRY(tlv_put_uint32(&w, 2104, c->unsent_notifications));
   }
   TRY(put_fn_flags(&w, c));
   TRY(tlv_end_stlv(&w));
@@ -277,16 +282,10 @@ int doc_build_state_report(const doc_header_t *h, const doc_counters_t *c, uint8
 {
   tlv_writer_t w;
   int rc;
-  if (!len) return TLV_ERR_ARGUMENT;
-  *len = 0;
-  if (!h || !c || !buf) return TLV_ERR_ARGUMENT;
-  build_start(&w, buf, cap);
-  TRY(tlv_begin_stlv(&w, DOC_STATE_REPORT));
-  TRY(put_header(&w, h, HEADER_FULL | HEADER_SHIFT_IF));
-  TRY(tlv_put_byte(&w, 1209, DOC_FFD_1_2));
+  if ((rc = build_begin(&w, h && c, buf, cap, len)) != 0) return rc;
+  TRY(put_opening(&w, DOC_STATE_REPORT, h, DOC_FFD_1_2));
   if (h->autonomous) TRY(tlv_put_byte(&w, 1002, 1));
   TRY(put_unsent(&w, c, true));
-  TRY(tlv_put_uint32(&w, 2104, c->unsent_notifications));
   TRY(put_fn_flags(&w, c));
   TRY(tlv_end_stlv(&w));
 fail:
@@ -298,16 +297,10 @@ int doc_build_fn_close(const doc_header_t *h, const doc_counters_t *c, uint8_t *
 {
   tlv_writer_t w;
   int rc;
-  if (!len) return TLV_ERR_ARGUMENT;
-  *len = 0;
-  if (!h || !c || !buf) return TLV_ERR_ARGUMENT;
-  build_start(&w, buf, cap);
-  TRY(tlv_begin_stlv(&w, DOC_FN_CLOSE));
-  TRY(put_header(&w, h, HEADER_FULL | HEADER_SHIFT));
-  TRY(tlv_put_byte(&w, 1209, DOC_FFD_1_2));
+  if ((rc = build_begin(&w, h && c, buf, cap, len)) != 0) return rc;
+  TRY(put_opening(&w, DOC_FN_CLOSE, h, DOC_FFD_1_2));
   /* What is left undelivered when the archive closes. */
   TRY(put_unsent(&w, c, false));
-  TRY(tlv_put_uint32(&w, 2104, c->unsent_notifications));
   TRY(tlv_end_stlv(&w));
 fail:
   return build_end(&w, rc, cap, len);
@@ -437,19 +430,14 @@ int doc_build_receipt(const doc_header_t *h, const doc_receipt_t *r, bool correc
   uint64_t total = 0;
   bool any_marked = false, any_negative = false;
   int rc;
-  if (!len) return TLV_ERR_ARGUMENT;
-  *len = 0;
-  if (!h || !r || !buf) return TLV_ERR_ARGUMENT;
-  build_start(&w, buf, cap);
+  if ((rc = build_begin(&w, h && r, buf, cap, len)) != 0) return rc;
   if (r->item_count == 0 || r->item_count > DOC_MAX_ITEMS || r->operation < DOC_OP_SALE ||
       r->operation > DOC_OP_PURCHASE_RETURN || (correction && r->correction_type > 1)) {
     rc = TLV_ERR_ARGUMENT;
     goto fail;
   }
   TRY(receipt_sums(r, &total, &vat, &any_marked, &any_negative));
-  TRY(tlv_begin_stlv(&w, correction ? DOC_CORRECTION : DOC_RECEIPT));
-  TRY(put_header(&w, h, HEADER_FULL | HEADER_SHIFT));
-  TRY(tlv_put_byte(&w, 1209, DOC_FFD_1_2));
+  TRY(put_opening(&w, correction ? DOC_CORRECTION : DOC_RECEIPT, h, DOC_FFD_1_2));
   TRY(tlv_put_uint32(&w, 1042, r->receipt_number));
   TRY(tlv_put_byte(&w, 1054, r->operation));
   TRY(tlv_put_byte(&w, 1055, r->tax_system));
@@ -486,10 +474,7 @@ int doc_build_km_request(const doc_header_t *h, const doc_item_t *item, uint8_t 
   tlv_writer_t w;
   size_t km_length = 0;
   int rc;
-  if (!len) return TLV_ERR_ARGUMENT;
-  *len = 0;
-  if (!h || !item || !buf) return TLV_ERR_ARGUMENT;
-  build_start(&w, buf, cap);
+  if ((rc = build_begin(&w, h && item, buf, cap, len)) != 0) return rc;
   TRY(item_km(item, &km_length));
   TRY(tlv_begin_stlv(&w, DOC_KM_REQUEST));
   TRY(PUT_TEXT(&w, 1041, h->fn_number));
@@ -512,10 +497,7 @@ int doc_build_km_notification(const doc_header_t *h, uint32_t receipt_number,
   tlv_writer_t w;
   size_t marked = 0, km_length = 0;
   int rc;
-  if (!len) return TLV_ERR_ARGUMENT;
-  *len = 0;
-  if (!h || !r || !buf) return TLV_ERR_ARGUMENT;
-  build_start(&w, buf, cap);
+  if ((rc = build_begin(&w, h && r, buf, cap, len)) != 0) return rc;
   if (r->item_count > DOC_MAX_ITEMS) {
     rc = TLV_ERR_ARGUMENT;
     goto fail;
@@ -557,10 +539,7 @@ int doc_build_ack(const doc_ack_t *a, uint8_t *buf, size_t cap, size_t *len)
 {
   tlv_writer_t w;
   int rc;
-  if (!len) return TLV_ERR_ARGUMENT;
-  *len = 0;
-  if (!a || !buf) return TLV_ERR_ARGUMENT;
-  build_start(&w, buf, cap);
+  if ((rc = build_begin(&w, a != NULL, buf, cap, len)) != 0) return rc;
   if (a->operator_sign_len > sizeof a->operator_sign) {
     rc = TLV_ERR_ARGUMENT;
     goto fail;
@@ -583,10 +562,7 @@ int doc_build_km_answer(const doc_km_answer_t *a, uint8_t *buf, size_t cap, size
 {
   tlv_writer_t w;
   int rc;
-  if (!len) return TLV_ERR_ARGUMENT;
-  *len = 0;
-  if (!a || !buf) return TLV_ERR_ARGUMENT;
-  build_start(&w, buf, cap);
+  if ((rc = build_begin(&w, a != NULL, buf, cap, len)) != 0) return rc;
   if (a->km_len > DOC_MAX_KM) {
     rc = TLV_ERR_ARGUMENT;
     goto fail;
@@ -609,10 +585,7 @@ int doc_build_km_ticket(const doc_km_ticket_t *t, uint8_t *buf, size_t cap, size
 {
   tlv_writer_t w;
   int rc;
-  if (!len) return TLV_ERR_ARGUMENT;
-  *len = 0;
-  if (!t || !buf) return TLV_ERR_ARGUMENT;
-  build_start(&w, buf, cap);
+  if ((rc = build_begin(&w, t != NULL, buf, cap, len)) != 0) return rc;
   TRY(tlv_begin_stlv(&w, DOC_KM_TICKET));
   TRY(tlv_put_uint32(&w, 2002, t->notification_number));
   TRY(tlv_put_byte(&w, 2111, t->result));

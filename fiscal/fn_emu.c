@@ -591,6 +591,16 @@ static void tx_rollback(emu_t *e)
   if (!sqlite3_get_autocommit(e->db)) (void)run(st(e, S_ROLLBACK));
 }
 
+/* Ends a call's transaction with the call's outcome rc: commits when rc
+** is 0, rolls back when it is not or the commit fails. Returns the
+** outcome. */
+static int tx_end(emu_t *e, int rc)
+{
+  if (rc == 0) rc = tx_commit(e);
+  if (rc != 0) tx_rollback(e);
+  return rc;
+}
+
 /* Runs one SQL text with no parameters (schema, pragmas) through
 ** prepare/step, discarding rows. */
 static int exec_plain(sqlite3 *db, const char *sql)
@@ -730,11 +740,10 @@ typedef struct unsent {
 ** counting a queue of weeks of undelivered documents on every receipt
 ** made each receipt slower than the last. The oldest entry is the
 ** lowest-numbered one (times never go backwards), found through the
-** queue's partial index.
+** queue's partial index: s is that query, bound and about to step.
 */
-static int queue_head(emu_t *e, stmt_id_t id, uint32_t count, unsent_t *u)
+static int queue_head(sqlite3_stmt *s, uint32_t count, unsent_t *u)
 {
-  sqlite3_stmt *s = st(e, id);
   bool found = false;
   int rc = fetch(s, &found);
   if (rc != 0) return rc;
@@ -752,31 +761,21 @@ static int queue_head(emu_t *e, stmt_id_t id, uint32_t count, unsent_t *u)
 /* Documents waiting for the OFD's acknowledgement. */
 static int documents_unsent(emu_t *e, const meta_t *m, unsent_t *u)
 {
-  return queue_head(e, S_DOC_FIRST_UNSENT, m->unsent_documents, u);
+  return queue_head(st(e, S_DOC_FIRST_UNSENT), m->unsent_documents, u);
 }
 
 /* Notifications waiting for their ticket. */
 static int notifications_unsent(emu_t *e, const meta_t *m, unsent_t *u)
 {
-  return queue_head(e, S_NOTE_FIRST_UNSENT, m->unsent_notifications, u);
+  return queue_head(st(e, S_NOTE_FIRST_UNSENT), m->unsent_notifications, u);
 }
 
 /* Notifications neither ticketed nor exported: the remote shop's clock. */
 static int notifications_unexported(emu_t *e, const meta_t *m, unsent_t *u)
 {
   sqlite3_stmt *s = st(e, S_NOTE_FIRST_UNEXPORTED);
-  bool found = false;
   int rc = bind_int(s, 1, m->exported_through);
-  if (rc == 0) rc = fetch(s, &found);
-  if (rc != 0) return rc;
-  memset(u, 0, sizeof *u);
-  u->count = m->unexported_notifications;
-  if (found) {
-    u->first_number = col_u32(s, 0);
-    u->first_time = col_u32(s, 1);
-  }
-  sqlite3_reset(s);
-  return found == (u->count > 0) ? 0 : FN_ERR_FAILURE;
+  return rc != 0 ? rc : queue_head(s, m->unexported_notifications, u);
 }
 
 static int count_rows(emu_t *e, stmt_id_t id, uint32_t *count)
@@ -1076,17 +1075,21 @@ static void result_give(fn_doc_result_t *out, const fn_doc_result_t *res)
 
 /* The end every report-like call shares (1, 11, 2, 5, 21, 6): store the
 ** sealed document, make it the last one, write the counters and commit, in
-** the caller's transaction. The caller has applied its own state changes to
-** m first; on error the caller rolls back. */
+** the caller's transaction; then the outcome goes to out (may be NULL).
+** The caller has applied its own state changes to m first; on error the
+** caller rolls back, and out is untouched. */
 static int document_finish(emu_t *e, meta_t *m, uint16_t type, const doc_header_t *h, size_t len,
-                           uint32_t now, fn_doc_result_t *res)
+                           uint32_t now, fn_doc_result_t *out)
 {
-  int rc = document_store(e, m, type, h, len, !m->autonomous, res);
+  fn_doc_result_t res;
+  int rc = document_store(e, m, type, h, len, !m->autonomous, &res);
   if (rc != 0) return rc;
   m->last_document = h->number;
   m->last_time = now;
   if ((rc = meta_store(e, m)) != 0) return rc;
-  return tx_commit(e);
+  if ((rc = tx_commit(e)) != 0) return rc;
+  result_give(out, &res);
+  return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1358,7 +1361,6 @@ static int emu_register(void *self, const fn_registration_t *r, bool re, fn_doc_
   emu_t *e = self;
   meta_t m;
   doc_header_t h;
-  fn_doc_result_t res;
   bool receipt = false;
   open_receipt_t open;
   size_t len = 0;
@@ -1394,18 +1396,20 @@ static int emu_register(void *self, const fn_registration_t *r, bool re, fn_doc_
   m.phase = FN_PHASE_FISCAL;
   if ((rc = meta_store_registration(e, &m)) != 0) goto fail;
   if ((rc = document_finish(e, &m, re ? DOC_REREGISTRATION : DOC_REGISTRATION, &h, len, now,
-                            &res)) != 0)
+                            out)) != 0)
     goto fail;
-  result_give(out, &res);
   return 0;
 fail:
   tx_rollback(e);
   return rc;
 }
 
-/* What every report-like document (2, 5, 21, 6) checks first: registered,
-** no receipt open, the clock, the 30-day rule. */
-static int report_start(emu_t *e, meta_t *m, uint32_t now)
+/*
+** What every report-like document (2, 5, 21, 6) checks first: registered,
+** no receipt open, the clock; then the shift the form needs (2 and 6 none
+** open, 5 one open, 21 either); then the 30-day rule.
+*/
+static int report_start(emu_t *e, uint16_t type, meta_t *m, uint32_t now)
 {
   bool receipt = false;
   open_receipt_t open;
@@ -1414,129 +1418,112 @@ static int report_start(emu_t *e, meta_t *m, uint32_t now)
   if ((rc = receipt_load(e, &receipt, &open)) != 0) return rc;
   if (m->phase != FN_PHASE_FISCAL || receipt) return FN_ERR_STATE;
   if ((rc = rule_time(m, now)) != 0) return rc;
+  switch (type) {
+  case DOC_SHIFT_OPEN:
+    /* An overdue shift says what to do about it. */
+    if (m->shift_open) return shift_overdue(m, now) ? FN_ERR_SHIFT_OVERDUE : FN_ERR_STATE;
+    break;
+  case DOC_SHIFT_CLOSE:
+    /* Closing is always allowed past 24 hours: it is the way out. */
+    if (!m->shift_open) return FN_ERR_STATE;
+    break;
+  case DOC_FN_CLOSE:
+    if (m->shift_open) return FN_ERR_STATE;
+    break;
+  }
+  return rule_ofd(e, m, now);
+}
+
+/* A report-like document into e->doc, with the counters as they stand. */
+static int report_build(emu_t *e, uint16_t type, const doc_header_t *h, const doc_counters_t *c,
+                        size_t *len)
+{
+  switch (type) {
+  case DOC_SHIFT_OPEN:
+  case DOC_SHIFT_CLOSE:
+    return from_doc(doc_build_shift(h, c, type == DOC_SHIFT_OPEN, e->doc, sizeof e->doc, len));
+  case DOC_STATE_REPORT:
+    return from_doc(doc_build_state_report(h, c, e->doc, sizeof e->doc, len));
+  default:
+    return from_doc(doc_build_fn_close(h, c, e->doc, sizeof e->doc, len));
+  }
+}
+
+/* The state a report-like document leaves, applied to m (and the shift's
+** totals, which a new shift starts from nothing). */
+static int report_apply(emu_t *e, uint16_t type, meta_t *m, uint32_t now)
+{
+  switch (type) {
+  case DOC_SHIFT_OPEN:
+    m->shift_open = true;
+    m->shift_opened_at = now;
+    m->documents_in_shift = 1;
+    return run(st(e, S_TOTALS_RESET_SHIFT));
+  case DOC_SHIFT_CLOSE:
+    m->shift_open = false;
+    return 0;
+  case DOC_STATE_REPORT:
+    if (m->shift_open) m->documents_in_shift++;
+    return 0;
+  default:
+    m->phase = FN_PHASE_POST;
+    return 0;
+  }
+}
+
+/*
+** One report-like document (2, 5, 21, 6), one transaction: the checks, the
+** counts the document carries, the document, the state it leaves, and
+** document_finish. cashier is "" for 21 and 6, which name none.
+*/
+static int report(emu_t *e, uint16_t type, const char *cashier, fn_doc_result_t *out)
+{
+  meta_t m;
+  doc_header_t h;
+  doc_counters_t c;
+  size_t len = 0;
+  uint32_t now = now_of(e);
+  int rc;
+  if ((rc = tx_begin(e, true)) != 0) return rc;
+  if ((rc = report_start(e, type, &m, now)) != 0) goto fail;
+  if (type == DOC_SHIFT_OPEN) {
+    m.shift_number++;
+    m.receipts_in_shift = 0;
+    m.documents_in_shift = 0;
+  } else if (type == DOC_SHIFT_CLOSE) {
+    m.documents_in_shift++; /* 1111 counts the close itself */
+  }
+  if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
+  /* 1038 only inside a shift (the builder leaves 0 out of a 21). */
+  header_make(&m, cashier, m.last_document + 1, now,
+              type == DOC_STATE_REPORT && !m.shift_open ? 0 : m.shift_number, &h);
+  if ((rc = report_build(e, type, &h, &c, &len)) != 0) goto fail;
+  if ((rc = report_apply(e, type, &m, now)) != 0) goto fail;
+  if ((rc = document_finish(e, &m, type, &h, len, now, out)) != 0) goto fail;
   return 0;
+fail:
+  tx_rollback(e);
+  return rc;
 }
 
 static int emu_shift_open(void *self, const char *cashier, fn_doc_result_t *out)
 {
-  emu_t *e = self;
-  meta_t m;
-  doc_header_t h;
-  doc_counters_t c;
-  fn_doc_result_t res;
-  size_t len = 0;
-  uint32_t now = now_of(e);
-  int rc;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = report_start(e, &m, now)) != 0) goto fail;
-  if (m.shift_open) {
-    /* An overdue shift says what to do about it. */
-    rc = shift_overdue(&m, now) ? FN_ERR_SHIFT_OVERDUE : FN_ERR_STATE;
-    goto fail;
-  }
-  if ((rc = rule_ofd(e, &m, now)) != 0) goto fail;
-  m.shift_number++;
-  m.receipts_in_shift = 0;
-  m.documents_in_shift = 0;
-  if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
-  header_make(&m, cashier, m.last_document + 1, now, m.shift_number, &h);
-  if ((rc = from_doc(doc_build_shift(&h, &c, true, e->doc, sizeof e->doc, &len))) != 0) goto fail;
-  if ((rc = run(st(e, S_TOTALS_RESET_SHIFT))) != 0) goto fail;
-  m.shift_open = true;
-  m.shift_opened_at = now;
-  m.documents_in_shift = 1;
-  if ((rc = document_finish(e, &m, DOC_SHIFT_OPEN, &h, len, now, &res)) != 0) goto fail;
-  result_give(out, &res);
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+  return report(self, DOC_SHIFT_OPEN, cashier, out);
 }
 
 static int emu_shift_close(void *self, const char *cashier, fn_doc_result_t *out)
 {
-  emu_t *e = self;
-  meta_t m;
-  doc_header_t h;
-  doc_counters_t c;
-  fn_doc_result_t res;
-  size_t len = 0;
-  uint32_t now = now_of(e);
-  int rc;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = report_start(e, &m, now)) != 0) goto fail;
-  /* Closing is always allowed past 24 hours: it is the way out. */
-  if (!m.shift_open) {
-    rc = FN_ERR_STATE;
-    goto fail;
-  }
-  if ((rc = rule_ofd(e, &m, now)) != 0) goto fail;
-  m.documents_in_shift++; /* 1111 counts the close itself */
-  if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
-  header_make(&m, cashier, m.last_document + 1, now, m.shift_number, &h);
-  if ((rc = from_doc(doc_build_shift(&h, &c, false, e->doc, sizeof e->doc, &len))) != 0) goto fail;
-  m.shift_open = false;
-  if ((rc = document_finish(e, &m, DOC_SHIFT_CLOSE, &h, len, now, &res)) != 0) goto fail;
-  result_give(out, &res);
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+  return report(self, DOC_SHIFT_CLOSE, cashier, out);
 }
 
 static int emu_state_report(void *self, fn_doc_result_t *out)
 {
-  emu_t *e = self;
-  meta_t m;
-  doc_header_t h;
-  doc_counters_t c;
-  fn_doc_result_t res;
-  size_t len = 0;
-  uint32_t now = now_of(e);
-  int rc;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = report_start(e, &m, now)) != 0) goto fail;
-  if ((rc = rule_ofd(e, &m, now)) != 0) goto fail;
-  if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
-  /* 1038 only inside a shift (the builder leaves 0 out). */
-  header_make(&m, "", m.last_document + 1, now, m.shift_open ? m.shift_number : 0, &h);
-  if ((rc = from_doc(doc_build_state_report(&h, &c, e->doc, sizeof e->doc, &len))) != 0) goto fail;
-  if (m.shift_open) m.documents_in_shift++;
-  if ((rc = document_finish(e, &m, DOC_STATE_REPORT, &h, len, now, &res)) != 0) goto fail;
-  result_give(out, &res);
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+  return report(self, DOC_STATE_REPORT, "", out);
 }
 
 static int emu_fn_close(void *self, fn_doc_result_t *out)
 {
-  emu_t *e = self;
-  meta_t m;
-  doc_header_t h;
-  doc_counters_t c;
-  fn_doc_result_t res;
-  size_t len = 0;
-  uint32_t now = now_of(e);
-  int rc;
-  if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = report_start(e, &m, now)) != 0) goto fail;
-  if (m.shift_open) {
-    rc = FN_ERR_STATE;
-    goto fail;
-  }
-  if ((rc = rule_ofd(e, &m, now)) != 0) goto fail;
-  if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
-  header_make(&m, "", m.last_document + 1, now, m.shift_number, &h);
-  if ((rc = from_doc(doc_build_fn_close(&h, &c, e->doc, sizeof e->doc, &len))) != 0) goto fail;
-  m.phase = FN_PHASE_POST;
-  if ((rc = document_finish(e, &m, DOC_FN_CLOSE, &h, len, now, &res)) != 0) goto fail;
-  result_give(out, &res);
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+  return report(self, DOC_FN_CLOSE, "", out);
 }
 
 /* A tax system (1055) is one bit of the registered mask (1062). */
@@ -1546,43 +1533,46 @@ static bool tax_system_ok(const meta_t *m, uint8_t tax_system)
          (tax_system & m->tax_systems) != 0;
 }
 
+/*
+** What opening (receipt_open false) and closing (true) a receipt check
+** first: registered, a shift open, a receipt open or not as receipt_open
+** says, the clock, the 24-hour shift, the 30-day rule. The open receipt's
+** row goes to *open.
+*/
+static int receipt_start(emu_t *e, bool receipt_open, meta_t *m, open_receipt_t *open, uint32_t now)
+{
+  bool receipt = false;
+  int rc;
+  if ((rc = meta_load(e, m)) != 0) return rc;
+  if ((rc = receipt_load(e, &receipt, open)) != 0) return rc;
+  if (m->phase != FN_PHASE_FISCAL || !m->shift_open || receipt != receipt_open) return FN_ERR_STATE;
+  if ((rc = rule_time(m, now)) != 0) return rc;
+  if (shift_overdue(m, now)) return FN_ERR_SHIFT_OVERDUE;
+  return rule_ofd(e, m, now);
+}
+
 static int emu_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, const char *cashier)
 {
   emu_t *e = self;
   meta_t m;
-  bool receipt = false;
   open_receipt_t open;
   uint32_t now = now_of(e);
   int rc;
   if ((rc = tx_begin_light(e)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
-  if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
-  if (m.phase != FN_PHASE_FISCAL || !m.shift_open || receipt) {
-    rc = FN_ERR_STATE;
-    goto fail;
-  }
-  if ((rc = rule_time(&m, now)) != 0) goto fail;
-  if (shift_overdue(&m, now)) {
-    rc = FN_ERR_SHIFT_OVERDUE;
-    goto fail;
-  }
-  if ((rc = rule_ofd(e, &m, now)) != 0) goto fail;
+  if ((rc = receipt_start(e, false, &m, &open, now)) != 0) goto end;
   if (!tax_system_ok(&m, tax_system)) {
     rc = FN_ERR_VALUE;
-    goto fail;
+    goto end;
   }
   sqlite3_stmt *s = st(e, S_RECEIPT_INSERT);
   if (bind_int(s, 1, operation) || bind_int(s, 2, tax_system) || bind_text(s, 3, cashier) ||
       bind_int(s, 4, now)) {
     rc = FN_ERR_IO;
-    goto fail;
+    goto end;
   }
-  if ((rc = run(s)) != 0) goto fail;
-  if ((rc = tx_commit(e)) != 0) goto fail;
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+  rc = run(s);
+end:
+  return tx_end(e, rc);
 }
 
 static int emu_receipt_add(void *self, const doc_item_t *item)
@@ -1596,29 +1586,29 @@ static int emu_receipt_add(void *self, const doc_item_t *item)
   size_t len = 0;
   int rc;
   if ((rc = tx_begin_light(e)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
-  if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
+  if ((rc = meta_load(e, &m)) != 0) goto end;
+  if ((rc = receipt_load(e, &receipt, &open)) != 0) goto end;
   if (m.phase != FN_PHASE_FISCAL || !receipt) {
     rc = FN_ERR_STATE;
-    goto fail;
+    goto end;
   }
-  if ((rc = items_load(e)) != 0) goto fail;
+  if ((rc = items_load(e)) != 0) goto end;
   if (e->receipt.item_count >= DOC_MAX_ITEMS) {
     rc = FN_ERR_TLV_SIZE;
-    goto fail;
+    goto end;
   }
   if (it.marked) {
     checked_t c;
     /* 0x3E: only a code checked and accepted may go into a receipt. */
-    if ((rc = checked_find(e, it.km, it.km_len, &found, &c)) != 0) goto fail;
+    if ((rc = checked_find(e, it.km, it.km_len, &found, &c)) != 0) goto end;
     if (!found || !c.accepted) {
       rc = FN_ERR_KM_NOT_CHECKED;
-      goto fail;
+      goto end;
     }
-    if ((rc = item_has_km(e, it.km, it.km_len, &found)) != 0) goto fail;
+    if ((rc = item_has_km(e, it.km, it.km_len, &found)) != 0) goto end;
     if (found) { /* one piece, one line */
       rc = FN_ERR_VALUE;
-      goto fail;
+      goto end;
     }
     /* 2100 and 2106 are the FN's findings, not the till's. */
     it.km_type = c.km_type;
@@ -1643,19 +1633,16 @@ static int emu_receipt_add(void *self, const doc_item_t *item)
   for (size_t i = 0; i < e->receipt.item_count; i++) {
     if (e->receipt.items[i].total > (uint64_t)INT64_MAX - e->receipt.cash) {
       rc = FN_ERR_VALUE;
-      goto fail;
+      goto end;
     }
     e->receipt.cash += e->receipt.items[i].total;
   }
   header_make(&m, open.cashier, m.last_document + 1, m.last_time, m.shift_number, &h);
   if ((rc = from_doc(doc_build_receipt(&h, &e->receipt, false, e->doc, sizeof e->doc, &len))) != 0)
-    goto fail;
-  if ((rc = item_store(e, (uint32_t)e->receipt.item_count, &it)) != 0) goto fail;
-  if ((rc = tx_commit(e)) != 0) goto fail;
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+    goto end;
+  rc = item_store(e, (uint32_t)e->receipt.item_count, &it);
+end:
+  return tx_end(e, rc);
 }
 
 static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool correction,
@@ -1663,7 +1650,7 @@ static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool 
 {
   emu_t *e = self;
   meta_t m;
-  bool receipt = false, marked = false;
+  bool marked = false;
   open_receipt_t open;
   doc_header_t h;
   fn_doc_result_t res;
@@ -1672,18 +1659,7 @@ static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool 
   uint32_t now = now_of(e);
   int rc;
   if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
-  if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
-  if (m.phase != FN_PHASE_FISCAL || !m.shift_open || !receipt) {
-    rc = FN_ERR_STATE;
-    goto fail;
-  }
-  if ((rc = rule_time(&m, now)) != 0) goto fail;
-  if (shift_overdue(&m, now)) {
-    rc = FN_ERR_SHIFT_OVERDUE;
-    goto fail;
-  }
-  if ((rc = rule_ofd(e, &m, now)) != 0) goto fail;
+  if ((rc = receipt_start(e, true, &m, &open, now)) != 0) goto fail;
   if ((rc = items_load(e)) != 0) goto fail;
   doc_receipt_t *r = &e->receipt;
   /* 1020 is the sum of the lines; 1031 + 1081 must pay exactly that. */
@@ -1777,20 +1753,17 @@ static int emu_receipt_cancel(void *self)
   open_receipt_t open;
   int rc;
   if ((rc = tx_begin_light(e)) != 0) return rc;
-  if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
+  if ((rc = receipt_load(e, &receipt, &open)) != 0) goto end;
   if (!receipt) {
     rc = FN_ERR_STATE;
-    goto fail;
+    goto end;
   }
   /* A sale that did not happen: its codes must be checked again. */
-  if ((rc = run(st(e, S_KM_DELETE_RECEIPT))) != 0) goto fail;
-  if ((rc = run(st(e, S_ITEMS_DELETE))) != 0) goto fail;
-  if ((rc = run(st(e, S_RECEIPT_DELETE))) != 0) goto fail;
-  if ((rc = tx_commit(e)) != 0) goto fail;
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+  if ((rc = run(st(e, S_KM_DELETE_RECEIPT))) != 0) goto end;
+  if ((rc = run(st(e, S_ITEMS_DELETE))) != 0) goto end;
+  rc = run(st(e, S_RECEIPT_DELETE));
+end:
+  return tx_end(e, rc);
 }
 
 /* Marking needs a registered FN that sells marked goods. */
@@ -1929,30 +1902,26 @@ static int emu_km_accept(void *self, const char *km, size_t km_len, bool accept)
   bool found = false;
   int rc;
   if ((rc = tx_begin_light(e)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
-  if ((rc = marking_state(&m)) != 0) goto fail;
-  if ((rc = checked_find(e, km, km_len, &found, &c)) != 0) goto fail;
+  if ((rc = meta_load(e, &m)) != 0) goto end;
+  if ((rc = marking_state(&m)) != 0) goto end;
+  if ((rc = checked_find(e, km, km_len, &found, &c)) != 0) goto end;
   if (!found) {
     rc = FN_ERR_NO_DATA;
-    goto fail;
+    goto end;
   }
-  if ((rc = item_has_km(e, km, km_len, &found)) != 0) goto fail;
+  if ((rc = item_has_km(e, km, km_len, &found)) != 0) goto end;
   if (found) {
     /* Already a line of the open receipt: accepting again changes
     ** nothing; declining would leave the receipt with an unchecked code
     ** (cancel the receipt instead). */
     rc = accept ? 0 : FN_ERR_STATE;
-    if (rc != 0) goto fail;
   } else {
     sqlite3_stmt *s = st(e, accept ? S_KM_ACCEPT : S_KM_DELETE);
-    if ((rc = bind_blob(s, 1, km, km_len)) != 0) goto fail;
-    if ((rc = run(s)) != 0) goto fail;
+    if ((rc = bind_blob(s, 1, km, km_len)) != 0) goto end;
+    if ((rc = run(s)) != 0) goto end;
   }
-  if ((rc = tx_commit(e)) != 0) goto fail;
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+end:
+  return tx_end(e, rc);
 }
 
 /* Reads a documents row (number, type, time, tlv, acknowledged, queued). */
@@ -2126,10 +2095,10 @@ static int emu_notifications_exported(void *self, uint32_t through)
   uint32_t waiting = 0;
   int rc;
   if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
+  if ((rc = meta_load(e, &m)) != 0) goto end;
   if (through > m.last_notification) {
     rc = FN_ERR_NO_DATA; /* the FN never made that notification */
-    goto fail;
+    goto end;
   }
   if (through > m.exported_through) {
     /* The unticketed ones the mark passes over leave the batch clock. */
@@ -2137,25 +2106,22 @@ static int emu_notifications_exported(void *self, uint32_t through)
     bool found = false;
     if (bind_int(s, 1, m.exported_through) || bind_int(s, 2, through)) {
       rc = FN_ERR_IO;
-      goto fail;
+      goto end;
     }
-    if ((rc = fetch(s, &found)) != 0) goto fail;
+    if ((rc = fetch(s, &found)) != 0) goto end;
     waiting = found ? col_u32(s, 0) : 0;
     sqlite3_reset(s);
     if (waiting > m.unexported_notifications) {
       rc = FN_ERR_FAILURE; /* the counter disagrees with the table: damaged */
-      goto fail;
+      goto end;
     }
     m.unexported_notifications -= waiting;
     m.exported_through = through;
     m.exported_at = now_of(e);
-    if ((rc = meta_store(e, &m)) != 0) goto fail;
+    if ((rc = meta_store(e, &m)) != 0) goto end;
   }
-  if ((rc = tx_commit(e)) != 0) goto fail;
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+end:
+  return tx_end(e, rc);
 }
 
 static int emu_sign_blob(void *self, const uint8_t *data, size_t len, uint8_t mac[FN_BLOB_MAC_SIZE])
@@ -2226,10 +2192,10 @@ static int emu_key_update(void *self, const fn_key_t *keys, size_t count, uint32
     if (rc != 0) return FN_ERR_VALUE;
   }
   if ((rc = tx_begin(e, true)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
+  if ((rc = meta_load(e, &m)) != 0) goto end;
   if (m.phase == FN_PHASE_POST) {
     rc = FN_ERR_STATE;
-    goto fail;
+    goto end;
   }
   for (size_t i = 0; i < count; i++) {
     char id[5];
@@ -2239,17 +2205,14 @@ static int emu_key_update(void *self, const fn_key_t *keys, size_t count, uint32
     if (bind_text(s, 1, id) || bind_int(s, 2, keys[i].kind) ||
         bind_blob(s, 3, keys[i].material, keys[i].len) || bind_int(s, 4, when)) {
       rc = FN_ERR_IO;
-      goto fail;
+      goto end;
     }
-    if ((rc = run(s)) != 0) goto fail;
+    if ((rc = run(s)) != 0) goto end;
   }
   if (when > m.keys_updated_at) m.keys_updated_at = when;
-  if ((rc = meta_store(e, &m)) != 0) goto fail;
-  if ((rc = tx_commit(e)) != 0) goto fail;
-  return 0;
-fail:
-  tx_rollback(e);
-  return rc;
+  rc = meta_store(e, &m);
+end:
+  return tx_end(e, rc);
 }
 
 static void emu_destroy(void *self)

@@ -775,9 +775,12 @@ int tlv_reader_enter(const tlv_item_t *item, tlv_reader_t *child)
 
 /*
 ** The checks every getter makes: the tag, when known, has this type and an
-** allowed length; and the length is one the type itself allows.
+** allowed length; the length is one the type itself allows; and then the
+** getter's outputs were given (outputs_given: its pointers are not NULL),
+** else TLV_ERR_ARGUMENT.
 */
-static int item_check(const tlv_item_t *item, tlv_type_t type, size_t type_min, size_t type_max)
+static int item_check(const tlv_item_t *item, tlv_type_t type, size_t type_min, size_t type_max,
+                      bool outputs_given)
 {
   if (!item || (!item->value && item->length > 0)) return TLV_ERR_ARGUMENT;
   const tlv_tag_info_t *info = tlv_tag_lookup(item->tag);
@@ -787,59 +790,48 @@ static int item_check(const tlv_item_t *item, tlv_type_t type, size_t type_min, 
       return TLV_ERR_BAD_LENGTH;
   }
   if (item->length < type_min || item->length > type_max) return TLV_ERR_BAD_LENGTH;
-  return 0;
+  return outputs_given ? 0 : TLV_ERR_ARGUMENT;
 }
 
 int tlv_get_byte(const tlv_item_t *item, uint8_t *value)
 {
-  int rc = item_check(item, TLV_TYPE_BYTE, 1, 1);
-  if (rc != 0) return rc;
-  if (!value) return TLV_ERR_ARGUMENT;
-  *value = item->value[0];
-  return 0;
+  int rc = item_check(item, TLV_TYPE_BYTE, 1, 1, value != NULL);
+  if (rc == 0) *value = item->value[0];
+  return rc;
 }
 
 int tlv_get_uint16(const tlv_item_t *item, uint16_t *value)
 {
-  int rc = item_check(item, TLV_TYPE_UINT16, 2, 2);
-  if (rc != 0) return rc;
-  if (!value) return TLV_ERR_ARGUMENT;
-  *value = load_uint16(item->value);
-  return 0;
+  int rc = item_check(item, TLV_TYPE_UINT16, 2, 2, value != NULL);
+  if (rc == 0) *value = load_uint16(item->value);
+  return rc;
 }
 
 int tlv_get_uint32(const tlv_item_t *item, uint32_t *value)
 {
-  int rc = item_check(item, TLV_TYPE_UINT32, 4, 4);
-  if (rc != 0) return rc;
-  if (!value) return TLV_ERR_ARGUMENT;
-  *value = (uint32_t)load_unsigned(item->value, 4);
-  return 0;
+  int rc = item_check(item, TLV_TYPE_UINT32, 4, 4, value != NULL);
+  if (rc == 0) *value = (uint32_t)load_unsigned(item->value, 4);
+  return rc;
 }
 
 int tlv_get_unixtime(const tlv_item_t *item, uint32_t *seconds)
 {
-  int rc = item_check(item, TLV_TYPE_UNIXTIME, 4, 4);
-  if (rc != 0) return rc;
-  if (!seconds) return TLV_ERR_ARGUMENT;
-  *seconds = (uint32_t)load_unsigned(item->value, 4);
-  return 0;
+  int rc = item_check(item, TLV_TYPE_UNIXTIME, 4, 4, seconds != NULL);
+  if (rc == 0) *seconds = (uint32_t)load_unsigned(item->value, 4);
+  return rc;
 }
 
 int tlv_get_vln(const tlv_item_t *item, uint64_t *value)
 {
-  int rc = item_check(item, TLV_TYPE_VLN, 1, 8);
-  if (rc != 0) return rc;
-  if (!value) return TLV_ERR_ARGUMENT;
-  *value = load_unsigned(item->value, item->length);
-  return 0;
+  int rc = item_check(item, TLV_TYPE_VLN, 1, 8, value != NULL);
+  if (rc == 0) *value = load_unsigned(item->value, item->length);
+  return rc;
 }
 
 int tlv_get_fvln(const tlv_item_t *item, tlv_fvln_t *value)
 {
-  int rc = item_check(item, TLV_TYPE_FVLN, 2, 9);
+  int rc = item_check(item, TLV_TYPE_FVLN, 2, 9, value != NULL);
   if (rc != 0) return rc;
-  if (!value) return TLV_ERR_ARGUMENT;
   value->scale = item->value[0];
   value->mantissa = load_unsigned(item->value + 1, item->length - 1u);
   return 0;
@@ -848,9 +840,8 @@ int tlv_get_fvln(const tlv_item_t *item, tlv_fvln_t *value)
 int tlv_get_string(const tlv_item_t *item, char *text, size_t capacity, size_t *length)
 {
   size_t written = 0, consumed = 0;
-  int rc = item_check(item, TLV_TYPE_STRING, 0, UINT16_MAX);
+  int rc = item_check(item, TLV_TYPE_STRING, 0, UINT16_MAX, text && length);
   if (rc != 0) return rc;
-  if (!text || !length) return TLV_ERR_ARGUMENT;
   if (capacity == 0) return TLV_ERR_NO_SPACE;
   if (item->length > 0) {
     rc = convert("UTF-8", "CP866", (const char *)item->value, item->length, text, capacity - 1,
@@ -864,9 +855,8 @@ int tlv_get_string(const tlv_item_t *item, char *text, size_t capacity, size_t *
 
 int tlv_get_bytes(const tlv_item_t *item, const uint8_t **data, size_t *length)
 {
-  int rc = item_check(item, TLV_TYPE_BYTES, 0, UINT16_MAX);
+  int rc = item_check(item, TLV_TYPE_BYTES, 0, UINT16_MAX, data && length);
   if (rc != 0) return rc;
-  if (!data || !length) return TLV_ERR_ARGUMENT;
   *data = item->value;
   *length = item->length;
   return 0;

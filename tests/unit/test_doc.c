@@ -1407,6 +1407,497 @@ static void test_quantity_text(void **state)
   assert_int_equal(q.scale, 3);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Every builder, byte for byte                                            */
+
+/*
+** The tests above read documents back tag by tag; these pin the bytes. The
+** expected bytes were written from the format's layout (FFD 1.2: tag and
+** length little-endian 16-bit, then the value; integers and UNIXTIME
+** little-endian, VLN in the fewest bytes, FVLN a scale byte and the
+** mantissa so, text CP866), one requisite a line, not copied from what
+** doc.c writes. A document is its form's STLV over the parts listed, its
+** length their sum; a requisite two forms share is one array. ASCII text
+** keeps CP866 out of the way (test_registration checks a Cyrillic letter).
+*/
+// clang-format off
+/* 1040 of pin_header() */
+static const uint8_t pin_number[] = {
+    0x10, 0x04, 0x04, 0x00, 0x05, 0x00, 0x00, 0x00, /* 1040 number 5 */
+};
+/* 1012 */
+static const uint8_t pin_time[] = {
+    0xF4, 0x03, 0x04, 0x00, 0x28, 0x09, 0xA5, 0x65, /* 1012 time 2024-01-15 10:30 */
+};
+/* 2114, the request's time in 81 and 83 */
+static const uint8_t pin_request_time[] = {
+    0x42, 0x08, 0x04, 0x00, 0x28, 0x09, 0xA5, 0x65, /* 2114 time 2024-01-15 10:30 */
+};
+/* 1041 */
+static const uint8_t pin_fn[] = {
+    /* 1041 FN "9999078902012345" */
+    0x11, 0x04, 0x10, 0x00, 0x39, 0x39, 0x39, 0x39, 0x30, 0x37, 0x38, 0x39,
+    0x30, 0x32, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35,
+};
+/* 1037, 1018 */
+static const uint8_t pin_kkt_inn[] = {
+    /* 1037 KKT "0001234567012345" */
+    0x0D, 0x04, 0x10, 0x00, 0x30, 0x30, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35,
+    0x36, 0x37, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35,
+    /* 1018 INN "7700112233" */
+    0xFA, 0x03, 0x0A, 0x00, 0x37, 0x37, 0x30, 0x30, 0x31, 0x31, 0x32, 0x32,
+    0x33, 0x33,
+};
+/* 1048, 1009, 1187 */
+static const uint8_t pin_user_place[] = {
+    /* 1048 user "OOO Romashka" */
+    0x18, 0x04, 0x0C, 0x00, 0x4F, 0x4F, 0x4F, 0x20, 0x52, 0x6F, 0x6D, 0x61,
+    0x73, 0x68, 0x6B, 0x61,
+    0xF1, 0x03, 0x06, 0x00, 0x4D, 0x6F, 0x73, 0x63, 0x6F, 0x77, /* 1009 address "Moscow" */
+    0xA3, 0x04, 0x04, 0x00, 0x53, 0x68, 0x6F, 0x70, /* 1187 place "Shop" */
+};
+/* 1021 */
+static const uint8_t pin_cashier[] = {
+    0xFD, 0x03, 0x07, 0x00, 0x49, 0x76, 0x61, 0x6E, 0x6F, 0x76, 0x61, /* 1021 cashier "Ivanova" */
+};
+/* 1038 */
+static const uint8_t pin_shift[] = {
+    0x0E, 0x04, 0x04, 0x00, 0x07, 0x00, 0x00, 0x00, /* 1038 shift 7 */
+};
+/* 1209 */
+static const uint8_t pin_ffd[] = {
+    0xB9, 0x04, 0x01, 0x00, 0x04, /* 1209 FFD 1.2 */
+};
+/* Registration after 1209 */
+static const uint8_t pin_registration[] = {
+    /* 1013 serial "00106700000001" */
+    0xF5, 0x03, 0x0E, 0x00, 0x30, 0x30, 0x31, 0x30, 0x36, 0x37, 0x30, 0x30,
+    0x30, 0x30, 0x30, 0x30, 0x30, 0x31,
+    0x26, 0x04, 0x01, 0x00, 0x05, /* 1062 tax systems */
+    0xEA, 0x03, 0x01, 0x00, 0x00, /* 1002 not autonomous */
+    0x0A, 0x05, 0x04, 0x00, 0x00, 0x01, 0x00, 0x00, /* 1290 marked goods */
+    /* 1017 OFD INN "7704211201" */
+    0xF9, 0x03, 0x0A, 0x00, 0x37, 0x37, 0x30, 0x34, 0x32, 0x31, 0x31, 0x32,
+    0x30, 0x31,
+    0x16, 0x04, 0x06, 0x00, 0x54, 0x61, 0x78, 0x63, 0x6F, 0x6D, /* 1046 OFD name "Taxcom" */
+    0xA4, 0x04, 0x03, 0x00, 0x30, 0x2E, 0x31, /* 1188 KKT version "0.1" */
+    0xA5, 0x04, 0x01, 0x00, 0x04, /* 1189 KKT FFD */
+    0xA6, 0x04, 0x01, 0x00, 0x04, /* 1190 FN FFD */
+};
+/* 1205, re-registration only */
+static const uint8_t pin_reasons[] = {
+    0xB5, 0x04, 0x04, 0x00, 0x20, 0x00, 0x00, 0x00, /* 1205 reasons */
+};
+/* Shift open after 1209 */
+static const uint8_t pin_shift_open[] = {
+    0xA4, 0x04, 0x03, 0x00, 0x30, 0x2E, 0x31, /* 1188 KKT version "0.1" */
+    0xA5, 0x04, 0x01, 0x00, 0x04, /* 1189 KKT FFD */
+    0x1A, 0x04, 0x01, 0x00, 0x01, /* 1050 FN exhausted */
+    0xBD, 0x04, 0x02, 0x00, 0x2C, 0x01, /* 1213 key days */
+};
+/* Shift close: 1118, 1111 */
+static const uint8_t pin_counts[] = {
+    0x5E, 0x04, 0x04, 0x00, 0x0C, 0x00, 0x00, 0x00, /* 1118 receipts */
+    0x57, 0x04, 0x04, 0x00, 0x0E, 0x00, 0x00, 0x00, /* 1111 documents */
+};
+/* 1002 in a state report */
+static const uint8_t pin_autonomous[] = {
+    0xEA, 0x03, 0x01, 0x00, 0x01, /* 1002 autonomous */
+};
+/* 1097 */
+static const uint8_t pin_unsent[] = {
+    0x49, 0x04, 0x04, 0x00, 0x03, 0x00, 0x00, 0x00, /* 1097 unsent */
+};
+/* 1116 */
+static const uint8_t pin_unsent_number[] = {
+    0x5C, 0x04, 0x04, 0x00, 0x11, 0x00, 0x00, 0x00, /* 1116 first unsent number */
+};
+/* 1098, 2104 */
+static const uint8_t pin_unsent_rest[] = {
+    0x4A, 0x04, 0x04, 0x00, 0x30, 0xF7, 0xA4, 0x65, /* 1098 first unsent time */
+    0x38, 0x08, 0x04, 0x00, 0x02, 0x00, 0x00, 0x00, /* 2104 unsent notifications */
+};
+/* FN flags */
+static const uint8_t pin_flags[] = {
+    0x1D, 0x04, 0x01, 0x00, 0x01, /* 1053 OFD timeout */
+    0xBD, 0x04, 0x02, 0x00, 0x2C, 0x01, /* 1213 key days */
+};
+/* 1042, 1054, 1055 */
+static const uint8_t pin_receipt_opening[] = {
+    0x12, 0x04, 0x04, 0x00, 0x03, 0x00, 0x00, 0x00, /* 1042 receipt 3 */
+    0x1E, 0x04, 0x01, 0x00, 0x01, /* 1054 sale */
+    0x1F, 0x04, 0x01, 0x00, 0x01, /* 1055 tax system */
+};
+/* 1173, 1174 {1178, 1179} */
+static const uint8_t pin_correction_basis[] = {
+    0x95, 0x04, 0x01, 0x00, 0x01, /* 1173 by order */
+    0x96, 0x04, 0x11, 0x00, /* 1174 basis, 17 bytes */
+    0x9A, 0x04, 0x04, 0x00, 0x40, 0x3C, 0xA0, 0x65, /* 1178 date */
+    0x9B, 0x04, 0x05, 0x00, 0x4F, 0x52, 0x44, 0x2D, 0x31, /* 1179 order "ORD-1" */
+};
+/* A plain line with an EAN-13 (1163 {1302}) */
+static const uint8_t pin_item_bag[] = {
+    0x23, 0x04, 0x43, 0x00, /* 1059 item, 67 bytes */
+    0x06, 0x04, 0x03, 0x00, 0x42, 0x61, 0x67, /* 1030 name "Bag" */
+    0x37, 0x04, 0x02, 0x00, 0xF4, 0x01, /* 1079 price */
+    0xFF, 0x03, 0x03, 0x00, 0x03, 0xD0, 0x07, /* 1023 quantity 2.000 */
+    0x13, 0x04, 0x02, 0x00, 0xE8, 0x03, /* 1043 total */
+    0xAF, 0x04, 0x01, 0x00, 0x01, /* 1199 VAT 20% */
+    0xBC, 0x04, 0x01, 0x00, 0x01, /* 1212 goods */
+    0xBE, 0x04, 0x01, 0x00, 0x04, /* 1214 full payment */
+    0x3C, 0x08, 0x01, 0x00, 0x00, /* 2108 pieces */
+    0x8B, 0x04, 0x11, 0x00, /* 1163 product code, 17 bytes */
+    /* 1302 EAN-13 "4600000000008" */
+    0x16, 0x05, 0x0D, 0x00, 0x34, 0x36, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30,
+    0x30, 0x30, 0x30, 0x30, 0x38,
+};
+/* The marked line up to its 2000: the 1059 header (its length is the whole line) ... 1163 */
+static const uint8_t pin_item_milk[] = {
+    0x23, 0x04, 0xBA, 0x00, /* 1059 marked item, 186 bytes */
+    0x06, 0x04, 0x04, 0x00, 0x4D, 0x69, 0x6C, 0x6B, /* 1030 name "Milk" */
+    0x37, 0x04, 0x02, 0x00, 0x1E, 0x23, /* 1079 price */
+    0xFF, 0x03, 0x03, 0x00, 0x03, 0xE8, 0x03, /* 1023 quantity 1.000 */
+    0x13, 0x04, 0x02, 0x00, 0x1E, 0x23, /* 1043 total */
+    0xAF, 0x04, 0x01, 0x00, 0x02, /* 1199 VAT 10% */
+    0xBC, 0x04, 0x01, 0x00, 0x21, /* 1212 marked goods */
+    0xBE, 0x04, 0x01, 0x00, 0x04, /* 1214 full payment */
+    0x3C, 0x08, 0x01, 0x00, 0x00, /* 2108 pieces */
+    0x8B, 0x04, 0x1D, 0x00, /* 1163 product code, 29 bytes */
+    /* 1305 KI "0104600439931256215ABCDEF" */
+    0x19, 0x05, 0x19, 0x00, 0x30, 0x31, 0x30, 0x34, 0x36, 0x30, 0x30, 0x34,
+    0x33, 0x39, 0x39, 0x33, 0x31, 0x32, 0x35, 0x36, 0x32, 0x31, 0x35, 0x41,
+    0x42, 0x43, 0x44, 0x45, 0x46,
+};
+/* 2000 */
+static const uint8_t pin_km[] = {
+    /* 2000 marking code, GS kept "0104600439931256215ABCDEF<GS>93abcd" */
+    0xD0, 0x07, 0x20, 0x00, 0x30, 0x31, 0x30, 0x34, 0x36, 0x30, 0x30, 0x34,
+    0x33, 0x39, 0x39, 0x33, 0x31, 0x32, 0x35, 0x36, 0x32, 0x31, 0x35, 0x41,
+    0x42, 0x43, 0x44, 0x45, 0x46, 0x1D, 0x39, 0x33, 0x61, 0x62, 0x63, 0x64,
+};
+/* The marked line after its 2000: 2100, 2102 */
+static const uint8_t pin_item_milk_code[] = {
+    0x34, 0x08, 0x01, 0x00, 0x05, /* 2100 code type */
+    0x36, 0x08, 0x01, 0x00, 0x00, /* 2102 mode */
+};
+/* the status in a receipt */
+static const uint8_t pin_status_2003[] = {
+    0xD3, 0x07, 0x01, 0x00, 0x01, /* 2003 piece sold, planned */
+};
+/* the status in a correction */
+static const uint8_t pin_status_2110[] = {
+    0x3E, 0x08, 0x01, 0x00, 0x01, /* 2110 piece sold, assigned */
+};
+/* The marked line after its status: 2106, 1260 */
+static const uint8_t pin_item_milk_end[] = {
+    0x3A, 0x08, 0x01, 0x00, 0x07, /* 2106 check result */
+    0xEC, 0x04, 0x2E, 0x00, /* 1260 industry requisite, 46 bytes */
+    0xEE, 0x04, 0x03, 0x00, 0x30, 0x33, 0x30, /* 1262 authority "030" */
+    /* 1263 date "21.11.2023" */
+    0xEF, 0x04, 0x0A, 0x00, 0x32, 0x31, 0x2E, 0x31, 0x31, 0x2E, 0x32, 0x30,
+    0x32, 0x33,
+    0xF0, 0x04, 0x04, 0x00, 0x31, 0x39, 0x34, 0x34, /* 1264 number "1944" */
+    /* 1265 value "UUID=1&Time=2" */
+    0xF1, 0x04, 0x0D, 0x00, 0x55, 0x55, 0x49, 0x44, 0x3D, 0x31, 0x26, 0x54,
+    0x69, 0x6D, 0x65, 0x3D, 0x32,
+};
+/* 1020 ... 2107 */
+static const uint8_t pin_receipt_totals[] = {
+    0xFC, 0x03, 0x02, 0x00, 0x06, 0x27, /* 1020 total */
+    0x07, 0x04, 0x02, 0x00, 0x88, 0x13, /* 1031 cash */
+    0x39, 0x04, 0x02, 0x00, 0x7E, 0x13, /* 1081 cashless */
+    0xBF, 0x04, 0x01, 0x00, 0x00, /* 1215 prepayment */
+    0xC0, 0x04, 0x01, 0x00, 0x00, /* 1216 credit */
+    0xC1, 0x04, 0x01, 0x00, 0x00, /* 1217 counter-provision */
+    0x4E, 0x04, 0x01, 0x00, 0xA7, /* 1102 VAT 20/120 */
+    0x4F, 0x04, 0x02, 0x00, 0x31, 0x03, /* 1103 VAT 10/110 */
+    0x3B, 0x08, 0x01, 0x00, 0x01, /* 2107 a negative check */
+};
+/* 81 after 1041: 2001 */
+static const uint8_t pin_km_request[] = {
+    0xD1, 0x07, 0x04, 0x00, 0x05, 0x00, 0x00, 0x00, /* 2001 request 5 */
+};
+/* 81 after its 2000 */
+static const uint8_t pin_km_request_end[] = {
+    0x34, 0x08, 0x01, 0x00, 0x05, /* 2100 code type */
+    0xD3, 0x07, 0x01, 0x00, 0x02, /* 2003 measured sold */
+    0xFF, 0x03, 0x03, 0x00, 0x03, 0x5E, 0x01, /* 1023 quantity 0.350 */
+    0x3C, 0x08, 0x01, 0x00, 0x0B, /* 2108 kg */
+    0x36, 0x08, 0x01, 0x00, 0x00, /* 2102 mode */
+};
+/* 82: 2002, then 1012, 1041, 1037, 1018 */
+static const uint8_t pin_km_notification[] = {
+    0xD2, 0x07, 0x04, 0x00, 0x05, 0x00, 0x00, 0x00, /* 2002 notification 5 */
+};
+/* 82 after 1018: 1040, 1054, and the 2007 header before its 2000 */
+static const uint8_t pin_km_notification_receipt[] = {
+    0x10, 0x04, 0x04, 0x00, 0x06, 0x00, 0x00, 0x00, /* 1040 receipt document 6 */
+    0x1E, 0x04, 0x01, 0x00, 0x01, /* 1054 sale */
+    0xD7, 0x07, 0x30, 0x00, /* 2007 sold code, 48 bytes */
+};
+/* 82: the 2007 after its 2000 */
+static const uint8_t pin_km_notification_end[] = {
+    0x3E, 0x08, 0x01, 0x00, 0x01, /* 2110 piece sold */
+    0xFF, 0x03, 0x03, 0x00, 0x03, 0xE8, 0x03, /* 1023 quantity 1.000 */
+};
+/* 7 before 1041: 1017 */
+static const uint8_t pin_ack[] = {
+    /* 1017 OFD INN "7704211201" */
+    0xF9, 0x03, 0x0A, 0x00, 0x37, 0x37, 0x30, 0x34, 0x32, 0x31, 0x31, 0x32,
+    0x30, 0x31,
+};
+/* 7 after 1041 (pin_number as 1040, pin_time as 1012): 1068 {1022}, 1078 */
+static const uint8_t pin_ack_message[] = {
+    0x2C, 0x04, 0x05, 0x00, /* 1068 message, 5 bytes */
+    0xFE, 0x03, 0x01, 0x00, 0x00, /* 1022 answer ok */
+    0x36, 0x04, 0x04, 0x00, 0xDE, 0xAD, 0xBE, 0xEF, /* 1078 operator sign */
+};
+/* 83 before 2114 and 2000 */
+static const uint8_t pin_km_answer[] = {
+    0xD1, 0x07, 0x04, 0x00, 0x05, 0x00, 0x00, 0x00, /* 2001 request 5 */
+};
+/* 83 after its 2000 */
+static const uint8_t pin_km_answer_end[] = {
+    0x34, 0x08, 0x01, 0x00, 0x05, /* 2100 code type */
+    0x36, 0x08, 0x01, 0x00, 0x00, /* 2102 mode */
+    0x3D, 0x08, 0x01, 0x00, 0x01, /* 2109 status correct */
+    0x39, 0x08, 0x01, 0x00, 0x00, /* 2105 processed */
+    0xD5, 0x07, 0x01, 0x00, 0x0F, /* 2005 results */
+};
+/* Notification ticket (84) */
+static const uint8_t pin_km_ticket[] = {
+    0xD2, 0x07, 0x04, 0x00, 0x05, 0x00, 0x00, 0x00, /* 2002 notification 5 */
+    0x3F, 0x08, 0x01, 0x00, 0x00, /* 2111 accepted */
+    0xD6, 0x07, 0x01, 0x00, 0x0F, /* 2006 results */
+};
+// clang-format on
+
+typedef struct pin_part {
+  const uint8_t *bytes;
+  size_t size;
+} pin_part_t;
+// clang-format off
+#define PART(a) {(a), sizeof(a)}
+// clang-format on
+
+/* doc[0..len) must be exactly form's STLV over the parts. */
+static void expect_pinned(const uint8_t *doc, size_t len, uint16_t form, const pin_part_t *parts,
+                          size_t count)
+{
+  uint8_t expected[1024];
+  size_t n = 4;
+  for (size_t i = 0; i < count; i++) {
+    assert_true(n + parts[i].size <= sizeof expected);
+    memcpy(expected + n, parts[i].bytes, parts[i].size);
+    n += parts[i].size;
+  }
+  expected[0] = (uint8_t)(form & 0xFFu);
+  expected[1] = (uint8_t)(form >> 8);
+  expected[2] = (uint8_t)((n - 4) & 0xFFu);
+  expected[3] = (uint8_t)((n - 4) >> 8);
+  assert_int_equal(len, n);
+  assert_memory_equal(doc, expected, n);
+}
+/* The header of pin_header(), 1040 ... 1021, as the forms with one carry it. */
+#define PIN_HEAD                                                                                   \
+  PART(pin_number), PART(pin_time), PART(pin_fn), PART(pin_kkt_inn), PART(pin_user_place),         \
+      PART(pin_cashier)
+#define EXPECT_PINNED(form, ...)                                                                   \
+  do {                                                                                             \
+    static const pin_part_t parts_[] = {__VA_ARGS__};                                              \
+    expect_pinned(buf, len, (form), parts_, sizeof parts_ / sizeof parts_[0]);                     \
+  } while (0)
+
+/* header() with ASCII text and number 5. */
+static doc_header_t pin_header(void)
+{
+  doc_header_t h = header();
+  h.number = 5;
+  strcpy(h.user_name, "OOO Romashka");
+  strcpy(h.cashier, "Ivanova");
+  strcpy(h.address, "Moscow");
+  strcpy(h.place, "Shop");
+  return h;
+}
+
+/* The counters of the closing reports (5, 21, 6). */
+static const doc_counters_t pin_counters = {.receipts_in_shift = 12,
+                                            .documents_in_shift = 14,
+                                            .unsent_documents = 3,
+                                            .first_unsent_number = 17,
+                                            .first_unsent_time = 1705310000u,
+                                            .unsent_notifications = 2,
+                                            .ofd_timeout = true,
+                                            .keys_valid_days = 300};
+
+static const char PIN_KM[] = "0104600439931256215ABCDEF\x1D"
+                             "93abcd";
+
+/* Bag (plain, EAN-13) and Milk (marked, 1260), paid 50.00 cash and 49.90
+** by card; Milk's check 7 is negative (the OISM said no). */
+static void pin_receipt(doc_receipt_t *r)
+{
+  *r = (doc_receipt_t){.operation = DOC_OP_SALE,
+                       .tax_system = 1,
+                       .receipt_number = 3,
+                       .item_count = 2,
+                       .cash = 5000,
+                       .cashless = 4990,
+                       .correction_type = 1,
+                       .correction_date = 1705000000u,
+                       .correction_basis = "ORD-1"};
+  r->items[0] = plain_item("Bag", 500, 2);
+  r->items[0].product_tag = 1302;
+  strcpy(r->items[0].product_value, "4600000000008");
+  r->items[1] = marked_item("Milk", 8990, PIN_KM, 5, 1305, "0104600439931256215ABCDEF", 7);
+  r->items[1].vat = 2;
+  r->items[1].has_industry = true;
+  r->items[1].industry = (doc_industry_t){"030", "21.11.2023", "1944", "UUID=1&Time=2"};
+}
+
+static void test_pinned_reports(void **state)
+{
+  (void)state;
+  doc_header_t h = pin_header();
+  doc_registration_t r = registration();
+  doc_counters_t c;
+  size_t len = 0;
+  strcpy(r.ofd_name, "Taxcom");
+  r.ffd_version = 0; /* 0 means 1.2 */
+
+  assert_int_equal(doc_build_registration(&h, &r, false, buf, sizeof buf, &len), 0);
+  EXPECT_PINNED(1, PIN_HEAD, PART(pin_ffd), PART(pin_registration));
+  assert_int_equal(doc_build_registration(&h, &r, true, buf, sizeof buf, &len), 0);
+  EXPECT_PINNED(11, PIN_HEAD, PART(pin_ffd), PART(pin_registration), PART(pin_reasons));
+
+  memset(&c, 0, sizeof c);
+  c.fn_exhausted = true;
+  c.keys_valid_days = 300;
+  assert_int_equal(doc_build_shift(&h, &c, true, buf, sizeof buf, &len), 0);
+  EXPECT_PINNED(2, PIN_HEAD, PART(pin_shift), PART(pin_ffd), PART(pin_shift_open));
+
+  c = pin_counters;
+  assert_int_equal(doc_build_shift(&h, &c, false, buf, sizeof buf, &len), 0);
+  EXPECT_PINNED(5, PIN_HEAD, PART(pin_shift), PART(pin_ffd), PART(pin_counts), PART(pin_unsent),
+                PART(pin_unsent_rest), PART(pin_flags));
+
+  assert_int_equal(doc_build_fn_close(&h, &c, buf, sizeof buf, &len), 0);
+  EXPECT_PINNED(6, PIN_HEAD, PART(pin_shift), PART(pin_ffd), PART(pin_unsent),
+                PART(pin_unsent_rest));
+
+  /* Outside a shift (no 1038), autonomous (1002 = 1). */
+  h.shift_number = 0;
+  h.autonomous = true;
+  assert_int_equal(doc_build_state_report(&h, &c, buf, sizeof buf, &len), 0);
+  EXPECT_PINNED(21, PIN_HEAD, PART(pin_ffd), PART(pin_autonomous), PART(pin_unsent),
+                PART(pin_unsent_number), PART(pin_unsent_rest), PART(pin_flags));
+}
+
+static void test_pinned_receipts(void **state)
+{
+  (void)state;
+  doc_header_t h = pin_header();
+  doc_receipt_t *r = malloc(sizeof *r);
+  doc_item_t measured;
+  size_t len = 0;
+  assert_non_null(r);
+  pin_receipt(r);
+
+  assert_int_equal(doc_build_receipt(&h, r, false, buf, sizeof buf, &len), 0);
+  EXPECT_PINNED(3, PIN_HEAD, PART(pin_shift), PART(pin_ffd), PART(pin_receipt_opening),
+                PART(pin_item_bag), PART(pin_item_milk), PART(pin_km), PART(pin_item_milk_code),
+                PART(pin_status_2003), PART(pin_item_milk_end), PART(pin_receipt_totals));
+  assert_int_equal(doc_build_receipt(&h, r, true, buf, sizeof buf, &len), 0);
+  EXPECT_PINNED(31, PIN_HEAD, PART(pin_shift), PART(pin_ffd), PART(pin_receipt_opening),
+                PART(pin_correction_basis), PART(pin_item_bag), PART(pin_item_milk), PART(pin_km),
+                PART(pin_item_milk_code), PART(pin_status_2110), PART(pin_item_milk_end),
+                PART(pin_receipt_totals));
+
+  /* 82 numbers itself (h.number) and names the receipt's document (6). */
+  assert_int_equal(doc_build_km_notification(&h, 6, r, buf, sizeof buf, &len), 0);
+  EXPECT_PINNED(82, PART(pin_km_notification), PART(pin_time), PART(pin_fn), PART(pin_kkt_inn),
+                PART(pin_km_notification_receipt), PART(pin_km), PART(pin_km_notification_end));
+
+  measured = r->items[1];
+  measured.quantity = (doc_quantity_t){350, 3};
+  measured.measure = 11;
+  measured.km_status = DOC_KM_MEASURED_SOLD;
+  assert_int_equal(doc_build_km_request(&h, &measured, buf, sizeof buf, &len), 0);
+  EXPECT_PINNED(81, PART(pin_fn), PART(pin_km_request), PART(pin_request_time), PART(pin_km),
+                PART(pin_km_request_end));
+  free(r);
+}
+
+static void test_pinned_answers(void **state)
+{
+  (void)state;
+  doc_ack_t a;
+  doc_km_answer_t k = {.request_number = 5,
+                       .request_time = TIME_2024_01_15_1030,
+                       .km_len = sizeof PIN_KM - 1,
+                       .km_type = 5,
+                       .status_answer = 1,
+                       .processing_results = 0x0F};
+  doc_km_ticket_t t = {.notification_number = 5, .result = 0, .processing_results = 0x0F};
+  size_t len = 0;
+
+  memset(&a, 0, sizeof a);
+  strcpy(a.ofd_inn, "7704211201");
+  strcpy(a.fn_number, "9999078902012345");
+  a.document_number = 5;
+  a.time = TIME_2024_01_15_1030;
+  memcpy(a.operator_sign, "\xDE\xAD\xBE\xEF", 4);
+  a.operator_sign_len = 4;
+  assert_int_equal(doc_build_ack(&a, buf, sizeof buf, &len), 0);
+  EXPECT_PINNED(7, PART(pin_ack), PART(pin_fn), PART(pin_number), PART(pin_time),
+                PART(pin_ack_message));
+
+  memcpy(k.km, PIN_KM, k.km_len);
+  assert_int_equal(doc_build_km_answer(&k, buf, sizeof buf, &len), 0);
+  EXPECT_PINNED(83, PART(pin_km_answer), PART(pin_request_time), PART(pin_km),
+                PART(pin_km_answer_end));
+
+  assert_int_equal(doc_build_km_ticket(&t, buf, sizeof buf, &len), 0);
+  EXPECT_PINNED(84, PART(pin_km_ticket));
+}
+
+/* The TLV getters the parsers read with refuse a missing output, after the
+** item's own checks: a known tag of another type is TLV_ERR_WRONG_TYPE
+** whatever the output. (Pins the order tlv.c's item_check keeps.) */
+static void test_getters_refuse_null_outputs(void **state)
+{
+  (void)state;
+  static const uint8_t one[1] = {7}, four[4] = {1, 2, 3, 4}, fvln[2] = {3, 1};
+  tlv_item_t byte_item = {.tag = 1054, .length = 1, .value = one};
+  tlv_item_t u16_item = {.tag = 1213, .length = 2, .value = four};
+  tlv_item_t u32_item = {.tag = 1040, .length = 4, .value = four};
+  tlv_item_t time_item = {.tag = 1012, .length = 4, .value = four};
+  tlv_item_t vln_item = {.tag = 1020, .length = 1, .value = one};
+  tlv_item_t fvln_item = {.tag = 1023, .length = 2, .value = fvln};
+  tlv_item_t text_item = {.tag = 1030, .length = 1, .value = one};
+  tlv_item_t bytes_item = {.tag = 1078, .length = 4, .value = four};
+  const uint8_t *data = NULL;
+  char text[8];
+  size_t length = 0;
+  assert_int_equal(tlv_get_byte(&byte_item, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_uint16(&u16_item, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_uint32(&u32_item, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_unixtime(&time_item, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_vln(&vln_item, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_fvln(&fvln_item, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_string(&text_item, NULL, sizeof text, &length), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_string(&text_item, text, sizeof text, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_bytes(&bytes_item, NULL, &length), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_bytes(&bytes_item, &data, NULL), TLV_ERR_ARGUMENT);
+  assert_int_equal(tlv_get_byte(&u32_item, NULL), TLV_ERR_WRONG_TYPE);
+  assert_int_equal(tlv_get_uint32(&byte_item, NULL), TLV_ERR_WRONG_TYPE);
+  assert_int_equal(tlv_get_string(&bytes_item, NULL, sizeof text, NULL), TLV_ERR_WRONG_TYPE);
+  assert_int_equal(tlv_get_bytes(&text_item, NULL, NULL), TLV_ERR_WRONG_TYPE);
+  /* A length its type refuses comes before the missing output too. */
+  u32_item.length = 3;
+  assert_int_equal(tlv_get_uint32(&u32_item, NULL), TLV_ERR_BAD_LENGTH);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1431,6 +1922,10 @@ int main(void)
       cmocka_unit_test(test_json_malformed),
       cmocka_unit_test(test_error_names),
       cmocka_unit_test(test_quantity_text),
+      cmocka_unit_test(test_pinned_reports),
+      cmocka_unit_test(test_pinned_receipts),
+      cmocka_unit_test(test_pinned_answers),
+      cmocka_unit_test(test_getters_refuse_null_outputs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
