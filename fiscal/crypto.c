@@ -32,6 +32,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/errtab.h"
+
 /* The engine's name for id-tc26-gost-3410-12-256-paramSetA. */
 #define KEY_PARAMETER_SET "TCA"
 
@@ -48,51 +50,32 @@ static const EVP_MD *streebog512;
 /* ---------------------------------------------------------------------- */
 /* Errors                                                                  */
 
-typedef struct error_text {
-  int error;
-  const char *code;
-  const char *message;
-} error_text_t;
-
-static const error_text_t error_texts[] = {
-    {CRYPTO_OK, "ok", "no error"},
-    {CRYPTO_ERR_ARGUMENT, "argument", "a required argument is missing or impossible"},
-    {CRYPTO_ERR_NOT_INITIALIZED, "not_initialized",
+static const errtab_t error_texts[] = {
+    {CRYPTO_OK, "ok", NULL, "no error"},
+    {CRYPTO_ERR_ARGUMENT, "argument", NULL, "a required argument is missing or impossible"},
+    {CRYPTO_ERR_NOT_INITIALIZED, "not_initialized", NULL,
      "the GOST cryptography is not set up: crypto_init() has not succeeded"},
-    {CRYPTO_ERR_ENGINE_MISSING, "engine_missing",
+    {CRYPTO_ERR_ENGINE_MISSING, "engine_missing", NULL,
      "OpenSSL cannot load its GOST engine; install the Debian package "
      "libengine-gost-openssl (apt-get install libengine-gost-openssl)"},
-    {CRYPTO_ERR_ENGINE_INCOMPLETE, "engine_incomplete",
+    {CRYPTO_ERR_ENGINE_INCOMPLETE, "engine_incomplete", NULL,
      "the GOST engine lacks Streebog or GOST R 34.10-2012; reinstall the "
      "Debian package libengine-gost-openssl"},
-    {CRYPTO_ERR_NO_MEMORY, "no_memory", "out of memory"},
-    {CRYPTO_ERR_OPENSSL, "openssl", "an OpenSSL operation failed"},
-    {CRYPTO_ERR_BAD_SIGNATURE, "bad_signature", "the signature does not match the message and key"},
-    {CRYPTO_ERR_NO_PRIVATE_KEY, "no_private_key", "the key has no private part"},
-    {CRYPTO_ERR_BAD_KEY, "bad_key", "the data is not a readable, unencrypted key"},
-    {CRYPTO_ERR_WRONG_KEY_TYPE, "wrong_key_type", "the key is not a GOST R 34.10-2012 256-bit key"},
-    {CRYPTO_ERR_NO_SPACE, "no_space", "the output buffer is too small"},
+    {CRYPTO_ERR_NO_MEMORY, "no_memory", NULL, "out of memory"},
+    {CRYPTO_ERR_OPENSSL, "openssl", NULL, "an OpenSSL operation failed"},
+    {CRYPTO_ERR_BAD_SIGNATURE, "bad_signature", NULL,
+     "the signature does not match the message and key"},
+    {CRYPTO_ERR_NO_PRIVATE_KEY, "no_private_key", NULL, "the key has no private part"},
+    {CRYPTO_ERR_BAD_KEY, "bad_key", NULL, "the data is not a readable, unencrypted key"},
+    {CRYPTO_ERR_WRONG_KEY_TYPE, "wrong_key_type", NULL,
+     "the key is not a GOST R 34.10-2012 256-bit key"},
+    {CRYPTO_ERR_NO_SPACE, "no_space", NULL, "the output buffer is too small"},
+    ERRTAB_END(NULL, "unknown error"),
 };
 
-static const error_text_t *error_find(int error)
-{
-  for (size_t i = 0; i < sizeof error_texts / sizeof error_texts[0]; i++) {
-    if (error_texts[i].error == error) return &error_texts[i];
-  }
-  return NULL;
-}
+const char *crypto_error_code(int error) { return errtab_name(error_texts, error); }
 
-const char *crypto_error_code(int error)
-{
-  const error_text_t *text = error_find(error);
-  return text ? text->code : "unknown";
-}
-
-const char *crypto_error_message(int error)
-{
-  const error_text_t *text = error_find(error);
-  return text ? text->message : "unknown error";
-}
+const char *crypto_error_message(int error) { return errtab_message(error_texts, error, false); }
 
 /* ---------------------------------------------------------------------- */
 /* Set-up                                                                  */

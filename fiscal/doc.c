@@ -37,43 +37,33 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/codec.h"
+#include "common/errtab.h"
+
 /* ---------------------------------------------------------------------- */
 /* Errors                                                                  */
 
+/* The document layer's own codes; anything else is a TLV code. */
+static const errtab_t error_texts[] = {
+    {DOC_ERR_TOTAL, "total_mismatch", NULL, "the payments do not add up to the sum of the items"},
+    {DOC_ERR_WRONG_FORM, "wrong_form", NULL, "the document is not of the form expected"},
+    {DOC_ERR_MISSING, "missing_requisite", NULL, "a requisite the form requires is missing"},
+    {DOC_ERR_DUPLICATE, "duplicate_requisite", NULL,
+     "a requisite that may appear once appears twice"},
+    {DOC_ERR_NO_MEMORY, "no_memory", NULL, "out of memory"},
+    ERRTAB_END(NULL, "unknown error"),
+};
+
 const char *doc_error_code(int error)
 {
-  switch (error) {
-  case DOC_ERR_TOTAL:
-    return "total_mismatch";
-  case DOC_ERR_WRONG_FORM:
-    return "wrong_form";
-  case DOC_ERR_MISSING:
-    return "missing_requisite";
-  case DOC_ERR_DUPLICATE:
-    return "duplicate_requisite";
-  case DOC_ERR_NO_MEMORY:
-    return "no_memory";
-  default:
-    return tlv_error_code(error);
-  }
+  const errtab_t *row = errtab_find(error_texts, error);
+  return row->name ? row->name : tlv_error_code(error);
 }
 
 const char *doc_error_message(int error)
 {
-  switch (error) {
-  case DOC_ERR_TOTAL:
-    return "the payments do not add up to the sum of the items";
-  case DOC_ERR_WRONG_FORM:
-    return "the document is not of the form expected";
-  case DOC_ERR_MISSING:
-    return "a requisite the form requires is missing";
-  case DOC_ERR_DUPLICATE:
-    return "a requisite that may appear once appears twice";
-  case DOC_ERR_NO_MEMORY:
-    return "out of memory";
-  default:
-    return tlv_error_message(error);
-  }
+  const errtab_t *row = errtab_find(error_texts, error);
+  return row->name ? row->en : tlv_error_message(error);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -951,14 +941,10 @@ static bool json_always_array(uint16_t tag) { return tag == 1059 || tag == 2007;
 /* Bytes as upper-case hex; NULL when out of memory. */
 static json_t *json_hex(const uint8_t *data, size_t length)
 {
-  static const char digits[] = "0123456789ABCDEF";
   /* On the heap: an unknown tag may hold 64 KiB and this may recurse. */
   char *text = malloc(2 * length + 1);
   if (!text) return NULL;
-  for (size_t i = 0; i < length; i++) {
-    text[2 * i] = digits[data[i] >> 4];
-    text[2 * i + 1] = digits[data[i] & 0x0Fu];
-  }
+  codec_hex_encode(data, length, CODEC_HEX_UPPER, text);
   json_t *value = json_stringn(text, 2 * length);
   free(text);
   return value;

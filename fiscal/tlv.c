@@ -26,56 +26,41 @@
 #include <iconv.h>
 #include <string.h>
 
+#include "common/errtab.h"
+
 /* ---------------------------------------------------------------------- */
 /* Errors                                                                  */
 
-typedef struct error_text {
-  int error;
-  const char *code;
-  const char *message;
-} error_text_t;
-
-static const error_text_t error_texts[] = {
-    {TLV_OK, "ok", "no error"},
-    {TLV_ERR_ARGUMENT, "argument", "a required argument is missing or impossible"},
-    {TLV_ERR_NO_SPACE, "no_space", "the output buffer is too small"},
-    {TLV_ERR_UNKNOWN_TAG, "unknown_tag", "the tag is not in the FFD 1.2 dictionary"},
-    {TLV_ERR_WRONG_TYPE, "wrong_type", "the tag has a different type in the FFD 1.2 dictionary"},
-    {TLV_ERR_VALUE_TOO_LONG, "value_too_long", "the value is longer than its tag allows"},
-    {TLV_ERR_BAD_LENGTH, "bad_length", "the value's length is not one its type or tag allows"},
-    {TLV_ERR_STLV_TOO_LONG, "stlv_too_long",
+static const errtab_t error_texts[] = {
+    {TLV_OK, "ok", NULL, "no error"},
+    {TLV_ERR_ARGUMENT, "argument", NULL, "a required argument is missing or impossible"},
+    {TLV_ERR_NO_SPACE, "no_space", NULL, "the output buffer is too small"},
+    {TLV_ERR_UNKNOWN_TAG, "unknown_tag", NULL, "the tag is not in the FFD 1.2 dictionary"},
+    {TLV_ERR_WRONG_TYPE, "wrong_type", NULL,
+     "the tag has a different type in the FFD 1.2 dictionary"},
+    {TLV_ERR_VALUE_TOO_LONG, "value_too_long", NULL, "the value is longer than its tag allows"},
+    {TLV_ERR_BAD_LENGTH, "bad_length", NULL,
+     "the value's length is not one its type or tag allows"},
+    {TLV_ERR_STLV_TOO_LONG, "stlv_too_long", NULL,
      "the document or nested structure would pass its size limit (receipt 32 KiB, item 1059 1024 "
      "bytes)"},
-    {TLV_ERR_TOO_DEEP, "too_deep", "structures are nested deeper than the codec allows"},
-    {TLV_ERR_NOT_OPEN, "not_open", "no structure is open"},
-    {TLV_ERR_STILL_OPEN, "still_open", "a structure is still open"},
-    {TLV_ERR_TRUNCATED_HEADER, "truncated_header", "the data ends inside a TLV header"},
-    {TLV_ERR_LENGTH_PAST_END, "length_past_end", "a TLV length runs past the end of the data"},
-    {TLV_ERR_NOT_CP866, "not_cp866", "the text has a character that code page 866 cannot hold"},
-    {TLV_ERR_BAD_UTF8, "bad_utf8", "the text is not valid UTF-8"},
-    {TLV_ERR_CHARSET, "charset", "this system's iconv cannot convert CP866"},
-    {TLV_ERR_END, "end", "no more items"},
+    {TLV_ERR_TOO_DEEP, "too_deep", NULL, "structures are nested deeper than the codec allows"},
+    {TLV_ERR_NOT_OPEN, "not_open", NULL, "no structure is open"},
+    {TLV_ERR_STILL_OPEN, "still_open", NULL, "a structure is still open"},
+    {TLV_ERR_TRUNCATED_HEADER, "truncated_header", NULL, "the data ends inside a TLV header"},
+    {TLV_ERR_LENGTH_PAST_END, "length_past_end", NULL,
+     "a TLV length runs past the end of the data"},
+    {TLV_ERR_NOT_CP866, "not_cp866", NULL,
+     "the text has a character that code page 866 cannot hold"},
+    {TLV_ERR_BAD_UTF8, "bad_utf8", NULL, "the text is not valid UTF-8"},
+    {TLV_ERR_CHARSET, "charset", NULL, "this system's iconv cannot convert CP866"},
+    {TLV_ERR_END, "end", NULL, "no more items"},
+    ERRTAB_END(NULL, "unknown error"),
 };
 
-static const error_text_t *error_find(int error)
-{
-  for (size_t i = 0; i < sizeof error_texts / sizeof error_texts[0]; i++) {
-    if (error_texts[i].error == error) return &error_texts[i];
-  }
-  return NULL;
-}
+const char *tlv_error_code(int error) { return errtab_name(error_texts, error); }
 
-const char *tlv_error_code(int error)
-{
-  const error_text_t *text = error_find(error);
-  return text ? text->code : "unknown";
-}
-
-const char *tlv_error_message(int error)
-{
-  const error_text_t *text = error_find(error);
-  return text ? text->message : "unknown error";
-}
+const char *tlv_error_message(int error) { return errtab_message(error_texts, error, false); }
 
 /* ---------------------------------------------------------------------- */
 /* The dictionary                                                          */

@@ -11,39 +11,20 @@
 
 #include <string.h>
 
+#include "common/errtab.h"
 #include "fiscal/tlv.h"
 
-const char *keys_error_code(int error)
-{
-  switch (error) {
-  case KEYS_OK:
-    return "ok";
-  case KEYS_ERR_ARGUMENT:
-    return "argument";
-  case KEYS_ERR_NO_SPACE:
-    return "no_space";
-  case KEYS_ERR_MALFORMED:
-    return "malformed";
-  default:
-    return "unknown";
-  }
-}
+static const errtab_t error_texts[] = {
+    {KEYS_OK, "ok", NULL, "no error"},
+    {KEYS_ERR_ARGUMENT, "argument", NULL, "a NULL pointer or a key no FN could take"},
+    {KEYS_ERR_NO_SPACE, "no_space", NULL, "the buffer or the key array is too small"},
+    {KEYS_ERR_MALFORMED, "malformed", NULL, "the key update is malformed"},
+    ERRTAB_END(NULL, "unknown error"),
+};
 
-const char *keys_error_message(int error)
-{
-  switch (error) {
-  case KEYS_OK:
-    return "no error";
-  case KEYS_ERR_ARGUMENT:
-    return "a NULL pointer or a key no FN could take";
-  case KEYS_ERR_NO_SPACE:
-    return "the buffer or the key array is too small";
-  case KEYS_ERR_MALFORMED:
-    return "the key update is malformed";
-  default:
-    return "unknown error";
-  }
-}
+const char *keys_error_code(int error) { return errtab_name(error_texts, error); }
+
+const char *keys_error_message(int error) { return errtab_message(error_texts, error, false); }
 
 static int id_ok(const char *id)
 {
