@@ -34,11 +34,19 @@ typedef struct host {
   char url[URL_MAX];
   uint32_t avg_ms;
   int64_t quarantined_until; /* wall ms; 0: never */
+  unsigned timeouts;         /* late answers in a row (reset by an answer) */
 } host_t;
+
+/* What one request came to. */
+typedef enum attempt {
+  ATTEMPT_ANSWER = 0,  /* an HTTP answer (any status) */
+  ATTEMPT_ERROR = -1,  /* refused, reset, DNS, a body too big ... */
+  ATTEMPT_TIMEOUT = -2 /* nothing in the time given */
+} attempt_t;
 
 struct trueapi {
   char *cdn_url, *api_key, *fn_number;
-  unsigned budget_ms, attempt_ms, quarantine_s, refresh_s, health_timeout_ms;
+  unsigned budget_ms, attempt_ms, quarantine_s, timeout_quarantine_s, refresh_s, health_timeout_ms;
   trueapi_clock_ms_t clock;
   void *clock_user;
   CURL *curl;
@@ -73,6 +81,8 @@ const char *trueapi_err_name(int err)
     return "auth";
   case TRUEAPI_ERR_PROTOCOL:
     return "protocol";
+  case TRUEAPI_ERR_EMERGENCY:
+    return "emergency";
   default:
     return "unknown";
   }
@@ -98,6 +108,11 @@ const char *trueapi_err_message(int err, bool ru)
               : "Chestny ZNAK refused the API key: check the till's settings.";
   case TRUEAPI_ERR_PROTOCOL:
     return ru ? "Непонятный ответ Честного ЗНАКа." : "Chestny ZNAK sent an answer we cannot read.";
+  case TRUEAPI_ERR_EMERGENCY:
+    return ru ? "Сервис проверки Честного ЗНАКа в аварийном режиме: проверка через локальный "
+                "модуль."
+              : "Chestny ZNAK's check service is in emergency mode: checking through the local "
+                "module.";
   default:
     return ru ? "Неизвестная ошибка." : "Unknown error.";
   }
@@ -128,7 +143,7 @@ static const struct {
     [TRUEAPI_EXPIRED] = {"expired", "Срок годности товара истёк: продажа запрещена.",
                          "The item is past its expiry date: sale refused."},
     [TRUEAPI_PRICE_LOW] = {"price_below_min",
-                           "Цена ниже единой минимальной цены (ЕМЦ): продажа запрещена.",
+                           "Цена ниже минимальной розничной цены: продажа запрещена.",
                            "The price is below the minimum retail price: sale refused."},
     [TRUEAPI_PRICE_HIGH] = {"price_above_max",
                             "Цена выше максимальной розничной цены (МРЦ): продажа запрещена.",
@@ -179,6 +194,14 @@ static bool parse_date(json_t *v, int64_t *ms)
   if (!rest) return false;
   *ms = (int64_t)timegm(&tm) * 1000;
   return true;
+}
+
+/* A non-negative count; 0 when absent or not a number. */
+static uint32_t get_count(json_t *o, const char *k)
+{
+  json_t *v = json_object_get(o, k);
+  if (!json_is_integer(v) || json_integer_value(v) <= 0) return 0;
+  return json_integer_value(v) > 1000000 ? 1000000u : (uint32_t)json_integer_value(v);
 }
 
 static bool get_kopecks(json_t *o, const char *k, uint64_t *out)
@@ -235,6 +258,9 @@ int trueapi_parse_answer(const char *text, size_t len, trueapi_result_t *out)
   k->owner = get_bool(c, "isOwner");
   k->sold = get_bool(c, "sold");
   k->gray_zone = get_bool(c, "grayZone");
+  copy_string(c, "packageType", k->package_type, sizeof k->package_type);
+  k->inner_unit_count = get_count(c, "innerUnitCount");
+  k->package_quantity = get_count(c, "packageQuantity");
   k->has_expire = parse_date(json_object_get(c, "expireDate"), &k->expire_ms);
   k->has_mrp = get_kopecks(c, "mrp", &k->mrp);
   k->has_smp = get_kopecks(c, "smp", &k->smp);
@@ -257,6 +283,44 @@ static bool in_group(const trueapi_code_t *c, int a, int b, int d)
   return false;
 }
 
+/* Consumer units in what was scanned: 1 for a unit (a pack), the answer's
+** count for a block (packageQuantity, else innerUnitCount, else 10). A
+** block is a packageType other than UNIT, or a count above 1. */
+static uint64_t units_of(const trueapi_code_t *c)
+{
+  bool unit = !c->package_type[0] || !strcmp(c->package_type, "UNIT");
+  if (c->package_quantity > 1) return c->package_quantity;
+  if (c->inner_unit_count > 1) return c->inner_unit_count;
+  return unit ? 1u : TRUEAPI_BLOCK_UNITS;
+}
+
+/* The price rules, one row per group family: who they apply to, whether
+** mrp is a maximum (tobacco) or the minimum (nicotine). */
+static const struct {
+  int groups[3];
+  bool mrp_is_minimum;
+} price_rules[] = {
+    {{TRUEAPI_GROUP_TOBACCO, TRUEAPI_GROUP_OTP, -1}, false},
+    {{TRUEAPI_GROUP_NICOTINE, -1, -1}, true},
+};
+
+static trueapi_verdict_t price_verdict(const trueapi_code_t *c, uint64_t sale_price)
+{
+  uint64_t units = units_of(c);
+  for (size_t i = 0; i < sizeof price_rules / sizeof price_rules[0]; i++) {
+    const int *g = price_rules[i].groups;
+    if (!in_group(c, g[0], g[1], g[2])) continue;
+    if (price_rules[i].mrp_is_minimum) {
+      if (c->has_mrp && c->mrp > 0 && sale_price < c->mrp * units) return TRUEAPI_PRICE_LOW;
+      return TRUEAPI_SELL;
+    }
+    if (c->has_smp && c->smp > 0 && sale_price < c->smp * units) return TRUEAPI_PRICE_LOW;
+    if (c->has_mrp && c->mrp > 0 && sale_price > c->mrp * units) return TRUEAPI_PRICE_HIGH;
+    return TRUEAPI_SELL;
+  }
+  return TRUEAPI_SELL;
+}
+
 trueapi_verdict_t trueapi_decide(const trueapi_code_t *c, int64_t now_ms, uint64_t sale_price)
 {
   if (!c || !c->valid) return TRUEAPI_BAD_FORMAT;
@@ -265,14 +329,13 @@ trueapi_verdict_t trueapi_decide(const trueapi_code_t *c, int64_t now_ms, uint64
   if (!c->verified) return TRUEAPI_CRYPTO_FAILED;
   if (c->blocked) return TRUEAPI_BLOCKED;
   if (c->sold) return TRUEAPI_SOLD;
-  if (!c->realizable) return TRUEAPI_NOT_IN_CIRCULATION;
+  /* Grey zone: tobacco of the untraced stock sells though not "realizable". */
+  if (!c->realizable && !(c->gray_zone && in_group(c, TRUEAPI_GROUP_TOBACCO, -1, -1)))
+    return TRUEAPI_NOT_IN_CIRCULATION;
   if (c->has_expire && c->expire_ms < now_ms &&
       in_group(c, TRUEAPI_GROUP_MILK, TRUEAPI_GROUP_WATER, TRUEAPI_GROUP_BEER))
     return TRUEAPI_EXPIRED;
-  if (sale_price > 0 && in_group(c, TRUEAPI_GROUP_TOBACCO, TRUEAPI_GROUP_OTP, -1)) {
-    if (c->has_smp && c->smp > 0 && sale_price < c->smp) return TRUEAPI_PRICE_LOW;
-    if (c->has_mrp && c->mrp > 0 && sale_price > c->mrp) return TRUEAPI_PRICE_HIGH;
-  }
+  if (sale_price > 0) return price_verdict(c, sale_price);
   return TRUEAPI_SELL;
 }
 
@@ -321,14 +384,17 @@ static size_t on_data(char *p, size_t size, size_t n, void *user)
 /*
 ** One request: GET (body NULL) or POST of body to url within timeout_ms.
 ** *status is the HTTP status (0: no answer); the answer goes to b (the
-** caller frees b->data). 0 when an HTTP answer came, -1 otherwise.
+** caller frees b->data). ATTEMPT_ANSWER when an HTTP answer came,
+** ATTEMPT_TIMEOUT when the time ran out, ATTEMPT_ERROR otherwise.
 */
-static int http_request(trueapi_t *t, const char *url, const char *body, unsigned timeout_ms,
-                        long *status, buffer_t *b)
+static attempt_t http_request(trueapi_t *t, const char *url, const char *body, unsigned timeout_ms,
+                              long *status, buffer_t *b)
 {
   struct curl_slist *headers = NULL;
   char key_header[320];
-  int rc = -1, n;
+  attempt_t rc = ATTEMPT_ERROR;
+  CURLcode cc;
+  int n;
 
   *status = 0;
   memset(b, 0, sizeof *b);
@@ -347,9 +413,12 @@ static int http_request(trueapi_t *t, const char *url, const char *body, unsigne
   curl_easy_setopt(t->curl, CURLOPT_WRITEDATA, b);
   curl_easy_setopt(t->curl, CURLOPT_PROTOCOLS_STR, "http,https");
   if (body) curl_easy_setopt(t->curl, CURLOPT_POSTFIELDS, body);
-  if (curl_easy_perform(t->curl) != CURLE_OK) goto fail;
+  if ((cc = curl_easy_perform(t->curl)) != CURLE_OK) {
+    if (cc == CURLE_OPERATION_TIMEDOUT) rc = ATTEMPT_TIMEOUT;
+    goto fail;
+  }
   curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, status);
-  rc = 0;
+  rc = ATTEMPT_ANSWER;
 fail:
   curl_slist_free_all(headers);
   return rc;
@@ -369,9 +438,14 @@ static int join_url(char *out, size_t cap, const char *base, const char *path)
 
 static bool quarantined(const host_t *h, int64_t now) { return h->quarantined_until > now; }
 
-static void quarantine(trueapi_t *t, host_t *h)
+/* A failure: 15 minutes for an error or a second timeout in a row, the
+** short quarantine for a first timeout. */
+static void quarantine(trueapi_t *t, host_t *h, bool timeout)
 {
-  h->quarantined_until = now_of(t) + (int64_t)t->quarantine_s * 1000;
+  unsigned s = t->quarantine_s;
+  if (timeout && h->timeouts++ == 0) s = t->timeout_quarantine_s;
+  if (!timeout) h->timeouts = 0;
+  h->quarantined_until = now_of(t) + (int64_t)s * 1000;
 }
 
 static unsigned left_ms(uint64_t deadline)
@@ -397,7 +471,8 @@ static int refresh(trueapi_t *t, uint64_t deadline)
   if (timeout < MIN_ATTEMPT_MS) return TRUEAPI_ERR_NO_ANSWER;
   if (join_url(url, sizeof url, t->cdn_url, "/api/v4/true-api/cdn/info") != 0)
     return TRUEAPI_ERR_ARGUMENT;
-  if (http_request(t, url, NULL, timeout, &status, &b) != 0 || status != 200) goto fail;
+  if (http_request(t, url, NULL, timeout, &status, &b) != ATTEMPT_ANSWER || status != 200)
+    goto fail;
   root = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
   hosts = json_object_get(root, "hosts");
   if (!json_is_array(hosts)) goto fail;
@@ -415,16 +490,18 @@ static int refresh(trueapi_t *t, uint64_t deadline)
     host_t *x = &fresh[i];
     buffer_t hb = {0};
     json_t *hj = NULL, *avg;
-    /* A running quarantine survives the refresh. */
+    /* A running quarantine survives the refresh, with its count. */
     for (size_t j = 0; j < t->host_count; j++) {
-      if (strcmp(t->hosts[j].url, x->url) == 0)
+      if (strcmp(t->hosts[j].url, x->url) == 0) {
         x->quarantined_until = t->hosts[j].quarantined_until;
+        x->timeouts = t->hosts[j].timeouts;
+      }
     }
     timeout = t->health_timeout_ms;
     if (deadline && left_ms(deadline) < timeout) timeout = left_ms(deadline);
     if (timeout >= MIN_ATTEMPT_MS &&
         join_url(url, sizeof url, x->url, "/api/v4/true-api/cdn/health/check") == 0 &&
-        http_request(t, url, NULL, timeout, &status, &hb) == 0 && status == 200 &&
+        http_request(t, url, NULL, timeout, &status, &hb) == ATTEMPT_ANSWER && status == 200 &&
         (hj = json_loadb(hb.data ? hb.data : "", hb.len, 0, NULL)) &&
         json_integer_value(json_object_get(hj, "code")) == 0 &&
         json_is_integer(avg = json_object_get(hj, "avgTimeMs")) && json_integer_value(avg) >= 0) {
@@ -497,6 +574,8 @@ int trueapi_create(const trueapi_options_t *o, trueapi_t **out)
   t->budget_ms = o->budget_ms ? o->budget_ms : TRUEAPI_BUDGET_MS;
   t->attempt_ms = o->attempt_ms;
   t->quarantine_s = o->quarantine_s ? o->quarantine_s : TRUEAPI_QUARANTINE_S;
+  t->timeout_quarantine_s =
+      o->timeout_quarantine_s ? o->timeout_quarantine_s : TRUEAPI_TIMEOUT_QUARANTINE_S;
   t->refresh_s = o->refresh_s ? o->refresh_s : TRUEAPI_REFRESH_S;
   t->health_timeout_ms = o->health_timeout_ms ? o->health_timeout_ms : TRUEAPI_HEALTH_TIMEOUT_MS;
   t->clock = o->clock ? o->clock : wall_ms;
@@ -525,14 +604,63 @@ static void no_answer(trueapi_result_t *out, int err, uint64_t start)
   out->elapsed_ms = (unsigned)(mono_ms() - start);
 }
 
+/* What asking one host came to. */
+typedef enum ask {
+  ASK_ANSWERED, /* out holds the verdict */
+  ASK_FAILED,   /* no answer: the host is quarantined, try another */
+  ASK_STOP,     /* auth refused or emergency: *rc says which, stop the walk */
+} ask_t;
+
+static ask_t ask_host(trueapi_t *t, host_t *h, const char *body, uint64_t deadline,
+                      uint64_t sale_price, trueapi_result_t *out, int *rc)
+{
+  char url[URL_MAX + 64];
+  unsigned timeout = left_ms(deadline);
+  buffer_t b;
+  long status = 0;
+  attempt_t got;
+  if (t->attempt_ms && t->attempt_ms < timeout) timeout = t->attempt_ms;
+  if (join_url(url, sizeof url, h->url, "/api/v4/true-api/codes/check") != 0) {
+    quarantine(t, h, false);
+    return ASK_FAILED;
+  }
+  out->hosts_tried++;
+  got = http_request(t, url, body, timeout, &status, &b);
+  if (got == ATTEMPT_ANSWER && (status == 401 || status == 403)) {
+    free(b.data);
+    *rc = TRUEAPI_ERR_AUTH;
+    return ASK_STOP;
+  }
+  if (got == ATTEMPT_ANSWER && status == 203) { /* alive, but no verdict to give */
+    free(b.data);
+    *rc = TRUEAPI_ERR_EMERGENCY;
+    return ASK_STOP;
+  }
+  if (got == ATTEMPT_ANSWER && status == 200 && b.data &&
+      trueapi_parse_answer(b.data, b.len, out) == 0) {
+    free(b.data);
+    h->timeouts = 0;
+    h->quarantined_until = 0;
+    snprintf(out->host, sizeof out->host, "%s", h->url);
+    out->verdict = trueapi_decide(&out->code, now_of(t), sale_price);
+    out->err = 0;
+    return ASK_ANSWERED;
+  }
+  free(b.data);
+  quarantine(t, h, got == ATTEMPT_TIMEOUT);
+  return ASK_FAILED;
+}
+
 int trueapi_check(trueapi_t *t, const char *km, size_t len, uint64_t sale_price,
                   trueapi_result_t *out)
 {
   uint64_t start = mono_ms(), deadline;
   json_t *req = NULL;
-  char *body = NULL, url[URL_MAX + 64];
+  char *body = NULL;
   int rc = TRUEAPI_ERR_NO_ANSWER;
-  bool any = false;
+  bool asked[TRUEAPI_HOSTS_MAX] = {false};
+  size_t i, best = SIZE_MAX;
+  int64_t now;
 
   if (!out) return TRUEAPI_ERR_ARGUMENT;
   memset(out, 0, sizeof *out);
@@ -553,41 +681,48 @@ int trueapi_check(trueapi_t *t, const char *km, size_t len, uint64_t sale_price,
     rc = TRUEAPI_ERR_NO_MEMORY;
     goto fail;
   }
-  for (size_t i = 0; i < t->host_count; i++) {
+  /* The free hosts, best first. */
+  for (i = 0; i < t->host_count; i++) {
     host_t *h = &t->hosts[i];
-    unsigned timeout = left_ms(deadline);
-    buffer_t b;
-    long status = 0;
-    int got;
     if (quarantined(h, now_of(t))) continue;
-    any = true;
-    if (t->attempt_ms && t->attempt_ms < timeout) timeout = t->attempt_ms;
-    if (timeout < MIN_ATTEMPT_MS) break;
-    if (join_url(url, sizeof url, h->url, "/api/v4/true-api/codes/check") != 0) continue;
-    out->hosts_tried++;
-    got = http_request(t, url, body, timeout, &status, &b);
-    if (got == 0 && (status == 401 || status == 403)) {
-      free(b.data);
-      rc = TRUEAPI_ERR_AUTH;
+    if (left_ms(deadline) < MIN_ATTEMPT_MS) break;
+    asked[i] = true;
+    switch (ask_host(t, h, body, deadline, sale_price, out, &rc)) {
+    case ASK_ANSWERED:
+      goto answered;
+    case ASK_STOP:
       goto fail;
+    case ASK_FAILED:
+      break;
     }
-    if (got == 0 && status == 200 && b.data && trueapi_parse_answer(b.data, b.len, out) == 0) {
-      free(b.data);
-      snprintf(out->host, sizeof out->host, "%s", h->url);
-      out->verdict = trueapi_decide(&out->code, now_of(t), sale_price);
-      out->err = 0;
-      out->elapsed_ms = (unsigned)(mono_ms() - start);
-      json_decref(req);
-      free(body);
-      return 0;
-    }
-    free(b.data);
-    quarantine(t, h);
   }
-  if (!any) rc = TRUEAPI_ERR_NO_HOST;
+  /* None answered: the best quarantined host not asked yet gets one try. */
+  now = now_of(t);
+  for (i = 0; i < t->host_count; i++) {
+    if (asked[i] || !quarantined(&t->hosts[i], now)) continue;
+    if (best == SIZE_MAX || t->hosts[i].quarantined_until < t->hosts[best].quarantined_until)
+      best = i;
+  }
+  if (best != SIZE_MAX && left_ms(deadline) >= MIN_ATTEMPT_MS) {
+    out->probed = true;
+    switch (ask_host(t, &t->hosts[best], body, deadline, sale_price, out, &rc)) {
+    case ASK_ANSWERED:
+      goto answered;
+    case ASK_STOP:
+      goto fail;
+    case ASK_FAILED:
+      break;
+    }
+  }
+  if (out->hosts_tried == 0 && left_ms(deadline) >= MIN_ATTEMPT_MS) rc = TRUEAPI_ERR_NO_HOST;
 fail:
   json_decref(req);
   free(body);
   no_answer(out, rc, start);
   return rc;
+answered:
+  out->elapsed_ms = (unsigned)(mono_ms() - start);
+  json_decref(req);
+  free(body);
+  return 0;
 }

@@ -133,3 +133,15 @@ add_test(NAME serve_crash COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/crash/serv
                                   $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator> 40
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(serve_crash PROPERTIES LABELS crash TIMEOUT 300)
+# Permissive mode, CRPT's test plan (issue 15): every case of
+# tests/data/permissive/cases.json against kassa-operator's true-api, at the
+# true-api layer (test_trueapi_driver) and at a whole till (permissive_till).
+add_executable(permissive_till integration/permissive_till.c)
+target_link_libraries(permissive_till PRIVATE kassa_till_fixture PkgConfig::JANSSON)
+add_test(NAME permissive
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_permissive.py
+                 $<TARGET_FILE:kassa-operator> $<TARGET_FILE:test_trueapi_driver>
+                 $<TARGET_FILE:permissive_till>
+                 ${CMAKE_CURRENT_SOURCE_DIR}/data/permissive/cases.json
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(permissive PROPERTIES TIMEOUT 240)

@@ -23,6 +23,14 @@
 ** the code's owner INN equals --client-inn. groupIds use the true-api
 ** product group numbers ([open] where the public list is unclear).
 **
+** A test can also script the answer for one code (/control/answer): the
+** fields CRPT's permissive-mode test plan describes for a case (grey zone,
+** a block's unit count, a group-16 minimum price, a blocked or expired
+** code), an answer held back 1 800 ms or 5 s, or the emergency status 203.
+** A script overrides fields of an element that is otherwise derived as
+** above, so the answer keeps true-api's shape; it never relaxes the key
+** check or the body checks.
+**
 ** libmicrohttpd runs one thread per connection, so a slow codes/check
 ** never holds up a health check; the registry is read under the server's
 ** store mutex, as the frame ports do.
@@ -34,6 +42,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -52,6 +61,16 @@
 #define HOST_MAX    256
 #define SLOW_MAX_MS 60000
 #define GS          '\x1d'
+#define SCRIPTS_MAX 64
+
+/* A scripted answer for one code (/control/answer). */
+typedef struct script {
+  char *cis; /* the code as sent, GS as 0x1D */
+  size_t cis_len;
+  json_t *fields; /* overrides for the code's element */
+  int delay_ms;
+  unsigned status; /* 200 or 203 */
+} script_t;
 
 struct http_server {
   http_options_t o;
@@ -61,6 +80,9 @@ struct http_server {
   atomic_int health_ms;
   atomic_int checks, health_checks, batches;
   atomic_int stopping;
+  pthread_mutex_t scripts_lock;
+  script_t scripts[SCRIPTS_MAX];
+  size_t script_count;
 };
 
 typedef struct request {
@@ -78,6 +100,7 @@ static const struct {
     {"lp", 1},     {"footwear", 2},     {"tobacco", 3},     {"perfume", 4},      {"tyres", 5},
     {"pharma", 7}, {"dairy", 8},        {"bicycles", 9},    {"wheelchairs", 10}, {"water", 13},
     {"beer", 15},  {"supplements", 17}, {"antiseptic", 19}, {"photo", 6}, /* [open] */
+    {"otp", 12},   {"nicotine", 16},
 };
 
 static int group_id(const char *name)
@@ -228,6 +251,32 @@ static json_t *code_answer(http_server_t *h, const char *km, size_t len)
   return o;
 }
 
+/* The script for km, if any, over the element `one`; the longest delay and
+** a non-200 status of the request's scripts win. */
+static void script_apply(http_server_t *h, const char *km, size_t len, json_t *one, int *delay,
+                         unsigned *status)
+{
+  pthread_mutex_lock(&h->scripts_lock);
+  for (size_t i = 0; i < h->script_count; i++) {
+    const script_t *s = &h->scripts[i];
+    if (s->cis_len != len || memcmp(s->cis, km, len) != 0) continue;
+    if (s->fields) json_object_update(one, s->fields);
+    if (s->delay_ms > *delay) *delay = s->delay_ms;
+    if (s->status != 200) *status = s->status;
+    break;
+  }
+  pthread_mutex_unlock(&h->scripts_lock);
+}
+
+static void scripts_clear(http_server_t *h)
+{
+  for (size_t i = 0; i < h->script_count; i++) {
+    free(h->scripts[i].cis);
+    json_decref(h->scripts[i].fields);
+  }
+  h->script_count = 0;
+}
+
 static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *what)
 {
   return http_send_json(
@@ -242,7 +291,8 @@ static enum MHD_Result codes_check(http_server_t *h, struct MHD_Connection *conn
   json_t *in = NULL, *codes, *out = NULL, *list = NULL, *v;
   char req_id[37];
   size_t i;
-  int slow;
+  int slow, delay = 0;
+  unsigned status = 200;
 
   atomic_fetch_add(&h->checks, 1);
   if (!key || strcmp(key, h->o.api_key) != 0)
@@ -264,7 +314,14 @@ static enum MHD_Result codes_check(http_server_t *h, struct MHD_Connection *conn
       return send_error(conn, 400, "codes[] must be strings");
     }
     if (!(one = code_answer(h, json_string_value(v), json_string_length(v)))) goto fail;
+    script_apply(h, json_string_value(v), json_string_length(v), one, &delay, &status);
     json_array_append_new(list, one);
+  }
+  if (status != 200) {
+    json_decref(in);
+    json_decref(list);
+    if (delay > 0) nap(h, delay);
+    return send_error(conn, status, "emergency mode: check through the local module");
   }
   uuid_make(req_id);
   out = json_pack("{s:i,s:s,s:s,s:I,s:o}", "code", 0, "description", "ok", "reqId", req_id,
@@ -273,7 +330,8 @@ static enum MHD_Result codes_check(http_server_t *h, struct MHD_Connection *conn
   if (!out) goto fail;
   json_decref(in);
   slow = atomic_load(&h->slow_ms);
-  if (slow > 0) nap(h, slow);
+  if (slow > delay) delay = slow;
+  if (delay > 0) nap(h, delay);
   return http_send_json(conn, 200, out);
 fail:
   json_decref(in);
@@ -316,6 +374,112 @@ static enum MHD_Result control_fault(http_server_t *h, struct MHD_Connection *co
     ret = http_send_json(conn, 200, json_pack("{s:s}", "mode", mode));
   }
   json_decref(in);
+  return ret;
+}
+
+/* The fields a script may set: true-api's element fields, nothing else. */
+static const char *const scriptable[] = {
+    "valid",
+    "printView",
+    "gtin",
+    "groupIds",
+    "verified",
+    "found",
+    "realizable",
+    "utilised",
+    "isBlocked",
+    "ogvs",
+    "isOwner",
+    "expireDate",
+    "productionDate",
+    "errorCode",
+    "sold",
+    "mrp",
+    "smp",
+    "soldUnitCount",
+    "innerUnitCount",
+    "grayZone",
+    "message",
+    "packageType",
+    "packageQuantity",
+    "isTracking",
+    "producerInn",
+    "parent",
+};
+
+static bool fields_ok(json_t *fields)
+{
+  const char *k;
+  json_t *v;
+  if (!json_is_object(fields)) return false;
+  json_object_foreach(fields, k, v)
+  {
+    bool known = false;
+    for (size_t i = 0; i < sizeof scriptable / sizeof scriptable[0]; i++)
+      if (!strcmp(k, scriptable[i])) known = true;
+    if (!known) return false;
+  }
+  return true;
+}
+
+static enum MHD_Result control_answer(http_server_t *h, struct MHD_Connection *conn,
+                                      const request_t *q)
+{
+  json_t *in = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
+  json_t *cis = json_object_get(in, "cis"), *fields = json_object_get(in, "fields");
+  json_t *delay = json_object_get(in, "delayMs"), *status = json_object_get(in, "status");
+  enum MHD_Result ret;
+  size_t n, i;
+  if (json_is_true(json_object_get(in, "clear"))) {
+    pthread_mutex_lock(&h->scripts_lock);
+    scripts_clear(h);
+    pthread_mutex_unlock(&h->scripts_lock);
+    json_decref(in);
+    return http_send_json(conn, 200, json_pack("{s:i}", "scripts", 0));
+  }
+  if (!json_is_string(cis) || json_string_length(cis) == 0 || json_string_length(cis) > 512 ||
+      (fields && !fields_ok(fields)) ||
+      (delay && (!json_is_integer(delay) || json_integer_value(delay) < 0 ||
+                 json_integer_value(delay) > SLOW_MAX_MS)) ||
+      (status && (!json_is_integer(status) ||
+                  (json_integer_value(status) != 200 && json_integer_value(status) != 203)))) {
+    json_decref(in);
+    return send_error(conn, 400,
+                      "body must be {\"cis\":…,\"fields\":{true-api fields},\"delayMs\":0..60000,"
+                      "\"status\":200|203} or {\"clear\":true}");
+  }
+  pthread_mutex_lock(&h->scripts_lock);
+  for (i = 0; i < h->script_count; i++) {
+    if (h->scripts[i].cis_len == json_string_length(cis) &&
+        !memcmp(h->scripts[i].cis, json_string_value(cis), json_string_length(cis)))
+      break;
+  }
+  if (i == SCRIPTS_MAX) {
+    pthread_mutex_unlock(&h->scripts_lock);
+    json_decref(in);
+    return send_error(conn, 400, "too many scripts: clear them first");
+  }
+  if (i == h->script_count) {
+    char *copy = malloc(json_string_length(cis));
+    if (!copy) {
+      pthread_mutex_unlock(&h->scripts_lock);
+      json_decref(in);
+      return send_error(conn, 500, "out of memory");
+    }
+    memcpy(copy, json_string_value(cis), json_string_length(cis));
+    h->scripts[i].cis = copy;
+    h->scripts[i].cis_len = json_string_length(cis);
+    h->scripts[i].fields = NULL;
+    h->script_count++;
+  }
+  json_decref(h->scripts[i].fields);
+  h->scripts[i].fields = fields ? json_deep_copy(fields) : NULL;
+  h->scripts[i].delay_ms = delay ? (int)json_integer_value(delay) : 0;
+  h->scripts[i].status = status ? (unsigned)json_integer_value(status) : 200;
+  n = h->script_count;
+  pthread_mutex_unlock(&h->scripts_lock);
+  json_decref(in);
+  ret = http_send_json(conn, 200, json_pack("{s:I}", "scripts", (json_int_t)n));
   return ret;
 }
 
@@ -394,6 +558,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return registry_http(&h->o, conn, url, method, q->body, q->len);
   if (strcmp(url, "/control/fault") == 0 && post) return control_fault(h, conn, q);
   if (strcmp(url, "/control/health") == 0 && post) return control_health(h, conn, q);
+  if (strcmp(url, "/control/answer") == 0 && post) return control_answer(h, conn, q);
   if (strcmp(url, "/control/stats") == 0 && get)
     return http_send_json(conn, 200,
                           json_pack("{s:i,s:i,s:i}", "checks", atomic_load(&h->checks), "health",
@@ -433,6 +598,7 @@ int http_start(const http_options_t *options, http_server_t **out)
   atomic_init(&h->health_checks, 0);
   atomic_init(&h->batches, 0);
   atomic_init(&h->stopping, 0);
+  pthread_mutex_init(&h->scripts_lock, NULL);
   n = snprintf(h->self, sizeof h->self, "http://127.0.0.1:%u", options->port);
   if (n < 0 || (size_t)n >= sizeof h->self) goto fail;
   memset(&a, 0, sizeof a);
@@ -451,6 +617,7 @@ int http_start(const http_options_t *options, http_server_t **out)
   *out = h;
   return 0;
 fail:
+  pthread_mutex_destroy(&h->scripts_lock);
   free(h);
   return -1;
 }
@@ -460,5 +627,7 @@ void http_stop(http_server_t *h)
   if (!h) return;
   atomic_store(&h->stopping, 1);
   MHD_stop_daemon(h->daemon);
+  scripts_clear(h);
+  pthread_mutex_destroy(&h->scripts_lock);
   free(h);
 }

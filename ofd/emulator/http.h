@@ -22,6 +22,15 @@
 **        sets the frame listeners' fault mode (a comma list is fine, as for
 **        --fault); {"mode":"slow","ms":N} delays every codes/check answer
 **        by N ms ("none" clears it too).
+**   POST /control/answer {"cis":"KM","fields":{…},"delayMs":N,"status":S}
+**        scripts what codes/check answers for exactly that code (GS as
+**        \u001d), so a test can play each case of CRPT's permissive-mode
+**        plan: "fields" replace the derived ones in the code's element (the
+**        element keeps every field true-api sends), "delayMs" (0..60000)
+**        holds the whole answer back, "status" 200 (default) or 203 (the
+**        check service's emergency mode: no verdict, the body an error).
+**        {"clear":true} forgets every script. Up to 64 scripts; the same
+**        code again replaces its script. -> {"scripts":N}
 **   POST /control/health {"avgTimeMs":N} sets what health/check reports.
 **   GET  /control/stats  -> {"checks":N,"health":N,"batches":N}: requests served.
 */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "ofd/client.h"
@@ -97,8 +98,11 @@ static const struct {
     [CHECK_PRICE_ABOVE_MAX] = {"price_above_max",
                                "Цена выше максимальной розничной (МРЦ) на пачке.",
                                "The price is above the maximum retail price on the pack."},
-    [CHECK_PRICE_BELOW_MIN] = {"price_below_min", "Цена ниже минимальной цены табака.",
-                               "The price is below the minimum price for tobacco."},
+    [CHECK_PRICE_BELOW_MIN] = {"price_below_min",
+                               "Цена ниже минимальной розничной цены (табак, никотинсодержащая "
+                               "продукция).",
+                               "The price is below the minimum retail price (tobacco, nicotine "
+                               "products)."},
 };
 
 const char *check_reason_name(check_reason_t r)
@@ -158,17 +162,27 @@ typedef enum family { FAM_ANY = 0, FAM_CRYPTO, FAM_DAIRY, FAM_SHORT, FAM_TOBACCO
 static const struct {
   const char *group;
   family_t family;
-  bool expires; /* expiry rules apply (dairy, water, beer) */
-  bool tobacco; /* price rules apply */
+  bool expires;  /* expiry rules apply (dairy, water, beer) */
+  bool tobacco;  /* price rules apply */
+  bool nicotine; /* the minimum price (cached mrp) applies */
 } groups[] = {
-    {"footwear", FAM_CRYPTO, false, false},    {"lp", FAM_CRYPTO, false, false},
-    {"clothes", FAM_CRYPTO, false, false},     {"tyres", FAM_CRYPTO, false, false},
-    {"perfume", FAM_CRYPTO, false, false},     {"photo", FAM_CRYPTO, false, false},
-    {"pharma", FAM_CRYPTO, false, false},      {"bicycles", FAM_CRYPTO, false, false},
-    {"wheelchairs", FAM_CRYPTO, false, false}, {"dairy", FAM_DAIRY, true, false},
-    {"water", FAM_SHORT, true, false},         {"beer", FAM_SHORT, true, false},
-    {"antiseptic", FAM_SHORT, false, false},   {"supplements", FAM_SHORT, false, false},
-    {"tobacco", FAM_TOBACCO, false, true},     {"otp", FAM_TOBACCO, false, true},
+    {"footwear", FAM_CRYPTO, false, false, false},
+    {"lp", FAM_CRYPTO, false, false, false},
+    {"clothes", FAM_CRYPTO, false, false, false},
+    {"tyres", FAM_CRYPTO, false, false, false},
+    {"perfume", FAM_CRYPTO, false, false, false},
+    {"photo", FAM_CRYPTO, false, false, false},
+    {"pharma", FAM_CRYPTO, false, false, false},
+    {"bicycles", FAM_CRYPTO, false, false, false},
+    {"wheelchairs", FAM_CRYPTO, false, false, false},
+    {"dairy", FAM_DAIRY, true, false, false},
+    {"water", FAM_SHORT, true, false, false},
+    {"beer", FAM_SHORT, true, false, false},
+    {"antiseptic", FAM_SHORT, false, false, false},
+    {"supplements", FAM_SHORT, false, false, false},
+    {"tobacco", FAM_TOBACCO, false, true, false},
+    {"otp", FAM_TOBACCO, false, true, false},
+    {"nicotine", FAM_ANY, false, false, true},
 };
 
 static int group_index(const char *group)
@@ -234,7 +248,7 @@ static int rule_catalogue(till_t *t, const markcode_t *mc, check_decision_t *d)
                   "The catalogue says this good is not marked.");
   int gi = group_index(d->product.group);
   family_t f = code_family(mc);
-  if (gi >= 0 && f != FAM_ANY && groups[gi].family != f)
+  if (gi >= 0 && f != FAM_ANY && groups[gi].family != FAM_ANY && groups[gi].family != f)
     return refuse(d, CHECK_GROUP_MISMATCH, d->product.group, NULL, NULL);
   return 0;
 }
@@ -371,6 +385,8 @@ static int rule_trueapi(till_t *t, check_purpose_t purpose, uint64_t price, chec
   if (!api || !(res = calloc(1, sizeof *res))) return 0;
   rc = trueapi_check(api, d->normalized, d->normalized_len, purpose == CHECK_FOR_SALE ? price : 0,
                      res);
+  d->trueapi_tried = (uint8_t)(res->hosts_tried > 255 ? 255 : res->hosts_tried);
+  d->trueapi_probed = res->probed;
   if (rc != 0) {
     free(res);
     return 0;
@@ -429,12 +445,58 @@ static void report_sale_first(till_t *t, const cache_code_t *row)
   free(owed);
 }
 
+/* A random (version 4) UUID, as the local module makes its reqId. */
+static void uuid_v4(char out[37])
+{
+  uint8_t r[16];
+  if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    for (size_t i = 0; i < sizeof r; i++)
+      r[i] = (uint8_t)((uint64_t)ts.tv_nsec >> (i % 4 * 8) ^ (uint64_t)ts.tv_sec >> (i % 8));
+  }
+  r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
+  r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
+  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+           r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+           r[15]);
+}
+
+/* The offline 1265 form (CRPT's plan, the local module's answer used):
+** UUID=<reqId>&Time=<reqTimestamp>&Inst=<instance>&Ver=<version>. The
+** till's code cache is its local module (pos/serve/lm.c answers front ends
+** from it): Inst is the instance name lm.c reports ("kassa-<FN>"), Ver the
+** database version the 2025 manual puts in the offline answer's `version`
+** (the cache's sync position; "&" and "=" would break the form and become
+** "_"). Only when the cache would answer as the module does: synced and
+** not stale (the module refuses with 4045 / 4050 otherwise). */
+static void offline_1265(till_t *t, check_decision_t *d)
+{
+  char cursor[CACHE_CURSOR_MAX + 1] = "", uuid[37];
+  int64_t last = 0, now = till_now_ms(t);
+  if (d->cache_stale || cache_sync_state(t->cache, cursor, sizeof cursor, &last) != 0 || last == 0)
+    return;
+  for (char *p = cursor; *p; p++)
+    if (*p == '&' || *p == '=' || (unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) *p = '_';
+  uuid_v4(uuid);
+  d->lm_checked = true;
+  d->has_1265 = true;
+  snprintf(d->req_id, sizeof d->req_id, "%s", uuid);
+  d->req_timestamp = now;
+  snprintf(d->industry.authority, sizeof d->industry.authority, "030");
+  snprintf(d->industry.date, sizeof d->industry.date, "21.11.2023");
+  snprintf(d->industry.number, sizeof d->industry.number, "1944");
+  snprintf(d->industry.value, sizeof d->industry.value, "UUID=%s&Time=%lld&Inst=kassa-%s&Ver=%s",
+           uuid, (long long)now, t->fn_number, cursor[0] ? cursor : "0");
+}
+
 /* No operator answered: the local module's rule, isBlocked and sold only. */
 static int rule_offline(till_t *t, check_purpose_t purpose, const cache_code_t *row, bool have_row,
                         check_decision_t *d)
 {
   d->offline = true;
   d->cache_stale = cache_is_stale(t->cache, till_now_ms(t), t->config.cache_stale_hours);
+  offline_1265(t, d);
   const char *ru =
       d->cache_stale ? "Локальная база устарела (нет синхронизации более 72 ч)." : NULL;
   const char *en = d->cache_stale ? "The local database is stale (no sync for over 72 h)." : NULL;
@@ -502,9 +564,15 @@ static int rule_expiry_price(till_t *t, const markcode_t *mc, const cache_code_t
         return refuse(d, CHECK_PRICE_ABOVE_MAX, mrp, ru, en);
       }
     }
-    if (have_row && row->smp > 0 && price < row->smp)
+    /* The minimum price is per pack; a GS1 tobacco code is a block (a pack
+    ** carries the 29-character pack code), priced for its packs. */
+    uint64_t units = mc->kind == MARKCODE_KIND_GS1 ? TRUEAPI_BLOCK_UNITS : 1u;
+    if (have_row && row->smp > 0 && price < row->smp * units)
       return refuse(d, CHECK_PRICE_BELOW_MIN, "cached_smp", NULL, NULL);
   }
+  /* Nicotine (group 16): the operator's mrp is the minimum price. */
+  if (groups[gi].nicotine && price > 0 && have_row && row->mrp > 0 && price < row->mrp)
+    return refuse(d, CHECK_PRICE_BELOW_MIN, "cached_mrp", NULL, NULL);
   return 0;
 }
 

@@ -22,10 +22,22 @@
 **      delivered, so the OISM answers about a sale it has heard of;
 **   8. without any answer: the cached operator statuses, isBlocked and sold
 **      only (the local module's offline rule), saying when the cache is
-**      stale;
+**      stale; when the cache can answer as the local module does (synced,
+**      not stale) the line carries the offline 1265 form
+**      "UUID=<reqId>&Time=<ms>&Inst=<inst>&Ver=<db version>" (CRPT's plan,
+**      cases 5.17-5.21), the UUID made by the till as the local module
+**      makes its reqId;
 **   9. expiry (AI 17 / 7003 or the operator's expireDate) for dairy, water
 **      and beer, and the tobacco price rules (above the MRP from 8005, below
-**      the operator's minimum price).
+**      the operator's minimum price); nicotine products (group 16) below
+**      the cached minimum price (the local module's mrp).
+**
+** true-api's verdict itself (ofd/trueapi.h) carries the plan's rules: the
+** grey zone sells, a block is priced against the per-pack minimum times
+** its packs, group 16's mrp is a minimum. A late answer never leaves the
+** till without a host to ask at the next scan (the quarantined host is
+** probed), so "sold on the till's own records" only happens when no host
+** answered this very scan.
 **
 ** Every refusal has a stable reason name (a contract: the API, the pages
 ** and the tests match on it), a Russian and an English message, and
@@ -108,15 +120,19 @@ typedef struct check_decision {
   const char *mark; /* "[М+]", "[М-]", "[М]" (UTF-8), "" for an unmarked good */
   uint8_t planned;  /* 2003 */
   bool has_1265;
-  doc_industry_t industry; /* 1260 with 1265 "UUID=...&Time=..." */
+  doc_industry_t industry; /* 1260 with 1265 "UUID=...&Time=..." (online) or
+                              "UUID=...&Time=...&Inst=...&Ver=..." (local module) */
   char req_id[64];
   int64_t req_timestamp;
   /* How it was decided. */
   bool fn_checked; /* the FN ran its tail check */
   bool oism_answered;
   bool trueapi_answered;
-  bool offline;     /* no operator answered: cached statuses decided */
-  bool cache_stale; /* ... and the cache is older than [till] cache_stale_hours */
+  bool offline;          /* no operator answered: cached statuses decided */
+  bool cache_stale;      /* ... and the cache is older than [till] cache_stale_hours */
+  bool lm_checked;       /* ... and the cache answered as the local module (offline 1265) */
+  uint8_t trueapi_tried; /* codes/check requests sent for this scan (0: nobody asked) */
+  bool trueapi_probed;   /* ... one of them to a quarantined host (no other was left) */
   uint32_t elapsed_us;
 } check_decision_t;
 

@@ -17,7 +17,9 @@ moves its injected clock. Checks:
   not_found, tampered tail (crypto_failed), bad format, tobacco price rules,
   dairy expired after 15 days of injected time; reqId/reqTimestamp come back
   and make tag 1265;
-- at 14 minutes the slow host is still skipped; after 15 it is tried again;
+- a first late answer quarantines the slow host for 60 s (still skipped at
+  59 s, asked again at 61 s); a second late answer in a row for 15 minutes
+  (skipped at 14 min, asked again after 15);
 - a wrong API key gives "auth" at once, with no quarantine.
 Prints "N passed, N failed"; exit 1 on any failure.
 """
@@ -193,14 +195,23 @@ try:
               j["reqId"] and j["reqId"] != first_req and j["ru"] and j["en"], (want, j))
     check("the untouched tail verifies", d.cmd("check", to_tamper)["verdict"] == "ok")
 
-    # The 15-minute quarantine on the injected clock.
+    # Quarantine on the injected clock: a first late answer costs B 60 s,
+    # a second one in a row 15 minutes.
+    d.cmd("advance", "59")
+    j = d.cmd("check", issued_ok)
+    check("at 59 s: still skipped", j["verdict"] == "ok" and j["tried"] == 1 and
+          b_checks() == before + 1, j)
+    d.cmd("advance", "2")
+    j = d.cmd("check", issued_ok)
+    check("after 60 s: the slow host is tried again", b_checks() == before + 2 and
+          j["verdict"] == "no_answer" and j["elapsedMs"] <= BUDGET + SLACK, j)
     d.cmd("advance", str(14 * 60))
     j = d.cmd("check", issued_ok)
-    check("at 14 min: still skipped", j["verdict"] == "ok" and j["tried"] == 1 and
-          b_checks() == before + 1, j)
+    check("second timeout in a row: skipped at 14 min", j["verdict"] == "ok" and
+          j["tried"] == 1 and b_checks() == before + 2, j)
     d.cmd("advance", str(61))
     j = d.cmd("check", issued_ok)
-    check("after 15 min: the slow host is tried again", b_checks() == before + 2 and
+    check("after 15 min: the slow host is tried again", b_checks() == before + 3 and
           j["verdict"] == "no_answer" and j["elapsedMs"] <= BUDGET + SLACK, j)
 
     # Expiry: B well again but ranked last; 15 days on, the list is stale

@@ -12,7 +12,11 @@
 ** codes; codes become SOLD only through the archive replay, and a return
 ** puts them back in stock; a return without a code waits for remarking; a
 ** crash after the FN closed the receipt, or in the middle of the close, is
-** repaired by till_open() with nothing sold twice and nothing lost.
+** repaired by till_open() with nothing sold twice and nothing lost. When
+** the code cache decides as the local module (synced, not stale) the line
+** carries the module's 1265 form, "&" and "=" of the sync position made
+** safe, and none otherwise; offline, a tobacco block meets the per-pack
+** minimum times 10 and a nicotine product (group 16) its cached minimum.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -406,6 +410,79 @@ static void test_quantity_typed(void **state)
   assert_false(sale_quantity_parse("", &q));
 }
 
+static void probe(fixture_t *f, const char *code, uint64_t price, check_decision_t *d)
+{
+  assert_int_equal(check_probe(f->till, code, strlen(code), CHECK_FOR_SALE, price, NULL, 0, d), 0);
+}
+
+static void test_offline_1265(void **state)
+{
+  fixture_t *f = *state;
+  check_decision_t d;
+  char code[200], want[256];
+  cache_t *cache = till_cache(f->till);
+  int64_t now = (int64_t)f->fx.now * 1000;
+  shoe_code(code, 40, false);
+  /* Never synced: the local module could not answer, so no 1265. */
+  probe(f, code, 0, &d);
+  assert_true(d.allow && d.offline);
+  assert_false(d.has_1265);
+  assert_false(d.lm_checked);
+  assert_int_equal(d.trueapi_tried, 0);
+  /* Synced: the module's form, the sync position made safe for it. */
+  assert_int_equal(cache_sync_apply(cache, NULL, 0, "feed&7=x", now), 0);
+  probe(f, code, 0, &d);
+  assert_true(d.allow && d.offline && d.lm_checked && d.has_1265);
+  assert_int_equal(strlen(d.req_id), 36);
+  assert_true(d.req_timestamp == now);
+  snprintf(want, sizeof want, "UUID=%s&Time=%lld&Inst=kassa-%s&Ver=feed_7_x", d.req_id,
+           (long long)now, TILL_FIXTURE_FN_NUMBER);
+  assert_string_equal(d.industry.value, want);
+  assert_string_equal(d.industry.authority, "030");
+  /* Stale (more than 72 h): the module would refuse (4050), so no 1265. */
+  f->fx.now += 73 * 3600;
+  probe(f, code, 0, &d);
+  assert_true(d.offline && d.cache_stale);
+  assert_false(d.has_1265);
+  f->fx.now -= 73 * 3600;
+}
+
+static void test_offline_minimum_prices(void **state)
+{
+  fixture_t *f = *state;
+  check_decision_t d;
+  char block[128], ki[64], nsp_gtin[15], nsp[64];
+  cache_t *cache = till_cache(f->till);
+  int64_t now = (int64_t)f->fx.now * 1000;
+  /* A tobacco block (GS1, 8005 = 2 000.00) whose packs' minimum is 137.00. */
+  snprintf(ki, sizeof ki, "01%s21Ab1234C", g_tobacco);
+  snprintf(block, sizeof block, "%s" GS "8005200000" GS "93dGVz", ki);
+  gtin14("0460000000707", nsp_gtin);
+  snprintf(nsp, sizeof nsp, "%sZz;ZnRbAAAAdGVz", nsp_gtin);
+  char nsp_ki[32];
+  snprintf(nsp_ki, sizeof nsp_ki, "%.21s", nsp);
+  product(f, nsp_gtin, "Жидкость для ЭСДН", 15000, "nicotine", false, false);
+  cache_sync_row_t rows[2] = {
+      {.ki = ki, .gtin = g_tobacco, .state = CACHE_OP_CIRCULATION, .smp = 13700},
+      {.ki = nsp_ki, .gtin = nsp_gtin, .state = CACHE_OP_CIRCULATION, .mrp = 15000},
+  };
+  assert_int_equal(cache_sync_apply(cache, rows, 2, "p1", now), 0);
+  probe(f, block, 136999, &d);
+  assert_false(d.allow);
+  assert_string_equal(check_reason_name(d.reason), "price_below_min");
+  assert_string_equal(d.detail, "cached_smp");
+  probe(f, block, 137000, &d);
+  assert_true(d.allow);
+  /* Nicotine: the cached mrp is the minimum. */
+  probe(f, nsp, 14999, &d);
+  assert_false(d.allow);
+  assert_string_equal(check_reason_name(d.reason), "price_below_min");
+  assert_string_equal(d.detail, "cached_mrp");
+  probe(f, nsp, 15000, &d);
+  assert_true(d.allow);
+  assert_int_equal(checked_in_fn(f), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -415,6 +492,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_returns, setup, teardown),
       cmocka_unit_test_setup_teardown(test_crash_after_fn_close, setup, teardown),
       cmocka_unit_test(test_quantity_typed),
+      cmocka_unit_test_setup_teardown(test_offline_1265, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_offline_minimum_prices, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

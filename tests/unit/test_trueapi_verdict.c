@@ -9,7 +9,12 @@
 ** dairy, water and beer, price rules only for tobacco with a known sale
 ** price; a missing boolean denies; reqId and reqTimestamp make tag 1265;
 ** an answer with code != 0, no reqId or no codes[] is a protocol error;
-** every verdict has a distinct stable name and both messages.
+** every verdict has a distinct stable name and both messages. CRPT's plan
+** (tests/data/permissive/cases.json): a grey-zone tobacco code sells though
+** not realizable, only for tobacco, and every other rule still applies; a
+** block is priced against smp and mrp times its packs (packageQuantity,
+** innerUnitCount, else 10 for a non-UNIT package); group 16's mrp is a
+** minimum price with no maximum.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -224,6 +229,87 @@ static void test_create_refuses(void **state)
   assert_int_equal(r.verdict, TRUEAPI_NO_ANSWER);
 }
 
+/* An answer for group `group` with realizable/grayZone and package fields
+** as given; every deny rule before realizable passes. */
+static void package_answer(char *out, size_t cap, int group, bool realizable, bool gray,
+                           const char *package_type, int inner, int quantity, int smp, int mrp)
+{
+  snprintf(out, cap,
+           "{\"code\":0,\"description\":\"ok\",\"reqId\":\"r\",\"reqTimestamp\":1,"
+           "\"codes\":[{\"cis\":\"x\",\"valid\":true,\"found\":true,\"utilised\":true,"
+           "\"verified\":true,\"isBlocked\":false,\"sold\":false,\"realizable\":%s,"
+           "\"grayZone\":%s,\"groupIds\":[%d],\"packageType\":\"%s\",\"innerUnitCount\":%d,"
+           "\"packageQuantity\":%d,\"smp\":%d,\"mrp\":%d}]}",
+           realizable ? "true" : "false", gray ? "true" : "false", group, package_type, inner,
+           quantity, smp, mrp);
+}
+
+static void test_grey_zone(void **state)
+{
+  char json[1024];
+  trueapi_result_t r;
+  (void)state;
+  /* 5.4: tobacco, not realizable, grey zone: sells (and the price rules hold). */
+  package_answer(json, sizeof json, TRUEAPI_GROUP_TOBACCO, false, true, "UNIT", 0, 0, 13700, 0);
+  assert_int_equal(trueapi_parse_answer(json, strlen(json), &r), 0);
+  assert_true(r.code.gray_zone);
+  assert_int_equal(trueapi_decide(&r.code, NOW_MS, 17700), TRUEAPI_SELL);
+  assert_int_equal(trueapi_decide(&r.code, NOW_MS, 13699), TRUEAPI_PRICE_LOW);
+  /* Not grey: not in circulation. Grey but not tobacco: still refused. */
+  package_answer(json, sizeof json, TRUEAPI_GROUP_TOBACCO, false, false, "UNIT", 0, 0, 0, 0);
+  assert_int_equal(verdict_of(json, 0), TRUEAPI_NOT_IN_CIRCULATION);
+  package_answer(json, sizeof json, TRUEAPI_GROUP_MILK, false, true, "UNIT", 0, 0, 0, 0);
+  assert_int_equal(verdict_of(json, 0), TRUEAPI_NOT_IN_CIRCULATION);
+  /* The grey zone lifts only realizable: a sold grey-zone pack stays sold. */
+  const char *sold = "{\"code\":0,\"reqId\":\"r\",\"reqTimestamp\":1,\"codes\":[{\"valid\":true,"
+                     "\"found\":true,\"utilised\":true,\"verified\":true,\"sold\":true,"
+                     "\"grayZone\":true,\"groupIds\":[3]}]}";
+  assert_int_equal(verdict_of(sold, 0), TRUEAPI_SOLD);
+}
+
+static void test_block_prices(void **state)
+{
+  char json[1024];
+  trueapi_result_t r;
+  (void)state;
+  /* A pack: smp per pack. */
+  package_answer(json, sizeof json, TRUEAPI_GROUP_TOBACCO, true, false, "UNIT", 1, 0, 20000, 0);
+  assert_int_equal(verdict_of(json, 19900), TRUEAPI_PRICE_LOW);
+  assert_int_equal(verdict_of(json, 20000), TRUEAPI_SELL);
+  /* 5.25: a block of 10 at 1 990.00 with smp 200.00 a pack: refused; the
+  ** old per-pack comparison would have sold it. */
+  package_answer(json, sizeof json, TRUEAPI_GROUP_TOBACCO, true, false, "GROUP", 10, 0, 20000, 0);
+  assert_int_equal(trueapi_parse_answer(json, strlen(json), &r), 0);
+  assert_string_equal(r.code.package_type, "GROUP");
+  assert_int_equal(r.code.inner_unit_count, 10);
+  assert_int_equal(trueapi_decide(&r.code, NOW_MS, 199000), TRUEAPI_PRICE_LOW);
+  assert_int_equal(trueapi_decide(&r.code, NOW_MS, 200000), TRUEAPI_SELL);
+  /* packageQuantity wins over innerUnitCount. */
+  package_answer(json, sizeof json, TRUEAPI_GROUP_TOBACCO, true, false, "GROUP", 10, 20, 10000, 0);
+  assert_int_equal(verdict_of(json, 199999), TRUEAPI_PRICE_LOW);
+  assert_int_equal(verdict_of(json, 200000), TRUEAPI_SELL);
+  /* A block that names no count: 10 packs. */
+  package_answer(json, sizeof json, TRUEAPI_GROUP_TOBACCO, true, false, "GROUP", 0, 0, 10000, 0);
+  assert_int_equal(verdict_of(json, 99999), TRUEAPI_PRICE_LOW);
+  assert_int_equal(verdict_of(json, 100000), TRUEAPI_SELL);
+  /* The maximum scales the same way. */
+  package_answer(json, sizeof json, TRUEAPI_GROUP_TOBACCO, true, false, "GROUP", 10, 0, 0, 18000);
+  assert_int_equal(verdict_of(json, 180000), TRUEAPI_SELL);
+  assert_int_equal(verdict_of(json, 180001), TRUEAPI_PRICE_HIGH);
+}
+
+static void test_nicotine_minimum(void **state)
+{
+  char json[1024];
+  (void)state;
+  /* 5.26: group 16, mrp = the minimum price; no maximum. */
+  package_answer(json, sizeof json, TRUEAPI_GROUP_NICOTINE, true, false, "UNIT", 0, 0, 0, 15000);
+  assert_int_equal(verdict_of(json, 14999), TRUEAPI_PRICE_LOW);
+  assert_int_equal(verdict_of(json, 15000), TRUEAPI_SELL);
+  assert_int_equal(verdict_of(json, 999999), TRUEAPI_SELL);
+  assert_int_equal(verdict_of(json, 0), TRUEAPI_SELL); /* price unknown: skipped */
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -234,6 +320,9 @@ int main(void)
       cmocka_unit_test(test_protocol_errors),
       cmocka_unit_test(test_names_and_messages),
       cmocka_unit_test(test_create_refuses),
+      cmocka_unit_test(test_grey_zone),
+      cmocka_unit_test(test_block_prices),
+      cmocka_unit_test(test_nicotine_minimum),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
