@@ -25,6 +25,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/buffer.h"
+#include "common/errtab.h"
+
 #define ANSWER_MAX     (1u << 20)
 #define MIN_ATTEMPT_MS 20u
 #define URL_MAX        256
@@ -55,68 +58,35 @@ struct trueapi {
   int64_t refreshed_at; /* wall ms; 0: never */
 };
 
-typedef struct buffer {
-  char *data;
-  size_t len;
-  bool too_big;
-} buffer_t;
-
 /* ---------------------------------------------------------------------- */
 /* Names and messages                                                      */
 
-const char *trueapi_err_name(int err)
-{
-  switch (err) {
-  case TRUEAPI_OK:
-    return "ok";
-  case TRUEAPI_ERR_ARGUMENT:
-    return "argument";
-  case TRUEAPI_ERR_NO_MEMORY:
-    return "no_memory";
-  case TRUEAPI_ERR_NO_ANSWER:
-    return "no_answer";
-  case TRUEAPI_ERR_NO_HOST:
-    return "no_host";
-  case TRUEAPI_ERR_AUTH:
-    return "auth";
-  case TRUEAPI_ERR_PROTOCOL:
-    return "protocol";
-  case TRUEAPI_ERR_EMERGENCY:
-    return "emergency";
-  default:
-    return "unknown";
-  }
-}
+static const errtab_t errors[] = {
+    {TRUEAPI_OK, "ok", "Готово.", "Done."},
+    {TRUEAPI_ERR_ARGUMENT, "argument", "Неверный параметр проверки кода.",
+     "Bad parameter for the code check."},
+    {TRUEAPI_ERR_NO_MEMORY, "no_memory", "Не хватает памяти.", "Out of memory."},
+    {TRUEAPI_ERR_NO_ANSWER, "no_answer",
+     "Честный ЗНАК не ответил вовремя: решение принимается без него.",
+     "Chestny ZNAK did not answer in time: deciding without it."},
+    {TRUEAPI_ERR_NO_HOST, "no_host",
+     "Нет доступных серверов Честного ЗНАКа: решение принимается без них.",
+     "No Chestny ZNAK server is available: deciding without it."},
+    {TRUEAPI_ERR_AUTH, "auth", "Честный ЗНАК не принял ключ API: проверьте настройки кассы.",
+     "Chestny ZNAK refused the API key: check the till's settings."},
+    {TRUEAPI_ERR_PROTOCOL, "protocol", "Непонятный ответ Честного ЗНАКа.",
+     "Chestny ZNAK sent an answer we cannot read."},
+    {TRUEAPI_ERR_EMERGENCY, "emergency",
+     "Сервис проверки Честного ЗНАКа в аварийном режиме: проверка через локальный "
+     "модуль.",
+     "Chestny ZNAK's check service is in emergency mode: checking through the local "
+     "module."},
+    ERRTAB_END("Неизвестная ошибка.", "Unknown error."),
+};
 
-const char *trueapi_err_message(int err, bool ru)
-{
-  switch (err) {
-  case TRUEAPI_OK:
-    return ru ? "Готово." : "Done.";
-  case TRUEAPI_ERR_ARGUMENT:
-    return ru ? "Неверный параметр проверки кода." : "Bad parameter for the code check.";
-  case TRUEAPI_ERR_NO_MEMORY:
-    return ru ? "Не хватает памяти." : "Out of memory.";
-  case TRUEAPI_ERR_NO_ANSWER:
-    return ru ? "Честный ЗНАК не ответил вовремя: решение принимается без него."
-              : "Chestny ZNAK did not answer in time: deciding without it.";
-  case TRUEAPI_ERR_NO_HOST:
-    return ru ? "Нет доступных серверов Честного ЗНАКа: решение принимается без них."
-              : "No Chestny ZNAK server is available: deciding without it.";
-  case TRUEAPI_ERR_AUTH:
-    return ru ? "Честный ЗНАК не принял ключ API: проверьте настройки кассы."
-              : "Chestny ZNAK refused the API key: check the till's settings.";
-  case TRUEAPI_ERR_PROTOCOL:
-    return ru ? "Непонятный ответ Честного ЗНАКа." : "Chestny ZNAK sent an answer we cannot read.";
-  case TRUEAPI_ERR_EMERGENCY:
-    return ru ? "Сервис проверки Честного ЗНАКа в аварийном режиме: проверка через локальный "
-                "модуль."
-              : "Chestny ZNAK's check service is in emergency mode: checking through the local "
-                "module.";
-  default:
-    return ru ? "Неизвестная ошибка." : "Unknown error.";
-  }
-}
+const char *trueapi_err_name(int err) { return errtab_name(errors, err); }
+
+const char *trueapi_err_message(int err, bool ru) { return errtab_message(errors, err, ru); }
 
 static const struct {
   const char *name, *ru, *en;
@@ -364,20 +334,13 @@ static uint64_t mono_ms(void)
 
 static int64_t now_of(const trueapi_t *t) { return t->clock(t->clock_user); }
 
+/* Appends what curl received, up to ANSWER_MAX; returning less than was
+** offered makes curl stop with a write error. */
 static size_t on_data(char *p, size_t size, size_t n, void *user)
 {
   buffer_t *b = user;
   size_t add = size * n;
-  char *grown;
-  if (b->len + add > ANSWER_MAX) {
-    b->too_big = true;
-    return 0;
-  }
-  if (!(grown = realloc(b->data, b->len + add + 1))) return 0;
-  b->data = grown;
-  memcpy(b->data + b->len, p, add);
-  b->len += add;
-  b->data[b->len] = '\0';
+  if (buffer_append(b, p, add) != 0 || b->over) return 0;
   return add;
 }
 
@@ -398,6 +361,7 @@ static attempt_t http_request(trueapi_t *t, const char *url, const char *body, u
 
   *status = 0;
   memset(b, 0, sizeof *b);
+  b->limit = ANSWER_MAX;
   curl_easy_reset(t->curl);
   n = snprintf(key_header, sizeof key_header, "X-API-KEY: %s", t->api_key);
   if (n < 0 || (size_t)n >= sizeof key_header) goto fail;
@@ -512,7 +476,7 @@ static int refresh(trueapi_t *t, uint64_t deadline)
       x->quarantined_until = now + (int64_t)t->quarantine_s * 1000;
     }
     json_decref(hj);
-    free(hb.data);
+    buffer_free(&hb);
   }
   /* Stable insertion sort by avgTimeMs: ties keep cdn/info's order. */
   for (i = 1; i < count; i++) {
@@ -530,7 +494,7 @@ static int refresh(trueapi_t *t, uint64_t deadline)
   rc = 0;
 fail:
   json_decref(root);
-  free(b.data);
+  buffer_free(&b);
   return rc;
 }
 
@@ -627,18 +591,18 @@ static ask_t ask_host(trueapi_t *t, host_t *h, const char *body, uint64_t deadli
   out->hosts_tried++;
   got = http_request(t, url, body, timeout, &status, &b);
   if (got == ATTEMPT_ANSWER && (status == 401 || status == 403)) {
-    free(b.data);
+    buffer_free(&b);
     *rc = TRUEAPI_ERR_AUTH;
     return ASK_STOP;
   }
   if (got == ATTEMPT_ANSWER && status == 203) { /* alive, but no verdict to give */
-    free(b.data);
+    buffer_free(&b);
     *rc = TRUEAPI_ERR_EMERGENCY;
     return ASK_STOP;
   }
   if (got == ATTEMPT_ANSWER && status == 200 && b.data &&
       trueapi_parse_answer(b.data, b.len, out) == 0) {
-    free(b.data);
+    buffer_free(&b);
     h->timeouts = 0;
     h->quarantined_until = 0;
     snprintf(out->host, sizeof out->host, "%s", h->url);
@@ -646,7 +610,7 @@ static ask_t ask_host(trueapi_t *t, host_t *h, const char *body, uint64_t deadli
     out->err = 0;
     return ASK_ANSWERED;
   }
-  free(b.data);
+  buffer_free(&b);
   quarantine(t, h, got == ATTEMPT_TIMEOUT);
   return ASK_FAILED;
 }

@@ -51,6 +51,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "common/buffer.h"
 #include "ofd/batch.h"
 #include "ofd/emulator/admin.h"
 #include "ofd/emulator/oism.h"
@@ -85,12 +86,8 @@ struct http_server {
   size_t script_count;
 };
 
-typedef struct request {
-  char *body;
-  size_t len, cap;
-  size_t limit; /* BODY_MAX; a batch upload may be larger */
-  bool too_big;
-} request_t;
+/* One request's body: BODY_MAX, a batch upload may be larger. */
+typedef buffer_t request_t;
 
 /* true-api product groups by our group names. */
 static const struct {
@@ -297,7 +294,7 @@ static enum MHD_Result codes_check(http_server_t *h, struct MHD_Connection *conn
   atomic_fetch_add(&h->checks, 1);
   if (!key || strcmp(key, h->o.api_key) != 0)
     return send_error(conn, 401, "invalid or missing X-API-KEY");
-  in = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
+  in = q->data ? json_loadb(q->data, q->len, 0, NULL) : NULL;
   codes = in ? json_object_get(in, "codes") : NULL;
   if (!json_is_array(codes) || json_array_size(codes) == 0 || json_array_size(codes) > CODES_MAX ||
       !json_is_string(json_object_get(in, "fiscalDriveNumber"))) {
@@ -346,7 +343,7 @@ static enum MHD_Result batch_route(http_server_t *h, struct MHD_Connection *conn
   unsigned status = 500;
   json_t *answer = NULL;
   atomic_fetch_add(&h->batches, 1);
-  oism_batch_upload(h->o.store, h->o.lock, q->body, q->len, ffd_time(), &status, &answer);
+  oism_batch_upload(h->o.store, h->o.lock, q->data, q->len, ffd_time(), &status, &answer);
   if (!answer) return send_error(conn, 500, "out of memory");
   return http_send_json(conn, status, answer);
 }
@@ -354,7 +351,7 @@ static enum MHD_Result batch_route(http_server_t *h, struct MHD_Connection *conn
 static enum MHD_Result control_fault(http_server_t *h, struct MHD_Connection *conn,
                                      const request_t *q)
 {
-  json_t *in = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
+  json_t *in = q->data ? json_loadb(q->data, q->len, 0, NULL) : NULL;
   const char *mode = json_string_value(json_object_get(in, "mode"));
   enum MHD_Result ret;
   if (!mode) {
@@ -425,7 +422,7 @@ static bool fields_ok(json_t *fields)
 static enum MHD_Result control_answer(http_server_t *h, struct MHD_Connection *conn,
                                       const request_t *q)
 {
-  json_t *in = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
+  json_t *in = q->data ? json_loadb(q->data, q->len, 0, NULL) : NULL;
   json_t *cis = json_object_get(in, "cis"), *fields = json_object_get(in, "fields");
   json_t *delay = json_object_get(in, "delayMs"), *status = json_object_get(in, "status");
   enum MHD_Result ret;
@@ -486,7 +483,7 @@ static enum MHD_Result control_answer(http_server_t *h, struct MHD_Connection *c
 static enum MHD_Result control_health(http_server_t *h, struct MHD_Connection *conn,
                                       const request_t *q)
 {
-  json_t *in = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
+  json_t *in = q->data ? json_loadb(q->data, q->len, 0, NULL) : NULL;
   json_t *ms = json_object_get(in, "avgTimeMs");
   enum MHD_Result ret;
   if (!json_is_integer(ms) || json_integer_value(ms) < 0 || json_integer_value(ms) > 1000000) {
@@ -526,25 +523,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
   }
   if (*upload_size) {
-    if (q->len + *upload_size > q->limit) {
-      q->too_big = true;
-    } else if (!q->too_big) {
-      if (q->len + *upload_size + 1 > q->cap) { /* doubling: a batch comes in many pieces */
-        size_t cap = q->cap ? q->cap : 4096;
-        while (cap < q->len + *upload_size + 1) cap *= 2;
-        char *grown = realloc(q->body, cap);
-        if (!grown) return MHD_NO;
-        q->body = grown;
-        q->cap = cap;
-      }
-      memcpy(q->body + q->len, upload, *upload_size);
-      q->len += *upload_size;
-      q->body[q->len] = '\0';
-    }
+    if (buffer_append(q, upload, *upload_size) != 0) return MHD_NO;
     *upload_size = 0;
     return MHD_YES;
   }
-  if (q->too_big) return send_error(conn, 413, "body too large");
+  if (q->over) return send_error(conn, 413, "body too large");
   if (strcmp(url, "/api/v4/true-api/cdn/info") == 0 && get) return cdn_info(h, conn);
   if (strcmp(url, "/api/v4/true-api/cdn/health/check") == 0 && get) {
     atomic_fetch_add(&h->health_checks, 1);
@@ -555,7 +538,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   if (strcmp(url, "/api/v4/true-api/codes/check") == 0 && post) return codes_check(h, conn, q);
   if (strcmp(url, BATCH_UPLOAD_PATH) == 0 && post) return batch_route(h, conn, q);
   if (strncmp(url, REGISTRY_PREFIX, strlen(REGISTRY_PREFIX)) == 0)
-    return registry_http(&h->o, conn, url, method, q->body, q->len);
+    return registry_http(&h->o, conn, url, method, q->data, q->len);
   if (strcmp(url, "/control/fault") == 0 && post) return control_fault(h, conn, q);
   if (strcmp(url, "/control/health") == 0 && post) return control_health(h, conn, q);
   if (strcmp(url, "/control/answer") == 0 && post) return control_answer(h, conn, q);
@@ -573,7 +556,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
   request_t *q = *state;
   (void)cls, (void)conn, (void)why;
   if (q) {
-    free(q->body);
+    buffer_free(q);
     free(q);
   }
   *state = NULL;
