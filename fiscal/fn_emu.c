@@ -43,6 +43,10 @@
 **   open_items    its lines, one row per line with every doc_item_t field
 **   totals        receipt counts and sums per operation, for the shift
 **                 (scope 0, reset at shift open) and since registration (1)
+**   ofd_link      one row: the OFD's INN and the key it shared for its
+**                 1078 (fn_emu_share_ofd_key), and the acknowledgements
+**                 refused (count, last document, reason, time); made at
+**                 open when missing, so it needs no schema version
 **
 ** Decisions (the domain leaves them open; change them here):
 **   - The open receipt survives a restart: its lines are rows, so after a
@@ -83,6 +87,10 @@
 **     (0x34) until its ticket, because it is the ticket, not the export,
 **     that proves the operator has it. fn_sign_blob() is HMAC-Streebog-256
 **     with the FN's secret over FN_EMU_BLOB_PREFIX and the data.
+**   - An acknowledgement clears a document only when its 1017 is the OFD
+**     of the registration and its 1078 verifies with the key that OFD
+**     shared ("The OFD link" below); a refusal (0x20) is counted in its
+**     own transaction after the group commit it ended.
 **   - Group commits (fn_document_ack_batch, fn_notification_ticket_batch)
 **     are one BEGIN IMMEDIATE ... COMMIT over a window of answers, checked
 **     one by one under the single call's rules; a refused answer ends the
