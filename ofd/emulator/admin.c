@@ -3,7 +3,8 @@
 **
 ** What a test or the demo needs to set the stage before a till talks to the
 ** emulator: tell the OFD about an FN (its secret comes straight from the
-** till's fn.db: both run on one machine), make verification keys, emit
+** till's fn.db: both run on one machine) and give the FN the OFD's key for
+** its acknowledgements (written into the same fn.db: cmd_fn), make verification keys, emit
 ** marking codes with genuine crypto tails, block codes, and look at one.
 **
 ** Emitted codes follow the layouts seen on real goods (DOMAIN §2), chosen

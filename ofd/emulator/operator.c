@@ -801,7 +801,7 @@ static void usage(void)
           "                      [--http-port N] [--inn INN] [--fault MODE[,MODE]]\n"
           "                      [--api-key KEY] [--cdn-host URL]... [--client-inn INN]\n"
           "                      [--health-ms N] [--tls-cert FILE --tls-key FILE]\n"
-          "       kassa-operator --data DIR fn add --fn-db PATH\n"
+          "       kassa-operator --data DIR fn add --fn-db PATH [--inn INN]\n"
           "       kassa-operator --data DIR keys new --kind hmac|gost\n"
           "       kassa-operator --data DIR issue --gtin G --group GROUP --count N"
           " [--owner INN] [--tail 44|88|93]\n"
