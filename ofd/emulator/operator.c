@@ -33,7 +33,8 @@
 ** frame parser rejects are skipped while it resynchronises on the next
 ** signature; when a read leaves rejected bytes and nothing that could still
 ** become a frame, the connection is closed. A container type a port does
-** not serve also closes the connection. A connection idle 120 s is closed.
+** not serve, or a request of message type 0x5A (an answer's), also closes
+** the connection. A connection idle 120 s is closed.
 **
 ** OFD port (FRAME_PROFILE_OFD). Request: container type = form code (1, 2,
 ** 3, 5, 6, 11, 21, 31), document number = 1040, body = the sealed document
@@ -574,7 +575,9 @@ static int conn_handle(conn_t *c, const frame_message_t *m)
   size_t body_len = 0, wire_len = 0;
   int faults = atomic_load(&sv->faults), type = -1;
 
-  if (!m->has_container || m->profile != c->profile) return -1;
+  /* An FN sends 0xA5; 0x5A is an operator's answer, never a request. */
+  if (!m->has_container || m->profile != c->profile || m->message_type != FRAME_MESSAGE_TYPE)
+    return -1;
   if (faults & FAULT_DROP) return -1;
   bool served = (c->profile == FRAME_PROFILE_OFD && form_served(m->document_type)) ||
                 (c->profile == FRAME_PROFILE_OISM &&
