@@ -50,6 +50,14 @@ static const fn_error_text_t error_texts[] = {
      "The OFD has not acknowledged documents for over 30 days: restore the link to the OFD"},
     {FN_ERR_SHIFT_OVERDUE, "shift_overdue", "Смена длится больше 24 часов: закройте смену",
      "The shift is over 24 hours old: close the shift"},
+    {FN_ERR_OFD_ANSWER, "ofd_answer_rejected",
+     "ФН не принял квитанцию ОФД: фискальный признак оператора (1078) не прошёл проверку или "
+     "квитанция не от ОФД этой кассы. Документы остаются в ФН неподтверждёнными и будут "
+     "отправлены снова; если повторяется, проверьте адрес ОФД и обратитесь в ОФД",
+     "The FN refused the OFD's acknowledgement: the operator's fiscal sign (1078) did not verify "
+     "or the acknowledgement is not from this till's OFD. The documents stay unacknowledged in "
+     "the FN and will be sent again; if this repeats, check the OFD's address and contact the "
+     "OFD"},
     {FN_ERR_NOTIFY_FULL, "notify_full",
      "Память уведомлений о продаже заполнена: продажа маркированного товара заблокирована до "
      "отправки уведомлений",
@@ -96,6 +104,46 @@ const char *fn_err_message(int err, bool russian)
   const fn_error_text_t *text = error_find(err);
   if (!text) return russian ? "Неизвестная ошибка ФН" : "Unknown fiscal storage error";
   return russian ? text->russian : text->english;
+}
+
+typedef struct ack_refusal_text {
+  int reason;
+  const char *name, *russian, *english;
+} ack_refusal_text_t;
+
+static const ack_refusal_text_t ack_refusals[] = {
+    {FN_ACK_REFUSAL_NONE, "none", "Квитанции не отклонялись", "No acknowledgement was refused"},
+    {FN_ACK_REFUSAL_NO_KEY, "no_key",
+     "У ФН нет ключа ОФД для проверки квитанций: добавьте ФН в ОФД (kassa-operator fn add)",
+     "The FN holds no OFD key to verify acknowledgements: add the FN to the OFD "
+     "(kassa-operator fn add)"},
+    {FN_ACK_REFUSAL_OTHER_OFD, "other_ofd",
+     "Квитанция от другого ОФД (ИНН 1017 не тот, что при регистрации)",
+     "The acknowledgement comes from another OFD (1017 is not the INN registered)"},
+    {FN_ACK_REFUSAL_BAD_SIGN, "bad_sign",
+     "Фискальный признак оператора (1078) не прошёл проверку: квитанция подделана или повреждена",
+     "The operator's fiscal sign (1078) does not verify: the acknowledgement is forged or "
+     "damaged"},
+};
+
+static const ack_refusal_text_t *ack_refusal_find(int reason)
+{
+  for (size_t i = 0; i < sizeof ack_refusals / sizeof ack_refusals[0]; i++)
+    if (ack_refusals[i].reason == reason) return &ack_refusals[i];
+  return NULL;
+}
+
+const char *fn_ack_refusal_name(int reason)
+{
+  const ack_refusal_text_t *t = ack_refusal_find(reason);
+  return t ? t->name : "unknown";
+}
+
+const char *fn_ack_refusal_message(int reason, bool russian)
+{
+  const ack_refusal_text_t *t = ack_refusal_find(reason);
+  if (!t) return russian ? "Неизвестная причина" : "Unknown reason";
+  return russian ? t->russian : t->english;
 }
 
 /* ---------------------------------------------------------------------- */

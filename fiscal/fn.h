@@ -32,15 +32,20 @@
 typedef enum fn_err {
   FN_OK = 0,
   FN_ERR_UNKNOWN_COMMAND = -0x01,
-  FN_ERR_STATE = -0x02,          /* command not allowed in this state */
-  FN_ERR_FAILURE = -0x03,        /* FN failure */
-  FN_ERR_PARAMS = -0x05,         /* parameters do not match the command */
-  FN_ERR_TIME = -0x07,           /* date/time earlier than the last document */
-  FN_ERR_NO_DATA = -0x08,        /* requested data is not in the archive */
-  FN_ERR_VALUE = -0x09,          /* a parameter value is wrong */
-  FN_ERR_TLV_SIZE = -0x10,       /* document too large */
-  FN_ERR_OFD_OVERDUE = -0x15,    /* oldest unacknowledged document older than 30 days */
-  FN_ERR_SHIFT_OVERDUE = -0x16,  /* shift longer than 24 hours: close it */
+  FN_ERR_STATE = -0x02,         /* command not allowed in this state */
+  FN_ERR_FAILURE = -0x03,       /* FN failure */
+  FN_ERR_PARAMS = -0x05,        /* parameters do not match the command */
+  FN_ERR_TIME = -0x07,          /* date/time earlier than the last document */
+  FN_ERR_NO_DATA = -0x08,       /* requested data is not in the archive */
+  FN_ERR_VALUE = -0x09,         /* a parameter value is wrong */
+  FN_ERR_TLV_SIZE = -0x10,      /* document too large */
+  FN_ERR_OFD_OVERDUE = -0x15,   /* oldest unacknowledged document older than 30 days */
+  FN_ERR_SHIFT_OVERDUE = -0x16, /* shift longer than 24 hours: close it */
+  /* The operator's acknowledgement cannot be accepted: its sign (1078)
+  ** does not verify with the OFD's key, it names another OFD (1017), or no
+  ** key was shared. Nothing is cleared. 0x20 is the FN's "message from the
+  ** OFD cannot be accepted" [likely: vendor error tables]. */
+  FN_ERR_OFD_ANSWER = -0x20,
   FN_ERR_NOTIFY_FULL = -0x34,    /* notification store full: marking blocked */
   FN_ERR_KM_TABLE_FULL = -0x35,  /* table of checked codes full */
   FN_ERR_KEYS_EXPIRED = -0x36,   /* verification keys older than 90 days */
@@ -104,10 +109,31 @@ typedef struct fn_status {
   uint32_t keys_updated_at;                /* 0: never */
   uint32_t checked_km;                     /* codes checked and not yet in a closed receipt */
   uint32_t checked_km_capacity;
+  /* The OFD link's key (fn_emu_share_ofd_key) and the acknowledgements
+  ** refused with FN_ERR_OFD_ANSWER: how many since the FN was made, the
+  ** last one's 1040, time (the FN's clock) and reason (fn_ack_refusal_t). */
+  bool ofd_key_shared;
+  uint32_t ofd_answers_refused;
+  uint32_t ofd_answer_refused_document;
+  uint32_t ofd_answer_refused_at;
+  int ofd_answer_refused_reason;
   uint32_t now;             /* the FN's clock */
   fn_totals_t shift_totals; /* the open (or last) shift */
   fn_totals_t fn_totals;    /* since registration */
 } fn_status_t;
+
+/* Why an acknowledgement was refused with FN_ERR_OFD_ANSWER. */
+typedef enum fn_ack_refusal {
+  FN_ACK_REFUSAL_NONE = 0,
+  FN_ACK_REFUSAL_NO_KEY = 1,    /* no OFD key shared with this FN */
+  FN_ACK_REFUSAL_OTHER_OFD = 2, /* 1017 is not the OFD the FN is registered with */
+  FN_ACK_REFUSAL_BAD_SIGN = 3,  /* 1078 does not verify (forged, zero, or for another document) */
+} fn_ack_refusal_t;
+
+/* Stable name ("no_key", "other_ofd", "bad_sign"; "none"; "unknown") and
+** a message for a manager, Russian or English. Never NULL. */
+const char *fn_ack_refusal_name(int reason);
+const char *fn_ack_refusal_message(int reason, bool russian);
 
 /* What a document-producing call returns. */
 typedef struct fn_doc_result {
@@ -353,7 +379,13 @@ int fn_document_next_unsent(fn_t *fn, fn_document_t *out);
 ** FN_ERR_VALUE for a malformed one, one for another FN (1041) or one whose
 ** 1022 is not 0 (the OFD refused the document: it stays queued);
 ** FN_ERR_NO_DATA when the document does not exist; FN_ERR_STATE for a
-** document an autonomous FN never queued. Allowed in every phase.
+** document an autonomous FN never queued; FN_ERR_OFD_ANSWER (0x20) when
+** the FN cannot trust it: 1017 is not the OFD it is registered with, no
+** OFD key was shared with it, or 1078 does not verify with that key
+** (forged, all zero, for another document). Such a refusal clears
+** nothing, is counted in fn_status (ofd_answers_refused, with the last
+** document, time and fn_ack_refusal_t), and the document stays owed.
+** Allowed in every phase.
 */
 int fn_document_ack(fn_t *fn, const uint8_t *doc7, size_t len);
 
@@ -384,7 +416,8 @@ int fn_notification_ticket(fn_t *fn, const uint8_t *doc84, size_t len);
 ** exactly the rules of the single call (fn_document_ack: FN_ERR_VALUE for
 ** a malformed acknowledgement, one for another FN or one whose 1022 is
 ** not 0; FN_ERR_NO_DATA for an unknown document; FN_ERR_STATE for one an
-** autonomous FN never queued; a second acknowledgement harmless.
+** autonomous FN never queued; FN_ERR_OFD_ANSWER for one whose 1078 or
+** 1017 it cannot trust; a second acknowledgement harmless.
 ** fn_notification_ticket: FN_ERR_VALUE malformed, FN_ERR_NO_DATA unknown
 ** notification; a second ticket harmless; any 2111 clears). The call
 ** STOPS AT THE FIRST ENTRY THE FN REFUSES and returns that refusal: the

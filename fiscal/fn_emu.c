@@ -43,6 +43,10 @@
 **   open_items    its lines, one row per line with every doc_item_t field
 **   totals        receipt counts and sums per operation, for the shift
 **                 (scope 0, reset at shift open) and since registration (1)
+**   ofd_link      one row: the OFD's INN and the key it shared for its
+**                 1078 (fn_emu_share_ofd_key), and the acknowledgements
+**                 refused (count, last document, reason, time); made at
+**                 open when missing, so it needs no schema version
 **
 ** Decisions (the domain leaves them open; change them here):
 **   - The open receipt survives a restart: its lines are rows, so after a
@@ -83,6 +87,10 @@
 **     (0x34) until its ticket, because it is the ticket, not the export,
 **     that proves the operator has it. fn_sign_blob() is HMAC-Streebog-256
 **     with the FN's secret over FN_EMU_BLOB_PREFIX and the data.
+**   - An acknowledgement clears a document only when its 1017 is the OFD
+**     of the registration and its 1078 verifies with the key that OFD
+**     shared ("The OFD link" below); a refusal (0x20) is counted in its
+**     own transaction after the group commit it ended.
 **   - Group commits (fn_document_ack_batch, fn_notification_ticket_batch)
 **     are one BEGIN IMMEDIATE ... COMMIT over a window of answers, checked
 **     one by one under the single call's rules; a refused answer ends the
@@ -414,6 +422,10 @@ typedef struct emu {
   uint32_t km_capacity;
   uint32_t notification_capacity;
   uint8_t secret[FN_EMU_SECRET_SIZE];
+  /* The last acknowledgement refused with FN_ERR_OFD_ANSWER in the current
+  ** group commit (ack_trust), recorded after it (ofd_link_record). */
+  uint32_t refused_document;
+  int refused_reason;
   /* Work areas, allocated once with the emulator so closing a receipt
   ** never allocates (and a 90 KiB receipt never sits on the stack). */
   doc_receipt_t receipt;
@@ -1293,6 +1305,8 @@ static int tail_check(emu_t *e, const doc_item_t *item, uint32_t now, uint8_t *k
 
 static uint32_t now_of(emu_t *e) { return e->clock(e->clock_user); }
 
+static int ofd_link_status(emu_t *e, fn_status_t *out);
+
 static int emu_status(void *self, fn_status_t *out)
 {
   emu_t *e = self;
@@ -1311,6 +1325,7 @@ static int emu_status(void *self, fn_status_t *out)
   if ((rc = count_rows(e, S_ITEM_COUNT, &out->receipt_items)) != 0) goto fail;
   if ((rc = count_rows(e, S_KM_COUNT, &out->checked_km)) != 0) goto fail;
   if ((rc = totals_load(e, &out->shift_totals, &out->fn_totals)) != 0) goto fail;
+  if ((rc = ofd_link_status(e, out)) != 0) goto fail;
   if ((rc = tx_commit(e)) != 0) goto fail;
   out->phase = m.phase;
   copy_text(out->fn_number, sizeof out->fn_number, m.fn_number);
@@ -1968,7 +1983,138 @@ static int emu_document_get(void *self, uint32_t number, fn_document_t *out)
 */
 static bool refusal(int rc)
 {
-  return rc == FN_ERR_VALUE || rc == FN_ERR_NO_DATA || rc == FN_ERR_STATE;
+  return rc == FN_ERR_VALUE || rc == FN_ERR_NO_DATA || rc == FN_ERR_STATE ||
+         rc == FN_ERR_OFD_ANSWER;
+}
+
+/*
+** The OFD link (issue 15). An acknowledgement clears a document only when
+** the FN can trust it, as a real FN checks the operator's sign before it
+** marks anything delivered: 1017 must be the OFD the FN is registered
+** with, and 1078 must be what fn_emu_operator_sign() makes with the key
+** the OFD shared (fn_emu_share_ofd_key; kassa-operator does it at `fn add`)
+** over this acknowledgement and the document's own 1077. The key and the
+** count of refused acknowledgements live in their own one-row table,
+** ofd_link, made at open when missing (a file from before keeps its schema
+** version: the table is additive). Decisions [open]: the real FN's ФПО
+** check is its crypto, not public; ours is HMAC-Streebog-256 with a key
+** per FN, so one FN's key cannot forge another's acknowledgements.
+*/
+static const char ofd_link_schema[] = "CREATE TABLE IF NOT EXISTS ofd_link ("
+                                      " id INTEGER PRIMARY KEY CHECK (id = 1),"
+                                      " inn TEXT NOT NULL DEFAULT '',"
+                                      " key BLOB,"
+                                      " shared_at INTEGER NOT NULL DEFAULT 0,"
+                                      " refused INTEGER NOT NULL DEFAULT 0,"
+                                      " refused_document INTEGER NOT NULL DEFAULT 0,"
+                                      " refused_reason INTEGER NOT NULL DEFAULT 0,"
+                                      " refused_at INTEGER NOT NULL DEFAULT 0)";
+
+typedef struct ofd_link {
+  bool has_key;
+  char inn[13];
+  uint8_t key[FN_EMU_OFD_KEY_SIZE];
+  uint32_t refused, refused_document, refused_at;
+  int refused_reason;
+} ofd_link_t;
+
+/* The ofd_link row (all zero when there is none), inside the caller's
+** transaction. */
+static int ofd_link_load(emu_t *e, ofd_link_t *l)
+{
+  sqlite3_stmt *s = NULL;
+  bool found = false;
+  size_t len = 0;
+  int rc;
+  memset(l, 0, sizeof *l);
+  if (sqlite3_prepare_v2(e->db,
+                         "SELECT inn, key, refused, refused_document, refused_reason, refused_at"
+                         " FROM ofd_link WHERE id = 1",
+                         -1, &s, NULL) != SQLITE_OK)
+    return FN_ERR_IO;
+  if ((rc = fetch(s, &found)) != 0 || !found) goto done;
+  if ((rc = col_text(s, 0, l->inn, sizeof l->inn)) != 0) goto done;
+  if (sqlite3_column_type(s, 1) == SQLITE_BLOB) {
+    if ((rc = col_blob(s, 1, l->key, sizeof l->key, &len)) != 0) goto done;
+    l->has_key = len == sizeof l->key;
+  }
+  l->refused = (uint32_t)sqlite3_column_int64(s, 2);
+  l->refused_document = (uint32_t)sqlite3_column_int64(s, 3);
+  l->refused_reason = sqlite3_column_int(s, 4);
+  l->refused_at = (uint32_t)sqlite3_column_int64(s, 5);
+done:
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* The link's part of fn_status, inside the caller's transaction. */
+static int ofd_link_status(emu_t *e, fn_status_t *out)
+{
+  ofd_link_t l;
+  int rc = ofd_link_load(e, &l);
+  if (rc != 0) return rc;
+  out->ofd_key_shared = l.has_key;
+  out->ofd_answers_refused = l.refused;
+  out->ofd_answer_refused_document = l.refused_document;
+  out->ofd_answer_refused_reason = l.refused_reason;
+  out->ofd_answer_refused_at = l.refused_at;
+  explicit_bzero(&l, sizeof l);
+  return 0;
+}
+
+/* Counts a refused acknowledgement in its own transaction: the group
+** commit that refused it has ended (committed or rolled back). */
+static int ofd_link_record(emu_t *e, uint32_t document, int reason)
+{
+  sqlite3_stmt *s = NULL;
+  int rc;
+  if ((rc = tx_begin(e, true)) != 0) return rc;
+  if (sqlite3_prepare_v2(e->db,
+                         "INSERT INTO ofd_link (id, refused, refused_document, refused_reason,"
+                         " refused_at) VALUES (1, 1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET"
+                         " refused = refused + 1, refused_document = ?1, refused_reason = ?2,"
+                         " refused_at = ?3",
+                         -1, &s, NULL) != SQLITE_OK) {
+    rc = FN_ERR_IO;
+    goto fail;
+  }
+  if (bind_int(s, 1, document) || bind_int(s, 2, reason) || bind_int(s, 3, now_of(e))) {
+    rc = FN_ERR_IO;
+    goto fail;
+  }
+  if ((rc = run(s)) != 0) goto fail;
+  sqlite3_finalize(s);
+  return tx_commit(e);
+fail:
+  sqlite3_finalize(s);
+  tx_rollback(e);
+  return rc;
+}
+
+/* Whether acknowledgement a of a document whose sealed TLV is doc[0..len)
+** can be trusted (the essay above); FN_ERR_OFD_ANSWER with the reason kept
+** in e when not. */
+static int ack_trust(emu_t *e, const meta_t *m, const doc_ack_t *a, const uint8_t *doc, size_t len)
+{
+  uint8_t expected[FN_EMU_OPERATOR_SIGN_SIZE];
+  doc_summary_t sum;
+  ofd_link_t l;
+  int rc, reason = FN_ACK_REFUSAL_NONE;
+  if ((rc = ofd_link_load(e, &l)) != 0) return rc;
+  if (strcmp(a->ofd_inn, m->ofd_inn) != 0 || (l.has_key && strcmp(a->ofd_inn, l.inn) != 0))
+    reason = FN_ACK_REFUSAL_OTHER_OFD;
+  else if (!l.has_key)
+    reason = FN_ACK_REFUSAL_NO_KEY;
+  else if (doc_summarize(doc, len, &sum) != 0 || !sum.has_sign ||
+           fn_emu_operator_sign(l.key, a, sum.sign, expected) != 0 ||
+           a->operator_sign_len != sizeof expected ||
+           !equal_bytes(expected, a->operator_sign, sizeof expected))
+    reason = FN_ACK_REFUSAL_BAD_SIGN;
+  explicit_bzero(&l, sizeof l);
+  if (reason == FN_ACK_REFUSAL_NONE) return 0;
+  e->refused_document = a->document_number;
+  e->refused_reason = reason;
+  return FN_ERR_OFD_ANSWER;
 }
 
 /* Ends a group commit that stopped at entry `at` with rc (0: all done):
@@ -2000,18 +2146,22 @@ static int ack_apply(emu_t *e, meta_t *m, const uint8_t *doc7, size_t len, bool 
   doc_ack_t a;
   bool found = false;
   int rc;
+  size_t doc_len = 0;
   if (doc_parse_ack(doc7, len, &a) != 0) return FN_ERR_VALUE;
   if (strcmp(a.fn_number, m->fn_number) != 0) return FN_ERR_VALUE; /* another FN's */
-  sqlite3_stmt *s = st(e, S_DOC_STATE);
+  sqlite3_stmt *s = st(e, S_DOC_GET);
   if ((rc = bind_int(s, 1, a.document_number)) != 0) return rc;
   rc = fetch(s, &found);
-  bool queued = found && sqlite3_column_int(s, 0) != 0;
+  bool queued = found && sqlite3_column_int(s, 5) != 0;
+  if (rc == 0 && found) rc = col_blob(s, 3, e->doc, sizeof e->doc, &doc_len);
   sqlite3_reset(s);
   if (rc != 0) return rc;
   if (!found) return FN_ERR_NO_DATA;
   if (!queued) return FN_ERR_STATE; /* an autonomous FN's document went to no OFD */
   /* 1022 other than 0: the OFD refused the document; it stays queued. */
   if (a.answer_code != 0) return FN_ERR_VALUE;
+  /* The operator's sign and INN: nothing is cleared on an untrusted word. */
+  if ((rc = ack_trust(e, m, &a, e->doc, doc_len)) != 0) return rc;
   /* Only an unacknowledged row changes: a second delivery is harmless. */
   s = st(e, S_DOC_ACK);
   if (bind_int(s, 1, a.document_number) || bind_int(s, 2, now_of(e))) return FN_ERR_IO;
@@ -2047,7 +2197,14 @@ static int batch_apply(emu_t *e, answer_apply_t apply, const fn_bytes_t *list, s
 
 static int emu_document_ack_batch(void *self, const fn_bytes_t *acks, size_t count, size_t *applied)
 {
-  return batch_apply(self, ack_apply, acks, count, applied);
+  emu_t *e = self;
+  e->refused_reason = FN_ACK_REFUSAL_NONE;
+  int rc = batch_apply(e, ack_apply, acks, count, applied);
+  if (rc == FN_ERR_OFD_ANSWER && e->refused_reason != FN_ACK_REFUSAL_NONE) {
+    int record = ofd_link_record(e, e->refused_document, e->refused_reason);
+    if (record != 0) rc = record; /* the refusal must be seen: a disk fault says so */
+  }
+  return rc;
 }
 
 static int emu_document_ack(void *self, const uint8_t *doc7, size_t len)
@@ -2469,6 +2626,7 @@ int fn_emu_open(const char *path, const fn_emu_options_t *options, fn_t **out)
   int version = 0;
   if ((rc = schema_version_of(e->db, &version)) != 0) goto fail;
   if (version == 1 && (rc = schema_upgrade_1(e->db)) != 0) goto fail;
+  if (version != 0 && (rc = exec_plain(e->db, ofd_link_schema)) != 0) goto fail;
   rc = sqlite3_prepare_v2(e->db, "SELECT schema_version, secret FROM meta WHERE id = 1", -1, &s,
                           NULL);
   if (rc != SQLITE_OK) {
@@ -2581,5 +2739,72 @@ int fn_emu_verify_sign(const uint8_t secret[FN_EMU_SECRET_SIZE], const uint8_t *
   rc = equal_bytes(mac, sign, DOC_SIGN_SIZE) ? 0 : FN_ERR_VALUE;
 fail:
   free(part);
+  return rc;
+}
+
+int fn_emu_operator_sign(const uint8_t key[FN_EMU_OFD_KEY_SIZE], const doc_ack_t *a,
+                         const uint8_t document_sign[DOC_SIGN_SIZE],
+                         uint8_t out[FN_EMU_OPERATOR_SIGN_SIZE])
+{
+  static const uint8_t prefix[] = FN_EMU_OPERATOR_SIGN_PREFIX;
+  uint8_t buf[sizeof prefix + 16 + 12 + 4 + 4 + 1 + DOC_SIGN_SIZE];
+  uint8_t mac[CRYPTO_STREEBOG256_SIZE];
+  size_t n = 0;
+  int rc;
+  if (!key || !a || !document_sign || !out) return FN_ERR_PARAMS;
+  memcpy(buf, prefix, sizeof prefix); /* its NUL included */
+  n = sizeof prefix;
+  /* Fixed-width fields, NUL-padded, so no two acknowledgements share bytes. */
+  memset(buf + n, 0, 16 + 12);
+  memcpy(buf + n, a->fn_number, strnlen(a->fn_number, 16));
+  n += 16;
+  memcpy(buf + n, a->ofd_inn, strnlen(a->ofd_inn, 12));
+  n += 12;
+  for (int i = 0; i < 4; i++) buf[n++] = (uint8_t)(a->document_number >> (8 * i));
+  for (int i = 0; i < 4; i++) buf[n++] = (uint8_t)(a->time >> (8 * i));
+  buf[n++] = a->answer_code;
+  memcpy(buf + n, document_sign, DOC_SIGN_SIZE);
+  n += DOC_SIGN_SIZE;
+  rc = crypto_hmac_streebog256(key, FN_EMU_OFD_KEY_SIZE, buf, n, mac) == 0 ? 0 : FN_ERR_FAILURE;
+  if (rc == 0) memcpy(out, mac, FN_EMU_OPERATOR_SIGN_SIZE);
+  explicit_bzero(mac, sizeof mac);
+  return rc;
+}
+
+int fn_emu_share_ofd_key(const char *path, const char *ofd_inn,
+                         const uint8_t key[FN_EMU_OFD_KEY_SIZE])
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  int version = 0, rc;
+  size_t inn_len = ofd_inn ? strlen(ofd_inn) : 0;
+  if (!path || !key || inn_len < 10 || inn_len > 12) return FN_ERR_PARAMS;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+    rc = FN_ERR_IO;
+    goto fail;
+  }
+  sqlite3_busy_timeout(db, BUSY_TIMEOUT);
+  if ((rc = schema_version_of(db, &version)) != 0) goto fail;
+  if (version == 0) {
+    rc = FN_ERR_FAILURE; /* a database, but not an FN's */
+    goto fail;
+  }
+  if ((rc = exec_plain(db, ofd_link_schema)) != 0) goto fail;
+  if (sqlite3_prepare_v2(db,
+                         "INSERT INTO ofd_link (id, inn, key, shared_at) VALUES (1, ?1, ?2, ?3)"
+                         " ON CONFLICT (id) DO UPDATE SET inn = ?1, key = ?2, shared_at = ?3",
+                         -1, &s, NULL) != SQLITE_OK) {
+    rc = FN_ERR_IO;
+    goto fail;
+  }
+  if (bind_text(s, 1, ofd_inn) || bind_blob(s, 2, key, FN_EMU_OFD_KEY_SIZE) ||
+      bind_int(s, 3, (int64_t)time(NULL))) {
+    rc = FN_ERR_IO;
+    goto fail;
+  }
+  rc = run(s); /* one statement: its own transaction, synchronous=FULL */
+fail:
+  sqlite3_finalize(s);
+  sqlite3_close(db);
   return rc;
 }

@@ -111,4 +111,30 @@ int fn_emu_blob_mac(const uint8_t secret[FN_EMU_SECRET_SIZE], const uint8_t *dat
 */
 int fn_emu_verify_sign(const uint8_t secret[FN_EMU_SECRET_SIZE], const uint8_t *doc, size_t len);
 
+/*
+** The OFD link's key (fn_emu.c, "The OFD link"). An FN clears a document
+** only on an acknowledgement (7) whose 1017 is the OFD it is registered
+** with and whose 1078 is fn_emu_operator_sign() of it under the key the
+** OFD shared. The OFD computes the same to sign.
+**
+** fn_emu_operator_sign: out = the first 18 bytes of HMAC-Streebog-256(key,
+** FN_EMU_OPERATOR_SIGN_PREFIX with its NUL || 1041 (16 bytes, NUL-padded)
+** || 1017 (12, NUL-padded) || 1040 (uint32 LE) || 1012 (uint32 LE) || 1022
+** || the acknowledged document's 1077 (6 bytes)). FN_ERR_PARAMS for NULLs,
+** FN_ERR_FAILURE when the HMAC fails (crypto_init() first).
+**
+** fn_emu_share_ofd_key: stores (ofd_inn, key) in the FN file at path,
+** replacing an earlier one, durably (one committed statement), while the
+** till may have the file open. FN_ERR_PARAMS for NULLs or an INN not of 10
+** or 12 characters, FN_ERR_IO, FN_ERR_FAILURE when the file is not an FN.
+*/
+#define FN_EMU_OFD_KEY_SIZE         32
+#define FN_EMU_OPERATOR_SIGN_SIZE   18 /* 1078's length */
+#define FN_EMU_OPERATOR_SIGN_PREFIX "KASSA-OFD-ACK-1"
+int fn_emu_operator_sign(const uint8_t key[FN_EMU_OFD_KEY_SIZE], const doc_ack_t *a,
+                         const uint8_t document_sign[DOC_SIGN_SIZE],
+                         uint8_t out[FN_EMU_OPERATOR_SIGN_SIZE]);
+int fn_emu_share_ofd_key(const char *path, const char *ofd_inn,
+                         const uint8_t key[FN_EMU_OFD_KEY_SIZE]);
+
 #endif

@@ -3,14 +3,18 @@
 ** the delivery loops that empty the FN's queues through them.
 **
 ** How a message travels: ofd_client_exchange() encodes one frame
-** (frame_encode, CRC mode 2, container present, response expected), makes
+** (frame_encode, flags as a real FN's: no session CRC, container present,
+** response expected; before issue 15 it was CRC mode 2), makes
 ** sure a connection is open (connecting lazily, after waiting out the
 ** backoff), sends it, and feeds whatever recv() returns into a
 ** frame_parser_t until one whole message comes out. Anything else is a
 ** fault that closes the connection: the peer closing (even in the middle
 ** of an answer), a timeout, bytes the parser has to skip (garbage, a bad
 ** CRC: on a request/response link there is no reason to resynchronise and
-** hope), or an answer of the wrong container type.
+** hope), or an answer of the wrong container type. An answer's container
+** may carry message type 0xA5 or 0x5A (a real OFD's) and, after a
+** document, the 10-byte trailer real containers carry: the trailer is cut
+** off (frame_document_split) and the FN gets the document alone.
 **
 ** The delivery runs keep a window of messages in flight (client.h says
 ** why; "delivery: a window" below says how). The link reads ahead: one
@@ -432,17 +436,22 @@ static int left_ms(uint64_t deadline)
   return d > INT32_MAX ? INT32_MAX : (int)d;
 }
 
-static void container_fn_bcd(const char fn_number[16], uint8_t out[FRAME_CONTAINER_FN_SIZE])
+/* One BCD nibble: a digit, or F for anything else (a real FN writes its
+** 15-digit number "999907891234567 " as ... 56 7F). */
+static unsigned bcd_nibble(char ch)
 {
-  for (size_t i = 0; i < FRAME_CONTAINER_FN_SIZE; i++) {
-    unsigned hi = (unsigned)(fn_number[2 * i] - '0') & 0x0Fu;
-    unsigned lo = (unsigned)(fn_number[2 * i + 1] - '0') & 0x0Fu;
-    out[i] = (uint8_t)(hi << 4 | lo);
-  }
+  return ch >= '0' && ch <= '9' ? (unsigned)(ch - '0') : 0x0Fu;
 }
 
-/* One message as a frame (CRC mode 2, container, response expected) at
-** out[0..*len); OFD_ERR_ARGUMENT when it cannot be one (a body too large). */
+static void container_fn_bcd(const char fn_number[16], uint8_t out[FRAME_CONTAINER_FN_SIZE])
+{
+  for (size_t i = 0; i < FRAME_CONTAINER_FN_SIZE; i++)
+    out[i] = (uint8_t)(bcd_nibble(fn_number[2 * i]) << 4 | bcd_nibble(fn_number[2 * i + 1]));
+}
+
+/* One message as a frame at out[0..*len), flagged as a real FN flags it
+** (0x0014: no session CRC, container, response expected; frame.c says
+** why); OFD_ERR_ARGUMENT when it cannot be one (a body too large). */
 static int frame_make(const ofd_client_t *c, const char fn_number[16], uint8_t document_type,
                       uint32_t document_number, const uint8_t *body, size_t body_len, uint8_t *out,
                       size_t cap, size_t *len)
@@ -451,7 +460,7 @@ static int frame_make(const ofd_client_t *c, const char fn_number[16], uint8_t d
   memset(&msg, 0, sizeof msg);
   msg.profile = c->profile;
   memcpy(msg.fn_number, fn_number, FRAME_FN_NUMBER_SIZE);
-  msg.flags = FRAME_CRC_HEADER_BODY | FRAME_FLAG_RESPONSE_EXPECTED;
+  msg.flags = FRAME_CRC_NONE | FRAME_FLAG_RESPONSE_EXPECTED;
   msg.has_container = 1;
   msg.document_type = document_type;
   container_fn_bcd(fn_number, msg.container_fn);
@@ -511,12 +520,18 @@ static int link_read(ofd_client_t *c, uint64_t deadline, uint8_t answer_type, ui
       if (rc != 0) return fail_link(c, OFD_ERR_PROTOCOL);
       if (in.profile != c->profile || !in.has_container || in.document_type != answer_type)
         return fail_link(c, OFD_ERR_PROTOCOL);
-      if (in.body_len > cap) {
+      /* A document answer may carry the real trailer (frame.c); the FN
+      ** gets the document. The key server's list is not one document. */
+      size_t doc_len = in.body_len, trailer_len = 0;
+      if (c->profile != FRAME_PROFILE_KEYS &&
+          frame_document_split(in.body, in.body_len, &doc_len, &trailer_len) != 0)
+        return fail_link(c, OFD_ERR_PROTOCOL);
+      if (doc_len > cap) {
         ofd_client_disconnect(c);
         return OFD_ERR_ARGUMENT;
       }
-      memcpy(answer, in.body, in.body_len);
-      *answer_len = in.body_len;
+      memcpy(answer, in.body, doc_len);
+      *answer_len = doc_len;
       c->failures = 0;
       return 0;
     }

@@ -194,10 +194,13 @@ uint64_t ofd_client_backoff_ms(const ofd_client_t *c);
 /*
 ** One message and its answer. Sends a container of document_type and
 ** document_number with body[0..body_len) (the FN's sealed TLV) under the
-** session header for fn_number (16 ASCII digits), CRC mode 2, response
-** expected; then reads one answer message and requires a container of
-** answer_type. Its body (the answer's document TLV) is copied to
-** answer[0..cap) and its length stored in *answer_len.
+** session header for fn_number (16 ASCII digits), flags 0x0014 as a real
+** FN sends them (no session CRC, container, response expected); then
+** reads one answer message and requires a container of answer_type
+** (message type 0xA5 or 0x5A). Its document is copied to answer[0..cap)
+** and its length stored in *answer_len: for the OFD and the OISM the body
+** without the 10-byte trailer real containers carry (absent or exactly 10
+** bytes, else OFD_ERR_PROTOCOL); for the key server the whole body.
 **
 ** budget_ms 0 means the default timeouts and, while backing off, sleeping
 ** until the next attempt is due; budget_ms > 0 bounds the whole call

@@ -23,6 +23,41 @@
 **   Cost: one refused candidate costs a scan of what it buffered, so a
 **   hostile peer can make parsing quadratic in the 32 KiB bound, not
 **   worse.
+**
+** What the published real bytes say (tests/data/ofd/README.md has the
+** sources; test_frame replays them):
+**
+** - Message type. Containers an FN sends carry 0xA5; the one real OFD
+**   answer published (shtrih-m/opos, an acknowledgement 7 from a live
+**   OFD, its container CRC proven) carries 0x5A. Both are accepted in
+**   both directions (kassa-operator answered 0xA5 until 2026); kassa
+**   sends 0xA5, kassa-operator answers 0x5A.
+**
+** - The trailer. Every real container (three requests from two
+**   vendors' FNs, the answer) carries 10 bytes after the document's TLV,
+**   inside the container length and covered by the container CRC:
+**   `81 06` + 6 bytes + `00 00` in the FN's requests, `82 06` + 6 bytes +
+**   `00 00` in the OFD's answer. They belong to neither document: the
+**   OFD's 1078 in that answer is 18 bytes, 8 of its own followed by the
+**   request's 10 trailer bytes verbatim, so the trailer is the FN's
+**   message authentication that the OFD's sign covers (the ФПС of the
+**   format's text). Its algorithm is the FN's crypto, not public: this
+**   module only cuts it off (frame_document_split), 0 or exactly 10
+**   bytes, nothing else, and never interprets it.
+**
+** - The session CRC. The only real session header published (yandex/ofd's
+**   test, a KKT's message to its OFD) has flags 0x0014: CRC mode 0,
+**   container present, response expected, and the CRC field 00 00. No
+**   public sample shows mode 1 or 2, so their scope cannot be proven from
+**   bytes; decision: kassa now sends mode 0 as a real FN does (the
+**   container CRC protects the document either way) and still accepts
+**   modes 1 and 2 with the scope it used before (session_crc() below),
+**   so older tills and tests keep working; a confirmed rule is a change
+**   of that one function.
+**
+** - A-protocol version. That real session header carries 00 01 (FFD of
+**   2017); FFD 1.2 is 01 20 (DOMAIN §5). The OFD profile accepts both
+**   (frame_app_version_known) and reports which came; kassa sends 01 20.
 */
 #include "ofd/frame.h"
 
@@ -103,21 +138,25 @@ const char *frame_strerror(int rc)
   case FRAME_ERR_CONTAINER_LENGTH:
     return "container length mismatch";
   case FRAME_ERR_MESSAGE_TYPE:
-    return "container message type not 0xA5";
+    return "container message type neither 0xA5 nor 0x5A";
   case FRAME_ERR_CONTAINER_VERSION:
     return "container version not 1";
   case FRAME_ERR_CONTAINER_CRC:
     return "container CRC mismatch";
+  case FRAME_ERR_TRAILER:
+    return "container body is not one document with or without a 10-byte trailer";
   default:
     return "unknown frame error";
   }
 }
 
 /*
-** The session CRC. DOMAIN §5 marks its polynomial and scope as open; this
-** is our choice, kept in this one function so that a confirmed rule is a
-** one-place change: CRC-16/CCITT-FALSE over the 28 header bytes before the
-** CRC field, continued over the whole container (header and document) in
+** The session CRC. DOMAIN §5 marks its polynomial and scope as open and
+** no published real message uses it (the essay above); this is our choice
+** for modes 1 and 2, which kassa no longer sends but still accepts, kept
+** in this one function so that a confirmed rule is a one-place change:
+** CRC-16/CCITT-FALSE over the 28 header bytes before the CRC field,
+** continued over the whole container (header, document, trailer) in
 ** mode 2. Mode 0 carries no CRC: the field is written as 0 and ignored.
 */
 static uint16_t session_crc(const uint8_t *header, const uint8_t *container, size_t container_len,
@@ -138,6 +177,41 @@ static uint16_t container_crc(const uint8_t *container, size_t container_len)
   uint16_t crc = frame_crc16(container, 2);
 
   return frame_crc16_update(crc, container + 4, container_len - 4u);
+}
+
+/* A-protocol versions of the 2017 formats a real OFD still hears (the
+** published session header carries 00 01). */
+static const uint8_t app_version_legacy[2] = {0x00, 0x01};
+
+int frame_app_version_known(frame_profile_t profile, const uint8_t v[2])
+{
+  const frame_profile_info_t *info = frame_profile_info(profile);
+
+  if (info == NULL || v == NULL) return 0;
+  if (memcmp(info->app_version, v, 2) == 0) return 1;
+  return profile == FRAME_PROFILE_OFD && memcmp(app_version_legacy, v, 2) == 0;
+}
+
+int frame_document_split(const uint8_t *body, size_t body_len, size_t *document_len,
+                         size_t *trailer_len)
+{
+  size_t doc;
+
+  if ((body == NULL && body_len != 0) || document_len == NULL || trailer_len == NULL)
+    return FRAME_ERR_ARGUMENT;
+  if (body_len < 4) return FRAME_ERR_TRAILER;
+  doc = 4u + get_u16le(body + 2);
+  if (doc == body_len || doc + FRAME_TRAILER_SIZE == body_len) {
+    *document_len = doc;
+    *trailer_len = body_len - doc;
+    return FRAME_OK;
+  }
+  return FRAME_ERR_TRAILER;
+}
+
+static int message_type_known(uint8_t t)
+{
+  return t == FRAME_MESSAGE_TYPE || t == FRAME_MESSAGE_TYPE_ANSWER;
 }
 
 /* Whether buf[0..n), n <= 4, is the start of some profile's signature. */
@@ -174,7 +248,7 @@ static int session_header_check(const uint8_t *h, frame_profile_t *profile, size
   }
   if (!signature_known) return FRAME_ERR_SIGNATURE;
   if (info == NULL) return FRAME_ERR_SESSION_VERSION;
-  if (memcmp(info->app_version, h + 6, 2) != 0) return FRAME_ERR_APP_VERSION;
+  if (!frame_app_version_known(info->profile, h + 6)) return FRAME_ERR_APP_VERSION;
 
   len = get_u16le(h + 24);
   if (len > FRAME_CONTAINER_MAX) return FRAME_ERR_OVERSIZE;
@@ -208,7 +282,7 @@ static int message_check(const uint8_t *m, size_t total, frame_profile_t profile
     return FRAME_ERR_SESSION_CRC;
   if (clen != 0) {
     if (get_u16le(c) != clen) return FRAME_ERR_CONTAINER_LENGTH;
-    if (c[4] != FRAME_MESSAGE_TYPE) return FRAME_ERR_MESSAGE_TYPE;
+    if (!message_type_known(c[4])) return FRAME_ERR_MESSAGE_TYPE;
     if (c[6] != FRAME_CONTAINER_VERSION) return FRAME_ERR_CONTAINER_VERSION;
     if (get_u16le(c + 2) != container_crc(c, clen)) return FRAME_ERR_CONTAINER_CRC;
   }
@@ -216,9 +290,11 @@ static int message_check(const uint8_t *m, size_t total, frame_profile_t profile
   memset(msg, 0, sizeof *msg);
   msg->profile = profile;
   memcpy(msg->fn_number, m + 8, FRAME_FN_NUMBER_SIZE);
+  memcpy(msg->app_version, m + 6, sizeof msg->app_version);
   msg->flags = flags;
   if (clen == 0) return FRAME_OK;
   msg->has_container = 1;
+  msg->message_type = c[4];
   msg->document_type = c[5];
   memcpy(msg->service1, c + 7, sizeof msg->service1);
   memcpy(msg->container_fn, c + 9, FRAME_CONTAINER_FN_SIZE);
@@ -235,14 +311,21 @@ int frame_encode(const frame_message_t *msg, uint8_t *out, size_t cap, size_t *w
 {
   const frame_profile_info_t *info;
   uint8_t *c;
+  const uint8_t *app_version;
   size_t clen = 0, total;
   unsigned mode;
   uint16_t flags;
+  uint8_t type;
 
   if (msg == NULL || out == NULL || written == NULL) return FRAME_ERR_ARGUMENT;
   info = frame_profile_info(msg->profile);
   mode = msg->flags & FRAME_FLAG_CRC_MASK;
   if (info == NULL || mode == 3u) return FRAME_ERR_ARGUMENT;
+  app_version =
+      msg->app_version[0] == 0 && msg->app_version[1] == 0 ? info->app_version : msg->app_version;
+  if (!frame_app_version_known(msg->profile, app_version)) return FRAME_ERR_ARGUMENT;
+  type = msg->message_type == 0 ? (uint8_t)FRAME_MESSAGE_TYPE : msg->message_type;
+  if (!message_type_known(type)) return FRAME_ERR_ARGUMENT;
   if (msg->has_container) {
     if (msg->body_len > FRAME_BODY_MAX) return FRAME_ERR_OVERSIZE;
     if ((msg->body == NULL && msg->body_len != 0) ||
@@ -260,7 +343,7 @@ int frame_encode(const frame_message_t *msg, uint8_t *out, size_t cap, size_t *w
 
   memcpy(out, info->signature, 4);
   memcpy(out + 4, info->session_version, 2);
-  memcpy(out + 6, info->app_version, 2);
+  memcpy(out + 6, app_version, 2);
   memcpy(out + 8, msg->fn_number, FRAME_FN_NUMBER_SIZE);
   put_u16le(out + 24, (uint16_t)clen);
   put_u16le(out + 26, flags);
@@ -268,7 +351,7 @@ int frame_encode(const frame_message_t *msg, uint8_t *out, size_t cap, size_t *w
   c = out + FRAME_SESSION_HEADER_SIZE;
   if (clen != 0) {
     put_u16le(c, (uint16_t)clen);
-    c[4] = FRAME_MESSAGE_TYPE;
+    c[4] = type;
     c[5] = msg->document_type;
     c[6] = FRAME_CONTAINER_VERSION;
     memcpy(c + 7, msg->service1, sizeof msg->service1);

@@ -28,19 +28,22 @@
 **    24  container length 2   container header + body, <= 32 KiB
 **    26  flags            2   bits 0-1 CRC mode, bit 2 container present,
 **                             bits 4-5 01 = response expected
-**    28  CRC              2   see frame.c, session_crc() (scope is open)
+**    28  CRC              2   see frame.c, session_crc(): every real
+**                             message published has mode 0 and 00 00
 **
 **   container header, 32 bytes
 **     0  length           2   container header + body
 **     2  CRC              2   CRC-16/CCITT-FALSE over bytes 0-1, 4-31, body
-**     4  message type     1   0xA5
+**     4  message type     1   0xA5 from the FN, 0x5A from the operator
+**                             (both accepted either way)
 **     5  document type    1
 **     6  version          1   1
 **     7  service data     2
 **     9  FN number        8   as the FN writes it (kept as bytes)
 **    17  document number  3   big-endian
 **    20  service data    12
-**    32  body             (document TLV)
+**    32  body             the document TLV, then (real FNs and OFDs) a
+**                             10-byte trailer: frame_document_split()
 **
 ** Return codes: 0 (FRAME_OK) or a negative frame_rc_t; FRAME_AGAIN is the
 ** one negative code that is not a fault ("give me more bytes").
@@ -63,8 +66,11 @@
 #define FRAME_CONTAINER_FN_SIZE   8u        /* container header: FN's own bytes */
 #define FRAME_DOCUMENT_NUMBER_MAX 0xFFFFFFu /* 3 bytes on the wire */
 
-#define FRAME_MESSAGE_TYPE      0xA5u
-#define FRAME_CONTAINER_VERSION 1u
+#define FRAME_MESSAGE_TYPE        0xA5u /* FN -> operator: what kassa sends */
+#define FRAME_MESSAGE_TYPE_ANSWER 0x5Au /* operator -> FN: what a real OFD answers */
+#define FRAME_CONTAINER_VERSION   1u
+/* The bytes a real container carries after the document (frame.c). */
+#define FRAME_TRAILER_SIZE 10u
 
 /* Session header flags. */
 #define FRAME_FLAG_CRC_MASK          0x0003u
@@ -92,9 +98,11 @@ typedef enum {
                                        with the session header, or the
                                        container is shorter than its
                                        header */
-  FRAME_ERR_MESSAGE_TYPE = -12,     /* not 0xA5 */
+  FRAME_ERR_MESSAGE_TYPE = -12,     /* neither 0xA5 nor 0x5A */
   FRAME_ERR_CONTAINER_VERSION = -13,
-  FRAME_ERR_CONTAINER_CRC = -14
+  FRAME_ERR_CONTAINER_CRC = -14,
+  FRAME_ERR_TRAILER = -15 /* frame_document_split: the body is not one
+                             document TLV, alone or with a 10-byte trailer */
 } frame_rc_t;
 
 /* The three peers. Each has its signature and version bytes in a table
@@ -124,7 +132,12 @@ typedef struct {
   /* in: CRC mode and response bits; frame_encode() sets or clears
   ** FRAME_FLAG_CONTAINER itself from has_container. */
   uint16_t flags;
+  /* in: 00 00 means the profile's own (01 20, FFD 1.2); out: as received
+  ** (frame_app_version_known() lists what is accepted). */
+  uint8_t app_version[2];
   int has_container; /* in: 0 or 1 */
+  /* in: 0 means FRAME_MESSAGE_TYPE (0xA5); out: 0xA5 or 0x5A as received. */
+  uint8_t message_type;
   /* Container header fields (meaningful when has_container). */
   uint8_t document_type;                         /* in */
   uint8_t service1[2];                           /* in */
@@ -161,13 +174,34 @@ uint16_t frame_crc16(const uint8_t *data, size_t len);
 /* The profile table entry, or NULL for a value outside the enum. */
 const frame_profile_info_t *frame_profile_info(frame_profile_t profile);
 
+/* Whether a session header may carry A-protocol version v (as on the
+** wire) for profile: the profile's own (01 20), and for the OFD profile
+** also 00 01, which the only published real session header carries. */
+int frame_app_version_known(frame_profile_t profile, const uint8_t v[2]);
+
+/*
+** The document and the trailer of a container body. A real container
+** (the FN's request and the OFD's answer alike) carries FRAME_TRAILER_SIZE
+** bytes after the document; what kassa sent before carried none. So body
+** must be one TLV (tag and length, little-endian, as fiscal/ reads them)
+** followed by nothing or by exactly FRAME_TRAILER_SIZE bytes. On success
+** stores the document's length (4 + its length field) in *document_len and
+** the trailer's (0 or 10) in *trailer_len and returns 0; otherwise
+** FRAME_ERR_TRAILER (FRAME_ERR_ARGUMENT for NULLs). The trailer is opaque
+** here: frame.c's essay says what is known of it.
+*/
+int frame_document_split(const uint8_t *body, size_t body_len, size_t *document_len,
+                         size_t *trailer_len);
+
 /* Static English text for a frame_rc_t (never NULL). */
 const char *frame_strerror(int rc);
 
 /* Encode msg into out[0..cap). On success writes the whole message,
 ** stores its length in *written and returns 0. Errors: FRAME_ERR_ARGUMENT
 ** (NULL, unknown profile, CRC mode 3, document number over 24 bits, body
-** NULL with body_len > 0), FRAME_ERR_OVERSIZE (body_len > FRAME_BODY_MAX),
+** NULL with body_len > 0, a message type other than 0, 0xA5, 0x5A, an
+** A-protocol version frame_app_version_known() refuses), FRAME_ERR_OVERSIZE (body_len >
+*FRAME_BODY_MAX),
 ** FRAME_ERR_BUFFER (cap too small; nothing useful written). */
 int frame_encode(const frame_message_t *msg, uint8_t *out, size_t cap, size_t *written);
 

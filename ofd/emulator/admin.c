@@ -3,7 +3,8 @@
 **
 ** What a test or the demo needs to set the stage before a till talks to the
 ** emulator: tell the OFD about an FN (its secret comes straight from the
-** till's fn.db: both run on one machine), make verification keys, emit
+** till's fn.db: both run on one machine) and give the FN the OFD's key for
+** its acknowledgements (written into the same fn.db: cmd_fn), make verification keys, emit
 ** marking codes with genuine crypto tails, block codes, and look at one.
 **
 ** Emitted codes follow the layouts seen on real goods (DOMAIN §2), chosen
@@ -151,25 +152,60 @@ static const char *opt(int argc, char **argv, const char *name)
   return NULL;
 }
 
+int admin_ofd_key(const uint8_t operator_secret[STORE_SECRET_LEN], const char fn_number[17],
+                  uint8_t key[ADMIN_OFD_KEY_SIZE])
+{
+  static const uint8_t prefix[] = "KASSA-OFD-KEY-1";
+  uint8_t buf[sizeof prefix + 16];
+  memcpy(buf, prefix, sizeof prefix); /* its NUL included */
+  memset(buf + sizeof prefix, 0, 16);
+  memcpy(buf + sizeof prefix, fn_number, strnlen(fn_number, 16));
+  return crypto_hmac_streebog256(operator_secret, STORE_SECRET_LEN, buf, sizeof buf, key) == 0 ? 0
+                                                                                               : -1;
+}
+
+/*
+** fn add: the OFD learns the FN's secret (to check every 1077) and the FN
+** learns the OFD's key for it (to check every 1078), both read from and
+** written to the till's fn.db on this machine; --inn names the OFD the key
+** is for (the INN the server answers with, its --inn; default ours). The
+** FN's side is durable before the command says so; running it again
+** shares the same key (it is derived), so it is harmless.
+*/
 static int cmd_fn(store_t *s, int argc, char **argv)
 {
-  uint8_t secret[FN_EMU_SECRET_SIZE];
+  uint8_t secret[FN_EMU_SECRET_SIZE], operator_secret[STORE_SECRET_LEN], key[ADMIN_OFD_KEY_SIZE];
   char number[17];
   const char *path = opt(argc, argv, "--fn-db");
-  int rc;
+  const char *inn = opt(argc, argv, "--inn");
+  int rc, code = 1;
+  if (!inn) inn = ADMIN_DEFAULT_INN;
   if (argc < 2 || strcmp(argv[1], "add") != 0 || !path) {
-    fprintf(stderr, "usage: kassa-operator --data DIR fn add --fn-db PATH\n");
+    fprintf(stderr, "usage: kassa-operator --data DIR fn add --fn-db PATH [--inn INN]\n");
     return 2;
   }
   if ((rc = fn_emu_read_secret(path, secret, number)) != 0) {
     fprintf(stderr, "kassa-operator: %s: %s\n", path, fn_err_message(rc, false));
-    return 1;
+    goto done;
   }
-  rc = store_fn_put(s, number, secret);
-  memset(secret, 0, sizeof secret);
-  if (rc != 0) return 1;
+  if (store_fn_put(s, number, secret) != 0) goto done;
+  store_operator_secret(s, operator_secret);
+  if (admin_ofd_key(operator_secret, number, key) != 0) {
+    fprintf(stderr, "kassa-operator: the OFD key for %s cannot be made (GOST engine?)\n", number);
+    goto done;
+  }
+  if ((rc = fn_emu_share_ofd_key(path, inn, key)) != 0) {
+    fprintf(stderr, "kassa-operator: %s: the OFD key cannot be given to the FN: %s\n", path,
+            fn_err_message(rc, false));
+    goto done;
+  }
   printf("%s\n", number);
-  return 0;
+  code = 0;
+done:
+  explicit_bzero(secret, sizeof secret);
+  explicit_bzero(operator_secret, sizeof operator_secret);
+  explicit_bzero(key, sizeof key);
+  return code;
 }
 
 /* A fresh 4-character id (letters and digits) no key has. */

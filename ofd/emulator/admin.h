@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ofd/emulator/store.h"
 
@@ -32,5 +33,19 @@ int admin_ki(const char *km, size_t km_len, char *ki, size_t cap);
 ** the store or the crypto library failed.
 */
 int admin_tail_verify(store_t *s, const char *km, size_t km_len, bool *ok);
+
+/*
+** The key the OFD shares with one FN to sign its acknowledgements (1078,
+** fn_emu_operator_sign): HMAC-Streebog-256(the operator's own secret,
+** "KASSA-OFD-KEY-1" with its NUL || the 16-character FN number). Derived,
+** not stored: the operator's secret is durable in its store, so the key an
+** FN got at `fn add` is the one the server signs with after any restart;
+** each FN's key differs, so one FN's key forges nothing for another.
+** Returns 0, or -1 when the crypto library fails.
+*/
+#define ADMIN_OFD_KEY_SIZE 32
+#define ADMIN_DEFAULT_INN  "7704211201" /* the OFD's INN unless --inn says */
+int admin_ofd_key(const uint8_t operator_secret[STORE_SECRET_LEN], const char fn_number[17],
+                  uint8_t key[ADMIN_OFD_KEY_SIZE]);
 
 #endif

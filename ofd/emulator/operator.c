@@ -15,11 +15,16 @@
 ** --tls-cert FILE --tls-key FILE (PEM) every frame port speaks TLS 1.2+
 ** instead (the till's [ofd] tls = yes), and a client that does not
 ** complete the handshake within 10 s is dropped. A message is a
-** session header + container header + body (ofd/frame.h), CRC mode 2,
-** container present, response expected. Every message gets exactly one
-** answer message (same profile, same session FN number, container FN bytes
-** copied from the request, CRC mode 2, container present, response
-** expected), in the order the messages came, and the connection stays
+** session header + container header + body (ofd/frame.h), any CRC mode
+** (kassa sends 0, as real FNs do), container present, response expected;
+** the body is the document, alone or followed by the 10-byte trailer real
+** containers carry (cut off before anything is checked or stored). Every
+** message gets exactly one answer message as a real OFD's is made (same
+** profile, same session FN number and A-protocol version, container FN
+** bytes copied from the request, flags 0x0014: no session CRC, container,
+** response expected; container message type 0x5A; OFD and OISM answers
+** end with a 10-byte trailer, see answer_trailer), in the order the
+** messages came, and the connection stays
 ** open for the next one. A client may send many messages before reading
 ** (the till sends a window of documents: ofd/client.h). Everything one
 ** read brings is handled as a group inside one store transaction and
@@ -28,15 +33,18 @@
 ** frame parser rejects are skipped while it resynchronises on the next
 ** signature; when a read leaves rejected bytes and nothing that could still
 ** become a frame, the connection is closed. A container type a port does
-** not serve also closes the connection. A connection idle 120 s is closed.
+** not serve, or a request of message type 0x5A (an answer's), also closes
+** the connection. A connection idle 120 s is closed.
 **
 ** OFD port (FRAME_PROFILE_OFD). Request: container type = form code (1, 2,
 ** 3, 5, 6, 11, 21, 31), document number = 1040, body = the sealed document
 ** as stored in the FN. Answer: container type 7, document number = the
 ** request's, body = doc 7 {1017 operator INN (--inn), 1041 FN number, 1040,
-** 1012 time, 1068 {1022 answer code}, 1078 operator sign = first 18 bytes
-** of HMAC-Streebog-256(operator secret, the document's signed part; the
-** whole body when it has none)}. 1022 codes:
+** 1012 time, 1068 {1022 answer code}, 1078 operator sign =
+** fn_emu_operator_sign() of this acknowledgement and the document's 1077
+** with the FN's OFD key (admin_ofd_key: derived from the operator's secret
+** and the FN number, and given to the FN by `fn add`), which the FN checks
+** before it clears anything}. 1022 codes:
 **   0  accepted and stored (once per (FN, 1040); a redelivery is
 **      acknowledged again byte for byte: same 1012, the first reception's)
 **   1  refused: the FN is not in the operator's registry (`fn add`)
@@ -139,7 +147,7 @@
 #define IDLE_SECONDS          120
 #define TLS_HANDSHAKE_SECONDS 10
 #define OPERATOR_SIGN         18
-#define DEFAULT_INN           "7704211201"
+#define DEFAULT_INN           ADMIN_DEFAULT_INN
 #define KEYS_MAX              64
 #define NOTIFY_ALL_BAD        255u
 
@@ -182,9 +190,8 @@ static int form_served(uint8_t type)
 static int ofd_answer(server_t *sv, const frame_message_t *m, const char *fn, uint8_t *out,
                       size_t cap, size_t *len)
 {
-  uint8_t fn_secret[STORE_SECRET_LEN], mac[CRYPTO_STREEBOG256_SIZE];
-  static _Thread_local uint8_t part[DOC_MAX_DOCUMENT];
-  size_t part_len = 0;
+  uint8_t fn_secret[STORE_SECRET_LEN], key[ADMIN_OFD_KEY_SIZE];
+  uint8_t document_sign[DOC_SIGN_SIZE] = {0};
   doc_summary_t sum;
   doc_ack_t ack;
   uint32_t received = ffd_now();
@@ -196,10 +203,9 @@ static int ofd_answer(server_t *sv, const frame_message_t *m, const char *fn, ui
   snprintf(ack.ofd_inn, sizeof ack.ofd_inn, "%s", sv->inn);
   ack.document_number = m->document_number;
   ack.answer_code = ANSWER_OK;
-  if (doc_signed_part(m->body, m->body_len, part, sizeof part, &part_len, NULL) != 0) {
-    part_len = m->body_len < sizeof part ? m->body_len : sizeof part;
-    if (part_len) memcpy(part, m->body, part_len);
-  }
+  /* 1078 covers the document's own 1077 (zeros for a body without one). */
+  if (doc_summarize(m->body, m->body_len, &sum) == 0 && sum.has_sign)
+    memcpy(document_sign, sum.sign, sizeof document_sign);
   if (atomic_load(&sv->faults) & FAULT_REFUSE) {
     ack.answer_code = ANSWER_REFUSED;
   } else if ((rc = store_fn_secret(sv->store, fn, fn_secret)) != 0) {
@@ -220,8 +226,13 @@ static int ofd_answer(server_t *sv, const frame_message_t *m, const char *fn, ui
     }
   }
   ack.time = received;
-  if (crypto_hmac_streebog256(sv->secret, sizeof sv->secret, part, part_len, mac) != 0) return -1;
-  memcpy(ack.operator_sign, mac, OPERATOR_SIGN);
+  /* The key this FN got at `fn add` (admin_ofd_key): the FN checks it. */
+  rc = admin_ofd_key(sv->secret, fn, key) == 0 &&
+               fn_emu_operator_sign(key, &ack, document_sign, ack.operator_sign) == 0
+           ? 0
+           : -1;
+  explicit_bzero(key, sizeof key);
+  if (rc != 0) return -1;
   ack.operator_sign_len = OPERATOR_SIGN;
   return doc_build_ack(&ack, out, cap, len) == 0 ? DOC_OPERATOR_ACK : -1;
 }
@@ -372,6 +383,30 @@ static int keys_answer(server_t *sv, uint8_t *out, size_t cap, size_t *len)
   size_t n = 0;
   if (store_keys_public(sv->store, keys, KEYS_MAX, &n) != 0) return -1;
   return keys_build_update(keys, n, ffd_now(), out, cap, len) == 0 ? 91 : -1;
+}
+
+/*
+** The 10 bytes a real answer carries after its document (ofd/frame.c):
+** ours are the first 8 bytes of HMAC-Streebog-256(the FN's OFD key, the
+** document) and two zero bytes, as the real ones end. [open] The real
+** trailer is the operator's crypto; nobody checks ours (the FN checks
+** 1078), it is there so every till meets the real container's shape.
+*/
+static int answer_trailer(server_t *sv, const char *fn, uint8_t *body, size_t *len)
+{
+  uint8_t key[ADMIN_OFD_KEY_SIZE], mac[CRYPTO_STREEBOG256_SIZE];
+  int rc = -1;
+  if (*len + FRAME_TRAILER_SIZE > FRAME_BODY_MAX) return -1;
+  if (admin_ofd_key(sv->secret, fn, key) == 0 &&
+      crypto_hmac_streebog256(key, sizeof key, body, *len, mac) == 0) {
+    memcpy(body + *len, mac, FRAME_TRAILER_SIZE - 2);
+    body[*len + FRAME_TRAILER_SIZE - 2] = 0;
+    body[*len + FRAME_TRAILER_SIZE - 1] = 0;
+    *len += FRAME_TRAILER_SIZE;
+    rc = 0;
+  }
+  explicit_bzero(key, sizeof key);
+  return rc;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -540,7 +575,9 @@ static int conn_handle(conn_t *c, const frame_message_t *m)
   size_t body_len = 0, wire_len = 0;
   int faults = atomic_load(&sv->faults), type = -1;
 
-  if (!m->has_container || m->profile != c->profile) return -1;
+  /* An FN sends 0xA5; 0x5A is an operator's answer, never a request. */
+  if (!m->has_container || m->profile != c->profile || m->message_type != FRAME_MESSAGE_TYPE)
+    return -1;
   if (faults & FAULT_DROP) return -1;
   bool served = (c->profile == FRAME_PROFILE_OFD && form_served(m->document_type)) ||
                 (c->profile == FRAME_PROFILE_OISM &&
@@ -549,16 +586,27 @@ static int conn_handle(conn_t *c, const frame_message_t *m)
   if (!served) return -1;
   memcpy(fn, m->fn_number, 16);
   fn[16] = '\0';
+  /* A real FN's container carries 10 trailer bytes after the document
+  ** (ofd/frame.c): the document is what is checked and stored. A body
+  ** that is not a document with or without them stays whole and is
+  ** answered as malformed. */
+  frame_message_t req = *m;
+  size_t doc_len = 0, trailer_len = 0;
+  if (c->profile != FRAME_PROFILE_KEYS &&
+      frame_document_split(m->body, m->body_len, &doc_len, &trailer_len) == 0)
+    req.body_len = doc_len;
   if (group_open(c, faults) != 0) return -2;
   if (c->profile == FRAME_PROFILE_OFD)
-    type = ofd_answer(sv, m, fn, c->body, sizeof c->body, &body_len);
+    type = ofd_answer(sv, &req, fn, c->body, sizeof c->body, &body_len);
   else if (c->profile == FRAME_PROFILE_OISM && m->document_type == DOC_KM_REQUEST)
-    type = km_answer(sv, m, fn, c->body, sizeof c->body, &body_len);
+    type = km_answer(sv, &req, fn, c->body, sizeof c->body, &body_len);
   else if (c->profile == FRAME_PROFILE_OISM)
-    type = km_ticket(sv, m, fn, c->body, sizeof c->body, &body_len);
+    type = km_ticket(sv, &req, fn, c->body, sizeof c->body, &body_len);
   else
     type = keys_answer(sv, c->body, sizeof c->body, &body_len);
   if (type < 0) return -2;
+  if (c->profile != FRAME_PROFILE_KEYS && answer_trailer(sv, fn, c->body, &body_len) != 0)
+    return -2;
   if (faults & FAULT_GARBAGE) {
     uint8_t junk[64];
     if (getrandom(junk, sizeof junk, 0) != (ssize_t)sizeof junk) return -2;
@@ -568,8 +616,10 @@ static int conn_handle(conn_t *c, const frame_message_t *m)
   memset(&a, 0, sizeof a);
   a.profile = c->profile;
   memcpy(a.fn_number, m->fn_number, FRAME_FN_NUMBER_SIZE);
-  a.flags = FRAME_CRC_HEADER_BODY | FRAME_FLAG_RESPONSE_EXPECTED;
+  memcpy(a.app_version, m->app_version, sizeof a.app_version);
+  a.flags = FRAME_CRC_NONE | FRAME_FLAG_RESPONSE_EXPECTED; /* 0x0014, as real peers flag */
   a.has_container = 1;
+  a.message_type = FRAME_MESSAGE_TYPE_ANSWER;
   a.document_type = (uint8_t)type;
   memcpy(a.container_fn, m->container_fn, sizeof a.container_fn);
   a.document_number = type == 91 ? 0 : m->document_number;
@@ -754,7 +804,7 @@ static void usage(void)
           "                      [--http-port N] [--inn INN] [--fault MODE[,MODE]]\n"
           "                      [--api-key KEY] [--cdn-host URL]... [--client-inn INN]\n"
           "                      [--health-ms N] [--tls-cert FILE --tls-key FILE]\n"
-          "       kassa-operator --data DIR fn add --fn-db PATH\n"
+          "       kassa-operator --data DIR fn add --fn-db PATH [--inn INN]\n"
           "       kassa-operator --data DIR keys new --kind hmac|gost\n"
           "       kassa-operator --data DIR issue --gtin G --group GROUP --count N"
           " [--owner INN] [--tail 44|88|93]\n"

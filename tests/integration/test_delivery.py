@@ -11,7 +11,9 @@ receipts (some marked, so sale notifications wait too) and is killed. Then:
   started on free loopback ports, the FN is added to its registry (`fn
   add`), `kassa ofd flush` exits 0, `kassa ofd status` shows nothing owed,
   a second flush sends nothing, and `kassa ofd keys` loads the key the
-  operator issued. Without KASSA_OPERATOR that part is reported as skipped,
+  operator issued. Before that, the FN is given another OFD's key (`fn add
+  --inn`): the flush exits 1 with the FN's reason (1078), and every
+  document stays owed. Without KASSA_OPERATOR that part is reported as skipped,
   never faked.
 
 Prints "N passed, N failed"; exit 1 on any failure.
@@ -90,16 +92,38 @@ check("unknown subcommand exit 2", rc == 2, (rc, err))
 if not OPERATOR or not os.access(OPERATOR, os.X_OK):
     print("SKIP: no kassa-operator given: delivery to the operator emulator not tested")
 else:
-    harness.op(OPERATOR, op_dir, "fn", "add", "--fn-db", fn_db).check_returncode()
+    # Issue 15: the FN verifies the operator's 1078 with the key `fn add`
+    # shares. Given the key of another OFD (--inn), the FN trusts none of
+    # this operator's acknowledgements: flush exits 1 and says why, every
+    # document stays owed and the refusal is counted.
+    r = harness.op(OPERATOR, op_dir, "fn", "add", "--fn-db", fn_db, "--inn", "7707083893")
+    check("fn add --inn", r.returncode == 0, r.stderr)
     harness.op(OPERATOR, op_dir, "keys", "new", "--kind", "hmac").check_returncode()
     server = harness.Operator(OPERATOR, op_dir, check)
     ports = server.ports
     try:
         rc, out, err = run("ofd", "flush", "--ofd", f"127.0.0.1:{ports[0]}", "--oism",
+                           f"127.0.0.1:{ports[1]}", "--retries", "0")
+        check("untrusted acknowledgement exit 1", rc == 1, (rc, out, err))
+        check("untrusted reason en", "fiscal sign (1078)" in err, err)
+        check("untrusted reason ru", "фискальный признак оператора (1078)" in err, err)
+        s = status()
+        check("untrusted: every document still owed",
+              s["unsentDocuments"] == before["unsentDocuments"], s)
+        left = s  # the OISM's tickets need no OFD key: those may have cleared
+        fn_check = subprocess.run(["sqlite3", fn_db, "SELECT refused, refused_reason, refused_document"
+                                   " FROM ofd_link"], capture_output=True, text=True, timeout=30)
+        if fn_check.returncode == 0:
+            check("untrusted: refusal counted (other_ofd, document 1)",
+                  fn_check.stdout.strip() == "1|2|1", fn_check.stdout)
+        # The right key: the same operator's acknowledgements clear.
+        r = harness.op(OPERATOR, op_dir, "fn", "add", "--fn-db", fn_db)
+        check("fn add", r.returncode == 0, r.stderr)
+        rc, out, err = run("ofd", "flush", "--ofd", f"127.0.0.1:{ports[0]}", "--oism",
                            f"127.0.0.1:{ports[1]}")
         check("flush exit 0", rc == 0, (rc, out, err))
-        check("flush counts", f"delivered: {before['unsentDocuments']} documents, "
-              f"{before['unsentNotifications']} sale notifications" in out, out)
+        check("flush counts", f"delivered: {left['unsentDocuments']} documents, "
+              f"{left['unsentNotifications']} sale notifications" in out, out)
         s = status()
         check("nothing owed", s["owed"] == 0 and s["unsentDocuments"] == 0
               and s["unsentNotifications"] == 0, s)

@@ -46,10 +46,10 @@ PROFILES = {"ofd": (b"\x2a\x08\x41\x0a", b"\x81\xa2"), "oism": (b"\xdd\x80\xca\x
             "keys": (b"\xdd\x80\xca\xa1", b"\x82\xa1")}
 
 
-def frame(profile, doctype, docnum, body, fn=FN):
+def frame(profile, doctype, docnum, body, fn=FN, msgtype=0xA5):
     sig, sver = PROFILES[profile]
     clen = 32 + len(body)
-    c = bytearray(struct.pack("<HHBBB2s8s", clen, 0, 0xA5, doctype, 1, b"\0\0", fn[:8]))
+    c = bytearray(struct.pack("<HHBBB2s8s", clen, 0, msgtype, doctype, 1, b"\0\0", fn[:8]))
     c += docnum.to_bytes(3, "big") + bytes(12)
     c = bytes(c) + body
     ccrc = crc16(c[4:], crc16(c[:2]))
@@ -73,7 +73,8 @@ def read_message(sock):
         buf += part
     c = buf[30:total]
     return {"type": c[5], "number": int.from_bytes(c[17:20], "big"), "body": c[32:],
-            "raw": buf[:total], "fn": buf[8:24]}
+            "raw": buf[:total], "fn": buf[8:24], "msgtype": c[4],
+            "flags": struct.unpack("<H", buf[26:28])[0]}
 
 
 def tlv(body):
@@ -154,6 +155,28 @@ try:
             struct.unpack("<I", d[1040][0])[0] == n and sub(d[1068][0])[1022] == b"\x00" and \
             d[1041][0] == FN and a["fn"] == FN
     check("every document acknowledged with 1022 = 0 and its 1040", ok)
+    # Issue 15: answered as a real OFD answers (ofd/frame.c): type 0x5A,
+    # flags 0x0014, the 10-byte trailer after the document, 1078 of 18.
+    a = answers[0]
+    doc_len = 4 + struct.unpack("<H", a["body"][2:4])[0] if a else 0
+    check("answer shape: 0x5A, flags 0x0014, 10-byte trailer",
+          a and a["msgtype"] == 0x5A and a["flags"] == 0x0014 and len(a["body"]) == doc_len + 10
+          and len(tlv(a["body"])[1078][0]) == 18, a)
+    # A request as a real FN sends it (the document, then its 10-byte
+    # trailer): the document is what is checked; acknowledged the same.
+    n0, t0, b0 = docs[0]
+    real = exchange(ofd_port, [frame("ofd", t0, n0, bytes(b0) + b"\x81\x06" + bytes(8))])[0]
+    check("request with the real trailer: acknowledged as before",
+          real and real["raw"] == answers[0]["raw"], real)
+    # An answer's type sent as a request: not an FN's message, closed.
+    s = socket.create_connection(("127.0.0.1", ofd_port), timeout=5)
+    s.sendall(frame("ofd", t0, n0, bytes(b0), msgtype=0x5A))
+    try:
+        closed = s.recv(10) == b""
+    except (ConnectionResetError, socket.timeout):
+        closed = True
+    s.close()
+    check("request of type 0x5A: connection closed, no answer", closed)
     n, t, b = docs[-1]
     again = exchange(ofd_port, [frame("ofd", t, n, bytes(b))])[0]
     check("redelivery acknowledged identically", again and again["raw"] == answers[-1]["raw"])

@@ -128,9 +128,23 @@ int fn_fixture_marked_line(doc_item_t *it, const char *name, uint64_t price, con
 int fn_fixture_sell(fn_t *fn, const doc_item_t *items, size_t n, const char *cashier,
                     uint32_t *number);
 
-/* The OFD's acknowledgement (7) of document `number` of FN fn_number,
-** answer code 1022 = answer, dated `time`, fed to fn_document_ack: its
-** result (FN_ERR_PARAMS when the 7 cannot be built). */
+/* The tests' OFD (INN FN_FIXTURE_OFD_INN, the one fn_fixture_registration
+** names) and the key it shares with every fixture FN at creation
+** (fn_emu_share_ofd_key): byte i = i * 13 + 5. */
+#define FN_FIXTURE_OFD_INN "7704211201"
+void fn_fixture_ofd_key(uint8_t key[FN_EMU_OFD_KEY_SIZE]);
+
+/* That OFD's acknowledgement (7) of document `number` of FN fn_number,
+** answer code 1022 = answer, dated `time`, its 1078 signed with the key
+** over the sealed document[0..document_len) (NULL: a document without
+** 1077), into buf[0..cap). 0, FN_ERR_FAILURE when the HMAC fails,
+** FN_ERR_PARAMS when the 7 cannot be built. */
+int fn_fixture_ack_build(const char *fn_number, uint32_t number, uint32_t time, uint8_t answer,
+                         const uint8_t *document, size_t document_len, uint8_t *buf, size_t cap,
+                         size_t *len);
+
+/* The same for the FN's own document `number` (read back from fn), fed to
+** fn_document_ack: its result (FN_ERR_PARAMS when the 7 cannot be built). */
 int fn_fixture_ack(fn_t *fn, const char *fn_number, uint32_t number, uint32_t time, uint8_t answer);
 
 /* The OISM's ticket (84) for notification `number`, 2111 = result, fed to

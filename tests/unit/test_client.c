@@ -75,6 +75,9 @@ typedef enum peer_fault {
   FAULT_DRIP,       /* store, answer one byte per write */
   FAULT_SILENT,     /* from here on (this connection): store nothing, answer nothing */
   FAULT_WRONG_TYPE, /* answer a container of type 84 to a document */
+  FAULT_ZERO_SIGN,  /* store; acknowledge with 1078 all zero bytes */
+  FAULT_OTHER_KEY,  /* store; acknowledge with 1078 made with another OFD's key */
+  FAULT_OTHER_OFD,  /* store; acknowledge as another OFD (1017), signed with the right key */
 } peer_fault_t;
 
 /* Faults that go on for the rest of the connection once they start. */
@@ -117,7 +120,9 @@ static void send_all(int fd, const uint8_t *b, size_t n)
 static int peer_verify(peer_t *p, const frame_message_t *m, doc_summary_t *sum)
 {
   if (m->profile != p->profile || !m->has_container) return -1;
-  if ((m->flags & FRAME_FLAG_CRC_MASK) != FRAME_CRC_HEADER_BODY) return -1;
+  /* As a real FN flags it: no session CRC (ofd/frame.c). */
+  if ((m->flags & FRAME_FLAG_CRC_MASK) != FRAME_CRC_NONE) return -1;
+  if (m->message_type != FRAME_MESSAGE_TYPE) return -1;
   if ((m->flags & FRAME_FLAG_RESPONSE_MASK) != FRAME_FLAG_RESPONSE_EXPECTED) return -1;
   if (memcmp(m->fn_number, p->fn_number, 16) != 0) return -1;
   if (doc_summarize(m->body, m->body_len, sum) != 0) return -1;
@@ -133,10 +138,12 @@ static int peer_verify(peer_t *p, const frame_message_t *m, doc_summary_t *sum)
   return 0;
 }
 
-/* Build the answer body for a verified message. */
+/* Build the answer body for a verified message (forge: one of the
+** FAULT_*_SIGN / _KEY / _OFD faults for an acknowledgement, else
+** FAULT_NONE). */
 static size_t peer_answer(const frame_message_t *m, const doc_summary_t *sum, uint8_t answer_code,
                           uint32_t number, const char *fn_number, uint8_t *buf, size_t cap,
-                          uint8_t *type)
+                          uint8_t *type, peer_fault_t forge)
 {
   size_t len = 0;
   if (m->document_type == DOC_KM_NOTIFICATION) {
@@ -154,19 +161,39 @@ static size_t peer_answer(const frame_message_t *m, const doc_summary_t *sum, ui
     *type = DOC_KM_ANSWER;
     if (doc_build_km_answer(&a, buf, cap, &len) != 0) return 0;
   } else {
-    doc_ack_t a;
-    memset(&a, 0, sizeof a);
-    strcpy(a.ofd_inn, OFD_INN);
-    strcpy(a.fn_number, fn_number);
-    a.document_number = number;
-    a.time = sum->time;
-    a.answer_code = answer_code;
-    a.operator_sign_len = 18;
-    memset(a.operator_sign, 0x7E, 18);
+    /* Signed with the key the fixture FN was given (fn_fixture_ack_build),
+    ** over the document received; then forged as the fault says. */
     *type = DOC_OPERATOR_ACK;
+    if (fn_fixture_ack_build(fn_number, number, sum->time, answer_code, m->body, m->body_len, buf,
+                             cap, &len) != 0)
+      return 0;
+    if (forge == FAULT_NONE) return len;
+    doc_ack_t a;
+    uint8_t key[FN_EMU_OFD_KEY_SIZE];
+    if (doc_parse_ack(buf, len, &a) != 0) return 0;
+    fn_fixture_ofd_key(key);
+    if (forge == FAULT_ZERO_SIGN) {
+      memset(a.operator_sign, 0, sizeof a.operator_sign);
+    } else if (forge == FAULT_OTHER_KEY) {
+      key[0] ^= 0xFF; /* a key the FN was never given */
+      if (fn_emu_operator_sign(key, &a, sum->sign, a.operator_sign) != 0) return 0;
+    } else if (forge == FAULT_OTHER_OFD) {
+      strcpy(a.ofd_inn, "7707083893");
+      if (fn_emu_operator_sign(key, &a, sum->sign, a.operator_sign) != 0) return 0;
+    }
     if (doc_build_ack(&a, buf, cap, &len) != 0) return 0;
   }
   return len;
+}
+
+/* A real OFD's answer shape (ofd/frame.c): the 10-byte trailer after the
+** document. */
+static size_t with_trailer(uint8_t *body, size_t len, size_t cap)
+{
+  static const uint8_t trailer[FRAME_TRAILER_SIZE] = {0x82, 0x06, 1, 2, 3, 4, 5, 6, 0, 0};
+  if (len == 0 || len + sizeof trailer > cap) return 0;
+  memcpy(body + len, trailer, sizeof trailer);
+  return len + sizeof trailer;
 }
 
 /* Handle one message; returns 0 to keep the connection, -1 to close it,
@@ -240,8 +267,9 @@ static int peer_handle(peer_t *p, int fd, const frame_message_t *m)
   if (fault == FAULT_LATE_COPY) {
     /* The previous message's answer again, as a peer that retransmits
     ** would send it, then this message's own. */
-    len = peer_answer(m, &sum, 0, sum.number - 1, fn_number, body, sizeof body, &type);
+    len = peer_answer(m, &sum, 0, sum.number - 1, fn_number, body, sizeof body, &type, FAULT_NONE);
     if (len == 0) return -1;
+    /* The old shape (0xA5, CRC mode 2, no trailer): still accepted. */
     memset(&out, 0, sizeof out);
     out.profile = p->profile;
     memcpy(out.fn_number, m->fn_number, FRAME_FN_NUMBER_SIZE);
@@ -256,13 +284,19 @@ static int peer_handle(peer_t *p, int fd, const frame_message_t *m)
     if (frame_encode(&out, wire, sizeof wire, &copy) != 0) return -1;
     send_all(fd, wire, copy);
   }
+  peer_fault_t forge =
+      fault == FAULT_ZERO_SIGN || fault == FAULT_OTHER_KEY || fault == FAULT_OTHER_OFD ? fault
+                                                                                       : FAULT_NONE;
   len = peer_answer(m, &sum, fault == FAULT_REFUSE ? p->refuse_code : 0, number, fn_number, body,
-                    sizeof body, &type);
+                    sizeof body, &type, forge);
+  /* Answered as a real OFD answers: 0x5A, trailer, no session CRC. */
+  len = with_trailer(body, len, sizeof body);
   if (len == 0) return -1;
   memset(&out, 0, sizeof out);
   out.profile = p->profile;
   memcpy(out.fn_number, m->fn_number, FRAME_FN_NUMBER_SIZE);
-  out.flags = FRAME_CRC_HEADER_BODY;
+  out.flags = FRAME_CRC_NONE | FRAME_FLAG_RESPONSE_EXPECTED;
+  out.message_type = FRAME_MESSAGE_TYPE_ANSWER;
   out.has_container = 1;
   out.document_type = fault == FAULT_WRONG_TYPE ? DOC_KM_TICKET : type;
   memcpy(out.container_fn, m->container_fn, sizeof out.container_fn);
@@ -592,7 +626,11 @@ static void fault_then_resume(fixture_t *f, peer_fault_t fault, int expect, bool
   assert_int_equal(s.first_unsent_number, k);
   pthread_mutex_lock(&f->peer->lock);
   bool k_seen_ok = f->peer->seen[k] == (k_stored ? 1u : 0u);
-  bool stopped = f->peer->seen[window_end + 1] == 0; /* the run really stopped */
+  /* The run really stopped: after the faulted window, or, when the FN
+  ** refused an answer, after the window already sent while the FN
+  ** committed (client.c: two windows take turns; that one is abandoned). */
+  uint32_t last_sent = expect == OFD_ERR_FN ? window_end + 8 : window_end;
+  bool stopped = f->peer->seen[last_sent + 1] == 0;
   uint32_t bad = f->peer->bad;
   pthread_mutex_unlock(&f->peer->lock);
   assert_true(k_seen_ok);
@@ -601,6 +639,9 @@ static void fault_then_resume(fixture_t *f, peer_fault_t fault, int expect, bool
   if (expect == OFD_ERR_REFUSED) {
     assert_int_equal(st.answer_code, 3);
     assert_int_equal(ofd_client_failures(f->client), 0); /* a refusal is not a link fault */
+  } else if (expect == OFD_ERR_FN) {
+    /* The FN refused the answer: not a link fault either. */
+    assert_int_equal(ofd_client_failures(f->client), 0);
   } else {
     assert_int_equal(ofd_client_failures(f->client), 1);
   }
@@ -654,6 +695,189 @@ static void test_other_fn_ack(void **state)
 static void test_stale_ack(void **state)
 {
   fault_then_resume(*state, FAULT_STALE_ACK, OFD_ERR_PROTOCOL, false);
+}
+
+/*
+** Forged acknowledgements (issue 15): document k's answer is well framed,
+** names this FN and k, but its 1078 is all zero, or made with a key the FN
+** was never given, or it comes from another OFD. The FN clears nothing
+** from it: the run stops with OFD_ERR_FN / FN_ERR_OFD_ANSWER, k and after
+** stay owed, the refusal is counted with its reason, and the next run with
+** an honest peer delivers k (stored once: the peer had it already).
+*/
+static void forged_then_resume(fixture_t *f, peer_fault_t fault, int reason)
+{
+  fault_then_resume(f, fault, OFD_ERR_FN, true);
+  fn_status_t s = status_of(f);
+  assert_true(s.ofd_key_shared);
+  assert_int_equal(s.ofd_answers_refused, 1);
+  assert_int_equal(s.ofd_answer_refused_document, 19);
+  assert_int_equal(s.ofd_answer_refused_reason, reason);
+  assert_int_equal(s.ofd_answer_refused_at, f->fx.now);
+  assert_non_null(strstr(fn_err_message(FN_ERR_OFD_ANSWER, false), "1078"));
+  assert_non_null(strstr(fn_err_message(FN_ERR_OFD_ANSWER, true), "1078"));
+  assert_string_equal(fn_err_name(FN_ERR_OFD_ANSWER), "ofd_answer_rejected");
+  assert_int_equal(fn_err_device_code(FN_ERR_OFD_ANSWER), 0x20);
+}
+
+static void test_zero_sign_ack(void **state)
+{
+  forged_then_resume(*state, FAULT_ZERO_SIGN, FN_ACK_REFUSAL_BAD_SIGN);
+}
+
+static void test_other_key_ack(void **state)
+{
+  forged_then_resume(*state, FAULT_OTHER_KEY, FN_ACK_REFUSAL_BAD_SIGN);
+}
+
+static void test_other_ofd_ack(void **state)
+{
+  forged_then_resume(*state, FAULT_OTHER_OFD, FN_ACK_REFUSAL_OTHER_OFD);
+  assert_string_equal(fn_ack_refusal_name(FN_ACK_REFUSAL_OTHER_OFD), "other_ofd");
+  assert_non_null(strstr(fn_ack_refusal_message(FN_ACK_REFUSAL_OTHER_OFD, false), "1017"));
+}
+
+/* ---------------------------------------------------------------------- */
+/* The published real bytes through the client (tests/data/ofd/README.md)  */
+
+/* A transport seam that plays one canned answer and keeps what was sent. */
+typedef struct canned {
+  uint8_t sent[FRAME_MESSAGE_MAX];
+  size_t sent_len;
+  uint8_t answer[FRAME_MESSAGE_MAX];
+  size_t answer_len, given;
+} canned_t;
+
+static int canned_connect(const char *host, uint16_t port, int timeout_ms, void **conn)
+{
+  (void)host, (void)port, (void)timeout_ms;
+  /* *conn holds the transport context: the canned_t itself. */
+  return *conn ? 0 : OFD_ERR_CONNECT;
+}
+
+static int canned_send(void *conn, const uint8_t *buf, size_t len, int timeout_ms)
+{
+  canned_t *c = conn;
+  (void)timeout_ms;
+  if (len > sizeof c->sent - c->sent_len) return OFD_ERR_IO;
+  memcpy(c->sent + c->sent_len, buf, len);
+  c->sent_len += len;
+  return 0;
+}
+
+static int canned_recv(void *conn, uint8_t *buf, size_t cap, int timeout_ms, size_t *got)
+{
+  canned_t *c = conn;
+  (void)timeout_ms;
+  size_t n = c->answer_len - c->given;
+  if (n == 0) return OFD_ERR_TIMEOUT;
+  if (n > cap) n = cap;
+  memcpy(buf, c->answer + c->given, n);
+  c->given += n;
+  *got = n;
+  return 0;
+}
+
+static void canned_close(void *conn) { (void)conn; }
+
+static const ofd_transport_t canned_transport = {"canned", canned_connect, canned_send, canned_recv,
+                                                 canned_close};
+
+static size_t read_sample(const char *name, uint8_t *buf, size_t cap)
+{
+  char path[256];
+  snprintf(path, sizeof path, "tests/data/ofd/%s", name);
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  size_t n = fread(buf, 1, cap, f);
+  fclose(f);
+  assert_true(n > 0 && n < cap);
+  return n;
+}
+
+/*
+** The FN's real registration report (shtrih-m/opos: the document and its
+** 10-byte trailer) goes out through ofd_client_exchange, and the real
+** OFD's answer to it comes back: container type 0x5A, the
+** acknowledgement 7, the trailer, in the one real session header's shape
+** (A-version 00 01, flags 0x0014). The client sends what a real FN sends
+** (flags 0x0014, 0xA5, the FN number in BCD with an F for its trailing
+** space, the body as given) and hands back the document without the
+** trailer; the answer's 1078 ends with the request's trailer, verbatim.
+** A trailer that is not 10 bytes is a protocol fault.
+*/
+static void test_real_sample_exchange(void **state)
+{
+  static const char fn_number[17] = "999907891234567 ";
+  static canned_t canned;
+  static uint8_t request[1024], answer_container[1024], answer[DOC_MAX_DOCUMENT];
+  size_t request_len = read_sample("shtrih_registration_container.bin", request, sizeof request);
+  size_t answer_container_len =
+      read_sample("shtrih_answer_container.bin", answer_container, sizeof answer_container);
+  const uint8_t *body = request + 32, *trailer = request + request_len - FRAME_TRAILER_SIZE;
+  size_t body_len = request_len - 32, answer_len = 0;
+  (void)state;
+
+  memset(&canned, 0, sizeof canned);
+  memcpy(canned.answer, "\x2A\x08\x41\x0A\x81\xA2\x00\x01", 8);
+  memcpy(canned.answer + 8, fn_number, 16);
+  canned.answer[24] = (uint8_t)answer_container_len;
+  canned.answer[25] = (uint8_t)(answer_container_len >> 8);
+  canned.answer[26] = 0x14;
+  memcpy(canned.answer + 30, answer_container, answer_container_len);
+  canned.answer_len = 30 + answer_container_len;
+
+  ofd_client_options_t o;
+  ofd_client_t *c = NULL;
+  ofd_client_options_init(&o);
+  o.host = "ofd.example";
+  o.port = 7777;
+  o.profile = FRAME_PROFILE_OFD;
+  o.transport = &canned_transport;
+  o.transport_context = &canned;
+  assert_int_equal(ofd_client_create(&o, &c), 0);
+  assert_int_equal(ofd_client_exchange(c, fn_number, 1, 1, body, body_len, DOC_OPERATOR_ACK, answer,
+                                       sizeof answer, &answer_len, 2000),
+                   0);
+  assert_int_equal(answer_len, 108); /* the 7 alone: 4 + 104 */
+  assert_memory_equal(answer, answer_container + 32, answer_len);
+  assert_memory_equal(answer, "\x07\x00\x68\x00", 4);
+  /* 1078 (at 4 + 8): 18 bytes, the last 10 the request's trailer. */
+  assert_memory_equal(answer + 12, "\x36\x04\x12\x00", 4);
+  assert_memory_equal(answer + 16 + 8, trailer, FRAME_TRAILER_SIZE);
+
+  /* What went out. */
+  frame_message_t sent;
+  size_t consumed = 0;
+  assert_int_equal(frame_decode(canned.sent, canned.sent_len, &sent, &consumed), 0);
+  assert_int_equal(consumed, canned.sent_len);
+  assert_int_equal(sent.flags, 0x0014);
+  assert_int_equal(sent.message_type, 0xA5);
+  assert_int_equal(sent.document_type, 1);
+  assert_int_equal(sent.document_number, 1);
+  assert_memory_equal(sent.container_fn, request + 9, 8); /* 99 99 07 89 12 34 56 7F */
+  assert_int_equal(sent.body_len, body_len);
+  assert_memory_equal(sent.body, body, body_len);
+
+  /* The same answer with a 9-byte trailer: refused as a protocol fault. */
+  frame_message_t bad;
+  memset(&bad, 0, sizeof bad);
+  bad.profile = FRAME_PROFILE_OFD;
+  memcpy(bad.fn_number, fn_number, 16);
+  bad.flags = FRAME_FLAG_RESPONSE_EXPECTED;
+  bad.message_type = FRAME_MESSAGE_TYPE_ANSWER;
+  bad.has_container = 1;
+  bad.document_type = DOC_OPERATOR_ACK;
+  bad.document_number = 1;
+  bad.body = answer_container + 32;
+  bad.body_len = answer_container_len - 32 - 1;
+  assert_int_equal(frame_encode(&bad, canned.answer, sizeof canned.answer, &canned.answer_len), 0);
+  canned.given = 0;
+  canned.sent_len = 0;
+  assert_int_equal(ofd_client_exchange(c, fn_number, 1, 1, body, body_len, DOC_OPERATOR_ACK, answer,
+                                       sizeof answer, &answer_len, 2000),
+                   OFD_ERR_PROTOCOL);
+  ofd_client_destroy(c);
 }
 
 static void test_wrong_type(void **state)
@@ -1110,6 +1334,10 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_window_of_one, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fn_fails_mid_run, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrong_type, setup, teardown),
+      cmocka_unit_test(test_real_sample_exchange),
+      cmocka_unit_test_setup_teardown(test_zero_sign_ack, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_other_key_ack, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_other_ofd_ack, setup, teardown),
       cmocka_unit_test_setup_teardown(test_silent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_drip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_nobody_listening, setup, teardown),

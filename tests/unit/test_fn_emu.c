@@ -1080,18 +1080,20 @@ typedef struct answer_buf {
   size_t len;
 } answer_buf_t;
 
+/* The FN whose documents ack_bytes signs over (set by the tests that use it). */
+static fn_t *ack_source;
+
+/* The tests' OFD's acknowledgement, signed as kassa-operator signs (over
+** the FN's own document when it has one). */
 static fn_bytes_t ack_bytes(answer_buf_t *b, const char *fn_number, uint32_t number, uint8_t answer)
 {
-  doc_ack_t a;
-  memset(&a, 0, sizeof a);
-  strcpy(a.ofd_inn, OFD_INN);
-  strcpy(a.fn_number, fn_number);
-  a.document_number = number;
-  a.time = T0;
-  a.answer_code = answer;
-  a.operator_sign_len = sizeof a.operator_sign;
-  memset(a.operator_sign, 0x5A, sizeof a.operator_sign);
-  assert_int_equal(doc_build_ack(&a, b->data, sizeof b->data, &b->len), 0);
+  fn_document_t *d = malloc(sizeof *d);
+  assert_non_null(d);
+  bool have = ack_source && fn_document_get(ack_source, number, d) == 0;
+  assert_int_equal(fn_fixture_ack_build(fn_number, number, T0, answer, have ? d->data : NULL,
+                                        have ? d->len : 0, b->data, sizeof b->data, &b->len),
+                   0);
+  free(d);
   return (fn_bytes_t){b->data, b->len};
 }
 
@@ -1137,6 +1139,7 @@ static void test_ack_batch(void **state)
   answer_buf_t b[8];
   fn_bytes_t list[8];
   size_t applied = 99;
+  ack_source = f->fn;
   eight_documents(f);
 
   /* All applied, in one call. */
@@ -1194,11 +1197,147 @@ static void test_ack_batch(void **state)
 
   /* The state survives a restart: the batches were committed. */
   reopen(f);
+  ack_source = f->fn;
   assert_int_equal(unsent_documents(f), 1);
   for (uint32_t n = 1; n <= 7; n++) assert_true(acknowledged(f, n));
   list[0] = ack_bytes(&b[0], FN_NUMBER, 8, 0);
   assert_int_equal(fn_document_ack_batch(f->fn, list, 1, NULL), 0);
   assert_int_equal(unsent_documents(f), 0);
+}
+
+/* One acknowledgement of document `number` forged as `how` says, fed to
+** the FN alone: its result. how: 0 honest, 1 1078 all zero, 2 signed with
+** a key the FN was never given, 3 another OFD's INN (right key), 4 the
+** honest sign of document 1 on an acknowledgement of `number`. */
+static int forged_ack(fixture_t *f, uint32_t number, int how)
+{
+  answer_buf_t b;
+  doc_ack_t a;
+  uint8_t key[FN_EMU_OFD_KEY_SIZE];
+  ack_source = f->fn;
+  ack_bytes(&b, FN_NUMBER, how == 4 ? 1 : number, 0);
+  assert_int_equal(doc_parse_ack(b.data, b.len, &a), 0);
+  fn_fixture_ofd_key(key);
+  fn_document_t *d = malloc(sizeof *d);
+  doc_summary_t sum;
+  assert_non_null(d);
+  assert_int_equal(fn_document_get(f->fn, number, d), 0);
+  assert_int_equal(doc_summarize(d->data, d->len, &sum), 0);
+  free(d);
+  if (how == 1) memset(a.operator_sign, 0, sizeof a.operator_sign);
+  if (how == 2) {
+    key[31] ^= 0x01;
+    assert_int_equal(fn_emu_operator_sign(key, &a, sum.sign, a.operator_sign), 0);
+  }
+  if (how == 3) {
+    strcpy(a.ofd_inn, "7707083893");
+    assert_int_equal(fn_emu_operator_sign(key, &a, sum.sign, a.operator_sign), 0);
+  }
+  if (how == 4) a.document_number = number; /* the sign stays document 1's */
+  assert_int_equal(doc_build_ack(&a, b.data, sizeof b.data, &b.len), 0);
+  return fn_document_ack(f->fn, b.data, b.len);
+}
+
+/*
+** Issue 15: an acknowledgement the FN cannot trust clears nothing. Each
+** forgery of document 3's acknowledgement is refused with
+** FN_ERR_OFD_ANSWER, counted with its reason, and 3 stays owed; the
+** honest one then clears it. In a batch, the ones before a forgery stay
+** applied. The key is durable (a reopen keeps it), and an FN that was
+** never given a key refuses every acknowledgement (no_key).
+*/
+static void test_ack_forged(void **state)
+{
+  static const int reasons[] = {0, FN_ACK_REFUSAL_BAD_SIGN, FN_ACK_REFUSAL_BAD_SIGN,
+                                FN_ACK_REFUSAL_OTHER_OFD, FN_ACK_REFUSAL_BAD_SIGN};
+  fixture_t *f = *state;
+  fn_status_t s;
+  eight_documents(f);
+  assert_int_equal(fn_status(f->fn, &s), 0);
+  assert_true(s.ofd_key_shared);
+  assert_int_equal(s.ofd_answers_refused, 0);
+  assert_int_equal(s.ofd_answer_refused_reason, FN_ACK_REFUSAL_NONE);
+  for (int how = 1; how <= 4; how++) {
+    f->now += 5;
+    assert_int_equal(forged_ack(f, 3, how), FN_ERR_OFD_ANSWER);
+    assert_false(acknowledged(f, 3));
+    assert_int_equal(unsent_documents(f), 8);
+    assert_int_equal(fn_status(f->fn, &s), 0);
+    assert_int_equal(s.ofd_answers_refused, (uint32_t)how);
+    assert_int_equal(s.ofd_answer_refused_document, 3);
+    assert_int_equal(s.ofd_answer_refused_reason, reasons[how]);
+    assert_int_equal(s.ofd_answer_refused_at, f->now);
+    assert_int_equal(s.first_unsent_number, 1);
+  }
+  /* A forgery in the middle of a window: the honest ones before it apply. */
+  answer_buf_t b[3];
+  fn_bytes_t list[3];
+  size_t applied = 99;
+  list[0] = ack_bytes(&b[0], FN_NUMBER, 1, 0);
+  list[1] = ack_bytes(&b[1], FN_NUMBER, 2, 0);
+  list[2] = ack_bytes(&b[2], FN_NUMBER, 3, 0);
+  memset(b[1].data + b[1].len - 18, 0, 18); /* 1078 is the last requisite: zeroed */
+  assert_int_equal(fn_document_ack_batch(f->fn, list, 3, &applied), FN_ERR_OFD_ANSWER);
+  assert_int_equal(applied, 1);
+  assert_true(acknowledged(f, 1));
+  assert_false(acknowledged(f, 2));
+  assert_false(acknowledged(f, 3));
+  /* The key survives a restart; the honest acknowledgements clear. */
+  reopen(f);
+  ack_source = f->fn;
+  assert_int_equal(forged_ack(f, 2, 0), 0);
+  assert_int_equal(forged_ack(f, 3, 0), 0);
+  assert_int_equal(forged_ack(f, 3, 1), FN_ERR_OFD_ANSWER); /* a forged copy still refused */
+  assert_true(acknowledged(f, 3));
+  assert_int_equal(unsent_documents(f), 5);
+  assert_int_equal(fn_status(f->fn, &s), 0);
+  assert_int_equal(s.ofd_answers_refused, 6);
+
+  /* Sharing again replaces the key: the old one's signs no longer verify. */
+  uint8_t other[FN_EMU_OFD_KEY_SIZE];
+  fn_fixture_ofd_key(other);
+  other[0] ^= 0x55;
+  assert_int_equal(fn_emu_share_ofd_key(f->path, OFD_INN, other), 0);
+  assert_int_equal(forged_ack(f, 4, 0), FN_ERR_OFD_ANSWER);
+  assert_false(acknowledged(f, 4));
+  assert_int_equal(fn_emu_share_ofd_key(f->path, "77", other), FN_ERR_PARAMS);
+  assert_int_equal(fn_emu_share_ofd_key(NULL, OFD_INN, other), FN_ERR_PARAMS);
+}
+
+/* An FN no OFD gave a key refuses every acknowledgement (no_key). */
+static void test_ack_without_key(void **state)
+{
+  fixture_t *f = *state;
+  fn_status_t s;
+  char path[sizeof f->path + 16];
+  fn_t *bare = NULL;
+  fn_registration_t r;
+  snprintf(path, sizeof path, "%s.bare", f->path);
+  assert_int_equal(fn_emu_create(path, FN_NUMBER), 0);
+  assert_int_equal(fn_emu_open(path, &f->options, &bare), 0);
+  fn_fixture_registration(&r, false);
+  assert_int_equal(fn_fixture_prepare(bare, &r, NULL, NULL), 0);
+  assert_int_equal(fn_status(bare, &s), 0);
+  assert_false(s.ofd_key_shared);
+  assert_int_equal(fn_fixture_ack(bare, FN_NUMBER, 1, T0, 0), FN_ERR_OFD_ANSWER);
+  assert_int_equal(fn_status(bare, &s), 0);
+  assert_int_equal(s.unsent_documents, 1);
+  assert_int_equal(s.ofd_answers_refused, 1);
+  assert_int_equal(s.ofd_answer_refused_reason, FN_ACK_REFUSAL_NO_KEY);
+  assert_string_equal(fn_ack_refusal_name(FN_ACK_REFUSAL_NO_KEY), "no_key");
+  /* Given the key (as `kassa-operator fn add` does, with the FN open). */
+  uint8_t key[FN_EMU_OFD_KEY_SIZE];
+  fn_fixture_ofd_key(key);
+  assert_int_equal(fn_emu_share_ofd_key(path, OFD_INN, key), 0);
+  assert_int_equal(fn_fixture_ack(bare, FN_NUMBER, 1, T0, 0), 0);
+  assert_int_equal(fn_status(bare, &s), 0);
+  assert_int_equal(s.unsent_documents, 0);
+  fn_free(bare);
+  unlink(path);
+  snprintf(path, sizeof path, "%s.bare-wal", f->path);
+  unlink(path);
+  snprintf(path, sizeof path, "%s.bare-shm", f->path);
+  unlink(path);
 }
 
 static void test_ack_batch_arguments(void **state)
@@ -1207,6 +1346,7 @@ static void test_ack_batch_arguments(void **state)
   answer_buf_t b[2];
   fn_bytes_t list[2];
   size_t applied = 99;
+  ack_source = f->fn;
   eight_documents(f);
   list[0] = ack_bytes(&b[0], FN_NUMBER, 1, 0);
   list[1] = ack_bytes(&b[1], FN_NUMBER, 2, 0);
@@ -1537,6 +1677,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_notifications_and_tickets, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ack_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ack_batch_arguments, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ack_forged, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ack_without_key, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ticket_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_notification_store_full, setup, teardown),
       cmocka_unit_test_setup_teardown(test_autonomous, setup, teardown),

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
+
 #include "ofd/frame.h"
 
 static const char fn16[16] = {'9', '9', '9', '9', '0', '7', '8', '9',
@@ -644,6 +646,238 @@ static void test_parser_arguments(void **state)
   test_free(p);
 }
 
+/* ---------------------------------------------------------------------- */
+/* The published real bytes (tests/data/ofd/README.md)                     */
+
+/* Reads tests/data/ofd/name (the tests run from the source tree) into a
+** cmocka-allocated buffer; *len its size. */
+static uint8_t *read_sample(const char *name, size_t *len)
+{
+  char path[256];
+  FILE *f;
+  uint8_t *buf = test_malloc(FRAME_MESSAGE_MAX);
+  snprintf(path, sizeof path, "tests/data/ofd/%s", name);
+  f = fopen(path, "rb");
+  assert_non_null(f);
+  *len = fread(buf, 1, FRAME_MESSAGE_MAX, f);
+  fclose(f);
+  assert_true(*len > 0);
+  return buf;
+}
+
+/* A session header as the published one is made (flags 0x0014, CRC field
+** 00 00) around a bare container: msg[0..30 + clen). */
+static size_t wrap_container(const uint8_t *container, size_t clen, const uint8_t app[2],
+                             uint8_t *msg)
+{
+  memcpy(msg, "\x2A\x08\x41\x0A\x81\xA2", 6);
+  memcpy(msg + 6, app, 2);
+  memcpy(msg + 8, "999907891234567 ", 16); /* the FN of those samples */
+  msg[24] = (uint8_t)(clen & 0xFF);
+  msg[25] = (uint8_t)(clen >> 8);
+  msg[26] = 0x14;
+  msg[27] = 0x00;
+  msg[28] = 0x00;
+  msg[29] = 0x00;
+  memcpy(msg + 30, container, clen);
+  return 30 + clen;
+}
+
+/* Decode msg whole and one byte at a time through the parser; both must
+** give the same message (the parser's copy is checked field by field). */
+static void decode_both_ways(const uint8_t *msg, size_t len, frame_message_t *out)
+{
+  frame_parser_t *p = test_malloc(sizeof *p);
+  frame_message_t streamed;
+  size_t consumed = 0, used = 0, i;
+  int rc = FRAME_AGAIN;
+
+  assert_int_equal(frame_decode(msg, len, out, &consumed), FRAME_OK);
+  assert_int_equal(consumed, len);
+  frame_parser_init(p);
+  for (i = 0; i < len; i++) {
+    rc = frame_parser_feed(p, msg + i, 1, &used, &streamed);
+    assert_int_equal(used, 1);
+    if (i + 1 < len) assert_int_equal(rc, FRAME_AGAIN);
+  }
+  assert_int_equal(rc, FRAME_OK);
+  assert_int_equal(frame_parser_skipped(p), 0);
+  assert_int_equal(streamed.message_type, out->message_type);
+  assert_int_equal(streamed.document_type, out->document_type);
+  assert_int_equal(streamed.document_number, out->document_number);
+  assert_int_equal(streamed.body_len, out->body_len);
+  assert_memory_equal(streamed.body, out->body, out->body_len);
+  test_free(p);
+}
+
+/*
+** yandex/ofd's full message (a KKT's re-registration report to its OFD):
+** the only published real session header. A-protocol version 00 01, flags
+** 0x0014 (no session CRC), container CRC right, message type 0xA5, the
+** document and the 10-byte trailer after it.
+*/
+static void test_real_yandex_message(void **state)
+{
+  size_t len = 0, doc_len = 0, trailer_len = 0;
+  uint8_t *msg = read_sample("yandex_message.bin", &len);
+  frame_message_t m;
+
+  (void)state;
+  assert_int_equal(len, 466);
+  decode_both_ways(msg, len, &m);
+  assert_int_equal(m.profile, FRAME_PROFILE_OFD);
+  assert_memory_equal(m.fn_number, "9999078900005488", 16);
+  assert_memory_equal(m.app_version, "\x00\x01", 2);
+  assert_int_equal(m.flags, 0x0014); /* CRC mode 0: the decision in frame.c */
+  assert_int_equal(m.flags & FRAME_FLAG_CRC_MASK, FRAME_CRC_NONE);
+  assert_int_equal(m.message_type, 0xA5);
+  assert_int_equal(m.document_type, 11);
+  assert_int_equal(m.document_number, 1);
+  assert_memory_equal(m.container_fn, "\x99\x99\x07\x89\x00\x00\x54\x88", 8);
+  assert_memory_equal(m.service1, "\x10\x09", 2);
+  assert_int_equal(frame_document_split(m.body, m.body_len, &doc_len, &trailer_len), FRAME_OK);
+  assert_int_equal(doc_len, 394);
+  assert_int_equal(trailer_len, FRAME_TRAILER_SIZE);
+  assert_memory_equal(m.body, "\x0B\x00\x86\x01", 4); /* STLV 11, 390 bytes */
+  assert_memory_equal(m.body + doc_len, "\x81\x06\xA5\x5A\xE1\x0C\x4D\x75\x00\x00", 10);
+  /* The container CRC is real: one flipped bit anywhere in it is caught. */
+  msg[30 + 40] ^= 0x01;
+  assert_int_equal(frame_decode(msg, len, &m, &len), FRAME_ERR_CONTAINER_CRC);
+  test_free(msg);
+}
+
+typedef struct real_container {
+  const char *file;
+  size_t size;
+  uint8_t message_type, document_type;
+  uint32_t document_number;
+  size_t document_len;
+  uint8_t trailer[FRAME_TRAILER_SIZE];
+} real_container_t;
+
+/*
+** The bare containers: two registration reports an FN sent (shtrih-m/opos,
+** yandex/ofd) and the real OFD's answer to the first (shtrih-m/opos,
+** recovered from its hex dump by the container CRC: README). Each passes
+** the container CRC as published, in an FFD 1.2 session header and in the
+** legacy one; the answer is 0x5A; every one ends with the trailer.
+*/
+static void test_real_containers(void **state)
+{
+  static const real_container_t samples[] = {
+      {"shtrih_registration_container.bin",
+       228,
+       0xA5,
+       1,
+       1,
+       186,
+       {0x81, 0x06, 0xD1, 0x7A, 0x06, 0xA8, 0x71, 0x45, 0x00, 0x00}},
+      {"yandex_registration_container.bin",
+       305,
+       0xA5,
+       1,
+       1,
+       263,
+       {0x81, 0x06, 0x73, 0xFC, 0xA3, 0x4B, 0x28, 0x72, 0x00, 0x00}},
+      {"shtrih_answer_container.bin",
+       150,
+       0x5A,
+       7,
+       1,
+       108,
+       {0x82, 0x06, 0xAA, 0x68, 0x82, 0x72, 0x95, 0x84, 0x00, 0x00}},
+  };
+  static const uint8_t apps[2][2] = {{0x01, 0x20}, {0x00, 0x01}};
+  uint8_t *msg = test_malloc(FRAME_MESSAGE_MAX);
+
+  (void)state;
+  for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+    const real_container_t *r = &samples[i];
+    size_t clen = 0, doc_len = 0, trailer_len = 0, consumed = 0;
+    uint8_t *c = read_sample(r->file, &clen);
+    frame_message_t m;
+    assert_int_equal(clen, r->size);
+    for (size_t a = 0; a < 2; a++) {
+      size_t len = wrap_container(c, clen, apps[a], msg);
+      decode_both_ways(msg, len, &m);
+      assert_memory_equal(m.app_version, apps[a], 2);
+      assert_int_equal(m.message_type, r->message_type);
+      assert_int_equal(m.document_type, r->document_type);
+      assert_int_equal(m.document_number, r->document_number);
+      assert_int_equal(m.container_len, clen);
+      assert_memory_equal(m.container, c, clen); /* handed on as received */
+      assert_int_equal(frame_document_split(m.body, m.body_len, &doc_len, &trailer_len), 0);
+      assert_int_equal(doc_len, r->document_len);
+      assert_int_equal(trailer_len, FRAME_TRAILER_SIZE);
+      assert_memory_equal(m.body + doc_len, r->trailer, FRAME_TRAILER_SIZE);
+    }
+    /* The legacy A-version is the OFD's only. */
+    size_t len = wrap_container(c, clen, apps[1], msg);
+    msg[0] = 0xDD, msg[1] = 0x80, msg[2] = 0xCA, msg[3] = 0xA1, msg[4] = 0x82, msg[5] = 0xA2;
+    assert_int_equal(frame_decode(msg, len, &m, &consumed), FRAME_ERR_APP_VERSION);
+    /* A flipped bit in the trailer is a container CRC fault. */
+    len = wrap_container(c, clen, apps[0], msg);
+    msg[len - 5] ^= 0x10;
+    assert_int_equal(frame_decode(msg, len, &m, &consumed), FRAME_ERR_CONTAINER_CRC);
+    test_free(c);
+  }
+  test_free(msg);
+}
+
+/* What the split accepts: a document alone or with exactly 10 bytes. */
+static void test_document_split(void **state)
+{
+  uint8_t body[4 + 5 + 12] = {0x07, 0x00, 0x05, 0x00, 1, 2, 3, 4, 5};
+  size_t doc = 99, trailer = 99;
+
+  (void)state;
+  assert_int_equal(frame_document_split(body, 9, &doc, &trailer), FRAME_OK);
+  assert_int_equal(doc, 9);
+  assert_int_equal(trailer, 0);
+  assert_int_equal(frame_document_split(body, 19, &doc, &trailer), FRAME_OK);
+  assert_int_equal(doc, 9);
+  assert_int_equal(trailer, 10);
+  for (size_t n = 0; n <= sizeof body; n++) {
+    if (n == 9 || n == 19) continue;
+    assert_int_equal(frame_document_split(body, n, &doc, &trailer), FRAME_ERR_TRAILER);
+  }
+  assert_int_equal(frame_document_split(NULL, 0, &doc, &trailer), FRAME_ERR_TRAILER);
+  assert_int_equal(frame_document_split(NULL, 4, &doc, &trailer), FRAME_ERR_ARGUMENT);
+  assert_int_equal(frame_document_split(body, 9, NULL, &trailer), FRAME_ERR_ARGUMENT);
+  assert_non_null(strstr(frame_strerror(FRAME_ERR_TRAILER), "trailer"));
+}
+
+/* The operator's message type and the legacy A-version round-trip; the
+** encoder refuses a type or version nobody sends. */
+static void test_answer_type_round_trip(void **state)
+{
+  static uint8_t body[20], out[256];
+  frame_message_t m, got;
+  size_t n = 0, consumed = 0;
+
+  (void)state;
+  make_message(&m, FRAME_PROFILE_OFD, FRAME_CRC_NONE, body, sizeof body, 5);
+  m.message_type = FRAME_MESSAGE_TYPE_ANSWER;
+  m.app_version[0] = 0x00;
+  m.app_version[1] = 0x01;
+  assert_int_equal(frame_encode(&m, out, sizeof out, &n), FRAME_OK);
+  assert_int_equal(out[30 + 4], 0x5A);
+  assert_memory_equal(out + 6, "\x00\x01", 2);
+  assert_int_equal(frame_decode(out, n, &got, &consumed), FRAME_OK);
+  assert_int_equal(got.message_type, 0x5A);
+  /* 0 still means 0xA5 and the profile's own version. */
+  make_message(&m, FRAME_PROFILE_OISM, FRAME_CRC_HEADER_BODY, body, sizeof body, 5);
+  assert_int_equal(frame_encode(&m, out, sizeof out, &n), FRAME_OK);
+  assert_int_equal(frame_decode(out, n, &got, &consumed), FRAME_OK);
+  assert_int_equal(got.message_type, 0xA5);
+  assert_memory_equal(got.app_version, "\x01\x20", 2);
+  m.message_type = 0xA4;
+  assert_int_equal(frame_encode(&m, out, sizeof out, &n), FRAME_ERR_ARGUMENT);
+  m.message_type = 0;
+  m.app_version[1] = 0x01; /* 00 01 is the OFD's only */
+  assert_int_equal(frame_encode(&m, out, sizeof out, &n), FRAME_ERR_ARGUMENT);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -663,6 +897,10 @@ int main(void)
       cmocka_unit_test(test_parser_message_inside_bad_frame),
       cmocka_unit_test(test_parser_random_chunks),
       cmocka_unit_test(test_parser_arguments),
+      cmocka_unit_test(test_real_yandex_message),
+      cmocka_unit_test(test_real_containers),
+      cmocka_unit_test(test_document_split),
+      cmocka_unit_test(test_answer_type_round_trip),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
