@@ -536,8 +536,8 @@ int doc_build_ack(const doc_ack_t *a, uint8_t *buf, size_t cap, size_t *len)
   }
   TRY(tlv_begin_stlv(&w, DOC_OPERATOR_ACK));
   TRY(PUT_TEXT(&w, 1017, a->ofd_inn));
-  TRY(PUT_TEXT(&w, 1041, a->fn_number));
-  TRY(tlv_put_uint32(&w, 1040, a->document_number));
+  if (a->fn_number[0]) TRY(PUT_TEXT(&w, 1041, a->fn_number));
+  if (a->document_number) TRY(tlv_put_uint32(&w, 1040, a->document_number));
   TRY(tlv_put_unixtime(&w, 1012, a->time));
   TRY(tlv_begin_stlv(&w, 1068));
   TRY(tlv_put_byte(&w, 1022, a->answer_code));
@@ -816,7 +816,12 @@ int doc_parse_ack(const uint8_t *doc, size_t len, doc_ack_t *out)
       if ((rc = seen_once(&seen, 4)) != 0) break;
       if ((rc = tlv_reader_enter(&item, &message)) != 0) break;
       while ((rc = tlv_reader_next(&message, &inner)) == 0) {
-        if (inner.tag != 1022) continue; /* the operator's text, if any */
+        if (inner.tag == 1017) { /* where a real OFD writes its INN */
+          if ((rc = seen_once(&seen, 0)) != 0) break;
+          if ((rc = get_text(&inner, a.ofd_inn, sizeof a.ofd_inn)) != 0) break;
+          continue;
+        }
+        if (inner.tag != 1022) continue; /* the operator's text, 1047, if any */
         if ((rc = seen_once(&seen, 5)) != 0) break;
         if ((rc = tlv_get_byte(&inner, &a.answer_code)) != 0) break;
       }
@@ -842,8 +847,9 @@ int doc_parse_ack(const uint8_t *doc, size_t len, doc_ack_t *out)
     if (rc != 0) return rc;
   }
   if (rc != TLV_ERR_END) return rc;
-  /* 1017, 1041, 1040, 1012, 1068 {1022} and 1078 are all mandatory. */
-  if (seen != 0x7Fu) return DOC_ERR_MISSING;
+  /* 1017 (either place), 1012, 1068 {1022} and 1078 are mandatory; 1041
+  ** and 1040 (bits 1 and 2) may come from the container's header. */
+  if ((seen | 0x06u) != 0x7Fu) return DOC_ERR_MISSING;
   *out = a;
   return 0;
 }

@@ -360,13 +360,19 @@ int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_recei
 ** skipped. *out is written only on success. The builders make the same
 ** documents, for the operator emulator and the tests.
 **
-** Operator acknowledgement (7): 1017, 1041, 1040, 1012, 1068 {1022}, 1078,
-** all required.
+** Operator acknowledgement (7): 1012, 1068 {1022}, 1078 and the OFD's INN
+** 1017 are required; 1017 may stand at the top or inside 1068 (a real
+** OFD's answer puts it there, beside 1022 and 1047). 1041 and 1040 are
+** optional: a real OFD names the FN and the document only in the
+** container's header, so a parsed ack without them has fn_number "" and
+** document_number 0, and the reader takes them from the header
+** (fn_bytes_t in fiscal/fn.h). The builder writes 1017 at the top, and
+** 1041 / 1040 only when fn_number is not "" / document_number not 0.
 */
 typedef struct doc_ack {
   char ofd_inn[13];
-  char fn_number[17];
-  uint32_t document_number;
+  char fn_number[17];       /* 1041; "" when the answer carries none */
+  uint32_t document_number; /* 1040; 0 when the answer carries none */
   uint32_t time;
   uint8_t answer_code; /* 1022: 0 ok */
   uint8_t operator_sign[18];

@@ -199,10 +199,16 @@ typedef struct fn_notification {
 } fn_notification_t;
 
 /* One message as bytes: an operator's answer handed to a group commit
-** (fn_document_ack_batch, fn_notification_ticket_batch). */
+** (fn_document_ack_batch, fn_notification_ticket_batch). For an
+** acknowledgement, fn_number and document_number are what the container's
+** header named (NULL / 0 when unknown): a real OFD's answer names the FN
+** and the document only there, and where the document names them too the
+** two must agree. A ticket ignores them. */
 typedef struct fn_bytes {
   const uint8_t *data;
   size_t len;
+  const char *fn_number;    /* the header's FN number; NULL: unknown */
+  uint32_t document_number; /* the header's document number; 0: unknown */
 } fn_bytes_t;
 
 /* The size of an export signature (fn_sign_blob): HMAC-Streebog-256. */

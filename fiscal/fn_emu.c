@@ -2141,13 +2141,21 @@ fail:
 }
 
 /* One acknowledgement inside the caller's transaction; moves m's count. */
-static int ack_apply(emu_t *e, meta_t *m, const uint8_t *doc7, size_t len, bool *changed)
+static int ack_apply(emu_t *e, meta_t *m, const fn_bytes_t *answer, bool *changed)
 {
   doc_ack_t a;
   bool found = false;
   int rc;
   size_t doc_len = 0;
-  if (doc_parse_ack(doc7, len, &a) != 0) return FN_ERR_VALUE;
+  if (doc_parse_ack(answer->data, answer->len, &a) != 0) return FN_ERR_VALUE;
+  /* A real OFD names the FN and the document in the container's header
+  ** only; where both say, they must agree. */
+  const char *header_fn = answer->fn_number ? answer->fn_number : "";
+  if (!a.fn_number[0]) snprintf(a.fn_number, sizeof a.fn_number, "%s", header_fn);
+  if (header_fn[0] && strcmp(a.fn_number, header_fn) != 0) return FN_ERR_VALUE;
+  if (!a.document_number) a.document_number = answer->document_number;
+  if (answer->document_number && a.document_number != answer->document_number) return FN_ERR_VALUE;
+  if (a.document_number == 0) return FN_ERR_VALUE;                 /* names no document */
   if (strcmp(a.fn_number, m->fn_number) != 0) return FN_ERR_VALUE; /* another FN's */
   sqlite3_stmt *s = st(e, S_DOC_GET);
   if ((rc = bind_int(s, 1, a.document_number)) != 0) return rc;
@@ -2176,7 +2184,7 @@ static int ack_apply(emu_t *e, meta_t *m, const uint8_t *doc7, size_t len, bool 
 
 /* One answer applied inside the caller's transaction (ack_apply,
 ** ticket_apply). */
-typedef int (*answer_apply_t)(emu_t *e, meta_t *m, const uint8_t *doc, size_t len, bool *changed);
+typedef int (*answer_apply_t)(emu_t *e, meta_t *m, const fn_bytes_t *answer, bool *changed);
 
 /* A group commit: the answers applied in order in one transaction. */
 static int batch_apply(emu_t *e, answer_apply_t apply, const fn_bytes_t *list, size_t count,
@@ -2190,7 +2198,7 @@ static int batch_apply(emu_t *e, answer_apply_t apply, const fn_bytes_t *list, s
   if ((rc = tx_begin(e, true)) != 0) return rc;
   if ((rc = meta_load(e, &m)) == 0) {
     for (i = 0; i < count; i++)
-      if ((rc = apply(e, &m, list[i].data, list[i].len, &changed)) != 0) break;
+      if ((rc = apply(e, &m, &list[i], &changed)) != 0) break;
   }
   return batch_end(e, &m, changed, rc, i, applied);
 }
@@ -2209,7 +2217,7 @@ static int emu_document_ack_batch(void *self, const fn_bytes_t *acks, size_t cou
 
 static int emu_document_ack(void *self, const uint8_t *doc7, size_t len)
 {
-  fn_bytes_t one = {doc7, len};
+  fn_bytes_t one = {.data = doc7, .len = len};
   size_t applied = 0;
   return emu_document_ack_batch(self, &one, 1, &applied);
 }
@@ -2288,8 +2296,10 @@ static int emu_sign_blob(void *self, const uint8_t *data, size_t len, uint8_t ma
 }
 
 /* One ticket inside the caller's transaction; moves m's counts. */
-static int ticket_apply(emu_t *e, meta_t *m, const uint8_t *doc84, size_t len, bool *changed)
+static int ticket_apply(emu_t *e, meta_t *m, const fn_bytes_t *answer, bool *changed)
 {
+  const uint8_t *doc84 = answer->data;
+  size_t len = answer->len;
   doc_km_ticket_t t;
   bool found = false;
   int rc;
@@ -2327,7 +2337,7 @@ static int emu_notification_ticket_batch(void *self, const fn_bytes_t *tickets, 
 
 static int emu_notification_ticket(void *self, const uint8_t *doc84, size_t len)
 {
-  fn_bytes_t one = {doc84, len};
+  fn_bytes_t one = {.data = doc84, .len = len};
   size_t applied = 0;
   return emu_notification_ticket_batch(self, &one, 1, &applied);
 }

@@ -496,17 +496,26 @@ static int link_ready(ofd_client_t *c, int budget_ms)
   return 0;
 }
 
+/* What an answer's headers named: the session header's FN number and the
+** container header's document number (a real OFD's acknowledgement names
+** them only there). */
+typedef struct answer_origin {
+  char fn_number[FRAME_FN_NUMBER_SIZE + 1];
+  uint32_t document_number;
+} answer_origin_t;
+
 /*
 ** The next whole message on the link, which must be a container of
 ** answer_type: its body is copied to answer[0..cap) and its length stored
-** in *answer_len. The parser must never skip a byte: on a request/response
+** in *answer_len, what its headers named in *origin (may be NULL). The parser must never skip a
+*byte: on a request/response
 ** link garbage means the peer is broken. Faults close the link and count
 ** (OFD_ERR_TIMEOUT at deadline, _CLOSED, _IO, _PROTOCOL); an answer over
 ** cap drops the link without counting (OFD_ERR_ARGUMENT). A good message
 ** resets the backoff: the peer is there and speaks the protocol.
 */
 static int link_read(ofd_client_t *c, uint64_t deadline, uint8_t answer_type, uint8_t *answer,
-                     size_t cap, size_t *answer_len)
+                     size_t cap, size_t *answer_len, answer_origin_t *origin)
 {
   *answer_len = 0;
   for (;;) {
@@ -532,6 +541,14 @@ static int link_read(ofd_client_t *c, uint64_t deadline, uint8_t answer_type, ui
       }
       memcpy(answer, in.body, doc_len);
       *answer_len = doc_len;
+      if (origin) {
+        /* The session header's FN number, as written (space-padded). */
+        size_t n = FRAME_FN_NUMBER_SIZE;
+        while (n > 0 && (in.fn_number[n - 1] == ' ' || in.fn_number[n - 1] == '\0')) n--;
+        memcpy(origin->fn_number, in.fn_number, n);
+        origin->fn_number[n] = '\0';
+        origin->document_number = in.document_number;
+      }
       c->failures = 0;
       return 0;
     }
@@ -590,7 +607,7 @@ int ofd_client_exchange(ofd_client_t *c, const char fn_number[16], uint8_t docum
                                     : ofd_monotonic_ms() + (uint64_t)c->answer_timeout_ms;
   rc = c->transport->send(c->conn, c->out, len, left_ms(deadline));
   if (rc != 0) return fail_link(c, rc);
-  if ((rc = link_read(c, deadline, answer_type, answer, cap, answer_len)) != 0) return rc;
+  if ((rc = link_read(c, deadline, answer_type, answer, cap, answer_len, NULL)) != 0) return rc;
   /* One answer per message: more bytes mean the peer is out of step. */
   if (link_holds_bytes(c)) ofd_client_disconnect(c);
   return 0;
@@ -627,9 +644,10 @@ int ofd_client_exchange(ofd_client_t *c, const char fn_number[16], uint8_t docum
 typedef enum flow_kind { FLOW_DOCUMENTS, FLOW_NOTIFICATIONS } flow_kind_t;
 
 typedef struct slot {
-  uint32_t number;   /* 1040 or 2002 of what was sent */
-  bool bad;          /* a ticket with 2111 != 0 */
-  size_t answer_len; /* its answer, once it came */
+  uint32_t number;        /* 1040 or 2002 of what was sent */
+  bool bad;               /* a ticket with 2111 != 0 */
+  answer_origin_t origin; /* what its answer's headers named */
+  size_t answer_len;      /* its answer, once it came */
   uint8_t answer[DOC_MAX_DOCUMENT];
 } slot_t;
 
@@ -750,14 +768,16 @@ static int flow_send(flow_t *f, const window_t *w)
 
 /* What an answer says: the number it is about, and for an acknowledgement
 ** its 1022. -1 when it is not an answer of this flow's kind for this FN. */
-static int flow_parse(const flow_t *f, const uint8_t *answer, size_t len, uint32_t *number,
-                      uint8_t *code)
+static int flow_parse(const flow_t *f, const uint8_t *answer, size_t len,
+                      const answer_origin_t *origin, uint32_t *number, uint8_t *code)
 {
   if (f->kind == FLOW_DOCUMENTS) {
     doc_ack_t ack;
-    if (doc_parse_ack(answer, len, &ack) != 0 || strcmp(ack.fn_number, f->fn_number) != 0)
-      return -1;
-    *number = ack.document_number;
+    if (doc_parse_ack(answer, len, &ack) != 0) return -1;
+    /* A real OFD names the FN and the document in the headers only. */
+    const char *fn = ack.fn_number[0] ? ack.fn_number : origin->fn_number;
+    if (strcmp(fn, f->fn_number) != 0) return -1;
+    *number = ack.document_number ? ack.document_number : origin->document_number;
     *code = ack.answer_code;
     return 0;
   }
@@ -788,10 +808,10 @@ static int flow_read(flow_t *f, window_t *w, size_t *answered)
     uint8_t code = 0;
     /* Each answer gets the whole answer timeout: a window is not one message. */
     uint64_t deadline = ofd_monotonic_ms() + (uint64_t)c->answer_timeout_ms;
-    if ((rc = link_read(c, deadline, answer_type, s->answer, sizeof s->answer, &s->answer_len)) !=
-        0)
+    if ((rc = link_read(c, deadline, answer_type, s->answer, sizeof s->answer, &s->answer_len,
+                        &s->origin)) != 0)
       break;
-    if (flow_parse(f, s->answer, s->answer_len, &number, &code) != 0) {
+    if (flow_parse(f, s->answer, s->answer_len, &s->origin, &number, &code) != 0) {
       rc = fail_link(c, OFD_ERR_PROTOCOL); /* well framed but not an answer for this FN */
       break;
     }
@@ -835,7 +855,10 @@ static int flow_apply(flow_t *f, const window_t *w, size_t count)
   size_t applied = 0;
   int rc = 0;
   for (size_t i = 0; i < count; i++)
-    f->answers[i] = (fn_bytes_t){w->slots[i].answer, w->slots[i].answer_len};
+    f->answers[i] = (fn_bytes_t){.data = w->slots[i].answer,
+                                 .len = w->slots[i].answer_len,
+                                 .fn_number = w->slots[i].origin.fn_number,
+                                 .document_number = w->slots[i].origin.document_number};
   if (count > 0)
     rc = f->kind == FLOW_DOCUMENTS
              ? fn_document_ack_batch(f->fn, f->answers, count, &applied)

@@ -39,8 +39,8 @@
 ** OFD port (FRAME_PROFILE_OFD). Request: container type = form code (1, 2,
 ** 3, 5, 6, 11, 21, 31), document number = 1040, body = the sealed document
 ** as stored in the FN. Answer: container type 7, document number = the
-** request's, body = doc 7 {1017 operator INN (--inn), 1041 FN number, 1040,
-** 1012 time, 1068 {1022 answer code}, 1078 operator sign =
+** request's, body = doc 7 {1017 operator INN (--inn), 1012 time, 1068
+** {1022 answer code}, 1078 operator sign =
 ** fn_emu_operator_sign() of this acknowledgement and the document's 1077
 ** with the FN's OFD key (admin_ofd_key: derived from the operator's secret
 ** and the FN number, and given to the FN by `fn add`), which the FN checks
@@ -234,6 +234,11 @@ static int ofd_answer(server_t *sv, const frame_message_t *m, const char *fn, ui
   explicit_bzero(key, sizeof key);
   if (rc != 0) return -1;
   ack.operator_sign_len = OPERATOR_SIGN;
+  /* Like a real OFD: the FN and the document are named by the answer's
+  ** headers (the session's FN number, the container's document number),
+  ** not by 1041 and 1040; the sign above still covers them. */
+  ack.fn_number[0] = '\0';
+  ack.document_number = 0;
   return doc_build_ack(&ack, out, cap, len) == 0 ? DOC_OPERATOR_ACK : -1;
 }
 

@@ -979,6 +979,74 @@ static void test_ack(void **state)
   assert_int_equal(doc_build_ack(&a, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
 }
 
+/* The answer as a real OFD writes it: no 1041 or 1040 (the container's
+** header names the FN and the document), 1017 inside 1068 beside 1022. */
+static void test_ack_real_layout(void **state)
+{
+  (void)state;
+  doc_ack_t a = ack(), b;
+  size_t len = 0;
+  tlv_reader_t body;
+
+  /* Built without them: they are left out, and read back as ""/0. */
+  a.fn_number[0] = '\0';
+  a.document_number = 0;
+  assert_int_equal(doc_build_ack(&a, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_OPERATOR_ACK, &body);
+  EXPECT_TAGS(body, 1017, 1012, 1068, 1078);
+  memset(&b, 0x55, sizeof b);
+  assert_int_equal(doc_parse_ack(buf, len, &b), 0);
+  assert_string_equal(b.fn_number, "");
+  assert_int_equal(b.document_number, 0);
+  assert_string_equal(b.ofd_inn, "7704211201");
+
+  /* 1017 inside 1068; twice (top and inside) is a duplicate; nowhere is
+  ** missing. */
+  static const uint8_t sign[18] = {1};
+  for (int where = 0; where < 3; where++) {
+    tlv_writer_t w;
+    tlv_writer_init(&w, buf2, sizeof buf2);
+    assert_int_equal(tlv_begin_stlv(&w, 7), 0);
+    if (where == 1) assert_int_equal(tlv_put_string(&w, 1017, "7704211201", 10), 0);
+    assert_int_equal(tlv_put_unixtime(&w, 1012, 1), 0);
+    assert_int_equal(tlv_begin_stlv(&w, 1068), 0);
+    assert_int_equal(tlv_put_byte(&w, 1022, 0), 0);
+    if (where <= 1) assert_int_equal(tlv_put_string(&w, 1017, "7704211201", 10), 0);
+    assert_int_equal(tlv_end_stlv(&w), 0);
+    assert_int_equal(tlv_put_bytes(&w, 1078, sign, sizeof sign), 0);
+    assert_int_equal(tlv_end_stlv(&w), 0);
+    size_t n = 0;
+    assert_int_equal(tlv_writer_finish(&w, &n), 0);
+    static const int expect[3] = {0, DOC_ERR_DUPLICATE, DOC_ERR_MISSING};
+    assert_int_equal(doc_parse_ack(buf2, n, &b), expect[where]);
+    if (where == 0) assert_string_equal(b.ofd_inn, "7704211201");
+  }
+
+  /* The live OFD answer of tests/data/ofd (shtrih-m/opos, recovered and
+  ** proven by its own CRC): a 32-byte container header, the document, a
+  ** 10-byte trailer. */
+  FILE *f = fopen("tests/data/ofd/shtrih_answer_container.bin", "rb");
+  assert_non_null(f);
+  uint8_t real[256];
+  size_t got = fread(real, 1, sizeof real, f);
+  fclose(f);
+  assert_int_equal(got, 150);
+  const uint8_t *doc = real + 32;
+  size_t doc_len = 4 + (size_t)(doc[2] | doc[3] << 8);
+  assert_int_equal(doc_len + 10, got - 32);
+  memset(&b, 0x55, sizeof b);
+  assert_int_equal(doc_parse_ack(doc, doc_len, &b), 0);
+  assert_int_equal(b.answer_code, 0);
+  assert_int_equal(b.operator_sign_len, 18);
+  assert_string_equal(b.ofd_inn, "770123456789"); /* 1017 inside 1068 */
+  assert_string_equal(b.fn_number, "");
+  assert_int_equal(b.document_number, 0);
+  /* The 1078's last 10 bytes are the request's trailer, verbatim. */
+  static const uint8_t request_trailer[10] = {0x81, 0x06, 0xD1, 0x7A, 0x06,
+                                              0xA8, 0x71, 0x45, 0x00, 0x00};
+  assert_memory_equal(b.operator_sign + 8, request_trailer, 10);
+}
+
 static void test_km_answer(void **state)
 {
   (void)state;
@@ -1914,6 +1982,7 @@ int main(void)
       cmocka_unit_test(test_seal_round_trip),
       cmocka_unit_test(test_receipt_qr),
       cmocka_unit_test(test_ack),
+      cmocka_unit_test(test_ack_real_layout),
       cmocka_unit_test(test_km_answer),
       cmocka_unit_test(test_km_ticket),
       cmocka_unit_test(test_garbage),

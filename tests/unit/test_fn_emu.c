@@ -1094,14 +1094,14 @@ static fn_bytes_t ack_bytes(answer_buf_t *b, const char *fn_number, uint32_t num
                                         have ? d->len : 0, b->data, sizeof b->data, &b->len),
                    0);
   free(d);
-  return (fn_bytes_t){b->data, b->len};
+  return (fn_bytes_t){.data = b->data, .len = b->len};
 }
 
 static fn_bytes_t ticket_bytes(answer_buf_t *b, uint32_t number, uint8_t result)
 {
   doc_km_ticket_t t = {number, result, 0};
   assert_int_equal(doc_build_km_ticket(&t, b->data, sizeof b->data, &b->len), 0);
-  return (fn_bytes_t){b->data, b->len};
+  return (fn_bytes_t){.data = b->data, .len = b->len};
 }
 
 static bool acknowledged(fixture_t *f, uint32_t number)
@@ -1131,6 +1131,68 @@ static void eight_documents(fixture_t *f)
     sell_plain(f, 1, 100);
   }
   assert_int_equal(unsent_documents(f), 8);
+}
+
+/* An acknowledgement the way a real OFD writes it: no 1041 and no 1040 in
+** the document (signed over them all the same); the FN takes them from what
+** the container's header named (fn_bytes_t), and where both say they must
+** agree. */
+static fn_bytes_t ack_headers_only(answer_buf_t *b, uint32_t number, const char *header_fn,
+                                   uint32_t header_number)
+{
+  fn_bytes_t whole = ack_bytes(b, FN_NUMBER, number, 0);
+  doc_ack_t a;
+  assert_int_equal(doc_parse_ack(whole.data, whole.len, &a), 0);
+  a.fn_number[0] = '\0';
+  a.document_number = 0;
+  assert_int_equal(doc_build_ack(&a, b->data, sizeof b->data, &b->len), 0);
+  return (fn_bytes_t){
+      .data = b->data, .len = b->len, .fn_number = header_fn, .document_number = header_number};
+}
+
+static void test_ack_named_by_headers(void **state)
+{
+  fixture_t *f = *state;
+  answer_buf_t b[2];
+  fn_bytes_t one;
+  size_t applied = 99;
+  ack_source = f->fn;
+  eight_documents(f);
+
+  /* Nothing names the document, or only the FN: refused, nothing cleared. */
+  one = ack_headers_only(&b[0], 1, NULL, 0);
+  assert_int_equal(fn_document_ack_batch(f->fn, &one, 1, &applied), FN_ERR_VALUE);
+  one = ack_headers_only(&b[0], 1, FN_NUMBER, 0);
+  assert_int_equal(fn_document_ack_batch(f->fn, &one, 1, &applied), FN_ERR_VALUE);
+  /* Another FN's header. */
+  one = ack_headers_only(&b[0], 1, "9999078900000001", 1);
+  assert_int_equal(fn_document_ack_batch(f->fn, &one, 1, &applied), FN_ERR_VALUE);
+  /* The header names document 2, the sign covers document 1: not trusted. */
+  one = ack_headers_only(&b[0], 1, FN_NUMBER, 2);
+  assert_int_equal(fn_document_ack_batch(f->fn, &one, 1, &applied), FN_ERR_OFD_ANSWER);
+  assert_int_equal(unsent_documents(f), 8);
+  for (uint32_t n = 1; n <= 2; n++) assert_false(acknowledged(f, n));
+
+  /* Named by the headers: cleared. */
+  one = ack_headers_only(&b[0], 1, FN_NUMBER, 1);
+  assert_int_equal(fn_document_ack_batch(f->fn, &one, 1, &applied), 0);
+  assert_int_equal(applied, 1);
+  assert_true(acknowledged(f, 1));
+  assert_int_equal(unsent_documents(f), 7);
+
+  /* A document that names itself and a header that disagrees: refused. */
+  one = ack_bytes(&b[1], FN_NUMBER, 2, 0);
+  one.document_number = 3;
+  assert_int_equal(fn_document_ack_batch(f->fn, &one, 1, &applied), FN_ERR_VALUE);
+  one.document_number = 2;
+  one.fn_number = "9999078900000001";
+  assert_int_equal(fn_document_ack_batch(f->fn, &one, 1, &applied), FN_ERR_VALUE);
+  assert_false(acknowledged(f, 2));
+  /* Both agree: cleared. */
+  one.fn_number = FN_NUMBER;
+  assert_int_equal(fn_document_ack_batch(f->fn, &one, 1, &applied), 0);
+  assert_true(acknowledged(f, 2));
+  assert_int_equal(unsent_documents(f), 6);
 }
 
 static void test_ack_batch(void **state)
@@ -1173,7 +1235,7 @@ static void test_ack_batch(void **state)
   refusals[2].bad = ack_bytes(&bad[2], FN_NUMBER, 6, 3); /* the OFD refused it (1022 = 3) */
   refusals[2].expect = FN_ERR_VALUE;
   static const uint8_t junk[8] = {7, 0, 4, 0, 1, 2, 3, 4}; /* malformed */
-  refusals[3].bad = (fn_bytes_t){junk, sizeof junk};
+  refusals[3].bad = (fn_bytes_t){.data = junk, .len = sizeof junk};
   refusals[3].expect = FN_ERR_VALUE;
   /* Documents 5, 6, 7: each batch is (good, refused, 8). */
   for (uint32_t r = 0; r < 3; r++) {
@@ -1427,7 +1489,7 @@ static void test_ticket_batch(void **state)
   /* Stops at a malformed one. */
   static const uint8_t junk[6] = {0x54, 0, 2, 0, 1, 2};
   list[0] = ticket_bytes(&b[0], 4, 0);
-  list[1] = (fn_bytes_t){junk, sizeof junk};
+  list[1] = (fn_bytes_t){.data = junk, .len = sizeof junk};
   list[2] = ticket_bytes(&b[2], 5, 0);
   assert_int_equal(fn_notification_ticket_batch(f->fn, list, 3, &applied), FN_ERR_VALUE);
   assert_int_equal(applied, 1);
@@ -1676,6 +1738,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_unsent_and_ack, setup, teardown),
       cmocka_unit_test_setup_teardown(test_notifications_and_tickets, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ack_batch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ack_named_by_headers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ack_batch_arguments, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ack_forged, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ack_without_key, setup, teardown),
