@@ -1,5 +1,6 @@
 # scanner: the marking-code engine, the keyboard layout, the transports.
 kassa_unit_test(test_markcode SOURCES unit/test_markcode.c LIBS kassa_scanner)
+set_tests_properties(test_markcode PROPERTIES TIMEOUT 60)
 kassa_fuzz_target(fuzz_markcode SOURCE fuzz/fuzz_markcode.c LIBS kassa_scanner
                   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/markcode)
 
