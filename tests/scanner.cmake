@@ -31,7 +31,7 @@ set_tests_properties(test_transport_hidpos PROPERTIES TIMEOUT 60
 # DataMatrix and EAN-13 images at several scales and rotations; every code
 # must decode to the same normalised marking code.
 find_program(ZINT_PROGRAM zint REQUIRED)
-kassa_unit_test(test_image SOURCES unit/test_image.c LIBS kassa_scanner m)
+kassa_unit_test(test_image SOURCES unit/test_image.c LIBS kassa_scanner m PkgConfig::JANSSON)
 target_compile_definitions(test_image PRIVATE ZINT_PROGRAM="${ZINT_PROGRAM}")
 set_tests_properties(test_image PROPERTIES TIMEOUT 120)
 
