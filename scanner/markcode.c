@@ -1387,17 +1387,29 @@ static bool gs1_try_layouts(markcode_t *mc, work_t *w)
   return false;
 }
 
+/* Does a separator of the cut end a field whose length GS1 leaves open?
+** Only such a separator says where a field ends; one after a fixed-length
+** field (the GTIN) says nothing. */
+static bool separators_delimit(const work_t *w)
+{
+  for (int k = 0; k + 1 < w->nel; k++)
+    if (w->el[k].bare || predefined_value_length(w->el[k].ai) == 0) return true;
+  return false;
+}
+
 /*
 ** A GS1 element string to a marking code. The separators decide, when they
 ** are there: a code whose every field is delimited is read by GS1's rules
 ** alone. Family knowledge (the layouts) decides only what separators cannot:
-**   - a scan with no separator at all is first explained by the layouts
-**     (else "...21 5opFcmK 93 dGVz" would read as a 13-character serial);
-**     if none fits, GS1's own reading stands (a lone identification part);
+**   - a scan in which no separator ends a variable-length field is first
+**     explained by the layouts (else "...21 5opFcmK 93 dGVz" would read as
+**     a 13-character serial); if none fits, GS1's own reading stands (a
+**     lone identification part);
 **   - a code GS1 accepts but whose serial has a length no family uses may
 **     have lost one separator inside it: a layout that explains it with
 **     the separators that are there wins, else the code stands as read;
-**   - a code GS1 refuses gets the layouts as a second chance.
+**   - a code GS1 refuses gets the layouts as a second chance, and keeps
+**     its first error if they fail too.
 */
 static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
 {
@@ -1406,12 +1418,16 @@ static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
     return err == MARKCODE_OK ? gs1_validate(mc, w) : err;
   }
   uint32_t fixes0 = mc->fixes;
-  if (w->internal_gs == 0 && gs1_try_layouts(mc, w)) return MARKCODE_OK;
-
+  bool layouts_tried = false;
   markcode_err_t err = gs1_split(mc, w);
+  bool delimited = err == MARKCODE_OK && separators_delimit(w);
+  if (err == MARKCODE_OK && !delimited) {
+    if (gs1_try_layouts(mc, w)) return MARKCODE_OK;
+    layouts_tried = true;
+  }
   if (err == MARKCODE_OK) err = gs1_validate(mc, w);
   if (err == MARKCODE_OK) {
-    if (!(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL) || w->internal_gs == 0) return MARKCODE_OK;
+    if (!(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL) || layouts_tried) return MARKCODE_OK;
     markcode_t as_read = *mc; /* the reading GS1's rules gave, kept if no layout does better */
     work_t w_as_read = *w;
     mc->fixes = fixes0;
@@ -1434,7 +1450,7 @@ static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
   }
   markcode_t first;
   memcpy(&first, mc, offsetof(markcode_t, gtin)); /* keep the first error */
-  if (w->internal_gs > 0) {
+  if (!layouts_tried) {
     mc->fixes = fixes0;
     if (gs1_try_layouts(mc, w)) return MARKCODE_OK;
   }
