@@ -206,8 +206,10 @@ static bool is_cs64(char c)
 ** that "contains" AI 3356 is damaged, not an exotic code.
 **
 ** Each row: the AI, or the first and last AI of a range of the same length;
-** whether GS1 predefines its length (no separator ever follows it); and its
-** value as components separated by spaces, in a notation of our own:
+** whether GS1 predefines its length (no separator ever follows it); its
+** value as components separated by spaces, in a notation of our own (below);
+** then, derived from those, the AIs as numbers for the search, the AI's
+** length and the predefined value length. The notation:
 **   N / X / Y / Z   digits / CSET 82 / CSET 39 / CSET 64
 **   14  or ..20     exactly 14, or 1 to 20 characters
 **   c               the component ends with a GS1 mod-10 check digit
@@ -217,251 +219,266 @@ static bool is_cs64(char c)
 ** and currency lists, IBAN, coupon rules) are not applied: a marking code
 ** never carries those AIs, and GS1's syntax is what we promise. */
 typedef struct gs1_ai_def {
-  const char *first; /* the AI, or the first of a range            */
-  const char *last;  /* the last AI of the range, NULL: one AI     */
-  bool predefined;   /* fixed length, no separator after it        */
-  const char *spec;  /* the components of the value (see above)    */
+  const char *first;  /* the AI, or the first of a range            */
+  const char *last;   /* the last AI of the range, NULL: one AI     */
+  bool predefined;    /* fixed length, no separator after it        */
+  const char *spec;   /* the components of the value (see above)    */
+  uint16_t key, key_last; /* first and last AI as 4-digit numbers, padded
+                          ** with zeros on the right ("91" = 9100): GS1's
+                          ** AIs are prefix-free, so this keeps their order */
+  uint8_t len;        /* digits of the AI                           */
+  uint8_t fixed;      /* the predefined value length, 0 if not predefined */
 } gs1_ai_def_t;
 
 static const gs1_ai_def_t gs1_ais[] = {
-    {"00", NULL, true, "N18c"},
-    {"01", NULL, true, "N14c"},
-    {"02", NULL, true, "N14c"},
-    {"03", NULL, true, "N14c"},
-    {"10", NULL, false, "X..20"},
-    {"11", NULL, true, "N6d"},
-    {"12", NULL, true, "N6d"},
-    {"13", NULL, true, "N6d"},
-    {"15", NULL, true, "N6d"},
-    {"16", NULL, true, "N6d"},
-    {"17", NULL, true, "N6d"},
-    {"20", NULL, true, "N2"},
-    {"21", NULL, false, "X..20"},
-    {"22", NULL, false, "X..20"},
-    {"235", NULL, false, "X..28"},
-    {"240", NULL, false, "X..30"},
-    {"241", NULL, false, "X..30"},
-    {"242", NULL, false, "N..6"},
-    {"243", NULL, false, "X..20"},
-    {"250", NULL, false, "X..30"},
-    {"251", NULL, false, "X..30"},
-    {"253", NULL, false, "N13c [X..17]"},
-    {"254", NULL, false, "X..20"},
-    {"255", NULL, false, "N13c [N..12]"},
-    {"30", NULL, false, "N..8"},
-    {"3100", "3105", true, "N6"},
-    {"3110", "3115", true, "N6"},
-    {"3120", "3125", true, "N6"},
-    {"3130", "3135", true, "N6"},
-    {"3140", "3145", true, "N6"},
-    {"3150", "3155", true, "N6"},
-    {"3160", "3165", true, "N6"},
-    {"3200", "3205", true, "N6"},
-    {"3210", "3215", true, "N6"},
-    {"3220", "3225", true, "N6"},
-    {"3230", "3235", true, "N6"},
-    {"3240", "3245", true, "N6"},
-    {"3250", "3255", true, "N6"},
-    {"3260", "3265", true, "N6"},
-    {"3270", "3275", true, "N6"},
-    {"3280", "3285", true, "N6"},
-    {"3290", "3295", true, "N6"},
-    {"3300", "3305", true, "N6"},
-    {"3310", "3315", true, "N6"},
-    {"3320", "3325", true, "N6"},
-    {"3330", "3335", true, "N6"},
-    {"3340", "3345", true, "N6"},
-    {"3350", "3355", true, "N6"},
-    {"3360", "3365", true, "N6"},
-    {"3370", "3375", true, "N6"},
-    {"3400", "3405", true, "N6"},
-    {"3410", "3415", true, "N6"},
-    {"3420", "3425", true, "N6"},
-    {"3430", "3435", true, "N6"},
-    {"3440", "3445", true, "N6"},
-    {"3450", "3455", true, "N6"},
-    {"3460", "3465", true, "N6"},
-    {"3470", "3475", true, "N6"},
-    {"3480", "3485", true, "N6"},
-    {"3490", "3495", true, "N6"},
-    {"3500", "3505", true, "N6"},
-    {"3510", "3515", true, "N6"},
-    {"3520", "3525", true, "N6"},
-    {"3530", "3535", true, "N6"},
-    {"3540", "3545", true, "N6"},
-    {"3550", "3555", true, "N6"},
-    {"3560", "3565", true, "N6"},
-    {"3570", "3575", true, "N6"},
-    {"3600", "3605", true, "N6"},
-    {"3610", "3615", true, "N6"},
-    {"3620", "3625", true, "N6"},
-    {"3630", "3635", true, "N6"},
-    {"3640", "3645", true, "N6"},
-    {"3650", "3655", true, "N6"},
-    {"3660", "3665", true, "N6"},
-    {"3670", "3675", true, "N6"},
-    {"3680", "3685", true, "N6"},
-    {"3690", "3695", true, "N6"},
-    {"37", NULL, false, "N..8"},
-    {"3900", "3909", false, "N..15"},
-    {"3910", "3919", false, "N3 N..15"},
-    {"3920", "3929", false, "N..15"},
-    {"3930", "3939", false, "N3 N..15"},
-    {"3940", "3943", false, "N4"},
-    {"3950", "3955", false, "N6"},
-    {"400", NULL, false, "X..30"},
-    {"401", NULL, false, "X..30"},
-    {"402", NULL, false, "N17c"},
-    {"403", NULL, false, "X..30"},
-    {"410", NULL, true, "N13c"},
-    {"411", NULL, true, "N13c"},
-    {"412", NULL, true, "N13c"},
-    {"413", NULL, true, "N13c"},
-    {"414", NULL, true, "N13c"},
-    {"415", NULL, true, "N13c"},
-    {"416", NULL, true, "N13c"},
-    {"417", NULL, true, "N13c"},
-    {"420", NULL, false, "X..20"},
-    {"421", NULL, false, "N3 X..9"},
-    {"422", NULL, false, "N3"},
-    {"423", NULL, false, "N3 [N3] [N3] [N3] [N3]"},
-    {"424", NULL, false, "N3"},
-    {"425", NULL, false, "N3 [N3] [N3] [N3] [N3]"},
-    {"426", NULL, false, "N3"},
-    {"427", NULL, false, "X..3"},
-    {"4300", NULL, false, "X..35"},
-    {"4301", NULL, false, "X..35"},
-    {"4302", NULL, false, "X..70"},
-    {"4303", NULL, false, "X..70"},
-    {"4304", NULL, false, "X..70"},
-    {"4305", NULL, false, "X..70"},
-    {"4306", NULL, false, "X..70"},
-    {"4307", NULL, false, "X2"},
-    {"4308", NULL, false, "X..30"},
-    {"4309", NULL, false, "N10 N10"},
-    {"4310", NULL, false, "X..35"},
-    {"4311", NULL, false, "X..35"},
-    {"4312", NULL, false, "X..70"},
-    {"4313", NULL, false, "X..70"},
-    {"4314", NULL, false, "X..70"},
-    {"4315", NULL, false, "X..70"},
-    {"4316", NULL, false, "X..70"},
-    {"4317", NULL, false, "X2"},
-    {"4318", NULL, false, "X..20"},
-    {"4319", NULL, false, "X..30"},
-    {"4320", NULL, false, "X..35"},
-    {"4321", NULL, false, "N1"},
-    {"4322", NULL, false, "N1"},
-    {"4323", NULL, false, "N1"},
-    {"4324", NULL, false, "N6d N4"},
-    {"4325", NULL, false, "N6d N4"},
-    {"4326", NULL, false, "N6d"},
-    {"4330", NULL, false, "N6 [X1]"},
-    {"4331", NULL, false, "N6 [X1]"},
-    {"4332", NULL, false, "N6 [X1]"},
-    {"4333", NULL, false, "N6 [X1]"},
-    {"7001", NULL, false, "N13"},
-    {"7002", NULL, false, "X..30"},
-    {"7003", NULL, false, "N6d N4"},
-    {"7004", NULL, false, "N..4"},
-    {"7005", NULL, false, "X..12"},
-    {"7006", NULL, false, "N6d"},
-    {"7007", NULL, false, "N6d [N6d]"},
-    {"7008", NULL, false, "X..3"},
-    {"7009", NULL, false, "X..10"},
-    {"7010", NULL, false, "X..2"},
-    {"7011", NULL, false, "N6d [N4]"},
-    {"7020", NULL, false, "X..20"},
-    {"7021", NULL, false, "X..20"},
-    {"7022", NULL, false, "X..20"},
-    {"7023", NULL, false, "X..30"},
-    {"7030", NULL, false, "N3 X..27"},
-    {"7031", NULL, false, "N3 X..27"},
-    {"7032", NULL, false, "N3 X..27"},
-    {"7033", NULL, false, "N3 X..27"},
-    {"7034", NULL, false, "N3 X..27"},
-    {"7035", NULL, false, "N3 X..27"},
-    {"7036", NULL, false, "N3 X..27"},
-    {"7037", NULL, false, "N3 X..27"},
-    {"7038", NULL, false, "N3 X..27"},
-    {"7039", NULL, false, "N3 X..27"},
-    {"7040", NULL, false, "N1 X1 X1 X1"},
-    {"7041", NULL, false, "X..4"},
-    {"710", NULL, false, "X..20"},
-    {"711", NULL, false, "X..20"},
-    {"712", NULL, false, "X..20"},
-    {"713", NULL, false, "X..20"},
-    {"714", NULL, false, "X..20"},
-    {"715", NULL, false, "X..20"},
-    {"716", NULL, false, "X..20"},
-    {"717", NULL, false, "X..20"},
-    {"7230", NULL, false, "X2 X..28"},
-    {"7231", NULL, false, "X2 X..28"},
-    {"7232", NULL, false, "X2 X..28"},
-    {"7233", NULL, false, "X2 X..28"},
-    {"7234", NULL, false, "X2 X..28"},
-    {"7235", NULL, false, "X2 X..28"},
-    {"7236", NULL, false, "X2 X..28"},
-    {"7237", NULL, false, "X2 X..28"},
-    {"7238", NULL, false, "X2 X..28"},
-    {"7239", NULL, false, "X2 X..28"},
-    {"7240", NULL, false, "X..20"},
-    {"7241", NULL, false, "N2"},
-    {"7242", NULL, false, "X..25"},
-    {"7250", NULL, false, "N8"},
-    {"7251", NULL, false, "N8 N4"},
-    {"7252", NULL, false, "N1"},
-    {"7253", NULL, false, "X..40"},
-    {"7254", NULL, false, "X..40"},
-    {"7255", NULL, false, "X..10"},
-    {"7256", NULL, false, "X..90"},
-    {"7257", NULL, false, "X..70"},
-    {"7258", NULL, false, "X3"},
-    {"7259", NULL, false, "X..40"},
-    {"8001", NULL, false, "N4 N5 N3 N1 N1"},
-    {"8002", NULL, false, "X..20"},
-    {"8003", NULL, false, "N1 N13c [X..16]"},
-    {"8004", NULL, false, "X..30"},
-    {"8005", NULL, false, "N6"},
-    {"8006", NULL, false, "N14c N4"},
-    {"8007", NULL, false, "X..34"},
-    {"8008", NULL, false, "N6d N2 [N2] [N2]"},
-    {"8009", NULL, false, "X..50"},
-    {"8010", NULL, false, "Y..30"},
-    {"8011", NULL, false, "N..12"},
-    {"8012", NULL, false, "X..20"},
-    {"8013", NULL, false, "X..25"},
-    {"8014", NULL, false, "X..25"},
-    {"8017", NULL, false, "N18c"},
-    {"8018", NULL, false, "N18c"},
-    {"8019", NULL, false, "N..10"},
-    {"8020", NULL, false, "X..25"},
-    {"8026", NULL, false, "N14c N4"},
-    {"8030", NULL, false, "Z..90"},
-    {"8040", NULL, false, "N15"},
-    {"8041", NULL, false, "N15"},
-    {"8042", NULL, false, "N32"},
-    {"8043", NULL, false, "N18 [N..2]"},
-    {"8110", NULL, false, "X..70"},
-    {"8111", NULL, false, "N4"},
-    {"8112", NULL, false, "X..70"},
-    {"8200", NULL, false, "X..70"},
-    {"90", NULL, false, "X..30"},
-    {"91", "99", false, "X..90"},
+    {"00", NULL, true, "N18c", 0, 0, 2, 18},
+    {"01", NULL, true, "N14c", 100, 100, 2, 14},
+    {"02", NULL, true, "N14c", 200, 200, 2, 14},
+    {"03", NULL, true, "N14c", 300, 300, 2, 14},
+    {"10", NULL, false, "X..20", 1000, 1000, 2, 0},
+    {"11", NULL, true, "N6d", 1100, 1100, 2, 6},
+    {"12", NULL, true, "N6d", 1200, 1200, 2, 6},
+    {"13", NULL, true, "N6d", 1300, 1300, 2, 6},
+    {"15", NULL, true, "N6d", 1500, 1500, 2, 6},
+    {"16", NULL, true, "N6d", 1600, 1600, 2, 6},
+    {"17", NULL, true, "N6d", 1700, 1700, 2, 6},
+    {"20", NULL, true, "N2", 2000, 2000, 2, 2},
+    {"21", NULL, false, "X..20", 2100, 2100, 2, 0},
+    {"22", NULL, false, "X..20", 2200, 2200, 2, 0},
+    {"235", NULL, false, "X..28", 2350, 2350, 3, 0},
+    {"240", NULL, false, "X..30", 2400, 2400, 3, 0},
+    {"241", NULL, false, "X..30", 2410, 2410, 3, 0},
+    {"242", NULL, false, "N..6", 2420, 2420, 3, 0},
+    {"243", NULL, false, "X..20", 2430, 2430, 3, 0},
+    {"250", NULL, false, "X..30", 2500, 2500, 3, 0},
+    {"251", NULL, false, "X..30", 2510, 2510, 3, 0},
+    {"253", NULL, false, "N13c [X..17]", 2530, 2530, 3, 0},
+    {"254", NULL, false, "X..20", 2540, 2540, 3, 0},
+    {"255", NULL, false, "N13c [N..12]", 2550, 2550, 3, 0},
+    {"30", NULL, false, "N..8", 3000, 3000, 2, 0},
+    {"3100", "3105", true, "N6", 3100, 3105, 4, 6},
+    {"3110", "3115", true, "N6", 3110, 3115, 4, 6},
+    {"3120", "3125", true, "N6", 3120, 3125, 4, 6},
+    {"3130", "3135", true, "N6", 3130, 3135, 4, 6},
+    {"3140", "3145", true, "N6", 3140, 3145, 4, 6},
+    {"3150", "3155", true, "N6", 3150, 3155, 4, 6},
+    {"3160", "3165", true, "N6", 3160, 3165, 4, 6},
+    {"3200", "3205", true, "N6", 3200, 3205, 4, 6},
+    {"3210", "3215", true, "N6", 3210, 3215, 4, 6},
+    {"3220", "3225", true, "N6", 3220, 3225, 4, 6},
+    {"3230", "3235", true, "N6", 3230, 3235, 4, 6},
+    {"3240", "3245", true, "N6", 3240, 3245, 4, 6},
+    {"3250", "3255", true, "N6", 3250, 3255, 4, 6},
+    {"3260", "3265", true, "N6", 3260, 3265, 4, 6},
+    {"3270", "3275", true, "N6", 3270, 3275, 4, 6},
+    {"3280", "3285", true, "N6", 3280, 3285, 4, 6},
+    {"3290", "3295", true, "N6", 3290, 3295, 4, 6},
+    {"3300", "3305", true, "N6", 3300, 3305, 4, 6},
+    {"3310", "3315", true, "N6", 3310, 3315, 4, 6},
+    {"3320", "3325", true, "N6", 3320, 3325, 4, 6},
+    {"3330", "3335", true, "N6", 3330, 3335, 4, 6},
+    {"3340", "3345", true, "N6", 3340, 3345, 4, 6},
+    {"3350", "3355", true, "N6", 3350, 3355, 4, 6},
+    {"3360", "3365", true, "N6", 3360, 3365, 4, 6},
+    {"3370", "3375", true, "N6", 3370, 3375, 4, 6},
+    {"3400", "3405", true, "N6", 3400, 3405, 4, 6},
+    {"3410", "3415", true, "N6", 3410, 3415, 4, 6},
+    {"3420", "3425", true, "N6", 3420, 3425, 4, 6},
+    {"3430", "3435", true, "N6", 3430, 3435, 4, 6},
+    {"3440", "3445", true, "N6", 3440, 3445, 4, 6},
+    {"3450", "3455", true, "N6", 3450, 3455, 4, 6},
+    {"3460", "3465", true, "N6", 3460, 3465, 4, 6},
+    {"3470", "3475", true, "N6", 3470, 3475, 4, 6},
+    {"3480", "3485", true, "N6", 3480, 3485, 4, 6},
+    {"3490", "3495", true, "N6", 3490, 3495, 4, 6},
+    {"3500", "3505", true, "N6", 3500, 3505, 4, 6},
+    {"3510", "3515", true, "N6", 3510, 3515, 4, 6},
+    {"3520", "3525", true, "N6", 3520, 3525, 4, 6},
+    {"3530", "3535", true, "N6", 3530, 3535, 4, 6},
+    {"3540", "3545", true, "N6", 3540, 3545, 4, 6},
+    {"3550", "3555", true, "N6", 3550, 3555, 4, 6},
+    {"3560", "3565", true, "N6", 3560, 3565, 4, 6},
+    {"3570", "3575", true, "N6", 3570, 3575, 4, 6},
+    {"3600", "3605", true, "N6", 3600, 3605, 4, 6},
+    {"3610", "3615", true, "N6", 3610, 3615, 4, 6},
+    {"3620", "3625", true, "N6", 3620, 3625, 4, 6},
+    {"3630", "3635", true, "N6", 3630, 3635, 4, 6},
+    {"3640", "3645", true, "N6", 3640, 3645, 4, 6},
+    {"3650", "3655", true, "N6", 3650, 3655, 4, 6},
+    {"3660", "3665", true, "N6", 3660, 3665, 4, 6},
+    {"3670", "3675", true, "N6", 3670, 3675, 4, 6},
+    {"3680", "3685", true, "N6", 3680, 3685, 4, 6},
+    {"3690", "3695", true, "N6", 3690, 3695, 4, 6},
+    {"37", NULL, false, "N..8", 3700, 3700, 2, 0},
+    {"3900", "3909", false, "N..15", 3900, 3909, 4, 0},
+    {"3910", "3919", false, "N3 N..15", 3910, 3919, 4, 0},
+    {"3920", "3929", false, "N..15", 3920, 3929, 4, 0},
+    {"3930", "3939", false, "N3 N..15", 3930, 3939, 4, 0},
+    {"3940", "3943", false, "N4", 3940, 3943, 4, 0},
+    {"3950", "3955", false, "N6", 3950, 3955, 4, 0},
+    {"400", NULL, false, "X..30", 4000, 4000, 3, 0},
+    {"401", NULL, false, "X..30", 4010, 4010, 3, 0},
+    {"402", NULL, false, "N17c", 4020, 4020, 3, 0},
+    {"403", NULL, false, "X..30", 4030, 4030, 3, 0},
+    {"410", NULL, true, "N13c", 4100, 4100, 3, 13},
+    {"411", NULL, true, "N13c", 4110, 4110, 3, 13},
+    {"412", NULL, true, "N13c", 4120, 4120, 3, 13},
+    {"413", NULL, true, "N13c", 4130, 4130, 3, 13},
+    {"414", NULL, true, "N13c", 4140, 4140, 3, 13},
+    {"415", NULL, true, "N13c", 4150, 4150, 3, 13},
+    {"416", NULL, true, "N13c", 4160, 4160, 3, 13},
+    {"417", NULL, true, "N13c", 4170, 4170, 3, 13},
+    {"420", NULL, false, "X..20", 4200, 4200, 3, 0},
+    {"421", NULL, false, "N3 X..9", 4210, 4210, 3, 0},
+    {"422", NULL, false, "N3", 4220, 4220, 3, 0},
+    {"423", NULL, false, "N3 [N3] [N3] [N3] [N3]", 4230, 4230, 3, 0},
+    {"424", NULL, false, "N3", 4240, 4240, 3, 0},
+    {"425", NULL, false, "N3 [N3] [N3] [N3] [N3]", 4250, 4250, 3, 0},
+    {"426", NULL, false, "N3", 4260, 4260, 3, 0},
+    {"427", NULL, false, "X..3", 4270, 4270, 3, 0},
+    {"4300", NULL, false, "X..35", 4300, 4300, 4, 0},
+    {"4301", NULL, false, "X..35", 4301, 4301, 4, 0},
+    {"4302", NULL, false, "X..70", 4302, 4302, 4, 0},
+    {"4303", NULL, false, "X..70", 4303, 4303, 4, 0},
+    {"4304", NULL, false, "X..70", 4304, 4304, 4, 0},
+    {"4305", NULL, false, "X..70", 4305, 4305, 4, 0},
+    {"4306", NULL, false, "X..70", 4306, 4306, 4, 0},
+    {"4307", NULL, false, "X2", 4307, 4307, 4, 0},
+    {"4308", NULL, false, "X..30", 4308, 4308, 4, 0},
+    {"4309", NULL, false, "N10 N10", 4309, 4309, 4, 0},
+    {"4310", NULL, false, "X..35", 4310, 4310, 4, 0},
+    {"4311", NULL, false, "X..35", 4311, 4311, 4, 0},
+    {"4312", NULL, false, "X..70", 4312, 4312, 4, 0},
+    {"4313", NULL, false, "X..70", 4313, 4313, 4, 0},
+    {"4314", NULL, false, "X..70", 4314, 4314, 4, 0},
+    {"4315", NULL, false, "X..70", 4315, 4315, 4, 0},
+    {"4316", NULL, false, "X..70", 4316, 4316, 4, 0},
+    {"4317", NULL, false, "X2", 4317, 4317, 4, 0},
+    {"4318", NULL, false, "X..20", 4318, 4318, 4, 0},
+    {"4319", NULL, false, "X..30", 4319, 4319, 4, 0},
+    {"4320", NULL, false, "X..35", 4320, 4320, 4, 0},
+    {"4321", NULL, false, "N1", 4321, 4321, 4, 0},
+    {"4322", NULL, false, "N1", 4322, 4322, 4, 0},
+    {"4323", NULL, false, "N1", 4323, 4323, 4, 0},
+    {"4324", NULL, false, "N6d N4", 4324, 4324, 4, 0},
+    {"4325", NULL, false, "N6d N4", 4325, 4325, 4, 0},
+    {"4326", NULL, false, "N6d", 4326, 4326, 4, 0},
+    {"4330", NULL, false, "N6 [X1]", 4330, 4330, 4, 0},
+    {"4331", NULL, false, "N6 [X1]", 4331, 4331, 4, 0},
+    {"4332", NULL, false, "N6 [X1]", 4332, 4332, 4, 0},
+    {"4333", NULL, false, "N6 [X1]", 4333, 4333, 4, 0},
+    {"7001", NULL, false, "N13", 7001, 7001, 4, 0},
+    {"7002", NULL, false, "X..30", 7002, 7002, 4, 0},
+    {"7003", NULL, false, "N6d N4", 7003, 7003, 4, 0},
+    {"7004", NULL, false, "N..4", 7004, 7004, 4, 0},
+    {"7005", NULL, false, "X..12", 7005, 7005, 4, 0},
+    {"7006", NULL, false, "N6d", 7006, 7006, 4, 0},
+    {"7007", NULL, false, "N6d [N6d]", 7007, 7007, 4, 0},
+    {"7008", NULL, false, "X..3", 7008, 7008, 4, 0},
+    {"7009", NULL, false, "X..10", 7009, 7009, 4, 0},
+    {"7010", NULL, false, "X..2", 7010, 7010, 4, 0},
+    {"7011", NULL, false, "N6d [N4]", 7011, 7011, 4, 0},
+    {"7020", NULL, false, "X..20", 7020, 7020, 4, 0},
+    {"7021", NULL, false, "X..20", 7021, 7021, 4, 0},
+    {"7022", NULL, false, "X..20", 7022, 7022, 4, 0},
+    {"7023", NULL, false, "X..30", 7023, 7023, 4, 0},
+    {"7030", NULL, false, "N3 X..27", 7030, 7030, 4, 0},
+    {"7031", NULL, false, "N3 X..27", 7031, 7031, 4, 0},
+    {"7032", NULL, false, "N3 X..27", 7032, 7032, 4, 0},
+    {"7033", NULL, false, "N3 X..27", 7033, 7033, 4, 0},
+    {"7034", NULL, false, "N3 X..27", 7034, 7034, 4, 0},
+    {"7035", NULL, false, "N3 X..27", 7035, 7035, 4, 0},
+    {"7036", NULL, false, "N3 X..27", 7036, 7036, 4, 0},
+    {"7037", NULL, false, "N3 X..27", 7037, 7037, 4, 0},
+    {"7038", NULL, false, "N3 X..27", 7038, 7038, 4, 0},
+    {"7039", NULL, false, "N3 X..27", 7039, 7039, 4, 0},
+    {"7040", NULL, false, "N1 X1 X1 X1", 7040, 7040, 4, 0},
+    {"7041", NULL, false, "X..4", 7041, 7041, 4, 0},
+    {"710", NULL, false, "X..20", 7100, 7100, 3, 0},
+    {"711", NULL, false, "X..20", 7110, 7110, 3, 0},
+    {"712", NULL, false, "X..20", 7120, 7120, 3, 0},
+    {"713", NULL, false, "X..20", 7130, 7130, 3, 0},
+    {"714", NULL, false, "X..20", 7140, 7140, 3, 0},
+    {"715", NULL, false, "X..20", 7150, 7150, 3, 0},
+    {"716", NULL, false, "X..20", 7160, 7160, 3, 0},
+    {"717", NULL, false, "X..20", 7170, 7170, 3, 0},
+    {"7230", NULL, false, "X2 X..28", 7230, 7230, 4, 0},
+    {"7231", NULL, false, "X2 X..28", 7231, 7231, 4, 0},
+    {"7232", NULL, false, "X2 X..28", 7232, 7232, 4, 0},
+    {"7233", NULL, false, "X2 X..28", 7233, 7233, 4, 0},
+    {"7234", NULL, false, "X2 X..28", 7234, 7234, 4, 0},
+    {"7235", NULL, false, "X2 X..28", 7235, 7235, 4, 0},
+    {"7236", NULL, false, "X2 X..28", 7236, 7236, 4, 0},
+    {"7237", NULL, false, "X2 X..28", 7237, 7237, 4, 0},
+    {"7238", NULL, false, "X2 X..28", 7238, 7238, 4, 0},
+    {"7239", NULL, false, "X2 X..28", 7239, 7239, 4, 0},
+    {"7240", NULL, false, "X..20", 7240, 7240, 4, 0},
+    {"7241", NULL, false, "N2", 7241, 7241, 4, 0},
+    {"7242", NULL, false, "X..25", 7242, 7242, 4, 0},
+    {"7250", NULL, false, "N8", 7250, 7250, 4, 0},
+    {"7251", NULL, false, "N8 N4", 7251, 7251, 4, 0},
+    {"7252", NULL, false, "N1", 7252, 7252, 4, 0},
+    {"7253", NULL, false, "X..40", 7253, 7253, 4, 0},
+    {"7254", NULL, false, "X..40", 7254, 7254, 4, 0},
+    {"7255", NULL, false, "X..10", 7255, 7255, 4, 0},
+    {"7256", NULL, false, "X..90", 7256, 7256, 4, 0},
+    {"7257", NULL, false, "X..70", 7257, 7257, 4, 0},
+    {"7258", NULL, false, "X3", 7258, 7258, 4, 0},
+    {"7259", NULL, false, "X..40", 7259, 7259, 4, 0},
+    {"8001", NULL, false, "N4 N5 N3 N1 N1", 8001, 8001, 4, 0},
+    {"8002", NULL, false, "X..20", 8002, 8002, 4, 0},
+    {"8003", NULL, false, "N1 N13c [X..16]", 8003, 8003, 4, 0},
+    {"8004", NULL, false, "X..30", 8004, 8004, 4, 0},
+    {"8005", NULL, false, "N6", 8005, 8005, 4, 0},
+    {"8006", NULL, false, "N14c N4", 8006, 8006, 4, 0},
+    {"8007", NULL, false, "X..34", 8007, 8007, 4, 0},
+    {"8008", NULL, false, "N6d N2 [N2] [N2]", 8008, 8008, 4, 0},
+    {"8009", NULL, false, "X..50", 8009, 8009, 4, 0},
+    {"8010", NULL, false, "Y..30", 8010, 8010, 4, 0},
+    {"8011", NULL, false, "N..12", 8011, 8011, 4, 0},
+    {"8012", NULL, false, "X..20", 8012, 8012, 4, 0},
+    {"8013", NULL, false, "X..25", 8013, 8013, 4, 0},
+    {"8014", NULL, false, "X..25", 8014, 8014, 4, 0},
+    {"8017", NULL, false, "N18c", 8017, 8017, 4, 0},
+    {"8018", NULL, false, "N18c", 8018, 8018, 4, 0},
+    {"8019", NULL, false, "N..10", 8019, 8019, 4, 0},
+    {"8020", NULL, false, "X..25", 8020, 8020, 4, 0},
+    {"8026", NULL, false, "N14c N4", 8026, 8026, 4, 0},
+    {"8030", NULL, false, "Z..90", 8030, 8030, 4, 0},
+    {"8040", NULL, false, "N15", 8040, 8040, 4, 0},
+    {"8041", NULL, false, "N15", 8041, 8041, 4, 0},
+    {"8042", NULL, false, "N32", 8042, 8042, 4, 0},
+    {"8043", NULL, false, "N18 [N..2]", 8043, 8043, 4, 0},
+    {"8110", NULL, false, "X..70", 8110, 8110, 4, 0},
+    {"8111", NULL, false, "N4", 8111, 8111, 4, 0},
+    {"8112", NULL, false, "X..70", 8112, 8112, 4, 0},
+    {"8200", NULL, false, "X..70", 8200, 8200, 4, 0},
+    {"90", NULL, false, "X..30", 9000, 9000, 2, 0},
+    {"91", "99", false, "X..90", 9100, 9900, 2, 0},
 };
 
-/* The row of the table for the `len`-digit AI at s, or NULL. GS1 AIs are
-** prefix-free, so at most one length matches. */
+/* The row of the table for the `len`-digit AI at s, or NULL: a binary
+** search on the numeric keys for the last row that starts at or before it
+** (this runs for every field of every scan). */
 static const gs1_ai_def_t *gs1_ai_find(const char *s, size_t len)
 {
-  for (size_t i = 0; i < sizeof gs1_ais / sizeof gs1_ais[0]; i++) {
-    const gs1_ai_def_t *d = &gs1_ais[i];
-    if (strlen(d->first) != len) continue;
-    if (d->last == NULL ? memcmp(s, d->first, len) == 0
-                        : memcmp(s, d->first, len) >= 0 && memcmp(s, d->last, len) <= 0)
-      return d;
+  if (len < 2 || len > 4) return NULL;
+  unsigned key = 0;
+  for (size_t i = 0; i < 4; i++) {
+    if (i < len && !is_digit(s[i])) return NULL;
+    key = key * 10 + (i < len ? (unsigned)(s[i] - '0') : 0);
   }
-  return NULL;
+  size_t lo = 0, hi = sizeof gs1_ais / sizeof gs1_ais[0];
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (gs1_ais[mid].key <= key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == 0) return NULL;
+  const gs1_ai_def_t *d = &gs1_ais[lo - 1];
+  return d->len == len && key <= d->key_last ? d : NULL;
 }
 
 /* One parsed component of a value specification. */
@@ -495,19 +512,6 @@ static bool spec_next(const char **p, spec_part_t *part)
   }
   *p = s;
   return true;
-}
-
-/* The length of the value when it is fixed (every component fixed and
-** mandatory), else 0. */
-static size_t spec_fixed_length(const char *spec)
-{
-  spec_part_t part;
-  size_t total = 0;
-  while (spec_next(&spec, &part)) {
-    if (part.optional || part.min != part.max) return 0;
-    total += part.max;
-  }
-  return total;
 }
 
 /* What is wrong with a value, if anything. */
@@ -597,12 +601,9 @@ static int ai_id(const char *ai)
   return AI_OTHER;
 }
 
-/* The length GS1 predefines for an AI (no separator follows it), else 0. */
-static int predefined_value_length(const char *ai)
-{
-  const gs1_ai_def_t *d = gs1_ai_find(ai, strlen(ai));
-  return d && d->predefined ? (int)spec_fixed_length(d->spec) : 0;
-}
+/* The length GS1 predefines for an AI of the table (no separator follows
+** it), else 0. */
+static uint8_t predefined_length(const gs1_ai_def_t *d) { return d ? d->fixed : 0; }
 
 /* ---------------------------------------------------------------------- */
 /* Tables: layouts of real goods (DOMAIN §2)                               */
@@ -708,6 +709,8 @@ static bool serial_length_usual(size_t len, bool crypto, bool mrp, bool short93)
 typedef struct element {
   char ai[5];
   uint8_t id;     /* AI_01 … AI_OTHER */
+  uint8_t fixed;  /* GS1's predefined value length, 0: a separator may follow */
+  const gs1_ai_def_t *def; /* its row of the AI table (NULL when bare) */
   uint16_t start; /* value offset in the buffer */
   uint16_t len;   /* value length               */
   uint16_t ai_at; /* offset of the AI itself    */
@@ -741,6 +744,15 @@ static markcode_err_t fail(markcode_t *mc, markcode_err_t err, int at, const cha
 /* Input offset of working position i (positions past the end map to the
 ** end of the input). */
 static int at(const work_t *w, size_t i) { return i < w->n ? (int)w->src[i] : (int)w->raw_len; }
+
+/* Length of an AI string (2 to 4 characters): by hand, it is taken for
+** every field of every scan. */
+static size_t ai_len(const char *ai)
+{
+  size_t n = 0;
+  while (ai[n] != '\0') n++;
+  return n;
+}
 
 /* Copy b[start..start+len) into dst (size cap) as a C string. */
 static void copy_str(char *dst, size_t cap, const char *s, size_t len)
@@ -915,13 +927,17 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
 /* Stage 3: cutting a GS1 string into elements                             */
 /* ---------------------------------------------------------------------- */
 
-static bool add_element(work_t *w, const char *ai, size_t ai_at, size_t start, size_t len,
-                        bool bare)
+/* Append a field; def is its row of the AI table (looked up once, by the
+** caller that found the AI). */
+static bool add_element(work_t *w, const char *ai, const gs1_ai_def_t *def, size_t ai_at,
+                        size_t start, size_t len, bool bare)
 {
   if (w->nel >= MARKCODE_MAX_AIS) return false;
   element_t *e = &w->el[w->nel++];
-  copy_str(e->ai, sizeof e->ai, ai, strlen(ai));
+  copy_str(e->ai, sizeof e->ai, ai, ai_len(ai));
   e->id = (uint8_t)ai_id(e->ai);
+  e->def = bare ? NULL : def;
+  e->fixed = bare ? 0 : predefined_length(def);
   e->ai_at = (uint16_t)ai_at;
   e->start = (uint16_t)start;
   e->len = (uint16_t)len;
@@ -929,19 +945,37 @@ static bool add_element(work_t *w, const char *ai, size_t ai_at, size_t start, s
   return true;
 }
 
-/* Read the AI at b[pos]: the 2, 3 or 4 digits that name a row of the GS1
-** table. Returns its length, or 0 when no GS1 AI starts there. */
-static size_t read_ai(const work_t *w, size_t pos, char ai[5])
+/* How many digits an AI starting with these two digits has: GS1 fixes it
+** by the first two (General Specifications, the AI ranges; every row of
+** gs1_ais[] agrees), 0 where no AI starts so. */
+static size_t ai_length_for_prefix(int p)
 {
-  for (size_t alen = 2; alen <= 4 && pos + alen <= w->n; alen++) {
-    if (!is_digit(w->b[pos + alen - 1])) return 0;
-    if (!is_digit(w->b[pos])) return 0;
-    if (gs1_ai_find(w->b + pos, alen) == NULL) continue;
-    memcpy(ai, w->b + pos, alen);
-    ai[alen] = '\0';
-    return alen;
-  }
+  static const struct {
+    uint8_t from, to, digits;
+  } ranges[] = {
+      {0, 3, 2},   {10, 17, 2}, {20, 22, 2}, {23, 25, 3}, {30, 30, 2},
+      {31, 36, 4}, {37, 37, 2}, {39, 39, 4}, {40, 42, 3}, {43, 43, 4},
+      {70, 70, 4}, {71, 71, 3}, {72, 72, 4}, {80, 82, 4}, {90, 99, 2},
+  };
+  for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+    if (p >= ranges[i].from && p <= ranges[i].to) return ranges[i].digits;
   return 0;
+}
+
+/* Read the AI at b[pos]: the 2, 3 or 4 digits that name a row of the GS1
+** table. Returns its length and its row in *def, or 0 when no GS1 AI
+** starts there. */
+static size_t read_ai(const work_t *w, size_t pos, char ai[5], const gs1_ai_def_t **def)
+{
+  if (pos + 2 > w->n || !is_digit(w->b[pos]) || !is_digit(w->b[pos + 1])) return 0;
+  size_t alen = ai_length_for_prefix((w->b[pos] - '0') * 10 + (w->b[pos + 1] - '0'));
+  if (alen == 0 || pos + alen > w->n) return 0;
+  for (size_t k = 2; k < alen; k++)
+    if (!is_digit(w->b[pos + k])) return 0;
+  if ((*def = gs1_ai_find(w->b + pos, alen)) == NULL) return 0;
+  memcpy(ai, w->b + pos, alen);
+  ai[alen] = '\0';
+  return alen;
 }
 
 /* The straightforward cut: trust the separators that are there. */
@@ -955,7 +989,8 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
       continue;
     }
     char ai[5];
-    size_t alen = read_ai(w, pos, ai);
+    const gs1_ai_def_t *def = NULL;
+    size_t alen = read_ai(w, pos, ai, &def);
     if (alen == 0) {
       size_t end = pos;
       while (end < w->n && w->b[end] != MARKCODE_GS && end - pos < 12) end++;
@@ -963,7 +998,7 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
                   at(w, pos), "%.*s", (int)(end - pos), w->b + pos);
     }
     size_t start = pos + alen, vlen;
-    int fixed = predefined_value_length(ai);
+    int fixed = predefined_length(def);
     if (fixed > 0) {
       vlen = (size_t)fixed;
       size_t avail = 0;
@@ -977,7 +1012,7 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
       vlen = 0;
       while (start + vlen < w->n && w->b[start + vlen] != MARKCODE_GS) vlen++;
     }
-    if (!add_element(w, ai, pos, start, vlen, false))
+    if (!add_element(w, ai, def, pos, start, vlen, false))
       return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, pos), "%.12s", w->b + pos);
     pos = start + vlen;
   }
@@ -1011,7 +1046,7 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
   if (sl->optional && restore_from(r, slot + 1, pos)) return true;
   if (pos >= r->n) return false;
 
-  size_t alen = strlen(sl->ai);
+  size_t alen = ai_len(sl->ai);
   bool labelled = r->n - pos >= alen && memcmp(r->s + pos, sl->ai, alen) == 0;
   bool variable = sl->lens[0] == 0;
   for (int form = 0; form < 2; form++) {
@@ -1033,6 +1068,8 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
       element_t *e = &r->el[r->nel++];
       copy_str(e->ai, sizeof e->ai, sl->ai, alen);
       e->id = (uint8_t)ai_id(e->ai);
+      e->def = bare ? NULL : gs1_ai_find(e->ai, alen);
+      e->fixed = predefined_length(e->def);
       e->ai_at = (uint16_t)pos;
       e->start = (uint16_t)vstart;
       e->len = (uint16_t)vlen;
@@ -1075,7 +1112,7 @@ static bool gs1_restore(markcode_t *mc, work_t *w)
     /* Only a separator we had to invent is a restoration. */
     int fields_needing_gs = 0;
     for (int k = 0; k + 1 < r.nel; k++)
-      if (r.el[k].bare || predefined_value_length(r.el[k].ai) == 0) fields_needing_gs++;
+      if (r.el[k].fixed == 0) fields_needing_gs++;
     if (fields_needing_gs > w->internal_gs) mc->fixes |= MARKCODE_FIX_GS_RESTORED;
     for (int k = 0; k < r.nel; k++)
       if (r.el[k].bare) mc->fixes |= MARKCODE_FIX_MRP_UNLABELLED;
@@ -1097,8 +1134,8 @@ static markcode_err_t gs1_split_brackets(markcode_t *mc, work_t *w)
       return fail(mc, MARKCODE_ERR_AI_UNKNOWN, at(w, pos), "%.12s", w->b + pos);
     char ai[5];
     copy_str(ai, sizeof ai, w->b + pos + 1, close - pos - 1);
-    if (gs1_ai_find(ai, strlen(ai)) == NULL)
-      return fail(mc, MARKCODE_ERR_AI_UNKNOWN, at(w, pos), "%s", ai);
+    const gs1_ai_def_t *def = gs1_ai_find(ai, strlen(ai));
+    if (def == NULL) return fail(mc, MARKCODE_ERR_AI_UNKNOWN, at(w, pos), "%s", ai);
     /* The value runs to the next "(NN)" that opens a real AI. */
     size_t start = close + 1, end = start;
     while (end < w->n) {
@@ -1111,7 +1148,7 @@ static markcode_err_t gs1_split_brackets(markcode_t *mc, work_t *w)
       }
       end++;
     }
-    if (!add_element(w, ai, pos, start, end - start, false))
+    if (!add_element(w, ai, def, pos, start, end - start, false))
       return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, pos), "%.12s", w->b + pos);
     pos = end;
   }
@@ -1225,10 +1262,11 @@ static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
     /* The GS1 rules of the AI: its character set per component, its
     ** length, check digits and dates. Layouts only produce AIs of the
     ** table, so a missing row is a cut gone wrong. */
-    const gs1_ai_def_t *def = gs1_ai_find(e->ai, strlen(e->ai));
+    const gs1_ai_def_t *def = e->def;
     if (def == NULL) return fail(mc, MARKCODE_ERR_AI_UNKNOWN, at(w, e->ai_at), "%s", e->ai);
     size_t off = 0;
-    spec_fault_t fault = spec_check(def->spec, b + e->start, e->len, &off);
+    /* the GTIN was checked in full above */
+    spec_fault_t fault = k == 0 ? SPEC_OK : spec_check(def->spec, b + e->start, e->len, &off);
     size_t p = e->start + off;
     char c = p < w->n ? b[p] : '\0';
     switch (fault) {
@@ -1325,14 +1363,14 @@ static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
     const element_t *e = &w->el[k];
     if (!e->bare) {
       markcode_ai_t *a = &mc->ais[mc->ai_count++];
-      copy_str(a->ai, sizeof a->ai, e->ai, strlen(e->ai));
+      copy_str(a->ai, sizeof a->ai, e->ai, ai_len(e->ai));
       copy_str(a->value, sizeof a->value, b + e->start, e->len);
     }
     /* Canonical form: a separator after every field whose length GS1 does
     ** not predefine, except the last. */
-    if (k > 0 && (w->el[k - 1].bare || predefined_value_length(w->el[k - 1].ai) == 0))
+    if (k > 0 && w->el[k - 1].fixed == 0)
       mc->normalized[o++] = MARKCODE_GS;
-    size_t alen = e->bare ? 0 : strlen(e->ai);
+    size_t alen = e->bare ? 0 : ai_len(e->ai);
     memcpy(mc->normalized + o, e->ai, alen);
     o += alen;
     memcpy(mc->normalized + o, b + e->start, e->len);
@@ -1393,7 +1431,7 @@ static bool gs1_try_layouts(markcode_t *mc, work_t *w)
 static bool separators_delimit(const work_t *w)
 {
   for (int k = 0; k + 1 < w->nel; k++)
-    if (w->el[k].bare || predefined_value_length(w->el[k].ai) == 0) return true;
+    if (w->el[k].fixed == 0) return true;
   return false;
 }
 
