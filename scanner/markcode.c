@@ -1690,6 +1690,57 @@ markcode_err_t markcode_parse(markcode_t *mc, const char *input, size_t len)
 }
 
 /* ---------------------------------------------------------------------- */
+/* The tables checked against each other                                   */
+/* ---------------------------------------------------------------------- */
+
+/* The right-zero-padded number of an AI string ("91" = 9100). */
+static unsigned ai_key(const char *ai)
+{
+  unsigned key = 0;
+  size_t n = ai_len(ai);
+  for (size_t i = 0; i < 4; i++) key = key * 10 + (i < n ? (unsigned)(ai[i] - '0') : 0);
+  return key;
+}
+
+/* The sum of the fixed component lengths of a spec, or 0 if any component
+** is variable or optional. */
+static size_t spec_fixed_total(const char *spec)
+{
+  spec_part_t part;
+  size_t total = 0;
+  while (spec_next(&spec, &part)) {
+    if (part.optional || part.min != part.max) return 0;
+    total += part.max;
+  }
+  return total;
+}
+
+int markcode_tables_check(void)
+{
+  size_t n = sizeof gs1_ais / sizeof gs1_ais[0];
+  for (size_t i = 0; i < n; i++) {
+    const gs1_ai_def_t *d = &gs1_ais[i];
+    size_t len = ai_len(d->first);
+    if (len < 2 || len > 4 || d->len != len || !all_digits(d->first, len)) return (int)i + 1;
+    if (d->last && (ai_len(d->last) != len || !all_digits(d->last, len))) return (int)i + 1;
+    if (d->key != ai_key(d->first) || d->key_last != ai_key(d->last ? d->last : d->first) ||
+        d->key_last < d->key)
+      return (int)i + 1;
+    if (i > 0 && d->key <= gs1_ais[i - 1].key_last) return (int)i + 1; /* sorted, disjoint */
+    if (ai_length_for_prefix((d->first[0] - '0') * 10 + (d->first[1] - '0')) != len)
+      return (int)i + 1;
+    if (d->fixed != (d->predefined ? spec_fixed_total(d->spec) : 0)) return (int)i + 1;
+    if (gs1_ai_find(d->first, len) != d || (d->last && gs1_ai_find(d->last, len) != d))
+      return (int)i + 1;
+  }
+  for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++)
+    for (int k = 0; k < layouts[l].nslots; k++)
+      if (gs1_ai_find(layouts[l].slots[k].ai, ai_len(layouts[l].slots[k].ai)) == NULL)
+        return -(int)l - 1;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Names and messages                                                      */
 /* ---------------------------------------------------------------------- */
 

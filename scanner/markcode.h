@@ -159,6 +159,13 @@ const char *markcode_message(const markcode_t *mc, markcode_lang_t lang, char *b
 /* The value of an AI in a parsed code, or NULL when absent. */
 const char *markcode_ai_value(const markcode_t *mc, const char *ai);
 
+/* Check the constant tables against each other: every row of the GS1 AI
+** table against its derived columns (search keys, AI length, predefined
+** value length), their order, and every layout's AIs against the table.
+** Returns 0, or the 1-based row of the first bad AI row, or minus the
+** 1-based index of a layout naming an AI the table lacks. For tests. */
+int markcode_tables_check(void);
+
 /* GS1 mod-10 check digit test over a digit string of length n (n >= 2). */
 int markcode_gs1_check_ok(const char *digits, size_t n);
 

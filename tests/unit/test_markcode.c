@@ -509,6 +509,7 @@ static void separators_decide_not_family_rules(void **state)
 static void gs1_ai_table(void **state)
 {
   (void)state;
+  assert_int_equal(markcode_tables_check(), 0);
   assert_refused(DAIRY GS "3356000123", MARKCODE_ERR_AI_UNKNOWN, 32);
   assert_refused(DAIRY GS "3106000353", MARKCODE_ERR_AI_UNKNOWN, 32);
   /* in the bracketed form "(3356)" opens no AI: it is text of the tail */
