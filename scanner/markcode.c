@@ -150,10 +150,14 @@ static const char *const kind_names[MARKCODE_KIND__COUNT] = {
 };
 
 static const char *const fix_names[MARKCODE_FIX__COUNT] = {
-    "aim_prefix",     "gs_text",    "gs_arrow",   "gs_e8",
-    "gs_space",       "gs_leading", "gs_trailing", "brackets",
-    "gs_restored",    "keyboard_ru", "whitespace", "mrp_unlabelled",
-    "gs_doubled",     "serial_length_unusual", "gtin_indicator",
+    "aim_prefix",     "gs_text",
+    "gs_arrow",       "gs_e8",
+    "gs_space",       "gs_leading",
+    "gs_trailing",    "brackets",
+    "gs_restored",    "keyboard_ru",
+    "whitespace",     "mrp_unlabelled",
+    "gs_doubled",     "serial_length_unusual",
+    "gtin_indicator",
 };
 
 /* ---------------------------------------------------------------------- */
@@ -192,7 +196,10 @@ static bool all_digits(const char *s, size_t n)
 }
 
 /* GS1 character set 39: digits, capitals and # - / (AI 8010 only). */
-static bool is_cs39(char c) { return is_digit(c) || is_upper(c) || c == '#' || c == '-' || c == '/'; }
+static bool is_cs39(char c)
+{
+  return is_digit(c) || is_upper(c) || c == '#' || c == '-' || c == '/';
+}
 /* GS1 character set 64: the URL-safe base64 alphabet and '=' (AI 8030). */
 static bool is_cs64(char c)
 {
@@ -219,15 +226,15 @@ static bool is_cs64(char c)
 ** and currency lists, IBAN, coupon rules) are not applied: a marking code
 ** never carries those AIs, and GS1's syntax is what we promise. */
 typedef struct gs1_ai_def {
-  const char *first;  /* the AI, or the first of a range            */
-  const char *last;   /* the last AI of the range, NULL: one AI     */
-  bool predefined;    /* fixed length, no separator after it        */
-  const char *spec;   /* the components of the value (see above)    */
+  const char *first;      /* the AI, or the first of a range            */
+  const char *last;       /* the last AI of the range, NULL: one AI     */
+  bool predefined;        /* fixed length, no separator after it        */
+  const char *spec;       /* the components of the value (see above)    */
   uint16_t key, key_last; /* first and last AI as 4-digit numbers, padded
                           ** with zeros on the right ("91" = 9100): GS1's
                           ** AIs are prefix-free, so this keeps their order */
-  uint8_t len;        /* digits of the AI                           */
-  uint8_t fixed;      /* the predefined value length, 0 if not predefined */
+  uint8_t len;            /* digits of the AI                           */
+  uint8_t fixed;          /* the predefined value length, 0 if not predefined */
 } gs1_ai_def_t;
 
 static const gs1_ai_def_t gs1_ais[] = {
@@ -636,7 +643,8 @@ typedef struct layout {
 ** (dairy), 7 and 8 (beer, CRPT's permissive-mode test codes) and 13 (water)
 ** with a 93 tail; 7 and 8 on tobacco blocks. Dates of production (11) and
 ** expiry (17) may come before the serial (imported goods, pharma). */
-#define DATES_BEFORE_SERIAL {"11", {6}, true, false}, {"17", {6}, true, false}
+#define DATES_BEFORE_SERIAL                                                                        \
+  {"11", {6}, true, false}, { "17", {6}, true, false }
 static const layout_t layouts[] = {
     {"crypto_tail", /* footwear, light industry, tyres, perfume, pharma… */
      {{"01", {14}, false, false},
@@ -708,12 +716,12 @@ static bool serial_length_usual(size_t len, bool crypto, bool mrp, bool short93)
 /* One field found in the working buffer. bare: digits with no AI text. */
 typedef struct element {
   char ai[5];
-  uint8_t id;     /* AI_01 … AI_OTHER */
-  uint8_t fixed;  /* GS1's predefined value length, 0: a separator may follow */
+  uint8_t id;              /* AI_01 … AI_OTHER */
+  uint8_t fixed;           /* GS1's predefined value length, 0: a separator may follow */
   const gs1_ai_def_t *def; /* its row of the AI table (NULL when bare) */
-  uint16_t start; /* value offset in the buffer */
-  uint16_t len;   /* value length               */
-  uint16_t ai_at; /* offset of the AI itself    */
+  uint16_t start;          /* value offset in the buffer */
+  uint16_t len;            /* value length               */
+  uint16_t ai_at;          /* offset of the AI itself    */
   bool bare;
 } element_t;
 
@@ -1328,8 +1336,8 @@ static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
   ** 1-8 (group packs and imported goods carry them) and real marks have
   ** serials of lengths no family table lists. parse_gs1() uses the serial
   ** note to ask the layouts whether a lost separator explains it. */
-  if (serial && !serial_length_usual(serial->len, key != NULL, mrp || mrp_bare || (t92 && !key),
-                                     t93 != NULL))
+  if (serial &&
+      !serial_length_usual(serial->len, key != NULL, mrp || mrp_bare || (t92 && !key), t93 != NULL))
     mc->fixes |= MARKCODE_FIX_SERIAL_UNUSUAL;
   if (serial && b[gtin->start] != '0') mc->fixes |= MARKCODE_FIX_GTIN_INDICATOR;
 
@@ -1368,8 +1376,7 @@ static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
     }
     /* Canonical form: a separator after every field whose length GS1 does
     ** not predefine, except the last. */
-    if (k > 0 && w->el[k - 1].fixed == 0)
-      mc->normalized[o++] = MARKCODE_GS;
+    if (k > 0 && w->el[k - 1].fixed == 0) mc->normalized[o++] = MARKCODE_GS;
     size_t alen = e->bare ? 0 : ai_len(e->ai);
     memcpy(mc->normalized + o, e->ai, alen);
     o += alen;

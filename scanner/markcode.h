@@ -52,7 +52,7 @@ typedef enum markcode_err {
   MARKCODE_ERR_UNKNOWN_FORMAT,    /* not any known kind of code               */
   MARKCODE_ERR_GTIN_FORMAT,       /* GTIN is not 14 digits                    */
   MARKCODE_ERR_GTIN_CHECK,        /* GTIN check digit wrong                   */
-  MARKCODE_ERR_GTIN_INDICATOR,    /* no longer returned: a note (fix gtin_indicator) since issue 15 */
+  MARKCODE_ERR_GTIN_INDICATOR,    /* not returned since issue 15: a note in fixes */
   MARKCODE_ERR_NO_SERIAL,         /* 01 without 21 where a mark needs one     */
   MARKCODE_ERR_SERIAL_CHARSET,    /* serial outside GS1 charset 82            */
   MARKCODE_ERR_SERIAL_LENGTH,     /* serial empty or over GS1's 20 characters */

@@ -544,7 +544,8 @@ static void test_datamatrix_every_layout_in_tests_data(void **state)
       {
         int k = 0;
         while (k < layouts_seen && strcmp(seen[k], mc.layout) != 0) k++;
-        if (k == layouts_seen && layouts_seen < 32) snprintf(seen[layouts_seen++], 24, "%s", mc.layout);
+        if (k == layouts_seen && layouts_seen < 32)
+          snprintf(seen[layouts_seen++], 24, "%s", mc.layout);
       }
       gs1 = zint_input(&mc, zdata, sizeof zdata);
       const char *scale = scales[i % 4], *turn = turns[(i / 4) % 4];
@@ -556,7 +557,8 @@ static void test_datamatrix_every_layout_in_tests_data(void **state)
                       "-o", zpath, "-d", zdata, NULL);
       if (rc != 0) fail_msg("zint refused %s (exit %d)", zdata, rc);
       assert_int_equal(image_load(zpath, &img), IMAGE_OK);
-      snprintf(what, sizeof what, "%s line %d, zint scale %s rotate %s", files[f], i + 1, scale, turn);
+      snprintf(what, sizeof what, "%s line %d, zint scale %s rotate %s", files[f], i + 1, scale,
+               turn);
       check_picture(&tz, &img, gs1 ? "GS1 DataMatrix" : "DataMatrix", &c, IMAGE_DECODE_ALL, what);
       image_free(&img);
 
@@ -570,8 +572,8 @@ static void test_datamatrix_every_layout_in_tests_data(void **state)
       image_free(&img);
       image_free(&turned);
       assert_int_equal(image_load(dpath, &img), IMAGE_OK);
-      snprintf(what, sizeof what, "%s line %d, libdmtx module %d turned %.0f x%.2f", files[f], i + 1,
-               module, angle, factor);
+      snprintf(what, sizeof what, "%s line %d, libdmtx module %d turned %.0f x%.2f", files[f],
+               i + 1, module, angle, factor);
       check_picture(&td, &img, mc.kind == MARKCODE_KIND_GS1 ? "GS1 DataMatrix" : "DataMatrix", &c,
                     IMAGE_DECODE_ALL, what);
       image_free(&img);
@@ -685,8 +687,10 @@ static int teardown(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_load_errors),        cmocka_unit_test(test_datamatrix_zint),
-      cmocka_unit_test(test_datamatrix_libdmtx), cmocka_unit_test(test_ean13_zbar),
+      cmocka_unit_test(test_load_errors),
+      cmocka_unit_test(test_datamatrix_zint),
+      cmocka_unit_test(test_datamatrix_libdmtx),
+      cmocka_unit_test(test_ean13_zbar),
       cmocka_unit_test(test_many_codes),
       cmocka_unit_test(test_datamatrix_every_layout_in_tests_data),
       cmocka_unit_test(test_datamatrix_never_an_add_on),

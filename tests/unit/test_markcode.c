@@ -20,7 +20,7 @@
 /* Real codes from tests/data/marking_codes.jsonl, one per layout. */
 #define FOOTWEAR44                                                                                 \
   "010461008041021521e,s;r!t%BroGd" GS "91EE11" GS "929GkndNAXaeC4gMRT4LHKh/"                      \
-                                                   "EkGRn4+gUPdrWMpbtkejw="
+  "EkGRn4+gUPdrWMpbtkejw="
 #define LIGHT88                                                                                    \
   "010463011132146421V!VeVCzqYrNi_" GS "910098" GS                                                 \
   "92rKl1F4poDIm7lNxYpopchwRkhKfjPSZtyGRFb17Zk2x1MxujYHTQxiZTBjn7UV6AJ+qcTKgTbA1SbHRPH5fkcw=="
@@ -513,18 +513,19 @@ static void gs1_ai_table(void **state)
   assert_refused(DAIRY GS "3356000123", MARKCODE_ERR_AI_UNKNOWN, 32);
   assert_refused(DAIRY GS "3106000353", MARKCODE_ERR_AI_UNKNOWN, 32);
   /* in the bracketed form "(3356)" opens no AI: it is text of the tail */
-  assert_refused("(01)03041094787443(21)5Qbag!(93)Zjqw(3356)000123",
-                 MARKCODE_ERR_TRAILING_GARBAGE, 36);
+  assert_refused("(01)03041094787443(21)5Qbag!(93)Zjqw(3356)000123", MARKCODE_ERR_TRAILING_GARBAGE,
+                 36);
   assert_parses(DAIRY GS "3105000353");
-  assert_refused(DAIRY GS "11251340", MARKCODE_ERR_AI_VALUE, 34);    /* month 13 */
+  assert_refused(DAIRY GS "11251340", MARKCODE_ERR_AI_VALUE, 34);         /* month 13 */
   assert_refused(DAIRY GS "4101234567890123", MARKCODE_ERR_AI_VALUE, 35); /* GLN check */
   assert_parses(DAIRY GS "4101234567890128");
-  assert_refused(DAIRY GS "422ABC", MARKCODE_ERR_AI_VALUE, 35);      /* N3: letters */
-  assert_refused(DAIRY GS "8005123", MARKCODE_ERR_AI_VALUE, 36);     /* N6: 3 digits */
-  assert_refused(DAIRY GS "8010ab", MARKCODE_ERR_AI_VALUE, 36);      /* CSET 39: no lower case */
+  assert_refused(DAIRY GS "422ABC", MARKCODE_ERR_AI_VALUE, 35);  /* N3: letters */
+  assert_refused(DAIRY GS "8005123", MARKCODE_ERR_AI_VALUE, 36); /* N6: 3 digits */
+  assert_refused(DAIRY GS "8010ab", MARKCODE_ERR_AI_VALUE, 36);  /* CSET 39: no lower case */
   assert_parses(DAIRY GS "8010AB-1/#");
   assert_string_equal(markcode_ai_value(&mc, "8010"), "AB-1/#");
-  assert_parses(DAIRY GS "240" "ABC/1");
+  assert_parses(DAIRY GS "240"
+                         "ABC/1");
 }
 
 /* Scans that lost every separator, in the shapes real goods take. */
@@ -538,26 +539,32 @@ static void lost_gs_new_layouts(void **state)
                   MARKCODE_FIX_GS_RESTORED);
   assert_string_equal(mc.serial, "5opFcmKx");
   /* expiry (17) and production date (11) before the serial */
-  assert_fixed_to("0104607809591454172611302" "1m9tNPzJTWzuc9exC5/M+91EE07"
+  assert_fixed_to("0104607809591454172611302"
+                  "1m9tNPzJTWzuc9exC5/M+91EE07"
                   "92vdIdf340vdN01ot+7YRyUb0XRbSQEAe4C4wjaAysm4M=",
-                  "010460780959145417261130" "21m9tNPzJTWzuc9exC5/M+" GS "91EE07" GS
+                  "010460780959145417261130"
+                  "21m9tNPzJTWzuc9exC5/M+" GS "91EE07" GS
                   "92vdIdf340vdN01ot+7YRyUb0XRbSQEAe4C4wjaAysm4M=",
                   MARKCODE_FIX_GS_RESTORED);
-  assert_fixed_to("01030410947874431125010121" "5Qbag!93Zjqw",
-                  "010304109478744311250101" "215Qbag!" GS "93Zjqw", MARKCODE_FIX_GS_RESTORED);
+  assert_fixed_to("01030410947874431125010121"
+                  "5Qbag!93Zjqw",
+                  "010304109478744311250101"
+                  "215Qbag!" GS "93Zjqw",
+                  MARKCODE_FIX_GS_RESTORED);
   assert_string_equal(markcode_ai_value(&mc, "11"), "250101");
   /* a trailing 8005 and no 93 */
-  assert_fixed_to("010460043993125621JgXJ5.T8005112000", "010460043993125621JgXJ5.T" GS "8005112000",
-                  MARKCODE_FIX_GS_RESTORED);
+  assert_fixed_to("010460043993125621JgXJ5.T8005112000",
+                  "010460043993125621JgXJ5.T" GS "8005112000", MARKCODE_FIX_GS_RESTORED);
   assert_string_equal(mc.layout, "mrp_no_tail");
   assert_string_equal(mc.mrp, "112000");
   /* imported pharma (GTIN prefix 843), an 88-character tail
   ** (PavelDorofeev/Test-API-Chestny-Zhnak, chzn_api_test log) */
-  assert_fixed_to("010843399791281021xTJKD2Fc:DorI91809792kf158zZIRc5pkQP9FHIupiPmC8ko9LbbgpVnW3OFSrVrj2"
-                  "dG57De2BmWmhqQ8v1dDV8vTvRM3fcBlj8dfq3xfA==",
-                  "010843399791281021xTJKD2Fc:DorI" GS "918097" GS "92kf158zZIRc5pkQP9FHIupiPmC8ko9Lbb"
-                  "gpVnW3OFSrVrj2dG57De2BmWmhqQ8v1dDV8vTvRM3fcBlj8dfq3xfA==",
-                  MARKCODE_FIX_GS_RESTORED);
+  assert_fixed_to(
+      "010843399791281021xTJKD2Fc:DorI91809792kf158zZIRc5pkQP9FHIupiPmC8ko9LbbgpVnW3OFSrVrj2"
+      "dG57De2BmWmhqQ8v1dDV8vTvRM3fcBlj8dfq3xfA==",
+      "010843399791281021xTJKD2Fc:DorI" GS "918097" GS "92kf158zZIRc5pkQP9FHIupiPmC8ko9Lbb"
+      "gpVnW3OFSrVrj2dG57De2BmWmhqQ8v1dDV8vTvRM3fcBlj8dfq3xfA==",
+      MARKCODE_FIX_GS_RESTORED);
   assert_int_equal(mc.type2100, 2);
   /* an identification part alone stays one (no layout explains it) */
   assert_parses("010290000226063221ftQsjV_ioIfX%");

@@ -86,9 +86,8 @@ static int check_file(const char *path, int *wrong)
       (*wrong)++;
       print_error("%s line %d (%s): got ok=%d kind=%s gtin=%s serial=%s layout=%s error=%s "
                   "fixes=0x%x\n",
-                  path, n, field(row, "group"), mc.err == MARKCODE_OK,
-                  markcode_kind_name(mc.kind), mc.gtin, mc.serial, mc.layout,
-                  markcode_err_code(mc.err), mc.fixes);
+                  path, n, field(row, "group"), mc.err == MARKCODE_OK, markcode_kind_name(mc.kind),
+                  mc.gtin, mc.serial, mc.layout, markcode_err_code(mc.err), mc.fixes);
     }
     json_decref(row);
   }
