@@ -220,6 +220,11 @@ static int decode_zbar(const image_gray_t *img, image_code_t *codes, size_t max,
     goto done;
   }
   (void)zbar_image_scanner_set_config(scanner, ZBAR_NONE, ZBAR_CFG_ENABLE, 1);
+  /* Not the EAN-2/EAN-5 add-ons: they fire on DataMatrix modules (a real
+  ** tyre code drawn at 4 pixels a module reads as EAN-2 "75"), and no till
+  ** sells by an add-on: a periodical's EAN-13 is still read without it. */
+  (void)zbar_image_scanner_set_config(scanner, ZBAR_EAN2, ZBAR_CFG_ENABLE, 0);
+  (void)zbar_image_scanner_set_config(scanner, ZBAR_EAN5, ZBAR_CFG_ENABLE, 0);
   zbar_image_set_format(zi, zbar_fourcc('Y', '8', '0', '0'));
   zbar_image_set_size(zi, (unsigned)img->width, (unsigned)img->height);
   zbar_image_set_data(zi, img->pixels, (unsigned long)img->width * (unsigned long)img->height,

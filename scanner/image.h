@@ -9,8 +9,11 @@
 **
 ** image_load() reads PNG (libpng) or JPEG (libjpeg) into 8-bit grey;
 ** image_decode() runs both decoders over it and reports every code found
-** with its symbology. GS1 DataMatrix keeps its group separators: libdmtx
-** is told to write FNC1 as 0x1D (DmtxPropFnc1; without it FNC1 is
+** with its symbology. ZBar's EAN-2/EAN-5 add-on decoders stay off: they
+** read digits in the modules of a DataMatrix, and a picture of a marking
+** code must give the marking code and nothing else (issue 15). GS1
+** DataMatrix keeps its group separators: libdmtx is told to write FNC1 as
+** 0x1D (DmtxPropFnc1; without it FNC1 is
 ** dropped and the separators are lost). The leading FNC1 that marks a
 ** symbol as GS1 is not data: it is removed and shown as the AIM
 ** identifier "]d2" instead.

@@ -13,15 +13,22 @@
 **   2. classify()     picks the kind by shape: GS1 element string, the
 **                     bracketed (01)… form, tobacco pack, fur tag, EGAIS,
 **                     EAN-13/8, ITF-14.
-**   3. gs1_split()    cuts a GS1 string into application identifiers. When
+**   3. gs1_split()    cuts a GS1 string into application identifiers,
+**                     trusting the separators, by GS1's AI table. When
 **                     separators were lost (keyboard-wedge scanners), the
 **                     table of known layouts puts them back: each layout
 **                     lists its fields and their fixed lengths, so a serial
 **                     or tail that happens to contain "91" or "93" is never
-**                     mistaken for the next field.
-**   4. gs1_validate() checks every field against the AI table and the
-**                     serial-length rules, then derives ki, tag 1162, tag
-**                     1163, tag 2100 and the canonical string.
+**                     mistaken for the next field. parse_gs1() says which
+**                     reading wins: the separators when they are there,
+**                     the layouts when they are not.
+**   4. gs1_validate() checks every field against GS1's rules for its AI
+**                     (character set, length, check digit, date) and what a
+**                     marking code needs (21 with any tail; 91 of 4, 92 of
+**                     44/88, 93 of 4), then derives ki, tag 1162, tag 1163,
+**                     tag 2100 and the canonical string. Family rules (the
+**                     serial lengths of each layout, a GTIN indicator of 0)
+**                     only add notes to `fixes`; they refuse nothing.
 **
 ** Everything is table-driven (errors, fixes, AIs, layouts) so that a new
 ** product group is a new table row, not new code. Nothing is allocated and
@@ -143,8 +150,14 @@ static const char *const kind_names[MARKCODE_KIND__COUNT] = {
 };
 
 static const char *const fix_names[MARKCODE_FIX__COUNT] = {
-    "aim_prefix",  "gs_text",  "gs_arrow",    "gs_e8",       "gs_space",   "gs_leading",
-    "gs_trailing", "brackets", "gs_restored", "keyboard_ru", "whitespace", "mrp_unlabelled",
+    "aim_prefix",     "gs_text",
+    "gs_arrow",       "gs_e8",
+    "gs_space",       "gs_leading",
+    "gs_trailing",    "brackets",
+    "gs_restored",    "keyboard_ru",
+    "whitespace",     "mrp_unlabelled",
+    "gs_doubled",     "serial_length_unusual",
+    "gtin_indicator",
 };
 
 /* ---------------------------------------------------------------------- */
@@ -182,20 +195,391 @@ static bool all_digits(const char *s, size_t n)
   return n > 0;
 }
 
-typedef enum charset { CS_82, CS_DIGITS } charset_t;
+/* GS1 character set 39: digits, capitals and # - / (AI 8010 only). */
+static bool is_cs39(char c)
+{
+  return is_digit(c) || is_upper(c) || c == '#' || c == '-' || c == '/';
+}
+/* GS1 character set 64: the URL-safe base64 alphabet and '=' (AI 8030). */
+static bool is_cs64(char c)
+{
+  return is_digit(c) || is_upper(c) || is_lower(c) || c == '-' || c == '_' || c == '=';
+}
 
-/* Application identifiers the module understands. len 0 = variable up to
-** max. Anything else that is a well-formed GS1 AI is kept as-is. */
-typedef struct ai_spec {
-  const char *ai;
-  uint8_t len; /* fixed length of the value, 0 = variable */
-  uint8_t max; /* maximum length of a variable value      */
-  charset_t cs;
-  const char *what;
-} ai_spec_t;
+/* The GS1 application identifier table (GS1 General Specifications, section
+** 3; facts taken from GS1's Barcode Syntax Dictionary, Apache-2.0,
+** gs1/gs1-syntax-engine src/c-lib/gs1-syntax-dictionary.txt of 2026-06-23).
+** An AI not in this table is not GS1 and is refused (ai_unknown): a scan
+** that "contains" AI 3356 is damaged, not an exotic code.
+**
+** Each row: the AI, or the first and last AI of a range of the same length;
+** whether GS1 predefines its length (no separator ever follows it); its
+** value as components separated by spaces, in a notation of our own (below);
+** then, derived from those, the AIs as numbers for the search, the AI's
+** length and the predefined value length. The notation:
+**   N / X / Y / Z   digits / CSET 82 / CSET 39 / CSET 64
+**   14  or ..20     exactly 14, or 1 to 20 characters
+**   c               the component ends with a GS1 mod-10 check digit
+**   d               the component is a date YYMMDD (DD 00: end of month)
+**   [ ]             the component may be absent (only at the end)
+** Linters of the dictionary other than check digits and dates (ISO country
+** and currency lists, IBAN, coupon rules) are not applied: a marking code
+** never carries those AIs, and GS1's syntax is what we promise. */
+typedef struct gs1_ai_def {
+  const char *first;      /* the AI, or the first of a range            */
+  const char *last;       /* the last AI of the range, NULL: one AI     */
+  bool predefined;        /* fixed length, no separator after it        */
+  const char *spec;       /* the components of the value (see above)    */
+  uint16_t key, key_last; /* first and last AI as 4-digit numbers, padded
+                          ** with zeros on the right ("91" = 9100): GS1's
+                          ** AIs are prefix-free, so this keeps their order */
+  uint8_t len;            /* digits of the AI                           */
+  uint8_t fixed;          /* the predefined value length, 0 if not predefined */
+} gs1_ai_def_t;
 
-/* Indices into ai_table; elements carry one so validation never compares
-** strings. AI_OTHER: a well-formed AI we keep but do not interpret. */
+static const gs1_ai_def_t gs1_ais[] = {
+    {"00", NULL, true, "N18c", 0, 0, 2, 18},
+    {"01", NULL, true, "N14c", 100, 100, 2, 14},
+    {"02", NULL, true, "N14c", 200, 200, 2, 14},
+    {"03", NULL, true, "N14c", 300, 300, 2, 14},
+    {"10", NULL, false, "X..20", 1000, 1000, 2, 0},
+    {"11", NULL, true, "N6d", 1100, 1100, 2, 6},
+    {"12", NULL, true, "N6d", 1200, 1200, 2, 6},
+    {"13", NULL, true, "N6d", 1300, 1300, 2, 6},
+    {"15", NULL, true, "N6d", 1500, 1500, 2, 6},
+    {"16", NULL, true, "N6d", 1600, 1600, 2, 6},
+    {"17", NULL, true, "N6d", 1700, 1700, 2, 6},
+    {"20", NULL, true, "N2", 2000, 2000, 2, 2},
+    {"21", NULL, false, "X..20", 2100, 2100, 2, 0},
+    {"22", NULL, false, "X..20", 2200, 2200, 2, 0},
+    {"235", NULL, false, "X..28", 2350, 2350, 3, 0},
+    {"240", NULL, false, "X..30", 2400, 2400, 3, 0},
+    {"241", NULL, false, "X..30", 2410, 2410, 3, 0},
+    {"242", NULL, false, "N..6", 2420, 2420, 3, 0},
+    {"243", NULL, false, "X..20", 2430, 2430, 3, 0},
+    {"250", NULL, false, "X..30", 2500, 2500, 3, 0},
+    {"251", NULL, false, "X..30", 2510, 2510, 3, 0},
+    {"253", NULL, false, "N13c [X..17]", 2530, 2530, 3, 0},
+    {"254", NULL, false, "X..20", 2540, 2540, 3, 0},
+    {"255", NULL, false, "N13c [N..12]", 2550, 2550, 3, 0},
+    {"30", NULL, false, "N..8", 3000, 3000, 2, 0},
+    {"3100", "3105", true, "N6", 3100, 3105, 4, 6},
+    {"3110", "3115", true, "N6", 3110, 3115, 4, 6},
+    {"3120", "3125", true, "N6", 3120, 3125, 4, 6},
+    {"3130", "3135", true, "N6", 3130, 3135, 4, 6},
+    {"3140", "3145", true, "N6", 3140, 3145, 4, 6},
+    {"3150", "3155", true, "N6", 3150, 3155, 4, 6},
+    {"3160", "3165", true, "N6", 3160, 3165, 4, 6},
+    {"3200", "3205", true, "N6", 3200, 3205, 4, 6},
+    {"3210", "3215", true, "N6", 3210, 3215, 4, 6},
+    {"3220", "3225", true, "N6", 3220, 3225, 4, 6},
+    {"3230", "3235", true, "N6", 3230, 3235, 4, 6},
+    {"3240", "3245", true, "N6", 3240, 3245, 4, 6},
+    {"3250", "3255", true, "N6", 3250, 3255, 4, 6},
+    {"3260", "3265", true, "N6", 3260, 3265, 4, 6},
+    {"3270", "3275", true, "N6", 3270, 3275, 4, 6},
+    {"3280", "3285", true, "N6", 3280, 3285, 4, 6},
+    {"3290", "3295", true, "N6", 3290, 3295, 4, 6},
+    {"3300", "3305", true, "N6", 3300, 3305, 4, 6},
+    {"3310", "3315", true, "N6", 3310, 3315, 4, 6},
+    {"3320", "3325", true, "N6", 3320, 3325, 4, 6},
+    {"3330", "3335", true, "N6", 3330, 3335, 4, 6},
+    {"3340", "3345", true, "N6", 3340, 3345, 4, 6},
+    {"3350", "3355", true, "N6", 3350, 3355, 4, 6},
+    {"3360", "3365", true, "N6", 3360, 3365, 4, 6},
+    {"3370", "3375", true, "N6", 3370, 3375, 4, 6},
+    {"3400", "3405", true, "N6", 3400, 3405, 4, 6},
+    {"3410", "3415", true, "N6", 3410, 3415, 4, 6},
+    {"3420", "3425", true, "N6", 3420, 3425, 4, 6},
+    {"3430", "3435", true, "N6", 3430, 3435, 4, 6},
+    {"3440", "3445", true, "N6", 3440, 3445, 4, 6},
+    {"3450", "3455", true, "N6", 3450, 3455, 4, 6},
+    {"3460", "3465", true, "N6", 3460, 3465, 4, 6},
+    {"3470", "3475", true, "N6", 3470, 3475, 4, 6},
+    {"3480", "3485", true, "N6", 3480, 3485, 4, 6},
+    {"3490", "3495", true, "N6", 3490, 3495, 4, 6},
+    {"3500", "3505", true, "N6", 3500, 3505, 4, 6},
+    {"3510", "3515", true, "N6", 3510, 3515, 4, 6},
+    {"3520", "3525", true, "N6", 3520, 3525, 4, 6},
+    {"3530", "3535", true, "N6", 3530, 3535, 4, 6},
+    {"3540", "3545", true, "N6", 3540, 3545, 4, 6},
+    {"3550", "3555", true, "N6", 3550, 3555, 4, 6},
+    {"3560", "3565", true, "N6", 3560, 3565, 4, 6},
+    {"3570", "3575", true, "N6", 3570, 3575, 4, 6},
+    {"3600", "3605", true, "N6", 3600, 3605, 4, 6},
+    {"3610", "3615", true, "N6", 3610, 3615, 4, 6},
+    {"3620", "3625", true, "N6", 3620, 3625, 4, 6},
+    {"3630", "3635", true, "N6", 3630, 3635, 4, 6},
+    {"3640", "3645", true, "N6", 3640, 3645, 4, 6},
+    {"3650", "3655", true, "N6", 3650, 3655, 4, 6},
+    {"3660", "3665", true, "N6", 3660, 3665, 4, 6},
+    {"3670", "3675", true, "N6", 3670, 3675, 4, 6},
+    {"3680", "3685", true, "N6", 3680, 3685, 4, 6},
+    {"3690", "3695", true, "N6", 3690, 3695, 4, 6},
+    {"37", NULL, false, "N..8", 3700, 3700, 2, 0},
+    {"3900", "3909", false, "N..15", 3900, 3909, 4, 0},
+    {"3910", "3919", false, "N3 N..15", 3910, 3919, 4, 0},
+    {"3920", "3929", false, "N..15", 3920, 3929, 4, 0},
+    {"3930", "3939", false, "N3 N..15", 3930, 3939, 4, 0},
+    {"3940", "3943", false, "N4", 3940, 3943, 4, 0},
+    {"3950", "3955", false, "N6", 3950, 3955, 4, 0},
+    {"400", NULL, false, "X..30", 4000, 4000, 3, 0},
+    {"401", NULL, false, "X..30", 4010, 4010, 3, 0},
+    {"402", NULL, false, "N17c", 4020, 4020, 3, 0},
+    {"403", NULL, false, "X..30", 4030, 4030, 3, 0},
+    {"410", NULL, true, "N13c", 4100, 4100, 3, 13},
+    {"411", NULL, true, "N13c", 4110, 4110, 3, 13},
+    {"412", NULL, true, "N13c", 4120, 4120, 3, 13},
+    {"413", NULL, true, "N13c", 4130, 4130, 3, 13},
+    {"414", NULL, true, "N13c", 4140, 4140, 3, 13},
+    {"415", NULL, true, "N13c", 4150, 4150, 3, 13},
+    {"416", NULL, true, "N13c", 4160, 4160, 3, 13},
+    {"417", NULL, true, "N13c", 4170, 4170, 3, 13},
+    {"420", NULL, false, "X..20", 4200, 4200, 3, 0},
+    {"421", NULL, false, "N3 X..9", 4210, 4210, 3, 0},
+    {"422", NULL, false, "N3", 4220, 4220, 3, 0},
+    {"423", NULL, false, "N3 [N3] [N3] [N3] [N3]", 4230, 4230, 3, 0},
+    {"424", NULL, false, "N3", 4240, 4240, 3, 0},
+    {"425", NULL, false, "N3 [N3] [N3] [N3] [N3]", 4250, 4250, 3, 0},
+    {"426", NULL, false, "N3", 4260, 4260, 3, 0},
+    {"427", NULL, false, "X..3", 4270, 4270, 3, 0},
+    {"4300", NULL, false, "X..35", 4300, 4300, 4, 0},
+    {"4301", NULL, false, "X..35", 4301, 4301, 4, 0},
+    {"4302", NULL, false, "X..70", 4302, 4302, 4, 0},
+    {"4303", NULL, false, "X..70", 4303, 4303, 4, 0},
+    {"4304", NULL, false, "X..70", 4304, 4304, 4, 0},
+    {"4305", NULL, false, "X..70", 4305, 4305, 4, 0},
+    {"4306", NULL, false, "X..70", 4306, 4306, 4, 0},
+    {"4307", NULL, false, "X2", 4307, 4307, 4, 0},
+    {"4308", NULL, false, "X..30", 4308, 4308, 4, 0},
+    {"4309", NULL, false, "N10 N10", 4309, 4309, 4, 0},
+    {"4310", NULL, false, "X..35", 4310, 4310, 4, 0},
+    {"4311", NULL, false, "X..35", 4311, 4311, 4, 0},
+    {"4312", NULL, false, "X..70", 4312, 4312, 4, 0},
+    {"4313", NULL, false, "X..70", 4313, 4313, 4, 0},
+    {"4314", NULL, false, "X..70", 4314, 4314, 4, 0},
+    {"4315", NULL, false, "X..70", 4315, 4315, 4, 0},
+    {"4316", NULL, false, "X..70", 4316, 4316, 4, 0},
+    {"4317", NULL, false, "X2", 4317, 4317, 4, 0},
+    {"4318", NULL, false, "X..20", 4318, 4318, 4, 0},
+    {"4319", NULL, false, "X..30", 4319, 4319, 4, 0},
+    {"4320", NULL, false, "X..35", 4320, 4320, 4, 0},
+    {"4321", NULL, false, "N1", 4321, 4321, 4, 0},
+    {"4322", NULL, false, "N1", 4322, 4322, 4, 0},
+    {"4323", NULL, false, "N1", 4323, 4323, 4, 0},
+    {"4324", NULL, false, "N6d N4", 4324, 4324, 4, 0},
+    {"4325", NULL, false, "N6d N4", 4325, 4325, 4, 0},
+    {"4326", NULL, false, "N6d", 4326, 4326, 4, 0},
+    {"4330", NULL, false, "N6 [X1]", 4330, 4330, 4, 0},
+    {"4331", NULL, false, "N6 [X1]", 4331, 4331, 4, 0},
+    {"4332", NULL, false, "N6 [X1]", 4332, 4332, 4, 0},
+    {"4333", NULL, false, "N6 [X1]", 4333, 4333, 4, 0},
+    {"7001", NULL, false, "N13", 7001, 7001, 4, 0},
+    {"7002", NULL, false, "X..30", 7002, 7002, 4, 0},
+    {"7003", NULL, false, "N6d N4", 7003, 7003, 4, 0},
+    {"7004", NULL, false, "N..4", 7004, 7004, 4, 0},
+    {"7005", NULL, false, "X..12", 7005, 7005, 4, 0},
+    {"7006", NULL, false, "N6d", 7006, 7006, 4, 0},
+    {"7007", NULL, false, "N6d [N6d]", 7007, 7007, 4, 0},
+    {"7008", NULL, false, "X..3", 7008, 7008, 4, 0},
+    {"7009", NULL, false, "X..10", 7009, 7009, 4, 0},
+    {"7010", NULL, false, "X..2", 7010, 7010, 4, 0},
+    {"7011", NULL, false, "N6d [N4]", 7011, 7011, 4, 0},
+    {"7020", NULL, false, "X..20", 7020, 7020, 4, 0},
+    {"7021", NULL, false, "X..20", 7021, 7021, 4, 0},
+    {"7022", NULL, false, "X..20", 7022, 7022, 4, 0},
+    {"7023", NULL, false, "X..30", 7023, 7023, 4, 0},
+    {"7030", NULL, false, "N3 X..27", 7030, 7030, 4, 0},
+    {"7031", NULL, false, "N3 X..27", 7031, 7031, 4, 0},
+    {"7032", NULL, false, "N3 X..27", 7032, 7032, 4, 0},
+    {"7033", NULL, false, "N3 X..27", 7033, 7033, 4, 0},
+    {"7034", NULL, false, "N3 X..27", 7034, 7034, 4, 0},
+    {"7035", NULL, false, "N3 X..27", 7035, 7035, 4, 0},
+    {"7036", NULL, false, "N3 X..27", 7036, 7036, 4, 0},
+    {"7037", NULL, false, "N3 X..27", 7037, 7037, 4, 0},
+    {"7038", NULL, false, "N3 X..27", 7038, 7038, 4, 0},
+    {"7039", NULL, false, "N3 X..27", 7039, 7039, 4, 0},
+    {"7040", NULL, false, "N1 X1 X1 X1", 7040, 7040, 4, 0},
+    {"7041", NULL, false, "X..4", 7041, 7041, 4, 0},
+    {"710", NULL, false, "X..20", 7100, 7100, 3, 0},
+    {"711", NULL, false, "X..20", 7110, 7110, 3, 0},
+    {"712", NULL, false, "X..20", 7120, 7120, 3, 0},
+    {"713", NULL, false, "X..20", 7130, 7130, 3, 0},
+    {"714", NULL, false, "X..20", 7140, 7140, 3, 0},
+    {"715", NULL, false, "X..20", 7150, 7150, 3, 0},
+    {"716", NULL, false, "X..20", 7160, 7160, 3, 0},
+    {"717", NULL, false, "X..20", 7170, 7170, 3, 0},
+    {"7230", NULL, false, "X2 X..28", 7230, 7230, 4, 0},
+    {"7231", NULL, false, "X2 X..28", 7231, 7231, 4, 0},
+    {"7232", NULL, false, "X2 X..28", 7232, 7232, 4, 0},
+    {"7233", NULL, false, "X2 X..28", 7233, 7233, 4, 0},
+    {"7234", NULL, false, "X2 X..28", 7234, 7234, 4, 0},
+    {"7235", NULL, false, "X2 X..28", 7235, 7235, 4, 0},
+    {"7236", NULL, false, "X2 X..28", 7236, 7236, 4, 0},
+    {"7237", NULL, false, "X2 X..28", 7237, 7237, 4, 0},
+    {"7238", NULL, false, "X2 X..28", 7238, 7238, 4, 0},
+    {"7239", NULL, false, "X2 X..28", 7239, 7239, 4, 0},
+    {"7240", NULL, false, "X..20", 7240, 7240, 4, 0},
+    {"7241", NULL, false, "N2", 7241, 7241, 4, 0},
+    {"7242", NULL, false, "X..25", 7242, 7242, 4, 0},
+    {"7250", NULL, false, "N8", 7250, 7250, 4, 0},
+    {"7251", NULL, false, "N8 N4", 7251, 7251, 4, 0},
+    {"7252", NULL, false, "N1", 7252, 7252, 4, 0},
+    {"7253", NULL, false, "X..40", 7253, 7253, 4, 0},
+    {"7254", NULL, false, "X..40", 7254, 7254, 4, 0},
+    {"7255", NULL, false, "X..10", 7255, 7255, 4, 0},
+    {"7256", NULL, false, "X..90", 7256, 7256, 4, 0},
+    {"7257", NULL, false, "X..70", 7257, 7257, 4, 0},
+    {"7258", NULL, false, "X3", 7258, 7258, 4, 0},
+    {"7259", NULL, false, "X..40", 7259, 7259, 4, 0},
+    {"8001", NULL, false, "N4 N5 N3 N1 N1", 8001, 8001, 4, 0},
+    {"8002", NULL, false, "X..20", 8002, 8002, 4, 0},
+    {"8003", NULL, false, "N1 N13c [X..16]", 8003, 8003, 4, 0},
+    {"8004", NULL, false, "X..30", 8004, 8004, 4, 0},
+    {"8005", NULL, false, "N6", 8005, 8005, 4, 0},
+    {"8006", NULL, false, "N14c N4", 8006, 8006, 4, 0},
+    {"8007", NULL, false, "X..34", 8007, 8007, 4, 0},
+    {"8008", NULL, false, "N6d N2 [N2] [N2]", 8008, 8008, 4, 0},
+    {"8009", NULL, false, "X..50", 8009, 8009, 4, 0},
+    {"8010", NULL, false, "Y..30", 8010, 8010, 4, 0},
+    {"8011", NULL, false, "N..12", 8011, 8011, 4, 0},
+    {"8012", NULL, false, "X..20", 8012, 8012, 4, 0},
+    {"8013", NULL, false, "X..25", 8013, 8013, 4, 0},
+    {"8014", NULL, false, "X..25", 8014, 8014, 4, 0},
+    {"8017", NULL, false, "N18c", 8017, 8017, 4, 0},
+    {"8018", NULL, false, "N18c", 8018, 8018, 4, 0},
+    {"8019", NULL, false, "N..10", 8019, 8019, 4, 0},
+    {"8020", NULL, false, "X..25", 8020, 8020, 4, 0},
+    {"8026", NULL, false, "N14c N4", 8026, 8026, 4, 0},
+    {"8030", NULL, false, "Z..90", 8030, 8030, 4, 0},
+    {"8040", NULL, false, "N15", 8040, 8040, 4, 0},
+    {"8041", NULL, false, "N15", 8041, 8041, 4, 0},
+    {"8042", NULL, false, "N32", 8042, 8042, 4, 0},
+    {"8043", NULL, false, "N18 [N..2]", 8043, 8043, 4, 0},
+    {"8110", NULL, false, "X..70", 8110, 8110, 4, 0},
+    {"8111", NULL, false, "N4", 8111, 8111, 4, 0},
+    {"8112", NULL, false, "X..70", 8112, 8112, 4, 0},
+    {"8200", NULL, false, "X..70", 8200, 8200, 4, 0},
+    {"90", NULL, false, "X..30", 9000, 9000, 2, 0},
+    {"91", "99", false, "X..90", 9100, 9900, 2, 0},
+};
+
+/* The row of the table for the `len`-digit AI at s, or NULL: a binary
+** search on the numeric keys for the last row that starts at or before it
+** (this runs for every field of every scan). */
+static const gs1_ai_def_t *gs1_ai_find(const char *s, size_t len)
+{
+  if (len < 2 || len > 4) return NULL;
+  unsigned key = 0;
+  for (size_t i = 0; i < 4; i++) {
+    if (i < len && !is_digit(s[i])) return NULL;
+    key = key * 10 + (i < len ? (unsigned)(s[i] - '0') : 0);
+  }
+  size_t lo = 0, hi = sizeof gs1_ais / sizeof gs1_ais[0];
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (gs1_ais[mid].key <= key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == 0) return NULL;
+  const gs1_ai_def_t *d = &gs1_ais[lo - 1];
+  return d->len == len && key <= d->key_last ? d : NULL;
+}
+
+/* One parsed component of a value specification. */
+typedef struct spec_part {
+  char type;        /* 'N', 'X', 'Y', 'Z' */
+  uint8_t min, max; /* length bounds      */
+  bool check_digit, date, optional;
+} spec_part_t;
+
+/* Read the component at *p (advancing it); false at the end of the spec. */
+static bool spec_next(const char **p, spec_part_t *part)
+{
+  const char *s = *p;
+  while (*s == ' ') s++;
+  if (*s == '\0') return false;
+  memset(part, 0, sizeof *part);
+  if (*s == '[') {
+    part->optional = true;
+    s++;
+  }
+  part->type = *s++;
+  bool variable = s[0] == '.' && s[1] == '.';
+  if (variable) s += 2;
+  unsigned n = 0;
+  while (is_digit(*s)) n = n * 10 + (unsigned)(*s++ - '0');
+  part->max = (uint8_t)n;
+  part->min = variable ? 1 : (uint8_t)n;
+  for (; *s && *s != ' '; s++) {
+    if (*s == 'c') part->check_digit = true;
+    if (*s == 'd') part->date = true;
+  }
+  *p = s;
+  return true;
+}
+
+/* What is wrong with a value, if anything. */
+typedef enum spec_fault {
+  SPEC_OK = 0,
+  SPEC_CHARSET, /* at: the character outside the component's set */
+  SPEC_LENGTH,  /* the value is too short or too long            */
+  SPEC_CHECK,   /* a check digit is wrong                        */
+  SPEC_DATE,    /* a date is not a date                          */
+} spec_fault_t;
+
+static bool valid_date(const char *v, bool with_time);
+
+/* Check value v (n characters) against spec; *at receives the offset of
+** the fault inside v. Components are matched in order: fixed ones take
+** their length, a variable one (always the last) takes what is left. */
+static spec_fault_t spec_check(const char *spec, const char *v, size_t n, size_t *at)
+{
+  spec_part_t part;
+  size_t pos = 0;
+  *at = 0;
+  while (spec_next(&spec, &part)) {
+    size_t left = n - pos;
+    if (left == 0 && part.optional) break;
+    if (left < part.min) {
+      *at = n;
+      return SPEC_LENGTH;
+    }
+    size_t take = left < part.max ? left : part.max;
+    if (part.min == part.max) take = part.max;
+    for (size_t i = 0; i < take; i++) {
+      char c = v[pos + i];
+      bool ok = part.type == 'N'   ? is_digit(c)
+                : part.type == 'X' ? is_cs82(c)
+                : part.type == 'Y' ? is_cs39(c)
+                                   : is_cs64(c);
+      if (!ok) {
+        *at = pos + i;
+        return SPEC_CHARSET;
+      }
+    }
+    if (part.check_digit && !markcode_gs1_check_ok(v + pos, take)) {
+      *at = pos + take - 1;
+      return SPEC_CHECK;
+    }
+    if (part.date && (take != 6 || !valid_date(v + pos, false))) {
+      *at = pos;
+      return SPEC_DATE;
+    }
+    pos += take;
+  }
+  if (pos != n) {
+    *at = pos;
+    return SPEC_LENGTH;
+  }
+  return SPEC_OK;
+}
+
+/* The AIs a marking code gives meaning to. Elements carry one of these ids
+** so validation never compares strings; AI_OTHER is any other GS1 AI, kept
+** as it is. */
 enum {
   AI_01,
   AI_21,
@@ -208,86 +592,25 @@ enum {
   AI_7003,
   AI_10,
   AI_240,
+  AI_11,
   AI_KNOWN,
   AI_OTHER = AI_KNOWN
 };
 
-static const ai_spec_t ai_table[AI_KNOWN] = {
-    {"01", 14, 14, CS_DIGITS, "GTIN"},
-    {"21", 0, 20, CS_82, "serial"},
-    {"91", 0, 90, CS_82, "verification key id"},
-    {"92", 0, 90, CS_82, "verification code (crypto tail)"},
-    {"93", 0, 90, CS_82, "short verification code"},
-    {"8005", 0, 6, CS_DIGITS, "maximum retail price"},
-    {"3103", 6, 6, CS_DIGITS, "net weight, kg, 3 decimals"},
-    {"17", 6, 6, CS_DIGITS, "expiry date YYMMDD"},
-    {"7003", 0, 10, CS_DIGITS, "expiry date and time YYMMDDhhmm"},
-    {"10", 0, 20, CS_82, "batch"},
-    {"240", 0, 30, CS_82, "additional product id"},
+static const char *const ai_roles[AI_KNOWN] = {
+    "01", "21", "91", "92", "93", "8005", "3103", "17", "7003", "10", "240", "11",
 };
 
 static int ai_id(const char *ai)
 {
   for (int i = 0; i < AI_KNOWN; i++)
-    if (ai[0] == ai_table[i].ai[0] && strcmp(ai_table[i].ai, ai) == 0) return i;
+    if (ai[0] == ai_roles[i][0] && strcmp(ai_roles[i], ai) == 0) return i;
   return AI_OTHER;
 }
 
-/* How many digits an AI starting with these two digits has (GS1 General
-** Specifications, the AI ranges), 0 when no AI starts so. */
-static int ai_length_for_prefix(int p)
-{
-  static const struct {
-    uint8_t from, to, digits;
-  } ranges[] = {
-      {0, 4, 2},   {10, 17, 2}, {20, 22, 2}, {23, 25, 3}, {30, 30, 2},
-      {31, 36, 4}, {37, 37, 2}, {39, 39, 4}, {40, 42, 3}, {43, 43, 4},
-      {70, 70, 4}, {71, 71, 3}, {72, 72, 4}, {80, 82, 4}, {90, 99, 2},
-  };
-  for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
-    if (p >= ranges[i].from && p <= ranges[i].to) return ranges[i].digits;
-  return 0;
-}
-
-/* AIs whose value length is predefined by GS1, so no separator follows them
-** (the "predefined length" table of the GS1 General Specifications). */
-static int predefined_value_length(const char *ai)
-{
-  int p = (ai[0] - '0') * 10 + (ai[1] - '0');
-  switch (p) {
-  case 0:
-    return 18;
-  case 1:
-  case 2:
-  case 3:
-    return 14;
-  case 4:
-    return 16;
-  case 11:
-  case 12:
-  case 13:
-  case 14:
-  case 15:
-  case 16:
-  case 17:
-  case 18:
-  case 19:
-    return 6;
-  case 20:
-    return 2;
-  case 31:
-  case 32:
-  case 33:
-  case 34:
-  case 35:
-  case 36:
-    return 6;
-  case 41:
-    return 13;
-  default:
-    return 0;
-  }
-}
+/* The length GS1 predefines for an AI of the table (no separator follows
+** it), else 0. */
+static uint8_t predefined_length(const gs1_ai_def_t *d) { return d ? d->fixed : 0; }
 
 /* ---------------------------------------------------------------------- */
 /* Tables: layouts of real goods (DOMAIN §2)                               */
@@ -297,45 +620,64 @@ static int predefined_value_length(const char *ai)
 ** an empty list means "variable". */
 typedef struct slot {
   const char *ai;
-  uint8_t lens[3];
+  uint8_t lens[6];
   bool optional;
   bool bare_digits_ok; /* may appear as digits without its AI [open] */
 } slot_t;
 
 typedef struct layout {
   const char *name;
-  slot_t slots[8];
+  slot_t slots[10];
   int nslots;
 } layout_t;
 
-/* Used to restore lost separators; order matters only where two layouts
-** could both explain the same string (more specific first). */
+/* The layouts are family knowledge, and family knowledge only guides the
+** repair of a scan that lost its separators: they are tried on a string
+** without any separator (and on one whose serial has a length no family
+** uses, in case a separator inside it was lost). A code whose separators
+** are all there is read by GS1's rules alone and never refused for a
+** serial length or an indicator digit (see gs1_validate).
+**
+** Order matters only where two layouts could both explain the same string
+** (more specific first). Serial lengths: 13 and 20 with a crypto tail; 6
+** (dairy), 7 and 8 (beer, CRPT's permissive-mode test codes) and 13 (water)
+** with a 93 tail; 7 and 8 on tobacco blocks. Dates of production (11) and
+** expiry (17) may come before the serial (imported goods, pharma). */
+#define DATES_BEFORE_SERIAL                                                                        \
+  {"11", {6}, true, false}, { "17", {6}, true, false }
 static const layout_t layouts[] = {
     {"crypto_tail", /* footwear, light industry, tyres, perfume, pharma… */
      {{"01", {14}, false, false},
+      DATES_BEFORE_SERIAL,
       {"21", {13, 20}, false, false},
       {"240", {0}, true, false},
       {"17", {6}, true, false},
       {"91", {4}, false, false},
       {"92", {44, 88}, false, false}},
-     6},
+     8},
     {"dairy",
      {{"01", {14}, false, false},
+      DATES_BEFORE_SERIAL,
       {"21", {6}, false, false},
       {"93", {4}, false, false},
       {"3103", {6}, true, false},
       {"17", {6}, true, false},
       {"7003", {10}, true, false}},
-     6},
+     8},
     {"short_tail", /* water, beer, antiseptics, dietary supplements */
-     {{"01", {14}, false, false}, {"21", {13}, false, false}, {"93", {4}, false, false}},
-     3},
+     {{"01", {14}, false, false},
+      DATES_BEFORE_SERIAL,
+      {"21", {13, 7, 8}, false, false},
+      {"93", {4}, false, false},
+      {"3103", {6}, true, false},
+      {"17", {6}, true, false}},
+     7},
     /* Tobacco block. [open] One real block code in our samples carries its
     ** MRP digits without the 8005 AI; we accept such digits in the MRP place
     ** but never treat them as a price (fix mrp_unlabelled). */
     {"tobacco_block",
      {{"01", {14}, false, false},
-      {"21", {7}, false, false},
+      {"21", {7, 8}, false, false},
       {"8005", {6, 7}, false, true},
       {"93", {4}, false, false},
       {"240", {0}, true, false}},
@@ -348,7 +690,24 @@ static const layout_t layouts[] = {
       {"92", {0}, false, false},
       {"240", {0}, true, false}},
      6},
+    {"mrp_no_tail", /* a trailing 8005 and no 93 */
+     {{"01", {14}, false, false},
+      DATES_BEFORE_SERIAL,
+      {"21", {7, 8, 13}, false, false},
+      {"8005", {6}, false, false}},
+     5},
 };
+
+/* Serial lengths the families of layouts use (DOMAIN section 2, and the
+** real codes of tests/data/). A code outside them is accepted when its
+** separators make it unambiguous, with the note serial_length_unusual. */
+static bool serial_length_usual(size_t len, bool crypto, bool mrp, bool short93)
+{
+  if (crypto) return len == 13 || len == 20;
+  if (mrp) return len == 7 || len == 8 || len == 13;
+  if (short93) return len == 6 || len == 7 || len == 8 || len == 13;
+  return len == 6 || len == 7 || len == 8 || len == 13 || len == 20; /* identification part only */
+}
 
 /* ---------------------------------------------------------------------- */
 /* Working state                                                           */
@@ -357,10 +716,12 @@ static const layout_t layouts[] = {
 /* One field found in the working buffer. bare: digits with no AI text. */
 typedef struct element {
   char ai[5];
-  uint8_t id;     /* AI_01 … AI_OTHER */
-  uint16_t start; /* value offset in the buffer */
-  uint16_t len;   /* value length               */
-  uint16_t ai_at; /* offset of the AI itself    */
+  uint8_t id;              /* AI_01 … AI_OTHER */
+  uint8_t fixed;           /* GS1's predefined value length, 0: a separator may follow */
+  const gs1_ai_def_t *def; /* its row of the AI table (NULL when bare) */
+  uint16_t start;          /* value offset in the buffer */
+  uint16_t len;            /* value length               */
+  uint16_t ai_at;          /* offset of the AI itself    */
   bool bare;
 } element_t;
 
@@ -392,6 +753,15 @@ static markcode_err_t fail(markcode_t *mc, markcode_err_t err, int at, const cha
 ** end of the input). */
 static int at(const work_t *w, size_t i) { return i < w->n ? (int)w->src[i] : (int)w->raw_len; }
 
+/* Length of an AI string (2 to 4 characters): by hand, it is taken for
+** every field of every scan. */
+static size_t ai_len(const char *ai)
+{
+  size_t n = 0;
+  while (ai[n] != '\0') n++;
+  return n;
+}
+
 /* Copy b[start..start+len) into dst (size cap) as a C string. */
 static void copy_str(char *dst, size_t cap, const char *s, size_t len)
 {
@@ -411,6 +781,7 @@ static const struct {
 } gs_spellings[] = {
     {"{FNC1}", 6}, {"<FNC1>", 6},  {"<GS>", 4},    {"&#x1D;", 6}, {"&#x1d;", 6},
     {"&#29;", 5},  {"\\u001d", 6}, {"\\u001D", 6}, {"\\x1d", 4},  {"\\x1D", 4},
+    {"<0x1D>", 6}, {"<0x1d>", 6}, /* as a user posted a real scan (fr_drv_ng#165) */
 };
 
 static void push(work_t *w, char c, size_t from)
@@ -528,7 +899,10 @@ static markcode_err_t tidy_ascii(markcode_t *mc, work_t *w)
         mc->fixes |= MARKCODE_FIX_GS_LEADING;
         continue;
       }
-      if (o > 0 && w->b[o - 1] == MARKCODE_GS) continue; /* runs count once */
+      if (o > 0 && w->b[o - 1] == MARKCODE_GS) { /* runs count once */
+        mc->fixes |= MARKCODE_FIX_GS_DOUBLED;
+        continue;
+      }
     }
     lead = false;
     w->b[o] = c; /* o <= k: the buffer only shrinks */
@@ -561,13 +935,17 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
 /* Stage 3: cutting a GS1 string into elements                             */
 /* ---------------------------------------------------------------------- */
 
-static bool add_element(work_t *w, const char *ai, size_t ai_at, size_t start, size_t len,
-                        bool bare)
+/* Append a field; def is its row of the AI table (looked up once, by the
+** caller that found the AI). */
+static bool add_element(work_t *w, const char *ai, const gs1_ai_def_t *def, size_t ai_at,
+                        size_t start, size_t len, bool bare)
 {
   if (w->nel >= MARKCODE_MAX_AIS) return false;
   element_t *e = &w->el[w->nel++];
-  copy_str(e->ai, sizeof e->ai, ai, strlen(ai));
+  copy_str(e->ai, sizeof e->ai, ai, ai_len(ai));
   e->id = (uint8_t)ai_id(e->ai);
+  e->def = bare ? NULL : def;
+  e->fixed = bare ? 0 : predefined_length(def);
   e->ai_at = (uint16_t)ai_at;
   e->start = (uint16_t)start;
   e->len = (uint16_t)len;
@@ -575,17 +953,37 @@ static bool add_element(work_t *w, const char *ai, size_t ai_at, size_t start, s
   return true;
 }
 
-/* Read the AI at b[pos]; returns its length or 0. */
-static size_t read_ai(const work_t *w, size_t pos, char ai[5])
+/* How many digits an AI starting with these two digits has: GS1 fixes it
+** by the first two (General Specifications, the AI ranges; every row of
+** gs1_ais[] agrees), 0 where no AI starts so. */
+static size_t ai_length_for_prefix(int p)
+{
+  static const struct {
+    uint8_t from, to, digits;
+  } ranges[] = {
+      {0, 3, 2},   {10, 17, 2}, {20, 22, 2}, {23, 25, 3}, {30, 30, 2},
+      {31, 36, 4}, {37, 37, 2}, {39, 39, 4}, {40, 42, 3}, {43, 43, 4},
+      {70, 70, 4}, {71, 71, 3}, {72, 72, 4}, {80, 82, 4}, {90, 99, 2},
+  };
+  for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+    if (p >= ranges[i].from && p <= ranges[i].to) return ranges[i].digits;
+  return 0;
+}
+
+/* Read the AI at b[pos]: the 2, 3 or 4 digits that name a row of the GS1
+** table. Returns its length and its row in *def, or 0 when no GS1 AI
+** starts there. */
+static size_t read_ai(const work_t *w, size_t pos, char ai[5], const gs1_ai_def_t **def)
 {
   if (pos + 2 > w->n || !is_digit(w->b[pos]) || !is_digit(w->b[pos + 1])) return 0;
-  int alen = ai_length_for_prefix((w->b[pos] - '0') * 10 + (w->b[pos + 1] - '0'));
-  if (alen == 0 || pos + (size_t)alen > w->n) return 0;
-  for (int k = 0; k < alen; k++)
-    if (!is_digit(w->b[pos + (size_t)k])) return 0;
-  memcpy(ai, w->b + pos, (size_t)alen);
+  size_t alen = ai_length_for_prefix((w->b[pos] - '0') * 10 + (w->b[pos + 1] - '0'));
+  if (alen == 0 || pos + alen > w->n) return 0;
+  for (size_t k = 2; k < alen; k++)
+    if (!is_digit(w->b[pos + k])) return 0;
+  if ((*def = gs1_ai_find(w->b + pos, alen)) == NULL) return 0;
+  memcpy(ai, w->b + pos, alen);
   ai[alen] = '\0';
-  return (size_t)alen;
+  return alen;
 }
 
 /* The straightforward cut: trust the separators that are there. */
@@ -599,17 +997,16 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
       continue;
     }
     char ai[5];
-    size_t alen = read_ai(w, pos, ai);
+    const gs1_ai_def_t *def = NULL;
+    size_t alen = read_ai(w, pos, ai, &def);
     if (alen == 0) {
       size_t end = pos;
       while (end < w->n && w->b[end] != MARKCODE_GS && end - pos < 12) end++;
       return fail(mc, w->nel == 0 ? MARKCODE_ERR_UNKNOWN_FORMAT : MARKCODE_ERR_AI_UNKNOWN,
                   at(w, pos), "%.*s", (int)(end - pos), w->b + pos);
     }
-    int id = ai_id(ai);
-    const ai_spec_t *spec = id == AI_OTHER ? NULL : &ai_table[id];
     size_t start = pos + alen, vlen;
-    int fixed = spec ? spec->len : predefined_value_length(ai);
+    int fixed = predefined_length(def);
     if (fixed > 0) {
       vlen = (size_t)fixed;
       size_t avail = 0;
@@ -623,7 +1020,7 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
       vlen = 0;
       while (start + vlen < w->n && w->b[start + vlen] != MARKCODE_GS) vlen++;
     }
-    if (!add_element(w, ai, pos, start, vlen, false))
+    if (!add_element(w, ai, def, pos, start, vlen, false))
       return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, pos), "%.12s", w->b + pos);
     pos = start + vlen;
   }
@@ -657,7 +1054,7 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
   if (sl->optional && restore_from(r, slot + 1, pos)) return true;
   if (pos >= r->n) return false;
 
-  size_t alen = strlen(sl->ai);
+  size_t alen = ai_len(sl->ai);
   bool labelled = r->n - pos >= alen && memcmp(r->s + pos, sl->ai, alen) == 0;
   bool variable = sl->lens[0] == 0;
   for (int form = 0; form < 2; form++) {
@@ -666,7 +1063,7 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
     size_t vstart = bare ? pos : pos + alen;
     size_t room = r->n - vstart;
     /* Fixed-length slots try their lengths; a variable one every length. */
-    size_t ncand = variable ? room : 3;
+    size_t ncand = variable ? room : sizeof sl->lens;
     for (size_t c = 0; c < ncand; c++) {
       size_t vlen = variable ? c + 1 : sl->lens[c];
       if (vlen == 0 || vlen > room) continue;
@@ -679,6 +1076,8 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
       element_t *e = &r->el[r->nel++];
       copy_str(e->ai, sizeof e->ai, sl->ai, alen);
       e->id = (uint8_t)ai_id(e->ai);
+      e->def = bare ? NULL : gs1_ai_find(e->ai, alen);
+      e->fixed = predefined_length(e->def);
       e->ai_at = (uint16_t)pos;
       e->start = (uint16_t)vstart;
       e->len = (uint16_t)vlen;
@@ -721,7 +1120,7 @@ static bool gs1_restore(markcode_t *mc, work_t *w)
     /* Only a separator we had to invent is a restoration. */
     int fields_needing_gs = 0;
     for (int k = 0; k + 1 < r.nel; k++)
-      if (r.el[k].bare || predefined_value_length(r.el[k].ai) == 0) fields_needing_gs++;
+      if (r.el[k].fixed == 0) fields_needing_gs++;
     if (fields_needing_gs > w->internal_gs) mc->fixes |= MARKCODE_FIX_GS_RESTORED;
     for (int k = 0; k < r.nel; k++)
       if (r.el[k].bare) mc->fixes |= MARKCODE_FIX_MRP_UNLABELLED;
@@ -743,8 +1142,8 @@ static markcode_err_t gs1_split_brackets(markcode_t *mc, work_t *w)
       return fail(mc, MARKCODE_ERR_AI_UNKNOWN, at(w, pos), "%.12s", w->b + pos);
     char ai[5];
     copy_str(ai, sizeof ai, w->b + pos + 1, close - pos - 1);
-    if (ai_length_for_prefix((ai[0] - '0') * 10 + (ai[1] - '0')) != (int)strlen(ai))
-      return fail(mc, MARKCODE_ERR_AI_UNKNOWN, at(w, pos), "%s", ai);
+    const gs1_ai_def_t *def = gs1_ai_find(ai, strlen(ai));
+    if (def == NULL) return fail(mc, MARKCODE_ERR_AI_UNKNOWN, at(w, pos), "%s", ai);
     /* The value runs to the next "(NN)" that opens a real AI. */
     size_t start = close + 1, end = start;
     while (end < w->n) {
@@ -752,13 +1151,12 @@ static markcode_err_t gs1_split_brackets(markcode_t *mc, work_t *w)
         size_t c2 = end + 1;
         while (c2 < w->n && is_digit(w->b[c2]) && c2 - end <= 4) c2++;
         if (c2 < w->n && w->b[c2] == ')' && c2 - end >= 3 &&
-            ai_length_for_prefix((w->b[end + 1] - '0') * 10 + (w->b[end + 2] - '0')) ==
-                (int)(c2 - end - 1))
+            gs1_ai_find(w->b + end + 1, c2 - end - 1) != NULL)
           break;
       }
       end++;
     }
-    if (!add_element(w, ai, pos, start, end - start, false))
+    if (!add_element(w, ai, def, pos, start, end - start, false))
       return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, pos), "%.12s", w->b + pos);
     pos = end;
   }
@@ -820,15 +1218,6 @@ static void set_1162(markcode_t *mc, uint16_t type, const char *gtin, size_t gti
   mc->tag1162_len = n + tail_len;
 }
 
-/* Serial lengths each family of layouts allows (DOMAIN §2). */
-static bool serial_length_ok(size_t len, bool crypto, bool mrp, bool short93, bool old92)
-{
-  if (crypto) return len == 13 || len == 20;
-  if (mrp || old92) return len == 7;
-  if (short93) return len == 6 || len == 13;
-  return len == 6 || len == 7 || len == 13 || len == 20; /* identification part only */
-}
-
 /* A 44/88-character base64 tail made of random bytes has about 20 letters
 ** of each case; one with letters of a single case was changed by Caps Lock.
 ** Refuse, never guess the original case. */
@@ -871,35 +1260,44 @@ static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
         if (w->el[j].id == AI_OTHER && !w->el[j].bare && strcmp(w->el[j].ai, e->ai) == 0)
           return fail(mc, MARKCODE_ERR_AI_DUPLICATE, at(w, e->ai_at), "%s", e->ai);
     }
-    const ai_spec_t *spec = e->bare || e->id == AI_OTHER ? NULL : &ai_table[e->id];
-    /* GS1's predefined-length AIs are all numeric and exactly that long;
-    ** the bracketed form is the path that could give them more. */
-    int predefined = e->bare ? 0 : predefined_value_length(e->ai);
-    if (predefined && e->len != predefined)
-      return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->start), "%s", e->ai);
-    bool digits_only = e->bare || (spec && spec->cs == CS_DIGITS) || (!spec && predefined);
-    for (size_t i = 0; i < e->len; i++) {
-      char c = b[e->start + i];
-      bool ok = digits_only ? is_digit(c) : is_cs82(c);
-      if (ok) continue;
-      size_t p = e->start + i;
+    if (e->len == 0) return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->ai_at), "%s", e->ai);
+    if (e->bare) { /* MRP digits without their AI (tobacco block) */
+      for (size_t i = 0; i < e->len; i++)
+        if (!is_digit(b[e->start + i]))
+          return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->start + i), "8005");
+      continue;
+    }
+    /* The GS1 rules of the AI: its character set per component, its
+    ** length, check digits and dates. Layouts only produce AIs of the
+    ** table, so a missing row is a cut gone wrong. */
+    const gs1_ai_def_t *def = e->def;
+    if (def == NULL) return fail(mc, MARKCODE_ERR_AI_UNKNOWN, at(w, e->ai_at), "%s", e->ai);
+    size_t off = 0;
+    /* the GTIN was checked in full above */
+    spec_fault_t fault = k == 0 ? SPEC_OK : spec_check(def->spec, b + e->start, e->len, &off);
+    size_t p = e->start + off;
+    char c = p < w->n ? b[p] : '\0';
+    switch (fault) {
+    case SPEC_OK:
+      break;
+    case SPEC_CHARSET:
       if (e->id == AI_01)
         return fail(mc, MARKCODE_ERR_GTIN_FORMAT, at(w, p), "%.*s", (int)e->len, b + e->start);
       if (e->id == AI_21) return fail(mc, MARKCODE_ERR_SERIAL_CHARSET, at(w, p), "%c", c);
       if (e->id == AI_92) return fail(mc, MARKCODE_ERR_TAIL_CHARSET, at(w, p), "%c", c);
-      if (digits_only) return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, p), "%s", e->ai);
+      /* A character of the GS1 set in the wrong place (a letter in a
+      ** number) is a bad value; one outside every set is a bad character. */
+      if (is_cs82(c)) return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, p), "%s", e->ai);
       return fail(mc, MARKCODE_ERR_BAD_CHAR, at(w, p), "%c", c);
-    }
-    if (spec && spec->len == 0 && e->len > spec->max) {
+    case SPEC_LENGTH:
       if (e->id == AI_21)
         return fail(mc, MARKCODE_ERR_SERIAL_LENGTH, at(w, e->start), "%u", e->len);
       return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->start), "%s", e->ai);
+    case SPEC_CHECK:
+    case SPEC_DATE:
+      return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->start), "%s", e->ai);
     }
-    if (!spec && e->len > 90) return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->start), "%s", e->ai);
-    if (e->len == 0) return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->ai_at), "%s", e->ai);
-    if ((e->id == AI_17 && !valid_date(b + e->start, false)) ||
-        (e->id == AI_7003 && (e->len != 10 || !valid_date(b + e->start, true))) ||
-        (e->id == AI_8005 && !e->bare && e->len != 6))
+    if (e->id == AI_7003 && !valid_date(b + e->start, true))
       return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->start), "%s", e->ai);
   }
 
@@ -908,12 +1306,6 @@ static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
 
   if (!serial && (key || t92 || t93))
     return fail(mc, MARKCODE_ERR_NO_SERIAL, at(w, gtin->start + 14), NULL);
-  /* [open] A marking code carries the GTIN of a consumer unit, which GS1
-  ** RUS issues as GTIN-13 and the code writes with a leading 0. Indicator
-  ** digits 1-8 name cases and pallets, which are not sold at a till. */
-  if (serial && b[gtin->start] != '0')
-    return fail(mc, MARKCODE_ERR_GTIN_INDICATOR, at(w, gtin->start), "%.14s", b + gtin->start);
-
   /* A complete tail followed by more characters, with nothing left that a
   ** separator could explain (the layouts were tried first): garbage. */
   const element_t *last = &w->el[w->nel - 1];
@@ -940,9 +1332,14 @@ static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
     return fail(mc, MARKCODE_ERR_KEY_LENGTH, at(w, t92->ai_at), "0");
   if (t93 && t93->len != 4)
     return fail(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, t93->start), "93 → %u", t93->len);
+  /* Family rules are notes, never refusals: GS1 allows indicator digits
+  ** 1-8 (group packs and imported goods carry them) and real marks have
+  ** serials of lengths no family table lists. parse_gs1() uses the serial
+  ** note to ask the layouts whether a lost separator explains it. */
   if (serial &&
-      !serial_length_ok(serial->len, key != NULL, mrp || mrp_bare, t93 != NULL, t92 && !key))
-    return fail(mc, MARKCODE_ERR_SERIAL_LENGTH, at(w, serial->start), "%u", serial->len);
+      !serial_length_usual(serial->len, key != NULL, mrp || mrp_bare || (t92 && !key), t93 != NULL))
+    mc->fixes |= MARKCODE_FIX_SERIAL_UNUSUAL;
+  if (serial && b[gtin->start] != '0') mc->fixes |= MARKCODE_FIX_GTIN_INDICATOR;
 
   /* Derived fields. The layout follows from the fields, whether the
   ** separators were there or had to be restored. */
@@ -951,6 +1348,8 @@ static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
     mc->layout = "gs1_unmarked";
   else if (key)
     mc->layout = "crypto_tail";
+  else if (mrp && !t92 && !t93)
+    mc->layout = "mrp_no_tail";
   else if (mrp_bare || (mrp && !t92))
     mc->layout = "tobacco_block";
   else if (mrp)
@@ -972,14 +1371,13 @@ static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
     const element_t *e = &w->el[k];
     if (!e->bare) {
       markcode_ai_t *a = &mc->ais[mc->ai_count++];
-      copy_str(a->ai, sizeof a->ai, e->ai, strlen(e->ai));
+      copy_str(a->ai, sizeof a->ai, e->ai, ai_len(e->ai));
       copy_str(a->value, sizeof a->value, b + e->start, e->len);
     }
     /* Canonical form: a separator after every field whose length GS1 does
     ** not predefine, except the last. */
-    if (k > 0 && (w->el[k - 1].bare || predefined_value_length(w->el[k - 1].ai) == 0))
-      mc->normalized[o++] = MARKCODE_GS;
-    size_t alen = e->bare ? 0 : strlen(e->ai);
+    if (k > 0 && w->el[k - 1].fixed == 0) mc->normalized[o++] = MARKCODE_GS;
+    size_t alen = e->bare ? 0 : ai_len(e->ai);
     memcpy(mc->normalized + o, e->ai, alen);
     o += alen;
     memcpy(mc->normalized + o, b + e->start, e->len);
@@ -1021,33 +1419,88 @@ static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
   return MARKCODE_OK;
 }
 
+/* Restore separators by the layouts and validate the result. On failure
+** *w and the fixes are as they were. */
+static bool gs1_try_layouts(markcode_t *mc, work_t *w)
+{
+  work_t saved = *w;
+  uint32_t fixes = mc->fixes;
+  if (gs1_restore(mc, w) && gs1_validate(mc, w) == MARKCODE_OK) return true;
+  *w = saved;
+  mc->fixes = fixes;
+  mc->layout = "";
+  return false;
+}
+
+/* Does a separator of the cut end a field whose length GS1 leaves open?
+** Only such a separator says where a field ends; one after a fixed-length
+** field (the GTIN) says nothing. */
+static bool separators_delimit(const work_t *w)
+{
+  for (int k = 0; k + 1 < w->nel; k++)
+    if (w->el[k].fixed == 0) return true;
+  return false;
+}
+
+/*
+** A GS1 element string to a marking code. The separators decide, when they
+** are there: a code whose every field is delimited is read by GS1's rules
+** alone. Family knowledge (the layouts) decides only what separators cannot:
+**   - a scan in which no separator ends a variable-length field is first
+**     explained by the layouts (else "...21 5opFcmK 93 dGVz" would read as
+**     a 13-character serial); if none fits, GS1's own reading stands (a
+**     lone identification part);
+**   - a code GS1 accepts but whose serial has a length no family uses may
+**     have lost one separator inside it: a layout that explains it with
+**     the separators that are there wins, else the code stands as read;
+**   - a code GS1 refuses gets the layouts as a second chance, and keeps
+**     its first error if they fail too.
+*/
 static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
 {
-  markcode_t first;
-  markcode_err_t err = brackets ? gs1_split_brackets(mc, w) : gs1_split(mc, w);
+  if (brackets) {
+    markcode_err_t err = gs1_split_brackets(mc, w);
+    return err == MARKCODE_OK ? gs1_validate(mc, w) : err;
+  }
+  uint32_t fixes0 = mc->fixes;
+  bool layouts_tried = false;
+  markcode_err_t err = gs1_split(mc, w);
+  bool delimited = err == MARKCODE_OK && separators_delimit(w);
+  if (err == MARKCODE_OK && !delimited) {
+    if (gs1_try_layouts(mc, w)) return MARKCODE_OK;
+    layouts_tried = true;
+  }
   if (err == MARKCODE_OK) err = gs1_validate(mc, w);
-  if (err == MARKCODE_OK || brackets) return err;
+  if (err == MARKCODE_OK) {
+    if (!(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL) || layouts_tried) return MARKCODE_OK;
+    markcode_t as_read = *mc; /* the reading GS1's rules gave, kept if no layout does better */
+    work_t w_as_read = *w;
+    mc->fixes = fixes0;
+    if (gs1_try_layouts(mc, w) && !(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL)) return MARKCODE_OK;
+    *mc = as_read;
+    *w = w_as_read;
+    return MARKCODE_OK;
+  }
 
   /* Errors a lost separator can cause get a second chance through the
   ** layouts; errors about the GTIN or letter case cannot be fixed by it. */
   switch (err) {
   case MARKCODE_ERR_GTIN_CHECK:
   case MARKCODE_ERR_GTIN_FORMAT:
-  case MARKCODE_ERR_GTIN_INDICATOR:
   case MARKCODE_ERR_CAPS_LOCK:
   case MARKCODE_ERR_UNKNOWN_FORMAT:
     return err;
   default:
     break;
   }
+  markcode_t first;
   memcpy(&first, mc, offsetof(markcode_t, gtin)); /* keep the first error */
-  work_t saved = *w;
-  if (gs1_restore(mc, w)) {
-    markcode_err_t err2 = gs1_validate(mc, w);
-    if (err2 == MARKCODE_OK) return err2;
+  if (!layouts_tried) {
+    mc->fixes = fixes0;
+    if (gs1_try_layouts(mc, w)) return MARKCODE_OK;
   }
-  *w = saved;
   memcpy(mc, &first, offsetof(markcode_t, gtin));
+  mc->fixes &= ~(uint32_t)MARKCODE_FIX_NOTES;
   mc->layout = "";
   /* Without any separator the first cut swallowed everything into the
   ** serial: say what really happened. */
@@ -1082,7 +1535,15 @@ static markcode_err_t parse_tobacco_pack(markcode_t *mc, work_t *w)
   mc->type2100 = 5;   /* a 4-character check the FN cannot verify */
   mc->tag1163 = 1306; /* [open] the short marking code sub-tag */
   copy_str(mc->tag1163_value, sizeof mc->tag1163_value, b, 21);
-  set_1162(mc, 0x444D, mc->gtin, 14, b + 14, 11); /* serial + MRP */
+  /* 1162 as vendor drivers write it for a pack: "DM", the GTIN, the
+  ** serial and the 4 MRP characters, padded with two spaces to 13 bytes
+  ** (shtrih-m/javapos_shtrih, SmFiscalPrinterTest.testbarcodeTo1162Value:
+  ** 00000046198488X?io+qCABm8wAYa -> 44 4D 00 00 02 C0 EE D8 58 3F 69 6F
+  ** 2B 71 43 41 42 6D 38 20 20; MIT). */
+  char s1162[13];
+  memcpy(s1162, b + 14, 11);
+  memcpy(s1162 + 11, "  ", 2);
+  set_1162(mc, 0x444D, mc->gtin, 14, s1162, sizeof s1162);
   return MARKCODE_OK;
 }
 
@@ -1233,6 +1694,57 @@ markcode_err_t markcode_parse(markcode_t *mc, const char *input, size_t len)
     clear_derived(mc);
   }
   return err;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The tables checked against each other                                   */
+/* ---------------------------------------------------------------------- */
+
+/* The right-zero-padded number of an AI string ("91" = 9100). */
+static unsigned ai_key(const char *ai)
+{
+  unsigned key = 0;
+  size_t n = ai_len(ai);
+  for (size_t i = 0; i < 4; i++) key = key * 10 + (i < n ? (unsigned)(ai[i] - '0') : 0);
+  return key;
+}
+
+/* The sum of the fixed component lengths of a spec, or 0 if any component
+** is variable or optional. */
+static size_t spec_fixed_total(const char *spec)
+{
+  spec_part_t part;
+  size_t total = 0;
+  while (spec_next(&spec, &part)) {
+    if (part.optional || part.min != part.max) return 0;
+    total += part.max;
+  }
+  return total;
+}
+
+int markcode_tables_check(void)
+{
+  size_t n = sizeof gs1_ais / sizeof gs1_ais[0];
+  for (size_t i = 0; i < n; i++) {
+    const gs1_ai_def_t *d = &gs1_ais[i];
+    size_t len = ai_len(d->first);
+    if (len < 2 || len > 4 || d->len != len || !all_digits(d->first, len)) return (int)i + 1;
+    if (d->last && (ai_len(d->last) != len || !all_digits(d->last, len))) return (int)i + 1;
+    if (d->key != ai_key(d->first) || d->key_last != ai_key(d->last ? d->last : d->first) ||
+        d->key_last < d->key)
+      return (int)i + 1;
+    if (i > 0 && d->key <= gs1_ais[i - 1].key_last) return (int)i + 1; /* sorted, disjoint */
+    if (ai_length_for_prefix((d->first[0] - '0') * 10 + (d->first[1] - '0')) != len)
+      return (int)i + 1;
+    if (d->fixed != (d->predefined ? spec_fixed_total(d->spec) : 0)) return (int)i + 1;
+    if (gs1_ai_find(d->first, len) != d || (d->last && gs1_ai_find(d->last, len) != d))
+      return (int)i + 1;
+  }
+  for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++)
+    for (int k = 0; k < layouts[l].nslots; k++)
+      if (gs1_ai_find(layouts[l].slots[k].ai, ai_len(layouts[l].slots[k].ai)) == NULL)
+        return -(int)l - 1;
+  return 0;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -52,10 +52,10 @@ typedef enum markcode_err {
   MARKCODE_ERR_UNKNOWN_FORMAT,    /* not any known kind of code               */
   MARKCODE_ERR_GTIN_FORMAT,       /* GTIN is not 14 digits                    */
   MARKCODE_ERR_GTIN_CHECK,        /* GTIN check digit wrong                   */
-  MARKCODE_ERR_GTIN_INDICATOR,    /* GTIN of a mark must start with 0         */
+  MARKCODE_ERR_GTIN_INDICATOR,    /* not returned since issue 15: a note in fixes */
   MARKCODE_ERR_NO_SERIAL,         /* 01 without 21 where a mark needs one     */
   MARKCODE_ERR_SERIAL_CHARSET,    /* serial outside GS1 charset 82            */
-  MARKCODE_ERR_SERIAL_LENGTH,     /* serial length not allowed by the layout  */
+  MARKCODE_ERR_SERIAL_LENGTH,     /* serial empty or over GS1's 20 characters */
   MARKCODE_ERR_KEY_LENGTH,        /* AI 91 must be 4 characters               */
   MARKCODE_ERR_TAIL_LENGTH,       /* 92 must be 44 or 88, 93 must be 4        */
   MARKCODE_ERR_TAIL_CHARSET,      /* 92 is not base64                         */
@@ -63,7 +63,7 @@ typedef enum markcode_err {
   MARKCODE_ERR_TOBACCO_TRUNCATED, /* tobacco pack code shorter than 29        */
   MARKCODE_ERR_TRAILING_GARBAGE,  /* characters after a complete code         */
   MARKCODE_ERR_GS_MISSING,        /* separators lost and no layout restores them */
-  MARKCODE_ERR_AI_UNKNOWN,        /* something where an AI should start       */
+  MARKCODE_ERR_AI_UNKNOWN,        /* no AI of GS1's table starts there        */
   MARKCODE_ERR_AI_VALUE,          /* an AI's value is malformed (date, digits)*/
   MARKCODE_ERR_AI_DUPLICATE,      /* the same AI twice                        */
   MARKCODE_ERR_CHECK_DIGIT,       /* EAN-13 / EAN-8 / ITF-14 check digit      */
@@ -75,7 +75,7 @@ typedef enum markcode_err {
 /* Repairs applied on the way to the canonical form, as bits in `fixes`. */
 typedef enum markcode_fix {
   MARKCODE_FIX_AIM_PREFIX = 1u << 0,      /* ]d2, ]Q3, ]C1 … removed       */
-  MARKCODE_FIX_GS_TEXT = 1u << 1,         /* {FNC1} <GS> <FNC1> &#x1D; \u001d \x1d */
+  MARKCODE_FIX_GS_TEXT = 1u << 1,         /* {FNC1} <GS> <FNC1> &#x1D; \u001d \x1d <0x1D> */
   MARKCODE_FIX_GS_ARROW = 1u << 2,        /* U+2194 '↔', CP437 glyph of 0x1D */
   MARKCODE_FIX_GS_E8 = 1u << 3,           /* raw 0xE8 byte (FNC1 in some code pages) */
   MARKCODE_FIX_GS_SPACE = 1u << 4,        /* space used as separator        */
@@ -86,8 +86,14 @@ typedef enum markcode_fix {
   MARKCODE_FIX_KEYBOARD_RU = 1u << 9,     /* Russian layout mapped back     */
   MARKCODE_FIX_WHITESPACE = 1u << 10,     /* CR/LF/TAB/spaces around the code */
   MARKCODE_FIX_MRP_UNLABELLED = 1u << 11, /* tobacco block MRP without AI 8005 */
+  MARKCODE_FIX_GS_DOUBLED = 1u << 12,     /* two or more separators in a row kept as one */
+  /* Notes, not repairs: what a family rule would have said about a code
+  ** GS1 accepts. They never refuse a code (issue 15). */
+  MARKCODE_FIX_SERIAL_UNUSUAL = 1u << 13, /* serial length no family layout uses */
+  MARKCODE_FIX_GTIN_INDICATOR = 1u << 14, /* GTIN indicator digit 1-9 (group pack, import) */
 } markcode_fix_t;
-#define MARKCODE_FIX__COUNT 12
+#define MARKCODE_FIX__COUNT 15
+#define MARKCODE_FIX_NOTES  (MARKCODE_FIX_SERIAL_UNUSUAL | MARKCODE_FIX_GTIN_INDICATOR)
 
 typedef enum markcode_lang { MARKCODE_LANG_RU = 0, MARKCODE_LANG_EN = 1 } markcode_lang_t;
 
@@ -152,6 +158,13 @@ const char *markcode_message(const markcode_t *mc, markcode_lang_t lang, char *b
 
 /* The value of an AI in a parsed code, or NULL when absent. */
 const char *markcode_ai_value(const markcode_t *mc, const char *ai);
+
+/* Check the constant tables against each other: every row of the GS1 AI
+** table against its derived columns (search keys, AI length, predefined
+** value length), their order, and every layout's AIs against the table.
+** Returns 0, or the 1-based row of the first bad AI row, or minus the
+** 1-based index of a layout naming an AI the table lacks. For tests. */
+int markcode_tables_check(void);
 
 /* GS1 mod-10 check digit test over a digit string of length n (n >= 2). */
 int markcode_gs1_check_ok(const char *digits, size_t n);

@@ -1,5 +1,6 @@
 # pos: the samples through the engine, and the `kassa` command line.
 kassa_unit_test(test_samples SOURCES unit/test_samples.c LIBS kassa_pos)
+set_tests_properties(test_samples PROPERTIES TIMEOUT 60)
 kassa_unit_test(test_cli_args SOURCES unit/test_cli_args.c LIBS kassa_pos)
 kassa_unit_test(test_fiscal_text SOURCES unit/test_fiscal_text.c LIBS kassa_pos)
 # The code cache (pos/till/cache.h): every contract, against a real SQLite file.

@@ -1,5 +1,6 @@
 # scanner: the marking-code engine, the keyboard layout, the transports.
 kassa_unit_test(test_markcode SOURCES unit/test_markcode.c LIBS kassa_scanner)
+set_tests_properties(test_markcode PROPERTIES TIMEOUT 60)
 kassa_fuzz_target(fuzz_markcode SOURCE fuzz/fuzz_markcode.c LIBS kassa_scanner
                   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/markcode)
 
@@ -30,7 +31,7 @@ set_tests_properties(test_transport_hidpos PROPERTIES TIMEOUT 60
 # DataMatrix and EAN-13 images at several scales and rotations; every code
 # must decode to the same normalised marking code.
 find_program(ZINT_PROGRAM zint REQUIRED)
-kassa_unit_test(test_image SOURCES unit/test_image.c LIBS kassa_scanner m)
+kassa_unit_test(test_image SOURCES unit/test_image.c LIBS kassa_scanner m PkgConfig::JANSSON)
 target_compile_definitions(test_image PRIVATE ZINT_PROGRAM="${ZINT_PROGRAM}")
 set_tests_properties(test_image PROPERTIES TIMEOUT 120)
 

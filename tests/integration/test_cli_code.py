@@ -63,7 +63,8 @@ BAD = {
     "too_long": "0" * 600,
     "gtin_check_digit": "015175404137639621Pg0R4Vcxuarsu\\x1d91ffd0\\x1d92tHvxvNv2hZna+QJefLW+4th9wmu04kwn0yPNJ/xWO9U=",
     "serial_charset": "0103041094787443215Qb~g!\\x1d93Zjqw",
-    "serial_length": "010304109478744321" "5Qbag!x\\x1d93Zjqw",
+    "serial_length": "010461008041021521e,s;r!t%BroGdABCDEFGH\\x1d91EE11\\x1d929GkndNAXaeC4gMRT4LHKh/EkGRn4+gUPdrWMpbtkejw=",
+    "ai_unknown": "0103041094787443215Qbag!\\x1d93Zjqw\\x1d3356000123",
     "tail_length": "010460780959150821sSBmxTYIFT(eq\\x1d91FFD0\\x1d92testtesttest",
     "key_length": "010461008041021521e,s;r!t%BroGd\\x1d91EE1\\x1d929GkndNAXaeC4gMRT4LHKh/EkGRn4+gUPdrWMpbtkejw=",
     "tobacco_truncated": "04606203084623+A13gPh-4Hi",
@@ -82,6 +83,14 @@ for code, text in BAD.items():
     check(f"refuse {code} code", o.get("ok") is False and o.get("error") == code, json.dumps(o, ensure_ascii=False))
     check(f"refuse {code} messages", len(o.get("message", "")) > 10 and len(o.get("message_en", "")) > 10)
     check(f"refuse {code} position", isinstance(o.get("at"), int) and o["at"] >= 0)
+
+# Issue 15: family rules are notes, GS1 decides when the separators are there.
+rc, out, _ = run(["code", "parse", "--escaped", "0104602220006549215opFcmK\\x1d93dGVz",
+                  "014494550435306821QXYXSALGLMYQQ\\x1d91EE06\\x1d92YWCXbmK6SN8vvwoxZFk7WAY8WoJNMGGr6Cgtiuja04c="])
+check("7-char serial with 93 accepted", rc == 0 and out[0].get("ok") is True and out[0].get("serial") == "5opFcmK",
+      json.dumps(out, ensure_ascii=False))
+check("GTIN indicator 4 accepted with a note", len(out) == 2 and out[1].get("ok") is True
+      and "gtin_indicator" in out[1]["fixes"], json.dumps(out, ensure_ascii=False))
 
 # stdin mode: one JSON line per input line; exit 1 because one is refused.
 rc, out, _ = run(["code", "parse", "--escaped"], stdin=KINDS["fur"] + "\n" + KINDS["ean8"] + "\r\nhello\n")

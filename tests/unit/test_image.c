@@ -38,6 +38,7 @@
 
 #include <cmocka.h>
 #include <dmtx.h>
+#include <jansson.h>
 #include <jpeglib.h>
 #include <png.h>
 
@@ -434,6 +435,196 @@ static void test_ean13_zbar(void **state)
   unlink(path);
 }
 
+/* ---- every layout in tests/data/ ---- */
+
+/* The sample files write GS as \x1d or \u001d; decode those two (and \\)
+** in place, as `kassa code parse --escaped` does. Returns the new length. */
+static size_t unescape_gs(char *s)
+{
+  size_t o = 0;
+  for (size_t i = 0; s[i]; i++) {
+    if (s[i] == '\\' && (strncmp(s + i + 1, "x1d", 3) == 0 || strncmp(s + i + 1, "x1D", 3) == 0)) {
+      s[o++] = 0x1D;
+      i += 3;
+    } else if (s[i] == '\\' &&
+               (strncmp(s + i + 1, "u001d", 5) == 0 || strncmp(s + i + 1, "u001D", 5) == 0)) {
+      s[o++] = 0x1D;
+      i += 5;
+    } else if (s[i] == '\\' && s[i + 1] == '\\') {
+      s[o++] = '\\';
+      i++;
+    } else {
+      s[o++] = s[i];
+    }
+  }
+  s[o] = '\0';
+  return o;
+}
+
+/* The zint input for a parsed code. GS1 codes go through zint's GS1 mode
+** ("[01]...[21]..."), which writes FNC1 first and between fields; a code
+** with digits outside any AI (a tobacco block's unlabelled MRP) and the
+** tobacco pack are plain DataMatrix, GS as zint's escape \G. Returns true
+** for GS1 mode. */
+static bool zint_input(const markcode_t *mc, char *out, size_t size)
+{
+  size_t o = 0;
+  bool gs1 = mc->kind == MARKCODE_KIND_GS1 && !(mc->fixes & MARKCODE_FIX_MRP_UNLABELLED);
+  /* zint 2.11 still takes AI 235 for one of predefined length (the old
+  ** GS1 table's prefix 23) and writes no FNC1 after it: drawn plain. */
+  for (int k = 0; gs1 && k < mc->ai_count; k++)
+    if (strcmp(mc->ais[k].ai, "235") == 0) gs1 = false;
+
+  if (gs1) {
+    for (int k = 0; k < mc->ai_count; k++)
+      o += (size_t)snprintf(out + o, size - o, "[%s]%s", mc->ais[k].ai, mc->ais[k].value);
+    return true;
+  }
+  for (size_t i = 0; i < mc->normalized_len && o + 3 < size; i++) {
+    char c = mc->normalized[i];
+    if (c == 0x1D || c == '\\') {
+      out[o++] = '\\';
+      out[o++] = c == 0x1D ? 'G' : '\\';
+    } else {
+      out[o++] = c;
+    }
+  }
+  out[o] = '\0';
+  return false;
+}
+
+/* Every GS1 and tobacco-pack code of tests/data/ (the samples and the
+** public codes of issue 15), drawn by zint (GS1 mode, quarter turns and
+** scales) and by libdmtx (FNC1 as GS), then turned by an odd angle and
+** rescaled, and read with every decoder on: each must come back as one
+** code, of DataMatrix symbology, with its own normalised form. ZBar's
+** EAN-2/EAN-5 add-on decoders fire on DataMatrix modules; an add-on found
+** next to the DataMatrix would make the count 2 and fail the picture. */
+static void test_datamatrix_every_layout_in_tests_data(void **state)
+{
+  static const char *const files[] = {"tests/data/marking_codes.jsonl",
+                                      "tests/data/marking_codes_public.jsonl"};
+  static const char *const scales[] = {"1", "2", "3", "4"};
+  static const char *const turns[] = {"0", "90", "180", "270"};
+  char zpath[128], dpath[128];
+  tally_t tz = {0, 0, ""}, td = {0, 0, ""};
+  int layouts_seen = 0;
+  char seen[32][24];
+  uint64_t r = seed ^ 0x64617461u;
+
+  (void)state;
+  snprintf(zpath, sizeof zpath, "%s/data-zint.png", workdir);
+  snprintf(dpath, sizeof dpath, "%s/data-dmtx.png", workdir);
+  for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+    FILE *in = fopen(files[f], "r");
+    char line[4096];
+    int i = 0;
+
+    assert_non_null(in);
+    while (fgets(line, sizeof line, in)) {
+      json_t *row = json_loads(line, 0, NULL);
+      markcode_t mc;
+      code_text_t c;
+      char zdata[600], what[128];
+      image_gray_t img, turned;
+      bool gs1;
+      int rc;
+
+      assert_non_null(row);
+      snprintf(c.gs, sizeof c.gs, "%s", json_string_value(json_object_get(row, "input")));
+      json_decref(row);
+      c.gs_len = unescape_gs(c.gs);
+      if (markcode_parse(&mc, c.gs, c.gs_len) != MARKCODE_OK ||
+          (mc.kind != MARKCODE_KIND_GS1 && mc.kind != MARKCODE_KIND_TOBACCO_PACK))
+        continue;
+      /* the picture carries the canonical form, as a printed mark does */
+      memcpy(c.gs, mc.normalized, mc.normalized_len + 1);
+      c.gs_len = mc.normalized_len;
+      snprintf(c.zint, sizeof c.zint, "%.299s", c.gs);
+      {
+        int k = 0;
+        while (k < layouts_seen && strcmp(seen[k], mc.layout) != 0) k++;
+        if (k == layouts_seen && layouts_seen < 32)
+          snprintf(seen[layouts_seen++], 24, "%s", mc.layout);
+      }
+      gs1 = zint_input(&mc, zdata, sizeof zdata);
+      const char *scale = scales[i % 4], *turn = turns[(i / 4) % 4];
+      if (gs1)
+        rc = run_zint("--barcode=71", "--gs1", "--gssep", "--quietzones", "--scale", scale,
+                      "--rotate", turn, "-o", zpath, "-d", zdata, NULL);
+      else
+        rc = run_zint("--barcode=71", "--esc", "--quietzones", "--scale", scale, "--rotate", turn,
+                      "-o", zpath, "-d", zdata, NULL);
+      if (rc != 0) fail_msg("zint refused %s (exit %d)", zdata, rc);
+      assert_int_equal(image_load(zpath, &img), IMAGE_OK);
+      snprintf(what, sizeof what, "%s line %d, zint scale %s rotate %s", files[f], i + 1, scale,
+               turn);
+      check_picture(&tz, &img, gs1 ? "GS1 DataMatrix" : "DataMatrix", &c, IMAGE_DECODE_ALL, what);
+      image_free(&img);
+
+      /* libdmtx's encoder, turned by an odd angle and rescaled, every decoder on */
+      int module = 2 + i % 3;
+      double angle = 5.0 + (double)code_below(&r, 80);
+      double factor = (5.0 + 0.5 * (i % 3)) / module;
+      dmtx_encode(c.gs, c.gs_len, mc.kind == MARKCODE_KIND_GS1, module, &img);
+      transform(&img, angle, factor, &turned);
+      write_png(&turned, dpath);
+      image_free(&img);
+      image_free(&turned);
+      assert_int_equal(image_load(dpath, &img), IMAGE_OK);
+      snprintf(what, sizeof what, "%s line %d, libdmtx module %d turned %.0f x%.2f", files[f],
+               i + 1, module, angle, factor);
+      check_picture(&td, &img, mc.kind == MARKCODE_KIND_GS1 ? "GS1 DataMatrix" : "DataMatrix", &c,
+                    IMAGE_DECODE_ALL, what);
+      image_free(&img);
+      i++;
+    }
+    fclose(in);
+  }
+  print_message("  layouts pictured: %d\n", layouts_seen);
+  assert_true(layouts_seen >= 8);
+  report("zint tests/data", &tz);
+  report("libdmtx tests/data", &td);
+  assert_true(tz.tried >= 50);
+  unlink(zpath);
+  unlink(dpath);
+}
+
+/* ZBar's EAN-2 add-on decoder reads "75" in the modules of this real
+** tyre code drawn as a plain DataMatrix by zint at 4 pixels a module and
+** more (seen with zbarimg -Senable=1). With every decoder on, the picture
+** must give the DataMatrix and nothing else. */
+static void test_datamatrix_never_an_add_on(void **state)
+{
+  static const char *const scales[] = {"4", "5", "6", "8"};
+  static const char *const data[] = {"010290000226063221ftQsjV_ioIfX%",
+                                     "0104680046264732215l>VEUc\\G93Is54"};
+  static image_code_t found[4];
+  char path[128];
+
+  (void)state;
+  snprintf(path, sizeof path, "%s/addon.png", workdir);
+  for (size_t d = 0; d < sizeof data / sizeof data[0]; d++)
+    for (size_t k = 0; k < sizeof scales / sizeof scales[0]; k++) {
+      image_gray_t img;
+      size_t n = 0;
+      image_decode_options_t opt = {IMAGE_DECODE_ALL, 20000};
+
+      if (run_zint("--barcode=71", "--esc", "--quietzones", "--scale", scales[k], "-o", path, "-d",
+                   data[d], NULL) != 0)
+        fail_msg("zint refused %s", data[d]);
+      assert_int_equal(image_load(path, &img), IMAGE_OK);
+      assert_int_equal(image_decode(&img, found, 4, &n, &opt), IMAGE_OK);
+      for (size_t i = 0; i < n && i < 4; i++)
+        if (strcmp(found[i].symbology, "DataMatrix") != 0)
+          fail_msg("%s at scale %s: found %s \"%s\"", data[d], scales[k], found[i].symbology,
+                   (const char *)found[i].data);
+      assert_int_equal(n, 1);
+      image_free(&img);
+    }
+  unlink(path);
+}
+
 /* Several codes in one picture, and both decoders at once. */
 static void test_many_codes(void **state)
 {
@@ -496,9 +687,13 @@ static int teardown(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_load_errors),        cmocka_unit_test(test_datamatrix_zint),
-      cmocka_unit_test(test_datamatrix_libdmtx), cmocka_unit_test(test_ean13_zbar),
+      cmocka_unit_test(test_load_errors),
+      cmocka_unit_test(test_datamatrix_zint),
+      cmocka_unit_test(test_datamatrix_libdmtx),
+      cmocka_unit_test(test_ean13_zbar),
       cmocka_unit_test(test_many_codes),
+      cmocka_unit_test(test_datamatrix_every_layout_in_tests_data),
+      cmocka_unit_test(test_datamatrix_never_an_add_on),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);

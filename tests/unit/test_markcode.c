@@ -20,7 +20,7 @@
 /* Real codes from tests/data/marking_codes.jsonl, one per layout. */
 #define FOOTWEAR44                                                                                 \
   "010461008041021521e,s;r!t%BroGd" GS "91EE11" GS "929GkndNAXaeC4gMRT4LHKh/"                      \
-                                                   "EkGRn4+gUPdrWMpbtkejw="
+  "EkGRn4+gUPdrWMpbtkejw="
 #define LIGHT88                                                                                    \
   "010463011132146421V!VeVCzqYrNi_" GS "910098" GS                                                 \
   "92rKl1F4poDIm7lNxYpopchwRkhKfjPSZtyGRFb17Zk2x1MxujYHTQxiZTBjn7UV6AJ+qcTKgTbA1SbHRPH5fkcw=="
@@ -417,14 +417,9 @@ static void refusals_with_code_and_position(void **state)
   assert_refused("015175404137639621Pg0R4Vcxuarsu" GS "91ffd0" GS
                  "92tHvxvNv2hZna+QJefLW+4th9wmu04kwn0yPNJ/xWO9U=",
                  MARKCODE_ERR_GTIN_CHECK, 15);
-  assert_refused("014494550435306821QXYXSALGLMYQQ" GS "91EE06" GS
-                 "92YWCXbmK6SN8vvwoxZFk7WAY8WoJNMGGr6Cgtiuja04c=",
-                 MARKCODE_ERR_GTIN_INDICATOR, 2);
   assert_refused("0103041094787443215Qb~g!" GS "93Zjqw", MARKCODE_ERR_SERIAL_CHARSET, 21);
-  assert_refused("010304109478744321"
-                 "5Qbag!x" GS "93Zjqw",
-                 MARKCODE_ERR_SERIAL_LENGTH, 18);
-  assert_refused("010461008041021521e,s;r!t%BroG" GS "91EE11" GS
+  /* GS1 caps AI 21 at 20 characters, separators or not */
+  assert_refused("010461008041021521e,s;r!t%BroGdABCDEFGH" GS "91EE11" GS
                  "929GkndNAXaeC4gMRT4LHKh/EkGRn4+gUPdrWMpbtkejw=",
                  MARKCODE_ERR_SERIAL_LENGTH, 18);
   assert_refused("010460780959150821sSBmxTYIFT(eq" GS "91FFD0" GS "92testtesttest",
@@ -469,6 +464,145 @@ static void over_long_input(void **state)
   assert_int_equal(markcode_parse(&mc, big, 513), MARKCODE_ERR_TOO_LONG);
   assert_int_equal(mc.err_at, 512);
   assert_int_equal(markcode_parse(&mc, NULL, 0), MARKCODE_ERR_EMPTY);
+}
+
+/* ---- issue 15: GS1 decides when the separators are there -------------- */
+
+/* Family rules (serial lengths, the indicator digit) are notes, never
+** refusals, for a code whose separators delimit every field. */
+static void separators_decide_not_family_rules(void **state)
+{
+  (void)state;
+  /* GTIN indicator 4 (ATOL's well-known test code): valid GS1 */
+  assert_parses("014494550435306821QXYXSALGLMYQQ" GS "91EE06" GS
+                "92YWCXbmK6SN8vvwoxZFk7WAY8WoJNMGGr6Cgtiuja04c=");
+  assert_string_equal(mc.gtin, "44945504353068");
+  assert_true(mc.fixes & MARKCODE_FIX_GTIN_INDICATOR);
+  assert_false(mc.fixes & MARKCODE_FIX_SERIAL_UNUSUAL);
+  assert_int_equal(mc.type2100, 4);
+  /* CRPT's permissive-mode test code: a 7-character serial with 93 */
+  assert_parses("0104602220006549215opFcmK" GS "93dGVz");
+  assert_string_equal(mc.serial, "5opFcmK");
+  assert_string_equal(mc.tail, "dGVz");
+  assert_string_equal(mc.layout, "short_tail");
+  assert_int_equal(mc.fixes & MARKCODE_FIX_NOTES, 0);
+  /* 12 characters with a crypto tail, 14 with a 93 tail: no family uses
+  ** them, GS1 does; accepted with the note */
+  assert_parses("010461008041021521e,s;r!t%BroG" GS "91EE11" GS
+                "929GkndNAXaeC4gMRT4LHKh/EkGRn4+gUPdrWMpbtkejw=");
+  assert_string_equal(mc.serial, "e,s;r!t%BroG");
+  assert_true(mc.fixes & MARKCODE_FIX_SERIAL_UNUSUAL);
+  assert_parses("010304109478744321ppT\"\"!8OpYsNTb" GS "93dGVz");
+  assert_string_equal(mc.serial, "ppT\"\"!8OpYsNTb");
+  assert_true(mc.fixes & MARKCODE_FIX_SERIAL_UNUSUAL);
+  assert_string_equal(markcode_fix_name(MARKCODE_FIX_SERIAL_UNUSUAL), "serial_length_unusual");
+  assert_string_equal(markcode_fix_name(MARKCODE_FIX_GTIN_INDICATOR), "gtin_indicator");
+  /* ...but a serial of unusual length that a lost separator explains, with
+  ** the other separators where the layout wants them, is repaired */
+  assert_fixed_to("0103041094787443215Qbag!93Zjqw" GS "3103000353", DAIRY_WEIGHT,
+                  MARKCODE_FIX_GS_RESTORED);
+  assert_int_equal(mc.fixes & MARKCODE_FIX_NOTES, 0);
+}
+
+/* The AI table is GS1's: an AI it does not define is refused where it
+** starts; each AI's character set, length, check digit and date hold. */
+static void gs1_ai_table(void **state)
+{
+  (void)state;
+  assert_int_equal(markcode_tables_check(), 0);
+  assert_refused(DAIRY GS "3356000123", MARKCODE_ERR_AI_UNKNOWN, 32);
+  assert_refused(DAIRY GS "3106000353", MARKCODE_ERR_AI_UNKNOWN, 32);
+  /* in the bracketed form "(3356)" opens no AI: it is text of the tail */
+  assert_refused("(01)03041094787443(21)5Qbag!(93)Zjqw(3356)000123", MARKCODE_ERR_TRAILING_GARBAGE,
+                 36);
+  assert_parses(DAIRY GS "3105000353");
+  assert_refused(DAIRY GS "11251340", MARKCODE_ERR_AI_VALUE, 34);         /* month 13 */
+  assert_refused(DAIRY GS "4101234567890123", MARKCODE_ERR_AI_VALUE, 35); /* GLN check */
+  assert_parses(DAIRY GS "4101234567890128");
+  assert_refused(DAIRY GS "422ABC", MARKCODE_ERR_AI_VALUE, 35);  /* N3: letters */
+  assert_refused(DAIRY GS "8005123", MARKCODE_ERR_AI_VALUE, 36); /* N6: 3 digits */
+  assert_refused(DAIRY GS "8010ab", MARKCODE_ERR_AI_VALUE, 36);  /* CSET 39: no lower case */
+  assert_parses(DAIRY GS "8010AB-1/#");
+  assert_string_equal(markcode_ai_value(&mc, "8010"), "AB-1/#");
+  assert_parses(DAIRY GS "240"
+                         "ABC/1");
+}
+
+/* Scans that lost every separator, in the shapes real goods take. */
+static void lost_gs_new_layouts(void **state)
+{
+  (void)state;
+  /* 7- and 8-character serials with 93 */
+  assert_fixed_to("0104602220006549215opFcmK93dGVz", "0104602220006549215opFcmK" GS "93dGVz",
+                  MARKCODE_FIX_GS_RESTORED);
+  assert_fixed_to("0104602220006549215opFcmKx93dGVz", "0104602220006549215opFcmKx" GS "93dGVz",
+                  MARKCODE_FIX_GS_RESTORED);
+  assert_string_equal(mc.serial, "5opFcmKx");
+  /* expiry (17) and production date (11) before the serial */
+  assert_fixed_to("0104607809591454172611302"
+                  "1m9tNPzJTWzuc9exC5/M+91EE07"
+                  "92vdIdf340vdN01ot+7YRyUb0XRbSQEAe4C4wjaAysm4M=",
+                  "010460780959145417261130"
+                  "21m9tNPzJTWzuc9exC5/M+" GS "91EE07" GS
+                  "92vdIdf340vdN01ot+7YRyUb0XRbSQEAe4C4wjaAysm4M=",
+                  MARKCODE_FIX_GS_RESTORED);
+  assert_fixed_to("01030410947874431125010121"
+                  "5Qbag!93Zjqw",
+                  "010304109478744311250101"
+                  "215Qbag!" GS "93Zjqw",
+                  MARKCODE_FIX_GS_RESTORED);
+  assert_string_equal(markcode_ai_value(&mc, "11"), "250101");
+  /* a trailing 8005 and no 93 */
+  assert_fixed_to("010460043993125621JgXJ5.T8005112000",
+                  "010460043993125621JgXJ5.T" GS "8005112000", MARKCODE_FIX_GS_RESTORED);
+  assert_string_equal(mc.layout, "mrp_no_tail");
+  assert_string_equal(mc.mrp, "112000");
+  /* imported pharma (GTIN prefix 843), an 88-character tail
+  ** (PavelDorofeev/Test-API-Chestny-Zhnak, chzn_api_test log) */
+  assert_fixed_to(
+      "010843399791281021xTJKD2Fc:DorI91809792kf158zZIRc5pkQP9FHIupiPmC8ko9LbbgpVnW3OFSrVrj2"
+      "dG57De2BmWmhqQ8v1dDV8vTvRM3fcBlj8dfq3xfA==",
+      "010843399791281021xTJKD2Fc:DorI" GS "918097" GS "92kf158zZIRc5pkQP9FHIupiPmC8ko9Lbb"
+      "gpVnW3OFSrVrj2dG57De2BmWmhqQ8v1dDV8vTvRM3fcBlj8dfq3xfA==",
+      MARKCODE_FIX_GS_RESTORED);
+  assert_int_equal(mc.type2100, 2);
+  /* an identification part alone stays one (no layout explains it) */
+  assert_parses("010290000226063221ftQsjV_ioIfX%");
+  assert_string_equal(mc.serial, "ftQsjV_ioIfX%");
+  assert_string_equal(mc.layout, "identification_only");
+  assert_false(mc.fixes & MARKCODE_FIX_GS_RESTORED);
+}
+
+/* Every repair is recorded, a doubled separator too. */
+static void doubled_gs_is_recorded(void **state)
+{
+  (void)state;
+  assert_fixed_to("0103041094787443215Qbag!" GS GS "93Zjqw", DAIRY, MARKCODE_FIX_GS_DOUBLED);
+  assert_fixed_to("0103041094787443215Qbag!{FNC1}" GS "93Zjqw", DAIRY, MARKCODE_FIX_GS_DOUBLED);
+  assert_parses(DAIRY);
+  assert_false(mc.fixes & MARKCODE_FIX_GS_DOUBLED);
+}
+
+/* Tag 1162 of a tobacco pack as Shtrih-M's driver tests encode it
+** (shtrih-m/javapos_shtrih SmFiscalPrinterTest, MIT): serial and MRP
+** padded with two spaces. */
+static void tobacco_pack_1162_as_vendor_drivers(void **state)
+{
+  (void)state;
+  static const uint8_t want[] = {0x44, 0x4D, 0x00, 0x00, 0x02, 0xC0, 0xEE, 0xD8, 0x58, 0x3F, 0x69,
+                                 0x6F, 0x2B, 0x71, 0x43, 0x41, 0x42, 0x6D, 0x38, 0x20, 0x20};
+  assert_parses("00000046198488X?io+qCABm8wAYa");
+  assert_int_equal(mc.kind, MARKCODE_KIND_TOBACCO_PACK);
+  assert_int_equal(mc.tag1162_len, sizeof want);
+  assert_memory_equal(mc.tag1162, want, sizeof want);
+  /* and a block with AI 240 and a 92: serial only, no MRP (same test) */
+  static const uint8_t block[] = {0x44, 0x4D, 0x04, 0x2F, 0xF7, 0x5C, 0x76, 0x70, 0x4E, 0x34, 0x4E,
+                                  0x35, 0x37, 0x52, 0x53, 0x43, 0x42, 0x55, 0x5A, 0x54, 0x51};
+  assert_parses("010460406000600021N4N57RSCBUZTQ" GS "2403004002910161218" GS "1724010191ffd0" GS
+                "92tIAF/YVoU4roQS3M/m4z78yFq0fc/WsSmLeX5QkF/YVWwy8IMYAeiQ91Xa2z/fFSJcOkb"
+                "2N+uUUmfr4n0mOX0Q==");
+  assert_int_equal(mc.tag1162_len, sizeof block);
+  assert_memory_equal(mc.tag1162, block, sizeof block);
 }
 
 /* ---- contract --------------------------------------------------------- */
@@ -549,6 +683,11 @@ int main(void)
       cmocka_unit_test(error_codes_and_messages_are_complete),
       cmocka_unit_test(normalized_form_parses_to_itself),
       cmocka_unit_test(reuse_leaves_nothing_behind),
+      cmocka_unit_test(separators_decide_not_family_rules),
+      cmocka_unit_test(gs1_ai_table),
+      cmocka_unit_test(lost_gs_new_layouts),
+      cmocka_unit_test(doubled_gs_is_recorded),
+      cmocka_unit_test(tobacco_pack_1162_as_vendor_drivers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

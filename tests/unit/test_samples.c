@@ -1,9 +1,16 @@
 /*
-** test_samples.c: every line of tests/data/marking_codes.jsonl, checked.
+** test_samples.c: every line of the sample files in tests/data/, checked.
 **
-** Each line holds a real scan ("input", with \x1d for GS as the samples
-** write it) and what must come out: "ok", and when given "kind", "gtin",
-** "serial". A line that does not match fails the test with its number.
+** tests/data/marking_codes.jsonl holds the project's first samples;
+** tests/data/marking_codes_public.jsonl holds codes gathered from public
+** driver tests, front-end tests and issue trackers (issue 15), each line
+** with its "source" and "licence". A line holds a scan ("input", with
+** \x1d or \u001d for GS as the sources write it) and what must come out,
+** written from the GS1 and CRPT rules before the parser was run: "ok", and
+** when given "kind", "gtin", "serial", "layout", "error" (the stable error
+** code), "fixes" (names that must all be recorded) and "tag1162" (the
+** FFD 1.05 bytes in hex). A line that does not match fails the test with
+** its number and what came out.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,17 +30,38 @@ static const char *field(json_t *o, const char *k)
   return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static void every_sample_matches(void **state)
+/* Is the fix called `name` recorded in mc? */
+static int has_fix(const markcode_t *mc, const char *name)
 {
-  (void)state;
-  FILE *f = fopen("tests/data/marking_codes.jsonl", "r");
+  for (unsigned k = 0; k < MARKCODE_FIX__COUNT; k++)
+    if ((mc->fixes & (1u << k)) && strcmp(markcode_fix_name((markcode_fix_t)(1u << k)), name) == 0)
+      return 1;
+  return 0;
+}
+
+/* The lowercase-insensitive hex of mc's tag 1162 equals want? */
+static int tag1162_is(const markcode_t *mc, const char *want)
+{
+  char hex[2 * sizeof mc->tag1162 + 1];
+  for (size_t i = 0; i < mc->tag1162_len; i++) snprintf(hex + 2 * i, 3, "%02X", mc->tag1162[i]);
+  hex[2 * mc->tag1162_len] = '\0';
+  if (strlen(want) != strlen(hex)) return 0;
+  for (size_t i = 0; hex[i]; i++)
+    if ((want[i] | 0x20) != (hex[i] | 0x20)) return 0;
+  return 1;
+}
+
+/* Check every line of path; returns the number of lines read. */
+static int check_file(const char *path, int *wrong)
+{
+  FILE *f = fopen(path, "r");
   assert_non_null(f);
   char line[4096];
-  int n = 0, wrong = 0;
+  int n = 0;
   while (fgets(line, sizeof line, f)) {
     json_error_t jerr;
     json_t *row = json_loads(line, 0, &jerr);
-    assert_non_null(row);
+    if (row == NULL) fail_msg("%s:%d: not JSON: %s", path, n + 1, jerr.text);
     n++;
     char input[2048];
     snprintf(input, sizeof input, "%s", field(row, "input"));
@@ -42,25 +70,62 @@ static void every_sample_matches(void **state)
     markcode_parse(&mc, input, len);
     int want_ok = json_is_true(json_object_get(row, "ok"));
     const char *kind = field(row, "kind"), *gtin = field(row, "gtin"),
-               *serial = field(row, "serial");
+               *serial = field(row, "serial"), *error = field(row, "error"),
+               *layout = field(row, "layout"), *t1162 = field(row, "tag1162");
     int bad = (mc.err == MARKCODE_OK) != want_ok ||
               (kind && strcmp(kind, markcode_kind_name(mc.kind))) ||
-              (gtin && strcmp(gtin, mc.gtin)) || (serial && strcmp(serial, mc.serial));
+              (gtin && strcmp(gtin, mc.gtin)) || (serial && strcmp(serial, mc.serial)) ||
+              (error && strcmp(error, markcode_err_code(mc.err))) ||
+              (layout && strcmp(layout, mc.layout)) || (t1162 && !tag1162_is(&mc, t1162));
+    json_t *fixes = json_object_get(row, "fixes");
+    size_t i;
+    json_t *fx;
+    json_array_foreach(fixes, i, fx) if (!has_fix(&mc, json_string_value(fx))) bad = 1;
+    if (!field(row, "group")) bad = 1;
     if (bad) {
-      wrong++;
-      print_error("line %d (%s): got ok=%d kind=%s gtin=%s serial=%s error=%s\n", n,
-                  field(row, "group"), mc.err == MARKCODE_OK, markcode_kind_name(mc.kind), mc.gtin,
-                  mc.serial, markcode_err_code(mc.err));
+      (*wrong)++;
+      print_error("%s line %d (%s): got ok=%d kind=%s gtin=%s serial=%s layout=%s error=%s "
+                  "fixes=0x%x\n",
+                  path, n, field(row, "group"), mc.err == MARKCODE_OK, markcode_kind_name(mc.kind),
+                  mc.gtin, mc.serial, mc.layout, markcode_err_code(mc.err), mc.fixes);
     }
     json_decref(row);
   }
   fclose(f);
-  assert_true(n >= 29);
+  return n;
+}
+
+static void every_sample_matches(void **state)
+{
+  (void)state;
+  int wrong = 0;
+  assert_true(check_file("tests/data/marking_codes.jsonl", &wrong) >= 29);
   assert_int_equal(wrong, 0);
+}
+
+/* The public codes: every line names its source and licence. */
+static void every_public_code_matches(void **state)
+{
+  (void)state;
+  int wrong = 0;
+  assert_true(check_file("tests/data/marking_codes_public.jsonl", &wrong) >= 60);
+  assert_int_equal(wrong, 0);
+  FILE *f = fopen("tests/data/marking_codes_public.jsonl", "r");
+  assert_non_null(f);
+  char line[4096];
+  while (fgets(line, sizeof line, f)) {
+    json_t *row = json_loads(line, 0, NULL);
+    assert_non_null(row);
+    assert_non_null(field(row, "source"));
+    assert_non_null(field(row, "licence"));
+    json_decref(row);
+  }
+  fclose(f);
 }
 
 int main(void)
 {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(every_sample_matches)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(every_sample_matches),
+                                     cmocka_unit_test(every_public_code_matches)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
