@@ -25,14 +25,18 @@ char *codec_base64_encode(const void *data, size_t len)
   return out;
 }
 
-static bool base64_char(char c)
+static int base64_value(char c)
 {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '/';
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  return c == '+' ? 62 : c == '/' ? 63 : -1;
 }
 
 /* The number of '=' at the end of text, or -1 when the text breaks the
-** strict form (length, alphabet, '=' anywhere but the last two places). */
+** strict form (length, alphabet, '=' anywhere but the last two places,
+** bits after the last byte that are not zero: RFC 4648 3.5, so one value
+** has one spelling). */
 static int strict_padding(const char *text, size_t len)
 {
   int pad = 0;
@@ -42,8 +46,10 @@ static int strict_padding(const char *text, size_t len)
       pad++;
       continue;
     }
-    if (!base64_char(text[i])) return -1;
+    if (base64_value(text[i]) < 0) return -1;
   }
+  if (pad == 1 && (base64_value(text[len - 2]) & 0x3) != 0) return -1;
+  if (pad == 2 && (base64_value(text[len - 3]) & 0xF) != 0) return -1;
   return pad;
 }
 

@@ -5,7 +5,8 @@
 ** kassa format uses (batch files, tickets in JSON, label pictures). OpenSSL's
 ** EVP block functions do the work; decoding is strict about input from
 ** outside: only the alphabet, a length that is a multiple of 4, padding
-** only at the end (at most two '='), no white space. EVP_DecodeBlock alone
+** only at the end (at most two '='), zero bits after the last byte (so a
+** value has one spelling), no white space. EVP_DecodeBlock alone
 ** would forgive white space and count the padding as zero bytes.
 **
 ** Hex comes in two kinds, and each has one rule:

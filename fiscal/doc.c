@@ -31,6 +31,7 @@
 #include "fiscal/doc.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -786,9 +787,108 @@ static int get_text(const tlv_item_t *item, char *out, size_t size)
   return 0;
 }
 
+/*
+** The parsers read their documents from a table: each simple requisite is
+** a row (tag, how it is read, where it goes), and its row's index is its
+** bit in `seen`, so a requisite twice is DOC_ERR_DUPLICATE and the caller
+** checks the required ones by their bits. What a table cannot say (an STLV
+** to enter, bytes of a bounded length) goes to the parser's own function;
+** any other tag is skipped (a requisite this register does not use).
+*/
+typedef enum field_kind { FIELD_U32, FIELD_TIME, FIELD_BYTE, FIELD_TEXT } field_kind_t;
+
+typedef struct field {
+  uint16_t tag;
+  field_kind_t kind;
+  size_t offset; /* into the parser's struct */
+  size_t size;   /* FIELD_TEXT: the array's size */
+} field_t;
+
+#define FIELD(tag, kind, type, member)                                                             \
+  {                                                                                                \
+    (tag), (kind), offsetof(type, member), sizeof(((type *)0)->member)                             \
+  }
+
+/* A tag the table does not hold: 0 to go on (skipped or read), else rc. */
+typedef int (*field_other_t)(const tlv_item_t *item, void *out, uint32_t *seen);
+
+static int read_fields(tlv_reader_t *body, const field_t *table, size_t count, void *out,
+                       uint32_t *seen, field_other_t other)
+{
+  tlv_item_t item;
+  int rc;
+  while ((rc = tlv_reader_next(body, &item)) == 0) {
+    size_t k = 0;
+    while (k < count && table[k].tag != item.tag) k++;
+    if (k == count) {
+      if (other && (rc = other(&item, out, seen)) != 0) return rc;
+      continue;
+    }
+    if ((rc = seen_once(seen, (unsigned)k)) != 0) return rc;
+    void *to = (uint8_t *)out + table[k].offset;
+    switch (table[k].kind) {
+    case FIELD_U32:
+      rc = tlv_get_uint32(&item, to);
+      break;
+    case FIELD_TIME:
+      rc = tlv_get_unixtime(&item, to);
+      break;
+    case FIELD_BYTE:
+      rc = tlv_get_byte(&item, to);
+      break;
+    case FIELD_TEXT:
+      rc = get_text(&item, to, table[k].size);
+      break;
+    }
+    if (rc != 0) return rc;
+  }
+  return rc == TLV_ERR_END ? 0 : rc;
+}
+
+/* Operator acknowledgement (7). Bits: 0 1017, 1 1041, 2 1040, 3 1012 (the
+** table), 4 1068, 5 its 1022, 6 1078. */
+static const field_t ack_fields[] = {
+    FIELD(1017, FIELD_TEXT, doc_ack_t, ofd_inn),
+    FIELD(1041, FIELD_TEXT, doc_ack_t, fn_number),
+    FIELD(1040, FIELD_U32, doc_ack_t, document_number),
+    FIELD(1012, FIELD_TIME, doc_ack_t, time),
+};
+
+static int ack_other(const tlv_item_t *item, void *out, uint32_t *seen)
+{
+  doc_ack_t *a = out;
+  int rc;
+  if (item->tag == 1068) {
+    tlv_reader_t message;
+    tlv_item_t inner;
+    if ((rc = seen_once(seen, 4)) != 0) return rc;
+    if ((rc = tlv_reader_enter(item, &message)) != 0) return rc;
+    while ((rc = tlv_reader_next(&message, &inner)) == 0) {
+      if (inner.tag == 1017) { /* where a real OFD writes its INN */
+        if ((rc = seen_once(seen, 0)) != 0) return rc;
+        if ((rc = get_text(&inner, a->ofd_inn, sizeof a->ofd_inn)) != 0) return rc;
+      } else if (inner.tag == 1022) { /* the operator's text, 1047, if any, skipped */
+        if ((rc = seen_once(seen, 5)) != 0) return rc;
+        if ((rc = tlv_get_byte(&inner, &a->answer_code)) != 0) return rc;
+      }
+    }
+    return rc == TLV_ERR_END ? 0 : rc;
+  }
+  if (item->tag == 1078) {
+    const uint8_t *sign;
+    size_t sign_len;
+    if ((rc = seen_once(seen, 6)) != 0) return rc;
+    if ((rc = tlv_get_bytes(item, &sign, &sign_len)) != 0) return rc;
+    if (sign_len > sizeof a->operator_sign) return TLV_ERR_BAD_LENGTH;
+    memcpy(a->operator_sign, sign, sign_len);
+    a->operator_sign_len = sign_len;
+  }
+  return 0;
+}
+
 int doc_parse_ack(const uint8_t *doc, size_t len, doc_ack_t *out)
 {
-  tlv_item_t outer, item;
+  tlv_item_t outer;
   tlv_reader_t body;
   doc_ack_t a;
   uint32_t seen = 0;
@@ -796,57 +896,9 @@ int doc_parse_ack(const uint8_t *doc, size_t len, doc_ack_t *out)
   if (!out) return TLV_ERR_ARGUMENT;
   if ((rc = open_document(doc, len, DOC_OPERATOR_ACK, &outer, &body)) != 0) return rc;
   memset(&a, 0, sizeof a);
-  while ((rc = tlv_reader_next(&body, &item)) == 0) {
-    switch (item.tag) {
-    case 1017:
-      if ((rc = seen_once(&seen, 0)) == 0) rc = get_text(&item, a.ofd_inn, sizeof a.ofd_inn);
-      break;
-    case 1041:
-      if ((rc = seen_once(&seen, 1)) == 0) rc = get_text(&item, a.fn_number, sizeof a.fn_number);
-      break;
-    case 1040:
-      if ((rc = seen_once(&seen, 2)) == 0) rc = tlv_get_uint32(&item, &a.document_number);
-      break;
-    case 1012:
-      if ((rc = seen_once(&seen, 3)) == 0) rc = tlv_get_unixtime(&item, &a.time);
-      break;
-    case 1068: {
-      tlv_reader_t message;
-      tlv_item_t inner;
-      if ((rc = seen_once(&seen, 4)) != 0) break;
-      if ((rc = tlv_reader_enter(&item, &message)) != 0) break;
-      while ((rc = tlv_reader_next(&message, &inner)) == 0) {
-        if (inner.tag == 1017) { /* where a real OFD writes its INN */
-          if ((rc = seen_once(&seen, 0)) != 0) break;
-          if ((rc = get_text(&inner, a.ofd_inn, sizeof a.ofd_inn)) != 0) break;
-          continue;
-        }
-        if (inner.tag != 1022) continue; /* the operator's text, 1047, if any */
-        if ((rc = seen_once(&seen, 5)) != 0) break;
-        if ((rc = tlv_get_byte(&inner, &a.answer_code)) != 0) break;
-      }
-      if (rc == TLV_ERR_END) rc = 0;
-      break;
-    }
-    case 1078: {
-      const uint8_t *sign;
-      size_t sign_len;
-      if ((rc = seen_once(&seen, 6)) != 0) break;
-      if ((rc = tlv_get_bytes(&item, &sign, &sign_len)) != 0) break;
-      if (sign_len > sizeof a.operator_sign) {
-        rc = TLV_ERR_BAD_LENGTH;
-        break;
-      }
-      memcpy(a.operator_sign, sign, sign_len);
-      a.operator_sign_len = sign_len;
-      break;
-    }
-    default:
-      break; /* a requisite this register does not use */
-    }
-    if (rc != 0) return rc;
-  }
-  if (rc != TLV_ERR_END) return rc;
+  if ((rc = read_fields(&body, ack_fields, sizeof ack_fields / sizeof ack_fields[0], &a, &seen,
+                        ack_other)) != 0)
+    return rc;
   /* 1017 (either place), 1012, 1068 {1022} and 1078 are mandatory; 1041
   ** and 1040 (bits 1 and 2) may come from the container's header. */
   if ((seen | 0x06u) != 0x7Fu) return DOC_ERR_MISSING;
@@ -854,9 +906,21 @@ int doc_parse_ack(const uint8_t *doc, size_t len, doc_ack_t *out)
   return 0;
 }
 
+/* OISM answer (83); the bit of each requisite is its row. */
+static const field_t km_answer_fields[] = {
+    FIELD(2001, FIELD_U32, doc_km_answer_t, request_number),
+    FIELD(2114, FIELD_TIME, doc_km_answer_t, request_time),
+    FIELD(2000, FIELD_TEXT, doc_km_answer_t, km),
+    FIELD(2100, FIELD_BYTE, doc_km_answer_t, km_type),
+    FIELD(2102, FIELD_BYTE, doc_km_answer_t, km_mode),
+    FIELD(2109, FIELD_BYTE, doc_km_answer_t, status_answer),
+    FIELD(2105, FIELD_BYTE, doc_km_answer_t, processing_code),
+    FIELD(2005, FIELD_BYTE, doc_km_answer_t, processing_results),
+};
+
 int doc_parse_km_answer(const uint8_t *doc, size_t len, doc_km_answer_t *out)
 {
-  tlv_item_t outer, item;
+  tlv_item_t outer;
   tlv_reader_t body;
   doc_km_answer_t a;
   uint32_t seen = 0;
@@ -864,39 +928,11 @@ int doc_parse_km_answer(const uint8_t *doc, size_t len, doc_km_answer_t *out)
   if (!out) return TLV_ERR_ARGUMENT;
   if ((rc = open_document(doc, len, DOC_KM_ANSWER, &outer, &body)) != 0) return rc;
   memset(&a, 0, sizeof a);
-  while ((rc = tlv_reader_next(&body, &item)) == 0) {
-    switch (item.tag) {
-    case 2001:
-      if ((rc = seen_once(&seen, 0)) == 0) rc = tlv_get_uint32(&item, &a.request_number);
-      break;
-    case 2114:
-      if ((rc = seen_once(&seen, 1)) == 0) rc = tlv_get_unixtime(&item, &a.request_time);
-      break;
-    case 2000:
-      if ((rc = seen_once(&seen, 2)) == 0) rc = get_text(&item, a.km, sizeof a.km);
-      if (rc == 0) a.km_len = strlen(a.km);
-      break;
-    case 2100:
-      if ((rc = seen_once(&seen, 3)) == 0) rc = tlv_get_byte(&item, &a.km_type);
-      break;
-    case 2102:
-      if ((rc = seen_once(&seen, 4)) == 0) rc = tlv_get_byte(&item, &a.km_mode);
-      break;
-    case 2109:
-      if ((rc = seen_once(&seen, 5)) == 0) rc = tlv_get_byte(&item, &a.status_answer);
-      break;
-    case 2105:
-      if ((rc = seen_once(&seen, 6)) == 0) rc = tlv_get_byte(&item, &a.processing_code);
-      break;
-    case 2005:
-      if ((rc = seen_once(&seen, 7)) == 0) rc = tlv_get_byte(&item, &a.processing_results);
-      break;
-    default:
-      break;
-    }
-    if (rc != 0) return rc;
-  }
-  if (rc != TLV_ERR_END) return rc;
+  if ((rc = read_fields(&body, km_answer_fields,
+                        sizeof km_answer_fields / sizeof km_answer_fields[0], &a, &seen, NULL)) !=
+      0)
+    return rc;
+  a.km_len = strlen(a.km);
   /* Without a processing code the answer says nothing; a request the OISM
   ** processed (2105 = 0) must carry its answer about the status (2109). */
   if (!(seen & (1u << 6))) return DOC_ERR_MISSING;
@@ -905,9 +941,16 @@ int doc_parse_km_answer(const uint8_t *doc, size_t len, doc_km_answer_t *out)
   return 0;
 }
 
+/* OISM ticket (84). */
+static const field_t km_ticket_fields[] = {
+    FIELD(2002, FIELD_U32, doc_km_ticket_t, notification_number),
+    FIELD(2111, FIELD_BYTE, doc_km_ticket_t, result),
+    FIELD(2006, FIELD_BYTE, doc_km_ticket_t, processing_results),
+};
+
 int doc_parse_km_ticket(const uint8_t *doc, size_t len, doc_km_ticket_t *out)
 {
-  tlv_item_t outer, item;
+  tlv_item_t outer;
   tlv_reader_t body;
   doc_km_ticket_t t;
   uint32_t seen = 0;
@@ -915,23 +958,10 @@ int doc_parse_km_ticket(const uint8_t *doc, size_t len, doc_km_ticket_t *out)
   if (!out) return TLV_ERR_ARGUMENT;
   if ((rc = open_document(doc, len, DOC_KM_TICKET, &outer, &body)) != 0) return rc;
   memset(&t, 0, sizeof t);
-  while ((rc = tlv_reader_next(&body, &item)) == 0) {
-    switch (item.tag) {
-    case 2002:
-      if ((rc = seen_once(&seen, 0)) == 0) rc = tlv_get_uint32(&item, &t.notification_number);
-      break;
-    case 2111:
-      if ((rc = seen_once(&seen, 1)) == 0) rc = tlv_get_byte(&item, &t.result);
-      break;
-    case 2006:
-      if ((rc = seen_once(&seen, 2)) == 0) rc = tlv_get_byte(&item, &t.processing_results);
-      break;
-    default:
-      break;
-    }
-    if (rc != 0) return rc;
-  }
-  if (rc != TLV_ERR_END) return rc;
+  if ((rc = read_fields(&body, km_ticket_fields,
+                        sizeof km_ticket_fields / sizeof km_ticket_fields[0], &t, &seen, NULL)) !=
+      0)
+    return rc;
   /* Which notification, and whether it was taken. */
   if ((seen & 0x3u) != 0x3u) return DOC_ERR_MISSING;
   *out = t;

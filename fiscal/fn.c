@@ -19,14 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct fn_error_text {
-  int error;
-  const char *name;
-  const char *russian;
-  const char *english;
-} fn_error_text_t;
+#include "common/errtab.h"
 
-static const fn_error_text_t error_texts[] = {
+static const errtab_t error_texts[] = {
     {FN_OK, "ok", "Нет ошибки", "No error"},
     {FN_ERR_UNKNOWN_COMMAND, "unknown_command", "ФН не знает этой команды",
      "The fiscal storage does not know this command"},
@@ -75,15 +70,8 @@ static const fn_error_text_t error_texts[] = {
     {FN_ERR_IO, "io", "Ошибка хранилища эмулятора ФН (диск заполнен или повреждён)",
      "The fiscal storage emulator's disk failed (full or damaged)"},
     {FN_ERR_NO_MEMORY, "no_memory", "Недостаточно памяти", "Out of memory"},
+    ERRTAB_END("Неизвестная ошибка ФН", "Unknown fiscal storage error"),
 };
-
-static const fn_error_text_t *error_find(int error)
-{
-  for (size_t i = 0; i < sizeof error_texts / sizeof error_texts[0]; i++) {
-    if (error_texts[i].error == error) return &error_texts[i];
-  }
-  return NULL;
-}
 
 int fn_err_device_code(int err)
 {
@@ -93,17 +81,11 @@ int fn_err_device_code(int err)
   return 0;
 }
 
-const char *fn_err_name(int err)
-{
-  const fn_error_text_t *text = error_find(err);
-  return text ? text->name : "unknown";
-}
+const char *fn_err_name(int err) { return errtab_name(error_texts, err); }
 
 const char *fn_err_message(int err, bool russian)
 {
-  const fn_error_text_t *text = error_find(err);
-  if (!text) return russian ? "Неизвестная ошибка ФН" : "Unknown fiscal storage error";
-  return russian ? text->russian : text->english;
+  return errtab_message(error_texts, err, russian);
 }
 
 typedef struct ack_refusal_text {

@@ -113,6 +113,8 @@
 
 #include <sqlite3.h>
 
+#include "common/codec.h"
+#include "common/db.h"
 #include "fiscal/crypto.h"
 #include "fiscal/doc.h"
 #include "fiscal/tlv.h"
@@ -613,33 +615,18 @@ static int tx_end(emu_t *e, int rc)
   return rc;
 }
 
-/* Runs one SQL text with no parameters (schema, pragmas) through
-** prepare/step, discarding rows. */
+/* Runs one SQL text with no parameters (schema, pragmas), discarding rows. */
 static int exec_plain(sqlite3 *db, const char *sql)
 {
-  sqlite3_stmt *s = NULL;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
-  if (rc != SQLITE_OK) return db_error(rc);
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) continue;
-  sqlite3_finalize(s);
-  return rc == SQLITE_DONE ? 0 : db_error(rc);
+  int rc = db_exec(db, sql, NULL, 0);
+  return rc == SQLITE_OK ? 0 : db_error(rc);
 }
 
 /* Runs a pragma and gives its one-row answer as text. */
 static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t cap)
 {
-  sqlite3_stmt *s = NULL;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
-  if (rc != SQLITE_OK) return db_error(rc);
-  out[0] = '\0';
-  rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) {
-    const unsigned char *text = sqlite3_column_text(s, 0);
-    if (text) copy_text(out, cap, (const char *)text);
-    rc = SQLITE_DONE;
-  }
-  sqlite3_finalize(s);
-  return rc == SQLITE_DONE ? 0 : db_error(rc);
+  int rc = db_pragma_text(db, sql, out, cap);
+  return rc == SQLITE_OK ? 0 : db_error(rc);
 }
 
 /*
@@ -1107,47 +1094,6 @@ static int document_finish(emu_t *e, meta_t *m, uint16_t type, const doc_header_
 /* ---------------------------------------------------------------------- */
 /* Marking codes: the crypto tail                                          */
 
-/* Strict base64 (RFC 4648, with padding): a bad character, bad padding or
-** non-zero unused bits refuse the whole string. */
-static int base64_value(char c)
-{
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
-static bool base64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *out_len)
-{
-  size_t pad = 0, n, at = 0;
-  if (len == 0 || len % 4 != 0) return false;
-  if (in[len - 1] == '=') pad++;
-  if (in[len - 2] == '=') pad++;
-  n = len / 4 * 3 - pad;
-  if (n > cap) return false;
-  for (size_t i = 0; i < len; i += 4) {
-    int v[4];
-    bool last = i + 4 == len;
-    for (size_t j = 0; j < 4; j++) {
-      char c = in[i + j];
-      if (c == '=' && last && j >= 4 - pad) {
-        v[j] = 0;
-        continue;
-      }
-      if ((v[j] = base64_value(c)) < 0) return false;
-    }
-    if (last && pad == 1 && (v[2] & 0x3) != 0) return false;
-    if (last && pad == 2 && (v[1] & 0xF) != 0) return false;
-    uint32_t word =
-        (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-    for (int k = 2; k >= 0 && at < n; k--) out[at++] = (uint8_t)(word >> (8 * k));
-  }
-  *out_len = n;
-  return true;
-}
-
 /* Where a code's parts are. */
 typedef struct km_parts {
   size_t ki_len; /* the identification part is km[0..ki_len): 0 for a non-GS1 code */
@@ -1232,7 +1178,7 @@ static int tail_verify(int kind, const uint8_t *material, size_t material_len, c
   *status = FN_TAIL_INVALID;
   if (kind == FN_KEY_GOST) {
     crypto_key_t *key = NULL;
-    if (!base64_decode(p->tail, p->tail_len, expected, sizeof expected, &n) ||
+    if (!codec_base64_decode_to(p->tail, p->tail_len, expected, sizeof expected, &n) ||
         n != CRYPTO_SIGNATURE_SIZE)
       return 0;
     if (crypto_key_import(CRYPTO_KEY_PUBLIC, CRYPTO_KEY_DER, material, material_len, &key) != 0)
@@ -1242,7 +1188,7 @@ static int tail_verify(int kind, const uint8_t *material, size_t material_len, c
     if (rc == 0) *status = FN_TAIL_VALID;
     return rc == 0 || rc == CRYPTO_ERR_BAD_SIGNATURE ? 0 : FN_ERR_FAILURE;
   }
-  if (!base64_decode(p->tail, p->tail_len, expected, sizeof expected, &n) ||
+  if (!codec_base64_decode_to(p->tail, p->tail_len, expected, sizeof expected, &n) ||
       n != CRYPTO_STREEBOG256_SIZE)
     return 0;
   if (crypto_hmac_streebog256(material, material_len, (const uint8_t *)km, p->ki_len, mac) != 0)

@@ -50,6 +50,7 @@
 **  - A bad ticket (2111 != 0) clears the notification in the FN (fn.h) and
 **    the run goes on; it is counted for the manager to see.
 */
+#include "common/errtab.h"
 #include "ofd/client.h"
 #include "ofd/keys.h"
 #include "ofd/transport_internal.h"
@@ -74,14 +75,7 @@
 
 /* ---- errors ------------------------------------------------------------ */
 
-typedef struct err_text {
-  int code;
-  const char *name;
-  const char *ru;
-  const char *en;
-} err_text_t;
-
-static const err_text_t err_texts[] = {
+static const errtab_t err_texts[] = {
     {OFD_OK, "ok", "Готово.", "Done."},
     {OFD_ERR_ARGUMENT, "argument", "Внутренняя ошибка: неверный параметр.",
      "Internal error: a bad parameter."},
@@ -124,27 +118,14 @@ static const err_text_t err_texts[] = {
      "остаются в ФН.",
      "No secure (TLS) session with the operator: the server's certificate did not verify or is "
      "not for this address. Check [ofd] ca_file and the address; the documents stay in the FN."},
+    ERRTAB_END("Неизвестная ошибка связи с оператором.", "Unknown operator link error."),
 };
 
-static const err_text_t *err_find(int err)
-{
-  for (size_t i = 0; i < sizeof err_texts / sizeof err_texts[0]; i++)
-    if (err_texts[i].code == err) return &err_texts[i];
-  return NULL;
-}
-
-const char *ofd_err_name(int err)
-{
-  const err_text_t *t = err_find(err);
-  return t ? t->name : "unknown";
-}
+const char *ofd_err_name(int err) { return errtab_name(err_texts, err); }
 
 const char *ofd_err_message(int err, bool russian)
 {
-  const err_text_t *t = err_find(err);
-  if (!t)
-    return russian ? "Неизвестная ошибка связи с оператором." : "Unknown operator link error.";
-  return russian ? t->ru : t->en;
+  return errtab_message(err_texts, err, russian);
 }
 
 /* ---- time -------------------------------------------------------------- */

@@ -11,7 +11,7 @@ kassa_unit_test(test_client SOURCES unit/test_client.c LIBS kassa_ofd kassa_test
 kassa_unit_test(test_outbox SOURCES unit/test_outbox.c LIBS kassa_ofd kassa_test_support)
 # kassa-operator's store transactions nest (its group commit; store.h).
 kassa_unit_test(test_store SOURCES unit/test_store.c ${PROJECT_SOURCE_DIR}/ofd/emulator/store.c
-                LIBS PkgConfig::SQLITE)
+                LIBS kassa_common PkgConfig::SQLITE)
 # kassa-operator end to end: real FN (test_operator_fn), real sockets.
 add_executable(test_operator_fn integration/test_operator_fn.c)
 target_link_libraries(test_operator_fn PRIVATE kassa_ofd kassa_fiscal)

@@ -28,6 +28,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "common/codec.h"
 #include "fiscal/crypto.h"
 #include "fiscal/fn_emu.h"
 
@@ -53,23 +54,6 @@ static const group_t groups[] = {
     {"beer", 13, 93, true, false, 180},      {"antiseptic", 13, 93, true, false, 0},
     {"supplements", 13, 93, true, false, 0}, {"tobacco", 7, 93, true, true, 0},
 };
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void base64_encode(const uint8_t *in, size_t n, char *out)
-{
-  size_t o = 0;
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t w = (uint32_t)in[i] << 16;
-    if (i + 1 < n) w |= (uint32_t)in[i + 1] << 8;
-    if (i + 2 < n) w |= in[i + 2];
-    out[o++] = b64[(w >> 18) & 63];
-    out[o++] = b64[(w >> 12) & 63];
-    out[o++] = i + 1 < n ? b64[(w >> 6) & 63] : '=';
-    out[o++] = i + 2 < n ? b64[w & 63] : '=';
-  }
-  out[o] = '\0';
-}
 
 static uint32_t now_utc(void) { return (uint32_t)time(NULL); }
 
@@ -280,7 +264,7 @@ static int tail_make(store_t *s, unsigned tail, const char *ki, char id[5], char
   const uint8_t *k = (const uint8_t *)ki;
   if (tail == 93) {
     if (crypto_streebog256(k, strlen(ki), mac) != 0) return -1;
-    base64_encode(mac, 3, out); /* 3 bytes: 4 characters, no padding */
+    codec_base64_encode_to(mac, 3, out); /* 3 bytes: 4 characters, no padding */
     return 0;
   }
   rc = store_key_newest(s, kind, id, material, sizeof material, &len);
@@ -291,12 +275,12 @@ static int tail_make(store_t *s, unsigned tail, const char *ki, char id[5], char
   if (rc != 0) return -1;
   if (kind == FN_KEY_HMAC) {
     rc = crypto_hmac_streebog256(material, len, k, strlen(ki), mac);
-    if (rc == 0) base64_encode(mac, CRYPTO_STREEBOG256_SIZE, out);
+    if (rc == 0) codec_base64_encode_to(mac, CRYPTO_STREEBOG256_SIZE, out);
   } else {
     crypto_key_t *key = NULL;
     rc = crypto_key_import(CRYPTO_KEY_PRIVATE, CRYPTO_KEY_DER, material, len, &key);
     if (rc == 0) rc = crypto_sign(key, k, strlen(ki), mac);
-    if (rc == 0) base64_encode(mac, CRYPTO_SIGNATURE_SIZE, out);
+    if (rc == 0) codec_base64_encode_to(mac, CRYPTO_SIGNATURE_SIZE, out);
     crypto_key_free(key);
   }
   memset(material, 0, sizeof material);
@@ -436,35 +420,6 @@ static int cmd_price(store_t *s, int argc, char **argv)
   return 0;
 }
 
-static int b64_value(char c)
-{
-  const char *p = c ? strchr(b64, c) : NULL;
-  return p ? (int)(p - b64) : -1;
-}
-
-/* Strict base64 with padding; the decoded length goes to *n. */
-static bool base64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *n)
-{
-  size_t o = 0;
-  if (len % 4 != 0) return false;
-  for (size_t i = 0; i < len; i += 4) {
-    int v[4];
-    for (int k = 0; k < 4; k++) {
-      bool pad = in[i + (size_t)k] == '=' && i + 4 == len && k >= 2;
-      v[k] = pad ? 0 : b64_value(in[i + (size_t)k]);
-      if (v[k] < 0) return false;
-    }
-    uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-    size_t take = in[i + 2] == '=' ? 1 : in[i + 3] == '=' ? 2 : 3;
-    if (o + take > cap) return false;
-    out[o++] = (uint8_t)(w >> 16);
-    if (take > 1) out[o++] = (uint8_t)(w >> 8);
-    if (take > 2) out[o++] = (uint8_t)w;
-  }
-  *n = o;
-  return true;
-}
-
 int admin_tail_verify(store_t *s, const char *km, size_t km_len, bool *ok)
 {
   char ki[STORE_KI_MAX + 1], id[5] = "", made[96];
@@ -494,7 +449,7 @@ int admin_tail_verify(store_t *s, const char *km, size_t km_len, bool *ok)
   if (short_tail) {
     if (tail_len != 4) return 0;
     if (crypto_streebog256((const uint8_t *)ki, strlen(ki), digest) != 0) return -1;
-    base64_encode(digest, 3, made);
+    codec_base64_encode_to(digest, 3, made);
     *ok = memcmp(made, tail, 4) == 0;
     return 0;
   }
@@ -506,10 +461,10 @@ int admin_tail_verify(store_t *s, const char *km, size_t km_len, bool *ok)
   if (kind == FN_KEY_HMAC && tail_len == 44) {
     if (crypto_hmac_streebog256(pub, pub_len, (const uint8_t *)ki, strlen(ki), digest) != 0)
       goto fail;
-    base64_encode(digest, CRYPTO_STREEBOG256_SIZE, made);
+    codec_base64_encode_to(digest, CRYPTO_STREEBOG256_SIZE, made);
     *ok = memcmp(made, tail, 44) == 0;
   } else if (kind == FN_KEY_GOST && tail_len == 88) {
-    if (!base64_decode(tail, tail_len, sig, sizeof sig, &sig_len) ||
+    if (!codec_base64_decode_to(tail, tail_len, sig, sizeof sig, &sig_len) ||
         sig_len != CRYPTO_SIGNATURE_SIZE) {
       rc = 0;
       goto fail;

@@ -30,6 +30,8 @@
 
 #include <sqlite3.h>
 
+#include "common/db.h"
+
 struct store {
   sqlite3 *db;
   int depth; /* store_begin calls not yet committed or rolled back */
@@ -91,12 +93,6 @@ static int exec_plain(store_t *s, const char *sql)
 }
 
 static const char *kind_name(int kind) { return kind == FN_KEY_GOST ? "gost" : "hmac"; }
-
-static void copy_text(sqlite3_stmt *st, int col, char *out, size_t cap)
-{
-  const unsigned char *t = sqlite3_column_text(st, col);
-  snprintf(out, cap, "%s", t ? (const char *)t : "");
-}
 
 static size_t copy_blob(sqlite3_stmt *st, int col, uint8_t *out, size_t cap)
 {
@@ -359,7 +355,7 @@ int store_key_newest(store_t *s, int kind, char id[5], uint8_t *material, size_t
   sqlite3_bind_text(st, 1, kind_name(kind), -1, SQLITE_STATIC);
   rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
-    copy_text(st, 0, id, 5);
+    db_column_text(st, 0, id, 5);
     *len = copy_blob(st, 1, material, cap);
     rc = 0;
   } else {
@@ -393,8 +389,8 @@ int store_keys_public(store_t *s, fn_key_t *keys, size_t cap, size_t *n)
     fn_key_t *k = &keys[count++];
     char kind[8];
     memset(k, 0, sizeof *k);
-    copy_text(st, 0, k->id, sizeof k->id);
-    copy_text(st, 1, kind, sizeof kind);
+    db_column_text(st, 0, k->id, sizeof k->id);
+    db_column_text(st, 1, kind, sizeof kind);
     k->kind = strcmp(kind, "gost") == 0 ? FN_KEY_GOST : FN_KEY_HMAC;
     k->len = copy_blob(st, 2, k->material, sizeof k->material);
   }
@@ -441,19 +437,19 @@ int store_code_get(store_t *s, const char *ki, store_code_t *c)
   rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
     memset(c, 0, sizeof *c);
-    copy_text(st, 0, c->ki, sizeof c->ki);
-    copy_text(st, 1, c->km, sizeof c->km);
-    copy_text(st, 2, c->gtin, sizeof c->gtin);
-    copy_text(st, 3, c->group, sizeof c->group);
-    copy_text(st, 4, c->owner_inn, sizeof c->owner_inn);
-    copy_text(st, 5, c->status, sizeof c->status);
+    db_column_text(st, 0, c->ki, sizeof c->ki);
+    db_column_text(st, 1, c->km, sizeof c->km);
+    db_column_text(st, 2, c->gtin, sizeof c->gtin);
+    db_column_text(st, 3, c->group, sizeof c->group);
+    db_column_text(st, 4, c->owner_inn, sizeof c->owner_inn);
+    db_column_text(st, 5, c->status, sizeof c->status);
     c->blocked_code = sqlite3_column_int(st, 6) != 0;
     c->blocked_gtin = sqlite3_column_int(st, 7) != 0;
     c->blocked_series = sqlite3_column_int(st, 8) != 0;
     c->expiry = (uint32_t)sqlite3_column_int64(st, 9);
     c->min_price = (uint64_t)sqlite3_column_int64(st, 10);
     c->max_price = (uint64_t)sqlite3_column_int64(st, 11);
-    copy_text(st, 12, c->remarked_to, sizeof c->remarked_to);
+    db_column_text(st, 12, c->remarked_to, sizeof c->remarked_to);
     rc = 0;
   } else {
     rc = rc == SQLITE_DONE ? STORE_NOT_FOUND : sql_fail(s, "code get");
@@ -513,7 +509,7 @@ int store_key_public(store_t *s, const char *id, int *kind, uint8_t *public_part
   rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
     char k[8];
-    copy_text(st, 0, k, sizeof k);
+    db_column_text(st, 0, k, sizeof k);
     *kind = strcmp(k, "gost") == 0 ? FN_KEY_GOST : FN_KEY_HMAC;
     *len = copy_blob(st, 1, public_part, cap);
     rc = 0;
