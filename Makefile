@@ -4,6 +4,9 @@ SANBUILD ?= build-san
 JOBS     ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
+# Warnings are errors in `make test` (and so in CI, .ci/run), not in an
+# ordinary build: KASSA_WERROR in CMakeLists.txt.
+WERROR ?= OFF
 
 .PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos clean
 
@@ -13,18 +16,19 @@ deps:
 	@scripts/install-deps
 
 build: deps
-	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DKASSA_WERROR=$(WERROR) $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Everything: the normal build's tests, then the same tests under
 # ASan+UBSan with clang, plus a short run of every fuzz target.
-test: build
+test: deps
+	$(MAKE) --no-print-directory build WERROR=ON
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-san
 
 test-san: deps
 	cmake -S . -B $(SANBUILD) -DCMAKE_C_COMPILER=clang -DKASSA_SANITIZE=ON \
-	      -DKASSA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
+	      -DKASSA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DKASSA_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build $(SANBUILD) -j $(JOBS)
 	ctest --test-dir $(SANBUILD) --output-on-failure -j $(JOBS)
 

@@ -2,20 +2,19 @@
 ** main.c: the `kassa` program: global options, configuration, dispatch.
 **
 ** Global options may appear anywhere on the line and apply to every
-** command: --config FILE (default: config/kassa.conf of this source tree,
-** then built-in defaults) and --data DIR (also KASSA_DATA).
+** command: --config FILE (default: /etc/kassa/kassa.conf for an installed
+** kassa, the source tree's config/kassa.conf for the build directory's,
+** common/paths.h; a missing default leaves the built-in defaults) and
+** --data DIR (also KASSA_DATA).
 */
+#include "common/paths.h"
+#include "common/version.h"
 #include "pos/cli/cli.h"
 #include "pos/till/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef KASSA_DEFAULT_CONFIG
-#define KASSA_DEFAULT_CONFIG "config/kassa.conf"
-#endif
-#define KASSA_VERSION "0.1.0"
 
 typedef struct command {
   const char *name;
@@ -60,7 +59,7 @@ static void usage(FILE *out)
           "  --data DIR     data directory (default from the config; env KASSA_DATA)\n"
           "  --help         this text; `kassa COMMAND --help` explains a command\n"
           "  --version      print the version\n",
-          KASSA_DEFAULT_CONFIG);
+          kassa_default_config());
 }
 
 int main(int argc, char **argv)
@@ -95,8 +94,8 @@ int main(int argc, char **argv)
   kassa_config_t cfg;
   char err[512];
   kassa_config_defaults(&cfg);
-  if (kassa_config_load(&cfg, config_path ? config_path : KASSA_DEFAULT_CONFIG, config_path != NULL,
-                        err, sizeof err) != 0) {
+  if (kassa_config_load(&cfg, config_path ? config_path : kassa_default_config(),
+                        config_path != NULL, err, sizeof err) != 0) {
     fprintf(stderr, "kassa: %s\n", err);
     return 2;
   }

@@ -1306,7 +1306,7 @@ static int block_target(json_t *body, cache_block_kind_t *kind, char *value, siz
               (mc->kind == MARKCODE_KIND_GS1 || mc->kind == MARKCODE_KIND_TOBACCO_PACK ||
                mc->kind == MARKCODE_KIND_FUR) &&
               mc->ki[0] && strlen(mc->ki) < size;
-    if (ok) snprintf(value, size, "%s", mc->ki);
+    if (ok) memcpy(value, mc->ki, strlen(mc->ki) + 1); /* fits: checked above */
     free(mc);
     if (!ok) {
       fail_field(rs, "code", "не читается как код маркировки", "not a readable marking code");
