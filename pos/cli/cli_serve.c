@@ -18,6 +18,11 @@
 ** has no index.html the service still starts (the API is what front ends
 ** need) and says so once on stderr.
 **
+** Under systemd (Type=notify, dist/systemd/kassa.service) the service
+** says READY=1 once both ports listen and STOPPING=1 when a signal
+** arrives (sd_notify, libsystemd; nothing happens without NOTIFY_SOCKET,
+** or in a build without libsystemd).
+**
 ** Test clock: when KASSA_FAKE_NOW is set (fiscal/fn_emu.h: the FN
 ** emulator's test clock, FFD seconds), the till's own clock (cache
 ** staleness, basket times, reqTimestamp) follows the FN's, so one variable
@@ -29,6 +34,16 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef KASSA_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#else
+static int sd_notify(int unset, const char *state)
+{
+  (void)unset, (void)state;
+  return 0;
+}
+#endif
 
 #include "fiscal/fn_emu.h"
 #include "pos/cli/cli.h"
@@ -114,7 +129,13 @@ int cli_serve(const kassa_config_t *cfg, int argc, char **argv)
   printf("kassa serve: listening on 127.0.0.1:%u (api) and 127.0.0.1:%u (local module)\n",
          service_http_port(s), service_lm_port(s));
   fflush(stdout);
+  char ready[160];
+  snprintf(ready, sizeof ready,
+           "READY=1\nSTATUS=listening on 127.0.0.1:%u (api), %u (local module)",
+           service_http_port(s), service_lm_port(s));
+  sd_notify(0, ready);
   while (sigwait(&stop, &sig) != 0) {}
+  sd_notify(0, "STOPPING=1");
   fprintf(stderr, "kassa serve: %s: finishing the request in flight, closing the till\n",
           sig == SIGINT ? "SIGINT" : "SIGTERM");
   service_stop(s);

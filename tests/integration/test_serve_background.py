@@ -18,11 +18,14 @@ imported; then only `kassa serve` (background = yes) and its HTTP API:
 - the operator stopped: a sale still closes (the till never waits for the
   link), the sender records failures and waits out its backoff; the
   operator started again on the same ports: what was owed arrives with no
-  request made in between (the retry).
+  request made in between (the retry);
+- systemd's readiness protocol (Type=notify): with NOTIFY_SOCKET set, the
+  service sends READY=1 once it listens and STOPPING=1 on SIGTERM.
 Prints "N passed, N failed"; exit 1 on any failure.
 """
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -126,12 +129,22 @@ api_key = demo-key
     operator = Operator(OPERATOR, op_dir, check, ports=ports)
     procs.append(operator.proc)
 
+    notify_path = os.path.join(root, "notify.sock")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    notify.settimeout(30)
     serve = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0", "--lm-port",
-                              "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, NOTIFY_SOCKET=notify_path))
     procs.append(serve)
     line = serve.stdout.readline()
     check("serve ready", line.startswith("kassa serve: listening on "), line)
     port = int(line.split()[4].split(":")[1])
+    try:
+        ready = notify.recv(4096).decode()
+    except OSError as e:
+        ready = str(e)
+    check("sd_notify READY=1", "READY=1" in ready.split("\n"), ready)
 
     ok, j = wait_for(port, lambda s: s["background"]["keys"]["keys"] > 0
                      and s["background"]["sync"]["last_success"] > 0)
@@ -165,6 +178,11 @@ api_key = demo-key
     check("the retry delivers once the operator is back", ok, j.get("background", j))
 
     serve.send_signal(signal.SIGTERM)
+    try:
+        stopping = notify.recv(4096).decode()
+    except OSError as e:
+        stopping = str(e)
+    check("sd_notify STOPPING=1", stopping.strip() == "STOPPING=1", stopping)
     try:
         rc = serve.wait(timeout=30)
     except subprocess.TimeoutExpired:
