@@ -12,6 +12,7 @@
 bool kassa_running_from_build_tree(void)
 {
   char exe[PATH_MAX];
+  if (!KASSA_BUILD_DIR[0]) return false; /* configured without a build-tree default */
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n <= 0) return false;
   exe[n] = '\0';
