@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 # ordinary build: KASSA_WERROR in CMakeLists.txt.
 WERROR ?= OFF
 
-.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos clean
+.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos clean deb deb-test
 
 all: build
 
@@ -25,12 +25,24 @@ test: deps
 	$(MAKE) --no-print-directory build WERROR=ON
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-san
+	$(MAKE) --no-print-directory deb-test
 
 test-san: deps
 	cmake -S . -B $(SANBUILD) -DCMAKE_C_COMPILER=clang -DKASSA_SANITIZE=ON \
 	      -DKASSA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DKASSA_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build $(SANBUILD) -j $(JOBS)
 	ctest --test-dir $(SANBUILD) --output-on-failure -j $(JOBS)
+
+# The Debian package: $(DEBBUILD)/kassa_VERSION_ARCH.deb, lintian without
+# errors (scripts/make-deb). `dpkg -i` it on a shop's machine (README).
+DEBBUILD ?= build-deb
+deb: deps
+	JOBS=$(JOBS) scripts/make-deb $(DEBBUILD)
+
+# The package extracted into a temporary root: the installed programs, the
+# settings and `systemd-analyze verify` on the units (tests/integration/test_deb.py).
+deb-test: deb
+	python3 tests/integration/test_deb.py $(DEBBUILD)/kassa_*.deb
 
 demo: build
 	$(BUILD)/kassa demo
@@ -66,4 +78,4 @@ bench: deps
 	bench/run.sh build-bench
 
 clean:
-	rm -rf $(BUILD) $(SANBUILD) build-bench
+	rm -rf $(BUILD) $(SANBUILD) build-bench $(DEBBUILD)
