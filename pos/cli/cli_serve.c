@@ -28,6 +28,7 @@
 ** staleness, basket times, reqTimestamp) follows the FN's, so one variable
 ** moves the whole till through days in a test.
 */
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,18 +87,27 @@ int cli_serve(const kassa_config_t *cfg, int argc, char **argv)
   int sig = 0;
   service_t *s = NULL;
 
-  for (int i = 1; i < argc; i += 2) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+  static const struct option options[] = {
+      {"http-port", required_argument, NULL, 'p'},
+      {"lm-port", required_argument, NULL, 'l'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  int opt;
+  opterr = 0;
+  while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    if (opt == 'h') {
       fputs(serve_usage, stdout);
       return 0;
     }
-    uint16_t *dst = !strcmp(argv[i], "--http-port") ? &o.http_port
-                    : !strcmp(argv[i], "--lm-port") ? &o.lm_port
-                                                    : NULL;
-    if (!dst || i + 1 >= argc || parse_port(argv[i + 1], dst) != 0) {
-      fprintf(stderr, "kassa serve: bad option or value: %s\n\n%s", argv[i], serve_usage);
+    if ((opt != 'p' && opt != 'l') || parse_port(optarg, opt == 'p' ? &o.http_port : &o.lm_port)) {
+      fprintf(stderr, "kassa serve: bad option or value: %s\n\n%s", argv[optind - 1], serve_usage);
       return 2;
     }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "kassa serve: unexpected argument: %s\n\n%s", argv[optind], serve_usage);
+    return 2;
   }
   if (o.http_port != 0 && o.http_port == o.lm_port) {
     fprintf(stderr, "kassa serve: the API and the local module need two ports, not %u twice\n",
