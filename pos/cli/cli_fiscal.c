@@ -75,41 +75,6 @@ static int refused(const char *what, int err)
   return 1;
 }
 
-/*
-** The next option of a command's line (getopt_long, its own messages
-** off, optind reset by the caller's first call with *first set): the
-** option's val, -1 at the end (positional arguments left from optind on),
-** or '?' after a message naming the unknown option, or the one whose
-** value is missing, with the command's usage.
-*/
-static int next_option(int argc, char **argv, const struct option *options, bool *first,
-                       const char *cmd, const char *usage)
-{
-  if (*first) {
-    optind = 0;
-    opterr = 0;
-    *first = false;
-  }
-  int opt = getopt_long(argc, argv, ":", options, NULL);
-  if (opt == ':') {
-    fprintf(stderr, "kassa: %s needs a value\n", argv[optind - 1]);
-    return '?';
-  }
-  if (opt == '?') {
-    fprintf(stderr, "kassa %s: unknown option %s\n\n%s", cmd, argv[optind - 1], usage);
-    return '?';
-  }
-  return opt;
-}
-
-/* 2 after a message when positional arguments are left over (from optind). */
-static int no_extra(int argc, char **argv, const char *cmd, const char *usage)
-{
-  if (optind >= argc) return 0;
-  fprintf(stderr, "kassa %s: unknown option %s\n\n%s", cmd, argv[optind], usage);
-  return 2;
-}
-
 static int parse_u32(const char *s, uint32_t *out)
 {
   unsigned long v;
@@ -200,7 +165,7 @@ static int fn_init(const kassa_config_t *cfg, int argc, char **argv)
   char number[17] = "";
   bool first = true;
   int opt;
-  while ((opt = next_option(argc, argv, options, &first, "fn init", fn_usage)) != -1) {
+  while ((opt = cli_next_option(argc, argv, options, &first, "fn init", fn_usage)) != -1) {
     if (opt == '?') return 2;
     if (!all_digits(optarg, 16, 16)) {
       fprintf(stderr, "kassa: the FN number must be 16 digits, not '%s'\n", optarg);
@@ -208,7 +173,7 @@ static int fn_init(const kassa_config_t *cfg, int argc, char **argv)
     }
     snprintf(number, sizeof number, "%s", optarg);
   }
-  if (no_extra(argc, argv, "fn init", fn_usage)) return 2;
+  if (cli_no_extra(argc, argv, "fn init", fn_usage)) return 2;
   if (!number[0]) {
     /* An emulator number: 9999 (not a real series) and 12 digits of time. */
     snprintf(number, sizeof number, "9999%012llu",
@@ -274,7 +239,7 @@ static int fn_register_cmd(const kassa_config_t *cfg, int argc, char **argv)
   options[ntext + 4] = (struct option){NULL, 0, NULL, 0};
   bool first = true;
   int opt;
-  while ((opt = next_option(argc, argv, options, &first, "fn register", fn_usage)) != -1) {
+  while ((opt = cli_next_option(argc, argv, options, &first, "fn register", fn_usage)) != -1) {
     if (opt == '?') return 2;
     if (opt >= 0 && (size_t)opt < ntext) {
       size_t k = (size_t)opt;
@@ -299,7 +264,7 @@ static int fn_register_cmd(const kassa_config_t *cfg, int argc, char **argv)
       re = true;
     }
   }
-  if (no_extra(argc, argv, "fn register", fn_usage)) return 2;
+  if (cli_no_extra(argc, argv, "fn register", fn_usage)) return 2;
   const char *missing = !r.header.kkt_reg_number[0] ? "--reg-number"
                         : !r.header.user_inn[0]     ? "--inn"
                         : !r.header.user_name[0]    ? "--name"
@@ -351,11 +316,11 @@ static int fn_status_cmd(const kassa_config_t *cfg, int argc, char **argv)
   static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
   bool json = false, first = true;
   int opt;
-  while ((opt = next_option(argc, argv, options, &first, "fn status", fn_usage)) != -1) {
+  while ((opt = cli_next_option(argc, argv, options, &first, "fn status", fn_usage)) != -1) {
     if (opt == '?') return 2;
     json = true;
   }
-  if (no_extra(argc, argv, "fn status", fn_usage)) return 2;
+  if (cli_no_extra(argc, argv, "fn status", fn_usage)) return 2;
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_status_t s;
@@ -431,11 +396,11 @@ int cli_shift(const kassa_config_t *cfg, int argc, char **argv)
   bool first = true;
   int opt;
   /* argv[1] is open or close: the options follow it. */
-  while ((opt = next_option(argc - 1, argv + 1, options, &first, "shift", shift_usage)) != -1) {
+  while ((opt = cli_next_option(argc - 1, argv + 1, options, &first, "shift", shift_usage)) != -1) {
     if (opt == '?') return 2;
     cashier = optarg;
   }
-  if (no_extra(argc - 1, argv + 1, "shift", shift_usage)) return 2;
+  if (cli_no_extra(argc - 1, argv + 1, "shift", shift_usage)) return 2;
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_doc_result_t res;
@@ -456,14 +421,14 @@ static int fd_list(fn_t *fn, int argc, char **argv)
   uint32_t from = 1, limit = 50;
   bool first = true;
   int opt;
-  while ((opt = next_option(argc, argv, options, &first, "fd list", fd_usage)) != -1) {
+  while ((opt = cli_next_option(argc, argv, options, &first, "fd list", fd_usage)) != -1) {
     if (opt == '?') return 2;
     if (parse_u32(optarg, opt == 'f' ? &from : &limit)) {
       fprintf(stderr, "kassa fd list: %s needs a number\n", opt == 'f' ? "--from" : "--limit");
       return 2;
     }
   }
-  if (no_extra(argc, argv, "fd list", fd_usage)) return 2;
+  if (cli_no_extra(argc, argv, "fd list", fd_usage)) return 2;
   fn_status_t s;
   int rc = fn_status(fn, &s);
   if (rc != 0) return refused("listing", rc);
@@ -525,8 +490,8 @@ static int fd_one(fn_t *fn, int argc, char **argv, bool dump)
   uint32_t n;
   bool json = false, first = true;
   int opt;
-  while ((opt = next_option(argc, argv, dump ? dump_options : show_options, &first, "fd",
-                            fd_usage)) != -1) {
+  while ((opt = cli_next_option(argc, argv, dump ? dump_options : show_options, &first, "fd",
+                                fd_usage)) != -1) {
     if (opt == '?') return 2;
     json = true;
   }
@@ -535,7 +500,7 @@ static int fd_one(fn_t *fn, int argc, char **argv, bool dump)
     return 2;
   }
   optind++;
-  if (no_extra(argc, argv, "fd", fd_usage)) return 2;
+  if (cli_no_extra(argc, argv, "fd", fd_usage)) return 2;
   fn_document_t *doc = malloc(sizeof *doc);
   if (!doc) return 1;
   int rc = fn_document_get(fn, n, doc);
