@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 # ordinary build: KASSA_WERROR in CMakeLists.txt.
 WERROR ?= OFF
 
-.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos clean deb deb-test
+.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos clean deb deb-test format-check
 
 all: build
 
@@ -21,7 +21,7 @@ build: deps
 
 # Everything: the normal build's tests, then the same tests under
 # ASan+UBSan with clang, plus a short run of every fuzz target.
-test: deps
+test: deps format-check
 	$(MAKE) --no-print-directory build WERROR=ON
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-san
@@ -32,6 +32,10 @@ test-san: deps
 	      -DKASSA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DKASSA_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build $(SANBUILD) -j $(JOBS)
 	ctest --test-dir $(SANBUILD) --output-on-failure -j $(JOBS)
+
+# Every C file as clang-format writes it (.clang-format at the root).
+format-check:
+	scripts/check-format
 
 # The Debian package: $(DEBBUILD)/kassa_VERSION_ARCH.deb, lintian without
 # errors (scripts/make-deb). `dpkg -i` it on a shop's machine (README).

@@ -20,7 +20,7 @@
 /* Real codes from tests/data/marking_codes.jsonl, one per layout. */
 #define FOOTWEAR44                                                                                 \
   "010461008041021521e,s;r!t%BroGd" GS "91EE11" GS "929GkndNAXaeC4gMRT4LHKh/"                      \
-                                                   "EkGRn4+gUPdrWMpbtkejw="
+  "EkGRn4+gUPdrWMpbtkejw="
 #define LIGHT88                                                                                    \
   "010463011132146421V!VeVCzqYrNi_" GS "910098" GS                                                 \
   "92rKl1F4poDIm7lNxYpopchwRkhKfjPSZtyGRFb17Zk2x1MxujYHTQxiZTBjn7UV6AJ+qcTKgTbA1SbHRPH5fkcw=="
