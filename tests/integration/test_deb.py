@@ -8,8 +8,8 @@ temporary root and tried there, without installing it:
 - the installed `kassa --version` and `kassa-operator --version` name the
   package's version;
 - `kassa --config ROOT/etc/kassa/kassa.conf fn status` reads the installed
-  settings (no FN in /var/lib/kassa here: it says so, exit 1, never a
-  config error), and with --data on a scratch FN prints its status;
+  settings (no FN in /var/lib/kassa on a build machine: it says so, exit 1;
+  never a config error), and with --data on a scratch FN prints its status;
 - the installed settings name the installed paths, and still hold the demo
   secrets that postinst replaces (debian/kassa.postinst);
 - `systemd-analyze verify` accepts both installed units (ExecStart pointed
@@ -64,9 +64,12 @@ check("settings name the installed paths", "data = /var/lib/kassa" in text
 check("postinst has demo secrets to replace", "api_token = kassa-demo-token" in text
       and "manager_pin = 2468" in text)
 
-r = run([kassa, "--config", conf, "fn", "status"], env=dict(os.environ, KASSA_DATA=""))
-check("fn status with the installed settings: no FN, no config error", r.returncode == 1
-      and "fn init" in r.stderr, (r.returncode, r.stderr))
+r = run([kassa, "--config", conf, "fn", "status"],
+        env={k: v for k, v in os.environ.items() if k != "KASSA_DATA"})
+# /var/lib/kassa here is this machine's: normally no FN (exit 1, said so);
+# where kassa is installed, its FN's status (exit 0). Never a config error (2).
+check("fn status with the installed settings reads them", r.returncode in (0, 1)
+      and (r.returncode == 0 or "fiscal storage" in r.stderr), (r.returncode, r.stderr))
 scratch = os.path.join(root, "data")
 r = run([kassa, "--config", conf, "--data", scratch, "fn", "init", "--fn-number",
          "9999078900007020"])
