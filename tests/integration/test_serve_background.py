@@ -19,6 +19,8 @@ imported; then only `kassa serve` (background = yes) and its HTTP API:
   link), the sender records failures and waits out its backoff; the
   operator started again on the same ports: what was owed arrives with no
   request made in between (the retry);
+- 61 days later on the FN's clock the keys are past keys_refresh_days and
+  a new service updates them without being asked;
 - systemd's readiness protocol (Type=notify): with NOTIFY_SOCKET set, the
   service sends READY=1 once it listens and STOPPING=1 on SIGTERM.
 Prints "N passed, N failed"; exit 1 on any failure.
@@ -189,6 +191,27 @@ api_key = demo-key
         serve.kill()
         rc = "killed"
     check("serve exits 0 on SIGTERM", rc == 0, (rc, serve.stderr.read()[-2000:]))
+
+    # 61 days later on the FN's clock (KASSA_FAKE_NOW): the keys are past
+    # keys_refresh_days (60), so a new service updates them by itself.
+    later = str(j["fn"]["now"] + 61 * 86400) if j.get("fn") else "0"
+    serve = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0", "--lm-port",
+                              "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, KASSA_FAKE_NOW=later))
+    procs.append(serve)
+    line = serve.stdout.readline()
+    check("serve ready 61 days later", line.startswith("kassa serve: listening on "), line)
+    port = int(line.split()[4].split(":")[1]) if line.startswith("kassa serve: listening") else 0
+    ok, j = wait_for(port, lambda s: s["background"]["keys"]["keys"] > 0)
+    check("keys older than keys_refresh_days are updated", ok
+          and j["background"]["keys"]["last_error"] is None, j.get("background", j))
+    serve.send_signal(signal.SIGTERM)
+    try:
+        rc = serve.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        serve.kill()
+        rc = "killed"
+    check("serve exits 0 on SIGTERM (61 days later)", rc == 0, (rc, serve.stderr.read()[-2000:]))
     operator.stop("end")
     s = snapshot(os.path.join(till_dir, "fn.db"), os.path.join(op_dir, "operator.db"), FN_NUMBER)
     check("the operator holds every document of the FN", s["unsent"] == 0
