@@ -4,8 +4,11 @@ SANBUILD ?= build-san
 JOBS     ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
+# Warnings are errors in `make test` (and so in CI, .ci/run), not in an
+# ordinary build: KASSA_WERROR in CMakeLists.txt.
+WERROR ?= OFF
 
-.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos clean
+.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos clean deb deb-test format-check
 
 all: build
 
@@ -13,20 +16,37 @@ deps:
 	@scripts/install-deps
 
 build: deps
-	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DKASSA_WERROR=$(WERROR) $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Everything: the normal build's tests, then the same tests under
 # ASan+UBSan with clang, plus a short run of every fuzz target.
-test: build
+test: deps format-check
+	$(MAKE) --no-print-directory build WERROR=ON
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory test-san
+	$(MAKE) --no-print-directory deb-test
 
 test-san: deps
 	cmake -S . -B $(SANBUILD) -DCMAKE_C_COMPILER=clang -DKASSA_SANITIZE=ON \
-	      -DKASSA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
+	      -DKASSA_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug -DKASSA_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build $(SANBUILD) -j $(JOBS)
 	ctest --test-dir $(SANBUILD) --output-on-failure -j $(JOBS)
+
+# Every C file as clang-format writes it (.clang-format at the root).
+format-check:
+	scripts/check-format
+
+# The Debian package: $(DEBBUILD)/kassa_VERSION_ARCH.deb, lintian without
+# errors (scripts/make-deb). `dpkg -i` it on a shop's machine (README).
+DEBBUILD ?= build-deb
+deb: deps
+	JOBS=$(JOBS) scripts/make-deb $(DEBBUILD)
+
+# The package extracted into a temporary root: the installed programs, the
+# settings and `systemd-analyze verify` on the units (tests/integration/test_deb.py).
+deb-test: deb
+	python3 tests/integration/test_deb.py $(DEBBUILD)/kassa_*.deb
 
 demo: build
 	$(BUILD)/kassa demo
@@ -62,4 +82,4 @@ bench: deps
 	bench/run.sh build-bench
 
 clean:
-	rm -rf $(BUILD) $(SANBUILD) build-bench
+	rm -rf $(BUILD) $(SANBUILD) build-bench $(DEBBUILD)

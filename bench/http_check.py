@@ -89,7 +89,7 @@ def write_conf(mode):
     with open(conf, "w") as f:
         f.write(f"[paths]\ndata = {till_dir}\n[operator]\nofd_port = {ports[0]}\n"
                 f"oism_port = {ports[1]}\nkeys_port = {ports[2]}\nhttp_port = {ports[3]}\n"
-                f"host = 127.0.0.1\n[till]\ncheck = {mode}\nmanager_pin = 2468\n"
+                f"host = 127.0.0.1\n[service]\nbackground = no\n[till]\ncheck = {mode}\nmanager_pin = 2468\n"
                 f"api_token = bench-token\n[trueapi]\napi_key = demo-key\n")
 
 

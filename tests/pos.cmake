@@ -70,6 +70,13 @@ add_test(NAME serve_api COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/
                                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(serve_api PROPERTIES TIMEOUT 120)
+# `kassa serve`'s background work (pos/serve/background.h): keys, sync and
+# delivery with nobody running a command, and the sender's retry.
+add_test(NAME serve_background
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_serve_background.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(serve_background PROPERTIES TIMEOUT 180)
 # `kassa fsck` on a storm-made directory, clean and then damaged six ways.
 add_test(NAME cli_fsck COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_fsck.py
                                $<TARGET_FILE:kassa> $<TARGET_FILE:till_storm>

@@ -120,6 +120,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "common/version.h"
 #include "fiscal/crypto.h"
 #include "fiscal/doc.h"
 #include "fiscal/fn_emu.h"
@@ -816,6 +817,7 @@ static void usage(void)
           "       kassa-operator --data DIR block --code KM | --gtin G\n"
           "       kassa-operator --data DIR price --gtin G [--min KOPECKS] [--max KOPECKS]\n"
           "       kassa-operator --data DIR status CODE\n"
+          "       kassa-operator --version\n"
           "faults: drop delay garbage dup-ack refuse\n");
 }
 
@@ -950,6 +952,10 @@ int main(int argc, char **argv)
   store_t *store = NULL;
   int first = 1, rc;
 
+  if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+    printf("kassa-operator %s\n", KASSA_VERSION);
+    return 0;
+  }
   if (argc >= 3 && strcmp(argv[1], "--data") == 0) {
     data = argv[2];
     first = 3;

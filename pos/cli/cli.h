@@ -35,6 +35,22 @@ int cli_cache(const kassa_config_t *cfg, int argc, char **argv);
 /* `kassa print receipt|qr` (pos/cli/cli_print.c). */
 int cli_print(const kassa_config_t *cfg, int argc, char **argv);
 
+/*
+** Every command reads its options with getopt_long through these two.
+** cli_next_option: the next option of argc/argv (argv[0] is the command
+** or verb; getopt_long with its own messages off, restarted when *first
+** is true, which it then clears): the option's val, -1 at the end (the
+** positional arguments are then argv[optind..argc)), or '?' after a
+** message naming the unknown option ("kassa CMD: unknown option X" and
+** usage) or the option whose value is missing ("kassa: X needs a value").
+** cli_no_extra: 0, or 2 after the same message when positional arguments
+** are left from optind on.
+*/
+struct option;
+int cli_next_option(int argc, char **argv, const struct option *options, bool *first,
+                    const char *cmd, const char *usage);
+int cli_no_extra(int argc, char **argv, const char *cmd, const char *usage);
+
 /* A decimal number in [min, max] into *out: digits only (no sign, no
 ** space), no overflow; false for anything else, NULL included. */
 bool cli_number(const char *s, unsigned long min, unsigned long max, unsigned long *out);

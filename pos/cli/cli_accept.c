@@ -16,6 +16,7 @@
 #include "pos/till/accept.h"
 #include "pos/till/cache.h"
 
+#include <getopt.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,28 +113,46 @@ int cli_accept(const kassa_config_t *cfg, int argc, char **argv)
   accept_error_t e;
   int status = 1, rc;
 
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+  static const struct option options[] = {
+      {"help", no_argument, NULL, 'h'},
+      {"utd", required_argument, NULL, 'u'},
+      {"list", required_argument, NULL, 'l'},
+      {"scanned", required_argument, NULL, 's'},
+      {"all", no_argument, NULL, 'a'},
+      {"part", no_argument, NULL, 'p'},
+      {"reject", no_argument, NULL, 'r'},
+      {"json", no_argument, NULL, 'j'},
+      {NULL, 0, NULL, 0},
+  };
+  int opt;
+  optind = 0;
+  opterr = 0;
+  while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    if (opt == 'h') {
       fputs(accept_usage, stdout);
       return 0;
     }
-    if (!strcmp(a, "--utd") || !strcmp(a, "--list") || !strcmp(a, "--scanned")) {
-      if (i + 1 >= argc) return usage_error("an option needs a file");
-      const char **slot = a[2] == 'u' ? &utd : a[2] == 'l' ? &list : &scanned;
+    if (opt == 'u' || opt == 'l' || opt == 's') {
+      const char **slot = opt == 'u' ? &utd : opt == 'l' ? &list : &scanned;
       if (*slot) return usage_error("a file option is given twice");
-      *slot = argv[++i];
-    } else if (!strcmp(a, "--all") || !strcmp(a, "--part") || !strcmp(a, "--reject")) {
+      *slot = optarg;
+    } else if (opt == 'a' || opt == 'p' || opt == 'r') {
       if (decision != ACCEPT_DECIDE_NONE) return usage_error("give one of --all, --part, --reject");
-      decision = a[2] == 'a'   ? ACCEPT_DECIDE_ALL
-                 : a[2] == 'p' ? ACCEPT_DECIDE_PART
-                               : ACCEPT_DECIDE_REJECT;
-    } else if (!strcmp(a, "--json")) {
+      decision = opt == 'a'   ? ACCEPT_DECIDE_ALL
+                 : opt == 'p' ? ACCEPT_DECIDE_PART
+                              : ACCEPT_DECIDE_REJECT;
+    } else if (opt == 'j') {
       json = true;
+    } else if (opt == ':') {
+      return usage_error("an option needs a file");
     } else {
-      fprintf(stderr, "kassa accept: unknown argument '%s'\n\n%s", a, accept_usage);
+      fprintf(stderr, "kassa accept: unknown argument '%s'\n\n%s", argv[optind - 1], accept_usage);
       return 2;
     }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "kassa accept: unknown argument '%s'\n\n%s", argv[optind], accept_usage);
+    return 2;
   }
   if ((utd == NULL) == (list == NULL)) return usage_error("give exactly one of --utd, --list");
   if (scanned == NULL) return usage_error("--scanned FILE is required");

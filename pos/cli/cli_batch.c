@@ -31,6 +31,7 @@
 #include "ofd/outbox.h"
 #include "pos/cli/cli.h"
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,23 +88,41 @@ static void format_time(uint32_t t, char *out, size_t size)
 static int options(const char *cmd, int argc, char **argv, bool *json, const char **out,
                    const char **url, const char **file)
 {
-  for (int i = 1; i < argc; i++) {
-    const char **slot = !strcmp(argv[i], "--out") && out   ? out
-                        : !strcmp(argv[i], "--url") && url ? url
-                                                           : NULL;
-    if (!strcmp(argv[i], "--json")) {
+  static const struct option all[] = {
+      {"json", no_argument, NULL, 'j'},
+      {"out", required_argument, NULL, 'o'},
+      {"url", required_argument, NULL, 'u'},
+      {NULL, 0, NULL, 0},
+  };
+  int opt;
+  opterr = 0;
+  optind = 0;
+  while ((opt = getopt_long(argc, argv, ":", all, NULL)) != -1) {
+    const char **slot = opt == 'o' ? out : opt == 'u' ? url : NULL;
+    if (opt == 'j') {
       *json = true;
     } else if (slot) {
-      if (i + 1 >= argc || !argv[i + 1][0]) {
-        fprintf(stderr, "kassa batch %s: %s needs a value\n\n%s", cmd, argv[i], batch_usage);
+      if (!optarg[0]) {
+        fprintf(stderr, "kassa batch %s: %s needs a value\n\n%s", cmd, argv[optind - 2],
+                batch_usage);
         return 2;
       }
-      *slot = argv[++i];
-    } else if (file && !*file && argv[i][0] != '-') {
-      *file = argv[i];
+      *slot = optarg;
+    } else if (opt == ':') {
+      fprintf(stderr, "kassa batch %s: %s needs a value\n\n%s", cmd, argv[optind - 1], batch_usage);
+      return 2;
     } else {
-      fprintf(stderr, "kassa batch %s: unknown option or extra argument: %s\n\n%s", cmd, argv[i],
-              batch_usage);
+      fprintf(stderr, "kassa batch %s: unknown option or extra argument: %s\n\n%s", cmd,
+              argv[optind - 1], batch_usage);
+      return 2;
+    }
+  }
+  for (; optind < argc; optind++) {
+    if (file && !*file) {
+      *file = argv[optind];
+    } else {
+      fprintf(stderr, "kassa batch %s: unknown option or extra argument: %s\n\n%s", cmd,
+              argv[optind], batch_usage);
       return 2;
     }
   }

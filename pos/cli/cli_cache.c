@@ -27,6 +27,7 @@
 #include "pos/till/sync.h"
 #include "scanner/markcode.h"
 
+#include <getopt.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -141,14 +142,14 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
   int rc;
   bool stale;
 
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--json")) {
-      json = true;
-    } else {
-      fprintf(stderr, "kassa cache status: unknown option %s\n\n%s", argv[i], cache_usage);
-      return 2;
-    }
+  static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+  bool first = true;
+  int opt;
+  while ((opt = cli_next_option(argc, argv, options, &first, "cache status", cache_usage)) != -1) {
+    if (opt == '?') return 2;
+    json = true;
   }
+  if (cli_no_extra(argc, argv, "cache status", cache_usage)) return 2;
   if (open_cache(cfg, &c)) return 1;
   if ((rc = cache_counts(c, &n)) != 0 || (rc = cache_sync_state(c, cursor, sizeof cursor, &last)) ||
       (rc = cache_fn_applied(c, &applied)) != 0) {
@@ -281,40 +282,41 @@ static int sync_cmd(const kassa_config_t *cfg, int argc, char **argv)
   int rc, status = 1;
 
   operator_defaults(cfg, url, sizeof url, api_key, sizeof api_key);
-  for (int i = 1; i < argc; i++) {
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(argv[i], "--full")) {
+  static const struct option options[] = {
+      {"full", no_argument, NULL, 'f'},        {"url", required_argument, NULL, 'u'},
+      {"owner", required_argument, NULL, 'o'}, {"api-key", required_argument, NULL, 'k'},
+      {"limit", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0},
+  };
+  bool first = true;
+  int opt;
+  while ((opt = cli_next_option(argc, argv, options, &first, "cache sync", cache_usage)) != -1) {
+    const char *v = optarg;
+    if (opt == '?') return 2;
+    if (opt == 'f') {
       full = true;
-    } else if (!strcmp(argv[i], "--url") && v) {
+    } else if (opt == 'u') {
       if (!url_ok(v, sizeof url)) {
         fprintf(stderr, "kassa cache sync: --url wants http://HOST:PORT, not '%s'\n", v);
         return 2;
       }
       snprintf(url, sizeof url, "%s", v);
-      i++;
-    } else if (!strcmp(argv[i], "--owner") && v) {
+    } else if (opt == 'o') {
       size_t n = strlen(v);
       if ((n != 10 && n != 12) || strspn(v, "0123456789") != n) {
         fprintf(stderr, "kassa cache sync: --owner wants an INN of 10 or 12 digits, not '%s'\n", v);
         return 2;
       }
       snprintf(owner, sizeof owner, "%s", v);
-      i++;
-    } else if (!strcmp(argv[i], "--api-key") && v) {
+    } else if (opt == 'k') {
       snprintf(api_key, sizeof api_key, "%s", v);
-      i++;
-    } else if (!strcmp(argv[i], "--limit") && v) {
+    } else if (opt == 'l') {
       if (!cli_number(v, 1, 10000, &limit)) {
         fprintf(stderr, "kassa cache sync: --limit is 1 to 10000\n");
         return 2;
       }
-      i++;
-    } else {
-      fprintf(stderr, "kassa cache sync: unknown option or missing value: %s\n\n%s", argv[i],
-              cache_usage);
-      return 2;
     }
   }
+  if (cli_no_extra(argc, argv, "cache sync", cache_usage)) return 2;
   memset(&ro, 0, sizeof ro);
   ro.url = url;
   ro.api_key = api_key;
@@ -378,20 +380,43 @@ done:
 
 /* ---- kassa cache import-catalogue -------------------------------------- */
 
+/*
+** The commands that take only positional arguments: getopt_long with no
+** option but --help; the n arguments are then argv[first..first+n).
+** Returns the index of the first, or -1 after printing usage (an option,
+** or not n arguments); *status is 0 for --help, 2 otherwise.
+*/
+static int positional(int argc, char **argv, int n, const char *usage, int *status)
+{
+  static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  int opt;
+  optind = 0;
+  opterr = 0;
+  *status = 2;
+  while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    if (opt == 'h') *status = 0;
+    fprintf(opt == 'h' ? stdout : stderr, "%s", usage);
+    return -1;
+  }
+  if (argc - optind != n) {
+    fprintf(stderr, "%s", usage);
+    return -1;
+  }
+  return optind;
+}
+
 static int import_cmd(const kassa_config_t *cfg, int argc, char **argv)
 {
   cache_t *c = NULL;
   char err[512];
   size_t count = 0;
-  int rc;
-  if (argc != 2 || argv[1][0] == '-') {
-    fprintf(stderr, "usage: kassa cache import-catalogue FILE\n");
-    return 2;
-  }
+  int rc, at = positional(argc, argv, 1, "usage: kassa cache import-catalogue FILE\n", &rc);
+  if (at < 0) return rc;
+  const char *file = argv[at];
   if (open_cache(cfg, &c)) return 1;
-  rc = cache_catalogue_import(c, argv[1], &count, err, sizeof err);
+  rc = cache_catalogue_import(c, file, &count, err, sizeof err);
   if (rc == CACHE_ERR_FORMAT || rc == CACHE_ERR_NOT_FOUND) {
-    fprintf(stderr, "kassa: %s: %s\n  nothing was imported / ничего не загружено\n", argv[1], err);
+    fprintf(stderr, "kassa: %s: %s\n  nothing was imported / ничего не загружено\n", file, err);
     cache_close(c);
     return 1;
   }
@@ -429,13 +454,12 @@ static int lookup_cmd(const kassa_config_t *cfg, int argc, char **argv)
   size_t len;
   int rc, status = 1;
 
-  if (argc != 2) {
-    fprintf(stderr, "usage: kassa cache lookup CODE\n");
-    return 2;
-  }
-  len = strlen(argv[1]);
+  int at = positional(argc, argv, 1, "usage: kassa cache lookup CODE\n", &status);
+  if (at < 0) return status;
+  status = 1;
+  len = strlen(argv[at]);
   if (len > MARKCODE_MAX_INPUT) len = MARKCODE_MAX_INPUT;
-  memcpy(input, argv[1], len);
+  memcpy(input, argv[at], len);
   input[len] = '\0';
   len = cli_unescape(input, len);
   if (!(mc = malloc(sizeof *mc))) return 1;
@@ -510,30 +534,29 @@ static int block_cmd(const kassa_config_t *cfg, int argc, char **argv)
   int given = 0, rc;
   cache_t *c = NULL;
 
-  for (int i = 1; i < argc; i += 2) { /* options and their values, in pairs */
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!v) {
+  static const struct option options[] = {
+      {"code", required_argument, NULL, 'c'},
+      {"gtin", required_argument, NULL, 'g'},
+      {"series", required_argument, NULL, 's'},
+      {"reason", required_argument, NULL, 'r'},
+      {NULL, 0, NULL, 0},
+  };
+  int opt;
+  optind = 0;
+  opterr = 0;
+  while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+    if (opt == 'r' && put) {
+      reason = optarg;
+    } else if (opt == 'c' || opt == 'g' || opt == 's') {
+      kind = opt == 'c' ? CACHE_BLOCK_CODE : opt == 'g' ? CACHE_BLOCK_GTIN : CACHE_BLOCK_SERIES;
+      value = optarg;
+      given++;
+    } else {
       given = -1;
       break;
     }
-    if (!strcmp(argv[i], "--reason") && put) {
-      reason = v;
-    } else {
-      if (!strcmp(argv[i], "--code")) {
-        kind = CACHE_BLOCK_CODE;
-      } else if (!strcmp(argv[i], "--gtin")) {
-        kind = CACHE_BLOCK_GTIN;
-      } else if (!strcmp(argv[i], "--series")) {
-        kind = CACHE_BLOCK_SERIES;
-      } else {
-        given = -1;
-        break;
-      }
-      value = v;
-      given++;
-    }
   }
-  if (given != 1) {
+  if (given != 1 || optind < argc) {
     fprintf(stderr, "usage: kassa cache %s --code KI|--gtin GTIN|--series GTIN/BATCH%s\n", argv[0],
             put ? " [--reason TEXT]" : "");
     return 2;
@@ -584,12 +607,16 @@ static int pool_cmd(const kassa_config_t *cfg, int argc, char **argv)
   cache_t *c = NULL;
   int status = 1, rc;
 
-  if (argc != 3 || strcmp(argv[1], "add") != 0) {
+  int at = positional(argc, argv, 2, "usage: kassa cache pool add FILE\n", &status);
+  if (at < 0) return status;
+  status = 1;
+  if (strcmp(argv[at], "add") != 0) {
     fprintf(stderr, "usage: kassa cache pool add FILE\n");
     return 2;
   }
-  if (!(f = fopen(argv[2], "r"))) {
-    fprintf(stderr, "kassa: %s: %s / файл не читается\n", argv[2], strerror(errno));
+  const char *file = argv[at + 1];
+  if (!(f = fopen(file, "r"))) {
+    fprintf(stderr, "kassa: %s: %s / файл не читается\n", file, strerror(errno));
     return 1;
   }
   if (!(mc = malloc(sizeof *mc)) || !(codes = calloc(POOL_MAX, sizeof *codes)) ||
@@ -615,11 +642,11 @@ static int pool_cmd(const kassa_config_t *cfg, int argc, char **argv)
       fprintf(stderr,
               "kassa: %s line %zu: %s\n  строка %zu: %s\n  nothing was pooled / ничего "
               "не добавлено\n",
-              argv[2], number, en, number, ru);
+              file, number, en, number, ru);
       goto done;
     }
     if (count == POOL_MAX) {
-      fprintf(stderr, "kassa: %s: more than %u codes in one file\n", argv[2], POOL_MAX);
+      fprintf(stderr, "kassa: %s: more than %u codes in one file\n", file, POOL_MAX);
       goto done;
     }
     if (!(codes[count] = malloc(mc->normalized_len + 1))) goto done;
@@ -632,7 +659,7 @@ static int pool_cmd(const kassa_config_t *cfg, int argc, char **argv)
     const char *detail = cache_last_error(c);
     unsigned long index = 0;
     if (sscanf(detail, "code %lu", &index) == 1 && index < count)
-      fprintf(stderr, "kassa: %s line %zu:\n", argv[2], line_of[index]);
+      fprintf(stderr, "kassa: %s line %zu:\n", file, line_of[index]);
     cache_refused("the codes were not pooled", rc, c);
     goto done;
   }
@@ -665,25 +692,29 @@ static int report_cmd(const kassa_config_t *cfg, int argc, char **argv)
   int rc;
 
   operator_defaults(cfg, url, sizeof url, api_key, sizeof api_key);
-  for (int i = 1; i < argc; i++) {
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(argv[i], "--owner") && v) {
-      owner = v;
-      i++;
-    } else if (!strcmp(argv[i], "--url") && v && url_ok(v, sizeof url)) {
-      snprintf(url, sizeof url, "%s", v);
-      i++;
-    } else if (!strcmp(argv[i], "--api-key") && v) {
-      snprintf(api_key, sizeof api_key, "%s", v);
-      i++;
-    } else if (argv[i][0] != '-' && !old) {
-      old = argv[i];
-    } else if (argv[i][0] != '-' && !fresh) {
-      fresh = argv[i];
-    } else {
-      old = NULL;
-      break;
-    }
+  static const struct option options[] = {
+      {"owner", required_argument, NULL, 'o'},
+      {"url", required_argument, NULL, 'u'},
+      {"api-key", required_argument, NULL, 'k'},
+      {NULL, 0, NULL, 0},
+  };
+  int opt;
+  bool bad = false;
+  optind = 0;
+  opterr = 0;
+  while (!bad && (opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+    if (opt == 'o')
+      owner = optarg;
+    else if (opt == 'u' && url_ok(optarg, sizeof url))
+      snprintf(url, sizeof url, "%s", optarg);
+    else if (opt == 'k')
+      snprintf(api_key, sizeof api_key, "%s", optarg);
+    else
+      bad = true;
+  }
+  if (!bad && argc - optind == 2) {
+    old = argv[optind];
+    fresh = argv[optind + 1];
   }
   if (!old || !fresh) {
     fprintf(stderr, "usage: kassa cache report-remark OLD NEWCODE [--owner INN] [--url URL] "

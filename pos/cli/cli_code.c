@@ -10,6 +10,7 @@
 #include "scanner/layout.h"
 #include "scanner/markcode.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,24 +86,28 @@ static int parse_one(const char *text, size_t len, int escaped)
 
 static int code_parse(int argc, char **argv)
 {
-  int escaped = 0, first = argc, status = 0;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--escaped"))
+  static const struct option options[] = {
+      {"escaped", no_argument, NULL, 'e'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  int escaped = 0, first, status = 0, opt;
+  /* "+": the options come first; from the first code on, everything is a
+  ** code (a code may start with anything). */
+  opterr = 0;
+  optind = 0;
+  while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+    if (opt == 'e') {
       escaped = 1;
-    else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+    } else if (opt == 'h') {
       fputs(code_usage, stdout);
       return 0;
-    } else if (!strcmp(argv[i], "--")) {
-      first = i + 1;
-      break;
-    } else if (argv[i][0] == '-' && argv[i][1] == '-') {
-      fprintf(stderr, "kassa code parse: unknown option %s\n\n%s", argv[i], code_usage);
-      return 2;
     } else {
-      first = i;
-      break;
+      fprintf(stderr, "kassa code parse: unknown option %s\n\n%s", argv[optind - 1], code_usage);
+      return 2;
     }
   }
+  first = optind;
   if (first < argc) {
     for (int i = first; i < argc; i++) status |= parse_one(argv[i], strlen(argv[i]), escaped);
     return status;

@@ -21,6 +21,7 @@
 #include "pos/cli/cli.h"
 #include "pos/till/fiscal_text.h"
 
+#include <getopt.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,15 +73,6 @@ static int refused(const char *what, int err)
   fprintf(stderr, "kassa: %s refused by the fiscal storage: error 0x%02X (%s)\n  %s\n  %s\n", what,
           (unsigned)code, fn_err_name(err), fn_err_message(err, true), fn_err_message(err, false));
   return 1;
-}
-
-static const char *arg_value(int argc, char **argv, int *i)
-{
-  if (*i + 1 >= argc) {
-    fprintf(stderr, "kassa: %s needs a value\n", argv[*i]);
-    return NULL;
-  }
-  return argv[++*i];
 }
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -168,21 +160,20 @@ static void print_result(const char *what, const fn_doc_result_t *r)
 
 static int fn_init(const kassa_config_t *cfg, int argc, char **argv)
 {
+  static const struct option options[] = {{"fn-number", required_argument, NULL, 'n'},
+                                          {NULL, 0, NULL, 0}};
   char number[17] = "";
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--fn-number")) {
-      const char *v = arg_value(argc, argv, &i);
-      if (!v) return 2;
-      if (!all_digits(v, 16, 16)) {
-        fprintf(stderr, "kassa: the FN number must be 16 digits, not '%s'\n", v);
-        return 2;
-      }
-      snprintf(number, sizeof number, "%s", v);
-    } else {
-      fprintf(stderr, "kassa fn init: unknown option %s\n\n%s", argv[i], fn_usage);
+  bool first = true;
+  int opt;
+  while ((opt = cli_next_option(argc, argv, options, &first, "fn init", fn_usage)) != -1) {
+    if (opt == '?') return 2;
+    if (!all_digits(optarg, 16, 16)) {
+      fprintf(stderr, "kassa: the FN number must be 16 digits, not '%s'\n", optarg);
       return 2;
     }
+    snprintf(number, sizeof number, "%s", optarg);
   }
+  if (cli_no_extra(argc, argv, "fn init", fn_usage)) return 2;
   if (!number[0]) {
     /* An emulator number: 9999 (not a real series) and 12 digits of time. */
     snprintf(number, sizeof number, "9999%012llu",
@@ -236,40 +227,44 @@ static int fn_register_cmd(const kassa_config_t *cfg, int argc, char **argv)
       {"--ofd-name", r.reg.ofd_name, sizeof r.reg.ofd_name},
       {"--kkt-serial", r.reg.kkt_serial, sizeof r.reg.kkt_serial},
   };
-  for (int i = 1; i < argc; i++) {
-    bool matched = false;
-    for (size_t k = 0; k < sizeof text / sizeof text[0]; k++) {
-      if (strcmp(argv[i], text[k].flag)) continue;
-      const char *v = arg_value(argc, argv, &i);
-      if (!v) return 2;
-      if (strlen(v) >= text[k].size) {
+  enum { TAX = 1000, AUTONOMOUS, NO_MARKING, RE };
+  const size_t ntext = sizeof text / sizeof text[0];
+  struct option options[sizeof text / sizeof text[0] + 5];
+  for (size_t k = 0; k < ntext; k++)
+    options[k] = (struct option){text[k].flag + 2, required_argument, NULL, (int)k};
+  options[ntext] = (struct option){"tax-systems", required_argument, NULL, TAX};
+  options[ntext + 1] = (struct option){"autonomous", no_argument, NULL, AUTONOMOUS};
+  options[ntext + 2] = (struct option){"no-marking", no_argument, NULL, NO_MARKING};
+  options[ntext + 3] = (struct option){"re", no_argument, NULL, RE};
+  options[ntext + 4] = (struct option){NULL, 0, NULL, 0};
+  bool first = true;
+  int opt;
+  while ((opt = cli_next_option(argc, argv, options, &first, "fn register", fn_usage)) != -1) {
+    if (opt == '?') return 2;
+    if (opt >= 0 && (size_t)opt < ntext) {
+      size_t k = (size_t)opt;
+      if (strlen(optarg) >= text[k].size) {
         fprintf(stderr, "kassa: %s is longer than %zu characters\n", text[k].flag,
                 text[k].size - 1);
         return 2;
       }
-      snprintf(text[k].dst, text[k].size, "%s", v);
-      matched = true;
-    }
-    if (matched) continue;
-    if (!strcmp(argv[i], "--tax-systems")) {
-      const char *v = arg_value(argc, argv, &i);
+      snprintf(text[k].dst, text[k].size, "%s", optarg);
+    } else if (opt == TAX) {
       uint32_t m;
-      if (!v || parse_u32(v, &m) || m == 0 || m > 63) {
+      if (parse_u32(optarg, &m) || m == 0 || m > 63) {
         fprintf(stderr, "kassa: --tax-systems is a mask from 1 to 63\n");
         return 2;
       }
       r.reg.tax_systems = (uint8_t)m;
-    } else if (!strcmp(argv[i], "--autonomous")) {
+    } else if (opt == AUTONOMOUS) {
       autonomous = true;
-    } else if (!strcmp(argv[i], "--no-marking")) {
+    } else if (opt == NO_MARKING) {
       r.reg.marking = false;
-    } else if (!strcmp(argv[i], "--re")) {
+    } else if (opt == RE) {
       re = true;
-    } else {
-      fprintf(stderr, "kassa fn register: unknown option %s\n\n%s", argv[i], fn_usage);
-      return 2;
     }
   }
+  if (cli_no_extra(argc, argv, "fn register", fn_usage)) return 2;
   const char *missing = !r.header.kkt_reg_number[0] ? "--reg-number"
                         : !r.header.user_inn[0]     ? "--inn"
                         : !r.header.user_name[0]    ? "--name"
@@ -318,11 +313,14 @@ static int fn_register_cmd(const kassa_config_t *cfg, int argc, char **argv)
 
 static int fn_status_cmd(const kassa_config_t *cfg, int argc, char **argv)
 {
-  bool json = argc > 1 && !strcmp(argv[1], "--json");
-  if (argc > 1 && !json) {
-    fprintf(stderr, "kassa fn status: unknown option %s\n\n%s", argv[1], fn_usage);
-    return 2;
+  static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+  bool json = false, first = true;
+  int opt;
+  while ((opt = cli_next_option(argc, argv, options, &first, "fn status", fn_usage)) != -1) {
+    if (opt == '?') return 2;
+    json = true;
   }
+  if (cli_no_extra(argc, argv, "fn status", fn_usage)) return 2;
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_status_t s;
@@ -392,16 +390,17 @@ int cli_shift(const kassa_config_t *cfg, int argc, char **argv)
     fprintf(stderr, "kassa shift: open or close?\n\n%s", shift_usage);
     return 2;
   }
+  static const struct option options[] = {{"cashier", required_argument, NULL, 'c'},
+                                          {NULL, 0, NULL, 0}};
   const char *cashier = "";
-  for (int i = 2; i < argc; i++) {
-    if (!strcmp(argv[i], "--cashier")) {
-      cashier = arg_value(argc, argv, &i);
-      if (!cashier) return 2;
-    } else {
-      fprintf(stderr, "kassa shift: unknown option %s\n\n%s", argv[i], shift_usage);
-      return 2;
-    }
+  bool first = true;
+  int opt;
+  /* argv[1] is open or close: the options follow it. */
+  while ((opt = cli_next_option(argc - 1, argv + 1, options, &first, "shift", shift_usage)) != -1) {
+    if (opt == '?') return 2;
+    cashier = optarg;
   }
+  if (cli_no_extra(argc - 1, argv + 1, "shift", shift_usage)) return 2;
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_doc_result_t res;
@@ -416,21 +415,20 @@ int cli_shift(const kassa_config_t *cfg, int argc, char **argv)
 
 static int fd_list(fn_t *fn, int argc, char **argv)
 {
+  static const struct option options[] = {{"from", required_argument, NULL, 'f'},
+                                          {"limit", required_argument, NULL, 'l'},
+                                          {NULL, 0, NULL, 0}};
   uint32_t from = 1, limit = 50;
-  for (int i = 1; i < argc; i++) {
-    const char *v = NULL;
-    uint32_t *dst = !strcmp(argv[i], "--from")    ? &from
-                    : !strcmp(argv[i], "--limit") ? &limit
-                                                  : NULL;
-    if (!dst) {
-      fprintf(stderr, "kassa fd list: unknown option %s\n\n%s", argv[i], fd_usage);
-      return 2;
-    }
-    if (!(v = arg_value(argc, argv, &i)) || parse_u32(v, dst)) {
-      fprintf(stderr, "kassa fd list: %s needs a number\n", argv[i - (v ? 1 : 0)]);
+  bool first = true;
+  int opt;
+  while ((opt = cli_next_option(argc, argv, options, &first, "fd list", fd_usage)) != -1) {
+    if (opt == '?') return 2;
+    if (parse_u32(optarg, opt == 'f' ? &from : &limit)) {
+      fprintf(stderr, "kassa fd list: %s needs a number\n", opt == 'f' ? "--from" : "--limit");
       return 2;
     }
   }
+  if (cli_no_extra(argc, argv, "fd list", fd_usage)) return 2;
   fn_status_t s;
   int rc = fn_status(fn, &s);
   if (rc != 0) return refused("listing", rc);
@@ -486,20 +484,23 @@ static void dump_tlv(tlv_reader_t *r, int depth)
 
 static int fd_one(fn_t *fn, int argc, char **argv, bool dump)
 {
+  static const struct option show_options[] = {{"json", no_argument, NULL, 'j'},
+                                               {NULL, 0, NULL, 0}},
+                             dump_options[] = {{NULL, 0, NULL, 0}};
   uint32_t n;
-  bool json = false;
-  if (argc < 2 || parse_u32(argv[1], &n) || n == 0) {
+  bool json = false, first = true;
+  int opt;
+  while ((opt = cli_next_option(argc, argv, dump ? dump_options : show_options, &first, "fd",
+                                fd_usage)) != -1) {
+    if (opt == '?') return 2;
+    json = true;
+  }
+  if (optind >= argc || parse_u32(argv[optind], &n) || n == 0) {
     fprintf(stderr, "kassa fd %s: which document number?\n\n%s", dump ? "dump" : "show", fd_usage);
     return 2;
   }
-  for (int i = 2; i < argc; i++) {
-    if (!dump && !strcmp(argv[i], "--json"))
-      json = true;
-    else {
-      fprintf(stderr, "kassa fd: unknown option %s\n\n%s", argv[i], fd_usage);
-      return 2;
-    }
-  }
+  optind++;
+  if (cli_no_extra(argc, argv, "fd", fd_usage)) return 2;
   fn_document_t *doc = malloc(sizeof *doc);
   if (!doc) return 1;
   int rc = fn_document_get(fn, n, doc);

@@ -27,6 +27,7 @@
 #include "ofd/outbox.h"
 #include "pos/cli/cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,14 +144,21 @@ static void format_age(uint32_t seconds, char *out, size_t size)
 
 static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
 {
+  static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
   bool json = false;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--json"))
-      json = true;
-    else {
-      fprintf(stderr, "kassa ofd status: unknown option %s\n\n%s", argv[i], ofd_usage);
+  int opt;
+  opterr = 0;
+  optind = 0;
+  while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    if (opt != 'j') {
+      fprintf(stderr, "kassa ofd status: unknown option %s\n\n%s", argv[optind - 1], ofd_usage);
       return 2;
     }
+    json = true;
+  }
+  if (optind < argc) {
+    fprintf(stderr, "kassa ofd status: unknown option %s\n\n%s", argv[optind], ofd_usage);
+    return 2;
   }
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
@@ -320,33 +328,48 @@ static int flush_cmd(const kassa_config_t *cfg, int argc, char **argv)
   uint16_t ofd_port = cfg->operator_ofd_port, oism_port = cfg->operator_oism_port;
   unsigned retries = 2;
   uint32_t window = 0; /* the client's default */
-  for (int i = 1; i < argc; i++) {
-    bool is_ofd = !strcmp(argv[i], "--ofd"), is_oism = !strcmp(argv[i], "--oism");
-    if ((is_ofd || is_oism) && i + 1 < argc) {
-      const char *v = argv[++i];
-      if (parse_endpoint(v, is_ofd ? ofd_host : oism_host, 256, is_ofd ? &ofd_port : &oism_port)) {
-        fprintf(stderr, "kassa ofd flush: %s wants HOST:PORT, not '%s'\n", argv[i - 1], v);
+  static const struct option options[] = {
+      {"ofd", required_argument, NULL, 'o'},
+      {"oism", required_argument, NULL, 'i'},
+      {"retries", required_argument, NULL, 'r'},
+      {"window", required_argument, NULL, 'w'},
+      {NULL, 0, NULL, 0},
+  };
+  int opt;
+  opterr = 0;
+  optind = 0;
+  while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+    unsigned long n;
+    if (opt == 'o' || opt == 'i') {
+      bool is_ofd = opt == 'o';
+      if (parse_endpoint(optarg, is_ofd ? ofd_host : oism_host, 256,
+                         is_ofd ? &ofd_port : &oism_port)) {
+        fprintf(stderr, "kassa ofd flush: %s wants HOST:PORT, not '%s'\n",
+                is_ofd ? "--ofd" : "--oism", optarg);
         return 2;
       }
-    } else if (!strcmp(argv[i], "--retries") && i + 1 < argc) {
-      unsigned long n;
-      if (!cli_number(argv[++i], 0, 20, &n)) {
+    } else if (opt == 'r') {
+      if (!cli_number(optarg, 0, 20, &n)) {
         fprintf(stderr, "kassa ofd flush: --retries is 0 to 20\n");
         return 2;
       }
       retries = (unsigned)n;
-    } else if (!strcmp(argv[i], "--window") && i + 1 < argc) {
-      unsigned long n;
-      if (!cli_number(argv[++i], 1, OFD_WINDOW_MAX, &n)) {
+    } else if (opt == 'w') {
+      if (!cli_number(optarg, 1, OFD_WINDOW_MAX, &n)) {
         fprintf(stderr, "kassa ofd flush: --window is 1 to %u\n", (unsigned)OFD_WINDOW_MAX);
         return 2;
       }
       window = (uint32_t)n;
     } else {
-      fprintf(stderr, "kassa ofd flush: unknown option or missing value: %s\n\n%s", argv[i],
-              ofd_usage);
+      fprintf(stderr, "kassa ofd flush: unknown option or missing value: %s\n\n%s",
+              argv[optind - 1], ofd_usage);
       return 2;
     }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "kassa ofd flush: unknown option or missing value: %s\n\n%s", argv[optind],
+            ofd_usage);
+    return 2;
   }
   if (ofd_port == 0 || oism_port == 0) {
     fprintf(stderr, "kassa ofd flush: no operator port configured ([operator] in the config)\n");
@@ -397,17 +420,26 @@ static int keys_cmd(const kassa_config_t *cfg, int argc, char **argv)
   char host[256];
   uint16_t port = cfg->operator_keys_port;
   snprintf(host, sizeof host, "%s", cfg->operator_host);
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--keys") && i + 1 < argc) {
-      if (parse_endpoint(argv[++i], host, sizeof host, &port)) {
-        fprintf(stderr, "kassa ofd keys: --keys wants HOST:PORT, not '%s'\n", argv[i]);
-        return 2;
-      }
-    } else {
-      fprintf(stderr, "kassa ofd keys: unknown option or missing value: %s\n\n%s", argv[i],
+  static const struct option options[] = {{"keys", required_argument, NULL, 'k'},
+                                          {NULL, 0, NULL, 0}};
+  int opt;
+  opterr = 0;
+  optind = 0;
+  while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+    if (opt != 'k') {
+      fprintf(stderr, "kassa ofd keys: unknown option or missing value: %s\n\n%s", argv[optind - 1],
               ofd_usage);
       return 2;
     }
+    if (parse_endpoint(optarg, host, sizeof host, &port)) {
+      fprintf(stderr, "kassa ofd keys: --keys wants HOST:PORT, not '%s'\n", optarg);
+      return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "kassa ofd keys: unknown option or missing value: %s\n\n%s", argv[optind],
+            ofd_usage);
+    return 2;
   }
   fn_t *fn = NULL;
   ofd_client_t *client = NULL;

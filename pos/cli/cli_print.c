@@ -13,6 +13,7 @@
 ** Exit status: 0 printed, 1 failed (no such receipt, the printer refused;
 ** the reason in Russian and English on stderr), 2 usage.
 */
+#include <getopt.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,27 +60,31 @@ static int parse(int argc, char **argv, opts_t *o)
       {"--timeout", offsetof(opts_t, timeout)}, {"--png", offsetof(opts_t, png)},
       {"--module", offsetof(opts_t, module)},
   };
+  enum { N = sizeof named / sizeof named[0] };
+  struct option options[N + 1];
+  int opt;
+  for (size_t k = 0; k < N; k++)
+    options[k] = (struct option){named[k].name + 2, required_argument, NULL, (int)k};
+  options[N] = (struct option){NULL, 0, NULL, 0};
   memset(o, 0, sizeof *o);
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    size_t k;
-    for (k = 0; k < sizeof named / sizeof named[0]; k++)
-      if (!strcmp(a, named[k].name)) break;
-    if (k < sizeof named / sizeof named[0]) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "kassa: %s needs a value\n", a);
-        return 2;
-      }
-      *(const char **)(void *)((char *)o + named[k].offset) = argv[++i];
-    } else if (a[0] == '-' && a[1] == '-') {
-      fprintf(stderr, "kassa: unknown option %s\n", a);
-      return 2;
-    } else if (!o->fd) {
-      o->fd = a;
-    } else {
-      fprintf(stderr, "kassa: unexpected argument %s\n", a);
+  optind = 0;
+  opterr = 0;
+  /* argv[0] is the verb (receipt, qr); the options and the FD follow. */
+  while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+    if (opt == ':') {
+      fprintf(stderr, "kassa: %s needs a value\n", argv[optind - 1]);
       return 2;
     }
+    if (opt < 0 || opt >= (int)N) {
+      fprintf(stderr, "kassa: unknown option %s\n", argv[optind - 1]);
+      return 2;
+    }
+    *(const char **)(void *)((char *)o + named[opt].offset) = optarg;
+  }
+  if (optind < argc) o->fd = argv[optind++];
+  if (optind < argc) {
+    fprintf(stderr, "kassa: unexpected argument %s\n", argv[optind]);
+    return 2;
   }
   return 0;
 }
@@ -283,7 +288,7 @@ int cli_print(const kassa_config_t *cfg, int argc, char **argv)
     fputs(usage_text, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
-  if ((rc = parse(argc - 2, argv + 2, &o)) != 0) {
+  if ((rc = parse(argc - 1, argv + 1, &o)) != 0) {
     fputs(usage_text, stderr);
     return rc;
   }

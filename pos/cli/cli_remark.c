@@ -14,6 +14,7 @@
 ** 0 done, 1 refused or failed (the reason printed in Russian and English),
 ** 2 usage.
 */
+#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,18 +35,64 @@ static const char usage[] =
     "(`kassa cache pool add`), the old code never sells again, the operator is told,\n"
     "and the DataMatrix label is written.\n";
 
-static const char *opt(int argc, char **argv, const char *name)
-{
-  for (int i = 1; i + 1 < argc; i++)
-    if (!strcmp(argv[i], name)) return argv[i + 1];
-  return NULL;
-}
+/* The command line of `kassa remark`, read once with getopt_long. */
+typedef struct remark_args {
+  const char *old, *pending, *label, *html, *pin;
+  bool escaped, json, help;
+  const char *verb; /* "pending", "flush", or NULL: remark one good */
+} remark_args_t;
 
-static bool flag(int argc, char **argv, const char *name)
+/* 0, or 2 after a message (an unknown option, a missing value, an extra
+** argument). */
+static int parse_args(int argc, char **argv, remark_args_t *a)
 {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], name)) return true;
-  return false;
+  static const struct option options[] = {
+      {"old", required_argument, NULL, 'o'},
+      {"pending", required_argument, NULL, 'p'},
+      {"label", required_argument, NULL, 'l'},
+      {"html", required_argument, NULL, 'H'},
+      {"pin", required_argument, NULL, 'P'},
+      {"escaped", no_argument, NULL, 'e'},
+      {"json", no_argument, NULL, 'j'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  bool first = true;
+  int opt;
+  memset(a, 0, sizeof *a);
+  while ((opt = cli_next_option(argc, argv, options, &first, "remark", usage)) != -1) {
+    switch (opt) {
+    case 'o':
+      a->old = optarg;
+      break;
+    case 'p':
+      a->pending = optarg;
+      break;
+    case 'l':
+      a->label = optarg;
+      break;
+    case 'H':
+      a->html = optarg;
+      break;
+    case 'P':
+      a->pin = optarg;
+      break;
+    case 'e':
+      a->escaped = true;
+      break;
+    case 'j':
+      a->json = true;
+      break;
+    case 'h':
+      a->help = true;
+      break;
+    default:
+      return 2;
+    }
+  }
+  if (optind < argc && (!strcmp(argv[optind], "pending") || !strcmp(argv[optind], "flush")))
+    a->verb = argv[optind++];
+  return cli_no_extra(argc, argv, "remark", usage);
 }
 
 static int list_pending(till_t *t, bool json)
@@ -87,17 +134,16 @@ static int write_file(const char *path, const void *data, size_t len)
   return fclose(f) == 0 ? 0 : 1;
 }
 
-static int remark_one(till_t *t, int argc, char **argv)
+static int remark_one(till_t *t, const remark_args_t *a)
 {
-  const char *old = opt(argc, argv, "--old"), *pending = opt(argc, argv, "--pending");
-  const char *png = opt(argc, argv, "--label"), *html = opt(argc, argv, "--html");
+  const char *old = a->old, *pending = a->pending, *png = a->label, *html = a->html;
   if ((old == NULL) == (pending == NULL)) {
     fputs(usage, stderr);
     return 2;
   }
   char *code = old ? strdup(old) : NULL;
   size_t len = code ? strlen(code) : 0;
-  if (code && flag(argc, argv, "--escaped")) len = cli_unescape(code, len);
+  if (code && a->escaped) len = cli_unescape(code, len);
   remark_result_t r;
   int rc = remark_good(t, code, len, pending ? strtoll(pending, NULL, 10) : 0, &r);
   free(code);
@@ -126,7 +172,7 @@ static int remark_one(till_t *t, int argc, char **argv)
       out = 1;
     free(page);
   }
-  if (flag(argc, argv, "--json")) {
+  if (a->json) {
     json_t *j =
         json_pack("{s:s,s:s,s:s%,s:b,s:s}", "old", r.old, "gtin", r.gtin, "new_code", r.new_code,
                   r.new_code_len, "reported", r.reported, "report_error", r.report_error);
@@ -144,24 +190,29 @@ static int remark_one(till_t *t, int argc, char **argv)
 int cli_remark(const kassa_config_t *cfg, int argc, char **argv)
 {
   till_t *t = NULL;
-  if (argc < 2 || flag(argc, argv, "--help") || flag(argc, argv, "-h")) {
-    fputs(usage, argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
+  remark_args_t a;
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  if (parse_args(argc, argv, &a) != 0) return 2;
+  if (a.help) {
+    fputs(usage, stdout);
+    return 0;
   }
   if (cli_open_till(cfg, &t)) return 1;
   int rc;
-  const char *pin = opt(argc, argv, "--pin");
-  if (!till_manager_pin_ok(t, pin ? pin : "")) {
+  if (!till_manager_pin_ok(t, a.pin ? a.pin : "")) {
     fprintf(stderr, "kassa remark: только с PIN менеджера / the manager PIN is needed (--pin)\n");
     rc = 1;
-  } else if (!strcmp(argv[1], "pending")) {
-    rc = list_pending(t, flag(argc, argv, "--json"));
-  } else if (!strcmp(argv[1], "flush")) {
+  } else if (a.verb && !strcmp(a.verb, "pending")) {
+    rc = list_pending(t, a.json);
+  } else if (a.verb && !strcmp(a.verb, "flush")) {
     unsigned sent = 0, left = 0;
     rc = remark_flush(t, &sent, &left) == 0 && left == 0 ? 0 : 1;
     printf("sent %u, still queued %u\n", sent, left);
   } else {
-    rc = remark_one(t, argc, argv);
+    rc = remark_one(t, &a);
   }
   till_close(t);
   return rc;

@@ -8,6 +8,7 @@
 ** `--json` for scripts (the same objects as the HTTP API, pos/till/till_json.h).
 ** Exit status: 0 done, 1 refused or failed (the reason is printed), 2 usage.
 */
+#include <getopt.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,49 +51,73 @@ typedef struct opts {
   bool escaped, json;
 } opts_t;
 
-/* Options after the verb; positional CODE / number into o->code. */
+/* Options after the verb (argv[0]), read with getopt_long; the one
+** positional CODE / number into o->code. 0, or 2 after a message. */
 static int parse(int argc, char **argv, opts_t *o)
 {
+  static const struct option options[] = {
+      {"escaped", no_argument, NULL, 'e'},
+      {"json", no_argument, NULL, 'j'},
+      {"cashier", required_argument, NULL, 'C'},
+      {"qty", required_argument, NULL, 'q'},
+      {"price", required_argument, NULL, 'p'},
+      {"cash", required_argument, NULL, 'c'},
+      {"card", required_argument, NULL, 'k'},
+      {"pin", required_argument, NULL, 'P'},
+      {"gtin", required_argument, NULL, 'g'},
+      {"width", required_argument, NULL, 'w'},
+      {NULL, 0, NULL, 0},
+  };
+  int opt;
   memset(o, 0, sizeof *o);
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
+  optind = 0;
+  opterr = 0;
+  while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
     const char **dst = NULL;
-    if (!strcmp(a, "--escaped"))
+    switch (opt) {
+    case 'e':
       o->escaped = true;
-    else if (!strcmp(a, "--json"))
+      break;
+    case 'j':
       o->json = true;
-    else if (!strcmp(a, "--cashier"))
+      break;
+    case 'C':
       dst = &o->cashier;
-    else if (!strcmp(a, "--qty"))
+      break;
+    case 'q':
       dst = &o->qty;
-    else if (!strcmp(a, "--price"))
+      break;
+    case 'p':
       dst = &o->price;
-    else if (!strcmp(a, "--cash"))
+      break;
+    case 'c':
       dst = &o->cash;
-    else if (!strcmp(a, "--card"))
+      break;
+    case 'k':
       dst = &o->card;
-    else if (!strcmp(a, "--pin"))
+      break;
+    case 'P':
       dst = &o->pin;
-    else if (!strcmp(a, "--gtin"))
+      break;
+    case 'g':
       dst = &o->gtin;
-    else if (!strcmp(a, "--width"))
+      break;
+    case 'w':
       dst = &o->width;
-    else if (a[0] == '-' && a[1] == '-') {
-      fprintf(stderr, "kassa: unknown option %s\n", a);
+      break;
+    case ':':
+      fprintf(stderr, "kassa: %s needs a value\n", argv[optind - 1]);
       return 2;
-    } else if (!o->code)
-      o->code = a;
-    else {
-      fprintf(stderr, "kassa: unexpected argument %s\n", a);
+    default:
+      fprintf(stderr, "kassa: unknown option %s\n", argv[optind - 1]);
       return 2;
     }
-    if (dst) {
-      if (i + 1 >= argc) {
-        fprintf(stderr, "kassa: %s needs a value\n", a);
-        return 2;
-      }
-      *dst = argv[++i];
-    }
+    if (dst) *dst = optarg;
+  }
+  if (optind < argc) o->code = argv[optind++];
+  if (optind < argc) {
+    fprintf(stderr, "kassa: unexpected argument %s\n", argv[optind]);
+    return 2;
   }
   return 0;
 }
@@ -302,7 +327,7 @@ static int run(const kassa_config_t *cfg, int argc, char **argv, bool is_return)
     return argc < 2 ? 2 : 0;
   }
   const char *verb = argv[1];
-  if ((rc = parse(argc - 2, argv + 2, &o)) != 0) {
+  if ((rc = parse(argc - 1, argv + 1, &o)) != 0) {
     fputs(usage, stderr);
     return rc;
   }

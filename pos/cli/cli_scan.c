@@ -22,6 +22,7 @@
 #include "scanner/markcode.h"
 #include "scanner/transport.h"
 
+#include <getopt.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -335,59 +336,82 @@ int cli_scan(const kassa_config_t *cfg, int argc, char **argv)
   int first_image = 0, nimages = 0;
   long count = 0, timeout_s = 0, number;
 
-
+  static const struct option options[] = {
+      {"help", no_argument, NULL, 'h'},          {"list", no_argument, NULL, 'l'},
+      {"image", no_argument, NULL, 'i'},         {"device", required_argument, NULL, 'd'},
+      {"count", required_argument, NULL, 'n'},   {"timeout", required_argument, NULL, 't'},
+      {"framing", required_argument, NULL, 'f'}, {"baud", required_argument, NULL, 'b'},
+      {"gs-char", required_argument, NULL, 'g'}, {"prefix", required_argument, NULL, 'p'},
+      {"key-gap", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0},
+  };
+  bool images = false;
+  int o;
   memset(&opt, 0, sizeof opt);
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-    bool takes_value = strcmp(a, "--device") == 0 || strcmp(a, "--count") == 0 ||
-                       strcmp(a, "--timeout") == 0 || strcmp(a, "--framing") == 0 ||
-                       strcmp(a, "--baud") == 0 || strcmp(a, "--gs-char") == 0 ||
-                       strcmp(a, "--prefix") == 0 || strcmp(a, "--key-gap") == 0;
-
-    if (takes_value && value == NULL) return usage_error("%s needs a value", a);
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+  optind = 0;
+  opterr = 0;
+  /* --image takes every positional argument as a picture (getopt_long
+  ** gathers them after the options). */
+  while ((o = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    const char *v = optarg;
+    switch (o) {
+    case 'h':
       fputs(scan_usage, stdout);
       return 0;
-    } else if (!strcmp(a, "--list")) {
+    case 'l':
       list = true;
-    } else if (!strcmp(a, "--image")) {
-      first_image = i + 1;
-      while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) i++, nimages++;
-      if (nimages == 0) return usage_error("%s needs at least one picture", a);
-    } else if (!strcmp(a, "--device")) {
-      device = argv[++i];
-    } else if (!strcmp(a, "--count")) {
-      if (parse_number(argv[++i], 1000000000L, &count) != 0)
-        return usage_error("--count %s: expected a positive number", argv[i]);
-    } else if (!strcmp(a, "--timeout")) {
-      if (parse_number(argv[++i], 86400L * 365, &timeout_s) != 0)
-        return usage_error("--timeout %s: expected seconds, a positive number", argv[i]);
-    } else if (!strcmp(a, "--framing")) {
-      if (parse_framing(argv[++i], &opt.framing) != 0)
-        return usage_error("--framing %s: expected cr, lf, crlf, tab, any or silence:MS", argv[i]);
+      break;
+    case 'i':
+      images = true;
+      break;
+    case 'd':
+      device = v;
+      break;
+    case 'n':
+      if (parse_number(v, 1000000000L, &count) != 0)
+        return usage_error("--count %s: expected a positive number", v);
+      break;
+    case 't':
+      if (parse_number(v, 86400L * 365, &timeout_s) != 0)
+        return usage_error("--timeout %s: expected seconds, a positive number", v);
+      break;
+    case 'f':
+      if (parse_framing(v, &opt.framing) != 0)
+        return usage_error("--framing %s: expected cr, lf, crlf, tab, any or silence:MS", v);
       opt.framing_set = true;
-    } else if (!strcmp(a, "--baud")) {
-      if (parse_number(argv[++i], 4000000L, &number) != 0)
-        return usage_error("--baud %s: expected a positive number", argv[i]);
+      break;
+    case 'b':
+      if (parse_number(v, 4000000L, &number) != 0)
+        return usage_error("--baud %s: expected a positive number", v);
       opt.baud = (unsigned)number;
-    } else if (!strcmp(a, "--gs-char")) {
+      break;
+    case 'g': {
       uint32_t cp = 0;
-      const char *c = argv[++i];
-      size_t n = layout_utf8_decode((const unsigned char *)c, strlen(c), &cp);
-
-      if (n == 0 || c[n] != 0 || cp < 0x20)
-        return usage_error("--gs-char %s: expected one printable character", c);
+      size_t n = layout_utf8_decode((const unsigned char *)v, strlen(v), &cp);
+      if (n == 0 || v[n] != 0 || cp < 0x20)
+        return usage_error("--gs-char %s: expected one printable character", v);
       opt.wedge.gs_substitute = cp;
-    } else if (!strcmp(a, "--prefix")) {
-      opt.wedge.prefix = argv[++i];
-    } else if (!strcmp(a, "--key-gap")) {
-      if (parse_number(argv[++i], 10000L, &number) != 0)
-        return usage_error("--key-gap %s: expected milliseconds", argv[i]);
-      opt.wedge.key_gap_ms = (unsigned)number;
-    } else {
-      return usage_error("unknown option %s", a);
+      break;
     }
+    case 'p':
+      opt.wedge.prefix = v;
+      break;
+    case 'k':
+      if (parse_number(v, 10000L, &number) != 0)
+        return usage_error("--key-gap %s: expected milliseconds", v);
+      opt.wedge.key_gap_ms = (unsigned)number;
+      break;
+    case ':':
+      return usage_error("%s needs a value", argv[optind - 1]);
+    default:
+      return usage_error("unknown option %s", argv[optind - 1]);
+    }
+  }
+  if (images) {
+    first_image = optind;
+    nimages = argc - optind;
+    if (nimages == 0) return usage_error("%s needs at least one picture", "--image");
+  } else if (optind < argc) {
+    return usage_error("unknown option %s", argv[optind]);
   }
   /* No source given: the scanner the till is configured with ([scanner]
   ** device), the same string `kassa serve` reads. */

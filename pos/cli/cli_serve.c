@@ -18,17 +18,33 @@
 ** has no index.html the service still starts (the API is what front ends
 ** need) and says so once on stderr.
 **
+** Under systemd (Type=notify, dist/systemd/kassa.service) the service
+** says READY=1 once both ports listen and STOPPING=1 when a signal
+** arrives (sd_notify, libsystemd; nothing happens without NOTIFY_SOCKET,
+** or in a build without libsystemd).
+**
 ** Test clock: when KASSA_FAKE_NOW is set (fiscal/fn_emu.h: the FN
 ** emulator's test clock, FFD seconds), the till's own clock (cache
 ** staleness, basket times, reqTimestamp) follows the FN's, so one variable
 ** moves the whole till through days in a test.
 */
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef KASSA_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#else
+static int sd_notify(int unset, const char *state)
+{
+  (void)unset, (void)state;
+  return 0;
+}
+#endif
 
 #include "fiscal/fn_emu.h"
 #include "pos/cli/cli.h"
@@ -71,18 +87,27 @@ int cli_serve(const kassa_config_t *cfg, int argc, char **argv)
   int sig = 0;
   service_t *s = NULL;
 
-  for (int i = 1; i < argc; i += 2) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+  static const struct option options[] = {
+      {"http-port", required_argument, NULL, 'p'},
+      {"lm-port", required_argument, NULL, 'l'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  int opt;
+  opterr = 0;
+  while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+    if (opt == 'h') {
       fputs(serve_usage, stdout);
       return 0;
     }
-    uint16_t *dst = !strcmp(argv[i], "--http-port") ? &o.http_port
-                    : !strcmp(argv[i], "--lm-port") ? &o.lm_port
-                                                    : NULL;
-    if (!dst || i + 1 >= argc || parse_port(argv[i + 1], dst) != 0) {
-      fprintf(stderr, "kassa serve: bad option or value: %s\n\n%s", argv[i], serve_usage);
+    if ((opt != 'p' && opt != 'l') || parse_port(optarg, opt == 'p' ? &o.http_port : &o.lm_port)) {
+      fprintf(stderr, "kassa serve: bad option or value: %s\n\n%s", argv[optind - 1], serve_usage);
       return 2;
     }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "kassa serve: unexpected argument: %s\n\n%s", argv[optind], serve_usage);
+    return 2;
   }
   if (o.http_port != 0 && o.http_port == o.lm_port) {
     fprintf(stderr, "kassa serve: the API and the local module need two ports, not %u twice\n",
@@ -114,7 +139,13 @@ int cli_serve(const kassa_config_t *cfg, int argc, char **argv)
   printf("kassa serve: listening on 127.0.0.1:%u (api) and 127.0.0.1:%u (local module)\n",
          service_http_port(s), service_lm_port(s));
   fflush(stdout);
+  char ready[160];
+  snprintf(ready, sizeof ready,
+           "READY=1\nSTATUS=listening on 127.0.0.1:%u (api), %u (local module)",
+           service_http_port(s), service_lm_port(s));
+  sd_notify(0, ready);
   while (sigwait(&stop, &sig) != 0) {}
+  sd_notify(0, "STOPPING=1");
   fprintf(stderr, "kassa serve: %s: finishing the request in flight, closing the till\n",
           sig == SIGINT ? "SIGINT" : "SIGTERM");
   service_stop(s);

@@ -2,20 +2,21 @@
 ** main.c: the `kassa` program: global options, configuration, dispatch.
 **
 ** Global options may appear anywhere on the line and apply to every
-** command: --config FILE (default: config/kassa.conf of this source tree,
-** then built-in defaults) and --data DIR (also KASSA_DATA).
+** command: --config FILE (default: /etc/kassa/kassa.conf for an installed
+** kassa, the source tree's config/kassa.conf for the build directory's,
+** common/paths.h; a missing default leaves the built-in defaults) and
+** --data DIR (also KASSA_DATA).
 */
+#include "common/paths.h"
+#include "common/version.h"
 #include "pos/cli/cli.h"
 #include "pos/till/config.h"
 
+#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef KASSA_DEFAULT_CONFIG
-#define KASSA_DEFAULT_CONFIG "config/kassa.conf"
-#endif
-#define KASSA_VERSION "0.1.0"
 
 typedef struct command {
   const char *name;
@@ -60,51 +61,91 @@ static void usage(FILE *out)
           "  --data DIR     data directory (default from the config; env KASSA_DATA)\n"
           "  --help         this text; `kassa COMMAND --help` explains a command\n"
           "  --version      print the version\n",
-          KASSA_DEFAULT_CONFIG);
+          kassa_default_config());
 }
+
+/*
+** The global options, wherever they are on the line (getopt_long in
+** "return in order" mode, its own messages off): --config and --data are
+** taken out; everything else, the command's own options included, stays in
+** order for the command's getopt_long. --help, -h and --version are the
+** program's only before the command name (after it they are the
+** command's). Returns 0, or 2 after a message for a usage error.
+*/
+static const struct option global_options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"data", required_argument, NULL, 'd'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
 
 int main(int argc, char **argv)
 {
   const char *config_path = NULL, *data_dir = getenv("KASSA_DATA");
-  /* Pull the global options out wherever they are; keep the rest in order. */
-  int rest = 0;
-  for (int i = 1; i < argc; i++) {
-    if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "--data")) && i + 1 >= argc) {
-      fprintf(stderr, "kassa: %s needs a value\n", argv[i]);
-      return 2;
+  char **rest = calloc((size_t)argc + 2, sizeof *rest);
+  int nrest = 0, taken = 0, opt, status = 2;
+  bool command_seen = false, want_help = false, want_version = false;
+  if (!rest) return 1;
+  rest[nrest++] = argv[0];
+  opterr = 0;
+  optind = 0;
+  while ((opt = getopt_long(argc, argv, "-:h", global_options, NULL)) != -1) {
+    int at = optind - 1; /* the element just read, once getopt is past it */
+    if (opt == 'c' || opt == 'd') {
+      *(opt == 'c' ? &config_path : &data_dir) = optarg;
+    } else if (opt == ':') {
+      fprintf(stderr, "kassa: %s needs a value\n", argv[at]);
+      goto done;
+    } else if (opt == 1) {
+      command_seen = true;
+      rest[nrest++] = optarg;
+    } else if (!command_seen && (opt == 'h' || opt == 'V')) {
+      *(opt == 'h' ? &want_help : &want_version) = true;
+    } else if (at > taken) {
+      /* The command's: an option kassa does not know (a short cluster
+      ** reports each letter; the element is kept once) or --help after it. */
+      rest[nrest++] = argv[at];
     }
-    if (!strcmp(argv[i], "--config"))
-      config_path = argv[++i];
-    else if (!strcmp(argv[i], "--data"))
-      data_dir = argv[++i];
-    else
-      argv[++rest] = argv[i];
+    if (optind - 1 > taken) taken = optind - 1;
   }
-  argc = rest + 1;
+  if (optind > 0 && optind <= argc && !strcmp(argv[optind - 1], "--")) rest[nrest++] = "--";
+  while (optind < argc) rest[nrest++] = argv[optind++];
+  rest[nrest] = NULL;
+  argc = nrest;
+  argv = rest;
 
-  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-      !strcmp(argv[1], "help")) {
-    usage(stdout);
-    return argc < 2 ? 2 : 0;
-  }
-  if (!strcmp(argv[1], "--version")) {
+  if (want_version) {
     printf("kassa %s\n", KASSA_VERSION);
-    return 0;
+    status = 0;
+    goto done;
+  }
+  if (want_help || argc < 2 || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    status = argc < 2 && !want_help ? 2 : 0;
+    goto done;
   }
 
   kassa_config_t cfg;
   char err[512];
   kassa_config_defaults(&cfg);
-  if (kassa_config_load(&cfg, config_path ? config_path : KASSA_DEFAULT_CONFIG, config_path != NULL,
-                        err, sizeof err) != 0) {
+  if (kassa_config_load(&cfg, config_path ? config_path : kassa_default_config(),
+                        config_path != NULL, err, sizeof err) != 0) {
     fprintf(stderr, "kassa: %s\n", err);
-    return 2;
+    goto done;
   }
   if (data_dir) snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", data_dir);
 
-  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(&cfg, argc - 1, argv + 1);
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    if (!strcmp(argv[1], commands[i].name)) {
+      optind = 0; /* the command's getopt_long starts afresh */
+      status = commands[i].run(&cfg, argc - 1, argv + 1);
+      goto done;
+    }
+  }
   fprintf(stderr, "kassa: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
-  return 2;
+done:
+  free(rest);
+  return status;
 }

@@ -63,6 +63,8 @@ struct api {
   void *clock_user;
   api_limiter_t token; /* the API token and the LM's Basic password */
   api_limiter_t pin;   /* the manager PIN */
+  api_background_t background;
+  void *background_user;
 };
 
 /* ---- small pieces ------------------------------------------------------------ */
@@ -140,6 +142,8 @@ int api_create(const api_options_t *o, api_t **out)
   api->till = o->till;
   api->clock = o->clock ? o->clock : monotonic_ms;
   api->clock_user = o->clock_user;
+  api->background = o->background;
+  api->background_user = o->background_user;
   *out = api;
   return 0;
 }
@@ -617,6 +621,12 @@ static void h_status(api_t *api, const api_request_t *rq, json_t *body, const ui
                           json_string("Ключи проверки ФН скоро устареют: обновите их (kassa ofd "
                                       "keys). / The FN's verification keys are getting old: "
                                       "update them."));
+  if (api->background) {
+    /* The sender, the scheduled sync and the key updates (background.h). */
+    json_t *bg = api->background(api->background_user);
+    json_array_foreach(json_object_get(bg, "warnings"), i, w) json_array_append(warnings, w);
+    put(j, "background", bg ? bg : json_null());
+  }
   put(j, "warnings", warnings);
   put(j, "ok", json_true());
   put(j, "check_mode", json_string(cfg->check_mode));
@@ -1296,7 +1306,7 @@ static int block_target(json_t *body, cache_block_kind_t *kind, char *value, siz
               (mc->kind == MARKCODE_KIND_GS1 || mc->kind == MARKCODE_KIND_TOBACCO_PACK ||
                mc->kind == MARKCODE_KIND_FUR) &&
               mc->ki[0] && strlen(mc->ki) < size;
-    if (ok) snprintf(value, size, "%s", mc->ki);
+    if (ok) memcpy(value, mc->ki, strlen(mc->ki) + 1); /* fits: checked above */
     free(mc);
     if (!ok) {
       fail_field(rs, "code", "не читается как код маркировки", "not a readable marking code");

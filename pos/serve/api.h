@@ -126,10 +126,16 @@ typedef struct api api_t;
 /* The monotonic clock the limiter runs on (ms); injectable for tests. */
 typedef int64_t (*api_clock_t)(void *user);
 
+/* A JSON object /api/status shows under "background" (stolen); its
+** "warnings" join the status's warnings. pos/serve/background.h's. */
+typedef json_t *(*api_background_t)(void *user);
+
 typedef struct api_options {
   till_t *till;      /* required; borrowed for the api's life */
   api_clock_t clock; /* NULL: CLOCK_MONOTONIC */
   void *clock_user;
+  api_background_t background; /* NULL: no background work ("background" absent) */
+  void *background_user;
 } api_options_t;
 
 /* Creates the API over an open till. 0, or -1 (NULL till, out of memory). */

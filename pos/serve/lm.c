@@ -43,14 +43,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/version.h"
 #include "fiscal/fn.h"
 #include "pos/serve/api.h"
 #include "pos/till/cache.h"
 #include "scanner/markcode.h"
-
-#ifndef KASSA_VERSION
-#define KASSA_VERSION "0.1.0"
-#endif
 
 #define LM_NOT_CONFIGURED 4045
 #define LM_SYNC_ERROR     4050

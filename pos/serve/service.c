@@ -29,6 +29,7 @@
 #include "common/buffer.h"
 #include "common/codec.h"
 #include "pos/serve/api.h"
+#include "pos/serve/background.h"
 
 /* Which daemon a callback belongs to. */
 typedef struct listener {
@@ -39,6 +40,7 @@ typedef struct listener {
 struct service {
   till_t *till;
   api_t *api;
+  background_t *bg;     /* NULL: [service] background = no */
   pthread_mutex_t lock; /* one request at a time reaches the till */
   bool lock_ready;
   struct MHD_Daemon *http, *lm;
@@ -169,6 +171,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     else
       api_handle(s->api, &rq, &rs);
     pthread_mutex_unlock(&s->lock);
+    /* A request that changed something may have made a document or a
+    ** notification: the sender takes it now, outside the till's lock. */
+    if (strcmp(method, "GET") != 0 && rs.status < 400) background_wake(s->bg);
   }
   if (password) {
     /* The password is a secret: wipe it before it goes back to the heap. */
@@ -241,6 +246,9 @@ static struct MHD_Daemon *start_daemon(listener_t *l, uint16_t port, uint16_t *b
   return d;
 }
 
+/* The API's view of the background work (api_background_t). */
+static json_t *background_json(void *user) { return background_status_json(user); }
+
 int service_start(const service_options_t *o, service_t **out, char *err, size_t err_size)
 {
   service_t *s = NULL;
@@ -255,7 +263,9 @@ int service_start(const service_options_t *o, service_t **out, char *err, size_t
   s->log = o->log;
   till_options_t to = {.config = o->config, .clock = o->clock, .clock_user = o->clock_user};
   if (till_open(&to, &s->till, err, err_size) != 0) goto fail;
-  api_options_t ao = {.till = s->till};
+  if (background_start(o->config, &s->bg, err, err_size) != 0) goto fail;
+  api_options_t ao = {
+      .till = s->till, .background = s->bg ? background_json : NULL, .background_user = s->bg};
   if (api_create(&ao, &s->api) != 0) {
     snprintf(err, err_size, "Недостаточно памяти. / Out of memory.");
     goto fail;
@@ -304,6 +314,7 @@ void service_stop(service_t *s)
   }
   if (s->http) MHD_stop_daemon(s->http);
   if (s->lm) MHD_stop_daemon(s->lm);
+  background_stop(s->bg); /* before the till: nothing of it is shared, but in order */
   if (s->lock_ready) pthread_mutex_destroy(&s->lock);
   api_destroy(s->api);
   till_close(s->till);

@@ -310,7 +310,8 @@ static int add_package(accept_doc_t *d, const origin_t *at, const char *s, size_
              d->mc.serial[0] && strlen(d->mc.ki) <= ACCEPT_KI_MAX) {
     e->kind = ACCEPT_ENTRY_PACKAGE;
     e->package = ACCEPT_PACKAGE_GROUP;
-    snprintf(e->key, sizeof e->key, "%s", d->mc.ki);
+    /* Length checked above; the precision tells gcc -Os/-O0 so. */
+    snprintf(e->key, sizeof e->key, "%.*s", (int)sizeof e->key - 1, d->mc.ki);
     snprintf(e->gtin, sizeof e->gtin, "%s", d->mc.gtin);
   } else {
     e->kind = ACCEPT_ENTRY_PACKAGE;
@@ -372,7 +373,7 @@ static int add_item(accept_doc_t *d, const origin_t *at, const char *s, size_t n
     return add_invalid(e, "too_long", strdup("Код идентификации слишком длинный."),
                        strdup("The identification part is too long."));
   e->kind = ACCEPT_ENTRY_ITEM;
-  snprintf(e->key, sizeof e->key, "%s", mc->ki);
+  snprintf(e->key, sizeof e->key, "%.*s", (int)sizeof e->key - 1, mc->ki);
   if (mc->kind != MARKCODE_KIND_FUR) snprintf(e->gtin, sizeof e->gtin, "%s", mc->gtin);
   return ACCEPT_OK;
 }

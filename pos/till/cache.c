@@ -51,6 +51,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csv.h>
 #include <sqlite3.h>
 
 #include "common/db.h"
@@ -713,25 +714,50 @@ static bool parse_small(const char *s, long max, long *out)
   return true;
 }
 
-/* Parses one data line of the catalogue into *p. */
-static int import_parse(char *text, size_t line, cache_product_t *p, char *err, size_t err_size)
+/*
+** One catalogue line cut into its fields by libcsv (RFC 4180 with ';' as
+** the separator): a field may be quoted ("Кеды; размер 42"), a quote inside
+** it doubled (""), and spaces are kept as written. The fields are copied,
+** NUL-terminated, into buf (as long as the line, plus a NUL per field).
+*/
+#define CATALOGUE_FIELDS 10
+
+typedef struct csv_split {
+  char *buf;
+  size_t used, cap;
+  char *field[CATALOGUE_FIELDS + 1];
+  size_t fields;  /* fields seen (may pass CATALOGUE_FIELDS + 1: only counted) */
+  size_t records; /* records seen: one for a well-formed line */
+} csv_split_t;
+
+static void csv_on_field(void *data, size_t len, void *user)
 {
-  char *field[11];
-  size_t n = 0;
-  long v;
-  char *cursor = text;
-  memset(p, 0, sizeof *p);
-  for (;;) {
-    char *semi = strchr(cursor, ';');
-    if (n == 11) break;
-    field[n++] = cursor;
-    if (!semi) break;
-    *semi = '\0';
-    cursor = semi + 1;
+  csv_split_t *s = user;
+  if (s->fields <= CATALOGUE_FIELDS && s->used + len + 1 <= s->cap) {
+    s->field[s->fields] = s->buf + s->used;
+    if (len) memcpy(s->buf + s->used, data, len);
+    s->buf[s->used + len] = '\0';
+    s->used += len + 1;
   }
-  if (n != 10)
-    return line_error(err, err_size, line, "expected 10 fields separated by ';'",
-                      "ожидается 10 полей через ';'", NULL);
+  s->fields++;
+}
+
+static void csv_on_record(int terminator, void *user)
+{
+  (void)terminator;
+  ((csv_split_t *)user)->records++;
+}
+
+static int csv_keep_spaces(unsigned char c)
+{
+  (void)c;
+  return 0;
+}
+
+/* The ten fields of one data line (already split) into *p. */
+static int import_fields(char **field, size_t line, cache_product_t *p, char *err, size_t err_size)
+{
+  long v;
   if (!gtin_pad(field[0], p->gtin))
     return line_error(err, err_size, line,
                       "the GTIN is not 8, 13 or 14 digits with a valid check digit",
@@ -772,6 +798,43 @@ static int import_parse(char *text, size_t line, cache_product_t *p, char *err, 
     return line_error(err, err_size, line, "strict accounting and excise need marking = 1",
                       "строгий учёт и акциз требуют marking = 1", NULL);
   return 0;
+}
+
+/* Parses one data line of the catalogue into *p. */
+static int import_parse(char *text, size_t line, cache_product_t *p, char *err, size_t err_size)
+{
+  struct csv_parser parser;
+  csv_split_t split;
+  char **field = split.field;
+  size_t len = strlen(text), n;
+  int bad;
+  memset(p, 0, sizeof *p);
+  memset(&split, 0, sizeof split);
+  split.cap = len + CATALOGUE_FIELDS + 2;
+  if (!(split.buf = malloc(split.cap)) || csv_init(&parser, CSV_STRICT | CSV_STRICT_FINI) != 0) {
+    free(split.buf);
+    return line_error(err, err_size, line, "out of memory", "недостаточно памяти", NULL);
+  }
+  csv_set_delim(&parser, ';');
+  csv_set_space_func(&parser, csv_keep_spaces);
+  bad = csv_parse(&parser, text, len, csv_on_field, csv_on_record, &split) != len ||
+        csv_fini(&parser, csv_on_field, csv_on_record, &split) != 0;
+  csv_free(&parser);
+  n = split.fields;
+  if (bad || split.records != 1) {
+    free(split.buf);
+    return line_error(err, err_size, line, "a quoted field is not closed or a quote is stray",
+                      "кавычки в строке не закрыты или стоят не на месте", NULL);
+  }
+  /* The fields live in split.buf until the end of this call. */
+  int rc = 0;
+  if (n != CATALOGUE_FIELDS)
+    rc = line_error(err, err_size, line, "expected 10 fields separated by ';'",
+                    "ожидается 10 полей через ';'", NULL);
+  else
+    rc = import_fields(field, line, p, err, err_size);
+  free(split.buf);
+  return rc;
 }
 
 static const char catalogue_header[] = "gtin;name;price;vat;group;group_id;marking;strict;weighed;"

@@ -18,6 +18,10 @@ void kassa_config_defaults(kassa_config_t *cfg)
   snprintf(cfg->demo_codes, sizeof cfg->demo_codes, "%s", "demo-codes.txt");
   cfg->http_port = 8780;
   cfg->lm_port = 5995;
+  cfg->background = 1;
+  cfg->send_interval_s = 30;
+  cfg->sync_interval_min = 60;
+  cfg->keys_refresh_days = 60;
   cfg->operator_ofd_port = 7790;
   cfg->operator_oism_port = 7791;
   cfg->operator_keys_port = 7792;
@@ -128,6 +132,10 @@ static const struct config_key {
     K("scanner", "device", KEY_TEXT, scanner_device, "a device string"),
     K("service", "http_port", KEY_PORT, http_port, "a port (1-65535)"),
     K("service", "lm_port", KEY_PORT, lm_port, "a port (1-65535)"),
+    K("service", "background", KEY_BOOL, background, "yes or no"),
+    K("service", "send_interval_s", KEY_UINT, send_interval_s, "seconds"),
+    K("service", "sync_interval_min", KEY_UINT, sync_interval_min, "minutes"),
+    K("service", "keys_refresh_days", KEY_UINT, keys_refresh_days, "days"),
     K("operator", "ofd_port", KEY_PORT, operator_ofd_port, "a port (1-65535)"),
     K("operator", "oism_port", KEY_PORT, operator_oism_port, "a port (1-65535)"),
     K("operator", "keys_port", KEY_PORT, operator_keys_port, "a port (1-65535)"),

@@ -25,11 +25,16 @@ typedef struct kassa_config {
   char scanner_device[256];         /* [scanner] device, e.g. serial:/dev/ttyACM0 */
   uint16_t http_port;               /* [service] http_port                 */
   uint16_t lm_port;                 /* [service] lm_port                   */
-  uint16_t operator_ofd_port;       /* [operator] ofd_port                 */
-  uint16_t operator_oism_port;      /* [operator] oism_port                */
-  uint16_t operator_keys_port;      /* [operator] keys_port                */
-  uint16_t operator_http_port;      /* [operator] http_port                */
-  char operator_host[256];          /* [operator] host (127.0.0.1)          */
+  /* [service]: the background work of `kassa serve` (pos/serve/background.h). */
+  int background;              /* [service] background (1): deliver, sync and update keys */
+  uint32_t send_interval_s;    /* [service] send_interval_s (30): look for owed items */
+  uint32_t sync_interval_min;  /* [service] sync_interval_min (60): cache sync; 0 off */
+  uint32_t keys_refresh_days;  /* [service] keys_refresh_days (60): key update; 0 off */
+  uint16_t operator_ofd_port;  /* [operator] ofd_port                 */
+  uint16_t operator_oism_port; /* [operator] oism_port                */
+  uint16_t operator_keys_port; /* [operator] keys_port                */
+  uint16_t operator_http_port; /* [operator] http_port                */
+  char operator_host[256];     /* [operator] host (127.0.0.1)          */
   /* [till]: the checkout's decisions and the service's secrets. */
   char check_mode[16];        /* [till] check: oism | trueapi | both | offline */
   uint32_t check_budget_ms;   /* [till] budget_ms: operator check budget (1500) */

@@ -627,7 +627,8 @@ static void to_item(const sale_line_t *l, doc_item_t *item)
   if (markcode_parse(&mc, code, strlen(code)) == MARKCODE_OK && mc.tag1163 &&
       strlen(mc.tag1163_value) < sizeof item->product_value) {
     item->product_tag = (uint16_t)mc.tag1163;
-    snprintf(item->product_value, sizeof item->product_value, "%s", mc.tag1163_value);
+    snprintf(item->product_value, sizeof item->product_value, "%.*s",
+             (int)sizeof item->product_value - 1, mc.tag1163_value);
   }
 }
 

@@ -409,6 +409,8 @@ oism_port = {oism_port}
 keys_port = {keys_port}
 http_port = {op_http}
 host = 127.0.0.1
+[service]
+background = no
 [till]
 check = both
 budget_ms = 1500

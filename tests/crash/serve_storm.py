@@ -108,7 +108,7 @@ try:
         f.write(f"[operator]\nhost = 127.0.0.1\nofd_port = {o.ports[0]}\noism_port = {o.ports[1]}\n"
                 f"keys_port = {o.ports[2]}\nhttp_port = {o.ports[3]}\n"
                 f"[till]\ncheck = offline\napi_token = {TOKEN}\nmanager_pin = 2468\n"
-                f"[service]\nhttp_port = {api_port}\nlm_port = {lm_port}\n")
+                f"[service]\nhttp_port = {api_port}\nlm_port = {lm_port}\nbackground = no\n")
 
     def kassa(*args):
         return subprocess.run([KASSA, "--config", conf, "--data", data] + list(args),

@@ -6,8 +6,8 @@ OISM, key server, true-api, sync feed) issues genuine codes; a marking FN
 is created, registered and given the operator's keys with the `kassa` CLI;
 the demo catalogue (config/catalogue.csv) and the remarking pool are loaded
 with `kassa cache`. From then on the till is driven through HTTP only
-(delivery to the OFD and the cache sync are the separate processes a store
-runs beside the service, `kassa ofd flush` and `kassa cache sync`):
+(delivery to the OFD and the cache sync are the separate processes here,
+`kassa ofd flush` and `kassa cache sync`: [service] background = no):
 
 - a full sale with marked, plain and weighed lines paid cash + cashless:
   FD, FP, the QR string, the printed text with [М+] before the marked line,
@@ -242,6 +242,10 @@ oism_port = {oism_port}
 keys_port = {keys_port}
 http_port = {op_http}
 host = 127.0.0.1
+[service]
+; delivery and sync are the separate commands here (test_serve_background.py
+; has the service's own)
+background = no
 [till]
 check = both
 budget_ms = 1500

@@ -223,6 +223,45 @@ static void products_are_checked_and_padded(void **state)
   counts_agree(f);
 }
 
+/* The catalogue is CSV read by libcsv: a quoted name may hold the ';'
+** separator and a doubled quote; an unclosed quote names its line. */
+static void catalogue_reads_quoted_fields(void **state)
+{
+  fixture_t *f = *state;
+  char path[160], text[2048], err[512];
+  size_t count = 0;
+  cache_product_t got;
+
+  snprintf(path, sizeof path, "%s/quoted.csv", f->dir);
+  snprintf(text, sizeof text,
+           "gtin;name;price;vat;group;group_id;marking;strict;weighed;excise\n"
+           "%s;\"Кеды; размер 42\";2999.90;1;footwear;2;1;1;0;0\n"
+           "%s;\"Хлеб \"\"Бородинский\"\"\";45.50;2;;0;0;0;0;0\n"
+           "\"%s\";Бананы;129;2;;0;0;0;1;0\n",
+           gtin_a, gtin_b, gtin_c);
+  write_file(path, text);
+  assert_int_equal(cache_catalogue_import(f->c, path, &count, err, sizeof err), 0);
+  assert_int_equal(count, 3);
+  assert_int_equal(cache_product_get(f->c, gtin_a, &got), 0);
+  assert_string_equal(got.name, "Кеды; размер 42");
+  assert_int_equal(got.price, 299990);
+  assert_int_equal(cache_product_get(f->c, gtin_b, &got), 0);
+  assert_string_equal(got.name, "Хлеб \"Бородинский\"");
+  assert_int_equal(cache_product_get(f->c, gtin_c, &got), 0);
+  assert_true(got.weighed);
+
+  snprintf(text, sizeof text,
+           "gtin;name;price;vat;group;group_id;marking;strict;weighed;excise\n"
+           "%s;\"Кеды; без кавычки;2999.90;1;footwear;2;1;1;0;0\n",
+           gtin_a);
+  write_file(path, text);
+  err[0] = '\0';
+  assert_int_equal(cache_catalogue_import(f->c, path, NULL, err, sizeof err), CACHE_ERR_FORMAT);
+  assert_non_null(strstr(err, "line 2"));
+  assert_non_null(strstr(err, "quote"));
+  counts_agree(f);
+}
+
 static void catalogue_import_is_all_or_nothing(void **state)
 {
   fixture_t *f = *state;
@@ -816,6 +855,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(open_makes_a_private_wal_file, setup, teardown),
       cmocka_unit_test_setup_teardown(products_are_checked_and_padded, setup, teardown),
       cmocka_unit_test_setup_teardown(catalogue_import_is_all_or_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(catalogue_reads_quoted_fields, setup, teardown),
       cmocka_unit_test_setup_teardown(stock_add_is_all_or_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(replay_pointer_refuses_gaps_and_repeats, setup, teardown),
       cmocka_unit_test_setup_teardown(blocks_by_code_gtin_and_series, setup, teardown),

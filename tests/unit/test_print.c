@@ -373,10 +373,9 @@ static void test_commands_by_hand(void **state)
 {
   (void)state;
   static const char text[] = "Цена € 5\x1b@\nИТОГ\nКАССОВЫЙ\n";
-  receipt_line_t lines[] = {
-      {0, strlen("Цена € 5\x1b@"), RECEIPT_PLAIN},
-      {strlen("Цена € 5\x1b@\n"), strlen("ИТОГ"), RECEIPT_TOTAL},
-      {strlen("Цена € 5\x1b@\nИТОГ\n"), strlen("КАССОВЫЙ"), RECEIPT_HEADING}};
+  receipt_line_t lines[] = {{0, strlen("Цена € 5\x1b@"), RECEIPT_PLAIN},
+                            {strlen("Цена € 5\x1b@\n"), strlen("ИТОГ"), RECEIPT_TOTAL},
+                            {strlen("Цена € 5\x1b@\nИТОГ\n"), strlen("КАССОВЫЙ"), RECEIPT_HEADING}};
   receipt_layout_t l = {.text = (char *)text, .lines = lines, .line_count = 3};
   static const uint8_t want[] = {
       0x1B, '@',  0x1C, '.',  0x1B, 't',  17,                           /* init, FS ., PC866 */

@@ -85,6 +85,16 @@
     );
     if (ob.may_sell_marked === false)
       chips.push(chip('Маркировка: продажа остановлена', 'bad', ob.refusal || ''));
+    else if (ob.batch_applies && ob.batch_level && ob.batch_level !== 'ok')
+      /* The remote shop's three-day batch: the cashier sees it coming (the
+       * manager exports it, kassa batch export). */
+      chips.push(
+        chip(
+          `Пакет ОИСМ: выгрузите, осталось ${ob.batch_hours_left ?? 0} ч`,
+          'warn',
+          (ob.warnings || []).join('\n'),
+        ),
+      );
     if (st.cache && st.cache.stale) chips.push(chip('Кэш кодов устарел', 'warn', ''));
     $('chips').replaceChildren(...chips);
   }

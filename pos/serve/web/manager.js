@@ -124,6 +124,22 @@
     });
   }
 
+  /* One task of kassa serve's background work (/api/status "background":
+   * the sender, the scheduled sync, the key updates) as a fact. */
+  function bgFact(term, bg, task) {
+    if (!bg || !bg.enabled) return fact(term, 'выключено (по таймеру или вручную)', '');
+    const t = bg[task] || {};
+    if (t.state === 'off') return fact(term, 'выключено', '');
+    const last = t.last_success ? `успешно ${Kassa.dateTime(t.last_success * 1000)}` : 'ещё не было';
+    if (t.failures)
+      return fact(
+        term,
+        `ошибка ${t.last_error || ''} (${t.failures} раз подряд), повтор через ${t.next_in_s} с; ${last}`,
+        t.failures >= 3 ? 'bad' : 'warn',
+      );
+    return fact(term, t.state === 'running' ? `идёт; ${last}` : last, 'ok');
+  }
+
   function renderStatus(st) {
     state.status = st;
     const fn = st.fn || {};
@@ -166,6 +182,7 @@
           : `обновлены ${keyAge ? keyAge + ' дн назад' : 'сегодня'} (${ffdDate(fn.keys_updated_at)})`,
         keyAge === null || keyAge === undefined ? 'bad' : keyAge >= 60 ? 'warn' : 'ok',
       ),
+      ...bgFact('Автообновление ключей', st.background, 'keys'),
     );
 
     const docs = ob.unsent_documents || 0;
@@ -196,6 +213,7 @@
         notes ? 'warn' : 'ok',
       ),
       ...fact('Трёхдневный пакет', batch, ob.batch_applies ? levelOf(ob.batch_level) : ''),
+      ...bgFact('Фоновая отправка', st.background, 'sender'),
       ...fact(
         'Продажа маркированных',
         ob.may_sell_marked === false ? (ob.refusal || 'остановлена').split(' / ')[0] : 'разрешена',
@@ -214,6 +232,7 @@
         ca.stale ? `устарел (старше ${ca.stale_hours} ч)` : 'актуален',
         ca.stale ? 'bad' : 'ok',
       ),
+      ...bgFact('Синхронизация по расписанию', st.background, 'sync'),
       ...fact('Товаров в справочнике', String(ca.products ?? 0)),
       ...fact('На остатке / продано', `${ca.in_stock ?? 0} / ${ca.sold ?? 0}`),
       ...fact('Перемарк. / блокировок', `${ca.remarked ?? 0} / ${ca.blocked ?? 0}`),

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""test_serve_background.py KASSA OPERATOR: `kassa serve` delivers, syncs and
+updates keys by itself (pos/serve/background.h), nobody running `kassa ofd
+flush`, `kassa cache sync` or `kassa ofd keys`.
+
+Real processes on free loopback ports: kassa-operator issues a genuine
+code; an FN is created and registered with the `kassa` CLI, the catalogue
+imported; then only `kassa serve` (background = yes) and its HTTP API:
+
+- at start, with no key ever loaded and the cache never synced, the
+  background thread loads the FN's keys and syncs the cache
+  (/api/status: background.keys and background.sync, key_age_days 0,
+  cache synced);
+- a sale with a marked and a plain line through the API: with
+  send_interval_s = 3600 only the wake after the request can send it, and
+  the operator holds every document of the FN and the sale notification
+  (read from its database after both stopped), the FN owing nothing;
+- the operator stopped: a sale still closes (the till never waits for the
+  link), the sender records failures and waits out its backoff; the
+  operator started again on the same ports: what was owed arrives with no
+  request made in between (the retry);
+- 61 days later on the FN's clock the keys are past keys_refresh_days and
+  a new service updates them without being asked;
+- systemd's readiness protocol (Type=notify): with NOTIFY_SOCKET set, the
+  service sends READY=1 once it listens and STOPPING=1 on SIGTERM.
+Prints "N passed, N failed"; exit 1 on any failure.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks, Operator, finish, free_ports, http_json, op, run, snapshot  # noqa: E402
+
+KASSA, OPERATOR = sys.argv[1], sys.argv[2]
+FN_NUMBER = "9999078900007019"
+TOKEN = "bg-test-" + os.urandom(8).hex()
+OWNER = "7707083893"
+JEANS = "4601234501026"  # lp, marked, not strict (config/catalogue.csv)
+BREAD = "4604440000017"  # plain
+check = Checks()
+root = tempfile.mkdtemp(prefix="kassa-bg-")
+till_dir, op_dir, conf = (os.path.join(root, x) for x in ("till", "operator", "kassa.conf"))
+procs = []
+
+
+def kassa(*args):
+    return run([KASSA, "--config", conf, *args], timeout=60)
+
+
+def api(port, method, path, body=None):
+    """GET, or POST with a JSON body: (status, answer)."""
+    return http_json(f"http://127.0.0.1:{port}{path}", body,
+                     headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+
+
+def status(port):
+    st, j = api(port, "GET", "/api/status")
+    return j if st == 200 else {}
+
+
+def wait_for(port, what, seconds=30):
+    """Polls /api/status until what(status) holds; the last status either way."""
+    end = time.time() + seconds
+    j = {}
+    while time.time() < end:
+        j = status(port)
+        try:
+            if what(j):
+                return True, j
+        except (KeyError, TypeError):
+            pass
+        time.sleep(0.2)
+    return False, j
+
+
+def sale(port, codes):
+    st, j = api(port, "POST", "/api/receipts", {"operation": "sale", "cashier": "Иванова"})
+    ok = st == 201
+    for c in codes:
+        st, j = api(port, "POST", "/api/receipts/current/items", {"code": c})
+        ok = ok and st == 201
+    st, j = api(port, "POST", "/api/receipts/current/pay", {"method": "cash"})
+    return ok and st == 200, j
+
+
+serve = operator = None
+try:
+    os.makedirs(till_dir)
+    os.makedirs(op_dir)
+    ports = free_ports(4)
+    with open(conf, "w") as f:
+        f.write(f"""[paths]
+data = {till_dir}
+[operator]
+ofd_port = {ports[0]}
+oism_port = {ports[1]}
+keys_port = {ports[2]}
+http_port = {ports[3]}
+host = 127.0.0.1
+[service]
+background = yes
+send_interval_s = 3600
+sync_interval_min = 60
+keys_refresh_days = 60
+[till]
+check = both
+manager_pin = 8642
+api_token = {TOKEN}
+[trueapi]
+api_key = demo-key
+""")
+    r = op(OPERATOR, op_dir, "issue", "--gtin", "0" + JEANS,
+           "--group", "lp", "--count", "2", "--owner", OWNER)
+    codes = [c.replace("\\x1d", "\x1d") for c in r.stdout.split()]
+    check("operator issues codes", r.returncode == 0 and len(codes) == 2, r.stderr)
+    r = kassa("fn", "init", "--fn-number", FN_NUMBER)
+    check("fn init", r.returncode == 0, r.stderr)
+    r = kassa("fn", "register", "--reg-number", "0000000001012345", "--inn", OWNER, "--name",
+              "ООО «Ромашка»", "--address", "г. Москва, ул. Тверская, 1", "--ofd-inn",
+              "7704211201", "--ofd-name", "ОФД-эмулятор", "--cashier", "Иванова")
+    check("fn register", r.returncode == 0, r.stderr)
+    r = op(OPERATOR, op_dir, "fn", "add", "--fn-db", os.path.join(till_dir, "fn.db"))
+    check("operator knows the FN", r.returncode == 0, r.stderr)
+    r = kassa("cache", "import-catalogue", "config/catalogue.csv")
+    check("catalogue imported", r.returncode == 0, r.stdout + r.stderr)
+    operator = Operator(OPERATOR, op_dir, check, ports=ports)
+    procs.append(operator.proc)
+
+    notify_path = os.path.join(root, "notify.sock")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    notify.settimeout(30)
+    serve = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0", "--lm-port",
+                              "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, NOTIFY_SOCKET=notify_path))
+    procs.append(serve)
+    line = serve.stdout.readline()
+    check("serve ready", line.startswith("kassa serve: listening on "), line)
+    port = int(line.split()[4].split(":")[1])
+    try:
+        ready = notify.recv(4096).decode()
+    except OSError as e:
+        ready = str(e)
+    check("sd_notify READY=1", "READY=1" in ready.split("\n"), ready)
+
+    ok, j = wait_for(port, lambda s: s["background"]["keys"]["keys"] > 0
+                     and s["background"]["sync"]["last_success"] > 0)
+    check("keys loaded and cache synced in the background", ok and j["key_age_days"] == 0
+          and j["cache"]["synced"] >= 2 and j["background"]["enabled"] is True
+          and j["background"]["sync"]["codes"] >= 2, j.get("background", j))
+
+    st, j = api(port, "POST", "/api/shift/open", {"cashier": "Иванова"})
+    check("shift open", st == 200, (st, j))
+    ok, j = sale(port, [codes[0], BREAD])
+    check("sale through the API", ok, j)
+    ok, j = wait_for(port, lambda s: s["outbox"]["unsent_documents"] == 0
+                     and s["outbox"]["unsent_notifications"] == 0)
+    check("the sender delivered without a flush", ok and j["background"]["sender"]["documents"] >= 3
+          and j["background"]["sender"]["notifications"] >= 1
+          and j["background"]["sender"]["last_error"] is None, j.get("background", j))
+
+    # The link goes down: the till still sells, the sender waits and retries.
+    operator.stop()
+    ok, j = sale(port, [BREAD])
+    check("a sale closes with the operator down", ok, j)
+    ok, j = wait_for(port, lambda s: s["background"]["sender"]["failures"] >= 1)
+    check("the sender records the failure and waits", ok and j["outbox"]["unsent_documents"] >= 1
+          and j["background"]["sender"]["last_error"] is not None
+          and j["background"]["sender"]["state"] in ("waiting", "running"),
+          j.get("background", j))
+    operator = Operator(OPERATOR, op_dir, check, ports=ports, name="operator again")
+    procs.append(operator.proc)
+    ok, j = wait_for(port, lambda s: s["outbox"]["unsent_documents"] == 0
+                     and s["background"]["sender"]["failures"] == 0, seconds=60)
+    check("the retry delivers once the operator is back", ok, j.get("background", j))
+
+    serve.send_signal(signal.SIGTERM)
+    try:
+        stopping = notify.recv(4096).decode()
+    except OSError as e:
+        stopping = str(e)
+    check("sd_notify STOPPING=1", stopping.strip() == "STOPPING=1", stopping)
+    try:
+        rc = serve.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        serve.kill()
+        rc = "killed"
+    check("serve exits 0 on SIGTERM", rc == 0, (rc, serve.stderr.read()[-2000:]))
+
+    # 61 days later on the FN's clock (KASSA_FAKE_NOW): the keys are past
+    # keys_refresh_days (60), so a new service updates them by itself.
+    later = str(j["fn"]["now"] + 61 * 86400) if j.get("fn") else "0"
+    serve = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0", "--lm-port",
+                              "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, KASSA_FAKE_NOW=later))
+    procs.append(serve)
+    line = serve.stdout.readline()
+    check("serve ready 61 days later", line.startswith("kassa serve: listening on "), line)
+    port = int(line.split()[4].split(":")[1]) if line.startswith("kassa serve: listening") else 0
+    ok, j = wait_for(port, lambda s: s["background"]["keys"]["keys"] > 0)
+    check("keys older than keys_refresh_days are updated", ok
+          and j["background"]["keys"]["last_error"] is None, j.get("background", j))
+    serve.send_signal(signal.SIGTERM)
+    try:
+        rc = serve.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        serve.kill()
+        rc = "killed"
+    check("serve exits 0 on SIGTERM (61 days later)", rc == 0, (rc, serve.stderr.read()[-2000:]))
+    operator.stop("end")
+    s = snapshot(os.path.join(till_dir, "fn.db"), os.path.join(op_dir, "operator.db"), FN_NUMBER)
+    check("the operator holds every document of the FN", s["unsent"] == 0
+          and set(s["archive"]) == set(s["stored"])
+          and all(s["archive"][n] == s["stored"][n] for n in s["archive"]),
+          (sorted(s["archive"]), sorted(s["stored"])))
+    check("the operator applied the sale notification", s["notes"] and s["notes"] == s["applied"]
+          and s["notes"] == s["ticketed"], (s["notes"], s["applied"]))
+finally:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+sys.exit(finish(check, root))
