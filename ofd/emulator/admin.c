@@ -20,6 +20,7 @@
 */
 #include "ofd/emulator/admin.h"
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -128,12 +129,39 @@ static bool gtin_normalize(const char *in, char out[15])
   return (10 - sum % 10) % 10 == (unsigned)(out[13] - '0');
 }
 
-static const char *opt(int argc, char **argv, const char *name)
+/*
+** A command's options through getopt_long: --NAME VALUE or --NAME=VALUE for
+** each names[i] (values[i] gets it, NULL when absent; given twice, the
+** last counts); argv[0] is the command's name. *operands is where the
+** operands start afterwards (getopt_long moves them behind the options).
+** 0, or -1 for an unknown option, one without its value, or more than 8
+** names.
+*/
+static int options(int argc, char **argv, const char *const *names, size_t count,
+                   const char **values, int *operands)
 {
-  for (int i = 1; i + 1 < argc; i++) {
-    if (strcmp(argv[i], name) == 0) return argv[i + 1];
+  struct option table[9];
+  int opt;
+  if (count > 8) return -1;
+  for (size_t i = 0; i < count; i++) {
+    table[i] = (struct option){names[i], required_argument, NULL, (int)i + 1};
+    values[i] = NULL;
   }
-  return NULL;
+  table[count] = (struct option){NULL, 0, NULL, 0};
+  optind = 0;
+  opterr = 0;
+  while ((opt = getopt_long(argc, argv, ":", table, NULL)) != -1) {
+    if (opt < 1 || opt > (int)count) return -1; /* '?' unknown, ':' no value */
+    values[opt - 1] = optarg;
+  }
+  *operands = optind;
+  return 0;
+}
+
+/* The operands after options() as one word: the subcommand. */
+static bool only_operand(int argc, char **argv, int at, const char *word)
+{
+  return argc - at == 1 && strcmp(argv[at], word) == 0;
 }
 
 int admin_ofd_key(const uint8_t operator_secret[STORE_SECRET_LEN], const char fn_number[17],
@@ -160,11 +188,12 @@ static int cmd_fn(store_t *s, int argc, char **argv)
 {
   uint8_t secret[FN_EMU_SECRET_SIZE], operator_secret[STORE_SECRET_LEN], key[ADMIN_OFD_KEY_SIZE];
   char number[17];
-  const char *path = opt(argc, argv, "--fn-db");
-  const char *inn = opt(argc, argv, "--inn");
-  int rc, code = 1;
-  if (!inn) inn = ADMIN_DEFAULT_INN;
-  if (argc < 2 || strcmp(argv[1], "add") != 0 || !path) {
+  static const char *const names[] = {"fn-db", "inn"};
+  const char *v[2];
+  int rc, code = 1, at = 0;
+  bool ok = options(argc, argv, names, 2, v, &at) == 0 && only_operand(argc, argv, at, "add");
+  const char *path = v[0], *inn = v[1] ? v[1] : ADMIN_DEFAULT_INN;
+  if (!ok || !path) {
     fprintf(stderr, "usage: kassa-operator --data DIR fn add --fn-db PATH [--inn INN]\n");
     return 2;
   }
@@ -239,10 +268,12 @@ fail:
 
 static int cmd_keys(store_t *s, int argc, char **argv)
 {
-  const char *kind = opt(argc, argv, "--kind");
+  static const char *const names[] = {"kind"};
+  const char *kind = NULL;
   char id[5];
-  if (argc < 2 || strcmp(argv[1], "new") != 0 || !kind ||
-      (strcmp(kind, "hmac") != 0 && strcmp(kind, "gost") != 0)) {
+  int at = 0;
+  bool ok = options(argc, argv, names, 1, &kind, &at) == 0 && only_operand(argc, argv, at, "new");
+  if (!ok || !kind || (strcmp(kind, "hmac") != 0 && strcmp(kind, "gost") != 0)) {
     fprintf(stderr, "usage: kassa-operator --data DIR keys new --kind hmac|gost\n");
     return 2;
   }
@@ -289,9 +320,12 @@ static int tail_make(store_t *s, unsigned tail, const char *ki, char id[5], char
 
 static int cmd_issue(store_t *s, int argc, char **argv)
 {
-  const char *gtin_arg = opt(argc, argv, "--gtin"), *group_arg = opt(argc, argv, "--group");
-  const char *count_arg = opt(argc, argv, "--count"), *owner = opt(argc, argv, "--owner");
-  const char *tail_arg = opt(argc, argv, "--tail");
+  static const char *const names[] = {"gtin", "group", "count", "owner", "tail"};
+  const char *v[5];
+  int at = 0;
+  bool parsed = options(argc, argv, names, 5, v, &at) == 0 && at == argc;
+  const char *gtin_arg = v[0], *group_arg = v[1], *count_arg = v[2], *owner = v[3],
+             *tail_arg = v[4];
   const group_t *g = NULL;
   char gtin[15], *end = NULL;
   unsigned long count;
@@ -302,7 +336,7 @@ static int cmd_issue(store_t *s, int argc, char **argv)
     if (strcmp(groups[i].name, group_arg) == 0) g = &groups[i];
   }
   count = count_arg ? strtoul(count_arg, &end, 10) : 0;
-  if (!gtin_arg || !g || !count_arg || *end || count < 1 || count > 100000) {
+  if (!parsed || !gtin_arg || !g || !count_arg || *end || count < 1 || count > 100000) {
     fprintf(stderr, "usage: kassa-operator --data DIR issue --gtin G --group GROUP --count N"
                     " [--owner INN] [--tail 44|88|93]\ngroups:");
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
@@ -363,10 +397,13 @@ fail:
 
 static int cmd_block(store_t *s, int argc, char **argv)
 {
-  const char *code = opt(argc, argv, "--code"), *gtin_arg = opt(argc, argv, "--gtin");
+  static const char *const names[] = {"code", "gtin"};
+  const char *v[2];
   char km[DOC_MAX_KM + 1], ki[STORE_KI_MAX + 1], gtin[15];
-  int changed = 0;
-  if ((code == NULL) == (gtin_arg == NULL)) {
+  int changed = 0, at = 0;
+  bool parsed = options(argc, argv, names, 2, v, &at) == 0 && at == argc;
+  const char *code = v[0], *gtin_arg = v[1];
+  if (!parsed || (code == NULL) == (gtin_arg == NULL)) {
     fprintf(stderr, "usage: kassa-operator --data DIR block --code KM | --gtin G\n");
     return 2;
   }
@@ -394,15 +431,18 @@ static int cmd_block(store_t *s, int argc, char **argv)
 
 static int cmd_price(store_t *s, int argc, char **argv)
 {
-  const char *gtin_arg = opt(argc, argv, "--gtin"), *min_arg = opt(argc, argv, "--min");
-  const char *max_arg = opt(argc, argv, "--max");
+  static const char *const names[] = {"gtin", "min", "max"};
+  const char *v[3];
   char gtin[15], *end_min = NULL, *end_max = NULL;
   unsigned long long min = 0, max = 0;
-  int changed = 0;
+  int changed = 0, at = 0;
+  bool parsed = options(argc, argv, names, 3, v, &at) == 0 && at == argc;
+  const char *gtin_arg = v[0], *min_arg = v[1], *max_arg = v[2];
   if (min_arg) min = strtoull(min_arg, &end_min, 10);
   if (max_arg) max = strtoull(max_arg, &end_max, 10);
-  if (!gtin_arg || (!min_arg && !max_arg) || (min_arg && (*end_min || *min_arg == '-')) ||
-      (max_arg && (*end_max || *max_arg == '-')) || (max && min > max)) {
+  if (!parsed || !gtin_arg || (!min_arg && !max_arg) ||
+      (min_arg && (*end_min || *min_arg == '-')) || (max_arg && (*end_max || *max_arg == '-')) ||
+      (max && min > max)) {
     fprintf(stderr, "usage: kassa-operator --data DIR price --gtin G [--min KOPECKS]"
                     " [--max KOPECKS]\n");
     return 2;

@@ -103,6 +103,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -840,6 +841,9 @@ static SSL_CTX *tls_context(const char *cert, const char *key)
   return ctx;
 }
 
+/* The server: argv[1..argc) are its options (argv[0], whatever precedes
+** them, is skipped as getopt_long skips a program's name). 0, 1 or 2
+** (usage). */
 static int serve(store_t *store, int argc, char **argv)
 {
   server_t sv;
@@ -857,41 +861,91 @@ static int serve(store_t *store, int argc, char **argv)
   memset(&ho, 0, sizeof ho);
   ho.api_key = HTTP_DEFAULT_API_KEY;
   snprintf(sv.inn, sizeof sv.inn, "%s", DEFAULT_INN);
-  for (int i = 0; i < argc; i += 2) {
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int bad = !v;
-    if (strcmp(argv[i], "--ofd-port") == 0)
-      bad = bad || parse_port(v, &ls[0].port);
-    else if (strcmp(argv[i], "--oism-port") == 0)
-      bad = bad || parse_port(v, &ls[1].port);
-    else if (strcmp(argv[i], "--keys-port") == 0)
-      bad = bad || parse_port(v, &ls[2].port);
-    else if (strcmp(argv[i], "--http-port") == 0)
-      bad = bad || parse_port(v, &http_port);
-    else if (strcmp(argv[i], "--fault") == 0)
-      bad = bad || parse_faults(v, &faults);
-    else if (strcmp(argv[i], "--api-key") == 0)
+  enum {
+    O_OFD = 1,
+    O_OISM,
+    O_KEYS,
+    O_HTTP,
+    O_FAULT,
+    O_KEY,
+    O_CLIENT,
+    O_CDN,
+    O_HEALTH,
+    O_CERT,
+    O_TLSKEY,
+    O_INN
+  };
+  static const struct option options[] = {
+      {"ofd-port", required_argument, NULL, O_OFD},
+      {"oism-port", required_argument, NULL, O_OISM},
+      {"keys-port", required_argument, NULL, O_KEYS},
+      {"http-port", required_argument, NULL, O_HTTP},
+      {"fault", required_argument, NULL, O_FAULT},
+      {"api-key", required_argument, NULL, O_KEY},
+      {"client-inn", required_argument, NULL, O_CLIENT},
+      {"cdn-host", required_argument, NULL, O_CDN},
+      {"health-ms", required_argument, NULL, O_HEALTH},
+      {"tls-cert", required_argument, NULL, O_CERT},
+      {"tls-key", required_argument, NULL, O_TLSKEY},
+      {"inn", required_argument, NULL, O_INN},
+      {NULL, 0, NULL, 0},
+  };
+  int opt;
+  optind = 0;
+  opterr = 0;
+  while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+    const char *v = optarg;
+    int bad = 0;
+    switch (opt) {
+    case O_OFD:
+      bad = parse_port(v, &ls[0].port);
+      break;
+    case O_OISM:
+      bad = parse_port(v, &ls[1].port);
+      break;
+    case O_KEYS:
+      bad = parse_port(v, &ls[2].port);
+      break;
+    case O_HTTP:
+      bad = parse_port(v, &http_port);
+      break;
+    case O_FAULT:
+      bad = parse_faults(v, &faults);
+      break;
+    case O_KEY:
       ho.api_key = v;
-    else if (strcmp(argv[i], "--client-inn") == 0)
+      break;
+    case O_CLIENT:
       ho.client_inn = v;
-    else if (strcmp(argv[i], "--cdn-host") == 0)
-      bad = bad || ho.cdn_host_count >= HTTP_MAX_CDN_HOSTS || strncmp(v, "http://", 7) != 0 ||
-            !(ho.cdn_hosts[ho.cdn_host_count++] = v);
-    else if (strcmp(argv[i], "--health-ms") == 0)
-      bad = bad || parse_port(v, &health_ms);
-    else if (strcmp(argv[i], "--tls-cert") == 0)
+      break;
+    case O_CDN:
+      bad = ho.cdn_host_count >= HTTP_MAX_CDN_HOSTS || strncmp(v, "http://", 7) != 0;
+      if (!bad) ho.cdn_hosts[ho.cdn_host_count++] = v;
+      break;
+    case O_HEALTH:
+      bad = parse_port(v, &health_ms);
+      break;
+    case O_CERT:
       tls_cert = v;
-    else if (strcmp(argv[i], "--tls-key") == 0)
+      break;
+    case O_TLSKEY:
       tls_key = v;
-    else if (strcmp(argv[i], "--inn") == 0)
-      bad = bad || (strlen(v) != 10 && strlen(v) != 12) ||
-            snprintf(sv.inn, sizeof sv.inn, "%s", v) < 0;
-    else
+      break;
+    case O_INN:
+      bad = (strlen(v) != 10 && strlen(v) != 12) || snprintf(sv.inn, sizeof sv.inn, "%s", v) < 0;
+      break;
+    default: /* an unknown option (?) or one without its value (:) */
       bad = 1;
+      break;
+    }
     if (bad) {
       usage();
       return 2;
     }
+  }
+  if (optind < argc) { /* the server takes no operands */
+    usage();
+    return 2;
   }
   if ((tls_cert == NULL) != (tls_key == NULL)) {
     fprintf(stderr, "kassa-operator: --tls-cert and --tls-key go together\n");
@@ -975,7 +1029,7 @@ int main(int argc, char **argv)
   if (first < argc && admin_is_command(argv[first]))
     rc = admin_run(store, argc - first, argv + first);
   else
-    rc = serve(store, argc - first, argv + first);
+    rc = serve(store, argc - first + 1, argv + first - 1);
   store_close(store);
   crypto_shutdown();
   return rc;

@@ -123,6 +123,23 @@ check("kassa parses every issued code", len(parsed) == 7 and all(json.loads(l)["
       "\n".join(parsed))
 r = op("issue", "--gtin", "04600000000016", "--group", "footwear", "--count", "1")
 check("bad GTIN check digit refused", r.returncode == 2, r.stderr)
+# The commands' options through getopt_long: --name=value works, an unknown
+# option, one without its value or a stray operand is a usage error (2)
+# that changes nothing.
+r = op("issue", "--gtin=04600000000022", "--group=dairy", "--count=1")
+check("issue --name=value", r.returncode == 0 and len(r.stdout.split()) == 1, r.stderr)
+for bad in (["issue", "--gtin", "04600000000022", "--group", "dairy", "--count", "1", "--colour", "red"],
+            ["issue", "--gtin", "04600000000022", "--group", "dairy", "--count"],
+            ["issue", "--gtin", "04600000000022", "--group", "dairy", "--count", "1", "extra"],
+            ["keys", "new", "--kind", "hmac", "again"],
+            ["price", "--gtin", "04600000000022", "--min", "100", "--maxx", "5"]):
+    r = op(*bad)
+    check(f"usage error: {' '.join(bad[:1] + bad[-2:])}", r.returncode == 2 and "usage" in r.stderr,
+          (r.returncode, r.stderr))
+r = subprocess.run([OPERATOR, "--data", data, "--ofd-port", "1", "--no-such-option"],
+                   capture_output=True, text=True, timeout=30)
+check("the server refuses an unknown option before it starts", r.returncode == 2 and "usage" in r.stderr,
+      (r.returncode, r.stderr))
 
 server = harness.Operator(OPERATOR, data, check, name="server", stdout=subprocess.PIPE)
 ofd_port, oism_port, keys_port, http_port = server.ports
