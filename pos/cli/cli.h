@@ -36,20 +36,51 @@ int cli_cache(const kassa_config_t *cfg, int argc, char **argv);
 int cli_print(const kassa_config_t *cfg, int argc, char **argv);
 
 /*
-** Every command reads its options with getopt_long through these two.
-** cli_next_option: the next option of argc/argv (argv[0] is the command
-** or verb; getopt_long with its own messages off, restarted when *first
-** is true, which it then clears): the option's val, -1 at the end (the
-** positional arguments are then argv[optind..argc)), or '?' after a
-** message naming the unknown option ("kassa CMD: unknown option X" and
-** usage) or the option whose value is missing ("kassa: X needs a value").
-** cli_no_extra: 0, or 2 after the same message when positional arguments
-** are left from optind on.
+** Every command reads its options from a table of these, through
+** cli_parse_options (or cli_read_options where it words its own errors).
+** A row: the long name without "--" (--name VALUE and --name=VALUE), the
+** short letter (-x, -x VALUE) or 0, and where the option goes: value
+** non-NULL means the option takes one and *value is set to it (the last
+** given wins); otherwise *flag is set to true.
 */
-struct option;
-int cli_next_option(int argc, char **argv, const struct option *options, bool *first,
-                    const char *cmd, const char *usage);
-int cli_no_extra(int argc, char **argv, const char *cmd, const char *usage);
+typedef struct cli_option {
+  const char *name;
+  int letter;
+  const char **value;
+  bool *flag;
+} cli_option_t;
+
+/* At most this many rows in one table. */
+#define CLI_OPTIONS_MAX 24
+
+/* What cli_read_options found. */
+enum { CLI_OPTIONS_OK = 0, CLI_OPTION_NO_VALUE, CLI_OPTION_UNKNOWN };
+
+/*
+** cli_read_options: the options of argv[1..argc) (argv[0] is the command
+** or verb) by getopt_long, which prints nothing: options and operands may
+** come in any order, "--" ends the options, and the operands are moved
+** behind the options. Returns CLI_OPTIONS_OK with *at the index of the
+** first operand (argc when there is none); or, at the first error,
+** CLI_OPTION_NO_VALUE (an option that takes a value is last) or
+** CLI_OPTION_UNKNOWN (not in the table, or --flag=value), with *at the
+** index of the option at fault. Rows after an error may already be set.
+**
+** cli_parse_options: the same, printing the error the commands print:
+** "kassa: X needs a value", or "kassa COMMAND: unknown option X" and a
+** blank line and usage ("kassa: unknown option X" alone where command
+** and usage are NULL). With first_operand NULL the command takes no
+** operand, and one is refused as an unknown option; otherwise
+** *first_operand is the index of the first. Returns 0, or 2 after the
+** message.
+**
+** cli_no_extra: 0 when argv[from..argc) is empty, else 2 after the same
+** unknown-option message naming argv[from].
+*/
+int cli_read_options(int argc, char **argv, const cli_option_t *options, size_t count, int *at);
+int cli_parse_options(const char *command, const char *usage, int argc, char **argv,
+                      const cli_option_t *options, size_t count, int *first_operand);
+int cli_no_extra(const char *command, const char *usage, int argc, char **argv, int from);
 
 /* A decimal number in [min, max] into *out: digits only (no sign, no
 ** space), no overflow; false for anything else, NULL included. */

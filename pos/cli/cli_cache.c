@@ -142,14 +142,8 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
   int rc;
   bool stale;
 
-  static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-  bool first = true;
-  int opt;
-  while ((opt = cli_next_option(argc, argv, options, &first, "cache status", cache_usage)) != -1) {
-    if (opt == '?') return 2;
-    json = true;
-  }
-  if (cli_no_extra(argc, argv, "cache status", cache_usage)) return 2;
+  const cli_option_t options[] = {{"json", 0, NULL, &json}};
+  if (cli_parse_options("cache status", cache_usage, argc, argv, options, 1, NULL)) return 2;
   if (open_cache(cfg, &c)) return 1;
   if ((rc = cache_counts(c, &n)) != 0 || (rc = cache_sync_state(c, cursor, sizeof cursor, &last)) ||
       (rc = cache_fn_applied(c, &applied)) != 0) {
@@ -282,41 +276,36 @@ static int sync_cmd(const kassa_config_t *cfg, int argc, char **argv)
   int rc, status = 1;
 
   operator_defaults(cfg, url, sizeof url, api_key, sizeof api_key);
-  static const struct option options[] = {
-      {"full", no_argument, NULL, 'f'},        {"url", required_argument, NULL, 'u'},
-      {"owner", required_argument, NULL, 'o'}, {"api-key", required_argument, NULL, 'k'},
-      {"limit", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0},
+  const char *url_arg = NULL, *owner_arg = NULL, *key_arg = NULL, *limit_arg = NULL;
+  const cli_option_t options[] = {
+      {"full", 0, NULL, &full},       {"url", 0, &url_arg, NULL},
+      {"owner", 0, &owner_arg, NULL}, {"api-key", 0, &key_arg, NULL},
+      {"limit", 0, &limit_arg, NULL},
   };
-  bool first = true;
-  int opt;
-  while ((opt = cli_next_option(argc, argv, options, &first, "cache sync", cache_usage)) != -1) {
-    const char *v = optarg;
-    if (opt == '?') return 2;
-    if (opt == 'f') {
-      full = true;
-    } else if (opt == 'u') {
-      if (!url_ok(v, sizeof url)) {
-        fprintf(stderr, "kassa cache sync: --url wants http://HOST:PORT, not '%s'\n", v);
-        return 2;
-      }
-      snprintf(url, sizeof url, "%s", v);
-    } else if (opt == 'o') {
-      size_t n = strlen(v);
-      if ((n != 10 && n != 12) || strspn(v, "0123456789") != n) {
-        fprintf(stderr, "kassa cache sync: --owner wants an INN of 10 or 12 digits, not '%s'\n", v);
-        return 2;
-      }
-      snprintf(owner, sizeof owner, "%s", v);
-    } else if (opt == 'k') {
-      snprintf(api_key, sizeof api_key, "%s", v);
-    } else if (opt == 'l') {
-      if (!cli_number(v, 1, 10000, &limit)) {
-        fprintf(stderr, "kassa cache sync: --limit is 1 to 10000\n");
-        return 2;
-      }
+  if (cli_parse_options("cache sync", cache_usage, argc, argv, options,
+                        sizeof options / sizeof options[0], NULL))
+    return 2;
+  if (url_arg) {
+    if (!url_ok(url_arg, sizeof url)) {
+      fprintf(stderr, "kassa cache sync: --url wants http://HOST:PORT, not '%s'\n", url_arg);
+      return 2;
     }
+    snprintf(url, sizeof url, "%s", url_arg);
   }
-  if (cli_no_extra(argc, argv, "cache sync", cache_usage)) return 2;
+  if (owner_arg) {
+    size_t n = strlen(owner_arg);
+    if ((n != 10 && n != 12) || strspn(owner_arg, "0123456789") != n) {
+      fprintf(stderr, "kassa cache sync: --owner wants an INN of 10 or 12 digits, not '%s'\n",
+              owner_arg);
+      return 2;
+    }
+    snprintf(owner, sizeof owner, "%s", owner_arg);
+  }
+  if (key_arg) snprintf(api_key, sizeof api_key, "%s", key_arg);
+  if (limit_arg && !cli_number(limit_arg, 1, 10000, &limit)) {
+    fprintf(stderr, "kassa cache sync: --limit is 1 to 10000\n");
+    return 2;
+  }
   memset(&ro, 0, sizeof ro);
   ro.url = url;
   ro.api_key = api_key;
