@@ -64,7 +64,8 @@ enum { CLI_OPTIONS_OK = 0, CLI_OPTION_NO_VALUE, CLI_OPTION_UNKNOWN };
 ** first operand (argc when there is none); or, at the first error,
 ** CLI_OPTION_NO_VALUE (an option that takes a value is last) or
 ** CLI_OPTION_UNKNOWN (not in the table, or --flag=value), with *at the
-** index of the option at fault. Rows after an error may already be set.
+** index of the option at fault. The options before the fault on the line
+** are set, none after it (so a --help before a fault can still win).
 **
 ** cli_parse_options: the same, printing the error the commands print:
 ** "kassa: X needs a value", or "kassa COMMAND: unknown option X" and a

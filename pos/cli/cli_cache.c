@@ -370,28 +370,24 @@ done:
 /* ---- kassa cache import-catalogue -------------------------------------- */
 
 /*
-** The commands that take only positional arguments: getopt_long with no
-** option but --help; the n arguments are then argv[first..first+n).
-** Returns the index of the first, or -1 after printing usage (an option,
-** or not n arguments); *status is 0 for --help, 2 otherwise.
+** The commands that take only positional arguments: no option but
+** --help; the n arguments are then argv[first..first+n). Returns the
+** index of the first, or -1 after printing usage (--help on stdout; an
+** option, or not n arguments, on stderr); *status is 0 for --help, 2
+** otherwise.
 */
 static int positional(int argc, char **argv, int n, const char *usage, int *status)
 {
-  static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-  int opt;
-  optind = 0;
-  opterr = 0;
-  *status = 2;
-  while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-    if (opt == 'h') *status = 0;
-    fprintf(opt == 'h' ? stdout : stderr, "%s", usage);
+  bool help = false;
+  const cli_option_t options[] = {{"help", 0, NULL, &help}};
+  int at;
+  int rc = cli_read_options(argc, argv, options, 1, &at);
+  *status = help ? 0 : 2;
+  if (help || rc != CLI_OPTIONS_OK || argc - at != n) {
+    fputs(usage, help ? stdout : stderr);
     return -1;
   }
-  if (argc - optind != n) {
-    fprintf(stderr, "%s", usage);
-    return -1;
-  }
-  return optind;
+  return at;
 }
 
 static int import_cmd(const kassa_config_t *cfg, int argc, char **argv)
@@ -681,29 +677,17 @@ static int report_cmd(const kassa_config_t *cfg, int argc, char **argv)
   int rc;
 
   operator_defaults(cfg, url, sizeof url, api_key, sizeof api_key);
-  static const struct option options[] = {
-      {"owner", required_argument, NULL, 'o'},
-      {"url", required_argument, NULL, 'u'},
-      {"api-key", required_argument, NULL, 'k'},
-      {NULL, 0, NULL, 0},
-  };
-  int opt;
-  bool bad = false;
-  optind = 0;
-  opterr = 0;
-  while (!bad && (opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-    if (opt == 'o')
-      owner = optarg;
-    else if (opt == 'u' && url_ok(optarg, sizeof url))
-      snprintf(url, sizeof url, "%s", optarg);
-    else if (opt == 'k')
-      snprintf(api_key, sizeof api_key, "%s", optarg);
-    else
-      bad = true;
-  }
-  if (!bad && argc - optind == 2) {
-    old = argv[optind];
-    fresh = argv[optind + 1];
+  const char *url_arg = NULL, *key_arg = NULL;
+  const cli_option_t options[] = {
+      {"owner", 0, &owner, NULL}, {"url", 0, &url_arg, NULL}, {"api-key", 0, &key_arg, NULL}};
+  int at;
+  bool ok = cli_read_options(argc, argv, options, 3, &at) == CLI_OPTIONS_OK &&
+            (!url_arg || url_ok(url_arg, sizeof url));
+  if (ok && url_arg) snprintf(url, sizeof url, "%s", url_arg);
+  if (ok && key_arg) snprintf(api_key, sizeof api_key, "%s", key_arg);
+  if (ok && argc - at == 2) {
+    old = argv[at];
+    fresh = argv[at + 1];
   }
   if (!old || !fresh) {
     fprintf(stderr, "usage: kassa cache report-remark OLD NEWCODE [--owner INN] [--url URL] "
