@@ -83,6 +83,16 @@ int cli_parse_options(const char *command, const char *usage, int argc, char **a
                       const cli_option_t *options, size_t count, int *first_operand);
 int cli_no_extra(const char *command, const char *usage, int argc, char **argv, int from);
 
+/*
+** The options and at most one operand (into *operand, left alone when
+** there is none) of `kassa sale|return` and `kassa print receipt|qr`,
+** whose messages name no command: cli_parse_options(NULL, NULL, ...)'s,
+** or "kassa: unexpected argument X" for a second operand. 0, or 2 after
+** the message.
+*/
+int cli_parse_verb(int argc, char **argv, const cli_option_t *options, size_t count,
+                   const char **operand);
+
 /* A decimal number in [min, max] into *out: digits only (no sign, no
 ** space), no overflow; false for anything else, NULL included. */
 bool cli_number(const char *s, unsigned long min, unsigned long max, unsigned long *out);

@@ -92,6 +92,19 @@ int cli_parse_options(const char *command, const char *usage, int argc, char **a
   return cli_no_extra(command, usage, argc, argv, at);
 }
 
+int cli_parse_verb(int argc, char **argv, const cli_option_t *options, size_t count,
+                   const char **operand)
+{
+  int at;
+  if (cli_parse_options(NULL, NULL, argc, argv, options, count, &at)) return 2;
+  if (at < argc) *operand = argv[at++];
+  if (at < argc) {
+    fprintf(stderr, "kassa: unexpected argument %s\n", argv[at]);
+    return 2;
+  }
+  return 0;
+}
+
 int cli_no_extra(const char *command, const char *usage, int argc, char **argv, int from)
 {
   if (from >= argc) return 0;

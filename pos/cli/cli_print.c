@@ -57,16 +57,8 @@ static int parse(int argc, char **argv, opts_t *o)
       {"timeout", 0, &o->timeout, NULL}, {"png", 0, &o->png, NULL},
       {"module", 0, &o->module, NULL},
   };
-  int at;
   /* argv[0] is the verb (receipt, qr); the options and the FD follow. */
-  if (cli_parse_options(NULL, NULL, argc, argv, options, sizeof options / sizeof options[0], &at))
-    return 2;
-  if (at < argc) o->fd = argv[at++];
-  if (at < argc) {
-    fprintf(stderr, "kassa: unexpected argument %s\n", argv[at]);
-    return 2;
-  }
-  return 0;
+  return cli_parse_verb(argc, argv, options, sizeof options / sizeof options[0], &o->fd);
 }
 
 static int failed(int rc, const char *detail)

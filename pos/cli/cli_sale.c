@@ -50,7 +50,7 @@ typedef struct opts {
   bool escaped, json;
 } opts_t;
 
-/* Options after the verb (argv[0]), read by cli_parse_options; the one
+/* Options after the verb (argv[0]), read by cli_parse_verb; the one
 ** positional CODE / number into o->code. 0, or 2 after a message. */
 static int parse(int argc, char **argv, opts_t *o)
 {
@@ -62,15 +62,7 @@ static int parse(int argc, char **argv, opts_t *o)
       {"card", 0, &o->card, NULL},       {"pin", 0, &o->pin, NULL},
       {"gtin", 0, &o->gtin, NULL},       {"width", 0, &o->width, NULL},
   };
-  int at;
-  if (cli_parse_options(NULL, NULL, argc, argv, options, sizeof options / sizeof options[0], &at))
-    return 2;
-  if (at < argc) o->code = argv[at++];
-  if (at < argc) {
-    fprintf(stderr, "kassa: unexpected argument %s\n", argv[at]);
-    return 2;
-  }
-  return 0;
+  return cli_parse_verb(argc, argv, options, sizeof options / sizeof options[0], &o->code);
 }
 
 /* "123.45" roubles into kopecks. */

@@ -132,6 +132,34 @@ static void missing_value_and_unknown_option_name_the_argument(void **state)
   assert_string_equal(p.url, "v");
 }
 
+/* stderr into a temporary file from capture_start to capture_end, which
+** puts what was written into err. */
+typedef struct capture {
+  FILE *f;
+  int saved;
+} capture_t;
+
+static capture_t capture_start(void)
+{
+  capture_t c = {tmpfile(), -1};
+  assert_non_null(c.f);
+  fflush(stderr);
+  c.saved = dup(fileno(stderr));
+  dup2(fileno(c.f), fileno(stderr));
+  return c;
+}
+
+static void capture_end(capture_t c, char *err, size_t size)
+{
+  fflush(stderr);
+  dup2(c.saved, fileno(stderr));
+  close(c.saved);
+  rewind(c.f);
+  size_t n = fread(err, 1, size - 1, c.f);
+  err[n] = '\0';
+  fclose(c.f);
+}
+
 /* What cli_parse_options printed on stderr, and its return value. */
 static int parse_captured(char **argv, int argc, const char *command, const char *usage,
                           int *first_operand, char *err, size_t size)
@@ -139,19 +167,9 @@ static int parse_captured(char **argv, int argc, const char *command, const char
   const char *out = NULL;
   bool json = false;
   const cli_option_t options[] = {{"out", 0, &out, NULL}, {"json", 0, NULL, &json}};
-  FILE *f = tmpfile();
-  assert_non_null(f);
-  fflush(stderr);
-  int saved = dup(fileno(stderr));
-  dup2(fileno(f), fileno(stderr));
+  capture_t c = capture_start();
   int rc = cli_parse_options(command, usage, argc, argv, options, 2, first_operand);
-  fflush(stderr);
-  dup2(saved, fileno(stderr));
-  close(saved);
-  rewind(f);
-  size_t n = fread(err, 1, size - 1, f);
-  err[n] = '\0';
-  fclose(f);
+  capture_end(c, err, size);
   return rc;
 }
 
@@ -185,6 +203,38 @@ static void parse_prints_the_commands_messages(void **state)
   assert_string_equal(err, "kassa: unknown option --nope\n");
 }
 
+static void verb_takes_one_operand(void **state)
+{
+  (void)state;
+  const char *qty = NULL, *code = NULL;
+  const cli_option_t options[] = {{"qty", 0, &qty, NULL}};
+  char err[256];
+  char *one[] = {"sale", "CODE", "--qty=2", NULL};
+  capture_t c = capture_start();
+  assert_int_equal(cli_parse_verb(ARGC(one), one, options, 1, &code), 0);
+  capture_end(c, err, sizeof err);
+  assert_string_equal(err, "");
+  assert_string_equal(code, "CODE");
+  assert_string_equal(qty, "2");
+
+  char *none[] = {"sale", NULL};
+  code = NULL;
+  assert_int_equal(cli_parse_verb(ARGC(none), none, options, 1, &code), 0);
+  assert_null(code);
+
+  char *two[] = {"sale", "A", "B", NULL};
+  c = capture_start();
+  assert_int_equal(cli_parse_verb(ARGC(two), two, options, 1, &code), 2);
+  capture_end(c, err, sizeof err);
+  assert_string_equal(err, "kassa: unexpected argument B\n");
+
+  char *missing[] = {"sale", "A", "--qty", NULL};
+  c = capture_start();
+  assert_int_equal(cli_parse_verb(ARGC(missing), missing, options, 1, &code), 2);
+  capture_end(c, err, sizeof err);
+  assert_string_equal(err, "kassa: --qty needs a value\n");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -195,6 +245,7 @@ int main(void)
       cmocka_unit_test(double_dash_ends_the_options),
       cmocka_unit_test(missing_value_and_unknown_option_name_the_argument),
       cmocka_unit_test(parse_prints_the_commands_messages),
+      cmocka_unit_test(verb_takes_one_operand),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
