@@ -67,6 +67,11 @@ enum { CLI_OPTIONS_OK = 0, CLI_OPTION_NO_VALUE, CLI_OPTION_UNKNOWN };
 ** index of the option at fault. The options before the fault on the line
 ** are set, none after it (so a --help before a fault can still win).
 **
+** cli_count_options: cli_read_options that also counts, into given[k]
+** (count entries, zeroed first), how many times row k was on the line
+** before the end or the fault: for commands that refuse an option given
+** twice, or more than one of a group.
+**
 ** cli_parse_options: the same, printing the error the commands print:
 ** "kassa: X needs a value", or "kassa COMMAND: unknown option X" and a
 ** blank line and usage ("kassa: unknown option X" alone where command
@@ -79,6 +84,8 @@ enum { CLI_OPTIONS_OK = 0, CLI_OPTION_NO_VALUE, CLI_OPTION_UNKNOWN };
 ** unknown-option message naming argv[from].
 */
 int cli_read_options(int argc, char **argv, const cli_option_t *options, size_t count, int *at);
+int cli_count_options(int argc, char **argv, const cli_option_t *options, size_t count, int *at,
+                      unsigned *given);
 int cli_parse_options(const char *command, const char *usage, int argc, char **argv,
                       const cli_option_t *options, size_t count, int *first_operand);
 int cli_no_extra(const char *command, const char *usage, int argc, char **argv, int from);

@@ -53,10 +53,18 @@ static size_t option_row(const cli_option_t *options, size_t count, int opt)
 
 int cli_read_options(int argc, char **argv, const cli_option_t *options, size_t count, int *at)
 {
+  unsigned given[CLI_OPTIONS_MAX];
+  return cli_count_options(argc, argv, options, count, at, given);
+}
+
+int cli_count_options(int argc, char **argv, const cli_option_t *options, size_t count, int *at,
+                      unsigned *given)
+{
   struct option longs[CLI_OPTIONS_MAX + 1];
   char shorts[2 * CLI_OPTIONS_MAX + 2];
   int opt;
   if (count > CLI_OPTIONS_MAX) abort(); /* a table the caller wrote too long */
+  for (size_t k = 0; k < count; k++) given[k] = 0;
   getopt_table(options, count, longs, shorts);
   optind = 0; /* glibc: restart, whatever was parsed before */
   opterr = 0;
@@ -66,6 +74,7 @@ int cli_read_options(int argc, char **argv, const cli_option_t *options, size_t 
       *at = optind - 1;
       return opt == ':' ? CLI_OPTION_NO_VALUE : CLI_OPTION_UNKNOWN;
     }
+    given[k]++;
     if (options[k].value)
       *options[k].value = optarg;
     else

@@ -513,35 +513,22 @@ done:
 static int block_cmd(const kassa_config_t *cfg, int argc, char **argv)
 {
   bool put = !strcmp(argv[0], "block");
-  const char *value = NULL, *reason = NULL;
-  cache_block_kind_t kind = CACHE_BLOCK_CODE;
+  const char *code = NULL, *gtin = NULL, *series = NULL, *reason = NULL;
   char ki[MARKCODE_MAX_INPUT + 1];
-  int given = 0, rc;
+  int rc;
   cache_t *c = NULL;
 
-  static const struct option options[] = {
-      {"code", required_argument, NULL, 'c'},
-      {"gtin", required_argument, NULL, 'g'},
-      {"series", required_argument, NULL, 's'},
-      {"reason", required_argument, NULL, 'r'},
-      {NULL, 0, NULL, 0},
-  };
-  int opt;
-  optind = 0;
-  opterr = 0;
-  while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-    if (opt == 'r' && put) {
-      reason = optarg;
-    } else if (opt == 'c' || opt == 'g' || opt == 's') {
-      kind = opt == 'c' ? CACHE_BLOCK_CODE : opt == 'g' ? CACHE_BLOCK_GTIN : CACHE_BLOCK_SERIES;
-      value = optarg;
-      given++;
-    } else {
-      given = -1;
-      break;
-    }
-  }
-  if (given != 1 || optind < argc) {
+  /* --reason only with block: the last row. */
+  const cli_option_t options[] = {{"code", 0, &code, NULL},
+                                  {"gtin", 0, &gtin, NULL},
+                                  {"series", 0, &series, NULL},
+                                  {"reason", 0, &reason, NULL}};
+  unsigned given[4];
+  int at;
+  int read = cli_count_options(argc, argv, options, put ? 4 : 3, &at, given);
+  cache_block_kind_t kind = code ? CACHE_BLOCK_CODE : gtin ? CACHE_BLOCK_GTIN : CACHE_BLOCK_SERIES;
+  const char *value = code ? code : gtin ? gtin : series;
+  if (read != CLI_OPTIONS_OK || given[0] + given[1] + given[2] != 1 || at < argc) {
     fprintf(stderr, "usage: kassa cache %s --code KI|--gtin GTIN|--series GTIN/BATCH%s\n", argv[0],
             put ? " [--reason TEXT]" : "");
     return 2;

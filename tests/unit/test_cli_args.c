@@ -132,6 +132,30 @@ static void missing_value_and_unknown_option_name_the_argument(void **state)
   assert_string_equal(p.url, "v");
 }
 
+static void count_says_how_often_each_row_came_before_the_end_or_fault(void **state)
+{
+  (void)state;
+  const char *out = NULL, *url = NULL;
+  bool json = false;
+  const cli_option_t options[] = {
+      {"out", 'o', &out, NULL}, {"url", 0, &url, NULL}, {"json", 0, NULL, &json}};
+  unsigned given[3] = {7, 7, 7};
+  int at = -1;
+  char *argv[] = {"cmd", "--out", "a", "-o", "b", "--json", "--json", NULL};
+  assert_int_equal(cli_count_options(ARGC(argv), argv, options, 3, &at, given), CLI_OPTIONS_OK);
+  assert_int_equal(given[0], 2);
+  assert_int_equal(given[1], 0); /* zeroed */
+  assert_int_equal(given[2], 2);
+  assert_string_equal(out, "b");
+
+  char *fault[] = {"cmd", "--url", "u", "--bogus", "--url", "v", NULL};
+  assert_int_equal(cli_count_options(ARGC(fault), fault, options, 3, &at, given),
+                   CLI_OPTION_UNKNOWN);
+  assert_string_equal(fault[at], "--bogus");
+  assert_int_equal(given[1], 1); /* the one after the fault is not read */
+  assert_string_equal(url, "u");
+}
+
 /* stderr into a temporary file from capture_start to capture_end, which
 ** puts what was written into err. */
 typedef struct capture {
@@ -246,6 +270,7 @@ int main(void)
       cmocka_unit_test(missing_value_and_unknown_option_name_the_argument),
       cmocka_unit_test(parse_prints_the_commands_messages),
       cmocka_unit_test(verb_takes_one_operand),
+      cmocka_unit_test(count_says_how_often_each_row_came_before_the_end_or_fault),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
