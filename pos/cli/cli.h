@@ -50,7 +50,7 @@ typedef struct cli_option {
   bool *flag;
 } cli_option_t;
 
-/* At most this many rows in one table. */
+/* At most this many rows in one table (more is a bug: abort()). */
 #define CLI_OPTIONS_MAX 24
 
 /* What cli_read_options found. */
@@ -60,7 +60,8 @@ enum { CLI_OPTIONS_OK = 0, CLI_OPTION_NO_VALUE, CLI_OPTION_UNKNOWN };
 ** cli_read_options: the options of argv[1..argc) (argv[0] is the command
 ** or verb) by getopt_long, which prints nothing: options and operands may
 ** come in any order, "--" ends the options, and the operands are moved
-** behind the options. Returns CLI_OPTIONS_OK with *at the index of the
+** behind the options (argv is reordered; getopt's optind is restarted,
+** whatever read the line before). Returns CLI_OPTIONS_OK with *at the index of the
 ** first operand (argc when there is none); or, at the first error,
 ** CLI_OPTION_NO_VALUE (an option that takes a value is last) or
 ** CLI_OPTION_UNKNOWN (not in the table, or --flag=value), with *at the
@@ -72,7 +73,8 @@ enum { CLI_OPTIONS_OK = 0, CLI_OPTION_NO_VALUE, CLI_OPTION_UNKNOWN };
 ** before the end or the fault: for commands that refuse an option given
 ** twice, or more than one of a group.
 **
-** cli_parse_options: the same, printing the error the commands print:
+** cli_parse_options: cli_read_options, printing the error most commands
+** print:
 ** "kassa: X needs a value", or "kassa COMMAND: unknown option X" and a
 ** blank line and usage ("kassa: unknown option X" alone where command
 ** and usage are NULL). With first_operand NULL the command takes no

@@ -4,6 +4,12 @@
 ** Each command used to carry its own strtoul() wrapper, and they differed
 ** in what slipped through (a sign, leading spaces, overflow). One parser
 ** means one answer to "is this a number": digits only, within bounds.
+**
+** Each also carried its own getopt_long loop: an option array, the
+** restart, a switch with the same "needs a value" and "unknown option"
+** cases. A command now writes only a table of cli_option_t rows (where
+** each value or flag goes) and checks the values afterwards; the loop and
+** the common messages are here (the contracts are in cli.h).
 */
 #include "pos/cli/cli.h"
 
@@ -93,7 +99,8 @@ int cli_parse_options(const char *command, const char *usage, int argc, char **a
     fprintf(stderr, "kassa: %s needs a value\n", argv[at]);
     return 2;
   }
-  if (rc == CLI_OPTION_UNKNOWN) return cli_no_extra(command, usage, at + 1, argv, at);
+  if (rc == CLI_OPTION_UNKNOWN) /* the message of an operand too many, naming argv[at] */
+    return cli_no_extra(command, usage, at + 1, argv, at);
   if (first_operand) {
     *first_operand = at;
     return 0;

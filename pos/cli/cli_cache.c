@@ -27,7 +27,6 @@
 #include "pos/till/sync.h"
 #include "scanner/markcode.h"
 
-#include <getopt.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
