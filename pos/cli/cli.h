@@ -36,20 +36,71 @@ int cli_cache(const kassa_config_t *cfg, int argc, char **argv);
 int cli_print(const kassa_config_t *cfg, int argc, char **argv);
 
 /*
-** Every command reads its options with getopt_long through these two.
-** cli_next_option: the next option of argc/argv (argv[0] is the command
-** or verb; getopt_long with its own messages off, restarted when *first
-** is true, which it then clears): the option's val, -1 at the end (the
-** positional arguments are then argv[optind..argc)), or '?' after a
-** message naming the unknown option ("kassa CMD: unknown option X" and
-** usage) or the option whose value is missing ("kassa: X needs a value").
-** cli_no_extra: 0, or 2 after the same message when positional arguments
-** are left from optind on.
+** Every command reads its options from a table of these, through
+** cli_parse_options (or cli_read_options where it words its own errors).
+** A row: the long name without "--" (--name VALUE and --name=VALUE), the
+** short letter (-x, -x VALUE) or 0, and where the option goes: value
+** non-NULL means the option takes one and *value is set to it (the last
+** given wins); otherwise *flag is set to true.
 */
-struct option;
-int cli_next_option(int argc, char **argv, const struct option *options, bool *first,
-                    const char *cmd, const char *usage);
-int cli_no_extra(int argc, char **argv, const char *cmd, const char *usage);
+typedef struct cli_option {
+  const char *name;
+  int letter;
+  const char **value;
+  bool *flag;
+} cli_option_t;
+
+/* At most this many rows in one table (more is a bug: abort()). */
+#define CLI_OPTIONS_MAX 24
+
+/* What cli_read_options found. */
+enum { CLI_OPTIONS_OK = 0, CLI_OPTION_NO_VALUE, CLI_OPTION_UNKNOWN };
+
+/*
+** cli_read_options: the options of argv[1..argc) (argv[0] is the command
+** or verb) by getopt_long, which prints nothing: options and operands may
+** come in any order, "--" ends the options, and the operands are moved
+** behind the options (argv is reordered; getopt's optind is restarted,
+** whatever read the line before). Returns CLI_OPTIONS_OK with *at the index of the
+** first operand (argc when there is none); or, at the first error,
+** CLI_OPTION_NO_VALUE (an option that takes a value is last) or
+** CLI_OPTION_UNKNOWN (not in the table, or --flag=value), with *at the
+** index of the option at fault. The options before the fault on the line
+** are set, none after it (so a --help before a fault can still win).
+**
+** cli_count_options: cli_read_options that also counts, into given[k]
+** (count entries, zeroed first), how many times row k was on the line
+** before the end or the fault: for commands that refuse an option given
+** twice, or more than one of a group.
+**
+** cli_parse_options: cli_read_options, printing the error most commands
+** print:
+** "kassa: X needs a value", or "kassa COMMAND: unknown option X" and a
+** blank line and usage ("kassa: unknown option X" alone where command
+** and usage are NULL). With first_operand NULL the command takes no
+** operand, and one is refused as an unknown option; otherwise
+** *first_operand is the index of the first. Returns 0, or 2 after the
+** message.
+**
+** cli_no_extra: 0 when argv[from..argc) is empty, else 2 after the same
+** unknown-option message naming argv[from].
+*/
+int cli_read_options(int argc, char **argv, const cli_option_t *options, size_t count, int *at);
+int cli_count_options(int argc, char **argv, const cli_option_t *options, size_t count, int *at,
+                      unsigned *given);
+int cli_parse_options(const char *command, const char *usage, int argc, char **argv,
+                      const cli_option_t *options, size_t count, int *first_operand);
+int cli_no_extra(const char *command, const char *usage, int argc, char **argv, int from);
+
+/*
+** The options and at most one operand (into *operand, left alone when
+** there is none) of `kassa sale|return` and `kassa print receipt|qr`,
+** whose messages name no command: cli_parse_options(NULL, NULL, ...)'s,
+** or "kassa: unexpected argument X" for a second operand. 0, or 2 after
+** the message.
+*/
+int cli_parse_verb(int argc, char **argv, const cli_option_t *options, size_t count,
+                   const char **operand);
 
 /* A decimal number in [min, max] into *out: digits only (no sign, no
 ** space), no overflow; false for anything else, NULL included. */

@@ -16,7 +16,6 @@
 #include "pos/till/accept.h"
 #include "pos/till/cache.h"
 
-#include <getopt.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,47 +112,34 @@ int cli_accept(const kassa_config_t *cfg, int argc, char **argv)
   accept_error_t e;
   int status = 1, rc;
 
-  static const struct option options[] = {
-      {"help", no_argument, NULL, 'h'},
-      {"utd", required_argument, NULL, 'u'},
-      {"list", required_argument, NULL, 'l'},
-      {"scanned", required_argument, NULL, 's'},
-      {"all", no_argument, NULL, 'a'},
-      {"part", no_argument, NULL, 'p'},
-      {"reject", no_argument, NULL, 'r'},
-      {"json", no_argument, NULL, 'j'},
-      {NULL, 0, NULL, 0},
+  bool help = false, all = false, part = false, reject = false;
+  enum { HELP, UTD, LIST, SCANNED, ALL, PART, REJECT, JSON, OPTIONS };
+  const cli_option_t options[OPTIONS] = {
+      [HELP] = {"help", 'h', NULL, &help},     [UTD] = {"utd", 0, &utd, NULL},
+      [LIST] = {"list", 0, &list, NULL},       [SCANNED] = {"scanned", 0, &scanned, NULL},
+      [ALL] = {"all", 0, NULL, &all},          [PART] = {"part", 0, NULL, &part},
+      [REJECT] = {"reject", 0, NULL, &reject}, [JSON] = {"json", 0, NULL, &json},
   };
-  int opt;
-  optind = 0;
-  opterr = 0;
-  while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-    if (opt == 'h') {
-      fputs(accept_usage, stdout);
-      return 0;
-    }
-    if (opt == 'u' || opt == 'l' || opt == 's') {
-      const char **slot = opt == 'u' ? &utd : opt == 'l' ? &list : &scanned;
-      if (*slot) return usage_error("a file option is given twice");
-      *slot = optarg;
-    } else if (opt == 'a' || opt == 'p' || opt == 'r') {
-      if (decision != ACCEPT_DECIDE_NONE) return usage_error("give one of --all, --part, --reject");
-      decision = opt == 'a'   ? ACCEPT_DECIDE_ALL
-                 : opt == 'p' ? ACCEPT_DECIDE_PART
-                              : ACCEPT_DECIDE_REJECT;
-    } else if (opt == 'j') {
-      json = true;
-    } else if (opt == ':') {
-      return usage_error("an option needs a file");
-    } else {
-      fprintf(stderr, "kassa accept: unknown argument '%s'\n\n%s", argv[optind - 1], accept_usage);
-      return 2;
-    }
+  unsigned given[OPTIONS];
+  int at;
+  int read = cli_count_options(argc, argv, options, OPTIONS, &at, given);
+  if (help) {
+    fputs(accept_usage, stdout);
+    return 0;
   }
-  if (optind < argc) {
-    fprintf(stderr, "kassa accept: unknown argument '%s'\n\n%s", argv[optind], accept_usage);
+  if (given[UTD] > 1 || given[LIST] > 1 || given[SCANNED] > 1)
+    return usage_error("a file option is given twice");
+  if (given[ALL] + given[PART] + given[REJECT] > 1)
+    return usage_error("give one of --all, --part, --reject");
+  if (read == CLI_OPTION_NO_VALUE) return usage_error("an option needs a file");
+  if (read != CLI_OPTIONS_OK || at < argc) {
+    fprintf(stderr, "kassa accept: unknown argument '%s'\n\n%s", argv[at], accept_usage);
     return 2;
   }
+  decision = all      ? ACCEPT_DECIDE_ALL
+             : part   ? ACCEPT_DECIDE_PART
+             : reject ? ACCEPT_DECIDE_REJECT
+                      : ACCEPT_DECIDE_NONE;
   if ((utd == NULL) == (list == NULL)) return usage_error("give exactly one of --utd, --list");
   if (scanned == NULL) return usage_error("--scanned FILE is required");
 

@@ -4,6 +4,12 @@
 ** Each command used to carry its own strtoul() wrapper, and they differed
 ** in what slipped through (a sign, leading spaces, overflow). One parser
 ** means one answer to "is this a number": digits only, within bounds.
+**
+** Each also carried its own getopt_long loop: an option array, the
+** restart, a switch with the same "needs a value" and "unknown option"
+** cases. A command now writes only a table of cli_option_t rows (where
+** each value or flag goes) and checks the values afterwards; the loop and
+** the common messages are here (the contracts are in cli.h).
 */
 #include "pos/cli/cli.h"
 
@@ -23,37 +29,102 @@ bool cli_number(const char *s, unsigned long min, unsigned long max, unsigned lo
   return true;
 }
 
-/*
-** The next option of a command's line (getopt_long, its own messages
-** off, optind reset by the caller's first call with *first set): the
-** option's val, -1 at the end (positional arguments left from optind on),
-** or '?' after a message naming the unknown option, or the one whose
-** value is missing, with the command's usage.
-*/
-int cli_next_option(int argc, char **argv, const struct option *options, bool *first,
-                    const char *cmd, const char *usage)
+/* The table as getopt_long wants it: long options answer 256 + their row,
+** short ones their letter. */
+static void getopt_table(const cli_option_t *options, size_t count, struct option *longs,
+                         char *shorts)
 {
-  if (*first) {
-    optind = 0;
-    opterr = 0;
-    *first = false;
+  size_t n = 0;
+  shorts[n++] = ':'; /* a missing value is ':', not '?' */
+  for (size_t k = 0; k < count; k++) {
+    longs[k] = (struct option){options[k].name, options[k].value ? required_argument : no_argument,
+                               NULL, 256 + (int)k};
+    if (options[k].letter) {
+      shorts[n++] = (char)options[k].letter;
+      if (options[k].value) shorts[n++] = ':';
+    }
   }
-  int opt = getopt_long(argc, argv, ":", options, NULL);
-  if (opt == ':') {
-    fprintf(stderr, "kassa: %s needs a value\n", argv[optind - 1]);
-    return '?';
-  }
-  if (opt == '?') {
-    fprintf(stderr, "kassa %s: unknown option %s\n\n%s", cmd, argv[optind - 1], usage);
-    return '?';
-  }
-  return opt;
+  longs[count] = (struct option){NULL, 0, NULL, 0};
+  shorts[n] = '\0';
 }
 
-/* 2 after a message when positional arguments are left over (from optind). */
-int cli_no_extra(int argc, char **argv, const char *cmd, const char *usage)
+/* The row of what getopt_long returned, or count when it is none. */
+static size_t option_row(const cli_option_t *options, size_t count, int opt)
 {
-  if (optind >= argc) return 0;
-  fprintf(stderr, "kassa %s: unknown option %s\n\n%s", cmd, argv[optind], usage);
+  if (opt >= 256) return (size_t)(opt - 256);
+  for (size_t k = 0; k < count; k++)
+    if (options[k].letter && options[k].letter == opt) return k;
+  return count;
+}
+
+int cli_read_options(int argc, char **argv, const cli_option_t *options, size_t count, int *at)
+{
+  unsigned given[CLI_OPTIONS_MAX];
+  return cli_count_options(argc, argv, options, count, at, given);
+}
+
+int cli_count_options(int argc, char **argv, const cli_option_t *options, size_t count, int *at,
+                      unsigned *given)
+{
+  struct option longs[CLI_OPTIONS_MAX + 1];
+  char shorts[2 * CLI_OPTIONS_MAX + 2];
+  int opt;
+  if (count > CLI_OPTIONS_MAX) abort(); /* a table the caller wrote too long */
+  for (size_t k = 0; k < count; k++) given[k] = 0;
+  getopt_table(options, count, longs, shorts);
+  optind = 0; /* glibc: restart, whatever was parsed before */
+  opterr = 0;
+  while ((opt = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
+    size_t k = option_row(options, count, opt);
+    if (opt == ':' || opt == '?' || k >= count) {
+      *at = optind - 1;
+      return opt == ':' ? CLI_OPTION_NO_VALUE : CLI_OPTION_UNKNOWN;
+    }
+    given[k]++;
+    if (options[k].value)
+      *options[k].value = optarg;
+    else
+      *options[k].flag = true;
+  }
+  *at = optind;
+  return CLI_OPTIONS_OK;
+}
+
+int cli_parse_options(const char *command, const char *usage, int argc, char **argv,
+                      const cli_option_t *options, size_t count, int *first_operand)
+{
+  int at;
+  int rc = cli_read_options(argc, argv, options, count, &at);
+  if (rc == CLI_OPTION_NO_VALUE) {
+    fprintf(stderr, "kassa: %s needs a value\n", argv[at]);
+    return 2;
+  }
+  if (rc == CLI_OPTION_UNKNOWN) /* the message of an operand too many, naming argv[at] */
+    return cli_no_extra(command, usage, at + 1, argv, at);
+  if (first_operand) {
+    *first_operand = at;
+    return 0;
+  }
+  return cli_no_extra(command, usage, argc, argv, at);
+}
+
+int cli_parse_verb(int argc, char **argv, const cli_option_t *options, size_t count,
+                   const char **operand)
+{
+  int at;
+  if (cli_parse_options(NULL, NULL, argc, argv, options, count, &at)) return 2;
+  if (at < argc) *operand = argv[at++];
+  if (at < argc) {
+    fprintf(stderr, "kassa: unexpected argument %s\n", argv[at]);
+    return 2;
+  }
+  return 0;
+}
+
+int cli_no_extra(const char *command, const char *usage, int argc, char **argv, int from)
+{
+  if (from >= argc) return 0;
+  fprintf(stderr, "kassa%s%s: unknown option %s\n%s%s", command ? " " : "", command ? command : "",
+          argv[from], usage ? "\n" : "", usage ? usage : "");
   return 2;
 }

@@ -31,7 +31,6 @@
 #include "ofd/outbox.h"
 #include "pos/cli/cli.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,47 +83,28 @@ static void format_time(uint32_t t, char *out, size_t size)
     snprintf(out, size, "-");
 }
 
-/* Parses "--json" and "--out FILE" style options; 2 on a usage error. */
+/* Parses "--json" and "--out FILE" style options (--out, --url and FILE
+** only where out, url, file are not NULL); 2 on a usage error. */
 static int options(const char *cmd, int argc, char **argv, bool *json, const char **out,
                    const char **url, const char **file)
 {
-  static const struct option all[] = {
-      {"json", no_argument, NULL, 'j'},
-      {"out", required_argument, NULL, 'o'},
-      {"url", required_argument, NULL, 'u'},
-      {NULL, 0, NULL, 0},
-  };
-  int opt;
-  opterr = 0;
-  optind = 0;
-  while ((opt = getopt_long(argc, argv, ":", all, NULL)) != -1) {
-    const char **slot = opt == 'o' ? out : opt == 'u' ? url : NULL;
-    if (opt == 'j') {
-      *json = true;
-    } else if (slot) {
-      if (!optarg[0]) {
-        fprintf(stderr, "kassa batch %s: %s needs a value\n\n%s", cmd, argv[optind - 2],
-                batch_usage);
-        return 2;
-      }
-      *slot = optarg;
-    } else if (opt == ':') {
-      fprintf(stderr, "kassa batch %s: %s needs a value\n\n%s", cmd, argv[optind - 1], batch_usage);
-      return 2;
-    } else {
-      fprintf(stderr, "kassa batch %s: unknown option or extra argument: %s\n\n%s", cmd,
-              argv[optind - 1], batch_usage);
-      return 2;
-    }
+  cli_option_t all[3] = {{"json", 0, NULL, json}};
+  size_t n = 1;
+  int at;
+  if (out) all[n++] = (cli_option_t){"out", 0, out, NULL};
+  if (url) all[n++] = (cli_option_t){"url", 0, url, NULL};
+  int rc = cli_read_options(argc, argv, all, n, &at);
+  const char *empty = out && *out && !**out ? "--out" : url && *url && !**url ? "--url" : NULL;
+  if (rc == CLI_OPTION_NO_VALUE || (rc == CLI_OPTIONS_OK && empty)) {
+    fprintf(stderr, "kassa batch %s: %s needs a value\n\n%s", cmd,
+            rc == CLI_OPTIONS_OK ? empty : argv[at], batch_usage);
+    return 2;
   }
-  for (; optind < argc; optind++) {
-    if (file && !*file) {
-      *file = argv[optind];
-    } else {
-      fprintf(stderr, "kassa batch %s: unknown option or extra argument: %s\n\n%s", cmd,
-              argv[optind], batch_usage);
-      return 2;
-    }
+  if (rc == CLI_OPTIONS_OK && file && at < argc) *file = argv[at++];
+  if (rc != CLI_OPTIONS_OK || at < argc) {
+    fprintf(stderr, "kassa batch %s: unknown option or extra argument: %s\n\n%s", cmd, argv[at],
+            batch_usage);
+    return 2;
   }
   return 0;
 }

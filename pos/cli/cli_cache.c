@@ -27,7 +27,6 @@
 #include "pos/till/sync.h"
 #include "scanner/markcode.h"
 
-#include <getopt.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -142,14 +141,8 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
   int rc;
   bool stale;
 
-  static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-  bool first = true;
-  int opt;
-  while ((opt = cli_next_option(argc, argv, options, &first, "cache status", cache_usage)) != -1) {
-    if (opt == '?') return 2;
-    json = true;
-  }
-  if (cli_no_extra(argc, argv, "cache status", cache_usage)) return 2;
+  const cli_option_t options[] = {{"json", 0, NULL, &json}};
+  if (cli_parse_options("cache status", cache_usage, argc, argv, options, 1, NULL)) return 2;
   if (open_cache(cfg, &c)) return 1;
   if ((rc = cache_counts(c, &n)) != 0 || (rc = cache_sync_state(c, cursor, sizeof cursor, &last)) ||
       (rc = cache_fn_applied(c, &applied)) != 0) {
@@ -282,41 +275,36 @@ static int sync_cmd(const kassa_config_t *cfg, int argc, char **argv)
   int rc, status = 1;
 
   operator_defaults(cfg, url, sizeof url, api_key, sizeof api_key);
-  static const struct option options[] = {
-      {"full", no_argument, NULL, 'f'},        {"url", required_argument, NULL, 'u'},
-      {"owner", required_argument, NULL, 'o'}, {"api-key", required_argument, NULL, 'k'},
-      {"limit", required_argument, NULL, 'l'}, {NULL, 0, NULL, 0},
+  const char *url_arg = NULL, *owner_arg = NULL, *key_arg = NULL, *limit_arg = NULL;
+  const cli_option_t options[] = {
+      {"full", 0, NULL, &full},       {"url", 0, &url_arg, NULL},
+      {"owner", 0, &owner_arg, NULL}, {"api-key", 0, &key_arg, NULL},
+      {"limit", 0, &limit_arg, NULL},
   };
-  bool first = true;
-  int opt;
-  while ((opt = cli_next_option(argc, argv, options, &first, "cache sync", cache_usage)) != -1) {
-    const char *v = optarg;
-    if (opt == '?') return 2;
-    if (opt == 'f') {
-      full = true;
-    } else if (opt == 'u') {
-      if (!url_ok(v, sizeof url)) {
-        fprintf(stderr, "kassa cache sync: --url wants http://HOST:PORT, not '%s'\n", v);
-        return 2;
-      }
-      snprintf(url, sizeof url, "%s", v);
-    } else if (opt == 'o') {
-      size_t n = strlen(v);
-      if ((n != 10 && n != 12) || strspn(v, "0123456789") != n) {
-        fprintf(stderr, "kassa cache sync: --owner wants an INN of 10 or 12 digits, not '%s'\n", v);
-        return 2;
-      }
-      snprintf(owner, sizeof owner, "%s", v);
-    } else if (opt == 'k') {
-      snprintf(api_key, sizeof api_key, "%s", v);
-    } else if (opt == 'l') {
-      if (!cli_number(v, 1, 10000, &limit)) {
-        fprintf(stderr, "kassa cache sync: --limit is 1 to 10000\n");
-        return 2;
-      }
+  if (cli_parse_options("cache sync", cache_usage, argc, argv, options,
+                        sizeof options / sizeof options[0], NULL))
+    return 2;
+  if (url_arg) {
+    if (!url_ok(url_arg, sizeof url)) {
+      fprintf(stderr, "kassa cache sync: --url wants http://HOST:PORT, not '%s'\n", url_arg);
+      return 2;
     }
+    snprintf(url, sizeof url, "%s", url_arg);
   }
-  if (cli_no_extra(argc, argv, "cache sync", cache_usage)) return 2;
+  if (owner_arg) {
+    size_t n = strlen(owner_arg);
+    if ((n != 10 && n != 12) || strspn(owner_arg, "0123456789") != n) {
+      fprintf(stderr, "kassa cache sync: --owner wants an INN of 10 or 12 digits, not '%s'\n",
+              owner_arg);
+      return 2;
+    }
+    snprintf(owner, sizeof owner, "%s", owner_arg);
+  }
+  if (key_arg) snprintf(api_key, sizeof api_key, "%s", key_arg);
+  if (limit_arg && !cli_number(limit_arg, 1, 10000, &limit)) {
+    fprintf(stderr, "kassa cache sync: --limit is 1 to 10000\n");
+    return 2;
+  }
   memset(&ro, 0, sizeof ro);
   ro.url = url;
   ro.api_key = api_key;
@@ -381,28 +369,24 @@ done:
 /* ---- kassa cache import-catalogue -------------------------------------- */
 
 /*
-** The commands that take only positional arguments: getopt_long with no
-** option but --help; the n arguments are then argv[first..first+n).
-** Returns the index of the first, or -1 after printing usage (an option,
-** or not n arguments); *status is 0 for --help, 2 otherwise.
+** The commands that take only positional arguments: no option but
+** --help; the n arguments are then argv[first..first+n). Returns the
+** index of the first, or -1 after printing usage (--help on stdout; an
+** option, or not n arguments, on stderr); *status is 0 for --help, 2
+** otherwise.
 */
 static int positional(int argc, char **argv, int n, const char *usage, int *status)
 {
-  static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-  int opt;
-  optind = 0;
-  opterr = 0;
-  *status = 2;
-  while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-    if (opt == 'h') *status = 0;
-    fprintf(opt == 'h' ? stdout : stderr, "%s", usage);
+  bool help = false;
+  const cli_option_t options[] = {{"help", 0, NULL, &help}};
+  int at;
+  int rc = cli_read_options(argc, argv, options, 1, &at);
+  *status = help ? 0 : 2;
+  if (help || rc != CLI_OPTIONS_OK || argc - at != n) {
+    fputs(usage, help ? stdout : stderr);
     return -1;
   }
-  if (argc - optind != n) {
-    fprintf(stderr, "%s", usage);
-    return -1;
-  }
-  return optind;
+  return at;
 }
 
 static int import_cmd(const kassa_config_t *cfg, int argc, char **argv)
@@ -528,35 +512,22 @@ done:
 static int block_cmd(const kassa_config_t *cfg, int argc, char **argv)
 {
   bool put = !strcmp(argv[0], "block");
-  const char *value = NULL, *reason = NULL;
-  cache_block_kind_t kind = CACHE_BLOCK_CODE;
+  const char *code = NULL, *gtin = NULL, *series = NULL, *reason = NULL;
   char ki[MARKCODE_MAX_INPUT + 1];
-  int given = 0, rc;
+  int rc;
   cache_t *c = NULL;
 
-  static const struct option options[] = {
-      {"code", required_argument, NULL, 'c'},
-      {"gtin", required_argument, NULL, 'g'},
-      {"series", required_argument, NULL, 's'},
-      {"reason", required_argument, NULL, 'r'},
-      {NULL, 0, NULL, 0},
-  };
-  int opt;
-  optind = 0;
-  opterr = 0;
-  while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-    if (opt == 'r' && put) {
-      reason = optarg;
-    } else if (opt == 'c' || opt == 'g' || opt == 's') {
-      kind = opt == 'c' ? CACHE_BLOCK_CODE : opt == 'g' ? CACHE_BLOCK_GTIN : CACHE_BLOCK_SERIES;
-      value = optarg;
-      given++;
-    } else {
-      given = -1;
-      break;
-    }
-  }
-  if (given != 1 || optind < argc) {
+  /* --reason only with block: the last row. */
+  const cli_option_t options[] = {{"code", 0, &code, NULL},
+                                  {"gtin", 0, &gtin, NULL},
+                                  {"series", 0, &series, NULL},
+                                  {"reason", 0, &reason, NULL}};
+  unsigned given[4];
+  int at;
+  int read = cli_count_options(argc, argv, options, put ? 4 : 3, &at, given);
+  cache_block_kind_t kind = code ? CACHE_BLOCK_CODE : gtin ? CACHE_BLOCK_GTIN : CACHE_BLOCK_SERIES;
+  const char *value = code ? code : gtin ? gtin : series;
+  if (read != CLI_OPTIONS_OK || given[0] + given[1] + given[2] != 1 || at < argc) {
     fprintf(stderr, "usage: kassa cache %s --code KI|--gtin GTIN|--series GTIN/BATCH%s\n", argv[0],
             put ? " [--reason TEXT]" : "");
     return 2;
@@ -692,29 +663,17 @@ static int report_cmd(const kassa_config_t *cfg, int argc, char **argv)
   int rc;
 
   operator_defaults(cfg, url, sizeof url, api_key, sizeof api_key);
-  static const struct option options[] = {
-      {"owner", required_argument, NULL, 'o'},
-      {"url", required_argument, NULL, 'u'},
-      {"api-key", required_argument, NULL, 'k'},
-      {NULL, 0, NULL, 0},
-  };
-  int opt;
-  bool bad = false;
-  optind = 0;
-  opterr = 0;
-  while (!bad && (opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-    if (opt == 'o')
-      owner = optarg;
-    else if (opt == 'u' && url_ok(optarg, sizeof url))
-      snprintf(url, sizeof url, "%s", optarg);
-    else if (opt == 'k')
-      snprintf(api_key, sizeof api_key, "%s", optarg);
-    else
-      bad = true;
-  }
-  if (!bad && argc - optind == 2) {
-    old = argv[optind];
-    fresh = argv[optind + 1];
+  const char *url_arg = NULL, *key_arg = NULL;
+  const cli_option_t options[] = {
+      {"owner", 0, &owner, NULL}, {"url", 0, &url_arg, NULL}, {"api-key", 0, &key_arg, NULL}};
+  int at;
+  bool ok = cli_read_options(argc, argv, options, 3, &at) == CLI_OPTIONS_OK &&
+            (!url_arg || url_ok(url_arg, sizeof url));
+  if (ok && url_arg) snprintf(url, sizeof url, "%s", url_arg);
+  if (ok && key_arg) snprintf(api_key, sizeof api_key, "%s", key_arg);
+  if (ok && argc - at == 2) {
+    old = argv[at];
+    fresh = argv[at + 1];
   }
   if (!old || !fresh) {
     fprintf(stderr, "usage: kassa cache report-remark OLD NEWCODE [--owner INN] [--url URL] "

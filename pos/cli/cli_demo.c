@@ -34,7 +34,6 @@
 ** File format, one code per line (blank lines and # comments ignored):
 **   ok|refuse <TAB> code with \x1d escapes <TAB> what it shows
 */
-#include <getopt.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -670,15 +669,11 @@ static int demo_codes(const kassa_config_t *cfg)
 
 int cli_demo(const kassa_config_t *cfg, int argc, char **argv)
 {
-  static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-  int opt;
-  optind = 0;
-  opterr = 0;
-  while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-    if (opt != 'h') {
-      fprintf(stderr, "kassa demo: unknown argument %s (try --help)\n", argv[optind - 1]);
-      return 2;
-    }
+  bool help = false;
+  const cli_option_t options[] = {{"help", 'h', NULL, &help}};
+  int at;
+  int rc = cli_read_options(argc, argv, options, 1, &at);
+  if (help) {
     puts("usage: kassa demo          a store day against kassa-operator on loopback\n"
          "       kassa demo codes    the demo scans through the marking-code engine\n"
          "\n"
@@ -686,9 +681,9 @@ int cli_demo(const kassa_config_t *cfg, int argc, char **argv)
          "temporary directory and exits 0 only if every step behaved as described.");
     return 0;
   }
-  if (optind < argc && !strcmp(argv[optind], "codes") && optind + 1 == argc) return demo_codes(cfg);
-  if (optind < argc) {
-    fprintf(stderr, "kassa demo: unknown argument %s (try --help)\n", argv[optind]);
+  if (rc == CLI_OPTIONS_OK && at + 1 == argc && !strcmp(argv[at], "codes")) return demo_codes(cfg);
+  if (rc != CLI_OPTIONS_OK || at < argc) {
+    fprintf(stderr, "kassa demo: unknown argument %s (try --help)\n", argv[at]);
     return 2;
   }
   return demo_store_day(cfg);

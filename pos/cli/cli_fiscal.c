@@ -21,7 +21,6 @@
 #include "pos/cli/cli.h"
 #include "pos/till/fiscal_text.h"
 
-#include <getopt.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,20 +159,17 @@ static void print_result(const char *what, const fn_doc_result_t *r)
 
 static int fn_init(const kassa_config_t *cfg, int argc, char **argv)
 {
-  static const struct option options[] = {{"fn-number", required_argument, NULL, 'n'},
-                                          {NULL, 0, NULL, 0}};
+  const char *given = NULL;
+  const cli_option_t options[] = {{"fn-number", 0, &given, NULL}};
   char number[17] = "";
-  bool first = true;
-  int opt;
-  while ((opt = cli_next_option(argc, argv, options, &first, "fn init", fn_usage)) != -1) {
-    if (opt == '?') return 2;
-    if (!all_digits(optarg, 16, 16)) {
-      fprintf(stderr, "kassa: the FN number must be 16 digits, not '%s'\n", optarg);
+  if (cli_parse_options("fn init", fn_usage, argc, argv, options, 1, NULL)) return 2;
+  if (given) {
+    if (!all_digits(given, 16, 16)) {
+      fprintf(stderr, "kassa: the FN number must be 16 digits, not '%s'\n", given);
       return 2;
     }
-    snprintf(number, sizeof number, "%s", optarg);
+    snprintf(number, sizeof number, "%s", given);
   }
-  if (cli_no_extra(argc, argv, "fn init", fn_usage)) return 2;
   if (!number[0]) {
     /* An emulator number: 9999 (not a real series) and 12 digits of time. */
     snprintf(number, sizeof number, "9999%012llu",
@@ -216,55 +212,49 @@ static int fn_register_cmd(const kassa_config_t *cfg, int argc, char **argv)
     const char *flag;
     char *dst;
     size_t size;
+    const char *value; /* as given, until checked and copied to dst */
   } text[] = {
-      {"--reg-number", r.header.kkt_reg_number, sizeof r.header.kkt_reg_number},
-      {"--inn", r.header.user_inn, sizeof r.header.user_inn},
-      {"--name", r.header.user_name, sizeof r.header.user_name},
-      {"--address", r.header.address, sizeof r.header.address},
-      {"--place", r.header.place, sizeof r.header.place},
-      {"--cashier", r.header.cashier, sizeof r.header.cashier},
-      {"--ofd-inn", r.reg.ofd_inn, sizeof r.reg.ofd_inn},
-      {"--ofd-name", r.reg.ofd_name, sizeof r.reg.ofd_name},
-      {"--kkt-serial", r.reg.kkt_serial, sizeof r.reg.kkt_serial},
+      {"--reg-number", r.header.kkt_reg_number, sizeof r.header.kkt_reg_number, NULL},
+      {"--inn", r.header.user_inn, sizeof r.header.user_inn, NULL},
+      {"--name", r.header.user_name, sizeof r.header.user_name, NULL},
+      {"--address", r.header.address, sizeof r.header.address, NULL},
+      {"--place", r.header.place, sizeof r.header.place, NULL},
+      {"--cashier", r.header.cashier, sizeof r.header.cashier, NULL},
+      {"--ofd-inn", r.reg.ofd_inn, sizeof r.reg.ofd_inn, NULL},
+      {"--ofd-name", r.reg.ofd_name, sizeof r.reg.ofd_name, NULL},
+      {"--kkt-serial", r.reg.kkt_serial, sizeof r.reg.kkt_serial, NULL},
   };
-  enum { TAX = 1000, AUTONOMOUS, NO_MARKING, RE };
   const size_t ntext = sizeof text / sizeof text[0];
-  struct option options[sizeof text / sizeof text[0] + 5];
+  const char *tax = NULL;
+  bool no_marking = false;
+  cli_option_t options[sizeof text / sizeof text[0] + 4] = {
+      [sizeof text / sizeof text[0]] = {"tax-systems", 0, &tax, NULL},
+      {"autonomous", 0, NULL, &autonomous},
+      {"no-marking", 0, NULL, &no_marking},
+      {"re", 0, NULL, &re},
+  };
   for (size_t k = 0; k < ntext; k++)
-    options[k] = (struct option){text[k].flag + 2, required_argument, NULL, (int)k};
-  options[ntext] = (struct option){"tax-systems", required_argument, NULL, TAX};
-  options[ntext + 1] = (struct option){"autonomous", no_argument, NULL, AUTONOMOUS};
-  options[ntext + 2] = (struct option){"no-marking", no_argument, NULL, NO_MARKING};
-  options[ntext + 3] = (struct option){"re", no_argument, NULL, RE};
-  options[ntext + 4] = (struct option){NULL, 0, NULL, 0};
-  bool first = true;
-  int opt;
-  while ((opt = cli_next_option(argc, argv, options, &first, "fn register", fn_usage)) != -1) {
-    if (opt == '?') return 2;
-    if (opt >= 0 && (size_t)opt < ntext) {
-      size_t k = (size_t)opt;
-      if (strlen(optarg) >= text[k].size) {
-        fprintf(stderr, "kassa: %s is longer than %zu characters\n", text[k].flag,
-                text[k].size - 1);
-        return 2;
-      }
-      snprintf(text[k].dst, text[k].size, "%s", optarg);
-    } else if (opt == TAX) {
-      uint32_t m;
-      if (parse_u32(optarg, &m) || m == 0 || m > 63) {
-        fprintf(stderr, "kassa: --tax-systems is a mask from 1 to 63\n");
-        return 2;
-      }
-      r.reg.tax_systems = (uint8_t)m;
-    } else if (opt == AUTONOMOUS) {
-      autonomous = true;
-    } else if (opt == NO_MARKING) {
-      r.reg.marking = false;
-    } else if (opt == RE) {
-      re = true;
+    options[k] = (cli_option_t){text[k].flag + 2, 0, &text[k].value, NULL};
+  if (cli_parse_options("fn register", fn_usage, argc, argv, options,
+                        sizeof options / sizeof options[0], NULL))
+    return 2;
+  for (size_t k = 0; k < ntext; k++) {
+    if (!text[k].value) continue;
+    if (strlen(text[k].value) >= text[k].size) {
+      fprintf(stderr, "kassa: %s is longer than %zu characters\n", text[k].flag, text[k].size - 1);
+      return 2;
     }
+    snprintf(text[k].dst, text[k].size, "%s", text[k].value);
   }
-  if (cli_no_extra(argc, argv, "fn register", fn_usage)) return 2;
+  if (tax) {
+    uint32_t m;
+    if (parse_u32(tax, &m) || m == 0 || m > 63) {
+      fprintf(stderr, "kassa: --tax-systems is a mask from 1 to 63\n");
+      return 2;
+    }
+    r.reg.tax_systems = (uint8_t)m;
+  }
+  if (no_marking) r.reg.marking = false;
   const char *missing = !r.header.kkt_reg_number[0] ? "--reg-number"
                         : !r.header.user_inn[0]     ? "--inn"
                         : !r.header.user_name[0]    ? "--name"
@@ -313,14 +303,9 @@ static int fn_register_cmd(const kassa_config_t *cfg, int argc, char **argv)
 
 static int fn_status_cmd(const kassa_config_t *cfg, int argc, char **argv)
 {
-  static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-  bool json = false, first = true;
-  int opt;
-  while ((opt = cli_next_option(argc, argv, options, &first, "fn status", fn_usage)) != -1) {
-    if (opt == '?') return 2;
-    json = true;
-  }
-  if (cli_no_extra(argc, argv, "fn status", fn_usage)) return 2;
+  bool json = false;
+  const cli_option_t options[] = {{"json", 0, NULL, &json}};
+  if (cli_parse_options("fn status", fn_usage, argc, argv, options, 1, NULL)) return 2;
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_status_t s;
@@ -390,17 +375,10 @@ int cli_shift(const kassa_config_t *cfg, int argc, char **argv)
     fprintf(stderr, "kassa shift: open or close?\n\n%s", shift_usage);
     return 2;
   }
-  static const struct option options[] = {{"cashier", required_argument, NULL, 'c'},
-                                          {NULL, 0, NULL, 0}};
   const char *cashier = "";
-  bool first = true;
-  int opt;
+  const cli_option_t options[] = {{"cashier", 0, &cashier, NULL}};
   /* argv[1] is open or close: the options follow it. */
-  while ((opt = cli_next_option(argc - 1, argv + 1, options, &first, "shift", shift_usage)) != -1) {
-    if (opt == '?') return 2;
-    cashier = optarg;
-  }
-  if (cli_no_extra(argc - 1, argv + 1, "shift", shift_usage)) return 2;
+  if (cli_parse_options("shift", shift_usage, argc - 1, argv + 1, options, 1, NULL)) return 2;
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_doc_result_t res;
@@ -415,20 +393,17 @@ int cli_shift(const kassa_config_t *cfg, int argc, char **argv)
 
 static int fd_list(fn_t *fn, int argc, char **argv)
 {
-  static const struct option options[] = {{"from", required_argument, NULL, 'f'},
-                                          {"limit", required_argument, NULL, 'l'},
-                                          {NULL, 0, NULL, 0}};
+  const char *from_arg = NULL, *limit_arg = NULL;
+  const cli_option_t options[] = {{"from", 0, &from_arg, NULL}, {"limit", 0, &limit_arg, NULL}};
   uint32_t from = 1, limit = 50;
-  bool first = true;
-  int opt;
-  while ((opt = cli_next_option(argc, argv, options, &first, "fd list", fd_usage)) != -1) {
-    if (opt == '?') return 2;
-    if (parse_u32(optarg, opt == 'f' ? &from : &limit)) {
-      fprintf(stderr, "kassa fd list: %s needs a number\n", opt == 'f' ? "--from" : "--limit");
-      return 2;
-    }
+  if (cli_parse_options("fd list", fd_usage, argc, argv, options, 2, NULL)) return 2;
+  const char *bad = from_arg && parse_u32(from_arg, &from)      ? "--from"
+                    : limit_arg && parse_u32(limit_arg, &limit) ? "--limit"
+                                                                : NULL;
+  if (bad) {
+    fprintf(stderr, "kassa fd list: %s needs a number\n", bad);
+    return 2;
   }
-  if (cli_no_extra(argc, argv, "fd list", fd_usage)) return 2;
   fn_status_t s;
   int rc = fn_status(fn, &s);
   if (rc != 0) return refused("listing", rc);
@@ -484,23 +459,16 @@ static void dump_tlv(tlv_reader_t *r, int depth)
 
 static int fd_one(fn_t *fn, int argc, char **argv, bool dump)
 {
-  static const struct option show_options[] = {{"json", no_argument, NULL, 'j'},
-                                               {NULL, 0, NULL, 0}},
-                             dump_options[] = {{NULL, 0, NULL, 0}};
   uint32_t n;
-  bool json = false, first = true;
-  int opt;
-  while ((opt = cli_next_option(argc, argv, dump ? dump_options : show_options, &first, "fd",
-                                fd_usage)) != -1) {
-    if (opt == '?') return 2;
-    json = true;
-  }
-  if (optind >= argc || parse_u32(argv[optind], &n) || n == 0) {
+  bool json = false;
+  int at;
+  const cli_option_t options[] = {{"json", 0, NULL, &json}}; /* show only */
+  if (cli_parse_options("fd", fd_usage, argc, argv, options, dump ? 0 : 1, &at)) return 2;
+  if (at >= argc || parse_u32(argv[at], &n) || n == 0) {
     fprintf(stderr, "kassa fd %s: which document number?\n\n%s", dump ? "dump" : "show", fd_usage);
     return 2;
   }
-  optind++;
-  if (cli_no_extra(argc, argv, "fd", fd_usage)) return 2;
+  if (cli_no_extra("fd", fd_usage, argc, argv, at + 1)) return 2;
   fn_document_t *doc = malloc(sizeof *doc);
   if (!doc) return 1;
   int rc = fn_document_get(fn, n, doc);

@@ -2,7 +2,6 @@
 ** cli_fsck.c: `kassa fsck [--json]`: the data directory's invariants
 ** (pos/till/fsck.h). Exit 0 clean, 1 a problem found (each one printed), 2 usage.
 */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,21 +12,15 @@
 
 int cli_fsck(const kassa_config_t *cfg, int argc, char **argv)
 {
-  static const struct option options[] = {
-      {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-  bool json = false;
-  int opt;
-  opterr = 0;
-  optind = 0;
-  while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1 || optind < argc) {
-    if (opt == 'j') {
-      json = true;
-    } else {
-      fprintf(stderr, "usage: kassa fsck [--json]\n\nChecks the data directory: document "
-                      "numbering, fiscal signs, the outbox,\nno code sold twice, the code cache "
-                      "against the FN archive. Changes nothing.\n");
-      return opt == 'h' ? 0 : 2;
-    }
+  bool json = false, help = false;
+  const cli_option_t options[] = {{"json", 0, NULL, &json}, {"help", 'h', NULL, &help}};
+  int at;
+  int read = cli_read_options(argc, argv, options, 2, &at);
+  if (help || read != CLI_OPTIONS_OK || at < argc) {
+    fprintf(stderr, "usage: kassa fsck [--json]\n\nChecks the data directory: document "
+                    "numbering, fiscal signs, the outbox,\nno code sold twice, the code cache "
+                    "against the FN archive. Changes nothing.\n");
+    return help ? 0 : 2;
   }
   fsck_report_t *r = malloc(sizeof *r);
   char err[256];

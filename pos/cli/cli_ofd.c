@@ -27,7 +27,6 @@
 #include "ofd/outbox.h"
 #include "pos/cli/cli.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,26 +139,26 @@ static void format_age(uint32_t seconds, char *out, size_t size)
     snprintf(out, size, "%u min", seconds / 60u);
 }
 
+/* The options of `kassa ofd flush|keys` (cli_read_options), which take no
+** operand: 0, or 2 after naming what is wrong (an unknown option, a
+** missing value, an operand) with the usage. */
+static int read_options(const char *verb, int argc, char **argv, const cli_option_t *options,
+                        size_t count)
+{
+  int at;
+  if (cli_read_options(argc, argv, options, count, &at) == CLI_OPTIONS_OK && at >= argc) return 0;
+  fprintf(stderr, "kassa ofd %s: unknown option or missing value: %s\n\n%s", verb, argv[at],
+          ofd_usage);
+  return 2;
+}
+
 /* ---- kassa ofd status -------------------------------------------------- */
 
 static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
 {
-  static const struct option options[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
   bool json = false;
-  int opt;
-  opterr = 0;
-  optind = 0;
-  while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-    if (opt != 'j') {
-      fprintf(stderr, "kassa ofd status: unknown option %s\n\n%s", argv[optind - 1], ofd_usage);
-      return 2;
-    }
-    json = true;
-  }
-  if (optind < argc) {
-    fprintf(stderr, "kassa ofd status: unknown option %s\n\n%s", argv[optind], ofd_usage);
-    return 2;
-  }
+  const cli_option_t options[] = {{"json", 0, NULL, &json}};
+  if (cli_parse_options("ofd status", ofd_usage, argc, argv, options, 1, NULL)) return 2;
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   outbox_status_t s;
@@ -328,48 +327,36 @@ static int flush_cmd(const kassa_config_t *cfg, int argc, char **argv)
   uint16_t ofd_port = cfg->operator_ofd_port, oism_port = cfg->operator_oism_port;
   unsigned retries = 2;
   uint32_t window = 0; /* the client's default */
-  static const struct option options[] = {
-      {"ofd", required_argument, NULL, 'o'},
-      {"oism", required_argument, NULL, 'i'},
-      {"retries", required_argument, NULL, 'r'},
-      {"window", required_argument, NULL, 'w'},
-      {NULL, 0, NULL, 0},
+  const char *ofd = NULL, *oism = NULL, *retries_arg = NULL, *window_arg = NULL;
+  const cli_option_t options[] = {
+      {"ofd", 0, &ofd, NULL},
+      {"oism", 0, &oism, NULL},
+      {"retries", 0, &retries_arg, NULL},
+      {"window", 0, &window_arg, NULL},
   };
-  int opt;
-  opterr = 0;
-  optind = 0;
-  while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-    unsigned long n;
-    if (opt == 'o' || opt == 'i') {
-      bool is_ofd = opt == 'o';
-      if (parse_endpoint(optarg, is_ofd ? ofd_host : oism_host, 256,
-                         is_ofd ? &ofd_port : &oism_port)) {
-        fprintf(stderr, "kassa ofd flush: %s wants HOST:PORT, not '%s'\n",
-                is_ofd ? "--ofd" : "--oism", optarg);
-        return 2;
-      }
-    } else if (opt == 'r') {
-      if (!cli_number(optarg, 0, 20, &n)) {
-        fprintf(stderr, "kassa ofd flush: --retries is 0 to 20\n");
-        return 2;
-      }
-      retries = (unsigned)n;
-    } else if (opt == 'w') {
-      if (!cli_number(optarg, 1, OFD_WINDOW_MAX, &n)) {
-        fprintf(stderr, "kassa ofd flush: --window is 1 to %u\n", (unsigned)OFD_WINDOW_MAX);
-        return 2;
-      }
-      window = (uint32_t)n;
-    } else {
-      fprintf(stderr, "kassa ofd flush: unknown option or missing value: %s\n\n%s",
-              argv[optind - 1], ofd_usage);
+  unsigned long n;
+  if (read_options("flush", argc, argv, options, sizeof options / sizeof options[0])) return 2;
+  if (ofd && parse_endpoint(ofd, ofd_host, sizeof ofd_host, &ofd_port)) {
+    fprintf(stderr, "kassa ofd flush: --ofd wants HOST:PORT, not '%s'\n", ofd);
+    return 2;
+  }
+  if (oism && parse_endpoint(oism, oism_host, sizeof oism_host, &oism_port)) {
+    fprintf(stderr, "kassa ofd flush: --oism wants HOST:PORT, not '%s'\n", oism);
+    return 2;
+  }
+  if (retries_arg) {
+    if (!cli_number(retries_arg, 0, 20, &n)) {
+      fprintf(stderr, "kassa ofd flush: --retries is 0 to 20\n");
       return 2;
     }
+    retries = (unsigned)n;
   }
-  if (optind < argc) {
-    fprintf(stderr, "kassa ofd flush: unknown option or missing value: %s\n\n%s", argv[optind],
-            ofd_usage);
-    return 2;
+  if (window_arg) {
+    if (!cli_number(window_arg, 1, OFD_WINDOW_MAX, &n)) {
+      fprintf(stderr, "kassa ofd flush: --window is 1 to %u\n", (unsigned)OFD_WINDOW_MAX);
+      return 2;
+    }
+    window = (uint32_t)n;
   }
   if (ofd_port == 0 || oism_port == 0) {
     fprintf(stderr, "kassa ofd flush: no operator port configured ([operator] in the config)\n");
@@ -420,25 +407,11 @@ static int keys_cmd(const kassa_config_t *cfg, int argc, char **argv)
   char host[256];
   uint16_t port = cfg->operator_keys_port;
   snprintf(host, sizeof host, "%s", cfg->operator_host);
-  static const struct option options[] = {{"keys", required_argument, NULL, 'k'},
-                                          {NULL, 0, NULL, 0}};
-  int opt;
-  opterr = 0;
-  optind = 0;
-  while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-    if (opt != 'k') {
-      fprintf(stderr, "kassa ofd keys: unknown option or missing value: %s\n\n%s", argv[optind - 1],
-              ofd_usage);
-      return 2;
-    }
-    if (parse_endpoint(optarg, host, sizeof host, &port)) {
-      fprintf(stderr, "kassa ofd keys: --keys wants HOST:PORT, not '%s'\n", optarg);
-      return 2;
-    }
-  }
-  if (optind < argc) {
-    fprintf(stderr, "kassa ofd keys: unknown option or missing value: %s\n\n%s", argv[optind],
-            ofd_usage);
+  const char *keys = NULL;
+  const cli_option_t options[] = {{"keys", 0, &keys, NULL}};
+  if (read_options("keys", argc, argv, options, 1)) return 2;
+  if (keys && parse_endpoint(keys, host, sizeof host, &port)) {
+    fprintf(stderr, "kassa ofd keys: --keys wants HOST:PORT, not '%s'\n", keys);
     return 2;
   }
   fn_t *fn = NULL;

@@ -13,7 +13,6 @@
 ** Exit status: 0 printed, 1 failed (no such receipt, the printer refused;
 ** the reason in Russian and English on stderr), 2 usage.
 */
-#include <getopt.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,43 +49,16 @@ typedef struct opts {
 
 static int parse(int argc, char **argv, opts_t *o)
 {
-  static const struct {
-    const char *name;
-    size_t offset;
-  } named[] = {
-      {"--width", offsetof(opts_t, width)},     {"--out", offsetof(opts_t, out)},
-      {"--printer", offsetof(opts_t, printer)}, {"--codepage", offsetof(opts_t, codepage)},
-      {"--qr", offsetof(opts_t, qr)},           {"--cut", offsetof(opts_t, cut)},
-      {"--timeout", offsetof(opts_t, timeout)}, {"--png", offsetof(opts_t, png)},
-      {"--module", offsetof(opts_t, module)},
-  };
-  enum { N = sizeof named / sizeof named[0] };
-  struct option options[N + 1];
-  int opt;
-  for (size_t k = 0; k < N; k++)
-    options[k] = (struct option){named[k].name + 2, required_argument, NULL, (int)k};
-  options[N] = (struct option){NULL, 0, NULL, 0};
   memset(o, 0, sizeof *o);
-  optind = 0;
-  opterr = 0;
+  const cli_option_t options[] = {
+      {"width", 0, &o->width, NULL},     {"out", 0, &o->out, NULL},
+      {"printer", 0, &o->printer, NULL}, {"codepage", 0, &o->codepage, NULL},
+      {"qr", 0, &o->qr, NULL},           {"cut", 0, &o->cut, NULL},
+      {"timeout", 0, &o->timeout, NULL}, {"png", 0, &o->png, NULL},
+      {"module", 0, &o->module, NULL},
+  };
   /* argv[0] is the verb (receipt, qr); the options and the FD follow. */
-  while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-    if (opt == ':') {
-      fprintf(stderr, "kassa: %s needs a value\n", argv[optind - 1]);
-      return 2;
-    }
-    if (opt < 0 || opt >= (int)N) {
-      fprintf(stderr, "kassa: unknown option %s\n", argv[optind - 1]);
-      return 2;
-    }
-    *(const char **)(void *)((char *)o + named[opt].offset) = optarg;
-  }
-  if (optind < argc) o->fd = argv[optind++];
-  if (optind < argc) {
-    fprintf(stderr, "kassa: unexpected argument %s\n", argv[optind]);
-    return 2;
-  }
-  return 0;
+  return cli_parse_verb(argc, argv, options, sizeof options / sizeof options[0], &o->fd);
 }
 
 static int failed(int rc, const char *detail)

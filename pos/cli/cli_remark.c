@@ -14,7 +14,6 @@
 ** 0 done, 1 refused or failed (the reason printed in Russian and English),
 ** 2 usage.
 */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +34,7 @@ static const char usage[] =
     "(`kassa cache pool add`), the old code never sells again, the operator is told,\n"
     "and the DataMatrix label is written.\n";
 
-/* The command line of `kassa remark`, read once with getopt_long. */
+/* The command line of `kassa remark`, read once by cli_parse_options. */
 typedef struct remark_args {
   const char *old, *pending, *label, *html, *pin;
   bool escaped, json, help;
@@ -46,53 +45,20 @@ typedef struct remark_args {
 ** argument). */
 static int parse_args(int argc, char **argv, remark_args_t *a)
 {
-  static const struct option options[] = {
-      {"old", required_argument, NULL, 'o'},
-      {"pending", required_argument, NULL, 'p'},
-      {"label", required_argument, NULL, 'l'},
-      {"html", required_argument, NULL, 'H'},
-      {"pin", required_argument, NULL, 'P'},
-      {"escaped", no_argument, NULL, 'e'},
-      {"json", no_argument, NULL, 'j'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
-  };
-  bool first = true;
-  int opt;
   memset(a, 0, sizeof *a);
-  while ((opt = cli_next_option(argc, argv, options, &first, "remark", usage)) != -1) {
-    switch (opt) {
-    case 'o':
-      a->old = optarg;
-      break;
-    case 'p':
-      a->pending = optarg;
-      break;
-    case 'l':
-      a->label = optarg;
-      break;
-    case 'H':
-      a->html = optarg;
-      break;
-    case 'P':
-      a->pin = optarg;
-      break;
-    case 'e':
-      a->escaped = true;
-      break;
-    case 'j':
-      a->json = true;
-      break;
-    case 'h':
-      a->help = true;
-      break;
-    default:
-      return 2;
-    }
-  }
-  if (optind < argc && (!strcmp(argv[optind], "pending") || !strcmp(argv[optind], "flush")))
-    a->verb = argv[optind++];
-  return cli_no_extra(argc, argv, "remark", usage);
+  const cli_option_t options[] = {
+      {"old", 0, &a->old, NULL},     {"pending", 0, &a->pending, NULL},
+      {"label", 0, &a->label, NULL}, {"html", 0, &a->html, NULL},
+      {"pin", 0, &a->pin, NULL},     {"escaped", 0, NULL, &a->escaped},
+      {"json", 0, NULL, &a->json},   {"help", 0, NULL, &a->help},
+  };
+  int at;
+  if (cli_parse_options("remark", usage, argc, argv, options, sizeof options / sizeof options[0],
+                        &at))
+    return 2;
+  if (at < argc && (!strcmp(argv[at], "pending") || !strcmp(argv[at], "flush")))
+    a->verb = argv[at++];
+  return cli_no_extra("remark", usage, argc, argv, at);
 }
 
 static int list_pending(till_t *t, bool json)

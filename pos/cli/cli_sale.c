@@ -8,7 +8,6 @@
 ** `--json` for scripts (the same objects as the HTTP API, pos/till/till_json.h).
 ** Exit status: 0 done, 1 refused or failed (the reason is printed), 2 usage.
 */
-#include <getopt.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,75 +50,19 @@ typedef struct opts {
   bool escaped, json;
 } opts_t;
 
-/* Options after the verb (argv[0]), read with getopt_long; the one
+/* Options after the verb (argv[0]), read by cli_parse_verb; the one
 ** positional CODE / number into o->code. 0, or 2 after a message. */
 static int parse(int argc, char **argv, opts_t *o)
 {
-  static const struct option options[] = {
-      {"escaped", no_argument, NULL, 'e'},
-      {"json", no_argument, NULL, 'j'},
-      {"cashier", required_argument, NULL, 'C'},
-      {"qty", required_argument, NULL, 'q'},
-      {"price", required_argument, NULL, 'p'},
-      {"cash", required_argument, NULL, 'c'},
-      {"card", required_argument, NULL, 'k'},
-      {"pin", required_argument, NULL, 'P'},
-      {"gtin", required_argument, NULL, 'g'},
-      {"width", required_argument, NULL, 'w'},
-      {NULL, 0, NULL, 0},
-  };
-  int opt;
   memset(o, 0, sizeof *o);
-  optind = 0;
-  opterr = 0;
-  while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-    const char **dst = NULL;
-    switch (opt) {
-    case 'e':
-      o->escaped = true;
-      break;
-    case 'j':
-      o->json = true;
-      break;
-    case 'C':
-      dst = &o->cashier;
-      break;
-    case 'q':
-      dst = &o->qty;
-      break;
-    case 'p':
-      dst = &o->price;
-      break;
-    case 'c':
-      dst = &o->cash;
-      break;
-    case 'k':
-      dst = &o->card;
-      break;
-    case 'P':
-      dst = &o->pin;
-      break;
-    case 'g':
-      dst = &o->gtin;
-      break;
-    case 'w':
-      dst = &o->width;
-      break;
-    case ':':
-      fprintf(stderr, "kassa: %s needs a value\n", argv[optind - 1]);
-      return 2;
-    default:
-      fprintf(stderr, "kassa: unknown option %s\n", argv[optind - 1]);
-      return 2;
-    }
-    if (dst) *dst = optarg;
-  }
-  if (optind < argc) o->code = argv[optind++];
-  if (optind < argc) {
-    fprintf(stderr, "kassa: unexpected argument %s\n", argv[optind]);
-    return 2;
-  }
-  return 0;
+  const cli_option_t options[] = {
+      {"escaped", 0, NULL, &o->escaped}, {"json", 0, NULL, &o->json},
+      {"cashier", 0, &o->cashier, NULL}, {"qty", 0, &o->qty, NULL},
+      {"price", 0, &o->price, NULL},     {"cash", 0, &o->cash, NULL},
+      {"card", 0, &o->card, NULL},       {"pin", 0, &o->pin, NULL},
+      {"gtin", 0, &o->gtin, NULL},       {"width", 0, &o->width, NULL},
+  };
+  return cli_parse_verb(argc, argv, options, sizeof options / sizeof options[0], &o->code);
 }
 
 /* "123.45" roubles into kopecks. */

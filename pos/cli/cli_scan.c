@@ -22,7 +22,6 @@
 #include "scanner/markcode.h"
 #include "scanner/transport.h"
 
-#include <getopt.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -336,82 +335,60 @@ int cli_scan(const kassa_config_t *cfg, int argc, char **argv)
   int first_image = 0, nimages = 0;
   long count = 0, timeout_s = 0, number;
 
-  static const struct option options[] = {
-      {"help", no_argument, NULL, 'h'},          {"list", no_argument, NULL, 'l'},
-      {"image", no_argument, NULL, 'i'},         {"device", required_argument, NULL, 'd'},
-      {"count", required_argument, NULL, 'n'},   {"timeout", required_argument, NULL, 't'},
-      {"framing", required_argument, NULL, 'f'}, {"baud", required_argument, NULL, 'b'},
-      {"gs-char", required_argument, NULL, 'g'}, {"prefix", required_argument, NULL, 'p'},
-      {"key-gap", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0},
-  };
-  bool images = false;
-  int o;
+  const char *count_arg = NULL, *timeout_arg = NULL, *framing = NULL, *baud = NULL, *gs = NULL,
+             *gap = NULL;
+  bool help = false, images = false;
   memset(&opt, 0, sizeof opt);
-  optind = 0;
-  opterr = 0;
-  /* --image takes every positional argument as a picture (getopt_long
-  ** gathers them after the options). */
-  while ((o = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-    const char *v = optarg;
-    switch (o) {
-    case 'h':
-      fputs(scan_usage, stdout);
-      return 0;
-    case 'l':
-      list = true;
-      break;
-    case 'i':
-      images = true;
-      break;
-    case 'd':
-      device = v;
-      break;
-    case 'n':
-      if (parse_number(v, 1000000000L, &count) != 0)
-        return usage_error("--count %s: expected a positive number", v);
-      break;
-    case 't':
-      if (parse_number(v, 86400L * 365, &timeout_s) != 0)
-        return usage_error("--timeout %s: expected seconds, a positive number", v);
-      break;
-    case 'f':
-      if (parse_framing(v, &opt.framing) != 0)
-        return usage_error("--framing %s: expected cr, lf, crlf, tab, any or silence:MS", v);
-      opt.framing_set = true;
-      break;
-    case 'b':
-      if (parse_number(v, 4000000L, &number) != 0)
-        return usage_error("--baud %s: expected a positive number", v);
-      opt.baud = (unsigned)number;
-      break;
-    case 'g': {
-      uint32_t cp = 0;
-      size_t n = layout_utf8_decode((const unsigned char *)v, strlen(v), &cp);
-      if (n == 0 || v[n] != 0 || cp < 0x20)
-        return usage_error("--gs-char %s: expected one printable character", v);
-      opt.wedge.gs_substitute = cp;
-      break;
-    }
-    case 'p':
-      opt.wedge.prefix = v;
-      break;
-    case 'k':
-      if (parse_number(v, 10000L, &number) != 0)
-        return usage_error("--key-gap %s: expected milliseconds", v);
-      opt.wedge.key_gap_ms = (unsigned)number;
-      break;
-    case ':':
-      return usage_error("%s needs a value", argv[optind - 1]);
-    default:
-      return usage_error("unknown option %s", argv[optind - 1]);
-    }
+  const cli_option_t options[] = {
+      {"help", 'h', NULL, &help},     {"list", 0, NULL, &list},
+      {"image", 0, NULL, &images},    {"device", 0, &device, NULL},
+      {"count", 0, &count_arg, NULL}, {"timeout", 0, &timeout_arg, NULL},
+      {"framing", 0, &framing, NULL}, {"baud", 0, &baud, NULL},
+      {"gs-char", 0, &gs, NULL},      {"prefix", 0, &opt.wedge.prefix, NULL},
+      {"key-gap", 0, &gap, NULL},
+  };
+  int at;
+  /* --image takes every positional argument as a picture (gathered after
+  ** the options). */
+  int rc = cli_read_options(argc, argv, options, sizeof options / sizeof options[0], &at);
+  if (help) {
+    fputs(scan_usage, stdout);
+    return 0;
+  }
+  if (rc == CLI_OPTION_NO_VALUE) return usage_error("%s needs a value", argv[at]);
+  if (rc != CLI_OPTIONS_OK) return usage_error("unknown option %s", argv[at]);
+  if (count_arg && parse_number(count_arg, 1000000000L, &count) != 0)
+    return usage_error("--count %s: expected a positive number", count_arg);
+  if (timeout_arg && parse_number(timeout_arg, 86400L * 365, &timeout_s) != 0)
+    return usage_error("--timeout %s: expected seconds, a positive number", timeout_arg);
+  if (framing) {
+    if (parse_framing(framing, &opt.framing) != 0)
+      return usage_error("--framing %s: expected cr, lf, crlf, tab, any or silence:MS", framing);
+    opt.framing_set = true;
+  }
+  if (baud) {
+    if (parse_number(baud, 4000000L, &number) != 0)
+      return usage_error("--baud %s: expected a positive number", baud);
+    opt.baud = (unsigned)number;
+  }
+  if (gs) {
+    uint32_t cp = 0;
+    size_t n = layout_utf8_decode((const unsigned char *)gs, strlen(gs), &cp);
+    if (n == 0 || gs[n] != 0 || cp < 0x20)
+      return usage_error("--gs-char %s: expected one printable character", gs);
+    opt.wedge.gs_substitute = cp;
+  }
+  if (gap) {
+    if (parse_number(gap, 10000L, &number) != 0)
+      return usage_error("--key-gap %s: expected milliseconds", gap);
+    opt.wedge.key_gap_ms = (unsigned)number;
   }
   if (images) {
-    first_image = optind;
-    nimages = argc - optind;
+    first_image = at;
+    nimages = argc - at;
     if (nimages == 0) return usage_error("%s needs at least one picture", "--image");
-  } else if (optind < argc) {
-    return usage_error("unknown option %s", argv[optind]);
+  } else if (at < argc) {
+    return usage_error("unknown option %s", argv[at]);
   }
   /* No source given: the scanner the till is configured with ([scanner]
   ** device), the same string `kassa serve` reads. */

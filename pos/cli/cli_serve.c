@@ -28,7 +28,6 @@
 ** staleness, basket times, reqTimestamp) follows the FN's, so one variable
 ** moves the whole till through days in a test.
 */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,26 +86,26 @@ int cli_serve(const kassa_config_t *cfg, int argc, char **argv)
   int sig = 0;
   service_t *s = NULL;
 
-  static const struct option options[] = {
-      {"http-port", required_argument, NULL, 'p'},
-      {"lm-port", required_argument, NULL, 'l'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
-  };
-  int opt;
-  opterr = 0;
-  while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-    if (opt == 'h') {
-      fputs(serve_usage, stdout);
-      return 0;
-    }
-    if ((opt != 'p' && opt != 'l') || parse_port(optarg, opt == 'p' ? &o.http_port : &o.lm_port)) {
-      fprintf(stderr, "kassa serve: bad option or value: %s\n\n%s", argv[optind - 1], serve_usage);
-      return 2;
-    }
+  const char *http = NULL, *lm = NULL;
+  bool help = false;
+  const cli_option_t options[] = {
+      {"http-port", 0, &http, NULL}, {"lm-port", 0, &lm, NULL}, {"help", 'h', NULL, &help}};
+  int at;
+  int rc = cli_read_options(argc, argv, options, sizeof options / sizeof options[0], &at);
+  if (help) {
+    fputs(serve_usage, stdout);
+    return 0;
   }
-  if (optind < argc) {
-    fprintf(stderr, "kassa serve: unexpected argument: %s\n\n%s", argv[optind], serve_usage);
+  const char *bad = rc != CLI_OPTIONS_OK                     ? argv[at]
+                    : http && parse_port(http, &o.http_port) ? http
+                    : lm && parse_port(lm, &o.lm_port)       ? lm
+                                                             : NULL;
+  if (bad) {
+    fprintf(stderr, "kassa serve: bad option or value: %s\n\n%s", bad, serve_usage);
+    return 2;
+  }
+  if (at < argc) {
+    fprintf(stderr, "kassa serve: unexpected argument: %s\n\n%s", argv[at], serve_usage);
     return 2;
   }
   if (o.http_port != 0 && o.http_port == o.lm_port) {
