@@ -35,11 +35,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <umockdev.h>
 
 #include "scanner/markcode.h"
 #include "scanner/transport.h"
 #include "test_transport_codes.h"
+#include "test_transport_testbed.h"
 
 #define N_CODES 24
 #define REPORT  64
@@ -193,7 +193,6 @@ static void test_usb_ids(void **state)
 
 /* ---- the emulated device ---- */
 
-static UMockdevTestbed *testbed;
 static char script_path[256];
 static code_text_t codes[N_CODES];
 
@@ -298,21 +297,14 @@ static void pull_out(void)
 
 static int group_setup(void **state)
 {
-  const char *preload = getenv("LD_PRELOAD");
-
   (void)state;
-  if (preload == NULL || strstr(preload, "libumockdev-preload") == NULL) {
-    fprintf(stderr, "test_transport_hidpos: run me under umockdev-wrapper (ctest does)\n");
-    return -1; /* fails the group: never a silent skip */
-  }
-  testbed = umockdev_testbed_new();
-  return testbed == NULL ? -1 : 0;
+  return testbed_open("test_transport_hidpos");
 }
 
 static int group_teardown(void **state)
 {
   (void)state;
-  if (testbed != NULL) g_object_unref(testbed);
+  testbed_close();
   if (script_path[0]) {
     char dir[256];
 

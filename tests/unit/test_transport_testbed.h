@@ -1,0 +1,42 @@
+/*
+** test_transport_testbed.h: the umockdev testbed the HID-POS and serial
+** transport tests emulate their scanners in (one per test program, made by
+** the group's set-up, released by its tear-down).
+**
+** The program must be started by umockdev-wrapper (ctest does), which
+** preloads umockdev's /sys, /dev and ioctl emulation; without it the group
+** fails, never a silent skip.
+*/
+#ifndef KASSA_TEST_TRANSPORT_TESTBED_H
+#define KASSA_TEST_TRANSPORT_TESTBED_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <umockdev.h>
+
+static UMockdevTestbed *testbed;
+
+/* The group's set-up: 0, or -1 (the group fails) outside umockdev-wrapper
+** or when the testbed cannot be made; program names the test in the
+** message. */
+static int testbed_open(const char *program)
+{
+  const char *preload = getenv("LD_PRELOAD");
+
+  if (preload == NULL || strstr(preload, "libumockdev-preload") == NULL) {
+    fprintf(stderr, "%s: run me under umockdev-wrapper (ctest does)\n", program);
+    return -1;
+  }
+  testbed = umockdev_testbed_new();
+  return testbed == NULL ? -1 : 0;
+}
+
+static void testbed_close(void)
+{
+  if (testbed != NULL) g_object_unref(testbed);
+  testbed = NULL;
+}
+
+#endif
