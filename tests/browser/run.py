@@ -427,14 +427,7 @@ api_key = demo-key
              "jeans": issue(JEANS, "lp", 6), "shoes": issue(SHOES, "footwear", 3)}
     codes["pool"] = issue(JEANS, "lp", 2) + issue(SHOES, "footwear", 1)
 
-    r = kassa("fn", "init", "--fn-number", FN_NUMBER)
-    check("fn init", r.returncode == 0, r.stderr)
-    r = kassa("fn", "register", "--reg-number", "0000000001012345", "--inn", OWNER, "--name",
-              "ООО «Ромашка»", "--address", "г. Москва, ул. Тверская, 1", "--ofd-inn",
-              "7704211201", "--ofd-name", "ОФД-эмулятор", "--cashier", "Иванова")
-    check("fn register", r.returncode == 0, r.stderr)
-    r = op("fn", "add", "--fn-db", os.path.join(till_dir, "fn.db"))
-    check("operator knows the FN", r.returncode == 0, r.stderr)
+    harness.register_fn(kassa, op, check, FN_NUMBER, OWNER, os.path.join(till_dir, "fn.db"))
     oper = subprocess.Popen([OPERATOR, "--data", op_dir, "--ofd-port", str(ofd_port),
                              "--oism-port", str(oism_port), "--keys-port", str(keys_port),
                              "--http-port", str(op_http)], stdout=subprocess.PIPE,

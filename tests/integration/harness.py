@@ -78,6 +78,33 @@ def op(binary, data, *args, timeout=60):
     return run([binary, "--data", data, *args], timeout=timeout)
 
 
+def stop_all(procs, seconds=10):
+    """The end of a script's `finally`: every process still running gets
+    SIGTERM, `seconds` to exit, then SIGKILL."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def register_fn(kassa, op, check, fn_number, owner, fn_db):
+    """A fresh marking FN for the till: `kassa fn init` and `fn register`
+    (the demo store ООО «Ромашка», INN owner) through the caller's kassa(*args),
+    then the operator told of it through op(*args); each step checked."""
+    r = kassa("fn", "init", "--fn-number", fn_number)
+    check("fn init", r.returncode == 0, r.stderr)
+    r = kassa("fn", "register", "--reg-number", "0000000001012345", "--inn", owner, "--name",
+              "ООО «Ромашка»", "--address", "г. Москва, ул. Тверская, 1", "--ofd-inn",
+              "7704211201", "--ofd-name", "ОФД-эмулятор", "--cashier", "Иванова")
+    check("fn register", r.returncode == 0, r.stderr)
+    r = op("fn", "add", "--fn-db", fn_db)
+    check("operator knows the FN", r.returncode == 0, r.stderr)
+
+
 def gtin14(body12):
     digits = "0" + body12
     s = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits))

@@ -47,12 +47,15 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import free_ports  # noqa: E402
 
 KASSA, OPERATOR = sys.argv[1], sys.argv[2]
 FN_NUMBER = "9999078900007001"
@@ -75,16 +78,6 @@ def check(name, cond, detail=""):
     else:
         failed += 1
         print(f"FAIL {name} {str(detail)[:1500]}")
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def gtin14(digits13):
@@ -284,14 +277,7 @@ api_key = demo-key
           .returncode == 0)
 
     # ---- the till: FN, registration, keys, catalogue, pool ------------------------
-    r = kassa("fn", "init", "--fn-number", FN_NUMBER)
-    check("fn init", r.returncode == 0, r.stderr)
-    r = kassa("fn", "register", "--reg-number", "0000000001012345", "--inn", OWNER, "--name",
-              "ООО «Ромашка»", "--address", "г. Москва, ул. Тверская, 1", "--ofd-inn",
-              "7704211201", "--ofd-name", "ОФД-эмулятор", "--cashier", "Иванова")
-    check("fn register", r.returncode == 0, r.stderr)
-    r = op("fn", "add", "--fn-db", os.path.join(till_dir, "fn.db"))
-    check("operator knows the FN", r.returncode == 0, r.stderr)
+    harness.register_fn(kassa, op, check, FN_NUMBER, OWNER, os.path.join(till_dir, "fn.db"))
     oper = subprocess.Popen([OPERATOR, "--data", op_dir, "--ofd-port", str(ofd_port),
                              "--oism-port", str(oism_port), "--keys-port", str(keys_port),
                              "--http-port", str(op_http)], stdout=subprocess.PIPE,

@@ -25,6 +25,7 @@ imported; then only `kassa serve` (background = yes) and its HTTP API:
   service sends READY=1 once it listens and STOPPING=1 on SIGTERM.
 Prints "N passed, N failed"; exit 1 on any failure.
 """
+import functools
 import os
 import signal
 import socket
@@ -34,7 +35,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Checks, Operator, finish, free_ports, http_json, op, run, snapshot  # noqa: E402
+from harness import (Checks, Operator, finish, free_ports, http_json, op, register_fn,  # noqa: E402
+                     run, snapshot)
 
 KASSA, OPERATOR = sys.argv[1], sys.argv[2]
 FN_NUMBER = "9999078900007019"
@@ -118,14 +120,8 @@ api_key = demo-key
            "--group", "lp", "--count", "2", "--owner", OWNER)
     codes = [c.replace("\\x1d", "\x1d") for c in r.stdout.split()]
     check("operator issues codes", r.returncode == 0 and len(codes) == 2, r.stderr)
-    r = kassa("fn", "init", "--fn-number", FN_NUMBER)
-    check("fn init", r.returncode == 0, r.stderr)
-    r = kassa("fn", "register", "--reg-number", "0000000001012345", "--inn", OWNER, "--name",
-              "ООО «Ромашка»", "--address", "г. Москва, ул. Тверская, 1", "--ofd-inn",
-              "7704211201", "--ofd-name", "ОФД-эмулятор", "--cashier", "Иванова")
-    check("fn register", r.returncode == 0, r.stderr)
-    r = op(OPERATOR, op_dir, "fn", "add", "--fn-db", os.path.join(till_dir, "fn.db"))
-    check("operator knows the FN", r.returncode == 0, r.stderr)
+    register_fn(kassa, functools.partial(op, OPERATOR, op_dir), check, FN_NUMBER, OWNER,
+                os.path.join(till_dir, "fn.db"))
     r = kassa("cache", "import-catalogue", "config/catalogue.csv")
     check("catalogue imported", r.returncode == 0, r.stdout + r.stderr)
     operator = Operator(OPERATOR, op_dir, check, ports=ports)
