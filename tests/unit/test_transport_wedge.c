@@ -166,6 +166,26 @@ static scanner_transport_t *wedge_on_pty(const char *prefix, uint32_t gs_substit
   return t;
 }
 
+/* The typist done, the wedge and the keyboard closed. */
+static void wedge_close(scanner_transport_t *t)
+{
+  typist_join();
+  transport_free(t);
+  keyboard_close();
+}
+
+/* One scan, code (len bytes), and nothing after it: the rest of what was
+** typed is not a scan. */
+static void expect_only_scan(scanner_transport_t *t, const char *code, size_t len, int timeout_ms)
+{
+  scan_t scan;
+
+  assert_int_equal(transport_read_scan(t, &scan, timeout_ms), TRANSPORT_OK);
+  assert_int_equal(scan.length, len);
+  assert_memory_equal(scan.data, code, len);
+  assert_int_equal(transport_read_scan(t, &scan, 200), TRANSPORT_TIMEOUT);
+}
+
 static bool has_cyrillic_after_typing(const code_text_t *c)
 {
   for (size_t i = 0; i < c->gs_len; i++)
@@ -209,10 +229,8 @@ static void test_russian_layout(void **state)
     assert_true(strncmp(scan.source, "wedge:/dev/", 11) == 0);
   }
   assert_int_equal(transport_read_scan(t, &scan, 300), TRANSPORT_TIMEOUT); /* typing dropped */
-  typist_join();
+  wedge_close(t);
   assert_int_equal(warnings, 0);
-  transport_free(t);
-  keyboard_close();
 }
 
 static void test_typing_is_not_scanning(void **state)
@@ -220,7 +238,6 @@ static void test_typing_is_not_scanning(void **state)
   static const char code[] = "0104601234567893215Qbag!\x1d"
                              "93Zjqw";
   scanner_transport_t *t;
-  scan_t scan;
 
   (void)state;
   keyboard_open();
@@ -234,13 +251,8 @@ static void test_typing_is_not_scanning(void **state)
   /* The code from the scanner, no Enter: cut by the pause after it. */
   type_text(code, sizeof code - 1, 1000, false, 0x1D, false);
   typist_start();
-  assert_int_equal(transport_read_scan(t, &scan, 8000), TRANSPORT_OK);
-  assert_int_equal(scan.length, sizeof code - 1);
-  assert_memory_equal(scan.data, code, sizeof code - 1);
-  assert_int_equal(transport_read_scan(t, &scan, 200), TRANSPORT_TIMEOUT);
-  typist_join();
-  transport_free(t);
-  keyboard_close();
+  expect_only_scan(t, code, sizeof code - 1, 8000);
+  wedge_close(t);
 }
 
 static void test_prefix(void **state)
@@ -249,7 +261,6 @@ static void test_prefix(void **state)
                              "93Zjqw";
   char with_prefix[64];
   scanner_transport_t *t;
-  scan_t scan;
 
   (void)state;
   keyboard_open();
@@ -258,13 +269,8 @@ static void test_prefix(void **state)
   snprintf(with_prefix, sizeof with_prefix, "$$%s", code);
   type_text(with_prefix, strlen(with_prefix), 1000, true, 0x1D, true); /* Russian layout too */
   typist_start();
-  assert_int_equal(transport_read_scan(t, &scan, 5000), TRANSPORT_OK);
-  assert_int_equal(scan.length, sizeof code - 1);
-  assert_memory_equal(scan.data, code, sizeof code - 1);
-  assert_int_equal(transport_read_scan(t, &scan, 200), TRANSPORT_TIMEOUT);
-  typist_join();
-  transport_free(t);
-  keyboard_close();
+  expect_only_scan(t, code, sizeof code - 1, 5000);
+  wedge_close(t);
 }
 
 static void test_gs_warning(void **state)
@@ -303,9 +309,7 @@ static void test_gs_warning(void **state)
   assert_non_null(strstr(last_warning, "разделитель GS"));
   assert_non_null(strstr(last_warning, "does not send the GS separator"));
   assert_string_equal(last_warning, transport_wedge_gs_warning);
-  typist_join();
-  transport_free(t);
-  keyboard_close();
+  wedge_close(t);
 }
 
 /* Not a terminal: no timing, one scan per line of 8 or more. */
