@@ -328,6 +328,23 @@ static void pty_close(pty_t *p)
   p->master = -1;
 }
 
+/* The fd backend on a fresh pty's slave, with framing, opened. */
+static scanner_transport_t *fd_on_pty(pty_t *p, const scan_framing_t *framing)
+{
+  scanner_transport_t *t = NULL;
+
+  pty_open(p);
+  assert_int_equal(transport_fd_new(p->slave, framing, &t), TRANSPORT_OK);
+  assert_int_equal(transport_open(t), TRANSPORT_OK);
+  return t;
+}
+
+static void fd_close(scanner_transport_t *t, pty_t *p)
+{
+  transport_free(t);
+  pty_close(p);
+}
+
 /* A writer thread: segments of bytes, each after a pause, each either in
 ** one write or cut into random chunks with short pauses between some. */
 typedef struct segment {
@@ -493,9 +510,7 @@ static void test_fd_ten_thousand_codes(void **state)
   }
   assert_true(with_aim > N_CODES / 8);
 
-  pty_open(&p);
-  assert_int_equal(transport_fd_new(p.slave, &any, &t), TRANSPORT_OK);
-  assert_int_equal(transport_open(t), TRANSPORT_OK);
+  t = fd_on_pty(&p, &any);
   snprintf(source, sizeof source, "fd:%s", p.slave);
 
   seg.data = stream;
@@ -529,8 +544,7 @@ static void test_fd_ten_thousand_codes(void **state)
   /* Nothing left over. */
   assert_int_equal(transport_read_scan(t, &scan, 0), TRANSPORT_TIMEOUT);
 
-  transport_free(t);
-  pty_close(&p);
+  fd_close(t, &p);
 }
 
 static void test_fd_silence_framing(void **state)
@@ -553,9 +567,7 @@ static void test_fd_silence_framing(void **state)
   pty_t p;
 
   (void)state;
-  pty_open(&p);
-  assert_int_equal(transport_fd_new(p.slave, &silence, &t), TRANSPORT_OK);
-  assert_int_equal(transport_open(t), TRANSPORT_OK);
+  t = fd_on_pty(&p, &silence);
   t0 = transport_now_ms();
   writer_start(&w, p.master, segs, 3, false);
 
@@ -574,8 +586,7 @@ static void test_fd_silence_framing(void **state)
 
   writer_join(&w);
   assert_int_equal(w.failed, 0);
-  transport_free(t);
-  pty_close(&p);
+  fd_close(t, &p);
 }
 
 static void test_fd_timeout_and_overlong(void **state)
@@ -589,9 +600,7 @@ static void test_fd_timeout_and_overlong(void **state)
   pty_t p;
 
   (void)state;
-  pty_open(&p);
-  assert_int_equal(transport_fd_new(p.slave, &cr, &t), TRANSPORT_OK);
-  assert_int_equal(transport_open(t), TRANSPORT_OK);
+  t = fd_on_pty(&p, &cr);
 
   t0 = transport_now_ms();
   assert_int_equal(transport_read_scan(t, &scan, 100), TRANSPORT_TIMEOUT);
@@ -616,8 +625,7 @@ static void test_fd_timeout_and_overlong(void **state)
   transport_close(t);
   assert_int_equal(transport_read_scan(t, &scan, 10), TRANSPORT_ERR_NOT_OPEN);
   assert_int_equal(transport_open(t), TRANSPORT_OK);
-  transport_free(t);
-  pty_close(&p);
+  fd_close(t, &p);
 }
 
 /* Point link at target, atomically (as udev does with by-id links). */
