@@ -39,6 +39,7 @@
 #include "scanner/markcode.h"
 #include "scanner/transport.h"
 #include "test_transport_codes.h"
+#define TESTBED_PROGRAM "test_transport_hidpos"
 #include "test_transport_testbed.h"
 
 #define N_CODES 24
@@ -295,16 +296,10 @@ static void pull_out(void)
   umockdev_testbed_remove_device(testbed, scanner_sysfs);
 }
 
-static int group_setup(void **state)
-{
-  (void)state;
-  return testbed_open("test_transport_hidpos");
-}
-
+/* The testbed's tear-down, and the ioctl script's file and folder removed. */
 static int group_teardown(void **state)
 {
-  (void)state;
-  testbed_close();
+  testbed_teardown(state);
   if (script_path[0]) {
     char dir[256];
 
@@ -431,5 +426,5 @@ int main(void)
       cmocka_unit_test(test_listing),
   };
 
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, testbed_setup, group_teardown);
 }

@@ -36,6 +36,7 @@
 
 #include "scanner/transport.h"
 #include "test_transport_codes.h"
+#define TESTBED_PROGRAM "test_transport_serial"
 #include "test_transport_testbed.h"
 
 #define N_CODES 300
@@ -239,19 +240,6 @@ static void test_emulated_port(void **state)
   remove_scanner(sysfs, master);
 }
 
-static int group_setup(void **state)
-{
-  (void)state;
-  return testbed_open("test_transport_serial");
-}
-
-static int group_teardown(void **state)
-{
-  (void)state;
-  testbed_close();
-  return 0;
-}
-
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -260,5 +248,5 @@ int main(void)
       cmocka_unit_test(test_emulated_port),
   };
 
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, testbed_setup, testbed_teardown);
 }

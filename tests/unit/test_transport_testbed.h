@@ -16,27 +16,34 @@
 
 #include <umockdev.h>
 
+#ifndef TESTBED_PROGRAM
+#error "define TESTBED_PROGRAM, the test's name, before including this header"
+#endif
+
 static UMockdevTestbed *testbed;
 
 /* The group's set-up: 0, or -1 (the group fails) outside umockdev-wrapper
-** or when the testbed cannot be made; program names the test in the
-** message. */
-static int testbed_open(const char *program)
+** or when the testbed cannot be made. TESTBED_PROGRAM, defined before
+** this header, names the test in the message. */
+static int testbed_setup(void **state)
 {
   const char *preload = getenv("LD_PRELOAD");
 
+  (void)state;
   if (preload == NULL || strstr(preload, "libumockdev-preload") == NULL) {
-    fprintf(stderr, "%s: run me under umockdev-wrapper (ctest does)\n", program);
+    fprintf(stderr, "%s: run me under umockdev-wrapper (ctest does)\n", TESTBED_PROGRAM);
     return -1;
   }
   testbed = umockdev_testbed_new();
   return testbed == NULL ? -1 : 0;
 }
 
-static void testbed_close(void)
+static int testbed_teardown(void **state)
 {
+  (void)state;
   if (testbed != NULL) g_object_unref(testbed);
   testbed = NULL;
+  return 0;
 }
 
 #endif
