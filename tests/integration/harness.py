@@ -8,11 +8,13 @@ hold. The scripts import this instead of carrying their own copies, so
 each one's lines say only what it proves.
 """
 import json
+import os
 import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -45,6 +47,16 @@ def finish(check, root):
     else:
         shutil.rmtree(root, ignore_errors=True)
     return check.summary()
+
+
+def workdirs(prefix, *names):
+    """A fresh temporary folder (named from prefix) and the named folders
+    made inside it: (root, path, ...)."""
+    root = tempfile.mkdtemp(prefix=prefix)
+    paths = [os.path.join(root, n) for n in names]
+    for p in paths:
+        os.makedirs(p)
+    return (root, *paths)
 
 
 def free_ports(n):
