@@ -15,6 +15,7 @@
 #define TAIL_44_LEN 44
 
 static const char *driver_name = "test";
+static const char *kept_what, *kept_dir;
 
 static uint32_t fixture_clock(void *user) { return ((fn_fixture_t *)user)->now; }
 
@@ -277,12 +278,19 @@ int fn_fixture_ticket(fn_t *fn, uint32_t number, uint8_t result)
 
 void fn_fixture_driver(const char *name) { driver_name = name; }
 
+void fn_fixture_kept(const char *what, const char *dir)
+{
+  kept_what = what;
+  kept_dir = dir;
+}
+
 void fn_fixture_fail(const char *format, ...)
 {
   va_list ap;
   va_start(ap, format);
   fprintf(stderr, "%s: ", driver_name);
   vfprintf(stderr, format, ap);
+  if (kept_dir) fprintf(stderr, " (%s kept in %s)", kept_what, kept_dir);
   fputc('\n', stderr);
   va_end(ap);
   exit(1);

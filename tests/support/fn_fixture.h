@@ -157,6 +157,10 @@ int fn_fixture_ticket(fn_t *fn, uint32_t number, uint8_t result);
 /* Names the program in fn_fixture_fail's messages ("test" until called). */
 void fn_fixture_driver(const char *name);
 
+/* Ends fn_fixture_fail's messages with " (WHAT kept in DIR)": where a failed
+** run left its files for a look (dir is read at the failure). */
+void fn_fixture_kept(const char *what, const char *dir);
+
 /* Prints "NAME: message" on stderr and exits 1: a driver's one way out
 ** when a step does not go as a real till needs it to. */
 _Noreturn void fn_fixture_fail(const char *format, ...) __attribute__((format(printf, 1, 2)));
