@@ -155,6 +155,43 @@ def http_json(url, body=None, headers=None, timeout=10):
         return e.code, json.loads(e.read() or b"{}")
 
 
+class Serve:
+    """`kassa --config CONF serve` on ports it picks itself (--http-port 0
+    --lm-port 0), added to procs: its first line (line) and the API's and
+    the local module's ports read from it (api, lm; None when it did not
+    start)."""
+
+    def __init__(self, kassa, conf, procs, env=None):
+        self.p = subprocess.Popen([kassa, "--config", conf, "serve", "--http-port", "0",
+                                   "--lm-port", "0"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=env)
+        procs.append(self.p)
+        self.line = self.p.stdout.readline()
+        words = self.line.split()
+        self.api = self.lm = None
+        if self.line.startswith("kassa serve: listening on "):
+            self.api = int(words[4].split(":")[1])
+            self.lm = int(words[7].split(":")[1])
+
+    def stop(self, seconds=20):
+        """SIGTERM: (exit status, stderr), the status None when it had to be
+        killed after `seconds`."""
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            rc = None
+        return rc, self.p.stderr.read()
+
+
+def tamper(code):
+    """One character of a code's crypto tail changed: same length, still base64."""
+    i = len(code) - 2
+    return code[:i] + ("A" if code[i] != "A" else "B") + code[i + 1:]
+
+
 class Operator:
     """kassa-operator --data DIR serving on loopback ports (ofd, oism, keys,
     http): fresh ones, or `ports` when the caller wrote them somewhere first.

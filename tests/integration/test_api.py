@@ -42,6 +42,7 @@ with `kassa cache`. From then on the till is driven through HTTP only
 Prints "N passed, N failed"; exit 1 on any failure.
 """
 import base64
+import functools
 import http.client
 import json
 import os
@@ -55,7 +56,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import free_ports  # noqa: E402
+from harness import free_ports, tamper  # noqa: E402
 
 KASSA, OPERATOR = sys.argv[1], sys.argv[2]
 FN_NUMBER = "9999078900007001"
@@ -69,6 +70,7 @@ till_dir = os.path.join(root, "till")
 op_dir = os.path.join(root, "operator")
 conf = os.path.join(root, "kassa.conf")
 procs = []
+Serve = functools.partial(harness.Serve, KASSA, conf, procs)  # `kassa serve` on ports it picks
 
 
 def check(name, cond, detail=""):
@@ -114,38 +116,6 @@ def issue(gtin13, group, count, tail=None):
 
 def ki(code):
     return code.split(GS)[0]
-
-
-def tamper(code):
-    """One character of the crypto tail changed: same length, still base64."""
-    i = len(code) - 2
-    return code[:i] + ("A" if code[i] != "A" else "B") + code[i + 1:]
-
-
-class Serve:
-    """One `kassa serve` process on ports it picks itself (--http-port 0)."""
-
-    def __init__(self, env=None):
-        self.p = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0",
-                                   "--lm-port", "0"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env)
-        procs.append(self.p)
-        self.line = self.p.stdout.readline()
-        words = self.line.split()
-        self.api = self.lm = None
-        if self.line.startswith("kassa serve: listening on "):
-            self.api = int(words[4].split(":")[1])
-            self.lm = int(words[7].split(":")[1])
-
-    def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = None
-        err = self.p.stderr.read()
-        return rc, err
 
 
 def request(port, method, path, body=None, token=None, pin=None, headers=None, raw=None,

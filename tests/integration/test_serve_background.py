@@ -27,16 +27,14 @@ Prints "N passed, N failed"; exit 1 on any failure.
 """
 import functools
 import os
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Checks, Operator, finish, free_ports, http_json, op, register_fn,  # noqa: E402
-                     run, snapshot)
+from harness import (Checks, Operator, Serve, finish, free_ports, http_json, op,  # noqa: E402
+                     register_fn, run, snapshot)
 
 KASSA, OPERATOR = sys.argv[1], sys.argv[2]
 FN_NUMBER = "9999078900007019"
@@ -131,13 +129,9 @@ api_key = demo-key
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(notify_path)
     notify.settimeout(30)
-    serve = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0", "--lm-port",
-                              "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=dict(os.environ, NOTIFY_SOCKET=notify_path))
-    procs.append(serve)
-    line = serve.stdout.readline()
-    check("serve ready", line.startswith("kassa serve: listening on "), line)
-    port = int(line.split()[4].split(":")[1])
+    serve = Serve(KASSA, conf, procs, env=dict(os.environ, NOTIFY_SOCKET=notify_path))
+    check("serve ready", serve.api is not None, serve.line)
+    port = serve.api
     try:
         ready = notify.recv(4096).decode()
     except OSError as e:
@@ -175,39 +169,25 @@ api_key = demo-key
                      and s["background"]["sender"]["failures"] == 0, seconds=60)
     check("the retry delivers once the operator is back", ok, j.get("background", j))
 
-    serve.send_signal(signal.SIGTERM)
+    rc, err = serve.stop(seconds=30)
     try:
-        stopping = notify.recv(4096).decode()
+        stopping = notify.recv(4096).decode()  # sent before the exit, kept in the socket
     except OSError as e:
         stopping = str(e)
     check("sd_notify STOPPING=1", stopping.strip() == "STOPPING=1", stopping)
-    try:
-        rc = serve.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        serve.kill()
-        rc = "killed"
-    check("serve exits 0 on SIGTERM", rc == 0, (rc, serve.stderr.read()[-2000:]))
+    check("serve exits 0 on SIGTERM", rc == 0, (rc, err[-2000:]))
 
     # 61 days later on the FN's clock (KASSA_FAKE_NOW): the keys are past
     # keys_refresh_days (60), so a new service updates them by itself.
     later = str(j["fn"]["now"] + 61 * 86400) if j.get("fn") else "0"
-    serve = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0", "--lm-port",
-                              "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=dict(os.environ, KASSA_FAKE_NOW=later))
-    procs.append(serve)
-    line = serve.stdout.readline()
-    check("serve ready 61 days later", line.startswith("kassa serve: listening on "), line)
-    port = int(line.split()[4].split(":")[1]) if line.startswith("kassa serve: listening") else 0
+    serve = Serve(KASSA, conf, procs, env=dict(os.environ, KASSA_FAKE_NOW=later))
+    check("serve ready 61 days later", serve.api is not None, serve.line)
+    port = serve.api or 0
     ok, j = wait_for(port, lambda s: s["background"]["keys"]["keys"] > 0)
     check("keys older than keys_refresh_days are updated", ok
           and j["background"]["keys"]["last_error"] is None, j.get("background", j))
-    serve.send_signal(signal.SIGTERM)
-    try:
-        rc = serve.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        serve.kill()
-        rc = "killed"
-    check("serve exits 0 on SIGTERM (61 days later)", rc == 0, (rc, serve.stderr.read()[-2000:]))
+    rc, err = serve.stop(seconds=30)
+    check("serve exits 0 on SIGTERM (61 days later)", rc == 0, (rc, err[-2000:]))
     operator.stop("end")
     s = snapshot(os.path.join(till_dir, "fn.db"), os.path.join(op_dir, "operator.db"), FN_NUMBER)
     check("the operator holds every document of the FN", s["unsent"] == 0
