@@ -146,6 +146,15 @@ int fn_fixture_prepare(fn_t *fn, const fn_registration_t *r, const fn_key_t *key
   return rc;
 }
 
+int fn_fixture_register(fn_t *fn, bool autonomous, const char *key_id, const char *cashier)
+{
+  fn_registration_t r;
+  fn_key_t key;
+  fn_fixture_registration(&r, autonomous);
+  fn_fixture_hmac_key(&key, key_id);
+  return fn_fixture_prepare(fn, &r, &key, cashier);
+}
+
 void fn_fixture_ki(char ki[32], const char *prefix, unsigned serial)
 {
   snprintf(ki, 32,

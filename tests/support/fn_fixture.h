@@ -92,6 +92,10 @@ void fn_fixture_hmac_key(fn_key_t *key, const char *id);
 int fn_fixture_prepare(fn_t *fn, const fn_registration_t *r, const fn_key_t *key,
                        const char *cashier);
 
+/* fn_fixture_prepare with fn_fixture_registration(autonomous) and the HMAC
+** key key_id: the common case. 0 or the first FN error. */
+int fn_fixture_register(fn_t *fn, bool autonomous, const char *key_id, const char *cashier);
+
 /* The 31-character identification part of a footwear code: 01, GTIN
 ** 04600000000017, 21, then a serial of `prefix` (2 characters, keeping
 ** each test's codes apart) and `serial` in 11 digits. */

@@ -49,11 +49,7 @@ static int teardown(void **state)
 ** shift open. */
 static void do_register(fixture_t *f, bool autonomous)
 {
-  fn_registration_t r;
-  fn_key_t key;
-  fn_fixture_registration(&r, autonomous);
-  fn_fixture_hmac_key(&key, "TH01");
-  assert_int_equal(fn_fixture_prepare(f->fn, &r, &key, "Петрова"), 0);
+  assert_int_equal(fn_fixture_register(f->fn, autonomous, "TH01", "Петрова"), 0);
 }
 
 /* One receipt with one marked line; returns its document number. */
