@@ -256,14 +256,8 @@ static void plug_in(int port, int address)
   static char text[16384];
   char from[64], to[64];
   GError *error = NULL;
-  FILE *f;
-  size_t n;
 
-  f = fopen("tests/data/hidpos/scanner.umockdev", "r");
-  assert_non_null(f);
-  n = fread(text, 1, sizeof text - 1, f);
-  fclose(f);
-  text[n] = 0;
+  testbed_read("tests/data/hidpos/scanner.umockdev", text, sizeof text);
   snprintf(to, sizeof to, "usb1/1-%d", port);
   replace_all(text, sizeof text, "usb1/1-3", to);
   snprintf(to, sizeof to, "/1-%d:1.0", port);

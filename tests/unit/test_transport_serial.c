@@ -119,15 +119,9 @@ static int add_scanner(const char *tty, char port, char *sysfs, size_t size)
   static char text[4096];
   GError *error = NULL;
   char *at;
-  FILE *f;
-  size_t n;
   int fd;
 
-  f = fopen("tests/data/serial/scanner-acm.umockdev", "r");
-  assert_non_null(f);
-  n = fread(text, 1, sizeof text - 1, f);
-  fclose(f);
-  text[n] = 0;
+  testbed_read("tests/data/serial/scanner-acm.umockdev", text, sizeof text);
   /* The same device under another tty name and port. */
   for (at = text; (at = strstr(at, "ttyACM0")) != NULL; at += 7) memcpy(at, tty, 7);
   for (at = text; (at = strstr(at, "1-2")) != NULL; at += 3) at[2] = port;

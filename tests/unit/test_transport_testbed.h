@@ -10,10 +10,14 @@
 #ifndef KASSA_TEST_TRANSPORT_TESTBED_H
 #define KASSA_TEST_TRANSPORT_TESTBED_H
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cmocka.h>
 #include <umockdev.h>
 
 #ifndef TESTBED_PROGRAM
@@ -44,6 +48,19 @@ static int testbed_teardown(void **state)
   if (testbed != NULL) g_object_unref(testbed);
   testbed = NULL;
   return 0;
+}
+
+/* A device description (tests/data/...umockdev) read whole into text
+** (cap bytes, NUL-terminated), for the test to adapt before adding it. */
+static void testbed_read(const char *path, char *text, size_t cap)
+{
+  FILE *f = fopen(path, "r");
+  size_t n;
+
+  assert_non_null(f);
+  n = fread(text, 1, cap - 1, f);
+  fclose(f);
+  text[n] = 0;
 }
 
 #endif
