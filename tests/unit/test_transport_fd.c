@@ -645,6 +645,26 @@ static void write_str(int fd, const char *s)
   assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
 }
 
+/* The scanner sends line and end on fd; the transport hands out line. */
+static void expect_line(scanner_transport_t *t, int fd, const char *line, char end)
+{
+  char sent[128];
+
+  snprintf(sent, sizeof sent, "%s%c", line, end);
+  write_str(fd, sent);
+  assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_OK);
+  assert_string_equal((char *)scan.data, line);
+}
+
+/* A new pty behind link: the transport reopens it by itself (TIMEOUT:
+** open, nothing sent yet). */
+static void plug_in(scanner_transport_t *t, pty_t *p, const char *link)
+{
+  pty_open(p);
+  relink(p->slave, link);
+  assert_int_equal(transport_read_scan(t, &scan, 300), TRANSPORT_TIMEOUT);
+}
+
 /*
 ** Unplug and reconnection. A pty cannot be "unplugged and plugged back" at
 ** the same name: closing the master destroys /dev/pts/N and the next pty
@@ -681,14 +701,11 @@ static void test_fd_unplug_and_reconnect(void **state)
   assert_int_equal(transport_open(t), TRANSPORT_UNPLUGGED);
   assert_int_equal(transport_read_scan(t, &scan, 50), TRANSPORT_UNPLUGGED);
 
-  pty_open(&p1);
-  relink(p1.slave, link);
-  assert_int_equal(transport_read_scan(t, &scan, 300), TRANSPORT_TIMEOUT);
-  write_str(p1.master, "0104600439931256215Kw(y)\x1d"
-                       "93AbCd\r");
-  assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_OK);
-  assert_string_equal((char *)scan.data, "0104600439931256215Kw(y)\x1d"
-                                         "93AbCd");
+  plug_in(t, &p1, link);
+  expect_line(t, p1.master,
+              "0104600439931256215Kw(y)\x1d"
+              "93AbCd",
+              '\r');
   assert_string_equal(scan.source, source);
   assert_string_equal(transport_describe(t), source);
 
@@ -708,21 +725,16 @@ static void test_fd_unplug_and_reconnect(void **state)
   assert_true(dt >= 240 && dt < 2000);
 
   /* 3. Back, under whatever name the new pty got. */
-  pty_open(&p2);
-  relink(p2.slave, link);
-  assert_int_equal(transport_read_scan(t, &scan, 300), TRANSPORT_TIMEOUT);
-  write_str(p2.master, "]d20104600439931256215Kw(y)\x1d"
-                       "93AbCd\r");
-  assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_OK);
-  assert_string_equal((char *)scan.data, "]d20104600439931256215Kw(y)\x1d"
-                                         "93AbCd");
+  plug_in(t, &p2, link);
+  expect_line(t, p2.master,
+              "]d20104600439931256215Kw(y)\x1d"
+              "93AbCd",
+              '\r');
   assert_string_equal(scan.aim, "]d2");
 
   /* An explicit transport_open() reconnects too. */
   assert_int_equal(transport_open(t), TRANSPORT_OK);
-  write_str(p2.master, "again\r");
-  assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_OK);
-  assert_string_equal((char *)scan.data, "again");
+  expect_line(t, p2.master, "again", '\r');
 
   transport_free(t);
   pty_close(&p2);
@@ -754,11 +766,10 @@ static void test_fd_fifo_hangup(void **state)
 
   w = open(path, O_WRONLY | O_NONBLOCK);
   assert_true(w >= 0);
-  write_str(w, "0104600439931256215Kw(y)\x1d"
-               "93AbCd\n");
-  assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_OK);
-  assert_string_equal((char *)scan.data, "0104600439931256215Kw(y)\x1d"
-                                         "93AbCd");
+  expect_line(t, w,
+              "0104600439931256215Kw(y)\x1d"
+              "93AbCd",
+              '\n');
 
   close(w);
   t0 = transport_now_ms();
@@ -769,9 +780,7 @@ static void test_fd_fifo_hangup(void **state)
   assert_int_equal(transport_read_scan(t, &scan, 100), TRANSPORT_TIMEOUT);
   w = open(path, O_WRONLY | O_NONBLOCK);
   assert_true(w >= 0);
-  write_str(w, "again\n");
-  assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_OK);
-  assert_string_equal((char *)scan.data, "again");
+  expect_line(t, w, "again", '\n');
   close(w);
 
   transport_free(t);
