@@ -38,6 +38,7 @@
 #include <cmocka.h>
 
 #include "scanner/transport.h"
+#include "test_transport_fifo.h"
 
 #define GS      0x1D
 #define N_CODES 10000
@@ -752,19 +753,16 @@ static void test_fd_fifo_hangup(void **state)
 {
   scan_framing_t lf = {SCAN_FRAME_LF, 0};
   scanner_transport_t *t = NULL;
-  char dir[] = "/tmp/kassa-fifo-XXXXXX";
-  char path[256];
+  fifo_t fifo;
   uint64_t t0;
   int w;
 
   (void)state;
-  assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/scanner", dir);
-  assert_int_equal(mkfifo(path, 0600), 0);
-  assert_int_equal(transport_fd_new(path, &lf, &t), TRANSPORT_OK);
+  fifo_make(&fifo);
+  assert_int_equal(transport_fd_new(fifo.path, &lf, &t), TRANSPORT_OK);
   assert_int_equal(transport_open(t), TRANSPORT_OK);
 
-  w = open(path, O_WRONLY | O_NONBLOCK);
+  w = open(fifo.path, O_WRONLY | O_NONBLOCK);
   assert_true(w >= 0);
   expect_line(t, w,
               "0104600439931256215Kw(y)\x1d"
@@ -778,14 +776,13 @@ static void test_fd_fifo_hangup(void **state)
 
   /* Reopened by the next call; quiet until a writer comes back. */
   assert_int_equal(transport_read_scan(t, &scan, 100), TRANSPORT_TIMEOUT);
-  w = open(path, O_WRONLY | O_NONBLOCK);
+  w = open(fifo.path, O_WRONLY | O_NONBLOCK);
   assert_true(w >= 0);
   expect_line(t, w, "again", '\n');
   close(w);
 
   transport_free(t);
-  assert_int_equal(unlink(path), 0);
-  assert_int_equal(rmdir(dir), 0);
+  fifo_remove(&fifo);
 }
 
 int main(void)

@@ -39,6 +39,7 @@
 #include "scanner/markcode.h"
 #include "scanner/transport.h"
 #include "test_transport_codes.h"
+#include "test_transport_fifo.h"
 
 #define MAX_KEYS 20000
 
@@ -315,22 +316,20 @@ static void test_gs_warning(void **state)
 /* Not a terminal: no timing, one scan per line of 8 or more. */
 static void test_fifo_lines(void **state)
 {
-  char dir[] = "/tmp/kassa-wedge-XXXXXX", path[64];
   transport_wedge_options_t o;
   scanner_transport_t *t = NULL;
   scan_t scan;
+  fifo_t fifo;
   int fd;
 
   (void)state;
-  assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/fifo", dir);
-  assert_int_equal(mkfifo(path, 0600), 0);
+  fifo_make(&fifo);
   memset(&o, 0, sizeof o);
-  o.path = path;
+  o.path = fifo.path;
   o.gs_substitute = 0x2194; /* '↔', the CP437 glyph of GS */
   assert_int_equal(transport_wedge_new(&o, &t), TRANSPORT_OK);
   assert_int_equal(transport_open(t), TRANSPORT_OK);
-  fd = open(path, O_WRONLY);
+  fd = open(fifo.path, O_WRONLY);
   assert_true(fd >= 0);
   {
     static const char text[] = "0104601234567893215Qbag!\xe2\x86\x94"
@@ -345,8 +344,7 @@ static void test_fifo_lines(void **state)
   assert_string_equal((char *)scan.data, "4601234567893");
   assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_UNPLUGGED); /* writer gone */
   transport_free(t);
-  unlink(path);
-  rmdir(dir);
+  fifo_remove(&fifo);
 }
 
 static void test_arguments(void **state)
