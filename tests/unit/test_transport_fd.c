@@ -107,49 +107,40 @@ static size_t framer_run(const char *s, size_t len, uint64_t now, char out[][64]
 /* framer_run on a string literal (which may hold NUL). */
 #define RUN(lit, now, out, rcs, max) framer_run(lit, sizeof(lit) - 1, now, out, rcs, max)
 
+/* Each suffix mode: what one feed of in (no NUL in these) hands out. */
 static void test_framer_suffix_modes(void **state)
 {
+  static const struct {
+    scan_framing_mode_t mode;
+    const char *in;
+    size_t n;
+    const char *want[6];
+  } cases[] = {
+      {SCAN_FRAME_CR,
+       "01a\x1d"
+       "91x\r\r02\n\r",
+       2,
+       {"01a\x1d"
+        "91x",    /* GS is data */
+        "02\n"}}, /* LF is data here */
+      {SCAN_FRAME_LF, "A\r\nB\n\n", 2, {"A\r", "B"}},
+      {SCAN_FRAME_TAB, "A\rB\tC\t", 2, {"A\rB", "C"}},
+      {SCAN_FRAME_CRLF, "A\rB\r\r\nC\r\n", 2, {"A\rB\r" /* lone CRs are data */, "C"}},
+      {SCAN_FRAME_ANY_SUFFIX,
+       "A\r\nB\rC\nD\tE\r\n\r\n\t\nF\n\r",
+       6,
+       {"A", "B", "C", "D", "E", "F"}},
+  };
   char out[8][64];
   int rcs[8];
-  size_t n;
 
   (void)state;
-  framer_setup(SCAN_FRAME_CR, 0);
-  n = RUN("01a\x1d"
-          "91x\r\r02\n\r",
-          0, out, rcs, 8);
-  assert_int_equal(n, 2);
-  assert_string_equal(out[0], "01a\x1d"
-                              "91x");  /* GS is data */
-  assert_string_equal(out[1], "02\n"); /* LF is data here */
-
-  framer_setup(SCAN_FRAME_LF, 0);
-  n = RUN("A\r\nB\n\n", 0, out, rcs, 8);
-  assert_int_equal(n, 2);
-  assert_string_equal(out[0], "A\r");
-  assert_string_equal(out[1], "B");
-
-  framer_setup(SCAN_FRAME_TAB, 0);
-  n = RUN("A\rB\tC\t", 0, out, rcs, 8);
-  assert_int_equal(n, 2);
-  assert_string_equal(out[0], "A\rB");
-  assert_string_equal(out[1], "C");
-
-  framer_setup(SCAN_FRAME_CRLF, 0);
-  n = RUN("A\rB\r\r\nC\r\n", 0, out, rcs, 8);
-  assert_int_equal(n, 2);
-  assert_string_equal(out[0], "A\rB\r"); /* lone CRs are data */
-  assert_string_equal(out[1], "C");
-
-  framer_setup(SCAN_FRAME_ANY_SUFFIX, 0);
-  n = RUN("A\r\nB\rC\nD\tE\r\n\r\n\t\nF\n\r", 0, out, rcs, 8);
-  assert_int_equal(n, 6);
-  assert_string_equal(out[0], "A");
-  assert_string_equal(out[1], "B");
-  assert_string_equal(out[2], "C");
-  assert_string_equal(out[3], "D");
-  assert_string_equal(out[4], "E");
-  assert_string_equal(out[5], "F");
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    framer_setup(cases[i].mode, 0);
+    size_t n = framer_run(cases[i].in, strlen(cases[i].in), 0, out, rcs, 8);
+    assert_int_equal(n, cases[i].n);
+    for (size_t k = 0; k < n; k++) assert_string_equal(out[k], cases[i].want[k]);
+  }
 }
 
 static void test_framer_crlf_split_across_feeds(void **state)
