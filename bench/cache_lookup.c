@@ -27,19 +27,11 @@
 
 #include "ofd/registry.h"
 #include "pos/till/cache.h"
+#include "bench_cache.h"
 
-#define PAGE     10000u
 #define LOOKUPS  1000000u
 #define GTINS    64u
-#define T0_MS    ((int64_t)1767225600 * 1000)
 #define ALPHABET "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* A 64-bit mix (splitmix64's finaliser): code i's serial looks random. */
 static uint64_t mix(uint64_t x)
@@ -96,49 +88,10 @@ static cache_sync_row_t code_row(uint64_t i, const char *ki)
   return r;
 }
 
-static long rss_peak_kb(void)
+static cache_sync_row_t code_sync_row(uint64_t i, char ki[40])
 {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long kb = -1;
-  if (!f) return -1;
-  while (fgets(line, sizeof line, f)) {
-    if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
-  }
-  fclose(f);
-  return kb;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static int fill(cache_t *c, uint64_t n, double *rate)
-{
-  static char kis[PAGE][40];
-  static cache_sync_row_t rows[PAGE];
-  double t = now_s();
-  for (uint64_t base = 0; base < n; base += PAGE) {
-    unsigned count = (unsigned)(n - base < PAGE ? n - base : PAGE);
-    char cursor[32];
-    for (unsigned j = 0; j < count; j++) {
-      code_ki(base + j, kis[j]);
-      rows[j] = code_row(base + j, kis[j]);
-    }
-    snprintf(cursor, sizeof cursor, "*/%" PRIu64, base + count);
-    if (cache_sync_apply(c, rows, count, cursor, T0_MS) != 0) {
-      fprintf(stderr, "cache_lookup: sync apply failed: %s\n", cache_last_error(c));
-      return -1;
-    }
-    if (n >= 1000000 && (base / PAGE) % 100 == 99) {
-      fprintf(stderr, "  %" PRIu64 " codes, %.0f/s\r", base + count,
-              (double)(base + count) / (now_s() - t));
-    }
-  }
-  *rate = (double)n / (now_s() - t);
-  return 0;
+  code_ki(i, ki);
+  return code_row(i, ki);
 }
 
 /* Every code reads back as written; absent ones are absent. */
@@ -264,7 +217,7 @@ int main(int argc, char **argv)
   for (size_t s = 0; s < count; s++) {
     char path[512], wal[540], shm[540];
     cache_t *c = NULL;
-    double rate = 0;
+    double seconds = 1, rate;
     int rc = 0;
     snprintf(path, sizeof path, "%s/cache-bench-%" PRIu64 "-%d.db", dir, sizes[s], (int)getpid());
     snprintf(wal, sizeof wal, "%s-wal", path);
@@ -273,7 +226,8 @@ int main(int argc, char **argv)
       fprintf(stderr, "cache_lookup: cannot open %s\n", path);
       return 1;
     }
-    if (fill(c, sizes[s], &rate) != 0) rc = 1;
+    if (bench_fill(c, sizes[s], code_sync_row, sizes[s] >= 1000000, &seconds) != 0) rc = 1;
+    rate = (double)sizes[s] / seconds;
     if (rc == 0 && smoke) {
       rc = verify(c, sizes[s]);
       if (rc == 0) printf("cache_lookup --smoke: %" PRIu64 " codes read back exactly\n", sizes[s]);

@@ -28,7 +28,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -53,6 +52,9 @@ a = ap.parse_args()
 KASSA = os.path.join(a.build, "kassa")
 OPERATOR = os.path.join(a.build, "kassa-operator")
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+import harness  # noqa: E402  (the tests' helpers: free ports, stopping children)
+from harness import free_ports  # noqa: E402
 OWNER = "7707083893"
 JEANS = "04601234501026"
 GS = "\x1d"
@@ -63,16 +65,6 @@ if a.operator_store:
 os.makedirs(till_dir, exist_ok=True)
 os.makedirs(op_dir, exist_ok=True)
 procs = []
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def run(*args, **kw):
@@ -220,12 +212,6 @@ try:
     if refusals:
         sys.exit(f"{refusals} checks of cached genuine codes were refused")
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+    harness.stop_all(procs, seconds=20)
     if not a.keep and not a.reuse:
         shutil.rmtree(root, ignore_errors=True)

@@ -34,39 +34,13 @@
 #include "pos/till/check.h"
 #include "pos/till/sale.h"
 #include "pos/till/till.h"
+#include "bench_cache.h"
 
 #define GTIN   "04600000001012"
 #define BREAD  "4600000005058"
-#define PAGE   10000u
 #define PROBES 2000u
-#define T0_MS  ((int64_t)1767225600 * 1000)
 
 static fn_key_t key = {.id = "0001", .kind = FN_KEY_HMAC, .len = 32};
-
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static long rss_peak_kb(void)
-{
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  long kb = -1;
-  if (!f) return -1;
-  while (fgets(line, sizeof line, f))
-    if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
-  fclose(f);
-  return kb;
-}
 
 static void ki_of(uint64_t i, char *ki) { sprintf(ki, "01" GTIN "21B%012" PRIu64, i); }
 
@@ -155,23 +129,17 @@ static till_t *make_till(const char *dir)
   return t;
 }
 
+static cache_sync_row_t circulating(uint64_t i, char ki[40])
+{
+  ki_of(i, ki);
+  return (cache_sync_row_t){.ki = ki, .state = CACHE_OP_CIRCULATION, .owner_inn = "7700000000"};
+}
+
 static void fill(till_t *t, uint64_t n)
 {
-  static char kis[PAGE][40];
-  static cache_sync_row_t rows[PAGE];
-  double t0 = now_s();
-  for (uint64_t base = 0; base < n; base += PAGE) {
-    unsigned count = (unsigned)(n - base < PAGE ? n - base : PAGE);
-    char cursor[32];
-    for (unsigned j = 0; j < count; j++) {
-      ki_of(base + j, kis[j]);
-      rows[j] = (cache_sync_row_t){
-          .ki = kis[j], .state = CACHE_OP_CIRCULATION, .owner_inn = "7700000000"};
-    }
-    snprintf(cursor, sizeof cursor, "*/%" PRIu64, base + count);
-    if (cache_sync_apply(till_cache(t), rows, count, cursor, T0_MS) != 0) exit(1);
-  }
-  printf("  filled %" PRIu64 " codes in %.1f s\n", n, now_s() - t0);
+  double seconds = 0;
+  if (bench_fill(till_cache(t), n, circulating, false, &seconds) != 0) exit(1);
+  printf("  filled %" PRIu64 " codes in %.1f s\n", n, seconds);
 }
 
 static void run(const char *root, uint64_t n, unsigned receipts)

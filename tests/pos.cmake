@@ -8,7 +8,7 @@ kassa_unit_test(test_cache SOURCES unit/test_cache.c LIBS kassa_pos PkgConfig::S
 # Its kill loop: a writer applying receipts and sync pages is SIGKILLed 60
 # times; after each kill every receipt and page is whole (label crash).
 add_executable(cache_crash crash/cache_crash.c)
-target_link_libraries(cache_crash PRIVATE kassa_pos)
+target_link_libraries(cache_crash PRIVATE kassa_pos kassa_test_support) # fn_fixture_fail
 add_test(NAME cache_crash COMMAND cache_crash 60)
 set_tests_properties(cache_crash PROPERTIES LABELS crash TIMEOUT 240)
 # `kassa cache` against kassa-operator's sync feed: the operator's truth,

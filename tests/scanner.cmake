@@ -17,15 +17,17 @@ set_tests_properties(test_transport_fd PROPERTIES TIMEOUT 60)
 # umockdev-wrapper, which preloads umockdev's /sys, /dev and ioctl emulation.
 pkg_check_modules(UMOCKDEV REQUIRED IMPORTED_TARGET umockdev-1.0)
 find_program(UMOCKDEV_WRAPPER umockdev-wrapper REQUIRED)
-add_executable(test_transport_hidpos unit/test_transport_hidpos.c)
-target_link_libraries(test_transport_hidpos PRIVATE kassa_scanner PkgConfig::UMOCKDEV
-                      PkgConfig::CMOCKA)
-add_test(NAME test_transport_hidpos
-         COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:test_transport_hidpos>
-         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-# The preload library comes before the sanitizer runtime; tell ASan that is fine.
-set_tests_properties(test_transport_hidpos PROPERTIES TIMEOUT 60
-                     ENVIRONMENT "ASAN_OPTIONS=verify_asan_link_order=0")
+# A transport test run under umockdev-wrapper (tests/unit/test_transport_testbed.h).
+function(kassa_umockdev_test name)
+  add_executable(${name} unit/${name}.c)
+  target_link_libraries(${name} PRIVATE kassa_scanner PkgConfig::UMOCKDEV PkgConfig::CMOCKA)
+  add_test(NAME ${name} COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:${name}>
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  # The preload library comes before the sanitizer runtime; tell ASan that is fine.
+  set_tests_properties(${name} PROPERTIES TIMEOUT 60
+                       ENVIRONMENT "ASAN_OPTIONS=verify_asan_link_order=0")
+endfunction()
+kassa_umockdev_test(test_transport_hidpos)
 
 # Pictures: zint (Debian) and libdmtx's encoder make GS1 DataMatrix,
 # DataMatrix and EAN-13 images at several scales and rotations; every code
@@ -44,14 +46,7 @@ set_tests_properties(test_transport_wedge PROPERTIES TIMEOUT 60)
 # Serial ports: matching and device strings on plain data, then
 # libserialport's enumeration and the backend end to end against a USB
 # CDC-ACM scanner emulated by umockdev (its tty is a pty).
-add_executable(test_transport_serial unit/test_transport_serial.c)
-target_link_libraries(test_transport_serial PRIVATE kassa_scanner PkgConfig::UMOCKDEV
-                      PkgConfig::CMOCKA)
-add_test(NAME test_transport_serial
-         COMMAND ${UMOCKDEV_WRAPPER} $<TARGET_FILE:test_transport_serial>
-         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(test_transport_serial PROPERTIES TIMEOUT 60
-                     ENVIRONMENT "ASAN_OPTIONS=verify_asan_link_order=0")
+kassa_umockdev_test(test_transport_serial)
 
 # `kassa scan` end to end: pictures, a FIFO, the wedge on stdin, and the
 # HID-POS scanner under umockdev-run.

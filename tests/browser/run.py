@@ -42,11 +42,11 @@ Prints "N passed, N failed"; exit 1 on any failure, 77 when the browser
 part cannot run.
 """
 import base64
+import functools
 import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -76,6 +76,7 @@ till_dir = os.path.join(root, "till")
 op_dir = os.path.join(root, "operator")
 conf = os.path.join(root, "kassa.conf")
 procs = []
+Serve = functools.partial(harness.Serve, KASSA, conf, procs)  # `kassa serve` on ports it picks
 
 
 def op(*args):
@@ -94,12 +95,6 @@ def issue(gtin13, group, count):
     codes = [c.replace("\\x1d", GS) for c in r.stdout.split()]
     check(f"issue {group} {gtin13}", r.returncode == 0 and len(codes) == count, r.stderr)
     return codes
-
-
-def tamper(code):
-    """One character of the crypto tail changed: same length, still base64."""
-    i = len(code) - 2
-    return code[:i] + ("A" if code[i] != "A" else "B") + code[i + 1:]
 
 
 def ki(code):
@@ -175,28 +170,6 @@ def read_marking_codes(png_bytes, name):
         if j.get("ok"):
             codes.append(j.get("normalized"))
     return codes
-
-
-class Serve:
-    def __init__(self):
-        self.p = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0",
-                                   "--lm-port", "0"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-        procs.append(self.p)
-        self.line = self.p.stdout.readline()
-        words = self.line.split()
-        self.api = None
-        if self.line.startswith("kassa serve: listening on "):
-            self.api = int(words[4].split(":")[1])
-
-    def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = None
-        return rc, self.p.stderr.read()
 
 
 def http_part(S, codes):
@@ -347,7 +320,7 @@ def browser_part(S, codes):
         "chromium": CHROMIUM,
         "artifacts": ARTIFACTS,
         "sale_code": codes["jeans"][0],
-        "fake_code": tamper(codes["jeans"][1]),
+        "fake_code": harness.tamper(codes["jeans"][1]),
         "counterfeit_ru": reasons.get("counterfeit", ""),
         "bread": codes["BREAD"],
         "bananas": codes["bananas"],
@@ -427,14 +400,7 @@ api_key = demo-key
              "jeans": issue(JEANS, "lp", 6), "shoes": issue(SHOES, "footwear", 3)}
     codes["pool"] = issue(JEANS, "lp", 2) + issue(SHOES, "footwear", 1)
 
-    r = kassa("fn", "init", "--fn-number", FN_NUMBER)
-    check("fn init", r.returncode == 0, r.stderr)
-    r = kassa("fn", "register", "--reg-number", "0000000001012345", "--inn", OWNER, "--name",
-              "ООО «Ромашка»", "--address", "г. Москва, ул. Тверская, 1", "--ofd-inn",
-              "7704211201", "--ofd-name", "ОФД-эмулятор", "--cashier", "Иванова")
-    check("fn register", r.returncode == 0, r.stderr)
-    r = op("fn", "add", "--fn-db", os.path.join(till_dir, "fn.db"))
-    check("operator knows the FN", r.returncode == 0, r.stderr)
+    harness.register_fn(kassa, op, check, FN_NUMBER, OWNER, os.path.join(till_dir, "fn.db"))
     oper = subprocess.Popen([OPERATOR, "--data", op_dir, "--ofd-port", str(ofd_port),
                              "--oism-port", str(oism_port), "--keys-port", str(keys_port),
                              "--http-port", str(op_http)], stdout=subprocess.PIPE,

@@ -28,7 +28,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +37,7 @@
 #include <unistd.h>
 
 #include "pos/till/cache.h"
+#include "tests/support/fn_fixture.h"
 
 #define LINES_MAX     4
 #define EXTRA_PER_PG  12
@@ -47,17 +47,6 @@
 
 static char work_dir[64];
 static char cache_path[128];
-
-static void fail(const char *format, ...)
-{
-  va_list ap;
-  va_start(ap, format);
-  fprintf(stderr, "cache_crash: FAIL: ");
-  vfprintf(stderr, format, ap);
-  fprintf(stderr, " (cache kept in %s)\n", work_dir);
-  va_end(ap);
-  exit(1);
-}
 
 /* ---------------------------------------------------------------------- */
 /* The script: what document n and page k hold                             */
@@ -207,25 +196,26 @@ static void audit_code(cache_t *cache, const char *ki, const expect_t *e)
   cache_code_t row;
   int rc = cache_code_get(cache, ki, &row);
   if (!e->exists) {
-    if (rc != CACHE_ERR_NOT_FOUND) fail("%s should not exist (rc %d)", ki, rc);
+    if (rc != CACHE_ERR_NOT_FOUND) fn_fixture_fail("%s should not exist (rc %d)", ki, rc);
     return;
   }
-  if (rc != 0) fail("%s missing (rc %d)", ki, rc);
+  if (rc != 0) fn_fixture_fail("%s missing (rc %d)", ki, rc);
   if (row.local != e->local || row.sold_document != e->sold_doc ||
       row.returned_document != e->returned_doc)
-    fail("%s: local %d sold %u returned %u, want %d %u %u", ki, row.local, row.sold_document,
-         row.returned_document, e->local, e->sold_doc, e->returned_doc);
+    fn_fixture_fail("%s: local %d sold %u returned %u, want %d %u %u", ki, row.local,
+                    row.sold_document, row.returned_document, e->local, e->sold_doc,
+                    e->returned_doc);
   if (!e->synced) {
     if (row.op_synced_ms != 0 || row.op_state != CACHE_OP_UNKNOWN)
-      fail("%s: synced by a page that is not applied", ki);
+      fn_fixture_fail("%s: synced by a page that is not applied", ki);
     return;
   }
   char owner[13];
   page_owner(e->page, owner);
   if (row.op_state != e->op || row.op_blocked != e->blocked ||
       row.op_synced_ms != T0_MS + e->page || strcmp(row.owner_inn, owner) != 0)
-    fail("%s: operator fields of page %u wrong (state %d blocked %d owner %s)", ki, e->page,
-         row.op_state, row.op_blocked, row.owner_inn);
+    fn_fixture_fail("%s: operator fields of page %u wrong (state %d blocked %d owner %s)", ki,
+                    e->page, row.op_state, row.op_blocked, row.owner_inn);
 }
 
 static void audit_doc(cache_t *cache, uint32_t n, uint32_t p, uint32_t c)
@@ -273,16 +263,17 @@ static void audit_counts(cache_t *cache, uint32_t p, uint32_t c)
   }
   want.codes += (uint64_t)c * EXTRA_PER_PG;
   want.synced += (uint64_t)c * EXTRA_PER_PG;
-  if (cache_counts(cache, &got) != 0) fail("cache_counts failed");
+  if (cache_counts(cache, &got) != 0) fn_fixture_fail("cache_counts failed");
   if (got.codes != want.codes || got.in_stock != want.in_stock || got.sold != want.sold ||
       got.synced != want.synced || got.op_blocked != want.op_blocked || got.remarked != 0)
-    fail("counters at P=%u C=%u: codes %llu/%llu in_stock %llu/%llu sold %llu/%llu synced "
-         "%llu/%llu blocked %llu/%llu",
-         p, c, (unsigned long long)got.codes, (unsigned long long)want.codes,
-         (unsigned long long)got.in_stock, (unsigned long long)want.in_stock,
-         (unsigned long long)got.sold, (unsigned long long)want.sold,
-         (unsigned long long)got.synced, (unsigned long long)want.synced,
-         (unsigned long long)got.op_blocked, (unsigned long long)want.op_blocked);
+    fn_fixture_fail(
+        "counters at P=%u C=%u: codes %llu/%llu in_stock %llu/%llu sold %llu/%llu synced "
+        "%llu/%llu blocked %llu/%llu",
+        p, c, (unsigned long long)got.codes, (unsigned long long)want.codes,
+        (unsigned long long)got.in_stock, (unsigned long long)want.in_stock,
+        (unsigned long long)got.sold, (unsigned long long)want.sold, (unsigned long long)got.synced,
+        (unsigned long long)want.synced, (unsigned long long)got.op_blocked,
+        (unsigned long long)want.op_blocked);
 }
 
 /* Opens the cache and checks it; *p and *c get the pointer and cursor. */
@@ -292,12 +283,12 @@ static void audit(uint32_t *p_out, uint32_t *c_out, bool full)
   char cursor[CACHE_CURSOR_MAX + 1];
   uint32_t p = 0, c = 0, from_doc, from_page;
   int64_t last = 0;
-  if (cache_open(cache_path, &cache) != 0) fail("the cache does not open after a kill");
+  if (cache_open(cache_path, &cache) != 0) fn_fixture_fail("the cache does not open after a kill");
   if (cache_fn_applied(cache, &p) != 0 ||
       cache_sync_state(cache, cursor, sizeof cursor, &last) != 0)
-    fail("cannot read the pointer or the cursor");
+    fn_fixture_fail("cannot read the pointer or the cursor");
   c = (uint32_t)strtoul(cursor, NULL, 10);
-  if (c && last != T0_MS + c) fail("lastSync %lld is not page %u's", (long long)last, c);
+  if (c && last != T0_MS + c) fn_fixture_fail("lastSync %lld is not page %u's", (long long)last, c);
   from_doc = full || p <= WINDOW ? 1 : p - WINDOW; /* documents start at 1 */
   from_page = full || c <= WINDOW ? 1 : c - WINDOW;
   for (uint32_t n = from_doc; n <= p + 1; n++) audit_doc(cache, n, p, c);
@@ -320,7 +311,7 @@ static bool pump(int fd, int timeout, bool *ready, uint32_t *max_doc, uint32_t *
 {
   struct pollfd pf = {fd, POLLIN, 0};
   int n = poll(&pf, 1, timeout);
-  if (n < 0 && errno != EINTR) fail("poll: %s", strerror(errno));
+  if (n < 0 && errno != EINTR) fn_fixture_fail("poll: %s", strerror(errno));
   if (n <= 0) return true;
   ssize_t got = read(fd, buf + *len, cap - *len - 1);
   if (got < 0) return errno == EINTR;
@@ -362,8 +353,10 @@ int main(int argc, char **argv)
 
   if (kills == 0) kills = 1;
   srand(seed);
+  fn_fixture_driver("cache_crash: FAIL");
+  fn_fixture_kept("cache", work_dir);
   snprintf(work_dir, sizeof work_dir, "/tmp/kassa-cache-crash-XXXXXX");
-  if (!mkdtemp(work_dir)) fail("mkdtemp: %s", strerror(errno));
+  if (!mkdtemp(work_dir)) fn_fixture_fail("mkdtemp: %s", strerror(errno));
   snprintf(cache_path, sizeof cache_path, "%s/cache.db", work_dir);
 
   for (unsigned long round = 0; round < kills; round++) {
@@ -373,9 +366,9 @@ int main(int argc, char **argv)
     bool ready = false, open = true;
     int status = 0;
     uint32_t old_p = p, old_c = c;
-    if (pipe(fds) != 0) fail("pipe: %s", strerror(errno));
+    if (pipe(fds) != 0) fn_fixture_fail("pipe: %s", strerror(errno));
     pid_t pid = fork();
-    if (pid < 0) fail("fork: %s", strerror(errno));
+    if (pid < 0) fn_fixture_fail("fork: %s", strerror(errno));
     if (pid == 0) {
       close(fds[0]);
       child_main(fds[1]);
@@ -384,25 +377,29 @@ int main(int argc, char **argv)
     long long deadline = ms_now() + READY_TIMEOUT;
     while (!ready && open && ms_now() < deadline)
       open = pump(fds[0], 100, &ready, &max_doc, &max_page, buf, &len, sizeof buf);
-    if (!ready) fail("the writer did not start (round %lu)", round);
+    if (!ready) fn_fixture_fail("the writer did not start (round %lu)", round);
     long long until = ms_now() + 1 + rand() % 40;
     while (open && ms_now() < until)
       open = pump(fds[0], 1, &ready, &max_doc, &max_page, buf, &len, sizeof buf);
     kill(pid, SIGKILL);
-    if (waitpid(pid, &status, 0) != pid) fail("waitpid: %s", strerror(errno));
+    if (waitpid(pid, &status, 0) != pid) fn_fixture_fail("waitpid: %s", strerror(errno));
     if (!WIFSIGNALED(status)) {
       died_early++;
-      fail("the writer exited by itself with status %d (round %lu)", WEXITSTATUS(status), round);
+      fn_fixture_fail("the writer exited by itself with status %d (round %lu)", WEXITSTATUS(status),
+                      round);
     }
     while (open) open = pump(fds[0], 0, &ready, &max_doc, &max_page, buf, &len, sizeof buf);
     close(fds[0]);
     audit(&p, &c, false);
-    if (p < old_p || c < old_c) fail("went backwards: P %u -> %u, C %u -> %u", old_p, p, old_c, c);
-    if (max_doc > p) fail("document %u was reported committed but the pointer is %u", max_doc, p);
-    if (max_page > c) fail("page %u was reported committed but the cursor is %u", max_page, c);
+    if (p < old_p || c < old_c)
+      fn_fixture_fail("went backwards: P %u -> %u, C %u -> %u", old_p, p, old_c, c);
+    if (max_doc > p)
+      fn_fixture_fail("document %u was reported committed but the pointer is %u", max_doc, p);
+    if (max_page > c)
+      fn_fixture_fail("page %u was reported committed but the cursor is %u", max_page, c);
   }
   audit(&p, &c, true);
-  if (p < 10 || c < 10) fail("the writer made too little progress (P %u, C %u)", p, c);
+  if (p < 10 || c < 10) fn_fixture_fail("the writer made too little progress (P %u, C %u)", p, c);
   printf("cache_crash: %lu kills (seed %u), %u documents and %u pages applied, every receipt and "
          "page whole, counters exact, %.1f s\n",
          kills, seed, p, c, (double)(ms_now() - started) / 1000.0);

@@ -37,7 +37,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -52,10 +51,7 @@ SEED = int(sys.argv[6]) if len(sys.argv) > 6 else int(time.time())
 FN_NUMBER = "9999078900004848"
 check = Checks()
 rng = random.Random(SEED)
-root = tempfile.mkdtemp(prefix="kassa-flush-kill-")
-till_dir, op_dir = os.path.join(root, "till"), os.path.join(root, "operator")
-os.makedirs(till_dir)
-os.makedirs(op_dir)
+root, till_dir, op_dir = harness.workdirs("kassa-flush-kill-", "till", "operator")
 fn_db, op_db = os.path.join(till_dir, "fn.db"), os.path.join(op_dir, "operator.db")
 op = functools.partial(harness.op, OPERATOR, op_dir)
 print(f"seed={SEED} kills={KILLS} receipts per batch={RECEIPTS}", flush=True)

@@ -29,7 +29,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,17 +57,6 @@ static uint8_t *reported;
 static uint32_t reported_max;
 static unsigned long kills_mid_write;
 
-static void fail(const char *format, ...)
-{
-  va_list ap;
-  va_start(ap, format);
-  fprintf(stderr, "fn_crash: FAIL: ");
-  vfprintf(stderr, format, ap);
-  fprintf(stderr, " (archive kept in %s)\n", work_dir);
-  va_end(ap);
-  exit(1);
-}
-
 static double seconds_now(void)
 {
   struct timespec t;
@@ -84,9 +72,9 @@ static long long ms_now(void) { return (long long)(seconds_now() * 1000.0); }
 static pid_t spawn(const char *mode, int *out_fd)
 {
   int fds[2] = {-1, -1};
-  if (out_fd && pipe(fds) != 0) fail("pipe: %s", strerror(errno));
+  if (out_fd && pipe(fds) != 0) fn_fixture_fail("pipe: %s", strerror(errno));
   pid_t pid = fork();
-  if (pid < 0) fail("fork: %s", strerror(errno));
+  if (pid < 0) fn_fixture_fail("fork: %s", strerror(errno));
   if (pid == 0) {
     if (out_fd) {
       dup2(fds[1], STDOUT_FILENO);
@@ -122,13 +110,13 @@ static void take_line(reader_t *r, const char *line)
   if (strncmp(line, "ready", 5) == 0) {
     r->ready = true;
   } else if (sscanf(line, "doc %lu", &n) == 1) {
-    if (n == 0 || n >= MAX_DOCUMENTS) fail("fn_storm reported document %lu", n);
-    if (reported[n]) fail("document number %lu was handed out twice", n);
+    if (n == 0 || n >= MAX_DOCUMENTS) fn_fixture_fail("fn_storm reported document %lu", n);
+    if (reported[n]) fn_fixture_fail("document number %lu was handed out twice", n);
     reported[n] = 1;
     if (n > reported_max) reported_max = (uint32_t)n;
     r->documents++;
   } else {
-    fail("unexpected output from fn_storm: %s", line);
+    fn_fixture_fail("unexpected output from fn_storm: %s", line);
   }
 }
 
@@ -138,12 +126,12 @@ static void pump(reader_t *r, int timeout)
   struct pollfd p = {r->fd, POLLIN, 0};
   if (r->eof) return;
   int n = poll(&p, 1, timeout);
-  if (n < 0 && errno != EINTR) fail("poll: %s", strerror(errno));
+  if (n < 0 && errno != EINTR) fn_fixture_fail("poll: %s", strerror(errno));
   if (n <= 0) return;
   ssize_t got = read(r->fd, r->buf + r->len, sizeof r->buf - r->len - 1);
   if (got < 0) {
     if (errno == EINTR) return;
-    fail("read: %s", strerror(errno));
+    fn_fixture_fail("read: %s", strerror(errno));
   }
   if (got == 0) {
     r->eof = true;
@@ -164,12 +152,12 @@ static void pump(reader_t *r, int timeout)
 static void expect_signal(pid_t pid, int sig)
 {
   int status = 0;
-  if (waitpid(pid, &status, 0) != pid) fail("waitpid: %s", strerror(errno));
+  if (waitpid(pid, &status, 0) != pid) fn_fixture_fail("waitpid: %s", strerror(errno));
   if (sig == 0) {
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-      fail("fn_storm --init failed (status %d)", status);
+      fn_fixture_fail("fn_storm --init failed (status %d)", status);
   } else if (!WIFSIGNALED(status) || WTERMSIG(status) != sig) {
-    fail("fn_storm died on its own before the kill (status %d): see its stderr", status);
+    fn_fixture_fail("fn_storm died on its own before the kill (status %d): see its stderr", status);
   }
 }
 
@@ -184,11 +172,11 @@ static void one_life(unsigned delay_ms)
   if (!r.ready) {
     kill(pid, SIGKILL);
     expect_signal(pid, SIGKILL);
-    fail("fn_storm did not become ready");
+    fn_fixture_fail("fn_storm did not become ready");
   }
   deadline = ms_now() + delay_ms;
   for (long long left; !r.eof && (left = deadline - ms_now()) > 0;) pump(&r, (int)left);
-  if (kill(pid, SIGKILL) != 0) fail("kill: %s", strerror(errno));
+  if (kill(pid, SIGKILL) != 0) fn_fixture_fail("kill: %s", strerror(errno));
   expect_signal(pid, SIGKILL);
   while (!r.eof) pump(&r, 1000); /* what it wrote before dying */
   close(r.fd);
@@ -216,10 +204,10 @@ static void collect_codes(const uint8_t *data, size_t len, codes_t *c)
       if (c->count == c->cap) {
         c->cap = c->cap ? 2 * c->cap : 1024;
         c->km = realloc(c->km, c->cap * sizeof *c->km);
-        if (!c->km) fail("out of memory");
+        if (!c->km) fn_fixture_fail("out of memory");
       }
       char *km = malloc((size_t)it.length + 1);
-      if (!km) fail("out of memory");
+      if (!km) fn_fixture_fail("out of memory");
       memcpy(km, it.value, it.length);
       km[it.length] = '\0';
       c->km[c->count++] = km;
@@ -253,26 +241,29 @@ static void audit(audit_t *a)
   uint8_t *marked = NULL;
   int rc;
   memset(a, 0, sizeof *a);
-  if (!d) fail("out of memory");
-  if ((rc = fn_emu_read_secret(fn_path, secret, number)) != 0) fail("read secret: %d", rc);
-  if ((rc = fn_emu_open(fn_path, NULL, &fn)) != 0) fail("open: %s", fn_err_name(rc));
-  if ((rc = fn_status(fn, &s)) != 0) fail("status: %s", fn_err_name(rc));
+  if (!d) fn_fixture_fail("out of memory");
+  if ((rc = fn_emu_read_secret(fn_path, secret, number)) != 0)
+    fn_fixture_fail("read secret: %d", rc);
+  if ((rc = fn_emu_open(fn_path, NULL, &fn)) != 0) fn_fixture_fail("open: %s", fn_err_name(rc));
+  if ((rc = fn_status(fn, &s)) != 0) fn_fixture_fail("status: %s", fn_err_name(rc));
   a->documents = s.last_document;
   if (reported_max > s.last_document)
-    fail("document %u was reported closed but the archive ends at %u", reported_max,
-         s.last_document);
+    fn_fixture_fail("document %u was reported closed but the archive ends at %u", reported_max,
+                    s.last_document);
   marked = calloc((size_t)s.last_document + 2, 1);
-  if (!marked) fail("out of memory");
+  if (!marked) fn_fixture_fail("out of memory");
 
   /* Every number once, signed. */
   for (uint32_t i = 1; i <= s.last_document; i++) {
     doc_summary_t sum;
-    if ((rc = fn_document_get(fn, i, d)) != 0) fail("document %u missing: %s", i, fn_err_name(rc));
-    if (doc_summarize(d->data, d->len, &sum) != 0) fail("document %u does not parse", i);
-    if (sum.number != i || d->number != i) fail("document %u carries number %u", i, sum.number);
-    if (!sum.has_sign) fail("document %u has no fiscal sign", i);
+    if ((rc = fn_document_get(fn, i, d)) != 0)
+      fn_fixture_fail("document %u missing: %s", i, fn_err_name(rc));
+    if (doc_summarize(d->data, d->len, &sum) != 0) fn_fixture_fail("document %u does not parse", i);
+    if (sum.number != i || d->number != i)
+      fn_fixture_fail("document %u carries number %u", i, sum.number);
+    if (!sum.has_sign) fn_fixture_fail("document %u has no fiscal sign", i);
     if (fn_emu_verify_sign(secret, d->data, d->len) != 0)
-      fail("document %u: fiscal sign does not verify", i);
+      fn_fixture_fail("document %u: fiscal sign does not verify", i);
     if (sum.type == DOC_RECEIPT) {
       size_t before = sold.count;
       a->receipts++;
@@ -284,51 +275,53 @@ static void audit(audit_t *a)
     }
   }
   if (fn_document_get(fn, s.last_document + 1, d) != FN_ERR_NO_DATA)
-    fail("a document after the last one (%u)", s.last_document);
+    fn_fixture_fail("a document after the last one (%u)", s.last_document);
   for (uint32_t i = 1; i <= reported_max; i++) {
-    if (reported[i] && i > s.last_document) fail("reported document %u lost", i);
+    if (reported[i] && i > s.last_document) fn_fixture_fail("reported document %u lost", i);
   }
   qsort(sold.km, sold.count, sizeof *sold.km, compare_text);
   for (size_t i = 1; i < sold.count; i++) {
-    if (strcmp(sold.km[i - 1], sold.km[i]) == 0) fail("code sold twice: %s", sold.km[i]);
+    if (strcmp(sold.km[i - 1], sold.km[i]) == 0) fn_fixture_fail("code sold twice: %s", sold.km[i]);
   }
 
   /* Notifications and the checked table, read straight from the file. */
   sqlite3 *db = NULL;
   sqlite3_stmt *q = NULL;
   if (sqlite3_open_v2(fn_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-    fail("sqlite open: %s", sqlite3_errmsg(db));
+    fn_fixture_fail("sqlite open: %s", sqlite3_errmsg(db));
   if (sqlite3_prepare_v2(db,
                          "SELECT number, receipt_number, tlv FROM notifications ORDER BY number",
                          -1, &q, NULL) != SQLITE_OK)
-    fail("sqlite: %s", sqlite3_errmsg(db));
+    fn_fixture_fail("sqlite: %s", sqlite3_errmsg(db));
   while (sqlite3_step(q) == SQLITE_ROW) {
     uint32_t n = (uint32_t)sqlite3_column_int64(q, 0);
     uint32_t receipt = (uint32_t)sqlite3_column_int64(q, 1);
     const uint8_t *tlv = sqlite3_column_blob(q, 2);
     size_t len = (size_t)sqlite3_column_bytes(q, 2);
     a->notifications++;
-    if (n != a->notifications) fail("notification numbers jump to %u", n);
+    if (n != a->notifications) fn_fixture_fail("notification numbers jump to %u", n);
     if (receipt == 0 || receipt > s.last_document || marked[receipt] != 1)
-      fail("notification %u names document %u, not a receipt with marked lines", n, receipt);
+      fn_fixture_fail("notification %u names document %u, not a receipt with marked lines", n,
+                      receipt);
     marked[receipt] = 2;
-    if (fn_emu_verify_sign(secret, tlv, len) != 0) fail("notification %u: sign does not verify", n);
+    if (fn_emu_verify_sign(secret, tlv, len) != 0)
+      fn_fixture_fail("notification %u: sign does not verify", n);
   }
   sqlite3_finalize(q);
   for (uint32_t i = 1; i <= s.last_document; i++) {
-    if (marked[i] == 1) fail("receipt %u has marked lines but no notification", i);
+    if (marked[i] == 1) fn_fixture_fail("receipt %u has marked lines but no notification", i);
   }
   if (sqlite3_prepare_v2(db, "SELECT km FROM checked_km", -1, &q, NULL) != SQLITE_OK)
-    fail("sqlite: %s", sqlite3_errmsg(db));
+    fn_fixture_fail("sqlite: %s", sqlite3_errmsg(db));
   while (sqlite3_step(q) == SQLITE_ROW) {
     char km[DOC_MAX_KM + 1];
     size_t len = (size_t)sqlite3_column_bytes(q, 0);
-    if (len > DOC_MAX_KM) fail("checked code too long");
+    if (len > DOC_MAX_KM) fn_fixture_fail("checked code too long");
     memcpy(km, sqlite3_column_blob(q, 0), len);
     km[len] = '\0';
     char *key = km;
     if (bsearch(&key, sold.km, sold.count, sizeof *sold.km, compare_text))
-      fail("a sold code is still in the checked table: %s", km);
+      fn_fixture_fail("a sold code is still in the checked table: %s", km);
     a->lingering_codes++;
   }
   sqlite3_finalize(q);
@@ -339,12 +332,13 @@ static void audit(audit_t *a)
   fn_doc_result_t res;
   fn_fixture_item(&it, "Контрольный", 100);
   if (s.receipt_open) fn_receipt_cancel(fn);
-  if (!s.shift_open && (rc = fn_shift_open(fn, "", NULL)) != 0) fail("shift open: %d", rc);
+  if (!s.shift_open && (rc = fn_shift_open(fn, "", NULL)) != 0)
+    fn_fixture_fail("shift open: %d", rc);
   if ((rc = fn_receipt_begin(fn, 1, 1, "")) != 0 || (rc = fn_receipt_add(fn, &it)) != 0 ||
       (rc = fn_receipt_close(fn, 100, 0, false, &res)) != 0)
-    fail("the FN does not take a receipt after the storm: %s", fn_err_name(rc));
+    fn_fixture_fail("the FN does not take a receipt after the storm: %s", fn_err_name(rc));
   if (res.number != s.last_document + 1 + (s.shift_open ? 0u : 1u))
-    fail("the next receipt got number %u after %u", res.number, s.last_document);
+    fn_fixture_fail("the next receipt got number %u after %u", res.number, s.last_document);
 
   for (size_t i = 0; i < sold.count; i++) free(sold.km[i]);
   free(sold.km);
@@ -373,14 +367,16 @@ int main(int argc, char **argv)
     fprintf(stderr, "usage: fn_crash FN_STORM [KILLS [SEED]]\n");
     return 2;
   }
+  fn_fixture_driver("fn_crash: FAIL");
+  fn_fixture_kept("archive", work_dir);
   storm_path = argv[1];
   if (argc >= 3) kills = strtoul(argv[2], NULL, 10);
   if (argc >= 4) seed = (unsigned)strtoul(argv[3], NULL, 10);
-  if (crypto_init() != 0) fail("crypto_init");
+  if (crypto_init() != 0) fn_fixture_fail("crypto_init");
   reported = calloc(MAX_DOCUMENTS, 1);
-  if (!reported) fail("out of memory");
+  if (!reported) fn_fixture_fail("out of memory");
   strcpy(work_dir, "/tmp/kassa-crash-XXXXXX");
-  if (!mkdtemp(work_dir)) fail("mkdtemp: %s", strerror(errno));
+  if (!mkdtemp(work_dir)) fn_fixture_fail("mkdtemp: %s", strerror(errno));
   snprintf(fn_path, sizeof fn_path, "%s/fn.db", work_dir);
   srand(seed);
   printf("fn_crash: %lu kills, seed %u, FN in %s\n", kills, seed, fn_path);
@@ -409,7 +405,8 @@ int main(int argc, char **argv)
          "storm %.1f s, total %.1f s: archive consistent\n",
          kills, kills_mid_write, a.documents, a.receipts, a.marked_receipts, a.notifications,
          a.lingering_codes, storm_time, total);
-  if (kills_mid_write * 2 < kills) fail("most kills landed before any document was written");
+  if (kills_mid_write * 2 < kills)
+    fn_fixture_fail("most kills landed before any document was written");
   remove_work();
   free(reported);
   crypto_shutdown();

@@ -8,11 +8,13 @@ hold. The scripts import this instead of carrying their own copies, so
 each one's lines say only what it proves.
 """
 import json
+import os
 import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -47,6 +49,16 @@ def finish(check, root):
     return check.summary()
 
 
+def workdirs(prefix, *names):
+    """A fresh temporary folder (named from prefix) and the named folders
+    made inside it: (root, path, ...)."""
+    root = tempfile.mkdtemp(prefix=prefix)
+    paths = [os.path.join(root, n) for n in names]
+    for p in paths:
+        os.makedirs(p)
+    return (root, *paths)
+
+
 def free_ports(n):
     socks = [socket.socket() for _ in range(n)]
     for s in socks:
@@ -76,6 +88,33 @@ def run(argv, timeout=60, **kwargs):
 def op(binary, data, *args, timeout=60):
     """One kassa-operator command on the data directory data (`issue`, `fn add` ...)."""
     return run([binary, "--data", data, *args], timeout=timeout)
+
+
+def stop_all(procs, seconds=10):
+    """The end of a script's `finally`: every process still running gets
+    SIGTERM, `seconds` to exit, then SIGKILL."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def register_fn(kassa, op, check, fn_number, owner, fn_db):
+    """A fresh marking FN for the till: `kassa fn init` and `fn register`
+    (the demo store ООО «Ромашка», INN owner) through the caller's kassa(*args),
+    then the operator told of it through op(*args); each step checked."""
+    r = kassa("fn", "init", "--fn-number", fn_number)
+    check("fn init", r.returncode == 0, r.stderr)
+    r = kassa("fn", "register", "--reg-number", "0000000001012345", "--inn", owner, "--name",
+              "ООО «Ромашка»", "--address", "г. Москва, ул. Тверская, 1", "--ofd-inn",
+              "7704211201", "--ofd-name", "ОФД-эмулятор", "--cashier", "Иванова")
+    check("fn register", r.returncode == 0, r.stderr)
+    r = op("fn", "add", "--fn-db", fn_db)
+    check("operator knows the FN", r.returncode == 0, r.stderr)
 
 
 def gtin14(body12):
@@ -114,6 +153,43 @@ def http_json(url, body=None, headers=None, timeout=10):
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}")
+
+
+class Serve:
+    """`kassa --config CONF serve` on ports it picks itself (--http-port 0
+    --lm-port 0), added to procs: its first line (line) and the API's and
+    the local module's ports read from it (api, lm; None when it did not
+    start)."""
+
+    def __init__(self, kassa, conf, procs, env=None):
+        self.p = subprocess.Popen([kassa, "--config", conf, "serve", "--http-port", "0",
+                                   "--lm-port", "0"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=env)
+        procs.append(self.p)
+        self.line = self.p.stdout.readline()
+        words = self.line.split()
+        self.api = self.lm = None
+        if self.line.startswith("kassa serve: listening on "):
+            self.api = int(words[4].split(":")[1])
+            self.lm = int(words[7].split(":")[1])
+
+    def stop(self, seconds=20):
+        """SIGTERM: (exit status, stderr), the status None when it had to be
+        killed after `seconds`."""
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            rc = None
+        return rc, self.p.stderr.read()
+
+
+def tamper(code):
+    """One character of a code's crypto tail changed: same length, still base64."""
+    i = len(code) - 2
+    return code[:i] + ("A" if code[i] != "A" else "B") + code[i + 1:]
 
 
 class Operator:

@@ -31,32 +31,7 @@
 #include "pos/till/check.h"
 #include "tests/support/till_fixture.h"
 
-static void emit(json_t *j)
-{
-  char *s = json_dumps(j, JSON_COMPACT);
-  printf("%s\n", s ? s : "{}");
-  fflush(stdout);
-  free(s);
-  json_decref(j);
-}
-
-static size_t unescape(const char *in, char *out, size_t cap)
-{
-  size_t o = 0;
-  for (size_t i = 0; in[i] && o + 1 < cap; i++) {
-    if (strncmp(in + i, "\\x1d", 4) == 0) {
-      out[o++] = '\x1d';
-      i += 3;
-    } else if (strncmp(in + i, "\\u001d", 6) == 0) {
-      out[o++] = '\x1d';
-      i += 5;
-    } else {
-      out[o++] = in[i];
-    }
-  }
-  out[o] = '\0';
-  return o;
-}
+#include "line_driver.h"
 
 static void check(till_fixture_t *f, const char *arg, const char *price)
 {

@@ -42,17 +42,21 @@ with `kassa cache`. From then on the till is driven through HTTP only
 Prints "N passed, N failed"; exit 1 on any failure.
 """
 import base64
+import functools
 import http.client
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import free_ports, tamper  # noqa: E402
 
 KASSA, OPERATOR = sys.argv[1], sys.argv[2]
 FN_NUMBER = "9999078900007001"
@@ -66,6 +70,7 @@ till_dir = os.path.join(root, "till")
 op_dir = os.path.join(root, "operator")
 conf = os.path.join(root, "kassa.conf")
 procs = []
+Serve = functools.partial(harness.Serve, KASSA, conf, procs)  # `kassa serve` on ports it picks
 
 
 def check(name, cond, detail=""):
@@ -75,16 +80,6 @@ def check(name, cond, detail=""):
     else:
         failed += 1
         print(f"FAIL {name} {str(detail)[:1500]}")
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def gtin14(digits13):
@@ -121,38 +116,6 @@ def issue(gtin13, group, count, tail=None):
 
 def ki(code):
     return code.split(GS)[0]
-
-
-def tamper(code):
-    """One character of the crypto tail changed: same length, still base64."""
-    i = len(code) - 2
-    return code[:i] + ("A" if code[i] != "A" else "B") + code[i + 1:]
-
-
-class Serve:
-    """One `kassa serve` process on ports it picks itself (--http-port 0)."""
-
-    def __init__(self, env=None):
-        self.p = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0",
-                                   "--lm-port", "0"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env)
-        procs.append(self.p)
-        self.line = self.p.stdout.readline()
-        words = self.line.split()
-        self.api = self.lm = None
-        if self.line.startswith("kassa serve: listening on "):
-            self.api = int(words[4].split(":")[1])
-            self.lm = int(words[7].split(":")[1])
-
-    def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = None
-        err = self.p.stderr.read()
-        return rc, err
 
 
 def request(port, method, path, body=None, token=None, pin=None, headers=None, raw=None,
@@ -284,14 +247,7 @@ api_key = demo-key
           .returncode == 0)
 
     # ---- the till: FN, registration, keys, catalogue, pool ------------------------
-    r = kassa("fn", "init", "--fn-number", FN_NUMBER)
-    check("fn init", r.returncode == 0, r.stderr)
-    r = kassa("fn", "register", "--reg-number", "0000000001012345", "--inn", OWNER, "--name",
-              "ООО «Ромашка»", "--address", "г. Москва, ул. Тверская, 1", "--ofd-inn",
-              "7704211201", "--ofd-name", "ОФД-эмулятор", "--cashier", "Иванова")
-    check("fn register", r.returncode == 0, r.stderr)
-    r = op("fn", "add", "--fn-db", os.path.join(till_dir, "fn.db"))
-    check("operator knows the FN", r.returncode == 0, r.stderr)
+    harness.register_fn(kassa, op, check, FN_NUMBER, OWNER, os.path.join(till_dir, "fn.db"))
     oper = subprocess.Popen([OPERATOR, "--data", op_dir, "--ofd-port", str(ofd_port),
                              "--oism-port", str(oism_port), "--keys-port", str(keys_port),
                              "--http-port", str(op_http)], stdout=subprocess.PIPE,

@@ -24,7 +24,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -38,10 +37,7 @@ SEED = int(sys.argv[6]) if len(sys.argv) > 6 else int(time.time())
 FN_NUMBER = "9999078900008383"
 PROXY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "chaos_proxy.py")
 check = Checks()
-root = tempfile.mkdtemp(prefix="kassa-chaos-")
-till_dir, op_dir = os.path.join(root, "till"), os.path.join(root, "operator")
-os.makedirs(till_dir)
-os.makedirs(op_dir)
+root, till_dir, op_dir = harness.workdirs("kassa-chaos-", "till", "operator")
 fn_db = os.path.join(till_dir, "fn.db")
 print(f"seed={SEED} receipts={RECEIPTS} rounds={ROUNDS}")
 

@@ -23,7 +23,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -33,11 +32,7 @@ KASSA = sys.argv[1]
 FN_STORM = sys.argv[2]
 OPERATOR = sys.argv[3] if len(sys.argv) > 3 else ""
 check = Checks()
-root = tempfile.mkdtemp(prefix="kassa-delivery-")
-data_dir = os.path.join(root, "till")
-op_dir = os.path.join(root, "operator")
-os.makedirs(data_dir)
-os.makedirs(op_dir)
+root, data_dir, op_dir = harness.workdirs("kassa-delivery-", "till", "operator")
 fn_db = os.path.join(data_dir, "fn.db")
 
 

@@ -37,7 +37,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -48,11 +47,7 @@ OPERATOR, TILL, KASSA = sys.argv[1], sys.argv[2], sys.argv[3]
 FN_NUMBER = "9999078900006262"
 RECEIPTS = 300
 check = Checks()
-root = tempfile.mkdtemp(prefix="kassa-faults-")
-till_dir = os.path.join(root, "till")
-op_dir = os.path.join(root, "operator")
-os.makedirs(till_dir)
-os.makedirs(op_dir)
+root, till_dir, op_dir = harness.workdirs("kassa-faults-", "till", "operator")
 fn_db = os.path.join(till_dir, "fn.db")
 op = functools.partial(harness.op, OPERATOR, op_dir)
 

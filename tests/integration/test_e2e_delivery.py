@@ -32,7 +32,6 @@ import os
 import random
 import sqlite3
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -47,11 +46,7 @@ BATCHES = [("footwear", "460000000101", "44", 500), ("footwear", "460000000102",
            ("dairy", "460000000103", "93", 250), ("water", "460000000104", "93", 200),
            ("tobacco", "460000000105", "93", 250)]
 check = Checks()
-root = tempfile.mkdtemp(prefix="kassa-e2e-")
-till_dir = os.path.join(root, "till")
-op_dir = os.path.join(root, "operator")
-os.makedirs(till_dir)
-os.makedirs(op_dir)
+root, till_dir, op_dir = harness.workdirs("kassa-e2e-", "till", "operator")
 op = functools.partial(harness.op, OPERATOR, op_dir)
 
 

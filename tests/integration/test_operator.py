@@ -97,6 +97,18 @@ def sub(value):
     return out
 
 
+def closes(port, data):
+    """True when the server closes the connection after data, without an answer."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(data)
+    try:
+        closed = s.recv(10) == b""
+    except (ConnectionResetError, socket.timeout):
+        closed = True
+    s.close()
+    return closed
+
+
 def exchange(port, msgs):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     answers = []
@@ -188,14 +200,8 @@ try:
     check("request with the real trailer: acknowledged as before",
           real and real["raw"] == answers[0]["raw"], real)
     # An answer's type sent as a request: not an FN's message, closed.
-    s = socket.create_connection(("127.0.0.1", ofd_port), timeout=5)
-    s.sendall(frame("ofd", t0, n0, bytes(b0), msgtype=0x5A))
-    try:
-        closed = s.recv(10) == b""
-    except (ConnectionResetError, socket.timeout):
-        closed = True
-    s.close()
-    check("request of type 0x5A: connection closed, no answer", closed)
+    check("request of type 0x5A: connection closed, no answer",
+          closes(ofd_port, frame("ofd", t0, n0, bytes(b0), msgtype=0x5A)))
     n, t, b = docs[-1]
     again = exchange(ofd_port, [frame("ofd", t, n, bytes(b))])[0]
     check("redelivery acknowledged identically", again and again["raw"] == answers[-1]["raw"])
@@ -210,14 +216,8 @@ try:
     check("unknown FN: 1022 = 1", a and sub(tlv(a["body"])[1068][0])[1022] == b"\x01")
 
     # Garbage: that connection closes, the server lives.
-    s = socket.create_connection(("127.0.0.1", ofd_port), timeout=5)
-    s.sendall(os.urandom(512).replace(b"\x2a", b"\x00").replace(b"\xdd", b"\x00"))
-    try:
-        closed = s.recv(10) == b""
-    except (ConnectionResetError, socket.timeout):
-        closed = True
-    s.close()
-    check("garbage closes the connection", closed)
+    check("garbage closes the connection",
+          closes(ofd_port, os.urandom(512).replace(b"\x2a", b"\x00").replace(b"\xdd", b"\x00")))
     a = exchange(ofd_port, [frame("ofd", t, n, bytes(b))])[0]
     check("server alive after garbage", a and a["raw"] == answers[-1]["raw"])
 

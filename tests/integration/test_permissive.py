@@ -189,14 +189,7 @@ try:
 finally:
     for o in operators:
         o.stop()
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+    harness.stop_all(procs)
 
 if check.failed:
     print(f"kept for a look: {tmp}")

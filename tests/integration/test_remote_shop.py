@@ -50,7 +50,6 @@ import json
 import os
 import sqlite3
 import sys
-import tempfile
 import threading
 import time
 
@@ -62,10 +61,8 @@ KASSA, OPERATOR, TILL = sys.argv[1], sys.argv[2], sys.argv[3]
 FN_NUMBER = "9999078900007373"
 HOUR = 3600
 check = Checks()
-root = tempfile.mkdtemp(prefix="kassa-remote-")
+root, op_dir = harness.workdirs("kassa-remote-", "operator")
 data = os.path.join(root, "till")
-op_dir = os.path.join(root, "operator")
-os.makedirs(op_dir)
 codes_file = os.path.join(root, "codes.txt")
 T0 = int(time.time()) // HOUR * HOUR
 

@@ -25,16 +25,16 @@ imported; then only `kassa serve` (background = yes) and its HTTP API:
   service sends READY=1 once it listens and STOPPING=1 on SIGTERM.
 Prints "N passed, N failed"; exit 1 on any failure.
 """
+import functools
 import os
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Checks, Operator, finish, free_ports, http_json, op, run, snapshot  # noqa: E402
+from harness import (Checks, Operator, Serve, finish, free_ports, http_json, op,  # noqa: E402
+                     register_fn, run, snapshot)
 
 KASSA, OPERATOR = sys.argv[1], sys.argv[2]
 FN_NUMBER = "9999078900007019"
@@ -118,14 +118,8 @@ api_key = demo-key
            "--group", "lp", "--count", "2", "--owner", OWNER)
     codes = [c.replace("\\x1d", "\x1d") for c in r.stdout.split()]
     check("operator issues codes", r.returncode == 0 and len(codes) == 2, r.stderr)
-    r = kassa("fn", "init", "--fn-number", FN_NUMBER)
-    check("fn init", r.returncode == 0, r.stderr)
-    r = kassa("fn", "register", "--reg-number", "0000000001012345", "--inn", OWNER, "--name",
-              "ООО «Ромашка»", "--address", "г. Москва, ул. Тверская, 1", "--ofd-inn",
-              "7704211201", "--ofd-name", "ОФД-эмулятор", "--cashier", "Иванова")
-    check("fn register", r.returncode == 0, r.stderr)
-    r = op(OPERATOR, op_dir, "fn", "add", "--fn-db", os.path.join(till_dir, "fn.db"))
-    check("operator knows the FN", r.returncode == 0, r.stderr)
+    register_fn(kassa, functools.partial(op, OPERATOR, op_dir), check, FN_NUMBER, OWNER,
+                os.path.join(till_dir, "fn.db"))
     r = kassa("cache", "import-catalogue", "config/catalogue.csv")
     check("catalogue imported", r.returncode == 0, r.stdout + r.stderr)
     operator = Operator(OPERATOR, op_dir, check, ports=ports)
@@ -135,13 +129,9 @@ api_key = demo-key
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(notify_path)
     notify.settimeout(30)
-    serve = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0", "--lm-port",
-                              "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=dict(os.environ, NOTIFY_SOCKET=notify_path))
-    procs.append(serve)
-    line = serve.stdout.readline()
-    check("serve ready", line.startswith("kassa serve: listening on "), line)
-    port = int(line.split()[4].split(":")[1])
+    serve = Serve(KASSA, conf, procs, env=dict(os.environ, NOTIFY_SOCKET=notify_path))
+    check("serve ready", serve.api is not None, serve.line)
+    port = serve.api
     try:
         ready = notify.recv(4096).decode()
     except OSError as e:
@@ -179,39 +169,25 @@ api_key = demo-key
                      and s["background"]["sender"]["failures"] == 0, seconds=60)
     check("the retry delivers once the operator is back", ok, j.get("background", j))
 
-    serve.send_signal(signal.SIGTERM)
+    rc, err = serve.stop(seconds=30)
     try:
-        stopping = notify.recv(4096).decode()
+        stopping = notify.recv(4096).decode()  # sent before the exit, kept in the socket
     except OSError as e:
         stopping = str(e)
     check("sd_notify STOPPING=1", stopping.strip() == "STOPPING=1", stopping)
-    try:
-        rc = serve.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        serve.kill()
-        rc = "killed"
-    check("serve exits 0 on SIGTERM", rc == 0, (rc, serve.stderr.read()[-2000:]))
+    check("serve exits 0 on SIGTERM", rc == 0, (rc, err[-2000:]))
 
     # 61 days later on the FN's clock (KASSA_FAKE_NOW): the keys are past
     # keys_refresh_days (60), so a new service updates them by itself.
     later = str(j["fn"]["now"] + 61 * 86400) if j.get("fn") else "0"
-    serve = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0", "--lm-port",
-                              "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=dict(os.environ, KASSA_FAKE_NOW=later))
-    procs.append(serve)
-    line = serve.stdout.readline()
-    check("serve ready 61 days later", line.startswith("kassa serve: listening on "), line)
-    port = int(line.split()[4].split(":")[1]) if line.startswith("kassa serve: listening") else 0
+    serve = Serve(KASSA, conf, procs, env=dict(os.environ, KASSA_FAKE_NOW=later))
+    check("serve ready 61 days later", serve.api is not None, serve.line)
+    port = serve.api or 0
     ok, j = wait_for(port, lambda s: s["background"]["keys"]["keys"] > 0)
     check("keys older than keys_refresh_days are updated", ok
           and j["background"]["keys"]["last_error"] is None, j.get("background", j))
-    serve.send_signal(signal.SIGTERM)
-    try:
-        rc = serve.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        serve.kill()
-        rc = "killed"
-    check("serve exits 0 on SIGTERM (61 days later)", rc == 0, (rc, serve.stderr.read()[-2000:]))
+    rc, err = serve.stop(seconds=30)
+    check("serve exits 0 on SIGTERM (61 days later)", rc == 0, (rc, err[-2000:]))
     operator.stop("end")
     s = snapshot(os.path.join(till_dir, "fn.db"), os.path.join(op_dir, "operator.db"), FN_NUMBER)
     check("the operator holds every document of the FN", s["unsent"] == 0

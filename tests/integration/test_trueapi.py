@@ -264,13 +264,6 @@ try:
 finally:
     for o in operators:
         o.stop()
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+    harness.stop_all(procs)
 
 sys.exit(check.summary())

@@ -21,6 +21,8 @@
 
 #include "ofd/trueapi.h"
 
+#include "line_driver.h"
+
 static int64_t offset_ms;
 
 static int64_t test_clock(void *user)
@@ -29,33 +31,6 @@ static int64_t test_clock(void *user)
   (void)user;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + offset_ms;
-}
-
-static size_t unescape(const char *in, char *out, size_t cap)
-{
-  size_t o = 0;
-  for (size_t i = 0; in[i] && o + 1 < cap; i++) {
-    if (strncmp(in + i, "\\x1d", 4) == 0) {
-      out[o++] = '\x1d';
-      i += 3;
-    } else if (strncmp(in + i, "\\u001d", 6) == 0) {
-      out[o++] = '\x1d';
-      i += 5;
-    } else {
-      out[o++] = in[i];
-    }
-  }
-  out[o] = '\0';
-  return o;
-}
-
-static void emit(json_t *j)
-{
-  char *s = json_dumps(j, JSON_COMPACT);
-  printf("%s\n", s ? s : "{}");
-  fflush(stdout);
-  free(s);
-  json_decref(j);
 }
 
 static void hosts(trueapi_t *t, int rc)

@@ -15,6 +15,7 @@
 #define TAIL_44_LEN 44
 
 static const char *driver_name = "test";
+static const char *kept_what, *kept_dir;
 
 static uint32_t fixture_clock(void *user) { return ((fn_fixture_t *)user)->now; }
 
@@ -143,6 +144,15 @@ int fn_fixture_prepare(fn_t *fn, const fn_registration_t *r, const fn_key_t *key
   if (rc == 0 && key) rc = fn_key_update(fn, key, 1, 0); /* 0: dated by the FN's clock */
   if (rc == 0 && cashier) rc = fn_shift_open(fn, cashier, NULL);
   return rc;
+}
+
+int fn_fixture_register(fn_t *fn, bool autonomous, const char *key_id, const char *cashier)
+{
+  fn_registration_t r;
+  fn_key_t key;
+  fn_fixture_registration(&r, autonomous);
+  fn_fixture_hmac_key(&key, key_id);
+  return fn_fixture_prepare(fn, &r, &key, cashier);
 }
 
 void fn_fixture_ki(char ki[32], const char *prefix, unsigned serial)
@@ -277,12 +287,19 @@ int fn_fixture_ticket(fn_t *fn, uint32_t number, uint8_t result)
 
 void fn_fixture_driver(const char *name) { driver_name = name; }
 
+void fn_fixture_kept(const char *what, const char *dir)
+{
+  kept_what = what;
+  kept_dir = dir;
+}
+
 void fn_fixture_fail(const char *format, ...)
 {
   va_list ap;
   va_start(ap, format);
   fprintf(stderr, "%s: ", driver_name);
   vfprintf(stderr, format, ap);
+  if (kept_dir) fprintf(stderr, " (%s kept in %s)", kept_what, kept_dir);
   fputc('\n', stderr);
   va_end(ap);
   exit(1);

@@ -92,6 +92,10 @@ void fn_fixture_hmac_key(fn_key_t *key, const char *id);
 int fn_fixture_prepare(fn_t *fn, const fn_registration_t *r, const fn_key_t *key,
                        const char *cashier);
 
+/* fn_fixture_prepare with fn_fixture_registration(autonomous) and the HMAC
+** key key_id: the common case. 0 or the first FN error. */
+int fn_fixture_register(fn_t *fn, bool autonomous, const char *key_id, const char *cashier);
+
 /* The 31-character identification part of a footwear code: 01, GTIN
 ** 04600000000017, 21, then a serial of `prefix` (2 characters, keeping
 ** each test's codes apart) and `serial` in 11 digits. */
@@ -156,6 +160,10 @@ int fn_fixture_ticket(fn_t *fn, uint32_t number, uint8_t result);
 
 /* Names the program in fn_fixture_fail's messages ("test" until called). */
 void fn_fixture_driver(const char *name);
+
+/* Ends fn_fixture_fail's messages with " (WHAT kept in DIR)": where a failed
+** run left its files for a look (dir is read at the failure). */
+void fn_fixture_kept(const char *what, const char *dir);
 
 /* Prints "NAME: message" on stderr and exits 1: a driver's one way out
 ** when a step does not go as a real till needs it to. */

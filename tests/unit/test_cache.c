@@ -124,6 +124,22 @@ static void write_file(const char *path, const char *text)
   assert_int_equal(fclose(fp), 0);
 }
 
+/* A catalogue file: the header line, then rows (a printf format). */
+static void write_catalogue(const char *path, const char *rows, ...)
+    __attribute__((format(printf, 2, 3)));
+static void write_catalogue(const char *path, const char *rows, ...)
+{
+  char text[2048];
+  va_list ap;
+  int n = snprintf(text, sizeof text,
+                   "gtin;name;price;vat;group;group_id;marking;strict;weighed;excise\n");
+
+  va_start(ap, rows);
+  vsnprintf(text + n, sizeof text - (size_t)n, rows, ap);
+  va_end(ap);
+  write_file(path, text);
+}
+
 /* ---------------------------------------------------------------------- */
 
 static void open_makes_a_private_wal_file(void **state)
@@ -228,18 +244,16 @@ static void products_are_checked_and_padded(void **state)
 static void catalogue_reads_quoted_fields(void **state)
 {
   fixture_t *f = *state;
-  char path[160], text[2048], err[512];
+  char path[160], err[512];
   size_t count = 0;
   cache_product_t got;
 
   snprintf(path, sizeof path, "%s/quoted.csv", f->dir);
-  snprintf(text, sizeof text,
-           "gtin;name;price;vat;group;group_id;marking;strict;weighed;excise\n"
-           "%s;\"Кеды; размер 42\";2999.90;1;footwear;2;1;1;0;0\n"
-           "%s;\"Хлеб \"\"Бородинский\"\"\";45.50;2;;0;0;0;0;0\n"
-           "\"%s\";Бананы;129;2;;0;0;0;1;0\n",
-           gtin_a, gtin_b, gtin_c);
-  write_file(path, text);
+  write_catalogue(path,
+                  "%s;\"Кеды; размер 42\";2999.90;1;footwear;2;1;1;0;0\n"
+                  "%s;\"Хлеб \"\"Бородинский\"\"\";45.50;2;;0;0;0;0;0\n"
+                  "\"%s\";Бананы;129;2;;0;0;0;1;0\n",
+                  gtin_a, gtin_b, gtin_c);
   assert_int_equal(cache_catalogue_import(f->c, path, &count, err, sizeof err), 0);
   assert_int_equal(count, 3);
   assert_int_equal(cache_product_get(f->c, gtin_a, &got), 0);
@@ -250,11 +264,7 @@ static void catalogue_reads_quoted_fields(void **state)
   assert_int_equal(cache_product_get(f->c, gtin_c, &got), 0);
   assert_true(got.weighed);
 
-  snprintf(text, sizeof text,
-           "gtin;name;price;vat;group;group_id;marking;strict;weighed;excise\n"
-           "%s;\"Кеды; без кавычки;2999.90;1;footwear;2;1;1;0;0\n",
-           gtin_a);
-  write_file(path, text);
+  write_catalogue(path, "%s;\"Кеды; без кавычки;2999.90;1;footwear;2;1;1;0;0\n", gtin_a);
   err[0] = '\0';
   assert_int_equal(cache_catalogue_import(f->c, path, NULL, err, sizeof err), CACHE_ERR_FORMAT);
   assert_non_null(strstr(err, "line 2"));
@@ -294,13 +304,11 @@ static void catalogue_import_is_all_or_nothing(void **state)
     char d[15], e[15];
     gtin_make("460000000101", d);
     gtin_make("460000000102", e);
-    snprintf(text, sizeof text,
-             "gtin;name;price;vat;group;group_id;marking;strict;weighed;excise\n"
-             "%s;Молоко;89.90;2;dairy;8;1;0;0;0\n"
-             "%s;Кефир;79.90;2;dairy;8;1;0;0;0\n"
-             "%s;Сыр;12,50;2;dairy;8;1;0;0;0\n",
-             d, e, gtin_a);
-    write_file(path, text);
+    write_catalogue(path,
+                    "%s;Молоко;89.90;2;dairy;8;1;0;0;0\n"
+                    "%s;Кефир;79.90;2;dairy;8;1;0;0;0\n"
+                    "%s;Сыр;12,50;2;dairy;8;1;0;0;0\n",
+                    d, e, gtin_a);
     count = 99;
     assert_int_equal(cache_catalogue_import(f->c, path, &count, err, sizeof err), CACHE_ERR_FORMAT);
     assert_int_equal(count, 0);
@@ -312,12 +320,10 @@ static void catalogue_import_is_all_or_nothing(void **state)
     assert_int_equal(got.price, 299990); /* line 4's product was not replaced */
 
     /* The same GTIN twice names both lines. */
-    snprintf(text, sizeof text,
-             "gtin;name;price;vat;group;group_id;marking;strict;weighed;excise\n"
-             "%s;Молоко;89.90;2;dairy;8;1;0;0;0\n"
-             "%s;Молоко 2;89.90;2;dairy;8;1;0;0;0\n",
-             d, d);
-    write_file(path, text);
+    write_catalogue(path,
+                    "%s;Молоко;89.90;2;dairy;8;1;0;0;0\n"
+                    "%s;Молоко 2;89.90;2;dairy;8;1;0;0;0\n",
+                    d, d);
     assert_int_equal(cache_catalogue_import(f->c, path, &count, err, sizeof err), CACHE_ERR_FORMAT);
     assert_non_null(strstr(err, "line 3"));
     assert_non_null(strstr(err, "line 2"));
@@ -338,10 +344,7 @@ static void catalogue_import_is_all_or_nothing(void **state)
         "1234567890123;Имя;1.00;1;;0;0;0;0;0\n", /* check digit */
     };
     for (size_t i = 0; i < sizeof bad_lines / sizeof bad_lines[0]; i++) {
-      int n = snprintf(text, sizeof text,
-                       "gtin;name;price;vat;group;group_id;marking;strict;weighed;excise\n");
-      snprintf(text + n, sizeof text - (size_t)n, bad_lines[i], gtin_b);
-      write_file(path, text);
+      write_catalogue(path, bad_lines[i], gtin_b);
       err[0] = '\0';
       assert_int_equal(cache_catalogue_import(f->c, path, NULL, err, sizeof err), CACHE_ERR_FORMAT);
       assert_non_null(strstr(err, "line 2"));

@@ -453,11 +453,7 @@ static int teardown(void **state)
 /* Registered (online, or autonomous: no OFD), the key TH01 loaded. */
 static void do_register(fixture_t *f, bool autonomous)
 {
-  fn_registration_t r;
-  fn_key_t key;
-  fn_fixture_registration(&r, autonomous);
-  fn_fixture_hmac_key(&key, "TH01");
-  assert_int_equal(fn_fixture_prepare(f->fx.fn, &r, &key, NULL), 0);
+  assert_int_equal(fn_fixture_register(f->fx.fn, autonomous, "TH01", NULL), 0);
 }
 
 static doc_item_t plain_item(uint64_t price)

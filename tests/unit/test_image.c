@@ -255,35 +255,34 @@ static void report(const char *name, const tally_t *t)
 
 /* ---- tests ---- */
 
+/* A file of len bytes named name in workdir; its path in path (128 bytes). */
+static void write_bytes(char *path, const char *name, const void *bytes, size_t len)
+{
+  FILE *f;
+
+  snprintf(path, 128, "%s/%s", workdir, name);
+  f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(bytes, 1, len, f), len);
+  fclose(f);
+}
+
 static void test_load_errors(void **state)
 {
   image_gray_t img;
   char path[128];
-  FILE *f;
 
   (void)state;
   snprintf(path, sizeof path, "%s/missing.png", workdir);
   assert_int_equal(image_load(path, &img), IMAGE_ERR_OPEN);
-  snprintf(path, sizeof path, "%s/text.png", workdir);
-  f = fopen(path, "w");
-  assert_non_null(f);
-  fputs("not a picture at all\n", f);
-  fclose(f);
+  write_bytes(path, "text.png", "not a picture at all\n", 21);
   assert_int_equal(image_load(path, &img), IMAGE_ERR_FORMAT);
   /* A PNG cut short. */
-  snprintf(path, sizeof path, "%s/cut.png", workdir);
-  f = fopen(path, "wb");
-  assert_non_null(f);
-  fwrite("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0", 1, 18, f);
-  fclose(f);
+  write_bytes(path, "cut.png", "\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0", 18);
   assert_int_equal(image_load(path, &img), IMAGE_ERR_CORRUPT);
   assert_null(img.pixels);
   /* A JPEG cut short. */
-  snprintf(path, sizeof path, "%s/cut.jpg", workdir);
-  f = fopen(path, "wb");
-  assert_non_null(f);
-  fwrite("\xff\xd8\xff\xe0\0\x10JFIF", 1, 10, f);
-  fclose(f);
+  write_bytes(path, "cut.jpg", "\xff\xd8\xff\xe0\0\x10JFIF", 10);
   assert_int_equal(image_load(path, &img), IMAGE_ERR_CORRUPT);
   assert_int_equal(image_load(NULL, &img), IMAGE_ERR_ARGUMENT);
   assert_int_equal(image_decode(NULL, NULL, 0, NULL, NULL), IMAGE_ERR_ARGUMENT);

@@ -49,11 +49,7 @@ static int teardown(void **state)
 ** shift open. */
 static void do_register(fixture_t *f, bool autonomous)
 {
-  fn_registration_t r;
-  fn_key_t key;
-  fn_fixture_registration(&r, autonomous);
-  fn_fixture_hmac_key(&key, "TH01");
-  assert_int_equal(fn_fixture_prepare(f->fn, &r, &key, "Петрова"), 0);
+  assert_int_equal(fn_fixture_register(f->fn, autonomous, "TH01", "Петрова"), 0);
 }
 
 /* One receipt with one marked line; returns its document number. */
@@ -73,6 +69,18 @@ static outbox_status_t status_at(fixture_t *f, uint32_t now, const outbox_policy
   outbox_status_t s;
   assert_int_equal(outbox_status(f->fn, now, p, &s), 0);
   return s;
+}
+
+/* Marked goods refused at s (default policy), the reason naming the rule
+** in Russian and in English; the reason. */
+static const char *expect_marked_refused(const outbox_status_t *s, const char *ru, const char *en)
+{
+  const char *reason = NULL;
+  assert_false(outbox_may_sell_marked(s, NULL, &reason));
+  assert_non_null(reason);
+  assert_non_null(strstr(reason, ru));
+  assert_non_null(strstr(reason, en));
+  return reason;
 }
 
 static void test_arguments(void **state)
@@ -155,11 +163,8 @@ static void test_thirty_day_rule(void **state)
   s = status_at(f, T0 + 30 * DAY, NULL);
   assert_int_equal(s.documents_level, OUTBOX_BLOCKED);
   assert_int_equal(s.documents_seconds_left, 0);
-  assert_false(outbox_may_sell_marked(&s, NULL, &reason));
-  assert_non_null(reason);
+  reason = expect_marked_refused(&s, "30 дней", "30 days");
   assert_non_null(strstr(reason, "0x15"));
-  assert_non_null(strstr(reason, "30 дней"));
-  assert_non_null(strstr(reason, "30 days"));
 
   /* The FN agrees: at 30 days + 1 s it refuses a new document. */
   f->now = T0 + 30 * DAY + 1;
@@ -208,10 +213,7 @@ static void test_three_day_batch(void **state)
   s = status_at(f, first + 72 * HOUR, NULL);
   assert_int_equal(s.batch_level, OUTBOX_BLOCKED);
   assert_int_equal(s.batch_seconds_left, 0);
-  assert_false(outbox_may_sell_marked(&s, NULL, &reason));
-  assert_non_null(reason);
-  assert_non_null(strstr(reason, "3 дня"));
-  assert_non_null(strstr(reason, "3 days"));
+  expect_marked_refused(&s, "3 дня", "3 days");
 
   /* A shop whose policy only warns keeps selling, and is told so. */
   outbox_policy_t p;

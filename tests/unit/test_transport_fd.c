@@ -38,6 +38,7 @@
 #include <cmocka.h>
 
 #include "scanner/transport.h"
+#include "test_transport_fifo.h"
 
 #define GS      0x1D
 #define N_CODES 10000
@@ -106,49 +107,40 @@ static size_t framer_run(const char *s, size_t len, uint64_t now, char out[][64]
 /* framer_run on a string literal (which may hold NUL). */
 #define RUN(lit, now, out, rcs, max) framer_run(lit, sizeof(lit) - 1, now, out, rcs, max)
 
+/* Each suffix mode: what one feed of in (no NUL in these) hands out. */
 static void test_framer_suffix_modes(void **state)
 {
+  static const struct {
+    scan_framing_mode_t mode;
+    const char *in;
+    size_t n;
+    const char *want[6];
+  } cases[] = {
+      {SCAN_FRAME_CR,
+       "01a\x1d"
+       "91x\r\r02\n\r",
+       2,
+       {"01a\x1d"
+        "91x",    /* GS is data */
+        "02\n"}}, /* LF is data here */
+      {SCAN_FRAME_LF, "A\r\nB\n\n", 2, {"A\r", "B"}},
+      {SCAN_FRAME_TAB, "A\rB\tC\t", 2, {"A\rB", "C"}},
+      {SCAN_FRAME_CRLF, "A\rB\r\r\nC\r\n", 2, {"A\rB\r" /* lone CRs are data */, "C"}},
+      {SCAN_FRAME_ANY_SUFFIX,
+       "A\r\nB\rC\nD\tE\r\n\r\n\t\nF\n\r",
+       6,
+       {"A", "B", "C", "D", "E", "F"}},
+  };
   char out[8][64];
   int rcs[8];
-  size_t n;
 
   (void)state;
-  framer_setup(SCAN_FRAME_CR, 0);
-  n = RUN("01a\x1d"
-          "91x\r\r02\n\r",
-          0, out, rcs, 8);
-  assert_int_equal(n, 2);
-  assert_string_equal(out[0], "01a\x1d"
-                              "91x");  /* GS is data */
-  assert_string_equal(out[1], "02\n"); /* LF is data here */
-
-  framer_setup(SCAN_FRAME_LF, 0);
-  n = RUN("A\r\nB\n\n", 0, out, rcs, 8);
-  assert_int_equal(n, 2);
-  assert_string_equal(out[0], "A\r");
-  assert_string_equal(out[1], "B");
-
-  framer_setup(SCAN_FRAME_TAB, 0);
-  n = RUN("A\rB\tC\t", 0, out, rcs, 8);
-  assert_int_equal(n, 2);
-  assert_string_equal(out[0], "A\rB");
-  assert_string_equal(out[1], "C");
-
-  framer_setup(SCAN_FRAME_CRLF, 0);
-  n = RUN("A\rB\r\r\nC\r\n", 0, out, rcs, 8);
-  assert_int_equal(n, 2);
-  assert_string_equal(out[0], "A\rB\r"); /* lone CRs are data */
-  assert_string_equal(out[1], "C");
-
-  framer_setup(SCAN_FRAME_ANY_SUFFIX, 0);
-  n = RUN("A\r\nB\rC\nD\tE\r\n\r\n\t\nF\n\r", 0, out, rcs, 8);
-  assert_int_equal(n, 6);
-  assert_string_equal(out[0], "A");
-  assert_string_equal(out[1], "B");
-  assert_string_equal(out[2], "C");
-  assert_string_equal(out[3], "D");
-  assert_string_equal(out[4], "E");
-  assert_string_equal(out[5], "F");
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    framer_setup(cases[i].mode, 0);
+    size_t n = framer_run(cases[i].in, strlen(cases[i].in), 0, out, rcs, 8);
+    assert_int_equal(n, cases[i].n);
+    for (size_t k = 0; k < n; k++) assert_string_equal(out[k], cases[i].want[k]);
+  }
 }
 
 static void test_framer_crlf_split_across_feeds(void **state)
@@ -328,6 +320,23 @@ static void pty_close(pty_t *p)
   p->master = -1;
 }
 
+/* The fd backend on a fresh pty's slave, with framing, opened. */
+static scanner_transport_t *fd_on_pty(pty_t *p, const scan_framing_t *framing)
+{
+  scanner_transport_t *t = NULL;
+
+  pty_open(p);
+  assert_int_equal(transport_fd_new(p->slave, framing, &t), TRANSPORT_OK);
+  assert_int_equal(transport_open(t), TRANSPORT_OK);
+  return t;
+}
+
+static void fd_close(scanner_transport_t *t, pty_t *p)
+{
+  transport_free(t);
+  pty_close(p);
+}
+
 /* A writer thread: segments of bytes, each after a pause, each either in
 ** one write or cut into random chunks with short pauses between some. */
 typedef struct segment {
@@ -493,9 +502,7 @@ static void test_fd_ten_thousand_codes(void **state)
   }
   assert_true(with_aim > N_CODES / 8);
 
-  pty_open(&p);
-  assert_int_equal(transport_fd_new(p.slave, &any, &t), TRANSPORT_OK);
-  assert_int_equal(transport_open(t), TRANSPORT_OK);
+  t = fd_on_pty(&p, &any);
   snprintf(source, sizeof source, "fd:%s", p.slave);
 
   seg.data = stream;
@@ -529,8 +536,7 @@ static void test_fd_ten_thousand_codes(void **state)
   /* Nothing left over. */
   assert_int_equal(transport_read_scan(t, &scan, 0), TRANSPORT_TIMEOUT);
 
-  transport_free(t);
-  pty_close(&p);
+  fd_close(t, &p);
 }
 
 static void test_fd_silence_framing(void **state)
@@ -553,9 +559,7 @@ static void test_fd_silence_framing(void **state)
   pty_t p;
 
   (void)state;
-  pty_open(&p);
-  assert_int_equal(transport_fd_new(p.slave, &silence, &t), TRANSPORT_OK);
-  assert_int_equal(transport_open(t), TRANSPORT_OK);
+  t = fd_on_pty(&p, &silence);
   t0 = transport_now_ms();
   writer_start(&w, p.master, segs, 3, false);
 
@@ -574,8 +578,7 @@ static void test_fd_silence_framing(void **state)
 
   writer_join(&w);
   assert_int_equal(w.failed, 0);
-  transport_free(t);
-  pty_close(&p);
+  fd_close(t, &p);
 }
 
 static void test_fd_timeout_and_overlong(void **state)
@@ -589,9 +592,7 @@ static void test_fd_timeout_and_overlong(void **state)
   pty_t p;
 
   (void)state;
-  pty_open(&p);
-  assert_int_equal(transport_fd_new(p.slave, &cr, &t), TRANSPORT_OK);
-  assert_int_equal(transport_open(t), TRANSPORT_OK);
+  t = fd_on_pty(&p, &cr);
 
   t0 = transport_now_ms();
   assert_int_equal(transport_read_scan(t, &scan, 100), TRANSPORT_TIMEOUT);
@@ -616,8 +617,7 @@ static void test_fd_timeout_and_overlong(void **state)
   transport_close(t);
   assert_int_equal(transport_read_scan(t, &scan, 10), TRANSPORT_ERR_NOT_OPEN);
   assert_int_equal(transport_open(t), TRANSPORT_OK);
-  transport_free(t);
-  pty_close(&p);
+  fd_close(t, &p);
 }
 
 /* Point link at target, atomically (as udev does with by-id links). */
@@ -635,6 +635,26 @@ static void relink(const char *target, const char *link)
 static void write_str(int fd, const char *s)
 {
   assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* The scanner sends line and end on fd; the transport hands out line. */
+static void expect_line(scanner_transport_t *t, int fd, const char *line, char end)
+{
+  char sent[128];
+
+  snprintf(sent, sizeof sent, "%s%c", line, end);
+  write_str(fd, sent);
+  assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_OK);
+  assert_string_equal((char *)scan.data, line);
+}
+
+/* A new pty behind link: the transport reopens it by itself (TIMEOUT:
+** open, nothing sent yet). */
+static void plug_in(scanner_transport_t *t, pty_t *p, const char *link)
+{
+  pty_open(p);
+  relink(p->slave, link);
+  assert_int_equal(transport_read_scan(t, &scan, 300), TRANSPORT_TIMEOUT);
 }
 
 /*
@@ -673,14 +693,11 @@ static void test_fd_unplug_and_reconnect(void **state)
   assert_int_equal(transport_open(t), TRANSPORT_UNPLUGGED);
   assert_int_equal(transport_read_scan(t, &scan, 50), TRANSPORT_UNPLUGGED);
 
-  pty_open(&p1);
-  relink(p1.slave, link);
-  assert_int_equal(transport_read_scan(t, &scan, 300), TRANSPORT_TIMEOUT);
-  write_str(p1.master, "0104600439931256215Kw(y)\x1d"
-                       "93AbCd\r");
-  assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_OK);
-  assert_string_equal((char *)scan.data, "0104600439931256215Kw(y)\x1d"
-                                         "93AbCd");
+  plug_in(t, &p1, link);
+  expect_line(t, p1.master,
+              "0104600439931256215Kw(y)\x1d"
+              "93AbCd",
+              '\r');
   assert_string_equal(scan.source, source);
   assert_string_equal(transport_describe(t), source);
 
@@ -700,21 +717,16 @@ static void test_fd_unplug_and_reconnect(void **state)
   assert_true(dt >= 240 && dt < 2000);
 
   /* 3. Back, under whatever name the new pty got. */
-  pty_open(&p2);
-  relink(p2.slave, link);
-  assert_int_equal(transport_read_scan(t, &scan, 300), TRANSPORT_TIMEOUT);
-  write_str(p2.master, "]d20104600439931256215Kw(y)\x1d"
-                       "93AbCd\r");
-  assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_OK);
-  assert_string_equal((char *)scan.data, "]d20104600439931256215Kw(y)\x1d"
-                                         "93AbCd");
+  plug_in(t, &p2, link);
+  expect_line(t, p2.master,
+              "]d20104600439931256215Kw(y)\x1d"
+              "93AbCd",
+              '\r');
   assert_string_equal(scan.aim, "]d2");
 
   /* An explicit transport_open() reconnects too. */
   assert_int_equal(transport_open(t), TRANSPORT_OK);
-  write_str(p2.master, "again\r");
-  assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_OK);
-  assert_string_equal((char *)scan.data, "again");
+  expect_line(t, p2.master, "again", '\r');
 
   transport_free(t);
   pty_close(&p2);
@@ -732,25 +744,21 @@ static void test_fd_fifo_hangup(void **state)
 {
   scan_framing_t lf = {SCAN_FRAME_LF, 0};
   scanner_transport_t *t = NULL;
-  char dir[] = "/tmp/kassa-fifo-XXXXXX";
-  char path[256];
+  fifo_t fifo;
   uint64_t t0;
   int w;
 
   (void)state;
-  assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/scanner", dir);
-  assert_int_equal(mkfifo(path, 0600), 0);
-  assert_int_equal(transport_fd_new(path, &lf, &t), TRANSPORT_OK);
+  fifo_make(&fifo);
+  assert_int_equal(transport_fd_new(fifo.path, &lf, &t), TRANSPORT_OK);
   assert_int_equal(transport_open(t), TRANSPORT_OK);
 
-  w = open(path, O_WRONLY | O_NONBLOCK);
+  w = open(fifo.path, O_WRONLY | O_NONBLOCK);
   assert_true(w >= 0);
-  write_str(w, "0104600439931256215Kw(y)\x1d"
-               "93AbCd\n");
-  assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_OK);
-  assert_string_equal((char *)scan.data, "0104600439931256215Kw(y)\x1d"
-                                         "93AbCd");
+  expect_line(t, w,
+              "0104600439931256215Kw(y)\x1d"
+              "93AbCd",
+              '\n');
 
   close(w);
   t0 = transport_now_ms();
@@ -759,16 +767,13 @@ static void test_fd_fifo_hangup(void **state)
 
   /* Reopened by the next call; quiet until a writer comes back. */
   assert_int_equal(transport_read_scan(t, &scan, 100), TRANSPORT_TIMEOUT);
-  w = open(path, O_WRONLY | O_NONBLOCK);
+  w = open(fifo.path, O_WRONLY | O_NONBLOCK);
   assert_true(w >= 0);
-  write_str(w, "again\n");
-  assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_OK);
-  assert_string_equal((char *)scan.data, "again");
+  expect_line(t, w, "again", '\n');
   close(w);
 
   transport_free(t);
-  assert_int_equal(unlink(path), 0);
-  assert_int_equal(rmdir(dir), 0);
+  fifo_remove(&fifo);
 }
 
 int main(void)

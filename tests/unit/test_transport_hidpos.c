@@ -35,11 +35,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <umockdev.h>
 
 #include "scanner/markcode.h"
 #include "scanner/transport.h"
 #include "test_transport_codes.h"
+#define TESTBED_PROGRAM "test_transport_hidpos"
+#include "test_transport_testbed.h"
 
 #define N_CODES 24
 #define REPORT  64
@@ -193,7 +194,6 @@ static void test_usb_ids(void **state)
 
 /* ---- the emulated device ---- */
 
-static UMockdevTestbed *testbed;
 static char script_path[256];
 static code_text_t codes[N_CODES];
 
@@ -256,14 +256,8 @@ static void plug_in(int port, int address)
   static char text[16384];
   char from[64], to[64];
   GError *error = NULL;
-  FILE *f;
-  size_t n;
 
-  f = fopen("tests/data/hidpos/scanner.umockdev", "r");
-  assert_non_null(f);
-  n = fread(text, 1, sizeof text - 1, f);
-  fclose(f);
-  text[n] = 0;
+  testbed_read("tests/data/hidpos/scanner.umockdev", text, sizeof text);
   snprintf(to, sizeof to, "usb1/1-%d", port);
   replace_all(text, sizeof text, "usb1/1-3", to);
   snprintf(to, sizeof to, "/1-%d:1.0", port);
@@ -296,23 +290,10 @@ static void pull_out(void)
   umockdev_testbed_remove_device(testbed, scanner_sysfs);
 }
 
-static int group_setup(void **state)
-{
-  const char *preload = getenv("LD_PRELOAD");
-
-  (void)state;
-  if (preload == NULL || strstr(preload, "libumockdev-preload") == NULL) {
-    fprintf(stderr, "test_transport_hidpos: run me under umockdev-wrapper (ctest does)\n");
-    return -1; /* fails the group: never a silent skip */
-  }
-  testbed = umockdev_testbed_new();
-  return testbed == NULL ? -1 : 0;
-}
-
+/* The testbed's tear-down, and the ioctl script's file and folder removed. */
 static int group_teardown(void **state)
 {
-  (void)state;
-  if (testbed != NULL) g_object_unref(testbed);
+  testbed_teardown(state);
   if (script_path[0]) {
     char dir[256];
 
@@ -439,5 +420,5 @@ int main(void)
       cmocka_unit_test(test_listing),
   };
 
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, testbed_setup, group_teardown);
 }

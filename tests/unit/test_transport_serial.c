@@ -33,10 +33,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <umockdev.h>
 
 #include "scanner/transport.h"
 #include "test_transport_codes.h"
+#define TESTBED_PROGRAM "test_transport_serial"
+#include "test_transport_testbed.h"
 
 #define N_CODES 300
 
@@ -108,8 +109,6 @@ static void test_spec(void **state)
 
 /* ---- the emulated scanner ---- */
 
-static UMockdevTestbed *testbed;
-
 static char usb_sysfs[96];
 
 /* Add the scanner with its tty named tty, on USB port "1-<port>" (each
@@ -120,15 +119,9 @@ static int add_scanner(const char *tty, char port, char *sysfs, size_t size)
   static char text[4096];
   GError *error = NULL;
   char *at;
-  FILE *f;
-  size_t n;
   int fd;
 
-  f = fopen("tests/data/serial/scanner-acm.umockdev", "r");
-  assert_non_null(f);
-  n = fread(text, 1, sizeof text - 1, f);
-  fclose(f);
-  text[n] = 0;
+  testbed_read("tests/data/serial/scanner-acm.umockdev", text, sizeof text);
   /* The same device under another tty name and port. */
   for (at = text; (at = strstr(at, "ttyACM0")) != NULL; at += 7) memcpy(at, tty, 7);
   for (at = text; (at = strstr(at, "1-2")) != NULL; at += 3) at[2] = port;
@@ -241,26 +234,6 @@ static void test_emulated_port(void **state)
   remove_scanner(sysfs, master);
 }
 
-static int group_setup(void **state)
-{
-  const char *preload = getenv("LD_PRELOAD");
-
-  (void)state;
-  if (preload == NULL || strstr(preload, "libumockdev-preload") == NULL) {
-    fprintf(stderr, "test_transport_serial: run me under umockdev-wrapper (ctest does)\n");
-    return -1; /* fails the group: never a silent skip */
-  }
-  testbed = umockdev_testbed_new();
-  return testbed == NULL ? -1 : 0;
-}
-
-static int group_teardown(void **state)
-{
-  (void)state;
-  if (testbed != NULL) g_object_unref(testbed);
-  return 0;
-}
-
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -269,5 +242,5 @@ int main(void)
       cmocka_unit_test(test_emulated_port),
   };
 
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  return cmocka_run_group_tests(tests, testbed_setup, testbed_teardown);
 }

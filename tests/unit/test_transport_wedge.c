@@ -39,6 +39,7 @@
 #include "scanner/markcode.h"
 #include "scanner/transport.h"
 #include "test_transport_codes.h"
+#include "test_transport_fifo.h"
 
 #define MAX_KEYS 20000
 
@@ -166,6 +167,26 @@ static scanner_transport_t *wedge_on_pty(const char *prefix, uint32_t gs_substit
   return t;
 }
 
+/* The typist done, the wedge and the keyboard closed. */
+static void wedge_close(scanner_transport_t *t)
+{
+  typist_join();
+  transport_free(t);
+  keyboard_close();
+}
+
+/* One scan, code (len bytes), and nothing after it: the rest of what was
+** typed is not a scan. */
+static void expect_only_scan(scanner_transport_t *t, const char *code, size_t len, int timeout_ms)
+{
+  scan_t scan;
+
+  assert_int_equal(transport_read_scan(t, &scan, timeout_ms), TRANSPORT_OK);
+  assert_int_equal(scan.length, len);
+  assert_memory_equal(scan.data, code, len);
+  assert_int_equal(transport_read_scan(t, &scan, 200), TRANSPORT_TIMEOUT);
+}
+
 static bool has_cyrillic_after_typing(const code_text_t *c)
 {
   for (size_t i = 0; i < c->gs_len; i++)
@@ -209,10 +230,8 @@ static void test_russian_layout(void **state)
     assert_true(strncmp(scan.source, "wedge:/dev/", 11) == 0);
   }
   assert_int_equal(transport_read_scan(t, &scan, 300), TRANSPORT_TIMEOUT); /* typing dropped */
-  typist_join();
+  wedge_close(t);
   assert_int_equal(warnings, 0);
-  transport_free(t);
-  keyboard_close();
 }
 
 static void test_typing_is_not_scanning(void **state)
@@ -220,7 +239,6 @@ static void test_typing_is_not_scanning(void **state)
   static const char code[] = "0104601234567893215Qbag!\x1d"
                              "93Zjqw";
   scanner_transport_t *t;
-  scan_t scan;
 
   (void)state;
   keyboard_open();
@@ -234,13 +252,8 @@ static void test_typing_is_not_scanning(void **state)
   /* The code from the scanner, no Enter: cut by the pause after it. */
   type_text(code, sizeof code - 1, 1000, false, 0x1D, false);
   typist_start();
-  assert_int_equal(transport_read_scan(t, &scan, 8000), TRANSPORT_OK);
-  assert_int_equal(scan.length, sizeof code - 1);
-  assert_memory_equal(scan.data, code, sizeof code - 1);
-  assert_int_equal(transport_read_scan(t, &scan, 200), TRANSPORT_TIMEOUT);
-  typist_join();
-  transport_free(t);
-  keyboard_close();
+  expect_only_scan(t, code, sizeof code - 1, 8000);
+  wedge_close(t);
 }
 
 static void test_prefix(void **state)
@@ -249,7 +262,6 @@ static void test_prefix(void **state)
                              "93Zjqw";
   char with_prefix[64];
   scanner_transport_t *t;
-  scan_t scan;
 
   (void)state;
   keyboard_open();
@@ -258,13 +270,8 @@ static void test_prefix(void **state)
   snprintf(with_prefix, sizeof with_prefix, "$$%s", code);
   type_text(with_prefix, strlen(with_prefix), 1000, true, 0x1D, true); /* Russian layout too */
   typist_start();
-  assert_int_equal(transport_read_scan(t, &scan, 5000), TRANSPORT_OK);
-  assert_int_equal(scan.length, sizeof code - 1);
-  assert_memory_equal(scan.data, code, sizeof code - 1);
-  assert_int_equal(transport_read_scan(t, &scan, 200), TRANSPORT_TIMEOUT);
-  typist_join();
-  transport_free(t);
-  keyboard_close();
+  expect_only_scan(t, code, sizeof code - 1, 5000);
+  wedge_close(t);
 }
 
 static void test_gs_warning(void **state)
@@ -303,30 +310,26 @@ static void test_gs_warning(void **state)
   assert_non_null(strstr(last_warning, "разделитель GS"));
   assert_non_null(strstr(last_warning, "does not send the GS separator"));
   assert_string_equal(last_warning, transport_wedge_gs_warning);
-  typist_join();
-  transport_free(t);
-  keyboard_close();
+  wedge_close(t);
 }
 
 /* Not a terminal: no timing, one scan per line of 8 or more. */
 static void test_fifo_lines(void **state)
 {
-  char dir[] = "/tmp/kassa-wedge-XXXXXX", path[64];
   transport_wedge_options_t o;
   scanner_transport_t *t = NULL;
   scan_t scan;
+  fifo_t fifo;
   int fd;
 
   (void)state;
-  assert_non_null(mkdtemp(dir));
-  snprintf(path, sizeof path, "%s/fifo", dir);
-  assert_int_equal(mkfifo(path, 0600), 0);
+  fifo_make(&fifo);
   memset(&o, 0, sizeof o);
-  o.path = path;
+  o.path = fifo.path;
   o.gs_substitute = 0x2194; /* '↔', the CP437 glyph of GS */
   assert_int_equal(transport_wedge_new(&o, &t), TRANSPORT_OK);
   assert_int_equal(transport_open(t), TRANSPORT_OK);
-  fd = open(path, O_WRONLY);
+  fd = open(fifo.path, O_WRONLY);
   assert_true(fd >= 0);
   {
     static const char text[] = "0104601234567893215Qbag!\xe2\x86\x94"
@@ -341,8 +344,7 @@ static void test_fifo_lines(void **state)
   assert_string_equal((char *)scan.data, "4601234567893");
   assert_int_equal(transport_read_scan(t, &scan, 2000), TRANSPORT_UNPLUGGED); /* writer gone */
   transport_free(t);
-  unlink(path);
-  rmdir(dir);
+  fifo_remove(&fifo);
 }
 
 static void test_arguments(void **state)
