@@ -16,6 +16,7 @@
 #include "scanner/transport.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ typedef enum handle_status { STATUS_CLOSED, STATUS_OPEN, STATUS_UNPLUGGED } hand
 struct scanner_transport {
   const transport_backend_t *backend;
   void *state;
+  char description[SCAN_SOURCE_SIZE]; /* transport_set_description() */
   scan_framer_t framer;
   handle_status_t status;
 };
@@ -205,7 +207,7 @@ int transport_new(const transport_backend_t *backend, void *state, const scan_fr
 
   if (out != NULL) *out = NULL;
   if (backend == NULL || out == NULL || backend->open == NULL || backend->read_scan == NULL ||
-      backend->close == NULL || backend->describe == NULL || backend->destroy == NULL) {
+      backend->close == NULL || backend->destroy == NULL) {
     rc = TRANSPORT_ERR_ARGUMENT;
     goto fail;
   }
@@ -287,7 +289,7 @@ int transport_read_scan(scanner_transport_t *t, scan_t *scan, int timeout_ms)
 
   rc = t->backend->read_scan(t, scan, remaining_ms(timeout_ms, deadline));
   if (rc == TRANSPORT_OK) {
-    snprintf(scan->source, sizeof scan->source, "%s", t->backend->describe(t));
+    snprintf(scan->source, sizeof scan->source, "%s", t->description);
   } else if (rc == TRANSPORT_UNPLUGGED) {
     t->backend->close(t);
     scan_framer_reset(&t->framer);
@@ -306,7 +308,16 @@ void transport_close(scanner_transport_t *t)
 
 const char *transport_describe(const scanner_transport_t *t)
 {
-  return t == NULL ? "" : t->backend->describe(t);
+  return t == NULL ? "" : t->description;
+}
+
+void transport_set_description(scanner_transport_t *t, const char *format, ...)
+{
+  va_list ap;
+  if (t == NULL) return;
+  va_start(ap, format);
+  vsnprintf(t->description, sizeof t->description, format, ap);
+  va_end(ap);
 }
 
 const char *transport_strerror(int rc)

@@ -131,8 +131,6 @@ typedef struct transport_backend {
   int (*read_scan)(scanner_transport_t *t, scan_t *scan, int timeout_ms);
   /* Release the device; must work after an unplug. */
   void (*close)(scanner_transport_t *t);
-  /* Where scans come from, for people and scan_t.source. Never NULL. */
-  const char *(*describe)(const scanner_transport_t *t);
   /* Free the backend's state (NULL-safe). */
   void (*destroy)(void *state);
 } transport_backend_t;
@@ -165,8 +163,16 @@ int transport_read_scan(scanner_transport_t *t, scan_t *scan, int timeout_ms);
 /* Release the device; transport_open() may follow. NULL-safe. */
 void transport_close(scanner_transport_t *t);
 
-/* The backend's description ("fd:/dev/pts/3"); "" for NULL. */
+/* Where scans come from, for people and scan_t.source ("fd:/dev/pts/3");
+** "" for NULL or before the backend said. */
 const char *transport_describe(const scanner_transport_t *t);
+
+/* For backends: sets what transport_describe() says (printf-style, cut to
+** SCAN_SOURCE_SIZE - 1 bytes). A backend says it right after
+** transport_new() and again when it learns more (the USB device it
+** opened). NULL t is ignored. */
+void transport_set_description(scanner_transport_t *t, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Static English text for a transport_rc_t (never NULL). */
 const char *transport_strerror(int rc);

@@ -134,7 +134,6 @@ int fd_reader_read_scan(fd_reader_t *r, scan_framer_t *framer, scan_t *scan, int
 
 typedef struct fd_state {
   char *path;
-  char description[SCAN_SOURCE_SIZE];
   fd_reader_t reader;
   bool termios_saved;
   struct termios saved;
@@ -176,13 +175,6 @@ static int fd_read_scan(scanner_transport_t *t, scan_t *scan, int timeout_ms)
   return fd_reader_read_scan(&st->reader, transport_framer(t), scan, timeout_ms);
 }
 
-static const char *fd_describe(const scanner_transport_t *t)
-{
-  const fd_state_t *st = transport_backend_state(t);
-
-  return st->description;
-}
-
 static void fd_destroy(void *state)
 {
   fd_state_t *st = state;
@@ -194,7 +186,7 @@ static void fd_destroy(void *state)
 }
 
 static const transport_backend_t fd_backend = {
-    "fd", fd_open, fd_read_scan, fd_close, fd_describe, fd_destroy,
+    "fd", fd_open, fd_read_scan, fd_close, fd_destroy,
 };
 
 int transport_fd_new(const char *path, const scan_framing_t *framing, scanner_transport_t **out)
@@ -221,9 +213,10 @@ int transport_fd_new(const char *path, const scan_framing_t *framing, scanner_tr
     goto fail;
   }
   memcpy(st->path, path, len + 1);
-  snprintf(st->description, sizeof st->description, "fd:%s", path);
   /* From here the handle owns st, on success and on failure alike. */
-  return transport_new(&fd_backend, st, framing, out);
+  if ((rc = transport_new(&fd_backend, st, framing, out)) == TRANSPORT_OK)
+    transport_set_description(*out, "fd:%s", path);
+  return rc;
 
 fail:
   fd_destroy(st);

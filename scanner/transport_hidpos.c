@@ -436,7 +436,6 @@ typedef struct hidpos_state {
   bool gone;  /* hotplug said our device left */
   int errors; /* transfer errors in a row */
   hidpos_assembler_t assembler;
-  char description[SCAN_SOURCE_SIZE];
 } hidpos_state_t;
 
 static int LIBUSB_CALL on_hotplug(libusb_context *ctx, libusb_device *dev,
@@ -545,7 +544,7 @@ static int hidpos_open(scanner_transport_t *t)
     struct libusb_device_descriptor dd;
 
     if (libusb_get_device_descriptor(st->dev, &dd) == 0)
-      snprintf(st->description, sizeof st->description, "usb:%04x:%04x", dd.idVendor, dd.idProduct);
+      transport_set_description(t, "usb:%04x:%04x", dd.idVendor, dd.idProduct);
   }
   return TRANSPORT_OK;
 
@@ -638,13 +637,6 @@ static int hidpos_read_scan(scanner_transport_t *t, scan_t *scan, int timeout_ms
   }
 }
 
-static const char *hidpos_describe(const scanner_transport_t *t)
-{
-  const hidpos_state_t *st = transport_backend_state(t);
-
-  return st->description;
-}
-
 static void hidpos_destroy(void *state)
 {
   hidpos_state_t *st = state;
@@ -658,7 +650,7 @@ static void hidpos_destroy(void *state)
 }
 
 static const transport_backend_t hidpos_backend = {
-    "hidpos", hidpos_open, hidpos_read_scan, hidpos_close, hidpos_describe, hidpos_destroy,
+    "hidpos", hidpos_open, hidpos_read_scan, hidpos_close, hidpos_destroy,
 };
 
 int transport_hidpos_new(const char *want, scanner_transport_t **out)
@@ -681,10 +673,6 @@ int transport_hidpos_new(const char *want, scanner_transport_t **out)
   st->any = want == NULL || *want == 0;
   st->vid = vid;
   st->pid = pid;
-  if (st->any)
-    snprintf(st->description, sizeof st->description, "usb");
-  else
-    snprintf(st->description, sizeof st->description, "usb:%04x:%04x", vid, pid);
   if (libusb_init(&st->ctx) != 0) {
     st->ctx = NULL;
     rc = TRANSPORT_ERR_IO;
@@ -700,7 +688,13 @@ int transport_hidpos_new(const char *want, scanner_transport_t **out)
   }
   /* Without hotplug, departures still show as failed transfers and
   ** arrivals as a successful reopen (the core retries). */
-  return transport_new(&hidpos_backend, st, &unused, out);
+  bool any = st->any; /* st belongs to the handle after the call */
+  if ((rc = transport_new(&hidpos_backend, st, &unused, out)) != TRANSPORT_OK) return rc;
+  if (any)
+    transport_set_description(*out, "usb");
+  else
+    transport_set_description(*out, "usb:%04x:%04x", vid, pid);
+  return TRANSPORT_OK;
 
 fail:
   hidpos_destroy(st);

@@ -135,7 +135,6 @@ int transport_serial_match(const serial_port_info_t *ports, size_t count, const 
 typedef struct serial_state {
   char *want;
   unsigned baud;
-  char description[SCAN_SOURCE_SIZE];
   struct sp_port *port; /* open through libserialport, or */
   int plain_fd;         /* open as a plain tty (a pty libserialport refused) */
   struct termios saved; /* plain_fd's settings before us */
@@ -293,13 +292,6 @@ static int serial_read_scan(scanner_transport_t *t, scan_t *scan, int timeout_ms
   return fd_reader_read_scan(&st->reader, transport_framer(t), scan, timeout_ms);
 }
 
-static const char *serial_describe(const scanner_transport_t *t)
-{
-  const serial_state_t *st = transport_backend_state(t);
-
-  return st->description;
-}
-
 static void serial_destroy(void *state)
 {
   serial_state_t *st = state;
@@ -315,7 +307,7 @@ static void serial_destroy(void *state)
 }
 
 static const transport_backend_t serial_backend = {
-    "serial", serial_open, serial_read_scan, serial_close, serial_describe, serial_destroy,
+    "serial", serial_open, serial_read_scan, serial_close, serial_destroy,
 };
 
 int transport_serial_new(const char *port, unsigned baud, const scan_framing_t *framing,
@@ -345,8 +337,9 @@ int transport_serial_new(const char *port, unsigned baud, const scan_framing_t *
   }
   memcpy(st->want, port, len + 1);
   st->baud = baud;
-  snprintf(st->description, sizeof st->description, "serial:%s", port);
-  return transport_new(&serial_backend, st, framing, out);
+  if ((rc = transport_new(&serial_backend, st, framing, out)) == TRANSPORT_OK)
+    transport_set_description(*out, "serial:%s", port);
+  return rc;
 
 fail:
   serial_destroy(st);

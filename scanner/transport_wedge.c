@@ -80,7 +80,6 @@ typedef struct wedge_state {
   bool run_overlong;
   uint64_t last_ms;
 
-  char description[SCAN_SOURCE_SIZE];
   markcode_t mc; /* for the GS check; kept here, it is 3 KiB */
 } wedge_state_t;
 
@@ -308,13 +307,6 @@ static int wedge_read_scan(scanner_transport_t *t, scan_t *scan, int timeout_ms)
   }
 }
 
-static const char *wedge_describe(const scanner_transport_t *t)
-{
-  const wedge_state_t *st = transport_backend_state(t);
-
-  return st->description;
-}
-
 static void wedge_destroy(void *state)
 {
   wedge_state_t *st = state;
@@ -330,7 +322,7 @@ static void wedge_destroy(void *state)
 }
 
 static const transport_backend_t wedge_backend = {
-    "wedge", wedge_open, wedge_read_scan, wedge_close, wedge_describe, wedge_destroy,
+    "wedge", wedge_open, wedge_read_scan, wedge_close, wedge_destroy,
 };
 
 static char *dup_text(const char *s)
@@ -377,9 +369,12 @@ int transport_wedge_new(const transport_wedge_options_t *options, scanner_transp
   st->gs_substitute = options->gs_substitute;
   st->warn = options->warn;
   st->warn_ctx = options->warn_ctx;
-  snprintf(st->description, sizeof st->description, "wedge:%s",
-           st->path != NULL ? st->path : "stdin");
-  return transport_new(&wedge_backend, st, &unused, out);
+  const char *where = st->path != NULL ? st->path : "stdin";
+  char name[SCAN_SOURCE_SIZE];
+  snprintf(name, sizeof name, "%s", where); /* st belongs to the handle after the call */
+  if ((rc = transport_new(&wedge_backend, st, &unused, out)) == TRANSPORT_OK)
+    transport_set_description(*out, "wedge:%s", name);
+  return rc;
 
 fail:
   wedge_destroy(st);
