@@ -356,28 +356,66 @@ fail:
   return rc; /* the builder wipes the whole document on error */
 }
 
-/* VAT sums per rate (1199): 1 20%, 2 10%, 3 20/120, 4 10/110, 5 0%, 6 none. */
-typedef struct vat_sums {
-  uint64_t base[7]; /* item totals per rate, kopecks */
-} vat_sums_t;
+/*
+** VAT: one row per 1199 value, in the order of the receipt-level tags
+** (1102-1107, then the [open] private tags of the 2025-2026 rates; see
+** doc.h). The rounding rule lives in doc_vat_amount() alone, so the
+** builder, the printed receipt and the tests' reader agree.
+*/
+static const doc_vat_rate_t vat_rates[] = {
+    {1, 1102, 20, 120, "НДС 20%", "НДС 20%"},
+    {2, 1103, 10, 110, "НДС 10%", "НДС 10%"},
+    {5, 1104, 0, 0, "НДС 0%", "Сумма с НДС 0%"},
+    {6, 1105, 0, 0, "Без НДС", "Сумма без НДС"},
+    {3, 1106, 20, 120, "НДС 20/120", "НДС 20/120"},
+    {4, 1107, 10, 110, "НДС 10/110", "НДС 10/110"},
+    {7, DOC_TAG_VAT_5, 5, 105, "НДС 5%", "НДС 5%"},
+    {8, DOC_TAG_VAT_7, 7, 107, "НДС 7%", "НДС 7%"},
+    {9, DOC_TAG_VAT_5_105, 5, 105, "НДС 5/105", "НДС 5/105"},
+    {10, DOC_TAG_VAT_7_107, 7, 107, "НДС 7/107", "НДС 7/107"},
+    {11, DOC_TAG_VAT_22, 22, 122, "НДС 22%", "НДС 22%"},
+    {12, DOC_TAG_VAT_22_122, 22, 122, "НДС 22/122", "НДС 22/122"},
+};
+#define VAT_RATE_COUNT (sizeof vat_rates / sizeof vat_rates[0])
 
-/* The tax in a price that includes it: price * num / den, half up. */
-static uint64_t vat_part(uint64_t gross, uint64_t num, uint64_t den)
+const doc_vat_rate_t *doc_vat_rate(uint8_t value)
 {
-  return (gross * num + den / 2) / den;
+  for (size_t i = 0; i < VAT_RATE_COUNT; i++)
+    if (vat_rates[i].value == value) return &vat_rates[i];
+  return NULL;
 }
 
-/* 1102-1107 for the rates the receipt has. Totals are below 2^48 (VLN 6),
-** so the products cannot overflow. */
+const doc_vat_rate_t *doc_vat_rate_at(size_t index)
+{
+  return index < VAT_RATE_COUNT ? &vat_rates[index] : NULL;
+}
+
+size_t doc_vat_rate_count(void) { return VAT_RATE_COUNT; }
+
+uint64_t doc_vat_amount(uint8_t value, uint64_t gross)
+{
+  const doc_vat_rate_t *v = doc_vat_rate(value);
+  if (!v) return 0;
+  if (!v->denominator) return gross;
+  return (gross * v->numerator + v->denominator / 2u) / v->denominator;
+}
+
+/* Gross amounts per 1199 value (index = value; 0 unused). */
+typedef struct vat_sums {
+  uint64_t base[DOC_VAT_MAX + 1];
+  bool present[DOC_VAT_MAX + 1];
+} vat_sums_t;
+
+/* The receipt-level sum of every rate the receipt has, in tag order. A
+** rate whose tax rounds to 0 is still written (0): the line had the rate. */
 static int put_vat(tlv_writer_t *w, const vat_sums_t *v)
 {
   int rc = 0;
-  if (v->base[1]) TRY(tlv_put_vln(w, 1102, vat_part(v->base[1], 20, 120)));
-  if (v->base[2]) TRY(tlv_put_vln(w, 1103, vat_part(v->base[2], 10, 110)));
-  if (v->base[5]) TRY(tlv_put_vln(w, 1104, v->base[5]));
-  if (v->base[6]) TRY(tlv_put_vln(w, 1105, v->base[6]));
-  if (v->base[3]) TRY(tlv_put_vln(w, 1106, vat_part(v->base[3], 20, 120)));
-  if (v->base[4]) TRY(tlv_put_vln(w, 1107, vat_part(v->base[4], 10, 110)));
+  for (size_t i = 0; i < VAT_RATE_COUNT; i++) {
+    uint8_t value = vat_rates[i].value;
+    if (v->present[value])
+      TRY(tlv_put_vln(w, vat_rates[i].sum_tag, doc_vat_amount(value, v->base[value])));
+  }
 fail:
   return rc;
 }
@@ -400,7 +438,10 @@ static int receipt_sums(const doc_receipt_t *r, uint64_t *total, vat_sums_t *vat
     const doc_item_t *item = &r->items[i];
     if (item->total > AMOUNT_MAX || sum + item->total > AMOUNT_MAX) return DOC_ERR_TOTAL;
     sum += item->total;
-    if (item->vat >= 1 && item->vat <= 6) vat->base[item->vat] += item->total;
+    if (doc_vat_rate(item->vat)) {
+      vat->base[item->vat] += item->total;
+      vat->present[item->vat] = true;
+    }
     if (item->marked) {
       *any_marked = true;
       if (doc_check_negative(item->check_result)) *any_negative = true;
@@ -1194,6 +1235,18 @@ static int parse_item(const tlv_item_t *stlv, doc_item_t *item)
   return rc == TLV_ERR_END ? 0 : rc;
 }
 
+/* A receipt-level VAT sum into r (by its rate); any other tag is skipped. */
+static int parse_vat_sum(const tlv_item_t *x, doc_receipt_t *r)
+{
+  for (size_t i = 0; i < VAT_RATE_COUNT; i++) {
+    if (vat_rates[i].sum_tag != x->tag) continue;
+    uint8_t value = vat_rates[i].value;
+    r->vat_present = (uint16_t)(r->vat_present | (1u << value));
+    return tlv_get_vln(x, &r->vat_sums[value]);
+  }
+  return 0;
+}
+
 int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_receipt_t *r,
                       uint64_t *total, uint8_t sign[6])
 {
@@ -1267,6 +1320,7 @@ int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_recei
       rc = parse_item(&x, &r->items[r->item_count++]);
       break;
     default:
+      rc = parse_vat_sum(&x, r);
       break;
     }
     if (rc != 0) return rc;

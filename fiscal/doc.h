@@ -96,6 +96,51 @@ typedef enum doc_km_status {
 */
 bool doc_check_negative(uint8_t check_result);
 
+/*
+** VAT (1199) and the receipt-level sums. One row per 1199 value 1..12:
+** the requisite the receipt carries for that rate, and what goes in it.
+** For a rate with a fraction (num/den) it is the tax inside the gross
+** amount of the lines at that rate, rounded half up once on the receipt:
+** sum = (gross * num + den / 2) / den (20 % is 20/120 of a price that
+** includes it, 22 % 22/122, 5 % 5/105 ...). For 0 % (1104) and "no VAT"
+** (1105) num is 0 and the requisite holds the gross amount itself.
+**
+** [open] The FNS tags of the six sums for 1199 = 7..12 (5 %, 7 %, 5/105,
+** 7/107, 22 %, 22/122) could not be confirmed from any published source
+** this project had (tag dictionaries, vendor drivers and OFD tables
+** reachable here give the 1199 values and the FNS JSON names nds5, nds7,
+** nds5105, nds7107, nds22, nds22122, never the numbers). Until they are,
+** these sums go in the private tags DOC_TAG_VAT_* below (0xFE10..0xFE15,
+** flagged TLV_TAG_NUMBER_OURS in the dictionary): never mistaken for a
+** real requisite, and replaced in this one place when the numbers are
+** known.
+*/
+#define DOC_VAT_MAX        12     /* the largest 1199 value */
+#define DOC_TAG_VAT_5      0xFE10 /* [open] sum of VAT at 5 %    (1199 = 7)  */
+#define DOC_TAG_VAT_7      0xFE11 /* [open] sum of VAT at 7 %    (1199 = 8)  */
+#define DOC_TAG_VAT_5_105  0xFE12 /* [open] sum of VAT at 5/105  (1199 = 9)  */
+#define DOC_TAG_VAT_7_107  0xFE13 /* [open] sum of VAT at 7/107  (1199 = 10) */
+#define DOC_TAG_VAT_22     0xFE14 /* [open] sum of VAT at 22 %   (1199 = 11) */
+#define DOC_TAG_VAT_22_122 0xFE15 /* [open] sum of VAT at 22/122 (1199 = 12) */
+
+typedef struct doc_vat_rate {
+  uint8_t value;         /* 1199 */
+  uint16_t sum_tag;      /* the receipt-level requisite */
+  uint8_t numerator;     /* the tax is gross * numerator / denominator; */
+  uint8_t denominator;   /* 0 / 0: the requisite is the gross amount     */
+  const char *label;     /* printed after a line: "НДС 22%", "Без НДС"   */
+  const char *sum_label; /* printed with the sum: "НДС 22%", "Сумма без НДС" */
+} doc_vat_rate_t;
+
+/* The row of a 1199 value, NULL outside 1..DOC_VAT_MAX. */
+const doc_vat_rate_t *doc_vat_rate(uint8_t value);
+/* The rows in the order their sums appear on a receipt (by tag). */
+const doc_vat_rate_t *doc_vat_rate_at(size_t index);
+size_t doc_vat_rate_count(void);
+/* The receipt-level value for `gross` kopecks at 1199 = value (see above);
+** 0 for a value outside 1..DOC_VAT_MAX. gross below 2^48 cannot overflow. */
+uint64_t doc_vat_amount(uint8_t value, uint64_t gross);
+
 /* Text fields below hold UTF-8, sized 2n+1 bytes for a requisite of n
 ** CP866 characters so Cyrillic fits; the codec counts the characters. */
 #define DOC_MAX_ITEMS    100
@@ -197,6 +242,10 @@ typedef struct doc_receipt {
   /* 1174 (31 only), an STLV: */
   uint32_t correction_date;  /* 1178, date of the corrected settlement */
   char correction_basis[33]; /* 1179, number of the order ("" when own) */
+  /* Read back by doc_parse_receipt() (the builder computes its own): the
+  ** receipt-level VAT requisite of each 1199 value, and which were there. */
+  uint64_t vat_sums[DOC_VAT_MAX + 1];
+  uint16_t vat_present; /* bit n: the sum of 1199 = n is on the receipt */
 } doc_receipt_t;
 
 /* Registration (1) and re-registration (11). */
@@ -263,7 +312,9 @@ int doc_build_fn_close(const doc_header_t *h, const doc_counters_t *c, uint8_t *
 ** Receipt (3) or, with correction, correction receipt (31): header, 1042,
 ** 1054, 1055, [31: 1173, 1174 {1178, 1179}], one 1059 per item, 1020 (the
 ** sum of the item totals), 1031, 1081, 1215 = 1216 = 1217 = 0, the VAT
-** sums 1102-1107 of the rates present, 2107 (see doc_check_negative).
+** sum of each rate present (doc_vat_rate: 1102-1107 and the [open] tags of
+** 5 %, 7 %, 22 % and their fractions, in tag order), 2107 (see
+** doc_check_negative).
 ** An item: 1030, 1079, 1023, 1043, 1199, 1212, 1214, 2108, 1163 {tag:
 ** value} (when product_tag), and when marked 2000 (km[0..km_len), GS
 ** kept), 2100, 2102, the status (2003 in 3, 2110 in 31: a correction

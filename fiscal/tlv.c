@@ -319,6 +319,15 @@ static const tlv_tag_info_t dictionary[] = {
     UNIXTIME(2114, "requestDateTime", "Дата и время запроса", OURS),
     STRING(2115, 4, 4, "controlCode", "Контрольный код КМ", 0),
     BYTE(2116, "operationKind", "Вид операции", OURS),
+
+    /* [open] The receipt-level VAT sums of the 2025-2026 rates (fiscal/doc.h,
+    ** DOC_TAG_VAT_*): the FNS JSON names, private stand-in numbers. */
+    VLN(0xFE10, 6, "nds5", "Сумма НДС чека по ставке 5%", TLV_TAG_NUMBER_OURS),
+    VLN(0xFE11, 6, "nds7", "Сумма НДС чека по ставке 7%", TLV_TAG_NUMBER_OURS),
+    VLN(0xFE12, 6, "nds5105", "Сумма НДС чека по расчетной ставке 5/105", TLV_TAG_NUMBER_OURS),
+    VLN(0xFE13, 6, "nds7107", "Сумма НДС чека по расчетной ставке 7/107", TLV_TAG_NUMBER_OURS),
+    VLN(0xFE14, 6, "nds22", "Сумма НДС чека по ставке 22%", TLV_TAG_NUMBER_OURS),
+    VLN(0xFE15, 6, "nds22122", "Сумма НДС чека по расчетной ставке 22/122", TLV_TAG_NUMBER_OURS),
 };
 /* clang-format on */
 

@@ -169,36 +169,11 @@ static const char *money(uint64_t kopecks, char *buf, size_t size)
   return buf;
 }
 
+/* A line's rate as printed (the wording is fiscal/doc.c's table). */
 static const char *vat_name(uint8_t vat)
 {
-  switch (vat) {
-  case 1:
-    return "НДС 20%";
-  case 2:
-    return "НДС 10%";
-  case 3:
-    return "НДС 20/120";
-  case 4:
-    return "НДС 10/110";
-  case 5:
-    return "НДС 0%";
-  case 6:
-    return "Без НДС";
-  case 7:
-    return "НДС 5%";
-  case 8:
-    return "НДС 7%";
-  case 9:
-    return "НДС 5/105";
-  case 10:
-    return "НДС 7/107";
-  case 11:
-    return "НДС 22%";
-  case 12:
-    return "НДС 22/122";
-  default:
-    return "НДС";
-  }
+  const doc_vat_rate_t *v = doc_vat_rate(vat);
+  return v ? v->label : "НДС";
 }
 
 static const char *operation_name(uint8_t op)
@@ -286,6 +261,13 @@ static int render(till_t *t, uint32_t number, out_t *o_, char qr[256])
   o.style = RECEIPT_PLAIN;
   if (r->cash) columns(&o, "Наличными", money(r->cash, a, sizeof a));
   if (r->cashless) columns(&o, "Безналичными", money(r->cashless, a, sizeof a));
+  /* The receipt-level VAT sums as the FN signed them, in the document's
+  ** order (by tag): "НДС 22% =18.03", "Сумма без НДС =100.00". */
+  for (size_t i = 0; i < doc_vat_rate_count(); i++) {
+    const doc_vat_rate_t *v = doc_vat_rate_at(i);
+    if (r->vat_present & (1u << v->value))
+      columns(&o, v->sum_label, money(r->vat_sums[v->value], a, sizeof a));
+  }
   rule(&o);
   snprintf(a, sizeof a, "РН ККТ %s", h.kkt_reg_number);
   columns(&o, a, "");

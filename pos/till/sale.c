@@ -718,8 +718,12 @@ int sale_close(till_t *t, uint64_t cash, uint64_t cashless, sale_closed_t *out, 
     uint8_t sign[6];
     doc_receipt_t *r = malloc(sizeof *r);
     if (r && fn_document_get(t->fn, res.number, &doc) == 0 &&
-        doc_parse_receipt(doc.data, doc.len, &h, r, &total, sign) == 0)
+        doc_parse_receipt(doc.data, doc.len, &h, r, &total, sign) == 0) {
       doc_receipt_qr(&h, total, r->operation, res.fiscal_sign, out->qr, sizeof out->qr);
+      /* The VAT sums as the FN signed them. */
+      memcpy(out->vat_sums, r->vat_sums, sizeof out->vat_sums);
+      out->vat_present = r->vat_present;
+    }
     free(r);
   }
   rc = 0;

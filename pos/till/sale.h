@@ -127,6 +127,10 @@ typedef struct sale_closed {
   uint64_t total, cash, cashless;
   size_t lines, marked_lines;
   char qr[256]; /* the receipt QR string */
+  /* The receipt-level VAT sums read back from the archived receipt, by
+  ** 1199 value (fiscal/doc.h doc_vat_rate); bit n of vat_present: rate n. */
+  uint64_t vat_sums[DOC_VAT_MAX + 1];
+  uint16_t vat_present;
   /* The FN closed the receipt (the sale happened) but the till could not
   ** write its own bookkeeping (the cache's sold codes, clearing the basket:
   ** a full disk). Nothing is lost: the next sale_open() or till_open()

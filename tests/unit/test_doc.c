@@ -640,6 +640,153 @@ static void test_receipt_totals_and_arguments(void **state)
   assert_wiped(buf, 300);
 }
 
+/*
+** VAT. One receipt per 1199 value, two lines (123.45 + 9.99 = 133.44) at
+** that rate; the expected receipt-level requisite and its value are
+** worked out by hand here, not by doc_vat_amount(): the tax inside a
+** price that includes it is gross * r / (100 + r), rounded half up once
+** on the receipt; 0 % and "no VAT" carry the gross amount.
+**   20 %, 20/120: 13344 * 20 / 120 = 2224.00  -> 2224
+**   10 %, 10/110: 13344 * 10 / 110 = 1213.09  -> 1213
+**    5 %,  5/105: 13344 *  5 / 105 =  635.43  ->  635
+**    7 %,  7/107: 13344 *  7 / 107 =  872.97  ->  873
+**   22 %, 22/122: 13344 * 22 / 122 = 2406.30  -> 2406
+** The tags of 7..12 are the [open] stand-ins of doc.h (DOC_TAG_VAT_*).
+*/
+static void test_receipt_vat_every_rate(void **state)
+{
+  (void)state;
+  static const struct {
+    uint8_t vat;
+    uint16_t tag;
+    uint64_t sum;
+  } rates[] = {
+      {1, 1102, 2224},
+      {2, 1103, 1213},
+      {3, 1106, 2224},
+      {4, 1107, 1213},
+      {5, 1104, 13344},
+      {6, 1105, 13344},
+      {7, DOC_TAG_VAT_5, 635},
+      {8, DOC_TAG_VAT_7, 873},
+      {9, DOC_TAG_VAT_5_105, 635},
+      {10, DOC_TAG_VAT_7_107, 873},
+      {11, DOC_TAG_VAT_22, 2406},
+      {12, DOC_TAG_VAT_22_122, 2406},
+  };
+  static doc_receipt_t r, back;
+  doc_header_t h = header(), hb;
+  uint64_t total = 0;
+  uint8_t sign[6];
+  for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
+    size_t len = 0;
+    tlv_reader_t body;
+    memset(&r, 0, sizeof r);
+    r.operation = DOC_OP_SALE;
+    r.tax_system = 1;
+    r.receipt_number = 1;
+    r.items[0] = plain_item("Товар А", 12345, 1);
+    r.items[1] = plain_item("Товар Б", 999, 1);
+    r.items[0].vat = r.items[1].vat = rates[i].vat;
+    r.item_count = 2;
+    r.cash = 13344;
+    assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+    open_doc(buf, len, DOC_RECEIPT, &body);
+    const uint16_t expected[] = {1040, 1012, 1041, 1037, 1018, 1048, 1009,        1187,
+                                 1021, 1038, 1209, 1042, 1054, 1055, 1059,        1059,
+                                 1020, 1031, 1081, 1215, 1216, 1217, rates[i].tag};
+    expect_tags(body, expected, sizeof expected / sizeof expected[0]);
+    assert_int_equal(vln(body, rates[i].tag), rates[i].sum);
+    /* Read back: the sum of that rate and no other. */
+    assert_int_equal(doc_parse_receipt(buf, len, &hb, &back, &total, sign), 0);
+    assert_int_equal(back.vat_present, 1u << rates[i].vat);
+    assert_int_equal(back.vat_sums[rates[i].vat], rates[i].sum);
+    /* The table agrees with the hand arithmetic. */
+    assert_int_equal(doc_vat_amount(rates[i].vat, 13344), rates[i].sum);
+    assert_int_equal(doc_vat_rate(rates[i].vat)->sum_tag, rates[i].tag);
+  }
+  assert_null(doc_vat_rate(0));
+  assert_null(doc_vat_rate(13));
+  assert_int_equal(doc_vat_amount(13, 13344), 0);
+}
+
+/*
+** One receipt with four rates: each sum once, in tag order (1103, 1105,
+** then the 5 % and 22 % stand-ins), each from its own lines only; and the
+** rounding is half up on the receipt, not per line:
+**   10 %: 89.90 + 84.50 = 174.40; 17440 * 10 / 110 = 1585.45 -> 1585
+**   none: 45.00
+**   5 %: 100.00; 10000 * 5 / 105 = 476.19 -> 476
+**   22 %: 49.99 x 3 = 149.97 (three lines of 49.99); 14997 * 22 / 122
+**         = 2704.38 -> 2704 (per line: 4999 * 22 / 122 = 901.46 -> 901,
+**         x 3 = 2703: the per-line sum would be a kopeck short)
+**   half up: 0.15 at 20 %: 15 / 6 = 2.5 -> 3 (a banker's rounding gives 2)
+*/
+static void test_receipt_vat_mixed_and_rounding(void **state)
+{
+  (void)state;
+  static doc_receipt_t r;
+  doc_header_t h = header();
+  size_t len = 0;
+  tlv_reader_t body;
+  memset(&r, 0, sizeof r);
+  r.operation = DOC_OP_SALE;
+  r.tax_system = 1;
+  r.receipt_number = 2;
+  r.items[0] = plain_item("Кроссовки", 4999, 1);
+  r.items[0].vat = 11;
+  r.items[1] = plain_item("Молоко", 8990, 1);
+  r.items[1].vat = 2;
+  r.items[2] = plain_item("Кроссовки", 4999, 1);
+  r.items[2].vat = 11;
+  r.items[3] = plain_item("Хлеб", 4500, 1);
+  r.items[3].vat = 6;
+  r.items[4] = plain_item("Кефир", 8450, 1);
+  r.items[4].vat = 2;
+  r.items[5] = plain_item("Услуга", 10000, 1);
+  r.items[5].vat = 7;
+  r.items[6] = plain_item("Кроссовки", 4999, 1);
+  r.items[6].vat = 11;
+  r.item_count = 7;
+  r.cashless = 4999 * 3 + 8990 + 8450 + 4500 + 10000;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  EXPECT_TAGS(body, 1040, 1012, 1041, 1037, 1018, 1048, 1009, 1187, 1021, 1038, 1209, 1042, 1054,
+              1055, 1059, 1059, 1059, 1059, 1059, 1059, 1059, 1020, 1031, 1081, 1215, 1216, 1217,
+              1103, 1105, DOC_TAG_VAT_5, DOC_TAG_VAT_22);
+  assert_int_equal(vln(body, 1103), 1585);
+  assert_int_equal(vln(body, 1105), 4500);
+  assert_int_equal(vln(body, DOC_TAG_VAT_5), 476);
+  assert_int_equal(vln(body, DOC_TAG_VAT_22), 2704);
+
+  /* Half up. */
+  memset(&r, 0, sizeof r);
+  r.operation = DOC_OP_SALE;
+  r.tax_system = 1;
+  r.items[0] = plain_item("Спички", 15, 1);
+  r.item_count = 1;
+  r.cash = 15;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_int_equal(vln(body, 1102), 3);
+
+  /* The JSON names of the new sums (the FNS JSON names OFDs use). */
+  memset(&r, 0, sizeof r);
+  r.operation = DOC_OP_SALE;
+  r.tax_system = 1;
+  r.items[0] = plain_item("Кроссовки", 10000, 1);
+  r.items[0].vat = 11;
+  r.item_count = 1;
+  r.cash = 10000;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  int err = -1;
+  char *json = doc_to_json(buf, len, &err);
+  assert_non_null(json);
+  /* 10000 * 22 / 122 = 1803.28 -> 1803 */
+  assert_non_null(strstr(json, "\"nds22\":1803"));
+  free(json);
+}
+
 /* A line as large as the dictionary allows: every text at its limit. */
 static doc_item_t largest_item(void)
 {
@@ -1906,6 +2053,8 @@ int main(void)
       cmocka_unit_test(test_state_report_and_fn_close),
       cmocka_unit_test(test_receipt_with_marked_lines),
       cmocka_unit_test(test_receipt_2107),
+      cmocka_unit_test(test_receipt_vat_every_rate),
+      cmocka_unit_test(test_receipt_vat_mixed_and_rounding),
       cmocka_unit_test(test_receipt_operations_and_correction),
       cmocka_unit_test(test_receipt_totals_and_arguments),
       cmocka_unit_test(test_receipt_size_limits),
