@@ -247,6 +247,189 @@ fail:
 /* ---------------------------------------------------------------------- */
 /* Shift open (2), shift close (5), state report (21), FN close (6)        */
 
+/* ---------------------------------------------------------------------- */
+/* Settlement totals (1194, 1157)                                          */
+
+static int open_document(const uint8_t *doc, size_t len, uint16_t form, tlv_item_t *outer,
+                         tlv_reader_t *body);
+
+/* The counter tags of the VAT in 1129..1132, by 1199 value. */
+static const uint16_t totals_vat_tags[DOC_VAT_MAX + 1] = {
+    [1] = 1139,
+    [2] = 1140,
+    [3] = 1141,
+    [4] = 1142,
+    [5] = 1143,
+    [6] = 1183,
+    [7] = DOC_TAG_TOTAL_VAT_5,
+    [8] = DOC_TAG_TOTAL_VAT_7,
+    [9] = DOC_TAG_TOTAL_VAT_5_105,
+    [10] = DOC_TAG_TOTAL_VAT_7_107,
+    [11] = DOC_TAG_TOTAL_VAT_22,
+    [12] = DOC_TAG_TOTAL_VAT_22_122,
+};
+
+/* Per operation (1054 = 1..4): the receipts' STLV and the corrections'. */
+static const uint16_t totals_op_tags[5] = {0, 1129, 1130, 1131, 1132};
+static const uint16_t totals_correction_tags[5] = {0, 1145, 1232, 1146, 1233};
+
+uint16_t doc_totals_vat_tag(uint8_t value)
+{
+  return value <= DOC_VAT_MAX ? totals_vat_tags[value] : 0;
+}
+
+void doc_totals_add(doc_totals_t *t, bool correction, const doc_receipt_t *r, uint64_t total)
+{
+  if (!t || !r || r->operation < 1 || r->operation > 4) return;
+  doc_op_totals_t *o = correction ? &t->corrections[r->operation] : &t->receipts[r->operation];
+  o->count++;
+  o->total += total;
+  o->cash += r->cash;
+  o->cashless += r->cashless;
+  for (uint8_t v = 1; v <= DOC_VAT_MAX; v++)
+    if (r->vat_present & (1u << v)) {
+      o->vat[v] += r->vat_sums[v];
+      o->vat_present = (uint16_t)(o->vat_present | (1u << v));
+    }
+}
+
+/* One operation's counters of its receipts (1129..1132). */
+static int put_op_totals(tlv_writer_t *w, uint16_t tag, const doc_op_totals_t *o)
+{
+  int rc = 0;
+  TRY(tlv_begin_stlv(w, tag));
+  TRY(tlv_put_uint32(w, 1135, o->count));
+  TRY(tlv_put_vln(w, 1136, o->cash));
+  TRY(tlv_put_vln(w, 1138, o->cashless));
+  if (o->prepaid) TRY(tlv_put_vln(w, 1218, o->prepaid));
+  if (o->credit) TRY(tlv_put_vln(w, 1219, o->credit));
+  if (o->other) TRY(tlv_put_vln(w, 1220, o->other));
+  for (uint8_t v = 1; v <= DOC_VAT_MAX; v++)
+    if (o->vat_present & (1u << v)) TRY(tlv_put_vln(w, totals_vat_tags[v], o->vat[v]));
+  TRY(tlv_put_vln(w, 1201, o->total));
+  TRY(tlv_end_stlv(w));
+fail:
+  return rc;
+}
+
+/* 1194 or 1157 (see doc.h). */
+static int put_totals(tlv_writer_t *w, uint16_t tag, const doc_totals_t *t)
+{
+  uint32_t all = 0, corrections = 0;
+  int rc = 0;
+  for (int op = 1; op <= 4; op++) {
+    all += t->receipts[op].count + t->corrections[op].count;
+    corrections += t->corrections[op].count;
+  }
+  TRY(tlv_begin_stlv(w, tag));
+  TRY(tlv_put_uint32(w, 1134, all));
+  for (int op = 1; op <= 4; op++)
+    if (t->receipts[op].count) TRY(put_op_totals(w, totals_op_tags[op], &t->receipts[op]));
+  TRY(tlv_begin_stlv(w, 1133));
+  TRY(tlv_put_uint32(w, 1144, corrections));
+  for (int op = 1; op <= 4; op++) {
+    if (!t->corrections[op].count) continue;
+    TRY(tlv_begin_stlv(w, totals_correction_tags[op]));
+    TRY(tlv_put_uint32(w, 1135, t->corrections[op].count));
+    TRY(tlv_put_vln(w, 1201, t->corrections[op].total));
+    TRY(tlv_end_stlv(w));
+  }
+  TRY(tlv_end_stlv(w));
+  TRY(tlv_end_stlv(w));
+fail:
+  return rc;
+}
+
+static int put_all_totals(tlv_writer_t *w, const doc_counters_t *c)
+{
+  int rc = 0;
+  if (c->shift_totals) TRY(put_totals(w, 1194, c->shift_totals));
+  if (c->fn_totals) TRY(put_totals(w, 1157, c->fn_totals));
+fail:
+  return rc;
+}
+
+/* One 1129..1132 or 1145/1232/1146/1233 back into o. */
+static int parse_op_totals(const tlv_item_t *stlv, doc_op_totals_t *o)
+{
+  tlv_reader_t r;
+  tlv_item_t x;
+  int rc;
+  if ((rc = tlv_reader_enter(stlv, &r)) != 0) return rc;
+  while ((rc = tlv_reader_next(&r, &x)) == 0) {
+    switch (x.tag) {
+    case 1135:
+      rc = tlv_get_uint32(&x, &o->count);
+      break;
+    case 1201:
+      rc = tlv_get_vln(&x, &o->total);
+      break;
+    case 1136:
+      rc = tlv_get_vln(&x, &o->cash);
+      break;
+    case 1138:
+      rc = tlv_get_vln(&x, &o->cashless);
+      break;
+    case 1218:
+      rc = tlv_get_vln(&x, &o->prepaid);
+      break;
+    case 1219:
+      rc = tlv_get_vln(&x, &o->credit);
+      break;
+    case 1220:
+      rc = tlv_get_vln(&x, &o->other);
+      break;
+    default:
+      for (uint8_t v = 1; v <= DOC_VAT_MAX; v++)
+        if (totals_vat_tags[v] == x.tag) {
+          o->vat_present = (uint16_t)(o->vat_present | (1u << v));
+          rc = tlv_get_vln(&x, &o->vat[v]);
+        }
+      break;
+    }
+    if (rc != 0) return rc;
+  }
+  return rc == TLV_ERR_END ? 0 : rc;
+}
+
+int doc_parse_totals(const uint8_t *doc, size_t len, uint16_t tag, doc_totals_t *out)
+{
+  tlv_item_t outer, x, y;
+  tlv_reader_t body, t, c;
+  doc_totals_t got;
+  bool found = false;
+  int rc;
+  if (!out) return TLV_ERR_ARGUMENT;
+  if ((rc = open_document(doc, len, 0, &outer, &body)) != 0) return rc;
+  if (outer.tag != DOC_SHIFT_CLOSE && outer.tag != DOC_STATE_REPORT) return DOC_ERR_WRONG_FORM;
+  memset(&got, 0, sizeof got);
+  while ((rc = tlv_reader_next(&body, &x)) == 0) {
+    if (x.tag != tag) continue;
+    if (found) return DOC_ERR_DUPLICATE;
+    found = true;
+    if ((rc = tlv_reader_enter(&x, &t)) != 0) return rc;
+    while ((rc = tlv_reader_next(&t, &y)) == 0) {
+      for (int op = 1; op <= 4; op++)
+        if (y.tag == totals_op_tags[op] && (rc = parse_op_totals(&y, &got.receipts[op])) != 0)
+          return rc;
+      if (y.tag != 1133) continue;
+      tlv_item_t z;
+      if ((rc = tlv_reader_enter(&y, &c)) != 0) return rc;
+      while ((rc = tlv_reader_next(&c, &z)) == 0)
+        for (int op = 1; op <= 4; op++)
+          if (z.tag == totals_correction_tags[op] &&
+              (rc = parse_op_totals(&z, &got.corrections[op])) != 0)
+            return rc;
+      if (rc != TLV_ERR_END) return rc;
+    }
+    if (rc != TLV_ERR_END) return rc;
+  }
+  if (rc != TLV_ERR_END) return rc;
+  if (!found) return DOC_ERR_MISSING;
+  *out = got;
+  return 0;
+}
+
 int doc_build_shift(const doc_header_t *h, const doc_counters_t *c, bool open, uint8_t *buf,
                     size_t cap, size_t *len)
 {
@@ -262,6 +445,7 @@ int doc_build_shift(const doc_header_t *h, const doc_counters_t *c, bool open, u
     TRY(put_unsent(&w, c, false));
   }
   TRY(put_fn_flags(&w, c));
+  if (!open) TRY(put_all_totals(&w, c));
   TRY(tlv_end_stlv(&w));
 fail:
   return build_end(&w, rc, cap, len);
@@ -277,6 +461,7 @@ int doc_build_state_report(const doc_header_t *h, const doc_counters_t *c, uint8
   if (h->autonomous) TRY(tlv_put_byte(&w, 1002, 1));
   TRY(put_unsent(&w, c, true));
   TRY(put_fn_flags(&w, c));
+  TRY(put_all_totals(&w, c));
   TRY(tlv_end_stlv(&w));
 fail:
   return build_end(&w, rc, cap, len);

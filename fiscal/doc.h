@@ -259,6 +259,58 @@ typedef struct doc_registration {
   uint32_t reason_mask; /* 1205 (11 only) */
 } doc_registration_t;
 
+/*
+** Settlement totals: the shift's (1194, in a shift close 5 and a state
+** report 21 inside a shift) and the FN's since registration (1157, in 5
+** and 21). Both have one layout: 1134 (receipts and corrections of every
+** operation), then per operation 1129 (sale), 1130 (sale return), 1131
+** (purchase), 1132 (purchase return) the counters of its receipts (3):
+** 1135 count, 1136 cash, 1138 cashless, 1218 prepaid, 1219 credit, 1220
+** other form (these three only when not 0), the VAT of each rate present
+** (1139 20 %, 1140 10 %, 1141 20/120, 1142 10/110, 1143 sum at 0 %, 1183
+** sum without VAT; the 2025-2026 rates [open], DOC_TAG_TOTAL_VAT_*), 1201
+** total; an operation without receipts is left out. Then 1133 for the
+** correction receipts (31): 1144 count, and per operation with corrections
+** 1145 (sale), 1232 (sale return), 1146 (purchase), 1233 (purchase
+** return), each {1135 count, 1201 total}.
+*/
+#define DOC_TAG_TOTAL_VAT_5      0xFE20 /* [open] VAT at 5 % in the counters      */
+#define DOC_TAG_TOTAL_VAT_7      0xFE21 /* [open] 7 %                             */
+#define DOC_TAG_TOTAL_VAT_5_105  0xFE22 /* [open] 5/105                           */
+#define DOC_TAG_TOTAL_VAT_7_107  0xFE23 /* [open] 7/107                           */
+#define DOC_TAG_TOTAL_VAT_22     0xFE24 /* [open] 22 %                            */
+#define DOC_TAG_TOTAL_VAT_22_122 0xFE25 /* [open] 22/122                          */
+
+typedef struct doc_op_totals {
+  uint32_t count;                  /* 1135 */
+  uint64_t total;                  /* 1201: the sum of 1020 */
+  uint64_t cash;                   /* 1136 */
+  uint64_t cashless;               /* 1138 */
+  uint64_t prepaid, credit, other; /* 1218, 1219, 1220 */
+  uint64_t vat[DOC_VAT_MAX + 1];   /* the receipts' VAT requisites, by 1199 value */
+  uint16_t vat_present;            /* bit n: rate n seen */
+} doc_op_totals_t;
+
+typedef struct doc_totals {
+  doc_op_totals_t receipts[5];    /* by 1054 (index 1..4; 0 unused) */
+  doc_op_totals_t corrections[5]; /* correction receipts, by 1054 */
+} doc_totals_t;
+
+/* The counter tag of a 1199 value's VAT in 1129..1132 (0 outside 1..12). */
+uint16_t doc_totals_vat_tag(uint8_t value);
+
+/* Adds one receipt (3) or correction receipt (31), as doc_parse_receipt()
+** read it (r with its vat_sums, total its 1020), to t. */
+void doc_totals_add(doc_totals_t *t, bool correction, const doc_receipt_t *r, uint64_t total);
+
+/*
+** Reads the 1194 (tag 1194) or 1157 (tag 1157) of a sealed 5 or 21 into
+** *out; DOC_ERR_MISSING when the document has none, DOC_ERR_WRONG_FORM for
+** another form, a tlv_error_t for a malformed one. The VAT of a rate is
+** read back into vat[] with its bit in vat_present.
+*/
+int doc_parse_totals(const uint8_t *doc, size_t len, uint16_t tag, doc_totals_t *out);
+
 /* Shift open (2), shift close (5), state report (21), FN close (6): counters. */
 typedef struct doc_counters {
   uint32_t receipts_in_shift;    /* 1118 (5) */
@@ -272,6 +324,9 @@ typedef struct doc_counters {
   bool fn_replace_urgent;        /* 1051: replace the FN soon */
   bool fn_memory_full;           /* 1052: FN memory 99% full */
   bool ofd_timeout;              /* 1053: OFD answer overdue */
+  /* Totals (see doc_totals_t); NULL leaves the requisite out. */
+  const doc_totals_t *shift_totals; /* 1194 (5; 21 inside a shift) */
+  const doc_totals_t *fn_totals;    /* 1157 (5, 21) */
 } doc_counters_t;
 
 /*
@@ -296,8 +351,9 @@ typedef struct doc_counters {
 **   1205 (11 only).
 ** Shift open (2): 1188, 1189, FN flags 1050-1053 (when set), 1213 (when
 **   not 0). Shift close (5): 1118, 1111, 1097, 1098 (when 1097 > 0), 2104,
-**   flags, 1213. State report (21): 1002 (when autonomous), 1097, 1116 and
-**   1098 (when 1097 > 0), 2104, flags, 1213. FN close (6): 1097, 1098
+**   flags, 1213, 1194 and 1157 (when given). State report (21): 1002 (when
+**   autonomous), 1097, 1116 and 1098 (when 1097 > 0), 2104, flags, 1213,
+**   1194 and 1157 (when given). FN close (6): 1097, 1098
 **   (when 1097 > 0), 2104.
 */
 int doc_build_registration(const doc_header_t *h, const doc_registration_t *r, bool re,

@@ -253,6 +253,7 @@ typedef enum stmt_id {
   S_TOTALS_ADD,
   S_TOTALS_RESET_SHIFT,
   S_TOTALS_GET,
+  S_DOC_RECEIPTS,
   S__COUNT
 } stmt_id_t;
 
@@ -348,6 +349,10 @@ static const char *const statements[S__COUNT] = {
         " amount = amount + excluded.amount",
     [S_TOTALS_RESET_SHIFT] = "DELETE FROM totals WHERE scope = 0",
     [S_TOTALS_GET] = "SELECT scope, operation, receipts, amount FROM totals",
+    /* The receipts and corrections of one shift (?1 > 0) or of the whole
+    ** archive (?1 = 0), for the counters of 5 and 21. */
+    [S_DOC_RECEIPTS] = "SELECT type, tlv FROM documents WHERE type IN (3, 31)"
+                       " AND (?1 = 0 OR shift = ?1) ORDER BY number",
 };
 
 /* ---------------------------------------------------------------------- */
@@ -417,6 +422,7 @@ typedef struct emu {
   /* Work areas, allocated once with the emulator so closing a receipt
   ** never allocates (and a 90 KiB receipt never sits on the stack). */
   doc_receipt_t receipt;
+  doc_totals_t shift_totals, fn_totals; /* a report's 1194 and 1157 */
   uint8_t doc[DOC_MAX_DOCUMENT];
   uint8_t note[DOC_MAX_DOCUMENT];
 } emu_t;
@@ -1434,6 +1440,38 @@ static int report_start(emu_t *e, uint16_t type, meta_t *m, uint32_t now)
   return rule_ofd(e, m, now);
 }
 
+/*
+** The settlement totals of 1194 (shift > 0: that shift's) or 1157 (shift 0:
+** since registration), added up from the archive itself: the receipts and
+** corrections the FN signed are the truth, so the counters cannot drift
+** from them and need no table of their own. Uses e->receipt as scratch: a
+** report is only made with no receipt open (report_start).
+*/
+static int totals_from_archive(emu_t *e, uint32_t shift, doc_totals_t *out)
+{
+  sqlite3_stmt *s = st(e, S_DOC_RECEIPTS);
+  bool found = false;
+  int rc;
+  memset(out, 0, sizeof *out);
+  if ((rc = bind_int(s, 1, (int64_t)shift)) != 0) return rc;
+  while ((rc = fetch(s, &found)) == 0 && found) {
+    doc_header_t h;
+    uint64_t total = 0;
+    uint8_t sign[DOC_SIGN_SIZE];
+    int type = sqlite3_column_int(s, 0);
+    const uint8_t *tlv = sqlite3_column_blob(s, 1);
+    size_t n = (size_t)sqlite3_column_bytes(s, 1);
+    if (doc_parse_receipt(tlv, n, &h, &e->receipt, &total, sign) != 0) {
+      rc = FN_ERR_FAILURE; /* the archive holds what the FN sealed */
+      break;
+    }
+    doc_totals_add(out, type == DOC_CORRECTION, &e->receipt, total);
+  }
+  sqlite3_reset(s);
+  memset(&e->receipt, 0, sizeof e->receipt);
+  return rc;
+}
+
 /* A report-like document into e->doc, with the counters as they stand. */
 static int report_build(emu_t *e, uint16_t type, const doc_header_t *h, const doc_counters_t *c,
                         size_t *len)
@@ -1494,6 +1532,15 @@ static int report(emu_t *e, uint16_t type, const char *cashier, fn_doc_result_t 
     m.documents_in_shift++; /* 1111 counts the close itself */
   }
   if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
+  if (type == DOC_SHIFT_CLOSE || type == DOC_STATE_REPORT) {
+    /* 1194 for the shift (a 21 outside a shift has none), 1157 always. */
+    if (m.shift_open) {
+      if ((rc = totals_from_archive(e, m.shift_number, &e->shift_totals)) != 0) goto fail;
+      c.shift_totals = &e->shift_totals;
+    }
+    if ((rc = totals_from_archive(e, 0, &e->fn_totals)) != 0) goto fail;
+    c.fn_totals = &e->fn_totals;
+  }
   /* 1038 only inside a shift (the builder leaves 0 out of a 21). */
   header_make(&m, cashier, m.last_document + 1, now,
               type == DOC_STATE_REPORT && !m.shift_open ? 0 : m.shift_number, &h);
@@ -1645,10 +1692,13 @@ end:
   return tx_end(e, rc);
 }
 
-static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool correction,
-                             fn_doc_result_t *out)
+/*
+** Closes the open receipt as a receipt (3) or, with `correction` (1173,
+** 1174 in *correction; NULL for a receipt), a correction receipt (31).
+*/
+static int receipt_close(emu_t *e, uint64_t cash, uint64_t cashless,
+                         const fn_correction_t *correction, fn_doc_result_t *out)
 {
-  emu_t *e = self;
   meta_t m;
   bool marked = false;
   open_receipt_t open;
@@ -1696,13 +1746,25 @@ static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool 
   r->receipt_number = m.receipts_in_shift + 1;
   r->cash = cash;
   r->cashless = cashless;
-  /* fn.h has no way to pass 1173/1178/1179 yet: a correction is on the
-  ** register's own initiative (0), dated now, without an order number. */
   r->correction_type = 0;
   r->correction_date = now;
   r->correction_basis[0] = '\0';
+  if (correction) {
+    /* 1173 is 0 (own initiative) or 1 (by order, which needs the order's
+    ** number); the corrected settlement cannot be later than now. */
+    bool by_order = correction->type == 1;
+    if (correction->type > 1 || by_order != (correction->order_number[0] != '\0') ||
+        correction->date > now) {
+      rc = FN_ERR_VALUE;
+      goto fail;
+    }
+    r->correction_type = correction->type;
+    r->correction_date = correction->date ? correction->date : now;
+    copy_text(r->correction_basis, sizeof r->correction_basis, correction->order_number);
+  }
   header_make(&m, open.cashier, m.last_document + 1, now, m.shift_number, &h);
-  if ((rc = from_doc(doc_build_receipt(&h, r, correction, e->doc, sizeof e->doc, &len))) != 0)
+  if ((rc = from_doc(doc_build_receipt(&h, r, correction != NULL, e->doc, sizeof e->doc, &len))) !=
+      0)
     goto fail;
   if ((rc = document_store(e, &m, correction ? DOC_CORRECTION : DOC_RECEIPT, &h, len, !m.autonomous,
                            &res)) != 0)
@@ -1741,6 +1803,44 @@ static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool 
   if ((rc = tx_commit(e)) != 0) goto fail;
   result_give(out, &res);
   return 0;
+fail:
+  tx_rollback(e);
+  return rc;
+}
+
+static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool correction,
+                             fn_doc_result_t *out)
+{
+  fn_correction_t own = {.type = 0};
+  return receipt_close(self, cash, cashless, correction ? &own : NULL, out);
+}
+
+static int emu_correction_close(void *self, uint64_t cash, uint64_t cashless,
+                                const fn_correction_t *c, fn_doc_result_t *out)
+{
+  return receipt_close(self, cash, cashless, c, out);
+}
+
+static int emu_totals(void *self, bool shift, doc_totals_t *out)
+{
+  emu_t *e = self;
+  meta_t m;
+  bool receipt = false;
+  open_receipt_t open;
+  int rc;
+  if ((rc = tx_begin(e, false)) != 0) return rc;
+  if ((rc = meta_load(e, &m)) != 0) goto fail;
+  /* e->receipt is the open receipt's scratch; with one open it is in use. */
+  if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
+  if (receipt) {
+    rc = FN_ERR_STATE;
+    goto fail;
+  }
+  if (shift && !m.shift_open)
+    memset(out, 0, sizeof *out);
+  else if ((rc = totals_from_archive(e, shift ? m.shift_number : 0, out)) != 0)
+    goto fail;
+  return tx_commit(e);
 fail:
   tx_rollback(e);
   return rc;
@@ -2252,6 +2352,8 @@ static const fn_backend_t emu_backend = {
     .sign_blob = emu_sign_blob,
     .document_ack_batch = emu_document_ack_batch,
     .notification_ticket_batch = emu_notification_ticket_batch,
+    .correction_close = emu_correction_close,
+    .totals = emu_totals,
 };
 
 /* ---------------------------------------------------------------------- */

@@ -175,10 +175,12 @@ static const tlv_tag_info_t dictionary[] = {
     STRING(1117, 0, 64, "sellerAddress", "Адрес электронной почты отправителя чека", 0),
     UINT32(1118, "receiptsQuantity", "Количество кассовых чеков (БСО) за смену", OURS),
     BYTE(1126, "lotterySign", "Признак проведения лотереи", 0),
-    STLV(1129, 116, "sellOper", "Счетчики операций «приход»", 0),
-    STLV(1130, 116, "sellReturnOper", "Счетчики операций «возврат прихода»", 0),
-    STLV(1131, 116, "buyOper", "Счетчики операций «расход»", 0),
-    STLV(1132, 116, "buyReturnOper", "Счетчики операций «возврат расхода»", 0),
+    /* [open] 1129-1132: 116 bytes in the format's table before the 2025-2026
+    ** rates; a shift with lines at many rates needs room for their VAT. */
+    STLV(1129, 256, "sellOper", "Счетчики операций «приход»", 0),
+    STLV(1130, 256, "sellReturnOper", "Счетчики операций «возврат прихода»", 0),
+    STLV(1131, 256, "buyOper", "Счетчики операций «расход»", 0),
+    STLV(1132, 256, "buyReturnOper", "Счетчики операций «возврат расхода»", 0),
     STLV(1133, 216, "receiptCorrection", "Счетчики операций по чекам коррекции", 0),
     UINT32(1134, "totalReceiptBsoCount",
            "Количество чеков (БСО) и чеков коррекции со всеми признаками расчетов", 0),
@@ -193,7 +195,7 @@ static const tlv_tag_info_t dictionary[] = {
     UINT32(1144, "receiptCorrectionCount", "Количество чеков коррекции (БСО коррекции)", 0),
     STLV(1145, 32, "sellCorrection", "Счетчики по признаку «приход»", 0),
     STLV(1146, 32, "buyCorrection", "Счетчики по признаку «расход»", 0),
-    STLV(1157, 708, "fiscalDriveSumReports", "Счетчики итогов ФН", 0),
+    STLV(1157, 1400, "fiscalDriveSumReports", "Счетчики итогов ФН", 0),
     STLV(1158, 708, "notTransmittedDocumentsSumReports", "Счетчики итогов непереданных ФД", 0),
     BYTES(1162, 1, 32, "productCode", "Код товара (ФФД 1.05)", 0),
     STLV(1163, 256, "productCodeNew", "Код товара", 0),
@@ -212,7 +214,7 @@ static const tlv_tag_info_t dictionary[] = {
     STRING(1191, 0, 64, "propertiesItem", "Дополнительный реквизит предмета расчета", 0),
     STRING(1192, 0, 16, "propertiesData", "Дополнительный реквизит чека (БСО)", 0),
     BYTE(1193, "gamblingSign", "Признак проведения азартных игр", 0),
-    STLV(1194, 708, "shiftSumReports", "Счетчики итогов смены", OURS),
+    STLV(1194, 1400, "shiftSumReports", "Счетчики итогов смены", OURS),
     VLN(1198, 6, "unitNds", "Размер НДС за единицу предмета расчета", 0),
     BYTE(1199, "nds", "Ставка НДС", 0),
     VLN(1200, 6, "ndsSum", "Сумма НДС за предмет расчета", 0),
@@ -328,6 +330,13 @@ static const tlv_tag_info_t dictionary[] = {
     VLN(0xFE13, 6, "nds7107", "Сумма НДС чека по расчетной ставке 7/107", TLV_TAG_NUMBER_OURS),
     VLN(0xFE14, 6, "nds22", "Сумма НДС чека по ставке 22%", TLV_TAG_NUMBER_OURS),
     VLN(0xFE15, 6, "nds22122", "Сумма НДС чека по расчетной ставке 22/122", TLV_TAG_NUMBER_OURS),
+    VLN(0xFE20, 6, "tax5Sum", "Сумма НДС по ставке 5%", TLV_TAG_NUMBER_OURS | OURS),
+    VLN(0xFE21, 6, "tax7Sum", "Сумма НДС по ставке 7%", TLV_TAG_NUMBER_OURS | OURS),
+    VLN(0xFE22, 6, "tax5105Sum", "Сумма НДС по расчетной ставке 5/105", TLV_TAG_NUMBER_OURS | OURS),
+    VLN(0xFE23, 6, "tax7107Sum", "Сумма НДС по расчетной ставке 7/107", TLV_TAG_NUMBER_OURS | OURS),
+    VLN(0xFE24, 6, "tax22Sum", "Сумма НДС по ставке 22%", TLV_TAG_NUMBER_OURS | OURS),
+    VLN(0xFE25, 6, "tax22122Sum", "Сумма НДС по расчетной ставке 22/122",
+        TLV_TAG_NUMBER_OURS | OURS),
 };
 /* clang-format on */
 

@@ -787,6 +787,49 @@ static void test_receipt_vat_mixed_and_rounding(void **state)
   free(json);
 }
 
+/*
+** The settlement totals of a state report, byte for byte as the format
+** lays them out (tag and length little-endian; VLN without trailing
+** zeros, 0 as one byte): one sale of 1.00 in cash at 20 % (VAT 0.17).
+*/
+static void test_state_report_totals_bytes(void **state)
+{
+  (void)state;
+  static const uint8_t expected[] = {
+      0xAA, 0x04, 0x34, 0x00,                         /* 1194, 52 bytes */
+      0x6E, 0x04, 0x04, 0x00, 0x01, 0x00, 0x00, 0x00, /* 1134 = 1 */
+      0x69, 0x04, 0x1C, 0x00,                         /* 1129 (sale), 28 bytes */
+      0x6F, 0x04, 0x04, 0x00, 0x01, 0x00, 0x00, 0x00, /* 1135 = 1 */
+      0x70, 0x04, 0x01, 0x00, 0x64,                   /* 1136 cash 100 */
+      0x72, 0x04, 0x01, 0x00, 0x00,                   /* 1138 cashless 0 */
+      0x73, 0x04, 0x01, 0x00, 0x11,                   /* 1139 VAT 20 % 17 */
+      0xB1, 0x04, 0x01, 0x00, 0x64,                   /* 1201 total 100 */
+      0x6D, 0x04, 0x08, 0x00,                         /* 1133 (corrections), 8 bytes */
+      0x78, 0x04, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, /* 1144 = 0 */
+  };
+  doc_header_t h = header();
+  doc_counters_t c;
+  doc_totals_t t;
+  size_t len = 0;
+  memset(&c, 0, sizeof c);
+  memset(&t, 0, sizeof t);
+  t.receipts[1].count = 1;
+  t.receipts[1].total = 100;
+  t.receipts[1].cash = 100;
+  t.receipts[1].vat[1] = 17;
+  t.receipts[1].vat_present = 1u << 1;
+  c.shift_totals = &t;
+  assert_int_equal(doc_build_state_report(&h, &c, buf, sizeof buf, &len), 0);
+  /* 1194 is the last requisite: the document ends with it. */
+  assert_true(len > sizeof expected);
+  assert_memory_equal(buf + len - sizeof expected, expected, sizeof expected);
+  doc_totals_t back;
+  assert_int_equal(doc_parse_totals(buf, len, 1194, &back), 0);
+  assert_int_equal(back.receipts[1].vat[1], 17);
+  assert_int_equal(back.receipts[1].count, 1);
+  assert_int_equal(doc_parse_totals(buf, len, 1157, &back), DOC_ERR_MISSING);
+}
+
 /* A line as large as the dictionary allows: every text at its limit. */
 static doc_item_t largest_item(void)
 {
@@ -2055,6 +2098,7 @@ int main(void)
       cmocka_unit_test(test_receipt_2107),
       cmocka_unit_test(test_receipt_vat_every_rate),
       cmocka_unit_test(test_receipt_vat_mixed_and_rounding),
+      cmocka_unit_test(test_state_report_totals_bytes),
       cmocka_unit_test(test_receipt_operations_and_correction),
       cmocka_unit_test(test_receipt_totals_and_arguments),
       cmocka_unit_test(test_receipt_size_limits),
