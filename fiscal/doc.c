@@ -1432,6 +1432,79 @@ static int parse_vat_sum(const tlv_item_t *x, doc_receipt_t *r)
   return 0;
 }
 
+int doc_parse_registration(const uint8_t *doc, size_t len, doc_header_t *h, doc_registration_t *r)
+{
+  tlv_item_t outer, x;
+  tlv_reader_t body;
+  uint8_t autonomous = 0;
+  uint32_t usage = 0;
+  int rc;
+  if (!h || !r) return TLV_ERR_ARGUMENT;
+  if ((rc = open_document(doc, len, 0, &outer, &body)) != 0) return rc;
+  if (outer.tag != DOC_REGISTRATION && outer.tag != DOC_REREGISTRATION) return DOC_ERR_WRONG_FORM;
+  memset(h, 0, sizeof *h);
+  memset(r, 0, sizeof *r);
+  while ((rc = tlv_reader_next(&body, &x)) == 0) {
+    switch (x.tag) {
+    case 1040:
+      rc = tlv_get_uint32(&x, &h->number);
+      break;
+    case 1012:
+      rc = tlv_get_unixtime(&x, &h->time);
+      break;
+    case 1037:
+      rc = get_text(&x, h->kkt_reg_number, sizeof h->kkt_reg_number);
+      break;
+    case 1018:
+      rc = get_text(&x, h->user_inn, sizeof h->user_inn);
+      break;
+    case 1048:
+      rc = get_text(&x, h->user_name, sizeof h->user_name);
+      break;
+    case 1009:
+      rc = get_text(&x, h->address, sizeof h->address);
+      break;
+    case 1187:
+      rc = get_text(&x, h->place, sizeof h->place);
+      break;
+    case 1021:
+      rc = get_text(&x, h->cashier, sizeof h->cashier);
+      break;
+    case 1002:
+      rc = tlv_get_byte(&x, &autonomous);
+      break;
+    case 1209:
+      rc = tlv_get_byte(&x, &r->ffd_version);
+      break;
+    case 1013:
+      rc = get_text(&x, r->kkt_serial, sizeof r->kkt_serial);
+      break;
+    case 1062:
+      rc = tlv_get_byte(&x, &r->tax_systems);
+      break;
+    case 1290:
+      rc = tlv_get_uint32(&x, &usage);
+      break;
+    case 1017:
+      rc = get_text(&x, r->ofd_inn, sizeof r->ofd_inn);
+      break;
+    case 1046:
+      rc = get_text(&x, r->ofd_name, sizeof r->ofd_name);
+      break;
+    case 1205:
+      rc = tlv_get_uint32(&x, &r->reason_mask);
+      break;
+    default:
+      break;
+    }
+    if (rc != 0) return rc;
+  }
+  if (rc != TLV_ERR_END) return rc;
+  h->autonomous = autonomous != 0;
+  r->marking = (usage & USAGE_MARKED_GOODS) != 0;
+  return 0;
+}
+
 int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_receipt_t *r,
                       uint64_t *total, uint8_t sign[6])
 {

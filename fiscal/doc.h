@@ -311,6 +311,14 @@ void doc_totals_add(doc_totals_t *t, bool correction, const doc_receipt_t *r, ui
 */
 int doc_parse_totals(const uint8_t *doc, size_t len, uint16_t tag, doc_totals_t *out);
 
+/*
+** A registration (1) or re-registration (11) read back from the archive,
+** so a replaced FN can be registered with the same data: h gets 1012,
+** 1040, 1037, 1018, 1048, 1009, 1187, 1021, 1002; r gets 1209, 1013, 1062,
+** 1290 (marking), 1017, 1046, 1205. DOC_ERR_WRONG_FORM for another form.
+*/
+int doc_parse_registration(const uint8_t *doc, size_t len, doc_header_t *h, doc_registration_t *r);
+
 /* Shift open (2), shift close (5), state report (21), FN close (6): counters. */
 typedef struct doc_counters {
   uint32_t receipts_in_shift;    /* 1118 (5) */

@@ -250,7 +250,8 @@ int fn_status(fn_t *fn, fn_status_t *out);
 
 /*
 ** Registration report (1) from READY, or with re re-registration (11) of a
-** registered FN between shifts. Registration data must hold its NULs
+** registered FN between shifts (or of a READY one when 1205 has
+** FN_REREG_FN_REPLACED: a new FN replacing a closed one). Registration data must hold its NULs
 ** (else FN_ERR_PARAMS); FN_ERR_VALUE without a KKT number, INN, user name
 ** or tax system, or for an online KKT without an OFD INN. The FN takes its
 ** header data (KKT number, user, address, place, autonomous) and marking
@@ -472,6 +473,14 @@ int fn_sign_blob(fn_t *fn, const uint8_t *data, size_t len, uint8_t mac[FN_BLOB_
 /* ---------------------------------------------------------------------- */
 /* Reports, corrections and FN replacement (added with issue 16: kept in     */
 /* one block so the other work on this header merges apart from it)         */
+
+/*
+** 1205 (re-registration reasons), bit 0: the FN was replaced. A new FN
+** (READY) takes its first registration as an 11 with this bit and the
+** register's data from the old FN's last 1 or 11 (doc_parse_registration);
+** fn_register(..., re = true, ...) accepts that from READY.
+*/
+#define FN_REREG_FN_REPLACED 0x01u
 
 /* What a correction receipt (31) says about itself: 1173 and 1174. */
 typedef struct fn_correction {

@@ -1378,7 +1378,12 @@ static int emu_register(void *self, const fn_registration_t *r, bool re, fn_doc_
   if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
   /* First registration only from READY; re-registration only when
   ** registered, between shifts. */
-  if (re ? (m.phase != FN_PHASE_FISCAL || m.shift_open || receipt) : m.phase != FN_PHASE_READY) {
+  /* A new FN replacing a closed one registers with an 11 (1205 bit 0). */
+  bool replacing = re && m.phase == FN_PHASE_READY && (r->reg.reason_mask & FN_REREG_FN_REPLACED);
+  if (replacing) {
+    /* its first document: no shift, no receipt, nothing owed yet */
+  } else if (re ? (m.phase != FN_PHASE_FISCAL || m.shift_open || receipt)
+                : m.phase != FN_PHASE_READY) {
     rc = FN_ERR_STATE;
     goto fail;
   }

@@ -10,6 +10,7 @@
 **   kassa fd dump N                      its TLV, tag by tag, in hex
 **   kassa fd copy N                      a receipt's copy from the archive
 **   kassa fn close                       the FN close report (6)
+**   kassa fn replace --fn-number N       a new FN after the closed one (11)
 **   kassa report x|z [--json]            X-report (21) / Z-report (5) with totals
 **   kassa cash in|out AMOUNT             the drawer's counters (DATA/till.db)
 **   kassa correction --operation …       a correction receipt (31)
@@ -46,12 +47,15 @@ static const char fn_usage[] =
     "                         [--kkt-serial SERIAL] [--re]\n"
     "       kassa fn status [--json]\n"
     "       kassa fn close\n"
+    "       kassa fn replace --fn-number NNNNNNNNNNNNNNNN [--cashier NAME]\n"
     "\n"
     "The fiscal storage (FN) of this till: the emulator, kept in DATA/fn.db.\n"
     "  init       create a new, unregistered FN (the data directory is created 0700)\n"
     "  register   registration report (document 1); --re: re-registration (11)\n"
     "  status     phase, counters, open shift, unsent documents and their age\n"
     "  close      the FN close report (document 6), once everything is delivered\n"
+    "  replace    keep the closed FN as DATA/fn-NUMBER.db, create the new one and register\n"
+    "             it with an 11 (1205: FN replaced) and the old registration's data\n"
     "\n"
     "Tax systems (1062) are a bit mask: 1 OSN, 2 USN income, 4 USN income-expense,\n"
     "16 ESKhN, 32 patent. --autonomous registers without an OFD (remote shops).\n";
@@ -75,6 +79,7 @@ static const char fd_usage[] =
 
 static int fn_close_cmd(const kassa_config_t *cfg, int argc, char **argv);
 static int fd_copy(const kassa_config_t *cfg, int argc, char **argv);
+static int fn_replace_cmd(const kassa_config_t *cfg, int argc, char **argv);
 
 static void fn_path(const kassa_config_t *cfg, char *out, size_t size)
 {
@@ -387,6 +392,7 @@ int cli_fn(const kassa_config_t *cfg, int argc, char **argv)
   if (argc >= 2 && !strcmp(argv[1], "register")) return fn_register_cmd(cfg, argc - 1, argv + 1);
   if (argc >= 2 && !strcmp(argv[1], "status")) return fn_status_cmd(cfg, argc - 1, argv + 1);
   if (argc >= 2 && !strcmp(argv[1], "close")) return fn_close_cmd(cfg, argc - 1, argv + 1);
+  if (argc >= 2 && !strcmp(argv[1], "replace")) return fn_replace_cmd(cfg, argc - 1, argv + 1);
   if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
     fputs(fn_usage, stdout);
     return 0;
@@ -1037,5 +1043,101 @@ static int fd_copy(const kassa_config_t *cfg, int argc, char **argv)
   size_t length = strlen(text);
   printf("%*s\n%s%s", 21, "КОПИЯ", text, length && text[length - 1] != '\n' ? "\n" : "");
   free(text);
+  return 0;
+}
+
+/*
+** kassa fn replace --fn-number N [--cashier NAME]: the FN replacement. The
+** old FN must be closed (kassa fn close) with everything delivered; it is
+** kept as DATA/fn-<its number>.db (its archive stays readable: fsck reads
+** it, the code cache counts on across it). A new FN is created as DATA/fn.db
+** and registered with an 11 whose 1205 says "FN replaced", with the data of
+** the old FN's last registration; the till carries on with it.
+*/
+static int fn_replace_cmd(const kassa_config_t *cfg, int argc, char **argv)
+{
+  char number[17] = "";
+  const char *cashier = "";
+  for (int i = 1; i < argc; i++) {
+    const char *v = NULL;
+    if (!strcmp(argv[i], "--fn-number") && (v = arg_value(argc, argv, &i)) && all_digits(v, 16, 16))
+      snprintf(number, sizeof number, "%s", v);
+    else if (!strcmp(argv[i], "--cashier") && (v = arg_value(argc, argv, &i)))
+      cashier = v;
+    else {
+      fprintf(stderr, "kassa fn replace: --fn-number (16 digits) [--cashier NAME]\n\n%s", fn_usage);
+      return 2;
+    }
+  }
+  if (!number[0]) {
+    fprintf(stderr, "kassa fn replace: the new FN's --fn-number is needed\n\n%s", fn_usage);
+    return 2;
+  }
+  fn_t *fn = NULL;
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
+  fn_status_t st;
+  fn_registration_t reg;
+  fn_document_t *doc = malloc(sizeof *doc);
+  bool found = false;
+  int rc = doc ? fn_status(fn, &st) : FN_ERR_NO_MEMORY;
+  if (rc == 0 && (st.phase != FN_PHASE_POST || st.unsent_documents || st.unsent_notifications)) {
+    fprintf(stderr,
+            "kassa fn replace: the FN %s must be closed (kassa fn close) and owe nothing "
+            "(kassa ofd flush): %u documents, %u notifications owed\n  Замена ФН: сначала "
+            "передайте все документы и закройте ФН\n",
+            st.fn_number, st.unsent_documents, st.unsent_notifications);
+    free(doc);
+    fn_free(fn);
+    return 1;
+  }
+  memset(&reg, 0, sizeof reg);
+  for (uint32_t n = rc == 0 ? st.last_document : 0; n >= 1 && !found; n--) {
+    if (fn_document_get(fn, n, doc) != 0) continue;
+    if (doc->type != DOC_REGISTRATION && doc->type != DOC_REREGISTRATION) continue;
+    found = doc_parse_registration(doc->data, doc->len, &reg.header, &reg.reg) == 0;
+  }
+  free(doc);
+  fn_free(fn);
+  if (rc != 0) return refused("the FN replacement", rc);
+  if (!found) {
+    fprintf(stderr, "kassa fn replace: no registration in the old FN's archive\n");
+    return 1;
+  }
+  /* The code cache applies the whole old archive first, so the new FN's
+  ** documents are numbered after all of it (cache_fn_bind). */
+  till_t *t = NULL;
+  if (cli_open_till(cfg, &t)) return 1;
+  till_close(t);
+  char path[KASSA_PATH_MAX + 16], kept[KASSA_PATH_MAX + 40];
+  fn_path(cfg, path, sizeof path);
+  snprintf(kept, sizeof kept, "%.*s/fn-%s.db", KASSA_PATH_MAX, cfg->data_dir, st.fn_number);
+  struct stat sb;
+  if (stat(kept, &sb) == 0 || rename(path, kept) != 0) {
+    fprintf(stderr, "kassa fn replace: cannot keep the old FN as %s\n", kept);
+    return 1;
+  }
+  /* A clean close leaves no WAL; should one be left, it goes with its file. */
+  static const char *const sidecars[] = {"-wal", "-shm"};
+  for (size_t i = 0; i < 2; i++) {
+    char from[KASSA_PATH_MAX + 24], to[KASSA_PATH_MAX + 48];
+    snprintf(from, sizeof from, "%s%s", path, sidecars[i]);
+    snprintf(to, sizeof to, "%s%s", kept, sidecars[i]);
+    if (stat(from, &sb) == 0) rename(from, to);
+  }
+  if ((rc = fn_emu_create(path, number)) != 0) {
+    fprintf(stderr, "kassa fn replace: cannot create the new FN %s (the old one is in %s)\n",
+            number, kept);
+    return 1;
+  }
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
+  snprintf(reg.header.cashier, sizeof reg.header.cashier, "%s", cashier);
+  reg.reg.reason_mask = FN_REREG_FN_REPLACED;
+  fn_doc_result_t res;
+  rc = fn_register(fn, &reg, true, &res);
+  fn_free(fn);
+  if (rc != 0) return refused("the new FN's registration", rc);
+  printf("FN %s replaced by %s (the old archive kept in %s)\n", st.fn_number, number, kept);
+  print_result("re-registration (FN replaced)", &res);
+  printf("load the marking keys into the new FN (kassa ofd keys) before selling marked goods\n");
   return 0;
 }

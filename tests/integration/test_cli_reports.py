@@ -154,16 +154,50 @@ try:
     must("a", "fn", "init", "--fn-number", "9999078900005678")
     must("a", *(REG + ["--autonomous"]))
     must("a", "shift", "open")
+    must("a", "cache", "import-catalogue", CATALOGUE)
+    must("a", "sale", "open")
+    must("a", "sale", "add", "4604440000017")
+    must("a", "sale", "pay", "--cash", "55.00")
+    rc, out, err = run("a", "fn", "replace", "--fn-number", "9999078900009999")
+    check("fn replace before the close refused", rc == 1 and "closed" in err, out + err)
     rc, out, err = run("a", "fn", "close")
     check("fn close with a shift open refused", rc == 1 and "0x02" in err, out + err)
     must("a", "shift", "close")
     out = must("a", "fn", "close")
-    check("fn close: document 4", "FN closed: document 4" in out, out)
+    check("fn close: document 5", "FN closed: document 5" in out, out)
     rc, out, err = run("a", "fn", "status", "--json")
     check("the FN is closed (phase 7, post-fiscal)", rc == 0 and json.loads(out).get("phase") == 7,
           out + err)
     rc, out, err = run("a", "shift", "open")
     check("a closed FN opens no shift", rc == 1, out + err)
+
+    # The replacement: the old FN kept, a new one registered with an 11
+    # (1205 bit 0), the till carries on, fsck reads both archives.
+    rc, out, err = run("a", "fn", "replace", "--fn-number", "123")
+    check("fn replace with a bad number is a usage error", rc == 2, out + err)
+    out = must("a", "fn", "replace", "--fn-number", "9999078900009999", "--cashier", "Петров")
+    check("fn replace: the new FN's 11 is its document 1",
+          "re-registration (FN replaced): document 1" in out, out)
+    check("the old FN kept", os.path.exists(os.path.join(root, "a", "fn-9999078900005678.db")))
+    rc, out, err = run("a", "fd", "show", "1", "--json")
+    rereg = json.loads(out).get("fiscalReportCorrection", {}) if rc == 0 else {}
+    check("11: same register, user and tax systems; 1205 = 1 (FN replaced)",
+          rereg.get("kktRegId", "").strip() == "0000000001012345"
+          and rereg.get("userInn", "").strip() == "7707083893"
+          and rereg.get("fiscalDriveNumber") == "9999078900009999"
+          and 1 in (rereg.get("correctionKktReasonCode"), rereg.get("1205")), out + err)
+    rc, out, err = run("a", "fn", "status", "--json")
+    check("the new FN works (phase 3)", rc == 0 and json.loads(out).get("phase") == 3, out + err)
+    must("a", "shift", "open")
+    must("a", "sale", "open")
+    must("a", "sale", "add", "4604440000017")
+    sale2 = json.loads(must("a", "sale", "pay", "--cash", "55.00", "--json").splitlines()[0])
+    check("the first sale of the new FN is its document 3", sale2["document"] == 3, sale2)
+    must("a", "shift", "close")
+    rc, out, err = run("a", "fsck")
+    check("fsck clean across the replacement: %s" % out[-300:], rc == 0, out + err)
+    check("fsck read the replaced FN's archive first (FD 1..5)",
+          "replaced FN 9999078900005678: FD 1..5" in out + err, out + err)
 finally:
     shutil.rmtree(root, ignore_errors=True)
 

@@ -663,6 +663,43 @@ static void test_reports_and_corrections(void **state)
   free(d);
 }
 
+/*
+** A new FN replacing a closed one: its first document is an 11 with 1205
+** bit 0; an 11 without that bit is refused from READY, a 1 is still fine.
+** The registration data come back from the archive whole.
+*/
+static void test_replacement_registration(void **state)
+{
+  fixture_t *f = *state;
+  fn_registration_t r, back;
+  fn_doc_result_t res;
+  fn_document_t *d = malloc(sizeof *d);
+  assert_non_null(d);
+  registration_fill(&r, false);
+  r.reg.reason_mask = 0;
+  assert_int_equal(fn_register(f->fn, &r, true, NULL), FN_ERR_STATE);
+  r.reg.reason_mask = FN_REREG_FN_REPLACED;
+  assert_int_equal(fn_register(f->fn, &r, true, &res), 0);
+  assert_int_equal(res.number, 1);
+  assert_int_equal(fn_document_get(f->fn, 1, d), 0);
+  assert_int_equal(d->type, DOC_REREGISTRATION);
+  memset(&back, 0, sizeof back);
+  assert_int_equal(doc_parse_registration(d->data, d->len, &back.header, &back.reg), 0);
+  assert_string_equal(back.header.kkt_reg_number, r.header.kkt_reg_number);
+  assert_string_equal(back.header.user_inn, r.header.user_inn);
+  assert_string_equal(back.header.user_name, r.header.user_name);
+  assert_string_equal(back.header.address, r.header.address);
+  assert_string_equal(back.reg.ofd_inn, r.reg.ofd_inn);
+  assert_int_equal(back.reg.tax_systems, r.reg.tax_systems);
+  assert_int_equal(back.reg.marking, r.reg.marking);
+  assert_int_equal(back.reg.reason_mask, FN_REREG_FN_REPLACED);
+  assert_false(back.header.autonomous);
+  /* Registered: it sells. */
+  assert_int_equal(fn_shift_open(f->fn, "Иванова", NULL), 0);
+  assert_int_equal(sell_plain(f, DOC_OP_SALE, 100), 3);
+  free(d);
+}
+
 /* ---------------------------------------------------------------------- */
 /* The clock rules                                                         */
 
@@ -1697,6 +1734,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
       cmocka_unit_test_setup_teardown(test_counters_and_numbering, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reports_and_corrections, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_replacement_registration, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rule_24_hours, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rule_30_days, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rule_90_days, setup, teardown),
