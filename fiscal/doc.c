@@ -1432,6 +1432,46 @@ static int parse_vat_sum(const tlv_item_t *x, doc_receipt_t *r)
   return 0;
 }
 
+/* The requisites each fiscal form must carry (doc_check_required). */
+#define HEADER_TAGS 1040, 1012, 1041, 1037, 1018, 1048, 1209, 1077
+static const struct {
+  uint16_t form;
+  uint16_t tags[24];
+} required[] = {
+    {DOC_REGISTRATION, {HEADER_TAGS, 1013, 1062, 1002, 1290, 1188, 1189, 1190}},
+    {DOC_REREGISTRATION, {HEADER_TAGS, 1013, 1062, 1002, 1290, 1188, 1189, 1190, 1205}},
+    {DOC_SHIFT_OPEN, {HEADER_TAGS, 1038, 1188, 1189}},
+    {DOC_SHIFT_CLOSE, {HEADER_TAGS, 1038, 1118, 1111, 1097, 2104, 1194, 1157}},
+    {DOC_STATE_REPORT, {HEADER_TAGS, 1097, 2104, 1157}},
+    {DOC_RECEIPT, {HEADER_TAGS, 1038, 1042, 1054, 1055, 1059, 1020, 1031, 1081, 1215, 1216, 1217}},
+    {DOC_CORRECTION,
+     {HEADER_TAGS, 1038, 1042, 1054, 1055, 1173, 1174, 1059, 1020, 1031, 1081, 1215, 1216, 1217}},
+    {DOC_FN_CLOSE, {HEADER_TAGS, 1038, 1097, 2104}},
+};
+
+int doc_check_required(const uint8_t *doc, size_t len, uint16_t *missing)
+{
+  tlv_item_t outer, x;
+  tlv_reader_t body;
+  int rc;
+  if ((rc = open_document(doc, len, 0, &outer, &body)) != 0) return rc;
+  for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+    if (required[i].form != outer.tag) continue;
+    for (size_t k = 0; k < 24 && required[i].tags[k]; k++) {
+      tlv_reader_t r = body;
+      bool seen = false;
+      while (!seen && (rc = tlv_reader_next(&r, &x)) == 0) seen = x.tag == required[i].tags[k];
+      if (rc != 0 && rc != TLV_ERR_END) return rc;
+      if (!seen) {
+        if (missing) *missing = required[i].tags[k];
+        return DOC_ERR_MISSING;
+      }
+    }
+    return 0;
+  }
+  return DOC_ERR_WRONG_FORM;
+}
+
 int doc_parse_registration(const uint8_t *doc, size_t len, doc_header_t *h, doc_registration_t *r)
 {
   tlv_item_t outer, x;

@@ -312,6 +312,19 @@ void doc_totals_add(doc_totals_t *t, bool correction, const doc_receipt_t *r, ui
 int doc_parse_totals(const uint8_t *doc, size_t len, uint16_t tag, doc_totals_t *out);
 
 /*
+** Whether a sealed fiscal document carries every requisite its form needs
+** (the table in doc.c: the header, 1209 and the form's own; 1 and 11 their
+** registration data, 11 its 1205; 2 the KKT versions; 5 its counters with
+** 1194 and 1157; 21 its counters and 1157; 3 and 31 1042, 1054, 1055, a
+** 1059, 1020, the payment forms; 31 also 1173 and 1174; 6 its counters;
+** and 1077 in all). 0, DOC_ERR_MISSING (with *missing the first absent tag,
+** may be NULL), DOC_ERR_WRONG_FORM for 7 and the marking forms, or a
+** tlv_error_t. kassa-operator refuses a document that fails it; fsck and
+** the tests read every archived document with it.
+*/
+int doc_check_required(const uint8_t *doc, size_t len, uint16_t *missing);
+
+/*
 ** A registration (1) or re-registration (11) read back from the archive,
 ** so a replaced FN can be registered with the same data: h gets 1012,
 ** 1040, 1037, 1018, 1048, 1009, 1187, 1021, 1002; r gets 1209, 1013, 1062,

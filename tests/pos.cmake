@@ -44,9 +44,15 @@ set_tests_properties(cli_demo PROPERTIES
 add_test(NAME cli_fiscal COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_fiscal.py
                                   $<TARGET_FILE:kassa> $<TARGET_FILE:fn_storm>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-# kassa report x|z, cash in|out, correction, fd copy, fn close (issue 16).
+# kassa report x|z, cash in|out, correction, fd copy, fn close and replace
+# (issue 16); the documents delivered to build/kassa-operator when it is built.
+if(TARGET kassa-operator)
+  set(KASSA_REPORTS_OPERATOR $<TARGET_FILE:kassa-operator>)
+else()
+  set(KASSA_REPORTS_OPERATOR "")
+endif()
 add_test(NAME cli_reports COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_reports.py
-                                   $<TARGET_FILE:kassa>
+                                   $<TARGET_FILE:kassa> ${KASSA_REPORTS_OPERATOR}
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(cli_reports PROPERTIES TIMEOUT 120)
 # `kassa ofd status|flush|keys`; against build/kassa-operator when it is built.

@@ -42,8 +42,9 @@
 **   1  refused: the FN is not in the operator's registry (`fn add`)
 **   2  refused: the fiscal sign (1077) does not verify with the FN secret
 **   3  refused: by fault injection (--fault refuse)
-**   4  refused: malformed: not one document STLV, or its form code or 1040
-**      disagrees with the container header
+**   4  refused: malformed: not one document STLV, its form code or 1040
+**      disagrees with the container header, or a requisite its form needs
+**      is absent (doc_check_required)
 **   5  refused: another document with this (FN, 1040) is already stored
 ** Refusals store nothing; 1012 is then the time of the answer.
 **
@@ -206,7 +207,9 @@ static int ofd_answer(server_t *sv, const frame_message_t *m, const char *fn, ui
     if (rc != STORE_NOT_FOUND) return -1;
     ack.answer_code = ANSWER_UNKNOWN;
   } else if (doc_summarize(m->body, m->body_len, &sum) != 0 || sum.type != m->document_type ||
-             sum.number != m->document_number) {
+             sum.number != m->document_number ||
+             doc_check_required(m->body, m->body_len, NULL) != 0) {
+    /* A form without a requisite it must carry is malformed too. */
     ack.answer_code = ANSWER_MALFORMED;
   } else if (fn_emu_verify_sign(fn_secret, m->body, m->body_len) != 0) {
     ack.answer_code = ANSWER_BAD_SIGN;

@@ -1136,6 +1136,9 @@ static int fn_replace_cmd(const kassa_config_t *cfg, int argc, char **argv)
   rc = fn_register(fn, &reg, true, &res);
   fn_free(fn);
   if (rc != 0) return refused("the new FN's registration", rc);
+  /* The till takes the new FN now: the cache binds it after the old one. */
+  if (cli_open_till(cfg, &t)) return 1;
+  till_close(t);
   printf("FN %s replaced by %s (the old archive kept in %s)\n", st.fn_number, number, kept);
   print_result("re-registration (FN replaced)", &res);
   printf("load the marking keys into the new FN (kassa ofd keys) before selling marked goods\n");

@@ -106,6 +106,10 @@ static int read_archive(fn_t *fn, const uint8_t *secret, uint32_t base, fsck_rep
               sum.number, sum.type, doc.type);
     if (secret && fn_emu_verify_sign(secret, doc.data, doc.len) != 0)
       problem(r, "signs", "document %u: the fiscal sign does not verify", num);
+    uint16_t lacking = 0;
+    if (doc_check_required(doc.data, doc.len, &lacking) == DOC_ERR_MISSING)
+      problem(r, "documents", "document %u (form %u) lacks the requisite %u its form needs", num,
+              doc.type, lacking);
     /* Registration and reports of an autonomous FN are never queued. */
     if (!doc.acknowledged && !st.autonomous) {
       unacked++;
@@ -159,6 +163,8 @@ static int read_replaced(const char *data_dir, cache_t *cache, const char *curre
   size_t count = 0;
   *current_base = 0;
   if (!cache || cache_fn_bindings(cache, b, 64, &count) != 0) return 0;
+  /* A new FN the till has not opened yet is bound where the pointer is. */
+  if (count > 0) *current_base = r->cache_applied;
   for (size_t i = 0; i < count && i < 64; i++) {
     char path[1100];
     uint8_t secret[FN_EMU_SECRET_SIZE];

@@ -830,6 +830,59 @@ static void test_state_report_totals_bytes(void **state)
   assert_int_equal(doc_parse_totals(buf, len, 1157, &back), DOC_ERR_MISSING);
 }
 
+/* The requisites a form must carry: a sealed receipt and correction pass,
+** an unsealed one lacks 1077, a 21 without its 1157 and a 5 without 1194
+** are refused, and 7 is not a form this check knows. */
+static void test_required_requisites(void **state)
+{
+  (void)state;
+  static const uint8_t sign[6] = {1, 2, 3, 4, 5, 6};
+  doc_header_t h = header();
+  doc_receipt_t r = receipt4();
+  doc_counters_t c;
+  doc_totals_t t;
+  size_t len = 0;
+  uint16_t missing = 0;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_check_required(buf, len, &missing), DOC_ERR_MISSING);
+  assert_int_equal(missing, 1077);
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  assert_int_equal(doc_check_required(buf, len, &missing), 0);
+  r.correction_type = 1;
+  strcpy(r.correction_basis, "12-34/5");
+  assert_int_equal(doc_build_receipt(&h, &r, true, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  assert_int_equal(doc_check_required(buf, len, NULL), 0);
+
+  memset(&c, 0, sizeof c);
+  memset(&t, 0, sizeof t);
+  assert_int_equal(doc_build_state_report(&h, &c, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  assert_int_equal(doc_check_required(buf, len, &missing), DOC_ERR_MISSING);
+  assert_int_equal(missing, 1157);
+  c.fn_totals = &t;
+  assert_int_equal(doc_build_state_report(&h, &c, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  assert_int_equal(doc_check_required(buf, len, NULL), 0);
+  assert_int_equal(doc_build_shift(&h, &c, false, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  assert_int_equal(doc_check_required(buf, len, &missing), DOC_ERR_MISSING);
+  assert_int_equal(missing, 1194);
+  c.shift_totals = &t;
+  assert_int_equal(doc_build_shift(&h, &c, false, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  assert_int_equal(doc_check_required(buf, len, NULL), 0);
+
+  doc_ack_t a;
+  memset(&a, 0, sizeof a);
+  strcpy(a.ofd_inn, "7704211201");
+  strcpy(a.fn_number, "9999078902012345");
+  a.document_number = 1;
+  a.operator_sign_len = 18;
+  assert_int_equal(doc_build_ack(&a, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_check_required(buf, len, NULL), DOC_ERR_WRONG_FORM);
+}
+
 /* A line as large as the dictionary allows: every text at its limit. */
 static doc_item_t largest_item(void)
 {
@@ -2099,6 +2152,7 @@ int main(void)
       cmocka_unit_test(test_receipt_vat_every_rate),
       cmocka_unit_test(test_receipt_vat_mixed_and_rounding),
       cmocka_unit_test(test_state_report_totals_bytes),
+      cmocka_unit_test(test_required_requisites),
       cmocka_unit_test(test_receipt_operations_and_correction),
       cmocka_unit_test(test_receipt_totals_and_arguments),
       cmocka_unit_test(test_receipt_size_limits),
