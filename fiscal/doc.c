@@ -286,6 +286,9 @@ void doc_totals_add(doc_totals_t *t, bool correction, const doc_receipt_t *r, ui
   o->total += total;
   o->cash += r->cash;
   o->cashless += r->cashless;
+  o->prepaid += r->prepaid;
+  o->credit += r->credit;
+  o->other += r->other;
   for (uint8_t v = 1; v <= DOC_VAT_MAX; v++)
     if (r->vat_present & (1u << v)) {
       o->vat[v] += r->vat_sums[v];
@@ -632,9 +635,48 @@ static int receipt_sums(const doc_receipt_t *r, uint64_t *total, vat_sums_t *vat
       if (doc_check_negative(item->check_result)) *any_negative = true;
     }
   }
-  if (r->cash > AMOUNT_MAX || r->cashless > AMOUNT_MAX || r->cash + r->cashless != sum)
+  if (r->cash > AMOUNT_MAX || r->cashless > AMOUNT_MAX || r->prepaid > AMOUNT_MAX ||
+      r->credit > AMOUNT_MAX || r->other > AMOUNT_MAX ||
+      r->cash + r->cashless + r->prepaid + r->credit + r->other != sum)
     return DOC_ERR_TOTAL;
+  int rules = doc_payment_rules(r);
+  if (rules != 0) return rules;
   *total = sum;
+  return 0;
+}
+
+int doc_payment_rules(const doc_receipt_t *r)
+{
+  uint64_t offsettable = 0, creditable = 0, money_now = 0; /* per kind of line */
+  if (!r) return TLV_ERR_ARGUMENT;
+  for (size_t i = 0; i < r->item_count; i++) {
+    const doc_item_t *it = &r->items[i];
+    switch (it->payment_method) {
+    case DOC_PAY_PREPAYMENT_FULL:
+    case DOC_PAY_PREPAYMENT:
+    case DOC_PAY_ADVANCE:
+      if (it->marked) return DOC_ERR_TOTAL; /* a prepayment hands no good over */
+      money_now += it->total;
+      break;
+    case DOC_PAY_CREDIT_PAYMENT:
+      money_now += it->total;
+      break;
+    case DOC_PAY_FULL:
+      offsettable += it->total;
+      break;
+    case DOC_PAY_PARTIAL_CREDIT:
+      offsettable += it->total;
+      creditable += it->total;
+      break;
+    case DOC_PAY_CREDIT:
+      creditable += it->total;
+      break;
+    default:
+      return TLV_ERR_ARGUMENT;
+    }
+  }
+  if (r->prepaid > offsettable || r->credit > creditable) return DOC_ERR_TOTAL;
+  if (r->cash + r->cashless + r->other < money_now) return DOC_ERR_TOTAL;
   return 0;
 }
 
@@ -669,11 +711,11 @@ int doc_build_receipt(const doc_header_t *h, const doc_receipt_t *r, bool correc
   TRY(tlv_put_vln(&w, 1020, total));
   TRY(tlv_put_vln(&w, 1031, r->cash));
   TRY(tlv_put_vln(&w, 1081, r->cashless));
-  /* Prepayment, credit and counter-provision: this register takes none,
-  ** but FFD 1.2 wants the three sums present. */
-  TRY(tlv_put_vln(&w, 1215, 0));
-  TRY(tlv_put_vln(&w, 1216, 0));
-  TRY(tlv_put_vln(&w, 1217, 0));
+  /* Prepayment offset, credit and counter-provision: FFD 1.2 wants the
+  ** three sums present, 0 or not. */
+  TRY(tlv_put_vln(&w, 1215, r->prepaid));
+  TRY(tlv_put_vln(&w, 1216, r->credit));
+  TRY(tlv_put_vln(&w, 1217, r->other));
   TRY(put_vat(&w, &vat));
   if (any_marked) TRY(tlv_put_byte(&w, 2107, any_negative ? 1 : 0));
   TRY(tlv_end_stlv(&w));
@@ -1606,6 +1648,15 @@ int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_recei
       break;
     case 1081:
       rc = tlv_get_vln(&x, &r->cashless);
+      break;
+    case 1215:
+      rc = tlv_get_vln(&x, &r->prepaid);
+      break;
+    case 1216:
+      rc = tlv_get_vln(&x, &r->credit);
+      break;
+    case 1217:
+      rc = tlv_get_vln(&x, &r->other);
       break;
     case 1020:
       rc = tlv_get_vln(&x, total);

@@ -71,6 +71,17 @@ typedef enum doc_operation {
   DOC_OP_PURCHASE_RETURN = 4,
 } doc_operation_t;
 
+/* Settlement method of a line, tag 1214. */
+typedef enum doc_pay_method {
+  DOC_PAY_PREPAYMENT_FULL = 1, /* prepayment 100 % (goods later) */
+  DOC_PAY_PREPAYMENT = 2,      /* partial prepayment */
+  DOC_PAY_ADVANCE = 3,         /* advance (goods not yet named) */
+  DOC_PAY_FULL = 4,            /* full settlement (a prepayment may be offset: 1215) */
+  DOC_PAY_PARTIAL_CREDIT = 5,  /* partial settlement and credit */
+  DOC_PAY_CREDIT = 6,          /* handed over on credit */
+  DOC_PAY_CREDIT_PAYMENT = 7,  /* payment of a credit */
+} doc_pay_method_t;
+
 /* Planned / assigned marking-code status, tags 2003 and 2110. */
 typedef enum doc_km_status {
   DOC_KM_PIECE_SOLD = 1,
@@ -212,7 +223,7 @@ typedef struct doc_item {
   uint64_t total;          /* 1043, kopecks */
   uint8_t vat;             /* 1199 */
   uint8_t subject;         /* 1212: 1 goods, 33 marked goods, 31 excisable marked */
-  uint8_t payment_method;  /* 1214: 4 full payment */
+  uint8_t payment_method;  /* 1214 (DOC_PAY_*): 4 full settlement */
   uint8_t measure;         /* 2108: 0 piece, 11 kg, 41 l ... */
   /* Marking (all empty/zero for an unmarked good). */
   bool marked;
@@ -237,6 +248,9 @@ typedef struct doc_receipt {
   doc_item_t items[DOC_MAX_ITEMS];
   uint64_t cash;     /* 1031 */
   uint64_t cashless; /* 1081 */
+  uint64_t prepaid;  /* 1215: paid by an earlier prepayment (advance) offset */
+  uint64_t credit;   /* 1216: left on credit (postpayment) */
+  uint64_t other;    /* 1217: counter-provision (another form of payment) */
   /* Computed by the builder: 1020 total, 2107 any negative check. */
   uint8_t correction_type; /* 1173 (31 only): 0 own, 1 by order */
   /* 1174 (31 only), an STLV: */
@@ -247,6 +261,19 @@ typedef struct doc_receipt {
   uint64_t vat_sums[DOC_VAT_MAX + 1];
   uint16_t vat_present; /* bit n: the sum of 1199 = n is on the receipt */
 } doc_receipt_t;
+
+/*
+** The FN's sum rules for the payment forms of a receipt (3, 31) [likely:
+** FFD 1.2's table of 1214 values and the forms they may be paid with, as
+** FN firmware applies them]: 1215 (an offset prepayment) only against
+** lines of 1214 = 4 or 5 and at most their sum; 1216 (credit) only against
+** lines of 1214 = 5 or 6 and at most their sum; lines of 1214 = 1, 2, 3 and
+** 7 (money that moves now) are paid by 1031 + 1081 + 1217 at least; a
+** marked good's line is never a prepayment (1, 2, 3: the good is not handed
+** over, its code does not leave circulation). 0 when r keeps them,
+** DOC_ERR_TOTAL when it does not, TLV_ERR_ARGUMENT for a 1214 outside 1..7.
+*/
+int doc_payment_rules(const doc_receipt_t *r);
 
 /* Registration (1) and re-registration (11). */
 typedef struct doc_registration {
@@ -388,7 +415,7 @@ int doc_build_fn_close(const doc_header_t *h, const doc_counters_t *c, uint8_t *
 /*
 ** Receipt (3) or, with correction, correction receipt (31): header, 1042,
 ** 1054, 1055, [31: 1173, 1174 {1178, 1179}], one 1059 per item, 1020 (the
-** sum of the item totals), 1031, 1081, 1215 = 1216 = 1217 = 0, the VAT
+** sum of the item totals), 1031, 1081, 1215, 1216, 1217, the VAT
 ** sum of each rate present (doc_vat_rate: 1102-1107 and the [open] tags of
 ** 5 %, 7 %, 22 % and their fractions, in tag order), 2107 (see
 ** doc_check_negative).
@@ -397,8 +424,9 @@ int doc_build_fn_close(const doc_header_t *h, const doc_counters_t *c, uint8_t *
 ** kept), 2100, 2102, the status (2003 in 3, 2110 in 31: a correction
 ** states the status the good got, there was no check before it), 2106;
 ** 1260 {1262, 1263, 1264, 1265} when has_industry.
-** DOC_ERR_TOTAL when cash + cashless differs from the sum of the item
-** totals or an amount passes 2^48 - 1 kopecks; TLV_ERR_ARGUMENT for no
+** DOC_ERR_TOTAL when the five payment forms (1031 + 1081 + 1215 + 1216 +
+** 1217) differ from the sum of the item totals, break doc_payment_rules(),
+** or an amount passes 2^48 - 1 kopecks; TLV_ERR_ARGUMENT for no
 ** items, more than DOC_MAX_ITEMS, an operation outside 1..4, a 1173 other
 ** than 0 or 1, or a marked item with km_len 0 or over DOC_MAX_KM. Item
 ** totals are taken as given (discounts make price x quantity differ).

@@ -183,6 +183,7 @@ typedef struct fn_bytes {
 #define FN_BLOB_MAC_SIZE 32
 
 struct fn_correction; /* below, in the block of issue 16 */
+struct fn_payments;
 
 typedef struct fn_backend {
   const char *name;
@@ -220,6 +221,8 @@ typedef struct fn_backend {
   int (*correction_close)(void *self, uint64_t cash, uint64_t cashless,
                           const struct fn_correction *c, fn_doc_result_t *out);
   int (*totals)(void *self, bool shift, doc_totals_t *out);
+  int (*receipt_close_paid)(void *self, const struct fn_payments *p, const struct fn_correction *c,
+                            fn_doc_result_t *out);
 } fn_backend_t;
 
 /* The handle the till holds. */
@@ -500,6 +503,29 @@ typedef struct fn_correction {
 */
 int fn_correction_close(fn_t *fn, uint64_t cash, uint64_t cashless, const fn_correction_t *c,
                         fn_doc_result_t *out);
+
+/* The five payment forms of a receipt (kopecks). */
+typedef struct fn_payments {
+  uint64_t cash;     /* 1031 */
+  uint64_t cashless; /* 1081 */
+  uint64_t prepaid;  /* 1215: an earlier prepayment offset */
+  uint64_t credit;   /* 1216: left on credit */
+  uint64_t other;    /* 1217: counter-provision */
+} fn_payments_t;
+
+/*
+** Closes the open receipt paid by the five forms, as a receipt (3; c NULL)
+** or a correction receipt (31; c as for fn_correction_close). The forms
+** must add up to the lines and keep the FN's rules of 1214
+** (doc_payment_rules: 1215 only against lines of 1214 = 4/5, 1216 only
+** against 5/6, lines of 1/2/3/7 paid by money, no marked prepayment line),
+** else FN_ERR_VALUE; the other rules are fn_receipt_close()'s. A backend
+** without the call takes p->prepaid = credit = other = 0 through
+** receipt_close / correction_close and answers FN_ERR_UNKNOWN_COMMAND
+** otherwise.
+*/
+int fn_receipt_close_paid(fn_t *fn, const fn_payments_t *p, const fn_correction_t *c,
+                          fn_doc_result_t *out);
 
 /*
 ** The settlement totals as the next 1194 (shift: the open shift's; none

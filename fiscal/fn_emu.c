@@ -1682,6 +1682,7 @@ static int emu_receipt_add(void *self, const doc_item_t *item)
   e->receipt.receipt_number = m.receipts_in_shift + 1;
   e->receipt.cash = 0;
   e->receipt.cashless = 0;
+  e->receipt.prepaid = e->receipt.credit = e->receipt.other = 0;
   for (size_t i = 0; i < e->receipt.item_count; i++) {
     if (e->receipt.items[i].total > (uint64_t)INT64_MAX - e->receipt.cash) {
       rc = FN_ERR_VALUE;
@@ -1701,8 +1702,8 @@ end:
 ** Closes the open receipt as a receipt (3) or, with `correction` (1173,
 ** 1174 in *correction; NULL for a receipt), a correction receipt (31).
 */
-static int receipt_close(emu_t *e, uint64_t cash, uint64_t cashless,
-                         const fn_correction_t *correction, fn_doc_result_t *out)
+static int receipt_close(emu_t *e, const fn_payments_t *pay, const fn_correction_t *correction,
+                         fn_doc_result_t *out)
 {
   meta_t m;
   bool marked = false;
@@ -1741,7 +1742,11 @@ static int receipt_close(emu_t *e, uint64_t cash, uint64_t cashless,
       marked = true;
     }
   }
-  if (cash > UINT64_MAX - cashless || cash + cashless != total) {
+  /* The five forms pay exactly the lines (each below 2^48, so no overflow). */
+  const uint64_t limit = (UINT64_C(1) << 48) - 1;
+  if (pay->cash > limit || pay->cashless > limit || pay->prepaid > limit || pay->credit > limit ||
+      pay->other > limit ||
+      pay->cash + pay->cashless + pay->prepaid + pay->credit + pay->other != total) {
     rc = FN_ERR_VALUE;
     goto fail;
   }
@@ -1749,8 +1754,16 @@ static int receipt_close(emu_t *e, uint64_t cash, uint64_t cashless,
   r->operation = open.operation;
   r->tax_system = open.tax_system;
   r->receipt_number = m.receipts_in_shift + 1;
-  r->cash = cash;
-  r->cashless = cashless;
+  r->cash = pay->cash;
+  r->cashless = pay->cashless;
+  r->prepaid = pay->prepaid;
+  r->credit = pay->credit;
+  r->other = pay->other;
+  /* The rules of 1214 (doc_payment_rules): which lines each form may pay. */
+  if (doc_payment_rules(r) != 0) {
+    rc = FN_ERR_VALUE;
+    goto fail;
+  }
   r->correction_type = 0;
   r->correction_date = now;
   r->correction_basis[0] = '\0';
@@ -1817,13 +1830,21 @@ static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool 
                              fn_doc_result_t *out)
 {
   fn_correction_t own = {.type = 0};
-  return receipt_close(self, cash, cashless, correction ? &own : NULL, out);
+  fn_payments_t pay = {.cash = cash, .cashless = cashless};
+  return receipt_close(self, &pay, correction ? &own : NULL, out);
 }
 
 static int emu_correction_close(void *self, uint64_t cash, uint64_t cashless,
                                 const fn_correction_t *c, fn_doc_result_t *out)
 {
-  return receipt_close(self, cash, cashless, c, out);
+  fn_payments_t pay = {.cash = cash, .cashless = cashless};
+  return receipt_close(self, &pay, c, out);
+}
+
+static int emu_receipt_close_paid(void *self, const fn_payments_t *p, const fn_correction_t *c,
+                                  fn_doc_result_t *out)
+{
+  return receipt_close(self, p, c, out);
 }
 
 static int emu_totals(void *self, bool shift, doc_totals_t *out)
@@ -2359,6 +2380,7 @@ static const fn_backend_t emu_backend = {
     .notification_ticket_batch = emu_notification_ticket_batch,
     .correction_close = emu_correction_close,
     .totals = emu_totals,
+    .receipt_close_paid = emu_receipt_close_paid,
 };
 
 /* ---------------------------------------------------------------------- */

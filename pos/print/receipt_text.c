@@ -176,6 +176,20 @@ static const char *vat_name(uint8_t vat)
   return v ? v->label : "НДС";
 }
 
+/* 1214 as a receipt prints it. */
+static const char *pay_method_name(uint8_t method)
+{
+  static const char *const names[8] = {"",
+                                       "ПРЕДОПЛАТА 100%",
+                                       "ПРЕДОПЛАТА",
+                                       "АВАНС",
+                                       "ПОЛНЫЙ РАСЧЕТ",
+                                       "ЧАСТИЧНЫЙ РАСЧЕТ И КРЕДИТ",
+                                       "ПЕРЕДАЧА В КРЕДИТ",
+                                       "ОПЛАТА КРЕДИТА"};
+  return method < 8 ? names[method] : "";
+}
+
 static const char *operation_name(uint8_t op)
 {
   switch (op) {
@@ -254,6 +268,11 @@ static int render(till_t *t, uint32_t number, out_t *o_, char qr[256])
     columns(&o, a, money(it->total, p, sizeof p));
     snprintf(a, sizeof a, "  %s", vat_name(it->vat));
     columns(&o, a, "");
+    /* The settlement method is printed when it is not a full settlement. */
+    if (it->payment_method && it->payment_method != 4) {
+      snprintf(a, sizeof a, "  %s", pay_method_name(it->payment_method));
+      columns(&o, a, "");
+    }
   }
   rule(&o);
   o.style = RECEIPT_TOTAL;
@@ -261,6 +280,9 @@ static int render(till_t *t, uint32_t number, out_t *o_, char qr[256])
   o.style = RECEIPT_PLAIN;
   if (r->cash) columns(&o, "Наличными", money(r->cash, a, sizeof a));
   if (r->cashless) columns(&o, "Безналичными", money(r->cashless, a, sizeof a));
+  if (r->prepaid) columns(&o, "Предоплатой (зачет аванса)", money(r->prepaid, a, sizeof a));
+  if (r->credit) columns(&o, "Постоплатой (в кредит)", money(r->credit, a, sizeof a));
+  if (r->other) columns(&o, "Встречным предоставлением", money(r->other, a, sizeof a));
   /* The receipt-level VAT sums as the FN signed them, in the document's
   ** order (by tag): "НДС 22% =18.03", "Сумма без НДС =100.00". */
   for (size_t i = 0; i < doc_vat_rate_count(); i++) {

@@ -80,7 +80,15 @@ json_t *till_json_closed(const sale_closed_t *c)
                         "cash", (json_int_t)c->cash, "cashless", (json_int_t)c->cashless, "lines",
                         (json_int_t)c->lines, "marked_lines", (json_int_t)c->marked_lines, "qr",
                         c->qr, "bookkeeping_pending", c->bookkeeping_pending);
-  if (o) json_object_set_new(o, "vat_sums", vat_json(c->vat_sums, c->vat_present));
+  if (o) {
+    json_object_set_new(o, "vat_sums", vat_json(c->vat_sums, c->vat_present));
+    json_object_set_new(o, "prepaid", json_integer((json_int_t)c->prepaid));
+    json_object_set_new(o, "credit", json_integer((json_int_t)c->credit));
+    json_object_set_new(o, "other", json_integer((json_int_t)c->other));
+    json_object_set_new(o, "method", json_integer(c->method));
+    json_object_set_new(o, "tendered", json_integer((json_int_t)c->tendered));
+    json_object_set_new(o, "change", json_integer((json_int_t)c->change));
+  }
   return o;
 }
 

@@ -185,6 +185,56 @@ try:
         finally:
             server.stop()
 
+    # Payments: a prepayment (1214 = 1) with the cash tendered and the change,
+    # its final settlement offsetting it (1214 = 4, 1215), a sale on credit
+    # (1214 = 6, 1216), and what the FN's rules refuse.
+    must("p", "fn", "init", "--fn-number", "9999078900002468")
+    must("p", *(REG + ["--autonomous"]))
+    must("p", "shift", "open")
+    must("p", "cache", "import-catalogue", CATALOGUE)
+
+    def sell(*pay):
+        must("p", "sale", "open")
+        must("p", "sale", "add", "4604440000017")
+        return run("p", "sale", "pay", *pay)
+
+    rc, out, err = sell("--method", "prepayment-full", "--cash", "55.00", "--tendered", "100.00",
+                        "--json")
+    pre = json.loads(out.splitlines()[0]) if rc == 0 else {}
+    check("prepayment 100 %: 55.00 cash of 100.00 tendered, change 45.00",
+          pre.get("method") == 1 and pre.get("cash") == 5500 and pre.get("tendered") == 10000
+          and pre.get("change") == 4500, out + err)
+    rc, out, err = run("p", "fd", "show", str(pre.get("document", 0)), "--json")
+    check("its line says 1214 = 1", rc == 0 and
+          json.loads(out)["receipt"]["items"][0].get("paymentType") == 1, out + err)
+    rc, out, err = sell("--method", "full", "--credit", "55.00")
+    check("a full settlement on credit is refused by the FN's rules (0x09), the basket kept",
+          rc == 1 and "0x09" in err, out + err)
+    rc, out, err = run("p", "sale", "pay", "--method", "full", "--prepaid", "55.00", "--json")
+    fin = json.loads(out.splitlines()[0]) if rc == 0 else {}
+    check("the final settlement offsets the prepayment (1215 55.00)",
+          fin.get("method") == 4 and fin.get("prepaid") == 5500 and fin.get("cash") == 0,
+          out + err)
+    out = must("p", "fd", "copy", str(fin.get("document", 0)))
+    check("its copy prints the offset", "Предоплатой (зачет аванса)" in out and "=55.00" in out,
+          out)
+    out = must("p", "fd", "copy", str(pre.get("document", 0)))
+    check("the prepayment's copy prints its method", "ПРЕДОПЛАТА 100%" in out, out)
+    rc, out, err = sell("--method", "credit", "--credit", "55.00", "--json")
+    cr = json.loads(out.splitlines()[0]) if rc == 0 else {}
+    check("on credit (1216 55.00)", cr.get("credit") == 5500, out + err)
+    rc, out, err = run("p", "sale", "cancel")
+    rc, out, err = sell("--cash", "55.00", "--tendered", "50.00")
+    check("tendered below the cash is refused", rc == 1, out + err)
+    run("p", "sale", "cancel")
+    rc, out, err = sell("--method", "barter", "--cash", "55.00")
+    check("an unknown method is a usage error", rc == 2, out + err)
+    run("p", "sale", "cancel")
+    x = json.loads(must("p", "report", "x", "--json"))
+    s_t = x["shift_totals"]["receipts"]["sale"]
+    check("X: three sales, 165.00: cash 55.00", s_t["count"] == 3 and s_t["total"] == 16500
+          and s_t["cash"] == 5500, x)
+
     # An autonomous FN owes the OFD nothing: it closes.
     must("a", "fn", "init", "--fn-number", "9999078900005678")
     must("a", *(REG + ["--autonomous"]))

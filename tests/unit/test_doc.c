@@ -883,6 +883,86 @@ static void test_required_requisites(void **state)
   assert_int_equal(doc_check_required(buf, len, NULL), DOC_ERR_WRONG_FORM);
 }
 
+/*
+** Payment forms and the 1214 rules. One line of 100.00 each time:
+**   1214 = 1 (prepayment 100 %) paid in cash          -> 1031 100.00
+**   1214 = 4 (full settlement) offsetting it          -> 1215 100.00
+**   1214 = 5 (partial settlement and credit): 30.00 card + 70.00 credit
+**   1214 = 6 (on credit)                              -> 1216 100.00
+**   1214 = 7 (credit payment) by card, 1217 counter-provision on a 4
+** and what the rules refuse.
+*/
+static int pay_one(uint8_t method, bool marked, uint64_t cash, uint64_t cashless, uint64_t prepaid,
+                   uint64_t credit, uint64_t other, size_t *len)
+{
+  static doc_receipt_t r;
+  doc_header_t h = header();
+  memset(&r, 0, sizeof r);
+  r.operation = DOC_OP_SALE;
+  r.tax_system = 1;
+  r.items[0] = marked ? marked_item("Кроссовки", 10000, KM1, 5, 1305, "x", 15)
+                      : plain_item("Кроссовки", 10000, 1);
+  r.items[0].payment_method = method;
+  r.item_count = 1;
+  r.cash = cash;
+  r.cashless = cashless;
+  r.prepaid = prepaid;
+  r.credit = credit;
+  r.other = other;
+  return doc_build_receipt(&h, &r, false, buf, sizeof buf, len);
+}
+
+static void test_payment_forms(void **state)
+{
+  (void)state;
+  size_t len = 0;
+  tlv_reader_t body;
+  tlv_item_t it;
+  assert_int_equal(pay_one(1, false, 10000, 0, 0, 0, 0, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_true(find_nth(body, 1059, 0, &it));
+  assert_int_equal(byte(enter(it), 1214), 1);
+  assert_int_equal(vln(body, 1031), 10000);
+  assert_int_equal(vln(body, 1215), 0);
+
+  assert_int_equal(pay_one(4, false, 0, 0, 10000, 0, 0, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_int_equal(vln(body, 1215), 10000);
+  assert_int_equal(vln(body, 1031), 0);
+  assert_int_equal(vln(body, 1020), 10000);
+
+  assert_int_equal(pay_one(5, false, 0, 3000, 0, 7000, 0, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_int_equal(vln(body, 1081), 3000);
+  assert_int_equal(vln(body, 1216), 7000);
+
+  assert_int_equal(pay_one(6, false, 0, 0, 0, 10000, 0, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_int_equal(vln(body, 1216), 10000);
+  assert_int_equal(pay_one(7, false, 0, 10000, 0, 0, 0, &len), 0);
+  assert_int_equal(pay_one(4, false, 0, 0, 0, 0, 10000, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_int_equal(vln(body, 1217), 10000);
+  /* 2 and 3 are money now too. */
+  assert_int_equal(pay_one(2, false, 10000, 0, 0, 0, 0, &len), 0);
+  assert_int_equal(pay_one(3, false, 0, 10000, 0, 0, 0, &len), 0);
+
+  /* Refused: an offset against a prepayment line, credit on a full one, a
+  ** prepayment paid by credit, money for credit paid on credit, a marked
+  ** prepayment, forms not adding up, a 1214 that does not exist. */
+  assert_int_equal(pay_one(1, false, 0, 0, 10000, 0, 0, &len), DOC_ERR_TOTAL);
+  assert_int_equal(len, 0);
+  assert_int_equal(pay_one(4, false, 0, 0, 0, 10000, 0, &len), DOC_ERR_TOTAL);
+  assert_int_equal(pay_one(3, false, 0, 0, 0, 10000, 0, &len), DOC_ERR_TOTAL);
+  assert_int_equal(pay_one(7, false, 0, 0, 0, 10000, 0, &len), DOC_ERR_TOTAL);
+  assert_int_equal(pay_one(6, false, 0, 0, 10000, 0, 0, &len), DOC_ERR_TOTAL);
+  assert_int_equal(pay_one(1, true, 10000, 0, 0, 0, 0, &len), DOC_ERR_TOTAL);
+  assert_int_equal(pay_one(4, true, 10000, 0, 0, 0, 0, &len), 0);
+  assert_int_equal(pay_one(5, false, 0, 3000, 0, 6000, 0, &len), DOC_ERR_TOTAL);
+  assert_int_equal(pay_one(8, false, 10000, 0, 0, 0, 0, &len), TLV_ERR_ARGUMENT);
+  assert_int_equal(pay_one(0, false, 10000, 0, 0, 0, 0, &len), TLV_ERR_ARGUMENT);
+}
+
 /* A line as large as the dictionary allows: every text at its limit. */
 static doc_item_t largest_item(void)
 {
@@ -2153,6 +2233,7 @@ int main(void)
       cmocka_unit_test(test_receipt_vat_mixed_and_rounding),
       cmocka_unit_test(test_state_report_totals_bytes),
       cmocka_unit_test(test_required_requisites),
+      cmocka_unit_test(test_payment_forms),
       cmocka_unit_test(test_receipt_operations_and_correction),
       cmocka_unit_test(test_receipt_totals_and_arguments),
       cmocka_unit_test(test_receipt_size_limits),

@@ -664,6 +664,81 @@ static void test_reports_and_corrections(void **state)
 }
 
 /*
+** A prepayment and its final settlement, a sale on credit and the credit's
+** payment, through the FN: the forms land in 1215/1216, the FN's rules
+** refuse what the format forbids (nothing changes then), and the shift's
+** totals carry 1218/1219 (prepaid 100.00, credit 60.00).
+*/
+static void test_prepayment_and_credit(void **state)
+{
+  fixture_t *f = *state;
+  fn_doc_result_t res;
+  fn_document_t *d = malloc(sizeof *d);
+  static doc_receipt_t r;
+  doc_header_t h;
+  doc_totals_t t;
+  uint64_t total;
+  uint8_t sign[6];
+  assert_non_null(d);
+  ready_to_sell(f, false);
+  doc_item_t it = plain_item("Диван", 10000);
+
+  /* The prepayment: 100 %, in cash. */
+  it.payment_method = DOC_PAY_PREPAYMENT_FULL;
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  fn_payments_t bad = {.prepaid = 10000};
+  assert_int_equal(fn_receipt_close_paid(f->fn, &bad, NULL, NULL), FN_ERR_VALUE);
+  fn_payments_t cash = {.cash = 10000};
+  assert_int_equal(fn_receipt_close_paid(f->fn, &cash, NULL, &res), 0);
+
+  /* The settlement when the sofa is handed over: offset by the prepayment. */
+  it.payment_method = DOC_PAY_FULL;
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  fn_payments_t offset = {.prepaid = 10000};
+  assert_int_equal(fn_receipt_close_paid(f->fn, &offset, NULL, &res), 0);
+  assert_int_equal(fn_document_get(f->fn, res.number, d), 0);
+  assert_int_equal(doc_parse_receipt(d->data, d->len, &h, &r, &total, sign), 0);
+  assert_int_equal(r.prepaid, 10000);
+  assert_int_equal(r.cash, 0);
+  assert_int_equal(r.items[0].payment_method, DOC_PAY_FULL);
+
+  /* Partly on credit, then the credit paid. */
+  it.payment_method = DOC_PAY_PARTIAL_CREDIT;
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  fn_payments_t part = {.cashless = 4000, .credit = 6000};
+  assert_int_equal(fn_receipt_close_paid(f->fn, &part, NULL, &res), 0);
+  it.payment_method = DOC_PAY_CREDIT_PAYMENT;
+  it.price = it.total = 6000;
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  fn_payments_t on_credit = {.credit = 6000};
+  assert_int_equal(fn_receipt_close_paid(f->fn, &on_credit, NULL, NULL), FN_ERR_VALUE);
+  fn_payments_t paid = {.cash = 6000};
+  assert_int_equal(fn_receipt_close_paid(f->fn, &paid, NULL, &res), 0);
+
+  /* Sale totals: 4 receipts, 10000 + 10000 + 10000 + 6000 = 36000;
+  ** cash 10000 + 6000, card 4000, prepaid 10000, credit 6000. */
+  assert_int_equal(fn_totals(f->fn, true, &t), 0);
+  assert_int_equal(t.receipts[DOC_OP_SALE].count, 4);
+  assert_int_equal(t.receipts[DOC_OP_SALE].total, 36000);
+  assert_int_equal(t.receipts[DOC_OP_SALE].cash, 16000);
+  assert_int_equal(t.receipts[DOC_OP_SALE].cashless, 4000);
+  assert_int_equal(t.receipts[DOC_OP_SALE].prepaid, 10000);
+  assert_int_equal(t.receipts[DOC_OP_SALE].credit, 6000);
+  assert_int_equal(fn_shift_close(f->fn, "", &res), 0);
+  assert_int_equal(fn_document_get(f->fn, res.number, d), 0);
+  assert_int_equal(count_tag(d->data, d->len, 1218, NULL), 2); /* in 1194 and in 1157 */
+  assert_int_equal(count_tag(d->data, d->len, 1219, NULL), 2);
+  assert_int_equal(doc_parse_totals(d->data, d->len, 1194, &t), 0);
+  assert_int_equal(t.receipts[DOC_OP_SALE].prepaid, 10000);
+  assert_int_equal(t.receipts[DOC_OP_SALE].credit, 6000);
+  free(d);
+}
+
+/*
 ** A new FN replacing a closed one: its first document is an 11 with 1205
 ** bit 0; an 11 without that bit is refused from READY, a 1 is still fine.
 ** The registration data come back from the archive whole.
@@ -1735,6 +1810,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_counters_and_numbering, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reports_and_corrections, setup, teardown),
       cmocka_unit_test_setup_teardown(test_replacement_registration, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_prepayment_and_credit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rule_24_hours, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rule_30_days, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rule_90_days, setup, teardown),
