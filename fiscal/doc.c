@@ -502,6 +502,149 @@ static int item_km(const doc_item_t *item, size_t *length)
   return 0;
 }
 
+static int get_text(const tlv_item_t *item, char *out, size_t size);
+
+/* 1291 {1292 "n/d", 1293, 1294} of a fractional line. */
+static int put_fraction(tlv_writer_t *w, const doc_item_t *item)
+{
+  char text[48];
+  int rc = 0;
+  if (!item->fraction_denominator) return 0;
+  if (!item->fraction_numerator || item->fraction_numerator >= item->fraction_denominator)
+    return TLV_ERR_ARGUMENT; /* a fraction of a unit is below one */
+  snprintf(text, sizeof text, "%llu/%llu", (unsigned long long)item->fraction_numerator,
+           (unsigned long long)item->fraction_denominator);
+  TRY(tlv_begin_stlv(w, 1291));
+  TRY(PUT_TEXT(w, 1292, text));
+  TRY(tlv_put_vln(w, 1293, item->fraction_numerator));
+  TRY(tlv_put_vln(w, 1294, item->fraction_denominator));
+  TRY(tlv_end_stlv(w));
+fail:
+  return rc;
+}
+
+/* 1222, 1223, 1224, 1226 of an agent's line. */
+static int put_agent(tlv_writer_t *w, const doc_agent_t *a)
+{
+  int rc = 0;
+  if (!a->sign) return 0;
+  if (!a->supplier_name[0] || !a->supplier_inn[0]) return DOC_ERR_MISSING;
+  TRY(tlv_put_byte(w, 1222, a->sign));
+  if (a->operation[0] || a->agent_phone[0] || a->operator_phone[0] || a->transfer_phone[0] ||
+      a->transfer_name[0] || a->transfer_address[0] || a->transfer_inn[0]) {
+    TRY(tlv_begin_stlv(w, 1223));
+    if (a->operation[0]) TRY(PUT_TEXT(w, 1044, a->operation));
+    if (a->agent_phone[0]) TRY(PUT_TEXT(w, 1073, a->agent_phone));
+    if (a->operator_phone[0]) TRY(PUT_TEXT(w, 1074, a->operator_phone));
+    if (a->transfer_phone[0]) TRY(PUT_TEXT(w, 1075, a->transfer_phone));
+    if (a->transfer_name[0]) TRY(PUT_TEXT(w, 1026, a->transfer_name));
+    if (a->transfer_address[0]) TRY(PUT_TEXT(w, 1005, a->transfer_address));
+    if (a->transfer_inn[0]) TRY(PUT_TEXT(w, 1016, a->transfer_inn));
+    TRY(tlv_end_stlv(w));
+  }
+  TRY(tlv_begin_stlv(w, 1224));
+  if (a->supplier_phone[0]) TRY(PUT_TEXT(w, 1171, a->supplier_phone));
+  TRY(PUT_TEXT(w, 1225, a->supplier_name));
+  TRY(tlv_end_stlv(w));
+  TRY(PUT_TEXT(w, 1226, a->supplier_inn));
+fail:
+  return rc;
+}
+
+int doc_item_extras_put(const doc_item_t *item, uint8_t *buf, size_t cap, size_t *len)
+{
+  tlv_writer_t w;
+  int rc;
+  if (!item || !buf || !len) return TLV_ERR_ARGUMENT;
+  *len = 0;
+  tlv_writer_init(&w, buf, cap);
+  TRY(put_agent(&w, &item->agent));
+  TRY(put_fraction(&w, item));
+  *len = tlv_writer_length(&w);
+fail:
+  return rc;
+}
+
+/* Reads 1222/1223/1224/1226/1291 of a line's list into item; any other tag
+** is left to the caller. Returns 1 when the tag was one of them. */
+static int item_extra(const tlv_item_t *x, doc_item_t *item, int *rc)
+{
+  tlv_reader_t sub;
+  tlv_item_t y;
+  doc_agent_t *a = &item->agent;
+  switch (x->tag) {
+  case 1222:
+    *rc = tlv_get_byte(x, &a->sign);
+    return 1;
+  case 1226:
+    *rc = get_text(x, a->supplier_inn, sizeof a->supplier_inn);
+    return 1;
+  case 1223:
+  case 1224:
+  case 1291:
+    if ((*rc = tlv_reader_enter(x, &sub)) != 0) return 1;
+    while ((*rc = tlv_reader_next(&sub, &y)) == 0) {
+      switch (y.tag) {
+      case 1044:
+        *rc = get_text(&y, a->operation, sizeof a->operation);
+        break;
+      case 1073:
+        *rc = get_text(&y, a->agent_phone, sizeof a->agent_phone);
+        break;
+      case 1074:
+        *rc = get_text(&y, a->operator_phone, sizeof a->operator_phone);
+        break;
+      case 1075:
+        *rc = get_text(&y, a->transfer_phone, sizeof a->transfer_phone);
+        break;
+      case 1026:
+        *rc = get_text(&y, a->transfer_name, sizeof a->transfer_name);
+        break;
+      case 1005:
+        *rc = get_text(&y, a->transfer_address, sizeof a->transfer_address);
+        break;
+      case 1016:
+        *rc = get_text(&y, a->transfer_inn, sizeof a->transfer_inn);
+        break;
+      case 1171:
+        *rc = get_text(&y, a->supplier_phone, sizeof a->supplier_phone);
+        break;
+      case 1225:
+        *rc = get_text(&y, a->supplier_name, sizeof a->supplier_name);
+        break;
+      case 1293:
+        *rc = tlv_get_vln(&y, &item->fraction_numerator);
+        break;
+      case 1294:
+        *rc = tlv_get_vln(&y, &item->fraction_denominator);
+        break;
+      default:
+        break;
+      }
+      if (*rc != 0) return 1;
+    }
+    if (*rc == TLV_ERR_END) *rc = 0;
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+int doc_item_extras_get(const uint8_t *buf, size_t len, doc_item_t *item)
+{
+  tlv_reader_t r;
+  tlv_item_t x;
+  int rc = 0;
+  if (!item || (len && !buf)) return TLV_ERR_ARGUMENT;
+  tlv_reader_init(&r, buf, len);
+  while ((rc = tlv_reader_next(&r, &x)) == 0) {
+    int inner = 0;
+    item_extra(&x, item, &inner);
+    if (inner != 0) return inner;
+  }
+  return rc == TLV_ERR_END ? 0 : rc;
+}
+
 /* One 1059. The status tag is 2003 in a receipt and 2110 in a correction. */
 static int put_item(tlv_writer_t *w, const doc_item_t *item, uint16_t status_tag)
 {
@@ -515,7 +658,9 @@ static int put_item(tlv_writer_t *w, const doc_item_t *item, uint16_t status_tag
   TRY(tlv_put_byte(w, 1199, item->vat));
   TRY(tlv_put_byte(w, 1212, item->subject));
   TRY(tlv_put_byte(w, 1214, item->payment_method));
+  TRY(put_agent(w, &item->agent));
   TRY(tlv_put_byte(w, 2108, item->measure));
+  TRY(put_fraction(w, item));
   if (item->product_tag != 0) {
     TRY(tlv_begin_stlv(w, 1163));
     TRY(PUT_TEXT(w, item->product_tag, item->product_value));
@@ -699,6 +844,12 @@ int doc_build_receipt(const doc_header_t *h, const doc_receipt_t *r, bool correc
   TRY(tlv_put_uint32(&w, 1042, r->receipt_number));
   TRY(tlv_put_byte(&w, 1054, r->operation));
   TRY(tlv_put_byte(&w, 1055, r->tax_system));
+  {
+    /* 1057: the kinds of agent this receipt's lines are sold as. */
+    uint8_t agents = 0;
+    for (size_t i = 0; i < r->item_count; i++) agents |= r->items[i].agent.sign;
+    if (agents) TRY(tlv_put_byte(&w, 1057, agents));
+  }
   if (correction) {
     TRY(tlv_put_byte(&w, 1173, r->correction_type));
     TRY(tlv_begin_stlv(&w, 1174));
@@ -743,6 +894,7 @@ int doc_build_km_request(const doc_header_t *h, const doc_item_t *item, uint8_t 
   TRY(tlv_put_byte(&w, 2003, item->km_status));
   TRY(tlv_put_fvln(&w, 1023, (tlv_fvln_t){item->quantity.mantissa, item->quantity.scale}));
   if (item->measure != 0) TRY(tlv_put_byte(&w, 2108, item->measure));
+  TRY(put_fraction(&w, item));
   TRY(tlv_put_byte(&w, 2102, item->km_mode));
   TRY(tlv_end_stlv(&w));
 fail:
@@ -777,6 +929,7 @@ int doc_build_km_notification(const doc_header_t *h, uint32_t receipt_number,
     TRY(tlv_put_byte(&w, 2110, item->km_status));
     TRY(tlv_put_fvln(&w, 1023, (tlv_fvln_t){item->quantity.mantissa, item->quantity.scale}));
     if (item->measure != 0) TRY(tlv_put_byte(&w, 2108, item->measure));
+    TRY(put_fraction(&w, item));
     TRY(tlv_end_stlv(&w));
     marked++;
   }
@@ -1455,6 +1608,7 @@ static int parse_item(const tlv_item_t *stlv, doc_item_t *item)
       if (rc == TLV_ERR_END) rc = 0;
       break;
     default:
+      item_extra(&x, item, &rc);
       break;
     }
     if (rc != 0) return rc;

@@ -162,6 +162,17 @@ uint64_t doc_vat_amount(uint8_t value, uint64_t gross);
 #define DOC_FFD_1_2      4     /* 1209, 1189, 1190: format version 1.2 */
 #define DOC_KKT_VERSION  "0.1" /* 1188, this register's software version */
 
+/*
+** The requisites of a line that an FN keeps beside its plain columns (the
+** agent's 1222/1223/1224/1226 and the fraction 1291) as one TLV list, and
+** back into an item (other fields untouched). *len 0 when the line has
+** none. The same codec as the documents', so what is stored is what a
+** receipt will carry.
+*/
+struct doc_item;
+int doc_item_extras_put(const struct doc_item *item, uint8_t *buf, size_t cap, size_t *len);
+int doc_item_extras_get(const uint8_t *buf, size_t len, struct doc_item *item);
+
 /* Errors that are not the TLV codec's. Values stay clear of tlv_error_t. */
 typedef enum doc_error {
   DOC_ERR_TOTAL = -32,      /* payments differ from the sum of the items, or overflow */
@@ -215,6 +226,30 @@ typedef struct doc_industry {
   char value[513];   /* "UUID=<reqId>&Time=<reqTimestamp>" */
 } doc_industry_t;
 
+/*
+** Agent requisites of a line (FFD 1.2: 1222 the agent's kind for this
+** line, 1223 the agent's data, 1224 the supplier's data, 1226 the
+** supplier's INN). sign 0: not an agent's line, nothing written. Bits of
+** 1222 (and of the receipt's 1057, their OR): 1 bank paying agent, 2 bank
+** paying sub-agent, 4 paying agent, 8 paying sub-agent, 16 attorney, 32
+** commission agent, 64 another agent. An agent's line needs the supplier's
+** name and INN (DOC_ERR_MISSING); 1223 is written when any of its fields
+** is not "".
+*/
+typedef struct doc_agent {
+  uint8_t sign;               /* 1222 */
+  char operation[49];         /* 1044 in 1223 (24 characters) */
+  char agent_phone[20];       /* 1073 in 1223 */
+  char operator_phone[20];    /* 1074 in 1223 */
+  char transfer_phone[20];    /* 1075 in 1223 */
+  char transfer_name[129];    /* 1026 in 1223 */
+  char transfer_address[513]; /* 1005 in 1223 */
+  char transfer_inn[13];      /* 1016 in 1223 */
+  char supplier_phone[20];    /* 1171 in 1224 */
+  char supplier_name[513];    /* 1225 in 1224 */
+  char supplier_inn[13];      /* 1226 */
+} doc_agent_t;
+
 /* One receipt line (1059). */
 typedef struct doc_item {
   char name[257];          /* 1030, up to 128 characters */
@@ -237,6 +272,11 @@ typedef struct doc_item {
   uint8_t check_result;   /* 2106 */
   bool has_industry;
   doc_industry_t industry; /* 1260 */
+  /* A marked good sold in a fraction of its unit (a quarter of a cheese
+  ** head): 1291 {1292 "n/d", 1293 n, 1294 d} in 3, 31, 81 and 82, with
+  ** status 2 (part sold) or 4 (part returned). 0 / 0: not a fraction. */
+  uint64_t fraction_numerator, fraction_denominator;
+  doc_agent_t agent; /* 1222-1226; agent.sign 0: none */
 } doc_item_t;
 
 /* A receipt (3) or a correction receipt (31). */

@@ -254,6 +254,9 @@ typedef enum stmt_id {
   S_TOTALS_RESET_SHIFT,
   S_TOTALS_GET,
   S_DOC_RECEIPTS,
+  S_EXTRA_INSERT,
+  S_EXTRAS_GET,
+  S_EXTRAS_DELETE,
   S__COUNT
 } stmt_id_t;
 
@@ -351,6 +354,10 @@ static const char *const statements[S__COUNT] = {
     [S_TOTALS_GET] = "SELECT scope, operation, receipts, amount FROM totals",
     /* The receipts and corrections of one shift (?1 > 0) or of the whole
     ** archive (?1 = 0), for the counters of 5 and 21. */
+    /* A line's agent and fraction requisites (doc_item_extras_put). */
+    [S_EXTRA_INSERT] = "INSERT INTO open_extras (line, tlv) VALUES (?1, ?2)",
+    [S_EXTRAS_GET] = "SELECT line, tlv FROM open_extras ORDER BY line",
+    [S_EXTRAS_DELETE] = "DELETE FROM open_extras",
     [S_DOC_RECEIPTS] = "SELECT type, tlv FROM documents WHERE type IN (3, 31)"
                        " AND (?1 = 0 OR shift = ?1) ORDER BY number",
 };
@@ -888,6 +895,20 @@ static int items_load(emu_t *e)
     r->item_count++;
   }
   sqlite3_reset(s);
+  if (rc != 0) return rc;
+  /* The lines' agent and fraction requisites (line n is items[n - 1]). */
+  s = st(e, S_EXTRAS_GET);
+  while ((rc = fetch(s, &found)) == 0 && found) {
+    int64_t line = sqlite3_column_int64(s, 0);
+    const uint8_t *tlv = sqlite3_column_blob(s, 1);
+    size_t n = (size_t)sqlite3_column_bytes(s, 1);
+    if (line < 1 || (size_t)line > r->item_count ||
+        doc_item_extras_get(tlv, n, &r->items[line - 1]) != 0) {
+      rc = FN_ERR_FAILURE;
+      break;
+    }
+  }
+  sqlite3_reset(s);
   return rc;
 }
 
@@ -915,6 +936,14 @@ static int item_store(emu_t *e, uint32_t line, const doc_item_t *it)
   if (rc == 0) rc = bind_u64(s, 4, it->quantity.mantissa);
   if (rc == 0) rc = bind_u64(s, 6, it->total);
   if (rc != 0) return rc;
+  if ((rc = run(s)) != 0) return rc;
+  /* Agent and fraction requisites, when the line has any. */
+  uint8_t extras[2048];
+  size_t extras_len = 0;
+  if (doc_item_extras_put(it, extras, sizeof extras, &extras_len) != 0) return FN_ERR_VALUE;
+  if (extras_len == 0) return 0;
+  s = st(e, S_EXTRA_INSERT);
+  if (bind_int(s, 1, line) || bind_blob(s, 2, extras, extras_len)) return FN_ERR_IO;
   return run(s);
 }
 
@@ -1811,6 +1840,7 @@ static int receipt_close(emu_t *e, const fn_payments_t *pay, const fn_correction
     if ((rc = run(st(e, S_KM_DELETE_RECEIPT))) != 0) goto fail;
   }
   if ((rc = run(st(e, S_ITEMS_DELETE))) != 0) goto fail;
+  if ((rc = run(st(e, S_EXTRAS_DELETE))) != 0) goto fail;
   if ((rc = run(st(e, S_RECEIPT_DELETE))) != 0) goto fail;
   if ((rc = totals_add(e, r->operation, total)) != 0) goto fail;
   m.receipts_in_shift++;
@@ -1887,6 +1917,7 @@ static int emu_receipt_cancel(void *self)
   /* A sale that did not happen: its codes must be checked again. */
   if ((rc = run(st(e, S_KM_DELETE_RECEIPT))) != 0) goto end;
   if ((rc = run(st(e, S_ITEMS_DELETE))) != 0) goto end;
+  if ((rc = run(st(e, S_EXTRAS_DELETE))) != 0) goto end;
   rc = run(st(e, S_RECEIPT_DELETE));
 end:
   return tx_end(e, rc);
@@ -2598,6 +2629,11 @@ int fn_emu_open(const char *path, const fn_emu_options_t *options, fn_t **out)
   int version = 0;
   if ((rc = schema_version_of(e->db, &version)) != 0) goto fail;
   if (version == 1 && (rc = schema_upgrade_1(e->db)) != 0) goto fail;
+  /* The open receipt's extra line requisites (agent, fraction): a table
+  ** any version takes without an upgrade. */
+  if (version >= 1 && (rc = exec_plain(e->db, "CREATE TABLE IF NOT EXISTS open_extras (line "
+                                              "INTEGER PRIMARY KEY, tlv BLOB NOT NULL)")) != 0)
+    goto fail;
   rc = sqlite3_prepare_v2(e->db, "SELECT schema_version, secret FROM meta WHERE id = 1", -1, &s,
                           NULL);
   if (rc != SQLITE_OK) {

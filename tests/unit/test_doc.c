@@ -963,6 +963,106 @@ static void test_payment_forms(void **state)
   assert_int_equal(pay_one(0, false, 10000, 0, 0, 0, 0, &len), TLV_ERR_ARGUMENT);
 }
 
+/*
+** An agent's line (a commission agent, 1222 = 32, selling for a supplier)
+** and a marked good sold as a quarter (1291 {1292 "1/4", 1293 1, 1294 4},
+** status 2): their requisites in the receipt, in 81 and 82, and through
+** the extras codec an FN keeps them in.
+*/
+static void test_agent_and_fraction(void **state)
+{
+  (void)state;
+  static doc_receipt_t r, back;
+  doc_header_t h = header(), hb;
+  size_t len = 0;
+  tlv_reader_t body;
+  tlv_item_t it;
+  uint64_t total;
+  uint8_t sign[6];
+  memset(&r, 0, sizeof r);
+  r.operation = DOC_OP_SALE;
+  r.tax_system = 1;
+  r.items[0] = plain_item("Билет", 50000, 1);
+  r.items[0].agent.sign = 32;
+  strcpy(r.items[0].agent.agent_phone, "+79001234567");
+  strcpy(r.items[0].agent.supplier_name, "ООО Театр");
+  strcpy(r.items[0].agent.supplier_inn, "7707083893");
+  strcpy(r.items[0].agent.supplier_phone, "+74951234567");
+  r.items[1] = marked_item("Сыр, головка", 80000, KM1, 5, 1305, "010460043993125621JgXJ5.T", 15);
+  r.items[1].quantity = (doc_quantity_t){25, 2};
+  r.items[1].total = 20000;
+  r.items[1].fraction_numerator = 1;
+  r.items[1].fraction_denominator = 4;
+  r.items[1].km_status = DOC_KM_MEASURED_SOLD;
+  r.item_count = 2;
+  r.cash = 70000;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_int_equal(byte(body, 1057), 32);
+  assert_true(find_nth(body, 1059, 0, &it));
+  tlv_reader_t item = enter(it);
+  EXPECT_TAGS(item, 1030, 1079, 1023, 1043, 1199, 1212, 1214, 1222, 1223, 1224, 1226, 2108);
+  assert_int_equal(byte(item, 1222), 32);
+  tlv_reader_t agent = enter(get(item, 1223));
+  EXPECT_TAGS(agent, 1073);
+  expect_text(agent, 1073, "+79001234567");
+  tlv_reader_t supplier = enter(get(item, 1224));
+  EXPECT_TAGS(supplier, 1171, 1225);
+  expect_text(supplier, 1225, "ООО Театр");
+  expect_text(item, 1226, "7707083893");
+  assert_true(find_nth(body, 1059, 1, &it));
+  item = enter(it);
+  EXPECT_TAGS(item, 1030, 1079, 1023, 1043, 1199, 1212, 1214, 2108, 1291, 1163, 2000, 2100, 2102,
+              2003, 2106);
+  assert_int_equal(byte(item, 2003), DOC_KM_MEASURED_SOLD);
+  tlv_reader_t fraction = enter(get(item, 1291));
+  EXPECT_TAGS(fraction, 1292, 1293, 1294);
+  expect_text(fraction, 1292, "1/4");
+  assert_int_equal(vln(fraction, 1293), 1);
+  assert_int_equal(vln(fraction, 1294), 4);
+  /* Read back whole. */
+  assert_int_equal(doc_parse_receipt(buf, len, &hb, &back, &total, sign), 0);
+  assert_int_equal(back.items[0].agent.sign, 32);
+  assert_string_equal(back.items[0].agent.supplier_name, "ООО Театр");
+  assert_string_equal(back.items[0].agent.supplier_inn, "7707083893");
+  assert_int_equal(back.items[1].fraction_numerator, 1);
+  assert_int_equal(back.items[1].fraction_denominator, 4);
+
+  /* 81 and 82 carry the fraction too. */
+  assert_int_equal(doc_build_km_request(&h, &r.items[1], buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_KM_REQUEST, &body);
+  assert_int_equal(byte(body, 2003), DOC_KM_MEASURED_SOLD);
+  assert_int_equal(vln(enter(get(body, 1291)), 1294), 4);
+  assert_int_equal(doc_build_km_notification(&h, 42, &r, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_KM_NOTIFICATION, &body);
+  tlv_reader_t line = enter(get(body, 2007));
+  assert_int_equal(byte(line, 2110), DOC_KM_MEASURED_SOLD);
+  assert_int_equal(vln(enter(get(line, 1291)), 1293), 1);
+
+  /* The extras codec: what an FN stores beside its columns. */
+  uint8_t extras[2048];
+  size_t n = 0;
+  doc_item_t copy;
+  memset(&copy, 0, sizeof copy);
+  assert_int_equal(doc_item_extras_put(&r.items[0], extras, sizeof extras, &n), 0);
+  assert_true(n > 0);
+  assert_int_equal(doc_item_extras_get(extras, n, &copy), 0);
+  assert_memory_equal(&copy.agent, &r.items[0].agent, sizeof copy.agent);
+  assert_int_equal(doc_item_extras_put(&r.items[1], extras, sizeof extras, &n), 0);
+  assert_int_equal(doc_item_extras_get(extras, n, &copy), 0);
+  assert_int_equal(copy.fraction_denominator, 4);
+  doc_item_t plain = plain_item("Хлеб", 100, 1);
+  assert_int_equal(doc_item_extras_put(&plain, extras, sizeof extras, &n), 0);
+  assert_int_equal(n, 0);
+
+  /* Refused: an agent's line without its supplier, a "fraction" of 4/4. */
+  r.items[0].agent.supplier_inn[0] = '\0';
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), DOC_ERR_MISSING);
+  strcpy(r.items[0].agent.supplier_inn, "7707083893");
+  r.items[1].fraction_numerator = 4;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
+}
+
 /* A line as large as the dictionary allows: every text at its limit. */
 static doc_item_t largest_item(void)
 {
@@ -2234,6 +2334,7 @@ int main(void)
       cmocka_unit_test(test_state_report_totals_bytes),
       cmocka_unit_test(test_required_requisites),
       cmocka_unit_test(test_payment_forms),
+      cmocka_unit_test(test_agent_and_fraction),
       cmocka_unit_test(test_receipt_operations_and_correction),
       cmocka_unit_test(test_receipt_totals_and_arguments),
       cmocka_unit_test(test_receipt_size_limits),

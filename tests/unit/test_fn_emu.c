@@ -739,6 +739,79 @@ static void test_prepayment_and_credit(void **state)
 }
 
 /*
+** A marked good sold as a quarter and returned (1291, statuses 2 and 4 in
+** 81, 3 and 82), and an agent's line (1057, 1222-1226), through the FN:
+** the extra requisites survive the open receipt's storage (a reopen in
+** the middle) and reach the sealed documents.
+*/
+static void test_fraction_and_agent(void **state)
+{
+  fixture_t *f = *state;
+  char ki[32], km[300];
+  fn_km_check_t chk;
+  fn_doc_result_t res;
+  fn_notification_t *note = malloc(sizeof *note);
+  fn_document_t *d = malloc(sizeof *d);
+  static doc_receipt_t r;
+  doc_header_t h;
+  uint64_t total;
+  uint8_t sign[6];
+  assert_non_null(note);
+  assert_non_null(d);
+  ready_to_sell(f, false);
+  make_ki(ki, 77);
+  size_t n = code_44(km, ki, "TH01");
+  doc_item_t it = marked_item(km, n, 80000);
+  it.quantity = (doc_quantity_t){25, 2};
+  it.total = 20000;
+  it.fraction_numerator = 1;
+  it.fraction_denominator = 4;
+  it.km_status = DOC_KM_MEASURED_SOLD;
+  assert_int_equal(fn_km_check(f->fn, &it, &chk), 0);
+  assert_int_equal(count_tag(chk.request, chk.request_len, 1291, NULL), 1);
+  assert_int_equal(fn_km_accept(f->fn, it.km, it.km_len, true), 0);
+  doc_item_t ticket = plain_item("Билет", 50000);
+  ticket.agent.sign = 32;
+  strcpy(ticket.agent.supplier_name, "ООО Театр");
+  strcpy(ticket.agent.supplier_inn, "7707083893");
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  reopen(f); /* the open receipt is rows: its extras too */
+  assert_int_equal(fn_receipt_add(f->fn, &ticket), 0);
+  assert_int_equal(fn_receipt_close(f->fn, 70000, 0, false, &res), 0);
+  assert_int_equal(fn_document_get(f->fn, res.number, d), 0);
+  assert_int_equal(doc_parse_receipt(d->data, d->len, &h, &r, &total, sign), 0);
+  assert_int_equal(r.items[0].fraction_denominator, 4);
+  assert_int_equal(r.items[0].km_status, DOC_KM_MEASURED_SOLD);
+  assert_int_equal(r.items[1].agent.sign, 32);
+  assert_string_equal(r.items[1].agent.supplier_inn, "7707083893");
+  assert_int_equal(count_tag(d->data, d->len, 1057, NULL), 1);
+  assert_int_equal(fn_notification_next(f->fn, note), 0);
+  unsigned status = 0;
+  assert_int_equal(count_tag(note->data, note->len, 2110, &status), 1);
+  assert_int_equal(status, DOC_KM_MEASURED_SOLD);
+  assert_int_equal(count_tag(note->data, note->len, 1291, NULL), 1);
+
+  /* The quarter comes back: status 4. */
+  it.km_status = DOC_KM_MEASURED_RETURNED;
+  assert_int_equal(fn_km_check(f->fn, &it, &chk), 0);
+  status = 0;
+  assert_int_equal(count_tag(chk.request, chk.request_len, 2003, &status), 1);
+  assert_int_equal(status, DOC_KM_MEASURED_RETURNED);
+  assert_int_equal(fn_km_accept(f->fn, it.km, it.km_len, true), 0);
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE_RETURN, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  assert_int_equal(fn_receipt_close(f->fn, 20000, 0, false, &res), 0);
+  assert_int_equal(fn_document_get(f->fn, res.number, d), 0);
+  assert_int_equal(doc_parse_receipt(d->data, d->len, &h, &r, &total, sign), 0);
+  assert_int_equal(r.operation, DOC_OP_SALE_RETURN);
+  assert_int_equal(r.items[0].km_status, DOC_KM_MEASURED_RETURNED);
+  assert_int_equal(r.items[0].fraction_numerator, 1);
+  free(note);
+  free(d);
+}
+
+/*
 ** A new FN replacing a closed one: its first document is an 11 with 1205
 ** bit 0; an 11 without that bit is refused from READY, a 1 is still fine.
 ** The registration data come back from the archive whole.
@@ -1811,6 +1884,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_reports_and_corrections, setup, teardown),
       cmocka_unit_test_setup_teardown(test_replacement_registration, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prepayment_and_credit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fraction_and_agent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rule_24_hours, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rule_30_days, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rule_90_days, setup, teardown),
