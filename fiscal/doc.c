@@ -148,6 +148,13 @@ static int build_end(tlv_writer_t *w, int rc, size_t cap, size_t *len)
 ** made inside a shift, in the state report (21) only when it was made
 ** inside one (shift_number not 0), never in a registration.
 */
+uint8_t doc_timezone_of_offset(int32_t seconds)
+{
+  if (seconds % 3600 != 0) return 0;
+  int32_t hours = seconds / 3600;
+  return hours >= 2 && hours <= 12 ? (uint8_t)(hours - 1) : 0;
+}
+
 static int put_opening(tlv_writer_t *w, uint16_t form, const doc_header_t *h, uint8_t ffd)
 {
   bool registration = form == DOC_REGISTRATION || form == DOC_REREGISTRATION;
@@ -156,6 +163,9 @@ static int put_opening(tlv_writer_t *w, uint16_t form, const doc_header_t *h, ui
   TRY(tlv_begin_stlv(w, form));
   TRY(tlv_put_uint32(w, 1040, h->number));
   TRY(tlv_put_unixtime(w, 1012, h->time));
+  /* 1011 (since 2025-09-01) in the registrations and the receipts. */
+  if (h->timezone && (registration || form == DOC_RECEIPT || form == DOC_CORRECTION))
+    TRY(tlv_put_byte(w, 1011, h->timezone));
   TRY(PUT_TEXT(w, 1041, h->fn_number));
   TRY(PUT_TEXT(w, 1037, h->kkt_reg_number));
   TRY(PUT_TEXT(w, 1018, h->user_inn));
@@ -850,6 +860,7 @@ int doc_build_receipt(const doc_header_t *h, const doc_receipt_t *r, bool correc
     for (size_t i = 0; i < r->item_count; i++) agents |= r->items[i].agent.sign;
     if (agents) TRY(tlv_put_byte(&w, 1057, agents));
   }
+  if (r->internet) TRY(tlv_put_byte(&w, 1125, 1));
   if (correction) {
     TRY(tlv_put_byte(&w, 1173, r->correction_type));
     TRY(tlv_begin_stlv(&w, 1174));
@@ -919,6 +930,10 @@ int doc_build_km_notification(const doc_header_t *h, uint32_t receipt_number,
   TRY(PUT_TEXT(&w, 1037, h->kkt_reg_number));
   TRY(PUT_TEXT(&w, 1018, h->user_inn));
   TRY(tlv_put_uint32(&w, 1040, receipt_number));
+  /* Since 2025-09-01 the receipt's FD number has its own requisite (2040)
+  ** and the zone of the settlement (1011) comes with it. */
+  TRY(tlv_put_uint32(&w, 2040, receipt_number));
+  if (h->timezone) TRY(tlv_put_byte(&w, 1011, h->timezone));
   TRY(tlv_put_byte(&w, 1054, r->operation));
   for (size_t i = 0; i < r->item_count; i++) {
     const doc_item_t *item = &r->items[i];
@@ -1788,6 +1803,15 @@ int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_recei
     case 1038:
       rc = tlv_get_uint32(&x, &h->shift_number);
       break;
+    case 1011:
+      rc = tlv_get_byte(&x, &h->timezone);
+      break;
+    case 1125: {
+      uint8_t internet = 0;
+      rc = tlv_get_byte(&x, &internet);
+      r->internet = internet != 0;
+      break;
+    }
     case 1054:
       rc = tlv_get_byte(&x, &r->operation);
       break;

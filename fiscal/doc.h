@@ -200,7 +200,18 @@ typedef struct doc_header {
   char place[513];         /* 1187 */
   uint32_t shift_number;   /* 1038, 0 when the form has none */
   bool autonomous;         /* 1002 */
+  uint8_t timezone;        /* 1011 in 1, 11, 3, 31 and 82 (1..11); 0: not written */
 } doc_header_t;
+
+/*
+** 1011, the time zone of the place of settlement [likely: FNS order
+** ЕД-7-20/236@ of 2025-03-26, in force since 2025-09-01; the values number
+** Russia's zones from the west]: 1 UTC+2 (Kaliningrad), 2 UTC+3 (Moscow),
+** 3 UTC+4, 4 UTC+5, 5 UTC+6, 6 UTC+7, 7 UTC+8, 8 UTC+9, 9 UTC+10, 10 UTC+11,
+** 11 UTC+12 (Kamchatka). The code of an offset in seconds east of UTC; 0
+** for an offset that is none of them (a machine on UTC: 1011 left out).
+*/
+uint8_t doc_timezone_of_offset(int32_t seconds);
 
 /* Quantity (1023) and amounts. */
 typedef struct doc_quantity {
@@ -294,6 +305,7 @@ typedef struct doc_receipt {
   /* Computed by the builder: 1020 total, 2107 any negative check. */
   uint8_t correction_type; /* 1173 (31 only): 0 own, 1 by order */
   /* 1174 (31 only), an STLV: */
+  bool internet;             /* 1125 = 1: a settlement over the internet (left out when false) */
   uint32_t correction_date;  /* 1178, date of the corrected settlement */
   char correction_basis[33]; /* 1179, number of the order ("" when own) */
   /* Read back by doc_parse_receipt() (the builder computes its own): the

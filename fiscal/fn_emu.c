@@ -430,6 +430,7 @@ typedef struct emu {
   ** never allocates (and a 90 KiB receipt never sits on the stack). */
   doc_receipt_t receipt;
   doc_totals_t shift_totals, fn_totals; /* a report's 1194 and 1157 */
+  uint8_t timezone;                     /* 1011 (fn_emu_options_t.timezone) */
   uint8_t doc[DOC_MAX_DOCUMENT];
   uint8_t note[DOC_MAX_DOCUMENT];
 } emu_t;
@@ -1030,10 +1031,11 @@ static int from_doc(int rc)
   return FN_ERR_VALUE; /* DOC_ERR_TOTAL, text not in CP866, a value too long ... */
 }
 
-static void header_make(const meta_t *m, const char *cashier, uint32_t number, uint32_t now,
-                        uint32_t shift, doc_header_t *h)
+static void header_make(const emu_t *e, const meta_t *m, const char *cashier, uint32_t number,
+                        uint32_t now, uint32_t shift, doc_header_t *h)
 {
   memset(h, 0, sizeof *h);
+  h->timezone = e->timezone; /* 1011, where the form has it */
   h->number = number;
   h->time = now;
   copy_text(h->fn_number, sizeof h->fn_number, m->fn_number);
@@ -1430,7 +1432,7 @@ static int emu_register(void *self, const fn_registration_t *r, bool re, fn_doc_
   copy_text(m.ofd_name, sizeof m.ofd_name, r->reg.ofd_name);
   copy_text(m.kkt_serial, sizeof m.kkt_serial, r->reg.kkt_serial);
   m.ffd_version = r->reg.ffd_version;
-  header_make(&m, r->header.cashier, m.last_document + 1, now, 0, &h);
+  header_make(e, &m, r->header.cashier, m.last_document + 1, now, 0, &h);
   if ((rc = from_doc(doc_build_registration(&h, &r->reg, re, e->doc, sizeof e->doc, &len))) != 0)
     goto fail;
   m.phase = FN_PHASE_FISCAL;
@@ -1576,7 +1578,7 @@ static int report(emu_t *e, uint16_t type, const char *cashier, fn_doc_result_t 
     c.fn_totals = &e->fn_totals;
   }
   /* 1038 only inside a shift (the builder leaves 0 out of a 21). */
-  header_make(&m, cashier, m.last_document + 1, now,
+  header_make(e, &m, cashier, m.last_document + 1, now,
               type == DOC_STATE_REPORT && !m.shift_open ? 0 : m.shift_number, &h);
   if ((rc = report_build(e, type, &h, &c, &len)) != 0) goto fail;
   if ((rc = report_apply(e, type, &m, now)) != 0) goto fail;
@@ -1719,7 +1721,7 @@ static int emu_receipt_add(void *self, const doc_item_t *item)
     }
     e->receipt.cash += e->receipt.items[i].total;
   }
-  header_make(&m, open.cashier, m.last_document + 1, m.last_time, m.shift_number, &h);
+  header_make(e, &m, open.cashier, m.last_document + 1, m.last_time, m.shift_number, &h);
   if ((rc = from_doc(doc_build_receipt(&h, &e->receipt, false, e->doc, sizeof e->doc, &len))) != 0)
     goto end;
   rc = item_store(e, (uint32_t)e->receipt.item_count, &it);
@@ -1809,7 +1811,7 @@ static int receipt_close(emu_t *e, const fn_payments_t *pay, const fn_correction
     r->correction_date = correction->date ? correction->date : now;
     copy_text(r->correction_basis, sizeof r->correction_basis, correction->order_number);
   }
-  header_make(&m, open.cashier, m.last_document + 1, now, m.shift_number, &h);
+  header_make(e, &m, open.cashier, m.last_document + 1, now, m.shift_number, &h);
   if ((rc = from_doc(doc_build_receipt(&h, r, correction != NULL, e->doc, sizeof e->doc, &len))) !=
       0)
     goto fail;
@@ -1822,7 +1824,7 @@ static int receipt_close(emu_t *e, const fn_payments_t *pay, const fn_correction
     doc_header_t nh;
     uint8_t sign[DOC_SIGN_SIZE];
     size_t note_len = 0;
-    header_make(&m, open.cashier, m.last_notification + 1, now, m.shift_number, &nh);
+    header_make(e, &m, open.cashier, m.last_notification + 1, now, m.shift_number, &nh);
     rc = from_doc(doc_build_km_notification(&nh, h.number, r, e->note, sizeof e->note, &note_len));
     if (rc == 0) rc = seal(e, e->note, &note_len, sizeof e->note, sign);
     if (rc != 0) goto fail;
@@ -1972,7 +1974,7 @@ static int emu_km_check(void *self, const doc_item_t *item, fn_km_check_t *out)
   if (tail == FN_TAIL_VALID) it.check_result = DOC_2106_TAIL_CHECKED | DOC_2106_TAIL_VALID;
   if (tail == FN_TAIL_INVALID) it.check_result = DOC_2106_TAIL_CHECKED;
   if (m.autonomous) it.check_result |= DOC_2106_AUTONOMOUS;
-  header_make(&m, "", m.last_request + 1, now, 0, &h);
+  header_make(e, &m, "", m.last_request + 1, now, 0, &h);
   memset(out, 0, sizeof *out);
   rc = from_doc(doc_build_km_request(&h, &it, out->request, sizeof out->request, &len));
   if (rc == 0) rc = seal(e, out->request, &len, sizeof out->request, sign);
@@ -2447,6 +2449,14 @@ uint32_t fn_emu_system_clock(void *user)
   return local < 0 ? 0 : (uint32_t)local;
 }
 
+uint8_t fn_emu_system_timezone(void)
+{
+  struct tm tm;
+  time_t t = time(NULL);
+  if (!localtime_r(&t, &tm)) return 0;
+  return doc_timezone_of_offset((int32_t)tm.tm_gmtoff);
+}
+
 static bool fn_number_ok(const char *fn_number)
 {
   if (!fn_number || strlen(fn_number) != 16) return false;
@@ -2615,6 +2625,11 @@ int fn_emu_open(const char *path, const fn_emu_options_t *options, fn_t **out)
     goto fail;
   }
   e->clock = options && options->clock ? options->clock : fn_emu_system_clock;
+  /* 1011: given, or (on the system clock) the machine's zone, [till] timezone. */
+  if (options && options->timezone)
+    e->timezone = options->timezone;
+  else if (e->clock == fn_emu_system_clock)
+    e->timezone = fn_emu_system_timezone();
   e->clock_user = options ? options->clock_user : NULL;
   e->km_capacity = options && options->checked_km_capacity ? options->checked_km_capacity
                                                            : FN_EMU_DEFAULT_KM_CAPACITY;

@@ -114,6 +114,7 @@ static const tlv_tag_info_t dictionary[] = {
     STRING(1005, 0, 256, "transferOperatorAddress", "Адрес оператора перевода", 0),
     STRING(1008, 0, 64, "buyerPhoneOrAddress", "Телефон или электронный адрес покупателя", 0),
     STRING(1009, 0, 256, "retailPlaceAddress", "Адрес расчетов", 0),
+    BYTE(1011, "timeZone", "Часовая зона места расчета", OURS),
     UNIXTIME(1012, "dateTime", "Дата, время", 0),
     STRING(1013, 0, 20, "kktNumber", "Заводской номер ККТ", 0),
     STRING(1016, 0, 12, "transferOperatorInn", "ИНН оператора перевода", 0),
@@ -174,6 +175,7 @@ static const tlv_tag_info_t dictionary[] = {
     UINT32(1116, "notTransmittedDocumentNumber", "Номер первого непереданного документа", 0),
     STRING(1117, 0, 64, "sellerAddress", "Адрес электронной почты отправителя чека", 0),
     UINT32(1118, "receiptsQuantity", "Количество кассовых чеков (БСО) за смену", OURS),
+    BYTE(1125, "internetPayment", "Признак расчета в сети «Интернет»", OURS),
     BYTE(1126, "lotterySign", "Признак проведения лотереи", 0),
     /* [open] 1129-1132: 116 bytes in the format's table before the 2025-2026
     ** rates; a shift with lines at many rates needs room for their VAT. */
@@ -305,6 +307,7 @@ static const tlv_tag_info_t dictionary[] = {
     BYTE(2005, "requestProcessingResults", "Результаты обработки запроса", OURS),
     BYTE(2006, "notificationProcessingResults", "Результаты обработки уведомления", OURS),
     STLV(2007, 512, "labeledProductData", "Данные о маркированном товаре", OURS),
+    UINT32(2040, "receiptFiscalDocumentNumber", "Номер ФД кассового чека (кассового чека коррекции)", OURS),
     BYTE(2100, "labelCodeType", "Тип кода маркировки", OURS),
     STRING(2101, 0, 38, "productId", "Идентификатор товара", OURS),
     BYTE(2102, "labelCodeProcesMode", "Режим обработки кода маркировки", 0),

@@ -104,6 +104,10 @@ int main(int argc, char **argv)
     return 2;
   }
   if (data_dir) snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", data_dir);
+  if (kassa_config_apply_timezone(&cfg, err, sizeof err) != 0) {
+    fprintf(stderr, "kassa: %s\n", err);
+    return 2;
+  }
 
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (!strcmp(argv[1], commands[i].name)) return commands[i].run(&cfg, argc - 1, argv + 1);

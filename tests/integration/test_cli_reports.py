@@ -235,6 +235,34 @@ try:
     check("X: three sales, 165.00: cash 55.00", s_t["count"] == 3 and s_t["total"] == 16500
           and s_t["cash"] == 5500, x)
 
+    # [till] timezone: the FN's clock, 1011 and the printed time are the
+    # register's. Vladivostok is UTC+10: 1011 = 9 (Kaliningrad 1, Moscow 2 ...).
+    import time as _time
+    tz_conf = os.path.join(root, "tz.conf")
+    with open(tz_conf, "w") as f:
+        f.write("[till]\ncheck = offline\ntimezone = Asia/Vladivostok\n")
+
+    def tz(*args):
+        p = subprocess.run([KASSA, "--config", tz_conf, "--data", os.path.join(root, "tz")]
+                           + list(args), capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stdout, p.stderr
+
+    tz("fn", "init", "--fn-number", "9999078900003579")
+    rc, out, err = tz(*(REG + ["--autonomous"]))
+    check("register in Vladivostok", rc == 0, out + err)
+    rc, out, err = tz("fd", "show", "1", "--json")
+    reg1 = json.loads(out).get("fiscalReport", {}) if rc == 0 else {}
+    check("1011 = 9 in the registration", reg1.get("timeZone") == 9, out + err)
+    check("1012 is Vladivostok's wall clock written as UTC (+10 h)",
+          abs(reg1.get("dateTime", 0) - (_time.time() + 36000)) < 600, out + err)
+    bad = os.path.join(root, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("[till]\ntimezone = Mars/Olympus\n")
+    p = subprocess.run([KASSA, "--config", bad, "--data", os.path.join(root, "tz"), "fn",
+                        "status"], capture_output=True, text=True, timeout=60)
+    check("an unknown zone is a configuration error", p.returncode == 2
+          and "time zone" in p.stderr, p.stderr)
+
     # An autonomous FN owes the OFD nothing: it closes.
     must("a", "fn", "init", "--fn-number", "9999078900005678")
     must("a", *(REG + ["--autonomous"]))

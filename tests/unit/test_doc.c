@@ -1063,6 +1063,59 @@ static void test_agent_and_fraction(void **state)
   assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
 }
 
+/*
+** The 2025 requisites: 1011 (the zone) after 1012 in 1, 11, 3 and 31 and
+** in 82 (with 2040), never in 2, 5, 21, 6; 1125 for an internet sale; the
+** zone numbers by hand: UTC+2 Kaliningrad 1, UTC+3 Moscow 2, UTC+10
+** Vladivostok 9, UTC+12 Kamchatka 11, UTC and UTC+3:30 none.
+*/
+static void test_ffd_2025_requisites(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_receipt_t r = receipt4();
+  doc_registration_t reg;
+  doc_counters_t c;
+  size_t len = 0;
+  tlv_reader_t body;
+  assert_int_equal(doc_timezone_of_offset(2 * 3600), 1);
+  assert_int_equal(doc_timezone_of_offset(3 * 3600), 2);
+  assert_int_equal(doc_timezone_of_offset(10 * 3600), 9);
+  assert_int_equal(doc_timezone_of_offset(12 * 3600), 11);
+  assert_int_equal(doc_timezone_of_offset(0), 0);
+  assert_int_equal(doc_timezone_of_offset(13 * 3600), 0);
+  assert_int_equal(doc_timezone_of_offset(3 * 3600 + 1800), 0);
+  assert_int_equal(doc_timezone_of_offset(-3 * 3600), 0);
+
+  h.timezone = 2;
+  r.internet = true;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  EXPECT_TAGS(body, 1040, 1012, 1011, 1041, 1037, 1018, 1048, 1009, 1187, 1021, 1038, 1209, 1042,
+              1054, 1055, 1125, 1059, 1059, 1059, 1059, 1020, 1031, 1081, 1215, 1216, 1217, 1102,
+              2107);
+  assert_int_equal(byte(body, 1011), 2);
+  assert_int_equal(byte(body, 1125), 1);
+  assert_int_equal(doc_build_receipt(&h, &r, true, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_CORRECTION, &body);
+  assert_int_equal(byte(body, 1011), 2);
+  memset(&reg, 0, sizeof reg);
+  reg.tax_systems = 1;
+  strcpy(reg.ofd_inn, "7704211201");
+  assert_int_equal(doc_build_registration(&h, &reg, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_REGISTRATION, &body);
+  assert_int_equal(byte(body, 1011), 2);
+  assert_int_equal(doc_build_km_notification(&h, 9, &r, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_KM_NOTIFICATION, &body);
+  assert_int_equal(byte(body, 1011), 2);
+  assert_int_equal(u32(body, 2040), 9);
+  memset(&c, 0, sizeof c);
+  tlv_item_t it;
+  assert_int_equal(doc_build_shift(&h, &c, true, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_SHIFT_OPEN, &body);
+  assert_false(find_nth(body, 1011, 0, &it));
+}
+
 /* A line as large as the dictionary allows: every text at its limit. */
 static doc_item_t largest_item(void)
 {
@@ -1201,7 +1254,8 @@ static void test_km_notification(void **state)
   h.number = 77;
   assert_int_equal(doc_build_km_notification(&h, 42, &r, buf, sizeof buf, &len), 0);
   open_doc(buf, len, DOC_KM_NOTIFICATION, &body);
-  EXPECT_TAGS(body, 2002, 1012, 1041, 1037, 1018, 1040, 1054, 2007, 2007, 2007);
+  EXPECT_TAGS(body, 2002, 1012, 1041, 1037, 1018, 1040, 2040, 1054, 2007, 2007, 2007);
+  assert_int_equal(u32(body, 2040), 42);
   assert_int_equal(u32(body, 2002), 77);
   assert_int_equal(u32(body, 1040), 42);
   assert_int_equal(byte(body, 1054), DOC_OP_SALE);
@@ -2052,9 +2106,10 @@ static const uint8_t pin_km_request_end[] = {
 static const uint8_t pin_km_notification[] = {
     0xD2, 0x07, 0x04, 0x00, 0x05, 0x00, 0x00, 0x00, /* 2002 notification 5 */
 };
-/* 82 after 1018: 1040, 1054, and the 2007 header before its 2000 */
+/* 82 after 1018: 1040, 2040, 1054, and the 2007 header before its 2000 */
 static const uint8_t pin_km_notification_receipt[] = {
     0x10, 0x04, 0x04, 0x00, 0x06, 0x00, 0x00, 0x00, /* 1040 receipt document 6 */
+    0xF8, 0x07, 0x04, 0x00, 0x06, 0x00, 0x00, 0x00, /* 2040 receipt document 6 (2025) */
     0x1E, 0x04, 0x01, 0x00, 0x01, /* 1054 sale */
     0xD7, 0x07, 0x30, 0x00, /* 2007 sold code, 48 bytes */
 };
@@ -2335,6 +2390,7 @@ int main(void)
       cmocka_unit_test(test_required_requisites),
       cmocka_unit_test(test_payment_forms),
       cmocka_unit_test(test_agent_and_fraction),
+      cmocka_unit_test(test_ffd_2025_requisites),
       cmocka_unit_test(test_receipt_operations_and_correction),
       cmocka_unit_test(test_receipt_totals_and_arguments),
       cmocka_unit_test(test_receipt_size_limits),
