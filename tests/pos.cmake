@@ -55,6 +55,14 @@ add_test(NAME cli_reports COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integratio
                                    $<TARGET_FILE:kassa> ${KASSA_REPORTS_OPERATOR}
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(cli_reports PROPERTIES TIMEOUT 120)
+# A shop's year on the injected clock, shortened to 14 working days here
+# (`make year` runs 365: about 11 minutes).
+if(TARGET kassa-operator)
+  add_test(NAME year_short COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_year.py
+                                    $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator> 14
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(year_short PROPERTIES LABELS e2e TIMEOUT 300)
+endif()
 # `kassa ofd status|flush|keys`; against build/kassa-operator when it is built.
 if(TARGET kassa-operator)
   set(KASSA_DELIVERY_OPERATOR $<TARGET_FILE:kassa-operator>)

@@ -689,12 +689,12 @@ static void totals_text(const char *title, const doc_totals_t *t)
 }
 
 /* The drawer's counters of a shift and what it should hold. */
-static int drawer_of(const kassa_config_t *cfg, uint32_t shift, const doc_totals_t *fn_shift,
-                     drawer_totals_t *moves, uint64_t *balance)
+static int drawer_of(const kassa_config_t *cfg, const char *fn_number, uint32_t shift,
+                     const doc_totals_t *fn_shift, drawer_totals_t *moves, uint64_t *balance)
 {
   drawer_t *d = NULL;
   int rc = drawer_open(cfg->data_dir, &d);
-  if (rc == 0) rc = drawer_totals(d, shift, moves);
+  if (rc == 0) rc = drawer_totals(d, fn_number, shift, moves);
   drawer_close(d);
   if (rc != 0) {
     fprintf(stderr, "kassa: %s\n  %s\n", drawer_err_message(rc, true),
@@ -752,7 +752,8 @@ static int report_cmd(const kassa_config_t *cfg, int argc, char **argv)
   bool has_shift = doc_parse_totals(doc->data, doc->len, 1194, &shift) == 0;
   if (!has_shift) memset(&shift, 0, sizeof shift);
   if (doc_parse_totals(doc->data, doc->len, 1157, &all) != 0) memset(&all, 0, sizeof all);
-  if (st.shift_open && drawer_of(cfg, st.shift_number, &live, &moves, &balance)) goto end;
+  if (st.shift_open && drawer_of(cfg, st.fn_number, st.shift_number, &live, &moves, &balance))
+    goto end;
   if (json) {
     json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I}}", "report",
                           z ? "z" : "x", "document", (json_int_t)res.number, "time",
@@ -832,10 +833,10 @@ int cli_cash(const kassa_config_t *cfg, int argc, char **argv)
   }
   if (!st.shift_open) {
     rc = DRAWER_ERR_NO_SHIFT;
-  } else if (drawer_of(cfg, st.shift_number, &shift, &moves, &balance)) {
+  } else if (drawer_of(cfg, st.fn_number, st.shift_number, &shift, &moves, &balance)) {
     goto end;
   } else if ((rc = drawer_open(cfg->data_dir, &d)) == 0) {
-    rc = drawer_move(d, in, amount, st.shift_number, st.now, balance);
+    rc = drawer_move(d, in, amount, st.fn_number, st.shift_number, st.now, balance);
   }
   if (rc != 0) {
     fprintf(stderr, "kassa cash %s refused: %s\n  %s\n", argv[1], drawer_err_message(rc, true),

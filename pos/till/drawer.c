@@ -53,9 +53,10 @@ int drawer_open(const char *data_dir, drawer_t **out)
       db_exec(d->db,
               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
               "CREATE TABLE IF NOT EXISTS drawer (id INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
-              " shift INTEGER NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('in', 'out')),"
+              " fn TEXT NOT NULL, shift INTEGER NOT NULL,"
+              " kind TEXT NOT NULL CHECK (kind IN ('in', 'out')),"
               " amount INTEGER NOT NULL CHECK (amount > 0));"
-              "CREATE INDEX IF NOT EXISTS drawer_shift ON drawer (shift);",
+              "CREATE INDEX IF NOT EXISTS drawer_shift ON drawer (fn, shift);",
               NULL, 0) != SQLITE_OK) {
     drawer_close(d);
     return DRAWER_ERR_STORAGE;
@@ -71,17 +72,19 @@ void drawer_close(drawer_t *d)
   free(d);
 }
 
-int drawer_totals(drawer_t *d, uint32_t shift, drawer_totals_t *out)
+int drawer_totals(drawer_t *d, const char *fn_number, uint32_t shift, drawer_totals_t *out)
 {
   sqlite3_stmt *s = NULL;
   int rc = DRAWER_ERR_STORAGE;
-  if (!d || !out) return DRAWER_ERR_STORAGE;
+  if (!d || !out || !fn_number) return DRAWER_ERR_STORAGE;
   *out = (drawer_totals_t){0};
-  if (sqlite3_prepare_v2(d->db,
-                         "SELECT kind, count(*), total(amount) FROM drawer WHERE shift = ?1"
-                         " GROUP BY kind",
-                         -1, &s, NULL) != SQLITE_OK ||
-      sqlite3_bind_int64(s, 1, shift) != SQLITE_OK)
+  if (sqlite3_prepare_v2(
+          d->db,
+          "SELECT kind, count(*), total(amount) FROM drawer WHERE fn = ?2 AND shift = ?1"
+          " GROUP BY kind",
+          -1, &s, NULL) != SQLITE_OK ||
+      sqlite3_bind_int64(s, 1, shift) != SQLITE_OK ||
+      sqlite3_bind_text(s, 2, fn_number, -1, SQLITE_STATIC) != SQLITE_OK)
     goto end;
   int step;
   while ((step = sqlite3_step(s)) == SQLITE_ROW) {
@@ -114,21 +117,22 @@ uint64_t drawer_balance(const drawer_totals_t *moves, const doc_totals_t *fn_shi
   return cash > 0 ? (uint64_t)cash : 0;
 }
 
-int drawer_move(drawer_t *d, bool in, uint64_t amount, uint32_t shift, uint32_t time,
-                uint64_t balance)
+int drawer_move(drawer_t *d, bool in, uint64_t amount, const char *fn_number, uint32_t shift,
+                uint32_t time, uint64_t balance)
 {
   sqlite3_stmt *s = NULL;
   int rc = DRAWER_ERR_STORAGE;
-  if (!d) return DRAWER_ERR_STORAGE;
+  if (!d || !fn_number) return DRAWER_ERR_STORAGE;
   if (amount == 0 || amount > AMOUNT_MAX) return DRAWER_ERR_AMOUNT;
   if (shift == 0) return DRAWER_ERR_NO_SHIFT;
   if (!in && amount > balance) return DRAWER_ERR_SHORT;
-  if (sqlite3_prepare_v2(d->db,
-                         "INSERT INTO drawer (time, shift, kind, amount) VALUES (?1, ?2, ?3, ?4)",
-                         -1, &s, NULL) == SQLITE_OK &&
+  if (sqlite3_prepare_v2(
+          d->db, "INSERT INTO drawer (time, shift, kind, amount, fn) VALUES (?1, ?2, ?3, ?4, ?5)",
+          -1, &s, NULL) == SQLITE_OK &&
       sqlite3_bind_int64(s, 1, time) == SQLITE_OK && sqlite3_bind_int64(s, 2, shift) == SQLITE_OK &&
       sqlite3_bind_text(s, 3, in ? "in" : "out", -1, SQLITE_STATIC) == SQLITE_OK &&
       sqlite3_bind_int64(s, 4, (sqlite3_int64)amount) == SQLITE_OK &&
+      sqlite3_bind_text(s, 5, fn_number, -1, SQLITE_STATIC) == SQLITE_OK &&
       sqlite3_step(s) == SQLITE_DONE)
     rc = 0;
   sqlite3_finalize(s);

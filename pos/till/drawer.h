@@ -47,8 +47,9 @@ int drawer_open(const char *data_dir, drawer_t **out);
 /* Closes; NULL is fine. */
 void drawer_close(drawer_t *d);
 
-/* The movements of shift `shift` (all zero when none). */
-int drawer_totals(drawer_t *d, uint32_t shift, drawer_totals_t *out);
+/* The movements of shift `shift` of FN fn_number (all zero when none): a
+** replaced FN numbers its shifts from 1 again. */
+int drawer_totals(drawer_t *d, const char *fn_number, uint32_t shift, drawer_totals_t *out);
 
 /*
 ** The cash the drawer should hold in a shift: put in - taken out + cash of
@@ -60,11 +61,11 @@ int drawer_totals(drawer_t *d, uint32_t shift, drawer_totals_t *out);
 uint64_t drawer_balance(const drawer_totals_t *moves, const doc_totals_t *fn_shift);
 
 /*
-** Records a movement in `shift` (0: no shift open, DRAWER_ERR_NO_SHIFT) at
+** Records a movement in `shift` of FN fn_number (0: no shift open, DRAWER_ERR_NO_SHIFT) at
 ** `time`: in (true) or out. An out past `balance` (drawer_balance() now)
 ** is DRAWER_ERR_SHORT and records nothing.
 */
-int drawer_move(drawer_t *d, bool in, uint64_t amount, uint32_t shift, uint32_t time,
-                uint64_t balance);
+int drawer_move(drawer_t *d, bool in, uint64_t amount, const char *fn_number, uint32_t shift,
+                uint32_t time, uint64_t balance);
 
 #endif
