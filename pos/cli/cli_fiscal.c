@@ -70,7 +70,7 @@ static const char fd_usage[] =
     "usage: kassa fd list [--from N] [--limit N]\n"
     "       kassa fd show N [--json]\n"
     "       kassa fd dump N\n"
-    "       kassa fd copy N\n"
+    "       kassa fd copy N                   (a receipt, or an X/Z with its totals)\n"
     "\n"
     "Fiscal documents in the FN archive: list them, show one with the FNS JSON\n"
     "names, or dump its TLV tag by tag.\n";
@@ -1031,6 +1031,32 @@ static int fd_copy(const kassa_config_t *cfg, int argc, char **argv)
     fprintf(stderr, "kassa fd copy: which document number?\n\n%s", fd_usage);
     return 2;
   }
+  /* A report (5, 21): its totals again, as the document holds them. */
+  fn_t *fn = NULL;
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
+  fn_document_t *doc = malloc(sizeof *doc);
+  int got = doc ? fn_document_get(fn, n, doc) : FN_ERR_NO_MEMORY;
+  fn_free(fn);
+  if (got == 0 && (doc->type == DOC_SHIFT_CLOSE || doc->type == DOC_STATE_REPORT)) {
+    static doc_totals_t totals;
+    doc_summary_t sum;
+    fn_doc_result_t res = {0};
+    if (doc_summarize(doc->data, doc->len, &sum) == 0) {
+      res.number = sum.number;
+      res.time = sum.time;
+      res.shift_number = sum.shift_number;
+      res.fiscal_sign = sum.has_sign ? doc_fiscal_sign_printed(sum.sign) : 0;
+    }
+    printf("%*s\n", 21, "КОПИЯ");
+    print_result(doc->type == DOC_SHIFT_CLOSE ? "Z-report (shift close)" : "X-report", &res);
+    if (doc_parse_totals(doc->data, doc->len, 1194, &totals) == 0)
+      totals_text("Итоги смены / shift totals (1194)", &totals);
+    if (doc_parse_totals(doc->data, doc->len, 1157, &totals) == 0)
+      totals_text("Итоги ФН / FN totals (1157)", &totals);
+    free(doc);
+    return 0;
+  }
+  free(doc);
   till_t *t = NULL;
   if (cli_open_till(cfg, &t)) return 1;
   int err = 0;

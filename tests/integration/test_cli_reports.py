@@ -151,6 +151,9 @@ try:
           "КОПИЯ" in out and "НДС 10%" in out and "=10.00" in out and "=5.36" in out, out)
     rc, out, err = run("d", "fd", "copy", "2")
     check("fd copy of a shift open is refused", rc == 1, out + err)
+    out = must("d", "fd", "copy", str(z["document"]))
+    check("fd copy of the Z: its totals again",
+          "КОПИЯ" in out and "Z-report" in out and "139.70" in out and "(1194)" in out, out)
 
     rc, out, err = run("d", "fn", "close")
     check("fn close refused while documents are owed", rc == 1 and "ofd flush" in err, out + err)
