@@ -25,6 +25,7 @@
 #include "fiscal/fn_emu.h"
 #include "fiscal/tlv.h"
 #include "pos/cli/cli.h"
+#include "pos/print/print.h"
 #include "pos/print/receipt.h"
 #include "pos/till/drawer.h"
 #include "pos/till/fiscal_text.h"
@@ -580,8 +581,8 @@ int cli_fd(const kassa_config_t *cfg, int argc, char **argv)
 /* ---- kassa report, cash, correction, fn close, fd copy (issue 16) ------ */
 
 static const char report_usage[] =
-    "usage: kassa report x [--json]\n"
-    "       kassa report z [--cashier NAME] [--json]\n"
+    "usage: kassa report x [--json] [--print | --printer DEVICE]\n"
+    "       kassa report z [--cashier NAME] [--json] [--print | --printer DEVICE]\n"
     "\n"
     "  x   the settlement state report (document 21): the shift's totals so far\n"
     "      (1194) and the FN's since registration (1157), the drawer's cash\n"
@@ -705,10 +706,47 @@ static int drawer_of(const kassa_config_t *cfg, const char *fn_number, uint32_t 
   return 0;
 }
 
+/* The report's document on the receipt printer (device: --printer or
+** [printer] device); 0 or 1 with the reason on stderr. */
+static int report_print(const kassa_config_t *cfg, const char *device, const fn_document_t *doc,
+                        const report_drawer_t *drawer)
+{
+  receipt_layout_t layout;
+  print_options_t po;
+  print_sink_options_t so = {0};
+  print_sink_t *sink = NULL;
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  char err[256] = "";
+  int rc;
+  print_options_default(&po, cfg->printer_width);
+  po.codepage = cfg->printer_codepage;
+  if (!device || !device[0]) {
+    fprintf(stderr, "kassa report: no printer: give --printer DEVICE or set [printer] device\n");
+    return 1;
+  }
+  if ((rc = report_layout(doc->data, doc->len, drawer, po.width, &layout)) != 0) {
+    fprintf(stderr, "kassa report: the report cannot be laid out (%d)\n", rc);
+    return 1;
+  }
+  rc = print_escpos_layout(&layout, &po, &bytes, &len);
+  receipt_layout_free(&layout);
+  if (rc == 0) rc = print_sink_open(device, &so, &sink, err, sizeof err);
+  if (rc == 0) rc = print_sink_write(sink, bytes, len);
+  int closed = sink ? print_sink_close(sink) : 0;
+  free(bytes);
+  if (rc == 0) rc = closed;
+  if (rc != 0) {
+    fprintf(stderr, "kassa report: printing failed: %s %s\n", print_err_message(rc, false), err);
+    return 1;
+  }
+  return 0;
+}
+
 static int report_cmd(const kassa_config_t *cfg, int argc, char **argv)
 {
-  bool json = false, z;
-  const char *cashier = "";
+  bool json = false, z, print = false;
+  const char *cashier = "", *printer = NULL;
   if (argc < 2 || (strcmp(argv[1], "x") && strcmp(argv[1], "z"))) {
     fprintf(stderr, "kassa report: x or z?\n\n%s", report_usage);
     return 2;
@@ -717,7 +755,12 @@ static int report_cmd(const kassa_config_t *cfg, int argc, char **argv)
   for (int i = 2; i < argc; i++) {
     if (!strcmp(argv[i], "--json"))
       json = true;
-    else if (z && !strcmp(argv[i], "--cashier")) {
+    else if (!strcmp(argv[i], "--print"))
+      print = true;
+    else if (!strcmp(argv[i], "--printer")) {
+      if (!(printer = arg_value(argc, argv, &i))) return 2;
+      print = true;
+    } else if (z && !strcmp(argv[i], "--cashier")) {
       if (!(cashier = arg_value(argc, argv, &i))) return 2;
     } else {
       fprintf(stderr, "kassa report: unknown option %s\n\n%s", argv[i], report_usage);
@@ -782,6 +825,12 @@ static int report_cmd(const kassa_config_t *cfg, int argc, char **argv)
     }
   }
   status = 0;
+  if (print) {
+    /* The document is made: a printer that fails loses nothing (fd copy). */
+    report_drawer_t dr = {moves.in, moves.out, balance};
+    status =
+        report_print(cfg, printer ? printer : cfg->printer_device, doc, st.shift_open ? &dr : NULL);
+  }
 end:
   free(doc);
   fn_free(fn);

@@ -237,6 +237,14 @@ try:
     s_t = x["shift_totals"]["receipts"]["sale"]
     check("X: three sales, 165.00: cash 55.00", s_t["count"] == 3 and s_t["total"] == 16500
           and s_t["cash"] == 5500, x)
+    paper = os.path.join(root, "z.bin")
+    must("p", "report", "z", "--printer", "file:" + paper)
+    with open(paper, "rb") as f:
+        escpos = f.read()
+    check("the Z on the printer: ESC/POS in CP866 with the title, the total and the drawer",
+          escpos.startswith(b"\x1b@") and "ОТЧЕТ О ЗАКРЫТИИ СМЕНЫ".encode("cp866") in escpos
+          and "ПРИХОД (3)".encode("cp866") in escpos and b"=165.00" in escpos
+          and "В КАССЕ".encode("cp866") in escpos, escpos[:200])
 
     # [till] timezone: the FN's clock, 1011 and the printed time are the
     # register's. Vladivostok is UTC+10: 1011 = 9 (Kaliningrad 1, Moscow 2 ...).
