@@ -1683,6 +1683,41 @@ int doc_check_required(const uint8_t *doc, size_t len, uint16_t *missing)
   return DOC_ERR_WRONG_FORM;
 }
 
+int doc_check_sums(const uint8_t *doc, size_t len, doc_receipt_t *scratch)
+{
+  doc_header_t h;
+  doc_summary_t sum;
+  uint64_t total = 0, lines = 0;
+  uint64_t gross[DOC_VAT_MAX + 1] = {0};
+  uint16_t rates = 0;
+  uint8_t sign[6];
+  int rc;
+  if (!scratch) return TLV_ERR_ARGUMENT;
+  if ((rc = doc_summarize(doc, len, &sum)) != 0) return rc;
+  if (sum.type != DOC_RECEIPT && sum.type != DOC_CORRECTION) return 0;
+  if ((rc = doc_parse_receipt(doc, len, &h, scratch, &total, sign)) != 0) return rc;
+  for (size_t i = 0; i < scratch->item_count; i++) {
+    const doc_item_t *it = &scratch->items[i];
+    if (it->total > AMOUNT_MAX || lines + it->total > AMOUNT_MAX) return DOC_ERR_TOTAL;
+    lines += it->total;
+    if (!doc_vat_rate(it->vat)) return DOC_ERR_TOTAL;
+    gross[it->vat] += it->total;
+    rates = (uint16_t)(rates | (1u << it->vat));
+  }
+  if (lines != total || scratch->cash > AMOUNT_MAX || scratch->cashless > AMOUNT_MAX ||
+      scratch->prepaid > AMOUNT_MAX || scratch->credit > AMOUNT_MAX ||
+      scratch->other > AMOUNT_MAX ||
+      scratch->cash + scratch->cashless + scratch->prepaid + scratch->credit + scratch->other !=
+          total)
+    return DOC_ERR_TOTAL;
+  if ((rc = doc_payment_rules(scratch)) != 0) return rc == TLV_ERR_ARGUMENT ? DOC_ERR_TOTAL : rc;
+  if (scratch->vat_present != rates) return DOC_ERR_TOTAL;
+  for (uint8_t v = 1; v <= DOC_VAT_MAX; v++)
+    if ((rates & (1u << v)) && scratch->vat_sums[v] != doc_vat_amount(v, gross[v]))
+      return DOC_ERR_TOTAL;
+  return 0;
+}
+
 int doc_parse_registration(const uint8_t *doc, size_t len, doc_header_t *h, doc_registration_t *r)
 {
   tlv_item_t outer, x;

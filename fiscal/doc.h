@@ -404,6 +404,18 @@ int doc_parse_totals(const uint8_t *doc, size_t len, uint16_t tag, doc_totals_t 
 int doc_check_required(const uint8_t *doc, size_t len, uint16_t *missing);
 
 /*
+** Whether a sealed receipt (3) or correction receipt (31) agrees with
+** itself: 1020 is the sum of its lines' 1043, the five payment forms add
+** up to it and keep doc_payment_rules(), and each receipt-level VAT
+** requisite is there exactly for the rates its lines have, with the value
+** doc_vat_amount() gives. 0, DOC_ERR_TOTAL when it does not, DOC_ERR_MISSING
+** / a tlv_error_t when it cannot be read; 0 for any other form (nothing to
+** add up). scratch is the caller's room to read the receipt into (about
+** 130 KiB: allocate it). kassa-operator refuses a receipt that fails it.
+*/
+int doc_check_sums(const uint8_t *doc, size_t len, doc_receipt_t *scratch);
+
+/*
 ** A registration (1) or re-registration (11) read back from the archive,
 ** so a replaced FN can be registered with the same data: h gets 1012,
 ** 1040, 1037, 1018, 1048, 1009, 1187, 1021, 1002; r gets 1209, 1013, 1062,

@@ -1,8 +1,9 @@
 /*
 ** tests/fuzz/fuzz_doc.c: libFuzzer target for the document readers of
 ** fiscal/doc.c that issue 16 added or widened, fed what kassa-operator
-** and fsck may be fed: doc_check_required() (kassa-operator runs it on
-** every document from the network), doc_parse_receipt() with the VAT sums,
+** and fsck may be fed: doc_check_required() and doc_check_sums()
+** (kassa-operator runs them on every document from the network), doc_parse_receipt() with the VAT
+*sums,
 ** payment forms, agent and fraction requisites, doc_parse_totals() (1194,
 ** 1157), doc_parse_registration(), doc_item_extras_get().
 **
@@ -38,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   size_t len = 0;
 
   (void)doc_check_required(data, size, &missing);
+  (void)doc_check_sums(data, size, &again);
   (void)doc_parse_registration(data, size, &h, &reg);
   for (int i = 0; i < 2; i++) {
     uint16_t tag = i ? 1157 : 1194;

@@ -873,6 +873,28 @@ static void test_required_requisites(void **state)
   assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
   assert_int_equal(doc_check_required(buf, len, NULL), 0);
 
+  /* The sums of a receipt agree with its lines; a VAT sum or a payment
+  ** changed in the bytes does not (the fiscal sign is not this check's). */
+  static doc_receipt_t scratch;
+  r = receipt4();
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_check_sums(buf, len, &scratch), 0);
+  {
+    tlv_reader_t b;
+    tlv_item_t vat = {0};
+    open_doc(buf, len, DOC_RECEIPT, &b);
+    assert_true(find_nth(b, 1102, 0, &vat));
+    uint8_t *value = (uint8_t *)vat.value; /* 5915 = 0x171B: change its low byte */
+    value[0] ^= 1;
+    assert_int_equal(doc_check_sums(buf, len, &scratch), DOC_ERR_TOTAL);
+    value[0] ^= 1;
+    assert_true(find_nth(b, 1031, 0, &vat));
+    value = (uint8_t *)vat.value;
+    value[0] ^= 1;
+    assert_int_equal(doc_check_sums(buf, len, &scratch), DOC_ERR_TOTAL);
+  }
+  assert_int_equal(doc_check_sums(buf, len, NULL), TLV_ERR_ARGUMENT);
+
   doc_ack_t a;
   memset(&a, 0, sizeof a);
   strcpy(a.ofd_inn, "7704211201");
