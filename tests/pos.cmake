@@ -56,7 +56,7 @@ add_test(NAME cli_reports COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integratio
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(cli_reports PROPERTIES TIMEOUT 120)
 # A shop's year on the injected clock, shortened to 14 working days here
-# (`make year` runs 365: about 11 minutes).
+# (`make year` runs 365: about 2 minutes here).
 if(TARGET kassa-operator)
   add_test(NAME year_short COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_year.py
                                     $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator> 14
