@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 # ordinary build: KASSA_WERROR in CMakeLists.txt.
 WERROR ?= OFF
 
-.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos clean deb deb-test format-check
+.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos year clean deb deb-test format-check
 
 all: build
 
@@ -75,6 +75,13 @@ CHAOS_SEED ?=
 chaos: build
 	python3 tests/integration/test_chaos.py $(BUILD)/kassa-operator $(BUILD)/tests/e2e_till \
 	        $(BUILD)/kassa $(CHAOS_RECEIPTS) $(CHAOS_ROUNDS) $(CHAOS_SEED)
+
+# A shop's year (tests/integration/test_year.py): daily shifts, cash in/out,
+# X and Z reconciled with the receipts, a correction, an FN replaced
+# mid-year, nothing owed at the end, fsck clean. YEAR_DAYS working days.
+YEAR_DAYS ?= 365
+year: build
+	python3 tests/integration/test_year.py $(BUILD)/kassa $(BUILD)/kassa-operator $(YEAR_DAYS)
 
 bench: deps
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)

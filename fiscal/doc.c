@@ -149,6 +149,13 @@ static int build_end(tlv_writer_t *w, int rc, size_t cap, size_t *len)
 ** made inside a shift, in the state report (21) only when it was made
 ** inside one (shift_number not 0), never in a registration.
 */
+uint8_t doc_timezone_of_offset(int32_t seconds)
+{
+  if (seconds % 3600 != 0) return 0;
+  int32_t hours = seconds / 3600;
+  return hours >= 2 && hours <= 12 ? (uint8_t)(hours - 1) : 0;
+}
+
 static int put_opening(tlv_writer_t *w, uint16_t form, const doc_header_t *h, uint8_t ffd)
 {
   bool registration = form == DOC_REGISTRATION || form == DOC_REREGISTRATION;
@@ -157,6 +164,9 @@ static int put_opening(tlv_writer_t *w, uint16_t form, const doc_header_t *h, ui
   TRY(tlv_begin_stlv(w, form));
   TRY(tlv_put_uint32(w, 1040, h->number));
   TRY(tlv_put_unixtime(w, 1012, h->time));
+  /* 1011 (since 2025-09-01) in the registrations and the receipts. */
+  if (h->timezone && (registration || form == DOC_RECEIPT || form == DOC_CORRECTION))
+    TRY(tlv_put_byte(w, 1011, h->timezone));
   TRY(PUT_TEXT(w, 1041, h->fn_number));
   TRY(PUT_TEXT(w, 1037, h->kkt_reg_number));
   TRY(PUT_TEXT(w, 1018, h->user_inn));
@@ -248,6 +258,192 @@ fail:
 /* ---------------------------------------------------------------------- */
 /* Shift open (2), shift close (5), state report (21), FN close (6)        */
 
+/* ---------------------------------------------------------------------- */
+/* Settlement totals (1194, 1157)                                          */
+
+static int open_document(const uint8_t *doc, size_t len, uint16_t form, tlv_item_t *outer,
+                         tlv_reader_t *body);
+
+/* The counter tags of the VAT in 1129..1132, by 1199 value. */
+static const uint16_t totals_vat_tags[DOC_VAT_MAX + 1] = {
+    [1] = 1139,
+    [2] = 1140,
+    [3] = 1141,
+    [4] = 1142,
+    [5] = 1143,
+    [6] = 1183,
+    [7] = DOC_TAG_TOTAL_VAT_5,
+    [8] = DOC_TAG_TOTAL_VAT_7,
+    [9] = DOC_TAG_TOTAL_VAT_5_105,
+    [10] = DOC_TAG_TOTAL_VAT_7_107,
+    [11] = DOC_TAG_TOTAL_VAT_22,
+    [12] = DOC_TAG_TOTAL_VAT_22_122,
+};
+
+/* Per operation (1054 = 1..4): the receipts' STLV and the corrections'. */
+static const uint16_t totals_op_tags[5] = {0, 1129, 1130, 1131, 1132};
+static const uint16_t totals_correction_tags[5] = {0, 1145, 1232, 1146, 1233};
+
+uint16_t doc_totals_vat_tag(uint8_t value)
+{
+  return value <= DOC_VAT_MAX ? totals_vat_tags[value] : 0;
+}
+
+void doc_totals_add(doc_totals_t *t, bool correction, const doc_receipt_t *r, uint64_t total)
+{
+  if (!t || !r || r->operation < 1 || r->operation > 4) return;
+  doc_op_totals_t *o = correction ? &t->corrections[r->operation] : &t->receipts[r->operation];
+  o->count++;
+  o->total += total;
+  o->cash += r->cash;
+  o->cashless += r->cashless;
+  o->prepaid += r->prepaid;
+  o->credit += r->credit;
+  o->other += r->other;
+  for (uint8_t v = 1; v <= DOC_VAT_MAX; v++)
+    if (r->vat_present & (1u << v)) {
+      o->vat[v] += r->vat_sums[v];
+      o->vat_present = (uint16_t)(o->vat_present | (1u << v));
+    }
+}
+
+/* One operation's counters of its receipts (1129..1132). */
+static int put_op_totals(tlv_writer_t *w, uint16_t tag, const doc_op_totals_t *o)
+{
+  int rc = 0;
+  TRY(tlv_begin_stlv(w, tag));
+  TRY(tlv_put_uint32(w, 1135, o->count));
+  TRY(tlv_put_vln(w, 1136, o->cash));
+  TRY(tlv_put_vln(w, 1138, o->cashless));
+  if (o->prepaid) TRY(tlv_put_vln(w, 1218, o->prepaid));
+  if (o->credit) TRY(tlv_put_vln(w, 1219, o->credit));
+  if (o->other) TRY(tlv_put_vln(w, 1220, o->other));
+  for (uint8_t v = 1; v <= DOC_VAT_MAX; v++)
+    if (o->vat_present & (1u << v)) TRY(tlv_put_vln(w, totals_vat_tags[v], o->vat[v]));
+  TRY(tlv_put_vln(w, 1201, o->total));
+  TRY(tlv_end_stlv(w));
+fail:
+  return rc;
+}
+
+/* 1194 or 1157 (see doc.h). */
+static int put_totals(tlv_writer_t *w, uint16_t tag, const doc_totals_t *t)
+{
+  uint32_t all = 0, corrections = 0;
+  int rc = 0;
+  for (int op = 1; op <= 4; op++) {
+    all += t->receipts[op].count + t->corrections[op].count;
+    corrections += t->corrections[op].count;
+  }
+  TRY(tlv_begin_stlv(w, tag));
+  TRY(tlv_put_uint32(w, 1134, all));
+  for (int op = 1; op <= 4; op++)
+    if (t->receipts[op].count) TRY(put_op_totals(w, totals_op_tags[op], &t->receipts[op]));
+  TRY(tlv_begin_stlv(w, 1133));
+  TRY(tlv_put_uint32(w, 1144, corrections));
+  for (int op = 1; op <= 4; op++) {
+    if (!t->corrections[op].count) continue;
+    TRY(tlv_begin_stlv(w, totals_correction_tags[op]));
+    TRY(tlv_put_uint32(w, 1135, t->corrections[op].count));
+    TRY(tlv_put_vln(w, 1201, t->corrections[op].total));
+    TRY(tlv_end_stlv(w));
+  }
+  TRY(tlv_end_stlv(w));
+  TRY(tlv_end_stlv(w));
+fail:
+  return rc;
+}
+
+static int put_all_totals(tlv_writer_t *w, const doc_counters_t *c)
+{
+  int rc = 0;
+  if (c->shift_totals) TRY(put_totals(w, 1194, c->shift_totals));
+  if (c->fn_totals) TRY(put_totals(w, 1157, c->fn_totals));
+fail:
+  return rc;
+}
+
+/* One 1129..1132 or 1145/1232/1146/1233 back into o. */
+static int parse_op_totals(const tlv_item_t *stlv, doc_op_totals_t *o)
+{
+  tlv_reader_t r;
+  tlv_item_t x;
+  int rc;
+  if ((rc = tlv_reader_enter(stlv, &r)) != 0) return rc;
+  while ((rc = tlv_reader_next(&r, &x)) == 0) {
+    switch (x.tag) {
+    case 1135:
+      rc = tlv_get_uint32(&x, &o->count);
+      break;
+    case 1201:
+      rc = tlv_get_vln(&x, &o->total);
+      break;
+    case 1136:
+      rc = tlv_get_vln(&x, &o->cash);
+      break;
+    case 1138:
+      rc = tlv_get_vln(&x, &o->cashless);
+      break;
+    case 1218:
+      rc = tlv_get_vln(&x, &o->prepaid);
+      break;
+    case 1219:
+      rc = tlv_get_vln(&x, &o->credit);
+      break;
+    case 1220:
+      rc = tlv_get_vln(&x, &o->other);
+      break;
+    default:
+      for (uint8_t v = 1; v <= DOC_VAT_MAX; v++)
+        if (totals_vat_tags[v] == x.tag) {
+          o->vat_present = (uint16_t)(o->vat_present | (1u << v));
+          rc = tlv_get_vln(&x, &o->vat[v]);
+        }
+      break;
+    }
+    if (rc != 0) return rc;
+  }
+  return rc == TLV_ERR_END ? 0 : rc;
+}
+
+int doc_parse_totals(const uint8_t *doc, size_t len, uint16_t tag, doc_totals_t *out)
+{
+  tlv_item_t outer, x, y;
+  tlv_reader_t body, t, c;
+  doc_totals_t got;
+  bool found = false;
+  int rc;
+  if (!out) return TLV_ERR_ARGUMENT;
+  if ((rc = open_document(doc, len, 0, &outer, &body)) != 0) return rc;
+  if (outer.tag != DOC_SHIFT_CLOSE && outer.tag != DOC_STATE_REPORT) return DOC_ERR_WRONG_FORM;
+  memset(&got, 0, sizeof got);
+  while ((rc = tlv_reader_next(&body, &x)) == 0) {
+    if (x.tag != tag) continue;
+    if (found) return DOC_ERR_DUPLICATE;
+    found = true;
+    if ((rc = tlv_reader_enter(&x, &t)) != 0) return rc;
+    while ((rc = tlv_reader_next(&t, &y)) == 0) {
+      for (int op = 1; op <= 4; op++)
+        if (y.tag == totals_op_tags[op] && (rc = parse_op_totals(&y, &got.receipts[op])) != 0)
+          return rc;
+      if (y.tag != 1133) continue;
+      tlv_item_t z;
+      if ((rc = tlv_reader_enter(&y, &c)) != 0) return rc;
+      while ((rc = tlv_reader_next(&c, &z)) == 0)
+        for (int op = 1; op <= 4; op++)
+          if (z.tag == totals_correction_tags[op] &&
+              (rc = parse_op_totals(&z, &got.corrections[op])) != 0)
+            return rc;
+      if (rc != TLV_ERR_END) return rc;
+    }
+    if (rc != TLV_ERR_END) return rc;
+  }
+  if (rc != TLV_ERR_END) return rc;
+  if (!found) return DOC_ERR_MISSING;
+  *out = got;
+  return 0;
+}
+
 int doc_build_shift(const doc_header_t *h, const doc_counters_t *c, bool open, uint8_t *buf,
                     size_t cap, size_t *len)
 {
@@ -263,6 +459,7 @@ int doc_build_shift(const doc_header_t *h, const doc_counters_t *c, bool open, u
     TRY(put_unsent(&w, c, false));
   }
   TRY(put_fn_flags(&w, c));
+  if (!open) TRY(put_all_totals(&w, c));
   TRY(tlv_end_stlv(&w));
 fail:
   return build_end(&w, rc, cap, len);
@@ -278,6 +475,7 @@ int doc_build_state_report(const doc_header_t *h, const doc_counters_t *c, uint8
   if (h->autonomous) TRY(tlv_put_byte(&w, 1002, 1));
   TRY(put_unsent(&w, c, true));
   TRY(put_fn_flags(&w, c));
+  TRY(put_all_totals(&w, c));
   TRY(tlv_end_stlv(&w));
 fail:
   return build_end(&w, rc, cap, len);
@@ -315,6 +513,149 @@ static int item_km(const doc_item_t *item, size_t *length)
   return 0;
 }
 
+static int get_text(const tlv_item_t *item, char *out, size_t size);
+
+/* 1291 {1292 "n/d", 1293, 1294} of a fractional line. */
+static int put_fraction(tlv_writer_t *w, const doc_item_t *item)
+{
+  char text[48];
+  int rc = 0;
+  if (!item->fraction_denominator) return 0;
+  if (!item->fraction_numerator || item->fraction_numerator >= item->fraction_denominator)
+    return TLV_ERR_ARGUMENT; /* a fraction of a unit is below one */
+  snprintf(text, sizeof text, "%llu/%llu", (unsigned long long)item->fraction_numerator,
+           (unsigned long long)item->fraction_denominator);
+  TRY(tlv_begin_stlv(w, 1291));
+  TRY(PUT_TEXT(w, 1292, text));
+  TRY(tlv_put_vln(w, 1293, item->fraction_numerator));
+  TRY(tlv_put_vln(w, 1294, item->fraction_denominator));
+  TRY(tlv_end_stlv(w));
+fail:
+  return rc;
+}
+
+/* 1222, 1223, 1224, 1226 of an agent's line. */
+static int put_agent(tlv_writer_t *w, const doc_agent_t *a)
+{
+  int rc = 0;
+  if (!a->sign) return 0;
+  if (!a->supplier_name[0] || !a->supplier_inn[0]) return DOC_ERR_MISSING;
+  TRY(tlv_put_byte(w, 1222, a->sign));
+  if (a->operation[0] || a->agent_phone[0] || a->operator_phone[0] || a->transfer_phone[0] ||
+      a->transfer_name[0] || a->transfer_address[0] || a->transfer_inn[0]) {
+    TRY(tlv_begin_stlv(w, 1223));
+    if (a->operation[0]) TRY(PUT_TEXT(w, 1044, a->operation));
+    if (a->agent_phone[0]) TRY(PUT_TEXT(w, 1073, a->agent_phone));
+    if (a->operator_phone[0]) TRY(PUT_TEXT(w, 1074, a->operator_phone));
+    if (a->transfer_phone[0]) TRY(PUT_TEXT(w, 1075, a->transfer_phone));
+    if (a->transfer_name[0]) TRY(PUT_TEXT(w, 1026, a->transfer_name));
+    if (a->transfer_address[0]) TRY(PUT_TEXT(w, 1005, a->transfer_address));
+    if (a->transfer_inn[0]) TRY(PUT_TEXT(w, 1016, a->transfer_inn));
+    TRY(tlv_end_stlv(w));
+  }
+  TRY(tlv_begin_stlv(w, 1224));
+  if (a->supplier_phone[0]) TRY(PUT_TEXT(w, 1171, a->supplier_phone));
+  TRY(PUT_TEXT(w, 1225, a->supplier_name));
+  TRY(tlv_end_stlv(w));
+  TRY(PUT_TEXT(w, 1226, a->supplier_inn));
+fail:
+  return rc;
+}
+
+int doc_item_extras_put(const doc_item_t *item, uint8_t *buf, size_t cap, size_t *len)
+{
+  tlv_writer_t w;
+  int rc;
+  if (!item || !buf || !len) return TLV_ERR_ARGUMENT;
+  *len = 0;
+  tlv_writer_init(&w, buf, cap);
+  TRY(put_agent(&w, &item->agent));
+  TRY(put_fraction(&w, item));
+  *len = tlv_writer_length(&w);
+fail:
+  return rc;
+}
+
+/* Reads 1222/1223/1224/1226/1291 of a line's list into item; any other tag
+** is left to the caller. Returns 1 when the tag was one of them. */
+static int item_extra(const tlv_item_t *x, doc_item_t *item, int *rc)
+{
+  tlv_reader_t sub;
+  tlv_item_t y;
+  doc_agent_t *a = &item->agent;
+  switch (x->tag) {
+  case 1222:
+    *rc = tlv_get_byte(x, &a->sign);
+    return 1;
+  case 1226:
+    *rc = get_text(x, a->supplier_inn, sizeof a->supplier_inn);
+    return 1;
+  case 1223:
+  case 1224:
+  case 1291:
+    if ((*rc = tlv_reader_enter(x, &sub)) != 0) return 1;
+    while ((*rc = tlv_reader_next(&sub, &y)) == 0) {
+      switch (y.tag) {
+      case 1044:
+        *rc = get_text(&y, a->operation, sizeof a->operation);
+        break;
+      case 1073:
+        *rc = get_text(&y, a->agent_phone, sizeof a->agent_phone);
+        break;
+      case 1074:
+        *rc = get_text(&y, a->operator_phone, sizeof a->operator_phone);
+        break;
+      case 1075:
+        *rc = get_text(&y, a->transfer_phone, sizeof a->transfer_phone);
+        break;
+      case 1026:
+        *rc = get_text(&y, a->transfer_name, sizeof a->transfer_name);
+        break;
+      case 1005:
+        *rc = get_text(&y, a->transfer_address, sizeof a->transfer_address);
+        break;
+      case 1016:
+        *rc = get_text(&y, a->transfer_inn, sizeof a->transfer_inn);
+        break;
+      case 1171:
+        *rc = get_text(&y, a->supplier_phone, sizeof a->supplier_phone);
+        break;
+      case 1225:
+        *rc = get_text(&y, a->supplier_name, sizeof a->supplier_name);
+        break;
+      case 1293:
+        *rc = tlv_get_vln(&y, &item->fraction_numerator);
+        break;
+      case 1294:
+        *rc = tlv_get_vln(&y, &item->fraction_denominator);
+        break;
+      default:
+        break;
+      }
+      if (*rc != 0) return 1;
+    }
+    if (*rc == TLV_ERR_END) *rc = 0;
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+int doc_item_extras_get(const uint8_t *buf, size_t len, doc_item_t *item)
+{
+  tlv_reader_t r;
+  tlv_item_t x;
+  int rc = 0;
+  if (!item || (len && !buf)) return TLV_ERR_ARGUMENT;
+  tlv_reader_init(&r, buf, len);
+  while ((rc = tlv_reader_next(&r, &x)) == 0) {
+    int inner = 0;
+    item_extra(&x, item, &inner);
+    if (inner != 0) return inner;
+  }
+  return rc == TLV_ERR_END ? 0 : rc;
+}
+
 /* One 1059. The status tag is 2003 in a receipt and 2110 in a correction. */
 static int put_item(tlv_writer_t *w, const doc_item_t *item, uint16_t status_tag)
 {
@@ -328,7 +669,9 @@ static int put_item(tlv_writer_t *w, const doc_item_t *item, uint16_t status_tag
   TRY(tlv_put_byte(w, 1199, item->vat));
   TRY(tlv_put_byte(w, 1212, item->subject));
   TRY(tlv_put_byte(w, 1214, item->payment_method));
+  TRY(put_agent(w, &item->agent));
   TRY(tlv_put_byte(w, 2108, item->measure));
+  TRY(put_fraction(w, item));
   if (item->product_tag != 0) {
     TRY(tlv_begin_stlv(w, 1163));
     TRY(PUT_TEXT(w, item->product_tag, item->product_value));
@@ -357,28 +700,66 @@ fail:
   return rc; /* the builder wipes the whole document on error */
 }
 
-/* VAT sums per rate (1199): 1 20%, 2 10%, 3 20/120, 4 10/110, 5 0%, 6 none. */
-typedef struct vat_sums {
-  uint64_t base[7]; /* item totals per rate, kopecks */
-} vat_sums_t;
+/*
+** VAT: one row per 1199 value, in the order of the receipt-level tags
+** (1102-1107, then the [open] private tags of the 2025-2026 rates; see
+** doc.h). The rounding rule lives in doc_vat_amount() alone, so the
+** builder, the printed receipt and the tests' reader agree.
+*/
+static const doc_vat_rate_t vat_rates[] = {
+    {1, 1102, 20, 120, "НДС 20%", "НДС 20%"},
+    {2, 1103, 10, 110, "НДС 10%", "НДС 10%"},
+    {5, 1104, 0, 0, "НДС 0%", "Сумма с НДС 0%"},
+    {6, 1105, 0, 0, "Без НДС", "Сумма без НДС"},
+    {3, 1106, 20, 120, "НДС 20/120", "НДС 20/120"},
+    {4, 1107, 10, 110, "НДС 10/110", "НДС 10/110"},
+    {7, DOC_TAG_VAT_5, 5, 105, "НДС 5%", "НДС 5%"},
+    {8, DOC_TAG_VAT_7, 7, 107, "НДС 7%", "НДС 7%"},
+    {9, DOC_TAG_VAT_5_105, 5, 105, "НДС 5/105", "НДС 5/105"},
+    {10, DOC_TAG_VAT_7_107, 7, 107, "НДС 7/107", "НДС 7/107"},
+    {11, DOC_TAG_VAT_22, 22, 122, "НДС 22%", "НДС 22%"},
+    {12, DOC_TAG_VAT_22_122, 22, 122, "НДС 22/122", "НДС 22/122"},
+};
+#define VAT_RATE_COUNT (sizeof vat_rates / sizeof vat_rates[0])
 
-/* The tax in a price that includes it: price * num / den, half up. */
-static uint64_t vat_part(uint64_t gross, uint64_t num, uint64_t den)
+const doc_vat_rate_t *doc_vat_rate(uint8_t value)
 {
-  return (gross * num + den / 2) / den;
+  for (size_t i = 0; i < VAT_RATE_COUNT; i++)
+    if (vat_rates[i].value == value) return &vat_rates[i];
+  return NULL;
 }
 
-/* 1102-1107 for the rates the receipt has. Totals are below 2^48 (VLN 6),
-** so the products cannot overflow. */
+const doc_vat_rate_t *doc_vat_rate_at(size_t index)
+{
+  return index < VAT_RATE_COUNT ? &vat_rates[index] : NULL;
+}
+
+size_t doc_vat_rate_count(void) { return VAT_RATE_COUNT; }
+
+uint64_t doc_vat_amount(uint8_t value, uint64_t gross)
+{
+  const doc_vat_rate_t *v = doc_vat_rate(value);
+  if (!v) return 0;
+  if (!v->denominator) return gross;
+  return (gross * v->numerator + v->denominator / 2u) / v->denominator;
+}
+
+/* Gross amounts per 1199 value (index = value; 0 unused). */
+typedef struct vat_sums {
+  uint64_t base[DOC_VAT_MAX + 1];
+  bool present[DOC_VAT_MAX + 1];
+} vat_sums_t;
+
+/* The receipt-level sum of every rate the receipt has, in tag order. A
+** rate whose tax rounds to 0 is still written (0): the line had the rate. */
 static int put_vat(tlv_writer_t *w, const vat_sums_t *v)
 {
   int rc = 0;
-  if (v->base[1]) TRY(tlv_put_vln(w, 1102, vat_part(v->base[1], 20, 120)));
-  if (v->base[2]) TRY(tlv_put_vln(w, 1103, vat_part(v->base[2], 10, 110)));
-  if (v->base[5]) TRY(tlv_put_vln(w, 1104, v->base[5]));
-  if (v->base[6]) TRY(tlv_put_vln(w, 1105, v->base[6]));
-  if (v->base[3]) TRY(tlv_put_vln(w, 1106, vat_part(v->base[3], 20, 120)));
-  if (v->base[4]) TRY(tlv_put_vln(w, 1107, vat_part(v->base[4], 10, 110)));
+  for (size_t i = 0; i < VAT_RATE_COUNT; i++) {
+    uint8_t value = vat_rates[i].value;
+    if (v->present[value])
+      TRY(tlv_put_vln(w, vat_rates[i].sum_tag, doc_vat_amount(value, v->base[value])));
+  }
 fail:
   return rc;
 }
@@ -401,15 +782,57 @@ static int receipt_sums(const doc_receipt_t *r, uint64_t *total, vat_sums_t *vat
     const doc_item_t *item = &r->items[i];
     if (item->total > AMOUNT_MAX || sum + item->total > AMOUNT_MAX) return DOC_ERR_TOTAL;
     sum += item->total;
-    if (item->vat >= 1 && item->vat <= 6) vat->base[item->vat] += item->total;
+    if (doc_vat_rate(item->vat)) {
+      vat->base[item->vat] += item->total;
+      vat->present[item->vat] = true;
+    }
     if (item->marked) {
       *any_marked = true;
       if (doc_check_negative(item->check_result)) *any_negative = true;
     }
   }
-  if (r->cash > AMOUNT_MAX || r->cashless > AMOUNT_MAX || r->cash + r->cashless != sum)
+  if (r->cash > AMOUNT_MAX || r->cashless > AMOUNT_MAX || r->prepaid > AMOUNT_MAX ||
+      r->credit > AMOUNT_MAX || r->other > AMOUNT_MAX ||
+      r->cash + r->cashless + r->prepaid + r->credit + r->other != sum)
     return DOC_ERR_TOTAL;
+  int rules = doc_payment_rules(r);
+  if (rules != 0) return rules;
   *total = sum;
+  return 0;
+}
+
+int doc_payment_rules(const doc_receipt_t *r)
+{
+  uint64_t offsettable = 0, creditable = 0, money_now = 0; /* per kind of line */
+  if (!r) return TLV_ERR_ARGUMENT;
+  for (size_t i = 0; i < r->item_count; i++) {
+    const doc_item_t *it = &r->items[i];
+    switch (it->payment_method) {
+    case DOC_PAY_PREPAYMENT_FULL:
+    case DOC_PAY_PREPAYMENT:
+    case DOC_PAY_ADVANCE:
+      if (it->marked) return DOC_ERR_TOTAL; /* a prepayment hands no good over */
+      money_now += it->total;
+      break;
+    case DOC_PAY_CREDIT_PAYMENT:
+      money_now += it->total;
+      break;
+    case DOC_PAY_FULL:
+      offsettable += it->total;
+      break;
+    case DOC_PAY_PARTIAL_CREDIT:
+      offsettable += it->total;
+      creditable += it->total;
+      break;
+    case DOC_PAY_CREDIT:
+      creditable += it->total;
+      break;
+    default:
+      return TLV_ERR_ARGUMENT;
+    }
+  }
+  if (r->prepaid > offsettable || r->credit > creditable) return DOC_ERR_TOTAL;
+  if (r->cash + r->cashless + r->other < money_now) return DOC_ERR_TOTAL;
   return 0;
 }
 
@@ -432,6 +855,13 @@ int doc_build_receipt(const doc_header_t *h, const doc_receipt_t *r, bool correc
   TRY(tlv_put_uint32(&w, 1042, r->receipt_number));
   TRY(tlv_put_byte(&w, 1054, r->operation));
   TRY(tlv_put_byte(&w, 1055, r->tax_system));
+  {
+    /* 1057: the kinds of agent this receipt's lines are sold as. */
+    uint8_t agents = 0;
+    for (size_t i = 0; i < r->item_count; i++) agents |= r->items[i].agent.sign;
+    if (agents) TRY(tlv_put_byte(&w, 1057, agents));
+  }
+  if (r->internet) TRY(tlv_put_byte(&w, 1125, 1));
   if (correction) {
     TRY(tlv_put_byte(&w, 1173, r->correction_type));
     TRY(tlv_begin_stlv(&w, 1174));
@@ -444,11 +874,11 @@ int doc_build_receipt(const doc_header_t *h, const doc_receipt_t *r, bool correc
   TRY(tlv_put_vln(&w, 1020, total));
   TRY(tlv_put_vln(&w, 1031, r->cash));
   TRY(tlv_put_vln(&w, 1081, r->cashless));
-  /* Prepayment, credit and counter-provision: this register takes none,
-  ** but FFD 1.2 wants the three sums present. */
-  TRY(tlv_put_vln(&w, 1215, 0));
-  TRY(tlv_put_vln(&w, 1216, 0));
-  TRY(tlv_put_vln(&w, 1217, 0));
+  /* Prepayment offset, credit and counter-provision: FFD 1.2 wants the
+  ** three sums present, 0 or not. */
+  TRY(tlv_put_vln(&w, 1215, r->prepaid));
+  TRY(tlv_put_vln(&w, 1216, r->credit));
+  TRY(tlv_put_vln(&w, 1217, r->other));
   TRY(put_vat(&w, &vat));
   if (any_marked) TRY(tlv_put_byte(&w, 2107, any_negative ? 1 : 0));
   TRY(tlv_end_stlv(&w));
@@ -476,6 +906,7 @@ int doc_build_km_request(const doc_header_t *h, const doc_item_t *item, uint8_t 
   TRY(tlv_put_byte(&w, 2003, item->km_status));
   TRY(tlv_put_fvln(&w, 1023, (tlv_fvln_t){item->quantity.mantissa, item->quantity.scale}));
   if (item->measure != 0) TRY(tlv_put_byte(&w, 2108, item->measure));
+  TRY(put_fraction(&w, item));
   TRY(tlv_put_byte(&w, 2102, item->km_mode));
   TRY(tlv_end_stlv(&w));
 fail:
@@ -500,6 +931,10 @@ int doc_build_km_notification(const doc_header_t *h, uint32_t receipt_number,
   TRY(PUT_TEXT(&w, 1037, h->kkt_reg_number));
   TRY(PUT_TEXT(&w, 1018, h->user_inn));
   TRY(tlv_put_uint32(&w, 1040, receipt_number));
+  /* Since 2025-09-01 the receipt's FD number has its own requisite (2040)
+  ** and the zone of the settlement (1011) comes with it. */
+  TRY(tlv_put_uint32(&w, 2040, receipt_number));
+  if (h->timezone) TRY(tlv_put_byte(&w, 1011, h->timezone));
   TRY(tlv_put_byte(&w, 1054, r->operation));
   for (size_t i = 0; i < r->item_count; i++) {
     const doc_item_t *item = &r->items[i];
@@ -510,6 +945,7 @@ int doc_build_km_notification(const doc_header_t *h, uint32_t receipt_number,
     TRY(tlv_put_byte(&w, 2110, item->km_status));
     TRY(tlv_put_fvln(&w, 1023, (tlv_fvln_t){item->quantity.mantissa, item->quantity.scale}));
     if (item->measure != 0) TRY(tlv_put_byte(&w, 2108, item->measure));
+    TRY(put_fraction(&w, item));
     TRY(tlv_end_stlv(&w));
     marked++;
   }
@@ -1223,11 +1659,172 @@ static int parse_item(const tlv_item_t *stlv, doc_item_t *item)
       if (rc == TLV_ERR_END) rc = 0;
       break;
     default:
+      item_extra(&x, item, &rc);
       break;
     }
     if (rc != 0) return rc;
   }
   return rc == TLV_ERR_END ? 0 : rc;
+}
+
+/* A receipt-level VAT sum into r (by its rate); any other tag is skipped. */
+static int parse_vat_sum(const tlv_item_t *x, doc_receipt_t *r)
+{
+  for (size_t i = 0; i < VAT_RATE_COUNT; i++) {
+    if (vat_rates[i].sum_tag != x->tag) continue;
+    uint8_t value = vat_rates[i].value;
+    r->vat_present = (uint16_t)(r->vat_present | (1u << value));
+    return tlv_get_vln(x, &r->vat_sums[value]);
+  }
+  return 0;
+}
+
+/* The requisites each fiscal form must carry (doc_check_required). */
+#define HEADER_TAGS 1040, 1012, 1041, 1037, 1018, 1048, 1209, 1077
+static const struct {
+  uint16_t form;
+  uint16_t tags[24];
+} required[] = {
+    {DOC_REGISTRATION, {HEADER_TAGS, 1013, 1062, 1002, 1290, 1188, 1189, 1190}},
+    {DOC_REREGISTRATION, {HEADER_TAGS, 1013, 1062, 1002, 1290, 1188, 1189, 1190, 1205}},
+    {DOC_SHIFT_OPEN, {HEADER_TAGS, 1038, 1188, 1189}},
+    {DOC_SHIFT_CLOSE, {HEADER_TAGS, 1038, 1118, 1111, 1097, 2104, 1194, 1157}},
+    {DOC_STATE_REPORT, {HEADER_TAGS, 1097, 2104, 1157}},
+    {DOC_RECEIPT, {HEADER_TAGS, 1038, 1042, 1054, 1055, 1059, 1020, 1031, 1081, 1215, 1216, 1217}},
+    {DOC_CORRECTION,
+     {HEADER_TAGS, 1038, 1042, 1054, 1055, 1173, 1174, 1059, 1020, 1031, 1081, 1215, 1216, 1217}},
+    {DOC_FN_CLOSE, {HEADER_TAGS, 1038, 1097, 2104}},
+};
+
+int doc_check_required(const uint8_t *doc, size_t len, uint16_t *missing)
+{
+  tlv_item_t outer, x;
+  tlv_reader_t body;
+  int rc;
+  if ((rc = open_document(doc, len, 0, &outer, &body)) != 0) return rc;
+  for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+    if (required[i].form != outer.tag) continue;
+    for (size_t k = 0; k < 24 && required[i].tags[k]; k++) {
+      tlv_reader_t r = body;
+      bool seen = false;
+      while (!seen && (rc = tlv_reader_next(&r, &x)) == 0) seen = x.tag == required[i].tags[k];
+      if (rc != 0 && rc != TLV_ERR_END) return rc;
+      if (!seen) {
+        if (missing) *missing = required[i].tags[k];
+        return DOC_ERR_MISSING;
+      }
+    }
+    return 0;
+  }
+  return DOC_ERR_WRONG_FORM;
+}
+
+int doc_check_sums(const uint8_t *doc, size_t len, doc_receipt_t *scratch)
+{
+  doc_header_t h;
+  doc_summary_t sum;
+  uint64_t total = 0, lines = 0;
+  uint64_t gross[DOC_VAT_MAX + 1] = {0};
+  uint16_t rates = 0;
+  uint8_t sign[6];
+  int rc;
+  if (!scratch) return TLV_ERR_ARGUMENT;
+  if ((rc = doc_summarize(doc, len, &sum)) != 0) return rc;
+  if (sum.type != DOC_RECEIPT && sum.type != DOC_CORRECTION) return 0;
+  if ((rc = doc_parse_receipt(doc, len, &h, scratch, &total, sign)) != 0) return rc;
+  for (size_t i = 0; i < scratch->item_count; i++) {
+    const doc_item_t *it = &scratch->items[i];
+    if (it->total > AMOUNT_MAX || lines + it->total > AMOUNT_MAX) return DOC_ERR_TOTAL;
+    lines += it->total;
+    if (!doc_vat_rate(it->vat)) return DOC_ERR_TOTAL;
+    gross[it->vat] += it->total;
+    rates = (uint16_t)(rates | (1u << it->vat));
+  }
+  if (lines != total || scratch->cash > AMOUNT_MAX || scratch->cashless > AMOUNT_MAX ||
+      scratch->prepaid > AMOUNT_MAX || scratch->credit > AMOUNT_MAX ||
+      scratch->other > AMOUNT_MAX ||
+      scratch->cash + scratch->cashless + scratch->prepaid + scratch->credit + scratch->other !=
+          total)
+    return DOC_ERR_TOTAL;
+  if ((rc = doc_payment_rules(scratch)) != 0) return rc == TLV_ERR_ARGUMENT ? DOC_ERR_TOTAL : rc;
+  if (scratch->vat_present != rates) return DOC_ERR_TOTAL;
+  for (uint8_t v = 1; v <= DOC_VAT_MAX; v++)
+    if ((rates & (1u << v)) && scratch->vat_sums[v] != doc_vat_amount(v, gross[v]))
+      return DOC_ERR_TOTAL;
+  return 0;
+}
+
+int doc_parse_registration(const uint8_t *doc, size_t len, doc_header_t *h, doc_registration_t *r)
+{
+  tlv_item_t outer, x;
+  tlv_reader_t body;
+  uint8_t autonomous = 0;
+  uint32_t usage = 0;
+  int rc;
+  if (!h || !r) return TLV_ERR_ARGUMENT;
+  if ((rc = open_document(doc, len, 0, &outer, &body)) != 0) return rc;
+  if (outer.tag != DOC_REGISTRATION && outer.tag != DOC_REREGISTRATION) return DOC_ERR_WRONG_FORM;
+  memset(h, 0, sizeof *h);
+  memset(r, 0, sizeof *r);
+  while ((rc = tlv_reader_next(&body, &x)) == 0) {
+    switch (x.tag) {
+    case 1040:
+      rc = tlv_get_uint32(&x, &h->number);
+      break;
+    case 1012:
+      rc = tlv_get_unixtime(&x, &h->time);
+      break;
+    case 1037:
+      rc = get_text(&x, h->kkt_reg_number, sizeof h->kkt_reg_number);
+      break;
+    case 1018:
+      rc = get_text(&x, h->user_inn, sizeof h->user_inn);
+      break;
+    case 1048:
+      rc = get_text(&x, h->user_name, sizeof h->user_name);
+      break;
+    case 1009:
+      rc = get_text(&x, h->address, sizeof h->address);
+      break;
+    case 1187:
+      rc = get_text(&x, h->place, sizeof h->place);
+      break;
+    case 1021:
+      rc = get_text(&x, h->cashier, sizeof h->cashier);
+      break;
+    case 1002:
+      rc = tlv_get_byte(&x, &autonomous);
+      break;
+    case 1209:
+      rc = tlv_get_byte(&x, &r->ffd_version);
+      break;
+    case 1013:
+      rc = get_text(&x, r->kkt_serial, sizeof r->kkt_serial);
+      break;
+    case 1062:
+      rc = tlv_get_byte(&x, &r->tax_systems);
+      break;
+    case 1290:
+      rc = tlv_get_uint32(&x, &usage);
+      break;
+    case 1017:
+      rc = get_text(&x, r->ofd_inn, sizeof r->ofd_inn);
+      break;
+    case 1046:
+      rc = get_text(&x, r->ofd_name, sizeof r->ofd_name);
+      break;
+    case 1205:
+      rc = tlv_get_uint32(&x, &r->reason_mask);
+      break;
+    default:
+      break;
+    }
+    if (rc != 0) return rc;
+  }
+  if (rc != TLV_ERR_END) return rc;
+  h->autonomous = autonomous != 0;
+  r->marking = (usage & USAGE_MARKED_GOODS) != 0;
+  return 0;
 }
 
 int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_receipt_t *r,
@@ -1277,6 +1874,15 @@ int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_recei
     case 1038:
       rc = tlv_get_uint32(&x, &h->shift_number);
       break;
+    case 1011:
+      rc = tlv_get_byte(&x, &h->timezone);
+      break;
+    case 1125: {
+      uint8_t internet = 0;
+      rc = tlv_get_byte(&x, &internet);
+      r->internet = internet != 0;
+      break;
+    }
     case 1054:
       rc = tlv_get_byte(&x, &r->operation);
       break;
@@ -1292,6 +1898,15 @@ int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_recei
     case 1081:
       rc = tlv_get_vln(&x, &r->cashless);
       break;
+    case 1215:
+      rc = tlv_get_vln(&x, &r->prepaid);
+      break;
+    case 1216:
+      rc = tlv_get_vln(&x, &r->credit);
+      break;
+    case 1217:
+      rc = tlv_get_vln(&x, &r->other);
+      break;
     case 1020:
       rc = tlv_get_vln(&x, total);
       break;
@@ -1303,6 +1918,7 @@ int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_recei
       rc = parse_item(&x, &r->items[r->item_count++]);
       break;
     default:
+      rc = parse_vat_sum(&x, r);
       break;
     }
     if (rc != 0) return rc;

@@ -71,6 +71,17 @@ typedef enum doc_operation {
   DOC_OP_PURCHASE_RETURN = 4,
 } doc_operation_t;
 
+/* Settlement method of a line, tag 1214. */
+typedef enum doc_pay_method {
+  DOC_PAY_PREPAYMENT_FULL = 1, /* prepayment 100 % (goods later) */
+  DOC_PAY_PREPAYMENT = 2,      /* partial prepayment */
+  DOC_PAY_ADVANCE = 3,         /* advance (goods not yet named) */
+  DOC_PAY_FULL = 4,            /* full settlement (a prepayment may be offset: 1215) */
+  DOC_PAY_PARTIAL_CREDIT = 5,  /* partial settlement and credit */
+  DOC_PAY_CREDIT = 6,          /* handed over on credit */
+  DOC_PAY_CREDIT_PAYMENT = 7,  /* payment of a credit */
+} doc_pay_method_t;
+
 /* Planned / assigned marking-code status, tags 2003 and 2110. */
 typedef enum doc_km_status {
   DOC_KM_PIECE_SOLD = 1,
@@ -96,6 +107,51 @@ typedef enum doc_km_status {
 */
 bool doc_check_negative(uint8_t check_result);
 
+/*
+** VAT (1199) and the receipt-level sums. One row per 1199 value 1..12:
+** the requisite the receipt carries for that rate, and what goes in it.
+** For a rate with a fraction (num/den) it is the tax inside the gross
+** amount of the lines at that rate, rounded half up once on the receipt:
+** sum = (gross * num + den / 2) / den (20 % is 20/120 of a price that
+** includes it, 22 % 22/122, 5 % 5/105 ...). For 0 % (1104) and "no VAT"
+** (1105) num is 0 and the requisite holds the gross amount itself.
+**
+** [open] The FNS tags of the six sums for 1199 = 7..12 (5 %, 7 %, 5/105,
+** 7/107, 22 %, 22/122) could not be confirmed from any published source
+** this project had (tag dictionaries, vendor drivers and OFD tables
+** reachable here give the 1199 values and the FNS JSON names nds5, nds7,
+** nds5105, nds7107, nds22, nds22122, never the numbers). Until they are,
+** these sums go in the private tags DOC_TAG_VAT_* below (0xFE10..0xFE15,
+** flagged TLV_TAG_NUMBER_OURS in the dictionary): never mistaken for a
+** real requisite, and replaced in this one place when the numbers are
+** known.
+*/
+#define DOC_VAT_MAX        12     /* the largest 1199 value */
+#define DOC_TAG_VAT_5      0xFE10 /* [open] sum of VAT at 5 %    (1199 = 7)  */
+#define DOC_TAG_VAT_7      0xFE11 /* [open] sum of VAT at 7 %    (1199 = 8)  */
+#define DOC_TAG_VAT_5_105  0xFE12 /* [open] sum of VAT at 5/105  (1199 = 9)  */
+#define DOC_TAG_VAT_7_107  0xFE13 /* [open] sum of VAT at 7/107  (1199 = 10) */
+#define DOC_TAG_VAT_22     0xFE14 /* [open] sum of VAT at 22 %   (1199 = 11) */
+#define DOC_TAG_VAT_22_122 0xFE15 /* [open] sum of VAT at 22/122 (1199 = 12) */
+
+typedef struct doc_vat_rate {
+  uint8_t value;         /* 1199 */
+  uint16_t sum_tag;      /* the receipt-level requisite */
+  uint8_t numerator;     /* the tax is gross * numerator / denominator; */
+  uint8_t denominator;   /* 0 / 0: the requisite is the gross amount     */
+  const char *label;     /* printed after a line: "НДС 22%", "Без НДС"   */
+  const char *sum_label; /* printed with the sum: "НДС 22%", "Сумма без НДС" */
+} doc_vat_rate_t;
+
+/* The row of a 1199 value, NULL outside 1..DOC_VAT_MAX. */
+const doc_vat_rate_t *doc_vat_rate(uint8_t value);
+/* The rows in the order their sums appear on a receipt (by tag). */
+const doc_vat_rate_t *doc_vat_rate_at(size_t index);
+size_t doc_vat_rate_count(void);
+/* The receipt-level value for `gross` kopecks at 1199 = value (see above);
+** 0 for a value outside 1..DOC_VAT_MAX. gross below 2^48 cannot overflow. */
+uint64_t doc_vat_amount(uint8_t value, uint64_t gross);
+
 /* Text fields below hold UTF-8, sized 2n+1 bytes for a requisite of n
 ** CP866 characters so Cyrillic fits; the codec counts the characters. */
 #define DOC_MAX_ITEMS    100
@@ -105,6 +161,17 @@ bool doc_check_negative(uint8_t check_result);
 #define DOC_SEAL_SIZE    (TLV_HEADER_SIZE + DOC_SIGN_SIZE) /* what doc_seal() adds */
 #define DOC_FFD_1_2      4     /* 1209, 1189, 1190: format version 1.2 */
 #define DOC_KKT_VERSION  "0.1" /* 1188, this register's software version */
+
+/*
+** The requisites of a line that an FN keeps beside its plain columns (the
+** agent's 1222/1223/1224/1226 and the fraction 1291) as one TLV list, and
+** back into an item (other fields untouched). *len 0 when the line has
+** none. The same codec as the documents', so what is stored is what a
+** receipt will carry.
+*/
+struct doc_item;
+int doc_item_extras_put(const struct doc_item *item, uint8_t *buf, size_t cap, size_t *len);
+int doc_item_extras_get(const uint8_t *buf, size_t len, struct doc_item *item);
 
 /* Errors that are not the TLV codec's. Values stay clear of tlv_error_t. */
 typedef enum doc_error {
@@ -133,7 +200,18 @@ typedef struct doc_header {
   char place[513];         /* 1187 */
   uint32_t shift_number;   /* 1038, 0 when the form has none */
   bool autonomous;         /* 1002 */
+  uint8_t timezone;        /* 1011 in 1, 11, 3, 31 and 82 (1..11); 0: not written */
 } doc_header_t;
+
+/*
+** 1011, the time zone of the place of settlement [likely: FNS order
+** ЕД-7-20/236@ of 2025-03-26, in force since 2025-09-01; the values number
+** Russia's zones from the west]: 1 UTC+2 (Kaliningrad), 2 UTC+3 (Moscow),
+** 3 UTC+4, 4 UTC+5, 5 UTC+6, 6 UTC+7, 7 UTC+8, 8 UTC+9, 9 UTC+10, 10 UTC+11,
+** 11 UTC+12 (Kamchatka). The code of an offset in seconds east of UTC; 0
+** for an offset that is none of them (a machine on UTC: 1011 left out).
+*/
+uint8_t doc_timezone_of_offset(int32_t seconds);
 
 /* Quantity (1023) and amounts. */
 typedef struct doc_quantity {
@@ -159,6 +237,30 @@ typedef struct doc_industry {
   char value[513];   /* "UUID=<reqId>&Time=<reqTimestamp>" */
 } doc_industry_t;
 
+/*
+** Agent requisites of a line (FFD 1.2: 1222 the agent's kind for this
+** line, 1223 the agent's data, 1224 the supplier's data, 1226 the
+** supplier's INN). sign 0: not an agent's line, nothing written. Bits of
+** 1222 (and of the receipt's 1057, their OR): 1 bank paying agent, 2 bank
+** paying sub-agent, 4 paying agent, 8 paying sub-agent, 16 attorney, 32
+** commission agent, 64 another agent. An agent's line needs the supplier's
+** name and INN (DOC_ERR_MISSING); 1223 is written when any of its fields
+** is not "".
+*/
+typedef struct doc_agent {
+  uint8_t sign;               /* 1222 */
+  char operation[49];         /* 1044 in 1223 (24 characters) */
+  char agent_phone[20];       /* 1073 in 1223 */
+  char operator_phone[20];    /* 1074 in 1223 */
+  char transfer_phone[20];    /* 1075 in 1223 */
+  char transfer_name[129];    /* 1026 in 1223 */
+  char transfer_address[513]; /* 1005 in 1223 */
+  char transfer_inn[13];      /* 1016 in 1223 */
+  char supplier_phone[20];    /* 1171 in 1224 */
+  char supplier_name[513];    /* 1225 in 1224 */
+  char supplier_inn[13];      /* 1226 */
+} doc_agent_t;
+
 /* One receipt line (1059). */
 typedef struct doc_item {
   char name[257];          /* 1030, up to 128 characters */
@@ -167,7 +269,7 @@ typedef struct doc_item {
   uint64_t total;          /* 1043, kopecks */
   uint8_t vat;             /* 1199 */
   uint8_t subject;         /* 1212: 1 goods, 33 marked goods, 31 excisable marked */
-  uint8_t payment_method;  /* 1214: 4 full payment */
+  uint8_t payment_method;  /* 1214 (DOC_PAY_*): 4 full settlement */
   uint8_t measure;         /* 2108: 0 piece, 11 kg, 41 l ... */
   /* Marking (all empty/zero for an unmarked good). */
   bool marked;
@@ -181,6 +283,11 @@ typedef struct doc_item {
   uint8_t check_result;   /* 2106 */
   bool has_industry;
   doc_industry_t industry; /* 1260 */
+  /* A marked good sold in a fraction of its unit (a quarter of a cheese
+  ** head): 1291 {1292 "n/d", 1293 n, 1294 d} in 3, 31, 81 and 82, with
+  ** status 2 (part sold) or 4 (part returned). 0 / 0: not a fraction. */
+  uint64_t fraction_numerator, fraction_denominator;
+  doc_agent_t agent; /* 1222-1226; agent.sign 0: none */
 } doc_item_t;
 
 /* A receipt (3) or a correction receipt (31). */
@@ -192,12 +299,33 @@ typedef struct doc_receipt {
   doc_item_t items[DOC_MAX_ITEMS];
   uint64_t cash;     /* 1031 */
   uint64_t cashless; /* 1081 */
+  uint64_t prepaid;  /* 1215: paid by an earlier prepayment (advance) offset */
+  uint64_t credit;   /* 1216: left on credit (postpayment) */
+  uint64_t other;    /* 1217: counter-provision (another form of payment) */
   /* Computed by the builder: 1020 total, 2107 any negative check. */
   uint8_t correction_type; /* 1173 (31 only): 0 own, 1 by order */
   /* 1174 (31 only), an STLV: */
+  bool internet;             /* 1125 = 1: a settlement over the internet (left out when false) */
   uint32_t correction_date;  /* 1178, date of the corrected settlement */
   char correction_basis[33]; /* 1179, number of the order ("" when own) */
+  /* Read back by doc_parse_receipt() (the builder computes its own): the
+  ** receipt-level VAT requisite of each 1199 value, and which were there. */
+  uint64_t vat_sums[DOC_VAT_MAX + 1];
+  uint16_t vat_present; /* bit n: the sum of 1199 = n is on the receipt */
 } doc_receipt_t;
+
+/*
+** The FN's sum rules for the payment forms of a receipt (3, 31) [likely:
+** FFD 1.2's table of 1214 values and the forms they may be paid with, as
+** FN firmware applies them]: 1215 (an offset prepayment) only against
+** lines of 1214 = 4 or 5 and at most their sum; 1216 (credit) only against
+** lines of 1214 = 5 or 6 and at most their sum; lines of 1214 = 1, 2, 3 and
+** 7 (money that moves now) are paid by 1031 + 1081 + 1217 at least; a
+** marked good's line is never a prepayment (1, 2, 3: the good is not handed
+** over, its code does not leave circulation). 0 when r keeps them,
+** DOC_ERR_TOTAL when it does not, TLV_ERR_ARGUMENT for a 1214 outside 1..7.
+*/
+int doc_payment_rules(const doc_receipt_t *r);
 
 /* Registration (1) and re-registration (11). */
 typedef struct doc_registration {
@@ -209,6 +337,91 @@ typedef struct doc_registration {
   uint8_t ffd_version;  /* 1209: 4 = 1.2 */
   uint32_t reason_mask; /* 1205 (11 only) */
 } doc_registration_t;
+
+/*
+** Settlement totals: the shift's (1194, in a shift close 5 and a state
+** report 21 inside a shift) and the FN's since registration (1157, in 5
+** and 21). Both have one layout: 1134 (receipts and corrections of every
+** operation), then per operation 1129 (sale), 1130 (sale return), 1131
+** (purchase), 1132 (purchase return) the counters of its receipts (3):
+** 1135 count, 1136 cash, 1138 cashless, 1218 prepaid, 1219 credit, 1220
+** other form (these three only when not 0), the VAT of each rate present
+** (1139 20 %, 1140 10 %, 1141 20/120, 1142 10/110, 1143 sum at 0 %, 1183
+** sum without VAT; the 2025-2026 rates [open], DOC_TAG_TOTAL_VAT_*), 1201
+** total; an operation without receipts is left out. Then 1133 for the
+** correction receipts (31): 1144 count, and per operation with corrections
+** 1145 (sale), 1232 (sale return), 1146 (purchase), 1233 (purchase
+** return), each {1135 count, 1201 total}.
+*/
+#define DOC_TAG_TOTAL_VAT_5      0xFE20 /* [open] VAT at 5 % in the counters      */
+#define DOC_TAG_TOTAL_VAT_7      0xFE21 /* [open] 7 %                             */
+#define DOC_TAG_TOTAL_VAT_5_105  0xFE22 /* [open] 5/105                           */
+#define DOC_TAG_TOTAL_VAT_7_107  0xFE23 /* [open] 7/107                           */
+#define DOC_TAG_TOTAL_VAT_22     0xFE24 /* [open] 22 %                            */
+#define DOC_TAG_TOTAL_VAT_22_122 0xFE25 /* [open] 22/122                          */
+
+typedef struct doc_op_totals {
+  uint32_t count;                  /* 1135 */
+  uint64_t total;                  /* 1201: the sum of 1020 */
+  uint64_t cash;                   /* 1136 */
+  uint64_t cashless;               /* 1138 */
+  uint64_t prepaid, credit, other; /* 1218, 1219, 1220 */
+  uint64_t vat[DOC_VAT_MAX + 1];   /* the receipts' VAT requisites, by 1199 value */
+  uint16_t vat_present;            /* bit n: rate n seen */
+} doc_op_totals_t;
+
+typedef struct doc_totals {
+  doc_op_totals_t receipts[5];    /* by 1054 (index 1..4; 0 unused) */
+  doc_op_totals_t corrections[5]; /* correction receipts, by 1054 */
+} doc_totals_t;
+
+/* The counter tag of a 1199 value's VAT in 1129..1132 (0 outside 1..12). */
+uint16_t doc_totals_vat_tag(uint8_t value);
+
+/* Adds one receipt (3) or correction receipt (31), as doc_parse_receipt()
+** read it (r with its vat_sums, total its 1020), to t. */
+void doc_totals_add(doc_totals_t *t, bool correction, const doc_receipt_t *r, uint64_t total);
+
+/*
+** Reads the 1194 (tag 1194) or 1157 (tag 1157) of a sealed 5 or 21 into
+** *out; DOC_ERR_MISSING when the document has none, DOC_ERR_WRONG_FORM for
+** another form, a tlv_error_t for a malformed one. The VAT of a rate is
+** read back into vat[] with its bit in vat_present.
+*/
+int doc_parse_totals(const uint8_t *doc, size_t len, uint16_t tag, doc_totals_t *out);
+
+/*
+** Whether a sealed fiscal document carries every requisite its form needs
+** (the table in doc.c: the header, 1209 and the form's own; 1 and 11 their
+** registration data, 11 its 1205; 2 the KKT versions; 5 its counters with
+** 1194 and 1157; 21 its counters and 1157; 3 and 31 1042, 1054, 1055, a
+** 1059, 1020, the payment forms; 31 also 1173 and 1174; 6 its counters;
+** and 1077 in all). 0, DOC_ERR_MISSING (with *missing the first absent tag,
+** may be NULL), DOC_ERR_WRONG_FORM for 7 and the marking forms, or a
+** tlv_error_t. kassa-operator refuses a document that fails it; fsck and
+** the tests read every archived document with it.
+*/
+int doc_check_required(const uint8_t *doc, size_t len, uint16_t *missing);
+
+/*
+** Whether a sealed receipt (3) or correction receipt (31) agrees with
+** itself: 1020 is the sum of its lines' 1043, the five payment forms add
+** up to it and keep doc_payment_rules(), and each receipt-level VAT
+** requisite is there exactly for the rates its lines have, with the value
+** doc_vat_amount() gives. 0, DOC_ERR_TOTAL when it does not, DOC_ERR_MISSING
+** / a tlv_error_t when it cannot be read; 0 for any other form (nothing to
+** add up). scratch is the caller's room to read the receipt into (about
+** 130 KiB: allocate it). kassa-operator refuses a receipt that fails it.
+*/
+int doc_check_sums(const uint8_t *doc, size_t len, doc_receipt_t *scratch);
+
+/*
+** A registration (1) or re-registration (11) read back from the archive,
+** so a replaced FN can be registered with the same data: h gets 1012,
+** 1040, 1037, 1018, 1048, 1009, 1187, 1021, 1002; r gets 1209, 1013, 1062,
+** 1290 (marking), 1017, 1046, 1205. DOC_ERR_WRONG_FORM for another form.
+*/
+int doc_parse_registration(const uint8_t *doc, size_t len, doc_header_t *h, doc_registration_t *r);
 
 /* Shift open (2), shift close (5), state report (21), FN close (6): counters. */
 typedef struct doc_counters {
@@ -223,6 +436,9 @@ typedef struct doc_counters {
   bool fn_replace_urgent;        /* 1051: replace the FN soon */
   bool fn_memory_full;           /* 1052: FN memory 99% full */
   bool ofd_timeout;              /* 1053: OFD answer overdue */
+  /* Totals (see doc_totals_t); NULL leaves the requisite out. */
+  const doc_totals_t *shift_totals; /* 1194 (5; 21 inside a shift) */
+  const doc_totals_t *fn_totals;    /* 1157 (5, 21) */
 } doc_counters_t;
 
 /*
@@ -247,8 +463,9 @@ typedef struct doc_counters {
 **   1205 (11 only).
 ** Shift open (2): 1188, 1189, FN flags 1050-1053 (when set), 1213 (when
 **   not 0). Shift close (5): 1118, 1111, 1097, 1098 (when 1097 > 0), 2104,
-**   flags, 1213. State report (21): 1002 (when autonomous), 1097, 1116 and
-**   1098 (when 1097 > 0), 2104, flags, 1213. FN close (6): 1097, 1098
+**   flags, 1213, 1194 and 1157 (when given). State report (21): 1002 (when
+**   autonomous), 1097, 1116 and 1098 (when 1097 > 0), 2104, flags, 1213,
+**   1194 and 1157 (when given). FN close (6): 1097, 1098
 **   (when 1097 > 0), 2104.
 */
 int doc_build_registration(const doc_header_t *h, const doc_registration_t *r, bool re,
@@ -262,15 +479,18 @@ int doc_build_fn_close(const doc_header_t *h, const doc_counters_t *c, uint8_t *
 /*
 ** Receipt (3) or, with correction, correction receipt (31): header, 1042,
 ** 1054, 1055, [31: 1173, 1174 {1178, 1179}], one 1059 per item, 1020 (the
-** sum of the item totals), 1031, 1081, 1215 = 1216 = 1217 = 0, the VAT
-** sums 1102-1107 of the rates present, 2107 (see doc_check_negative).
+** sum of the item totals), 1031, 1081, 1215, 1216, 1217, the VAT
+** sum of each rate present (doc_vat_rate: 1102-1107 and the [open] tags of
+** 5 %, 7 %, 22 % and their fractions, in tag order), 2107 (see
+** doc_check_negative).
 ** An item: 1030, 1079, 1023, 1043, 1199, 1212, 1214, 2108, 1163 {tag:
 ** value} (when product_tag), and when marked 2000 (km[0..km_len), GS
 ** kept), 2100, 2102, the status (2003 in 3, 2110 in 31: a correction
 ** states the status the good got, there was no check before it), 2106;
 ** 1260 {1262, 1263, 1264, 1265} when has_industry.
-** DOC_ERR_TOTAL when cash + cashless differs from the sum of the item
-** totals or an amount passes 2^48 - 1 kopecks; TLV_ERR_ARGUMENT for no
+** DOC_ERR_TOTAL when the five payment forms (1031 + 1081 + 1215 + 1216 +
+** 1217) differ from the sum of the item totals, break doc_payment_rules(),
+** or an amount passes 2^48 - 1 kopecks; TLV_ERR_ARGUMENT for no
 ** items, more than DOC_MAX_ITEMS, an operation outside 1..4, a 1173 other
 ** than 0 or 1, or a marked item with km_len 0 or over DOC_MAX_KM. Item
 ** totals are taken as given (discounts make price x quantity differ).

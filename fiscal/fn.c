@@ -231,6 +231,35 @@ int fn_receipt_close(fn_t *fn, uint64_t cash, uint64_t cashless, bool correction
   return fn->backend->receipt_close(fn->self, cash, cashless, correction, out);
 }
 
+int fn_correction_close(fn_t *fn, uint64_t cash, uint64_t cashless, const fn_correction_t *c,
+                        fn_doc_result_t *out)
+{
+  if (!usable(fn) || !c) return FN_ERR_PARAMS;
+  if (!memchr(c->order_number, '\0', sizeof c->order_number)) return FN_ERR_PARAMS;
+  if (fn->backend->correction_close)
+    return fn->backend->correction_close(fn->self, cash, cashless, c, out);
+  if (c->type != 0 || c->order_number[0]) return FN_ERR_UNKNOWN_COMMAND;
+  return fn->backend->receipt_close(fn->self, cash, cashless, true, out);
+}
+
+int fn_receipt_close_paid(fn_t *fn, const fn_payments_t *p, const fn_correction_t *c,
+                          fn_doc_result_t *out)
+{
+  if (!usable(fn) || !p) return FN_ERR_PARAMS;
+  if (c && !memchr(c->order_number, '\0', sizeof c->order_number)) return FN_ERR_PARAMS;
+  if (fn->backend->receipt_close_paid) return fn->backend->receipt_close_paid(fn->self, p, c, out);
+  if (p->prepaid || p->credit || p->other) return FN_ERR_UNKNOWN_COMMAND;
+  return c ? fn_correction_close(fn, p->cash, p->cashless, c, out)
+           : fn->backend->receipt_close(fn->self, p->cash, p->cashless, false, out);
+}
+
+int fn_totals(fn_t *fn, bool shift, doc_totals_t *out)
+{
+  if (!usable(fn) || !out) return FN_ERR_PARAMS;
+  if (!fn->backend->totals) return FN_ERR_UNKNOWN_COMMAND;
+  return fn->backend->totals(fn->self, shift, out);
+}
+
 int fn_receipt_cancel(fn_t *fn)
 {
   if (!usable(fn)) return FN_ERR_PARAMS;

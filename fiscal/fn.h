@@ -214,6 +214,9 @@ typedef struct fn_bytes {
 /* The size of an export signature (fn_sign_blob): HMAC-Streebog-256. */
 #define FN_BLOB_MAC_SIZE 32
 
+struct fn_correction; /* below, in the block of issue 16 */
+struct fn_payments;
+
 typedef struct fn_backend {
   const char *name;
   int (*status)(void *self, fn_status_t *out);
@@ -246,6 +249,12 @@ typedef struct fn_backend {
   int (*document_ack_batch)(void *self, const fn_bytes_t *acks, size_t count, size_t *applied);
   int (*notification_ticket_batch)(void *self, const fn_bytes_t *tickets, size_t count,
                                    size_t *applied);
+  /* Reports, corrections and FN replacement (see the block at the end). */
+  int (*correction_close)(void *self, uint64_t cash, uint64_t cashless,
+                          const struct fn_correction *c, fn_doc_result_t *out);
+  int (*totals)(void *self, bool shift, doc_totals_t *out);
+  int (*receipt_close_paid)(void *self, const struct fn_payments *p, const struct fn_correction *c,
+                            fn_doc_result_t *out);
 } fn_backend_t;
 
 /* The handle the till holds. */
@@ -276,7 +285,8 @@ int fn_status(fn_t *fn, fn_status_t *out);
 
 /*
 ** Registration report (1) from READY, or with re re-registration (11) of a
-** registered FN between shifts. Registration data must hold its NULs
+** registered FN between shifts (or of a READY one when 1205 has
+** FN_REREG_FN_REPLACED: a new FN replacing a closed one). Registration data must hold its NULs
 ** (else FN_ERR_PARAMS); FN_ERR_VALUE without a KKT number, INN, user name
 ** or tax system, or for an online KKT without an OFD INN. The FN takes its
 ** header data (KKT number, user, address, place, autonomous) and marking
@@ -501,6 +511,68 @@ int fn_notifications_exported(fn_t *fn, uint32_t through);
 ** nothing. FN_ERR_FAILURE when the crypto library fails.
 */
 int fn_sign_blob(fn_t *fn, const uint8_t *data, size_t len, uint8_t mac[FN_BLOB_MAC_SIZE]);
+
+/* ---------------------------------------------------------------------- */
+/* Reports, corrections and FN replacement (added with issue 16: kept in     */
+/* one block so the other work on this header merges apart from it)         */
+
+/*
+** 1205 (re-registration reasons), bit 0: the FN was replaced. A new FN
+** (READY) takes its first registration as an 11 with this bit and the
+** register's data from the old FN's last 1 or 11 (doc_parse_registration);
+** fn_register(..., re = true, ...) accepts that from READY.
+*/
+#define FN_REREG_FN_REPLACED 0x01u
+
+/* What a correction receipt (31) says about itself: 1173 and 1174. */
+typedef struct fn_correction {
+  uint8_t type;          /* 1173: 0 on the register's own initiative, 1 by an order */
+  uint32_t date;         /* 1178: the day of the corrected settlement (local midnight) */
+  char order_number[33]; /* 1179: the tax authority's order ("" when type is 0) */
+} fn_correction_t;
+
+/*
+** Closes the open receipt as a correction receipt (31) with its 1173 and
+** 1174 {1178, 1179}. The rules of fn_receipt_close() apply (lines, sums,
+** 0x16, 0x3E); besides, FN_ERR_VALUE for a 1173 other than 0 or 1, an
+** order (1) without its number, a self-made one (0) with a number, or a
+** 1178 later than now. A backend without the call takes a self-made
+** correction through receipt_close(correction = true) (dated now) and
+** answers FN_ERR_UNKNOWN_COMMAND for one by order.
+*/
+int fn_correction_close(fn_t *fn, uint64_t cash, uint64_t cashless, const fn_correction_t *c,
+                        fn_doc_result_t *out);
+
+/* The five payment forms of a receipt (kopecks). */
+typedef struct fn_payments {
+  uint64_t cash;     /* 1031 */
+  uint64_t cashless; /* 1081 */
+  uint64_t prepaid;  /* 1215: an earlier prepayment offset */
+  uint64_t credit;   /* 1216: left on credit */
+  uint64_t other;    /* 1217: counter-provision */
+} fn_payments_t;
+
+/*
+** Closes the open receipt paid by the five forms, as a receipt (3; c NULL)
+** or a correction receipt (31; c as for fn_correction_close). The forms
+** must add up to the lines and keep the FN's rules of 1214
+** (doc_payment_rules: 1215 only against lines of 1214 = 4/5, 1216 only
+** against 5/6, lines of 1/2/3/7 paid by money, no marked prepayment line),
+** else FN_ERR_VALUE; the other rules are fn_receipt_close()'s. A backend
+** without the call takes p->prepaid = credit = other = 0 through
+** receipt_close / correction_close and answers FN_ERR_UNKNOWN_COMMAND
+** otherwise.
+*/
+int fn_receipt_close_paid(fn_t *fn, const fn_payments_t *p, const fn_correction_t *c,
+                          fn_doc_result_t *out);
+
+/*
+** The settlement totals as the next 1194 (shift: the open shift's; none
+** open: all zero) or 1157 (!shift: since registration) would carry them,
+** for an X-report printed without a document. Touches nothing.
+** FN_ERR_UNKNOWN_COMMAND when the backend cannot count them.
+*/
+int fn_totals(fn_t *fn, bool shift, doc_totals_t *out);
 
 /* Destroys the backend state and frees fn; NULL is fine. */
 void fn_free(fn_t *fn);

@@ -263,6 +263,10 @@ typedef enum stmt_id {
   S_TOTALS_ADD,
   S_TOTALS_RESET_SHIFT,
   S_TOTALS_GET,
+  S_DOC_RECEIPTS,
+  S_EXTRA_INSERT,
+  S_EXTRAS_GET,
+  S_EXTRAS_DELETE,
   S__COUNT
 } stmt_id_t;
 
@@ -358,6 +362,14 @@ static const char *const statements[S__COUNT] = {
         " amount = amount + excluded.amount",
     [S_TOTALS_RESET_SHIFT] = "DELETE FROM totals WHERE scope = 0",
     [S_TOTALS_GET] = "SELECT scope, operation, receipts, amount FROM totals",
+    /* The receipts and corrections of one shift (?1 > 0) or of the whole
+    ** archive (?1 = 0), for the counters of 5 and 21. */
+    /* A line's agent and fraction requisites (doc_item_extras_put). */
+    [S_EXTRA_INSERT] = "INSERT INTO open_extras (line, tlv) VALUES (?1, ?2)",
+    [S_EXTRAS_GET] = "SELECT line, tlv FROM open_extras ORDER BY line",
+    [S_EXTRAS_DELETE] = "DELETE FROM open_extras",
+    [S_DOC_RECEIPTS] = "SELECT type, tlv FROM documents WHERE type IN (3, 31)"
+                       " AND (?1 = 0 OR shift = ?1) ORDER BY number",
 };
 
 /* ---------------------------------------------------------------------- */
@@ -431,6 +443,8 @@ typedef struct emu {
   /* Work areas, allocated once with the emulator so closing a receipt
   ** never allocates (and a 90 KiB receipt never sits on the stack). */
   doc_receipt_t receipt;
+  doc_totals_t shift_totals, fn_totals; /* a report's 1194 and 1157 */
+  uint8_t timezone;                     /* 1011 (fn_emu_options_t.timezone) */
   uint8_t doc[DOC_MAX_DOCUMENT];
   uint8_t note[DOC_MAX_DOCUMENT];
 } emu_t;
@@ -881,6 +895,20 @@ static int items_load(emu_t *e)
     r->item_count++;
   }
   sqlite3_reset(s);
+  if (rc != 0) return rc;
+  /* The lines' agent and fraction requisites (line n is items[n - 1]). */
+  s = st(e, S_EXTRAS_GET);
+  while ((rc = fetch(s, &found)) == 0 && found) {
+    int64_t line = sqlite3_column_int64(s, 0);
+    const uint8_t *tlv = sqlite3_column_blob(s, 1);
+    size_t n = (size_t)sqlite3_column_bytes(s, 1);
+    if (line < 1 || (size_t)line > r->item_count ||
+        doc_item_extras_get(tlv, n, &r->items[line - 1]) != 0) {
+      rc = FN_ERR_FAILURE;
+      break;
+    }
+  }
+  sqlite3_reset(s);
   return rc;
 }
 
@@ -908,6 +936,14 @@ static int item_store(emu_t *e, uint32_t line, const doc_item_t *it)
   if (rc == 0) rc = bind_u64(s, 4, it->quantity.mantissa);
   if (rc == 0) rc = bind_u64(s, 6, it->total);
   if (rc != 0) return rc;
+  if ((rc = run(s)) != 0) return rc;
+  /* Agent and fraction requisites, when the line has any. */
+  uint8_t extras[2048];
+  size_t extras_len = 0;
+  if (doc_item_extras_put(it, extras, sizeof extras, &extras_len) != 0) return FN_ERR_VALUE;
+  if (extras_len == 0) return 0;
+  s = st(e, S_EXTRA_INSERT);
+  if (bind_int(s, 1, line) || bind_blob(s, 2, extras, extras_len)) return FN_ERR_IO;
   return run(s);
 }
 
@@ -994,10 +1030,11 @@ static int from_doc(int rc)
   return FN_ERR_VALUE; /* DOC_ERR_TOTAL, text not in CP866, a value too long ... */
 }
 
-static void header_make(const meta_t *m, const char *cashier, uint32_t number, uint32_t now,
-                        uint32_t shift, doc_header_t *h)
+static void header_make(const emu_t *e, const meta_t *m, const char *cashier, uint32_t number,
+                        uint32_t now, uint32_t shift, doc_header_t *h)
 {
   memset(h, 0, sizeof *h);
+  h->timezone = e->timezone; /* 1011, where the form has it */
   h->number = number;
   h->time = now;
   copy_text(h->fn_number, sizeof h->fn_number, m->fn_number);
@@ -1333,7 +1370,12 @@ static int emu_register(void *self, const fn_registration_t *r, bool re, fn_doc_
   if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
   /* First registration only from READY; re-registration only when
   ** registered, between shifts. */
-  if (re ? (m.phase != FN_PHASE_FISCAL || m.shift_open || receipt) : m.phase != FN_PHASE_READY) {
+  /* A new FN replacing a closed one registers with an 11 (1205 bit 0). */
+  bool replacing = re && m.phase == FN_PHASE_READY && (r->reg.reason_mask & FN_REREG_FN_REPLACED);
+  if (replacing) {
+    /* its first document: no shift, no receipt, nothing owed yet */
+  } else if (re ? (m.phase != FN_PHASE_FISCAL || m.shift_open || receipt)
+                : m.phase != FN_PHASE_READY) {
     rc = FN_ERR_STATE;
     goto fail;
   }
@@ -1351,7 +1393,7 @@ static int emu_register(void *self, const fn_registration_t *r, bool re, fn_doc_
   copy_text(m.ofd_name, sizeof m.ofd_name, r->reg.ofd_name);
   copy_text(m.kkt_serial, sizeof m.kkt_serial, r->reg.kkt_serial);
   m.ffd_version = r->reg.ffd_version;
-  header_make(&m, r->header.cashier, m.last_document + 1, now, 0, &h);
+  header_make(e, &m, r->header.cashier, m.last_document + 1, now, 0, &h);
   if ((rc = from_doc(doc_build_registration(&h, &r->reg, re, e->doc, sizeof e->doc, &len))) != 0)
     goto fail;
   m.phase = FN_PHASE_FISCAL;
@@ -1393,6 +1435,38 @@ static int report_start(emu_t *e, uint16_t type, meta_t *m, uint32_t now)
     break;
   }
   return rule_ofd(e, m, now);
+}
+
+/*
+** The settlement totals of 1194 (shift > 0: that shift's) or 1157 (shift 0:
+** since registration), added up from the archive itself: the receipts and
+** corrections the FN signed are the truth, so the counters cannot drift
+** from them and need no table of their own. Uses e->receipt as scratch: a
+** report is only made with no receipt open (report_start).
+*/
+static int totals_from_archive(emu_t *e, uint32_t shift, doc_totals_t *out)
+{
+  sqlite3_stmt *s = st(e, S_DOC_RECEIPTS);
+  bool found = false;
+  int rc;
+  memset(out, 0, sizeof *out);
+  if ((rc = bind_int(s, 1, (int64_t)shift)) != 0) return rc;
+  while ((rc = fetch(s, &found)) == 0 && found) {
+    doc_header_t h;
+    uint64_t total = 0;
+    uint8_t sign[DOC_SIGN_SIZE];
+    int type = sqlite3_column_int(s, 0);
+    const uint8_t *tlv = sqlite3_column_blob(s, 1);
+    size_t n = (size_t)sqlite3_column_bytes(s, 1);
+    if (doc_parse_receipt(tlv, n, &h, &e->receipt, &total, sign) != 0) {
+      rc = FN_ERR_FAILURE; /* the archive holds what the FN sealed */
+      break;
+    }
+    doc_totals_add(out, type == DOC_CORRECTION, &e->receipt, total);
+  }
+  sqlite3_reset(s);
+  memset(&e->receipt, 0, sizeof e->receipt);
+  return rc;
 }
 
 /* A report-like document into e->doc, with the counters as they stand. */
@@ -1455,8 +1529,17 @@ static int report(emu_t *e, uint16_t type, const char *cashier, fn_doc_result_t 
     m.documents_in_shift++; /* 1111 counts the close itself */
   }
   if ((rc = counters_make(e, &m, &c)) != 0) goto fail;
+  if (type == DOC_SHIFT_CLOSE || type == DOC_STATE_REPORT) {
+    /* 1194 for the shift (a 21 outside a shift has none), 1157 always. */
+    if (m.shift_open) {
+      if ((rc = totals_from_archive(e, m.shift_number, &e->shift_totals)) != 0) goto fail;
+      c.shift_totals = &e->shift_totals;
+    }
+    if ((rc = totals_from_archive(e, 0, &e->fn_totals)) != 0) goto fail;
+    c.fn_totals = &e->fn_totals;
+  }
   /* 1038 only inside a shift (the builder leaves 0 out of a 21). */
-  header_make(&m, cashier, m.last_document + 1, now,
+  header_make(e, &m, cashier, m.last_document + 1, now,
               type == DOC_STATE_REPORT && !m.shift_open ? 0 : m.shift_number, &h);
   if ((rc = report_build(e, type, &h, &c, &len)) != 0) goto fail;
   if ((rc = report_apply(e, type, &m, now)) != 0) goto fail;
@@ -1591,6 +1674,7 @@ static int emu_receipt_add(void *self, const doc_item_t *item)
   e->receipt.receipt_number = m.receipts_in_shift + 1;
   e->receipt.cash = 0;
   e->receipt.cashless = 0;
+  e->receipt.prepaid = e->receipt.credit = e->receipt.other = 0;
   for (size_t i = 0; i < e->receipt.item_count; i++) {
     if (e->receipt.items[i].total > (uint64_t)INT64_MAX - e->receipt.cash) {
       rc = FN_ERR_VALUE;
@@ -1598,7 +1682,7 @@ static int emu_receipt_add(void *self, const doc_item_t *item)
     }
     e->receipt.cash += e->receipt.items[i].total;
   }
-  header_make(&m, open.cashier, m.last_document + 1, m.last_time, m.shift_number, &h);
+  header_make(e, &m, open.cashier, m.last_document + 1, m.last_time, m.shift_number, &h);
   if ((rc = from_doc(doc_build_receipt(&h, &e->receipt, false, e->doc, sizeof e->doc, &len))) != 0)
     goto end;
   rc = item_store(e, (uint32_t)e->receipt.item_count, &it);
@@ -1606,10 +1690,13 @@ end:
   return tx_end(e, rc);
 }
 
-static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool correction,
-                             fn_doc_result_t *out)
+/*
+** Closes the open receipt as a receipt (3) or, with `correction` (1173,
+** 1174 in *correction; NULL for a receipt), a correction receipt (31).
+*/
+static int receipt_close(emu_t *e, const fn_payments_t *pay, const fn_correction_t *correction,
+                         fn_doc_result_t *out)
 {
-  emu_t *e = self;
   meta_t m;
   bool marked = false;
   open_receipt_t open;
@@ -1647,7 +1734,11 @@ static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool 
       marked = true;
     }
   }
-  if (cash > UINT64_MAX - cashless || cash + cashless != total) {
+  /* The five forms pay exactly the lines (each below 2^48, so no overflow). */
+  const uint64_t limit = (UINT64_C(1) << 48) - 1;
+  if (pay->cash > limit || pay->cashless > limit || pay->prepaid > limit || pay->credit > limit ||
+      pay->other > limit ||
+      pay->cash + pay->cashless + pay->prepaid + pay->credit + pay->other != total) {
     rc = FN_ERR_VALUE;
     goto fail;
   }
@@ -1655,15 +1746,35 @@ static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool 
   r->operation = open.operation;
   r->tax_system = open.tax_system;
   r->receipt_number = m.receipts_in_shift + 1;
-  r->cash = cash;
-  r->cashless = cashless;
-  /* fn.h has no way to pass 1173/1178/1179 yet: a correction is on the
-  ** register's own initiative (0), dated now, without an order number. */
+  r->cash = pay->cash;
+  r->cashless = pay->cashless;
+  r->prepaid = pay->prepaid;
+  r->credit = pay->credit;
+  r->other = pay->other;
+  /* The rules of 1214 (doc_payment_rules): which lines each form may pay. */
+  if (doc_payment_rules(r) != 0) {
+    rc = FN_ERR_VALUE;
+    goto fail;
+  }
   r->correction_type = 0;
   r->correction_date = now;
   r->correction_basis[0] = '\0';
-  header_make(&m, open.cashier, m.last_document + 1, now, m.shift_number, &h);
-  if ((rc = from_doc(doc_build_receipt(&h, r, correction, e->doc, sizeof e->doc, &len))) != 0)
+  if (correction) {
+    /* 1173 is 0 (own initiative) or 1 (by order, which needs the order's
+    ** number); the corrected settlement cannot be later than now. */
+    bool by_order = correction->type == 1;
+    if (correction->type > 1 || by_order != (correction->order_number[0] != '\0') ||
+        correction->date > now) {
+      rc = FN_ERR_VALUE;
+      goto fail;
+    }
+    r->correction_type = correction->type;
+    r->correction_date = correction->date ? correction->date : now;
+    copy_text(r->correction_basis, sizeof r->correction_basis, correction->order_number);
+  }
+  header_make(e, &m, open.cashier, m.last_document + 1, now, m.shift_number, &h);
+  if ((rc = from_doc(doc_build_receipt(&h, r, correction != NULL, e->doc, sizeof e->doc, &len))) !=
+      0)
     goto fail;
   if ((rc = document_store(e, &m, correction ? DOC_CORRECTION : DOC_RECEIPT, &h, len, !m.autonomous,
                            &res)) != 0)
@@ -1674,7 +1785,7 @@ static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool 
     doc_header_t nh;
     uint8_t sign[DOC_SIGN_SIZE];
     size_t note_len = 0;
-    header_make(&m, open.cashier, m.last_notification + 1, now, m.shift_number, &nh);
+    header_make(e, &m, open.cashier, m.last_notification + 1, now, m.shift_number, &nh);
     rc = from_doc(doc_build_km_notification(&nh, h.number, r, e->note, sizeof e->note, &note_len));
     if (rc == 0) rc = seal(e, e->note, &note_len, sizeof e->note, sign);
     if (rc != 0) goto fail;
@@ -1692,6 +1803,7 @@ static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool 
     if ((rc = run(st(e, S_KM_DELETE_RECEIPT))) != 0) goto fail;
   }
   if ((rc = run(st(e, S_ITEMS_DELETE))) != 0) goto fail;
+  if ((rc = run(st(e, S_EXTRAS_DELETE))) != 0) goto fail;
   if ((rc = run(st(e, S_RECEIPT_DELETE))) != 0) goto fail;
   if ((rc = totals_add(e, r->operation, total)) != 0) goto fail;
   m.receipts_in_shift++;
@@ -1702,6 +1814,52 @@ static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool 
   if ((rc = tx_commit(e)) != 0) goto fail;
   result_give(out, &res);
   return 0;
+fail:
+  tx_rollback(e);
+  return rc;
+}
+
+static int emu_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool correction,
+                             fn_doc_result_t *out)
+{
+  fn_correction_t own = {.type = 0};
+  fn_payments_t pay = {.cash = cash, .cashless = cashless};
+  return receipt_close(self, &pay, correction ? &own : NULL, out);
+}
+
+static int emu_correction_close(void *self, uint64_t cash, uint64_t cashless,
+                                const fn_correction_t *c, fn_doc_result_t *out)
+{
+  fn_payments_t pay = {.cash = cash, .cashless = cashless};
+  return receipt_close(self, &pay, c, out);
+}
+
+static int emu_receipt_close_paid(void *self, const fn_payments_t *p, const fn_correction_t *c,
+                                  fn_doc_result_t *out)
+{
+  return receipt_close(self, p, c, out);
+}
+
+static int emu_totals(void *self, bool shift, doc_totals_t *out)
+{
+  emu_t *e = self;
+  meta_t m;
+  bool receipt = false;
+  open_receipt_t open;
+  int rc;
+  if ((rc = tx_begin(e, false)) != 0) return rc;
+  if ((rc = meta_load(e, &m)) != 0) goto fail;
+  /* e->receipt is the open receipt's scratch; with one open it is in use. */
+  if ((rc = receipt_load(e, &receipt, &open)) != 0) goto fail;
+  if (receipt) {
+    rc = FN_ERR_STATE;
+    goto fail;
+  }
+  if (shift && !m.shift_open)
+    memset(out, 0, sizeof *out);
+  else if ((rc = totals_from_archive(e, shift ? m.shift_number : 0, out)) != 0)
+    goto fail;
+  return tx_commit(e);
 fail:
   tx_rollback(e);
   return rc;
@@ -1722,6 +1880,7 @@ static int emu_receipt_cancel(void *self)
   /* A sale that did not happen: its codes must be checked again. */
   if ((rc = run(st(e, S_KM_DELETE_RECEIPT))) != 0) goto end;
   if ((rc = run(st(e, S_ITEMS_DELETE))) != 0) goto end;
+  if ((rc = run(st(e, S_EXTRAS_DELETE))) != 0) goto end;
   rc = run(st(e, S_RECEIPT_DELETE));
 end:
   return tx_end(e, rc);
@@ -1776,7 +1935,7 @@ static int emu_km_check(void *self, const doc_item_t *item, fn_km_check_t *out)
   if (tail == FN_TAIL_VALID) it.check_result = DOC_2106_TAIL_CHECKED | DOC_2106_TAIL_VALID;
   if (tail == FN_TAIL_INVALID) it.check_result = DOC_2106_TAIL_CHECKED;
   if (m.autonomous) it.check_result |= DOC_2106_AUTONOMOUS;
-  header_make(&m, "", m.last_request + 1, now, 0, &h);
+  header_make(e, &m, "", m.last_request + 1, now, 0, &h);
   memset(out, 0, sizeof *out);
   rc = from_doc(doc_build_km_request(&h, &it, out->request, sizeof out->request, &len));
   if (rc == 0) rc = seal(e, out->request, &len, sizeof out->request, sign);
@@ -2365,6 +2524,9 @@ static const fn_backend_t emu_backend = {
     .sign_blob = emu_sign_blob,
     .document_ack_batch = emu_document_ack_batch,
     .notification_ticket_batch = emu_notification_ticket_batch,
+    .correction_close = emu_correction_close,
+    .totals = emu_totals,
+    .receipt_close_paid = emu_receipt_close_paid,
 };
 
 /* ---------------------------------------------------------------------- */
@@ -2398,6 +2560,14 @@ uint32_t fn_emu_system_clock(void *user)
   if (!localtime_r(&t, &tm)) return (uint32_t)t;
   long long local = (long long)t + tm.tm_gmtoff;
   return local < 0 ? 0 : (uint32_t)local;
+}
+
+uint8_t fn_emu_system_timezone(void)
+{
+  struct tm tm;
+  time_t t = time(NULL);
+  if (!localtime_r(&t, &tm)) return 0;
+  return doc_timezone_of_offset((int32_t)tm.tm_gmtoff);
 }
 
 static bool fn_number_ok(const char *fn_number)
@@ -2568,6 +2738,11 @@ int fn_emu_open(const char *path, const fn_emu_options_t *options, fn_t **out)
     goto fail;
   }
   e->clock = options && options->clock ? options->clock : fn_emu_system_clock;
+  /* 1011: given, or (on the system clock) the machine's zone, [till] timezone. */
+  if (options && options->timezone)
+    e->timezone = options->timezone;
+  else if (e->clock == fn_emu_system_clock)
+    e->timezone = fn_emu_system_timezone();
   e->clock_user = options ? options->clock_user : NULL;
   e->km_capacity = options && options->checked_km_capacity ? options->checked_km_capacity
                                                            : FN_EMU_DEFAULT_KM_CAPACITY;
@@ -2583,6 +2758,11 @@ int fn_emu_open(const char *path, const fn_emu_options_t *options, fn_t **out)
   if ((rc = schema_version_of(e->db, &version)) != 0) goto fail;
   if (version == 1 && (rc = schema_upgrade_1(e->db)) != 0) goto fail;
   if (version != 0 && (rc = exec_plain(e->db, ofd_link_schema)) != 0) goto fail;
+  /* The open receipt's extra line requisites (agent, fraction): a table
+  ** any version takes without an upgrade. */
+  if (version >= 1 && (rc = exec_plain(e->db, "CREATE TABLE IF NOT EXISTS open_extras (line "
+                                              "INTEGER PRIMARY KEY, tlv BLOB NOT NULL)")) != 0)
+    goto fail;
   rc = sqlite3_prepare_v2(e->db, "SELECT schema_version, secret FROM meta WHERE id = 1", -1, &s,
                           NULL);
   if (rc != SQLITE_OK) {

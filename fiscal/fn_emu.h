@@ -53,7 +53,15 @@ typedef struct fn_emu_options {
   void *clock_user;
   uint32_t checked_km_capacity;   /* 0: FN_EMU_DEFAULT_KM_CAPACITY (0x35 when full) */
   uint32_t notification_capacity; /* 0: FN_EMU_DEFAULT_NOTIFICATION_CAPACITY (0x34) */
+  /* 1011, the register's time zone (1..11, doc_timezone_of_offset); 0: the
+  ** machine's zone with the system clock (fn_emu_system_timezone), none
+  ** with an injected one. */
+  uint8_t timezone;
 } fn_emu_options_t;
+
+/* 1011 of the machine's local zone now (TZ; `[till] timezone` sets it), 0
+** when it is not one of Russia's. */
+uint8_t fn_emu_system_timezone(void);
 
 /*
 ** Create a new, unregistered FN (phase READY) at `path` with FN number

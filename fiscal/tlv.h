@@ -100,6 +100,7 @@ typedef enum tlv_type {
 /* tlv_tag_info_t.flags */
 #define TLV_TAG_DOCUMENT       0x1u /* a form code: the tag of a whole document */
 #define TLV_TAG_JSON_NAME_OURS 0x2u /* json_name chosen here, not seen in FNS JSON */
+#define TLV_TAG_NUMBER_OURS    0x4u /* [open] a private stand-in for an FNS tag not yet confirmed */
 
 typedef struct tlv_tag_info {
   uint16_t tag;

@@ -6,6 +6,10 @@ kassa_unit_test(test_fn_emu SOURCES unit/test_fn_emu.c LIBS kassa_test_support)
 
 kassa_fuzz_target(fuzz_tlv SOURCE fuzz/fuzz_tlv.c LIBS kassa_fiscal
                   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/tlv)
+# The document readers kassa-operator and fsck use (issue 16): seeds are
+# sealed documents of an emulated FN (receipts, corrections, X, Z).
+kassa_fuzz_target(fuzz_doc SOURCE fuzz/fuzz_doc.c LIBS kassa_fiscal
+                  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/doc)
 
 # The kill loop: fn_storm writes receipts into an emulated FN, fn_crash
 # SIGKILLs it at random moments (200 times here) and audits the archive:

@@ -50,8 +50,10 @@
 **   1  refused: the FN is not in the operator's registry (`fn add`)
 **   2  refused: the fiscal sign (1077) does not verify with the FN secret
 **   3  refused: by fault injection (--fault refuse)
-**   4  refused: malformed: not one document STLV, or its form code or 1040
-**      disagrees with the container header
+**   4  refused: malformed: not one document STLV, its form code or 1040
+**      disagrees with the container header, a requisite its form needs is
+**      absent (doc_check_required), or a receipt's 1020, payment forms or
+**      VAT sums disagree with its lines (doc_check_sums)
 **   5  refused: another document with this (FN, 1040) is already stored
 ** Refusals store nothing; 1012 is then the time of the answer.
 **
@@ -189,6 +191,15 @@ static int form_served(uint8_t type)
          type == 21 || type == 31;
 }
 
+/* doc_check_sums() with its room (a receipt read back is about 130 KiB). */
+static bool sums_agree(const uint8_t *doc, size_t len)
+{
+  doc_receipt_t *scratch = malloc(sizeof *scratch);
+  bool ok = scratch && doc_check_sums(doc, len, scratch) == 0;
+  free(scratch);
+  return ok;
+}
+
 static int ofd_answer(server_t *sv, const frame_message_t *m, const char *fn, uint8_t *out,
                       size_t cap, size_t *len)
 {
@@ -214,7 +225,11 @@ static int ofd_answer(server_t *sv, const frame_message_t *m, const char *fn, ui
     if (rc != STORE_NOT_FOUND) return -1;
     ack.answer_code = ANSWER_UNKNOWN;
   } else if (doc_summarize(m->body, m->body_len, &sum) != 0 || sum.type != m->document_type ||
-             sum.number != m->document_number) {
+             sum.number != m->document_number ||
+             doc_check_required(m->body, m->body_len, NULL) != 0 ||
+             !sums_agree(m->body, m->body_len)) {
+    /* A form without a requisite it must carry, or a receipt whose total,
+    ** payments or VAT sums disagree with its lines, is malformed too. */
     ack.answer_code = ANSWER_MALFORMED;
   } else if (fn_emu_verify_sign(fn_secret, m->body, m->body_len) != 0) {
     ack.answer_code = ANSWER_BAD_SIGN;

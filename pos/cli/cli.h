@@ -20,6 +20,10 @@ int cli_shift(const kassa_config_t *cfg, int argc, char **argv);
 int cli_fd(const kassa_config_t *cfg, int argc, char **argv);
 int cli_ofd(const kassa_config_t *cfg, int argc, char **argv);
 int cli_batch(const kassa_config_t *cfg, int argc, char **argv);
+/* kassa report x|z, cash in|out, correction (cli_fiscal.c). */
+int cli_report(const kassa_config_t *cfg, int argc, char **argv);
+int cli_cash(const kassa_config_t *cfg, int argc, char **argv);
+int cli_correction(const kassa_config_t *cfg, int argc, char **argv);
 
 /* Shared by `kassa fn|shift|fd|ofd|batch` (defined in cli_ofd.c): open
 ** DATA/fn.db (1 with the reason on stderr when it cannot be). */

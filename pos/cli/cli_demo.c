@@ -243,7 +243,7 @@ static void product(const demo_t *d, const char *gtin, const char *name, uint64_
   snprintf(p.gtin, sizeof p.gtin, "%014llu", strtoull(gtin, NULL, 10));
   snprintf(p.name, sizeof p.name, "%s", name);
   p.price = price;
-  p.vat = 1;
+  p.vat = 11; /* 22 %, the general rate since 2026 */
   snprintf(p.group, sizeof p.group, "%s", group);
   p.group_id = group_id;
   p.marking_required = group[0] != '\0';

@@ -8,6 +8,12 @@
 **   kassa fd list [--from N] [--limit N]
 **   kassa fd show N [--json]             one document with FNS JSON names
 **   kassa fd dump N                      its TLV, tag by tag, in hex
+**   kassa fd copy N                      a receipt's copy from the archive
+**   kassa fn close                       the FN close report (6)
+**   kassa fn replace --fn-number N       a new FN after the closed one (11)
+**   kassa report x|z [--json]            X-report (21) / Z-report (5) with totals
+**   kassa cash in|out AMOUNT             the drawer's counters (DATA/till.db)
+**   kassa correction --operation …       a correction receipt (31)
 **
 ** Managers and integrators use these to set up a till and to look into the
 ** archive. Every refusal names the FN rule and its code (0x16 "shift over
@@ -19,7 +25,13 @@
 #include "fiscal/fn_emu.h"
 #include "fiscal/tlv.h"
 #include "pos/cli/cli.h"
+#include "pos/print/print.h"
+#include "pos/print/receipt.h"
+#include "pos/till/drawer.h"
 #include "pos/till/fiscal_text.h"
+#include "pos/till/till.h"
+
+#include <jansson.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,11 +47,16 @@ static const char fn_usage[] =
     "                         [--ofd-inn INN --ofd-name NAME | --autonomous] [--no-marking]\n"
     "                         [--kkt-serial SERIAL] [--re]\n"
     "       kassa fn status [--json]\n"
+    "       kassa fn close\n"
+    "       kassa fn replace --fn-number NNNNNNNNNNNNNNNN [--cashier NAME]\n"
     "\n"
     "The fiscal storage (FN) of this till: the emulator, kept in DATA/fn.db.\n"
     "  init       create a new, unregistered FN (the data directory is created 0700)\n"
     "  register   registration report (document 1); --re: re-registration (11)\n"
     "  status     phase, counters, open shift, unsent documents and their age\n"
+    "  close      the FN close report (document 6), once everything is delivered\n"
+    "  replace    keep the closed FN as DATA/fn-NUMBER.db, create the new one and register\n"
+    "             it with an 11 (1205: FN replaced) and the old registration's data\n"
     "\n"
     "Tax systems (1062) are a bit mask: 1 OSN, 2 USN income, 4 USN income-expense,\n"
     "16 ESKhN, 32 patent. --autonomous registers without an OFD (remote shops).\n";
@@ -54,11 +71,16 @@ static const char fd_usage[] =
     "usage: kassa fd list [--from N] [--limit N]\n"
     "       kassa fd show N [--json]\n"
     "       kassa fd dump N\n"
+    "       kassa fd copy N                   (a receipt, or an X/Z with its totals)\n"
     "\n"
     "Fiscal documents in the FN archive: list them, show one with the FNS JSON\n"
     "names, or dump its TLV tag by tag.\n";
 
 /* ---- shared helpers ---------------------------------------------------- */
+
+static int fn_close_cmd(const kassa_config_t *cfg, int argc, char **argv);
+static int fd_copy(const kassa_config_t *cfg, int argc, char **argv);
+static int fn_replace_cmd(const kassa_config_t *cfg, int argc, char **argv);
 
 static void fn_path(const kassa_config_t *cfg, char *out, size_t size)
 {
@@ -353,6 +375,8 @@ int cli_fn(const kassa_config_t *cfg, int argc, char **argv)
   if (argc >= 2 && !strcmp(argv[1], "init")) return fn_init(cfg, argc - 1, argv + 1);
   if (argc >= 2 && !strcmp(argv[1], "register")) return fn_register_cmd(cfg, argc - 1, argv + 1);
   if (argc >= 2 && !strcmp(argv[1], "status")) return fn_status_cmd(cfg, argc - 1, argv + 1);
+  if (argc >= 2 && !strcmp(argv[1], "close")) return fn_close_cmd(cfg, argc - 1, argv + 1);
+  if (argc >= 2 && !strcmp(argv[1], "replace")) return fn_replace_cmd(cfg, argc - 1, argv + 1);
   if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
     fputs(fn_usage, stdout);
     return 0;
@@ -510,6 +534,7 @@ int cli_fd(const kassa_config_t *cfg, int argc, char **argv)
     fputs(fd_usage, stdout);
     return 0;
   }
+  if (argc >= 2 && !strcmp(argv[1], "copy")) return fd_copy(cfg, argc - 1, argv + 1);
   if (argc < 2 || (strcmp(argv[1], "list") && strcmp(argv[1], "show") && strcmp(argv[1], "dump"))) {
     fprintf(stderr, "kassa fd: list, show or dump?\n\n%s", fd_usage);
     return 2;
@@ -520,4 +545,647 @@ int cli_fd(const kassa_config_t *cfg, int argc, char **argv)
                                         : fd_one(fn, argc - 1, argv + 1, !strcmp(argv[1], "dump"));
   fn_free(fn);
   return status;
+}
+
+/* ---- kassa report, cash, correction, fn close, fd copy (issue 16) ------ */
+
+static const char report_usage[] =
+    "usage: kassa report x [--json] [--print | --printer DEVICE]\n"
+    "       kassa report z [--cashier NAME] [--json] [--print | --printer DEVICE]\n"
+    "\n"
+    "  x   the settlement state report (document 21): the shift's totals so far\n"
+    "      (1194) and the FN's since registration (1157), the drawer's cash\n"
+    "  z   closes the shift (document 5) with its totals: the day's report\n"
+    "Amounts are printed in roubles and given in kopecks in --json.\n";
+
+static const char cash_usage[] =
+    "usage: kassa cash in|out AMOUNT [--json]\n"
+    "\n"
+    "Cash put into the drawer (in) or taken out (out), in kopecks. Not a fiscal\n"
+    "document: the till counts it (DATA/till.db) and the X and Z reports show it.\n"
+    "A shift must be open; a cash out larger than the drawer holds is refused.\n";
+
+static const char correction_usage[] =
+    "usage: kassa correction --operation income|refund --cash N --cashless N --vat RATE\n"
+    "                        --reason TEXT [--order NUMBER --date YYYY-MM-DD]\n"
+    "                        [--cashier NAME] [--json]\n"
+    "\n"
+    "A correction receipt (document 31) for a settlement the till did not register\n"
+    "(income: 1054 = 1) or registered wrongly as income (refund: 1054 = 2).\n"
+    "Amounts in kopecks. RATE as written: 22, 22/122, 20, 20/120, 10, 10/110, 7, 7/107,\n"
+    "5, 5/105, 0, none. --order and --date: a correction by the tax authority's order\n"
+    "(1173 = 1, 1179 the order, 1178 the day corrected); without them it is on the\n"
+    "register's own initiative (1173 = 0), dated --date or today.\n";
+
+static const char *op_name(int op)
+{
+  static const char *const names[5] = {"", "sale", "sale_return", "purchase", "purchase_return"};
+  return op >= 1 && op <= 4 ? names[op] : "";
+}
+
+static const char *op_words(int op)
+{
+  static const char *const words[5] = {"", "Приход", "Возврат прихода", "Расход",
+                                       "Возврат расхода"};
+  return op >= 1 && op <= 4 ? words[op] : "";
+}
+
+static void rub(uint64_t kopecks, char *out, size_t size)
+{
+  snprintf(out, size, "%llu.%02llu", (unsigned long long)(kopecks / 100),
+           (unsigned long long)(kopecks % 100));
+}
+
+/* One operation's counters as JSON. */
+static json_t *op_json(const doc_op_totals_t *o)
+{
+  json_t *vat = json_array();
+  for (size_t i = 0; vat && i < doc_vat_rate_count(); i++) {
+    const doc_vat_rate_t *v = doc_vat_rate_at(i);
+    if (o->vat_present & (1u << v->value))
+      json_array_append_new(vat, json_pack("{s:i,s:s,s:I}", "vat", v->value, "label", v->sum_label,
+                                           "sum", (json_int_t)o->vat[v->value]));
+  }
+  return json_pack("{s:I,s:I,s:I,s:I,s:o}", "count", (json_int_t)o->count, "total",
+                   (json_int_t)o->total, "cash", (json_int_t)o->cash, "cashless",
+                   (json_int_t)o->cashless, "vat", vat ? vat : json_array());
+}
+
+static json_t *totals_json(const doc_totals_t *t)
+{
+  json_t *receipts = json_object(), *corrections = json_object();
+  for (int op = 1; op <= 4; op++) {
+    json_object_set_new(receipts, op_name(op), op_json(&t->receipts[op]));
+    json_object_set_new(corrections, op_name(op), op_json(&t->corrections[op]));
+  }
+  return json_pack("{s:o,s:o}", "receipts", receipts, "corrections", corrections);
+}
+
+/* One operation's line (with payments for receipts; a correction's
+** counters in 1133 carry count and total only). */
+static void op_text(const char *title, const doc_op_totals_t *o, bool payments)
+{
+  char a[32], b[32], c[32];
+  if (!o->count) return;
+  rub(o->total, a, sizeof a);
+  rub(o->cash, b, sizeof b);
+  rub(o->cashless, c, sizeof c);
+  if (payments)
+    printf("  %-30s %5u  итог %12s  наличными %12s  безналичными %12s\n", title, o->count, a, b, c);
+  else
+    printf("  %-30s %5u  итог %12s\n", title, o->count, a);
+  for (size_t i = 0; i < doc_vat_rate_count(); i++) {
+    const doc_vat_rate_t *v = doc_vat_rate_at(i);
+    if (!(o->vat_present & (1u << v->value))) continue;
+    rub(o->vat[v->value], a, sizeof a);
+    printf("  %-30s        %-16s %12s\n", "", v->sum_label, a);
+  }
+}
+
+static void totals_text(const char *title, const doc_totals_t *t)
+{
+  printf("%s:\n", title);
+  bool any = false;
+  for (int op = 1; op <= 4; op++) {
+    any |= t->receipts[op].count || t->corrections[op].count;
+    op_text(op_words(op), &t->receipts[op], true);
+  }
+  for (int op = 1; op <= 4; op++) {
+    char title2[64];
+    snprintf(title2, sizeof title2, "Коррекция: %s", op_words(op));
+    op_text(title2, &t->corrections[op], false);
+  }
+  if (!any) printf("  нет расчетов\n");
+}
+
+/* The drawer's counters of a shift and what it should hold. */
+static int drawer_of(const kassa_config_t *cfg, const char *fn_number, uint32_t shift,
+                     const doc_totals_t *fn_shift, drawer_totals_t *moves, uint64_t *balance)
+{
+  drawer_t *d = NULL;
+  int rc = drawer_open(cfg->data_dir, &d);
+  if (rc == 0) rc = drawer_totals(d, fn_number, shift, moves);
+  drawer_close(d);
+  if (rc != 0) {
+    fprintf(stderr, "kassa: %s\n  %s\n", drawer_err_message(rc, true),
+            drawer_err_message(rc, false));
+    return 1;
+  }
+  *balance = drawer_balance(moves, fn_shift);
+  return 0;
+}
+
+/* The report's document on the receipt printer (device: --printer or
+** [printer] device); 0 or 1 with the reason on stderr. */
+static int report_print(const kassa_config_t *cfg, const char *device, const fn_document_t *doc,
+                        const report_drawer_t *drawer)
+{
+  receipt_layout_t layout;
+  print_options_t po;
+  print_sink_options_t so = {0};
+  print_sink_t *sink = NULL;
+  uint8_t *bytes = NULL;
+  size_t len = 0;
+  char err[256] = "";
+  int rc;
+  print_options_default(&po, cfg->printer_width);
+  po.codepage = cfg->printer_codepage;
+  if (!device || !device[0]) {
+    fprintf(stderr, "kassa report: no printer: give --printer DEVICE or set [printer] device\n");
+    return 1;
+  }
+  if ((rc = report_layout(doc->data, doc->len, drawer, po.width, &layout)) != 0) {
+    fprintf(stderr, "kassa report: the report cannot be laid out (%d)\n", rc);
+    return 1;
+  }
+  rc = print_escpos_layout(&layout, &po, &bytes, &len);
+  receipt_layout_free(&layout);
+  if (rc == 0) rc = print_sink_open(device, &so, &sink, err, sizeof err);
+  if (rc == 0) rc = print_sink_write(sink, bytes, len);
+  int closed = sink ? print_sink_close(sink) : 0;
+  free(bytes);
+  if (rc == 0) rc = closed;
+  if (rc != 0) {
+    fprintf(stderr, "kassa report: printing failed: %s %s\n", print_err_message(rc, false), err);
+    return 1;
+  }
+  return 0;
+}
+
+static int report_cmd(const kassa_config_t *cfg, int argc, char **argv)
+{
+  bool json = false, z, print = false;
+  const char *cashier = "", *printer = NULL;
+  if (argc < 2 || (strcmp(argv[1], "x") && strcmp(argv[1], "z"))) {
+    fprintf(stderr, "kassa report: x or z?\n\n%s", report_usage);
+    return 2;
+  }
+  z = !strcmp(argv[1], "z");
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--json"))
+      json = true;
+    else if (!strcmp(argv[i], "--print"))
+      print = true;
+    else if (!strcmp(argv[i], "--printer")) {
+      if (!(printer = arg_value(argc, argv, &i))) return 2;
+      print = true;
+    } else if (z && !strcmp(argv[i], "--cashier")) {
+      if (!(cashier = arg_value(argc, argv, &i))) return 2;
+    } else {
+      fprintf(stderr, "kassa report: unknown option %s\n\n%s", argv[i], report_usage);
+      return 2;
+    }
+  }
+  fn_t *fn = NULL;
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
+  fn_status_t st;
+  fn_doc_result_t res;
+  fn_document_t *doc = malloc(sizeof *doc);
+  static doc_totals_t shift, all, live;
+  drawer_totals_t moves = {0};
+  uint64_t balance = 0;
+  int status = 1, rc;
+  if (!doc) goto end;
+  /* The drawer counts with the shift's totals as they are before a Z
+  ** closes it (the corrections' cash included, which 1133 does not carry). */
+  if ((rc = fn_status(fn, &st)) != 0 || (rc = fn_totals(fn, true, &live)) != 0) {
+    status = refused("the report", rc);
+    goto end;
+  }
+  rc = z ? fn_shift_close(fn, cashier, &res) : fn_state_report(fn, &res);
+  if (rc != 0) {
+    status = refused(z ? "the Z-report (shift close)" : "the X-report (state report)", rc);
+    goto end;
+  }
+  if ((rc = fn_document_get(fn, res.number, doc)) != 0) {
+    status = refused("reading the report back", rc);
+    goto end;
+  }
+  bool has_shift = doc_parse_totals(doc->data, doc->len, 1194, &shift) == 0;
+  if (!has_shift) memset(&shift, 0, sizeof shift);
+  if (doc_parse_totals(doc->data, doc->len, 1157, &all) != 0) memset(&all, 0, sizeof all);
+  if (st.shift_open && drawer_of(cfg, st.fn_number, st.shift_number, &live, &moves, &balance))
+    goto end;
+  if (json) {
+    json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I}}", "report",
+                          z ? "z" : "x", "document", (json_int_t)res.number, "time",
+                          (json_int_t)res.time, "fiscal_sign", (json_int_t)res.fiscal_sign, "shift",
+                          (json_int_t)(st.shift_open ? st.shift_number : 0), "shift_totals",
+                          has_shift ? totals_json(&shift) : json_null(), "fn_totals",
+                          totals_json(&all), "drawer", "cash_in", (json_int_t)moves.in, "cash_ins",
+                          (json_int_t)moves.ins, "cash_out", (json_int_t)moves.out, "cash_outs",
+                          (json_int_t)moves.outs, "balance", (json_int_t)balance);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (text) printf("%s\n", text);
+    free(text);
+    json_decref(o);
+  } else {
+    char a[32], b[32];
+    print_result(z ? "Z-report (shift closed)" : "X-report", &res);
+    if (has_shift) totals_text("Итоги смены / shift totals (1194)", &shift);
+    totals_text("Итоги ФН / FN totals (1157)", &all);
+    if (st.shift_open) {
+      rub(moves.in, a, sizeof a);
+      rub(moves.out, b, sizeof b);
+      printf("Внесено / cash in: %u, %s; выплачено / cash out: %u, %s\n", moves.ins, a, moves.outs,
+             b);
+      rub(balance, a, sizeof a);
+      printf("Наличных в ящике / cash in the drawer: %s\n", a);
+    }
+  }
+  status = 0;
+  if (print) {
+    /* The document is made: a printer that fails loses nothing (fd copy). */
+    report_drawer_t dr = {moves.in, moves.out, balance};
+    status =
+        report_print(cfg, printer ? printer : cfg->printer_device, doc, st.shift_open ? &dr : NULL);
+  }
+end:
+  free(doc);
+  fn_free(fn);
+  return status;
+}
+
+int cli_report(const kassa_config_t *cfg, int argc, char **argv)
+{
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
+    fputs(report_usage, stdout);
+    return 0;
+  }
+  return report_cmd(cfg, argc, argv);
+}
+
+int cli_cash(const kassa_config_t *cfg, int argc, char **argv)
+{
+  unsigned long amount;
+  bool json = false;
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
+    fputs(cash_usage, stdout);
+    return 0;
+  }
+  if (argc < 3 || (strcmp(argv[1], "in") && strcmp(argv[1], "out")) ||
+      !cli_number(argv[2], 1, (1UL << 48) - 1, &amount)) {
+    fprintf(stderr, "kassa cash: in or out, and an amount in kopecks\n\n%s", cash_usage);
+    return 2;
+  }
+  for (int i = 3; i < argc; i++) {
+    if (!strcmp(argv[i], "--json"))
+      json = true;
+    else {
+      fprintf(stderr, "kassa cash: unknown option %s\n\n%s", argv[i], cash_usage);
+      return 2;
+    }
+  }
+  bool in = !strcmp(argv[1], "in");
+  fn_t *fn = NULL;
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
+  fn_status_t st;
+  static doc_totals_t shift;
+  drawer_totals_t moves;
+  uint64_t balance = 0;
+  drawer_t *d = NULL;
+  int status = 1, rc;
+  if ((rc = fn_status(fn, &st)) != 0 || (rc = fn_totals(fn, true, &shift)) != 0) {
+    status = refused("cash in/out", rc);
+    goto end;
+  }
+  if (!st.shift_open) {
+    rc = DRAWER_ERR_NO_SHIFT;
+  } else if (drawer_of(cfg, st.fn_number, st.shift_number, &shift, &moves, &balance)) {
+    goto end;
+  } else if ((rc = drawer_open(cfg->data_dir, &d)) == 0) {
+    rc = drawer_move(d, in, amount, st.fn_number, st.shift_number, st.now, balance);
+  }
+  if (rc != 0) {
+    fprintf(stderr, "kassa cash %s refused: %s\n  %s\n", argv[1], drawer_err_message(rc, true),
+            drawer_err_message(rc, false));
+    goto end;
+  }
+  balance = in ? balance + amount : balance - amount;
+  if (json) {
+    printf("{\"ok\":true,\"kind\":\"%s\",\"amount\":%lu,\"shift\":%u,\"balance\":%llu}\n", argv[1],
+           amount, st.shift_number, (unsigned long long)balance);
+  } else {
+    char a[32], b[32];
+    rub(amount, a, sizeof a);
+    rub(balance, b, sizeof b);
+    printf("%s %s, shift %u; cash in the drawer %s\n", in ? "cash in" : "cash out", a,
+           st.shift_number, b);
+  }
+  status = 0;
+end:
+  drawer_close(d);
+  fn_free(fn);
+  return status;
+}
+
+/* --vat as written ("22", "22/122", "none") -> the 1199 value; 0 when not one. */
+static uint8_t vat_from_text(const char *s)
+{
+  static const struct {
+    const char *text;
+    uint8_t value;
+  } rates[] = {{"20", 1}, {"10", 2}, {"20/120", 3}, {"10/110", 4}, {"0", 5},   {"none", 6},
+               {"5", 7},  {"7", 8},  {"5/105", 9},  {"7/107", 10}, {"22", 11}, {"22/122", 12}};
+  char t[16];
+  size_t n = strlen(s);
+  if (!n || n >= sizeof t) return 0;
+  memcpy(t, s, n + 1);
+  if (t[n - 1] == '%') t[n - 1] = '\0';
+  for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++)
+    if (!strcmp(t, rates[i].text)) return rates[i].value;
+  return 0;
+}
+
+/* YYYY-MM-DD (2000..2099, a real day) -> midnight of that day, local time
+** written as if UTC (days from the civil calendar, no time zone involved). */
+static bool date_parse(const char *s, uint32_t *out)
+{
+  static const int month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  unsigned y, m, d;
+  char tail;
+  if (strlen(s) != 10 || sscanf(s, "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3 || s[4] != '-' ||
+      s[7] != '-' || y < 2000 || y > 2099 || m < 1 || m > 12 || d < 1)
+    return false;
+  bool leap = y % 4 == 0; /* 2000..2099: every fourth year, 2000 included */
+  if (d > (unsigned)month_days[m - 1] + (m == 2 && leap)) return false;
+  uint32_t days = 0;
+  for (unsigned yy = 1970; yy < y; yy++)
+    days += 365u + (yy % 4 == 0 && (yy % 100 || yy % 400 == 0));
+  for (unsigned mm = 1; mm < m; mm++) days += (uint32_t)month_days[mm - 1] + (mm == 2 && leap);
+  days += d - 1;
+  *out = days * 86400u;
+  return true;
+}
+
+int cli_correction(const kassa_config_t *cfg, int argc, char **argv)
+{
+  const char *operation = NULL, *reason = NULL, *order = "", *date = NULL, *cashier = "";
+  unsigned long cash = 0, cashless = 0;
+  uint8_t vat = 0;
+  bool json = false, have_cash = false, have_cashless = false;
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
+    fputs(correction_usage, stdout);
+    return 0;
+  }
+  for (int i = 1; i < argc; i++) {
+    const char *v = NULL;
+    if (!strcmp(argv[i], "--json")) {
+      json = true;
+      continue;
+    }
+    if (strncmp(argv[i], "--", 2) || !(v = arg_value(argc, argv, &i))) {
+      fprintf(stderr, "kassa correction: unknown option %s\n\n%s", argv[i], correction_usage);
+      return 2;
+    }
+    const char *opt = argv[i - 1];
+    bool ok = true;
+    if (!strcmp(opt, "--operation"))
+      operation = v;
+    else if (!strcmp(opt, "--cash"))
+      ok = have_cash = cli_number(v, 0, (1UL << 48) - 1, &cash);
+    else if (!strcmp(opt, "--cashless"))
+      ok = have_cashless = cli_number(v, 0, (1UL << 48) - 1, &cashless);
+    else if (!strcmp(opt, "--vat"))
+      ok = (vat = vat_from_text(v)) != 0;
+    else if (!strcmp(opt, "--reason"))
+      reason = v;
+    else if (!strcmp(opt, "--order"))
+      order = v;
+    else if (!strcmp(opt, "--date"))
+      date = v;
+    else if (!strcmp(opt, "--cashier"))
+      cashier = v;
+    else
+      ok = false;
+    if (!ok) {
+      fprintf(stderr, "kassa correction: bad %s %s\n\n%s", opt, v, correction_usage);
+      return 2;
+    }
+  }
+  uint8_t op = !operation                     ? 0
+               : !strcmp(operation, "income") ? DOC_OP_SALE
+               : !strcmp(operation, "refund") ? DOC_OP_SALE_RETURN
+                                              : 0;
+  fn_correction_t c = {.type = order[0] ? 1 : 0};
+  if (!op || !vat || !reason || !reason[0] || (!have_cash && !have_cashless) ||
+      cash + cashless == 0 || (order[0] && !date) || strlen(order) >= sizeof c.order_number ||
+      (date && !date_parse(date, &c.date))) {
+    fprintf(stderr,
+            "kassa correction: --operation income|refund, an amount (--cash/--cashless), --vat "
+            "and --reason are needed; --order needs --date\n\n%s",
+            correction_usage);
+    return 2;
+  }
+  memcpy(c.order_number, order, strlen(order) + 1);
+  doc_item_t item;
+  memset(&item, 0, sizeof item);
+  /* 1030 holds at most 128 characters of CP866: fold what CP866 lacks. */
+  snprintf(item.name, sizeof item.name, "%.128s", reason);
+  fiscal_text_fold(item.name);
+  fiscal_text_utf8_clean(item.name);
+  item.price = item.total = cash + cashless;
+  item.quantity = (doc_quantity_t){1, 0};
+  item.vat = vat;
+  item.subject = 1;
+  item.payment_method = 4;
+  fn_t *fn = NULL;
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
+  fn_doc_result_t res;
+  int rc = fn_receipt_begin(fn, op, (uint8_t)cfg->tax_system, cashier);
+  if (rc == 0) rc = fn_receipt_add(fn, &item);
+  if (rc == 0) rc = fn_correction_close(fn, cash, cashless, &c, &res);
+  if (rc != 0) {
+    fn_status_t st;
+    if (fn_status(fn, &st) == 0 && st.receipt_open) fn_receipt_cancel(fn);
+    fn_free(fn);
+    return refused("the correction receipt", rc);
+  }
+  fn_free(fn);
+  if (json)
+    printf("{\"ok\":true,\"document\":%u,\"time\":%u,\"fiscal_sign\":%u,\"shift\":%u,"
+           "\"operation\":\"%s\",\"total\":%lu,\"vat\":%u,\"correction_type\":%u}\n",
+           res.number, res.time, res.fiscal_sign, res.shift_number, operation, cash + cashless, vat,
+           c.type);
+  else
+    print_result("correction receipt", &res);
+  return 0;
+}
+
+/* kassa fn close: the FN close report (6), once everything is delivered. */
+static int fn_close_cmd(const kassa_config_t *cfg, int argc, char **argv)
+{
+  (void)argv;
+  if (argc > 1) {
+    fprintf(stderr, "kassa fn close: no options\n\n%s", fn_usage);
+    return 2;
+  }
+  fn_t *fn = NULL;
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
+  fn_status_t st;
+  fn_doc_result_t res;
+  int rc = fn_status(fn, &st);
+  if (rc == 0 && (st.unsent_documents || st.unsent_notifications)) {
+    fprintf(stderr,
+            "kassa fn close: %u documents and %u notifications are not delivered yet; run "
+            "`kassa ofd flush` first\n  ФН нельзя закрыть: не все документы переданы ОФД\n",
+            st.unsent_documents, st.unsent_notifications);
+    fn_free(fn);
+    return 1;
+  }
+  if (rc == 0) rc = fn_close_archive(fn, &res);
+  fn_free(fn);
+  if (rc != 0) return refused("FN close", rc);
+  print_result("FN closed", &res);
+  printf("deliver it (kassa ofd flush); the archive stays readable\n");
+  return 0;
+}
+
+/* kassa fd copy N: a receipt's copy from the archive, as text. */
+static int fd_copy(const kassa_config_t *cfg, int argc, char **argv)
+{
+  uint32_t n;
+  if (argc < 2 || parse_u32(argv[1], &n) || n == 0 || argc > 2) {
+    fprintf(stderr, "kassa fd copy: which document number?\n\n%s", fd_usage);
+    return 2;
+  }
+  /* A report (5, 21): its totals again, as the document holds them. */
+  fn_t *fn = NULL;
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
+  fn_document_t *doc = malloc(sizeof *doc);
+  int got = doc ? fn_document_get(fn, n, doc) : FN_ERR_NO_MEMORY;
+  fn_free(fn);
+  if (got == 0 && (doc->type == DOC_SHIFT_CLOSE || doc->type == DOC_STATE_REPORT)) {
+    static doc_totals_t totals;
+    doc_summary_t sum;
+    fn_doc_result_t res = {0};
+    if (doc_summarize(doc->data, doc->len, &sum) == 0) {
+      res.number = sum.number;
+      res.time = sum.time;
+      res.shift_number = sum.shift_number;
+      res.fiscal_sign = sum.has_sign ? doc_fiscal_sign_printed(sum.sign) : 0;
+    }
+    printf("%*s\n", 21, "КОПИЯ");
+    print_result(doc->type == DOC_SHIFT_CLOSE ? "Z-report (shift close)" : "X-report", &res);
+    if (doc_parse_totals(doc->data, doc->len, 1194, &totals) == 0)
+      totals_text("Итоги смены / shift totals (1194)", &totals);
+    if (doc_parse_totals(doc->data, doc->len, 1157, &totals) == 0)
+      totals_text("Итоги ФН / FN totals (1157)", &totals);
+    free(doc);
+    return 0;
+  }
+  free(doc);
+  till_t *t = NULL;
+  if (cli_open_till(cfg, &t)) return 1;
+  int err = 0;
+  char *text = receipt_text(t, n, 32, &err);
+  till_close(t);
+  if (!text) {
+    fprintf(stderr, "kassa fd copy: document %u is not a receipt in the archive (%s)\n", n,
+            err == FN_ERR_NO_DATA ? "no such document" : "not a receipt");
+    return 1;
+  }
+  size_t length = strlen(text);
+  printf("%*s\n%s%s", 21, "КОПИЯ", text, length && text[length - 1] != '\n' ? "\n" : "");
+  free(text);
+  return 0;
+}
+
+/*
+** kassa fn replace --fn-number N [--cashier NAME]: the FN replacement. The
+** old FN must be closed (kassa fn close) with everything delivered; it is
+** kept as DATA/fn-<its number>.db (its archive stays readable: fsck reads
+** it, the code cache counts on across it). A new FN is created as DATA/fn.db
+** and registered with an 11 whose 1205 says "FN replaced", with the data of
+** the old FN's last registration; the till carries on with it.
+*/
+static int fn_replace_cmd(const kassa_config_t *cfg, int argc, char **argv)
+{
+  char number[17] = "";
+  const char *cashier = "";
+  for (int i = 1; i < argc; i++) {
+    const char *v = NULL;
+    if (!strcmp(argv[i], "--fn-number") && (v = arg_value(argc, argv, &i)) && all_digits(v, 16, 16))
+      snprintf(number, sizeof number, "%s", v);
+    else if (!strcmp(argv[i], "--cashier") && (v = arg_value(argc, argv, &i)))
+      cashier = v;
+    else {
+      fprintf(stderr, "kassa fn replace: --fn-number (16 digits) [--cashier NAME]\n\n%s", fn_usage);
+      return 2;
+    }
+  }
+  if (!number[0]) {
+    fprintf(stderr, "kassa fn replace: the new FN's --fn-number is needed\n\n%s", fn_usage);
+    return 2;
+  }
+  fn_t *fn = NULL;
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
+  fn_status_t st;
+  fn_registration_t reg;
+  fn_document_t *doc = malloc(sizeof *doc);
+  bool found = false;
+  int rc = doc ? fn_status(fn, &st) : FN_ERR_NO_MEMORY;
+  if (rc == 0 && (st.phase != FN_PHASE_POST || st.unsent_documents || st.unsent_notifications)) {
+    fprintf(stderr,
+            "kassa fn replace: the FN %s must be closed (kassa fn close) and owe nothing "
+            "(kassa ofd flush): %u documents, %u notifications owed\n  Замена ФН: сначала "
+            "передайте все документы и закройте ФН\n",
+            st.fn_number, st.unsent_documents, st.unsent_notifications);
+    free(doc);
+    fn_free(fn);
+    return 1;
+  }
+  memset(&reg, 0, sizeof reg);
+  for (uint32_t n = rc == 0 ? st.last_document : 0; n >= 1 && !found; n--) {
+    if (fn_document_get(fn, n, doc) != 0) continue;
+    if (doc->type != DOC_REGISTRATION && doc->type != DOC_REREGISTRATION) continue;
+    found = doc_parse_registration(doc->data, doc->len, &reg.header, &reg.reg) == 0;
+  }
+  free(doc);
+  fn_free(fn);
+  if (rc != 0) return refused("the FN replacement", rc);
+  if (!found) {
+    fprintf(stderr, "kassa fn replace: no registration in the old FN's archive\n");
+    return 1;
+  }
+  /* The code cache applies the whole old archive first, so the new FN's
+  ** documents are numbered after all of it (cache_fn_bind). */
+  till_t *t = NULL;
+  if (cli_open_till(cfg, &t)) return 1;
+  till_close(t);
+  char path[KASSA_PATH_MAX + 16], kept[KASSA_PATH_MAX + 40];
+  fn_path(cfg, path, sizeof path);
+  snprintf(kept, sizeof kept, "%.*s/fn-%s.db", KASSA_PATH_MAX, cfg->data_dir, st.fn_number);
+  struct stat sb;
+  if (stat(kept, &sb) == 0 || rename(path, kept) != 0) {
+    fprintf(stderr, "kassa fn replace: cannot keep the old FN as %s\n", kept);
+    return 1;
+  }
+  /* A clean close leaves no WAL; should one be left, it goes with its file. */
+  static const char *const sidecars[] = {"-wal", "-shm"};
+  for (size_t i = 0; i < 2; i++) {
+    char from[KASSA_PATH_MAX + 24], to[KASSA_PATH_MAX + 48];
+    snprintf(from, sizeof from, "%s%s", path, sidecars[i]);
+    snprintf(to, sizeof to, "%s%s", kept, sidecars[i]);
+    if (stat(from, &sb) == 0) rename(from, to);
+  }
+  if ((rc = fn_emu_create(path, number)) != 0) {
+    fprintf(stderr, "kassa fn replace: cannot create the new FN %s (the old one is in %s)\n",
+            number, kept);
+    return 1;
+  }
+  if (cli_delivery_open_fn(cfg, &fn)) return 1;
+  snprintf(reg.header.cashier, sizeof reg.header.cashier, "%s", cashier);
+  reg.reg.reason_mask = FN_REREG_FN_REPLACED;
+  fn_doc_result_t res;
+  rc = fn_register(fn, &reg, true, &res);
+  fn_free(fn);
+  if (rc != 0) return refused("the new FN's registration", rc);
+  /* The till takes the new FN now: the cache binds it after the old one. */
+  if (cli_open_till(cfg, &t)) return 1;
+  till_close(t);
+  printf("FN %s replaced by %s (the old archive kept in %s)\n", st.fn_number, number, kept);
+  print_result("re-registration (FN replaced)", &res);
+  printf("load the marking keys into the new FN (kassa ofd keys) before selling marked goods\n");
+  return 0;
 }

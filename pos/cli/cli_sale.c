@@ -26,7 +26,8 @@ static const char sale_usage[] =
     "       kassa sale check CODE [--escaped] [--price RUB] [--json]\n"
     "       kassa sale remove LINE\n"
     "       kassa sale show [--json]\n"
-    "       kassa sale pay [--cash RUB] [--card RUB] [--width 32|48] [--json]\n"
+    "       kassa sale pay [--cash RUB] [--card RUB] [--prepaid RUB] [--credit RUB]\n"
+    "                      [--other RUB] [--tendered RUB] [--method M] [--width 32|48] [--json]\n"
     "       kassa sale cancel\n"
     "       kassa sale print FD [--width 32|48]\n"
     "\n"
@@ -47,6 +48,7 @@ static const char return_usage[] =
 
 typedef struct opts {
   const char *code, *cashier, *qty, *price, *cash, *card, *pin, *gtin, *width;
+  const char *prepaid, *credit, *other, *tendered, *method; /* sale pay (issue 16) */
   bool escaped, json;
 } opts_t;
 
@@ -61,6 +63,9 @@ static int parse(int argc, char **argv, opts_t *o)
       {"price", 0, &o->price, NULL},     {"cash", 0, &o->cash, NULL},
       {"card", 0, &o->card, NULL},       {"pin", 0, &o->pin, NULL},
       {"gtin", 0, &o->gtin, NULL},       {"width", 0, &o->width, NULL},
+      {"prepaid", 0, &o->prepaid, NULL}, {"credit", 0, &o->credit, NULL},
+      {"other", 0, &o->other, NULL},     {"tendered", 0, &o->tendered, NULL},
+      {"method", 0, &o->method, NULL},
   };
   return cli_parse_verb(argc, argv, options, sizeof options / sizeof options[0], &o->code);
 }
@@ -220,21 +225,49 @@ static int show(till_t *t, const opts_t *o)
   return 0;
 }
 
+/* --method: the settlement method (1214) of every line. */
+static int method_of(const char *name)
+{
+  static const char *const names[] = {"",     "prepayment-full", "prepayment", "advance",
+                                      "full", "partial-credit",  "credit",     "credit-payment"};
+  for (int i = 1; i < 8; i++)
+    if (!strcmp(name, names[i])) return i;
+  return -1;
+}
+
 static int pay(till_t *t, const opts_t *o)
 {
   sale_basket_t *b = malloc(sizeof *b);
-  uint64_t cash = 0, card = 0;
+  sale_payment_t p = {0};
   int rc = 1;
   if (!b || sale_get(t, b) != 0) goto done;
-  if ((o->cash && !parse_money(o->cash, &cash)) || (o->card && !parse_money(o->card, &card))) {
-    fprintf(stderr, "kassa: --cash/--card take amounts in roubles (123.45)\n");
+  const struct {
+    const char *text;
+    uint64_t *into;
+  } money[] = {{o->cash, &p.cash},     {o->card, &p.cashless}, {o->prepaid, &p.prepaid},
+               {o->credit, &p.credit}, {o->other, &p.other},   {o->tendered, &p.tendered}};
+  bool any = false;
+  for (size_t i = 0; i < sizeof money / sizeof money[0]; i++) {
+    if (money[i].text && !parse_money(money[i].text, money[i].into)) {
+      fprintf(stderr, "kassa: --cash/--card/--prepaid/--credit/--other/--tendered take amounts "
+                      "in roubles (123.45)\n");
+      rc = 2;
+      goto done;
+    }
+    any |= money[i].text && money[i].into != &p.tendered;
+  }
+  int method = o->method ? method_of(o->method) : 0;
+  if (method < 0) {
+    fprintf(stderr, "kassa: --method is one of prepayment-full, prepayment, advance, full, "
+                    "partial-credit, credit, credit-payment\n");
     rc = 2;
     goto done;
   }
-  if (!o->cash && !o->card) cash = b->total;
+  p.method = (uint8_t)method;
+  if (!any) p.cash = b->total;
   sale_closed_t closed;
   check_decision_t *d = malloc(sizeof *d);
-  int s = d ? sale_close(t, cash, card, &closed, d) : SALE_ERR_STORAGE;
+  int s = d ? sale_close_paid(t, &p, &closed, d) : SALE_ERR_STORAGE;
   if (s == SALE_ERR_REFUSED) print_decision(d, o->json);
   free(d);
   if (s != 0) {
@@ -249,10 +282,16 @@ static int pay(till_t *t, const opts_t *o)
             "be written (disk full?); they are finished at the next start. Do not sell "
             "it again.\n",
             closed.doc.number, closed.doc.number);
-  if (o->json)
+  if (o->json) {
     print_json(till_json_closed(&closed));
-  else
+  } else {
     print_receipt(t, closed.doc.number, o->width);
+    if (closed.tendered > closed.cash)
+      printf("Получено %llu.%02llu, сдача %llu.%02llu / tendered, change\n",
+             (unsigned long long)(closed.tendered / 100),
+             (unsigned long long)(closed.tendered % 100), (unsigned long long)(closed.change / 100),
+             (unsigned long long)(closed.change % 100));
+  }
   rc = 0;
 done:
   free(b);

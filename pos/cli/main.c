@@ -28,9 +28,12 @@ static const command_t commands[] = {
     {"code", cli_code, "parse, repair and validate marking codes (kassa code parse)"},
     {"demo", cli_demo, "run the store-day demonstration on the demo codes"},
     {"scan", cli_scan, "read codes from scanners or pictures; list scanners (kassa scan)"},
-    {"fn", cli_fn, "the fiscal storage: init, register, status"},
+    {"fn", cli_fn, "the fiscal storage: init, register, status, close"},
     {"shift", cli_shift, "open or close the shift"},
-    {"fd", cli_fd, "fiscal documents in the archive: list, show, dump"},
+    {"fd", cli_fd, "fiscal documents in the archive: list, show, dump, copy"},
+    {"report", cli_report, "X-report (state report) or Z-report (shift close) with totals"},
+    {"cash", cli_cash, "cash put into or taken out of the drawer"},
+    {"correction", cli_correction, "a correction receipt (income or refund of income)"},
     {"ofd", cli_ofd, "what is owed to the OFD and OISM: status, flush, keys"},
     {"batch", cli_batch, "remote shops: export, upload and status of the notification batch"},
     {"sale", cli_sale, "the receipt being built: open, add, remove, show, pay, cancel"},
@@ -135,6 +138,10 @@ int main(int argc, char **argv)
     goto done;
   }
   if (data_dir) snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", data_dir);
+  if (kassa_config_apply_timezone(&cfg, err, sizeof err) != 0) {
+    fprintf(stderr, "kassa: %s\n", err);
+    return 2;
+  }
 
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     if (!strcmp(argv[1], commands[i].name)) {

@@ -56,6 +56,23 @@ typedef struct receipt_layout {
 ** fn_err_t or doc error with *out empty. */
 int receipt_layout(till_t *t, uint32_t number, unsigned width, receipt_layout_t *out);
 
+/* The drawer's figures a printed X/Z shows (pos/till/drawer.h). */
+typedef struct report_drawer {
+  uint64_t cash_in, cash_out, balance;
+} report_drawer_t;
+
+/*
+** An X-report (21) or Z-report (5) as printed lines, from the sealed
+** document doc[0..len): the title (heading), the seller, the shift, per
+** operation the count, total, cash, cashless and VAT of its receipts (1194;
+** 1157 when the document has no 1194), the corrections, the drawer (when
+** drawer is not NULL), FN, FD and FP. No QR. Same styles and width rules as
+** receipt_layout(); free with receipt_layout_free(). 0, or
+** DOC_ERR_WRONG_FORM for another form, FN_ERR_NO_MEMORY, a doc error.
+*/
+int report_layout(const uint8_t *doc, size_t len, const report_drawer_t *drawer, unsigned width,
+                  receipt_layout_t *out);
+
 /* Frees what receipt_layout() allocated and zeroes *layout (NULL-safe). */
 void receipt_layout_free(receipt_layout_t *layout);
 

@@ -169,36 +169,25 @@ static const char *money(uint64_t kopecks, char *buf, size_t size)
   return buf;
 }
 
+/* A line's rate as printed (the wording is fiscal/doc.c's table). */
 static const char *vat_name(uint8_t vat)
 {
-  switch (vat) {
-  case 1:
-    return "НДС 20%";
-  case 2:
-    return "НДС 10%";
-  case 3:
-    return "НДС 20/120";
-  case 4:
-    return "НДС 10/110";
-  case 5:
-    return "НДС 0%";
-  case 6:
-    return "Без НДС";
-  case 7:
-    return "НДС 5%";
-  case 8:
-    return "НДС 7%";
-  case 9:
-    return "НДС 5/105";
-  case 10:
-    return "НДС 7/107";
-  case 11:
-    return "НДС 22%";
-  case 12:
-    return "НДС 22/122";
-  default:
-    return "НДС";
-  }
+  const doc_vat_rate_t *v = doc_vat_rate(vat);
+  return v ? v->label : "НДС";
+}
+
+/* 1214 as a receipt prints it. */
+static const char *pay_method_name(uint8_t method)
+{
+  static const char *const names[8] = {"",
+                                       "ПРЕДОПЛАТА 100%",
+                                       "ПРЕДОПЛАТА",
+                                       "АВАНС",
+                                       "ПОЛНЫЙ РАСЧЕТ",
+                                       "ЧАСТИЧНЫЙ РАСЧЕТ И КРЕДИТ",
+                                       "ПЕРЕДАЧА В КРЕДИТ",
+                                       "ОПЛАТА КРЕДИТА"};
+  return method < 8 ? names[method] : "";
 }
 
 static const char *operation_name(uint8_t op)
@@ -279,6 +268,11 @@ static int render(till_t *t, uint32_t number, out_t *o_, char qr[256])
     columns(&o, a, money(it->total, p, sizeof p));
     snprintf(a, sizeof a, "  %s", vat_name(it->vat));
     columns(&o, a, "");
+    /* The settlement method is printed when it is not a full settlement. */
+    if (it->payment_method && it->payment_method != 4) {
+      snprintf(a, sizeof a, "  %s", pay_method_name(it->payment_method));
+      columns(&o, a, "");
+    }
   }
   rule(&o);
   o.style = RECEIPT_TOTAL;
@@ -286,6 +280,16 @@ static int render(till_t *t, uint32_t number, out_t *o_, char qr[256])
   o.style = RECEIPT_PLAIN;
   if (r->cash) columns(&o, "Наличными", money(r->cash, a, sizeof a));
   if (r->cashless) columns(&o, "Безналичными", money(r->cashless, a, sizeof a));
+  if (r->prepaid) columns(&o, "Предоплатой (зачет аванса)", money(r->prepaid, a, sizeof a));
+  if (r->credit) columns(&o, "Постоплатой (в кредит)", money(r->credit, a, sizeof a));
+  if (r->other) columns(&o, "Встречным предоставлением", money(r->other, a, sizeof a));
+  /* The receipt-level VAT sums as the FN signed them, in the document's
+  ** order (by tag): "НДС 22% =18.03", "Сумма без НДС =100.00". */
+  for (size_t i = 0; i < doc_vat_rate_count(); i++) {
+    const doc_vat_rate_t *v = doc_vat_rate_at(i);
+    if (r->vat_present & (1u << v->value))
+      columns(&o, v->sum_label, money(r->vat_sums[v->value], a, sizeof a));
+  }
   rule(&o);
   snprintf(a, sizeof a, "РН ККТ %s", h.kkt_reg_number);
   columns(&o, a, "");
@@ -336,6 +340,124 @@ int receipt_layout(till_t *t, uint32_t number, unsigned width, receipt_layout_t 
     free(o.lines);
     out->qr[0] = '\0';
     return rc;
+  }
+  out->text = o.buf;
+  out->lines = o.lines;
+  out->line_count = o.line_count;
+  return 0;
+}
+
+/* The title and heading of each kind of counters in a printed report. */
+static const char *const report_ops[5] = {"", "ПРИХОД", "ВОЗВРАТ ПРИХОДА", "РАСХОД",
+                                          "ВОЗВРАТ РАСХОДА"};
+
+static void report_op(out_t *o, const char *title, const doc_op_totals_t *t, bool payments)
+{
+  char a[96], b[48];
+  if (!t->count) return;
+  snprintf(a, sizeof a, "%s (%u)", title, t->count);
+  columns(o, a, money(t->total, b, sizeof b));
+  if (payments) {
+    if (t->cash) columns(o, "  Наличными", money(t->cash, b, sizeof b));
+    if (t->cashless) columns(o, "  Безналичными", money(t->cashless, b, sizeof b));
+    if (t->prepaid) columns(o, "  Предоплатой", money(t->prepaid, b, sizeof b));
+    if (t->credit) columns(o, "  В кредит", money(t->credit, b, sizeof b));
+    if (t->other) columns(o, "  Встречным предост.", money(t->other, b, sizeof b));
+  }
+  for (size_t i = 0; i < doc_vat_rate_count(); i++) {
+    const doc_vat_rate_t *v = doc_vat_rate_at(i);
+    if (!(t->vat_present & (1u << v->value))) continue;
+    snprintf(a, sizeof a, "  %s", v->sum_label);
+    columns(o, a, money(t->vat[v->value], b, sizeof b));
+  }
+}
+
+int report_layout(const uint8_t *doc, size_t len, const report_drawer_t *drawer, unsigned width,
+                  receipt_layout_t *out)
+{
+  out_t o = {.width = width < 24 ? 24 : width > 64 ? 64 : width};
+  static doc_totals_t totals; /* the till is single-threaded */
+  doc_summary_t sum;
+  doc_header_t h;
+  char a[96], b[96];
+  int rc;
+  if (!out) return FN_ERR_PARAMS;
+  memset(out, 0, sizeof *out);
+  if ((rc = doc_summarize(doc, len, &sum)) != 0) return rc;
+  if (sum.type != DOC_SHIFT_CLOSE && sum.type != DOC_STATE_REPORT) return DOC_ERR_WRONG_FORM;
+  bool shift = doc_parse_totals(doc, len, 1194, &totals) == 0;
+  if (!shift && (rc = doc_parse_totals(doc, len, 1157, &totals)) != 0) return rc;
+  /* The seller from the document's own header requisites. */
+  memset(&h, 0, sizeof h);
+  {
+    tlv_reader_t top, body;
+    tlv_item_t outer, x;
+    tlv_reader_init(&top, doc, len);
+    if (tlv_reader_next(&top, &outer) == 0 && tlv_reader_enter(&outer, &body) == 0)
+      while (tlv_reader_next(&body, &x) == 0) {
+        char *field = x.tag == 1048   ? h.user_name
+                      : x.tag == 1009 ? h.address
+                      : x.tag == 1018 ? h.user_inn
+                      : x.tag == 1041 ? h.fn_number
+                      : x.tag == 1037 ? h.kkt_reg_number
+                                      : NULL;
+        size_t cap = x.tag == 1018   ? sizeof h.user_inn
+                     : x.tag == 1041 ? sizeof h.fn_number
+                     : x.tag == 1037 ? sizeof h.kkt_reg_number
+                                     : sizeof h.user_name;
+        size_t got = 0;
+        if (field && tlv_get_string(&x, field, cap, &got) != 0) field[0] = '\0';
+      }
+  }
+  o.style = RECEIPT_HEADING;
+  centered(&o, h.user_name);
+  o.style = RECEIPT_PLAIN;
+  if (h.address[0]) centered(&o, h.address);
+  snprintf(a, sizeof a, "ИНН %s", h.user_inn);
+  centered(&o, a);
+  rule(&o);
+  o.style = RECEIPT_HEADING;
+  centered(&o, sum.type == DOC_SHIFT_CLOSE ? "ОТЧЕТ О ЗАКРЫТИИ СМЕНЫ" : "ОТЧЕТ О ТЕКУЩЕМ");
+  if (sum.type == DOC_STATE_REPORT) centered(&o, "СОСТОЯНИИ РАСЧЕТОВ");
+  o.style = RECEIPT_PLAIN;
+  snprintf(a, sizeof a, "Смена № %u", sum.shift_number);
+  time_t when = (time_t)sum.time;
+  struct tm tm;
+  gmtime_r(&when, &tm); /* 1012 is local time written as if UTC */
+  strftime(b, sizeof b, "%d.%m.%Y %H:%M", &tm);
+  columns(&o, sum.shift_number ? a : "", b);
+  rule(&o);
+  centered(&o, shift ? "ИТОГИ СМЕНЫ" : "ИТОГИ ФН");
+  bool any = false;
+  for (int op = 1; op <= 4; op++) {
+    any |= totals.receipts[op].count || totals.corrections[op].count;
+    report_op(&o, report_ops[op], &totals.receipts[op], true);
+  }
+  for (int op = 1; op <= 4; op++) {
+    snprintf(a, sizeof a, "КОРР. %s", report_ops[op]);
+    report_op(&o, a, &totals.corrections[op], false);
+  }
+  if (!any) centered(&o, "РАСЧЕТОВ НЕ БЫЛО");
+  if (drawer) {
+    rule(&o);
+    columns(&o, "Внесено", money(drawer->cash_in, b, sizeof b));
+    columns(&o, "Выплачено", money(drawer->cash_out, b, sizeof b));
+    o.style = RECEIPT_TOTAL;
+    columns(&o, "В КАССЕ", money(drawer->balance, b, sizeof b));
+    o.style = RECEIPT_PLAIN;
+  }
+  rule(&o);
+  snprintf(a, sizeof a, "РН ККТ %s", h.kkt_reg_number);
+  columns(&o, a, "");
+  snprintf(a, sizeof a, "ФН %s", h.fn_number);
+  columns(&o, a, "");
+  snprintf(a, sizeof a, "ФД %u", sum.number);
+  snprintf(b, sizeof b, "ФП %u", sum.has_sign ? doc_fiscal_sign_printed(sum.sign) : 0);
+  columns(&o, a, b);
+  if (o.failed) {
+    free(o.buf);
+    free(o.lines);
+    return FN_ERR_NO_MEMORY;
   }
   out->text = o.buf;
   out->lines = o.lines;

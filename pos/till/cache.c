@@ -551,6 +551,11 @@ int cache_open(const char *path, cache_t **out)
     if (exec(c, bound) != 0) goto fail;
   }
   if (schema_ensure(c) != 0) goto fail;
+  /* The FNs the replay has numbered documents of (cache_fn_bind); kept
+  ** apart from the v1 schema, so older files take it without a migration. */
+  if (exec(c, "CREATE TABLE IF NOT EXISTS fn_binding (seq INTEGER PRIMARY KEY,"
+              " fn_number TEXT NOT NULL UNIQUE, base INTEGER NOT NULL)") != 0)
+    goto fail;
   for (int i = 0; i < ST__COUNT; i++) {
     if (sqlite3_prepare_v3(c->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &c->st[i], NULL) !=
         SQLITE_OK)
@@ -1154,6 +1159,66 @@ int cache_fn_applied(cache_t *c, uint32_t *out)
   if (rc == SQLITE_ROW) *out = (uint32_t)sqlite3_column_int64(s, 0);
   sqlite3_reset(s);
   return rc == SQLITE_ROW ? 0 : io_fail(c, "replay pointer");
+}
+
+int cache_fn_bind(cache_t *c, const char *fn_number, uint32_t *base)
+{
+  sqlite3_stmt *s = NULL;
+  uint32_t applied = 0;
+  int rc, step;
+  if (!c || !fn_number || !fn_number[0] || !base) return CACHE_ERR_ARGUMENT;
+  if ((rc = tx_begin(c)) != 0) return rc;
+  rc = CACHE_ERR_IO;
+  if (sqlite3_prepare_v2(c->db, "SELECT base FROM fn_binding WHERE fn_number = ?1", -1, &s, NULL) !=
+      SQLITE_OK)
+    goto done;
+  sqlite3_bind_text(s, 1, fn_number, -1, SQLITE_STATIC);
+  step = sqlite3_step(s);
+  if (step == SQLITE_ROW) {
+    *base = (uint32_t)sqlite3_column_int64(s, 0);
+    rc = 0;
+    goto done;
+  }
+  if (step != SQLITE_DONE) goto done;
+  sqlite3_finalize(s);
+  s = NULL;
+  /* A new FN: its documents come after everything applied so far (the
+  ** first FN the cache sees starts at 0, where the pointer is). */
+  if ((rc = cache_fn_applied(c, &applied)) != 0) goto done;
+  rc = CACHE_ERR_IO;
+  if (sqlite3_prepare_v2(c->db, "INSERT INTO fn_binding (fn_number, base) VALUES (?1, ?2)", -1, &s,
+                         NULL) != SQLITE_OK)
+    goto done;
+  sqlite3_bind_text(s, 1, fn_number, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, applied);
+  if (sqlite3_step(s) == SQLITE_DONE) {
+    *base = applied;
+    rc = 0;
+  }
+done:
+  sqlite3_finalize(s);
+  if (rc == CACHE_ERR_IO) set_error(c, "fn binding: %s", sqlite3_errmsg(c->db));
+  return tx_end(c, rc);
+}
+
+int cache_fn_bindings(cache_t *c, cache_fn_binding_t *out, size_t max, size_t *count)
+{
+  sqlite3_stmt *s = NULL;
+  int step;
+  if (!c || !count || (max && !out)) return CACHE_ERR_ARGUMENT;
+  *count = 0;
+  if (sqlite3_prepare_v2(c->db, "SELECT fn_number, base FROM fn_binding ORDER BY seq", -1, &s,
+                         NULL) != SQLITE_OK)
+    return io_fail(c, "fn bindings");
+  while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    if (*count < max) {
+      db_column_text(s, 0, out[*count].fn_number, sizeof out[*count].fn_number);
+      out[*count].base = (uint32_t)sqlite3_column_int64(s, 1);
+    }
+    (*count)++;
+  }
+  sqlite3_finalize(s);
+  return step == SQLITE_DONE ? 0 : io_fail(c, "fn bindings");
 }
 
 /* One receipt line: the code's new local state and document. */

@@ -175,6 +175,23 @@ int cache_stock_count(cache_t *c, const char *gtin, uint64_t *out);
 /* The number of the last FN document applied (0: none). */
 int cache_fn_applied(cache_t *c, uint32_t *out);
 
+/*
+** The replay's numbering across FNs. A register replaces its FN when it is
+** full or expires; the new one numbers its documents from 1 again. The
+** cache numbers the documents it applies globally: each FN it has seen has
+** a base (the global number before its document 1; the first FN 0), and
+** document N of that FN is base + N (sold_document, returned_document and
+** the pointer are global). cache_fn_bind() gives the FN's base, making a
+** new FN's base the pointer as it stands (everything of the old FN is
+** applied first). cache_fn_bindings() lists the FNs in order, for fsck.
+*/
+typedef struct cache_fn_binding {
+  char fn_number[17];
+  uint32_t base;
+} cache_fn_binding_t;
+int cache_fn_bind(cache_t *c, const char *fn_number, uint32_t *base);
+int cache_fn_bindings(cache_t *c, cache_fn_binding_t *out, size_t max, size_t *count);
+
 /* One marked line of a receipt, as the replay hands it over. */
 typedef struct cache_receipt_line {
   const char *ki;    /* identification part of the line's 2000 */

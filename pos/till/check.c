@@ -272,10 +272,15 @@ static int rule_local(till_t *t, const markcode_t *mc, check_purpose_t purpose, 
     return refuse(d, CHECK_REMARKED, row->remarked_to, NULL, NULL);
   if (purpose == CHECK_FOR_SALE) {
     if (*have_row && row->local == CACHE_LOCAL_SOLD) {
-      char more[64];
-      snprintf(more, sizeof more, "ФД %u.", row->sold_document);
-      char more_en[64];
-      snprintf(more_en, sizeof more_en, "Receipt FD %u.", row->sold_document);
+      /* The cache numbers globally across replaced FNs (cache_fn_bind). */
+      char more[96], more_en[96];
+      if (row->sold_document > t->fn_base) {
+        snprintf(more, sizeof more, "ФД %u.", row->sold_document - t->fn_base);
+        snprintf(more_en, sizeof more_en, "Receipt FD %u.", row->sold_document - t->fn_base);
+      } else {
+        snprintf(more, sizeof more, "Чек прежнего ФН.");
+        snprintf(more_en, sizeof more_en, "A receipt of the previous FN.");
+      }
       return refuse(d, CHECK_SOLD_HERE, NULL, more, more_en);
     }
     if (d->product.strict && (!*have_row || row->local != CACHE_LOCAL_IN_STOCK))
@@ -440,7 +445,9 @@ static void report_sale_first(till_t *t, const cache_code_t *row)
   fn_notification_t *owed;
   if (row->sold_document == 0 || !(c = till_oism(t)) || ofd_client_backoff_ms(c) > 0) return;
   if (!(owed = malloc(sizeof *owed))) return;
-  if (fn_notification_next(t->fn, owed) == 0 && owed->receipt_number <= row->sold_document)
+  /* sold_document is the cache's global number (cache_fn_bind). */
+  if (fn_notification_next(t->fn, owed) == 0 &&
+      (uint64_t)owed->receipt_number + t->fn_base <= row->sold_document)
     ofd_deliver_notifications(t->fn, c, NULL, NULL, NULL);
   free(owed);
 }

@@ -4,6 +4,10 @@
 #include "pos/till/config.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <ctype.h>
 #include <stddef.h>
 #include <ini.h>
 #include <stdio.h>
@@ -147,6 +151,7 @@ static const struct config_key {
     K("till", "manager_pin", KEY_TEXT, manager_pin, "a PIN"),
     K("till", "api_token", KEY_TEXT, api_token, "a token"),
     K("till", "tax_system", KEY_UINT, tax_system, "a tax system bit (1, 2, 4, 16, 32)"),
+    K("till", "timezone", KEY_TEXT, timezone, "an IANA time zone (Europe/Moscow)"),
     K("trueapi", "cdn_url", KEY_TEXT, trueapi_cdn_url, "a URL"),
     K("trueapi", "api_key", KEY_TEXT, trueapi_api_key, "a key"),
     K("outbox", "fn_warn_days", KEY_UINT, fn_warn_days, "days"),
@@ -221,5 +226,28 @@ int kassa_config_load(kassa_config_t *cfg, const char *path, int required, char 
     return -1;
   }
   snprintf(cfg->config_path, sizeof cfg->config_path, "%s", path);
+  return 0;
+}
+
+int kassa_config_apply_timezone(const kassa_config_t *cfg, char *err, size_t err_size)
+{
+  char path[128];
+  struct stat sb;
+  const char *tz = cfg->timezone;
+  if (!tz[0]) return 0;
+  /* A zone name, not a path: letters, digits, '_', '-', '+', '/' between
+  ** parts, never "..". */
+  bool ok = tz[0] != '/' && !strstr(tz, "..");
+  for (const char *c = tz; ok && *c; c++) ok = isalnum((unsigned char)*c) || strchr("_-+/", *c);
+  snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz);
+  if (!ok || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    snprintf(err, err_size, "[till] timezone: '%s' is not a time zone this system knows", tz);
+    return -1;
+  }
+  if (setenv("TZ", tz, 1) != 0) {
+    snprintf(err, err_size, "[till] timezone: cannot set TZ");
+    return -1;
+  }
+  tzset();
   return 0;
 }

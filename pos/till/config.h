@@ -41,7 +41,8 @@ typedef struct kassa_config {
   uint32_t cache_stale_hours; /* [till] cache_stale_hours (72)          */
   char manager_pin[32];       /* [till] manager_pin ("": manager actions refused) */
   uint32_t tax_system;        /* [till] tax_system: 1055, one bit of the registered mask (1) */
-  char api_token[128];        /* [till] api_token ("": the API needs no token) */
+  char timezone[64];   /* [till] timezone: an IANA zone ("Europe/Moscow"); "": the machine's */
+  char api_token[128]; /* [till] api_token ("": the API needs no token) */
   /* [trueapi]: the permissive-mode online check. */
   char trueapi_cdn_url[256]; /* [trueapi] cdn_url ("": http://host:http_port) */
   char trueapi_api_key[128]; /* [trueapi] api_key                      */
@@ -78,5 +79,14 @@ void kassa_config_defaults(kassa_config_t *cfg);
 */
 int kassa_config_load(kassa_config_t *cfg, const char *path, int required, char *err,
                       size_t err_size);
+
+/*
+** Makes [till] timezone the process's local zone (TZ), so the FN's clock
+** (local time written as if UTC, 1012), its 1011 and the printed times are
+** the register's, whatever the machine is set to; "" keeps the machine's.
+** -1 with the reason in err when the zone is not a name the system knows
+** (its file under /usr/share/zoneinfo), else 0.
+*/
+int kassa_config_apply_timezone(const kassa_config_t *cfg, char *err, size_t err_size);
 
 #endif

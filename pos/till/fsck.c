@@ -72,9 +72,12 @@ static int add_event(event_t **events, size_t *n, size_t *cap, const event_t *e)
   return 0;
 }
 
-/* The archive: numbering, signs, the outbox, and the sale events. */
-static int read_archive(fn_t *fn, const uint8_t *secret, fsck_report_t *r, event_t **events,
-                        size_t *n, char *err, size_t err_size)
+/* The archive: numbering, signs, the outbox, and the sale events. base is
+** the cache's global number before this FN's document 1 (cache_fn_bind: a
+** replaced FN's documents come first), so events of every FN sort in the
+** order they happened; *cap is the events' capacity, shared across FNs. */
+static int read_archive(fn_t *fn, const uint8_t *secret, uint32_t base, fsck_report_t *r,
+                        event_t **events, size_t *n, size_t *cap_io, char *err, size_t err_size)
 {
   static fn_document_t doc;
   fn_status_t st;
@@ -82,7 +85,7 @@ static int read_archive(fn_t *fn, const uint8_t *secret, fsck_report_t *r, event
   doc_header_t h;
   uint64_t total;
   uint8_t sign[6];
-  size_t cap = 0;
+  size_t cap = *cap_io;
   uint32_t unacked = 0, first_unacked = 0;
   doc_receipt_t *rc_doc = malloc(sizeof *rc_doc);
   markcode_t *mc = malloc(sizeof *mc);
@@ -91,8 +94,8 @@ static int read_archive(fn_t *fn, const uint8_t *secret, fsck_report_t *r, event
     snprintf(err, err_size, "cannot read the FN's state");
     goto done;
   }
-  r->documents = st.last_document;
-  r->unsent_documents = st.unsent_documents;
+  r->documents = base + st.last_document;
+  r->unsent_documents += st.unsent_documents;
   for (uint32_t num = 1; num <= st.last_document; num++) {
     if (fn_document_get(fn, num, &doc) != 0) {
       problem(r, "documents", "document %u is missing from the archive", num);
@@ -103,6 +106,10 @@ static int read_archive(fn_t *fn, const uint8_t *secret, fsck_report_t *r, event
               sum.number, sum.type, doc.type);
     if (secret && fn_emu_verify_sign(secret, doc.data, doc.len) != 0)
       problem(r, "signs", "document %u: the fiscal sign does not verify", num);
+    uint16_t lacking = 0;
+    if (doc_check_required(doc.data, doc.len, &lacking) == DOC_ERR_MISSING)
+      problem(r, "documents", "document %u (form %u) lacks the requisite %u its form needs", num,
+              doc.type, lacking);
     /* Registration and reports of an autonomous FN are never queued. */
     if (!doc.acknowledged && !st.autonomous) {
       unacked++;
@@ -117,7 +124,7 @@ static int read_archive(fn_t *fn, const uint8_t *secret, fsck_report_t *r, event
     if (rc_doc->operation != DOC_OP_SALE && rc_doc->operation != DOC_OP_SALE_RETURN) continue;
     for (size_t i = 0; i < rc_doc->item_count; i++) {
       const doc_item_t *it = &rc_doc->items[i];
-      event_t e = {.document = num, .operation = rc_doc->operation};
+      event_t e = {.document = base + num, .operation = rc_doc->operation};
       if (!it->marked) continue;
       if (markcode_parse(mc, it->km, it->km_len) != MARKCODE_OK || strlen(mc->ki) >= sizeof e.ki) {
         problem(r, "sales", "receipt %u line %zu: its code does not parse", num, i + 1);
@@ -137,9 +144,55 @@ static int read_archive(fn_t *fn, const uint8_t *secret, fsck_report_t *r, event
             st.unsent_documents, st.first_unsent_number, unacked, first_unacked);
   rc = 0;
 done:
+  *cap_io = cap;
   free(rc_doc);
   free(mc);
   return rc;
+}
+
+/*
+** The FNs this register had before the current one (the cache's bindings,
+** in order), each kept as DATA/fn-<number>.db when it was replaced: their
+** documents and sales come first. A replaced FN must owe nothing.
+*/
+static int read_replaced(const char *data_dir, cache_t *cache, const char *current,
+                         uint32_t *current_base, fsck_report_t *r, event_t **events, size_t *n,
+                         size_t *cap, char *err, size_t err_size)
+{
+  cache_fn_binding_t b[64];
+  size_t count = 0;
+  *current_base = 0;
+  if (!cache || cache_fn_bindings(cache, b, 64, &count) != 0) return 0;
+  /* A new FN the till has not opened yet is bound where the pointer is. */
+  if (count > 0) *current_base = r->cache_applied;
+  for (size_t i = 0; i < count && i < 64; i++) {
+    char path[1100];
+    uint8_t secret[FN_EMU_SECRET_SIZE];
+    char number[17];
+    fn_t *old = NULL;
+    fn_status_t st;
+    if (!strcmp(b[i].fn_number, current)) {
+      *current_base = b[i].base;
+      continue;
+    }
+    snprintf(path, sizeof path, "%.1000s/fn-%.16s.db", data_dir, b[i].fn_number);
+    if (fn_emu_open(path, NULL, &old) != 0) {
+      problem(r, "documents", "the replaced FN %s is not in %s", b[i].fn_number, path);
+      continue;
+    }
+    bool have_secret = fn_emu_read_secret(path, secret, number) == 0;
+    int rc =
+        read_archive(old, have_secret ? secret : NULL, b[i].base, r, events, n, cap, err, err_size);
+    if (rc == 0 && fn_status(old, &st) == 0 &&
+        (st.phase != FN_PHASE_POST || st.unsent_documents || st.unsent_notifications))
+      problem(r, "outbox", "the replaced FN %s is not closed or still owes %u documents",
+              b[i].fn_number, st.unsent_documents);
+    note(r, "replaced FN %s: FD %u..%u of the cache's numbering", b[i].fn_number, b[i].base + 1,
+         r->documents);
+    fn_free(old);
+    if (rc != 0) return rc;
+  }
+  return 0;
 }
 
 /* A code the archive says is sold now. */
@@ -284,7 +337,18 @@ int fsck_run(const char *data_dir, fsck_report_t *out, char *err, size_t err_siz
     cache_fn_applied(cache, &out->cache_applied);
   else
     note(out, "no code cache: the sales are checked against the archive only");
-  if (read_archive(fn, have_secret ? secret : NULL, out, &events, &n, err, err_size) != 0)
+  size_t cap = 0;
+  uint32_t base = 0;
+  fn_status_t now;
+  if (fn_status(fn, &now) != 0) {
+    snprintf(err, err_size, "cannot read the FN's state");
+    goto done;
+  }
+  if (read_replaced(data_dir, cache, now.fn_number, &base, out, &events, &n, &cap, err, err_size) !=
+      0)
+    goto done;
+  if (read_archive(fn, have_secret ? secret : NULL, base, out, &events, &n, &cap, err, err_size) !=
+      0)
     goto done;
   check_sales(data_dir, events, n, cache, out);
   if (cache && out->cache_applied < out->documents)

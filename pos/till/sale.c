@@ -657,14 +657,24 @@ static int recheck(till_t *t, sale_basket_t *b, check_decision_t *d)
 
 int sale_close(till_t *t, uint64_t cash, uint64_t cashless, sale_closed_t *out, check_decision_t *d)
 {
+  sale_payment_t p = {.cash = cash, .cashless = cashless};
+  return sale_close_paid(t, &p, out, d);
+}
+
+int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, check_decision_t *d)
+{
   sale_basket_t *b = NULL;
   check_decision_t *scratch = NULL;
   doc_item_t *item = NULL;
   fn_status_t st;
   fn_doc_result_t res;
   int rc, frc = 0;
-  if (!t) return SALE_ERR_ARGUMENT;
+  if (!t || !p) return SALE_ERR_ARGUMENT;
   t->last_fn_error = 0;
+  if (p->method > DOC_PAY_CREDIT_PAYMENT || (p->tendered && p->tendered < p->cash))
+    return SALE_ERR_PAYMENT;
+  uint64_t cash = p->cash, cashless = p->cashless;
+  fn_payments_t pay = {p->cash, p->cashless, p->prepaid, p->credit, p->other};
   if (!d && !(d = scratch = malloc(sizeof *scratch))) return SALE_ERR_STORAGE;
   if (!(b = malloc(sizeof *b)) || !(item = malloc(sizeof *item))) {
     rc = SALE_ERR_STORAGE;
@@ -675,9 +685,21 @@ int sale_close(till_t *t, uint64_t cash, uint64_t cashless, sale_closed_t *out, 
     rc = SALE_ERR_EMPTY;
     goto done;
   }
-  if (cash > b->total || cashless > b->total || cash + cashless != b->total) {
-    rc = SALE_ERR_PAYMENT;
-    goto done;
+  {
+    /* The five forms, each at most the total, add up to it exactly. */
+    const uint64_t forms[5] = {pay.cash, pay.cashless, pay.prepaid, pay.credit, pay.other};
+    uint64_t sum = 0;
+    for (int i = 0; i < 5; i++) {
+      if (forms[i] > b->total) {
+        rc = SALE_ERR_PAYMENT;
+        goto done;
+      }
+      sum += forms[i];
+    }
+    if (sum != b->total) {
+      rc = SALE_ERR_PAYMENT;
+      goto done;
+    }
   }
   if ((rc = recheck(t, b, d)) != 0) goto done;
   if ((frc = fn_status(t->fn, &st)) != 0) goto fn_failed;
@@ -689,9 +711,10 @@ int sale_close(till_t *t, uint64_t cash, uint64_t cashless, sale_closed_t *out, 
   }
   for (size_t i = 0; i < b->count && frc == 0; i++) {
     to_item(&b->lines[i], item);
+    if (p->method) item->payment_method = p->method;
     frc = fn_receipt_add(t->fn, item);
   }
-  if (frc == 0) frc = fn_receipt_close(t->fn, cash, cashless, false, &res);
+  if (frc == 0) frc = fn_receipt_close_paid(t->fn, &pay, NULL, &res);
   if (frc != 0) {
     /* Nothing was sold. Cancelling the FN receipt also drops the codes
     ** from its checked table, so they are checked again at the next try. */
@@ -710,6 +733,12 @@ int sale_close(till_t *t, uint64_t cash, uint64_t cashless, sale_closed_t *out, 
     out->total = b->total;
     out->cash = cash;
     out->cashless = cashless;
+    out->prepaid = pay.prepaid;
+    out->credit = pay.credit;
+    out->other = pay.other;
+    out->method = p->method ? p->method : DOC_PAY_FULL;
+    out->tendered = p->tendered ? p->tendered : cash;
+    out->change = out->tendered - cash;
     out->lines = b->count;
     for (size_t i = 0; i < b->count; i++) out->marked_lines += b->lines[i].marked;
     /* The QR string from the archived document itself. */
@@ -719,8 +748,12 @@ int sale_close(till_t *t, uint64_t cash, uint64_t cashless, sale_closed_t *out, 
     uint8_t sign[6];
     doc_receipt_t *r = malloc(sizeof *r);
     if (r && fn_document_get(t->fn, res.number, &doc) == 0 &&
-        doc_parse_receipt(doc.data, doc.len, &h, r, &total, sign) == 0)
+        doc_parse_receipt(doc.data, doc.len, &h, r, &total, sign) == 0) {
       doc_receipt_qr(&h, total, r->operation, res.fiscal_sign, out->qr, sizeof out->qr);
+      /* The VAT sums as the FN signed them. */
+      memcpy(out->vat_sums, r->vat_sums, sizeof out->vat_sums);
+      out->vat_present = r->vat_present;
+    }
     free(r);
   }
   rc = 0;

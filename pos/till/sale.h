@@ -127,6 +127,16 @@ typedef struct sale_closed {
   uint64_t total, cash, cashless;
   size_t lines, marked_lines;
   char qr[256]; /* the receipt QR string */
+  /* The receipt-level VAT sums read back from the archived receipt, by
+  ** 1199 value (fiscal/doc.h doc_vat_rate); bit n of vat_present: rate n. */
+  uint64_t vat_sums[DOC_VAT_MAX + 1];
+  uint16_t vat_present;
+  /* The other payment forms (1215, 1216, 1217), the settlement method of
+  ** the lines (1214), and the cash the customer handed over with the
+  ** change given back (till level: neither is a requisite). */
+  uint64_t prepaid, credit, other;
+  uint8_t method;
+  uint64_t tendered, change;
   /* The FN closed the receipt (the sale happened) but the till could not
   ** write its own bookkeeping (the cache's sold codes, clearing the basket:
   ** a full disk). Nothing is lost: the next sale_open() or till_open()
@@ -144,6 +154,23 @@ typedef struct sale_closed {
 */
 int sale_close(till_t *t, uint64_t cash, uint64_t cashless, sale_closed_t *out,
                check_decision_t *d);
+
+/* How a basket is paid: the five forms (kopecks), the settlement method
+** (1214, DOC_PAY_*; 0 means 4, full settlement) of every line, and the cash
+** tendered (0: exactly cash). */
+typedef struct sale_payment {
+  uint64_t cash, cashless, prepaid, credit, other;
+  uint8_t method;
+  uint64_t tendered;
+} sale_payment_t;
+
+/*
+** sale_close() with every payment form: the five must add up to the total
+** and keep the FN's rules of 1214 (doc_payment_rules; the FN's refusal is
+** SALE_ERR_FN with FN_ERR_VALUE); a method outside 0..7 or tendered cash
+** below the cash part is SALE_ERR_PAYMENT. out->change = tendered - cash.
+*/
+int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, check_decision_t *d);
 
 /* The FN error (negative fn_err_t) of the last SALE_ERR_FN, 0 otherwise. */
 int till_sale_fn_error(const till_t *t);

@@ -95,6 +95,12 @@ int till_state_open(const till_options_t *o, till_t **out, char *err, size_t err
              path, path, cache_err_message(rc, false));
     goto fail;
   }
+  /* A replaced FN numbers from 1 again: the cache counts on from its base. */
+  if ((rc = cache_fn_bind(t->cache, t->fn_number, &t->fn_base)) != 0) {
+    snprintf(err, err_size, "Кэш кодов не принимает ФН %s. / The code cache refuses FN %s: %s",
+             t->fn_number, t->fn_number, cache_err_message(rc, false));
+    goto fail;
+  }
   *out = t;
   return 0;
 fail:
@@ -130,7 +136,7 @@ static int replay_one(till_t *t, uint32_t number, doc_receipt_t *r, const char *
   }
   *what = "cache";
   if (d.type != DOC_RECEIPT && d.type != DOC_CORRECTION)
-    return cache_apply_receipt(t->cache, number, 0, NULL, 0);
+    return cache_apply_receipt(t->cache, t->fn_base + number, 0, NULL, 0);
   if (doc_parse_receipt(d.data, d.len, &h, r, &total, sign) != 0) {
     /* The FN wrote it; unreadable means a bug, not a sale to guess at. */
     *what = "doc";
@@ -142,7 +148,7 @@ static int replay_one(till_t *t, uint32_t number, doc_receipt_t *r, const char *
     lines[n] = (cache_receipt_line_t){.ki = kis[n], .gtin = NULL, .km_status = item->km_status};
     n++;
   }
-  return cache_apply_receipt(t->cache, number, r->operation, lines, n);
+  return cache_apply_receipt(t->cache, t->fn_base + number, r->operation, lines, n);
 }
 
 int till_replay(till_t *t, const char **what)
@@ -157,9 +163,11 @@ int till_replay(till_t *t, const char **what)
   if ((rc = fn_status(t->fn, &st)) != 0) return rc;
   *what = "cache";
   if ((rc = cache_fn_applied(t->cache, &applied)) != 0) return rc;
-  if (applied >= st.last_document) return 0;
+  /* The pointer is global (cache_fn_bind): this FN's document n is base + n. */
+  if (applied < t->fn_base) return CACHE_ERR_STATE;
+  if (applied - t->fn_base >= st.last_document) return 0;
   if (!(r = malloc(sizeof *r))) return CACHE_ERR_IO;
-  for (uint32_t n = applied + 1; n <= st.last_document && rc == 0; n++)
+  for (uint32_t n = applied - t->fn_base + 1; n <= st.last_document && rc == 0; n++)
     rc = replay_one(t, n, r, what);
   free(r);
   return rc;

@@ -55,16 +55,41 @@ json_t *till_json_basket(const sale_basket_t *b)
                    (json_int_t)b->total, "lines", lines ? lines : json_array());
 }
 
+/* [{"vat":11,"label":"НДС 22%","tag":65044,"sum":1803}, ...] in the
+** receipt's order (by tag). */
+static json_t *vat_json(const uint64_t *sums, uint16_t present)
+{
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < doc_vat_rate_count(); i++) {
+    const doc_vat_rate_t *v = doc_vat_rate_at(i);
+    if (present & (1u << v->value))
+      json_array_append_new(a,
+                            json_pack("{s:i,s:s,s:i,s:I}", "vat", v->value, "label", v->sum_label,
+                                      "tag", v->sum_tag, "sum", (json_int_t)sums[v->value]));
+  }
+  return a;
+}
+
 json_t *till_json_closed(const sale_closed_t *c)
 {
-  return json_pack("{s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:b}", "document",
-                   (json_int_t)c->doc.number, "time", (json_int_t)c->doc.time, "fiscal_sign",
-                   (json_int_t)c->doc.fiscal_sign, "shift", (json_int_t)c->doc.shift_number,
-                   "receipt", (json_int_t)c->doc.receipt_number, "operation",
-                   c->operation == 2 ? "return" : "sale", "total", (json_int_t)c->total, "cash",
-                   (json_int_t)c->cash, "cashless", (json_int_t)c->cashless, "lines",
-                   (json_int_t)c->lines, "marked_lines", (json_int_t)c->marked_lines, "qr", c->qr,
-                   "bookkeeping_pending", c->bookkeeping_pending);
+  json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:s,s:b}", "document",
+                        (json_int_t)c->doc.number, "time", (json_int_t)c->doc.time, "fiscal_sign",
+                        (json_int_t)c->doc.fiscal_sign, "shift", (json_int_t)c->doc.shift_number,
+                        "receipt", (json_int_t)c->doc.receipt_number, "operation",
+                        c->operation == 2 ? "return" : "sale", "total", (json_int_t)c->total,
+                        "cash", (json_int_t)c->cash, "cashless", (json_int_t)c->cashless, "lines",
+                        (json_int_t)c->lines, "marked_lines", (json_int_t)c->marked_lines, "qr",
+                        c->qr, "bookkeeping_pending", c->bookkeeping_pending);
+  if (o) {
+    json_object_set_new(o, "vat_sums", vat_json(c->vat_sums, c->vat_present));
+    json_object_set_new(o, "prepaid", json_integer((json_int_t)c->prepaid));
+    json_object_set_new(o, "credit", json_integer((json_int_t)c->credit));
+    json_object_set_new(o, "other", json_integer((json_int_t)c->other));
+    json_object_set_new(o, "method", json_integer(c->method));
+    json_object_set_new(o, "tendered", json_integer((json_int_t)c->tendered));
+    json_object_set_new(o, "change", json_integer((json_int_t)c->change));
+  }
+  return o;
 }
 
 json_t *till_json_status(const till_status_t *s, const outbox_policy_t *policy)

@@ -83,7 +83,7 @@ def main():
             for line in f:
                 cols = line.strip().split(";")
                 if len(cols) > 6 and cols[0].isdigit() and cols[6] == "0":
-                    plain = cols[0]
+                    plain, plain_price, plain_vat = cols[0], cols[2], int(cols[3])
                     break
         check("the catalogue has an unmarked good", plain is not None)
         must(binary, config, data, "sale", "open", "--cashier", "Иванова")
@@ -91,7 +91,27 @@ def main():
         must(binary, config, data, "sale", "add", plain)
         out = must(binary, config, data, "sale", "pay", "--json")
         import json
-        fd = json.loads(out.splitlines()[0])["document"]
+        closed = json.loads(out.splitlines()[0])
+        fd = closed["document"]
+
+        # The receipt-level VAT sum of the two lines, worked out here: the
+        # tax inside the gross amount, r / (100 + r) of it, half up once on
+        # the receipt (22 % -> 22/122; 0 % and no VAT carry the amount).
+        from fractions import Fraction
+        rate = {1: 20, 2: 10, 3: 20, 4: 10, 5: 0, 6: 0, 7: 5, 8: 7, 9: 5, 10: 7, 11: 22,
+                12: 22}[plain_vat]
+        rub, _, kop = plain_price.partition(".")
+        gross = 2 * (int(rub) * 100 + int((kop + "00")[:2]))
+        tax = gross if plain_vat in (5, 6) else int(Fraction(gross * rate, 100 + rate)
+                                                     + Fraction(1, 2))
+        sums = closed.get("vat_sums")
+        check("the closed receipt's JSON has one VAT sum: %r" % sums,
+              isinstance(sums, list) and len(sums) == 1)
+        check("its rate is the catalogue's (%d) and its sum %d kopecks: %r"
+              % (plain_vat, tax, sums), sums[0]["vat"] == plain_vat and sums[0]["sum"] == tax)
+        rc, text, err = kassa(binary, bare, data, "fd", "show", str(fd), "--json")
+        check("fd show --json: %d %s" % (rc, err), rc == 0)
+        check("the document carries that sum", str(tax) in text.decode("utf-8"))
 
         # Standard output: the whole stream.
         rc, stream, err = kassa(binary, config, data, "print", "receipt", str(fd), "--out", "-")

@@ -640,6 +640,504 @@ static void test_receipt_totals_and_arguments(void **state)
   assert_wiped(buf, 300);
 }
 
+/*
+** VAT. One receipt per 1199 value, two lines (123.45 + 9.99 = 133.44) at
+** that rate; the expected receipt-level requisite and its value are
+** worked out by hand here, not by doc_vat_amount(): the tax inside a
+** price that includes it is gross * r / (100 + r), rounded half up once
+** on the receipt; 0 % and "no VAT" carry the gross amount.
+**   20 %, 20/120: 13344 * 20 / 120 = 2224.00  -> 2224
+**   10 %, 10/110: 13344 * 10 / 110 = 1213.09  -> 1213
+**    5 %,  5/105: 13344 *  5 / 105 =  635.43  ->  635
+**    7 %,  7/107: 13344 *  7 / 107 =  872.97  ->  873
+**   22 %, 22/122: 13344 * 22 / 122 = 2406.30  -> 2406
+** The tags of 7..12 are the [open] stand-ins of doc.h (DOC_TAG_VAT_*).
+*/
+static void test_receipt_vat_every_rate(void **state)
+{
+  (void)state;
+  static const struct {
+    uint8_t vat;
+    uint16_t tag;
+    uint64_t sum;
+  } rates[] = {
+      {1, 1102, 2224},
+      {2, 1103, 1213},
+      {3, 1106, 2224},
+      {4, 1107, 1213},
+      {5, 1104, 13344},
+      {6, 1105, 13344},
+      {7, DOC_TAG_VAT_5, 635},
+      {8, DOC_TAG_VAT_7, 873},
+      {9, DOC_TAG_VAT_5_105, 635},
+      {10, DOC_TAG_VAT_7_107, 873},
+      {11, DOC_TAG_VAT_22, 2406},
+      {12, DOC_TAG_VAT_22_122, 2406},
+  };
+  static doc_receipt_t r, back;
+  doc_header_t h = header(), hb;
+  uint64_t total = 0;
+  uint8_t sign[6];
+  for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
+    size_t len = 0;
+    tlv_reader_t body;
+    memset(&r, 0, sizeof r);
+    r.operation = DOC_OP_SALE;
+    r.tax_system = 1;
+    r.receipt_number = 1;
+    r.items[0] = plain_item("Товар А", 12345, 1);
+    r.items[1] = plain_item("Товар Б", 999, 1);
+    r.items[0].vat = r.items[1].vat = rates[i].vat;
+    r.item_count = 2;
+    r.cash = 13344;
+    assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+    open_doc(buf, len, DOC_RECEIPT, &body);
+    const uint16_t expected[] = {1040, 1012, 1041, 1037, 1018, 1048, 1009,        1187,
+                                 1021, 1038, 1209, 1042, 1054, 1055, 1059,        1059,
+                                 1020, 1031, 1081, 1215, 1216, 1217, rates[i].tag};
+    expect_tags(body, expected, sizeof expected / sizeof expected[0]);
+    assert_int_equal(vln(body, rates[i].tag), rates[i].sum);
+    /* Read back: the sum of that rate and no other. */
+    assert_int_equal(doc_parse_receipt(buf, len, &hb, &back, &total, sign), 0);
+    assert_int_equal(back.vat_present, 1u << rates[i].vat);
+    assert_int_equal(back.vat_sums[rates[i].vat], rates[i].sum);
+    /* The table agrees with the hand arithmetic. */
+    assert_int_equal(doc_vat_amount(rates[i].vat, 13344), rates[i].sum);
+    assert_int_equal(doc_vat_rate(rates[i].vat)->sum_tag, rates[i].tag);
+  }
+  assert_null(doc_vat_rate(0));
+  assert_null(doc_vat_rate(13));
+  assert_int_equal(doc_vat_amount(13, 13344), 0);
+}
+
+/*
+** One receipt with four rates: each sum once, in tag order (1103, 1105,
+** then the 5 % and 22 % stand-ins), each from its own lines only; and the
+** rounding is half up on the receipt, not per line:
+**   10 %: 89.90 + 84.50 = 174.40; 17440 * 10 / 110 = 1585.45 -> 1585
+**   none: 45.00
+**   5 %: 100.00; 10000 * 5 / 105 = 476.19 -> 476
+**   22 %: 49.99 x 3 = 149.97 (three lines of 49.99); 14997 * 22 / 122
+**         = 2704.38 -> 2704 (per line: 4999 * 22 / 122 = 901.46 -> 901,
+**         x 3 = 2703: the per-line sum would be a kopeck short)
+**   half up: 0.15 at 20 %: 15 / 6 = 2.5 -> 3 (a banker's rounding gives 2)
+*/
+static void test_receipt_vat_mixed_and_rounding(void **state)
+{
+  (void)state;
+  static doc_receipt_t r;
+  doc_header_t h = header();
+  size_t len = 0;
+  tlv_reader_t body;
+  memset(&r, 0, sizeof r);
+  r.operation = DOC_OP_SALE;
+  r.tax_system = 1;
+  r.receipt_number = 2;
+  r.items[0] = plain_item("Кроссовки", 4999, 1);
+  r.items[0].vat = 11;
+  r.items[1] = plain_item("Молоко", 8990, 1);
+  r.items[1].vat = 2;
+  r.items[2] = plain_item("Кроссовки", 4999, 1);
+  r.items[2].vat = 11;
+  r.items[3] = plain_item("Хлеб", 4500, 1);
+  r.items[3].vat = 6;
+  r.items[4] = plain_item("Кефир", 8450, 1);
+  r.items[4].vat = 2;
+  r.items[5] = plain_item("Услуга", 10000, 1);
+  r.items[5].vat = 7;
+  r.items[6] = plain_item("Кроссовки", 4999, 1);
+  r.items[6].vat = 11;
+  r.item_count = 7;
+  r.cashless = 4999 * 3 + 8990 + 8450 + 4500 + 10000;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  EXPECT_TAGS(body, 1040, 1012, 1041, 1037, 1018, 1048, 1009, 1187, 1021, 1038, 1209, 1042, 1054,
+              1055, 1059, 1059, 1059, 1059, 1059, 1059, 1059, 1020, 1031, 1081, 1215, 1216, 1217,
+              1103, 1105, DOC_TAG_VAT_5, DOC_TAG_VAT_22);
+  assert_int_equal(vln(body, 1103), 1585);
+  assert_int_equal(vln(body, 1105), 4500);
+  assert_int_equal(vln(body, DOC_TAG_VAT_5), 476);
+  assert_int_equal(vln(body, DOC_TAG_VAT_22), 2704);
+
+  /* Half up. */
+  memset(&r, 0, sizeof r);
+  r.operation = DOC_OP_SALE;
+  r.tax_system = 1;
+  r.items[0] = plain_item("Спички", 15, 1);
+  r.item_count = 1;
+  r.cash = 15;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_int_equal(vln(body, 1102), 3);
+
+  /* The JSON names of the new sums (the FNS JSON names OFDs use). */
+  memset(&r, 0, sizeof r);
+  r.operation = DOC_OP_SALE;
+  r.tax_system = 1;
+  r.items[0] = plain_item("Кроссовки", 10000, 1);
+  r.items[0].vat = 11;
+  r.item_count = 1;
+  r.cash = 10000;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  int err = -1;
+  char *json = doc_to_json(buf, len, &err);
+  assert_non_null(json);
+  /* 10000 * 22 / 122 = 1803.28 -> 1803 */
+  assert_non_null(strstr(json, "\"nds22\":1803"));
+  free(json);
+}
+
+/*
+** The settlement totals of a state report, byte for byte as the format
+** lays them out (tag and length little-endian; VLN without trailing
+** zeros, 0 as one byte): one sale of 1.00 in cash at 20 % (VAT 0.17).
+*/
+static void test_state_report_totals_bytes(void **state)
+{
+  (void)state;
+  static const uint8_t expected[] = {
+      0xAA, 0x04, 0x34, 0x00,                         /* 1194, 52 bytes */
+      0x6E, 0x04, 0x04, 0x00, 0x01, 0x00, 0x00, 0x00, /* 1134 = 1 */
+      0x69, 0x04, 0x1C, 0x00,                         /* 1129 (sale), 28 bytes */
+      0x6F, 0x04, 0x04, 0x00, 0x01, 0x00, 0x00, 0x00, /* 1135 = 1 */
+      0x70, 0x04, 0x01, 0x00, 0x64,                   /* 1136 cash 100 */
+      0x72, 0x04, 0x01, 0x00, 0x00,                   /* 1138 cashless 0 */
+      0x73, 0x04, 0x01, 0x00, 0x11,                   /* 1139 VAT 20 % 17 */
+      0xB1, 0x04, 0x01, 0x00, 0x64,                   /* 1201 total 100 */
+      0x6D, 0x04, 0x08, 0x00,                         /* 1133 (corrections), 8 bytes */
+      0x78, 0x04, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, /* 1144 = 0 */
+  };
+  doc_header_t h = header();
+  doc_counters_t c;
+  doc_totals_t t;
+  size_t len = 0;
+  memset(&c, 0, sizeof c);
+  memset(&t, 0, sizeof t);
+  t.receipts[1].count = 1;
+  t.receipts[1].total = 100;
+  t.receipts[1].cash = 100;
+  t.receipts[1].vat[1] = 17;
+  t.receipts[1].vat_present = 1u << 1;
+  c.shift_totals = &t;
+  assert_int_equal(doc_build_state_report(&h, &c, buf, sizeof buf, &len), 0);
+  /* 1194 is the last requisite: the document ends with it. */
+  assert_true(len > sizeof expected);
+  assert_memory_equal(buf + len - sizeof expected, expected, sizeof expected);
+  doc_totals_t back;
+  assert_int_equal(doc_parse_totals(buf, len, 1194, &back), 0);
+  assert_int_equal(back.receipts[1].vat[1], 17);
+  assert_int_equal(back.receipts[1].count, 1);
+  assert_int_equal(doc_parse_totals(buf, len, 1157, &back), DOC_ERR_MISSING);
+}
+
+/* The requisites a form must carry: a sealed receipt and correction pass,
+** an unsealed one lacks 1077, a 21 without its 1157 and a 5 without 1194
+** are refused, and 7 is not a form this check knows. */
+static void test_required_requisites(void **state)
+{
+  (void)state;
+  static const uint8_t sign[6] = {1, 2, 3, 4, 5, 6};
+  doc_header_t h = header();
+  doc_receipt_t r = receipt4();
+  doc_counters_t c;
+  doc_totals_t t;
+  size_t len = 0;
+  uint16_t missing = 0;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_check_required(buf, len, &missing), DOC_ERR_MISSING);
+  assert_int_equal(missing, 1077);
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  assert_int_equal(doc_check_required(buf, len, &missing), 0);
+  r.correction_type = 1;
+  strcpy(r.correction_basis, "12-34/5");
+  assert_int_equal(doc_build_receipt(&h, &r, true, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  assert_int_equal(doc_check_required(buf, len, NULL), 0);
+
+  memset(&c, 0, sizeof c);
+  memset(&t, 0, sizeof t);
+  assert_int_equal(doc_build_state_report(&h, &c, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  assert_int_equal(doc_check_required(buf, len, &missing), DOC_ERR_MISSING);
+  assert_int_equal(missing, 1157);
+  c.fn_totals = &t;
+  assert_int_equal(doc_build_state_report(&h, &c, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  assert_int_equal(doc_check_required(buf, len, NULL), 0);
+  assert_int_equal(doc_build_shift(&h, &c, false, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  assert_int_equal(doc_check_required(buf, len, &missing), DOC_ERR_MISSING);
+  assert_int_equal(missing, 1194);
+  c.shift_totals = &t;
+  assert_int_equal(doc_build_shift(&h, &c, false, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_seal(buf, &len, sizeof buf, sign), 0);
+  assert_int_equal(doc_check_required(buf, len, NULL), 0);
+
+  /* The sums of a receipt agree with its lines; a VAT sum or a payment
+  ** changed in the bytes does not (the fiscal sign is not this check's). */
+  static doc_receipt_t scratch;
+  r = receipt4();
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_check_sums(buf, len, &scratch), 0);
+  {
+    tlv_reader_t b;
+    tlv_item_t vat = {0};
+    open_doc(buf, len, DOC_RECEIPT, &b);
+    assert_true(find_nth(b, 1102, 0, &vat));
+    uint8_t *value = (uint8_t *)vat.value; /* 5915 = 0x171B: change its low byte */
+    value[0] ^= 1;
+    assert_int_equal(doc_check_sums(buf, len, &scratch), DOC_ERR_TOTAL);
+    value[0] ^= 1;
+    assert_true(find_nth(b, 1031, 0, &vat));
+    value = (uint8_t *)vat.value;
+    value[0] ^= 1;
+    assert_int_equal(doc_check_sums(buf, len, &scratch), DOC_ERR_TOTAL);
+  }
+  assert_int_equal(doc_check_sums(buf, len, NULL), TLV_ERR_ARGUMENT);
+
+  doc_ack_t a;
+  memset(&a, 0, sizeof a);
+  strcpy(a.ofd_inn, "7704211201");
+  strcpy(a.fn_number, "9999078902012345");
+  a.document_number = 1;
+  a.operator_sign_len = 18;
+  assert_int_equal(doc_build_ack(&a, buf, sizeof buf, &len), 0);
+  assert_int_equal(doc_check_required(buf, len, NULL), DOC_ERR_WRONG_FORM);
+}
+
+/*
+** Payment forms and the 1214 rules. One line of 100.00 each time:
+**   1214 = 1 (prepayment 100 %) paid in cash          -> 1031 100.00
+**   1214 = 4 (full settlement) offsetting it          -> 1215 100.00
+**   1214 = 5 (partial settlement and credit): 30.00 card + 70.00 credit
+**   1214 = 6 (on credit)                              -> 1216 100.00
+**   1214 = 7 (credit payment) by card, 1217 counter-provision on a 4
+** and what the rules refuse.
+*/
+static int pay_one(uint8_t method, bool marked, uint64_t cash, uint64_t cashless, uint64_t prepaid,
+                   uint64_t credit, uint64_t other, size_t *len)
+{
+  static doc_receipt_t r;
+  doc_header_t h = header();
+  memset(&r, 0, sizeof r);
+  r.operation = DOC_OP_SALE;
+  r.tax_system = 1;
+  r.items[0] = marked ? marked_item("Кроссовки", 10000, KM1, 5, 1305, "x", 15)
+                      : plain_item("Кроссовки", 10000, 1);
+  r.items[0].payment_method = method;
+  r.item_count = 1;
+  r.cash = cash;
+  r.cashless = cashless;
+  r.prepaid = prepaid;
+  r.credit = credit;
+  r.other = other;
+  return doc_build_receipt(&h, &r, false, buf, sizeof buf, len);
+}
+
+static void test_payment_forms(void **state)
+{
+  (void)state;
+  size_t len = 0;
+  tlv_reader_t body;
+  tlv_item_t it;
+  assert_int_equal(pay_one(1, false, 10000, 0, 0, 0, 0, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_true(find_nth(body, 1059, 0, &it));
+  assert_int_equal(byte(enter(it), 1214), 1);
+  assert_int_equal(vln(body, 1031), 10000);
+  assert_int_equal(vln(body, 1215), 0);
+
+  assert_int_equal(pay_one(4, false, 0, 0, 10000, 0, 0, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_int_equal(vln(body, 1215), 10000);
+  assert_int_equal(vln(body, 1031), 0);
+  assert_int_equal(vln(body, 1020), 10000);
+
+  assert_int_equal(pay_one(5, false, 0, 3000, 0, 7000, 0, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_int_equal(vln(body, 1081), 3000);
+  assert_int_equal(vln(body, 1216), 7000);
+
+  assert_int_equal(pay_one(6, false, 0, 0, 0, 10000, 0, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_int_equal(vln(body, 1216), 10000);
+  assert_int_equal(pay_one(7, false, 0, 10000, 0, 0, 0, &len), 0);
+  assert_int_equal(pay_one(4, false, 0, 0, 0, 0, 10000, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_int_equal(vln(body, 1217), 10000);
+  /* 2 and 3 are money now too. */
+  assert_int_equal(pay_one(2, false, 10000, 0, 0, 0, 0, &len), 0);
+  assert_int_equal(pay_one(3, false, 0, 10000, 0, 0, 0, &len), 0);
+
+  /* Refused: an offset against a prepayment line, credit on a full one, a
+  ** prepayment paid by credit, money for credit paid on credit, a marked
+  ** prepayment, forms not adding up, a 1214 that does not exist. */
+  assert_int_equal(pay_one(1, false, 0, 0, 10000, 0, 0, &len), DOC_ERR_TOTAL);
+  assert_int_equal(len, 0);
+  assert_int_equal(pay_one(4, false, 0, 0, 0, 10000, 0, &len), DOC_ERR_TOTAL);
+  assert_int_equal(pay_one(3, false, 0, 0, 0, 10000, 0, &len), DOC_ERR_TOTAL);
+  assert_int_equal(pay_one(7, false, 0, 0, 0, 10000, 0, &len), DOC_ERR_TOTAL);
+  assert_int_equal(pay_one(6, false, 0, 0, 10000, 0, 0, &len), DOC_ERR_TOTAL);
+  assert_int_equal(pay_one(1, true, 10000, 0, 0, 0, 0, &len), DOC_ERR_TOTAL);
+  assert_int_equal(pay_one(4, true, 10000, 0, 0, 0, 0, &len), 0);
+  assert_int_equal(pay_one(5, false, 0, 3000, 0, 6000, 0, &len), DOC_ERR_TOTAL);
+  assert_int_equal(pay_one(8, false, 10000, 0, 0, 0, 0, &len), TLV_ERR_ARGUMENT);
+  assert_int_equal(pay_one(0, false, 10000, 0, 0, 0, 0, &len), TLV_ERR_ARGUMENT);
+}
+
+/*
+** An agent's line (a commission agent, 1222 = 32, selling for a supplier)
+** and a marked good sold as a quarter (1291 {1292 "1/4", 1293 1, 1294 4},
+** status 2): their requisites in the receipt, in 81 and 82, and through
+** the extras codec an FN keeps them in.
+*/
+static void test_agent_and_fraction(void **state)
+{
+  (void)state;
+  static doc_receipt_t r, back;
+  doc_header_t h = header(), hb;
+  size_t len = 0;
+  tlv_reader_t body;
+  tlv_item_t it;
+  uint64_t total;
+  uint8_t sign[6];
+  memset(&r, 0, sizeof r);
+  r.operation = DOC_OP_SALE;
+  r.tax_system = 1;
+  r.items[0] = plain_item("Билет", 50000, 1);
+  r.items[0].agent.sign = 32;
+  strcpy(r.items[0].agent.agent_phone, "+79001234567");
+  strcpy(r.items[0].agent.supplier_name, "ООО Театр");
+  strcpy(r.items[0].agent.supplier_inn, "7707083893");
+  strcpy(r.items[0].agent.supplier_phone, "+74951234567");
+  r.items[1] = marked_item("Сыр, головка", 80000, KM1, 5, 1305, "010460043993125621JgXJ5.T", 15);
+  r.items[1].quantity = (doc_quantity_t){25, 2};
+  r.items[1].total = 20000;
+  r.items[1].fraction_numerator = 1;
+  r.items[1].fraction_denominator = 4;
+  r.items[1].km_status = DOC_KM_MEASURED_SOLD;
+  r.item_count = 2;
+  r.cash = 70000;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  assert_int_equal(byte(body, 1057), 32);
+  assert_true(find_nth(body, 1059, 0, &it));
+  tlv_reader_t item = enter(it);
+  EXPECT_TAGS(item, 1030, 1079, 1023, 1043, 1199, 1212, 1214, 1222, 1223, 1224, 1226, 2108);
+  assert_int_equal(byte(item, 1222), 32);
+  tlv_reader_t agent = enter(get(item, 1223));
+  EXPECT_TAGS(agent, 1073);
+  expect_text(agent, 1073, "+79001234567");
+  tlv_reader_t supplier = enter(get(item, 1224));
+  EXPECT_TAGS(supplier, 1171, 1225);
+  expect_text(supplier, 1225, "ООО Театр");
+  expect_text(item, 1226, "7707083893");
+  assert_true(find_nth(body, 1059, 1, &it));
+  item = enter(it);
+  EXPECT_TAGS(item, 1030, 1079, 1023, 1043, 1199, 1212, 1214, 2108, 1291, 1163, 2000, 2100, 2102,
+              2003, 2106);
+  assert_int_equal(byte(item, 2003), DOC_KM_MEASURED_SOLD);
+  tlv_reader_t fraction = enter(get(item, 1291));
+  EXPECT_TAGS(fraction, 1292, 1293, 1294);
+  expect_text(fraction, 1292, "1/4");
+  assert_int_equal(vln(fraction, 1293), 1);
+  assert_int_equal(vln(fraction, 1294), 4);
+  /* Read back whole. */
+  assert_int_equal(doc_parse_receipt(buf, len, &hb, &back, &total, sign), 0);
+  assert_int_equal(back.items[0].agent.sign, 32);
+  assert_string_equal(back.items[0].agent.supplier_name, "ООО Театр");
+  assert_string_equal(back.items[0].agent.supplier_inn, "7707083893");
+  assert_int_equal(back.items[1].fraction_numerator, 1);
+  assert_int_equal(back.items[1].fraction_denominator, 4);
+
+  /* 81 and 82 carry the fraction too. */
+  assert_int_equal(doc_build_km_request(&h, &r.items[1], buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_KM_REQUEST, &body);
+  assert_int_equal(byte(body, 2003), DOC_KM_MEASURED_SOLD);
+  assert_int_equal(vln(enter(get(body, 1291)), 1294), 4);
+  assert_int_equal(doc_build_km_notification(&h, 42, &r, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_KM_NOTIFICATION, &body);
+  tlv_reader_t line = enter(get(body, 2007));
+  assert_int_equal(byte(line, 2110), DOC_KM_MEASURED_SOLD);
+  assert_int_equal(vln(enter(get(line, 1291)), 1293), 1);
+
+  /* The extras codec: what an FN stores beside its columns. */
+  uint8_t extras[2048];
+  size_t n = 0;
+  doc_item_t copy;
+  memset(&copy, 0, sizeof copy);
+  assert_int_equal(doc_item_extras_put(&r.items[0], extras, sizeof extras, &n), 0);
+  assert_true(n > 0);
+  assert_int_equal(doc_item_extras_get(extras, n, &copy), 0);
+  assert_memory_equal(&copy.agent, &r.items[0].agent, sizeof copy.agent);
+  assert_int_equal(doc_item_extras_put(&r.items[1], extras, sizeof extras, &n), 0);
+  assert_int_equal(doc_item_extras_get(extras, n, &copy), 0);
+  assert_int_equal(copy.fraction_denominator, 4);
+  doc_item_t plain = plain_item("Хлеб", 100, 1);
+  assert_int_equal(doc_item_extras_put(&plain, extras, sizeof extras, &n), 0);
+  assert_int_equal(n, 0);
+
+  /* Refused: an agent's line without its supplier, a "fraction" of 4/4. */
+  r.items[0].agent.supplier_inn[0] = '\0';
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), DOC_ERR_MISSING);
+  strcpy(r.items[0].agent.supplier_inn, "7707083893");
+  r.items[1].fraction_numerator = 4;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), TLV_ERR_ARGUMENT);
+}
+
+/*
+** The 2025 requisites: 1011 (the zone) after 1012 in 1, 11, 3 and 31 and
+** in 82 (with 2040), never in 2, 5, 21, 6; 1125 for an internet sale; the
+** zone numbers by hand: UTC+2 Kaliningrad 1, UTC+3 Moscow 2, UTC+10
+** Vladivostok 9, UTC+12 Kamchatka 11, UTC and UTC+3:30 none.
+*/
+static void test_ffd_2025_requisites(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_receipt_t r = receipt4();
+  doc_registration_t reg;
+  doc_counters_t c;
+  size_t len = 0;
+  tlv_reader_t body;
+  assert_int_equal(doc_timezone_of_offset(2 * 3600), 1);
+  assert_int_equal(doc_timezone_of_offset(3 * 3600), 2);
+  assert_int_equal(doc_timezone_of_offset(10 * 3600), 9);
+  assert_int_equal(doc_timezone_of_offset(12 * 3600), 11);
+  assert_int_equal(doc_timezone_of_offset(0), 0);
+  assert_int_equal(doc_timezone_of_offset(13 * 3600), 0);
+  assert_int_equal(doc_timezone_of_offset(3 * 3600 + 1800), 0);
+  assert_int_equal(doc_timezone_of_offset(-3 * 3600), 0);
+
+  h.timezone = 2;
+  r.internet = true;
+  assert_int_equal(doc_build_receipt(&h, &r, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_RECEIPT, &body);
+  EXPECT_TAGS(body, 1040, 1012, 1011, 1041, 1037, 1018, 1048, 1009, 1187, 1021, 1038, 1209, 1042,
+              1054, 1055, 1125, 1059, 1059, 1059, 1059, 1020, 1031, 1081, 1215, 1216, 1217, 1102,
+              2107);
+  assert_int_equal(byte(body, 1011), 2);
+  assert_int_equal(byte(body, 1125), 1);
+  assert_int_equal(doc_build_receipt(&h, &r, true, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_CORRECTION, &body);
+  assert_int_equal(byte(body, 1011), 2);
+  memset(&reg, 0, sizeof reg);
+  reg.tax_systems = 1;
+  strcpy(reg.ofd_inn, "7704211201");
+  assert_int_equal(doc_build_registration(&h, &reg, false, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_REGISTRATION, &body);
+  assert_int_equal(byte(body, 1011), 2);
+  assert_int_equal(doc_build_km_notification(&h, 9, &r, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_KM_NOTIFICATION, &body);
+  assert_int_equal(byte(body, 1011), 2);
+  assert_int_equal(u32(body, 2040), 9);
+  memset(&c, 0, sizeof c);
+  tlv_item_t it;
+  assert_int_equal(doc_build_shift(&h, &c, true, buf, sizeof buf, &len), 0);
+  open_doc(buf, len, DOC_SHIFT_OPEN, &body);
+  assert_false(find_nth(body, 1011, 0, &it));
+}
+
 /* A line as large as the dictionary allows: every text at its limit. */
 static doc_item_t largest_item(void)
 {
@@ -778,7 +1276,8 @@ static void test_km_notification(void **state)
   h.number = 77;
   assert_int_equal(doc_build_km_notification(&h, 42, &r, buf, sizeof buf, &len), 0);
   open_doc(buf, len, DOC_KM_NOTIFICATION, &body);
-  EXPECT_TAGS(body, 2002, 1012, 1041, 1037, 1018, 1040, 1054, 2007, 2007, 2007);
+  EXPECT_TAGS(body, 2002, 1012, 1041, 1037, 1018, 1040, 2040, 1054, 2007, 2007, 2007);
+  assert_int_equal(u32(body, 2040), 42);
   assert_int_equal(u32(body, 2002), 77);
   assert_int_equal(u32(body, 1040), 42);
   assert_int_equal(byte(body, 1054), DOC_OP_SALE);
@@ -1697,9 +2196,10 @@ static const uint8_t pin_km_request_end[] = {
 static const uint8_t pin_km_notification[] = {
     0xD2, 0x07, 0x04, 0x00, 0x05, 0x00, 0x00, 0x00, /* 2002 notification 5 */
 };
-/* 82 after 1018: 1040, 1054, and the 2007 header before its 2000 */
+/* 82 after 1018: 1040, 2040, 1054, and the 2007 header before its 2000 */
 static const uint8_t pin_km_notification_receipt[] = {
     0x10, 0x04, 0x04, 0x00, 0x06, 0x00, 0x00, 0x00, /* 1040 receipt document 6 */
+    0xF8, 0x07, 0x04, 0x00, 0x06, 0x00, 0x00, 0x00, /* 2040 receipt document 6 (2025) */
     0x1E, 0x04, 0x01, 0x00, 0x01, /* 1054 sale */
     0xD7, 0x07, 0x30, 0x00, /* 2007 sold code, 48 bytes */
 };
@@ -1974,6 +2474,13 @@ int main(void)
       cmocka_unit_test(test_state_report_and_fn_close),
       cmocka_unit_test(test_receipt_with_marked_lines),
       cmocka_unit_test(test_receipt_2107),
+      cmocka_unit_test(test_receipt_vat_every_rate),
+      cmocka_unit_test(test_receipt_vat_mixed_and_rounding),
+      cmocka_unit_test(test_state_report_totals_bytes),
+      cmocka_unit_test(test_required_requisites),
+      cmocka_unit_test(test_payment_forms),
+      cmocka_unit_test(test_agent_and_fraction),
+      cmocka_unit_test(test_ffd_2025_requisites),
       cmocka_unit_test(test_receipt_operations_and_correction),
       cmocka_unit_test(test_receipt_totals_and_arguments),
       cmocka_unit_test(test_receipt_size_limits),

@@ -491,6 +491,363 @@ static void test_counters_and_numbering(void **state)
   free(d);
 }
 
+/*
+** Reports and corrections: the counters of 1194 and 1157 in a state report
+** (21) and a shift close (5), added up from what was sold, and a
+** correction receipt by order (1173 = 1, 1174 {1178, 1179}). Expected
+** values by hand:
+**   sale 1: 4999.00 at 22 % + 89.90 at 10 %, cash 88.90 + card 5000.00;
+**           VAT 22 %: 499900 * 22 / 122 = 90145.90 -> 90146;
+**           VAT 10 %: 8990 * 10 / 110 = 817.27 -> 817
+**   sale 2: 45.00 without VAT, cash (1105 = 4500)
+**   return: 4999.00 at 22 %, card (VAT 90146)
+**   correction by order: sale of 100.00 at 22 %, cash (VAT 1803.28 -> 1803)
+*/
+static void add_line(fixture_t *f, const char *name, uint64_t price, uint8_t vat)
+{
+  doc_item_t it = plain_item(name, price);
+  it.vat = vat;
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+}
+
+static void expect_op(const doc_op_totals_t *o, uint32_t count, uint64_t total, uint64_t cash,
+                      uint64_t cashless)
+{
+  assert_int_equal(o->count, count);
+  assert_int_equal(o->total, total);
+  assert_int_equal(o->cash, cash);
+  assert_int_equal(o->cashless, cashless);
+}
+
+static void expect_day(const doc_totals_t *t)
+{
+  expect_op(&t->receipts[DOC_OP_SALE], 2, 508890 + 4500, 8890 + 4500, 500000);
+  assert_int_equal(t->receipts[DOC_OP_SALE].vat_present, (1u << 11) | (1u << 2) | (1u << 6));
+  assert_int_equal(t->receipts[DOC_OP_SALE].vat[11], 90146);
+  assert_int_equal(t->receipts[DOC_OP_SALE].vat[2], 817);
+  assert_int_equal(t->receipts[DOC_OP_SALE].vat[6], 4500);
+  expect_op(&t->receipts[DOC_OP_SALE_RETURN], 1, 499900, 0, 499900);
+  assert_int_equal(t->receipts[DOC_OP_SALE_RETURN].vat[11], 90146);
+  expect_op(&t->receipts[DOC_OP_PURCHASE], 0, 0, 0, 0);
+  assert_int_equal(t->corrections[DOC_OP_SALE].count, 1);
+  assert_int_equal(t->corrections[DOC_OP_SALE].total, 10000);
+}
+
+static void test_reports_and_corrections(void **state)
+{
+  fixture_t *f = *state;
+  fn_doc_result_t res, x, z;
+  fn_document_t *d = malloc(sizeof *d);
+  doc_totals_t t;
+  assert_non_null(d);
+  ready_to_sell(f, false);
+
+  f->now += 60;
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  add_line(f, "Кроссовки", 499900, 11);
+  add_line(f, "Молоко", 8990, 2);
+  assert_int_equal(fn_receipt_close(f->fn, 8890, 500000, false, NULL), 0);
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  add_line(f, "Хлеб", 4500, 6);
+  assert_int_equal(fn_receipt_close(f->fn, 4500, 0, false, NULL), 0);
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE_RETURN, 0x01, "Иванова"), 0);
+  add_line(f, "Кроссовки", 499900, 11);
+  assert_int_equal(fn_receipt_close(f->fn, 0, 499900, false, NULL), 0);
+
+  /* A correction by order: its rules, then the document. */
+  fn_correction_t c = {.type = 1, .date = T0 - DAY, .order_number = "12-34/5"};
+  fn_correction_t bad = c;
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  add_line(f, "Кроссовки", 10000, 11);
+  bad.order_number[0] = '\0'; /* by order without the order */
+  assert_int_equal(fn_correction_close(f->fn, 10000, 0, &bad, NULL), FN_ERR_VALUE);
+  bad = c;
+  bad.type = 0; /* own initiative with an order number */
+  assert_int_equal(fn_correction_close(f->fn, 10000, 0, &bad, NULL), FN_ERR_VALUE);
+  bad = c;
+  bad.date = f->now + DAY; /* a settlement in the future */
+  assert_int_equal(fn_correction_close(f->fn, 10000, 0, &bad, NULL), FN_ERR_VALUE);
+  bad = c;
+  bad.type = 2;
+  assert_int_equal(fn_correction_close(f->fn, 10000, 0, &bad, NULL), FN_ERR_VALUE);
+  assert_int_equal(fn_correction_close(f->fn, 10000, 0, &c, &res), 0);
+  assert_int_equal(fn_document_get(f->fn, res.number, d), 0);
+  assert_int_equal(d->type, DOC_CORRECTION);
+  {
+    tlv_reader_t top, body, basis;
+    tlv_item_t outer, it;
+    uint8_t type = 9;
+    uint32_t date = 0;
+    bool seen_1173 = false, seen_1174 = false;
+    tlv_reader_init(&top, d->data, d->len);
+    assert_int_equal(tlv_reader_next(&top, &outer), 0);
+    assert_int_equal(tlv_reader_enter(&outer, &body), 0);
+    while (tlv_reader_next(&body, &it) == 0) {
+      if (it.tag == 1173) {
+        seen_1173 = true;
+        assert_int_equal(tlv_get_byte(&it, &type), 0);
+      }
+      if (it.tag != 1174) continue;
+      seen_1174 = true;
+      assert_int_equal(tlv_reader_enter(&it, &basis), 0);
+      assert_int_equal(tlv_reader_next(&basis, &it), 0);
+      assert_int_equal(it.tag, 1178);
+      assert_int_equal(tlv_get_unixtime(&it, &date), 0);
+      assert_int_equal(tlv_reader_next(&basis, &it), 0);
+      assert_int_equal(it.tag, 1179);
+      assert_int_equal(it.length, 7);
+      assert_memory_equal(it.value, "12-34/5", 7);
+    }
+    assert_true(seen_1173 && seen_1174);
+    assert_int_equal(type, 1);
+    assert_int_equal(date, T0 - DAY);
+    /* 100.00 at 22 %: 1803. */
+    static doc_receipt_t r;
+    doc_header_t h;
+    uint64_t total = 0;
+    uint8_t sign[6];
+    assert_int_equal(doc_parse_receipt(d->data, d->len, &h, &r, &total, sign), 0);
+    assert_int_equal(r.vat_sums[11], 1803);
+  }
+
+  /* X: the state report inside the shift carries 1194 and 1157. */
+  assert_int_equal(fn_totals(f->fn, true, &t), 0);
+  expect_day(&t);
+  assert_int_equal(fn_state_report(f->fn, &x), 0);
+  assert_int_equal(fn_document_get(f->fn, x.number, d), 0);
+  assert_int_equal(count_tag(d->data, d->len, 1194, NULL), 1);
+  assert_int_equal(count_tag(d->data, d->len, 1157, NULL), 1);
+  memset(&t, 0xAA, sizeof t);
+  assert_int_equal(doc_parse_totals(d->data, d->len, 1194, &t), 0);
+  expect_day(&t);
+  assert_int_equal(doc_parse_totals(d->data, d->len, 1157, &t), 0);
+  expect_day(&t);
+  {
+    /* 1134: every receipt and correction, 4. */
+    tlv_reader_t top, body, inner;
+    tlv_item_t outer, it;
+    uint32_t all = 0;
+    tlv_reader_init(&top, d->data, d->len);
+    assert_int_equal(tlv_reader_next(&top, &outer), 0);
+    assert_int_equal(tlv_reader_enter(&outer, &body), 0);
+    while (tlv_reader_next(&body, &it) == 0 && it.tag != 1194) {}
+    assert_int_equal(it.tag, 1194);
+    assert_int_equal(tlv_reader_enter(&it, &inner), 0);
+    assert_int_equal(tlv_reader_next(&inner, &it), 0);
+    assert_int_equal(it.tag, 1134);
+    assert_int_equal(tlv_get_uint32(&it, &all), 0);
+    assert_int_equal(all, 4);
+  }
+
+  /* Z: the shift close carries the same; a new shift starts from 0, the
+  ** FN's totals go on. */
+  assert_int_equal(fn_shift_close(f->fn, "Иванова", &z), 0);
+  assert_int_equal(fn_document_get(f->fn, z.number, d), 0);
+  assert_int_equal(doc_parse_totals(d->data, d->len, 1194, &t), 0);
+  expect_day(&t);
+  assert_int_equal(fn_totals(f->fn, true, &t), 0);
+  expect_op(&t.receipts[DOC_OP_SALE], 0, 0, 0, 0);
+  assert_int_equal(fn_shift_open(f->fn, "Иванова", NULL), 0);
+  assert_int_equal(sell_plain(f, DOC_OP_SALE, 100), z.number + 2);
+  assert_int_equal(fn_totals(f->fn, true, &t), 0);
+  expect_op(&t.receipts[DOC_OP_SALE], 1, 100, 100, 0);
+  assert_int_equal(fn_totals(f->fn, false, &t), 0);
+  expect_op(&t.receipts[DOC_OP_SALE], 3, 508890 + 4500 + 100, 8890 + 4500 + 100, 500000);
+  /* A 21 outside a shift has 1157 only. */
+  assert_int_equal(fn_shift_close(f->fn, "", NULL), 0);
+  assert_int_equal(fn_state_report(f->fn, &x), 0);
+  assert_int_equal(fn_document_get(f->fn, x.number, d), 0);
+  assert_int_equal(doc_parse_totals(d->data, d->len, 1194, &t), DOC_ERR_MISSING);
+  assert_int_equal(doc_parse_totals(d->data, d->len, 1157, &t), 0);
+  assert_int_equal(t.receipts[DOC_OP_SALE].count, 3);
+  free(d);
+}
+
+/*
+** A prepayment and its final settlement, a sale on credit and the credit's
+** payment, through the FN: the forms land in 1215/1216, the FN's rules
+** refuse what the format forbids (nothing changes then), and the shift's
+** totals carry 1218/1219 (prepaid 100.00, credit 60.00).
+*/
+static void test_prepayment_and_credit(void **state)
+{
+  fixture_t *f = *state;
+  fn_doc_result_t res;
+  fn_document_t *d = malloc(sizeof *d);
+  static doc_receipt_t r;
+  doc_header_t h;
+  doc_totals_t t;
+  uint64_t total;
+  uint8_t sign[6];
+  assert_non_null(d);
+  ready_to_sell(f, false);
+  doc_item_t it = plain_item("Диван", 10000);
+
+  /* The prepayment: 100 %, in cash. */
+  it.payment_method = DOC_PAY_PREPAYMENT_FULL;
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  fn_payments_t bad = {.prepaid = 10000};
+  assert_int_equal(fn_receipt_close_paid(f->fn, &bad, NULL, NULL), FN_ERR_VALUE);
+  fn_payments_t cash = {.cash = 10000};
+  assert_int_equal(fn_receipt_close_paid(f->fn, &cash, NULL, &res), 0);
+
+  /* The settlement when the sofa is handed over: offset by the prepayment. */
+  it.payment_method = DOC_PAY_FULL;
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  fn_payments_t offset = {.prepaid = 10000};
+  assert_int_equal(fn_receipt_close_paid(f->fn, &offset, NULL, &res), 0);
+  assert_int_equal(fn_document_get(f->fn, res.number, d), 0);
+  assert_int_equal(doc_parse_receipt(d->data, d->len, &h, &r, &total, sign), 0);
+  assert_int_equal(r.prepaid, 10000);
+  assert_int_equal(r.cash, 0);
+  assert_int_equal(r.items[0].payment_method, DOC_PAY_FULL);
+
+  /* Partly on credit, then the credit paid. */
+  it.payment_method = DOC_PAY_PARTIAL_CREDIT;
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  fn_payments_t part = {.cashless = 4000, .credit = 6000};
+  assert_int_equal(fn_receipt_close_paid(f->fn, &part, NULL, &res), 0);
+  it.payment_method = DOC_PAY_CREDIT_PAYMENT;
+  it.price = it.total = 6000;
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  fn_payments_t on_credit = {.credit = 6000};
+  assert_int_equal(fn_receipt_close_paid(f->fn, &on_credit, NULL, NULL), FN_ERR_VALUE);
+  fn_payments_t paid = {.cash = 6000};
+  assert_int_equal(fn_receipt_close_paid(f->fn, &paid, NULL, &res), 0);
+
+  /* Sale totals: 4 receipts, 10000 + 10000 + 10000 + 6000 = 36000;
+  ** cash 10000 + 6000, card 4000, prepaid 10000, credit 6000. */
+  assert_int_equal(fn_totals(f->fn, true, &t), 0);
+  assert_int_equal(t.receipts[DOC_OP_SALE].count, 4);
+  assert_int_equal(t.receipts[DOC_OP_SALE].total, 36000);
+  assert_int_equal(t.receipts[DOC_OP_SALE].cash, 16000);
+  assert_int_equal(t.receipts[DOC_OP_SALE].cashless, 4000);
+  assert_int_equal(t.receipts[DOC_OP_SALE].prepaid, 10000);
+  assert_int_equal(t.receipts[DOC_OP_SALE].credit, 6000);
+  assert_int_equal(fn_shift_close(f->fn, "", &res), 0);
+  assert_int_equal(fn_document_get(f->fn, res.number, d), 0);
+  assert_int_equal(count_tag(d->data, d->len, 1218, NULL), 2); /* in 1194 and in 1157 */
+  assert_int_equal(count_tag(d->data, d->len, 1219, NULL), 2);
+  assert_int_equal(doc_parse_totals(d->data, d->len, 1194, &t), 0);
+  assert_int_equal(t.receipts[DOC_OP_SALE].prepaid, 10000);
+  assert_int_equal(t.receipts[DOC_OP_SALE].credit, 6000);
+  free(d);
+}
+
+/*
+** A marked good sold as a quarter and returned (1291, statuses 2 and 4 in
+** 81, 3 and 82), and an agent's line (1057, 1222-1226), through the FN:
+** the extra requisites survive the open receipt's storage (a reopen in
+** the middle) and reach the sealed documents.
+*/
+static void test_fraction_and_agent(void **state)
+{
+  fixture_t *f = *state;
+  char ki[32], km[300];
+  fn_km_check_t chk;
+  fn_doc_result_t res;
+  fn_notification_t *note = malloc(sizeof *note);
+  fn_document_t *d = malloc(sizeof *d);
+  static doc_receipt_t r;
+  doc_header_t h;
+  uint64_t total;
+  uint8_t sign[6];
+  assert_non_null(note);
+  assert_non_null(d);
+  ready_to_sell(f, false);
+  make_ki(ki, 77);
+  size_t n = code_44(km, ki, "TH01");
+  doc_item_t it = marked_item(km, n, 80000);
+  it.quantity = (doc_quantity_t){25, 2};
+  it.total = 20000;
+  it.fraction_numerator = 1;
+  it.fraction_denominator = 4;
+  it.km_status = DOC_KM_MEASURED_SOLD;
+  assert_int_equal(fn_km_check(f->fn, &it, &chk), 0);
+  assert_int_equal(count_tag(chk.request, chk.request_len, 1291, NULL), 1);
+  assert_int_equal(fn_km_accept(f->fn, it.km, it.km_len, true), 0);
+  doc_item_t ticket = plain_item("Билет", 50000);
+  ticket.agent.sign = 32;
+  strcpy(ticket.agent.supplier_name, "ООО Театр");
+  strcpy(ticket.agent.supplier_inn, "7707083893");
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  reopen(f); /* the open receipt is rows: its extras too */
+  assert_int_equal(fn_receipt_add(f->fn, &ticket), 0);
+  assert_int_equal(fn_receipt_close(f->fn, 70000, 0, false, &res), 0);
+  assert_int_equal(fn_document_get(f->fn, res.number, d), 0);
+  assert_int_equal(doc_parse_receipt(d->data, d->len, &h, &r, &total, sign), 0);
+  assert_int_equal(r.items[0].fraction_denominator, 4);
+  assert_int_equal(r.items[0].km_status, DOC_KM_MEASURED_SOLD);
+  assert_int_equal(r.items[1].agent.sign, 32);
+  assert_string_equal(r.items[1].agent.supplier_inn, "7707083893");
+  assert_int_equal(count_tag(d->data, d->len, 1057, NULL), 1);
+  assert_int_equal(fn_notification_next(f->fn, note), 0);
+  unsigned status = 0;
+  assert_int_equal(count_tag(note->data, note->len, 2110, &status), 1);
+  assert_int_equal(status, DOC_KM_MEASURED_SOLD);
+  assert_int_equal(count_tag(note->data, note->len, 1291, NULL), 1);
+
+  /* The quarter comes back: status 4. */
+  it.km_status = DOC_KM_MEASURED_RETURNED;
+  assert_int_equal(fn_km_check(f->fn, &it, &chk), 0);
+  status = 0;
+  assert_int_equal(count_tag(chk.request, chk.request_len, 2003, &status), 1);
+  assert_int_equal(status, DOC_KM_MEASURED_RETURNED);
+  assert_int_equal(fn_km_accept(f->fn, it.km, it.km_len, true), 0);
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE_RETURN, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &it), 0);
+  assert_int_equal(fn_receipt_close(f->fn, 20000, 0, false, &res), 0);
+  assert_int_equal(fn_document_get(f->fn, res.number, d), 0);
+  assert_int_equal(doc_parse_receipt(d->data, d->len, &h, &r, &total, sign), 0);
+  assert_int_equal(r.operation, DOC_OP_SALE_RETURN);
+  assert_int_equal(r.items[0].km_status, DOC_KM_MEASURED_RETURNED);
+  assert_int_equal(r.items[0].fraction_numerator, 1);
+  free(note);
+  free(d);
+}
+
+/*
+** A new FN replacing a closed one: its first document is an 11 with 1205
+** bit 0; an 11 without that bit is refused from READY, a 1 is still fine.
+** The registration data come back from the archive whole.
+*/
+static void test_replacement_registration(void **state)
+{
+  fixture_t *f = *state;
+  fn_registration_t r, back;
+  fn_doc_result_t res;
+  fn_document_t *d = malloc(sizeof *d);
+  assert_non_null(d);
+  registration_fill(&r, false);
+  r.reg.reason_mask = 0;
+  assert_int_equal(fn_register(f->fn, &r, true, NULL), FN_ERR_STATE);
+  r.reg.reason_mask = FN_REREG_FN_REPLACED;
+  assert_int_equal(fn_register(f->fn, &r, true, &res), 0);
+  assert_int_equal(res.number, 1);
+  assert_int_equal(fn_document_get(f->fn, 1, d), 0);
+  assert_int_equal(d->type, DOC_REREGISTRATION);
+  memset(&back, 0, sizeof back);
+  assert_int_equal(doc_parse_registration(d->data, d->len, &back.header, &back.reg), 0);
+  assert_string_equal(back.header.kkt_reg_number, r.header.kkt_reg_number);
+  assert_string_equal(back.header.user_inn, r.header.user_inn);
+  assert_string_equal(back.header.user_name, r.header.user_name);
+  assert_string_equal(back.header.address, r.header.address);
+  assert_string_equal(back.reg.ofd_inn, r.reg.ofd_inn);
+  assert_int_equal(back.reg.tax_systems, r.reg.tax_systems);
+  assert_int_equal(back.reg.marking, r.reg.marking);
+  assert_int_equal(back.reg.reason_mask, FN_REREG_FN_REPLACED);
+  assert_false(back.header.autonomous);
+  /* Registered: it sells. */
+  assert_int_equal(fn_shift_open(f->fn, "Иванова", NULL), 0);
+  assert_int_equal(sell_plain(f, DOC_OP_SALE, 100), 3);
+  free(d);
+}
+
 /* ---------------------------------------------------------------------- */
 /* The clock rules                                                         */
 
@@ -1726,6 +2083,10 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_create_and_open, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
       cmocka_unit_test_setup_teardown(test_counters_and_numbering, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reports_and_corrections, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_replacement_registration, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_prepayment_and_credit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fraction_and_agent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rule_24_hours, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rule_30_days, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rule_90_days, setup, teardown),
