@@ -715,27 +715,28 @@ static int report_print(const kassa_config_t *cfg, const char *device, const fn_
 static int report_cmd(const kassa_config_t *cfg, int argc, char **argv)
 {
   bool json = false, z, print = false;
-  const char *cashier = "", *printer = NULL;
-  if (argc < 2 || (strcmp(argv[1], "x") && strcmp(argv[1], "z"))) {
+  const char *cashier = "", *printer = NULL, *cashier_given = NULL;
+  const cli_option_t options[] = {
+      {"json", 0, NULL, &json},
+      {"print", 0, NULL, &print},
+      {"printer", 0, &printer, NULL},
+      {"cashier", 0, &cashier_given, NULL},
+  };
+  int at = 0;
+  if (cli_parse_options("report", report_usage, argc, argv, options,
+                        sizeof options / sizeof options[0], &at) != 0)
+    return 2;
+  if (argc - at != 1 || (strcmp(argv[at], "x") && strcmp(argv[at], "z"))) {
     fprintf(stderr, "kassa report: x or z?\n\n%s", report_usage);
     return 2;
   }
-  z = !strcmp(argv[1], "z");
-  for (int i = 2; i < argc; i++) {
-    if (!strcmp(argv[i], "--json"))
-      json = true;
-    else if (!strcmp(argv[i], "--print"))
-      print = true;
-    else if (!strcmp(argv[i], "--printer")) {
-      if (!(printer = arg_value(argc, argv, &i))) return 2;
-      print = true;
-    } else if (z && !strcmp(argv[i], "--cashier")) {
-      if (!(cashier = arg_value(argc, argv, &i))) return 2;
-    } else {
-      fprintf(stderr, "kassa report: unknown option %s\n\n%s", argv[i], report_usage);
-      return 2;
-    }
+  z = !strcmp(argv[at], "z");
+  if (printer) print = true;
+  if (cashier_given && !z) { /* only the Z (the shift close) names who closed it */
+    fprintf(stderr, "kassa report: unknown option --cashier\n\n%s", report_usage);
+    return 2;
   }
+  if (cashier_given) cashier = cashier_given;
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_status_t st;
@@ -823,20 +824,15 @@ int cli_cash(const kassa_config_t *cfg, int argc, char **argv)
     fputs(cash_usage, stdout);
     return 0;
   }
-  if (argc < 3 || (strcmp(argv[1], "in") && strcmp(argv[1], "out")) ||
-      !cli_number(argv[2], 1, (1UL << 48) - 1, &amount)) {
+  const cli_option_t options[] = {{"json", 0, NULL, &json}};
+  int at = 0;
+  if (cli_parse_options("cash", cash_usage, argc, argv, options, 1, &at) != 0) return 2;
+  if (argc - at != 2 || (strcmp(argv[at], "in") && strcmp(argv[at], "out")) ||
+      !cli_number(argv[at + 1], 1, (1UL << 48) - 1, &amount)) {
     fprintf(stderr, "kassa cash: in or out, and an amount in kopecks\n\n%s", cash_usage);
     return 2;
   }
-  for (int i = 3; i < argc; i++) {
-    if (!strcmp(argv[i], "--json"))
-      json = true;
-    else {
-      fprintf(stderr, "kassa cash: unknown option %s\n\n%s", argv[i], cash_usage);
-      return 2;
-    }
-  }
-  bool in = !strcmp(argv[1], "in");
+  bool in = !strcmp(argv[at], "in");
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_status_t st;
@@ -928,40 +924,35 @@ int cli_correction(const kassa_config_t *cfg, int argc, char **argv)
     fputs(correction_usage, stdout);
     return 0;
   }
-  for (int i = 1; i < argc; i++) {
-    const char *v = NULL;
-    if (!strcmp(argv[i], "--json")) {
-      json = true;
-      continue;
-    }
-    if (strncmp(argv[i], "--", 2) || !(v = arg_value(argc, argv, &i))) {
-      fprintf(stderr, "kassa correction: unknown option %s\n\n%s", argv[i], correction_usage);
-      return 2;
-    }
-    const char *opt = argv[i - 1];
-    bool ok = true;
-    if (!strcmp(opt, "--operation"))
-      operation = v;
-    else if (!strcmp(opt, "--cash"))
-      ok = have_cash = cli_number(v, 0, (1UL << 48) - 1, &cash);
-    else if (!strcmp(opt, "--cashless"))
-      ok = have_cashless = cli_number(v, 0, (1UL << 48) - 1, &cashless);
-    else if (!strcmp(opt, "--vat"))
-      ok = (vat = vat_from_text(v)) != 0;
-    else if (!strcmp(opt, "--reason"))
-      reason = v;
-    else if (!strcmp(opt, "--order"))
-      order = v;
-    else if (!strcmp(opt, "--date"))
-      date = v;
-    else if (!strcmp(opt, "--cashier"))
-      cashier = v;
-    else
-      ok = false;
-    if (!ok) {
-      fprintf(stderr, "kassa correction: bad %s %s\n\n%s", opt, v, correction_usage);
-      return 2;
-    }
+  const char *cash_text = NULL, *cashless_text = NULL, *vat_text = NULL, *order_given = NULL,
+             *cashier_given = NULL;
+  const cli_option_t options[] = {
+      {"json", 0, NULL, &json},
+      {"operation", 0, &operation, NULL},
+      {"cash", 0, &cash_text, NULL},
+      {"cashless", 0, &cashless_text, NULL},
+      {"vat", 0, &vat_text, NULL},
+      {"reason", 0, &reason, NULL},
+      {"order", 0, &order_given, NULL},
+      {"date", 0, &date, NULL},
+      {"cashier", 0, &cashier_given, NULL},
+  };
+  if (cli_parse_options("correction", correction_usage, argc, argv, options,
+                        sizeof options / sizeof options[0], NULL) != 0)
+    return 2;
+  if (order_given) order = order_given;
+  if (cashier_given) cashier = cashier_given;
+  const char *bad = NULL, *bad_value = NULL;
+  if (cash_text && !(have_cash = cli_number(cash_text, 0, (1UL << 48) - 1, &cash)))
+    bad = "--cash", bad_value = cash_text;
+  else if (cashless_text &&
+           !(have_cashless = cli_number(cashless_text, 0, (1UL << 48) - 1, &cashless)))
+    bad = "--cashless", bad_value = cashless_text;
+  else if (vat_text && (vat = vat_from_text(vat_text)) == 0)
+    bad = "--vat", bad_value = vat_text;
+  if (bad) {
+    fprintf(stderr, "kassa correction: bad %s %s\n\n%s", bad, bad_value, correction_usage);
+    return 2;
   }
   uint8_t op = !operation                     ? 0
                : !strcmp(operation, "income") ? DOC_OP_SALE
@@ -1102,18 +1093,19 @@ static int fd_copy(const kassa_config_t *cfg, int argc, char **argv)
 static int fn_replace_cmd(const kassa_config_t *cfg, int argc, char **argv)
 {
   char number[17] = "";
-  const char *cashier = "";
-  for (int i = 1; i < argc; i++) {
-    const char *v = NULL;
-    if (!strcmp(argv[i], "--fn-number") && (v = arg_value(argc, argv, &i)) && all_digits(v, 16, 16))
-      snprintf(number, sizeof number, "%s", v);
-    else if (!strcmp(argv[i], "--cashier") && (v = arg_value(argc, argv, &i)))
-      cashier = v;
-    else {
-      fprintf(stderr, "kassa fn replace: --fn-number (16 digits) [--cashier NAME]\n\n%s", fn_usage);
-      return 2;
-    }
+  const char *cashier = "", *number_given = NULL, *cashier_given = NULL;
+  const cli_option_t options[] = {
+      {"fn-number", 0, &number_given, NULL},
+      {"cashier", 0, &cashier_given, NULL},
+  };
+  int at = 0;
+  if (cli_read_options(argc, argv, options, 2, &at) != CLI_OPTIONS_OK || at != argc ||
+      (number_given && !all_digits(number_given, 16, 16))) {
+    fprintf(stderr, "kassa fn replace: --fn-number (16 digits) [--cashier NAME]\n\n%s", fn_usage);
+    return 2;
   }
+  if (number_given) snprintf(number, sizeof number, "%s", number_given);
+  if (cashier_given) cashier = cashier_given;
   if (!number[0]) {
     fprintf(stderr, "kassa fn replace: the new FN's --fn-number is needed\n\n%s", fn_usage);
     return 2;
