@@ -1248,6 +1248,46 @@ typedef struct field {
 /* A tag the table does not hold: 0 to go on (skipped or read), else rc. */
 typedef int (*field_other_t)(const tlv_item_t *item, void *out, uint32_t *seen);
 
+/* One requisite into the member its row names. */
+static int read_one(const tlv_item_t *item, const field_t *row, void *out)
+{
+  void *to = (uint8_t *)out + row->offset;
+  switch (row->kind) {
+  case FIELD_U32:
+    return tlv_get_uint32(item, to);
+  case FIELD_TIME:
+    return tlv_get_unixtime(item, to);
+  case FIELD_BYTE:
+    return tlv_get_byte(item, to);
+  case FIELD_TEXT:
+    return get_text(item, to, row->size);
+  }
+  return TLV_ERR_ARGUMENT;
+}
+
+/* The requisites every document's header may carry (doc_header_t). */
+static const field_t header_fields[] = {
+    FIELD(1040, FIELD_U32, doc_header_t, number),
+    FIELD(1012, FIELD_TIME, doc_header_t, time),
+    FIELD(1041, FIELD_TEXT, doc_header_t, fn_number),
+    FIELD(1037, FIELD_TEXT, doc_header_t, kkt_reg_number),
+    FIELD(1018, FIELD_TEXT, doc_header_t, user_inn),
+    FIELD(1048, FIELD_TEXT, doc_header_t, user_name),
+    FIELD(1021, FIELD_TEXT, doc_header_t, cashier),
+    FIELD(1009, FIELD_TEXT, doc_header_t, address),
+    FIELD(1187, FIELD_TEXT, doc_header_t, place),
+    FIELD(1038, FIELD_U32, doc_header_t, shift_number),
+    FIELD(1011, FIELD_BYTE, doc_header_t, timezone),
+};
+
+/* item into h when it is a header requisite: 0 read, 1 not one, else rc. */
+static int header_field(const tlv_item_t *item, doc_header_t *h)
+{
+  for (size_t k = 0; k < sizeof header_fields / sizeof header_fields[0]; k++)
+    if (header_fields[k].tag == item->tag) return read_one(item, &header_fields[k], h);
+  return 1;
+}
+
 static int read_fields(tlv_reader_t *body, const field_t *table, size_t count, void *out,
                        uint32_t *seen, field_other_t other)
 {
@@ -1261,24 +1301,23 @@ static int read_fields(tlv_reader_t *body, const field_t *table, size_t count, v
       continue;
     }
     if ((rc = seen_once(seen, (unsigned)k)) != 0) return rc;
-    void *to = (uint8_t *)out + table[k].offset;
-    switch (table[k].kind) {
-    case FIELD_U32:
-      rc = tlv_get_uint32(&item, to);
-      break;
-    case FIELD_TIME:
-      rc = tlv_get_unixtime(&item, to);
-      break;
-    case FIELD_BYTE:
-      rc = tlv_get_byte(&item, to);
-      break;
-    case FIELD_TEXT:
-      rc = get_text(&item, to, table[k].size);
-      break;
-    }
-    if (rc != 0) return rc;
+    if ((rc = read_one(&item, &table[k], out)) != 0) return rc;
   }
   return rc == TLV_ERR_END ? 0 : rc;
+}
+
+/* A whole document of `form` from outside into out (size bytes, zeroed
+** first) through its field table; *seen as read_fields() leaves it. */
+static int read_document(const uint8_t *doc, size_t len, uint16_t form, const field_t *table,
+                         size_t count, void *out, size_t size, uint32_t *seen, field_other_t other)
+{
+  tlv_item_t outer;
+  tlv_reader_t body;
+  int rc = open_document(doc, len, form, &outer, &body);
+  if (rc != 0) return rc;
+  memset(out, 0, size);
+  *seen = 0;
+  return read_fields(&body, table, count, out, seen, other);
 }
 
 /* Operator acknowledgement (7). Bits: 0 1017, 1 1041, 2 1040, 3 1012 (the
@@ -1324,16 +1363,13 @@ static int ack_other(const tlv_item_t *item, void *out, uint32_t *seen)
 
 int doc_parse_ack(const uint8_t *doc, size_t len, doc_ack_t *out)
 {
-  tlv_item_t outer;
-  tlv_reader_t body;
   doc_ack_t a;
-  uint32_t seen = 0;
+  uint32_t seen;
   int rc;
   if (!out) return TLV_ERR_ARGUMENT;
-  if ((rc = open_document(doc, len, DOC_OPERATOR_ACK, &outer, &body)) != 0) return rc;
-  memset(&a, 0, sizeof a);
-  if ((rc = read_fields(&body, ack_fields, sizeof ack_fields / sizeof ack_fields[0], &a, &seen,
-                        ack_other)) != 0)
+  if ((rc = read_document(doc, len, DOC_OPERATOR_ACK, ack_fields,
+                          sizeof ack_fields / sizeof ack_fields[0], &a, sizeof a, &seen,
+                          ack_other)) != 0)
     return rc;
   /* 1017 (either place), 1012, 1068 {1022} and 1078 are mandatory; 1041
   ** and 1040 (bits 1 and 2) may come from the container's header. */
@@ -1356,17 +1392,13 @@ static const field_t km_answer_fields[] = {
 
 int doc_parse_km_answer(const uint8_t *doc, size_t len, doc_km_answer_t *out)
 {
-  tlv_item_t outer;
-  tlv_reader_t body;
   doc_km_answer_t a;
-  uint32_t seen = 0;
+  uint32_t seen;
   int rc;
   if (!out) return TLV_ERR_ARGUMENT;
-  if ((rc = open_document(doc, len, DOC_KM_ANSWER, &outer, &body)) != 0) return rc;
-  memset(&a, 0, sizeof a);
-  if ((rc = read_fields(&body, km_answer_fields,
-                        sizeof km_answer_fields / sizeof km_answer_fields[0], &a, &seen, NULL)) !=
-      0)
+  if ((rc = read_document(doc, len, DOC_KM_ANSWER, km_answer_fields,
+                          sizeof km_answer_fields / sizeof km_answer_fields[0], &a, sizeof a, &seen,
+                          NULL)) != 0)
     return rc;
   a.km_len = strlen(a.km);
   /* Without a processing code the answer says nothing; a request the OISM
@@ -1386,17 +1418,13 @@ static const field_t km_ticket_fields[] = {
 
 int doc_parse_km_ticket(const uint8_t *doc, size_t len, doc_km_ticket_t *out)
 {
-  tlv_item_t outer;
-  tlv_reader_t body;
   doc_km_ticket_t t;
-  uint32_t seen = 0;
+  uint32_t seen;
   int rc;
   if (!out) return TLV_ERR_ARGUMENT;
-  if ((rc = open_document(doc, len, DOC_KM_TICKET, &outer, &body)) != 0) return rc;
-  memset(&t, 0, sizeof t);
-  if ((rc = read_fields(&body, km_ticket_fields,
-                        sizeof km_ticket_fields / sizeof km_ticket_fields[0], &t, &seen, NULL)) !=
-      0)
+  if ((rc = read_document(doc, len, DOC_KM_TICKET, km_ticket_fields,
+                          sizeof km_ticket_fields / sizeof km_ticket_fields[0], &t, sizeof t, &seen,
+                          NULL)) != 0)
     return rc;
   /* Which notification, and whether it was taken. */
   if ((seen & 0x3u) != 0x3u) return DOC_ERR_MISSING;
@@ -1767,31 +1795,12 @@ int doc_parse_registration(const uint8_t *doc, size_t len, doc_header_t *h, doc_
   memset(h, 0, sizeof *h);
   memset(r, 0, sizeof *r);
   while ((rc = tlv_reader_next(&body, &x)) == 0) {
+    if ((rc = header_field(&x, h)) != 1) {
+      if (rc != 0) return rc;
+      continue;
+    }
+    rc = 0; /* a requisite the cases below do not name is skipped */
     switch (x.tag) {
-    case 1040:
-      rc = tlv_get_uint32(&x, &h->number);
-      break;
-    case 1012:
-      rc = tlv_get_unixtime(&x, &h->time);
-      break;
-    case 1037:
-      rc = get_text(&x, h->kkt_reg_number, sizeof h->kkt_reg_number);
-      break;
-    case 1018:
-      rc = get_text(&x, h->user_inn, sizeof h->user_inn);
-      break;
-    case 1048:
-      rc = get_text(&x, h->user_name, sizeof h->user_name);
-      break;
-    case 1009:
-      rc = get_text(&x, h->address, sizeof h->address);
-      break;
-    case 1187:
-      rc = get_text(&x, h->place, sizeof h->place);
-      break;
-    case 1021:
-      rc = get_text(&x, h->cashier, sizeof h->cashier);
-      break;
     case 1002:
       rc = tlv_get_byte(&x, &autonomous);
       break;
@@ -1843,40 +1852,12 @@ int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_recei
   *total = 0;
   memset(sign, 0, 6);
   while ((rc = tlv_reader_next(&body, &x)) == 0) {
+    if ((rc = header_field(&x, h)) != 1) {
+      if (rc != 0) return rc;
+      continue;
+    }
+    rc = 0; /* a requisite the cases below do not name is skipped */
     switch (x.tag) {
-    case 1040:
-      rc = tlv_get_uint32(&x, &h->number);
-      break;
-    case 1012:
-      rc = tlv_get_unixtime(&x, &h->time);
-      break;
-    case 1041:
-      rc = get_text(&x, h->fn_number, sizeof h->fn_number);
-      break;
-    case 1037:
-      rc = get_text(&x, h->kkt_reg_number, sizeof h->kkt_reg_number);
-      break;
-    case 1018:
-      rc = get_text(&x, h->user_inn, sizeof h->user_inn);
-      break;
-    case 1048:
-      rc = get_text(&x, h->user_name, sizeof h->user_name);
-      break;
-    case 1021:
-      rc = get_text(&x, h->cashier, sizeof h->cashier);
-      break;
-    case 1009:
-      rc = get_text(&x, h->address, sizeof h->address);
-      break;
-    case 1187:
-      rc = get_text(&x, h->place, sizeof h->place);
-      break;
-    case 1038:
-      rc = tlv_get_uint32(&x, &h->shift_number);
-      break;
-    case 1011:
-      rc = tlv_get_byte(&x, &h->timezone);
-      break;
     case 1125: {
       uint8_t internet = 0;
       rc = tlv_get_byte(&x, &internet);
