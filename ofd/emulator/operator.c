@@ -32,7 +32,8 @@
 ** an answer never leaves before the commit that makes it true. Bytes the
 ** frame parser rejects are skipped while it resynchronises on the next
 ** signature; when a read leaves rejected bytes and nothing that could still
-** become a frame, the connection is closed. A container type a port does
+** become a frame, or rejected bytes are followed by a second of silence, the
+** connection is closed. A container type a port does
 ** not serve, or a request of message type 0x5A (an answer's), also closes
 ** the connection. A connection idle 120 s is closed.
 **
@@ -669,6 +670,11 @@ static void *conn_main(void *arg)
     if (ready < 0) break;
     if (ready == 0) {
       if (++idle > IDLE_SECONDS * 5) break;
+      /* Rejected bytes, then a second of silence: the peer is not speaking
+      ** this protocol (a TLS client on a plain port, whose hello may end in
+      ** what looks like the start of a signature, waits for an answer that
+      ** will never come). Close, so it learns at once. */
+      if (idle >= 5 && frame_parser_skipped(&c->parser) > skipped_at_good) break;
       continue;
     }
     idle = 0;

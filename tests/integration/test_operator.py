@@ -220,6 +220,20 @@ try:
           closes(ofd_port, os.urandom(512).replace(b"\x2a", b"\x00").replace(b"\xdd", b"\x00")))
     a = exchange(ofd_port, [frame("ofd", t, n, bytes(b))])[0]
     check("server alive after garbage", a and a["raw"] == answers[-1]["raw"])
+    # Garbage ending in what could start a signature (as a TLS hello may), then
+    # silence: closed after about a second, not kept for the 120 s idle limit;
+    # a wait of 10 s with no close fails.
+    s = socket.create_connection(("127.0.0.1", ofd_port), timeout=10)
+    s.sendall(b"\x16\x03\x01\x02\x00" + os.urandom(300).replace(b"\x2a", b"\x00") + b"\x2a\x08")
+    try:
+        got = s.recv(10)
+        closed = got == b""
+    except ConnectionResetError:
+        closed = True
+    except socket.timeout:
+        closed = False
+    s.close()
+    check("garbage with a partial signature, then silence: closed", closed)
 
     # OISM: 81 for issued codes -> 2109 = 1; 82 applied once.
     for q in requests:
