@@ -38,7 +38,10 @@ from harness import Checks, free_ports, ki, unescape  # noqa: E402
 
 OPERATOR, DRIVER = sys.argv[1], sys.argv[2]
 BUDGET = 1500
-SLACK = 400  # scheduling noise on a loaded CI machine (sanitizers)
+# Scheduling noise on a loaded 2-core CI machine under ASan: generous, yet
+# BUDGET + SLACK stays under the slow host's 3 000 ms, so a check that waited
+# for it still fails.
+SLACK = 900
 FN = "9999078900004343"
 check = Checks()
 tmp = tempfile.mkdtemp(prefix="kassa-trueapi-")
@@ -172,7 +175,7 @@ try:
     # The next check goes straight to A.
     j = d.cmd("check", issued_ok)
     check("issued: ok from A", j["rc"] == 0 and j["verdict"] == "ok" and j["host"] == A and
-          j["tried"] == 1 and j["elapsedMs"] < 1000, j)
+          j["tried"] == 1 and j["elapsedMs"] < BUDGET, j)
     check("quarantined host not asked again", b_checks() == before + 1)
     check("reqId and tag 1265", len(j["reqId"]) == 36 and j["reqTimestamp"] > 1.6e12 and
           j["tag1265"] == f"UUID={j['reqId']}&Time={j['reqTimestamp']}", j)
@@ -248,7 +251,7 @@ try:
     d3 = Driver(A, key="wrong")
     j = d3.cmd("check", issued_ok)
     check("wrong key: auth, no answer", j["rc"] != 0 and j["err"] == "auth" and
-          j["verdict"] == "no_answer" and j["elapsedMs"] < 1000, j)
+          j["verdict"] == "no_answer" and j["elapsedMs"] < BUDGET, j)
     j = d3.cmd("hosts")
     check("wrong key quarantines nothing", [h["quarantined"] for h in j["hosts"]] ==
           [False, False, True], j)
