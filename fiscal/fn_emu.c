@@ -232,7 +232,6 @@ typedef enum stmt_id {
   S_DOC_GET,
   S_DOC_NEXT_UNSENT,
   S_DOC_FIRST_UNSENT,
-  S_DOC_STATE,
   S_DOC_ACK,
   S_NOTE_INSERT,
   S_NOTE_NEXT,
@@ -306,7 +305,6 @@ static const char *const statements[S__COUNT] = {
                           " WHERE queued = 1 AND acknowledged = 0 ORDER BY number LIMIT 1",
     [S_DOC_FIRST_UNSENT] = "SELECT number, time FROM documents"
                            " WHERE queued = 1 AND acknowledged = 0 ORDER BY number LIMIT 1",
-    [S_DOC_STATE] = "SELECT queued, acknowledged FROM documents WHERE number = ?1",
     [S_DOC_ACK] = "UPDATE documents SET acknowledged = 1, ack_time = ?2"
                   " WHERE number = ?1 AND acknowledged = 0",
     [S_NOTE_INSERT] = "INSERT INTO notifications (number, receipt_number, time, tlv)"
