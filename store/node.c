@@ -1,0 +1,375 @@
+/*
+** store/node.c: `kassa store serve` (see node.h for the routes).
+**
+** The routes are one function from a request to a status and a JSON text
+** (store_node_answer), so they are tested without a network; the
+** libmicrohttpd callbacks only collect the body, check the token and hand
+** over. Each connection's thread holds its own store handle (a database
+** session) in a thread-specific slot, opened on the thread's first
+** request and closed when the thread ends.
+*/
+#include "store/node.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buffer.h"
+#include "store/store.h"
+
+#define BODY_MAX   (1u << 20)
+#define FEED_LIMIT 10000u
+
+struct store_node {
+  char spec[1100];
+  char token[160];
+  bool open_access;
+  struct MHD_Daemon *daemon;
+  uint16_t port;
+  pthread_key_t key;
+  bool key_ready;
+};
+
+static void close_store(void *s) { store_close(s); }
+
+/* This thread's store handle, opened on first use; NULL when the
+** database cannot be reached now (the caller answers 503). */
+static store_t *thread_store(store_node_t *n, int *rc)
+{
+  store_t *s = pthread_getspecific(n->key);
+  if (s) return s;
+  store_options_t o = {.timeout_ms = 2000};
+  *rc = store_open(n->spec, &o, &s, NULL, 0);
+  if (*rc != 0) return NULL;
+  pthread_setspecific(n->key, s);
+  return s;
+}
+
+static int reply(json_t *j, int status, char **answer)
+{
+  *answer = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  if (!*answer) {
+    *answer = strdup("{\"error\":\"no_memory\"}");
+    return 500;
+  }
+  return status;
+}
+
+static int store_error(int rc, store_t *s, char **answer)
+{
+  int status = rc == STORE_ERR_ARGUMENT      ? 400
+               : rc == STORE_ERR_UNREACHABLE ? 503
+                                             : 500;
+  return reply(json_pack("{s:s,s:s,s:s}", "error", store_err_name(rc), "message",
+                         store_err_message(rc, false), "detail", s ? store_last_error(s) : ""),
+               status, answer);
+}
+
+static const char *text(json_t *o, const char *key)
+{
+  return json_string_value(json_object_get(o, key));
+}
+
+static uint32_t u32(json_t *o, const char *key)
+{
+  json_t *v = json_object_get(o, key);
+  json_int_t i = json_integer_value(v);
+  return json_is_integer(v) && i > 0 && i <= UINT32_MAX ? (uint32_t)i : 0;
+}
+
+static const char *const verdicts[] = {[STORE_GRANTED] = "granted",
+                                       [STORE_HELD] = "held",
+                                       [STORE_SOLD] = "sold"};
+
+static int route_claim(store_t *s, json_t *b, char **answer)
+{
+  store_claim_t c;
+  int rc = store_claim(s, text(b, "lane"), text(b, "ki"), u32(b, "lease_ms"), &c);
+  if (rc != 0) return store_error(rc, s, answer);
+  return reply(json_pack("{s:s,s:s,s:s,s:I}", "verdict", verdicts[c.verdict], "holder", c.holder,
+                         "fn", c.fn, "document", (json_int_t)c.document),
+               200, answer);
+}
+
+static int route_publish(store_t *s, json_t *b, char **answer)
+{
+  json_t *lines = json_object_get(b, "lines"), *l;
+  size_t count = json_array_size(lines), i;
+  store_line_t *ls = calloc(count ? count : 1, sizeof *ls);
+  uint32_t conflicts = 0;
+  int rc = STORE_ERR_ARGUMENT;
+  if (!ls) return store_error(STORE_ERR_NO_MEMORY, s, answer);
+  json_array_foreach(lines, i, l)
+  {
+    ls[i] = (store_line_t){text(l, "ki"), text(l, "gtin"), store_op_of(text(l, "op"))};
+  }
+  store_record_t r = {text(b, "lane"), text(b, "fn"), u32(b, "document"),
+                      json_is_true(json_object_get(b, "offline")), ls, count};
+  if (json_is_array(lines)) rc = store_publish(s, &r, &conflicts);
+  free(ls);
+  if (rc != 0) return store_error(rc, s, answer);
+  return reply(json_pack("{s:I}", "conflicts", (json_int_t)conflicts), 200, answer);
+}
+
+/* after and limit from "after=N&limit=M" (either may be missing). */
+static bool query_numbers(const char *q, long long *after, unsigned *limit)
+{
+  *after = 0;
+  *limit = 1000;
+  for (const char *p = q; p && *p;) {
+    char *end;
+    if (!strncmp(p, "after=", 6)) {
+      *after = strtoll(p + 6, &end, 10);
+      if (end == p + 6 || *after < 0) return false;
+    } else if (!strncmp(p, "limit=", 6)) {
+      unsigned long v = strtoul(p + 6, &end, 10);
+      if (end == p + 6 || v == 0) return false;
+      *limit = v > FEED_LIMIT ? FEED_LIMIT : (unsigned)v;
+    } else {
+      end = strchr(p, '&');
+      if (!end) break;
+    }
+    p = *end == '&' ? end + 1 : end;
+    if (*end && *end != '&') return false;
+  }
+  return true;
+}
+
+/* Feed rows; lm: as the operator's sync feed (ofd/registry.h's fields). */
+static int route_feed(store_t *s, const char *query, bool lm, char **answer)
+{
+  long long after;
+  unsigned limit;
+  size_t count = 0;
+  store_feed_row_t *rows;
+  if (!query_numbers(query, &after, &limit)) return store_error(STORE_ERR_ARGUMENT, s, answer);
+  if (!(rows = malloc((limit + 1) * sizeof *rows))) return store_error(STORE_ERR_NO_MEMORY, s, answer);
+  int rc = store_feed(s, after, rows, limit + 1, &count);
+  if (rc != 0) {
+    free(rows);
+    return store_error(rc, s, answer);
+  }
+  bool more = count > limit;
+  if (more) count = limit;
+  long long last = count ? rows[count - 1].seq : after;
+  json_t *list = json_array();
+  for (size_t i = 0; i < count; i++) {
+    const store_feed_row_t *f = &rows[i];
+    bool out = f->op != STORE_OP_RETURNED;
+    json_array_append_new(
+        list, lm ? json_pack("[s,s,s,b,b,s,i,i,i]", f->ki, f->gtin, out ? "RETIRED" : "INTRODUCED",
+                             0, f->op == STORE_OP_SOLD, "", 0, 0, 0)
+                 : json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:b}", "seq", (json_int_t)f->seq,
+                             "ki", f->ki, "gtin", f->gtin, "op", store_op_name(f->op), "lane",
+                             f->lane, "fn", f->fn, "document", (json_int_t)f->document,
+                             "offline", f->offline));
+  }
+  free(rows);
+  if (!lm) return reply(json_pack("{s:o,s:I}", "rows", list, "last", (json_int_t)last), 200, answer);
+  char a[24], nx[24];
+  snprintf(a, sizeof a, "%lld", after);
+  snprintf(nx, sizeof nx, "%lld", last);
+  return reply(json_pack("{s:i,s:[s,s,s,s,s,s,s,s,s],s:o,s:b,s:s,s:s,s:s,s:n}", "code", 0,
+                         "fields", "ki", "gtin", "state", "blocked", "sold", "owner", "expire",
+                         "mrp", "smp", "codes", list, "more", more, "after", a, "next", nx,
+                         "last", nx, "snapshot"),
+               200, answer);
+}
+
+static int route_conflicts(store_t *s, char **answer)
+{
+  enum { MAX = 100000 };
+  size_t count = 0;
+  store_conflict_t *rows = malloc(MAX * sizeof *rows);
+  if (!rows) return store_error(STORE_ERR_NO_MEMORY, s, answer);
+  int rc = store_conflicts(s, rows, MAX, &count);
+  if (rc != 0) {
+    free(rows);
+    return store_error(rc, s, answer);
+  }
+  json_t *list = json_array();
+  for (size_t i = 0; i < count; i++)
+    json_array_append_new(
+        list, json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:I}", "ki", rows[i].ki, "first_lane",
+                        rows[i].first_lane, "first_fn", rows[i].first_fn, "first_document",
+                        (json_int_t)rows[i].first_document, "second_lane", rows[i].second_lane,
+                        "second_fn", rows[i].second_fn, "second_document",
+                        (json_int_t)rows[i].second_document));
+  free(rows);
+  return reply(json_pack("{s:o}", "conflicts", list), 200, answer);
+}
+
+int store_node_answer(store_node_t *n, const char *method, const char *path, const char *query,
+                      const char *body, char **answer)
+{
+  int rc = 0, status;
+  json_t *b = NULL;
+  bool post = method && !strcmp(method, "POST");
+  *answer = NULL;
+  if (!n || !method || !path) return reply(json_pack("{s:s}", "error", "argument"), 400, answer);
+  store_t *s = thread_store(n, &rc);
+  if (!s) return store_error(rc, NULL, answer);
+  if (post && !(b = json_loads(body ? body : "", 0, NULL)))
+    return store_error(STORE_ERR_ARGUMENT, s, answer);
+  if (post && !strcmp(path, "/store/v1/claim")) {
+    status = route_claim(s, b, answer);
+  } else if (post && !strcmp(path, "/store/v1/release")) {
+    rc = store_release(s, text(b, "lane"), text(b, "ki"));
+    status = rc ? store_error(rc, s, answer) : reply(json_pack("{s:b}", "ok", 1), 200, answer);
+  } else if (post && !strcmp(path, "/store/v1/publish")) {
+    status = route_publish(s, b, answer);
+  } else if (post && !strcmp(path, "/store/v1/heartbeat")) {
+    uint32_t published = 0;
+    rc = store_heartbeat(s, text(b, "lane"), u32(b, "lease_ms"), text(b, "fn"), &published);
+    status = rc ? store_error(rc, s, answer)
+                : reply(json_pack("{s:I}", "published", (json_int_t)published), 200, answer);
+  } else if (!post && !strcmp(path, "/store/v1/feed")) {
+    status = route_feed(s, query, false, answer);
+  } else if (!post && !strcmp(path, "/api/v4/true-api/lm/codes")) {
+    status = route_feed(s, query, true, answer);
+  } else if (!post && !strcmp(path, "/store/v1/conflicts")) {
+    status = route_conflicts(s, answer);
+  } else {
+    status = reply(json_pack("{s:s,s:s}", "error", "not_found", "message", path), 404, answer);
+  }
+  /* A database gone mid-session: drop the handle, the next request reconnects. */
+  if (status == 503) {
+    store_close(s);
+    pthread_setspecific(n->key, NULL);
+  }
+  json_decref(b);
+  return status;
+}
+
+/* ---- HTTP ------------------------------------------------------------------ */
+
+static bool token_ok(store_node_t *n, struct MHD_Connection *c)
+{
+  const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+  const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-KEY");
+  const char *given = auth && !strncmp(auth, "Bearer ", 7) ? auth + 7 : key;
+  size_t a = strlen(n->token);
+  if (n->open_access && !n->token[0]) return true;
+  return given && strlen(given) == a && a > 0 && CRYPTO_memcmp(given, n->token, a) == 0;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, int status, char *text)
+{
+  struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(text);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", "application/json");
+  enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *size, void **state)
+{
+  store_node_t *n = cls;
+  buffer_t *b = *state;
+  (void)version;
+  if (!b) {
+    if (!(b = calloc(1, sizeof *b))) return MHD_NO;
+    b->limit = BODY_MAX;
+    *state = b;
+    return MHD_YES;
+  }
+  if (*size) {
+    buffer_append(b, data, *size);
+    *size = 0;
+    return MHD_YES;
+  }
+  if (!token_ok(n, c))
+    return send_text(c, 401, strdup("{\"error\":\"auth\",\"message\":\"token\"}"));
+  if (b->over) return send_text(c, 413, strdup("{\"error\":\"argument\",\"message\":\"body\"}"));
+  char query[64] = "";
+  const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+  const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+  snprintf(query, sizeof query, "after=%.20s&limit=%.10s", after ? after : "0",
+           limit ? limit : "1000");
+  char *answer = NULL;
+  int status = store_node_answer(n, method, url, query, b->data, &answer);
+  return send_text(c, status, answer ? answer : strdup("{}"));
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **state,
+                         enum MHD_RequestTerminationCode why)
+{
+  (void)cls;
+  (void)c;
+  (void)why;
+  buffer_free(*state);
+  free(*state);
+  *state = NULL;
+}
+
+int store_node_start(const store_node_options_t *o, store_node_t **out, char *err,
+                     size_t err_size)
+{
+  store_node_t *n;
+  store_t *first = NULL;
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  *out = NULL;
+  if (!o || !o->spec || (!o->allow_no_token && (!o->token || !o->token[0])) ||
+      strlen(o->spec) >= sizeof n->spec || (o->token && strlen(o->token) >= sizeof n->token)) {
+    snprintf(err, err_size, "store serve: a database and a token are needed");
+    return -1;
+  }
+  if (inet_pton(AF_INET, o->listen ? o->listen : "127.0.0.1", &a.sin_addr) != 1) {
+    snprintf(err, err_size, "store serve: %s is not an IPv4 address", o->listen);
+    return -1;
+  }
+  a.sin_port = htons(o->port);
+  if (!(n = calloc(1, sizeof *n))) return -1;
+  snprintf(n->spec, sizeof n->spec, "%s", o->spec);
+  snprintf(n->token, sizeof n->token, "%s", o->token ? o->token : "");
+  n->open_access = o->allow_no_token;
+  store_options_t so = {.timeout_ms = 5000};
+  /* Once in front: the schema made or migrated, and a clear error now. */
+  if (store_open(n->spec, &so, &first, err, err_size) != 0) goto fail;
+  store_close(first);
+  if (pthread_key_create(&n->key, close_store) != 0) goto fail;
+  n->key_ready = true;
+  n->daemon = MHD_start_daemon(
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, o->port,
+      NULL, NULL, on_request, n, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, n, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
+  if (!n->daemon) {
+    snprintf(err, err_size, "store serve: cannot listen on %s:%u", o->listen ? o->listen : "127.0.0.1",
+             o->port);
+    goto fail;
+  }
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(n->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  n->port = info ? info->port : o->port;
+  *out = n;
+  return 0;
+fail:
+  store_node_stop(n);
+  return -1;
+}
+
+uint16_t store_node_port(const store_node_t *n) { return n ? n->port : 0; }
+
+void store_node_stop(store_node_t *n)
+{
+  if (!n) return;
+  if (n->daemon) MHD_stop_daemon(n->daemon);
+  if (n->key_ready) {
+    /* The calling thread's own handle (store_node_answer called here). */
+    store_close(pthread_getspecific(n->key));
+    pthread_key_delete(n->key);
+  }
+  free(n);
+}
