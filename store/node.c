@@ -63,9 +63,7 @@ static int reply(json_t *j, int status, char **answer)
 
 static int store_error(int rc, store_t *s, char **answer)
 {
-  int status = rc == STORE_ERR_ARGUMENT      ? 400
-               : rc == STORE_ERR_UNREACHABLE ? 503
-                                             : 500;
+  int status = rc == STORE_ERR_ARGUMENT ? 400 : rc == STORE_ERR_UNREACHABLE ? 503 : 500;
   return reply(json_pack("{s:s,s:s,s:s}", "error", store_err_name(rc), "message",
                          store_err_message(rc, false), "detail", s ? store_last_error(s) : ""),
                status, answer);
@@ -83,9 +81,8 @@ static uint32_t u32(json_t *o, const char *key)
   return json_is_integer(v) && i > 0 && i <= UINT32_MAX ? (uint32_t)i : 0;
 }
 
-static const char *const verdicts[] = {[STORE_GRANTED] = "granted",
-                                       [STORE_HELD] = "held",
-                                       [STORE_SOLD] = "sold"};
+static const char *const verdicts[] = {
+    [STORE_GRANTED] = "granted", [STORE_HELD] = "held", [STORE_SOLD] = "sold"};
 
 static int route_claim(store_t *s, json_t *b, char **answer)
 {
@@ -109,8 +106,12 @@ static int route_publish(store_t *s, json_t *b, char **answer)
   {
     ls[i] = (store_line_t){text(l, "ki"), text(l, "gtin"), store_op_of(text(l, "op"))};
   }
-  store_record_t r = {text(b, "lane"), text(b, "fn"), u32(b, "document"),
-                      json_is_true(json_object_get(b, "offline")), ls, count};
+  store_record_t r = {text(b, "lane"),
+                      text(b, "fn"),
+                      u32(b, "document"),
+                      json_is_true(json_object_get(b, "offline")),
+                      ls,
+                      count};
   if (json_is_array(lines)) rc = store_publish(s, &r, &conflicts);
   free(ls);
   if (rc != 0) return store_error(rc, s, answer);
@@ -149,7 +150,8 @@ static int route_feed(store_t *s, const char *query, bool lm, char **answer)
   size_t count = 0;
   store_feed_row_t *rows;
   if (!query_numbers(query, &after, &limit)) return store_error(STORE_ERR_ARGUMENT, s, answer);
-  if (!(rows = malloc((limit + 1) * sizeof *rows))) return store_error(STORE_ERR_NO_MEMORY, s, answer);
+  if (!(rows = malloc((limit + 1) * sizeof *rows)))
+    return store_error(STORE_ERR_NO_MEMORY, s, answer);
   int rc = store_feed(s, after, rows, limit + 1, &count);
   if (rc != 0) {
     free(rows);
@@ -163,22 +165,23 @@ static int route_feed(store_t *s, const char *query, bool lm, char **answer)
     const store_feed_row_t *f = &rows[i];
     bool out = f->op != STORE_OP_RETURNED;
     json_array_append_new(
-        list, lm ? json_pack("[s,s,s,b,b,s,i,i,i]", f->ki, f->gtin, out ? "RETIRED" : "INTRODUCED",
-                             0, f->op == STORE_OP_SOLD, "", 0, 0, 0)
-                 : json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:b}", "seq", (json_int_t)f->seq,
-                             "ki", f->ki, "gtin", f->gtin, "op", store_op_name(f->op), "lane",
-                             f->lane, "fn", f->fn, "document", (json_int_t)f->document,
-                             "offline", f->offline));
+        list,
+        lm ? json_pack("[s,s,s,b,b,s,i,i,i]", f->ki, f->gtin, out ? "RETIRED" : "INTRODUCED", 0,
+                       f->op == STORE_OP_SOLD, "", 0, 0, 0)
+           : json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:b}", "seq", (json_int_t)f->seq, "ki", f->ki,
+                       "gtin", f->gtin, "op", store_op_name(f->op), "lane", f->lane, "fn", f->fn,
+                       "document", (json_int_t)f->document, "offline", f->offline));
   }
   free(rows);
-  if (!lm) return reply(json_pack("{s:o,s:I}", "rows", list, "last", (json_int_t)last), 200, answer);
+  if (!lm)
+    return reply(json_pack("{s:o,s:I}", "rows", list, "last", (json_int_t)last), 200, answer);
   char a[24], nx[24];
   snprintf(a, sizeof a, "%lld", after);
   snprintf(nx, sizeof nx, "%lld", last);
-  return reply(json_pack("{s:i,s:[s,s,s,s,s,s,s,s,s],s:o,s:b,s:s,s:s,s:s,s:n}", "code", 0,
-                         "fields", "ki", "gtin", "state", "blocked", "sold", "owner", "expire",
-                         "mrp", "smp", "codes", list, "more", more, "after", a, "next", nx,
-                         "last", nx, "snapshot"),
+  return reply(json_pack("{s:i,s:[s,s,s,s,s,s,s,s,s],s:o,s:b,s:s,s:s,s:s,s:n}", "code", 0, "fields",
+                         "ki", "gtin", "state", "blocked", "sold", "owner", "expire", "mrp", "smp",
+                         "codes", list, "more", more, "after", a, "next", nx, "last", nx,
+                         "snapshot"),
                200, answer);
 }
 
@@ -195,12 +198,12 @@ static int route_conflicts(store_t *s, char **answer)
   }
   json_t *list = json_array();
   for (size_t i = 0; i < count; i++)
-    json_array_append_new(
-        list, json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:I}", "ki", rows[i].ki, "first_lane",
-                        rows[i].first_lane, "first_fn", rows[i].first_fn, "first_document",
-                        (json_int_t)rows[i].first_document, "second_lane", rows[i].second_lane,
-                        "second_fn", rows[i].second_fn, "second_document",
-                        (json_int_t)rows[i].second_document));
+    json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:I}", "ki", rows[i].ki,
+                                          "first_lane", rows[i].first_lane, "first_fn",
+                                          rows[i].first_fn, "first_document",
+                                          (json_int_t)rows[i].first_document, "second_lane",
+                                          rows[i].second_lane, "second_fn", rows[i].second_fn,
+                                          "second_document", (json_int_t)rows[i].second_document));
   free(rows);
   return reply(json_pack("{s:o}", "conflicts", list), 200, answer);
 }
@@ -261,7 +264,8 @@ static bool token_ok(store_node_t *n, struct MHD_Connection *c)
 
 static enum MHD_Result send_text(struct MHD_Connection *c, int status, char *text)
 {
-  struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
   if (!r) {
     free(text);
     return MHD_NO;
@@ -314,8 +318,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **state,
   *state = NULL;
 }
 
-int store_node_start(const store_node_options_t *o, store_node_t **out, char *err,
-                     size_t err_size)
+int store_node_start(const store_node_options_t *o, store_node_t **out, char *err, size_t err_size)
 {
   store_node_t *n;
   store_t *first = NULL;
@@ -347,8 +350,8 @@ int store_node_start(const store_node_options_t *o, store_node_t **out, char *er
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, n, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
   if (!n->daemon) {
-    snprintf(err, err_size, "store serve: cannot listen on %s:%u", o->listen ? o->listen : "127.0.0.1",
-             o->port);
+    snprintf(err, err_size, "store serve: cannot listen on %s:%u",
+             o->listen ? o->listen : "127.0.0.1", o->port);
     goto fail;
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(n->daemon, MHD_DAEMON_INFO_BIND_PORT);

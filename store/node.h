@@ -43,8 +43,7 @@ typedef struct store_node_options {
 
 /* Opens the store once (creating or migrating its schema) and starts
 ** serving. 0 with *out, or -1 with the reason in err. */
-int store_node_start(const store_node_options_t *o, store_node_t **out, char *err,
-                     size_t err_size);
+int store_node_start(const store_node_options_t *o, store_node_t **out, char *err, size_t err_size);
 uint16_t store_node_port(const store_node_t *n);
 /* Stops serving and closes every connection. NULL is fine. */
 void store_node_stop(store_node_t *n);

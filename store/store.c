@@ -40,9 +40,8 @@ const char *store_err_message(int err, bool russian)
   return errtab_message(errors, err, russian);
 }
 
-static const char *const op_names[] = {[STORE_OP_SOLD] = "sold",
-                                       [STORE_OP_RETURNED] = "returned",
-                                       [STORE_OP_REMARKED] = "remarked"};
+static const char *const op_names[] = {
+    [STORE_OP_SOLD] = "sold", [STORE_OP_RETURNED] = "returned", [STORE_OP_REMARKED] = "remarked"};
 
 const char *store_op_name(store_op_t op)
 {
@@ -83,8 +82,7 @@ static bool fn_ok(const char *fn)
 
 static bool record_ok(const store_record_t *r)
 {
-  if (!r || !store_lane_ok(r->lane) || !fn_ok(r->fn) || r->document == 0 ||
-      (r->count && !r->lines))
+  if (!r || !store_lane_ok(r->lane) || !fn_ok(r->fn) || r->document == 0 || (r->count && !r->lines))
     return false;
   for (size_t i = 0; i < r->count; i++) {
     const store_line_t *l = &r->lines[i];
@@ -144,8 +142,7 @@ const char *store_backend_name(const store_t *s) { return s ? s->backend->name :
 
 const char *store_last_error(const store_t *s) { return s ? s->backend->last_error(s->self) : ""; }
 
-int store_claim(store_t *s, const char *lane, const char *ki, uint32_t lease_ms,
-                store_claim_t *out)
+int store_claim(store_t *s, const char *lane, const char *ki, uint32_t lease_ms, store_claim_t *out)
 {
   if (!s || !out || !store_lane_ok(lane) || !store_ki_ok(ki) || lease_ms == 0)
     return STORE_ERR_ARGUMENT;

@@ -125,10 +125,9 @@ static int http_claim(void *self, const char *lane, const char *ki, uint32_t lea
                       store_claim_t *out)
 {
   json_t *a;
-  int rc = request(self, "/store/v1/claim",
-                   json_pack("{s:s,s:s,s:I}", "lane", lane, "ki", ki, "lease_ms",
-                             (json_int_t)lease_ms),
-                   &a);
+  int rc = request(
+      self, "/store/v1/claim",
+      json_pack("{s:s,s:s,s:I}", "lane", lane, "ki", ki, "lease_ms", (json_int_t)lease_ms), &a);
   if (rc != 0) return rc;
   const char *v = json_string_value(json_object_get(a, "verdict"));
   out->verdict = !v                      ? 0
@@ -146,8 +145,7 @@ static int http_claim(void *self, const char *lane, const char *ki, uint32_t lea
 static int http_release(void *self, const char *lane, const char *ki)
 {
   json_t *a;
-  int rc =
-      request(self, "/store/v1/release", json_pack("{s:s,s:s}", "lane", lane, "ki", ki), &a);
+  int rc = request(self, "/store/v1/release", json_pack("{s:s,s:s}", "lane", lane, "ki", ki), &a);
   json_decref(a);
   return rc;
 }
@@ -173,8 +171,8 @@ static int http_heartbeat(void *self, const char *lane, uint32_t lease_ms, const
 {
   json_t *a;
   int rc = request(self, "/store/v1/heartbeat",
-                   json_pack("{s:s,s:I,s:s}", "lane", lane, "lease_ms", (json_int_t)lease_ms,
-                             "fn", fn ? fn : ""),
+                   json_pack("{s:s,s:I,s:s}", "lane", lane, "lease_ms", (json_int_t)lease_ms, "fn",
+                             fn ? fn : ""),
                    &a);
   if (rc == 0) *published = u32_of(a, "published");
   json_decref(a);
@@ -250,7 +248,8 @@ int store_http_create(const char *target, const store_options_t *o, void **self,
   if (curl_init_rc != CURLE_OK || !(h = calloc(1, sizeof *h))) return STORE_ERR_NO_MEMORY;
   snprintf(h->base, sizeof h->base, "%s", target);
   for (size_t n = strlen(h->base); n > 0 && h->base[n - 1] == '/'; n--) h->base[n - 1] = '\0';
-  if (o->token && o->token[0]) snprintf(h->auth, sizeof h->auth, "Authorization: Bearer %s", o->token);
+  if (o->token && o->token[0])
+    snprintf(h->auth, sizeof h->auth, "Authorization: Bearer %s", o->token);
   h->timeout_ms = o->timeout_ms ? (long)o->timeout_ms : 150;
   if (!(h->curl = curl_easy_init())) {
     http_destroy(h);

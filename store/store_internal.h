@@ -10,8 +10,7 @@
 
 typedef struct store_backend {
   const char *name;
-  int (*claim)(void *self, const char *lane, const char *ki, uint32_t lease_ms,
-               store_claim_t *out);
+  int (*claim)(void *self, const char *lane, const char *ki, uint32_t lease_ms, store_claim_t *out);
   int (*release)(void *self, const char *lane, const char *ki);
   int (*publish)(void *self, const store_record_t *r, uint32_t *conflicts);
   int (*heartbeat)(void *self, const char *lane, uint32_t lease_ms, const char *fn,

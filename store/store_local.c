@@ -149,8 +149,8 @@ static int local_release(void *self, const char *lane, const char *ki)
 }
 
 /* One sold or remarked line: the code's state, or a conflict row. */
-static int sell_line(local_t *l, const store_record_t *r, const store_line_t *line,
-                     const char *doc, uint32_t *conflicts)
+static int sell_line(local_t *l, const store_record_t *r, const store_line_t *line, const char *doc,
+                     uint32_t *conflicts)
 {
   sqlite3_stmt *s = stmt(l, "SELECT lane, fn, document FROM code WHERE ki = ? AND state <> 2",
                          (const char *const[]){line->ki, NULL});
@@ -230,8 +230,7 @@ static int local_heartbeat(void *self, const char *lane, uint32_t lease_ms, cons
   return end(l, rc);
 }
 
-static int local_feed(void *self, int64_t after, store_feed_row_t *rows, size_t max,
-                      size_t *count)
+static int local_feed(void *self, int64_t after, store_feed_row_t *rows, size_t max, size_t *count)
 {
   local_t *l = self;
   char a[24], m[24];
@@ -297,10 +296,11 @@ int store_local_create(const char *target, const store_options_t *o, void **self
   (void)o;
   if (!target[0]) return STORE_ERR_ARGUMENT;
   if (!(l = calloc(1, sizeof *l))) return STORE_ERR_NO_MEMORY;
-  if (sqlite3_open(target, &l->db) != SQLITE_OK ||
-      sqlite3_busy_timeout(l->db, 5000) != SQLITE_OK ||
+  if (sqlite3_open(target, &l->db) != SQLITE_OK || sqlite3_busy_timeout(l->db, 5000) != SQLITE_OK ||
       db_exec(l->db, schema, l->error, sizeof l->error) != SQLITE_OK) {
-    if (err) snprintf(err, err_size, "store local %s: %s", target, l->error[0] ? l->error : sqlite3_errmsg(l->db));
+    if (err)
+      snprintf(err, err_size, "store local %s: %s", target,
+               l->error[0] ? l->error : sqlite3_errmsg(l->db));
     local_destroy(l);
     return STORE_ERR_DATABASE;
   }

@@ -325,10 +325,10 @@ static int sell_line(pg_t *p, const store_record_t *rec, const store_line_t *l, 
   if (mine || l->op != STORE_OP_SOLD) return 0;
   if (!(r = run(p, "code_out", 1, sell))) return -1;
   int made = 0;
-  if (PQntuples(r) &&
-      (strcmp(PQgetvalue(r, 0, 1), rec->fn) || strcmp(PQgetvalue(r, 0, 2), doc))) {
-    const char *c[7] = {l->ki,    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
-                        rec->lane, rec->fn,            doc};
+  if (PQntuples(r) && (strcmp(PQgetvalue(r, 0, 1), rec->fn) || strcmp(PQgetvalue(r, 0, 2), doc))) {
+    const char *c[7] = {
+        l->ki, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), rec->lane, rec->fn,
+        doc};
     PGresult *w = run(p, "conflict_add", 7, c);
     made = w && strcmp(PQcmdTuples(w), "1") == 0;
     if (!w) made = -1;
@@ -358,8 +358,7 @@ static int op_publish(pg_t *p, void *a)
     char op[4];
     snprintf(line, sizeof line, "%zu", i + 1);
     snprintf(op, sizeof op, "%d", (int)l->op);
-    const char *rp[8] = {rec->fn, doc, line, l->ki, l->gtin ? l->gtin : "", op, rec->lane,
-                         offline};
+    const char *rp[8] = {rec->fn, doc, line, l->ki, l->gtin ? l->gtin : "", op, rec->lane, offline};
     if (!(r = run(p, "record_add", 8, rp))) return failure(p, "record");
     PQclear(r);
     if (l->op == STORE_OP_RETURNED) {

@@ -20,6 +20,7 @@
 #include "ofd/outbox.h"
 #include "ofd/trueapi.h"
 #include "pos/till/fiscal_text.h"
+#include "pos/till/lane_store.h"
 #include "pos/till/state_internal.h"
 
 static const struct {
@@ -103,6 +104,15 @@ static const struct {
                                "продукция).",
                                "The price is below the minimum retail price (tobacco, nicotine "
                                "products)."},
+    [CHECK_STORE_HELD] = {"store_held", "Этот код уже в чеке на другой кассе магазина.",
+                          "This code is in an open receipt at another lane of the store."},
+    [CHECK_STORE_SOLD] = {"store_sold", "Товар с этим кодом уже продан на кассе магазина.",
+                          "A good with this code has already been sold at a lane of the store."},
+    [CHECK_STORE_OFFLINE] = {"store_offline",
+                             "Нет связи с сервером магазина; эту товарную группу без него не "
+                             "продают.",
+                             "No link to the store node; this product group is not sold without "
+                             "it."},
 };
 
 const char *check_reason_name(check_reason_t r)
@@ -285,7 +295,8 @@ static int rule_local(till_t *t, const markcode_t *mc, check_purpose_t purpose, 
     }
     if (d->product.strict && (!*have_row || row->local != CACHE_LOCAL_IN_STOCK))
       return refuse(d, CHECK_NOT_IN_STOCK, NULL, NULL, NULL);
-  } else if (!*have_row || row->local != CACHE_LOCAL_SOLD) {
+  } else if ((!*have_row || row->local != CACHE_LOCAL_SOLD) &&
+             !lane_store_sold_anywhere(t, d->ki)) {
     return refuse(d, CHECK_NOT_SOLD_HERE, NULL, NULL, NULL);
   }
   const char *batch = markcode_ai_value(mc, "10");
@@ -583,6 +594,28 @@ static int rule_expiry_price(till_t *t, const markcode_t *mc, const cache_code_t
   return 0;
 }
 
+/* The store node, last: a claim is a lease the lane holds, so it is taken
+** only for a code every other rule allowed (lane_store.h). */
+static int rule_store(till_t *t, check_decision_t *d)
+{
+  const char *detail = NULL;
+  if (!t->lane_store) return 0;
+  switch (lane_store_claim(t, d->ki, d->product.group, &detail)) {
+  case LANE_CLAIM_GRANTED:
+    d->store_claimed = true;
+    return 0;
+  case LANE_CLAIM_ALONE:
+    d->store_offline = true;
+    return 0;
+  case LANE_CLAIM_HELD:
+    return refuse(d, CHECK_STORE_HELD, detail, NULL, NULL);
+  case LANE_CLAIM_SOLD:
+    return refuse(d, CHECK_STORE_SOLD, detail, NULL, NULL);
+  default:
+    return refuse(d, CHECK_STORE_OFFLINE, detail, NULL, NULL);
+  }
+}
+
 /* ---- the pipeline ---------------------------------------------------------- */
 
 /* The pipeline; keep: an allowed code stays accepted in the FN (a sale
@@ -635,6 +668,7 @@ static int pipeline(till_t *t, const char *scan, size_t len, check_purpose_t pur
     goto done_fn;
   if (purpose == CHECK_FOR_SALE && rule_expiry_price(t, mc, &row, have_row, price, out))
     goto done_fn;
+  if (purpose == CHECK_FOR_SALE && keep && rule_store(t, out)) goto done_fn;
   /* A question only: the decline is the one write the FN needs. */
   if (fn_km_accept(t->fn, out->normalized, out->normalized_len, keep) != 0 && keep) {
     refuse(out, CHECK_FN_REFUSED, "accept", NULL, NULL);

@@ -1,0 +1,151 @@
+/*
+** cli_store.c: `kassa store`, the store node the lanes of one store share
+** (store/store.h, store/node.h):
+**
+**   kassa store serve (--pg CONNINFO | --local PATH) [--port N] [--listen ADDR]
+**                     [--token T]
+**       creates or migrates the store's schema and serves the lanes until
+**       SIGTERM or SIGINT; the line printed when ready names the port:
+**         kassa store serve: listening on 127.0.0.1:PORT (pg)
+**   kassa store conflicts (--pg CONNINFO | --local PATH | --url URL) [--json]
+**       the manager's report: every code sold by two lanes while they could
+**       not see each other, one line each (receipts are facts: the report
+**       is for the stock and the operator, nothing is undone).
+**
+** The token comes from --token, else [store] token; a node without one
+** does not start (it would serve the store LAN to anyone).
+*/
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pos/cli/cli.h"
+#include "store/node.h"
+#include "store/store.h"
+
+static const char store_usage[] =
+    "usage: kassa store serve (--pg CONNINFO | --local PATH) [--port N] [--listen ADDR]\n"
+    "                         [--token T]\n"
+    "       kassa store conflicts (--pg CONNINFO | --local PATH | --url URL) [--json]\n"
+    "\n"
+    "The store node the lanes share: claims of codes in open baskets, what every\n"
+    "lane sold and returned, the codes sold twice during a partition.\n"
+    "  --pg CONNINFO  PostgreSQL (libpq: \"host=/run/postgresql dbname=kassa\")\n"
+    "  --local PATH   SQLite file (one host)\n"
+    "  --port N       HTTP port (default 8790; 0: a free one)\n"
+    "  --listen ADDR  IPv4 address to bind (default 127.0.0.1; the store LAN's)\n"
+    "  --token T      the lanes' bearer token (default [store] token)\n"
+    "  --url URL      a running node (conflicts)\n";
+
+static int spec_of(const char *pg, const char *local, const char *url, char *out, size_t size)
+{
+  int given = !!pg + !!local + !!url;
+  if (given != 1) return -1;
+  snprintf(out, size, "%s%s", pg ? "pg:" : local ? "local:" : "", pg ? pg : local ? local : url);
+  return 0;
+}
+
+static int store_serve(const kassa_config_t *cfg, int argc, char **argv)
+{
+  const char *pg = NULL, *local = NULL, *port = NULL, *listen = NULL, *token = NULL;
+  unsigned long p = 8790;
+  char spec[1100], err[1024];
+  sigset_t stop;
+  int sig = 0;
+  store_node_t *node = NULL;
+  const cli_option_t options[] = {{"pg", 0, &pg, NULL},
+                                  {"local", 0, &local, NULL},
+                                  {"port", 0, &port, NULL},
+                                  {"listen", 0, &listen, NULL},
+                                  {"token", 0, &token, NULL}};
+  int rc = cli_parse_options("store serve", store_usage, argc, argv, options,
+                             sizeof options / sizeof options[0], NULL);
+  if (rc != 0) return rc;
+  if (spec_of(pg, local, NULL, spec, sizeof spec) != 0 ||
+      (port && !cli_number(port, 0, 65535, &p))) {
+    fprintf(stderr, "kassa store serve: one of --pg or --local, and a port 0-65535\n\n%s",
+            store_usage);
+    return 2;
+  }
+  if (!token) token = cfg->store_token;
+  if (!token[0]) {
+    fprintf(stderr, "kassa store serve: нужен токен (--token или [store] token) / a token is "
+                    "needed (--token or [store] token)\n");
+    return 2;
+  }
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  store_node_options_t o = {.spec = spec, .listen = listen, .port = (uint16_t)p, .token = token};
+  if (store_node_start(&o, &node, err, sizeof err) != 0) {
+    fprintf(stderr, "kassa store serve: %s\n", err);
+    return 1;
+  }
+  printf("kassa store serve: listening on %s:%u (%s)\n", listen ? listen : "127.0.0.1",
+         store_node_port(node), pg ? "pg" : "local");
+  fflush(stdout);
+  while (sigwait(&stop, &sig) != 0) {}
+  store_node_stop(node);
+  return 0;
+}
+
+static int store_conflict_report(const kassa_config_t *cfg, int argc, char **argv)
+{
+  enum { MAX = 100000 };
+  const char *pg = NULL, *local = NULL, *url = NULL;
+  bool json = false;
+  char spec[1100], err[1024];
+  store_t *s = NULL;
+  size_t n = 0;
+  const cli_option_t options[] = {{"pg", 0, &pg, NULL},
+                                  {"local", 0, &local, NULL},
+                                  {"url", 0, &url, NULL},
+                                  {"json", 0, NULL, &json}};
+  int rc = cli_parse_options("store conflicts", store_usage, argc, argv, options,
+                             sizeof options / sizeof options[0], NULL);
+  if (rc != 0) return rc;
+  if (spec_of(pg, local, url, spec, sizeof spec) != 0) {
+    fprintf(stderr, "kassa store conflicts: one of --pg, --local or --url\n\n%s", store_usage);
+    return 2;
+  }
+  store_options_t o = {.timeout_ms = 10000, .token = cfg->store_token};
+  store_conflict_t *rows = malloc(MAX * sizeof *rows);
+  if (!rows || (rc = store_open(spec, &o, &s, err, sizeof err)) != 0 ||
+      (rc = store_conflicts(s, rows, MAX, &n)) != 0) {
+    fprintf(stderr, "kassa store conflicts: %s %s\n", store_err_message(rc, false),
+            s ? store_last_error(s) : err);
+    free(rows);
+    store_close(s);
+    return 1;
+  }
+  if (!json) printf("Коды, проданные дважды / codes sold twice: %zu\n", n);
+  for (size_t i = 0; i < n; i++) {
+    const store_conflict_t *c = &rows[i];
+    if (json)
+      printf("{\"ki\":\"%s\",\"first_lane\":\"%s\",\"first_fn\":\"%s\",\"first_document\":%u,"
+             "\"second_lane\":\"%s\",\"second_fn\":\"%s\",\"second_document\":%u}\n",
+             c->ki, c->first_lane, c->first_fn, c->first_document, c->second_lane, c->second_fn,
+             c->second_document);
+    else
+      printf("%s  %s ФД/FD %u  и/and  %s ФД/FD %u\n", c->ki, c->first_fn, c->first_document,
+             c->second_fn, c->second_document);
+  }
+  free(rows);
+  store_close(s);
+  return 0;
+}
+
+int cli_store(const kassa_config_t *cfg, int argc, char **argv)
+{
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    fputs(store_usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (!strcmp(argv[1], "serve")) return store_serve(cfg, argc - 1, argv + 1);
+  if (!strcmp(argv[1], "conflicts")) return store_conflict_report(cfg, argc - 1, argv + 1);
+  fprintf(stderr, "kassa store: unknown verb %s\n\n%s", argv[1], store_usage);
+  return 2;
+}
