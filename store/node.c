@@ -4,9 +4,9 @@
 ** The routes are one function from a request to a status and a JSON text
 ** (store_node_answer), so they are tested without a network; the
 ** libmicrohttpd callbacks only collect the body, check the token and hand
-** over. Each connection's thread holds its own store handle (a database
-** session) in a thread-specific slot, opened on the thread's first
-** request and closed when the thread ends.
+** over. Database sessions are a pool: a request takes one (or opens one
+** when none is free), gives it back after its answer, and a session that
+** lost its database is closed instead, so the next request reconnects.
 */
 #include "store/node.h"
 
@@ -24,6 +24,7 @@
 
 #define BODY_MAX   (1u << 20)
 #define FEED_LIMIT 10000u
+#define POOL_MAX   64
 
 struct store_node {
   char spec[1100];
@@ -31,23 +32,34 @@ struct store_node {
   bool open_access;
   struct MHD_Daemon *daemon;
   uint16_t port;
-  pthread_key_t key;
-  bool key_ready;
+  pthread_mutex_t lock; /* the pool */
+  store_t *pool[POOL_MAX];
+  size_t pooled;
 };
 
-static void close_store(void *s) { store_close(s); }
-
-/* This thread's store handle, opened on first use; NULL when the
-** database cannot be reached now (the caller answers 503). */
-static store_t *thread_store(store_node_t *n, int *rc)
+/* A free session, or a new one; NULL when the database cannot be reached
+** now (the caller answers 503). */
+static store_t *take(store_node_t *n, int *rc)
 {
-  store_t *s = pthread_getspecific(n->key);
+  store_t *s = NULL;
+  pthread_mutex_lock(&n->lock);
+  if (n->pooled) s = n->pool[--n->pooled];
+  pthread_mutex_unlock(&n->lock);
   if (s) return s;
-  store_options_t o = {.timeout_ms = 2000};
+  store_options_t o = {.timeout_ms = 2000, .no_migrate = true};
   *rc = store_open(n->spec, &o, &s, NULL, 0);
-  if (*rc != 0) return NULL;
-  pthread_setspecific(n->key, s);
-  return s;
+  return *rc == 0 ? s : NULL;
+}
+
+static void give_back(store_node_t *n, store_t *s, bool broken)
+{
+  pthread_mutex_lock(&n->lock);
+  if (!broken && n->pooled < POOL_MAX) {
+    n->pool[n->pooled++] = s;
+    s = NULL;
+  }
+  pthread_mutex_unlock(&n->lock);
+  store_close(s);
 }
 
 static int reply(json_t *j, int status, char **answer)
@@ -216,10 +228,13 @@ int store_node_answer(store_node_t *n, const char *method, const char *path, con
   bool post = method && !strcmp(method, "POST");
   *answer = NULL;
   if (!n || !method || !path) return reply(json_pack("{s:s}", "error", "argument"), 400, answer);
-  store_t *s = thread_store(n, &rc);
-  if (!s) return store_error(rc, NULL, answer);
   if (post && !(b = json_loads(body ? body : "", 0, NULL)))
-    return store_error(STORE_ERR_ARGUMENT, s, answer);
+    return store_error(STORE_ERR_ARGUMENT, NULL, answer);
+  store_t *s = take(n, &rc);
+  if (!s) {
+    json_decref(b);
+    return store_error(rc, NULL, answer);
+  }
   if (post && !strcmp(path, "/store/v1/claim")) {
     status = route_claim(s, b, answer);
   } else if (post && !strcmp(path, "/store/v1/release")) {
@@ -241,11 +256,8 @@ int store_node_answer(store_node_t *n, const char *method, const char *path, con
   } else {
     status = reply(json_pack("{s:s,s:s}", "error", "not_found", "message", path), 404, answer);
   }
-  /* A database gone mid-session: drop the handle, the next request reconnects. */
-  if (status == 503) {
-    store_close(s);
-    pthread_setspecific(n->key, NULL);
-  }
+  /* A database gone mid-session: the session is closed, the next request reconnects. */
+  give_back(n, s, status == 503);
   json_decref(b);
   return status;
 }
@@ -335,6 +347,7 @@ int store_node_start(const store_node_options_t *o, store_node_t **out, char *er
   }
   a.sin_port = htons(o->port);
   if (!(n = calloc(1, sizeof *n))) return -1;
+  pthread_mutex_init(&n->lock, NULL);
   snprintf(n->spec, sizeof n->spec, "%s", o->spec);
   snprintf(n->token, sizeof n->token, "%s", o->token ? o->token : "");
   n->open_access = o->allow_no_token;
@@ -342,8 +355,6 @@ int store_node_start(const store_node_options_t *o, store_node_t **out, char *er
   /* Once in front: the schema made or migrated, and a clear error now. */
   if (store_open(n->spec, &so, &first, err, err_size) != 0) goto fail;
   store_close(first);
-  if (pthread_key_create(&n->key, close_store) != 0) goto fail;
-  n->key_ready = true;
   n->daemon = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, o->port,
       NULL, NULL, on_request, n, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
@@ -369,10 +380,7 @@ void store_node_stop(store_node_t *n)
 {
   if (!n) return;
   if (n->daemon) MHD_stop_daemon(n->daemon);
-  if (n->key_ready) {
-    /* The calling thread's own handle (store_node_answer called here). */
-    store_close(pthread_getspecific(n->key));
-    pthread_key_delete(n->key);
-  }
+  while (n->pooled) store_close(n->pool[--n->pooled]);
+  pthread_mutex_destroy(&n->lock);
   free(n);
 }

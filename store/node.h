@@ -20,9 +20,8 @@
 ** A store error is {"error": NAME, "message": ...} with 400 (argument),
 ** 503 (unreachable: the database is down) or 500.
 **
-** libmicrohttpd with a thread per connection; each thread opens its own
-** connection to the database on its first request (a lane's keep-alive
-** connection keeps one database session), closed with the thread.
+** libmicrohttpd with a thread per connection; database sessions are a
+** pool shared by the threads (a request holds one while it runs).
 */
 #ifndef KASSA_STORE_NODE_H
 #define KASSA_STORE_NODE_H

@@ -130,6 +130,7 @@ typedef struct store_t store_t;
 typedef struct store_options {
   uint32_t timeout_ms; /* http: the whole request (150 when 0); pg: connect timeout */
   const char *token;   /* http: the node's bearer token ("" or NULL: none) */
+  bool no_migrate;     /* local, pg: the schema is known to be current (the node's pool) */
 } store_options_t;
 
 /*

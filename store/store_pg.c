@@ -175,6 +175,13 @@ static int prepare_all(pg_t *p)
   return 0;
 }
 
+/* The server's notices ("relation exists, skipping") are not for a log. */
+static void quiet(void *arg, const char *message)
+{
+  (void)arg;
+  (void)message;
+}
+
 static int connect_now(pg_t *p)
 {
   if (p->conn) PQfinish(p->conn);
@@ -183,6 +190,7 @@ static int connect_now(pg_t *p)
     note(p, "connect");
     return STORE_ERR_UNREACHABLE;
   }
+  PQsetNoticeProcessor(p->conn, quiet, NULL);
   return 0;
 }
 
@@ -509,7 +517,8 @@ int store_pg_create(const char *target, const store_options_t *o, void **self, c
     snprintf(p->conninfo, sizeof p->conninfo, "%s", target);
   else
     snprintf(p->conninfo, sizeof p->conninfo, "%s connect_timeout=%u", target, secs);
-  if ((rc = connect_now(p)) != 0 || (rc = migrate(p)) != 0 || (rc = prepare_all(p)) != 0) {
+  if ((rc = connect_now(p)) != 0 || (!o->no_migrate && (rc = migrate(p)) != 0) ||
+      (rc = prepare_all(p)) != 0) {
     if (err) snprintf(err, err_size, "store pg: %s", p->error);
     pg_destroy(p);
     return rc;
