@@ -1,0 +1,318 @@
+#!/usr/bin/env python3
+"""test_store_lanes.py: LANES `kassa serve` lanes race to sell one pool of
+CODES codes through their HTTP APIs, sharing one store node (`kassa store
+serve`) on a PostgreSQL the test starts itself (tests/integration/pgtemp.py).
+
+What it proves, with the FN archives as the truth:
+1. online, no code is sold twice across the lanes' archives, although the
+   lanes scan the same handful of codes at the same moment; codes another
+   lane holds or sold are refused as store_held / store_sold;
+2. the store node killed (SIGKILL of its process, then of PostgreSQL's
+   postmaster): the lanes go offline within the store timeout and keep
+   selling per policy (lp allowed), no scan waits past the 1.5 s budget;
+   codes each sold at two lanes meanwhile;
+3. after the restart the lanes publish what they sold alone and the
+   conflict report (`kassa store conflicts`) names exactly the codes the
+   archives hold twice, each once;
+4. a repeated publish changes nothing (no conflict, the feed unchanged);
+   a lane restarted publishes nothing twice.
+
+Usage: test_store_lanes.py KASSA OPERATOR [LANES [CODES]]   (4 lanes, 300 codes)
+`make lanes LANES=30` runs it with 30 lanes and 5 000 codes.
+"""
+import functools
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Checks, Operator, Serve, finish, free_ports, http_json, op,  # noqa: E402
+                     register_fn, run, stop_all, wait_listening)
+from pgtemp import PgTemp  # noqa: E402
+
+KASSA, OPERATOR = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+LANES = int(sys.argv[3]) if len(sys.argv) > 3 else 4
+CODES = int(sys.argv[4]) if len(sys.argv) > 4 else 300
+OFFLINE_TWICE = 5           # codes sold at two lanes during the partition
+OWNER = "7707083893"
+JEANS = "4601234501026"     # lp, marked, not strict (config/catalogue.csv)
+TOKEN = "api-" + os.urandom(8).hex()
+STORE_TOKEN = "store-" + os.urandom(8).hex()
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+check = Checks()
+root = tempfile.mkdtemp(prefix="kassa-lanes-")
+procs = []
+
+
+def fn_number(i):
+    return "99990789%08d" % (21000 + i)
+
+
+class Lane:
+    def __init__(self, i, store_url):
+        self.i = i
+        self.fn = fn_number(i)
+        self.dir = os.path.join(root, f"lane{i}")
+        self.conf = os.path.join(root, f"lane{i}.conf")
+        os.makedirs(self.dir)
+        with open(self.conf, "w") as f:
+            f.write(f"""[paths]
+data = {self.dir}
+[service]
+background = no
+[till]
+check = offline
+api_token = {TOKEN}
+manager_pin = 8642
+[store]
+url = {store_url}
+token = {STORE_TOKEN}
+timeout_ms = 150
+""")
+        self.serve = None
+
+    def kassa(self, *args):
+        return run([KASSA, "--config", self.conf, *args], timeout=120)
+
+    def start(self):
+        self.serve = Serve(KASSA, self.conf, procs)
+        return self.serve.api is not None
+
+    def api(self, method, path, body=None):
+        return http_json(f"http://127.0.0.1:{self.serve.api}{path}", body,
+                         headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+
+    def sell(self, codes):
+        """One receipt: each code scanned (its reason kept), paid when any
+        line was taken. (sold codes, {code: reason}, seconds of each scan)."""
+        st, _ = self.api("POST", "/api/receipts", {"operation": "sale", "cashier": "Иванова"})
+        if st != 201:
+            return [], {}, []
+        taken, reasons, times = [], {}, []
+        for c in codes:
+            t = time.monotonic()
+            st, j = self.api("POST", "/api/receipts/current/items", {"code": c})
+            times.append(time.monotonic() - t)
+            if st == 201:
+                taken.append(c)
+            else:
+                reasons[c] = (j.get("decision") or {}).get("reason") or j.get("error")
+                if os.environ.get("LANES_DEBUG"):
+                    print(j)
+        if taken:
+            st, j = self.api("POST", "/api/receipts/current/pay", {"method": "cash"})
+            if st != 200:
+                reasons["pay"] = j
+                return [], reasons, times
+        else:
+            req = urllib.request.Request(f"http://127.0.0.1:{self.serve.api}/api/receipts/current",
+                                         method="DELETE",
+                                         headers={"Authorization": f"Bearer {TOKEN}"})
+            urllib.request.urlopen(req, timeout=30).close()
+        return taken, reasons, times
+
+    def archive_codes(self):
+        """Every marked code of every sale receipt in this lane's FN (its
+        identification part), read with `kassa fd show --json`."""
+        r = self.kassa("fd", "list", "--limit", "100000")
+        sold = []
+        for line in r.stdout.splitlines():
+            words = line.split()
+            if not words or not words[0].isdigit():
+                continue
+            d = self.kassa("fd", "show", words[0], "--json")
+            try:
+                doc = json.loads(d.stdout)
+            except ValueError:
+                continue
+            rec = doc.get("receipt") or {}
+            if rec.get("operationType") != 1:
+                continue
+            for item in rec.get("items", []):
+                code = item.get("productCode", {}).get("gs1m") if isinstance(
+                    item.get("productCode"), dict) else None
+                km = item.get("markingCode") or code
+                if km:
+                    sold.append(km)
+        return sold
+
+
+def start_node(conninfo, port):
+    p = subprocess.Popen([KASSA, "store", "serve", "--pg", conninfo, "--port", str(port),
+                          "--token", STORE_TOKEN], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    procs.append(p)
+    line = p.stdout.readline()
+    return p, line
+
+
+def store_conflicts(conninfo):
+    r = run([KASSA, "store", "conflicts", "--pg", conninfo, "--json"], timeout=60)
+    check("conflict report runs", r.returncode == 0, r.stderr)
+    return [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
+
+
+pg = None
+lanes = []
+try:
+    pg = PgTemp()
+    pg.start()
+    node_port = free_ports(1)[0]
+    node, line = start_node(pg.conninfo, node_port)
+    check("store node listens", "listening on" in line and wait_listening(node_port), line)
+    store_url = f"http://127.0.0.1:{node_port}"
+
+    op_dir = os.path.join(root, "operator")
+    os.makedirs(op_dir)
+    r = op(OPERATOR, op_dir, "issue", "--gtin", "0" + JEANS, "--group", "lp", "--count",
+           str(CODES + LANES * 4 + OFFLINE_TWICE), "--owner", OWNER, timeout=300)
+    pool = [c.replace("\\x1d", "\x1d") for c in r.stdout.split()]
+    check("operator issues the pool", r.returncode == 0 and len(pool) >= CODES, r.stderr)
+    online_pool, rest = pool[:CODES], pool[CODES:]
+    operator = Operator(OPERATOR, op_dir, check)  # the key server, for the FNs' keys
+    procs.append(operator.proc)
+
+    for i in range(LANES):
+        lane = Lane(i, store_url)
+        register_fn(lane.kassa, functools.partial(op, OPERATOR, op_dir), check, lane.fn, OWNER,
+                    os.path.join(lane.dir, "fn.db"))
+        r = lane.kassa("cache", "import-catalogue", os.path.join(SRC, "config/catalogue.csv"))
+        check(f"lane {i} catalogue", r.returncode == 0, r.stderr)
+        r = lane.kassa("ofd", "keys", "--keys", f"127.0.0.1:{operator.ports[2]}")
+        check(f"lane {i} keys", r.returncode == 0, r.stderr)
+        r = lane.kassa("shift", "open", "--cashier", "Иванова")
+        check(f"lane {i} shift open", r.returncode == 0, r.stdout + r.stderr)
+        check(f"lane {i} serves", lane.start(), lane.serve.line if lane.serve else "")
+        lanes.append(lane)
+
+    # 1. online: every lane scans codes of the same small window at once.
+    sold_online, refusals, lock = {}, {}, threading.Lock()
+    window = max(2 * LANES, 8)
+
+    def race(lane, chunks):
+        """The lane scans the window's codes in its own order, three to a
+        receipt; a code another lane holds is tried again later, until the
+        store says it is sold."""
+        rnd = random.Random(lane.i)
+        for chunk in chunks:
+            todo = chunk[:]
+            rnd.shuffle(todo)
+            while todo:
+                basket, todo = todo[:3], todo[3:]
+                taken, reasons, _ = lane.sell(basket)
+                with lock:
+                    for c in taken:
+                        sold_online.setdefault(c, []).append(lane.i)
+                    for c, why in reasons.items():
+                        refusals[why] = refusals.get(why, 0) + 1
+                        if why == "store_held" and c not in sold_online:
+                            todo.append(c)
+
+    chunks = [online_pool[k:k + window] for k in range(0, CODES, window)]
+    threads = [threading.Thread(target=race, args=(lane, chunks)) for lane in lanes]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=1800)
+    online_s = time.monotonic() - t0
+    print(f"online: {len(sold_online)} of {CODES} codes sold by {LANES} lanes in "
+          f"{online_s:.1f} s; refusals {refusals}")
+    check("online: every code of the pool sold", len(sold_online) == CODES,
+          (len(sold_online), refusals))
+    check("online: no code sold twice (the lanes' answers)",
+          all(len(v) == 1 for v in sold_online.values()),
+          [k for k, v in sold_online.items() if len(v) > 1][:5])
+    check("online: races refused by the store", set(refusals) <= {"store_held", "store_sold"},
+          refusals)
+
+    # 2. the store node killed, then PostgreSQL's postmaster.
+    node.send_signal(signal.SIGKILL)
+    node.wait(timeout=10)
+    pg.kill()
+    twice = rest[:OFFLINE_TWICE]
+    once = rest[OFFLINE_TWICE:OFFLINE_TWICE + LANES]
+    offline_times, offline_sold = [], {}
+    for k, lane in enumerate(lanes):
+        codes = [once[k]] + [c for j, c in enumerate(twice) if j % LANES in (k, (k - 1) % LANES)]
+        taken, reasons, times = lane.sell(codes)
+        offline_times += times
+        for c in taken:
+            offline_sold.setdefault(c, []).append(lane.i)
+        check(f"offline: lane {lane.i} sells alone", len(taken) == len(codes), reasons)
+    print(f"offline: slowest scan {max(offline_times) * 1000:.0f} ms, "
+          f"first {offline_times[0] * 1000:.0f} ms")
+    check("offline: no scan waits past the 1.5 s budget", max(offline_times) < 1.5,
+          max(offline_times))
+    check("offline: each of the twice-sold codes at two lanes",
+          all(len(offline_sold.get(c, [])) == 2 for c in twice) if LANES > 1 else True,
+          offline_sold)
+
+    # 3. restart; the lanes publish before they claim anything new.
+    pg.start()
+    node, line = start_node(pg.conninfo, node_port)
+    check("store node back", "listening on" in line, line)
+    time.sleep(1.1)  # the lanes' offline second passes
+    fresh = rest[OFFLINE_TWICE + LANES:]
+    for k, lane in enumerate(lanes):
+        taken, reasons, _ = lane.sell([fresh[k]])
+        check(f"back online: lane {lane.i} sells", len(taken) == 1, reasons)
+
+    archives = {}
+    for lane in lanes:
+        for km in lane.archive_codes():
+            archives.setdefault(km.split("\x1d")[0], []).append(lane.i)
+    doubles = sorted(k for k, v in archives.items() if len(v) > 1)
+    expected = sorted(c.split("\x1d")[0] for c in twice) if LANES > 1 else []
+    total_sold = CODES + len(once) + len(twice) * (2 if LANES > 1 else 1) + len(lanes)
+    check("archives: every sale is there",
+          sum(len(v) for v in archives.values()) == total_sold,
+          (sum(len(v) for v in archives.values()), total_sold))
+    check("archives: only the partition's codes are held twice", doubles == expected,
+          (doubles[:10], expected))
+    conflicts = store_conflicts(pg.conninfo)
+    check("conflict report: exactly the codes sold twice, each once",
+          sorted(c["ki"] for c in conflicts) == expected, (conflicts[:5], expected))
+    lane_of = {lane.fn: lane.i for lane in lanes}
+    check("conflict report: the two lanes that sold each",
+          all(sorted([lane_of[c["first_fn"]], lane_of[c["second_fn"]]]) ==
+              sorted(archives[c["ki"]]) for c in conflicts), conflicts[:5])
+
+    # 4. a repeated publish changes nothing.
+    H = {"Authorization": f"Bearer {STORE_TOKEN}"}
+    st, feed = http_json(f"{store_url}/store/v1/feed?after=0&limit=10000", None, H)
+    rows = feed.get("rows", [])
+    first = rows[0]
+    rec = {"lane": first["lane"], "fn": first["fn"], "document": first["document"],
+           "offline": False, "lines": [{"ki": first["ki"], "gtin": first["gtin"], "op": "sold"}]}
+    st, ans = http_json(f"{store_url}/store/v1/publish", rec, H)
+    st2, feed2 = http_json(f"{store_url}/store/v1/feed?after=0&limit=10000", None, H)
+    check("a repeated publish changes nothing",
+          st == 200 and ans.get("conflicts") == 0 and feed2.get("rows") == rows, (st, ans))
+    again = store_conflicts(pg.conninfo)
+    check("... and makes no conflict", again == conflicts, again[:3])
+    # A lane restarted publishes from the node's pointer: nothing twice.
+    lanes[0].serve.stop()
+    check("a lane restarts", lanes[0].start(), lanes[0].serve.line)
+    taken, reasons, _ = lanes[0].sell([fresh[LANES]])
+    st, feed3 = http_json(f"{store_url}/store/v1/feed?after=0&limit=10000", None, H)
+    check("a restarted lane publishes nothing twice",
+          len(feed3.get("rows", [])) == len(rows) + len(taken), (len(rows), len(taken)))
+    check("unauthorised requests are refused",
+          http_json(f"{store_url}/store/v1/conflicts", None, {})[0] == 401)
+finally:
+    for lane in lanes:
+        if lane.serve:
+            rc, err = lane.serve.stop()
+            check(f"lane {lane.i} exits 0", rc == 0, err[-1000:])
+    stop_all(procs)
+    if pg:
+        pg.stop()
+sys.exit(finish(check, root))
