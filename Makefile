@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 # ordinary build: KASSA_WERROR in CMakeLists.txt.
 WERROR ?= OFF
 
-.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos year clean deb deb-test format-check
+.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos year lanes clean deb deb-test format-check
 
 all: build
 
@@ -82,6 +82,14 @@ chaos: build
 YEAR_DAYS ?= 365
 year: build
 	python3 tests/integration/test_year.py $(BUILD)/kassa $(BUILD)/kassa-operator $(YEAR_DAYS)
+
+# Lanes of one store racing through a store node on their own PostgreSQL
+# (tests/integration/test_store_lanes.py): LANES `kassa serve`, LANE_CODES codes.
+LANES ?= 30
+LANE_CODES ?= 5000
+lanes: build
+	python3 tests/integration/test_store_lanes.py $(BUILD)/kassa $(BUILD)/kassa-operator \
+	        $(LANES) $(LANE_CODES)
 
 bench: deps
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)

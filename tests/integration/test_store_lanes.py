@@ -172,7 +172,7 @@ try:
     op_dir = os.path.join(root, "operator")
     os.makedirs(op_dir)
     r = op(OPERATOR, op_dir, "issue", "--gtin", "0" + JEANS, "--group", "lp", "--count",
-           str(CODES + LANES * 4 + OFFLINE_TWICE), "--owner", OWNER, timeout=300)
+           str(CODES + LANES * 6 + OFFLINE_TWICE), "--owner", OWNER, timeout=300)
     pool = [c.replace("\\x1d", "\x1d") for c in r.stdout.split()]
     check("operator issues the pool", r.returncode == 0 and len(pool) >= CODES, r.stderr)
     online_pool, rest = pool[:CODES], pool[CODES:]
@@ -265,13 +265,32 @@ try:
         taken, reasons, _ = lane.sell([fresh[k]])
         check(f"back online: lane {lane.i} sells", len(taken) == 1, reasons)
 
+    # 3b. a partition: the node frozen (SIGSTOP) answers nothing, so each
+    # lane's request runs into [store] timeout_ms (150) and the lane decides
+    # alone; within the budget, and at most about one timeout per lane.
+    node.send_signal(signal.SIGSTOP)
+    part_times = []
+    for k, lane in enumerate(lanes):
+        taken, reasons, times = lane.sell([fresh[LANES + 1 + k]])
+        part_times += times
+        check(f"partition: lane {lane.i} sells alone", len(taken) == 1, reasons)
+    node.send_signal(signal.SIGCONT)
+    print(f"partition: scans {min(part_times) * 1000:.0f}-{max(part_times) * 1000:.0f} ms")
+    check("partition: every scan within the 1.5 s budget", max(part_times) < 1.5, part_times)
+    check("partition: the lane waited for the store's timeout", min(part_times) >= 0.14,
+          part_times)
+    time.sleep(1.1)
+    for k, lane in enumerate(lanes):  # publishes what the partition sold, then claims
+        taken, reasons, _ = lane.sell([fresh[2 * LANES + 1 + k]])
+        check(f"after the partition: lane {lane.i} sells", len(taken) == 1, reasons)
+
     archives = {}
     for lane in lanes:
         for km in lane.archive_codes():
             archives.setdefault(km.split("\x1d")[0], []).append(lane.i)
     doubles = sorted(k for k, v in archives.items() if len(v) > 1)
     expected = sorted(c.split("\x1d")[0] for c in twice) if LANES > 1 else []
-    total_sold = CODES + len(once) + len(twice) * (2 if LANES > 1 else 1) + len(lanes)
+    total_sold = CODES + len(once) + len(twice) * (2 if LANES > 1 else 1) + 3 * len(lanes)
     check("archives: every sale is there",
           sum(len(v) for v in archives.values()) == total_sold,
           (sum(len(v) for v in archives.values()), total_sold))
@@ -301,7 +320,7 @@ try:
     # A lane restarted publishes from the node's pointer: nothing twice.
     lanes[0].serve.stop()
     check("a lane restarts", lanes[0].start(), lanes[0].serve.line)
-    taken, reasons, _ = lanes[0].sell([fresh[LANES]])
+    taken, reasons, _ = lanes[0].sell([fresh[3 * LANES + 1]])
     st, feed3 = http_json(f"{store_url}/store/v1/feed?after=0&limit=10000", None, H)
     check("a restarted lane publishes nothing twice",
           len(feed3.get("rows", [])) == len(rows) + len(taken), (len(rows), len(taken)))

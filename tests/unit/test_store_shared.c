@@ -1,0 +1,248 @@
+/*
+** tests/unit/test_store_shared.c: the store's rules (store/store.h) on the SQLite
+** backend, and the node's routes (store/node.h) without a network, over a
+** real file in a temporary directory. The PostgreSQL backend runs the same
+** rules under 4..30 racing lanes in tests/integration/test_store_lanes.py.
+**
+** Each rule is held on both sides: a claim granted to one lane is refused
+** to another until released or expired; a sold code is refused with who
+** sold it and granted again after its return; a publish repeated changes
+** nothing; a second sale of a code by another document is exactly one
+** conflict row naming both; malformed input changes nothing.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/node.h"
+#include "store/store.h"
+
+#define KI_A "0104601234501026215abcdefgh"
+#define KI_B "010460123450102621zyxwvut"
+
+typedef struct fixture {
+  char dir[64];
+  char spec[128];
+  store_t *s;
+} fixture_t;
+
+static int setup(void **state)
+{
+  fixture_t *f = calloc(1, sizeof *f);
+  char err[256];
+  snprintf(f->dir, sizeof f->dir, "/tmp/kassa-store-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  snprintf(f->spec, sizeof f->spec, "local:%s/store.db", f->dir);
+  assert_int_equal(store_open(f->spec, NULL, &f->s, err, sizeof err), 0);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  fixture_t *f = *state;
+  char cmd[128];
+  store_close(f->s);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+  assert_int_equal(system(cmd), 0);
+  free(f);
+  return 0;
+}
+
+static void publish(store_t *s, const char *lane, const char *fn, uint32_t doc, const char *ki,
+                    store_op_t op, uint32_t *conflicts)
+{
+  store_line_t l = {ki, "04601234501026", op};
+  store_record_t r = {lane, fn, doc, false, &l, 1};
+  assert_int_equal(store_publish(s, &r, conflicts), 0);
+}
+
+static void test_claim_is_exclusive(void **state)
+{
+  fixture_t *f = *state;
+  store_claim_t c;
+  assert_int_equal(store_claim(f->s, "lane1", KI_A, 60000, &c), 0);
+  assert_int_equal(c.verdict, STORE_GRANTED);
+  /* Renewed by its holder, refused to another lane, named. */
+  assert_int_equal(store_claim(f->s, "lane1", KI_A, 60000, &c), 0);
+  assert_int_equal(c.verdict, STORE_GRANTED);
+  assert_int_equal(store_claim(f->s, "lane2", KI_A, 60000, &c), 0);
+  assert_int_equal(c.verdict, STORE_HELD);
+  assert_string_equal(c.holder, "lane1");
+  /* Another lane's release does nothing; the holder's frees it. */
+  assert_int_equal(store_release(f->s, "lane2", KI_A), 0);
+  assert_int_equal(store_claim(f->s, "lane2", KI_A, 60000, &c), 0);
+  assert_int_equal(c.verdict, STORE_HELD);
+  assert_int_equal(store_release(f->s, "lane1", KI_A), 0);
+  assert_int_equal(store_claim(f->s, "lane2", KI_A, 60000, &c), 0);
+  assert_int_equal(c.verdict, STORE_GRANTED);
+}
+
+static void test_lease_expires_and_heartbeat_renews(void **state)
+{
+  fixture_t *f = *state;
+  store_claim_t c;
+  assert_int_equal(store_claim(f->s, "dead", KI_A, 50, &c), 0);
+  assert_int_equal(store_claim(f->s, "alive", KI_B, 50, &c), 0);
+  assert_int_equal(store_heartbeat(f->s, "alive", 60000, NULL, NULL), 0);
+  usleep(120 * 1000);
+  assert_int_equal(store_claim(f->s, "other", KI_A, 60000, &c), 0);
+  assert_int_equal(c.verdict, STORE_GRANTED); /* the dead lane's lease ran out */
+  assert_int_equal(store_claim(f->s, "other", KI_B, 60000, &c), 0);
+  assert_int_equal(c.verdict, STORE_HELD); /* renewed by the heartbeat */
+  assert_string_equal(c.holder, "alive");
+}
+
+static void test_sold_then_returned(void **state)
+{
+  fixture_t *f = *state;
+  store_claim_t c;
+  uint32_t conflicts = 9, published = 0;
+  assert_int_equal(store_claim(f->s, "lane1", KI_A, 60000, &c), 0);
+  publish(f->s, "lane1", "9999078900000001", 7, KI_A, STORE_OP_SOLD, &conflicts);
+  assert_int_equal(conflicts, 0);
+  assert_int_equal(store_claim(f->s, "lane2", KI_A, 60000, &c), 0);
+  assert_int_equal(c.verdict, STORE_SOLD);
+  assert_string_equal(c.holder, "lane1");
+  assert_string_equal(c.fn, "9999078900000001");
+  assert_int_equal(c.document, 7);
+  /* Sold is sold for its own lane too. */
+  assert_int_equal(store_claim(f->s, "lane1", KI_A, 60000, &c), 0);
+  assert_int_equal(c.verdict, STORE_SOLD);
+  assert_int_equal(store_heartbeat(f->s, "lane1", 1000, "9999078900000001", &published), 0);
+  assert_int_equal(published, 7);
+  /* Returned at another lane: sellable again. */
+  publish(f->s, "lane2", "9999078900000002", 3, KI_A, STORE_OP_RETURNED, &conflicts);
+  assert_int_equal(store_claim(f->s, "lane2", KI_A, 60000, &c), 0);
+  assert_int_equal(c.verdict, STORE_GRANTED);
+  /* Remarked: out of circulation for good. */
+  publish(f->s, "lane2", "9999078900000002", 4, KI_B, STORE_OP_REMARKED, &conflicts);
+  assert_int_equal(store_claim(f->s, "lane1", KI_B, 60000, &c), 0);
+  assert_int_equal(c.verdict, STORE_SOLD);
+}
+
+static void test_repeated_publish_and_conflicts(void **state)
+{
+  fixture_t *f = *state;
+  store_feed_row_t rows[8];
+  store_conflict_t cs[4];
+  size_t n = 0;
+  uint32_t conflicts = 0;
+  publish(f->s, "lane1", "9999078900000001", 5, KI_A, STORE_OP_SOLD, &conflicts);
+  publish(f->s, "lane1", "9999078900000001", 5, KI_A, STORE_OP_SOLD, &conflicts);
+  assert_int_equal(conflicts, 0);
+  assert_int_equal(store_feed(f->s, 0, rows, 8, &n), 0);
+  assert_int_equal(n, 1); /* the repeat added no record */
+  /* The same code sold by a second lane during a partition. */
+  publish(f->s, "lane2", "9999078900000002", 9, KI_A, STORE_OP_SOLD, &conflicts);
+  assert_int_equal(conflicts, 1);
+  publish(f->s, "lane2", "9999078900000002", 9, KI_A, STORE_OP_SOLD, &conflicts);
+  assert_int_equal(conflicts, 0);
+  assert_int_equal(store_conflicts(f->s, cs, 4, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(cs[0].ki, KI_A);
+  assert_string_equal(cs[0].first_fn, "9999078900000001");
+  assert_int_equal(cs[0].first_document, 5);
+  assert_string_equal(cs[0].second_lane, "lane2");
+  assert_int_equal(cs[0].second_document, 9);
+  /* The feed: both sales in order, after a cursor. */
+  assert_int_equal(store_feed(f->s, 0, rows, 8, &n), 0);
+  assert_int_equal(n, 2);
+  assert_true(rows[0].seq < rows[1].seq);
+  assert_string_equal(rows[1].lane, "lane2");
+  assert_int_equal(store_feed(f->s, rows[0].seq, rows, 8, &n), 0);
+  assert_int_equal(n, 1);
+}
+
+static void test_bad_input_changes_nothing(void **state)
+{
+  fixture_t *f = *state;
+  store_claim_t c;
+  store_feed_row_t rows[2];
+  size_t n = 9;
+  store_line_t bad = {"has space", "", STORE_OP_SOLD}, good = {KI_A, "", STORE_OP_SOLD};
+  store_line_t both[2] = {good, bad};
+  store_record_t r = {"lane1", "9999078900000001", 1, false, both, 2};
+  assert_int_equal(store_publish(f->s, &r, NULL), STORE_ERR_ARGUMENT);
+  r.lane = "bad lane";
+  r.lines = &good;
+  r.count = 1;
+  assert_int_equal(store_publish(f->s, &r, NULL), STORE_ERR_ARGUMENT);
+  r.lane = "lane1";
+  r.fn = "12ab";
+  assert_int_equal(store_publish(f->s, &r, NULL), STORE_ERR_ARGUMENT);
+  assert_int_equal(store_claim(f->s, "", KI_A, 1000, &c), STORE_ERR_ARGUMENT);
+  assert_int_equal(store_claim(f->s, "lane1", KI_A, 0, &c), STORE_ERR_ARGUMENT);
+  assert_int_equal(store_feed(f->s, 0, rows, 2, &n), 0);
+  assert_int_equal(n, 0);
+  assert_int_equal(store_open("ftp://x", NULL, &f->s, NULL, 0), STORE_ERR_ARGUMENT);
+  assert_null(f->s);
+  assert_string_equal(store_err_name(STORE_ERR_UNREACHABLE), "unreachable");
+}
+
+/* The node's routes, as a lane's requests reach them. */
+static void test_node_routes(void **state)
+{
+  fixture_t *f = *state;
+  store_node_t *n = NULL;
+  char err[256], *a = NULL;
+  store_node_options_t o = {.spec = f->spec, .port = 0, .token = "t0k"};
+  assert_int_equal(store_node_start(&o, &n, err, sizeof err), 0);
+  assert_int_equal(store_node_answer(n, "POST", "/store/v1/claim", NULL,
+                                     "{\"lane\":\"l1\",\"ki\":\"" KI_A "\",\"lease_ms\":9000}", &a),
+                   200);
+  assert_non_null(strstr(a, "\"verdict\":\"granted\""));
+  free(a);
+  assert_int_equal(store_node_answer(n, "POST", "/store/v1/claim", NULL,
+                                     "{\"lane\":\"l2\",\"ki\":\"" KI_A "\",\"lease_ms\":9000}", &a),
+                   200);
+  assert_non_null(strstr(a, "\"verdict\":\"held\""));
+  free(a);
+  const char *rec = "{\"lane\":\"l1\",\"fn\":\"9999078900000001\",\"document\":2,"
+                    "\"offline\":false,\"lines\":[{\"ki\":\"" KI_A "\",\"gtin\":\"\",\"op\":"
+                    "\"sold\"}]}";
+  assert_int_equal(store_node_answer(n, "POST", "/store/v1/publish", NULL, rec, &a), 200);
+  assert_non_null(strstr(a, "\"conflicts\":0"));
+  free(a);
+  /* The operator's feed shape, for `kassa cache sync`. */
+  assert_int_equal(
+      store_node_answer(n, "GET", "/api/v4/true-api/lm/codes", "after=0&limit=5", NULL, &a), 200);
+  assert_non_null(strstr(a, "\"RETIRED\",false,true"));
+  assert_non_null(strstr(a, "\"next\":\"1\""));
+  free(a);
+  assert_int_equal(store_node_answer(n, "POST", "/store/v1/publish", NULL, "{not json", &a), 400);
+  free(a);
+  assert_int_equal(store_node_answer(n, "POST", "/store/v1/claim", NULL,
+                                     "{\"lane\":\"l1\",\"ki\":\"\",\"lease_ms\":9000}", &a),
+                   400);
+  free(a);
+  assert_int_equal(store_node_answer(n, "GET", "/store/v1/feed", "after=-1", NULL, &a), 400);
+  free(a);
+  assert_int_equal(store_node_answer(n, "GET", "/nowhere", NULL, NULL, &a), 404);
+  free(a);
+  store_node_stop(n);
+  /* No token, no node. */
+  o.token = NULL;
+  assert_int_equal(store_node_start(&o, &n, err, sizeof err), -1);
+  assert_null(n);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_claim_is_exclusive, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lease_expires_and_heartbeat_renews, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sold_then_returned, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_repeated_publish_and_conflicts, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_node_routes, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
