@@ -27,6 +27,7 @@ struct lane_store {
   store_t *store;
   int64_t offline_until; /* till_now_ms before which the node is not asked */
   bool dirty;            /* documents may wait to be published */
+  bool offline_said;     /* the log has the going offline */
   unsigned owed;         /* ... how many, at the last look */
   char offline_kis[OFFLINE_KEPT][STORE_KI_MAX + 1];
   size_t offline_count;
@@ -67,10 +68,22 @@ static lane_store_t *link_of(till_t *t) { return t ? t->lane_store : NULL; }
 
 static bool reachable(till_t *t, lane_store_t *l) { return till_now_ms(t) >= l->offline_until; }
 
-/* rc from the node: an unreachable node sends the lane offline. */
+/* rc from the node: an unreachable node sends the lane offline (said
+** once on stderr, the service's log, and once when it answers again). */
 static int noted(till_t *t, lane_store_t *l, int rc)
 {
-  if (rc == STORE_ERR_UNREACHABLE) l->offline_until = till_now_ms(t) + OFFLINE_RETRY_MS;
+  if (rc == STORE_ERR_UNREACHABLE) {
+    if (!l->offline_said)
+      fprintf(stderr,
+              "kassa: сервер магазина не отвечает, касса решает сама / store node "
+              "unreachable, the lane decides alone: %s\n",
+              store_last_error(l->store));
+    l->offline_said = true;
+    l->offline_until = till_now_ms(t) + OFFLINE_RETRY_MS;
+  } else if (rc == 0 && l->offline_said) {
+    fprintf(stderr, "kassa: сервер магазина снова отвечает / store node answers again\n");
+    l->offline_said = false;
+  }
   return rc;
 }
 

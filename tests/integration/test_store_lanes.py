@@ -41,6 +41,13 @@ KASSA, OPERATOR = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 LANES = int(sys.argv[3]) if len(sys.argv) > 3 else 4
 CODES = int(sys.argv[4]) if len(sys.argv) > 4 else 300
 OFFLINE_TWICE = 5           # codes sold at two lanes during the partition
+# The lanes' [store] timeout_ms. 150 in production; on a loaded 2-core test
+# host a busy node's answer can take longer, and a lane that times out
+# rightly sells alone (a conflict, not a bug), which would make phase 1
+# prove nothing. So the test gives the node a second; the partition phase
+# checks the lanes wait exactly that long, and docs/BENCHMARKS.md has the
+# figures at 150.
+TIMEOUT_MS = int(os.environ.get("STORE_TIMEOUT_MS", "1000"))
 OWNER = "7707083893"
 JEANS = "4601234501026"     # lp, marked, not strict (config/catalogue.csv)
 TOKEN = "api-" + os.urandom(8).hex()
@@ -74,7 +81,7 @@ manager_pin = 8642
 [store]
 url = {store_url}
 token = {STORE_TOKEN}
-timeout_ms = 150
+timeout_ms = {TIMEOUT_MS}
 """)
         self.serve = None
 
@@ -266,8 +273,8 @@ try:
         check(f"back online: lane {lane.i} sells", len(taken) == 1, reasons)
 
     # 3b. a partition: the node frozen (SIGSTOP) answers nothing, so each
-    # lane's request runs into [store] timeout_ms (150) and the lane decides
-    # alone; within the budget, and at most about one timeout per lane.
+    # lane's request runs into [store] timeout_ms and the lane decides
+    # alone, once per lane (then it is offline for a second).
     node.send_signal(signal.SIGSTOP)
     part_times = []
     for k, lane in enumerate(lanes):
@@ -276,9 +283,10 @@ try:
         check(f"partition: lane {lane.i} sells alone", len(taken) == 1, reasons)
     node.send_signal(signal.SIGCONT)
     print(f"partition: scans {min(part_times) * 1000:.0f}-{max(part_times) * 1000:.0f} ms")
-    check("partition: every scan within the 1.5 s budget", max(part_times) < 1.5, part_times)
-    check("partition: the lane waited for the store's timeout", min(part_times) >= 0.14,
-          part_times)
+    check("partition: every scan within the budget and the store's timeout",
+          max(part_times) < 1.5 + TIMEOUT_MS / 1000, part_times)
+    check("partition: the lane waited for the store's timeout",
+          min(part_times) >= TIMEOUT_MS / 1000 * 0.95, part_times)
     time.sleep(1.1)
     for k, lane in enumerate(lanes):  # publishes what the partition sold, then claims
         taken, reasons, _ = lane.sell([fresh[2 * LANES + 1 + k]])
