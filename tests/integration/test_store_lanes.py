@@ -200,7 +200,7 @@ try:
         lanes.append(lane)
 
     # 1. online: every lane scans codes of the same small window at once.
-    sold_online, refusals, lock = {}, {}, threading.Lock()
+    sold_online, refusals, scan_times, lock = {}, {}, [], threading.Lock()
     window = max(2 * LANES, 8)
 
     def race(lane, chunks):
@@ -213,8 +213,9 @@ try:
             rnd.shuffle(todo)
             while todo:
                 basket, todo = todo[:3], todo[3:]
-                taken, reasons, _ = lane.sell(basket)
+                taken, reasons, times = lane.sell(basket)
                 with lock:
+                    scan_times.extend(times)
                     for c in taken:
                         sold_online.setdefault(c, []).append(lane.i)
                     for c, why in reasons.items():
@@ -230,8 +231,11 @@ try:
     for t in threads:
         t.join(timeout=1800)
     online_s = time.monotonic() - t0
+    scan_times.sort()
     print(f"online: {len(sold_online)} of {CODES} codes sold by {LANES} lanes in "
-          f"{online_s:.1f} s; refusals {refusals}")
+          f"{online_s:.1f} s; refusals {refusals}; one scan (POST items, through the store) "
+          f"p50 {scan_times[len(scan_times) // 2] * 1000:.1f} ms, "
+          f"p99 {scan_times[len(scan_times) * 99 // 100] * 1000:.1f} ms")
     check("online: every code of the pool sold", len(sold_online) == CODES,
           (len(sold_online), refusals))
     check("online: no code sold twice (the lanes' answers)",
