@@ -130,8 +130,10 @@ static int route_publish(store_t *s, json_t *b, char **answer)
   return reply(json_pack("{s:I}", "conflicts", (json_int_t)conflicts), 200, answer);
 }
 
-/* after and limit from "after=N&limit=M" (either may be missing). */
-static bool query_numbers(const char *q, long long *after, unsigned *limit)
+/* after and limit from "after=N&limit=M" (either may be missing). A
+** lenient reader takes a cursor that is not ours (another feed's, kept by
+** a lane that synced from the operator before) as the start. */
+static bool query_numbers(const char *q, bool lenient, long long *after, unsigned *limit)
 {
   *after = 0;
   *limit = 1000;
@@ -139,7 +141,13 @@ static bool query_numbers(const char *q, long long *after, unsigned *limit)
     char *end;
     if (!strncmp(p, "after=", 6)) {
       *after = strtoll(p + 6, &end, 10);
-      if (end == p + 6 || *after < 0) return false;
+      if ((end == p + 6 || *after < 0 || (*end && *end != '&')) && lenient) {
+        *after = 0;
+        end = strchr(p, '&');
+        if (!end) break;
+      } else if (end == p + 6 || *after < 0) {
+        return false;
+      }
     } else if (!strncmp(p, "limit=", 6)) {
       unsigned long v = strtoul(p + 6, &end, 10);
       if (end == p + 6 || v == 0) return false;
@@ -161,7 +169,7 @@ static int route_feed(store_t *s, const char *query, bool lm, char **answer)
   unsigned limit;
   size_t count = 0;
   store_feed_row_t *rows;
-  if (!query_numbers(query, &after, &limit)) return store_error(STORE_ERR_ARGUMENT, s, answer);
+  if (!query_numbers(query, lm, &after, &limit)) return store_error(STORE_ERR_ARGUMENT, s, answer);
   if (!(rows = malloc((limit + 1) * sizeof *rows)))
     return store_error(STORE_ERR_NO_MEMORY, s, answer);
   int rc = store_feed(s, after, rows, limit + 1, &count);

@@ -44,6 +44,7 @@ void kassa_config_defaults(kassa_config_t *cfg)
   cfg->printer_codepage = 17;
   cfg->store_timeout_ms = 150;
   cfg->store_lease_ms = 120000;
+  cfg->store_sync_ms = 1000;
   snprintf(cfg->store_offline_refuse, sizeof cfg->store_offline_refuse, "%s", "tobacco");
 }
 
@@ -171,6 +172,7 @@ static const struct config_key {
     K("store", "token", KEY_TEXT, store_token, "a token"),
     K("store", "timeout_ms", KEY_UINT, store_timeout_ms, "milliseconds"),
     K("store", "lease_ms", KEY_UINT, store_lease_ms, "milliseconds"),
+    K("store", "sync_ms", KEY_UINT, store_sync_ms, "milliseconds"),
     K("store", "offline_refuse", KEY_TEXT, store_offline_refuse, "product groups (tobacco,lp)"),
 #undef K
 };

@@ -25,6 +25,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -73,7 +74,9 @@ class Lane:
             f.write(f"""[paths]
 data = {self.dir}
 [service]
-background = no
+background = yes
+send_interval_s = 3600
+keys_refresh_days = 0
 [till]
 check = offline
 api_token = {TOKEN}
@@ -89,7 +92,11 @@ timeout_ms = {TIMEOUT_MS}
         return run([KASSA, "--config", self.conf, *args], timeout=120)
 
     def start(self):
-        self.serve = Serve(KASSA, self.conf, procs)
+        """`kassa serve` on free ports; its log (a line per refused request:
+        thousands here) goes to a file, never to a pipe nobody reads until
+        the end, which would block the lane once full."""
+        self.log = open(os.path.join(root, f"lane{self.i}.log"), "a")
+        self.serve = LaneServe(self.conf, self.log)
         return self.serve.api is not None
 
     def api(self, method, path, body=None):
@@ -151,10 +158,39 @@ timeout_ms = {TIMEOUT_MS}
         return sold
 
 
+class LaneServe(Serve):
+    """harness.Serve with stderr into a file."""
+
+    def __init__(self, conf, log):
+        self.p = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0",
+                                   "--lm-port", "0"], stdout=subprocess.PIPE, stderr=log,
+                                  text=True)
+        procs.append(self.p)
+        self.log = log
+        self.line = self.p.stdout.readline()
+        words = self.line.split()
+        self.api = self.lm = None
+        if self.line.startswith("kassa serve: listening on "):
+            self.api = int(words[4].split(":")[1])
+            self.lm = int(words[7].split(":")[1])
+
+    def stop(self, seconds=20):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            rc = None
+        self.log.flush()
+        with open(self.log.name) as f:
+            return rc, f.read()[-4000:]
+
+
 def start_node(conninfo, port):
     p = subprocess.Popen([KASSA, "store", "serve", "--pg", conninfo, "--port", str(port),
                           "--token", STORE_TOKEN], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=open(os.path.join(root, "node.log"), "a"), text=True)
     procs.append(p)
     line = p.stdout.readline()
     return p, line
@@ -241,8 +277,34 @@ try:
     check("online: no code sold twice (the lanes' answers)",
           all(len(v) == 1 for v in sold_online.values()),
           [k for k, v in sold_online.items() if len(v) > 1][:5])
-    check("online: races refused by the store", set(refusals) <= {"store_held", "store_sold"},
-          refusals)
+    # store_held / store_sold: the node said so; offline_sold: the lane's own
+    # cache, synced from the node's feed, knew it first.
+    check("online: races refused by the store",
+          set(refusals) <= {"store_held", "store_sold", "offline_sold"}, refusals)
+
+    # Every lane's cache learns every other lane's sales from the node's
+    # feed ([store] sync_ms, 1 s): its offline copy.
+    kis = {c.split("\x1d")[0] for c in online_pool}
+
+    def cache_sold(lane):
+        db = sqlite3.connect(f"file:{os.path.join(lane.dir, 'cache.db')}?mode=ro", uri=True,
+                             timeout=10)
+        try:
+            return {r[0] for r in db.execute("SELECT ki FROM codes WHERE op & 16")}
+        finally:
+            db.close()
+
+    t_conv = time.monotonic()
+    missing = None
+    while time.monotonic() - t_conv < 15:
+        missing = {lane.i: len(kis - cache_sold(lane)) for lane in lanes}
+        if not any(missing.values()):
+            break
+        time.sleep(0.1)
+    conv_s = time.monotonic() - t_conv
+    print(f"caches: every lane's cache holds all {len(kis)} sales {conv_s:.1f} s after the last")
+    check("caches converge on every lane's sales (sync from the node)",
+          not any(missing.values()), missing)
 
     # 2. the store node killed, then PostgreSQL's postmaster.
     node.send_signal(signal.SIGKILL)
