@@ -13,7 +13,7 @@
 ** PostgreSQL locks the row, so of two lanes racing one gets it and the
 ** other gets no row back), then reads the code's state in a new statement
 ** snapshot: a sale published while this claim waited for the row is seen,
-** and the claim is rolled back. A publish upserts the code's state only
+** and the claim row is deleted again. A publish upserts the code's state only
 ** when it is not already sold or remarked (the same lock), so of two sales
 ** of one code the second finds the first and writes a conflict row.
 ** Publishes take a transaction-level advisory lock, so record sequence
@@ -21,7 +21,11 @@
 ** still being committed.
 **
 ** Schema: store_schema(version); version 1 creates claim, code, doc,
-** record, conflict. store_pg_create migrates under an advisory lock, so
+** record, conflict; version 2 the claim as one function (kassa_claim), so
+** the hot path is one round trip instead of four (BEGIN, take, read,
+** COMMIT): PL/pgSQL runs each statement of a volatile function in a new
+** snapshot, so the read after the row lock still sees a sale committed
+** while it waited. store_pg_create migrates under an advisory lock, so
 ** two nodes starting together do not race.
 */
 #include <libpq-fe.h>
@@ -31,7 +35,7 @@
 
 #include "store/store_internal.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define LOCK_MIGRATE   2101
 #define LOCK_PUBLISH   2102
 
@@ -58,6 +62,27 @@ static const char *const migrations[SCHEMA_VERSION + 1] = {
           "  first_fn text NOT NULL, first_document integer NOT NULL,"
           "  second_lane text NOT NULL, second_fn text NOT NULL,"
           "  second_document integer NOT NULL, PRIMARY KEY (ki, second_fn, second_document));",
+    /* verdict: 1 granted, 2 held (holder), 3 sold (holder, fn, document). */
+    [2] = "CREATE FUNCTION kassa_claim(p_ki text, p_lane text, p_lease integer,"
+          "  OUT verdict smallint, OUT holder text, OUT fn text, OUT document integer)"
+          " LANGUAGE plpgsql VOLATILE AS $$ BEGIN"
+          "  INSERT INTO claim (ki, lane, expires)"
+          "    VALUES (p_ki, p_lane, now() + p_lease * interval '1 ms')"
+          "    ON CONFLICT (ki) DO UPDATE SET lane = excluded.lane, expires = excluded.expires"
+          "    WHERE claim.lane = excluded.lane OR claim.expires < now()"
+          "    RETURNING claim.lane INTO holder;"
+          "  IF NOT FOUND THEN"
+          "    SELECT c.lane INTO holder FROM claim c WHERE c.ki = p_ki;"
+          "    verdict := 2; RETURN;"
+          "  END IF;"
+          "  SELECT c.lane, c.fn, c.document INTO holder, fn, document FROM code c"
+          "    WHERE c.ki = p_ki AND c.state <> 2;"
+          "  IF FOUND THEN"
+          "    DELETE FROM claim c WHERE c.ki = p_ki AND c.lane = p_lane;"
+          "    verdict := 3; RETURN;"
+          "  END IF;"
+          "  holder := ''; verdict := 1;"
+          " END $$;",
 };
 
 /* name, parameter count, SQL: prepared on every (re)connection. */
@@ -66,11 +91,7 @@ static const struct {
   int params;
   const char *sql;
 } statements[] = {
-    {"claim_take", 3,
-     "INSERT INTO claim (ki, lane, expires) VALUES ($1, $2, now() + $3 * interval '1 ms') "
-     "ON CONFLICT (ki) DO UPDATE SET lane = excluded.lane, expires = excluded.expires "
-     "WHERE claim.lane = excluded.lane OR claim.expires < now() RETURNING lane"},
-    {"claim_holder", 1, "SELECT lane FROM claim WHERE ki = $1"},
+    {"claim", 3, "SELECT verdict, holder, fn, document FROM kassa_claim($1, $2, $3)"},
     {"code_out", 1, "SELECT lane, fn, document FROM code WHERE ki = $1 AND state <> 2"},
     {"claim_drop", 2, "DELETE FROM claim WHERE ki = $1 AND lane = $2"},
     {"claim_renew", 2,
@@ -246,53 +267,34 @@ static int transaction(pg_t *p, op_fn op, void *args)
 
 static void copy(char *dst, size_t size, const char *src) { snprintf(dst, size, "%s", src); }
 
-struct claim_args {
-  const char *lane, *ki;
-  uint32_t lease_ms;
-  store_claim_t *out;
-};
-
-/* Rolled back by the caller when it returns non-zero; a refused claim
-** returns 1, turned into 0 after the rollback. */
-static int op_claim(pg_t *p, void *a)
-{
-  struct claim_args *c = a;
-  char lease[16];
-  snprintf(lease, sizeof lease, "%u", c->lease_ms);
-  const char *take[3] = {c->ki, c->lane, lease};
-  PGresult *r = run(p, "claim_take", 3, take);
-  if (!r) return failure(p, "claim");
-  int got = PQntuples(r);
-  PQclear(r);
-  if (!got) {
-    r = run(p, "claim_holder", 1, take);
-    if (!r) return failure(p, "claim holder");
-    c->out->verdict = STORE_HELD;
-    if (PQntuples(r)) copy(c->out->holder, sizeof c->out->holder, PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return 1;
-  }
-  r = run(p, "code_out", 1, take);
-  if (!r) return failure(p, "claim state");
-  if (PQntuples(r)) {
-    c->out->verdict = STORE_SOLD;
-    copy(c->out->holder, sizeof c->out->holder, PQgetvalue(r, 0, 0));
-    copy(c->out->fn, sizeof c->out->fn, PQgetvalue(r, 0, 1));
-    c->out->document = (uint32_t)strtoul(PQgetvalue(r, 0, 2), NULL, 10);
-    PQclear(r);
-    return 1; /* the claim row goes with the rollback */
-  }
-  PQclear(r);
-  c->out->verdict = STORE_GRANTED;
-  return 0;
-}
-
+/* One statement, its own transaction: kassa_claim (migration 2). */
 static int pg_claim(void *self, const char *lane, const char *ki, uint32_t lease_ms,
                     store_claim_t *out)
 {
-  struct claim_args a = {lane, ki, lease_ms, out};
-  int rc = transaction(self, op_claim, &a);
-  return rc == 1 ? 0 : rc;
+  pg_t *p = self;
+  char lease[16];
+  int rc = 0;
+  snprintf(lease, sizeof lease, "%u", lease_ms);
+  const char *params[3] = {ki, lane, lease};
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if ((rc = ensure(p)) != 0) continue;
+    PGresult *r = run(p, "claim", 3, params);
+    if (!r) {
+      if ((rc = failure(p, "claim")) != STORE_ERR_UNREACHABLE) return rc;
+      continue;
+    }
+    if (PQntuples(r) != 1) {
+      PQclear(r);
+      return STORE_ERR_DATABASE;
+    }
+    out->verdict = (store_verdict_t)atoi(PQgetvalue(r, 0, 0));
+    copy(out->holder, sizeof out->holder, PQgetvalue(r, 0, 1));
+    copy(out->fn, sizeof out->fn, PQgetvalue(r, 0, 2));
+    out->document = (uint32_t)strtoul(PQgetvalue(r, 0, 3), NULL, 10);
+    PQclear(r);
+    return out->verdict >= STORE_GRANTED && out->verdict <= STORE_SOLD ? 0 : STORE_ERR_DATABASE;
+  }
+  return rc;
 }
 
 struct release_args {

@@ -684,6 +684,7 @@ allow:
 done_fn:
   /* The FN holds the code as checked: a refusal takes it out again. */
   if (out->fn_checked) fn_km_accept(t->fn, out->normalized, out->normalized_len, false);
+  if (out->store_claimed) lane_store_release(t, out->ki); /* and the store's claim */
 done:
   out->elapsed_us = elapsed_us(&start);
   free(mc);

@@ -419,6 +419,7 @@ int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t 
       (rc = insert_line(t, l, scan, len, &id)) != 0) {
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
+    if (d->store_claimed) lane_store_release(t, d->ki);
     journal(t, scan, len, false);
     goto done;
   }
