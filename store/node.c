@@ -162,6 +162,40 @@ static bool query_numbers(const char *q, bool lenient, long long *after, unsigne
   return true;
 }
 
+/* The feed's state names (ofd/registry.h's numbers); INTRODUCED for none. */
+static const char *state_name(int state)
+{
+  static const char *const names[] = {"", "EMITTED", "APPLIED", "INTRODUCED", "RETIRED"};
+  return names[state >= 1 && state <= 4 ? state : 3];
+}
+
+/* A feed row as the operator's sync feed has it (ofd/registry.h's fields):
+** a record says sold (or back in circulation after a return); a status is
+** the operator's, `sold` also when a lane of the store sold the code. */
+static json_t *lm_row(const store_feed_row_t *f)
+{
+  const store_status_t *st = &f->status;
+  if (f->op)
+    return json_pack("[s,s,s,b,b,s,i,i,i]", f->ki, f->gtin,
+                     f->op == STORE_OP_RETURNED ? "INTRODUCED" : "RETIRED", 0,
+                     f->op == STORE_OP_SOLD, "", 0, 0, 0);
+  return json_pack("[s,s,s,b,b,s,I,I,I]", st->ki, st->gtin, state_name(st->state), st->blocked,
+                   st->sold, st->owner, (json_int_t)st->expire_ms, (json_int_t)st->mrp,
+                   (json_int_t)st->smp);
+}
+
+/* A feed row in the node's own shape. */
+static json_t *feed_row(const store_feed_row_t *f)
+{
+  if (f->op)
+    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:b}", "seq", (json_int_t)f->seq, "ki", f->ki,
+                     "gtin", f->gtin, "op", store_op_name(f->op), "lane", f->lane, "fn", f->fn,
+                     "document", (json_int_t)f->document, "offline", f->offline);
+  return json_pack("{s:I,s:s,s:s,s:s,s:s,s:b,s:b}", "seq", (json_int_t)f->seq, "ki", f->ki, "gtin",
+                   f->gtin, "op", "status", "state", state_name(f->status.state), "blocked",
+                   f->status.blocked, "sold", f->status.sold);
+}
+
 /* Feed rows; lm: as the operator's sync feed (ofd/registry.h's fields). */
 static int route_feed(store_t *s, const char *query, bool lm, char **answer)
 {
@@ -183,14 +217,7 @@ static int route_feed(store_t *s, const char *query, bool lm, char **answer)
   json_t *list = json_array();
   for (size_t i = 0; i < count; i++) {
     const store_feed_row_t *f = &rows[i];
-    bool out = f->op != STORE_OP_RETURNED;
-    json_array_append_new(
-        list,
-        lm ? json_pack("[s,s,s,b,b,s,i,i,i]", f->ki, f->gtin, out ? "RETIRED" : "INTRODUCED", 0,
-                       f->op == STORE_OP_SOLD, "", 0, 0, 0)
-           : json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:b}", "seq", (json_int_t)f->seq, "ki", f->ki,
-                       "gtin", f->gtin, "op", store_op_name(f->op), "lane", f->lane, "fn", f->fn,
-                       "document", (json_int_t)f->document, "offline", f->offline));
+    json_array_append_new(list, lm ? lm_row(f) : feed_row(f));
   }
   free(rows);
   if (!lm)

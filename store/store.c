@@ -183,6 +183,22 @@ int store_feed(store_t *s, int64_t after, store_feed_row_t *rows, size_t max, si
   return s->backend->feed(s->self, after, rows, max, count);
 }
 
+int store_put_statuses(store_t *s, const store_status_t *rows, size_t count, const char *cursor)
+{
+  if (!s || (count && !rows) || !cursor || !s->backend->put_statuses) return STORE_ERR_ARGUMENT;
+  for (size_t i = 0; i < count; i++)
+    if (!store_ki_ok(rows[i].ki) || rows[i].state < 1 || rows[i].state > 4)
+      return STORE_ERR_ARGUMENT;
+  return s->backend->put_statuses(s->self, rows, count, cursor);
+}
+
+int store_sync_cursor(store_t *s, char *out, size_t size)
+{
+  if (!s || !out || size == 0 || !s->backend->sync_cursor) return STORE_ERR_ARGUMENT;
+  out[0] = '\0';
+  return s->backend->sync_cursor(s->self, out, size);
+}
+
 int store_conflicts(store_t *s, store_conflict_t *rows, size_t max, size_t *count)
 {
   if (!s || !rows || !count || max == 0) return STORE_ERR_ARGUMENT;

@@ -105,7 +105,21 @@ typedef struct store_record {
   size_t count;
 } store_record_t;
 
-/* A line of the feed and of the conflict report. */
+/* A code's status as the operator's feed gave it (`kassa store sync`);
+** state in ofd/registry.h's numbers: 1 emitted, 2 applied, 3 introduced,
+** 4 retired. */
+typedef struct store_status {
+  char ki[STORE_KI_MAX + 1];
+  char gtin[15];
+  char owner[13];
+  int state;
+  bool blocked, sold;
+  int64_t expire_ms;
+  uint64_t mrp, smp;
+} store_status_t;
+
+/* A line of the feed: a lane's record (op set) or an operator status (op
+** 0, status set; its `sold` also true when a lane of the store sold it). */
 typedef struct store_feed_row {
   int64_t seq;
   char ki[STORE_KI_MAX + 1];
@@ -115,6 +129,7 @@ typedef struct store_feed_row {
   char fn[STORE_FN_MAX + 1];
   uint32_t document;
   bool offline;
+  store_status_t status;
 } store_feed_row_t;
 
 typedef struct store_conflict {
@@ -166,5 +181,13 @@ int store_heartbeat(store_t *s, const char *lane, uint32_t lease_ms, const char 
 int store_feed(store_t *s, int64_t after, store_feed_row_t *rows, size_t max, size_t *count);
 /* Up to max conflict rows in (ki, second fn, second document) order. */
 int store_conflicts(store_t *s, store_conflict_t *rows, size_t max, size_t *count);
+
+/* `kassa store sync`: a page of the operator's feed and its cursor, in one
+** transaction (a killed sync resumes after the last page stored); the
+** rows enter the store's feed after everything before them. local and pg
+** only (http: STORE_ERR_ARGUMENT). */
+int store_put_statuses(store_t *s, const store_status_t *rows, size_t count, const char *cursor);
+/* The operator feed's cursor stored with the last page ("" from the start). */
+int store_sync_cursor(store_t *s, char *out, size_t size);
 
 #endif /* KASSA_STORE_STORE_H */

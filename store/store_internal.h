@@ -17,6 +17,8 @@ typedef struct store_backend {
                    uint32_t *published);
   int (*feed)(void *self, int64_t after, store_feed_row_t *rows, size_t max, size_t *count);
   int (*conflicts)(void *self, store_conflict_t *rows, size_t max, size_t *count);
+  int (*put_statuses)(void *self, const store_status_t *rows, size_t count, const char *cursor);
+  int (*sync_cursor)(void *self, char *out, size_t size);
   const char *(*last_error)(void *self);
   void (*destroy)(void *self);
 } store_backend_t;

@@ -39,7 +39,19 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS conflict (ki TEXT NOT NULL, first_lane TEXT NOT NULL,"
     "  first_fn TEXT NOT NULL, first_document INTEGER NOT NULL, second_lane TEXT NOT NULL,"
     "  second_fn TEXT NOT NULL, second_document INTEGER NOT NULL,"
-    "  PRIMARY KEY (ki, second_fn, second_document));";
+    "  PRIMARY KEY (ki, second_fn, second_document));"
+    "CREATE TABLE IF NOT EXISTS status (ki TEXT PRIMARY KEY, gtin TEXT NOT NULL,"
+    "  state INTEGER NOT NULL, blocked INTEGER NOT NULL, sold INTEGER NOT NULL,"
+    "  owner TEXT NOT NULL, expire INTEGER NOT NULL, mrp INTEGER NOT NULL, smp INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS status_seq ON status (seq);"
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+/* The next number of the one feed records and statuses share (writers are
+** serialised by BEGIN IMMEDIATE). */
+#define NEXT_SEQ                                                                                   \
+  "(SELECT coalesce(max(s), 0) + 1 FROM (SELECT max(seq) AS s FROM record UNION ALL "              \
+  "SELECT max(seq) FROM status))"
 
 static int64_t now_ms(void)
 {
@@ -191,8 +203,8 @@ static int local_publish(void *self, const store_record_t *r, uint32_t *conflict
     snprintf(line, sizeof line, "#%zu", i + 1);
     snprintf(op, sizeof op, "#%d", (int)ln->op);
     rc = step_done(l,
-                   "INSERT INTO record (fn, document, line, ki, gtin, op, lane, offline) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   "INSERT INTO record (fn, document, line, ki, gtin, op, lane, offline, seq) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, " NEXT_SEQ ")",
                    (const char *const[]){r->fn, doc, line, ln->ki, ln->gtin ? ln->gtin : "", op,
                                          r->lane, offline, NULL});
     if (rc == 0 && ln->op == STORE_OP_RETURNED)
@@ -236,10 +248,14 @@ static int local_feed(void *self, int64_t after, store_feed_row_t *rows, size_t 
   char a[24], m[24];
   snprintf(a, sizeof a, "#%lld", (long long)after);
   snprintf(m, sizeof m, "#%zu", max);
-  sqlite3_stmt *s = stmt(l,
-                         "SELECT seq, ki, gtin, op, lane, fn, document, offline FROM record "
-                         "WHERE seq > ? ORDER BY seq LIMIT ?",
-                         (const char *const[]){a, m, NULL});
+  sqlite3_stmt *s =
+      stmt(l,
+           "SELECT seq, ki, gtin, op, lane, fn, document, offline, 0, 0, 0, '', 0, 0, 0 "
+           "FROM record WHERE seq > ?1 UNION ALL "
+           "SELECT s.seq, s.ki, s.gtin, 0, '', '', 0, 0, s.state, s.blocked, "
+           "s.sold OR coalesce(c.state <> 2, 0), s.owner, s.expire, s.mrp, s.smp "
+           "FROM status s LEFT JOIN code c ON c.ki = s.ki WHERE s.seq > ?1 ORDER BY 1 LIMIT ?2",
+           (const char *const[]){a, m, NULL});
   if (!s) return STORE_ERR_DATABASE;
   while (*count < max && sqlite3_step(s) == SQLITE_ROW) {
     store_feed_row_t *row = &rows[(*count)++];
@@ -252,6 +268,16 @@ static int local_feed(void *self, int64_t after, store_feed_row_t *rows, size_t 
     column(s, 5, row->fn, sizeof row->fn);
     row->document = (uint32_t)sqlite3_column_int64(s, 6);
     row->offline = sqlite3_column_int(s, 7) != 0;
+    store_status_t *st = &row->status;
+    snprintf(st->ki, sizeof st->ki, "%s", row->ki);
+    snprintf(st->gtin, sizeof st->gtin, "%s", row->gtin);
+    st->state = sqlite3_column_int(s, 8);
+    st->blocked = sqlite3_column_int(s, 9) != 0;
+    st->sold = sqlite3_column_int(s, 10) != 0;
+    column(s, 11, st->owner, sizeof st->owner);
+    st->expire_ms = sqlite3_column_int64(s, 12);
+    st->mrp = (uint64_t)sqlite3_column_int64(s, 13);
+    st->smp = (uint64_t)sqlite3_column_int64(s, 14);
   }
   sqlite3_finalize(s);
   return 0;
@@ -277,6 +303,40 @@ static int local_conflicts(void *self, store_conflict_t *rows, size_t max, size_
     column(s, 5, c->second_fn, sizeof c->second_fn);
     c->second_document = (uint32_t)sqlite3_column_int64(s, 6);
   }
+  sqlite3_finalize(s);
+  return 0;
+}
+
+static int local_put_statuses(void *self, const store_status_t *rows, size_t count,
+                              const char *cursor)
+{
+  local_t *l = self;
+  int rc = begin(l);
+  if (rc != 0) return rc;
+  for (size_t i = 0; i < count && rc == 0; i++) {
+    const store_status_t *st = &rows[i];
+    char state[8], expire[24], mrp[24], smp[24];
+    snprintf(state, sizeof state, "#%d", st->state);
+    snprintf(expire, sizeof expire, "#%lld", (long long)st->expire_ms);
+    snprintf(mrp, sizeof mrp, "#%llu", (unsigned long long)st->mrp);
+    snprintf(smp, sizeof smp, "#%llu", (unsigned long long)st->smp);
+    rc = step_done(
+        l, "INSERT OR REPLACE INTO status VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, " NEXT_SEQ ")",
+        (const char *const[]){st->ki, st->gtin, state, st->blocked ? "#1" : "#0",
+                              st->sold ? "#1" : "#0", st->owner, expire, mrp, smp, NULL});
+  }
+  if (rc == 0)
+    rc = step_done(l, "INSERT OR REPLACE INTO meta VALUES ('operator_cursor', ?)",
+                   (const char *const[]){cursor, NULL});
+  return end(l, rc);
+}
+
+static int local_sync_cursor(void *self, char *out, size_t size)
+{
+  local_t *l = self;
+  sqlite3_stmt *s = stmt(l, "SELECT value FROM meta WHERE key = 'operator_cursor'", NULL);
+  if (!s) return STORE_ERR_DATABASE;
+  if (sqlite3_step(s) == SQLITE_ROW) column(s, 0, out, size);
   sqlite3_finalize(s);
   return 0;
 }
@@ -316,6 +376,8 @@ const store_backend_t store_local_backend = {
     .heartbeat = local_heartbeat,
     .feed = local_feed,
     .conflicts = local_conflicts,
+    .put_statuses = local_put_statuses,
+    .sync_cursor = local_sync_cursor,
     .last_error = local_last_error,
     .destroy = local_destroy,
 };

@@ -35,7 +35,7 @@
 
 #include "store/store_internal.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define LOCK_MIGRATE   2101
 #define LOCK_PUBLISH   2102
 
@@ -83,6 +83,14 @@ static const char *const migrations[SCHEMA_VERSION + 1] = {
           "  END IF;"
           "  holder := ''; verdict := 1;"
           " END $$;",
+    /* The operator's statuses (`kassa store sync`), numbered in the records'
+    ** sequence so one cursor walks both; meta keeps the operator's cursor. */
+    [3] = "CREATE TABLE status (ki text PRIMARY KEY, gtin text NOT NULL, state smallint NOT NULL,"
+          "  blocked boolean NOT NULL, sold boolean NOT NULL, owner text NOT NULL,"
+          "  expire bigint NOT NULL, mrp bigint NOT NULL, smp bigint NOT NULL,"
+          "  seq bigint NOT NULL);"
+          "CREATE INDEX status_seq ON status (seq);"
+          "CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);",
 };
 
 /* name, parameter count, SQL: prepared on every (re)connection. */
@@ -115,8 +123,19 @@ static const struct {
     {"conflict_add", 7,
      "INSERT INTO conflict VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"},
     {"feed", 2,
-     "SELECT seq, ki, gtin, op, lane, fn, document, offline FROM record WHERE seq > $1 "
-     "ORDER BY seq LIMIT $2"},
+     "SELECT seq, ki, gtin, op, lane, fn, document, offline, 0, false, false, '', 0, 0, 0 "
+     "FROM record WHERE seq > $1 UNION ALL "
+     "SELECT s.seq, s.ki, s.gtin, 0, '', '', 0, false, s.state, s.blocked, "
+     "s.sold OR coalesce(c.state <> 2, false), s.owner, s.expire, s.mrp, s.smp "
+     "FROM status s LEFT JOIN code c ON c.ki = s.ki WHERE s.seq > $1 ORDER BY 1 LIMIT $2"},
+    {"status_put", 9,
+     "INSERT INTO status VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nextval('record_seq_seq')) "
+     "ON CONFLICT (ki) DO UPDATE SET gtin = excluded.gtin, state = excluded.state, "
+     "blocked = excluded.blocked, sold = excluded.sold, owner = excluded.owner, "
+     "expire = excluded.expire, mrp = excluded.mrp, smp = excluded.smp, seq = excluded.seq"},
+    {"meta_put", 2,
+     "INSERT INTO meta VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"},
+    {"meta_get", 1, "SELECT value FROM meta WHERE key = $1"},
     {"conflicts", 1,
      "SELECT ki, first_lane, first_fn, first_document, second_lane, second_fn, "
      "second_document FROM conflict ORDER BY ki, second_fn, second_document LIMIT $1"},
@@ -450,6 +469,16 @@ static int op_feed(pg_t *p, void *a)
     copy(row->fn, sizeof row->fn, PQgetvalue(r, i, 5));
     row->document = (uint32_t)strtoul(PQgetvalue(r, i, 6), NULL, 10);
     row->offline = PQgetvalue(r, i, 7)[0] == 't';
+    store_status_t *st = &row->status;
+    copy(st->ki, sizeof st->ki, row->ki);
+    copy(st->gtin, sizeof st->gtin, row->gtin);
+    st->state = atoi(PQgetvalue(r, i, 8));
+    st->blocked = PQgetvalue(r, i, 9)[0] == 't';
+    st->sold = PQgetvalue(r, i, 10)[0] == 't';
+    copy(st->owner, sizeof st->owner, PQgetvalue(r, i, 11));
+    st->expire_ms = strtoll(PQgetvalue(r, i, 12), NULL, 10);
+    st->mrp = strtoull(PQgetvalue(r, i, 13), NULL, 10);
+    st->smp = strtoull(PQgetvalue(r, i, 14), NULL, 10);
   }
   *f->count = (size_t)n;
   PQclear(r);
@@ -498,6 +527,65 @@ static int pg_conflicts(void *self, store_conflict_t *rows, size_t max, size_t *
   return transaction(self, op_conflicts, &a);
 }
 
+struct statuses_args {
+  const store_status_t *rows;
+  size_t count;
+  const char *cursor;
+};
+
+static int op_statuses(pg_t *p, void *a)
+{
+  struct statuses_args *s = a;
+  PGresult *r;
+  if (!(r = run(p, "publish_lock", 0, NULL))) return failure(p, "status lock");
+  PQclear(r);
+  for (size_t i = 0; i < s->count; i++) {
+    const store_status_t *st = &s->rows[i];
+    char state[8], expire[24], mrp[24], smp[24];
+    snprintf(state, sizeof state, "%d", st->state);
+    snprintf(expire, sizeof expire, "%lld", (long long)st->expire_ms);
+    snprintf(mrp, sizeof mrp, "%llu", (unsigned long long)st->mrp);
+    snprintf(smp, sizeof smp, "%llu", (unsigned long long)st->smp);
+    const char *params[9] = {
+        st->ki, st->gtin, state, st->blocked ? "t" : "f", st->sold ? "t" : "f", st->owner,
+        expire, mrp,      smp};
+    if (!(r = run(p, "status_put", 9, params))) return failure(p, "status");
+    PQclear(r);
+  }
+  const char *meta[2] = {"operator_cursor", s->cursor};
+  if (!(r = run(p, "meta_put", 2, meta))) return failure(p, "cursor");
+  PQclear(r);
+  return 0;
+}
+
+static int pg_put_statuses(void *self, const store_status_t *rows, size_t count, const char *cursor)
+{
+  struct statuses_args a = {rows, count, cursor};
+  return transaction(self, op_statuses, &a);
+}
+
+struct cursor_args {
+  char *out;
+  size_t size;
+};
+
+static int op_cursor(pg_t *p, void *a)
+{
+  struct cursor_args *c = a;
+  const char *key = "operator_cursor";
+  PGresult *r = run(p, "meta_get", 1, &key);
+  if (!r) return failure(p, "cursor");
+  if (PQntuples(r)) copy(c->out, c->size, PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return 0;
+}
+
+static int pg_sync_cursor(void *self, char *out, size_t size)
+{
+  struct cursor_args a = {out, size};
+  return transaction(self, op_cursor, &a);
+}
+
 static void pg_destroy(void *self)
 {
   pg_t *p = self;
@@ -537,6 +625,8 @@ const store_backend_t store_pg_backend = {
     .heartbeat = pg_heartbeat,
     .feed = pg_feed,
     .conflicts = pg_conflicts,
+    .put_statuses = pg_put_statuses,
+    .sync_cursor = pg_sync_cursor,
     .last_error = pg_last_error,
     .destroy = pg_destroy,
 };

@@ -7,6 +7,11 @@
 **       creates or migrates the store's schema and serves the lanes until
 **       SIGTERM or SIGINT; the line printed when ready names the port:
 **         kassa store serve: listening on 127.0.0.1:PORT (pg)
+**   kassa store sync (--pg CONNINFO | --local PATH) [--operator URL] [--api-key K]
+**       the operator's sync feed (ofd/registry.h) into the store, page by
+**       page, each page with its cursor in one transaction; the lanes get
+**       it from the node's feed with every lane's sales ([store] sync_ms);
+**       run it from a timer as a lane ran `kassa cache sync` before;
 **   kassa store conflicts (--pg CONNINFO | --local PATH | --url URL) [--json]
 **       the manager's report: every code sold by two lanes while they could
 **       not see each other, one line each (receipts are facts: the report
@@ -20,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ofd/registry.h"
 #include "pos/cli/cli.h"
 #include "store/node.h"
 #include "store/store.h"
@@ -27,6 +33,7 @@
 static const char store_usage[] =
     "usage: kassa store serve (--pg CONNINFO | --local PATH) [--port N] [--listen ADDR]\n"
     "                         [--token T]\n"
+    "       kassa store sync (--pg CONNINFO | --local PATH) [--operator URL] [--api-key K]\n"
     "       kassa store conflicts (--pg CONNINFO | --local PATH | --url URL) [--json]\n"
     "\n"
     "The store node the lanes share: claims of codes in open baskets, what every\n"
@@ -138,6 +145,84 @@ static int store_conflict_report(const kassa_config_t *cfg, int argc, char **arg
   return 0;
 }
 
+/* One page of the operator's feed as the store's statuses. */
+static void statuses_of(const registry_page_t *page, store_status_t *rows)
+{
+  for (size_t i = 0; i < page->count; i++) {
+    const registry_code_t *c = &page->codes[i];
+    store_status_t *st = &rows[i];
+    memset(st, 0, sizeof *st);
+    snprintf(st->ki, sizeof st->ki, "%s", c->ki);
+    snprintf(st->gtin, sizeof st->gtin, "%s", c->gtin);
+    snprintf(st->owner, sizeof st->owner, "%s", c->owner);
+    st->state = (int)c->state;
+    st->blocked = c->blocked;
+    st->sold = c->sold;
+    st->expire_ms = c->expire_ms;
+    st->mrp = c->mrp;
+    st->smp = c->smp;
+  }
+}
+
+static int store_sync(const kassa_config_t *cfg, int argc, char **argv)
+{
+  const char *pg = NULL, *local = NULL, *url = NULL, *key = NULL;
+  char spec[1100], err[1024], base[512], cursor[REGISTRY_CURSOR_MAX + 1] = "";
+  registry_page_t page = {0};
+  registry_t *reg = NULL;
+  store_t *s = NULL;
+  store_status_t *rows = NULL;
+  uint64_t codes = 0;
+  const cli_option_t options[] = {{"pg", 0, &pg, NULL},
+                                  {"local", 0, &local, NULL},
+                                  {"operator", 0, &url, NULL},
+                                  {"api-key", 0, &key, NULL}};
+  int rc = cli_parse_options("store sync", store_usage, argc, argv, options,
+                             sizeof options / sizeof options[0], NULL);
+  if (rc != 0) return rc;
+  if (spec_of(pg, local, NULL, spec, sizeof spec) != 0) {
+    fprintf(stderr, "kassa store sync: one of --pg or --local\n\n%s", store_usage);
+    return 2;
+  }
+  kassa_config_operator_url(cfg, base, sizeof base);
+  registry_options_t ro = {.url = url ? url : base, .api_key = key ? key : cfg->trueapi_api_key};
+  store_options_t so = {.timeout_ms = 10000};
+  rows = malloc(REGISTRY_PAGE_LIMIT * sizeof *rows);
+  if (!rows || registry_create(&ro, &reg) != 0 ||
+      (rc = store_open(spec, &so, &s, err, sizeof err)) != 0 ||
+      (rc = store_sync_cursor(s, cursor, sizeof cursor)) != 0) {
+    fprintf(stderr, "kassa store sync: %s\n", s ? store_last_error(s) : err);
+    rc = 1;
+    goto done;
+  }
+  do {
+    if ((rc = registry_fetch_page(reg, NULL, cursor, REGISTRY_PAGE_LIMIT, &page)) != 0) {
+      fprintf(stderr, "kassa store sync: %s (%s)\n", registry_err_message(rc, false),
+              registry_last_error(reg));
+      rc = 1;
+      goto done;
+    }
+    statuses_of(&page, rows);
+    if ((rc = store_put_statuses(s, rows, page.count, page.next)) != 0) {
+      fprintf(stderr, "kassa store sync: %s %s\n", store_err_message(rc, false),
+              store_last_error(s));
+      rc = 1;
+      goto done;
+    }
+    codes += page.count;
+    snprintf(cursor, sizeof cursor, "%s", page.next);
+  } while (page.more);
+  printf("kassa store sync: %llu codes from %s, cursor %s\n", (unsigned long long)codes, ro.url,
+         cursor);
+  rc = 0;
+done:
+  registry_page_free(&page);
+  registry_destroy(reg);
+  store_close(s);
+  free(rows);
+  return rc;
+}
+
 int cli_store(const kassa_config_t *cfg, int argc, char **argv)
 {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -146,6 +231,7 @@ int cli_store(const kassa_config_t *cfg, int argc, char **argv)
   }
   if (!strcmp(argv[1], "serve")) return store_serve(cfg, argc - 1, argv + 1);
   if (!strcmp(argv[1], "conflicts")) return store_conflict_report(cfg, argc - 1, argv + 1);
+  if (!strcmp(argv[1], "sync")) return store_sync(cfg, argc - 1, argv + 1);
   fprintf(stderr, "kassa store: unknown verb %s\n\n%s", argv[1], store_usage);
   return 2;
 }

@@ -309,6 +309,45 @@ try:
     check("caches converge on every lane's sales (sync from the node)",
           not any(missing.values()), missing)
 
+    # The operator's feed through the node: `kassa store sync` puts the
+    # operator's statuses into the store, the lanes take them from the
+    # node's feed with every lane's sales. A block made at the operator
+    # reaches every lane's cache: the time is a figure (docs/BENCHMARKS.md).
+    def store_sync():
+        return run([KASSA, "store", "sync", "--pg", pg.conninfo, "--operator", operator.http,
+                    "--api-key", "demo-key"], timeout=300)
+
+    r = store_sync()
+    check("store sync from the operator's feed", r.returncode == 0, r.stdout + r.stderr)
+    victim = rest[-1]
+    victim_ki = victim.split("\x1d")[0]
+    r = op(OPERATOR, op_dir, "block", "--code", victim)
+    check("operator blocks a code", r.returncode == 0, r.stderr)
+
+    def cache_blocked(lane):
+        db = sqlite3.connect(f"file:{os.path.join(lane.dir, 'cache.db')}?mode=ro", uri=True,
+                             timeout=10)
+        try:
+            row = db.execute("SELECT op & 8 FROM codes WHERE ki = ?", (victim_ki,)).fetchone()
+            return bool(row and row[0])
+        finally:
+            db.close()
+
+    t_block = time.monotonic()
+    r = store_sync()
+    check("store sync takes the block", r.returncode == 0, r.stdout + r.stderr)
+    reached = False
+    while time.monotonic() - t_block < 30 and not reached:
+        reached = all(cache_blocked(lane) for lane in lanes)
+        if not reached:
+            time.sleep(0.1)
+    print(f"block: made at the operator, in every lane's cache {time.monotonic() - t_block:.1f} s "
+          f"later (kassa store sync run once, then [store] sync_ms)")
+    check("a block at the operator reaches every lane", reached)
+    taken, reasons, _ = lanes[0].sell([victim])
+    check("a lane refuses the blocked code from its cache",
+          not taken and reasons.get(victim) == "offline_blocked", reasons)
+
     # 2. the store node killed, then PostgreSQL's postmaster.
     node.send_signal(signal.SIGKILL)
     node.wait(timeout=10)
