@@ -43,7 +43,8 @@ static const char store_usage[] =
     "  --port N       HTTP port (default 8790; 0: a free one)\n"
     "  --listen ADDR  IPv4 address to bind (default 127.0.0.1; the store LAN's)\n"
     "  --token T      the lanes' bearer token (default [store] token)\n"
-    "  --url URL      a running node (conflicts)\n";
+    "  --url URL      a running node (conflicts)\n"
+    "  --operator URL, --api-key K  the operator's feed (default [trueapi] cdn_url / api_key)\n";
 
 static int spec_of(const char *pg, const char *local, const char *url, char *out, size_t size)
 {
@@ -53,26 +54,46 @@ static int spec_of(const char *pg, const char *local, const char *url, char *out
   return 0;
 }
 
+/* A verb's options: the store's (--pg, --local and, where a running node
+** will do, --url) and its own; *spec made from the one given. 0, or 2
+** after the message. */
+static int verb_options(const char *verb, int argc, char **argv, const cli_option_t *own,
+                        size_t own_count, bool url_ok, char *spec, size_t spec_size)
+{
+  const char *pg = NULL, *local = NULL, *url = NULL;
+  cli_option_t all[CLI_OPTIONS_MAX];
+  char command[32];
+  size_t n = 0;
+  all[n++] = (cli_option_t){"pg", 0, &pg, NULL};
+  all[n++] = (cli_option_t){"local", 0, &local, NULL};
+  if (url_ok) all[n++] = (cli_option_t){"url", 0, &url, NULL};
+  for (size_t i = 0; i < own_count && n < CLI_OPTIONS_MAX; i++) all[n++] = own[i];
+  snprintf(command, sizeof command, "store %s", verb);
+  int rc = cli_parse_options(command, store_usage, argc, argv, all, n, NULL);
+  if (rc != 0) return rc;
+  if (spec_of(pg, local, url, spec, spec_size) != 0) {
+    fprintf(stderr, "kassa %s: one of --pg, --local%s\n\n%s", command, url_ok ? " or --url" : "",
+            store_usage);
+    return 2;
+  }
+  return 0;
+}
+
 static int store_serve(const kassa_config_t *cfg, int argc, char **argv)
 {
-  const char *pg = NULL, *local = NULL, *port = NULL, *listen = NULL, *token = NULL;
+  const char *port = NULL, *listen = NULL, *token = NULL;
   unsigned long p = 8790;
   char spec[1100], err[1024];
   sigset_t stop;
   int sig = 0;
   store_node_t *node = NULL;
-  const cli_option_t options[] = {{"pg", 0, &pg, NULL},
-                                  {"local", 0, &local, NULL},
-                                  {"port", 0, &port, NULL},
-                                  {"listen", 0, &listen, NULL},
-                                  {"token", 0, &token, NULL}};
-  int rc = cli_parse_options("store serve", store_usage, argc, argv, options,
-                             sizeof options / sizeof options[0], NULL);
+  const cli_option_t options[] = {
+      {"port", 0, &port, NULL}, {"listen", 0, &listen, NULL}, {"token", 0, &token, NULL}};
+  int rc = verb_options("serve", argc, argv, options, sizeof options / sizeof options[0], false,
+                        spec, sizeof spec);
   if (rc != 0) return rc;
-  if (spec_of(pg, local, NULL, spec, sizeof spec) != 0 ||
-      (port && !cli_number(port, 0, 65535, &p))) {
-    fprintf(stderr, "kassa store serve: one of --pg or --local, and a port 0-65535\n\n%s",
-            store_usage);
+  if (port && !cli_number(port, 0, 65535, &p)) {
+    fprintf(stderr, "kassa store serve: a port 0-65535, not %s\n\n%s", port, store_usage);
     return 2;
   }
   if (!token) token = cfg->store_token;
@@ -92,7 +113,7 @@ static int store_serve(const kassa_config_t *cfg, int argc, char **argv)
     return 1;
   }
   printf("kassa store serve: listening on %s:%u (%s)\n", listen ? listen : "127.0.0.1",
-         store_node_port(node), pg ? "pg" : "local");
+         store_node_port(node), strncmp(spec, "pg:", 3) ? "local" : "pg");
   fflush(stdout);
   while (sigwait(&stop, &sig) != 0) {}
   store_node_stop(node);
@@ -102,22 +123,13 @@ static int store_serve(const kassa_config_t *cfg, int argc, char **argv)
 static int store_conflict_report(const kassa_config_t *cfg, int argc, char **argv)
 {
   enum { MAX = 100000 };
-  const char *pg = NULL, *local = NULL, *url = NULL;
   bool json = false;
   char spec[1100], err[1024];
   store_t *s = NULL;
   size_t n = 0;
-  const cli_option_t options[] = {{"pg", 0, &pg, NULL},
-                                  {"local", 0, &local, NULL},
-                                  {"url", 0, &url, NULL},
-                                  {"json", 0, NULL, &json}};
-  int rc = cli_parse_options("store conflicts", store_usage, argc, argv, options,
-                             sizeof options / sizeof options[0], NULL);
+  const cli_option_t options[] = {{"json", 0, NULL, &json}};
+  int rc = verb_options("conflicts", argc, argv, options, 1, true, spec, sizeof spec);
   if (rc != 0) return rc;
-  if (spec_of(pg, local, url, spec, sizeof spec) != 0) {
-    fprintf(stderr, "kassa store conflicts: one of --pg, --local or --url\n\n%s", store_usage);
-    return 2;
-  }
   store_options_t o = {.timeout_ms = 10000, .token = cfg->store_token};
   store_conflict_t *rows = malloc(MAX * sizeof *rows);
   if (!rows || (rc = store_open(spec, &o, &s, err, sizeof err)) != 0 ||
@@ -166,24 +178,16 @@ static void statuses_of(const registry_page_t *page, store_status_t *rows)
 
 static int store_sync(const kassa_config_t *cfg, int argc, char **argv)
 {
-  const char *pg = NULL, *local = NULL, *url = NULL, *key = NULL;
+  const char *url = NULL, *key = NULL;
   char spec[1100], err[1024], base[512], cursor[REGISTRY_CURSOR_MAX + 1] = "";
   registry_page_t page = {0};
   registry_t *reg = NULL;
   store_t *s = NULL;
   store_status_t *rows = NULL;
   uint64_t codes = 0;
-  const cli_option_t options[] = {{"pg", 0, &pg, NULL},
-                                  {"local", 0, &local, NULL},
-                                  {"operator", 0, &url, NULL},
-                                  {"api-key", 0, &key, NULL}};
-  int rc = cli_parse_options("store sync", store_usage, argc, argv, options,
-                             sizeof options / sizeof options[0], NULL);
+  const cli_option_t options[] = {{"operator", 0, &url, NULL}, {"api-key", 0, &key, NULL}};
+  int rc = verb_options("sync", argc, argv, options, 2, false, spec, sizeof spec);
   if (rc != 0) return rc;
-  if (spec_of(pg, local, NULL, spec, sizeof spec) != 0) {
-    fprintf(stderr, "kassa store sync: one of --pg or --local\n\n%s", store_usage);
-    return 2;
-  }
   kassa_config_operator_url(cfg, base, sizeof base);
   registry_options_t ro = {.url = url ? url : base, .api_key = key ? key : cfg->trueapi_api_key};
   store_options_t so = {.timeout_ms = 10000};
