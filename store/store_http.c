@@ -202,8 +202,9 @@ static int http_feed(void *self, int64_t after, store_feed_row_t *rows, size_t m
     f->document = u32_of(row, "document");
     f->offline = json_is_true(json_object_get(row, "offline"));
   }
+  rc = json_is_array(list) ? 0 : STORE_ERR_PROTOCOL; /* list lives in a */
   json_decref(a);
-  return json_is_array(list) ? 0 : STORE_ERR_PROTOCOL;
+  return rc;
 }
 
 static int http_conflicts(void *self, store_conflict_t *rows, size_t max, size_t *count)
@@ -226,8 +227,9 @@ static int http_conflicts(void *self, store_conflict_t *rows, size_t max, size_t
     text_to(row, "second_fn", c->second_fn, sizeof c->second_fn);
     c->second_document = u32_of(row, "second_document");
   }
+  rc = json_is_array(list) ? 0 : STORE_ERR_PROTOCOL; /* list lives in a */
   json_decref(a);
-  return json_is_array(list) ? 0 : STORE_ERR_PROTOCOL;
+  return rc;
 }
 
 static void http_destroy(void *self)

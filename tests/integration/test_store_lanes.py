@@ -447,6 +447,11 @@ try:
           st == 200 and ans.get("conflicts") == 0 and feed2.get("rows") == rows, (st, ans))
     again = store_conflicts(pg.conninfo)
     check("... and makes no conflict", again == conflicts, again[:3])
+    r = run([KASSA, "--config", lanes[0].conf, "store", "conflicts", "--url", store_url, "--json"],
+            timeout=60)
+    check("the report through the node is the database's",
+          r.returncode == 0 and [json.loads(x) for x in r.stdout.splitlines()] == conflicts,
+          r.stdout[-500:] + r.stderr)
     # A lane restarted publishes from the node's pointer: nothing twice.
     lanes[0].serve.stop()
     check("a lane restarts", lanes[0].start(), lanes[0].serve.line)
