@@ -18,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/buffer.h"
+#include "common/version.h"
 #include "store/store.h"
 
 #define BODY_MAX   (1u << 20)
@@ -30,8 +32,9 @@ struct store_node {
   char spec[1100];
   char token[160];
   bool open_access;
-  struct MHD_Daemon *daemon;
-  uint16_t port;
+  struct MHD_Daemon *daemon, *lm_daemon;
+  uint16_t port, lm_port;
+  bool (*ki_of)(const char *code, size_t len, char *ki, size_t ki_size, char gtin[15]);
   pthread_mutex_t lock; /* the pool */
   store_t *pool[POOL_MAX];
   size_t pooled;
@@ -297,16 +300,163 @@ int store_node_answer(store_node_t *n, const char *method, const char *path, con
   return status;
 }
 
+/* ---- the local module's API, for the whole store ------------------------- */
+
+#define LM_CODES_MAX 100
+
+static json_t *iso_time(int64_t ms)
+{
+  char text[32];
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  if (!gmtime_r(&t, &tm)) return json_null();
+  strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return json_string(text);
+}
+
+/* One code's answer in the local module's fields (pos/serve/lm.c has the
+** meaning of each); NULL when out of memory. */
+static json_t *lm_code(store_node_t *n, store_t *s, json_t *cis, json_t *pg, int *rc)
+{
+  char ki[STORE_KI_MAX + 1] = "", gtin[15] = "";
+  store_lookup_t l;
+  memset(&l, 0, sizeof l);
+  const char *text = json_string_value(cis);
+  bool valid =
+      text && n->ki_of(text, json_string_length(cis), ki, sizeof ki, gtin) && store_ki_ok(ki);
+  if (valid && (*rc = store_lookup(s, ki, &l)) != 0) return NULL;
+  bool found = l.has_status;
+  bool sold = (found && l.status.sold) || l.state == STORE_OP_SOLD || l.state == STORE_OP_REMARKED;
+  json_t *groups = json_array();
+  if (json_is_integer(pg) && json_integer_value(pg) > 0) json_array_append(groups, pg);
+  json_t *o =
+      json_pack("{s:O,s:b,s:o,s:o,s:o,s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:s,s:s,s:i,s:s}", "cis", cis,
+                "valid", valid, "printView", valid ? json_string(ki) : json_incref(cis), "gtin",
+                valid ? json_string(gtin) : json_null(), "groupIds", groups, "verified", found,
+                "found", found, "realizable", found && l.status.state == 3 && !sold, "utilised",
+                found && l.status.state >= 2, "isBlocked", found && l.status.blocked, "sold", sold,
+                "isCheckedOffline", 1, "inst", "kassa-store", "version", KASSA_VERSION, "errorCode",
+                !valid  ? 2
+                : found ? 0
+                        : 1,
+                "message",
+                !valid   ? "bad format"
+                : !found ? "code not found"
+                         : "ok");
+  if (o && found && l.status.expire_ms > 0)
+    json_object_set_new(o, "expireDate", iso_time(l.status.expire_ms));
+  if (o && found && l.status.mrp)
+    json_object_set_new(o, "mrp", json_integer((json_int_t)l.status.mrp));
+  if (o && found && l.status.smp)
+    json_object_set_new(o, "smp", json_integer((json_int_t)l.status.smp));
+  if (o && l.state == STORE_OP_SOLD)
+    json_object_set_new(
+        o, "soldBy",
+        json_pack("{s:s,s:s,s:I}", "lane", l.lane, "fn", l.fn, "document", (json_int_t)l.document));
+  return o;
+}
+
+static int lm_error(int status, const char *message, char **answer)
+{
+  return reply(json_pack("{s:i,s:s}", "errorCode", status, "errorMessage", message), status,
+               answer);
+}
+
+int store_node_answer_lm(store_node_t *n, const char *method, const char *path,
+                         const char *client_id, const char *body, char **answer)
+{
+  int rc = 0, status = 200, version = 0;
+  bool known = false;
+  char cursor[160] = "";
+  json_t *b = NULL, *list, *codes = NULL, *v;
+  size_t i;
+  *answer = NULL;
+  if (!n->ki_of) return lm_error(501, "This node has no code parser.", answer);
+  bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+  version = !strcmp(path, "/api/v1/cis/outCheck")   ? 1
+            : !strcmp(path, "/api/v2/cis/outCheck") ? 2
+                                                    : 0;
+  if (!version && strcmp(path, "/api/v1/status")) return lm_error(404, "No such path.", answer);
+  if ((version && !post) || (!version && !get)) return lm_error(405, "Wrong method.", answer);
+  if (post) {
+    b = json_loads(body ? body : "", 0, NULL);
+    list = json_object_get(b, "cis_list");
+    if (!json_is_array(list) || !json_array_size(list) || json_array_size(list) > LM_CODES_MAX) {
+      json_decref(b);
+      return lm_error(400, "The body must be {\"cis_list\": [...]} with 1 to 100 codes.", answer);
+    }
+  }
+  store_t *s = take(n, &rc);
+  if (!s) {
+    json_decref(b);
+    return lm_error(503, "The store's database does not answer.", answer);
+  }
+  if (client_id && ((rc = store_fn_known(s, client_id, &known)) != 0 || !known)) {
+    status = rc ? lm_error(503, "The store's database does not answer.", answer)
+                : lm_error(403, "X-ClientId is no FN of this store.", answer);
+    goto done;
+  }
+  if ((rc = store_sync_cursor(s, cursor, sizeof cursor)) != 0) {
+    status = lm_error(503, "The store's database does not answer.", answer);
+    goto done;
+  }
+  if (!version) {
+    status = reply(json_pack("{s:s,s:s,s:s,s:s}", "status", cursor[0] ? "ready" : "not_configured",
+                             "version", KASSA_VERSION, "inst", "kassa-store", "dbVersion", cursor),
+                   200, answer);
+    goto done;
+  }
+  if (!cursor[0]) {
+    status = lm_error(400, "Not configured: run `kassa store sync` first.", answer);
+    goto done;
+  }
+  codes = json_array();
+  json_array_foreach(json_object_get(b, "cis_list"), i, v)
+  {
+    json_t *cis = version == 1 ? v : json_object_get(v, "cis");
+    json_t *one = json_is_string(cis) ? lm_code(n, s, cis, json_object_get(v, "pg"), &rc) : NULL;
+    if (!one) {
+      status = rc ? lm_error(503, "The store's database does not answer.", answer)
+                  : lm_error(400, "cis_list[] must hold codes.", answer);
+      goto done;
+    }
+    json_array_append_new(codes, one);
+  }
+  status = reply(json_pack("{s:i,s:s,s:s,s:s,s:o}", "code", 0, "description", "ok", "inst",
+                           "kassa-store", "version", KASSA_VERSION, "codes", codes),
+                 200, answer);
+  codes = NULL;
+done:
+  give_back(n, s, status == 503);
+  json_decref(codes);
+  json_decref(b);
+  return status;
+}
+
 /* ---- HTTP ------------------------------------------------------------------ */
 
+/* The token as a bearer, an X-API-KEY, or (the local module's way) an
+** HTTP Basic password with any user name. */
 static bool token_ok(store_node_t *n, struct MHD_Connection *c)
 {
   const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
   const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-API-KEY");
   const char *given = auth && !strncmp(auth, "Bearer ", 7) ? auth + 7 : key;
+  char *password = NULL, *user = NULL;
   size_t a = strlen(n->token);
+  bool ok;
   if (n->open_access && !n->token[0]) return true;
-  return given && strlen(given) == a && a > 0 && CRYPTO_memcmp(given, n->token, a) == 0;
+  if (!given && auth && !strncmp(auth, "Basic ", 6)) {
+    user = MHD_basic_auth_get_username_password(c, &password);
+    given = password;
+  }
+  ok = given && strlen(given) == a && a > 0 && CRYPTO_memcmp(given, n->token, a) == 0;
+  if (password) {
+    memset(password, 0, strlen(password));
+    MHD_free(password);
+  }
+  if (user) MHD_free(user);
+  return ok;
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, int status, char *text)
@@ -350,7 +500,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   snprintf(query, sizeof query, "after=%.20s&limit=%.10s", after ? after : "0",
            limit ? limit : "1000");
   char *answer = NULL;
-  int status = store_node_answer(n, method, url, query, b->data, &answer);
+  int status =
+      !strncmp(url, "/api/v1/", 8) || !strncmp(url, "/api/v2/", 8)
+          ? store_node_answer_lm(n, method, url,
+                                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-ClientId"),
+                                 b->data, &answer)
+          : store_node_answer(n, method, url, query, b->data, &answer);
   return send_text(c, status, answer ? answer : strdup("{}"));
 }
 
@@ -385,6 +540,7 @@ int store_node_start(const store_node_options_t *o, store_node_t **out, char *er
   pthread_mutex_init(&n->lock, NULL);
   snprintf(n->spec, sizeof n->spec, "%s", o->spec);
   snprintf(n->token, sizeof n->token, "%s", o->token ? o->token : "");
+  n->ki_of = o->ki_of;
   n->open_access = o->allow_no_token;
   store_options_t so = {.timeout_ms = 5000};
   /* Once in front: the schema made or migrated, and a clear error now. */
@@ -402,6 +558,19 @@ int store_node_start(const store_node_options_t *o, store_node_t **out, char *er
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(n->daemon, MHD_DAEMON_INFO_BIND_PORT);
   n->port = info ? info->port : o->port;
+  if (o->lm_port) {
+    a.sin_port = htons(o->lm_port);
+    n->lm_daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
+        o->lm_port, NULL, NULL, on_request, n, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, n, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
+    if (!n->lm_daemon) {
+      snprintf(err, err_size, "store serve: cannot listen on the local-module port %u", o->lm_port);
+      goto fail;
+    }
+    n->lm_port = o->lm_port;
+  }
   *out = n;
   return 0;
 fail:
@@ -410,10 +579,12 @@ fail:
 }
 
 uint16_t store_node_port(const store_node_t *n) { return n ? n->port : 0; }
+uint16_t store_node_lm_port(const store_node_t *n) { return n ? n->lm_port : 0; }
 
 void store_node_stop(store_node_t *n)
 {
   if (!n) return;
+  if (n->lm_daemon) MHD_stop_daemon(n->lm_daemon);
   if (n->daemon) MHD_stop_daemon(n->daemon);
   while (n->pooled) store_close(n->pool[--n->pooled]);
   pthread_mutex_destroy(&n->lock);

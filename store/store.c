@@ -199,6 +199,21 @@ int store_sync_cursor(store_t *s, char *out, size_t size)
   return s->backend->sync_cursor(s->self, out, size);
 }
 
+int store_lookup(store_t *s, const char *ki, store_lookup_t *out)
+{
+  if (!s || !out || !store_ki_ok(ki) || !s->backend->lookup) return STORE_ERR_ARGUMENT;
+  memset(out, 0, sizeof *out);
+  return s->backend->lookup(s->self, ki, out);
+}
+
+int store_fn_known(store_t *s, const char *fn, bool *known)
+{
+  if (!s || !known || !s->backend->fn_known) return STORE_ERR_ARGUMENT;
+  *known = false;
+  if (!fn_ok(fn)) return 0;
+  return s->backend->fn_known(s->self, fn, known);
+}
+
 int store_conflicts(store_t *s, store_conflict_t *rows, size_t max, size_t *count)
 {
   if (!s || !rows || !count || max == 0) return STORE_ERR_ARGUMENT;

@@ -190,4 +190,19 @@ int store_put_statuses(store_t *s, const store_status_t *rows, size_t count, con
 /* The operator feed's cursor stored with the last page ("" from the start). */
 int store_sync_cursor(store_t *s, char *out, size_t size);
 
+/* What the store knows of one code, for the local-module answers. */
+typedef struct store_lookup {
+  bool has_status; /* the operator's status was synced (status set) */
+  store_status_t status;
+  store_op_t state; /* the lanes' last word: 0 none, SOLD, RETURNED, REMARKED */
+  char lane[STORE_LANE_MAX + 1];
+  char fn[STORE_FN_MAX + 1];
+  uint32_t document;
+} store_lookup_t;
+
+/* local and pg only. */
+int store_lookup(store_t *s, const char *ki, store_lookup_t *out);
+/* True (*known) when fn has published a document to this store. */
+int store_fn_known(store_t *s, const char *fn, bool *known);
+
 #endif /* KASSA_STORE_STORE_H */

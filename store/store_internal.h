@@ -19,6 +19,8 @@ typedef struct store_backend {
   int (*conflicts)(void *self, store_conflict_t *rows, size_t max, size_t *count);
   int (*put_statuses)(void *self, const store_status_t *rows, size_t count, const char *cursor);
   int (*sync_cursor)(void *self, char *out, size_t size);
+  int (*lookup)(void *self, const char *ki, store_lookup_t *out);
+  int (*fn_known)(void *self, const char *fn, bool *known);
   const char *(*last_error)(void *self);
   void (*destroy)(void *self);
 } store_backend_t;

@@ -113,6 +113,27 @@ static void column(sqlite3_stmt *s, int col, char *out, size_t size)
   db_column_text(s, col, out, size);
 }
 
+/* A lane, its FN and a document number from column col on. */
+static void who_columns(sqlite3_stmt *s, int col, char lane[STORE_LANE_MAX + 1],
+                        char fn[STORE_FN_MAX + 1], uint32_t *document)
+{
+  column(s, col, lane, STORE_LANE_MAX + 1);
+  column(s, col + 1, fn, STORE_FN_MAX + 1);
+  *document = (uint32_t)sqlite3_column_int64(s, col + 2);
+}
+
+/* state, blocked, sold, owner, expire, mrp, smp from column col on. */
+static void status_columns(sqlite3_stmt *s, int col, store_status_t *st)
+{
+  st->state = sqlite3_column_int(s, col);
+  st->blocked = sqlite3_column_int(s, col + 1) != 0;
+  st->sold = sqlite3_column_int(s, col + 2) != 0;
+  column(s, col + 3, st->owner, sizeof st->owner);
+  st->expire_ms = sqlite3_column_int64(s, col + 4);
+  st->mrp = (uint64_t)sqlite3_column_int64(s, col + 5);
+  st->smp = (uint64_t)sqlite3_column_int64(s, col + 6);
+}
+
 static int local_claim(void *self, const char *lane, const char *ki, uint32_t lease_ms,
                        store_claim_t *out)
 {
@@ -271,13 +292,7 @@ static int local_feed(void *self, int64_t after, store_feed_row_t *rows, size_t 
     store_status_t *st = &row->status;
     snprintf(st->ki, sizeof st->ki, "%s", row->ki);
     snprintf(st->gtin, sizeof st->gtin, "%s", row->gtin);
-    st->state = sqlite3_column_int(s, 8);
-    st->blocked = sqlite3_column_int(s, 9) != 0;
-    st->sold = sqlite3_column_int(s, 10) != 0;
-    column(s, 11, st->owner, sizeof st->owner);
-    st->expire_ms = sqlite3_column_int64(s, 12);
-    st->mrp = (uint64_t)sqlite3_column_int64(s, 13);
-    st->smp = (uint64_t)sqlite3_column_int64(s, 14);
+    status_columns(s, 8, st);
   }
   sqlite3_finalize(s);
   return 0;
@@ -296,12 +311,8 @@ static int local_conflicts(void *self, store_conflict_t *rows, size_t max, size_
     store_conflict_t *c = &rows[(*count)++];
     memset(c, 0, sizeof *c);
     column(s, 0, c->ki, sizeof c->ki);
-    column(s, 1, c->first_lane, sizeof c->first_lane);
-    column(s, 2, c->first_fn, sizeof c->first_fn);
-    c->first_document = (uint32_t)sqlite3_column_int64(s, 3);
-    column(s, 4, c->second_lane, sizeof c->second_lane);
-    column(s, 5, c->second_fn, sizeof c->second_fn);
-    c->second_document = (uint32_t)sqlite3_column_int64(s, 6);
+    who_columns(s, 1, c->first_lane, c->first_fn, &c->first_document);
+    who_columns(s, 4, c->second_lane, c->second_fn, &c->second_document);
   }
   sqlite3_finalize(s);
   return 0;
@@ -337,6 +348,39 @@ static int local_sync_cursor(void *self, char *out, size_t size)
   sqlite3_stmt *s = stmt(l, "SELECT value FROM meta WHERE key = 'operator_cursor'", NULL);
   if (!s) return STORE_ERR_DATABASE;
   if (sqlite3_step(s) == SQLITE_ROW) column(s, 0, out, size);
+  sqlite3_finalize(s);
+  return 0;
+}
+
+static int local_lookup(void *self, const char *ki, store_lookup_t *o)
+{
+  local_t *l = self;
+  sqlite3_stmt *s = stmt(l,
+                         "SELECT s.gtin, s.state, s.blocked, s.sold, s.owner, s.expire, s.mrp, "
+                         "s.smp, c.state, c.lane, c.fn, c.document, s.ki IS NOT NULL "
+                         "FROM (SELECT ? AS ki) k LEFT JOIN status s ON s.ki = k.ki "
+                         "LEFT JOIN code c ON c.ki = k.ki",
+                         (const char *const[]){ki, NULL});
+  if (!s) return STORE_ERR_DATABASE;
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    o->has_status = sqlite3_column_int(s, 12) != 0;
+    snprintf(o->status.ki, sizeof o->status.ki, "%s", ki);
+    column(s, 0, o->status.gtin, sizeof o->status.gtin);
+    status_columns(s, 1, &o->status);
+    o->state = (store_op_t)sqlite3_column_int(s, 8);
+    who_columns(s, 9, o->lane, o->fn, &o->document);
+  }
+  sqlite3_finalize(s);
+  return 0;
+}
+
+static int local_fn_known(void *self, const char *fn, bool *known)
+{
+  local_t *l = self;
+  sqlite3_stmt *s =
+      stmt(l, "SELECT 1 FROM doc WHERE fn = ? LIMIT 1", (const char *const[]){fn, NULL});
+  if (!s) return STORE_ERR_DATABASE;
+  *known = sqlite3_step(s) == SQLITE_ROW;
   sqlite3_finalize(s);
   return 0;
 }
@@ -378,6 +422,8 @@ const store_backend_t store_local_backend = {
     .conflicts = local_conflicts,
     .put_statuses = local_put_statuses,
     .sync_cursor = local_sync_cursor,
+    .lookup = local_lookup,
+    .fn_known = local_fn_known,
     .last_error = local_last_error,
     .destroy = local_destroy,
 };

@@ -136,6 +136,11 @@ static const struct {
     {"meta_put", 2,
      "INSERT INTO meta VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"},
     {"meta_get", 1, "SELECT value FROM meta WHERE key = $1"},
+    {"lookup", 1,
+     "SELECT s.gtin, s.state, s.blocked, s.sold, s.owner, s.expire, s.mrp, s.smp, "
+     "c.state, c.lane, c.fn, c.document, s.ki IS NOT NULL FROM (SELECT $1::text AS ki) k "
+     "LEFT JOIN status s ON s.ki = k.ki LEFT JOIN code c ON c.ki = k.ki"},
+    {"fn_known", 1, "SELECT 1 FROM doc WHERE fn = $1 LIMIT 1"},
     {"conflicts", 1,
      "SELECT ki, first_lane, first_fn, first_document, second_lane, second_fn, "
      "second_document FROM conflict ORDER BY ki, second_fn, second_document LIMIT $1"},
@@ -285,6 +290,18 @@ static int transaction(pg_t *p, op_fn op, void *args)
 }
 
 static void copy(char *dst, size_t size, const char *src) { snprintf(dst, size, "%s", src); }
+
+/* state, blocked, sold, owner, expire, mrp, smp of row i from column col on. */
+static void status_columns(const PGresult *r, int i, int col, store_status_t *st)
+{
+  st->state = atoi(PQgetvalue(r, i, col));
+  st->blocked = PQgetvalue(r, i, col + 1)[0] == 't';
+  st->sold = PQgetvalue(r, i, col + 2)[0] == 't';
+  copy(st->owner, sizeof st->owner, PQgetvalue(r, i, col + 3));
+  st->expire_ms = strtoll(PQgetvalue(r, i, col + 4), NULL, 10);
+  st->mrp = strtoull(PQgetvalue(r, i, col + 5), NULL, 10);
+  st->smp = strtoull(PQgetvalue(r, i, col + 6), NULL, 10);
+}
 
 /* One statement, its own transaction: kassa_claim (migration 2). */
 static int pg_claim(void *self, const char *lane, const char *ki, uint32_t lease_ms,
@@ -472,13 +489,7 @@ static int op_feed(pg_t *p, void *a)
     store_status_t *st = &row->status;
     copy(st->ki, sizeof st->ki, row->ki);
     copy(st->gtin, sizeof st->gtin, row->gtin);
-    st->state = atoi(PQgetvalue(r, i, 8));
-    st->blocked = PQgetvalue(r, i, 9)[0] == 't';
-    st->sold = PQgetvalue(r, i, 10)[0] == 't';
-    copy(st->owner, sizeof st->owner, PQgetvalue(r, i, 11));
-    st->expire_ms = strtoll(PQgetvalue(r, i, 12), NULL, 10);
-    st->mrp = strtoull(PQgetvalue(r, i, 13), NULL, 10);
-    st->smp = strtoull(PQgetvalue(r, i, 14), NULL, 10);
+    status_columns(r, i, 8, st);
   }
   *f->count = (size_t)n;
   PQclear(r);
@@ -586,6 +597,59 @@ static int pg_sync_cursor(void *self, char *out, size_t size)
   return transaction(self, op_cursor, &a);
 }
 
+struct lookup_args {
+  const char *ki;
+  store_lookup_t *out;
+};
+
+static int op_lookup(pg_t *p, void *a)
+{
+  struct lookup_args *l = a;
+  store_lookup_t *o = l->out;
+  PGresult *r = run(p, "lookup", 1, &l->ki);
+  if (!r) return failure(p, "lookup");
+  if (PQntuples(r) == 1) {
+    o->has_status = PQgetvalue(r, 0, 12)[0] == 't';
+    copy(o->status.ki, sizeof o->status.ki, l->ki);
+    copy(o->status.gtin, sizeof o->status.gtin, PQgetvalue(r, 0, 0));
+    status_columns(r, 0, 1, &o->status);
+    /* code.state: 1 sold, 2 returned, 3 remarked (store_op_t's numbers) */
+    o->state = (store_op_t)atoi(PQgetvalue(r, 0, 8));
+    copy(o->lane, sizeof o->lane, PQgetvalue(r, 0, 9));
+    copy(o->fn, sizeof o->fn, PQgetvalue(r, 0, 10));
+    o->document = (uint32_t)strtoul(PQgetvalue(r, 0, 11), NULL, 10);
+  }
+  PQclear(r);
+  return 0;
+}
+
+static int pg_lookup(void *self, const char *ki, store_lookup_t *out)
+{
+  struct lookup_args a = {ki, out};
+  return transaction(self, op_lookup, &a);
+}
+
+struct known_args {
+  const char *fn;
+  bool *known;
+};
+
+static int op_known(pg_t *p, void *a)
+{
+  struct known_args *k = a;
+  PGresult *r = run(p, "fn_known", 1, &k->fn);
+  if (!r) return failure(p, "fn");
+  *k->known = PQntuples(r) > 0;
+  PQclear(r);
+  return 0;
+}
+
+static int pg_fn_known(void *self, const char *fn, bool *known)
+{
+  struct known_args a = {fn, known};
+  return transaction(self, op_known, &a);
+}
+
 static void pg_destroy(void *self)
 {
   pg_t *p = self;
@@ -627,6 +691,8 @@ const store_backend_t store_pg_backend = {
     .conflicts = pg_conflicts,
     .put_statuses = pg_put_statuses,
     .sync_cursor = pg_sync_cursor,
+    .lookup = pg_lookup,
+    .fn_known = pg_fn_known,
     .last_error = pg_last_error,
     .destroy = pg_destroy,
 };

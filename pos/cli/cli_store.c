@@ -27,12 +27,13 @@
 
 #include "ofd/registry.h"
 #include "pos/cli/cli.h"
+#include "scanner/markcode.h"
 #include "store/node.h"
 #include "store/store.h"
 
 static const char store_usage[] =
     "usage: kassa store serve (--pg CONNINFO | --local PATH) [--port N] [--listen ADDR]\n"
-    "                         [--token T]\n"
+    "                         [--token T] [--lm-port N]\n"
     "       kassa store sync (--pg CONNINFO | --local PATH) [--operator URL] [--api-key K]\n"
     "       kassa store conflicts (--pg CONNINFO | --local PATH | --url URL) [--json]\n"
     "\n"
@@ -43,6 +44,7 @@ static const char store_usage[] =
     "  --port N       HTTP port (default 8790; 0: a free one)\n"
     "  --listen ADDR  IPv4 address to bind (default 127.0.0.1; the store LAN's)\n"
     "  --token T      the lanes' bearer token (default [store] token)\n"
+    "  --lm-port N    the local module's API for the whole store on a port of its own too\n"
     "  --url URL      a running node (conflicts)\n"
     "  --operator URL, --api-key K  the operator's feed (default [trueapi] cdn_url / api_key)\n";
 
@@ -79,21 +81,41 @@ static int verb_options(const char *verb, int argc, char **argv, const cli_optio
   return 0;
 }
 
+/* The node's code parser for the local-module routes (store/ may not use
+** scanner/): a marking code's identification part and GTIN. Called from
+** the node's connection threads: its own markcode_t each call. */
+static bool code_ki(const char *code, size_t len, char *ki, size_t ki_size, char gtin[15])
+{
+  markcode_t *mc = malloc(sizeof *mc);
+  bool ok = mc && markcode_parse(mc, code, len) == MARKCODE_OK &&
+            (mc->kind == MARKCODE_KIND_GS1 || mc->kind == MARKCODE_KIND_TOBACCO_PACK) &&
+            mc->serial[0] && mc->ki[0] && strlen(mc->ki) < ki_size;
+  if (ok) {
+    snprintf(ki, ki_size, "%s", mc->ki);
+    snprintf(gtin, 15, "%.14s", mc->gtin);
+  }
+  free(mc);
+  return ok;
+}
+
 static int store_serve(const kassa_config_t *cfg, int argc, char **argv)
 {
-  const char *port = NULL, *listen = NULL, *token = NULL;
-  unsigned long p = 8790;
+  const char *port = NULL, *listen = NULL, *token = NULL, *lm = NULL;
+  unsigned long p = 8790, lm_port = 0;
   char spec[1100], err[1024];
   sigset_t stop;
   int sig = 0;
   store_node_t *node = NULL;
-  const cli_option_t options[] = {
-      {"port", 0, &port, NULL}, {"listen", 0, &listen, NULL}, {"token", 0, &token, NULL}};
+  const cli_option_t options[] = {{"port", 0, &port, NULL},
+                                  {"listen", 0, &listen, NULL},
+                                  {"token", 0, &token, NULL},
+                                  {"lm-port", 0, &lm, NULL}};
   int rc = verb_options("serve", argc, argv, options, sizeof options / sizeof options[0], false,
                         spec, sizeof spec);
   if (rc != 0) return rc;
-  if (port && !cli_number(port, 0, 65535, &p)) {
-    fprintf(stderr, "kassa store serve: a port 0-65535, not %s\n\n%s", port, store_usage);
+  if ((port && !cli_number(port, 0, 65535, &p)) || (lm && !cli_number(lm, 1, 65535, &lm_port))) {
+    fprintf(stderr, "kassa store serve: a port 0-65535, not %s\n\n%s", port ? port : lm,
+            store_usage);
     return 2;
   }
   if (!token) token = cfg->store_token;
@@ -107,13 +129,21 @@ static int store_serve(const kassa_config_t *cfg, int argc, char **argv)
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   signal(SIGPIPE, SIG_IGN);
-  store_node_options_t o = {.spec = spec, .listen = listen, .port = (uint16_t)p, .token = token};
+  store_node_options_t o = {.spec = spec,
+                            .listen = listen,
+                            .port = (uint16_t)p,
+                            .token = token,
+                            .lm_port = (uint16_t)lm_port,
+                            .ki_of = code_ki};
   if (store_node_start(&o, &node, err, sizeof err) != 0) {
     fprintf(stderr, "kassa store serve: %s\n", err);
     return 1;
   }
   printf("kassa store serve: listening on %s:%u (%s)\n", listen ? listen : "127.0.0.1",
          store_node_port(node), strncmp(spec, "pg:", 3) ? "local" : "pg");
+  if (store_node_lm_port(node))
+    printf("kassa store serve: local module on %s:%u\n", listen ? listen : "127.0.0.1",
+           store_node_lm_port(node));
   fflush(stdout);
   while (sigwait(&stop, &sig) != 0) {}
   store_node_stop(node);

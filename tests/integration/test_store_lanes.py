@@ -20,6 +20,7 @@ What it proves, with the FN archives as the truth:
 Usage: test_store_lanes.py KASSA OPERATOR [LANES [CODES]]   (4 lanes, 300 codes)
 `make lanes LANES=30` runs it with 30 lanes and 5 000 codes.
 """
+import base64
 import functools
 import json
 import os
@@ -192,7 +193,8 @@ class LaneServe(Serve):
 
 def start_node(conninfo, port):
     p = subprocess.Popen([KASSA, "store", "serve", "--pg", conninfo, "--port", str(port),
-                          "--token", STORE_TOKEN], stdout=subprocess.PIPE,
+                          "--lm-port", str(lm_port), "--token", STORE_TOKEN],
+                         stdout=subprocess.PIPE,
                          stderr=open(os.path.join(root, "node.log"), "a"), text=True)
     procs.append(p)
     line = p.stdout.readline()
@@ -210,7 +212,7 @@ lanes = []
 try:
     pg = PgTemp()
     pg.start()
-    node_port = free_ports(1)[0]
+    node_port, lm_port = free_ports(2)
     node, line = start_node(pg.conninfo, node_port)
     check("store node listens", "listening on" in line and wait_listening(node_port), line)
     store_url = f"http://127.0.0.1:{node_port}"
@@ -347,6 +349,35 @@ try:
     taken, reasons, _ = lanes[0].sell([victim])
     check("a lane refuses the blocked code from its cache",
           not taken and reasons.get(victim) == "offline_blocked", reasons)
+
+    # The local module's API for the whole store, on its own port: any
+    # lane's FN as X-ClientId, a code sold at any lane is sold.
+    sold_code = next(iter(sold_online))
+    basic = "Basic " + base64.b64encode(f"lm:{STORE_TOKEN}".encode()).decode()
+    lm_url = f"http://127.0.0.1:{lm_port}"
+    st, j = http_json(f"{lm_url}/api/v1/cis/outCheck",
+                      {"cis_list": [sold_code, rest[-2], victim, "not a code"]},
+                      {"Authorization": basic, "X-ClientId": lanes[-1].fn})
+    answers = j.get("codes", [])
+    check("local module on the node answers", st == 200 and len(answers) == 4, (st, j))
+    if len(answers) == 4:
+        check("local module: a code another lane sold is sold",
+              answers[0]["sold"] and not answers[0]["realizable"]
+              and answers[0].get("soldBy", {}).get("fn") in {lane.fn for lane in lanes},
+              answers[0])
+        check("local module: an unsold code may be sold",
+              answers[1]["found"] and answers[1]["realizable"] and not answers[1]["sold"],
+              answers[1])
+        check("local module: the operator's block", answers[2]["isBlocked"], answers[2])
+        check("local module: not a code", not answers[3]["valid"] and
+              answers[3]["errorCode"] == 2, answers[3])
+    st, j = http_json(f"{lm_url}/api/v1/cis/outCheck", {"cis_list": [sold_code]},
+                      {"Authorization": basic, "X-ClientId": "9999999999999999"})
+    check("local module: an FN not of this store is refused", st == 403, (st, j))
+    st, j = http_json(f"{lm_url}/api/v1/status", None, {"Authorization": basic})
+    check("local module: status ready", st == 200 and j.get("status") == "ready", (st, j))
+    st, j = http_json(f"{lm_url}/api/v1/status", None, {})
+    check("local module: no token, no answer", st == 401, (st, j))
 
     # 2. the store node killed, then PostgreSQL's postmaster.
     node.send_signal(signal.SIGKILL)

@@ -318,6 +318,54 @@ static void test_statuses_in_the_feed(void **state)
   assert_int_equal(store_put_statuses(f->s, st, 1, "19"), STORE_ERR_ARGUMENT);
 }
 
+/* A stand-in for the scanner's parser: the code up to its first GS is
+** the identification part, characters 2..15 the GTIN. */
+static bool stub_ki(const char *code, size_t len, char *ki, size_t size, char gtin[15])
+{
+  size_t n = strcspn(code, "\x1d");
+  if (len < 18 || n >= size || strncmp(code, "01", 2)) return false;
+  memcpy(ki, code, n);
+  ki[n] = '\0';
+  memcpy(gtin, code + 2, 14);
+  gtin[14] = '\0';
+  return true;
+}
+
+/* The local module's API on the node: sold at any lane is sold; an FN not
+** of the store is refused; nothing before the first `kassa store sync`. */
+static void test_node_local_module(void **state)
+{
+  fixture_t *f = *state;
+  store_node_t *n = NULL;
+  char err[256], *a = NULL;
+  uint32_t conflicts;
+  store_status_t st[2] = {{.ki = KI_A, .gtin = "04601234501026", .state = 3},
+                          {.ki = KI_B, .gtin = "04601234501026", .state = 3}};
+  store_node_options_t o = {.spec = f->spec, .token = "t0k", .ki_of = stub_ki};
+  const char *ask = "{\"cis_list\":[\"" KI_A "\\u001d93abcd\",\"" KI_B "\",\"x\"]}";
+  assert_int_equal(store_node_start(&o, &n, err, sizeof err), 0);
+  assert_int_equal(store_node_answer_lm(n, "POST", "/api/v1/cis/outCheck", NULL, ask, &a), 400);
+  free(a); /* never synced: not configured */
+  assert_int_equal(store_put_statuses(f->s, st, 2, "5"), 0);
+  publish(f->s, "lane1", "9999078900000001", 4, KI_A, STORE_OP_SOLD, &conflicts);
+  assert_int_equal(
+      store_node_answer_lm(n, "POST", "/api/v1/cis/outCheck", "9999078900000001", ask, &a), 200);
+  assert_non_null(strstr(a, "\"sold\":true"));
+  assert_non_null(strstr(a, "\"soldBy\""));
+  assert_non_null(strstr(a, "\"realizable\":true")); /* KI_B */
+  assert_non_null(strstr(a, "\"valid\":false"));     /* "x" */
+  free(a);
+  assert_int_equal(
+      store_node_answer_lm(n, "POST", "/api/v1/cis/outCheck", "9999078900000077", ask, &a), 403);
+  free(a);
+  assert_int_equal(store_node_answer_lm(n, "GET", "/api/v1/status", NULL, NULL, &a), 200);
+  assert_non_null(strstr(a, "\"ready\""));
+  free(a);
+  assert_int_equal(store_node_answer_lm(n, "GET", "/api/v1/cis/outCheck", NULL, NULL, &a), 405);
+  free(a);
+  store_node_stop(n);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -329,6 +377,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_node_routes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_http_backend, setup, teardown),
       cmocka_unit_test_setup_teardown(test_statuses_in_the_feed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_node_local_module, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
