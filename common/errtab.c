@@ -69,3 +69,75 @@ void errtab_format(char *ru, size_t ru_size, char *en, size_t en_size, const cha
   errtab_vformat(ru, ru_size, en, en_size, ru_format, en_format, ap);
   va_end(ap);
 }
+
+size_t errtab_chars(const char *text)
+{
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++)
+    if ((*p & 0xC0) != 0x80) n++;
+  return n;
+}
+
+bool errtab_text_whole(const char *text)
+{
+  const unsigned char *p = (const unsigned char *)(text ? text : "");
+  while (*p) {
+    unsigned char c = *p;
+    size_t need = c < 0x80             ? 0
+                  : (c & 0xE0) == 0xC0 ? 1
+                  : (c & 0xF0) == 0xE0 ? 2
+                  : (c & 0xF8) == 0xF0 ? 3
+                                       : 9;
+    if (need == 9 || (c < 0x20) || c == 0x7F) return false;
+    if (need == 1 && c < 0xC2) return false; /* overlong */
+    p++;
+    for (size_t k = 0; k < need; k++, p++)
+      if ((*p & 0xC0) != 0x80) return false;
+  }
+  return true;
+}
+
+/* The length of the longest prefix of part (len bytes) that ends before a
+** space and leaves room for the ellipsis in room bytes; 0 when none. */
+static size_t word_cut(const char *part, size_t len, size_t room)
+{
+  static const size_t ellipsis = sizeof "…" - 1;
+  if (room <= ellipsis) return 0;
+  size_t best = 0;
+  for (size_t i = 1; i < len && i + ellipsis <= room; i++)
+    if (part[i] == ' ' && part[i - 1] != ' ') best = i;
+  /* ASCII punctuation before the cut reads badly before "…" (a byte of
+  ** a UTF-8 character is never ASCII, so this never splits one). */
+  while (best > 0 && strchr(",;:-", part[best - 1])) best--;
+  return best;
+}
+
+bool errtab_join(char *out, size_t size, const char *const *parts, size_t count)
+{
+  bool whole = true;
+  size_t used = 0;
+  if (!out || size == 0) return false;
+  out[0] = '\0';
+  for (size_t i = 0; i < count; i++) {
+    const char *part = parts[i];
+    if (!part || !*part) continue;
+    size_t len = strlen(part), sep = used ? 1 : 0;
+    if (used + sep + len < size) {
+      if (sep) out[used++] = ' ';
+      memcpy(out + used, part, len + 1);
+      used += len;
+      continue;
+    }
+    whole = false;
+    size_t room = size - 1 - used - sep, cut = used + sep < size ? word_cut(part, len, room) : 0;
+    if (cut > 0) {
+      if (sep) out[used++] = ' ';
+      memcpy(out + used, part, cut);
+      used += cut;
+      memcpy(out + used, "…", sizeof "…");
+      used += sizeof "…" - 1;
+    }
+    break;
+  }
+  return whole;
+}

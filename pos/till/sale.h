@@ -72,8 +72,9 @@ typedef struct sale_line {
   char mark[8]; /* "[М+]" ... "" */
   bool has_industry;
   doc_industry_t industry;
-  bool without_code;  /* a marked good returned without its (unreadable) code */
-  bool needs_recheck; /* its check was lost with a cancelled FN receipt */
+  bool without_code;    /* a marked good returned without its (unreadable) code */
+  bool needs_recheck;   /* its check was lost with a cancelled FN receipt */
+  char answered_by[16]; /* who answered its check: check_answered_by() */
 } sale_line_t;
 
 typedef struct sale_basket {
