@@ -3,6 +3,9 @@ kassa_unit_test(test_samples SOURCES unit/test_samples.c LIBS kassa_pos)
 set_tests_properties(test_samples PROPERTIES TIMEOUT 60)
 kassa_unit_test(test_cli_args SOURCES unit/test_cli_args.c LIBS kassa_pos)
 kassa_unit_test(test_fiscal_text SOURCES unit/test_fiscal_text.c LIBS kassa_pos)
+# What a person reads: every check reason in both languages within the budget
+# of each place it is read in; messages joined whole, never cut (issue 23).
+kassa_unit_test(test_reasons SOURCES unit/test_reasons.c LIBS kassa_pos)
 # The code cache (pos/till/cache.h): every contract, against a real SQLite file.
 kassa_unit_test(test_cache SOURCES unit/test_cache.c LIBS kassa_pos PkgConfig::SQLITE)
 # Its kill loop: a writer applying receipts and sync pages is SIGKILLed 60
