@@ -291,6 +291,8 @@ fail:
 
 /* ---- the basket ------------------------------------------------------------ */
 
+static int drop_lines(till_t *t, const sale_basket_t *b, uint32_t id, bool basket_too);
+
 int sale_open(till_t *t, uint8_t operation, const char *cashier)
 {
   sqlite3_stmt *s = NULL;
@@ -308,6 +310,12 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier)
     if (sale_recover(t, err, sizeof err) == 0) rc = load(t, b, NULL);
   }
   bool open = b->open;
+  /* An empty basket of the other operation holds nothing (no line, no FN
+  ** receipt): a manager's return is not blocked by the empty sale a
+  ** refused first scan left open (nor a sale by an empty return). */
+  if (rc == 0 && open && b->count == 0 && b->operation != operation && closing == 0 &&
+      (rc = drop_lines(t, b, 0, true)) == 0)
+    open = false;
   free(b);
   if (rc != 0) return rc;
   if (open) return SALE_ERR_OPEN;

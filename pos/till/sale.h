@@ -88,7 +88,8 @@ typedef struct sale_basket {
 } sale_basket_t; /* about 100 KiB: allocate it */
 
 /* Opens a basket (operation 1 sale or 2 return). SALE_ERR_OPEN when one is
-** open. cashier may be NULL. */
+** open, except an empty one of the other operation, which is cancelled
+** first (it holds nothing). cashier may be NULL. */
 int sale_open(till_t *t, uint8_t operation, const char *cashier);
 
 /*

@@ -29,6 +29,8 @@ json_t *till_json_decision(const check_decision_t *d)
       d->oism_answered, "trueapi_answered", d->trueapi_answered, "offline", d->offline,
       "cache_stale", d->cache_stale, "elapsed_us", (json_int_t)d->elapsed_us);
   if (o) {
+    json_object_set_new(o, "reason_ru", json_string(check_reason_message(d->reason, true)));
+    json_object_set_new(o, "reason_en", json_string(check_reason_message(d->reason, false)));
     json_object_set_new(o, "short_ru", json_string(check_reason_short(d->reason, true)));
     json_object_set_new(o, "short_en", json_string(check_reason_short(d->reason, false)));
     json_object_set_new(o, "answered_by", json_string(check_answered_by(d)));
