@@ -39,6 +39,11 @@ set_tests_properties(test_label PROPERTIES TIMEOUT 120)
 add_test(NAME cli_code COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_code.py
                                 $<TARGET_FILE:kassa>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+# --help on every command and subcommand of kassa and kassa-operator: usage, exit 0.
+add_test(NAME cli_help COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_help.py
+                               $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(cli_help PROPERTIES TIMEOUT 120)
 add_test(NAME cli_demo_codes COMMAND $<TARGET_FILE:kassa> demo codes
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 # The store day: kassa-operator as a child, every step must behave.

@@ -83,6 +83,14 @@ static const struct option global_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* Whether --help or -h is among args (before a "--"). */
+static bool asks_help(int argc, char **args)
+{
+  for (int i = 0; i < argc && strcmp(args[i], "--"); i++)
+    if (!strcmp(args[i], "--help") || !strcmp(args[i], "-h")) return true;
+  return false;
+}
+
 int main(int argc, char **argv)
 {
   const char *config_path = NULL, *data_dir = getenv("KASSA_DATA");
@@ -146,6 +154,13 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     if (!strcmp(argv[1], commands[i].name)) {
       optind = 0; /* the command's getopt_long starts afresh */
+      if (asks_help(argc - 2, argv + 2)) {
+        /* `kassa sale pay --help`: the command's usage (it covers every
+        ** subcommand's options), exit 0, whatever else is on the line. */
+        char *help[] = {argv[1], "--help", NULL};
+        status = commands[i].run(&cfg, 2, help);
+        goto done;
+      }
       status = commands[i].run(&cfg, argc - 1, argv + 1);
       goto done;
     }
