@@ -180,3 +180,10 @@ add_test(NAME permissive
                  ${CMAKE_CURRENT_SOURCE_DIR}/data/permissive/cases.json
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(permissive PROPERTIES TIMEOUT 240)
+# The docs as their readers run them: every shell line of README.md and every
+# curl example of docs/API.md, in order, on a fresh till and kassa-operator
+# (issue 23; the marks it understands are in README.md and the script).
+add_test(NAME docs COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_docs.py
+                           $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator> ${PROJECT_SOURCE_DIR}
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(docs PROPERTIES TIMEOUT 600)

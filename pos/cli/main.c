@@ -5,7 +5,7 @@
 ** command: --config FILE (default: /etc/kassa/kassa.conf for an installed
 ** kassa, the source tree's config/kassa.conf for the build directory's,
 ** common/paths.h; a missing default leaves the built-in defaults) and
-** --data DIR (also KASSA_DATA).
+** --data DIR (also KASSA_DATA); --config also from KASSA_CONFIG.
 */
 #include "common/paths.h"
 #include "common/version.h"
@@ -25,6 +25,7 @@ typedef struct command {
 } command_t;
 
 static const command_t commands[] = {
+    {"init", cli_init, "a new till in one command: FN, registration, keys, catalogue, cache"},
     {"code", cli_code, "parse, repair and validate marking codes (kassa code parse)"},
     {"demo", cli_demo, "run the store-day demonstration on the demo codes"},
     {"scan", cli_scan, "read codes from scanners or pictures; list scanners (kassa scan)"},
@@ -60,7 +61,7 @@ static void usage(FILE *out)
   fprintf(out,
           "\n"
           "global options:\n"
-          "  --config FILE  settings file (default %s)\n"
+          "  --config FILE  settings file (default %s; env KASSA_CONFIG)\n"
           "  --data DIR     data directory (default from the config; env KASSA_DATA)\n"
           "  --help         this text; `kassa COMMAND --help` explains a command\n"
           "  --version      print the version\n",
@@ -93,7 +94,8 @@ static bool asks_help(int argc, char **args)
 
 int main(int argc, char **argv)
 {
-  const char *config_path = NULL, *data_dir = getenv("KASSA_DATA");
+  const char *config_path = getenv("KASSA_CONFIG"), *data_dir = getenv("KASSA_DATA");
+  if (config_path && !*config_path) config_path = NULL;
   char **rest = calloc((size_t)argc + 2, sizeof *rest);
   int nrest = 0, taken = 0, opt, status = 2;
   bool command_seen = false, want_help = false, want_version = false;
