@@ -101,7 +101,7 @@
        * manager exports it, kassa batch export). */
       chips.push(
         chip(
-          `Пакет ОИСМ: выгрузите, осталось ${ob.batch_hours_left ?? 0} ч`,
+          `Пакет: осталось ${ob.batch_hours_left ?? 0} ч`,
           'warn',
           (ob.warnings || []).join('\n'),
         ),
@@ -201,9 +201,9 @@
                 { class: `decision decision-${l.marked ? 'marked' : 'plain'}` },
                 decisionText(l)[0],
               ),
-              decisionText(l)[1] ? h('small', { class: 'decision-tail' }, decisionText(l)[1]) : null,
               h('span', { class: 'line-code' }, l.marked ? l.km.split(Kassa.GS)[0] : l.gtin),
             ),
+            decisionText(l)[1] ? h('div', { class: 'decision-tail' }, decisionText(l)[1]) : null,
           ),
           h(
             'div',
@@ -324,10 +324,18 @@
     $('scan-form').classList.add('busy');
     try {
       hideBanner();
-      if (!(await ensureReceipt())) return;
       const body = { code };
       if (quantity) body.quantity = quantity;
-      const r = await call('POST', '/api/receipts/current/items', body);
+      let r = null;
+      /* Twice at most: the receipt the screen knew may have been closed
+       * elsewhere (cancelled on the manager screen): then one is opened
+       * and the scan sent again. */
+      for (let attempt = 0; attempt < 2; attempt++) {
+        if (!(await ensureReceipt())) return;
+        r = await call('POST', '/api/receipts/current/items', body);
+        if (!(r.status === 409 && r.body.error === 'no_receipt')) break;
+        state.basket = { open: false };
+      }
       if (r.status === 201) {
         state.basket = r.body.receipt;
         const line = state.basket.lines.find((l) => l.id === r.body.line_id);
@@ -348,7 +356,6 @@
         });
       } else {
         showRefusal(r.body);
-        if (r.status === 409 && r.body.error === 'no_receipt') state.basket = { open: false };
         /* The receipt stays open (empty after a refused first scan): the
          * screen shows it, to be scanned on or cancelled. */
         await refreshBasket();
