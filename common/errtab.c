@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const errtab_t *errtab_find(const errtab_t *table, int code)
@@ -27,20 +28,11 @@ const char *errtab_message(const errtab_t *table, int code, bool russian)
   return russian && row->ru ? row->ru : row->en;
 }
 
-/* vsnprintf into out, then back off a UTF-8 sequence it cut short. */
-static void format_into(char *out, size_t size, const char *format, va_list ap)
+static size_t word_cut(const char *part, size_t len, size_t room);
+
+/* Drops the end of a UTF-8 sequence cut short at out[len]. */
+static void whole_characters(char *out, size_t len)
 {
-  if (!out || size == 0) return;
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-  int n = vsnprintf(out, size, format, ap);
-#pragma GCC diagnostic pop
-  if (n < 0) {
-    out[0] = '\0';
-    return;
-  }
-  size_t len = strlen(out);
-  if ((size_t)n <= len) return; /* nothing was cut */
   /* Walk back over continuation bytes to the start of the last character;
   ** drop it unless the bytes it needs are all there. */
   size_t start = len;
@@ -49,6 +41,42 @@ static void format_into(char *out, size_t size, const char *format, va_list ap)
   unsigned char lead = (unsigned char)out[start - 1];
   size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
   if (len - (start - 1) < need) out[start - 1] = '\0';
+}
+
+/* vsnprintf into out; a text too long for it ends at the last word that
+** fits, with "…" (errtab_join's rule), or, when not even one word fits, at
+** the last whole character. */
+static void format_into(char *out, size_t size, const char *format, va_list ap)
+{
+  if (!out || size == 0) return;
+  va_list again;
+  va_copy(again, ap);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+  int n = vsnprintf(out, size, format, ap);
+#pragma GCC diagnostic pop
+  if (n < 0) {
+    out[0] = '\0';
+    va_end(again);
+    return;
+  }
+  size_t len = strlen(out);
+  char *full = (size_t)n > len ? malloc((size_t)n + 1) : NULL;
+  if (full) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    vsnprintf(full, (size_t)n + 1, format, again);
+#pragma GCC diagnostic pop
+    size_t cut = word_cut(full, (size_t)n, size - 1);
+    if (cut > 0) {
+      memcpy(out, full, cut);
+      memcpy(out + cut, "…", sizeof "…");
+      len = 0; /* whole by construction */
+    }
+    free(full);
+  }
+  va_end(again);
+  if ((size_t)n > len && len > 0) whole_characters(out, len);
 }
 
 void errtab_vformat(char *ru, size_t ru_size, char *en, size_t en_size, const char *ru_format,
