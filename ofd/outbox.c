@@ -40,9 +40,11 @@ enum { N_FN_BLOCKED, N_FN_WARNING, N_BATCH_BLOCKED, N_BATCH_WARNING, N_BATCH_OVE
 
 static const notice_text_t notices[] = {
     [N_FN_BLOCKED] =
-        {"fn_blocked", "ФН заблокирован: документы не переданы в ОФД {limit} (ошибка 0x15).",
+        {"fn_blocked",
+         "ФН заблокирован: документы не переданы в ОФД {age} (срок {limit}, ошибка 0x15).",
          "Восстановите связь и выполните kassa ofd flush.",
-         "The FN is blocked: documents have not reached the OFD for {limit} (error 0x15).",
+         "The FN is blocked: documents have not reached the OFD for {age} (the limit is {limit}, "
+         "error 0x15).",
          "Restore the link and run kassa ofd flush."},
     [N_FN_WARNING] =
         {"fn_warning",

@@ -44,6 +44,13 @@ add_test(NAME cli_help COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/t
                                $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(cli_help PROPERTIES TIMEOUT 120)
+# What `kassa sale` says is true: keys never loaded vs older than 90 days, the
+# remote shop's 48-hour warning with the true hours left, the 72-hour refusal
+# whole (issue 23).
+add_test(NAME cli_messages COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_messages.py
+                                   $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(cli_messages PROPERTIES TIMEOUT 180)
 add_test(NAME cli_demo_codes COMMAND $<TARGET_FILE:kassa> demo codes
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 # The store day: kassa-operator as a child, every step must behave.
