@@ -6,6 +6,9 @@ person is true (issue 23).
     `fn_refused` / `keys_never_loaded`, saying the keys were never loaded,
     not that they are older than 90 days; once loaded and 91 days old
     (the FN's clock moved with KASSA_FAKE_NOW) it says they are too old.
+  - `kassa init` with a shop's own requisites makes a registered till with
+    keys, catalogue and cache; without them (off a terminal) it is a usage
+    error that names them; over an existing FN it refuses.
   - A remote shop's till (an autonomous FN): at 49 hours of the three-day
     batch `kassa sale add` warns with the true hours left (23), at 73 hours
     it refuses with the whole notice in each language, one language a line,
@@ -14,6 +17,7 @@ person is true (issue 23).
 Every process is stopped at the end; prints "N passed, N failed".
 """
 import os
+import subprocess
 import sys
 import time
 
@@ -22,8 +26,8 @@ import harness  # noqa: E402
 
 KASSA, OPERATOR = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 check = harness.Checks()
-root, op_dir, online_dir, remote_dir = harness.workdirs("kassa-messages-", "operator", "online",
-                                                         "remote")
+root, op_dir, online_dir, remote_dir, init_dir = harness.workdirs(
+    "kassa-messages-", "operator", "online", "remote", "init")
 OWNER = "7707083893"
 HOUR, DAY = 3600, 86400
 T0 = int(time.time()) + time.localtime().tm_gmtoff
@@ -159,6 +163,28 @@ def main():
               en.endswith("(kassa batch upload FILE, kassa ofd flush).") and "\ufffd" not in en
               and "?" not in en, en)
         must(k73, "sale", "cancel")
+
+        # ---- kassa init with a shop's own requisites ------------------------------
+        conf = os.path.join(root, "init.conf")
+        config(conf, os.path.join(init_dir, "till"), operator.ports)
+        k0 = kassa_at(conf, 0)
+        r = harness.run([KASSA, "--config", conf, "init", "--inn", OWNER], stdin=subprocess.DEVNULL)
+        check("init without the requisites, off a terminal: usage error naming them",
+              r.returncode == 2 and "--reg-number" in r.stderr and not os.path.exists(
+                  os.path.join(init_dir, "till")), (r.returncode, r.stderr))
+        r = k0("init", "--fn-number", "9999078900007013", "--reg-number", "0000000001012345",
+               "--inn", OWNER, "--name", "ИП Петров", "--address", "г. Тверь, ул. Советская, 5",
+               "--ofd-inn", "7704211201", "--ofd-name", "ОФД", "--catalogue", catalogue)
+        check("init with real requisites: FN, registration, keys, catalogue, cache",
+              r.returncode == 0 and "is ready" in r.stdout and "verification keys loaded" in
+              r.stdout and "imported 19 products" in r.stdout, r.stdout[-1500:] + r.stderr)
+        r = k0("fn", "status", "--json")
+        check("init: the FN registered (document 1) and its keys loaded",
+              '"kktRegId":"0000000001012345"' in r.stdout and '"lastDocument":1,' in r.stdout
+              and '"keysUpdatedAt":0' not in r.stdout, r.stdout)
+        r = k0("init", "--demo")
+        check("init over an FN that exists: refused, nothing touched",
+              r.returncode == 1 and "already holds an FN" in r.stderr, (r.returncode, r.stderr))
     finally:
         operator.stop("messages")
     return harness.finish(check, root)
