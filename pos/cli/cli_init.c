@@ -319,27 +319,13 @@ static int parse(int argc, char **argv, init_opts_t *o)
                            sizeof options / sizeof options[0], NULL);
 }
 
-int cli_init(const kassa_config_t *cfg, int argc, char **argv)
+/* The requisites and paths: the demo shop's (what the options do not
+** say), or the shop's own from the options, asked for on a terminal when
+** missing. 0, or -1 after the usage (some are missing). */
+static int requisites(init_run_t *r)
 {
-  static init_run_t run;
-  init_run_t *r = &run;
-  char fn_db[KASSA_PATH_MAX + 16];
-  memset(r, 0, sizeof *r);
-  r->cfg = cfg;
-  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    fputs(init_usage, stdout);
-    return 0;
-  }
-  if (parse(argc, argv, &r->o) != 0) return 2;
   init_opts_t *o = &r->o;
-  snprintf(fn_db, sizeof fn_db, "%s/fn.db", cfg->data_dir);
-  if (file_exists(fn_db)) {
-    fprintf(stderr,
-            "kassa init: %s already holds an FN (kassa fn status): init is for a new till, "
-            "and an FN's archive is never overwritten\n",
-            cfg->data_dir);
-    return 1;
-  }
+  const kassa_config_t *cfg = r->cfg;
   if (o->demo) {
     o->fn_number = o->fn_number ? o->fn_number : DEMO_FN_NUMBER;
     o->reg_number = o->reg_number ? o->reg_number : DEMO_RNM;
@@ -373,10 +359,36 @@ int cli_init(const kassa_config_t *cfg, int argc, char **argv)
       fprintf(stderr, "kassa init: the requisites are missing: --reg-number, --inn, --name, "
                       "--address and --ofd-inn with --ofd-name (or --autonomous), or --demo\n\n");
       fputs(init_usage, stderr);
-      return 2;
+      return -1;
     }
     if (o->catalogue) snprintf(r->catalogue, sizeof r->catalogue, "%s", o->catalogue);
   }
+
+  return 0;
+}
+
+int cli_init(const kassa_config_t *cfg, int argc, char **argv)
+{
+  static init_run_t run;
+  init_run_t *r = &run;
+  char fn_db[KASSA_PATH_MAX + 16];
+  memset(r, 0, sizeof *r);
+  r->cfg = cfg;
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    fputs(init_usage, stdout);
+    return 0;
+  }
+  if (parse(argc, argv, &r->o) != 0) return 2;
+  init_opts_t *o = &r->o;
+  snprintf(fn_db, sizeof fn_db, "%s/fn.db", cfg->data_dir);
+  if (file_exists(fn_db)) {
+    fprintf(stderr,
+            "kassa init: %s already holds an FN (kassa fn status): init is for a new till, "
+            "and an FN's archive is never overwritten\n",
+            cfg->data_dir);
+    return 1;
+  }
+  if (requisites(r) != 0) return 2;
 
   /* 1. The data directory (its parents too) and the FN in it. */
   if (make_dirs(cfg->data_dir) != 0) {
