@@ -643,13 +643,12 @@ static void h_reasons(api_t *api, const api_request_t *rq, json_t *body, const u
   json_t *list = json_array();
   (void)api, (void)rq, (void)body, (void)params;
   for (int r = 1; list && r < CHECK__COUNT; r++)
-    json_array_append_new(list,
-                          json_pack("{s:s,s:s,s:s,s:s,s:s}", "reason",
-                                    check_reason_name((check_reason_t)r), "message_ru",
-                                    check_reason_message((check_reason_t)r, true), "message_en",
-                                    check_reason_message((check_reason_t)r, false), "short_ru",
-                                    check_reason_short((check_reason_t)r, true), "short_en",
-                                    check_reason_short((check_reason_t)r, false)));
+    json_array_append_new(
+        list, json_pack("{s:s,s:s,s:s,s:s,s:s}", "reason", check_reason_name((check_reason_t)r),
+                        "message_ru", check_reason_message((check_reason_t)r, true), "message_en",
+                        check_reason_message((check_reason_t)r, false), "short_ru",
+                        check_reason_short((check_reason_t)r, true), "short_en",
+                        check_reason_short((check_reason_t)r, false)));
   api_send_json(rs, 200, json_pack("{s:b,s:o*}", "ok", 1, "reasons", list));
 }
 
