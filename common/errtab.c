@@ -169,3 +169,44 @@ bool errtab_join(char *out, size_t size, const char *const *parts, size_t count)
   }
   return whole;
 }
+
+bool errtab_fit(char *out, size_t size, const char *text, size_t max_chars, const char *ellipsis)
+{
+  if (!out || size == 0) return false;
+  text = text ? text : "";
+  ellipsis = ellipsis ? ellipsis : "";
+  size_t len = strlen(text), chars = 0, fits = 0;
+  /* fits: the bytes of the longest prefix of whole characters within both
+  ** budgets. */
+  for (size_t i = 0; i <= len; i++) {
+    bool boundary = i == len || ((unsigned char)text[i] & 0xC0) != 0x80;
+    if (!boundary) continue;
+    if (i >= size || chars > max_chars) break;
+    fits = i;
+    if (i < len) chars++;
+  }
+  if (fits == len) {
+    memcpy(out, text, len + 1);
+    return true;
+  }
+  size_t ell = strlen(ellipsis), ell_chars = errtab_chars(ellipsis);
+  /* Room for the ellipsis: the prefix shrinks by its bytes and characters. */
+  size_t room_bytes = size - 1 >= ell ? size - 1 - ell : 0,
+         room_chars = max_chars >= ell_chars ? max_chars - ell_chars : 0;
+  size_t cut = 0, k = 0;
+  for (size_t i = 0; i < len && i <= room_bytes; i++) {
+    if (((unsigned char)text[i] & 0xC0) == 0x80) continue;
+    if (k > room_chars) break;
+    if (text[i] == ' ' && i > 0 && text[i - 1] != ' ') cut = i;
+    k++;
+  }
+  while (cut > 0 && strchr(",;:-", text[cut - 1])) cut--;
+  if (cut == 0) { /* not one word fits: the whole characters that do */
+    memcpy(out, text, fits);
+    out[fits] = '\0';
+    return false;
+  }
+  memcpy(out, text, cut);
+  memcpy(out + cut, ellipsis, ell + 1);
+  return false;
+}

@@ -74,6 +74,15 @@ void errtab_vformat(char *ru, size_t ru_size, char *en, size_t en_size, const ch
 */
 bool errtab_join(char *out, size_t size, const char *const *parts, size_t count);
 
+/*
+** text into out (size bytes) as at most max_chars characters: whole when
+** it fits, else ending at the last word that leaves room for `ellipsis`
+** ("…", or "..." where only ASCII may follow), never inside a word or a
+** UTF-8 character (at the last whole character only when not one word
+** fits). Returns true when the text went in whole.
+*/
+bool errtab_fit(char *out, size_t size, const char *text, size_t max_chars, const char *ellipsis);
+
 /* The characters (UTF-8 code points) of text: the unit a screen's or a
 ** paper line's width is counted in. */
 size_t errtab_chars(const char *text);

@@ -182,6 +182,18 @@ def main():
         check("init: the FN registered (document 1) and its keys loaded",
               '"kktRegId":"0000000001012345"' in r.stdout and '"lastDocument":1,' in r.stdout
               and '"keysUpdatedAt":0' not in r.stdout, r.stdout)
+        # A correction's reason longer than 1030 holds (128 characters) ends at
+        # a word on paper, never inside one (it was cut at 128 bytes).
+        must(k0, "shift", "open")
+        reason = " ".join(["Возврат излишне полученной суммы"] * 6)
+        must(k0, "correction", "--operation", "income", "--cash", "10000", "--vat", "22",
+             "--reason", reason)
+        r = must(k0, "fd", "copy", "3")
+        printed = " ".join(l.strip() for l in r.stdout.splitlines())
+        check("correction: the long reason ends at a word with ...",
+              "Возврат излишне полученной суммы Возврат излишне полученной суммы Возврат "
+              "излишне полученной суммы Возврат излишне полученной..." in printed
+              and "?" not in printed, r.stdout)
         r = k0("init", "--demo")
         check("init over an FN that exists: refused, nothing touched",
               r.returncode == 1 and "already holds an FN" in r.stderr, (r.returncode, r.stderr))

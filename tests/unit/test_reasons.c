@@ -8,8 +8,9 @@
 ** ofd/outbox.h at their longest ages, every FN error) must fit the
 ** decision's message whole. And the one way messages are put together,
 ** errtab_join, is shown never to cut inside a word or a UTF-8 character,
-** whatever the parts and the room: a property checked on many random
-** texts of Cyrillic, Latin and punctuation against a brute-force oracle.
+** whatever the parts and the room, and errtab_fit (a text held to a
+** number of characters: a fiscal name) neither: properties checked on
+** many random texts of Cyrillic, Latin and punctuation.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -213,6 +214,49 @@ static void test_join_never_cuts(void **state)
   }
 }
 
+/* errtab_fit: at most max_chars characters and size bytes, whole words
+** (or whole characters when not one word fits), the ellipsis when cut. */
+static void test_fit_never_cuts(void **state)
+{
+  (void)state;
+  static const char *const words[] = {"Возврат", "излишне", "полученной", "суммы,", "ФН",
+                                      "a",       "Über",    "€5",         "—"};
+  unsigned seed = 2023;
+  char out[300];
+  char fitted[40];
+  assert_true(errtab_fit(fitted, sizeof fitted, "Чек", 3, "..."));
+  assert_string_equal(fitted, "Чек");
+  assert_false(errtab_fit(fitted, sizeof fitted, "Возврат излишне полученной суммы", 20, "..."));
+  assert_string_equal(fitted, "Возврат излишне..."); /* 18 characters, a whole word */
+  assert_false(errtab_fit(fitted, 9, "Полученной", 100, "…"));
+  assert_string_equal(fitted, "Полу"); /* no word fits: whole characters (8 bytes) */
+  for (int round = 0; round < 20000; round++) {
+    char text[256] = "";
+    int n = rand_r(&seed) % 14;
+    for (int i = 0; i < n; i++) {
+      if (i) strcat(text, " ");
+      strcat(text, words[(size_t)rand_r(&seed) % (sizeof words / sizeof words[0])]);
+    }
+    size_t size = 1 + (size_t)rand_r(&seed) % sizeof out;
+    size_t max_chars = (size_t)rand_r(&seed) % 80;
+    const char *ell = rand_r(&seed) % 2 ? "…" : "...";
+    bool whole = errtab_fit(out, size, text, max_chars, ell);
+    assert_true(strlen(out) < size);
+    assert_true(errtab_chars(out) <= max_chars);
+    assert_true(errtab_text_whole(out));
+    if (whole) {
+      assert_string_equal(out, text);
+      continue;
+    }
+    size_t len = strlen(out), el = strlen(ell);
+    bool ends = len >= el && !strcmp(out + len - el, ell);
+    size_t kept = ends ? len - el : len;
+    assert_memory_equal(out, text, kept);
+    if (ends) /* cut after a whole word */
+      assert_true(text[kept] == ' ' || strchr(",;:-", text[kept]));
+  }
+}
+
 /* The time texts: true plural forms, the two largest units. */
 static void test_time_text(void **state)
 {
@@ -244,9 +288,8 @@ static void test_time_text(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_reason_table),
-      cmocka_unit_test(test_details_fit),
-      cmocka_unit_test(test_join_never_cuts),
+      cmocka_unit_test(test_reason_table),    cmocka_unit_test(test_details_fit),
+      cmocka_unit_test(test_join_never_cuts), cmocka_unit_test(test_fit_never_cuts),
       cmocka_unit_test(test_time_text),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
