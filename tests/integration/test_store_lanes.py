@@ -92,12 +92,12 @@ timeout_ms = {TIMEOUT_MS}
     def kassa(self, *args):
         return run([KASSA, "--config", self.conf, *args], timeout=120)
 
-    def start(self):
+    def start(self, *extra):
         """`kassa serve` on free ports; its log (a line per refused request:
         thousands here) goes to a file, never to a pipe nobody reads until
         the end, which would block the lane once full."""
         self.log = open(os.path.join(root, f"lane{self.i}.log"), "a")
-        self.serve = LaneServe(self.conf, self.log)
+        self.serve = LaneServe(self.conf, self.log, *extra)
         return self.serve.api is not None
 
     def api(self, method, path, body=None):
@@ -165,10 +165,10 @@ timeout_ms = {TIMEOUT_MS}
 class LaneServe(Serve):
     """harness.Serve with stderr into a file."""
 
-    def __init__(self, conf, log):
+    def __init__(self, conf, log, *extra):
         self.p = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0",
-                                   "--lm-port", "0"], stdout=subprocess.PIPE, stderr=log,
-                                  text=True)
+                                   "--lm-port", "0", *extra], stdout=subprocess.PIPE,
+                                  stderr=log, text=True)
         procs.append(self.p)
         self.log = log
         self.line = self.p.stdout.readline()
@@ -483,13 +483,22 @@ try:
     check("the report through the node is the database's",
           r.returncode == 0 and [json.loads(x) for x in r.stdout.splitlines()] == conflicts,
           r.stdout[-500:] + r.stderr)
-    # A lane restarted publishes from the node's pointer: nothing twice.
+    # A lane restarted publishes from the node's pointer: nothing twice. It
+    # restarts with `kassa serve --store URL` and no [store] url in its file.
     lanes[0].serve.stop()
-    check("a lane restarts", lanes[0].start(), lanes[0].serve.line)
-    taken, reasons, _ = lanes[0].sell([fresh[3 * LANES + 1]])
+    with open(lanes[0].conf) as f:
+        text = f.read()
+    with open(lanes[0].conf, "w") as f:
+        f.write(text.replace(f"url = {store_url}\n", ""))
+    check("a lane restarts with --store", lanes[0].start("--store", store_url),
+          lanes[0].serve.line)
+    last_code = fresh[3 * LANES + 1]
+    taken, reasons, _ = lanes[0].sell([last_code])
     st, feed3 = http_json(f"{store_url}/store/v1/feed?after=0&limit=10000", None, H)
-    check("a restarted lane publishes nothing twice",
-          len(feed3.get("rows", [])) == len(rows) + len(taken), (len(rows), len(taken)))
+    new_rows = feed3.get("rows", [])[len(rows):]
+    check("a restarted lane publishes nothing twice, and its new sale once (--store)",
+          len(taken) == 1 and [r["ki"] for r in new_rows] == [last_code.split("\x1d")[0]],
+          (len(rows), taken, reasons, new_rows))
     check("unauthorised requests are refused",
           http_json(f"{store_url}/store/v1/conflicts", None, {})[0] == 401)
 finally:
