@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -48,6 +49,7 @@ def main():
     ap.add_argument("--clients", type=int, default=30)
     ap.add_argument("--codes", type=int, default=5000)
     a = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # the finally stops the server
     pg = PgTemp()
     node = None
     try:

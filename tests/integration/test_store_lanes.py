@@ -222,6 +222,9 @@ def store_conflicts(conninfo):
 
 pg = None
 lanes = []
+# ctest's timeout sends SIGTERM: exit through the finally below, which
+# stops the lanes, the node and the PostgreSQL server (a daemon of its own).
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 try:
     pg = PgTemp()
     pg.start()
