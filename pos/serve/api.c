@@ -131,6 +131,11 @@ void api_uuid(char out[37])
 }
 
 till_t *api_till(api_t *api) { return api->till; }
+
+const char *api_query(const api_request_t *rq, const char *name)
+{
+  return rq && rq->query && name ? rq->query(rq->query_user, name) : NULL;
+}
 int64_t api_monotonic_ms(api_t *api) { return api->clock(api->clock_user); }
 
 int api_create(const api_options_t *o, api_t **out)
@@ -386,7 +391,8 @@ static void locked(api_response_t *rs, int64_t left_ms, bool lm)
   if (lm) {
     rs->error = "too_many_attempts";
     api_send_json(rs, 429,
-                  json_pack("{s:i,s:s}", "errorCode", 429, "errorMessage",
+                  json_pack("{s:i,s:s,s:s}", "errorCode", 429, "reason",
+                            "Too many wrong attempts: wait and try again.", "errorMessage",
                             "Too many wrong attempts: wait and try again."));
     return;
   }
@@ -403,8 +409,12 @@ static void unauthorized(api_response_t *rs, bool lm)
   if (lm) {
     rs->error = api_errors[E_UNAUTHORIZED].name;
     rs->authenticate = "Basic realm=\"kassa local module\", charset=\"UTF-8\"";
+    /* 4010: the local-module manual's "wrong credentials". */
     api_send_json(rs, 401,
-                  json_pack("{s:i,s:s}", "errorCode", 401, "errorMessage",
+                  json_pack("{s:i,s:s,s:s}", "errorCode", 4010, "reason",
+                            "Неверные учётные данные. Basic authentication with the API token as "
+                            "the password is required.",
+                            "errorMessage",
                             "Basic authentication with the API token as the password is "
                             "required."));
     return;
@@ -1609,9 +1619,10 @@ void api_too_large(bool lm, size_t limit, api_response_t *rs)
   char ru[96], en[96];
   if (lm) {
     rs->error = api_errors[E_TOO_LARGE].name;
-    api_send_json(
-        rs, 413,
-        json_pack("{s:i,s:s}", "errorCode", 413, "errorMessage", "The request body is too large."));
+    api_send_json(rs, 413,
+                  json_pack("{s:i,s:s,s:s}", "errorCode", 413, "reason",
+                            "The request body is too large.", "errorMessage",
+                            "The request body is too large."));
     return;
   }
   snprintf(ru, sizeof ru, "Не более %zu байт.", limit);

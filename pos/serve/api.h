@@ -101,9 +101,17 @@ typedef struct api_request {
   const char *manager_pin;   /* X-Manager-PIN header */
   const char *basic_user;    /* HTTP Basic credentials, decoded (LM port) */
   const char *basic_password;
-  const char *client_id; /* X-ClientId header (LM port) */
-  uint16_t port;         /* the port the request came in on (Host check) */
+  const char *client_id;       /* X-ClientId header (LM port) */
+  uint16_t port;               /* the port the request came in on (Host check) */
+  const char *idempotency_key; /* Idempotency-Key header, or NULL */
+  /* The query string's arguments, percent-decoded: query(query_user, name)
+  ** is the value of name or NULL (query NULL: no arguments). */
+  const char *(*query)(void *query_user, const char *name);
+  void *query_user;
 } api_request_t;
+
+/* The query argument name of rq, or NULL. */
+const char *api_query(const api_request_t *rq, const char *name);
 
 /* One response; free it with api_response_free(). */
 typedef struct api_response {
@@ -178,14 +186,21 @@ bool api_is_page_path(const char *path);
 void api_handle(api_t *api, const api_request_t *rq, api_response_t *rs);
 
 /*
-** Answers one request to the local-module port (lm.c): GET /api/v1/status,
-** POST /api/v1/cis/outCheck, POST /api/v2/cis/outCheck, with the field
-** names and error codes of the Chestny ZNAK local module (DOMAIN §6):
-** HTTP 400 with errorCode 4045 while the cache was never synced, 4050 when
-** it is stale. Basic auth password = [till] api_token when one is set;
+** Answers one request to the local-module port (lm.c): every method of
+** the 2025 local-module manual (status, init, safe_init, changePassword,
+** stats, config, outCheck v1/v2 with their GET forms, cis/sell, cis/return,
+** cis/sold/check, cis/sold), with its field names and error codes: HTTP 400
+** with errorCode 4045 while the cache was never synced, 4050 when it is
+** stale, 401 / 4010 for a wrong password. Basic auth password (or
+** "Authorization: Token T") = [till] api_token when one is set;
 ** X-ClientId, when sent, must be this till's FN number.
 */
 void api_handle_lm(api_t *api, const api_request_t *rq, api_response_t *rs);
+
+/* The local-module routes, for the contract test (docs/openapi.yaml):
+** how many, and the i-th one's method and path (NULL beyond the last). */
+size_t api_lm_route_count(void);
+void api_lm_route(size_t i, const char **method, const char **path);
 
 /* ---- shared by api.c and lm.c ------------------------------------------------ */
 

@@ -499,7 +499,7 @@ api_key = demo-key
           and j["inst"] == f"kassa-{FN_NUMBER}" and j["version"] and "dbVersion" in j
           and j["counters"]["codes"] >= 20, (st, j))
     st, j = lm("GET", "/api/v1/status", password="wrong")
-    check("LM wrong password: 401", st == 401 and j["errorCode"] == 401, (st, j))
+    check("LM wrong password: 401 / 4010", st == 401 and j["errorCode"] == 4010, (st, j))
     st, j = lm("GET", "/api/v1/status", password=None)
     check("LM no credentials: 401", st == 401, (st, j))
     st, j = lm("POST", "/api/v1/cis/outCheck", {"cis_list": [J_OPBLOCK, J_SALE, J_CHECK, "junk"]},
@@ -526,7 +526,7 @@ api_key = demo-key
     st, j = lm("POST", "/api/v1/cis/outCheck", {"cis_list": [J_CHECK]}, client_id="1" * 16)
     check("LM foreign X-ClientId: 403", st == 403, (st, j))
     st, j = lm("POST", "/api/v1/cis/outCheck", {"codes": []})
-    check("LM malformed body: 400", st == 400 and j["errorCode"] == 400, (st, j))
+    check("LM malformed body: 400 / 6010", st == 400 and j["errorCode"] == 6010, (st, j))
 
     # ---- SIGTERM while a check waits for a slow operator: the answer still comes -------
     st, j, _ = request(op_http, "POST", "/control/fault", {"mode": "slow", "ms": 800})
