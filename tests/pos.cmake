@@ -89,6 +89,13 @@ add_test(NAME serve_api COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/
                                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(serve_api PROPERTIES TIMEOUT 120)
+# The local-module port as the 2025 manual describes it, its examples sent
+# as printed (tests/data/lm/), every field and error code.
+add_test(NAME serve_lm_manual
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_lm_manual.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(serve_lm_manual PROPERTIES TIMEOUT 180)
 # `kassa serve`'s background work (pos/serve/background.h): keys, sync and
 # delivery with nobody running a command, and the sender's retry.
 add_test(NAME serve_background
