@@ -96,6 +96,14 @@ add_test(NAME serve_lm_manual
                  $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(serve_lm_manual PROPERTIES TIMEOUT 180)
+# A receipt in one call from a front end (four lines: two marked, weighed,
+# an agent's), killed between the FN's close and the answer, retried with
+# its Idempotency-Key: one receipt, two identical answers.
+add_test(NAME serve_frontend_receipt
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_frontend_receipt.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(serve_frontend_receipt PROPERTIES TIMEOUT 180)
 # `kassa serve`'s background work (pos/serve/background.h): keys, sync and
 # delivery with nobody running a command, and the sender's retry.
 add_test(NAME serve_background

@@ -47,6 +47,7 @@
 #include "pos/print/label.h"
 #include "pos/print/print.h"
 #include "pos/print/receipt.h"
+#include "pos/serve/receipt_full.h"
 #include "pos/till/accept.h"
 #include "pos/till/cache.h"
 #include "pos/till/check.h"
@@ -258,6 +259,13 @@ static void fail_named(api_response_t *rs, unsigned status, const char *name, co
   api_send_json(rs, status, j);
 }
 
+int api_fail(api_response_t *rs, unsigned status, const char *name, const char *ru, const char *en,
+             json_t *extra)
+{
+  fail_named(rs, status, name, ru, en, NULL, NULL, extra);
+  return -1;
+}
+
 static void fail(api_response_t *rs, api_err_t e, const char *more_ru, const char *more_en)
 {
   fail_named(rs, api_errors[e].status, api_errors[e].name, api_errors[e].ru, api_errors[e].en,
@@ -285,6 +293,8 @@ static void fail_fn(api_response_t *rs, int rc)
              fn_err_message(rc, false), NULL, NULL,
              json_pack("{s:s,s:s}", "fn_error", fn_err_name(rc), "fn_code", code));
 }
+
+void api_fail_fn(api_response_t *rs, int fn_rc) { fail_fn(rs, fn_rc); }
 
 /* ---- JSON of the till's structures ------------------------------------------ */
 
@@ -859,6 +869,15 @@ static json_t *qr_png_json(const char *qr)
   json_t *j = b64 ? json_string(b64) : json_null();
   free(b64);
   return j;
+}
+
+json_t *api_qr_png(const char *qr) { return qr_png_json(qr); }
+
+static void h_receipt_full(api_t *api, const api_request_t *rq, json_t *body,
+                           const uint32_t *params, api_response_t *rs)
+{
+  (void)params;
+  receipt_full_handle(api, rq, body, rs);
 }
 
 static void h_pay(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
@@ -1575,6 +1594,7 @@ static const route_t routes[] = {
     {"POST", "/api/receipts/current/items/without-code", h_item_without_code, MANAGER},
     {"DELETE", "/api/receipts/current/items/{n}", h_item_remove, 0},
     {"POST", "/api/receipts/current/pay", h_pay, 0},
+    {"POST", "/api/receipts/full", h_receipt_full, 0},
     {"GET", "/api/receipts/{n}/text", h_reprint, 0},
     {"POST", "/api/shift/open", h_shift_open, 0},
     {"POST", "/api/shift/close", h_shift_close, 0},
@@ -1695,7 +1715,10 @@ void api_handle(api_t *api, const api_request_t *rq, api_response_t *rs)
     fail(rs, E_TILL, NULL, NULL);
     return;
   }
-  route->handler(api, rq, body, params, rs);
+  if (retry_before(api, rq, body, rs) == 0) { /* a repeat is answered there */
+    route->handler(api, rq, body, params, rs);
+    retry_after(api, rq, rs);
+  }
   json_decref(body);
   if (!rs->body && rs->status == 0) rs->status = 500;
 }

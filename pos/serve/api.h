@@ -225,6 +225,18 @@ int api_check_token(api_t *api, const char *given, bool lm, api_response_t *rs);
 /* Host header check shared by both ports: loopback names only. */
 bool api_host_ok(const char *host, uint16_t port);
 
+/* The routes outside api.c (receipt_full.c, atol.c, retry.c) answer
+** errors in the API's shape: {"ok":false,"error":name,"message_ru",
+** "message_en"} plus extra's fields (stolen, may be NULL), with status.
+** Returns -1, so a reader can return it. api_fail_fn: the FN refused (409;
+** 500 for the emulator's disk), naming its rule. */
+int api_fail(api_response_t *rs, unsigned status, const char *name, const char *ru, const char *en,
+             json_t *extra);
+void api_fail_fn(api_response_t *rs, int fn_rc);
+
+/* The receipt QR as a base64 PNG for the pages, or JSON null. */
+json_t *api_qr_png(const char *qr);
+
 /* A random (version 4) UUID as text, for reqId. */
 void api_uuid(char out[37]);
 

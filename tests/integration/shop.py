@@ -1,8 +1,9 @@
 """shop.py: a whole shop for the front-end tests, and HTTP that records.
 
 Shop(kassa, operator, check, prefix) makes a temporary folder with a
-kassa.conf, starts kassa-operator on fresh loopback ports, creates and
-registers a marking FN, gives it the operator's keys and imports the demo
+kassa.conf and creates and registers a marking FN; the test issues the
+codes it needs (shop.issue), then shop.start() starts kassa-operator on
+fresh loopback ports, gives the FN the operator's keys and imports the demo
 catalogue (config/catalogue.csv), with each step checked. Then the test
 drives `kassa serve` (shop.serve()) through HTTP only.
 
@@ -100,15 +101,21 @@ tax_system = 1
 cdn_url =
 api_key = demo-key
 {extra_conf}""")
+        self.ports = ports
         harness.register_fn(self.kassa, self.op, check, "9999078900001717", OWNER,
                             os.path.join(self.till_dir, "fn.db"))
-        self.operator = harness.Operator(operator, self.op_dir, check, ports=ports)
+        self.serving = None
+
+    def start(self):
+        """The operator on its ports, its keys in the FN (after issue(): the
+        codes' keys are made when they are issued), the catalogue."""
+        check = self.check
+        self.operator = harness.Operator(self.operator_bin, self.op_dir, check, ports=self.ports)
         self.procs.append(self.operator.proc)
         r = self.kassa("ofd", "keys")
         check("keys loaded", r.returncode == 0, r.stdout + r.stderr)
         r = self.kassa("cache", "import-catalogue", "config/catalogue.csv")
         check("catalogue imported", r.returncode == 0, r.stdout + r.stderr)
-        self.serving = None
 
     def kassa(self, *args, env=None):
         return harness.run([self.kassa_bin, "--config", self.conf, *args], timeout=120, env=env)

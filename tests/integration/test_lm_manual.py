@@ -71,6 +71,7 @@ try:
     J_OK, J_BLOCK, J_SELL, J_OTHER = jeans
     check("blocked at the operator",
           shop.op("block", "--code", J_BLOCK.replace(GS, "\\x1d")).returncode == 0)
+    shop.start()
     S = shop.serve()
     lm = shop.lm
 
