@@ -47,7 +47,6 @@
 #include "pos/print/label.h"
 #include "pos/print/print.h"
 #include "pos/print/receipt.h"
-#include "pos/serve/receipt_full.h"
 #include "pos/till/accept.h"
 #include "pos/till/cache.h"
 #include "pos/till/check.h"

@@ -234,6 +234,22 @@ int api_fail(api_response_t *rs, unsigned status, const char *name, const char *
              json_t *extra);
 void api_fail_fn(api_response_t *rs, int fn_rc);
 
+/* Routes and gates defined outside api.c (declared here, so api.c needs
+** no header of theirs and nothing circles back):
+** receipt_full_handle (receipt_full.c) answers POST /api/receipts/full.
+** retry_before / retry_after (retry.c): safe retries around every
+** state-changing request that carries an Idempotency-Key header.
+** retry_before() runs before the route's handler: 1 when it answered (a
+** stored answer again, the receipt a crash swallowed made again from the
+** archive, or a refusal: a key used for another request is 422
+** idempotency_conflict, a malformed key 400), 0 when the handler is to run
+** (the key is then claimed, pending, with the FN's last document number).
+** retry_after() stores a 2xx answer with the key, and frees the key of any
+** other answer (nothing changed). */
+void receipt_full_handle(api_t *api, const api_request_t *rq, json_t *body, api_response_t *rs);
+int retry_before(api_t *api, const api_request_t *rq, json_t *body, api_response_t *rs);
+void retry_after(api_t *api, const api_request_t *rq, const api_response_t *rs);
+
 /* The receipt QR as a base64 PNG for the pages, or JSON null. */
 json_t *api_qr_png(const char *qr);
 

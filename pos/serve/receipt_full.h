@@ -60,24 +60,8 @@ json_t *receipt_full_answer(till_t *t, uint32_t document, unsigned width, uint64
 ** what receipt_full_answer needs to answer a retry. */
 void receipt_full_answer_options(json_t *body, unsigned *width, uint64_t *tendered);
 
-/* The route: POST /api/receipts/full. */
-void receipt_full_handle(api_t *api, const api_request_t *rq, json_t *body, api_response_t *rs);
-
 /* Each line's verdict of a refused receipt, as JSON [{line, allow, reason,
 ** message_ru, message_en, field?, decision?}] (results: count entries). */
 json_t *receipt_full_refusals(const full_line_result_t *results, size_t count);
-
-/*
-** Safe retries (retry.c), around every state-changing request that carries
-** an Idempotency-Key header: retry_before() runs before the route's
-** handler: 1 when it answered (a stored answer again, the receipt a crash
-** swallowed made again from the archive, or a refusal: a key used for
-** another request is 422 idempotency_conflict, a malformed key 400), 0
-** when the handler is to run (the key is then claimed, pending, with the
-** FN's last document number). retry_after() stores a 2xx answer with the
-** key, and frees the key of any other (nothing changed).
-*/
-int retry_before(api_t *api, const api_request_t *rq, json_t *body, api_response_t *rs);
-void retry_after(api_t *api, const api_request_t *rq, const api_response_t *rs);
 
 #endif /* KASSA_POS_SERVE_RECEIPT_FULL_H */
