@@ -104,6 +104,14 @@ add_test(NAME serve_frontend_receipt
                  $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(serve_frontend_receipt PROPERTIES TIMEOUT 180)
+# ATOL-style JSON tasks: shifts, cash, FN info, marking-code validation,
+# unknown tasks, the uuid as idempotency key, and the same receipt as the
+# one-call receipt compared tag by tag.
+add_test(NAME serve_atol_tasks
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_atol_tasks.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(serve_atol_tasks PROPERTIES TIMEOUT 180)
 # `kassa serve`'s background work (pos/serve/background.h): keys, sync and
 # delivery with nobody running a command, and the sender's retry.
 add_test(NAME serve_background

@@ -65,6 +65,7 @@ struct api {
   api_limiter_t pin;   /* the manager PIN */
   api_background_t background;
   void *background_user;
+  json_t *atol_validation; /* atol.c: the marking-code validation under way, or NULL */
 };
 
 /* ---- small pieces ------------------------------------------------------------ */
@@ -153,7 +154,13 @@ int api_create(const api_options_t *o, api_t **out)
   return 0;
 }
 
-void api_destroy(api_t *api) { free(api); }
+void api_destroy(api_t *api)
+{
+  if (api) json_decref(api->atol_validation);
+  free(api);
+}
+
+json_t **api_atol_validation(api_t *api) { return &api->atol_validation; }
 
 void api_response_free(api_response_t *rs)
 {
@@ -480,6 +487,11 @@ static int check_manager(api_t *api, const api_request_t *rq, api_response_t *rs
   api_limiter_fail(&api->pin, now);
   fail(rs, E_PIN_WRONG, NULL, NULL);
   return -1;
+}
+
+int api_check_manager(api_t *api, const api_request_t *rq, api_response_t *rs)
+{
+  return check_manager(api, rq, rs);
 }
 
 /* ---- sale errors ------------------------------------------------------------ */
@@ -877,6 +889,20 @@ static void h_receipt_full(api_t *api, const api_request_t *rq, json_t *body,
 {
   (void)params;
   receipt_full_handle(api, rq, body, rs);
+}
+
+static void h_atol_post(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
+                        api_response_t *rs)
+{
+  (void)params;
+  atol_handle_post(api, rq, body, rs);
+}
+
+static void h_atol_get(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
+                       api_response_t *rs)
+{
+  (void)body, (void)params;
+  atol_handle_get(api, rq->path + strlen("/api/v2/requests/"), rs);
 }
 
 static void h_pay(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
@@ -1594,6 +1620,8 @@ static const route_t routes[] = {
     {"DELETE", "/api/receipts/current/items/{n}", h_item_remove, 0},
     {"POST", "/api/receipts/current/pay", h_pay, 0},
     {"POST", "/api/receipts/full", h_receipt_full, 0},
+    {"POST", "/api/v2/requests", h_atol_post, 0},
+    {"GET", "/api/v2/requests/{s}", h_atol_get, 0},
     {"GET", "/api/receipts/{n}/text", h_reprint, 0},
     {"POST", "/api/shift/open", h_shift_open, 0},
     {"POST", "/api/shift/close", h_shift_close, 0},
@@ -1605,7 +1633,8 @@ static const route_t routes[] = {
     {"DELETE", "/api/blocks", h_block_remove, MANAGER},
 };
 
-/* Matches path against pattern segment by segment; numbers into params. */
+/* Matches path against pattern segment by segment; numbers into params
+** ("{n}"); "{s}" takes a name segment, which the handler reads from the path. */
 static bool match(const char *pattern, const char *path, uint32_t *params)
 {
   size_t np = 0;
@@ -1618,6 +1647,14 @@ static bool match(const char *pattern, const char *path, uint32_t *params)
       params[np++] = (uint32_t)v;
       pattern += 3;
       path = end;
+      continue;
+    }
+    if (!strncmp(pattern, "{s}", 3)) {
+      /* A name segment (an ATOL task's uuid): 1..64 of [A-Za-z0-9_-]. */
+      size_t n = strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+      if (n == 0 || n > 64 || (path[n] && path[n] != '/')) return false;
+      pattern += 3;
+      path += n;
       continue;
     }
     if (*pattern != *path) return false;

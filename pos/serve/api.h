@@ -222,6 +222,10 @@ void api_send_json(api_response_t *rs, unsigned status, json_t *j);
 */
 int api_check_token(api_t *api, const char *given, bool lm, api_response_t *rs);
 
+/* The manager PIN gate (X-Manager-PIN): 0, or -1 with rs filled (403 /
+** 429). A return gives money back: a manager's decision on every door. */
+int api_check_manager(api_t *api, const api_request_t *rq, api_response_t *rs);
+
 /* Host header check shared by both ports: loopback names only. */
 bool api_host_ok(const char *host, uint16_t port);
 
@@ -247,6 +251,12 @@ void api_fail_fn(api_response_t *rs, int fn_rc);
 ** retry_after() stores a 2xx answer with the key, and frees the key of any
 ** other answer (nothing changed). */
 void receipt_full_handle(api_t *api, const api_request_t *rq, json_t *body, api_response_t *rs);
+/* atol.c: POST /api/v2/requests and GET /api/v2/requests/{uuid}, ATOL's
+** JSON tasks; the marking-code validation under way lives in the api
+** (api_atol_validation: a JSON object or NULL, owned by the api). */
+void atol_handle_post(api_t *api, const api_request_t *rq, json_t *body, api_response_t *rs);
+void atol_handle_get(api_t *api, const char *uuid, api_response_t *rs);
+json_t **api_atol_validation(api_t *api);
 int retry_before(api_t *api, const api_request_t *rq, json_t *body, api_response_t *rs);
 void retry_after(api_t *api, const api_request_t *rq, const api_response_t *rs);
 

@@ -436,12 +436,12 @@ void receipt_full_handle(api_t *api, const api_request_t *rq, json_t *body, api_
   full_receipt_t *req = malloc(sizeof *req);
   full_line_result_t *results = NULL;
   sale_closed_t closed;
-  (void)rq;
   if (!req) {
     api_fail(rs, 500, "till", "Внутренняя ошибка кассы.", "The till failed internally.", NULL);
     return;
   }
   if (read_request(api, body, req, rs) != 0) goto done;
+  if (req->operation == DOC_OP_SALE_RETURN && api_check_manager(api, rq, rs) != 0) goto done;
   if (!(results = calloc(req->count, sizeof *results))) {
     api_fail(rs, 500, "till", "Внутренняя ошибка кассы.", "The till failed internally.", NULL);
     goto done;

@@ -249,7 +249,8 @@ int full_receipt_close(till_t *t, const full_receipt_t *req, full_line_result_t 
   frc = fn_receipt_begin(t->fn, req->operation, (uint8_t)t->config.tax_system,
                          req->cashier[0] ? req->cashier : NULL);
   for (size_t i = 0; i < req->count && frc == 0; i++) frc = fn_receipt_add(t->fn, &items[i]);
-  if (frc == 0) frc = fn_receipt_close_paid(t->fn, &req->payments, NULL, &res);
+  if (frc == 0)
+    frc = fn_receipt_close_paid(t->fn, &req->payments, req->correction ? &req->corr : NULL, &res);
   if (frc != 0) {
     fn_receipt_cancel(t->fn);
     goto fn_failed;

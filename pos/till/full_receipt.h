@@ -10,8 +10,8 @@
 ** The front end's data wins: a line's name, price and VAT are what it
 ** sends; the catalogue fills only what it leaves out, and a code whose
 ** GTIN the catalogue lacks is checked against the front end's product
-** (check_scan_given). With force_catalogue ([till] full_receipt =
-** catalogue) a product the catalogue has is sold with the catalogue's
+** (check_scan_given). With force_catalogue ([till] force_catalogue =
+** yes) a product the catalogue has is sold with the catalogue's
 ** name, price and VAT whatever the front end says, and a code the
 ** catalogue lacks is refused as for a scan.
 **
@@ -63,7 +63,9 @@ typedef struct full_receipt {
   fn_payments_t payments;
   uint64_t tendered;    /* cash handed over, 0: exactly the cash */
   bool force_catalogue; /* the catalogue's data wins (see above) */
-} full_receipt_t;       /* large: allocate it */
+  bool correction;      /* a correction receipt (31) with corr\'s 1173 and 1174 */
+  fn_correction_t corr;
+} full_receipt_t; /* large: allocate it */
 
 /* The verdict on one line. */
 typedef struct full_line_result {

@@ -160,3 +160,21 @@ api_key = demo-key
     def finish(self):
         self.close()
         return harness.finish(self.check, self.root)
+
+
+def script(kassa, operator, prefix, body, **shop_options):
+    """A whole test script: the shop made, body(shop, check) run, `kassa
+    serve` stopped (checked to exit 0) and every process ended even when
+    the body fails; the summary line and the exit status."""
+    check = harness.Checks()
+    shop = None
+    try:
+        shop = Shop(kassa, operator, check, prefix, **shop_options)
+        body(shop, check)
+        if shop.serving and shop.serving.p.poll() is None:
+            rc, err = shop.serving.stop()
+            check("serve stops cleanly", rc == 0, err)
+    finally:
+        if shop:
+            shop.close()
+    return harness.finish(check, shop.root) if shop else 1
