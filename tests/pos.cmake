@@ -195,3 +195,21 @@ add_test(NAME permissive
                  ${CMAKE_CURRENT_SOURCE_DIR}/data/permissive/cases.json
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(permissive PROPERTIES TIMEOUT 240)
+
+# The contract (docs/openapi.yaml, OpenAPI 3.1): validated by an npm
+# validator, every route of api.c and lm.c documented, and every answer the
+# API tests above receive checked against it. They record their exchanges
+# into build/contract/ (KASSA_CONTRACT_RECORD); the contract test requires
+# them (a fixture), so `ctest -R contract` runs them first.
+file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/contract)
+foreach(recording serve_api serve_lm_manual serve_frontend_receipt serve_atol_tasks)
+  set_property(TEST ${recording} APPEND PROPERTY ENVIRONMENT
+               KASSA_CONTRACT_RECORD=${CMAKE_BINARY_DIR}/contract/${recording}.jsonl)
+  set_property(TEST ${recording} APPEND PROPERTY FIXTURES_SETUP contract_records)
+endforeach()
+add_test(NAME contract_openapi
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/contract/run.py
+                 ${PROJECT_SOURCE_DIR}/docs/openapi.yaml ${PROJECT_SOURCE_DIR}/pos/serve/api.c
+                 ${PROJECT_SOURCE_DIR}/pos/serve/lm.c ${CMAKE_BINARY_DIR}/contract)
+set_tests_properties(contract_openapi PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77
+                     FIXTURES_REQUIRED contract_records)

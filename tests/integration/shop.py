@@ -29,18 +29,24 @@ GS = "\x1d"
 OWNER = "7707083893"
 
 
+_recorded = set()  # files this process has started (the first write empties one)
+
+
 def record(port_kind, method, path, status, headers, text):
-    """Appends one exchange to $KASSA_CONTRACT_RECORD (nothing when unset)."""
+    """Appends one exchange to $KASSA_CONTRACT_RECORD (nothing when unset);
+    the process's first write starts the file afresh."""
     target = os.environ.get("KASSA_CONTRACT_RECORD")
     if not target:
         return
+    mode = "a" if target in _recorded else "w"
+    _recorded.add(target)
     url = urllib.parse.urlsplit(path)
     ctype = headers.get("Content-Type", "")
     try:
         body = json.loads(text) if "json" in ctype else None
     except ValueError:
         body = {"_unparsed": True}
-    with open(target, "a", encoding="utf-8") as f:
+    with open(target, mode, encoding="utf-8") as f:
         f.write(json.dumps({"port": port_kind, "method": method, "path": url.path,
                             "query": url.query, "status": status, "contentType": ctype,
                             "body": body}, ensure_ascii=False) + "\n")

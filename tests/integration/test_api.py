@@ -57,6 +57,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import free_ports, tamper  # noqa: E402
+from shop import record  # noqa: E402
 
 KASSA, OPERATOR = sys.argv[1], sys.argv[2]
 FN_NUMBER = "9999078900007001"
@@ -139,6 +140,8 @@ def request(port, method, path, body=None, token=None, pin=None, headers=None, r
     text = r.read()
     hdrs = dict(r.getheaders())
     conn.close()
+    if S and port in (S.api, S.lm):  # kassa serve's answers, for the contract check
+        record("lm" if port == S.lm else "api", method, path, r.status, hdrs, text)
     try:
         j = json.loads(text)
     except ValueError:
