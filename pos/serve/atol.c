@@ -45,8 +45,7 @@
 **     keeps nothing in the FN: the sell task checks the code again, as a
 **     scan would. "onlineValidation" reports the pipeline's verdict in
 **     ATOL's fields.
-**   - clientInfo (1008, the buyer's contact) is not written yet: the
-**     result's "warnings" say so.
+**   - clientInfo.emailOrPhone is the receipt's 1008.
 */
 #include <math.h>
 #include <stdio.h>
@@ -241,6 +240,12 @@ static int read_receipt(api_t *api, json_t *task, uint8_t operation, bool correc
     }
     *forms[form] += sum;
   }
+  json_t *contact = json_object_get(json_object_get(task, "clientInfo"), "emailOrPhone");
+  if (contact && frontend_buyer_contact(contact, req->payments.buyer_contact) != 0) {
+    task_fail(r, ATOL_INVALID_PARAM, "контакт покупателя (clientInfo.emailOrPhone)",
+              "the buyer's contact (clientInfo.emailOrPhone)");
+    return -1;
+  }
   if (correction) {
     const char *kind = json_string_value(json_object_get(task, "correctionType"));
     const char *date = json_string_value(json_object_get(task, "correctionBaseDate"));
@@ -342,12 +347,6 @@ static void run_receipt(api_t *api, json_t *task, uint8_t operation, bool correc
   } else {
     r->ok = true;
     r->result = receipt_result(api_till(api), closed.doc.number);
-    json_t *client = json_object_get(task, "clientInfo");
-    if (r->result && client)
-      json_object_set_new(r->result, "warnings",
-                          json_pack("{s:s}", "clientInfo",
-                                    "Контакт покупателя (1008) не записан. / The buyer's contact "
-                                    "(1008) is not written."));
   }
 done:
   free(req);

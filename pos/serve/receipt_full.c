@@ -15,6 +15,7 @@
 **                              "name","address","inn"}},
 **               "supplier_info": {"phones","name","inn"}}, …],
 **    "payments": {"cash","cashless","prepaid","credit","other"},
+**    "buyer_contact": "+79001234567" | "name@example.ru" (1008),
 **    "tendered", "width"}
 **
 ** Every field of a line but "code" may be left out where the catalogue
@@ -208,6 +209,17 @@ int frontend_agent(json_t *agent_info, json_t *supplier, const frontend_agent_ke
   return 0;
 }
 
+int frontend_buyer_contact(json_t *v, char out[65])
+{
+  const char *text = json_string_value(v);
+  size_t n = text ? strlen(text) : 0;
+  if (n == 0 || n > 64) return -1;
+  for (size_t i = 0; i < n; i++)
+    if (text[i] < 0x20 || text[i] > 0x7e) return -1;
+  memcpy(out, text, n + 1);
+  return 0;
+}
+
 bool frontend_fraction(json_t *v, uint64_t *numerator, uint64_t *denominator)
 {
   unsigned long long n = 0, d = 0;
@@ -277,6 +289,7 @@ json_t *receipt_full_answer(till_t *t, uint32_t document, unsigned width, uint64
       (json_int_t)marked, "qr", qr, "qr_png", api_qr_png(qr), "text",
       text ? json_string(text) : json_null());
   free(text);
+  if (receipt) json_object_set_new(receipt, "buyer_contact", json_string(r->buyer_contact));
   j = json_pack("{s:b,s:o*}", "ok", 1, "receipt", receipt);
 done:
   free(doc);
@@ -420,6 +433,12 @@ static int read_request(api_t *api, json_t *body, full_receipt_t *req, api_respo
       return api_fail(rs, 400, "bad_request", "Поле «payments»: суммы в копейках.",
                       "Field 'payments': amounts in kopecks.",
                       json_pack("{s:s}", "field", "payments"));
+  if ((v = json_object_get(body, "buyer_contact")) &&
+      frontend_buyer_contact(v, req->payments.buyer_contact) != 0)
+    return api_fail(rs, 400, "bad_request",
+                    "Поле «buyer_contact»: телефон или e-mail покупателя, до 64 символов.",
+                    "Field 'buyer_contact': the buyer's phone or e-mail, up to 64 characters.",
+                    json_pack("{s:s}", "field", "buyer_contact"));
   if ((v = json_object_get(body, "tendered")) && !kopecks(v, &req->tendered))
     return api_fail(rs, 400, "bad_request", "Поле «tendered»: копейки.",
                     "Field 'tendered': kopecks.", json_pack("{s:s}", "field", "tendered"));

@@ -43,6 +43,10 @@ extern const frontend_agent_keys_t frontend_agent_keys_kassa, frontend_agent_key
 int frontend_agent(json_t *agent_info, json_t *supplier, const frontend_agent_keys_t *keys,
                    doc_agent_t *out, const char **field);
 
+/* The buyer's phone or e-mail (1008): 1..64 printable ASCII characters
+** into out; 0, or -1. */
+int frontend_buyer_contact(json_t *v, char out[65]);
+
 /* A fraction "n/d" (ATOL's itemFractionalAmount) or {"numerator","denominator"}. */
 bool frontend_fraction(json_t *v, uint64_t *numerator, uint64_t *denominator);
 
@@ -51,7 +55,8 @@ bool frontend_fraction(json_t *v, uint64_t *numerator, uint64_t *denominator);
 ** retried request after a crash gets the very answer the crash swallowed):
 ** {"ok":true,"receipt":{document, time, fiscal_sign, fn_number, shift,
 ** receipt, operation, total, cash, cashless, prepaid, credit, other,
-** tendered, change, lines, marked_lines, qr, qr_png, text}}; text
+** tendered, change, lines, marked_lines, qr, qr_png, text,
+** buyer_contact}}; text
 ** `width` characters wide. NULL when the document is not a receipt.
 */
 json_t *receipt_full_answer(till_t *t, uint32_t document, unsigned width, uint64_t tendered);

@@ -150,7 +150,7 @@ def main(the_shop, the_check):
                         "paying_agent": {"operation": "Доставка", "phones": ["+79001112233"]}},
          "supplier_info": {"name": "ООО Курьер", "inn": "7707083893",
                            "phones": ["+74950000000"]}}],
-        "payments": {"cash": 500000, "cashless": 287443}}
+        "payments": {"cash": 500000, "cashless": 287443}, "buyer_contact": "+79001234567"}
     st, j = shop.api("POST", "/api/receipts/full", full, key="both-ways-1")
     fd_full = j.get("receipt", {}).get("document")
     check("one-call receipt", st == 201 and fd_full, (st, j))
@@ -176,7 +176,8 @@ def main(the_shop, the_check):
                             "payingAgent": {"operation": "Доставка", "phones": ["+79001112233"]}},
               "supplierInfo": {"name": "ООО Курьер", "vatin": "7707083893",
                                "phones": ["+74950000000"]}})],
-        "payments": [{"type": "cash", "sum": 5000.00}, {"type": "electronically", "sum": 2874.43}]}
+        "payments": [{"type": "cash", "sum": 5000.00}, {"type": "electronically", "sum": 2874.43}],
+        "clientInfo": {"emailOrPhone": "+79001234567"}}
     st, j, res = tasks("sell-1", sell)
     fp = res[0].get("result", {}).get("fiscalParams", {}) if res else {}
     check("ATOL sell", st == 201 and res and res[0]["status"] == "ready"
@@ -187,6 +188,8 @@ def main(the_shop, the_check):
         diff = [(x, y) for x, y in zip(a, b) if x != y]
         check("the same document tag by tag", len(a) == len(b) and not diff and len(a) > 40,
               (len(a), len(b), diff[:6]))
+        check("... with the buyer's contact (1008)",
+              any(x.strip().startswith("1008 ") for x in a), a[:12])
     st, j2, res2 = tasks("sell-1", sell)
     check("the same uuid again: the stored answer", st == 201 and j2 == j, (j, j2))
     st, status = shop.api("GET", "/api/status")

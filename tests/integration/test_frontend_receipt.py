@@ -55,7 +55,7 @@ def receipt(jeans_code, foreign_code):
                                "phones": ["+74950000000"]}},
         ],
         "payments": {"cash": 500000, "cashless": 300000 + 450000 + 7443 + 30000 - 500000},
-        "tendered": 500000,
+        "tendered": 500000, "buyer_contact": "buyer@example.ru",
     }
 
 
@@ -109,7 +109,8 @@ def main(the_shop, the_check):
     check("the receipt: four lines, two marked, total and payments",
           r.get("lines") == 4 and r.get("marked_lines") == 2
           and r.get("total") == 300000 + 450000 + 7443 + 30000 and r.get("cash") == 500000
-          and r.get("tendered") == 500000 and r.get("change") == 0, r)
+          and r.get("tendered") == 500000 and r.get("change") == 0
+          and r.get("buyer_contact") == "buyer@example.ru", r)
     text = r.get("text") or ""
     check("the front end's data is on the receipt", "Куртка детская" in text
           and "3000.00" in text and "0.532" in text and "Доставка до двери" in text, text)
