@@ -123,6 +123,14 @@ api_key = demo-key
         r = self.kassa("cache", "import-catalogue", "config/catalogue.csv")
         check("catalogue imported", r.returncode == 0, r.stdout + r.stderr)
 
+    def set_till_option(self, name, value):
+        """Adds `name = value` to the [till] section of kassa.conf (for the
+        next `kassa serve`)."""
+        with open(self.conf, encoding="utf-8") as f:
+            text = f.read()
+        with open(self.conf, "w", encoding="utf-8") as f:
+            f.write(text.replace("[till]\n", f"[till]\n{name} = {value}\n", 1))
+
     def kassa(self, *args, env=None):
         return harness.run([self.kassa_bin, "--config", self.conf, *args], timeout=120, env=env)
 

@@ -158,5 +158,23 @@ def main(the_shop, the_check):
     st, j = shop.api("POST", "/api/receipts/full", good, key="x" * 300)
     check("a malformed key: 400", st == 400 and j.get("field") == "Idempotency-Key", (st, j))
 
+    # ---- [till] force_catalogue = yes: the catalogue's data wins ----------------------------
+    S.stop()
+    shop.set_till_option("force_catalogue", "yes")
+    S = shop.serve()
+    forced = {"lines": [{"code": BANANAS, "quantity": "1.000", "measure": "kilogram",
+                         "name": "Бананы по акции", "price": 100, "vat": "vat10"}],
+              "payments": {"cash": 13990}}
+    st, j = shop.api("POST", "/api/receipts/full", forced)
+    r = j.get("receipt", {})
+    check("force_catalogue: the catalogue's name, price and VAT", st == 201
+          and r.get("total") == 13990 and "Бананы, весовые" in (r.get("text") or "")
+          and "НДС 22%" in (r.get("text") or ""), (st, j))
+    st, j = shop.api("POST", "/api/receipts/full",
+                     {"lines": [{"code": foreign[0], "name": "x", "price": 100, "vat": "vat22"}],
+                      "payments": {"cash": 100}})
+    check("force_catalogue: a good the catalogue lacks is refused", st == 422
+          and j.get("lines", [{}])[0].get("reason") == "unknown_product", (st, j))
+
 
 sys.exit(script(KASSA, OPERATOR, "kassa-frontend-", main))
