@@ -81,8 +81,7 @@ def main(the_shop, the_check):
     KEY = "order-4711-attempt"
 
     # ---- the first try dies between the FN's close and the answer --------------------
-    S.stop()
-    S = shop.serve(env=dict(os.environ, KASSA_TEST_FAULT="after_close"))
+    S = shop.restart(env=dict(os.environ, KASSA_TEST_FAULT="after_close"))
     try:
         st, j = shop.api("POST", "/api/receipts/full", body, key=KEY)
         dropped = False
@@ -159,9 +158,8 @@ def main(the_shop, the_check):
     check("a malformed key: 400", st == 400 and j.get("field") == "Idempotency-Key", (st, j))
 
     # ---- [till] force_catalogue = yes: the catalogue's data wins ----------------------------
-    S.stop()
     shop.set_till_option("force_catalogue", "yes")
-    S = shop.serve()
+    S = shop.restart()
     forced = {"lines": [{"code": BANANAS, "quantity": "1.000", "measure": "kilogram",
                          "name": "Бананы по акции", "price": 100, "vat": "vat10"}],
               "payments": {"cash": 13990}}

@@ -216,8 +216,7 @@ def main(the_shop, the_check):
 
     # ---- four days later: stale ---------------------------------------------------------------
     now = lm("GET", "/api/v2/stats")[1].get("ts", 0) // 1000
-    S.stop()
-    S = shop.serve(env=dict(os.environ, KASSA_FAKE_NOW=str(now + 4 * 86400)))
+    S = shop.restart(env=dict(os.environ, KASSA_FAKE_NOW=str(now + 4 * 86400)))
     st, j = lm("GET", "/api/v2/status")
     check("stale: sync_error", st == 200 and j.get("status") == "sync_error", (st, j))
     st, j = lm("POST", "/api/v2/cis/outCheck", {"cis_list": [{"cis": J_OK}]})
