@@ -42,7 +42,8 @@
 **     the sync cursor; dbState the cache's counts under the LM's database
 **     names (blocked_cis: codes the operator blocked; blocked_gtin: the
 **     store's GTIN and series blocks; sold: the store's sold codes; cis:
-**     codes synced).
+**     codes synced); info (its content the manual does not describe):
+**     {source: "kassa code cache", staleHours, stale}.
 **   - init / safe_init: the GIS MT token is not needed (the sync talks to
 **     the operator with [trueapi] api_key), so a well-formed request is
 **     accepted and changes nothing but clearSold: true, which forgets the
@@ -466,16 +467,22 @@ static void r_status(lm_context_t *x, const api_request_t *rq, json_t *b, api_re
                                (json_int_t)c.synced, "blocked_cis", "localDocCount",
                                (json_int_t)c.op_blocked, "blocked_gtin", "localDocCount",
                                (json_int_t)c.blocked, "sold", "localDocCount", (json_int_t)c.sold);
-  api_send_json(
-      rs, 200,
-      json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:o*,s:b,s:b,s:{s:I,s:I,s:I,s:I,s:I}}",
-                "version", KASSA_VERSION, "status", state_name(x), "serviceUrl", url,
-                "operationMode", "active", "name", LM_NAME, "lastUpdate", (json_int_t)x->last_sync,
-                "lastSync", (json_int_t)x->last_sync, "inst", x->inst, "inn", x->fn.user_inn,
-                "dbVersion", x->cursor, "dbState", db_state, "isGreyGtin", 0, "requiresDownload", 0,
-                "counters", "codes", (json_int_t)c.synced, "blocked", (json_int_t)c.op_blocked,
-                "products", (json_int_t)c.products, "sold", (json_int_t)c.sold, "inStock",
-                (json_int_t)c.in_stock));
+  uint32_t stale_hours = till_config(x->till)->cache_stale_hours;
+  json_t *j = json_pack(
+      "{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:o*,s:b,s:b,s:{s:I,s:I,s:I,s:I,s:I}}", "version",
+      KASSA_VERSION, "status", state_name(x), "serviceUrl", url, "operationMode", "active", "name",
+      LM_NAME, "lastUpdate", (json_int_t)x->last_sync, "lastSync", (json_int_t)x->last_sync, "inst",
+      x->inst, "inn", x->fn.user_inn, "dbVersion", x->cursor, "dbState", db_state, "isGreyGtin", 0,
+      "requiresDownload", 0, "counters", "codes", (json_int_t)c.synced, "blocked",
+      (json_int_t)c.op_blocked, "products", (json_int_t)c.products, "sold", (json_int_t)c.sold,
+      "inStock", (json_int_t)c.in_stock);
+  /* "info" (added in 2025, its content not described): what a person
+  ** reading the status wants to know about this stand-in. */
+  if (j)
+    json_object_set_new(j, "info",
+                        json_pack("{s:s,s:I,s:b}", "source", "kassa code cache", "staleHours",
+                                  (json_int_t)(stale_hours ? stale_hours : 72), "stale", x->stale));
+  api_send_json(rs, 200, j);
 }
 
 static void count_one(const char *ki, void *user)

@@ -81,7 +81,7 @@ def main(the_shop, the_check):
     st, j = lm("GET", "/api/v2/status")
     fields = {"version", "status", "serviceUrl", "operationMode", "name", "lastUpdate",
               "lastSync", "inst", "inn", "dbVersion", "dbState", "isGreyGtin",
-              "requiresDownload"}
+              "requiresDownload", "info"}
     check("status before sync: not_configured, every field", st == 200
           and j.get("status") == "not_configured" and fields <= set(j) and j["lastSync"] == 0
           and j["inn"] == OWNER and j["operationMode"] == "active"
