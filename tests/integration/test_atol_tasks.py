@@ -20,10 +20,12 @@ ATOL's field names (tests/data/atol/README.md says where they come from):
 - the uuid is the idempotency key: the same request again is the stored
   answer and no new document; another body under it is 409 uuid_used; GET
   gives the results;
-- a sellReturn needs the manager PIN, and with it returns the good.
+- a sellReturn needs the manager PIN, and with it returns the good;
+- kassa-operator accepts every document these tasks made (`kassa ofd flush`).
 Prints "N passed, N failed"; exit 1 on any failure.
 """
 import base64
+import json
 import os
 import re
 import sys
@@ -224,6 +226,14 @@ def main(the_shop, the_check):
     check("getShiftStatus: closed", r["result"]["shiftStatus"]["state"] == "closed", r)
     st, j = shop.api("POST", "/api/v2/requests", {"uuid": "bad uuid!", "request": []})
     check("a malformed uuid: 400", st == 400 and j.get("field") == "uuid", (st, j))
+    # The operator takes every document these doors made (agent lines, 1008,
+    # a return): its checks of the sums and requisites pass.
+    r = shop.kassa("ofd", "flush")
+    check("kassa ofd flush delivers every document", r.returncode == 0, r.stdout + r.stderr)
+    r = shop.kassa("ofd", "status", "--json")
+    owed = json.loads(r.stdout) if r.returncode == 0 else {}
+    check("... nothing owed", owed.get("unsentDocuments") == 0
+          and owed.get("unsentNotifications") == 0 and owed.get("owed") == 0, r.stdout)
 
 
 sys.exit(script(KASSA, OPERATOR, "kassa-atol-", main))
