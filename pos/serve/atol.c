@@ -345,6 +345,7 @@ static void run_receipt(api_t *api, json_t *task, uint8_t operation, bool correc
     task_fail(r, rc == SALE_ERR_PAYMENT ? ATOL_INVALID_SUM : ATOL_INVALID_MODE,
               sale_err_message(rc, true), sale_err_message(rc, false));
   } else {
+    receipt_full_fault_point();
     r->ok = true;
     r->result = receipt_result(api_till(api), closed.doc.number);
   }

@@ -297,6 +297,12 @@ done:
   return j;
 }
 
+void receipt_full_fault_point(void)
+{
+  const char *fault = getenv("KASSA_TEST_FAULT");
+  if (fault && !strcmp(fault, "after_close")) _exit(86); /* tests: crash before the answer */
+}
+
 /* ---- the request ---------------------------------------------------------------- */
 
 json_t *receipt_full_refusals(const full_line_result_t *results, size_t count)
@@ -485,8 +491,7 @@ void receipt_full_handle(api_t *api, const api_request_t *rq, json_t *body, api_
              sale_err_name(rc), sale_err_message(rc, true), sale_err_message(rc, false), NULL);
     goto done;
   }
-  const char *fault = getenv("KASSA_TEST_FAULT");
-  if (fault && !strcmp(fault, "after_close")) _exit(86); /* tests: crash before the answer */
+  receipt_full_fault_point();
   unsigned width;
   uint64_t tendered;
   receipt_full_answer_options(body, &width, &tendered);

@@ -20,6 +20,8 @@ ATOL's field names (tests/data/atol/README.md says where they come from):
 - the uuid is the idempotency key: the same request again is the stored
   answer and no new document; another body under it is 409 uuid_used; GET
   gives the results;
+- killed between a sell task's close and its answer (KASSA_TEST_FAULT),
+  the uuid answers the receipt from the archive, once;
 - a sellReturn needs the manager PIN, and with it returns the good;
 - kassa-operator accepts every document these tasks made (`kassa ofd flush`).
 Prints "N passed, N failed"; exit 1 on any failure.
@@ -204,6 +206,30 @@ def main(the_shop, the_check):
     st, j3, _ = tasks("sell-1", {"type": "reportX"})
     check("another body under the uuid: 409 uuid_used", st == 409
           and j3.get("error") == "uuid_used", (st, j3))
+
+    # ---- killed between the close and the answer: the uuid still answers -------------
+    S = shop.restart(env=dict(os.environ, KASSA_TEST_FAULT="after_close"))
+    crash = dict(sell, items=[item(jeans[2], "Джинсы женские", 3000.00, 1, "piece",
+                                   "commodityWithMarking")],
+                 payments=[{"type": "cash", "sum": 3000.00}])
+    try:
+        tasks("sell-crash", crash)
+        dropped = False
+    except OSError:
+        dropped = True
+    check("ATOL sell: no answer, kassa serve died at the fault point",
+          dropped and S.p.wait(timeout=20) == 86)
+    S = shop.serve()
+    st, g = shop.api("GET", "/api/v2/requests/sell-crash")
+    fp = (g.get("results") or [{}])[0].get("result", {}).get("fiscalParams", {})
+    check("GET after the crash: the receipt from the archive", st == 200
+          and g["results"][0]["status"] == "ready"
+          and fp.get("fiscalDocumentNumber") == fd_full + 2, (st, g))
+    st, j4, res4 = tasks("sell-crash", crash)
+    check("POST again: the same results, no second receipt", st == 201
+          and res4 == g.get("results"), (res4, g))
+    st, status = shop.api("GET", "/api/status")
+    check("... one receipt for it", status["fn"]["last_document"] == fd_full + 2, status["fn"])
 
     # ---- a return through ATOL ---------------------------------------------------------
     ret = {"type": "sellReturn", "operator": {"name": "Иванова"}, "items": [
