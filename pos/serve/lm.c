@@ -543,8 +543,8 @@ static void r_config(lm_context_t *x, const api_request_t *rq, json_t *b, api_re
       json_pack("{s:s,s:s,s:I,s:s,s:I,s:I,s:I,s:b,s:s,s:I,s:I,s:s,s:s,s:[i],s:[i],s:s,s:s}", "_id",
                 id, "type", "lm", "blockSyncPeriod", (json_int_t)block, "logLevel", "error",
                 "statsStorePeriod", (json_int_t)259200000, "soldStorePeriod",
-                (json_int_t)2592000000, "sendStatsInterval", (json_int_t)600000, "sendStats", 0,
-                "operationMode", "active", "receiptLmStorePeriod", (json_int_t)604800000,
+                (json_int_t)LM_SOLD_KEEP_MS, "sendStatsInterval", (json_int_t)600000, "sendStats",
+                0, "operationMode", "active", "receiptLmStorePeriod", (json_int_t)604800000,
                 "syncMaxRetry", (json_int_t)3600000, "replicationInstUrls", url, "statsDbUrl", "",
                 "blockedGtin", 0, "blockedCis", 0, "inn", x->fn.user_inn, "name", name));
 }

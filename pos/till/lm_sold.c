@@ -4,6 +4,7 @@
 */
 #include "pos/till/lm_sold.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/db.h"
@@ -24,15 +25,19 @@ static const errtab_t errors[] = {
 
 const char *lm_sold_err_name(int err) { return errtab_name(errors, err); }
 
-/* The table, made on first use (an older till.db has none). */
+/* The table, made on first use (an older till.db has none), without the
+** sales older than LM_SOLD_KEEP_MS (the manual's soldStorePeriod). */
 static int ready(till_t *t)
 {
-  return db_exec(t->db,
-                 "CREATE TABLE IF NOT EXISTS lm_sold(seq INTEGER PRIMARY KEY, ki TEXT NOT NULL"
-                 " UNIQUE, at_ms INTEGER NOT NULL)",
-                 NULL, 0) == SQLITE_OK
-             ? 0
-             : LM_SOLD_ERR_STORAGE;
+  char sql[160];
+  if (db_exec(t->db,
+              "CREATE TABLE IF NOT EXISTS lm_sold(seq INTEGER PRIMARY KEY, ki TEXT NOT NULL"
+              " UNIQUE, at_ms INTEGER NOT NULL)",
+              NULL, 0) != SQLITE_OK)
+    return LM_SOLD_ERR_STORAGE;
+  snprintf(sql, sizeof sql, "DELETE FROM lm_sold WHERE at_ms < %lld",
+           (long long)(till_now_ms(t) - LM_SOLD_KEEP_MS));
+  return db_exec(t->db, sql, NULL, 0) == SQLITE_OK ? 0 : LM_SOLD_ERR_STORAGE;
 }
 
 /* 1 registered, 0 not, -1 storage. */

@@ -13,6 +13,10 @@
 ** "is it sold" for the local module is "registered here, or sold by the
 ** till's own archive" (lm_sold_is_sold).
 **
+** A registered sale is kept LM_SOLD_KEEP_MS (30 days, the manual's
+** soldStorePeriod, table 43 and figure 26), then forgotten: by then the
+** operator's own status says sold.
+**
 ** Registration and return are all or nothing: one code already sold (or,
 ** for a return, not registered) refuses the whole list and writes nothing,
 ** so a front end that retries a list never half-applies it.
@@ -25,6 +29,8 @@
 #include <stdint.h>
 
 #include "pos/till/state.h"
+
+#define LM_SOLD_KEEP_MS INT64_C(2592000000) /* 30 days */
 
 typedef enum lm_sold_err {
   LM_SOLD_OK = 0,

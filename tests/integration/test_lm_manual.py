@@ -22,7 +22,8 @@ printed). Then, over HTTP only:
 - Token authentication, wrong credentials 401/4010, malformed requests
   6010/6011/6020/6030, unknown paths 404/4040, 405 for a wrong method;
 - four days later on the till's clock: status sync_error, outCheck and sell
-  4050, sold/check still answered.
+  4050, sold/check still answered; 31 days later a registered sale is
+  forgotten (the manual's soldStorePeriod, 30 days).
 Prints "N passed, N failed"; exit 1 on any failure.
 """
 import json
@@ -214,6 +215,10 @@ def main(the_shop, the_check):
     st, j = lm("POST", "/api/v2/safe_init", {"activation": {"inst": "x"}})
     check("safe_init: 200", st == 200, (st, j))
 
+    kept = J_OTHER.split(GS)[0]
+    st, j = lm("POST", "/api/v2/cis/sell", {"cis_list": [kept]})
+    check("a sale registered before the clock moves", st == 201, (st, j))
+
     # ---- four days later: stale ---------------------------------------------------------------
     now = lm("GET", "/api/v2/stats")[1].get("ts", 0) // 1000
     S = shop.restart(env=dict(os.environ, KASSA_FAKE_NOW=str(now + 4 * 86400)))
@@ -223,8 +228,17 @@ def main(the_shop, the_check):
     check("stale: outCheck 4050", st == 400 and j.get("errorCode") == 4050, (st, j))
     st, j = lm("POST", "/api/v2/cis/sell", {"cis_list": [sell_ki]})
     check("stale: sell 4050", st == 400 and j.get("errorCode") == 4050, (st, j))
-    st, j = lm("POST", "/api/v2/cis/sold/check", {"cis_list": [sell_ki]})
-    check("stale: sold/check still answers", st == 200, (st, j))
+    st, j = lm("POST", "/api/v2/cis/sold/check", {"cis_list": [kept]})
+    check("stale: sold/check still answers, the sale kept", st == 200
+          and j["results"][0]["isSold"] is True, (st, j))
+
+    # ---- 31 days later: the registered sale is past soldStorePeriod (30 days) -----------
+    S = shop.restart(env=dict(os.environ, KASSA_FAKE_NOW=str(now + 31 * 86400)))
+    st, j = lm("POST", "/api/v2/cis/sold/check", {"cis_list": [kept]})
+    check("31 days on: the registered sale is forgotten", st == 200
+          and j["results"][0]["isSold"] is False, (st, j))
+    st, j = lm("GET", "/api/v2/cis/sold")
+    check("... and gone from the list", st == 200 and j.get("total_count") == 0, (st, j))
 
 
 sys.exit(script(KASSA, OPERATOR, "kassa-lm-", main, token="admin"))
