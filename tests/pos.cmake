@@ -22,6 +22,10 @@ set_tests_properties(cli_cache PROPERTIES TIMEOUT 180)
 add_library(kassa_till_fixture STATIC support/till_fixture.c)
 target_link_libraries(kassa_till_fixture PUBLIC kassa_pos kassa_test_support)
 kassa_unit_test(test_till SOURCES unit/test_till.c LIBS kassa_pos kassa_till_fixture)
+# A receipt in one call, the keys of safe retries and the local module's
+# sold-goods table on the same register, without a network.
+kassa_unit_test(test_full_receipt SOURCES unit/test_full_receipt.c
+                LIBS kassa_pos kassa_till_fixture)
 # Goods acceptance (pos/till/accept.h): UTD and list import, comparison, the
 # decision against a real cache; `kassa accept` end to end; the UTD fuzzer.
 kassa_unit_test(test_accept SOURCES unit/test_accept.c LIBS kassa_pos)
