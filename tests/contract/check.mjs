@@ -4,8 +4,9 @@
 //    (@seriousme/openapi-schema-validator, the OpenAPI Initiative's schemas).
 // 2. Every route of pos/serve/api.c's and pos/serve/lm.c's tables is in the
 //    document, on its port, with its method; and every operation of the
-//    document is a route of the code (the pages excepted), so neither side
-//    can gain a route the other lacks.
+//    document is a route of the code (the pages excepted; an operation
+//    marked x-kassa-pending is documented ahead of the branch that brings
+//    it), so neither side can gain a route the other lacks.
 // 3. Every exchange the API tests recorded (RECORDS_DIR/*.jsonl, written by
 //    tests/integration/shop.py's exchange() and test_api.py when
 //    KASSA_CONTRACT_RECORD is set) matches the document: the path and method
@@ -80,8 +81,13 @@ for (const p of paths) {
   if (!p.template.startsWith("/api/")) continue; // the pages
   for (const m of METHODS.filter((x) => p.item[x])) {
     const sample = p.template.replace(/\{[^}]+\}/g, (x) => (/^\{(id|fd)\}$/.test(x) ? "1" : "x"));
-    check(`operation ${m.toUpperCase()} ${p.template} is a route of the code`,
-      code.some((r) => r.port === p.port && r.method === m && r.path === sample), sample);
+    const inCode = code.some((r) => r.port === p.port && r.method === m && r.path === sample);
+    // x-kassa-pending: documented ahead of a branch that brings the route.
+    if (p.item[m]["x-kassa-pending"]) {
+      if (inCode) console.log(`note: ${m.toUpperCase()} ${p.template} is in the code now: drop its x-kassa-pending`);
+      continue;
+    }
+    check(`operation ${m.toUpperCase()} ${p.template} is a route of the code`, inCode, sample);
   }
 }
 
