@@ -257,6 +257,9 @@ void receipt_full_handle(api_t *api, const api_request_t *rq, json_t *body, api_
 void atol_handle_post(api_t *api, const api_request_t *rq, json_t *body, api_response_t *rs);
 void atol_handle_get(api_t *api, const char *uuid, api_response_t *rs);
 json_t **api_atol_validation(api_t *api);
+/* atol.c: settles an ATOL request's claim a crash left pending (key
+** "atol:UUID", request the kept body), for retry.c. */
+void atol_settle(api_t *api, const char *key, uint32_t after_document, const char *request);
 int retry_before(api_t *api, const api_request_t *rq, json_t *body, api_response_t *rs);
 void retry_after(api_t *api, const api_request_t *rq, const api_response_t *rs);
 

@@ -33,7 +33,10 @@
 **     "atol:UUID"): the same uuid with the same body is answered with the
 **     stored results and runs nothing; with another body it is 409
 **     uuid_used. A crash between a receipt's close and the stored results
-**     is answered from the archive (a request of one receipt task).
+**     is settled from the archive before the next request (atol_settle):
+**     a request of one receipt task whose receipt is the next document
+**     (same positions, same payments) is answered with it; anything else
+**     with every task "interrupted".
 **   - errorCode numbers are the ATOL driver's (libfptr) for the same kind
 **     of failure: 8 a required parameter missing, 11 not supported (an
 **     unknown task), 12 not allowed in this state (the FN refused, a
@@ -345,7 +348,7 @@ static void run_receipt(api_t *api, json_t *task, uint8_t operation, bool correc
     task_fail(r, rc == SALE_ERR_PAYMENT ? ATOL_INVALID_SUM : ATOL_INVALID_MODE,
               sale_err_message(rc, true), sale_err_message(rc, false));
   } else {
-    receipt_full_fault_point();
+    receipt_full_fault_point("after_close");
     r->ok = true;
     r->result = receipt_result(api_till(api), closed.doc.number);
   }
@@ -593,24 +596,76 @@ static bool uuid_ok(json_t *v)
          strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
 }
 
-/* {"results":[…]} of a claim a crash left pending: the archive's receipt
-** after it (a request of one receipt task), else every task "interrupted". */
-static json_t *pending_results(till_t *t, const idempotency_entry_t *e)
+/* Does archived receipt fd look like the one receipt task of request (its
+** positions and its payments)? What tells a settled claim its own receipt
+** from another program's. */
+static bool receipt_is_task(till_t *t, uint32_t fd, json_t *task)
 {
-  fn_status_t st;
-  task_result_t r = {0};
-  json_t *result = NULL;
-  if (fn_status(till_fn(t), &st) == 0 && st.last_document > e->after_document)
-    result = receipt_result(t, e->after_document + 1);
-  if (result) {
-    r.result = result;
-    json_t *j = json_pack("{s:[o]}", "results", result_json(&r, "ready"));
-    json_decref(result);
-    return j;
+  fn_document_t *doc = malloc(sizeof *doc);
+  doc_receipt_t *r = malloc(sizeof *r);
+  doc_header_t h;
+  uint64_t total = 0, paid = 0, sum;
+  uint8_t sign[6];
+  size_t positions = 0, i;
+  json_t *v;
+  bool same = false;
+  if (doc && r && fn_document_get(till_fn(t), fd, doc) == 0 &&
+      (doc->type == DOC_RECEIPT || doc->type == DOC_CORRECTION) &&
+      doc_parse_receipt(doc->data, doc->len, &h, r, &total, sign) == 0) {
+    json_array_foreach(json_object_get(task, "items"), i, v)
+    {
+      const char *type = json_string_value(json_object_get(v, "type"));
+      positions += !type || !strcmp(type, "position");
+    }
+    json_array_foreach(json_object_get(task, "payments"), i, v)
+    {
+      if (roubles(json_object_get(v, "sum"), &sum)) paid += sum;
+    }
+    same = positions == r->item_count && paid == total;
   }
-  task_fail(&r, ATOL_INVALID_MODE, "задание прервано сбоем: проверьте состояние кассы",
-            "the request was cut short by a failure: check the till's state");
-  return json_pack("{s:[o]}", "results", result_json(&r, "interrupted"));
+  free(doc);
+  free(r);
+  return same;
+}
+
+/*
+** Settles a claim a crash left pending (retry.c calls it for keys
+** "atol:…" before anything else runs): a request of one receipt task whose
+** receipt is the archive's next document is answered with it; any other is
+** answered with every task "interrupted" (the till cannot tell what ran).
+*/
+void atol_settle(api_t *api, const char *key, uint32_t after_document, const char *request)
+{
+  till_t *t = api_till(api);
+  json_t *body = request ? json_loads(request, 0, NULL) : NULL;
+  json_t *tasks = json_object_get(body, "request"), *results = json_array();
+  task_result_t r = {0};
+  if (json_is_object(tasks))
+    tasks = json_pack("[O]", tasks);
+  else
+    tasks = json_incref(tasks);
+  const char *type = json_string_value(json_object_get(json_array_get(tasks, 0), "type"));
+  bool receipt = json_array_size(tasks) == 1 && type && !strncmp(type, "sell", 4);
+  if (receipt && receipt_is_task(t, after_document + 1, json_array_get(tasks, 0)))
+    r.result = receipt_result(t, after_document + 1);
+  if (r.result) {
+    r.ok = true;
+    json_array_append_new(results, result_json(&r, "ready"));
+  } else {
+    task_fail(&r, ATOL_INVALID_MODE, "задание прервано сбоем: проверьте состояние кассы",
+              "the request was cut short by a failure: check the till's state");
+    for (size_t i = 0; i < json_array_size(tasks) || i == 0; i++)
+      json_array_append_new(results, result_json(&r, "interrupted"));
+  }
+  json_decref(r.result);
+  json_t *answer =
+      json_pack("{s:O*,s:o}", "uuid", json_object_get(body, "uuid"), "results", results);
+  char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+  if (text) idempotency_finish(t, key, 201, text);
+  free(text);
+  json_decref(answer);
+  json_decref(tasks);
+  json_decref(body);
 }
 
 void atol_handle_post(api_t *api, const api_request_t *rq, json_t *body, api_response_t *rs)
@@ -659,24 +714,23 @@ void atol_handle_post(api_t *api, const api_request_t *rq, json_t *body, api_res
       api_fail(rs, 409, "uuid_used", "Задание с таким uuid уже есть (с другим содержимым).",
                "A request with this uuid exists already (with other content).",
                json_pack("{s:s}", "field", "uuid"));
-    } else if (!e.pending) {
-      api_send_json(rs, 201, json_loads(e.body, 0, NULL));
     } else {
-      json_t *j = pending_results(t, &e);
-      if (j) json_object_set(j, "uuid", uuid);
-      api_send_json(rs, 201, j);
-      if (rs->status == 201) idempotency_finish(t, key, 201, rs->body);
+      /* Pending claims were settled before this request (retry.c). */
+      api_send_json(rs, 201, e.body ? json_loads(e.body, 0, NULL) : NULL);
     }
     idempotency_entry_free(&e);
     json_decref(request);
     return;
   }
-  if (rc != IDEMPOTENCY_ERR_NOT_FOUND || fn_status(till_fn(t), &st) != 0 ||
-      idempotency_begin(t, key, digest, st.last_document) != 0) {
+  char *kept = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+  if (rc != IDEMPOTENCY_ERR_NOT_FOUND || !kept || fn_status(till_fn(t), &st) != 0 ||
+      idempotency_begin(t, key, digest, st.last_document, kept) != 0) {
+    free(kept);
     json_decref(request);
     api_fail(rs, 500, "storage", "Ошибка файла кассы.", "The till's file failed.", NULL);
     return;
   }
+  free(kept);
   json_t *results = json_array();
   bool failed = false;
   json_array_foreach(request, i, task)
@@ -713,13 +767,8 @@ void atol_handle_get(api_t *api, const char *uuid, api_response_t *rs)
     api_fail(rs, 500, "storage", "Ошибка файла кассы.", "The till's file failed.", NULL);
     return;
   }
-  json_t *j = e.pending ? pending_results(t, &e) : json_loads(e.body, 0, NULL);
-  if (j && e.pending) {
-    json_object_set_new(j, "uuid", json_string(uuid));
-    char *text = json_dumps(j, JSON_COMPACT);
-    if (text) idempotency_finish(t, key, 201, text);
-    free(text);
-  }
+  /* Pending claims were settled before this request (retry.c). */
+  json_t *j = e.body ? json_loads(e.body, 0, NULL) : NULL;
   idempotency_entry_free(&e);
   api_send_json(rs, 200, j);
 }

@@ -26,7 +26,9 @@
 **
 ** KASSA_TEST_FAULT=after_close (tests only) ends the process right after
 ** the FN closed the receipt and before anything is answered or stored, so
-** a test can kill `kassa serve` at exactly that moment.
+** a test can kill `kassa serve` at exactly that moment; before_close ends
+** it after the Idempotency-Key was claimed and before the FN heard of the
+** receipt.
 */
 #include "pos/serve/receipt_full.h"
 
@@ -297,10 +299,10 @@ done:
   return j;
 }
 
-void receipt_full_fault_point(void)
+void receipt_full_fault_point(const char *point)
 {
   const char *fault = getenv("KASSA_TEST_FAULT");
-  if (fault && !strcmp(fault, "after_close")) _exit(86); /* tests: crash before the answer */
+  if (fault && !strcmp(fault, point)) _exit(86); /* tests only: a crash right here */
 }
 
 /* ---- the request ---------------------------------------------------------------- */
@@ -467,6 +469,7 @@ void receipt_full_handle(api_t *api, const api_request_t *rq, json_t *body, api_
   }
   if (read_request(api, body, req, rs) != 0) goto done;
   if (req->operation == DOC_OP_SALE_RETURN && api_check_manager(api, rq, rs) != 0) goto done;
+  receipt_full_fault_point("before_close");
   if (!(results = calloc(req->count, sizeof *results))) {
     api_fail(rs, 500, "till", "Внутренняя ошибка кассы.", "The till failed internally.", NULL);
     goto done;
@@ -491,7 +494,7 @@ void receipt_full_handle(api_t *api, const api_request_t *rq, json_t *body, api_
              sale_err_name(rc), sale_err_message(rc, true), sale_err_message(rc, false), NULL);
     goto done;
   }
-  receipt_full_fault_point();
+  receipt_full_fault_point("after_close");
   unsigned width;
   uint64_t tendered;
   receipt_full_answer_options(body, &width, &tendered);

@@ -65,10 +65,11 @@ json_t *receipt_full_answer(till_t *t, uint32_t document, unsigned width, uint64
 ** what receipt_full_answer needs to answer a retry. */
 void receipt_full_answer_options(json_t *body, unsigned *width, uint64_t *tendered);
 
-/* Tests only: with KASSA_TEST_FAULT=after_close the process ends here (exit
-** 86), right after the FN closed a receipt and before any answer is made
-** or stored; both doors call it at that point. */
-void receipt_full_fault_point(void);
+/* Tests only: with KASSA_TEST_FAULT=point the process ends here (exit 86).
+** "after_close": right after the FN closed a receipt and before any answer
+** is made or stored (both doors call it there); "before_close": a receipt
+** in one call, its key claimed, before the FN hears of it. */
+void receipt_full_fault_point(const char *point);
 
 /* Each line's verdict of a refused receipt, as JSON [{line, allow, reason,
 ** message_ru, message_en, field?, decision?}] (results: count entries). */

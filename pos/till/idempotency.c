@@ -58,7 +58,9 @@ void idempotency_entry_free(idempotency_entry_t *e)
 {
   if (!e) return;
   free(e->body);
+  free(e->request);
   e->body = NULL;
+  e->request = NULL;
 }
 
 static int ready(till_t *t)
@@ -67,40 +69,63 @@ static int ready(till_t *t)
              t->db,
              "CREATE TABLE IF NOT EXISTS idempotency(key TEXT PRIMARY KEY, digest TEXT NOT NULL,"
              " after_document INTEGER NOT NULL, status INTEGER NOT NULL DEFAULT 0,"
-             " answer TEXT)",
+             " answer TEXT, request TEXT)",
              NULL, 0) == SQLITE_OK
              ? 0
              : IDEMPOTENCY_ERR_STORAGE;
 }
 
+/* The row the statement s (bound by the caller) finds: 0, NOT_FOUND, STORAGE. */
+static int read_row(sqlite3_stmt *s, idempotency_entry_t *out)
+{
+  int step = sqlite3_step(s);
+  if (step == SQLITE_DONE) return IDEMPOTENCY_ERR_NOT_FOUND;
+  if (step != SQLITE_ROW) return IDEMPOTENCY_ERR_STORAGE;
+  db_column_text(s, 0, out->key, sizeof out->key);
+  db_column_text(s, 1, out->digest, sizeof out->digest);
+  out->after_document = (uint32_t)sqlite3_column_int64(s, 2);
+  out->status = (unsigned)sqlite3_column_int(s, 3);
+  const unsigned char *answer = sqlite3_column_text(s, 4);
+  const unsigned char *request = sqlite3_column_text(s, 5);
+  out->pending = answer == NULL;
+  if (answer && !(out->body = strdup((const char *)answer))) return IDEMPOTENCY_ERR_STORAGE;
+  if (request && !(out->request = strdup((const char *)request))) return IDEMPOTENCY_ERR_STORAGE;
+  return 0;
+}
+
+static const char row_columns[] = "SELECT key, digest, after_document, status, answer, request"
+                                  " FROM idempotency";
+
 int idempotency_get(till_t *t, const char *key, idempotency_entry_t *out)
 {
   sqlite3_stmt *s = NULL;
+  char sql[160];
   int rc = IDEMPOTENCY_ERR_STORAGE;
   if (!t || !out || !idempotency_key_ok(key)) return IDEMPOTENCY_ERR_ARGUMENT;
   memset(out, 0, sizeof *out);
   if (ready(t) != 0) return IDEMPOTENCY_ERR_STORAGE;
-  if (sqlite3_prepare_v2(t->db,
-                         "SELECT digest, after_document, status, answer FROM idempotency"
-                         " WHERE key = ?",
-                         -1, &s, NULL) != SQLITE_OK)
-    goto done;
-  sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-  int step = sqlite3_step(s);
-  if (step == SQLITE_DONE) {
-    rc = IDEMPOTENCY_ERR_NOT_FOUND;
-    goto done;
+  snprintf(sql, sizeof sql, "%s WHERE key = ?", row_columns);
+  if (sqlite3_prepare_v2(t->db, sql, -1, &s, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    rc = read_row(s, out);
   }
-  if (step != SQLITE_ROW) goto done;
-  db_column_text(s, 0, out->digest, sizeof out->digest);
-  out->after_document = (uint32_t)sqlite3_column_int64(s, 1);
-  out->status = (unsigned)sqlite3_column_int(s, 2);
-  const unsigned char *answer = sqlite3_column_text(s, 3);
-  out->pending = answer == NULL;
-  if (answer && !(out->body = strdup((const char *)answer))) goto done;
-  rc = 0;
-done:
   sqlite3_finalize(s);
+  if (rc != 0) idempotency_entry_free(out);
+  return rc;
+}
+
+int idempotency_next_pending(till_t *t, idempotency_entry_t *out)
+{
+  sqlite3_stmt *s = NULL;
+  char sql[160];
+  int rc = IDEMPOTENCY_ERR_STORAGE;
+  if (!t || !out) return IDEMPOTENCY_ERR_ARGUMENT;
+  memset(out, 0, sizeof *out);
+  if (ready(t) != 0) return IDEMPOTENCY_ERR_STORAGE;
+  snprintf(sql, sizeof sql, "%s WHERE answer IS NULL ORDER BY after_document LIMIT 1", row_columns);
+  if (sqlite3_prepare_v2(t->db, sql, -1, &s, NULL) == SQLITE_OK) rc = read_row(s, out);
+  sqlite3_finalize(s);
+  if (rc != 0) idempotency_entry_free(out);
   return rc;
 }
 
@@ -122,13 +147,27 @@ static int write_full(till_t *t, const char *sql, const char *key, const char *t
   return rc;
 }
 
-int idempotency_begin(till_t *t, const char *key, const char *digest, uint32_t after_document)
+int idempotency_begin(till_t *t, const char *key, const char *digest, uint32_t after_document,
+                      const char *request)
 {
+  sqlite3_stmt *s = NULL;
+  int rc = IDEMPOTENCY_ERR_STORAGE;
   if (!t || !digest || !idempotency_key_ok(key)) return IDEMPOTENCY_ERR_ARGUMENT;
-  return write_full(t,
-                    "INSERT OR REPLACE INTO idempotency(key, digest, after_document, status,"
-                    " answer) VALUES(?1, ?2, ?3, 0, NULL)",
-                    key, digest, after_document);
+  if (ready(t) != 0 || db_exec(t->db, "PRAGMA synchronous=FULL", NULL, 0) != SQLITE_OK)
+    return IDEMPOTENCY_ERR_STORAGE;
+  if (sqlite3_prepare_v2(t->db,
+                         "INSERT OR REPLACE INTO idempotency(key, digest, after_document, status,"
+                         " answer, request) VALUES(?1, ?2, ?3, 0, NULL, ?4)",
+                         -1, &s, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, digest, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, after_document);
+    if (request) sqlite3_bind_text(s, 4, request, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_DONE) rc = 0;
+  }
+  sqlite3_finalize(s);
+  db_exec(t->db, "PRAGMA synchronous=NORMAL", NULL, 0);
+  return rc;
 }
 
 int idempotency_finish(till_t *t, const char *key, unsigned status, const char *body)

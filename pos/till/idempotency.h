@@ -13,12 +13,14 @@
 ** Why the FN number: the answer to a receipt is a function of the receipt,
 ** and the receipt is in the FN archive, committed by the FN in the same
 ** transaction as its numbering. A crash between the FN's commit and the
-** stored answer leaves the row pending with document N; on the repeat,
-** document N + 1 in the archive is that receipt, and the answer is made
-** again from it (the caller's job: pos/serve/receipt_full.c), identical to
-** the one the crash swallowed because every answer to a receipt is made
-** from the archive. Without document N + 1 nothing happened (till_open()
-** cancelled any FN receipt left open) and the request runs anew.
+** stored answer leaves the row pending with document N and the request
+** itself. The caller settles every pending row before it lets anything
+** else make a document (pos/serve/retry.c): document N + 1 in the archive,
+** a receipt matching the kept request, is that receipt, and the answer is
+** made again from it, identical to the one the crash swallowed because
+** every answer to a receipt is made from the archive. Without document
+** N + 1 nothing happened (till_open() cancelled any FN receipt left open)
+** and the row is forgotten, so a retry runs anew.
 **
 ** A request that failed before it changed anything (a refused line, a bad
 ** field) is not kept: the key is free again for the corrected request.
@@ -52,11 +54,13 @@ int idempotency_digest(const char *method, const char *path, const char *body, s
                        char out[65]);
 
 typedef struct idempotency_entry {
+  char key[IDEMPOTENCY_KEY_MAX + 1];
   char digest[65];
   bool pending;            /* no answer stored yet */
   uint32_t after_document; /* the FN's last document when the request began */
   unsigned status;         /* the answer's HTTP status (0 while pending) */
   char *body;              /* the answer's body, malloc'd (NULL while pending) */
+  char *request;           /* the request as the caller kept it, malloc'd (may be NULL) */
 } idempotency_entry_t;
 
 void idempotency_entry_free(idempotency_entry_t *e); /* NULL is fine */
@@ -65,8 +69,14 @@ void idempotency_entry_free(idempotency_entry_t *e); /* NULL is fine */
 int idempotency_get(till_t *t, const char *key, idempotency_entry_t *out);
 
 /* Claims key for digest as pending after document after_document, durably
-** (synchronous=FULL) before the caller acts; replaces a pending row. */
-int idempotency_begin(till_t *t, const char *key, const char *digest, uint32_t after_document);
+** (synchronous=FULL) before the caller acts, keeping request (text, may be
+** NULL) to settle the claim after a crash; replaces a pending row. */
+int idempotency_begin(till_t *t, const char *key, const char *digest, uint32_t after_document,
+                      const char *request);
+
+/* A pending row (one a crash left: the caller settles them before anything
+** else runs): 0 with *out filled, IDEMPOTENCY_ERR_NOT_FOUND when none. */
+int idempotency_next_pending(till_t *t, idempotency_entry_t *out);
 
 /* Stores the answer of key's request (durably). */
 int idempotency_finish(till_t *t, const char *key, unsigned status, const char *body);

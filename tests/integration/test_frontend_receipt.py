@@ -157,6 +157,31 @@ def main(the_shop, the_check):
     st, j = shop.api("POST", "/api/receipts/full", good, key="x" * 300)
     check("a malformed key: 400", st == 400 and j.get("field") == "Idempotency-Key", (st, j))
 
+    # ---- a claim a crash left before the close, and another program's receipt ----------
+    st, status = shop.api("GET", "/api/status")
+    before = status["fn"]["last_document"]
+    S = shop.restart(env=dict(os.environ, KASSA_TEST_FAULT="before_close"))
+    doubt = receipt(jeans[1], foreign[0])
+    try:
+        shop.api("POST", "/api/receipts/full", doubt, key="order-doubt")
+        dropped = False
+    except (http.client.HTTPException, ConnectionError, OSError):
+        dropped = True
+    check("killed after the claim, before the close", dropped and S.p.wait(timeout=20) == 86)
+    for args in (["sale", "open"], ["sale", "add", "4604440000017"], ["sale", "pay"]):
+        r = shop.kassa(*args)
+        check(f"kassa {' '.join(args)} while the service is down", r.returncode == 0,
+              r.stdout + r.stderr)
+    S = shop.serve()
+    st, j = shop.api("POST", "/api/receipts/full", doubt, key="order-doubt")
+    check("the other program's receipt is not taken for the lost one: 409 in doubt",
+          st == 409 and j.get("error") == "idempotency_in_doubt"
+          and j.get("document") == before + 1, (st, j))
+    st, j2 = shop.api("POST", "/api/receipts/full", doubt, key="order-doubt")
+    check("... and stays so for the key", st == 409 and j2 == j, (st, j2))
+    st, status = shop.api("GET", "/api/status")
+    check("... nothing sold by it", status["fn"]["last_document"] == before + 1, status["fn"])
+
     # ---- [till] force_catalogue = yes: the catalogue's data wins ----------------------------
     shop.set_till_option("force_catalogue", "yes")
     S = shop.restart()

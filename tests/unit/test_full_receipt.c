@@ -233,13 +233,19 @@ static void keys_of_retries(void **state)
   assert_string_not_equal(a, b);
   assert_int_equal(strlen(a), 64);
   assert_int_equal(idempotency_get(f->till, "order-1", &e), IDEMPOTENCY_ERR_NOT_FOUND);
-  assert_int_equal(idempotency_begin(f->till, "order-1", a, 7), 0);
+  assert_int_equal(idempotency_begin(f->till, "order-1", a, 7, "{\"path\":\"/api/x\"}"), 0);
   assert_int_equal(idempotency_get(f->till, "order-1", &e), 0);
   assert_true(e.pending);
   assert_int_equal(e.after_document, 7);
   assert_string_equal(e.digest, a);
+  assert_string_equal(e.request, "{\"path\":\"/api/x\"}");
+  idempotency_entry_free(&e);
+  /* A pending claim is what a crash leaves: the next one to settle. */
+  assert_int_equal(idempotency_next_pending(f->till, &e), 0);
+  assert_string_equal(e.key, "order-1");
   idempotency_entry_free(&e);
   assert_int_equal(idempotency_finish(f->till, "order-1", 201, "{\"ok\":true}"), 0);
+  assert_int_equal(idempotency_next_pending(f->till, &e), IDEMPOTENCY_ERR_NOT_FOUND);
   /* It survives the till's restart. */
   till_close(f->till);
   f->till = NULL;
