@@ -22,6 +22,7 @@ ATOL's field names (tests/data/atol/README.md says where they come from):
   gives the results;
 - killed between a sell task's close and its answer (KASSA_TEST_FAULT),
   the uuid answers the receipt from the archive, once;
+- a sellCorrection (self-made, with the PIN) closes a correction receipt;
 - a sellReturn needs the manager PIN, and with it returns the good;
 - kassa-operator accepts every document these tasks made (`kassa ofd flush`).
 Prints "N passed, N failed"; exit 1 on any failure.
@@ -242,6 +243,18 @@ def main(the_shop, the_check):
           and j.get("error") == "manager_pin_required", (st, j))
     st, j, res = tasks("return-2", ret, pin=shop.pin)
     check("sellReturn with the PIN", st == 201 and res and res[0]["status"] == "ready", (st, j))
+
+    corr = {"type": "sellCorrection", "correctionType": "self",
+            "correctionBaseDate": "2026.12.01", "operator": {"name": "Иванова"},
+            "items": [item(None, "Продажа без чека", 100.00, 1, "piece", "commodity")],
+            "payments": [{"type": "cash", "sum": 100.00}]}
+    st, j, res = tasks("corr-1", corr, pin=shop.pin)
+    check("sellCorrection (self, with the PIN)", st == 201 and res
+          and res[0]["status"] == "ready"
+          and res[0]["result"]["fiscalParams"]["fiscalDocumentNumber"], (st, j))
+    st, j, res = tasks("corr-2", dict(corr, correctionBaseDate="2026-12-01"), pin=shop.pin)
+    check("a correction date not as ATOL writes it: error 8", res
+          and res[0]["errorCode"] == 8, (st, j))
 
     st, r = one("x-1", {"type": "reportX"})
     check("reportX", r.get("status") == "ready"
