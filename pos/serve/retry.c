@@ -10,8 +10,9 @@
 ** handler runs, with the FN's last document number and the request itself.
 **
 ** If the process dies before the answer is stored, the claim stays pending.
-** Every request settles pending claims first (retry_settle), before it can
-** make a document of its own, so the archive's next document after a claim
+** Every state-changing request settles pending claims first (retry_settle),
+** before it can make a document of its own (and so does reading an ATOL
+** request's results), so the archive's next document after a claim
 ** can only be the claim's own or another program's (the CLI while the
 ** service was down). A claim is settled by what the archive says:
 **   - no next document: nothing happened; the claim is forgotten and a
@@ -131,7 +132,9 @@ int retry_before(api_t *api, const api_request_t *rq, json_t *body, api_response
   idempotency_entry_t e;
   char digest[65];
   fn_status_t st;
-  retry_settle(api);
+  /* A GET makes no document; only an ATOL request's results need its
+  ** claim settled to be read. */
+  if (changes_state(rq->method) || !strncmp(rq->path, "/api/v2/requests/", 17)) retry_settle(api);
   if (!rq->idempotency_key || !changes_state(rq->method)) return 0;
   if (!idempotency_key_ok(rq->idempotency_key)) {
     api_fail(rs, 400, "bad_request",
