@@ -217,11 +217,13 @@ set_tests_properties(permissive PROPERTIES TIMEOUT 240)
 
 # The contract (docs/openapi.yaml, OpenAPI 3.1): validated by an npm
 # validator, every route of api.c and lm.c documented, and every answer the
-# API tests above receive checked against it. They record their exchanges
+# HTTP API tests receive (test_api, test_serve_background and the three
+# drop-in tests) checked against it. They record their exchanges
 # into build/contract/ (KASSA_CONTRACT_RECORD); the contract test requires
 # them (a fixture), so `ctest -R contract` runs them first.
 file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/contract)
-foreach(recording serve_api serve_lm_manual serve_frontend_receipt serve_atol_tasks)
+foreach(recording serve_api serve_background serve_lm_manual serve_frontend_receipt
+                  serve_atol_tasks)
   set_property(TEST ${recording} APPEND PROPERTY ENVIRONMENT
                KASSA_CONTRACT_RECORD=${CMAKE_BINARY_DIR}/contract/${recording}.jsonl)
   set_property(TEST ${recording} APPEND PROPERTY FIXTURES_SETUP contract_records)
