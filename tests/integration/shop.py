@@ -88,6 +88,7 @@ class Shop:
         with open(self.conf, "w") as f:
             f.write(f"""[paths]
 data = {self.till_dir}
+web = {os.path.abspath("pos/serve/web")}
 [operator]
 ofd_port = {ports[0]}
 oism_port = {ports[1]}

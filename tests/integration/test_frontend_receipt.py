@@ -77,6 +77,13 @@ def main(the_shop, the_check):
     check("... the FN's last document is still the shift's",
           status["fn"]["last_document"] == shift_doc, status.get("fn"))
 
+    # The pages come through the same door (answers recorded for the contract).
+    for path, status, ctype in (("/", 200, "text/html"), ("/manager", 200, "text/html"),
+                                ("/app.css", 200, "text/css"), ("/nope.html", 404, "text/html")):
+        st, _, hd = exchange(S.api, "api", "GET", path)
+        check(f"page {path}: {status}", st == status
+              and hd.get("Content-Type", "").startswith(ctype), (st, hd))
+
     body = receipt(jeans[0], foreign[0])
     KEY = "order-4711-attempt"
 
