@@ -52,6 +52,11 @@ typedef enum fn_err {
   FN_ERR_KM_NOT_CHECKED = -0x3E, /* a code in the receipt was not checked first */
   FN_ERR_IO = -0x100,            /* the emulator's storage failed (disk full ...) */
   FN_ERR_NO_MEMORY = -0x101,
+  /* A cash register in front of the FN (device/, issue 22): it did not
+  ** answer, or refused with its own error (not the FN's: a wrong
+  ** password, paper out). The backend keeps the register's words. */
+  FN_ERR_DEVICE_LINK = -0x102,
+  FN_ERR_DEVICE = -0x103,
 } fn_err_t;
 
 /*
@@ -255,6 +260,9 @@ typedef struct fn_backend {
   int (*totals)(void *self, bool shift, doc_totals_t *out);
   int (*receipt_close_paid)(void *self, const struct fn_payments *p, const struct fn_correction *c,
                             fn_doc_result_t *out);
+  /* What a register does itself (issue 22; see the block at the end).
+  ** NULL: nothing, as the emulator. */
+  unsigned (*capabilities)(void *self);
 } fn_backend_t;
 
 /* The handle the till holds. */
@@ -573,6 +581,30 @@ int fn_receipt_close_paid(fn_t *fn, const fn_payments_t *p, const fn_correction_
 ** FN_ERR_UNKNOWN_COMMAND when the backend cannot count them.
 */
 int fn_totals(fn_t *fn, bool shift, doc_totals_t *out);
+
+/* ---------------------------------------------------------------------- */
+/* A register that does part of the work itself (added with issue 22: kept */
+/* in one block so other work on this header merges apart from it)         */
+
+/*
+** The emulator is an FN alone: kassa writes every requisite of a line
+** into the TLV it hands over, and kassa's outbox carries every document to
+** the OFD and every notification to the OISM. A real cash register
+** (device/fn_shtrih.h) sits between kassa and its FN and does some of this
+** itself: it builds a line's requisites from its operation command's own
+** parameters (quantity 1023, price 1079, sum 1043: the till must not send
+** them again as TLV), and it has its own link to the OFD and the OISM,
+** through which it delivers its documents and notifications and takes
+** their acknowledgements (kassa must not deliver them a second time, nor
+** can it: the register keeps them). The backend says which with these
+** bits; the till and the outbox read them and leave that work alone.
+*/
+#define FN_CAP_DEVICE_REQUISITES 0x01u /* the register writes 1023/1079/1043 from its command */
+#define FN_CAP_DEVICE_DELIVERS   0x02u /* the register delivers to the OFD and the OISM itself */
+
+/* The backend's FN_CAP_* bits; 0 for the emulator, a NULL fn or a backend
+** without the entry. */
+unsigned fn_capabilities(fn_t *fn);
 
 /* Destroys the backend state and frees fn; NULL is fine. */
 void fn_free(fn_t *fn);

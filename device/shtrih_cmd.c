@@ -1,0 +1,395 @@
+/*
+** device/shtrih_cmd.c: encoders, decoders and the error table of the
+** Shtrih-M commands (shtrih_cmd.h).
+**
+** The error texts are the vendor's own (shtrih-m/javapos_shtrih,
+** messages_ru.txt / messages_en.txt, MIT License, Copyright (c) 2024
+** Shtrih-M; tests/data/shtrih/errors_*.txt holds them and
+** tests/unit/test_shtrih.c checks every row here against them), so what a
+** cashier reads matches the vendor's manuals and the device's display.
+** Only the codes a register with an FN answers to kassa's commands are
+** listed; any other byte is shown as its number with a generic text.
+*/
+#include "device/shtrih_cmd.h"
+
+#include <iconv.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/errtab.h"
+
+void shtrih_msg_begin(shtrih_msg_t *msg, uint16_t command)
+{
+  memset(msg, 0, sizeof *msg);
+  if (command > 0xFF) {
+    msg->data[msg->len++] = 0xFF;
+    msg->data[msg->len++] = (uint8_t)(command & 0xFF);
+  } else {
+    msg->data[msg->len++] = (uint8_t)command;
+  }
+}
+
+void shtrih_msg_bytes(shtrih_msg_t *msg, const void *bytes, size_t n)
+{
+  if (msg->len + n > sizeof msg->data) {
+    msg->overflow = true;
+    return;
+  }
+  memcpy(msg->data + msg->len, bytes, n);
+  msg->len += n;
+}
+
+void shtrih_msg_le(shtrih_msg_t *msg, uint64_t value, size_t n)
+{
+  uint8_t b[8];
+  for (size_t i = 0; i < n && i < 8; i++) b[i] = (uint8_t)(value >> (8 * i));
+  shtrih_msg_bytes(msg, b, n < 8 ? n : 8);
+}
+
+void shtrih_msg_text(shtrih_msg_t *msg, const char *text, size_t width)
+{
+  uint8_t field[256] = {0};
+  size_t n = text ? strlen(text) : 0;
+  if (width > sizeof field) width = sizeof field;
+  memcpy(field, text ? text : "", n < width ? n : width);
+  shtrih_msg_bytes(msg, field, width);
+}
+
+void shtrih_request(shtrih_msg_t *msg, uint16_t command, uint32_t password)
+{
+  shtrih_msg_begin(msg, command);
+  shtrih_msg_le(msg, password, 4);
+}
+
+int shtrih_answer_parse(const uint8_t *message, size_t len, shtrih_answer_t *a)
+{
+  memset(a, 0, sizeof *a);
+  size_t code_len = (len > 0 && message[0] == 0xFF) ? 2 : 1;
+  if (!message || len < code_len + 1) return -1;
+  a->command = code_len == 2 ? (uint16_t)(0xFF00 | message[1]) : message[0];
+  a->error = message[code_len];
+  a->fields = message + code_len + 1;
+  a->len = len - code_len - 1;
+  return 0;
+}
+
+uint64_t shtrih_get_le(shtrih_answer_t *a, size_t n)
+{
+  uint64_t v = 0;
+  if (a->at + n > a->len) {
+    a->short_read = true;
+    a->at = a->len;
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) v |= (uint64_t)a->fields[a->at + i] << (8 * i);
+  a->at += n;
+  return v;
+}
+
+void shtrih_get_bytes(shtrih_answer_t *a, uint8_t *out, size_t n)
+{
+  if (a->at + n > a->len) {
+    a->short_read = true;
+    memset(out, 0, n);
+    a->at = a->len;
+    return;
+  }
+  memcpy(out, a->fields + a->at, n);
+  a->at += n;
+}
+
+void shtrih_cp1251_to_utf8(const uint8_t *src, size_t n, char *out, size_t out_size)
+{
+  if (!out || out_size == 0) return;
+  out[0] = '\0';
+  size_t len = 0;
+  while (len < n && src[len]) len++;
+  iconv_t cd = iconv_open("UTF-8", "CP1251");
+  if (cd == (iconv_t)-1) return;
+  char *in = (char *)(uintptr_t)src, *o = out;
+  size_t inleft = len, outleft = out_size - 1;
+  /* A character that does not fit ends the text there (never half of it). */
+  (void)iconv(cd, &in, &inleft, &o, &outleft);
+  *o = '\0';
+  iconv_close(cd);
+}
+
+void shtrih_get_text(shtrih_answer_t *a, size_t n, char *out, size_t out_size)
+{
+  size_t avail = a->len - a->at < n ? a->len - a->at : n;
+  shtrih_cp1251_to_utf8(a->fields + a->at, avail, out, out_size);
+  a->at += avail;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's). */
+static int64_t days_from_civil(int y, unsigned m, unsigned d)
+{
+  y -= m <= 2;
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = (unsigned)(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return (int64_t)era * 146097 + (int64_t)doe - 719468;
+}
+
+uint32_t shtrih_fn_time(const uint8_t b[5])
+{
+  if (b[1] < 1 || b[1] > 12 || b[2] < 1 || b[2] > 31 || b[3] > 23 || b[4] > 59) return 0;
+  int64_t days = days_from_civil(2000 + b[0], b[1], b[2]);
+  return (uint32_t)(days * 86400 + b[3] * 3600 + b[4] * 60);
+}
+
+void shtrih_fn_time_put(uint32_t seconds, uint8_t b[5])
+{
+  time_t t = (time_t)seconds;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  b[0] = (uint8_t)(tm.tm_year - 100);
+  b[1] = (uint8_t)(tm.tm_mon + 1);
+  b[2] = (uint8_t)tm.tm_mday;
+  b[3] = (uint8_t)tm.tm_hour;
+  b[4] = (uint8_t)tm.tm_min;
+}
+
+/* 0 when the answer says no error and every field was there. */
+static int finish(const shtrih_answer_t *a) { return a->short_read ? -1 : 0; }
+
+int shtrih_decode_device_type(shtrih_answer_t *a, shtrih_device_type_t *out)
+{
+  memset(out, 0, sizeof *out);
+  if (a->error) return -1;
+  out->type = (uint8_t)shtrih_get_le(a, 1);
+  out->subtype = (uint8_t)shtrih_get_le(a, 1);
+  out->protocol = (uint8_t)shtrih_get_le(a, 1);
+  out->subprotocol = (uint8_t)shtrih_get_le(a, 1);
+  out->model = (uint8_t)shtrih_get_le(a, 1);
+  out->language = (uint8_t)shtrih_get_le(a, 1);
+  if (finish(a)) return -1;
+  shtrih_get_text(a, a->len - a->at, out->name, sizeof out->name);
+  return 0;
+}
+
+int shtrih_decode_short_status(shtrih_answer_t *a, shtrih_short_status_t *out)
+{
+  memset(out, 0, sizeof *out);
+  if (a->error) return -1;
+  out->operator_number = (uint8_t)shtrih_get_le(a, 1);
+  out->flags = (uint16_t)shtrih_get_le(a, 2);
+  out->mode = (uint8_t)shtrih_get_le(a, 1);
+  out->submode = (uint8_t)shtrih_get_le(a, 1);
+  out->operations = (uint16_t)shtrih_get_le(a, 1);
+  (void)shtrih_get_le(a, 4); /* battery, power, FP error, EKLZ error */
+  out->operations = (uint16_t)(out->operations | shtrih_get_le(a, 1) << 8);
+  return finish(a);
+}
+
+int shtrih_decode_fn_status(shtrih_answer_t *a, shtrih_fn_status_t *out)
+{
+  uint8_t t[5], num[16];
+  memset(out, 0, sizeof *out);
+  if (a->error) return -1;
+  out->phase_bits = (uint8_t)shtrih_get_le(a, 1);
+  out->document = (uint8_t)shtrih_get_le(a, 1);
+  out->document_data = (uint8_t)shtrih_get_le(a, 1);
+  out->shift_open = shtrih_get_le(a, 1) != 0;
+  out->warnings = (uint8_t)shtrih_get_le(a, 1);
+  shtrih_get_bytes(a, t, 5);
+  shtrih_get_bytes(a, num, 16);
+  out->last_document = (uint32_t)shtrih_get_le(a, 4);
+  out->time = shtrih_fn_time(t);
+  for (size_t i = 0; i < 16 && num[i] && num[i] != ' '; i++) out->fn_number[i] = (char)num[i];
+  return finish(a);
+}
+
+int shtrih_decode_exchange_status(shtrih_answer_t *a, shtrih_exchange_status_t *out)
+{
+  uint8_t t[5];
+  memset(out, 0, sizeof *out);
+  if (a->error) return -1;
+  out->status_bits = (uint8_t)shtrih_get_le(a, 1);
+  out->reading = shtrih_get_le(a, 1) != 0;
+  out->unsent = (uint16_t)shtrih_get_le(a, 2);
+  out->first_unsent_number = (uint32_t)shtrih_get_le(a, 4);
+  shtrih_get_bytes(a, t, 5);
+  out->first_unsent_time = out->unsent ? shtrih_fn_time(t) : 0;
+  return finish(a);
+}
+
+int shtrih_decode_shift_params(shtrih_answer_t *a, shtrih_shift_params_t *out)
+{
+  memset(out, 0, sizeof *out);
+  if (a->error) return -1;
+  out->open = shtrih_get_le(a, 1) != 0;
+  out->shift_number = (uint16_t)shtrih_get_le(a, 2);
+  out->receipt_number = (uint16_t)shtrih_get_le(a, 2);
+  return finish(a);
+}
+
+int shtrih_decode_shift_fd(shtrih_answer_t *a, shtrih_fd_answer_t *out)
+{
+  memset(out, 0, sizeof *out);
+  if (a->error) return -1;
+  out->shift_number = (uint16_t)shtrih_get_le(a, 2);
+  out->number = (uint32_t)shtrih_get_le(a, 4);
+  out->fiscal_sign = (uint32_t)shtrih_get_le(a, 4);
+  return finish(a);
+}
+
+int shtrih_decode_state_report(shtrih_answer_t *a, shtrih_fd_answer_t *out)
+{
+  uint8_t d[5] = {0};
+  memset(out, 0, sizeof *out);
+  if (a->error) return -1;
+  out->number = (uint32_t)shtrih_get_le(a, 4);
+  out->fiscal_sign = (uint32_t)shtrih_get_le(a, 4);
+  out->unsent = (uint32_t)shtrih_get_le(a, 4);
+  shtrih_get_bytes(a, d, 3);
+  out->first_unsent_date = out->unsent ? shtrih_fn_time(d) : 0;
+  return finish(a);
+}
+
+int shtrih_decode_found_document(shtrih_answer_t *a, shtrih_found_document_t *out)
+{
+  uint8_t t[5];
+  memset(out, 0, sizeof *out);
+  if (a->error) return -1;
+  out->type = (uint8_t)shtrih_get_le(a, 1);
+  out->ticket = shtrih_get_le(a, 1) != 0;
+  shtrih_get_bytes(a, t, 5);
+  out->number = (uint32_t)shtrih_get_le(a, 4);
+  out->fiscal_sign = (uint32_t)shtrih_get_le(a, 4);
+  if (finish(a)) return -1;
+  out->time = shtrih_fn_time(t);
+  out->data_len = a->len - a->at;
+  shtrih_get_bytes(a, out->data, out->data_len);
+  return 0;
+}
+
+int shtrih_decode_buffer_status(shtrih_answer_t *a, uint16_t *size, uint8_t *block)
+{
+  if (a->error) return -1;
+  *size = (uint16_t)shtrih_get_le(a, 2);
+  *block = (uint8_t)shtrih_get_le(a, 1);
+  return finish(a);
+}
+
+int shtrih_decode_document_tlv(shtrih_answer_t *a, uint16_t *tag, uint16_t *len)
+{
+  if (a->error) return -1;
+  *tag = (uint16_t)shtrih_get_le(a, 2);
+  *len = (uint16_t)shtrih_get_le(a, 2);
+  return finish(a);
+}
+
+int shtrih_decode_unsent_count(shtrih_answer_t *a, uint16_t *count)
+{
+  if (a->error) return -1;
+  *count = (uint16_t)shtrih_get_le(a, 2);
+  return finish(a);
+}
+
+/* ---- Errors ------------------------------------------------------------ */
+
+/* The FN's errors (FSPrinterErrorXX), read for bytes below 0x20 and A0..B2. */
+static const errtab_t fn_errors[] = {
+    {0x00, "ok", "Ошибок нет",
+     "No errors"},
+    {0x01, "fn_unknown_command", "ФН: Неизвестная команда, неверный формат посылки или неизвестные параметры",
+     "FS: Unknown command or invalid format"},
+    {0x02, "fn_state", "ФН: Неверное состояние ФН",
+     "FS: Incorrect status"},
+    {0x03, "fn_failure", "ФН: Ошибка ФН",
+     "FS: Error, read extended error code"},
+    {0x04, "fn_crypto", "ФН: Ошибка КС",
+     "FS: CRC error, read extended error code"},
+    {0x05, "fn_expired", "ФН: Закончен срок эксплуатации ФН",
+     "FS: Device expired"},
+    {0x06, "fn_archive_full", "ФН: Архив ФН переполнен",
+     "FS: Archive overflow error"},
+    {0x07, "fn_time", "ФН: Неверные дата и/или время",
+     "FS: Invalid date/time value"},
+    {0x08, "fn_no_data", "ФН: Нет запрошенных данных",
+     "FS: No data available"},
+    {0x09, "fn_value", "ФН: Некорректное значение параметров команды",
+     "FS: Invalid parameter value"},
+    {0x10, "fn_tlv_size", "ФН: Превышение размеров TLV данных",
+     "FS: TLV size too large"},
+    {0x11, "fn_no_transport", "ФН: Нет транспортного соединения",
+     "FS: No transport connection "},
+    {0x12, "fn_crypto_exhausted", "ФН: Исчерпан ресурс КС (криптографического сопроцессора)",
+     "FS: Cryptographic coprocessor resource exhausted"},
+    {0x14, "fn_storage_exhausted", "ФН: Исчерпан ресурс хранения",
+     "FS: Documents resource exhausted"},
+    {0x15, "fn_ofd_overdue", "ФН: Исчерпан ресурс ожидания передачи сообщения",
+     "FS: Maximum send time limit reached"},
+    {0x16, "fn_shift_overdue", "ФН: Продолжительность смены более 24 часов",
+     "FS: Fiscal day last for 24 hours"},
+    {0x17, "fn_time_difference", "ФН: Неверная разница во времени между 2 операциями",
+     "FS: Invalid time range betseen two operations"},
+    {0xA0, "fn_marking_forbidden", "ФН: Запрещена работа с маркированным товарами",
+     "FS: Item marking is disables"},
+    {0xA1, "fn_marking_sequence", "ФН: Неверная последовательность команд группы Bxh",
+     "FS: Invalid 0xBx commands sequence"},
+    {0xA2, "fn_marking_blocked", "ФН: Работа с маркированными товарами временно заблокирована",
+     "FS: Item marking is temporary blocked"},
+    {0xA3, "fn_km_table_full", "ФН: Переполнена таблица проверки кодов маркировки",
+     "FS: Item marking table overflow"},
+    ERRTAB_END("Неизвестный код ошибки", "Unknown error code"),
+};
+
+/* The register's errors (PrinterErrorXX), for the other bytes. */
+static const errtab_t kkt_errors[] = {
+    {0x33, "bad_params", "Некорректные параметры в команде",
+     "Incorrect command parameters"},
+    {0x34, "no_data", "Нет данных",
+     "No data available"},
+    {0x35, "bad_setting", "Некорректный параметр при данных настройках",
+     "Settings: Incorrect command parameters"},
+    {0x36, "bad_params_model", "Некорректные параметры в команде для данной реализации",
+     "Model: Incorrect command parameters"},
+    {0x37, "not_supported", "Команда не поддерживается в данной реализации",
+     "Command is not supported"},
+    {0x3D, "shift_not_open", "Смена не открыта - операция невозможна",
+     "Day closed, operation is invalid"},
+    {0x45, "payment_short", "Cумма всех типов оплаты меньше итога чека",
+     "Payment total less than receipt total"},
+    {0x46, "no_cash", "Не хватает наличности в кассе",
+     "No enough cash in ECR"},
+    {0x4A, "receipt_open", "Открыт чек - операция невозможна",
+     "Receipt is opened. Command is invalid"},
+    {0x4E, "shift_overdue", "Смена превысила 24 часа",
+     "Day exceedes 24 hours"},
+    {0x4F, "password", "Неверный пароль",
+     "Invalid password"},
+    {0x50, "printing", "Идет печать предыдущей команды",
+     "Printing previous command"},
+    {0x55, "receipt_closed", "Чек закрыт - операция невозможна",
+     "Receipt closed, operation is invalid"},
+    {0x58, "continue_print", "Ожидание команды продолжения печати",
+     "Waiting for repeat print command"},
+    {0x5E, "bad_operation", "Некорректная операция",
+     "Invalid command"},
+    {0x6B, "no_receipt_paper", "Нет чековой ленты",
+     "No receipt paper"},
+    {0x72, "not_in_submode", "Команда не поддерживается в данном подрежиме",
+     "Command not supported in this submode"},
+    {0x73, "not_in_mode", "Команда не поддерживается в данном режиме",
+     "Command not supported in this mode"},
+    {0x8E, "zero_total", "Нулевой итог чека",
+     "Zero receipt total"},
+    {0x8F, "not_fiscal", "Касса не фискализирована",
+     "Non fiscal printer"},
+    ERRTAB_END("Неизвестный код ошибки", "Unknown error code"),
+};
+
+static const errtab_t *table_of(uint8_t code)
+{
+  return (code < 0x20 || (code >= 0xA0 && code <= 0xB2)) ? fn_errors : kkt_errors;
+}
+
+const char *shtrih_error_name(uint8_t code) { return errtab_name(table_of(code), code); }
+
+const char *shtrih_error_text(uint8_t code, bool russian)
+{
+  return errtab_message(table_of(code), code, russian);
+}

@@ -1,0 +1,216 @@
+/*
+** device/shtrih_cmd.h: the Shtrih-M commands kassa uses, as pure encoders
+** and decoders, and the protocol's error table.
+**
+** A request is the command code (one byte; the FN commands are two, FF
+** then the code) and its parameters, almost always starting with the
+** operator's or administrator's password (4 bytes, little-endian; 30 is
+** the factory administrator's). An answer is the command code, an error
+** byte, and, only when the error is 0, the fields. Numbers are binary
+** little-endian; a date and time from the FN is 5 bytes YY MM DD HH MM.
+** Strings are CP1251 on the wire and UTF-8 here.
+**
+** The layouts are the vendor's protocol description ("Протокол ККТ 2.0",
+** "Команды работы с ФН"); the tests hold each decoder to bytes recorded
+** from devices and the vendor's own unit tests (tests/data/shtrih/).
+** Nothing here does I/O: shtrih_link.h carries the bytes, fn_shtrih.h
+** turns answers into fn.h's structures.
+*/
+#ifndef KASSA_DEVICE_SHTRIH_CMD_H
+#define KASSA_DEVICE_SHTRIH_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "device/shtrih_frame.h"
+
+/* Command codes (FF xx written 0xFFxx). */
+enum {
+  SHTRIH_CMD_SHORT_STATUS = 0x10,
+  SHTRIH_CMD_STATUS = 0x11,
+  SHTRIH_CMD_ERROR_TEXT = 0x6B,
+  SHTRIH_CMD_DEVICE_TYPE = 0xFC,
+  SHTRIH_CMD_FN_STATUS = 0xFF01,
+  SHTRIH_CMD_FN_NUMBER = 0xFF02,
+  SHTRIH_CMD_FN_CANCEL_DOCUMENT = 0xFF08,
+  SHTRIH_CMD_FN_REGISTRATION = 0xFF09,
+  SHTRIH_CMD_FN_FIND_DOCUMENT = 0xFF0A,
+  SHTRIH_CMD_FN_OPEN_SHIFT = 0xFF0B,
+  SHTRIH_CMD_FN_BUFFER_STATUS = 0xFF30,
+  SHTRIH_CMD_FN_READ_BLOCK = 0xFF31,
+  SHTRIH_CMD_FN_BEGIN_STATE_REPORT = 0xFF37,
+  SHTRIH_CMD_FN_STATE_REPORT = 0xFF38,
+  SHTRIH_CMD_FN_EXCHANGE_STATUS = 0xFF39,
+  SHTRIH_CMD_FN_DOCUMENT_TLV = 0xFF3A,
+  SHTRIH_CMD_FN_READ_TLV = 0xFF3B,
+  SHTRIH_CMD_FN_UNSENT_COUNT = 0xFF3F,
+  SHTRIH_CMD_FN_SHIFT_PARAMS = 0xFF40,
+  SHTRIH_CMD_FN_BEGIN_OPEN_SHIFT = 0xFF41,
+  SHTRIH_CMD_FN_BEGIN_CLOSE_SHIFT = 0xFF42,
+  SHTRIH_CMD_FN_CLOSE_SHIFT = 0xFF43,
+};
+
+/* Error bytes kassa acts on (the rest are only shown, with their text). */
+enum {
+  SHTRIH_E_OK = 0x00,
+  SHTRIH_E_FN_UNKNOWN_COMMAND = 0x01,
+  SHTRIH_E_FN_NO_DATA = 0x08,
+  SHTRIH_E_BAD_PARAMS = 0x33,
+  SHTRIH_E_NOT_SUPPORTED = 0x37,
+  SHTRIH_E_PASSWORD = 0x4F,
+};
+
+/* The factory administrator's password. */
+#define SHTRIH_DEFAULT_PASSWORD 30u
+
+/* A message being built. Writes past SHTRIH_MAX_MESSAGE set overflow and
+** are dropped; a sender refuses an overflowed message. */
+typedef struct shtrih_msg {
+  uint8_t data[SHTRIH_MAX_MESSAGE];
+  size_t len;
+  bool overflow;
+} shtrih_msg_t;
+
+/* Starts msg with command (one byte up to 0xFF, else FF and the low byte). */
+void shtrih_msg_begin(shtrih_msg_t *msg, uint16_t command);
+/* Appends value as n (1..8) little-endian bytes. */
+void shtrih_msg_le(shtrih_msg_t *msg, uint64_t value, size_t n);
+/* Appends bytes. */
+void shtrih_msg_bytes(shtrih_msg_t *msg, const void *bytes, size_t n);
+/* Appends text (ASCII) in a field of width bytes, NUL-padded, cut to fit. */
+void shtrih_msg_text(shtrih_msg_t *msg, const char *text, size_t width);
+/* shtrih_msg_begin + the password: the start of almost every request. */
+void shtrih_request(shtrih_msg_t *msg, uint16_t command, uint32_t password);
+
+/* An answer being read. Reads past the end set short_read and give 0. */
+typedef struct shtrih_answer {
+  uint16_t command;
+  uint8_t error;
+  const uint8_t *fields;
+  size_t len, at;
+  bool short_read;
+} shtrih_answer_t;
+
+/*
+** Splits message[0..len) into command, error and fields (the pointer
+** stays into message). -1 when it is shorter than the code and the error
+** byte. A code whose first byte is FF is two bytes (the vendor driver does
+** the same with a one-byte FF answer: its second byte is the "error").
+*/
+int shtrih_answer_parse(const uint8_t *message, size_t len, shtrih_answer_t *a);
+uint64_t shtrih_get_le(shtrih_answer_t *a, size_t n);
+/* Copies n bytes (zeros past the end). */
+void shtrih_get_bytes(shtrih_answer_t *a, uint8_t *out, size_t n);
+/* n bytes of CP1251 text, up to the first NUL, as UTF-8 into out. */
+void shtrih_get_text(shtrih_answer_t *a, size_t n, char *out, size_t out_size);
+
+/* CP1251 src[0..n) (stopping at a NUL) to UTF-8, always terminated. */
+void shtrih_cp1251_to_utf8(const uint8_t *src, size_t n, char *out, size_t out_size);
+
+/* FN date-time YY MM DD HH MM <-> FFD seconds (local time written as UTC).
+** A date that is not one (month 13, ...) gives 0. */
+uint32_t shtrih_fn_time(const uint8_t b[5]);
+void shtrih_fn_time_put(uint32_t seconds, uint8_t b[5]);
+
+/* ---- Answers ---------------------------------------------------------- */
+
+/* FCh: who the device is. */
+typedef struct shtrih_device_type {
+  uint8_t type, subtype, protocol, subprotocol, model, language;
+  char name[128]; /* UTF-8 */
+} shtrih_device_type_t;
+int shtrih_decode_device_type(shtrih_answer_t *a, shtrih_device_type_t *out);
+
+/* 10h: short status. Modes (low nibble) per the protocol's appendix 1:
+** 2 shift open, 3 shift open over 24 h, 4 shift closed, 8 document open. */
+typedef struct shtrih_short_status {
+  uint8_t operator_number;
+  uint16_t flags;
+  uint8_t mode, submode;
+  uint16_t operations; /* in the open receipt */
+} shtrih_short_status_t;
+int shtrih_decode_short_status(shtrih_answer_t *a, shtrih_short_status_t *out);
+enum {
+  SHTRIH_MODE_SHIFT_OPEN = 2,
+  SHTRIH_MODE_SHIFT_OVERDUE = 3,
+  SHTRIH_MODE_SHIFT_CLOSED = 4,
+  SHTRIH_MODE_DOCUMENT_OPEN = 8,
+};
+
+/* FF01h: the FN's status. phase bits: 0 set up, 1 fiscal mode open, 2
+** fiscal mode closed, 3 archive delivered to the OFD. */
+typedef struct shtrih_fn_status {
+  uint8_t phase_bits, document, document_data;
+  bool shift_open;
+  uint8_t warnings;
+  uint32_t time; /* FFD seconds */
+  char fn_number[17];
+  uint32_t last_document;
+} shtrih_fn_status_t;
+int shtrih_decode_fn_status(shtrih_answer_t *a, shtrih_fn_status_t *out);
+
+/* FF39h: the exchange with the OFD. */
+typedef struct shtrih_exchange_status {
+  uint8_t status_bits;
+  bool reading;
+  uint16_t unsent;
+  uint32_t first_unsent_number;
+  uint32_t first_unsent_time; /* FFD seconds, 0 none */
+} shtrih_exchange_status_t;
+int shtrih_decode_exchange_status(shtrih_answer_t *a, shtrih_exchange_status_t *out);
+
+/* FF40h: the current shift. */
+typedef struct shtrih_shift_params {
+  bool open;
+  uint16_t shift_number, receipt_number;
+} shtrih_shift_params_t;
+int shtrih_decode_shift_params(shtrih_answer_t *a, shtrih_shift_params_t *out);
+
+/* FF0Bh (open shift), FF43h (close shift): shift number, FD, FP. FF38h
+** (state report): FD, FP, unsent count (4), first unsent date (3, YY MM
+** DD). FF06h/FF34h/FF3Eh: FD, FP. One struct for all of them. */
+typedef struct shtrih_fd_answer {
+  uint16_t shift_number;
+  uint32_t number, fiscal_sign;
+  uint32_t unsent;
+  uint32_t first_unsent_date; /* FFD seconds at midnight, 0 none */
+} shtrih_fd_answer_t;
+int shtrih_decode_shift_fd(shtrih_answer_t *a, shtrih_fd_answer_t *out);
+int shtrih_decode_state_report(shtrih_answer_t *a, shtrih_fd_answer_t *out);
+
+/* FF0Ah: a document found by number: its type, whether the OFD's ticket
+** came, its date, number, fiscal sign and the rest as the type lays out. */
+typedef struct shtrih_found_document {
+  uint8_t type;
+  bool ticket;
+  uint32_t time, number, fiscal_sign;
+  size_t data_len;
+  uint8_t data[SHTRIH_MAX_MESSAGE];
+} shtrih_found_document_t;
+int shtrih_decode_found_document(shtrih_answer_t *a, shtrih_found_document_t *out);
+
+/* FF30h: how much the FN's buffer holds and the largest block to read. */
+int shtrih_decode_buffer_status(shtrih_answer_t *a, uint16_t *size, uint8_t *block);
+/* FF3Ah: the document's STLV tag and length (FF3Bh then reads its TLVs). */
+int shtrih_decode_document_tlv(shtrih_answer_t *a, uint16_t *tag, uint16_t *len);
+/* FF3Fh: documents without the OFD's ticket. */
+int shtrih_decode_unsent_count(shtrih_answer_t *a, uint16_t *count);
+
+/* Each decoder: 0, or -1 when the answer's error is not 0 (the caller
+** reports the error byte) or its fields are shorter than the layout. */
+
+/* ---- Errors ------------------------------------------------------------ */
+
+/*
+** The text of an error byte, as the register reports it, in Russian or
+** English, and a stable name ("password", "fn_shift_overdue", ...). With
+** an FN (every register kassa drives) the vendor's driver reads bytes
+** below 0x20 and A0..B2 as the FN's own errors and the rest as the
+** register's; so do these. A byte in neither table: "unknown" and a
+** generic text. Never NULL.
+*/
+const char *shtrih_error_name(uint8_t code);
+const char *shtrih_error_text(uint8_t code, bool russian);
+
+#endif
