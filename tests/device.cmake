@@ -1,0 +1,4 @@
+# device: the Shtrih-M protocol against public vectors (test_shtrih), the
+# exchange and the backend against kassa-kkt-emu's register (test_kkt_emu).
+kassa_unit_test(test_shtrih SOURCES unit/test_shtrih.c LIBS kassa_device)
+set_tests_properties(test_shtrih PROPERTIES TIMEOUT 60)
