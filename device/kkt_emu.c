@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -385,12 +386,21 @@ int kkt_emu_execute(kkt_emu_t *e, const uint8_t *message, size_t len, uint8_t *a
 
 /* ---- The exchange -------------------------------------------------------- */
 
+/* write(), as send(MSG_NOSIGNAL) on a socket: a peer that hung up is an
+** error to report (EPIPE), not a signal that ends the process. */
+static ssize_t send_or_write(int fd, const void *p, size_t n)
+{
+  ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+  if (w < 0 && errno == ENOTSOCK) w = write(fd, p, n);
+  return w;
+}
+
 static int write_bytes(kkt_emu_t *e, int fd, const uint8_t *p, size_t n)
 {
   size_t step = e->o.split_writes ? 1 : n;
   while (n > 0) {
     size_t k = step < n ? step : n;
-    ssize_t w = write(fd, p, k);
+    ssize_t w = send_or_write(fd, p, k);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return -1;
     p += w;

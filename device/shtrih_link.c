@@ -107,10 +107,19 @@ static int next_byte(shtrih_link_t *l, int ms, uint8_t *b)
   }
 }
 
+/* write(), as send(MSG_NOSIGNAL) on a socket: a peer that hung up is an
+** error to report (EPIPE), not a signal that ends the process. */
+static ssize_t send_or_write(int fd, const void *p, size_t n)
+{
+  ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+  if (w < 0 && errno == ENOTSOCK) w = write(fd, p, n);
+  return w;
+}
+
 static int write_all(shtrih_link_t *l, const uint8_t *p, size_t n)
 {
   while (n > 0) {
-    ssize_t w = write(l->fd, p, n);
+    ssize_t w = send_or_write(l->fd, p, n);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EAGAIN) {
       struct pollfd pf = {.fd = l->fd, .events = POLLOUT};
