@@ -57,7 +57,8 @@ static int call(shtrih_fn_t *s, const shtrih_msg_t *msg, shtrih_answer_t *a, uin
     return rc == SHTRIH_LINK_NO_MEMORY ? FN_ERR_NO_MEMORY : FN_ERR_DEVICE_LINK;
   }
   if (shtrih_answer_parse(s->answer, len, a) != 0 || a->command != command) {
-    snprintf(s->last_ru, sizeof s->last_ru, "%s", shtrih_link_err_message(SHTRIH_LINK_PROTOCOL, true));
+    snprintf(s->last_ru, sizeof s->last_ru, "%s",
+             shtrih_link_err_message(SHTRIH_LINK_PROTOCOL, true));
     snprintf(s->last_en, sizeof s->last_en, "%s",
              shtrih_link_err_message(SHTRIH_LINK_PROTOCOL, false));
     return FN_ERR_DEVICE_LINK;
@@ -78,7 +79,8 @@ static int simple(shtrih_fn_t *s, uint16_t command, shtrih_answer_t *a)
 ** version of the protocol. */
 static int malformed(shtrih_fn_t *s)
 {
-  snprintf(s->last_ru, sizeof s->last_ru, "%s", shtrih_link_err_message(SHTRIH_LINK_PROTOCOL, true));
+  snprintf(s->last_ru, sizeof s->last_ru, "%s",
+           shtrih_link_err_message(SHTRIH_LINK_PROTOCOL, true));
   snprintf(s->last_en, sizeof s->last_en, "%s",
            shtrih_link_err_message(SHTRIH_LINK_PROTOCOL, false));
   return FN_ERR_DEVICE_LINK;
@@ -165,8 +167,8 @@ static int two_step(shtrih_fn_t *s, uint16_t begin, uint16_t make, bool state_re
   shtrih_fn_status_t f;
   int rc = simple(s, begin, &a);
   if (rc == 0) rc = simple(s, make, &a);
-  if (rc == 0 && (state_report ? shtrih_decode_state_report(&a, &d)
-                               : shtrih_decode_shift_fd(&a, &d)) != 0)
+  if (rc == 0 &&
+      (state_report ? shtrih_decode_state_report(&a, &d) : shtrih_decode_shift_fd(&a, &d)) != 0)
     rc = malformed(s);
   if (rc) return rc;
   /* The document's time is the FN's clock when it was made: read it now. */

@@ -95,7 +95,7 @@ static uint8_t h_short_status(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
     mode = SHTRIH_MODE_DOCUMENT_OPEN;
   else if (st.shift_open)
     mode = st.now - st.shift_opened_at > 24u * 3600u ? SHTRIH_MODE_SHIFT_OVERDUE
-                                                       : SHTRIH_MODE_SHIFT_OPEN;
+                                                     : SHTRIH_MODE_SHIFT_OPEN;
   put_le(a, 30, 1);     /* operator: the administrator */
   put_le(a, 0x0002, 2); /* flags: receipt roll present */
   put_le(a, mode, 1);
@@ -367,10 +367,9 @@ int kkt_emu_execute(kkt_emu_t *e, const uint8_t *message, size_t len, uint8_t *a
     err = unknown;
   } else if (len < head + c->min_params) {
     err = short_request;
-  } else if (c->password &&
-             (uint32_t)(message[code_len] | message[code_len + 1] << 8 |
-                        message[code_len + 2] << 16 | (uint32_t)message[code_len + 3] << 24) !=
-                 e->o.password) {
+  } else if (c->password && (uint32_t)(message[code_len] | message[code_len + 1] << 8 |
+                                       message[code_len + 2] << 16 |
+                                       (uint32_t)message[code_len + 3] << 24) != e->o.password) {
     err = SHTRIH_E_PASSWORD;
   } else {
     request_t r = {message + head, len - head};

@@ -37,11 +37,11 @@ typedef struct kkt_emu_options {
   int byte_ms;       /* a frame's next byte within this, else it is dropped (0: 1000) */
   int ack_ms;        /* wait this long for the host's ACK of an answer (0: 1000) */
   /* Faults, for tests; 0 / false: none. Counts are 1-based command numbers. */
-  bool stray_byte;            /* 0xFF before every ACK and NAK it sends */
+  bool stray_byte;              /* 0xFF before every ACK and NAK it sends */
   uint32_t noise_before_answer; /* this many noise bytes before each answer frame */
-  bool split_writes;          /* one byte per write, 1 ms apart */
-  uint32_t drop_ack_of;       /* do not ACK the Nth command (it is still executed) */
-  uint32_t garble_answer_of;  /* send the Nth command's answer with a wrong LRC, once */
+  bool split_writes;            /* one byte per write, 1 ms apart */
+  uint32_t drop_ack_of;         /* do not ACK the Nth command (it is still executed) */
+  uint32_t garble_answer_of;    /* send the Nth command's answer with a wrong LRC, once */
 } kkt_emu_options_t;
 
 typedef struct kkt_emu kkt_emu_t;

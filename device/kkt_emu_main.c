@@ -90,11 +90,13 @@ static int serve_tcp(kkt_emu_t *emu, long port)
 
 int main(int argc, char **argv)
 {
-  static const struct option options[] = {
-      {"port", required_argument, NULL, 'p'},   {"pty", no_argument, NULL, 't'},
-      {"fn-db", required_argument, NULL, 'f'},  {"fn-number", required_argument, NULL, 'n'},
-      {"password", required_argument, NULL, 'w'}, {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  static const struct option options[] = {{"port", required_argument, NULL, 'p'},
+                                          {"pty", no_argument, NULL, 't'},
+                                          {"fn-db", required_argument, NULL, 'f'},
+                                          {"fn-number", required_argument, NULL, 'n'},
+                                          {"password", required_argument, NULL, 'w'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
   const char *db = "kkt-emu-fn.db", *number = "9999078900012345";
   long port = -1, password = 30;
   int opt, use_pty = 0;

@@ -61,8 +61,8 @@ int shtrih_v1_encode(const uint8_t *message, size_t len, uint8_t *out, size_t ou
 
 /* What shtrih_rx_feed() says about the byte it was given. */
 typedef enum shtrih_rx_event {
-  SHTRIH_RX_NONE = 0,   /* consumed; nothing complete yet */
-  SHTRIH_RX_FRAME = 1,  /* a whole frame with a good LRC: rx->message[0..rx->len) */
+  SHTRIH_RX_NONE = 0,    /* consumed; nothing complete yet */
+  SHTRIH_RX_FRAME = 1,   /* a whole frame with a good LRC: rx->message[0..rx->len) */
   SHTRIH_RX_BAD_LRC = 2, /* a whole frame whose LRC does not match: answer NAK */
   SHTRIH_RX_CONTROL = 3, /* outside a frame, ENQ / ACK / NAK: rx->control */
   SHTRIH_RX_NOISE = 4,   /* outside a frame, any other byte: skipped */

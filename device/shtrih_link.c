@@ -33,13 +33,10 @@ static const errtab_t link_errors[] = {
      "The KKT does not answer: check that it is on, the cable or network and the address "
      "(kassa.conf, [fn] backend)"},
     {SHTRIH_LINK_IO, "io", "Связь с ККТ прервалась", "The connection to the KKT broke"},
-    {SHTRIH_LINK_PROTOCOL, "protocol",
-     "ККТ отвечает не по протоколу Штрих-М (или помехи на линии)",
+    {SHTRIH_LINK_PROTOCOL, "protocol", "ККТ отвечает не по протоколу Штрих-М (или помехи на линии)",
      "The KKT's answers do not follow the Shtrih-M protocol (or the line is noisy)"},
-    {SHTRIH_LINK_CONNECT, "connect", "Не удаётся подключиться к ККТ",
-     "Cannot connect to the KKT"},
-    {SHTRIH_LINK_SPEC, "spec",
-     "Адрес ККТ должен быть tcp:ХОСТ:ПОРТ или serial:ПОРТ[@СКОРОСТЬ]",
+    {SHTRIH_LINK_CONNECT, "connect", "Не удаётся подключиться к ККТ", "Cannot connect to the KKT"},
+    {SHTRIH_LINK_SPEC, "spec", "Адрес ККТ должен быть tcp:ХОСТ:ПОРТ или serial:ПОРТ[@СКОРОСТЬ]",
      "The KKT address must be tcp:HOST:PORT or serial:PORT[@BAUD]"},
     {SHTRIH_LINK_PARAMS, "params", "Неверные параметры обмена с ККТ",
      "Wrong parameters for the KKT exchange"},
@@ -329,8 +326,8 @@ static speed_t speed_of(int baud)
   static const struct {
     int baud;
     speed_t speed;
-  } speeds[] = {{2400, B2400},   {4800, B4800},     {9600, B9600},    {19200, B19200},
-                {38400, B38400}, {57600, B57600},   {115200, B115200}, {230400, B230400},
+  } speeds[] = {{2400, B2400},     {4800, B4800},    {9600, B9600},     {19200, B19200},
+                {38400, B38400},   {57600, B57600},  {115200, B115200}, {230400, B230400},
                 {460800, B460800}, {921600, B921600}};
   for (size_t i = 0; i < sizeof speeds / sizeof speeds[0]; i++)
     if (speeds[i].baud == baud) return speeds[i].speed;
@@ -339,7 +336,8 @@ static speed_t speed_of(int baud)
 
 static int open_serial(shtrih_link_t *l, const char *path, int baud)
 {
-  if (sp_get_port_by_name(path, &l->port) == SP_OK && sp_open(l->port, SP_MODE_READ_WRITE) == SP_OK) {
+  if (sp_get_port_by_name(path, &l->port) == SP_OK &&
+      sp_open(l->port, SP_MODE_READ_WRITE) == SP_OK) {
     if (sp_set_baudrate(l->port, baud) != SP_OK || sp_set_bits(l->port, 8) != SP_OK ||
         sp_set_parity(l->port, SP_PARITY_NONE) != SP_OK || sp_set_stopbits(l->port, 1) != SP_OK ||
         sp_set_flowcontrol(l->port, SP_FLOWCONTROL_NONE) != SP_OK ||
@@ -404,12 +402,11 @@ int shtrih_link_open(const char *spec, const shtrih_link_options_t *options, sht
   }
   if (rc != 0) {
     if (err && err_size)
-      errtab_format(err, err_size, NULL, 0, "%s (%s)", "%s (%s)",
-                    shtrih_link_err_message(rc, true), spec);
+      errtab_format(err, err_size, NULL, 0, "%s (%s)", "%s (%s)", shtrih_link_err_message(rc, true),
+                    spec);
     if (err && err_size) {
       size_t used = strlen(err);
-      snprintf(err + used, err_size - used, " / %s (%s)", shtrih_link_err_message(rc, false),
-               spec);
+      snprintf(err + used, err_size - used, " / %s (%s)", shtrih_link_err_message(rc, false), spec);
     }
     shtrih_link_close(l);
     return rc;

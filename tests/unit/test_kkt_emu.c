@@ -129,8 +129,10 @@ static void test_exchange_faults(void **state)
       {"one byte per write", {.split_writes = true}, false, false},
       {"the register's ACK lost", {.drop_ack_of = 1}, false, false},
       {"the answer garbled", {.garble_answer_of = 1}, false, true},
-      {"all at once", {.stray_byte = true, .noise_before_answer = 3, .split_writes = true,
-                       .garble_answer_of = 1}, true, true},
+      {"all at once",
+       {.stray_byte = true, .noise_before_answer = 3, .split_writes = true, .garble_answer_of = 1},
+       true,
+       true},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     served_t s;
@@ -378,7 +380,7 @@ static void test_backend(void **state)
   assert_int_equal(d.number, is.last_document);
   assert_int_equal(d.shift_number, is.shift_number);
   assert_same_document(dev, f->fn, d.number);
-  assert_same_document(dev, f->fn, 1); /* the registration report */
+  assert_same_document(dev, f->fn, 1);                          /* the registration report */
   assert_int_equal(fn_shift_open(dev, NULL, &d), FN_ERR_STATE); /* the FN's 02h */
 
   /* X report, then the shift closed; the archive reads the same. */
