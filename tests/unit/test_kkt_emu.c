@@ -34,6 +34,7 @@
 #include "device/kkt_emu.h"
 #include "device/shtrih_link.h"
 #include "fiscal/fn.h"
+#include "ofd/client.h"
 #include "tests/support/fn_fixture.h"
 
 #define FN_NUMBER "9999078900022022"
@@ -398,6 +399,26 @@ static void test_backend(void **state)
   assert_true(is.unsent_documents > 0);
   assert_int_equal(fn_document_next_unsent(dev, &u), 0);
   assert_int_equal(u.number, is.first_unsent_number);
+  /* What the register does itself is not kassa's: the outbox sends none
+  ** of its documents or notifications (no OFD listens at this port: a
+  ** delivery that tried would fail). */
+  ofd_client_options_t oo;
+  ofd_client_t *client = NULL;
+  ofd_delivery_stats_t stats;
+  ofd_client_options_init(&oo);
+  oo.host = "127.0.0.1";
+  oo.port = 9; /* discard: nothing listens */
+  oo.profile = FRAME_PROFILE_OFD;
+  assert_int_equal(ofd_client_create(&oo, &client), 0);
+  assert_int_equal(ofd_deliver_documents(dev, client, NULL, NULL, &stats), 0);
+  assert_int_equal(stats.sent, 0);
+  assert_int_equal(stats.total, 0);
+  assert_int_not_equal(ofd_deliver_documents(f->fn, client, NULL, NULL, &stats), 0);
+  ofd_client_destroy(client);
+  oo.profile = FRAME_PROFILE_OISM;
+  assert_int_equal(ofd_client_create(&oo, &client), 0);
+  assert_int_equal(ofd_deliver_notifications(dev, client, NULL, NULL, &stats), 0);
+  ofd_client_destroy(client);
   /* What the register does itself is not kassa's. */
   assert_int_equal(fn_notification_next(dev, &(fn_notification_t){0}), FN_ERR_NO_DATA);
   assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), FN_ERR_UNKNOWN_COMMAND);
