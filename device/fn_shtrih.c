@@ -19,20 +19,27 @@ typedef struct shtrih_fn {
   shtrih_link_t *link;
   uint32_t password;
   uint8_t answer[SHTRIH_MAX_MESSAGE];
+  uint8_t last_code; /* the register's last error byte, 0 none */
   char last_ru[320], last_en[320];
 } shtrih_fn_t;
 
 static const fn_backend_t shtrih_backend;
 
-static void clear_error(shtrih_fn_t *s) { s->last_ru[0] = s->last_en[0] = '\0'; }
+static void clear_error(shtrih_fn_t *s)
+{
+  s->last_ru[0] = s->last_en[0] = '\0';
+  s->last_code = 0;
+}
 
 /* The register's error byte as an fn_err_t, its words kept. */
 static int device_error(shtrih_fn_t *s, uint16_t command, uint8_t code)
 {
-  snprintf(s->last_ru, sizeof s->last_ru, "ККТ: команда %04Xh: ошибка 0x%02X: %s", command, code,
-           shtrih_error_text(code, true));
-  snprintf(s->last_en, sizeof s->last_en, "KKT: command %04Xh: error 0x%02X: %s", command, code,
-           shtrih_error_text(code, false));
+  int width = command > 0xFF ? 4 : 2;
+  s->last_code = code;
+  snprintf(s->last_ru, sizeof s->last_ru, "ККТ: команда %0*Xh: ошибка 0x%02X: %s", width, command,
+           code, shtrih_error_text(code, true));
+  snprintf(s->last_en, sizeof s->last_en, "KKT: command %0*Xh: error 0x%02X: %s", width, command,
+           code, shtrih_error_text(code, false));
   bool fn_byte = code < 0x20 || (code >= 0xA0 && code <= 0xB2);
   return fn_byte && code < 0xA0 ? -(int)code : FN_ERR_DEVICE;
 }
@@ -409,15 +416,33 @@ static shtrih_fn_t *self_of(fn_t *fn)
   return fn && fn->backend == &shtrih_backend ? (shtrih_fn_t *)fn->self : NULL;
 }
 
+/* One part of the facts: 0 read or missing (its rc and words kept); a
+** failure that ends the probe otherwise. */
+static int facts_part(shtrih_fn_t *s, int rc, int *part_rc, char *words, size_t size)
+{
+  *part_rc = rc;
+  if (rc == 0) return 0;
+  if (rc == FN_ERR_DEVICE_LINK || rc == FN_ERR_NO_MEMORY || s->last_code == SHTRIH_E_PASSWORD)
+    return rc;
+  snprintf(words, size, "%s / %s", s->last_ru, s->last_en);
+  return 0;
+}
+
 int fn_shtrih_facts(fn_t *fn, fn_shtrih_facts_t *out)
 {
   shtrih_fn_t *s = self_of(fn);
   if (!s || !out) return FN_ERR_PARAMS;
   memset(out, 0, sizeof *out);
   int rc = read_device_type(s, &out->device);
-  if (rc == 0) rc = read_short_status(s, &out->kkt);
-  if (rc == 0) rc = read_fn_status(s, &out->fn);
-  if (rc == 0) rc = read_exchange(s, &out->exchange);
+  if (rc == 0)
+    rc = facts_part(s, read_short_status(s, &out->kkt), &out->kkt_rc, out->kkt_error,
+                    sizeof out->kkt_error);
+  if (rc == 0)
+    rc = facts_part(s, read_fn_status(s, &out->fn), &out->fn_rc, out->fn_error,
+                    sizeof out->fn_error);
+  if (rc == 0)
+    rc = facts_part(s, read_exchange(s, &out->exchange), &out->exchange_rc, out->exchange_error,
+                    sizeof out->exchange_error);
   return rc;
 }
 

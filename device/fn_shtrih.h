@@ -52,16 +52,26 @@ int fn_shtrih_backend_spec(const char *backend, char *spec, size_t spec_size);
 int fn_shtrih_open(const char *spec, uint32_t password, const shtrih_link_options_t *options,
                    fn_t **out, char *err, size_t err_size);
 
-/* What `kassa device probe` prints: the register, its FN, the OFD queue. */
+/* What `kassa device probe` prints: the register, its FN, the OFD queue.
+** A part the register would not give (an older model without FF39h, a
+** replayed log) has its rc (an fn_err_t) and words; the others stand. */
 typedef struct fn_shtrih_facts {
-  shtrih_device_type_t device;       /* FCh */
-  shtrih_short_status_t kkt;         /* 10h */
-  shtrih_fn_status_t fn;             /* FF01h */
-  shtrih_exchange_status_t exchange; /* FF39h */
+  shtrih_device_type_t device;                             /* FCh: always there on success */
+  shtrih_short_status_t kkt;                               /* 10h */
+  shtrih_fn_status_t fn;                                   /* FF01h */
+  shtrih_exchange_status_t exchange;                       /* FF39h */
+  int kkt_rc, fn_rc, exchange_rc;                          /* 0: read */
+  char kkt_error[648], fn_error[648], exchange_error[648]; /* "ru / en" when not */
 } fn_shtrih_facts_t;
 
-/* Reads the facts; 0 or an fn_err_t as every call (FN_ERR_PARAMS for an
-** fn that is not this backend's). */
+/*
+** Reads the facts. 0 when the register said who it is (FCh), whatever
+** the other parts gave; otherwise FCh's failure. A broken link at any
+** step, or the register refusing the password (4Fh), fails the whole
+** call (FN_ERR_DEVICE_LINK / FN_ERR_DEVICE, words in
+** fn_shtrih_last_error): those are not partial facts. FN_ERR_PARAMS for
+** an fn that is not this backend's.
+*/
 int fn_shtrih_facts(fn_t *fn, fn_shtrih_facts_t *out);
 
 /*

@@ -402,12 +402,8 @@ int shtrih_link_open(const char *spec, const shtrih_link_options_t *options, sht
   }
   if (rc != 0) {
     if (err && err_size)
-      errtab_format(err, err_size, NULL, 0, "%s (%s)", "%s (%s)", shtrih_link_err_message(rc, true),
-                    spec);
-    if (err && err_size) {
-      size_t used = strlen(err);
-      snprintf(err + used, err_size - used, " / %s (%s)", shtrih_link_err_message(rc, false), spec);
-    }
+      snprintf(err, err_size, "%s (%s) / %s (%s)", shtrih_link_err_message(rc, true), spec,
+               shtrih_link_err_message(rc, false), spec);
     shtrih_link_close(l);
     return rc;
   }

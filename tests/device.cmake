@@ -6,3 +6,9 @@ find_package(Threads REQUIRED)
 kassa_unit_test(test_kkt_emu SOURCES unit/test_kkt_emu.c
                 LIBS kassa_device kassa_ofd kassa_test_support Threads::Threads)
 set_tests_properties(test_kkt_emu PROPERTIES TIMEOUT 120)
+# `kassa device probe` against kassa-kkt-emu and against recorded answers.
+add_test(NAME device_probe
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_device_probe.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-kkt-emu>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(device_probe PROPERTIES TIMEOUT 120)

@@ -38,6 +38,8 @@ int cli_serve(const kassa_config_t *cfg, int argc, char **argv);
 int cli_cache(const kassa_config_t *cfg, int argc, char **argv);
 /* `kassa print receipt|qr` (pos/cli/cli_print.c). */
 int cli_print(const kassa_config_t *cfg, int argc, char **argv);
+/* `kassa device probe` (pos/cli/cli_device.c): a cash register's facts. */
+int cli_device(const kassa_config_t *cfg, int argc, char **argv);
 
 /*
 ** Every command reads its options from a table of these, through

@@ -42,6 +42,8 @@ void kassa_config_defaults(kassa_config_t *cfg)
   cfg->batch_applies_online = 0;
   cfg->printer_width = 48;
   cfg->printer_codepage = 17;
+  snprintf(cfg->fn_backend, sizeof cfg->fn_backend, "emulator");
+  cfg->fn_password = 30;
 }
 
 void kassa_config_operator_url(const kassa_config_t *cfg, char *out, size_t size)
@@ -164,6 +166,9 @@ static const struct config_key {
     K("printer", "device", KEY_TEXT, printer_device, "a device string"),
     K("printer", "width", KEY_UINT, printer_width, "32 or 48"),
     K("printer", "codepage", KEY_UINT, printer_codepage, "a code page number (0-255)"),
+    K("fn", "backend", KEY_TEXT, fn_backend,
+      "emulator, shtrih:tcp:HOST:PORT or shtrih:serial:PORT"),
+    K("fn", "password", KEY_UINT, fn_password, "a password (a number)"),
 #undef K
 };
 

@@ -59,6 +59,10 @@ typedef struct kassa_config {
   char printer_device[256];  /* [printer] device ("": none), e.g. usb:0416:5011 */
   uint32_t printer_width;    /* [printer] width: 32 (58 mm) or 48 (80 mm) (48) */
   uint32_t printer_codepage; /* [printer] codepage: ESC t n of PC866 (17) */
+  /* [fn]: which FN the till drives (device/fn_shtrih.h, issue 22). */
+  char fn_backend[256]; /* [fn] backend: emulator | shtrih:tcp:HOST:PORT | shtrih:serial:PORT[@BAUD]
+                         */
+  uint32_t fn_password; /* [fn] password: the register's administrator password (30) */
 } kassa_config_t;
 
 /* The operator's HTTP base (true-api, the code feed, remarks, batches):
