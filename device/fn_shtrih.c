@@ -277,7 +277,7 @@ static int sh_notification_next(void *self, fn_notification_t *out)
 static unsigned sh_capabilities(void *self)
 {
   (void)self;
-  return FN_CAP_DEVICE_DELIVERS | FN_CAP_DEVICE_REQUISITES;
+  return FN_CAP_DEVICE_DELIVERS;
 }
 
 /* ---- Not done yet: FN_ERR_UNKNOWN_COMMAND, never a made-up success. ---- */

@@ -587,20 +587,20 @@ int fn_totals(fn_t *fn, bool shift, doc_totals_t *out);
 /* in one block so other work on this header merges apart from it)         */
 
 /*
-** The emulator is an FN alone: kassa writes every requisite of a line
-** into the TLV it hands over, and kassa's outbox carries every document to
-** the OFD and every notification to the OISM. A real cash register
-** (device/fn_shtrih.h) sits between kassa and its FN and does some of this
-** itself: it builds a line's requisites from its operation command's own
-** parameters (quantity 1023, price 1079, sum 1043: the till must not send
-** them again as TLV), and it has its own link to the OFD and the OISM,
-** through which it delivers its documents and notifications and takes
-** their acknowledgements (kassa must not deliver them a second time, nor
-** can it: the register keeps them). The backend says which with these
-** bits; the till and the outbox read them and leave that work alone.
+** The emulator is an FN alone: kassa's outbox carries every document it
+** makes to the OFD and every sale notification to the OISM, and hands
+** their answers back to it. A real cash register (device/fn_shtrih.h)
+** sits between kassa and its FN and has its own link to the OFD and the
+** OISM: it delivers its documents and notifications itself and takes
+** their acknowledgements. kassa must not deliver them a second time (the
+** OFD would see every document twice), nor can it hand the answers to an
+** FN it does not hold. The backend says so with FN_CAP_DEVICE_DELIVERS;
+** the outbox's delivery runs (ofd_deliver_documents/_notifications, which
+** `kassa ofd flush` and `kassa serve`'s background use) read it and send
+** nothing. One bit for now; the next thing a register does itself gets the
+** next one.
 */
-#define FN_CAP_DEVICE_REQUISITES 0x01u /* the register writes 1023/1079/1043 from its command */
-#define FN_CAP_DEVICE_DELIVERS   0x02u /* the register delivers to the OFD and the OISM itself */
+#define FN_CAP_DEVICE_DELIVERS 0x01u /* the register delivers to the OFD and the OISM itself */
 
 /* The backend's FN_CAP_* bits; 0 for the emulator, a NULL fn or a backend
 ** without the entry. */

@@ -353,7 +353,7 @@ static void test_backend(void **state)
   tcp_start(&t, f->fn, 30);
   snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", t.port);
   assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
-  assert_int_equal(fn_capabilities(dev), FN_CAP_DEVICE_DELIVERS | FN_CAP_DEVICE_REQUISITES);
+  assert_int_equal(fn_capabilities(dev), FN_CAP_DEVICE_DELIVERS);
   assert_int_equal(fn_capabilities(f->fn), 0);
 
   fn_shtrih_facts_t facts;
