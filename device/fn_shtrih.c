@@ -20,6 +20,9 @@ typedef struct shtrih_fn {
   uint32_t password;
   uint8_t answer[SHTRIH_MAX_MESSAGE];
   uint8_t last_code; /* the register's last error byte, 0 none */
+  /* The receipt kassa is building: the register opens it with the first
+  ** line and learns the tax system at the close. */
+  uint8_t operation, tax_system;
   char last_ru[320], last_en[320];
 } shtrih_fn_t;
 
@@ -157,7 +160,7 @@ static int sh_status(void *self, fn_status_t *out)
   out->shift_open = f.shift_open;
   out->shift_number = p.shift_number;
   out->receipts_in_shift = p.receipt_number;
-  out->receipt_open = f.document == 0x04 || f.document == 0x14;
+  out->receipt_open = f.document == 0x04 || f.document == 0x14 || s->operation;
   out->receipt_items = out->receipt_open ? k.operations : 0;
   out->unsent_documents = x.unsent;
   out->first_unsent_number = x.unsent ? x.first_unsent_number : 0;
@@ -211,8 +214,11 @@ static int sh_state_report(void *self, fn_doc_result_t *out)
 
 static int sh_receipt_cancel(void *self)
 {
+  shtrih_fn_t *s = self;
   shtrih_answer_t a;
-  return simple(self, SHTRIH_CMD_FN_CANCEL_DOCUMENT, &a);
+  int rc = simple(s, SHTRIH_CMD_FN_CANCEL_DOCUMENT, &a);
+  if (rc == 0) s->operation = 0;
+  return rc;
 }
 
 /* FF0A for where the document stands, then FF3A/FF3B for its TLV. */
@@ -292,22 +298,90 @@ static int sh_fn_close(void *self, fn_doc_result_t *out)
   (void)self, (void)out;
   return FN_ERR_UNKNOWN_COMMAND;
 }
+/* The register opens a receipt with its first line (FF46h): begin only
+** notes what the lines and the close will say. */
 static int sh_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, const char *cashier)
 {
-  (void)self, (void)operation, (void)tax_system, (void)cashier;
-  return FN_ERR_UNKNOWN_COMMAND;
+  shtrih_fn_t *s = self;
+  fn_status_t st;
+  (void)cashier; /* 1021 by FF0Ch: not yet (HARDWARE.md) */
+  int rc = sh_status(s, &st);
+  if (rc) return rc;
+  if (!st.shift_open || st.receipt_open || s->operation) return FN_ERR_STATE;
+  s->operation = operation;
+  s->tax_system = tax_system;
+  return 0;
 }
+
+/* A line: FF46h with the line's own requisites, FF4Dh for its 2108. */
 static int sh_receipt_add(void *self, const doc_item_t *item)
 {
-  (void)self, (void)item;
-  return FN_ERR_UNKNOWN_COMMAND;
+  shtrih_fn_t *s = self;
+  shtrih_operation_t op = {0};
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  if (!s->operation) return FN_ERR_STATE;
+  if (item->marked || item->agent.sign || item->has_industry || item->fraction_denominator)
+    return FN_ERR_UNKNOWN_COMMAND; /* marking, agents, 1260, 1291: not yet */
+  op.operation = s->operation;
+  op.quantity_millionths = item->quantity.mantissa;
+  for (uint8_t k = item->quantity.scale; k < 6; k++) op.quantity_millionths *= 10;
+  op.price = item->price;
+  op.total = item->total;
+  op.tax = shtrih_tax_of_vat(item->vat);
+  op.department = 1;
+  op.payment_method = item->payment_method;
+  op.subject = item->subject;
+  snprintf(op.name, sizeof op.name, "%s", item->name);
+  if (item->quantity.scale > 6 || op.tax == 0) return FN_ERR_VALUE;
+  shtrih_encode_operation(&m, s->password, &op);
+  if (m.overflow) return FN_ERR_VALUE; /* a name with no CP1251 form */
+  int rc = call(s, &m, &a, 0);
+  if (rc == 0 && item->measure) {
+    const uint8_t tlv[5] = {0x3C, 0x08, 0x01, 0x00, item->measure}; /* 2108 */
+    shtrih_request(&m, SHTRIH_CMD_FN_OPERATION_TLV, s->password);
+    shtrih_msg_bytes(&m, tlv, sizeof tlv);
+    rc = call(s, &m, &a, 0);
+  }
+  return rc;
 }
+
 static int sh_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool correction,
                             fn_doc_result_t *out)
 {
-  (void)self, (void)cash, (void)cashless, (void)correction, (void)out;
-  return FN_ERR_UNKNOWN_COMMAND;
+  shtrih_fn_t *s = self;
+  shtrih_close_t c = {0};
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  shtrih_fn_status_t f;
+  shtrih_shift_params_t p;
+  uint64_t change = 0;
+  uint32_t number = 0, sign = 0;
+  if (correction) return FN_ERR_UNKNOWN_COMMAND; /* FF35h/FF36h: not yet */
+  if (!s->operation) return FN_ERR_STATE;
+  c.payments[0] = cash;
+  c.payments[1] = cashless;
+  c.tax_system = s->tax_system;
+  shtrih_encode_close(&m, s->password, &c);
+  int rc = call(s, &m, &a, 0);
+  if (rc == 0 && shtrih_decode_close_answer(&a, &change, &number, &sign) != 0) rc = malformed(s);
+  if (rc) return rc;
+  s->operation = 0;
+  /* The receipt's time and its number in the shift, as the FN has them now. */
+  if ((rc = read_fn_status(s, &f)) != 0) return rc;
+  if ((rc = simple(s, SHTRIH_CMD_FN_SHIFT_PARAMS, &a)) != 0) return rc;
+  if (shtrih_decode_shift_params(&a, &p) != 0) return malformed(s);
+  if (out) {
+    memset(out, 0, sizeof *out);
+    out->number = number;
+    out->fiscal_sign = sign;
+    out->time = f.time;
+    out->shift_number = p.shift_number;
+    out->receipt_number = p.receipt_number;
+  }
+  return 0;
 }
+
 static int sh_km_check(void *self, const doc_item_t *item, fn_km_check_t *out)
 {
   (void)self, (void)item, (void)out;

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -39,6 +40,11 @@ struct kkt_emu {
   /* FF3A/FF3B: the document being read out and how far. */
   fn_document_t *reading;
   size_t read_at, read_end;
+  /* The receipt being built (FF46 lines, FF4D requisites), kept in the
+  ** register until FF45 hands it to the FN whole or FF08 drops it. */
+  uint8_t receipt_operation; /* 0: none open */
+  size_t line_count;
+  doc_item_t *lines; /* DOC_MAX_ITEMS */
 };
 
 typedef struct emu_answer {
@@ -91,6 +97,8 @@ static uint8_t h_short_status(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   int rc = fn_status(e->fn, &st);
   if (rc) return fn_code(rc);
   uint8_t mode = SHTRIH_MODE_SHIFT_CLOSED;
+  st.receipt_open = st.receipt_open || e->receipt_operation;
+  st.receipt_items += (uint32_t)e->line_count;
   if (st.receipt_open)
     mode = SHTRIH_MODE_DOCUMENT_OPEN;
   else if (st.shift_open)
@@ -116,8 +124,8 @@ static uint8_t h_fn_status(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   int rc = fn_status(e->fn, &st);
   if (rc) return fn_code(rc);
   put_le(a, (uint8_t)st.phase, 1); /* 1, 3, 7: the phase bits FF01 reports */
-  put_le(a, st.receipt_open ? 0x04 : 0x00, 1);
-  put_le(a, st.receipt_items ? 1 : 0, 1);
+  put_le(a, st.receipt_open || e->receipt_operation ? 0x04 : 0x00, 1);
+  put_le(a, st.receipt_items || e->line_count ? 1 : 0, 1);
   put_le(a, st.shift_open ? 1 : 0, 1);
   put_le(a, 0, 1); /* warnings */
   shtrih_fn_time_put(st.now, t);
@@ -188,7 +196,7 @@ static uint8_t h_begin(kkt_emu_t *e, const request_t *r, emu_answer_t *a, uint16
   fn_status_t st;
   int rc = fn_status(e->fn, &st);
   if (rc) return fn_code(rc);
-  if (st.receipt_open) return fn_code(FN_ERR_STATE);
+  if (st.receipt_open || e->receipt_operation) return fn_code(FN_ERR_STATE);
   e->begun = what;
   return 0;
 }
@@ -253,6 +261,8 @@ static uint8_t h_cancel_document(kkt_emu_t *e, const request_t *r, emu_answer_t 
 {
   (void)r, (void)a;
   e->begun = 0;
+  e->receipt_operation = 0;
+  e->line_count = 0;
   fn_status_t st;
   int rc = fn_status(e->fn, &st);
   if (rc == 0 && st.receipt_open) rc = fn_receipt_cancel(e->fn);
@@ -317,6 +327,98 @@ static uint8_t h_read_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   return 0;
 }
 
+/* FF46: a line; the first opens the receipt with its operation. */
+static uint8_t h_operation(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  (void)a;
+  shtrih_operation_t op;
+  fn_status_t st;
+  int rc = fn_status(e->fn, &st);
+  if (rc) return fn_code(rc);
+  if (shtrih_decode_operation(r->p, r->len, &op) != 0) return SHTRIH_E_FN_UNKNOWN_COMMAND;
+  if (!st.shift_open) return fn_code(FN_ERR_STATE);
+  if (op.operation < 1 || op.operation > 4 || shtrih_vat_of_tax(op.tax) == 0 ||
+      (e->receipt_operation && op.operation != e->receipt_operation))
+    return fn_code(FN_ERR_VALUE);
+  if (e->line_count == DOC_MAX_ITEMS) return fn_code(FN_ERR_TLV_SIZE);
+  if (!e->lines && !(e->lines = calloc(DOC_MAX_ITEMS, sizeof *e->lines)))
+    return fn_code(FN_ERR_NO_MEMORY);
+  doc_item_t *it = &e->lines[e->line_count];
+  memset(it, 0, sizeof *it);
+  snprintf(it->name, sizeof it->name, "%s", op.name);
+  it->price = op.price;
+  /* Millionths, with the zeros the host did not write taken off again. */
+  it->quantity.mantissa = op.quantity_millionths;
+  it->quantity.scale = 6;
+  while (it->quantity.scale > 0 && it->quantity.mantissa % 10 == 0) {
+    it->quantity.mantissa /= 10;
+    it->quantity.scale--;
+  }
+  if (op.total == SHTRIH_SUM_UNSET) { /* the register's: price x quantity, half up */
+    uint64_t scaled = op.price * op.quantity_millionths;
+    op.total = (scaled + 500000) / 1000000;
+  }
+  it->total = op.total;
+  it->vat = shtrih_vat_of_tax(op.tax);
+  it->payment_method = op.payment_method;
+  it->subject = op.subject;
+  e->receipt_operation = op.operation;
+  e->line_count++;
+  return 0;
+}
+
+/* FF4D: a requisite of the last line (2108, the measure, is the one taken). */
+static uint8_t h_operation_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  (void)a;
+  if (e->line_count == 0) return fn_code(FN_ERR_STATE);
+  tlv_reader_t rd;
+  tlv_item_t item;
+  uint8_t v;
+  tlv_reader_init(&rd, r->p, r->len);
+  while (!tlv_reader_done(&rd)) {
+    if (tlv_reader_next(&rd, &item) != 0) return fn_code(FN_ERR_VALUE);
+    if (item.tag != 2108 || tlv_get_byte(&item, &v) != 0) return fn_code(FN_ERR_VALUE);
+    e->lines[e->line_count - 1].measure = v;
+  }
+  return 0;
+}
+
+static void drop_receipt(kkt_emu_t *e)
+{
+  e->receipt_operation = 0;
+  e->line_count = 0;
+}
+
+/* FF45: the receipt to the FN in one go: begin, every line, close. */
+static uint8_t h_close_receipt(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  shtrih_close_t c;
+  fn_doc_result_t d;
+  if (shtrih_decode_close(r->p, r->len, &c) != 0) return SHTRIH_E_FN_UNKNOWN_COMMAND;
+  if (!e->receipt_operation) return fn_code(FN_ERR_STATE);
+  for (size_t i = 2; i < 16; i++)
+    if (c.payments[i]) return fn_code(FN_ERR_VALUE); /* cash and cashless only, here */
+  uint64_t due = 0, paid = c.payments[0] + c.payments[1];
+  for (size_t i = 0; i < e->line_count; i++) due += e->lines[i].total;
+  if (paid < due) return SHTRIH_E_PAYMENT_SHORT;
+  uint64_t change = paid - due, cash = c.payments[0] - (change <= c.payments[0] ? change : 0);
+  if (change > c.payments[0]) return fn_code(FN_ERR_VALUE); /* change only from cash */
+  int rc = fn_receipt_begin(e->fn, e->receipt_operation, c.tax_system, NULL);
+  for (size_t i = 0; rc == 0 && i < e->line_count; i++) rc = fn_receipt_add(e->fn, &e->lines[i]);
+  if (rc == 0) rc = fn_receipt_close(e->fn, cash, c.payments[1], false, &d);
+  if (rc) {
+    fn_status_t st;
+    if (fn_status(e->fn, &st) == 0 && st.receipt_open) (void)fn_receipt_cancel(e->fn);
+    return fn_code(rc); /* the receipt stays open in the register: FF08 drops it */
+  }
+  drop_receipt(e);
+  put_le(a, change, 5);
+  put_le(a, d.number, 4);
+  put_le(a, d.fiscal_sign, 4);
+  return 0;
+}
+
 typedef struct command {
   uint16_t code;
   bool password;     /* the request starts with the password */
@@ -342,6 +444,9 @@ static const command_t commands[] = {
     {SHTRIH_CMD_FN_BEGIN_OPEN_SHIFT, true, 0, h_begin_open},
     {SHTRIH_CMD_FN_BEGIN_CLOSE_SHIFT, true, 0, h_begin_close},
     {SHTRIH_CMD_FN_CLOSE_SHIFT, true, 0, h_close_shift},
+    {SHTRIH_CMD_FN_CLOSE_RECEIPT, true, 0, h_close_receipt},
+    {SHTRIH_CMD_FN_OPERATION, true, 0, h_operation},
+    {SHTRIH_CMD_FN_OPERATION_TLV, true, 0, h_operation_tlv},
 };
 
 int kkt_emu_execute(kkt_emu_t *e, const uint8_t *message, size_t len, uint8_t *answer,
@@ -515,5 +620,6 @@ void kkt_emu_free(kkt_emu_t *emu)
 {
   if (!emu) return;
   free(emu->reading);
+  free(emu->lines);
   free(emu);
 }

@@ -12,6 +12,7 @@
 */
 #include "device/shtrih_cmd.h"
 
+#include <errno.h>
 #include <iconv.h>
 #include <string.h>
 #include <time.h>
@@ -285,6 +286,107 @@ int shtrih_decode_unsent_count(shtrih_answer_t *a, uint16_t *count)
 {
   if (a->error) return -1;
   *count = (uint16_t)shtrih_get_le(a, 2);
+  return finish(a);
+}
+
+/* ---- Receipts ------------------------------------------------------------ */
+
+int shtrih_utf8_to_cp1251(const char *text, uint8_t *out, size_t out_size, size_t *len)
+{
+  if (!text || !out || out_size == 0 || !len) return -1;
+  iconv_t cd = iconv_open("CP1251", "UTF-8");
+  if (cd == (iconv_t)-1) return -1;
+  char *in = (char *)(uintptr_t)text, *o = (char *)out;
+  size_t inleft = strlen(text), outleft = out_size - 1;
+  size_t r = iconv(cd, &in, &inleft, &o, &outleft);
+  int why = errno;
+  iconv_close(cd);
+  *o = '\0';
+  *len = (size_t)(o - (char *)out);
+  /* A text cut at the field's width is fine (E2BIG); one with no CP1251
+  ** form is not (EILSEQ), nor a broken UTF-8 one (EINVAL). */
+  return r == (size_t)-1 && why != E2BIG ? -1 : 0;
+}
+
+static const uint8_t vat_tax[][2] = {{1, 1}, {2, 2}, {5, 3}, {6, 4}, {3, 5}, {4, 6}};
+
+uint8_t shtrih_tax_of_vat(uint8_t vat)
+{
+  for (size_t i = 0; i < sizeof vat_tax / sizeof vat_tax[0]; i++)
+    if (vat_tax[i][0] == vat) return vat_tax[i][1];
+  return 0;
+}
+
+uint8_t shtrih_vat_of_tax(uint8_t tax)
+{
+  for (size_t i = 0; i < sizeof vat_tax / sizeof vat_tax[0]; i++)
+    if (vat_tax[i][1] == tax) return vat_tax[i][0];
+  return 0;
+}
+
+void shtrih_encode_operation(shtrih_msg_t *msg, uint32_t password, const shtrih_operation_t *op)
+{
+  uint8_t name[129];
+  size_t n = 0;
+  shtrih_request(msg, SHTRIH_CMD_FN_OPERATION, password);
+  shtrih_msg_le(msg, op->operation, 1);
+  shtrih_msg_le(msg, op->quantity_millionths, 6);
+  shtrih_msg_le(msg, op->price, 5);
+  shtrih_msg_le(msg, op->total, 5);
+  shtrih_msg_le(msg, SHTRIH_SUM_UNSET, 5);
+  shtrih_msg_le(msg, op->tax, 1);
+  shtrih_msg_le(msg, op->department, 1);
+  shtrih_msg_le(msg, op->payment_method, 1);
+  shtrih_msg_le(msg, op->subject, 1);
+  if (shtrih_utf8_to_cp1251(op->name, name, sizeof name, &n) != 0) msg->overflow = true;
+  shtrih_msg_bytes(msg, name, n);
+}
+
+int shtrih_decode_operation(const uint8_t *p, size_t len, shtrih_operation_t *out)
+{
+  shtrih_answer_t a = {.fields = p, .len = len};
+  memset(out, 0, sizeof *out);
+  out->operation = (uint8_t)shtrih_get_le(&a, 1);
+  out->quantity_millionths = shtrih_get_le(&a, 6);
+  out->price = shtrih_get_le(&a, 5);
+  out->total = shtrih_get_le(&a, 5);
+  (void)shtrih_get_le(&a, 5);
+  out->tax = (uint8_t)shtrih_get_le(&a, 1);
+  out->department = (uint8_t)shtrih_get_le(&a, 1);
+  out->payment_method = (uint8_t)shtrih_get_le(&a, 1);
+  out->subject = (uint8_t)shtrih_get_le(&a, 1);
+  if (a.short_read) return -1;
+  shtrih_get_text(&a, a.len - a.at, out->name, sizeof out->name);
+  return 0;
+}
+
+void shtrih_encode_close(shtrih_msg_t *msg, uint32_t password, const shtrih_close_t *c)
+{
+  shtrih_request(msg, SHTRIH_CMD_FN_CLOSE_RECEIPT, password);
+  for (size_t i = 0; i < 16; i++) shtrih_msg_le(msg, c->payments[i], 5);
+  shtrih_msg_le(msg, 0, 1); /* no discount on the receipt */
+  for (size_t i = 0; i < 6; i++) shtrih_msg_le(msg, SHTRIH_SUM_UNSET, 5);
+  shtrih_msg_le(msg, c->tax_system, 1);
+}
+
+int shtrih_decode_close(const uint8_t *p, size_t len, shtrih_close_t *out)
+{
+  shtrih_answer_t a = {.fields = p, .len = len};
+  memset(out, 0, sizeof *out);
+  for (size_t i = 0; i < 16; i++) out->payments[i] = shtrih_get_le(&a, 5);
+  (void)shtrih_get_le(&a, 1);
+  for (size_t i = 0; i < 6; i++) (void)shtrih_get_le(&a, 5);
+  out->tax_system = (uint8_t)shtrih_get_le(&a, 1);
+  return a.short_read ? -1 : 0;
+}
+
+int shtrih_decode_close_answer(shtrih_answer_t *a, uint64_t *change, uint32_t *number,
+                               uint32_t *fiscal_sign)
+{
+  if (a->error) return -1;
+  *change = shtrih_get_le(a, 5);
+  *number = (uint32_t)shtrih_get_le(a, 4);
+  *fiscal_sign = (uint32_t)shtrih_get_le(a, 4);
   return finish(a);
 }
 

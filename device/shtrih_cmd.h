@@ -49,6 +49,9 @@ enum {
   SHTRIH_CMD_FN_BEGIN_OPEN_SHIFT = 0xFF41,
   SHTRIH_CMD_FN_BEGIN_CLOSE_SHIFT = 0xFF42,
   SHTRIH_CMD_FN_CLOSE_SHIFT = 0xFF43,
+  SHTRIH_CMD_FN_CLOSE_RECEIPT = 0xFF45,
+  SHTRIH_CMD_FN_OPERATION = 0xFF46,
+  SHTRIH_CMD_FN_OPERATION_TLV = 0xFF4D,
 };
 
 /* Error bytes kassa acts on (the rest are only shown, with their text). */
@@ -57,6 +60,7 @@ enum {
   SHTRIH_E_FN_UNKNOWN_COMMAND = 0x01,
   SHTRIH_E_FN_NO_DATA = 0x08,
   SHTRIH_E_BAD_PARAMS = 0x33,
+  SHTRIH_E_PAYMENT_SHORT = 0x45,
   SHTRIH_E_NOT_SUPPORTED = 0x37,
   SHTRIH_E_PASSWORD = 0x4F,
 };
@@ -196,6 +200,56 @@ int shtrih_decode_buffer_status(shtrih_answer_t *a, uint16_t *size, uint8_t *blo
 int shtrih_decode_document_tlv(shtrih_answer_t *a, uint16_t *tag, uint16_t *len);
 /* FF3Fh: documents without the OFD's ticket. */
 int shtrih_decode_unsent_count(shtrih_answer_t *a, uint16_t *count);
+
+/* ---- Receipts ----------------------------------------------------------- */
+
+/*
+** FF46h, "operation v2": one line of a receipt (the first opens it).
+** Layout (password first): operation 1054 (1), quantity in millionths (6),
+** price 1079 (5), sum 1043 (5; all FF: the register computes it), tax sum
+** (5; all FF: the register computes it), tax rate (1: the register's tax
+** table row, shtrih_tax_of_vat), department (1), 1214 (1), 1212 (1), the
+** name 1030 (CP1251, up to 128 bytes). Answer: none beyond the error.
+*/
+typedef struct shtrih_operation {
+  uint8_t operation;
+  uint64_t quantity_millionths;
+  uint64_t price, total; /* total SHTRIH_SUM_UNSET: the register's */
+  uint8_t tax, department, payment_method, subject;
+  char name[257]; /* UTF-8 */
+} shtrih_operation_t;
+#define SHTRIH_SUM_UNSET 0xFFFFFFFFFFull
+void shtrih_encode_operation(shtrih_msg_t *msg, uint32_t password, const shtrih_operation_t *op);
+/* The request's parameters (after code and password) back; -1 when short. */
+int shtrih_decode_operation(const uint8_t *p, size_t len, shtrih_operation_t *out);
+
+/*
+** The register's tax byte for a 1199 value and back. The vendor's default
+** tax table: 1 VAT 20 %, 2 VAT 10 %, 3 VAT 0 %, 4 no VAT, 5 20/120, 6
+** 10/110 (a register whose table 6 was changed differs: HARDWARE.md). 0
+** for a value without a row.
+*/
+uint8_t shtrih_tax_of_vat(uint8_t vat);
+uint8_t shtrih_vat_of_tax(uint8_t tax);
+
+/*
+** FF45h, "close receipt extended v2": 16 payment sums (5 each: 1 cash
+** 1031, 2 cashless 1081, 14 prepayment 1215, 15 credit 1216, 16 other
+** 1217), a discount byte, 6 tax sums (5 each, all FF: the register's),
+** the tax system 1055 (1 bit), a text. Answer: change (5), FD (4), FP (4).
+*/
+typedef struct shtrih_close {
+  uint64_t payments[16];
+  uint8_t tax_system;
+} shtrih_close_t;
+void shtrih_encode_close(shtrih_msg_t *msg, uint32_t password, const shtrih_close_t *c);
+int shtrih_decode_close(const uint8_t *p, size_t len, shtrih_close_t *out);
+int shtrih_decode_close_answer(shtrih_answer_t *a, uint64_t *change, uint32_t *number,
+                               uint32_t *fiscal_sign);
+
+/* UTF-8 text to CP1251 into out (at most out_size - 1 bytes, never half
+** a character; NUL-terminated). -1 when a character has no CP1251 form. */
+int shtrih_utf8_to_cp1251(const char *text, uint8_t *out, size_t out_size, size_t *len);
 
 /* Each decoder: 0, or -1 when the answer's error is not 0 (the caller
 ** reports the error byte) or its fields are shorter than the layout. */

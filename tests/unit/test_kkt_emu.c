@@ -384,6 +384,61 @@ static void test_backend(void **state)
   assert_same_document(dev, f->fn, 1);                          /* the registration report */
   assert_int_equal(fn_shift_open(dev, NULL, &d), FN_ERR_STATE); /* the FN's 02h */
 
+  /* A sale through the register: two lines (one by weight, 2108 = 11),
+  ** paid in cash with change; the FN's receipt holds what was sold. */
+  doc_item_t items[2];
+  fn_fixture_item(&items[0], "Хлеб Бородинский", 5990);
+  fn_fixture_item(&items[1], "Сыр, кг", 89900);
+  items[1].quantity = (doc_quantity_t){350, 3};
+  items[1].total = 31465;
+  items[1].measure = 11;
+  items[1].vat = 2;
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), FN_ERR_STATE);
+  assert_int_equal(fn_receipt_add(dev, &items[0]), 0);
+  assert_int_equal(fn_receipt_add(dev, &items[1]), 0);
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_true(ds.receipt_open);
+  assert_int_equal(ds.receipt_items, 2);
+  assert_int_equal(fn_receipt_close(dev, 40000, 0, false, &d), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(d.number, is.last_document);
+  assert_int_equal(d.receipt_number, 1);
+  assert_same_document(dev, f->fn, d.number);
+  static doc_receipt_t rec;
+  doc_header_t h;
+  uint64_t total = 0;
+  uint8_t sign[6];
+  static fn_document_t doc;
+  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
+  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &rec, &total, sign), 0);
+  assert_int_equal(total, 5990 + 31465);
+  assert_int_equal(rec.item_count, 2);
+  assert_string_equal(rec.items[0].name, "Хлеб Бородинский");
+  assert_int_equal(rec.items[1].quantity.mantissa, 35);
+  assert_int_equal(rec.items[1].quantity.scale, 2);
+  assert_int_equal(rec.items[1].measure, 11);
+  assert_int_equal(rec.items[1].vat, 2);
+  assert_int_equal(rec.cash, 5990 + 31465); /* the change is not a requisite */
+  assert_int_equal(doc_fiscal_sign_printed(sign), d.fiscal_sign);
+  /* Too little paid: the register's 45h, the receipt stays open; cancelled. */
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &items[0]), 0);
+  assert_int_equal(fn_receipt_close(dev, 100, 0, false, &d), FN_ERR_DEVICE);
+  assert_non_null(strstr(fn_shtrih_last_error(dev, false), "0x45"));
+  assert_int_equal(fn_receipt_cancel(dev), 0);
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_false(ds.receipt_open);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(ds.last_document, is.last_document);
+  /* A marked line is not done yet: refused, never sold unmarked. */
+  fn_fixture_marked_item(&items[0], "Туфли", 500000,
+                         "0104600000000017215ABCDEF\x1d"
+                         "93abcd");
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &items[0]), FN_ERR_UNKNOWN_COMMAND);
+  assert_int_equal(fn_receipt_cancel(dev), 0);
+
   /* X report, then the shift closed; the archive reads the same. */
   assert_int_equal(fn_state_report(dev, &d), 0);
   assert_same_document(dev, f->fn, d.number);
@@ -421,7 +476,6 @@ static void test_backend(void **state)
   ofd_client_destroy(client);
   /* What the register does itself is not kassa's. */
   assert_int_equal(fn_notification_next(dev, &(fn_notification_t){0}), FN_ERR_NO_DATA);
-  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), FN_ERR_UNKNOWN_COMMAND);
   assert_string_equal(fn_shtrih_last_error(dev, false), "");
   fn_free(dev);
   tcp_stop(&t);

@@ -407,6 +407,18 @@ static void test_answer_decoders(void **state)
   assert_int_equal(a.len, 5);
   assert_int_equal(a.fields[0] | a.fields[1] << 8, 1215);
 
+  /* FF45h's answer: change 0, FD 82, FP 3E0BBFF2h [L141]. */
+  uint64_t change = 1;
+  uint32_t fd = 0, fp = 0;
+  v = vec("ff45_answer_v2");
+  assert_int_equal(shtrih_v2_decode(v->bytes, v->len, &number, msg, sizeof msg, &n), 0);
+  assert_int_equal(shtrih_answer_parse(msg, n, &a), 0);
+  assert_int_equal(a.command, SHTRIH_CMD_FN_CLOSE_RECEIPT);
+  assert_int_equal(shtrih_decode_close_answer(&a, &change, &fd, &fp), 0);
+  assert_int_equal(change, 0);
+  assert_int_equal(fd, 82);
+  assert_int_equal(fp, 0x3E0BBFF2u);
+
   /* A short answer is refused, never read past its end. */
   const uint8_t cut[] = {0xFF, 0x01, 0x00, 0x03, 0x00};
   shtrih_fn_status_t fs;
