@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fiscal/doc.h"
 #include "fiscal/tlv.h"
 
 typedef struct shtrih_fn {
@@ -168,27 +169,41 @@ static int sh_status(void *self, fn_status_t *out)
   return 0;
 }
 
+static int sh_document_get(void *self, uint32_t number, fn_document_t *out);
+
+/* The time a document carries (1012, to the second; FF01h's clock has
+** only minutes): read back from the archive. */
+static int document_time(shtrih_fn_t *s, uint32_t number, uint32_t *time)
+{
+  static fn_document_t doc; /* one thread uses a backend at a time */
+  doc_summary_t sum;
+  int rc = sh_document_get(s, number, &doc);
+  if (rc) return rc;
+  if (doc_summarize(doc.data, doc.len, &sum) != 0) return malformed(s);
+  *time = sum.time;
+  return 0;
+}
+
 /* A two-step FN document: "begin" then "make", answering shift, FD, FP. */
 static int two_step(shtrih_fn_t *s, uint16_t begin, uint16_t make, bool state_report,
                     fn_doc_result_t *out)
 {
   shtrih_answer_t a;
   shtrih_fd_answer_t d;
-  shtrih_fn_status_t f;
   int rc = simple(s, begin, &a);
   if (rc == 0) rc = simple(s, make, &a);
   if (rc == 0 &&
       (state_report ? shtrih_decode_state_report(&a, &d) : shtrih_decode_shift_fd(&a, &d)) != 0)
     rc = malformed(s);
   if (rc) return rc;
-  /* The document's time is the FN's clock when it was made: read it now. */
-  if ((rc = read_fn_status(s, &f)) != 0) return rc;
+  uint32_t time = 0;
+  if (out && (rc = document_time(s, d.number, &time)) != 0) return rc;
   if (out) {
     memset(out, 0, sizeof *out);
     out->number = d.number;
     out->fiscal_sign = d.fiscal_sign;
     out->shift_number = d.shift_number;
-    out->time = f.time;
+    out->time = time;
   }
   return 0;
 }
@@ -353,7 +368,6 @@ static int sh_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool c
   shtrih_close_t c = {0};
   shtrih_msg_t m;
   shtrih_answer_t a;
-  shtrih_fn_status_t f;
   shtrih_shift_params_t p;
   uint64_t change = 0;
   uint32_t number = 0, sign = 0;
@@ -367,15 +381,16 @@ static int sh_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool c
   if (rc == 0 && shtrih_decode_close_answer(&a, &change, &number, &sign) != 0) rc = malformed(s);
   if (rc) return rc;
   s->operation = 0;
-  /* The receipt's time and its number in the shift, as the FN has them now. */
-  if ((rc = read_fn_status(s, &f)) != 0) return rc;
+  /* The receipt's time and its number in the shift, as the FN has them. */
+  uint32_t time = 0;
+  if (out && (rc = document_time(s, number, &time)) != 0) return rc;
   if ((rc = simple(s, SHTRIH_CMD_FN_SHIFT_PARAMS, &a)) != 0) return rc;
   if (shtrih_decode_shift_params(&a, &p) != 0) return malformed(s);
   if (out) {
     memset(out, 0, sizeof *out);
     out->number = number;
     out->fiscal_sign = sign;
-    out->time = f.time;
+    out->time = time;
     out->shift_number = p.shift_number;
     out->receipt_number = p.receipt_number;
   }

@@ -26,7 +26,8 @@ int cli_cash(const kassa_config_t *cfg, int argc, char **argv);
 int cli_correction(const kassa_config_t *cfg, int argc, char **argv);
 
 /* Shared by `kassa fn|shift|fd|ofd|batch` (defined in cli_ofd.c): open
-** DATA/fn.db (1 with the reason on stderr when it cannot be). */
+** DATA/fn.db, or the register `[fn] backend` names (1 with the reason on
+** stderr when it cannot be). */
 struct fn;
 int cli_delivery_open_fn(const kassa_config_t *cfg, struct fn **fn);
 int cli_sale(const kassa_config_t *cfg, int argc, char **argv);

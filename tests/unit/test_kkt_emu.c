@@ -379,6 +379,7 @@ static void test_backend(void **state)
   assert_int_equal(fn_status(f->fn, &is), 0);
   assert_true(is.shift_open);
   assert_int_equal(d.number, is.last_document);
+  assert_int_equal(d.time, is.last_time); /* to the second, as the FN wrote it */
   assert_int_equal(d.shift_number, is.shift_number);
   assert_same_document(dev, f->fn, d.number);
   assert_same_document(dev, f->fn, 1);                          /* the registration report */
@@ -403,6 +404,7 @@ static void test_backend(void **state)
   assert_int_equal(fn_receipt_close(dev, 40000, 0, false, &d), 0);
   assert_int_equal(fn_status(f->fn, &is), 0);
   assert_int_equal(d.number, is.last_document);
+  assert_int_equal(d.time, is.last_time);
   assert_int_equal(d.receipt_number, 1);
   assert_same_document(dev, f->fn, d.number);
   static doc_receipt_t rec;
