@@ -608,6 +608,11 @@ int kkt_emu_new(fn_t *fn, const kkt_emu_options_t *options, kkt_emu_t **out)
   e->fn = fn;
   if (options) e->o = *options;
   if (!e->o.password) e->o.password = SHTRIH_DEFAULT_PASSWORD;
+  /* A receipt the FN holds open was being handed over by FF45h when the
+  ** register went down; its lines were in the register's memory, which a
+  ** restart loses, as a register's power-on drops its open receipt. */
+  fn_status_t st;
+  if (fn_status(fn, &st) == 0 && st.receipt_open) (void)fn_receipt_cancel(fn);
   if (e->o.byte_ms <= 0) e->o.byte_ms = 1000;
   if (e->o.ack_ms <= 0) e->o.ack_ms = 1000;
   *out = e;

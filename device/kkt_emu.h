@@ -47,7 +47,9 @@ typedef struct kkt_emu_options {
 typedef struct kkt_emu kkt_emu_t;
 
 /* A register around fn (borrowed: the caller frees it after kkt_emu_free).
-** 0, or -1 (NULLs, no memory). options may be NULL. */
+** A receipt fn holds open is cancelled: the register that was building it
+** went down (a register's receipt lives in its memory until FF45h). 0, or
+** -1 (NULLs, no memory). options may be NULL. */
 int kkt_emu_new(fn_t *fn, const kkt_emu_options_t *options, kkt_emu_t **out);
 
 /*

@@ -12,3 +12,10 @@ add_test(NAME device_probe
                  $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-kkt-emu>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(device_probe PROPERTIES TIMEOUT 120)
+# kassa fn|shift|fd through kassa-kkt-emu, and a kill loop through the
+# register with the FN's archive audited afterwards.
+add_test(NAME device_cli
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_device_cli.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-kkt-emu>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(device_cli PROPERTIES TIMEOUT 300)
