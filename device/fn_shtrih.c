@@ -17,7 +17,9 @@
 #include "fiscal/tlv.h"
 
 typedef struct shtrih_fn {
-  shtrih_link_t *link;
+  shtrih_link_t *link; /* NULL after the connection broke: the next call reconnects */
+  char spec[300];
+  shtrih_link_options_t options;
   uint32_t password;
   uint8_t answer[SHTRIH_MAX_MESSAGE];
   uint8_t last_code; /* the register's last error byte, 0 none */
@@ -58,13 +60,19 @@ static int call(shtrih_fn_t *s, const shtrih_msg_t *msg, shtrih_answer_t *a, uin
 {
   size_t len = 0;
   clear_error(s);
-  int rc = shtrih_link_call(s->link, msg, s->answer, sizeof s->answer, &len);
   uint16_t command = msg->data[0] == 0xFF ? (uint16_t)(0xFF00 | msg->data[1]) : msg->data[0];
+  int rc = SHTRIH_LINK_OK;
+  /* A connection that broke is opened again here, never the command sent
+  ** again: the register may have run it (the caller reads the status). */
+  if (!s->link) rc = shtrih_link_open(s->spec, &s->options, &s->link, NULL, 0);
+  if (rc == SHTRIH_LINK_OK) rc = shtrih_link_call(s->link, msg, s->answer, sizeof s->answer, &len);
+  if (rc == SHTRIH_LINK_IO) {
+    shtrih_link_close(s->link);
+    s->link = NULL;
+  }
   if (rc != SHTRIH_LINK_OK) {
-    snprintf(s->last_ru, sizeof s->last_ru, "%s (%s)", shtrih_link_err_message(rc, true),
-             shtrih_link_describe(s->link));
-    snprintf(s->last_en, sizeof s->last_en, "%s (%s)", shtrih_link_err_message(rc, false),
-             shtrih_link_describe(s->link));
+    snprintf(s->last_ru, sizeof s->last_ru, "%s (%s)", shtrih_link_err_message(rc, true), s->spec);
+    snprintf(s->last_en, sizeof s->last_en, "%s (%s)", shtrih_link_err_message(rc, false), s->spec);
     return rc == SHTRIH_LINK_NO_MEMORY ? FN_ERR_NO_MEMORY : FN_ERR_DEVICE_LINK;
   }
   if (shtrih_answer_parse(s->answer, len, a) != 0 || a->command != command) {
@@ -483,6 +491,8 @@ int fn_shtrih_open(const char *spec, uint32_t password, const shtrih_link_option
     return FN_ERR_NO_MEMORY;
   }
   s->password = password ? password : SHTRIH_DEFAULT_PASSWORD;
+  snprintf(s->spec, sizeof s->spec, "%s", spec ? spec : "");
+  if (options) s->options = *options;
   fn->backend = &shtrih_backend;
   fn->self = s;
   int rc = shtrih_link_open(spec, options, &s->link, err, err_size);

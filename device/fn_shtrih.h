@@ -8,7 +8,9 @@
 ** FN's error bytes stay the FN's codes (0x16 is FN_ERR_SHIFT_OVERDUE
 ** here too), the register's own refusals are FN_ERR_DEVICE and a silent
 ** or broken link FN_ERR_DEVICE_LINK, with the register's words kept for
-** fn_shtrih_last_error().
+** fn_shtrih_last_error(). A connection that broke is opened again by the
+** next call (a `kassa serve` outlives a register's restart); the call
+** that saw it break is not repeated: the register may have run it.
 **
 ** What the backend does today (the rest answers FN_ERR_UNKNOWN_COMMAND,
 ** never a made-up success; docs/HARDWARE.md keeps the list):

@@ -290,6 +290,7 @@ typedef struct tcp_register {
   kkt_emu_t *emu;
   int listen_fd;
   int port;
+  volatile int conn; /* the connection being served, -1 none */
   pthread_t thread;
 } tcp_register_t;
 
@@ -299,7 +300,9 @@ static void *tcp_thread(void *arg)
   for (;;) {
     int c = accept(t->listen_fd, NULL, NULL);
     if (c < 0) break;
+    t->conn = c;
     (void)kkt_emu_serve_fd(t->emu, c);
+    t->conn = -1;
     close(c);
   }
   return NULL;
@@ -312,6 +315,7 @@ static void tcp_start(tcp_register_t *t, fn_t *fn, uint32_t password)
   kkt_emu_options_t o = {.password = password};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   assert_int_equal(kkt_emu_new(fn, &o, &t->emu), 0);
+  t->conn = -1;
   t->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(t->listen_fd >= 0);
   assert_int_equal(bind(t->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
@@ -479,6 +483,16 @@ static void test_backend(void **state)
   /* What the register does itself is not kassa's. */
   assert_int_equal(fn_notification_next(dev, &(fn_notification_t){0}), FN_ERR_NO_DATA);
   assert_string_equal(fn_shtrih_last_error(dev, false), "");
+
+  /* The connection drops (the register restarts, the network blinks): the
+  ** call that sees it fails; the next one connects again. */
+  assert_true(t.conn >= 0);
+  shutdown(t.conn, SHUT_RDWR);
+  for (int i = 0; i < 200 && t.conn >= 0; i++) usleep(10000);
+  assert_int_equal(fn_status(dev, &ds), FN_ERR_DEVICE_LINK);
+  assert_non_null(strstr(fn_shtrih_last_error(dev, false), "broke"));
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_string_equal(ds.fn_number, FN_NUMBER);
   fn_free(dev);
   tcp_stop(&t);
 }
