@@ -74,6 +74,12 @@ static uint8_t fn_code(int rc)
   return (uint8_t)(code ? code : 0x03);
 }
 
+/* Four bytes little-endian. */
+static uint32_t le32(const uint8_t *p)
+{
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 typedef struct request {
   const uint8_t *p; /* the parameters after code and password */
   size_t len;
@@ -278,7 +284,7 @@ static int load_document(kkt_emu_t *e, uint32_t number)
 
 static uint8_t h_find_document(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
-  uint32_t number = (uint32_t)(r->p[0] | r->p[1] << 8 | r->p[2] << 16 | (uint32_t)r->p[3] << 24);
+  uint32_t number = le32(r->p);
   int rc = load_document(e, number);
   doc_summary_t s;
   if (rc) return fn_code(rc);
@@ -301,14 +307,13 @@ static uint8_t h_find_document(kkt_emu_t *e, const request_t *r, emu_answer_t *a
 
 static uint8_t h_document_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
-  uint32_t number = (uint32_t)(r->p[0] | r->p[1] << 8 | r->p[2] << 16 | (uint32_t)r->p[3] << 24);
+  uint32_t number = le32(r->p);
   e->read_at = e->read_end = 0;
   int rc = load_document(e, number);
   if (rc) return fn_code(rc);
   if (e->reading->len < TLV_HEADER_SIZE) return fn_code(FN_ERR_FAILURE);
   const uint8_t *d = e->reading->data;
-  put_le(a, (uint16_t)(d[0] | d[1] << 8), 2);
-  put_le(a, (uint16_t)(d[2] | d[3] << 8), 2);
+  put(a, d, TLV_HEADER_SIZE); /* the STLV's tag and length, as stored (LE) */
   e->read_at = TLV_HEADER_SIZE;
   e->read_end = e->reading->len;
   return 0;
@@ -472,9 +477,7 @@ int kkt_emu_execute(kkt_emu_t *e, const uint8_t *message, size_t len, uint8_t *a
     err = unknown;
   } else if (len < head + c->min_params) {
     err = short_request;
-  } else if (c->password && (uint32_t)(message[code_len] | message[code_len + 1] << 8 |
-                                       message[code_len + 2] << 16 |
-                                       (uint32_t)message[code_len + 3] << 24) != e->o.password) {
+  } else if (c->password && le32(message + code_len) != e->o.password) {
     err = SHTRIH_E_PASSWORD;
   } else {
     request_t r = {message + head, len - head};
