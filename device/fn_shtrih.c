@@ -26,6 +26,8 @@ typedef struct shtrih_fn {
   /* The receipt kassa is building: the register opens it with the first
   ** line and learns the tax system at the close. */
   uint8_t operation, tax_system;
+  /* The code FF61h checked last: FF69h decides on it alone. */
+  char last_km[DOC_MAX_KM + 1];
   char last_ru[320], last_en[320];
 } shtrih_fn_t;
 
@@ -46,8 +48,8 @@ static int device_error(shtrih_fn_t *s, uint16_t command, uint8_t code)
            code, shtrih_error_text(code, true));
   snprintf(s->last_en, sizeof s->last_en, "KKT: command %0*Xh: error 0x%02X: %s", width, command,
            code, shtrih_error_text(code, false));
-  bool fn_byte = code < 0x20 || (code >= 0xA0 && code <= 0xB2);
-  return fn_byte && code < 0xA0 ? -(int)code : FN_ERR_DEVICE;
+  int err = shtrih_err_of_fn_byte(code);
+  return err ? err : FN_ERR_DEVICE;
 }
 
 /*
@@ -172,6 +174,13 @@ static int sh_status(void *self, fn_status_t *out)
   out->receipt_open = f.document == 0x04 || f.document == 0x14 || s->operation;
   out->receipt_items = out->receipt_open ? k.operations : 0;
   out->unsent_documents = x.unsent;
+  shtrih_km_status_t km;
+  if (simple(s, SHTRIH_CMD_FN_KM_STATUS, &a) == 0 && shtrih_decode_km_status(&a, &km) == 0) {
+    out->unsent_notifications = km.queued;
+    out->checked_km = km.results_kept;
+    out->marking = (km.flags & 0x01) != 0;
+  }
+  clear_error(s); /* a register without FF70h (no marking) is not a failure */
   out->first_unsent_number = x.unsent ? x.first_unsent_number : 0;
   out->first_unsent_time = x.first_unsent_time;
   return 0;
@@ -344,8 +353,8 @@ static int sh_receipt_add(void *self, const doc_item_t *item)
   shtrih_msg_t m;
   shtrih_answer_t a;
   if (!s->operation) return FN_ERR_STATE;
-  if (item->marked || item->agent.sign || item->has_industry || item->fraction_denominator)
-    return FN_ERR_UNKNOWN_COMMAND; /* marking, agents, 1260, 1291: not yet */
+  if (item->agent.sign || item->has_industry || item->fraction_denominator)
+    return FN_ERR_UNKNOWN_COMMAND; /* agents, 1260, 1291: not yet */
   op.operation = s->operation;
   op.quantity_millionths = item->quantity.mantissa;
   for (uint8_t k = item->quantity.scale; k < 6; k++) op.quantity_millionths *= 10;
@@ -357,9 +366,17 @@ static int sh_receipt_add(void *self, const doc_item_t *item)
   op.subject = item->subject;
   snprintf(op.name, sizeof op.name, "%s", item->name);
   if (item->quantity.scale > 6 || op.tax == 0) return FN_ERR_VALUE;
+  int rc = 0;
+  if (item->marked) { /* FF67h: the code this line sells, then the line */
+    shtrih_request(&m, SHTRIH_CMD_FN_KM_BIND, s->password);
+    shtrih_msg_le(&m, item->km_len, 1);
+    shtrih_msg_bytes(&m, item->km, item->km_len);
+    if (m.overflow) return FN_ERR_PARAMS;
+    if ((rc = call(s, &m, &a, 0)) != 0) return rc;
+  }
   shtrih_encode_operation(&m, s->password, &op);
   if (m.overflow) return FN_ERR_VALUE; /* a name with no CP1251 form */
-  int rc = call(s, &m, &a, 0);
+  rc = call(s, &m, &a, 0);
   if (rc == 0 && item->measure) {
     const uint8_t tlv[5] = {0x3C, 0x08, 0x01, 0x00, item->measure}; /* 2108 */
     shtrih_request(&m, SHTRIH_CMD_FN_OPERATION_TLV, s->password);
@@ -405,21 +422,68 @@ static int sh_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool c
   return 0;
 }
 
+/*
+** FF61h: the register's FN checks the code. Its local result is 2106's
+** bits 0 and 1; a register online asks the OISM itself and adds what the
+** answer said. No request (81) comes back for kassa to send: the register
+** talks to the OISM (FN_CAP_DEVICE_DELIVERS).
+*/
 static int sh_km_check(void *self, const doc_item_t *item, fn_km_check_t *out)
 {
-  (void)self, (void)item, (void)out;
-  return FN_ERR_UNKNOWN_COMMAND;
+  shtrih_fn_t *s = self;
+  shtrih_km_check_t c = {0};
+  shtrih_km_result_t res;
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  if (item->km_len > sizeof c.km) return FN_ERR_PARAMS;
+  c.planned_status = item->km_status ? item->km_status : 1;
+  c.km_len = (uint8_t)item->km_len;
+  memcpy(c.km, item->km, item->km_len);
+  shtrih_encode_km_check(&m, s->password, &c);
+  int rc = call(s, &m, &a, 0);
+  if (rc == 0 && shtrih_decode_km_result(&a, &res) != 0) rc = malformed(s);
+  if (rc) return rc;
+  memset(out, 0, offsetof(fn_km_check_t, request));
+  out->km_type = res.km_type;
+  out->check_result = (uint8_t)(res.local_result | (res.online ? res.online_result : 0));
+  if (res.local_reason == 2)
+    out->tail_status = FN_TAIL_NO_KEY;
+  else if (res.local_reason != 0)
+    out->tail_status = FN_TAIL_UNCHECKABLE;
+  else
+    out->tail_status = (res.local_result & 0x02) ? FN_TAIL_VALID : FN_TAIL_INVALID;
+  snprintf(s->last_km, sizeof s->last_km, "%.*s", (int)item->km_len, item->km);
+  return 0;
 }
+
+/* The OISM's answer goes to the register, not through kassa. */
 static int sh_km_answer(void *self, const uint8_t *doc83, size_t len, fn_km_check_t *out)
 {
   (void)self, (void)doc83, (void)len, (void)out;
-  return FN_ERR_UNKNOWN_COMMAND;
+  return FN_ERR_STATE;
 }
+
+/*
+** FF69h decides on the code FF61h checked last, and only on it. A later
+** decline of a code accepted before (a line taken off the receipt) has no
+** command: the code stays in the register's table until the receipt is
+** closed or cancelled, and FF67h binds only the codes of the lines kassa
+** sends, so it is never sold. That is 0 here, as the till means it.
+*/
 static int sh_km_accept(void *self, const char *km, size_t km_len, bool accept)
 {
-  (void)self, (void)km, (void)km_len, (void)accept;
-  return FN_ERR_UNKNOWN_COMMAND;
+  shtrih_fn_t *s = self;
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  if (strlen(s->last_km) != km_len || memcmp(s->last_km, km, km_len) != 0)
+    return accept ? FN_ERR_NO_DATA : 0;
+  shtrih_request(&m, SHTRIH_CMD_FN_KM_ACCEPT, s->password);
+  shtrih_msg_le(&m, accept ? 1 : 0, 1);
+  int rc = call(s, &m, &a, 0);
+  if (rc == 0) s->last_km[0] = '\0';
+  return rc;
 }
+
 /* An acknowledgement or a ticket is the register's own business. */
 static int sh_bytes_in(void *self, const uint8_t *doc, size_t len)
 {

@@ -45,6 +45,18 @@ struct kkt_emu {
   uint8_t receipt_operation; /* 0: none open */
   size_t line_count;
   doc_item_t *lines; /* DOC_MAX_ITEMS */
+  /* Marking: the code FF61 checked last (FF69 decides on it), the planned
+  ** status (2003) of recent checks, the code FF67 bound to the next line. */
+  char last_km[DOC_MAX_KM + 1];
+  size_t last_km_len;
+  uint8_t last_result;
+  struct {
+    char km[DOC_MAX_KM + 1];
+    uint8_t planned;
+  } planned[32];
+  size_t planned_next;
+  char bound_km[DOC_MAX_KM + 1];
+  size_t bound_km_len;
 };
 
 typedef struct emu_answer {
@@ -66,13 +78,8 @@ static void put_le(emu_answer_t *a, uint64_t v, size_t n)
   put(a, b, n);
 }
 
-/* The FN's refusal as its error byte (0x03, "FN failure", for the
-** emulator's own disk errors, which a real FN cannot have). */
-static uint8_t fn_code(int rc)
-{
-  int code = fn_err_device_code(rc);
-  return (uint8_t)(code ? code : 0x03);
-}
+/* The FN's refusal as the byte a register answers (shtrih_cmd.h). */
+static uint8_t fn_code(int rc) { return shtrih_fn_byte_of_err(rc); }
 
 /* Four bytes little-endian. */
 static uint32_t le32(const uint8_t *p)
@@ -269,6 +276,7 @@ static uint8_t h_cancel_document(kkt_emu_t *e, const request_t *r, emu_answer_t 
   e->begun = 0;
   e->receipt_operation = 0;
   e->line_count = 0;
+  e->bound_km_len = 0;
   fn_status_t st;
   int rc = fn_status(e->fn, &st);
   if (rc == 0 && st.receipt_open) rc = fn_receipt_cancel(e->fn);
@@ -332,6 +340,99 @@ static uint8_t h_read_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   return 0;
 }
 
+/* The planned status FF61 was given for km (1, a piece sold, if none). */
+static uint8_t planned_of(const kkt_emu_t *e, const char *km)
+{
+  for (size_t i = 0; i < sizeof e->planned / sizeof e->planned[0]; i++)
+    if (strcmp(e->planned[i].km, km) == 0) return e->planned[i].planned;
+  return 1;
+}
+
+/* FF61: the FN checks the code; the answer is its local result. This
+** register has no link to the OISM of its own: nothing follows. */
+static uint8_t h_km_check(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  shtrih_km_check_t c;
+  fn_km_check_t *fc;
+  doc_item_t *item;
+  /* A length byte cannot exceed DOC_MAX_KM (255). */
+  if (shtrih_decode_km_check(r->p, r->len, &c) != 0) return SHTRIH_E_FN_UNKNOWN_COMMAND;
+  if (!(fc = malloc(sizeof *fc)) || !(item = calloc(1, sizeof *item))) {
+    free(fc);
+    return fn_code(FN_ERR_NO_MEMORY);
+  }
+  item->marked = true;
+  memcpy(item->km, c.km, c.km_len);
+  item->km_len = c.km_len;
+  item->km_status = c.planned_status;
+  item->quantity = (doc_quantity_t){1, 0};
+  int rc = fn_km_check(e->fn, item, fc);
+  if (rc == 0) {
+    static const uint8_t reason[] = {[FN_TAIL_VALID] = 0,
+                                     [FN_TAIL_INVALID] = 0,
+                                     [FN_TAIL_NO_KEY] = 2,
+                                     [FN_TAIL_KEY_EXPIRED] = 2,
+                                     [FN_TAIL_UNCHECKABLE] = 3};
+    put_le(a, fc->check_result & 0x03, 1);
+    put_le(a,
+           fc->tail_status >= 0 && fc->tail_status <= FN_TAIL_UNCHECKABLE ? reason[fc->tail_status]
+                                                                          : 4,
+           1);
+    put_le(a, fc->km_type, 1);
+    put_le(a, 0, 1);
+    memcpy(e->last_km, item->km, item->km_len + 1);
+    e->last_km_len = item->km_len;
+    e->last_result = fc->check_result;
+    size_t k = e->planned_next++ % (sizeof e->planned / sizeof e->planned[0]);
+    memcpy(e->planned[k].km, item->km, item->km_len + 1);
+    e->planned[k].planned = c.planned_status;
+  }
+  free(fc);
+  free(item);
+  return rc ? fn_code(rc) : 0;
+}
+
+/* FF69: the decision on the code FF61 checked last. */
+static uint8_t h_km_accept(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  if (r->len < 1) return SHTRIH_E_FN_UNKNOWN_COMMAND;
+  if (e->last_km_len == 0) return fn_code(FN_ERR_STATE);
+  int rc = fn_km_accept(e->fn, e->last_km, e->last_km_len, r->p[0] != 0);
+  if (rc) return fn_code(rc);
+  e->last_km_len = 0;
+  put_le(a, e->last_result, 1);
+  return 0;
+}
+
+/* FF67: the code of the next line. */
+static uint8_t h_km_bind(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  if (r->len < 1 || r->p[0] == 0 || r->len < 1u + r->p[0]) return SHTRIH_E_FN_UNKNOWN_COMMAND;
+  memcpy(e->bound_km, r->p + 1, r->p[0]);
+  e->bound_km[r->p[0]] = '\0';
+  e->bound_km_len = r->p[0];
+  put_le(a, 0, 2); /* the code's type as the register reads it: not told here */
+  put_le(a, 0, 1);
+  return 0;
+}
+
+/* FF70: the marking state from the FN. */
+static uint8_t h_km_status(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  (void)r;
+  fn_status_t st;
+  int rc = fn_status(e->fn, &st);
+  if (rc) return fn_code(rc);
+  put_le(a, st.checked_km ? 2 : 1, 1); /* 1 no code being checked, 2 some kept */
+  put_le(a, e->line_count ? 1 : 0, 1);
+  put_le(a, st.marking ? 0x05 : 0x00, 1);
+  put_le(a, st.checked_km > 255 ? 255 : st.checked_km, 1);
+  put_le(a, 0, 1);
+  put_le(a, 0, 1); /* the store below half full: the emulator's is large */
+  put_le(a, st.unsent_notifications > 0xFFFF ? 0xFFFF : st.unsent_notifications, 2);
+  return 0;
+}
+
 /* FF46: a line; the first opens the receipt with its operation. */
 static uint8_t h_operation(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
@@ -367,6 +468,13 @@ static uint8_t h_operation(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   it->vat = shtrih_vat_of_tax(op.tax);
   it->payment_method = op.payment_method;
   it->subject = op.subject;
+  if (e->bound_km_len) { /* FF67 named this line's code */
+    it->marked = true;
+    memcpy(it->km, e->bound_km, e->bound_km_len + 1);
+    it->km_len = e->bound_km_len;
+    it->km_status = planned_of(e, e->bound_km);
+    e->bound_km_len = 0;
+  }
   e->receipt_operation = op.operation;
   e->line_count++;
   return 0;
@@ -452,6 +560,10 @@ static const command_t commands[] = {
     {SHTRIH_CMD_FN_CLOSE_RECEIPT, true, 0, h_close_receipt},
     {SHTRIH_CMD_FN_OPERATION, true, 0, h_operation},
     {SHTRIH_CMD_FN_OPERATION_TLV, true, 0, h_operation_tlv},
+    {SHTRIH_CMD_FN_KM_CHECK, true, 4, h_km_check},
+    {SHTRIH_CMD_FN_KM_BIND, true, 1, h_km_bind},
+    {SHTRIH_CMD_FN_KM_ACCEPT, true, 1, h_km_accept},
+    {SHTRIH_CMD_FN_KM_STATUS, true, 0, h_km_status},
 };
 
 int kkt_emu_execute(kkt_emu_t *e, const uint8_t *message, size_t len, uint8_t *answer,

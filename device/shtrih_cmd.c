@@ -390,6 +390,61 @@ int shtrih_decode_close_answer(shtrih_answer_t *a, uint64_t *change, uint32_t *n
   return finish(a);
 }
 
+/* ---- Marking ------------------------------------------------------------- */
+
+void shtrih_encode_km_check(shtrih_msg_t *msg, uint32_t password, const shtrih_km_check_t *c)
+{
+  shtrih_request(msg, SHTRIH_CMD_FN_KM_CHECK, password);
+  shtrih_msg_le(msg, c->planned_status, 1);
+  shtrih_msg_le(msg, c->mode, 1);
+  shtrih_msg_le(msg, c->km_len, 1);
+  shtrih_msg_le(msg, 0, 1); /* no TLVs: a whole unit */
+  shtrih_msg_bytes(msg, c->km, c->km_len);
+}
+
+int shtrih_decode_km_check(const uint8_t *p, size_t len, shtrih_km_check_t *out)
+{
+  shtrih_answer_t a = {.fields = p, .len = len};
+  memset(out, 0, sizeof *out);
+  out->planned_status = (uint8_t)shtrih_get_le(&a, 1);
+  out->mode = (uint8_t)shtrih_get_le(&a, 1);
+  out->km_len = (uint8_t)shtrih_get_le(&a, 1);
+  size_t tlv_len = (size_t)shtrih_get_le(&a, 1);
+  shtrih_get_bytes(&a, out->km, out->km_len);
+  if (a.short_read || out->km_len == 0 || a.len - a.at != tlv_len) return -1;
+  return 0;
+}
+
+int shtrih_decode_km_result(shtrih_answer_t *a, shtrih_km_result_t *out)
+{
+  memset(out, 0, sizeof *out);
+  if (a->error) return -1;
+  out->local_result = (uint8_t)shtrih_get_le(a, 1);
+  out->local_reason = (uint8_t)shtrih_get_le(a, 1);
+  out->km_type = (uint8_t)shtrih_get_le(a, 1);
+  size_t more = (size_t)shtrih_get_le(a, 1);
+  if (more >= 2) {
+    out->online = true;
+    out->online_code = (uint8_t)shtrih_get_le(a, 1);
+    out->online_result = (uint8_t)shtrih_get_le(a, 1);
+  }
+  return finish(a);
+}
+
+int shtrih_decode_km_status(shtrih_answer_t *a, shtrih_km_status_t *out)
+{
+  memset(out, 0, sizeof *out);
+  if (a->error) return -1;
+  out->check_state = (uint8_t)shtrih_get_le(a, 1);
+  out->notification_state = (uint8_t)shtrih_get_le(a, 1);
+  out->flags = (uint8_t)shtrih_get_le(a, 1);
+  out->results_kept = (uint8_t)shtrih_get_le(a, 1);
+  out->in_notification = (uint8_t)shtrih_get_le(a, 1);
+  out->fill = (uint8_t)shtrih_get_le(a, 1);
+  out->queued = (uint16_t)shtrih_get_le(a, 2);
+  return finish(a);
+}
+
 /* ---- Errors ------------------------------------------------------------ */
 
 /* The FN's errors (FSPrinterErrorXX), read for bytes below 0x20 and A0..B2. */
@@ -427,6 +482,11 @@ static const errtab_t fn_errors[] = {
      "FS: Item marking is temporary blocked"},
     {0xA3, "fn_km_table_full", "ФН: Переполнена таблица проверки кодов маркировки",
      "FS: Item marking table overflow"},
+    {0xAA, "fn_tlv_missing", "ФН: В блоке TLV отсутствуют необходимые реквизиты",
+     "FS: TLB block has no required requisites"},
+    {0xAC, "fn_km_not_checked",
+     "ФН: В реквизите 2007 содержится КМ, который ранее не проверялся в ФН",
+     "FS: Tag 2007 has already checked marking code"},
     ERRTAB_END("Неизвестный код ошибки", "Unknown error code"),
 };
 
@@ -464,6 +524,33 @@ static const errtab_t kkt_errors[] = {
     {0x8F, "not_fiscal", "Касса не фискализирована", "Non fiscal printer"},
     ERRTAB_END("Неизвестный код ошибки", "Unknown error code"),
 };
+
+static const struct {
+  int err;
+  uint8_t code;
+} marking_bytes[] = {
+    {-0x34, 0xA2}, /* FN_ERR_NOTIFY_FULL: marking blocked */
+    {-0x36, 0xA2}, /* FN_ERR_KEYS_EXPIRED: [open], see the header */
+    {-0x35, 0xA3}, /* FN_ERR_KM_TABLE_FULL */
+    {-0x3E, 0xAC}, /* FN_ERR_KM_NOT_CHECKED */
+};
+
+uint8_t shtrih_fn_byte_of_err(int fn_err)
+{
+  for (size_t i = 0; i < sizeof marking_bytes / sizeof marking_bytes[0]; i++)
+    if (marking_bytes[i].err == fn_err) return marking_bytes[i].code;
+  if (fn_err < 0 && fn_err > -0x20) return (uint8_t)-fn_err;
+  if (fn_err == -0x20) return 0x20; /* the OFD's answer refused: the FN's 20h */
+  return 0x03;
+}
+
+int shtrih_err_of_fn_byte(uint8_t code)
+{
+  for (size_t i = 0; i < sizeof marking_bytes / sizeof marking_bytes[0]; i++)
+    if (marking_bytes[i].code == code) return marking_bytes[i].err; /* the first: A2h is 0x34 */
+  if (code > 0 && code < 0x20) return -(int)code;
+  return 0;
+}
 
 static const errtab_t *table_of(uint8_t code)
 {

@@ -52,6 +52,10 @@ enum {
   SHTRIH_CMD_FN_CLOSE_RECEIPT = 0xFF45,
   SHTRIH_CMD_FN_OPERATION = 0xFF46,
   SHTRIH_CMD_FN_OPERATION_TLV = 0xFF4D,
+  SHTRIH_CMD_FN_KM_CHECK = 0xFF61,
+  SHTRIH_CMD_FN_KM_BIND = 0xFF67,
+  SHTRIH_CMD_FN_KM_ACCEPT = 0xFF69,
+  SHTRIH_CMD_FN_KM_STATUS = 0xFF70,
 };
 
 /* Error bytes kassa acts on (the rest are only shown, with their text). */
@@ -247,6 +251,46 @@ int shtrih_decode_close(const uint8_t *p, size_t len, shtrih_close_t *out);
 int shtrih_decode_close_answer(shtrih_answer_t *a, uint64_t *change, uint32_t *number,
                                uint32_t *fiscal_sign);
 
+/* ---- Marking ------------------------------------------------------------- */
+
+/*
+** FF61h, check a marking code in the FN: planned status 2003 (1), check
+** mode (1), the code's length (1), the TLV list's length (1), the code as
+** scanned (GS kept), TLVs (2108 and 1023 for a part sold). Answer: the
+** local check's result (1: 2106 bits 0 and 1), why it was not done (1: 0
+** done, 1 a type the FN does not check, 2 no key, 3 no 91/92, 4 other),
+** the code's type 2100 (1), the length of what follows (1), then, when
+** the register asked the OISM itself: the FN's answer code (1), the
+** result (1: the 2106 bits the answer added) and the OISM's requisites.
+*/
+typedef struct shtrih_km_check {
+  uint8_t planned_status; /* 2003 */
+  uint8_t mode;
+  uint8_t km_len;
+  uint8_t km[255];
+} shtrih_km_check_t;
+void shtrih_encode_km_check(shtrih_msg_t *msg, uint32_t password, const shtrih_km_check_t *c);
+int shtrih_decode_km_check(const uint8_t *p, size_t len, shtrih_km_check_t *out);
+
+typedef struct shtrih_km_result {
+  uint8_t local_result, local_reason, km_type;
+  bool online; /* the register asked the OISM */
+  uint8_t online_code, online_result;
+} shtrih_km_result_t;
+int shtrih_decode_km_result(shtrih_answer_t *a, shtrih_km_result_t *out);
+
+/* FF69h: accept (1) or decline (0) the code last checked. Answer: 2106. */
+/* FF67h: bind a code to the next line: its length (1) and the code. */
+/* FF70h: the marking state. Answer: check state (1), notification state
+** (1), command flags (1), results kept (1), codes in the notification
+** being built (1), the notification store's fill (1), notifications in
+** the queue (2). */
+typedef struct shtrih_km_status {
+  uint8_t check_state, notification_state, flags, results_kept, in_notification, fill;
+  uint16_t queued;
+} shtrih_km_status_t;
+int shtrih_decode_km_status(shtrih_answer_t *a, shtrih_km_status_t *out);
+
 /* UTF-8 text to CP1251 into out (at most out_size - 1 bytes, never half
 ** a character; NUL-terminated). -1 when a character has no CP1251 form. */
 int shtrih_utf8_to_cp1251(const char *text, uint8_t *out, size_t out_size, size_t *len);
@@ -266,5 +310,19 @@ int shtrih_utf8_to_cp1251(const char *text, uint8_t *out, size_t out_size, size_
 */
 const char *shtrih_error_name(uint8_t code);
 const char *shtrih_error_text(uint8_t code, bool russian);
+
+/*
+** fn.h's errors and a register's FN error bytes. The FN's own codes below
+** 20h are the same number (0x16 is FN_ERR_SHIFT_OVERDUE); the marking
+** refusals kassa's emulator numbers 0x34..0x3E are the vendor's A2h
+** (marking blocked: the notification store full; [open]: also for keys
+** older than 90 days, which the vendor's table does not name), A3h (the
+** table of checked codes full) and ACh (a code not checked in the FN).
+** shtrih_fn_byte_of_err: the byte a register answers for an fn_err_t (03h,
+** "FN failure", for one it cannot have); shtrih_err_of_fn_byte: the
+** fn_err_t of an FN byte (a byte below 20h or A0h..B2h), 0 for another.
+*/
+uint8_t shtrih_fn_byte_of_err(int fn_err);
+int shtrih_err_of_fn_byte(uint8_t code);
 
 #endif

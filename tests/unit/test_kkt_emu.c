@@ -437,13 +437,53 @@ static void test_backend(void **state)
   assert_false(ds.receipt_open);
   assert_int_equal(fn_status(f->fn, &is), 0);
   assert_int_equal(ds.last_document, is.last_document);
-  /* A marked line is not done yet: refused, never sold unmarked. */
-  fn_fixture_marked_item(&items[0], "Туфли", 500000,
-                         "0104600000000017215ABCDEF\x1d"
-                         "93abcd");
+  /* A marked sale: FF61h check (the FN verifies the tail with its key),
+  ** FF69h accept, FF67h + FF46h, FF45h; the FN's receipt carries the code
+  ** and its notification waits in the register (FF70h counts it). */
+  fn_key_t key;
+  fn_km_check_t kc;
+  doc_item_t shoe;
+  fn_fixture_hmac_key(&key, "kk01");
+  assert_int_equal(fn_fixture_marked_line(&shoe, "Туфли", 500000, "SH", 1, &key), 0);
+  assert_int_equal(fn_km_check(dev, &shoe, &kc), 0);
+  assert_int_equal(kc.tail_status, FN_TAIL_VALID);
+  assert_int_equal(kc.check_result & 0x03, 0x03);
+  assert_int_equal(kc.request_len, 0); /* the register talks to the OISM */
+  assert_int_equal(fn_km_accept(dev, shoe.km, shoe.km_len, true), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(is.checked_km, 1);
   assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
-  assert_int_equal(fn_receipt_add(dev, &items[0]), FN_ERR_UNKNOWN_COMMAND);
+  assert_int_equal(fn_receipt_add(dev, &shoe), 0);
+  assert_int_equal(fn_receipt_close(dev, 500000, 0, false, &d), 0);
+  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
+  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &rec, &total, sign), 0);
+  assert_int_equal(rec.item_count, 1);
+  assert_true(rec.items[0].marked);
+  assert_int_equal(rec.items[0].km_len, shoe.km_len);
+  assert_memory_equal(rec.items[0].km, shoe.km, shoe.km_len);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(is.unsent_notifications, 1);
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_int_equal(ds.unsent_notifications, 1);
+  assert_true(ds.marking);
+  /* A counterfeit tail: the FN says so; declined, never sold. */
+  doc_item_t fake;
+  assert_int_equal(fn_fixture_marked_line(&fake, "Туфли", 500000, "SH", 2, &key), 0);
+  fake.km[fake.km_len - 1] = fake.km[fake.km_len - 1] == 'A' ? 'B' : 'A';
+  assert_int_equal(fn_km_check(dev, &fake, &kc), 0);
+  assert_int_equal(kc.tail_status, FN_TAIL_INVALID);
+  assert_int_equal(fn_km_accept(dev, fake.km, fake.km_len, false), 0);
+  /* A code never checked (or not the last one): accepting it is refused. */
+  assert_int_equal(fn_km_accept(dev, shoe.km, shoe.km_len, true), FN_ERR_NO_DATA);
+  /* A marked line whose code was not checked: the FN's 0x3E at the close. */
+  doc_item_t other;
+  assert_int_equal(fn_fixture_marked_line(&other, "Туфли", 500000, "SH", 3, &key), 0);
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &other), 0);
+  assert_int_equal(fn_receipt_close(dev, 500000, 0, false, &d), FN_ERR_KM_NOT_CHECKED);
   assert_int_equal(fn_receipt_cancel(dev), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_false(is.receipt_open);
 
   /* X report, then the shift closed; the archive reads the same. */
   assert_int_equal(fn_state_report(dev, &d), 0);

@@ -475,6 +475,16 @@ static void test_error_texts(void **state)
   assert_string_equal(shtrih_error_name(SHTRIH_E_PASSWORD), "password");
   assert_string_equal(shtrih_error_text(SHTRIH_E_PASSWORD, true), "Неверный пароль");
   assert_string_equal(shtrih_error_name(0x16), "fn_shift_overdue");
+  /* fn.h's codes and the register's FN bytes, both ways. */
+  assert_int_equal(shtrih_err_of_fn_byte(0x16), -0x16);
+  assert_int_equal(shtrih_fn_byte_of_err(-0x16), 0x16);
+  assert_int_equal(shtrih_fn_byte_of_err(-0x3E), 0xAC); /* a code not checked */
+  assert_int_equal(shtrih_err_of_fn_byte(0xAC), -0x3E);
+  assert_int_equal(shtrih_err_of_fn_byte(0xA3), -0x35);
+  assert_int_equal(shtrih_err_of_fn_byte(0xA2), -0x34);
+  assert_int_equal(shtrih_err_of_fn_byte(SHTRIH_E_PASSWORD), 0); /* the register's own */
+  assert_int_equal(shtrih_fn_byte_of_err(-0x100), 0x03);      /* the emulator's disk */
+  assert_string_equal(shtrih_error_name(0xAC), "fn_km_not_checked");
 }
 
 /* FN date-times: the vendor's examples and a round trip. */
