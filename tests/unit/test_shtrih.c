@@ -483,7 +483,7 @@ static void test_error_texts(void **state)
   assert_int_equal(shtrih_err_of_fn_byte(0xA3), -0x35);
   assert_int_equal(shtrih_err_of_fn_byte(0xA2), -0x34);
   assert_int_equal(shtrih_err_of_fn_byte(SHTRIH_E_PASSWORD), 0); /* the register's own */
-  assert_int_equal(shtrih_fn_byte_of_err(-0x100), 0x03);      /* the emulator's disk */
+  assert_int_equal(shtrih_fn_byte_of_err(-0x100), 0x03);         /* the emulator's disk */
   assert_string_equal(shtrih_error_name(0xAC), "fn_km_not_checked");
 }
 
