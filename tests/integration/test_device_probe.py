@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """test_device_probe.py KASSA KKT_EMU: `kassa device probe` against two registers.
 
-1. build/kassa-kkt-emu over TCP, with an FN that `kassa fn init/register`
+1. build/kassa-kkt-emu over TCP (and once on a pseudo-terminal, through
+   the serial transport), with an FN that `kassa fn init/register`
    made: the probe prints the emulator's facts (the FN number, phase,
    last document and unsent count `kassa fn status --json` showed before
    the emulator took the file), exit 0. The wrong password: exit 1 with the
@@ -201,6 +202,25 @@ try:
           r.stderr)
     r = kassa("device", "probe")
     check("no --kkt with the emulator backend: exit 2", r.returncode == 2, r.stderr)
+
+    # The same register on a pseudo-terminal: the serial transport.
+    pty_emu = subprocess.Popen([KKT_EMU, "--pty", "--fn-db", os.path.join(root, "pty-fn.db"),
+                                "--fn-number", "9999078900031341"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs.append(pty_emu)
+    line = pty_emu.stdout.readline()
+    check("emulator on a pty", line.startswith("pty /dev/"), line)
+    if line.startswith("pty "):
+        r = probe(f"shtrih:serial:{line.split()[1]}@115200")
+        facts = json.loads(r.stdout) if r.returncode == 0 else {}
+        check("probe over serial (a pty)", r.returncode == 0
+              and facts.get("fn_number") == "9999078900031341"
+              and facts.get("fn_phase") == "ready"
+              and facts.get("connection", "").startswith("serial:/dev/"), r.stdout + r.stderr)
+    r = probe("shtrih:serial:/dev/kassa-no-such-port")
+    check("a serial port that is not there: exit 1, RU and EN", r.returncode == 1
+          and "Не удаётся подключиться к ККТ" in r.stderr and "Cannot connect" in r.stderr,
+          r.stderr)
 
     # --- 2. A loopback register replaying recorded device answers ------------
     v = vectors()
