@@ -57,6 +57,7 @@ struct kkt_emu {
   size_t planned_next;
   char bound_km[DOC_MAX_KM + 1];
   size_t bound_km_len;
+  int64_t last_idle_ms; /* when options.idle last ran (monotonic), 0 never */
 };
 
 typedef struct emu_answer {
@@ -379,7 +380,19 @@ static uint8_t h_km_check(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
                                                                           : 4,
            1);
     put_le(a, fc->km_type, 1);
-    put_le(a, 0, 1);
+    fn_km_check_t *online = NULL;
+    /* A register with its own OISM link asks at once; the FN applies the
+    ** answer (83), and the answer says what it added. */
+    if (e->o.oism_check && fc->request_len > 0 && (online = malloc(sizeof *online)) &&
+        e->o.oism_check(e->o.user, fc, online) == 0) {
+      put_le(a, 2, 1);
+      put_le(a, 0, 1); /* the FN took the answer */
+      put_le(a, online->check_result, 1);
+      fc->check_result = online->check_result;
+    } else {
+      put_le(a, 0, 1);
+    }
+    free(online);
     memcpy(e->last_km, item->km, item->km_len + 1);
     e->last_km_len = item->km_len;
     e->last_result = fc->check_result;
@@ -679,9 +692,12 @@ int kkt_emu_serve_fd(kkt_emu_t *e, int fd)
   if (!e || fd < 0) return -1;
   for (;;) {
     uint8_t b;
-    int rc = read_byte(fd, shtrih_rx_in_frame(&rx) ? e->o.byte_ms : -1, &b);
+    bool in_frame = shtrih_rx_in_frame(&rx);
+    if (!in_frame) kkt_emu_idle(e); /* between commands: the register's own work */
+    int rc = read_byte(fd, in_frame ? e->o.byte_ms : (e->o.idle ? e->o.idle_ms : -1), &b);
     if (rc < 0) return 0; /* the host closed the connection */
-    if (rc == 0) {        /* a frame stopped halfway: dropped */
+    if (rc == 0 && !in_frame) continue;
+    if (rc == 0) { /* a frame stopped halfway: dropped */
       shtrih_rx_reset(&rx);
       continue;
     }
@@ -713,6 +729,18 @@ int kkt_emu_serve_fd(kkt_emu_t *e, int fd)
   }
 }
 
+void kkt_emu_idle(kkt_emu_t *emu)
+{
+  if (!emu || !emu->o.idle) return;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  /* At most once an idle_ms, however busy the host keeps the line. */
+  if (emu->last_idle_ms && now - emu->last_idle_ms < emu->o.idle_ms) return;
+  emu->last_idle_ms = now;
+  emu->o.idle(emu->o.user);
+}
+
 int kkt_emu_new(fn_t *fn, const kkt_emu_options_t *options, kkt_emu_t **out)
 {
   if (!out) return -1;
@@ -730,6 +758,7 @@ int kkt_emu_new(fn_t *fn, const kkt_emu_options_t *options, kkt_emu_t **out)
   if (fn_status(fn, &st) == 0 && st.receipt_open) (void)fn_receipt_cancel(fn);
   if (e->o.byte_ms <= 0) e->o.byte_ms = 1000;
   if (e->o.ack_ms <= 0) e->o.ack_ms = 1000;
+  if (e->o.idle_ms <= 0) e->o.idle_ms = 1000;
   *out = e;
   return 0;
 }

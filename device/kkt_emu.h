@@ -42,6 +42,17 @@ typedef struct kkt_emu_options {
   bool split_writes;            /* one byte per write, 1 ms apart */
   uint32_t drop_ack_of;         /* do not ACK the Nth command (it is still executed) */
   uint32_t garble_answer_of;    /* send the Nth command's answer with a wrong LRC, once */
+  /* A register's own links (kassa-kkt-emu --ofd/--oism): NULL, none.
+  ** idle runs between commands, at least every idle_ms (0: 1000) while the
+  ** host is quiet: where the register delivers its documents. oism_check
+  ** asks the OISM about a code FF61h just checked (check->request is the
+  ** FN's 81) and gives the FN's result after its answer (0), or fails
+  ** (non-zero: the code stays checked offline). Both run on the thread
+  ** that serves, between commands, so the FN is never used twice at once. */
+  void (*idle)(void *user);
+  int (*oism_check)(void *user, const fn_km_check_t *check, fn_km_check_t *out);
+  void *user;
+  int idle_ms;
 } kkt_emu_options_t;
 
 typedef struct kkt_emu kkt_emu_t;
@@ -62,8 +73,13 @@ int kkt_emu_execute(kkt_emu_t *emu, const uint8_t *message, size_t len, uint8_t 
                     size_t answer_size);
 
 /* Plays the register on fd until the peer closes it: 0, or -1 on an I/O
-** error. fd stays open (the caller closes it). */
+** error. fd stays open (the caller closes it). Calls options.idle while
+** the host is quiet. */
 int kkt_emu_serve_fd(kkt_emu_t *emu, int fd);
+
+/* Runs options.idle unless it ran less than idle_ms ago (kassa-kkt-emu
+** between connections; kkt_emu_serve_fd between commands). */
+void kkt_emu_idle(kkt_emu_t *emu);
 
 /* Commands executed since kkt_emu_new (each at most once per frame). */
 uint32_t kkt_emu_executed(const kkt_emu_t *emu);

@@ -22,3 +22,13 @@ set_tests_properties(device_cli PROPERTIES TIMEOUT 300)
 # What a register sends: framing and decoders under libFuzzer (KASSA_FUZZ).
 kassa_fuzz_target(fuzz_shtrih SOURCE fuzz/fuzz_shtrih.c LIBS kassa_device
                   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/shtrih)
+# A register with its own links (kassa-kkt-emu --ofd/--oism): a marked sale
+# through it, its documents and notification delivered by the register.
+if(TARGET kassa-operator)
+  add_test(NAME device_operator
+           COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_device_operator.py
+                   $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-kkt-emu>
+                   $<TARGET_FILE:kassa-operator>
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(device_operator PROPERTIES TIMEOUT 180)
+endif()

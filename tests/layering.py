@@ -8,6 +8,7 @@ Two rules, each from docs/ARCHITECTURE.md:
      scanner, fiscal      -> common
      ofd                  -> common, fiscal
      device               -> common, fiscal   (cash registers behind fn.h)
+     device/emulator      -> common, fiscal, ofd, device (kassa-kkt-emu, a program)
      pos/till             -> common, scanner, fiscal, ofd, device
      pos/print            -> pos/till (and what it may use)
      pos/serve            -> pos/print, pos/till (...)
@@ -39,6 +40,7 @@ ALLOWED = {
     "fiscal": {"common"},
     "ofd": {"common", "fiscal"},
     "device": {"common", "fiscal"},
+    "device/emulator": {"common", "fiscal", "ofd", "device"},
     "pos/till": MODULES,
     "pos/print": MODULES | {"pos/till"},
     "pos/serve": MODULES | {"pos/print", "pos/till"},

@@ -392,6 +392,14 @@ static int flush_cmd(const kassa_config_t *cfg, int argc, char **argv)
     links_close(&links);
     return 1;
   }
+  if (fn_capabilities(fn) & FN_CAP_DEVICE_DELIVERS) {
+    printf("the cash register delivers its own documents and notifications: nothing for kassa "
+           "to send\n  Касса (ККТ) сама передаёт документы в ОФД и уведомления в ОИСМ: "
+           "kassa ничего не отправляет.\n");
+    fn_free(fn);
+    links_close(&links);
+    return 0;
+  }
   uint32_t docs = 0, notes = 0, rejected = 0, unused = 0;
   /* Both channels run: a dead OFD link must not hold back the OISM batch. */
   int failed = flush_channel(&links, fn, "OFD", "document", ofd_host, ofd_port, FRAME_PROFILE_OFD,

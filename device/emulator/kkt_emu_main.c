@@ -1,8 +1,17 @@
 /*
-** device/kkt_emu_main.c: kassa-kkt-emu, a Shtrih-M register for tests.
+** device/emulator/kkt_emu_main.c: kassa-kkt-emu, a Shtrih-M register for
+** tests.
 **
 **   kassa-kkt-emu --port N [--fn-db PATH] [--fn-number NUMBER] [--password P]
+**                 [--ofd HOST:PORT] [--oism HOST:PORT]
 **   kassa-kkt-emu --pty    [--fn-db PATH] ...
+**
+** With --ofd and --oism the register has its own links, as a real one
+** does (fn.h, FN_CAP_DEVICE_DELIVERS): between commands it delivers its
+** FN's documents to the OFD and sale notifications to the OISM (ofd/'s
+** client, the same code kassa's outbox runs), and FF61h asks the OISM
+** about a code at once. This program is why device/emulator/ is a room of
+** its own: it uses ofd/, which device/ itself may not.
 **
 ** Listens on 127.0.0.1:N (N 0: a free port) and plays a register with the
 ** FN emulator at PATH inside (created, unregistered, when the file does
@@ -18,6 +27,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,18 +39,75 @@
 #include "device/kkt_emu.h"
 #include "fiscal/crypto.h"
 #include "fiscal/fn_emu.h"
+#include "ofd/client.h"
 
-static volatile sig_atomic_t stopping;
+/* SIGTERM/SIGINT: off at once, as a register switched off. Every FN
+** document is one committed transaction, and the answer kept for the
+** host is in memory as a register's is: nothing is left half done. */
 static void on_signal(int sig)
 {
   (void)sig;
-  stopping = 1;
+  _exit(0);
+}
+
+/* The register's own links: what idle and oism_check use. */
+typedef struct links {
+  fn_t *fn;
+  ofd_client_t *ofd, *oism;
+  int last_rc;
+} links_t;
+
+/* Between commands: what the FN owes goes out (each run stops at the
+** first fault; the client's backoff keeps a dead link from being hammered). */
+static void deliver(void *user)
+{
+  links_t *l = user;
+  int rc = 0;
+  if (l->ofd) rc = ofd_deliver_documents(l->fn, l->ofd, NULL, NULL, NULL);
+  if (l->oism && rc == 0) rc = ofd_deliver_notifications(l->fn, l->oism, NULL, NULL, NULL);
+  /* A register's log: each new failure once, not every second. */
+  if (rc != 0 && rc != l->last_rc)
+    fprintf(stderr, "kassa-kkt-emu: delivery: %s\n", ofd_err_message(rc, false));
+  l->last_rc = rc;
+}
+
+static int ask_oism(void *user, const fn_km_check_t *check, fn_km_check_t *out)
+{
+  links_t *l = user;
+  return l->oism ? ofd_km_request(l->fn, l->oism, check, 1500, out) : -1;
+}
+
+/* HOST:PORT into a client of the profile; 0, or -1 after a message. */
+static int open_link(const char *what, const char *endpoint, frame_profile_t profile,
+                     ofd_client_t **out)
+{
+  char host[256];
+  const char *colon = strrchr(endpoint, ':');
+  char *end = NULL;
+  long port = colon ? strtol(colon + 1, &end, 10) : 0;
+  if (!colon || colon == endpoint || (size_t)(colon - endpoint) >= sizeof host || *end ||
+      port <= 0 || port > 65535) {
+    fprintf(stderr, "kassa-kkt-emu: --%s takes HOST:PORT\n", what);
+    return -1;
+  }
+  memcpy(host, endpoint, (size_t)(colon - endpoint));
+  host[colon - endpoint] = '\0';
+  ofd_client_options_t o;
+  ofd_client_options_init(&o);
+  o.host = host;
+  o.port = (uint16_t)port;
+  o.profile = profile;
+  if (ofd_client_create(&o, out) != 0) {
+    fprintf(stderr, "kassa-kkt-emu: cannot make the %s client\n", what);
+    return -1;
+  }
+  return 0;
 }
 
 static int usage(void)
 {
   fprintf(stderr, "usage: kassa-kkt-emu (--port N | --pty) [--fn-db PATH] [--fn-number NUMBER] "
-                  "[--password P]\n");
+                  "[--password P] [--ofd HOST:PORT] [--oism HOST:PORT]\n");
   return 2;
 }
 
@@ -55,7 +122,7 @@ static int serve_pty(kkt_emu_t *emu)
   }
   printf("pty %s\n", ptsname(master));
   fflush(stdout);
-  while (!stopping) {
+  for (;;) {
     (void)kkt_emu_serve_fd(emu, master);
     usleep(50000);
   }
@@ -78,9 +145,12 @@ static int serve_tcp(kkt_emu_t *emu, long port)
   }
   printf("listening on %u\n", ntohs(addr.sin_port));
   fflush(stdout);
-  while (!stopping) {
+  for (;;) {
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    kkt_emu_idle(emu); /* between connections: the register's own work */
+    if (poll(&p, 1, 1000) <= 0) continue;
     int c = accept(s, NULL, NULL);
-    if (c < 0) continue; /* EINTR from a signal: the loop checks stopping */
+    if (c < 0) continue;
     (void)kkt_emu_serve_fd(emu, c);
     close(c);
   }
@@ -96,8 +166,10 @@ int main(int argc, char **argv)
                                           {"fn-number", required_argument, NULL, 'n'},
                                           {"password", required_argument, NULL, 'w'},
                                           {"help", no_argument, NULL, 'h'},
+                                          {"ofd", required_argument, NULL, 'o'},
+                                          {"oism", required_argument, NULL, 'i'},
                                           {NULL, 0, NULL, 0}};
-  const char *db = "kkt-emu-fn.db", *number = "9999078900012345";
+  const char *db = "kkt-emu-fn.db", *number = "9999078900012345", *ofd = NULL, *oism = NULL;
   long port = -1, password = 30;
   int opt, use_pty = 0;
   while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -115,6 +187,12 @@ int main(int argc, char **argv)
       break;
     case 'n':
       number = optarg;
+      break;
+    case 'o':
+      ofd = optarg;
+      break;
+    case 'i':
+      oism = optarg;
       break;
     case 'w':
       password = strtol(optarg, &end, 10);
@@ -146,14 +224,27 @@ int main(int argc, char **argv)
     fprintf(stderr, "kassa-kkt-emu: cannot open the FN %s: %s\n", db, fn_err_message(rc, false));
     return 1;
   }
-  kkt_emu_options_t eo = {.password = (uint32_t)password};
+  links_t links = {.fn = fn};
+  if ((ofd && open_link("ofd", ofd, FRAME_PROFILE_OFD, &links.ofd) != 0) ||
+      (oism && open_link("oism", oism, FRAME_PROFILE_OISM, &links.oism) != 0)) {
+    ofd_client_destroy(links.ofd);
+    fn_free(fn);
+    return 2;
+  }
+  kkt_emu_options_t eo = {.password = (uint32_t)password, .user = &links};
+  if (ofd || oism) eo.idle = deliver;
+  if (oism) eo.oism_check = ask_oism;
   kkt_emu_t *emu = NULL;
   if (kkt_emu_new(fn, &eo, &emu) != 0) {
+    ofd_client_destroy(links.ofd);
+    ofd_client_destroy(links.oism);
     fn_free(fn);
     return 1;
   }
   rc = use_pty ? serve_pty(emu) : serve_tcp(emu, port);
   kkt_emu_free(emu);
+  ofd_client_destroy(links.ofd);
+  ofd_client_destroy(links.oism);
   fn_free(fn);
   return rc;
 }
