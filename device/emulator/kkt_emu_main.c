@@ -18,8 +18,9 @@
 ** not exist; default ./kkt-emu-fn.db). Prints "listening on PORT" (or
 ** "pty PATH") on stdout once it can be reached, then serves one connection
 ** at a time, as a register does. The FN's clock is the system's, or
-** KASSA_FAKE_NOW (fn_emu.h). Exit 0 on SIGTERM/SIGINT, 1 on a start-up
-** failure with the reason on stderr, 2 on a usage error.
+** KASSA_FAKE_NOW (fn_emu.h). Exit 0 at once on SIGTERM/SIGINT (a
+** register switched off: see on_signal), 1 on a start-up failure with the
+** reason on stderr, 2 on a usage error.
 */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -122,12 +123,10 @@ static int serve_pty(kkt_emu_t *emu)
   }
   printf("pty %s\n", ptsname(master));
   fflush(stdout);
-  for (;;) {
+  for (;;) { /* until a signal ends the process */
     (void)kkt_emu_serve_fd(emu, master);
     usleep(50000);
   }
-  close(master);
-  return 0;
 }
 
 static int serve_tcp(kkt_emu_t *emu, long port)
@@ -153,9 +152,7 @@ static int serve_tcp(kkt_emu_t *emu, long port)
     if (c < 0) continue;
     (void)kkt_emu_serve_fd(emu, c);
     close(c);
-  }
-  close(s);
-  return 0;
+  } /* until a signal ends the process */
 }
 
 int main(int argc, char **argv)
