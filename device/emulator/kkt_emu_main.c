@@ -3,14 +3,15 @@
 ** tests.
 **
 **   kassa-kkt-emu --port N [--fn-db PATH] [--fn-number NUMBER] [--password P]
-**                 [--ofd HOST:PORT] [--oism HOST:PORT]
+**                 [--ofd HOST:PORT] [--oism HOST:PORT] [--keys HOST:PORT]
 **   kassa-kkt-emu --pty    [--fn-db PATH] ...
 **
 ** With --ofd and --oism the register has its own links, as a real one
 ** does (fn.h, FN_CAP_DEVICE_DELIVERS): between commands it delivers its
 ** FN's documents to the OFD and sale notifications to the OISM (ofd/'s
 ** client, the same code kassa's outbox runs), and FF61h asks the OISM
-** about a code at once. This program is why device/emulator/ is a room of
+** about a code at once; with --keys it loads its FN's verification keys
+** from the key server at start and daily. This program is why device/emulator/ is a room of
 ** its own: it uses ofd/, which device/ itself may not.
 **
 ** Listens on 127.0.0.1:N (N 0: a free port) and plays a register with the
@@ -35,6 +36,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "device/kkt_emu.h"
@@ -54,8 +56,9 @@ static void on_signal(int sig)
 /* The register's own links: what idle and oism_check use. */
 typedef struct links {
   fn_t *fn;
-  ofd_client_t *ofd, *oism;
+  ofd_client_t *ofd, *oism, *keys;
   int last_rc;
+  time_t keys_at; /* when the keys were last updated, 0 never */
 } links_t;
 
 /* Between commands: what the FN owes goes out (each run stops at the
@@ -64,7 +67,13 @@ static void deliver(void *user)
 {
   links_t *l = user;
   int rc = 0;
-  if (l->ofd) rc = ofd_deliver_documents(l->fn, l->ofd, NULL, NULL, NULL);
+  /* Keys at once and then daily, as a register keeps its FN's keys fresh. */
+  time_t now = time(NULL);
+  if (l->keys && (l->keys_at == 0 || now - l->keys_at > 24 * 3600)) {
+    rc = ofd_keys_update(l->fn, l->keys, NULL);
+    if (rc == 0) l->keys_at = now;
+  }
+  if (l->ofd && rc == 0) rc = ofd_deliver_documents(l->fn, l->ofd, NULL, NULL, NULL);
   if (l->oism && rc == 0) rc = ofd_deliver_notifications(l->fn, l->oism, NULL, NULL, NULL);
   /* A register's log: each new failure once, not every second. */
   if (rc != 0 && rc != l->last_rc)
@@ -108,7 +117,7 @@ static int open_link(const char *what, const char *endpoint, frame_profile_t pro
 static int usage(void)
 {
   fprintf(stderr, "usage: kassa-kkt-emu (--port N | --pty) [--fn-db PATH] [--fn-number NUMBER] "
-                  "[--password P] [--ofd HOST:PORT] [--oism HOST:PORT]\n");
+                  "[--password P] [--ofd HOST:PORT] [--oism HOST:PORT] [--keys HOST:PORT]\n");
   return 2;
 }
 
@@ -157,16 +166,14 @@ static int serve_tcp(kkt_emu_t *emu, long port)
 
 int main(int argc, char **argv)
 {
-  static const struct option options[] = {{"port", required_argument, NULL, 'p'},
-                                          {"pty", no_argument, NULL, 't'},
-                                          {"fn-db", required_argument, NULL, 'f'},
-                                          {"fn-number", required_argument, NULL, 'n'},
-                                          {"password", required_argument, NULL, 'w'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {"ofd", required_argument, NULL, 'o'},
-                                          {"oism", required_argument, NULL, 'i'},
-                                          {NULL, 0, NULL, 0}};
-  const char *db = "kkt-emu-fn.db", *number = "9999078900012345", *ofd = NULL, *oism = NULL;
+  static const struct option options[] = {
+      {"port", required_argument, NULL, 'p'},     {"pty", no_argument, NULL, 't'},
+      {"fn-db", required_argument, NULL, 'f'},    {"fn-number", required_argument, NULL, 'n'},
+      {"password", required_argument, NULL, 'w'}, {"help", no_argument, NULL, 'h'},
+      {"ofd", required_argument, NULL, 'o'},      {"keys", required_argument, NULL, 'k'},
+      {"oism", required_argument, NULL, 'i'},     {NULL, 0, NULL, 0}};
+  const char *db = "kkt-emu-fn.db", *number = "9999078900012345", *ofd = NULL, *oism = NULL,
+             *keys = NULL;
   long port = -1, password = 30;
   int opt, use_pty = 0;
   while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -190,6 +197,9 @@ int main(int argc, char **argv)
       break;
     case 'i':
       oism = optarg;
+      break;
+    case 'k':
+      keys = optarg;
       break;
     case 'w':
       password = strtol(optarg, &end, 10);
@@ -223,18 +233,21 @@ int main(int argc, char **argv)
   }
   links_t links = {.fn = fn};
   if ((ofd && open_link("ofd", ofd, FRAME_PROFILE_OFD, &links.ofd) != 0) ||
-      (oism && open_link("oism", oism, FRAME_PROFILE_OISM, &links.oism) != 0)) {
+      (oism && open_link("oism", oism, FRAME_PROFILE_OISM, &links.oism) != 0) ||
+      (keys && open_link("keys", keys, FRAME_PROFILE_KEYS, &links.keys) != 0)) {
     ofd_client_destroy(links.ofd);
+    ofd_client_destroy(links.oism);
     fn_free(fn);
     return 2;
   }
   kkt_emu_options_t eo = {.password = (uint32_t)password, .user = &links};
-  if (ofd || oism) eo.idle = deliver;
+  if (ofd || oism || keys) eo.idle = deliver;
   if (oism) eo.oism_check = ask_oism;
   kkt_emu_t *emu = NULL;
   if (kkt_emu_new(fn, &eo, &emu) != 0) {
     ofd_client_destroy(links.ofd);
     ofd_client_destroy(links.oism);
+    ofd_client_destroy(links.keys);
     fn_free(fn);
     return 1;
   }
@@ -242,6 +255,7 @@ int main(int argc, char **argv)
   kkt_emu_free(emu);
   ofd_client_destroy(links.ofd);
   ofd_client_destroy(links.oism);
+  ofd_client_destroy(links.keys);
   fn_free(fn);
   return rc;
 }
