@@ -2128,6 +2128,8 @@ static size_t spec_fixed_total(const char *spec)
   return total;
 }
 
+static bool message_templates_ok(void);
+
 int markcode_tables_check(void)
 {
   size_t n = sizeof gs1_ais / sizeof gs1_ais[0];
@@ -2164,6 +2166,7 @@ int markcode_tables_check(void)
         if (strcmp(ai_roles[r], ai) == 0) role = r;
       if (ai_id(ai) != role) return MARKCODE_TABLES_BAD_ROLE;
     }
+  if (!message_templates_ok()) return MARKCODE_TABLES_BAD_MESSAGE;
   return 0;
 }
 
@@ -2188,22 +2191,46 @@ const char *markcode_fix_name(markcode_fix_t fix)
   return NULL;
 }
 
+/* Append n bytes of s at *o in buf (size bytes), as snprintf would: what
+** does not fit is dropped, room is kept for the NUL. */
+static void message_put(char *buf, size_t size, size_t *o, const char *s, size_t n)
+{
+  size_t room = *o < size - 1 ? size - 1 - *o : 0;
+  memcpy(buf + *o, s, n < room ? n : room);
+  *o += n < room ? n : room;
+}
+
 const char *markcode_message(const markcode_t *mc, markcode_lang_t lang, char *buf, size_t size)
 {
   if (!buf || size == 0) return buf;
   markcode_err_t err = mc ? mc->err : MARKCODE_ERR_EMPTY;
   if ((unsigned)err >= MARKCODE_ERR__COUNT) err = MARKCODE_ERR_UNKNOWN_FORMAT;
   const char *tmpl = lang == MARKCODE_LANG_EN ? err_table[err].en : err_table[err].ru;
-  /* Templates come from the constant table above, never from input. */
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-#endif
-  snprintf(buf, size, tmpl, mc ? mc->err_detail : "");
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+  const char *detail = mc ? mc->err_detail : "";
+  /* A template holds at most one "%s" and no other '%' (the table check
+  ** holds it to that), so the detail goes in by hand: what snprintf would
+  ** write, without its cost (a bulk parse writes a message per refusal). */
+  const char *hole = strstr(tmpl, "%s");
+  size_t o = 0;
+  if (hole) {
+    message_put(buf, size, &o, tmpl, (size_t)(hole - tmpl));
+    message_put(buf, size, &o, detail, strlen(detail));
+    tmpl = hole + 2;
+  }
+  message_put(buf, size, &o, tmpl, strlen(tmpl));
+  buf[o] = '\0';
   return buf;
+}
+
+/* Does every message template hold at most one "%s" and no other '%'? */
+static bool message_templates_ok(void)
+{
+  for (int e = 0; e < MARKCODE_ERR__COUNT; e++)
+    for (int l = 0; l < 2; l++) {
+      const char *t = l ? err_table[e].en : err_table[e].ru, *pct = strchr(t, '%');
+      if (pct && (pct[1] != 's' || strchr(pct + 2, '%'))) return false;
+    }
+  return true;
 }
 
 int markcode_same(const markcode_t *a, const markcode_t *b)

@@ -30,6 +30,9 @@ add_test(NAME cli_accept COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 kassa_fuzz_target(fuzz_utd SOURCE fuzz/fuzz_utd.c LIBS kassa_pos
                   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/utd)
+# `kassa code parse`'s direct JSON writer against jansson's output (issue 20).
+kassa_fuzz_target(fuzz_markcode_json SOURCE fuzz/fuzz_markcode_json.c LIBS kassa_pos
+                  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/markcode)
 # Remarking labels (pos/print/label.h) read back by scanner/image.h.
 kassa_unit_test(test_label SOURCES unit/test_label.c LIBS kassa_pos m)
 set_tests_properties(test_label PROPERTIES TIMEOUT 120)
