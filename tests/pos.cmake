@@ -22,6 +22,9 @@ set_tests_properties(cli_cache PROPERTIES TIMEOUT 180)
 add_library(kassa_till_fixture STATIC support/till_fixture.c)
 target_link_libraries(kassa_till_fixture PUBLIC kassa_pos kassa_test_support)
 kassa_unit_test(test_till SOURCES unit/test_till.c LIBS kassa_pos kassa_till_fixture)
+# A power cut that takes the basket's and the cache's unflushed commits (issue 20).
+kassa_unit_test(test_power_cut SOURCES unit/test_power_cut.c LIBS kassa_pos kassa_till_fixture)
+set_tests_properties(test_power_cut PROPERTIES TIMEOUT 60)
 # Goods acceptance (pos/till/accept.h): UTD and list import, comparison, the
 # decision against a real cache; `kassa accept` end to end; the UTD fuzzer.
 kassa_unit_test(test_accept SOURCES unit/test_accept.c LIBS kassa_pos)
