@@ -109,7 +109,23 @@ int sale_store_open(till_t *t, char *err, size_t err_size)
   return 0;
 }
 
-static int exec(till_t *t, const char *sql) { return db_exec(t->db, sql, NULL, 0); }
+/* The basket's statement for sql (one statement, a fixed text), compiled
+** once for the till's life (common/db.h: db_stmts); NULL when it does not
+** compile. Hand it back with done(). */
+static sqlite3_stmt *stmt(till_t *t, const char *sql)
+{
+  int rc;
+  return db_stmts_get(&t->basket_stmts, t->db, sql, &rc);
+}
+static void done(till_t *t, sqlite3_stmt *s) { db_stmts_put(&t->basket_stmts, s); }
+
+/* Runs sql: a fixed single statement through the kept ones, a text of
+** several (rare paths) as it is. */
+static int exec(till_t *t, const char *sql)
+{
+  return strchr(sql, ';') ? db_exec(t->db, sql, NULL, 0)
+                          : db_stmts_exec(&t->basket_stmts, t->db, sql);
+}
 
 static int begin(till_t *t)
 {
@@ -128,14 +144,12 @@ static int journal(till_t *t, const char *scan, size_t len, bool add)
 {
   sqlite3_stmt *s = NULL;
   int rc = SALE_ERR_STORAGE;
-  if (sqlite3_prepare_v2(t->db,
-                         add ? "INSERT OR IGNORE INTO checking(scan) VALUES(?)"
-                             : "DELETE FROM checking WHERE scan = ?",
-                         -1, &s, NULL) == SQLITE_OK) {
+  if ((s = stmt(t, add ? "INSERT OR IGNORE INTO checking(scan) VALUES(?)"
+                       : "DELETE FROM checking WHERE scan = ?")) != NULL) {
     sqlite3_bind_blob(s, 1, scan, (int)len, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_DONE) rc = 0;
   }
-  sqlite3_finalize(s);
+  done(t, s);
   return rc;
 }
 
@@ -147,7 +161,7 @@ static int journal_recover(till_t *t, const sale_basket_t *b)
   markcode_t *mc = malloc(sizeof *mc);
   int step;
   if (!mc) return SALE_ERR_STORAGE;
-  if (sqlite3_prepare_v2(t->db, "SELECT scan FROM checking", -1, &s, NULL) != SQLITE_OK) {
+  if (!(s = stmt(t, "SELECT scan FROM checking"))) {
     free(mc);
     return SALE_ERR_STORAGE;
   }
@@ -160,7 +174,7 @@ static int journal_recover(till_t *t, const sale_basket_t *b)
       if (b->lines[i].marked && !strcmp(b->lines[i].km, mc->normalized)) held = true;
     if (!held) fn_km_accept(t->fn, mc->normalized, mc->normalized_len, false);
   }
-  sqlite3_finalize(s);
+  done(t, s);
   free(mc);
   if (step != SQLITE_DONE) return SALE_ERR_STORAGE;
   return exec(t, "DELETE FROM checking") == SQLITE_OK ? 0 : SALE_ERR_STORAGE;
@@ -221,10 +235,8 @@ static int load_marks(till_t *t, sale_basket_t *b, uint32_t *closing_after, int6
   memset(b, 0, sizeof *b);
   if (closing_after) *closing_after = 0;
   if (opened_after) *opened_after = -1;
-  if (sqlite3_prepare_v2(t->db,
-                         "SELECT operation, cashier, opened_ms, closing_after, "
-                         "coalesce(opened_after, -1) FROM basket",
-                         -1, &s, NULL) != SQLITE_OK)
+  if (!(s = stmt(t, "SELECT operation, cashier, opened_ms, closing_after, "
+                    "coalesce(opened_after, -1) FROM basket")))
     goto fail;
   int step = sqlite3_step(s);
   if (step == SQLITE_DONE) {
@@ -239,9 +251,9 @@ static int load_marks(till_t *t, sale_basket_t *b, uint32_t *closing_after, int6
   b->opened_ms = sqlite3_column_int64(s, 2);
   if (closing_after) *closing_after = (uint32_t)sqlite3_column_int64(s, 3);
   if (opened_after) *opened_after = sqlite3_column_int64(s, 4);
-  sqlite3_finalize(s);
+  done(t, s);
   snprintf(sql, sizeof sql, "SELECT %s FROM line ORDER BY id", line_columns);
-  if (sqlite3_prepare_v2(t->db, sql, -1, &s, NULL) != SQLITE_OK) goto fail;
+  if (!(s = stmt(t, sql))) goto fail;
   while ((step = sqlite3_step(s)) == SQLITE_ROW && b->count < DOC_MAX_ITEMS) {
     read_line(s, &b->lines[b->count]);
     b->total += b->lines[b->count].total;
@@ -249,7 +261,7 @@ static int load_marks(till_t *t, sale_basket_t *b, uint32_t *closing_after, int6
   }
   rc = step == SQLITE_DONE || step == SQLITE_ROW ? 0 : SALE_ERR_STORAGE;
 fail:
-  sqlite3_finalize(s);
+  done(t, s);
   return rc;
 }
 
@@ -272,15 +284,14 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
   char sql[512];
   int rc = SALE_ERR_STORAGE;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
-  if (sqlite3_prepare_v2(t->db, "UPDATE basket SET next_id = next_id + 1 RETURNING next_id - 1", -1,
-                         &s, NULL) != SQLITE_OK ||
+  if (!(s = stmt(t, "UPDATE basket SET next_id = next_id + 1 RETURNING next_id - 1")) ||
       sqlite3_step(s) != SQLITE_ROW)
     goto fail;
   *id = (uint32_t)sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
+  done(t, s);
   snprintf(sql, sizeof sql,
            "INSERT INTO line(%s) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", line_columns);
-  if (sqlite3_prepare_v2(t->db, sql, -1, &s, NULL) != SQLITE_OK) goto fail;
+  if (!(s = stmt(t, sql))) goto fail;
   sqlite3_bind_int64(s, 1, *id);
   sqlite3_bind_text(s, 2, l->name, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 3, l->gtin, -1, SQLITE_STATIC);
@@ -303,12 +314,12 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
   sqlite3_bind_int(s, 20, l->needs_recheck);
   sqlite3_bind_text(s, 21, l->answered_by, -1, SQLITE_STATIC);
   if (sqlite3_step(s) != SQLITE_DONE) goto fail;
-  sqlite3_finalize(s);
+  done(t, s);
   s = NULL;
   if (scan && journal(t, scan, scan_len, false) != 0) goto fail;
   return commit(t);
 fail:
-  sqlite3_finalize(s);
+  done(t, s);
   rollback(t);
   return rc;
 }
@@ -345,17 +356,15 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier)
   if (open) return SALE_ERR_OPEN;
   fn_status_t st;
   if (fn_status(t->fn, &st) != 0) return SALE_ERR_FN;
-  if (sqlite3_prepare_v2(t->db,
-                         "INSERT INTO basket(k, operation, cashier, opened_ms, opened_after)"
-                         " VALUES(1, ?, ?, ?, ?)",
-                         -1, &s, NULL) != SQLITE_OK)
+  if (!(s = stmt(t, "INSERT INTO basket(k, operation, cashier, opened_ms, opened_after)"
+                    " VALUES(1, ?, ?, ?, ?)")))
     return SALE_ERR_STORAGE;
   sqlite3_bind_int(s, 1, operation);
   sqlite3_bind_text(s, 2, cashier ? cashier : "", -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, till_now_ms(t));
   sqlite3_bind_int64(s, 4, (sqlite3_int64)t->fn_base + st.last_document);
   rc = sqlite3_step(s) == SQLITE_DONE ? 0 : SALE_ERR_STORAGE;
-  sqlite3_finalize(s);
+  done(t, s);
   return rc;
 }
 
@@ -529,12 +538,10 @@ static int drop_lines(till_t *t, const sale_basket_t *b, uint32_t id, bool baske
     if ((id && l->id != id) || !l->marked) continue;
     if (journal(t, l->km, strlen(l->km), true) != 0) goto fail;
   }
-  if (sqlite3_prepare_v2(t->db, id ? "DELETE FROM line WHERE id = ?" : "DELETE FROM line", -1, &s,
-                         NULL) != SQLITE_OK)
-    goto fail;
+  if (!(s = stmt(t, id ? "DELETE FROM line WHERE id = ?" : "DELETE FROM line"))) goto fail;
   if (id) sqlite3_bind_int64(s, 1, id);
   if (sqlite3_step(s) != SQLITE_DONE) goto fail;
-  sqlite3_finalize(s);
+  done(t, s);
   s = NULL;
   if (basket_too && exec(t, "DELETE FROM basket") != SQLITE_OK) goto fail;
   if (commit(t) != 0) return SALE_ERR_STORAGE;
@@ -547,7 +554,7 @@ static int drop_lines(till_t *t, const sale_basket_t *b, uint32_t id, bool baske
   }
   return 0;
 fail:
-  sqlite3_finalize(s);
+  done(t, s);
   rollback(t);
   return SALE_ERR_STORAGE;
 }
@@ -604,9 +611,12 @@ int sale_cancel(till_t *t)
 ** it, the archive still says whether the basket was sold (sale_recover). */
 static int set_closing(till_t *t, uint32_t after)
 {
-  char sql[96];
-  snprintf(sql, sizeof sql, "UPDATE basket SET closing_after = %u", after);
-  return exec(t, sql) == SQLITE_OK ? 0 : SALE_ERR_STORAGE;
+  sqlite3_stmt *s = stmt(t, "UPDATE basket SET closing_after = ?");
+  if (!s) return SALE_ERR_STORAGE;
+  sqlite3_bind_int64(s, 1, after);
+  int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : SALE_ERR_STORAGE;
+  done(t, s);
+  return rc;
 }
 
 static int mark_recheck(till_t *t)
@@ -636,7 +646,7 @@ static int finish(till_t *t, const sale_basket_t *b, uint32_t document)
   if (till_replay(t, NULL) != 0) return SALE_ERR_STORAGE;
   if ((rc = record_pending(t, b, document)) != 0) return rc;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
-  if (exec(t, "DELETE FROM line; DELETE FROM basket;") != SQLITE_OK) {
+  if (exec(t, "DELETE FROM line") != SQLITE_OK || exec(t, "DELETE FROM basket") != SQLITE_OK) {
     rollback(t);
     return SALE_ERR_STORAGE;
   }
@@ -688,10 +698,13 @@ static int recheck(till_t *t, sale_basket_t *b, check_decision_t *d)
       if (j != i && b->lines[j].marked) kis[n++] = b->lines[j].ki;
     if (check_scan(t, l->km, strlen(l->km), purpose, l->price, kis, n, d) != 0 || !d->allow)
       return SALE_ERR_REFUSED;
-    char sql[160];
-    snprintf(sql, sizeof sql, "UPDATE line SET needs_recheck = 0, tag2106 = %u WHERE id = %u",
-             d->tag2106, l->id);
-    if (exec(t, sql) != SQLITE_OK) return SALE_ERR_STORAGE;
+    sqlite3_stmt *s = stmt(t, "UPDATE line SET needs_recheck = 0, tag2106 = ? WHERE id = ?");
+    if (!s) return SALE_ERR_STORAGE;
+    sqlite3_bind_int(s, 1, d->tag2106);
+    sqlite3_bind_int64(s, 2, l->id);
+    int step = sqlite3_step(s);
+    done(t, s);
+    if (step != SQLITE_DONE) return SALE_ERR_STORAGE;
     l->tag2106 = d->tag2106;
     l->needs_recheck = false;
   }
