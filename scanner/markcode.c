@@ -170,30 +170,36 @@ static const char *const fix_names[MARKCODE_FIX__COUNT] = {
 ** a GS written as text, <GS> or &#x1D;). A table: this runs on every
 ** character of every scan. */
 enum {
-  CC_CS82 = 1,  /* GS1 character set 82                          */
-  CC_B64 = 2,   /* A-Z a-z 0-9 + / =                             */
-  CC_CLEAN = 4, /* needs no cleaning: the fast pass copies it    */
-  CC_GS = 8,    /* the separator 0x1D                            */
+  CC_CS82 = 1,   /* GS1 character set 82                          */
+  CC_B64 = 2,    /* A-Z a-z 0-9 + / =                             */
+  CC_CLEAN = 4,  /* needs no cleaning: the fast pass copies it    */
+  CC_GS = 8,     /* the separator 0x1D                            */
+  CC_UPPER = 16, /* A-Z                                          */
+  CC_LOWER = 32, /* a-z                                          */
 };
 #define AN (CC_CS82 | CC_B64 | CC_CLEAN)
+#define UP (AN | CC_UPPER)
+#define LO (AN | CC_LOWER)
 #define PU (CC_CS82 | CC_CLEAN)
 static const uint8_t byte_class[256] = {
     ['0'] = AN, ['1'] = AN, ['2'] = AN,      ['3'] = AN,      ['4'] = AN,     ['5'] = AN,
-    ['6'] = AN, ['7'] = AN, ['8'] = AN,      ['9'] = AN,      ['A'] = AN,     ['B'] = AN,
-    ['C'] = AN, ['D'] = AN, ['E'] = AN,      ['F'] = AN,      ['G'] = AN,     ['H'] = AN,
-    ['I'] = AN, ['J'] = AN, ['K'] = AN,      ['L'] = AN,      ['M'] = AN,     ['N'] = AN,
-    ['O'] = AN, ['P'] = AN, ['Q'] = AN,      ['R'] = AN,      ['S'] = AN,     ['T'] = AN,
-    ['U'] = AN, ['V'] = AN, ['W'] = AN,      ['X'] = AN,      ['Y'] = AN,     ['Z'] = AN,
-    ['a'] = AN, ['b'] = AN, ['c'] = AN,      ['d'] = AN,      ['e'] = AN,     ['f'] = AN,
-    ['g'] = AN, ['h'] = AN, ['i'] = AN,      ['j'] = AN,      ['k'] = AN,     ['l'] = AN,
-    ['m'] = AN, ['n'] = AN, ['o'] = AN,      ['p'] = AN,      ['q'] = AN,     ['r'] = AN,
-    ['s'] = AN, ['t'] = AN, ['u'] = AN,      ['v'] = AN,      ['w'] = AN,     ['x'] = AN,
-    ['y'] = AN, ['z'] = AN, ['+'] = AN,      ['/'] = AN,      ['='] = AN,     ['!'] = PU,
+    ['6'] = AN, ['7'] = AN, ['8'] = AN,      ['9'] = AN,      ['A'] = UP,     ['B'] = UP,
+    ['C'] = UP, ['D'] = UP, ['E'] = UP,      ['F'] = UP,      ['G'] = UP,     ['H'] = UP,
+    ['I'] = UP, ['J'] = UP, ['K'] = UP,      ['L'] = UP,      ['M'] = UP,     ['N'] = UP,
+    ['O'] = UP, ['P'] = UP, ['Q'] = UP,      ['R'] = UP,      ['S'] = UP,     ['T'] = UP,
+    ['U'] = UP, ['V'] = UP, ['W'] = UP,      ['X'] = UP,      ['Y'] = UP,     ['Z'] = UP,
+    ['a'] = LO, ['b'] = LO, ['c'] = LO,      ['d'] = LO,      ['e'] = LO,     ['f'] = LO,
+    ['g'] = LO, ['h'] = LO, ['i'] = LO,      ['j'] = LO,      ['k'] = LO,     ['l'] = LO,
+    ['m'] = LO, ['n'] = LO, ['o'] = LO,      ['p'] = LO,      ['q'] = LO,     ['r'] = LO,
+    ['s'] = LO, ['t'] = LO, ['u'] = LO,      ['v'] = LO,      ['w'] = LO,     ['x'] = LO,
+    ['y'] = LO, ['z'] = LO, ['+'] = AN,      ['/'] = AN,      ['='] = AN,     ['!'] = PU,
     ['"'] = PU, ['%'] = PU, ['\''] = PU,     ['('] = PU,      [')'] = PU,     ['*'] = PU,
     [','] = PU, ['-'] = PU, ['.'] = PU,      [':'] = PU,      [';'] = PU,     ['>'] = PU,
     ['?'] = PU, ['_'] = PU, ['<'] = CC_CS82, ['&'] = CC_CS82, [0x1D] = CC_GS,
 };
 #undef AN
+#undef UP
+#undef LO
 #undef PU
 static bool is_cs82(char c) { return byte_class[(unsigned char)c] & CC_CS82; }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -914,6 +920,7 @@ typedef struct element {
 typedef struct segment {
   uint16_t start, end;
   uint8_t all; /* byte_class bits every byte of the run has */
+  uint8_t any; /* byte_class bits some byte of the run has  */
 } segment_t;
 
 typedef struct work {
@@ -1163,26 +1170,27 @@ static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_
     fixes |= MARKCODE_FIX_GS_TRAILING;
     if (in[--e - 1] == MARKCODE_GS) return false; /* a doubled one: the full clean says so */
   }
+  /* Run by run: memchr finds the separator, then a loop without branches
+  ** gathers the class bits of the run's bytes. */
   int nseg = 0, gs = 0;
-  size_t run = s;
-  uint8_t all = 0xFF;
-  for (size_t k = s; k < e; k++) {
-    uint8_t c = byte_class[in[k]];
-    if (c & CC_CLEAN) {
+  for (size_t run = s;;) {
+    const unsigned char *sep = memchr(in + run, MARKCODE_GS, e - run);
+    size_t end = sep ? (size_t)(sep - in) : e;
+    uint8_t all = 0xFF, any = 0;
+    if (end == run) return false; /* a doubled separator: the full clean says so */
+    for (size_t k = run; k < end; k++) {
+      uint8_t c = byte_class[in[k]];
       all &= c;
-      continue;
+      any |= c;
     }
-    if (!(c & CC_GS) || in[k - 1] == MARKCODE_GS) return false;
+    if (!(all & CC_CLEAN)) return false;
     if (nseg < MARKCODE_MAX_AIS)
-      w->seg[nseg] = (segment_t){(uint16_t)(run - s), (uint16_t)(k - s), all};
+      w->seg[nseg] = (segment_t){(uint16_t)(run - s), (uint16_t)(end - s), all, any};
     nseg++;
+    if (!sep) break;
     gs++;
-    all = 0xFF;
-    run = k + 1;
+    run = end + 1;
   }
-  if (nseg < MARKCODE_MAX_AIS)
-    w->seg[nseg] = (segment_t){(uint16_t)(run - s), (uint16_t)(e - s), all};
-  nseg++;
   w->nseg = nseg <= MARKCODE_MAX_AIS ? nseg : 0; /* more runs than fields: no summaries */
   w->n = e - s;
   memcpy(w->b, in + s, w->n);
@@ -1764,6 +1772,7 @@ static bool gs1_fast(markcode_t *mc, work_t *w)
 {
   const char *b = w->b;
   uint8_t run_class[MARKCODE_MAX_AIS]; /* of the run an element ends, else 0 */
+  uint8_t run_any[MARKCODE_MAX_AIS];   /* likewise, the bits some byte of it has */
   if (w->nseg == 0) return false;
   w->nel = 0;
   size_t pos = 0;
@@ -1777,6 +1786,7 @@ static bool gs1_fast(markcode_t *mc, work_t *w)
     if (start + vlen > sg->end || !add_element(w, ai, alen, def, pos, start, vlen)) return false;
     pos = start + vlen;
     run_class[w->nel - 1] = pos == sg->end ? sg->all : 0;
+    run_any[w->nel - 1] = pos == sg->end ? sg->any : 0xFF;
     if (pos == sg->end && ++r < w->nseg) pos = w->seg[r].start;
   }
   if (!separators_delimit(w)) return false;
@@ -1806,7 +1816,10 @@ static bool gs1_fast(markcode_t *mc, work_t *w)
     if (!(run_class[k] & CC_B64)) return false;
     if (t92->len > 2 && memchr(b + t92->start, '=', t92->len - 2u)) return false;
     ts.bad = t92->len;
-    ts.caps = caps_damaged(b + t92->start, t92->len);
+    /* Letters of both cases: Caps Lock did nothing (the count only when
+    ** one case is missing). */
+    ts.caps = (run_any[k] & (CC_UPPER | CC_LOWER)) != (CC_UPPER | CC_LOWER) &&
+              caps_damaged(b + t92->start, t92->len);
   }
   return gs1_finish(mc, w, known, false, &ts) == MARKCODE_OK &&
          !(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL);
