@@ -6,7 +6,9 @@
 ** and `closing_after`, the FN's last document number when the close began,
 ** 0 while the cashier is still scanning) and `line` (its lines, explicit
 ** columns, so a newer program reads an older basket). Every change is one
-** SQLite transaction with synchronous=FULL.
+** SQLite transaction, committed without a flush (see the schema's comment:
+** the FN's archive decides after a power cut), through statements compiled
+** once for the till's life (t->basket_stmts).
 */
 #include "pos/till/sale.h"
 
