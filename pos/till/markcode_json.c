@@ -86,7 +86,10 @@ static const char *json_escape_of(unsigned char c, char seq[7])
     return "\\t";
   default:
     if (c >= 0x20) return NULL;
-    snprintf(seq, 7, "\\u%04X", c);
+    memcpy(seq, "\\u00", 4); /* what "\\u%04X" prints, without printf (GS is in every code) */
+    seq[4] = "0123456789ABCDEF"[c >> 4];
+    seq[5] = "0123456789ABCDEF"[c & 15];
+    seq[6] = '\0';
     return seq;
   }
 }
@@ -113,19 +116,23 @@ static void put_raw(json_out_t *o, const char *s, size_t n)
     (o)->p += sizeof(lit) - 1;                                                                     \
   } while (0)
 
-/* Does any of the 16 bytes at s need escaping (a control character, '"'
-** or '\\')? Compared as one vector (GCC/Clang vector extensions: SSE2 on
-** x86-64, NEON on ARM), since nearly every byte of the output is read
-** here. */
+/* The first of the 16 bytes at s, from byte `from` on, that needs
+** escaping (a control character, '"' or '\\'), or 16 when none does.
+** Compared as one vector (GCC/Clang vector extensions: SSE2 on x86-64,
+** NEON on ARM), since nearly every byte of the output is read here. */
 typedef unsigned char bytes16_t __attribute__((vector_size(16)));
-static bool block_needs_escape(const char *s)
+static size_t block_escape_at(const char *s, size_t from)
 {
   bytes16_t v;
   memcpy(&v, s, sizeof v);
   bytes16_t bad = (bytes16_t)((v < 0x20) | (v == '"') | (v == '\\'));
   uint64_t half[2];
   memcpy(half, &bad, sizeof half);
-  return (half[0] | half[1]) != 0;
+  if (!(half[0] | half[1])) return 16;
+  unsigned char flag[16];
+  memcpy(flag, &bad, sizeof flag);
+  while (from < 16 && !flag[from]) from++;
+  return from;
 }
 
 static bool byte_needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
@@ -148,23 +155,27 @@ static char *put_byte(char *p, unsigned char c)
   return p + 1;
 }
 
-/* "s" (n bytes) escaped as jansson does: 16 bytes at a time, checked as one
-** vector and copied as one when none needs escaping, else byte by byte. */
+/* "s" (n bytes) escaped as jansson does: a short string copied a byte at
+** a time as it is checked; a longer one 16 bytes at a time, checked as one
+** vector and copied as one, up to the next byte that needs escaping (the
+** last block overlaps the one before, so nothing past the string is read). */
 static void put_string(json_out_t *o, const char *s, size_t n)
 {
   char *p = o->p;
   size_t i = 0;
   *p++ = '"';
-  while (i + 16 <= n) {
-    if (!block_needs_escape(s + i)) {
-      memcpy(p, s + i, 16);
-      p += 16;
-      i += 16;
-      continue;
+  if (n < 16) {
+    for (; i < n; i++) p = put_byte(p, (unsigned char)s[i]);
+  } else {
+    while (i < n) {
+      size_t base = i + 16 <= n ? i : n - 16, skip = i - base;
+      size_t bad = block_escape_at(s + base, skip), clean = bad - skip;
+      memcpy(p, s + i, 16 - skip); /* room: MARKCODE_JSON_MAX holds the worst case */
+      p += clean;
+      i += clean;
+      if (bad < 16) p = put_escape(p, (unsigned char)s[i++]);
     }
-    for (size_t end = i + 16; i < end; i++) p = put_byte(p, (unsigned char)s[i]);
   }
-  for (; i < n; i++) p = put_byte(p, (unsigned char)s[i]);
   *p++ = '"';
   o->p = p;
 }
@@ -186,8 +197,22 @@ static size_t field_len(const char *s, size_t cap)
   return i;
 }
 
-/* A field of markcode_t: a char array holding a string. */
-#define PUT_ARRAY(o, array) put_string((o), (array), field_len((array), sizeof(array)))
+/* A char array of cap bytes holding a string (a field of markcode_t): a
+** short one escaped as it is copied, in one pass to its NUL; a long one
+** measured 8 bytes at a time, then checked 16 at a time. */
+static void put_array(json_out_t *o, const char *s, size_t cap)
+{
+  if (cap > 24) {
+    put_string(o, s, field_len(s, cap));
+    return;
+  }
+  char *p = o->p;
+  *p++ = '"';
+  for (size_t i = 0; i < cap && s[i]; i++) p = put_byte(p, (unsigned char)s[i]);
+  *p++ = '"';
+  o->p = p;
+}
+#define PUT_ARRAY(o, array) put_array((o), (array), sizeof(array))
 
 /* A key (a literal with its quotes, colon and leading comma) and a text. */
 #define PUT_FIELD(o, key_lit, text)                                                                \
