@@ -357,7 +357,7 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier)
   if (rc != 0) return rc;
   if (open) return SALE_ERR_OPEN;
   fn_status_t st;
-  if (fn_status(t->fn, &st) != 0) return SALE_ERR_FN;
+  if ((t->last_fn_error = fn_status(t->fn, &st)) != 0) return SALE_ERR_FN;
   if (!(s = stmt(t, "INSERT INTO basket(k, operation, cashier, opened_ms, opened_after)"
                     " VALUES(1, ?, ?, ?, ?)")))
     return SALE_ERR_STORAGE;
