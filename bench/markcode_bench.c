@@ -25,6 +25,11 @@
 **        (SECONDS per measurement, default 3; N default 2 000 000)
 **        markcode_bench --mix-file PATH [--cli-codes N]: only write the mix
 **        as a file of N lines (to profile `kassa code parse` on it)
+**        markcode_bench --count N [--layout I]: only parse the mix (or the
+**        I-th layout, from 0) N times, untimed: for callgrind, whose
+**        instruction counts a busy machine does not move, e.g.
+**        valgrind --tool=callgrind --toggle-collect=markcode_parse
+**        markcode_bench --count 100000 --layout 0 (Ir / N = per code)
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,11 +173,16 @@ int main(int argc, char **argv)
   const char *kassa = NULL;
   long cli_codes = 2000000;
   const char *mix_file = NULL;
+  long calls = 0, layout = -1;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--mix-file") && i + 1 < argc)
       mix_file = argv[++i];
     else if (!strcmp(argv[i], "--cli") && i + 1 < argc)
       kassa = argv[++i];
+    else if (!strcmp(argv[i], "--count") && i + 1 < argc)
+      calls = atol(argv[++i]);
+    else if (!strcmp(argv[i], "--layout") && i + 1 < argc)
+      layout = atol(argv[++i]);
     else if (!strcmp(argv[i], "--cli-codes") && i + 1 < argc)
       cli_codes = atol(argv[++i]);
     else
@@ -195,6 +205,19 @@ int main(int argc, char **argv)
       fputc('\n', f);
     }
     return fclose(f) == 0 ? 0 : 1;
+  }
+  if (calls > 0) { /* untimed, for callgrind: the mix or one layout, count times */
+    markcode_t mc;
+    unsigned long ok = 0;
+    size_t nl = sizeof layouts / sizeof layouts[0];
+    if (layout >= (long)nl) return fprintf(stderr, "markcode_bench: no layout %ld\n", layout), 2;
+    const char *one = layout >= 0 ? layouts[layout].code : NULL;
+    size_t one_len = one ? strlen(one) : 0;
+    for (long i = 0; i < calls; i++)
+      ok += one ? markcode_parse(&mc, one, one_len) == MARKCODE_OK
+                : markcode_parse(&mc, cycle[i % (long)n], lens[i % (long)n]) == MARKCODE_OK;
+    printf("%s: %ld codes parsed, %lu valid\n", one ? layouts[layout].name : "mix", calls, ok);
+    return 0;
   }
   double each = seconds / 4 > 0.05 ? seconds / 4 : 0.05;
 

@@ -601,25 +601,30 @@ static const ai_prefix_t ai_prefixes[100] = {
 ** -1 if any is not a digit. */
 static int ai_key_of(const char *s, size_t len)
 {
-  int key = 0;
-  for (size_t i = 0; i < 4; i++) {
-    if (i < len && !is_digit(s[i])) return -1;
-    key = key * 10 + (i < len ? s[i] - '0' : 0);
-  }
-  return key;
+  /* Digits past len count as 0; a byte below '0' wraps to a large value. */
+  unsigned d0 = (unsigned char)s[0] - (unsigned)'0', d1 = (unsigned char)s[1] - (unsigned)'0';
+  unsigned d2 = len > 2 ? (unsigned char)s[2] - (unsigned)'0' : 0;
+  unsigned d3 = len > 3 ? (unsigned char)s[3] - (unsigned)'0' : 0;
+  if ((d0 > 9) | (d1 > 9) | (d2 > 9) | (d3 > 9)) return -1;
+  return (int)(d0 * 1000 + d1 * 100 + d2 * 10 + d3);
 }
 
 /* The row of the table for the `len`-digit AI at s, or NULL (this runs for
 ** every field of every scan). */
-static const gs1_ai_def_t *gs1_ai_find(const char *s, size_t len)
+static const gs1_ai_def_t *gs1_ai_find_key(int key, size_t len)
 {
-  if (len < 2 || len > 4 || !is_digit(s[0]) || !is_digit(s[1])) return NULL;
-  const ai_prefix_t *p = &ai_prefixes[(s[0] - '0') * 10 + (s[1] - '0')];
-  int key = ai_key_of(s, len);
-  if (p->digits != len || key < 0) return NULL;
+  if (key < 0) return NULL;
+  const ai_prefix_t *p = &ai_prefixes[key / 100];
+  if (p->digits != len) return NULL;
   for (const gs1_ai_def_t *d = &gs1_ais[p->first]; d < &gs1_ais[p->first + p->count]; d++)
     if ((unsigned)key <= d->key_last) return (unsigned)key >= d->key ? d : NULL;
   return NULL;
+}
+
+static const gs1_ai_def_t *gs1_ai_find(const char *s, size_t len)
+{
+  if (len < 2 || len > 4) return NULL;
+  return gs1_ai_find_key(ai_key_of(s, len), len);
 }
 
 /* The same answer by a binary search of the whole table: the reference
@@ -1176,13 +1181,25 @@ static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_
   for (size_t run = s;;) {
     const unsigned char *sep = memchr(in + run, MARKCODE_GS, e - run);
     size_t end = sep ? (size_t)(sep - in) : e;
-    uint8_t all = 0xFF, any = 0;
     if (end == run) return false; /* a doubled separator: the full clean says so */
-    for (size_t k = run; k < end; k++) {
-      uint8_t c = byte_class[in[k]];
-      all &= c;
-      any |= c;
+    /* Four bytes a step into two pairs of accumulators, so the table
+    ** loads do not wait on each other. */
+    unsigned all0 = 0xFF, all1 = 0xFF, any0 = 0, any1 = 0;
+    size_t k = run;
+    for (; k + 4 <= end; k += 4) {
+      unsigned c0 = byte_class[in[k]], c1 = byte_class[in[k + 1]];
+      unsigned c2 = byte_class[in[k + 2]], c3 = byte_class[in[k + 3]];
+      all0 &= c0 & c2;
+      all1 &= c1 & c3;
+      any0 |= c0 | c2;
+      any1 |= c1 | c3;
     }
+    for (; k < end; k++) {
+      unsigned c = byte_class[in[k]];
+      all0 &= c;
+      any0 |= c;
+    }
+    uint8_t all = (uint8_t)(all0 & all1), any = (uint8_t)(any0 | any1);
     if (!(all & CC_CLEAN)) return false;
     if (nseg < MARKCODE_MAX_AIS)
       w->seg[nseg] = (segment_t){(uint16_t)(run - s), (uint16_t)(end - s), all, any};
@@ -1211,17 +1228,18 @@ static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_
 /* Stage 3: cutting a GS1 string into elements                             */
 /* ---------------------------------------------------------------------- */
 
-/* Append a field: the `alen`-digit AI ai (2-4 digits), def its row of the
-** AI table (looked up once, by the caller that found the AI). */
-static bool add_element(work_t *w, const char *ai, size_t alen, const gs1_ai_def_t *def,
-                        size_t ai_at, size_t start, size_t len)
+/* Append a field: the `alen`-digit AI ai (2-4 digits) whose padded number
+** is key, def its row of the AI table (both found once, by the caller that
+** read the AI). */
+static bool add_element_key(work_t *w, const char *ai, size_t alen, int key,
+                            const gs1_ai_def_t *def, size_t ai_at, size_t start, size_t len)
 {
   if (w->nel >= MARKCODE_MAX_AIS) return false;
   element_t *e = &w->el[w->nel++];
-  memcpy(e->ai, ai, alen);
+  memcpy(e->ai, ai, 4); /* ai has room for 5; bytes past alen are cut below */
   e->ai[alen] = '\0';
   e->alen = (uint8_t)alen;
-  e->id = (uint8_t)ai_id_of_key(ai_key_of(ai, alen));
+  e->id = (uint8_t)ai_id_of_key(key);
   e->def = def;
   e->fixed = predefined_length(def);
   e->ai_at = (uint16_t)ai_at;
@@ -1231,15 +1249,24 @@ static bool add_element(work_t *w, const char *ai, size_t alen, const gs1_ai_def
   return true;
 }
 
+/* Append a field: the `alen`-digit AI ai (2-4 digits), def its row of the
+** AI table (looked up once, by the caller that found the AI). */
+static bool add_element(work_t *w, const char *ai, size_t alen, const gs1_ai_def_t *def,
+                        size_t ai_at, size_t start, size_t len)
+{
+  return add_element_key(w, ai, alen, ai_key_of(ai, alen), def, ai_at, start, len);
+}
+
 /* Read the AI at b[pos]: the 2, 3 or 4 digits that name a row of the GS1
 ** table. Returns its length and its row in *def, or 0 when no GS1 AI
 ** starts there. */
-static size_t read_ai(const work_t *w, size_t pos, char ai[5], const gs1_ai_def_t **def)
+static size_t read_ai(const work_t *w, size_t pos, char ai[5], const gs1_ai_def_t **def, int *key)
 {
   if (pos + 2 > w->n || !is_digit(w->b[pos]) || !is_digit(w->b[pos + 1])) return 0;
   size_t alen = ai_prefixes[(w->b[pos] - '0') * 10 + (w->b[pos + 1] - '0')].digits;
   if (alen == 0 || pos + alen > w->n) return 0;
-  if ((*def = gs1_ai_find(w->b + pos, alen)) == NULL) return 0; /* also: all digits */
+  *key = ai_key_of(w->b + pos, alen);
+  if ((*def = gs1_ai_find_key(*key, alen)) == NULL) return 0; /* also: all digits */
   memcpy(ai, w->b + pos, alen);
   ai[alen] = '\0';
   return alen;
@@ -1257,7 +1284,8 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
     }
     char ai[5];
     const gs1_ai_def_t *def = NULL;
-    size_t alen = read_ai(w, pos, ai, &def);
+    int key;
+    size_t alen = read_ai(w, pos, ai, &def, &key);
     if (alen == 0) {
       size_t end = pos;
       while (end < w->n && w->b[end] != MARKCODE_GS && end - pos < 12) end++;
@@ -1279,7 +1307,7 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
       vlen = 0;
       while (start + vlen < w->n && w->b[start + vlen] != MARKCODE_GS) vlen++;
     }
-    if (!add_element(w, ai, alen, def, pos, start, vlen))
+    if (!add_element_key(w, ai, alen, key, def, pos, start, vlen))
       return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, pos), "%.12s", w->b + pos);
     pos = start + vlen;
   }
@@ -1293,17 +1321,16 @@ typedef struct restore {
   size_t n;
   const bool *must;
   const layout_t *lay;
+  const uint16_t *next_must; /* the first must[] position after each one, or n */
+  /* Of each slot of lay, found at its first field rather than at every
+  ** one: the AI's role and its row of the GS1 table. */
+  bool slot_known[10];
+  uint8_t slot_id[10];
+  const gs1_ai_def_t *slot_def[10];
   element_t el[MARKCODE_MAX_AIS];
   int nel;
   long budget; /* bounds the search on hostile input */
 } restore_t;
-
-static bool no_boundary_inside(const restore_t *r, size_t from, size_t to)
-{
-  for (size_t k = from + 1; k < to; k++)
-    if (r->must[k]) return false;
-  return true;
-}
 
 static bool restore_from(restore_t *r, int slot, size_t pos)
 {
@@ -1316,6 +1343,8 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
   size_t alen = ai_len(sl->ai);
   bool labelled = r->n - pos >= alen && memcmp(r->s + pos, sl->ai, alen) == 0;
   bool variable = sl->lens[0] == 0;
+  /* A field from pos ends at or before the next place a separator was. */
+  size_t boundary = r->next_must[pos];
   for (int form = 0; form < 2; form++) {
     bool bare = form == 1;
     if (bare ? !sl->bare_digits_ok : !labelled) continue;
@@ -1326,17 +1355,22 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
     for (size_t c = 0; c < ncand; c++) {
       size_t vlen = variable ? c + 1 : sl->lens[c];
       if (vlen == 0 || vlen > room) continue;
-      if (!no_boundary_inside(r, pos, vstart + vlen)) {
+      if (vstart + vlen > boundary) {
         if (variable) break; /* longer values contain the same separator */
         continue;
       }
       if (bare && !all_digits(r->s + vstart, vlen)) continue;
       if (r->nel >= MARKCODE_MAX_AIS) return false;
+      if (!r->slot_known[slot]) { /* the slot's first field: its role and row, once */
+        r->slot_known[slot] = true;
+        r->slot_id[slot] = (uint8_t)ai_id(sl->ai);
+        r->slot_def[slot] = gs1_ai_find(sl->ai, alen);
+      }
       element_t *e = &r->el[r->nel++];
       copy_str(e->ai, sizeof e->ai, sl->ai, alen);
       e->alen = (uint8_t)alen;
-      e->id = (uint8_t)ai_id(e->ai);
-      e->def = bare ? NULL : gs1_ai_find(e->ai, alen);
+      e->id = r->slot_id[slot];
+      e->def = bare ? NULL : r->slot_def[slot];
       e->fixed = predefined_length(e->def);
       e->ai_at = (uint16_t)pos;
       e->start = (uint16_t)vstart;
@@ -1367,14 +1401,25 @@ static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out)
     n++;
   }
   out->b[n] = '\0';
+  uint16_t next_must[MARKCODE_MAX_INPUT + 1];
+  next_must[n] = (uint16_t)n;
+  for (size_t k = n; k-- > 0;)
+    next_must[k] = k + 1 < n && must[k + 1] ? (uint16_t)(k + 1) : next_must[k + 1];
   out->n = n;
   out->raw_len = w->raw_len;
   out->src_mapped = true;
   out->nseg = 0;
   out->internal_gs = w->internal_gs;
+  restore_t r; /* set field by field: its elements need no zeroing */
+  r.s = out->b;
+  r.n = n;
+  r.must = must;
+  r.next_must = next_must;
   for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++) {
-    restore_t r = {
-        .s = out->b, .n = n, .must = must, .lay = &layouts[l], .nel = 0, .budget = 20000};
+    r.lay = &layouts[l];
+    r.nel = 0;
+    r.budget = 20000;
+    memset(r.slot_known, 0, sizeof r.slot_known);
     if (!restore_from(&r, 0, 0)) continue;
     memcpy(out->el, r.el, (size_t)r.nel * sizeof r.el[0]);
     out->nel = r.nel;
@@ -1430,8 +1475,23 @@ static markcode_err_t gs1_split_brackets(markcode_t *mc, work_t *w)
 /* Stage 4: validation and derived fields                                  */
 /* ---------------------------------------------------------------------- */
 
+/* The check of a 14-digit GTIN, unrolled by the compiler (fixed weights:
+** 3 on even offsets); also false when any of the 14 is not a digit. */
+static bool gtin14_ok(const char *d)
+{
+  unsigned sum = 0, bad = 0;
+  for (int i = 0; i < 13; i++) {
+    unsigned v = (unsigned)(unsigned char)d[i] - '0';
+    bad |= v > 9;
+    sum += (i & 1) ? v : 3 * v;
+  }
+  unsigned check = (unsigned)(unsigned char)d[13] - '0';
+  return !bad && check <= 9 && (10 - sum % 10) % 10 == check;
+}
+
 int markcode_gs1_check_ok(const char *d, size_t n)
 {
+  if (n == 14) return gtin14_ok(d);
   if (n < 2) return 0;
   /* Weights 3, 1, 3, … from the digit before the check digit leftwards:
   ** digit i weighs 3 when n - 2 - i is even. */
@@ -1780,10 +1840,12 @@ static bool gs1_fast(markcode_t *mc, work_t *w)
     const segment_t *sg = &w->seg[r];
     char ai[5];
     const gs1_ai_def_t *def = NULL;
-    size_t alen = read_ai(w, pos, ai, &def);
+    int key;
+    size_t alen = read_ai(w, pos, ai, &def, &key);
     if (alen == 0) return false;
     size_t start = pos + alen, vlen = def->fixed ? def->fixed : sg->end - start;
-    if (start + vlen > sg->end || !add_element(w, ai, alen, def, pos, start, vlen)) return false;
+    if (start + vlen > sg->end || !add_element_key(w, ai, alen, key, def, pos, start, vlen))
+      return false;
     pos = start + vlen;
     run_class[w->nel - 1] = pos == sg->end ? sg->all : 0;
     run_any[w->nel - 1] = pos == sg->end ? sg->any : 0xFF;
@@ -1792,9 +1854,7 @@ static bool gs1_fast(markcode_t *mc, work_t *w)
   if (!separators_delimit(w)) return false;
   const element_t *known[AI_KNOWN] = {0};
   const element_t *gtin = &w->el[0];
-  if (gtin->id != AI_01 || gtin->len != 14 || !all_digits(b + gtin->start, 14) ||
-      !markcode_gs1_check_ok(b + gtin->start, 14))
-    return false;
+  if (gtin->id != AI_01 || gtin->len != 14 || !gtin14_ok(b + gtin->start)) return false;
   for (int k = 0; k < w->nel; k++) {
     const element_t *e = &w->el[k];
     if (e->id == AI_OTHER || known[e->id] || e->len == 0) return false;
