@@ -135,7 +135,13 @@ static size_t block_escape_at(const char *s, size_t from)
   return from;
 }
 
-static bool byte_needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+/* Bytes JSON escapes (controls, '"', '\\'): one table load a byte. */
+static const uint8_t escape_table[256] = {
+    [0 ... 0x1F] = 1,
+    ['"'] = 1,
+    ['\\'] = 1,
+};
+static bool byte_needs_escape(unsigned char c) { return escape_table[c]; }
 
 /* The escape of c at p; returns the end. Out of line: rare, and its buffer
 ** would cost every string a stack guard. */
@@ -170,7 +176,10 @@ static void put_string(json_out_t *o, const char *s, size_t n)
     while (i < n) {
       size_t base = i + 16 <= n ? i : n - 16, skip = i - base;
       size_t bad = block_escape_at(s + base, skip), clean = bad - skip;
-      memcpy(p, s + i, 16 - skip); /* room: MARKCODE_JSON_MAX holds the worst case */
+      if (skip == 0)          /* a whole block: a copy of known size, one vector move */
+        memcpy(p, s + i, 16); /* room: MARKCODE_JSON_MAX holds the worst case */
+      else
+        memcpy(p, s + i, 16 - skip);
       p += clean;
       i += clean;
       if (bad < 16) p = put_escape(p, (unsigned char)s[i++]);
@@ -181,6 +190,18 @@ static void put_string(json_out_t *o, const char *s, size_t n)
 }
 
 static void put_text(json_out_t *o, const char *s) { put_string(o, s, strlen(s)); }
+
+/* A name from the parser's constant tables (kind, layout, fix, error
+** code): lower-case identifiers that need no escaping (test_samples holds
+** the output to jansson's for every one), quoted and copied. */
+static void put_name(json_out_t *o, const char *s)
+{
+  size_t n = strlen(s);
+  *o->p++ = '"';
+  memcpy(o->p, s, n);
+  o->p += n;
+  *o->p++ = '"';
+}
 
 /* The length of the string in a char array of cap bytes (a field of
 ** markcode_t), found 8 bytes at a time without reading past the array. */
@@ -270,7 +291,8 @@ size_t markcode_json_write(const markcode_t *mc, char *out)
     put_int(&o, mc->err_at);
     if (mc->aim[0]) PUT_FIELD(&o, ",\"aim\":", mc->aim);
   } else {
-    PUT_FIELD(&o, "{\"ok\":true,\"kind\":", markcode_kind_name(mc->kind));
+    PUT_LIT(&o, "{\"ok\":true,\"kind\":");
+    put_name(&o, markcode_kind_name(mc->kind));
     PUT_LIT(&o, ",\"gtin\":");
     PUT_ARRAY(&o, mc->gtin);
     PUT_LIT(&o, ",\"serial\":");
@@ -293,28 +315,31 @@ size_t markcode_json_write(const markcode_t *mc, char *out)
     PUT_LIT(&o, "},\"normalized\":");
     put_string(&o, mc->normalized, mc->normalized_len);
     PUT_LIT(&o, ",\"fixes\":[");
+    /* The set bits in order, lowest first (unknown bits have no name). */
     bool first = true;
-    for (unsigned k = 0; k < MARKCODE_FIX__COUNT; k++)
-      if (mc->fixes & (1u << k)) {
-        if (!first) PUT_LIT(&o, ",");
-        put_text(&o, markcode_fix_name((markcode_fix_t)(1u << k)));
-        first = false;
-      }
-    static const char hexdigits[] = "0123456789ABCDEF";
-    char hex[2 * sizeof mc->tag1162];
-    for (size_t i = 0; i < mc->tag1162_len; i++) {
-      hex[2 * i] = hexdigits[mc->tag1162[i] >> 4];
-      hex[2 * i + 1] = hexdigits[mc->tag1162[i] & 15];
+    for (uint32_t bits = mc->fixes & ((1u << MARKCODE_FIX__COUNT) - 1); bits; bits &= bits - 1) {
+      if (!first) PUT_LIT(&o, ",");
+      put_name(&o, markcode_fix_name((markcode_fix_t)(bits & (0u - bits))));
+      first = false;
     }
-    PUT_LIT(&o, "],\"tag1162\":");
-    put_string(&o, hex, 2 * mc->tag1162_len);
+    /* Hex digits need no escaping: written straight into the output. */
+    static const char hexdigits[] = "0123456789ABCDEF";
+    PUT_LIT(&o, "],\"tag1162\":\"");
+    size_t t1162 = mc->tag1162_len < sizeof mc->tag1162 ? mc->tag1162_len : sizeof mc->tag1162;
+    for (size_t i = 0; i < t1162; i++) {
+      o.p[2 * i] = hexdigits[mc->tag1162[i] >> 4];
+      o.p[2 * i + 1] = hexdigits[mc->tag1162[i] & 15];
+    }
+    o.p += 2 * t1162;
+    *o.p++ = '"';
     PUT_LIT(&o, ",\"tag1163\":{\"tag\":");
     put_int(&o, mc->tag1163);
     PUT_LIT(&o, ",\"value\":");
     PUT_ARRAY(&o, mc->tag1163_value);
     PUT_LIT(&o, "},\"aim\":");
     PUT_ARRAY(&o, mc->aim);
-    PUT_FIELD(&o, ",\"layout\":", mc->layout);
+    PUT_LIT(&o, ",\"layout\":");
+    put_name(&o, mc->layout);
     PUT_LIT(&o, ",\"mrp\":");
     PUT_ARRAY(&o, mc->mrp);
   }
