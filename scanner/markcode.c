@@ -1580,7 +1580,7 @@ static tail_scan_t tail_scan(const char *v, size_t n)
 
 static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
                                  const element_t *const known[AI_KNOWN], bool mrp_bare,
-                                 const tail_scan_t *ts);
+                                 const tail_scan_t *ts, bool b_canonical);
 
 static markcode_err_t gs1_validate(markcode_t *mc, const work_t *w)
 {
@@ -1653,15 +1653,17 @@ static markcode_err_t gs1_validate(markcode_t *mc, const work_t *w)
   }
   tail_scan_t ts = {0, false};
   if (known[AI_91] && known[AI_92]) ts = tail_scan(b + known[AI_92]->start, known[AI_92]->len);
-  return gs1_finish(mc, w, known, mrp_bare, &ts);
+  return gs1_finish(mc, w, known, mrp_bare, &ts, false);
 }
 
 /* The rules of a marking code over fields GS1's rules accepted (21 with
 ** any tail; 91 of 4, 92 of 44/88 whose scan is ts, 93 of 4), the family
-** notes, then every derived field. Shared by the full and the fast path. */
+** notes, then every derived field. Shared by the full and the fast path;
+** b_canonical: w's buffer already is the canonical form (the fast path
+** knows when), copied whole rather than field by field. */
 static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
                                  const element_t *const known[AI_KNOWN], bool mrp_bare,
-                                 const tail_scan_t *ts)
+                                 const tail_scan_t *ts, bool b_canonical)
 {
   const char *b = w->b;
   const element_t *gtin = &w->el[0];
@@ -1737,12 +1739,17 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
     }
     /* Canonical form: a separator after every field whose length GS1 does
     ** not predefine, except the last. */
+    if (b_canonical) continue;
     if (k > 0 && w->el[k - 1].fixed == 0) mc->normalized[o++] = MARKCODE_GS;
     size_t alen = e->bare ? 0 : e->alen;
     memcpy(mc->normalized + o, e->ai, alen);
     o += alen;
     memcpy(mc->normalized + o, b + e->start, e->len);
     o += e->len;
+  }
+  if (b_canonical) {
+    memcpy(mc->normalized, b, w->n);
+    o = w->n;
   }
   mc->normalized[o] = '\0';
   mc->normalized_len = o;
@@ -1860,9 +1867,9 @@ static bool gs1_fast(markcode_t *mc, work_t *w)
     if (e->id == AI_OTHER || known[e->id] || e->len == 0) return false;
     known[e->id] = e;
     if (k == 0) continue;
-    unsigned text_max = spec_text_max(e->def->spec);
+    unsigned text_max = run_class[k] ? spec_text_max(e->def->spec) : 0;
     size_t off;
-    if (text_max && run_class[k]) {
+    if (text_max) {
       if (!(run_class[k] & CC_CS82) || e->len > text_max) return false;
     } else if (spec_check(e->def->spec, b + e->start, e->len, &off) != SPEC_OK) {
       return false;
@@ -1881,7 +1888,13 @@ static bool gs1_fast(markcode_t *mc, work_t *w)
     ts.caps = (run_any[k] & (CC_UPPER | CC_LOWER)) != (CC_UPPER | CC_LOWER) &&
               caps_damaged(b + t92->start, t92->len);
   }
-  return gs1_finish(mc, w, known, false, &ts) == MARKCODE_OK &&
+  /* The buffer is the canonical form when no separator follows a field of
+  ** predefined length (a variable field takes its run to the separator,
+  ** and the fast pass refused doubled or trailing ones). */
+  bool canonical = true;
+  for (int k = 0; k + 1 < w->nel; k++)
+    if (run_class[k] && w->el[k].fixed) canonical = false;
+  return gs1_finish(mc, w, known, false, &ts, canonical) == MARKCODE_OK &&
          !(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL);
 }
 
@@ -2146,7 +2159,10 @@ static markcode_err_t parse(markcode_t *mc, const char *input, size_t len, bool 
   markcode_err_t err;
   if (fast && fast_clean(mc, &w, (const unsigned char *)input, len)) {
     uint32_t fixes = mc->fixes;
-    if (gs1_shaped(&w) && gs1_fast(mc, &w)) return MARKCODE_OK;
+    /* gs1_fast() takes only a code whose 01 and GTIN gs1_shaped() would
+    ** accept (a checked GTIN at the start), so only its first two bytes
+    ** are looked at here. */
+    if (w.b[0] == '0' && w.b[1] == '1' && gs1_fast(mc, &w)) return MARKCODE_OK;
     reset_outcome(mc, fixes);
     err = classify(mc, &w);
   } else {
