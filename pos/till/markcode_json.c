@@ -212,7 +212,14 @@ static size_t field_len(const char *s, size_t cap)
   for (; i + 8 <= cap; i += 8) {
     uint64_t w;
     memcpy(&w, s + i, 8);
-    if ((w - ones) & ~w & highs) break;
+    uint64_t zero = (w - ones) & ~w & highs;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* The lowest flagged byte is the first NUL (a false flag can only
+    ** follow a real one). */
+    if (zero) return i + (size_t)__builtin_ctzll(zero) / 8;
+#else
+    if (zero) break;
+#endif
   }
   while (i < cap && s[i]) i++;
   return i;
