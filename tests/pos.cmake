@@ -56,6 +56,14 @@ add_test(NAME cli_reports COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integratio
                                    $<TARGET_FILE:kassa> ${KASSA_REPORTS_OPERATOR}
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(cli_reports PROPERTIES TIMEOUT 120)
+# The same day through `kassa serve`: reports, cash, corrections, copies, the
+# FN close and replacement over HTTP (needs kassa-operator for the delivery).
+if(TARGET kassa-operator)
+  add_test(NAME serve_office COMMAND python3
+           ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_api_office.py $<TARGET_FILE:kassa>
+           $<TARGET_FILE:kassa-operator> WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(serve_office PROPERTIES TIMEOUT 180)
+endif()
 # A shop's year on the injected clock, shortened to 14 working days here
 # (`make year` runs 365: about 2 minutes here).
 if(TARGET kassa-operator)
