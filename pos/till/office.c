@@ -216,7 +216,10 @@ int office_cash(fn_t *fn, const char *data_dir, bool in, uint64_t amount, office
   if (rc != 0) return refuse_drawer(why, rc);
   out->shift = now.shift;
   out->amount = amount;
-  out->balance = in ? now.balance + amount : now.balance - amount;
+  /* Counted again: a balance shown as 0 because the FN's cash ran below
+  ** zero (returns before any cash was put in) is not the base to add to. */
+  if ((rc = office_drawer(fn, data_dir, &now, why)) != 0) return rc;
+  out->balance = now.balance;
   return 0;
 }
 

@@ -11,7 +11,8 @@
  * takes the return), then the manager part.
  * Every step is checked on what a person sees: the focused field, lines
  * with their marks, the red banner's Russian text, colour and size, the
- * receipt and its QR picture, the label preview. Each page is looked at
+ * receipt and its QR picture, the change, the label preview, the drawer,
+ * the X and Z reports and a correction. Each page is looked at
  * at 1024×768 with touch enabled and must never scroll sideways; a
  * console error (a script error, a CSP refusal) fails the run.
  * Screenshots go to the artifacts folder; the label the manager saw and
@@ -307,6 +308,241 @@ async function cashier(page) {
   await page.emulateMedia({ media: 'screen' });
   await page.locator('#closed-next').tap();
   check('next receipt: empty', await visible(page, '#lines-empty'));
+
+  /* Cash with change: bread (55,00 ₽), the customer hands over 100 ₽. */
+  await page.waitForFunction(() => document.activeElement.id === 'scan', null, {
+    timeout: TIMEOUT,
+  });
+  await typeScan(page, sc.bread);
+  check('change sale: one line', await waitLines(page, '#lines', 1));
+  await page.locator('#pay-cash').tap();
+  check('cash: the tender dialog', await visible(page, '#tender'));
+  check('cash: what is due', (await text(page, '#tender-due')) === '55,00 ₽');
+  check(
+    'cash: the likely notes offered',
+    (await text(page, '#tender-quick')).includes('100,00 ₽'),
+    await text(page, '#tender-quick'),
+  );
+  await tapKeys(page, '#tender', ['5', '0']);
+  check(
+    'cash: 50 ₽ is not enough, said in Russian',
+    (await text(page, '#tender-change')) === '—' &&
+      (await text(page, '#tender-error')) === 'Получено меньше, чем 55,00 ₽.',
+    [await text(page, '#tender-change'), await text(page, '#tender-error')],
+  );
+  await page.locator('#tender-ok').tap();
+  check('cash: not paid with too little', await page.locator('#tender').isVisible());
+  await page.locator('#tender-input').fill('');
+  await tapKeys(page, '#tender', ['1', '0', '0']);
+  await page
+    .waitForFunction(() => document.getElementById('tender-change').textContent !== '—', null, {
+      timeout: 3000,
+    })
+    .catch(() => {});
+  check(
+    'cash: the change 45,00 ₽ shown before paying',
+    (await text(page, '#tender-change')) === '45,00 ₽',
+    await text(page, '#tender-change'),
+  );
+  await shot(page, 'cashier-change.png');
+  await noSideScroll(page, 'cashier, change');
+  await page.locator('#tender-ok').tap();
+  check('cash: closed', await visible(page, '#closed'));
+  check(
+    'cash: the closed receipt says what was handed over and the change',
+    (await text(page, '#closed-change')) === 'Получено 100,00 ₽ · Сдача 45,00 ₽',
+    await text(page, '#closed-change'),
+  );
+  await shot(page, 'cashier-change-closed.png');
+  await page.locator('#closed-next').tap();
+  check('after the change sale: empty', await visible(page, '#lines-empty'));
+}
+
+/* The «Смена и касса» pane: its visible text, the drawer card's facts. */
+async function officeDone(page) {
+  await page.waitForFunction(
+    () =>
+      !document.getElementById('office-done').hidden ||
+      !document.getElementById('office-banner').hidden,
+    null,
+    { timeout: TIMEOUT },
+  );
+  return {
+    done: (await page.locator('#office-done').isVisible()) ? await text(page, '#office-done') : '',
+    refused: (await page.locator('#office-banner').isVisible())
+      ? await text(page, '#office-banner-message')
+      : '',
+  };
+}
+
+async function drawerShows(page, words) {
+  try {
+    await page.waitForFunction(
+      (w) => document.getElementById('office-drawer').innerText.replace(/\s+/g, ' ').includes(w),
+      words,
+      { timeout: TIMEOUT },
+    );
+    return true;
+  } catch (e) {
+    return false;
+  }
+}
+
+/* The row of the report's table for an operation ("receipts.sale"), as its cells' texts. */
+async function reportRow(page, caption, op) {
+  return page.evaluate(
+    ([c, o]) => {
+      const t = [...document.querySelectorAll('#report-tables table')].find(
+        (x) => x.caption && x.caption.textContent === c,
+      );
+      const r = t && t.querySelector(`tr[data-op="${o}"]`);
+      return r ? [...r.children].map((x) => x.textContent.replace(/\s+/g, ' ').trim()) : null;
+    },
+    [caption, op],
+  );
+}
+
+async function office(page) {
+  /* The money of the day, worked out from what the two phases did in cash:
+   * the mixed payment's 1 000,00 and the bread's 55,00 in, the return's
+   * 6 980,00 out; the manager puts 10 000,00 in first: 4 075,00. */
+  await page.locator('#tab-office').tap();
+  check('office: the pane', await visible(page, '#pane-office'));
+  check('office: the shift is open', await drawerShows(page, 'открыта'));
+  await page.locator('#cash-amount').fill('10000');
+  await page.locator('#cash-in').tap();
+  let r = await officeDone(page);
+  check(
+    'cash in: done, the drawer in words',
+    r.done === '✓ Внесено 10 000,00 ₽; в ящике 4 075,00 ₽',
+    r,
+  );
+  check('cash in: the drawer card', await drawerShows(page, 'Наличных в ящике 4 075,00 ₽'));
+  await page.locator('#cash-amount').fill('500');
+  await page.locator('#cash-out').tap();
+  check('cash out: the drawer card', await drawerShows(page, 'Наличных в ящике 3 575,00 ₽'));
+  check('cash out: counted', await drawerShows(page, 'Выплачено 500,00 ₽ · 1 раз'));
+  await page.locator('#cash-amount').fill('100000');
+  await page.locator('#cash-out').tap();
+  await page.locator('#office-banner').waitFor({ state: 'visible', timeout: TIMEOUT });
+  check(
+    'cash out past the drawer: refused in the till\'s words',
+    (await text(page, '#office-banner-message')) ===
+      'Денежный ящик: в денежном ящике нет такой суммы наличных.',
+    await text(page, '#office-banner-message'),
+  );
+  check('cash out refused: the drawer unchanged', await drawerShows(page, '3 575,00 ₽'));
+  await shot(page, 'manager-cash.png');
+  await noSideScroll(page, 'manager, cash');
+
+  /* X: two sales (cash 1 055,00), one return (6 980,00 cash), the drawer. */
+  await page.locator('#report-x').tap();
+  check('X: shown', await visible(page, '#report-view'));
+  check('X: titled', (await text(page, '#report-title')).startsWith('X-отчёт · ФД'));
+  const sale = await reportRow(page, 'Итоги смены', 'receipts.sale');
+  check(
+    'X: two sales, 1 055,00 ₽ of them in cash',
+    sale && sale[0] === 'Приход' && sale[1] === '2' && sale[3] === '1 055,00 ₽',
+    sale,
+  );
+  const ret = await reportRow(page, 'Итоги смены', 'receipts.sale_return');
+  check(
+    'X: the return 6 980,00 ₽ in cash',
+    ret && ret[1] === '1' && ret[2] === '6 980,00 ₽' && ret[3] === '6 980,00 ₽',
+    ret,
+  );
+  check(
+    'X: the drawer in the report',
+    (await text(page, '#report-tables .drawer-balance')) === 'Наличных в ящике 3 575,00 ₽',
+    await text(page, '#report-tables .drawer-balance'),
+  );
+  const xText = await page.locator('#report-text').innerText();
+  check(
+    'X: as printed beside it',
+    xText.includes('СОСТОЯНИИ РАСЧЕТОВ') && xText.includes('=3575.00'),
+    xText,
+  );
+  await shot(page, 'manager-x-report.png');
+  await noSideScroll(page, 'manager, X-report');
+
+  /* A correction: first without its reason (refused), then 100 ₽ cash at 22 %. */
+  await page.locator('#corr-cash').fill('100');
+  await page.locator('#corr-vat').selectOption('22');
+  await page.locator('#corr-submit').tap();
+  await page.locator('#office-banner').waitFor({ state: 'visible', timeout: TIMEOUT });
+  check(
+    'correction without a reason: refused, naming it',
+    (await text(page, '#office-banner-message')).includes('Поле «reason»: обязательно'),
+    await text(page, '#office-banner-message'),
+  );
+  await page.locator('#corr-reason').fill('Продажа без чека 05.12');
+  await page.locator('#corr-submit').tap();
+  await page.waitForFunction(
+    () => /Чек коррекции ФД/.test(document.getElementById('office-done-text').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check(
+    'correction: done, in words',
+    /^Чек коррекции ФД \d+: приход 100,00 ₽ по своей инициативе$/.test(
+      await text(page, '#office-done-text'),
+    ),
+    await text(page, '#office-done-text'),
+  );
+  const cText = await page.locator('#report-text').innerText();
+  check(
+    'correction: its receipt, at 22 %',
+    /КОРРЕКЦ/.test(cText) && cText.includes('НДС 22%') && cText.includes('=18.03'),
+    cText,
+  );
+  check('correction: the drawer counts its cash', await drawerShows(page, '3 675,00 ₽'));
+  await shot(page, 'manager-correction.png');
+  await noSideScroll(page, 'manager, correction');
+
+  /* Z: a second tap closes the shift; the report has the correction. */
+  await page.locator('#report-z').tap();
+  check('Z: asks to confirm', await visible(page, '#report-z-confirm'));
+  await page.locator('#report-z-confirm').tap();
+  await page.waitForFunction(
+    () => /^Z-отчёт/.test(document.getElementById('report-title').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  const corr = await reportRow(page, 'Итоги смены', 'corrections.sale');
+  check(
+    'Z: the correction in its totals',
+    corr && corr[0] === 'Коррекция: Приход' && corr[1] === '1' && corr[2] === '100,00 ₽',
+    corr,
+  );
+  check(
+    'Z: the drawer holds 3 675,00 ₽',
+    (await text(page, '#report-tables .drawer-balance')) === 'Наличных в ящике 3 675,00 ₽',
+  );
+  check(
+    'Z: printed as the shift close',
+    (await page.locator('#report-text').innerText()).includes('ЗАКРЫТИИ СМЕНЫ'),
+  );
+  check('Z: the shift is closed', await drawerShows(page, 'Смена закрыта'));
+  await shot(page, 'manager-z-report.png');
+  await noSideScroll(page, 'manager, Z-report');
+
+  /* The FN close: refused while documents wait for the OFD, in its words. */
+  await page.locator('#fn-close').tap();
+  await page.locator('#fn-close-confirm').tap();
+  await page.locator('#office-banner').waitFor({ state: 'visible', timeout: TIMEOUT });
+  check(
+    'FN close while documents are owed: refused',
+    (await text(page, '#office-banner-message')).startsWith('ФН нельзя закрыть: не переданы'),
+    await text(page, '#office-banner-message'),
+  );
+  await page.locator('#fn-new-number').fill('9999078900007999');
+  await page.locator('#fn-replace').tap();
+  await page.waitForFunction(
+    () => /Замена ФН/.test(document.getElementById('office-banner-message').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check('FN replace before the close: refused', true);
 }
 
 async function manager(page) {
@@ -491,6 +727,8 @@ async function manager(page) {
   check('accept: part accepted', /1 принято/.test(counts), counts);
   await shot(page, 'manager-accept.png');
   await noSideScroll(page, 'manager, acceptance');
+
+  await office(page);
 
   await page.locator('#lock').tap();
   check('lock: the PIN is asked again', await visible(page, '#pin'));

@@ -30,13 +30,19 @@ Part 2, in Debian's chromium driven by playwright-core (pages.js; needs
 typed as a keyboard-wedge scanner types it (GS as Ctrl+], Enter at the
 end), a weighed good through the keypad, a counterfeit code refused with
 the red banner in Russian, a removed line, a mixed payment, the receipt
-and its QR, the print view; on the manager screen a wrong PIN and the
-right one, the overview, a return with the code and one without, the
-remark of the latter with the label preview (read back by libdmtx), and
-goods acceptance with its missing report. Every step at 1024x768 without
+and its QR, the print view, a cash payment with the sum handed over and
+the change; on the manager screen a wrong PIN and the right one, the
+overview, a return with the code and one without, the remark of the
+latter with the label preview (read back by libdmtx), goods acceptance
+with its missing report, then «Смена и касса»: cash in, cash out (and one
+past the drawer, refused), the X-report read as a table (per operation,
+payment form, the drawer), a correction receipt (one refused for its
+missing reason), the Z-report, and the FN close refused while documents
+are owed; the drawer's figures are worked out in the test from the cash
+each step took. Every step at 1024x768 without
 horizontal scrolling and without a console error. Screenshots go to
 tests/artifacts/browser/; --update-docs (or KASSA_UPDATE_DOCS=1) copies
-cashier-refused.png and manager-remark.png into docs/.
+those named in DOC_SHOTS into docs/.
 
 Prints "N passed, N failed"; exit 1 on any failure, 77 when the browser
 part cannot run.
@@ -64,6 +70,10 @@ UPDATE_DOCS = "--update-docs" in sys.argv or os.environ.get("KASSA_UPDATE_DOCS")
 CHROMIUM = os.environ.get("KASSA_CHROMIUM", "/usr/bin/chromium")
 WEB = os.path.join(REPO, "pos", "serve", "web")
 ARTIFACTS = os.path.join(REPO, "tests", "artifacts", "browser")
+# The screenshots docs/ shows (README, docs/API.md "the pages").
+DOC_SHOTS = ("cashier-refused.png", "cashier-change.png", "manager-remark.png",
+             "manager-cash.png", "manager-x-report.png", "manager-correction.png",
+             "manager-z-report.png")
 FN_NUMBER = "9999078900007002"
 TOKEN = "pages-test-" + os.urandom(8).hex()
 PIN = "5173"
@@ -186,6 +196,7 @@ def http_part(S, codes):
                               ("/api.js", "api.js", "text/javascript; charset=utf-8"),
                               ("/cashier.js", "cashier.js", "text/javascript; charset=utf-8"),
                               ("/manager.js", "manager.js", "text/javascript; charset=utf-8"),
+                              ("/office.js", "office.js", "text/javascript; charset=utf-8"),
                               ("/favicon.svg", "favicon.svg", "image/svg+xml"),
                               ("/scan.svg", "scan.svg", "image/svg+xml")]:
         st, _, h, raw = request(port, "GET", path)
@@ -362,9 +373,9 @@ def browser_part(S, codes):
           out.get("new_code") and out.get("new_code") in found
           and out.get("new_code") in codes["pool"], (out.get("new_code"), found))
     if UPDATE_DOCS and ok:
-        for name in ("cashier-refused.png", "manager-remark.png"):
+        for name in DOC_SHOTS:
             shutil.copyfile(os.path.join(ARTIFACTS, name), os.path.join(REPO, "docs", name))
-        print("docs/cashier-refused.png and docs/manager-remark.png updated")
+        print("updated in docs/: " + ", ".join(DOC_SHOTS))
     return 0
 
 
