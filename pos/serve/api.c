@@ -50,6 +50,7 @@
 #include "pos/till/accept.h"
 #include "pos/till/cache.h"
 #include "pos/till/check.h"
+#include "pos/till/line_edit.h"
 #include "pos/till/office.h"
 #include "pos/till/remark.h"
 #include "pos/till/sale.h"
@@ -519,6 +520,25 @@ static sale_basket_t *basket_load(api_t *api, api_response_t *rs)
   return b;
 }
 
+/* The discounted lines of a basket's JSON get "list_price" and
+** "discount_percent" (pos/till/line_edit.h): the page shows both prices. */
+static void basket_discounts(api_t *api, json_t *receipt)
+{
+  sale_line_discount_t d[DOC_MAX_ITEMS];
+  size_t n = 0, i;
+  json_t *line;
+  if (!receipt || sale_line_discounts(api->till, d, DOC_MAX_ITEMS, &n) != 0) return;
+  json_array_foreach(json_object_get(receipt, "lines"), i, line)
+  {
+    json_int_t id = json_integer_value(json_object_get(line, "id"));
+    for (size_t k = 0; k < n; k++)
+      if (d[k].line_id == id) {
+        json_object_set_new(line, "list_price", json_integer((json_int_t)d[k].list_price));
+        json_object_set_new(line, "discount_percent", json_integer(d[k].percent));
+      }
+  }
+}
+
 /* {"ok":true,"receipt":basket} plus extra (stolen, may be NULL). */
 static void send_basket(api_t *api, api_response_t *rs, unsigned status, json_t *extra)
 {
@@ -529,6 +549,7 @@ static void send_basket(api_t *api, api_response_t *rs, unsigned status, json_t 
   }
   json_t *j = json_pack("{s:b,s:o*}", "ok", 1, "receipt", till_json_basket(b));
   free(b);
+  basket_discounts(api, json_object_get(j, "receipt"));
   if (j && extra) json_object_update(j, extra);
   json_decref(extra);
   api_send_json(rs, status, j);
@@ -1412,6 +1433,98 @@ static void h_pending(api_t *api, const api_request_t *rq, json_t *body, const u
   api_send_json(rs, 200, json_pack("{s:b,s:o*}", "ok", 1, "pending", arr));
 }
 
+/* ---- a line's quantity and discount, the catalogue search ------------------------- */
+
+/* A line_edit.h refusal: its stable name, 404 / 409 / 400 / 500. */
+static void fail_line_edit(api_response_t *rs, int rc)
+{
+  unsigned status = rc == LINE_EDIT_ERR_NO_LINE            ? 404
+                    : rc == LINE_EDIT_ERR_NO_RECEIPT       ? 409
+                    : rc == LINE_EDIT_ERR_STORAGE          ? 500
+                    : rc == LINE_EDIT_ERR_NOT_DISCOUNTABLE ? 409
+                                                           : 400;
+  fail_named(rs, status, line_edit_err_name(rc), line_edit_err_message(rc, true),
+             line_edit_err_message(rc, false), NULL, NULL, NULL);
+}
+
+static void h_item_quantity(api_t *api, const api_request_t *rq, json_t *body,
+                            const uint32_t *params, api_response_t *rs)
+{
+  doc_quantity_t q;
+  bool has;
+  int rc;
+  (void)rq;
+  if (field_quantity(body, "quantity", &q, &has, rs) != 0) return;
+  if (!has) {
+    fail_field(rs, "quantity", "обязательно", "required");
+    return;
+  }
+  if ((rc = sale_line_set_quantity(api->till, params[0], &q)) != 0) {
+    fail_line_edit(rs, rc);
+    return;
+  }
+  send_basket(api, rs, 200, NULL);
+}
+
+/* {"percent": 0..99}; above [till] discount_without_pin_percent the
+** manager PIN (X-Manager-PIN) is asked, as for any manager route. */
+static void h_item_discount(api_t *api, const api_request_t *rq, json_t *body,
+                            const uint32_t *params, api_response_t *rs)
+{
+  uint64_t percent;
+  bool has;
+  int rc;
+  if (field_uint(body, "percent", 99, &percent, &has, rs) != 0) return;
+  if (!has) {
+    fail_field(rs, "percent", "обязательно", "required");
+    return;
+  }
+  if (sale_discount_needs_manager(api->till, (unsigned)percent) && check_manager(api, rq, rs) != 0)
+    return;
+  if ((rc = sale_line_set_discount(api->till, params[0], (unsigned)percent)) != 0) {
+    fail_line_edit(rs, rc);
+    return;
+  }
+  send_basket(api, rs, 200, NULL);
+}
+
+#define SEARCH_MAX 20
+
+/* {"query": part of a name or of a GTIN} -> up to SEARCH_MAX products. */
+static void h_catalogue_search(api_t *api, const api_request_t *rq, json_t *body,
+                               const uint32_t *params, api_response_t *rs)
+{
+  const char *query;
+  size_t n = 0;
+  (void)rq, (void)params;
+  if (field_string(body, "query", true, 128, &query, NULL, rs) != 0) return;
+  cache_product_t *found = calloc(SEARCH_MAX, sizeof *found);
+  if (!found) {
+    fail(rs, E_TILL, NULL, NULL);
+    return;
+  }
+  int rc = cache_product_search(till_cache(api->till), query, found, SEARCH_MAX, &n);
+  if (rc == CACHE_ERR_ARGUMENT) {
+    free(found);
+    fail_field(rs, "query", "от 2 символов", "at least 2 characters");
+    return;
+  }
+  if (rc != 0) {
+    free(found);
+    fail_named(rs, 500, cache_err_name(rc), cache_err_message(rc, true),
+               cache_err_message(rc, false), NULL, NULL, NULL);
+    return;
+  }
+  json_t *list = json_array();
+  for (size_t i = 0; list && i < n; i++)
+    json_array_append_new(
+        list, json_pack("{s:s,s:s,s:I,s:i,s:b,s:b}", "gtin", found[i].gtin, "name", found[i].name,
+                        "price", (json_int_t)found[i].price, "vat", found[i].vat, "weighed",
+                        found[i].weighed, "marked", found[i].marking_required));
+  free(found);
+  api_send_json(rs, 200, json_pack("{s:b,s:o*}", "ok", 1, "products", list));
+}
+
 /* ---- reports, cash, corrections, the FN's close and replacement ----------------- */
 
 /* The calls of pos/till/office.h, the ones `kassa report`, `cash`,
@@ -1929,6 +2042,9 @@ static const route_t routes[] = {
     {"POST", "/api/receipts/current/items", h_item_add, 0},
     {"POST", "/api/receipts/current/items/without-code", h_item_without_code, MANAGER},
     {"DELETE", "/api/receipts/current/items/{n}", h_item_remove, 0},
+    {"POST", "/api/receipts/current/items/{n}/quantity", h_item_quantity, 0},
+    {"POST", "/api/receipts/current/items/{n}/discount", h_item_discount, 0}, /* PIN above */
+    {"POST", "/api/catalogue/search", h_catalogue_search, 0},
     {"POST", "/api/receipts/current/pay", h_pay, 0},
     {"GET", "/api/receipts/{n}/text", h_reprint, 0},
     {"POST", "/api/shift/open", h_shift_open, 0},

@@ -43,6 +43,8 @@ typedef struct kassa_config {
   uint32_t tax_system;        /* [till] tax_system: 1055, one bit of the registered mask (1) */
   char timezone[64];   /* [till] timezone: an IANA zone ("Europe/Moscow"); "": the machine's */
   char api_token[128]; /* [till] api_token ("": the API needs no token) */
+  uint32_t discount_without_pin_percent; /* [till] discount_without_pin_percent (10): above it
+                                            a line's discount needs the manager PIN */
   /* [trueapi]: the permissive-mode online check. */
   char trueapi_cdn_url[256]; /* [trueapi] cdn_url ("": http://host:http_port) */
   char trueapi_api_key[128]; /* [trueapi] api_key                      */

@@ -11,7 +11,9 @@ register's own initiative and by order, the X and Z reports (POST
 rate and the drawer, copies from the archive (GET /api/documents/{n}/copy),
 the FN close (refused while documents are owed) and the FN replacement
 (POST /api/fn/close, /api/fn/replace), after which the running service
-sells on the new FN. Every refusal is asserted by its stable name and
+sells on the new FN; a line's quantity changed and discounted (a PIN
+above [till] discount_without_pin_percent) and the catalogue searched by
+name and GTIN. Every refusal is asserted by its stable name and
 leaves the FN's document counter where it was. The expected figures are
 worked out here by hand from the catalogue (config/catalogue.csv):
 
@@ -270,9 +272,64 @@ tax_system = 1
     st, j = call(port, "POST", "/api/receipts/current/pay", {"method": "cash", "tendered": 1000})
     check("a sale on the new FN: 9.90 of 10.00, change 0.10",
           st == 200 and j["receipt"]["change"] == 10 and j["receipt"]["document"] == 3, j)
+
+    # ---- a line's quantity and discount, the catalogue search --------------------------
+    # 9.90 at 22 %: x 3 = 29.70; 5 % off (no PIN up to 10 %): 9.90 - 0.495 -> 9.40
+    # (half up: 0.50), 28.20; 15 % (the PIN): 9.90 - 1.485 -> 8.41, x 3 = 25.23,
+    # VAT 22/122 of 25.23 = 4.5497 -> 4.55; paid 30.00 in cash, change 4.77.
+    st, j = call(port, "POST", "/api/catalogue/search", {"query": "бородинск"})
+    names = [(p["gtin"], p["price"], p["marked"]) for p in j.get("products", [])]
+    check("search by a part of the name, any case", st == 200
+          and ("04604440000017", 5500, False) in names, j)
+    st, j = call(port, "POST", "/api/catalogue/search", {"query": "46001238"})
+    check("search by a part of the GTIN", st == 200
+          and [p["gtin"] for p in j["products"]] == ["00000046001238"], j)
+    st, j = call(port, "POST", "/api/catalogue/search", {"query": "х"})
+    check("a one-letter search: 400", st == 400 and j.get("field") == "query", j)
+    call(port, "POST", "/api/receipts", {})
+    st, j = call(port, "POST", "/api/receipts/current/items", {"code": "46001238"})
+    line = j.get("line_id")
+    st, j = call(port, "POST", f"/api/receipts/current/items/{line}/quantity", {"quantity": 3})
+    check("quantity 3: 29.70", st == 200 and j["receipt"]["total"] == 2970, j)
+    st, j = call(port, "POST", f"/api/receipts/current/items/{line}/quantity",
+                 {"quantity": "1.5"})
+    check("a piece good in halves: 400 quantity", st == 400 and j.get("error") == "quantity", j)
+    st, j = call(port, "POST", "/api/receipts/current/items/99/quantity", {"quantity": 2})
+    check("no such line: 404", st == 404 and j.get("error") == "no_line", j)
+    st, j = call(port, "POST", f"/api/receipts/current/items/{line}/discount", {"percent": 5})
+    ln = j.get("receipt", {}).get("lines", [{}])[0]
+    check("5 % without the PIN: 9.40 x 3 = 28.20", st == 200 and ln.get("price") == 940
+          and ln.get("total") == 2820 and ln.get("list_price") == 990
+          and ln.get("discount_percent") == 5, j)
+    st, j = call(port, "POST", f"/api/receipts/current/items/{line}/discount", {"percent": 15})
+    check("15 % without the PIN: 403", st == 403 and j.get("error") == "manager_pin_required", j)
+    st, j = call(port, "POST", f"/api/receipts/current/items/{line}/discount", {"percent": 100},
+                 pin=PIN)
+    check("100 %: 400", st == 400 and j.get("field") == "percent", j)
+    st, j = call(port, "POST", f"/api/receipts/current/items/{line}/discount", {"percent": 15},
+                 pin=PIN)
+    ln = j.get("receipt", {}).get("lines", [{}])[0]
+    check("15 % with the PIN: of the list price, not compounded: 8.41 x 3 = 25.23",
+          st == 200 and ln.get("price") == 841 and ln.get("total") == 2523
+          and j["receipt"]["total"] == 2523, j)
+    st, j = call(port, "POST", "/api/receipts/current/pay", {"method": "cash", "tendered": 3000})
+    disc = j.get("receipt", {})
+    check("paid: change 4.77, VAT 22 % 4.55", st == 200 and disc.get("change") == 477
+          and [(v["vat"], v["sum"]) for v in disc.get("vat_sums", [])] == [(11, 455)], j)
+    r = kassa("fd", "show", str(disc.get("document")), "--json")
+    item = json.loads(r.stdout)["receipt"]["items"][0] if r.returncode == 0 else {}
+    check("the receipt's line: price 8.41 (1079), 3 pieces, sum 25.23 (1043)",
+          item.get("price") == 841 and item.get("quantity") == 3 and item.get("sum") == 2523,
+          r.stdout + r.stderr)
+    call(port, "POST", "/api/receipts", {})
+    st, j = call(port, "POST", "/api/receipts/current/items", {"code": "46001238"})
+    check("a new receipt's line 1 carries no old discount",
+          st == 201 and "discount_percent" not in j["receipt"]["lines"][0], j)
+    call(port, "DELETE", "/api/receipts/current")
+
     r = kassa("ofd", "flush", *link)
     check("the new FN's documents delivered", r.returncode == 0
-          and "delivered: 3 documents" in r.stdout, r.stdout + r.stderr)
+          and "delivered: 4 documents" in r.stdout, r.stdout + r.stderr)
     rc, err = serve.stop()
     check("serve stops cleanly", rc == 0, err)
     r = kassa("fsck")
