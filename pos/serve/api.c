@@ -653,6 +653,7 @@ static void h_status(api_t *api, const api_request_t *rq, json_t *body, const ui
   put(j, "ok", json_true());
   put(j, "check_mode", json_string(cfg->check_mode));
   put(j, "budget_ms", json_integer(cfg->check_budget_ms));
+  put(j, "discount_without_pin_percent", json_integer(cfg->discount_without_pin_percent));
   api_send_json(rs, 200, j);
 }
 

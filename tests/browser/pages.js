@@ -356,6 +356,100 @@ async function cashier(page) {
   await shot(page, 'cashier-change-closed.png');
   await page.locator('#closed-next').tap();
   check('after the change sale: empty', await visible(page, '#lines-empty'));
+
+  /* The catalogue by name: a marked good is only named, bread is added. */
+  await page.locator('#search-open').tap();
+  check('search: the dialog', await visible(page, '#search'));
+  await page.locator('#search-input').type('джинсы');
+  await page.waitForFunction(
+    () => document.querySelectorAll('#search-results > li').length > 0,
+    null,
+    { timeout: TIMEOUT },
+  );
+  check(
+    'search: a marked good asks for its code, no add button',
+    (await text(page, '#search-results > li:nth-child(1)')).includes(
+      'маркированный: сканируйте код',
+    ) && (await page.locator('#search-results > li:nth-child(1) .search-add').count()) === 0,
+    await text(page, '#search-results'),
+  );
+  await page.locator('#search-input').fill('');
+  await page.locator('#search-input').type('БОРОДИН');
+  await page.waitForFunction(
+    () => /Бородинский/.test(document.getElementById('search-results').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check(
+    'search: upper case finds the bread, with its price',
+    (await text(page, '#search-results > li:nth-child(1)')).includes('55,00 ₽'),
+    await text(page, '#search-results'),
+  );
+  await page.locator('#search-results > li:nth-child(1) .search-add').tap();
+  check('search: added as a line', await waitLines(page, '#lines', 1));
+
+  /* Its quantity 3, then 5 % off (the cashier's own), then 20 % (the PIN). */
+  await page.locator('#lines > li:nth-child(1) .line-qty').tap();
+  check('quantity: the keypad', await visible(page, '#keypad'));
+  await tapKeys(page, '#keypad', ['3']);
+  await page.locator('#keypad-ok').tap();
+  await page.waitForFunction(
+    () => /165,00/.test(document.getElementById('total').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check('quantity 3: 165,00 ₽', (await text(page, '#total')) === '165,00 ₽');
+  await page.locator('#lines > li:nth-child(1) .line-discount').tap();
+  check(
+    'discount: the limit without a PIN named',
+    (await text(page, '#keypad-hint')).includes('до 10 %'),
+    await text(page, '#keypad-hint'),
+  );
+  await tapKeys(page, '#keypad', ['5']);
+  await page.locator('#keypad-ok').tap();
+  /* 55,00 - 2,75 = 52,25 a loaf, x 3 = 156,75 */
+  await page.waitForFunction(
+    () => /156,75/.test(document.getElementById('total').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check('5 %: 156,75 ₽', (await text(page, '#total')) === '156,75 ₽');
+  check(
+    '5 %: the line says so with the old price',
+    (await text(page, '#lines > li:nth-child(1) .line-discount-note')) ===
+      'скидка 5 % · было 55,00 ₽',
+  );
+  await page.locator('#lines > li:nth-child(1) .line-discount').tap();
+  await tapKeys(page, '#keypad', ['2', '0']);
+  await page.locator('#keypad-ok').tap();
+  await page.waitForFunction(
+    () => document.getElementById('keypad-title').textContent === 'PIN менеджера',
+    null,
+    { timeout: TIMEOUT },
+  );
+  check(
+    '20 %: the manager PIN asked, hidden',
+    (await page.locator('#keypad-input').getAttribute('type')) === 'password',
+  );
+  await tapKeys(page, '#keypad', sc.pin.split(''));
+  await page.locator('#keypad-ok').tap();
+  /* 20 % of the list price, not of 52,25: 44,00 a loaf, x 3 = 132,00 */
+  await page.waitForFunction(
+    () => /132,00/.test(document.getElementById('total').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check('20 % with the PIN: 132,00 ₽', (await text(page, '#total')) === '132,00 ₽');
+  check(
+    'the keypad is a plain field again',
+    (await page.locator('#keypad-input').getAttribute('type')) === 'text',
+  );
+  await shot(page, 'cashier-discount.png');
+  await noSideScroll(page, 'cashier, discount');
+  /* Not sold: the manager's drawer figures count the cash above only. */
+  await page.locator('#cancel').tap();
+  await page.locator('#cancel').tap();
+  check('the discounted receipt cancelled', await visible(page, '#lines-empty'));
 }
 
 /* The «Смена и касса» pane: its visible text, the drawer card's facts. */

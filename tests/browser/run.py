@@ -31,7 +31,9 @@ typed as a keyboard-wedge scanner types it (GS as Ctrl+], Enter at the
 end), a weighed good through the keypad, a counterfeit code refused with
 the red banner in Russian, a removed line, a mixed payment, the receipt
 and its QR, the print view, a cash payment with the sum handed over and
-the change; on the manager screen a wrong PIN and the right one, the
+the change, the catalogue searched by name (a marked good only named),
+a line's quantity and its discount (the PIN above the cashier's limit),
+cancelled; on the manager screen a wrong PIN and the right one, the
 overview, a return with the code and one without, the remark of the
 latter with the label preview (read back by libdmtx), goods acceptance
 with its missing report, then «Смена и касса»: cash in, cash out (and one
@@ -71,7 +73,8 @@ CHROMIUM = os.environ.get("KASSA_CHROMIUM", "/usr/bin/chromium")
 WEB = os.path.join(REPO, "pos", "serve", "web")
 ARTIFACTS = os.path.join(REPO, "tests", "artifacts", "browser")
 # The screenshots docs/ shows (README, docs/API.md "the pages").
-DOC_SHOTS = ("cashier-refused.png", "cashier-change.png", "manager-remark.png",
+DOC_SHOTS = ("cashier-refused.png", "cashier-change.png", "cashier-discount.png",
+             "manager-remark.png",
              "manager-cash.png", "manager-x-report.png", "manager-correction.png",
              "manager-z-report.png")
 FN_NUMBER = "9999078900007002"
@@ -197,6 +200,7 @@ def http_part(S, codes):
                               ("/cashier.js", "cashier.js", "text/javascript; charset=utf-8"),
                               ("/manager.js", "manager.js", "text/javascript; charset=utf-8"),
                               ("/office.js", "office.js", "text/javascript; charset=utf-8"),
+                              ("/lines.js", "lines.js", "text/javascript; charset=utf-8"),
                               ("/favicon.svg", "favicon.svg", "image/svg+xml"),
                               ("/scan.svg", "scan.svg", "image/svg+xml")]:
         st, _, h, raw = request(port, "GET", path)

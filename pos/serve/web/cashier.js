@@ -13,6 +13,9 @@
  * a PNG, shown and printable (window.print prints only the receipt, see
  * app.css @media print).
  *
+ * Each line's quantity and a discount on it, and the catalogue search by
+ * name, are lines.js's (over Kassa.till below).
+ *
  * The scan field keeps the focus whenever no dialog is open, so a scanner
  * can fire at any moment; buttons give it back after a tap.
  */
@@ -159,6 +162,13 @@
               ),
               h('span', { class: 'line-code' }, l.marked ? l.km.split(Kassa.GS)[0] : l.gtin),
             ),
+            l.discount_percent
+              ? h(
+                  'div',
+                  { class: 'line-discount-note' },
+                  `скидка ${l.discount_percent} % · было ${money(l.list_price)}`,
+                )
+              : null,
           ),
           h(
             'div',
@@ -172,6 +182,8 @@
               )}`,
             ),
           ),
+          /* The quantity and discount buttons (lines.js). */
+          Kassa.lineActions ? Kassa.lineActions(l, i) : null,
           h(
             'button',
             {
@@ -326,8 +338,9 @@
 
   let keypadThen = null;
 
-  function openKeypad({ title, hint, unit, then, parse }) {
+  function openKeypad({ title, hint, unit, then, parse, secret }) {
     $('keypad-title').textContent = title;
+    $('keypad-input').type = secret ? 'password' : 'text'; /* a PIN is not shown */
     $('keypad-hint').textContent = hint || '';
     $('keypad-input').value = '';
     $('keypad-input').placeholder = unit || '';
@@ -339,6 +352,8 @@
 
   function closeKeypad() {
     $('keypad').hidden = true;
+    $('keypad-input').type = 'text';
+    $('keypad-input').value = '';
     keypadThen = null;
     keepFocus();
   }
@@ -550,6 +565,19 @@
   }
 
   /* ---- start ------------------------------------------------------------------ */
+
+  /* What lines.js (a line's quantity and discount, the catalogue search)
+   * shares with this page. */
+  Kassa.till = {
+    state,
+    call,
+    renderBasket: (id) => renderBasket(id),
+    openKeypad: (opts) => openKeypad(opts),
+    addScan: (code, quantity) => addScan(code, quantity),
+    showRefusal: (body) => showRefusal(body),
+    showFlash: (text) => showFlash(text),
+    keepFocus: () => keepFocus(),
+  };
 
   async function start() {
     await refreshStatus();
