@@ -13,7 +13,9 @@ the FN close (refused while documents are owed) and the FN replacement
 (POST /api/fn/close, /api/fn/replace), after which the running service
 sells on the new FN; a line's quantity changed and discounted (a PIN
 above [till] discount_without_pin_percent) and the catalogue searched by
-name and GTIN. Every refusal is asserted by its stable name and
+name and GTIN; then a service with its background sender closes and
+replaces the FN again and delivers the new FN's documents by itself.
+Every refusal is asserted by its stable name and
 leaves the FN's document counter where it was. The expected figures are
 worked out here by hand from the catalogue (config/catalogue.csv):
 
@@ -29,6 +31,7 @@ import http.client
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -330,6 +333,48 @@ tax_system = 1
     r = kassa("ofd", "flush", *link)
     check("the new FN's documents delivered", r.returncode == 0
           and "delivered: 4 documents" in r.stdout, r.stdout + r.stderr)
+    rc, err = serve.stop()
+    check("serve stops cleanly", rc == 0, err)
+
+    # ---- the background sender follows a replaced FN -----------------------------------
+    # A service that delivers by itself: Z, the FN close and the replacement
+    # by FN 3 through its API; the new FN's documents must reach the
+    # operator without `kassa ofd flush`, so its sender works on the new file.
+    FN3 = "9999078900003003"
+    with open(conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(text.replace("background = no", "background = yes\nsend_interval_s = 1\n"
+                             "sync_interval_min = 0\nkeys_refresh_days = 0"))
+    serve = harness.Serve(KASSA, conf, procs)
+    port = serve.api
+    check("serve with the background sender", port is not None, serve.line)
+
+    def owed_none(seconds=30):
+        end = time.time() + seconds
+        while time.time() < end:
+            ob = call(port, "GET", "/api/status")[1].get("outbox", {})
+            if ob.get("unsent_documents") == 0 and ob.get("unsent_notifications") == 0:
+                return True
+            time.sleep(0.2)
+        return False
+
+    st, j = call(port, "POST", "/api/reports/z", {})
+    check("Z on FN 2", st == 200, j)
+    check("the background delivered FN 2's documents", owed_none())
+    st, j = call(port, "POST", "/api/fn/close", {}, pin=PIN)
+    check("FN 2 closed", st == 200, j)
+    check("the background delivered its close", owed_none())
+    st, j = call(port, "POST", "/api/fn/replace", {"fn_number": FN3}, pin=PIN)
+    check("FN 2 replaced by FN 3", st == 200 and j["replaced"]["new_fn"] == FN3, j)
+    r = op("fn", "add", "--fn-db", os.path.join(till_dir, "fn.db"))
+    check("the operator knows FN 3", r.returncode == 0, r.stderr)
+    call(port, "POST", "/api/shift/open", {})
+    call(port, "POST", "/api/receipts", {})
+    call(port, "POST", "/api/receipts/current/items", {"code": "46001238"})
+    st, j = call(port, "POST", "/api/receipts/current/pay", {"method": "cashless"})
+    check("a sale on FN 3", st == 200, j)
+    check("the background delivered FN 3's documents (it follows the new file)", owed_none(60))
     rc, err = serve.stop()
     check("serve stops cleanly", rc == 0, err)
     r = kassa("fsck")
