@@ -351,30 +351,36 @@ tax_system = 1
     check("serve with the background sender", port is not None, serve.line)
 
     def owed_none(seconds=30):
+        """True once nothing is owed; else what the sender last said."""
         end = time.time() + seconds
         while time.time() < end:
-            ob = call(port, "GET", "/api/status")[1].get("outbox", {})
+            j = call(port, "GET", "/api/status")[1]
+            ob = j.get("outbox", {})
             if ob.get("unsent_documents") == 0 and ob.get("unsent_notifications") == 0:
-                return True
+                return True, None
             time.sleep(0.2)
-        return False
+        return False, j.get("background", {}).get("sender")
 
     st, j = call(port, "POST", "/api/reports/z", {})
     check("Z on FN 2", st == 200, j)
-    check("the background delivered FN 2's documents", owed_none())
+    check("the background delivered FN 2's documents", *owed_none())
     st, j = call(port, "POST", "/api/fn/close", {}, pin=PIN)
     check("FN 2 closed", st == 200, j)
-    check("the background delivered its close", owed_none())
+    check("the background delivered its close", *owed_none())
+    # The operator is down while FN 3 is new to it: an operator that refused
+    # FN 3's first document would be asked again only after a minute.
+    operator.stop()
     st, j = call(port, "POST", "/api/fn/replace", {"fn_number": FN3}, pin=PIN)
     check("FN 2 replaced by FN 3", st == 200 and j["replaced"]["new_fn"] == FN3, j)
     r = op("fn", "add", "--fn-db", os.path.join(till_dir, "fn.db"))
     check("the operator knows FN 3", r.returncode == 0, r.stderr)
+    operator = harness.Operator(OPERATOR, op_dir, check, ports=[ofd, oism, keys, http_port])
     call(port, "POST", "/api/shift/open", {})
     call(port, "POST", "/api/receipts", {})
     call(port, "POST", "/api/receipts/current/items", {"code": "46001238"})
     st, j = call(port, "POST", "/api/receipts/current/pay", {"method": "cashless"})
     check("a sale on FN 3", st == 200, j)
-    check("the background delivered FN 3's documents (it follows the new file)", owed_none(60))
+    check("the background delivered FN 3's documents (it follows the new file)", *owed_none(60))
     rc, err = serve.stop()
     check("serve stops cleanly", rc == 0, err)
     r = kassa("fsck")
