@@ -1868,7 +1868,8 @@ static void h_document_copy(api_t *api, const api_request_t *rq, json_t *body,
   }
   size_t n = strlen(text) + 64;
   char *copy = malloc(n);
-  if (copy) snprintf(copy, n, "%*s\n%s", (int)(width / 2 + 3), "КОПИЯ", text);
+  /* Centred by characters: "КОПИЯ" is 5 characters and 10 bytes. */
+  if (copy) snprintf(copy, n, "%*s%s\n%s", (int)((width - 5) / 2), "", "КОПИЯ", text);
   free(text);
   json_t *j = json_pack("{s:b,s:I,s:s,s:i,s:o}", "ok", 1, "document", (json_int_t)params[0], "kind",
                         kind, "width", (int)width, "text", copy ? json_string(copy) : json_null());
