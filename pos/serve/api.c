@@ -13,8 +13,10 @@
 ** calls the till, so a request that fails changes nothing.
 **
 ** The handlers are thin: each turns JSON into one call of pos/till/sale.h,
-** pos/till/check.h, fiscal/fn.h, pos/till/accept.h or pos/till/cache.h and the result back
-** into JSON. Amounts are kopecks (integers); quantities are decimal
+** pos/till/check.h, fiscal/fn.h, pos/till/accept.h, pos/till/cache.h,
+** pos/till/office.h (reports, cash, corrections, the FN's close and
+** replacement: the command line's calls) or pos/till/line_edit.h and the
+** result back into JSON. Amounts are kopecks (integers); quantities are decimal
 ** strings or numbers with at most three decimals; a scan is the string a
 ** scanner sent, GS written as \u001d.
 **
