@@ -303,9 +303,13 @@ int office_correct(fn_t *fn, const office_correction_t *c, fn_doc_result_t *out,
   fc.date = c->date;
   if (by_order) memcpy(fc.order_number, c->order, strlen(c->order) + 1);
   memset(&item, 0, sizeof item);
-  /* 1030 holds at most 128 characters of CP866: fold what CP866 lacks. */
-  snprintf(item.name, sizeof item.name, "%.128s", c->reason);
-  fiscal_text_fold(item.name);
+  /* 1030 holds at most 128 characters of CP866: fold what CP866 lacks,
+  ** then a longer reason ends at a word with "..." (it is printed). */
+  char *folded = strdup(c->reason);
+  if (!folded) return refuse(why, OFFICE_ERR_MEMORY);
+  fiscal_text_fold(folded);
+  errtab_fit(item.name, sizeof item.name, folded, 128, "...");
+  free(folded);
   fiscal_text_utf8_clean(item.name);
   item.price = item.total = total;
   item.quantity = (doc_quantity_t){1, 0};
