@@ -989,10 +989,75 @@ async function stopped(page) {
   check('the till agrees: nothing open', after.status === 200 && !after.body.receipt.open, after);
 }
 
-const PHASES = { cashier, manager, warning, stopped };
+/* The manager's screen again, the PIN typed: the «Смена и касса» pane. */
+async function officePane(page) {
+  await page.goto(`${sc.base}/manager#token=${encodeURIComponent(sc.token)}`);
+  await visible(page, '#pin');
+  await tapKeys(page, '#pin', sc.pin.split(''));
+  await page.locator('#pin-ok').tap();
+  await page.waitForSelector('#pin', { state: 'hidden', timeout: TIMEOUT });
+  await page.locator('#tab-office').tap();
+  check('FN: the pane', await visible(page, '#pane-office'));
+}
+
+/* After run.py delivered everything: the FN close from the page. */
+async function fnclose(page) {
+  await officePane(page);
+  await page.locator('#fn-close').tap();
+  await page.locator('#fn-close-confirm').tap();
+  const r = await officeDone(page);
+  check(
+    'FN close: done, in words',
+    /^✓ ФН закрыт: отчёт о закрытии ФД \d+\. Дождитесь его передачи в ОФД\.$/.test(r.done),
+    r,
+  );
+  await page.waitForFunction(
+    () => /закрыт/.test(document.getElementById('facts-fn').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check('FN close: the overview says closed', (await text(page, '#facts-fn')).includes('закрыт'));
+}
+
+/* After run.py delivered the close report: the new FN from the page. */
+async function fnreplace(page) {
+  await officePane(page);
+  await page.locator('#fn-new-number').fill('123');
+  await page.locator('#fn-replace').tap();
+  await page.locator('#office-banner').waitFor({ state: 'visible', timeout: TIMEOUT });
+  check(
+    'FN replace: a short number refused, naming it',
+    (await text(page, '#office-banner-message')).startsWith('fn_number: номер нового ФН: 16 цифр'),
+    await text(page, '#office-banner-message'),
+  );
+  await page.locator('#fn-new-number').fill(sc.new_fn_number);
+  await page.locator('#fn-replace').tap();
+  await page.waitForFunction(
+    () => /заменён/.test(document.getElementById('office-done-text').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check(
+    'FN replace: done, naming both FNs and the keys to load',
+    (await text(page, '#office-done-text')).startsWith(
+      `ФН ${sc.fn_number} заменён на ${sc.new_fn_number} (отчёт о перерегистрации ФД 1)`,
+    ) && (await text(page, '#office-done-text')).includes('Загрузите ключи проверки'),
+    await text(page, '#office-done-text'),
+  );
+  await page.waitForFunction(
+    (n) => document.getElementById('shift-info').textContent.includes(n),
+    sc.new_fn_number,
+    { timeout: TIMEOUT },
+  );
+  check('FN replace: the top bar names the new FN', true);
+  await shot(page, 'manager-fn-replaced.png');
+  await noSideScroll(page, 'manager, FN replaced');
+}
+
+const PHASES = { cashier, manager, fnclose, fnreplace, warning, stopped };
 
 (async () => {
-  if (!PHASES[PHASE]) throw new Error('usage: pages.js SCENARIO cashier|manager|warning|stopped');
+  if (!PHASES[PHASE]) throw new Error('usage: pages.js SCENARIO cashier|manager|fnclose|fnreplace|warning|stopped');
   const browser = await chromium.launch({ executablePath: sc.chromium, headless: true });
   try {
     const context = await browser.newContext({

@@ -41,7 +41,9 @@ past the drawer, refused), the X-report read as a table (per operation,
 payment form, the drawer), a correction receipt (one refused for its
 missing reason), the Z-report, and the FN close refused while documents
 are owed; the drawer's figures are worked out in the test from the cash
-each step took. Every step at 1024x768 without horizontal scrolling and
+each step took; once everything is delivered the FN is closed from the
+page (phase fnclose) and, its close report delivered, replaced by a new
+one (phase fnreplace: a short number refused first). Every step at 1024x768 without horizontal scrolling and
 without a console error.
 
 Part 3 (after part 2), a remote shop's till on a clock the test moves
@@ -82,7 +84,7 @@ WEB = os.path.join(REPO, "pos", "serve", "web")
 ARTIFACTS = os.path.join(REPO, "tests", "artifacts", "browser")
 # The screenshots docs/ shows (README, docs/API.md "the pages").
 DOC_SHOTS = ("cashier-refused.png", "cashier-change.png", "cashier-discount.png",
-             "manager-remark.png",
+             "manager-remark.png", "manager-fn-replaced.png",
              "manager-cash.png", "manager-x-report.png", "manager-correction.png",
              "manager-z-report.png")
 FN_NUMBER = "9999078900007002"
@@ -352,6 +354,7 @@ def browser_part(S, codes):
         "bananas": codes["bananas"],
         "jeans_ean": codes["JEANS"],
         "fn_number": FN_NUMBER,
+        "new_fn_number": "9999078900007003",
         "accept_list": codes["shoes"][1:3],
         "pool": codes["pool"],
         "out": os.path.join(root, "pages-out.json"),
@@ -360,13 +363,15 @@ def browser_part(S, codes):
     with open(path, "w") as f:
         json.dump(scenario, f)
     ok = True
-    for phase in ("cashier", "manager"):
+    for phase in ("cashier", "manager", "fnclose", "fnreplace"):
         ok = run_phase(path, phase) and ok
-        if phase == "cashier":
+        if phase != "fnreplace":
             # The store's delivery timer: the operator hears of the sale, so
-            # the return of its code is one the operator can accept.
+            # the return of its code is one the operator can accept; the FN
+            # closes only with everything delivered, and is replaced only
+            # once its close report is.
             r = kassa("ofd", "flush")
-            check("documents delivered between the parts", r.returncode == 0,
+            check(f"documents delivered after the {phase} part", r.returncode == 0,
                   r.stdout + r.stderr)
     try:
         with open(scenario["out"]) as f:

@@ -48,14 +48,17 @@
     $('office-done').hidden = !text;
   }
 
+  /* The pane scrolls to what happened (a report shown below scrolls on). */
   function refused(body) {
     done('');
     M().banner('office', body);
+    $('office-banner').scrollIntoView({ block: 'nearest' });
   }
 
   function succeeded(text) {
     M().banner('office', null);
     done(text);
+    $('office-done').scrollIntoView({ block: 'nearest' });
   }
 
   /* ---- the drawer ---------------------------------------------------------------- */
