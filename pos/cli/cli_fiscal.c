@@ -27,6 +27,7 @@
 #include "pos/cli/cli.h"
 #include "pos/print/print.h"
 #include "pos/print/receipt.h"
+#include "pos/till/correction.h"
 #include "pos/till/drawer.h"
 #include "pos/till/fiscal_text.h"
 #include "pos/till/office.h"
@@ -810,14 +811,17 @@ int cli_correction(const kassa_config_t *cfg, int argc, char **argv)
   if (cli_parse_options("correction", correction_usage, argc, argv, options,
                         sizeof options / sizeof options[0], NULL) != 0)
     return 2;
-  office_correction_t c = {
-      .reason = reason, .order = order, .cashier = cashier, .tax_system = (uint8_t)cfg->tax_system};
+  correction_request_t c = {.tax_system = (uint8_t)cfg->tax_system,
+                            .reason = reason,
+                            .type = order && order[0] ? 1 : 0,
+                            .order_number = order,
+                            .cashier = cashier};
   const char *bad = NULL, *bad_value = NULL;
   if (cash_text && !cli_number(cash_text, 0, (1UL << 48) - 1, &cash))
     bad = "--cash", bad_value = cash_text;
   else if (cashless_text && !cli_number(cashless_text, 0, (1UL << 48) - 1, &cashless))
     bad = "--cashless", bad_value = cashless_text;
-  else if (vat_text && (c.vat = office_vat_parse(vat_text)) == 0)
+  else if (vat_text && (c.vat = correction_vat_parse(vat_text)) == 0)
     bad = "--vat", bad_value = vat_text;
   else if (date && !office_date_parse(date, &c.date))
     bad = "--date", bad_value = date;
@@ -831,25 +835,25 @@ int cli_correction(const kassa_config_t *cfg, int argc, char **argv)
                                                : 0;
   c.pay.cash = cash;
   c.pay.cashless = cashless;
+  if (!c.operation || !c.vat || !reason || !reason[0] || cash + cashless == 0 ||
+      cash + cashless > (1UL << 48) - 1 || (c.type && !date) || (order && strlen(order) > 32)) {
+    fprintf(stderr,
+            "kassa correction: --operation income|refund, an amount (--cash/--cashless), --vat "
+            "and --reason are needed; --order needs --date\n\n%s",
+            correction_usage);
+    return 2;
+  }
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_doc_result_t res;
-  office_fail_t why;
-  int rc = office_correct(fn, &c, &res, &why);
+  int rc = correction_close(fn, &c, &res);
   fn_free(fn);
-  if (rc == OFFICE_ERR_ARGUMENT) {
-    fprintf(stderr,
-            "kassa correction: %s\n  %s\n--operation income|refund, an amount (--cash/--cashless), "
-            "--vat and --reason are needed; --order needs --date\n\n%s",
-            why.message_ru, why.message_en, correction_usage);
-    return 2;
-  }
-  if (rc != 0) return office_refused("correction", &why);
+  if (rc != 0) return refused("the correction receipt", rc);
   if (json)
     printf("{\"ok\":true,\"document\":%u,\"time\":%u,\"fiscal_sign\":%u,\"shift\":%u,"
            "\"operation\":\"%s\",\"total\":%lu,\"vat\":%u,\"correction_type\":%u}\n",
            res.number, res.time, res.fiscal_sign, res.shift_number, operation, cash + cashless,
-           c.vat, order && order[0] ? 1u : 0u);
+           c.vat, c.type);
   else
     print_result("correction receipt", &res);
   return 0;

@@ -52,6 +52,7 @@
 #include "pos/till/accept.h"
 #include "pos/till/cache.h"
 #include "pos/till/check.h"
+#include "pos/till/correction.h"
 #include "pos/till/line_edit.h"
 #include "pos/till/office.h"
 #include "pos/till/remark.h"
@@ -1705,14 +1706,15 @@ static void h_cash_out(api_t *api, const api_request_t *rq, json_t *body, const 
 }
 
 /* {"operation":"income|refund","cash","cashless","prepaid","credit","other",
-** "method","vat":"22","reason","order","date":"YYYY-MM-DD","cashier","width"} */
+** "method","vat":"22","reason","order","date":"YYYY-MM-DD","cashier","width"}:
+** pos/till/correction.h's correction_close, as `kassa correction` calls it. */
 static void h_correction(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
                          api_response_t *rs)
 {
-  const char *operation, *vat, *date;
+  const char *operation, *vat, *date, *order;
   uint64_t method;
   unsigned width;
-  office_correction_t c = {.tax_system = (uint8_t)till_config(api->till)->tax_system};
+  correction_request_t c = {.tax_system = (uint8_t)till_config(api->till)->tax_system};
   struct {
     const char *name;
     uint64_t *to;
@@ -1722,50 +1724,65 @@ static void h_correction(api_t *api, const api_request_t *rq, json_t *body, cons
                {"credit", &c.pay.credit},
                {"other", &c.pay.other}};
   fn_doc_result_t res;
-  office_fail_t why;
+  int rc;
   (void)rq, (void)params;
   if (field_string(body, "operation", true, 16, &operation, NULL, rs) != 0 ||
       field_string(body, "vat", true, 16, &vat, NULL, rs) != 0 ||
       field_string(body, "reason", true, 512, &c.reason, NULL, rs) != 0 ||
-      field_string(body, "order", false, 32, &c.order, NULL, rs) != 0 ||
+      field_string(body, "order", false, 32, &order, NULL, rs) != 0 ||
       field_string(body, "date", false, 10, &date, NULL, rs) != 0 ||
       field_string(body, "cashier", false, 64, &c.cashier, NULL, rs) != 0 ||
       field_uint(body, "method", 7, &method, NULL, rs) != 0 || body_width(body, &width, rs) != 0)
     return;
-  for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
+  uint64_t total = 0;
+  for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
     if (field_uint(body, forms[i].name, PRICE_MAX, forms[i].to, NULL, rs) != 0) return;
+    total += *forms[i].to;
+  }
   c.operation = !strcmp(operation, "income")   ? DOC_OP_SALE
                 : !strcmp(operation, "refund") ? DOC_OP_SALE_RETURN
                                                : 0;
   c.method = (uint8_t)method;
+  c.type = order ? 1 : 0;
+  c.order_number = order;
   if (!c.operation) {
     fail_field(rs, "operation", "«income» (приход) или «refund» (возврат прихода)",
                "\"income\" or \"refund\"");
     return;
   }
-  if (!(c.vat = office_vat_parse(vat))) {
+  if (!(c.vat = correction_vat_parse(vat))) {
     fail_field(rs, "vat", "22, 22/122, 20, 20/120, 10, 10/110, 7, 7/107, 5, 5/105, 0 или none",
                "22, 22/122, 20, 20/120, 10, 10/110, 7, 7/107, 5, 5/105, 0 or none");
     return;
   }
-  if (date && !office_date_parse(date, &c.date)) {
-    fail_field(rs, "date", "дата ГГГГ-ММ-ДД", "a date YYYY-MM-DD");
+  if (total == 0 || total >= (UINT64_C(1) << 48)) {
+    fail_field(rs, "amount", "сумма больше нуля и меньше 2^48 копеек (cash, cashless ...)",
+               "an amount above zero and below 2^48 kopecks (cash, cashless ...)");
     return;
   }
-  if (office_correct(till_fn(api->till), &c, &res, &why) != 0) {
-    fail_office(rs, &why);
+  if ((date && !office_date_parse(date, &c.date)) || (order && !date)) {
+    fail_field(rs, "date",
+               order && !date ? "коррекция по предписанию требует даты расчёта ГГГГ-ММ-ДД"
+                              : "дата ГГГГ-ММ-ДД",
+               order && !date ? "a correction by order needs the settlement's date YYYY-MM-DD"
+                              : "a date YYYY-MM-DD");
+    return;
+  }
+  if ((rc = correction_close(till_fn(api->till), &c, &res)) != 0) {
+    if (rc == FN_ERR_PARAMS)
+      fail(rs, E_BAD_REQUEST, NULL, NULL);
+    else
+      fail_fn(rs, rc);
     return;
   }
   till_replay(api->till, NULL);
   int err = 0;
   char *text = receipt_text(api->till, res.number, width, &err);
-  uint64_t total = c.pay.cash + c.pay.cashless + c.pay.prepaid + c.pay.credit + c.pay.other;
-  json_t *j =
-      json_pack("{s:I,s:I,s:I,s:I,s:s,s:I,s:i,s:i,s:o}", "document", (json_int_t)res.number, "time",
-                (json_int_t)res.time, "fiscal_sign", (json_int_t)res.fiscal_sign, "shift",
-                (json_int_t)res.shift_number, "operation", operation, "total", (json_int_t)total,
-                "vat", (int)c.vat, "correction_type", c.order && c.order[0] ? 1 : 0, "text",
-                text ? json_string(text) : json_null());
+  json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:s,s:I,s:i,s:i,s:o}", "document", (json_int_t)res.number,
+                        "time", (json_int_t)res.time, "fiscal_sign", (json_int_t)res.fiscal_sign,
+                        "shift", (json_int_t)res.shift_number, "operation", operation, "total",
+                        (json_int_t)total, "vat", (int)c.vat, "correction_type", (int)c.type,
+                        "text", text ? json_string(text) : json_null());
   free(text);
   api_send_json(rs, 201, json_pack("{s:b,s:o*}", "ok", 1, "correction", j));
 }

@@ -15,7 +15,6 @@
 
 #include "common/errtab.h"
 #include "fiscal/fn_emu.h"
-#include "pos/till/fiscal_text.h"
 #include "pos/till/state_internal.h"
 
 static const errtab_t error_texts[] = {
@@ -223,24 +222,7 @@ int office_cash(fn_t *fn, const char *data_dir, bool in, uint64_t amount, office
   return 0;
 }
 
-/* ---- correction receipts ---------------------------------------------------- */
-
-uint8_t office_vat_parse(const char *s)
-{
-  static const struct {
-    const char *text;
-    uint8_t value;
-  } rates[] = {{"20", 1}, {"10", 2}, {"20/120", 3}, {"10/110", 4}, {"0", 5},   {"none", 6},
-               {"5", 7},  {"7", 8},  {"5/105", 9},  {"7/107", 10}, {"22", 11}, {"22/122", 12}};
-  char t[16];
-  size_t n = s ? strlen(s) : 0;
-  if (!n || n >= sizeof t) return 0;
-  memcpy(t, s, n + 1);
-  if (t[n - 1] == '%') t[n - 1] = '\0';
-  for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++)
-    if (!strcmp(t, rates[i].text)) return rates[i].value;
-  return 0;
-}
+/* ---- a correction's date ------------------------------------------------------ */
 
 bool office_date_parse(const char *s, uint32_t *out)
 {
@@ -259,75 +241,6 @@ bool office_date_parse(const char *s, uint32_t *out)
   days += d - 1;
   *out = days * 86400u;
   return true;
-}
-
-#define AMOUNT_MAX ((UINT64_C(1) << 48) - 1)
-
-int office_correct(fn_t *fn, const office_correction_t *c, fn_doc_result_t *out, office_fail_t *why)
-{
-  fn_correction_t fc;
-  doc_item_t item;
-  int rc;
-  if (!fn || !c || !out) return refuse(why, OFFICE_ERR_ARGUMENT);
-  const fn_payments_t *p = &c->pay;
-  const uint64_t forms[5] = {p->cash, p->cashless, p->prepaid, p->credit, p->other};
-  uint64_t total = 0;
-  for (size_t i = 0; i < 5; i++) {
-    if (forms[i] > AMOUNT_MAX || total + forms[i] > AMOUNT_MAX)
-      return refuse_field(why, "amount", "сумма не более 2^48 - 1 копеек",
-                          "at most 2^48 - 1 kopecks");
-    total += forms[i];
-  }
-  if (c->operation != DOC_OP_SALE && c->operation != DOC_OP_SALE_RETURN)
-    return refuse_field(why, "operation", "income (приход) или refund (возврат прихода)",
-                        "income or refund");
-  if (total == 0)
-    return refuse_field(why, "amount", "нужна сумма больше нуля (наличные, безналичные ...)",
-                        "an amount above zero is needed (cash, cashless ...)");
-  if (c->vat < 1 || c->vat > DOC_VAT_MAX)
-    return refuse_field(why, "vat", "ставка НДС: 22, 22/122, 20, 10, 7, 5, 0, none ...",
-                        "a VAT rate: 22, 22/122, 20, 10, 7, 5, 0, none ...");
-  if (c->method > 7)
-    return refuse_field(why, "method", "признак способа расчёта 1..7", "a settlement method 1..7");
-  if (!c->reason || !c->reason[0])
-    return refuse_field(why, "reason", "нужно основание коррекции", "the reason is required");
-  memset(&fc, 0, sizeof fc);
-  bool by_order = c->order && c->order[0];
-  if (by_order && strlen(c->order) >= sizeof fc.order_number)
-    return refuse_field(why, "order", "номер предписания до 32 символов",
-                        "the order's number is at most 32 characters");
-  if (by_order && !c->date)
-    return refuse_field(why, "date", "коррекция по предписанию требует даты расчёта",
-                        "a correction by order needs the settlement's date");
-  fc.type = by_order ? 1 : 0;
-  fc.date = c->date;
-  if (by_order) memcpy(fc.order_number, c->order, strlen(c->order) + 1);
-  memset(&item, 0, sizeof item);
-  /* 1030 holds at most 128 characters of CP866: fold what CP866 lacks,
-  ** then a longer reason ends at a word with "..." (it is printed). */
-  char *folded = strdup(c->reason);
-  if (!folded) return refuse(why, OFFICE_ERR_MEMORY);
-  fiscal_text_fold(folded);
-  errtab_fit(item.name, sizeof item.name, folded, 128, "...");
-  free(folded);
-  fiscal_text_utf8_clean(item.name);
-  item.price = item.total = total;
-  item.quantity = (doc_quantity_t){1, 0};
-  item.vat = c->vat;
-  item.subject = 1;
-  item.payment_method = c->method ? c->method : 4;
-  rc = fn_receipt_begin(fn, c->operation, c->tax_system, c->cashier ? c->cashier : "");
-  if (rc == 0) rc = fn_receipt_add(fn, &item);
-  if (rc == 0)
-    rc = p->prepaid || p->credit || p->other
-             ? fn_receipt_close_paid(fn, p, &fc, out)
-             : fn_correction_close(fn, p->cash, p->cashless, &fc, out);
-  if (rc != 0) {
-    fn_status_t st;
-    if (fn_status(fn, &st) == 0 && st.receipt_open) fn_receipt_cancel(fn);
-    return refuse_fn(why, "Чек коррекции", "The correction receipt", rc);
-  }
-  return 0;
 }
 
 /* ---- FN close and replacement ------------------------------------------------ */

@@ -1,7 +1,7 @@
 /*
 ** office.h: the manager's fiscal operations, one function each, shared by
-** the command line (`kassa report`, `cash`, `correction`, `fn close`, `fn
-** replace`) and the HTTP API (`kassa serve`), so both apply the same rules
+** the command line (`kassa report`, `cash`, `fn close`, `fn replace`) and
+** the HTTP API (`kassa serve`), so both apply the same rules
 ** and refuse with the same reasons.
 **
 **   report      X-report (the settlement state report, 21) or Z-report (the
@@ -11,10 +11,8 @@
 **   cash        cash in / cash out: the drawer's counters (drawer.h), never
 **               a fiscal document; a cash out past the drawer's balance is
 **               refused;
-**   correction  a correction receipt (31) of one line: income (1054 = 1) or
-**               refund of income (2), paid by the five forms, at one VAT
-**               rate, self-made (1173 = 0) or by the tax authority's order
-**               (1173 = 1 with 1179 and 1178);
+**   (a correction receipt (31) is pos/till/correction.h's, beside these;
+**   office_date_parse reads its 1178 as people write it);
 **   fn close    the FN close report (6), only once the FN owes nothing;
 **   fn replace  (till_fn_replace) the closed FN kept as DATA/fn-NUMBER.db, a
 **               new one created as DATA/fn.db and registered with an 11 whose
@@ -133,31 +131,7 @@ int office_cash(fn_t *fn, const char *data_dir, bool in, uint64_t amount, office
 
 /* ---- correction receipts ---------------------------------------------------- */
 
-typedef struct office_correction {
-  uint8_t operation;   /* 1054: DOC_OP_SALE (income) or DOC_OP_SALE_RETURN (refund) */
-  fn_payments_t pay;   /* 1031, 1081, 1215, 1216, 1217: at least one above zero */
-  uint8_t method;      /* 1214 of the line; 0: 4 (full settlement) */
-  uint8_t vat;         /* 1199, 1..12 */
-  const char *reason;  /* the line's name (1030): what is corrected; required */
-  const char *order;   /* 1179, NULL or "": self-made (1173 = 0) */
-  uint32_t date;       /* 1178: the day corrected (local midnight), 0: today (self-made only) */
-  const char *cashier; /* 1021, may be NULL */
-  uint8_t tax_system;  /* 1055 */
-} office_correction_t;
-
-/*
-** The correction receipt: checks every field first (OFFICE_ERR_ARGUMENT
-** names it: an operation other than income/refund, no amount, a VAT rate
-** outside 1..12, no reason, an order without its date or longer than 32),
-** then opens, fills and closes it in the FN; on the FN's refusal the open
-** FN receipt is cancelled.
-*/
-int office_correct(fn_t *fn, const office_correction_t *c, fn_doc_result_t *out,
-                   office_fail_t *why);
-
-/* A VAT rate as written ("22", "22/122", "22%", "none") -> its 1199 value;
-** 0 when it is none of the twelve. */
-uint8_t office_vat_parse(const char *text);
+/* A correction receipt (31) is pos/till/correction.h's correction_close(). */
 
 /* YYYY-MM-DD (2000..2099, a real day) -> that midnight as the FN writes
 ** times (local time written as if UTC); false otherwise. */
