@@ -11,7 +11,9 @@ register's own initiative and by order, the X and Z reports (POST
 rate and the drawer, copies from the archive (GET /api/documents/{n}/copy),
 the FN close (refused while documents are owed) and the FN replacement
 (POST /api/fn/close, /api/fn/replace), after which the running service
-sells on the new FN; a line's quantity changed and discounted (a PIN
+sells on the new FN; corrections by counter-provision, prepayment and
+credit (their 1215/1216/1217 and the line's 1214 read back, one the FN's
+rules refuse); a line's quantity changed and discounted (a PIN
 above [till] discount_without_pin_percent) and the catalogue searched by
 name and GTIN; then a service with its background sender closes and
 replaces the FN again and delivers the new FN's documents by itself.
@@ -276,6 +278,33 @@ tax_system = 1
     check("a sale on the new FN: 9.90 of 10.00, change 0.10",
           st == 200 and j["receipt"]["change"] == 10 and j["receipt"]["document"] == 3, j)
 
+    # ---- corrections by the other payment forms ----------------------------------------
+    # 50.00 by counter-provision (1217) and 10.00 offset prepayment (1215), the
+    # line full settlement (1214 = 4); 30.00 on credit alone: the line 1214 = 6.
+    st, j = call(port, "POST", "/api/corrections",
+                 {"operation": "income", "other": 5000, "prepaid": 1000, "vat": "none",
+                  "reason": "Встречное предоставление"}, pin=PIN)
+    other = j.get("correction", {})
+    check("a correction by counter-provision and prepayment", st == 201
+          and other.get("total") == 6000, j)
+    r = kassa("fd", "show", str(other.get("document")), "--json")
+    doc = json.loads(r.stdout)["receiptCorrection"] if r.returncode == 0 else {}
+    check("its 1217 50.00, 1215 10.00, the line 1214 = 4",
+          doc.get("provisionSum") == 5000 and doc.get("prepaidSum") == 1000
+          and doc.get("items", [{}])[0].get("paymentType") == 4, r.stdout + r.stderr)
+    st, j = call(port, "POST", "/api/corrections",
+                 {"operation": "income", "credit": 3000, "vat": "22", "reason": "В кредит"},
+                 pin=PIN)
+    credit = j.get("correction", {})
+    r = kassa("fd", "show", str(credit.get("document")), "--json")
+    doc = json.loads(r.stdout)["receiptCorrection"] if r.returncode == 0 else {}
+    check("a correction on credit: 1216 30.00, the line 1214 = 6", st == 201
+          and doc.get("creditSum") == 3000
+          and doc.get("items", [{}])[0].get("paymentType") == 6, r.stdout + r.stderr)
+    refused(port, "a correction paid by a prepayment against a credit line", "POST",
+            "/api/corrections", {"operation": "income", "prepaid": 1000, "method": 6,
+                                 "vat": "22", "reason": "x"}, 409, "fn")
+
     # ---- a line's quantity and discount, the catalogue search --------------------------
     # 9.90 at 22 %: x 3 = 29.70; 5 % off (no PIN up to 10 %): 9.90 - 0.495 -> 9.40
     # (half up: 0.50), 28.20; 15 % (the PIN): 9.90 - 1.485 -> 8.41, x 3 = 25.23,
@@ -332,7 +361,7 @@ tax_system = 1
 
     r = kassa("ofd", "flush", *link)
     check("the new FN's documents delivered", r.returncode == 0
-          and "delivered: 4 documents" in r.stdout, r.stdout + r.stderr)
+          and "delivered: 6 documents" in r.stdout, r.stdout + r.stderr)
     rc, err = serve.stop()
     check("serve stops cleanly", rc == 0, err)
 
