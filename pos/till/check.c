@@ -283,10 +283,19 @@ static int rule_parse(markcode_t *mc, const char *scan, size_t len, check_decisi
   return 0;
 }
 
-static int rule_catalogue(till_t *t, const markcode_t *mc, check_decision_t *d)
+static int rule_catalogue(till_t *t, const markcode_t *mc, const cache_product_t *given,
+                          check_decision_t *d)
 {
-  if (cache_product_get(t->cache, d->gtin, &d->product) != 0)
-    return refuse(d, CHECK_UNKNOWN_PRODUCT, d->gtin, NULL, NULL);
+  if (cache_product_get(t->cache, d->gtin, &d->product) != 0) {
+    if (!given) return refuse(d, CHECK_UNKNOWN_PRODUCT, d->gtin, NULL, NULL);
+    /* A front end's own product (check_scan_given): the marking rules
+    ** still apply, the group's only when it names one. */
+    d->product = *given;
+    snprintf(d->product.gtin, sizeof d->product.gtin, "%s", d->gtin);
+    d->has_product = true;
+    if (!d->marked) return 0;
+    if (!d->product.group[0]) return 0;
+  }
   d->has_product = true;
   if (!d->marked)
     return d->product.marking_required ? refuse(d, CHECK_MARK_REQUIRED, d->gtin, NULL, NULL) : 0;
@@ -661,7 +670,7 @@ static int rule_expiry_price(till_t *t, const markcode_t *mc, const cache_code_t
 ** line follows), else it is declined at once (a question only). */
 static int pipeline(till_t *t, const char *scan, size_t len, check_purpose_t purpose,
                     uint64_t price, const char *const *in_receipt, size_t in_receipt_count,
-                    bool keep, check_decision_t *out)
+                    bool keep, const cache_product_t *given, check_decision_t *out)
 {
   struct timespec start;
   markcode_t *mc = NULL;
@@ -686,7 +695,7 @@ static int pipeline(till_t *t, const char *scan, size_t len, check_purpose_t pur
   }
   memset(&row, 0, sizeof row);
   if (rule_parse(mc, scan, len, out)) goto done;
-  if (rule_catalogue(t, mc, out)) goto done;
+  if (rule_catalogue(t, mc, given, out)) goto done;
   if (price == 0) price = out->product.price;
   if (!out->marked) goto allow; /* a plain good: nothing more to check */
   out->planned =
@@ -732,11 +741,18 @@ done:
 int check_scan(till_t *t, const char *scan, size_t len, check_purpose_t purpose, uint64_t price,
                const char *const *in_receipt, size_t in_receipt_count, check_decision_t *out)
 {
-  return pipeline(t, scan, len, purpose, price, in_receipt, in_receipt_count, true, out);
+  return pipeline(t, scan, len, purpose, price, in_receipt, in_receipt_count, true, NULL, out);
+}
+
+int check_scan_given(till_t *t, const char *scan, size_t len, check_purpose_t purpose,
+                     uint64_t price, const char *const *in_receipt, size_t in_receipt_count,
+                     const cache_product_t *given, check_decision_t *out)
+{
+  return pipeline(t, scan, len, purpose, price, in_receipt, in_receipt_count, true, given, out);
 }
 
 int check_probe(till_t *t, const char *scan, size_t len, check_purpose_t purpose, uint64_t price,
                 const char *const *in_receipt, size_t in_receipt_count, check_decision_t *out)
 {
-  return pipeline(t, scan, len, purpose, price, in_receipt, in_receipt_count, false, out);
+  return pipeline(t, scan, len, purpose, price, in_receipt, in_receipt_count, false, NULL, out);
 }

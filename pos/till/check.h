@@ -175,6 +175,18 @@ typedef struct check_decision {
 int check_scan(till_t *t, const char *scan, size_t len, check_purpose_t purpose, uint64_t price,
                const char *const *in_receipt, size_t in_receipt_count, check_decision_t *out);
 
+/*
+** check_scan() for a front end that brings its own product data (a
+** receipt in one call): when the catalogue has no product for the code's
+** GTIN, *given (may be NULL: then unknown_product as usual) stands in for
+** it: its price, weighed flag and group feed the rules, and a marked code
+** is held to the group's shape only when given->group names one. A
+** product the catalogue has is the catalogue's, as for any scan.
+*/
+int check_scan_given(till_t *t, const char *scan, size_t len, check_purpose_t purpose,
+                     uint64_t price, const char *const *in_receipt, size_t in_receipt_count,
+                     const cache_product_t *given, check_decision_t *out);
+
 /* The same decision as a question only (the API's check, `kassa sale
 ** check`): an allowed code is declined in the FN at once instead of kept
 ** accepted, so nothing waits in the FN's table and no line is added. */

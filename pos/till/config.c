@@ -151,6 +151,7 @@ static const struct config_key {
     K("till", "cache_stale_hours", KEY_UINT, cache_stale_hours, "hours"),
     K("till", "manager_pin", KEY_TEXT, manager_pin, "a PIN"),
     K("till", "api_token", KEY_TEXT, api_token, "a token"),
+    K("till", "force_catalogue", KEY_BOOL, force_catalogue, "yes or no"),
     K("till", "tax_system", KEY_UINT, tax_system, "a tax system bit (1, 2, 4, 16, 32)"),
     K("till", "timezone", KEY_TEXT, timezone, "an IANA time zone (Europe/Moscow)"),
     K("till", "discount_without_pin_percent", KEY_UINT, discount_without_pin_percent,

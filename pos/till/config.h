@@ -41,8 +41,10 @@ typedef struct kassa_config {
   uint32_t cache_stale_hours; /* [till] cache_stale_hours (72)          */
   char manager_pin[32];       /* [till] manager_pin ("": manager actions refused) */
   uint32_t tax_system;        /* [till] tax_system: 1055, one bit of the registered mask (1) */
-  char timezone[64];   /* [till] timezone: an IANA zone ("Europe/Moscow"); "": the machine's */
-  char api_token[128]; /* [till] api_token ("": the API needs no token) */
+  char timezone[64];    /* [till] timezone: an IANA zone ("Europe/Moscow"); "": the machine's */
+  char api_token[128];  /* [till] api_token ("": the API needs no token) */
+  bool force_catalogue; /* [till] force_catalogue: the catalogue's name, price, VAT win over
+                           a front end's in a receipt in one call (no) */
   uint32_t discount_without_pin_percent; /* [till] discount_without_pin_percent (10): above it
                                             a line's discount needs the manager PIN */
   /* [trueapi]: the permissive-mode online check. */

@@ -690,7 +690,11 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
   if (p->method > DOC_PAY_CREDIT_PAYMENT || (p->tendered && p->tendered < p->cash))
     return SALE_ERR_PAYMENT;
   uint64_t cash = p->cash, cashless = p->cashless;
-  fn_payments_t pay = {p->cash, p->cashless, p->prepaid, p->credit, p->other};
+  fn_payments_t pay = {.cash = p->cash,
+                       .cashless = p->cashless,
+                       .prepaid = p->prepaid,
+                       .credit = p->credit,
+                       .other = p->other};
   if (!d && !(d = scratch = malloc(sizeof *scratch))) return SALE_ERR_STORAGE;
   if (!(b = malloc(sizeof *b)) || !(item = malloc(sizeof *item))) {
     rc = SALE_ERR_STORAGE;

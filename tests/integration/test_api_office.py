@@ -38,6 +38,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import Checks  # noqa: E402
+from shop import record  # noqa: E402  (the contract's recording, docs/openapi.yaml)
 
 KASSA, OPERATOR = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 CATALOGUE = os.path.abspath("config/catalogue.csv")
@@ -70,6 +71,7 @@ def call(port, method, path, body=None, pin=None, token=TOKEN):
                  headers=h)
     r = conn.getresponse()
     text = r.read()
+    record("api", method, path, r.status, dict(r.getheaders()), text)
     conn.close()
     try:
         return r.status, json.loads(text)
