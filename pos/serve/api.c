@@ -53,6 +53,7 @@
 #include "pos/till/cache.h"
 #include "pos/till/check.h"
 #include "pos/till/correction.h"
+#include "pos/till/lane_store.h"
 #include "pos/till/line_edit.h"
 #include "pos/till/office.h"
 #include "pos/till/remark.h"
@@ -655,6 +656,10 @@ static void h_status(api_t *api, const api_request_t *rq, json_t *body, const ui
   put(ca, "synced", json_integer((json_int_t)st.cache.synced));
   put(ca, "op_blocked", json_integer((json_int_t)st.cache.op_blocked));
   put(ca, "stale_hours", json_integer(cfg->cache_stale_hours ? cfg->cache_stale_hours : 72));
+  unsigned store_owed = 0;
+  const char *store_state = lane_store_state(api->till, &store_owed);
+  if (store_state[0]) /* [store] url: the store node's link (lane_store.h) */
+    put(j, "store", json_pack("{s:s,s:i}", "state", store_state, "documents_owed", store_owed));
   json_t *warnings = json_array();
   json_t *owarn = json_object_get(ob, "warnings");
   size_t i;
@@ -1615,6 +1620,10 @@ static void fail_office(api_response_t *rs, const office_fail_t *why)
                : why->drawer_error == DRAWER_ERR_AMOUNT ? 400
                                                         : 409,
                drawer_err_name(why->drawer_error), why->message_ru, why->message_en, NULL, NULL,
+               NULL);
+    return;
+  case OFFICE_ERR_DEVICE:
+    fail_named(rs, 409, office_err_name(why->err), why->message_ru, why->message_en, NULL, NULL,
                NULL);
     return;
   case OFFICE_ERR_OWED:

@@ -88,6 +88,10 @@ typedef enum check_reason {
   CHECK_EXPIRED,           /* "expired" */
   CHECK_PRICE_ABOVE_MAX,   /* "price_above_max": tobacco above its MRP */
   CHECK_PRICE_BELOW_MIN,   /* "price_below_min": tobacco below the minimum price */
+  /* The store node (pos/till/lane_store.h), asked last, before the FN accepts. */
+  CHECK_STORE_HELD,    /* "store_held": in another lane's open basket */
+  CHECK_STORE_SOLD,    /* "store_sold": sold at a lane of this store */
+  CHECK_STORE_OFFLINE, /* "store_offline": no store node, and the group's policy refuses */
   CHECK__COUNT
 } check_reason_t;
 
@@ -160,6 +164,8 @@ typedef struct check_decision {
   bool lm_checked;       /* ... and the cache answered as the local module (offline 1265) */
   uint8_t trueapi_tried; /* codes/check requests sent for this scan (0: nobody asked) */
   bool trueapi_probed;   /* ... one of them to a quarantined host (no other was left) */
+  bool store_claimed;    /* the store node granted the code to this lane */
+  bool store_offline;    /* the store node did not answer: sold on the lane's own decision */
   uint32_t elapsed_us;
 } check_decision_t;
 

@@ -43,6 +43,12 @@ void kassa_config_defaults(kassa_config_t *cfg)
   cfg->batch_applies_online = 0;
   cfg->printer_width = 48;
   cfg->printer_codepage = 17;
+  cfg->store_timeout_ms = 150;
+  cfg->store_lease_ms = 120000;
+  cfg->store_sync_ms = 1000;
+  snprintf(cfg->store_offline_refuse, sizeof cfg->store_offline_refuse, "%s", "tobacco");
+  snprintf(cfg->fn_backend, sizeof cfg->fn_backend, "emulator");
+  cfg->fn_password = 30;
 }
 
 void kassa_config_operator_url(const kassa_config_t *cfg, char *out, size_t size)
@@ -168,6 +174,15 @@ static const struct config_key {
     K("printer", "device", KEY_TEXT, printer_device, "a device string"),
     K("printer", "width", KEY_UINT, printer_width, "32 or 48"),
     K("printer", "codepage", KEY_UINT, printer_codepage, "a code page number (0-255)"),
+    K("store", "url", KEY_TEXT, store_url, "a URL (http://HOST:PORT)"),
+    K("store", "token", KEY_TEXT, store_token, "a token"),
+    K("store", "timeout_ms", KEY_UINT, store_timeout_ms, "milliseconds"),
+    K("store", "lease_ms", KEY_UINT, store_lease_ms, "milliseconds"),
+    K("store", "sync_ms", KEY_UINT, store_sync_ms, "milliseconds"),
+    K("store", "offline_refuse", KEY_TEXT, store_offline_refuse, "product groups (tobacco,lp)"),
+    K("fn", "backend", KEY_TEXT, fn_backend,
+      "emulator, shtrih:tcp:HOST:PORT or shtrih:serial:PORT"),
+    K("fn", "password", KEY_UINT, fn_password, "a password (a number)"),
 #undef K
 };
 

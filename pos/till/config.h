@@ -63,6 +63,18 @@ typedef struct kassa_config {
   char printer_device[256];  /* [printer] device ("": none), e.g. usb:0416:5011 */
   uint32_t printer_width;    /* [printer] width: 32 (58 mm) or 48 (80 mm) (48) */
   uint32_t printer_codepage; /* [printer] codepage: ESC t n of PC866 (17) */
+  /* [store]: the store node the lanes share (store/store.h); "" url: none,
+  ** the till decides alone as it always did. */
+  char store_url[256];       /* [store] url: http://HOST:PORT of `kassa store serve` */
+  char store_token[160];     /* [store] token: the node's bearer token */
+  uint32_t store_timeout_ms; /* [store] timeout_ms (150): then the lane decides alone */
+  uint32_t store_lease_ms;   /* [store] lease_ms (120000): a basket's claim lives this long */
+  uint32_t store_sync_ms;    /* [store] sync_ms (1000): kassa serve syncs its cache from the node */
+  char store_offline_refuse[128]; /* [store] offline_refuse ("tobacco"): groups refused offline */
+  /* [fn]: which FN the till drives (device/fn_shtrih.h, issue 22). */
+  char fn_backend[256]; /* [fn] backend: emulator | shtrih:tcp:HOST:PORT | shtrih:serial:PORT[@BAUD]
+                         */
+  uint32_t fn_password; /* [fn] password: the register's administrator password (30) */
 } kassa_config_t;
 
 /* The operator's HTTP base (true-api, the code feed, remarks, batches):

@@ -29,6 +29,9 @@ static const errtab_t error_texts[] = {
     {OFFICE_ERR_FILES, "files", "Файлы ФН не удалось заменить.",
      "The FN's files could not be replaced."},
     {OFFICE_ERR_MEMORY, "memory", "Недостаточно памяти.", "Out of memory."},
+    {OFFICE_ERR_DEVICE, "device",
+     "ФН стоит в кассовом аппарате: его заменяют и перерегистрируют на самом аппарате.",
+     "The FN is inside a cash register: it is replaced and re-registered at the register."},
     ERRTAB_END("Неизвестная ошибка.", "Unknown error."),
 };
 
@@ -329,6 +332,7 @@ int till_fn_replace(till_t *t, const char *new_number, const char *cashier, offi
                         "the new FN's number: 16 digits");
   if (cashier && strlen(cashier) > 64)
     return refuse_field(why, "cashier", "не более 64 байт", "at most 64 bytes");
+  if (fn_capabilities(t->fn) & FN_CAP_DEVICE_DELIVERS) return refuse(why, OFFICE_ERR_DEVICE);
   if ((rc = fn_status(t->fn, &st)) != 0)
     return refuse_fn(why, "Состояние ФН", "The FN's status", rc);
   if (st.phase != FN_PHASE_POST || st.unsent_documents || st.unsent_notifications) {

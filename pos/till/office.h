@@ -47,6 +47,7 @@ typedef enum office_err {
   OFFICE_ERR_NO_REGISTRATION = -6, /* "no_registration": none in the old FN's archive */
   OFFICE_ERR_FILES = -7,           /* "files": the old FN could not be kept, or the new made */
   OFFICE_ERR_MEMORY = -8,          /* "memory" */
+  OFFICE_ERR_DEVICE = -9,          /* "device": the FN is in a cash register, replaced there */
 } office_err_t;
 
 /* Why an operation was refused. */
@@ -157,7 +158,8 @@ typedef struct office_replaced {
 ** (1205: FN replaced) with the data of the old one's last 1 or 11 and
 ** cashier. The till then works with the new FN: the cache numbers its
 ** documents after all of the old one's. If the new FN cannot be made the
-** old file goes back where it was.
+** old file goes back where it was. An FN inside a cash register ([fn]
+** backend = shtrih:…) is replaced at the register: OFFICE_ERR_DEVICE.
 */
 int till_fn_replace(till_t *t, const char *new_number, const char *cashier, office_replaced_t *out,
                     office_fail_t *why);

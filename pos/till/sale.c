@@ -19,6 +19,7 @@
 #include "common/db.h"
 #include "common/errtab.h"
 #include "pos/till/fiscal_text.h"
+#include "pos/till/lane_store.h"
 #include "pos/till/state_internal.h"
 #include "scanner/markcode.h"
 
@@ -434,6 +435,7 @@ int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t 
       (rc = insert_line(t, l, scan, len, &id)) != 0) {
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
+    if (d->store_claimed) lane_store_release(t, d->ki);
     journal(t, scan, len, false);
     goto done;
   }
@@ -515,6 +517,7 @@ static int drop_lines(till_t *t, const sale_basket_t *b, uint32_t id, bool baske
     if ((id && l->id != id) || !l->marked) continue;
     fn_km_accept(t->fn, l->km, strlen(l->km), false);
     journal(t, l->km, strlen(l->km), false);
+    if (b->operation == DOC_OP_SALE) lane_store_release(t, l->ki);
   }
   return 0;
 fail:
@@ -607,6 +610,7 @@ static int finish(till_t *t, const sale_basket_t *b, uint32_t document)
 {
   int rc;
   if (till_replay(t, NULL) != 0) return SALE_ERR_STORAGE;
+  lane_store_publish(t); /* the store node hears of it (lane_store.h); quiet if down */
   if ((rc = record_pending(t, b, document)) != 0) return rc;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
   if (exec(t, "DELETE FROM line; DELETE FROM basket;") != SQLITE_OK) {
