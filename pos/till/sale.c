@@ -66,12 +66,24 @@ static const char schema[] =
     " price INTEGER, qty_mantissa INTEGER, qty_scale INTEGER, total INTEGER, vat INTEGER,"
     " subject INTEGER, measure INTEGER, marked INTEGER, km BLOB, ki TEXT, km_type INTEGER,"
     " tag2106 INTEGER, planned INTEGER, mark TEXT, industry_value TEXT,"
-    " without_code INTEGER, needs_recheck INTEGER);"
+    " without_code INTEGER, needs_recheck INTEGER, extras BLOB);"
     /* Scans whose FN check is under way: written before the FN hears of
     ** the code, removed with the line's insert or the refusal. After a
     ** crash the codes left here are declined in the FN, so the FN's table
     ** of checked codes never fills up with codes nobody holds. */
     "CREATE TABLE IF NOT EXISTS checking(scan BLOB PRIMARY KEY);";
+
+/* A basket file from before issue 16 gets the lines' extras column (the
+** agent's and the fraction's requisites as doc_item_extras_put's TLV). */
+static int add_extras_column(sqlite3 *db)
+{
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(db, "SELECT extras FROM line LIMIT 0", -1, &s, NULL) == SQLITE_OK) {
+    sqlite3_finalize(s);
+    return SQLITE_OK;
+  }
+  return sqlite3_exec(db, "ALTER TABLE line ADD COLUMN extras BLOB", NULL, NULL, NULL);
+}
 
 int sale_store_open(till_t *t, char *err, size_t err_size)
 {
@@ -82,6 +94,7 @@ int sale_store_open(till_t *t, char *err, size_t err_size)
   umask(old);
   if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(t->db, 5000);
   if (rc == SQLITE_OK) rc = sqlite3_exec(t->db, schema, NULL, NULL, NULL);
+  if (rc == SQLITE_OK) rc = add_extras_column(t->db);
   if (rc != SQLITE_OK) {
     snprintf(err, err_size, "Не открывается файл чека %s. / Cannot open the basket %s: %s", path,
              path, t->db ? sqlite3_errmsg(t->db) : "out of memory");
@@ -149,7 +162,35 @@ static int journal_recover(till_t *t, const sale_basket_t *b)
 
 static const char line_columns[] =
     "id, name, gtin, price, qty_mantissa, qty_scale, total, vat, subject, measure, marked, km,"
-    " ki, km_type, tag2106, planned, mark, industry_value, without_code, needs_recheck";
+    " ki, km_type, tag2106, planned, mark, industry_value, without_code, needs_recheck, extras";
+
+/* The agent and the fraction of a line as one TLV list and back (the FN's
+** own codec, doc_item_extras_put/get: what is kept is what the receipt
+** will carry, and text it cannot carry is refused when the line is made). */
+static int extras_put(const sale_line_t *l, uint8_t *buf, size_t cap, size_t *len)
+{
+  doc_item_t *item = calloc(1, sizeof *item);
+  if (!item) return SALE_ERR_STORAGE;
+  item->agent = l->agent;
+  item->fraction_numerator = l->fraction_numerator;
+  item->fraction_denominator = l->fraction_denominator;
+  int rc = doc_item_extras_put(item, buf, cap, len) == 0 ? 0 : SALE_ERR_ARGUMENT;
+  free(item);
+  return rc;
+}
+
+static void extras_get(const void *buf, size_t len, sale_line_t *l)
+{
+  doc_item_t *item = calloc(1, sizeof *item);
+  if (!item || len == 0 || doc_item_extras_get(buf, len, item) != 0) {
+    free(item);
+    return;
+  }
+  l->agent = item->agent;
+  l->fraction_numerator = item->fraction_numerator;
+  l->fraction_denominator = item->fraction_denominator;
+  free(item);
+}
 
 static void read_line(sqlite3_stmt *s, sale_line_t *l)
 {
@@ -188,6 +229,7 @@ static void read_line(sqlite3_stmt *s, sale_line_t *l)
   }
   l->without_code = sqlite3_column_int(s, 18) != 0;
   l->needs_recheck = sqlite3_column_int(s, 19) != 0;
+  extras_get(sqlite3_column_blob(s, 20), (size_t)sqlite3_column_bytes(s, 20), l);
 }
 
 /* The basket with its lines; closing_after (may be NULL) as stored. */
@@ -239,7 +281,11 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
 {
   sqlite3_stmt *s = NULL;
   char sql[512];
-  int rc = SALE_ERR_STORAGE;
+  uint8_t extras[2048];
+  size_t extras_len = 0;
+  int rc = extras_put(l, extras, sizeof extras, &extras_len);
+  if (rc != 0) return rc;
+  rc = SALE_ERR_STORAGE;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
   if (sqlite3_prepare_v2(t->db, "UPDATE basket SET next_id = next_id + 1 RETURNING next_id - 1", -1,
                          &s, NULL) != SQLITE_OK ||
@@ -247,8 +293,8 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
     goto fail;
   *id = (uint32_t)sqlite3_column_int64(s, 0);
   sqlite3_finalize(s);
-  snprintf(sql, sizeof sql, "INSERT INTO line(%s) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-           line_columns);
+  snprintf(sql, sizeof sql,
+           "INSERT INTO line(%s) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", line_columns);
   if (sqlite3_prepare_v2(t->db, sql, -1, &s, NULL) != SQLITE_OK) goto fail;
   sqlite3_bind_int64(s, 1, *id);
   sqlite3_bind_text(s, 2, l->name, -1, SQLITE_STATIC);
@@ -270,6 +316,7 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
   sqlite3_bind_text(s, 18, l->has_industry ? l->industry.value : "", -1, SQLITE_STATIC);
   sqlite3_bind_int(s, 19, l->without_code);
   sqlite3_bind_int(s, 20, l->needs_recheck);
+  if (extras_len) sqlite3_bind_blob(s, 21, extras, (int)extras_len, SQLITE_STATIC);
   if (sqlite3_step(s) != SQLITE_DONE) goto fail;
   sqlite3_finalize(s);
   s = NULL;
@@ -331,9 +378,10 @@ static bool line_total(uint64_t price, doc_quantity_t q, uint64_t *out)
   return *out < (UINT64_C(1) << 40);
 }
 
-/* The line for a decision that allowed the scan. */
+/* The line for a decision that allowed the scan; a (checked) fraction
+** n/d makes it one piece priced price * n / d, half up. */
 static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, uint64_t price,
-                     sale_line_t *l)
+                     uint64_t numerator, uint64_t denominator, sale_line_t *l)
 {
   const cache_product_t *p = &d->product;
   memset(l, 0, sizeof *l);
@@ -365,6 +413,12 @@ static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, 
     l->quantity = (doc_quantity_t){q->mantissa / div, 0};
   }
   if (!line_total(l->price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
+  if (denominator) {
+    if (quantity || l->price > UINT64_MAX / numerator) return SALE_ERR_ARGUMENT;
+    l->total = (l->price * numerator + denominator / 2) / denominator;
+    l->fraction_numerator = numerator;
+    l->fraction_denominator = denominator;
+  }
   l->vat = p->vat ? p->vat : 6;
   l->subject = d->marked ? (p->excise ? 31 : 33) : 1;
   l->marked = d->marked;
@@ -381,8 +435,41 @@ static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, 
   return 0;
 }
 
+static const char *const agent_kinds[7] = {
+    "bank-agent", "bank-subagent", "payment-agent", "payment-subagent",
+    "attorney",   "commission",    "other"};
+
+uint8_t sale_agent_kind(const char *name)
+{
+  for (unsigned i = 0; name && i < 7; i++)
+    if (!strcmp(name, agent_kinds[i])) return (uint8_t)(1u << i);
+  return 0;
+}
+
+const char *sale_agent_kind_name(uint8_t sign)
+{
+  for (unsigned i = 0; i < 7; i++)
+    if (sign == (1u << i)) return agent_kinds[i];
+  return "";
+}
+
+/* An agent's line names one kind of agent and its supplier (name, INN of
+** 10 or 12 digits); the codec checks lengths and CP866 when it is stored. */
+static bool agent_ok(const doc_agent_t *a)
+{
+  size_t inn = strlen(a->supplier_inn);
+  return sale_agent_kind_name(a->sign)[0] && a->supplier_name[0] && (inn == 10 || inn == 12) &&
+         strspn(a->supplier_inn, "0123456789") == inn;
+}
+
 int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t *quantity,
                   uint64_t price, check_decision_t *d, uint32_t *line_id)
+{
+  sale_add_t a = {.scan = scan, .len = len, .quantity = quantity, .price = price};
+  return sale_add(t, &a, d, line_id);
+}
+
+int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line_id)
 {
   sale_basket_t *b = NULL;
   sale_line_t *l = NULL;
@@ -390,9 +477,12 @@ int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t 
   size_t n = 0;
   uint32_t id = 0;
   int rc;
-  if (!t || !scan || !d) return SALE_ERR_ARGUMENT;
+  if (!t || !a || !a->scan || !d) return SALE_ERR_ARGUMENT;
+  const char *scan = a->scan;
+  size_t len = a->len;
   memset(d, 0, sizeof *d);
   d->mark = "";
+  if (a->agent && !agent_ok(a->agent)) return SALE_ERR_ARGUMENT;
   if (!(b = malloc(sizeof *b)) || !(l = malloc(sizeof *l))) {
     rc = SALE_ERR_STORAGE;
     goto done;
@@ -409,13 +499,18 @@ int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t 
     rc = SALE_ERR_STORAGE;
     goto done;
   }
-  if (check_scan(t, scan, len, purpose, price, kis, n, d) != 0 || !d->allow) {
+  check_request_t req = {
+      scan, len, purpose, a->price, kis, n, a->fraction_numerator, a->fraction_denominator, true};
+  if (check_run(t, &req, d) != 0 || !d->allow) {
     journal(t, scan, len, false); /* the refusal declined it already */
     rc = SALE_ERR_REFUSED;
     goto done;
   }
-  if ((rc = fill_line(d, quantity, price, l)) != 0 ||
-      (rc = insert_line(t, l, scan, len, &id)) != 0) {
+  if ((rc = fill_line(d, a->quantity, a->price, a->fraction_numerator, a->fraction_denominator,
+                      l)) == 0 &&
+      a->agent)
+    l->agent = *a->agent;
+  if (rc != 0 || (rc = insert_line(t, l, scan, len, &id)) != 0) {
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
     journal(t, scan, len, false);
@@ -461,7 +556,7 @@ int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t 
     goto done;
   }
   d->has_product = true;
-  if ((rc = fill_line(d, NULL, price, &l)) != 0) goto done;
+  if ((rc = fill_line(d, NULL, price, 0, 0, &l)) != 0) goto done;
   l.without_code = true;
   rc = insert_line(t, &l, NULL, 0, &id);
   if (rc == 0 && line_id) *line_id = id;
@@ -622,6 +717,9 @@ static void to_item(const sale_line_t *l, doc_item_t *item)
     item->has_industry = l->has_industry;
     item->industry = l->industry;
   }
+  item->fraction_numerator = l->fraction_numerator;
+  item->fraction_denominator = l->fraction_denominator;
+  item->agent = l->agent;
   /* 1163 from the code the line was sold by (EAN-13 for a plain good). */
   const char *code = l->marked ? l->km : l->gtin;
   if (markcode_parse(&mc, code, strlen(code)) == MARKCODE_OK && mc.tag1163 &&
@@ -643,8 +741,16 @@ static int recheck(till_t *t, sale_basket_t *b, check_decision_t *d)
     size_t n = 0;
     for (size_t j = 0; j < b->count; j++)
       if (j != i && b->lines[j].marked) kis[n++] = b->lines[j].ki;
-    if (check_scan(t, l->km, strlen(l->km), purpose, l->price, kis, n, d) != 0 || !d->allow)
-      return SALE_ERR_REFUSED;
+    check_request_t req = {l->km,
+                           strlen(l->km),
+                           purpose,
+                           l->price,
+                           kis,
+                           n,
+                           l->fraction_numerator,
+                           l->fraction_denominator,
+                           true};
+    if (check_run(t, &req, d) != 0 || !d->allow) return SALE_ERR_REFUSED;
     char sql[160];
     snprintf(sql, sizeof sql, "UPDATE line SET needs_recheck = 0, tag2106 = %u WHERE id = %u",
              d->tag2106, l->id);
@@ -652,6 +758,15 @@ static int recheck(till_t *t, sale_basket_t *b, check_decision_t *d)
     l->tag2106 = d->tag2106;
     l->needs_recheck = false;
   }
+  return 0;
+}
+
+uint8_t sale_method_of(const char *name)
+{
+  static const char *const names[] = {"",     "prepayment-full", "prepayment", "advance",
+                                      "full", "partial-credit",  "credit",     "credit-payment"};
+  for (uint8_t i = 1; name && i < 8; i++)
+    if (!strcmp(name, names[i])) return i;
   return 0;
 }
 
