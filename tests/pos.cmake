@@ -56,6 +56,15 @@ add_test(NAME cli_reports COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integratio
                                    $<TARGET_FILE:kassa> ${KASSA_REPORTS_OPERATOR}
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(cli_reports PROPERTIES TIMEOUT 120)
+# Fractions, prepayment and credit settlements, agents, corrections by every
+# form (issue 16), delivered to kassa-operator and read back as TLV.
+if(TARGET kassa-operator)
+  add_test(NAME cli_settlements
+           COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_settlements.py
+                   $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(cli_settlements PROPERTIES TIMEOUT 180)
+endif()
 # A shop's year on the injected clock, shortened to 14 working days here
 # (`make year` runs 365: about 2 minutes here).
 if(TARGET kassa-operator)

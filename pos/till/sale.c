@@ -510,6 +510,15 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
                       l)) == 0 &&
       a->agent)
     l->agent = *a->agent;
+  if (rc == 0 && a->agent) {
+    /* «» and dashes as on any other text of a document (fiscal_text.h). */
+    doc_agent_t *g = &l->agent;
+    char *const texts[] = {g->operation,      g->agent_phone,    g->operator_phone,
+                           g->transfer_phone, g->transfer_name,  g->transfer_address,
+                           g->transfer_inn,   g->supplier_phone, g->supplier_name,
+                           g->supplier_inn};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) fiscal_text_fold(texts[i]);
+  }
   if (rc != 0 || (rc = insert_line(t, l, scan, len, &id)) != 0) {
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import tempfile
 import time
@@ -67,6 +68,15 @@ def free_ports(n):
     for s in socks:
         s.close()
     return ports
+
+
+def till_conf(data, ports):
+    """The [paths] and [operator] sections of a test till's kassa.conf: the
+    data folder and kassa-operator's four loopback ports (ofd, oism, keys,
+    http); the caller appends its own sections."""
+    return (f"[paths]\ndata = {data}\n[operator]\nofd_port = {ports[0]}\n"
+            f"oism_port = {ports[1]}\nkeys_port = {ports[2]}\nhttp_port = {ports[3]}\n"
+            "host = 127.0.0.1\n")
 
 
 def wait_listening(port, seconds=15):
@@ -260,3 +270,59 @@ def snapshot(fn_db, operator_db, fn_number):
     finally:
         fdb.close()
         odb.close()
+
+
+# ---- FFD 1.2 TLV, read here on its own (never through kassa's codec) --------
+# A document is an STLV (tag and length uint16 LE) whose tag is its form code;
+# these tags hold TLV lists of their own (the format's STLVs the tests read).
+STLV_TAGS = {1059, 1163, 1174, 1223, 1224, 1260, 1291, 2007, 1194, 1157, 1129, 1130, 1131,
+             1132, 1133, 1145, 1146, 1232, 1233, 1068}
+
+
+def tlv_list(data):
+    """[(tag, value)] of a TLV list; STLV values are lists themselves.
+    Raises ValueError when a length runs past the end."""
+    out, at = [], 0
+    while at < len(data):
+        if at + 4 > len(data):
+            raise ValueError("truncated TLV header at %d" % at)
+        tag, ln = struct.unpack("<HH", data[at:at + 4])
+        value = data[at + 4:at + 4 + ln]
+        if len(value) != ln:
+            raise ValueError("tag %d runs past the end" % tag)
+        out.append((tag, tlv_list(value) if tag in STLV_TAGS else value))
+        at += 4 + ln
+    return out
+
+
+def tlv_document(data):
+    """(form code, [(tag, value)]) of one whole document."""
+    items = tlv_list(data) if data else []
+    if len(items) != 1:
+        raise ValueError("not one document STLV")
+    form, body = items[0][0], items[0][1]
+    return form, tlv_list(body) if isinstance(body, bytes) else body
+
+
+def tlv_get(items, tag):
+    """The values of tag in a TLV list, in order."""
+    return [v for t, v in items if t == tag]
+
+
+def tlv_vln(value):
+    return int.from_bytes(value, "little")
+
+
+def tlv_fvln(value):
+    """FVLN as (mantissa, digits after the point)."""
+    return int.from_bytes(value[1:], "little"), value[0]
+
+
+def tlv_text(value):
+    return value.decode("cp866")
+
+
+def tlv_missing(items, required):
+    """The tags of `required` absent from a TLV list."""
+    present = {t for t, _ in items}
+    return [t for t in required if t not in present]
