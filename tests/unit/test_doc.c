@@ -830,6 +830,51 @@ static void test_state_report_totals_bytes(void **state)
   assert_int_equal(doc_parse_totals(buf, len, 1157, &back), DOC_ERR_MISSING);
 }
 
+/*
+** The counters at their limits (fiscal/tlv.c: each sum VLN 8, an operation
+** 1129-1132 224 bytes, 1157/1194 1140): every operation with every one of
+** the twelve VAT rates, the five forms and its total at 2^64 - 1 kopecks,
+** and corrections of every operation, build into a 21, each operation
+** exactly 224 bytes long, and read back the same. One byte more in any
+** operation would be refused by the reader.
+*/
+static void test_totals_at_their_limits(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_counters_t c;
+  static doc_totals_t t, back;
+  size_t len = 0;
+  memset(&c, 0, sizeof c);
+  memset(&t, 0, sizeof t);
+  for (int op = 1; op <= 4; op++) {
+    doc_op_totals_t *o = &t.receipts[op];
+    o->count = 1000;
+    o->total = o->cash = o->cashless = o->prepaid = o->credit = o->other = UINT64_MAX;
+    for (uint8_t v = 1; v <= DOC_VAT_MAX; v++) {
+      o->vat[v] = UINT64_MAX;
+      o->vat_present |= (uint16_t)(1u << v);
+    }
+    t.corrections[op].count = 1000;
+    t.corrections[op].total = UINT64_MAX;
+  }
+  c.shift_totals = c.fn_totals = &t;
+  assert_int_equal(doc_build_state_report(&h, &c, buf, sizeof buf, &len), 0);
+  tlv_reader_t body;
+  open_doc(buf, len, 21, &body);
+  tlv_item_t totals = get(body, 1194);
+  assert_true(totals.length <= tlv_tag_lookup(1194)->max_length);
+  tlv_reader_t in = enter(totals);
+  for (uint16_t tag = 1129; tag <= 1132; tag++) {
+    tlv_item_t op = get(in, tag);
+    assert_int_equal(op.length, 224);
+    assert_int_equal(tlv_tag_lookup(tag)->max_length, 224);
+  }
+  assert_int_equal(doc_parse_totals(buf, len, 1157, &back), 0);
+  assert_memory_equal(&back.receipts, &t.receipts, sizeof t.receipts);
+  assert_int_equal(back.corrections[4].total, UINT64_MAX);
+}
+
 /* The requisites a form must carry: a sealed receipt and correction pass,
 ** an unsealed one lacks 1077, a 21 without its 1157 and a 5 without 1194
 ** are refused, and 7 is not a form this check knows. */
@@ -2480,6 +2525,7 @@ int main(void)
       cmocka_unit_test(test_required_requisites),
       cmocka_unit_test(test_payment_forms),
       cmocka_unit_test(test_agent_and_fraction),
+      cmocka_unit_test(test_totals_at_their_limits),
       cmocka_unit_test(test_ffd_2025_requisites),
       cmocka_unit_test(test_receipt_operations_and_correction),
       cmocka_unit_test(test_receipt_totals_and_arguments),
