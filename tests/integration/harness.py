@@ -326,3 +326,59 @@ def tlv_missing(items, required):
     """The tags of `required` absent from a TLV list."""
     present = {t for t, _ in items}
     return [t for t in required if t not in present]
+
+
+# What the FFD 1.2 format requires of each form the till makes (its tables of
+# the registration, shift, state and FN-close reports, the receipt, the
+# correction receipt, the item and the sale notification), written here from
+# the format, not from kassa's own table (fiscal/doc.c doc_check_required).
+FFD_HEADER = [1040, 1012, 1041, 1037, 1018, 1048, 1009, 1187, 1209, 1077]
+FFD_REQUIRED = {
+    1: FFD_HEADER + [1013, 1062, 1188, 1189, 1190, 1290],
+    11: FFD_HEADER + [1013, 1062, 1188, 1189, 1190, 1290, 1205],
+    2: FFD_HEADER + [1038, 1188, 1189],
+    21: FFD_HEADER + [1097, 2104, 1157],
+    5: FFD_HEADER + [1038, 1118, 1111, 1097, 2104, 1194, 1157],
+    6: FFD_HEADER + [1097, 2104],
+    3: FFD_HEADER + [1038, 1042, 1054, 1055, 1059, 1020, 1031, 1081, 1215, 1216, 1217],
+    31: FFD_HEADER + [1038, 1042, 1054, 1055, 1059, 1020, 1031, 1081, 1215, 1216, 1217, 1173,
+                      1174],
+    82: [2002, 1012, 1041, 1037, 1018, 1040, 2040, 1054, 2007],
+}
+FFD_ITEM = [1030, 1079, 1023, 1043, 1199, 1212, 1214, 2108]
+FFD_MARKED_ITEM = FFD_ITEM + [1163, 2000, 2100, 2102, 2106]
+FFD_AGENT_ITEM = FFD_ITEM + [1222, 1224, 1226]
+FFD_NOTIFIED_LINE = [2000, 2110, 1023]
+FFD_TOTALS = [1134, 1133]  # 1194 / 1157 (an operation's 1129-1132 only when it had receipts)
+
+
+def ffd_missing(raw):
+    """(form, body, missing) of a whole document read with the TLV reader
+    above: `missing` lists every requisite FFD_REQUIRED and the nested rules
+    ask for and the document lacks ("form N" for a form not in the table,
+    the reader's error for bytes it cannot read)."""
+    try:
+        form, body = tlv_document(raw or b"")
+    except ValueError as e:
+        return 0, [], [str(e)]
+    if form not in FFD_REQUIRED:
+        return form, body, ["form %d" % form]
+    miss = tlv_missing(body, FFD_REQUIRED[form])
+    for it in tlv_get(body, 1059):
+        marked = bool(tlv_get(it, 2000))
+        miss += tlv_missing(it, FFD_MARKED_ITEM if marked else
+                            FFD_AGENT_ITEM if tlv_get(it, 1222) else FFD_ITEM)
+        if marked and not (tlv_get(it, 2003) or tlv_get(it, 2110)):
+            miss.append("2003/2110")
+        for f in tlv_get(it, 1291):
+            miss += tlv_missing(f, [1293, 1294])
+        for s in tlv_get(it, 1224):
+            miss += tlv_missing(s, [1225])
+    for line in tlv_get(body, 2007):
+        miss += tlv_missing(line, FFD_NOTIFIED_LINE)
+    for tag in (1194, 1157):
+        for t in tlv_get(body, tag):
+            miss += ["%d/%d" % (tag, m) for m in tlv_missing(t, FFD_TOTALS)]
+    if form in (3, 31) and not tlv_get(body, 1059):
+        miss.append(1059)
+    return form, body, miss

@@ -6,7 +6,8 @@ register's own initiative and by order, `kassa report x` and `kassa report z`
 (the totals of 1194/1157 and the drawer), `kassa fd copy`, and `kassa fn
 close` (refused while documents are owed), the delivery of every new
 document to kassa-operator (which verifies its sign and its form's
-requisites; skipped, and said so, without KASSA_OPERATOR), then the close
+requisites; skipped, and said so, without KASSA_OPERATOR) and read back from
+its store with the tests' own TLV reader (harness.ffd_missing), then the close
 and the replacement of the online FN, and the same on an autonomous FN. Every
 expected figure is worked out here by hand from the catalogue's prices:
 
@@ -187,6 +188,23 @@ try:
             check("fsck clean after the replacement", rc == 0, out + err)
         finally:
             server.stop()
+        # What the operator stored, read with the tests' own TLV reader: every
+        # document of both FNs carries what the format requires of its form.
+        stored = {}
+        for fn_number, db in (("9999078900001234", "fn-9999078900001234.db"),
+                              ("9999078900001235", "fn.db")):
+            snap = harness.snapshot(os.path.join(root, "d", db),
+                                    os.path.join(op_dir, "operator.db"), fn_number)
+            check("the operator stored every document of FN %s" % fn_number,
+                  set(snap["stored"]) == set(snap["archive"]), (snap["stored"].keys(),
+                                                                snap["archive"].keys()))
+            for number, raw in sorted(snap["stored"].items()):
+                form, body, miss = harness.ffd_missing(raw)
+                stored.setdefault(form, []).append(number)
+                check("FN %s FD %d (form %d) read back with every requisite of its form"
+                      % (fn_number, number, form), not miss, miss)
+        check("the stored forms: 1, 2, 3, 31, 21, 5, 6 and 11",
+              set(stored) == {1, 2, 3, 31, 21, 5, 6, 11}, stored)
 
     # Payments: a prepayment (1214 = 1) with the cash tendered and the change,
     # its final settlement offsetting it (1214 = 4, 1215), a sale on credit

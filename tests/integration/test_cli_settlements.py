@@ -22,7 +22,7 @@ Each document is listed by `kassa fd list`, shown with its FNS JSON names,
 delivered (the operator stores only what verifies: its sign, its form's
 requisites and its sums) and read back from the operator's store with the
 TLV reader in harness.py (not kassa's codec) against the requisites the
-FFD 1.2 format requires, written out below; the sale notifications 82 are
+FFD 1.2 format requires (harness.FFD_REQUIRED); the sale notifications 82 are
 read from the FN's file the same way. Prints "N passed, N failed".
 """
 import json
@@ -33,7 +33,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Checks, tlv_document, tlv_fvln, tlv_get, tlv_missing, tlv_text, tlv_vln  # noqa: E402,E501
+from harness import Checks, tlv_fvln, tlv_get, tlv_text, tlv_vln  # noqa: E402
 
 KASSA = os.path.abspath(sys.argv[1])
 OPERATOR = os.path.abspath(sys.argv[2])
@@ -53,21 +53,6 @@ with open(conf, "w") as f:
 check = oism
 manager_pin = {PIN}
 """)
-
-# What the FFD 1.2 format requires (its tables of the receipt, the correction
-# receipt, the item and the sale notification), written from the format, not
-# from kassa: the header, then each form's own requisites.
-HEADER = [1040, 1012, 1041, 1037, 1018, 1048, 1009, 1187, 1209, 1077]
-REQUIRED = {
-    3: HEADER + [1038, 1042, 1054, 1055, 1059, 1020, 1031, 1081, 1215, 1216, 1217],
-    31: HEADER + [1038, 1042, 1054, 1055, 1059, 1020, 1031, 1081, 1215, 1216, 1217, 1173, 1174],
-}
-ITEM = [1030, 1079, 1023, 1043, 1199, 1212, 1214, 2108]
-MARKED_ITEM = ITEM + [1163, 2000, 2100, 2102, 2106]
-AGENT_ITEM = ITEM + [1222, 1224, 1226]
-NOTIFICATION = [2002, 1012, 1041, 1037, 1018, 1040, 2040, 1054, 2007]
-NOTIFIED_LINE = [2000, 2110, 1023]
-
 
 def kassa(*args):
     p = subprocess.run([KASSA, "--config", conf] + list(args), capture_output=True, text=True,
@@ -288,26 +273,9 @@ bodies = {}  # name -> the document's TLV list, as the operator stored it
 check("the operator stored every document of the FN", set(snap["stored"]) == set(snap["archive"]),
       (sorted(snap["stored"]), sorted(snap["archive"])))
 for name, number in docs.items():
-    raw = snap["stored"].get(number)
-    try:
-        form, body = tlv_document(raw or b"")
-    except ValueError as e:
-        check("%s (FD %d) read by the TLV reader" % (name, number), False, str(e))
-        continue
-    miss = tlv_missing(body, REQUIRED.get(form, [0]))
-    items = tlv_get(body, 1059)
-    for it in items:
-        marked = bool(tlv_get(it, 2000))
-        need = MARKED_ITEM if marked else AGENT_ITEM if tlv_get(it, 1222) else ITEM
-        miss += tlv_missing(it, need)
-        if marked:
-            miss += [] if tlv_get(it, 2003) or tlv_get(it, 2110) else ["2003/2110"]
-        for f in tlv_get(it, 1291):
-            miss += tlv_missing(f, [1293, 1294])
-        for s in tlv_get(it, 1224):
-            miss += tlv_missing(s, [1225])
+    form, body, miss = harness.ffd_missing(snap["stored"].get(number))
     check("%s (FD %d, form %d): every requisite the format requires" % (name, number, form),
-          form in REQUIRED and items and not miss, miss)
+          form in (3, 31) and not miss, miss)
     bodies[name] = body
 
 
@@ -353,17 +321,12 @@ db = sqlite3.connect("file:%s?mode=ro" % os.path.join(till_dir, "fn.db"), uri=Tr
 notes = {n: bytes(b) for n, b in db.execute("SELECT receipt_number, tlv FROM notifications")}
 db.close()
 for name, assigned in (("fraction sale", 2), ("fraction return", 4)):
-    raw = notes.get(docs.get(name), b"")
-    try:
-        form, body = tlv_document(raw)
-    except ValueError:
-        form, body = 0, []
+    form, body, miss = harness.ffd_missing(notes.get(docs.get(name), b""))
     lines = tlv_get(body, 2007)
     line = lines[0] if lines else []
     frac = (tlv_get(line, 1291) or [[]])[0]
     check("%s: its 82 has every requisite, 2110 = %d, 1291 {1/4}" % (name, assigned),
-          form == 82 and not tlv_missing(body, NOTIFICATION) and not tlv_missing(line, NOTIFIED_LINE)
-          and byte(line, 2110) == assigned and tlv_vln((tlv_get(frac, 1294) or [b""])[0]) == 4,
+          form == 82 and not miss and byte(line, 2110) == assigned and tlv_vln((tlv_get(frac, 1294) or [b""])[0]) == 4,
           (form, body))
 check("the operator applied both notifications", len(snap["applied"]) >= 2, snap["applied"])
 
