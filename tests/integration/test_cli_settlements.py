@@ -147,6 +147,8 @@ try:
     check("fd show: the item's 1291 by its FNS names (1/4, numerator 1, denominator 4)",
           frac.get("fractionalPart") == "1/4" and frac.get("numerator") == 1
           and frac.get("denominator") == 4 and item.get("quantity") == 1, j)
+    out = must("fd", "copy", str(docs["fraction sale"]))
+    check("the printed copy: 1/4 x 84.50 = 21.13", "1/4 x 84.50" in out and "=21.13" in out, out)
     rc, out, err = kassa("ofd", "flush", "--ofd", "127.0.0.1:%d" % ports[0], "--oism",
                          "127.0.0.1:%d" % ports[1])
     check("the sale and its notification delivered", rc == 0, out + err)
@@ -222,6 +224,11 @@ try:
           and item.get("providerData", {}).get("providerPhone") == "+74951234567"
           and item.get("paymentAgentData", {}).get("paymentAgentPhone") == "+74957654321"
           and item.get("providerInn", "").strip() == "7710140679", j)
+
+    out = must("fd", "copy", str(docs["agent"]))
+    check("the printed copy: КОМИССИОНЕР and the supplier",
+          "КОМИССИОНЕР" in out and "Поставщик: ООО \"Пекарня\", ИНН" in out
+          and "7710140679" in out, out)
 
     # ---- corrections paid by the other forms ---------------------------------------------
     def correction(*args):
