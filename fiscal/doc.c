@@ -901,6 +901,10 @@ int doc_build_km_request(const doc_header_t *h, const doc_item_t *item, uint8_t 
   TRY(PUT_TEXT(&w, 1041, h->fn_number));
   TRY(tlv_put_uint32(&w, 2001, h->number));
   TRY(tlv_put_unixtime(&w, 2114, h->time));
+  /* The format's table of the request also asks for the user's INN and the
+  ** FN's own check of the code (2004: its tail bits, as 2106's first two). */
+  if (h->user_inn[0]) TRY(PUT_TEXT(&w, 1018, h->user_inn));
+  TRY(tlv_put_byte(&w, 2004, item->check_result));
   TRY(tlv_put_string(&w, 2000, item->km, km_length));
   TRY(tlv_put_byte(&w, 2100, item->km_type));
   TRY(tlv_put_byte(&w, 2003, item->km_status));
@@ -935,6 +939,7 @@ int doc_build_km_notification(const doc_header_t *h, uint32_t receipt_number,
   ** and the zone of the settlement (1011) comes with it. */
   TRY(tlv_put_uint32(&w, 2040, receipt_number));
   if (h->timezone) TRY(tlv_put_byte(&w, 1011, h->timezone));
+  TRY(tlv_put_byte(&w, 1055, r->tax_system));
   TRY(tlv_put_byte(&w, 1054, r->operation));
   for (size_t i = 0; i < r->item_count; i++) {
     const doc_item_t *item = &r->items[i];
@@ -942,10 +947,19 @@ int doc_build_km_notification(const doc_header_t *h, uint32_t receipt_number,
     TRY(item_km(item, &km_length));
     TRY(tlv_begin_stlv(&w, 2007));
     TRY(tlv_put_string(&w, 2000, item->km, km_length));
+    TRY(tlv_put_byte(&w, 2100, item->km_type));
     TRY(tlv_put_byte(&w, 2110, item->km_status));
+    TRY(tlv_put_byte(&w, 2106, item->check_result));
     TRY(tlv_put_fvln(&w, 1023, (tlv_fvln_t){item->quantity.mantissa, item->quantity.scale}));
     if (item->measure != 0) TRY(tlv_put_byte(&w, 2108, item->measure));
     TRY(put_fraction(&w, item));
+    TRY(tlv_put_byte(&w, 2102, item->km_mode));
+    TRY(tlv_put_byte(&w, 1214, item->payment_method));
+    TRY(PUT_TEXT(&w, 1030, item->name));
+    if (item->agent.sign) {
+      TRY(tlv_put_byte(&w, 1222, item->agent.sign));
+      TRY(PUT_TEXT(&w, 1226, item->agent.supplier_inn));
+    }
     TRY(tlv_end_stlv(&w));
     marked++;
   }

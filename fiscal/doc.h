@@ -499,14 +499,24 @@ int doc_build_receipt(const doc_header_t *h, const doc_receipt_t *r, bool correc
                       size_t cap, size_t *len);
 /*
 ** KM request (81) for one code: 1041, 2001 (h->number: the request's
-** number), 2114 (h->time), 2000, 2100, 2003, 1023, 2108 (when measure is
-** not 0: measured goods), 2102. Only fn_number, number and time of h are
-** used.
+** number), 2114 (h->time), 1018 (when h->user_inn is not ""), 2004 (the
+** item's check_result: the FN's tail bits), 2000, 2100, 2003, 1023, 2108
+** (when measure is not 0: measured goods), 1291 (a fraction), 2102. Only
+** fn_number, user_inn, number and time of h are used.
 ** Sale notification (82) for the marked lines of one receipt: 2002
 ** (h->number: the notification's number), 1012, 1041, 1037, 1018, 1040
-** (receipt_number: the document number of the receipt reported), 1054,
-** then one 2007 STLV per marked line {2000, 2110 (item km_status), 1023,
-** 2108 when measured}. DOC_ERR_MISSING when the receipt has no marked line.
+** (receipt_number: the document number of the receipt reported), 2040,
+** 1011 (when set), 1055, 1054, then one 2007 STLV per marked line {2000,
+** 2100, 2110 (item km_status), 2106, 1023, 2108 when measured, 1291 for a
+** fraction, 2102, 1214, 1030, 1222 and 1226 for an agent's line}.
+** DOC_ERR_MISSING when the receipt has no marked line.
+** The FNS tables of 81 (127), 82 (128) and 2007 (130) as a public FFD
+** dictionary transcribes them (chayleaf/coop-fd, facts only) also name
+** 2101 (product id), 2115 (the code's 4-character check code) in 2007 and
+** 2116 (kind of operation) in 82 [open]: how each is derived was not
+** found, so they are not written. The planned status 2003 is the 81's (and
+** this project's receipt line's, DOMAIN §3); the 82 carries the assigned
+** 2110, which is what the format's table asks.
 */
 int doc_build_km_request(const doc_header_t *h, const doc_item_t *item, uint8_t *buf, size_t cap,
                          size_t *len);

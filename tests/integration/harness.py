@@ -343,12 +343,15 @@ FFD_REQUIRED = {
     3: FFD_HEADER + [1038, 1042, 1054, 1055, 1059, 1020, 1031, 1081, 1215, 1216, 1217],
     31: FFD_HEADER + [1038, 1042, 1054, 1055, 1059, 1020, 1031, 1081, 1215, 1216, 1217, 1173,
                       1174],
-    82: [2002, 1012, 1041, 1037, 1018, 1040, 2040, 1054, 2007],
+    # 82 (FNS table 128; 2040, the receipt's FD, since 2025-09-01)
+    82: [2002, 1012, 1041, 1055, 1054, 2040, 2007],
 }
 FFD_ITEM = [1030, 1079, 1023, 1043, 1199, 1212, 1214, 2108]
 FFD_MARKED_ITEM = FFD_ITEM + [1163, 2000, 2100, 2102, 2106]
 FFD_AGENT_ITEM = FFD_ITEM + [1222, 1224, 1226]
-FFD_NOTIFIED_LINE = [2000, 2110, 1023]
+# 2007 of an 82 (FNS table 130), less 2101 and 2115, whose derivation is open
+# (fiscal/doc.h doc_build_km_notification)
+FFD_NOTIFIED_LINE = [2000, 2100, 2110, 2106, 2102, 1214, 1030]
 FFD_TOTALS = [1134, 1133]  # 1194 / 1157 (an operation's 1129-1132 only when it had receipts)
 
 

@@ -1281,7 +1281,7 @@ static void test_km_request(void **state)
   h.number = 1001;
   assert_int_equal(doc_build_km_request(&h, &r.items[0], buf, sizeof buf, &len), 0);
   open_doc(buf, len, DOC_KM_REQUEST, &body);
-  EXPECT_TAGS(body, 1041, 2001, 2114, 2000, 2100, 2003, 1023, 2102);
+  EXPECT_TAGS(body, 1041, 2001, 2114, 1018, 2004, 2000, 2100, 2003, 1023, 2102);
   expect_text(body, 1041, "9999078902012345");
   assert_int_equal(u32(body, 2001), 1001);
   assert_int_equal(u32(body, 2114), TIME_2024_01_15_1030);
@@ -1299,7 +1299,7 @@ static void test_km_request(void **state)
   kg.km_status = DOC_KM_MEASURED_SOLD;
   assert_int_equal(doc_build_km_request(&h, &kg, buf, sizeof buf, &len), 0);
   open_doc(buf, len, DOC_KM_REQUEST, &body);
-  EXPECT_TAGS(body, 1041, 2001, 2114, 2000, 2100, 2003, 1023, 2108, 2102);
+  EXPECT_TAGS(body, 1041, 2001, 2114, 1018, 2004, 2000, 2100, 2003, 1023, 2108, 2102);
   assert_int_equal(byte(body, 2108), 11);
   assert_int_equal(byte(body, 2003), DOC_KM_MEASURED_SOLD);
 
@@ -1321,7 +1321,7 @@ static void test_km_notification(void **state)
   h.number = 77;
   assert_int_equal(doc_build_km_notification(&h, 42, &r, buf, sizeof buf, &len), 0);
   open_doc(buf, len, DOC_KM_NOTIFICATION, &body);
-  EXPECT_TAGS(body, 2002, 1012, 1041, 1037, 1018, 1040, 2040, 1054, 2007, 2007, 2007);
+  EXPECT_TAGS(body, 2002, 1012, 1041, 1037, 1018, 1040, 2040, 1055, 1054, 2007, 2007, 2007);
   assert_int_equal(u32(body, 2040), 42);
   assert_int_equal(u32(body, 2002), 77);
   assert_int_equal(u32(body, 1040), 42);
@@ -1329,7 +1329,7 @@ static void test_km_notification(void **state)
   for (int i = 0; i < 3; i++) {
     assert_true(find_nth(body, 2007, i, &it));
     tlv_reader_t line = enter(it);
-    EXPECT_TAGS(line, 2000, 2110, 1023);
+    EXPECT_TAGS(line, 2000, 2100, 2110, 2106, 1023, 2102, 1214, 1030);
     tlv_item_t mark = get(line, 2000);
     assert_int_equal(mark.length, strlen(kms[i]));
     assert_memory_equal(mark.value, kms[i], mark.length);
@@ -2229,6 +2229,13 @@ static const uint8_t pin_receipt_totals[] = {
 static const uint8_t pin_km_request[] = {
     0xD1, 0x07, 0x04, 0x00, 0x05, 0x00, 0x00, 0x00, /* 2001 request 5 */
 };
+/* 81 after its 2114: 1018, 2004 (the FN's check: the line's 2106 bits 0x07) */
+static const uint8_t pin_km_request_check[] = {
+    /* 1018 INN "7700112233" */
+    0xFA, 0x03, 0x0A, 0x00, 0x37, 0x37, 0x30, 0x30, 0x31, 0x31, 0x32, 0x32,
+    0x33, 0x33,
+    0xD4, 0x07, 0x01, 0x00, 0x07, /* 2004 check result */
+};
 /* 81 after its 2000 */
 static const uint8_t pin_km_request_end[] = {
     0x34, 0x08, 0x01, 0x00, 0x05, /* 2100 code type */
@@ -2241,17 +2248,23 @@ static const uint8_t pin_km_request_end[] = {
 static const uint8_t pin_km_notification[] = {
     0xD2, 0x07, 0x04, 0x00, 0x05, 0x00, 0x00, 0x00, /* 2002 notification 5 */
 };
-/* 82 after 1018: 1040, 2040, 1054, and the 2007 header before its 2000 */
+/* 82 after 1018: 1040, 2040, 1055, 1054, and the 2007 header before its 2000 */
 static const uint8_t pin_km_notification_receipt[] = {
     0x10, 0x04, 0x04, 0x00, 0x06, 0x00, 0x00, 0x00, /* 1040 receipt document 6 */
     0xF8, 0x07, 0x04, 0x00, 0x06, 0x00, 0x00, 0x00, /* 2040 receipt document 6 (2025) */
+    0x1F, 0x04, 0x01, 0x00, 0x01, /* 1055 tax system */
     0x1E, 0x04, 0x01, 0x00, 0x01, /* 1054 sale */
-    0xD7, 0x07, 0x30, 0x00, /* 2007 sold code, 48 bytes */
+    0xD7, 0x07, 0x4C, 0x00, /* 2007 sold code, 76 bytes */
 };
-/* 82: the 2007 after its 2000 */
+/* 82: the 2007 after its 2000 (the FNS table 130's requisites) */
 static const uint8_t pin_km_notification_end[] = {
+    0x34, 0x08, 0x01, 0x00, 0x05, /* 2100 code type */
     0x3E, 0x08, 0x01, 0x00, 0x01, /* 2110 piece sold */
+    0x3A, 0x08, 0x01, 0x00, 0x07, /* 2106 check result */
     0xFF, 0x03, 0x03, 0x00, 0x03, 0xE8, 0x03, /* 1023 quantity 1.000 */
+    0x36, 0x08, 0x01, 0x00, 0x00, /* 2102 mode */
+    0xBE, 0x04, 0x01, 0x00, 0x04, /* 1214 full payment */
+    0x06, 0x04, 0x04, 0x00, 0x4D, 0x69, 0x6C, 0x6B, /* 1030 name "Milk" */
 };
 /* 7 before 1041: 1017 */
 static const uint8_t pin_ack[] = {
@@ -2436,8 +2449,8 @@ static void test_pinned_receipts(void **state)
   measured.measure = 11;
   measured.km_status = DOC_KM_MEASURED_SOLD;
   assert_int_equal(doc_build_km_request(&h, &measured, buf, sizeof buf, &len), 0);
-  EXPECT_PINNED(81, PART(pin_fn), PART(pin_km_request), PART(pin_request_time), PART(pin_km),
-                PART(pin_km_request_end));
+  EXPECT_PINNED(81, PART(pin_fn), PART(pin_km_request), PART(pin_request_time),
+                PART(pin_km_request_check), PART(pin_km), PART(pin_km_request_end));
   free(r);
 }
 
