@@ -140,6 +140,10 @@ try:
     out = must("d", "report", "z", "--cashier", "Иванова", "--json")
     z = json.loads(out)
     check("Z: the same totals, shift closed", z["shift_totals"] == st and z["report"] == "z", out)
+    rc, out, err = run("d", "fd", "show", str(z["document"]), "--json")
+    zj = json.loads(out).get("closeShift", {}) if rc == 0 else {}
+    check("fd show of the Z: closeShift with shiftSumReports and fiscalDriveSumReports",
+          "shiftSumReports" in zj and "fiscalDriveSumReports" in zj, out + err)
     rc, out, err = run("d", "fd", "list")
     check("fd list: state reports, corrections, shift close",
           rc == 0 and "state report" in out and "correction" in out and "shift close" in out,
@@ -176,6 +180,11 @@ try:
                   "delivered: 8 documents" in out, out)
             out = must("d", "fn", "close")
             check("fn close once delivered", "FN closed: document 9" in out, out)
+            rc, out, err = run("d", "fd", "show", "9", "--json")
+            check("fd show of the 6: closeArchive", rc == 0 and "closeArchive" in json.loads(out),
+                  out + err)
+            rc, out, err = run("d", "fd", "list")
+            check("fd list names the FN close", rc == 0 and "FN close" in out, out + err)
             out = must("d", "ofd", "flush", *link)
             check("the 6 delivered", "delivered: 1 documents" in out, out)
             out = must("d", "fn", "replace", "--fn-number", "9999078900001235")
@@ -184,6 +193,9 @@ try:
                        os.path.join(root, "d", "fn.db")).check_returncode()
             out = must("d", "ofd", "flush", *link)
             check("the new FN's 11 delivered", "delivered: 1 documents" in out, out)
+            rc, out, err = run("d", "fd", "list")
+            check("fd list names the new FN's re-registration",
+                  rc == 0 and "re-registration" in out, out + err)
             rc, out, err = run("d", "fsck")
             check("fsck clean after the replacement", rc == 0, out + err)
         finally:
