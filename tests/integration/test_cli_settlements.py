@@ -103,6 +103,14 @@ def pay(*args):
 
 server = None
 docs = {}  # name -> FD number
+expected_vat = {}  # name -> (the receipt-level tag, its sum)
+# 1199 as `--vat` writes it, the receipt-level requisite (the FNS tags, and
+# kassa's [open] stand-ins 0xFE10-0xFE15 for the 2025-2026 rates), the tax
+# as the fraction of the gross (0: the requisite is the gross itself).
+VAT_RATES = [("20", 1102, 20, 120), ("10", 1103, 10, 110), ("20/120", 1106, 20, 120),
+             ("10/110", 1107, 10, 110), ("0", 1104, 0, 1), ("none", 1105, 0, 1),
+             ("5", 0xFE10, 5, 105), ("7", 0xFE11, 7, 107), ("5/105", 0xFE12, 5, 105),
+             ("7/107", 0xFE13, 7, 107), ("22", 0xFE14, 22, 122), ("22/122", 0xFE15, 22, 122)]
 try:
     kefir = [harness.unescape(c) for c in
              op("issue", "--gtin", harness.gtin14(KEFIR[:12]), "--group", "dairy", "--count", "1",
@@ -255,6 +263,15 @@ try:
     check("fd show: the credit correction's line is 1214 = 6 with creditSum 3000",
           j.get("creditSum") == 3000 and (j.get("items") or [{}])[0].get("paymentType") == 6, j)
 
+    # One correction of 123.45 per VAT rate: the receipt-level sum of its
+    # rate worked out here (the tax inside the gross: r / (100 + r), or the
+    # fraction itself; 0 % and "none" carry the gross), read back below.
+    for text, tag, num, den in VAT_RATES:
+        rc, c, out = correction("--cash", "12345", "--vat", text)
+        check("a correction at VAT %s" % text, rc == 0, out)
+        docs["vat %s" % text] = c.get("document", 0)
+        expected_vat["vat %s" % text] = (tag, 12345 if not num else (12345 * num + den // 2) // den)
+
     rc, out, err = kassa("fd", "list")
     listed = [l.split()[0] for l in out.splitlines() if l.strip()[:1].isdigit()]
     check("fd list lists every one of them",
@@ -316,6 +333,12 @@ for name, method, form_tag, amount in (("prepayment", 1, 1031, 5500), ("settleme
     check("%s: 1214 = %d, %d = %d" % (name, method, form_tag, amount),
           byte(it, 1214) == method and tlv_vln((tlv_get(body, form_tag) or [b""])[0]) == amount,
           (body, it))
+for name, (tag, expected) in expected_vat.items():
+    body, it = item_of(name)
+    sums = {t: tlv_vln(v) for t, v in body if t in (1102, 1103, 1104, 1105, 1106, 1107)
+            or 0xFE10 <= t <= 0xFE15}
+    check("%s: the one receipt-level sum %d = %d" % (name, tag, expected),
+          sums == {tag: expected}, sums)
 body, it = item_of("agent")
 supplier = (tlv_get(it, 1224) or [[]])[0]
 check("agent: 1057 = 32, 1222 = 32, 1225 (its «» folded for CP866) and 1226 as given",
