@@ -462,6 +462,18 @@ static bool agent_ok(const doc_agent_t *a)
          strspn(a->supplier_inn, "0123456789") == inn;
 }
 
+/* The agent's requisites on a line, «» and dashes folded as on any other
+** text of a document (fiscal_text.h). */
+static void set_agent(sale_line_t *l, const doc_agent_t *a)
+{
+  doc_agent_t *g = &l->agent;
+  *g = *a;
+  char *const texts[] = {
+      g->operation,        g->agent_phone,  g->operator_phone, g->transfer_phone, g->transfer_name,
+      g->transfer_address, g->transfer_inn, g->supplier_phone, g->supplier_name,  g->supplier_inn};
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) fiscal_text_fold(texts[i]);
+}
+
 int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t *quantity,
                   uint64_t price, check_decision_t *d, uint32_t *line_id)
 {
@@ -506,19 +518,8 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
     rc = SALE_ERR_REFUSED;
     goto done;
   }
-  if ((rc = fill_line(d, a->quantity, a->price, a->fraction_numerator, a->fraction_denominator,
-                      l)) == 0 &&
-      a->agent)
-    l->agent = *a->agent;
-  if (rc == 0 && a->agent) {
-    /* «» and dashes as on any other text of a document (fiscal_text.h). */
-    doc_agent_t *g = &l->agent;
-    char *const texts[] = {g->operation,      g->agent_phone,    g->operator_phone,
-                           g->transfer_phone, g->transfer_name,  g->transfer_address,
-                           g->transfer_inn,   g->supplier_phone, g->supplier_name,
-                           g->supplier_inn};
-    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) fiscal_text_fold(texts[i]);
-  }
+  rc = fill_line(d, a->quantity, a->price, a->fraction_numerator, a->fraction_denominator, l);
+  if (rc == 0 && a->agent) set_agent(l, a->agent);
   if (rc != 0 || (rc = insert_line(t, l, scan, len, &id)) != 0) {
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
