@@ -221,8 +221,10 @@ static int add(till_t *t, opts_t *o)
   sale_add_t a = {0};
   uint32_t id = 0;
   if (!o->code) return 2;
-  if (o->fraction && !parse_fraction(o->fraction, &a.fraction_numerator, &a.fraction_denominator)) {
-    fprintf(stderr, "kassa: --fraction %s is not N/D with 0 < N < D\n", o->fraction);
+  if (o->fraction &&
+      (o->qty || !parse_fraction(o->fraction, &a.fraction_numerator, &a.fraction_denominator))) {
+    fprintf(stderr, "kassa: --fraction %s is not N/D with 0 < N < D (and never with --qty)\n",
+            o->fraction);
     return 2;
   }
   bool agent_given =

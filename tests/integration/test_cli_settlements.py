@@ -131,9 +131,9 @@ try:
     d = first_json(out)
     check("a fraction of an unmarked good is refused (bad_code, fraction)",
           rc == 1 and d.get("detail") == "fraction", out + err)
-    for bad in ("4/4", "0/4", "1/0", "a/b", "1/4/2"):
-        rc, out, err = kassa("sale", "add", kefir[0], "--fraction", bad)
-        check("--fraction %s is a usage error" % bad, rc == 2, out + err)
+    for bad in (["4/4"], ["0/4"], ["1/0"], ["a/b"], ["1/4/2"], ["1/4", "--qty", "2"]):
+        rc, out, err = kassa("sale", "add", kefir[0], "--fraction", *bad)
+        check("--fraction %s is a usage error" % " ".join(bad), rc == 2, out + err)
     rc, out, err = kassa("sale", "add", kefir[0], "--fraction", "1/4", "--json")
     d = first_json(out)
     check("1/4 of a kefir pack: checked by the OISM, planned status 2",
