@@ -328,30 +328,39 @@ def tlv_missing(items, required):
     return [t for t in required if t not in present]
 
 
-# What the FFD 1.2 format requires of each form the till makes (its tables of
-# the registration, shift, state and FN-close reports, the receipt, the
-# correction receipt, the item and the sale notification), written here from
-# the format, not from kassa's own table (fiscal/doc.c doc_check_required).
-FFD_HEADER = [1040, 1012, 1041, 1037, 1018, 1048, 1009, 1187, 1209, 1077]
+# What the FFD 1.2 format requires of each form the till makes, in its
+# electronic form: the FNS tables (87 registration, 88 re-registration, 94
+# shift open, 95 state report, 96/120 receipt and correction receipt, 123
+# shift close, 124 FN close, 128 sale notification, 97 and 130 their lines),
+# taken as facts from the public transcription in chayleaf/coop-fd
+# (fiscal-data/src/structs.rs, "Req::Mandatory"; AGPL code, only its facts
+# used), never from kassa's own table (fiscal/doc.c doc_check_required).
+# Besides: 1055 and the payment forms of a receipt, which kassa always
+# writes (DOMAIN §3), and 2040, the receipt's FD in an 82 since 2025-09-01.
+FFD_HEADER = [1040, 1012, 1041, 1037, 1018, 1209, 1077]
+FFD_REGISTRATION = FFD_HEADER + [1048, 1002, 1056, 1001, 1290, 1013, 1009, 1187, 1188, 1189,
+                                 1190, 1213]
 FFD_REQUIRED = {
-    1: FFD_HEADER + [1013, 1062, 1188, 1189, 1190, 1290],
-    11: FFD_HEADER + [1013, 1062, 1188, 1189, 1190, 1290, 1205],
-    2: FFD_HEADER + [1038, 1188, 1189],
-    21: FFD_HEADER + [1097, 2104, 1157],
-    5: FFD_HEADER + [1038, 1118, 1111, 1097, 2104, 1194, 1157],
-    6: FFD_HEADER + [1097, 2104],
-    3: FFD_HEADER + [1038, 1042, 1054, 1055, 1059, 1020, 1031, 1081, 1215, 1216, 1217],
-    31: FFD_HEADER + [1038, 1042, 1054, 1055, 1059, 1020, 1031, 1081, 1215, 1216, 1217, 1173,
-                      1174],
-    # 82 (FNS table 128; 2040, the receipt's FD, since 2025-09-01)
-    82: [2002, 1012, 1041, 1055, 1054, 2040, 2007],
+    1: FFD_REGISTRATION,
+    11: FFD_REGISTRATION + [1205],
+    2: FFD_HEADER + [1048, 1009, 1187, 1038, 1188, 1189],
+    21: FFD_HEADER + [1048, 1009, 1187, 1213, 1157],
+    5: FFD_HEADER + [1048, 1009, 1187, 1038, 1118, 1111, 1194, 1157, 1213],
+    6: FFD_HEADER + [1048, 1009, 1187, 1038, 1157],
+    3: FFD_HEADER + [1042, 1038, 1054, 1009, 1187, 1059, 1020, 1055, 1031, 1081, 1215, 1216,
+                     1217],
+    31: FFD_HEADER + [1042, 1038, 1054, 1174, 1009, 1187, 1059, 1020, 1173, 1055, 1031, 1081,
+                      1215, 1216, 1217],
+    82: [2002, 1012, 1041, 1055, 1054, 2116, 2007, 2040],
 }
+# 1059 (table 97: 1079, 1023, 1043; 1030, 2108 and 1199 "sometimes", which
+# for a till selling goods is always; 1212 and 1214 kassa always writes)
 FFD_ITEM = [1030, 1079, 1023, 1043, 1199, 1212, 1214, 2108]
 FFD_MARKED_ITEM = FFD_ITEM + [1163, 2000, 2100, 2102, 2106]
 FFD_AGENT_ITEM = FFD_ITEM + [1222, 1224, 1226]
 # 2007 of an 82 (FNS table 130), less 2101 and 2115, whose derivation is open
 # (fiscal/doc.h doc_build_km_notification)
-FFD_NOTIFIED_LINE = [2000, 2100, 2110, 2106, 2102, 1214, 1030]
+FFD_NOTIFIED_LINE = [2000, 2100, 2110, 2106, 2102, 1214, 1030, 1079, 1043, 1199, 1200]
 FFD_TOTALS = [1134, 1133]  # 1194 / 1157 (an operation's 1129-1132 only when it had receipts)
 
 

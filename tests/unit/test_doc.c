@@ -280,7 +280,7 @@ static void test_registration(void **state)
   assert_int_equal(doc_build_registration(&h, &r, false, buf, sizeof buf, &len), 0);
   open_doc(buf, len, DOC_REGISTRATION, &body);
   EXPECT_TAGS(body, 1040, 1012, 1041, 1037, 1018, 1048, 1009, 1187, 1021, 1209, 1013, 1062, 1002,
-              1290, 1017, 1046, 1188, 1189, 1190);
+              1056, 1001, 1290, 1017, 1046, 1188, 1189, 1190);
   expect_header(body, false);
   assert_int_equal(byte(body, 1209), 4);
   expect_text(body, 1013, "00106700000001");
@@ -1321,7 +1321,7 @@ static void test_km_notification(void **state)
   h.number = 77;
   assert_int_equal(doc_build_km_notification(&h, 42, &r, buf, sizeof buf, &len), 0);
   open_doc(buf, len, DOC_KM_NOTIFICATION, &body);
-  EXPECT_TAGS(body, 2002, 1012, 1041, 1037, 1018, 1040, 2040, 1055, 1054, 2007, 2007, 2007);
+  EXPECT_TAGS(body, 2002, 1012, 1041, 1037, 1018, 1040, 2040, 1055, 1054, 2116, 2007, 2007, 2007);
   assert_int_equal(u32(body, 2040), 42);
   assert_int_equal(u32(body, 2002), 77);
   assert_int_equal(u32(body, 1040), 42);
@@ -1329,7 +1329,7 @@ static void test_km_notification(void **state)
   for (int i = 0; i < 3; i++) {
     assert_true(find_nth(body, 2007, i, &it));
     tlv_reader_t line = enter(it);
-    EXPECT_TAGS(line, 2000, 2100, 2110, 2106, 1023, 2102, 1214, 1030);
+    EXPECT_TAGS(line, 2000, 2100, 2110, 2106, 1023, 2102, 1214, 1030, 1079, 1043, 1199, 1200);
     tlv_item_t mark = get(line, 2000);
     assert_int_equal(mark.length, strlen(kms[i]));
     assert_memory_equal(mark.value, kms[i], mark.length);
@@ -2087,6 +2087,8 @@ static const uint8_t pin_registration[] = {
     0x30, 0x30, 0x30, 0x30, 0x30, 0x31,
     0x26, 0x04, 0x01, 0x00, 0x05, /* 1062 tax systems */
     0xEA, 0x03, 0x01, 0x00, 0x00, /* 1002 not autonomous */
+    0x20, 0x04, 0x01, 0x00, 0x00, /* 1056 no encryption */
+    0xE9, 0x03, 0x01, 0x00, 0x00, /* 1001 no automatic mode */
     0x0A, 0x05, 0x04, 0x00, 0x00, 0x01, 0x00, 0x00, /* 1290 marked goods */
     /* 1017 OFD INN "7704211201" */
     0xF9, 0x03, 0x0A, 0x00, 0x37, 0x37, 0x30, 0x34, 0x32, 0x31, 0x31, 0x32,
@@ -2254,7 +2256,8 @@ static const uint8_t pin_km_notification_receipt[] = {
     0xF8, 0x07, 0x04, 0x00, 0x06, 0x00, 0x00, 0x00, /* 2040 receipt document 6 (2025) */
     0x1F, 0x04, 0x01, 0x00, 0x01, /* 1055 tax system */
     0x1E, 0x04, 0x01, 0x00, 0x01, /* 1054 sale */
-    0xD7, 0x07, 0x4C, 0x00, /* 2007 sold code, 76 bytes */
+    0x44, 0x08, 0x01, 0x00, 0x01, /* 2116 a receipt's notification */
+    0xD7, 0x07, 0x63, 0x00, /* 2007 sold code, 99 bytes */
 };
 /* 82: the 2007 after its 2000 (the FNS table 130's requisites) */
 static const uint8_t pin_km_notification_end[] = {
@@ -2265,6 +2268,10 @@ static const uint8_t pin_km_notification_end[] = {
     0x36, 0x08, 0x01, 0x00, 0x00, /* 2102 mode */
     0xBE, 0x04, 0x01, 0x00, 0x04, /* 1214 full payment */
     0x06, 0x04, 0x04, 0x00, 0x4D, 0x69, 0x6C, 0x6B, /* 1030 name "Milk" */
+    0x37, 0x04, 0x02, 0x00, 0x1E, 0x23, /* 1079 price 89.90 */
+    0x13, 0x04, 0x02, 0x00, 0x1E, 0x23, /* 1043 total 89.90 */
+    0xAF, 0x04, 0x01, 0x00, 0x02, /* 1199 VAT 10% */
+    0xB0, 0x04, 0x02, 0x00, 0x31, 0x03, /* 1200 the line's VAT 8990 * 10 / 110 = 817 */
 };
 /* 7 before 1041: 1017 */
 static const uint8_t pin_ack[] = {
