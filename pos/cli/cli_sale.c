@@ -297,10 +297,15 @@ static int show(till_t *t, const opts_t *o)
            (unsigned long long)(b->total / 100), (unsigned long long)(b->total % 100));
     for (size_t i = 0; i < b->count; i++) {
       const sale_line_t *l = &b->lines[i];
-      char q[32];
-      printf("%4u %-5s %s x%s %llu.%02llu%s\n", l->id, l->mark, l->name,
-             doc_quantity_text(l->quantity, q, sizeof q), (unsigned long long)(l->total / 100),
-             (unsigned long long)(l->total % 100), l->without_code ? " (без кода / no code)" : "");
+      char q[48];
+      doc_quantity_text(l->quantity, q, sizeof q);
+      if (l->fraction_denominator) /* the part of the pack (1291) */
+        snprintf(q, sizeof q, "%llu/%llu", (unsigned long long)l->fraction_numerator,
+                 (unsigned long long)l->fraction_denominator);
+      printf("%4u %-5s %s x%s %llu.%02llu%s%s%s%s\n", l->id, l->mark, l->name, q,
+             (unsigned long long)(l->total / 100), (unsigned long long)(l->total % 100),
+             l->without_code ? " (без кода / no code)" : "", l->agent.sign ? " (" : "",
+             l->agent.sign ? sale_agent_kind_name(l->agent.sign) : "", l->agent.sign ? ")" : "");
     }
   }
   free(b);

@@ -139,6 +139,8 @@ try:
     check("1/4 of a kefir pack: checked by the OISM, planned status 2",
           rc == 0 and d.get("allow") and d.get("oism_answered") and d.get("planned") == 2,
           out + err)
+    out = must("sale", "show")
+    check("sale show: the line as 1/4 for 21.13", " x1/4 21.13" in out, out)
     basket = last_json(must("sale", "show", "--json"))
     line = (basket.get("lines") or [{}])[0]
     check("the line: fraction 1/4, quantity 1, 84.50 / 4 = 21.13 (half up)",
