@@ -614,9 +614,12 @@ static json_t *op_json(const doc_op_totals_t *o)
       json_array_append_new(vat, json_pack("{s:i,s:s,s:I}", "vat", v->value, "label", v->sum_label,
                                            "sum", (json_int_t)o->vat[v->value]));
   }
-  return json_pack("{s:I,s:I,s:I,s:I,s:o}", "count", (json_int_t)o->count, "total",
+  /* The five payment forms: 1136, 1138, 1218 (prepaid), 1219 (credit), 1220 (other). */
+  return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "count", (json_int_t)o->count, "total",
                    (json_int_t)o->total, "cash", (json_int_t)o->cash, "cashless",
-                   (json_int_t)o->cashless, "vat", vat ? vat : json_array());
+                   (json_int_t)o->cashless, "prepaid", (json_int_t)o->prepaid, "credit",
+                   (json_int_t)o->credit, "other", (json_int_t)o->other, "vat",
+                   vat ? vat : json_array());
 }
 
 static json_t *totals_json(const doc_totals_t *t)
@@ -642,6 +645,16 @@ static void op_text(const char *title, const doc_op_totals_t *o, bool payments)
     printf("  %-30s %5u  итог %12s  наличными %12s  безналичными %12s\n", title, o->count, a, b, c);
   else
     printf("  %-30s %5u  итог %12s\n", title, o->count, a);
+  /* The other forms (1218, 1219, 1220), when the operation had them. */
+  const struct {
+    const char *words;
+    uint64_t sum;
+  } forms[] = {{"предоплатой", o->prepaid}, {"в кредит", o->credit}, {"встречным", o->other}};
+  for (size_t i = 0; payments && i < sizeof forms / sizeof forms[0]; i++) {
+    if (!forms[i].sum) continue;
+    rub(forms[i].sum, a, sizeof a);
+    printf("  %-30s        %-16s %12s\n", "", forms[i].words, a);
+  }
   for (size_t i = 0; i < doc_vat_rate_count(); i++) {
     const doc_vat_rate_t *v = doc_vat_rate_at(i);
     if (!(o->vat_present & (1u << v->value))) continue;

@@ -274,6 +274,18 @@ try:
         docs["vat %s" % text] = c.get("document", 0)
         expected_vat["vat %s" % text] = (tag, 12345 if not num else (12345 * num + den // 2) // den)
 
+    # The X-report's totals by payment form: six sales: the quarter (21.13
+    # cash), the prepayment and the credit's payment (55.00 cash each), the
+    # settlement (55.00 offset), the credit (55.00), the agent's (55.00 card).
+    x = json.loads(must("report", "x", "--json"))
+    sale_t = x["shift_totals"]["receipts"]["sale"]
+    check("X: sales by form: cash 21.13 + 2 x 55.00, card 55.00, prepaid 55.00, credit 55.00",
+          (sale_t["count"], sale_t["cash"], sale_t["cashless"], sale_t["prepaid"],
+           sale_t["credit"], sale_t["other"]) == (6, 2113 + 2 * 5500, 5500, 5500, 5500, 0), sale_t)
+    text = must("report", "x")
+    check("X as text names the prepaid and credit sums", "предоплатой" in text
+          and "в кредит" in text, text)
+
     rc, out, err = kassa("fd", "list")
     listed = [l.split()[0] for l in out.splitlines() if l.strip()[:1].isdigit()]
     check("fd list lists every one of them",
