@@ -24,6 +24,7 @@
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
 #include "fiscal/tlv.h"
+#include "common/errtab.h"
 #include "pos/cli/cli.h"
 #include "pos/print/print.h"
 #include "pos/print/receipt.h"

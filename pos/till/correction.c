@@ -5,9 +5,10 @@
 */
 #include "pos/till/correction.h"
 
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/errtab.h"
 #include "pos/till/fiscal_text.h"
 
 uint8_t correction_vat_parse(const char *text)
@@ -57,9 +58,13 @@ int correction_close(fn_t *fn, const correction_request_t *r, fn_doc_result_t *o
   if (strlen(order) >= sizeof c.order_number) return FN_ERR_PARAMS;
   memcpy(c.order_number, order, strlen(order) + 1);
   memset(&item, 0, sizeof item);
-  /* 1030 holds at most 128 characters of CP866: fold what CP866 lacks. */
-  snprintf(item.name, sizeof item.name, "%.128s", r->reason);
-  fiscal_text_fold(item.name);
+  /* 1030 holds at most 128 characters of CP866: fold what CP866 lacks,
+  ** then a longer reason ends at a word with "..." (it is printed). */
+  char *folded = strdup(r->reason);
+  if (!folded) return FN_ERR_NO_MEMORY;
+  fiscal_text_fold(folded);
+  errtab_fit(item.name, sizeof item.name, folded, 128, "...");
+  free(folded);
   fiscal_text_utf8_clean(item.name);
   item.price = item.total = amount;
   item.quantity = (doc_quantity_t){1, 0};
