@@ -328,39 +328,36 @@ def tlv_missing(items, required):
     return [t for t in required if t not in present]
 
 
-# What the FFD 1.2 format requires of each form the till makes, in its
-# electronic form: the FNS tables (87 registration, 88 re-registration, 94
-# shift open, 95 state report, 96/120 receipt and correction receipt, 123
-# shift close, 124 FN close, 128 sale notification, 97 and 130 their lines),
-# taken as facts from the public transcription in chayleaf/coop-fd
-# (fiscal-data/src/structs.rs, "Req::Mandatory"; AGPL code, only its facts
-# used), never from kassa's own table (fiscal/doc.c doc_check_required).
-# Besides: 1055 and the payment forms of a receipt, which kassa always
-# writes (DOMAIN §3), and 2040, the receipt's FD in an 82 since 2025-09-01.
-FFD_HEADER = [1040, 1012, 1041, 1037, 1018, 1209, 1077]
-FFD_REGISTRATION = FFD_HEADER + [1048, 1002, 1056, 1001, 1290, 1013, 1009, 1187, 1188, 1189,
-                                 1190, 1213]
-FFD_REQUIRED = {
-    1: FFD_REGISTRATION,
-    11: FFD_REGISTRATION + [1205],
-    2: FFD_HEADER + [1048, 1009, 1187, 1038, 1188, 1189],
-    21: FFD_HEADER + [1048, 1009, 1187, 1213, 1157],
-    5: FFD_HEADER + [1048, 1009, 1187, 1038, 1118, 1111, 1194, 1157, 1213],
-    6: FFD_HEADER + [1048, 1009, 1187, 1038, 1157],
-    3: FFD_HEADER + [1042, 1038, 1054, 1009, 1187, 1059, 1020, 1055, 1031, 1081, 1215, 1216,
-                     1217],
-    31: FFD_HEADER + [1042, 1038, 1054, 1174, 1009, 1187, 1059, 1020, 1173, 1055, 1031, 1081,
-                      1215, 1216, 1217],
-    82: [2002, 1012, 1041, 1055, 1054, 2116, 2007, 2040],
+# What the FFD 1.2 format requires of each form (tests/data/ffd/required.json:
+# the FNS tables' mandatory requisites, their source in its README), plus what
+# kassa always writes beyond them, less what kassa does not write yet (each
+# with its reason). Never kassa's own table (fiscal/doc.c doc_check_required).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "ffd",
+                       "required.json"), encoding="utf-8") as _f:
+    FFD_FORMAT = json.load(_f)
+FFD_ALWAYS = {3: [1055, 1031, 1081, 1215, 1216, 1217],
+              31: [1055, 1173, 1031, 1081, 1215, 1216, 1217],
+              82: [2040]}
+FFD_NOT_YET = {
+    1: [1021], 11: [1021],  # the cashier: left out of a registration when none is named
+    2007: [2101, 2115],     # product id and check code: derivation not found (fiscal/doc.h)
 }
-# 1059 (table 97: 1079, 1023, 1043; 1030, 2108 and 1199 "sometimes", which
-# for a till selling goods is always; 1212 and 1214 kassa always writes)
-FFD_ITEM = [1030, 1079, 1023, 1043, 1199, 1212, 1214, 2108]
+
+
+def _required(form):
+    tags = FFD_FORMAT["forms"][str(form)]["mandatory"] + FFD_ALWAYS.get(form, [])
+    return [t for t in dict.fromkeys(tags) if t not in FFD_NOT_YET.get(form, [])]
+
+
+FFD_REQUIRED = {form: _required(form) for form in (1, 11, 2, 21, 5, 6, 3, 31, 82)}
+# 1059 (table 97: 1079, 1023, 1043 mandatory; 1030, 2108 and 1199 "sometimes",
+# which for a till selling goods is always; 1212 and 1214 kassa always writes)
+FFD_ITEM = list(dict.fromkeys(FFD_FORMAT["forms"]["1059"]["mandatory"]
+                              + [1030, 1199, 1212, 1214, 2108]))
 FFD_MARKED_ITEM = FFD_ITEM + [1163, 2000, 2100, 2102, 2106]
 FFD_AGENT_ITEM = FFD_ITEM + [1222, 1224, 1226]
-# 2007 of an 82 (FNS table 130), less 2101 and 2115, whose derivation is open
-# (fiscal/doc.h doc_build_km_notification)
-FFD_NOTIFIED_LINE = [2000, 2100, 2110, 2106, 2102, 1214, 1030, 1079, 1043, 1199, 1200]
+FFD_NOTIFIED_LINE = [t for t in FFD_FORMAT["forms"]["2007"]["mandatory"]
+                     if t not in FFD_NOT_YET[2007]]
 FFD_TOTALS = [1134, 1133]  # 1194 / 1157 (an operation's 1129-1132 only when it had receipts)
 
 
