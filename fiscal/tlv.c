@@ -178,8 +178,9 @@ static const tlv_tag_info_t dictionary[] = {
     BYTE(1125, "internetPayment", "Признак расчета в сети «Интернет»", OURS),
     BYTE(1126, "lotterySign", "Признак проведения лотереи", 0),
     /* The counters' limits (issue 16, checked against a public vendor
-    ** driver's tag table, Shtrih-M's TLVTags.pas: 1129-1132 116 bytes, 1133
-    ** 216, 1157/1194 708, each sum of the counters VLN 8). 116 is FFD 1.05's
+    ** driver's tag table, shtrih-m/opos Source/SmFiscalPrinter/Units/
+    ** TLVTags.pas, kept in tests/data/ffd/required.json: 1129-1132 116
+    ** bytes, 1133 216, 1157/1194 708, each sum of the counters VLN 8). 116 is FFD 1.05's
     ** operation: 1135 (4 + 4) and nine sums of 4 + 8 (1136, 1138, 1139-1143,
     ** 1183, 1201); 708 = 1134 (4 + 4) + 4 operations x (4 + 116) + 1133
     ** (4 + 216). FFD 1.2 adds 1218-1220 and the 2025-2026 rates six VAT
