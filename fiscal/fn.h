@@ -550,6 +550,9 @@ typedef struct fn_payments {
   uint64_t prepaid;  /* 1215: an earlier prepayment offset */
   uint64_t credit;   /* 1216: left on credit */
   uint64_t other;    /* 1217: counter-provision */
+  /* 1008, the buyer's phone or e-mail ("" none): not a payment, but it
+  ** goes into the receipt when it closes, as the payments do. */
+  char buyer_contact[65];
 } fn_payments_t;
 
 /*

@@ -7,6 +7,7 @@ Two rules, each from docs/ARCHITECTURE.md:
      common               -> nothing else
      scanner, fiscal      -> common
      ofd                  -> common, fiscal
+     store                -> common
      pos/till             -> common, scanner, fiscal, ofd
      pos/print            -> pos/till (and what it may use)
      pos/serve            -> pos/print, pos/till (...)
@@ -31,12 +32,13 @@ import sys
 import tempfile
 
 # room -> the rooms it may include from (besides itself)
-MODULES = {"common", "scanner", "fiscal", "ofd"}
+MODULES = {"common", "scanner", "fiscal", "ofd", "store"}
 ALLOWED = {
     "common": set(),
     "scanner": {"common"},
     "fiscal": {"common"},
     "ofd": {"common", "fiscal"},
+    "store": {"common"},
     "pos/till": MODULES,
     "pos/print": MODULES | {"pos/till"},
     "pos/serve": MODULES | {"pos/print", "pos/till"},

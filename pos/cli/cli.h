@@ -38,6 +38,7 @@ int cli_fsck(const kassa_config_t *cfg, int argc, char **argv);
 int cli_remark(const kassa_config_t *cfg, int argc, char **argv);
 int cli_serve(const kassa_config_t *cfg, int argc, char **argv);
 int cli_cache(const kassa_config_t *cfg, int argc, char **argv);
+int cli_store(const kassa_config_t *cfg, int argc, char **argv);
 /* `kassa print receipt|qr` (pos/cli/cli_print.c). */
 int cli_print(const kassa_config_t *cfg, int argc, char **argv);
 

@@ -50,11 +50,12 @@ static int sd_notify(int unset, const char *state)
 #include "pos/serve/service.h"
 
 static const char serve_usage[] =
-    "usage: kassa serve [--http-port N] [--lm-port N]\n"
+    "usage: kassa serve [--http-port N] [--lm-port N] [--store URL]\n"
     "\n"
     "Runs the till as a service on 127.0.0.1 until SIGTERM or SIGINT:\n"
     "  --http-port N  the HTTP JSON API (default [service] http_port, 8780)\n"
     "  --lm-port N    the local-module compatible endpoints (default [service] lm_port, 5995)\n"
+    "  --store URL    the store node the lane claims and publishes through ([store] url)\n"
     "0 picks a free port; the line printed when ready names the ports bound.\n"
     "The pages: http://127.0.0.1:PORT/ (cashier) and /manager, from [paths] web.\n"
     "The API is described in docs/API.md; security in docs/OPERATIONS.md.\n";
@@ -86,10 +87,12 @@ int cli_serve(const kassa_config_t *cfg, int argc, char **argv)
   int sig = 0;
   service_t *s = NULL;
 
-  const char *http = NULL, *lm = NULL;
+  const char *http = NULL, *lm = NULL, *store = NULL;
   bool help = false;
-  const cli_option_t options[] = {
-      {"http-port", 0, &http, NULL}, {"lm-port", 0, &lm, NULL}, {"help", 'h', NULL, &help}};
+  const cli_option_t options[] = {{"http-port", 0, &http, NULL},
+                                  {"lm-port", 0, &lm, NULL},
+                                  {"store", 0, &store, NULL},
+                                  {"help", 'h', NULL, &help}};
   int at;
   int rc = cli_read_options(argc, argv, options, sizeof options / sizeof options[0], &at);
   if (help) {
@@ -112,6 +115,17 @@ int cli_serve(const kassa_config_t *cfg, int argc, char **argv)
     fprintf(stderr, "kassa serve: the API and the local module need two ports, not %u twice\n",
             o.http_port);
     return 2;
+  }
+  /* --store URL: [store] url for this run (the lane joins a store node). */
+  static kassa_config_t with_store;
+  if (store) {
+    with_store = *cfg;
+    if (strlen(store) >= sizeof with_store.store_url) {
+      fprintf(stderr, "kassa serve: --store URL too long\n");
+      return 2;
+    }
+    snprintf(with_store.store_url, sizeof with_store.store_url, "%s", store);
+    o.config = &with_store;
   }
   const char *fake = getenv("KASSA_FAKE_NOW");
   if (fake && *fake) o.clock = fn_clock_ms;

@@ -113,6 +113,12 @@ static const char *plain_path(const char *url, char *buf, size_t size)
   return buf;
 }
 
+/* api_request_t's query lookup: one argument of the connection's URL. */
+static const char *query_argument(void *user, const char *name)
+{
+  return MHD_lookup_connection_value(user, MHD_GET_ARGUMENT_KIND, name);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **state)
@@ -147,6 +153,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   rq.method = method;
   rq.path = plain_path(url, path, sizeof path);
   rq.query_width = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "width");
+  rq.query = query_argument;
+  rq.query_user = conn;
+  rq.idempotency_key = header(conn, "Idempotency-Key");
+  rq.authorization = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
   rq.body = q->data;
   rq.body_len = q->len;
   rq.host = header(conn, MHD_HTTP_HEADER_HOST);
@@ -158,7 +168,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     rq.basic_password = password;
     rq.client_id = header(conn, "X-ClientId");
   } else {
-    rq.authorization = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
     rq.manager_pin = header(conn, "X-Manager-PIN");
   }
   int64_t started = ms_now();

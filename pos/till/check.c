@@ -21,6 +21,7 @@
 #include "ofd/outbox.h"
 #include "ofd/trueapi.h"
 #include "pos/till/fiscal_text.h"
+#include "pos/till/lane_store.h"
 #include "pos/till/state_internal.h"
 
 /* The reason table: the name (a contract), the sentence a person reads
@@ -138,6 +139,18 @@ static const struct {
                                "The price is below the minimum retail price (tobacco, nicotine "
                                "products).",
                                "Цена ниже минимальной", "Price below the minimum"},
+    [CHECK_STORE_HELD] = {"store_held", "Этот код уже в чеке на другой кассе магазина.",
+                          "This code is in an open receipt at another lane of the store.",
+                          "В чеке на другой кассе", "In another lane's receipt"},
+    [CHECK_STORE_SOLD] = {"store_sold", "Товар с этим кодом уже продан на кассе магазина.",
+                          "A good with this code has already been sold at a lane of the store.",
+                          "Продан на другой кассе", "Sold at another lane"},
+    [CHECK_STORE_OFFLINE] = {"store_offline",
+                             "Нет связи с сервером магазина; эту товарную группу без него не "
+                             "продают.",
+                             "No link to the store node; this product group is not sold without "
+                             "it.",
+                             "Нет связи с сервером магазина", "No link to the store node"},
 };
 
 const char *check_reason_name(check_reason_t r)
@@ -283,10 +296,19 @@ static int rule_parse(markcode_t *mc, const char *scan, size_t len, check_decisi
   return 0;
 }
 
-static int rule_catalogue(till_t *t, const markcode_t *mc, check_decision_t *d)
+static int rule_catalogue(till_t *t, const markcode_t *mc, const cache_product_t *given,
+                          check_decision_t *d)
 {
-  if (cache_product_get(t->cache, d->gtin, &d->product) != 0)
-    return refuse(d, CHECK_UNKNOWN_PRODUCT, d->gtin, NULL, NULL);
+  if (cache_product_get(t->cache, d->gtin, &d->product) != 0) {
+    if (!given) return refuse(d, CHECK_UNKNOWN_PRODUCT, d->gtin, NULL, NULL);
+    /* A front end's own product (check_scan_given): the marking rules
+    ** still apply, the group's only when it names one. */
+    d->product = *given;
+    snprintf(d->product.gtin, sizeof d->product.gtin, "%s", d->gtin);
+    d->has_product = true;
+    if (!d->marked) return 0;
+    if (!d->product.group[0]) return 0;
+  }
   d->has_product = true;
   if (!d->marked)
     return d->product.marking_required ? refuse(d, CHECK_MARK_REQUIRED, d->gtin, NULL, NULL) : 0;
@@ -333,7 +355,8 @@ static int rule_local(till_t *t, const markcode_t *mc, check_purpose_t purpose, 
     }
     if (d->product.strict && (!*have_row || row->local != CACHE_LOCAL_IN_STOCK))
       return refuse(d, CHECK_NOT_IN_STOCK, NULL, NULL, NULL);
-  } else if (!*have_row || row->local != CACHE_LOCAL_SOLD) {
+  } else if ((!*have_row || row->local != CACHE_LOCAL_SOLD) &&
+             !lane_store_sold_anywhere(t, d->ki)) {
     return refuse(d, CHECK_NOT_SOLD_HERE, NULL, NULL, NULL);
   }
   const char *batch = markcode_ai_value(mc, "10");
@@ -671,6 +694,28 @@ static int rule_fraction(const check_request_t *req, check_decision_t *d)
                 "A fraction is for a marked piece good only, 0 < n < d.");
 }
 
+/* The store node, last: a claim is a lease the lane holds, so it is taken
+** only for a code every other rule allowed (lane_store.h). */
+static int rule_store(till_t *t, check_decision_t *d)
+{
+  const char *detail = NULL;
+  if (!t->lane_store) return 0;
+  switch (lane_store_claim(t, d->ki, d->product.group, &detail)) {
+  case LANE_CLAIM_GRANTED:
+    d->store_claimed = true;
+    return 0;
+  case LANE_CLAIM_ALONE:
+    d->store_offline = true;
+    return 0;
+  case LANE_CLAIM_HELD:
+    return refuse(d, CHECK_STORE_HELD, detail, NULL, NULL);
+  case LANE_CLAIM_SOLD:
+    return refuse(d, CHECK_STORE_SOLD, detail, NULL, NULL);
+  default:
+    return refuse(d, CHECK_STORE_OFFLINE, detail, NULL, NULL);
+  }
+}
+
 /* ---- the pipeline ---------------------------------------------------------- */
 
 /* The pipeline; keep: an allowed code stays accepted in the FN (a sale
@@ -705,7 +750,7 @@ static int pipeline(till_t *t, const check_request_t *req, check_decision_t *out
   }
   memset(&row, 0, sizeof row);
   if (rule_parse(mc, scan, len, out)) goto done;
-  if (rule_catalogue(t, mc, out)) goto done;
+  if (rule_catalogue(t, mc, req->given, out)) goto done;
   if (price == 0) price = out->product.price;
   if (rule_fraction(req, out)) goto done;
   if (!out->marked) goto allow; /* a plain good: nothing more to check */
@@ -728,6 +773,7 @@ static int pipeline(till_t *t, const check_request_t *req, check_decision_t *out
     goto done_fn;
   if (purpose == CHECK_FOR_SALE && rule_expiry_price(t, mc, &row, have_row, price, out))
     goto done_fn;
+  if (purpose == CHECK_FOR_SALE && keep && rule_store(t, out)) goto done_fn;
   /* A question only: the decline is the one write the FN needs. */
   if (fn_km_accept(t->fn, out->normalized, out->normalized_len, keep) != 0 && keep) {
     refuse(out, CHECK_FN_REFUSED, "accept", NULL, NULL);
@@ -743,6 +789,7 @@ allow:
 done_fn:
   /* The FN holds the code as checked: a refusal takes it out again. */
   if (out->fn_checked) fn_km_accept(t->fn, out->normalized, out->normalized_len, false);
+  if (out->store_claimed) lane_store_release(t, out->ki); /* and the store's claim */
 done:
   out->elapsed_us = elapsed_us(&start);
   free(mc);
@@ -753,14 +800,34 @@ done:
 int check_scan(till_t *t, const char *scan, size_t len, check_purpose_t purpose, uint64_t price,
                const char *const *in_receipt, size_t in_receipt_count, check_decision_t *out)
 {
-  check_request_t req = {scan, len, purpose, price, in_receipt, in_receipt_count, 0, 0, true};
+  check_request_t req = {.scan = scan,
+                         .len = len,
+                         .purpose = purpose,
+                         .price = price,
+                         .in_receipt = in_receipt,
+                         .in_receipt_count = in_receipt_count,
+                         .keep = true};
+  return pipeline(t, &req, out);
+}
+
+int check_scan_given(till_t *t, const char *scan, size_t len, check_purpose_t purpose,
+                     uint64_t price, const char *const *in_receipt, size_t in_receipt_count,
+                     const cache_product_t *given, check_decision_t *out)
+{
+  check_request_t req = {scan, len, purpose, price, in_receipt, in_receipt_count,
+                         0,    0,   true,    given};
   return pipeline(t, &req, out);
 }
 
 int check_probe(till_t *t, const char *scan, size_t len, check_purpose_t purpose, uint64_t price,
                 const char *const *in_receipt, size_t in_receipt_count, check_decision_t *out)
 {
-  check_request_t req = {scan, len, purpose, price, in_receipt, in_receipt_count, 0, 0, false};
+  check_request_t req = {.scan = scan,
+                         .len = len,
+                         .purpose = purpose,
+                         .price = price,
+                         .in_receipt = in_receipt,
+                         .in_receipt_count = in_receipt_count};
   return pipeline(t, &req, out);
 }
 

@@ -42,6 +42,10 @@ void kassa_config_defaults(kassa_config_t *cfg)
   cfg->batch_applies_online = 0;
   cfg->printer_width = 48;
   cfg->printer_codepage = 17;
+  cfg->store_timeout_ms = 150;
+  cfg->store_lease_ms = 120000;
+  cfg->store_sync_ms = 1000;
+  snprintf(cfg->store_offline_refuse, sizeof cfg->store_offline_refuse, "%s", "tobacco");
 }
 
 void kassa_config_operator_url(const kassa_config_t *cfg, char *out, size_t size)
@@ -150,6 +154,7 @@ static const struct config_key {
     K("till", "cache_stale_hours", KEY_UINT, cache_stale_hours, "hours"),
     K("till", "manager_pin", KEY_TEXT, manager_pin, "a PIN"),
     K("till", "api_token", KEY_TEXT, api_token, "a token"),
+    K("till", "force_catalogue", KEY_BOOL, force_catalogue, "yes or no"),
     K("till", "tax_system", KEY_UINT, tax_system, "a tax system bit (1, 2, 4, 16, 32)"),
     K("till", "timezone", KEY_TEXT, timezone, "an IANA time zone (Europe/Moscow)"),
     K("trueapi", "cdn_url", KEY_TEXT, trueapi_cdn_url, "a URL"),
@@ -164,6 +169,12 @@ static const struct config_key {
     K("printer", "device", KEY_TEXT, printer_device, "a device string"),
     K("printer", "width", KEY_UINT, printer_width, "32 or 48"),
     K("printer", "codepage", KEY_UINT, printer_codepage, "a code page number (0-255)"),
+    K("store", "url", KEY_TEXT, store_url, "a URL (http://HOST:PORT)"),
+    K("store", "token", KEY_TEXT, store_token, "a token"),
+    K("store", "timeout_ms", KEY_UINT, store_timeout_ms, "milliseconds"),
+    K("store", "lease_ms", KEY_UINT, store_lease_ms, "milliseconds"),
+    K("store", "sync_ms", KEY_UINT, store_sync_ms, "milliseconds"),
+    K("store", "offline_refuse", KEY_TEXT, store_offline_refuse, "product groups (tobacco,lp)"),
 #undef K
 };
 

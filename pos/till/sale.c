@@ -19,6 +19,7 @@
 #include "common/db.h"
 #include "common/errtab.h"
 #include "pos/till/fiscal_text.h"
+#include "pos/till/lane_store.h"
 #include "pos/till/state_internal.h"
 #include "scanner/markcode.h"
 
@@ -526,8 +527,15 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
     rc = SALE_ERR_STORAGE;
     goto done;
   }
-  check_request_t req = {
-      scan, len, purpose, a->price, kis, n, a->fraction_numerator, a->fraction_denominator, true};
+  check_request_t req = {.scan = scan,
+                         .len = len,
+                         .purpose = purpose,
+                         .price = a->price,
+                         .in_receipt = kis,
+                         .in_receipt_count = n,
+                         .fraction_numerator = a->fraction_numerator,
+                         .fraction_denominator = a->fraction_denominator,
+                         .keep = true};
   if (check_run(t, &req, d) != 0 || !d->allow) {
     journal(t, scan, len, false); /* the refusal declined it already */
     rc = SALE_ERR_REFUSED;
@@ -538,6 +546,7 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
   if (rc != 0 || (rc = insert_line(t, l, scan, len, &id)) != 0) {
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
+    if (d->store_claimed) lane_store_release(t, d->ki);
     journal(t, scan, len, false);
     goto done;
   }
@@ -619,6 +628,7 @@ static int drop_lines(till_t *t, const sale_basket_t *b, uint32_t id, bool baske
     if ((id && l->id != id) || !l->marked) continue;
     fn_km_accept(t->fn, l->km, strlen(l->km), false);
     journal(t, l->km, strlen(l->km), false);
+    if (b->operation == DOC_OP_SALE) lane_store_release(t, l->ki);
   }
   return 0;
 fail:
@@ -711,6 +721,7 @@ static int finish(till_t *t, const sale_basket_t *b, uint32_t document)
 {
   int rc;
   if (till_replay(t, NULL) != 0) return SALE_ERR_STORAGE;
+  lane_store_publish(t); /* the store node hears of it (lane_store.h); quiet if down */
   if ((rc = record_pending(t, b, document)) != 0) return rc;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
   if (exec(t, "DELETE FROM line; DELETE FROM basket;") != SQLITE_OK) {
@@ -766,15 +777,15 @@ static int recheck(till_t *t, sale_basket_t *b, check_decision_t *d)
     size_t n = 0;
     for (size_t j = 0; j < b->count; j++)
       if (j != i && b->lines[j].marked) kis[n++] = b->lines[j].ki;
-    check_request_t req = {l->km,
-                           strlen(l->km),
-                           purpose,
-                           l->price,
-                           kis,
-                           n,
-                           l->fraction_numerator,
-                           l->fraction_denominator,
-                           true};
+    check_request_t req = {.scan = l->km,
+                           .len = strlen(l->km),
+                           .purpose = purpose,
+                           .price = l->price,
+                           .in_receipt = kis,
+                           .in_receipt_count = n,
+                           .fraction_numerator = l->fraction_numerator,
+                           .fraction_denominator = l->fraction_denominator,
+                           .keep = true};
     if (check_run(t, &req, d) != 0 || !d->allow) return SALE_ERR_REFUSED;
     char sql[160];
     snprintf(sql, sizeof sql, "UPDATE line SET needs_recheck = 0, tag2106 = %u WHERE id = %u",
@@ -814,7 +825,11 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
   if (p->method > DOC_PAY_CREDIT_PAYMENT || (p->tendered && p->tendered < p->cash))
     return SALE_ERR_PAYMENT;
   uint64_t cash = p->cash, cashless = p->cashless;
-  fn_payments_t pay = {p->cash, p->cashless, p->prepaid, p->credit, p->other};
+  fn_payments_t pay = {.cash = p->cash,
+                       .cashless = p->cashless,
+                       .prepaid = p->prepaid,
+                       .credit = p->credit,
+                       .other = p->other};
   if (!d && !(d = scratch = malloc(sizeof *scratch))) return SALE_ERR_STORAGE;
   if (!(b = malloc(sizeof *b)) || !(item = malloc(sizeof *item))) {
     rc = SALE_ERR_STORAGE;
