@@ -521,6 +521,15 @@ static int rule_oism(till_t *t, const fn_km_check_t *fc, unsigned budget_left, c
 {
   ofd_client_t *c = till_oism(t);
   fn_km_check_t ans;
+  /* A cash register asks the OISM itself (fn.h, FN_CAP_DEVICE_DELIVERS):
+  ** its check carries the answer's bits (4 answered, 8 may be sold), or
+  ** none came and the check goes on as without an answer. */
+  if (fn_capabilities(t->fn) & FN_CAP_DEVICE_DELIVERS) {
+    if (!(fc->check_result & 4)) return 0;
+    d->oism_answered = true;
+    d->tag2106 = fc->check_result;
+    return (fc->check_result & 8) ? 0 : refuse(d, CHECK_OISM_REFUSED, "2109", NULL, NULL);
+  }
   if (!c || budget_left == 0) return 0;
   if (ofd_km_request(t->fn, c, fc, (int)budget_left, &ans) != 0) return 0;
   d->oism_answered = true;

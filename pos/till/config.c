@@ -46,6 +46,8 @@ void kassa_config_defaults(kassa_config_t *cfg)
   cfg->store_lease_ms = 120000;
   cfg->store_sync_ms = 1000;
   snprintf(cfg->store_offline_refuse, sizeof cfg->store_offline_refuse, "%s", "tobacco");
+  snprintf(cfg->fn_backend, sizeof cfg->fn_backend, "emulator");
+  cfg->fn_password = 30;
 }
 
 void kassa_config_operator_url(const kassa_config_t *cfg, char *out, size_t size)
@@ -175,6 +177,9 @@ static const struct config_key {
     K("store", "lease_ms", KEY_UINT, store_lease_ms, "milliseconds"),
     K("store", "sync_ms", KEY_UINT, store_sync_ms, "milliseconds"),
     K("store", "offline_refuse", KEY_TEXT, store_offline_refuse, "product groups (tobacco,lp)"),
+    K("fn", "backend", KEY_TEXT, fn_backend,
+      "emulator, shtrih:tcp:HOST:PORT or shtrih:serial:PORT"),
+    K("fn", "password", KEY_UINT, fn_password, "a password (a number)"),
 #undef K
 };
 

@@ -69,6 +69,10 @@ typedef struct kassa_config {
   uint32_t store_lease_ms;   /* [store] lease_ms (120000): a basket's claim lives this long */
   uint32_t store_sync_ms;    /* [store] sync_ms (1000): kassa serve syncs its cache from the node */
   char store_offline_refuse[128]; /* [store] offline_refuse ("tobacco"): groups refused offline */
+  /* [fn]: which FN the till drives (device/fn_shtrih.h, issue 22). */
+  char fn_backend[256]; /* [fn] backend: emulator | shtrih:tcp:HOST:PORT | shtrih:serial:PORT[@BAUD]
+                         */
+  uint32_t fn_password; /* [fn] password: the register's administrator password (30) */
 } kassa_config_t;
 
 /* The operator's HTTP base (true-api, the code feed, remarks, batches):
