@@ -88,7 +88,12 @@ static int rewrite(till_t *t, const sale_line_t *l, uint64_t price, doc_quantity
                    uint64_t list_price, unsigned percent)
 {
   uint64_t total;
-  if (!sale_line_total(price, q, &total)) return LINE_EDIT_ERR_QUANTITY;
+  if (l->fraction_denominator) {
+    /* A part of a marked good's unit (1291): price x n / d, half up, as sale.c's line. */
+    if (price > UINT64_MAX / l->fraction_numerator) return LINE_EDIT_ERR_QUANTITY;
+    total = (price * l->fraction_numerator + l->fraction_denominator / 2) / l->fraction_denominator;
+  } else if (!sale_line_total(price, q, &total))
+    return LINE_EDIT_ERR_QUANTITY;
   if (db_exec(t->db, "BEGIN IMMEDIATE", NULL, 0) != SQLITE_OK) return LINE_EDIT_ERR_STORAGE;
   int rc = run(t, "UPDATE line SET price = ?1, total = ?2 WHERE id = ?3", (int64_t)price,
                (int64_t)total, l->id);

@@ -20,6 +20,8 @@
 ** (from the sum) and total are all the discounted ones:
 **   discounted price = list price - round_half_up(list price x percent / 100)
 **   sum              = round_half_up(discounted price x quantity)
+** (a part of a marked pack, 1291 n/d, stays that part: round_half_up(
+** discounted price x n / d), as sale.c prices it)
 ** 0 % takes the discount off (the list price again). The list price and the
 ** percentage are kept beside the line (table line_discount, gone with the
 ** line by a trigger), so a second discount replaces the first instead of

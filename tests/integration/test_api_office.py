@@ -307,6 +307,34 @@ tax_system = 1
             "/api/corrections", {"operation": "income", "prepaid": 1000, "method": 6,
                                  "vat": "22", "reason": "x"}, 409, "fn")
 
+    # ---- a discount on a quarter of a marked pack ----------------------------------------
+    # Kefir 84.50 sold as 1/4 (`kassa sale add --fraction`, the API has no
+    # fraction): 84.50 / 4 = 21.125 -> 21.13; 10 % off: 84.50 - 8.45 = 76.05,
+    # / 4 = 19.0125 -> 19.01 (the line stays a quarter, not 76.05 x 1).
+    kefir = [harness.unescape(c) for c in
+             op("issue", "--gtin", "04609876500025", "--group", "dairy", "--count", "1",
+                "--owner", "7707083893").stdout.split()]
+    r = kassa("ofd", "keys")
+    check("the new FN's keys", r.returncode == 0, r.stdout + r.stderr)
+    st, j = call(port, "POST", "/api/receipts", {})
+    r = kassa("sale", "add", kefir[0] if kefir else "", "--fraction", "1/4")
+    st, j = call(port, "GET", "/api/receipts/current")
+    ln = (j.get("receipt", {}).get("lines") or [{}])[0]
+    check("a quarter of a kefir pack in the basket: 21.13", ln.get("total") == 2113,
+          (r.stdout + r.stderr, j))
+    st, j = call(port, "POST", f"/api/receipts/current/items/{ln.get('id')}/discount",
+                 {"percent": 10})
+    ln = (j.get("receipt", {}).get("lines") or [{}])[0]
+    check("10 % off the quarter: 76.05 a pack, 19.01 the quarter", st == 200
+          and ln.get("price") == 7605 and ln.get("total") == 1901 and ln.get("list_price") == 8450,
+          j)
+    st, j = call(port, "POST", f"/api/receipts/current/items/{ln.get('id')}/quantity",
+                 {"quantity": 2})
+    check("a marked line's quantity stays one: 400 quantity", st == 400
+          and j.get("error") == "quantity", j)
+    st, j = call(port, "DELETE", "/api/receipts/current")
+    check("the quarter's receipt cancelled", st == 200, j)
+
     # ---- a line's quantity and discount, the catalogue search --------------------------
     # 9.90 at 22 %: x 3 = 29.70; 5 % off (no PIN up to 10 %): 9.90 - 0.495 -> 9.40
     # (half up: 0.50), 28.20; 15 % (the PIN): 9.90 - 1.485 -> 8.41, x 3 = 25.23,
