@@ -238,25 +238,6 @@ add_test(NAME permissive
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(permissive PROPERTIES TIMEOUT 240)
 
-# The contract (docs/openapi.yaml, OpenAPI 3.1): validated by an npm
-# validator, every route of api.c and lm.c documented, and every answer the
-# HTTP API tests receive (test_api, test_serve_background, the three
-# drop-in tests and test_api_office) checked against it. They record their exchanges
-# into build/contract/ (KASSA_CONTRACT_RECORD); the contract test requires
-# them (a fixture), so `ctest -R contract` runs them first.
-file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/contract)
-foreach(recording serve_api serve_background serve_lm_manual serve_frontend_receipt
-                  serve_atol_tasks serve_office)
-  set_property(TEST ${recording} APPEND PROPERTY ENVIRONMENT
-               KASSA_CONTRACT_RECORD=${CMAKE_BINARY_DIR}/contract/${recording}.jsonl)
-  set_property(TEST ${recording} APPEND PROPERTY FIXTURES_SETUP contract_records)
-endforeach()
-add_test(NAME contract_openapi
-         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/contract/run.py
-                 ${PROJECT_SOURCE_DIR}/docs/openapi.yaml ${PROJECT_SOURCE_DIR}/pos/serve/api.c
-                 ${PROJECT_SOURCE_DIR}/pos/serve/lm.c ${CMAKE_BINARY_DIR}/contract)
-set_tests_properties(contract_openapi PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77
-                     FIXTURES_REQUIRED contract_records)
 # The docs as their readers run them: every shell line of README.md and every
 # curl example of docs/API.md, in order, on a fresh till and kassa-operator
 # (issue 23; the marks it understands are in README.md and the script).
@@ -264,3 +245,26 @@ add_test(NAME docs COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_
                            $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator> ${PROJECT_SOURCE_DIR}
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(docs PROPERTIES TIMEOUT 600)
+# The contract (docs/openapi.yaml, OpenAPI 3.1): validated by an npm
+# validator, every route of api.c and lm.c documented, and every answer the
+# HTTP API tests receive (test_api, test_serve_background, the three
+# drop-in tests, test_api_office, the docs' curl lines through a recording
+# proxy, the pages over HTTP and in chromium) checked against it. They
+# record their exchanges into build/contract/ (KASSA_CONTRACT_RECORD); the
+# contract test requires them (a fixture, each file named), so `ctest -R
+# contract` runs them first.
+file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/contract)
+set(KASSA_CONTRACT_RECORDINGS serve_api serve_background serve_lm_manual serve_frontend_receipt
+                              serve_atol_tasks serve_office docs serve_pages browser_pages)
+foreach(recording ${KASSA_CONTRACT_RECORDINGS})
+  set_property(TEST ${recording} APPEND PROPERTY ENVIRONMENT
+               KASSA_CONTRACT_RECORD=${CMAKE_BINARY_DIR}/contract/${recording}.jsonl)
+  set_property(TEST ${recording} APPEND PROPERTY FIXTURES_SETUP contract_records)
+endforeach()
+add_test(NAME contract_openapi
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/contract/run.py
+                 ${PROJECT_SOURCE_DIR}/docs/openapi.yaml ${PROJECT_SOURCE_DIR}/pos/serve/api.c
+                 ${PROJECT_SOURCE_DIR}/pos/serve/lm.c ${CMAKE_BINARY_DIR}/contract
+                 ${KASSA_CONTRACT_RECORDINGS})
+set_tests_properties(contract_openapi PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77
+                     FIXTURES_REQUIRED contract_records)
