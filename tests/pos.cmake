@@ -249,13 +249,15 @@ set_tests_properties(docs PROPERTIES TIMEOUT 600)
 # validator, every route of api.c and lm.c documented, and every answer the
 # HTTP API tests receive (test_api, test_serve_background, the three
 # drop-in tests, test_api_office, the docs' curl lines through a recording
-# proxy, the pages over HTTP and in chromium) checked against it. They
+# proxy, the pages over HTTP and in chromium, the store's lanes) checked
+# against it (the store node's own ports are not kassa serve's). They
 # record their exchanges into build/contract/ (KASSA_CONTRACT_RECORD); the
 # contract test requires them (a fixture, each file named), so `ctest -R
 # contract` runs them first.
 file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/contract)
 set(KASSA_CONTRACT_RECORDINGS serve_api serve_background serve_lm_manual serve_frontend_receipt
-                              serve_atol_tasks serve_office docs serve_pages browser_pages)
+                              serve_atol_tasks serve_office docs serve_pages browser_pages
+                              store_lanes)
 foreach(recording ${KASSA_CONTRACT_RECORDINGS})
   set_property(TEST ${recording} APPEND PROPERTY ENVIRONMENT
                KASSA_CONTRACT_RECORD=${CMAKE_BINARY_DIR}/contract/${recording}.jsonl)
