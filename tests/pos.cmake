@@ -89,6 +89,13 @@ add_test(NAME serve_api COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/
                                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(serve_api PROPERTIES TIMEOUT 120)
+# `kassa serve` under issue 18's attacks: slow clients, anonymous large
+# bodies, too many connections, lock-out as a weapon, log injection.
+add_test(NAME serve_hostile
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_serve_hostile.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(serve_hostile PROPERTIES TIMEOUT 240)
 # `kassa serve`'s background work (pos/serve/background.h): keys, sync and
 # delivery with nobody running a command, and the sender's retry.
 add_test(NAME serve_background

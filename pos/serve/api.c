@@ -57,12 +57,20 @@
 
 #define MAX_PARAMS 2
 
+/* Wrong tokens from one source address on one port. */
+typedef struct api_source {
+  char address[48]; /* the peer's address as text; "" for an unnamed one */
+  bool used;
+  int64_t last_ms; /* the last wrong try (the slot quiet the longest is reused) */
+  api_limiter_t limiter;
+} api_source_t;
+
 struct api {
   till_t *till;
   api_clock_t clock;
   void *clock_user;
-  api_limiter_t token; /* the API token and the LM's Basic password */
-  api_limiter_t pin;   /* the manager PIN */
+  api_source_t sources[2][API_SOURCES]; /* wrong tokens: [0] the API port, [1] the LM's */
+  api_limiter_t pin;                    /* the manager PIN */
   api_background_t background;
   void *background_user;
 };
@@ -413,21 +421,43 @@ static void unauthorized(api_response_t *rs, bool lm)
   rs->authenticate = "Bearer realm=\"kassa\"";
 }
 
-int api_check_token(api_t *api, const char *given, bool lm, api_response_t *rs)
+/* The limiter of source on one port: its slot, or the slot quiet the
+** longest made over to it. */
+static api_limiter_t *source_limiter(api_t *api, bool lm, const char *source, int64_t now)
+{
+  api_source_t *slots = api->sources[lm ? 1 : 0], *oldest = &slots[0];
+  char key[sizeof slots[0].address];
+  snprintf(key, sizeof key, "%s", source ? source : "");
+  for (size_t i = 0; i < API_SOURCES; i++) {
+    if (slots[i].used && !strcmp(slots[i].address, key)) {
+      slots[i].last_ms = now;
+      return &slots[i].limiter;
+    }
+    if (!slots[i].used || (oldest->used && slots[i].last_ms < oldest->last_ms)) oldest = &slots[i];
+  }
+  memset(oldest, 0, sizeof *oldest);
+  oldest->used = true;
+  oldest->last_ms = now;
+  memcpy(oldest->address, key, sizeof key);
+  return &oldest->limiter;
+}
+
+int api_check_token(api_t *api, const char *given, bool lm, const char *source, api_response_t *rs)
 {
   const char *expected = till_config(api->till)->api_token;
   int64_t now = api_monotonic_ms(api), left;
   if (!expected[0]) return 0;
-  if ((left = api_limiter_locked(&api->token, now)) > 0) {
-    locked(rs, left, lm);
-    return -1;
-  }
   if (!given || !given[0]) {
     unauthorized(rs, lm); /* not a guess: not counted */
     return -1;
   }
-  if (api_secret_equal(given, expected)) return 0;
-  api_limiter_fail(&api->token, now);
+  if (api_secret_equal(given, expected)) return 0; /* the right token always works */
+  api_limiter_t *l = source_limiter(api, lm, source, now);
+  if ((left = api_limiter_locked(l, now)) > 0) {
+    locked(rs, left, lm);
+    return -1;
+  }
+  api_limiter_fail(l, now);
   unauthorized(rs, lm);
   return -1;
 }
@@ -1629,22 +1659,28 @@ static bool is_json_type(const char *content_type)
          (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
 }
 
+int api_gate(api_t *api, const api_request_t *rq, api_response_t *rs)
+{
+  memset(rs, 0, sizeof *rs);
+  if (!api_host_ok(rq->host, rq->port)) {
+    fail(rs, E_BAD_HOST, NULL, NULL);
+    return -1;
+  }
+  if (api_is_page_path(rq->path)) return 0; /* static files without a secret: no token */
+  return api_check_token(api, bearer(rq->authorization), false, rq->source, rs);
+}
+
 void api_handle(api_t *api, const api_request_t *rq, api_response_t *rs)
 {
   const route_t *route = NULL;
   uint32_t params[MAX_PARAMS] = {0};
   bool path_known = false;
   json_t *body = NULL;
-  memset(rs, 0, sizeof *rs);
-  if (!api_host_ok(rq->host, rq->port)) {
-    fail(rs, E_BAD_HOST, NULL, NULL);
-    return;
-  }
+  if (api_gate(api, rq, rs) != 0) return;
   if (api_is_page_path(rq->path)) {
-    serve_page(api, rq, rs); /* static files without a secret: no token */
+    serve_page(api, rq, rs);
     return;
   }
-  if (api_check_token(api, bearer(rq->authorization), false, rs) != 0) return;
   for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !route; i++) {
     uint32_t p[MAX_PARAMS] = {0};
     if (!match(routes[i].pattern, rq->path, p)) continue;

@@ -242,16 +242,21 @@ static void status(lm_context_t *x, api_response_t *rs)
                           (json_int_t)c.sold, "inStock", (json_int_t)c.in_stock));
 }
 
+int api_gate_lm(api_t *api, const api_request_t *rq, api_response_t *rs)
+{
+  memset(rs, 0, sizeof *rs);
+  if (!api_host_ok(rq->host, rq->port)) {
+    lm_error(rs, 403, 403, "bad_host", "Only 127.0.0.1 and localhost are served.");
+    return -1;
+  }
+  return api_check_token(api, rq->basic_password, true, rq->source, rs);
+}
+
 void api_handle_lm(api_t *api, const api_request_t *rq, api_response_t *rs)
 {
   lm_context_t x;
   fn_status_t st;
-  memset(rs, 0, sizeof *rs);
-  if (!api_host_ok(rq->host, rq->port)) {
-    lm_error(rs, 403, 403, "bad_host", "Only 127.0.0.1 and localhost are served.");
-    return;
-  }
-  if (api_check_token(api, rq->basic_password, true, rs) != 0) return;
+  if (api_gate_lm(api, rq, rs) != 0) return;
   x.till = api_till(api);
   x.cache = till_cache(x.till);
   if (fn_status(till_fn(x.till), &st) != 0) {

@@ -34,7 +34,8 @@ with `kassa cache`. From then on the till is driven through HTTP only
   every DOMAIN §6 field after it, sync_error / 4050 when stale, Basic auth,
   X-ClientId;
 - security: 401 without or with a wrong token, 403 for a wrong PIN, 429
-  with Retry-After after five wrong tries (for the right secret too), 413
+  with Retry-After after five wrong tries (for the right PIN too; the right
+  token keeps working, test_serve_hostile.py has the token's model), 413
   for an oversize body, 415 without a JSON Content-Type, 403 for a foreign
   Host header;
 - SIGTERM: a check waiting for a slow operator is still answered, the
@@ -607,9 +608,11 @@ api_key = demo-key
     for i in range(5):
         st, j, h = request(S.api, "GET", "/api/status", token="nope")
         check(f"wrong token {i + 1}: 401", st == 401 and j["error"] == "unauthorized", (st, j))
-    st, j, h = request(S.api, "GET", "/api/status", token=TOKEN)
-    check("token locked: 429 even for the right token", st == 429 and
+    st, j, h = request(S.api, "GET", "/api/status", token="nope")
+    check("token locked for this source: 429 for a wrong one", st == 429 and
           int(h.get("Retry-After", "0")) >= 29, (st, j, h))
+    st, j, h = request(S.api, "GET", "/api/status", token=TOKEN)
+    check("the right token keeps working during the lock (issue 18)", st == 200, (st, j))
     rc, err = S.stop()
     check("second SIGTERM: exit 0", rc == 0, (rc, err))
     check("refusals are logged without secrets", "429" in err and TOKEN not in err
