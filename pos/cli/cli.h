@@ -106,6 +106,17 @@ int cli_no_extra(const char *command, const char *usage, int argc, char **argv, 
 int cli_parse_verb(int argc, char **argv, const cli_option_t *options, size_t count,
                    const char **operand);
 
+/*
+** A secret that must never be required on a command line (it would show
+** in `ps` and the shell's history): the option's value when one was given
+** (kept for scripts), else the first line of `file` (--pin-file,
+** --api-key-file), else the environment variable `env` (KASSA_PIN,
+** KASSA_API_KEY), else "". 0 with out filled, or -1 after a message naming
+** `command` when the file cannot be read or the secret does not fit.
+*/
+int cli_secret(const char *command, const char *given, const char *file, const char *env, char *out,
+               size_t size);
+
 /* A decimal number in [min, max] into *out: digits only (no sign, no
 ** space), no overflow; false for anything else, NULL included. */
 bool cli_number(const char *s, unsigned long min, unsigned long max, unsigned long *out);

@@ -15,8 +15,10 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 bool cli_number(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
@@ -127,4 +129,36 @@ int cli_no_extra(const char *command, const char *usage, int argc, char **argv, 
   fprintf(stderr, "kassa%s%s: unknown option %s\n%s%s", command ? " " : "", command ? command : "",
           argv[from], usage ? "\n" : "", usage ? usage : "");
   return 2;
+}
+
+int cli_secret(const char *command, const char *given, const char *file, const char *env, char *out,
+               size_t size)
+{
+  const char *from = given ? given : (!file && env) ? getenv(env) : NULL;
+  out[0] = '\0';
+  if (!given && file) {
+    FILE *f = fopen(file, "r");
+    if (!f) {
+      fprintf(stderr, "kassa %s: не читается %s / cannot read %s: %s\n", command, file, file,
+              strerror(errno));
+      return -1;
+    }
+    bool read = fgets(out, (int)size, f) != NULL;
+    fclose(f);
+    size_t n = read ? strcspn(out, "\r\n") : 0;
+    if (read && out[n] == '\0' && n + 1 >= size) {
+      fprintf(stderr, "kassa %s: секрет в %s слишком длинный / the secret in %s is too long\n",
+              command, file, file);
+      out[0] = '\0';
+      return -1;
+    }
+    out[n] = '\0';
+    return 0;
+  }
+  if (from && snprintf(out, size, "%s", from) >= (int)size) {
+    fprintf(stderr, "kassa %s: секрет слишком длинный / the secret is too long\n", command);
+    out[0] = '\0';
+    return -1;
+  }
+  return 0;
 }

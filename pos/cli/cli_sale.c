@@ -37,9 +37,11 @@ static const char sale_usage[] =
     "--cash/--card: all cash) and prints it.\n";
 
 static const char return_usage[] =
-    "usage: kassa return open --pin PIN [--cashier NAME]\n"
-    "       kassa return add CODE --pin PIN [--escaped] [--price RUB] [--json]\n"
-    "       kassa return add-without-code --gtin GTIN --pin PIN [--price RUB]\n"
+    "usage: kassa return open PIN [--cashier NAME]\n"
+    "       kassa return add CODE PIN [--escaped] [--price RUB] [--json]\n"
+    "       kassa return add-without-code --gtin GTIN PIN [--price RUB]\n"
+    "PIN: --pin-file FILE (its first line), or KASSA_PIN in the environment, or\n"
+    "--pin PIN (visible to every user in `ps`: avoid).\n"
     "\n"
     "A sale return (manager only): open it, add the returned goods by their\n"
     "marking codes (the code must have been sold by this store) or, when the code\n"
@@ -47,7 +49,7 @@ static const char return_usage[] =
     "with `kassa sale pay` / `kassa sale show` / `kassa sale cancel`.\n";
 
 typedef struct opts {
-  const char *code, *cashier, *qty, *price, *cash, *card, *pin, *gtin, *width;
+  const char *code, *cashier, *qty, *price, *cash, *card, *pin, *pin_file, *gtin, *width;
   const char *prepaid, *credit, *other, *tendered, *method; /* sale pay (issue 16) */
   bool escaped, json;
 } opts_t;
@@ -65,7 +67,7 @@ static int parse(int argc, char **argv, opts_t *o)
       {"gtin", 0, &o->gtin, NULL},       {"width", 0, &o->width, NULL},
       {"prepaid", 0, &o->prepaid, NULL}, {"credit", 0, &o->credit, NULL},
       {"other", 0, &o->other, NULL},     {"tendered", 0, &o->tendered, NULL},
-      {"method", 0, &o->method, NULL},
+      {"method", 0, &o->method, NULL},   {"pin-file", 0, &o->pin_file, NULL},
   };
   return cli_parse_verb(argc, argv, options, sizeof options / sizeof options[0], &o->code);
 }
@@ -313,10 +315,13 @@ static int run(const kassa_config_t *cfg, int argc, char **argv, bool is_return)
     fputs(usage, stderr);
     return rc;
   }
+  char pin[64];
+  if (cli_secret(is_return ? "return" : "sale", o.pin, o.pin_file, "KASSA_PIN", pin, sizeof pin))
+    return 2;
   if (cli_open_till(cfg, &t)) return 1;
-  if (is_return && !till_manager_pin_ok(t, o.pin ? o.pin : "")) {
+  if (is_return && !till_manager_pin_ok(t, pin)) {
     fprintf(stderr, "kassa: возврат только с PIN менеджера / returns need the manager PIN "
-                    "(--pin)\n");
+                    "(--pin-file, KASSA_PIN)\n");
     till_close(t);
     return 1;
   }
