@@ -34,6 +34,8 @@
 #include "common/text.h"
 #include "pos/serve/api.h"
 #include "pos/serve/background.h"
+#include "pos/till/fsck.h"
+#include "pos/till/state.h"
 
 /* Which daemon a callback belongs to. */
 typedef struct listener {
@@ -416,6 +418,27 @@ static struct MHD_Daemon *start_daemon(listener_t *l, uint16_t port, unsigned ca
   return d;
 }
 
+/*
+** The archive's tail before the first sale (issue 18): the last
+** SERVICE_TAIL_DOCUMENTS documents present, numbered and signed as they
+** should be (fsck_archive_tail). A damaged archive refuses the start with
+** what is wrong and what to do: selling on it would extend a chain the tax
+** service will reject. 0, or -1 with err filled.
+*/
+static int check_archive(till_t *till, const char *data_dir, char *err, size_t err_size)
+{
+  char path[KASSA_PATH_MAX + 16], what[300];
+  snprintf(path, sizeof path, "%s/fn.db", data_dir);
+  if (fsck_archive_tail(till_fn(till), path, SERVICE_TAIL_DOCUMENTS, what, sizeof what) == 0)
+    return 0;
+  snprintf(err, err_size,
+           "архив ФН повреждён (%s): продажи невозможны, запустите `kassa fsck` и обратитесь в "
+           "поддержку / the FN archive is damaged (%s): no sales; run `kassa fsck` and call "
+           "support",
+           what, what);
+  return -1;
+}
+
 /* The API's view of the background work (api_background_t). */
 static json_t *background_json(void *user) { return background_status_json(user); }
 
@@ -433,6 +456,7 @@ int service_start(const service_options_t *o, service_t **out, char *err, size_t
   s->log = o->log;
   till_options_t to = {.config = o->config, .clock = o->clock, .clock_user = o->clock_user};
   if (till_open(&to, &s->till, err, err_size) != 0) goto fail;
+  if (check_archive(s->till, o->config->data_dir, err, err_size) != 0) goto fail;
   if (background_start(o->config, &s->bg, err, err_size) != 0) goto fail;
   api_options_t ao = {
       .till = s->till, .background = s->bg ? background_json : NULL, .background_user = s->bg};

@@ -48,6 +48,7 @@
 #define SERVICE_REQUEST_DEADLINE_MS 10000 /* a whole request's head and body, from accept */
 #define SERVICE_IDLE_S              10    /* silence that closes a connection */
 #define SERVICE_BODY_BUDGET         (48u * 1024u * 1024u) /* bodies buffered, all requests */
+#define SERVICE_TAIL_DOCUMENTS      16 /* documents whose signs are checked at start */
 #define SERVICE_LOG_PER_S           20 /* refusal lines a second; the rest counted */
 
 typedef struct service service_t;
@@ -64,8 +65,9 @@ typedef struct service_options {
 /*
 ** Opens the till in config->data_dir and starts both listeners. Returns 0,
 ** or -1 with a message for a manager in err (Russian, then English): the
-** till cannot be opened (no FN, a broken data directory), or a port is
-** taken. Nothing is left running on failure.
+** till cannot be opened (no FN, a broken data directory), the archive's
+** last SERVICE_TAIL_DOCUMENTS documents are missing, misnumbered or fail
+** their fiscal signs (pos/till/fsck.h), or a port is taken. Nothing is left running on failure.
 */
 int service_start(const service_options_t *o, service_t **out, char *err, size_t err_size);
 
