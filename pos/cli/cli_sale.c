@@ -16,6 +16,7 @@
 #include "pos/cli/cli.h"
 #include "pos/print/receipt.h"
 #include "pos/till/check.h"
+#include "pos/till/money.h"
 #include "pos/till/sale.h"
 #include "pos/till/till.h"
 #include "pos/till/till_json.h"
@@ -30,6 +31,8 @@ static const char sale_usage[] =
     "                      [--other RUB] [--tendered RUB] [--method M] [--width 32|48] [--json]\n"
     "       kassa sale cancel\n"
     "       kassa sale print FD [--width 32|48]\n"
+    "A --price other than the catalogue's needs the manager PIN (--pin-file FILE or\n"
+    "KASSA_PIN), beyond [till] price_tolerance_percent.\n"
     "\n"
     "The receipt being built lives in the data directory. `add` runs the full\n"
     "check (catalogue, store records, FN crypto tail, operator) and adds the line\n"
@@ -319,12 +322,16 @@ static int run(const kassa_config_t *cfg, int argc, char **argv, bool is_return)
   if (cli_secret(is_return ? "return" : "sale", o.pin, o.pin_file, "KASSA_PIN", pin, sizeof pin))
     return 2;
   if (cli_open_till(cfg, &t)) return 1;
-  if (is_return && !till_manager_pin_ok(t, pin)) {
-    fprintf(stderr, "kassa: возврат только с PIN менеджера / returns need the manager PIN "
-                    "(--pin-file, KASSA_PIN)\n");
+  if ((is_return || pin[0]) && !till_manager_pin_ok(t, pin)) {
+    fprintf(stderr, is_return ? "kassa: возврат только с PIN менеджера / returns need the manager "
+                                "PIN (--pin-file, KASSA_PIN)\n"
+                              : "kassa: неверный PIN менеджера / wrong manager PIN\n");
     till_close(t);
     return 1;
   }
+  /* A PIN given with a sale is the manager's word for a price other than
+  ** the catalogue's (pos/till/money.h). */
+  till_set_manager_present(t, pin[0] != '\0');
   rc = 2;
   if (!strcmp(verb, "open")) {
     int s = sale_open(t, is_return ? DOC_OP_SALE_RETURN : DOC_OP_SALE, o.cashier);

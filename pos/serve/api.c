@@ -50,6 +50,7 @@
 #include "pos/till/accept.h"
 #include "pos/till/cache.h"
 #include "pos/till/check.h"
+#include "pos/till/money.h"
 #include "pos/till/remark.h"
 #include "pos/till/sale.h"
 #include "pos/till/till_json.h"
@@ -504,7 +505,13 @@ static unsigned sale_status(int rc)
     return 404;
   case SALE_ERR_REFUSED:
   case SALE_ERR_PAYMENT:
+  case SALE_ERR_PRICE_CEILING:
+  case SALE_ERR_QUANTITY_CEILING:
+  case SALE_ERR_REFUND_ABOVE_SALE:
+  case SALE_ERR_RETURN_UNITS:
     return 422;
+  case SALE_ERR_PRICE_NEEDS_MANAGER:
+    return 403; /* the same request again with X-Manager-PIN */
   case SALE_ERR_STORAGE:
     return 500;
   default:
@@ -1697,7 +1704,11 @@ void api_handle(api_t *api, const api_request_t *rq, api_response_t *rs)
     fail(rs, E_MEDIA_TYPE, NULL, NULL);
     return;
   }
-  if ((route->flags & MANAGER) && check_manager(api, rq, rs) != 0) return;
+  /* A manager route needs the PIN; any other request may bring it, for a
+  ** manager's decision inside a cashier's action (a price other than the
+  ** catalogue's, pos/till/money.h). Either way a wrong PIN is counted. */
+  bool manager = (route->flags & MANAGER) || (rq->manager_pin && rq->manager_pin[0]);
+  if (manager && check_manager(api, rq, rs) != 0) return;
   if (rq->body && rq->body_len > 0) {
     json_error_t je;
     body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je);
@@ -1720,7 +1731,9 @@ void api_handle(api_t *api, const api_request_t *rq, api_response_t *rs)
     fail(rs, E_TILL, NULL, NULL);
     return;
   }
+  till_set_manager_present(api->till, manager);
   route->handler(api, rq, body, params, rs);
+  till_set_manager_present(api->till, false);
   json_decref(body);
   if (!rs->body && rs->status == 0) rs->status = 500;
 }

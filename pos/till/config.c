@@ -42,6 +42,10 @@ void kassa_config_defaults(kassa_config_t *cfg)
   cfg->batch_applies_online = 0;
   cfg->printer_width = 48;
   cfg->printer_codepage = 17;
+  cfg->price_tolerance_percent = 0;
+  cfg->price_max_rub = 1000000;
+  cfg->quantity_max = 999;
+  cfg->weight_max_kg = 100;
 }
 
 void kassa_config_operator_url(const kassa_config_t *cfg, char *out, size_t size)
@@ -164,6 +168,10 @@ static const struct config_key {
     K("printer", "device", KEY_TEXT, printer_device, "a device string"),
     K("printer", "width", KEY_UINT, printer_width, "32 or 48"),
     K("printer", "codepage", KEY_UINT, printer_codepage, "a code page number (0-255)"),
+    K("till", "price_tolerance_percent", KEY_UINT, price_tolerance_percent, "a percentage"),
+    K("till", "price_max_rub", KEY_UINT, price_max_rub, "roubles"),
+    K("till", "quantity_max", KEY_UINT, quantity_max, "pieces"),
+    K("till", "weight_max_kg", KEY_UINT, weight_max_kg, "kilograms"),
 #undef K
 };
 

@@ -19,6 +19,7 @@
 #include "common/db.h"
 #include "common/errtab.h"
 #include "pos/till/fiscal_text.h"
+#include "pos/till/money.h"
 #include "pos/till/state_internal.h"
 #include "scanner/markcode.h"
 
@@ -40,6 +41,20 @@ static const errtab_t errors[] = {
     {SALE_ERR_EMPTY, "empty", "В чеке нет позиций.", "The receipt has no lines."},
     {SALE_ERR_WRONG_KIND, "wrong_operation", "Эта позиция не подходит для этого чека.",
      "This line does not fit this receipt."},
+    {SALE_ERR_PRICE_NEEDS_MANAGER, "price_needs_manager",
+     "Цена не совпадает с ценой справочника: нужен PIN менеджера.",
+     "The price differs from the catalogue's: the manager PIN is needed."},
+    {SALE_ERR_PRICE_CEILING, "price_ceiling", "Цена выше предела кассы ([till] price_max_rub).",
+     "The price is above the till's ceiling ([till] price_max_rub)."},
+    {SALE_ERR_QUANTITY_CEILING, "quantity_ceiling",
+     "Количество выше предела кассы ([till] quantity_max, weight_max_kg).",
+     "The quantity is above the till's ceiling ([till] quantity_max, weight_max_kg)."},
+    {SALE_ERR_REFUND_ABOVE_SALE, "refund_above_sale",
+     "Возврат дороже, чем товар был продан: верните не больше цены продажи.",
+     "The refund is above the price the good was sold for: refund at most that."},
+    {SALE_ERR_RETURN_UNITS, "return_units",
+     "Столько единиц этого товара магазин не продавал (или их уже вернули).",
+     "The store has not sold that many units of this good (or they were returned already)."},
     ERRTAB_END("Неизвестная ошибка.", "Unknown error."),
 };
 
@@ -381,6 +396,39 @@ static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, 
   return 0;
 }
 
+/* The money rules (pos/till/money.h) for line l of basket b: 0 (a
+** return's price may now be the code's sold price), or their SALE_ERR_*. */
+static int line_money(till_t *t, const sale_basket_t *b, const check_decision_t *d,
+                      uint64_t asked_price, sale_line_t *l)
+{
+  static const int errors_of[] = {
+      [MONEY_OK] = 0,
+      [MONEY_PRICE_NEEDS_MANAGER] = SALE_ERR_PRICE_NEEDS_MANAGER,
+      [MONEY_PRICE_CEILING] = SALE_ERR_PRICE_CEILING,
+      [MONEY_QUANTITY_CEILING] = SALE_ERR_QUANTITY_CEILING,
+      [MONEY_REFUND_ABOVE_SALE] = SALE_ERR_REFUND_ABOVE_SALE,
+      [MONEY_RETURN_UNITS] = SALE_ERR_RETURN_UNITS,
+      [MONEY_STORAGE] = SALE_ERR_STORAGE,
+  };
+  money_line_t m = {.operation = b->operation,
+                    .marked = l->marked,
+                    .without_code = l->without_code,
+                    .ki = l->ki,
+                    .gtin = l->gtin,
+                    .catalogue_price = d->product.price,
+                    .asked_price = asked_price,
+                    .price = l->price,
+                    .quantity = l->quantity,
+                    .measure = l->measure};
+  for (size_t i = 0; i < b->count; i++)
+    if (!strcmp(b->lines[i].gtin, l->gtin)) m.basket_same_gtin++;
+  money_verdict_t v = money_line_rules(t, &m);
+  if (v != MONEY_OK) return errors_of[v];
+  if (m.price != l->price && !line_total(m.price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
+  l->price = m.price;
+  return 0;
+}
+
 int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t *quantity,
                   uint64_t price, check_decision_t *d, uint32_t *line_id)
 {
@@ -414,7 +462,7 @@ int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t 
     rc = SALE_ERR_REFUSED;
     goto done;
   }
-  if ((rc = fill_line(d, quantity, price, l)) != 0 ||
+  if ((rc = fill_line(d, quantity, price, l)) != 0 || (rc = line_money(t, b, d, price, l)) != 0 ||
       (rc = insert_line(t, l, scan, len, &id)) != 0) {
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
@@ -463,6 +511,7 @@ int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t 
   d->has_product = true;
   if ((rc = fill_line(d, NULL, price, &l)) != 0) goto done;
   l.without_code = true;
+  if ((rc = line_money(t, b, d, price, &l)) != 0) goto done;
   rc = insert_line(t, &l, NULL, 0, &id);
   if (rc == 0 && line_id) *line_id = id;
 done:

@@ -51,6 +51,12 @@ typedef enum sale_err {
   SALE_ERR_FULL = -9,        /* "full": DOC_MAX_ITEMS lines already */
   SALE_ERR_EMPTY = -10,      /* "empty": a receipt needs at least one line */
   SALE_ERR_WRONG_KIND = -11, /* "wrong_operation": this line does not fit this receipt */
+  /* The money rules of pos/till/money.h (issue 18). */
+  SALE_ERR_PRICE_NEEDS_MANAGER = -12, /* "price_needs_manager" */
+  SALE_ERR_PRICE_CEILING = -13,       /* "price_ceiling" */
+  SALE_ERR_QUANTITY_CEILING = -14,    /* "quantity_ceiling" */
+  SALE_ERR_REFUND_ABOVE_SALE = -15,   /* "refund_above_sale" */
+  SALE_ERR_RETURN_UNITS = -16,        /* "return_units" */
 } sale_err_t;
 
 const char *sale_err_name(int err);

@@ -465,13 +465,32 @@ api_key = demo-key
     refused("not_sold_here", J_NEVER, "not_sold_here")
     st, j = api("POST", "/api/receipts/current/items/without-code", {"gtin": JEANS})
     check("without code needs the PIN", st == 403, (st, j))
+    # Issue 18: one pair sold, its code in this return: a second pair
+    # without a code would refund money that never came in.
+    st, j = api("POST", "/api/receipts/current/items/without-code", {"gtin": JEANS}, pin=PIN)
+    check("one pair sold, two refunded: refused (return_units)",
+          st == 422 and j["error"] == "return_units" and j["message_en"], (st, j))
+    st, j = api("POST", "/api/receipts/current/pay", {"method": "cash"})
+    ret = j.get("receipt", {})
+    check("return closed", st == 200 and ret.get("operation") == "return"
+          and ret.get("total") == 349000, (st, j))
+    # A second pair sold, then returned without its code.
+    st, j = api("POST", "/api/receipts", {})
+    st, j = add(jeans[8])
+    check("a second pair sold", st == 201, (st, j))
+    st, j = api("POST", "/api/receipts/current/pay", {"method": "cash"})
+    check("second pair paid", st == 200, (st, j))
+    st, j = api("POST", "/api/receipts", {"operation": "return"}, pin=PIN)
+    st, j = api("POST", "/api/receipts/current/items/without-code",
+                {"gtin": JEANS, "price": 349001}, pin=PIN)
+    check("a refund above the catalogue's price without a code: refused (refund_above_sale)",
+          st == 422 and j["error"] == "refund_above_sale", (st, j))
     st, j = api("POST", "/api/receipts/current/items/without-code", {"gtin": JEANS}, pin=PIN)
     check("return line without a code", st == 201 and j["receipt"]["lines"][-1]["without_code"],
           (st, j))
     st, j = api("POST", "/api/receipts/current/pay", {"method": "cash"})
     ret = j.get("receipt", {})
-    check("return closed", st == 200 and ret.get("operation") == "return"
-          and ret.get("total") == 2 * 349000, (st, j))
+    check("return without a code closed", st == 200 and ret.get("total") == 349000, (st, j))
     st, j = api("GET", "/api/remark/pending", pin=PIN)
     pending = j.get("pending", [])
     check("the good without a code waits for remarking", st == 200 and len(pending) == 1

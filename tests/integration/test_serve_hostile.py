@@ -26,7 +26,9 @@ made for real and must fail:
   127.0.0.3 do not touch the API port's count for that source;
 - log injection: %0a and %1b in a path reach the log escaped, and a flood
   of refusals is cut down to SERVICE_LOG_PER_S lines a second;
-- kassa-operator's HTTP side: slow clients are cut at its deadline (30 s).
+- kassa-operator's HTTP side: slow clients are cut at its deadline (30 s);
+- money: a price other than the catalogue's needs the manager's PIN, a
+  quantity past [till] quantity_max is refused.
 Prints "N passed, N failed"; exit 1 on any failure.
 """
 import faulthandler
@@ -344,6 +346,24 @@ try:
     op_slow.join(timeout=90)
     check("kassa-operator cuts slow clients at its 30 s deadline",
           len(op_held) == 8 and max(op_held) < 34, op_held)
+
+    # ---- money: any price, any quantity (issue 18) ---------------------------------------
+    st, _ = cashier.request("POST", "/api/receipts", {})
+    st, j = cashier.request("POST", "/api/receipts/current/items", {"code": BREAD, "price": 1})
+    check("a price of 1 kopeck on the cashier's token alone: 403 price_needs_manager",
+          st == 403 and j.get("error") == "price_needs_manager", (st, j))
+    cashier.conn.request("POST", "/api/receipts/current/items", body=json.dumps(
+        {"code": BREAD, "price": 5000}), headers={"Host": "127.0.0.1", "Authorization": "Bearer "
+                                                  + TOKEN, "Content-Type": "application/json",
+                                                  "X-Manager-PIN": "2468"})
+    r = cashier.conn.getresponse()
+    r.read()
+    check("the same with the manager's PIN: accepted", r.status == 201, r.status)
+    st, j = cashier.request("POST", "/api/receipts/current/items", {"code": BREAD,
+                                                                     "quantity": "5000"})
+    check("5000 loaves in one line: 422 quantity_ceiling", st == 422 and j.get("error") ==
+          "quantity_ceiling", (st, j))
+    cashier.request("DELETE", "/api/receipts/current")
 
     # ---- log injection ----------------------------------------------------------------------
     Cashier(S.api).request("GET", "/api/x%0aFORGED%20line%1b[31m")
