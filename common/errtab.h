@@ -63,4 +63,32 @@ void errtab_format(char *ru, size_t ru_size, char *en, size_t en_size, const cha
 void errtab_vformat(char *ru, size_t ru_size, char *en, size_t en_size, const char *ru_format,
                     const char *en_format, va_list ap) __attribute__((format(printf, 6, 0)));
 
+/*
+** A message built from parts, for every text a person reads: the parts
+** (sentences, NULL or "" ones skipped) are joined with one space into out
+** (size bytes, always NUL-terminated). A part that does not fit whole is
+** cut at the last space that leaves room for "…" and ends there, so a
+** reader never sees half a word or half a UTF-8 character; a part with no
+** such space is left out. Returns true when every part went in whole
+** (the tests hold every fixed text to that: its length budget).
+*/
+bool errtab_join(char *out, size_t size, const char *const *parts, size_t count);
+
+/*
+** text into out (size bytes) as at most max_chars characters: whole when
+** it fits, else ending at the last word that leaves room for `ellipsis`
+** ("…", or "..." where only ASCII may follow), never inside a word or a
+** UTF-8 character (at the last whole character only when not one word
+** fits). Returns true when the text went in whole.
+*/
+bool errtab_fit(char *out, size_t size, const char *text, size_t max_chars, const char *ellipsis);
+
+/* The characters (UTF-8 code points) of text: the unit a screen's or a
+** paper line's width is counted in. */
+size_t errtab_chars(const char *text);
+
+/* True when text is whole: valid UTF-8, not ending in a cut character,
+** no control character. */
+bool errtab_text_whole(const char *text);
+
 #endif /* KASSA_COMMON_ERRTAB_H */

@@ -91,22 +91,49 @@ typedef struct outbox_status {
 int outbox_status(fn_t *fn, uint32_t now, const outbox_policy_t *policy, outbox_status_t *out);
 
 /*
-** May the till sell a marked good now? true, with *reason NULL, or false
-** with *reason (may be NULL) a static sentence in Russian, then English,
-** saying why and what to do: the FN's 30-day block (any sale), or the
-** 3-day batch deadline (when the policy refuses). policy NULL: defaults.
+** A notice about a deadline, made at the status's moment from parts (the
+** age, the true time left, what to do), in Russian and in English, each
+** whole: built by common/errtab.h's errtab_join, never cut mid-word.
+*/
+#define OUTBOX_NOTICE_MAX 512
+typedef struct outbox_notice {
+  const char *name;      /* "fn_blocked", "fn_warning", "batch_blocked", "batch_warning",
+                            "batch_overdue" (stable) */
+  uint32_t seconds_left; /* until the deadline (0: passed) */
+  char ru[OUTBOX_NOTICE_MAX];
+  char en[OUTBOX_NOTICE_MAX];
+} outbox_notice_t;
+
+/*
+** May the till sell a marked good now? true (with *why, may be NULL,
+** zeroed), or false with *why the notice saying why and what to do: the
+** FN's 30-day block (any sale), or the 3-day batch deadline (when the
+** policy refuses). policy NULL: defaults.
 */
 bool outbox_may_sell_marked(const outbox_status_t *s, const outbox_policy_t *policy,
-                            const char **reason);
+                            outbox_notice_t *why);
 
 /* "ok", "warning", "blocked" (stable). */
 const char *outbox_level_name(outbox_level_t level);
 
 /*
-** Warnings for a manager's screen, most urgent first: up to cap static
-** bilingual sentences in out[], returns how many. Empty when level is OK.
+** Warnings for a person's screen, most urgent first: up to cap notices in
+** out[], returns how many. Empty when level is OK.
 */
-size_t outbox_warnings(const outbox_status_t *s, const outbox_policy_t *policy, const char **out,
-                       size_t cap);
+size_t outbox_warnings(const outbox_status_t *s, const outbox_policy_t *policy,
+                       outbox_notice_t *out, size_t cap);
+
+/* "Russian / English" of a notice into out (for a one-line log or a
+** field that has always carried both). */
+void outbox_notice_both(const outbox_notice_t *n, char *out, size_t cap);
+
+/* A time span as a person reads it: "2 дня 3 часа", "23 часа 10 минут",
+** "5 минут" ("2 days 3 hours" ...): the two largest units, the second
+** left out when 0; under a minute reads as 1 minute. Returns the length. */
+size_t outbox_time_text(uint32_t seconds, bool russian, char *out, size_t cap);
+
+/* The name of the k-th notice kind, NULL past the last (for the tests
+** that hold every notice to its length budget). */
+const char *outbox_notice_name_at(size_t k);
 
 #endif /* KASSA_OFD_OUTBOX_H */

@@ -3,6 +3,9 @@ kassa_unit_test(test_samples SOURCES unit/test_samples.c LIBS kassa_pos)
 set_tests_properties(test_samples PROPERTIES TIMEOUT 60)
 kassa_unit_test(test_cli_args SOURCES unit/test_cli_args.c LIBS kassa_pos)
 kassa_unit_test(test_fiscal_text SOURCES unit/test_fiscal_text.c LIBS kassa_pos)
+# What a person reads: every check reason in both languages within the budget
+# of each place it is read in; messages joined whole, never cut (issue 23).
+kassa_unit_test(test_reasons SOURCES unit/test_reasons.c LIBS kassa_pos)
 # The code cache (pos/till/cache.h): every contract, against a real SQLite file.
 kassa_unit_test(test_cache SOURCES unit/test_cache.c LIBS kassa_pos PkgConfig::SQLITE)
 # Its kill loop: a writer applying receipts and sync pages is SIGKILLed 60
@@ -36,6 +39,18 @@ set_tests_properties(test_label PROPERTIES TIMEOUT 120)
 add_test(NAME cli_code COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_code.py
                                 $<TARGET_FILE:kassa>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+# --help on every command and subcommand of kassa and kassa-operator: usage, exit 0.
+add_test(NAME cli_help COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_help.py
+                               $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(cli_help PROPERTIES TIMEOUT 120)
+# What `kassa sale` says is true: keys never loaded vs older than 90 days, the
+# remote shop's 48-hour warning with the true hours left, the 72-hour refusal
+# whole (issue 23).
+add_test(NAME cli_messages COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_messages.py
+                                   $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(cli_messages PROPERTIES TIMEOUT 180)
 add_test(NAME cli_demo_codes COMMAND $<TARGET_FILE:kassa> demo codes
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 # The store day: kassa-operator as a child, every step must behave.
@@ -186,3 +201,10 @@ add_test(NAME permissive
                  ${CMAKE_CURRENT_SOURCE_DIR}/data/permissive/cases.json
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(permissive PROPERTIES TIMEOUT 240)
+# The docs as their readers run them: every shell line of README.md and every
+# curl example of docs/API.md, in order, on a fresh till and kassa-operator
+# (issue 23; the marks it understands are in README.md and the script).
+add_test(NAME docs COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_docs.py
+                           $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator> ${PROJECT_SOURCE_DIR}
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(docs PROPERTIES TIMEOUT 600)

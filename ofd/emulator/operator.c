@@ -825,23 +825,25 @@ static int parse_port(const char *s, unsigned *port)
   return 0;
 }
 
-static void usage(void)
+static void usage_to(FILE *out)
 {
-  fprintf(stderr,
-          "usage: kassa-operator --data DIR [--ofd-port N] [--oism-port N] [--keys-port N]\n"
-          "                      [--http-port N] [--inn INN] [--fault MODE[,MODE]]\n"
-          "                      [--api-key KEY] [--cdn-host URL]... [--client-inn INN]\n"
-          "                      [--health-ms N] [--tls-cert FILE --tls-key FILE]\n"
-          "       kassa-operator --data DIR fn add --fn-db PATH [--inn INN]\n"
-          "       kassa-operator --data DIR keys new --kind hmac|gost\n"
-          "       kassa-operator --data DIR issue --gtin G --group GROUP --count N"
-          " [--owner INN] [--tail 44|88|93]\n"
-          "       kassa-operator --data DIR block --code KM | --gtin G\n"
-          "       kassa-operator --data DIR price --gtin G [--min KOPECKS] [--max KOPECKS]\n"
-          "       kassa-operator --data DIR status CODE\n"
-          "       kassa-operator --version\n"
-          "faults: drop delay garbage dup-ack refuse\n");
+  fprintf(out, "usage: kassa-operator --data DIR [--ofd-port N] [--oism-port N] [--keys-port N]\n"
+               "                      [--http-port N] [--inn INN] [--fault MODE[,MODE]]\n"
+               "                      [--api-key KEY] [--cdn-host URL]... [--client-inn INN]\n"
+               "                      [--health-ms N] [--tls-cert FILE --tls-key FILE]\n"
+               "       kassa-operator --data DIR fn add --fn-db PATH [--inn INN]\n"
+               "       kassa-operator --data DIR keys new --kind hmac|gost\n"
+               "       kassa-operator --data DIR issue --gtin G --group GROUP --count N"
+               " [--owner INN] [--tail 44|88|93]\n"
+               "       kassa-operator --data DIR block --code KM | --gtin G\n"
+               "       kassa-operator --data DIR price --gtin G [--min KOPECKS] [--max KOPECKS]\n"
+               "       kassa-operator --data DIR status CODE\n"
+               "       kassa-operator --version\n"
+               "faults: drop delay garbage dup-ack refuse\n");
 }
+
+/* A usage error: the usage on stderr. */
+static void usage(void) { usage_to(stderr); }
 
 /* The TLS context of the frame ports from a PEM certificate (chain) and
 ** key; NULL with the reason on stderr. */
@@ -1035,7 +1037,13 @@ int main(int argc, char **argv)
     data = argv[2];
     first = 3;
   }
-  if (!data || (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))) {
+  /* --help anywhere (before a "--"), on any subcommand: the usage, exit 0. */
+  for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage_to(stdout);
+      return 0;
+    }
+  if (!data) {
     usage();
     return 2;
   }

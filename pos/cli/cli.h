@@ -13,6 +13,8 @@
 #include "pos/till/config.h"
 
 int cli_code(const kassa_config_t *cfg, int argc, char **argv);
+/* `kassa init [--demo]`: a new till in one command (pos/cli/cli_init.c). */
+int cli_init(const kassa_config_t *cfg, int argc, char **argv);
 int cli_demo(const kassa_config_t *cfg, int argc, char **argv);
 int cli_scan(const kassa_config_t *cfg, int argc, char **argv);
 int cli_fn(const kassa_config_t *cfg, int argc, char **argv);
@@ -132,5 +134,41 @@ size_t cli_unescape(char *s, size_t len);
 ** prints why not and returns 1 when it cannot, else 0. */
 struct till;
 int cli_open_till(const kassa_config_t *cfg, struct till **t);
+
+/*
+** kassa-operator as a child (pos/cli/cli_operator.c), for `kassa demo` and
+** `kassa init --demo`.
+**
+** cli_operator_find: the program's path into path: $KASSA_OPERATOR, else
+** kassa-operator next to this kassa.
+** cli_operator_run: `kassa-operator --data DATA ARGS...` (args NULL-ended,
+** at most 12) to its end; its stdout into out (size bytes, may be NULL).
+** Returns the exit status, -1 when it could not run.
+** cli_operator_start: the server on the four ports (ofd, oism, keys,
+** http) of 127.0.0.1, its stdout (and stderr) to log (NULL: stdout to
+** /dev/null); detach: in its own session, so it outlives the caller.
+** Returns its pid once every port listens, -1 (nothing left running) when
+** they do not within 10 s.
+** cli_operator_stop: SIGTERM and wait, for a child that was not detached.
+** cli_free_port: a free loopback port (0 when none); cli_port_open: whether
+** HOST:PORT accepts a connection (host NULL or "": 127.0.0.1).
+*/
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct cli_operator_start {
+  const char *path, *data, *log;
+  uint16_t ports[4];
+  const char *ofd_inn, *api_key;
+  bool detach;
+} cli_operator_start_t;
+
+void cli_operator_find(char *path, size_t size);
+int cli_operator_run(const char *path, const char *data, char *out, size_t size,
+                     const char *const *args);
+pid_t cli_operator_start(const cli_operator_start_t *o);
+void cli_operator_stop(pid_t pid);
+uint16_t cli_free_port(void);
+bool cli_port_open(const char *host, uint16_t port);
 
 #endif

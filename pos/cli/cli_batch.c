@@ -128,9 +128,13 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
             fn_err_message(rc, true), fn_err_message(rc, false));
     return 1;
   }
-  const char *reason = NULL, *warnings[4];
-  bool may_sell = outbox_may_sell_marked(&s, &policy, &reason);
-  size_t nwarn = outbox_warnings(&s, &policy, warnings, 4);
+  outbox_notice_t why, notices[4];
+  char reason[2 * OUTBOX_NOTICE_MAX + 8], warnings[4][2 * OUTBOX_NOTICE_MAX + 8];
+  bool may_sell = outbox_may_sell_marked(&s, &policy, &why);
+  size_t nwarn = outbox_warnings(&s, &policy, notices, 4);
+  outbox_notice_both(&why, reason, sizeof reason);
+  for (size_t i = 0; i < nwarn; i++)
+    outbox_notice_both(&notices[i], warnings[i], sizeof warnings[i]);
   bool clock_runs = s.unexported_notifications > 0 && (s.autonomous || policy.batch_applies_online);
   uint32_t deadline = clock_runs ? s.first_unexported_time + policy.batch_refuse_hours * HOUR : 0;
   uint32_t warn_at = clock_runs ? s.first_unexported_time + policy.batch_warn_hours * HOUR : 0;
@@ -152,7 +156,7 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
         (json_int_t)policy.batch_refuse_hours, "refusesMarked", policy.batch_refuses_marked,
         "maySellMarked", may_sell);
     if (j) {
-      json_object_set_new(j, "reason", reason ? json_string(reason) : json_null());
+      json_object_set_new(j, "reason", may_sell ? json_null() : json_string(reason));
       json_object_set_new(j, "warnings", w ? w : json_array());
     } else {
       json_decref(w);

@@ -114,90 +114,27 @@ step(demo_t *d, const char *name, const char *expected, bool ok, const char *for
   d->nsteps++;
 }
 
-/* ---- the operator as a child process -------------------------------------- */
+/* ---- the operator as a child process (cli_operator.c) ---------------------- */
 
-static uint16_t free_port(void)
-{
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t n = sizeof a;
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  uint16_t port = 0;
-  if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
-      getsockname(s, (struct sockaddr *)&a, &n) == 0)
-    port = ntohs(a.sin_port);
-  if (s >= 0) close(s);
-  return port;
-}
-
-static bool port_open(uint16_t port)
-{
-  struct sockaddr_in a = {
-      .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int s = socket(AF_INET, SOCK_STREAM, 0);
-  bool ok = s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0;
-  if (s >= 0) close(s);
-  return ok;
-}
-
-/* Runs kassa-operator --data OPDATA ARGS...; its stdout into out (may be
-** NULL). Returns the exit status, -1 when it could not run. */
 static int operator_run(demo_t *d, char *out, size_t size, const char *const *args)
 {
-  const char *argv[16] = {d->op_path, "--data", d->opdata};
-  int n = 3, p[2];
-  for (; args[n - 3] && n < 15; n++) argv[n] = args[n - 3];
-  argv[n] = NULL;
-  if (pipe(p) != 0) return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(p[1], 1);
-    close(p[0]);
-    execv(d->op_path, (char *const *)argv);
-    _exit(127);
-  }
-  close(p[1]);
-  size_t got = 0;
-  ssize_t r;
-  char sink[256];
-  while ((r = read(p[0], out && got + 1 < size ? out + got : sink,
-                   out && got + 1 < size ? size - got - 1 : sizeof sink)) > 0)
-    if (out && got + 1 < size) got += (size_t)r;
-  if (out) out[got] = '\0';
-  close(p[0]);
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) < 0) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return cli_operator_run(d->op_path, d->opdata, out, size, args);
 }
 
 static bool operator_start(demo_t *d)
 {
-  char ports[4][8];
-  for (int i = 0; i < 4; i++) snprintf(ports[i], sizeof ports[i], "%u", d->ports[i]);
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", 1);
-    if (null >= 0) dup2(null, 1);
-    execl(d->op_path, d->op_path, "--data", d->opdata, "--ofd-port", ports[0], "--oism-port",
-          ports[1], "--keys-port", ports[2], "--http-port", ports[3], "--inn", OFD_INN, "--api-key",
-          API_KEY, (char *)NULL);
-    _exit(127);
-  }
-  d->op_pid = pid;
-  for (int i = 0; i < 200; i++) {
-    if (port_open(d->ports[0]) && port_open(d->ports[1]) && port_open(d->ports[2]) &&
-        port_open(d->ports[3]))
-      return true;
-    struct timespec nap = {0, 50000000};
-    nanosleep(&nap, NULL);
-  }
-  return false;
+  cli_operator_start_t o = {.path = d->op_path,
+                            .data = d->opdata,
+                            .ofd_inn = OFD_INN,
+                            .api_key = API_KEY,
+                            .ports = {d->ports[0], d->ports[1], d->ports[2], d->ports[3]}};
+  d->op_pid = cli_operator_start(&o);
+  return d->op_pid > 0;
 }
 
 static void operator_stop(demo_t *d)
 {
-  if (d->op_pid <= 0) return;
-  kill(d->op_pid, SIGTERM);
-  waitpid(d->op_pid, NULL, 0);
+  cli_operator_stop(d->op_pid);
   d->op_pid = 0;
 }
 
@@ -312,7 +249,7 @@ static bool setup(demo_t *d, const kassa_config_t *base)
   snprintf(d->opdata, sizeof d->opdata, "%s/operator", d->tmp);
   mkdir(d->data, 0700);
   mkdir(d->opdata, 0700);
-  for (int i = 0; i < 4; i++) d->ports[i] = free_port();
+  for (int i = 0; i < 4; i++) d->ports[i] = cli_free_port();
 
   const char *keys[] = {"keys", "new", "--kind", "hmac", NULL};
   bool ok = operator_run(d, NULL, 0, keys) == 0 && operator_start(d);
@@ -394,22 +331,6 @@ static int summary(demo_t *d)
   return failed == 0 && d->nsteps > 0 ? 0 : 1;
 }
 
-static void find_operator(demo_t *d)
-{
-  const char *env = getenv("KASSA_OPERATOR");
-  if (env && *env) {
-    snprintf(d->op_path, sizeof d->op_path, "%s", env);
-    return;
-  }
-  char self[900];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) n = 0;
-  self[n] = '\0';
-  char *slash = strrchr(self, '/');
-  if (slash) *slash = '\0';
-  snprintf(d->op_path, sizeof d->op_path, "%s/kassa-operator", self);
-}
-
 static int demo_store_day(const kassa_config_t *base)
 {
   static demo_t demo;
@@ -418,7 +339,7 @@ static int demo_store_day(const kassa_config_t *base)
   demo_t *d = &demo;
   check_decision_t dec;
   sale_closed_t closed;
-  find_operator(d);
+  cli_operator_find(d->op_path, sizeof d->op_path);
   if (access(d->op_path, X_OK) != 0) {
     fprintf(stderr, "kassa demo: kassa-operator not found at %s (set KASSA_OPERATOR)\n",
             d->op_path);

@@ -24,6 +24,7 @@
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
 #include "fiscal/tlv.h"
+#include "common/errtab.h"
 #include "pos/cli/cli.h"
 #include "pos/print/print.h"
 #include "pos/print/receipt.h"
@@ -971,9 +972,13 @@ int cli_correction(const kassa_config_t *cfg, int argc, char **argv)
   memcpy(c.order_number, order, strlen(order) + 1);
   doc_item_t item;
   memset(&item, 0, sizeof item);
-  /* 1030 holds at most 128 characters of CP866: fold what CP866 lacks. */
-  snprintf(item.name, sizeof item.name, "%.128s", reason);
-  fiscal_text_fold(item.name);
+  /* 1030 holds at most 128 characters of CP866: fold what CP866 lacks,
+  ** then a longer reason ends at a word with "..." (it is printed). */
+  char *folded = strdup(reason);
+  if (!folded) return 1;
+  fiscal_text_fold(folded);
+  errtab_fit(item.name, sizeof item.name, folded, 128, "...");
+  free(folded);
   fiscal_text_utf8_clean(item.name);
   item.price = item.total = cash + cashless;
   item.quantity = (doc_quantity_t){1, 0};

@@ -17,9 +17,10 @@ int cli_fsck(const kassa_config_t *cfg, int argc, char **argv)
   int at;
   int read = cli_read_options(argc, argv, options, 2, &at);
   if (help || read != CLI_OPTIONS_OK || at < argc) {
-    fprintf(stderr, "usage: kassa fsck [--json]\n\nChecks the data directory: document "
-                    "numbering, fiscal signs, the outbox,\nno code sold twice, the code cache "
-                    "against the FN archive. Changes nothing.\n");
+    fprintf(help ? stdout : stderr,
+            "usage: kassa fsck [--json]\n\nChecks the data directory: document "
+            "numbering, fiscal signs, the outbox,\nno code sold twice, the code cache "
+            "against the FN archive. Changes nothing.\n");
     return help ? 0 : 2;
   }
   fsck_report_t *r = malloc(sizeof *r);

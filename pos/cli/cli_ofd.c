@@ -171,10 +171,13 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
             fn_err_message(rc, true), fn_err_message(rc, false));
     return 1;
   }
-  const char *reason = NULL;
-  bool may_sell = outbox_may_sell_marked(&s, &policy, &reason);
-  const char *warnings[4];
-  size_t nwarn = outbox_warnings(&s, &policy, warnings, 4);
+  outbox_notice_t why, notices[4];
+  char reason[2 * OUTBOX_NOTICE_MAX + 8], warnings[4][2 * OUTBOX_NOTICE_MAX + 8];
+  bool may_sell = outbox_may_sell_marked(&s, &policy, &why);
+  size_t nwarn = outbox_warnings(&s, &policy, notices, 4);
+  outbox_notice_both(&why, reason, sizeof reason);
+  for (size_t i = 0; i < nwarn; i++)
+    outbox_notice_both(&notices[i], warnings[i], sizeof warnings[i]);
   if (json) {
     /* Reasons and warnings are our own static sentences: no quotes or
     ** backslashes in them, so they print as JSON strings as they are. */
@@ -195,7 +198,7 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
            s.oldest_unexported_age, s.exported_through, outbox_level_name(s.documents_level),
            outbox_level_name(s.batch_level), outbox_level_name(s.level), s.documents_seconds_left,
            s.batch_seconds_left, may_sell ? "true" : "false");
-    if (reason)
+    if (!may_sell)
       printf("\"%s\"", reason);
     else
       printf("null");

@@ -135,6 +135,7 @@ static void print_decision(const check_decision_t *d, bool json)
   else
     printf("ОТКАЗ / REFUSED [%s]\n  %s\n  %s\n", check_reason_name(d->reason), d->message_ru,
            d->message_en);
+  if (d->warning_ru[0]) printf("! %s\n! %s\n", d->warning_ru, d->warning_en);
 }
 
 static int print_receipt(till_t *t, uint32_t number, const char *width)

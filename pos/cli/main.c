@@ -5,7 +5,7 @@
 ** command: --config FILE (default: /etc/kassa/kassa.conf for an installed
 ** kassa, the source tree's config/kassa.conf for the build directory's,
 ** common/paths.h; a missing default leaves the built-in defaults) and
-** --data DIR (also KASSA_DATA).
+** --data DIR (also KASSA_DATA); --config also from KASSA_CONFIG.
 */
 #include "common/paths.h"
 #include "common/version.h"
@@ -25,6 +25,7 @@ typedef struct command {
 } command_t;
 
 static const command_t commands[] = {
+    {"init", cli_init, "a new till in one command: FN, registration, keys, catalogue, cache"},
     {"code", cli_code, "parse, repair and validate marking codes (kassa code parse)"},
     {"demo", cli_demo, "run the store-day demonstration on the demo codes"},
     {"scan", cli_scan, "read codes from scanners or pictures; list scanners (kassa scan)"},
@@ -60,7 +61,7 @@ static void usage(FILE *out)
   fprintf(out,
           "\n"
           "global options:\n"
-          "  --config FILE  settings file (default %s)\n"
+          "  --config FILE  settings file (default %s; env KASSA_CONFIG)\n"
           "  --data DIR     data directory (default from the config; env KASSA_DATA)\n"
           "  --help         this text; `kassa COMMAND --help` explains a command\n"
           "  --version      print the version\n",
@@ -83,9 +84,18 @@ static const struct option global_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* Whether --help or -h is among args (before a "--"). */
+static bool asks_help(int argc, char **args)
+{
+  for (int i = 0; i < argc && strcmp(args[i], "--"); i++)
+    if (!strcmp(args[i], "--help") || !strcmp(args[i], "-h")) return true;
+  return false;
+}
+
 int main(int argc, char **argv)
 {
-  const char *config_path = NULL, *data_dir = getenv("KASSA_DATA");
+  const char *config_path = getenv("KASSA_CONFIG"), *data_dir = getenv("KASSA_DATA");
+  if (config_path && !*config_path) config_path = NULL;
   char **rest = calloc((size_t)argc + 2, sizeof *rest);
   int nrest = 0, taken = 0, opt, status = 2;
   bool command_seen = false, want_help = false, want_version = false;
@@ -146,6 +156,13 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     if (!strcmp(argv[1], commands[i].name)) {
       optind = 0; /* the command's getopt_long starts afresh */
+      if (asks_help(argc - 2, argv + 2)) {
+        /* `kassa sale pay --help`: the command's usage (it covers every
+        ** subcommand's options), exit 0, whatever else is on the line. */
+        char *help[] = {argv[1], "--help", NULL};
+        status = commands[i].run(&cfg, 2, help);
+        goto done;
+      }
       status = commands[i].run(&cfg, argc - 1, argv + 1);
       goto done;
     }

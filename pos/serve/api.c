@@ -593,7 +593,8 @@ static void h_status(api_t *api, const api_request_t *rq, json_t *body, const ui
   const kassa_config_t *cfg = till_config(api->till);
   till_status_t st;
   outbox_policy_t policy;
-  const char *why = NULL;
+  outbox_notice_t why;
+  char both[2 * OUTBOX_NOTICE_MAX + 8];
   int rc;
   (void)rq, (void)body, (void)params;
   if ((rc = till_status(api->till, &st)) != 0) {
@@ -618,7 +619,9 @@ static void h_status(api_t *api, const api_request_t *rq, json_t *body, const ui
   put(ob, "documents_hours_left", json_integer(o->documents_seconds_left / 3600u));
   put(ob, "batch_hours_left", json_integer(o->batch_seconds_left / 3600u));
   put(ob, "may_sell_marked", json_boolean(may_sell));
-  put(ob, "refusal", why ? json_string(why) : json_null());
+  outbox_notice_both(&why, both, sizeof both);
+  put(ob, "refusal", may_sell ? json_null() : json_string(both));
+  put(ob, "refusal_notice", may_sell ? json_null() : till_json_notice(&why));
   /* The three-day clock, for the manager's screen: whether it runs for
   ** this till, and the notifications no batch has taken yet. */
   put(ob, "batch_applies", json_boolean(f->autonomous || policy.batch_applies_online));
@@ -677,10 +680,12 @@ static void h_reasons(api_t *api, const api_request_t *rq, json_t *body, const u
   json_t *list = json_array();
   (void)api, (void)rq, (void)body, (void)params;
   for (int r = 1; list && r < CHECK__COUNT; r++)
-    json_array_append_new(list,
-                          json_pack("{s:s,s:s,s:s}", "reason", check_reason_name((check_reason_t)r),
-                                    "message_ru", check_reason_message((check_reason_t)r, true),
-                                    "message_en", check_reason_message((check_reason_t)r, false)));
+    json_array_append_new(
+        list, json_pack("{s:s,s:s,s:s,s:s,s:s}", "reason", check_reason_name((check_reason_t)r),
+                        "message_ru", check_reason_message((check_reason_t)r, true), "message_en",
+                        check_reason_message((check_reason_t)r, false), "short_ru",
+                        check_reason_short((check_reason_t)r, true), "short_en",
+                        check_reason_short((check_reason_t)r, false)));
   api_send_json(rs, 200, json_pack("{s:b,s:o*}", "ok", 1, "reasons", list));
 }
 

@@ -808,12 +808,15 @@ int accept_doc_parse_utd(const char *xml, size_t len, const char *name, accept_d
     }
     const char *hint_ru, *hint_en;
     xml_hint(guard.error_code, guard.error, &hint_ru, &hint_en);
-    rc = fail_with(err, ACCEPT_ERR_XML, guard.error_line, "%.200s, строка %u: XML повреждён%s: %s.",
-                   "%.200s, line %u: malformed XML%s: %s.", shown, guard.error_line, hint_en,
+    char file[201]; /* the file's name, whole characters, never cut inside one */
+    errtab_fit(file, sizeof file, shown, sizeof file, "…");
+    rc = fail_with(err, ACCEPT_ERR_XML, guard.error_line, "%s, строка %u: XML повреждён%s: %s.",
+                   "%s, line %u: malformed XML%s: %s.", file, guard.error_line, hint_en,
                    guard.error);
     if (err)
-      snprintf(err->message_ru, sizeof err->message_ru, "%.200s, строка %u: XML повреждён%s: %s.",
-               shown, guard.error_line, hint_ru, guard.error);
+      errtab_format(err->message_ru, sizeof err->message_ru, NULL, 0,
+                    "%s, строка %u: XML повреждён%s: %s.", "%s, line %u: malformed XML%s: %s.",
+                    file, guard.error_line, hint_ru, guard.error);
     goto fail;
   }
 

@@ -16,93 +16,128 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "common/errtab.h"
 #include "ofd/client.h"
 #include "ofd/outbox.h"
 #include "ofd/trueapi.h"
 #include "pos/till/fiscal_text.h"
 #include "pos/till/state_internal.h"
 
+/* The reason table: the name (a contract), the sentence a person reads
+** (the banner, the API's message_*, the log) and the short form (a line of
+** a 58 mm receipt or a screen's list: CHECK_SHORT_CHARS), Russian and
+** English of each side by side. test_till's reason-table test holds every
+** row to the budgets of check.h. */
 static const struct {
-  const char *name, *ru, *en;
+  const char *name, *ru, *en, *short_ru, *short_en;
 } reasons[CHECK__COUNT] = {
-    [CHECK_OK] = {"ok", "Можно продавать.", "May be sold."},
+    [CHECK_OK] = {"ok", "Можно продавать.", "May be sold.", "Можно продавать", "May be sold"},
     [CHECK_BAD_CODE] = {"bad_code", "Код не читается как код маркировки или штрихкод.",
-                        "Not a readable marking code or barcode."},
+                        "Not a readable marking code or barcode.", "Код не читается",
+                        "Unreadable code"},
     [CHECK_UNSUPPORTED] = {"unsupported", "Алкоголь с кодом ЕГАИС эта касса не продаёт.",
-                           "EGAIS alcohol codes are not sold by this till."},
+                           "EGAIS alcohol codes are not sold by this till.",
+                           "Алкоголь ЕГАИС не продаётся", "EGAIS alcohol not sold"},
     [CHECK_UNKNOWN_PRODUCT] = {"unknown_product", "Товара нет в справочнике: позовите менеджера.",
-                               "The product is not in the catalogue: call a manager."},
+                               "The product is not in the catalogue: call a manager.",
+                               "Нет в справочнике", "Not in the catalogue"},
     [CHECK_GROUP_MISMATCH] = {"group_mismatch",
                               "Код маркировки не той товарной группы, что у товара в справочнике.",
-                              "The marking code is not of the product's group in the catalogue."},
+                              "The marking code is not of the product's group in the catalogue.",
+                              "Код не той товарной группы", "Code of another group"},
     [CHECK_MARK_REQUIRED] = {"mark_required",
                              "Это маркированный товар: сканируйте код маркировки (DataMatrix), а "
                              "не штрихкод.",
                              "This good is marked: scan its DataMatrix marking code, not the "
-                             "barcode."},
+                             "barcode.",
+                             "Нужен код маркировки", "Marking code needed"},
     [CHECK_DUPLICATE] = {"duplicate", "Этот код уже есть в чеке.",
-                         "This code is already in the receipt."},
+                         "This code is already in the receipt.", "Код уже в чеке",
+                         "Already in the receipt"},
     [CHECK_SOLD_HERE] = {"already_sold", "Товар с этим кодом уже продан: продавать нельзя.",
-                         "A good with this code has already been sold: do not sell it."},
+                         "A good with this code has already been sold: do not sell it.",
+                         "Уже продан здесь", "Already sold here"},
     [CHECK_BLOCKED_LOCAL] = {"blocked", "Код заблокирован: продажа запрещена.",
-                             "The code is blocked: sale forbidden."},
+                             "The code is blocked: sale forbidden.", "Заблокирован магазином",
+                             "Blocked by the store"},
     [CHECK_REMARKED] = {"remarked", "Код заменён при перемаркировке: сканируйте новый код.",
-                        "The code was replaced by remarking: scan the new code."},
+                        "The code was replaced by remarking: scan the new code.",
+                        "Код заменён перемаркировкой", "Replaced by remarking"},
     [CHECK_NOT_IN_STOCK] = {"not_in_stock", "Кода нет в остатках магазина: товар не принимали.",
-                            "The code is not in the store's stock: the good was never accepted."},
+                            "The code is not in the store's stock: the good was never accepted.",
+                            "Нет в остатках", "Not in stock"},
     [CHECK_NOT_SOLD_HERE] = {"not_sold_here",
                              "Этот код не продавался в этом магазине: возврат "
                              "по нему невозможен.",
-                             "This code was not sold by this store: it cannot be returned here."},
+                             "This code was not sold by this store: it cannot be returned here.",
+                             "Не продавался здесь", "Not sold here"},
     [CHECK_DEADLINE] = {"delivery_overdue",
                         "Продажа маркированных товаров остановлена: сроки передачи данных "
                         "нарушены.",
-                        "Marked sales are stopped: a delivery deadline has passed."},
+                        "Marked sales are stopped: a delivery deadline has passed.",
+                        "Сроки передачи нарушены", "Delivery deadline passed"},
     [CHECK_FN_REFUSED] = {"fn_refused", "Фискальный накопитель отказал в проверке кода.",
-                          "The fiscal storage refused to check the code."},
+                          "The fiscal storage refused to check the code.", "ФН отказал в проверке",
+                          "The FN refused the check"},
     [CHECK_COUNTERFEIT] = {"counterfeit",
                            "Код не прошёл криптографическую проверку: возможно, подделка. "
                            "Продавать нельзя.",
                            "The code failed its crypto check: possibly counterfeit. Do not "
-                           "sell."},
+                           "sell.",
+                           "Не прошёл криптопроверку", "Crypto check failed"},
     [CHECK_NO_KEY] = {"no_key", "Нет действующего ключа проверки: обновите ключи ФН.",
-                      "No valid verification key: update the FN's keys."},
+                      "No valid verification key: update the FN's keys.", "Нет ключа проверки в ФН",
+                      "No verification key"},
     [CHECK_OP_BAD_FORMAT] = {"op_bad_format", "Оператор: код некорректен.",
-                             "The operator says the code is malformed."},
+                             "The operator says the code is malformed.",
+                             "Оператор: код некорректен", "Operator: malformed code"},
     [CHECK_OP_NOT_FOUND] = {"op_not_found", "Оператор не знает этот код: возможно, подделка.",
-                            "The operator does not know this code: possibly counterfeit."},
+                            "The operator does not know this code: possibly counterfeit.",
+                            "Оператор не знает код", "Unknown to the operator"},
     [CHECK_OP_NOT_APPLIED] = {"op_not_applied", "Код не нанесён на товар (не введён в оборот).",
-                              "The code was never applied to a good."},
+                              "The code was never applied to a good.", "Код не введён в оборот",
+                              "Code never applied"},
     [CHECK_OP_CRYPTO] = {"op_crypto_failed", "Оператор: код не прошёл проверку подлинности.",
-                         "The operator's authenticity check failed."},
+                         "The operator's authenticity check failed.", "Оператор: не подлинный",
+                         "Operator: not authentic"},
     [CHECK_OP_BLOCKED] = {"op_blocked",
                           "Продажа запрещена: код заблокирован по решению органа "
                           "власти.",
-                          "Sale forbidden: the code is blocked by an authority."},
+                          "Sale forbidden: the code is blocked by an authority.",
+                          "Заблокирован органом власти", "Blocked by an authority"},
     [CHECK_OP_SOLD] = {"op_sold", "Товар с этим кодом уже выведен из оборота (продан).",
-                       "This code is already out of circulation (sold)."},
+                       "This code is already out of circulation (sold).", "Уже выведен из оборота",
+                       "Already out of circulation"},
     [CHECK_OP_NOT_REALIZABLE] = {"op_not_in_circulation", "Товар не в обороте: продавать нельзя.",
-                                 "The good is not in circulation: do not sell it."},
+                                 "The good is not in circulation: do not sell it.", "Не в обороте",
+                                 "Not in circulation"},
     [CHECK_OISM_REFUSED] = {"oism_refused", "Честный ЗНАК: статус кода не позволяет продажу.",
-                            "Chestny ZNAK: the code's status does not allow this sale."},
+                            "Chestny ZNAK: the code's status does not allow this sale.",
+                            "ЧЗ: продажа запрещена", "Chestny ZNAK: refused"},
     [CHECK_OISM_SUSPENDED] = {"oism_suspended", "Честный ЗНАК: оборот товара приостановлен.",
-                              "Chestny ZNAK: circulation of the good is suspended."},
+                              "Chestny ZNAK: circulation of the good is suspended.",
+                              "ЧЗ: оборот приостановлен", "Chestny ZNAK: suspended"},
     [CHECK_OFFLINE_BLOCKED] = {"offline_blocked",
                                "Нет связи с оператором; по локальной базе код заблокирован.",
-                               "No link to the operator; the local database says blocked."},
+                               "No link to the operator; the local database says blocked.",
+                               "Нет связи; заблокирован", "Offline; blocked"},
     [CHECK_OFFLINE_SOLD] = {"offline_sold",
                             "Нет связи с оператором; по локальной базе код уже продан.",
-                            "No link to the operator; the local database says already sold."},
+                            "No link to the operator; the local database says already sold.",
+                            "Нет связи; уже продан", "Offline; already sold"},
     [CHECK_EXPIRED] = {"expired", "Срок годности истёк: продавать нельзя.",
-                       "Past its expiry date: do not sell."},
+                       "Past its expiry date: do not sell.", "Срок годности истёк",
+                       "Past its expiry date"},
     [CHECK_PRICE_ABOVE_MAX] = {"price_above_max",
                                "Цена выше максимальной розничной (МРЦ) на пачке.",
-                               "The price is above the maximum retail price on the pack."},
+                               "The price is above the maximum retail price on the pack.",
+                               "Цена выше МРЦ", "Price above the MRP"},
     [CHECK_PRICE_BELOW_MIN] = {"price_below_min",
                                "Цена ниже минимальной розничной цены (табак, никотинсодержащая "
                                "продукция).",
                                "The price is below the minimum retail price (tobacco, nicotine "
-                               "products)."},
+                               "products).",
+                               "Цена ниже минимальной", "Price below the minimum"},
 };
 
 const char *check_reason_name(check_reason_t r)
@@ -114,6 +149,23 @@ const char *check_reason_message(check_reason_t r, bool russian)
 {
   if ((unsigned)r >= CHECK__COUNT) return russian ? "Неизвестная причина." : "Unknown reason.";
   return russian ? reasons[r].ru : reasons[r].en;
+}
+
+const char *check_reason_short(check_reason_t r, bool russian)
+{
+  if ((unsigned)r >= CHECK__COUNT) return russian ? "Неизвестная причина" : "Unknown reason";
+  return russian ? reasons[r].short_ru : reasons[r].short_en;
+}
+
+const char *check_answered_by(const check_decision_t *d)
+{
+  if (!d) return "";
+  if (d->oism_answered && d->trueapi_answered) return "both";
+  if (d->oism_answered) return "oism";
+  if (d->trueapi_answered) return "trueapi";
+  if (d->lm_checked) return "local_module";
+  if (d->offline) return "cache";
+  return "";
 }
 
 const char *check_mark_for(uint8_t tag2106)
@@ -131,23 +183,19 @@ const char *check_mark_for(uint8_t tag2106)
   }
 }
 
-/* out = a, then " " and b when b is not NULL; cut to fit (the messages are
-** sized for every reason, a longer detail only loses its end). */
-static void join_text(char *out, size_t cap, const char *a, const char *b)
-{
-  if (snprintf(out, cap, "%s%s%s", a, b ? " " : "", b ? b : "") >= (int)cap) out[cap - 1] = '\0';
-}
-
-/* Sets the refusal and its messages; detail_ru/en add a sentence when
-** not NULL. Returns 1 so rules can `return refuse(...)`. */
+/* Sets the refusal and its messages: the reason's sentence, then
+** more_ru/more_en (a sentence, NULL for none), joined whole by
+** errtab_join (a detail too long for the message ends at a word with "…",
+** never inside one). Returns 1 so rules can `return refuse(...)`. */
 static int refuse(check_decision_t *d, check_reason_t r, const char *detail, const char *more_ru,
                   const char *more_en)
 {
   d->allow = false;
   d->reason = r;
-  join_text(d->message_ru, sizeof d->message_ru, reasons[r].ru, more_ru);
-  join_text(d->message_en, sizeof d->message_en, reasons[r].en, more_en);
-  join_text(d->detail, sizeof d->detail, detail ? detail : "", NULL);
+  const char *ru[] = {reasons[r].ru, more_ru}, *en[] = {reasons[r].en, more_en};
+  errtab_join(d->message_ru, sizeof d->message_ru, ru, 2);
+  errtab_join(d->message_en, sizeof d->message_en, en, 2);
+  snprintf(d->detail, sizeof d->detail, "%s", detail ? detail : "");
   fiscal_text_utf8_clean(d->message_ru);
   fiscal_text_utf8_clean(d->message_en);
   fiscal_text_utf8_clean(d->detail);
@@ -299,11 +347,20 @@ static int rule_local(till_t *t, const markcode_t *mc, check_purpose_t purpose, 
 static int rule_deadline(till_t *t, check_decision_t *d)
 {
   outbox_status_t s;
-  const char *why = NULL;
+  outbox_notice_t why;
   if (outbox_status(t->fn, 0, &t->policy, &s) != 0) return 0; /* the FN will say */
-  if (outbox_may_sell_marked(&s, &t->policy, &why)) return 0;
+  if (outbox_may_sell_marked(&s, &t->policy, &why)) {
+    /* A deadline coming (48 h, day 25): the sale goes on, the person who
+    ** scanned is told the true time left. */
+    outbox_notice_t coming[4];
+    if (outbox_warnings(&s, &t->policy, coming, 4) > 0) {
+      snprintf(d->warning_ru, sizeof d->warning_ru, "%s", coming[0].ru);
+      snprintf(d->warning_en, sizeof d->warning_en, "%s", coming[0].en);
+    }
+    return 0;
+  }
   return refuse(d, CHECK_DEADLINE, s.documents_level == OUTBOX_BLOCKED ? "fn_30_days" : "batch_72h",
-                why, why);
+                why.ru, why.en);
 }
 
 /* ---- the FN and the operators -------------------------------------------- */
@@ -323,6 +380,19 @@ static unsigned elapsed_us(const struct timespec *start)
 
 static unsigned elapsed_ms(const struct timespec *start) { return elapsed_us(start) / 1000u; }
 
+/* The FN answers 0x36 both when its keys are older than 90 days and when
+** none was ever loaded; a person must be told which. */
+static const char keys_never_ru[] =
+    "Ключи проверки кодов маркировки в ФН ещё не загружены: загрузите их (kassa ofd keys).";
+static const char keys_never_en[] =
+    "The FN's marking-code verification keys were never loaded: load them (kassa ofd keys).";
+
+static bool keys_never_loaded(till_t *t)
+{
+  fn_status_t st;
+  return fn_status(t->fn, &st) == 0 && st.keys_updated_at == 0;
+}
+
 static int rule_fn(till_t *t, const markcode_t *mc, fn_km_check_t *fc, check_decision_t *d)
 {
   doc_item_t *item = calloc(1, sizeof *item);
@@ -334,6 +404,8 @@ static int rule_fn(till_t *t, const markcode_t *mc, fn_km_check_t *fc, check_dec
   item->quantity = (doc_quantity_t){1, 0};
   int rc = fn_km_check(t->fn, item, fc);
   free(item);
+  if (rc == FN_ERR_KEYS_EXPIRED && keys_never_loaded(t))
+    return refuse(d, CHECK_FN_REFUSED, "keys_never_loaded", keys_never_ru, keys_never_en);
   if (rc != 0)
     return refuse(d, CHECK_FN_REFUSED, fn_err_name(rc), fn_err_message(rc, true),
                   fn_err_message(rc, false));

@@ -51,6 +51,7 @@
 #include <stdint.h>
 
 #include "fiscal/doc.h"
+#include "ofd/outbox.h"
 #include "pos/till/cache.h"
 #include "pos/till/state.h"
 #include "scanner/markcode.h"
@@ -90,8 +91,30 @@ typedef enum check_reason {
   CHECK__COUNT
 } check_reason_t;
 
+/*
+** The places a reason is read in, and what each holds (a test checks every
+** row of the table against these, in both languages):
+**  - the banner: the cashier screen's refusal, the API's message_*: the
+**    reason's own sentence in at most CHECK_BANNER_CHARS characters (two
+**    lines of the banner's large type at 1024 px), the whole message with
+**    its longest detail in CHECK_MESSAGE_MAX bytes, never cut;
+**  - a receipt line: the short form, at most CHECK_SHORT_CHARS characters
+**    (one line of a 58 mm receipt; the banner's "причина" line);
+**  - the log: "name: message_en" as one line of at most CHECK_LOG_BYTES.
+*/
+#define CHECK_BANNER_CHARS 120
+#define CHECK_SHORT_CHARS  32
+#define CHECK_LOG_BYTES    1024
+
 const char *check_reason_name(check_reason_t r);
 const char *check_reason_message(check_reason_t r, bool russian);
+/* The short form (see the places above). Never NULL. */
+const char *check_reason_short(check_reason_t r, bool russian);
+
+/* The bytes of a decision's message: the longest reason with its longest
+** detail (the 72-hour refusal with its notice) fits whole; a test holds
+** every reason to it. */
+#define CHECK_MESSAGE_MAX 768
 
 /* What the check is for: 2003 planned status. */
 typedef enum check_purpose {
@@ -102,9 +125,13 @@ typedef enum check_purpose {
 typedef struct check_decision {
   bool allow;
   check_reason_t reason;
-  char message_ru[320]; /* the reason, with details (the code's own parse error ...) */
-  char message_en[320];
+  char message_ru[CHECK_MESSAGE_MAX]; /* the reason, with details (the code's parse error ...) */
+  char message_en[CHECK_MESSAGE_MAX];
   char detail[128]; /* machine detail: markcode error name, FN error name, "" */
+  /* A deadline coming although the sale may go on (ofd/outbox.h: the
+  ** 48-hour batch warning, day 25 of the FN's 30), "" when none. */
+  char warning_ru[OUTBOX_NOTICE_MAX];
+  char warning_en[OUTBOX_NOTICE_MAX];
   /* What was scanned. */
   bool marked; /* a marking code (not a plain barcode) */
   markcode_kind_t kind;
@@ -153,6 +180,12 @@ int check_scan(till_t *t, const char *scan, size_t len, check_purpose_t purpose,
 ** accepted, so nothing waits in the FN's table and no line is added. */
 int check_probe(till_t *t, const char *scan, size_t len, check_purpose_t purpose, uint64_t price,
                 const char *const *in_receipt, size_t in_receipt_count, check_decision_t *out);
+
+/* Who answered the check about the code (stable names): "oism" (the OISM
+** through the FN), "trueapi", "both", "local_module" (the cache as the
+** local module), "cache" (offline, the cached statuses), "" (nobody: a
+** plain good, or no answer and no cache). Never NULL. */
+const char *check_answered_by(const check_decision_t *d);
 
 /* The 2106 mark printed before a marked item (DOMAIN §3): "[М+]" for 15,
 ** "[М-]" for 1, 5, 7, 17, "[М]" otherwise. */

@@ -81,7 +81,7 @@ static const char schema[] =
     " price INTEGER, qty_mantissa INTEGER, qty_scale INTEGER, total INTEGER, vat INTEGER,"
     " subject INTEGER, measure INTEGER, marked INTEGER, km BLOB, ki TEXT, km_type INTEGER,"
     " tag2106 INTEGER, planned INTEGER, mark TEXT, industry_value TEXT,"
-    " without_code INTEGER, needs_recheck INTEGER);"
+    " without_code INTEGER, needs_recheck INTEGER, answered_by TEXT);"
     /* Scans whose FN check is under way: written before the FN hears of
     ** the code, removed with the line's insert or the refusal. After a
     ** crash the codes left here are declined in the FN, so the FN's table
@@ -97,6 +97,10 @@ int sale_store_open(till_t *t, char *err, size_t err_size)
   umask(old);
   if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(t->db, 5000);
   if (rc == SQLITE_OK) rc = sqlite3_exec(t->db, schema, NULL, NULL, NULL);
+  /* A basket written before answered_by (issue 23) gains the column. */
+  if (rc == SQLITE_OK &&
+      sqlite3_exec(t->db, "SELECT answered_by FROM line LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
+    rc = sqlite3_exec(t->db, "ALTER TABLE line ADD COLUMN answered_by TEXT", NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
     snprintf(err, err_size, "Не открывается файл чека %s. / Cannot open the basket %s: %s", path,
              path, t->db ? sqlite3_errmsg(t->db) : "out of memory");
@@ -164,7 +168,8 @@ static int journal_recover(till_t *t, const sale_basket_t *b)
 
 static const char line_columns[] =
     "id, name, gtin, price, qty_mantissa, qty_scale, total, vat, subject, measure, marked, km,"
-    " ki, km_type, tag2106, planned, mark, industry_value, without_code, needs_recheck";
+    " ki, km_type, tag2106, planned, mark, industry_value, without_code, needs_recheck, "
+    "answered_by";
 
 static void read_line(sqlite3_stmt *s, sale_line_t *l)
 {
@@ -203,6 +208,8 @@ static void read_line(sqlite3_stmt *s, sale_line_t *l)
   }
   l->without_code = sqlite3_column_int(s, 18) != 0;
   l->needs_recheck = sqlite3_column_int(s, 19) != 0;
+  if ((text = sqlite3_column_text(s, 20)) != NULL)
+    snprintf(l->answered_by, sizeof l->answered_by, "%s", text);
 }
 
 /* The basket with its lines; closing_after (may be NULL) as stored. */
@@ -262,8 +269,8 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
     goto fail;
   *id = (uint32_t)sqlite3_column_int64(s, 0);
   sqlite3_finalize(s);
-  snprintf(sql, sizeof sql, "INSERT INTO line(%s) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-           line_columns);
+  snprintf(sql, sizeof sql,
+           "INSERT INTO line(%s) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", line_columns);
   if (sqlite3_prepare_v2(t->db, sql, -1, &s, NULL) != SQLITE_OK) goto fail;
   sqlite3_bind_int64(s, 1, *id);
   sqlite3_bind_text(s, 2, l->name, -1, SQLITE_STATIC);
@@ -285,6 +292,7 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
   sqlite3_bind_text(s, 18, l->has_industry ? l->industry.value : "", -1, SQLITE_STATIC);
   sqlite3_bind_int(s, 19, l->without_code);
   sqlite3_bind_int(s, 20, l->needs_recheck);
+  sqlite3_bind_text(s, 21, l->answered_by, -1, SQLITE_STATIC);
   if (sqlite3_step(s) != SQLITE_DONE) goto fail;
   sqlite3_finalize(s);
   s = NULL;
@@ -297,6 +305,8 @@ fail:
 }
 
 /* ---- the basket ------------------------------------------------------------ */
+
+static int drop_lines(till_t *t, const sale_basket_t *b, uint32_t id, bool basket_too);
 
 int sale_open(till_t *t, uint8_t operation, const char *cashier)
 {
@@ -315,6 +325,12 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier)
     if (sale_recover(t, err, sizeof err) == 0) rc = load(t, b, NULL);
   }
   bool open = b->open;
+  /* An empty basket of the other operation holds nothing (no line, no FN
+  ** receipt): a manager's return is not blocked by the empty sale a
+  ** refused first scan left open (nor a sale by an empty return). */
+  if (rc == 0 && open && b->count == 0 && b->operation != operation && closing == 0 &&
+      (rc = drop_lines(t, b, 0, true)) == 0)
+    open = false;
   free(b);
   if (rc != 0) return rc;
   if (open) return SALE_ERR_OPEN;
@@ -390,6 +406,7 @@ static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, 
     l->tag2106 = d->tag2106;
     l->planned = d->planned;
     snprintf(l->mark, sizeof l->mark, "%s", d->mark);
+    snprintf(l->answered_by, sizeof l->answered_by, "%s", check_answered_by(d));
     l->has_industry = d->has_1265;
     l->industry = d->industry;
   }

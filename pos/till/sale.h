@@ -78,8 +78,9 @@ typedef struct sale_line {
   char mark[8]; /* "[М+]" ... "" */
   bool has_industry;
   doc_industry_t industry;
-  bool without_code;  /* a marked good returned without its (unreadable) code */
-  bool needs_recheck; /* its check was lost with a cancelled FN receipt */
+  bool without_code;    /* a marked good returned without its (unreadable) code */
+  bool needs_recheck;   /* its check was lost with a cancelled FN receipt */
+  char answered_by[16]; /* who answered its check: check_answered_by() */
 } sale_line_t;
 
 typedef struct sale_basket {
@@ -93,7 +94,8 @@ typedef struct sale_basket {
 } sale_basket_t; /* about 100 KiB: allocate it */
 
 /* Opens a basket (operation 1 sale or 2 return). SALE_ERR_OPEN when one is
-** open. cashier may be NULL. */
+** open, except an empty one of the other operation, which is cancelled
+** first (it holds nothing). cashier may be NULL. */
 int sale_open(till_t *t, uint8_t operation, const char *cashier);
 
 /*

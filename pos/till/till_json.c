@@ -28,6 +28,17 @@ json_t *till_json_decision(const check_decision_t *d)
       "req_timestamp", (json_int_t)d->req_timestamp, "fn_checked", d->fn_checked, "oism_answered",
       d->oism_answered, "trueapi_answered", d->trueapi_answered, "offline", d->offline,
       "cache_stale", d->cache_stale, "elapsed_us", (json_int_t)d->elapsed_us);
+  if (o) {
+    json_object_set_new(o, "reason_ru", json_string(check_reason_message(d->reason, true)));
+    json_object_set_new(o, "reason_en", json_string(check_reason_message(d->reason, false)));
+    json_object_set_new(o, "short_ru", json_string(check_reason_short(d->reason, true)));
+    json_object_set_new(o, "short_en", json_string(check_reason_short(d->reason, false)));
+    json_object_set_new(o, "answered_by", json_string(check_answered_by(d)));
+    json_object_set_new(o, "warning_ru",
+                        d->warning_ru[0] ? json_string(d->warning_ru) : json_null());
+    json_object_set_new(o, "warning_en",
+                        d->warning_en[0] ? json_string(d->warning_en) : json_null());
+  }
   return o;
 }
 
@@ -46,6 +57,8 @@ json_t *till_json_basket(const sale_basket_t *b)
                   "marked", l->marked, "mark", l->mark, "km", l->km, "tag2106", l->tag2106,
                   "without_code", l->without_code, "needs_recheck", l->needs_recheck, "tag1265",
                   l->has_industry ? json_string(l->industry.value) : json_null()));
+    json_object_set_new(json_array_get(lines, json_array_size(lines) - 1), "answered_by",
+                        json_string(l->answered_by));
   }
   return json_pack("{s:b,s:s,s:s,s:I,s:I,s:o}", "open", b->open, "operation",
                    !b->open            ? ""
@@ -92,12 +105,23 @@ json_t *till_json_closed(const sale_closed_t *c)
   return o;
 }
 
+json_t *till_json_notice(const outbox_notice_t *n)
+{
+  return json_pack("{s:s,s:s,s:s,s:I}", "name", n->name ? n->name : "", "message_ru", n->ru,
+                   "message_en", n->en, "seconds_left", (json_int_t)n->seconds_left);
+}
+
 json_t *till_json_status(const till_status_t *s, const outbox_policy_t *policy)
 {
-  const char *warnings[8];
-  size_t nw = outbox_warnings(&s->outbox, policy, warnings, 8);
-  json_t *w = json_array();
-  for (size_t i = 0; w && i < nw; i++) json_array_append_new(w, json_string(warnings[i]));
+  outbox_notice_t warnings[4];
+  char both[2 * OUTBOX_NOTICE_MAX + 8];
+  size_t nw = outbox_warnings(&s->outbox, policy, warnings, 4);
+  json_t *w = json_array(), *notices = json_array();
+  for (size_t i = 0; w && notices && i < nw; i++) {
+    outbox_notice_both(&warnings[i], both, sizeof both);
+    json_array_append_new(w, json_string(both));
+    json_array_append_new(notices, till_json_notice(&warnings[i]));
+  }
   const fn_status_t *f = &s->fn;
   const outbox_status_t *o = &s->outbox;
   const cache_counts_t *c = &s->cache;
@@ -122,6 +146,10 @@ json_t *till_json_status(const till_status_t *s, const outbox_policy_t *policy)
       outbox_level_name(o->documents_level), "batch_level", outbox_level_name(o->batch_level),
       "documents_seconds_left", (json_int_t)o->documents_seconds_left, "batch_seconds_left",
       (json_int_t)o->batch_seconds_left, "warnings", w ? w : json_array());
+  if (ob)
+    json_object_set_new(ob, "notices", notices ? notices : json_array());
+  else
+    json_decref(notices);
   json_t *ca = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "products",
                          (json_int_t)c->products, "codes", (json_int_t)c->codes, "in_stock",
                          (json_int_t)c->in_stock, "sold", (json_int_t)c->sold, "remarked",

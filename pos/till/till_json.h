@@ -28,7 +28,11 @@ json_t *till_json_basket(const sale_basket_t *b);
 **  "cashless","lines","marked_lines","qr","bookkeeping_pending"} */
 json_t *till_json_closed(const sale_closed_t *c);
 
-/* {"fn":{…},"outbox":{…},"cache":{…},"basket":{…},"key_age_days"} */
+/* {"name","message_ru","message_en","seconds_left"}: a deadline notice. */
+json_t *till_json_notice(const outbox_notice_t *n);
+
+/* {"fn":{…},"outbox":{…, "warnings":["ru / en"], "notices":[notice]},"cache":{…},
+**  "basket":{…},"key_age_days"} */
 json_t *till_json_status(const till_status_t *s, const outbox_policy_t *policy);
 
 /* An error object {"ok":false,"error":name,"message_ru","message_en"}. */

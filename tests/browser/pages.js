@@ -18,6 +18,12 @@
  * the code it names go to scenario.out for run.py to read back with
  * libdmtx.
  *
+ * The phases warning and stopped are a remote shop's till at 49 and 73
+ * hours of its three-day batch (run.py moves its clock): what the cashier
+ * reads about the deadline, a 4-character tail the operator answered for,
+ * the 72-hour refusal read whole, and a refused first scan that leaves a
+ * receipt the cashier can cancel and the manager can open a return over.
+ *
  * Prints "FAIL name detail" per failed check and "pages.js: N passed, M
  * failed"; exit 1 on any failure.
  */
@@ -496,9 +502,162 @@ async function manager(page) {
   check('lock: the PIN is asked again', await visible(page, '#pin'));
 }
 
+/* ---- what the cashier reads about deadlines and answers (issue 23) ------- */
+
+/* The remote shop at 49 h: the batch warning with the true time left, and
+ * a 4-character tail the operator answered for. */
+async function warning(page) {
+  await page.goto(`${sc.remote49}/#token=${encodeURIComponent(sc.token)}`);
+  check('49 h: the deadline strip', await visible(page, '#deadlines li'));
+  const strip = await text(page, '#deadlines');
+  check(
+    '49 h: the true time left (23 hours), not "72 hours"',
+    strip.includes('через 23 часа продажа маркированных товаров будет остановлена') &&
+      !strip.includes('72 час'),
+    strip,
+  );
+  check('49 h: what to do', strip.includes('Выгрузите пакет (kassa batch export --out FILE).'), strip);
+  check(
+    '49 h: the chip counts the same hours',
+    (await text(page, '#chips')).includes('осталось 23 ч'),
+    await text(page, '#chips'),
+  );
+  await page.waitForFunction(() => document.activeElement.id === 'scan', null, {
+    timeout: TIMEOUT,
+  });
+  await typeScan(page, sc.water_code);
+  check('4-char tail: one line', await waitLines(page, '#lines', 1));
+  const line = await page.evaluate(() => ({
+    mark: document.querySelector('#lines > li .mark').textContent,
+    decision: document.querySelector('#lines > li .decision').textContent,
+    tail: (document.querySelector('#lines > li .decision-tail') || {}).textContent || '',
+    all: document.querySelector('#lines > li').textContent,
+  }));
+  check('4-char tail: the FN could not check it ([М])', line.mark === '[М]', line);
+  check(
+    '4-char tail: the operator answered, in words',
+    line.decision === 'КМ проверен в Честном ЗНАКЕ',
+    line,
+  );
+  check(
+    "4-char tail: the FN's part apart, in small type",
+    line.tail === 'код проверки не по ключу ФН',
+    line,
+  );
+  check('4-char tail: never «без ответа»', !line.all.includes('без ответа'), line);
+  await shot(page, 'cashier-48h.png');
+  await noSideScroll(page, 'cashier, 49 h');
+  await page.locator('#pay-cash').tap();
+  check('49 h: the sale closes', await visible(page, '#closed'));
+  await page.locator('#closed-next').tap();
+}
+
+/* The remote shop at 73 h: marked sales stopped. The refusal is read
+ * whole; a refused first scan leaves an empty receipt, shown and
+ * cancellable, that does not block the manager's return. */
+async function stopped(page) {
+  await page.goto(`${sc.remote73}/#token=${encodeURIComponent(sc.token)}`);
+  check('73 h: the deadline strip', await visible(page, '#deadlines li'));
+  await page.waitForFunction(() => document.activeElement.id === 'scan', null, {
+    timeout: TIMEOUT,
+  });
+  await typeScan(page, sc.jeans_code);
+  check('73 h: the refusal', await visible(page, '#banner'));
+  const b = await page.evaluate(() => {
+    const box = (id) => {
+      const e = document.getElementById(id);
+      const r = e.getBoundingClientRect();
+      return { text: e.textContent, bottom: r.bottom, clipped: e.scrollHeight > e.clientHeight + 1 };
+    };
+    return {
+      reason: document.getElementById('banner').dataset.reason,
+      head: box('banner-message'),
+      more: box('banner-more'),
+      en: box('banner-en'),
+      banner: box('banner'),
+      height: window.innerHeight,
+    };
+  });
+  check('73 h: reason delivery_overdue', b.reason === 'delivery_overdue', b.reason);
+  check(
+    '73 h: the reason large, once',
+    b.head.text === 'Продажа маркированных товаров остановлена: сроки передачи данных нарушены.',
+    b.head.text,
+  );
+  check(
+    '73 h: the explanation whole, with what to do',
+    b.more.text.startsWith('Уведомления о продажах не переданы оператору') &&
+      b.more.text.includes('Выгрузите пакет (kassa batch export --out FILE)') &&
+      b.more.text.endsWith('(kassa batch upload FILE, kassa ofd flush).') &&
+      !b.more.text.includes('остановлена: сроки'),
+    b.more.text,
+  );
+  check(
+    '73 h: the English line whole (no broken character)',
+    b.en.text.endsWith('(kassa batch upload FILE, kassa ofd flush).') && !b.en.text.includes('\uFFFD'),
+    b.en.text,
+  );
+  check(
+    '73 h: nothing clipped, all on the screen',
+    !b.head.clipped && !b.more.clipped && !b.en.clipped && b.banner.bottom <= b.height,
+    b,
+  );
+  await page.waitForTimeout(450); /* the shake settles */
+  await shot(page, 'cashier-72h.png');
+  await noSideScroll(page, 'cashier, 73 h');
+
+  /* The first scan was refused: the receipt it opened is shown, open and
+   * empty, and can be cancelled. */
+  const shown = async () => ({
+    meta: await text(page, '#receipt-meta'),
+    cancel: await page.locator('#cancel').isEnabled(),
+    lines: await lineCount(page, '#lines'),
+  });
+  let r = await shown();
+  check('refused first scan: the receipt shows open', /открыт \d\d:\d\d/.test(r.meta), r);
+  check('refused first scan: «Отменить чек» can be tapped', r.cancel && r.lines === 0, r);
+  /* The manager's return is not blocked by it. */
+  const api = (method, url, body, pin) =>
+    page.evaluate(
+      async ([m, u, b, p]) => {
+        const h = { Authorization: 'Bearer ' + sessionStorage.getItem('kassa.token') };
+        if (b) h['Content-Type'] = 'application/json';
+        if (p) h['X-Manager-PIN'] = p;
+        const res = await fetch(u, { method: m, headers: h, body: b ? JSON.stringify(b) : undefined });
+        return { status: res.status, body: await res.json() };
+      },
+      [method, url, body, pin],
+    );
+  const ret = await api('POST', '/api/receipts', { operation: 'return' }, sc.pin);
+  check(
+    "the manager's return opens over the empty receipt",
+    ret.status === 201 && ret.body.receipt.operation === 'return',
+    ret,
+  );
+  const del = await api('DELETE', '/api/receipts/current');
+  check('the return cancelled again', del.status === 200, del);
+  /* A second refused first scan, cancelled from the screen this time. */
+  await typeScan(page, sc.jeans_code);
+  check('73 h: refused again', await visible(page, '#banner'));
+  r = await shown();
+  check('refused first scan again: open and cancellable', r.cancel && /открыт/.test(r.meta), r);
+  await page.locator('#cancel').tap();
+  await page.locator('#cancel').tap(); /* the second tap within 3 s cancels */
+  await page.waitForFunction(
+    () => document.getElementById('receipt-meta').textContent === 'не открыт',
+    null,
+    { timeout: TIMEOUT },
+  ).catch(() => {});
+  r = await shown();
+  check('cancelled from the screen: no receipt open', r.meta === 'не открыт' && !r.cancel, r);
+  const after = await api('GET', '/api/receipts/current');
+  check('the till agrees: nothing open', after.status === 200 && !after.body.receipt.open, after);
+}
+
+const PHASES = { cashier, manager, warning, stopped };
+
 (async () => {
-  if (PHASE !== 'cashier' && PHASE !== 'manager')
-    throw new Error('usage: pages.js SCENARIO cashier|manager');
+  if (!PHASES[PHASE]) throw new Error('usage: pages.js SCENARIO cashier|manager|warning|stopped');
   const browser = await chromium.launch({ executablePath: sc.chromium, headless: true });
   try {
     const context = await browser.newContext({
@@ -518,7 +677,7 @@ async function manager(page) {
     });
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
     try {
-      await (PHASE === 'manager' ? manager : cashier)(page);
+      await PHASES[PHASE](page);
     } catch (e) {
       check(`${PHASE} screen ran through`, false, String(e.stack || e));
       await shot(page, `${PHASE}-failure.png`).catch(() => {});

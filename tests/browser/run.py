@@ -34,7 +34,15 @@ and its QR, the print view; on the manager screen a wrong PIN and the
 right one, the overview, a return with the code and one without, the
 remark of the latter with the label preview (read back by libdmtx), and
 goods acceptance with its missing report. Every step at 1024x768 without
-horizontal scrolling and without a console error. Screenshots go to
+horizontal scrolling and without a console error.
+
+Part 3 (after part 2), a remote shop's till on a clock the test moves
+(KASSA_FAKE_NOW): at 49 hours of its three-day batch `kassa sale add`
+and the cashier screen say how many hours are left (23), and a water
+code (a 4-character tail the FN cannot check) shows the operator's answer
+apart from the FN's; at 73 hours the refusal is read whole on the screen,
+and the empty receipt a refused first scan left is shown, cancellable, and
+does not block the manager's return (pages.js phases warning, stopped). Screenshots go to
 tests/artifacts/browser/; --update-docs (or KASSA_UPDATE_DOCS=1) copies
 cashier-refused.png and manager-remark.png into docs/.
 
@@ -42,7 +50,6 @@ Prints "N passed, N failed"; exit 1 on any failure, 77 when the browser
 part cannot run.
 """
 import base64
-import functools
 import http.client
 import json
 import os
@@ -51,6 +58,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -76,7 +84,10 @@ till_dir = os.path.join(root, "till")
 op_dir = os.path.join(root, "operator")
 conf = os.path.join(root, "kassa.conf")
 procs = []
-Serve = functools.partial(harness.Serve, KASSA, conf, procs)  # `kassa serve` on ports it picks
+
+
+def Serve(env=None, conf=conf):  # noqa: N802 (a class's name: `kassa serve` on ports it picks)
+    return harness.Serve(KASSA, conf, procs, env=env)
 
 
 def op(*args):
@@ -335,15 +346,7 @@ def browser_part(S, codes):
         json.dump(scenario, f)
     ok = True
     for phase in ("cashier", "manager"):
-        r = subprocess.run([node, os.path.join(HERE, "pages.js"), path, phase],
-                           capture_output=True, text=True, timeout=300)
-        print(r.stdout, end="")
-        counts = [l for l in r.stdout.splitlines() if l.startswith("pages.js: ")]
-        good = r.returncode == 0 and bool(counts) and " 0 failed" in counts[-1]
-        check(f"pages.js {phase}: every browser check passed", good, r.stderr[-3000:])
-        if counts:
-            check.passed += int(counts[-1].split()[1]) - (1 if good else 0)
-        ok = ok and good
+        ok = run_phase(path, phase) and ok
         if phase == "cashier":
             # The store's delivery timer: the operator hears of the sale, so
             # the return of its code is one the operator can accept.
@@ -366,6 +369,86 @@ def browser_part(S, codes):
             shutil.copyfile(os.path.join(ARTIFACTS, name), os.path.join(REPO, "docs", name))
         print("docs/cashier-refused.png and docs/manager-remark.png updated")
     return 0
+
+
+def run_phase(path, phase):
+    """pages.js SCENARIO PHASE: True when every browser check passed."""
+    r = subprocess.run([shutil.which("node"), os.path.join(HERE, "pages.js"), path, phase],
+                       capture_output=True, text=True, timeout=300)
+    print(r.stdout, end="")
+    counts = [l for l in r.stdout.splitlines() if l.startswith("pages.js: ")]
+    good = r.returncode == 0 and bool(counts) and " 0 failed" in counts[-1]
+    check(f"pages.js {phase}: every browser check passed", good, r.stderr[-3000:])
+    if counts:
+        check.passed += int(counts[-1].split()[1]) - (1 if good else 0)
+    return good
+
+
+def remote_part(ports, codes):
+    """A remote shop (an autonomous FN, the three-day batch) on a clock
+    run.py moves (KASSA_FAKE_NOW): `kassa sale add` and the cashier screen
+    at 49 h (the warning, the true hours left; a 4-character tail the
+    operator answered for), then at 73 h (the refusal read whole; a refused
+    first scan that blocks nobody)."""
+    data = os.path.join(root, "remote")
+    os.makedirs(data)
+    conf2 = os.path.join(root, "remote.conf")
+    with open(conf) as f:
+        text = f.read().replace(f"data = {till_dir}", f"data = {data}")
+    with open(conf2, "w") as f:
+        f.write(text)
+    t0 = int(time.time()) + time.localtime().tm_gmtoff
+    hour = 3600
+
+    def remote(at, *args):
+        return subprocess.run([KASSA, "--config", conf2] + list(args), capture_output=True,
+                              text=True, timeout=120, env=dict(os.environ,
+                                                               KASSA_FAKE_NOW=str(t0 + at)))
+
+    def must(at, *args):
+        r = remote(at, *args)
+        check(f"remote at {at // hour} h: kassa {' '.join(args)[:60]}", r.returncode == 0,
+              r.stdout[-500:] + r.stderr[-1000:])
+        return r
+
+    escaped = lambda c: c.replace(GS, "\\x1d")  # noqa: E731
+    must(0, "fn", "init", "--fn-number", "9999078900007003")
+    must(0, "fn", "register", "--reg-number", "0000000001012345", "--inn", OWNER, "--name",
+         "ООО «Ромашка»", "--address", "д. Дальняя, 1", "--cashier", "Иванова", "--autonomous")
+    r = op("fn", "add", "--fn-db", os.path.join(data, "fn.db"))
+    check("remote: the operator knows the FN", r.returncode == 0, r.stderr)
+    must(0, "ofd", "keys")
+    must(0, "cache", "import-catalogue", os.path.join(REPO, "config", "catalogue.csv"))
+    must(0, "cache", "sync", "--owner", OWNER)
+    must(0, "shift", "open")
+    must(0, "sale", "open")
+    must(0, "sale", "add", "--escaped", escaped(codes["jeans"][5]))
+    must(0, "sale", "pay")
+    must(hour, "shift", "close")
+    # 49 h: `kassa sale add` says how long is left (it said nothing before).
+    must(49 * hour, "shift", "open")
+    must(49 * hour, "sale", "open")
+    r = must(49 * hour, "sale", "add", "--escaped", escaped(codes["water"][0]))
+    check("remote at 49 h: kassa sale add warns with the true hours left",
+          "через 23 часа продажа маркированных товаров будет остановлена" in r.stdout
+          and "in 23 hours sales of marked goods stop" in r.stdout, r.stdout)
+    must(49 * hour, "sale", "cancel")
+    scenario = {"token": TOKEN, "pin": PIN, "chromium": CHROMIUM, "artifacts": ARTIFACTS,
+                "water_code": codes["water"][1], "jeans_code": codes["jeans"][4]}
+    path = os.path.join(root, "remote-scenario.json")
+    for at, phase in ((49, "warning"), (73, "stopped")):
+        if at == 73:
+            must(73 * hour, "shift", "close")
+            must(73 * hour, "shift", "open")
+        S = Serve(env=dict(os.environ, KASSA_FAKE_NOW=str(t0 + at * hour)), conf=conf2)
+        if not check(f"remote at {at} h: kassa serve ready", S.api, S.line):
+            return
+        scenario[f"remote{at}"] = f"http://127.0.0.1:{S.api}"
+        with open(path, "w") as f:
+            json.dump(scenario, f)
+        run_phase(path, phase)
+        code, err = S.stop()
+        check(f"remote at {at} h: kassa serve exits 0", code == 0, (code, err[-2000:]))
 
 
 def main():
@@ -396,8 +479,10 @@ api_key = demo-key
 """)
     JEANS, SHOES, BREAD, BANANAS = "4601234501026", "4601234500012", "4604440000017", \
         "4604440000048"
+    WATER = "4605550000010"
     codes = {"JEANS": JEANS, "SHOES": SHOES, "BREAD": BREAD, "bananas": BANANAS,
-             "jeans": issue(JEANS, "lp", 6), "shoes": issue(SHOES, "footwear", 3)}
+             "jeans": issue(JEANS, "lp", 6), "shoes": issue(SHOES, "footwear", 3),
+             "water": issue(WATER, "water", 2)}
     codes["pool"] = issue(JEANS, "lp", 2) + issue(SHOES, "footwear", 1)
 
     harness.register_fn(kassa, op, check, FN_NUMBER, OWNER, os.path.join(till_dir, "fn.db"))
@@ -425,6 +510,8 @@ api_key = demo-key
     http_part(S, codes)
     rc = 0 if HTTP_ONLY else browser_part(S, codes)
     code, err = S.stop()
+    if rc == 0 and not HTTP_ONLY:
+        remote_part((ofd_port, oism_port, keys_port, op_http), codes)
     check("kassa serve exits 0 on SIGTERM", code == 0, (code, err[-2000:]))
     check("no sanitizer report", "Sanitizer" not in err and "runtime error" not in err,
           err[-2000:])

@@ -53,11 +53,15 @@ static size_t read_code(const char *file, unsigned k, char km[DOC_MAX_KM + 1])
 }
 
 /* The question the till asks before every marked sale. */
-static bool may_sell(fn_t *fn, const char **reason)
+static bool may_sell(fn_t *fn, char *reason, size_t size)
 {
   outbox_status_t s;
+  outbox_notice_t why;
   fn_fixture_must(outbox_status(fn, 0, NULL, &s), "outbox status");
-  return outbox_may_sell_marked(&s, NULL, reason);
+  bool yes = outbox_may_sell_marked(&s, NULL, &why);
+  reason[0] = '\0';
+  if (!yes) outbox_notice_both(&why, reason, size);
+  return yes;
 }
 
 static void shift_ready(fn_t *fn)
@@ -89,10 +93,10 @@ static int cmd_sell(const char *dir, int argc, char **argv)
   for (unsigned k = first; k < first + count; k++) {
     static doc_item_t it, plain;
     static fn_km_check_t check;
-    const char *reason = NULL;
+    char reason[2 * OUTBOX_NOTICE_MAX + 8];
     fn_doc_result_t res;
-    if (!may_sell(fn, &reason)) {
-      fprintf(stderr, "refused: %s\n", reason ? reason : "(no reason)");
+    if (!may_sell(fn, reason, sizeof reason)) {
+      fprintf(stderr, "refused: %s\n", reason[0] ? reason : "(no reason)");
       fn_free(fn);
       return 3;
     }
@@ -132,9 +136,9 @@ int main(int argc, char **argv)
     rc = cmd_sell(argv[2], argc - 3, argv + 3);
   } else if (argc == 3 && !strcmp(argv[1], "may-sell")) {
     fn_t *fn = fn_fixture_open_dir(argv[2]);
-    const char *reason = NULL;
-    bool yes = may_sell(fn, &reason);
-    printf("may-sell %s%s%s\n", yes ? "yes" : "no", reason ? " " : "", reason ? reason : "");
+    char reason[2 * OUTBOX_NOTICE_MAX + 8];
+    bool yes = may_sell(fn, reason, sizeof reason);
+    printf("may-sell %s%s%s\n", yes ? "yes" : "no", reason[0] ? " " : "", reason);
     fn_free(fn);
     rc = 0;
   } else {

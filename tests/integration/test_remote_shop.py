@@ -185,12 +185,13 @@ try:
     check("hours left", abs(s.get("hoursLeft", 0) - (72 - 47 - 59 / 60)) < 0.01, s)
     s = batch_status(at(49))
     check("48 h after the first sale: warning", s.get("level") == "warning" and
-          s.get("maySellMarked") is True and any("48" in w for w in s.get("warnings", [])), s)
+          s.get("maySellMarked") is True and
+          any("через 1 день" in w and "in 1 day" in w for w in s.get("warnings", [])), s)
     o = ofd_status(at(49))
     check("kassa ofd status warns too", o.get("batchLevel") == "warning" and
           o.get("unexportedNotifications") == 7 and o.get("maySellMarked") is True, o)
     r = kassa(at(49), "batch", "status")
-    check("text status shows the warning", r.returncode == 0 and "48" in r.stdout and
+    check("text status shows the warning", r.returncode == 0 and "in 1 day" in r.stdout and
           "warning" in r.stdout, r.stdout)
     sell(at(60), 1)
     s = batch_status(at(73, -1))

@@ -415,7 +415,7 @@ static void test_outbox_clock(void **state)
 {
   fixture_t *x = *state;
   outbox_status_t s;
-  const char *reason = NULL;
+  outbox_notice_t reason;
   x->a.now = T0 + 10 * HOUR;
   sell(&x->a, 900, 1);
   x->a.now = T0 + 20 * HOUR;
@@ -426,7 +426,8 @@ static void test_outbox_clock(void **state)
   assert_int_equal(outbox_status(x->a.fn, T0 + 82 * HOUR, NULL, &s), 0);
   assert_int_equal(s.batch_level, OUTBOX_BLOCKED);
   assert_false(outbox_may_sell_marked(&s, NULL, &reason));
-  assert_non_null(strstr(reason, "kassa batch export"));
+  assert_non_null(strstr(reason.ru, "kassa batch export"));
+  assert_non_null(strstr(reason.en, "kassa batch export"));
   /* Exporting the first only: the clock runs from the second. */
   assert_int_equal(fn_notifications_exported(x->a.fn, 1), 0);
   assert_int_equal(outbox_status(x->a.fn, T0 + 82 * HOUR, NULL, &s), 0);

@@ -189,6 +189,10 @@ static void test_errtab_format(void **state)
   }
   errtab_format(NULL, 0, en, 4, "-", "Error");
   assert_string_equal(en, "Err");
+  /* Words: a message too long ends after a whole word, with "…". */
+  errtab_format(ru, 24, en, 16, "Строка %u: неверный символ", "Line %u: bad character", 7u);
+  assert_string_equal(ru, "Строка 7…"); /* "Строка 7: н" would fit; no half word */
+  assert_string_equal(en, "Line 7: bad…");
 }
 
 static void test_buffer(void **state)

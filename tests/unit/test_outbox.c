@@ -23,6 +23,7 @@
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
 #include "tests/support/fn_fixture.h"
+#include "common/errtab.h"
 #include "ofd/outbox.h"
 
 #define FN_NUMBER "9999078900006666"
@@ -73,13 +74,15 @@ static outbox_status_t status_at(fixture_t *f, uint32_t now, const outbox_policy
 
 /* Marked goods refused at s (default policy), the reason naming the rule
 ** in Russian and in English; the reason. */
-static const char *expect_marked_refused(const outbox_status_t *s, const char *ru, const char *en)
+static outbox_notice_t expect_marked_refused(const outbox_status_t *s, const char *ru,
+                                             const char *en)
 {
-  const char *reason = NULL;
+  outbox_notice_t reason;
   assert_false(outbox_may_sell_marked(s, NULL, &reason));
-  assert_non_null(reason);
-  assert_non_null(strstr(reason, ru));
-  assert_non_null(strstr(reason, en));
+  assert_non_null(strstr(reason.ru, ru));
+  assert_non_null(strstr(reason.en, en));
+  assert_null(strstr(reason.ru, "/ ")); /* one language a text */
+  assert_true(errtab_text_whole(reason.ru) && errtab_text_whole(reason.en));
   return reason;
 }
 
@@ -87,8 +90,7 @@ static void test_arguments(void **state)
 {
   fixture_t *f = *state;
   outbox_status_t s;
-  const char *reason = "x";
-  const char *w[4];
+  outbox_notice_t reason, w[4];
   assert_int_equal(outbox_status(NULL, 0, NULL, &s), FN_ERR_PARAMS);
   assert_int_equal(outbox_status(f->fn, 0, NULL, NULL), FN_ERR_PARAMS);
   assert_false(outbox_may_sell_marked(NULL, NULL, &reason));
@@ -100,7 +102,7 @@ static void test_arguments(void **state)
   assert_int_equal(s.unsent_notifications, 0);
   assert_int_equal(s.level, OUTBOX_OK);
   assert_true(outbox_may_sell_marked(&s, NULL, &reason));
-  assert_null(reason);
+  assert_null(reason.name);
 }
 
 static void test_counts_and_ages(void **state)
@@ -141,8 +143,7 @@ static void test_counts_and_ages(void **state)
 static void test_thirty_day_rule(void **state)
 {
   fixture_t *f = *state;
-  const char *reason = NULL;
-  const char *w[4];
+  outbox_notice_t reason, w[4];
   do_register(f, false);
   outbox_status_t s = status_at(f, T0 + 25 * DAY - 1, NULL);
   assert_int_equal(s.documents_level, OUTBOX_OK);
@@ -154,7 +155,14 @@ static void test_thirty_day_rule(void **state)
   assert_int_equal(s.documents_seconds_left, 5 * DAY);
   assert_true(outbox_may_sell_marked(&s, NULL, &reason));
   assert_int_equal(outbox_warnings(&s, NULL, w, 4), 1);
-  assert_non_null(strstr(w[0], "25"));
+  /* The true time left, not a fixed sentence. */
+  assert_string_equal(w[0].name, "fn_warning");
+  assert_non_null(strstr(w[0].ru, "25 дней: через 5 дней ФН перестанет"));
+  assert_non_null(strstr(w[0].en, "for 25 days: in 5 days the FN stops"));
+  s = status_at(f, T0 + 28 * DAY + 3 * HOUR, NULL);
+  assert_int_equal(outbox_warnings(&s, NULL, w, 4), 1);
+  assert_non_null(strstr(w[0].ru, "через 1 день 21 час ФН"));
+  assert_non_null(strstr(w[0].en, "in 1 day 21 hours the FN"));
 
   s = status_at(f, T0 + 30 * DAY - 1, NULL);
   assert_int_equal(s.documents_level, OUTBOX_WARNING);
@@ -164,7 +172,7 @@ static void test_thirty_day_rule(void **state)
   assert_int_equal(s.documents_level, OUTBOX_BLOCKED);
   assert_int_equal(s.documents_seconds_left, 0);
   reason = expect_marked_refused(&s, "30 дней", "30 days");
-  assert_non_null(strstr(reason, "0x15"));
+  assert_non_null(strstr(reason.ru, "0x15"));
 
   /* The FN agrees: at 30 days + 1 s it refuses a new document. */
   f->now = T0 + 30 * DAY + 1;
@@ -181,8 +189,7 @@ static void test_thirty_day_rule(void **state)
 static void test_three_day_batch(void **state)
 {
   fixture_t *f = *state;
-  const char *reason = NULL;
-  const char *w[4];
+  outbox_notice_t reason, w[4];
   do_register(f, true);
   f->now = T0 + 5 * HOUR;
   sell_marked(f, 10);
@@ -202,9 +209,21 @@ static void test_three_day_batch(void **state)
   assert_int_equal(s.batch_level, OUTBOX_WARNING);
   assert_int_equal(s.level, OUTBOX_WARNING);
   assert_true(outbox_may_sell_marked(&s, NULL, &reason));
-  assert_null(reason);
+  assert_null(reason.name);
   assert_int_equal(outbox_warnings(&s, NULL, w, 4), 1);
-  assert_non_null(strstr(w[0], "48"));
+  assert_string_equal(w[0].name, "batch_warning");
+  assert_int_equal(w[0].seconds_left, 24 * HOUR);
+  assert_non_null(strstr(w[0].ru, "оператору 2 дня: через 1 день продажа"));
+  assert_non_null(strstr(w[0].en, "waited 2 days: in 1 day sales"));
+  /* At 49 h: 23 hours left (the old text said "72 hours"). */
+  s = status_at(f, first + 49 * HOUR, NULL);
+  assert_int_equal(outbox_warnings(&s, NULL, w, 4), 1);
+  assert_non_null(strstr(w[0].ru, "через 23 часа продажа маркированных товаров будет остановлена"));
+  assert_non_null(strstr(w[0].en, "in 23 hours sales of marked goods stop"));
+  assert_null(strstr(w[0].ru, "72"));
+  s = status_at(f, first + 71 * HOUR + 20 * 60, NULL);
+  assert_int_equal(outbox_warnings(&s, NULL, w, 4), 1);
+  assert_non_null(strstr(w[0].ru, "через 40 минут продажа"));
 
   s = status_at(f, first + 72 * HOUR - 1, NULL);
   assert_int_equal(s.batch_level, OUTBOX_WARNING);
@@ -223,7 +242,8 @@ static void test_three_day_batch(void **state)
   assert_int_equal(s.batch_level, OUTBOX_BLOCKED);
   assert_true(outbox_may_sell_marked(&s, &p, &reason));
   assert_int_equal(outbox_warnings(&s, &p, w, 4), 1);
-  assert_non_null(strstr(w[0], "3 days"));
+  assert_non_null(strstr(w[0].en, "the limit is 3 days"));
+  assert_non_null(strstr(w[0].ru, "срок 3 дня"));
 
   /* Configurable hours. */
   p.batch_refuses_marked = true;

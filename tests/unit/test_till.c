@@ -141,9 +141,19 @@ static void test_plain_and_weighed_sale(void **state)
   fixture_t *f = *state;
   check_decision_t d;
   doc_quantity_t kg = {350, 3};
+  /* An empty sale does not block a return (a refused first scan leaves
+  ** one open), and an empty return does not block a sale; a second sale
+  ** over an open sale is refused. */
   assert_int_equal(sale_open(f->till, 1, "Иванова"), 0);
   assert_int_equal(sale_open(f->till, 1, NULL), SALE_ERR_OPEN);
-  assert_int_equal(add(f, g_bread + 1, &d), 0); /* the EAN-13 on the bag */
+  assert_int_equal(sale_open(f->till, 2, "Менеджер"), 0);
+  sale_basket_t *ret = malloc(sizeof *ret);
+  assert_int_equal(sale_get(f->till, ret), 0);
+  assert_true(ret->open && ret->operation == 2 && !strcmp(ret->cashier, "Менеджер"));
+  free(ret);
+  assert_int_equal(sale_open(f->till, 1, "Иванова"), 0);
+  assert_int_equal(add(f, g_bread + 1, &d), 0);                 /* the EAN-13 on the bag */
+  assert_int_equal(sale_open(f->till, 2, NULL), SALE_ERR_OPEN); /* not over a line */
   assert_true(d.allow);
   assert_false(d.marked);
   /* Weighed goods need a weight; 0.350 kg at 120.00 is 42.00. */

@@ -12,6 +12,17 @@
  * a PNG, shown and printable (window.print prints only the receipt, see
  * app.css @media print).
  *
+ * What the screen says is what happened: a marked line names who answered
+ * its check (the operator, the local module, nobody) apart from what the
+ * FN made of its crypto tail (a 4-character tail is checked by the
+ * operator only: the FN says «не по ключу ФН», not «без ответа»); the
+ * deadlines coming (the remote shop's batch from 48 h, the FN's 30 days
+ * from day 25) are a strip above the receipt with the till's own words
+ * and the true time left; a refusal shows the reason large and its whole
+ * explanation below it; an open receipt is shown and can be cancelled
+ * even when it has no line (a refused first scan leaves one open; the
+ * till lets a manager's return replace it, pos/till/sale.h).
+ *
  * The scan field keeps the focus whenever no dialog is open, so a scanner
  * can fire at any moment; buttons give it back after a tap.
  */
@@ -90,13 +101,32 @@
        * manager exports it, kassa batch export). */
       chips.push(
         chip(
-          `Пакет ОИСМ: выгрузите, осталось ${ob.batch_hours_left ?? 0} ч`,
+          `Пакет: осталось ${ob.batch_hours_left ?? 0} ч`,
           'warn',
           (ob.warnings || []).join('\n'),
         ),
       );
     if (st.cache && st.cache.stale) chips.push(chip('Кэш кодов устарел', 'warn', ''));
     $('chips').replaceChildren(...chips);
+    renderDeadlines(ob.notices || []);
+  }
+
+  /* The deadlines coming or passed, in the till's words (outbox notices:
+   * the true time left, what to do), one line each. */
+  function renderDeadlines(notices) {
+    $('deadlines').replaceChildren(
+      ...notices.map((n) =>
+        h(
+          'li',
+          {
+            class: `deadline deadline-${/blocked|overdue/.test(n.name) ? 'bad' : 'warn'}`,
+            dataset: { name: n.name },
+          },
+          n.message_ru,
+        ),
+      ),
+    );
+    $('deadlines').hidden = notices.length === 0;
   }
 
   async function refreshStatus() {
@@ -116,12 +146,27 @@
     return h('span', { class: `mark mark-${m.cls}` }, line.mark || '[М]');
   }
 
+  /* Who answered the code's check (answered_by), in words. */
+  const ANSWERS = {
+    oism: 'КМ проверен в Честном ЗНАКЕ',
+    trueapi: 'КМ проверен в Честном ЗНАКЕ',
+    both: 'КМ проверен в Честном ЗНАКЕ',
+    local_module: 'КМ проверен по локальному модулю (без связи)',
+    cache: 'без ответа Честного ЗНАКА: по локальной базе',
+  };
+
+  /* What the FN made of the crypto tail (2106 bits 1 and 2). */
+  function tailText(tag2106) {
+    if (!(tag2106 & 1)) return 'код проверки не по ключу ФН';
+    return tag2106 & 2 ? 'код проверки верен (ФН)' : 'код проверки неверен (ФН)';
+  }
+
+  /* [main, small]: the operator's answer, the FN's tail result. */
   function decisionText(line) {
-    if (line.without_code) return 'возврат без кода: нужна перемаркировка';
-    if (!line.marked) return 'немаркированный товар';
-    const m = Kassa.MARKS[line.mark];
-    const what = m ? m.ru : 'код принят';
-    return line.needs_recheck ? `${what} · нужна повторная проверка` : what;
+    if (line.without_code) return ['возврат без кода: нужна перемаркировка', ''];
+    if (!line.marked) return ['немаркированный товар', ''];
+    const what = ANSWERS[line.answered_by] || 'без ответа Честного ЗНАКА';
+    return [line.needs_recheck ? `${what} · нужна повторная проверка` : what, tailText(line.tag2106)];
   }
 
   function renderBasket(highlightId) {
@@ -154,10 +199,11 @@
               h(
                 'span',
                 { class: `decision decision-${l.marked ? 'marked' : 'plain'}` },
-                decisionText(l),
+                decisionText(l)[0],
               ),
               h('span', { class: 'line-code' }, l.marked ? l.km.split(Kassa.GS)[0] : l.gtin),
             ),
+            decisionText(l)[1] ? h('div', { class: 'decision-tail' }, decisionText(l)[1]) : null,
           ),
           h(
             'div',
@@ -217,11 +263,18 @@
    * detail small. */
   function showRefusal(body) {
     const d = body.decision || {};
-    $('banner-message').textContent = body.message_ru || 'Отказ.';
+    const full = body.message_ru || 'Отказ.';
+    /* The reason's own sentence large; the explanation after it (a
+     * deadline's notice, the code's parse error) whole, in smaller type. */
+    const head = d.reason_ru && full.startsWith(d.reason_ru) ? d.reason_ru : full;
+    $('banner-message').textContent = head;
+    $('banner-more').textContent = full.slice(head.length).trim();
+    $('banner-more').hidden = head === full;
     $('banner-en').textContent = body.message_en || '';
     const detail = [];
     if (d.product && d.product.name) detail.push(d.product.name);
-    if (body.reason) detail.push(`причина: ${body.reason}`);
+    if (d.short_ru) detail.push(`причина: ${d.short_ru} (${body.reason})`);
+    else if (body.reason) detail.push(`причина: ${body.reason}`);
     else if (body.error) detail.push(`ошибка: ${body.error}`);
     $('banner-detail').textContent = detail.join(' · ');
     $('banner').dataset.reason = body.reason || body.error || '';
@@ -247,6 +300,8 @@
 
   /* ---- scanning ---------------------------------------------------------- */
 
+  /* A receipt to scan into (opened when none is); false after a refusal
+   * (shown). */
   async function ensureReceipt() {
     if (state.basket.open) return true;
     const r = await call('POST', '/api/receipts', {
@@ -255,6 +310,8 @@
     });
     if (r.status === 201 || (r.status === 409 && r.body.error === 'receipt_open')) {
       if (r.body.receipt) state.basket = r.body.receipt;
+      else await refreshBasket();
+      renderBasket();
       return true;
     }
     showRefusal(r.body);
@@ -267,10 +324,18 @@
     $('scan-form').classList.add('busy');
     try {
       hideBanner();
-      if (!(await ensureReceipt())) return;
       const body = { code };
       if (quantity) body.quantity = quantity;
-      const r = await call('POST', '/api/receipts/current/items', body);
+      let r = null;
+      /* Twice at most: the receipt the screen knew may have been closed
+       * elsewhere (cancelled on the manager screen): then one is opened
+       * and the scan sent again. */
+      for (let attempt = 0; attempt < 2; attempt++) {
+        if (!(await ensureReceipt())) return;
+        r = await call('POST', '/api/receipts/current/items', body);
+        if (!(r.status === 409 && r.body.error === 'no_receipt')) break;
+        state.basket = { open: false };
+      }
       if (r.status === 201) {
         state.basket = r.body.receipt;
         const line = state.basket.lines.find((l) => l.id === r.body.line_id);
@@ -291,8 +356,11 @@
         });
       } else {
         showRefusal(r.body);
-        if (r.status === 409 && r.body.error === 'no_receipt') state.basket = { open: false };
+        /* The receipt stays open (empty after a refused first scan): the
+         * screen shows it, to be scanned on or cancelled. */
+        await refreshBasket();
       }
+      if (r.body.decision && r.body.decision.warning_ru) refreshStatus();
     } finally {
       state.busy = false;
       $('scan-form').classList.remove('busy');
@@ -529,7 +597,12 @@
     Kassa.onUnauthorized = (j) => {
       if (!document.getElementById('signin')) Kassa.signIn(j.message_ru, start);
     };
-    setInterval(refreshStatus, 15000);
+    /* The status, and the receipt (a manager may have replaced an empty
+     * one by a return). */
+    setInterval(() => {
+      refreshStatus();
+      if (!state.busy) refreshBasket();
+    }, 15000);
   }
 
   wire();
