@@ -112,10 +112,11 @@ add_test(NAME serve_hostile
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(serve_hostile PROPERTIES TIMEOUT 240)
 # Secure defaults: serve refuses to start without a token, warns on the
-# demo's secrets; PINs and keys from files or the environment (issue 18).
+# demo's secrets; PINs and keys from files or the environment; text with
+# control characters or bad UTF-8 refused where it enters (issue 18).
 add_test(NAME secure_defaults
          COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_secure_defaults.py
-                 $<TARGET_FILE:kassa>
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(secure_defaults PROPERTIES TIMEOUT 120)
 # `kassa serve`'s background work (pos/serve/background.h): keys, sync and

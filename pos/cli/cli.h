@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "pos/till/config.h"
 
 int cli_code(const kassa_config_t *cfg, int argc, char **argv);
@@ -118,6 +120,10 @@ int cli_parse_verb(int argc, char **argv, const cli_option_t *options, size_t co
 */
 int cli_secret(const char *command, const char *given, const char *file, const char *env, char *out,
                size_t size);
+
+/* Prints j (stolen; NULL is an allocation that failed) as one line of
+** compact JSON on stdout: 0, or -1 when it could not be built. */
+int cli_print_json(json_t *j);
 
 /* A decimal number in [min, max] into *out: digits only (no sign, no
 ** space), no overflow; false for anything else, NULL included. */

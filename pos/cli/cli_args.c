@@ -162,3 +162,13 @@ int cli_secret(const char *command, const char *given, const char *file, const c
   }
   return 0;
 }
+
+int cli_print_json(json_t *j)
+{
+  char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  if (!text) return -1;
+  printf("%s\n", text);
+  free(text);
+  return 0;
+}

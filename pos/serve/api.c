@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "common/codec.h"
+#include "common/text.h"
 #include "fiscal/doc.h"
 #include "fiscal/fn.h"
 #include "ofd/outbox.h"
@@ -318,6 +319,22 @@ static int field_string(json_t *body, const char *name, bool required, size_t ma
     char ru[96], en[96];
     snprintf(ru, sizeof ru, "длина от 1 до %zu байт", max);
     snprintf(en, sizeof en, "1 to %zu bytes long", max);
+    fail_field(rs, name, ru, en);
+    return -1;
+  }
+  /* Text a person wrote (a cashier's name, a reason) goes into documents
+  ** and logs: no control characters (common/text.h). Scans keep their GS,
+  ** documents and lists their line ends. */
+  static const char *const raw[] = {"code", "utd", "list"};
+  bool is_raw = false;
+  for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) is_raw |= !strcmp(name, raw[i]);
+  size_t at = 0;
+  text_fault_t fault =
+      is_raw ? TEXT_OK : text_check(json_string_value(v), json_string_length(v), &at);
+  if (fault != TEXT_OK) {
+    char ru[128], en[128];
+    snprintf(ru, sizeof ru, "%s (байт %zu)", text_fault_ru(fault), at);
+    snprintf(en, sizeof en, "%s (byte %zu)", text_fault_en(fault), at);
     fail_field(rs, name, ru, en);
     return -1;
   }

@@ -55,6 +55,7 @@
 #include <sqlite3.h>
 
 #include "common/db.h"
+#include "common/text.h"
 #include "common/errtab.h"
 #include "scanner/markcode.h"
 
@@ -877,6 +878,17 @@ int cache_catalogue_import(cache_t *c, const char *path, size_t *count, char *er
     }
     while (len && (s[len - 1] == '\n' || s[len - 1] == '\r')) s[--len] = '\0';
     if (line == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3; /* UTF-8 BOM */
+    /* Names go into fiscal documents: UTF-8 without control characters
+    ** (an invalid byte used to be imported, then the FN refused every
+    ** receipt with the product; issue 18). */
+    size_t at = 0;
+    text_fault_t fault = text_check(s, strlen(s), &at);
+    if (fault != TEXT_OK) {
+      char where[32];
+      snprintf(where, sizeof where, "byte %zu", at + 1);
+      rc = line_error(err, err_size, line, text_fault_en(fault), text_fault_ru(fault), where);
+      goto done;
+    }
     if (!s[0] || s[0] == '#') continue;
     if (!header) {
       if (strcmp(s, catalogue_header) != 0) {

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/text.h"
+
 void kassa_config_defaults(kassa_config_t *cfg)
 {
   memset(cfg, 0, sizeof *cfg);
@@ -183,6 +185,15 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     if (strcmp(section, k->section) || strcmp(name, k->name)) continue;
     void *field = (char *)ctx->cfg + k->offset;
     int ok = 0;
+    /* Every value is text a person wrote: UTF-8 without control
+    ** characters (common/text.h), said with its position, never echoed. */
+    size_t at = 0;
+    text_fault_t fault = text_check(value, strlen(value), &at);
+    if (fault != TEXT_OK) {
+      snprintf(ctx->err, sizeof ctx->err, "[%s] %s: %s at byte %zu", section, name,
+               text_fault_en(fault), at + 1);
+      return 0;
+    }
     switch (k->type) {
     case KEY_PORT:
       ok = set_port(field, value);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_secure_defaults.py KASSA: secure defaults and secrets off the command line (issue 18).
+"""test_secure_defaults.py KASSA OPERATOR: secure defaults, secrets off the command line, text hygiene (issue 18).
 
 - `kassa serve` without [till] api_token refuses to start (exit 2, a
   message naming --insecure-no-token); with --insecure-no-token it starts
@@ -9,18 +9,26 @@
   KASSA_PIN (never needed on the command line); a wrong one in either is
   refused, an unreadable --pin-file is refused with its name;
 - `kassa cache sync` takes its key from KASSA_API_KEY / --api-key-file
-  (an unreadable file refused before any network).
+  (an unreadable file refused before any network);
+- text hygiene: a catalogue line with an ESC or an invalid UTF-8 byte in a
+  name is refused with its line and byte (it used to be imported, then the
+  FN refused every receipt with it); a config value with a control
+  character is refused; a cashier's name with ESC is 400 over the API;
+  kassa-operator status of a code whose serial holds '"' and '\\' prints
+  valid JSON.
 Prints "N passed, N failed"; exit 1 on any failure.
 """
+import json
 import os
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import Checks, Serve, finish, stop_all  # noqa: E402
 
-KASSA = sys.argv[1]
+KASSA, OPERATOR = sys.argv[1], sys.argv[2]
 check = Checks()
 root = tempfile.mkdtemp(prefix="kassa-defaults-")
 procs = []
@@ -51,11 +59,15 @@ try:
 
     # ---- serve: no token, the demo's, a good one -----------------------------------------
     none = write_conf("none.conf", "")
-    r = subprocess.run([KASSA, "--config", none, "serve", "--http-port", "0", "--lm-port", "0"],
-                       capture_output=True, text=True, timeout=30)
+    try:
+        r = subprocess.run([KASSA, "--config", none, "serve", "--http-port", "0", "--lm-port",
+                            "0"], capture_output=True, text=True, timeout=15)
+        refused = (r.returncode, r.stderr)
+    except subprocess.TimeoutExpired:  # it served (run() killed it)
+        refused = (None, "still running after 15 s")
     check("no token: serve refuses to start (exit 2), naming --insecure-no-token",
-          r.returncode == 2 and "--insecure-no-token" in r.stderr and "api_token" in r.stderr,
-          (r.returncode, r.stderr))
+          refused[0] == 2 and "--insecure-no-token" in refused[1] and "api_token" in refused[1],
+          refused)
     S = Serve(KASSA, none, procs)
     S.p.kill()
     S.p.wait()
@@ -102,6 +114,42 @@ try:
     r = kassa(good, "cache", "sync", "--api-key-file", os.path.join(root, "nokey"))
     check("cache sync: an unreadable --api-key-file refused before any network",
           r.returncode == 2 and "nokey" in r.stderr, r.stderr)
+
+    # ---- text hygiene ----------------------------------------------------------------------
+    for name, raw, words in [("ESC", b"\xd0\xa5\xd0\xbb\xd0\xb5\xd0\xb1\x1b[31m", "control"),
+                             ("invalid UTF-8", b"\xd0\xa5\xff", "not UTF-8")]:
+        cat = os.path.join(root, "cat.csv")
+        with open(cat, "wb") as f:
+            f.write(b"gtin;name;price;vat;group;group_id;marking;strict;weighed;excise\n"
+                    b"4600000005058;" + raw + b";55.00;1;;0;0;0;0;0\n")
+        r = kassa(good, "cache", "import-catalogue", cat)
+        check(f"catalogue name with {name}: refused with line 2", r.returncode != 0
+              and "line 2" in r.stderr and words in r.stderr, (r.returncode, r.stderr))
+    bad_conf = os.path.join(root, "bad.conf")
+    with open(bad_conf, "w") as f:
+        f.write(f"[paths]\ndata = {root}/data\n[till]\napi_token = abc\x1bdef\n")
+    r = kassa(bad_conf, "fn", "status")
+    check("a config value with ESC: refused, the key named", r.returncode != 0
+          and "api_token" in r.stderr and "control" in r.stderr, (r.returncode, r.stderr))
+    S = Serve(KASSA, good, procs)
+    token = open(good).read().split("api_token = ")[1].split()[0]
+    st, j = harness.http_json(f"http://127.0.0.1:{S.api}/api/receipts",
+                              {"cashier": "Ива\x1b[2Jнова"},
+                              headers={"Authorization": "Bearer " + token})
+    check("a cashier's name with ESC over the API: 400 naming the field",
+          st == 400 and j.get("field") == "cashier", (st, j))
+    S.stop()
+    opdata = os.path.join(root, "operator")
+    os.makedirs(opdata)
+    km = '010460123450102621ab"c\\d\\x1d93abcd'
+    r = subprocess.run([OPERATOR, "--data", opdata, "status", km], capture_output=True,
+                       text=True, timeout=30)
+    try:
+        shown = json.loads(r.stdout)
+    except ValueError:
+        shown = None
+    check("kassa-operator status of a serial with a quote: valid JSON", shown is not None
+          and shown.get("found") is False and '"' in shown.get("ki", ""), (r.stdout, r.stderr))
 finally:
     stop_all(procs)
 sys.exit(finish(check, root))
