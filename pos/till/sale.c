@@ -338,8 +338,13 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier)
                          "INSERT INTO basket(k, operation, cashier, opened_ms) VALUES(1, ?, ?, ?)",
                          -1, &s, NULL) != SQLITE_OK)
     return SALE_ERR_STORAGE;
+  /* The name goes into the receipt (1021): folded as every document's text
+  ** is, control characters to spaces (issue 18). */
+  char name[65];
+  snprintf(name, sizeof name, "%s", cashier ? cashier : "");
+  fiscal_text_fold(name);
   sqlite3_bind_int(s, 1, operation);
-  sqlite3_bind_text(s, 2, cashier ? cashier : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, till_now_ms(t));
   rc = sqlite3_step(s) == SQLITE_DONE ? 0 : SALE_ERR_STORAGE;
   sqlite3_finalize(s);
