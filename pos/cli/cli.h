@@ -121,6 +121,10 @@ int cli_parse_verb(int argc, char **argv, const cli_option_t *options, size_t co
 int cli_secret(const char *command, const char *given, const char *file, const char *env, char *out,
                size_t size);
 
+/* After a write that failed: when the data directory is full or read-only
+** (pos/till/disk.h), one line saying so, in Russian and English, on stderr. */
+void cli_disk_why(const char *data_dir);
+
 /* Prints j (stolen; NULL is an allocation that failed) as one line of
 ** compact JSON on stdout: 0, or -1 when it could not be built. */
 int cli_print_json(json_t *j);

@@ -12,6 +12,7 @@
 ** the common messages are here (the contracts are in cli.h).
 */
 #include "pos/cli/cli.h"
+#include "pos/till/disk.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -171,4 +172,12 @@ int cli_print_json(json_t *j)
   printf("%s\n", text);
   free(text);
   return 0;
+}
+
+void cli_disk_why(const char *data_dir)
+{
+  till_disk_t disk = till_disk_diagnose(data_dir);
+  if (disk != TILL_DISK_OK)
+    fprintf(stderr, "kassa: %s / %s (%s)\n", till_disk_message(disk, true),
+            till_disk_message(disk, false), till_disk_name(disk));
 }

@@ -355,6 +355,7 @@ static int sync_cmd(const kassa_config_t *cfg, int argc, char **argv)
   progress_end(&pr);
   if (rc == SYNC_ERR_CACHE) {
     status = cache_refused("a page of the operator's feed was not stored", res.cache_rc, c);
+    cli_disk_why(cfg->data_dir);
     goto done;
   }
   if (rc != 0) {

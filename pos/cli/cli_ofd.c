@@ -36,7 +36,8 @@
 
 /* TLS for every link of one command, when the configuration asks for it. */
 typedef struct links {
-  ofd_tls_t *tls; /* NULL: plain TCP */
+  ofd_tls_t *tls;       /* NULL: plain TCP */
+  const char *data_dir; /* why a write failed (cli_disk_why) */
 } links_t;
 
 static const char ofd_usage[] =
@@ -105,6 +106,7 @@ static int links_open(const kassa_config_t *cfg, links_t *l)
 {
   char detail[512];
   l->tls = NULL;
+  l->data_dir = cfg->data_dir;
   if (!cfg->ofd_tls) return 0;
   ofd_tls_options_t o = {cfg->ofd_ca_file[0] ? cfg->ofd_ca_file : NULL, NULL};
   int rc = ofd_tls_create(&o, &l->tls, detail, sizeof detail);
@@ -272,6 +274,7 @@ static int explain(const links_t *l, const char *peer, const char *host, uint16_
   if (rc == OFD_ERR_FN && st->fn_error)
     fprintf(stderr, "  %s\n  %s\n", fn_err_message(st->fn_error, true),
             fn_err_message(st->fn_error, false));
+  if (rc == OFD_ERR_FN && st->fn_error <= FN_ERR_IO) cli_disk_why(l->data_dir);
   return 1;
 }
 

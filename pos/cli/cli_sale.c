@@ -16,6 +16,7 @@
 #include "pos/cli/cli.h"
 #include "pos/print/receipt.h"
 #include "pos/till/check.h"
+#include "pos/till/disk.h"
 #include "pos/till/money.h"
 #include "pos/till/sale.h"
 #include "pos/till/till.h"
@@ -114,6 +115,16 @@ static void print_json(json_t *j)
 
 static int sale_failed(int rc, till_t *t)
 {
+  /* A write that failed: the data directory says why (issue 18). */
+  till_disk_t disk =
+      rc == SALE_ERR_STORAGE || (rc == SALE_ERR_FN && till_sale_fn_error(t) <= FN_ERR_IO)
+          ? till_disk_diagnose(till_config(t)->data_dir)
+          : TILL_DISK_OK;
+  if (disk != TILL_DISK_OK) {
+    fprintf(stderr, "kassa: %s / %s (%s)\n", till_disk_message(disk, true),
+            till_disk_message(disk, false), till_disk_name(disk));
+    return 1;
+  }
   fprintf(stderr, "kassa: %s / %s\n", sale_err_message(rc, true), sale_err_message(rc, false));
   if (rc == SALE_ERR_FN) {
     int e = till_sale_fn_error(t);

@@ -51,6 +51,7 @@
 #include "pos/till/accept.h"
 #include "pos/till/cache.h"
 #include "pos/till/check.h"
+#include "pos/till/disk.h"
 #include "pos/till/money.h"
 #include "pos/till/remark.h"
 #include "pos/till/sale.h"
@@ -539,6 +540,16 @@ static unsigned sale_status(int rc)
 /* A sale.h error; d (may be NULL) is the check's decision of a refusal. */
 static void fail_sale(api_t *api, api_response_t *rs, int rc, const check_decision_t *d)
 {
+  /* A write that failed: the data directory says why (issue 18), 507 for
+  ** a full disk, 503 for a read-only one. */
+  if (rc == SALE_ERR_STORAGE || (rc == SALE_ERR_FN && till_sale_fn_error(api->till) <= FN_ERR_IO)) {
+    till_disk_t disk = till_disk_diagnose(till_config(api->till)->data_dir);
+    if (disk != TILL_DISK_OK) {
+      fail_named(rs, disk == TILL_DISK_FULL ? 507 : 503, till_disk_name(disk),
+                 till_disk_message(disk, true), till_disk_message(disk, false), NULL, NULL, NULL);
+      return;
+    }
+  }
   if (rc == SALE_ERR_FN) {
     int frc = till_sale_fn_error(api->till);
     fail_fn(rs, frc ? frc : FN_ERR_FAILURE);

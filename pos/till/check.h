@@ -88,6 +88,7 @@ typedef enum check_reason {
   CHECK_EXPIRED,           /* "expired" */
   CHECK_PRICE_ABOVE_MAX,   /* "price_above_max": tobacco above its MRP */
   CHECK_PRICE_BELOW_MIN,   /* "price_below_min": tobacco below the minimum price */
+  CHECK_TILL_DISK,         /* "till_disk": the till's disk full or read-only (detail says) */
   CHECK__COUNT
 } check_reason_t;
 
