@@ -70,6 +70,7 @@
 ** quarters of them from one address; the excess is closed at accept. */
 #define REQUEST_DEADLINE_MS 30000
 #define CONNECTIONS_MAX     256
+#define BODIES_MAX          (128u * 1024u * 1024u) /* 503 beyond */
 
 /* A scripted answer for one code (/control/answer). */
 typedef struct script {
@@ -91,7 +92,8 @@ struct http_server {
   pthread_mutex_t scripts_lock;
   script_t scripts[SCRIPTS_MAX];
   size_t script_count;
-  conn_guard_t *guard; /* a whole request's deadline (common/conn_guard.h) */
+  conn_guard_t *guard;    /* a whole request's deadline (common/conn_guard.h) */
+  buffer_budget_t bodies; /* every body being read together: BODIES_MAX */
 };
 
 /* One request's body: BODY_MAX, a batch upload may be larger. */
@@ -527,7 +529,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   if (!q) { /* first call: headers only */
     if (!(q = calloc(1, sizeof *q))) return MHD_NO;
     q->limit = strcmp(url, BATCH_UPLOAD_PATH) == 0 ? BATCH_MAX_BYTES : BODY_MAX;
+    q->budget = &h->bodies;
     *state = q;
+    /* The true-api key is in the head: a wrong one is answered before a
+    ** byte of the body is read (issue 18). */
+    const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-KEY");
+    if (!strcmp(url, "/api/v4/true-api/codes/check") && (!key || strcmp(key, h->o.api_key) != 0))
+      return send_error(conn, 401, "invalid or missing X-API-KEY");
+    /* A body of known length is admitted whole or refused now, unread. */
+    const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    unsigned long long announced = length ? strtoull(length, NULL, 10) : 0;
+    if (announced && announced <= q->limit && buffer_reserve(q, (size_t)announced) != 0)
+      return send_error(conn, 503, "busy reading other requests: try again");
     return MHD_YES;
   }
   if (*upload_size) {
@@ -539,6 +552,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   conn_guard_disarm(h->guard, ci ? ci->socket_context : NULL); /* read whole: the clock stops */
   if (q->over) return send_error(conn, 413, "body too large");
+  if (q->busy) return send_error(conn, 503, "busy reading other requests: try again");
   if (strcmp(url, "/api/v4/true-api/cdn/info") == 0 && get) return cdn_info(h, conn);
   if (strcmp(url, "/api/v4/true-api/cdn/health/check") == 0 && get) {
     atomic_fetch_add(&h->health_checks, 1);
@@ -612,6 +626,8 @@ int http_start(const http_options_t *options, http_server_t **out)
   atomic_init(&h->health_checks, 0);
   atomic_init(&h->batches, 0);
   atomic_init(&h->stopping, 0);
+  atomic_init(&h->bodies.used, 0);
+  h->bodies.max = BODIES_MAX;
   pthread_mutex_init(&h->scripts_lock, NULL);
   n = snprintf(h->self, sizeof h->self, "http://127.0.0.1:%u", options->port);
   if (n < 0 || (size_t)n >= sizeof h->self) goto fail;

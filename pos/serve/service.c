@@ -53,7 +53,7 @@ struct service {
   uint16_t http_port, lm_port;
   FILE *log;
   atomic_int in_flight;
-  atomic_size_t body_bytes; /* body bytes buffered now, every request together */
+  buffer_budget_t bodies; /* body bytes buffered now, every request together */
   /* log_refusal's budget, shared by both polling threads (a race at the
   ** turn of a second lets a line more or less through, nothing worse) */
   atomic_llong log_second;  /* the second lines are counted in (ms / 1000) */
@@ -65,9 +65,7 @@ struct service {
 
 /* One request being read: its body, up to the route's limit. */
 typedef struct request {
-  buffer_t body;
-  size_t reserved; /* bytes of service.body_bytes this request holds */
-  bool busy;       /* dropped: the service's budget for bodies was spent */
+  buffer_t body; /* within service.bodies (SERVICE_BODY_BUDGET) */
 } request_t;
 
 static int64_t ms_now(void)
@@ -212,24 +210,6 @@ static void log_refusal(service_t *s, bool lm, const char *method, const char *p
   fflush(s->log);
 }
 
-/* Keeps a piece of a body when the request's limit and the service's
-** budget for buffered bodies (SERVICE_BODY_BUDGET, every request together)
-** allow; else drops it and marks the request over its limit or busy. */
-static int take_body(service_t *s, request_t *q, const char *data, size_t n)
-{
-  if (q->body.over || q->busy) return 0;
-  if (n <= q->body.limit - q->body.len) {
-    size_t before = atomic_fetch_add(&s->body_bytes, n);
-    if (before + n > SERVICE_BODY_BUDGET) {
-      atomic_fetch_sub(&s->body_bytes, n);
-      q->busy = true;
-      return 0;
-    }
-    q->reserved += n;
-  }
-  return buffer_append(&q->body, data, n);
-}
-
 /* The 503 of a request dropped because the bodies buffered by every
 ** request together reached SERVICE_BODY_BUDGET. */
 static void busy(bool lm, api_response_t *rs)
@@ -268,14 +248,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     *state = q;
     atomic_fetch_add(&s->in_flight, 1);
     q->body.limit = l->lm ? API_BODY_MAX : api_body_limit(method, path);
+    q->body.budget = &s->bodies;
     const char *length = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (length && strtoull(length, NULL, 10) > q->body.limit) q->body.over = true;
+    unsigned long long announced = length ? strtoull(length, NULL, 10) : 0;
+    if (announced > q->body.limit) q->body.over = true;
+    /* A body of known length is admitted whole or refused now, unread. */
+    else if (announced && buffer_reserve(&q->body, (size_t)announced) != 0)
+      q->body.busy = true;
     read_head(l, conn, method, path, addr, sizeof addr, &cred, &rq);
     pthread_mutex_lock(&s->lock);
     int gate = l->lm ? api_gate_lm(s->api, &rq, &rs) : api_gate(s->api, &rq, &rs);
     pthread_mutex_unlock(&s->lock);
     credentials_free(&cred);
-    if (gate == 0) return MHD_YES;
+    if (gate == 0 && q->body.busy) busy(l->lm, &rs);
+    if (gate == 0 && !q->body.busy) return MHD_YES;
     /* Refused on its head: answered now; whatever body follows is never
     ** read (libmicrohttpd closes the connection after the answer). */
     conn_guard_disarm(s->guard, slot_of(conn));
@@ -285,7 +271,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return ret;
   }
   if (*upload_size) {
-    if (take_body(s, q, upload, *upload_size) != 0) return MHD_NO;
+    if (buffer_append(&q->body, upload, *upload_size) != 0) return MHD_NO;
     *upload_size = 0;
     return MHD_YES;
   }
@@ -297,7 +283,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   memset(&rs, 0, sizeof rs);
   if (q->body.over) {
     api_too_large(l->lm, q->body.limit, &rs);
-  } else if (q->busy) {
+  } else if (q->body.busy) {
     busy(l->lm, &rs);
   } else {
     pthread_mutex_lock(&s->lock);
@@ -346,8 +332,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
   request_t *q = *state;
   (void)why;
   if (q) {
-    atomic_fetch_sub(&l->service->body_bytes, q->reserved);
-    buffer_free(&q->body);
+    bool large = q->body.cap > 1024 * 1024;
+    buffer_free(&q->body); /* gives its bytes back to service.bodies */
+    /* The heap pieces a large body grew through (4 KiB ... 128 KiB) go
+    ** back to the system too, not only its mapping. */
+    if (large) malloc_trim(0);
     free(q);
     atomic_fetch_sub(&l->service->in_flight, 1);
   }
@@ -453,6 +442,8 @@ int service_start(const service_options_t *o, service_t **out, char *err, size_t
     return -1;
   }
   atomic_init(&s->in_flight, 0);
+  atomic_init(&s->bodies.used, 0);
+  s->bodies.max = SERVICE_BODY_BUDGET;
   s->log = o->log;
   till_options_t to = {.config = o->config, .clock = o->clock, .clock_user = o->clock_user};
   if (till_open(&to, &s->till, err, err_size) != 0) goto fail;

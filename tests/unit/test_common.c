@@ -267,6 +267,33 @@ static void test_db(void **state)
   sqlite3_close(db);
 }
 
+/* Buffers sharing a budget: past it a piece is dropped and the buffer is
+** busy; freeing gives the bytes back (issue 18). */
+static void test_buffer_budget(void **state)
+{
+  (void)state;
+  buffer_budget_t budget = {.max = 1500};
+  buffer_t a = {.limit = 1000, .budget = &budget}, b = {.limit = 1000, .budget = &budget};
+  char piece[1000];
+  memset(piece, 'x', sizeof piece);
+  assert_int_equal(buffer_append(&a, piece, 1000), 0);
+  assert_false(a.busy);
+  assert_int_equal(buffer_append(&b, piece, 600), 0); /* 1600 > 1500: dropped */
+  assert_true(b.busy);
+  assert_int_equal(b.len, 0);
+  assert_int_equal(buffer_append(&b, piece, 10), 0); /* busy stays busy */
+  assert_int_equal(b.len, 0);
+  assert_int_equal(budget.used, 1000);
+  buffer_free(&a);
+  assert_int_equal(budget.used, 0);
+  buffer_t c = {.limit = 1000, .budget = &budget};
+  assert_int_equal(buffer_append(&c, piece, 600), 0);
+  assert_false(c.busy);
+  buffer_free(&c);
+  buffer_free(&b);
+  assert_int_equal(budget.used, 0);
+}
+
 /* The one UTF-8 validator (RFC 3629's rules) and the log escaper (issue 18). */
 static void test_text(void **state)
 {
@@ -317,6 +344,7 @@ int main(void)
       cmocka_unit_test(test_errtab),
       cmocka_unit_test(test_errtab_format),
       cmocka_unit_test(test_buffer),
+      cmocka_unit_test(test_buffer_budget),
       cmocka_unit_test(test_text),
       cmocka_unit_test(test_db),
   };
