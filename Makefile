@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 # ordinary build: KASSA_WERROR in CMakeLists.txt.
 WERROR ?= OFF
 
-.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos year clean deb deb-test format-check
+.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos year lanes clean deb deb-test format-check
 
 all: build
 
@@ -82,6 +82,18 @@ chaos: build
 YEAR_DAYS ?= 365
 year: build
 	python3 tests/integration/test_year.py $(BUILD)/kassa $(BUILD)/kassa-operator $(YEAR_DAYS)
+
+# Lanes of one store racing through a store node on their own PostgreSQL
+# (tests/integration/test_store_lanes.py): LANES `kassa serve`, LANE_CODES codes.
+# LANE_TIMEOUT_MS is the lanes' [store] timeout_ms: a lane that times out
+# rightly sells alone (a conflict), so on a shared 2-core host the run gives
+# the node 5 s; the 150 ms default is for a quiet store server.
+LANES ?= 30
+LANE_CODES ?= 5000
+LANE_TIMEOUT_MS ?= 5000
+lanes: build
+	STORE_TIMEOUT_MS=$(LANE_TIMEOUT_MS) python3 tests/integration/test_store_lanes.py \
+	        $(BUILD)/kassa $(BUILD)/kassa-operator $(LANES) $(LANE_CODES)
 
 bench: deps
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)

@@ -13,6 +13,8 @@ echo "compiler: $(${CC:-cc} --version | head -1)"
 python3 "$(dirname "$0")"/http_check.py "$build" --codes 1000000 --requests 5000
 # The outbox into kassa-operator on loopback, durable on both sides (messages/s).
 python3 "$(dirname "$0")"/outbox_flush.py "$build" --receipts 5000
+# Claims through one store node on its own PostgreSQL, 30 clients racing (claims/s, p50/p99).
+python3 "$(dirname "$0")"/store_claims.py "$build" --clients 30 --codes 5000
 # 10 M cached codes through HTTP, the sync rate, serve's memory and start-up:
 # needs a kassa-operator store with 10 M codes (docs/BENCHMARKS.md, "Cache
 # sync", says how to make one; it takes a quarter of an hour, so it is not

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 size_t codec_base64_encode_to(const void *data, size_t len, char *out)
 {
@@ -120,4 +121,42 @@ bool codec_hex_decode(const char *text, size_t text_len, uint8_t *out, size_t le
     out[i] = (uint8_t)(hi << 4 | lo);
   }
   return true;
+}
+
+size_t codec_percent_decode(const char *text, char *out, size_t cap)
+{
+  size_t n = 0;
+  int hi, lo;
+  if (!out || cap == 0) return 0;
+  for (const char *in = text ? text : ""; *in && n + 1 < cap;) {
+    if (in[0] == '%' && (hi = codec_hex_digit(in[1])) >= 0 && (lo = codec_hex_digit(in[2])) >= 0 &&
+        (hi | lo) != 0) {
+      out[n++] = (char)(hi * 16 + lo);
+      in += 3;
+    } else {
+      out[n++] = *in++;
+    }
+  }
+  out[n] = '\0';
+  return n;
+}
+
+char *codec_percent_encode(const char *text)
+{
+  static const char digits[] = "0123456789ABCDEF";
+  if (!text) return NULL;
+  char *out = malloc(strlen(text) * 3 + 1), *o = out;
+  if (!out) return NULL;
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    if ((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+        strchr("-_.!*'()", *p)) {
+      *o++ = (char)*p;
+    } else {
+      *o++ = '%';
+      *o++ = digits[*p >> 4];
+      *o++ = digits[*p & 15];
+    }
+  }
+  *o = '\0';
+  return out;
 }

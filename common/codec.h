@@ -62,4 +62,15 @@ int codec_hex_digit(char c);
 ** out[0..len); false for any other length or character. */
 bool codec_hex_decode(const char *text, size_t text_len, uint8_t *out, size_t len);
 
+/*
+** Percent escapes as RFC 1738 writes them in a URL (the local module's
+** cis strings): decode turns every %HH into its byte, except %00, which
+** stays as written (a NUL would cut the C string), into out (cap bytes,
+** NUL-terminated, cut to fit); it returns the length written. encode
+** escapes every byte but letters, digits and - _ . ! * ' ( ) as %HH in
+** upper case: malloc'd, NULL when out of memory or text is NULL.
+*/
+size_t codec_percent_decode(const char *text, char *out, size_t cap);
+char *codec_percent_encode(const char *text);
+
 #endif /* KASSA_COMMON_CODEC_H */

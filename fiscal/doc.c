@@ -862,6 +862,7 @@ int doc_build_receipt(const doc_header_t *h, const doc_receipt_t *r, bool correc
     if (agents) TRY(tlv_put_byte(&w, 1057, agents));
   }
   if (r->internet) TRY(tlv_put_byte(&w, 1125, 1));
+  TRY(PUT_TEXT_OPTIONAL(&w, 1008, r->buyer_contact));
   if (correction) {
     TRY(tlv_put_byte(&w, 1173, r->correction_type));
     TRY(tlv_begin_stlv(&w, 1174));
@@ -1864,6 +1865,9 @@ int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_recei
       r->internet = internet != 0;
       break;
     }
+    case 1008:
+      rc = get_text(&x, r->buyer_contact, sizeof r->buyer_contact);
+      break;
     case 1054:
       rc = tlv_get_byte(&x, &r->operation);
       break;

@@ -306,6 +306,7 @@ typedef struct doc_receipt {
   uint8_t correction_type; /* 1173 (31 only): 0 own, 1 by order */
   /* 1174 (31 only), an STLV: */
   bool internet;             /* 1125 = 1: a settlement over the internet (left out when false) */
+  char buyer_contact[65];    /* 1008: the buyer's phone or e-mail, "" none (left out) */
   uint32_t correction_date;  /* 1178, date of the corrected settlement */
   char correction_basis[33]; /* 1179, number of the order ("" when own) */
   /* Read back by doc_parse_receipt() (the builder computes its own): the

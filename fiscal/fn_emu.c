@@ -1749,6 +1749,7 @@ static int receipt_close(emu_t *e, const fn_payments_t *pay, const fn_correction
   r->prepaid = pay->prepaid;
   r->credit = pay->credit;
   r->other = pay->other;
+  snprintf(r->buyer_contact, sizeof r->buyer_contact, "%s", pay->buyer_contact);
   /* The rules of 1214 (doc_payment_rules): which lines each form may pay. */
   if (doc_payment_rules(r) != 0) {
     rc = FN_ERR_VALUE;

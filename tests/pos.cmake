@@ -25,6 +25,10 @@ set_tests_properties(cli_cache PROPERTIES TIMEOUT 180)
 add_library(kassa_till_fixture STATIC support/till_fixture.c)
 target_link_libraries(kassa_till_fixture PUBLIC kassa_pos kassa_test_support)
 kassa_unit_test(test_till SOURCES unit/test_till.c LIBS kassa_pos kassa_till_fixture)
+# A receipt in one call, the keys of safe retries and the local module's
+# sold-goods table on the same register, without a network.
+kassa_unit_test(test_full_receipt SOURCES unit/test_full_receipt.c
+                LIBS kassa_pos kassa_till_fixture)
 # Goods acceptance (pos/till/accept.h): UTD and list import, comparison, the
 # decision against a real cache; `kassa accept` end to end; the UTD fuzzer.
 kassa_unit_test(test_accept SOURCES unit/test_accept.c LIBS kassa_pos)
@@ -119,6 +123,29 @@ add_test(NAME secure_defaults
                  $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(secure_defaults PROPERTIES TIMEOUT 120)
+# The local-module port as the 2025 manual describes it, its examples sent
+# as printed (tests/data/lm/), every field and error code.
+add_test(NAME serve_lm_manual
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_lm_manual.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(serve_lm_manual PROPERTIES TIMEOUT 180)
+# A receipt in one call from a front end (four lines: two marked, weighed,
+# an agent's), killed between the FN's close and the answer, retried with
+# its Idempotency-Key: one receipt, two identical answers.
+add_test(NAME serve_frontend_receipt
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_frontend_receipt.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(serve_frontend_receipt PROPERTIES TIMEOUT 180)
+# ATOL-style JSON tasks: shifts, cash, FN info, marking-code validation,
+# unknown tasks, the uuid as idempotency key, and the same receipt as the
+# one-call receipt compared tag by tag.
+add_test(NAME serve_atol_tasks
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_atol_tasks.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(serve_atol_tasks PROPERTIES TIMEOUT 180)
 # `kassa serve`'s background work (pos/serve/background.h): keys, sync and
 # delivery with nobody running a command, and the sender's retry.
 add_test(NAME serve_background
@@ -202,6 +229,26 @@ add_test(NAME permissive
                  ${CMAKE_CURRENT_SOURCE_DIR}/data/permissive/cases.json
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(permissive PROPERTIES TIMEOUT 240)
+
+# The contract (docs/openapi.yaml, OpenAPI 3.1): validated by an npm
+# validator, every route of api.c and lm.c documented, and every answer the
+# HTTP API tests receive (test_api, test_serve_background and the three
+# drop-in tests) checked against it. They record their exchanges
+# into build/contract/ (KASSA_CONTRACT_RECORD); the contract test requires
+# them (a fixture), so `ctest -R contract` runs them first.
+file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/contract)
+foreach(recording serve_api serve_background serve_lm_manual serve_frontend_receipt
+                  serve_atol_tasks)
+  set_property(TEST ${recording} APPEND PROPERTY ENVIRONMENT
+               KASSA_CONTRACT_RECORD=${CMAKE_BINARY_DIR}/contract/${recording}.jsonl)
+  set_property(TEST ${recording} APPEND PROPERTY FIXTURES_SETUP contract_records)
+endforeach()
+add_test(NAME contract_openapi
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/contract/run.py
+                 ${PROJECT_SOURCE_DIR}/docs/openapi.yaml ${PROJECT_SOURCE_DIR}/pos/serve/api.c
+                 ${PROJECT_SOURCE_DIR}/pos/serve/lm.c ${CMAKE_BINARY_DIR}/contract)
+set_tests_properties(contract_openapi PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77
+                     FIXTURES_REQUIRED contract_records)
 # The docs as their readers run them: every shell line of README.md and every
 # curl example of docs/API.md, in order, on a fresh till and kassa-operator
 # (issue 23; the marks it understands are in README.md and the script).

@@ -51,11 +51,12 @@ static int sd_notify(int unset, const char *state)
 #include "pos/serve/service.h"
 
 static const char serve_usage[] =
-    "usage: kassa serve [--http-port N] [--lm-port N] [--insecure-no-token]\n"
+    "usage: kassa serve [--http-port N] [--lm-port N] [--store URL] [--insecure-no-token]\n"
     "\n"
     "Runs the till as a service on 127.0.0.1 until SIGTERM or SIGINT:\n"
     "  --http-port N  the HTTP JSON API (default [service] http_port, 8780)\n"
     "  --lm-port N    the local-module compatible endpoints (default [service] lm_port, 5995)\n"
+    "  --store URL    the store node the lane claims and publishes through ([store] url)\n"
     "0 picks a free port; the line printed when ready names the ports bound.\n"
     "Without [till] api_token the service refuses to start: --insecure-no-token\n"
     "starts it anyway (loopback only, as always), with a warning.\n"
@@ -131,10 +132,11 @@ int cli_serve(const kassa_config_t *cfg, int argc, char **argv)
   int sig = 0;
   service_t *s = NULL;
 
-  const char *http = NULL, *lm = NULL;
+  const char *http = NULL, *lm = NULL, *store = NULL;
   bool help = false, insecure = false;
   const cli_option_t options[] = {{"http-port", 0, &http, NULL},
                                   {"lm-port", 0, &lm, NULL},
+                                  {"store", 0, &store, NULL},
                                   {"help", 'h', NULL, &help},
                                   {"insecure-no-token", 0, NULL, &insecure}};
   int at;
@@ -161,6 +163,17 @@ int cli_serve(const kassa_config_t *cfg, int argc, char **argv)
     return 2;
   }
   if (check_secrets(cfg, insecure) != 0) return 2;
+  /* --store URL: [store] url for this run (the lane joins a store node). */
+  static kassa_config_t with_store;
+  if (store) {
+    with_store = *cfg;
+    if (strlen(store) >= sizeof with_store.store_url) {
+      fprintf(stderr, "kassa serve: --store URL too long\n");
+      return 2;
+    }
+    snprintf(with_store.store_url, sizeof with_store.store_url, "%s", store);
+    o.config = &with_store;
+  }
   const char *fake = getenv("KASSA_FAKE_NOW");
   if (fake && *fake) o.clock = fn_clock_ms;
 

@@ -45,6 +45,8 @@ static const command_t commands[] = {
     {"serve", cli_serve, "the till as a service: HTTP JSON API and local-module endpoints"},
     {"cache", cli_cache, "the local code cache: status, sync, catalogue, lookup, blocks, pool"},
     {"print", cli_print, "a receipt on an ESC/POS printer (58/80 mm); its QR code as PNG"},
+    {"store", cli_store, "the store node the lanes share (PostgreSQL): serve, conflicts"},
+    {"device", cli_device, "a cash register (Shtrih-M): probe what it says about itself"},
 };
 
 static void usage(FILE *out)

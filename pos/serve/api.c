@@ -53,6 +53,7 @@
 #include "pos/till/check.h"
 #include "pos/till/disk.h"
 #include "pos/till/money.h"
+#include "pos/till/lane_store.h"
 #include "pos/till/remark.h"
 #include "pos/till/sale.h"
 #include "pos/till/till_json.h"
@@ -76,6 +77,7 @@ struct api {
   api_limiter_t pin;                    /* the manager PIN */
   api_background_t background;
   void *background_user;
+  json_t *atol_validation; /* atol.c: the marking-code validation under way, or NULL */
 };
 
 /* ---- small pieces ------------------------------------------------------------ */
@@ -142,6 +144,11 @@ void api_uuid(char out[37])
 }
 
 till_t *api_till(api_t *api) { return api->till; }
+
+const char *api_query(const api_request_t *rq, const char *name)
+{
+  return rq && rq->query && name ? rq->query(rq->query_user, name) : NULL;
+}
 int64_t api_monotonic_ms(api_t *api) { return api->clock(api->clock_user); }
 
 int api_create(const api_options_t *o, api_t **out)
@@ -159,7 +166,13 @@ int api_create(const api_options_t *o, api_t **out)
   return 0;
 }
 
-void api_destroy(api_t *api) { free(api); }
+void api_destroy(api_t *api)
+{
+  if (api) json_decref(api->atol_validation);
+  free(api);
+}
+
+json_t **api_atol_validation(api_t *api) { return &api->atol_validation; }
 
 void api_response_free(api_response_t *rs)
 {
@@ -264,6 +277,13 @@ static void fail_named(api_response_t *rs, unsigned status, const char *name, co
   api_send_json(rs, status, j);
 }
 
+int api_fail(api_response_t *rs, unsigned status, const char *name, const char *ru, const char *en,
+             json_t *extra)
+{
+  fail_named(rs, status, name, ru, en, NULL, NULL, extra);
+  return -1;
+}
+
 static void fail(api_response_t *rs, api_err_t e, const char *more_ru, const char *more_en)
 {
   fail_named(rs, api_errors[e].status, api_errors[e].name, api_errors[e].ru, api_errors[e].en,
@@ -291,6 +311,8 @@ static void fail_fn(api_response_t *rs, int rc)
              fn_err_message(rc, false), NULL, NULL,
              json_pack("{s:s,s:s}", "fn_error", fn_err_name(rc), "fn_code", code));
 }
+
+void api_fail_fn(api_response_t *rs, int fn_rc) { fail_fn(rs, fn_rc); }
 
 /* ---- JSON of the till's structures ------------------------------------------ */
 
@@ -413,7 +435,8 @@ static void locked(api_response_t *rs, int64_t left_ms, bool lm)
   if (lm) {
     rs->error = "too_many_attempts";
     api_send_json(rs, 429,
-                  json_pack("{s:i,s:s}", "errorCode", 429, "errorMessage",
+                  json_pack("{s:i,s:s,s:s}", "errorCode", 429, "reason",
+                            "Too many wrong attempts: wait and try again.", "errorMessage",
                             "Too many wrong attempts: wait and try again."));
     return;
   }
@@ -430,8 +453,12 @@ static void unauthorized(api_response_t *rs, bool lm)
   if (lm) {
     rs->error = api_errors[E_UNAUTHORIZED].name;
     rs->authenticate = "Basic realm=\"kassa local module\", charset=\"UTF-8\"";
+    /* 4010: the local-module manual's "wrong credentials". */
     api_send_json(rs, 401,
-                  json_pack("{s:i,s:s}", "errorCode", 401, "errorMessage",
+                  json_pack("{s:i,s:s,s:s}", "errorCode", 4010, "reason",
+                            "Неверные учётные данные. Basic authentication with the API token as "
+                            "the password is required.",
+                            "errorMessage",
                             "Basic authentication with the API token as the password is "
                             "required."));
     return;
@@ -510,6 +537,11 @@ static int check_manager(api_t *api, const api_request_t *rq, api_response_t *rs
   api_limiter_fail(&api->pin, now);
   fail(rs, E_PIN_WRONG, NULL, NULL);
   return -1;
+}
+
+int api_check_manager(api_t *api, const api_request_t *rq, api_response_t *rs)
+{
+  return check_manager(api, rq, rs);
 }
 
 /* ---- sale errors ------------------------------------------------------------ */
@@ -664,6 +696,10 @@ static void h_status(api_t *api, const api_request_t *rq, json_t *body, const ui
   put(ca, "synced", json_integer((json_int_t)st.cache.synced));
   put(ca, "op_blocked", json_integer((json_int_t)st.cache.op_blocked));
   put(ca, "stale_hours", json_integer(cfg->cache_stale_hours ? cfg->cache_stale_hours : 72));
+  unsigned store_owed = 0;
+  const char *store_state = lane_store_state(api->till, &store_owed);
+  if (store_state[0]) /* [store] url: the store node's link (lane_store.h) */
+    put(j, "store", json_pack("{s:s,s:i}", "state", store_state, "documents_owed", store_owed));
   json_t *warnings = json_array();
   json_t *owarn = json_object_get(ob, "warnings");
   size_t i;
@@ -919,6 +955,29 @@ static json_t *qr_png_json(const char *qr)
   json_t *j = b64 ? json_string(b64) : json_null();
   free(b64);
   return j;
+}
+
+json_t *api_qr_png(const char *qr) { return qr_png_json(qr); }
+
+static void h_receipt_full(api_t *api, const api_request_t *rq, json_t *body,
+                           const uint32_t *params, api_response_t *rs)
+{
+  (void)params;
+  receipt_full_handle(api, rq, body, rs);
+}
+
+static void h_atol_post(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
+                        api_response_t *rs)
+{
+  (void)params;
+  atol_handle_post(api, rq, body, rs);
+}
+
+static void h_atol_get(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
+                       api_response_t *rs)
+{
+  (void)body, (void)params;
+  atol_handle_get(api, rq->path + strlen("/api/v2/requests/"), rs);
 }
 
 static void h_pay(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
@@ -1635,6 +1694,9 @@ static const route_t routes[] = {
     {"POST", "/api/receipts/current/items/without-code", h_item_without_code, MANAGER},
     {"DELETE", "/api/receipts/current/items/{n}", h_item_remove, 0},
     {"POST", "/api/receipts/current/pay", h_pay, 0},
+    {"POST", "/api/receipts/full", h_receipt_full, 0},
+    {"POST", "/api/v2/requests", h_atol_post, 0},
+    {"GET", "/api/v2/requests/{s}", h_atol_get, 0},
     {"GET", "/api/receipts/{n}/text", h_reprint, 0},
     {"POST", "/api/shift/open", h_shift_open, 0},
     {"POST", "/api/shift/close", h_shift_close, 0},
@@ -1646,7 +1708,8 @@ static const route_t routes[] = {
     {"DELETE", "/api/blocks", h_block_remove, MANAGER},
 };
 
-/* Matches path against pattern segment by segment; numbers into params. */
+/* Matches path against pattern segment by segment; numbers into params
+** ("{n}"); "{s}" takes a name segment, which the handler reads from the path. */
 static bool match(const char *pattern, const char *path, uint32_t *params)
 {
   size_t np = 0;
@@ -1659,6 +1722,14 @@ static bool match(const char *pattern, const char *path, uint32_t *params)
       params[np++] = (uint32_t)v;
       pattern += 3;
       path = end;
+      continue;
+    }
+    if (!strncmp(pattern, "{s}", 3)) {
+      /* A name segment (an ATOL task's uuid): 1..64 of [A-Za-z0-9_-]. */
+      size_t n = strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+      if (n == 0 || n > 64 || (path[n] && path[n] != '/')) return false;
+      pattern += 3;
+      path += n;
       continue;
     }
     if (*pattern != *path) return false;
@@ -1679,9 +1750,10 @@ void api_too_large(bool lm, size_t limit, api_response_t *rs)
   char ru[96], en[96];
   if (lm) {
     rs->error = api_errors[E_TOO_LARGE].name;
-    api_send_json(
-        rs, 413,
-        json_pack("{s:i,s:s}", "errorCode", 413, "errorMessage", "The request body is too large."));
+    api_send_json(rs, 413,
+                  json_pack("{s:i,s:s,s:s}", "errorCode", 413, "reason",
+                            "The request body is too large.", "errorMessage",
+                            "The request body is too large."));
     return;
   }
   snprintf(ru, sizeof ru, "Не более %zu байт.", limit);
@@ -1765,7 +1837,10 @@ void api_handle(api_t *api, const api_request_t *rq, api_response_t *rs)
     return;
   }
   till_set_manager_present(api->till, manager);
-  route->handler(api, rq, body, params, rs);
+  if (retry_before(api, rq, body, rs) == 0) { /* a repeat is answered there */
+    route->handler(api, rq, body, params, rs);
+    retry_after(api, rq, rs);
+  }
   till_set_manager_present(api->till, false);
   json_decref(body);
   if (!rs->body && rs->status == 0) rs->status = 500;

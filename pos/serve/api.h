@@ -102,10 +102,18 @@ typedef struct api_request {
   const char *manager_pin;   /* X-Manager-PIN header */
   const char *basic_user;    /* HTTP Basic credentials, decoded (LM port) */
   const char *basic_password;
-  const char *client_id; /* X-ClientId header (LM port) */
-  uint16_t port;         /* the port the request came in on (Host check) */
-  const char *source;    /* the peer's address as text (the lock-out's key), or NULL */
+  const char *client_id;       /* X-ClientId header (LM port) */
+  uint16_t port;               /* the port the request came in on (Host check) */
+  const char *idempotency_key; /* Idempotency-Key header, or NULL */
+  /* The query string's arguments, percent-decoded: query(query_user, name)
+  ** is the value of name or NULL (query NULL: no arguments). */
+  const char *(*query)(void *query_user, const char *name);
+  void *query_user;
+  const char *source; /* the peer's address as text (the lock-out's key), or NULL */
 } api_request_t;
+
+/* The query argument name of rq, or NULL. */
+const char *api_query(const api_request_t *rq, const char *name);
 
 /* One response; free it with api_response_free(). */
 typedef struct api_response {
@@ -180,14 +188,21 @@ bool api_is_page_path(const char *path);
 void api_handle(api_t *api, const api_request_t *rq, api_response_t *rs);
 
 /*
-** Answers one request to the local-module port (lm.c): GET /api/v1/status,
-** POST /api/v1/cis/outCheck, POST /api/v2/cis/outCheck, with the field
-** names and error codes of the Chestny ZNAK local module (DOMAIN §6):
-** HTTP 400 with errorCode 4045 while the cache was never synced, 4050 when
-** it is stale. Basic auth password = [till] api_token when one is set;
+** Answers one request to the local-module port (lm.c): every method of
+** the 2025 local-module manual (status, init, safe_init, changePassword,
+** stats, config, outCheck v1/v2 with their GET forms, cis/sell, cis/return,
+** cis/sold/check, cis/sold), with its field names and error codes: HTTP 400
+** with errorCode 4045 while the cache was never synced, 4050 when it is
+** stale, 401 / 4010 for a wrong password. Basic auth password (or
+** "Authorization: Token T") = [till] api_token when one is set;
 ** X-ClientId, when sent, must be this till's FN number.
 */
 void api_handle_lm(api_t *api, const api_request_t *rq, api_response_t *rs);
+
+/* The local-module routes, for the contract test (docs/openapi.yaml):
+** how many, and the i-th one's method and path (NULL beyond the last). */
+size_t api_lm_route_count(void);
+void api_lm_route(size_t i, const char **method, const char **path);
 
 /* ---- shared by api.c and lm.c ------------------------------------------------ */
 
@@ -232,8 +247,49 @@ int api_check_token(api_t *api, const char *given, bool lm, const char *source, 
 int api_gate(api_t *api, const api_request_t *rq, api_response_t *rs);
 int api_gate_lm(api_t *api, const api_request_t *rq, api_response_t *rs);
 
+/* The manager PIN gate (X-Manager-PIN): 0, or -1 with rs filled (403 /
+** 429). A return gives money back: a manager's decision on every door. */
+int api_check_manager(api_t *api, const api_request_t *rq, api_response_t *rs);
+
 /* Host header check shared by both ports: loopback names only. */
 bool api_host_ok(const char *host, uint16_t port);
+
+/* The routes outside api.c (receipt_full.c, atol.c, retry.c) answer
+** errors in the API's shape: {"ok":false,"error":name,"message_ru",
+** "message_en"} plus extra's fields (stolen, may be NULL), with status.
+** Returns -1, so a reader can return it. api_fail_fn: the FN refused (409;
+** 500 for the emulator's disk), naming its rule. */
+int api_fail(api_response_t *rs, unsigned status, const char *name, const char *ru, const char *en,
+             json_t *extra);
+void api_fail_fn(api_response_t *rs, int fn_rc);
+
+/* Routes and gates defined outside api.c (declared here, so api.c needs
+** no header of theirs and nothing circles back):
+** receipt_full_handle (receipt_full.c) answers POST /api/receipts/full.
+** retry_before / retry_after (retry.c): safe retries around every
+** state-changing request that carries an Idempotency-Key header.
+** retry_before() runs before the route's handler: 1 when it answered (a
+** stored answer again, the receipt a crash swallowed made again from the
+** archive, or a refusal: a key used for another request is 422
+** idempotency_conflict, a malformed key 400), 0 when the handler is to run
+** (the key is then claimed, pending, with the FN's last document number).
+** retry_after() stores a 2xx answer with the key, and frees the key of any
+** other answer (nothing changed). */
+void receipt_full_handle(api_t *api, const api_request_t *rq, json_t *body, api_response_t *rs);
+/* atol.c: POST /api/v2/requests and GET /api/v2/requests/{uuid}, ATOL's
+** JSON tasks; the marking-code validation under way lives in the api
+** (api_atol_validation: a JSON object or NULL, owned by the api). */
+void atol_handle_post(api_t *api, const api_request_t *rq, json_t *body, api_response_t *rs);
+void atol_handle_get(api_t *api, const char *uuid, api_response_t *rs);
+json_t **api_atol_validation(api_t *api);
+/* atol.c: settles an ATOL request's claim a crash left pending (key
+** "atol:UUID", request the kept body), for retry.c. */
+void atol_settle(api_t *api, const char *key, uint32_t after_document, const char *request);
+int retry_before(api_t *api, const api_request_t *rq, json_t *body, api_response_t *rs);
+void retry_after(api_t *api, const api_request_t *rq, const api_response_t *rs);
+
+/* The receipt QR as a base64 PNG for the pages, or JSON null. */
+json_t *api_qr_png(const char *qr);
 
 /* A random (version 4) UUID as text, for reqId. */
 void api_uuid(char out[37]);

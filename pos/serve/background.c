@@ -189,6 +189,10 @@ static void run_sync(background_t *b, outcome_t *out)
   memset(&ro, 0, sizeof ro);
   ro.url = url;
   ro.api_key = b->cfg.trueapi_api_key;
+  if (b->cfg.store_url[0]) { /* a lane of a store: the node's feed has every lane's sales */
+    snprintf(url, sizeof url, "%s", b->cfg.store_url);
+    ro.api_key = b->cfg.store_token;
+  }
   if ((rc = registry_create(&ro, &reg)) != 0 || (rc = cache_open(path, &c)) != 0) {
     out->error = "setup";
     snprintf(out->detail, sizeof out->detail, "cannot open the cache or the feed (%d)", rc);
@@ -294,7 +298,8 @@ static void *thread_main(void *arg)
       next_ok = mono_ms() + (int64_t)b->cfg.send_interval_s * 1000;
     } else if (due == &b->sync) {
       run_sync(b, &o);
-      int64_t interval = (int64_t)b->cfg.sync_interval_min * 60000;
+      int64_t interval = b->cfg.store_url[0] ? (int64_t)b->cfg.store_sync_ms
+                                             : (int64_t)b->cfg.sync_interval_min * 60000;
       if (o.error) {
         /* A minute, doubling with each failure, at most the interval. */
         int64_t retry = SYNC_RETRY_MS << (b->sync.failures < 10 ? b->sync.failures : 10);
@@ -374,7 +379,8 @@ int background_start(const kassa_config_t *config, background_t **out, char *err
   b->sender.due_ms = now;
   b->keys.enabled = config->keys_refresh_days > 0;
   b->keys.due_ms = now;
-  b->sync.enabled = config->sync_interval_min > 0;
+  b->sync.enabled =
+      config->store_url[0] ? config->store_sync_ms > 0 : config->sync_interval_min > 0;
   b->sync.due_ms = now;
   if (pthread_create(&b->thread, NULL, thread_main, b) != 0) {
     snprintf(err, err_size, "Не удалось запустить поток. / Cannot start the thread.");

@@ -152,6 +152,12 @@ static void credentials_free(credentials_t *c)
   c->user = c->password = NULL;
 }
 
+/* api_request_t's query lookup: one argument of the connection's URL. */
+static const char *query_argument(void *user, const char *name)
+{
+  return MHD_lookup_connection_value(user, MHD_GET_ARGUMENT_KIND, name);
+}
+
 /* What the API needs from a request's head, into rq (strings borrowed
 ** from the connection, from path and addr, and from cred, which the caller
 ** frees). */
@@ -170,6 +176,10 @@ static void read_head(const listener_t *l, struct MHD_Connection *conn, const ch
   rq->method = method;
   rq->path = path;
   rq->query_width = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "width");
+  rq->query = query_argument;
+  rq->query_user = conn;
+  rq->idempotency_key = header(conn, "Idempotency-Key");
+  rq->authorization = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
   rq->host = header(conn, MHD_HTTP_HEADER_HOST);
   rq->content_type = header(conn, MHD_HTTP_HEADER_CONTENT_TYPE);
   rq->port = l->lm ? l->service->lm_port : l->service->http_port;
@@ -179,7 +189,6 @@ static void read_head(const listener_t *l, struct MHD_Connection *conn, const ch
     rq->basic_password = cred->password;
     rq->client_id = header(conn, "X-ClientId");
   } else {
-    rq->authorization = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
     rq->manager_pin = header(conn, "X-Manager-PIN");
   }
 }

@@ -22,6 +22,7 @@
 #include "ofd/trueapi.h"
 #include "pos/till/disk.h"
 #include "pos/till/fiscal_text.h"
+#include "pos/till/lane_store.h"
 #include "pos/till/state_internal.h"
 
 /* The reason table: the name (a contract), the sentence a person reads
@@ -139,6 +140,18 @@ static const struct {
                                "The price is below the minimum retail price (tobacco, nicotine "
                                "products).",
                                "Цена ниже минимальной", "Price below the minimum"},
+    [CHECK_STORE_HELD] = {"store_held", "Этот код уже в чеке на другой кассе магазина.",
+                          "This code is in an open receipt at another lane of the store.",
+                          "В чеке на другой кассе", "In another lane's receipt"},
+    [CHECK_STORE_SOLD] = {"store_sold", "Товар с этим кодом уже продан на кассе магазина.",
+                          "A good with this code has already been sold at a lane of the store.",
+                          "Продан на другой кассе", "Sold at another lane"},
+    [CHECK_STORE_OFFLINE] = {"store_offline",
+                             "Нет связи с сервером магазина; эту товарную группу без него не "
+                             "продают.",
+                             "No link to the store node; this product group is not sold without "
+                             "it.",
+                             "Нет связи с сервером магазина", "No link to the store node"},
     [CHECK_TILL_DISK] = {"till_disk", "Диск кассы не принимает запись: код не проверен.",
                          "The till's disk takes no writes: the code was not checked.",
                          "Диск кассы не пишет", "The till's disk failed"},
@@ -287,10 +300,19 @@ static int rule_parse(markcode_t *mc, const char *scan, size_t len, check_decisi
   return 0;
 }
 
-static int rule_catalogue(till_t *t, const markcode_t *mc, check_decision_t *d)
+static int rule_catalogue(till_t *t, const markcode_t *mc, const cache_product_t *given,
+                          check_decision_t *d)
 {
-  if (cache_product_get(t->cache, d->gtin, &d->product) != 0)
-    return refuse(d, CHECK_UNKNOWN_PRODUCT, d->gtin, NULL, NULL);
+  if (cache_product_get(t->cache, d->gtin, &d->product) != 0) {
+    if (!given) return refuse(d, CHECK_UNKNOWN_PRODUCT, d->gtin, NULL, NULL);
+    /* A front end's own product (check_scan_given): the marking rules
+    ** still apply, the group's only when it names one. */
+    d->product = *given;
+    snprintf(d->product.gtin, sizeof d->product.gtin, "%s", d->gtin);
+    d->has_product = true;
+    if (!d->marked) return 0;
+    if (!d->product.group[0]) return 0;
+  }
   d->has_product = true;
   if (!d->marked)
     return d->product.marking_required ? refuse(d, CHECK_MARK_REQUIRED, d->gtin, NULL, NULL) : 0;
@@ -337,7 +359,8 @@ static int rule_local(till_t *t, const markcode_t *mc, check_purpose_t purpose, 
     }
     if (d->product.strict && (!*have_row || row->local != CACHE_LOCAL_IN_STOCK))
       return refuse(d, CHECK_NOT_IN_STOCK, NULL, NULL, NULL);
-  } else if (!*have_row || row->local != CACHE_LOCAL_SOLD) {
+  } else if ((!*have_row || row->local != CACHE_LOCAL_SOLD) &&
+             !lane_store_sold_anywhere(t, d->ki)) {
     return refuse(d, CHECK_NOT_SOLD_HERE, NULL, NULL, NULL);
   }
   const char *batch = markcode_ai_value(mc, "10");
@@ -502,6 +525,15 @@ static int rule_oism(till_t *t, const fn_km_check_t *fc, unsigned budget_left, c
 {
   ofd_client_t *c = till_oism(t);
   fn_km_check_t ans;
+  /* A cash register asks the OISM itself (fn.h, FN_CAP_DEVICE_DELIVERS):
+  ** its check carries the answer's bits (4 answered, 8 may be sold), or
+  ** none came and the check goes on as without an answer. */
+  if (fn_capabilities(t->fn) & FN_CAP_DEVICE_DELIVERS) {
+    if (!(fc->check_result & 4)) return 0;
+    d->oism_answered = true;
+    d->tag2106 = fc->check_result;
+    return (fc->check_result & 8) ? 0 : refuse(d, CHECK_OISM_REFUSED, "2109", NULL, NULL);
+  }
   if (!c || budget_left == 0) return 0;
   if (ofd_km_request(t->fn, c, fc, (int)budget_left, &ans) != 0) return 0;
   d->oism_answered = true;
@@ -663,13 +695,35 @@ static int rule_expiry_price(till_t *t, const markcode_t *mc, const cache_code_t
   return 0;
 }
 
+/* The store node, last: a claim is a lease the lane holds, so it is taken
+** only for a code every other rule allowed (lane_store.h). */
+static int rule_store(till_t *t, check_decision_t *d)
+{
+  const char *detail = NULL;
+  if (!t->lane_store) return 0;
+  switch (lane_store_claim(t, d->ki, d->product.group, &detail)) {
+  case LANE_CLAIM_GRANTED:
+    d->store_claimed = true;
+    return 0;
+  case LANE_CLAIM_ALONE:
+    d->store_offline = true;
+    return 0;
+  case LANE_CLAIM_HELD:
+    return refuse(d, CHECK_STORE_HELD, detail, NULL, NULL);
+  case LANE_CLAIM_SOLD:
+    return refuse(d, CHECK_STORE_SOLD, detail, NULL, NULL);
+  default:
+    return refuse(d, CHECK_STORE_OFFLINE, detail, NULL, NULL);
+  }
+}
+
 /* ---- the pipeline ---------------------------------------------------------- */
 
 /* The pipeline; keep: an allowed code stays accepted in the FN (a sale
 ** line follows), else it is declined at once (a question only). */
 static int pipeline(till_t *t, const char *scan, size_t len, check_purpose_t purpose,
                     uint64_t price, const char *const *in_receipt, size_t in_receipt_count,
-                    bool keep, check_decision_t *out)
+                    bool keep, const cache_product_t *given, check_decision_t *out)
 {
   struct timespec start;
   markcode_t *mc = NULL;
@@ -694,7 +748,7 @@ static int pipeline(till_t *t, const char *scan, size_t len, check_purpose_t pur
   }
   memset(&row, 0, sizeof row);
   if (rule_parse(mc, scan, len, out)) goto done;
-  if (rule_catalogue(t, mc, out)) goto done;
+  if (rule_catalogue(t, mc, given, out)) goto done;
   if (price == 0) price = out->product.price;
   if (!out->marked) goto allow; /* a plain good: nothing more to check */
   out->planned =
@@ -715,6 +769,7 @@ static int pipeline(till_t *t, const char *scan, size_t len, check_purpose_t pur
     goto done_fn;
   if (purpose == CHECK_FOR_SALE && rule_expiry_price(t, mc, &row, have_row, price, out))
     goto done_fn;
+  if (purpose == CHECK_FOR_SALE && keep && rule_store(t, out)) goto done_fn;
   /* A question only: the decline is the one write the FN needs. */
   if (fn_km_accept(t->fn, out->normalized, out->normalized_len, keep) != 0 && keep) {
     refuse(out, CHECK_FN_REFUSED, "accept", NULL, NULL);
@@ -730,6 +785,7 @@ allow:
 done_fn:
   /* The FN holds the code as checked: a refusal takes it out again. */
   if (out->fn_checked) fn_km_accept(t->fn, out->normalized, out->normalized_len, false);
+  if (out->store_claimed) lane_store_release(t, out->ki); /* and the store's claim */
 done:
   out->elapsed_us = elapsed_us(&start);
   free(mc);
@@ -740,11 +796,18 @@ done:
 int check_scan(till_t *t, const char *scan, size_t len, check_purpose_t purpose, uint64_t price,
                const char *const *in_receipt, size_t in_receipt_count, check_decision_t *out)
 {
-  return pipeline(t, scan, len, purpose, price, in_receipt, in_receipt_count, true, out);
+  return pipeline(t, scan, len, purpose, price, in_receipt, in_receipt_count, true, NULL, out);
+}
+
+int check_scan_given(till_t *t, const char *scan, size_t len, check_purpose_t purpose,
+                     uint64_t price, const char *const *in_receipt, size_t in_receipt_count,
+                     const cache_product_t *given, check_decision_t *out)
+{
+  return pipeline(t, scan, len, purpose, price, in_receipt, in_receipt_count, true, given, out);
 }
 
 int check_probe(till_t *t, const char *scan, size_t len, check_purpose_t purpose, uint64_t price,
                 const char *const *in_receipt, size_t in_receipt_count, check_decision_t *out)
 {
-  return pipeline(t, scan, len, purpose, price, in_receipt, in_receipt_count, false, out);
+  return pipeline(t, scan, len, purpose, price, in_receipt, in_receipt_count, false, NULL, out);
 }

@@ -88,7 +88,11 @@ typedef enum check_reason {
   CHECK_EXPIRED,           /* "expired" */
   CHECK_PRICE_ABOVE_MAX,   /* "price_above_max": tobacco above its MRP */
   CHECK_PRICE_BELOW_MIN,   /* "price_below_min": tobacco below the minimum price */
-  CHECK_TILL_DISK,         /* "till_disk": the till's disk full or read-only (detail says) */
+  /* The store node (pos/till/lane_store.h), asked last, before the FN accepts. */
+  CHECK_STORE_HELD,    /* "store_held": in another lane's open basket */
+  CHECK_STORE_SOLD,    /* "store_sold": sold at a lane of this store */
+  CHECK_STORE_OFFLINE, /* "store_offline": no store node, and the group's policy refuses */
+  CHECK_TILL_DISK,     /* "till_disk": the till's disk full or read-only (detail says) */
   CHECK__COUNT
 } check_reason_t;
 
@@ -161,6 +165,8 @@ typedef struct check_decision {
   bool lm_checked;       /* ... and the cache answered as the local module (offline 1265) */
   uint8_t trueapi_tried; /* codes/check requests sent for this scan (0: nobody asked) */
   bool trueapi_probed;   /* ... one of them to a quarantined host (no other was left) */
+  bool store_claimed;    /* the store node granted the code to this lane */
+  bool store_offline;    /* the store node did not answer: sold on the lane's own decision */
   uint32_t elapsed_us;
 } check_decision_t;
 
@@ -175,6 +181,18 @@ typedef struct check_decision {
 */
 int check_scan(till_t *t, const char *scan, size_t len, check_purpose_t purpose, uint64_t price,
                const char *const *in_receipt, size_t in_receipt_count, check_decision_t *out);
+
+/*
+** check_scan() for a front end that brings its own product data (a
+** receipt in one call): when the catalogue has no product for the code's
+** GTIN, *given (may be NULL: then unknown_product as usual) stands in for
+** it: its price, weighed flag and group feed the rules, and a marked code
+** is held to the group's shape only when given->group names one. A
+** product the catalogue has is the catalogue's, as for any scan.
+*/
+int check_scan_given(till_t *t, const char *scan, size_t len, check_purpose_t purpose,
+                     uint64_t price, const char *const *in_receipt, size_t in_receipt_count,
+                     const cache_product_t *given, check_decision_t *out);
 
 /* The same decision as a question only (the API's check, `kassa sale
 ** check`): an allowed code is declined in the FN at once instead of kept

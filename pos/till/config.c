@@ -48,6 +48,12 @@ void kassa_config_defaults(kassa_config_t *cfg)
   cfg->price_max_rub = 1000000;
   cfg->quantity_max = 999;
   cfg->weight_max_kg = 100;
+  cfg->store_timeout_ms = 150;
+  cfg->store_lease_ms = 120000;
+  cfg->store_sync_ms = 1000;
+  snprintf(cfg->store_offline_refuse, sizeof cfg->store_offline_refuse, "%s", "tobacco");
+  snprintf(cfg->fn_backend, sizeof cfg->fn_backend, "emulator");
+  cfg->fn_password = 30;
 }
 
 void kassa_config_operator_url(const kassa_config_t *cfg, char *out, size_t size)
@@ -156,6 +162,7 @@ static const struct config_key {
     K("till", "cache_stale_hours", KEY_UINT, cache_stale_hours, "hours"),
     K("till", "manager_pin", KEY_TEXT, manager_pin, "a PIN"),
     K("till", "api_token", KEY_TEXT, api_token, "a token"),
+    K("till", "force_catalogue", KEY_BOOL, force_catalogue, "yes or no"),
     K("till", "tax_system", KEY_UINT, tax_system, "a tax system bit (1, 2, 4, 16, 32)"),
     K("till", "timezone", KEY_TEXT, timezone, "an IANA time zone (Europe/Moscow)"),
     K("trueapi", "cdn_url", KEY_TEXT, trueapi_cdn_url, "a URL"),
@@ -174,6 +181,15 @@ static const struct config_key {
     K("till", "price_max_rub", KEY_UINT, price_max_rub, "roubles"),
     K("till", "quantity_max", KEY_UINT, quantity_max, "pieces"),
     K("till", "weight_max_kg", KEY_UINT, weight_max_kg, "kilograms"),
+    K("store", "url", KEY_TEXT, store_url, "a URL (http://HOST:PORT)"),
+    K("store", "token", KEY_TEXT, store_token, "a token"),
+    K("store", "timeout_ms", KEY_UINT, store_timeout_ms, "milliseconds"),
+    K("store", "lease_ms", KEY_UINT, store_lease_ms, "milliseconds"),
+    K("store", "sync_ms", KEY_UINT, store_sync_ms, "milliseconds"),
+    K("store", "offline_refuse", KEY_TEXT, store_offline_refuse, "product groups (tobacco,lp)"),
+    K("fn", "backend", KEY_TEXT, fn_backend,
+      "emulator, shtrih:tcp:HOST:PORT or shtrih:serial:PORT"),
+    K("fn", "password", KEY_UINT, fn_password, "a password (a number)"),
 #undef K
 };
 

@@ -41,8 +41,10 @@ typedef struct kassa_config {
   uint32_t cache_stale_hours; /* [till] cache_stale_hours (72)          */
   char manager_pin[32];       /* [till] manager_pin ("": manager actions refused) */
   uint32_t tax_system;        /* [till] tax_system: 1055, one bit of the registered mask (1) */
-  char timezone[64];   /* [till] timezone: an IANA zone ("Europe/Moscow"); "": the machine's */
-  char api_token[128]; /* [till] api_token ("": the API needs no token) */
+  char timezone[64];    /* [till] timezone: an IANA zone ("Europe/Moscow"); "": the machine's */
+  char api_token[128];  /* [till] api_token ("": the API needs no token) */
+  bool force_catalogue; /* [till] force_catalogue: the catalogue's name, price, VAT win over
+                           a front end's in a receipt in one call (no) */
   /* [trueapi]: the permissive-mode online check. */
   char trueapi_cdn_url[256]; /* [trueapi] cdn_url ("": http://host:http_port) */
   char trueapi_api_key[128]; /* [trueapi] api_key                      */
@@ -64,6 +66,18 @@ typedef struct kassa_config {
   uint32_t price_max_rub;           /* [till] price_max_rub (1000000): a unit's price */
   uint32_t quantity_max;            /* [till] quantity_max (999): pieces in one line */
   uint32_t weight_max_kg;           /* [till] weight_max_kg (100): a weighed line */
+  /* [store]: the store node the lanes share (store/store.h); "" url: none,
+  ** the till decides alone as it always did. */
+  char store_url[256];       /* [store] url: http://HOST:PORT of `kassa store serve` */
+  char store_token[160];     /* [store] token: the node's bearer token */
+  uint32_t store_timeout_ms; /* [store] timeout_ms (150): then the lane decides alone */
+  uint32_t store_lease_ms;   /* [store] lease_ms (120000): a basket's claim lives this long */
+  uint32_t store_sync_ms;    /* [store] sync_ms (1000): kassa serve syncs its cache from the node */
+  char store_offline_refuse[128]; /* [store] offline_refuse ("tobacco"): groups refused offline */
+  /* [fn]: which FN the till drives (device/fn_shtrih.h, issue 22). */
+  char fn_backend[256]; /* [fn] backend: emulator | shtrih:tcp:HOST:PORT | shtrih:serial:PORT[@BAUD]
+                         */
+  uint32_t fn_password; /* [fn] password: the register's administrator password (30) */
 } kassa_config_t;
 
 /* The operator's HTTP base (true-api, the code feed, remarks, batches):

@@ -19,6 +19,7 @@
 #include "common/db.h"
 #include "common/errtab.h"
 #include "pos/till/fiscal_text.h"
+#include "pos/till/lane_store.h"
 #include "pos/till/money.h"
 #include "pos/till/state_internal.h"
 #include "scanner/markcode.h"
@@ -488,6 +489,7 @@ int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t 
       (rc = insert_line(t, l, scan, len, &id)) != 0) {
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
+    if (d->store_claimed) lane_store_release(t, d->ki);
     journal(t, scan, len, false);
     goto done;
   }
@@ -570,6 +572,7 @@ static int drop_lines(till_t *t, const sale_basket_t *b, uint32_t id, bool baske
     if ((id && l->id != id) || !l->marked) continue;
     fn_km_accept(t->fn, l->km, strlen(l->km), false);
     journal(t, l->km, strlen(l->km), false);
+    if (b->operation == DOC_OP_SALE) lane_store_release(t, l->ki);
   }
   return 0;
 fail:
@@ -662,6 +665,7 @@ static int finish(till_t *t, const sale_basket_t *b, uint32_t document)
 {
   int rc;
   if (till_replay(t, NULL) != 0) return SALE_ERR_STORAGE;
+  lane_store_publish(t); /* the store node hears of it (lane_store.h); quiet if down */
   if ((rc = record_pending(t, b, document)) != 0) return rc;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
   if (exec(t, "DELETE FROM line; DELETE FROM basket;") != SQLITE_OK) {
@@ -745,7 +749,11 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
   if (p->method > DOC_PAY_CREDIT_PAYMENT || (p->tendered && p->tendered < p->cash))
     return SALE_ERR_PAYMENT;
   uint64_t cash = p->cash, cashless = p->cashless;
-  fn_payments_t pay = {p->cash, p->cashless, p->prepaid, p->credit, p->other};
+  fn_payments_t pay = {.cash = p->cash,
+                       .cashless = p->cashless,
+                       .prepaid = p->prepaid,
+                       .credit = p->credit,
+                       .other = p->other};
   if (!d && !(d = scratch = malloc(sizeof *scratch))) return SALE_ERR_STORAGE;
   if (!(b = malloc(sizeof *b)) || !(item = malloc(sizeof *item))) {
     rc = SALE_ERR_STORAGE;

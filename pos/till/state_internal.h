@@ -24,9 +24,10 @@ struct till {
   trueapi_t *trueapi; /* lazily created */
   outbox_policy_t policy;
   char fn_number[17];
-  uint32_t fn_base;     /* the cache's global number before this FN's document 1 */
-  int last_fn_error;    /* of the last SALE_ERR_FN */
-  bool manager_present; /* the PIN was checked for this action (pos/till/money.h) */
+  uint32_t fn_base;              /* the cache's global number before this FN's document 1 */
+  int last_fn_error;             /* of the last SALE_ERR_FN */
+  struct lane_store *lane_store; /* [store] url: the store node (lane_store.h); NULL: none */
+  bool manager_present;          /* the PIN was checked for this action (pos/till/money.h) */
 };
 
 /*

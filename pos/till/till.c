@@ -14,10 +14,19 @@
 #include <string.h>
 
 #include "pos/till/disk.h"
+#include "pos/till/lane_store.h"
 #include "pos/till/sale.h"
 #include "pos/till/state_internal.h"
 
-void till_close(till_t *t) { till_state_close(t); }
+/* The store link (lane_store.h) sits above the state: the facade opens
+** and closes it around the state. */
+static void close_all(till_t *t)
+{
+  if (t) lane_store_close(t->lane_store);
+  till_state_close(t);
+}
+
+void till_close(till_t *t) { close_all(t); }
 
 /* A failed open whose cause is the data directory's file system (full, or
 ** read-only) says that instead (issue 18); -1 either way. */
@@ -45,10 +54,11 @@ int till_open(const till_options_t *o, till_t **out, char *err, size_t err_size)
     goto fail;
   }
   if (sale_recover(t, err, err_size) != 0) goto fail;
+  if (lane_store_open(t, &t->lane_store, err, err_size) != 0) goto fail;
   *out = t;
   return 0;
 fail:
-  till_state_close(t);
+  close_all(t);
   return open_failed(o, err, err_size);
 }
 

@@ -8,7 +8,8 @@
 ** (token and manager PIN correct, so the handlers themselves run). What
 ** must hold: no crash or sanitizer report; every answer is JSON with a
 ** status the API documents; an error answer carries its stable name.
-** Receipts may really open, fill and close: the FN's own rules apply.
+** Receipts may really open, fill and close: the FN's own rules apply;
+** so may receipts in one call and ATOL-style tasks.
 */
 #include <jansson.h>
 #include <stdint.h>
@@ -40,6 +41,8 @@ static const struct {
     {"POST", "/api/blocks"},
     {"DELETE", "/api/blocks"},
     {"GET", "/api/status"},
+    {"POST", "/api/receipts/full"},
+    {"POST", "/api/v2/requests"},
 };
 
 static api_t *api;

@@ -58,6 +58,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import free_ports, tamper  # noqa: E402
+from shop import record  # noqa: E402
 
 KASSA, OPERATOR = sys.argv[1], sys.argv[2]
 FN_NUMBER = "9999078900007001"
@@ -140,6 +141,8 @@ def request(port, method, path, body=None, token=None, pin=None, headers=None, r
     text = r.read()
     hdrs = dict(r.getheaders())
     conn.close()
+    if S and port in (S.api, S.lm):  # kassa serve's answers, for the contract check
+        record("lm" if port == S.lm else "api", method, path, r.status, hdrs, text)
     try:
         j = json.loads(text)
     except ValueError:
@@ -519,7 +522,7 @@ api_key = demo-key
           and j["inst"] == f"kassa-{FN_NUMBER}" and j["version"] and "dbVersion" in j
           and j["counters"]["codes"] >= 20, (st, j))
     st, j = lm("GET", "/api/v1/status", password="wrong")
-    check("LM wrong password: 401", st == 401 and j["errorCode"] == 401, (st, j))
+    check("LM wrong password: 401 / 4010", st == 401 and j["errorCode"] == 4010, (st, j))
     st, j = lm("GET", "/api/v1/status", password=None)
     check("LM no credentials: 401", st == 401, (st, j))
     st, j = lm("POST", "/api/v1/cis/outCheck", {"cis_list": [J_OPBLOCK, J_SALE, J_CHECK, "junk"]},
@@ -546,7 +549,7 @@ api_key = demo-key
     st, j = lm("POST", "/api/v1/cis/outCheck", {"cis_list": [J_CHECK]}, client_id="1" * 16)
     check("LM foreign X-ClientId: 403", st == 403, (st, j))
     st, j = lm("POST", "/api/v1/cis/outCheck", {"codes": []})
-    check("LM malformed body: 400", st == 400 and j["errorCode"] == 400, (st, j))
+    check("LM malformed body: 400 / 6010", st == 400 and j["errorCode"] == 6010, (st, j))
 
     # ---- SIGTERM while a check waits for a slow operator: the answer still comes -------
     st, j, _ = request(op_http, "POST", "/control/fault", {"mode": "slow", "ms": 800})

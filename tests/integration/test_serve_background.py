@@ -33,8 +33,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Checks, Operator, Serve, finish, free_ports, http_json, op,  # noqa: E402
+from harness import (Checks, Operator, Serve, finish, free_ports, op,  # noqa: E402
                      register_fn, run, snapshot)
+from shop import exchange  # noqa: E402
 
 KASSA, OPERATOR = sys.argv[1], sys.argv[2]
 FN_NUMBER = "9999078900007019"
@@ -53,9 +54,11 @@ def kassa(*args):
 
 
 def api(port, method, path, body=None):
-    """GET, or POST with a JSON body: (status, answer)."""
-    return http_json(f"http://127.0.0.1:{port}{path}", body,
-                     headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+    """GET, or POST with a JSON body: (status, answer), recorded for the
+    contract check (tests/integration/shop.py)."""
+    st, j, _ = exchange(port, "api", method, path, body,
+                        {"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+    return st, j
 
 
 def status(port):

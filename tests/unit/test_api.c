@@ -303,15 +303,16 @@ static void lm_before_sync(void **state)
   fixture_t *f = *state;
   char e[64];
   assert_int_equal(call(f, true, "GET", "/api/v1/status", NULL, NULL, NULL, e, sizeof e), 401);
+  assert_string_equal(e, "4010");
   assert_int_equal(call(f, true, "GET", "/api/v1/status", TOKEN, NULL, NULL, e, sizeof e), 200);
   assert_int_equal(call(f, true, "POST", "/api/v1/cis/outCheck", TOKEN, NULL,
                         "{\"cis_list\":[\"0104601234501026215Qbag!\"]}", e, sizeof e),
                    400);
   assert_string_equal(e, "4045");
-  assert_int_equal(call(f, true, "POST", "/api/v2/cis/outCheck", TOKEN, NULL,
-                        "{\"cis_list\":[\"not an object\"]}", e, sizeof e),
-                   400);
-  assert_string_equal(e, "400");
+  assert_int_equal(
+      call(f, true, "POST", "/api/v2/cis/outCheck", TOKEN, NULL, "{\"cis_list\":[5]}", e, sizeof e),
+      400);
+  assert_string_equal(e, "6020");
   assert_int_equal(call(f, true, "GET", "/api/v9/x", TOKEN, NULL, NULL, e, sizeof e), 404);
 }
 

@@ -149,6 +149,30 @@ static const errtab_t table[] = {
     ERRTAB_END("Неизвестно.", "Unknown."),
 };
 
+/* RFC 1738 escapes, as the local-module manual's examples write them:
+** "0104850013000162215aBcDe%2B%26zXy" is "...5aBcDe+&zXy". */
+static void test_percent(void **state)
+{
+  char out[64];
+  (void)state;
+  assert_int_equal(codec_percent_decode("0104850013000162215aBcDe%2B%26zXy", out, sizeof out), 29);
+  assert_string_equal(out, "0104850013000162215aBcDe+&zXy");
+  char *e = codec_percent_encode("0104850013000162215aBcDe+&zXy");
+  assert_non_null(e);
+  assert_string_equal(e, "0104850013000162215aBcDe%2B%26zXy");
+  free(e);
+  e = codec_percent_encode("04647297654361!VUyRMj-_.*'()~ \x1d");
+  assert_string_equal(e, "04647297654361!VUyRMj-_.*'()%7E%20%1D");
+  free(e);
+  /* %00 stays as written (a NUL would cut the string); a stray % too. */
+  codec_percent_decode("a%00b%zzc%4", out, sizeof out);
+  assert_string_equal(out, "a%00b%zzc%4");
+  /* Cut to fit, always terminated. */
+  assert_int_equal(codec_percent_decode("abcdef", out, 4), 3);
+  assert_string_equal(out, "abc");
+  assert_null(codec_percent_encode(NULL));
+}
+
 static void test_errtab(void **state)
 {
   (void)state;
@@ -341,6 +365,7 @@ int main(void)
       cmocka_unit_test(test_base64_vectors),
       cmocka_unit_test(test_base64_strict),
       cmocka_unit_test(test_hex),
+      cmocka_unit_test(test_percent),
       cmocka_unit_test(test_errtab),
       cmocka_unit_test(test_errtab_format),
       cmocka_unit_test(test_buffer),
