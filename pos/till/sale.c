@@ -419,10 +419,7 @@ static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, 
   return 0;
 }
 
-/* The money rules (pos/till/money.h) for line l of basket b: 0 (a
-** return's price may now be the code's sold price), or their SALE_ERR_*. */
-static int line_money(till_t *t, const sale_basket_t *b, const check_decision_t *d,
-                      uint64_t asked_price, sale_line_t *l)
+int sale_err_of_money(int verdict)
 {
   static const int errors_of[] = {
       [MONEY_OK] = 0,
@@ -433,6 +430,16 @@ static int line_money(till_t *t, const sale_basket_t *b, const check_decision_t 
       [MONEY_RETURN_UNITS] = SALE_ERR_RETURN_UNITS,
       [MONEY_STORAGE] = SALE_ERR_STORAGE,
   };
+  return verdict >= 0 && (size_t)verdict < sizeof errors_of / sizeof errors_of[0]
+             ? errors_of[verdict]
+             : SALE_ERR_STORAGE;
+}
+
+/* The money rules (pos/till/money.h) for line l of basket b: 0 (a
+** return's price may now be the code's sold price), or their SALE_ERR_*. */
+static int line_money(till_t *t, const sale_basket_t *b, const check_decision_t *d,
+                      uint64_t asked_price, sale_line_t *l)
+{
   money_line_t m = {.operation = b->operation,
                     .marked = l->marked,
                     .without_code = l->without_code,
@@ -446,7 +453,7 @@ static int line_money(till_t *t, const sale_basket_t *b, const check_decision_t 
   for (size_t i = 0; i < b->count; i++)
     if (!strcmp(b->lines[i].gtin, l->gtin)) m.basket_same_gtin++;
   money_verdict_t v = money_line_rules(t, &m);
-  if (v != MONEY_OK) return errors_of[v];
+  if (v != MONEY_OK) return sale_err_of_money(v);
   if (m.price != l->price && !line_total(m.price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
   l->price = m.price;
   return 0;

@@ -180,6 +180,9 @@ typedef struct sale_payment {
 */
 int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, check_decision_t *d);
 
+/* The SALE_ERR_* of a money rule broken (pos/till/money.h's verdict). */
+int sale_err_of_money(int verdict);
+
 /* The FN error (negative fn_err_t) of the last SALE_ERR_FN, 0 otherwise. */
 int till_sale_fn_error(const till_t *t);
 
