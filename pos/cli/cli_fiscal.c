@@ -29,7 +29,9 @@
 #include "pos/print/print.h"
 #include "pos/print/receipt.h"
 #include "pos/till/drawer.h"
+#include "pos/till/correction.h"
 #include "pos/till/fiscal_text.h"
+#include "pos/till/sale.h"
 #include "pos/till/till.h"
 
 #include <jansson.h>
@@ -571,6 +573,7 @@ static const char cash_usage[] =
 static const char correction_usage[] =
     "usage: kassa correction --operation income|refund --cash N --cashless N --vat RATE\n"
     "                        --reason TEXT [--order NUMBER --date YYYY-MM-DD]\n"
+    "                        [--prepaid N] [--credit N] [--other N] [--method M]\n"
     "                        [--cashier NAME] [--json]\n"
     "\n"
     "A correction receipt (document 31) for a settlement the till did not register\n"
@@ -578,7 +581,12 @@ static const char correction_usage[] =
     "Amounts in kopecks. RATE as written: 22, 22/122, 20, 20/120, 10, 10/110, 7, 7/107,\n"
     "5, 5/105, 0, none. --order and --date: a correction by the tax authority's order\n"
     "(1173 = 1, 1179 the order, 1178 the day corrected); without them it is on the\n"
-    "register's own initiative (1173 = 0), dated --date or today.\n";
+    "register's own initiative (1173 = 0), dated --date or today.\n"
+    "--prepaid (1215, an earlier prepayment offset), --credit (1216) and --other\n"
+    "(1217, counter-provision) are the other payment forms, in kopecks; the line's\n"
+    "settlement method (1214) is --method (as for `kassa sale pay`) or, without it,\n"
+    "credit when --credit is the whole amount, partial-credit when it is a part,\n"
+    "else full.\n";
 
 static const char *op_name(int op)
 {
@@ -609,9 +617,12 @@ static json_t *op_json(const doc_op_totals_t *o)
       json_array_append_new(vat, json_pack("{s:i,s:s,s:I}", "vat", v->value, "label", v->sum_label,
                                            "sum", (json_int_t)o->vat[v->value]));
   }
-  return json_pack("{s:I,s:I,s:I,s:I,s:o}", "count", (json_int_t)o->count, "total",
+  /* The five payment forms: 1136, 1138, 1218 (prepaid), 1219 (credit), 1220 (other). */
+  return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "count", (json_int_t)o->count, "total",
                    (json_int_t)o->total, "cash", (json_int_t)o->cash, "cashless",
-                   (json_int_t)o->cashless, "vat", vat ? vat : json_array());
+                   (json_int_t)o->cashless, "prepaid", (json_int_t)o->prepaid, "credit",
+                   (json_int_t)o->credit, "other", (json_int_t)o->other, "vat",
+                   vat ? vat : json_array());
 }
 
 static json_t *totals_json(const doc_totals_t *t)
@@ -637,6 +648,16 @@ static void op_text(const char *title, const doc_op_totals_t *o, bool payments)
     printf("  %-30s %5u  итог %12s  наличными %12s  безналичными %12s\n", title, o->count, a, b, c);
   else
     printf("  %-30s %5u  итог %12s\n", title, o->count, a);
+  /* The other forms (1218, 1219, 1220), when the operation had them. */
+  const struct {
+    const char *words;
+    uint64_t sum;
+  } forms[] = {{"предоплатой", o->prepaid}, {"в кредит", o->credit}, {"встречным", o->other}};
+  for (size_t i = 0; payments && i < sizeof forms / sizeof forms[0]; i++) {
+    if (!forms[i].sum) continue;
+    rub(forms[i].sum, a, sizeof a);
+    printf("  %-30s        %-16s %12s\n", "", forms[i].words, a);
+  }
   for (size_t i = 0; i < doc_vat_rate_count(); i++) {
     const doc_vat_rate_t *v = doc_vat_rate_at(i);
     if (!(o->vat_present & (1u << v->value))) continue;
@@ -878,24 +899,6 @@ end:
   return status;
 }
 
-/* --vat as written ("22", "22/122", "none") -> the 1199 value; 0 when not one. */
-static uint8_t vat_from_text(const char *s)
-{
-  static const struct {
-    const char *text;
-    uint8_t value;
-  } rates[] = {{"20", 1}, {"10", 2}, {"20/120", 3}, {"10/110", 4}, {"0", 5},   {"none", 6},
-               {"5", 7},  {"7", 8},  {"5/105", 9},  {"7/107", 10}, {"22", 11}, {"22/122", 12}};
-  char t[16];
-  size_t n = strlen(s);
-  if (!n || n >= sizeof t) return 0;
-  memcpy(t, s, n + 1);
-  if (t[n - 1] == '%') t[n - 1] = '\0';
-  for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++)
-    if (!strcmp(t, rates[i].text)) return rates[i].value;
-  return 0;
-}
-
 /* YYYY-MM-DD (2000..2099, a real day) -> midnight of that day, local time
 ** written as if UTC (days from the civil calendar, no time zone involved). */
 static bool date_parse(const char *s, uint32_t *out)
@@ -920,20 +923,26 @@ static bool date_parse(const char *s, uint32_t *out)
 int cli_correction(const kassa_config_t *cfg, int argc, char **argv)
 {
   const char *operation = NULL, *reason = NULL, *order = "", *date = NULL, *cashier = "";
-  unsigned long cash = 0, cashless = 0;
-  uint8_t vat = 0;
-  bool json = false, have_cash = false, have_cashless = false;
+  const char *method_text = NULL;
+  bool json = false;
   if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
     fputs(correction_usage, stdout);
     return 0;
   }
-  const char *cash_text = NULL, *cashless_text = NULL, *vat_text = NULL, *order_given = NULL,
-             *cashier_given = NULL;
+  /* The five forms in kopecks: --cash, --cashless, --prepaid, --credit, --other. */
+  const char *form_text[5] = {NULL};
+  const char *const form_name[5] = {"--cash", "--cashless", "--prepaid", "--credit", "--other"};
+  unsigned long form[5] = {0};
+  const char *vat_text = NULL, *order_given = NULL, *cashier_given = NULL;
   const cli_option_t options[] = {
       {"json", 0, NULL, &json},
       {"operation", 0, &operation, NULL},
-      {"cash", 0, &cash_text, NULL},
-      {"cashless", 0, &cashless_text, NULL},
+      {"cash", 0, &form_text[0], NULL},
+      {"cashless", 0, &form_text[1], NULL},
+      {"prepaid", 0, &form_text[2], NULL},
+      {"credit", 0, &form_text[3], NULL},
+      {"other", 0, &form_text[4], NULL},
+      {"method", 0, &method_text, NULL},
       {"vat", 0, &vat_text, NULL},
       {"reason", 0, &reason, NULL},
       {"order", 0, &order_given, NULL},
@@ -946,65 +955,58 @@ int cli_correction(const kassa_config_t *cfg, int argc, char **argv)
   if (order_given) order = order_given;
   if (cashier_given) cashier = cashier_given;
   const char *bad = NULL, *bad_value = NULL;
-  if (cash_text && !(have_cash = cli_number(cash_text, 0, (1UL << 48) - 1, &cash)))
-    bad = "--cash", bad_value = cash_text;
-  else if (cashless_text &&
-           !(have_cashless = cli_number(cashless_text, 0, (1UL << 48) - 1, &cashless)))
-    bad = "--cashless", bad_value = cashless_text;
-  else if (vat_text && (vat = vat_from_text(vat_text)) == 0)
+  bool any = false;
+  uint8_t vat = 0, method = 0;
+  for (int i = 0; i < 5 && !bad; i++) {
+    if (form_text[i] && !cli_number(form_text[i], 0, (1UL << 48) - 1, &form[i]))
+      bad = form_name[i], bad_value = form_text[i];
+    any |= form_text[i] != NULL;
+  }
+  if (!bad && vat_text && (vat = correction_vat_parse(vat_text)) == 0)
     bad = "--vat", bad_value = vat_text;
+  if (!bad && method_text && (method = sale_method_of(method_text)) == 0)
+    bad = "--method", bad_value = method_text;
   if (bad) {
     fprintf(stderr, "kassa correction: bad %s %s\n\n%s", bad, bad_value, correction_usage);
     return 2;
   }
-  uint8_t op = !operation                     ? 0
-               : !strcmp(operation, "income") ? DOC_OP_SALE
-               : !strcmp(operation, "refund") ? DOC_OP_SALE_RETURN
-                                              : 0;
-  fn_correction_t c = {.type = order[0] ? 1 : 0};
-  if (!op || !vat || !reason || !reason[0] || (!have_cash && !have_cashless) ||
-      cash + cashless == 0 || (order[0] && !date) || strlen(order) >= sizeof c.order_number ||
-      (date && !date_parse(date, &c.date))) {
+  correction_request_t r = {
+      .operation = !operation                     ? 0
+                   : !strcmp(operation, "income") ? DOC_OP_SALE
+                   : !strcmp(operation, "refund") ? DOC_OP_SALE_RETURN
+                                                  : 0,
+      .tax_system = (uint8_t)cfg->tax_system,
+      .vat = vat,
+      .method = method,
+      .pay = {form[0], form[1], form[2], form[3], form[4]},
+      .reason = reason,
+      .type = order[0] ? 1 : 0,
+      .order_number = order,
+      .cashier = cashier,
+  };
+  uint64_t total = (uint64_t)form[0] + form[1] + form[2] + form[3] + form[4];
+  if (!r.operation || !vat || !reason || !reason[0] || !any || total == 0 ||
+      total > (UINT64_C(1) << 48) - 1 || (order[0] && !date) || strlen(order) > 32 ||
+      (date && !date_parse(date, &r.date))) {
     fprintf(stderr,
-            "kassa correction: --operation income|refund, an amount (--cash/--cashless), --vat "
-            "and --reason are needed; --order needs --date\n\n%s",
+            "kassa correction: --operation income|refund, an amount (--cash, --cashless, "
+            "--prepaid, --credit or --other), --vat and --reason are needed; --order needs "
+            "--date\n\n%s",
             correction_usage);
     return 2;
   }
-  memcpy(c.order_number, order, strlen(order) + 1);
-  doc_item_t item;
-  memset(&item, 0, sizeof item);
-  /* 1030 holds at most 128 characters of CP866: fold what CP866 lacks,
-  ** then a longer reason ends at a word with "..." (it is printed). */
-  char *folded = strdup(reason);
-  if (!folded) return 1;
-  fiscal_text_fold(folded);
-  errtab_fit(item.name, sizeof item.name, folded, 128, "...");
-  free(folded);
-  fiscal_text_utf8_clean(item.name);
-  item.price = item.total = cash + cashless;
-  item.quantity = (doc_quantity_t){1, 0};
-  item.vat = vat;
-  item.subject = 1;
-  item.payment_method = 4;
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_doc_result_t res;
-  int rc = fn_receipt_begin(fn, op, (uint8_t)cfg->tax_system, cashier);
-  if (rc == 0) rc = fn_receipt_add(fn, &item);
-  if (rc == 0) rc = fn_correction_close(fn, cash, cashless, &c, &res);
-  if (rc != 0) {
-    fn_status_t st;
-    if (fn_status(fn, &st) == 0 && st.receipt_open) fn_receipt_cancel(fn);
-    fn_free(fn);
-    return refused("the correction receipt", rc);
-  }
+  int rc = correction_close(fn, &r, &res);
   fn_free(fn);
+  if (rc != 0) return refused("the correction receipt", rc);
   if (json)
     printf("{\"ok\":true,\"document\":%u,\"time\":%u,\"fiscal_sign\":%u,\"shift\":%u,"
-           "\"operation\":\"%s\",\"total\":%lu,\"vat\":%u,\"correction_type\":%u}\n",
-           res.number, res.time, res.fiscal_sign, res.shift_number, operation, cash + cashless, vat,
-           c.type);
+           "\"operation\":\"%s\",\"total\":%llu,\"vat\":%u,\"correction_type\":%u,"
+           "\"cash\":%lu,\"cashless\":%lu,\"prepaid\":%lu,\"credit\":%lu,\"other\":%lu}\n",
+           res.number, res.time, res.fiscal_sign, res.shift_number, operation,
+           (unsigned long long)total, vat, r.type, form[0], form[1], form[2], form[3], form[4]);
   else
     print_result("correction receipt", &res);
   return 0;

@@ -24,7 +24,8 @@
 ** not carry a GTIN sit in a partial index that holds only them.
 **
 ** Every write is one transaction (BEGIN IMMEDIATE ... COMMIT, WAL,
-** synchronous=FULL), checked in full before the first row changes, so a
+** synchronous=FULL; the archive's replay NORMAL, since the archive gives
+** it again: tx_begin_light), checked in full before the first row changes, so a
 ** refusal and a crash both leave the file as it was. Statements are
 ** prepared once at open and kept in the context.
 **
@@ -226,6 +227,7 @@ typedef struct counts_delta {
 struct cache {
   sqlite3 *db;
   sqlite3_stmt *st[ST__COUNT];
+  bool sync_light; /* the connection's synchronous is NORMAL now (tx_begin_light) */
   owner_kept_t owners[OWNERS_KEPT]; /* committed rows only: cleared on rollback */
   size_t owner_count;
   char error[512];
@@ -343,7 +345,37 @@ static int step_int(cache_t *c, sqlite3_stmt *s, int64_t *out, const char *what)
   return io_fail(c, what);
 }
 
-static int tx_begin(cache_t *c) { return step_done(c, st(c, ST_BEGIN), "begin"); }
+static int exec(cache_t *c, const char *text);
+
+/* Sets the connection's synchronous level for the next transaction (a
+** pragma only when it changes: a till selling does no other writes). */
+static int sync_level(cache_t *c, bool light)
+{
+  if (c->sync_light == light) return 0;
+  if (exec(c, light ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL") != 0)
+    return CACHE_ERR_IO;
+  c->sync_light = light;
+  return 0;
+}
+
+static int tx_begin(cache_t *c)
+{
+  int rc = sync_level(c, false);
+  return rc ? rc : step_done(c, st(c, ST_BEGIN), "begin");
+}
+
+/* A transaction whose commit need not wait for the disk (synchronous=
+** NORMAL): only for what the FN archive can give again, the replay of its
+** documents (cache_apply_receipt). A killed process loses nothing (WAL);
+** a power cut may lose the last replays, and their pointer with them in
+** the same transaction, so the next till_open() applies them again. The
+** FN's own commit is then the receipt's one flush (docs/ARCHITECTURE.md,
+** "One flush per receipt"). */
+static int tx_begin_light(cache_t *c)
+{
+  int rc = sync_level(c, true);
+  return rc ? rc : step_done(c, st(c, ST_BEGIN), "begin");
+}
 
 static int tx_commit(cache_t *c) { return step_done(c, st(c, ST_COMMIT), "commit"); }
 
@@ -1304,7 +1336,7 @@ int cache_apply_receipt(cache_t *c, uint32_t number, uint8_t operation,
       return CACHE_ERR_ARGUMENT;
     }
   }
-  if ((rc = tx_begin(c)) != 0) return rc;
+  if ((rc = tx_begin_light(c)) != 0) return rc;
   if ((rc = cache_fn_applied(c, &applied)) != 0) goto done;
   if (applied == UINT32_MAX || number != applied + 1) {
     set_error(c, "document %u out of order: the cache has applied %u", number, applied);
