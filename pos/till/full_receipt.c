@@ -157,7 +157,7 @@ static int make_item(till_t *t, const full_receipt_t *req, size_t i, full_line_r
                     .measure = item->measure};
   money_verdict_t v = money_line_rules(t, &m);
   if (v != MONEY_OK) {
-    int e = sale_err_of_money(v);
+    int e = sale_err_of_money((int)v);
     line_refused(r, v == MONEY_QUANTITY_CEILING ? "quantity" : "price", sale_err_message(e, true),
                  sale_err_message(e, false));
     r->reason = sale_err_name(e);

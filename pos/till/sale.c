@@ -541,7 +541,7 @@ static int line_money(till_t *t, const sale_basket_t *b, const check_decision_t 
   for (size_t i = 0; i < b->count; i++)
     if (!strcmp(b->lines[i].gtin, l->gtin)) m.basket_same_gtin++;
   money_verdict_t v = money_line_rules(t, &m);
-  if (v != MONEY_OK) return sale_err_of_money(v);
+  if (v != MONEY_OK) return sale_err_of_money((int)v);
   if (m.price == l->price) return 0;
   if (!line_total(m.price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
   if (l->fraction_denominator) /* a part of a pack: its part of the sold unit price */
