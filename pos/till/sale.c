@@ -439,8 +439,7 @@ int sale_get(till_t *t, sale_basket_t *out)
   return load(t, out, NULL);
 }
 
-/* price * quantity in kopecks, half up (quantity has `scale` decimals). */
-static bool line_total(uint64_t price, doc_quantity_t q, uint64_t *out)
+bool sale_line_total(uint64_t price, doc_quantity_t q, uint64_t *out)
 {
   uint64_t div = 1;
   for (unsigned i = 0; i < q.scale; i++) div *= 10;
@@ -483,7 +482,7 @@ static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, 
     if (d->marked && q->mantissa / div != 1) return SALE_ERR_ARGUMENT;
     l->quantity = (doc_quantity_t){q->mantissa / div, 0};
   }
-  if (!line_total(l->price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
+  if (!sale_line_total(l->price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
   if (denominator) {
     if (quantity || l->price > UINT64_MAX / numerator) return SALE_ERR_ARGUMENT;
     l->total = (l->price * numerator + denominator / 2) / denominator;
@@ -543,7 +542,7 @@ static int line_money(till_t *t, const sale_basket_t *b, const check_decision_t 
   money_verdict_t v = money_line_rules(t, &m);
   if (v != MONEY_OK) return sale_err_of_money((int)v);
   if (m.price == l->price) return 0;
-  if (!line_total(m.price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
+  if (!sale_line_total(m.price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
   if (l->fraction_denominator) /* a part of a pack: its part of the sold unit price */
     l->total =
         (m.price * l->fraction_numerator + l->fraction_denominator / 2) / l->fraction_denominator;
