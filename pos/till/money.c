@@ -116,3 +116,10 @@ money_verdict_t money_line_rules(till_t *t, money_line_t *m)
   }
   return v != MONEY_OK ? v : ceilings(cfg, m);
 }
+
+money_verdict_t money_ceilings(const till_t *t, uint64_t price, doc_quantity_t quantity,
+                               uint8_t measure)
+{
+  money_line_t m = {.price = price, .quantity = quantity, .measure = measure};
+  return t ? ceilings(&t->config, &m) : MONEY_OK;
+}

@@ -81,4 +81,9 @@ typedef struct money_line {
 */
 money_verdict_t money_line_rules(till_t *t, money_line_t *m);
 
+/* The ceilings alone, for a line whose quantity changes after its scan
+** (line_edit.h): MONEY_OK, MONEY_PRICE_CEILING or MONEY_QUANTITY_CEILING. */
+money_verdict_t money_ceilings(const till_t *t, uint64_t price, doc_quantity_t quantity,
+                               uint8_t measure);
+
 #endif /* KASSA_POS_TILL_MONEY_H */

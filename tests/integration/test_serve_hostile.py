@@ -422,6 +422,12 @@ try:
                                                                      "quantity": "5000"})
     check("5000 loaves in one line: 422 quantity_ceiling", st == 422 and j.get("error") ==
           "quantity_ceiling", (st, j))
+    st, j = cashier.request("POST", "/api/receipts/current/items", {"code": BREAD})
+    line = j.get("line_id")
+    st, j = cashier.request("POST", f"/api/receipts/current/items/{line}/quantity",
+                            {"quantity": "5000"})
+    check("nor by changing a scanned line's quantity afterwards", st >= 400 and
+          j.get("field", j.get("error")) in ("quantity", "quantity_ceiling"), (st, j))
     cashier.request("DELETE", "/api/receipts/current")
 
     # ---- log injection ----------------------------------------------------------------------
