@@ -131,6 +131,21 @@ add_test(NAME serve_api COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/
                                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(serve_api PROPERTIES TIMEOUT 120)
+# `kassa serve` under issue 18's attacks: slow clients, anonymous large
+# bodies, too many connections, lock-out as a weapon, log injection.
+add_test(NAME serve_hostile
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_serve_hostile.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(serve_hostile PROPERTIES TIMEOUT 240)
+# Secure defaults: serve refuses to start without a token, warns on the
+# demo's secrets; PINs and keys from files or the environment; text with
+# control characters or bad UTF-8 refused where it enters (issue 18).
+add_test(NAME secure_defaults
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_secure_defaults.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(secure_defaults PROPERTIES TIMEOUT 120)
 # The local-module port as the 2025 manual describes it, its examples sent
 # as printed (tests/data/lm/), every field and error code.
 add_test(NAME serve_lm_manual

@@ -438,14 +438,16 @@ def api(root):
         jeans, shoes, milk = (codes["04601234501026"], codes["04601234500012"],
                               codes["04609876500018"])
         issued = subprocess.run([OPERATOR, "--data", os.path.join(data, "operator"), "issue",
-                                 "--gtin", "04601234501026", "--group", "lp", "--count", "1",
+                                 "--gtin", "04601234501026", "--group", "lp", "--count", "2",
                                  "--owner", "7707083893"], capture_output=True, text=True,
                                 timeout=60)
-        check("api: one more code from the operator", issued.returncode == 0, issued.stderr)
+        check("api: two more codes from the operator", issued.returncode == 0
+              and len(issued.stdout.split()) == 2, issued.stderr)
         session.placeholders.update({
             "TOKEN": "kassa-demo-token", "PIN": "2468", "API_KEY": "kassa-demo-key",
             "CODE1": json_code(jeans[0]), "CODE2": json_code(jeans[1]),
-            "KI3": jeans[2].split("\\x1d")[0], "OP_NEW": json_code(issued.stdout.strip()),
+            "CODE3": json_code(issued.stdout.split()[1]),
+            "KI3": jeans[2].split("\\x1d")[0], "OP_NEW": json_code(issued.stdout.split()[0]),
             "SHOE1": json_code(shoes[0]), "SHOE2": json_code(shoes[1]),
             "MILK1": json_code(milk[0]),
         })
