@@ -56,6 +56,7 @@
 #include <sqlite3.h>
 
 #include "common/db.h"
+#include "common/text.h"
 #include "common/errtab.h"
 #include "scanner/markcode.h"
 
@@ -183,11 +184,11 @@ static const char *const sql[ST__COUNT] = {
                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_CODE_SYNC_SET] = "UPDATE codes SET op = ?2, owner = ?3, expire = ?4, mrp = ?5, smp = ?6,"
                          " synced = ?7, gtin = coalesce(?8, gtin) WHERE ki = ?1",
-    [ST_STOCK_GS1] = "SELECT count(*) FROM codes WHERE ki >= ?1 AND ki < ?2 AND local = 1"
+    [ST_STOCK_GS1] = "SELECT count(*) FROM codes WHERE ki >= ?1 AND ki < ?2 AND local = ?3"
                      " AND gtin IS NULL",
-    [ST_STOCK_PACK] = "SELECT count(*) FROM codes WHERE ki >= ?1 AND ki < ?2 AND local = 1"
+    [ST_STOCK_PACK] = "SELECT count(*) FROM codes WHERE ki >= ?1 AND ki < ?2 AND local = ?3"
                       " AND gtin IS NULL AND length(ki) = 21",
-    [ST_STOCK_EXTRA] = "SELECT count(*) FROM codes WHERE gtin = ?1 AND local = 1",
+    [ST_STOCK_EXTRA] = "SELECT count(*) FROM codes WHERE gtin = ?1 AND local = ?2",
     [ST_STOCK_ALL] = "SELECT n_in_stock FROM meta WHERE id = 1",
     [ST_OWNER_FIND] = "SELECT id FROM owners WHERE inn = ?1",
     [ST_OWNER_ADD] = "INSERT INTO owners (inn) VALUES (?1)",
@@ -695,6 +696,65 @@ int cache_product_get(cache_t *c, const char *gtin, cache_product_t *out)
   return 0;
 }
 
+/* name lower-cased into out (size bytes) for a search: ASCII and the
+** Russian alphabet (А-Я, Ё), ё as е; other characters as they are. */
+static void search_fold(const char *name, char *out, size_t size)
+{
+  const unsigned char *p = (const unsigned char *)name;
+  size_t n = 0;
+  while (*p && n + 3 < size) {
+    if (*p < 0x80) {
+      out[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+      p++;
+      continue;
+    }
+    if ((p[0] == 0xD0 || p[0] == 0xD1) && p[1]) {
+      unsigned cp = ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+      if (cp >= 0x410 && cp <= 0x42F) cp += 0x20; /* А-Я -> а-я */
+      if (cp == 0x401 || cp == 0x451) cp = 0x435; /* Ё, ё -> е */
+      out[n++] = (char)(0xC0 | (cp >> 6));
+      out[n++] = (char)(0x80 | (cp & 0x3F));
+      p += 2;
+      continue;
+    }
+    out[n++] = (char)*p++;
+  }
+  out[n] = '\0';
+}
+
+int cache_product_search(cache_t *c, const char *query, cache_product_t *out, size_t max,
+                         size_t *count)
+{
+  char want[CACHE_NAME_MAX * 4 + 1], name[CACHE_NAME_MAX * 4 + 1];
+  sqlite3_stmt *s = NULL;
+  size_t n = 0;
+  int step, rc = 0;
+  size_t chars = 0;
+  if (count) *count = 0;
+  for (const char *q = query; q && *q; q++) chars += ((unsigned char)*q & 0xC0) != 0x80;
+  if (!c || !query || !out || !count || chars < 2 || strlen(query) >= sizeof want)
+    return CACHE_ERR_ARGUMENT;
+  search_fold(query, want, sizeof want);
+  if (sqlite3_prepare_v2(c->db, "SELECT gtin, name FROM products ORDER BY name, gtin", -1, &s,
+                         NULL) != SQLITE_OK)
+    return io_fail(c, "product search");
+  while (n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    const char *gtin = (const char *)sqlite3_column_text(s, 0);
+    const char *text = (const char *)sqlite3_column_text(s, 1);
+    if (!gtin || !text) continue;
+    search_fold(text, name, sizeof name);
+    if (!strstr(name, want) && !strstr(gtin, query)) continue;
+    char key[15];
+    snprintf(key, sizeof key, "%s", gtin);
+    if ((rc = cache_product_get(c, key, &out[n])) != 0) break;
+    n++;
+  }
+  if (rc == 0 && n < max && step != SQLITE_DONE) rc = io_fail(c, "product search");
+  sqlite3_finalize(s);
+  *count = n;
+  return rc;
+}
+
 /* One catalogue line, already split. */
 typedef struct import_line {
   cache_product_t p;
@@ -909,6 +969,17 @@ int cache_catalogue_import(cache_t *c, const char *path, size_t *count, char *er
     }
     while (len && (s[len - 1] == '\n' || s[len - 1] == '\r')) s[--len] = '\0';
     if (line == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3; /* UTF-8 BOM */
+    /* Names go into fiscal documents: UTF-8 without control characters
+    ** (an invalid byte used to be imported, then the FN refused every
+    ** receipt with the product; issue 18). */
+    size_t at = 0;
+    text_fault_t fault = text_check(s, strlen(s), &at);
+    if (fault != TEXT_OK) {
+      char where[32];
+      snprintf(where, sizeof where, "byte %zu", at + 1);
+      rc = line_error(err, err_size, line, text_fault_en(fault), text_fault_ru(fault), where);
+      goto done;
+    }
     if (!s[0] || s[0] == '#') continue;
     if (!header) {
       if (strcmp(s, catalogue_header) != 0) {
@@ -1142,20 +1213,41 @@ int cache_stock_add(cache_t *c, const char *const *kis, size_t count, size_t *ba
 }
 
 /* count(*) for one prefix range of the primary key. */
-static int count_range(cache_t *c, int which, const char *prefix, int64_t *out)
+static int count_range(cache_t *c, int which, const char *prefix, int local, int64_t *out)
 {
   char hi[32];
   sqlite3_stmt *s = st(c, which);
   snprintf(hi, sizeof hi, "%s\x7f", prefix);
   bind_text(s, 1, prefix);
   bind_text(s, 2, hi);
+  sqlite3_bind_int(s, 3, local);
   return step_int(c, s, out, "stock count");
+}
+
+/* The codes of one GTIN in one local state, whatever their shape. */
+static int count_gtin(cache_t *c, const char *gtin, int local, uint64_t *out)
+{
+  char key[15], gs1[17];
+  int64_t a = 0, b = 0, e = 0;
+  int rc;
+  if (!gtin_pad(gtin, key)) return CACHE_ERR_ARGUMENT;
+  snprintf(gs1, sizeof gs1, "01%s", key);
+  if ((rc = count_range(c, ST_STOCK_GS1, gs1, local, &a)) != 0 ||
+      (rc = count_range(c, ST_STOCK_PACK, key, local, &b)) != 0)
+    return rc;
+  {
+    sqlite3_stmt *s = st(c, ST_STOCK_EXTRA);
+    bind_text(s, 1, key);
+    sqlite3_bind_int(s, 2, local);
+    if ((rc = step_int(c, s, &e, "stock count")) != 0) return rc;
+  }
+  *out = (uint64_t)(a + b + e);
+  return 0;
 }
 
 int cache_stock_count(cache_t *c, const char *gtin, uint64_t *out)
 {
-  char key[15], gs1[17];
-  int64_t a = 0, b = 0, e = 0;
+  int64_t a = 0;
   int rc;
   if (!c || !out) return CACHE_ERR_ARGUMENT;
   *out = 0;
@@ -1164,18 +1256,31 @@ int cache_stock_count(cache_t *c, const char *gtin, uint64_t *out)
     if (rc == 0) *out = (uint64_t)a;
     return rc;
   }
-  if (!gtin_pad(gtin, key)) return CACHE_ERR_ARGUMENT;
-  snprintf(gs1, sizeof gs1, "01%s", key);
-  if ((rc = count_range(c, ST_STOCK_GS1, gs1, &a)) != 0 ||
-      (rc = count_range(c, ST_STOCK_PACK, key, &b)) != 0)
-    return rc;
-  {
-    sqlite3_stmt *s = st(c, ST_STOCK_EXTRA);
-    bind_text(s, 1, key);
-    if ((rc = step_int(c, s, &e, "stock count")) != 0) return rc;
-  }
-  *out = (uint64_t)(a + b + e);
-  return 0;
+  return count_gtin(c, gtin, CACHE_LOCAL_IN_STOCK, out);
+}
+
+int cache_pending_total(cache_t *c, const char *gtin, uint64_t *out)
+{
+  sqlite3_stmt *s = NULL;
+  char key[15];
+  int64_t n = 0;
+  if (!c || !gtin || !out || !gtin_pad(gtin, key)) return CACHE_ERR_ARGUMENT;
+  *out = 0;
+  if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM pending WHERE gtin = ?1", -1, &s, NULL) !=
+      SQLITE_OK)
+    return CACHE_ERR_IO;
+  bind_text(s, 1, key);
+  int rc = step_int(c, s, &n, "pending count");
+  sqlite3_finalize(s);
+  *out = (uint64_t)n;
+  return rc;
+}
+
+int cache_sold_count(cache_t *c, const char *gtin, uint64_t *out)
+{
+  if (!c || !gtin || !out) return CACHE_ERR_ARGUMENT;
+  *out = 0;
+  return count_gtin(c, gtin, CACHE_LOCAL_SOLD, out);
 }
 
 /* ---------------------------------------------------------------------- */

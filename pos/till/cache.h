@@ -98,6 +98,16 @@ int cache_product_put(cache_t *c, const cache_product_t *p);
 int cache_product_get(cache_t *c, const char *gtin, cache_product_t *out);
 
 /*
+** The catalogue's products whose name holds `query` (case and ё/е folded,
+** Russian and Latin letters) or whose GTIN holds it (digits), in name
+** order: at most max into out, *count how many. A query of fewer than two
+** characters finds nothing (CACHE_ERR_ARGUMENT), so the cashier's search
+** never lists the whole catalogue.
+*/
+int cache_product_search(cache_t *c, const char *query, cache_product_t *out, size_t max,
+                         size_t *count);
+
+/*
 ** Imports a catalogue file: UTF-8 CSV with a header line
 ** `gtin;name;price;vat;group;group_id;marking;strict;weighed;excise`
 ** (price in roubles with a dot, booleans 0/1). One product per line, fields
@@ -169,6 +179,13 @@ int cache_stock_add(cache_t *c, const char *const *kis, size_t count, size_t *ba
 
 /* How many codes of this GTIN are in stock (all GTINs when gtin is NULL). */
 int cache_stock_count(cache_t *c, const char *gtin, uint64_t *out);
+
+/* Codes of gtin this store sold and that were not returned since (SOLD). */
+int cache_sold_count(cache_t *c, const char *gtin, uint64_t *out);
+
+/* Returns without a code of gtin ever recorded (open or remarked since):
+** each stands for a sold code the store cannot name, still counted SOLD. */
+int cache_pending_total(cache_t *c, const char *gtin, uint64_t *out);
 
 /* ---- what the FN archive says ------------------------------------------ */
 

@@ -45,6 +45,8 @@ typedef struct kassa_config {
   char api_token[128];  /* [till] api_token ("": the API needs no token) */
   bool force_catalogue; /* [till] force_catalogue: the catalogue's name, price, VAT win over
                            a front end's in a receipt in one call (no) */
+  uint32_t discount_without_pin_percent; /* [till] discount_without_pin_percent (10): above it
+                                            a line's discount needs the manager PIN */
   /* [trueapi]: the permissive-mode online check. */
   char trueapi_cdn_url[256]; /* [trueapi] cdn_url ("": http://host:http_port) */
   char trueapi_api_key[128]; /* [trueapi] api_key                      */
@@ -61,6 +63,11 @@ typedef struct kassa_config {
   char printer_device[256];  /* [printer] device ("": none), e.g. usb:0416:5011 */
   uint32_t printer_width;    /* [printer] width: 32 (58 mm) or 48 (80 mm) (48) */
   uint32_t printer_codepage; /* [printer] codepage: ESC t n of PC866 (17) */
+  /* [till] money limits (issue 18, pos/till/money.h). */
+  uint32_t price_tolerance_percent; /* [till] price_tolerance_percent (0): beyond, the PIN */
+  uint32_t price_max_rub;           /* [till] price_max_rub (1000000): a unit's price */
+  uint32_t quantity_max;            /* [till] quantity_max (999): pieces in one line */
+  uint32_t weight_max_kg;           /* [till] weight_max_kg (100): a weighed line */
   /* [store]: the store node the lanes share (store/store.h); "" url: none,
   ** the till decides alone as it always did. */
   char store_url[256];       /* [store] url: http://HOST:PORT of `kassa store serve` */

@@ -22,6 +22,7 @@
 #include "common/errtab.h"
 #include "pos/till/fiscal_text.h"
 #include "pos/till/lane_store.h"
+#include "pos/till/money.h"
 #include "pos/till/state_internal.h"
 #include "scanner/markcode.h"
 
@@ -43,6 +44,20 @@ static const errtab_t errors[] = {
     {SALE_ERR_EMPTY, "empty", "В чеке нет позиций.", "The receipt has no lines."},
     {SALE_ERR_WRONG_KIND, "wrong_operation", "Эта позиция не подходит для этого чека.",
      "This line does not fit this receipt."},
+    {SALE_ERR_PRICE_NEEDS_MANAGER, "price_needs_manager",
+     "Цена не совпадает с ценой справочника: нужен PIN менеджера.",
+     "The price differs from the catalogue's: the manager PIN is needed."},
+    {SALE_ERR_PRICE_CEILING, "price_ceiling", "Цена выше предела кассы ([till] price_max_rub).",
+     "The price is above the till's ceiling ([till] price_max_rub)."},
+    {SALE_ERR_QUANTITY_CEILING, "quantity_ceiling",
+     "Количество выше предела кассы ([till] quantity_max, weight_max_kg).",
+     "The quantity is above the till's ceiling ([till] quantity_max, weight_max_kg)."},
+    {SALE_ERR_REFUND_ABOVE_SALE, "refund_above_sale",
+     "Возврат дороже, чем товар был продан: верните не больше цены продажи.",
+     "The refund is above the price the good was sold for: refund at most that."},
+    {SALE_ERR_RETURN_UNITS, "return_units",
+     "Столько единиц этого товара магазин не продавал (или их уже вернули).",
+     "The store has not sold that many units of this good (or they were returned already)."},
     ERRTAB_END("Неизвестная ошибка.", "Unknown error."),
 };
 
@@ -77,13 +92,23 @@ static const char schema[] =
     " price INTEGER, qty_mantissa INTEGER, qty_scale INTEGER, total INTEGER, vat INTEGER,"
     " subject INTEGER, measure INTEGER, marked INTEGER, km BLOB, ki TEXT, km_type INTEGER,"
     " tag2106 INTEGER, planned INTEGER, mark TEXT, industry_value TEXT,"
-    " without_code INTEGER, needs_recheck INTEGER, answered_by TEXT);"
+    " without_code INTEGER, needs_recheck INTEGER, answered_by TEXT, extras BLOB);"
     /* Scans whose FN check is under way: written before the FN hears of
     ** the code, removed with the line's insert or the refusal. After a
     ** crash the codes left here are declined in the FN, so the FN's table
     ** of checked codes never fills up with codes nobody holds. Without a
     ** rowid (new files): one B-tree, so each change writes one page. */
     "CREATE TABLE IF NOT EXISTS checking(scan BLOB PRIMARY KEY) WITHOUT ROWID;";
+
+/* A basket file from before a column was added gains it (empty). */
+static int add_column(sqlite3 *db, const char *table, const char *name, const char *type)
+{
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT %s FROM %s LIMIT 0", name, table);
+  if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK) return SQLITE_OK;
+  snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, name, type);
+  return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
 
 int sale_store_open(till_t *t, char *err, size_t err_size)
 {
@@ -94,16 +119,13 @@ int sale_store_open(till_t *t, char *err, size_t err_size)
   umask(old);
   if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(t->db, 5000);
   if (rc == SQLITE_OK) rc = sqlite3_exec(t->db, schema, NULL, NULL, NULL);
-  /* A basket written before answered_by (issue 23) gains the column. */
-  if (rc == SQLITE_OK &&
-      sqlite3_exec(t->db, "SELECT answered_by FROM line LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
-    rc = sqlite3_exec(t->db, "ALTER TABLE line ADD COLUMN answered_by TEXT", NULL, NULL, NULL);
-  /* And one from before issue 20 gains opened_after (NULL: the old
-  ** baskets' closing marks were written with a flush, and still decide). */
-  if (rc == SQLITE_OK &&
-      sqlite3_exec(t->db, "SELECT opened_after FROM basket LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
-    rc =
-        sqlite3_exec(t->db, "ALTER TABLE basket ADD COLUMN opened_after INTEGER", NULL, NULL, NULL);
+  /* A basket written before answered_by (issue 23) or the lines' extras
+  ** (issue 16) gains the column; one from before issue 20 gains
+  ** opened_after (NULL: the old baskets' closing marks were written with a
+  ** flush, and still decide). */
+  if (rc == SQLITE_OK) rc = add_column(t->db, "line", "answered_by", "TEXT");
+  if (rc == SQLITE_OK) rc = add_column(t->db, "line", "extras", "BLOB");
+  if (rc == SQLITE_OK) rc = add_column(t->db, "basket", "opened_after", "INTEGER");
   if (rc != SQLITE_OK) {
     snprintf(err, err_size, "Не открывается файл чека %s. / Cannot open the basket %s: %s", path,
              path, t->db ? sqlite3_errmsg(t->db) : "out of memory");
@@ -186,7 +208,35 @@ static int journal_recover(till_t *t, const sale_basket_t *b)
 static const char line_columns[] =
     "id, name, gtin, price, qty_mantissa, qty_scale, total, vat, subject, measure, marked, km,"
     " ki, km_type, tag2106, planned, mark, industry_value, without_code, needs_recheck, "
-    "answered_by";
+    "answered_by, extras";
+
+/* The agent and the fraction of a line as one TLV list and back (the FN's
+** own codec, doc_item_extras_put/get: what is kept is what the receipt
+** will carry, and text it cannot carry is refused when the line is made). */
+static int extras_put(const sale_line_t *l, uint8_t *buf, size_t cap, size_t *len)
+{
+  doc_item_t *item = calloc(1, sizeof *item);
+  if (!item) return SALE_ERR_STORAGE;
+  item->agent = l->agent;
+  item->fraction_numerator = l->fraction_numerator;
+  item->fraction_denominator = l->fraction_denominator;
+  int rc = doc_item_extras_put(item, buf, cap, len) == 0 ? 0 : SALE_ERR_ARGUMENT;
+  free(item);
+  return rc;
+}
+
+static void extras_get(const void *buf, size_t len, sale_line_t *l)
+{
+  doc_item_t *item = calloc(1, sizeof *item);
+  if (!item || len == 0 || doc_item_extras_get(buf, len, item) != 0) {
+    free(item);
+    return;
+  }
+  l->agent = item->agent;
+  l->fraction_numerator = item->fraction_numerator;
+  l->fraction_denominator = item->fraction_denominator;
+  free(item);
+}
 
 static void read_line(sqlite3_stmt *s, sale_line_t *l)
 {
@@ -227,6 +277,7 @@ static void read_line(sqlite3_stmt *s, sale_line_t *l)
   l->needs_recheck = sqlite3_column_int(s, 19) != 0;
   if ((text = sqlite3_column_text(s, 20)) != NULL)
     snprintf(l->answered_by, sizeof l->answered_by, "%s", text);
+  extras_get(sqlite3_column_blob(s, 21), (size_t)sqlite3_column_bytes(s, 21), l);
 }
 
 /* The basket with its lines; closing_after (may be NULL) as stored. */
@@ -285,7 +336,11 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
 {
   sqlite3_stmt *s = NULL;
   char sql[512];
-  int rc = SALE_ERR_STORAGE;
+  uint8_t extras[2048];
+  size_t extras_len = 0;
+  int rc = extras_put(l, extras, sizeof extras, &extras_len);
+  if (rc != 0) return rc;
+  rc = SALE_ERR_STORAGE;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
   if (!(s = stmt(t, "UPDATE basket SET next_id = next_id + 1 RETURNING next_id - 1")) ||
       sqlite3_step(s) != SQLITE_ROW)
@@ -293,7 +348,8 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
   *id = (uint32_t)sqlite3_column_int64(s, 0);
   done(t, s);
   snprintf(sql, sizeof sql,
-           "INSERT INTO line(%s) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", line_columns);
+           "INSERT INTO line(%s) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+           line_columns);
   if (!(s = stmt(t, sql))) goto fail;
   sqlite3_bind_int64(s, 1, *id);
   sqlite3_bind_text(s, 2, l->name, -1, SQLITE_STATIC);
@@ -316,6 +372,7 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
   sqlite3_bind_int(s, 19, l->without_code);
   sqlite3_bind_int(s, 20, l->needs_recheck);
   sqlite3_bind_text(s, 21, l->answered_by, -1, SQLITE_STATIC);
+  if (extras_len) sqlite3_bind_blob(s, 22, extras, (int)extras_len, SQLITE_STATIC);
   if (sqlite3_step(s) != SQLITE_DONE) goto fail;
   done(t, s);
   s = NULL;
@@ -362,8 +419,13 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier)
   if (!(s = stmt(t, "INSERT INTO basket(k, operation, cashier, opened_ms, opened_after)"
                     " VALUES(1, ?, ?, ?, ?)")))
     return SALE_ERR_STORAGE;
+  /* The name goes into the receipt (1021): folded as every document's text
+  ** is, control characters to spaces (issue 18). */
+  char name[65];
+  snprintf(name, sizeof name, "%s", cashier ? cashier : "");
+  fiscal_text_fold(name);
   sqlite3_bind_int(s, 1, operation);
-  sqlite3_bind_text(s, 2, cashier ? cashier : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, till_now_ms(t));
   sqlite3_bind_int64(s, 4, (sqlite3_int64)t->fn_base + st.last_document);
   rc = sqlite3_step(s) == SQLITE_DONE ? 0 : SALE_ERR_STORAGE;
@@ -377,8 +439,7 @@ int sale_get(till_t *t, sale_basket_t *out)
   return load(t, out, NULL);
 }
 
-/* price * quantity in kopecks, half up (quantity has `scale` decimals). */
-static bool line_total(uint64_t price, doc_quantity_t q, uint64_t *out)
+bool sale_line_total(uint64_t price, doc_quantity_t q, uint64_t *out)
 {
   uint64_t div = 1;
   for (unsigned i = 0; i < q.scale; i++) div *= 10;
@@ -387,9 +448,10 @@ static bool line_total(uint64_t price, doc_quantity_t q, uint64_t *out)
   return *out < (UINT64_C(1) << 40);
 }
 
-/* The line for a decision that allowed the scan. */
+/* The line for a decision that allowed the scan; a (checked) fraction
+** n/d makes it one piece priced price * n / d, half up. */
 static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, uint64_t price,
-                     sale_line_t *l)
+                     uint64_t numerator, uint64_t denominator, sale_line_t *l)
 {
   const cache_product_t *p = &d->product;
   memset(l, 0, sizeof *l);
@@ -420,7 +482,13 @@ static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, 
     if (d->marked && q->mantissa / div != 1) return SALE_ERR_ARGUMENT;
     l->quantity = (doc_quantity_t){q->mantissa / div, 0};
   }
-  if (!line_total(l->price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
+  if (!sale_line_total(l->price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
+  if (denominator) {
+    if (quantity || l->price > UINT64_MAX / numerator) return SALE_ERR_ARGUMENT;
+    l->total = (l->price * numerator + denominator / 2) / denominator;
+    l->fraction_numerator = numerator;
+    l->fraction_denominator = denominator;
+  }
   l->vat = p->vat ? p->vat : 6;
   l->subject = d->marked ? (p->excise ? 31 : 33) : 1;
   l->marked = d->marked;
@@ -438,8 +506,97 @@ static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, 
   return 0;
 }
 
+int sale_err_of_money(int verdict)
+{
+  static const int errors_of[] = {
+      [MONEY_OK] = 0,
+      [MONEY_PRICE_NEEDS_MANAGER] = SALE_ERR_PRICE_NEEDS_MANAGER,
+      [MONEY_PRICE_CEILING] = SALE_ERR_PRICE_CEILING,
+      [MONEY_QUANTITY_CEILING] = SALE_ERR_QUANTITY_CEILING,
+      [MONEY_REFUND_ABOVE_SALE] = SALE_ERR_REFUND_ABOVE_SALE,
+      [MONEY_RETURN_UNITS] = SALE_ERR_RETURN_UNITS,
+      [MONEY_STORAGE] = SALE_ERR_STORAGE,
+  };
+  return verdict >= 0 && (size_t)verdict < sizeof errors_of / sizeof errors_of[0]
+             ? errors_of[verdict]
+             : SALE_ERR_STORAGE;
+}
+
+/* The money rules (pos/till/money.h) for line l of basket b: 0 (a
+** return's price may now be the code's sold price), or their SALE_ERR_*. */
+static int line_money(till_t *t, const sale_basket_t *b, const check_decision_t *d,
+                      uint64_t asked_price, sale_line_t *l)
+{
+  money_line_t m = {.operation = b->operation,
+                    .marked = l->marked,
+                    .without_code = l->without_code,
+                    .ki = l->ki,
+                    .gtin = l->gtin,
+                    .catalogue_price = d->product.price,
+                    .asked_price = asked_price,
+                    .price = l->price,
+                    .quantity = l->quantity,
+                    .measure = l->measure};
+  for (size_t i = 0; i < b->count; i++)
+    if (!strcmp(b->lines[i].gtin, l->gtin)) m.basket_same_gtin++;
+  money_verdict_t v = money_line_rules(t, &m);
+  if (v != MONEY_OK) return sale_err_of_money((int)v);
+  if (m.price == l->price) return 0;
+  if (!sale_line_total(m.price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
+  if (l->fraction_denominator) /* a part of a pack: its part of the sold unit price */
+    l->total =
+        (m.price * l->fraction_numerator + l->fraction_denominator / 2) / l->fraction_denominator;
+  l->price = m.price;
+  return 0;
+}
+
+static const char *const agent_kinds[7] = {
+    "bank-agent", "bank-subagent", "payment-agent", "payment-subagent",
+    "attorney",   "commission",    "other"};
+
+uint8_t sale_agent_kind(const char *name)
+{
+  for (unsigned i = 0; name && i < 7; i++)
+    if (!strcmp(name, agent_kinds[i])) return (uint8_t)(1u << i);
+  return 0;
+}
+
+const char *sale_agent_kind_name(uint8_t sign)
+{
+  for (unsigned i = 0; i < 7; i++)
+    if (sign == (1u << i)) return agent_kinds[i];
+  return "";
+}
+
+/* An agent's line names one kind of agent and its supplier (name, INN of
+** 10 or 12 digits); the codec checks lengths and CP866 when it is stored. */
+static bool agent_ok(const doc_agent_t *a)
+{
+  size_t inn = strlen(a->supplier_inn);
+  return sale_agent_kind_name(a->sign)[0] && a->supplier_name[0] && (inn == 10 || inn == 12) &&
+         strspn(a->supplier_inn, "0123456789") == inn;
+}
+
+/* The agent's requisites on a line, «» and dashes folded as on any other
+** text of a document (fiscal_text.h). */
+static void set_agent(sale_line_t *l, const doc_agent_t *a)
+{
+  doc_agent_t *g = &l->agent;
+  *g = *a;
+  char *const texts[] = {
+      g->operation,        g->agent_phone,  g->operator_phone, g->transfer_phone, g->transfer_name,
+      g->transfer_address, g->transfer_inn, g->supplier_phone, g->supplier_name,  g->supplier_inn};
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) fiscal_text_fold(texts[i]);
+}
+
 int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t *quantity,
                   uint64_t price, check_decision_t *d, uint32_t *line_id)
+{
+  sale_add_t a = {.scan = scan, .len = len, .quantity = quantity, .price = price};
+  return sale_add(t, &a, d, line_id);
+}
+
+int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line_id)
 {
   sale_basket_t *b = NULL;
   sale_line_t *l = NULL;
@@ -447,9 +604,12 @@ int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t 
   size_t n = 0;
   uint32_t id = 0;
   int rc;
-  if (!t || !scan || !d) return SALE_ERR_ARGUMENT;
+  if (!t || !a || !a->scan || !d) return SALE_ERR_ARGUMENT;
+  const char *scan = a->scan;
+  size_t len = a->len;
   memset(d, 0, sizeof *d);
   d->mark = "";
+  if (a->agent && !agent_ok(a->agent)) return SALE_ERR_ARGUMENT;
   if (!(b = malloc(sizeof *b)) || !(l = malloc(sizeof *l))) {
     rc = SALE_ERR_STORAGE;
     goto done;
@@ -466,13 +626,24 @@ int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t 
     rc = SALE_ERR_STORAGE;
     goto done;
   }
-  if (check_scan(t, scan, len, purpose, price, kis, n, d) != 0 || !d->allow) {
+  check_request_t req = {.scan = scan,
+                         .len = len,
+                         .purpose = purpose,
+                         .price = a->price,
+                         .in_receipt = kis,
+                         .in_receipt_count = n,
+                         .fraction_numerator = a->fraction_numerator,
+                         .fraction_denominator = a->fraction_denominator,
+                         .keep = true};
+  if (check_run(t, &req, d) != 0 || !d->allow) {
     journal(t, scan, len, false); /* the refusal declined it already */
     rc = SALE_ERR_REFUSED;
     goto done;
   }
-  if ((rc = fill_line(d, quantity, price, l)) != 0 ||
-      (rc = insert_line(t, l, scan, len, &id)) != 0) {
+  rc = fill_line(d, a->quantity, a->price, a->fraction_numerator, a->fraction_denominator, l);
+  if (rc == 0 && a->agent) set_agent(l, a->agent);
+  if (rc == 0) rc = line_money(t, b, d, a->price, l);
+  if (rc != 0 || (rc = insert_line(t, l, scan, len, &id)) != 0) {
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
     if (d->store_claimed) lane_store_release(t, d->ki);
@@ -519,8 +690,9 @@ int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t 
     goto done;
   }
   d->has_product = true;
-  if ((rc = fill_line(d, NULL, price, &l)) != 0) goto done;
+  if ((rc = fill_line(d, NULL, price, 0, 0, &l)) != 0) goto done;
   l.without_code = true;
+  if ((rc = line_money(t, b, d, price, &l)) != 0) goto done;
   rc = insert_line(t, &l, NULL, 0, &id);
   if (rc == 0 && line_id) *line_id = id;
 done:
@@ -681,6 +853,9 @@ static void to_item(const sale_line_t *l, doc_item_t *item)
     item->has_industry = l->has_industry;
     item->industry = l->industry;
   }
+  item->fraction_numerator = l->fraction_numerator;
+  item->fraction_denominator = l->fraction_denominator;
+  item->agent = l->agent;
   /* 1163 from the code the line was sold by (EAN-13 for a plain good). */
   const char *code = l->marked ? l->km : l->gtin;
   if (markcode_parse(&mc, code, strlen(code)) == MARKCODE_OK && mc.tag1163 &&
@@ -702,8 +877,16 @@ static int recheck(till_t *t, sale_basket_t *b, check_decision_t *d)
     size_t n = 0;
     for (size_t j = 0; j < b->count; j++)
       if (j != i && b->lines[j].marked) kis[n++] = b->lines[j].ki;
-    if (check_scan(t, l->km, strlen(l->km), purpose, l->price, kis, n, d) != 0 || !d->allow)
-      return SALE_ERR_REFUSED;
+    check_request_t req = {.scan = l->km,
+                           .len = strlen(l->km),
+                           .purpose = purpose,
+                           .price = l->price,
+                           .in_receipt = kis,
+                           .in_receipt_count = n,
+                           .fraction_numerator = l->fraction_numerator,
+                           .fraction_denominator = l->fraction_denominator,
+                           .keep = true};
+    if (check_run(t, &req, d) != 0 || !d->allow) return SALE_ERR_REFUSED;
     sqlite3_stmt *s = stmt(t, "UPDATE line SET needs_recheck = 0, tag2106 = ? WHERE id = ?");
     if (!s) return SALE_ERR_STORAGE;
     sqlite3_bind_int(s, 1, d->tag2106);
@@ -714,6 +897,15 @@ static int recheck(till_t *t, sale_basket_t *b, check_decision_t *d)
     l->tag2106 = d->tag2106;
     l->needs_recheck = false;
   }
+  return 0;
+}
+
+uint8_t sale_method_of(const char *name)
+{
+  static const char *const names[] = {"",     "prepayment-full", "prepayment", "advance",
+                                      "full", "partial-credit",  "credit",     "credit-payment"};
+  for (uint8_t i = 1; name && i < 8; i++)
+    if (!strcmp(name, names[i])) return i;
   return 0;
 }
 

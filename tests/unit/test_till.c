@@ -35,6 +35,8 @@
 #include "pos/print/receipt.h"
 #include "pos/till/cache.h"
 #include "pos/till/check.h"
+#include "pos/till/correction.h"
+#include "pos/till/money.h"
 #include "pos/till/sale.h"
 #include "pos/till/till.h"
 #include "tests/support/fn_fixture.h"
@@ -189,6 +191,110 @@ static void test_plain_and_weighed_sale(void **state)
   free(text);
 }
 
+/*
+** sale_add (issue 16): a quarter of a marked pack (planned 2, the line
+** 4990.00 / 4 = 1247.50, quantity 1, 1291 in the receipt), an agent's line
+** kept in the basket file and carried into the receipt with the receipt's
+** 1057, and what is refused before any check: a fraction of an unmarked
+** good, an agent without a supplier INN; then the quarter returned
+** (planned 4).
+*/
+static void test_fraction_and_agent(void **state)
+{
+  fixture_t *f = *state;
+  check_decision_t d;
+  char code[200];
+  doc_agent_t agent;
+  uint32_t id = 0;
+  memset(&agent, 0, sizeof agent);
+  agent.sign = sale_agent_kind("commission");
+  assert_int_equal(agent.sign, 32);
+  assert_string_equal(sale_agent_kind_name(64), "other");
+  snprintf(agent.supplier_name, sizeof agent.supplier_name, "ООО «Пекарня»");
+  shoe_code(code, 7, false);
+  assert_int_equal(sale_open(f->till, 1, NULL), 0);
+  sale_add_t bread = {
+      .scan = g_bread + 1, .len = 13, .fraction_numerator = 1, .fraction_denominator = 4};
+  assert_int_equal(sale_add(f->till, &bread, &d, NULL), SALE_ERR_REFUSED);
+  assert_string_equal(d.detail, "fraction");
+  bread.fraction_numerator = bread.fraction_denominator = 0;
+  bread.agent = &agent; /* no supplier INN */
+  assert_int_equal(sale_add(f->till, &bread, &d, NULL), SALE_ERR_ARGUMENT);
+  snprintf(agent.supplier_inn, sizeof agent.supplier_inn, "7710140679");
+  assert_int_equal(sale_add(f->till, &bread, &d, NULL), 0);
+  sale_add_t quarter = {
+      .scan = code, .len = strlen(code), .fraction_numerator = 1, .fraction_denominator = 4};
+  assert_int_equal(sale_add(f->till, &quarter, &d, &id), 0);
+  assert_int_equal(d.planned, 2);
+  sale_basket_t *b = malloc(sizeof *b);
+  assert_int_equal(sale_get(f->till, b), 0);
+  assert_int_equal(b->count, 2);
+  assert_int_equal(b->lines[0].agent.sign, 32);
+  assert_string_equal(b->lines[0].agent.supplier_name, "ООО \"Пекарня\"");
+  assert_int_equal(b->lines[1].fraction_denominator, 4);
+  assert_int_equal(b->lines[1].total, 124750);
+  assert_int_equal(b->lines[1].quantity.mantissa, 1);
+  assert_int_equal(b->lines[1].planned, 2);
+  sale_closed_t c = pay_all(f);
+  static fn_document_t doc;
+  static doc_receipt_t r;
+  doc_header_t h;
+  uint64_t total;
+  uint8_t sign[6];
+  assert_int_equal(fn_document_get(till_fn(f->till), c.doc.number, &doc), 0);
+  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &r, &total, sign), 0);
+  assert_int_equal(r.items[0].agent.sign, 32);
+  assert_string_equal(r.items[0].agent.supplier_inn, "7710140679");
+  assert_int_equal(r.items[1].fraction_numerator, 1);
+  assert_int_equal(r.items[1].fraction_denominator, 4);
+  assert_int_equal(r.items[1].km_status, 2);
+  assert_int_equal(total, 4500 + 124750);
+
+  assert_int_equal(sale_open(f->till, 2, NULL), 0);
+  assert_int_equal(sale_add(f->till, &quarter, &d, NULL), 0);
+  assert_int_equal(d.planned, 4);
+  c = pay_all(f);
+  assert_int_equal(c.total, 124750);
+  free(b);
+}
+
+/* correction_close (issue 16): the line's 1214 from the forms (credit:
+** 6), a 1217 payment kept, and a request no FN could take refused with
+** nothing left open. */
+static void test_correction_forms(void **state)
+{
+  fixture_t *f = *state;
+  fn_doc_result_t res;
+  fn_status_t st;
+  static fn_document_t doc;
+  static doc_receipt_t r;
+  doc_header_t h;
+  uint64_t total;
+  uint8_t sign[6];
+  assert_int_equal(correction_vat_parse("22%"), 11);
+  assert_int_equal(correction_vat_parse("22/122"), 12);
+  assert_int_equal(correction_vat_parse("18"), 0);
+  correction_request_t q = {.operation = DOC_OP_SALE,
+                            .tax_system = 1,
+                            .vat = 11,
+                            .reason = "Без чека",
+                            .pay = {.credit = 3000, .other = 2000}};
+  assert_int_equal(correction_close(till_fn(f->till), &q, &res), 0);
+  assert_int_equal(fn_document_get(till_fn(f->till), res.number, &doc), 0);
+  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &r, &total, sign), 0);
+  assert_int_equal(r.items[0].payment_method, 5); /* credit is a part: partial credit */
+  assert_int_equal(r.credit, 3000);
+  assert_int_equal(r.other, 2000);
+  assert_int_equal(total, 5000);
+  q.reason = "";
+  assert_int_equal(correction_close(till_fn(f->till), &q, &res), FN_ERR_PARAMS);
+  q.reason = "x";
+  q.method = DOC_PAY_FULL; /* credit against a full settlement */
+  assert_int_equal(correction_close(till_fn(f->till), &q, &res), FN_ERR_VALUE);
+  assert_int_equal(fn_status(till_fn(f->till), &st), 0);
+  assert_false(st.receipt_open);
+}
+
 static void test_marked_sale_then_already_sold(void **state)
 {
   fixture_t *f = *state;
@@ -274,7 +380,12 @@ static void test_local_refusals(void **state)
   assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 15000, &d, NULL),
                    SALE_ERR_REFUSED);
   assert_string_equal(check_reason_name(d.reason), "price_above_max");
+  /* Any price but the catalogue's is the manager's decision (issue 18). */
+  assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 11900, &d, NULL),
+                   SALE_ERR_PRICE_NEEDS_MANAGER);
+  till_set_manager_present(f->till, true);
   assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 11900, &d, NULL), 0);
+  till_set_manager_present(f->till, false);
 
   /* Strict accounting: only accepted codes sell. */
   char ki[64];
@@ -296,10 +407,13 @@ static void test_returns(void **state)
   check_decision_t d;
   char code[200], ki[64];
   cache_code_t row;
+  char second[200];
   shoe_code(code, 10, false);
+  shoe_code(second, 12, false);
   ki_of(ki, 10);
   assert_int_equal(sale_open(f->till, 1, NULL), 0);
   assert_int_equal(add(f, code, &d), 0);
+  assert_int_equal(add(f, second, &d), 0);
   pay_all(f);
   /* A return of a code this store never sold is refused. */
   char other[200];
@@ -311,6 +425,8 @@ static void test_returns(void **state)
   assert_int_equal(d.planned, 3);
   uint32_t id;
   assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), 0);
+  /* Two pairs sold, two in this return: a third is refused (issue 18). */
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), SALE_ERR_RETURN_UNITS);
   sale_closed_t c = pay_all(f);
   assert_int_equal(c.operation, 2);
   assert_int_equal(cache_code_get(till_cache(f->till), ki, &row), 0);
@@ -327,6 +443,65 @@ static void test_returns(void **state)
   assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), SALE_ERR_WRONG_KIND);
   assert_int_equal(add(f, code, &d), 0);
   pay_all(f);
+}
+
+/* Issue 18's money attacks, each refused with its own reason. */
+static void test_money_rules(void **state)
+{
+  fixture_t *f = *state;
+  check_decision_t d;
+  char code[200], cheap[200];
+  sale_basket_t *b = malloc(sizeof *b);
+  assert_non_null(b);
+  assert_int_equal(sale_open(f->till, 1, NULL), 0);
+  /* A marked good at 1 kopeck on the cashier's word alone: refused. */
+  shoe_code(code, 40, false);
+  assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 1, &d, NULL),
+                   SALE_ERR_PRICE_NEEDS_MANAGER);
+  /* Weighed goods by the tonne, bread by the thousand: the ceilings. */
+  doc_quantity_t tonne = {1000000, 3}, thousand = {1000, 0}, kilo = {1500, 3};
+  assert_int_equal(sale_add_scan(f->till, g_apples + 1, 13, &tonne, 0, &d, NULL),
+                   SALE_ERR_QUANTITY_CEILING);
+  assert_int_equal(sale_add_scan(f->till, g_apples + 1, 13, &kilo, 0, &d, NULL), 0);
+  assert_int_equal(sale_add_scan(f->till, g_bread + 1, 13, &thousand, 0, &d, NULL),
+                   SALE_ERR_QUANTITY_CEILING);
+  /* Not even the manager sells above [till] price_max_rub. */
+  till_set_manager_present(f->till, true);
+  assert_int_equal(sale_add_scan(f->till, g_bread + 1, 13, NULL, 200000000, &d, NULL),
+                   SALE_ERR_PRICE_CEILING);
+  /* The manager may sell the pair cheaper: 3 000.00 instead of 4 990.00. */
+  assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 300000, &d, NULL), 0);
+  till_set_manager_present(f->till, false);
+  shoe_code(cheap, 41, false);
+  assert_int_equal(add(f, cheap, &d), 0);
+  pay_all(f);
+  /* The catalogue price rises; the refund stays what was paid. */
+  product(f, g_shoes, "Кроссовки «Бег»", 1099511627775, "footwear", false, false);
+  assert_int_equal(sale_open(f->till, 2, "Менеджер"), 0);
+  /* The hostile tester's refund of 10 995 116 277.75 for a 3 000.00 sale. */
+  assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 1099511627775, &d, NULL),
+                   SALE_ERR_REFUND_ABOVE_SALE);
+  assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 300001, &d, NULL),
+                   SALE_ERR_REFUND_ABOVE_SALE);
+  till_set_manager_present(f->till, true); /* no PIN lifts it */
+  assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 499000, &d, NULL),
+                   SALE_ERR_REFUND_ABOVE_SALE);
+  till_set_manager_present(f->till, false);
+  assert_int_equal(add(f, code, &d), 0);
+  assert_int_equal(sale_get(f->till, b), 0);
+  assert_int_equal(b->lines[0].price, 300000); /* the sold price, not the catalogue's */
+  assert_int_equal(b->total, 300000);
+  /* Two pairs were sold, one is in this return with its code: one without
+  ** a code may follow, a second may not. */
+  uint32_t id;
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), SALE_ERR_PRICE_CEILING);
+  product(f, g_shoes, "Кроссовки «Бег»", 499000, "footwear", false, false);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 499001, &id),
+                   SALE_ERR_REFUND_ABOVE_SALE);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), 0);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), SALE_ERR_RETURN_UNITS);
+  pay_all(f);
+  free(b);
 }
 
 /* The FN closed the receipt, then the process died before the cache and
@@ -499,7 +674,10 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_plain_and_weighed_sale, setup, teardown),
       cmocka_unit_test_setup_teardown(test_marked_sale_then_already_sold, setup, teardown),
       cmocka_unit_test_setup_teardown(test_local_refusals, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_money_rules, setup, teardown),
       cmocka_unit_test_setup_teardown(test_returns, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fraction_and_agent, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_correction_forms, setup, teardown),
       cmocka_unit_test_setup_teardown(test_crash_after_fn_close, setup, teardown),
       cmocka_unit_test(test_quantity_typed),
       cmocka_unit_test_setup_teardown(test_offline_1265, setup, teardown),
