@@ -794,9 +794,11 @@ static int ai_id_of_key(int key)
   }
 }
 
+static size_t ai_len(const char *ai);
+
 static int ai_id(const char *ai)
 {
-  size_t n = strlen(ai);
+  size_t n = ai_len(ai);
   return n >= 2 && n <= 4 ? ai_id_of_key(ai_key_of(ai, n)) : AI_OTHER;
 }
 
@@ -942,6 +944,62 @@ typedef struct work {
   int nseg; /* runs the fast pass summarised; 0 after the full clean */
 } work_t;
 
+/* The detail of an error as vsnprintf(out, cap, fmt) writes it, for the
+** conversions fail() is given (%s, %.Ns, %.*s, %c, %u, %zu and text):
+** the layouts' second chance may fail several times a scan, and printf
+** costs more than the rest of a refusal. Returns false, having written
+** nothing certain, for any other conversion (the caller then asks
+** vsnprintf). */
+static bool detail_format(char *out, size_t cap, const char *fmt, va_list ap)
+{
+  size_t o = 0;
+  char num[24];
+#define DETAIL_PUT(c)                                                                              \
+  do {                                                                                             \
+    if (o + 1 < cap) out[o] = (c);                                                                 \
+    o++;                                                                                           \
+  } while (0)
+  for (const char *f = fmt; *f; f++) {
+    if (*f != '%') {
+      DETAIL_PUT(*f);
+      continue;
+    }
+    f++;
+    size_t prec = (size_t)-1;
+    if (*f == '.') {
+      f++;
+      if (*f == '*') {
+        int p = va_arg(ap, int);
+        prec = p < 0 ? (size_t)-1 : (size_t)p;
+        f++;
+      } else {
+        prec = 0;
+        while (is_digit(*f)) prec = prec * 10 + (size_t)(*f++ - '0');
+      }
+    }
+    if (*f == 's') {
+      const char *str = va_arg(ap, const char *);
+      for (size_t i = 0; i < prec && str[i]; i++) DETAIL_PUT(str[i]);
+    } else if (*f == 'c' && prec == (size_t)-1) {
+      DETAIL_PUT((char)va_arg(ap, int));
+    } else if ((*f == 'u' || (f[0] == 'z' && f[1] == 'u')) && prec == (size_t)-1) {
+      size_t v = *f == 'u' ? va_arg(ap, unsigned) : va_arg(ap, size_t);
+      if (*f == 'z') f++;
+      size_t n = 0;
+      do {
+        num[n++] = (char)('0' + v % 10);
+        v /= 10;
+      } while (v);
+      while (n > 0) DETAIL_PUT(num[--n]);
+    } else {
+      return false;
+    }
+  }
+#undef DETAIL_PUT
+  out[o < cap ? o : cap - 1] = '\0';
+  return true;
+}
+
 static markcode_err_t fail(markcode_t *mc, markcode_err_t err, int at, const char *fmt, ...)
 {
   mc->err = err;
@@ -950,8 +1008,13 @@ static markcode_err_t fail(markcode_t *mc, markcode_err_t err, int at, const cha
   if (fmt) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(mc->err_detail, sizeof mc->err_detail, fmt, ap);
+    bool done = detail_format(mc->err_detail, sizeof mc->err_detail, fmt, ap);
     va_end(ap);
+    if (!done) {
+      va_start(ap, fmt);
+      vsnprintf(mc->err_detail, sizeof mc->err_detail, fmt, ap);
+      va_end(ap);
+    }
   }
   return err;
 }
@@ -1341,7 +1404,9 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
   if (pos >= r->n) return false;
 
   size_t alen = ai_len(sl->ai);
-  bool labelled = r->n - pos >= alen && memcmp(r->s + pos, sl->ai, alen) == 0;
+  /* The AI's 2-4 digits compared by hand: a call to memcmp costs more. */
+  bool labelled = r->n - pos >= alen;
+  for (size_t k = 0; labelled && k < alen; k++) labelled = r->s[pos + k] == sl->ai[k];
   bool variable = sl->lens[0] == 0;
   /* A field from pos ends at or before the next place a separator was. */
   size_t boundary = r->next_must[pos];
@@ -2219,6 +2284,37 @@ static size_t spec_fixed_total(const char *spec)
 
 static bool message_templates_ok(void);
 
+/* Does detail_format() write what vsnprintf writes (or decline)? */
+static bool detail_same(const char *fmt, ...)
+{
+  char mine[sizeof((markcode_t *)0)->err_detail], libc[sizeof mine];
+  va_list ap;
+  va_start(ap, fmt);
+  bool done = detail_format(mine, sizeof mine, fmt, ap);
+  va_end(ap);
+  va_start(ap, fmt);
+  vsnprintf(libc, sizeof libc, fmt, ap);
+  va_end(ap);
+  return !done || strcmp(mine, libc) == 0;
+}
+
+/* fail()'s conversions, each as it is used, against vsnprintf: cut at the
+** buffer, precisions, the '→' of a UTF-8 literal. */
+static bool detail_format_ok(void)
+{
+  const char *long_text =
+      "0104600439931256215Z7(DdTeBEIIU93mfhf0104600439931256215Z7(DdTeBEIIU93mfhf";
+  return detail_same("%s", "91") && detail_same("%s", long_text) && detail_same("%s", "") &&
+         detail_same("%.*s", 5, long_text) && detail_same("%.*s", 0, long_text) &&
+         detail_same("%.*s", 70, long_text) && detail_same("%.12s", long_text) &&
+         detail_same("%.14s", "0104") && detail_same("%.16s", long_text) &&
+         detail_same("%c", 'x') && detail_same("%u", 0u) && detail_same("%u", 65535u) &&
+         detail_same("%zu", (size_t)29) && detail_same("%zu", (size_t)-1) &&
+         detail_same("92 → %u", 13u) && detail_same("93 → %u", 0u) && detail_same("92 → 0") &&
+         detail_same("0") && detail_same("8005") && detail_same("0x%02X", 0xE8u) &&
+         detail_same("%s%s", long_text, long_text);
+}
+
 int markcode_tables_check(void)
 {
   size_t n = sizeof gs1_ais / sizeof gs1_ais[0];
@@ -2255,7 +2351,7 @@ int markcode_tables_check(void)
         if (strcmp(ai_roles[r], ai) == 0) role = r;
       if (ai_id(ai) != role) return MARKCODE_TABLES_BAD_ROLE;
     }
-  if (!message_templates_ok()) return MARKCODE_TABLES_BAD_MESSAGE;
+  if (!message_templates_ok() || !detail_format_ok()) return MARKCODE_TABLES_BAD_MESSAGE;
   return 0;
 }
 

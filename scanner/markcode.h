@@ -183,9 +183,11 @@ const char *markcode_ai_value(const markcode_t *mc, const char *ai);
 ** MARKCODE_TABLES_BAD_ROLE when the switch naming the AIs a marking code
 ** uses, disagrees with a plain search for some 2-4 digit AI, or
 ** MARKCODE_TABLES_BAD_MESSAGE. For tests. */
-#define MARKCODE_TABLES_BAD_INDEX   10000
-#define MARKCODE_TABLES_BAD_ROLE    10001
-#define MARKCODE_TABLES_BAD_MESSAGE 10002 /* a message template with a '%' other than one %s */
+#define MARKCODE_TABLES_BAD_INDEX 10000
+#define MARKCODE_TABLES_BAD_ROLE  10001
+#define MARKCODE_TABLES_BAD_MESSAGE                                                                \
+  10002 /* a message template with a '%' other than one %s,                                        \
+            or an error detail formatted unlike vsnprintf */
 int markcode_tables_check(void);
 
 /* GS1 mod-10 check digit test over a digit string of length n (n >= 2). */
