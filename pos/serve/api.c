@@ -823,11 +823,11 @@ static void h_receipt_cancel(api_t *api, const api_request_t *rq, json_t *body,
 ** the field before anything is checked; a fraction of an unmarked good is
 ** the check's refusal (422, detail "fraction").
 */
-#define AGENT_RU                                                                            \
-  "один вид агента (agent_info.agents) и поставщик (supplier_info): name и inn из 10 или 12 "    \
+#define AGENT_RU                                                                                                           \
+  "один вид агента (agent_info.agents) и поставщик (supplier_info): name и inn из 10 или 12 " \
   "цифр, телефоны до 19 знаков"
-#define AGENT_EN                                                                            \
-  "one agent kind (agent_info.agents) and the supplier (supplier_info): name and an inn of 10 " \
+#define AGENT_EN                                                                                   \
+  "one agent kind (agent_info.agents) and the supplier (supplier_info): name and an inn of 10 "    \
   "or 12 digits, phones up to 19 characters"
 static void h_item_add(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
                        api_response_t *rs)
@@ -848,8 +848,8 @@ static void h_item_add(api_t *api, const api_request_t *rq, json_t *body, const 
   json_t *fraction = json_object_get(body, "fraction");
   json_t *agent_info = json_object_get(body, "agent_info");
   json_t *supplier = json_object_get(body, "supplier_info");
-  if (fraction && (has_q || !frontend_fraction(fraction, &a.fraction_numerator,
-                                               &a.fraction_denominator))) {
+  if (fraction &&
+      (has_q || !frontend_fraction(fraction, &a.fraction_numerator, &a.fraction_denominator))) {
     fail_field(rs, "fraction", "дробь «n/d», 0 < n < d, без «quantity»",
                "a fraction \"n/d\", 0 < n < d, never with \"quantity\"");
     return;
@@ -857,8 +857,7 @@ static void h_item_add(api_t *api, const api_request_t *rq, json_t *body, const 
   bool agent_given = agent_info || supplier;
   if (agent_given &&
       frontend_agent(agent_info, supplier, &frontend_agent_keys_kassa, &agent, &field) != 0) {
-    fail_field(rs, !strcmp(field, "supplier") ? "supplier_info" : "agent_info", AGENT_RU,
-               AGENT_EN);
+    fail_field(rs, !strcmp(field, "supplier") ? "supplier_info" : "agent_info", AGENT_RU, AGENT_EN);
     return;
   }
   check_decision_t *d = malloc(sizeof *d);

@@ -407,11 +407,11 @@ static void run_report(api_t *api, json_t *task, bool z, task_result_t *r)
   }
   till_replay(t, NULL); /* the cache's replay pointer level with the archive */
   r->ok = true;
-  r->result = json_pack("{s:o*,s:o*,s:n}", "fiscalParams",
-                        fiscal_params(t, rep->doc.number, rep->doc.time, rep->doc.fiscal_sign,
-                                      rep->doc.shift_number ? rep->doc.shift_number : rep->shift,
-                                      0, 0),
-                        "report", office_report_json(rep), "warnings");
+  r->result =
+      json_pack("{s:o*,s:o*,s:n}", "fiscalParams",
+                fiscal_params(t, rep->doc.number, rep->doc.time, rep->doc.fiscal_sign,
+                              rep->doc.shift_number ? rep->doc.shift_number : rep->shift, 0, 0),
+                "report", office_report_json(rep), "warnings");
   free(rep);
 }
 
