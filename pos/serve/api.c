@@ -49,7 +49,7 @@
 #include "pos/print/label.h"
 #include "pos/print/print.h"
 #include "pos/print/receipt.h"
-#include "pos/serve/receipt_full.h"
+#include "pos/serve/frontend.h"
 #include "pos/till/accept.h"
 #include "pos/till/cache.h"
 #include "pos/till/check.h"
