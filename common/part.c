@@ -19,10 +19,7 @@ static uint64_t gcd(uint64_t a, uint64_t b)
   return a;
 }
 
-bool part_sold_out(const part_account_t *a)
-{
-  return a && a->units > 0 && a->sold >= a->units;
-}
+bool part_sold_out(const part_account_t *a) { return a && a->units > 0 && a->sold >= a->units; }
 
 int part_apply(const part_account_t *a, bool sale, uint64_t n, uint64_t d, part_account_t *out)
 {

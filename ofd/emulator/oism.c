@@ -37,9 +37,9 @@ bool oism_fits(const store_code_t *c, uint8_t planned, uint64_t n, uint64_t d, o
   part_account_t have = {c->sold_units, c->inner_units}, after;
   if (c->inner_units <= 1)
     have = strcmp(c->status, "sold") == 0 ? (part_account_t){1, 1} : (part_account_t){0, 0};
-  bool status_fits = returning ? have.sold > 0
-                               : strcmp(c->status, "in_circulation") == 0 ||
-                                     strcmp(c->status, "returned") == 0;
+  bool status_fits =
+      returning ? have.sold > 0
+                : strcmp(c->status, "in_circulation") == 0 || strcmp(c->status, "returned") == 0;
   if (!status_fits) return false;
   if (d == 0 && have.units <= 1) {
     /* A whole piece (or a weighed good) of a pack not sold by parts. */
@@ -47,8 +47,7 @@ bool oism_fits(const store_code_t *c, uint8_t planned, uint64_t n, uint64_t d, o
     return true;
   }
   if (part_apply(&have, !returning, n, d, &after) != PART_OK) return false;
-  *next = (oism_next_t){part_sold_out(&after) ? "sold" : "in_circulation", after.sold,
-                        after.units};
+  *next = (oism_next_t){part_sold_out(&after) ? "sold" : "in_circulation", after.sold, after.units};
   return true;
 }
 

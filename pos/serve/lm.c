@@ -284,10 +284,11 @@ static json_t *code_answer(lm_context_t *x, json_t *cis, json_t *pg)
   /* A pack sold by parts: how many of its units are sold (the cache's
   ** account, common/part.h); any other code is one unit. */
   bool parts = have && row.local == CACHE_LOCAL_SOLD && row.part_units > 1;
-  json_object_set_new(o, "innerUnitCount",
-                      json_integer(parts ? (json_int_t)row.part_units : 1));
+  json_object_set_new(o, "innerUnitCount", json_integer(parts ? (json_int_t)row.part_units : 1));
   json_object_set_new(o, "soldUnitCount",
-                      json_integer(parts ? (json_int_t)row.part_sold : sold ? 1 : 0));
+                      json_integer(parts  ? (json_int_t)row.part_sold
+                                   : sold ? 1
+                                          : 0));
   json_object_set_new(o, "grayZone", json_false());
   if (mrp) json_object_set_new(o, "mrp", json_integer((json_int_t)mrp));
   if (found && row.smp) json_object_set_new(o, "smp", json_integer((json_int_t)row.smp));

@@ -199,9 +199,9 @@ int cache_fn_bindings(cache_t *c, cache_fn_binding_t *out, size_t max, size_t *c
 
 /* One marked line of a receipt, as the replay hands it over. */
 typedef struct cache_receipt_line {
-  const char *ki;    /* identification part of the line's 2000 */
-  const char *gtin;  /* may be NULL */
-  uint8_t km_status; /* 2003: 1/2 sold, 3/4 returned */
+  const char *ki;                                    /* identification part of the line's 2000 */
+  const char *gtin;                                  /* may be NULL */
+  uint8_t km_status;                                 /* 2003: 1/2 sold, 3/4 returned */
   uint64_t fraction_numerator, fraction_denominator; /* 1291's 1293 / 1294; 0 / 0 whole */
 } cache_receipt_line_t;
 

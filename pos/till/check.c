@@ -156,8 +156,7 @@ static const struct {
                             "Упаковка продаётся частями: от неё осталось меньше, чем продаётся.",
                             "The pack is sold by parts: less of it is left than this sale takes.",
                             "Остаток упаковки меньше", "Less of the pack is left"},
-    [CHECK_PART_NOT_SOLD] = {"part_not_sold",
-                             "Возвращается больше, чем продано из этой упаковки.",
+    [CHECK_PART_NOT_SOLD] = {"part_not_sold", "Возвращается больше, чем продано из этой упаковки.",
                              "This return takes back more of the pack than was sold.",
                              "Возврат больше проданного", "More than was sold"},
 };
