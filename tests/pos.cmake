@@ -81,6 +81,14 @@ add_test(NAME cli_reports COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integratio
                                    $<TARGET_FILE:kassa> ${KASSA_REPORTS_OPERATOR}
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(cli_reports PROPERTIES TIMEOUT 120)
+# The same day through `kassa serve`: reports, cash, corrections, copies, the
+# FN close and replacement over HTTP (needs kassa-operator for the delivery).
+if(TARGET kassa-operator)
+  add_test(NAME serve_office COMMAND python3
+           ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_api_office.py $<TARGET_FILE:kassa>
+           $<TARGET_FILE:kassa-operator> WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(serve_office PROPERTIES TIMEOUT 180)
+endif()
 # Fractions, prepayment and credit settlements, agents, corrections by every
 # form (issue 16), delivered to kassa-operator and read back as TLV.
 if(TARGET kassa-operator)
@@ -232,13 +240,13 @@ set_tests_properties(permissive PROPERTIES TIMEOUT 240)
 
 # The contract (docs/openapi.yaml, OpenAPI 3.1): validated by an npm
 # validator, every route of api.c and lm.c documented, and every answer the
-# HTTP API tests receive (test_api, test_serve_background and the three
-# drop-in tests) checked against it. They record their exchanges
+# HTTP API tests receive (test_api, test_serve_background, the three
+# drop-in tests and test_api_office) checked against it. They record their exchanges
 # into build/contract/ (KASSA_CONTRACT_RECORD); the contract test requires
 # them (a fixture), so `ctest -R contract` runs them first.
 file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/contract)
 foreach(recording serve_api serve_background serve_lm_manual serve_frontend_receipt
-                  serve_atol_tasks)
+                  serve_atol_tasks serve_office)
   set_property(TEST ${recording} APPEND PROPERTY ENVIRONMENT
                KASSA_CONTRACT_RECORD=${CMAKE_BINARY_DIR}/contract/${recording}.jsonl)
   set_property(TEST ${recording} APPEND PROPERTY FIXTURES_SETUP contract_records)

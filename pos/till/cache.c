@@ -708,6 +708,65 @@ int cache_product_get(cache_t *c, const char *gtin, cache_product_t *out)
   return 0;
 }
 
+/* name lower-cased into out (size bytes) for a search: ASCII and the
+** Russian alphabet (А-Я, Ё), ё as е; other characters as they are. */
+static void search_fold(const char *name, char *out, size_t size)
+{
+  const unsigned char *p = (const unsigned char *)name;
+  size_t n = 0;
+  while (*p && n + 3 < size) {
+    if (*p < 0x80) {
+      out[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+      p++;
+      continue;
+    }
+    if ((p[0] == 0xD0 || p[0] == 0xD1) && p[1]) {
+      unsigned cp = ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+      if (cp >= 0x410 && cp <= 0x42F) cp += 0x20; /* А-Я -> а-я */
+      if (cp == 0x401 || cp == 0x451) cp = 0x435; /* Ё, ё -> е */
+      out[n++] = (char)(0xC0 | (cp >> 6));
+      out[n++] = (char)(0x80 | (cp & 0x3F));
+      p += 2;
+      continue;
+    }
+    out[n++] = (char)*p++;
+  }
+  out[n] = '\0';
+}
+
+int cache_product_search(cache_t *c, const char *query, cache_product_t *out, size_t max,
+                         size_t *count)
+{
+  char want[CACHE_NAME_MAX * 4 + 1], name[CACHE_NAME_MAX * 4 + 1];
+  sqlite3_stmt *s = NULL;
+  size_t n = 0;
+  int step, rc = 0;
+  size_t chars = 0;
+  if (count) *count = 0;
+  for (const char *q = query; q && *q; q++) chars += ((unsigned char)*q & 0xC0) != 0x80;
+  if (!c || !query || !out || !count || chars < 2 || strlen(query) >= sizeof want)
+    return CACHE_ERR_ARGUMENT;
+  search_fold(query, want, sizeof want);
+  if (sqlite3_prepare_v2(c->db, "SELECT gtin, name FROM products ORDER BY name, gtin", -1, &s,
+                         NULL) != SQLITE_OK)
+    return io_fail(c, "product search");
+  while (n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    const char *gtin = (const char *)sqlite3_column_text(s, 0);
+    const char *text = (const char *)sqlite3_column_text(s, 1);
+    if (!gtin || !text) continue;
+    search_fold(text, name, sizeof name);
+    if (!strstr(name, want) && !strstr(gtin, query)) continue;
+    char key[15];
+    snprintf(key, sizeof key, "%s", gtin);
+    if ((rc = cache_product_get(c, key, &out[n])) != 0) break;
+    n++;
+  }
+  if (rc == 0 && n < max && step != SQLITE_DONE) rc = io_fail(c, "product search");
+  sqlite3_finalize(s);
+  *count = n;
+  return rc;
+}
+
 /* One catalogue line, already split. */
 typedef struct import_line {
   cache_product_t p;

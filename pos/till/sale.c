@@ -419,8 +419,7 @@ int sale_get(till_t *t, sale_basket_t *out)
   return load(t, out, NULL);
 }
 
-/* price * quantity in kopecks, half up (quantity has `scale` decimals). */
-static bool line_total(uint64_t price, doc_quantity_t q, uint64_t *out)
+bool sale_line_total(uint64_t price, doc_quantity_t q, uint64_t *out)
 {
   uint64_t div = 1;
   for (unsigned i = 0; i < q.scale; i++) div *= 10;
@@ -463,7 +462,7 @@ static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, 
     if (d->marked && q->mantissa / div != 1) return SALE_ERR_ARGUMENT;
     l->quantity = (doc_quantity_t){q->mantissa / div, 0};
   }
-  if (!line_total(l->price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
+  if (!sale_line_total(l->price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
   if (denominator) {
     if (quantity || l->price > UINT64_MAX / numerator) return SALE_ERR_ARGUMENT;
     l->total = (l->price * numerator + denominator / 2) / denominator;

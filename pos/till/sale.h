@@ -144,6 +144,10 @@ int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t 
 ** "0,532"): at most three decimals, above zero. false otherwise. */
 bool sale_quantity_parse(const char *text, doc_quantity_t *q);
 
+/* price x quantity in kopecks, half up (the quantity has its scale's
+** decimals); false past 2^40 kopecks, a line no receipt takes. */
+bool sale_line_total(uint64_t price, doc_quantity_t q, uint64_t *out);
+
 /* Removes a line; a marked line's code is declined in the FN. */
 int sale_remove(till_t *t, uint32_t line_id);
 

@@ -29,6 +29,9 @@ struct till {
   uint32_t fn_base;              /* the cache's global number before this FN's document 1 */
   int last_fn_error;             /* of the last SALE_ERR_FN */
   struct lane_store *lane_store; /* [store] url: the store node (lane_store.h); NULL: none */
+  /* The FN's clock as opened (till_fn_replace opens the new FN with it). */
+  uint32_t (*fn_clock)(void *user);
+  void *fn_clock_user;
 };
 
 /*
