@@ -95,6 +95,7 @@ typedef enum check_reason {
   CHECK_STORE_HELD,    /* "store_held": in another lane's open basket */
   CHECK_STORE_SOLD,    /* "store_sold": sold at a lane of this store */
   CHECK_STORE_OFFLINE, /* "store_offline": no store node, and the group's policy refuses */
+  CHECK_TILL_DISK,     /* "till_disk": the till's disk full or read-only (detail says) */
   /* A pack sold by parts (1291; checked with the store's records, step 4). */
   CHECK_PART_EXCEEDS,  /* "part_exceeds": the part is more than is left of the pack */
   CHECK_PART_NOT_SOLD, /* "part_not_sold": a return of more than was sold of the pack */
