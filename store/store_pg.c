@@ -25,7 +25,8 @@
 ** the hot path is one round trip instead of four (BEGIN, take, read,
 ** COMMIT): PL/pgSQL runs each statement of a volatile function in a new
 ** snapshot, so the read after the row lock still sees a sale committed
-** while it waited. store_pg_create migrates under an advisory lock, so
+** while it waited; version 4 keys the lanes' remarks apart from their FN
+** documents (doc.remark, record.remark). store_pg_create migrates under an advisory lock, so
 ** two nodes starting together do not race.
 */
 #include <libpq-fe.h>
@@ -35,7 +36,7 @@
 
 #include "store/store_internal.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define LOCK_MIGRATE   2101
 #define LOCK_PUBLISH   2102
 
@@ -91,6 +92,12 @@ static const char *const migrations[SCHEMA_VERSION + 1] = {
           "  seq bigint NOT NULL);"
           "CREATE INDEX status_seq ON status (seq);"
           "CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);",
+    /* A lane's remarks, numbered in a series of their own (store.h). */
+    [4] = "ALTER TABLE doc ADD COLUMN remark boolean NOT NULL DEFAULT false;"
+          "ALTER TABLE doc DROP CONSTRAINT doc_pkey, ADD PRIMARY KEY (fn, remark, document);"
+          "ALTER TABLE record ADD COLUMN remark boolean NOT NULL DEFAULT false;"
+          "ALTER TABLE record DROP CONSTRAINT record_fn_document_line_key,"
+          "  ADD UNIQUE (fn, remark, document, line);",
 };
 
 /* name, parameter count, SQL: prepared on every (re)connection. */
@@ -105,13 +112,13 @@ static const struct {
     {"claim_renew", 2,
      "UPDATE claim SET expires = now() + $2 * interval '1 ms' WHERE lane = $1 AND expires >= "
      "now()"},
-    {"doc_last", 1, "SELECT coalesce(max(document), 0) FROM doc WHERE fn = $1"},
-    {"doc_add", 4,
-     "INSERT INTO doc (fn, document, lane, offline) VALUES ($1, $2, $3, $4) "
+    {"doc_last", 1, "SELECT coalesce(max(document), 0) FROM doc WHERE fn = $1 AND NOT remark"},
+    {"doc_add", 5,
+     "INSERT INTO doc (fn, document, lane, offline, remark) VALUES ($1, $2, $3, $4, $5) "
      "ON CONFLICT DO NOTHING RETURNING 1"},
-    {"record_add", 8,
-     "INSERT INTO record (fn, document, line, ki, gtin, op, lane, offline) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"},
+    {"record_add", 9,
+     "INSERT INTO record (fn, document, line, ki, gtin, op, lane, offline, remark) "
+     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"},
     {"code_sell", 5,
      "INSERT INTO code (ki, state, lane, fn, document) VALUES ($1, $5, $2, $3, $4) "
      "ON CONFLICT (ki) DO UPDATE SET state = excluded.state, lane = excluded.lane, "
@@ -391,11 +398,11 @@ static int op_publish(pg_t *p, void *a)
   char doc[16], line[24];
   PGresult *r;
   snprintf(doc, sizeof doc, "%u", rec->document);
-  const char *offline = rec->offline ? "t" : "f";
+  const char *offline = rec->offline ? "t" : "f", *remark = rec->remark ? "t" : "f";
   if (!(r = run(p, "publish_lock", 0, NULL))) return failure(p, "publish lock");
   PQclear(r);
-  const char *d[4] = {rec->fn, doc, rec->lane, offline};
-  if (!(r = run(p, "doc_add", 4, d))) return failure(p, "publish");
+  const char *d[5] = {rec->fn, doc, rec->lane, offline, remark};
+  if (!(r = run(p, "doc_add", 5, d))) return failure(p, "publish");
   int fresh = PQntuples(r);
   PQclear(r);
   if (!fresh) return 0; /* recorded before: a repeated publish changes nothing */
@@ -404,8 +411,9 @@ static int op_publish(pg_t *p, void *a)
     char op[4];
     snprintf(line, sizeof line, "%zu", i + 1);
     snprintf(op, sizeof op, "%d", (int)l->op);
-    const char *rp[8] = {rec->fn, doc, line, l->ki, l->gtin ? l->gtin : "", op, rec->lane, offline};
-    if (!(r = run(p, "record_add", 8, rp))) return failure(p, "record");
+    const char *rp[9] = {
+        rec->fn, doc, line, l->ki, l->gtin ? l->gtin : "", op, rec->lane, offline, remark};
+    if (!(r = run(p, "record_add", 9, rp))) return failure(p, "record");
     PQclear(r);
     if (l->op == STORE_OP_RETURNED) {
       const char *ret[4] = {l->ki, rec->lane, rec->fn, doc};
