@@ -411,8 +411,8 @@ static int op_publish(pg_t *p, void *a)
     char op[4];
     snprintf(line, sizeof line, "%zu", i + 1);
     snprintf(op, sizeof op, "%d", (int)l->op);
-    const char *rp[9] = {
-        rec->fn, doc, line, l->ki, l->gtin ? l->gtin : "", op, rec->lane, offline, remark};
+    const char *rp[9] = {rec->fn, doc,       line,    l->ki, l->gtin ? l->gtin : "",
+                         op,      rec->lane, offline, remark};
     if (!(r = run(p, "record_add", 9, rp))) return failure(p, "record");
     PQclear(r);
     if (l->op == STORE_OP_RETURNED) {
