@@ -15,7 +15,13 @@ What it proves, with the FN archives as the truth:
    conflict report (`kassa store conflicts`) names exactly the codes the
    archives hold twice, each once;
 4. a repeated publish changes nothing (no conflict, the feed unchanged);
-   a lane restarted publishes nothing twice.
+   a lane restarted publishes nothing twice;
+5. remarks (the API's and `kassa remark`'s) reach the node as `remarked`
+   records of the lane's FN, and another lane refuses the old code;
+6. the offline policy's refuse branch: with the node down a tobacco code
+   ([store] offline_refuse's default) is refused as store_offline with a
+   Russian and an English reason, while the jeans sold alone are marked
+   offline and published when the node is back, before the next claim.
 
 Usage: test_store_lanes.py KASSA OPERATOR [LANES [CODES]]   (4 lanes, 300 codes)
 `make lanes LANES=30` runs it with 30 lanes and 5 000 codes.
@@ -52,6 +58,8 @@ OFFLINE_TWICE = 5           # codes sold at two lanes during the partition
 TIMEOUT_MS = int(os.environ.get("STORE_TIMEOUT_MS", "1000"))
 OWNER = "7707083893"
 JEANS = "4601234501026"     # lp, marked, not strict (config/catalogue.csv)
+TROIKA = "4607770000016"    # tobacco, 150.00, MRP 150.00 from 8005
+PIN = "8642"
 TOKEN = "api-" + os.urandom(8).hex()
 STORE_TOKEN = "store-" + os.urandom(8).hex()
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -81,7 +89,7 @@ keys_refresh_days = 0
 [till]
 check = offline
 api_token = {TOKEN}
-manager_pin = 8642
+manager_pin = {PIN}
 [store]
 url = {store_url}
 token = {STORE_TOKEN}
@@ -130,11 +138,14 @@ timeout_ms = {TIMEOUT_MS}
                 reasons["pay"] = j
                 return [], reasons, times
         else:
-            req = urllib.request.Request(f"http://127.0.0.1:{self.serve.api}/api/receipts/current",
-                                         method="DELETE",
-                                         headers={"Authorization": f"Bearer {TOKEN}"})
-            urllib.request.urlopen(req, timeout=30).close()
+            self.cancel()
         return taken, reasons, times
+
+    def cancel(self):
+        """The open receipt cancelled (DELETE)."""
+        req = urllib.request.Request(f"http://127.0.0.1:{self.serve.api}/api/receipts/current",
+                                     method="DELETE", headers={"Authorization": f"Bearer {TOKEN}"})
+        urllib.request.urlopen(req, timeout=30).close()
 
     def archive_codes(self):
         """Every marked code of every sale receipt in this lane's FN (its
@@ -236,10 +247,22 @@ try:
     op_dir = os.path.join(root, "operator")
     os.makedirs(op_dir)
     r = op(OPERATOR, op_dir, "issue", "--gtin", "0" + JEANS, "--group", "lp", "--count",
-           str(CODES + LANES * 6 + OFFLINE_TWICE), "--owner", OWNER, timeout=300)
+           str(CODES + LANES * 6 + OFFLINE_TWICE + 4), "--owner", OWNER, timeout=300)
     pool = [c.replace("\\x1d", "\x1d") for c in r.stdout.split()]
     check("operator issues the pool", r.returncode == 0 and len(pool) >= CODES, r.stderr)
     online_pool, rest = pool[:CODES], pool[CODES:]
+    spare = rest[-6:-2]  # remarked below (the API's, then kassa remark's)
+    r = op(OPERATOR, op_dir, "issue", "--gtin", "0" + TROIKA, "--group", "tobacco", "--count", "1",
+           "--owner", OWNER)
+    tobacco = [c.replace("\\x1d", "\x1d") for c in r.stdout.split()]
+    check("operator issues a tobacco code", r.returncode == 0 and len(tobacco) == 1, r.stderr)
+    r = op(OPERATOR, op_dir, "issue", "--gtin", "0" + JEANS, "--group", "lp", "--count", "2",
+           "--owner", OWNER)
+    labels = os.path.join(root, "labels.txt")  # lane 0's pool of fresh codes for remarking
+    with open(labels, "w") as f:
+        f.write(r.stdout)
+    check("operator issues codes for labels", r.returncode == 0 and len(r.stdout.split()) == 2,
+          r.stderr)
     operator = Operator(OPERATOR, op_dir, check)  # the key server, for the FNs' keys
     procs.append(operator.proc)
 
@@ -249,6 +272,9 @@ try:
                     os.path.join(lane.dir, "fn.db"))
         r = lane.kassa("cache", "import-catalogue", os.path.join(SRC, "config/catalogue.csv"))
         check(f"lane {i} catalogue", r.returncode == 0, r.stderr)
+        if i == 0:
+            r = lane.kassa("cache", "pool", "add", labels)
+            check("lane 0's pool for remarking", r.returncode == 0, r.stdout + r.stderr)
         r = lane.kassa("ofd", "keys", "--keys", f"127.0.0.1:{operator.ports[2]}")
         check(f"lane {i} keys", r.returncode == 0, r.stderr)
         r = lane.kassa("shift", "open", "--cashier", "Иванова")
@@ -395,6 +421,26 @@ try:
     st, j = http_json(f"{lm_url}/api/v1/status", None, {})
     check("local module: no token, no answer", st == 401, (st, j))
 
+    # 5. a remark at lane 0 (the API's): a `remarked` record of its FN at the
+    # node at once, and another lane refuses the old code.
+    H = {"Authorization": f"Bearer {STORE_TOKEN}"}
+    st, j = http_json(f"http://127.0.0.1:{lanes[0].serve.api}/api/remark", {"code": spare[0]},
+                      headers={"Authorization": f"Bearer {TOKEN}", "X-Manager-PIN": PIN})
+    check("remark at lane 0 (the API)", st == 201, (st, j))
+
+    def remarked_at_node(code):
+        ki = code.split("\x1d")[0]
+        return [r for r in feed_all(store_url, H) if r["ki"] == ki and r["op"] == "remarked"]
+
+    rows = remarked_at_node(spare[0])
+    check("the remark is at the node, the lane's FN's, once",
+          len(rows) == 1 and rows[0]["fn"] == lanes[0].fn, rows)
+    if LANES > 1:
+        taken, reasons, _ = lanes[1].sell([spare[0]])
+        check("another lane refuses the remarked code", not taken and reasons.get(spare[0]) in
+              {"store_sold", "offline_retired", "offline_sold", "remarked"}, reasons)
+        print(f"remark: lane 1 refuses lane 0's remarked code as {reasons.get(spare[0])}")
+
     # 2. the store node killed, then PostgreSQL's postmaster.
     node.send_signal(signal.SIGKILL)
     node.wait(timeout=10)
@@ -409,6 +455,16 @@ try:
         for c in taken:
             offline_sold.setdefault(c, []).append(lane.i)
         check(f"offline: lane {lane.i} sells alone", len(taken) == len(codes), reasons)
+    # 6. the refuse branch: tobacco is not sold without the store node.
+    st, j = lanes[0].api("POST", "/api/receipts", {"operation": "sale", "cashier": "Иванова"})
+    st, j = lanes[0].api("POST", "/api/receipts/current/items", {"code": tobacco[0]})
+    d = j.get("decision") or {}
+    check("offline: tobacco refused as store_offline", st != 201 and d.get("reason") ==
+          "store_offline" and d.get("detail") == "tobacco", (st, j))
+    check("offline: ... with a Russian and an English reason",
+          "сервером магазина" in d.get("message_ru", "") and
+          "store node" in d.get("message_en", ""), d)
+    lanes[0].cancel()
     print(f"offline: slowest scan {max(offline_times) * 1000:.0f} ms, "
           f"first {offline_times[0] * 1000:.0f} ms")
     check("offline: no scan waits past the 1.5 s budget", max(offline_times) < 1.5,
@@ -423,6 +479,21 @@ try:
     check("store node back", "listening on" in line, line)
     time.sleep(1.1)  # the lanes' offline second passes
     fresh = rest[OFFLINE_TWICE + LANES:]
+    # Nothing sold alone is at the node before the lane asks it again; its
+    # next claim publishes first, marked offline.
+    H = {"Authorization": f"Bearer {STORE_TOKEN}"}
+    once_ki = once[0].split("\x1d")[0]
+    before = [r for r in feed_all(store_url, H) if r["ki"] == once_ki and r["op"] == "sold"]
+    st, _ = lanes[0].api("POST", "/api/receipts", {"operation": "sale", "cashier": "Иванова"})
+    st, j = lanes[0].api("POST", "/api/receipts/current/items", {"code": tobacco[0]})
+    after = [r for r in feed_all(store_url, H) if r["ki"] == once_ki and r["op"] == "sold"]
+    check("back online: the tobacco code is sold (the policy refused it, nothing else)",
+          st == 201, (st, j))
+    check("back online: what was sold alone is published before the next claim, marked offline",
+          not before and len(after) == 1 and after[0]["offline"] and
+          after[0]["fn"] == lanes[0].fn, (before, after))
+    st, j = lanes[0].api("POST", "/api/receipts/current/pay", {"method": "cash"})
+    check("back online: the tobacco receipt closes", st == 200, (st, j))
     for k, lane in enumerate(lanes):
         taken, reasons, _ = lane.sell([fresh[k]])
         check(f"back online: lane {lane.i} sells", len(taken) == 1, reasons)
@@ -467,7 +538,8 @@ try:
             archives.setdefault(km.split("\x1d")[0], []).append(lane.i)
     doubles = sorted(k for k, v in archives.items() if len(v) > 1)
     expected = sorted(c.split("\x1d")[0] for c in twice) if LANES > 1 else []
-    total_sold = CODES + len(once) + len(twice) * (2 if LANES > 1 else 1) + 3 * len(lanes)
+    total_sold = (CODES + len(once) + len(twice) * (2 if LANES > 1 else 1) + 3 * len(lanes) +
+                  len(tobacco))
     check("archives: every sale is there",
           sum(len(v) for v in archives.values()) == total_sold,
           (sum(len(v) for v in archives.values()), total_sold))
@@ -482,7 +554,6 @@ try:
               sorted(archives[c["ki"]]) for c in conflicts), conflicts[:5])
 
     # 4. a repeated publish changes nothing.
-    H = {"Authorization": f"Bearer {STORE_TOKEN}"}
     rows = feed_all(store_url, H)
     first = next(r for r in rows if r["op"] == "sold")
     rec = {"lane": first["lane"], "fn": first["fn"], "document": first["document"],
@@ -500,6 +571,14 @@ try:
     # A lane restarted publishes from the node's pointer: nothing twice. It
     # restarts with `kassa serve --store URL` and no [store] url in its file.
     lanes[0].serve.stop()
+    # 5b. `kassa remark` on the command line publishes too.
+    r = lanes[0].kassa("remark", "--pin", PIN, "--old", spare[1].replace("\x1d", "\\x1d"),
+                       "--escaped")
+    check("kassa remark at lane 0", r.returncode == 0, r.stdout + r.stderr)
+    got = remarked_at_node(spare[1])
+    check("kassa remark's record is at the node, the lane's FN's",
+          len(got) == 1 and got[0]["fn"] == lanes[0].fn, got)
+    rows = feed_all(store_url, H)
     with open(lanes[0].conf) as f:
         text = f.read()
     with open(lanes[0].conf, "w") as f:
