@@ -20,6 +20,16 @@
 ** numbers become visible in their order and a feed reader never skips one
 ** still being committed.
 **
+** Durability. A claim is a lease: its commit does not wait for the WAL to
+** reach the disk (synchronous_commit off for the session), which halves a
+** claim's time on a server that flushes (docs/BENCHMARKS.md). PostgreSQL
+** stays consistent; a crash of the server itself may forget the claims of
+** its last few hundred milliseconds, which is a lease that ended early: at
+** worst a code two lanes then sell is a conflict row, as in a partition.
+** Publishes and the operator's statuses are facts: their transaction
+** turns synchronous_commit back on (with the publish lock, one round
+** trip), so an answered publish is on disk.
+**
 ** Schema: store_schema(version); version 1 creates claim, code, doc,
 ** record, conflict; version 2 the claim as one function (kassa_claim), so
 ** the hot path is one round trip instead of four (BEGIN, take, read,
@@ -151,7 +161,9 @@ static const struct {
     {"conflicts", 1,
      "SELECT ki, first_lane, first_fn, first_document, second_lane, second_fn, "
      "second_document FROM conflict ORDER BY ki, second_fn, second_document LIMIT $1"},
-    {"publish_lock", 0, "SELECT pg_advisory_xact_lock(2102)"},
+    /* ... and this transaction's commit waits for the WAL on disk. */
+    {"publish_lock", 0,
+     "SELECT pg_advisory_xact_lock(2102), set_config('synchronous_commit', 'on', true)"},
 };
 
 static const char *pg_last_error(void *self) { return ((pg_t *)self)->error; }
@@ -243,7 +255,7 @@ static int connect_now(pg_t *p)
     return STORE_ERR_UNREACHABLE;
   }
   PQsetNoticeProcessor(p->conn, quiet, NULL);
-  return 0;
+  return simple(p, "SET synchronous_commit = off");
 }
 
 /* A live connection with the statements prepared: the one there, else a
