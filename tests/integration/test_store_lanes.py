@@ -23,7 +23,16 @@ What it proves, with the FN archives as the truth:
    Russian and an English reason, while the jeans sold alone are marked
    offline and published when the node is back, before the next claim.
 
-Usage: test_store_lanes.py KASSA OPERATOR [LANES [CODES]]   (4 lanes, 300 codes)
+7. with --netem (ctest store_partition, `make partition`): a partition made
+   with the kernel's tools: the whole run in a network namespace of its own
+   (`unshare -n`), the node's port on loopback first delayed past the
+   timeout, then cut (`tc` prio + u32 + netem delay, then loss 100%);
+   the lanes sell alone within the budget, refuse tobacco, and publish when
+   the link is back, a code both sold being one more conflict. Where the
+   kernel or the user cannot (no root, no sch_netem, no cls_u32) it says
+   why and exits 77: ctest shows it skipped, never passed.
+
+Usage: test_store_lanes.py KASSA OPERATOR [LANES [CODES]] [--netem]   (4 lanes, 300 codes)
 `make lanes LANES=30` runs it with 30 lanes and 5 000 codes.
 """
 import base64
@@ -45,9 +54,41 @@ from harness import (Checks, Operator, Serve, finish, free_ports, http_json, op,
                      register_fn, run, stop_all, wait_listening)
 from pgtemp import PgTemp  # noqa: E402
 
-KASSA, OPERATOR = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-LANES = int(sys.argv[3]) if len(sys.argv) > 3 else 4
-CODES = int(sys.argv[4]) if len(sys.argv) > 4 else 300
+NETEM = "--netem" in sys.argv
+ARGS = [a for a in sys.argv if a != "--netem"]
+KASSA, OPERATOR = os.path.abspath(ARGS[1]), os.path.abspath(ARGS[2])
+LANES = int(ARGS[3]) if len(ARGS) > 3 else 4
+CODES = int(ARGS[4]) if len(ARGS) > 4 else 300
+
+
+def netem_probe():
+    """None when this process may shape its own loopback (a network
+    namespace of its own, tc's prio and netem qdiscs, the u32 classifier),
+    else why not, as the tools said."""
+    script = ('step() { out=$("$@" 2>&1) || { echo "\`$*\`: ${out:-failed}"; exit 1; }; }; '
+              "step ip link set lo up && step tc qdisc add dev lo root netem delay 1ms && "
+              "step tc qdisc del dev lo root && step tc qdisc add dev lo root handle 1: prio && "
+              "step tc qdisc add dev lo parent 1:3 handle 30: netem delay 1ms && "
+              "step tc filter add dev lo parent 1: protocol ip prio 1 u32 "
+              "match ip dport 9 0xffff flowid 1:3")
+    try:
+        r = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True, text=True,
+                           timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unshare: {e}"
+    return None if r.returncode == 0 else (
+        " ".join((r.stdout + r.stderr).split()) or f"exit {r.returncode}")
+
+
+if NETEM and not os.environ.get("KASSA_IN_NETNS"):
+    why = netem_probe()
+    if why:
+        print(f"SKIPPED (not passed): no partition with tc netem on this host: {why}")
+        sys.exit(77)
+    # The whole run in a network namespace of its own: its loopback is ours to shape.
+    os.environ["KASSA_IN_NETNS"] = "1"
+    os.execvp("unshare", ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+                          sys.executable, *sys.argv])
 OFFLINE_TWICE = 5           # codes sold at two lanes during the partition
 # The lanes' [store] timeout_ms. 150 in production; on a loaded 2-core test
 # host a busy node's answer can take longer, and a lane that times out
@@ -56,6 +97,7 @@ OFFLINE_TWICE = 5           # codes sold at two lanes during the partition
 # checks the lanes wait exactly that long, and docs/BENCHMARKS.md has the
 # figures at 150.
 TIMEOUT_MS = int(os.environ.get("STORE_TIMEOUT_MS", "1000"))
+NETEM_DELAY_MS = max(400, TIMEOUT_MS)  # each way: a claim's answer comes twice that late
 OWNER = "7707083893"
 JEANS = "4601234501026"     # lp, marked, not strict (config/catalogue.csv)
 TROIKA = "4607770000016"    # tobacco, 150.00, MRP 150.00 from 8005
@@ -247,15 +289,16 @@ try:
     op_dir = os.path.join(root, "operator")
     os.makedirs(op_dir)
     r = op(OPERATOR, op_dir, "issue", "--gtin", "0" + JEANS, "--group", "lp", "--count",
-           str(CODES + LANES * 6 + OFFLINE_TWICE + 4), "--owner", OWNER, timeout=300)
+           str(CODES + LANES * 9 + OFFLINE_TWICE + 6), "--owner", OWNER, timeout=300)
     pool = [c.replace("\\x1d", "\x1d") for c in r.stdout.split()]
     check("operator issues the pool", r.returncode == 0 and len(pool) >= CODES, r.stderr)
     online_pool, rest = pool[:CODES], pool[CODES:]
     spare = rest[-6:-2]  # remarked below (the API's, then kassa remark's)
-    r = op(OPERATOR, op_dir, "issue", "--gtin", "0" + TROIKA, "--group", "tobacco", "--count", "1",
+    netem_codes = rest[-8 - 3 * LANES:-7]  # the netem partition's (--netem)
+    r = op(OPERATOR, op_dir, "issue", "--gtin", "0" + TROIKA, "--group", "tobacco", "--count", "2",
            "--owner", OWNER)
     tobacco = [c.replace("\\x1d", "\x1d") for c in r.stdout.split()]
-    check("operator issues a tobacco code", r.returncode == 0 and len(tobacco) == 1, r.stderr)
+    check("operator issues tobacco codes", r.returncode == 0 and len(tobacco) == 2, r.stderr)
     r = op(OPERATOR, op_dir, "issue", "--gtin", "0" + JEANS, "--group", "lp", "--count", "2",
            "--owner", OWNER)
     labels = os.path.join(root, "labels.txt")  # lane 0's pool of fresh codes for remarking
@@ -532,14 +575,59 @@ try:
         taken, reasons, _ = lane.sell([fresh[2 * LANES + 1 + k]])
         check(f"after the partition: lane {lane.i} sells", len(taken) == 1, reasons)
 
+    # 7. --netem: the node's port delayed past the timeout, then cut, on the
+    # namespace's loopback (PostgreSQL is on its Unix socket: untouched).
+    netem_twice = []
+    if NETEM:
+        def tc(*a):
+            r = run(["tc", *a], timeout=30)
+            check("tc " + " ".join(a), r.returncode == 0, r.stderr)
+
+        tc("qdisc", "add", "dev", "lo", "root", "handle", "1:", "prio")
+        tc("qdisc", "add", "dev", "lo", "parent", "1:3", "handle", "30:", "netem", "delay",
+           f"{NETEM_DELAY_MS}ms")
+        for field in ("dport", "sport"):
+            tc("filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+               "match", "ip", field, str(node_port), "0xffff", "flowid", "1:3")
+        netem_twice = netem_codes[:1] if LANES > 1 else []
+        for phase, k0 in (("delayed", 0), ("cut", LANES)):
+            if phase == "cut":
+                tc("qdisc", "change", "dev", "lo", "parent", "1:3", "handle", "30:", "netem",
+                   "loss", "100%")
+                time.sleep(1.1)  # the offline second of the delayed phase passes
+            for k, lane in enumerate(lanes):
+                codes = [netem_codes[1 + k0 + k]] + (netem_twice if k < 2 and phase == "cut"
+                                                     else [])
+                taken, reasons, times = lane.sell(codes)
+                st, j = lane.api("GET", "/api/status")
+                check(f"netem {phase}: lane {lane.i} sells alone",
+                      len(taken) == len(codes) and (j.get("store") or {}).get("state") ==
+                      "offline", (reasons, j.get("store")))
+                check(f"netem {phase}: lane {lane.i}'s scans within the budget and the timeout",
+                      max(times) < 1.5 + TIMEOUT_MS / 1000, times)
+            st, j = lanes[0].api("POST", "/api/receipts", {"operation": "sale",
+                                                           "cashier": "Иванова"})
+            st, j = lanes[0].api("POST", "/api/receipts/current/items",
+                                 {"code": tobacco[1]})
+            check(f"netem {phase}: tobacco's policy holds (store_offline)",
+                  st != 201 and (j.get("decision") or {}).get("reason") == "store_offline", j)
+            lanes[0].cancel()
+        tc("qdisc", "del", "dev", "lo", "root")
+        time.sleep(1.1)
+        for k, lane in enumerate(lanes):
+            taken, reasons, _ = lane.sell([netem_codes[1 + 2 * LANES + k]])
+            check(f"after netem: lane {lane.i} sells through the node", len(taken) == 1, reasons)
+        print(f"netem partition: delay {NETEM_DELAY_MS} ms each way, then loss 100%, on the "
+              f"node's port {node_port}")
+
     archives = {}
     for lane in lanes:
         for km in lane.archive_codes():
             archives.setdefault(km.split("\x1d")[0], []).append(lane.i)
     doubles = sorted(k for k, v in archives.items() if len(v) > 1)
-    expected = sorted(c.split("\x1d")[0] for c in twice) if LANES > 1 else []
+    expected = sorted(c.split("\x1d")[0] for c in twice + netem_twice) if LANES > 1 else []
     total_sold = (CODES + len(once) + len(twice) * (2 if LANES > 1 else 1) + 3 * len(lanes) +
-                  len(tobacco))
+                  1 + (3 * len(lanes) + 2 * len(netem_twice) if NETEM else 0))
     check("archives: every sale is there",
           sum(len(v) for v in archives.values()) == total_sold,
           (sum(len(v) for v in archives.values()), total_sold))
