@@ -616,7 +616,10 @@ try:
         time.sleep(1.1)
         for k, lane in enumerate(lanes):
             taken, reasons, _ = lane.sell([netem_codes[1 + 2 * LANES + k]])
-            check(f"after netem: lane {lane.i} sells through the node", len(taken) == 1, reasons)
+            st, j = lane.api("GET", "/api/status")
+            check(f"after netem: lane {lane.i} sells through the node",
+                  len(taken) == 1 and (j.get("store") or {}).get("state") == "online",
+                  (reasons, j.get("store")))
         print(f"netem partition: delay {NETEM_DELAY_MS} ms each way, then loss 100%, on the "
               f"node's port {node_port}")
 
