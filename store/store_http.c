@@ -67,6 +67,7 @@ static int request(http_t *h, const char *path, json_t *body, json_t **answer)
   }
   json_decref(body);
   headers = curl_slist_append(headers, "Content-Type: application/json");
+  headers = curl_slist_append(headers, "Expect:"); /* no wait for a 100 before a long body */
   if (h->auth[0]) headers = curl_slist_append(headers, h->auth);
   curl_easy_setopt(h->curl, CURLOPT_URL, url);
   curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);
