@@ -70,6 +70,12 @@ static const errtab_t error_texts[] = {
     {FN_ERR_IO, "io", "Ошибка хранилища эмулятора ФН (диск заполнен или повреждён)",
      "The fiscal storage emulator's disk failed (full or damaged)"},
     {FN_ERR_NO_MEMORY, "no_memory", "Недостаточно памяти", "Out of memory"},
+    {FN_ERR_DEVICE_LINK, "device_link",
+     "Касса (ККТ) не отвечает: проверьте питание, кабель или сеть и адрес ([fn] backend)",
+     "The cash register (KKT) does not answer: check its power, the cable or network and the "
+     "address ([fn] backend)"},
+    {FN_ERR_DEVICE, "device", "Касса (ККТ) отказала: причина в сообщении кассы",
+     "The cash register (KKT) refused: its own message says why"},
     ERRTAB_END("Неизвестная ошибка ФН", "Unknown fiscal storage error"),
 };
 
@@ -393,6 +399,12 @@ int fn_sign_blob(fn_t *fn, const uint8_t *data, size_t len, uint8_t mac[FN_BLOB_
   if (!usable(fn) || !mac || (!data && len > 0)) return FN_ERR_PARAMS;
   if (!fn->backend->sign_blob) return FN_ERR_UNKNOWN_COMMAND;
   return fn->backend->sign_blob(fn->self, data, len, mac);
+}
+
+unsigned fn_capabilities(fn_t *fn)
+{
+  if (!usable(fn) || !fn->backend->capabilities) return 0;
+  return fn->backend->capabilities(fn->self);
 }
 
 void fn_free(fn_t *fn)

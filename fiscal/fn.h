@@ -52,6 +52,11 @@ typedef enum fn_err {
   FN_ERR_KM_NOT_CHECKED = -0x3E, /* a code in the receipt was not checked first */
   FN_ERR_IO = -0x100,            /* the emulator's storage failed (disk full ...) */
   FN_ERR_NO_MEMORY = -0x101,
+  /* A cash register in front of the FN (device/, issue 22): it did not
+  ** answer, or refused with its own error (not the FN's: a wrong
+  ** password, paper out). The backend keeps the register's words. */
+  FN_ERR_DEVICE_LINK = -0x102,
+  FN_ERR_DEVICE = -0x103,
 } fn_err_t;
 
 /*
@@ -255,6 +260,9 @@ typedef struct fn_backend {
   int (*totals)(void *self, bool shift, doc_totals_t *out);
   int (*receipt_close_paid)(void *self, const struct fn_payments *p, const struct fn_correction *c,
                             fn_doc_result_t *out);
+  /* What a register does itself (issue 22; see the block at the end).
+  ** NULL: nothing, as the emulator. */
+  unsigned (*capabilities)(void *self);
 } fn_backend_t;
 
 /* The handle the till holds. */
@@ -576,6 +584,30 @@ int fn_receipt_close_paid(fn_t *fn, const fn_payments_t *p, const fn_correction_
 ** FN_ERR_UNKNOWN_COMMAND when the backend cannot count them.
 */
 int fn_totals(fn_t *fn, bool shift, doc_totals_t *out);
+
+/* ---------------------------------------------------------------------- */
+/* A register that does part of the work itself (added with issue 22: kept */
+/* in one block so other work on this header merges apart from it)         */
+
+/*
+** The emulator is an FN alone: kassa's outbox carries every document it
+** makes to the OFD and every sale notification to the OISM, and hands
+** their answers back to it. A real cash register (device/fn_shtrih.h)
+** sits between kassa and its FN and has its own link to the OFD and the
+** OISM: it delivers its documents and notifications itself and takes
+** their acknowledgements. kassa must not deliver them a second time (the
+** OFD would see every document twice), nor can it hand the answers to an
+** FN it does not hold. The backend says so with FN_CAP_DEVICE_DELIVERS;
+** the outbox's delivery runs (ofd_deliver_documents/_notifications, which
+** `kassa ofd flush` and `kassa serve`'s background use) read it and send
+** nothing. One bit for now; the next thing a register does itself gets the
+** next one.
+*/
+#define FN_CAP_DEVICE_DELIVERS 0x01u /* the register delivers to the OFD and the OISM itself */
+
+/* The backend's FN_CAP_* bits; 0 for the emulator, a NULL fn or a backend
+** without the entry. */
+unsigned fn_capabilities(fn_t *fn);
 
 /* Destroys the backend state and frees fn; NULL is fine. */
 void fn_free(fn_t *fn);

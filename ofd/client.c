@@ -913,6 +913,9 @@ static int flow_run(flow_kind_t kind, fn_t *fn, ofd_client_t *client, ofd_progre
   if (!stats) stats = &local;
   memset(stats, 0, sizeof *stats);
   if (!fn || !client || client->profile != profile) return OFD_ERR_ARGUMENT;
+  /* A cash register that delivers its own documents and notifications
+  ** (fn.h, FN_CAP_DEVICE_DELIVERS): kassa owes nothing and sends nothing. */
+  if (fn_capabilities(fn) & FN_CAP_DEVICE_DELIVERS) return 0;
   if ((rc = fn_status(fn, &st)) != 0) {
     stats->fn_error = rc;
     return OFD_ERR_FN;

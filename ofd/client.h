@@ -266,7 +266,9 @@ typedef void (*ofd_progress_t)(void *user, uint32_t done, uint32_t total, uint32
 ** before it stay acknowledged). stats.stopped_at is then the first
 ** document not acknowledged. A run that ends with unread bytes on the
 ** link (late copies) drops the link, so they cannot answer a later call.
-** progress and stats may be NULL.
+** progress and stats may be NULL. A cash register that delivers its own
+** documents (fn_capabilities() has FN_CAP_DEVICE_DELIVERS): 0 at once,
+** stats all zero, nothing read from it or sent (this and the next call).
 */
 int ofd_deliver_documents(fn_t *fn, ofd_client_t *client, ofd_progress_t progress, void *user,
                           ofd_delivery_stats_t *stats);

@@ -28,7 +28,8 @@ int cli_cash(const kassa_config_t *cfg, int argc, char **argv);
 int cli_correction(const kassa_config_t *cfg, int argc, char **argv);
 
 /* Shared by `kassa fn|shift|fd|ofd|batch` (defined in cli_ofd.c): open
-** DATA/fn.db (1 with the reason on stderr when it cannot be). */
+** DATA/fn.db, or the register `[fn] backend` names (1 with the reason on
+** stderr when it cannot be). */
 struct fn;
 int cli_delivery_open_fn(const kassa_config_t *cfg, struct fn **fn);
 int cli_sale(const kassa_config_t *cfg, int argc, char **argv);
@@ -41,6 +42,8 @@ int cli_cache(const kassa_config_t *cfg, int argc, char **argv);
 int cli_store(const kassa_config_t *cfg, int argc, char **argv);
 /* `kassa print receipt|qr` (pos/cli/cli_print.c). */
 int cli_print(const kassa_config_t *cfg, int argc, char **argv);
+/* `kassa device probe` (pos/cli/cli_device.c): a cash register's facts. */
+int cli_device(const kassa_config_t *cfg, int argc, char **argv);
 
 /*
 ** Every command reads its options from a table of these, through

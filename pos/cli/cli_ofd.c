@@ -20,6 +20,7 @@
 ** the reason, in Russian and English, when something stays owed; 2 for a
 ** usage error.
 */
+#include "device/fn_shtrih.h"
 #include "fiscal/crypto.h"
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
@@ -60,9 +61,31 @@ static const char ofd_usage[] =
 
 /* ---- helpers ----------------------------------------------------------- */
 
+/* `[fn] backend = shtrih:...`: the register instead of DATA/fn.db. */
+static int open_register(const kassa_config_t *cfg, const char *spec, fn_t **fn)
+{
+  char err[1024];
+  int rc = fn_shtrih_open(spec, cfg->fn_password, NULL, fn, err, sizeof err);
+  if (rc != 0) {
+    fprintf(stderr, "kassa: %s\n", err);
+    return 1;
+  }
+  return 0;
+}
+
 int cli_delivery_open_fn(const kassa_config_t *cfg, fn_t **fn)
 {
-  char path[KASSA_PATH_MAX + 16];
+  char path[KASSA_PATH_MAX + 16], spec[300];
+  int kind = fn_shtrih_backend_spec(cfg->fn_backend, spec, sizeof spec);
+  if (kind < 0) {
+    fprintf(stderr,
+            "kassa: [fn] backend = %s: не emulator и не shtrih:tcp:ХОСТ:ПОРТ / "
+            "shtrih:serial:ПОРТ / neither emulator nor shtrih:tcp:HOST:PORT / "
+            "shtrih:serial:PORT\n",
+            cfg->fn_backend);
+    return 1;
+  }
+  if (kind == 1) return open_register(cfg, spec, fn);
   snprintf(path, sizeof path, "%.*s/fn.db", KASSA_PATH_MAX, cfg->data_dir);
   int rc = crypto_init();
   if (rc != 0) {
@@ -371,6 +394,14 @@ static int flush_cmd(const kassa_config_t *cfg, int argc, char **argv)
   if (cli_delivery_open_fn(cfg, &fn)) {
     links_close(&links);
     return 1;
+  }
+  if (fn_capabilities(fn) & FN_CAP_DEVICE_DELIVERS) {
+    printf("the cash register delivers its own documents and notifications: nothing for kassa "
+           "to send\n  Касса (ККТ) сама передаёт документы в ОФД и уведомления в ОИСМ: "
+           "kassa ничего не отправляет.\n");
+    fn_free(fn);
+    links_close(&links);
+    return 0;
   }
   uint32_t docs = 0, notes = 0, rejected = 0, unused = 0;
   /* Both channels run: a dead OFD link must not hold back the OISM batch. */

@@ -46,6 +46,7 @@ static const command_t commands[] = {
     {"cache", cli_cache, "the local code cache: status, sync, catalogue, lookup, blocks, pool"},
     {"print", cli_print, "a receipt on an ESC/POS printer (58/80 mm); its QR code as PNG"},
     {"store", cli_store, "the store node the lanes share (PostgreSQL): serve, conflicts"},
+    {"device", cli_device, "a cash register (Shtrih-M): probe what it says about itself"},
 };
 
 static void usage(FILE *out)
@@ -151,7 +152,7 @@ int main(int argc, char **argv)
   if (data_dir) snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", data_dir);
   if (kassa_config_apply_timezone(&cfg, err, sizeof err) != 0) {
     fprintf(stderr, "kassa: %s\n", err);
-    return 2;
+    goto done; /* status 2: a configuration error */
   }
 
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

@@ -45,6 +45,8 @@ typedef struct kassa_config {
   char api_token[128];  /* [till] api_token ("": the API needs no token) */
   bool force_catalogue; /* [till] force_catalogue: the catalogue's name, price, VAT win over
                            a front end's in a receipt in one call (no) */
+  uint32_t discount_without_pin_percent; /* [till] discount_without_pin_percent (10): above it
+                                            a line's discount needs the manager PIN */
   /* [trueapi]: the permissive-mode online check. */
   char trueapi_cdn_url[256]; /* [trueapi] cdn_url ("": http://host:http_port) */
   char trueapi_api_key[128]; /* [trueapi] api_key                      */
@@ -69,6 +71,10 @@ typedef struct kassa_config {
   uint32_t store_lease_ms;   /* [store] lease_ms (120000): a basket's claim lives this long */
   uint32_t store_sync_ms;    /* [store] sync_ms (1000): kassa serve syncs its cache from the node */
   char store_offline_refuse[128]; /* [store] offline_refuse ("tobacco"): groups refused offline */
+  /* [fn]: which FN the till drives (device/fn_shtrih.h, issue 22). */
+  char fn_backend[256]; /* [fn] backend: emulator | shtrih:tcp:HOST:PORT | shtrih:serial:PORT[@BAUD]
+                         */
+  uint32_t fn_password; /* [fn] password: the register's administrator password (30) */
 } kassa_config_t;
 
 /* The operator's HTTP base (true-api, the code feed, remarks, batches):

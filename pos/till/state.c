@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "device/fn_shtrih.h"
 #include "fiscal/crypto.h"
 #include "fiscal/doc.h"
 #include "fiscal/fn_emu.h"
@@ -42,6 +43,7 @@ void till_state_close(till_t *t)
   if (!t) return;
   ofd_client_destroy(t->oism);
   trueapi_destroy(t->trueapi);
+  db_stmts_clear(&t->basket_stmts);
   sqlite3_close(t->db);
   cache_close(t->cache);
   fn_free(t->fn);
@@ -64,25 +66,41 @@ int till_state_open(const till_options_t *o, till_t **out, char *err, size_t err
   t->config = *o->config;
   t->clock = o->clock ? o->clock : wall_clock_ms;
   t->clock_user = o->clock_user;
+  t->fn_clock = o->fn_clock;
+  t->fn_clock_user = o->fn_clock_user;
   kassa_config_outbox_policy(&t->config, &t->policy);
 
   if ((rc = crypto_init()) != 0) {
     snprintf(err, err_size, "%s", crypto_error_message(rc));
     goto fail;
   }
-  snprintf(path, sizeof path, "%s/fn.db", t->config.data_dir);
-  struct stat sb;
-  if (stat(path, &sb) != 0) {
+  char spec[300];
+  int kind = fn_shtrih_backend_spec(t->config.fn_backend, spec, sizeof spec);
+  if (kind < 0) {
     snprintf(err, err_size,
-             "Фискальный накопитель не найден в %s: выполните `kassa fn init`. / No fiscal "
-             "storage in %s: run `kassa fn init` first.",
-             t->config.data_dir, t->config.data_dir);
+             "[fn] backend = %s: не emulator и не shtrih:... / neither emulator nor shtrih:...",
+             t->config.fn_backend);
     goto fail;
   }
-  fn_emu_options_t fo = {.clock = o->fn_clock, .clock_user = o->fn_clock_user};
-  if ((rc = fn_emu_open(path, &fo, &t->fn)) != 0) {
-    snprintf(err, err_size, "%s (%s)", fn_err_message(rc, false), fn_err_name(rc));
-    goto fail;
+  if (kind == 1) {
+    /* A cash register in front of its FN (device/fn_shtrih.h, issue 22). */
+    if ((rc = fn_shtrih_open(spec, t->config.fn_password, NULL, &t->fn, err, err_size)) != 0)
+      goto fail;
+  } else {
+    snprintf(path, sizeof path, "%s/fn.db", t->config.data_dir);
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+      snprintf(err, err_size,
+               "Фискальный накопитель не найден в %s: выполните `kassa fn init`. / No fiscal "
+               "storage in %s: run `kassa fn init` first.",
+               t->config.data_dir, t->config.data_dir);
+      goto fail;
+    }
+    fn_emu_options_t fo = {.clock = o->fn_clock, .clock_user = o->fn_clock_user};
+    if ((rc = fn_emu_open(path, &fo, &t->fn)) != 0) {
+      snprintf(err, err_size, "%s (%s)", fn_err_message(rc, false), fn_err_name(rc));
+      goto fail;
+    }
   }
   if ((rc = fn_status(t->fn, &st)) != 0) {
     snprintf(err, err_size, "%s (%s)", fn_err_message(rc, false), fn_err_name(rc));

@@ -1,0 +1,617 @@
+/*
+** device/fn_shtrih.c: the Shtrih-M register as an fn_backend_t
+** (fn_shtrih.h says what it covers).
+**
+** Every call goes through one helper, call(): build the request, send it,
+** check the answer is for that command, turn a non-zero error byte into
+** an fn_err_t and keep its words. The handlers are then a request and a
+** decoder each.
+*/
+#include "device/fn_shtrih.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fiscal/doc.h"
+#include "fiscal/tlv.h"
+
+typedef struct shtrih_fn {
+  shtrih_link_t *link; /* NULL after the connection broke: the next call reconnects */
+  char spec[300];
+  shtrih_link_options_t options;
+  uint32_t password;
+  uint8_t answer[SHTRIH_MAX_MESSAGE];
+  uint8_t last_code; /* the register's last error byte, 0 none */
+  /* The receipt kassa is building: the register opens it with the first
+  ** line and learns the tax system at the close. */
+  uint8_t operation, tax_system;
+  /* The code FF61h checked last: FF69h decides on it alone. */
+  char last_km[DOC_MAX_KM + 1];
+  char last_ru[320], last_en[320];
+} shtrih_fn_t;
+
+static const fn_backend_t shtrih_backend;
+
+static void clear_error(shtrih_fn_t *s)
+{
+  s->last_ru[0] = s->last_en[0] = '\0';
+  s->last_code = 0;
+}
+
+/* The register's error byte as an fn_err_t, its words kept. */
+static int device_error(shtrih_fn_t *s, uint16_t command, uint8_t code)
+{
+  int width = command > 0xFF ? 4 : 2;
+  s->last_code = code;
+  snprintf(s->last_ru, sizeof s->last_ru, "ККТ: команда %0*Xh: ошибка 0x%02X: %s", width, command,
+           code, shtrih_error_text(code, true));
+  snprintf(s->last_en, sizeof s->last_en, "KKT: command %0*Xh: error 0x%02X: %s", width, command,
+           code, shtrih_error_text(code, false));
+  int err = shtrih_err_of_fn_byte(code);
+  return err ? err : FN_ERR_DEVICE;
+}
+
+/*
+** Sends msg and reads its answer into *a: 0 with a->error 0; an fn_err_t
+** otherwise (the FN's byte, FN_ERR_DEVICE, FN_ERR_DEVICE_LINK), with the
+** words kept. allow_error: an error byte the caller wants to see itself
+** (0x08 "no data" at the end of a read-out) is returned as 0 with a->error.
+*/
+static int call(shtrih_fn_t *s, const shtrih_msg_t *msg, shtrih_answer_t *a, uint8_t allow_error)
+{
+  size_t len = 0;
+  clear_error(s);
+  uint16_t command = msg->data[0] == 0xFF ? (uint16_t)(0xFF00 | msg->data[1]) : msg->data[0];
+  int rc = SHTRIH_LINK_OK;
+  /* A connection that broke is opened again here, never the command sent
+  ** again: the register may have run it (the caller reads the status). */
+  if (!s->link) rc = shtrih_link_open(s->spec, &s->options, &s->link, NULL, 0);
+  if (rc == SHTRIH_LINK_OK) rc = shtrih_link_call(s->link, msg, s->answer, sizeof s->answer, &len);
+  if (rc == SHTRIH_LINK_IO) {
+    shtrih_link_close(s->link);
+    s->link = NULL;
+  }
+  if (rc != SHTRIH_LINK_OK) {
+    snprintf(s->last_ru, sizeof s->last_ru, "%s (%s)", shtrih_link_err_message(rc, true), s->spec);
+    snprintf(s->last_en, sizeof s->last_en, "%s (%s)", shtrih_link_err_message(rc, false), s->spec);
+    return rc == SHTRIH_LINK_NO_MEMORY ? FN_ERR_NO_MEMORY : FN_ERR_DEVICE_LINK;
+  }
+  if (shtrih_answer_parse(s->answer, len, a) != 0 || a->command != command) {
+    snprintf(s->last_ru, sizeof s->last_ru, "%s",
+             shtrih_link_err_message(SHTRIH_LINK_PROTOCOL, true));
+    snprintf(s->last_en, sizeof s->last_en, "%s",
+             shtrih_link_err_message(SHTRIH_LINK_PROTOCOL, false));
+    return FN_ERR_DEVICE_LINK;
+  }
+  if (a->error && a->error != allow_error) return device_error(s, command, a->error);
+  return 0;
+}
+
+/* A request of just the code and the password. */
+static int simple(shtrih_fn_t *s, uint16_t command, shtrih_answer_t *a)
+{
+  shtrih_msg_t m;
+  shtrih_request(&m, command, s->password);
+  return call(s, &m, a, 0);
+}
+
+/* An answer whose layout did not hold: the register speaks another
+** version of the protocol. */
+static int malformed(shtrih_fn_t *s)
+{
+  snprintf(s->last_ru, sizeof s->last_ru, "%s",
+           shtrih_link_err_message(SHTRIH_LINK_PROTOCOL, true));
+  snprintf(s->last_en, sizeof s->last_en, "%s",
+           shtrih_link_err_message(SHTRIH_LINK_PROTOCOL, false));
+  return FN_ERR_DEVICE_LINK;
+}
+
+static int read_fn_status(shtrih_fn_t *s, shtrih_fn_status_t *out)
+{
+  shtrih_answer_t a;
+  int rc = simple(s, SHTRIH_CMD_FN_STATUS, &a);
+  if (rc == 0 && shtrih_decode_fn_status(&a, out) != 0) rc = malformed(s);
+  return rc;
+}
+
+static int read_exchange(shtrih_fn_t *s, shtrih_exchange_status_t *out)
+{
+  shtrih_answer_t a;
+  int rc = simple(s, SHTRIH_CMD_FN_EXCHANGE_STATUS, &a);
+  if (rc == 0 && shtrih_decode_exchange_status(&a, out) != 0) rc = malformed(s);
+  return rc;
+}
+
+static int read_short_status(shtrih_fn_t *s, shtrih_short_status_t *out)
+{
+  shtrih_answer_t a;
+  int rc = simple(s, SHTRIH_CMD_SHORT_STATUS, &a);
+  if (rc == 0 && shtrih_decode_short_status(&a, out) != 0) rc = malformed(s);
+  return rc;
+}
+
+static int read_device_type(shtrih_fn_t *s, shtrih_device_type_t *out)
+{
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  shtrih_msg_begin(&m, SHTRIH_CMD_DEVICE_TYPE);
+  int rc = call(s, &m, &a, 0);
+  if (rc == 0 && shtrih_decode_device_type(&a, out) != 0) rc = malformed(s);
+  return rc;
+}
+
+static fn_phase_t phase_of(uint8_t bits)
+{
+  if (bits & 0x04) return FN_PHASE_POST;
+  if (bits & 0x02) return FN_PHASE_FISCAL;
+  return FN_PHASE_READY;
+}
+
+static int sh_status(void *self, fn_status_t *out)
+{
+  shtrih_fn_t *s = self;
+  shtrih_fn_status_t f;
+  shtrih_exchange_status_t x;
+  shtrih_short_status_t k;
+  shtrih_shift_params_t p;
+  shtrih_answer_t a;
+  int rc = read_fn_status(s, &f);
+  if (rc == 0) rc = read_exchange(s, &x);
+  if (rc == 0) rc = read_short_status(s, &k);
+  if (rc == 0 && (rc = simple(s, SHTRIH_CMD_FN_SHIFT_PARAMS, &a)) == 0 &&
+      shtrih_decode_shift_params(&a, &p) != 0)
+    rc = malformed(s);
+  if (rc) return rc;
+  memset(out, 0, sizeof *out);
+  out->phase = phase_of(f.phase_bits);
+  memcpy(out->fn_number, f.fn_number, sizeof out->fn_number);
+  out->last_document = f.last_document;
+  out->now = f.time;
+  out->shift_open = f.shift_open;
+  out->shift_number = p.shift_number;
+  out->receipts_in_shift = p.receipt_number;
+  out->receipt_open = f.document == 0x04 || f.document == 0x14 || s->operation;
+  out->receipt_items = out->receipt_open ? k.operations : 0;
+  out->unsent_documents = x.unsent;
+  shtrih_km_status_t km;
+  if (simple(s, SHTRIH_CMD_FN_KM_STATUS, &a) == 0 && shtrih_decode_km_status(&a, &km) == 0) {
+    out->unsent_notifications = km.queued;
+    out->checked_km = km.results_kept;
+    out->marking = (km.flags & 0x01) != 0;
+  }
+  clear_error(s); /* a register without FF70h (no marking) is not a failure */
+  out->first_unsent_number = x.unsent ? x.first_unsent_number : 0;
+  out->first_unsent_time = x.first_unsent_time;
+  return 0;
+}
+
+static int sh_document_get(void *self, uint32_t number, fn_document_t *out);
+
+/* The time a document carries (1012, to the second; FF01h's clock has
+** only minutes): read back from the archive. */
+static int document_time(shtrih_fn_t *s, uint32_t number, uint32_t *time)
+{
+  static fn_document_t doc; /* one thread uses a backend at a time */
+  doc_summary_t sum;
+  int rc = sh_document_get(s, number, &doc);
+  if (rc) return rc;
+  if (doc_summarize(doc.data, doc.len, &sum) != 0) return malformed(s);
+  *time = sum.time;
+  return 0;
+}
+
+/* A two-step FN document: "begin" then "make", answering shift, FD, FP. */
+static int two_step(shtrih_fn_t *s, uint16_t begin, uint16_t make, bool state_report,
+                    fn_doc_result_t *out)
+{
+  shtrih_answer_t a;
+  shtrih_fd_answer_t d;
+  int rc = simple(s, begin, &a);
+  if (rc == 0) rc = simple(s, make, &a);
+  if (rc == 0 &&
+      (state_report ? shtrih_decode_state_report(&a, &d) : shtrih_decode_shift_fd(&a, &d)) != 0)
+    rc = malformed(s);
+  if (rc) return rc;
+  uint32_t time = 0;
+  if (out && (rc = document_time(s, d.number, &time)) != 0) return rc;
+  if (out) {
+    memset(out, 0, sizeof *out);
+    out->number = d.number;
+    out->fiscal_sign = d.fiscal_sign;
+    out->shift_number = d.shift_number;
+    out->time = time;
+  }
+  return 0;
+}
+
+static int sh_shift_open(void *self, const char *cashier, fn_doc_result_t *out)
+{
+  (void)cashier; /* 1021 goes by FF0C between the two steps: not yet (HARDWARE.md) */
+  return two_step(self, SHTRIH_CMD_FN_BEGIN_OPEN_SHIFT, SHTRIH_CMD_FN_OPEN_SHIFT, false, out);
+}
+
+static int sh_shift_close(void *self, const char *cashier, fn_doc_result_t *out)
+{
+  (void)cashier;
+  return two_step(self, SHTRIH_CMD_FN_BEGIN_CLOSE_SHIFT, SHTRIH_CMD_FN_CLOSE_SHIFT, false, out);
+}
+
+static int sh_state_report(void *self, fn_doc_result_t *out)
+{
+  int rc = two_step(self, SHTRIH_CMD_FN_BEGIN_STATE_REPORT, SHTRIH_CMD_FN_STATE_REPORT, true, out);
+  if (rc == 0 && out) out->shift_number = 0;
+  return rc;
+}
+
+static int sh_receipt_cancel(void *self)
+{
+  shtrih_fn_t *s = self;
+  shtrih_answer_t a;
+  int rc = simple(s, SHTRIH_CMD_FN_CANCEL_DOCUMENT, &a);
+  if (rc == 0) s->operation = 0;
+  return rc;
+}
+
+/* FF0A for where the document stands, then FF3A/FF3B for its TLV. */
+static int sh_document_get(void *self, uint32_t number, fn_document_t *out)
+{
+  shtrih_fn_t *s = self;
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  shtrih_found_document_t found;
+  uint16_t tag = 0, len = 0;
+  shtrih_request(&m, SHTRIH_CMD_FN_FIND_DOCUMENT, s->password);
+  shtrih_msg_le(&m, number, 4);
+  int rc = call(s, &m, &a, 0);
+  if (rc == 0 && shtrih_decode_found_document(&a, &found) != 0) rc = malformed(s);
+  if (rc) return rc;
+  shtrih_request(&m, SHTRIH_CMD_FN_DOCUMENT_TLV, s->password);
+  shtrih_msg_le(&m, number, 4);
+  if ((rc = call(s, &m, &a, 0)) != 0) return rc;
+  if (shtrih_decode_document_tlv(&a, &tag, &len) != 0 ||
+      (size_t)len + TLV_HEADER_SIZE > sizeof out->data)
+    return malformed(s);
+  memset(out, 0, offsetof(fn_document_t, data));
+  out->data[0] = (uint8_t)(tag & 0xFF);
+  out->data[1] = (uint8_t)(tag >> 8);
+  out->data[2] = (uint8_t)(len & 0xFF);
+  out->data[3] = (uint8_t)(len >> 8);
+  size_t have = TLV_HEADER_SIZE, want = TLV_HEADER_SIZE + (size_t)len;
+  /* FF3B hands the TLVs out a piece at a time until 08h, "no data". */
+  while (have < want) {
+    shtrih_request(&m, SHTRIH_CMD_FN_READ_TLV, s->password);
+    if ((rc = call(s, &m, &a, SHTRIH_E_FN_NO_DATA)) != 0) return rc;
+    if (a.error == SHTRIH_E_FN_NO_DATA || a.len == 0 || have + a.len > want) break;
+    memcpy(out->data + have, a.fields, a.len);
+    have += a.len;
+  }
+  if (have != want) return malformed(s);
+  out->number = number;
+  out->type = tag;
+  out->time = found.time;
+  out->acknowledged = found.ticket;
+  out->queued = true;
+  out->len = have;
+  return 0;
+}
+
+static int sh_document_next_unsent(void *self, fn_document_t *out)
+{
+  shtrih_exchange_status_t x;
+  int rc = read_exchange(self, &x);
+  if (rc) return rc;
+  if (x.unsent == 0) return FN_ERR_NO_DATA;
+  return sh_document_get(self, x.first_unsent_number, out);
+}
+
+/* The register delivers its notifications itself: none are kassa's. */
+static int sh_notification_next(void *self, fn_notification_t *out)
+{
+  (void)self, (void)out;
+  return FN_ERR_NO_DATA;
+}
+
+static unsigned sh_capabilities(void *self)
+{
+  (void)self;
+  return FN_CAP_DEVICE_DELIVERS;
+}
+
+/* ---- Not done yet: FN_ERR_UNKNOWN_COMMAND, never a made-up success. ---- */
+
+static int sh_register(void *self, const fn_registration_t *r, bool re, fn_doc_result_t *out)
+{
+  (void)self, (void)r, (void)re, (void)out;
+  return FN_ERR_UNKNOWN_COMMAND;
+}
+static int sh_fn_close(void *self, fn_doc_result_t *out)
+{
+  (void)self, (void)out;
+  return FN_ERR_UNKNOWN_COMMAND;
+}
+/* The register opens a receipt with its first line (FF46h): begin only
+** notes what the lines and the close will say. */
+static int sh_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, const char *cashier)
+{
+  shtrih_fn_t *s = self;
+  fn_status_t st;
+  (void)cashier; /* 1021 by FF0Ch: not yet (HARDWARE.md) */
+  int rc = sh_status(s, &st);
+  if (rc) return rc;
+  if (!st.shift_open || st.receipt_open || s->operation) return FN_ERR_STATE;
+  s->operation = operation;
+  s->tax_system = tax_system;
+  return 0;
+}
+
+/* A line: FF46h with the line's own requisites, FF4Dh for its 2108. */
+static int sh_receipt_add(void *self, const doc_item_t *item)
+{
+  shtrih_fn_t *s = self;
+  shtrih_operation_t op = {0};
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  if (!s->operation) return FN_ERR_STATE;
+  if (item->agent.sign || item->has_industry || item->fraction_denominator)
+    return FN_ERR_UNKNOWN_COMMAND; /* agents, 1260, 1291: not yet */
+  op.operation = s->operation;
+  op.quantity_millionths = item->quantity.mantissa;
+  for (uint8_t k = item->quantity.scale; k < 6; k++) op.quantity_millionths *= 10;
+  op.price = item->price;
+  op.total = item->total;
+  op.tax = shtrih_tax_of_vat(item->vat);
+  op.department = 1;
+  op.payment_method = item->payment_method;
+  op.subject = item->subject;
+  snprintf(op.name, sizeof op.name, "%s", item->name);
+  if (item->quantity.scale > 6 || op.tax == 0) return FN_ERR_VALUE;
+  int rc = 0;
+  if (item->marked) { /* FF67h: the code this line sells, then the line */
+    shtrih_request(&m, SHTRIH_CMD_FN_KM_BIND, s->password);
+    shtrih_msg_le(&m, item->km_len, 1);
+    shtrih_msg_bytes(&m, item->km, item->km_len);
+    if (m.overflow) return FN_ERR_PARAMS;
+    if ((rc = call(s, &m, &a, 0)) != 0) return rc;
+  }
+  shtrih_encode_operation(&m, s->password, &op);
+  if (m.overflow) return FN_ERR_VALUE; /* a name with no CP1251 form */
+  rc = call(s, &m, &a, 0);
+  if (rc == 0 && item->measure) {
+    const uint8_t tlv[5] = {0x3C, 0x08, 0x01, 0x00, item->measure}; /* 2108 */
+    shtrih_request(&m, SHTRIH_CMD_FN_OPERATION_TLV, s->password);
+    shtrih_msg_bytes(&m, tlv, sizeof tlv);
+    rc = call(s, &m, &a, 0);
+  }
+  return rc;
+}
+
+static int sh_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool correction,
+                            fn_doc_result_t *out)
+{
+  shtrih_fn_t *s = self;
+  shtrih_close_t c = {0};
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  shtrih_shift_params_t p;
+  uint64_t change = 0;
+  uint32_t number = 0, sign = 0;
+  if (correction) return FN_ERR_UNKNOWN_COMMAND; /* FF35h/FF36h: not yet */
+  if (!s->operation) return FN_ERR_STATE;
+  c.payments[0] = cash;
+  c.payments[1] = cashless;
+  c.tax_system = s->tax_system;
+  shtrih_encode_close(&m, s->password, &c);
+  int rc = call(s, &m, &a, 0);
+  if (rc == 0 && shtrih_decode_close_answer(&a, &change, &number, &sign) != 0) rc = malformed(s);
+  if (rc) return rc;
+  s->operation = 0;
+  /* The receipt's time and its number in the shift, as the FN has them. */
+  uint32_t time = 0;
+  if (out && (rc = document_time(s, number, &time)) != 0) return rc;
+  if ((rc = simple(s, SHTRIH_CMD_FN_SHIFT_PARAMS, &a)) != 0) return rc;
+  if (shtrih_decode_shift_params(&a, &p) != 0) return malformed(s);
+  if (out) {
+    memset(out, 0, sizeof *out);
+    out->number = number;
+    out->fiscal_sign = sign;
+    out->time = time;
+    out->shift_number = p.shift_number;
+    out->receipt_number = p.receipt_number;
+  }
+  return 0;
+}
+
+/*
+** FF61h: the register's FN checks the code. Its local result is 2106's
+** bits 0 and 1; a register online asks the OISM itself and adds what the
+** answer said. No request (81) comes back for kassa to send: the register
+** talks to the OISM (FN_CAP_DEVICE_DELIVERS).
+*/
+static int sh_km_check(void *self, const doc_item_t *item, fn_km_check_t *out)
+{
+  shtrih_fn_t *s = self;
+  shtrih_km_check_t c = {0};
+  shtrih_km_result_t res;
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  if (item->km_len > sizeof c.km) return FN_ERR_PARAMS;
+  c.planned_status = item->km_status ? item->km_status : 1;
+  c.km_len = (uint8_t)item->km_len;
+  memcpy(c.km, item->km, item->km_len);
+  shtrih_encode_km_check(&m, s->password, &c);
+  int rc = call(s, &m, &a, 0);
+  if (rc == 0 && shtrih_decode_km_result(&a, &res) != 0) rc = malformed(s);
+  if (rc) return rc;
+  memset(out, 0, offsetof(fn_km_check_t, request));
+  out->km_type = res.km_type;
+  out->check_result = (uint8_t)(res.local_result | (res.online ? res.online_result : 0));
+  if (res.local_reason == 2)
+    out->tail_status = FN_TAIL_NO_KEY;
+  else if (res.local_reason != 0)
+    out->tail_status = FN_TAIL_UNCHECKABLE;
+  else
+    out->tail_status = (res.local_result & 0x02) ? FN_TAIL_VALID : FN_TAIL_INVALID;
+  snprintf(s->last_km, sizeof s->last_km, "%.*s", (int)item->km_len, item->km);
+  return 0;
+}
+
+/* The OISM's answer goes to the register, not through kassa. */
+static int sh_km_answer(void *self, const uint8_t *doc83, size_t len, fn_km_check_t *out)
+{
+  (void)self, (void)doc83, (void)len, (void)out;
+  return FN_ERR_STATE;
+}
+
+/*
+** FF69h decides on the code FF61h checked last, and only on it. A later
+** decline of a code accepted before (a line taken off the receipt) has no
+** command: the code stays in the register's table until the receipt is
+** closed or cancelled, and FF67h binds only the codes of the lines kassa
+** sends, so it is never sold. That is 0 here, as the till means it.
+*/
+static int sh_km_accept(void *self, const char *km, size_t km_len, bool accept)
+{
+  shtrih_fn_t *s = self;
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  if (strlen(s->last_km) != km_len || memcmp(s->last_km, km, km_len) != 0)
+    return accept ? FN_ERR_NO_DATA : 0;
+  shtrih_request(&m, SHTRIH_CMD_FN_KM_ACCEPT, s->password);
+  shtrih_msg_le(&m, accept ? 1 : 0, 1);
+  int rc = call(s, &m, &a, 0);
+  if (rc == 0) s->last_km[0] = '\0';
+  return rc;
+}
+
+/* An acknowledgement or a ticket is the register's own business. */
+static int sh_bytes_in(void *self, const uint8_t *doc, size_t len)
+{
+  (void)self, (void)doc, (void)len;
+  return FN_ERR_UNKNOWN_COMMAND;
+}
+static int sh_key_update(void *self, const fn_key_t *keys, size_t count, uint32_t when)
+{
+  (void)self, (void)keys, (void)count, (void)when;
+  return FN_ERR_UNKNOWN_COMMAND;
+}
+
+static void sh_destroy(void *self)
+{
+  shtrih_fn_t *s = self;
+  if (!s) return;
+  shtrih_link_close(s->link);
+  free(s);
+}
+
+static const fn_backend_t shtrih_backend = {
+    .name = "shtrih",
+    .status = sh_status,
+    .register_kkt = sh_register,
+    .shift_open = sh_shift_open,
+    .shift_close = sh_shift_close,
+    .state_report = sh_state_report,
+    .fn_close = sh_fn_close,
+    .receipt_begin = sh_receipt_begin,
+    .receipt_add = sh_receipt_add,
+    .receipt_close = sh_receipt_close,
+    .receipt_cancel = sh_receipt_cancel,
+    .km_check = sh_km_check,
+    .km_answer = sh_km_answer,
+    .km_accept = sh_km_accept,
+    .document_next_unsent = sh_document_next_unsent,
+    .document_ack = sh_bytes_in,
+    .document_get = sh_document_get,
+    .notification_next = sh_notification_next,
+    .notification_ticket = sh_bytes_in,
+    .key_update = sh_key_update,
+    .destroy = sh_destroy,
+    .capabilities = sh_capabilities,
+};
+
+int fn_shtrih_backend_spec(const char *backend, char *spec, size_t spec_size)
+{
+  if (!spec || spec_size == 0) return -1;
+  spec[0] = '\0';
+  if (!backend || !*backend || strcmp(backend, "emulator") == 0) return 0;
+  if (strncmp(backend, "shtrih:", 7) != 0) return -1;
+  const char *rest = backend + 7;
+  if (strncmp(rest, "tcp:", 4) != 0 && strncmp(rest, "serial:", 7) != 0) return -1;
+  if ((size_t)snprintf(spec, spec_size, "%s", rest) >= spec_size) return -1;
+  return 1;
+}
+
+int fn_shtrih_open(const char *spec, uint32_t password, const shtrih_link_options_t *options,
+                   fn_t **out, char *err, size_t err_size)
+{
+  if (!out) return FN_ERR_PARAMS;
+  *out = NULL;
+  shtrih_fn_t *s = calloc(1, sizeof *s);
+  fn_t *fn = calloc(1, sizeof *fn);
+  if (!s || !fn) {
+    free(s);
+    free(fn);
+    if (err && err_size) snprintf(err, err_size, "Недостаточно памяти. / Out of memory.");
+    return FN_ERR_NO_MEMORY;
+  }
+  s->password = password ? password : SHTRIH_DEFAULT_PASSWORD;
+  snprintf(s->spec, sizeof s->spec, "%s", spec ? spec : "");
+  if (options) s->options = *options;
+  fn->backend = &shtrih_backend;
+  fn->self = s;
+  int rc = shtrih_link_open(spec, options, &s->link, err, err_size);
+  if (rc != 0) {
+    fn_free(fn);
+    return rc == SHTRIH_LINK_NO_MEMORY ? FN_ERR_NO_MEMORY : FN_ERR_DEVICE_LINK;
+  }
+  shtrih_device_type_t type;
+  if ((rc = read_device_type(s, &type)) != 0) {
+    if (err && err_size) snprintf(err, err_size, "%s / %s", s->last_ru, s->last_en);
+    fn_free(fn);
+    return rc;
+  }
+  *out = fn;
+  return 0;
+}
+
+static shtrih_fn_t *self_of(fn_t *fn)
+{
+  return fn && fn->backend == &shtrih_backend ? (shtrih_fn_t *)fn->self : NULL;
+}
+
+/* One part of the facts: 0 read or missing (its rc and words kept); a
+** failure that ends the probe otherwise. */
+static int facts_part(shtrih_fn_t *s, int rc, int *part_rc, char *words, size_t size)
+{
+  *part_rc = rc;
+  if (rc == 0) return 0;
+  if (rc == FN_ERR_DEVICE_LINK || rc == FN_ERR_NO_MEMORY || s->last_code == SHTRIH_E_PASSWORD)
+    return rc;
+  snprintf(words, size, "%s / %s", s->last_ru, s->last_en);
+  return 0;
+}
+
+int fn_shtrih_facts(fn_t *fn, fn_shtrih_facts_t *out)
+{
+  shtrih_fn_t *s = self_of(fn);
+  if (!s || !out) return FN_ERR_PARAMS;
+  memset(out, 0, sizeof *out);
+  int rc = read_device_type(s, &out->device);
+  if (rc == 0)
+    rc = facts_part(s, read_short_status(s, &out->kkt), &out->kkt_rc, out->kkt_error,
+                    sizeof out->kkt_error);
+  if (rc == 0)
+    rc = facts_part(s, read_fn_status(s, &out->fn), &out->fn_rc, out->fn_error,
+                    sizeof out->fn_error);
+  if (rc == 0)
+    rc = facts_part(s, read_exchange(s, &out->exchange), &out->exchange_rc, out->exchange_error,
+                    sizeof out->exchange_error);
+  return rc;
+}
+
+const char *fn_shtrih_last_error(fn_t *fn, bool russian)
+{
+  shtrih_fn_t *s = self_of(fn);
+  if (!s) return "";
+  return russian ? s->last_ru : s->last_en;
+}

@@ -1,0 +1,34 @@
+# device: the Shtrih-M protocol against public vectors (test_shtrih), the
+# exchange and the backend against kassa-kkt-emu's register (test_kkt_emu).
+kassa_unit_test(test_shtrih SOURCES unit/test_shtrih.c LIBS kassa_device)
+set_tests_properties(test_shtrih PROPERTIES TIMEOUT 60)
+find_package(Threads REQUIRED)
+kassa_unit_test(test_kkt_emu SOURCES unit/test_kkt_emu.c
+                LIBS kassa_device kassa_ofd kassa_test_support Threads::Threads)
+set_tests_properties(test_kkt_emu PROPERTIES TIMEOUT 120)
+# `kassa device probe` against kassa-kkt-emu and against recorded answers.
+add_test(NAME device_probe
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_device_probe.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-kkt-emu>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(device_probe PROPERTIES TIMEOUT 120)
+# kassa fn|shift|fd through kassa-kkt-emu, and a kill loop through the
+# register with the FN's archive audited afterwards.
+add_test(NAME device_cli
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_device_cli.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-kkt-emu>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(device_cli PROPERTIES TIMEOUT 300)
+# What a register sends: framing and decoders under libFuzzer (KASSA_FUZZ).
+kassa_fuzz_target(fuzz_shtrih SOURCE fuzz/fuzz_shtrih.c LIBS kassa_device
+                  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/shtrih)
+# A register with its own links (kassa-kkt-emu --ofd/--oism): a marked sale
+# through it, its documents and notification delivered by the register.
+if(TARGET kassa-operator)
+  add_test(NAME device_operator
+           COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_device_operator.py
+                   $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-kkt-emu>
+                   $<TARGET_FILE:kassa-operator>
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(device_operator PROPERTIES TIMEOUT 180)
+endif()

@@ -1,0 +1,602 @@
+/*
+** tests/unit/test_kkt_emu.c: the v1 exchange (device/shtrih_link.h), the
+** register emulator (device/kkt_emu.h) and the Shtrih-M backend
+** (device/fn_shtrih.h) against each other, with a real FN emulator inside.
+**
+** The exchange: clean, and with each way a line misbehaves (the stray
+** 0xFF of network registers, noise before an answer, one byte per write,
+** the register's ACK lost, an answer garbled, the host's ACK lost, a
+** register that never answers): the answer arrives, and the register has
+** executed the command exactly once. The emulator: strict about LRCs,
+** half frames, passwords, unknown and short commands. The backend: what
+** fn.h reads through the register equals what the FN inside holds, byte
+** for byte for archive documents; FN refusals keep their codes; a wrong
+** password and a dead line give FN_ERR_DEVICE / FN_ERR_DEVICE_LINK with
+** the register's words.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "device/fn_shtrih.h"
+#include "device/kkt_emu.h"
+#include "device/shtrih_link.h"
+#include "fiscal/fn.h"
+#include "ofd/client.h"
+#include "tests/support/fn_fixture.h"
+
+#define FN_NUMBER "9999078900022022"
+#define T0        1750000000u
+
+static const shtrih_link_options_t fast = {
+    .control_ms = 300, .answer_ms = 3000, .byte_ms = 300, .retries = 3};
+
+typedef struct served {
+  kkt_emu_t *emu;
+  int fd;
+  pthread_t thread;
+} served_t;
+
+static void *serve_thread(void *arg)
+{
+  served_t *s = arg;
+  (void)kkt_emu_serve_fd(s->emu, s->fd);
+  close(s->fd);
+  return NULL;
+}
+
+/* A register on one end of a socketpair; *host gets the other end. */
+static void serve(served_t *s, fn_t *fn, const kkt_emu_options_t *o, int *host)
+{
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  assert_int_equal(kkt_emu_new(fn, o, &s->emu), 0);
+  s->fd = sv[1];
+  *host = sv[0];
+  assert_int_equal(pthread_create(&s->thread, NULL, serve_thread, s), 0);
+}
+
+/* Closes the host's side (the register sees EOF) and joins. */
+static void unserve(served_t *s, shtrih_link_t *link, int host_fd)
+{
+  if (link)
+    shtrih_link_close(link);
+  else if (host_fd >= 0)
+    close(host_fd);
+  pthread_join(s->thread, NULL);
+  kkt_emu_free(s->emu);
+}
+
+static int setup(void **state)
+{
+  fn_fixture_t *f = fn_fixture_new("kktemu", FN_NUMBER, T0);
+  if (!f) return -1;
+  if (fn_fixture_register(f->fn, false, "kk01", NULL) != 0) {
+    fn_fixture_free(f);
+    return -1;
+  }
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  fn_fixture_free(*state);
+  return 0;
+}
+
+/* One FF01h call through link; the answer must be FF01h with error 0. */
+static void call_fn_status(shtrih_link_t *link)
+{
+  shtrih_msg_t m;
+  uint8_t ans[SHTRIH_MAX_MESSAGE];
+  size_t n = 0;
+  shtrih_answer_t a;
+  shtrih_fn_status_t st;
+  shtrih_request(&m, SHTRIH_CMD_FN_STATUS, 30);
+  assert_int_equal(shtrih_link_call(link, &m, ans, sizeof ans, &n), SHTRIH_LINK_OK);
+  assert_int_equal(shtrih_answer_parse(ans, n, &a), 0);
+  assert_int_equal(a.command, SHTRIH_CMD_FN_STATUS);
+  assert_int_equal(a.error, 0);
+  assert_int_equal(shtrih_decode_fn_status(&a, &st), 0);
+  assert_string_equal(st.fn_number, FN_NUMBER);
+  assert_int_equal(st.phase_bits, FN_PHASE_FISCAL);
+}
+
+/* Each fault: the answer arrives and the command ran exactly once. */
+static void test_exchange_faults(void **state)
+{
+  fn_fixture_t *f = *state;
+  const struct {
+    const char *what;
+    kkt_emu_options_t o;
+    bool noisy, garbled;
+  } cases[] = {
+      {"clean", {0}, false, false},
+      {"stray 0xFF before ACK/NAK", {.stray_byte = true}, true, false},
+      {"noise before the answer", {.noise_before_answer = 7}, true, false},
+      {"one byte per write", {.split_writes = true}, false, false},
+      {"the register's ACK lost", {.drop_ack_of = 1}, false, false},
+      {"the answer garbled", {.garble_answer_of = 1}, false, true},
+      {"all at once",
+       {.stray_byte = true, .noise_before_answer = 3, .split_writes = true, .garble_answer_of = 1},
+       true,
+       true},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    served_t s;
+    int host;
+    shtrih_link_t *link = NULL;
+    shtrih_link_stats_t st;
+    serve(&s, f->fn, &cases[i].o, &host);
+    assert_int_equal(shtrih_link_from_fd(host, &fast, &link), 0);
+    call_fn_status(link);
+    assert_int_equal(kkt_emu_executed(s.emu), 1);
+    call_fn_status(link); /* and the next call is clean */
+    assert_int_equal(kkt_emu_executed(s.emu), 2);
+    shtrih_link_get_stats(link, &st);
+    if (cases[i].noisy) assert_true(st.noise > 0);
+    assert_int_equal(st.bad_frames, cases[i].garbled ? 1 : 0);
+    assert_int_equal(st.stale_answers, 0);
+    assert_int_equal(st.resent_commands, 0);
+    unserve(&s, link, -1);
+  }
+}
+
+/* The host's ACK of an answer lost: the next call takes the kept answer
+** first, drops it, and gets its own; nothing runs twice. */
+static void test_host_ack_lost(void **state)
+{
+  fn_fixture_t *f = *state;
+  served_t s;
+  int host;
+  kkt_emu_options_t o = {.ack_ms = 100};
+  serve(&s, f->fn, &o, &host);
+  /* Raw: a 10h command; read ACK and the answer; never acknowledge it. */
+  const uint8_t cmd[] = {0x02, 0x05, 0x10, 0x1E, 0x00, 0x00, 0x00, 0x0B};
+  assert_int_equal(write(host, cmd, sizeof cmd), (ssize_t)sizeof cmd);
+  uint8_t got[64];
+  size_t have = 0;
+  while (have < 2 || have < (size_t)got[2] + 4) {
+    struct pollfd p = {.fd = host, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 2000), 1);
+    ssize_t r = read(host, got + have, sizeof got - have);
+    assert_true(r > 0);
+    have += (size_t)r;
+  }
+  assert_int_equal(got[0], SHTRIH_ACK);
+  assert_int_equal(got[1], SHTRIH_STX);
+  assert_int_equal(got[3], 0x10);
+  usleep(200000); /* past the register's wait for our ACK */
+  shtrih_link_t *link = NULL;
+  assert_int_equal(shtrih_link_from_fd(host, &fast, &link), 0);
+  call_fn_status(link);
+  shtrih_link_stats_t st;
+  shtrih_link_get_stats(link, &st);
+  assert_int_equal(st.stale_answers, 1);
+  assert_int_equal(kkt_emu_executed(s.emu), 2);
+  unserve(&s, link, -1);
+}
+
+/* A line where nobody answers: NO_ANSWER, within the timeouts. */
+static void test_no_answer(void **state)
+{
+  (void)state;
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  shtrih_link_options_t o = {.control_ms = 50, .answer_ms = 100, .byte_ms = 50, .retries = 2};
+  shtrih_link_t *link = NULL;
+  assert_int_equal(shtrih_link_from_fd(sv[0], &o, &link), 0);
+  shtrih_msg_t m;
+  uint8_t ans[SHTRIH_MAX_MESSAGE];
+  size_t n = 0;
+  shtrih_msg_begin(&m, SHTRIH_CMD_DEVICE_TYPE);
+  assert_int_equal(shtrih_link_call(link, &m, ans, sizeof ans, &n), SHTRIH_LINK_NO_ANSWER);
+  /* It asked with ENQ, and never sent the command blind. */
+  uint8_t seen[64];
+  ssize_t r = read(sv[1], seen, sizeof seen);
+  assert_true(r >= 1);
+  for (ssize_t i = 0; i < r; i++) assert_int_equal(seen[i], SHTRIH_ENQ);
+  shtrih_link_close(link);
+  close(sv[1]);
+  /* A peer that hangs up: IO. */
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  assert_int_equal(shtrih_link_from_fd(sv[0], &o, &link), 0);
+  close(sv[1]);
+  assert_int_equal(shtrih_link_call(link, &m, ans, sizeof ans, &n), SHTRIH_LINK_IO);
+  shtrih_link_close(link);
+  /* A spec that is neither form. */
+  char err[512];
+  assert_int_equal(shtrih_link_open("udp:1.2.3.4:5", NULL, &link, err, sizeof err),
+                   SHTRIH_LINK_SPEC);
+  assert_null(link);
+  assert_non_null(strstr(err, "tcp:HOST:PORT"));
+  assert_int_equal(shtrih_link_open("serial:/dev/null@12345", NULL, &link, err, sizeof err),
+                   SHTRIH_LINK_SPEC);
+}
+
+/* The emulator is strict: bad LRC NAKed and not run; a half frame dropped. */
+static void test_emulator_strict_framing(void **state)
+{
+  fn_fixture_t *f = *state;
+  served_t s;
+  int host;
+  kkt_emu_options_t o = {.byte_ms = 100};
+  serve(&s, f->fn, &o, &host);
+  const uint8_t bad[] = {0x02, 0x05, 0x10, 0x1E, 0x00, 0x00, 0x00, 0x0C}; /* LRC 0B */
+  uint8_t b = 0;
+  assert_int_equal(write(host, bad, sizeof bad), (ssize_t)sizeof bad);
+  assert_int_equal(read(host, &b, 1), 1);
+  assert_int_equal(b, SHTRIH_NAK);
+  /* Half a frame, then silence past the byte timeout: forgotten. */
+  assert_int_equal(write(host, bad, 4), 4);
+  usleep(250000);
+  shtrih_link_t *link = NULL;
+  assert_int_equal(shtrih_link_from_fd(host, &fast, &link), 0);
+  call_fn_status(link);
+  assert_int_equal(kkt_emu_executed(s.emu), 1);
+  unserve(&s, link, -1);
+}
+
+/* Commands: unknown, short, wrong password get the protocol's errors. */
+static void test_emulator_refusals(void **state)
+{
+  fn_fixture_t *f = *state;
+  kkt_emu_t *emu = NULL;
+  uint8_t ans[SHTRIH_MAX_MESSAGE];
+  assert_int_equal(kkt_emu_new(f->fn, NULL, &emu), 0);
+  const struct {
+    uint8_t req[8];
+    size_t len;
+    uint8_t want[3];
+    size_t want_len;
+  } cases[] = {
+      {{0x99}, 1, {0x99, SHTRIH_E_NOT_SUPPORTED}, 2},
+      {{0xFF, 0x99, 30, 0, 0, 0}, 6, {0xFF, 0x99, SHTRIH_E_FN_UNKNOWN_COMMAND}, 3},
+      {{0x10, 31, 0, 0, 0}, 5, {0x10, SHTRIH_E_PASSWORD}, 2},
+      {{0xFF, 0x01, 29, 0, 0, 0}, 6, {0xFF, 0x01, SHTRIH_E_PASSWORD}, 3},
+      {{0x10}, 1, {0x10, SHTRIH_E_BAD_PARAMS}, 2},
+      {{0xFF, 0x0A, 30, 0, 0, 0}, 6, {0xFF, 0x0A, SHTRIH_E_FN_UNKNOWN_COMMAND}, 3},
+      {{0xFF, 0x0A, 30, 0, 0, 0, 0xFF}, 7, {0xFF, 0x0A, SHTRIH_E_FN_UNKNOWN_COMMAND}, 3},
+      /* FF0B without FF41 first: the FN's "wrong state". */
+      {{0xFF, 0x0B, 30, 0, 0, 0}, 6, {0xFF, 0x0B, 0x02}, 3},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int n = kkt_emu_execute(emu, cases[i].req, cases[i].len, ans, sizeof ans);
+    assert_int_equal(n, (int)cases[i].want_len);
+    assert_memory_equal(ans, cases[i].want, cases[i].want_len);
+  }
+  /* A document that is not there: the FN's 08h. */
+  const uint8_t find[] = {0xFF, 0x0A, 30, 0, 0, 0, 0x40, 0x42, 0x0F, 0};
+  assert_int_equal(kkt_emu_execute(emu, find, sizeof find, ans, sizeof ans), 3);
+  assert_int_equal(ans[2], SHTRIH_E_FN_NO_DATA);
+  kkt_emu_free(emu);
+}
+
+/* A TCP register for the backend, serving connections until stopped. */
+typedef struct tcp_register {
+  kkt_emu_t *emu;
+  int listen_fd;
+  int port;
+  volatile int conn; /* the connection being served, -1 none */
+  pthread_t thread;
+} tcp_register_t;
+
+static void *tcp_thread(void *arg)
+{
+  tcp_register_t *t = arg;
+  for (;;) {
+    int c = accept(t->listen_fd, NULL, NULL);
+    if (c < 0) break;
+    t->conn = c;
+    (void)kkt_emu_serve_fd(t->emu, c);
+    t->conn = -1;
+    close(c);
+  }
+  return NULL;
+}
+
+static void tcp_start(tcp_register_t *t, fn_t *fn, uint32_t password)
+{
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  socklen_t alen = sizeof a;
+  kkt_emu_options_t o = {.password = password};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(kkt_emu_new(fn, &o, &t->emu), 0);
+  t->conn = -1;
+  t->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(t->listen_fd >= 0);
+  assert_int_equal(bind(t->listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(t->listen_fd, 4), 0);
+  assert_int_equal(getsockname(t->listen_fd, (struct sockaddr *)&a, &alen), 0);
+  t->port = ntohs(a.sin_port);
+  assert_int_equal(pthread_create(&t->thread, NULL, tcp_thread, t), 0);
+}
+
+static void tcp_stop(tcp_register_t *t)
+{
+  shutdown(t->listen_fd, SHUT_RDWR);
+  close(t->listen_fd);
+  pthread_join(t->thread, NULL);
+  kkt_emu_free(t->emu);
+}
+
+static void assert_same_document(fn_t *device, fn_t *inside, uint32_t number)
+{
+  static fn_document_t a, b;
+  assert_int_equal(fn_document_get(device, number, &a), 0);
+  assert_int_equal(fn_document_get(inside, number, &b), 0);
+  assert_int_equal(a.number, number);
+  assert_int_equal(a.type, b.type);
+  assert_int_equal(a.acknowledged, b.acknowledged);
+  assert_int_equal(a.len, b.len);
+  assert_memory_equal(a.data, b.data, b.len);
+}
+
+/* fn.h through the register equals the FN inside. */
+static void test_backend(void **state)
+{
+  fn_fixture_t *f = *state;
+  tcp_register_t t;
+  char spec[64], err[512];
+  fn_t *dev = NULL;
+  fn_status_t ds, is;
+  fn_doc_result_t d;
+  tcp_start(&t, f->fn, 30);
+  snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", t.port);
+  assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
+  assert_int_equal(fn_capabilities(dev), FN_CAP_DEVICE_DELIVERS);
+  assert_int_equal(fn_capabilities(f->fn), 0);
+
+  fn_shtrih_facts_t facts;
+  assert_int_equal(fn_shtrih_facts(dev, &facts), 0);
+  assert_string_equal(facts.device.name, "KASSA-KKT-EMU");
+  assert_int_equal(facts.device.model, 250);
+  assert_string_equal(facts.fn.fn_number, FN_NUMBER);
+  assert_int_equal(fn_shtrih_facts(f->fn, &facts), FN_ERR_PARAMS);
+
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(ds.phase, FN_PHASE_FISCAL);
+  assert_string_equal(ds.fn_number, is.fn_number);
+  assert_int_equal(ds.last_document, is.last_document);
+  assert_false(ds.shift_open);
+  assert_int_equal(ds.unsent_documents, is.unsent_documents);
+  assert_int_equal(ds.first_unsent_number, is.first_unsent_number);
+  assert_int_equal(ds.now, is.now - is.now % 60); /* the FN's clock to the minute */
+
+  /* Shift open through the register: the document is the FN's own. */
+  f->now += 60;
+  assert_int_equal(fn_shift_open(dev, NULL, &d), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_true(is.shift_open);
+  assert_int_equal(d.number, is.last_document);
+  assert_int_equal(d.time, is.last_time); /* to the second, as the FN wrote it */
+  assert_int_equal(d.shift_number, is.shift_number);
+  assert_same_document(dev, f->fn, d.number);
+  assert_same_document(dev, f->fn, 1);                          /* the registration report */
+  assert_int_equal(fn_shift_open(dev, NULL, &d), FN_ERR_STATE); /* the FN's 02h */
+
+  /* A sale through the register: two lines (one by weight, 2108 = 11),
+  ** paid in cash with change; the FN's receipt holds what was sold. */
+  doc_item_t items[2];
+  fn_fixture_item(&items[0], "Хлеб Бородинский", 5990);
+  fn_fixture_item(&items[1], "Сыр, кг", 89900);
+  items[1].quantity = (doc_quantity_t){350, 3};
+  items[1].total = 31465;
+  items[1].measure = 11;
+  items[1].vat = 2;
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), FN_ERR_STATE);
+  assert_int_equal(fn_receipt_add(dev, &items[0]), 0);
+  assert_int_equal(fn_receipt_add(dev, &items[1]), 0);
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_true(ds.receipt_open);
+  assert_int_equal(ds.receipt_items, 2);
+  assert_int_equal(fn_receipt_close(dev, 40000, 0, false, &d), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(d.number, is.last_document);
+  assert_int_equal(d.time, is.last_time);
+  assert_int_equal(d.receipt_number, 1);
+  assert_same_document(dev, f->fn, d.number);
+  static doc_receipt_t rec;
+  doc_header_t h;
+  uint64_t total = 0;
+  uint8_t sign[6];
+  static fn_document_t doc;
+  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
+  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &rec, &total, sign), 0);
+  assert_int_equal(total, 5990 + 31465);
+  assert_int_equal(rec.item_count, 2);
+  assert_string_equal(rec.items[0].name, "Хлеб Бородинский");
+  assert_int_equal(rec.items[1].quantity.mantissa, 35);
+  assert_int_equal(rec.items[1].quantity.scale, 2);
+  assert_int_equal(rec.items[1].measure, 11);
+  assert_int_equal(rec.items[1].vat, 2);
+  assert_int_equal(rec.cash, 5990 + 31465); /* the change is not a requisite */
+  assert_int_equal(doc_fiscal_sign_printed(sign), d.fiscal_sign);
+  /* Too little paid: the register's 45h, the receipt stays open; cancelled. */
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &items[0]), 0);
+  assert_int_equal(fn_receipt_close(dev, 100, 0, false, &d), FN_ERR_DEVICE);
+  assert_non_null(strstr(fn_shtrih_last_error(dev, false), "0x45"));
+  assert_int_equal(fn_receipt_cancel(dev), 0);
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_false(ds.receipt_open);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(ds.last_document, is.last_document);
+  /* A marked sale: FF61h check (the FN verifies the tail with its key),
+  ** FF69h accept, FF67h + FF46h, FF45h; the FN's receipt carries the code
+  ** and its notification waits in the register (FF70h counts it). */
+  fn_key_t key;
+  fn_km_check_t kc;
+  doc_item_t shoe;
+  fn_fixture_hmac_key(&key, "kk01");
+  assert_int_equal(fn_fixture_marked_line(&shoe, "Туфли", 500000, "SH", 1, &key), 0);
+  assert_int_equal(fn_km_check(dev, &shoe, &kc), 0);
+  assert_int_equal(kc.tail_status, FN_TAIL_VALID);
+  assert_int_equal(kc.check_result & 0x03, 0x03);
+  assert_int_equal(kc.request_len, 0); /* the register talks to the OISM */
+  assert_int_equal(fn_km_accept(dev, shoe.km, shoe.km_len, true), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(is.checked_km, 1);
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &shoe), 0);
+  assert_int_equal(fn_receipt_close(dev, 500000, 0, false, &d), 0);
+  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
+  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &rec, &total, sign), 0);
+  assert_int_equal(rec.item_count, 1);
+  assert_true(rec.items[0].marked);
+  assert_int_equal(rec.items[0].km_len, shoe.km_len);
+  assert_memory_equal(rec.items[0].km, shoe.km, shoe.km_len);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(is.unsent_notifications, 1);
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_int_equal(ds.unsent_notifications, 1);
+  assert_true(ds.marking);
+  /* A counterfeit tail: the FN says so; declined, never sold. */
+  doc_item_t fake;
+  assert_int_equal(fn_fixture_marked_line(&fake, "Туфли", 500000, "SH", 2, &key), 0);
+  fake.km[fake.km_len - 1] = fake.km[fake.km_len - 1] == 'A' ? 'B' : 'A';
+  assert_int_equal(fn_km_check(dev, &fake, &kc), 0);
+  assert_int_equal(kc.tail_status, FN_TAIL_INVALID);
+  assert_int_equal(fn_km_accept(dev, fake.km, fake.km_len, false), 0);
+  /* A code never checked (or not the last one): accepting it is refused. */
+  assert_int_equal(fn_km_accept(dev, shoe.km, shoe.km_len, true), FN_ERR_NO_DATA);
+  /* A marked line whose code was not checked: the FN's 0x3E at the close. */
+  doc_item_t other;
+  assert_int_equal(fn_fixture_marked_line(&other, "Туфли", 500000, "SH", 3, &key), 0);
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &other), 0);
+  assert_int_equal(fn_receipt_close(dev, 500000, 0, false, &d), FN_ERR_KM_NOT_CHECKED);
+  assert_int_equal(fn_receipt_cancel(dev), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_false(is.receipt_open);
+
+  /* X report, then the shift closed; the archive reads the same. */
+  assert_int_equal(fn_state_report(dev, &d), 0);
+  assert_same_document(dev, f->fn, d.number);
+  assert_int_equal(fn_shift_close(dev, NULL, &d), 0);
+  assert_same_document(dev, f->fn, d.number);
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_false(ds.shift_open);
+  assert_int_equal(fn_document_get(dev, d.number + 1, &(fn_document_t){0}), FN_ERR_NO_DATA);
+
+  /* The oldest unacknowledged document, read through the register. */
+  static fn_document_t u;
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_true(is.unsent_documents > 0);
+  assert_int_equal(fn_document_next_unsent(dev, &u), 0);
+  assert_int_equal(u.number, is.first_unsent_number);
+  /* What the register does itself is not kassa's: the outbox sends none
+  ** of its documents or notifications (no OFD listens at this port: a
+  ** delivery that tried would fail). */
+  ofd_client_options_t oo;
+  ofd_client_t *client = NULL;
+  ofd_delivery_stats_t stats;
+  ofd_client_options_init(&oo);
+  oo.host = "127.0.0.1";
+  oo.port = 9; /* discard: nothing listens */
+  oo.profile = FRAME_PROFILE_OFD;
+  assert_int_equal(ofd_client_create(&oo, &client), 0);
+  assert_int_equal(ofd_deliver_documents(dev, client, NULL, NULL, &stats), 0);
+  assert_int_equal(stats.sent, 0);
+  assert_int_equal(stats.total, 0);
+  assert_int_not_equal(ofd_deliver_documents(f->fn, client, NULL, NULL, &stats), 0);
+  ofd_client_destroy(client);
+  oo.profile = FRAME_PROFILE_OISM;
+  assert_int_equal(ofd_client_create(&oo, &client), 0);
+  assert_int_equal(ofd_deliver_notifications(dev, client, NULL, NULL, &stats), 0);
+  ofd_client_destroy(client);
+  /* What the register does itself is not kassa's. */
+  assert_int_equal(fn_notification_next(dev, &(fn_notification_t){0}), FN_ERR_NO_DATA);
+  assert_string_equal(fn_shtrih_last_error(dev, false), "");
+
+  /* The connection drops (the register restarts, the network blinks): the
+  ** call that sees it fails; the next one connects again. */
+  assert_true(t.conn >= 0);
+  shutdown(t.conn, SHUT_RDWR);
+  for (int i = 0; i < 200 && t.conn >= 0; i++) usleep(10000);
+  assert_int_equal(fn_status(dev, &ds), FN_ERR_DEVICE_LINK);
+  assert_non_null(strstr(fn_shtrih_last_error(dev, false), "broke"));
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_string_equal(ds.fn_number, FN_NUMBER);
+  fn_free(dev);
+  tcp_stop(&t);
+}
+
+/* The wrong password: the register's 4Fh with its words. A dead line. */
+static void test_backend_errors(void **state)
+{
+  fn_fixture_t *f = *state;
+  tcp_register_t t;
+  char spec[64], err[512];
+  fn_t *dev = NULL;
+  fn_status_t st;
+  tcp_start(&t, f->fn, 30);
+  snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", t.port);
+  assert_int_equal(fn_shtrih_open(spec, 31, &fast, &dev, err, sizeof err), 0);
+  assert_int_equal(fn_status(dev, &st), FN_ERR_DEVICE);
+  assert_non_null(strstr(fn_shtrih_last_error(dev, true), "0x4F: Неверный пароль"));
+  assert_non_null(strstr(fn_shtrih_last_error(dev, false), "0x4F: Invalid password"));
+  fn_free(dev);
+  tcp_stop(&t);
+
+  /* A port where nothing listens: FN_ERR_DEVICE_LINK, both languages. */
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  socklen_t alen = sizeof a;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+  snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", ntohs(a.sin_port));
+  close(s);
+  assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), FN_ERR_DEVICE_LINK);
+  assert_null(dev);
+  assert_non_null(strstr(err, "Не удаётся подключиться к ККТ"));
+  assert_non_null(strstr(err, "Cannot connect to the KKT"));
+
+  /* A listener that accepts and never answers: no answer. */
+  s = socket(AF_INET, SOCK_STREAM, 0);
+  a.sin_port = 0;
+  assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(s, 1), 0);
+  assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+  snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", ntohs(a.sin_port));
+  shtrih_link_options_t o = {.control_ms = 50, .answer_ms = 100, .byte_ms = 50, .retries = 2};
+  assert_int_equal(fn_shtrih_open(spec, 30, &o, &dev, err, sizeof err), FN_ERR_DEVICE_LINK);
+  assert_non_null(strstr(err, "ККТ не отвечает"));
+  assert_non_null(strstr(err, "The KKT does not answer"));
+  close(s);
+  char back[64];
+  assert_int_equal(fn_shtrih_backend_spec("shtrih:tcp:10.0.0.5:7778", back, sizeof back), 1);
+  assert_string_equal(back, "tcp:10.0.0.5:7778");
+  assert_int_equal(fn_shtrih_backend_spec("emulator", back, sizeof back), 0);
+  assert_int_equal(fn_shtrih_backend_spec("atol:tcp:1:2", back, sizeof back), -1);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_exchange_faults, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_host_ack_lost, setup, teardown),
+      cmocka_unit_test(test_no_answer),
+      cmocka_unit_test_setup_teardown(test_emulator_strict_framing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_emulator_refusals, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_backend, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_backend_errors, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, fn_fixture_crypto_setup, fn_fixture_crypto_teardown);
+}
