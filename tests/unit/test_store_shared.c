@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,49 @@ static void test_lease_expires_and_heartbeat_renews(void **state)
   assert_int_equal(store_claim(f->s, "other", KI_B, 60000, &c), 0);
   assert_int_equal(c.verdict, STORE_HELD); /* renewed by the heartbeat */
   assert_string_equal(c.holder, "alive");
+}
+
+/* A local file made before remarks had a series of their own (no remark
+** column) is rebuilt at open with what it held. */
+static void test_local_file_before_remarks(void **state)
+{
+  fixture_t *f = *state;
+  char path[128], spec[160], err[256];
+  sqlite3 *db;
+  store_t *s = NULL;
+  store_feed_row_t rows[2];
+  size_t n = 0;
+  uint32_t published = 0;
+  snprintf(path, sizeof path, "%s/old.db", f->dir);
+  snprintf(spec, sizeof spec, "local:%s", path);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "CREATE TABLE doc (fn TEXT NOT NULL, document INTEGER NOT NULL,"
+                   " lane TEXT NOT NULL, offline INTEGER NOT NULL, PRIMARY KEY (fn, document));"
+                   "CREATE TABLE record (seq INTEGER PRIMARY KEY AUTOINCREMENT, fn TEXT NOT NULL,"
+                   " document INTEGER NOT NULL, line INTEGER NOT NULL, ki TEXT NOT NULL,"
+                   " gtin TEXT NOT NULL, op INTEGER NOT NULL, lane TEXT NOT NULL,"
+                   " offline INTEGER NOT NULL, UNIQUE (fn, document, line));"
+                   "INSERT INTO doc VALUES ('9999078900000001', 7, 'lane1', 0);"
+                   "INSERT INTO record (fn, document, line, ki, gtin, op, lane, offline) VALUES"
+                   " ('9999078900000001', 7, 1, '" KI_A "', '04601234501026', 1, 'lane1', 0);",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(store_open(spec, NULL, &s, err, sizeof err), 0);
+  assert_int_equal(store_heartbeat(s, "lane1", 1000, "9999078900000001", &published), 0);
+  assert_int_equal(published, 7);
+  assert_int_equal(store_feed(s, 0, rows, 2, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(rows[0].ki, KI_A);
+  /* Remark 7 of the same FN is not document 7. */
+  store_line_t l = {KI_B, "", STORE_OP_REMARKED};
+  store_record_t r = {"lane1", "9999078900000001", 7, false, &l, 1, true};
+  assert_int_equal(store_publish(s, &r, NULL), 0);
+  assert_int_equal(store_feed(s, 0, rows, 2, &n), 0);
+  assert_int_equal(n, 2);
+  store_close(s);
 }
 
 static void test_sold_then_returned(void **state)
@@ -405,6 +449,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_lease_expires_and_heartbeat_renews, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sold_then_returned, setup, teardown),
       cmocka_unit_test_setup_teardown(test_remark_series, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_local_file_before_remarks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_repeated_publish_and_conflicts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_node_routes, setup, teardown),
