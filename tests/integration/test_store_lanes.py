@@ -47,12 +47,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Checks, Operator, Serve, finish, free_ports, http_json, op,  # noqa: E402
                      register_fn, run, stop_all, wait_listening)
 from pgtemp import PgTemp  # noqa: E402
+from shop import exchange  # noqa: E402
 
 NETEM = "--netem" in sys.argv
 ARGS = [a for a in sys.argv if a != "--netem"]
@@ -151,8 +151,11 @@ timeout_ms = {TIMEOUT_MS}
         return self.serve.api is not None
 
     def api(self, method, path, body=None):
-        return http_json(f"http://127.0.0.1:{self.serve.api}{path}", body,
-                         headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+        """(status, JSON answer) of the lane's `kassa serve`, recorded for the
+        contract test (shop.exchange)."""
+        st, j, _ = exchange(self.serve.api, "api", method, path, body,
+                            {"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+        return st, j
 
     def sell(self, codes):
         """One receipt: each code scanned (its reason kept), paid when any
@@ -185,9 +188,9 @@ timeout_ms = {TIMEOUT_MS}
 
     def cancel(self):
         """The open receipt cancelled (DELETE)."""
-        req = urllib.request.Request(f"http://127.0.0.1:{self.serve.api}/api/receipts/current",
-                                     method="DELETE", headers={"Authorization": f"Bearer {TOKEN}"})
-        urllib.request.urlopen(req, timeout=30).close()
+        st, j = self.api("DELETE", "/api/receipts/current")
+        if st != 200:
+            check(f"lane {self.i}: the empty receipt cancelled", False, (st, j))
 
     def archive_codes(self):
         """Every marked code of every sale receipt in this lane's FN (its
