@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 # ordinary build: KASSA_WERROR in CMakeLists.txt.
 WERROR ?= OFF
 
-.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos year lanes clean deb deb-test format-check
+.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos year lanes partition clean deb deb-test format-check
 
 all: build
 
@@ -94,6 +94,13 @@ LANE_TIMEOUT_MS ?= 5000
 lanes: build
 	STORE_TIMEOUT_MS=$(LANE_TIMEOUT_MS) python3 tests/integration/test_store_lanes.py \
 	        $(BUILD)/kassa $(BUILD)/kassa-operator $(LANES) $(LANE_CODES)
+
+# The same with a partition made with a network namespace and tc netem on
+# the node's port (root and a kernel with sch_netem and cls_u32; otherwise
+# it says why and exits 77).
+partition: build
+	STORE_TIMEOUT_MS=$(LANE_TIMEOUT_MS) python3 tests/integration/test_store_lanes.py \
+	        $(BUILD)/kassa $(BUILD)/kassa-operator $(LANES) $(LANE_CODES) --netem
 
 bench: deps
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)

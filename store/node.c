@@ -126,7 +126,8 @@ static int route_publish(store_t *s, json_t *b, char **answer)
                       u32(b, "document"),
                       json_is_true(json_object_get(b, "offline")),
                       ls,
-                      count};
+                      count,
+                      json_is_true(json_object_get(b, "remark"))};
   if (json_is_array(lines)) rc = store_publish(s, &r, &conflicts);
   free(ls);
   if (rc != 0) return store_error(rc, s, answer);

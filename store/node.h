@@ -7,7 +7,7 @@
 ** "X-API-KEY: TOKEN" as the operator's feed is asked):
 **   POST /store/v1/claim      {lane, ki, lease_ms} -> {verdict, holder, fn, document}
 **   POST /store/v1/release    {lane, ki} -> {ok}
-**   POST /store/v1/publish    {lane, fn, document, offline, lines: [{ki, gtin, op}]}
+**   POST /store/v1/publish    {lane, fn, document, offline, remark, lines: [{ki, gtin, op}]}
 **                             -> {conflicts}
 **   POST /store/v1/heartbeat  {lane, lease_ms, fn} -> {published}
 **   GET  /store/v1/feed?after=SEQ&limit=N -> {rows: [{seq, ki, gtin, op, lane, fn,

@@ -86,7 +86,7 @@ static bool record_ok(const store_record_t *r)
     return false;
   for (size_t i = 0; i < r->count; i++) {
     const store_line_t *l = &r->lines[i];
-    if (!store_ki_ok(l->ki) || !store_op_name(l->op) ||
+    if (!store_ki_ok(l->ki) || !store_op_name(l->op) || (r->remark && l->op != STORE_OP_REMARKED) ||
         (l->gtin && (strlen(l->gtin) > 14 || strspn(l->gtin, "0123456789") != strlen(l->gtin))))
       return false;
   }

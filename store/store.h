@@ -34,6 +34,12 @@
 **     code it published goes.
 **   - published(fn): the last document of an FN the store holds, the
 **     pointer a lane publishes after.
+**   - a remark (`kassa remark`: a damaged code replaced by a fresh one) is
+**     no FN document: the lane numbers its remarks in a series of its own
+**     (remark = true, document = the remark's number), keyed apart from the
+**     FN's documents and idempotent the same way; its line is the old
+**     code, remarked (out of circulation, like a sale, but never a
+**     conflict).
 **   - feed(after): records in the order the store took them, each with
 **     its sequence number (the cursor).
 **
@@ -103,6 +109,7 @@ typedef struct store_record {
   bool offline; /* decided without the store (a partition) */
   const store_line_t *lines;
   size_t count;
+  bool remark; /* document is the lane's remark number, not an FN document */
 } store_record_t;
 
 /* A code's status as the operator's feed gave it (`kassa store sync`);

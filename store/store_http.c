@@ -67,6 +67,7 @@ static int request(http_t *h, const char *path, json_t *body, json_t **answer)
   }
   json_decref(body);
   headers = curl_slist_append(headers, "Content-Type: application/json");
+  headers = curl_slist_append(headers, "Expect:"); /* no wait for a 100 before a long body */
   if (h->auth[0]) headers = curl_slist_append(headers, h->auth);
   curl_easy_setopt(h->curl, CURLOPT_URL, url);
   curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);
@@ -157,8 +158,9 @@ static int http_publish(void *self, const store_record_t *r, uint32_t *conflicts
     json_array_append_new(lines, json_pack("{s:s,s:s,s:s}", "ki", r->lines[i].ki, "gtin",
                                            r->lines[i].gtin ? r->lines[i].gtin : "", "op",
                                            store_op_name(r->lines[i].op)));
-  json_t *body = json_pack("{s:s,s:s,s:I,s:b,s:o}", "lane", r->lane, "fn", r->fn, "document",
-                           (json_int_t)r->document, "offline", r->offline, "lines", lines);
+  json_t *body = json_pack("{s:s,s:s,s:I,s:b,s:b,s:o}", "lane", r->lane, "fn", r->fn, "document",
+                           (json_int_t)r->document, "offline", r->offline, "remark", r->remark,
+                           "lines", lines);
   if (!body) return STORE_ERR_NO_MEMORY;
   int rc = request(self, "/store/v1/publish", body, &a);
   if (rc == 0) *conflicts = u32_of(a, "conflicts");

@@ -23,6 +23,17 @@ typedef struct local {
   char error[512];
 } local_t;
 
+/* The lanes' documents and their lines (a remark keyed apart: store.h). */
+#define DOC_TABLE                                                                                  \
+  "doc (fn TEXT NOT NULL, document INTEGER NOT NULL, lane TEXT NOT NULL,"                          \
+  "  offline INTEGER NOT NULL, remark INTEGER NOT NULL DEFAULT 0,"                                 \
+  "  PRIMARY KEY (fn, remark, document));"
+#define RECORD_TABLE                                                                               \
+  "record (seq INTEGER PRIMARY KEY AUTOINCREMENT, fn TEXT NOT NULL,"                               \
+  "  document INTEGER NOT NULL, line INTEGER NOT NULL, ki TEXT NOT NULL, gtin TEXT NOT NULL,"      \
+  "  op INTEGER NOT NULL, lane TEXT NOT NULL, offline INTEGER NOT NULL,"                           \
+  "  remark INTEGER NOT NULL DEFAULT 0, UNIQUE (fn, remark, document, line));"
+
 static const char schema[] =
     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
     "CREATE TABLE IF NOT EXISTS claim (ki TEXT PRIMARY KEY, lane TEXT NOT NULL,"
@@ -30,12 +41,7 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS claim_lane ON claim (lane);"
     "CREATE TABLE IF NOT EXISTS code (ki TEXT PRIMARY KEY, state INTEGER NOT NULL,"
     "  lane TEXT NOT NULL, fn TEXT NOT NULL, document INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS doc (fn TEXT NOT NULL, document INTEGER NOT NULL,"
-    "  lane TEXT NOT NULL, offline INTEGER NOT NULL, PRIMARY KEY (fn, document));"
-    "CREATE TABLE IF NOT EXISTS record (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  fn TEXT NOT NULL, document INTEGER NOT NULL, line INTEGER NOT NULL, ki TEXT NOT NULL,"
-    "  gtin TEXT NOT NULL, op INTEGER NOT NULL, lane TEXT NOT NULL, offline INTEGER NOT NULL,"
-    "  UNIQUE (fn, document, line));"
+    "CREATE TABLE IF NOT EXISTS " DOC_TABLE "CREATE TABLE IF NOT EXISTS " RECORD_TABLE
     "CREATE TABLE IF NOT EXISTS conflict (ki TEXT NOT NULL, first_lane TEXT NOT NULL,"
     "  first_fn TEXT NOT NULL, first_document INTEGER NOT NULL, second_lane TEXT NOT NULL,"
     "  second_fn TEXT NOT NULL, second_document INTEGER NOT NULL,"
@@ -46,6 +52,18 @@ static const char schema[] =
     "  seq INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS status_seq ON status (seq);"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+/* A file made before the lanes' remarks were keyed apart from their FN
+** documents (the remark column): doc and record rebuilt with it, in one
+** transaction. */
+static const char add_remark[] =
+    "BEGIN IMMEDIATE;"
+    "ALTER TABLE doc RENAME TO doc_old; ALTER TABLE record RENAME TO record_old;"
+    "CREATE TABLE " DOC_TABLE "CREATE TABLE " RECORD_TABLE
+    "INSERT INTO doc (fn, document, lane, offline) SELECT * FROM doc_old;"
+    "INSERT INTO record (seq, fn, document, line, ki, gtin, op, lane, offline)"
+    "  SELECT * FROM record_old;"
+    "DROP TABLE doc_old; DROP TABLE record_old; COMMIT;";
 
 /* The next number of the one feed records and statuses share (writers are
 ** serialised by BEGIN IMMEDIATE). */
@@ -211,12 +229,12 @@ static int local_publish(void *self, const store_record_t *r, uint32_t *conflict
 {
   local_t *l = self;
   char doc[16], line[24], op[8];
-  const char *offline = r->offline ? "#1" : "#0";
+  const char *offline = r->offline ? "#1" : "#0", *remark = r->remark ? "#1" : "#0";
   int rc = begin(l);
   if (rc != 0) return rc;
   snprintf(doc, sizeof doc, "#%u", r->document);
-  if ((rc = step_done(l, "INSERT OR IGNORE INTO doc VALUES (?, ?, ?, ?)",
-                      (const char *const[]){r->fn, doc, r->lane, offline, NULL})) != 0)
+  if ((rc = step_done(l, "INSERT OR IGNORE INTO doc VALUES (?, ?, ?, ?, ?)",
+                      (const char *const[]){r->fn, doc, r->lane, offline, remark, NULL})) != 0)
     return end(l, rc);
   if (sqlite3_changes(l->db) == 0) return end(l, 0); /* a repeated publish */
   for (size_t i = 0; i < r->count && rc == 0; i++) {
@@ -224,10 +242,10 @@ static int local_publish(void *self, const store_record_t *r, uint32_t *conflict
     snprintf(line, sizeof line, "#%zu", i + 1);
     snprintf(op, sizeof op, "#%d", (int)ln->op);
     rc = step_done(l,
-                   "INSERT INTO record (fn, document, line, ki, gtin, op, lane, offline, seq) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, " NEXT_SEQ ")",
+                   "INSERT INTO record (fn, document, line, ki, gtin, op, lane, offline, remark, "
+                   "seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, " NEXT_SEQ ")",
                    (const char *const[]){r->fn, doc, line, ln->ki, ln->gtin ? ln->gtin : "", op,
-                                         r->lane, offline, NULL});
+                                         r->lane, offline, remark, NULL});
     if (rc == 0 && ln->op == STORE_OP_RETURNED)
       rc = step_done(l, "INSERT OR REPLACE INTO code VALUES (?, 2, ?, ?, ?)",
                      (const char *const[]){ln->ki, r->lane, r->fn, doc, NULL});
@@ -254,7 +272,7 @@ static int local_heartbeat(void *self, const char *lane, uint32_t lease_ms, cons
   rc = step_done(l, "UPDATE claim SET expires = ? WHERE lane = ? AND expires >= ?",
                  (const char *const[]){until, lane, now, NULL});
   if (rc == 0 && fn) {
-    if (!(s = stmt(l, "SELECT coalesce(max(document), 0) FROM doc WHERE fn = ?",
+    if (!(s = stmt(l, "SELECT coalesce(max(document), 0) FROM doc WHERE fn = ? AND NOT remark",
                    (const char *const[]){fn, NULL})))
       return end(l, STORE_ERR_DATABASE);
     if (sqlite3_step(s) == SQLITE_ROW) *published = (uint32_t)sqlite3_column_int64(s, 0);
@@ -401,7 +419,9 @@ int store_local_create(const char *target, const store_options_t *o, void **self
   if (!target[0]) return STORE_ERR_ARGUMENT;
   if (!(l = calloc(1, sizeof *l))) return STORE_ERR_NO_MEMORY;
   if (sqlite3_open(target, &l->db) != SQLITE_OK || sqlite3_busy_timeout(l->db, 5000) != SQLITE_OK ||
-      db_exec(l->db, schema, l->error, sizeof l->error) != SQLITE_OK) {
+      db_exec(l->db, schema, l->error, sizeof l->error) != SQLITE_OK ||
+      (sqlite3_exec(l->db, "SELECT remark FROM doc LIMIT 0", NULL, NULL, NULL) != SQLITE_OK &&
+       db_exec(l->db, add_remark, l->error, sizeof l->error) != SQLITE_OK)) {
     if (err)
       snprintf(err, err_size, "store local %s: %s", target,
                l->error[0] ? l->error : sqlite3_errmsg(l->db));

@@ -20,14 +20,30 @@
 ** numbers become visible in their order and a feed reader never skips one
 ** still being committed.
 **
+** Durability. A claim is a lease: its commit does not wait for the WAL to
+** reach the disk (synchronous_commit off for the session), which halves a
+** claim's time on a server that flushes (docs/BENCHMARKS.md). PostgreSQL
+** stays consistent; a crash of the server itself may forget the claims of
+** its last few hundred milliseconds, which is a lease that ended early: at
+** worst a code two lanes then sell is a conflict row, as in a partition.
+** Publishes and the operator's statuses are facts: their transaction
+** turns synchronous_commit back on (with the publish lock, one round
+** trip), so an answered publish is on disk.
+**
 ** Schema: store_schema(version); version 1 creates claim, code, doc,
 ** record, conflict; version 2 the claim as one function (kassa_claim), so
 ** the hot path is one round trip instead of four (BEGIN, take, read,
 ** COMMIT): PL/pgSQL runs each statement of a volatile function in a new
 ** snapshot, so the read after the row lock still sees a sale committed
-** while it waited. store_pg_create migrates under an advisory lock, so
+** while it waited; version 4 keys the lanes' remarks apart from their FN
+** documents (doc.remark, record.remark); version 5 the publish as one
+** function (kassa_publish, its lines as JSON), so the publish lock, which
+** every lane's publish queues for, is held for the work inside the server
+** and not for a dozen round trips of a loaded node (with 30 lanes those
+** queued publishes ran past the lanes' 150 ms). store_pg_create migrates under an advisory lock, so
 ** two nodes starting together do not race.
 */
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +51,7 @@
 
 #include "store/store_internal.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 5
 #define LOCK_MIGRATE   2101
 #define LOCK_PUBLISH   2102
 
@@ -91,6 +107,53 @@ static const char *const migrations[SCHEMA_VERSION + 1] = {
           "  seq bigint NOT NULL);"
           "CREATE INDEX status_seq ON status (seq);"
           "CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);",
+    /* A lane's remarks, numbered in a series of their own (store.h). */
+    [4] = "ALTER TABLE doc ADD COLUMN remark boolean NOT NULL DEFAULT false;"
+          "ALTER TABLE doc DROP CONSTRAINT doc_pkey, ADD PRIMARY KEY (fn, remark, document);"
+          "ALTER TABLE record ADD COLUMN remark boolean NOT NULL DEFAULT false;"
+          "ALTER TABLE record DROP CONSTRAINT record_fn_document_line_key,"
+          "  ADD UNIQUE (fn, remark, document, line);",
+    /* The publish (store.h's rules, as op_publish had them statement by
+    ** statement); returns the conflict rows it made. */
+    [5] = "CREATE FUNCTION kassa_publish(p_fn text, p_doc integer, p_lane text,"
+          "  p_offline boolean, p_remark boolean, p_lines jsonb) RETURNS integer"
+          " LANGUAGE plpgsql VOLATILE AS $$ DECLARE"
+          "  l record; made integer := 0; n integer; o_lane text; o_fn text; o_doc integer;"
+          " BEGIN"
+          "  PERFORM pg_advisory_xact_lock(2102);"
+          "  PERFORM set_config('synchronous_commit', 'on', true);"
+          "  INSERT INTO doc (fn, document, lane, offline, remark)"
+          "    VALUES (p_fn, p_doc, p_lane, p_offline, p_remark) ON CONFLICT DO NOTHING;"
+          "  IF NOT FOUND THEN RETURN 0; END IF;"
+          "  FOR l IN SELECT x.ki, x.gtin, x.op::smallint AS op, t.n AS line"
+          "    FROM jsonb_array_elements(p_lines) WITH ORDINALITY AS t(e, n),"
+          "    jsonb_to_record(t.e) AS x(ki text, gtin text, op integer) ORDER BY t.n LOOP"
+          "    INSERT INTO record (fn, document, line, ki, gtin, op, lane, offline, remark)"
+          "      VALUES (p_fn, p_doc, l.line, l.ki, l.gtin, l.op, p_lane, p_offline, p_remark);"
+          "    IF l.op = 2 THEN"
+          "      INSERT INTO code (ki, state, lane, fn, document)"
+          "        VALUES (l.ki, 2, p_lane, p_fn, p_doc) ON CONFLICT (ki) DO UPDATE"
+          "        SET state = 2, lane = excluded.lane, fn = excluded.fn,"
+          "        document = excluded.document;"
+          "    ELSE"
+          "      INSERT INTO code (ki, state, lane, fn, document)"
+          "        VALUES (l.ki, l.op, p_lane, p_fn, p_doc) ON CONFLICT (ki) DO UPDATE"
+          "        SET state = excluded.state, lane = excluded.lane, fn = excluded.fn,"
+          "        document = excluded.document WHERE code.state = 2;"
+          "      IF NOT FOUND AND l.op = 1 THEN"
+          "        SELECT c.lane, c.fn, c.document INTO o_lane, o_fn, o_doc FROM code c"
+          "          WHERE c.ki = l.ki AND c.state <> 2;"
+          "        IF FOUND AND (o_fn <> p_fn OR o_doc <> p_doc) THEN"
+          "          INSERT INTO conflict VALUES (l.ki, o_lane, o_fn, o_doc, p_lane, p_fn, p_doc)"
+          "            ON CONFLICT DO NOTHING;"
+          "          GET DIAGNOSTICS n = ROW_COUNT; made := made + n;"
+          "        END IF;"
+          "      END IF;"
+          "    END IF;"
+          "    DELETE FROM claim c WHERE c.ki = l.ki AND c.lane = p_lane;"
+          "  END LOOP;"
+          "  RETURN made;"
+          " END $$;",
 };
 
 /* name, parameter count, SQL: prepared on every (re)connection. */
@@ -100,28 +163,12 @@ static const struct {
   const char *sql;
 } statements[] = {
     {"claim", 3, "SELECT verdict, holder, fn, document FROM kassa_claim($1, $2, $3)"},
-    {"code_out", 1, "SELECT lane, fn, document FROM code WHERE ki = $1 AND state <> 2"},
     {"claim_drop", 2, "DELETE FROM claim WHERE ki = $1 AND lane = $2"},
     {"claim_renew", 2,
      "UPDATE claim SET expires = now() + $2 * interval '1 ms' WHERE lane = $1 AND expires >= "
      "now()"},
-    {"doc_last", 1, "SELECT coalesce(max(document), 0) FROM doc WHERE fn = $1"},
-    {"doc_add", 4,
-     "INSERT INTO doc (fn, document, lane, offline) VALUES ($1, $2, $3, $4) "
-     "ON CONFLICT DO NOTHING RETURNING 1"},
-    {"record_add", 8,
-     "INSERT INTO record (fn, document, line, ki, gtin, op, lane, offline) "
-     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"},
-    {"code_sell", 5,
-     "INSERT INTO code (ki, state, lane, fn, document) VALUES ($1, $5, $2, $3, $4) "
-     "ON CONFLICT (ki) DO UPDATE SET state = excluded.state, lane = excluded.lane, "
-     "fn = excluded.fn, document = excluded.document WHERE code.state = 2 RETURNING 1"},
-    {"code_return", 4,
-     "INSERT INTO code (ki, state, lane, fn, document) VALUES ($1, 2, $2, $3, $4) "
-     "ON CONFLICT (ki) DO UPDATE SET state = 2, lane = excluded.lane, fn = excluded.fn, "
-     "document = excluded.document"},
-    {"conflict_add", 7,
-     "INSERT INTO conflict VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"},
+    {"doc_last", 1, "SELECT coalesce(max(document), 0) FROM doc WHERE fn = $1 AND NOT remark"},
+    {"publish", 6, "SELECT kassa_publish($1, $2, $3, $4, $5, $6)"},
     {"feed", 2,
      "SELECT seq, ki, gtin, op, lane, fn, document, offline, 0, false, false, '', 0, 0, 0 "
      "FROM record WHERE seq > $1 UNION ALL "
@@ -144,7 +191,10 @@ static const struct {
     {"conflicts", 1,
      "SELECT ki, first_lane, first_fn, first_document, second_lane, second_fn, "
      "second_document FROM conflict ORDER BY ki, second_fn, second_document LIMIT $1"},
-    {"publish_lock", 0, "SELECT pg_advisory_xact_lock(2102)"},
+    /* ... and this transaction's commit waits for the WAL on disk (the
+    ** operator's statuses; kassa_publish takes the same). */
+    {"publish_lock", 0,
+     "SELECT pg_advisory_xact_lock(2102), set_config('synchronous_commit', 'on', true)"},
 };
 
 static const char *pg_last_error(void *self) { return ((pg_t *)self)->error; }
@@ -236,7 +286,7 @@ static int connect_now(pg_t *p)
     return STORE_ERR_UNREACHABLE;
   }
   PQsetNoticeProcessor(p->conn, quiet, NULL);
-  return 0;
+  return simple(p, "SET synchronous_commit = off");
 }
 
 /* A live connection with the statements prepared: the one there, else a
@@ -303,34 +353,42 @@ static void status_columns(const PGresult *r, int i, int col, store_status_t *st
   st->smp = strtoull(PQgetvalue(r, i, col + 6), NULL, 10);
 }
 
-/* One statement, its own transaction: kassa_claim (migration 2). */
+/* One prepared statement as its own transaction (a function of the
+** schema), once more on a fresh connection when the one there broke: its
+** one-row result (to PQclear), or NULL with *rc. */
+static PGresult *call(pg_t *p, const char *name, int n, const char *const *params, int *rc)
+{
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if ((*rc = ensure(p)) != 0) continue;
+    PGresult *r = run(p, name, n, params);
+    if (!r) {
+      if ((*rc = failure(p, name)) != STORE_ERR_UNREACHABLE) return NULL;
+      continue;
+    }
+    if (PQntuples(r) == 1) return r;
+    PQclear(r);
+    *rc = STORE_ERR_DATABASE;
+    return NULL;
+  }
+  return NULL;
+}
+
+/* kassa_claim (migration 2). */
 static int pg_claim(void *self, const char *lane, const char *ki, uint32_t lease_ms,
                     store_claim_t *out)
 {
-  pg_t *p = self;
   char lease[16];
   int rc = 0;
   snprintf(lease, sizeof lease, "%u", lease_ms);
   const char *params[3] = {ki, lane, lease};
-  for (int attempt = 0; attempt < 2; attempt++) {
-    if ((rc = ensure(p)) != 0) continue;
-    PGresult *r = run(p, "claim", 3, params);
-    if (!r) {
-      if ((rc = failure(p, "claim")) != STORE_ERR_UNREACHABLE) return rc;
-      continue;
-    }
-    if (PQntuples(r) != 1) {
-      PQclear(r);
-      return STORE_ERR_DATABASE;
-    }
-    out->verdict = (store_verdict_t)atoi(PQgetvalue(r, 0, 0));
-    copy(out->holder, sizeof out->holder, PQgetvalue(r, 0, 1));
-    copy(out->fn, sizeof out->fn, PQgetvalue(r, 0, 2));
-    out->document = (uint32_t)strtoul(PQgetvalue(r, 0, 3), NULL, 10);
-    PQclear(r);
-    return out->verdict >= STORE_GRANTED && out->verdict <= STORE_SOLD ? 0 : STORE_ERR_DATABASE;
-  }
-  return rc;
+  PGresult *r = call(self, "claim", 3, params, &rc);
+  if (!r) return rc;
+  out->verdict = (store_verdict_t)atoi(PQgetvalue(r, 0, 0));
+  copy(out->holder, sizeof out->holder, PQgetvalue(r, 0, 1));
+  copy(out->fn, sizeof out->fn, PQgetvalue(r, 0, 2));
+  out->document = (uint32_t)strtoul(PQgetvalue(r, 0, 3), NULL, 10);
+  PQclear(r);
+  return out->verdict >= STORE_GRANTED && out->verdict <= STORE_SOLD ? 0 : STORE_ERR_DATABASE;
 }
 
 struct release_args {
@@ -353,81 +411,34 @@ static int pg_release(void *self, const char *lane, const char *ki)
   return transaction(self, op_release, &a);
 }
 
-struct publish_args {
-  const store_record_t *r;
-  uint32_t conflicts;
-};
-
-/* One sold (or remarked) line: the code's state, or a conflict when
-** another document has it out of circulation already. */
-static int sell_line(pg_t *p, const store_record_t *rec, const store_line_t *l, const char *doc)
-{
-  const char *state = l->op == STORE_OP_SOLD ? "1" : "3";
-  const char *sell[5] = {l->ki, rec->lane, rec->fn, doc, state};
-  PGresult *r = run(p, "code_sell", 5, sell);
-  if (!r) return -1;
-  int mine = PQntuples(r);
-  PQclear(r);
-  if (mine || l->op != STORE_OP_SOLD) return 0;
-  if (!(r = run(p, "code_out", 1, sell))) return -1;
-  int made = 0;
-  if (PQntuples(r) && (strcmp(PQgetvalue(r, 0, 1), rec->fn) || strcmp(PQgetvalue(r, 0, 2), doc))) {
-    const char *c[7] = {
-        l->ki, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), rec->lane, rec->fn,
-        doc};
-    PGresult *w = run(p, "conflict_add", 7, c);
-    made = w && strcmp(PQcmdTuples(w), "1") == 0;
-    if (!w) made = -1;
-    PQclear(w);
-  }
-  PQclear(r);
-  return made;
-}
-
-static int op_publish(pg_t *p, void *a)
-{
-  struct publish_args *pa = a;
-  const store_record_t *rec = pa->r;
-  char doc[16], line[24];
-  PGresult *r;
-  snprintf(doc, sizeof doc, "%u", rec->document);
-  const char *offline = rec->offline ? "t" : "f";
-  if (!(r = run(p, "publish_lock", 0, NULL))) return failure(p, "publish lock");
-  PQclear(r);
-  const char *d[4] = {rec->fn, doc, rec->lane, offline};
-  if (!(r = run(p, "doc_add", 4, d))) return failure(p, "publish");
-  int fresh = PQntuples(r);
-  PQclear(r);
-  if (!fresh) return 0; /* recorded before: a repeated publish changes nothing */
-  for (size_t i = 0; i < rec->count; i++) {
-    const store_line_t *l = &rec->lines[i];
-    char op[4];
-    snprintf(line, sizeof line, "%zu", i + 1);
-    snprintf(op, sizeof op, "%d", (int)l->op);
-    const char *rp[8] = {rec->fn, doc, line, l->ki, l->gtin ? l->gtin : "", op, rec->lane, offline};
-    if (!(r = run(p, "record_add", 8, rp))) return failure(p, "record");
-    PQclear(r);
-    if (l->op == STORE_OP_RETURNED) {
-      const char *ret[4] = {l->ki, rec->lane, rec->fn, doc};
-      if (!(r = run(p, "code_return", 4, ret))) return failure(p, "return");
-      PQclear(r);
-    } else {
-      int made = sell_line(p, rec, l, doc);
-      if (made < 0) return failure(p, "sale");
-      pa->conflicts += (uint32_t)made;
-    }
-    const char *drop[2] = {l->ki, rec->lane};
-    if (!(r = run(p, "claim_drop", 2, drop))) return failure(p, "claim drop");
-    PQclear(r);
-  }
-  return 0;
-}
-
+/* One call of kassa_publish (migration 5), its own transaction; the
+** lines go as a JSON array of {ki, gtin, op}. */
 static int pg_publish(void *self, const store_record_t *rec, uint32_t *conflicts)
 {
-  struct publish_args a = {rec, 0};
-  int rc = transaction(self, op_publish, &a);
-  if (rc == 0) *conflicts = a.conflicts;
+  pg_t *p = self;
+  char doc[16];
+  json_t *lines = json_array();
+  char *text = NULL;
+  int rc = STORE_ERR_NO_MEMORY;
+  for (size_t i = 0; lines && i < rec->count; i++) {
+    const store_line_t *l = &rec->lines[i];
+    if (json_array_append_new(lines, json_pack("{s:s,s:s,s:i}", "ki", l->ki, "gtin",
+                                               l->gtin ? l->gtin : "", "op", (int)l->op)) != 0)
+      goto done;
+  }
+  if (!lines || !(text = json_dumps(lines, JSON_COMPACT))) goto done;
+  snprintf(doc, sizeof doc, "%u", rec->document);
+  const char *params[6] = {
+      rec->fn, doc, rec->lane, rec->offline ? "t" : "f", rec->remark ? "t" : "f", text};
+  PGresult *r = call(p, "publish", 6, params, &rc);
+  if (r) {
+    *conflicts = (uint32_t)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
+    rc = 0;
+    PQclear(r);
+  }
+done:
+  free(text);
+  json_decref(lines);
   return rc;
 }
 

@@ -554,6 +554,10 @@ static int cmd_status(store_t *s, int argc, char **argv)
                 "blocked_gtin", c.blocked_gtin, "blocked_series", c.blocked_series, "expiry",
                 (json_int_t)c.expiry, "min_price", (json_int_t)c.min_price, "max_price",
                 (json_int_t)c.max_price, "remarked_to", c.remarked_to[0] ? c.remarked_to : NULL);
+  if (j && c.inner_units > 1) { /* a pack sold by parts (oism.h) */
+    json_object_set_new(j, "sold_units", json_integer((json_int_t)c.sold_units));
+    json_object_set_new(j, "inner_units", json_integer((json_int_t)c.inner_units));
+  }
   if (j) text = json_dumps(j, JSON_COMPACT);
   json_decref(j);
   if (!text) return 1;

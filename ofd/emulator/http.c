@@ -248,8 +248,10 @@ static json_t *code_answer(http_server_t *h, const char *km, size_t len)
   json_object_set_new(o, "sold", json_boolean(found && strcmp(c.status, "sold") == 0));
   if (found && c.max_price) json_object_set_new(o, "mrp", json_integer((json_int_t)c.max_price));
   if (found && c.min_price) json_object_set_new(o, "smp", json_integer((json_int_t)c.min_price));
-  json_object_set_new(o, "soldUnitCount", json_integer(0));
-  json_object_set_new(o, "innerUnitCount", json_integer(0));
+  /* A pack sold by parts: its account (oism.h); any other code leaves them 0. */
+  bool parts = found && c.inner_units > 1;
+  json_object_set_new(o, "soldUnitCount", json_integer(parts ? (json_int_t)c.sold_units : 0));
+  json_object_set_new(o, "innerUnitCount", json_integer(parts ? (json_int_t)c.inner_units : 0));
   json_object_set_new(o, "grayZone", json_false());
   json_object_set_new(o, "message",
                       json_string(!valid   ? "bad format"

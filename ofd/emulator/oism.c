@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "common/codec.h"
+#include "common/part.h"
 #include "fiscal/doc.h"
 #include "fiscal/fn_emu.h"
 #include "fiscal/tlv.h"
@@ -29,6 +30,40 @@
 #include "ofd/emulator/admin.h"
 
 bool oism_code_blocked(const store_code_t *c) { return c->blocked_code || c->blocked_gtin; }
+
+bool oism_fits(const store_code_t *c, uint8_t planned, uint64_t n, uint64_t d, oism_next_t *next)
+{
+  bool returning = planned == DOC_KM_PIECE_RETURNED || planned == DOC_KM_MEASURED_RETURNED;
+  part_account_t have = {c->sold_units, c->inner_units}, after;
+  if (c->inner_units <= 1)
+    have = strcmp(c->status, "sold") == 0 ? (part_account_t){1, 1} : (part_account_t){0, 0};
+  bool status_fits =
+      returning ? have.sold > 0
+                : strcmp(c->status, "in_circulation") == 0 || strcmp(c->status, "returned") == 0;
+  if (!status_fits) return false;
+  if (d == 0 && have.units <= 1) {
+    /* A whole piece (or a weighed good) of a pack not sold by parts. */
+    *next = (oism_next_t){returning ? "in_circulation" : "sold", 0, 0};
+    return true;
+  }
+  if (part_apply(&have, !returning, n, d, &after) != PART_OK) return false;
+  *next = (oism_next_t){part_sold_out(&after) ? "sold" : "in_circulation", after.sold, after.units};
+  return true;
+}
+
+int oism_read_fraction(const tlv_item_t *item, uint64_t *n, uint64_t *d)
+{
+  tlv_reader_t in;
+  tlv_item_t f;
+  int rc;
+  *n = *d = 0;
+  if (tlv_reader_enter(item, &in) != 0) return -1;
+  while ((rc = tlv_reader_next(&in, &f)) == 0) {
+    if (f.tag == 1293 && tlv_get_vln(&f, n) != 0) return -1;
+    if (f.tag == 1294 && tlv_get_vln(&f, d) != 0) return -1;
+  }
+  return rc == TLV_ERR_END ? 0 : -1;
+}
 
 /* Applies the 2007 lines of a verified 82; counts the refused ones.
 ** 0, 1 malformed, -1 store. */
@@ -48,7 +83,9 @@ static int lines_apply(store_t *s, const uint8_t *doc, size_t len, uint32_t numb
     char km[DOC_MAX_KM + 1] = "", ki[STORE_KI_MAX + 1];
     size_t km_len = 0;
     uint8_t status = 0;
+    uint64_t n = 0, d = 0;
     store_code_t c;
+    oism_next_t next;
     int got;
     if (item.tag == 2002 && tlv_get_uint32(&item, &n2002) != 0) return 1;
     if (item.tag != 2007) continue;
@@ -56,6 +93,7 @@ static int lines_apply(store_t *s, const uint8_t *doc, size_t len, uint32_t numb
     while ((got = tlv_reader_next(&line, &f)) == 0) {
       if (f.tag == 2000 && tlv_get_string(&f, km, sizeof km, &km_len) != 0) return 1;
       if (f.tag == 2110 && tlv_get_byte(&f, &status) != 0) return 1;
+      if (f.tag == 1291 && oism_read_fraction(&f, &n, &d) != 0) return 1;
     }
     if (got != TLV_ERR_END) return 1;
     if (!admin_ki(km, km_len, ki, sizeof ki) ||
@@ -64,10 +102,18 @@ static int lines_apply(store_t *s, const uint8_t *doc, size_t len, uint32_t numb
       continue;
     }
     if (got != 0) return -1;
-    if (status == DOC_KM_PIECE_SOLD || status == DOC_KM_MEASURED_SOLD)
-      got = store_code_set_status(s, ki, "sold");
-    else if (status == DOC_KM_PIECE_RETURNED || status == DOC_KM_MEASURED_RETURNED)
-      got = store_code_set_status(s, ki, "in_circulation");
+    if (d != 0) {
+      /* A part of a pack: applied only when it fits, as the check asks. */
+      if (!oism_fits(&c, status, n, d, &next)) {
+        (*refused)++;
+        continue;
+      }
+      got = store_code_set_parts(s, ki, next.status, next.sold_units, next.inner_units);
+    } else if (status == DOC_KM_PIECE_SOLD || status == DOC_KM_MEASURED_SOLD) {
+      got = store_code_set_parts(s, ki, "sold", 0, 0);
+    } else if (status == DOC_KM_PIECE_RETURNED || status == DOC_KM_MEASURED_RETURNED) {
+      got = store_code_set_parts(s, ki, "in_circulation", 0, 0);
+    }
     if (got != 0) return -1;
   }
   return rc == TLV_ERR_END && n2002 == number ? 0 : 1;

@@ -63,9 +63,11 @@
 ** echoed, 2100 and 2102 from the request, 2105 = 0, 2109 from the
 ** registry (the code is looked up by its KI, the part before the first GS):
 **   1 correct: in circulation (or returned) for a sale (2003 = 1, 2 or
-**     255), sold for a return (2003 = 3, 4), not expired;
-**   2 incorrect: unknown code, wrong status for the planned operation, or
-**     expired;
+**     255), sold for a return (2003 = 3, 4), not expired; a part of a pack
+**     (1291, planned 2 / 4) only when it fits what is left of the pack
+**     (a sale) or what is sold of it (a return), oism.h's oism_fits();
+**   2 incorrect: unknown code, wrong status for the planned operation, a
+**     part that does not fit, or expired;
 **   3 circulation suspended: the code or its GTIN is blocked.
 ** 2005 bits ([open], ours): 1 the code is in the registry, 2 its status
 ** fits the planned one, 4 blocked. An unknown FN, a sign that does not
@@ -73,7 +75,8 @@
 ** 2005 = 0.
 ** Type 82 (sale notification; document number = its 2002) -> type 84
 ** (document number = 2002): every 2007's code becomes sold (2110 = 1, 2)
-** or in_circulation again (3, 4); applied once per (FN, 2002): a
+** or in_circulation again (3, 4), a part of a pack (1291) moves the pack's
+** account (sold when the parts make the whole); applied once per (FN, 2002): a
 ** redelivery changes nothing and gets the same ticket. 2111 = 0 when every
 ** line was applied, 1 when any code is unknown or blocked (those lines are
 ** skipped, the others applied); 2006 ([open], ours) = the number of lines
@@ -268,6 +271,7 @@ typedef struct km_request {
   char km[DOC_MAX_KM + 1];
   size_t km_len;
   uint8_t km_type, planned, mode;
+  uint64_t numerator, denominator; /* 1291's 1293 / 1294; 0 / 0 a whole */
 } km_request_t;
 
 /* The requisites of an 81 the answer needs; 0 or -1 when malformed. */
@@ -302,6 +306,9 @@ static int parse_request(const uint8_t *doc, size_t len, km_request_t *q)
       break;
     case 2102:
       bad = tlv_get_byte(&item, &q->mode);
+      break;
+    case 1291:
+      bad = oism_read_fraction(&item, &q->numerator, &q->denominator);
       break;
     default:
       break;
@@ -354,10 +361,8 @@ static int km_answer(server_t *sv, const frame_message_t *m, const char *fn, uin
   } else if (rc != 0) {
     return -1;
   } else {
-    bool returning = q.planned == DOC_KM_PIECE_RETURNED || q.planned == DOC_KM_MEASURED_RETURNED;
-    bool fits = returning
-                    ? strcmp(c.status, "sold") == 0
-                    : strcmp(c.status, "in_circulation") == 0 || strcmp(c.status, "returned") == 0;
+    oism_next_t next;
+    bool fits = oism_fits(&c, q.planned, q.numerator, q.denominator, &next);
     bool expired = c.expiry != 0 && (uint32_t)time(NULL) > c.expiry;
     a.processing_results = (uint8_t)(1u | (fits ? 2u : 0u) | (oism_code_blocked(&c) ? 4u : 0u));
     if (oism_code_blocked(&c))

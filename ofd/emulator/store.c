@@ -51,6 +51,8 @@ static const char *const schema[] = {
      " blocked_series INTEGER NOT NULL DEFAULT 0, expiry INTEGER NOT NULL DEFAULT 0,"
      " min_price INTEGER NOT NULL DEFAULT 0, max_price INTEGER NOT NULL DEFAULT 0)"),
     "CREATE INDEX IF NOT EXISTS codes_gtin ON codes (gtin)",
+    ("CREATE TABLE IF NOT EXISTS code_parts (ki TEXT PRIMARY KEY, sold INTEGER NOT NULL,"
+     " units INTEGER NOT NULL) WITHOUT ROWID"),
     ("CREATE TABLE IF NOT EXISTS notifications (fn TEXT NOT NULL, number INTEGER NOT NULL,"
      " applied_at INTEGER NOT NULL, result INTEGER NOT NULL, refused INTEGER NOT NULL,"
      " PRIMARY KEY (fn, number))"),
@@ -429,8 +431,9 @@ int store_code_get(store_t *s, const char *ki, store_code_t *c)
   int rc;
   if (prep(s,
            "SELECT c.ki, c.km, c.gtin, c.grp, c.owner_inn, c.status, c.blocked_code,"
-           " c.blocked_gtin, c.blocked_series, c.expiry, c.min_price, c.max_price, r.new_ki"
-           " FROM codes c LEFT JOIN lm_remarks r ON r.old = c.ki WHERE c.ki = ?",
+           " c.blocked_gtin, c.blocked_series, c.expiry, c.min_price, c.max_price, r.new_ki,"
+           " p.sold, p.units FROM codes c LEFT JOIN lm_remarks r ON r.old = c.ki"
+           " LEFT JOIN code_parts p ON p.ki = c.ki WHERE c.ki = ?",
            &st) != 0)
     return STORE_ERR;
   sqlite3_bind_text(st, 1, ki, -1, SQLITE_STATIC);
@@ -450,6 +453,8 @@ int store_code_get(store_t *s, const char *ki, store_code_t *c)
     c->min_price = (uint64_t)sqlite3_column_int64(st, 10);
     c->max_price = (uint64_t)sqlite3_column_int64(st, 11);
     db_column_text(st, 12, c->remarked_to, sizeof c->remarked_to);
+    c->sold_units = (uint64_t)sqlite3_column_int64(st, 13);
+    c->inner_units = (uint64_t)sqlite3_column_int64(st, 14);
     rc = 0;
   } else {
     rc = rc == SQLITE_DONE ? STORE_NOT_FOUND : sql_fail(s, "code get");
@@ -465,6 +470,24 @@ int store_code_set_status(store_t *s, const char *ki, const char *status)
   sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 2, ki, -1, SQLITE_STATIC);
   return exec_done(s, st, "code status");
+}
+
+int store_code_set_parts(store_t *s, const char *ki, const char *status, uint64_t sold_units,
+                         uint64_t inner_units)
+{
+  sqlite3_stmt *st = NULL;
+  int rc = store_code_set_status(s, ki, status);
+  if (rc != 0) return rc;
+  if (inner_units > 1) {
+    if (prep(s, "INSERT OR REPLACE INTO code_parts (ki, sold, units) VALUES (?, ?, ?)", &st) != 0)
+      return STORE_ERR;
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)sold_units);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)inner_units);
+  } else if (prep(s, "DELETE FROM code_parts WHERE ki = ?", &st) != 0) {
+    return STORE_ERR;
+  }
+  sqlite3_bind_text(st, 1, ki, -1, SQLITE_STATIC);
+  return exec_done(s, st, "code parts");
 }
 
 int store_code_block(store_t *s, const char *ki, const char *gtin, int *changed)

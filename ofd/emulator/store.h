@@ -91,11 +91,19 @@ typedef struct store_code {
   uint32_t expiry;                    /* 0: none */
   uint64_t min_price, max_price;      /* kopecks, 0: none */
   char remarked_to[STORE_KI_MAX + 1]; /* the new code's ki when remarked (lm_remarks), "" */
+  /* A pack sold by parts (1291, common/part.h): sold_units of inner_units
+  ** (table code_parts); 0 / 0 when none of it is sold by parts. Status
+  ** stays in_circulation until the parts make the whole, then sold. */
+  uint64_t sold_units, inner_units;
 } store_code_t;
 
 int store_code_put(store_t *s, const store_code_t *c);
 int store_code_get(store_t *s, const char *ki, store_code_t *c);
 int store_code_set_status(store_t *s, const char *ki, const char *status);
+/* Sets a code's status and its account of parts in one go (inner_units 0
+** or 1: no account, the row is removed). */
+int store_code_set_parts(store_t *s, const char *ki, const char *status, uint64_t sold_units,
+                         uint64_t inner_units);
 /* Blocks one code (status blocked) or every code of a GTIN; *changed rows. */
 int store_code_block(store_t *s, const char *ki, const char *gtin, int *changed);
 /* Sets the minimum (smp) and maximum (mrp) retail prices, in kopecks (0:

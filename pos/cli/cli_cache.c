@@ -487,6 +487,12 @@ static int lookup_cmd(const kassa_config_t *cfg, int argc, char **argv)
                         row.sold_document ? json_integer(row.sold_document) : json_null());
     json_object_set_new(out, "returnedDocument",
                         row.returned_document ? json_integer(row.returned_document) : json_null());
+    /* A pack sold by parts: its units sold of its units (common/part.h). */
+    json_object_set_new(out, "parts",
+                        row.part_units > 1
+                            ? json_pack("{s:I,s:I}", "sold", (json_int_t)row.part_sold, "units",
+                                        (json_int_t)row.part_units)
+                            : json_null());
     json_object_set_new(out, "remarkedTo",
                         row.remarked_to[0] ? json_string(row.remarked_to) : json_null());
     json_object_set_new(out, "remarkedFrom",

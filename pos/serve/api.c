@@ -50,6 +50,7 @@
 #include "pos/print/label.h"
 #include "pos/print/print.h"
 #include "pos/print/receipt.h"
+#include "pos/serve/frontend.h"
 #include "pos/till/accept.h"
 #include "pos/till/cache.h"
 #include "pos/till/check.h"
@@ -877,29 +878,67 @@ static void h_receipt_cancel(api_t *api, const api_request_t *rq, json_t *body,
   api_send_json(rs, 200, json_pack("{s:b,s:b}", "ok", 1, "cancelled", 1));
 }
 
+/*
+** POST /api/receipts/current/items: a scan into the basket (sale_add, as
+** `kassa sale add`), with what a line may carry besides, in the shape of a
+** line of /api/receipts/full: "fraction" ("1/4" or {numerator,
+** denominator}: N of the D pieces of a marked pack, 1291, never with
+** "quantity") and "agent_info" / "supplier_info" (one agent kind of 1222,
+** the supplier's name and INN required). A malformed one is a 400 naming
+** the field before anything is checked; a fraction of an unmarked good is
+** the check's refusal (422, detail "fraction").
+*/
+#define AGENT_RU                                                                                                           \
+  "один вид агента (agent_info.agents) и поставщик (supplier_info): name и inn из 10 или 12 " \
+  "цифр, телефоны до 19 знаков"
+#define AGENT_EN                                                                                   \
+  "one agent kind (agent_info.agents) and the supplier (supplier_info): name and an inn of 10 "    \
+  "or 12 digits, phones up to 19 characters"
 static void h_item_add(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
                        api_response_t *rs)
 {
-  const char *code;
+  const char *code, *field = NULL;
   size_t len;
-  uint64_t price;
   doc_quantity_t q;
+  doc_agent_t agent;
   bool has_q;
+  sale_add_t a = {0};
   uint32_t id = 0;
   int rc;
   (void)rq, (void)params;
   if (field_string(body, "code", true, SCAN_MAX, &code, &len, rs) != 0 ||
-      field_uint(body, "price", PRICE_MAX, &price, NULL, rs) != 0 ||
+      field_uint(body, "price", PRICE_MAX, &a.price, NULL, rs) != 0 ||
       field_quantity(body, "quantity", &q, &has_q, rs) != 0)
     return;
+  json_t *fraction = json_object_get(body, "fraction");
+  json_t *agent_info = json_object_get(body, "agent_info");
+  json_t *supplier = json_object_get(body, "supplier_info");
+  if (fraction &&
+      (has_q || !frontend_fraction(fraction, &a.fraction_numerator, &a.fraction_denominator))) {
+    fail_field(rs, "fraction", "дробь «n/d», 0 < n < d, без «quantity»",
+               "a fraction \"n/d\", 0 < n < d, never with \"quantity\"");
+    return;
+  }
+  bool agent_given = agent_info || supplier;
+  if (agent_given &&
+      frontend_agent(agent_info, supplier, &frontend_agent_keys_kassa, &agent, &field) != 0) {
+    fail_field(rs, !strcmp(field, "supplier") ? "supplier_info" : "agent_info", AGENT_RU, AGENT_EN);
+    return;
+  }
   check_decision_t *d = malloc(sizeof *d);
   if (!d) {
     fail(rs, E_TILL, NULL, NULL);
     return;
   }
-  if ((rc = sale_add_scan(api->till, code, len, has_q ? &q : NULL, price, d, &id)) ==
-          SALE_ERR_ARGUMENT &&
-      d->allow && d->has_product) {
+  a.scan = code;
+  a.len = len;
+  a.quantity = has_q ? &q : NULL;
+  a.agent = agent_given ? &agent : NULL;
+  if ((rc = sale_add(api->till, &a, d, &id)) == SALE_ERR_ARGUMENT && !d->allow && agent_given) {
+    /* Refused before any check: the agent's requisites (sale_add). */
+    fail_field(rs, sale_agent_kind_name(agent.sign)[0] ? "supplier_info" : "agent_info", AGENT_RU,
+               AGENT_EN);
+  } else if (rc == SALE_ERR_ARGUMENT && d->allow && d->has_product) {
     /* The check passed and the line could not be made: the quantity. Say
     ** which rule, with the decision, so a front end can ask for a weight. */
     bool weigh = d->product.weighed && !has_q;

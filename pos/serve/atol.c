@@ -49,6 +49,9 @@
 **     scan would. "onlineValidation" reports the pipeline's verdict in
 **     ATOL's fields.
 **   - clientInfo.emailOrPhone is the receipt's 1008.
+**   - reportX and closeShift are POST /api/reports/x and /z (office.h):
+**     their result adds to ATOL's fiscalParams kassa's "report" (the
+**     sealed totals per operation and payment form, and the drawer).
 */
 #include <math.h>
 #include <stdio.h>
@@ -359,15 +362,14 @@ done:
 
 /* ---- shifts, reports, cash, FN -------------------------------------------------- */
 
-static void run_shift(api_t *api, json_t *task, int kind, task_result_t *r)
+/* openShift: the FN's shift open (2), answered with its fiscalParams. */
+static void run_shift_open(api_t *api, json_t *task, task_result_t *r)
 {
   till_t *t = api_till(api);
   const char *cashier =
       json_string_value(json_object_get(json_object_get(task, "operator"), "name"));
   fn_doc_result_t res;
-  int rc = kind == 0   ? fn_shift_open(till_fn(t), cashier, &res)
-           : kind == 1 ? fn_shift_close(till_fn(t), cashier, &res)
-                       : fn_state_report(till_fn(t), &res);
+  int rc = fn_shift_open(till_fn(t), cashier, &res);
   if (rc != 0) {
     task_fail(r, ATOL_INVALID_MODE, fn_err_message(rc, true), fn_err_message(rc, false));
     return;
@@ -377,6 +379,40 @@ static void run_shift(api_t *api, json_t *task, int kind, task_result_t *r)
   r->result = json_pack(
       "{s:o*,s:n}", "fiscalParams",
       fiscal_params(t, res.number, res.time, res.fiscal_sign, res.shift_number, 0, 0), "warnings");
+}
+
+/*
+** reportX (z false) and closeShift (z true): office_report(), the same
+** function as POST /api/reports/x and /z, so the rules, the refusals and
+** the totals are theirs. The result is ATOL's "fiscalParams" (document
+** number, fiscal sign, time, shift) and, kassa's addition, "report": the
+** totals read back from the sealed document and the drawer, in the shape
+** of /api/reports (office_report_json: kopecks, snake_case).
+*/
+static void run_report(api_t *api, json_t *task, bool z, task_result_t *r)
+{
+  till_t *t = api_till(api);
+  const char *cashier =
+      json_string_value(json_object_get(json_object_get(task, "operator"), "name"));
+  office_fail_t why;
+  office_report_t *rep = malloc(sizeof *rep);
+  if (!rep) {
+    task_fail(r, ATOL_INVALID_MODE, "нет памяти", "out of memory");
+    return;
+  }
+  if (office_report(till_fn(t), till_config(t)->data_dir, z, z ? cashier : NULL, rep, &why) != 0) {
+    task_fail(r, ATOL_INVALID_MODE, why.message_ru, why.message_en);
+    free(rep);
+    return;
+  }
+  till_replay(t, NULL); /* the cache's replay pointer level with the archive */
+  r->ok = true;
+  r->result =
+      json_pack("{s:o*,s:o*,s:n}", "fiscalParams",
+                fiscal_params(t, rep->doc.number, rep->doc.time, rep->doc.fiscal_sign,
+                              rep->doc.shift_number ? rep->doc.shift_number : rep->shift, 0, 0),
+                "report", office_report_json(rep), "warnings");
+  free(rep);
 }
 
 static void run_shift_status(api_t *api, task_result_t *r)
@@ -541,11 +577,11 @@ static void run_task(api_t *api, json_t *task, task_result_t *r)
   else if (!strcmp(type, "sellReturnCorrection"))
     run_receipt(api, task, DOC_OP_SALE_RETURN, true, r);
   else if (!strcmp(type, "openShift"))
-    run_shift(api, task, 0, r);
+    run_shift_open(api, task, r);
   else if (!strcmp(type, "closeShift"))
-    run_shift(api, task, 1, r);
+    run_report(api, task, true, r);
   else if (!strcmp(type, "reportX"))
-    run_shift(api, task, 2, r);
+    run_report(api, task, false, r);
   else if (!strcmp(type, "getShiftStatus"))
     run_shift_status(api, r);
   else if (!strcmp(type, "cashIn") || !strcmp(type, "cashOut"))

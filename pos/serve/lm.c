@@ -64,9 +64,12 @@
 **     numeric pg; mrp from the operator or the code's 8005; expireDate and
 **     smp when the operator gave them; productionDate from the code's AI 11
 **     when it has one (the sync feed carries none); isOwner = the operator's
-**     owner is the FN's registered INN; innerUnitCount 1 and soldUnitCount
-**     1 when sold else 0 (the cache counts whole goods: a good sold by parts
-**     is sold when its receipt is); grayZone false (no grey-zone database);
+**     owner is the FN's registered INN; a pack sold by parts (1291)
+**     answers innerUnitCount = its units and soldUnitCount = those sold
+**     (the cache's account, common/part.h: 1/4 then 2/4 is 3 of 4), and
+**     is sold (not realizable) only when its parts make the whole; any
+**     other code innerUnitCount 1 and soldUnitCount 1 when sold else 0;
+**     grayZone false (no grey-zone database);
 **     errorCode 0 found, 1 not found, 2 not a marking code. v2 answers
 **     carry the manual's "results" (one object per code, version = the
 **     database version) beside the flat codes[] older front ends read.
@@ -278,8 +281,14 @@ static json_t *code_answer(lm_context_t *x, json_t *cis, json_t *pg)
   json_t *made = code.parsed ? production_date(mc) : NULL;
   if (made) json_object_set_new(o, "productionDate", made);
   json_object_set_new(o, "sold", json_boolean(sold));
-  json_object_set_new(o, "innerUnitCount", json_integer(1));
-  json_object_set_new(o, "soldUnitCount", json_integer(sold ? 1 : 0));
+  /* A pack sold by parts: how many of its units are sold (the cache's
+  ** account, common/part.h); any other code is one unit. */
+  bool parts = have && row.local == CACHE_LOCAL_SOLD && row.part_units > 1;
+  json_object_set_new(o, "innerUnitCount", json_integer(parts ? (json_int_t)row.part_units : 1));
+  json_object_set_new(o, "soldUnitCount",
+                      json_integer(parts  ? (json_int_t)row.part_sold
+                                   : sold ? 1
+                                          : 0));
   json_object_set_new(o, "grayZone", json_false());
   if (mrp) json_object_set_new(o, "mrp", json_integer((json_int_t)mrp));
   if (found && row.smp) json_object_set_new(o, "smp", json_integer((json_int_t)row.smp));

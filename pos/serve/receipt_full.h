@@ -19,36 +19,8 @@
 #include <stdint.h>
 
 #include "pos/serve/api.h"
+#include "pos/serve/frontend.h"
 #include "pos/till/full_receipt.h"
-
-/* ATOL's names (or the number, as JSON integer) -> the FFD value. false
-** for anything else. vat: 1199; method: 1214; subject: 1212; measure:
-** 2108; agent: one bit of 1222. */
-bool frontend_vat(json_t *v, uint8_t *out);
-bool frontend_method(json_t *v, uint8_t *out);
-bool frontend_subject(json_t *v, uint8_t *out);
-bool frontend_measure(json_t *v, uint8_t *out);
-bool frontend_agent_bit(json_t *v, uint8_t *out);
-
-/* The JSON keys of an agent's data: kassa's own (snake_case) or ATOL's. */
-typedef struct frontend_agent_keys {
-  const char *agents, *paying_agent, *receive_operator, *transfer_operator, *inn;
-} frontend_agent_keys_t;
-
-extern const frontend_agent_keys_t frontend_agent_keys_kassa, frontend_agent_keys_atol;
-
-/* An agent's data (agent_info: the agents and their operators; supplier:
-** phones, name and INN; either may be NULL) into *out. 0, or -1 with
-** *field naming what is wrong. */
-int frontend_agent(json_t *agent_info, json_t *supplier, const frontend_agent_keys_t *keys,
-                   doc_agent_t *out, const char **field);
-
-/* The buyer's phone or e-mail (1008): 1..64 printable ASCII characters
-** into out; 0, or -1. */
-int frontend_buyer_contact(json_t *v, char out[65]);
-
-/* A fraction "n/d" (ATOL's itemFractionalAmount) or {"numerator","denominator"}. */
-bool frontend_fraction(json_t *v, uint64_t *numerator, uint64_t *denominator);
 
 /*
 ** The answer to a closed receipt, made from the FN archive alone (so a

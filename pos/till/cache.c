@@ -40,6 +40,10 @@
 **   pool     id, gtin, ki UNIQUE, code; index (gtin, id)
 **   pending  id, gtin, return_doc, line, created, closed_by; UNIQUE
 **            (return_doc, line)
+** and, made at open by any version (no migration): fn_binding (cache_fn_bind)
+** and parts (ki PK, sold, units: the account of a pack sold by parts,
+** common/part.h; a row only while the code is SOLD through fractions, so
+** the code table stays as narrow as it was).
 */
 #include "pos/till/cache.h"
 
@@ -58,6 +62,7 @@
 #include "common/db.h"
 #include "common/text.h"
 #include "common/errtab.h"
+#include "common/part.h"
 #include "scanner/markcode.h"
 
 #define SCHEMA_VERSION  1
@@ -151,6 +156,9 @@ enum {
   ST_PENDING_LIST,
   ST_PENDING_CLOSE,
   ST_PENDING_COUNT,
+  ST_PART_GET,
+  ST_PART_PUT,
+  ST_PART_DEL,
   ST__COUNT
 };
 
@@ -212,6 +220,9 @@ static const char *const sql[ST__COUNT] = {
                         " WHERE closed_by IS NULL ORDER BY id LIMIT ?1",
     [ST_PENDING_CLOSE] = "UPDATE pending SET closed_by = ?2 WHERE id = ?1",
     [ST_PENDING_COUNT] = "SELECT count(*) FROM pending WHERE closed_by IS NULL",
+    [ST_PART_GET] = "SELECT sold, units FROM parts WHERE ki = ?1",
+    [ST_PART_PUT] = "INSERT OR REPLACE INTO parts (ki, sold, units) VALUES (?1, ?2, ?3)",
+    [ST_PART_DEL] = "DELETE FROM parts WHERE ki = ?1",
 };
 
 typedef struct owner_kept {
@@ -587,7 +598,9 @@ int cache_open(const char *path, cache_t **out)
   /* The FNs the replay has numbered documents of (cache_fn_bind); kept
   ** apart from the v1 schema, so older files take it without a migration. */
   if (exec(c, "CREATE TABLE IF NOT EXISTS fn_binding (seq INTEGER PRIMARY KEY,"
-              " fn_number TEXT NOT NULL UNIQUE, base INTEGER NOT NULL)") != 0)
+              " fn_number TEXT NOT NULL UNIQUE, base INTEGER NOT NULL)") != 0 ||
+      exec(c, "CREATE TABLE IF NOT EXISTS parts (ki TEXT PRIMARY KEY, sold INTEGER NOT NULL,"
+              " units INTEGER NOT NULL) WITHOUT ROWID") != 0)
     goto fail;
   for (int i = 0; i < ST__COUNT; i++) {
     if (sqlite3_prepare_v3(c->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &c->st[i], NULL) !=
@@ -1138,6 +1151,36 @@ static int owner_id(cache_t *c, const char *inn, int64_t *id)
   return 0;
 }
 
+/* The pack's account of parts ({0, 0}: no row). */
+static int part_get(cache_t *c, const char *ki, part_account_t *out)
+{
+  sqlite3_stmt *s = st(c, ST_PART_GET);
+  int rc;
+  bind_text(s, 1, ki);
+  rc = sqlite3_step(s);
+  *out = (part_account_t){0, 0};
+  if (rc == SQLITE_ROW) {
+    out->sold = (uint64_t)sqlite3_column_int64(s, 0);
+    out->units = (uint64_t)sqlite3_column_int64(s, 1);
+  }
+  sqlite3_reset(s);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : io_fail(c, "part get");
+}
+
+/* Stores the account; one that is no account of parts ({0, 0} nothing
+** sold, {1, 1} sold whole) removes its row. */
+static int part_put(cache_t *c, const char *ki, const part_account_t *a)
+{
+  bool kept = a->units > 1;
+  sqlite3_stmt *s = st(c, kept ? ST_PART_PUT : ST_PART_DEL);
+  bind_text(s, 1, ki);
+  if (kept) {
+    sqlite3_bind_int64(s, 2, (int64_t)a->sold);
+    sqlite3_bind_int64(s, 3, (int64_t)a->units);
+  }
+  return step_done(c, s, "part");
+}
+
 int cache_code_get(cache_t *c, const char *ki, cache_code_t *out)
 {
   sqlite3_stmt *s;
@@ -1172,6 +1215,12 @@ int cache_code_get(cache_t *c, const char *ki, cache_code_t *out)
   else
     db_column_text(s, 11, out->gtin, sizeof out->gtin);
   sqlite3_reset(s);
+  if (out->local == CACHE_LOCAL_SOLD) {
+    part_account_t a;
+    if ((rc = part_get(c, ki, &a)) != 0) return rc;
+    out->part_sold = a.sold;
+    out->part_units = a.units;
+  }
   return owner_inn(c, owner, out->owner_inn);
 }
 
@@ -1358,20 +1407,45 @@ int cache_fn_bindings(cache_t *c, cache_fn_binding_t *out, size_t max, size_t *c
   return step == SQLITE_DONE ? 0 : io_fail(c, "fn bindings");
 }
 
-/* One receipt line: the code's new local state and document. */
+/* The pack's account after one line, as the archive says it happened
+** (common/part.h): a whole line sells the pack whole ({1, 1}) or gives it
+** back ({0, 0}); a part past what the account holds (the check refuses
+** one, but the archive is the truth) goes as far as it can: sold out, or
+** nothing sold. */
+static part_account_t line_account(part_account_t cur, bool sale, const cache_receipt_line_t *l)
+{
+  part_account_t next;
+  if (l->fraction_denominator &&
+      part_apply(&cur, sale, l->fraction_numerator, l->fraction_denominator, &next) == PART_OK)
+    return next;
+  return sale ? (part_account_t){1, 1} : (part_account_t){0, 0};
+}
+
+/* One receipt line: the code's new local state, document and account. */
 static int apply_line(cache_t *c, const cache_receipt_line_t *l, bool sale, uint32_t number,
                       counts_delta_t *d)
 {
   code_state_t cs;
   sqlite3_stmt *s;
-  int to = sale ? CACHE_LOCAL_SOLD : CACHE_LOCAL_IN_STOCK, rc;
+  part_account_t cur = {0, 0}, next;
+  int to, rc;
   if ((rc = code_state(c, l->ki, &cs)) != 0) return rc;
+  if (cs.exists && cs.local == CACHE_LOCAL_SOLD) {
+    if ((rc = part_get(c, l->ki, &cur)) != 0) return rc;
+    if (cur.units == 0) cur = (part_account_t){1, 1}; /* sold whole */
+  }
+  next = line_account(cur, sale, l);
+  to = next.sold > 0 ? CACHE_LOCAL_SOLD : CACHE_LOCAL_IN_STOCK;
+  if (cs.exists && cs.local == CACHE_LOCAL_REMARKED) {
+    to = CACHE_LOCAL_REMARKED; /* final */
+    next = (part_account_t){0, 0};
+  }
+  if ((rc = part_put(c, l->ki, &next)) != 0) return rc;
   if (!cs.exists) {
     d->codes++;
     count_local(d, CACHE_LOCAL_NONE, to);
     return code_insert(c, l->ki, to, sale ? number : 0, sale ? 0 : number, NULL, l->gtin);
   }
-  if (cs.local == CACHE_LOCAL_REMARKED) to = CACHE_LOCAL_REMARKED; /* final */
   s = st(c, sale ? ST_CODE_SOLD : ST_CODE_RETURNED);
   bind_text(s, 1, l->ki);
   sqlite3_bind_int(s, 2, to);

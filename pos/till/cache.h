@@ -159,6 +159,11 @@ typedef struct cache_code {
   int64_t expire_ms; /* 0: none */
   uint64_t mrp, smp; /* kopecks, 0: none */
   int64_t op_synced_ms;
+  /* A pack sold by parts (1291, common/part.h): part_sold of part_units,
+  ** when local is SOLD through fraction lines; 0 / 0 otherwise (sold
+  ** whole, or not sold). A code partly sold stays SOLD (a return finds it)
+  ** and sells again for a part that fits in part_units - part_sold. */
+  uint64_t part_sold, part_units;
 } cache_code_t;
 
 /* The code with this ki. CACHE_ERR_NOT_FOUND when the store has no row
@@ -211,15 +216,22 @@ int cache_fn_bindings(cache_t *c, cache_fn_binding_t *out, size_t max, size_t *c
 
 /* One marked line of a receipt, as the replay hands it over. */
 typedef struct cache_receipt_line {
-  const char *ki;    /* identification part of the line's 2000 */
-  const char *gtin;  /* may be NULL */
-  uint8_t km_status; /* 2003: 1/2 sold, 3/4 returned */
+  const char *ki;                                    /* identification part of the line's 2000 */
+  const char *gtin;                                  /* may be NULL */
+  uint8_t km_status;                                 /* 2003: 1/2 sold, 3/4 returned */
+  uint64_t fraction_numerator, fraction_denominator; /* 1291's 1293 / 1294; 0 / 0 whole */
 } cache_receipt_line_t;
 
 /*
 ** Applies FN document `number` in one transaction with the pointer: sale
 ** (operation 1) lines become SOLD with sold_document = number; return
 ** (operation 2) lines become IN_STOCK with returned_document = number;
+** a line with a fraction (1291) moves the pack's account of parts instead
+** (common/part.h): a sale adds its part (the code SOLD, sold out when the
+** parts make the whole), a return takes its part back (IN_STOCK when
+** nothing of the pack stays sold, else SOLD with the rest); the archive is
+** the truth, so a part past the account (which the check refuses) is
+** applied as far as it goes: sold out, or nothing sold;
 ** lines of other operations, and documents that are not receipts (count 0),
 ** only move the pointer. number must be cache_fn_applied() + 1, else
 ** CACHE_ERR_STATE (the replay is strictly in order, so a crash repeats a

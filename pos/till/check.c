@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "common/errtab.h"
+#include "common/part.h"
 #include "ofd/client.h"
 #include "ofd/outbox.h"
 #include "ofd/trueapi.h"
@@ -152,6 +153,13 @@ static const struct {
                              "No link to the store node; this product group is not sold without "
                              "it.",
                              "Нет связи с сервером магазина", "No link to the store node"},
+    [CHECK_PART_EXCEEDS] = {"part_exceeds",
+                            "Упаковка продаётся частями: от неё осталось меньше, чем продаётся.",
+                            "The pack is sold by parts: less of it is left than this sale takes.",
+                            "Остаток упаковки меньше", "Less of the pack is left"},
+    [CHECK_PART_NOT_SOLD] = {"part_not_sold", "Возвращается больше, чем продано из этой упаковки.",
+                             "This return takes back more of the pack than was sold.",
+                             "Возврат больше проданного", "More than was sold"},
     [CHECK_TILL_DISK] = {"till_disk", "Диск кассы не принимает запись: код не проверен.",
                          "The till's disk takes no writes: the code was not checked.",
                          "Диск кассы не пишет", "The till's disk failed"},
@@ -335,17 +343,51 @@ static int rule_receipt(const char *const *in_receipt, size_t n, check_decision_
   return 0;
 }
 
-static int rule_local(till_t *t, const markcode_t *mc, check_purpose_t purpose, cache_code_t *row,
-                      bool *have_row, check_decision_t *d)
+/* A pack sold by parts (common/part.h): does this line's part fit what is
+** left (a sale) or what is sold (a return)? The cached account, or the
+** whole pack when it was sold whole. 0 fits, else the refusal, saying how
+** much is left or sold. */
+static int rule_part(const check_request_t *req, const cache_code_t *row, check_decision_t *d)
+{
+  part_account_t have = {row->part_sold, row->part_units}, next;
+  char left[48], ru[160], en[160];
+  bool sale = req->purpose == CHECK_FOR_SALE;
+  if (have.units == 0) have = (part_account_t){1, 1}; /* sold whole */
+  int rc = part_apply(&have, sale, req->fraction_numerator, req->fraction_denominator, &next);
+  if (rc == PART_OK) return 0;
+  if (rc != PART_ERR_EXCEEDS)
+    return refuse(d, CHECK_BAD_CODE, "fraction", "Слишком мелкая доля упаковки.",
+                  "Too small a part of the pack.");
+  if (sale) {
+    part_left_text(&have, left, sizeof left);
+    snprintf(ru, sizeof ru, "Осталось %s упаковки.", left);
+    snprintf(en, sizeof en, "%s of the pack is left.", left);
+    return refuse(d, CHECK_PART_EXCEEDS, left, ru, en);
+  }
+  snprintf(left, sizeof left, "%llu/%llu", (unsigned long long)have.sold,
+           (unsigned long long)have.units);
+  snprintf(ru, sizeof ru, "Продано %s упаковки.", left);
+  snprintf(en, sizeof en, "%s of the pack is sold.", left);
+  return refuse(d, CHECK_PART_NOT_SOLD, left, ru, en);
+}
+
+static int rule_local(till_t *t, const markcode_t *mc, const check_request_t *req,
+                      cache_code_t *row, bool *have_row, check_decision_t *d)
 {
   bool blocked = false;
   cache_block_kind_t kind = 0;
   const char *why = NULL;
+  check_purpose_t purpose = req->purpose;
   *have_row = cache_code_get(t->cache, d->ki, row) == 0;
   if (*have_row && row->local == CACHE_LOCAL_REMARKED)
     return refuse(d, CHECK_REMARKED, row->remarked_to, NULL, NULL);
+  bool parts = *have_row && row->local == CACHE_LOCAL_SOLD && row->part_units > 1 &&
+               row->part_sold < row->part_units;
   if (purpose == CHECK_FOR_SALE) {
-    if (*have_row && row->local == CACHE_LOCAL_SOLD) {
+    if (parts) {
+      /* Partly sold: it sells on for a part that fits, never whole. */
+      if (rule_part(req, row, d)) return 1;
+    } else if (*have_row && row->local == CACHE_LOCAL_SOLD) {
       /* The cache numbers globally across replaced FNs (cache_fn_bind). */
       char more[96], more_en[96];
       if (row->sold_document > t->fn_base) {
@@ -357,11 +399,13 @@ static int rule_local(till_t *t, const markcode_t *mc, check_purpose_t purpose, 
       }
       return refuse(d, CHECK_SOLD_HERE, NULL, more, more_en);
     }
-    if (d->product.strict && (!*have_row || row->local != CACHE_LOCAL_IN_STOCK))
+    if (!parts && d->product.strict && (!*have_row || row->local != CACHE_LOCAL_IN_STOCK))
       return refuse(d, CHECK_NOT_IN_STOCK, NULL, NULL, NULL);
   } else if ((!*have_row || row->local != CACHE_LOCAL_SOLD) &&
              !lane_store_sold_anywhere(t, d->ki)) {
     return refuse(d, CHECK_NOT_SOLD_HERE, NULL, NULL, NULL);
+  } else if (*have_row && row->local == CACHE_LOCAL_SOLD && rule_part(req, row, d)) {
+    return 1; /* a part back: no more than is sold of the pack */
   }
   const char *batch = markcode_ai_value(mc, "10");
   if (cache_block_find(t->cache, d->ki, d->gtin, batch, &blocked, &kind, &why) == 0 && blocked) {
@@ -775,7 +819,7 @@ static int pipeline(till_t *t, const check_request_t *req, check_decision_t *out
   bool part = out->product.weighed || req->fraction_denominator != 0;
   out->planned = purpose == CHECK_FOR_SALE ? (part ? 2 : 1) : (part ? 4 : 3);
   if (rule_receipt(req->in_receipt, req->in_receipt_count, out)) goto done;
-  if (rule_local(t, mc, purpose, &row, &have_row, out)) goto done;
+  if (rule_local(t, mc, req, &row, &have_row, out)) goto done;
   if (purpose == CHECK_FOR_SALE && rule_deadline(t, out)) goto done;
   if (rule_fn(t, mc, req, fc, out)) goto done_fn;
   unsigned budget = t->config.check_budget_ms ? t->config.check_budget_ms : 1500;

@@ -10,7 +10,10 @@
 **      the catalogue's, a plain barcode of a good that must carry a mark;
 **   3. the receipt: the same code twice;
 **   4. the store's own records: sold, blocked (code, GTIN, series),
-**      remarked, not in stock (strict accounting only);
+**      remarked, not in stock (strict accounting only); a pack sold by
+**      parts (common/part.h) sells again for a part that fits in what is
+**      left (a whole piece only when none of it is sold), and takes back a
+**      part no larger than what is sold of it;
 **   5. the delivery deadlines (ofd/outbox.h): the FN's 30 days, the remote
 **      shop's three-day batch;
 **   6. the FN: the crypto tail (tag 2106 bits 1 and 2), its key table;
@@ -93,6 +96,9 @@ typedef enum check_reason {
   CHECK_STORE_SOLD,    /* "store_sold": sold at a lane of this store */
   CHECK_STORE_OFFLINE, /* "store_offline": no store node, and the group's policy refuses */
   CHECK_TILL_DISK,     /* "till_disk": the till's disk full or read-only (detail says) */
+  /* A pack sold by parts (1291; checked with the store's records, step 4). */
+  CHECK_PART_EXCEEDS,  /* "part_exceeds": the part is more than is left of the pack */
+  CHECK_PART_NOT_SOLD, /* "part_not_sold": a return of more than was sold of the pack */
   CHECK__COUNT
 } check_reason_t;
 

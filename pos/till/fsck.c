@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/part.h"
 #include "common/db.h"
 #include "fiscal/crypto.h"
 #include "fiscal/doc.h"
@@ -27,7 +28,8 @@
 typedef struct event {
   char ki[CACHE_KI_MAX + 1];
   uint32_t document;
-  uint8_t operation; /* 1 sale, 2 return */
+  uint8_t operation;               /* 1 sale, 2 return */
+  uint64_t numerator, denominator; /* the line's 1291, 0 / 0 the whole piece */
 } event_t;
 
 __attribute__((format(printf, 3, 4))) static void problem(fsck_report_t *r, const char *check,
@@ -125,7 +127,10 @@ static int read_archive(fn_t *fn, const uint8_t *secret, uint32_t base, fsck_rep
     if (rc_doc->operation != DOC_OP_SALE && rc_doc->operation != DOC_OP_SALE_RETURN) continue;
     for (size_t i = 0; i < rc_doc->item_count; i++) {
       const doc_item_t *it = &rc_doc->items[i];
-      event_t e = {.document = base + num, .operation = rc_doc->operation};
+      event_t e = {.document = base + num,
+                   .operation = rc_doc->operation,
+                   .numerator = it->fraction_numerator,
+                   .denominator = it->fraction_denominator};
       if (!it->marked) continue;
       if (markcode_parse(mc, it->km, it->km_len) != MARKCODE_OK || strlen(mc->ki) >= sizeof e.ki) {
         problem(r, "sales", "receipt %u line %zu: its code does not parse", num, i + 1);
@@ -252,21 +257,32 @@ static void check_sales(const char *data_dir, event_t *events, size_t n, cache_t
   for (size_t i = 0; i < n;) {
     size_t j = i;
     uint32_t sold_by = 0;
+    part_account_t have = {0, 0}; /* the pack's account, as the cache keeps it */
     for (; j < n && !strcmp(events[j].ki, events[i].ki); j++) {
       const event_t *e = &events[j];
-      if (e->operation == DOC_OP_SALE) {
+      bool sale = e->operation == DOC_OP_SALE, whole = !e->denominator && have.units <= 1;
+      part_account_t next;
+      if (sale)
         r->marked_sales++;
-        if (sold_by)
+      else
+        r->returns++;
+      if (part_apply(&have, sale, e->numerator, e->denominator, &next) != PART_OK) {
+        if (sale && whole)
           problem(r, "sales", "code %s sold twice: FD %u and FD %u without a return between", e->ki,
                   sold_by, e->document);
-        sold_by = e->document;
-      } else {
-        r->returns++;
-        if (!sold_by)
+        else if (whole)
           problem(r, "sales", "code %s returned by FD %u but not sold before it", e->ki,
                   e->document);
-        sold_by = 0;
+        else
+          problem(r, "sales", "code %s: FD %u %s more of its pack than %s", e->ki, e->document,
+                  sale ? "sells" : "takes back", sale ? "is left" : "was sold");
+        next = sale ? (part_account_t){1, 1} : (part_account_t){0, 0}; /* as the cache */
       }
+      have = next;
+      if (!have.sold)
+        sold_by = 0;
+      else if (sale)
+        sold_by = e->document;
     }
     if (sold_by) {
       r->sold_now++;
@@ -279,6 +295,11 @@ static void check_sales(const char *data_dir, event_t *events, size_t n, cache_t
           row.sold_document != sold_by)
         problem(r, "cache", "code %s is sold by FD %u; the cache does not say so", events[i].ki,
                 sold_by);
+      else if (have.units > 1 && (row.part_sold != have.sold || row.part_units != have.units))
+        problem(r, "cache",
+                "code %s: the archive sells %llu of %llu units of its pack, the cache %llu of %llu",
+                events[i].ki, (unsigned long long)have.sold, (unsigned long long)have.units,
+                (unsigned long long)row.part_sold, (unsigned long long)row.part_units);
     }
     i = j;
   }

@@ -214,8 +214,19 @@ static int check_line(till_t *t, const full_receipt_t *req, size_t i, const char
   check_purpose_t purpose = req->operation == DOC_OP_SALE ? CHECK_FOR_SALE : CHECK_FOR_RETURN;
   journal(t, l->code, l->code_len, true);
   r->checked = true;
-  int rc = check_scan_given(t, l->code, l->code_len, purpose, l->has_price ? l->price : 0, kis, nk,
-                            req->force_catalogue ? NULL : &given, &r->decision);
+  /* With the line's fraction: a part of a pack is checked as the part it
+  ** is (planned 2 / 4, 1291 in the FN's 81, the pack's account). */
+  check_request_t q = {.scan = l->code,
+                       .len = l->code_len,
+                       .purpose = purpose,
+                       .price = l->has_price ? l->price : 0,
+                       .in_receipt = kis,
+                       .in_receipt_count = nk,
+                       .fraction_numerator = l->fraction_numerator,
+                       .fraction_denominator = l->fraction_denominator,
+                       .keep = true,
+                       .given = req->force_catalogue ? NULL : &given};
+  int rc = check_run(t, &q, &r->decision);
   if (rc == 0 && r->decision.allow) return 0;
   journal(t, l->code, l->code_len, false); /* the refusal declined it already */
   r->reason = check_reason_name(r->decision.reason);

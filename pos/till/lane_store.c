@@ -8,9 +8,16 @@
 ** per scan. Codes accepted while offline are remembered (in memory: a
 ** restart forgets only the flag, never a sale, which the FN keeps) so the
 ** published record says it was decided alone.
+**
+** Remarks are no FN documents: each is a row of store_remark in till.db
+** (AUTOINCREMENT: its number, never reused, is the record's number in the
+** lane's remark series), written before it is sent and deleted once the
+** node took it, so a crash or a dead node delays it, never loses it, and a
+** record sent twice changes nothing at the node.
 */
 #include "pos/till/lane_store.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +56,15 @@ int lane_store_open(till_t *t, lane_store_t **out, char *err, size_t err_size)
              "[store] url «%s» не адрес сервера магазина (http://ХОСТ:ПОРТ). / [store] url '%s' "
              "is not a store node's address (http://HOST:PORT).",
              c->store_url, c->store_url);
+    free(l);
+    return -1;
+  }
+  if (sqlite3_exec(t->db,
+                   "CREATE TABLE IF NOT EXISTS store_remark(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                   " ki TEXT NOT NULL, gtin TEXT NOT NULL)",
+                   NULL, NULL, NULL) != SQLITE_OK) {
+    snprintf(err, err_size, "till.db: %s", sqlite3_errmsg(t->db));
+    store_close(l->store);
     free(l);
     return -1;
   }
@@ -123,11 +139,38 @@ static int publish_one(till_t *t, lane_store_t *l, uint32_t number, doc_receipt_
       n++;
     }
   }
-  store_record_t rec = {t->fn_number, t->fn_number, number, offline, lines, n};
+  store_record_t rec = {t->fn_number, t->fn_number, number, offline, lines, n, false};
   return store_publish(l->store, &rec, NULL);
 }
 
-/* Publishes after the node's pointer; 0 when nothing is owed any more. */
+/* Publishes the remarks kept in till.db, oldest first, each deleted once
+** the node took it; 0 when none is left. */
+static int publish_remarks(till_t *t, lane_store_t *l)
+{
+  sqlite3_stmt *s = NULL;
+  int rc = 0;
+  if (sqlite3_prepare_v2(t->db, "SELECT id, ki, gtin FROM store_remark ORDER BY id", -1, &s,
+                         NULL) != SQLITE_OK)
+    return STORE_ERR_ARGUMENT;
+  while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(s, 0);
+    store_line_t line = {(const char *)sqlite3_column_text(s, 1),
+                         (const char *)sqlite3_column_text(s, 2), STORE_OP_REMARKED};
+    store_record_t rec = {t->fn_number, t->fn_number, (uint32_t)id, false, &line, 1, true};
+    rc = noted(t, l, store_publish(l->store, &rec, NULL));
+    if (rc == STORE_ERR_ARGUMENT) rc = 0; /* a row the store can never take: dropped */
+    if (rc == 0) {
+      char sql[64];
+      snprintf(sql, sizeof sql, "DELETE FROM store_remark WHERE id = %lld", (long long)id);
+      sqlite3_exec(t->db, sql, NULL, NULL, NULL);
+    }
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* Publishes after the node's pointer, then the remarks; 0 when nothing is
+** owed any more. */
 static int publish_owed(till_t *t, lane_store_t *l)
 {
   fn_status_t st;
@@ -138,10 +181,10 @@ static int publish_owed(till_t *t, lane_store_t *l)
   rc = store_heartbeat(l->store, t->fn_number, t->config.store_lease_ms, t->fn_number, &published);
   if (rc != 0) return noted(t, l, rc);
   if (published >= st.last_document) {
-    l->dirty = false;
     l->owed = 0;
     l->offline_count = 0;
-    return 0;
+    if ((rc = publish_remarks(t, l)) == 0) l->dirty = false;
+    return rc;
   }
   l->owed = st.last_document - published;
   if (!(r = malloc(sizeof *r))) return STORE_ERR_NO_MEMORY;
@@ -151,8 +194,8 @@ static int publish_owed(till_t *t, lane_store_t *l)
   }
   free(r);
   if (rc == 0) {
-    l->dirty = false;
     l->offline_count = 0;
+    if ((rc = publish_remarks(t, l)) == 0) l->dirty = false;
   }
   return rc;
 }
@@ -163,6 +206,22 @@ void lane_store_publish(till_t *t)
   if (!l) return;
   l->dirty = true;
   if (reachable(t, l)) publish_owed(t, l);
+}
+
+void lane_store_remark(till_t *t, const char *ki, const char *gtin)
+{
+  lane_store_t *l = link_of(t);
+  sqlite3_stmt *s = NULL;
+  if (!l || !ki) return;
+  if (sqlite3_prepare_v2(t->db, "INSERT INTO store_remark(ki, gtin) VALUES(?, ?)", -1, &s, NULL) ==
+      SQLITE_OK) {
+    sqlite3_bind_text(s, 1, ki, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, gtin ? gtin : "", -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE)
+      fprintf(stderr, "kassa: till.db: %s\n", sqlite3_errmsg(t->db));
+  }
+  sqlite3_finalize(s);
+  lane_store_publish(t);
 }
 
 /* Offline: the group's policy decides ([store] offline_refuse, a list). */

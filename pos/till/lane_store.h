@@ -11,6 +11,8 @@
 **   - after a receipt closes, the lane publishes every FN document after
 **     the store's pointer for this FN (the FN's archive is the truth; a
 **     document published twice changes nothing);
+**   - a remark (the old code out of circulation) is kept in till.db and
+**     published like a receipt, numbered in the lane's own remark series;
 **   - a return is accepted for a code any lane of the store sold;
 **   - when the node does not answer within [store] timeout_ms (150), the
 **     lane is offline for a second (no scan waits for it meanwhile) and
@@ -61,6 +63,12 @@ void lane_store_release(till_t *t, const char *ki);
 /* Publishes what the FN holds after the store's pointer; quiet on failure
 ** (tried again before the next claim). */
 void lane_store_publish(till_t *t);
+
+/* Keeps a remark of ki (`kassa remark`, the API's remark: the old code,
+** of GTIN gtin) in DATA/till.db for the store and publishes what is owed;
+** quiet on failure (kept, and published before the next claim). Nothing
+** without a store. */
+void lane_store_remark(till_t *t, const char *ki, const char *gtin);
 
 /* For the status: "" (no store), "online" or "offline"; documents owed. */
 const char *lane_store_state(till_t *t, unsigned *owed);

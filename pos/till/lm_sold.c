@@ -54,10 +54,13 @@ static int registered(till_t *t, const char *ki)
   return rc;
 }
 
+/* Sold by a receipt of the archive: whole, or every part of the pack (a
+** pack partly sold is still in circulation, common/part.h). */
 static bool sold_by_archive(till_t *t, const char *ki)
 {
   cache_code_t row;
-  return cache_code_get(t->cache, ki, &row) == 0 && row.local == CACHE_LOCAL_SOLD;
+  return cache_code_get(t->cache, ki, &row) == 0 && row.local == CACHE_LOCAL_SOLD &&
+         (row.part_units <= 1 || row.part_sold >= row.part_units);
 }
 
 bool lm_sold_is_sold(till_t *t, const char *ki)

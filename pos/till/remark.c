@@ -13,6 +13,7 @@
 
 #include "common/errtab.h"
 #include "ofd/registry.h"
+#include "pos/till/lane_store.h"
 #include "pos/till/state_internal.h"
 #include "scanner/markcode.h"
 
@@ -168,6 +169,7 @@ int remark_good(till_t *t, const char *old_scan, size_t len, int64_t pending_id,
     rc = REMARK_ERR_STORAGE;
     goto done;
   }
+  if (old_ki) lane_store_remark(t, old_ki, out->gtin); /* the store's record */
   unsigned sent = 0, left = 0;
   remark_flush(t, &sent, &left);
   out->reported = left == 0;

@@ -163,7 +163,10 @@ static int replay_one(till_t *t, uint32_t number, doc_receipt_t *r, const char *
   for (size_t i = 0; i < r->item_count; i++) {
     const doc_item_t *item = &r->items[i];
     if (!item->marked || !line_ki(item, kis[n], sizeof kis[n])) continue;
-    lines[n] = (cache_receipt_line_t){.ki = kis[n], .gtin = NULL, .km_status = item->km_status};
+    lines[n] = (cache_receipt_line_t){.ki = kis[n],
+                                      .km_status = item->km_status,
+                                      .fraction_numerator = item->fraction_numerator,
+                                      .fraction_denominator = item->fraction_denominator};
     n++;
   }
   return cache_apply_receipt(t->cache, t->fn_base + number, r->operation, lines, n);

@@ -497,6 +497,30 @@ async function cashier(page) {
   );
   await shot(page, 'cashier-discount.png');
   await noSideScroll(page, 'cashier, discount');
+  /* Half of a marked pack: the «×» preset takes "1/2", the scan goes with
+   * "fraction" (1291): 3 490,00 / 2 = 1 745,00, the line says 1/2. */
+  await page.locator('#qty').tap();
+  check('fraction: the preset keypad', await visible(page, '#keypad'));
+  await page.locator('#keypad-input').fill('1/2');
+  await page.locator('#keypad-ok').tap();
+  check('fraction: the preset shown', (await text(page, '#qty-badge')) === '× 1/2');
+  await typeScan(page, sc.fraction_code);
+  check('fraction: a second line', await waitLines(page, '#lines', 2));
+  check(
+    'fraction: half a pack, 1 745,00 ₽, shown as 1/2',
+    (await text(page, '#lines > li:nth-child(2)')).includes('1 745,00') &&
+      (await text(page, '#lines > li:nth-child(2)')).includes('1/2 упак.'),
+    await text(page, '#lines > li:nth-child(2)'),
+  );
+  await page.locator('#qty').tap();
+  await page.locator('#keypad-input').fill('2/2');
+  await page.locator('#keypad-ok').tap();
+  check(
+    'fraction: 2/2 is no part, the keypad says so',
+    (await text(page, '#keypad-error')).includes('1/4'),
+    await text(page, '#keypad-error'),
+  );
+  await page.locator('#keypad-cancel').tap();
   /* Not sold: the manager's drawer figures count the cash above only. */
   await page.locator('#cancel').tap();
   await page.locator('#cancel').tap();

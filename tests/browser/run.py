@@ -362,6 +362,7 @@ def browser_part(S, codes):
         "artifacts": ARTIFACTS,
         "sale_code": codes["jeans"][0],
         "fake_code": harness.tamper(codes["jeans"][1]),
+        "fraction_code": codes["jeans"][2],
         "counterfeit_ru": reasons.get("counterfeit", ""),
         "bread": codes["BREAD"],
         "bananas": codes["bananas"],

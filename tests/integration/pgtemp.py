@@ -37,8 +37,11 @@ def _free_port():
 
 
 class PgTemp:
-    def __init__(self, user="kassa"):
+    def __init__(self, user="kassa", fsync=False):
+        """fsync: the server flushes its WAL as a store's would (the tests
+        kill processes, not power, so they leave it off: faster)."""
         self.bin = _bindir()
+        self.fsync = fsync
         self.root = tempfile.mkdtemp(prefix="kassa-pg-")
         os.chmod(self.root, 0o755)
         self.data = os.path.join(self.root, "data")
@@ -71,7 +74,8 @@ class PgTemp:
 
     def start(self, timeout=60):
         opts = (f"-p {self.port} -k {self.sock} -c listen_addresses='' "
-                f"-c max_connections=200 -c fsync=off -c unix_socket_permissions=0777")
+                f"-c max_connections=200 -c fsync={'on' if self.fsync else 'off'} "
+                f"-c unix_socket_permissions=0777")
         r = self._run([os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-o", opts, "-l",
                        self.log, "-w", "-t", str(timeout), "start"], timeout=timeout + 10)
         if r.returncode != 0:

@@ -307,21 +307,39 @@ tax_system = 1
             "/api/corrections", {"operation": "income", "prepaid": 1000, "method": 6,
                                  "vat": "22", "reason": "x"}, 409, "fn")
 
-    # ---- a discount on a quarter of a marked pack ----------------------------------------
-    # Kefir 84.50 sold as 1/4 (`kassa sale add --fraction`, the API has no
-    # fraction): 84.50 / 4 = 21.125 -> 21.13; 10 % off: 84.50 - 8.45 = 76.05,
-    # / 4 = 19.0125 -> 19.01 (the line stays a quarter, not 76.05 x 1).
+    # ---- a quarter of a marked pack, an agent's line, through the basket's API ---------
+    # Kefir 84.50 sold as 1/4 (POST /api/receipts/current/items with "fraction",
+    # sale_add as `kassa sale add --fraction`): 84.50 / 4 = 21.125 -> 21.13,
+    # planned status 2; 10 % off: 84.50 - 8.45 = 76.05, / 4 = 19.0125 -> 19.01
+    # (the line stays a quarter, not 76.05 x 1).
     kefir = [harness.unescape(c) for c in
-             op("issue", "--gtin", "04609876500025", "--group", "dairy", "--count", "1",
+             op("issue", "--gtin", "04609876500025", "--group", "dairy", "--count", "2",
                 "--owner", "7707083893").stdout.split()]
+    kefir += ["", ""]
     r = kassa("ofd", "keys")
     check("the new FN's keys", r.returncode == 0, r.stdout + r.stderr)
     st, j = call(port, "POST", "/api/receipts", {})
-    r = kassa("sale", "add", kefir[0] if kefir else "", "--fraction", "1/4")
+    for body, field in (({"code": kefir[0], "fraction": "1/4", "quantity": 1}, "fraction"),
+                        ({"code": kefir[0], "fraction": "4/4"}, "fraction"),
+                        ({"code": kefir[0], "fraction": "0/4"}, "fraction"),
+                        ({"code": kefir[0], "fraction": {"numerator": 1}}, "fraction"),
+                        ({"code": kefir[0], "fraction": "1/4 "}, "fraction")):
+        refused(port, f"a fraction {body.get('fraction')!r}"
+                f"{' with a quantity' if 'quantity' in body else ''}: 400 {field}",
+                "POST", "/api/receipts/current/items", body, 400, "bad_request", field=field)
+    st, j = call(port, "POST", "/api/receipts/current/items",
+                 {"code": "46001238", "fraction": "1/2"})
+    check("a fraction of an unmarked good: 422 refused, detail fraction", st == 422
+          and j.get("error") == "refused"
+          and j.get("decision", {}).get("detail") == "fraction", j)
     st, j = call(port, "GET", "/api/receipts/current")
+    check("... the basket still empty", st == 200 and j["receipt"]["lines"] == [], j)
+    st, j = call(port, "POST", "/api/receipts/current/items",
+                 {"code": kefir[0], "fraction": {"numerator": 1, "denominator": 4}})
     ln = (j.get("receipt", {}).get("lines") or [{}])[0]
-    check("a quarter of a kefir pack in the basket: 21.13", ln.get("total") == 2113,
-          (r.stdout + r.stderr, j))
+    check("a quarter of a kefir pack in the basket: 21.13, 1/4, planned 2", st == 201
+          and ln.get("total") == 2113 and ln.get("fraction") == "1/4"
+          and ln.get("planned") == 2 and ln.get("quantity") == "1", j)
     st, j = call(port, "POST", f"/api/receipts/current/items/{ln.get('id')}/discount",
                  {"percent": 10})
     ln = (j.get("receipt", {}).get("lines") or [{}])[0]
@@ -332,8 +350,48 @@ tax_system = 1
                  {"quantity": 2})
     check("a marked line's quantity stays one: 400 quantity", st == 400
           and j.get("error") == "quantity", j)
-    st, j = call(port, "DELETE", "/api/receipts/current")
-    check("the quarter's receipt cancelled", st == 200, j)
+    # An agent's line (1222 commission agent, 1225/1226 the supplier, 1171 its
+    # phone, 1073 the paying agent's): the bread, sold for the bakery.
+    supplier = {"name": "ООО Хлебозавод", "inn": "7707083893", "phones": ["+74950000000"]}
+    agent = {"agents": ["commissionAgent"], "paying_agent": {"phones": ["+79001112233"]}}
+    for body, field in (
+            ({"agent_info": agent}, "supplier_info"),
+            ({"supplier_info": supplier}, "agent_info"),
+            ({"agent_info": {"agents": []}, "supplier_info": supplier}, "agents"),
+            ({"agent_info": {"agents": ["commissionAgent", "attorney"]},
+              "supplier_info": supplier}, "agent_info"),
+            ({"agent_info": {"agents": ["secretAgent"]}, "supplier_info": supplier}, "agents"),
+            ({"agent_info": agent, "supplier_info": dict(supplier, inn="77070838")},
+             "supplier_info"),
+            ({"agent_info": agent, "supplier_info": dict(supplier, phones=["+7" * 12])},
+             "supplier_info")):
+        field = {"agents": "agent_info"}.get(field, field)
+        refused(port, f"a bad agent's line: 400 naming {field}", "POST",
+                "/api/receipts/current/items", dict(body, code="4604440000017"), 400,
+                "bad_request", field=field)
+    st, j = call(port, "GET", "/api/receipts/current")
+    check("... the basket unchanged: the quarter alone", len(j["receipt"]["lines"]) == 1, j)
+    st, j = call(port, "POST", "/api/receipts/current/items",
+                 {"code": "4604440000017", "agent_info": agent, "supplier_info": supplier})
+    ln = (j.get("receipt", {}).get("lines") or [{}, {}])[-1]
+    check("an agent's line in the basket", st == 201 and ln.get("agent") == {
+        "kind": "commission", "sign": 32, "supplier_name": "ООО Хлебозавод",
+        "supplier_inn": "7707083893", "supplier_phone": "+74950000000",
+        "agent_phone": "+79001112233"} and ln.get("total") == 5500, j)
+    st, j = call(port, "POST", "/api/receipts/current/pay", {"method": "cash"})
+    fd = j.get("receipt", {}).get("document")
+    check("the quarter and the agent's line paid: 19.01 + 55.00", st in (200, 201)
+          and j["receipt"].get("total") == 7401, j)
+    r = kassa("fd", "show", str(fd), "--json")
+    items = json.loads(r.stdout).get("receipt", {}).get("items", []) if r.returncode == 0 else []
+    check("the FN's receipt: the quarter (1291: 1/4)", len(items) == 2
+          and items[0].get("labeledProdFractionalQuantity", {}).get("fractionalPart") == "1/4"
+          and items[0]["labeledProdFractionalQuantity"].get("numerator") == 1
+          and items[0]["labeledProdFractionalQuantity"].get("denominator") == 4,
+          (r.stdout, r.stderr))
+    check("... the agent's line: 1222 = 32 and the supplier's INN (1226)",
+          len(items) == 2 and items[1].get("paymentAgentByProductType") == 32
+          and "7707083893" in json.dumps(items[1]), items)
 
     # ---- a line's quantity and discount, the catalogue search --------------------------
     # 9.90 at 22 %: x 3 = 29.70; 5 % off (no PIN up to 10 %): 9.90 - 0.495 -> 9.40
@@ -391,7 +449,7 @@ tax_system = 1
 
     r = kassa("ofd", "flush", *link)
     check("the new FN's documents delivered", r.returncode == 0
-          and "delivered: 6 documents" in r.stdout, r.stdout + r.stderr)
+          and "delivered: 7 documents, 1 sale notifications" in r.stdout, r.stdout + r.stderr)
     rc, err = serve.stop()
     check("serve stops cleanly", rc == 0, err)
 

@@ -6,7 +6,9 @@ The shop (tests/integration/shop.py) with genuine codes. Over HTTP, in
 ATOL's field names (tests/data/atol/README.md says where they come from):
 
 - openShift, getShiftStatus, getFnInfo, cashIn, cashOut (refused past the
-  drawer), reportX, closeShift, each result in ATOL's shape;
+  drawer), reportX, closeShift, each result in ATOL's shape; reportX and
+  closeShift with kassa's totals ("report"), which reconcile with what the
+  test sold, returned, corrected and put in the drawer;
 - the marking-code validation: begin, status, accept for a genuine code;
   begin, status, decline for a tampered one (itemEstimatedStatusIncorrect);
   status without a validation: error 12;
@@ -256,11 +258,43 @@ def main(the_shop, the_check):
     check("a correction date not as ATOL writes it: error 8", res
           and res[0]["errorCode"] == 8, (st, j))
 
+    # reportX and closeShift are office.h's reports: ATOL's fiscalParams and
+    # kassa's totals of the shift, summed here from what this test sold: the
+    # one-call receipt and the ATOL sell (5 000.00 cash + 2 874.43 cashless
+    # each), the crash's 3 000.00 cash, the 3 000.00 cash return, the
+    # 100.00 cash correction and the 1 000.00 cash in. A correction's sealed
+    # counters (1133: 1135 count, 1201 total) have no payment forms; the
+    # drawer counts its cash all the same.
+    want_sale = {"count": 3, "total": 2 * 787443 + 300000, "cash": 2 * 500000 + 300000,
+                 "cashless": 2 * 287443}
+    want_drawer = {"cash_in": 100000, "cash_ins": 1, "cash_out": 0, "cash_outs": 0,
+                   "balance": 100000 + 1300000 - 300000 + 10000}
+
+    def reconciles(name, r, kind):
+        res = r.get("result", {})
+        fp, rep = res.get("fiscalParams", {}), res.get("report") or {}
+        tot = (rep.get("shift_totals") or {})
+        sale = tot.get("receipts", {}).get("sale", {})
+        back = tot.get("receipts", {}).get("sale_return", {})
+        corr = tot.get("corrections", {}).get("sale", {})
+        check(name, r.get("status") == "ready" and rep.get("report") == kind
+              and fp.get("fiscalDocumentNumber") == rep.get("document")
+              and fp.get("fiscalDocumentSign") == str(rep.get("fiscal_sign"))
+              and fp.get("shiftNumber") == 1 and rep.get("shift") == 1
+              and {k: sale.get(k) for k in want_sale} == want_sale
+              and (back.get("count"), back.get("total"), back.get("cash")) == (1, 300000, 300000)
+              and (corr.get("count"), corr.get("total")) == (1, 10000), r)
+        check(f"{name}: the drawer", rep.get("drawer") == want_drawer, rep.get("drawer"))
+        return fp.get("fiscalDocumentNumber")
+
     st, r = one("x-1", {"type": "reportX"})
-    check("reportX", r.get("status") == "ready"
-          and r["result"]["fiscalParams"]["fiscalDocumentNumber"], r)
+    fd_x = reconciles("reportX: the shift's totals and the drawer", r, "x")
     st, r = one("close-1", {"type": "closeShift", "operator": {"name": "Иванова"}})
-    check("closeShift", r.get("status") == "ready", r)
+    fd_z = reconciles("closeShift: the Z-report's totals, the same", r, "z")
+    check("... the Z is the document after the X", fd_x and fd_z == fd_x + 1, (fd_x, fd_z))
+    st, r = one("close-2", {"type": "closeShift"})
+    check("closeShift again: error 12, the office's reason", r.get("status") == "error"
+          and r.get("errorCode") == 12 and r.get("errorDescription"), r)
     st, r = one("status-2", {"type": "getShiftStatus"})
     check("getShiftStatus: closed", r["result"]["shiftStatus"]["state"] == "closed", r)
     st, j = shop.api("POST", "/api/v2/requests", {"uuid": "bad uuid!", "request": []})

@@ -9,7 +9,19 @@ request 81, which the operator answers only when the FN's sign verifies):
     {1293 1, 1294 4}, 1023 = 1, planned status 2, the line 84.50 / 4 =
     21.125 -> 21.13 (half up), its VAT 2113 * 10 / 110 = 192.09 -> 192;
     then the quarter returned (planned status 4) with `kassa return pay`;
-    the operator's registry says sold, then in circulation again;
+    the operator's registry keeps the pack in circulation with 1 of 4
+    units sold, then with none;
+  - a pack sold by parts (common/part.h): 1/4, then 2/4 in another
+    receipt (a whole piece refused: part_exceeds), then 2/4 refused (only
+    1/4 left) and 1/4 sells it out (the next scan refused: already_sold);
+    a quarter returned makes it sellable again for 1/4 only (2/4 and a
+    whole return refused); after each document is delivered the till's
+    cache (`kassa cache lookup`: parts) and the operator's registry
+    (`kassa-operator status`: sold_units of inner_units, in_circulation
+    until the parts make the whole) agree, and the operator's true-api
+    codes/check answers soldUnitCount / innerUnitCount from it; a second
+    till whose cache knows nothing of these sales asks the operator for
+    2/4 and is refused (the operator itself is strict), 1/4 allowed;
   - a prepayment 100 % (1214 = 1) then its final settlement (1214 = 4,
     offset by 1215), and a sale on credit (1214 = 6, 1216) then the
     payment of the credit (1214 = 7, in cash);
@@ -30,6 +42,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -88,6 +101,40 @@ def status(code):
     return op("status", code.replace(GS, "\\x1d")).stdout
 
 
+def op_code(code):
+    """kassa-operator's record of the code: (status, sold_units, inner_units)."""
+    try:
+        j = json.loads(status(code))
+    except ValueError:
+        return None
+    return j.get("status"), j.get("sold_units", 0), j.get("inner_units", 0)
+
+
+def cache_parts(code):
+    """The till's cache: (local state, units sold, units) of the code."""
+    rc, out, err = kassa("cache", "lookup", code.replace(GS, "\\x1d"))
+    try:
+        j = json.loads(out)
+    except ValueError:
+        return None
+    parts = j.get("parts") or {}
+    return j.get("local"), parts.get("sold", 0), parts.get("units", 0)
+
+
+def trueapi_units(code):
+    """The operator's true-api codes/check: (sold, soldUnitCount, innerUnitCount)."""
+    body = json.dumps({"codes": [code], "fiscalDriveNumber": FN_NUMBER}).encode()
+    req = urllib.request.Request("http://127.0.0.1:%d/api/v4/true-api/codes/check" % ports[3],
+                                 data=body, headers={"X-API-KEY": "demo-key",
+                                                     "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            c = json.loads(r.read())["codes"][0]
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        return repr(e)
+    return c.get("sold"), c.get("soldUnitCount"), c.get("innerUnitCount")
+
+
 def fd_json(number):
     rc, out, err = kassa("fd", "show", str(number), "--json")
     try:
@@ -113,9 +160,9 @@ VAT_RATES = [("20", 1102, 20, 120), ("10", 1103, 10, 110), ("20/120", 1106, 20, 
              ("7/107", 0xFE13, 7, 107), ("22", 0xFE14, 22, 122), ("22/122", 0xFE15, 22, 122)]
 try:
     kefir = [harness.unescape(c) for c in
-             op("issue", "--gtin", harness.gtin14(KEFIR[:12]), "--group", "dairy", "--count", "1",
+             op("issue", "--gtin", harness.gtin14(KEFIR[:12]), "--group", "dairy", "--count", "2",
                 "--owner", OWNER).stdout.split()]
-    check("a kefir code issued", len(kefir) == 1, kefir)
+    check("two kefir codes issued", len(kefir) == 2, kefir)
     harness.register_fn(lambda *a: subprocess.run([KASSA, "--config", conf] + list(a),
                                                   capture_output=True, text=True, timeout=60),
                         op, check, FN_NUMBER, OWNER, os.path.join(till_dir, "fn.db"))
@@ -162,7 +209,8 @@ try:
     rc, out, err = kassa("ofd", "flush", "--ofd", "127.0.0.1:%d" % ports[0], "--oism",
                          "127.0.0.1:%d" % ports[1])
     check("the sale and its notification delivered", rc == 0, out + err)
-    check("the operator: the code is sold", "sold" in status(kefir[0]), status(kefir[0]))
+    check("the operator: a quarter of the pack sold, the pack still in circulation (1 of 4)",
+          op_code(kefir[0]) == ("in_circulation", 1, 4), status(kefir[0]))
 
     rc, out, err = kassa("return", "open", "--pin", PIN)
     check("return opened", rc == 0, out + err)
@@ -181,6 +229,118 @@ try:
     rc, out, err = kassa("return", "pay", "--pin", PIN, "--cash", "55.00")
     check("return pay refuses to pay a sale", rc == 1 and "sale" in err, out + err)
     must("sale", "cancel")
+
+    # ---- a pack sold by parts: 1/4, 2/4, 1/4 (sold out), 1/4 back -----------------------
+    def deliver(what):
+        rc, out, err = kassa("ofd", "flush", "--ofd", "127.0.0.1:%d" % ports[0], "--oism",
+                             "127.0.0.1:%d" % ports[1])
+        check("%s: delivered with its notification" % what, rc == 0, out + err)
+
+    def agree(what, local, sold, units, op_status):
+        """The till's cache and the operator's registry after `what`."""
+        here, there = cache_parts(kefir[1]), op_code(kefir[1])
+        check("%s: the cache says %s, %d of %d units sold" % (what, local, sold, units),
+              here == (local, sold, units), here)
+        check("%s: the operator says %s, %d of %d units sold" % (what, op_status, sold, units),
+              there == (op_status, sold, units), there)
+
+    def part_sale(name, fraction, cash):
+        must("sale", "open")
+        rc, out, err = kassa("sale", "add", kefir[1], "--fraction", fraction, "--json")
+        d = first_json(out)
+        check("%s: %s allowed by the OISM, planned status 2" % (name, fraction),
+              rc == 0 and d.get("allow") and d.get("oism_answered") and d.get("planned") == 2,
+              out + err)
+        rc, sold, out = pay("sale", "pay", "--cash", cash, "--json")
+        check("%s: paid" % name, rc == 0 and sold.get("document"), out)
+        docs[name] = sold.get("document", 0)
+        deliver(name)
+
+    def refused(why, args, reason, detail=None):
+        rc, out, err = kassa(*args, "--json")
+        d = first_json(out)
+        check("%s: refused (%s%s)" % (why, reason, ", " + detail if detail else ""),
+              rc == 1 and not d.get("allow") and d.get("reason") == reason
+              and (detail is None or d.get("detail") == detail), out + err)
+        return d
+
+    part_sale("parts 1/4", "1/4", "21.13")
+    agree("after 1/4", "sold", 1, 4, "in_circulation")
+    check("true-api after 1/4: not sold, 1 of 4 units", trueapi_units(kefir[1]) == (False, 1, 4),
+          trueapi_units(kefir[1]))
+    must("sale", "open")
+    d = refused("a whole pack of which 1/4 is sold", ("sale", "add", kefir[1]), "part_exceeds",
+                "3/4")
+    check("the refusal says what is left, in Russian and English",
+          "Осталось 3/4" in d.get("message_ru", "") and "3/4 of the pack is left"
+          in d.get("message_en", ""), d)
+    must("sale", "cancel")
+    part_sale("parts 2/4", "2/4", "42.25")
+    agree("after 1/4 + 2/4", "sold", 3, 4, "in_circulation")
+    must("sale", "open")
+    refused("2/4 when 1/4 is left", ("sale", "add", kefir[1], "--fraction", "2/4"),
+            "part_exceeds", "1/4")
+    must("sale", "cancel")
+    part_sale("parts last 1/4", "1/4", "21.13")
+    agree("sold out by its parts", "sold", 4, 4, "sold")
+    check("true-api when sold out: sold, 4 of 4 units", trueapi_units(kefir[1]) == (True, 4, 4),
+          trueapi_units(kefir[1]))
+    must("sale", "open")
+    refused("a quarter of a pack sold out", ("sale", "add", kefir[1], "--fraction", "1/4"),
+            "already_sold")
+    must("sale", "cancel")
+
+    rc, out, err = kassa("return", "open", "--pin", PIN)
+    check("return opened", rc == 0, out + err)
+    rc, out, err = kassa("return", "add", kefir[1], "--pin", PIN, "--fraction", "1/4", "--json")
+    d = first_json(out)
+    check("a quarter of the sold-out pack back: allowed by the OISM, planned status 4",
+          rc == 0 and d.get("allow") and d.get("oism_answered") and d.get("planned") == 4,
+          out + err)
+    rc, back, out = pay("return", "pay", "--pin", PIN, "--cash", "21.13", "--json")
+    check("parts return 1/4 paid", rc == 0 and back.get("total") == 2113, out)
+    docs["parts return 1/4"] = back.get("document", 0)
+    deliver("parts return 1/4")
+    agree("after a quarter back", "sold", 3, 4, "in_circulation")
+    must("sale", "open")
+    refused("2/4 when the returned 1/4 is left", ("sale", "add", kefir[1], "--fraction", "2/4"),
+            "part_exceeds", "1/4")
+    rc, out, err = kassa("sale", "add", kefir[1], "--fraction", "1/4", "--json")
+    check("1/4 sellable again", rc == 0 and first_json(out).get("allow"), out + err)
+    must("sale", "cancel")
+    rc, out, err = kassa("return", "open", "--pin", PIN)
+    refused("a whole return of a pack 3/4 sold", ("return", "add", kefir[1], "--pin", PIN),
+            "part_not_sold", "3/4")
+    must("sale", "cancel")
+    agree("after the refusals and cancels", "sold", 3, 4, "in_circulation")
+
+    # A second till on the same operator, whose cache knows nothing of these
+    # sales: the operator alone decides, and refuses a part over what is left.
+    till2 = os.path.join(root, "till2")
+    os.makedirs(till2)
+    conf2 = os.path.join(root, "kassa2.conf")
+    with open(conf2, "w") as f:
+        f.write(harness.till_conf(till2, ports) + "[till]\ncheck = oism\n")
+
+    def kassa2(*args):
+        return subprocess.run([KASSA, "--config", conf2] + list(args), capture_output=True,
+                              text=True, timeout=60)
+
+    harness.register_fn(kassa2, op, check, "9999078900016178", OWNER,
+                        os.path.join(till2, "fn.db"))
+    for args in (("ofd", "keys"), ("cache", "import-catalogue", CATALOGUE),
+                 ("shift", "open", "--cashier", "Петрова"), ("sale", "open")):
+        r = kassa2(*args)
+        check("till 2: kassa %s" % " ".join(args[:2]), r.returncode == 0, r.stdout + r.stderr)
+    r = kassa2("sale", "add", kefir[1], "--fraction", "2/4", "--json")
+    d = first_json(r.stdout)
+    check("till 2: 2/4 of the pack refused by the operator itself (oism_refused)",
+          r.returncode == 1 and d.get("reason") == "oism_refused" and d.get("oism_answered"),
+          r.stdout + r.stderr)
+    r = kassa2("sale", "add", kefir[1], "--fraction", "1/4", "--json")
+    check("till 2: the 1/4 left allowed by the operator",
+          r.returncode == 0 and first_json(r.stdout).get("allow"), r.stdout + r.stderr)
+    kassa2("sale", "cancel")
 
     # ---- prepayment and its settlement; credit and its payment ------------------------
     def sell(*payment):
@@ -274,14 +434,16 @@ try:
         docs["vat %s" % text] = c.get("document", 0)
         expected_vat["vat %s" % text] = (tag, 12345 if not num else (12345 * num + den // 2) // den)
 
-    # The X-report's totals by payment form: six sales: the quarter (21.13
-    # cash), the prepayment and the credit's payment (55.00 cash each), the
-    # settlement (55.00 offset), the credit (55.00), the agent's (55.00 card).
+    # The X-report's totals by payment form: nine sales: the quarter (21.13
+    # cash), the pack sold by parts (21.13, 42.25 and 21.13 cash), the
+    # prepayment and the credit's payment (55.00 cash each), the settlement
+    # (55.00 offset), the credit (55.00), the agent's (55.00 card).
     x = json.loads(must("report", "x", "--json"))
     sale_t = x["shift_totals"]["receipts"]["sale"]
-    check("X: sales by form: cash 21.13 + 2 x 55.00, card 55.00, prepaid 55.00, credit 55.00",
-          (sale_t["count"], sale_t["cash"], sale_t["cashless"], sale_t["prepaid"],
-           sale_t["credit"], sale_t["other"]) == (6, 2113 + 2 * 5500, 5500, 5500, 5500, 0), sale_t)
+    check("X: sales by form: cash 3 x 21.13 + 42.25 + 2 x 55.00, card 55.00, prepaid 55.00, "
+          "credit 55.00", (sale_t["count"], sale_t["cash"], sale_t["cashless"], sale_t["prepaid"],
+                           sale_t["credit"], sale_t["other"])
+          == (9, 3 * 2113 + 4225 + 2 * 5500, 5500, 5500, 5500, 0), sale_t)
     text = must("report", "x")
     check("X as text names the prepaid and credit sums", "предоплатой" in text
           and "в кредит" in text, text)
@@ -296,8 +458,8 @@ try:
     check("everything delivered", rc == 0, out + err)
     rc, out, err = kassa("ofd", "status", "--json")
     check("nothing owed", rc == 0 and json.loads(out).get("owed") == 0, out + err)
-    check("the operator: the returned code is in circulation again",
-          "in_circulation" in status(kefir[0]), status(kefir[0]))
+    check("the operator: the returned code is in circulation again, nothing of it sold",
+          op_code(kefir[0]) == ("in_circulation", 0, 0), status(kefir[0]))
     rc, out, err = kassa("fsck")
     check("fsck clean", rc == 0, out + err)
 finally:

@@ -435,8 +435,8 @@ def api(root):
             if not line.startswith("#"):
                 code, gtin, _ = line.rstrip("\n").split("\t")
                 codes.setdefault(gtin, []).append(code)
-        jeans, shoes, milk = (codes["04601234501026"], codes["04601234500012"],
-                              codes["04609876500018"])
+        jeans, shoes, milk, kefir = (codes["04601234501026"], codes["04601234500012"],
+                                     codes["04609876500018"], codes["04609876500025"])
         issued = subprocess.run([OPERATOR, "--data", os.path.join(data, "operator"), "issue",
                                  "--gtin", "04601234501026", "--group", "lp", "--count", "2",
                                  "--owner", "7707083893"], capture_output=True, text=True,
@@ -449,7 +449,7 @@ def api(root):
             "CODE3": json_code(issued.stdout.split()[1]),
             "KI3": jeans[2].split("\\x1d")[0], "OP_NEW": json_code(issued.stdout.split()[0]),
             "SHOE1": json_code(shoes[0]), "SHOE2": json_code(shoes[1]),
-            "MILK1": json_code(milk[0]),
+            "MILK1": json_code(milk[0]), "KEFIR1": json_code(kefir[0]),
         })
         serve = Example("(set-up)", 0, "build/kassa serve   # docs-test: background on "
                         "127.0.0.1:8780", [])

@@ -19,6 +19,9 @@ printed). Then, over HTTP only:
   the GET forms (`?cis=`), v1 and v2; a sale registered through cis/sell
   makes outCheck say sold, a second registration is 4070, the return makes
   it sellable again, a second return is 4075; the manual's RFC 1738 escapes;
+- a pack sold by parts through POST /api/receipts/full (1/4, then 3/4):
+  outCheck answers soldUnitCount of innerUnitCount (1 of 4, still
+  realizable; then 4 of 4, sold);
 - Token authentication, wrong credentials 401/4010, malformed requests
   6010/6011/6020/6030, unknown paths 404/4040, 405 for a wrong method;
 - four days later on the till's clock: status sync_error, outCheck and sell
@@ -70,8 +73,8 @@ def main(the_shop, the_check):
     global shop, check
     shop, check = the_shop, the_check
     JEANS = "4601234501026"
-    jeans = shop.issue(JEANS, "lp", 4)
-    J_OK, J_BLOCK, J_SELL, J_OTHER = jeans
+    jeans = shop.issue(JEANS, "lp", 5)
+    J_OK, J_BLOCK, J_SELL, J_OTHER, J_PARTS = jeans
     check("blocked at the operator",
           shop.op("block", "--code", J_BLOCK.replace(GS, "\\x1d")).returncode == 0)
     shop.start()
@@ -184,6 +187,28 @@ def main(the_shop, the_check):
     st, j = lm("GET", "/api/v2/cis/sold")
     check("init with clearSold empties the sold-goods database", st == 200
           and j["total_count"] == 0, (st, j))
+
+    # ---- a pack sold by parts: soldUnitCount of innerUnitCount from the cache -------------
+    st, j = shop.api("POST", "/api/shift/open", {"cashier": "Иванова"})
+    check("shift opened for the parts", st == 200, (st, j))
+
+    def sell_part(fraction, cash):
+        st, j = shop.api("POST", "/api/receipts/full",
+                         {"cashier": "Иванова", "payments": {"cash": cash},
+                          "lines": [{"code": J_PARTS, "fraction": fraction, "price": cash}]})
+        check(f"{fraction} of the pack sold (3490.00 x {fraction})", st == 201, (st, j))
+
+    def units():
+        st, j = lm("POST", "/api/v2/cis/outCheck", {"cis_list": [{"cis": J_PARTS}]})
+        c = (j.get("codes") or [{}])[0]
+        return c.get("sold"), c.get("realizable"), c.get("soldUnitCount"), c.get("innerUnitCount")
+
+    sell_part("1/4", 87250)
+    check("outCheck after 1/4: not sold, realizable, 1 of 4 units",
+          units() == (False, True, 1, 4), units())
+    sell_part("3/4", 261750)
+    check("outCheck when the parts make the whole: sold, not realizable, 4 of 4 units",
+          units() == (True, False, 4, 4), units())
 
     # ---- authentication and malformed requests ------------------------------------------------
     st, j, _ = exchange(S.lm, "lm", "GET", "/api/v2/status",

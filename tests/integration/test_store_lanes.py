@@ -15,9 +15,24 @@ What it proves, with the FN archives as the truth:
    conflict report (`kassa store conflicts`) names exactly the codes the
    archives hold twice, each once;
 4. a repeated publish changes nothing (no conflict, the feed unchanged);
-   a lane restarted publishes nothing twice.
+   a lane restarted publishes nothing twice;
+5. remarks (the API's and `kassa remark`'s) reach the node as `remarked`
+   records of the lane's FN, and another lane refuses the old code;
+6. the offline policy's refuse branch: with the node down a tobacco code
+   ([store] offline_refuse's default) is refused as store_offline with a
+   Russian and an English reason, while the jeans sold alone are marked
+   offline and published when the node is back, before the next claim.
 
-Usage: test_store_lanes.py KASSA OPERATOR [LANES [CODES]]   (4 lanes, 300 codes)
+7. with --netem (ctest store_partition, `make partition`): a partition made
+   with the kernel's tools: the whole run in a network namespace of its own
+   (`unshare -n`), the node's port on loopback first delayed past the
+   timeout, then cut (`tc` prio + u32 + netem delay, then loss 100%);
+   the lanes sell alone within the budget, refuse tobacco, and publish when
+   the link is back, a code both sold being one more conflict. Where the
+   kernel or the user cannot (no root, no sch_netem, no cls_u32) it says
+   why and exits 77: ctest shows it skipped, never passed.
+
+Usage: test_store_lanes.py KASSA OPERATOR [LANES [CODES]] [--netem]   (4 lanes, 300 codes)
 `make lanes LANES=30` runs it with 30 lanes and 5 000 codes.
 """
 import base64
@@ -39,9 +54,41 @@ from harness import (Checks, Operator, Serve, finish, free_ports, http_json, op,
 from pgtemp import PgTemp  # noqa: E402
 from shop import exchange  # noqa: E402
 
-KASSA, OPERATOR = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-LANES = int(sys.argv[3]) if len(sys.argv) > 3 else 4
-CODES = int(sys.argv[4]) if len(sys.argv) > 4 else 300
+NETEM = "--netem" in sys.argv
+ARGS = [a for a in sys.argv if a != "--netem"]
+KASSA, OPERATOR = os.path.abspath(ARGS[1]), os.path.abspath(ARGS[2])
+LANES = int(ARGS[3]) if len(ARGS) > 3 else 4
+CODES = int(ARGS[4]) if len(ARGS) > 4 else 300
+
+
+def netem_probe():
+    """None when this process may shape its own loopback (a network
+    namespace of its own, tc's prio and netem qdiscs, the u32 classifier),
+    else why not, as the tools said."""
+    script = ('step() { out=$("$@" 2>&1) || { echo "\`$*\`: ${out:-failed}"; exit 1; }; }; '
+              "step ip link set lo up && step tc qdisc add dev lo root netem delay 1ms && "
+              "step tc qdisc del dev lo root && step tc qdisc add dev lo root handle 1: prio && "
+              "step tc qdisc add dev lo parent 1:3 handle 30: netem delay 1ms && "
+              "step tc filter add dev lo parent 1: protocol ip prio 1 u32 "
+              "match ip dport 9 0xffff flowid 1:3")
+    try:
+        r = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True, text=True,
+                           timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unshare: {e}"
+    return None if r.returncode == 0 else (
+        " ".join((r.stdout + r.stderr).split()) or f"exit {r.returncode}")
+
+
+if NETEM and not os.environ.get("KASSA_IN_NETNS"):
+    why = netem_probe()
+    if why:
+        print(f"SKIPPED (not passed): no partition with tc netem on this host: {why}")
+        sys.exit(77)
+    # The whole run in a network namespace of its own: its loopback is ours to shape.
+    os.environ["KASSA_IN_NETNS"] = "1"
+    os.execvp("unshare", ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+                          sys.executable, *sys.argv])
 OFFLINE_TWICE = 5           # codes sold at two lanes during the partition
 # The lanes' [store] timeout_ms. 150 in production; on a loaded 2-core test
 # host a busy node's answer can take longer, and a lane that times out
@@ -50,8 +97,11 @@ OFFLINE_TWICE = 5           # codes sold at two lanes during the partition
 # checks the lanes wait exactly that long, and docs/BENCHMARKS.md has the
 # figures at 150.
 TIMEOUT_MS = int(os.environ.get("STORE_TIMEOUT_MS", "1000"))
+NETEM_DELAY_MS = max(400, TIMEOUT_MS)  # each way: a claim's answer comes twice that late
 OWNER = "7707083893"
 JEANS = "4601234501026"     # lp, marked, not strict (config/catalogue.csv)
+TROIKA = "4607770000016"    # tobacco, 150.00, MRP 150.00 from 8005
+PIN = "8642"
 TOKEN = "api-" + os.urandom(8).hex()
 STORE_TOKEN = "store-" + os.urandom(8).hex()
 SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -81,7 +131,7 @@ keys_refresh_days = 0
 [till]
 check = offline
 api_token = {TOKEN}
-manager_pin = 8642
+manager_pin = {PIN}
 [store]
 url = {store_url}
 token = {STORE_TOKEN}
@@ -133,10 +183,14 @@ timeout_ms = {TIMEOUT_MS}
                 reasons["pay"] = j
                 return [], reasons, times
         else:
-            st, j = self.api("DELETE", "/api/receipts/current")
-            if st != 200:
-                check(f"lane {self.i}: the empty receipt cancelled", False, (st, j))
+            self.cancel()
         return taken, reasons, times
+
+    def cancel(self):
+        """The open receipt cancelled (DELETE)."""
+        st, j = self.api("DELETE", "/api/receipts/current")
+        if st != 200:
+            check(f"lane {self.i}: the empty receipt cancelled", False, (st, j))
 
     def archive_codes(self):
         """Every marked code of every sale receipt in this lane's FN (its
@@ -238,10 +292,23 @@ try:
     op_dir = os.path.join(root, "operator")
     os.makedirs(op_dir)
     r = op(OPERATOR, op_dir, "issue", "--gtin", "0" + JEANS, "--group", "lp", "--count",
-           str(CODES + LANES * 6 + OFFLINE_TWICE), "--owner", OWNER, timeout=300)
+           str(CODES + LANES * 9 + OFFLINE_TWICE + 6), "--owner", OWNER, timeout=300)
     pool = [c.replace("\\x1d", "\x1d") for c in r.stdout.split()]
     check("operator issues the pool", r.returncode == 0 and len(pool) >= CODES, r.stderr)
     online_pool, rest = pool[:CODES], pool[CODES:]
+    spare = rest[-6:-2]  # remarked below (the API's, then kassa remark's)
+    netem_codes = rest[-8 - 3 * LANES:-7]  # the netem partition's (--netem)
+    r = op(OPERATOR, op_dir, "issue", "--gtin", "0" + TROIKA, "--group", "tobacco", "--count", "2",
+           "--owner", OWNER)
+    tobacco = [c.replace("\\x1d", "\x1d") for c in r.stdout.split()]
+    check("operator issues tobacco codes", r.returncode == 0 and len(tobacco) == 2, r.stderr)
+    r = op(OPERATOR, op_dir, "issue", "--gtin", "0" + JEANS, "--group", "lp", "--count", "2",
+           "--owner", OWNER)
+    labels = os.path.join(root, "labels.txt")  # lane 0's pool of fresh codes for remarking
+    with open(labels, "w") as f:
+        f.write(r.stdout)
+    check("operator issues codes for labels", r.returncode == 0 and len(r.stdout.split()) == 2,
+          r.stderr)
     operator = Operator(OPERATOR, op_dir, check)  # the key server, for the FNs' keys
     procs.append(operator.proc)
 
@@ -251,6 +318,9 @@ try:
                     os.path.join(lane.dir, "fn.db"))
         r = lane.kassa("cache", "import-catalogue", os.path.join(SRC, "config/catalogue.csv"))
         check(f"lane {i} catalogue", r.returncode == 0, r.stderr)
+        if i == 0:
+            r = lane.kassa("cache", "pool", "add", labels)
+            check("lane 0's pool for remarking", r.returncode == 0, r.stdout + r.stderr)
         r = lane.kassa("ofd", "keys", "--keys", f"127.0.0.1:{operator.ports[2]}")
         check(f"lane {i} keys", r.returncode == 0, r.stderr)
         r = lane.kassa("shift", "open", "--cashier", "Иванова")
@@ -397,6 +467,26 @@ try:
     st, j = http_json(f"{lm_url}/api/v1/status", None, {})
     check("local module: no token, no answer", st == 401, (st, j))
 
+    # 5. a remark at lane 0 (the API's): a `remarked` record of its FN at the
+    # node at once, and another lane refuses the old code.
+    H = {"Authorization": f"Bearer {STORE_TOKEN}"}
+    st, j = http_json(f"http://127.0.0.1:{lanes[0].serve.api}/api/remark", {"code": spare[0]},
+                      headers={"Authorization": f"Bearer {TOKEN}", "X-Manager-PIN": PIN})
+    check("remark at lane 0 (the API)", st == 201, (st, j))
+
+    def remarked_at_node(code):
+        ki = code.split("\x1d")[0]
+        return [r for r in feed_all(store_url, H) if r["ki"] == ki and r["op"] == "remarked"]
+
+    rows = remarked_at_node(spare[0])
+    check("the remark is at the node, the lane's FN's, once",
+          len(rows) == 1 and rows[0]["fn"] == lanes[0].fn, rows)
+    if LANES > 1:
+        taken, reasons, _ = lanes[1].sell([spare[0]])
+        check("another lane refuses the remarked code", not taken and reasons.get(spare[0]) in
+              {"store_sold", "offline_retired", "offline_sold", "remarked"}, reasons)
+        print(f"remark: lane 1 refuses lane 0's remarked code as {reasons.get(spare[0])}")
+
     # 2. the store node killed, then PostgreSQL's postmaster.
     node.send_signal(signal.SIGKILL)
     node.wait(timeout=10)
@@ -411,6 +501,16 @@ try:
         for c in taken:
             offline_sold.setdefault(c, []).append(lane.i)
         check(f"offline: lane {lane.i} sells alone", len(taken) == len(codes), reasons)
+    # 6. the refuse branch: tobacco is not sold without the store node.
+    st, j = lanes[0].api("POST", "/api/receipts", {"operation": "sale", "cashier": "Иванова"})
+    st, j = lanes[0].api("POST", "/api/receipts/current/items", {"code": tobacco[0]})
+    d = j.get("decision") or {}
+    check("offline: tobacco refused as store_offline", st != 201 and d.get("reason") ==
+          "store_offline" and d.get("detail") == "tobacco", (st, j))
+    check("offline: ... with a Russian and an English reason",
+          "сервером магазина" in d.get("message_ru", "") and
+          "store node" in d.get("message_en", ""), d)
+    lanes[0].cancel()
     print(f"offline: slowest scan {max(offline_times) * 1000:.0f} ms, "
           f"first {offline_times[0] * 1000:.0f} ms")
     check("offline: no scan waits past the 1.5 s budget", max(offline_times) < 1.5,
@@ -425,6 +525,21 @@ try:
     check("store node back", "listening on" in line, line)
     time.sleep(1.1)  # the lanes' offline second passes
     fresh = rest[OFFLINE_TWICE + LANES:]
+    # Nothing sold alone is at the node before the lane asks it again; its
+    # next claim publishes first, marked offline.
+    H = {"Authorization": f"Bearer {STORE_TOKEN}"}
+    once_ki = once[0].split("\x1d")[0]
+    before = [r for r in feed_all(store_url, H) if r["ki"] == once_ki and r["op"] == "sold"]
+    st, _ = lanes[0].api("POST", "/api/receipts", {"operation": "sale", "cashier": "Иванова"})
+    st, j = lanes[0].api("POST", "/api/receipts/current/items", {"code": tobacco[0]})
+    after = [r for r in feed_all(store_url, H) if r["ki"] == once_ki and r["op"] == "sold"]
+    check("back online: the tobacco code is sold (the policy refused it, nothing else)",
+          st == 201, (st, j))
+    check("back online: what was sold alone is published before the next claim, marked offline",
+          not before and len(after) == 1 and after[0]["offline"] and
+          after[0]["fn"] == lanes[0].fn, (before, after))
+    st, j = lanes[0].api("POST", "/api/receipts/current/pay", {"method": "cash"})
+    check("back online: the tobacco receipt closes", st == 200, (st, j))
     for k, lane in enumerate(lanes):
         taken, reasons, _ = lane.sell([fresh[k]])
         check(f"back online: lane {lane.i} sells", len(taken) == 1, reasons)
@@ -463,13 +578,62 @@ try:
         taken, reasons, _ = lane.sell([fresh[2 * LANES + 1 + k]])
         check(f"after the partition: lane {lane.i} sells", len(taken) == 1, reasons)
 
+    # 7. --netem: the node's port delayed past the timeout, then cut, on the
+    # namespace's loopback (PostgreSQL is on its Unix socket: untouched).
+    netem_twice = []
+    if NETEM:
+        def tc(*a):
+            r = run(["tc", *a], timeout=30)
+            check("tc " + " ".join(a), r.returncode == 0, r.stderr)
+
+        tc("qdisc", "add", "dev", "lo", "root", "handle", "1:", "prio")
+        tc("qdisc", "add", "dev", "lo", "parent", "1:3", "handle", "30:", "netem", "delay",
+           f"{NETEM_DELAY_MS}ms")
+        for field in ("dport", "sport"):
+            tc("filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+               "match", "ip", field, str(node_port), "0xffff", "flowid", "1:3")
+        netem_twice = netem_codes[:1] if LANES > 1 else []
+        for phase, k0 in (("delayed", 0), ("cut", LANES)):
+            if phase == "cut":
+                tc("qdisc", "change", "dev", "lo", "parent", "1:3", "handle", "30:", "netem",
+                   "loss", "100%")
+                time.sleep(1.1)  # the offline second of the delayed phase passes
+            for k, lane in enumerate(lanes):
+                codes = [netem_codes[1 + k0 + k]] + (netem_twice if k < 2 and phase == "cut"
+                                                     else [])
+                taken, reasons, times = lane.sell(codes)
+                st, j = lane.api("GET", "/api/status")
+                check(f"netem {phase}: lane {lane.i} sells alone",
+                      len(taken) == len(codes) and (j.get("store") or {}).get("state") ==
+                      "offline", (reasons, j.get("store")))
+                check(f"netem {phase}: lane {lane.i}'s scans within the budget and the timeout",
+                      max(times) < 1.5 + TIMEOUT_MS / 1000, times)
+            st, j = lanes[0].api("POST", "/api/receipts", {"operation": "sale",
+                                                           "cashier": "Иванова"})
+            st, j = lanes[0].api("POST", "/api/receipts/current/items",
+                                 {"code": tobacco[1]})
+            check(f"netem {phase}: tobacco's policy holds (store_offline)",
+                  st != 201 and (j.get("decision") or {}).get("reason") == "store_offline", j)
+            lanes[0].cancel()
+        tc("qdisc", "del", "dev", "lo", "root")
+        time.sleep(1.1)
+        for k, lane in enumerate(lanes):
+            taken, reasons, _ = lane.sell([netem_codes[1 + 2 * LANES + k]])
+            st, j = lane.api("GET", "/api/status")
+            check(f"after netem: lane {lane.i} sells through the node",
+                  len(taken) == 1 and (j.get("store") or {}).get("state") == "online",
+                  (reasons, j.get("store")))
+        print(f"netem partition: delay {NETEM_DELAY_MS} ms each way, then loss 100%, on the "
+              f"node's port {node_port}")
+
     archives = {}
     for lane in lanes:
         for km in lane.archive_codes():
             archives.setdefault(km.split("\x1d")[0], []).append(lane.i)
     doubles = sorted(k for k, v in archives.items() if len(v) > 1)
-    expected = sorted(c.split("\x1d")[0] for c in twice) if LANES > 1 else []
-    total_sold = CODES + len(once) + len(twice) * (2 if LANES > 1 else 1) + 3 * len(lanes)
+    expected = sorted(c.split("\x1d")[0] for c in twice + netem_twice) if LANES > 1 else []
+    total_sold = (CODES + len(once) + len(twice) * (2 if LANES > 1 else 1) + 3 * len(lanes) +
+                  1 + (3 * len(lanes) + 2 * len(netem_twice) if NETEM else 0))
     check("archives: every sale is there",
           sum(len(v) for v in archives.values()) == total_sold,
           (sum(len(v) for v in archives.values()), total_sold))
@@ -484,7 +648,6 @@ try:
               sorted(archives[c["ki"]]) for c in conflicts), conflicts[:5])
 
     # 4. a repeated publish changes nothing.
-    H = {"Authorization": f"Bearer {STORE_TOKEN}"}
     rows = feed_all(store_url, H)
     first = next(r for r in rows if r["op"] == "sold")
     rec = {"lane": first["lane"], "fn": first["fn"], "document": first["document"],
@@ -502,6 +665,14 @@ try:
     # A lane restarted publishes from the node's pointer: nothing twice. It
     # restarts with `kassa serve --store URL` and no [store] url in its file.
     lanes[0].serve.stop()
+    # 5b. `kassa remark` on the command line publishes too.
+    r = lanes[0].kassa("remark", "--pin", PIN, "--old", spare[1].replace("\x1d", "\\x1d"),
+                       "--escaped")
+    check("kassa remark at lane 0", r.returncode == 0, r.stdout + r.stderr)
+    got = remarked_at_node(spare[1])
+    check("kassa remark's record is at the node, the lane's FN's",
+          len(got) == 1 and got[0]["fn"] == lanes[0].fn, got)
+    rows = feed_all(store_url, H)
     with open(lanes[0].conf) as f:
         text = f.read()
     with open(lanes[0].conf, "w") as f:

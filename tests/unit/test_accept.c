@@ -821,7 +821,7 @@ static void conflicts_stay_out_of_stock(void **state)
   fixture_t *f = *state;
   const char *sold = "0103041094787443215Qbag!", *blocked = "0104636332455339215qa5?WHJssbI-";
   /* The store sold one of these codes (FN document 1) and blocked another. */
-  cache_receipt_line_t line = {sold, NULL, 1};
+  cache_receipt_line_t line = {.ki = sold, .km_status = 1};
   assert_int_equal(cache_apply_receipt(f->c, 1, 1, &line, 1), CACHE_OK);
   assert_int_equal(local_state(f->c, sold), CACHE_LOCAL_SOLD);
   assert_int_equal(cache_block_put(f->c, CACHE_BLOCK_CODE, blocked, "recall"), CACHE_OK);

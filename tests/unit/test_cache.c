@@ -494,6 +494,52 @@ static void replay_pointer_refuses_gaps_and_repeats(void **state)
   counts_agree(f);
 }
 
+/* A pack sold by parts (1291): the replay keeps its account, SOLD while
+** any of it is sold, IN_STOCK again when every part is back; a part past
+** the account (the archive is the truth) goes as far as it can. */
+static void parts_of_a_pack(void **state)
+{
+  fixture_t *f = *state;
+  char k[2][64];
+  cache_code_t row;
+  uint32_t doc = 0;
+  ki_make(k[0], sizeof k[0], gtin_a, "PARTS00000001");
+  ki_make(k[1], sizeof k[1], gtin_a, "PARTS00000002");
+  const struct {
+    int ki;
+    uint8_t operation, status;
+    uint64_t n, d;
+    cache_local_state_t local;
+    uint64_t sold, units;
+  } steps[] = {
+      {0, 1, 2, 1, 4, CACHE_LOCAL_SOLD, 1, 4},     /* 1/4 */
+      {0, 1, 2, 2, 4, CACHE_LOCAL_SOLD, 3, 4},     /* + 2/4 */
+      {0, 1, 2, 1, 4, CACHE_LOCAL_SOLD, 4, 4},     /* + 1/4: sold out */
+      {0, 2, 4, 1, 4, CACHE_LOCAL_SOLD, 3, 4},     /* 1/4 back */
+      {0, 2, 4, 3, 4, CACHE_LOCAL_IN_STOCK, 0, 0}, /* the rest back */
+      {0, 1, 2, 1, 3, CACHE_LOCAL_SOLD, 1, 3},     /* 1/3 */
+      {0, 1, 2, 1, 4, CACHE_LOCAL_SOLD, 7, 12},    /* + 1/4 */
+      {0, 1, 2, 2, 3, CACHE_LOCAL_SOLD, 0, 0},     /* past the rest: sold out, whole */
+      {0, 2, 3, 0, 0, CACHE_LOCAL_IN_STOCK, 0, 0}, /* the whole back */
+      {1, 1, 1, 0, 0, CACHE_LOCAL_SOLD, 0, 0},     /* sold whole */
+      {1, 2, 4, 1, 4, CACHE_LOCAL_SOLD, 3, 4},     /* a quarter of it back */
+      {1, 2, 4, 7, 8, CACHE_LOCAL_IN_STOCK, 0, 0}, /* more than is sold back: nothing sold */
+  };
+  for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+    cache_receipt_line_t line = {.ki = k[steps[i].ki],
+                                 .km_status = steps[i].status,
+                                 .fraction_numerator = steps[i].n,
+                                 .fraction_denominator = steps[i].d};
+    assert_int_equal(cache_apply_receipt(f->c, ++doc, steps[i].operation, &line, 1), 0);
+    assert_int_equal(cache_code_get(f->c, k[steps[i].ki], &row), 0);
+    assert_int_equal(row.local, steps[i].local);
+    assert_int_equal(row.part_sold, steps[i].sold);
+    assert_int_equal(row.part_units, steps[i].units);
+    counts_agree(f);
+  }
+  assert_int_equal(sql_int(f, "SELECT count(*) FROM parts"), 0);
+}
+
 static void blocks_by_code_gtin_and_series(void **state)
 {
   fixture_t *f = *state;
@@ -861,6 +907,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(catalogue_reads_quoted_fields, setup, teardown),
       cmocka_unit_test_setup_teardown(stock_add_is_all_or_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(replay_pointer_refuses_gaps_and_repeats, setup, teardown),
+      cmocka_unit_test_setup_teardown(parts_of_a_pack, setup, teardown),
       cmocka_unit_test_setup_teardown(blocks_by_code_gtin_and_series, setup, teardown),
       cmocka_unit_test_setup_teardown(sync_pages_keep_local_state, setup, teardown),
       cmocka_unit_test_setup_teardown(stale_after_72_hours, setup, teardown),

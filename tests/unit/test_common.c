@@ -21,6 +21,7 @@
 #include "common/codec.h"
 #include "common/db.h"
 #include "common/errtab.h"
+#include "common/part.h"
 #include "common/text.h"
 
 /* RFC 4648 section 10: BASE64("") = "", ("f") = "Zg==", ... */
@@ -291,6 +292,66 @@ static void test_db(void **state)
   sqlite3_close(db);
 }
 
+/* A pack sold by parts: the account as a person counts it (1/4 + 2/4 is
+** 3 of 4, 1/3 + 1/4 is 7 of 12), what does not fit refused and unchanged,
+** the whole piece only of a pack none of which (sale) or all of which
+** (return) is sold. */
+static void test_part(void **state)
+{
+  (void)state;
+  part_account_t a = {0, 0}, b;
+  char left[48];
+  assert_string_equal(part_left_text(&a, left, sizeof left), "1/1");
+  assert_int_equal(part_apply(&a, true, 1, 4, &a), PART_OK);
+  assert_true(a.sold == 1 && a.units == 4 && !part_sold_out(&a));
+  assert_int_equal(part_apply(&a, true, 2, 4, &a), PART_OK);
+  assert_true(a.sold == 3 && a.units == 4);
+  assert_string_equal(part_left_text(&a, left, sizeof left), "1/4");
+  b = a;
+  assert_int_equal(part_apply(&a, true, 2, 4, &b), PART_ERR_EXCEEDS);
+  assert_int_equal(part_apply(&a, true, 1, 2, &b), PART_ERR_EXCEEDS);
+  assert_int_equal(part_apply(&a, true, 0, 0, &b), PART_ERR_EXCEEDS); /* not the whole */
+  assert_true(b.sold == 3 && b.units == 4);                           /* unchanged */
+  assert_int_equal(part_apply(&a, false, 0, 0, &b), PART_ERR_EXCEEDS);
+  assert_int_equal(part_apply(&a, true, 1, 4, &a), PART_OK);
+  assert_true(part_sold_out(&a) && a.sold == 4 && a.units == 4);
+  assert_string_equal(part_left_text(&a, left, sizeof left), "0");
+  assert_int_equal(part_apply(&a, true, 1, 8, &b), PART_ERR_EXCEEDS);
+  /* Back: a part no larger than is sold; all of it gives the pack back. */
+  assert_int_equal(part_apply(&a, false, 1, 4, &a), PART_OK);
+  assert_true(a.sold == 3 && a.units == 4);
+  assert_int_equal(part_apply(&a, false, 3, 4, &b), PART_OK);
+  assert_true(b.sold == 0 && b.units == 0);
+  assert_int_equal(part_apply(&a, false, 1, 2, &b), PART_OK);
+  assert_true(b.sold == 1 && b.units == 4);
+  /* Other denominators: the least common multiple. */
+  a = (part_account_t){0, 0};
+  assert_int_equal(part_apply(&a, true, 1, 3, &a), PART_OK);
+  assert_int_equal(part_apply(&a, true, 1, 4, &a), PART_OK);
+  assert_true(a.sold == 7 && a.units == 12);
+  assert_int_equal(part_apply(&a, true, 2, 3, &b), PART_ERR_EXCEEDS); /* 8/12 > 5/12 */
+  /* A pack sold whole ({1, 1}): the whole back, or a part of it. */
+  a = (part_account_t){1, 1};
+  assert_int_equal(part_apply(&a, true, 1, 4, &b), PART_ERR_EXCEEDS);
+  assert_int_equal(part_apply(&a, false, 1, 4, &b), PART_OK);
+  assert_true(b.sold == 3 && b.units == 4);
+  assert_int_equal(part_apply(&a, false, 0, 0, &b), PART_OK);
+  assert_true(b.sold == 0 && b.units == 0);
+  a = (part_account_t){0, 0};
+  assert_int_equal(part_apply(&a, false, 1, 4, &b), PART_ERR_EXCEEDS); /* nothing sold */
+  assert_int_equal(part_apply(&a, true, 0, 0, &b), PART_OK);
+  assert_true(b.sold == 1 && b.units == 1 && part_sold_out(&b));
+  /* Not a part; past the bound; a bad account. */
+  assert_int_equal(part_apply(&a, true, 4, 4, &b), PART_ERR_ARGUMENT);
+  assert_int_equal(part_apply(&a, true, 0, 4, &b), PART_ERR_ARGUMENT);
+  assert_int_equal(part_apply(&a, true, 1, PART_UNITS_MAX + 1ull, &b), PART_ERR_RANGE);
+  a = (part_account_t){1, 999983}; /* a prime: its lcm with 7 is past the bound */
+  assert_int_equal(part_apply(&a, true, 1, 7, &b), PART_ERR_RANGE);
+  a = (part_account_t){5, 4};
+  assert_int_equal(part_apply(&a, true, 1, 4, &b), PART_ERR_RANGE);
+  assert_int_equal(part_apply(NULL, true, 1, 4, &b), PART_ERR_ARGUMENT);
+}
+
 /* Buffers sharing a budget: past it a piece is dropped and the buffer is
 ** busy; freeing gives the bytes back (issue 18). */
 static void test_buffer_budget(void **state)
@@ -372,6 +433,7 @@ int main(void)
       cmocka_unit_test(test_buffer_budget),
       cmocka_unit_test(test_text),
       cmocka_unit_test(test_db),
+      cmocka_unit_test(test_part),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

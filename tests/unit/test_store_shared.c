@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,8 +61,40 @@ static void publish(store_t *s, const char *lane, const char *fn, uint32_t doc, 
                     store_op_t op, uint32_t *conflicts)
 {
   store_line_t l = {ki, "04601234501026", op};
-  store_record_t r = {lane, fn, doc, false, &l, 1};
+  store_record_t r = {lane, fn, doc, false, &l, 1, false};
   assert_int_equal(store_publish(s, &r, conflicts), 0);
+}
+
+/* A lane's remark is numbered in its own series: remark 1 is not FN
+** document 1, moves no pointer, is idempotent, and takes the code out of
+** circulation; a sale after it (a partition) is a conflict like a second
+** sale; a remark record holds remarked lines only. */
+static void test_remark_series(void **state)
+{
+  fixture_t *f = *state;
+  store_claim_t c;
+  store_feed_row_t rows[4];
+  size_t n = 0;
+  uint32_t conflicts = 9, published = 9;
+  store_line_t l = {KI_B, "04601234501026", STORE_OP_REMARKED};
+  store_record_t r = {"lane1", "9999078900000001", 1, false, &l, 1, true};
+  publish(f->s, "lane1", "9999078900000001", 1, KI_A, STORE_OP_SOLD, &conflicts);
+  assert_int_equal(store_publish(f->s, &r, &conflicts), 0);
+  assert_int_equal(conflicts, 0);
+  assert_int_equal(store_publish(f->s, &r, &conflicts), 0); /* again: nothing */
+  assert_int_equal(store_heartbeat(f->s, "lane1", 1000, "9999078900000001", &published), 0);
+  assert_int_equal(published, 1); /* the FN's pointer, not the remark's */
+  assert_int_equal(store_feed(f->s, 0, rows, 4, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(rows[1].ki, KI_B);
+  assert_int_equal(rows[1].op, STORE_OP_REMARKED);
+  assert_int_equal(store_claim(f->s, "lane2", KI_B, 60000, &c), 0);
+  assert_int_equal(c.verdict, STORE_SOLD);
+  publish(f->s, "lane2", "9999078900000002", 5, KI_B, STORE_OP_SOLD, &conflicts);
+  assert_int_equal(conflicts, 1);
+  l.op = STORE_OP_SOLD;
+  r.document = 2;
+  assert_int_equal(store_publish(f->s, &r, NULL), STORE_ERR_ARGUMENT);
 }
 
 static void test_claim_is_exclusive(void **state)
@@ -98,6 +131,49 @@ static void test_lease_expires_and_heartbeat_renews(void **state)
   assert_int_equal(store_claim(f->s, "other", KI_B, 60000, &c), 0);
   assert_int_equal(c.verdict, STORE_HELD); /* renewed by the heartbeat */
   assert_string_equal(c.holder, "alive");
+}
+
+/* A local file made before remarks had a series of their own (no remark
+** column) is rebuilt at open with what it held. */
+static void test_local_file_before_remarks(void **state)
+{
+  fixture_t *f = *state;
+  char path[128], spec[160], err[256];
+  sqlite3 *db;
+  store_t *s = NULL;
+  store_feed_row_t rows[2];
+  size_t n = 0;
+  uint32_t published = 0;
+  snprintf(path, sizeof path, "%s/old.db", f->dir);
+  snprintf(spec, sizeof spec, "local:%s", path);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_exec(db,
+                   "CREATE TABLE doc (fn TEXT NOT NULL, document INTEGER NOT NULL,"
+                   " lane TEXT NOT NULL, offline INTEGER NOT NULL, PRIMARY KEY (fn, document));"
+                   "CREATE TABLE record (seq INTEGER PRIMARY KEY AUTOINCREMENT, fn TEXT NOT NULL,"
+                   " document INTEGER NOT NULL, line INTEGER NOT NULL, ki TEXT NOT NULL,"
+                   " gtin TEXT NOT NULL, op INTEGER NOT NULL, lane TEXT NOT NULL,"
+                   " offline INTEGER NOT NULL, UNIQUE (fn, document, line));"
+                   "INSERT INTO doc VALUES ('9999078900000001', 7, 'lane1', 0);"
+                   "INSERT INTO record (fn, document, line, ki, gtin, op, lane, offline) VALUES"
+                   " ('9999078900000001', 7, 1, '" KI_A "', '04601234501026', 1, 'lane1', 0);",
+                   NULL, NULL, NULL),
+      SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(store_open(spec, NULL, &s, err, sizeof err), 0);
+  assert_int_equal(store_heartbeat(s, "lane1", 1000, "9999078900000001", &published), 0);
+  assert_int_equal(published, 7);
+  assert_int_equal(store_feed(s, 0, rows, 2, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(rows[0].ki, KI_A);
+  /* Remark 7 of the same FN is not document 7. */
+  store_line_t l = {KI_B, "", STORE_OP_REMARKED};
+  store_record_t r = {"lane1", "9999078900000001", 7, false, &l, 1, true};
+  assert_int_equal(store_publish(s, &r, NULL), 0);
+  assert_int_equal(store_feed(s, 0, rows, 2, &n), 0);
+  assert_int_equal(n, 2);
+  store_close(s);
 }
 
 static void test_sold_then_returned(void **state)
@@ -169,7 +245,7 @@ static void test_bad_input_changes_nothing(void **state)
   size_t n = 9;
   store_line_t bad = {"has space", "", STORE_OP_SOLD}, good = {KI_A, "", STORE_OP_SOLD};
   store_line_t both[2] = {good, bad};
-  store_record_t r = {"lane1", "9999078900000001", 1, false, both, 2};
+  store_record_t r = {"lane1", "9999078900000001", 1, false, both, 2, false};
   assert_int_equal(store_publish(f->s, &r, NULL), STORE_ERR_ARGUMENT);
   r.lane = "bad lane";
   r.lines = &good;
@@ -372,6 +448,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_claim_is_exclusive, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lease_expires_and_heartbeat_renews, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sold_then_returned, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_remark_series, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_local_file_before_remarks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_repeated_publish_and_conflicts, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_node_routes, setup, teardown),

@@ -25,7 +25,9 @@
  * till lets a manager's return replace it, pos/till/sale.h).
  *
  * Each line's quantity and a discount on it, and the catalogue search by
- * name, are lines.js's (over Kassa.till below).
+ * name, are lines.js's (over Kassa.till below). The quantity preset for the
+ * next scan («×») also takes a part of a marked pack, "1/4": the scan is
+ * sent with "fraction" (1291; the till refuses it for an unmarked good).
  *
  * The scan field keeps the focus whenever no dialog is open, so a scanner
  * can fire at any moment; buttons give it back after a tap.
@@ -38,7 +40,7 @@
   const state = {
     basket: { open: false, lines: [], total: 0 },
     status: null,
-    quantity: null, // preset for the next scan ("2", "0.532")
+    quantity: null, // preset for the next scan ("2", "0.532", "1/4" of a marked pack)
     busy: false,
   };
 
@@ -223,9 +225,11 @@
             h(
               'div',
               { class: 'muted' },
-              `${l.quantity.replace('.', ',')} ${/\./.test(l.quantity) ? 'кг' : 'шт'} × ${money(
-                l.price,
-              )}`,
+              l.fraction
+                ? `${l.fraction} упак. × ${money(l.price)}`
+                : `${l.quantity.replace('.', ',')} ${/\./.test(l.quantity) ? 'кг' : 'шт'} × ${money(
+                    l.price,
+                  )}`,
             ),
           ),
           /* The quantity and discount buttons (lines.js). */
@@ -338,7 +342,8 @@
     try {
       hideBanner();
       const body = { code };
-      if (quantity) body.quantity = quantity;
+      if (quantity && quantity.includes('/')) body.fraction = quantity;
+      else if (quantity) body.quantity = quantity;
       let r = null;
       /* Twice at most: the receipt the screen knew may have been closed
        * elsewhere (cancelled on the manager screen): then one is opened
@@ -426,12 +431,26 @@
     keepFocus();
   }
 
-  function askQuantity(opts) {
+  /* "1/4": N of the D pieces of a marked pack (0 < N < D), or null. */
+  function parseFraction(text) {
+    const m = /^\s*(\d{1,6})\s*\/\s*(\d{1,6})\s*$/.exec(text || '');
+    if (!m || !(Number(m[1]) > 0 && Number(m[1]) < Number(m[2]))) return null;
+    return `${Number(m[1])}/${Number(m[2])}`;
+  }
+
+  /* The keypad for a quantity; fraction: a part of a pack ("1/4") too. */
+  function askQuantity(opts, fraction) {
     openKeypad({
       ...opts,
       parse: (text) => {
-        const q = Kassa.parseQuantity(text);
-        return q ? { value: q } : { error: 'Число больше нуля, до трёх знаков после запятой.' };
+        const q = Kassa.parseQuantity(text) || (fraction ? parseFraction(text) : null);
+        return q
+          ? { value: q }
+          : {
+              error: fraction
+                ? 'Число больше нуля, до трёх знаков после запятой, или часть упаковки: 1/4.'
+                : 'Число больше нуля, до трёх знаков после запятой.',
+            };
       },
     });
   }
@@ -666,12 +685,17 @@
       keepFocus();
     });
     $('qty').addEventListener('click', () =>
-      askQuantity({
-        title: 'Количество или вес',
-        hint: 'Для следующего сканирования: штуки или килограммы (весовой товар).',
-        unit: 'шт или кг',
-        then: setPresetQuantity,
-      }),
+      askQuantity(
+        {
+          title: 'Количество или вес',
+          hint:
+            'Для следующего сканирования: штуки, килограммы (весовой товар) или часть ' +
+            'упаковки маркированного товара (1/4).',
+          unit: 'шт, кг или 1/4',
+          then: setPresetQuantity,
+        },
+        true,
+      ),
     );
     $('pay-cash').addEventListener('click', askTendered);
     $('pay-card').addEventListener('click', () => pay({ method: 'cashless' }));
