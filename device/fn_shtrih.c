@@ -345,7 +345,57 @@ static int sh_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, c
   return 0;
 }
 
-/* A line: FF46h with the line's own requisites, FF4Dh for its 2108. */
+/*
+** The requisites of a line FF46h has no field for, as the TLVs FF4Dh binds
+** to the operation just sent, into buf: 2108 (the measure), the agent's
+** 1222/1223/1224/1226 (doc_item_extras_put, the codec the documents use),
+** and 1260 {1262, 1263, 1264, 1265} (the industry requisite the OISM's
+** answer gives a marked line). Texts go as they are (ASCII in practice).
+** 0, or FN_ERR_VALUE when they do not fit.
+*/
+static int line_tlvs(const doc_item_t *item, uint8_t *buf, size_t cap, size_t *len)
+{
+  tlv_writer_t w;
+  size_t extras = 0;
+  *len = 0;
+  if (doc_item_extras_put(item, buf, cap, &extras) != 0) return FN_ERR_VALUE;
+  tlv_writer_init(&w, buf + extras, cap - extras);
+  int rc = item->measure ? tlv_put_byte(&w, 2108, item->measure) : 0;
+  if (rc == 0 && item->has_industry) {
+    const doc_industry_t *in = &item->industry;
+    rc = tlv_begin_stlv(&w, 1260);
+    if (rc == 0) rc = tlv_put_string(&w, 1262, in->authority, strlen(in->authority));
+    if (rc == 0) rc = tlv_put_string(&w, 1263, in->date, strlen(in->date));
+    if (rc == 0) rc = tlv_put_string(&w, 1264, in->number, strlen(in->number));
+    if (rc == 0) rc = tlv_put_string(&w, 1265, in->value, strlen(in->value));
+    if (rc == 0) rc = tlv_end_stlv(&w);
+  }
+  if (rc != 0) return FN_ERR_VALUE;
+  *len = extras + tlv_writer_length(&w);
+  return 0;
+}
+
+/* FF4Dh, one top-level TLV of list[0..len) a call (a v1 message holds
+** 255 bytes; a line's TLVs together may not). */
+static int send_line_tlvs(shtrih_fn_t *s, const uint8_t *list, size_t len)
+{
+  tlv_reader_t rd;
+  tlv_item_t x;
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  int rc = 0;
+  tlv_reader_init(&rd, list, len);
+  while (rc == 0 && !tlv_reader_done(&rd)) {
+    if (tlv_reader_next(&rd, &x) != 0) return FN_ERR_VALUE;
+    shtrih_request(&m, SHTRIH_CMD_FN_OPERATION_TLV, s->password);
+    shtrih_msg_bytes(&m, list + x.offset, TLV_HEADER_SIZE + (size_t)x.length);
+    if (m.overflow) return FN_ERR_TLV_SIZE;
+    rc = call(s, &m, &a, 0);
+  }
+  return rc;
+}
+
+/* A line: FF46h with the line's own requisites, FF4Dh for the rest. */
 static int sh_receipt_add(void *self, const doc_item_t *item)
 {
   shtrih_fn_t *s = self;
@@ -353,8 +403,12 @@ static int sh_receipt_add(void *self, const doc_item_t *item)
   shtrih_msg_t m;
   shtrih_answer_t a;
   if (!s->operation) return FN_ERR_STATE;
-  if (item->agent.sign || item->has_industry || item->fraction_denominator)
-    return FN_ERR_UNKNOWN_COMMAND; /* agents, 1260, 1291: not yet */
+  static uint8_t tlvs[2048]; /* one thread uses a backend at a time */
+  size_t tlvs_len = 0;
+  if (item->fraction_denominator)
+    return FN_ERR_UNKNOWN_COMMAND; /* 1291 needs FF61h's TLV list: not yet */
+  int rc = line_tlvs(item, tlvs, sizeof tlvs, &tlvs_len);
+  if (rc) return rc;
   op.operation = s->operation;
   op.quantity_millionths = item->quantity.mantissa;
   for (uint8_t k = item->quantity.scale; k < 6; k++) op.quantity_millionths *= 10;
@@ -366,7 +420,6 @@ static int sh_receipt_add(void *self, const doc_item_t *item)
   op.subject = item->subject;
   snprintf(op.name, sizeof op.name, "%s", item->name);
   if (item->quantity.scale > 6 || op.tax == 0) return FN_ERR_VALUE;
-  int rc = 0;
   if (item->marked) { /* FF67h: the code this line sells, then the line */
     shtrih_request(&m, SHTRIH_CMD_FN_KM_BIND, s->password);
     shtrih_msg_le(&m, item->km_len, 1);
@@ -377,12 +430,7 @@ static int sh_receipt_add(void *self, const doc_item_t *item)
   shtrih_encode_operation(&m, s->password, &op);
   if (m.overflow) return FN_ERR_VALUE; /* a name with no CP1251 form */
   rc = call(s, &m, &a, 0);
-  if (rc == 0 && item->measure) {
-    const uint8_t tlv[5] = {0x3C, 0x08, 0x01, 0x00, item->measure}; /* 2108 */
-    shtrih_request(&m, SHTRIH_CMD_FN_OPERATION_TLV, s->password);
-    shtrih_msg_bytes(&m, tlv, sizeof tlv);
-    rc = call(s, &m, &a, 0);
-  }
+  if (rc == 0 && tlvs_len) rc = send_line_tlvs(s, tlvs, tlvs_len);
   return rc;
 }
 

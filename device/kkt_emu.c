@@ -493,19 +493,63 @@ static uint8_t h_operation(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   return 0;
 }
 
-/* FF4D: a requisite of the last line (2108, the measure, is the one taken). */
+/* A text requisite into out (size bytes with its NUL): 0, or -1. */
+static int get_text(const tlv_item_t *x, char *out, size_t size)
+{
+  size_t n = 0;
+  return tlv_get_string(x, out, size, &n) == 0 ? 0 : -1;
+}
+
+/* 1260 {1262, 1263, 1264, 1265} into in: 0, or -1 for a malformed one. */
+static int read_industry(const tlv_item_t *x, doc_industry_t *in)
+{
+  tlv_reader_t sub;
+  tlv_item_t y;
+  int rc = tlv_reader_enter(x, &sub) == 0 ? 0 : -1;
+  memset(in, 0, sizeof *in);
+  while (rc == 0 && !tlv_reader_done(&sub)) {
+    if (tlv_reader_next(&sub, &y) != 0) return -1;
+    if (y.tag == 1262) rc = get_text(&y, in->authority, sizeof in->authority);
+    if (y.tag == 1263) rc = get_text(&y, in->date, sizeof in->date);
+    if (y.tag == 1264) rc = get_text(&y, in->number, sizeof in->number);
+    if (y.tag == 1265) rc = get_text(&y, in->value, sizeof in->value);
+  }
+  return rc == 0 && in->authority[0] && in->date[0] && in->number[0] && in->value[0] ? 0 : -1;
+}
+
+/* FF4D: requisites of the last line: 2108 (the measure), 1260 (industry),
+** the agent's 1222/1223/1224/1226; anything else is FN_ERR_VALUE. */
 static uint8_t h_operation_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
   (void)a;
   if (e->line_count == 0) return fn_code(FN_ERR_STATE);
+  doc_item_t *line = &e->lines[e->line_count - 1];
   tlv_reader_t rd;
   tlv_item_t item;
   uint8_t v;
   tlv_reader_init(&rd, r->p, r->len);
   while (!tlv_reader_done(&rd)) {
     if (tlv_reader_next(&rd, &item) != 0) return fn_code(FN_ERR_VALUE);
-    if (item.tag != 2108 || tlv_get_byte(&item, &v) != 0) return fn_code(FN_ERR_VALUE);
-    e->lines[e->line_count - 1].measure = v;
+    const uint8_t *raw = r->p + item.offset;
+    size_t raw_len = TLV_HEADER_SIZE + (size_t)item.length;
+    switch (item.tag) {
+    case 2108:
+      if (tlv_get_byte(&item, &v) != 0) return fn_code(FN_ERR_VALUE);
+      line->measure = v;
+      break;
+    case 1260:
+      if (read_industry(&item, &line->industry) != 0) return fn_code(FN_ERR_VALUE);
+      line->has_industry = true;
+      break;
+    case 1222:
+    case 1223:
+    case 1224:
+    case 1226:
+      if (doc_item_extras_get(raw, raw_len, line) != 0) return fn_code(FN_ERR_VALUE);
+      break;
+    default:
+      return fn_code(FN_ERR_VALUE);
+    }
   }
   return 0;
 }

@@ -230,8 +230,8 @@ int shtrih_decode_operation(const uint8_t *p, size_t len, shtrih_operation_t *ou
 /*
 ** The register's tax byte for a 1199 value and back. The vendor's default
 ** tax table: 1 VAT 20 %, 2 VAT 10 %, 3 VAT 0 %, 4 no VAT, 5 20/120, 6
-** 10/110 (a register whose table 6 was changed differs: HARDWARE.md). 0
-** for a value without a row.
+** 10/110, and the 2026 rows 11 VAT 22 %, 12 22/122 (a register whose
+** table 6 was changed differs: HARDWARE.md). 0 for a value without a row.
 */
 uint8_t shtrih_tax_of_vat(uint8_t vat);
 uint8_t shtrih_vat_of_tax(uint8_t tax);
