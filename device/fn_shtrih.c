@@ -201,17 +201,18 @@ static int document_time(shtrih_fn_t *s, uint32_t number, uint32_t *time)
   return 0;
 }
 
-/* A two-step FN document: "begin" then "make", answering shift, FD, FP. */
-static int two_step(shtrih_fn_t *s, uint16_t begin, uint16_t make, bool state_report,
+typedef int (*fd_decoder_t)(shtrih_answer_t *a, shtrih_fd_answer_t *out);
+
+/* A two-step FN document: "begin" then "make", whose answer `decode`
+** reads (shift, FD, FP as the command has them). */
+static int two_step(shtrih_fn_t *s, uint16_t begin, uint16_t make, fd_decoder_t decode,
                     fn_doc_result_t *out)
 {
   shtrih_answer_t a;
   shtrih_fd_answer_t d;
   int rc = simple(s, begin, &a);
   if (rc == 0) rc = simple(s, make, &a);
-  if (rc == 0 &&
-      (state_report ? shtrih_decode_state_report(&a, &d) : shtrih_decode_shift_fd(&a, &d)) != 0)
-    rc = malformed(s);
+  if (rc == 0 && decode(&a, &d) != 0) rc = malformed(s);
   if (rc) return rc;
   uint32_t time = 0;
   if (out && (rc = document_time(s, d.number, &time)) != 0) return rc;
@@ -228,18 +229,21 @@ static int two_step(shtrih_fn_t *s, uint16_t begin, uint16_t make, bool state_re
 static int sh_shift_open(void *self, const char *cashier, fn_doc_result_t *out)
 {
   (void)cashier; /* 1021 goes by FF0C between the two steps: not yet (HARDWARE.md) */
-  return two_step(self, SHTRIH_CMD_FN_BEGIN_OPEN_SHIFT, SHTRIH_CMD_FN_OPEN_SHIFT, false, out);
+  return two_step(self, SHTRIH_CMD_FN_BEGIN_OPEN_SHIFT, SHTRIH_CMD_FN_OPEN_SHIFT,
+                  shtrih_decode_shift_fd, out);
 }
 
 static int sh_shift_close(void *self, const char *cashier, fn_doc_result_t *out)
 {
   (void)cashier;
-  return two_step(self, SHTRIH_CMD_FN_BEGIN_CLOSE_SHIFT, SHTRIH_CMD_FN_CLOSE_SHIFT, false, out);
+  return two_step(self, SHTRIH_CMD_FN_BEGIN_CLOSE_SHIFT, SHTRIH_CMD_FN_CLOSE_SHIFT,
+                  shtrih_decode_shift_fd, out);
 }
 
 static int sh_state_report(void *self, fn_doc_result_t *out)
 {
-  int rc = two_step(self, SHTRIH_CMD_FN_BEGIN_STATE_REPORT, SHTRIH_CMD_FN_STATE_REPORT, true, out);
+  int rc = two_step(self, SHTRIH_CMD_FN_BEGIN_STATE_REPORT, SHTRIH_CMD_FN_STATE_REPORT,
+                    shtrih_decode_state_report, out);
   if (rc == 0 && out) out->shift_number = 0;
   return rc;
 }
@@ -318,16 +322,90 @@ static unsigned sh_capabilities(void *self)
   return FN_CAP_DEVICE_DELIVERS;
 }
 
+/* Adds the counters in b to a (every operation, receipts and corrections). */
+static void totals_add(doc_totals_t *a, const doc_totals_t *b)
+{
+  for (int k = 0; k < 10; k++) {
+    doc_op_totals_t *x = k < 5 ? &a->receipts[k] : &a->corrections[k - 5];
+    const doc_op_totals_t *y = k < 5 ? &b->receipts[k] : &b->corrections[k - 5];
+    x->count += y->count;
+    x->total += y->total;
+    x->cash += y->cash;
+    x->cashless += y->cashless;
+    x->prepaid += y->prepaid;
+    x->credit += y->credit;
+    x->other += y->other;
+    for (int v = 0; v <= DOC_VAT_MAX; v++) x->vat[v] += y->vat[v];
+    x->vat_present = (uint16_t)(x->vat_present | y->vat_present);
+  }
+}
+
+/*
+** The X-report's totals, from the FN's own archive (what the register's
+** FN signed, read back with FF0Ah/FF3Ah/FF3Bh): the shift's are its
+** receipts since the shift-open document; since registration, the 1157
+** of the newest shift-close or state report plus the receipts after it
+** (or every receipt back to the registration). The register's money
+** registers (1Ah) hold sums too, but by its own departments and tax
+** rows, not by 1054 and 1199 as doc_totals_t counts.
+*/
+static int sh_totals(void *self, bool shift, doc_totals_t *out)
+{
+  shtrih_fn_t *s = self;
+  shtrih_fn_status_t f;
+  doc_header_t h;
+  doc_summary_t sum;
+  uint64_t total = 0;
+  uint8_t sign[6];
+  memset(out, 0, sizeof *out);
+  int rc = read_fn_status(s, &f);
+  if (rc || (shift && !f.shift_open)) return rc;
+  fn_document_t *doc = malloc(sizeof *doc);
+  doc_receipt_t *r = malloc(sizeof *r);
+  doc_totals_t *base = malloc(sizeof *base);
+  if (!doc || !r || !base) rc = FN_ERR_NO_MEMORY;
+  for (uint32_t n = f.last_document; rc == 0 && n >= 1; n--) {
+    if ((rc = sh_document_get(s, n, doc)) != 0) break;
+    if (doc_summarize(doc->data, doc->len, &sum) != 0) {
+      rc = malformed(s);
+    } else if (sum.type == 3 || sum.type == 31) {
+      if (doc_parse_receipt(doc->data, doc->len, &h, r, &total, sign) != 0)
+        rc = malformed(s);
+      else
+        doc_totals_add(out, sum.type == 31, r, total);
+    } else if (shift && sum.type == 2) {
+      break; /* the shift's first document */
+    } else if (!shift && (sum.type == 5 || sum.type == 21)) {
+      if (doc_parse_totals(doc->data, doc->len, 1157, base) != 0)
+        rc = malformed(s);
+      else
+        totals_add(out, base);
+      break;
+    }
+  }
+  free(doc);
+  free(r);
+  free(base);
+  if (rc) memset(out, 0, sizeof *out);
+  return rc;
+}
+
+/* The five payment forms: FF45h's sums 1, 2, 14, 15 and 16. */
+static int sh_receipt_close_paid(void *self, const fn_payments_t *p, const fn_correction_t *c,
+                                 fn_doc_result_t *out);
+
+/* FN close (6): FF3Dh begins it, FF3Eh makes it (FD, FP). */
+static int sh_fn_close(void *self, fn_doc_result_t *out)
+{
+  return two_step(self, SHTRIH_CMD_FN_BEGIN_CLOSE_FN, SHTRIH_CMD_FN_CLOSE_FN, shtrih_decode_fd_sign,
+                  out);
+}
+
 /* ---- Not done yet: FN_ERR_UNKNOWN_COMMAND, never a made-up success. ---- */
 
 static int sh_register(void *self, const fn_registration_t *r, bool re, fn_doc_result_t *out)
 {
   (void)self, (void)r, (void)re, (void)out;
-  return FN_ERR_UNKNOWN_COMMAND;
-}
-static int sh_fn_close(void *self, fn_doc_result_t *out)
-{
-  (void)self, (void)out;
   return FN_ERR_UNKNOWN_COMMAND;
 }
 /* The register opens a receipt with its first line (FF46h): begin only
@@ -437,6 +515,14 @@ static int sh_receipt_add(void *self, const doc_item_t *item)
 static int sh_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool correction,
                             fn_doc_result_t *out)
 {
+  fn_payments_t pay = {.cash = cash, .cashless = cashless};
+  if (correction) return FN_ERR_UNKNOWN_COMMAND; /* corrections: not yet (HARDWARE.md) */
+  return sh_receipt_close_paid(self, &pay, NULL, out);
+}
+
+static int sh_receipt_close_paid(void *self, const fn_payments_t *pay, const fn_correction_t *cor,
+                                 fn_doc_result_t *out)
+{
   shtrih_fn_t *s = self;
   shtrih_close_t c = {0};
   shtrih_msg_t m;
@@ -444,10 +530,14 @@ static int sh_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool c
   shtrih_shift_params_t p;
   uint64_t change = 0;
   uint32_t number = 0, sign = 0;
-  if (correction) return FN_ERR_UNKNOWN_COMMAND; /* FF35h/FF36h: not yet */
+  if (cor || pay->buyer_contact[0])
+    return FN_ERR_UNKNOWN_COMMAND; /* corrections, 1008 by FF0Ch: not yet (HARDWARE.md) */
   if (!s->operation) return FN_ERR_STATE;
-  c.payments[0] = cash;
-  c.payments[1] = cashless;
+  c.payments[0] = pay->cash;
+  c.payments[1] = pay->cashless;
+  c.payments[13] = pay->prepaid; /* 1215 */
+  c.payments[14] = pay->credit;  /* 1216 */
+  c.payments[15] = pay->other;   /* 1217 */
   c.tax_system = s->tax_system;
   shtrih_encode_close(&m, s->password, &c);
   int rc = call(s, &m, &a, 0);
@@ -575,6 +665,8 @@ static const fn_backend_t shtrih_backend = {
     .key_update = sh_key_update,
     .destroy = sh_destroy,
     .capabilities = sh_capabilities,
+    .totals = sh_totals,
+    .receipt_close_paid = sh_receipt_close_paid,
 };
 
 int fn_shtrih_backend_spec(const char *backend, char *spec, size_t spec_size)

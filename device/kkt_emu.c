@@ -252,6 +252,25 @@ static uint8_t h_close_shift(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   return h_shift(e, a, false);
 }
 
+static uint8_t h_begin_close_fn(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  return h_begin(e, r, a, SHTRIH_CMD_FN_CLOSE_FN);
+}
+
+/* FF3E: the FN's fiscal mode closed (6): FD, FP. */
+static uint8_t h_close_fn(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  (void)r;
+  if (e->begun != SHTRIH_CMD_FN_CLOSE_FN) return fn_code(FN_ERR_STATE);
+  e->begun = 0;
+  fn_doc_result_t d;
+  int rc = fn_close_archive(e->fn, &d);
+  if (rc) return fn_code(rc);
+  put_le(a, d.number, 4);
+  put_le(a, d.fiscal_sign, 4);
+  return 0;
+}
+
 static uint8_t h_state_report(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
   (void)r;
@@ -567,16 +586,24 @@ static uint8_t h_close_receipt(kkt_emu_t *e, const request_t *r, emu_answer_t *a
   fn_doc_result_t d;
   if (shtrih_decode_close(r->p, r->len, &c) != 0) return SHTRIH_E_FN_UNKNOWN_COMMAND;
   if (!e->receipt_operation) return fn_code(FN_ERR_STATE);
-  for (size_t i = 2; i < 16; i++)
-    if (c.payments[i]) return fn_code(FN_ERR_VALUE); /* cash and cashless only, here */
-  uint64_t due = 0, paid = c.payments[0] + c.payments[1];
+  /* Sums 1 (1031), 2 (1081), 14 (1215), 15 (1216), 16 (1217); the
+  ** register's own payment types 3..13 have no FFD form here. */
+  for (size_t i = 2; i < 13; i++)
+    if (c.payments[i]) return fn_code(FN_ERR_VALUE);
+  uint64_t due = 0,
+           paid = c.payments[0] + c.payments[1] + c.payments[13] + c.payments[14] + c.payments[15];
   for (size_t i = 0; i < e->line_count; i++) due += e->lines[i].total;
   if (paid < due) return SHTRIH_E_PAYMENT_SHORT;
   uint64_t change = paid - due, cash = c.payments[0] - (change <= c.payments[0] ? change : 0);
   if (change > c.payments[0]) return fn_code(FN_ERR_VALUE); /* change only from cash */
   int rc = fn_receipt_begin(e->fn, e->receipt_operation, c.tax_system, NULL);
   for (size_t i = 0; rc == 0 && i < e->line_count; i++) rc = fn_receipt_add(e->fn, &e->lines[i]);
-  if (rc == 0) rc = fn_receipt_close(e->fn, cash, c.payments[1], false, &d);
+  fn_payments_t pay = {.cash = cash,
+                       .cashless = c.payments[1],
+                       .prepaid = c.payments[13],
+                       .credit = c.payments[14],
+                       .other = c.payments[15]};
+  if (rc == 0) rc = fn_receipt_close_paid(e->fn, &pay, NULL, &d);
   if (rc) {
     fn_status_t st;
     if (fn_status(e->fn, &st) == 0 && st.receipt_open) (void)fn_receipt_cancel(e->fn);
@@ -607,6 +634,8 @@ static const command_t commands[] = {
     {SHTRIH_CMD_FN_BEGIN_STATE_REPORT, true, 0, h_begin_report},
     {SHTRIH_CMD_FN_STATE_REPORT, true, 0, h_state_report},
     {SHTRIH_CMD_FN_EXCHANGE_STATUS, true, 0, h_exchange_status},
+    {SHTRIH_CMD_FN_BEGIN_CLOSE_FN, true, 0, h_begin_close_fn},
+    {SHTRIH_CMD_FN_CLOSE_FN, true, 0, h_close_fn},
     {SHTRIH_CMD_FN_DOCUMENT_TLV, true, 4, h_document_tlv},
     {SHTRIH_CMD_FN_READ_TLV, true, 0, h_read_tlv},
     {SHTRIH_CMD_FN_UNSENT_COUNT, true, 0, h_unsent_count},

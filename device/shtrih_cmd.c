@@ -236,6 +236,15 @@ int shtrih_decode_shift_fd(shtrih_answer_t *a, shtrih_fd_answer_t *out)
   return finish(a);
 }
 
+int shtrih_decode_fd_sign(shtrih_answer_t *a, shtrih_fd_answer_t *out)
+{
+  memset(out, 0, sizeof *out);
+  if (a->error) return -1;
+  out->number = (uint32_t)shtrih_get_le(a, 4);
+  out->fiscal_sign = (uint32_t)shtrih_get_le(a, 4);
+  return finish(a);
+}
+
 int shtrih_decode_state_report(shtrih_answer_t *a, shtrih_fd_answer_t *out)
 {
   uint8_t d[5] = {0};

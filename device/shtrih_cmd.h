@@ -44,6 +44,8 @@ enum {
   SHTRIH_CMD_FN_EXCHANGE_STATUS = 0xFF39,
   SHTRIH_CMD_FN_DOCUMENT_TLV = 0xFF3A,
   SHTRIH_CMD_FN_READ_TLV = 0xFF3B,
+  SHTRIH_CMD_FN_BEGIN_CLOSE_FN = 0xFF3D,
+  SHTRIH_CMD_FN_CLOSE_FN = 0xFF3E,
   SHTRIH_CMD_FN_UNSENT_COUNT = 0xFF3F,
   SHTRIH_CMD_FN_SHIFT_PARAMS = 0xFF40,
   SHTRIH_CMD_FN_BEGIN_OPEN_SHIFT = 0xFF41,
@@ -186,6 +188,8 @@ typedef struct shtrih_fd_answer {
 } shtrih_fd_answer_t;
 int shtrih_decode_shift_fd(shtrih_answer_t *a, shtrih_fd_answer_t *out);
 int shtrih_decode_state_report(shtrih_answer_t *a, shtrih_fd_answer_t *out);
+/* FF3Eh (close the FN's fiscal mode), FF06h, FF34h: FD (4), FP (4). */
+int shtrih_decode_fd_sign(shtrih_answer_t *a, shtrih_fd_answer_t *out);
 
 /* FF0Ah: a document found by number: its type, whether the OFD's ticket
 ** came, its date, number, fiscal sign and the rest as the type lays out. */
