@@ -66,6 +66,7 @@
 #include "pos/print/label.h"
 #include "pos/print/receipt.h"
 #include "pos/till/accept.h"
+#include "pos/till/fsck.h"
 #include "pos/till/remark.h"
 #include "pos/till/sale.h"
 #include "pos/till/till.h"
@@ -630,6 +631,16 @@ static int demo_store_day(const kassa_config_t *base, bool kkt)
 end:
   till_close(d->till);
   kkt_stop(d);
+  if (d->kkt && d->till) { /* the register off: the FN's archive and the till's records agree */
+    static fsck_report_t fr;
+    char err[256] = "";
+    ok = fsck_run(d->data, &fr, err, sizeof err) == 0 && fr.problem_count == 0;
+    step(d, "fsck after the day", "clean", ok, "%u documents, %u receipts, %u returns; %s",
+         fr.documents, fr.receipts, fr.returns,
+         err[0]             ? err
+         : fr.problem_count ? fr.problems[0].detail
+                            : "clean");
+  }
   operator_stop(d);
   int rc = summary(d);
   if (rc == 0) {
