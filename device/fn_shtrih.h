@@ -21,7 +21,14 @@
 **   X report     FF37+FF38 (the settlement-state report)
 **   documents    FF0A (type, ticket) + FF3A/FF3B (the TLV) for
 **                fn_document_get and fn_document_next_unsent
-**   receipt      FF08 cancels an open one
+**   receipt      FF46 per line (operation 1..4, so returns too; tax rows
+**                incl. 11/12 for 22 %), FF4D for a line's 2108, agent and
+**                1260, FF67 for its code, FF45 close with cash,
+**                cashless, 1215, 1216, 1217; FF08 cancels an open one
+**   marking      FF61 check, FF69 accept/decline, FF70 status
+**   totals       fn_totals from the FN's archive (receipts since the
+**                shift opened; the last Z's 1157 and what follows)
+**   FN close     FF3D+FF3E
 ** The register delivers to the OFD itself (FN_CAP_DEVICE_DELIVERS): its
 ** documents are not kassa's to send, its notifications neither.
 */
