@@ -1,5 +1,6 @@
 /*
-** markcode_bench.c: marking codes parsed per second, one core.
+** markcode_bench.c: marking codes parsed per second, one core, and how far
+** that is from what merely reading the bytes costs.
 **
 ** The mix is what a busy till sees: mostly clean GS1 codes from 2D scanners
 ** (footwear 44/88, dairy, water, tobacco), some with AIM prefixes or leading
@@ -7,17 +8,38 @@
 ** arrived under the Russian layout, plain EAN-13s, and a few refusals. Each
 ** code is parsed into the same caller-owned markcode_t, as the till does.
 **
-** usage: markcode_bench [SECONDS]   (default 3; prints one line of figures)
+** Absolute rates move with the host (a shared VM, another process on the
+** core), so every figure is also given as a ratio to a floor measured in
+** the same run on the same bytes: the byte-scan floor of a code is memchr
+** for every GS plus a sum of its bytes, the least any parser must do (look
+** at each byte once and find the separators). "floor %" = floor time /
+** parse time: 100 % would be a parser as cheap as reading the code.
+**
+** Per layout: ns a code, ns a character, the floor's ns and the ratio. The
+** mix: codes/s. With --cli KASSA: `KASSA code parse` over a file of the
+** mix (one code a line, stdout to /dev/null), its codes/s and its ratio to
+** the library's rate on the same mix (CPU time of each: on a shared machine
+** it moves less than wall time).
+**
+** usage: markcode_bench [SECONDS] [--cli KASSA] [--cli-codes N]
+**        (SECONDS per measurement, default 3; N default 2 000 000)
+**        markcode_bench --mix-file PATH [--cli-codes N]: only write the mix
+**        as a file of N lines (to profile `kassa code parse` on it)
 */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "scanner/markcode.h"
 
 #define GS "\x1d"
 
+/* The mix of a busy till (weights sum to 100). */
 static const struct {
   const char *code;
   int weight;
@@ -45,16 +67,117 @@ static const struct {
     {"010460780959150821sSBmxTYIFT(eq" GS "91FFD0" GS "92testtesttest", 3},
 };
 
+/* One code of every layout, each measured alone. */
+static const struct {
+  const char *name;
+  const char *code;
+} layouts[] = {
+    {"footwear_88 (129 chars)", "010463011132146421V!VeVCzqYrNi_" GS "910098" GS
+                                "92rKl1F4poDIm7lNxYpopchwRkhKfjPSZtyGRFb17Zk2x1MxujYHTQxiZTBjn7"
+                                "UV6AJ+qcTKgTbA1SbHRPH5fkcw=="},
+    {"footwear_44", "010461008041021521e,s;r!t%BroGd" GS "91EE11" GS
+                    "929GkndNAXaeC4gMRT4LHKh/EkGRn4+gUPdrWMpbtkejw="},
+    {"footwear_88 + AIM", "]d2010463011132146421V!VeVCzqYrNi_" GS "910098" GS
+                          "92rKl1F4poDIm7lNxYpopchwRkhKfjPSZtyGRFb17Zk2x1MxujYHTQxiZTBjn7UV6AJ+"
+                          "qcTKgTbA1SbHRPH5fkcw=="},
+    {"dairy", "0103041094787443215Qbag!" GS "93Zjqw"},
+    {"dairy + leading GS", GS "0104600605032541215B,LN)" GS "93gJXT"},
+    {"water", "0104607038046435215Z7(DdTeBEIIU" GS "93mfhf"},
+    {"tobacco_block", "010460043993125621JgXJ5.T" GS "8005112000" GS "93abcd"},
+    {"tobacco_pack", "04606203084623+A13gPh-4Hi7uGl"},
+    {"ean13", "4607038046435"},
+    {"wedge, GS lost (layouts)",
+     "0104601669010315217m2CUceKxx41w91EE0692rUIIFK4Vds1rR0GLNvvo43aAM7CwwSh1twdFV8Y0heQ="},
+    {"russian layout", "0104636332455339215\xd0\xb9\xd1\x84"
+                       "5,\xd0\xa6\xd0\xa0\xd0\x9e\xd1\x8b\xd1\x8b\xd0\xb8\xd0\xa8-" GS
+                       "93\xd0\xb2\xd0\x9f\xd0\x9c\xd1\x8f"},
+    {"refused (tail length)", "010460780959150821sSBmxTYIFT(eq" GS "91FFD0" GS "92testtesttest"},
+};
+
+/* CPU seconds of this thread: on a shared machine a rate over CPU time
+** moves less with the other processes than one over wall time. */
 static double now(void)
 {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static volatile unsigned long sink;
+
+/* The byte-scan floor of one code: every GS found with memchr, every byte
+** summed. noinline: measured per call, like the parser. */
+__attribute__((noinline)) static unsigned long floor_scan(const char *s, size_t n)
+{
+  unsigned long gs = 0, sum = 0;
+  const char *p = s, *end = s + n;
+  while ((p = memchr(p, 0x1d, (size_t)(end - p))) != NULL) {
+    gs++;
+    p++;
+  }
+  for (size_t i = 0; i < n; i++) sum += (unsigned char)s[i];
+  return gs + sum;
+}
+
+/* Seconds per call of parse (or of the floor) over codes[0..n), repeated
+** for about `seconds`. */
+static double per_call(const char *const *codes, const size_t *lens, size_t n, double seconds,
+                       int floor_only, double *valid_out)
+{
+  markcode_t mc;
+  unsigned long calls = 0, ok = 0, acc = 0;
+  double start = now(), elapsed;
+  do {
+    for (int rep = 0; rep < 100; rep++)
+      for (size_t i = 0; i < n; i++) {
+        if (floor_only)
+          acc += floor_scan(codes[i], lens[i]);
+        else
+          ok += markcode_parse(&mc, codes[i], lens[i]) == MARKCODE_OK;
+        calls++;
+      }
+    elapsed = now() - start;
+  } while (elapsed < seconds);
+  sink = acc;
+  if (valid_out) *valid_out = (double)ok / (double)calls;
+  return elapsed / (double)calls;
+}
+
+/* Run `kassa code parse` over path (stdout to /dev/null); its CPU seconds
+** (user + system, from wait4), or a negative number when it could not run. */
+static double run_cli(const char *kassa, const char *path)
+{
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    int in = open(path, O_RDONLY), out = open("/dev/null", O_WRONLY);
+    if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0) _exit(127);
+    execl(kassa, kassa, "code", "parse", (char *)NULL);
+    _exit(127);
+  }
+  int status;
+  struct rusage ru;
+  if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) > 1) return -1;
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 int main(int argc, char **argv)
 {
-  double seconds = argc > 1 ? atof(argv[1]) : 3.0;
+  double seconds = 3.0;
+  const char *kassa = NULL;
+  long cli_codes = 2000000;
+  const char *mix_file = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--mix-file") && i + 1 < argc)
+      mix_file = argv[++i];
+    else if (!strcmp(argv[i], "--cli") && i + 1 < argc)
+      kassa = argv[++i];
+    else if (!strcmp(argv[i], "--cli-codes") && i + 1 < argc)
+      cli_codes = atol(argv[++i]);
+    else
+      seconds = atof(argv[i]);
+  }
   /* Expand the weights into a 100-entry cycle so the mix is exact. */
   const char *cycle[128];
   size_t lens[128], n = 0;
@@ -64,19 +187,62 @@ int main(int argc, char **argv)
       lens[n] = strlen(mix[i].code);
       n++;
     }
-  markcode_t mc;
-  unsigned long parsed = 0, ok = 0;
-  double start = now(), elapsed;
-  do {
-    for (int rep = 0; rep < 100; rep++)
-      for (size_t i = 0; i < n; i++) {
-        ok += markcode_parse(&mc, cycle[i], lens[i]) == MARKCODE_OK;
-        parsed++;
-      }
-    elapsed = now() - start;
-  } while (elapsed < seconds);
-  printf("markcode_parse: %.0f codes/s (%lu codes in %.2f s, %.1f%% valid, %.0f ns/code)\n",
-         (double)parsed / elapsed, parsed, elapsed, 100.0 * (double)ok / (double)parsed,
-         1e9 * elapsed / (double)parsed);
+  if (mix_file) { /* only the file of the mix, one code a line (to profile the CLI on) */
+    FILE *f = fopen(mix_file, "w");
+    if (!f) return perror(mix_file), 1;
+    for (long i = 0; i < cli_codes; i++) {
+      fwrite(cycle[i % (long)n], 1, lens[i % (long)n], f);
+      fputc('\n', f);
+    }
+    return fclose(f) == 0 ? 0 : 1;
+  }
+  double each = seconds / 4 > 0.05 ? seconds / 4 : 0.05;
+
+  printf("markcode_parse by layout (floor = memchr for GS + byte sum, same run):\n");
+  printf("  %-26s %5s %9s %8s %9s %8s\n", "layout", "chars", "ns/code", "ns/char", "floor ns",
+         "floor %");
+  double worst = 1e9;
+  for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++) {
+    const char *c = layouts[l].code;
+    size_t len = strlen(c);
+    double parse = per_call(&c, &len, 1, each, 0, NULL);
+    double fl = per_call(&c, &len, 1, each / 2, 1, NULL);
+    double ratio = 100.0 * fl / parse;
+    if (ratio < worst) worst = ratio;
+    printf("  %-26s %5zu %9.1f %8.2f %9.1f %7.1f%%\n", layouts[l].name, len, parse * 1e9,
+           parse * 1e9 / (double)len, fl * 1e9, ratio);
+  }
+  printf("  worst layout: %.1f%% of the floor (target >= 15%%)\n", worst);
+
+  double valid = 0;
+  double parse = per_call(cycle, lens, n, seconds, 0, &valid);
+  double fl = per_call(cycle, lens, n, seconds / 4, 1, NULL);
+  double rate = 1.0 / parse;
+  printf("markcode_parse mix: %.0f codes/s (%.0f ns/code, floor %.1f ns = %.1f%%; %.1f%% valid; "
+         "target >= 5 000 000)\n",
+         rate, parse * 1e9, fl * 1e9, 100.0 * fl / parse, 100.0 * valid);
+  if (!kassa) return 0;
+
+  /* The bulk command line over a file of the mix. */
+  char path[] = "/tmp/markcode_bench_XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return perror("mkstemp"), 1;
+  close(fd);
+  const char *self[] = {argv[0], "--mix-file", path, "--cli-codes", NULL, NULL};
+  char count[24];
+  snprintf(count, sizeof count, "%ld", cli_codes);
+  self[4] = count;
+  if (main(5, (char **)self) != 0) return 1;
+  /* The library measured again just before and after, so a change in the
+  ** machine's load between the two shows up as a spread, not as a ratio. */
+  double before = 1.0 / per_call(cycle, lens, n, seconds / 2, 0, NULL);
+  double cpu = run_cli(kassa, path);
+  double after = 1.0 / per_call(cycle, lens, n, seconds / 2, 0, NULL);
+  unlink(path);
+  if (cpu < 0) return fprintf(stderr, "markcode_bench: %s code parse failed\n", kassa), 1;
+  double cli_rate = (double)cli_codes / cpu, lib = (before + after) / 2;
+  printf("kassa code parse < file: %.0f codes/s (%ld codes in %.2f CPU s) = %.1f%% of the "
+         "library's %.0f codes/s (%.0f before, %.0f after; target >= 50%%)\n",
+         cli_rate, cli_codes, cpu, 100.0 * cli_rate / lib, lib, before, after);
   return 0;
 }

@@ -5,9 +5,13 @@ set -euo pipefail
 build=$1
 echo "machine: $(uname -srm); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'); $(nproc) cores"
 echo "compiler: $(${CC:-cc} --version | head -1)"
-"$build"/bench/markcode_bench 5
+# The parser per layout against a byte-scan floor, the mix, and `kassa code
+# parse` over a file of the mix against the library (ratios in one run).
+"$build"/bench/markcode_bench 5 --cli "$build"/kassa
 "$build"/bench/cache_lookup 1000000 10000000
-# The till in process: check p50/p99 with 1 M and 10 M cached codes, receipts/s.
+# The till in process: check p50/p99 with 1 M and 10 M cached codes; receipts/s
+# against the disk's fdatasync rate measured in the same run, flushes and KiB
+# written per receipt (per file).
 "$build"/bench/till_bench 1000000 10000000
 # POST /api/check through `kassa serve` with 1 M cached codes (p50/p99, docs/BENCHMARKS.md).
 python3 "$(dirname "$0")"/http_check.py "$build" --codes 1000000 --requests 5000

@@ -11,8 +11,10 @@
 **           check and its decline, the cached operator statuses: [till]
 **           check = offline, so no network is measured), each timed;
 **   receipt R receipts of one marked and one plain line, each opened,
-**           filled and closed through the FN (SQLite synchronous=FULL on
-**           fn.db, cache.db and till.db), each close timed, and the rate;
+**           filled and closed through the FN, each close timed, and the
+**           rate as a share of the disk's fdatasync rate measured just
+**           before in the same directory; the flushes and bytes SQLite
+**           asked of the disk per receipt (bench_io.h counts them);
 **   start-up the till closed and opened again three times (what `kassa
 **           serve` does before it listens), each timed.
 **
@@ -35,6 +37,7 @@
 #include "pos/till/sale.h"
 #include "pos/till/till.h"
 #include "bench_cache.h"
+#include "bench_io.h"
 
 #define GTIN   "04600000001012"
 #define BREAD  "4600000005058"
@@ -162,6 +165,9 @@ static void run(const char *root, uint64_t n, unsigned receipts)
     }
   }
   report("check_probe (in process)", lat, PROBES);
+  /* The disk's own flush rate, in the same directory, just before. */
+  double flush_rate = bench_io_fdatasync_rate(dir, 1.0);
+  bench_io_counts_t io0 = bench_io;
   double t0 = now_s();
   for (unsigned k = 0; k < receipts; k++) {
     sale_closed_t c;
@@ -176,8 +182,23 @@ static void run(const char *root, uint64_t n, unsigned receipts)
     lat[k] = now_s() - a;
   }
   double span = now_s() - t0;
+  bench_io_counts_t io1 = bench_io;
   report("sale_close (FN receipt + notification + replay)", lat, receipts);
-  printf("  receipts (open, 2 scans, close): %.0f per second\n", receipts / span);
+  printf("  receipts (open, 2 scans, close): %.0f per second = %.1f%% of the disk's %.0f "
+         "fdatasync/s measured here (target >= 30%%)\n",
+         receipts / span, 100.0 * receipts / span / flush_rate, flush_rate);
+  printf("  per receipt: %.2f flushes (target <= 1.2), %.1f KiB written (target <= 48; WAL %.1f, "
+         "database files %.1f)\n",
+         (double)(io1.syncs - io0.syncs) / receipts,
+         (double)(io1.bytes - io0.bytes) / receipts / 1024,
+         (double)(io1.wal_bytes - io0.wal_bytes) / receipts / 1024,
+         (double)(io1.db_bytes - io0.db_bytes) / receipts / 1024);
+  printf("  by file:");
+  for (int k = 0; k < BENCH_IO__FILES; k++)
+    printf(" %s %.2f flushes %.1f KiB;", bench_io_names[k],
+           (double)(io1.file_syncs[k] - io0.file_syncs[k]) / receipts,
+           (double)(io1.file_bytes[k] - io0.file_bytes[k]) / receipts / 1024);
+  printf("\n");
   printf("  peak RSS %ld MB\n", rss_peak_kb() / 1024);
   till_close(t);
   /* Start-up: what `kassa serve` does before it listens (open the FN, the
@@ -202,7 +223,7 @@ int main(int argc, char **argv)
   unsigned receipts = 1000;
   int sizes = 0;
   for (size_t i = 0; i < key.len; i++) key.material[i] = (uint8_t)(i * 3 + 1);
-  if (crypto_init() != 0) return 1;
+  if (crypto_init() != 0 || bench_io_install() != 0) return 1;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--dir") && i + 1 < argc)
       root = argv[++i];

@@ -3,6 +3,7 @@
 */
 #include "common/db.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,4 +40,53 @@ void db_column_text(sqlite3_stmt *s, int col, char *out, size_t cap)
   if (n >= cap) n = cap - 1;
   if (n) memcpy(out, text, n);
   out[n] = '\0';
+}
+
+sqlite3_stmt *db_stmts_get(db_stmts_t *set, sqlite3 *db, const char *sql, int *rc)
+{
+  sqlite3_stmt *s = NULL;
+  for (int i = 0; i < set->count; i++)
+    if (strcmp(sqlite3_sql(set->kept[i]), sql) == 0) {
+      s = set->kept[i];
+      sqlite3_reset(s);
+      sqlite3_clear_bindings(s);
+      *rc = SQLITE_OK;
+      return s;
+    }
+  bool keep = set->count < DB_STMTS_MAX;
+  *rc = sqlite3_prepare_v3(db, sql, -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, &s, NULL);
+  if (*rc != SQLITE_OK) {
+    sqlite3_finalize(s);
+    return NULL;
+  }
+  if (keep) set->kept[set->count++] = s;
+  return s;
+}
+
+void db_stmts_put(db_stmts_t *set, sqlite3_stmt *s)
+{
+  if (!s) return;
+  for (int i = 0; i < set->count; i++)
+    if (set->kept[i] == s) {
+      sqlite3_reset(s);
+      return;
+    }
+  sqlite3_finalize(s);
+}
+
+int db_stmts_exec(db_stmts_t *set, sqlite3 *db, const char *sql)
+{
+  int rc;
+  sqlite3_stmt *s = db_stmts_get(set, db, sql, &rc);
+  if (!s) return rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {}
+  db_stmts_put(set, s);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+void db_stmts_clear(db_stmts_t *set)
+{
+  if (!set) return;
+  for (int i = 0; i < set->count; i++) sqlite3_finalize(set->kept[i]);
+  set->count = 0;
 }

@@ -33,4 +33,37 @@ int db_pragma_text(sqlite3 *db, const char *sql, char *out, size_t cap);
 ** fit and always NUL-terminated ("" for NULL). */
 void db_column_text(sqlite3_stmt *s, int col, char *out, size_t cap);
 
+/*
+** Statements kept for a connection's life, found by their text: a caller
+** that writes its SQL where it runs it (the basket) still compiles each
+** statement once. The set is the caller's (a field of its context), holds
+** at most DB_STMTS_MAX statements (more are compiled and finalized each
+** time, as before), and is emptied before the connection closes.
+*/
+#define DB_STMTS_MAX 32
+typedef struct db_stmts {
+  sqlite3_stmt *kept[DB_STMTS_MAX];
+  int count;
+} db_stmts_t;
+
+/*
+** The statement for sql (one statement, a text that does not change from
+** call to call: values go in as bindings) on db, reset and without
+** bindings, prepared (SQLITE_PREPARE_PERSISTENT) the first time. When the
+** set is full it is compiled for this use only (db_stmts_put finalizes
+** it). NULL with SQLite's error code in *rc when it does not compile.
+*/
+sqlite3_stmt *db_stmts_get(db_stmts_t *set, sqlite3 *db, const char *sql, int *rc);
+
+/* Done with a statement db_stmts_get gave: reset when kept (read locks
+** released), finalized when transient (NULL-safe). */
+void db_stmts_put(db_stmts_t *set, sqlite3_stmt *s);
+
+/* Runs sql (one statement, no parameters) through the set: SQLITE_OK or
+** SQLite's error code. */
+int db_stmts_exec(db_stmts_t *set, sqlite3 *db, const char *sql);
+
+/* Finalizes every kept statement (before sqlite3_close; NULL-safe). */
+void db_stmts_clear(db_stmts_t *set);
+
 #endif /* KASSA_COMMON_DB_H */

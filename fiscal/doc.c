@@ -242,6 +242,11 @@ int doc_build_registration(const doc_header_t *h, const doc_registration_t *r, b
   TRY(PUT_TEXT(&w, 1013, r->kkt_serial));
   TRY(tlv_put_byte(&w, 1062, r->tax_systems));
   TRY(tlv_put_byte(&w, 1002, h->autonomous ? 1 : 0));
+  /* FNS table 87: 1056 (encryption) and 1001 (automatic mode) are
+  ** mandatory; this register neither encrypts nor runs an automatic
+  ** device, so both are 0. */
+  TRY(tlv_put_byte(&w, 1056, 0));
+  TRY(tlv_put_byte(&w, 1001, 0));
   TRY(tlv_put_uint32(&w, 1290, r->marking ? USAGE_MARKED_GOODS : 0));
   if (!h->autonomous) {
     TRY(PUT_TEXT(&w, 1017, r->ofd_inn));
@@ -249,6 +254,7 @@ int doc_build_registration(const doc_header_t *h, const doc_registration_t *r, b
   }
   TRY(put_kkt_version(&w));
   TRY(tlv_put_byte(&w, 1190, DOC_FFD_1_2));
+  if (r->keys_valid_days) TRY(tlv_put_uint16(&w, 1213, r->keys_valid_days));
   if (re) TRY(tlv_put_uint32(&w, 1205, r->reason_mask));
   TRY(tlv_end_stlv(&w));
 fail:
@@ -488,8 +494,9 @@ int doc_build_fn_close(const doc_header_t *h, const doc_counters_t *c, uint8_t *
   int rc;
   if ((rc = build_begin(&w, h && c, buf, cap, len)) != 0) return rc;
   TRY(put_opening(&w, DOC_FN_CLOSE, h, DOC_FFD_1_2));
-  /* What is left undelivered when the archive closes. */
+  /* What is left undelivered when the archive closes, and the FN's totals. */
   TRY(put_unsent(&w, c, false));
+  if (c->fn_totals) TRY(put_totals(&w, 1157, c->fn_totals));
   TRY(tlv_end_stlv(&w));
 fail:
   return build_end(&w, rc, cap, len);
@@ -902,6 +909,10 @@ int doc_build_km_request(const doc_header_t *h, const doc_item_t *item, uint8_t 
   TRY(PUT_TEXT(&w, 1041, h->fn_number));
   TRY(tlv_put_uint32(&w, 2001, h->number));
   TRY(tlv_put_unixtime(&w, 2114, h->time));
+  /* The format's table of the request also asks for the user's INN and the
+  ** FN's own check of the code (2004: its tail bits, as 2106's first two). */
+  if (h->user_inn[0]) TRY(PUT_TEXT(&w, 1018, h->user_inn));
+  TRY(tlv_put_byte(&w, 2004, item->check_result));
   TRY(tlv_put_string(&w, 2000, item->km, km_length));
   TRY(tlv_put_byte(&w, 2100, item->km_type));
   TRY(tlv_put_byte(&w, 2003, item->km_status));
@@ -936,17 +947,35 @@ int doc_build_km_notification(const doc_header_t *h, uint32_t receipt_number,
   ** and the zone of the settlement (1011) comes with it. */
   TRY(tlv_put_uint32(&w, 2040, receipt_number));
   if (h->timezone) TRY(tlv_put_byte(&w, 1011, h->timezone));
+  TRY(tlv_put_byte(&w, 1055, r->tax_system));
   TRY(tlv_put_byte(&w, 1054, r->operation));
+  TRY(tlv_put_byte(&w, 2116, r->notification_kind == 2 ? 2 : 1));
   for (size_t i = 0; i < r->item_count; i++) {
     const doc_item_t *item = &r->items[i];
     if (!item->marked) continue;
     TRY(item_km(item, &km_length));
     TRY(tlv_begin_stlv(&w, 2007));
     TRY(tlv_put_string(&w, 2000, item->km, km_length));
+    TRY(tlv_put_byte(&w, 2100, item->km_type));
     TRY(tlv_put_byte(&w, 2110, item->km_status));
+    TRY(tlv_put_byte(&w, 2106, item->check_result));
     TRY(tlv_put_fvln(&w, 1023, (tlv_fvln_t){item->quantity.mantissa, item->quantity.scale}));
     if (item->measure != 0) TRY(tlv_put_byte(&w, 2108, item->measure));
     TRY(put_fraction(&w, item));
+    TRY(tlv_put_byte(&w, 2102, item->km_mode));
+    TRY(tlv_put_byte(&w, 1214, item->payment_method));
+    TRY(PUT_TEXT(&w, 1030, item->name));
+    TRY(tlv_put_vln(&w, 1079, item->price));
+    TRY(tlv_put_vln(&w, 1043, item->total));
+    TRY(tlv_put_byte(&w, 1199, item->vat));
+    /* 1200, the line's VAT: none at 0 % and without VAT. */
+    const doc_vat_rate_t *rate = doc_vat_rate(item->vat);
+    TRY(tlv_put_vln(&w, 1200,
+                    rate && rate->numerator ? doc_vat_amount(item->vat, item->total) : 0));
+    if (item->agent.sign) {
+      TRY(tlv_put_byte(&w, 1222, item->agent.sign));
+      TRY(PUT_TEXT(&w, 1226, item->agent.supplier_inn));
+    }
     TRY(tlv_end_stlv(&w));
     marked++;
   }

@@ -313,6 +313,9 @@ typedef struct doc_receipt {
   ** receipt-level VAT requisite of each 1199 value, and which were there. */
   uint64_t vat_sums[DOC_VAT_MAX + 1];
   uint16_t vat_present; /* bit n: the sum of 1199 = n is on the receipt */
+  /* 2116 of the receipt's sale notification (82): 1 a receipt (also when
+  ** 0), 2 a correction receipt. */
+  uint8_t notification_kind;
 } doc_receipt_t;
 
 /*
@@ -330,13 +333,14 @@ int doc_payment_rules(const doc_receipt_t *r);
 
 /* Registration (1) and re-registration (11). */
 typedef struct doc_registration {
-  uint8_t tax_systems;  /* 1062, bit mask */
-  char ofd_inn[13];     /* 1017, "" for an autonomous KKT */
-  char ofd_name[513];   /* 1046 */
-  char kkt_serial[21];  /* 1013 */
-  bool marking;         /* 1290 bit: sells marked goods */
-  uint8_t ffd_version;  /* 1209: 4 = 1.2 */
-  uint32_t reason_mask; /* 1205 (11 only) */
+  uint8_t tax_systems;      /* 1062, bit mask */
+  char ofd_inn[13];         /* 1017, "" for an autonomous KKT */
+  char ofd_name[513];       /* 1046 */
+  char kkt_serial[21];      /* 1013 */
+  bool marking;             /* 1290 bit: sells marked goods */
+  uint8_t ffd_version;      /* 1209: 4 = 1.2 */
+  uint32_t reason_mask;     /* 1205 (11 only) */
+  uint16_t keys_valid_days; /* 1213, the FN's key resource (days); 0: left out */
 } doc_registration_t;
 
 /*
@@ -459,15 +463,15 @@ typedef struct doc_counters {
 ** shift (2, 3, 5, 6, 31 always; 21 when shift_number is not 0), 1209.
 **
 ** Registration (1/11): 1209 (r->ffd_version, 0 means 4), 1013, 1062, 1002,
-**   1290 (bit 8 when r->marking), 1017 and 1046 (not when autonomous; an
-**   online KKT without an OFD INN is DOC_ERR_MISSING), 1188, 1189, 1190,
-**   1205 (11 only).
+**   1056 and 1001 (both 0), 1290 (bit 8 when r->marking), 1017 and 1046
+**   (not when autonomous; an online KKT without an OFD INN is
+**   DOC_ERR_MISSING), 1188, 1189, 1190, 1213 (when not 0), 1205 (11 only).
 ** Shift open (2): 1188, 1189, FN flags 1050-1053 (when set), 1213 (when
 **   not 0). Shift close (5): 1118, 1111, 1097, 1098 (when 1097 > 0), 2104,
 **   flags, 1213, 1194 and 1157 (when given). State report (21): 1002 (when
 **   autonomous), 1097, 1116 and 1098 (when 1097 > 0), 2104, flags, 1213,
 **   1194 and 1157 (when given). FN close (6): 1097, 1098
-**   (when 1097 > 0), 2104.
+**   (when 1097 > 0), 2104, 1157 (when given: the FNS table 124 asks for it).
 */
 int doc_build_registration(const doc_header_t *h, const doc_registration_t *r, bool re,
                            uint8_t *buf, size_t cap, size_t *len);
@@ -500,14 +504,26 @@ int doc_build_receipt(const doc_header_t *h, const doc_receipt_t *r, bool correc
                       size_t cap, size_t *len);
 /*
 ** KM request (81) for one code: 1041, 2001 (h->number: the request's
-** number), 2114 (h->time), 2000, 2100, 2003, 1023, 2108 (when measure is
-** not 0: measured goods), 2102. Only fn_number, number and time of h are
-** used.
+** number), 2114 (h->time), 1018 (when h->user_inn is not ""), 2004 (the
+** item's check_result: the FN's tail bits), 2000, 2100, 2003, 1023, 2108
+** (when measure is not 0: measured goods), 1291 (a fraction), 2102. Only
+** fn_number, user_inn, number and time of h are used.
 ** Sale notification (82) for the marked lines of one receipt: 2002
 ** (h->number: the notification's number), 1012, 1041, 1037, 1018, 1040
-** (receipt_number: the document number of the receipt reported), 1054,
-** then one 2007 STLV per marked line {2000, 2110 (item km_status), 1023,
-** 2108 when measured}. DOC_ERR_MISSING when the receipt has no marked line.
+** (receipt_number: the document number of the receipt reported), 2040,
+** 1011 (when set), 1055, 1054, 2116 (r->notification_kind: 1 receipt, 2
+** correction receipt), then one 2007 STLV per marked line {2000, 2100,
+** 2110 (item km_status), 2106, 1023, 2108 when measured, 1291 for a
+** fraction, 2102, 1214, 1030, 1079, 1043, 1199, 1200 (the line's VAT, 0 at
+** 0 % and without VAT), 1222 and 1226 for an agent's line}.
+** DOC_ERR_MISSING when the receipt has no marked line.
+** The FNS tables of 81 (127), 82 (128) and 2007 (130) as a public FFD
+** dictionary transcribes them (chayleaf/coop-fd, facts only) also name
+** 2101 (product id) and 2115 (the code's 4-character check code) in 2007
+** [open]: how each is derived was not found, so they are not written.
+** The planned status 2003 is the 81's (and
+** this project's receipt line's, DOMAIN §3); the 82 carries the assigned
+** 2110, which is what the format's table asks.
 */
 int doc_build_km_request(const doc_header_t *h, const doc_item_t *item, uint8_t *buf, size_t cap,
                          size_t *len);

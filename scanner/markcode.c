@@ -164,29 +164,48 @@ static const char *const fix_names[MARKCODE_FIX__COUNT] = {
 /* Tables: characters and application identifiers                          */
 /* ---------------------------------------------------------------------- */
 
-/* GS1 character set 82: digits, letters and !"%&'()*+,-./:;<=>?_ (a table:
-** this test runs on every character of every scan). */
-static const uint8_t cs82[128] = {
-    ['!'] = 1, ['"'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1, ['*'] = 1,
-    ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1,  [':'] = 1, [';'] = 1, ['<'] = 1,
-    ['='] = 1, ['>'] = 1, ['?'] = 1, ['_'] = 1, ['0'] = 1,  ['1'] = 1, ['2'] = 1, ['3'] = 1,
-    ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,  ['9'] = 1, ['A'] = 1, ['B'] = 1,
-    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,  ['H'] = 1, ['I'] = 1, ['J'] = 1,
-    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1,  ['P'] = 1, ['Q'] = 1, ['R'] = 1,
-    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1,  ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,  ['f'] = 1, ['g'] = 1, ['h'] = 1,
-    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1,  ['n'] = 1, ['o'] = 1, ['p'] = 1,
-    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,  ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
+/* What each byte is, as bits: GS1 character set 82 (digits, letters and
+** !"%&'()*+,-./:;<=>?_), the base64 alphabet with '=', and whether the
+** fast pass takes it as it is (set 82 but for '<' and '&', which may begin
+** a GS written as text, <GS> or &#x1D;). A table: this runs on every
+** character of every scan. */
+enum {
+  CC_CS82 = 1,   /* GS1 character set 82                          */
+  CC_B64 = 2,    /* A-Z a-z 0-9 + / =                             */
+  CC_CLEAN = 4,  /* needs no cleaning: the fast pass copies it    */
+  CC_GS = 8,     /* the separator 0x1D                            */
+  CC_UPPER = 16, /* A-Z                                          */
+  CC_LOWER = 32, /* a-z                                          */
 };
-static bool is_cs82(char c) { return (unsigned char)c < 128 && cs82[(unsigned char)c]; }
+#define AN (CC_CS82 | CC_B64 | CC_CLEAN)
+#define UP (AN | CC_UPPER)
+#define LO (AN | CC_LOWER)
+#define PU (CC_CS82 | CC_CLEAN)
+static const uint8_t byte_class[256] = {
+    ['0'] = AN, ['1'] = AN, ['2'] = AN,      ['3'] = AN,      ['4'] = AN,     ['5'] = AN,
+    ['6'] = AN, ['7'] = AN, ['8'] = AN,      ['9'] = AN,      ['A'] = UP,     ['B'] = UP,
+    ['C'] = UP, ['D'] = UP, ['E'] = UP,      ['F'] = UP,      ['G'] = UP,     ['H'] = UP,
+    ['I'] = UP, ['J'] = UP, ['K'] = UP,      ['L'] = UP,      ['M'] = UP,     ['N'] = UP,
+    ['O'] = UP, ['P'] = UP, ['Q'] = UP,      ['R'] = UP,      ['S'] = UP,     ['T'] = UP,
+    ['U'] = UP, ['V'] = UP, ['W'] = UP,      ['X'] = UP,      ['Y'] = UP,     ['Z'] = UP,
+    ['a'] = LO, ['b'] = LO, ['c'] = LO,      ['d'] = LO,      ['e'] = LO,     ['f'] = LO,
+    ['g'] = LO, ['h'] = LO, ['i'] = LO,      ['j'] = LO,      ['k'] = LO,     ['l'] = LO,
+    ['m'] = LO, ['n'] = LO, ['o'] = LO,      ['p'] = LO,      ['q'] = LO,     ['r'] = LO,
+    ['s'] = LO, ['t'] = LO, ['u'] = LO,      ['v'] = LO,      ['w'] = LO,     ['x'] = LO,
+    ['y'] = LO, ['z'] = LO, ['+'] = AN,      ['/'] = AN,      ['='] = AN,     ['!'] = PU,
+    ['"'] = PU, ['%'] = PU, ['\''] = PU,     ['('] = PU,      [')'] = PU,     ['*'] = PU,
+    [','] = PU, ['-'] = PU, ['.'] = PU,      [':'] = PU,      [';'] = PU,     ['>'] = PU,
+    ['?'] = PU, ['_'] = PU, ['<'] = CC_CS82, ['&'] = CC_CS82, [0x1D] = CC_GS,
+};
+#undef AN
+#undef UP
+#undef LO
+#undef PU
+static bool is_cs82(char c) { return byte_class[(unsigned char)c] & CC_CS82; }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 static bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 static bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
-static bool is_base64(char c)
-{
-  return is_digit(c) || is_upper(c) || is_lower(c) || c == '+' || c == '/' || c == '=';
-}
+static bool is_base64(char c) { return byte_class[(unsigned char)c] & CC_B64; }
 
 static bool all_digits(const char *s, size_t n)
 {
@@ -464,28 +483,162 @@ static const gs1_ai_def_t gs1_ais[] = {
     {"91", "99", false, "X..90", 9100, 9900, 2, 0},
 };
 
-/* The row of the table for the `len`-digit AI at s, or NULL: a binary
-** search on the numeric keys for the last row that starts at or before it
-** (this runs for every field of every scan). */
+/* The rows of gs1_ais[] an AI may fall in, by its first two digits: GS1
+** fixes an AI's length by them (General Specifications, the AI ranges),
+** and the rows are sorted, so the two digits index a run of rows. This is
+** the perfect hash of the lookup: one index, then (only for the 4-digit
+** families) a short walk. Generated from gs1_ais[]; markcode_tables_check()
+** compares it with a binary search of the table for every AI there can be.
+** {first row, rows, digits of the AI}; rows 0: no AI starts so. */
+typedef struct ai_prefix {
+  uint8_t first, count, digits;
+} ai_prefix_t;
+
+static const ai_prefix_t ai_prefixes[100] = {
+    /* 00 */ {0, 1, 2},
+    {1, 1, 2},
+    {2, 1, 2},
+    {3, 1, 2},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    /* 10 */ {4, 1, 2},
+    {5, 1, 2},
+    {6, 1, 2},
+    {7, 1, 2},
+    {0, 0, 0},
+    {8, 1, 2},
+    {9, 1, 2},
+    {10, 1, 2},
+    {0, 0, 0},
+    {0, 0, 0},
+    /* 20 */ {11, 1, 2},
+    {12, 1, 2},
+    {13, 1, 2},
+    {14, 1, 3},
+    {15, 4, 3},
+    {19, 5, 3},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    /* 30 */ {24, 1, 2},
+    {25, 7, 4},
+    {32, 10, 4},
+    {42, 8, 4},
+    {50, 10, 4},
+    {60, 8, 4},
+    {68, 10, 4},
+    {78, 1, 2},
+    {0, 0, 0},
+    {79, 6, 4},
+    /* 40 */ {85, 4, 3},
+    {89, 8, 3},
+    {97, 8, 3},
+    {105, 31, 4},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    /* 50 */ {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    /* 60 */ {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    /* 70 */ {136, 27, 4},
+    {163, 8, 3},
+    {171, 23, 4},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    /* 80 */ {194, 24, 4},
+    {218, 3, 4},
+    {221, 1, 4},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    {0, 0, 0},
+    /* 90 */ {222, 1, 2},
+    {223, 1, 2},
+    {223, 1, 2},
+    {223, 1, 2},
+    {223, 1, 2},
+    {223, 1, 2},
+    {223, 1, 2},
+    {223, 1, 2},
+    {223, 1, 2},
+    {223, 1, 2},
+};
+
+/* The right-zero-padded number of the 2-4 digits at s ("91" = 9100), or
+** -1 if any is not a digit. */
+static int ai_key_of(const char *s, size_t len)
+{
+  int key = 0;
+  for (size_t i = 0; i < 4; i++) {
+    if (i < len && !is_digit(s[i])) return -1;
+    key = key * 10 + (i < len ? s[i] - '0' : 0);
+  }
+  return key;
+}
+
+/* The row of the table for the `len`-digit AI at s, or NULL (this runs for
+** every field of every scan). */
 static const gs1_ai_def_t *gs1_ai_find(const char *s, size_t len)
 {
-  if (len < 2 || len > 4) return NULL;
-  unsigned key = 0;
-  for (size_t i = 0; i < 4; i++) {
-    if (i < len && !is_digit(s[i])) return NULL;
-    key = key * 10 + (i < len ? (unsigned)(s[i] - '0') : 0);
-  }
+  if (len < 2 || len > 4 || !is_digit(s[0]) || !is_digit(s[1])) return NULL;
+  const ai_prefix_t *p = &ai_prefixes[(s[0] - '0') * 10 + (s[1] - '0')];
+  int key = ai_key_of(s, len);
+  if (p->digits != len || key < 0) return NULL;
+  for (const gs1_ai_def_t *d = &gs1_ais[p->first]; d < &gs1_ais[p->first + p->count]; d++)
+    if ((unsigned)key <= d->key_last) return (unsigned)key >= d->key ? d : NULL;
+  return NULL;
+}
+
+/* The same answer by a binary search of the whole table: the reference
+** markcode_tables_check() holds the index to. */
+static const gs1_ai_def_t *gs1_ai_search(const char *s, size_t len)
+{
+  int key = len >= 2 && len <= 4 ? ai_key_of(s, len) : -1;
+  if (key < 0) return NULL;
   size_t lo = 0, hi = sizeof gs1_ais / sizeof gs1_ais[0];
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (gs1_ais[mid].key <= key)
+    if (gs1_ais[mid].key <= (unsigned)key)
       lo = mid + 1;
     else
       hi = mid;
   }
   if (lo == 0) return NULL;
   const gs1_ai_def_t *d = &gs1_ais[lo - 1];
-  return d->len == len && key <= d->key_last ? d : NULL;
+  return d->len == len && (unsigned)key <= d->key_last ? d : NULL;
 }
 
 /* One parsed component of a value specification. */
@@ -601,11 +754,45 @@ static const char *const ai_roles[AI_KNOWN] = {
     "01", "21", "91", "92", "93", "8005", "3103", "17", "7003", "10", "240", "11",
 };
 
+/* The role of an AI, by its padded number (GS1's AIs are prefix-free, so
+** the number names one AI): a switch, checked against ai_roles[] by
+** markcode_tables_check(). */
+static int ai_id_of_key(int key)
+{
+  switch (key) {
+  case 100:
+    return AI_01;
+  case 2100:
+    return AI_21;
+  case 9100:
+    return AI_91;
+  case 9200:
+    return AI_92;
+  case 9300:
+    return AI_93;
+  case 8005:
+    return AI_8005;
+  case 3103:
+    return AI_3103;
+  case 1700:
+    return AI_17;
+  case 7003:
+    return AI_7003;
+  case 1000:
+    return AI_10;
+  case 2400:
+    return AI_240;
+  case 1100:
+    return AI_11;
+  default:
+    return AI_OTHER;
+  }
+}
+
 static int ai_id(const char *ai)
 {
-  for (int i = 0; i < AI_KNOWN; i++)
-    if (ai[0] == ai_roles[i][0] && strcmp(ai_roles[i], ai) == 0) return i;
-  return AI_OTHER;
+  size_t n = strlen(ai);
+  return n >= 2 && n <= 4 ? ai_id_of_key(ai_key_of(ai, n)) : AI_OTHER;
 }
 
 /* The length GS1 predefines for an AI of the table (no separator follows
@@ -716,6 +903,7 @@ static bool serial_length_usual(size_t len, bool crypto, bool mrp, bool short93)
 /* One field found in the working buffer. bare: digits with no AI text. */
 typedef struct element {
   char ai[5];
+  uint8_t alen;            /* digits of the AI (strlen of ai) */
   uint8_t id;              /* AI_01 … AI_OTHER */
   uint8_t fixed;           /* GS1's predefined value length, 0: a separator may follow */
   const gs1_ai_def_t *def; /* its row of the AI table (NULL when bare) */
@@ -725,14 +913,28 @@ typedef struct element {
   bool bare;
 } element_t;
 
+/* A run of the clean code between separators, as the fast pass saw it:
+** its bounds in the buffer and the AND of the class bits of its bytes
+** (byte_class[] below), so a field that ends a run is checked for a
+** character set without being read again. */
+typedef struct segment {
+  uint16_t start, end;
+  uint8_t all; /* byte_class bits every byte of the run has */
+  uint8_t any; /* byte_class bits some byte of the run has  */
+} segment_t;
+
 typedef struct work {
   char b[MARKCODE_MAX_INPUT + 1];       /* cleaned ASCII, GS = 0x1D       */
   uint16_t src[MARKCODE_MAX_INPUT + 1]; /* input offset of each b[i]    */
+  bool src_mapped;                      /* src[] holds the offsets; else b[i] is input[i + shift] */
+  uint16_t shift;
   size_t n;
   size_t raw_len;
   element_t el[MARKCODE_MAX_AIS];
   int nel;
   int internal_gs; /* separators inside the code after cleaning */
+  segment_t seg[MARKCODE_MAX_AIS];
+  int nseg; /* runs the fast pass summarised; 0 after the full clean */
 } work_t;
 
 static markcode_err_t fail(markcode_t *mc, markcode_err_t err, int at, const char *fmt, ...)
@@ -751,7 +953,11 @@ static markcode_err_t fail(markcode_t *mc, markcode_err_t err, int at, const cha
 
 /* Input offset of working position i (positions past the end map to the
 ** end of the input). */
-static int at(const work_t *w, size_t i) { return i < w->n ? (int)w->src[i] : (int)w->raw_len; }
+static int src_of(const work_t *w, size_t i)
+{
+  return w->src_mapped ? (int)w->src[i] : (int)(i + w->shift);
+}
+static int at(const work_t *w, size_t i) { return i < w->n ? src_of(w, i) : (int)w->raw_len; }
 
 /* Length of an AI string (2 to 4 characters): by hand, it is taken for
 ** every field of every scan. */
@@ -761,6 +967,9 @@ static size_t ai_len(const char *ai)
   while (ai[n] != '\0') n++;
   return n;
 }
+
+/* The length copy_str() leaves of a len-character string in cap bytes. */
+static size_t copied_len(size_t len, size_t cap) { return len < cap ? len : cap - 1; }
 
 /* Copy b[start..start+len) into dst (size cap) as a C string. */
 static void copy_str(char *dst, size_t cap, const char *s, size_t len)
@@ -925,49 +1134,101 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
 {
   w->n = 0;
   w->raw_len = len;
+  w->src_mapped = true;
+  w->nseg = 0;
   if (len > MARKCODE_MAX_INPUT)
     return fail(mc, MARKCODE_ERR_TOO_LONG, MARKCODE_MAX_INPUT, "%zu", len);
   markcode_err_t err = decode_to_ascii(mc, w, (const unsigned char *)input, len);
   return err ? err : tidy_ascii(mc, w);
 }
 
+/* The fast pass: one read of a scan that needs no cleaning (printable
+** characters of GS1's set 82 and single separators, perhaps after an AIM
+** prefix and leading separators, perhaps before one trailing separator:
+** what a 2D scanner sends). It leaves w and the fixes exactly as
+** clean_input() would, the offsets kept as one shift instead of a table,
+** and records the runs between separators with the class bits all their
+** bytes share, so splitting and the character-set checks need no second
+** read. Returns false, having changed nothing, for anything else: the
+** full clean then runs from the start. */
+static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_t len)
+{
+  if (len == 0 || len > MARKCODE_MAX_INPUT) return false;
+  size_t s = 0, e = len;
+  uint32_t fixes = 0;
+  if (len >= 3 && in[0] == ']' && (is_upper((char)in[1]) || is_lower((char)in[1])) && in[2] > ' ' &&
+      in[2] < 0x7F) {
+    fixes |= MARKCODE_FIX_AIM_PREFIX;
+    s = 3;
+  }
+  while (s < e && in[s] == MARKCODE_GS) {
+    fixes |= MARKCODE_FIX_GS_LEADING;
+    s++;
+  }
+  if (s == e) return false;
+  if (in[e - 1] == MARKCODE_GS) { /* in[s] is not one, so e - 1 > s */
+    fixes |= MARKCODE_FIX_GS_TRAILING;
+    if (in[--e - 1] == MARKCODE_GS) return false; /* a doubled one: the full clean says so */
+  }
+  /* Run by run: memchr finds the separator, then a loop without branches
+  ** gathers the class bits of the run's bytes. */
+  int nseg = 0, gs = 0;
+  for (size_t run = s;;) {
+    const unsigned char *sep = memchr(in + run, MARKCODE_GS, e - run);
+    size_t end = sep ? (size_t)(sep - in) : e;
+    uint8_t all = 0xFF, any = 0;
+    if (end == run) return false; /* a doubled separator: the full clean says so */
+    for (size_t k = run; k < end; k++) {
+      uint8_t c = byte_class[in[k]];
+      all &= c;
+      any |= c;
+    }
+    if (!(all & CC_CLEAN)) return false;
+    if (nseg < MARKCODE_MAX_AIS)
+      w->seg[nseg] = (segment_t){(uint16_t)(run - s), (uint16_t)(end - s), all, any};
+    nseg++;
+    if (!sep) break;
+    gs++;
+    run = end + 1;
+  }
+  w->nseg = nseg <= MARKCODE_MAX_AIS ? nseg : 0; /* more runs than fields: no summaries */
+  w->n = e - s;
+  memcpy(w->b, in + s, w->n);
+  w->b[w->n] = '\0';
+  w->raw_len = len;
+  w->src_mapped = false;
+  w->shift = (uint16_t)s;
+  w->internal_gs = gs;
+  mc->fixes |= fixes;
+  if (fixes & MARKCODE_FIX_AIM_PREFIX) {
+    memcpy(mc->aim, in, 3);
+    mc->aim[3] = '\0';
+  }
+  return true;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Stage 3: cutting a GS1 string into elements                             */
 /* ---------------------------------------------------------------------- */
 
-/* Append a field; def is its row of the AI table (looked up once, by the
-** caller that found the AI). */
-static bool add_element(work_t *w, const char *ai, const gs1_ai_def_t *def, size_t ai_at,
-                        size_t start, size_t len, bool bare)
+/* Append a field: the `alen`-digit AI ai (2-4 digits), def its row of the
+** AI table (looked up once, by the caller that found the AI). */
+static bool add_element(work_t *w, const char *ai, size_t alen, const gs1_ai_def_t *def,
+                        size_t ai_at, size_t start, size_t len)
 {
   if (w->nel >= MARKCODE_MAX_AIS) return false;
   element_t *e = &w->el[w->nel++];
-  copy_str(e->ai, sizeof e->ai, ai, ai_len(ai));
-  e->id = (uint8_t)ai_id(e->ai);
-  e->def = bare ? NULL : def;
-  e->fixed = bare ? 0 : predefined_length(def);
+  memcpy(e->ai, ai, alen);
+  e->ai[alen] = '\0';
+  e->alen = (uint8_t)alen;
+  e->id = (uint8_t)ai_id_of_key(ai_key_of(ai, alen));
+  e->def = def;
+  e->fixed = predefined_length(def);
   e->ai_at = (uint16_t)ai_at;
   e->start = (uint16_t)start;
   e->len = (uint16_t)len;
-  e->bare = bare;
+  e->bare = false;
   return true;
-}
-
-/* How many digits an AI starting with these two digits has: GS1 fixes it
-** by the first two (General Specifications, the AI ranges; every row of
-** gs1_ais[] agrees), 0 where no AI starts so. */
-static size_t ai_length_for_prefix(int p)
-{
-  static const struct {
-    uint8_t from, to, digits;
-  } ranges[] = {
-      {0, 3, 2},   {10, 17, 2}, {20, 22, 2}, {23, 25, 3}, {30, 30, 2},
-      {31, 36, 4}, {37, 37, 2}, {39, 39, 4}, {40, 42, 3}, {43, 43, 4},
-      {70, 70, 4}, {71, 71, 3}, {72, 72, 4}, {80, 82, 4}, {90, 99, 2},
-  };
-  for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
-    if (p >= ranges[i].from && p <= ranges[i].to) return ranges[i].digits;
-  return 0;
 }
 
 /* Read the AI at b[pos]: the 2, 3 or 4 digits that name a row of the GS1
@@ -976,11 +1237,9 @@ static size_t ai_length_for_prefix(int p)
 static size_t read_ai(const work_t *w, size_t pos, char ai[5], const gs1_ai_def_t **def)
 {
   if (pos + 2 > w->n || !is_digit(w->b[pos]) || !is_digit(w->b[pos + 1])) return 0;
-  size_t alen = ai_length_for_prefix((w->b[pos] - '0') * 10 + (w->b[pos + 1] - '0'));
+  size_t alen = ai_prefixes[(w->b[pos] - '0') * 10 + (w->b[pos + 1] - '0')].digits;
   if (alen == 0 || pos + alen > w->n) return 0;
-  for (size_t k = 2; k < alen; k++)
-    if (!is_digit(w->b[pos + k])) return 0;
-  if ((*def = gs1_ai_find(w->b + pos, alen)) == NULL) return 0;
+  if ((*def = gs1_ai_find(w->b + pos, alen)) == NULL) return 0; /* also: all digits */
   memcpy(ai, w->b + pos, alen);
   ai[alen] = '\0';
   return alen;
@@ -1020,7 +1279,7 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
       vlen = 0;
       while (start + vlen < w->n && w->b[start + vlen] != MARKCODE_GS) vlen++;
     }
-    if (!add_element(w, ai, def, pos, start, vlen, false))
+    if (!add_element(w, ai, alen, def, pos, start, vlen))
       return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, pos), "%.12s", w->b + pos);
     pos = start + vlen;
   }
@@ -1075,6 +1334,7 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
       if (r->nel >= MARKCODE_MAX_AIS) return false;
       element_t *e = &r->el[r->nel++];
       copy_str(e->ai, sizeof e->ai, sl->ai, alen);
+      e->alen = (uint8_t)alen;
       e->id = (uint8_t)ai_id(e->ai);
       e->def = bare ? NULL : gs1_ai_find(e->ai, alen);
       e->fixed = predefined_length(e->def);
@@ -1089,33 +1349,35 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
   return false;
 }
 
-/* Try every known layout on the separator-less string. On success the work
-** buffer is rewritten without separators and w->el holds the fields. */
-static bool gs1_restore(markcode_t *mc, work_t *w)
+/* Try every known layout on the separator-less string of w. On success
+** `out` holds the code without separators and its fields (w is left as it
+** was, so a failed attempt costs no copy back). */
+static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out)
 {
-  char s[MARKCODE_MAX_INPUT + 1];
-  uint16_t src[MARKCODE_MAX_INPUT + 1];
   bool must[MARKCODE_MAX_INPUT + 1];
   size_t n = 0;
-  memset(must, 0, sizeof must);
+  memset(must, 0, w->n + 1);
   for (size_t k = 0; k < w->n; k++) {
     if (w->b[k] == MARKCODE_GS) {
       must[n] = true;
       continue;
     }
-    s[n] = w->b[k];
-    src[n] = w->src[k];
+    out->b[n] = w->b[k];
+    out->src[n] = (uint16_t)src_of(w, k);
     n++;
   }
-  s[n] = '\0';
+  out->b[n] = '\0';
+  out->n = n;
+  out->raw_len = w->raw_len;
+  out->src_mapped = true;
+  out->nseg = 0;
+  out->internal_gs = w->internal_gs;
   for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++) {
-    restore_t r = {.s = s, .n = n, .must = must, .lay = &layouts[l], .nel = 0, .budget = 20000};
+    restore_t r = {
+        .s = out->b, .n = n, .must = must, .lay = &layouts[l], .nel = 0, .budget = 20000};
     if (!restore_from(&r, 0, 0)) continue;
-    memcpy(w->b, s, n + 1);
-    memcpy(w->src, src, n * sizeof src[0]);
-    w->n = n;
-    memcpy(w->el, r.el, (size_t)r.nel * sizeof r.el[0]);
-    w->nel = r.nel;
+    memcpy(out->el, r.el, (size_t)r.nel * sizeof r.el[0]);
+    out->nel = r.nel;
     mc->layout = layouts[l].name;
     /* Only a separator we had to invent is a restoration. */
     int fields_needing_gs = 0;
@@ -1156,7 +1418,7 @@ static markcode_err_t gs1_split_brackets(markcode_t *mc, work_t *w)
       }
       end++;
     }
-    if (!add_element(w, ai, def, pos, start, end - start, false))
+    if (!add_element(w, ai, strlen(ai), def, pos, start, end - start))
       return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, pos), "%.12s", w->b + pos);
     pos = end;
   }
@@ -1171,13 +1433,16 @@ static markcode_err_t gs1_split_brackets(markcode_t *mc, work_t *w)
 int markcode_gs1_check_ok(const char *d, size_t n)
 {
   if (n < 2) return 0;
-  int sum = 0;
+  /* Weights 3, 1, 3, … from the digit before the check digit leftwards:
+  ** digit i weighs 3 when n - 2 - i is even. */
+  unsigned sum = 0, bad = 0, odd = (unsigned)(n & 1);
   for (size_t i = 0; i + 1 < n; i++) {
-    if (!is_digit(d[i])) return 0;
-    int v = d[n - 2 - i] - '0';
-    sum += (i % 2 == 0) ? 3 * v : v;
+    unsigned v = (unsigned)(unsigned char)d[i] - '0';
+    bad |= v > 9;
+    sum += ((unsigned)i & 1) == odd ? 3 * v : v;
   }
-  return is_digit(d[n - 1]) && (10 - sum % 10) % 10 == d[n - 1] - '0';
+  unsigned check = (unsigned)(unsigned char)d[n - 1] - '0';
+  return !bad && check <= 9 && (10 - sum % 10) % 10 == check;
 }
 
 static bool valid_date(const char *v, bool with_time)
@@ -1224,14 +1489,40 @@ static void set_1162(markcode_t *mc, uint16_t type, const char *gtin, size_t gti
 static bool caps_damaged(const char *v, size_t n)
 {
   size_t up = 0, low = 0;
-  for (size_t k = 0; k < n; k++) {
-    up += is_upper(v[k]);
-    low += is_lower(v[k]);
+  for (size_t k = 0; k < n; k++) { /* branch-free: the compiler vectorises it */
+    up += (unsigned char)(v[k] - 'A') < 26;
+    low += (unsigned char)(v[k] - 'a') < 26;
   }
   return up + low >= 8 && (up == 0 || low == 0);
 }
 
-static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
+/* What the rules need to know of a crypto tail (AI 92 after 91): the
+** offset of its first character outside base64 ('=' allowed only in the
+** last two places), its length if none, and whether Caps Lock destroyed
+** its case. The full path reads it here; the fast path knows it from the
+** run's class bits. */
+typedef struct tail_scan {
+  size_t bad;
+  bool caps;
+} tail_scan_t;
+
+static tail_scan_t tail_scan(const char *v, size_t n)
+{
+  tail_scan_t ts = {n, false};
+  for (size_t i = 0; i < n; i++)
+    if (!is_base64(v[i]) || (v[i] == '=' && i + 2 < n)) {
+      ts.bad = i;
+      break;
+    }
+  ts.caps = caps_damaged(v, n);
+  return ts;
+}
+
+static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
+                                 const element_t *const known[AI_KNOWN], bool mrp_bare,
+                                 const tail_scan_t *ts);
+
+static markcode_err_t gs1_validate(markcode_t *mc, const work_t *w)
 {
   const char *b = w->b;
   if (w->nel == 0 || w->el[0].id != AI_01) return fail(mc, MARKCODE_ERR_UNKNOWN_FORMAT, 0, NULL);
@@ -1300,7 +1591,20 @@ static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
     if (e->id == AI_7003 && !valid_date(b + e->start, true))
       return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->start), "%s", e->ai);
   }
+  tail_scan_t ts = {0, false};
+  if (known[AI_91] && known[AI_92]) ts = tail_scan(b + known[AI_92]->start, known[AI_92]->len);
+  return gs1_finish(mc, w, known, mrp_bare, &ts);
+}
 
+/* The rules of a marking code over fields GS1's rules accepted (21 with
+** any tail; 91 of 4, 92 of 44/88 whose scan is ts, 93 of 4), the family
+** notes, then every derived field. Shared by the full and the fast path. */
+static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
+                                 const element_t *const known[AI_KNOWN], bool mrp_bare,
+                                 const tail_scan_t *ts)
+{
+  const char *b = w->b;
+  const element_t *gtin = &w->el[0];
   const element_t *serial = known[AI_21], *key = known[AI_91], *t92 = known[AI_92];
   const element_t *t93 = known[AI_93], *mrp = known[AI_8005];
 
@@ -1320,13 +1624,10 @@ static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
   if (t92 && key) {
     if (t92->len != 44 && t92->len != 88)
       return fail(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, t92->start), "92 → %u", t92->len);
-    for (size_t i = 0; i < t92->len; i++) {
-      char c = b[t92->start + i];
-      if (!is_base64(c) || (c == '=' && i + 2 < t92->len))
-        return fail(mc, MARKCODE_ERR_TAIL_CHARSET, at(w, t92->start + i), "%c", c);
-    }
-    if (caps_damaged(b + t92->start, t92->len))
-      return fail(mc, MARKCODE_ERR_CAPS_LOCK, at(w, t92->start), NULL);
+    if (ts->bad < t92->len)
+      return fail(mc, MARKCODE_ERR_TAIL_CHARSET, at(w, t92->start + ts->bad), "%c",
+                  b[t92->start + ts->bad]);
+    if (ts->caps) return fail(mc, MARKCODE_ERR_CAPS_LOCK, at(w, t92->start), NULL);
   }
   if (t92 && !key && !(mrp || mrp_bare))
     return fail(mc, MARKCODE_ERR_KEY_LENGTH, at(w, t92->ai_at), "0");
@@ -1371,13 +1672,13 @@ static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
     const element_t *e = &w->el[k];
     if (!e->bare) {
       markcode_ai_t *a = &mc->ais[mc->ai_count++];
-      copy_str(a->ai, sizeof a->ai, e->ai, ai_len(e->ai));
+      memcpy(a->ai, e->ai, e->alen + 1u);
       copy_str(a->value, sizeof a->value, b + e->start, e->len);
     }
     /* Canonical form: a separator after every field whose length GS1 does
     ** not predefine, except the last. */
     if (k > 0 && w->el[k - 1].fixed == 0) mc->normalized[o++] = MARKCODE_GS;
-    size_t alen = e->bare ? 0 : ai_len(e->ai);
+    size_t alen = e->bare ? 0 : e->alen;
     memcpy(mc->normalized + o, e->ai, alen);
     o += alen;
     memcpy(mc->normalized + o, b + e->start, e->len);
@@ -1412,21 +1713,21 @@ static markcode_err_t gs1_validate(markcode_t *mc, work_t *w)
   memcpy(mc->tag1163_value, mc->ki, kl + 1);
   /* [likely] 1162: "DM", GTIN as 48-bit integer, serial; tobacco adds MRP. */
   char s1162[sizeof mc->serial + sizeof mc->mrp];
-  size_t sl = strlen(mc->serial), ml = strlen(mc->mrp);
+  size_t sl = serial ? copied_len(serial->len, sizeof mc->serial) : 0;
+  size_t ml = mrp ? copied_len(mrp->len, sizeof mc->mrp) : 0;
   memcpy(s1162, mc->serial, sl);
   memcpy(s1162 + sl, mc->mrp, ml);
   set_1162(mc, 0x444D, mc->gtin, 14, s1162, sl + ml);
   return MARKCODE_OK;
 }
 
-/* Restore separators by the layouts and validate the result. On failure
-** *w and the fixes are as they were. */
-static bool gs1_try_layouts(markcode_t *mc, work_t *w)
+/* Restore separators by the layouts and validate the result. w is never
+** changed; on failure the fixes are as they were. */
+static bool gs1_try_layouts(markcode_t *mc, const work_t *w)
 {
-  work_t saved = *w;
+  work_t restored;
   uint32_t fixes = mc->fixes;
-  if (gs1_restore(mc, w) && gs1_validate(mc, w) == MARKCODE_OK) return true;
-  *w = saved;
+  if (gs1_restore(mc, w, &restored) && gs1_validate(mc, &restored) == MARKCODE_OK) return true;
   mc->fixes = fixes;
   mc->layout = "";
   return false;
@@ -1440,6 +1741,88 @@ static bool separators_delimit(const work_t *w)
   for (int k = 0; k + 1 < w->nel; k++)
     if (w->el[k].fixed == 0) return true;
   return false;
+}
+
+/* The N of a value specification that is one "X..N" component (text of
+** GS1's set 82, 1 to N characters: 21, 91-99, 10, 240), else 0. */
+static unsigned spec_text_max(const char *spec)
+{
+  if (spec[0] != 'X' || spec[1] != '.' || spec[2] != '.') return 0;
+  unsigned n = 0;
+  const char *p = spec + 3;
+  while (is_digit(*p)) n = n * 10 + (unsigned)(*p++ - '0');
+  return *p == '\0' ? n : 0;
+}
+
+/*
+** The fast path of a clean GS1 code whose separators delimit its fields
+** (nearly every scan from a 2D scanner; w filled by fast_clean()): cut
+** along the runs the fast pass recorded, check a field that ends its run
+** by the run's class bits (the AIs and fixed fields before it in the run
+** are digits, which every class holds), the rest by their AI's
+** specification, then gs1_finish() as the full path does. It accepts only
+** what the full path would accept at its first reading, with the same
+** fields; it returns false whenever anything needs more (an error, whose
+** position and the layouts' second chance are the full path's; an AI no
+** marking code gives a role; a serial of a length no family uses, which
+** the full path offers to the layouts), and the caller then runs the full
+** path on the same w.
+*/
+static bool gs1_fast(markcode_t *mc, work_t *w)
+{
+  const char *b = w->b;
+  uint8_t run_class[MARKCODE_MAX_AIS]; /* of the run an element ends, else 0 */
+  uint8_t run_any[MARKCODE_MAX_AIS];   /* likewise, the bits some byte of it has */
+  if (w->nseg == 0) return false;
+  w->nel = 0;
+  size_t pos = 0;
+  for (int r = 0; r < w->nseg;) {
+    const segment_t *sg = &w->seg[r];
+    char ai[5];
+    const gs1_ai_def_t *def = NULL;
+    size_t alen = read_ai(w, pos, ai, &def);
+    if (alen == 0) return false;
+    size_t start = pos + alen, vlen = def->fixed ? def->fixed : sg->end - start;
+    if (start + vlen > sg->end || !add_element(w, ai, alen, def, pos, start, vlen)) return false;
+    pos = start + vlen;
+    run_class[w->nel - 1] = pos == sg->end ? sg->all : 0;
+    run_any[w->nel - 1] = pos == sg->end ? sg->any : 0xFF;
+    if (pos == sg->end && ++r < w->nseg) pos = w->seg[r].start;
+  }
+  if (!separators_delimit(w)) return false;
+  const element_t *known[AI_KNOWN] = {0};
+  const element_t *gtin = &w->el[0];
+  if (gtin->id != AI_01 || gtin->len != 14 || !all_digits(b + gtin->start, 14) ||
+      !markcode_gs1_check_ok(b + gtin->start, 14))
+    return false;
+  for (int k = 0; k < w->nel; k++) {
+    const element_t *e = &w->el[k];
+    if (e->id == AI_OTHER || known[e->id] || e->len == 0) return false;
+    known[e->id] = e;
+    if (k == 0) continue;
+    unsigned text_max = spec_text_max(e->def->spec);
+    size_t off;
+    if (text_max && run_class[k]) {
+      if (!(run_class[k] & CC_CS82) || e->len > text_max) return false;
+    } else if (spec_check(e->def->spec, b + e->start, e->len, &off) != SPEC_OK) {
+      return false;
+    }
+    if (e->id == AI_7003 && !valid_date(b + e->start, true)) return false;
+  }
+  tail_scan_t ts = {0, false};
+  const element_t *t92 = known[AI_92];
+  if (known[AI_91] && t92) {
+    int k = (int)(t92 - w->el);
+    if (!(run_class[k] & CC_B64)) return false;
+    if (t92->len > 2 && memchr(b + t92->start, '=', t92->len - 2u)) return false;
+    ts.bad = t92->len;
+    /* Letters of both cases: Caps Lock did nothing (the count only when
+    ** one case is missing). */
+    ts.caps = (run_any[k] & (CC_UPPER | CC_LOWER)) != (CC_UPPER | CC_LOWER) &&
+              caps_damaged(b + t92->start, t92->len);
+  }
+  return gs1_finish(mc, w, known, false, &ts) == MARKCODE_OK &&
+         !(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL);
 }
 
 /*
@@ -1474,11 +1857,9 @@ static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
   if (err == MARKCODE_OK) {
     if (!(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL) || layouts_tried) return MARKCODE_OK;
     markcode_t as_read = *mc; /* the reading GS1's rules gave, kept if no layout does better */
-    work_t w_as_read = *w;
     mc->fixes = fixes0;
     if (gs1_try_layouts(mc, w) && !(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL)) return MARKCODE_OK;
     *mc = as_read;
-    *w = w_as_read;
     return MARKCODE_OK;
   }
 
@@ -1631,15 +2012,23 @@ static markcode_err_t parse_plain(markcode_t *mc, work_t *w)
 /* Stage 2 and the entry point                                             */
 /* ---------------------------------------------------------------------- */
 
+/* Is the clean code a GS1 element string: 01 and 14 digits, but not a
+** 29-character tobacco pack whose GTIN happens to start with 01? */
+static bool gs1_shaped(const work_t *w)
+{
+  const char *b = w->b;
+  size_t n = w->n;
+  return n >= 16 && b[0] == '0' && b[1] == '1' && all_digits(b + 2, 14) &&
+         !(n == 29 && w->internal_gs == 0 && !markcode_gs1_check_ok(b + 2, 14) &&
+           markcode_gs1_check_ok(b, 14));
+}
+
 static markcode_err_t classify(markcode_t *mc, work_t *w)
 {
   const char *b = w->b;
   size_t n = w->n;
   if (b[0] == '(' && n > 4 && is_digit(b[1]) && is_digit(b[2])) return parse_gs1(mc, w, true);
-  if (n >= 16 && b[0] == '0' && b[1] == '1' && all_digits(b + 2, 14) &&
-      !(n == 29 && w->internal_gs == 0 && !markcode_gs1_check_ok(b + 2, 14) &&
-        markcode_gs1_check_ok(b, 14)))
-    return parse_gs1(mc, w, false);
+  if (gs1_shaped(w)) return parse_gs1(mc, w, false);
   if (n >= 3 && memcmp(b, "RU-", 3) == 0) {
     if (n > 21) return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, 20), "%.16s", b + 20);
     return parse_fur(mc, w);
@@ -1670,20 +2059,40 @@ static void clear_derived(markcode_t *mc)
   mc->tag1162_len = 0;
 }
 
-markcode_err_t markcode_parse(markcode_t *mc, const char *input, size_t len)
+/* The outcome as at the start of a parse, but for the fixes given. */
+static void reset_outcome(markcode_t *mc, uint32_t fixes)
 {
-  /* Reset only the small fields; the big buffers are written as filled. */
   mc->err = MARKCODE_OK;
   mc->err_at = -1;
   mc->err_detail[0] = '\0';
-  mc->fixes = 0;
-  mc->aim[0] = '\0';
+  mc->fixes = fixes;
   mc->layout = "";
   clear_derived(mc);
+}
+
+/* The whole parse; `fast`: try the fast pass and the fast GS1 path first
+** (markcode_parse), else the full stages alone (markcode_parse_full). */
+static markcode_err_t parse(markcode_t *mc, const char *input, size_t len, bool fast)
+{
+  /* Reset only the small fields; the big buffers are written as filled. */
+  mc->aim[0] = '\0';
+  reset_outcome(mc, 0);
+  if (!input) {
+    input = "";
+    len = 0;
+  }
 
   work_t w;
-  markcode_err_t err = clean_input(mc, &w, input ? input : "", input ? len : 0);
-  if (err == MARKCODE_OK) err = classify(mc, &w);
+  markcode_err_t err;
+  if (fast && fast_clean(mc, &w, (const unsigned char *)input, len)) {
+    uint32_t fixes = mc->fixes;
+    if (gs1_shaped(&w) && gs1_fast(mc, &w)) return MARKCODE_OK;
+    reset_outcome(mc, fixes);
+    err = classify(mc, &w);
+  } else {
+    err = clean_input(mc, &w, input, len);
+    if (err == MARKCODE_OK) err = classify(mc, &w);
+  }
   if (err == MARKCODE_OK) {
     /* A first attempt that failed before a layout rescued it leaves its
     ** error behind; the outcome is what counts. */
@@ -1694,6 +2103,16 @@ markcode_err_t markcode_parse(markcode_t *mc, const char *input, size_t len)
     clear_derived(mc);
   }
   return err;
+}
+
+markcode_err_t markcode_parse(markcode_t *mc, const char *input, size_t len)
+{
+  return parse(mc, input, len, true);
+}
+
+markcode_err_t markcode_parse_full(markcode_t *mc, const char *input, size_t len)
+{
+  return parse(mc, input, len, false);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1722,6 +2141,8 @@ static size_t spec_fixed_total(const char *spec)
   return total;
 }
 
+static bool message_templates_ok(void);
+
 int markcode_tables_check(void)
 {
   size_t n = sizeof gs1_ais / sizeof gs1_ais[0];
@@ -1734,7 +2155,7 @@ int markcode_tables_check(void)
         d->key_last < d->key)
       return (int)i + 1;
     if (i > 0 && d->key <= gs1_ais[i - 1].key_last) return (int)i + 1; /* sorted, disjoint */
-    if (ai_length_for_prefix((d->first[0] - '0') * 10 + (d->first[1] - '0')) != len)
+    if (ai_prefixes[(d->first[0] - '0') * 10 + (d->first[1] - '0')].digits != len)
       return (int)i + 1;
     if (d->fixed != (d->predefined ? spec_fixed_total(d->spec) : 0)) return (int)i + 1;
     if (gs1_ai_find(d->first, len) != d || (d->last && gs1_ai_find(d->last, len) != d))
@@ -1744,6 +2165,21 @@ int markcode_tables_check(void)
     for (int k = 0; k < layouts[l].nslots; k++)
       if (gs1_ai_find(layouts[l].slots[k].ai, ai_len(layouts[l].slots[k].ai)) == NULL)
         return -(int)l - 1;
+  /* The index and the role switch against the plain searches, for every
+  ** AI there can be: every string of 2, 3 and 4 digits (a padded number
+  ** names one AI, not one string: "9100" is no AI, "91" is). */
+  for (size_t len = 2; len <= 4; len++)
+    for (int v = 0; v < (len == 2 ? 100 : len == 3 ? 1000 : 10000); v++) {
+      char ai[5];
+      snprintf(ai, sizeof ai, "%0*d", (int)len, v);
+      if (gs1_ai_find(ai, len) != gs1_ai_search(ai, len)) return MARKCODE_TABLES_BAD_INDEX;
+      if (gs1_ai_search(ai, len) == NULL) continue; /* roles are asked of AIs only */
+      int role = AI_OTHER;
+      for (int r = 0; r < AI_KNOWN; r++)
+        if (strcmp(ai_roles[r], ai) == 0) role = r;
+      if (ai_id(ai) != role) return MARKCODE_TABLES_BAD_ROLE;
+    }
+  if (!message_templates_ok()) return MARKCODE_TABLES_BAD_MESSAGE;
   return 0;
 }
 
@@ -1768,22 +2204,63 @@ const char *markcode_fix_name(markcode_fix_t fix)
   return NULL;
 }
 
+/* Append n bytes of s at *o in buf (size bytes), as snprintf would: what
+** does not fit is dropped, room is kept for the NUL. */
+static void message_put(char *buf, size_t size, size_t *o, const char *s, size_t n)
+{
+  size_t room = *o < size - 1 ? size - 1 - *o : 0;
+  memcpy(buf + *o, s, n < room ? n : room);
+  *o += n < room ? n : room;
+}
+
 const char *markcode_message(const markcode_t *mc, markcode_lang_t lang, char *buf, size_t size)
 {
   if (!buf || size == 0) return buf;
   markcode_err_t err = mc ? mc->err : MARKCODE_ERR_EMPTY;
   if ((unsigned)err >= MARKCODE_ERR__COUNT) err = MARKCODE_ERR_UNKNOWN_FORMAT;
   const char *tmpl = lang == MARKCODE_LANG_EN ? err_table[err].en : err_table[err].ru;
-  /* Templates come from the constant table above, never from input. */
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-#endif
-  snprintf(buf, size, tmpl, mc ? mc->err_detail : "");
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+  const char *detail = mc ? mc->err_detail : "";
+  /* A template holds at most one "%s" and no other '%' (the table check
+  ** holds it to that), so the detail goes in by hand: what snprintf would
+  ** write, without its cost (a bulk parse writes a message per refusal). */
+  const char *hole = strstr(tmpl, "%s");
+  size_t o = 0;
+  if (hole) {
+    message_put(buf, size, &o, tmpl, (size_t)(hole - tmpl));
+    message_put(buf, size, &o, detail, strlen(detail));
+    tmpl = hole + 2;
+  }
+  message_put(buf, size, &o, tmpl, strlen(tmpl));
+  buf[o] = '\0';
   return buf;
+}
+
+/* Does every message template hold at most one "%s" and no other '%'? */
+static bool message_templates_ok(void)
+{
+  for (int e = 0; e < MARKCODE_ERR__COUNT; e++)
+    for (int l = 0; l < 2; l++) {
+      const char *t = l ? err_table[e].en : err_table[e].ru, *pct = strchr(t, '%');
+      if (pct && (pct[1] != 's' || strchr(pct + 2, '%'))) return false;
+    }
+  return true;
+}
+
+int markcode_same(const markcode_t *a, const markcode_t *b)
+{
+  if (a->err != b->err || a->err_at != b->err_at || strcmp(a->err_detail, b->err_detail) ||
+      a->kind != b->kind || a->fixes != b->fixes || strcmp(a->aim, b->aim) ||
+      strcmp(a->layout, b->layout) || strcmp(a->gtin, b->gtin) || strcmp(a->serial, b->serial) ||
+      strcmp(a->key, b->key) || strcmp(a->tail, b->tail) || strcmp(a->mrp, b->mrp) ||
+      strcmp(a->ki, b->ki) || a->normalized_len != b->normalized_len ||
+      memcmp(a->normalized, b->normalized, a->normalized_len) || a->ai_count != b->ai_count ||
+      a->type2100 != b->type2100 || a->tag1163 != b->tag1163 ||
+      strcmp(a->tag1163_value, b->tag1163_value) || a->tag1162_len != b->tag1162_len ||
+      memcmp(a->tag1162, b->tag1162, a->tag1162_len))
+    return 0;
+  for (int k = 0; k < a->ai_count; k++)
+    if (strcmp(a->ais[k].ai, b->ais[k].ai) || strcmp(a->ais[k].value, b->ais[k].value)) return 0;
+  return 1;
 }
 
 const char *markcode_ai_value(const markcode_t *mc, const char *ai)

@@ -140,6 +140,21 @@ typedef struct markcode {
 */
 markcode_err_t markcode_parse(markcode_t *out, const char *input, size_t len);
 
+/*
+** The same parse without its fast path: every stage run in full (the
+** cleaning, the classification, the cut, the validation). markcode_parse()
+** first reads a clean scan once and takes a GS1 code whose separators
+** delimit its fields straight through, falling back to these stages for
+** anything else; both must give the same markcode_t on every input. For
+** the tests and the fuzzer that hold them to it.
+*/
+markcode_err_t markcode_parse_full(markcode_t *out, const char *input, size_t len);
+
+/* Do two parses agree in every field the contract shows (outcome, error
+** and position, kind, fixes, AIM, layout, every string, the AIs, the tags)?
+** Bytes past a string's end are not compared. */
+int markcode_same(const markcode_t *a, const markcode_t *b);
+
 /* The stable string code of an error, e.g. "gtin_check_digit". */
 const char *markcode_err_code(markcode_err_t err);
 
@@ -163,7 +178,14 @@ const char *markcode_ai_value(const markcode_t *mc, const char *ai);
 ** table against its derived columns (search keys, AI length, predefined
 ** value length), their order, and every layout's AIs against the table.
 ** Returns 0, or the 1-based row of the first bad AI row, or minus the
-** 1-based index of a layout naming an AI the table lacks. For tests. */
+** 1-based index of a layout naming an AI the table lacks, or
+** MARKCODE_TABLES_BAD_INDEX when the two-digit index of the table, or
+** MARKCODE_TABLES_BAD_ROLE when the switch naming the AIs a marking code
+** uses, disagrees with a plain search for some 2-4 digit AI, or
+** MARKCODE_TABLES_BAD_MESSAGE. For tests. */
+#define MARKCODE_TABLES_BAD_INDEX   10000
+#define MARKCODE_TABLES_BAD_ROLE    10001
+#define MARKCODE_TABLES_BAD_MESSAGE 10002 /* a message template with a '%' other than one %s */
 int markcode_tables_check(void);
 
 /* GS1 mod-10 check digit test over a digit string of length n (n >= 2). */

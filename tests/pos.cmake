@@ -25,6 +25,9 @@ set_tests_properties(cli_cache PROPERTIES TIMEOUT 180)
 add_library(kassa_till_fixture STATIC support/till_fixture.c)
 target_link_libraries(kassa_till_fixture PUBLIC kassa_pos kassa_test_support)
 kassa_unit_test(test_till SOURCES unit/test_till.c LIBS kassa_pos kassa_till_fixture)
+# A power cut that takes the basket's and the cache's unflushed commits (issue 20).
+kassa_unit_test(test_power_cut SOURCES unit/test_power_cut.c LIBS kassa_pos kassa_till_fixture)
+set_tests_properties(test_power_cut PROPERTIES TIMEOUT 60)
 # A receipt in one call, the keys of safe retries and the local module's
 # sold-goods table on the same register, without a network.
 kassa_unit_test(test_full_receipt SOURCES unit/test_full_receipt.c
@@ -37,6 +40,9 @@ add_test(NAME cli_accept COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 kassa_fuzz_target(fuzz_utd SOURCE fuzz/fuzz_utd.c LIBS kassa_pos
                   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/utd)
+# `kassa code parse`'s direct JSON writer against jansson's output (issue 20).
+kassa_fuzz_target(fuzz_markcode_json SOURCE fuzz/fuzz_markcode_json.c LIBS kassa_pos
+                  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/markcode)
 # Remarking labels (pos/print/label.h) read back by scanner/image.h.
 kassa_unit_test(test_label SOURCES unit/test_label.c LIBS kassa_pos m)
 set_tests_properties(test_label PROPERTIES TIMEOUT 120)
@@ -75,6 +81,23 @@ add_test(NAME cli_reports COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integratio
                                    $<TARGET_FILE:kassa> ${KASSA_REPORTS_OPERATOR}
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(cli_reports PROPERTIES TIMEOUT 120)
+# The same day through `kassa serve`: reports, cash, corrections, copies, the
+# FN close and replacement over HTTP (needs kassa-operator for the delivery).
+if(TARGET kassa-operator)
+  add_test(NAME serve_office COMMAND python3
+           ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_api_office.py $<TARGET_FILE:kassa>
+           $<TARGET_FILE:kassa-operator> WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(serve_office PROPERTIES TIMEOUT 180)
+endif()
+# Fractions, prepayment and credit settlements, agents, corrections by every
+# form (issue 16), delivered to kassa-operator and read back as TLV.
+if(TARGET kassa-operator)
+  add_test(NAME cli_settlements
+           COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_settlements.py
+                   $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(cli_settlements PROPERTIES TIMEOUT 180)
+endif()
 # A shop's year on the injected clock, shortened to 14 working days here
 # (`make year` runs 365: about 2 minutes here).
 if(TARGET kassa-operator)
@@ -217,13 +240,13 @@ set_tests_properties(permissive PROPERTIES TIMEOUT 240)
 
 # The contract (docs/openapi.yaml, OpenAPI 3.1): validated by an npm
 # validator, every route of api.c and lm.c documented, and every answer the
-# HTTP API tests receive (test_api, test_serve_background and the three
-# drop-in tests) checked against it. They record their exchanges
+# HTTP API tests receive (test_api, test_serve_background, the three
+# drop-in tests and test_api_office) checked against it. They record their exchanges
 # into build/contract/ (KASSA_CONTRACT_RECORD); the contract test requires
 # them (a fixture), so `ctest -R contract` runs them first.
 file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/contract)
 foreach(recording serve_api serve_background serve_lm_manual serve_frontend_receipt
-                  serve_atol_tasks)
+                  serve_atol_tasks serve_office)
   set_property(TEST ${recording} APPEND PROPERTY ENVIRONMENT
                KASSA_CONTRACT_RECORD=${CMAKE_BINARY_DIR}/contract/${recording}.jsonl)
   set_property(TEST ${recording} APPEND PROPERTY FIXTURES_SETUP contract_records)

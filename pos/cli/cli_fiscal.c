@@ -24,12 +24,14 @@
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
 #include "fiscal/tlv.h"
-#include "common/errtab.h"
 #include "pos/cli/cli.h"
 #include "pos/print/print.h"
 #include "pos/print/receipt.h"
+#include "pos/till/correction.h"
 #include "pos/till/drawer.h"
 #include "pos/till/fiscal_text.h"
+#include "pos/till/office.h"
+#include "pos/till/sale.h"
 #include "pos/till/till.h"
 
 #include <jansson.h>
@@ -569,6 +571,7 @@ static const char cash_usage[] =
 static const char correction_usage[] =
     "usage: kassa correction --operation income|refund --cash N --cashless N --vat RATE\n"
     "                        --reason TEXT [--order NUMBER --date YYYY-MM-DD]\n"
+    "                        [--prepaid N] [--credit N] [--other N] [--method M]\n"
     "                        [--cashier NAME] [--json]\n"
     "\n"
     "A correction receipt (document 31) for a settlement the till did not register\n"
@@ -576,13 +579,12 @@ static const char correction_usage[] =
     "Amounts in kopecks. RATE as written: 22, 22/122, 20, 20/120, 10, 10/110, 7, 7/107,\n"
     "5, 5/105, 0, none. --order and --date: a correction by the tax authority's order\n"
     "(1173 = 1, 1179 the order, 1178 the day corrected); without them it is on the\n"
-    "register's own initiative (1173 = 0), dated --date or today.\n";
-
-static const char *op_name(int op)
-{
-  static const char *const names[5] = {"", "sale", "sale_return", "purchase", "purchase_return"};
-  return op >= 1 && op <= 4 ? names[op] : "";
-}
+    "register's own initiative (1173 = 0), dated --date or today.\n"
+    "--prepaid (1215, an earlier prepayment offset), --credit (1216) and --other\n"
+    "(1217, counter-provision) are the other payment forms, in kopecks; the line's\n"
+    "settlement method (1214) is --method (as for `kassa sale pay`) or, without it,\n"
+    "credit when --credit is the whole amount, partial-credit when it is a part,\n"
+    "else full.\n";
 
 static const char *op_words(int op)
 {
@@ -595,31 +597,6 @@ static void rub(uint64_t kopecks, char *out, size_t size)
 {
   snprintf(out, size, "%llu.%02llu", (unsigned long long)(kopecks / 100),
            (unsigned long long)(kopecks % 100));
-}
-
-/* One operation's counters as JSON. */
-static json_t *op_json(const doc_op_totals_t *o)
-{
-  json_t *vat = json_array();
-  for (size_t i = 0; vat && i < doc_vat_rate_count(); i++) {
-    const doc_vat_rate_t *v = doc_vat_rate_at(i);
-    if (o->vat_present & (1u << v->value))
-      json_array_append_new(vat, json_pack("{s:i,s:s,s:I}", "vat", v->value, "label", v->sum_label,
-                                           "sum", (json_int_t)o->vat[v->value]));
-  }
-  return json_pack("{s:I,s:I,s:I,s:I,s:o}", "count", (json_int_t)o->count, "total",
-                   (json_int_t)o->total, "cash", (json_int_t)o->cash, "cashless",
-                   (json_int_t)o->cashless, "vat", vat ? vat : json_array());
-}
-
-static json_t *totals_json(const doc_totals_t *t)
-{
-  json_t *receipts = json_object(), *corrections = json_object();
-  for (int op = 1; op <= 4; op++) {
-    json_object_set_new(receipts, op_name(op), op_json(&t->receipts[op]));
-    json_object_set_new(corrections, op_name(op), op_json(&t->corrections[op]));
-  }
-  return json_pack("{s:o,s:o}", "receipts", receipts, "corrections", corrections);
 }
 
 /* One operation's line (with payments for receipts; a correction's
@@ -635,6 +612,16 @@ static void op_text(const char *title, const doc_op_totals_t *o, bool payments)
     printf("  %-30s %5u  итог %12s  наличными %12s  безналичными %12s\n", title, o->count, a, b, c);
   else
     printf("  %-30s %5u  итог %12s\n", title, o->count, a);
+  /* The other forms (1218, 1219, 1220), when the operation had them. */
+  const struct {
+    const char *words;
+    uint64_t sum;
+  } forms[] = {{"предоплатой", o->prepaid}, {"в кредит", o->credit}, {"встречным", o->other}};
+  for (size_t i = 0; payments && i < sizeof forms / sizeof forms[0]; i++) {
+    if (!forms[i].sum) continue;
+    rub(forms[i].sum, a, sizeof a);
+    printf("  %-30s        %-16s %12s\n", "", forms[i].words, a);
+  }
   for (size_t i = 0; i < doc_vat_rate_count(); i++) {
     const doc_vat_rate_t *v = doc_vat_rate_at(i);
     if (!(o->vat_present & (1u << v->value))) continue;
@@ -659,21 +646,11 @@ static void totals_text(const char *title, const doc_totals_t *t)
   if (!any) printf("  нет расчетов\n");
 }
 
-/* The drawer's counters of a shift and what it should hold. */
-static int drawer_of(const kassa_config_t *cfg, const char *fn_number, uint32_t shift,
-                     const doc_totals_t *fn_shift, drawer_totals_t *moves, uint64_t *balance)
+/* Print an office refusal (pos/till/office.h) in both languages; returns 1. */
+static int office_refused(const char *command, const office_fail_t *why)
 {
-  drawer_t *d = NULL;
-  int rc = drawer_open(cfg->data_dir, &d);
-  if (rc == 0) rc = drawer_totals(d, fn_number, shift, moves);
-  drawer_close(d);
-  if (rc != 0) {
-    fprintf(stderr, "kassa: %s\n  %s\n", drawer_err_message(rc, true),
-            drawer_err_message(rc, false));
-    return 1;
-  }
-  *balance = drawer_balance(moves, fn_shift);
-  return 0;
+  fprintf(stderr, "kassa %s refused: %s\n  %s\n", command, why->message_ru, why->message_en);
+  return 1;
 }
 
 /* The report's document on the receipt printer (device: --printer or
@@ -740,67 +717,43 @@ static int report_cmd(const kassa_config_t *cfg, int argc, char **argv)
   if (cashier_given) cashier = cashier_given;
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
-  fn_status_t st;
-  fn_doc_result_t res;
-  fn_document_t *doc = malloc(sizeof *doc);
-  static doc_totals_t shift, all, live;
-  drawer_totals_t moves = {0};
-  uint64_t balance = 0;
-  int status = 1, rc;
-  if (!doc) goto end;
-  /* The drawer counts with the shift's totals as they are before a Z
-  ** closes it (the corrections' cash included, which 1133 does not carry). */
-  if ((rc = fn_status(fn, &st)) != 0 || (rc = fn_totals(fn, true, &live)) != 0) {
-    status = refused("the report", rc);
+  static office_report_t r;
+  office_fail_t why;
+  fn_document_t *doc = NULL;
+  int status = 1;
+  if (office_report(fn, cfg->data_dir, z, cashier, &r, &why) != 0) {
+    status = office_refused("report", &why);
     goto end;
   }
-  rc = z ? fn_shift_close(fn, cashier, &res) : fn_state_report(fn, &res);
-  if (rc != 0) {
-    status = refused(z ? "the Z-report (shift close)" : "the X-report (state report)", rc);
-    goto end;
-  }
-  if ((rc = fn_document_get(fn, res.number, doc)) != 0) {
-    status = refused("reading the report back", rc);
-    goto end;
-  }
-  bool has_shift = doc_parse_totals(doc->data, doc->len, 1194, &shift) == 0;
-  if (!has_shift) memset(&shift, 0, sizeof shift);
-  if (doc_parse_totals(doc->data, doc->len, 1157, &all) != 0) memset(&all, 0, sizeof all);
-  if (st.shift_open && drawer_of(cfg, st.fn_number, st.shift_number, &live, &moves, &balance))
-    goto end;
   if (json) {
-    json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I}}", "report",
-                          z ? "z" : "x", "document", (json_int_t)res.number, "time",
-                          (json_int_t)res.time, "fiscal_sign", (json_int_t)res.fiscal_sign, "shift",
-                          (json_int_t)(st.shift_open ? st.shift_number : 0), "shift_totals",
-                          has_shift ? totals_json(&shift) : json_null(), "fn_totals",
-                          totals_json(&all), "drawer", "cash_in", (json_int_t)moves.in, "cash_ins",
-                          (json_int_t)moves.ins, "cash_out", (json_int_t)moves.out, "cash_outs",
-                          (json_int_t)moves.outs, "balance", (json_int_t)balance);
+    json_t *o = office_report_json(&r);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (text) printf("%s\n", text);
     free(text);
     json_decref(o);
   } else {
     char a[32], b[32];
-    print_result(z ? "Z-report (shift closed)" : "X-report", &res);
-    if (has_shift) totals_text("Итоги смены / shift totals (1194)", &shift);
-    totals_text("Итоги ФН / FN totals (1157)", &all);
-    if (st.shift_open) {
-      rub(moves.in, a, sizeof a);
-      rub(moves.out, b, sizeof b);
-      printf("Внесено / cash in: %u, %s; выплачено / cash out: %u, %s\n", moves.ins, a, moves.outs,
-             b);
-      rub(balance, a, sizeof a);
+    print_result(z ? "Z-report (shift closed)" : "X-report", &r.doc);
+    if (r.has_shift_totals) totals_text("Итоги смены / shift totals (1194)", &r.shift_totals);
+    totals_text("Итоги ФН / FN totals (1157)", &r.fn_totals);
+    if (r.has_drawer) {
+      rub(r.moves.in, a, sizeof a);
+      rub(r.moves.out, b, sizeof b);
+      printf("Внесено / cash in: %u, %s; выплачено / cash out: %u, %s\n", r.moves.ins, a,
+             r.moves.outs, b);
+      rub(r.balance, a, sizeof a);
       printf("Наличных в ящике / cash in the drawer: %s\n", a);
     }
   }
   status = 0;
   if (print) {
     /* The document is made: a printer that fails loses nothing (fd copy). */
-    report_drawer_t dr = {moves.in, moves.out, balance};
-    status =
-        report_print(cfg, printer ? printer : cfg->printer_device, doc, st.shift_open ? &dr : NULL);
+    report_drawer_t dr = {r.moves.in, r.moves.out, r.balance};
+    int rc =
+        (doc = malloc(sizeof *doc)) ? fn_document_get(fn, r.doc.number, doc) : FN_ERR_NO_MEMORY;
+    status = rc != 0 ? refused("reading the report back", rc)
+                     : report_print(cfg, printer ? printer : cfg->printer_device, doc,
+                                    r.has_drawer ? &dr : NULL);
   }
 end:
   free(doc);
@@ -836,102 +789,47 @@ int cli_cash(const kassa_config_t *cfg, int argc, char **argv)
   bool in = !strcmp(argv[at], "in");
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
-  fn_status_t st;
-  static doc_totals_t shift;
-  drawer_totals_t moves;
-  uint64_t balance = 0;
-  drawer_t *d = NULL;
-  int status = 1, rc;
-  if ((rc = fn_status(fn, &st)) != 0 || (rc = fn_totals(fn, true, &shift)) != 0) {
-    status = refused("cash in/out", rc);
-    goto end;
-  }
-  if (!st.shift_open) {
-    rc = DRAWER_ERR_NO_SHIFT;
-  } else if (drawer_of(cfg, st.fn_number, st.shift_number, &shift, &moves, &balance)) {
-    goto end;
-  } else if ((rc = drawer_open(cfg->data_dir, &d)) == 0) {
-    rc = drawer_move(d, in, amount, st.fn_number, st.shift_number, st.now, balance);
-  }
-  if (rc != 0) {
-    fprintf(stderr, "kassa cash %s refused: %s\n  %s\n", argv[1], drawer_err_message(rc, true),
-            drawer_err_message(rc, false));
-    goto end;
-  }
-  balance = in ? balance + amount : balance - amount;
+  office_cash_t done;
+  office_fail_t why;
+  int rc = office_cash(fn, cfg->data_dir, in, amount, &done, &why);
+  fn_free(fn);
+  if (rc != 0) return office_refused(in ? "cash in" : "cash out", &why);
   if (json) {
-    printf("{\"ok\":true,\"kind\":\"%s\",\"amount\":%lu,\"shift\":%u,\"balance\":%llu}\n", argv[1],
-           amount, st.shift_number, (unsigned long long)balance);
+    printf("{\"ok\":true,\"kind\":\"%s\",\"amount\":%lu,\"shift\":%u,\"balance\":%llu}\n", argv[at],
+           amount, done.shift, (unsigned long long)done.balance);
   } else {
     char a[32], b[32];
     rub(amount, a, sizeof a);
-    rub(balance, b, sizeof b);
-    printf("%s %s, shift %u; cash in the drawer %s\n", in ? "cash in" : "cash out", a,
-           st.shift_number, b);
+    rub(done.balance, b, sizeof b);
+    printf("%s %s, shift %u; cash in the drawer %s\n", in ? "cash in" : "cash out", a, done.shift,
+           b);
   }
-  status = 0;
-end:
-  drawer_close(d);
-  fn_free(fn);
-  return status;
-}
-
-/* --vat as written ("22", "22/122", "none") -> the 1199 value; 0 when not one. */
-static uint8_t vat_from_text(const char *s)
-{
-  static const struct {
-    const char *text;
-    uint8_t value;
-  } rates[] = {{"20", 1}, {"10", 2}, {"20/120", 3}, {"10/110", 4}, {"0", 5},   {"none", 6},
-               {"5", 7},  {"7", 8},  {"5/105", 9},  {"7/107", 10}, {"22", 11}, {"22/122", 12}};
-  char t[16];
-  size_t n = strlen(s);
-  if (!n || n >= sizeof t) return 0;
-  memcpy(t, s, n + 1);
-  if (t[n - 1] == '%') t[n - 1] = '\0';
-  for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++)
-    if (!strcmp(t, rates[i].text)) return rates[i].value;
   return 0;
-}
-
-/* YYYY-MM-DD (2000..2099, a real day) -> midnight of that day, local time
-** written as if UTC (days from the civil calendar, no time zone involved). */
-static bool date_parse(const char *s, uint32_t *out)
-{
-  static const int month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  unsigned y, m, d;
-  char tail;
-  if (strlen(s) != 10 || sscanf(s, "%4u-%2u-%2u%c", &y, &m, &d, &tail) != 3 || s[4] != '-' ||
-      s[7] != '-' || y < 2000 || y > 2099 || m < 1 || m > 12 || d < 1)
-    return false;
-  bool leap = y % 4 == 0; /* 2000..2099: every fourth year, 2000 included */
-  if (d > (unsigned)month_days[m - 1] + (m == 2 && leap)) return false;
-  uint32_t days = 0;
-  for (unsigned yy = 1970; yy < y; yy++)
-    days += 365u + (yy % 4 == 0 && (yy % 100 || yy % 400 == 0));
-  for (unsigned mm = 1; mm < m; mm++) days += (uint32_t)month_days[mm - 1] + (mm == 2 && leap);
-  days += d - 1;
-  *out = days * 86400u;
-  return true;
 }
 
 int cli_correction(const kassa_config_t *cfg, int argc, char **argv)
 {
   const char *operation = NULL, *reason = NULL, *order = "", *date = NULL, *cashier = "";
-  unsigned long cash = 0, cashless = 0;
-  uint8_t vat = 0;
-  bool json = false, have_cash = false, have_cashless = false;
+  const char *method_text = NULL;
+  bool json = false;
   if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
     fputs(correction_usage, stdout);
     return 0;
   }
-  const char *cash_text = NULL, *cashless_text = NULL, *vat_text = NULL, *order_given = NULL,
-             *cashier_given = NULL;
+  /* The five forms in kopecks: --cash, --cashless, --prepaid, --credit, --other. */
+  const char *form_text[5] = {NULL};
+  const char *const form_name[5] = {"--cash", "--cashless", "--prepaid", "--credit", "--other"};
+  unsigned long form[5] = {0};
+  const char *vat_text = NULL, *order_given = NULL, *cashier_given = NULL;
   const cli_option_t options[] = {
       {"json", 0, NULL, &json},
       {"operation", 0, &operation, NULL},
-      {"cash", 0, &cash_text, NULL},
-      {"cashless", 0, &cashless_text, NULL},
+      {"cash", 0, &form_text[0], NULL},
+      {"cashless", 0, &form_text[1], NULL},
+      {"prepaid", 0, &form_text[2], NULL},
+      {"credit", 0, &form_text[3], NULL},
+      {"other", 0, &form_text[4], NULL},
+      {"method", 0, &method_text, NULL},
       {"vat", 0, &vat_text, NULL},
       {"reason", 0, &reason, NULL},
       {"order", 0, &order_given, NULL},
@@ -944,65 +842,58 @@ int cli_correction(const kassa_config_t *cfg, int argc, char **argv)
   if (order_given) order = order_given;
   if (cashier_given) cashier = cashier_given;
   const char *bad = NULL, *bad_value = NULL;
-  if (cash_text && !(have_cash = cli_number(cash_text, 0, (1UL << 48) - 1, &cash)))
-    bad = "--cash", bad_value = cash_text;
-  else if (cashless_text &&
-           !(have_cashless = cli_number(cashless_text, 0, (1UL << 48) - 1, &cashless)))
-    bad = "--cashless", bad_value = cashless_text;
-  else if (vat_text && (vat = vat_from_text(vat_text)) == 0)
+  bool any = false;
+  uint8_t vat = 0, method = 0;
+  for (int i = 0; i < 5 && !bad; i++) {
+    if (form_text[i] && !cli_number(form_text[i], 0, (1UL << 48) - 1, &form[i]))
+      bad = form_name[i], bad_value = form_text[i];
+    any |= form_text[i] != NULL;
+  }
+  if (!bad && vat_text && (vat = correction_vat_parse(vat_text)) == 0)
     bad = "--vat", bad_value = vat_text;
+  if (!bad && method_text && (method = sale_method_of(method_text)) == 0)
+    bad = "--method", bad_value = method_text;
   if (bad) {
     fprintf(stderr, "kassa correction: bad %s %s\n\n%s", bad, bad_value, correction_usage);
     return 2;
   }
-  uint8_t op = !operation                     ? 0
-               : !strcmp(operation, "income") ? DOC_OP_SALE
-               : !strcmp(operation, "refund") ? DOC_OP_SALE_RETURN
-                                              : 0;
-  fn_correction_t c = {.type = order[0] ? 1 : 0};
-  if (!op || !vat || !reason || !reason[0] || (!have_cash && !have_cashless) ||
-      cash + cashless == 0 || (order[0] && !date) || strlen(order) >= sizeof c.order_number ||
-      (date && !date_parse(date, &c.date))) {
+  correction_request_t r = {
+      .operation = !operation                     ? 0
+                   : !strcmp(operation, "income") ? DOC_OP_SALE
+                   : !strcmp(operation, "refund") ? DOC_OP_SALE_RETURN
+                                                  : 0,
+      .tax_system = (uint8_t)cfg->tax_system,
+      .vat = vat,
+      .method = method,
+      .pay = {form[0], form[1], form[2], form[3], form[4]},
+      .reason = reason,
+      .type = order[0] ? 1 : 0,
+      .order_number = order,
+      .cashier = cashier,
+  };
+  uint64_t total = (uint64_t)form[0] + form[1] + form[2] + form[3] + form[4];
+  if (!r.operation || !vat || !reason || !reason[0] || !any || total == 0 ||
+      total > (UINT64_C(1) << 48) - 1 || (order[0] && !date) || strlen(order) > 32 ||
+      (date && !office_date_parse(date, &r.date))) {
     fprintf(stderr,
-            "kassa correction: --operation income|refund, an amount (--cash/--cashless), --vat "
-            "and --reason are needed; --order needs --date\n\n%s",
+            "kassa correction: --operation income|refund, an amount (--cash, --cashless, "
+            "--prepaid, --credit or --other), --vat and --reason are needed; --order needs "
+            "--date\n\n%s",
             correction_usage);
     return 2;
   }
-  memcpy(c.order_number, order, strlen(order) + 1);
-  doc_item_t item;
-  memset(&item, 0, sizeof item);
-  /* 1030 holds at most 128 characters of CP866: fold what CP866 lacks,
-  ** then a longer reason ends at a word with "..." (it is printed). */
-  char *folded = strdup(reason);
-  if (!folded) return 1;
-  fiscal_text_fold(folded);
-  errtab_fit(item.name, sizeof item.name, folded, 128, "...");
-  free(folded);
-  fiscal_text_utf8_clean(item.name);
-  item.price = item.total = cash + cashless;
-  item.quantity = (doc_quantity_t){1, 0};
-  item.vat = vat;
-  item.subject = 1;
-  item.payment_method = 4;
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_doc_result_t res;
-  int rc = fn_receipt_begin(fn, op, (uint8_t)cfg->tax_system, cashier);
-  if (rc == 0) rc = fn_receipt_add(fn, &item);
-  if (rc == 0) rc = fn_correction_close(fn, cash, cashless, &c, &res);
-  if (rc != 0) {
-    fn_status_t st;
-    if (fn_status(fn, &st) == 0 && st.receipt_open) fn_receipt_cancel(fn);
-    fn_free(fn);
-    return refused("the correction receipt", rc);
-  }
+  int rc = correction_close(fn, &r, &res);
   fn_free(fn);
+  if (rc != 0) return refused("the correction receipt", rc);
   if (json)
     printf("{\"ok\":true,\"document\":%u,\"time\":%u,\"fiscal_sign\":%u,\"shift\":%u,"
-           "\"operation\":\"%s\",\"total\":%lu,\"vat\":%u,\"correction_type\":%u}\n",
-           res.number, res.time, res.fiscal_sign, res.shift_number, operation, cash + cashless, vat,
-           c.type);
+           "\"operation\":\"%s\",\"total\":%llu,\"vat\":%u,\"correction_type\":%u,"
+           "\"cash\":%lu,\"cashless\":%lu,\"prepaid\":%lu,\"credit\":%lu,\"other\":%lu}\n",
+           res.number, res.time, res.fiscal_sign, res.shift_number, operation,
+           (unsigned long long)total, vat, r.type, form[0], form[1], form[2], form[3], form[4]);
   else
     print_result("correction receipt", &res);
   return 0;
@@ -1018,20 +909,11 @@ static int fn_close_cmd(const kassa_config_t *cfg, int argc, char **argv)
   }
   fn_t *fn = NULL;
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
-  fn_status_t st;
   fn_doc_result_t res;
-  int rc = fn_status(fn, &st);
-  if (rc == 0 && (st.unsent_documents || st.unsent_notifications)) {
-    fprintf(stderr,
-            "kassa fn close: %u documents and %u notifications are not delivered yet; run "
-            "`kassa ofd flush` first\n  ФН нельзя закрыть: не все документы переданы ОФД\n",
-            st.unsent_documents, st.unsent_notifications);
-    fn_free(fn);
-    return 1;
-  }
-  if (rc == 0) rc = fn_close_archive(fn, &res);
+  office_fail_t why;
+  int rc = office_fn_close(fn, &res, &why);
   fn_free(fn);
-  if (rc != 0) return refused("FN close", rc);
+  if (rc != 0) return office_refused("fn close", &why);
   print_result("FN closed", &res);
   printf("deliver it (kassa ofd flush); the archive stays readable\n");
   return 0;
@@ -1115,74 +997,16 @@ static int fn_replace_cmd(const kassa_config_t *cfg, int argc, char **argv)
     fprintf(stderr, "kassa fn replace: the new FN's --fn-number is needed\n\n%s", fn_usage);
     return 2;
   }
-  fn_t *fn = NULL;
-  if (cli_delivery_open_fn(cfg, &fn)) return 1;
-  fn_status_t st;
-  fn_registration_t reg;
-  fn_document_t *doc = malloc(sizeof *doc);
-  bool found = false;
-  int rc = doc ? fn_status(fn, &st) : FN_ERR_NO_MEMORY;
-  if (rc == 0 && (st.phase != FN_PHASE_POST || st.unsent_documents || st.unsent_notifications)) {
-    fprintf(stderr,
-            "kassa fn replace: the FN %s must be closed (kassa fn close) and owe nothing "
-            "(kassa ofd flush): %u documents, %u notifications owed\n  Замена ФН: сначала "
-            "передайте все документы и закройте ФН\n",
-            st.fn_number, st.unsent_documents, st.unsent_notifications);
-    free(doc);
-    fn_free(fn);
-    return 1;
-  }
-  memset(&reg, 0, sizeof reg);
-  for (uint32_t n = rc == 0 ? st.last_document : 0; n >= 1 && !found; n--) {
-    if (fn_document_get(fn, n, doc) != 0) continue;
-    if (doc->type != DOC_REGISTRATION && doc->type != DOC_REREGISTRATION) continue;
-    found = doc_parse_registration(doc->data, doc->len, &reg.header, &reg.reg) == 0;
-  }
-  free(doc);
-  fn_free(fn);
-  if (rc != 0) return refused("the FN replacement", rc);
-  if (!found) {
-    fprintf(stderr, "kassa fn replace: no registration in the old FN's archive\n");
-    return 1;
-  }
-  /* The code cache applies the whole old archive first, so the new FN's
-  ** documents are numbered after all of it (cache_fn_bind). */
   till_t *t = NULL;
   if (cli_open_till(cfg, &t)) return 1;
+  static office_replaced_t done;
+  office_fail_t why;
+  int rc = till_fn_replace(t, number, cashier, &done, &why);
   till_close(t);
-  char path[KASSA_PATH_MAX + 16], kept[KASSA_PATH_MAX + 40];
-  fn_path(cfg, path, sizeof path);
-  snprintf(kept, sizeof kept, "%.*s/fn-%s.db", KASSA_PATH_MAX, cfg->data_dir, st.fn_number);
-  struct stat sb;
-  if (stat(kept, &sb) == 0 || rename(path, kept) != 0) {
-    fprintf(stderr, "kassa fn replace: cannot keep the old FN as %s\n", kept);
-    return 1;
-  }
-  /* A clean close leaves no WAL; should one be left, it goes with its file. */
-  static const char *const sidecars[] = {"-wal", "-shm"};
-  for (size_t i = 0; i < 2; i++) {
-    char from[KASSA_PATH_MAX + 24], to[KASSA_PATH_MAX + 48];
-    snprintf(from, sizeof from, "%s%s", path, sidecars[i]);
-    snprintf(to, sizeof to, "%s%s", kept, sidecars[i]);
-    if (stat(from, &sb) == 0) rename(from, to);
-  }
-  if ((rc = fn_emu_create(path, number)) != 0) {
-    fprintf(stderr, "kassa fn replace: cannot create the new FN %s (the old one is in %s)\n",
-            number, kept);
-    return 1;
-  }
-  if (cli_delivery_open_fn(cfg, &fn)) return 1;
-  snprintf(reg.header.cashier, sizeof reg.header.cashier, "%s", cashier);
-  reg.reg.reason_mask = FN_REREG_FN_REPLACED;
-  fn_doc_result_t res;
-  rc = fn_register(fn, &reg, true, &res);
-  fn_free(fn);
-  if (rc != 0) return refused("the new FN's registration", rc);
-  /* The till takes the new FN now: the cache binds it after the old one. */
-  if (cli_open_till(cfg, &t)) return 1;
-  till_close(t);
-  printf("FN %s replaced by %s (the old archive kept in %s)\n", st.fn_number, number, kept);
-  print_result("re-registration (FN replaced)", &res);
+  if (rc != 0) return office_refused("fn replace", &why);
+  printf("FN %s replaced by %s (the old archive kept in %s)\n", done.old_number, done.new_number,
+         done.kept);
+  print_result("re-registration (FN replaced)", &done.doc);
   printf("load the marking keys into the new FN (kassa ofd keys) before selling marked goods\n");
   return 0;
 }

@@ -22,7 +22,9 @@
 
 static const char sale_usage[] =
     "usage: kassa sale open [--cashier NAME]\n"
-    "       kassa sale add CODE [--escaped] [--qty Q] [--price RUB] [--json]\n"
+    "       kassa sale add CODE [--escaped] [--qty Q] [--price RUB] [--fraction N/D] [--json]\n"
+    "                      [--agent KIND --supplier-name NAME --supplier-inn INN\n"
+    "                       [--supplier-phone PHONE] [--agent-phone PHONE]]\n"
     "       kassa sale check CODE [--escaped] [--price RUB] [--json]\n"
     "       kassa sale remove LINE\n"
     "       kassa sale show [--json]\n"
@@ -34,21 +36,33 @@ static const char sale_usage[] =
     "The receipt being built lives in the data directory. `add` runs the full\n"
     "check (catalogue, store records, FN crypto tail, operator) and adds the line\n"
     "only when the good may be sold; `pay` closes the receipt in the FN (without\n"
-    "--cash/--card: all cash) and prints it.\n";
+    "--cash/--card: all cash) and prints it.\n"
+    "--fraction N/D sells N of the D pieces a marked pack holds under one code\n"
+    "(1291; planned status 2; the line costs price * N / D). --agent sells the line\n"
+    "for a supplier (1222: bank-agent, bank-subagent, payment-agent, payment-subagent,\n"
+    "attorney, commission, other; 1224/1226 the supplier; the receipt's 1057).\n"
+    "--method: prepayment-full, prepayment, advance, full, partial-credit, credit,\n"
+    "credit-payment (1214 of every line).\n";
 
 static const char return_usage[] =
     "usage: kassa return open --pin PIN [--cashier NAME]\n"
-    "       kassa return add CODE --pin PIN [--escaped] [--price RUB] [--json]\n"
+    "       kassa return add CODE --pin PIN [--escaped] [--price RUB] [--fraction N/D] [--json]\n"
+    "                        [--agent KIND --supplier-name NAME --supplier-inn INN ...]\n"
     "       kassa return add-without-code --gtin GTIN --pin PIN [--price RUB]\n"
+    "       kassa return pay --pin PIN [--cash RUB] [--card RUB] [--prepaid RUB]\n"
+    "                        [--credit RUB] [--other RUB] [--method M] [--width 32|48] [--json]\n"
     "\n"
     "A sale return (manager only): open it, add the returned goods by their\n"
     "marking codes (the code must have been sold by this store) or, when the code\n"
     "cannot be read, by GTIN (the good then waits for remarking), then finish\n"
-    "with `kassa sale pay` / `kassa sale show` / `kassa sale cancel`.\n";
+    "with `kassa return pay` (the options of `kassa sale pay`) or `kassa sale pay` /\n"
+    "`kassa sale show` / `kassa sale cancel`. --fraction N/D returns a part of a\n"
+    "marked pack sold in a fraction (planned status 4).\n";
 
 typedef struct opts {
   const char *code, *cashier, *qty, *price, *cash, *card, *pin, *gtin, *width;
   const char *prepaid, *credit, *other, *tendered, *method; /* sale pay (issue 16) */
+  const char *fraction, *agent, *supplier_name, *supplier_inn, *supplier_phone, *agent_phone;
   bool escaped, json;
 } opts_t;
 
@@ -58,14 +72,27 @@ static int parse(int argc, char **argv, opts_t *o)
 {
   memset(o, 0, sizeof *o);
   const cli_option_t options[] = {
-      {"escaped", 0, NULL, &o->escaped}, {"json", 0, NULL, &o->json},
-      {"cashier", 0, &o->cashier, NULL}, {"qty", 0, &o->qty, NULL},
-      {"price", 0, &o->price, NULL},     {"cash", 0, &o->cash, NULL},
-      {"card", 0, &o->card, NULL},       {"pin", 0, &o->pin, NULL},
-      {"gtin", 0, &o->gtin, NULL},       {"width", 0, &o->width, NULL},
-      {"prepaid", 0, &o->prepaid, NULL}, {"credit", 0, &o->credit, NULL},
-      {"other", 0, &o->other, NULL},     {"tendered", 0, &o->tendered, NULL},
+      {"escaped", 0, NULL, &o->escaped},
+      {"json", 0, NULL, &o->json},
+      {"cashier", 0, &o->cashier, NULL},
+      {"qty", 0, &o->qty, NULL},
+      {"price", 0, &o->price, NULL},
+      {"cash", 0, &o->cash, NULL},
+      {"card", 0, &o->card, NULL},
+      {"pin", 0, &o->pin, NULL},
+      {"gtin", 0, &o->gtin, NULL},
+      {"width", 0, &o->width, NULL},
+      {"prepaid", 0, &o->prepaid, NULL},
+      {"credit", 0, &o->credit, NULL},
+      {"other", 0, &o->other, NULL},
+      {"tendered", 0, &o->tendered, NULL},
       {"method", 0, &o->method, NULL},
+      {"fraction", 0, &o->fraction, NULL},
+      {"agent", 0, &o->agent, NULL},
+      {"supplier-name", 0, &o->supplier_name, NULL},
+      {"supplier-inn", 0, &o->supplier_inn, NULL},
+      {"supplier-phone", 0, &o->supplier_phone, NULL},
+      {"agent-phone", 0, &o->agent_phone, NULL},
   };
   return cli_parse_verb(argc, argv, options, sizeof options / sizeof options[0], &o->code);
 }
@@ -147,17 +174,68 @@ static int print_receipt(till_t *t, uint32_t number, const char *width)
   return 0;
 }
 
+/* --fraction N/D: 0 < N < D, both whole numbers. */
+static bool parse_fraction(const char *s, uint64_t *n, uint64_t *d)
+{
+  unsigned long long a, b;
+  int used = 0;
+  if (!s || strspn(s, "0123456789/") != strlen(s) || sscanf(s, "%llu/%llu%n", &a, &b, &used) != 2 ||
+      s[used] || a == 0 || a >= b || b > 1000000000ULL)
+    return false;
+  *n = a;
+  *d = b;
+  return true;
+}
+
+/* The agent's options into a; false (with a message) when they are wrong. */
+static bool parse_agent(const opts_t *o, doc_agent_t *a)
+{
+  memset(a, 0, sizeof *a);
+  const struct {
+    const char *text;
+    char *into;
+    size_t size;
+  } fields[] = {{o->supplier_name, a->supplier_name, sizeof a->supplier_name},
+                {o->supplier_inn, a->supplier_inn, sizeof a->supplier_inn},
+                {o->supplier_phone, a->supplier_phone, sizeof a->supplier_phone},
+                {o->agent_phone, a->agent_phone, sizeof a->agent_phone}};
+  a->sign = sale_agent_kind(o->agent);
+  bool ok = a->sign != 0 && o->supplier_name && o->supplier_inn;
+  for (size_t i = 0; ok && i < sizeof fields / sizeof fields[0]; i++) {
+    if (!fields[i].text) continue;
+    if (strlen(fields[i].text) >= fields[i].size)
+      ok = false;
+    else
+      snprintf(fields[i].into, fields[i].size, "%s", fields[i].text);
+  }
+  if (!ok)
+    fprintf(stderr, "kassa: --agent KIND (bank-agent, bank-subagent, payment-agent, "
+                    "payment-subagent, attorney, commission, other) needs --supplier-name and "
+                    "--supplier-inn (10 or 12 digits); phones up to 19 characters\n");
+  return ok;
+}
+
 static int add(till_t *t, opts_t *o)
 {
   doc_quantity_t q;
-  uint64_t price = 0;
+  doc_agent_t agent;
+  sale_add_t a = {0};
   uint32_t id = 0;
   if (!o->code) return 2;
+  if (o->fraction &&
+      (o->qty || !parse_fraction(o->fraction, &a.fraction_numerator, &a.fraction_denominator))) {
+    fprintf(stderr, "kassa: --fraction %s is not N/D with 0 < N < D (and never with --qty)\n",
+            o->fraction);
+    return 2;
+  }
+  bool agent_given =
+      o->agent || o->supplier_name || o->supplier_inn || o->supplier_phone || o->agent_phone;
+  if (agent_given && !parse_agent(o, &agent)) return 2;
   if (o->qty && !sale_quantity_parse(o->qty, &q)) {
     fprintf(stderr, "kassa: --qty %s is not a quantity (up to 3 decimals)\n", o->qty);
     return 2;
   }
-  if (o->price && !parse_money(o->price, &price)) {
+  if (o->price && !parse_money(o->price, &a.price)) {
     fprintf(stderr, "kassa: --price %s is not an amount in roubles\n", o->price);
     return 2;
   }
@@ -166,7 +244,11 @@ static int add(till_t *t, opts_t *o)
   size_t len = strlen(code);
   if (o->escaped) len = cli_unescape(code, len);
   check_decision_t *d = malloc(sizeof *d);
-  int rc = d ? sale_add_scan(t, code, len, o->qty ? &q : NULL, price, d, &id) : SALE_ERR_STORAGE;
+  a.scan = code;
+  a.len = len;
+  a.quantity = o->qty ? &q : NULL;
+  a.agent = agent_given ? &agent : NULL;
+  int rc = d ? sale_add(t, &a, d, &id) : SALE_ERR_STORAGE;
   free(code);
   if (rc == 0 || rc == SALE_ERR_REFUSED) {
     print_decision(d, o->json);
@@ -216,32 +298,33 @@ static int show(till_t *t, const opts_t *o)
            (unsigned long long)(b->total / 100), (unsigned long long)(b->total % 100));
     for (size_t i = 0; i < b->count; i++) {
       const sale_line_t *l = &b->lines[i];
-      char q[32];
-      printf("%4u %-5s %s x%s %llu.%02llu%s\n", l->id, l->mark, l->name,
-             doc_quantity_text(l->quantity, q, sizeof q), (unsigned long long)(l->total / 100),
-             (unsigned long long)(l->total % 100), l->without_code ? " (без кода / no code)" : "");
+      char q[48];
+      doc_quantity_text(l->quantity, q, sizeof q);
+      if (l->fraction_denominator) /* the part of the pack (1291) */
+        snprintf(q, sizeof q, "%llu/%llu", (unsigned long long)l->fraction_numerator,
+                 (unsigned long long)l->fraction_denominator);
+      printf("%4u %-5s %s x%s %llu.%02llu%s%s%s%s\n", l->id, l->mark, l->name, q,
+             (unsigned long long)(l->total / 100), (unsigned long long)(l->total % 100),
+             l->without_code ? " (без кода / no code)" : "", l->agent.sign ? " (" : "",
+             l->agent.sign ? sale_agent_kind_name(l->agent.sign) : "", l->agent.sign ? ")" : "");
     }
   }
   free(b);
   return 0;
 }
 
-/* --method: the settlement method (1214) of every line. */
-static int method_of(const char *name)
-{
-  static const char *const names[] = {"",     "prepayment-full", "prepayment", "advance",
-                                      "full", "partial-credit",  "credit",     "credit-payment"};
-  for (int i = 1; i < 8; i++)
-    if (!strcmp(name, names[i])) return i;
-  return -1;
-}
-
-static int pay(till_t *t, const opts_t *o)
+/* Pays the open basket; `kassa return pay` pays a return only. */
+static int pay(till_t *t, const opts_t *o, bool is_return)
 {
   sale_basket_t *b = malloc(sizeof *b);
   sale_payment_t p = {0};
   int rc = 1;
   if (!b || sale_get(t, b) != 0) goto done;
+  if (is_return && b->open && b->operation != DOC_OP_SALE_RETURN) {
+    fprintf(stderr, "kassa: открыт чек продажи, а не возврата / the open receipt is a sale, "
+                    "not a return (kassa sale pay)\n");
+    goto done;
+  }
   const struct {
     const char *text;
     uint64_t *into;
@@ -257,8 +340,8 @@ static int pay(till_t *t, const opts_t *o)
     }
     any |= money[i].text && money[i].into != &p.tendered;
   }
-  int method = o->method ? method_of(o->method) : 0;
-  if (method < 0) {
+  int method = o->method ? sale_method_of(o->method) : 0;
+  if (o->method && method == 0) {
     fprintf(stderr, "kassa: --method is one of prepayment-full, prepayment, advance, full, "
                     "partial-credit, credit, credit-payment\n");
     rc = 2;
@@ -350,8 +433,8 @@ static int run(const kassa_config_t *cfg, int argc, char **argv, bool is_return)
     rc = s ? sale_failed(s, t) : 0;
   } else if (!is_return && !strcmp(verb, "show")) {
     rc = show(t, &o);
-  } else if (!is_return && !strcmp(verb, "pay")) {
-    rc = pay(t, &o);
+  } else if (!strcmp(verb, "pay")) {
+    rc = pay(t, &o, is_return);
   } else if (!is_return && !strcmp(verb, "cancel")) {
     int s = sale_cancel(t);
     rc = s ? sale_failed(s, t) : (puts("Чек отменён. / Receipt cancelled."), 0);

@@ -152,7 +152,7 @@ int main(int argc, char **argv)
   if (data_dir) snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", data_dir);
   if (kassa_config_apply_timezone(&cfg, err, sizeof err) != 0) {
     fprintf(stderr, "kassa: %s\n", err);
-    return 2;
+    goto done; /* status 2: a configuration error */
   }
 
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

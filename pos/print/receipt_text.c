@@ -177,6 +177,17 @@ static const char *vat_name(uint8_t vat)
 }
 
 /* 1214 as a receipt prints it. */
+/* 1222 as printed: the kind of agent a line is sold by. */
+static const char *agent_name(uint8_t sign)
+{
+  static const char *const names[7] = {
+      "БАНК. ПЛ. АГЕНТ", "БАНК. ПЛ. СУБАГЕНТ", "ПЛ. АГЕНТ", "ПЛ. СУБАГЕНТ",
+      "ПОВЕРЕННЫЙ",      "КОМИССИОНЕР",        "АГЕНТ"};
+  for (unsigned i = 0; i < 7; i++)
+    if (sign == (1u << i)) return names[i];
+  return "АГЕНТ";
+}
+
 static const char *pay_method_name(uint8_t method)
 {
   static const char *const names[8] = {"",
@@ -263,11 +274,22 @@ static int render(till_t *t, uint32_t number, out_t *o_, char qr[256])
     wrapped(&o, line, 2);
     char q[48], p[48];
     doc_quantity_text(it->quantity, q, sizeof q);
+    if (it->fraction_denominator) /* 1291: the part of the pack, "1/4" */
+      snprintf(q, sizeof q, "%llu/%llu", (unsigned long long)it->fraction_numerator,
+               (unsigned long long)it->fraction_denominator);
     snprintf(a, sizeof a, "  %s%s x %llu.%02llu", q, it->measure == 11 ? " кг" : "",
              (unsigned long long)(it->price / 100), (unsigned long long)(it->price % 100));
     columns(&o, a, money(it->total, p, sizeof p));
     snprintf(a, sizeof a, "  %s", vat_name(it->vat));
     columns(&o, a, "");
+    /* An agent's line: the kind of agent (1222) and the supplier (1224, 1226). */
+    if (it->agent.sign) {
+      snprintf(a, sizeof a, "  %s", agent_name(it->agent.sign));
+      columns(&o, a, "");
+      snprintf(line, sizeof line, "  Поставщик: %s, ИНН %s", it->agent.supplier_name,
+               it->agent.supplier_inn);
+      wrapped(&o, line, 4);
+    }
     /* The settlement method is printed when it is not a full settlement. */
     if (it->payment_method && it->payment_method != 4) {
       snprintf(a, sizeof a, "  %s", pay_method_name(it->payment_method));

@@ -13,8 +13,10 @@
 ** calls the till, so a request that fails changes nothing.
 **
 ** The handlers are thin: each turns JSON into one call of pos/till/sale.h,
-** pos/till/check.h, fiscal/fn.h, pos/till/accept.h or pos/till/cache.h and the result back
-** into JSON. Amounts are kopecks (integers); quantities are decimal
+** pos/till/check.h, fiscal/fn.h, pos/till/accept.h, pos/till/cache.h,
+** pos/till/office.h (reports, cash, corrections, the FN's close and
+** replacement: the command line's calls) or pos/till/line_edit.h and the
+** result back into JSON. Amounts are kopecks (integers); quantities are decimal
 ** strings or numbers with at most three decimals; a scan is the string a
 ** scanner sent, GS written as \u001d.
 **
@@ -50,7 +52,10 @@
 #include "pos/till/accept.h"
 #include "pos/till/cache.h"
 #include "pos/till/check.h"
+#include "pos/till/correction.h"
 #include "pos/till/lane_store.h"
+#include "pos/till/line_edit.h"
+#include "pos/till/office.h"
 #include "pos/till/remark.h"
 #include "pos/till/sale.h"
 #include "pos/till/till_json.h"
@@ -550,6 +555,25 @@ static sale_basket_t *basket_load(api_t *api, api_response_t *rs)
   return b;
 }
 
+/* The discounted lines of a basket's JSON get "list_price" and
+** "discount_percent" (pos/till/line_edit.h): the page shows both prices. */
+static void basket_discounts(api_t *api, json_t *receipt)
+{
+  sale_line_discount_t d[DOC_MAX_ITEMS];
+  size_t n = 0, i;
+  json_t *line;
+  if (!receipt || sale_line_discounts(api->till, d, DOC_MAX_ITEMS, &n) != 0) return;
+  json_array_foreach(json_object_get(receipt, "lines"), i, line)
+  {
+    json_int_t id = json_integer_value(json_object_get(line, "id"));
+    for (size_t k = 0; k < n; k++)
+      if (d[k].line_id == id) {
+        json_object_set_new(line, "list_price", json_integer((json_int_t)d[k].list_price));
+        json_object_set_new(line, "discount_percent", json_integer(d[k].percent));
+      }
+  }
+}
+
 /* {"ok":true,"receipt":basket} plus extra (stolen, may be NULL). */
 static void send_basket(api_t *api, api_response_t *rs, unsigned status, json_t *extra)
 {
@@ -560,6 +584,7 @@ static void send_basket(api_t *api, api_response_t *rs, unsigned status, json_t 
   }
   json_t *j = json_pack("{s:b,s:o*}", "ok", 1, "receipt", till_json_basket(b));
   free(b);
+  basket_discounts(api, json_object_get(j, "receipt"));
   if (j && extra) json_object_update(j, extra);
   json_decref(extra);
   api_send_json(rs, status, j);
@@ -670,6 +695,7 @@ static void h_status(api_t *api, const api_request_t *rq, json_t *body, const ui
   put(j, "ok", json_true());
   put(j, "check_mode", json_string(cfg->check_mode));
   put(j, "budget_ms", json_integer(cfg->check_budget_ms));
+  put(j, "discount_without_pin_percent", json_integer(cfg->discount_without_pin_percent));
   api_send_json(rs, 200, j);
 }
 
@@ -919,15 +945,16 @@ static void h_pay(api_t *api, const api_request_t *rq, json_t *body, const uint3
                   api_response_t *rs)
 {
   const char *method;
-  uint64_t cash, cashless, width;
-  bool has_cash, has_cashless, has_width;
+  uint64_t cash, cashless, width, tendered;
+  bool has_cash, has_cashless, has_width, has_tendered;
   sale_closed_t closed;
   int rc, text_err = 0;
   (void)rq, (void)params;
   if (field_string(body, "method", false, 16, &method, NULL, rs) != 0 ||
       field_uint(body, "cash", PRICE_MAX, &cash, &has_cash, rs) != 0 ||
       field_uint(body, "cashless", PRICE_MAX, &cashless, &has_cashless, rs) != 0 ||
-      field_uint(body, "width", WIDTH_MAX, &width, &has_width, rs) != 0)
+      field_uint(body, "width", WIDTH_MAX, &width, &has_width, rs) != 0 ||
+      field_uint(body, "tendered", PRICE_MAX, &tendered, &has_tendered, rs) != 0)
     return;
   if (has_width && width < WIDTH_MIN) {
     fail_field(rs, "width", "от 24 до 80 символов", "24 to 80 characters");
@@ -968,7 +995,10 @@ static void h_pay(api_t *api, const api_request_t *rq, json_t *body, const uint3
     return;
   }
   memset(d, 0, sizeof *d);
-  if ((rc = sale_close(api->till, cash, cashless, &closed, d)) != 0) {
+  /* The cash handed over (tendered) gives the change: sale_close_paid's
+  ** rule, a tendered sum below the cash part is refused ("payment"). */
+  sale_payment_t pay = {.cash = cash, .cashless = cashless, .tendered = tendered};
+  if ((rc = sale_close_paid(api->till, &pay, &closed, d)) != 0) {
     fail_sale(api, rs, rc, rc == SALE_ERR_REFUSED ? d : NULL);
     free(d);
     return;
@@ -987,21 +1017,29 @@ static void h_pay(api_t *api, const api_request_t *rq, json_t *body, const uint3
   api_send_json(rs, 200, json_pack("{s:b,s:o*}", "ok", 1, "receipt", receipt));
 }
 
+/* The optional ?width= of a printed form (reprints, copies): 0 with *width
+** (WIDTH_DEFAULT when absent), or -1 with rs filled. */
+static int query_width(const api_request_t *rq, unsigned *width, api_response_t *rs)
+{
+  *width = WIDTH_DEFAULT;
+  if (!rq->query_width) return 0;
+  char *end = NULL;
+  unsigned long w = strtoul(rq->query_width, &end, 10);
+  if (!end || *end || w < WIDTH_MIN || w > WIDTH_MAX) {
+    fail_field(rs, "width", "от 24 до 80 символов", "24 to 80 characters");
+    return -1;
+  }
+  *width = (unsigned)w;
+  return 0;
+}
+
 static void h_reprint(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
                       api_response_t *rs)
 {
-  unsigned width = WIDTH_DEFAULT;
+  unsigned width;
   int err, rc;
   (void)body;
-  if (rq->query_width) {
-    char *end = NULL;
-    unsigned long w = strtoul(rq->query_width, &end, 10);
-    if (!end || *end || w < WIDTH_MIN || w > WIDTH_MAX) {
-      fail_field(rs, "width", "от 24 до 80 символов", "24 to 80 characters");
-      return;
-    }
-    width = (unsigned)w;
-  }
+  if (query_width(rq, &width, rs) != 0) return;
   fn_document_t *doc = malloc(sizeof *doc);
   if (!doc) {
     fail(rs, E_TILL, NULL, NULL);
@@ -1463,6 +1501,471 @@ static void h_pending(api_t *api, const api_request_t *rq, json_t *body, const u
   api_send_json(rs, 200, json_pack("{s:b,s:o*}", "ok", 1, "pending", arr));
 }
 
+/* ---- a line's quantity and discount, the catalogue search ------------------------- */
+
+/* A line_edit.h refusal: its stable name, 404 / 409 / 400 / 500. */
+static void fail_line_edit(api_response_t *rs, int rc)
+{
+  unsigned status = rc == LINE_EDIT_ERR_NO_LINE            ? 404
+                    : rc == LINE_EDIT_ERR_NO_RECEIPT       ? 409
+                    : rc == LINE_EDIT_ERR_STORAGE          ? 500
+                    : rc == LINE_EDIT_ERR_NOT_DISCOUNTABLE ? 409
+                                                           : 400;
+  fail_named(rs, status, line_edit_err_name(rc), line_edit_err_message(rc, true),
+             line_edit_err_message(rc, false), NULL, NULL, NULL);
+}
+
+static void h_item_quantity(api_t *api, const api_request_t *rq, json_t *body,
+                            const uint32_t *params, api_response_t *rs)
+{
+  doc_quantity_t q;
+  bool has;
+  int rc;
+  (void)rq;
+  if (field_quantity(body, "quantity", &q, &has, rs) != 0) return;
+  if (!has) {
+    fail_field(rs, "quantity", "обязательно", "required");
+    return;
+  }
+  if ((rc = sale_line_set_quantity(api->till, params[0], &q)) != 0) {
+    fail_line_edit(rs, rc);
+    return;
+  }
+  send_basket(api, rs, 200, NULL);
+}
+
+/* {"percent": 0..99}; above [till] discount_without_pin_percent the
+** manager PIN (X-Manager-PIN) is asked, as for any manager route. */
+static void h_item_discount(api_t *api, const api_request_t *rq, json_t *body,
+                            const uint32_t *params, api_response_t *rs)
+{
+  uint64_t percent;
+  bool has;
+  int rc;
+  if (field_uint(body, "percent", 99, &percent, &has, rs) != 0) return;
+  if (!has) {
+    fail_field(rs, "percent", "обязательно", "required");
+    return;
+  }
+  if (sale_discount_needs_manager(api->till, (unsigned)percent) && check_manager(api, rq, rs) != 0)
+    return;
+  if ((rc = sale_line_set_discount(api->till, params[0], (unsigned)percent)) != 0) {
+    fail_line_edit(rs, rc);
+    return;
+  }
+  send_basket(api, rs, 200, NULL);
+}
+
+#define SEARCH_MAX 20
+
+/* {"query": part of a name or of a GTIN} -> up to SEARCH_MAX products. */
+static void h_catalogue_search(api_t *api, const api_request_t *rq, json_t *body,
+                               const uint32_t *params, api_response_t *rs)
+{
+  const char *query;
+  size_t n = 0;
+  (void)rq, (void)params;
+  if (field_string(body, "query", true, 128, &query, NULL, rs) != 0) return;
+  cache_product_t *found = calloc(SEARCH_MAX, sizeof *found);
+  if (!found) {
+    fail(rs, E_TILL, NULL, NULL);
+    return;
+  }
+  int rc = cache_product_search(till_cache(api->till), query, found, SEARCH_MAX, &n);
+  if (rc == CACHE_ERR_ARGUMENT) {
+    free(found);
+    fail_field(rs, "query", "от 2 символов", "at least 2 characters");
+    return;
+  }
+  if (rc != 0) {
+    free(found);
+    fail_named(rs, 500, cache_err_name(rc), cache_err_message(rc, true),
+               cache_err_message(rc, false), NULL, NULL, NULL);
+    return;
+  }
+  json_t *list = json_array();
+  for (size_t i = 0; list && i < n; i++)
+    json_array_append_new(
+        list, json_pack("{s:s,s:s,s:I,s:i,s:b,s:b}", "gtin", found[i].gtin, "name", found[i].name,
+                        "price", (json_int_t)found[i].price, "vat", found[i].vat, "weighed",
+                        found[i].weighed, "marked", found[i].marking_required));
+  free(found);
+  api_send_json(rs, 200, json_pack("{s:b,s:o*}", "ok", 1, "products", list));
+}
+
+/* ---- reports, cash, corrections, the FN's close and replacement ----------------- */
+
+/* The calls of pos/till/office.h, the ones `kassa report`, `cash`,
+** `correction` and `fn close|replace` make: the same rules, the same
+** reasons. An office_fail_t becomes the API's error: a field's 400, the
+** FN's refusal (409 with fn_error and fn_code), the drawer's (its own
+** name: "short", "no_shift", "amount"), or what the FN still owes. */
+static void fail_office(api_response_t *rs, const office_fail_t *why)
+{
+  char code[8];
+  switch (why->err) {
+  case OFFICE_ERR_ARGUMENT:
+    fail_named(rs, 400, api_errors[E_BAD_REQUEST].name, why->message_ru, why->message_en, NULL,
+               NULL, json_pack("{s:s}", "field", why->field ? why->field : ""));
+    return;
+  case OFFICE_ERR_FN:
+    snprintf(code, sizeof code, "0x%02X", (unsigned)fn_err_device_code(why->fn_error));
+    fail_named(rs, why->fn_error <= FN_ERR_IO ? 500 : 409, "fn", why->message_ru, why->message_en,
+               NULL, NULL,
+               json_pack("{s:s,s:s}", "fn_error", fn_err_name(why->fn_error), "fn_code", code));
+    return;
+  case OFFICE_ERR_DRAWER:
+    fail_named(rs,
+               why->drawer_error == DRAWER_ERR_STORAGE  ? 500
+               : why->drawer_error == DRAWER_ERR_AMOUNT ? 400
+                                                        : 409,
+               drawer_err_name(why->drawer_error), why->message_ru, why->message_en, NULL, NULL,
+               NULL);
+    return;
+  case OFFICE_ERR_DEVICE:
+    fail_named(rs, 409, office_err_name(why->err), why->message_ru, why->message_en, NULL, NULL,
+               NULL);
+    return;
+  case OFFICE_ERR_OWED:
+  case OFFICE_ERR_NOT_CLOSED:
+  case OFFICE_ERR_NO_REGISTRATION:
+    fail_named(rs, 409, office_err_name(why->err), why->message_ru, why->message_en, NULL, NULL,
+               json_pack("{s:I,s:I}", "documents", (json_int_t)why->documents, "notifications",
+                         (json_int_t)why->notifications));
+    return;
+  default:
+    fail_named(rs, 500, office_err_name(why->err), why->message_ru, why->message_en, NULL, NULL,
+               NULL);
+  }
+}
+
+/* A body's "width" for a printed form: 0 with *width, -1 with rs filled. */
+static int body_width(json_t *body, unsigned *width, api_response_t *rs)
+{
+  uint64_t w;
+  bool has;
+  if (field_uint(body, "width", WIDTH_MAX, &w, &has, rs) != 0) return -1;
+  if (has && w < WIDTH_MIN) {
+    fail_field(rs, "width", "от 24 до 80 символов", "24 to 80 characters");
+    return -1;
+  }
+  *width = has ? (unsigned)w : WIDTH_DEFAULT;
+  return 0;
+}
+
+/* The printed form of an X/Z report (5 or 21) from the archive, as text
+** (malloc'd) or NULL; drawer may be NULL. */
+static char *report_text(api_t *api, uint32_t number, const report_drawer_t *drawer, unsigned width)
+{
+  receipt_layout_t layout;
+  char *text = NULL;
+  fn_document_t *doc = malloc(sizeof *doc);
+  if (doc && fn_document_get(till_fn(api->till), number, doc) == 0 &&
+      report_layout(doc->data, doc->len, drawer, width, &layout) == 0) {
+    text = layout.text;
+    layout.text = NULL;
+    receipt_layout_free(&layout);
+  }
+  free(doc);
+  return text;
+}
+
+static void report(api_t *api, json_t *body, bool z, api_response_t *rs)
+{
+  const char *cashier = NULL;
+  unsigned width;
+  office_fail_t why;
+  if ((z && field_string(body, "cashier", false, 64, &cashier, NULL, rs) != 0) ||
+      body_width(body, &width, rs) != 0)
+    return;
+  office_report_t *r = malloc(sizeof *r);
+  if (!r) {
+    fail(rs, E_TILL, NULL, NULL);
+    return;
+  }
+  if (office_report(till_fn(api->till), till_config(api->till)->data_dir, z, cashier, r, &why) !=
+      0) {
+    fail_office(rs, &why);
+    free(r);
+    return;
+  }
+  /* Keep the cache's replay pointer level with the archive. */
+  till_replay(api->till, NULL);
+  report_drawer_t dr = {r->moves.in, r->moves.out, r->balance};
+  char *text = report_text(api, r->doc.number, r->has_drawer ? &dr : NULL, width);
+  json_t *j = office_report_json(r);
+  free(r);
+  put(j, "text", text ? json_string(text) : json_null());
+  free(text);
+  api_send_json(rs, 200, json_pack("{s:b,s:o*}", "ok", 1, "report", j));
+}
+
+static void h_report_x(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
+                       api_response_t *rs)
+{
+  (void)rq, (void)params;
+  report(api, body, false, rs);
+}
+
+static void h_report_z(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
+                       api_response_t *rs)
+{
+  (void)rq, (void)params;
+  report(api, body, true, rs);
+}
+
+static void h_drawer(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
+                     api_response_t *rs)
+{
+  office_drawer_t d;
+  office_fail_t why;
+  (void)rq, (void)body, (void)params;
+  if (office_drawer(till_fn(api->till), till_config(api->till)->data_dir, &d, &why) != 0) {
+    fail_office(rs, &why);
+    return;
+  }
+  api_send_json(rs, 200,
+                json_pack("{s:b,s:{s:b,s:I,s:I,s:I,s:I,s:I,s:I}}", "ok", 1, "drawer", "shift_open",
+                          d.shift_open, "shift", (json_int_t)d.shift, "cash_in",
+                          (json_int_t)d.moves.in, "cash_ins", (json_int_t)d.moves.ins, "cash_out",
+                          (json_int_t)d.moves.out, "cash_outs", (json_int_t)d.moves.outs, "balance",
+                          (json_int_t)d.balance));
+}
+
+static void cash(api_t *api, json_t *body, bool in, api_response_t *rs)
+{
+  uint64_t amount;
+  bool has;
+  office_cash_t done;
+  office_fail_t why;
+  if (field_uint(body, "amount", PRICE_MAX, &amount, &has, rs) != 0) return;
+  if (!has || amount == 0) {
+    fail_field(rs, "amount", "сумма в копейках больше нуля", "an amount in kopecks above zero");
+    return;
+  }
+  if (office_cash(till_fn(api->till), till_config(api->till)->data_dir, in, amount, &done, &why) !=
+      0) {
+    fail_office(rs, &why);
+    return;
+  }
+  api_send_json(rs, 200,
+                json_pack("{s:b,s:{s:s,s:I,s:I,s:I}}", "ok", 1, "cash", "kind", in ? "in" : "out",
+                          "amount", (json_int_t)done.amount, "shift", (json_int_t)done.shift,
+                          "balance", (json_int_t)done.balance));
+}
+
+static void h_cash_in(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
+                      api_response_t *rs)
+{
+  (void)rq, (void)params;
+  cash(api, body, true, rs);
+}
+
+static void h_cash_out(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
+                       api_response_t *rs)
+{
+  (void)rq, (void)params;
+  cash(api, body, false, rs);
+}
+
+/* {"operation":"income|refund","cash","cashless","prepaid","credit","other",
+** "method","vat":"22","reason","order","date":"YYYY-MM-DD","cashier","width"}:
+** pos/till/correction.h's correction_close, as `kassa correction` calls it. */
+static void h_correction(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
+                         api_response_t *rs)
+{
+  const char *operation, *vat, *date, *order;
+  uint64_t method;
+  unsigned width;
+  correction_request_t c = {.tax_system = (uint8_t)till_config(api->till)->tax_system};
+  struct {
+    const char *name;
+    uint64_t *to;
+  } forms[] = {{"cash", &c.pay.cash},
+               {"cashless", &c.pay.cashless},
+               {"prepaid", &c.pay.prepaid},
+               {"credit", &c.pay.credit},
+               {"other", &c.pay.other}};
+  fn_doc_result_t res;
+  int rc;
+  (void)rq, (void)params;
+  if (field_string(body, "operation", true, 16, &operation, NULL, rs) != 0 ||
+      field_string(body, "vat", true, 16, &vat, NULL, rs) != 0 ||
+      field_string(body, "reason", true, 512, &c.reason, NULL, rs) != 0 ||
+      field_string(body, "order", false, 32, &order, NULL, rs) != 0 ||
+      field_string(body, "date", false, 10, &date, NULL, rs) != 0 ||
+      field_string(body, "cashier", false, 64, &c.cashier, NULL, rs) != 0 ||
+      field_uint(body, "method", 7, &method, NULL, rs) != 0 || body_width(body, &width, rs) != 0)
+    return;
+  uint64_t total = 0;
+  for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+    if (field_uint(body, forms[i].name, PRICE_MAX, forms[i].to, NULL, rs) != 0) return;
+    total += *forms[i].to;
+  }
+  c.operation = !strcmp(operation, "income")   ? DOC_OP_SALE
+                : !strcmp(operation, "refund") ? DOC_OP_SALE_RETURN
+                                               : 0;
+  c.method = (uint8_t)method;
+  c.type = order ? 1 : 0;
+  c.order_number = order;
+  if (!c.operation) {
+    fail_field(rs, "operation", "«income» (приход) или «refund» (возврат прихода)",
+               "\"income\" or \"refund\"");
+    return;
+  }
+  if (!(c.vat = correction_vat_parse(vat))) {
+    fail_field(rs, "vat", "22, 22/122, 20, 20/120, 10, 10/110, 7, 7/107, 5, 5/105, 0 или none",
+               "22, 22/122, 20, 20/120, 10, 10/110, 7, 7/107, 5, 5/105, 0 or none");
+    return;
+  }
+  if (total == 0 || total >= (UINT64_C(1) << 48)) {
+    fail_field(rs, "amount", "сумма больше нуля и меньше 2^48 копеек (cash, cashless ...)",
+               "an amount above zero and below 2^48 kopecks (cash, cashless ...)");
+    return;
+  }
+  if ((date && !office_date_parse(date, &c.date)) || (order && !date)) {
+    fail_field(rs, "date",
+               order && !date ? "коррекция по предписанию требует даты расчёта ГГГГ-ММ-ДД"
+                              : "дата ГГГГ-ММ-ДД",
+               order && !date ? "a correction by order needs the settlement's date YYYY-MM-DD"
+                              : "a date YYYY-MM-DD");
+    return;
+  }
+  if ((rc = correction_close(till_fn(api->till), &c, &res)) != 0) {
+    if (rc == FN_ERR_PARAMS)
+      fail(rs, E_BAD_REQUEST, NULL, NULL);
+    else
+      fail_fn(rs, rc);
+    return;
+  }
+  till_replay(api->till, NULL);
+  int err = 0;
+  char *text = receipt_text(api->till, res.number, width, &err);
+  json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:s,s:I,s:i,s:i,s:o}", "document", (json_int_t)res.number,
+                        "time", (json_int_t)res.time, "fiscal_sign", (json_int_t)res.fiscal_sign,
+                        "shift", (json_int_t)res.shift_number, "operation", operation, "total",
+                        (json_int_t)total, "vat", (int)c.vat, "correction_type", (int)c.type,
+                        "text", text ? json_string(text) : json_null());
+  free(text);
+  api_send_json(rs, 201, json_pack("{s:b,s:o*}", "ok", 1, "correction", j));
+}
+
+static json_t *doc_result_json(const fn_doc_result_t *r)
+{
+  return json_pack("{s:I,s:I,s:I}", "document", (json_int_t)r->number, "time", (json_int_t)r->time,
+                   "fiscal_sign", (json_int_t)r->fiscal_sign);
+}
+
+static void h_fn_close(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
+                       api_response_t *rs)
+{
+  fn_doc_result_t res;
+  office_fail_t why;
+  (void)rq, (void)body, (void)params;
+  if (office_fn_close(till_fn(api->till), &res, &why) != 0) {
+    fail_office(rs, &why);
+    return;
+  }
+  till_replay(api->till, NULL);
+  api_send_json(rs, 200, json_pack("{s:b,s:o*}", "ok", 1, "fn_close", doc_result_json(&res)));
+}
+
+static void h_fn_replace(api_t *api, const api_request_t *rq, json_t *body, const uint32_t *params,
+                         api_response_t *rs)
+{
+  const char *number, *cashier;
+  office_fail_t why;
+  (void)rq, (void)params;
+  if (field_string(body, "fn_number", true, 16, &number, NULL, rs) != 0 ||
+      field_string(body, "cashier", false, 64, &cashier, NULL, rs) != 0)
+    return;
+  office_replaced_t *r = malloc(sizeof *r);
+  if (!r) {
+    fail(rs, E_TILL, NULL, NULL);
+    return;
+  }
+  if (till_fn_replace(api->till, number, cashier, r, &why) != 0) {
+    fail_office(rs, &why);
+    free(r);
+    return;
+  }
+  const char *kept = strrchr(r->kept, '/');
+  json_t *j = doc_result_json(&r->doc);
+  put(j, "old_fn", json_string(r->old_number));
+  put(j, "new_fn", json_string(r->new_number));
+  put(j, "kept", json_string(kept ? kept + 1 : r->kept));
+  free(r);
+  api_send_json(rs, 200, json_pack("{s:b,s:o*}", "ok", 1, "replaced", j));
+}
+
+/* A copy from the archive (`kassa fd copy`): a receipt or correction as
+** printed, an X/Z report with its totals; "КОПИЯ" on top. */
+static void h_document_copy(api_t *api, const api_request_t *rq, json_t *body,
+                            const uint32_t *params, api_response_t *rs)
+{
+  unsigned width;
+  int rc, err = 0;
+  json_t *totals = NULL;
+  char *text = NULL;
+  (void)body;
+  if (query_width(rq, &width, rs) != 0) return;
+  fn_document_t *doc = malloc(sizeof *doc);
+  if (!doc) {
+    fail(rs, E_TILL, NULL, NULL);
+    return;
+  }
+  if ((rc = fn_document_get(till_fn(api->till), params[0], doc)) != 0) {
+    free(doc);
+    if (rc == FN_ERR_NO_DATA || rc == FN_ERR_PARAMS)
+      fail(rs, E_NO_DOCUMENT, NULL, NULL);
+    else
+      fail_fn(rs, rc);
+    return;
+  }
+  uint16_t type = doc->type;
+  const char *kind = type == DOC_RECEIPT        ? "receipt"
+                     : type == DOC_CORRECTION   ? "correction"
+                     : type == DOC_SHIFT_CLOSE  ? "z"
+                     : type == DOC_STATE_REPORT ? "x"
+                                                : NULL;
+  if (type == DOC_SHIFT_CLOSE || type == DOC_STATE_REPORT) {
+    static doc_totals_t t;
+    if (doc_parse_totals(doc->data, doc->len, 1194, &t) == 0)
+      totals = json_pack("{s:o*}", "shift_totals", office_totals_json(&t));
+    else
+      totals = json_pack("{s:n}", "shift_totals");
+    if (totals && doc_parse_totals(doc->data, doc->len, 1157, &t) == 0)
+      json_object_set_new(totals, "fn_totals", office_totals_json(&t));
+    text = report_text(api, params[0], NULL, width);
+  } else if (kind) {
+    text = receipt_text(api->till, params[0], width, &err);
+  }
+  free(doc);
+  if (!kind) {
+    fail_named(rs, 404, "not_printable", "Копию печатают для чеков, чеков коррекции и отчётов X/Z.",
+               "A copy is made of receipts, correction receipts and X/Z reports.", NULL, NULL,
+               NULL);
+    json_decref(totals);
+    return;
+  }
+  if (!text) {
+    json_decref(totals);
+    fail(rs, E_TILL, NULL, NULL);
+    return;
+  }
+  size_t n = strlen(text) + 64;
+  char *copy = malloc(n);
+  /* Centred by characters: "КОПИЯ" is 5 characters and 10 bytes. */
+  if (copy) snprintf(copy, n, "%*s%s\n%s", (int)((width - 5) / 2), "", "КОПИЯ", text);
+  free(text);
+  json_t *j = json_pack("{s:b,s:I,s:s,s:i,s:o}", "ok", 1, "document", (json_int_t)params[0], "kind",
+                        kind, "width", (int)width, "text", copy ? json_string(copy) : json_null());
+  free(copy);
+  if (j && totals) json_object_update(j, totals);
+  json_decref(totals);
+  api_send_json(rs, 200, j);
+}
+
 /* ---- the pages ----------------------------------------------------------------- */
 
 static const struct {
@@ -1628,6 +2131,9 @@ static const route_t routes[] = {
     {"POST", "/api/receipts/current/items", h_item_add, 0},
     {"POST", "/api/receipts/current/items/without-code", h_item_without_code, MANAGER},
     {"DELETE", "/api/receipts/current/items/{n}", h_item_remove, 0},
+    {"POST", "/api/receipts/current/items/{n}/quantity", h_item_quantity, 0},
+    {"POST", "/api/receipts/current/items/{n}/discount", h_item_discount, 0}, /* PIN above */
+    {"POST", "/api/catalogue/search", h_catalogue_search, 0},
     {"POST", "/api/receipts/current/pay", h_pay, 0},
     {"POST", "/api/receipts/full", h_receipt_full, 0},
     {"POST", "/api/v2/requests", h_atol_post, 0},
@@ -1641,6 +2147,15 @@ static const route_t routes[] = {
     {"POST", "/api/labels", h_label, MANAGER},
     {"POST", "/api/blocks", h_block_add, MANAGER},
     {"DELETE", "/api/blocks", h_block_remove, MANAGER},
+    {"POST", "/api/reports/x", h_report_x, 0},
+    {"POST", "/api/reports/z", h_report_z, 0},
+    {"GET", "/api/drawer", h_drawer, MANAGER},
+    {"POST", "/api/cash/in", h_cash_in, MANAGER},
+    {"POST", "/api/cash/out", h_cash_out, MANAGER},
+    {"POST", "/api/corrections", h_correction, MANAGER},
+    {"POST", "/api/fn/close", h_fn_close, MANAGER},
+    {"POST", "/api/fn/replace", h_fn_replace, MANAGER},
+    {"GET", "/api/documents/{n}/copy", h_document_copy, 0},
 };
 
 /* Matches path against pattern segment by segment; numbers into params

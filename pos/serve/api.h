@@ -7,7 +7,10 @@
 ** happens between "a request arrived" and "this response goes back": the
 ** security rules (API token, manager PIN, rate limiting, Host and
 ** Content-Type checks), the routes under /api/… (status, check, receipts,
-** items, payment, returns, shift, acceptance, remarking, labels, reprints),
+** items with their quantity and discount, payment with the change,
+** returns, shift, X/Z reports, the drawer and cash in/out, corrections,
+** the FN close and replacement, copies, the catalogue search, acceptance,
+** remarking, labels, reprints),
 ** the pages (pos/serve/web: the cashier and manager screens, see below) and, in
 ** lm.c, the Chestny ZNAK local module's /api/v1/status and
 ** /api/v{1,2}/cis/outCheck answered from the code cache. It knows nothing

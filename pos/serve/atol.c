@@ -61,8 +61,8 @@
 #include "fiscal/fn.h"
 #include "pos/serve/receipt_full.h"
 #include "pos/till/check.h"
-#include "pos/till/drawer.h"
 #include "pos/till/idempotency.h"
+#include "pos/till/office.h"
 #include "pos/till/till_json.h"
 
 /* libfptr's error numbers for the failures kassa reports. */
@@ -405,36 +405,20 @@ static void run_shift_status(api_t *api, task_result_t *r)
 static void run_cash(api_t *api, json_t *task, bool in, task_result_t *r)
 {
   till_t *t = api_till(api);
-  uint64_t amount, balance;
-  fn_status_t st;
-  doc_totals_t *shift = malloc(sizeof *shift);
-  drawer_totals_t moves;
-  drawer_t *d = NULL;
-  int rc;
+  uint64_t amount;
+  office_cash_t done;
+  office_fail_t why;
   if (!roubles(json_object_get(task, "cashSum"), &amount) || amount == 0) {
     task_fail(r, ATOL_NO_PARAM, "сумма (cashSum) в рублях", "cashSum in roubles");
-    goto done;
+    return;
   }
-  if (!shift || fn_status(till_fn(t), &st) != 0 || fn_totals(till_fn(t), true, shift) != 0) {
-    task_fail(r, ATOL_INVALID_MODE, "ФН не отвечает", "the FN does not answer");
-    goto done;
+  /* The drawer's rules are pos/till/office.h's, as for POST /api/cash/in|out. */
+  if (office_cash(till_fn(t), till_config(t)->data_dir, in, amount, &done, &why) != 0) {
+    task_fail(r, ATOL_INVALID_MODE, why.message_ru, why.message_en);
+    return;
   }
-  rc = !st.shift_open ? DRAWER_ERR_NO_SHIFT : drawer_open(till_config(t)->data_dir, &d);
-  if (rc == 0) rc = drawer_totals(d, st.fn_number, st.shift_number, &moves);
-  if (rc == 0) {
-    balance = drawer_balance(&moves, shift);
-    rc = drawer_move(d, in, amount, st.fn_number, st.shift_number, st.now, balance);
-  }
-  if (rc != 0) {
-    task_fail(r, ATOL_INVALID_MODE, drawer_err_message(rc, true), drawer_err_message(rc, false));
-    goto done;
-  }
-  balance = in ? balance + amount : balance - amount;
   r->ok = true;
-  r->result = json_pack("{s:f}", "cashSum", (double)balance / 100.0);
-done:
-  drawer_close(d);
-  free(shift);
+  r->result = json_pack("{s:f}", "cashSum", (double)done.balance / 100.0);
 }
 
 static void run_fn_info(api_t *api, task_result_t *r)

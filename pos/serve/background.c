@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "fiscal/fn.h"
@@ -60,6 +61,8 @@ struct background {
   pthread_cond_t cond;
   bool stopping;
   fn_t *fn;                          /* the thread's own connection to DATA/fn.db */
+  dev_t fn_dev;                      /* which file that is: an FN replacement */
+  ino_t fn_ino;                      /* (till_fn_replace) puts a new one there */
   ofd_tls_t *tls;                    /* [ofd] tls; NULL: plain TCP */
   ofd_client_t *ofd, *oism, *keysrv; /* persistent: their backoff carries over */
   task_t sender, sync, keys;
@@ -129,6 +132,27 @@ typedef struct outcome {
 
 static uint64_t larger(uint64_t x, uint64_t y) { return x > y ? x : y; }
 
+/* Opens DATA/fn.db when it is not the file b->fn has open (the first time,
+** and after an FN replacement moved the old one aside): the thread then
+** delivers the new FN's documents. The old connection stays when the new
+** file cannot be opened; 0 or a negative fn_err_t. */
+static int follow_fn(background_t *b)
+{
+  char path[KASSA_PATH_MAX + 16];
+  struct stat sb;
+  fn_t *fn = NULL;
+  snprintf(path, sizeof path, "%.*s/fn.db", KASSA_PATH_MAX, b->cfg.data_dir);
+  if (stat(path, &sb) != 0) return b->fn ? 0 : FN_ERR_IO;
+  if (b->fn && sb.st_dev == b->fn_dev && sb.st_ino == b->fn_ino) return 0;
+  int rc = fn_emu_open(path, NULL, &fn);
+  if (rc != 0) return b->fn ? 0 : rc;
+  fn_free(b->fn);
+  b->fn = fn;
+  b->fn_dev = sb.st_dev;
+  b->fn_ino = sb.st_ino;
+  return 0;
+}
+
 /* Documents to the OFD, then notifications to the OISM (both run: a dead
 ** OFD must not hold back the OISM). */
 static void run_sender(background_t *b, outcome_t *out)
@@ -136,6 +160,7 @@ static void run_sender(background_t *b, outcome_t *out)
   fn_status_t st;
   ofd_delivery_stats_t ds;
   int rc;
+  follow_fn(b);
   if ((rc = fn_status(b->fn, &st)) != 0) {
     out->error = "fn";
     snprintf(out->detail, sizeof out->detail, "the FN did not answer: %s", fn_err_name(rc));
@@ -228,6 +253,7 @@ static void run_keys(background_t *b, outcome_t *out, bool *asked)
   size_t n = 0;
   int rc;
   *asked = false;
+  follow_fn(b);
   if ((rc = fn_status(b->fn, &st)) != 0) {
     out->error = "fn";
     snprintf(out->detail, sizeof out->detail, "the FN did not answer: %s", fn_err_name(rc));
@@ -334,7 +360,7 @@ static void *thread_main(void *arg)
 int background_start(const kassa_config_t *config, background_t **out, char *err, size_t err_size)
 {
   background_t *b = NULL;
-  char path[KASSA_PATH_MAX + 16], detail[256] = "";
+  char detail[256] = "";
   int rc;
   if (out) *out = NULL;
   if (!config || !out || !err || err_size == 0) return -1;
@@ -351,8 +377,7 @@ int background_start(const kassa_config_t *config, background_t **out, char *err
     return -1;
   }
   pthread_cond_init(&b->cond, NULL);
-  snprintf(path, sizeof path, "%.*s/fn.db", KASSA_PATH_MAX, config->data_dir);
-  if ((rc = fn_emu_open(path, NULL, &b->fn)) != 0) {
+  if ((rc = follow_fn(b)) != 0) {
     snprintf(err, err_size,
              "Фоновая передача: ФН не открывается (%s). / Background delivery: cannot open the "
              "FN (%s).",

@@ -24,7 +24,8 @@
 ** not carry a GTIN sit in a partial index that holds only them.
 **
 ** Every write is one transaction (BEGIN IMMEDIATE ... COMMIT, WAL,
-** synchronous=FULL), checked in full before the first row changes, so a
+** synchronous=FULL; the archive's replay NORMAL, since the archive gives
+** it again: tx_begin_light), checked in full before the first row changes, so a
 ** refusal and a crash both leave the file as it was. Statements are
 ** prepared once at open and kept in the context.
 **
@@ -225,6 +226,7 @@ typedef struct counts_delta {
 struct cache {
   sqlite3 *db;
   sqlite3_stmt *st[ST__COUNT];
+  bool sync_light; /* the connection's synchronous is NORMAL now (tx_begin_light) */
   owner_kept_t owners[OWNERS_KEPT]; /* committed rows only: cleared on rollback */
   size_t owner_count;
   char error[512];
@@ -342,7 +344,37 @@ static int step_int(cache_t *c, sqlite3_stmt *s, int64_t *out, const char *what)
   return io_fail(c, what);
 }
 
-static int tx_begin(cache_t *c) { return step_done(c, st(c, ST_BEGIN), "begin"); }
+static int exec(cache_t *c, const char *text);
+
+/* Sets the connection's synchronous level for the next transaction (a
+** pragma only when it changes: a till selling does no other writes). */
+static int sync_level(cache_t *c, bool light)
+{
+  if (c->sync_light == light) return 0;
+  if (exec(c, light ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL") != 0)
+    return CACHE_ERR_IO;
+  c->sync_light = light;
+  return 0;
+}
+
+static int tx_begin(cache_t *c)
+{
+  int rc = sync_level(c, false);
+  return rc ? rc : step_done(c, st(c, ST_BEGIN), "begin");
+}
+
+/* A transaction whose commit need not wait for the disk (synchronous=
+** NORMAL): only for what the FN archive can give again, the replay of its
+** documents (cache_apply_receipt). A killed process loses nothing (WAL);
+** a power cut may lose the last replays, and their pointer with them in
+** the same transaction, so the next till_open() applies them again. The
+** FN's own commit is then the receipt's one flush (docs/ARCHITECTURE.md,
+** "One flush per receipt"). */
+static int tx_begin_light(cache_t *c)
+{
+  int rc = sync_level(c, true);
+  return rc ? rc : step_done(c, st(c, ST_BEGIN), "begin");
+}
 
 static int tx_commit(cache_t *c) { return step_done(c, st(c, ST_COMMIT), "commit"); }
 
@@ -661,6 +693,65 @@ int cache_product_get(cache_t *c, const char *gtin, cache_product_t *out)
   out->excise = flags & FLAG_EXCISE;
   sqlite3_reset(s);
   return 0;
+}
+
+/* name lower-cased into out (size bytes) for a search: ASCII and the
+** Russian alphabet (А-Я, Ё), ё as е; other characters as they are. */
+static void search_fold(const char *name, char *out, size_t size)
+{
+  const unsigned char *p = (const unsigned char *)name;
+  size_t n = 0;
+  while (*p && n + 3 < size) {
+    if (*p < 0x80) {
+      out[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+      p++;
+      continue;
+    }
+    if ((p[0] == 0xD0 || p[0] == 0xD1) && p[1]) {
+      unsigned cp = ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+      if (cp >= 0x410 && cp <= 0x42F) cp += 0x20; /* А-Я -> а-я */
+      if (cp == 0x401 || cp == 0x451) cp = 0x435; /* Ё, ё -> е */
+      out[n++] = (char)(0xC0 | (cp >> 6));
+      out[n++] = (char)(0x80 | (cp & 0x3F));
+      p += 2;
+      continue;
+    }
+    out[n++] = (char)*p++;
+  }
+  out[n] = '\0';
+}
+
+int cache_product_search(cache_t *c, const char *query, cache_product_t *out, size_t max,
+                         size_t *count)
+{
+  char want[CACHE_NAME_MAX * 4 + 1], name[CACHE_NAME_MAX * 4 + 1];
+  sqlite3_stmt *s = NULL;
+  size_t n = 0;
+  int step, rc = 0;
+  size_t chars = 0;
+  if (count) *count = 0;
+  for (const char *q = query; q && *q; q++) chars += ((unsigned char)*q & 0xC0) != 0x80;
+  if (!c || !query || !out || !count || chars < 2 || strlen(query) >= sizeof want)
+    return CACHE_ERR_ARGUMENT;
+  search_fold(query, want, sizeof want);
+  if (sqlite3_prepare_v2(c->db, "SELECT gtin, name FROM products ORDER BY name, gtin", -1, &s,
+                         NULL) != SQLITE_OK)
+    return io_fail(c, "product search");
+  while (n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    const char *gtin = (const char *)sqlite3_column_text(s, 0);
+    const char *text = (const char *)sqlite3_column_text(s, 1);
+    if (!gtin || !text) continue;
+    search_fold(text, name, sizeof name);
+    if (!strstr(name, want) && !strstr(gtin, query)) continue;
+    char key[15];
+    snprintf(key, sizeof key, "%s", gtin);
+    if ((rc = cache_product_get(c, key, &out[n])) != 0) break;
+    n++;
+  }
+  if (rc == 0 && n < max && step != SQLITE_DONE) rc = io_fail(c, "product search");
+  sqlite3_finalize(s);
+  *count = n;
+  return rc;
 }
 
 /* One catalogue line, already split. */
@@ -1258,7 +1349,7 @@ int cache_apply_receipt(cache_t *c, uint32_t number, uint8_t operation,
       return CACHE_ERR_ARGUMENT;
     }
   }
-  if ((rc = tx_begin(c)) != 0) return rc;
+  if ((rc = tx_begin_light(c)) != 0) return rc;
   if ((rc = cache_fn_applied(c, &applied)) != 0) goto done;
   if (applied == UINT32_MAX || number != applied + 1) {
     set_error(c, "document %u out of order: the cache has applied %u", number, applied);

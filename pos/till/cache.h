@@ -98,6 +98,16 @@ int cache_product_put(cache_t *c, const cache_product_t *p);
 int cache_product_get(cache_t *c, const char *gtin, cache_product_t *out);
 
 /*
+** The catalogue's products whose name holds `query` (case and ё/е folded,
+** Russian and Latin letters) or whose GTIN holds it (digits), in name
+** order: at most max into out, *count how many. A query of fewer than two
+** characters finds nothing (CACHE_ERR_ARGUMENT), so the cashier's search
+** never lists the whole catalogue.
+*/
+int cache_product_search(cache_t *c, const char *query, cache_product_t *out, size_t max,
+                         size_t *count);
+
+/*
 ** Imports a catalogue file: UTF-8 CSV with a header line
 ** `gtin;name;price;vat;group;group_id;marking;strict;weighed;excise`
 ** (price in roubles with a dot, booleans 0/1). One product per line, fields

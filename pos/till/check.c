@@ -416,7 +416,8 @@ static bool keys_never_loaded(till_t *t)
   return fn_status(t->fn, &st) == 0 && st.keys_updated_at == 0;
 }
 
-static int rule_fn(till_t *t, const markcode_t *mc, fn_km_check_t *fc, check_decision_t *d)
+static int rule_fn(till_t *t, const markcode_t *mc, const check_request_t *req, fn_km_check_t *fc,
+                   check_decision_t *d)
 {
   doc_item_t *item = calloc(1, sizeof *item);
   if (!item) return refuse(d, CHECK_FN_REFUSED, "no_memory", NULL, NULL);
@@ -424,7 +425,10 @@ static int rule_fn(till_t *t, const markcode_t *mc, fn_km_check_t *fc, check_dec
   memcpy(item->km, mc->normalized, mc->normalized_len + 1);
   item->km_len = mc->normalized_len;
   item->km_status = d->planned;
+  /* A fraction's 1023 is 1 (the format's rule for a line with 1291). */
   item->quantity = (doc_quantity_t){1, 0};
+  item->fraction_numerator = req->fraction_numerator;
+  item->fraction_denominator = req->fraction_denominator;
   int rc = fn_km_check(t->fn, item, fc);
   free(item);
   if (rc == FN_ERR_KEYS_EXPIRED && keys_never_loaded(t))
@@ -687,6 +691,18 @@ static int rule_expiry_price(till_t *t, const markcode_t *mc, const cache_code_t
   return 0;
 }
 
+/* A fraction (1291) is a part of one marked piece: 0 < n < d, never of a
+** weighed good (that is a measured quantity) nor of an unmarked one. */
+static int rule_fraction(const check_request_t *req, check_decision_t *d)
+{
+  uint64_t n = req->fraction_numerator, den = req->fraction_denominator;
+  if (n == 0 && den == 0) return 0;
+  if (n > 0 && n < den && d->marked && !d->product.weighed) return 0;
+  return refuse(d, CHECK_BAD_CODE, "fraction",
+                "Дробное количество — только для штучного маркированного товара, 0 < n < d.",
+                "A fraction is for a marked piece good only, 0 < n < d.");
+}
+
 /* The store node, last: a claim is a lease the lane holds, so it is taken
 ** only for a code every other rule allowed (lane_store.h). */
 static int rule_store(till_t *t, check_decision_t *d)
@@ -713,10 +729,13 @@ static int rule_store(till_t *t, check_decision_t *d)
 
 /* The pipeline; keep: an allowed code stays accepted in the FN (a sale
 ** line follows), else it is declined at once (a question only). */
-static int pipeline(till_t *t, const char *scan, size_t len, check_purpose_t purpose,
-                    uint64_t price, const char *const *in_receipt, size_t in_receipt_count,
-                    bool keep, const cache_product_t *given, check_decision_t *out)
+static int pipeline(till_t *t, const check_request_t *req, check_decision_t *out)
 {
+  const char *scan = req ? req->scan : NULL;
+  size_t len = req ? req->len : 0;
+  check_purpose_t purpose = req ? req->purpose : CHECK_FOR_SALE;
+  uint64_t price = req ? req->price : 0;
+  bool keep = req && req->keep;
   struct timespec start;
   markcode_t *mc = NULL;
   cache_code_t row;
@@ -727,7 +746,7 @@ static int pipeline(till_t *t, const char *scan, size_t len, check_purpose_t pur
   memset(out, 0, sizeof *out);
   out->mark = "";
   clock_gettime(CLOCK_MONOTONIC, &start);
-  if (!t || !scan || (purpose != CHECK_FOR_SALE && purpose != CHECK_FOR_RETURN)) {
+  if (!t || !req || !scan || (purpose != CHECK_FOR_SALE && purpose != CHECK_FOR_RETURN)) {
     refuse(out, CHECK_BAD_CODE, "argument", NULL, NULL);
     return -1;
   }
@@ -740,15 +759,17 @@ static int pipeline(till_t *t, const char *scan, size_t len, check_purpose_t pur
   }
   memset(&row, 0, sizeof row);
   if (rule_parse(mc, scan, len, out)) goto done;
-  if (rule_catalogue(t, mc, given, out)) goto done;
+  if (rule_catalogue(t, mc, req->given, out)) goto done;
   if (price == 0) price = out->product.price;
+  if (rule_fraction(req, out)) goto done;
   if (!out->marked) goto allow; /* a plain good: nothing more to check */
-  out->planned =
-      purpose == CHECK_FOR_SALE ? (out->product.weighed ? 2 : 1) : (out->product.weighed ? 4 : 3);
-  if (rule_receipt(in_receipt, in_receipt_count, out)) goto done;
+  /* A measured good and a fraction of a piece are "part" statuses. */
+  bool part = out->product.weighed || req->fraction_denominator != 0;
+  out->planned = purpose == CHECK_FOR_SALE ? (part ? 2 : 1) : (part ? 4 : 3);
+  if (rule_receipt(req->in_receipt, req->in_receipt_count, out)) goto done;
   if (rule_local(t, mc, purpose, &row, &have_row, out)) goto done;
   if (purpose == CHECK_FOR_SALE && rule_deadline(t, out)) goto done;
-  if (rule_fn(t, mc, fc, out)) goto done_fn;
+  if (rule_fn(t, mc, req, fc, out)) goto done_fn;
   unsigned budget = t->config.check_budget_ms ? t->config.check_budget_ms : 1500;
   if (mode_has(t, "trueapi") && rule_trueapi(t, purpose, price, out)) goto done_fn;
   if (purpose == CHECK_FOR_RETURN && mode_has(t, "oism") && elapsed_ms(&start) < budget)
@@ -788,18 +809,38 @@ done:
 int check_scan(till_t *t, const char *scan, size_t len, check_purpose_t purpose, uint64_t price,
                const char *const *in_receipt, size_t in_receipt_count, check_decision_t *out)
 {
-  return pipeline(t, scan, len, purpose, price, in_receipt, in_receipt_count, true, NULL, out);
+  check_request_t req = {.scan = scan,
+                         .len = len,
+                         .purpose = purpose,
+                         .price = price,
+                         .in_receipt = in_receipt,
+                         .in_receipt_count = in_receipt_count,
+                         .keep = true};
+  return pipeline(t, &req, out);
 }
 
 int check_scan_given(till_t *t, const char *scan, size_t len, check_purpose_t purpose,
                      uint64_t price, const char *const *in_receipt, size_t in_receipt_count,
                      const cache_product_t *given, check_decision_t *out)
 {
-  return pipeline(t, scan, len, purpose, price, in_receipt, in_receipt_count, true, given, out);
+  check_request_t req = {scan, len, purpose, price, in_receipt, in_receipt_count,
+                         0,    0,   true,    given};
+  return pipeline(t, &req, out);
 }
 
 int check_probe(till_t *t, const char *scan, size_t len, check_purpose_t purpose, uint64_t price,
                 const char *const *in_receipt, size_t in_receipt_count, check_decision_t *out)
 {
-  return pipeline(t, scan, len, purpose, price, in_receipt, in_receipt_count, false, NULL, out);
+  check_request_t req = {.scan = scan,
+                         .len = len,
+                         .purpose = purpose,
+                         .price = price,
+                         .in_receipt = in_receipt,
+                         .in_receipt_count = in_receipt_count};
+  return pipeline(t, &req, out);
+}
+
+int check_run(till_t *t, const check_request_t *req, check_decision_t *out)
+{
+  return pipeline(t, req, out);
 }

@@ -149,7 +149,7 @@ typedef struct check_decision {
   uint8_t km_type;  /* 2100 */
   uint8_t tag2106;  /* 2106 as the FN reports it */
   const char *mark; /* "[М+]", "[М-]", "[М]" (UTF-8), "" for an unmarked good */
-  uint8_t planned;  /* 2003 */
+  uint8_t planned;  /* 2003: 1/3 a piece, 2/4 a measured good or a fraction */
   bool has_1265;
   doc_industry_t industry; /* 1260 with 1265 "UUID=...&Time=..." (online) or
                               "UUID=...&Time=...&Inst=...&Ver=..." (local module) */
@@ -198,6 +198,30 @@ int check_scan_given(till_t *t, const char *scan, size_t len, check_purpose_t pu
 ** accepted, so nothing waits in the FN's table and no line is added. */
 int check_probe(till_t *t, const char *scan, size_t len, check_purpose_t purpose, uint64_t price,
                 const char *const *in_receipt, size_t in_receipt_count, check_decision_t *out);
+
+/*
+** The check with everything the line will be (issue 16): check_scan(),
+** check_scan_given() and check_probe() are this with no fraction. A marked good sold or returned
+** in a fraction of its unit (a quarter of a pack that carries one code:
+** FFD 1.2's 1291 {1293 numerator, 1294 denominator}, the denominator being
+** how many the code's pack holds) is planned as 2 (sale) or 4 (return),
+** like a measured good, and the FN's request (81) carries 1291 with 1023 =
+** 1 (the format's rule for a line with 1291). A fraction needs 0 < n < d
+** and a marked piece good (not weighed): otherwise the decision is
+** CHECK_BAD_CODE with detail "fraction" and nothing reaches the FN.
+*/
+typedef struct check_request {
+  const char *scan; /* raw scanner bytes */
+  size_t len;
+  check_purpose_t purpose;
+  uint64_t price; /* per unit, kopecks; 0: the catalogue's */
+  const char *const *in_receipt;
+  size_t in_receipt_count;
+  uint64_t fraction_numerator, fraction_denominator; /* 0 / 0: the whole unit */
+  bool keep; /* true: an allowed code stays accepted (check_scan); false: a question */
+  const cache_product_t *given; /* NULL, or the product as for check_scan_given() */
+} check_request_t;
+int check_run(till_t *t, const check_request_t *req, check_decision_t *out);
 
 /* Who answered the check about the code (stable names): "oism" (the OISM
 ** through the FN), "trueapi", "both", "local_module" (the cache as the

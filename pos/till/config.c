@@ -35,6 +35,7 @@ void kassa_config_defaults(kassa_config_t *cfg)
   cfg->check_budget_ms = 1500;
   cfg->cache_stale_hours = 72;
   cfg->tax_system = 1;
+  cfg->discount_without_pin_percent = 10;
   cfg->fn_warn_days = 25;
   cfg->batch_warn_hours = 48;
   cfg->batch_refuse_hours = 72;
@@ -159,6 +160,8 @@ static const struct config_key {
     K("till", "force_catalogue", KEY_BOOL, force_catalogue, "yes or no"),
     K("till", "tax_system", KEY_UINT, tax_system, "a tax system bit (1, 2, 4, 16, 32)"),
     K("till", "timezone", KEY_TEXT, timezone, "an IANA time zone (Europe/Moscow)"),
+    K("till", "discount_without_pin_percent", KEY_UINT, discount_without_pin_percent,
+      "a percentage (0-99)"),
     K("trueapi", "cdn_url", KEY_TEXT, trueapi_cdn_url, "a URL"),
     K("trueapi", "api_key", KEY_TEXT, trueapi_api_key, "a key"),
     K("outbox", "fn_warn_days", KEY_UINT, fn_warn_days, "days"),

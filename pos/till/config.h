@@ -45,6 +45,8 @@ typedef struct kassa_config {
   char api_token[128];  /* [till] api_token ("": the API needs no token) */
   bool force_catalogue; /* [till] force_catalogue: the catalogue's name, price, VAT win over
                            a front end's in a receipt in one call (no) */
+  uint32_t discount_without_pin_percent; /* [till] discount_without_pin_percent (10): above it
+                                            a line's discount needs the manager PIN */
   /* [trueapi]: the permissive-mode online check. */
   char trueapi_cdn_url[256]; /* [trueapi] cdn_url ("": http://host:http_port) */
   char trueapi_api_key[128]; /* [trueapi] api_key                      */

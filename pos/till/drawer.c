@@ -51,7 +51,8 @@ int drawer_open(const char *data_dir, drawer_t **out)
           SQLITE_OK ||
       sqlite3_busy_timeout(d->db, 5000) != SQLITE_OK ||
       db_exec(d->db,
-              "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+              /* the basket's page size when this makes the file (sale.c) */
+              "PRAGMA page_size=512; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
               "CREATE TABLE IF NOT EXISTS drawer (id INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
               " fn TEXT NOT NULL, shift INTEGER NOT NULL,"
               " kind TEXT NOT NULL CHECK (kind IN ('in', 'out')),"

@@ -1,10 +1,15 @@
 /*
-** markcode_json.c: render a markcode_t as the contract JSON object.
+** markcode_json.c: render a markcode_t as the contract JSON object, as a
+** jansson object or written straight as text (the bulk command line).
 ** Kept out of scanner/ so the parser stays free of any output format.
 */
 #include "pos/till/markcode_json.h"
+#include "scanner/layout.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 json_t *markcode_to_json(const markcode_t *mc)
 {
@@ -52,4 +57,268 @@ json_t *markcode_to_json(const markcode_t *mc)
   json_object_set_new(o, "layout", json_string(mc->layout));
   json_object_set_new(o, "mrp", json_string(mc->mrp));
   return o;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The direct writer                                                       */
+/* ---------------------------------------------------------------------- */
+
+/* What jansson writes for a byte it escapes in a string (JSON_COMPACT, no
+** JSON_ENSURE_ASCII, no JSON_ESCAPE_SLASH): the quote, the backslash and
+** every control character; the five with a short form use it, the rest
+** \u00XX in capitals. NULL: the byte goes out as it is. */
+static const char *json_escape_of(unsigned char c, char seq[7])
+{
+  switch (c) {
+  case '"':
+    return "\\\"";
+  case '\\':
+    return "\\\\";
+  case '\b':
+    return "\\b";
+  case '\f':
+    return "\\f";
+  case '\n':
+    return "\\n";
+  case '\r':
+    return "\\r";
+  case '\t':
+    return "\\t";
+  default:
+    if (c >= 0x20) return NULL;
+    memcpy(seq, "\\u00", 4); /* what "\\u%04X" prints, without printf (GS is in every code) */
+    seq[4] = "0123456789ABCDEF"[c >> 4];
+    seq[5] = "0123456789ABCDEF"[c & 15];
+    seq[6] = '\0';
+    return seq;
+  }
+}
+
+/* The writer's cursor. out has MARKCODE_JSON_MAX bytes, more than the
+** longest object a markcode_t can make (every string of it at most six
+** bytes a character escaped, about 26 000 in all), so no step checks room
+** (the fuzzer runs the writer under AddressSanitizer). */
+typedef struct json_out {
+  char *p;
+} json_out_t;
+
+static void put_raw(json_out_t *o, const char *s, size_t n)
+{
+  memcpy(o->p, s, n);
+  o->p += n;
+}
+
+/* A string literal (keys with their quotes and colon, punctuation): a copy
+** of known size, which the compiler writes as a few moves. */
+#define PUT_LIT(o, lit)                                                                            \
+  do {                                                                                             \
+    memcpy((o)->p, (lit), sizeof(lit) - 1);                                                        \
+    (o)->p += sizeof(lit) - 1;                                                                     \
+  } while (0)
+
+/* The first of the 16 bytes at s, from byte `from` on, that needs
+** escaping (a control character, '"' or '\\'), or 16 when none does.
+** Compared as one vector (GCC/Clang vector extensions: SSE2 on x86-64,
+** NEON on ARM), since nearly every byte of the output is read here. */
+typedef unsigned char bytes16_t __attribute__((vector_size(16)));
+static size_t block_escape_at(const char *s, size_t from)
+{
+  bytes16_t v;
+  memcpy(&v, s, sizeof v);
+  bytes16_t bad = (bytes16_t)((v < 0x20) | (v == '"') | (v == '\\'));
+  uint64_t half[2];
+  memcpy(half, &bad, sizeof half);
+  if (!(half[0] | half[1])) return 16;
+  unsigned char flag[16];
+  memcpy(flag, &bad, sizeof flag);
+  while (from < 16 && !flag[from]) from++;
+  return from;
+}
+
+static bool byte_needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
+/* The escape of c at p; returns the end. Out of line: rare, and its buffer
+** would cost every string a stack guard. */
+__attribute__((noinline)) static char *put_escape(char *p, unsigned char c)
+{
+  char seq[7];
+  const char *e = json_escape_of(c, seq);
+  size_t el = strlen(e);
+  memcpy(p, e, el);
+  return p + el;
+}
+
+static char *put_byte(char *p, unsigned char c)
+{
+  if (byte_needs_escape(c)) return put_escape(p, c);
+  *p = (char)c;
+  return p + 1;
+}
+
+/* "s" (n bytes) escaped as jansson does: a short string copied a byte at
+** a time as it is checked; a longer one 16 bytes at a time, checked as one
+** vector and copied as one, up to the next byte that needs escaping (the
+** last block overlaps the one before, so nothing past the string is read). */
+static void put_string(json_out_t *o, const char *s, size_t n)
+{
+  char *p = o->p;
+  size_t i = 0;
+  *p++ = '"';
+  if (n < 16) {
+    for (; i < n; i++) p = put_byte(p, (unsigned char)s[i]);
+  } else {
+    while (i < n) {
+      size_t base = i + 16 <= n ? i : n - 16, skip = i - base;
+      size_t bad = block_escape_at(s + base, skip), clean = bad - skip;
+      memcpy(p, s + i, 16 - skip); /* room: MARKCODE_JSON_MAX holds the worst case */
+      p += clean;
+      i += clean;
+      if (bad < 16) p = put_escape(p, (unsigned char)s[i++]);
+    }
+  }
+  *p++ = '"';
+  o->p = p;
+}
+
+static void put_text(json_out_t *o, const char *s) { put_string(o, s, strlen(s)); }
+
+/* The length of the string in a char array of cap bytes (a field of
+** markcode_t), found 8 bytes at a time without reading past the array. */
+static size_t field_len(const char *s, size_t cap)
+{
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  size_t i = 0;
+  for (; i + 8 <= cap; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if ((w - ones) & ~w & highs) break;
+  }
+  while (i < cap && s[i]) i++;
+  return i;
+}
+
+/* A char array of cap bytes holding a string (a field of markcode_t): a
+** short one escaped as it is copied, in one pass to its NUL; a long one
+** measured 8 bytes at a time, then checked 16 at a time. */
+static void put_array(json_out_t *o, const char *s, size_t cap)
+{
+  if (cap > 24) {
+    put_string(o, s, field_len(s, cap));
+    return;
+  }
+  char *p = o->p;
+  *p++ = '"';
+  for (size_t i = 0; i < cap && s[i]; i++) p = put_byte(p, (unsigned char)s[i]);
+  *p++ = '"';
+  o->p = p;
+}
+#define PUT_ARRAY(o, array) put_array((o), (array), sizeof(array))
+
+/* A key (a literal with its quotes, colon and leading comma) and a text. */
+#define PUT_FIELD(o, key_lit, text)                                                                \
+  do {                                                                                             \
+    PUT_LIT(o, key_lit);                                                                           \
+    put_text(o, text);                                                                             \
+  } while (0)
+
+/* An integer as jansson prints it ("%lld"), without printf. */
+static void put_int(json_out_t *o, long long v)
+{
+  char num[24], *p = num + sizeof num;
+  unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) *--p = '-';
+  put_raw(o, p, (size_t)(num + sizeof num - p));
+}
+
+/* jansson refuses a string that is not UTF-8 (json_string gives NULL and the
+** key is left out). */
+static bool utf8_valid(const char *s)
+{
+  size_t n = strlen(s);
+  for (size_t i = 0; i < n;) {
+    uint32_t cp;
+    size_t used = layout_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+    if (used == 0) return false;
+    i += used;
+  }
+  return true;
+}
+
+/* Is a message built into msg (size bytes) UTF-8? Its template is (the
+** constant table of scanner/markcode.c), so it is when it was not cut by
+** the buffer and the detail put into it is: only those are read. */
+static bool message_valid(const char *msg, size_t size, const markcode_t *mc)
+{
+  return strlen(msg) < size - 1 ? utf8_valid(mc->err_detail) : utf8_valid(msg);
+}
+
+size_t markcode_json_write(const markcode_t *mc, char *out)
+{
+  json_out_t o = {out};
+  if (mc->err != MARKCODE_OK) {
+    char msg[512];
+    PUT_FIELD(&o, "{\"ok\":false,\"error\":", markcode_err_code(mc->err));
+    markcode_message(mc, MARKCODE_LANG_RU, msg, sizeof msg);
+    if (message_valid(msg, sizeof msg, mc)) PUT_FIELD(&o, ",\"message\":", msg);
+    markcode_message(mc, MARKCODE_LANG_EN, msg, sizeof msg);
+    if (message_valid(msg, sizeof msg, mc)) PUT_FIELD(&o, ",\"message_en\":", msg);
+    PUT_LIT(&o, ",\"at\":");
+    put_int(&o, mc->err_at);
+    if (mc->aim[0]) PUT_FIELD(&o, ",\"aim\":", mc->aim);
+  } else {
+    PUT_FIELD(&o, "{\"ok\":true,\"kind\":", markcode_kind_name(mc->kind));
+    PUT_LIT(&o, ",\"gtin\":");
+    PUT_ARRAY(&o, mc->gtin);
+    PUT_LIT(&o, ",\"serial\":");
+    PUT_ARRAY(&o, mc->serial);
+    PUT_LIT(&o, ",\"ki\":");
+    PUT_ARRAY(&o, mc->ki);
+    PUT_LIT(&o, ",\"key\":");
+    PUT_ARRAY(&o, mc->key);
+    PUT_LIT(&o, ",\"tail\":");
+    PUT_ARRAY(&o, mc->tail);
+    PUT_LIT(&o, ",\"type2100\":");
+    put_int(&o, mc->type2100);
+    PUT_LIT(&o, ",\"ais\":{");
+    for (int k = 0; k < mc->ai_count; k++) {
+      if (k) PUT_LIT(&o, ",");
+      PUT_ARRAY(&o, mc->ais[k].ai);
+      PUT_LIT(&o, ":");
+      PUT_ARRAY(&o, mc->ais[k].value);
+    }
+    PUT_LIT(&o, "},\"normalized\":");
+    put_string(&o, mc->normalized, mc->normalized_len);
+    PUT_LIT(&o, ",\"fixes\":[");
+    bool first = true;
+    for (unsigned k = 0; k < MARKCODE_FIX__COUNT; k++)
+      if (mc->fixes & (1u << k)) {
+        if (!first) PUT_LIT(&o, ",");
+        put_text(&o, markcode_fix_name((markcode_fix_t)(1u << k)));
+        first = false;
+      }
+    static const char hexdigits[] = "0123456789ABCDEF";
+    char hex[2 * sizeof mc->tag1162];
+    for (size_t i = 0; i < mc->tag1162_len; i++) {
+      hex[2 * i] = hexdigits[mc->tag1162[i] >> 4];
+      hex[2 * i + 1] = hexdigits[mc->tag1162[i] & 15];
+    }
+    PUT_LIT(&o, "],\"tag1162\":");
+    put_string(&o, hex, 2 * mc->tag1162_len);
+    PUT_LIT(&o, ",\"tag1163\":{\"tag\":");
+    put_int(&o, mc->tag1163);
+    PUT_LIT(&o, ",\"value\":");
+    PUT_ARRAY(&o, mc->tag1163_value);
+    PUT_LIT(&o, "},\"aim\":");
+    PUT_ARRAY(&o, mc->aim);
+    PUT_FIELD(&o, ",\"layout\":", mc->layout);
+    PUT_LIT(&o, ",\"mrp\":");
+    PUT_ARRAY(&o, mc->mrp);
+  }
+  PUT_LIT(&o, "}");
+  *o.p = '\0';
+  return (size_t)(o.p - out);
 }

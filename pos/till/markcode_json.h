@@ -8,6 +8,12 @@
 ** failure  {"ok":false,"error":"<code>","message":"<ru>","message_en":"<en>",
 **           "at":N}.
 ** Adding fields is allowed; renaming or removing one breaks integrators.
+**
+** Two writers of the one shape: markcode_to_json() builds a jansson object
+** (for callers that embed it in more JSON), markcode_json_write() writes the
+** same bytes json_dumps(…, JSON_COMPACT) would make straight into a buffer,
+** escaping each string once (`kassa code parse` over millions of lines).
+** tests/unit/test_samples.c and the fuzzer hold the second to the first.
 */
 #ifndef KASSA_POS_MARKCODE_JSON_H
 #define KASSA_POS_MARKCODE_JSON_H
@@ -19,5 +25,14 @@
 /* A new JSON object describing mc (caller owns the reference). NULL only
 ** when memory runs out. */
 json_t *markcode_to_json(const markcode_t *mc);
+
+/* Room markcode_json_write() may need: every string of a markcode_t escaped
+** at its worst (six bytes a control character) with the keys around it. */
+#define MARKCODE_JSON_MAX 32768
+
+/* Write mc as one compact JSON object, byte for byte what
+** json_dumps(markcode_to_json(mc), JSON_COMPACT) gives, into out (room for
+** MARKCODE_JSON_MAX bytes), NUL-terminated, no newline. Returns its length. */
+size_t markcode_json_write(const markcode_t *mc, char *out);
 
 #endif

@@ -6,7 +6,9 @@
 ** and `closing_after`, the FN's last document number when the close began,
 ** 0 while the cashier is still scanning) and `line` (its lines, explicit
 ** columns, so a newer program reads an older basket). Every change is one
-** SQLite transaction with synchronous=FULL.
+** SQLite transaction, committed without a flush (see the schema's comment:
+** the FN's archive decides after a power cut), through statements compiled
+** once for the till's life (t->basket_stmts).
 */
 #include "pos/till/sale.h"
 
@@ -52,27 +54,46 @@ int till_sale_fn_error(const till_t *t) { return t ? t->last_fn_error : 0; }
 
 /* ---- storage --------------------------------------------------------------- */
 
-/* The basket is working state, not fiscal truth: its commits go to the WAL
-** without waiting for the disk (a killed process loses nothing; a power
-** cut may lose the last scans, which the cashier sees and rescans). The one
-** write that must reach the disk before the FN acts, the closing mark, is
-** made with synchronous=FULL (set_closing). */
+/* The basket is working state, not fiscal truth: every commit goes to the
+** WAL without waiting for the disk (a killed process loses nothing; a power
+** cut may lose the last scans, which the cashier sees and rescans), the
+** closing mark too. What decides after a crash whether the basket was sold
+** is the FN's archive: `opened_after` is the FN's last document (global
+** numbering, cache_fn_bind) when the basket opened, and only the basket
+** makes receipts, so a receipt after it is the basket's (sale_recover;
+** docs/ARCHITECTURE.md, "One flush per receipt"). Pages of 512 bytes
+** (new files) and a checkpoint every 8 000 of them: a commit writes a WAL
+** frame per page it changed, so small pages write a scan in a sixth of
+** the bytes 4 KiB ones did. */
 static const char schema[] =
+    "PRAGMA page_size=512;"
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
+    "PRAGMA wal_autocheckpoint=8000;"
     "CREATE TABLE IF NOT EXISTS basket(k INTEGER PRIMARY KEY CHECK (k = 1), operation INTEGER,"
     " cashier TEXT, opened_ms INTEGER, closing_after INTEGER NOT NULL DEFAULT 0,"
-    " next_id INTEGER NOT NULL DEFAULT 1);"
+    " next_id INTEGER NOT NULL DEFAULT 1, opened_after INTEGER);"
     "CREATE TABLE IF NOT EXISTS line(id INTEGER PRIMARY KEY, name TEXT, gtin TEXT,"
     " price INTEGER, qty_mantissa INTEGER, qty_scale INTEGER, total INTEGER, vat INTEGER,"
     " subject INTEGER, measure INTEGER, marked INTEGER, km BLOB, ki TEXT, km_type INTEGER,"
     " tag2106 INTEGER, planned INTEGER, mark TEXT, industry_value TEXT,"
-    " without_code INTEGER, needs_recheck INTEGER, answered_by TEXT);"
+    " without_code INTEGER, needs_recheck INTEGER, answered_by TEXT, extras BLOB);"
     /* Scans whose FN check is under way: written before the FN hears of
     ** the code, removed with the line's insert or the refusal. After a
     ** crash the codes left here are declined in the FN, so the FN's table
-    ** of checked codes never fills up with codes nobody holds. */
-    "CREATE TABLE IF NOT EXISTS checking(scan BLOB PRIMARY KEY);";
+    ** of checked codes never fills up with codes nobody holds. Without a
+    ** rowid (new files): one B-tree, so each change writes one page. */
+    "CREATE TABLE IF NOT EXISTS checking(scan BLOB PRIMARY KEY) WITHOUT ROWID;";
+
+/* A basket file from before a column was added gains it (empty). */
+static int add_column(sqlite3 *db, const char *table, const char *name, const char *type)
+{
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT %s FROM %s LIMIT 0", name, table);
+  if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK) return SQLITE_OK;
+  snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, name, type);
+  return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
 
 int sale_store_open(till_t *t, char *err, size_t err_size)
 {
@@ -83,10 +104,13 @@ int sale_store_open(till_t *t, char *err, size_t err_size)
   umask(old);
   if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(t->db, 5000);
   if (rc == SQLITE_OK) rc = sqlite3_exec(t->db, schema, NULL, NULL, NULL);
-  /* A basket written before answered_by (issue 23) gains the column. */
-  if (rc == SQLITE_OK &&
-      sqlite3_exec(t->db, "SELECT answered_by FROM line LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
-    rc = sqlite3_exec(t->db, "ALTER TABLE line ADD COLUMN answered_by TEXT", NULL, NULL, NULL);
+  /* A basket written before answered_by (issue 23) or the lines' extras
+  ** (issue 16) gains the column; one from before issue 20 gains
+  ** opened_after (NULL: the old baskets' closing marks were written with a
+  ** flush, and still decide). */
+  if (rc == SQLITE_OK) rc = add_column(t->db, "line", "answered_by", "TEXT");
+  if (rc == SQLITE_OK) rc = add_column(t->db, "line", "extras", "BLOB");
+  if (rc == SQLITE_OK) rc = add_column(t->db, "basket", "opened_after", "INTEGER");
   if (rc != SQLITE_OK) {
     snprintf(err, err_size, "Не открывается файл чека %s. / Cannot open the basket %s: %s", path,
              path, t->db ? sqlite3_errmsg(t->db) : "out of memory");
@@ -95,7 +119,23 @@ int sale_store_open(till_t *t, char *err, size_t err_size)
   return 0;
 }
 
-static int exec(till_t *t, const char *sql) { return db_exec(t->db, sql, NULL, 0); }
+/* The basket's statement for sql (one statement, a fixed text), compiled
+** once for the till's life (common/db.h: db_stmts); NULL when it does not
+** compile. Hand it back with done(). */
+static sqlite3_stmt *stmt(till_t *t, const char *sql)
+{
+  int rc;
+  return db_stmts_get(&t->basket_stmts, t->db, sql, &rc);
+}
+static void done(till_t *t, sqlite3_stmt *s) { db_stmts_put(&t->basket_stmts, s); }
+
+/* Runs sql: a fixed single statement through the kept ones, a text of
+** several (rare paths) as it is. */
+static int exec(till_t *t, const char *sql)
+{
+  return strchr(sql, ';') ? db_exec(t->db, sql, NULL, 0)
+                          : db_stmts_exec(&t->basket_stmts, t->db, sql);
+}
 
 static int begin(till_t *t)
 {
@@ -114,14 +154,12 @@ static int journal(till_t *t, const char *scan, size_t len, bool add)
 {
   sqlite3_stmt *s = NULL;
   int rc = SALE_ERR_STORAGE;
-  if (sqlite3_prepare_v2(t->db,
-                         add ? "INSERT OR IGNORE INTO checking(scan) VALUES(?)"
-                             : "DELETE FROM checking WHERE scan = ?",
-                         -1, &s, NULL) == SQLITE_OK) {
+  if ((s = stmt(t, add ? "INSERT OR IGNORE INTO checking(scan) VALUES(?)"
+                       : "DELETE FROM checking WHERE scan = ?")) != NULL) {
     sqlite3_bind_blob(s, 1, scan, (int)len, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_DONE) rc = 0;
   }
-  sqlite3_finalize(s);
+  done(t, s);
   return rc;
 }
 
@@ -133,7 +171,7 @@ static int journal_recover(till_t *t, const sale_basket_t *b)
   markcode_t *mc = malloc(sizeof *mc);
   int step;
   if (!mc) return SALE_ERR_STORAGE;
-  if (sqlite3_prepare_v2(t->db, "SELECT scan FROM checking", -1, &s, NULL) != SQLITE_OK) {
+  if (!(s = stmt(t, "SELECT scan FROM checking"))) {
     free(mc);
     return SALE_ERR_STORAGE;
   }
@@ -146,7 +184,7 @@ static int journal_recover(till_t *t, const sale_basket_t *b)
       if (b->lines[i].marked && !strcmp(b->lines[i].km, mc->normalized)) held = true;
     if (!held) fn_km_accept(t->fn, mc->normalized, mc->normalized_len, false);
   }
-  sqlite3_finalize(s);
+  done(t, s);
   free(mc);
   if (step != SQLITE_DONE) return SALE_ERR_STORAGE;
   return exec(t, "DELETE FROM checking") == SQLITE_OK ? 0 : SALE_ERR_STORAGE;
@@ -155,7 +193,35 @@ static int journal_recover(till_t *t, const sale_basket_t *b)
 static const char line_columns[] =
     "id, name, gtin, price, qty_mantissa, qty_scale, total, vat, subject, measure, marked, km,"
     " ki, km_type, tag2106, planned, mark, industry_value, without_code, needs_recheck, "
-    "answered_by";
+    "answered_by, extras";
+
+/* The agent and the fraction of a line as one TLV list and back (the FN's
+** own codec, doc_item_extras_put/get: what is kept is what the receipt
+** will carry, and text it cannot carry is refused when the line is made). */
+static int extras_put(const sale_line_t *l, uint8_t *buf, size_t cap, size_t *len)
+{
+  doc_item_t *item = calloc(1, sizeof *item);
+  if (!item) return SALE_ERR_STORAGE;
+  item->agent = l->agent;
+  item->fraction_numerator = l->fraction_numerator;
+  item->fraction_denominator = l->fraction_denominator;
+  int rc = doc_item_extras_put(item, buf, cap, len) == 0 ? 0 : SALE_ERR_ARGUMENT;
+  free(item);
+  return rc;
+}
+
+static void extras_get(const void *buf, size_t len, sale_line_t *l)
+{
+  doc_item_t *item = calloc(1, sizeof *item);
+  if (!item || len == 0 || doc_item_extras_get(buf, len, item) != 0) {
+    free(item);
+    return;
+  }
+  l->agent = item->agent;
+  l->fraction_numerator = item->fraction_numerator;
+  l->fraction_denominator = item->fraction_denominator;
+  free(item);
+}
 
 static void read_line(sqlite3_stmt *s, sale_line_t *l)
 {
@@ -196,18 +262,20 @@ static void read_line(sqlite3_stmt *s, sale_line_t *l)
   l->needs_recheck = sqlite3_column_int(s, 19) != 0;
   if ((text = sqlite3_column_text(s, 20)) != NULL)
     snprintf(l->answered_by, sizeof l->answered_by, "%s", text);
+  extras_get(sqlite3_column_blob(s, 21), (size_t)sqlite3_column_bytes(s, 21), l);
 }
 
 /* The basket with its lines; closing_after (may be NULL) as stored. */
-static int load(till_t *t, sale_basket_t *b, uint32_t *closing_after)
+static int load_marks(till_t *t, sale_basket_t *b, uint32_t *closing_after, int64_t *opened_after)
 {
   sqlite3_stmt *s = NULL;
   char sql[512];
   int rc = SALE_ERR_STORAGE;
   memset(b, 0, sizeof *b);
   if (closing_after) *closing_after = 0;
-  if (sqlite3_prepare_v2(t->db, "SELECT operation, cashier, opened_ms, closing_after FROM basket",
-                         -1, &s, NULL) != SQLITE_OK)
+  if (opened_after) *opened_after = -1;
+  if (!(s = stmt(t, "SELECT operation, cashier, opened_ms, closing_after, "
+                    "coalesce(opened_after, -1) FROM basket")))
     goto fail;
   int step = sqlite3_step(s);
   if (step == SQLITE_DONE) {
@@ -221,9 +289,10 @@ static int load(till_t *t, sale_basket_t *b, uint32_t *closing_after)
     snprintf(b->cashier, sizeof b->cashier, "%s", (const char *)sqlite3_column_text(s, 1));
   b->opened_ms = sqlite3_column_int64(s, 2);
   if (closing_after) *closing_after = (uint32_t)sqlite3_column_int64(s, 3);
-  sqlite3_finalize(s);
+  if (opened_after) *opened_after = sqlite3_column_int64(s, 4);
+  done(t, s);
   snprintf(sql, sizeof sql, "SELECT %s FROM line ORDER BY id", line_columns);
-  if (sqlite3_prepare_v2(t->db, sql, -1, &s, NULL) != SQLITE_OK) goto fail;
+  if (!(s = stmt(t, sql))) goto fail;
   while ((step = sqlite3_step(s)) == SQLITE_ROW && b->count < DOC_MAX_ITEMS) {
     read_line(s, &b->lines[b->count]);
     b->total += b->lines[b->count].total;
@@ -231,8 +300,13 @@ static int load(till_t *t, sale_basket_t *b, uint32_t *closing_after)
   }
   rc = step == SQLITE_DONE || step == SQLITE_ROW ? 0 : SALE_ERR_STORAGE;
 fail:
-  sqlite3_finalize(s);
+  done(t, s);
   return rc;
+}
+
+static int load(till_t *t, sale_basket_t *b, uint32_t *closing_after)
+{
+  return load_marks(t, b, closing_after, NULL);
 }
 
 /* The open basket, or SALE_ERR_NO_RECEIPT. */
@@ -247,17 +321,21 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
 {
   sqlite3_stmt *s = NULL;
   char sql[512];
-  int rc = SALE_ERR_STORAGE;
+  uint8_t extras[2048];
+  size_t extras_len = 0;
+  int rc = extras_put(l, extras, sizeof extras, &extras_len);
+  if (rc != 0) return rc;
+  rc = SALE_ERR_STORAGE;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
-  if (sqlite3_prepare_v2(t->db, "UPDATE basket SET next_id = next_id + 1 RETURNING next_id - 1", -1,
-                         &s, NULL) != SQLITE_OK ||
+  if (!(s = stmt(t, "UPDATE basket SET next_id = next_id + 1 RETURNING next_id - 1")) ||
       sqlite3_step(s) != SQLITE_ROW)
     goto fail;
   *id = (uint32_t)sqlite3_column_int64(s, 0);
-  sqlite3_finalize(s);
+  done(t, s);
   snprintf(sql, sizeof sql,
-           "INSERT INTO line(%s) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", line_columns);
-  if (sqlite3_prepare_v2(t->db, sql, -1, &s, NULL) != SQLITE_OK) goto fail;
+           "INSERT INTO line(%s) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+           line_columns);
+  if (!(s = stmt(t, sql))) goto fail;
   sqlite3_bind_int64(s, 1, *id);
   sqlite3_bind_text(s, 2, l->name, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 3, l->gtin, -1, SQLITE_STATIC);
@@ -279,13 +357,14 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
   sqlite3_bind_int(s, 19, l->without_code);
   sqlite3_bind_int(s, 20, l->needs_recheck);
   sqlite3_bind_text(s, 21, l->answered_by, -1, SQLITE_STATIC);
+  if (extras_len) sqlite3_bind_blob(s, 22, extras, (int)extras_len, SQLITE_STATIC);
   if (sqlite3_step(s) != SQLITE_DONE) goto fail;
-  sqlite3_finalize(s);
+  done(t, s);
   s = NULL;
   if (scan && journal(t, scan, scan_len, false) != 0) goto fail;
   return commit(t);
 fail:
-  sqlite3_finalize(s);
+  done(t, s);
   rollback(t);
   return rc;
 }
@@ -320,15 +399,17 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier)
   free(b);
   if (rc != 0) return rc;
   if (open) return SALE_ERR_OPEN;
-  if (sqlite3_prepare_v2(t->db,
-                         "INSERT INTO basket(k, operation, cashier, opened_ms) VALUES(1, ?, ?, ?)",
-                         -1, &s, NULL) != SQLITE_OK)
+  fn_status_t st;
+  if ((t->last_fn_error = fn_status(t->fn, &st)) != 0) return SALE_ERR_FN;
+  if (!(s = stmt(t, "INSERT INTO basket(k, operation, cashier, opened_ms, opened_after)"
+                    " VALUES(1, ?, ?, ?, ?)")))
     return SALE_ERR_STORAGE;
   sqlite3_bind_int(s, 1, operation);
   sqlite3_bind_text(s, 2, cashier ? cashier : "", -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, till_now_ms(t));
+  sqlite3_bind_int64(s, 4, (sqlite3_int64)t->fn_base + st.last_document);
   rc = sqlite3_step(s) == SQLITE_DONE ? 0 : SALE_ERR_STORAGE;
-  sqlite3_finalize(s);
+  done(t, s);
   return rc;
 }
 
@@ -338,8 +419,7 @@ int sale_get(till_t *t, sale_basket_t *out)
   return load(t, out, NULL);
 }
 
-/* price * quantity in kopecks, half up (quantity has `scale` decimals). */
-static bool line_total(uint64_t price, doc_quantity_t q, uint64_t *out)
+bool sale_line_total(uint64_t price, doc_quantity_t q, uint64_t *out)
 {
   uint64_t div = 1;
   for (unsigned i = 0; i < q.scale; i++) div *= 10;
@@ -348,9 +428,10 @@ static bool line_total(uint64_t price, doc_quantity_t q, uint64_t *out)
   return *out < (UINT64_C(1) << 40);
 }
 
-/* The line for a decision that allowed the scan. */
+/* The line for a decision that allowed the scan; a (checked) fraction
+** n/d makes it one piece priced price * n / d, half up. */
 static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, uint64_t price,
-                     sale_line_t *l)
+                     uint64_t numerator, uint64_t denominator, sale_line_t *l)
 {
   const cache_product_t *p = &d->product;
   memset(l, 0, sizeof *l);
@@ -381,7 +462,13 @@ static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, 
     if (d->marked && q->mantissa / div != 1) return SALE_ERR_ARGUMENT;
     l->quantity = (doc_quantity_t){q->mantissa / div, 0};
   }
-  if (!line_total(l->price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
+  if (!sale_line_total(l->price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
+  if (denominator) {
+    if (quantity || l->price > UINT64_MAX / numerator) return SALE_ERR_ARGUMENT;
+    l->total = (l->price * numerator + denominator / 2) / denominator;
+    l->fraction_numerator = numerator;
+    l->fraction_denominator = denominator;
+  }
   l->vat = p->vat ? p->vat : 6;
   l->subject = d->marked ? (p->excise ? 31 : 33) : 1;
   l->marked = d->marked;
@@ -399,8 +486,53 @@ static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, 
   return 0;
 }
 
+static const char *const agent_kinds[7] = {
+    "bank-agent", "bank-subagent", "payment-agent", "payment-subagent",
+    "attorney",   "commission",    "other"};
+
+uint8_t sale_agent_kind(const char *name)
+{
+  for (unsigned i = 0; name && i < 7; i++)
+    if (!strcmp(name, agent_kinds[i])) return (uint8_t)(1u << i);
+  return 0;
+}
+
+const char *sale_agent_kind_name(uint8_t sign)
+{
+  for (unsigned i = 0; i < 7; i++)
+    if (sign == (1u << i)) return agent_kinds[i];
+  return "";
+}
+
+/* An agent's line names one kind of agent and its supplier (name, INN of
+** 10 or 12 digits); the codec checks lengths and CP866 when it is stored. */
+static bool agent_ok(const doc_agent_t *a)
+{
+  size_t inn = strlen(a->supplier_inn);
+  return sale_agent_kind_name(a->sign)[0] && a->supplier_name[0] && (inn == 10 || inn == 12) &&
+         strspn(a->supplier_inn, "0123456789") == inn;
+}
+
+/* The agent's requisites on a line, «» and dashes folded as on any other
+** text of a document (fiscal_text.h). */
+static void set_agent(sale_line_t *l, const doc_agent_t *a)
+{
+  doc_agent_t *g = &l->agent;
+  *g = *a;
+  char *const texts[] = {
+      g->operation,        g->agent_phone,  g->operator_phone, g->transfer_phone, g->transfer_name,
+      g->transfer_address, g->transfer_inn, g->supplier_phone, g->supplier_name,  g->supplier_inn};
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) fiscal_text_fold(texts[i]);
+}
+
 int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t *quantity,
                   uint64_t price, check_decision_t *d, uint32_t *line_id)
+{
+  sale_add_t a = {.scan = scan, .len = len, .quantity = quantity, .price = price};
+  return sale_add(t, &a, d, line_id);
+}
+
+int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line_id)
 {
   sale_basket_t *b = NULL;
   sale_line_t *l = NULL;
@@ -408,9 +540,12 @@ int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t 
   size_t n = 0;
   uint32_t id = 0;
   int rc;
-  if (!t || !scan || !d) return SALE_ERR_ARGUMENT;
+  if (!t || !a || !a->scan || !d) return SALE_ERR_ARGUMENT;
+  const char *scan = a->scan;
+  size_t len = a->len;
   memset(d, 0, sizeof *d);
   d->mark = "";
+  if (a->agent && !agent_ok(a->agent)) return SALE_ERR_ARGUMENT;
   if (!(b = malloc(sizeof *b)) || !(l = malloc(sizeof *l))) {
     rc = SALE_ERR_STORAGE;
     goto done;
@@ -427,13 +562,23 @@ int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t 
     rc = SALE_ERR_STORAGE;
     goto done;
   }
-  if (check_scan(t, scan, len, purpose, price, kis, n, d) != 0 || !d->allow) {
+  check_request_t req = {.scan = scan,
+                         .len = len,
+                         .purpose = purpose,
+                         .price = a->price,
+                         .in_receipt = kis,
+                         .in_receipt_count = n,
+                         .fraction_numerator = a->fraction_numerator,
+                         .fraction_denominator = a->fraction_denominator,
+                         .keep = true};
+  if (check_run(t, &req, d) != 0 || !d->allow) {
     journal(t, scan, len, false); /* the refusal declined it already */
     rc = SALE_ERR_REFUSED;
     goto done;
   }
-  if ((rc = fill_line(d, quantity, price, l)) != 0 ||
-      (rc = insert_line(t, l, scan, len, &id)) != 0) {
+  rc = fill_line(d, a->quantity, a->price, a->fraction_numerator, a->fraction_denominator, l);
+  if (rc == 0 && a->agent) set_agent(l, a->agent);
+  if (rc != 0 || (rc = insert_line(t, l, scan, len, &id)) != 0) {
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
     if (d->store_claimed) lane_store_release(t, d->ki);
@@ -480,7 +625,7 @@ int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t 
     goto done;
   }
   d->has_product = true;
-  if ((rc = fill_line(d, NULL, price, &l)) != 0) goto done;
+  if ((rc = fill_line(d, NULL, price, 0, 0, &l)) != 0) goto done;
   l.without_code = true;
   rc = insert_line(t, &l, NULL, 0, &id);
   if (rc == 0 && line_id) *line_id = id;
@@ -503,12 +648,10 @@ static int drop_lines(till_t *t, const sale_basket_t *b, uint32_t id, bool baske
     if ((id && l->id != id) || !l->marked) continue;
     if (journal(t, l->km, strlen(l->km), true) != 0) goto fail;
   }
-  if (sqlite3_prepare_v2(t->db, id ? "DELETE FROM line WHERE id = ?" : "DELETE FROM line", -1, &s,
-                         NULL) != SQLITE_OK)
-    goto fail;
+  if (!(s = stmt(t, id ? "DELETE FROM line WHERE id = ?" : "DELETE FROM line"))) goto fail;
   if (id) sqlite3_bind_int64(s, 1, id);
   if (sqlite3_step(s) != SQLITE_DONE) goto fail;
-  sqlite3_finalize(s);
+  done(t, s);
   s = NULL;
   if (basket_too && exec(t, "DELETE FROM basket") != SQLITE_OK) goto fail;
   if (commit(t) != 0) return SALE_ERR_STORAGE;
@@ -522,7 +665,7 @@ static int drop_lines(till_t *t, const sale_basket_t *b, uint32_t id, bool baske
   }
   return 0;
 fail:
-  sqlite3_finalize(s);
+  done(t, s);
   rollback(t);
   return SALE_ERR_STORAGE;
 }
@@ -574,15 +717,16 @@ int sale_cancel(till_t *t)
 
 /* ---- closing ---------------------------------------------------------------- */
 
+/* The closing mark: the FN's last document before this close. Written
+** without a flush like the rest of the basket: after a power cut that lost
+** it, the archive still says whether the basket was sold (sale_recover). */
 static int set_closing(till_t *t, uint32_t after)
 {
-  char sql[96];
-  snprintf(sql, sizeof sql, "UPDATE basket SET closing_after = %u", after);
-  /* FULL for this commit: it also flushes every earlier NORMAL one. */
-  int rc = exec(t, "PRAGMA synchronous=FULL") == SQLITE_OK && exec(t, sql) == SQLITE_OK
-               ? 0
-               : SALE_ERR_STORAGE;
-  exec(t, "PRAGMA synchronous=NORMAL");
+  sqlite3_stmt *s = stmt(t, "UPDATE basket SET closing_after = ?");
+  if (!s) return SALE_ERR_STORAGE;
+  sqlite3_bind_int64(s, 1, after);
+  int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : SALE_ERR_STORAGE;
+  done(t, s);
   return rc;
 }
 
@@ -614,7 +758,7 @@ static int finish(till_t *t, const sale_basket_t *b, uint32_t document)
   lane_store_publish(t); /* the store node hears of it (lane_store.h); quiet if down */
   if ((rc = record_pending(t, b, document)) != 0) return rc;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
-  if (exec(t, "DELETE FROM line; DELETE FROM basket;") != SQLITE_OK) {
+  if (exec(t, "DELETE FROM line") != SQLITE_OK || exec(t, "DELETE FROM basket") != SQLITE_OK) {
     rollback(t);
     return SALE_ERR_STORAGE;
   }
@@ -643,6 +787,9 @@ static void to_item(const sale_line_t *l, doc_item_t *item)
     item->has_industry = l->has_industry;
     item->industry = l->industry;
   }
+  item->fraction_numerator = l->fraction_numerator;
+  item->fraction_denominator = l->fraction_denominator;
+  item->agent = l->agent;
   /* 1163 from the code the line was sold by (EAN-13 for a plain good). */
   const char *code = l->marked ? l->km : l->gtin;
   if (markcode_parse(&mc, code, strlen(code)) == MARKCODE_OK && mc.tag1163 &&
@@ -664,15 +811,35 @@ static int recheck(till_t *t, sale_basket_t *b, check_decision_t *d)
     size_t n = 0;
     for (size_t j = 0; j < b->count; j++)
       if (j != i && b->lines[j].marked) kis[n++] = b->lines[j].ki;
-    if (check_scan(t, l->km, strlen(l->km), purpose, l->price, kis, n, d) != 0 || !d->allow)
-      return SALE_ERR_REFUSED;
-    char sql[160];
-    snprintf(sql, sizeof sql, "UPDATE line SET needs_recheck = 0, tag2106 = %u WHERE id = %u",
-             d->tag2106, l->id);
-    if (exec(t, sql) != SQLITE_OK) return SALE_ERR_STORAGE;
+    check_request_t req = {.scan = l->km,
+                           .len = strlen(l->km),
+                           .purpose = purpose,
+                           .price = l->price,
+                           .in_receipt = kis,
+                           .in_receipt_count = n,
+                           .fraction_numerator = l->fraction_numerator,
+                           .fraction_denominator = l->fraction_denominator,
+                           .keep = true};
+    if (check_run(t, &req, d) != 0 || !d->allow) return SALE_ERR_REFUSED;
+    sqlite3_stmt *s = stmt(t, "UPDATE line SET needs_recheck = 0, tag2106 = ? WHERE id = ?");
+    if (!s) return SALE_ERR_STORAGE;
+    sqlite3_bind_int(s, 1, d->tag2106);
+    sqlite3_bind_int64(s, 2, l->id);
+    int step = sqlite3_step(s);
+    done(t, s);
+    if (step != SQLITE_DONE) return SALE_ERR_STORAGE;
     l->tag2106 = d->tag2106;
     l->needs_recheck = false;
   }
+  return 0;
+}
+
+uint8_t sale_method_of(const char *name)
+{
+  static const char *const names[] = {"",     "prepayment-full", "prepayment", "advance",
+                                      "full", "partial-credit",  "credit",     "credit-payment"};
+  for (uint8_t i = 1; name && i < 8; i++)
+    if (!strcmp(name, names[i])) return i;
   return 0;
 }
 
@@ -798,15 +965,28 @@ int sale_recover(till_t *t, char *err, size_t err_size)
   sale_basket_t *b = malloc(sizeof *b);
   static fn_document_t doc;
   fn_status_t st;
-  uint32_t after = 0;
+  uint32_t after = 0, sold = 0;
+  int64_t opened_after = -1;
   int rc = -1;
   if (!b) return -1;
-  if (load(t, b, &after) != 0 || fn_status(t->fn, &st) != 0) goto fail;
+  if (load_marks(t, b, &after, &opened_after) != 0 || fn_status(t->fn, &st) != 0) goto fail;
   if (b->open && after > 0 && st.last_document > after &&
       fn_document_get(t->fn, after + 1, &doc) == 0 &&
-      (doc.type == DOC_RECEIPT || doc.type == DOC_CORRECTION)) {
+      (doc.type == DOC_RECEIPT || doc.type == DOC_CORRECTION))
+    sold = after + 1;
+  /* Without the mark (a power cut took it, or it was never needed): only
+  ** this basket makes receipts, so the first receipt the FN made after the
+  ** basket opened is the basket's. The FN's own commit is durable; the
+  ** basket's are not, and need not be. */
+  for (uint32_t n = opened_after < (int64_t)t->fn_base ? 1
+                                                       : (uint32_t)(opened_after - t->fn_base) + 1;
+       b->open && !sold && opened_after >= 0 && !st.receipt_open && n <= st.last_document; n++) {
+    if (fn_document_get(t->fn, n, &doc) != 0) goto fail;
+    if (doc.type == DOC_RECEIPT) sold = n;
+  }
+  if (sold) {
     /* The FN closed the receipt before the crash: it is sold. */
-    if (finish(t, b, after + 1) != 0) goto fail;
+    if (finish(t, b, sold) != 0) goto fail;
   } else {
     if (st.receipt_open && fn_receipt_cancel(t->fn) != 0) goto fail;
     if (b->open && (after > 0 || st.receipt_open) && mark_recheck(t) != 0) goto fail;
@@ -817,8 +997,9 @@ int sale_recover(till_t *t, char *err, size_t err_size)
 fail:
   if (rc != 0)
     snprintf(err, err_size,
-             "Не удалось восстановить незакрытый чек. / Could not repair the "
-             "receipt a crash left open.");
+             "Не удалось восстановить незакрытый чек: запись на диск кассы или в ФН не "
+             "удалась (диск полон?). / Could not repair the receipt a crash left open: "
+             "writing to the till's disk or the FN failed (is the disk full?).");
   free(b);
   return rc;
 }

@@ -75,6 +75,10 @@ typedef struct sale_line {
   bool without_code;    /* a marked good returned without its (unreadable) code */
   bool needs_recheck;   /* its check was lost with a cancelled FN receipt */
   char answered_by[16]; /* who answered its check: check_answered_by() */
+  /* A fraction of one marked piece (1291: n/d, quantity 1, planned 2 or 4,
+  ** total = price * n / d half up); 0 / 0: the whole unit. */
+  uint64_t fraction_numerator, fraction_denominator;
+  doc_agent_t agent; /* 1222-1226 of an agent's line; agent.sign 0: none */
 } sale_line_t;
 
 typedef struct sale_basket {
@@ -85,7 +89,7 @@ typedef struct sale_basket {
   size_t count;
   sale_line_t lines[DOC_MAX_ITEMS];
   uint64_t total;
-} sale_basket_t; /* about 100 KiB: allocate it */
+} sale_basket_t; /* about 240 KiB: allocate it */
 
 /* Opens a basket (operation 1 sale or 2 return). SALE_ERR_OPEN when one is
 ** open, except an empty one of the other operation, which is cancelled
@@ -103,6 +107,33 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier);
 int sale_add_scan(till_t *t, const char *scan, size_t len, const doc_quantity_t *quantity,
                   uint64_t price, check_decision_t *d, uint32_t *line_id);
 
+/*
+** sale_add_scan() with what a line may carry besides (issue 16): the
+** fraction of a marked piece sold or returned (1291, see check_request_t;
+** the line is priced price * n / d, half up, with 1023 = 1) and the agent's
+** requisites (1222 one of the DOC_AGENT_* kinds, the supplier's name 1225
+** and INN 1226 required, 1224's phone 1171 and 1223's fields optional; the
+** receipt's 1057 is the OR of its lines). A fraction of an unmarked or a
+** weighed good is a refusal (CHECK_BAD_CODE, detail "fraction"); a bad
+** agent (no or several kinds, no supplier name, an INN not of 10 or 12
+** digits, text past its requisite) is SALE_ERR_ARGUMENT before any check.
+*/
+typedef struct sale_add {
+  const char *scan; /* raw scanner bytes */
+  size_t len;
+  const doc_quantity_t *quantity;                    /* NULL: one piece (see sale_add_scan) */
+  uint64_t price;                                    /* per unit; 0: the catalogue's */
+  uint64_t fraction_numerator, fraction_denominator; /* 0 / 0: none */
+  const doc_agent_t *agent;                          /* NULL: not an agent's line */
+} sale_add_t;
+int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line_id);
+
+/* The agent kinds of 1222 (one per line) and their names for front ends
+** ("bank-agent", "bank-subagent", "payment-agent", "payment-subagent",
+** "attorney", "commission", "other"): the bit, or 0 for an unknown name. */
+uint8_t sale_agent_kind(const char *name);
+const char *sale_agent_kind_name(uint8_t sign);
+
 /* A return line for a marked good whose code cannot be read (manager
 ** action): the catalogue's product for gtin, no 2000. After the close the
 ** good is recorded as waiting for remarking (cache_pending_add).
@@ -112,6 +143,10 @@ int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t 
 /* A quantity as a cashier or a front end types it ("2", "0.532",
 ** "0,532"): at most three decimals, above zero. false otherwise. */
 bool sale_quantity_parse(const char *text, doc_quantity_t *q);
+
+/* price x quantity in kopecks, half up (the quantity has its scale's
+** decimals); false past 2^40 kopecks, a line no receipt takes. */
+bool sale_line_total(uint64_t price, doc_quantity_t q, uint64_t *out);
 
 /* Removes a line; a marked line's code is declined in the FN. */
 int sale_remove(till_t *t, uint32_t line_id);
@@ -173,6 +208,11 @@ typedef struct sale_payment {
 ** below the cash part is SALE_ERR_PAYMENT. out->change = tendered - cash.
 */
 int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, check_decision_t *d);
+
+/* A settlement method (1214) by the name front ends use: "prepayment-full"
+** 1, "prepayment" 2, "advance" 3, "full" 4, "partial-credit" 5, "credit" 6,
+** "credit-payment" 7; 0 for anything else. */
+uint8_t sale_method_of(const char *name);
 
 /* The FN error (negative fn_err_t) of the last SALE_ERR_FN, 0 otherwise. */
 int till_sale_fn_error(const till_t *t);

@@ -43,6 +43,7 @@ void till_state_close(till_t *t)
   if (!t) return;
   ofd_client_destroy(t->oism);
   trueapi_destroy(t->trueapi);
+  db_stmts_clear(&t->basket_stmts);
   sqlite3_close(t->db);
   cache_close(t->cache);
   fn_free(t->fn);
@@ -65,6 +66,8 @@ int till_state_open(const till_options_t *o, till_t **out, char *err, size_t err
   t->config = *o->config;
   t->clock = o->clock ? o->clock : wall_clock_ms;
   t->clock_user = o->clock_user;
+  t->fn_clock = o->fn_clock;
+  t->fn_clock_user = o->fn_clock_user;
   kassa_config_outbox_policy(&t->config, &t->policy);
 
   if ((rc = crypto_init()) != 0) {

@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "common/db.h"
 #include "ofd/client.h"
 #include "ofd/outbox.h"
 #include "ofd/trueapi.h"
@@ -19,14 +20,18 @@ struct till {
   void *clock_user;
   fn_t *fn;
   cache_t *cache;
-  sqlite3 *db;        /* DATA/till.db: the basket */
-  ofd_client_t *oism; /* lazily created */
-  trueapi_t *trueapi; /* lazily created */
+  sqlite3 *db;             /* DATA/till.db: the basket */
+  db_stmts_t basket_stmts; /* its statements, compiled once (common/db.h) */
+  ofd_client_t *oism;      /* lazily created */
+  trueapi_t *trueapi;      /* lazily created */
   outbox_policy_t policy;
   char fn_number[17];
   uint32_t fn_base;              /* the cache's global number before this FN's document 1 */
   int last_fn_error;             /* of the last SALE_ERR_FN */
   struct lane_store *lane_store; /* [store] url: the store node (lane_store.h); NULL: none */
+  /* The FN's clock as opened (till_fn_replace opens the new FN with it). */
+  uint32_t (*fn_clock)(void *user);
+  void *fn_clock_user;
 };
 
 /*

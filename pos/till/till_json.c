@@ -42,6 +42,28 @@ json_t *till_json_decision(const check_decision_t *d)
   return o;
 }
 
+/* A line's fraction ("fraction": "1/4", the planned status) and agent
+** ("agent": {"kind", "sign", "supplier_name", "supplier_inn", ...}), only
+** when it has them. */
+static void line_extras(json_t *o, const sale_line_t *l)
+{
+  char text[48];
+  if (!o) return;
+  json_object_set_new(o, "planned", json_integer(l->planned));
+  if (l->fraction_denominator) {
+    snprintf(text, sizeof text, "%llu/%llu", (unsigned long long)l->fraction_numerator,
+             (unsigned long long)l->fraction_denominator);
+    json_object_set_new(o, "fraction", json_string(text));
+  }
+  if (l->agent.sign)
+    json_object_set_new(o, "agent",
+                        json_pack("{s:s,s:i,s:s,s:s,s:s,s:s}", "kind",
+                                  sale_agent_kind_name(l->agent.sign), "sign", l->agent.sign,
+                                  "supplier_name", l->agent.supplier_name, "supplier_inn",
+                                  l->agent.supplier_inn, "supplier_phone", l->agent.supplier_phone,
+                                  "agent_phone", l->agent.agent_phone));
+}
+
 json_t *till_json_basket(const sale_basket_t *b)
 {
   json_t *lines = json_array();
@@ -59,6 +81,7 @@ json_t *till_json_basket(const sale_basket_t *b)
                   l->has_industry ? json_string(l->industry.value) : json_null()));
     json_object_set_new(json_array_get(lines, json_array_size(lines) - 1), "answered_by",
                         json_string(l->answered_by));
+    line_extras(json_array_get(lines, json_array_size(lines) - 1), l);
   }
   return json_pack("{s:b,s:s,s:s,s:I,s:I,s:o}", "open", b->open, "operation",
                    !b->open            ? ""

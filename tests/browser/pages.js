@@ -11,7 +11,8 @@
  * takes the return), then the manager part.
  * Every step is checked on what a person sees: the focused field, lines
  * with their marks, the red banner's Russian text, colour and size, the
- * receipt and its QR picture, the label preview. Each page is looked at
+ * receipt and its QR picture, the change, the label preview, the drawer,
+ * the X and Z reports and a correction. Each page is looked at
  * at 1024×768 with touch enabled and must never scroll sideways; a
  * console error (a script error, a CSP refusal) fails the run.
  * Screenshots go to the artifacts folder; the label the manager saw and
@@ -313,6 +314,335 @@ async function cashier(page) {
   await page.emulateMedia({ media: 'screen' });
   await page.locator('#closed-next').tap();
   check('next receipt: empty', await visible(page, '#lines-empty'));
+
+  /* Cash with change: bread (55,00 ₽), the customer hands over 100 ₽. */
+  await page.waitForFunction(() => document.activeElement.id === 'scan', null, {
+    timeout: TIMEOUT,
+  });
+  await typeScan(page, sc.bread);
+  check('change sale: one line', await waitLines(page, '#lines', 1));
+  await page.locator('#pay-cash').tap();
+  check('cash: the tender dialog', await visible(page, '#tender'));
+  check('cash: what is due', (await text(page, '#tender-due')) === '55,00 ₽');
+  check(
+    'cash: the likely notes offered',
+    (await text(page, '#tender-quick')).includes('100,00 ₽'),
+    await text(page, '#tender-quick'),
+  );
+  await tapKeys(page, '#tender', ['5', '0']);
+  check(
+    'cash: 50 ₽ is not enough, said in Russian',
+    (await text(page, '#tender-change')) === '—' &&
+      (await text(page, '#tender-error')) === 'Получено меньше, чем 55,00 ₽.',
+    [await text(page, '#tender-change'), await text(page, '#tender-error')],
+  );
+  await page.locator('#tender-ok').tap();
+  check('cash: not paid with too little', await page.locator('#tender').isVisible());
+  await page.locator('#tender-input').fill('');
+  await tapKeys(page, '#tender', ['1', '0', '0']);
+  await page
+    .waitForFunction(() => document.getElementById('tender-change').textContent !== '—', null, {
+      timeout: 3000,
+    })
+    .catch(() => {});
+  check(
+    'cash: the change 45,00 ₽ shown before paying',
+    (await text(page, '#tender-change')) === '45,00 ₽',
+    await text(page, '#tender-change'),
+  );
+  await shot(page, 'cashier-change.png');
+  await noSideScroll(page, 'cashier, change');
+  await page.locator('#tender-ok').tap();
+  check('cash: closed', await visible(page, '#closed'));
+  check(
+    'cash: the closed receipt says what was handed over and the change',
+    (await text(page, '#closed-change')) === 'Получено 100,00 ₽ · Сдача 45,00 ₽',
+    await text(page, '#closed-change'),
+  );
+  await shot(page, 'cashier-change-closed.png');
+  await page.locator('#closed-next').tap();
+  check('after the change sale: empty', await visible(page, '#lines-empty'));
+
+  /* The catalogue by name: a marked good is only named, bread is added. */
+  await page.locator('#search-open').tap();
+  check('search: the dialog', await visible(page, '#search'));
+  await page.locator('#search-input').type('джинсы');
+  await page.waitForFunction(
+    () => document.querySelectorAll('#search-results > li').length > 0,
+    null,
+    { timeout: TIMEOUT },
+  );
+  check(
+    'search: a marked good asks for its code, no add button',
+    (await text(page, '#search-results > li:nth-child(1)')).includes(
+      'маркированный: сканируйте код',
+    ) && (await page.locator('#search-results > li:nth-child(1) .search-add').count()) === 0,
+    await text(page, '#search-results'),
+  );
+  await page.locator('#search-input').fill('');
+  await page.locator('#search-input').type('БОРОДИН');
+  await page.waitForFunction(
+    () => /Бородинский/.test(document.getElementById('search-results').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check(
+    'search: upper case finds the bread, with its price',
+    (await text(page, '#search-results > li:nth-child(1)')).includes('55,00 ₽'),
+    await text(page, '#search-results'),
+  );
+  await page.locator('#search-results > li:nth-child(1) .search-add').tap();
+  check('search: added as a line', await waitLines(page, '#lines', 1));
+
+  /* Its quantity 3, then 5 % off (the cashier's own), then 20 % (the PIN). */
+  await page.locator('#lines > li:nth-child(1) .line-qty').tap();
+  check('quantity: the keypad', await visible(page, '#keypad'));
+  await tapKeys(page, '#keypad', ['3']);
+  await page.locator('#keypad-ok').tap();
+  await page.waitForFunction(
+    () => /165,00/.test(document.getElementById('total').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check('quantity 3: 165,00 ₽', (await text(page, '#total')) === '165,00 ₽');
+  await page.locator('#lines > li:nth-child(1) .line-discount').tap();
+  check(
+    'discount: the limit without a PIN named',
+    (await text(page, '#keypad-hint')).includes('до 10 %'),
+    await text(page, '#keypad-hint'),
+  );
+  await tapKeys(page, '#keypad', ['5']);
+  await page.locator('#keypad-ok').tap();
+  /* 55,00 - 2,75 = 52,25 a loaf, x 3 = 156,75 */
+  await page.waitForFunction(
+    () => /156,75/.test(document.getElementById('total').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check('5 %: 156,75 ₽', (await text(page, '#total')) === '156,75 ₽');
+  check(
+    '5 %: the line says so with the old price',
+    (await text(page, '#lines > li:nth-child(1) .line-discount-note')) ===
+      'скидка 5 % · было 55,00 ₽',
+  );
+  await page.locator('#lines > li:nth-child(1) .line-discount').tap();
+  await tapKeys(page, '#keypad', ['2', '0']);
+  await page.locator('#keypad-ok').tap();
+  await page.waitForFunction(
+    () => document.getElementById('keypad-title').textContent === 'PIN менеджера',
+    null,
+    { timeout: TIMEOUT },
+  );
+  check(
+    '20 %: the manager PIN asked, hidden',
+    (await page.locator('#keypad-input').getAttribute('type')) === 'password',
+  );
+  await tapKeys(page, '#keypad', sc.pin.split(''));
+  await page.locator('#keypad-ok').tap();
+  /* 20 % of the list price, not of 52,25: 44,00 a loaf, x 3 = 132,00 */
+  await page.waitForFunction(
+    () => /132,00/.test(document.getElementById('total').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check('20 % with the PIN: 132,00 ₽', (await text(page, '#total')) === '132,00 ₽');
+  check(
+    'the keypad is a plain field again',
+    (await page.locator('#keypad-input').getAttribute('type')) === 'text',
+  );
+  await shot(page, 'cashier-discount.png');
+  await noSideScroll(page, 'cashier, discount');
+  /* Not sold: the manager's drawer figures count the cash above only. */
+  await page.locator('#cancel').tap();
+  await page.locator('#cancel').tap();
+  check('the discounted receipt cancelled', await visible(page, '#lines-empty'));
+}
+
+/* The «Смена и касса» pane: its visible text, the drawer card's facts. */
+async function officeDone(page) {
+  await page.waitForFunction(
+    () =>
+      !document.getElementById('office-done').hidden ||
+      !document.getElementById('office-banner').hidden,
+    null,
+    { timeout: TIMEOUT },
+  );
+  return {
+    done: (await page.locator('#office-done').isVisible()) ? await text(page, '#office-done') : '',
+    refused: (await page.locator('#office-banner').isVisible())
+      ? await text(page, '#office-banner-message')
+      : '',
+  };
+}
+
+async function drawerShows(page, words) {
+  try {
+    await page.waitForFunction(
+      (w) => document.getElementById('office-drawer').innerText.replace(/\s+/g, ' ').includes(w),
+      words,
+      { timeout: TIMEOUT },
+    );
+    return true;
+  } catch (e) {
+    return false;
+  }
+}
+
+/* The row of the report's table for an operation ("receipts.sale"), as its cells' texts. */
+async function reportRow(page, caption, op) {
+  return page.evaluate(
+    ([c, o]) => {
+      const t = [...document.querySelectorAll('#report-tables table')].find(
+        (x) => x.caption && x.caption.textContent === c,
+      );
+      const r = t && t.querySelector(`tr[data-op="${o}"]`);
+      return r ? [...r.children].map((x) => x.textContent.replace(/\s+/g, ' ').trim()) : null;
+    },
+    [caption, op],
+  );
+}
+
+async function office(page) {
+  /* The money of the day, worked out from what the two phases did in cash:
+   * the mixed payment's 1 000,00 and the bread's 55,00 in, the return's
+   * 6 980,00 out; the manager puts 10 000,00 in first: 4 075,00. */
+  await page.locator('#tab-office').tap();
+  check('office: the pane', await visible(page, '#pane-office'));
+  check('office: the shift is open', await drawerShows(page, 'открыта'));
+  await page.locator('#cash-amount').fill('10000');
+  await page.locator('#cash-in').tap();
+  let r = await officeDone(page);
+  check(
+    'cash in: done, the drawer in words',
+    r.done === '✓ Внесено 10 000,00 ₽; в ящике 4 075,00 ₽',
+    r,
+  );
+  check('cash in: the drawer card', await drawerShows(page, 'Наличных в ящике 4 075,00 ₽'));
+  await page.locator('#cash-amount').fill('500');
+  await page.locator('#cash-out').tap();
+  check('cash out: the drawer card', await drawerShows(page, 'Наличных в ящике 3 575,00 ₽'));
+  check('cash out: counted', await drawerShows(page, 'Выплачено 500,00 ₽ · 1 раз'));
+  await page.locator('#cash-amount').fill('100000');
+  await page.locator('#cash-out').tap();
+  await page.locator('#office-banner').waitFor({ state: 'visible', timeout: TIMEOUT });
+  check(
+    'cash out past the drawer: refused in the till\'s words',
+    (await text(page, '#office-banner-message')) ===
+      'Денежный ящик: в денежном ящике нет такой суммы наличных.',
+    await text(page, '#office-banner-message'),
+  );
+  check('cash out refused: the drawer unchanged', await drawerShows(page, '3 575,00 ₽'));
+  await shot(page, 'manager-cash.png');
+  await noSideScroll(page, 'manager, cash');
+
+  /* X: two sales (cash 1 055,00), one return (6 980,00 cash), the drawer. */
+  await page.locator('#report-x').tap();
+  check('X: shown', await visible(page, '#report-view'));
+  check('X: titled', (await text(page, '#report-title')).startsWith('X-отчёт · ФД'));
+  const sale = await reportRow(page, 'Итоги смены', 'receipts.sale');
+  check(
+    'X: two sales, 1 055,00 ₽ of them in cash',
+    sale && sale[0] === 'Приход' && sale[1] === '2' && sale[3] === '1 055,00 ₽',
+    sale,
+  );
+  const ret = await reportRow(page, 'Итоги смены', 'receipts.sale_return');
+  check(
+    'X: the return 6 980,00 ₽ in cash',
+    ret && ret[1] === '1' && ret[2] === '6 980,00 ₽' && ret[3] === '6 980,00 ₽',
+    ret,
+  );
+  check(
+    'X: the drawer in the report',
+    (await text(page, '#report-tables .drawer-balance')) === 'Наличных в ящике 3 575,00 ₽',
+    await text(page, '#report-tables .drawer-balance'),
+  );
+  const xText = await page.locator('#report-text').innerText();
+  check(
+    'X: as printed beside it',
+    xText.includes('СОСТОЯНИИ РАСЧЕТОВ') && xText.includes('=3575.00'),
+    xText,
+  );
+  await shot(page, 'manager-x-report.png');
+  await noSideScroll(page, 'manager, X-report');
+
+  /* A correction: first without its reason (refused), then 100 ₽ cash at 22 %. */
+  await page.locator('#corr-cash').fill('100');
+  await page.locator('#corr-vat').selectOption('22');
+  await page.locator('#corr-submit').tap();
+  await page.locator('#office-banner').waitFor({ state: 'visible', timeout: TIMEOUT });
+  check(
+    'correction without a reason: refused, naming it',
+    (await text(page, '#office-banner-message')).includes('Поле «reason»: обязательно'),
+    await text(page, '#office-banner-message'),
+  );
+  await page.locator('#corr-reason').fill('Продажа без чека 05.12');
+  await page.locator('#corr-submit').tap();
+  await page.waitForFunction(
+    () => /Чек коррекции ФД/.test(document.getElementById('office-done-text').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check(
+    'correction: done, in words',
+    /^Чек коррекции ФД \d+: приход 100,00 ₽ по своей инициативе$/.test(
+      await text(page, '#office-done-text'),
+    ),
+    await text(page, '#office-done-text'),
+  );
+  const cText = await page.locator('#report-text').innerText();
+  check(
+    'correction: its receipt, at 22 %',
+    /КОРРЕКЦ/.test(cText) && cText.includes('НДС 22%') && cText.includes('=18.03'),
+    cText,
+  );
+  check('correction: the drawer counts its cash', await drawerShows(page, '3 675,00 ₽'));
+  await shot(page, 'manager-correction.png');
+  await noSideScroll(page, 'manager, correction');
+
+  /* Z: a second tap closes the shift; the report has the correction. */
+  await page.locator('#report-z').tap();
+  check('Z: asks to confirm', await visible(page, '#report-z-confirm'));
+  await page.locator('#report-z-confirm').tap();
+  await page.waitForFunction(
+    () => /^Z-отчёт/.test(document.getElementById('report-title').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  const corr = await reportRow(page, 'Итоги смены', 'corrections.sale');
+  check(
+    'Z: the correction in its totals',
+    corr && corr[0] === 'Коррекция: Приход' && corr[1] === '1' && corr[2] === '100,00 ₽',
+    corr,
+  );
+  check(
+    'Z: the drawer holds 3 675,00 ₽',
+    (await text(page, '#report-tables .drawer-balance')) === 'Наличных в ящике 3 675,00 ₽',
+  );
+  check(
+    'Z: printed as the shift close',
+    (await page.locator('#report-text').innerText()).includes('ЗАКРЫТИИ СМЕНЫ'),
+  );
+  check('Z: the shift is closed', await drawerShows(page, 'Смена закрыта'));
+  await shot(page, 'manager-z-report.png');
+  await noSideScroll(page, 'manager, Z-report');
+
+  /* The FN close: refused while documents wait for the OFD, in its words. */
+  await page.locator('#fn-close').tap();
+  await page.locator('#fn-close-confirm').tap();
+  await page.locator('#office-banner').waitFor({ state: 'visible', timeout: TIMEOUT });
+  check(
+    'FN close while documents are owed: refused',
+    (await text(page, '#office-banner-message')).startsWith('ФН нельзя закрыть: не переданы'),
+    await text(page, '#office-banner-message'),
+  );
+  await page.locator('#fn-new-number').fill('9999078900007999');
+  await page.locator('#fn-replace').tap();
+  await page.waitForFunction(
+    () => /Замена ФН/.test(document.getElementById('office-banner-message').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check('FN replace before the close: refused', true);
 }
 
 async function manager(page) {
@@ -498,6 +828,8 @@ async function manager(page) {
   await shot(page, 'manager-accept.png');
   await noSideScroll(page, 'manager, acceptance');
 
+  await office(page);
+
   await page.locator('#lock').tap();
   check('lock: the PIN is asked again', await visible(page, '#pin'));
 }
@@ -548,6 +880,9 @@ async function warning(page) {
   await shot(page, 'cashier-48h.png');
   await noSideScroll(page, 'cashier, 49 h');
   await page.locator('#pay-cash').tap();
+  /* Cash asks what was handed over; nothing typed is the total exactly. */
+  check('49 h: the cash dialog', await visible(page, '#tender'));
+  await page.locator('#tender-ok').tap();
   check('49 h: the sale closes', await visible(page, '#closed'));
   await page.locator('#closed-next').tap();
 }
@@ -654,10 +989,75 @@ async function stopped(page) {
   check('the till agrees: nothing open', after.status === 200 && !after.body.receipt.open, after);
 }
 
-const PHASES = { cashier, manager, warning, stopped };
+/* The manager's screen again, the PIN typed: the «Смена и касса» pane. */
+async function officePane(page) {
+  await page.goto(`${sc.base}/manager#token=${encodeURIComponent(sc.token)}`);
+  await visible(page, '#pin');
+  await tapKeys(page, '#pin', sc.pin.split(''));
+  await page.locator('#pin-ok').tap();
+  await page.waitForSelector('#pin', { state: 'hidden', timeout: TIMEOUT });
+  await page.locator('#tab-office').tap();
+  check('FN: the pane', await visible(page, '#pane-office'));
+}
+
+/* After run.py delivered everything: the FN close from the page. */
+async function fnclose(page) {
+  await officePane(page);
+  await page.locator('#fn-close').tap();
+  await page.locator('#fn-close-confirm').tap();
+  const r = await officeDone(page);
+  check(
+    'FN close: done, in words',
+    /^✓ ФН закрыт: отчёт о закрытии ФД \d+\. Дождитесь его передачи в ОФД\.$/.test(r.done),
+    r,
+  );
+  await page.waitForFunction(
+    () => /закрыт/.test(document.getElementById('facts-fn').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check('FN close: the overview says closed', (await text(page, '#facts-fn')).includes('закрыт'));
+}
+
+/* After run.py delivered the close report: the new FN from the page. */
+async function fnreplace(page) {
+  await officePane(page);
+  await page.locator('#fn-new-number').fill('123');
+  await page.locator('#fn-replace').tap();
+  await page.locator('#office-banner').waitFor({ state: 'visible', timeout: TIMEOUT });
+  check(
+    'FN replace: a short number refused, naming it',
+    (await text(page, '#office-banner-message')).startsWith('fn_number: номер нового ФН: 16 цифр'),
+    await text(page, '#office-banner-message'),
+  );
+  await page.locator('#fn-new-number').fill(sc.new_fn_number);
+  await page.locator('#fn-replace').tap();
+  await page.waitForFunction(
+    () => /заменён/.test(document.getElementById('office-done-text').textContent),
+    null,
+    { timeout: TIMEOUT },
+  );
+  check(
+    'FN replace: done, naming both FNs and the keys to load',
+    (await text(page, '#office-done-text')).startsWith(
+      `ФН ${sc.fn_number} заменён на ${sc.new_fn_number} (отчёт о перерегистрации ФД 1)`,
+    ) && (await text(page, '#office-done-text')).includes('Загрузите ключи проверки'),
+    await text(page, '#office-done-text'),
+  );
+  await page.waitForFunction(
+    (n) => document.getElementById('shift-info').textContent.includes(n),
+    sc.new_fn_number,
+    { timeout: TIMEOUT },
+  );
+  check('FN replace: the top bar names the new FN', true);
+  await shot(page, 'manager-fn-replaced.png');
+  await noSideScroll(page, 'manager, FN replaced');
+}
+
+const PHASES = { cashier, manager, fnclose, fnreplace, warning, stopped };
 
 (async () => {
-  if (!PHASES[PHASE]) throw new Error('usage: pages.js SCENARIO cashier|manager|warning|stopped');
+  if (!PHASES[PHASE]) throw new Error('usage: pages.js SCENARIO cashier|manager|fnclose|fnreplace|warning|stopped');
   const browser = await chromium.launch({ executablePath: sc.chromium, headless: true });
   try {
     const context = await browser.newContext({

@@ -30,11 +30,21 @@ Part 2, in Debian's chromium driven by playwright-core (pages.js; needs
 typed as a keyboard-wedge scanner types it (GS as Ctrl+], Enter at the
 end), a weighed good through the keypad, a counterfeit code refused with
 the red banner in Russian, a removed line, a mixed payment, the receipt
-and its QR, the print view; on the manager screen a wrong PIN and the
-right one, the overview, a return with the code and one without, the
-remark of the latter with the label preview (read back by libdmtx), and
-goods acceptance with its missing report. Every step at 1024x768 without
-horizontal scrolling and without a console error.
+and its QR, the print view, a cash payment with the sum handed over and
+the change, the catalogue searched by name (a marked good only named),
+a line's quantity and its discount (the PIN above the cashier's limit),
+cancelled; on the manager screen a wrong PIN and the right one, the
+overview, a return with the code and one without, the remark of the
+latter with the label preview (read back by libdmtx), goods acceptance
+with its missing report, then «Смена и касса»: cash in, cash out (and one
+past the drawer, refused), the X-report read as a table (per operation,
+payment form, the drawer), a correction receipt (one refused for its
+missing reason), the Z-report, and the FN close refused while documents
+are owed; the drawer's figures are worked out in the test from the cash
+each step took; once everything is delivered the FN is closed from the
+page (phase fnclose) and, its close report delivered, replaced by a new
+one (phase fnreplace: a short number refused first). Every step at 1024x768 without horizontal scrolling and
+without a console error.
 
 Part 3 (after part 2), a remote shop's till on a clock the test moves
 (KASSA_FAKE_NOW): at 49 hours of its three-day batch `kassa sale add`
@@ -44,7 +54,7 @@ apart from the FN's; at 73 hours the refusal is read whole on the screen,
 and the empty receipt a refused first scan left is shown, cancellable, and
 does not block the manager's return (pages.js phases warning, stopped). Screenshots go to
 tests/artifacts/browser/; --update-docs (or KASSA_UPDATE_DOCS=1) copies
-cashier-refused.png and manager-remark.png into docs/.
+those named in DOC_SHOTS into docs/.
 
 Prints "N passed, N failed"; exit 1 on any failure, 77 when the browser
 part cannot run.
@@ -72,6 +82,11 @@ UPDATE_DOCS = "--update-docs" in sys.argv or os.environ.get("KASSA_UPDATE_DOCS")
 CHROMIUM = os.environ.get("KASSA_CHROMIUM", "/usr/bin/chromium")
 WEB = os.path.join(REPO, "pos", "serve", "web")
 ARTIFACTS = os.path.join(REPO, "tests", "artifacts", "browser")
+# The screenshots docs/ shows (README, docs/API.md "the pages").
+DOC_SHOTS = ("cashier-refused.png", "cashier-change.png", "cashier-discount.png",
+             "manager-remark.png", "manager-fn-replaced.png",
+             "manager-cash.png", "manager-x-report.png", "manager-correction.png",
+             "manager-z-report.png")
 FN_NUMBER = "9999078900007002"
 TOKEN = "pages-test-" + os.urandom(8).hex()
 PIN = "5173"
@@ -197,6 +212,8 @@ def http_part(S, codes):
                               ("/api.js", "api.js", "text/javascript; charset=utf-8"),
                               ("/cashier.js", "cashier.js", "text/javascript; charset=utf-8"),
                               ("/manager.js", "manager.js", "text/javascript; charset=utf-8"),
+                              ("/office.js", "office.js", "text/javascript; charset=utf-8"),
+                              ("/lines.js", "lines.js", "text/javascript; charset=utf-8"),
                               ("/favicon.svg", "favicon.svg", "image/svg+xml"),
                               ("/scan.svg", "scan.svg", "image/svg+xml")]:
         st, _, h, raw = request(port, "GET", path)
@@ -337,6 +354,7 @@ def browser_part(S, codes):
         "bananas": codes["bananas"],
         "jeans_ean": codes["JEANS"],
         "fn_number": FN_NUMBER,
+        "new_fn_number": "9999078900007003",
         "accept_list": codes["shoes"][1:3],
         "pool": codes["pool"],
         "out": os.path.join(root, "pages-out.json"),
@@ -345,13 +363,15 @@ def browser_part(S, codes):
     with open(path, "w") as f:
         json.dump(scenario, f)
     ok = True
-    for phase in ("cashier", "manager"):
+    for phase in ("cashier", "manager", "fnclose", "fnreplace"):
         ok = run_phase(path, phase) and ok
-        if phase == "cashier":
+        if phase != "fnreplace":
             # The store's delivery timer: the operator hears of the sale, so
-            # the return of its code is one the operator can accept.
+            # the return of its code is one the operator can accept; the FN
+            # closes only with everything delivered, and is replaced only
+            # once its close report is.
             r = kassa("ofd", "flush")
-            check("documents delivered between the parts", r.returncode == 0,
+            check(f"documents delivered after the {phase} part", r.returncode == 0,
                   r.stdout + r.stderr)
     try:
         with open(scenario["out"]) as f:
@@ -365,9 +385,9 @@ def browser_part(S, codes):
           out.get("new_code") and out.get("new_code") in found
           and out.get("new_code") in codes["pool"], (out.get("new_code"), found))
     if UPDATE_DOCS and ok:
-        for name in ("cashier-refused.png", "manager-remark.png"):
+        for name in DOC_SHOTS:
             shutil.copyfile(os.path.join(ARTIFACTS, name), os.path.join(REPO, "docs", name))
-        print("docs/cashier-refused.png and docs/manager-remark.png updated")
+        print("updated in docs/: " + ", ".join(DOC_SHOTS))
     return 0
 
 

@@ -6,7 +6,8 @@ register's own initiative and by order, `kassa report x` and `kassa report z`
 (the totals of 1194/1157 and the drawer), `kassa fd copy`, and `kassa fn
 close` (refused while documents are owed), the delivery of every new
 document to kassa-operator (which verifies its sign and its form's
-requisites; skipped, and said so, without KASSA_OPERATOR), then the close
+requisites; skipped, and said so, without KASSA_OPERATOR) and read back from
+its store with the tests' own TLV reader (harness.ffd_missing), then the close
 and the replacement of the online FN, and the same on an autonomous FN. Every
 expected figure is worked out here by hand from the catalogue's prices:
 
@@ -139,6 +140,10 @@ try:
     out = must("d", "report", "z", "--cashier", "Иванова", "--json")
     z = json.loads(out)
     check("Z: the same totals, shift closed", z["shift_totals"] == st and z["report"] == "z", out)
+    rc, out, err = run("d", "fd", "show", str(z["document"]), "--json")
+    zj = json.loads(out).get("closeShift", {}) if rc == 0 else {}
+    check("fd show of the Z: closeShift with shiftSumReports and fiscalDriveSumReports",
+          "shiftSumReports" in zj and "fiscalDriveSumReports" in zj, out + err)
     rc, out, err = run("d", "fd", "list")
     check("fd list: state reports, corrections, shift close",
           rc == 0 and "state report" in out and "correction" in out and "shift close" in out,
@@ -175,6 +180,11 @@ try:
                   "delivered: 8 documents" in out, out)
             out = must("d", "fn", "close")
             check("fn close once delivered", "FN closed: document 9" in out, out)
+            rc, out, err = run("d", "fd", "show", "9", "--json")
+            check("fd show of the 6: closeArchive", rc == 0 and "closeArchive" in json.loads(out),
+                  out + err)
+            rc, out, err = run("d", "fd", "list")
+            check("fd list names the FN close", rc == 0 and "FN close" in out, out + err)
             out = must("d", "ofd", "flush", *link)
             check("the 6 delivered", "delivered: 1 documents" in out, out)
             out = must("d", "fn", "replace", "--fn-number", "9999078900001235")
@@ -183,10 +193,30 @@ try:
                        os.path.join(root, "d", "fn.db")).check_returncode()
             out = must("d", "ofd", "flush", *link)
             check("the new FN's 11 delivered", "delivered: 1 documents" in out, out)
+            rc, out, err = run("d", "fd", "list")
+            check("fd list names the new FN's re-registration",
+                  rc == 0 and "re-registration" in out, out + err)
             rc, out, err = run("d", "fsck")
             check("fsck clean after the replacement", rc == 0, out + err)
         finally:
             server.stop()
+        # What the operator stored, read with the tests' own TLV reader: every
+        # document of both FNs carries what the format requires of its form.
+        stored = {}
+        for fn_number, db in (("9999078900001234", "fn-9999078900001234.db"),
+                              ("9999078900001235", "fn.db")):
+            snap = harness.snapshot(os.path.join(root, "d", db),
+                                    os.path.join(op_dir, "operator.db"), fn_number)
+            check("the operator stored every document of FN %s" % fn_number,
+                  set(snap["stored"]) == set(snap["archive"]), (snap["stored"].keys(),
+                                                                snap["archive"].keys()))
+            for number, raw in sorted(snap["stored"].items()):
+                form, body, miss = harness.ffd_missing(raw)
+                stored.setdefault(form, []).append(number)
+                check("FN %s FD %d (form %d) read back with every requisite of its form"
+                      % (fn_number, number, form), not miss, miss)
+        check("the stored forms: 1, 2, 3, 31, 21, 5, 6 and 11",
+              set(stored) == {1, 2, 3, 31, 21, 5, 6, 11}, stored)
 
     # Payments: a prepayment (1214 = 1) with the cash tendered and the change,
     # its final settlement offsetting it (1214 = 4, 1215), a sale on credit

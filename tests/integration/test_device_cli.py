@@ -156,6 +156,11 @@ try:
     r = via("report", "z", "--json")
     check("report z (shift close) through the register: its totals", r.returncode == 0
           and totals_ok(r.stdout, 6), r.stdout + r.stderr)
+    r = via("fn", "replace", "--fn-number", "9999078900031340")
+    check("fn replace through the register: refused, it is the register's to do",
+          r.returncode == 1 and "cash register" in r.stderr and "кассовом аппарате" in r.stderr
+          and "9999078900031339" in via("fn", "status").stdout,
+          r.stdout + r.stderr)
     stop(reg)
     r = plain("fd", "show", "2", "--json")
     check("the same document without the register", r.stdout == shown_via, r.stdout + shown_via)

@@ -34,7 +34,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Checks, Operator, Serve, finish, free_ports, op,  # noqa: E402
-                     register_fn, run, snapshot)
+                     register_fn, run, snapshot, till_conf)
 from shop import exchange  # noqa: E402
 
 KASSA, OPERATOR = sys.argv[1], sys.argv[2]
@@ -97,15 +97,7 @@ try:
     os.makedirs(op_dir)
     ports = free_ports(4)
     with open(conf, "w") as f:
-        f.write(f"""[paths]
-data = {till_dir}
-[operator]
-ofd_port = {ports[0]}
-oism_port = {ports[1]}
-keys_port = {ports[2]}
-http_port = {ports[3]}
-host = 127.0.0.1
-[service]
+        f.write(till_conf(till_dir, ports) + f"""[service]
 background = yes
 send_interval_s = 3600
 sync_interval_min = 60

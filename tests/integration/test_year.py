@@ -21,7 +21,9 @@ reconcile with them to the kopeck. On day DAYS/3 a correction receipt (income,
 day DAYS/2, after its Z, the FN is replaced (everything delivered, `kassa fn
 close`, the 6 delivered, `kassa fn replace`, its 11 delivered) and the FN's
 own totals (1157) start again while the shifts go on. At the end nothing is
-owed to the operator and `kassa fsck` (both FNs' archives) is clean.
+owed to the operator, `kassa fsck` (both FNs' archives) is clean, and every
+document the operator stored carries what the format requires of its form
+(read with the tests' own TLV reader, harness.ffd_missing).
 Prints "N passed, N failed".
 """
 import calendar
@@ -189,4 +191,22 @@ try:
           out[-600:] + err)
 finally:
     server.stop()
-    sys.exit(harness.finish(check, root))
+# Every document the operator stored, of both FNs, read with the tests' own
+# TLV reader: each carries what the format requires of its form.
+incomplete, forms = [], set()
+for fn_number, db in ((fn_numbers[0], "fn-%s.db" % fn_numbers[0]), (fn_numbers[1], "fn.db")):
+    if not os.path.exists(os.path.join(data, db)):
+        check("FN %s's archive kept" % fn_number, False)
+        continue
+    snap = harness.snapshot(os.path.join(data, db), os.path.join(root, "op", "operator.db"),
+                            fn_number)
+    check("the operator stored every document of FN %s" % fn_number,
+          set(snap["stored"]) == set(snap["archive"]), len(snap["stored"]))
+    for number, raw in snap["stored"].items():
+        form, body, miss = harness.ffd_missing(raw)
+        forms.add(form)
+        if miss:
+            incomplete.append((fn_number, number, form, miss))
+check("every stored document has its form's requisites (forms %s)" % sorted(forms),
+      not incomplete and forms >= {1, 2, 3, 31, 21, 5, 6, 11}, incomplete[:5])
+sys.exit(harness.finish(check, root))

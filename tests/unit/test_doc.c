@@ -280,7 +280,7 @@ static void test_registration(void **state)
   assert_int_equal(doc_build_registration(&h, &r, false, buf, sizeof buf, &len), 0);
   open_doc(buf, len, DOC_REGISTRATION, &body);
   EXPECT_TAGS(body, 1040, 1012, 1041, 1037, 1018, 1048, 1009, 1187, 1021, 1209, 1013, 1062, 1002,
-              1290, 1017, 1046, 1188, 1189, 1190);
+              1056, 1001, 1290, 1017, 1046, 1188, 1189, 1190);
   expect_header(body, false);
   assert_int_equal(byte(body, 1209), 4);
   expect_text(body, 1013, "00106700000001");
@@ -830,6 +830,51 @@ static void test_state_report_totals_bytes(void **state)
   assert_int_equal(doc_parse_totals(buf, len, 1157, &back), DOC_ERR_MISSING);
 }
 
+/*
+** The counters at their limits (fiscal/tlv.c: each sum VLN 8, an operation
+** 1129-1132 224 bytes, 1157/1194 1140): every operation with every one of
+** the twelve VAT rates, the five forms and its total at 2^64 - 1 kopecks,
+** and corrections of every operation, build into a 21, each operation
+** exactly 224 bytes long, and read back the same. One byte more in any
+** operation would be refused by the reader.
+*/
+static void test_totals_at_their_limits(void **state)
+{
+  (void)state;
+  doc_header_t h = header();
+  doc_counters_t c;
+  static doc_totals_t t, back;
+  size_t len = 0;
+  memset(&c, 0, sizeof c);
+  memset(&t, 0, sizeof t);
+  for (int op = 1; op <= 4; op++) {
+    doc_op_totals_t *o = &t.receipts[op];
+    o->count = 1000;
+    o->total = o->cash = o->cashless = o->prepaid = o->credit = o->other = UINT64_MAX;
+    for (uint8_t v = 1; v <= DOC_VAT_MAX; v++) {
+      o->vat[v] = UINT64_MAX;
+      o->vat_present |= (uint16_t)(1u << v);
+    }
+    t.corrections[op].count = 1000;
+    t.corrections[op].total = UINT64_MAX;
+  }
+  c.shift_totals = c.fn_totals = &t;
+  assert_int_equal(doc_build_state_report(&h, &c, buf, sizeof buf, &len), 0);
+  tlv_reader_t body;
+  open_doc(buf, len, 21, &body);
+  tlv_item_t totals = get(body, 1194);
+  assert_true(totals.length <= tlv_tag_lookup(1194)->max_length);
+  tlv_reader_t in = enter(totals);
+  for (uint16_t tag = 1129; tag <= 1132; tag++) {
+    tlv_item_t op = get(in, tag);
+    assert_int_equal(op.length, 224);
+    assert_int_equal(tlv_tag_lookup(tag)->max_length, 224);
+  }
+  assert_int_equal(doc_parse_totals(buf, len, 1157, &back), 0);
+  assert_memory_equal(&back.receipts, &t.receipts, sizeof t.receipts);
+  assert_int_equal(back.corrections[4].total, UINT64_MAX);
+}
+
 /* The requisites a form must carry: a sealed receipt and correction pass,
 ** an unsealed one lacks 1077, a 21 without its 1157 and a 5 without 1194
 ** are refused, and 7 is not a form this check knows. */
@@ -1236,7 +1281,7 @@ static void test_km_request(void **state)
   h.number = 1001;
   assert_int_equal(doc_build_km_request(&h, &r.items[0], buf, sizeof buf, &len), 0);
   open_doc(buf, len, DOC_KM_REQUEST, &body);
-  EXPECT_TAGS(body, 1041, 2001, 2114, 2000, 2100, 2003, 1023, 2102);
+  EXPECT_TAGS(body, 1041, 2001, 2114, 1018, 2004, 2000, 2100, 2003, 1023, 2102);
   expect_text(body, 1041, "9999078902012345");
   assert_int_equal(u32(body, 2001), 1001);
   assert_int_equal(u32(body, 2114), TIME_2024_01_15_1030);
@@ -1254,7 +1299,7 @@ static void test_km_request(void **state)
   kg.km_status = DOC_KM_MEASURED_SOLD;
   assert_int_equal(doc_build_km_request(&h, &kg, buf, sizeof buf, &len), 0);
   open_doc(buf, len, DOC_KM_REQUEST, &body);
-  EXPECT_TAGS(body, 1041, 2001, 2114, 2000, 2100, 2003, 1023, 2108, 2102);
+  EXPECT_TAGS(body, 1041, 2001, 2114, 1018, 2004, 2000, 2100, 2003, 1023, 2108, 2102);
   assert_int_equal(byte(body, 2108), 11);
   assert_int_equal(byte(body, 2003), DOC_KM_MEASURED_SOLD);
 
@@ -1276,7 +1321,7 @@ static void test_km_notification(void **state)
   h.number = 77;
   assert_int_equal(doc_build_km_notification(&h, 42, &r, buf, sizeof buf, &len), 0);
   open_doc(buf, len, DOC_KM_NOTIFICATION, &body);
-  EXPECT_TAGS(body, 2002, 1012, 1041, 1037, 1018, 1040, 2040, 1054, 2007, 2007, 2007);
+  EXPECT_TAGS(body, 2002, 1012, 1041, 1037, 1018, 1040, 2040, 1055, 1054, 2116, 2007, 2007, 2007);
   assert_int_equal(u32(body, 2040), 42);
   assert_int_equal(u32(body, 2002), 77);
   assert_int_equal(u32(body, 1040), 42);
@@ -1284,7 +1329,7 @@ static void test_km_notification(void **state)
   for (int i = 0; i < 3; i++) {
     assert_true(find_nth(body, 2007, i, &it));
     tlv_reader_t line = enter(it);
-    EXPECT_TAGS(line, 2000, 2110, 1023);
+    EXPECT_TAGS(line, 2000, 2100, 2110, 2106, 1023, 2102, 1214, 1030, 1079, 1043, 1199, 1200);
     tlv_item_t mark = get(line, 2000);
     assert_int_equal(mark.length, strlen(kms[i]));
     assert_memory_equal(mark.value, kms[i], mark.length);
@@ -2042,6 +2087,8 @@ static const uint8_t pin_registration[] = {
     0x30, 0x30, 0x30, 0x30, 0x30, 0x31,
     0x26, 0x04, 0x01, 0x00, 0x05, /* 1062 tax systems */
     0xEA, 0x03, 0x01, 0x00, 0x00, /* 1002 not autonomous */
+    0x20, 0x04, 0x01, 0x00, 0x00, /* 1056 no encryption */
+    0xE9, 0x03, 0x01, 0x00, 0x00, /* 1001 no automatic mode */
     0x0A, 0x05, 0x04, 0x00, 0x00, 0x01, 0x00, 0x00, /* 1290 marked goods */
     /* 1017 OFD INN "7704211201" */
     0xF9, 0x03, 0x0A, 0x00, 0x37, 0x37, 0x30, 0x34, 0x32, 0x31, 0x31, 0x32,
@@ -2184,6 +2231,13 @@ static const uint8_t pin_receipt_totals[] = {
 static const uint8_t pin_km_request[] = {
     0xD1, 0x07, 0x04, 0x00, 0x05, 0x00, 0x00, 0x00, /* 2001 request 5 */
 };
+/* 81 after its 2114: 1018, 2004 (the FN's check: the line's 2106 bits 0x07) */
+static const uint8_t pin_km_request_check[] = {
+    /* 1018 INN "7700112233" */
+    0xFA, 0x03, 0x0A, 0x00, 0x37, 0x37, 0x30, 0x30, 0x31, 0x31, 0x32, 0x32,
+    0x33, 0x33,
+    0xD4, 0x07, 0x01, 0x00, 0x07, /* 2004 check result */
+};
 /* 81 after its 2000 */
 static const uint8_t pin_km_request_end[] = {
     0x34, 0x08, 0x01, 0x00, 0x05, /* 2100 code type */
@@ -2196,17 +2250,28 @@ static const uint8_t pin_km_request_end[] = {
 static const uint8_t pin_km_notification[] = {
     0xD2, 0x07, 0x04, 0x00, 0x05, 0x00, 0x00, 0x00, /* 2002 notification 5 */
 };
-/* 82 after 1018: 1040, 2040, 1054, and the 2007 header before its 2000 */
+/* 82 after 1018: 1040, 2040, 1055, 1054, and the 2007 header before its 2000 */
 static const uint8_t pin_km_notification_receipt[] = {
     0x10, 0x04, 0x04, 0x00, 0x06, 0x00, 0x00, 0x00, /* 1040 receipt document 6 */
     0xF8, 0x07, 0x04, 0x00, 0x06, 0x00, 0x00, 0x00, /* 2040 receipt document 6 (2025) */
+    0x1F, 0x04, 0x01, 0x00, 0x01, /* 1055 tax system */
     0x1E, 0x04, 0x01, 0x00, 0x01, /* 1054 sale */
-    0xD7, 0x07, 0x30, 0x00, /* 2007 sold code, 48 bytes */
+    0x44, 0x08, 0x01, 0x00, 0x01, /* 2116 a receipt's notification */
+    0xD7, 0x07, 0x63, 0x00, /* 2007 sold code, 99 bytes */
 };
-/* 82: the 2007 after its 2000 */
+/* 82: the 2007 after its 2000 (the FNS table 130's requisites) */
 static const uint8_t pin_km_notification_end[] = {
+    0x34, 0x08, 0x01, 0x00, 0x05, /* 2100 code type */
     0x3E, 0x08, 0x01, 0x00, 0x01, /* 2110 piece sold */
+    0x3A, 0x08, 0x01, 0x00, 0x07, /* 2106 check result */
     0xFF, 0x03, 0x03, 0x00, 0x03, 0xE8, 0x03, /* 1023 quantity 1.000 */
+    0x36, 0x08, 0x01, 0x00, 0x00, /* 2102 mode */
+    0xBE, 0x04, 0x01, 0x00, 0x04, /* 1214 full payment */
+    0x06, 0x04, 0x04, 0x00, 0x4D, 0x69, 0x6C, 0x6B, /* 1030 name "Milk" */
+    0x37, 0x04, 0x02, 0x00, 0x1E, 0x23, /* 1079 price 89.90 */
+    0x13, 0x04, 0x02, 0x00, 0x1E, 0x23, /* 1043 total 89.90 */
+    0xAF, 0x04, 0x01, 0x00, 0x02, /* 1199 VAT 10% */
+    0xB0, 0x04, 0x02, 0x00, 0x31, 0x03, /* 1200 the line's VAT 8990 * 10 / 110 = 817 */
 };
 /* 7 before 1041: 1017 */
 static const uint8_t pin_ack[] = {
@@ -2391,8 +2456,8 @@ static void test_pinned_receipts(void **state)
   measured.measure = 11;
   measured.km_status = DOC_KM_MEASURED_SOLD;
   assert_int_equal(doc_build_km_request(&h, &measured, buf, sizeof buf, &len), 0);
-  EXPECT_PINNED(81, PART(pin_fn), PART(pin_km_request), PART(pin_request_time), PART(pin_km),
-                PART(pin_km_request_end));
+  EXPECT_PINNED(81, PART(pin_fn), PART(pin_km_request), PART(pin_request_time),
+                PART(pin_km_request_check), PART(pin_km), PART(pin_km_request_end));
   free(r);
 }
 
@@ -2480,6 +2545,7 @@ int main(void)
       cmocka_unit_test(test_required_requisites),
       cmocka_unit_test(test_payment_forms),
       cmocka_unit_test(test_agent_and_fraction),
+      cmocka_unit_test(test_totals_at_their_limits),
       cmocka_unit_test(test_ffd_2025_requisites),
       cmocka_unit_test(test_receipt_operations_and_correction),
       cmocka_unit_test(test_receipt_totals_and_arguments),

@@ -19,9 +19,11 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pos/cli/cli.h"
+#include "pos/till/markcode_json.h"
 #include "scanner/markcode.h"
 
 static const char *field(json_t *o, const char *k)
@@ -51,6 +53,73 @@ static int tag1162_is(const markcode_t *mc, const char *want)
   return 1;
 }
 
+/* The direct JSON writer (`kassa code parse`) against jansson's own output
+** of the same code: byte for byte. */
+static int json_agrees(const markcode_t *mc)
+{
+  static char direct[MARKCODE_JSON_MAX];
+  size_t n = markcode_json_write(mc, direct);
+  json_t *o = markcode_to_json(mc);
+  char *dumped = json_dumps(o, JSON_COMPACT);
+  int same = dumped && strlen(dumped) == n && memcmp(dumped, direct, n) == 0;
+  if (!same) print_error("direct JSON  %s\njansson JSON %s\n", direct, dumped);
+  free(dumped);
+  json_decref(o);
+  return same;
+}
+
+/* The fast path and the full one on one input: same markcode_t in every
+** field the contract shows, and the same JSON from both writers. Counts a
+** disagreement in *wrong and says which. */
+static void paths_agree(const char *input, size_t len, const char *what, int *wrong)
+{
+  markcode_t fast, full;
+  markcode_parse(&fast, input, len);
+  markcode_parse_full(&full, input, len);
+  if (!json_agrees(&fast)) (*wrong)++;
+  if (!markcode_same(&fast, &full)) {
+    (*wrong)++;
+    print_error(
+        "fast and full paths differ on %s (%zu bytes): fast %s/%s at %d, full %s/%s at %d\n", what,
+        len, markcode_err_code(fast.err), fast.layout, fast.err_at, markcode_err_code(full.err),
+        full.layout, full.err_at);
+  }
+}
+
+/* Every sample as scanners damage it: with an AIM prefix, separators
+** before, after and doubled, whitespace around; and every position of it
+** deleted, replaced by a separator, preceded by one, or replaced by a
+** character of a few kinds. The fast path must agree with the full one on
+** all of them, and take most clean ones (the benchmark measures that). */
+static void variants_agree(const char *input, size_t len, int *wrong)
+{
+  static const char *const around[][2] = {
+      {"", ""},      {"]d2", ""},     {"\x1d", ""},    {"", "\x1d"},     {"", "\x1d\x1d"},
+      {" ", "\r\n"}, {"]d2\x1d", ""}, {"]Q3", "\x1d"}, {"\x1d\x1d", ""}, {"]d", ""},
+  };
+  static const char swaps[] = {0x1d, ' ', '<', '&', '=', 'A', 'a', '0', '9', '#', '\\', (char)0xE8};
+  char buf[2 * MARKCODE_MAX_INPUT + 16];
+  if (len > MARKCODE_MAX_INPUT) return;
+  for (size_t a = 0; a < sizeof around / sizeof around[0]; a++) {
+    int n = snprintf(buf, sizeof buf, "%s%.*s%s", around[a][0], (int)len, input, around[a][1]);
+    paths_agree(buf, (size_t)n, "a variant around the sample", wrong);
+  }
+  for (size_t i = 0; i < len; i++) {
+    memcpy(buf, input, i); /* delete byte i */
+    memcpy(buf + i, input + i + 1, len - i - 1);
+    paths_agree(buf, len - 1, "a byte deleted", wrong);
+    memcpy(buf, input, i); /* a separator inserted before byte i */
+    buf[i] = 0x1d;
+    memcpy(buf + i + 1, input + i, len - i);
+    paths_agree(buf, len + 1, "a separator inserted", wrong);
+    for (size_t k = 0; k < sizeof swaps; k++) {
+      memcpy(buf, input, len);
+      buf[i] = swaps[k];
+      paths_agree(buf, len, "a byte replaced", wrong);
+    }
+  }
+}
+
 /* Check every line of path; returns the number of lines read. */
 static int check_file(const char *path, int *wrong)
 {
@@ -68,6 +137,7 @@ static int check_file(const char *path, int *wrong)
     size_t len = cli_unescape(input, strlen(input));
     markcode_t mc;
     markcode_parse(&mc, input, len);
+    variants_agree(input, len, wrong);
     int want_ok = json_is_true(json_object_get(row, "ok"));
     const char *kind = field(row, "kind"), *gtin = field(row, "gtin"),
                *serial = field(row, "serial"), *error = field(row, "error"),

@@ -35,6 +35,7 @@
 #include "pos/print/receipt.h"
 #include "pos/till/cache.h"
 #include "pos/till/check.h"
+#include "pos/till/correction.h"
 #include "pos/till/sale.h"
 #include "pos/till/till.h"
 #include "tests/support/fn_fixture.h"
@@ -187,6 +188,110 @@ static void test_plain_and_weighed_sale(void **state)
   assert_non_null(strstr(flat, c.qr));
   free(flat);
   free(text);
+}
+
+/*
+** sale_add (issue 16): a quarter of a marked pack (planned 2, the line
+** 4990.00 / 4 = 1247.50, quantity 1, 1291 in the receipt), an agent's line
+** kept in the basket file and carried into the receipt with the receipt's
+** 1057, and what is refused before any check: a fraction of an unmarked
+** good, an agent without a supplier INN; then the quarter returned
+** (planned 4).
+*/
+static void test_fraction_and_agent(void **state)
+{
+  fixture_t *f = *state;
+  check_decision_t d;
+  char code[200];
+  doc_agent_t agent;
+  uint32_t id = 0;
+  memset(&agent, 0, sizeof agent);
+  agent.sign = sale_agent_kind("commission");
+  assert_int_equal(agent.sign, 32);
+  assert_string_equal(sale_agent_kind_name(64), "other");
+  snprintf(agent.supplier_name, sizeof agent.supplier_name, "ООО «Пекарня»");
+  shoe_code(code, 7, false);
+  assert_int_equal(sale_open(f->till, 1, NULL), 0);
+  sale_add_t bread = {
+      .scan = g_bread + 1, .len = 13, .fraction_numerator = 1, .fraction_denominator = 4};
+  assert_int_equal(sale_add(f->till, &bread, &d, NULL), SALE_ERR_REFUSED);
+  assert_string_equal(d.detail, "fraction");
+  bread.fraction_numerator = bread.fraction_denominator = 0;
+  bread.agent = &agent; /* no supplier INN */
+  assert_int_equal(sale_add(f->till, &bread, &d, NULL), SALE_ERR_ARGUMENT);
+  snprintf(agent.supplier_inn, sizeof agent.supplier_inn, "7710140679");
+  assert_int_equal(sale_add(f->till, &bread, &d, NULL), 0);
+  sale_add_t quarter = {
+      .scan = code, .len = strlen(code), .fraction_numerator = 1, .fraction_denominator = 4};
+  assert_int_equal(sale_add(f->till, &quarter, &d, &id), 0);
+  assert_int_equal(d.planned, 2);
+  sale_basket_t *b = malloc(sizeof *b);
+  assert_int_equal(sale_get(f->till, b), 0);
+  assert_int_equal(b->count, 2);
+  assert_int_equal(b->lines[0].agent.sign, 32);
+  assert_string_equal(b->lines[0].agent.supplier_name, "ООО \"Пекарня\"");
+  assert_int_equal(b->lines[1].fraction_denominator, 4);
+  assert_int_equal(b->lines[1].total, 124750);
+  assert_int_equal(b->lines[1].quantity.mantissa, 1);
+  assert_int_equal(b->lines[1].planned, 2);
+  sale_closed_t c = pay_all(f);
+  static fn_document_t doc;
+  static doc_receipt_t r;
+  doc_header_t h;
+  uint64_t total;
+  uint8_t sign[6];
+  assert_int_equal(fn_document_get(till_fn(f->till), c.doc.number, &doc), 0);
+  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &r, &total, sign), 0);
+  assert_int_equal(r.items[0].agent.sign, 32);
+  assert_string_equal(r.items[0].agent.supplier_inn, "7710140679");
+  assert_int_equal(r.items[1].fraction_numerator, 1);
+  assert_int_equal(r.items[1].fraction_denominator, 4);
+  assert_int_equal(r.items[1].km_status, 2);
+  assert_int_equal(total, 4500 + 124750);
+
+  assert_int_equal(sale_open(f->till, 2, NULL), 0);
+  assert_int_equal(sale_add(f->till, &quarter, &d, NULL), 0);
+  assert_int_equal(d.planned, 4);
+  c = pay_all(f);
+  assert_int_equal(c.total, 124750);
+  free(b);
+}
+
+/* correction_close (issue 16): the line's 1214 from the forms (credit:
+** 6), a 1217 payment kept, and a request no FN could take refused with
+** nothing left open. */
+static void test_correction_forms(void **state)
+{
+  fixture_t *f = *state;
+  fn_doc_result_t res;
+  fn_status_t st;
+  static fn_document_t doc;
+  static doc_receipt_t r;
+  doc_header_t h;
+  uint64_t total;
+  uint8_t sign[6];
+  assert_int_equal(correction_vat_parse("22%"), 11);
+  assert_int_equal(correction_vat_parse("22/122"), 12);
+  assert_int_equal(correction_vat_parse("18"), 0);
+  correction_request_t q = {.operation = DOC_OP_SALE,
+                            .tax_system = 1,
+                            .vat = 11,
+                            .reason = "Без чека",
+                            .pay = {.credit = 3000, .other = 2000}};
+  assert_int_equal(correction_close(till_fn(f->till), &q, &res), 0);
+  assert_int_equal(fn_document_get(till_fn(f->till), res.number, &doc), 0);
+  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &r, &total, sign), 0);
+  assert_int_equal(r.items[0].payment_method, 5); /* credit is a part: partial credit */
+  assert_int_equal(r.credit, 3000);
+  assert_int_equal(r.other, 2000);
+  assert_int_equal(total, 5000);
+  q.reason = "";
+  assert_int_equal(correction_close(till_fn(f->till), &q, &res), FN_ERR_PARAMS);
+  q.reason = "x";
+  q.method = DOC_PAY_FULL; /* credit against a full settlement */
+  assert_int_equal(correction_close(till_fn(f->till), &q, &res), FN_ERR_VALUE);
+  assert_int_equal(fn_status(till_fn(f->till), &st), 0);
+  assert_false(st.receipt_open);
 }
 
 static void test_marked_sale_then_already_sold(void **state)
@@ -500,6 +605,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_marked_sale_then_already_sold, setup, teardown),
       cmocka_unit_test_setup_teardown(test_local_refusals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_returns, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fraction_and_agent, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_correction_forms, setup, teardown),
       cmocka_unit_test_setup_teardown(test_crash_after_fn_close, setup, teardown),
       cmocka_unit_test(test_quantity_typed),
       cmocka_unit_test_setup_teardown(test_offline_1265, setup, teardown),

@@ -7,7 +7,8 @@
  * check's own Russian message (message_ru of the reason in docs/API.md),
  * which stays until the next scan or a tap on «Понятно». A weighed good
  * the till cannot sell without a weight (400 with field "quantity") opens
- * the keypad and is sent again with the weight. Payment is cash, card or
+ * the keypad and is sent again with the weight. Payment is cash (the sum
+ * handed over and the change on a keypad, sent as "tendered"), card or
  * both; the closed receipt comes back with its printed text and its QR as
  * a PNG, shown and printable (window.print prints only the receipt, see
  * app.css @media print).
@@ -22,6 +23,9 @@
  * explanation below it; an open receipt is shown and can be cancelled
  * even when it has no line (a refused first scan leaves one open; the
  * till lets a manager's return replace it, pos/till/sale.h).
+ *
+ * Each line's quantity and a discount on it, and the catalogue search by
+ * name, are lines.js's (over Kassa.till below).
  *
  * The scan field keeps the focus whenever no dialog is open, so a scanner
  * can fire at any moment; buttons give it back after a tap.
@@ -204,6 +208,13 @@
               h('span', { class: 'line-code' }, l.marked ? l.km.split(Kassa.GS)[0] : l.gtin),
             ),
             decisionText(l)[1] ? h('div', { class: 'decision-tail' }, decisionText(l)[1]) : null,
+            l.discount_percent
+              ? h(
+                  'div',
+                  { class: 'line-discount-note' },
+                  `скидка ${l.discount_percent} % · было ${money(l.list_price)}`,
+                )
+              : null,
           ),
           h(
             'div',
@@ -217,6 +228,8 @@
               )}`,
             ),
           ),
+          /* The quantity and discount buttons (lines.js). */
+          Kassa.lineActions ? Kassa.lineActions(l, i) : null,
           h(
             'button',
             {
@@ -393,8 +406,9 @@
 
   let keypadThen = null;
 
-  function openKeypad({ title, hint, unit, then, parse }) {
+  function openKeypad({ title, hint, unit, then, parse, secret }) {
     $('keypad-title').textContent = title;
+    $('keypad-input').type = secret ? 'password' : 'text'; /* a PIN is not shown */
     $('keypad-hint').textContent = hint || '';
     $('keypad-input').value = '';
     $('keypad-input').placeholder = unit || '';
@@ -406,6 +420,8 @@
 
   function closeKeypad() {
     $('keypad').hidden = true;
+    $('keypad-input').type = 'text';
+    $('keypad-input').value = '';
     keypadThen = null;
     keepFocus();
   }
@@ -474,6 +490,93 @@
     });
   }
 
+  /* ---- cash: the sum handed over and the change ------------------------------ */
+
+  /* The notes a customer is likely to hand over for total (kopecks): the
+   * next whole 100, 500, 1 000 and 5 000 roubles above it, without repeats. */
+  function likelyNotes(total) {
+    const notes = [];
+    for (const step of [10000, 50000, 100000, 500000]) {
+      const n = Math.ceil((total + 1) / step) * step;
+      if (n > total && !notes.includes(n)) notes.push(n);
+    }
+    return notes.slice(0, 3);
+  }
+
+  /* The sum in the tender field (kopecks; empty: exactly the total), or null. */
+  function tendered() {
+    const text = $('tender-input').value.trim();
+    return text ? Kassa.parseMoney(text) : state.basket.total;
+  }
+
+  function showChange() {
+    const t = tendered();
+    const change = t === null ? null : t - state.basket.total;
+    $('tender-change').textContent = change === null || change < 0 ? '—' : money(change);
+    $('tender-change-row').classList.toggle('tender-short', change === null || change < 0);
+    $('tender-error').textContent =
+      change !== null && change < 0 ? `Получено меньше, чем ${money(state.basket.total)}.` : '';
+  }
+
+  function askTendered() {
+    const total = state.basket.total;
+    $('tender-due').textContent = money(total);
+    $('tender-input').value = '';
+    $('tender-quick').replaceChildren(
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn btn-secondary',
+          onclick: () => {
+            $('tender-input').value = '';
+            showChange();
+          },
+        },
+        'Без сдачи',
+      ),
+      ...likelyNotes(total).map((n) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'btn btn-secondary',
+            dataset: { amount: n },
+            onclick: () => {
+              $('tender-input').value = String(n / 100);
+              showChange();
+            },
+          },
+          money(n),
+        ),
+      ),
+    );
+    showChange();
+    $('tender').hidden = false;
+    $('tender-input').focus();
+  }
+
+  function buildTender() {
+    const keys = ['7', '8', '9', '4', '5', '6', '1', '2', '3', ',', '0', '⌫'];
+    Kassa.keypad('tender-keys', 'tender-input', keys);
+    $('tender-keys').addEventListener('click', () => setTimeout(showChange, 0));
+    $('tender-input').addEventListener('input', showChange);
+    $('tender-cancel').addEventListener('click', () => {
+      $('tender').hidden = true;
+      keepFocus();
+    });
+    $('tender-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const t = tendered();
+      if (t === null || t < state.basket.total) {
+        $('tender-error').textContent = `Получено меньше, чем ${money(state.basket.total)}.`;
+        return;
+      }
+      $('tender').hidden = true;
+      pay({ method: 'cash', tendered: t });
+    });
+  }
+
   function showClosed(rc) {
     const ret = rc.operation === 'return';
     $('closed-title').textContent = ret ? 'Возврат оформлен' : 'Чек закрыт';
@@ -484,6 +587,10 @@
         : rc.cash
           ? ' наличными'
           : ' картой');
+    $('closed-change').hidden = !rc.tendered;
+    $('closed-change').textContent = rc.tendered
+      ? `Получено ${money(rc.tendered)} · Сдача ${money(rc.change)}`
+      : '';
     $('closed-text').textContent = rc.text || '';
     $('closed-qr').src = Kassa.pngSource(rc.qr_png);
     $('closed-qr').hidden = !rc.qr_png;
@@ -527,6 +634,19 @@
 
   /* ---- start ------------------------------------------------------------------ */
 
+  /* What lines.js (a line's quantity and discount, the catalogue search)
+   * shares with this page. */
+  Kassa.till = {
+    state,
+    call,
+    renderBasket: (id) => renderBasket(id),
+    openKeypad: (opts) => openKeypad(opts),
+    addScan: (code, quantity) => addScan(code, quantity),
+    showRefusal: (body) => showRefusal(body),
+    showFlash: (text) => showFlash(text),
+    keepFocus: () => keepFocus(),
+  };
+
   async function start() {
     await refreshStatus();
     await refreshBasket();
@@ -553,7 +673,7 @@
         then: setPresetQuantity,
       }),
     );
-    $('pay-cash').addEventListener('click', () => pay({ method: 'cash' }));
+    $('pay-cash').addEventListener('click', askTendered);
     $('pay-card').addEventListener('click', () => pay({ method: 'cashless' }));
     $('pay-mixed').addEventListener('click', payMixed);
     let cancelArmed = null;
@@ -591,6 +711,7 @@
       Kassa.signIn('', start);
     });
     buildKeypad();
+    buildTender();
     /* Give the focus back after any tap that did not start a dialog. */
     document.addEventListener('click', () => setTimeout(keepFocus, 0));
     document.addEventListener('focusout', () => setTimeout(keepFocus, 0));

@@ -9,6 +9,8 @@
  * page shows the service's own words, including the wait after a lock.
  *
  * Panes:
+ *   Смена и касса   office.js: the drawer, cash in / out, X and Z reports,
+ *                   correction receipts, the FN close and replacement.
  *   Обзор           GET /api/status every 10 s: FN, shift, keys, the outbox
  *                   (unsent documents, the oldest one's age, the 30-day
  *                   deadline), the three-day batch, the code cache.
@@ -97,6 +99,7 @@
     if (name === 'overview') refreshStatus();
     if (name === 'returns') refreshReturn();
     if (name === 'remark') refreshPending();
+    document.dispatchEvent(new CustomEvent('kassa-tab', { detail: name }));
     const focus = { returns: 'return-scan', remark: 'remark-scan', accept: 'accept-scan' }[name];
     if (focus && !$(focus).closest('[hidden]')) $(focus).focus();
   }
@@ -252,6 +255,7 @@
     if (ca.stale) chips.push(h('span', { class: 'chip chip-warn' }, 'Кэш устарел'));
     $('chips').replaceChildren(...chips);
     $('pool-info').textContent = `кодов для этикеток в пуле: ${ca.pooled ?? 0}`;
+    document.dispatchEvent(new CustomEvent('kassa-status', { detail: st }));
   }
 
   async function refreshStatus() {
@@ -626,6 +630,15 @@
   }
 
   /* ---- start --------------------------------------------------------------------- */
+
+  /* What office.js (the shift's money and documents) shares with this page. */
+  Kassa.manager = {
+    call: (method, path, body) => call(method, path, body),
+    banner: (prefix, body) => banner(prefix, body),
+    unlocked: () => Boolean(state.pin),
+    refreshStatus: () => refreshStatus(),
+    fact: (term, value, level) => fact(term, value, level),
+  };
 
   function wire() {
     buildPinPad();
