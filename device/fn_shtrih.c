@@ -26,6 +26,9 @@ typedef struct shtrih_fn {
   /* The receipt kassa is building: the register opens it with the first
   ** line and learns the tax system at the close. */
   uint8_t operation, tax_system;
+  /* Its lines as sent (a correction sends them again after FF35h). */
+  doc_item_t *lines; /* DOC_MAX_ITEMS */
+  size_t line_count;
   /* The code FF61h checked last: FF69h decides on it alone. */
   char last_km[DOC_MAX_KM + 1];
   char last_ru[320], last_en[320];
@@ -253,7 +256,7 @@ static int sh_receipt_cancel(void *self)
   shtrih_fn_t *s = self;
   shtrih_answer_t a;
   int rc = simple(s, SHTRIH_CMD_FN_CANCEL_DOCUMENT, &a);
-  if (rc == 0) s->operation = 0;
+  if (rc == 0) s->operation = 0, s->line_count = 0;
   return rc;
 }
 
@@ -322,32 +325,14 @@ static unsigned sh_capabilities(void *self)
   return FN_CAP_DEVICE_DELIVERS;
 }
 
-/* Adds the counters in b to a (every operation, receipts and corrections). */
-static void totals_add(doc_totals_t *a, const doc_totals_t *b)
-{
-  for (int k = 0; k < 10; k++) {
-    doc_op_totals_t *x = k < 5 ? &a->receipts[k] : &a->corrections[k - 5];
-    const doc_op_totals_t *y = k < 5 ? &b->receipts[k] : &b->corrections[k - 5];
-    x->count += y->count;
-    x->total += y->total;
-    x->cash += y->cash;
-    x->cashless += y->cashless;
-    x->prepaid += y->prepaid;
-    x->credit += y->credit;
-    x->other += y->other;
-    for (int v = 0; v <= DOC_VAT_MAX; v++) x->vat[v] += y->vat[v];
-    x->vat_present = (uint16_t)(x->vat_present | y->vat_present);
-  }
-}
-
 /*
 ** The X-report's totals, from the FN's own archive (what the register's
-** FN signed, read back with FF0Ah/FF3Ah/FF3Bh): the shift's are its
-** receipts since the shift-open document; since registration, the 1157
-** of the newest shift-close or state report plus the receipts after it
-** (or every receipt back to the registration). The register's money
-** registers (1Ah) hold sums too, but by its own departments and tax
-** rows, not by 1054 and 1199 as doc_totals_t counts.
+** FN signed, read back with FF0Ah/FF3Ah/FF3Bh), as the emulator counts
+** them: the shift's are its receipts since the shift-open document; since
+** registration, every receipt in the archive (a Z's 1157 would be shorter,
+** but its 1133 carries no payment forms of the corrections). The
+** register's money registers (1Ah) hold sums too, but by its own
+** departments and tax rows, not by 1054 and 1199 as doc_totals_t counts.
 */
 static int sh_totals(void *self, bool shift, doc_totals_t *out)
 {
@@ -362,8 +347,7 @@ static int sh_totals(void *self, bool shift, doc_totals_t *out)
   if (rc || (shift && !f.shift_open)) return rc;
   fn_document_t *doc = malloc(sizeof *doc);
   doc_receipt_t *r = malloc(sizeof *r);
-  doc_totals_t *base = malloc(sizeof *base);
-  if (!doc || !r || !base) rc = FN_ERR_NO_MEMORY;
+  if (!doc || !r) rc = FN_ERR_NO_MEMORY;
   for (uint32_t n = f.last_document; rc == 0 && n >= 1; n--) {
     if ((rc = sh_document_get(s, n, doc)) != 0) break;
     if (doc_summarize(doc->data, doc->len, &sum) != 0) {
@@ -375,17 +359,10 @@ static int sh_totals(void *self, bool shift, doc_totals_t *out)
         doc_totals_add(out, sum.type == 31, r, total);
     } else if (shift && sum.type == 2) {
       break; /* the shift's first document */
-    } else if (!shift && (sum.type == 5 || sum.type == 21)) {
-      if (doc_parse_totals(doc->data, doc->len, 1157, base) != 0)
-        rc = malformed(s);
-      else
-        totals_add(out, base);
-      break;
     }
   }
   free(doc);
   free(r);
-  free(base);
   if (rc) memset(out, 0, sizeof *out);
   return rc;
 }
@@ -419,6 +396,7 @@ static int sh_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, c
   if (rc) return rc;
   if (!st.shift_open || st.receipt_open || s->operation) return FN_ERR_STATE;
   s->operation = operation;
+  s->line_count = 0;
   s->tax_system = tax_system;
   return 0;
 }
@@ -473,14 +451,12 @@ static int send_line_tlvs(shtrih_fn_t *s, const uint8_t *list, size_t len)
   return rc;
 }
 
-/* A line: FF46h with the line's own requisites, FF4Dh for the rest. */
-static int sh_receipt_add(void *self, const doc_item_t *item)
+/* A line to the register: FF67h for its code, FF46h, FF4Dh for the rest. */
+static int send_line(shtrih_fn_t *s, const doc_item_t *item)
 {
-  shtrih_fn_t *s = self;
   shtrih_operation_t op = {0};
   shtrih_msg_t m;
   shtrih_answer_t a;
-  if (!s->operation) return FN_ERR_STATE;
   static uint8_t tlvs[2048]; /* one thread uses a backend at a time */
   size_t tlvs_len = 0;
   if (item->fraction_denominator)
@@ -512,12 +488,67 @@ static int sh_receipt_add(void *self, const doc_item_t *item)
   return rc;
 }
 
+/* A line: sent at once (the register refuses a bad one now, not at the
+** close), and kept for a correction's second sending. */
+static int sh_receipt_add(void *self, const doc_item_t *item)
+{
+  shtrih_fn_t *s = self;
+  if (!s->operation) return FN_ERR_STATE;
+  if (s->line_count == DOC_MAX_ITEMS) return FN_ERR_TLV_SIZE;
+  if (!s->lines && !(s->lines = calloc(DOC_MAX_ITEMS, sizeof *s->lines))) return FN_ERR_NO_MEMORY;
+  int rc = send_line(s, item);
+  if (rc == 0) s->lines[s->line_count++] = *item;
+  return rc;
+}
+
+/*
+** A correction (FFD 1.2): the register must know before the lines, and
+** fn.h says so only at the close. So: FF08h drops the receipt built so
+** far, FF35h begins a correction, the lines go again, and FF0Ch carries
+** 1173 and 1174 {1178, 1179} (fr_drv_ng issues 150 and 216 describe this
+** order); FF45h then closes it.
+*/
+static int begin_correction(shtrih_fn_t *s, const fn_correction_t *c)
+{
+  shtrih_answer_t a;
+  shtrih_msg_t m;
+  uint8_t buf[128];
+  tlv_writer_t w;
+  int rc = simple(s, SHTRIH_CMD_FN_CANCEL_DOCUMENT, &a);
+  if (rc == 0) rc = simple(s, SHTRIH_CMD_FN_BEGIN_CORRECTION, &a);
+  for (size_t i = 0; rc == 0 && i < s->line_count; i++) rc = send_line(s, &s->lines[i]);
+  if (rc) return rc;
+  tlv_writer_init(&w, buf, sizeof buf);
+  if (tlv_put_byte(&w, 1173, c->type) != 0 || tlv_begin_stlv(&w, 1174) != 0 ||
+      tlv_put_unixtime(&w, 1178, c->date) != 0 ||
+      tlv_put_string(&w, 1179, c->order_number, strlen(c->order_number)) != 0 ||
+      tlv_end_stlv(&w) != 0)
+    return FN_ERR_VALUE;
+  shtrih_request(&m, SHTRIH_CMD_FN_SEND_TLV, s->password);
+  shtrih_msg_bytes(&m, buf, tlv_writer_length(&w));
+  return call(s, &m, &a, 0);
+}
+
 static int sh_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool correction,
                             fn_doc_result_t *out)
 {
   fn_payments_t pay = {.cash = cash, .cashless = cashless};
-  if (correction) return FN_ERR_UNKNOWN_COMMAND; /* corrections: not yet (HARDWARE.md) */
-  return sh_receipt_close_paid(self, &pay, NULL, out);
+  shtrih_fn_t *s = self;
+  fn_correction_t own = {.type = 0, .date = 0};
+  if (correction) { /* self-made, dated today (the FN's clock) */
+    shtrih_fn_status_t f;
+    int rc = read_fn_status(s, &f);
+    if (rc) return rc;
+    own.date = f.time - f.time % 86400;
+  }
+  return sh_receipt_close_paid(self, &pay, correction ? &own : NULL, out);
+}
+
+static int sh_correction_close(void *self, uint64_t cash, uint64_t cashless,
+                               const fn_correction_t *c, fn_doc_result_t *out)
+{
+  fn_payments_t pay = {.cash = cash, .cashless = cashless};
+  return sh_receipt_close_paid(self, &pay, c, out);
 }
 
 static int sh_receipt_close_paid(void *self, const fn_payments_t *pay, const fn_correction_t *cor,
@@ -530,9 +561,10 @@ static int sh_receipt_close_paid(void *self, const fn_payments_t *pay, const fn_
   shtrih_shift_params_t p;
   uint64_t change = 0;
   uint32_t number = 0, sign = 0;
-  if (cor || pay->buyer_contact[0])
-    return FN_ERR_UNKNOWN_COMMAND; /* corrections, 1008 by FF0Ch: not yet (HARDWARE.md) */
+  if (pay->buyer_contact[0]) return FN_ERR_UNKNOWN_COMMAND; /* 1008: not yet (HARDWARE.md) */
   if (!s->operation) return FN_ERR_STATE;
+  int rc = cor ? begin_correction(s, cor) : 0;
+  if (rc) return rc;
   c.payments[0] = pay->cash;
   c.payments[1] = pay->cashless;
   c.payments[13] = pay->prepaid; /* 1215 */
@@ -540,10 +572,11 @@ static int sh_receipt_close_paid(void *self, const fn_payments_t *pay, const fn_
   c.payments[15] = pay->other;   /* 1217 */
   c.tax_system = s->tax_system;
   shtrih_encode_close(&m, s->password, &c);
-  int rc = call(s, &m, &a, 0);
+  rc = call(s, &m, &a, 0);
   if (rc == 0 && shtrih_decode_close_answer(&a, &change, &number, &sign) != 0) rc = malformed(s);
   if (rc) return rc;
   s->operation = 0;
+  s->line_count = 0;
   /* The receipt's time and its number in the shift, as the FN has them. */
   uint32_t time = 0;
   if (out && (rc = document_time(s, number, &time)) != 0) return rc;
@@ -639,6 +672,7 @@ static void sh_destroy(void *self)
   shtrih_fn_t *s = self;
   if (!s) return;
   shtrih_link_close(s->link);
+  free(s->lines);
   free(s);
 }
 
@@ -667,6 +701,7 @@ static const fn_backend_t shtrih_backend = {
     .capabilities = sh_capabilities,
     .totals = sh_totals,
     .receipt_close_paid = sh_receipt_close_paid,
+    .correction_close = sh_correction_close,
 };
 
 int fn_shtrih_backend_spec(const char *backend, char *spec, size_t spec_size)

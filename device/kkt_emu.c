@@ -43,6 +43,9 @@ struct kkt_emu {
   /* The receipt being built (FF46 lines, FF4D requisites), kept in the
   ** register until FF45 hands it to the FN whole or FF08 drops it. */
   uint8_t receipt_operation; /* 0: none open */
+  /* FF35h began a correction receipt; FF0Ch gave its 1173/1174. */
+  bool correction, correction_told;
+  fn_correction_t correction_data;
   size_t line_count;
   doc_item_t *lines; /* DOC_MAX_ITEMS */
   /* Marking: the code FF61 checked last (FF69 decides on it), the planned
@@ -297,6 +300,7 @@ static uint8_t h_cancel_document(kkt_emu_t *e, const request_t *r, emu_answer_t 
   e->receipt_operation = 0;
   e->line_count = 0;
   e->bound_km_len = 0;
+  e->correction = e->correction_told = false;
   fn_status_t st;
   int rc = fn_status(e->fn, &st);
   if (rc == 0 && st.receipt_open) rc = fn_receipt_cancel(e->fn);
@@ -577,6 +581,47 @@ static void drop_receipt(kkt_emu_t *e)
 {
   e->receipt_operation = 0;
   e->line_count = 0;
+  e->correction = e->correction_told = false;
+}
+
+/* FF35: the next receipt is a correction (before its first line). */
+static uint8_t h_begin_correction(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  (void)r, (void)a;
+  fn_status_t st;
+  int rc = fn_status(e->fn, &st);
+  if (rc) return fn_code(rc);
+  if (!st.shift_open || e->receipt_operation || st.receipt_open) return fn_code(FN_ERR_STATE);
+  e->correction = true;
+  e->correction_told = false;
+  memset(&e->correction_data, 0, sizeof e->correction_data);
+  return 0;
+}
+
+/* FF0C: requisites of the document being built. A correction's 1173 and
+** 1174 {1178, 1179} are the ones taken; anything else is FN_ERR_VALUE. */
+static uint8_t h_send_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  (void)a;
+  if (!e->correction) return fn_code(FN_ERR_STATE);
+  fn_correction_t *c = &e->correction_data;
+  tlv_reader_t rd, sub;
+  tlv_item_t x, y;
+  tlv_reader_init(&rd, r->p, r->len);
+  while (!tlv_reader_done(&rd)) {
+    if (tlv_reader_next(&rd, &x) != 0) return fn_code(FN_ERR_VALUE);
+    if (x.tag == 1173 && tlv_get_byte(&x, &c->type) == 0) continue;
+    if (x.tag != 1174 || tlv_reader_enter(&x, &sub) != 0) return fn_code(FN_ERR_VALUE);
+    while (!tlv_reader_done(&sub)) {
+      if (tlv_reader_next(&sub, &y) != 0) return fn_code(FN_ERR_VALUE);
+      int bad = y.tag == 1178   ? tlv_get_unixtime(&y, &c->date)
+                : y.tag == 1179 ? get_text(&y, c->order_number, sizeof c->order_number)
+                                : -1;
+      if (bad) return fn_code(FN_ERR_VALUE);
+    }
+    e->correction_told = true;
+  }
+  return 0;
 }
 
 /* FF45: the receipt to the FN in one go: begin, every line, close. */
@@ -585,7 +630,7 @@ static uint8_t h_close_receipt(kkt_emu_t *e, const request_t *r, emu_answer_t *a
   shtrih_close_t c;
   fn_doc_result_t d;
   if (shtrih_decode_close(r->p, r->len, &c) != 0) return SHTRIH_E_FN_UNKNOWN_COMMAND;
-  if (!e->receipt_operation) return fn_code(FN_ERR_STATE);
+  if (!e->receipt_operation || (e->correction && !e->correction_told)) return fn_code(FN_ERR_STATE);
   /* Sums 1 (1031), 2 (1081), 14 (1215), 15 (1216), 16 (1217); the
   ** register's own payment types 3..13 have no FFD form here. */
   for (size_t i = 2; i < 13; i++)
@@ -603,7 +648,8 @@ static uint8_t h_close_receipt(kkt_emu_t *e, const request_t *r, emu_answer_t *a
                        .prepaid = c.payments[13],
                        .credit = c.payments[14],
                        .other = c.payments[15]};
-  if (rc == 0) rc = fn_receipt_close_paid(e->fn, &pay, NULL, &d);
+  if (rc == 0)
+    rc = fn_receipt_close_paid(e->fn, &pay, e->correction ? &e->correction_data : NULL, &d);
   if (rc) {
     fn_status_t st;
     if (fn_status(e->fn, &st) == 0 && st.receipt_open) (void)fn_receipt_cancel(e->fn);
@@ -631,6 +677,8 @@ static const command_t commands[] = {
     {SHTRIH_CMD_FN_CANCEL_DOCUMENT, true, 0, h_cancel_document},
     {SHTRIH_CMD_FN_FIND_DOCUMENT, true, 4, h_find_document},
     {SHTRIH_CMD_FN_OPEN_SHIFT, true, 0, h_open_shift},
+    {SHTRIH_CMD_FN_SEND_TLV, true, 1, h_send_tlv},
+    {SHTRIH_CMD_FN_BEGIN_CORRECTION, true, 0, h_begin_correction},
     {SHTRIH_CMD_FN_BEGIN_STATE_REPORT, true, 0, h_begin_report},
     {SHTRIH_CMD_FN_STATE_REPORT, true, 0, h_state_report},
     {SHTRIH_CMD_FN_EXCHANGE_STATUS, true, 0, h_exchange_status},

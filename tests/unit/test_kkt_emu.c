@@ -14,6 +14,7 @@
 ** password and a dead line give FN_ERR_DEVICE / FN_ERR_DEVICE_LINK with
 ** the register's words.
 */
+#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -560,11 +561,22 @@ static void sell(fn_t *dev, uint8_t operation, const doc_item_t *item, const fn_
   assert_int_equal(fn_receipt_close_paid(dev, p, NULL, d), 0);
 }
 
+/* Receipt `number` read back through dev into doc and parsed into rec. */
+static void read_receipt(fn_t *dev, uint32_t number, fn_document_t *doc, doc_receipt_t *rec)
+{
+  doc_header_t h;
+  uint64_t total = 0;
+  uint8_t sign[6];
+  assert_int_equal(fn_document_get(dev, number, doc), 0);
+  assert_int_equal(doc_parse_receipt(doc->data, doc->len, &h, rec, &total, sign), 0);
+}
+
 /*
 ** Through the register: a 22 % line with an agent (FF4Dh 1222..1226) and
 ** its 1260, a credit sale (FF45h's sum 15, 1216), a return (FF46h
-** operation 2); the X-report's totals equal the FN's inside across shift
-** closes; FN close (FF3Dh/FF3Eh).
+** operation 2), corrections (FF35h ... FF0Ch 1173/1174 ... FF45h); the
+** X-report's totals equal the FN's inside across shift closes; FN close
+** (FF3Dh/FF3Eh).
 */
 static void test_backend_fiscal_ops(void **state)
 {
@@ -576,9 +588,6 @@ static void test_backend_fiscal_ops(void **state)
   fn_doc_result_t d;
   static doc_receipt_t rec;
   static fn_document_t doc;
-  doc_header_t h;
-  uint64_t total = 0;
-  uint8_t sign[6];
   tcp_start(&t, f->fn, 30);
   snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", t.port);
   assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
@@ -602,8 +611,7 @@ static void test_backend_fiscal_ops(void **state)
   fn_payments_t pay = {.cash = 2000, .cashless = 10000};
   sell(dev, 1, &item, &pay, &d);
   assert_same_document(dev, f->fn, d.number);
-  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
-  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &rec, &total, sign), 0);
+  read_receipt(dev, d.number, &doc, &rec);
   assert_int_equal(rec.items[0].vat, 11);
   assert_int_equal(rec.items[0].agent.sign, 0x40);
   assert_string_equal(rec.items[0].agent.supplier_name, "ООО \"Поставщик\"");
@@ -618,8 +626,7 @@ static void test_backend_fiscal_ops(void **state)
   credit.payment_method = 6;
   fn_payments_t on_credit = {.credit = 3500000};
   sell(dev, 1, &credit, &on_credit, &d);
-  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
-  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &rec, &total, sign), 0);
+  read_receipt(dev, d.number, &doc, &rec);
   assert_int_equal(rec.credit, 3500000);
   assert_int_equal(rec.cash + rec.cashless, 0);
   /* A form the lines do not allow is the FN's refusal, nothing made. */
@@ -636,15 +643,13 @@ static void test_backend_fiscal_ops(void **state)
   /* Offset by an earlier prepayment (1215, FF45h's sum 14). */
   fn_payments_t prepaid = {.prepaid = 12000};
   sell(dev, 1, &item, &prepaid, &d);
-  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
-  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &rec, &total, sign), 0);
+  read_receipt(dev, d.number, &doc, &rec);
   assert_int_equal(rec.prepaid, 12000);
 
   /* The return of the tea (1054 = 2). */
   fn_payments_t back = {.cash = 12000};
   sell(dev, 2, &item, &back, &d);
-  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
-  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &rec, &total, sign), 0);
+  read_receipt(dev, d.number, &doc, &rec);
   assert_int_equal(rec.operation, 2);
   assert_same_totals(dev, f->fn);
   static doc_totals_t x;
@@ -656,14 +661,49 @@ static void test_backend_fiscal_ops(void **state)
   assert_int_equal(x.receipts[2].count, 1);
   assert_true(x.receipts[1].vat_present & (1u << 11));
 
-  /* The Z report; since registration then comes from its 1157. */
+  /* Corrections: by an order (FF35h, the lines again, FF0Ch 1173/1174,
+  ** FF45h) and one of the register's own (dated today). */
+  fn_correction_t order = {.type = 1, .date = f->now - f->now % 86400 - 86400};
+  snprintf(order.order_number, sizeof order.order_number, "%s", "12-34/56");
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &item), 0);
+  assert_int_equal(fn_correction_close(dev, 12000, 0, &order, &d), 0);
+  assert_same_document(dev, f->fn, d.number);
+  read_receipt(dev, d.number, &doc, &rec);
+  assert_int_equal(doc.type, 31);
+  /* 1173 = 1 and 1179 as TLVs (doc_parse_receipt does not read them). */
+  static const uint8_t by_order[] = {0x95, 0x04, 0x01, 0x00, 0x01};
+  static const uint8_t basis[] = {0x9B, 0x04, 0x08, 0x00, '1', '2', '-', '3', '4', '/', '5', '6'};
+  assert_non_null(memmem(doc.data, doc.len, by_order, sizeof by_order));
+  assert_non_null(memmem(doc.data, doc.len, basis, sizeof basis));
+  assert_true(rec.items[0].agent.sign == 0x40 && rec.items[0].has_industry);
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &item), 0);
+  assert_int_equal(fn_receipt_close(dev, 12000, 0, true, &d), 0);
+  read_receipt(dev, d.number, &doc, &rec);
+  assert_int_equal(doc.type, 31);
+  static const uint8_t own[] = {0x95, 0x04, 0x01, 0x00, 0x00};
+  assert_non_null(memmem(doc.data, doc.len, own, sizeof own));
+  /* An order without its number: the FN's refusal, nothing made. */
+  order.order_number[0] = '\0';
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  before = is.last_document;
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &item), 0);
+  assert_int_equal(fn_correction_close(dev, 12000, 0, &order, &d), FN_ERR_VALUE);
+  assert_int_equal(fn_receipt_cancel(dev), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(is.last_document, before);
+  assert_same_totals(dev, f->fn);
+
+  /* The Z report; the totals since registration run across it. */
   f->now += 60;
   assert_int_equal(fn_shift_close(dev, NULL, &d), 0);
   assert_same_totals(dev, f->fn);
   f->now += 60;
   assert_int_equal(fn_shift_open(dev, NULL, &d), 0);
   sell(dev, 1, &item, &pay, &d);
-  assert_same_totals(dev, f->fn); /* 1157 of the Z + the receipt after it */
+  assert_same_totals(dev, f->fn); /* across a Z */
   assert_int_equal(fn_totals(dev, false, &x), 0);
   assert_int_equal(x.receipts[1].count, 4);
 
