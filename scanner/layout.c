@@ -14,6 +14,8 @@
 */
 #include "scanner/layout.h"
 
+#include "common/text.h"
+
 /* Generated from the two keyboard rows in the comment above; see layout.c. */
 static const signed char ru_ascii_to_us[128] = {
     0,   1,   2,   3,   4,   5,   6,   7,   8,   9,   10,  11,  12,  13,  14,  15,  16,   17,  18,
@@ -69,37 +71,7 @@ int layout_is_cyrillic_letter(uint32_t cp)
 
 size_t layout_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
-  if (n == 0) return 0;
-  unsigned char c = s[0];
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  }
-  size_t len;
-  uint32_t v, min;
-  if ((c & 0xE0) == 0xC0) {
-    len = 2;
-    v = c & 0x1Fu;
-    min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3;
-    v = c & 0x0Fu;
-    min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4;
-    v = c & 0x07u;
-    min = 0x10000;
-  } else
-    return 0;
-  if (n < len) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    v = (v << 6) | (s[i] & 0x3Fu);
-  }
-  /* Overlong forms, surrogates and values past U+10FFFF are not UTF-8. */
-  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-  *cp = v;
-  return len;
+  return text_utf8_decode(s, n, cp); /* the one validator, common/text.h */
 }
 
 size_t layout_utf8_encode(uint32_t cp, char *out)

@@ -131,6 +131,21 @@ add_test(NAME serve_api COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/
                                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(serve_api PROPERTIES TIMEOUT 120)
+# `kassa serve` under issue 18's attacks: slow clients, anonymous large
+# bodies, too many connections, lock-out as a weapon, log injection.
+add_test(NAME serve_hostile
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_serve_hostile.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(serve_hostile PROPERTIES TIMEOUT 240)
+# Secure defaults: serve refuses to start without a token, warns on the
+# demo's secrets; PINs and keys from files or the environment; text with
+# control characters or bad UTF-8 refused where it enters (issue 18).
+add_test(NAME secure_defaults
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_secure_defaults.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(secure_defaults PROPERTIES TIMEOUT 120)
 # The local-module port as the 2025 manual describes it, its examples sent
 # as printed (tests/data/lm/), every field and error code.
 add_test(NAME serve_lm_manual
@@ -238,25 +253,6 @@ add_test(NAME permissive
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(permissive PROPERTIES TIMEOUT 240)
 
-# The contract (docs/openapi.yaml, OpenAPI 3.1): validated by an npm
-# validator, every route of api.c and lm.c documented, and every answer the
-# HTTP API tests receive (test_api, test_serve_background, the three
-# drop-in tests and test_api_office) checked against it. They record their exchanges
-# into build/contract/ (KASSA_CONTRACT_RECORD); the contract test requires
-# them (a fixture), so `ctest -R contract` runs them first.
-file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/contract)
-foreach(recording serve_api serve_background serve_lm_manual serve_frontend_receipt
-                  serve_atol_tasks serve_office)
-  set_property(TEST ${recording} APPEND PROPERTY ENVIRONMENT
-               KASSA_CONTRACT_RECORD=${CMAKE_BINARY_DIR}/contract/${recording}.jsonl)
-  set_property(TEST ${recording} APPEND PROPERTY FIXTURES_SETUP contract_records)
-endforeach()
-add_test(NAME contract_openapi
-         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/contract/run.py
-                 ${PROJECT_SOURCE_DIR}/docs/openapi.yaml ${PROJECT_SOURCE_DIR}/pos/serve/api.c
-                 ${PROJECT_SOURCE_DIR}/pos/serve/lm.c ${CMAKE_BINARY_DIR}/contract)
-set_tests_properties(contract_openapi PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77
-                     FIXTURES_REQUIRED contract_records)
 # The docs as their readers run them: every shell line of README.md and every
 # curl example of docs/API.md, in order, on a fresh till and kassa-operator
 # (issue 23; the marks it understands are in README.md and the script).
@@ -264,3 +260,28 @@ add_test(NAME docs COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_
                            $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator> ${PROJECT_SOURCE_DIR}
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(docs PROPERTIES TIMEOUT 600)
+# The contract (docs/openapi.yaml, OpenAPI 3.1): validated by an npm
+# validator, every route of api.c and lm.c documented, and every answer the
+# HTTP API tests receive (test_api, test_serve_background, the three
+# drop-in tests, test_api_office, the docs' curl lines through a recording
+# proxy, the pages over HTTP and in chromium, the store's lanes) checked
+# against it (the store node's own ports are not kassa serve's). They
+# record their exchanges into build/contract/ (KASSA_CONTRACT_RECORD); the
+# contract test requires them (a fixture, each file named), so `ctest -R
+# contract` runs them first.
+file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/contract)
+set(KASSA_CONTRACT_RECORDINGS serve_api serve_background serve_lm_manual serve_frontend_receipt
+                              serve_atol_tasks serve_office docs serve_pages browser_pages
+                              store_lanes)
+foreach(recording ${KASSA_CONTRACT_RECORDINGS})
+  set_property(TEST ${recording} APPEND PROPERTY ENVIRONMENT
+               KASSA_CONTRACT_RECORD=${CMAKE_BINARY_DIR}/contract/${recording}.jsonl)
+  set_property(TEST ${recording} APPEND PROPERTY FIXTURES_SETUP contract_records)
+endforeach()
+add_test(NAME contract_openapi
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/contract/run.py
+                 ${PROJECT_SOURCE_DIR}/docs/openapi.yaml ${PROJECT_SOURCE_DIR}/pos/serve/api.c
+                 ${PROJECT_SOURCE_DIR}/pos/serve/lm.c ${CMAKE_BINARY_DIR}/contract
+                 ${KASSA_CONTRACT_RECORDINGS})
+set_tests_properties(contract_openapi PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77
+                     FIXTURES_REQUIRED contract_records)

@@ -536,7 +536,13 @@ static int cmd_status(store_t *s, int argc, char **argv)
     return 2;
   }
   if ((rc = store_code_get(s, ki, &c)) == STORE_NOT_FOUND) {
-    printf("{\"found\":false,\"ki\":\"%s\"}\n", ki);
+    /* The ki is the caller's text (a serial may hold '"' or '\\'): jansson
+    ** writes it, so the line is JSON whatever it holds. */
+    j = json_pack("{s:b,s:s%}", "found", 0, "ki", ki, strlen(ki));
+    text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (text) printf("%s\n", text);
+    free(text);
     return 1;
   }
   if (rc != 0) return 1;

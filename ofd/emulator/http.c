@@ -52,6 +52,7 @@
 #include <time.h>
 
 #include "common/buffer.h"
+#include "common/conn_guard.h"
 #include "ofd/batch.h"
 #include "ofd/emulator/admin.h"
 #include "ofd/emulator/oism.h"
@@ -63,6 +64,13 @@
 #define SLOW_MAX_MS 60000
 #define GS          '\x1d'
 #define SCRIPTS_MAX 64
+/* Hostile clients (issue 18): a request's head and body within
+** REQUEST_DEADLINE_MS of its connection's accept (or of its previous
+** answer), at most CONNECTIONS_MAX connections (a thread each), three
+** quarters of them from one address; the excess is closed at accept. */
+#define REQUEST_DEADLINE_MS 30000
+#define CONNECTIONS_MAX     256
+#define BODIES_MAX          (128u * 1024u * 1024u) /* 503 beyond */
 
 /* A scripted answer for one code (/control/answer). */
 typedef struct script {
@@ -84,6 +92,8 @@ struct http_server {
   pthread_mutex_t scripts_lock;
   script_t scripts[SCRIPTS_MAX];
   size_t script_count;
+  conn_guard_t *guard;    /* a whole request's deadline (common/conn_guard.h) */
+  buffer_budget_t bodies; /* every body being read together: BODIES_MAX */
 };
 
 /* One request's body: BODY_MAX, a batch upload may be larger. */
@@ -519,7 +529,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   if (!q) { /* first call: headers only */
     if (!(q = calloc(1, sizeof *q))) return MHD_NO;
     q->limit = strcmp(url, BATCH_UPLOAD_PATH) == 0 ? BATCH_MAX_BYTES : BODY_MAX;
+    q->budget = &h->bodies;
     *state = q;
+    /* The true-api key is in the head: a wrong one is answered before a
+    ** byte of the body is read (issue 18). */
+    const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-API-KEY");
+    if (!strcmp(url, "/api/v4/true-api/codes/check") && (!key || strcmp(key, h->o.api_key) != 0))
+      return send_error(conn, 401, "invalid or missing X-API-KEY");
+    /* A body of known length is admitted whole or refused now, unread. */
+    const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    unsigned long long announced = length ? strtoull(length, NULL, 10) : 0;
+    if (announced && announced <= q->limit && buffer_reserve(q, (size_t)announced) != 0)
+      return send_error(conn, 503, "busy reading other requests: try again");
     return MHD_YES;
   }
   if (*upload_size) {
@@ -527,7 +548,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     *upload_size = 0;
     return MHD_YES;
   }
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  conn_guard_disarm(h->guard, ci ? ci->socket_context : NULL); /* read whole: the clock stops */
   if (q->over) return send_error(conn, 413, "body too large");
+  if (q->busy) return send_error(conn, 503, "busy reading other requests: try again");
   if (strcmp(url, "/api/v4/true-api/cdn/info") == 0 && get) return cdn_info(h, conn);
   if (strcmp(url, "/api/v4/true-api/cdn/health/check") == 0 && get) {
     atomic_fetch_add(&h->health_checks, 1);
@@ -553,13 +578,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
                          enum MHD_RequestTerminationCode why)
 {
+  http_server_t *h = cls;
   request_t *q = *state;
-  (void)cls, (void)conn, (void)why;
+  (void)why;
   if (q) {
     buffer_free(q);
     free(q);
   }
   *state = NULL;
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  conn_guard_arm(h->guard, ci ? ci->socket_context : NULL); /* the next request's clock */
+}
+
+/* A connection's deadline slot from accept to close; libmicrohttpd tells
+** of the close before it closes the socket. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **slot,
+                          enum MHD_ConnectionNotificationCode what)
+{
+  http_server_t *h = cls;
+  if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
+    conn_guard_close(h->guard, *slot);
+    *slot = NULL;
+    return;
+  }
+  const union MHD_ConnectionInfo *fd =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  *slot = fd ? conn_guard_open(h->guard, fd->connect_fd) : NULL;
 }
 
 int http_start(const http_options_t *options, http_server_t **out)
@@ -581,9 +626,12 @@ int http_start(const http_options_t *options, http_server_t **out)
   atomic_init(&h->health_checks, 0);
   atomic_init(&h->batches, 0);
   atomic_init(&h->stopping, 0);
+  atomic_init(&h->bodies.used, 0);
+  h->bodies.max = BODIES_MAX;
   pthread_mutex_init(&h->scripts_lock, NULL);
   n = snprintf(h->self, sizeof h->self, "http://127.0.0.1:%u", options->port);
   if (n < 0 || (size_t)n >= sizeof h->self) goto fail;
+  if (conn_guard_start(REQUEST_DEADLINE_MS, &h->guard) != 0) goto fail;
   memset(&a, 0, sizeof a);
   a.sin_family = AF_INET;
   a.sin_port = htons((uint16_t)options->port);
@@ -592,7 +640,9 @@ int http_start(const http_options_t *options, http_server_t **out)
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
       (uint16_t)options->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
       (struct sockaddr *)&a, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTIONS_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned)(CONNECTIONS_MAX * 3 / 4), MHD_OPTION_END);
   if (!h->daemon) {
     fprintf(stderr, "kassa-operator: http 127.0.0.1:%u: cannot listen\n", options->port);
     goto fail;
@@ -600,6 +650,7 @@ int http_start(const http_options_t *options, http_server_t **out)
   *out = h;
   return 0;
 fail:
+  conn_guard_stop(h->guard);
   pthread_mutex_destroy(&h->scripts_lock);
   free(h);
   return -1;
@@ -610,6 +661,7 @@ void http_stop(http_server_t *h)
   if (!h) return;
   atomic_store(&h->stopping, 1);
   MHD_stop_daemon(h->daemon);
+  conn_guard_stop(h->guard); /* after the daemon: it closed every slot */
   scripts_clear(h);
   pthread_mutex_destroy(&h->scripts_lock);
   free(h);

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "pos/till/config.h"
 
 int cli_code(const kassa_config_t *cfg, int argc, char **argv);
@@ -111,6 +113,25 @@ int cli_no_extra(const char *command, const char *usage, int argc, char **argv, 
 */
 int cli_parse_verb(int argc, char **argv, const cli_option_t *options, size_t count,
                    const char **operand);
+
+/*
+** A secret that must never be required on a command line (it would show
+** in `ps` and the shell's history): the option's value when one was given
+** (kept for scripts), else the first line of `file` (--pin-file,
+** --api-key-file), else the environment variable `env` (KASSA_PIN,
+** KASSA_API_KEY), else "". 0 with out filled, or -1 after a message naming
+** `command` when the file cannot be read or the secret does not fit.
+*/
+int cli_secret(const char *command, const char *given, const char *file, const char *env, char *out,
+               size_t size);
+
+/* After a write that failed: when the data directory is full or read-only
+** (pos/till/disk.h), one line saying so, in Russian and English, on stderr. */
+void cli_disk_why(const char *data_dir);
+
+/* Prints j (stolen; NULL is an allocation that failed) as one line of
+** compact JSON on stdout: 0, or -1 when it could not be built. */
+int cli_print_json(json_t *j);
 
 /* A decimal number in [min, max] into *out: digits only (no sign, no
 ** space), no overflow; false for anything else, NULL included. */

@@ -12,11 +12,14 @@
 ** the common messages are here (the contracts are in cli.h).
 */
 #include "pos/cli/cli.h"
+#include "pos/till/disk.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 bool cli_number(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
@@ -127,4 +130,54 @@ int cli_no_extra(const char *command, const char *usage, int argc, char **argv, 
   fprintf(stderr, "kassa%s%s: unknown option %s\n%s%s", command ? " " : "", command ? command : "",
           argv[from], usage ? "\n" : "", usage ? usage : "");
   return 2;
+}
+
+int cli_secret(const char *command, const char *given, const char *file, const char *env, char *out,
+               size_t size)
+{
+  const char *from = given ? given : (!file && env) ? getenv(env) : NULL;
+  out[0] = '\0';
+  if (!given && file) {
+    FILE *f = fopen(file, "r");
+    if (!f) {
+      fprintf(stderr, "kassa %s: не читается %s / cannot read %s: %s\n", command, file, file,
+              strerror(errno));
+      return -1;
+    }
+    bool read = fgets(out, (int)size, f) != NULL;
+    fclose(f);
+    size_t n = read ? strcspn(out, "\r\n") : 0;
+    if (read && out[n] == '\0' && n + 1 >= size) {
+      fprintf(stderr, "kassa %s: секрет в %s слишком длинный / the secret in %s is too long\n",
+              command, file, file);
+      out[0] = '\0';
+      return -1;
+    }
+    out[n] = '\0';
+    return 0;
+  }
+  if (from && snprintf(out, size, "%s", from) >= (int)size) {
+    fprintf(stderr, "kassa %s: секрет слишком длинный / the secret is too long\n", command);
+    out[0] = '\0';
+    return -1;
+  }
+  return 0;
+}
+
+int cli_print_json(json_t *j)
+{
+  char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  if (!text) return -1;
+  printf("%s\n", text);
+  free(text);
+  return 0;
+}
+
+void cli_disk_why(const char *data_dir)
+{
+  till_disk_t disk = till_disk_diagnose(data_dir);
+  if (disk != TILL_DISK_OK)
+    fprintf(stderr, "kassa: %s / %s (%s)\n", till_disk_message(disk, true),
+            till_disk_message(disk, false), till_disk_name(disk));
 }

@@ -56,7 +56,8 @@ static const char cache_usage[] =
     "  sync              fetch the operator's feed page by page (resumable: a\n"
     "                    killed sync carries on from its last page); --url\n"
     "                    defaults to [trueapi] cdn_url or http://[operator] host:\n"
-    "                    http_port, --api-key to [trueapi] api_key; --owner INN\n"
+    "                    http_port, the key to [trueapi] api_key (or\n"
+    "                    --api-key-file FILE, KASSA_API_KEY); --owner INN\n"
     "                    takes only that owner's codes; --limit codes per page\n"
     "                    (1..10000, default 5000); --full starts from the beginning\n"
     "  import-catalogue  load products from a CSV file (all or nothing; header\n"
@@ -205,6 +206,18 @@ static void operator_defaults(const kassa_config_t *cfg, char *url, size_t url_s
   snprintf(key, key_size, "%s", cfg->trueapi_api_key);
 }
 
+/* The key given outside the config (--api-key, --api-key-file,
+** KASSA_API_KEY: cli_secret) over key; 0, or -1 after a message. */
+static int given_api_key(const char *command, const char *arg, const char *file, char *key,
+                         size_t key_size)
+{
+  char given[sizeof((kassa_config_t *)0)->trueapi_api_key];
+  if (cli_secret(command, arg, file, "KASSA_API_KEY", given, sizeof given) != 0) return -1;
+  size_t n = strlen(given);
+  if (n && n < key_size) memcpy(key, given, n + 1);
+  return 0;
+}
+
 static bool url_ok(const char *v, size_t cap)
 {
   return strlen(v) < cap && (!strncmp(v, "http://", 7) || !strncmp(v, "https://", 8));
@@ -276,10 +289,11 @@ static int sync_cmd(const kassa_config_t *cfg, int argc, char **argv)
 
   operator_defaults(cfg, url, sizeof url, api_key, sizeof api_key);
   const char *url_arg = NULL, *owner_arg = NULL, *key_arg = NULL, *limit_arg = NULL;
+  const char *key_file = NULL;
   const cli_option_t options[] = {
       {"full", 0, NULL, &full},       {"url", 0, &url_arg, NULL},
       {"owner", 0, &owner_arg, NULL}, {"api-key", 0, &key_arg, NULL},
-      {"limit", 0, &limit_arg, NULL},
+      {"limit", 0, &limit_arg, NULL}, {"api-key-file", 0, &key_file, NULL},
   };
   if (cli_parse_options("cache sync", cache_usage, argc, argv, options,
                         sizeof options / sizeof options[0], NULL))
@@ -300,7 +314,7 @@ static int sync_cmd(const kassa_config_t *cfg, int argc, char **argv)
     }
     snprintf(owner, sizeof owner, "%s", owner_arg);
   }
-  if (key_arg) snprintf(api_key, sizeof api_key, "%s", key_arg);
+  if (given_api_key("cache sync", key_arg, key_file, api_key, sizeof api_key)) return 2;
   if (limit_arg && !cli_number(limit_arg, 1, 10000, &limit)) {
     fprintf(stderr, "kassa cache sync: --limit is 1 to 10000\n");
     return 2;
@@ -341,6 +355,7 @@ static int sync_cmd(const kassa_config_t *cfg, int argc, char **argv)
   progress_end(&pr);
   if (rc == SYNC_ERR_CACHE) {
     status = cache_refused("a page of the operator's feed was not stored", res.cache_rc, c);
+    cli_disk_why(cfg->data_dir);
     goto done;
   }
   if (rc != 0) {
@@ -663,14 +678,17 @@ static int report_cmd(const kassa_config_t *cfg, int argc, char **argv)
   int rc;
 
   operator_defaults(cfg, url, sizeof url, api_key, sizeof api_key);
-  const char *url_arg = NULL, *key_arg = NULL;
-  const cli_option_t options[] = {
-      {"owner", 0, &owner, NULL}, {"url", 0, &url_arg, NULL}, {"api-key", 0, &key_arg, NULL}};
+  const char *url_arg = NULL, *key_arg = NULL, *key_file = NULL;
+  const cli_option_t options[] = {{"owner", 0, &owner, NULL},
+                                  {"url", 0, &url_arg, NULL},
+                                  {"api-key", 0, &key_arg, NULL},
+                                  {"api-key-file", 0, &key_file, NULL}};
   int at;
-  bool ok = cli_read_options(argc, argv, options, 3, &at) == CLI_OPTIONS_OK &&
+  bool ok = cli_read_options(argc, argv, options, 4, &at) == CLI_OPTIONS_OK &&
             (!url_arg || url_ok(url_arg, sizeof url));
   if (ok && url_arg) snprintf(url, sizeof url, "%s", url_arg);
-  if (ok && key_arg) snprintf(api_key, sizeof api_key, "%s", key_arg);
+  if (ok && given_api_key("cache report-remark", key_arg, key_file, api_key, sizeof api_key))
+    return 2;
   if (ok && argc - at == 2) {
     old = argv[at];
     fresh = argv[at + 1];

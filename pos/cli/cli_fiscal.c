@@ -343,16 +343,18 @@ static int fn_status_cmd(const kassa_config_t *cfg, int argc, char **argv)
   uint32_t unsent_age =
       s.unsent_documents && s.now > s.first_unsent_time ? (s.now - s.first_unsent_time) / 3600 : 0;
   if (json) {
-    printf("{\"fnNumber\":\"%s\",\"phase\":%d,\"kktRegId\":\"%s\",\"autonomous\":%s,"
-           "\"marking\":%s,\"lastDocument\":%u,\"shiftOpen\":%s,\"shiftNumber\":%u,"
-           "\"shiftOpenedAt\":%u,\"receiptsInShift\":%u,\"unsentDocuments\":%u,"
-           "\"firstUnsentNumber\":%u,\"firstUnsentTime\":%u,\"unsentNotifications\":%u,"
-           "\"keysUpdatedAt\":%u,\"checkedKm\":%u,\"now\":%u}\n",
-           s.fn_number, (int)s.phase, s.kkt_reg_number, s.autonomous ? "true" : "false",
-           s.marking ? "true" : "false", s.last_document, s.shift_open ? "true" : "false",
-           s.shift_number, s.shift_opened_at, s.receipts_in_shift, s.unsent_documents,
-           s.first_unsent_number, s.first_unsent_time, s.unsent_notifications, s.keys_updated_at,
-           s.checked_km, s.now);
+    json_t *j = json_pack(
+        "{s:s,s:i,s:s,s:b,s:b,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "fnNumber",
+        s.fn_number, "phase", (int)s.phase, "kktRegId", s.kkt_reg_number, "autonomous",
+        s.autonomous, "marking", s.marking, "lastDocument", (json_int_t)s.last_document,
+        "shiftOpen", s.shift_open, "shiftNumber", (json_int_t)s.shift_number, "shiftOpenedAt",
+        (json_int_t)s.shift_opened_at, "receiptsInShift", (json_int_t)s.receipts_in_shift,
+        "unsentDocuments", (json_int_t)s.unsent_documents, "firstUnsentNumber",
+        (json_int_t)s.first_unsent_number, "firstUnsentTime", (json_int_t)s.first_unsent_time,
+        "unsentNotifications", (json_int_t)s.unsent_notifications, "keysUpdatedAt",
+        (json_int_t)s.keys_updated_at, "checkedKm", (json_int_t)s.checked_km, "now",
+        (json_int_t)s.now);
+    if (cli_print_json(j) != 0) return 1;
     return 0;
   }
   printf("FN %s: %s%s\n", s.fn_number, phase, s.autonomous ? ", autonomous" : "");
@@ -865,7 +867,11 @@ int cli_correction(const kassa_config_t *cfg, int argc, char **argv)
       .tax_system = (uint8_t)cfg->tax_system,
       .vat = vat,
       .method = method,
-      .pay = {form[0], form[1], form[2], form[3], form[4]},
+      .pay = {.cash = form[0],
+              .cashless = form[1],
+              .prepaid = form[2],
+              .credit = form[3],
+              .other = form[4]},
       .reason = reason,
       .type = order[0] ? 1 : 0,
       .order_number = order,

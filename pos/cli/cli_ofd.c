@@ -37,7 +37,8 @@
 
 /* TLS for every link of one command, when the configuration asks for it. */
 typedef struct links {
-  ofd_tls_t *tls; /* NULL: plain TCP */
+  ofd_tls_t *tls;       /* NULL: plain TCP */
+  const char *data_dir; /* why a write failed (cli_disk_why) */
 } links_t;
 
 static const char ofd_usage[] =
@@ -128,6 +129,7 @@ static int links_open(const kassa_config_t *cfg, links_t *l)
 {
   char detail[512];
   l->tls = NULL;
+  l->data_dir = cfg->data_dir;
   if (!cfg->ofd_tls) return 0;
   ofd_tls_options_t o = {cfg->ofd_ca_file[0] ? cfg->ofd_ca_file : NULL, NULL};
   int rc = ofd_tls_create(&o, &l->tls, detail, sizeof detail);
@@ -202,32 +204,31 @@ static int status_cmd(const kassa_config_t *cfg, int argc, char **argv)
   for (size_t i = 0; i < nwarn; i++)
     outbox_notice_both(&notices[i], warnings[i], sizeof warnings[i]);
   if (json) {
-    /* Reasons and warnings are our own static sentences: no quotes or
-    ** backslashes in them, so they print as JSON strings as they are. */
-    printf("{\"fnNumber\":\"%s\",\"autonomous\":%s,\"now\":%u,\"owed\":%u,"
-           "\"unsentDocuments\":%u,\"firstUnsentNumber\":%u,\"firstUnsentTime\":%u,"
-           "\"oldestDocumentAge\":%u,\"unsentNotifications\":%u,"
-           "\"firstNotificationNumber\":%u,\"firstNotificationTime\":%u,"
-           "\"oldestNotificationAge\":%u,\"unexportedNotifications\":%u,"
-           "\"firstUnexportedNumber\":%u,\"firstUnexportedTime\":%u,\"oldestUnexportedAge\":%u,"
-           "\"exportedThrough\":%u,\"documentsLevel\":\"%s\",\"batchLevel\":\"%s\","
-           "\"level\":\"%s\",\"documentsSecondsLeft\":%u,\"batchSecondsLeft\":%u,"
-           "\"maySellMarked\":%s,\"reason\":",
-           s.fn_number, s.autonomous ? "true" : "false", s.now,
-           s.unsent_documents + s.unsent_notifications, s.unsent_documents, s.first_unsent_number,
-           s.first_unsent_time, s.oldest_document_age, s.unsent_notifications,
-           s.first_notification_number, s.first_notification_time, s.oldest_notification_age,
-           s.unexported_notifications, s.first_unexported_number, s.first_unexported_time,
-           s.oldest_unexported_age, s.exported_through, outbox_level_name(s.documents_level),
-           outbox_level_name(s.batch_level), outbox_level_name(s.level), s.documents_seconds_left,
-           s.batch_seconds_left, may_sell ? "true" : "false");
-    if (!may_sell)
-      printf("\"%s\"", reason);
-    else
-      printf("null");
-    printf(",\"warnings\":[");
-    for (size_t i = 0; i < nwarn; i++) printf("%s\"%s\"", i ? "," : "", warnings[i]);
-    printf("]}\n");
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < nwarn; i++)
+      json_array_append_new(list, json_string(warnings[i]));
+    json_t *j = json_pack(
+        "{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:s,s:s,s:I,s:I,"
+        "s:b,s:s?,s:o?}",
+        "fnNumber", s.fn_number, "autonomous", s.autonomous, "now", (json_int_t)s.now, "owed",
+        (json_int_t)(s.unsent_documents + s.unsent_notifications), "unsentDocuments",
+        (json_int_t)s.unsent_documents, "firstUnsentNumber", (json_int_t)s.first_unsent_number,
+        "firstUnsentTime", (json_int_t)s.first_unsent_time, "oldestDocumentAge",
+        (json_int_t)s.oldest_document_age, "unsentNotifications",
+        (json_int_t)s.unsent_notifications, "firstNotificationNumber",
+        (json_int_t)s.first_notification_number, "firstNotificationTime",
+        (json_int_t)s.first_notification_time, "oldestNotificationAge",
+        (json_int_t)s.oldest_notification_age, "unexportedNotifications",
+        (json_int_t)s.unexported_notifications, "firstUnexportedNumber",
+        (json_int_t)s.first_unexported_number, "firstUnexportedTime",
+        (json_int_t)s.first_unexported_time, "oldestUnexportedAge",
+        (json_int_t)s.oldest_unexported_age, "exportedThrough", (json_int_t)s.exported_through,
+        "documentsLevel", outbox_level_name(s.documents_level), "batchLevel",
+        outbox_level_name(s.batch_level), "level", outbox_level_name(s.level),
+        "documentsSecondsLeft", (json_int_t)s.documents_seconds_left, "batchSecondsLeft",
+        (json_int_t)s.batch_seconds_left, "maySellMarked", may_sell, "reason",
+        may_sell ? NULL : reason, "warnings", list);
+    if (cli_print_json(j) != 0) return 1;
     return 0;
   }
   char age[32];
@@ -296,6 +297,7 @@ static int explain(const links_t *l, const char *peer, const char *host, uint16_
   if (rc == OFD_ERR_FN && st->fn_error)
     fprintf(stderr, "  %s\n  %s\n", fn_err_message(st->fn_error, true),
             fn_err_message(st->fn_error, false));
+  if (rc == OFD_ERR_FN && st->fn_error <= FN_ERR_IO) cli_disk_why(l->data_dir);
   return 1;
 }
 

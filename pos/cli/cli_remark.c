@@ -36,7 +36,7 @@ static const char usage[] =
 
 /* The command line of `kassa remark`, read once by cli_parse_options. */
 typedef struct remark_args {
-  const char *old, *pending, *label, *html, *pin;
+  const char *old, *pending, *label, *html, *pin, *pin_file;
   bool escaped, json, help;
   const char *verb; /* "pending", "flush", or NULL: remark one good */
 } remark_args_t;
@@ -47,10 +47,11 @@ static int parse_args(int argc, char **argv, remark_args_t *a)
 {
   memset(a, 0, sizeof *a);
   const cli_option_t options[] = {
-      {"old", 0, &a->old, NULL},     {"pending", 0, &a->pending, NULL},
-      {"label", 0, &a->label, NULL}, {"html", 0, &a->html, NULL},
-      {"pin", 0, &a->pin, NULL},     {"escaped", 0, NULL, &a->escaped},
-      {"json", 0, NULL, &a->json},   {"help", 0, NULL, &a->help},
+      {"old", 0, &a->old, NULL},           {"pending", 0, &a->pending, NULL},
+      {"label", 0, &a->label, NULL},       {"html", 0, &a->html, NULL},
+      {"pin", 0, &a->pin, NULL},           {"escaped", 0, NULL, &a->escaped},
+      {"json", 0, NULL, &a->json},         {"help", 0, NULL, &a->help},
+      {"pin-file", 0, &a->pin_file, NULL},
   };
   int at;
   if (cli_parse_options("remark", usage, argc, argv, options, sizeof options / sizeof options[0],
@@ -166,10 +167,13 @@ int cli_remark(const kassa_config_t *cfg, int argc, char **argv)
     fputs(usage, stdout);
     return 0;
   }
+  char pin[64];
+  if (cli_secret("remark", a.pin, a.pin_file, "KASSA_PIN", pin, sizeof pin)) return 2;
   if (cli_open_till(cfg, &t)) return 1;
   int rc;
-  if (!till_manager_pin_ok(t, a.pin ? a.pin : "")) {
-    fprintf(stderr, "kassa remark: только с PIN менеджера / the manager PIN is needed (--pin)\n");
+  if (!till_manager_pin_ok(t, pin)) {
+    fprintf(stderr, "kassa remark: только с PIN менеджера / the manager PIN is needed "
+                    "(--pin-file, KASSA_PIN)\n");
     rc = 1;
   } else if (a.verb && !strcmp(a.verb, "pending")) {
     rc = list_pending(t, a.json);

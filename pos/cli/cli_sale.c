@@ -16,6 +16,8 @@
 #include "pos/cli/cli.h"
 #include "pos/print/receipt.h"
 #include "pos/till/check.h"
+#include "pos/till/disk.h"
+#include "pos/till/money.h"
 #include "pos/till/sale.h"
 #include "pos/till/till.h"
 #include "pos/till/till_json.h"
@@ -32,6 +34,8 @@ static const char sale_usage[] =
     "                      [--other RUB] [--tendered RUB] [--method M] [--width 32|48] [--json]\n"
     "       kassa sale cancel\n"
     "       kassa sale print FD [--width 32|48]\n"
+    "A --price other than the catalogue's needs the manager PIN (--pin-file FILE or\n"
+    "KASSA_PIN), beyond [till] price_tolerance_percent.\n"
     "\n"
     "The receipt being built lives in the data directory. `add` runs the full\n"
     "check (catalogue, store records, FN crypto tail, operator) and adds the line\n"
@@ -45,12 +49,14 @@ static const char sale_usage[] =
     "credit-payment (1214 of every line).\n";
 
 static const char return_usage[] =
-    "usage: kassa return open --pin PIN [--cashier NAME]\n"
-    "       kassa return add CODE --pin PIN [--escaped] [--price RUB] [--fraction N/D] [--json]\n"
+    "usage: kassa return open [--cashier NAME]\n"
+    "       kassa return add CODE [--escaped] [--price RUB] [--fraction N/D] [--json]\n"
     "                        [--agent KIND --supplier-name NAME --supplier-inn INN ...]\n"
-    "       kassa return add-without-code --gtin GTIN --pin PIN [--price RUB]\n"
-    "       kassa return pay --pin PIN [--cash RUB] [--card RUB] [--prepaid RUB]\n"
+    "       kassa return add-without-code --gtin GTIN [--price RUB]\n"
+    "       kassa return pay [--cash RUB] [--card RUB] [--prepaid RUB]\n"
     "                        [--credit RUB] [--other RUB] [--method M] [--width 32|48] [--json]\n"
+    "PIN: --pin-file FILE (its first line), or KASSA_PIN in the environment, or\n"
+    "--pin PIN (visible to every user in `ps`: avoid).\n"
     "\n"
     "A sale return (manager only): open it, add the returned goods by their\n"
     "marking codes (the code must have been sold by this store) or, when the code\n"
@@ -60,7 +66,7 @@ static const char return_usage[] =
     "marked pack sold in a fraction (planned status 4).\n";
 
 typedef struct opts {
-  const char *code, *cashier, *qty, *price, *cash, *card, *pin, *gtin, *width;
+  const char *code, *cashier, *qty, *price, *cash, *card, *pin, *pin_file, *gtin, *width;
   const char *prepaid, *credit, *other, *tendered, *method; /* sale pay (issue 16) */
   const char *fraction, *agent, *supplier_name, *supplier_inn, *supplier_phone, *agent_phone;
   bool escaped, json;
@@ -93,6 +99,7 @@ static int parse(int argc, char **argv, opts_t *o)
       {"supplier-inn", 0, &o->supplier_inn, NULL},
       {"supplier-phone", 0, &o->supplier_phone, NULL},
       {"agent-phone", 0, &o->agent_phone, NULL},
+      {"pin-file", 0, &o->pin_file, NULL},
   };
   return cli_parse_verb(argc, argv, options, sizeof options / sizeof options[0], &o->code);
 }
@@ -136,6 +143,16 @@ static void print_json(json_t *j)
 
 static int sale_failed(int rc, till_t *t)
 {
+  /* A write that failed: the data directory says why (issue 18). */
+  till_disk_t disk =
+      rc == SALE_ERR_STORAGE || (rc == SALE_ERR_FN && till_sale_fn_error(t) <= FN_ERR_IO)
+          ? till_disk_diagnose(till_config(t)->data_dir)
+          : TILL_DISK_OK;
+  if (disk != TILL_DISK_OK) {
+    fprintf(stderr, "kassa: %s / %s (%s)\n", till_disk_message(disk, true),
+            till_disk_message(disk, false), till_disk_name(disk));
+    return 1;
+  }
   fprintf(stderr, "kassa: %s / %s\n", sale_err_message(rc, true), sale_err_message(rc, false));
   if (rc == SALE_ERR_FN) {
     int e = till_sale_fn_error(t);
@@ -397,13 +414,20 @@ static int run(const kassa_config_t *cfg, int argc, char **argv, bool is_return)
     fputs(usage, stderr);
     return rc;
   }
+  char pin[64];
+  if (cli_secret(is_return ? "return" : "sale", o.pin, o.pin_file, "KASSA_PIN", pin, sizeof pin))
+    return 2;
   if (cli_open_till(cfg, &t)) return 1;
-  if (is_return && !till_manager_pin_ok(t, o.pin ? o.pin : "")) {
-    fprintf(stderr, "kassa: возврат только с PIN менеджера / returns need the manager PIN "
-                    "(--pin)\n");
+  if ((is_return || pin[0]) && !till_manager_pin_ok(t, pin)) {
+    fprintf(stderr, is_return ? "kassa: возврат только с PIN менеджера / returns need the manager "
+                                "PIN (--pin-file, KASSA_PIN)\n"
+                              : "kassa: неверный PIN менеджера / wrong manager PIN\n");
     till_close(t);
     return 1;
   }
+  /* A PIN given with a sale is the manager's word for a price other than
+  ** the catalogue's (pos/till/money.h). */
+  till_set_manager_present(t, pin[0] != '\0');
   rc = 2;
   if (!strcmp(verb, "open")) {
     int s = sale_open(t, is_return ? DOC_OP_SALE_RETURN : DOC_OP_SALE, o.cashier);

@@ -29,6 +29,7 @@
 ** moves the whole till through days in a test.
 */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,13 +51,15 @@ static int sd_notify(int unset, const char *state)
 #include "pos/serve/service.h"
 
 static const char serve_usage[] =
-    "usage: kassa serve [--http-port N] [--lm-port N] [--store URL]\n"
+    "usage: kassa serve [--http-port N] [--lm-port N] [--store URL] [--insecure-no-token]\n"
     "\n"
     "Runs the till as a service on 127.0.0.1 until SIGTERM or SIGINT:\n"
     "  --http-port N  the HTTP JSON API (default [service] http_port, 8780)\n"
     "  --lm-port N    the local-module compatible endpoints (default [service] lm_port, 5995)\n"
     "  --store URL    the store node the lane claims and publishes through ([store] url)\n"
     "0 picks a free port; the line printed when ready names the ports bound.\n"
+    "Without [till] api_token the service refuses to start: --insecure-no-token\n"
+    "starts it anyway (loopback only, as always), with a warning.\n"
     "The pages: http://127.0.0.1:PORT/ (cashier) and /manager, from [paths] web.\n"
     "The API is described in docs/API.md; security in docs/OPERATIONS.md.\n";
 
@@ -78,6 +81,48 @@ static int64_t fn_clock_ms(void *user)
   return ((int64_t)fn_emu_system_clock(NULL) - offset) * 1000;
 }
 
+/* The demo's secrets (config/kassa.conf, which the package replaces on
+** install): anyone who read the README knows them. */
+#define DEMO_TOKEN "kassa-demo-token"
+#define DEMO_PIN   "2468"
+#define TOKEN_MIN  16 /* characters a token should have at least */
+
+/*
+** Secure defaults (issue 18): no token means no authentication, so the
+** service refuses to start without one unless told --insecure-no-token;
+** the demo's token or PIN, or a short token, start with a loud warning on
+** stderr (the journal). 0 to go on, or 2 after the refusal.
+*/
+static int check_secrets(const kassa_config_t *cfg, bool insecure)
+{
+  if (!cfg->api_token[0] && !insecure) {
+    fprintf(stderr,
+            "kassa serve: нет [till] api_token: любая программа на этой машине управляла бы "
+            "кассой. Задайте токен (openssl rand -hex 16) или запустите с --insecure-no-token. / "
+            "no [till] api_token: every program on this machine could drive the till. Set one "
+            "(openssl rand -hex 16) or start with --insecure-no-token.\n");
+    return 2;
+  }
+  if (!cfg->api_token[0])
+    fprintf(stderr, "kassa serve: ВНИМАНИЕ: API без токена (--insecure-no-token) / WARNING: the "
+                    "API has no token (--insecure-no-token)\n");
+  else if (!strcmp(cfg->api_token, DEMO_TOKEN))
+    fprintf(stderr,
+            "kassa serve: ВНИМАНИЕ: токен API из демо (%s) известен всем: замените "
+            "[till] api_token / WARNING: the API token is the demo's, known to everyone: "
+            "replace [till] api_token\n",
+            DEMO_TOKEN);
+  else if (strlen(cfg->api_token) < TOKEN_MIN)
+    fprintf(stderr,
+            "kassa serve: ВНИМАНИЕ: токен API короче %d символов / WARNING: the API token "
+            "is shorter than %d characters\n",
+            TOKEN_MIN, TOKEN_MIN);
+  if (!strcmp(cfg->manager_pin, DEMO_PIN))
+    fprintf(stderr, "kassa serve: ВНИМАНИЕ: PIN менеджера из демо: замените [till] manager_pin / "
+                    "WARNING: the manager PIN is the demo's: replace [till] manager_pin\n");
+  return 0;
+}
+
 int cli_serve(const kassa_config_t *cfg, int argc, char **argv)
 {
   service_options_t o = {
@@ -88,11 +133,12 @@ int cli_serve(const kassa_config_t *cfg, int argc, char **argv)
   service_t *s = NULL;
 
   const char *http = NULL, *lm = NULL, *store = NULL;
-  bool help = false;
+  bool help = false, insecure = false;
   const cli_option_t options[] = {{"http-port", 0, &http, NULL},
                                   {"lm-port", 0, &lm, NULL},
                                   {"store", 0, &store, NULL},
-                                  {"help", 'h', NULL, &help}};
+                                  {"help", 'h', NULL, &help},
+                                  {"insecure-no-token", 0, NULL, &insecure}};
   int at;
   int rc = cli_read_options(argc, argv, options, sizeof options / sizeof options[0], &at);
   if (help) {
@@ -116,6 +162,7 @@ int cli_serve(const kassa_config_t *cfg, int argc, char **argv)
             o.http_port);
     return 2;
   }
+  if (check_secrets(cfg, insecure) != 0) return 2;
   /* --store URL: [store] url for this run (the lane joins a store node). */
   static kassa_config_t with_store;
   if (store) {

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "common/codec.h"
+#include "common/text.h"
 #include "fiscal/doc.h"
 #include "fiscal/fn.h"
 #include "ofd/outbox.h"
@@ -53,6 +54,8 @@
 #include "pos/till/cache.h"
 #include "pos/till/check.h"
 #include "pos/till/correction.h"
+#include "pos/till/disk.h"
+#include "pos/till/money.h"
 #include "pos/till/lane_store.h"
 #include "pos/till/line_edit.h"
 #include "pos/till/office.h"
@@ -63,12 +66,20 @@
 
 #define MAX_PARAMS 2
 
+/* Wrong tokens from one source address on one port. */
+typedef struct api_source {
+  char address[48]; /* the peer's address as text; "" for an unnamed one */
+  bool used;
+  int64_t last_ms; /* the last wrong try (the slot quiet the longest is reused) */
+  api_limiter_t limiter;
+} api_source_t;
+
 struct api {
   till_t *till;
   api_clock_t clock;
   void *clock_user;
-  api_limiter_t token; /* the API token and the LM's Basic password */
-  api_limiter_t pin;   /* the manager PIN */
+  api_source_t sources[2][API_SOURCES]; /* wrong tokens: [0] the API port, [1] the LM's */
+  api_limiter_t pin;                    /* the manager PIN */
   api_background_t background;
   void *background_user;
   json_t *atol_validation; /* atol.c: the marking-code validation under way, or NULL */
@@ -339,6 +350,22 @@ static int field_string(json_t *body, const char *name, bool required, size_t ma
     fail_field(rs, name, ru, en);
     return -1;
   }
+  /* Text a person wrote (a cashier's name, a reason) goes into documents
+  ** and logs: no control characters (common/text.h). Scans keep their GS,
+  ** documents and lists their line ends. */
+  static const char *const raw[] = {"code", "utd", "list"};
+  bool is_raw = false;
+  for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) is_raw |= !strcmp(name, raw[i]);
+  size_t at = 0;
+  text_fault_t fault =
+      is_raw ? TEXT_OK : text_check(json_string_value(v), json_string_length(v), &at);
+  if (fault != TEXT_OK) {
+    char ru[128], en[128];
+    snprintf(ru, sizeof ru, "%s (байт %zu)", text_fault_ru(fault), at);
+    snprintf(en, sizeof en, "%s (byte %zu)", text_fault_en(fault), at);
+    fail_field(rs, name, ru, en);
+    return -1;
+  }
   *out = json_string_value(v);
   if (len) *len = json_string_length(v);
   return 0;
@@ -445,21 +472,43 @@ static void unauthorized(api_response_t *rs, bool lm)
   rs->authenticate = "Bearer realm=\"kassa\"";
 }
 
-int api_check_token(api_t *api, const char *given, bool lm, api_response_t *rs)
+/* The limiter of source on one port: its slot, or the slot quiet the
+** longest made over to it. */
+static api_limiter_t *source_limiter(api_t *api, bool lm, const char *source, int64_t now)
+{
+  api_source_t *slots = api->sources[lm ? 1 : 0], *oldest = &slots[0];
+  char key[sizeof slots[0].address];
+  snprintf(key, sizeof key, "%s", source ? source : "");
+  for (size_t i = 0; i < API_SOURCES; i++) {
+    if (slots[i].used && !strcmp(slots[i].address, key)) {
+      slots[i].last_ms = now;
+      return &slots[i].limiter;
+    }
+    if (!slots[i].used || (oldest->used && slots[i].last_ms < oldest->last_ms)) oldest = &slots[i];
+  }
+  memset(oldest, 0, sizeof *oldest);
+  oldest->used = true;
+  oldest->last_ms = now;
+  memcpy(oldest->address, key, sizeof key);
+  return &oldest->limiter;
+}
+
+int api_check_token(api_t *api, const char *given, bool lm, const char *source, api_response_t *rs)
 {
   const char *expected = till_config(api->till)->api_token;
   int64_t now = api_monotonic_ms(api), left;
   if (!expected[0]) return 0;
-  if ((left = api_limiter_locked(&api->token, now)) > 0) {
-    locked(rs, left, lm);
-    return -1;
-  }
   if (!given || !given[0]) {
     unauthorized(rs, lm); /* not a guess: not counted */
     return -1;
   }
-  if (api_secret_equal(given, expected)) return 0;
-  api_limiter_fail(&api->token, now);
+  if (api_secret_equal(given, expected)) return 0; /* the right token always works */
+  api_limiter_t *l = source_limiter(api, lm, source, now);
+  if ((left = api_limiter_locked(l, now)) > 0) {
+    locked(rs, left, lm);
+    return -1;
+  }
+  api_limiter_fail(l, now);
   unauthorized(rs, lm);
   return -1;
 }
@@ -511,7 +560,13 @@ static unsigned sale_status(int rc)
     return 404;
   case SALE_ERR_REFUSED:
   case SALE_ERR_PAYMENT:
+  case SALE_ERR_PRICE_CEILING:
+  case SALE_ERR_QUANTITY_CEILING:
+  case SALE_ERR_REFUND_ABOVE_SALE:
+  case SALE_ERR_RETURN_UNITS:
     return 422;
+  case SALE_ERR_PRICE_NEEDS_MANAGER:
+    return 403; /* the same request again with X-Manager-PIN */
   case SALE_ERR_STORAGE:
     return 500;
   default:
@@ -522,6 +577,16 @@ static unsigned sale_status(int rc)
 /* A sale.h error; d (may be NULL) is the check's decision of a refusal. */
 static void fail_sale(api_t *api, api_response_t *rs, int rc, const check_decision_t *d)
 {
+  /* A write that failed: the data directory says why (issue 18), 507 for
+  ** a full disk, 503 for a read-only one. */
+  if (rc == SALE_ERR_STORAGE || (rc == SALE_ERR_FN && till_sale_fn_error(api->till) <= FN_ERR_IO)) {
+    till_disk_t disk = till_disk_diagnose(till_config(api->till)->data_dir);
+    if (disk != TILL_DISK_OK) {
+      fail_named(rs, disk == TILL_DISK_FULL ? 507 : 503, till_disk_name(disk),
+                 till_disk_message(disk, true), till_disk_message(disk, false), NULL, NULL, NULL);
+      return;
+    }
+  }
   if (rc == SALE_ERR_FN) {
     int frc = till_sale_fn_error(api->till);
     fail_fn(rs, frc ? frc : FN_ERR_FAILURE);
@@ -2221,22 +2286,28 @@ static bool is_json_type(const char *content_type)
          (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
 }
 
+int api_gate(api_t *api, const api_request_t *rq, api_response_t *rs)
+{
+  memset(rs, 0, sizeof *rs);
+  if (!api_host_ok(rq->host, rq->port)) {
+    fail(rs, E_BAD_HOST, NULL, NULL);
+    return -1;
+  }
+  if (api_is_page_path(rq->path)) return 0; /* static files without a secret: no token */
+  return api_check_token(api, bearer(rq->authorization), false, rq->source, rs);
+}
+
 void api_handle(api_t *api, const api_request_t *rq, api_response_t *rs)
 {
   const route_t *route = NULL;
   uint32_t params[MAX_PARAMS] = {0};
   bool path_known = false;
   json_t *body = NULL;
-  memset(rs, 0, sizeof *rs);
-  if (!api_host_ok(rq->host, rq->port)) {
-    fail(rs, E_BAD_HOST, NULL, NULL);
-    return;
-  }
+  if (api_gate(api, rq, rs) != 0) return;
   if (api_is_page_path(rq->path)) {
-    serve_page(api, rq, rs); /* static files without a secret: no token */
+    serve_page(api, rq, rs);
     return;
   }
-  if (api_check_token(api, bearer(rq->authorization), false, rs) != 0) return;
   for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !route; i++) {
     uint32_t p[MAX_PARAMS] = {0};
     if (!match(routes[i].pattern, rq->path, p)) continue;
@@ -2253,7 +2324,11 @@ void api_handle(api_t *api, const api_request_t *rq, api_response_t *rs)
     fail(rs, E_MEDIA_TYPE, NULL, NULL);
     return;
   }
-  if ((route->flags & MANAGER) && check_manager(api, rq, rs) != 0) return;
+  /* A manager route needs the PIN; any other request may bring it, for a
+  ** manager's decision inside a cashier's action (a price other than the
+  ** catalogue's, pos/till/money.h). Either way a wrong PIN is counted. */
+  bool manager = (route->flags & MANAGER) || (rq->manager_pin && rq->manager_pin[0]);
+  if (manager && check_manager(api, rq, rs) != 0) return;
   if (rq->body && rq->body_len > 0) {
     json_error_t je;
     body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je);
@@ -2276,10 +2351,12 @@ void api_handle(api_t *api, const api_request_t *rq, api_response_t *rs)
     fail(rs, E_TILL, NULL, NULL);
     return;
   }
+  till_set_manager_present(api->till, manager);
   if (retry_before(api, rq, body, rs) == 0) { /* a repeat is answered there */
     route->handler(api, rq, body, params, rs);
     retry_after(api, rq, rs);
   }
+  till_set_manager_present(api->till, false);
   json_decref(body);
   if (!rs->body && rs->status == 0) rs->status = 500;
 }

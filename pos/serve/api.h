@@ -26,10 +26,11 @@
 ** docs/API.md ("kassa serve: the HTTP API").
 **
 ** Secrets: the token and the PIN are compared in constant time, wrong
-** tries are counted per secret (API_MAX_FAILURES within API_FAIL_WINDOW_MS
-** lock that secret for API_LOCK_MS, doubling with each lock up to
-** API_LOCK_MAX_MS, answered 429 with Retry-After; see api_limiter_t), and
-** neither ever reaches a log or a response.
+** tries are counted (API_MAX_FAILURES within API_FAIL_WINDOW_MS lock for
+** API_LOCK_MS, doubling with each lock up to API_LOCK_MAX_MS, answered 429
+** with Retry-After; see api_limiter_t): the token's per port and per
+** source, never refusing the right token (api_check_token), the PIN's for
+** the one PIN; neither ever reaches a log or a response.
 **
 ** An api_t is not thread-safe: the service calls it under one mutex,
 ** because the till behind it is single-threaded.
@@ -111,6 +112,7 @@ typedef struct api_request {
   ** is the value of name or NULL (query NULL: no arguments). */
   const char *(*query)(void *query_user, const char *name);
   void *query_user;
+  const char *source; /* the peer's address as text (the lock-out's key), or NULL */
 } api_request_t;
 
 /* The query argument name of rq, or NULL. */
@@ -217,13 +219,36 @@ void api_send_json(api_response_t *rs, unsigned status, json_t *j);
 
 /*
 ** Checks the API token sent with a request (the bearer token on the main
-** port, the Basic password on the LM port) against [till] api_token, with
-** the token's limiter: 0 when it matches or no token is configured, else
-** rs is filled (401, or 429 with Retry-After; in the LM's error format when
-** lm) and -1 is returned. A missing token is refused but not counted as a
-** wrong try.
+** port, the Basic password on the LM port) against [till] api_token: 0
+** when it matches or no token is configured, else rs is filled (401, or
+** 429 with Retry-After; in the LM's error format when lm) and -1 is
+** returned. A missing token is refused but not counted as a wrong try.
+**
+** The lock-out protects without locking the shop: wrong tries are counted
+** per port and per source address (the peer's IP as text; NULL counts as
+** one unnamed source), so a wrong LM password never touches the API
+** port's count and one noisy client locks only itself; a source that is
+** locked has its wrong tries answered 429 (not counted again) until the
+** lock ends; the right token is accepted from every source at every
+** moment, so the cashier who holds it keeps working during an attack.
+** That is safe because the token is a long random secret (the package
+** writes 32 hex digits): the limit makes guessing noisy and slow per
+** source, the token's length makes it hopeless (docs/OPERATIONS.md).
+** API_SOURCES sources are remembered per port; the one quiet the longest
+** makes room for a new one.
 */
-int api_check_token(api_t *api, const char *given, bool lm, api_response_t *rs);
+#define API_SOURCES 64
+int api_check_token(api_t *api, const char *given, bool lm, const char *source, api_response_t *rs);
+
+/*
+** The gates a request passes on its head alone, before any body is read:
+** the Host header and the token (not for the pages, which hold no secret).
+** 0, or -1 with rs filled as api_handle would fill it. api_handle and
+** api_handle_lm run them again, so a route never sees a request they
+** refuse; a right token is never counted, so calling both costs nothing.
+*/
+int api_gate(api_t *api, const api_request_t *rq, api_response_t *rs);
+int api_gate_lm(api_t *api, const api_request_t *rq, api_response_t *rs);
 
 /* The manager PIN gate (X-Manager-PIN): 0, or -1 with rs filled (403 /
 ** 429). A return gives money back: a manager's decision on every door. */

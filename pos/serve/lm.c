@@ -810,20 +810,25 @@ static const char *token_auth(const char *authorization)
   return authorization;
 }
 
+int api_gate_lm(api_t *api, const api_request_t *rq, api_response_t *rs)
+{
+  memset(rs, 0, sizeof *rs);
+  if (!api_host_ok(rq->host, rq->port)) {
+    lm_error(rs, 403, 403, "bad_host", "Only 127.0.0.1 and localhost are served.");
+    return -1;
+  }
+  const char *token = token_auth(rq->authorization);
+  return api_check_token(api, token ? token : rq->basic_password, true, rq->source, rs);
+}
+
 void api_handle_lm(api_t *api, const api_request_t *rq, api_response_t *rs)
 {
   lm_context_t x;
   json_t *body = NULL;
   size_t route = SIZE_MAX;
   bool path_known = false;
-  memset(rs, 0, sizeof *rs);
   memset(&x, 0, sizeof x);
-  if (!api_host_ok(rq->host, rq->port)) {
-    lm_error(rs, 403, 403, "bad_host", "Only 127.0.0.1 and localhost are served.");
-    return;
-  }
-  const char *token = token_auth(rq->authorization);
-  if (api_check_token(api, token ? token : rq->basic_password, true, rs) != 0) return;
+  if (api_gate_lm(api, rq, rs) != 0) return;
   x.till = api_till(api);
   x.cache = till_cache(x.till);
   if (fn_status(till_fn(x.till), &x.fn) != 0) {

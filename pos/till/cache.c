@@ -56,6 +56,7 @@
 #include <sqlite3.h>
 
 #include "common/db.h"
+#include "common/text.h"
 #include "common/errtab.h"
 #include "scanner/markcode.h"
 
@@ -183,11 +184,11 @@ static const char *const sql[ST__COUNT] = {
                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_CODE_SYNC_SET] = "UPDATE codes SET op = ?2, owner = ?3, expire = ?4, mrp = ?5, smp = ?6,"
                          " synced = ?7, gtin = coalesce(?8, gtin) WHERE ki = ?1",
-    [ST_STOCK_GS1] = "SELECT count(*) FROM codes WHERE ki >= ?1 AND ki < ?2 AND local = 1"
+    [ST_STOCK_GS1] = "SELECT count(*) FROM codes WHERE ki >= ?1 AND ki < ?2 AND local = ?3"
                      " AND gtin IS NULL",
-    [ST_STOCK_PACK] = "SELECT count(*) FROM codes WHERE ki >= ?1 AND ki < ?2 AND local = 1"
+    [ST_STOCK_PACK] = "SELECT count(*) FROM codes WHERE ki >= ?1 AND ki < ?2 AND local = ?3"
                       " AND gtin IS NULL AND length(ki) = 21",
-    [ST_STOCK_EXTRA] = "SELECT count(*) FROM codes WHERE gtin = ?1 AND local = 1",
+    [ST_STOCK_EXTRA] = "SELECT count(*) FROM codes WHERE gtin = ?1 AND local = ?2",
     [ST_STOCK_ALL] = "SELECT n_in_stock FROM meta WHERE id = 1",
     [ST_OWNER_FIND] = "SELECT id FROM owners WHERE inn = ?1",
     [ST_OWNER_ADD] = "INSERT INTO owners (inn) VALUES (?1)",
@@ -968,6 +969,17 @@ int cache_catalogue_import(cache_t *c, const char *path, size_t *count, char *er
     }
     while (len && (s[len - 1] == '\n' || s[len - 1] == '\r')) s[--len] = '\0';
     if (line == 1 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3; /* UTF-8 BOM */
+    /* Names go into fiscal documents: UTF-8 without control characters
+    ** (an invalid byte used to be imported, then the FN refused every
+    ** receipt with the product; issue 18). */
+    size_t at = 0;
+    text_fault_t fault = text_check(s, strlen(s), &at);
+    if (fault != TEXT_OK) {
+      char where[32];
+      snprintf(where, sizeof where, "byte %zu", at + 1);
+      rc = line_error(err, err_size, line, text_fault_en(fault), text_fault_ru(fault), where);
+      goto done;
+    }
     if (!s[0] || s[0] == '#') continue;
     if (!header) {
       if (strcmp(s, catalogue_header) != 0) {
@@ -1201,20 +1213,41 @@ int cache_stock_add(cache_t *c, const char *const *kis, size_t count, size_t *ba
 }
 
 /* count(*) for one prefix range of the primary key. */
-static int count_range(cache_t *c, int which, const char *prefix, int64_t *out)
+static int count_range(cache_t *c, int which, const char *prefix, int local, int64_t *out)
 {
   char hi[32];
   sqlite3_stmt *s = st(c, which);
   snprintf(hi, sizeof hi, "%s\x7f", prefix);
   bind_text(s, 1, prefix);
   bind_text(s, 2, hi);
+  sqlite3_bind_int(s, 3, local);
   return step_int(c, s, out, "stock count");
+}
+
+/* The codes of one GTIN in one local state, whatever their shape. */
+static int count_gtin(cache_t *c, const char *gtin, int local, uint64_t *out)
+{
+  char key[15], gs1[17];
+  int64_t a = 0, b = 0, e = 0;
+  int rc;
+  if (!gtin_pad(gtin, key)) return CACHE_ERR_ARGUMENT;
+  snprintf(gs1, sizeof gs1, "01%s", key);
+  if ((rc = count_range(c, ST_STOCK_GS1, gs1, local, &a)) != 0 ||
+      (rc = count_range(c, ST_STOCK_PACK, key, local, &b)) != 0)
+    return rc;
+  {
+    sqlite3_stmt *s = st(c, ST_STOCK_EXTRA);
+    bind_text(s, 1, key);
+    sqlite3_bind_int(s, 2, local);
+    if ((rc = step_int(c, s, &e, "stock count")) != 0) return rc;
+  }
+  *out = (uint64_t)(a + b + e);
+  return 0;
 }
 
 int cache_stock_count(cache_t *c, const char *gtin, uint64_t *out)
 {
-  char key[15], gs1[17];
-  int64_t a = 0, b = 0, e = 0;
+  int64_t a = 0;
   int rc;
   if (!c || !out) return CACHE_ERR_ARGUMENT;
   *out = 0;
@@ -1223,18 +1256,31 @@ int cache_stock_count(cache_t *c, const char *gtin, uint64_t *out)
     if (rc == 0) *out = (uint64_t)a;
     return rc;
   }
-  if (!gtin_pad(gtin, key)) return CACHE_ERR_ARGUMENT;
-  snprintf(gs1, sizeof gs1, "01%s", key);
-  if ((rc = count_range(c, ST_STOCK_GS1, gs1, &a)) != 0 ||
-      (rc = count_range(c, ST_STOCK_PACK, key, &b)) != 0)
-    return rc;
-  {
-    sqlite3_stmt *s = st(c, ST_STOCK_EXTRA);
-    bind_text(s, 1, key);
-    if ((rc = step_int(c, s, &e, "stock count")) != 0) return rc;
-  }
-  *out = (uint64_t)(a + b + e);
-  return 0;
+  return count_gtin(c, gtin, CACHE_LOCAL_IN_STOCK, out);
+}
+
+int cache_pending_total(cache_t *c, const char *gtin, uint64_t *out)
+{
+  sqlite3_stmt *s = NULL;
+  char key[15];
+  int64_t n = 0;
+  if (!c || !gtin || !out || !gtin_pad(gtin, key)) return CACHE_ERR_ARGUMENT;
+  *out = 0;
+  if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM pending WHERE gtin = ?1", -1, &s, NULL) !=
+      SQLITE_OK)
+    return CACHE_ERR_IO;
+  bind_text(s, 1, key);
+  int rc = step_int(c, s, &n, "pending count");
+  sqlite3_finalize(s);
+  *out = (uint64_t)n;
+  return rc;
+}
+
+int cache_sold_count(cache_t *c, const char *gtin, uint64_t *out)
+{
+  if (!c || !gtin || !out) return CACHE_ERR_ARGUMENT;
+  *out = 0;
+  return count_gtin(c, gtin, CACHE_LOCAL_SOLD, out);
 }
 
 /* ---------------------------------------------------------------------- */

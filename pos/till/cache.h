@@ -180,6 +180,13 @@ int cache_stock_add(cache_t *c, const char *const *kis, size_t count, size_t *ba
 /* How many codes of this GTIN are in stock (all GTINs when gtin is NULL). */
 int cache_stock_count(cache_t *c, const char *gtin, uint64_t *out);
 
+/* Codes of gtin this store sold and that were not returned since (SOLD). */
+int cache_sold_count(cache_t *c, const char *gtin, uint64_t *out);
+
+/* Returns without a code of gtin ever recorded (open or remarked since):
+** each stands for a sold code the store cannot name, still counted SOLD. */
+int cache_pending_total(cache_t *c, const char *gtin, uint64_t *out);
+
 /* ---- what the FN archive says ------------------------------------------ */
 
 /* The number of the last FN document applied (0: none). */

@@ -20,6 +20,7 @@
 #include "ofd/client.h"
 #include "ofd/outbox.h"
 #include "ofd/trueapi.h"
+#include "pos/till/disk.h"
 #include "pos/till/fiscal_text.h"
 #include "pos/till/lane_store.h"
 #include "pos/till/state_internal.h"
@@ -151,6 +152,9 @@ static const struct {
                              "No link to the store node; this product group is not sold without "
                              "it.",
                              "Нет связи с сервером магазина", "No link to the store node"},
+    [CHECK_TILL_DISK] = {"till_disk", "Диск кассы не принимает запись: код не проверен.",
+                         "The till's disk takes no writes: the code was not checked.",
+                         "Диск кассы не пишет", "The till's disk failed"},
 };
 
 const char *check_reason_name(check_reason_t r)
@@ -433,6 +437,10 @@ static int rule_fn(till_t *t, const markcode_t *mc, const check_request_t *req, 
   free(item);
   if (rc == FN_ERR_KEYS_EXPIRED && keys_never_loaded(t))
     return refuse(d, CHECK_FN_REFUSED, "keys_never_loaded", keys_never_ru, keys_never_en);
+  till_disk_t disk = rc <= FN_ERR_IO ? till_disk_diagnose(t->config.data_dir) : TILL_DISK_OK;
+  if (disk != TILL_DISK_OK) /* the emulator's file, not the FN's judgement (issue 18) */
+    return refuse(d, CHECK_TILL_DISK, till_disk_name(disk), till_disk_message(disk, true),
+                  till_disk_message(disk, false));
   if (rc != 0)
     return refuse(d, CHECK_FN_REFUSED, fn_err_name(rc), fn_err_message(rc, true),
                   fn_err_message(rc, false));

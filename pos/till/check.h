@@ -92,6 +92,7 @@ typedef enum check_reason {
   CHECK_STORE_HELD,    /* "store_held": in another lane's open basket */
   CHECK_STORE_SOLD,    /* "store_sold": sold at a lane of this store */
   CHECK_STORE_OFFLINE, /* "store_offline": no store node, and the group's policy refuses */
+  CHECK_TILL_DISK,     /* "till_disk": the till's disk full or read-only (detail says) */
   CHECK__COUNT
 } check_reason_t;
 

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/text.h"
+
 void kassa_config_defaults(kassa_config_t *cfg)
 {
   memset(cfg, 0, sizeof *cfg);
@@ -43,6 +45,10 @@ void kassa_config_defaults(kassa_config_t *cfg)
   cfg->batch_applies_online = 0;
   cfg->printer_width = 48;
   cfg->printer_codepage = 17;
+  cfg->price_tolerance_percent = 0;
+  cfg->price_max_rub = 1000000;
+  cfg->quantity_max = 999;
+  cfg->weight_max_kg = 100;
   cfg->store_timeout_ms = 150;
   cfg->store_lease_ms = 120000;
   cfg->store_sync_ms = 1000;
@@ -174,6 +180,10 @@ static const struct config_key {
     K("printer", "device", KEY_TEXT, printer_device, "a device string"),
     K("printer", "width", KEY_UINT, printer_width, "32 or 48"),
     K("printer", "codepage", KEY_UINT, printer_codepage, "a code page number (0-255)"),
+    K("till", "price_tolerance_percent", KEY_UINT, price_tolerance_percent, "a percentage"),
+    K("till", "price_max_rub", KEY_UINT, price_max_rub, "roubles"),
+    K("till", "quantity_max", KEY_UINT, quantity_max, "pieces"),
+    K("till", "weight_max_kg", KEY_UINT, weight_max_kg, "kilograms"),
     K("store", "url", KEY_TEXT, store_url, "a URL (http://HOST:PORT)"),
     K("store", "token", KEY_TEXT, store_token, "a token"),
     K("store", "timeout_ms", KEY_UINT, store_timeout_ms, "milliseconds"),
@@ -194,6 +204,15 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     if (strcmp(section, k->section) || strcmp(name, k->name)) continue;
     void *field = (char *)ctx->cfg + k->offset;
     int ok = 0;
+    /* Every value is text a person wrote: UTF-8 without control
+    ** characters (common/text.h), said with its position, never echoed. */
+    size_t at = 0;
+    text_fault_t fault = text_check(value, strlen(value), &at);
+    if (fault != TEXT_OK) {
+      snprintf(ctx->err, sizeof ctx->err, "[%s] %s: %s at byte %zu", section, name,
+               text_fault_en(fault), at + 1);
+      return 0;
+    }
     switch (k->type) {
     case KEY_PORT:
       ok = set_port(field, value);

@@ -63,6 +63,11 @@ typedef struct kassa_config {
   char printer_device[256];  /* [printer] device ("": none), e.g. usb:0416:5011 */
   uint32_t printer_width;    /* [printer] width: 32 (58 mm) or 48 (80 mm) (48) */
   uint32_t printer_codepage; /* [printer] codepage: ESC t n of PC866 (17) */
+  /* [till] money limits (issue 18, pos/till/money.h). */
+  uint32_t price_tolerance_percent; /* [till] price_tolerance_percent (0): beyond, the PIN */
+  uint32_t price_max_rub;           /* [till] price_max_rub (1000000): a unit's price */
+  uint32_t quantity_max;            /* [till] quantity_max (999): pieces in one line */
+  uint32_t weight_max_kg;           /* [till] weight_max_kg (100): a weighed line */
   /* [store]: the store node the lanes share (store/store.h); "" url: none,
   ** the till decides alone as it always did. */
   char store_url[256];       /* [store] url: http://HOST:PORT of `kassa store serve` */

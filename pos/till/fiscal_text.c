@@ -43,7 +43,21 @@ size_t fiscal_text_fold(char *text)
         break;
       }
     }
-    if (k == n) *out++ = *in++;
+    if (k < n) continue;
+    /* A control character (C0, DEL, C1 as UTF-8) never reaches a document
+    ** or the OFD: a space instead (issue 18: ESC and GS in names). */
+    unsigned char c = (unsigned char)in[0];
+    size_t control = c < 0x20 || c == 0x7F ? 1
+                     : c == 0xC2 && (unsigned char)in[1] >= 0x80 && (unsigned char)in[1] <= 0x9F
+                         ? 2
+                         : 0;
+    if (control) {
+      *out++ = ' ';
+      in += control;
+      replaced++;
+    } else {
+      *out++ = *in++;
+    }
   }
   *out = '\0';
   return replaced;

@@ -6,7 +6,8 @@
 ** write their names. Rather than refusing them at the fiscal storage with an
 ** opaque error, the till folds such characters to their plain equivalents
 ** before a document is built: « » „ “ ” → ", ‘ ’ ‚ → ', – — − → -, … → ...,
-** non-breaking spaces → space. The printed receipt is made from the same
+** non-breaking spaces → space; control characters (C0, DEL, C1: an ESC or a
+** GS pasted into a name) → space. The printed receipt is made from the same
 ** document, so paper and the tax service still say the same thing. Anything
 ** else CP866 cannot hold is left alone, and the fiscal storage refuses it.
 */

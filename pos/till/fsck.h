@@ -19,7 +19,9 @@
 **               cache's counters); documents after the
 **               cache's replay pointer are reported as waiting for replay
 **               (the next till start applies them), not as errors;
-**   basket      no basket is stuck "closing" with the FN's receipt done.
+**   basket      no basket is stuck "closing" with the FN's receipt done;
+**   integrity   every database (fn.db, cache.db, till.db) opens and passes
+**               SQLite's PRAGMA integrity_check.
 **
 ** The archive is read through the FN interface; the signature check needs
 ** the emulator's secret (fn_emu_read_secret), so on a real FN that check is
@@ -40,7 +42,7 @@ typedef struct fsck_report {
   uint32_t unsent_documents;
   size_t problem_count; /* all found; the first FSCK_MAX_PROBLEMS are kept */
   struct {
-    char check[16]; /* "documents", "signs", "outbox", "sales", "cache", "basket" */
+    char check[16]; /* "documents", "signs", "outbox", "sales", "cache", "basket", "integrity" */
     char detail[240];
   } problems[FSCK_MAX_PROBLEMS];
   char notes[4][240]; /* things worth knowing that are not errors */
@@ -53,5 +55,17 @@ typedef struct fsck_report {
 ** the directory cannot be read at all. Changes nothing.
 */
 int fsck_run(const char *data_dir, fsck_report_t *out, char *err, size_t err_size);
+
+struct fn;
+
+/*
+** The archive's tail, checked when a service starts (issue 18): the last
+** `count` documents are present, each is the number and form its row says,
+** and each fiscal sign verifies (when the emulator's secret can be read
+** from fn_path; NULL skips the signs). 0, or -1 with what is wrong in err
+** (English, with the document's number).
+*/
+int fsck_archive_tail(struct fn *fn, const char *fn_path, uint32_t count, char *err,
+                      size_t err_size);
 
 #endif /* KASSA_POS_FSCK_H */

@@ -11,6 +11,7 @@
 #include "common/db.h"
 #include "pos/till/cache.h"
 #include "pos/till/fiscal_text.h"
+#include "pos/till/money.h"
 #include "pos/till/state_internal.h"
 #include "scanner/markcode.h"
 
@@ -140,6 +141,33 @@ static int make_item(till_t *t, const full_receipt_t *req, size_t i, full_line_r
   if (!times(item->price, item->quantity, &item->total)) {
     line_refused(r, "price", "Сумма позиции слишком велика.", "The line's sum is too large.");
     return -1;
+  }
+  /* The money rules of every line (issue 18): the ceilings, and a return
+  ** refunds at most what the archive says the code was sold for. The front
+  ** end's price is this receipt's own, so a sale is not an override. */
+  money_line_t m = {.operation = req->operation,
+                    .marked = marked,
+                    .ki = marked ? d->ki : "",
+                    .gtin = product.gtin,
+                    .catalogue_price = from_catalogue ? cat.price : item->price,
+                    .asked_price =
+                        req->operation == DOC_OP_SALE_RETURN && l->has_price ? item->price : 0,
+                    .price = item->price,
+                    .quantity = item->quantity,
+                    .measure = item->measure};
+  money_verdict_t v = money_line_rules(t, &m);
+  if (v != MONEY_OK) {
+    int e = sale_err_of_money((int)v);
+    line_refused(r, v == MONEY_QUANTITY_CEILING ? "quantity" : "price", sale_err_message(e, true),
+                 sale_err_message(e, false));
+    r->reason = sale_err_name(e);
+    return -1;
+  }
+  /* A return without a price: what the code was sold for (within 2^40, as
+  ** the sale's own sum was). */
+  if (m.price != item->price) {
+    item->price = m.price;
+    times(item->price, item->quantity, &item->total);
   }
   item->subject = l->subject ? l->subject : marked ? (product.excise ? 31 : 33) : 1;
   item->payment_method = l->method ? l->method : DOC_PAY_FULL;

@@ -13,6 +13,7 @@
 #include "common/db.h"
 #include "common/errtab.h"
 #include "pos/till/sale.h"
+#include "pos/till/money.h"
 #include "pos/till/state_internal.h"
 
 static const errtab_t error_texts[] = {
@@ -152,6 +153,10 @@ int sale_line_set_quantity(till_t *t, uint32_t line_id, const doc_quantity_t *qu
     rc = q.mantissa % div == 0 ? 0 : LINE_EDIT_ERR_QUANTITY;
     q = (doc_quantity_t){q.mantissa / div, 0};
   }
+  /* No more than [till] quantity_max pieces or weight_max_kg in a line,
+  ** however the quantity got there (issue 18, money.h). */
+  if (rc == 0 && money_ceilings(t, l->price, q, l->measure) != MONEY_OK)
+    rc = LINE_EDIT_ERR_QUANTITY;
   if (rc == 0) rc = discount_of(t, line_id, &list, &percent);
   if (rc == 0) rc = rewrite(t, l, l->price, q, list, percent);
   free(b);

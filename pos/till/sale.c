@@ -22,6 +22,7 @@
 #include "common/errtab.h"
 #include "pos/till/fiscal_text.h"
 #include "pos/till/lane_store.h"
+#include "pos/till/money.h"
 #include "pos/till/state_internal.h"
 #include "scanner/markcode.h"
 
@@ -43,6 +44,20 @@ static const errtab_t errors[] = {
     {SALE_ERR_EMPTY, "empty", "В чеке нет позиций.", "The receipt has no lines."},
     {SALE_ERR_WRONG_KIND, "wrong_operation", "Эта позиция не подходит для этого чека.",
      "This line does not fit this receipt."},
+    {SALE_ERR_PRICE_NEEDS_MANAGER, "price_needs_manager",
+     "Цена не совпадает с ценой справочника: нужен PIN менеджера.",
+     "The price differs from the catalogue's: the manager PIN is needed."},
+    {SALE_ERR_PRICE_CEILING, "price_ceiling", "Цена выше предела кассы ([till] price_max_rub).",
+     "The price is above the till's ceiling ([till] price_max_rub)."},
+    {SALE_ERR_QUANTITY_CEILING, "quantity_ceiling",
+     "Количество выше предела кассы ([till] quantity_max, weight_max_kg).",
+     "The quantity is above the till's ceiling ([till] quantity_max, weight_max_kg)."},
+    {SALE_ERR_REFUND_ABOVE_SALE, "refund_above_sale",
+     "Возврат дороже, чем товар был продан: верните не больше цены продажи.",
+     "The refund is above the price the good was sold for: refund at most that."},
+    {SALE_ERR_RETURN_UNITS, "return_units",
+     "Столько единиц этого товара магазин не продавал (или их уже вернули).",
+     "The store has not sold that many units of this good (or they were returned already)."},
     ERRTAB_END("Неизвестная ошибка.", "Unknown error."),
 };
 
@@ -404,8 +419,13 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier)
   if (!(s = stmt(t, "INSERT INTO basket(k, operation, cashier, opened_ms, opened_after)"
                     " VALUES(1, ?, ?, ?, ?)")))
     return SALE_ERR_STORAGE;
+  /* The name goes into the receipt (1021): folded as every document's text
+  ** is, control characters to spaces (issue 18). */
+  char name[65];
+  snprintf(name, sizeof name, "%s", cashier ? cashier : "");
+  fiscal_text_fold(name);
   sqlite3_bind_int(s, 1, operation);
-  sqlite3_bind_text(s, 2, cashier ? cashier : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 3, till_now_ms(t));
   sqlite3_bind_int64(s, 4, (sqlite3_int64)t->fn_base + st.last_document);
   rc = sqlite3_step(s) == SQLITE_DONE ? 0 : SALE_ERR_STORAGE;
@@ -483,6 +503,50 @@ static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, 
     l->has_industry = d->has_1265;
     l->industry = d->industry;
   }
+  return 0;
+}
+
+int sale_err_of_money(int verdict)
+{
+  static const int errors_of[] = {
+      [MONEY_OK] = 0,
+      [MONEY_PRICE_NEEDS_MANAGER] = SALE_ERR_PRICE_NEEDS_MANAGER,
+      [MONEY_PRICE_CEILING] = SALE_ERR_PRICE_CEILING,
+      [MONEY_QUANTITY_CEILING] = SALE_ERR_QUANTITY_CEILING,
+      [MONEY_REFUND_ABOVE_SALE] = SALE_ERR_REFUND_ABOVE_SALE,
+      [MONEY_RETURN_UNITS] = SALE_ERR_RETURN_UNITS,
+      [MONEY_STORAGE] = SALE_ERR_STORAGE,
+  };
+  return verdict >= 0 && (size_t)verdict < sizeof errors_of / sizeof errors_of[0]
+             ? errors_of[verdict]
+             : SALE_ERR_STORAGE;
+}
+
+/* The money rules (pos/till/money.h) for line l of basket b: 0 (a
+** return's price may now be the code's sold price), or their SALE_ERR_*. */
+static int line_money(till_t *t, const sale_basket_t *b, const check_decision_t *d,
+                      uint64_t asked_price, sale_line_t *l)
+{
+  money_line_t m = {.operation = b->operation,
+                    .marked = l->marked,
+                    .without_code = l->without_code,
+                    .ki = l->ki,
+                    .gtin = l->gtin,
+                    .catalogue_price = d->product.price,
+                    .asked_price = asked_price,
+                    .price = l->price,
+                    .quantity = l->quantity,
+                    .measure = l->measure};
+  for (size_t i = 0; i < b->count; i++)
+    if (!strcmp(b->lines[i].gtin, l->gtin)) m.basket_same_gtin++;
+  money_verdict_t v = money_line_rules(t, &m);
+  if (v != MONEY_OK) return sale_err_of_money((int)v);
+  if (m.price == l->price) return 0;
+  if (!sale_line_total(m.price, l->quantity, &l->total)) return SALE_ERR_ARGUMENT;
+  if (l->fraction_denominator) /* a part of a pack: its part of the sold unit price */
+    l->total =
+        (m.price * l->fraction_numerator + l->fraction_denominator / 2) / l->fraction_denominator;
+  l->price = m.price;
   return 0;
 }
 
@@ -578,6 +642,7 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
   }
   rc = fill_line(d, a->quantity, a->price, a->fraction_numerator, a->fraction_denominator, l);
   if (rc == 0 && a->agent) set_agent(l, a->agent);
+  if (rc == 0) rc = line_money(t, b, d, a->price, l);
   if (rc != 0 || (rc = insert_line(t, l, scan, len, &id)) != 0) {
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
@@ -627,6 +692,7 @@ int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t 
   d->has_product = true;
   if ((rc = fill_line(d, NULL, price, 0, 0, &l)) != 0) goto done;
   l.without_code = true;
+  if ((rc = line_money(t, b, d, price, &l)) != 0) goto done;
   rc = insert_line(t, &l, NULL, 0, &id);
   if (rc == 0 && line_id) *line_id = id;
 done:

@@ -51,6 +51,12 @@ typedef enum sale_err {
   SALE_ERR_FULL = -9,        /* "full": DOC_MAX_ITEMS lines already */
   SALE_ERR_EMPTY = -10,      /* "empty": a receipt needs at least one line */
   SALE_ERR_WRONG_KIND = -11, /* "wrong_operation": this line does not fit this receipt */
+  /* The money rules of pos/till/money.h (issue 18). */
+  SALE_ERR_PRICE_NEEDS_MANAGER = -12, /* "price_needs_manager" */
+  SALE_ERR_PRICE_CEILING = -13,       /* "price_ceiling" */
+  SALE_ERR_QUANTITY_CEILING = -14,    /* "quantity_ceiling" */
+  SALE_ERR_REFUND_ABOVE_SALE = -15,   /* "refund_above_sale" */
+  SALE_ERR_RETURN_UNITS = -16,        /* "return_units" */
 } sale_err_t;
 
 const char *sale_err_name(int err);
@@ -213,6 +219,9 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
 ** 1, "prepayment" 2, "advance" 3, "full" 4, "partial-credit" 5, "credit" 6,
 ** "credit-payment" 7; 0 for anything else. */
 uint8_t sale_method_of(const char *name);
+
+/* The SALE_ERR_* of a money rule broken (pos/till/money.h's verdict). */
+int sale_err_of_money(int verdict);
 
 /* The FN error (negative fn_err_t) of the last SALE_ERR_FN, 0 otherwise. */
 int till_sale_fn_error(const till_t *t);

@@ -32,6 +32,7 @@ struct till {
   /* The FN's clock as opened (till_fn_replace opens the new FN with it). */
   uint32_t (*fn_clock)(void *user);
   void *fn_clock_user;
+  bool manager_present; /* the PIN was checked for this action (pos/till/money.h) */
 };
 
 /*

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pos/till/disk.h"
 #include "pos/till/lane_store.h"
 #include "pos/till/sale.h"
 #include "pos/till/state_internal.h"
@@ -27,12 +28,23 @@ static void close_all(till_t *t)
 
 void till_close(till_t *t) { close_all(t); }
 
+/* A failed open whose cause is the data directory's file system (full, or
+** read-only) says that instead (issue 18); -1 either way. */
+static int open_failed(const till_options_t *o, char *err, size_t err_size)
+{
+  till_disk_t disk = o && o->config ? till_disk_diagnose(o->config->data_dir) : TILL_DISK_OK;
+  if (disk != TILL_DISK_OK && err && err_size)
+    snprintf(err, err_size, "%s / %s (%s)", till_disk_message(disk, true),
+             till_disk_message(disk, false), till_disk_name(disk));
+  return -1;
+}
+
 int till_open(const till_options_t *o, till_t **out, char *err, size_t err_size)
 {
   const char *what = NULL;
   till_t *t = NULL;
   int rc;
-  if (till_state_open(o, &t, err, err_size) != 0) return -1;
+  if (till_state_open(o, &t, err, err_size) != 0) return open_failed(o, err, err_size);
   if (sale_store_open(t, err, err_size) != 0) goto fail;
   if ((rc = till_replay(t, &what)) != 0) {
     snprintf(err, err_size,
@@ -47,7 +59,7 @@ int till_open(const till_options_t *o, till_t **out, char *err, size_t err_size)
   return 0;
 fail:
   close_all(t);
-  return -1;
+  return open_failed(o, err, err_size);
 }
 
 int till_status(till_t *t, till_status_t *out)

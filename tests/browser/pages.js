@@ -25,6 +25,11 @@
  * the 72-hour refusal read whole, and a refused first scan that leaves a
  * receipt the cashier can cancel and the manager can open a return over.
  *
+ * Every answer `kassa serve` gives the pages (the API's and the pages'
+ * files) is appended to $KASSA_CONTRACT_RECORD when it is set, in
+ * tests/integration/shop.py's format, for the contract test
+ * (tests/contract/check.mjs checks each against docs/openapi.yaml).
+ *
  * Prints "FAIL name detail" per failed check and "pages.js: N passed, M
  * failed"; exit 1 on any failure.
  */
@@ -52,6 +57,46 @@ function check(name, cond, detail) {
   }
   return cond;
 }
+
+/* The contract's recorder: each answer of one of the scenario's servers
+ * (base, remote49, remote73), its body read while the page lives; flush()
+ * waits for them all and appends them to $KASSA_CONTRACT_RECORD. An
+ * answer whose body the browser no longer holds fails a check (an
+ * unchecked answer must not pass unseen). */
+const recorder = {
+  pending: [],
+  origins: [sc.base, sc.remote49, sc.remote73].filter(Boolean).map((u) => new URL(u).origin),
+  watch(context) {
+    if (!process.env.KASSA_CONTRACT_RECORD) return;
+    context.on('response', (resp) => {
+      const url = new URL(resp.url());
+      if (!this.origins.includes(url.origin)) return;
+      this.pending.push(this.entry(resp, url));
+    });
+  },
+  async entry(resp, url) {
+    const contentType = resp.headers()['content-type'] || '';
+    let body = null;
+    if (contentType.includes('json')) {
+      try {
+        body = JSON.parse(await resp.text());
+      } catch (e) {
+        check(`recorded ${resp.request().method()} ${url.pathname}: body read`, false, String(e));
+        return null;
+      }
+    }
+    return {
+      port: 'api', method: resp.request().method(), path: url.pathname,
+      query: url.search.slice(1), status: resp.status(), contentType, body,
+    };
+  },
+  async flush() {
+    const lines = (await Promise.all(this.pending)).filter(Boolean);
+    if (process.env.KASSA_CONTRACT_RECORD && lines.length)
+      fs.appendFileSync(process.env.KASSA_CONTRACT_RECORD,
+        lines.map((r) => JSON.stringify(r) + '\n').join(''));
+  },
+};
 
 /* Spaces of every kind (Intl puts narrow no-break spaces in numbers) as one. */
 const norm = (s) => (s || '').replace(/\s+/g, ' ').trim();
@@ -1068,6 +1113,7 @@ const PHASES = { cashier, manager, fnclose, fnreplace, warning, stopped };
       timezoneId: 'Europe/Moscow',
     });
     context.setDefaultTimeout(TIMEOUT);
+    recorder.watch(context);
     const page = await context.newPage();
     page.on('console', (m) => {
       /* A refused request is logged by chromium itself; that is the API
@@ -1083,6 +1129,7 @@ const PHASES = { cashier, manager, fnclose, fnreplace, warning, stopped };
       await shot(page, `${PHASE}-failure.png`).catch(() => {});
     }
     check('no console errors', consoleErrors.length === 0, consoleErrors);
+    await recorder.flush();
   } finally {
     await browser.close();
   }

@@ -1,4 +1,4 @@
-// check.mjs OPENAPI API_C LM_C RECORDS_DIR: the contract of `kassa serve`.
+// check.mjs OPENAPI API_C LM_C RECORDS_DIR [NAME...]: the contract of `kassa serve`.
 //
 // 1. docs/openapi.yaml is a valid OpenAPI 3.1 document
 //    (@seriousme/openapi-schema-validator, the OpenAPI Initiative's schemas).
@@ -7,9 +7,12 @@
 //    document is a route of the code (the pages excepted; an operation
 //    marked x-kassa-pending is documented ahead of the branch that brings
 //    it), so neither side can gain a route the other lacks.
-// 3. Every exchange the API tests recorded (RECORDS_DIR/*.jsonl, written by
-//    tests/integration/shop.py's exchange() and test_api.py when
-//    KASSA_CONTRACT_RECORD is set) matches the document: the path and method
+// 3. Every exchange the API tests recorded (RECORDS_DIR/NAME.jsonl for each
+//    NAME given, each required and not empty; without NAMEs every *.jsonl
+//    there; written when KASSA_CONTRACT_RECORD is set by
+//    tests/integration/shop.py's exchange() and RecordingProxy (the docs'
+//    curl lines), test_api.py, tests/browser/run.py and pages.js) matches
+//    the document: the path and method
 //    an operation's, the status one it declares (or its 4XX / default), a
 //    JSON body valid against the declared schema (JSON Schema 2020-12, ajv).
 //    An exchange with a path the document lacks must be the port's 404/405
@@ -22,7 +25,7 @@ import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import YAML from "yaml";
 
-const [specPath, apiC, lmC, recordsDir] = process.argv.slice(2);
+const [specPath, apiC, lmC, recordsDir, ...recordings] = process.argv.slice(2);
 let passed = 0, failed = 0;
 function check(name, ok, detail) {
   if (ok) passed++;
@@ -142,8 +145,18 @@ function checkBody(name, rec, response) {
 
 let exchanges = 0;
 const seen = new Set();
-for (const file of readdirSync(recordsDir).filter((f) => f.endsWith(".jsonl"))) {
-  for (const line of readFileSync(join(recordsDir, file), "utf8").split("\n")) {
+const files = recordings.length ? recordings.map((n) => `${n}.jsonl`)
+  : readdirSync(recordsDir).filter((f) => f.endsWith(".jsonl"));
+for (const file of files) {
+  let text = "";
+  try {
+    text = readFileSync(join(recordsDir, file), "utf8");
+  } catch (e) {
+    check(`${file} was recorded`, false, String(e));
+    continue;
+  }
+  check(`${file} holds answers`, text.trim() !== "");
+  for (const line of text.split("\n")) {
     if (!line.trim()) continue;
     const rec = JSON.parse(line);
     exchanges++;

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""run.py OPENAPI API_C LM_C RECORDS_DIR: the contract test's runner.
+"""run.py OPENAPI API_C LM_C RECORDS_DIR [NAME...]: the contract test's runner.
 
 Installs the pinned npm packages of package-lock.json (npm ci, only when
 node_modules lacks them or holds other versions), then runs check.mjs:
 docs/openapi.yaml validated as OpenAPI 3.1, every route of pos/serve/api.c
 and lm.c documented (and nothing documented that the code lacks), every
 answer the API tests recorded into RECORDS_DIR checked against the
-document. Exit 77 (skipped, never passed) when node or npm is missing.
+document (with NAMEs: RECORDS_DIR/NAME.jsonl for each, every one required;
+without: every *.jsonl there). Exit 77 (skipped, never passed) when node or npm is missing.
 """
 import json
 import os
@@ -44,7 +45,7 @@ def main():
             print("FAIL npm ci", r.stdout + r.stderr)
             return 1
     paths = [os.path.abspath(p) for p in sys.argv[1:5]]
-    return subprocess.run([node, os.path.join(HERE, "check.mjs"), *paths], cwd=HERE,
+    return subprocess.run([node, os.path.join(HERE, "check.mjs"), *paths, *sys.argv[5:]], cwd=HERE,
                           timeout=300).returncode
 
 

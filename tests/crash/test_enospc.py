@@ -56,6 +56,8 @@ def clean_error(what, r):
     check(f"{what}: says the disk is full, in Russian and English",
           re.search(r"(диск|памят|storage|disk)", text, re.I) is not None and
           re.search(r"[а-яА-Я]", text) is not None, text)
+    check(f"{what}: names the full disk precisely (issue 18: not 'the FN refused')",
+          "disk_full" in text and "Диск кассы заполнен" in text and "is full" in text, text)
 
 
 try:
@@ -118,6 +120,19 @@ try:
         check("numbering continues without a gap", doc == max(paid) + 1, (doc, max(paid)))
     r = kassa("fsck")
     check("fsck clean afterwards", r.returncode == 0, r.stdout + r.stderr)
+
+    # A data directory mounted read-only (issue 18: it said "disk failed").
+    kassa("sale", "open")
+    check("remount read-only", subprocess.run(["mount", "-o", "remount,ro", mnt],
+                                              capture_output=True).returncode == 0)
+    r = kassa("sale", "add", "4600000005058")
+    text = r.stdout + r.stderr
+    check("a scan on a read-only data directory: exit 1, named precisely",
+          r.returncode == 1 and ("read_only" in text or "только для чтения" in text)
+          and "Sanitizer" not in text, (r.returncode, text))
+    subprocess.run(["mount", "-o", "remount,rw", mnt], capture_output=True)
+    r = kassa("sale", "add", "4600000005058")
+    check("writable again: the scan goes in", r.returncode == 0, r.stdout + r.stderr)
 finally:
     subprocess.run(["umount", mnt], capture_output=True)
     if check.failed == 0:

@@ -12,15 +12,21 @@ besides answering (status, parsed JSON, headers) it appends the request and
 the answer to the file named by KASSA_CONTRACT_RECORD (one JSON object a
 line: port "api" or "lm", method, path, query, status, content type, body),
 which tests/contract/check.mjs validates against docs/openapi.yaml, so the
-document cannot drift from what the till answers.
+document cannot drift from what the till answers. RecordingProxy records
+the same way for clients the tests do not write themselves (the curl
+lines of the docs): it stands on a port of its own in front of one of
+`kassa serve`'s.
 """
 import base64
 import http.client
+import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import urllib.parse
 
 import harness
@@ -30,6 +36,7 @@ OWNER = "7707083893"
 
 
 _recorded = set()  # files this process has started (the first write empties one)
+_record_lock = threading.Lock()  # RecordingProxy's threads write too
 
 
 def record(port_kind, method, path, status, headers, text):
@@ -38,18 +45,100 @@ def record(port_kind, method, path, status, headers, text):
     target = os.environ.get("KASSA_CONTRACT_RECORD")
     if not target:
         return
-    mode = "a" if target in _recorded else "w"
-    _recorded.add(target)
     url = urllib.parse.urlsplit(path)
-    ctype = headers.get("Content-Type", "")
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     try:
         body = json.loads(text) if "json" in ctype else None
     except ValueError:
         body = {"_unparsed": True}
-    with open(target, mode, encoding="utf-8") as f:
-        f.write(json.dumps({"port": port_kind, "method": method, "path": url.path,
-                            "query": url.query, "status": status, "contentType": ctype,
-                            "body": body}, ensure_ascii=False) + "\n")
+    line = json.dumps({"port": port_kind, "method": method, "path": url.path, "query": url.query,
+                       "status": status, "contentType": ctype, "body": body},
+                      ensure_ascii=False) + "\n"
+    with _record_lock:
+        mode = "a" if target in _recorded else "w"
+        _recorded.add(target)
+        with open(target, mode, encoding="utf-8") as f:
+            f.write(line)
+
+
+def record_start():
+    """Empties $KASSA_CONTRACT_RECORD (when set) for this run, so that
+    another process (tests/browser/pages.js) may append to it."""
+    target = os.environ.get("KASSA_CONTRACT_RECORD")
+    if target:
+        with _record_lock:
+            open(target, "w").close()
+            _recorded.add(target)
+
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "te",
+              "trailer", "upgrade", "proxy-connection", "server", "date"}
+
+
+class RecordingProxy:
+    """A port of its own on 127.0.0.1 (port) that passes every request to
+    127.0.0.1:target as it came (method, target, headers, body; a Host
+    naming the proxy is rewritten to name the target, any other Host is
+    left for the target's gate to judge), answers what the target answered
+    (status, headers, body) and record()s the exchange as port_kind ("api"
+    or "lm"). GET, POST, PUT, DELETE and PATCH; one connection a request
+    (Connection: close). stop() ends its thread."""
+
+    def __init__(self, target, port_kind):
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # the test's output is its checks
+                pass
+
+            def relay(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(length) if length else None
+                headers = {}
+                for k, v in self.headers.items():
+                    if k.lower() == "host":
+                        v = re.sub(rf"^(127\.0\.0\.1|localhost):{proxy.port}$",
+                                   rf"\g<1>:{target}", v, flags=re.I)
+                    if k.lower() not in HOP_BY_HOP:
+                        headers[k] = v
+                conn = http.client.HTTPConnection("127.0.0.1", target, timeout=120)
+                try:
+                    conn.putrequest(self.command, self.path, skip_host=True,
+                                    skip_accept_encoding=True)
+                    for k, v in headers.items():
+                        conn.putheader(k, v)
+                    if data is not None:
+                        conn.putheader("Content-Length", str(len(data)))
+                    conn.endheaders(data)
+                    r = conn.getresponse()
+                    body = r.read()
+                    answer = r.getheaders()
+                finally:
+                    conn.close()
+                record(port_kind, self.command, self.path, r.status, dict(answer), body)
+                self.send_response_only(r.status, r.reason)
+                for k, v in answer:
+                    if k.lower() not in HOP_BY_HOP:
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+                self.close_connection = True
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = relay
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def exchange(port, port_kind, method, path, body=None, headers=None, raw=None, timeout=60):

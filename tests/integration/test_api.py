@@ -34,7 +34,8 @@ with `kassa cache`. From then on the till is driven through HTTP only
   every DOMAIN §6 field after it, sync_error / 4050 when stale, Basic auth,
   X-ClientId;
 - security: 401 without or with a wrong token, 403 for a wrong PIN, 429
-  with Retry-After after five wrong tries (for the right secret too), 413
+  with Retry-After after five wrong tries (for the right PIN too; the right
+  token keeps working, test_serve_hostile.py has the token's model), 413
   for an oversize body, 415 without a JSON Content-Type, 403 for a foreign
   Host header;
 - SIGTERM: a check waiting for a slow operator is still answered, the
@@ -467,13 +468,32 @@ api_key = demo-key
     refused("not_sold_here", J_NEVER, "not_sold_here")
     st, j = api("POST", "/api/receipts/current/items/without-code", {"gtin": JEANS})
     check("without code needs the PIN", st == 403, (st, j))
+    # Issue 18: one pair sold, its code in this return: a second pair
+    # without a code would refund money that never came in.
+    st, j = api("POST", "/api/receipts/current/items/without-code", {"gtin": JEANS}, pin=PIN)
+    check("one pair sold, two refunded: refused (return_units)",
+          st == 422 and j["error"] == "return_units" and j["message_en"], (st, j))
+    st, j = api("POST", "/api/receipts/current/pay", {"method": "cash"})
+    ret = j.get("receipt", {})
+    check("return closed", st == 200 and ret.get("operation") == "return"
+          and ret.get("total") == 349000, (st, j))
+    # A second pair sold, then returned without its code.
+    st, j = api("POST", "/api/receipts", {})
+    st, j = add(jeans[8])
+    check("a second pair sold", st == 201, (st, j))
+    st, j = api("POST", "/api/receipts/current/pay", {"method": "cash"})
+    check("second pair paid", st == 200, (st, j))
+    st, j = api("POST", "/api/receipts", {"operation": "return"}, pin=PIN)
+    st, j = api("POST", "/api/receipts/current/items/without-code",
+                {"gtin": JEANS, "price": 349001}, pin=PIN)
+    check("a refund above the catalogue's price without a code: refused (refund_above_sale)",
+          st == 422 and j["error"] == "refund_above_sale", (st, j))
     st, j = api("POST", "/api/receipts/current/items/without-code", {"gtin": JEANS}, pin=PIN)
     check("return line without a code", st == 201 and j["receipt"]["lines"][-1]["without_code"],
           (st, j))
     st, j = api("POST", "/api/receipts/current/pay", {"method": "cash"})
     ret = j.get("receipt", {})
-    check("return closed", st == 200 and ret.get("operation") == "return"
-          and ret.get("total") == 2 * 349000, (st, j))
+    check("return without a code closed", st == 200 and ret.get("total") == 349000, (st, j))
     st, j = api("GET", "/api/remark/pending", pin=PIN)
     pending = j.get("pending", [])
     check("the good without a code waits for remarking", st == 200 and len(pending) == 1
@@ -610,9 +630,11 @@ api_key = demo-key
     for i in range(5):
         st, j, h = request(S.api, "GET", "/api/status", token="nope")
         check(f"wrong token {i + 1}: 401", st == 401 and j["error"] == "unauthorized", (st, j))
-    st, j, h = request(S.api, "GET", "/api/status", token=TOKEN)
-    check("token locked: 429 even for the right token", st == 429 and
+    st, j, h = request(S.api, "GET", "/api/status", token="nope")
+    check("token locked for this source: 429 for a wrong one", st == 429 and
           int(h.get("Retry-After", "0")) >= 29, (st, j, h))
+    st, j, h = request(S.api, "GET", "/api/status", token=TOKEN)
+    check("the right token keeps working during the lock (issue 18)", st == 200, (st, j))
     rc, err = S.stop()
     check("second SIGTERM: exit 0", rc == 0, (rc, err))
     check("refusals are logged without secrets", "429" in err and TOKEN not in err

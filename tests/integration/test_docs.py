@@ -27,7 +27,11 @@ How they run: from a fresh folder whose build/ and config/ are the tree's
 carried from line to line (variables set by a line are there for the
 next), with KASSA_CONFIG naming a copy of config/kassa.conf on free ports;
 the documented ports (127.0.0.1:8780 the API, :5995 the local module,
-:7790-:7793 the operator) are rewritten to those. docs/API.md's examples
+:7790-:7793 the operator) are rewritten to those. A client's line reaches
+the API and the local module through a recording proxy (shop.py's
+RecordingProxy): every answer `kassa serve` gives a documented line is
+recorded for the contract test (KASSA_CONTRACT_RECORD, checked against
+docs/openapi.yaml by tests/contract/check.mjs). docs/API.md's examples
 run against a till `kassa init --demo` made and `kassa serve`, with its
 placeholders ($TOKEN, $PIN, $API_KEY, $CODE1 ... from the till's
 demo-codes.txt, $NEW_CODE from the last remark's answer) filled in.
@@ -49,11 +53,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks, free_ports, wait_listening  # noqa: E402
+from shop import RecordingProxy  # noqa: E402
 
 KASSA, OPERATOR, SOURCE = (os.path.abspath(a) for a in sys.argv[1:4])
 BUILD = os.path.dirname(KASSA)
 check = Checks()
 LINE_TIMEOUT = 120
+SERVE_PORTS = ((8780, "api"), (5995, "lm"))  # `kassa serve`'s, as documented: recorded
 
 SKIP_BLOCK = re.compile(r"<!--\s*docs-test:\s*skip\b.*?-->")
 SKIP_LINE = re.compile(r"#.*\bdocs-test:\s*skip\b")
@@ -216,18 +222,23 @@ def judge(ex, rc, stdout):
 
 class Session:
     """One bash environment carried from line to line, in folder `home`,
-    ports rewritten, placeholders filled; background servers remembered."""
+    ports rewritten, placeholders filled; background servers remembered.
+    The documented ports in `proxied` are, for every line but a server's,
+    a RecordingProxy's in front of the real one."""
 
-    def __init__(self, home, env, ports, placeholders=None):
+    def __init__(self, home, env, ports, placeholders=None, proxied=()):
         self.home, self.env, self.ports = home, env, ports
         self.placeholders = placeholders if placeholders is not None else {}
         self.state = os.path.join(home, ".docs-test-env")
         self.servers = []
+        self.proxies = {shown: RecordingProxy(ports[shown], kind) for shown, kind in proxied}
         with open(self.state, "w") as f:
             f.write("")
 
-    def rewrite(self, command):
+    def rewrite(self, command, background=False):
         for shown, real in self.ports.items():
+            if shown in self.proxies and not background:
+                real = self.proxies[shown].port
             command = command.replace(f"127.0.0.1:{shown}", f"127.0.0.1:{real}")
 
         def fill(m):
@@ -242,7 +253,7 @@ class Session:
                 f'. "{script}"; rc=$?; DOCS_TEST_PWD=$PWD; export -p > "{self.state}"; exit $rc')
 
     def run(self, ex):
-        command = self.rewrite(ex.command)
+        command = self.rewrite(ex.command, ex.background)
         if ex.background:
             port = re.search(r"127\.0\.0\.1:(\d+)", command)
             log = open(os.path.join(self.home, f"server-{len(self.servers)}.log"), "w")
@@ -264,6 +275,8 @@ class Session:
         return m.group(1) if m else None
 
     def stop(self):
+        for proxy in self.proxies.values():
+            proxy.stop()
         for p in self.servers:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
@@ -284,8 +297,8 @@ def run_all(session, exs, capture=None):
         rc, out, err = session.run(ex)
         wrong = judge(ex, rc, out) if not ex.background else ([] if rc == 0 else ["not started"])
         check(f"{ex.where()}: {ex.command[:90]}", not wrong,
-              f"{wrong}\n  ran: {session.rewrite(ex.command)[:400]}\n  stdout: {out[:600]}"
-              f"\n  stderr: {err[:600]}")
+              f"{wrong}\n  ran: {session.rewrite(ex.command, ex.background)[:400]}"
+              f"\n  stdout: {out[:600]}\n  stderr: {err[:600]}")
         failures += bool(wrong)
         if capture:
             capture(out)
@@ -392,7 +405,7 @@ def self_test(root):
 
 def readme(root):
     home, env, ports = fresh_home(root, "readme")
-    session = Session(home, env, ports)
+    session = Session(home, env, ports, proxied=SERVE_PORTS)
     exs = examples("README.md", open(os.path.join(SOURCE, "README.md")).read(), curl_only=False)
     check("README.md: examples found", len([e for e in exs if not e.skip]) >= 20, len(exs))
     try:
@@ -411,7 +424,7 @@ def api(root):
     home, env, ports = fresh_home(root, "api")
     data = os.path.join(home, "data")
     env["KASSA_DATA"] = data
-    session = Session(home, env, ports)
+    session = Session(home, env, ports, proxied=SERVE_PORTS)
     try:
         r = subprocess.run([KASSA, "init", "--demo"], env=env, cwd=home, capture_output=True,
                            text=True, timeout=LINE_TIMEOUT)
@@ -425,14 +438,16 @@ def api(root):
         jeans, shoes, milk = (codes["04601234501026"], codes["04601234500012"],
                               codes["04609876500018"])
         issued = subprocess.run([OPERATOR, "--data", os.path.join(data, "operator"), "issue",
-                                 "--gtin", "04601234501026", "--group", "lp", "--count", "1",
+                                 "--gtin", "04601234501026", "--group", "lp", "--count", "2",
                                  "--owner", "7707083893"], capture_output=True, text=True,
                                 timeout=60)
-        check("api: one more code from the operator", issued.returncode == 0, issued.stderr)
+        check("api: two more codes from the operator", issued.returncode == 0
+              and len(issued.stdout.split()) == 2, issued.stderr)
         session.placeholders.update({
             "TOKEN": "kassa-demo-token", "PIN": "2468", "API_KEY": "kassa-demo-key",
             "CODE1": json_code(jeans[0]), "CODE2": json_code(jeans[1]),
-            "KI3": jeans[2].split("\\x1d")[0], "OP_NEW": json_code(issued.stdout.strip()),
+            "CODE3": json_code(issued.stdout.split()[1]),
+            "KI3": jeans[2].split("\\x1d")[0], "OP_NEW": json_code(issued.stdout.split()[0]),
             "SHOE1": json_code(shoes[0]), "SHOE2": json_code(shoes[1]),
             "MILK1": json_code(milk[0]),
         })

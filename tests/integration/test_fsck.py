@@ -14,6 +14,10 @@ to a copy, and fsck must exit 1 naming the right check:
   - a second sale of a sold code in the archive     -> sales (a copied receipt
     row under a new number is also a numbering and sign problem; the sales
     check must still name the code)
+  - cache.db or till.db cut in half                 -> integrity (issue 18)
+
+and `kassa serve` refuses to start when the archive's last document's
+fiscal sign is wrong (issue 18), and starts on the clean copy.
 
 Prints "N passed, N failed"; exits 1 on any failure.
 """
@@ -94,6 +98,58 @@ try:
              "UPDATE documents SET acknowledged = 1 - acknowledged WHERE "
              "number = (SELECT MIN(number) FROM documents WHERE type = 3)", "outbox")]:
         damaged(name, lambda d, db=db, statement=statement: sql(d, db, statement), expect)
+
+    # Issue 18: a database cut in half (a full disk, a bad copy) is named by
+    # SQLite's own integrity check, whatever fsck's invariants read of it.
+    def cut_in_half(db):
+        def cut(d):
+            for extra in ("-wal", "-shm"):
+                if os.path.exists(os.path.join(d, db + extra)):
+                    os.remove(os.path.join(d, db + extra))
+            path = os.path.join(d, db)
+            with open(path, "r+b") as f:
+                f.truncate(os.path.getsize(path) // 2)
+        return cut
+
+    damaged("cache.db cut in half", cut_in_half("cache.db"), "integrity")
+    damaged("till.db cut in half", cut_in_half("till.db"), "integrity")
+
+    # Issue 18: `kassa serve` checks the archive's tail before it sells: a
+    # changed byte in the last document refuses the start with the reason.
+    serve_conf = os.path.join(root, "serve.conf")
+    with open(serve_conf, "w") as f:
+        f.write("[till]\ncheck = offline\napi_token = " + "fsck-test-token-0123456789\n"
+                "[service]\nbackground = no\n")
+
+    def serve_start(d):
+        p = subprocess.Popen([KASSA, "--config", serve_conf, "--data", d, "serve", "--http-port",
+                              "0", "--lm-port", "0"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        p.terminate()
+        try:
+            _, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            _, err = p.communicate()
+        return line, p.returncode, err
+
+    d = os.path.join(root, "tail")
+    shutil.copytree(base, d)
+    line, rc, err = serve_start(d)
+    check("serve starts on the clean archive", "listening" in line, (line, err))
+    con = sqlite3.connect(os.path.join(d, "fn.db"))
+    number, tlv = con.execute(
+        "SELECT number, tlv FROM documents ORDER BY number DESC LIMIT 1").fetchone()
+    b = bytearray(tlv)
+    b[-3] ^= 0x01  # inside the fiscal sign (1077), the document's last requisite
+    con.execute("UPDATE documents SET tlv = ? WHERE number = ?", (bytes(b), number))
+    con.commit()
+    con.close()
+    line, rc, err = serve_start(d)
+    check("serve refuses a damaged archive tail, naming the document",
+          "listening" not in line and rc == 1 and "the FN archive is damaged" in err
+          and f"document {number}" in err, (line, rc, err))
 
     # A double sale the way it would happen: the cache loses a sale (a bug,
     # a restored backup), and the till, asking the cache, sells the code

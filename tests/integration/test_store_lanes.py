@@ -32,12 +32,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Checks, Operator, Serve, finish, free_ports, http_json, op,  # noqa: E402
                      register_fn, run, stop_all, wait_listening)
 from pgtemp import PgTemp  # noqa: E402
+from shop import exchange  # noqa: E402
 
 KASSA, OPERATOR = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 LANES = int(sys.argv[3]) if len(sys.argv) > 3 else 4
@@ -101,8 +101,11 @@ timeout_ms = {TIMEOUT_MS}
         return self.serve.api is not None
 
     def api(self, method, path, body=None):
-        return http_json(f"http://127.0.0.1:{self.serve.api}{path}", body,
-                         headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+        """(status, JSON answer) of the lane's `kassa serve`, recorded for the
+        contract test (shop.exchange)."""
+        st, j, _ = exchange(self.serve.api, "api", method, path, body,
+                            {"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+        return st, j
 
     def sell(self, codes):
         """One receipt: each code scanned (its reason kept), paid when any
@@ -130,10 +133,9 @@ timeout_ms = {TIMEOUT_MS}
                 reasons["pay"] = j
                 return [], reasons, times
         else:
-            req = urllib.request.Request(f"http://127.0.0.1:{self.serve.api}/api/receipts/current",
-                                         method="DELETE",
-                                         headers={"Authorization": f"Bearer {TOKEN}"})
-            urllib.request.urlopen(req, timeout=30).close()
+            st, j = self.api("DELETE", "/api/receipts/current")
+            if st != 200:
+                check(f"lane {self.i}: the empty receipt cancelled", False, (st, j))
         return taken, reasons, times
 
     def archive_codes(self):

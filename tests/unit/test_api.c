@@ -241,14 +241,43 @@ static void token_lock_ends(void **state)
   for (unsigned i = 0; i < API_MAX_FAILURES; i++)
     assert_int_equal(call(f, false, "GET", "/api/status", "Bearer x", NULL, NULL, e, sizeof e),
                      401);
-  /* Locked: the right token too, and the LM's Basic password shares the lock. */
-  assert_int_equal(call(f, false, "GET", "/api/status", BEARER, NULL, NULL, e, sizeof e), 429);
+  /* Locked: this source's wrong tries are 429 (not counted again), the right
+  ** token keeps working, and the LM port keeps its own count (issue 18). */
+  assert_int_equal(call(f, false, "GET", "/api/status", "Bearer y", NULL, NULL, e, sizeof e), 429);
   assert_string_equal(e, "too_many_attempts");
-  assert_int_equal(call(f, true, "GET", "/api/v1/status", TOKEN, NULL, NULL, e, sizeof e), 429);
-  f->now += API_LOCK_MS - 1;
-  assert_int_equal(call(f, false, "GET", "/api/status", BEARER, NULL, NULL, e, sizeof e), 429);
-  f->now += 1;
   assert_int_equal(call(f, false, "GET", "/api/status", BEARER, NULL, NULL, e, sizeof e), 200);
+  assert_int_equal(call(f, true, "GET", "/api/v1/status", "wrong", NULL, NULL, e, sizeof e), 401);
+  assert_int_equal(call(f, true, "GET", "/api/v1/status", TOKEN, NULL, NULL, e, sizeof e), 200);
+  f->now += API_LOCK_MS - 1;
+  assert_int_equal(call(f, false, "GET", "/api/status", "Bearer y", NULL, NULL, e, sizeof e), 429);
+  f->now += 1;
+  assert_int_equal(call(f, false, "GET", "/api/status", "Bearer y", NULL, NULL, e, sizeof e), 401);
+}
+
+/* Wrong tokens are counted per source: one source's lock is not another's. */
+static void token_lock_per_source(void **state)
+{
+  fixture_t *f = *state;
+  api_response_t rs = {0};
+  for (unsigned i = 0; i < API_MAX_FAILURES; i++) {
+    assert_int_equal(api_check_token(f->api, "x", false, "127.0.0.2", &rs), -1);
+    assert_int_equal(rs.status, 401);
+    api_response_free(&rs);
+  }
+  assert_int_equal(api_check_token(f->api, "x", false, "127.0.0.2", &rs), -1);
+  assert_int_equal(rs.status, 429);
+  api_response_free(&rs);
+  assert_int_equal(api_check_token(f->api, "x", false, "127.0.0.3", &rs), -1);
+  assert_int_equal(rs.status, 401);
+  api_response_free(&rs);
+  assert_int_equal(api_check_token(f->api, TOKEN, false, "127.0.0.2", &rs), 0);
+  /* A crowd of sources evicts the quietest; the table never grows. */
+  for (unsigned i = 0; i < 3 * API_SOURCES; i++) {
+    char source[32];
+    snprintf(source, sizeof source, "10.0.%u.%u", i / 250, i % 250);
+    assert_int_equal(api_check_token(f->api, "x", true, source, &rs), -1);
+    api_response_free(&rs);
+  }
 }
 
 static void pin_lock_ends(void **state)
@@ -297,6 +326,7 @@ int main(void)
       cmocka_unit_test(body_limits),
       cmocka_unit_test_setup_teardown(gates_in_order, setup, teardown),
       cmocka_unit_test_setup_teardown(token_lock_ends, setup, teardown),
+      cmocka_unit_test_setup_teardown(token_lock_per_source, setup, teardown),
       cmocka_unit_test_setup_teardown(pin_lock_ends, setup, teardown),
       cmocka_unit_test_setup_teardown(lm_before_sync, setup, teardown),
   };

@@ -21,6 +21,7 @@
 #include "common/codec.h"
 #include "common/db.h"
 #include "common/errtab.h"
+#include "common/text.h"
 
 /* RFC 4648 section 10: BASE64("") = "", ("f") = "Zg==", ... */
 static const struct {
@@ -290,6 +291,74 @@ static void test_db(void **state)
   sqlite3_close(db);
 }
 
+/* Buffers sharing a budget: past it a piece is dropped and the buffer is
+** busy; freeing gives the bytes back (issue 18). */
+static void test_buffer_budget(void **state)
+{
+  (void)state;
+  buffer_budget_t budget = {.max = 1500};
+  buffer_t a = {.limit = 1000, .budget = &budget}, b = {.limit = 1000, .budget = &budget};
+  char piece[1000];
+  memset(piece, 'x', sizeof piece);
+  assert_int_equal(buffer_append(&a, piece, 1000), 0);
+  assert_false(a.busy);
+  assert_int_equal(buffer_append(&b, piece, 600), 0); /* 1600 > 1500: dropped */
+  assert_true(b.busy);
+  assert_int_equal(b.len, 0);
+  assert_int_equal(buffer_append(&b, piece, 10), 0); /* busy stays busy */
+  assert_int_equal(b.len, 0);
+  assert_int_equal(budget.used, 1000);
+  buffer_free(&a);
+  assert_int_equal(budget.used, 0);
+  buffer_t c = {.limit = 1000, .budget = &budget};
+  assert_int_equal(buffer_append(&c, piece, 600), 0);
+  assert_false(c.busy);
+  buffer_free(&c);
+  buffer_free(&b);
+  assert_int_equal(budget.used, 0);
+}
+
+/* The one UTF-8 validator (RFC 3629's rules) and the log escaper (issue 18). */
+static void test_text(void **state)
+{
+  (void)state;
+  size_t at = 99;
+  static const struct {
+    const char *s;
+    size_t n;
+    text_fault_t fault;
+    size_t at;
+  } cases[] = {
+      {"Кроссовки «Бег» 44", 0, TEXT_OK, 0},
+      {"plain", 0, TEXT_OK, 0},
+      {"ab\x1b[31m", 0, TEXT_CONTROL, 2}, /* ESC: a terminal escape */
+      {"a\x1d"
+       "b",
+       0, TEXT_CONTROL, 1},                       /* GS */
+      {"a\nb", 0, TEXT_CONTROL, 1},               /* a forged log line */
+      {"a\x7f", 0, TEXT_CONTROL, 1},              /* DEL */
+      {"a\xc2\x85", 0, TEXT_CONTROL, 1},          /* U+0085, a C1 control */
+      {"a\xc0\x80", 0, TEXT_BAD_UTF8, 1},         /* overlong NUL */
+      {"a\xed\xa0\x80", 0, TEXT_BAD_UTF8, 1},     /* a surrogate */
+      {"a\xf4\x90\x80\x80", 0, TEXT_BAD_UTF8, 1}, /* past U+10FFFF */
+      {"\xd0", 0, TEXT_BAD_UTF8, 0},              /* cut */
+      {"\xff", 0, TEXT_BAD_UTF8, 0},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    size_t n = cases[i].n ? cases[i].n : strlen(cases[i].s);
+    assert_int_equal(text_check(cases[i].s, n, &at), cases[i].fault);
+    if (cases[i].fault != TEXT_OK) assert_int_equal(at, cases[i].at);
+  }
+  char out[64];
+  assert_string_equal(text_log_escape("/api/x\nFORGED\x1b[31m", out, sizeof out),
+                      "/api/x\\x0aFORGED\\x1b[31m");
+  assert_string_equal(text_log_escape("a\\b\xffЖ", out, sizeof out), "a\\\\b\\xffЖ");
+  assert_string_equal(text_log_escape(NULL, out, sizeof out), "");
+  /* Cut to fit, never inside an escape or a character. */
+  assert_string_equal(text_log_escape("ab\n", out, 5), "ab");
+  assert_string_equal(text_log_escape("aЖ", out, 3), "a");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -300,6 +369,8 @@ int main(void)
       cmocka_unit_test(test_errtab),
       cmocka_unit_test(test_errtab_format),
       cmocka_unit_test(test_buffer),
+      cmocka_unit_test(test_buffer_budget),
+      cmocka_unit_test(test_text),
       cmocka_unit_test(test_db),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

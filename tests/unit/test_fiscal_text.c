@@ -19,6 +19,16 @@ static void folds_quotes_dashes_and_spaces(void **state)
   assert_string_equal(s, "ООО \"Ромашка\" - \"Лучший\" 'магазин' 1-2 ... №5 кв.");
 }
 
+/* Control characters never reach a document: ESC, GS, a line end, DEL and
+** a C1 control (U+0085) each become one space (issue 18). */
+static void folds_control_characters(void **state)
+{
+  (void)state;
+  char s[] = "Ива\x1b[31mнова\x1dИ.\nИ.\x7f\xC2\x85!";
+  assert_int_equal(fiscal_text_fold(s), 5);
+  assert_string_equal(s, "Ива [31mнова И. И.  !");
+}
+
 static void leaves_plain_text_alone(void **state)
 {
   (void)state;
@@ -49,6 +59,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(folds_quotes_dashes_and_spaces),
+      cmocka_unit_test(folds_control_characters),
       cmocka_unit_test(leaves_plain_text_alone),
       cmocka_unit_test(cleans_what_json_cannot_hold),
   };

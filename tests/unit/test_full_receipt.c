@@ -281,6 +281,45 @@ static void sold_goods_all_or_nothing(void **state)
   assert_int_equal(lm_sold_register(f->till, NULL, 0, 0, NULL), LM_SOLD_ERR_ARGUMENT);
 }
 
+/* A sale request of n lines and its results (both calloc'd, caller frees). */
+static full_receipt_t *new_sale(size_t n, full_line_result_t **res)
+{
+  full_receipt_t *req = calloc(1, sizeof *req);
+  *res = calloc(n, sizeof **res);
+  assert_non_null(req);
+  assert_non_null(*res);
+  req->operation = DOC_OP_SALE;
+  req->count = n;
+  return req;
+}
+
+/* A one-call return refunds at most what the archive says the code was
+** sold for, and that when it names no price (issue 18). */
+static void return_bounded_by_the_sale(void **state)
+{
+  till_fixture_t *f = *state;
+  full_line_result_t *res = NULL;
+  full_receipt_t *req = new_sale(1, &res);
+  sale_closed_t closed;
+  code_line(&req->lines[0], g_shoes, 7);
+  req->lines[0].price = 300000;
+  req->lines[0].has_price = true;
+  req->payments.cash = 300000;
+  assert_int_equal(full_receipt_close(f->till, req, res, &closed), 0);
+  req->operation = DOC_OP_SALE_RETURN;
+  req->lines[0].price = 1099511627775; /* the hostile tester's refund */
+  req->payments.cash = 1099511627775;
+  assert_int_equal(full_receipt_close(f->till, req, res, &closed), SALE_ERR_REFUSED);
+  assert_string_equal(res[0].reason, "refund_above_sale");
+  req->lines[0].has_price = false;
+  req->lines[0].price = 0;
+  req->payments.cash = 300000;
+  assert_int_equal(full_receipt_close(f->till, req, res, &closed), 0);
+  assert_int_equal(closed.total, 300000);
+  free(req);
+  free(res);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -288,6 +327,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(one_refused_line_refuses_all, setup, teardown),
       cmocka_unit_test_setup_teardown(keys_of_retries, setup, teardown),
       cmocka_unit_test_setup_teardown(sold_goods_all_or_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(return_bounded_by_the_sale, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,7 @@
 #include "pos/till/cache.h"
 #include "pos/till/check.h"
 #include "pos/till/correction.h"
+#include "pos/till/money.h"
 #include "pos/till/sale.h"
 #include "pos/till/till.h"
 #include "tests/support/fn_fixture.h"
@@ -379,7 +380,12 @@ static void test_local_refusals(void **state)
   assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 15000, &d, NULL),
                    SALE_ERR_REFUSED);
   assert_string_equal(check_reason_name(d.reason), "price_above_max");
+  /* Any price but the catalogue's is the manager's decision (issue 18). */
+  assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 11900, &d, NULL),
+                   SALE_ERR_PRICE_NEEDS_MANAGER);
+  till_set_manager_present(f->till, true);
   assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 11900, &d, NULL), 0);
+  till_set_manager_present(f->till, false);
 
   /* Strict accounting: only accepted codes sell. */
   char ki[64];
@@ -401,10 +407,13 @@ static void test_returns(void **state)
   check_decision_t d;
   char code[200], ki[64];
   cache_code_t row;
+  char second[200];
   shoe_code(code, 10, false);
+  shoe_code(second, 12, false);
   ki_of(ki, 10);
   assert_int_equal(sale_open(f->till, 1, NULL), 0);
   assert_int_equal(add(f, code, &d), 0);
+  assert_int_equal(add(f, second, &d), 0);
   pay_all(f);
   /* A return of a code this store never sold is refused. */
   char other[200];
@@ -416,6 +425,8 @@ static void test_returns(void **state)
   assert_int_equal(d.planned, 3);
   uint32_t id;
   assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), 0);
+  /* Two pairs sold, two in this return: a third is refused (issue 18). */
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), SALE_ERR_RETURN_UNITS);
   sale_closed_t c = pay_all(f);
   assert_int_equal(c.operation, 2);
   assert_int_equal(cache_code_get(till_cache(f->till), ki, &row), 0);
@@ -432,6 +443,65 @@ static void test_returns(void **state)
   assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), SALE_ERR_WRONG_KIND);
   assert_int_equal(add(f, code, &d), 0);
   pay_all(f);
+}
+
+/* Issue 18's money attacks, each refused with its own reason. */
+static void test_money_rules(void **state)
+{
+  fixture_t *f = *state;
+  check_decision_t d;
+  char code[200], cheap[200];
+  sale_basket_t *b = malloc(sizeof *b);
+  assert_non_null(b);
+  assert_int_equal(sale_open(f->till, 1, NULL), 0);
+  /* A marked good at 1 kopeck on the cashier's word alone: refused. */
+  shoe_code(code, 40, false);
+  assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 1, &d, NULL),
+                   SALE_ERR_PRICE_NEEDS_MANAGER);
+  /* Weighed goods by the tonne, bread by the thousand: the ceilings. */
+  doc_quantity_t tonne = {1000000, 3}, thousand = {1000, 0}, kilo = {1500, 3};
+  assert_int_equal(sale_add_scan(f->till, g_apples + 1, 13, &tonne, 0, &d, NULL),
+                   SALE_ERR_QUANTITY_CEILING);
+  assert_int_equal(sale_add_scan(f->till, g_apples + 1, 13, &kilo, 0, &d, NULL), 0);
+  assert_int_equal(sale_add_scan(f->till, g_bread + 1, 13, &thousand, 0, &d, NULL),
+                   SALE_ERR_QUANTITY_CEILING);
+  /* Not even the manager sells above [till] price_max_rub. */
+  till_set_manager_present(f->till, true);
+  assert_int_equal(sale_add_scan(f->till, g_bread + 1, 13, NULL, 200000000, &d, NULL),
+                   SALE_ERR_PRICE_CEILING);
+  /* The manager may sell the pair cheaper: 3 000.00 instead of 4 990.00. */
+  assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 300000, &d, NULL), 0);
+  till_set_manager_present(f->till, false);
+  shoe_code(cheap, 41, false);
+  assert_int_equal(add(f, cheap, &d), 0);
+  pay_all(f);
+  /* The catalogue price rises; the refund stays what was paid. */
+  product(f, g_shoes, "Кроссовки «Бег»", 1099511627775, "footwear", false, false);
+  assert_int_equal(sale_open(f->till, 2, "Менеджер"), 0);
+  /* The hostile tester's refund of 10 995 116 277.75 for a 3 000.00 sale. */
+  assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 1099511627775, &d, NULL),
+                   SALE_ERR_REFUND_ABOVE_SALE);
+  assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 300001, &d, NULL),
+                   SALE_ERR_REFUND_ABOVE_SALE);
+  till_set_manager_present(f->till, true); /* no PIN lifts it */
+  assert_int_equal(sale_add_scan(f->till, code, strlen(code), NULL, 499000, &d, NULL),
+                   SALE_ERR_REFUND_ABOVE_SALE);
+  till_set_manager_present(f->till, false);
+  assert_int_equal(add(f, code, &d), 0);
+  assert_int_equal(sale_get(f->till, b), 0);
+  assert_int_equal(b->lines[0].price, 300000); /* the sold price, not the catalogue's */
+  assert_int_equal(b->total, 300000);
+  /* Two pairs were sold, one is in this return with its code: one without
+  ** a code may follow, a second may not. */
+  uint32_t id;
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), SALE_ERR_PRICE_CEILING);
+  product(f, g_shoes, "Кроссовки «Бег»", 499000, "footwear", false, false);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 499001, &id),
+                   SALE_ERR_REFUND_ABOVE_SALE);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), 0);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), SALE_ERR_RETURN_UNITS);
+  pay_all(f);
+  free(b);
 }
 
 /* The FN closed the receipt, then the process died before the cache and
@@ -604,6 +674,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_plain_and_weighed_sale, setup, teardown),
       cmocka_unit_test_setup_teardown(test_marked_sale_then_already_sold, setup, teardown),
       cmocka_unit_test_setup_teardown(test_local_refusals, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_money_rules, setup, teardown),
       cmocka_unit_test_setup_teardown(test_returns, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fraction_and_agent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_correction_forms, setup, teardown),
