@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 # ordinary build: KASSA_WERROR in CMakeLists.txt.
 WERROR ?= OFF
 
-.PHONY: all deps build test test-unit test-san demo fuzz bench crash chaos year lanes partition clean deb deb-test format-check
+.PHONY: all deps build test test-unit test-san demo demo-kkt fuzz bench crash chaos year lanes partition clean deb deb-test format-check
 
 all: build
 
@@ -50,6 +50,10 @@ deb-test: deb
 
 demo: build
 	$(BUILD)/kassa demo
+
+# The same store day through a Shtrih-M register (kassa-kkt-emu, issue 22).
+demo-kkt: build
+	$(BUILD)/kassa demo --kkt
 
 # Long fuzzing: every target for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=3600).
 fuzz: deps

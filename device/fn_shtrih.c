@@ -26,6 +26,9 @@ typedef struct shtrih_fn {
   /* The receipt kassa is building: the register opens it with the first
   ** line and learns the tax system at the close. */
   uint8_t operation, tax_system;
+  /* Its lines as sent (a correction sends them again after FF35h). */
+  doc_item_t *lines; /* DOC_MAX_ITEMS */
+  size_t line_count;
   /* The code FF61h checked last: FF69h decides on it alone. */
   char last_km[DOC_MAX_KM + 1];
   char last_ru[320], last_en[320];
@@ -201,17 +204,18 @@ static int document_time(shtrih_fn_t *s, uint32_t number, uint32_t *time)
   return 0;
 }
 
-/* A two-step FN document: "begin" then "make", answering shift, FD, FP. */
-static int two_step(shtrih_fn_t *s, uint16_t begin, uint16_t make, bool state_report,
+typedef int (*fd_decoder_t)(shtrih_answer_t *a, shtrih_fd_answer_t *out);
+
+/* A two-step FN document: "begin" then "make", whose answer `decode`
+** reads (shift, FD, FP as the command has them). */
+static int two_step(shtrih_fn_t *s, uint16_t begin, uint16_t make, fd_decoder_t decode,
                     fn_doc_result_t *out)
 {
   shtrih_answer_t a;
   shtrih_fd_answer_t d;
   int rc = simple(s, begin, &a);
   if (rc == 0) rc = simple(s, make, &a);
-  if (rc == 0 &&
-      (state_report ? shtrih_decode_state_report(&a, &d) : shtrih_decode_shift_fd(&a, &d)) != 0)
-    rc = malformed(s);
+  if (rc == 0 && decode(&a, &d) != 0) rc = malformed(s);
   if (rc) return rc;
   uint32_t time = 0;
   if (out && (rc = document_time(s, d.number, &time)) != 0) return rc;
@@ -228,18 +232,21 @@ static int two_step(shtrih_fn_t *s, uint16_t begin, uint16_t make, bool state_re
 static int sh_shift_open(void *self, const char *cashier, fn_doc_result_t *out)
 {
   (void)cashier; /* 1021 goes by FF0C between the two steps: not yet (HARDWARE.md) */
-  return two_step(self, SHTRIH_CMD_FN_BEGIN_OPEN_SHIFT, SHTRIH_CMD_FN_OPEN_SHIFT, false, out);
+  return two_step(self, SHTRIH_CMD_FN_BEGIN_OPEN_SHIFT, SHTRIH_CMD_FN_OPEN_SHIFT,
+                  shtrih_decode_shift_fd, out);
 }
 
 static int sh_shift_close(void *self, const char *cashier, fn_doc_result_t *out)
 {
   (void)cashier;
-  return two_step(self, SHTRIH_CMD_FN_BEGIN_CLOSE_SHIFT, SHTRIH_CMD_FN_CLOSE_SHIFT, false, out);
+  return two_step(self, SHTRIH_CMD_FN_BEGIN_CLOSE_SHIFT, SHTRIH_CMD_FN_CLOSE_SHIFT,
+                  shtrih_decode_shift_fd, out);
 }
 
 static int sh_state_report(void *self, fn_doc_result_t *out)
 {
-  int rc = two_step(self, SHTRIH_CMD_FN_BEGIN_STATE_REPORT, SHTRIH_CMD_FN_STATE_REPORT, true, out);
+  int rc = two_step(self, SHTRIH_CMD_FN_BEGIN_STATE_REPORT, SHTRIH_CMD_FN_STATE_REPORT,
+                    shtrih_decode_state_report, out);
   if (rc == 0 && out) out->shift_number = 0;
   return rc;
 }
@@ -249,7 +256,7 @@ static int sh_receipt_cancel(void *self)
   shtrih_fn_t *s = self;
   shtrih_answer_t a;
   int rc = simple(s, SHTRIH_CMD_FN_CANCEL_DOCUMENT, &a);
-  if (rc == 0) s->operation = 0;
+  if (rc == 0) s->operation = 0, s->line_count = 0;
   return rc;
 }
 
@@ -318,16 +325,64 @@ static unsigned sh_capabilities(void *self)
   return FN_CAP_DEVICE_DELIVERS;
 }
 
+/*
+** The X-report's totals, from the FN's own archive (what the register's
+** FN signed, read back with FF0Ah/FF3Ah/FF3Bh), as the emulator counts
+** them: the shift's are its receipts since the shift-open document; since
+** registration, every receipt in the archive (a Z's 1157 would be shorter,
+** but its 1133 carries no payment forms of the corrections). The
+** register's money registers (1Ah) hold sums too, but by its own
+** departments and tax rows, not by 1054 and 1199 as doc_totals_t counts.
+*/
+static int sh_totals(void *self, bool shift, doc_totals_t *out)
+{
+  shtrih_fn_t *s = self;
+  shtrih_fn_status_t f;
+  doc_header_t h;
+  doc_summary_t sum;
+  uint64_t total = 0;
+  uint8_t sign[6];
+  memset(out, 0, sizeof *out);
+  int rc = read_fn_status(s, &f);
+  if (rc || (shift && !f.shift_open)) return rc;
+  fn_document_t *doc = malloc(sizeof *doc);
+  doc_receipt_t *r = malloc(sizeof *r);
+  if (!doc || !r) rc = FN_ERR_NO_MEMORY;
+  for (uint32_t n = f.last_document; rc == 0 && n >= 1; n--) {
+    if ((rc = sh_document_get(s, n, doc)) != 0) break;
+    if (doc_summarize(doc->data, doc->len, &sum) != 0) {
+      rc = malformed(s);
+    } else if (sum.type == 3 || sum.type == 31) {
+      if (doc_parse_receipt(doc->data, doc->len, &h, r, &total, sign) != 0)
+        rc = malformed(s);
+      else
+        doc_totals_add(out, sum.type == 31, r, total);
+    } else if (shift && sum.type == 2) {
+      break; /* the shift's first document */
+    }
+  }
+  free(doc);
+  free(r);
+  if (rc) memset(out, 0, sizeof *out);
+  return rc;
+}
+
+/* The five payment forms: FF45h's sums 1, 2, 14, 15 and 16. */
+static int sh_receipt_close_paid(void *self, const fn_payments_t *p, const fn_correction_t *c,
+                                 fn_doc_result_t *out);
+
+/* FN close (6): FF3Dh begins it, FF3Eh makes it (FD, FP). */
+static int sh_fn_close(void *self, fn_doc_result_t *out)
+{
+  return two_step(self, SHTRIH_CMD_FN_BEGIN_CLOSE_FN, SHTRIH_CMD_FN_CLOSE_FN, shtrih_decode_fd_sign,
+                  out);
+}
+
 /* ---- Not done yet: FN_ERR_UNKNOWN_COMMAND, never a made-up success. ---- */
 
 static int sh_register(void *self, const fn_registration_t *r, bool re, fn_doc_result_t *out)
 {
   (void)self, (void)r, (void)re, (void)out;
-  return FN_ERR_UNKNOWN_COMMAND;
-}
-static int sh_fn_close(void *self, fn_doc_result_t *out)
-{
-  (void)self, (void)out;
   return FN_ERR_UNKNOWN_COMMAND;
 }
 /* The register opens a receipt with its first line (FF46h): begin only
@@ -341,20 +396,73 @@ static int sh_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, c
   if (rc) return rc;
   if (!st.shift_open || st.receipt_open || s->operation) return FN_ERR_STATE;
   s->operation = operation;
+  s->line_count = 0;
   s->tax_system = tax_system;
   return 0;
 }
 
-/* A line: FF46h with the line's own requisites, FF4Dh for its 2108. */
-static int sh_receipt_add(void *self, const doc_item_t *item)
+/*
+** The requisites of a line FF46h has no field for, as the TLVs FF4Dh binds
+** to the operation just sent, into buf: 2108 (the measure), the agent's
+** 1222/1223/1224/1226 (doc_item_extras_put, the codec the documents use),
+** and 1260 {1262, 1263, 1264, 1265} (the industry requisite the OISM's
+** answer gives a marked line). Texts go as they are (ASCII in practice).
+** 0, or FN_ERR_VALUE when they do not fit.
+*/
+static int line_tlvs(const doc_item_t *item, uint8_t *buf, size_t cap, size_t *len)
 {
-  shtrih_fn_t *s = self;
+  tlv_writer_t w;
+  size_t extras = 0;
+  *len = 0;
+  if (doc_item_extras_put(item, buf, cap, &extras) != 0) return FN_ERR_VALUE;
+  tlv_writer_init(&w, buf + extras, cap - extras);
+  int rc = item->measure ? tlv_put_byte(&w, 2108, item->measure) : 0;
+  if (rc == 0 && item->has_industry) {
+    const doc_industry_t *in = &item->industry;
+    rc = tlv_begin_stlv(&w, 1260);
+    if (rc == 0) rc = tlv_put_string(&w, 1262, in->authority, strlen(in->authority));
+    if (rc == 0) rc = tlv_put_string(&w, 1263, in->date, strlen(in->date));
+    if (rc == 0) rc = tlv_put_string(&w, 1264, in->number, strlen(in->number));
+    if (rc == 0) rc = tlv_put_string(&w, 1265, in->value, strlen(in->value));
+    if (rc == 0) rc = tlv_end_stlv(&w);
+  }
+  if (rc != 0) return FN_ERR_VALUE;
+  *len = extras + tlv_writer_length(&w);
+  return 0;
+}
+
+/* FF4Dh, one top-level TLV of list[0..len) a call (a v1 message holds
+** 255 bytes; a line's TLVs together may not). */
+static int send_line_tlvs(shtrih_fn_t *s, const uint8_t *list, size_t len)
+{
+  tlv_reader_t rd;
+  tlv_item_t x;
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  int rc = 0;
+  tlv_reader_init(&rd, list, len);
+  while (rc == 0 && !tlv_reader_done(&rd)) {
+    if (tlv_reader_next(&rd, &x) != 0) return FN_ERR_VALUE;
+    shtrih_request(&m, SHTRIH_CMD_FN_OPERATION_TLV, s->password);
+    shtrih_msg_bytes(&m, list + x.offset, TLV_HEADER_SIZE + (size_t)x.length);
+    if (m.overflow) return FN_ERR_TLV_SIZE;
+    rc = call(s, &m, &a, 0);
+  }
+  return rc;
+}
+
+/* A line to the register: FF67h for its code, FF46h, FF4Dh for the rest. */
+static int send_line(shtrih_fn_t *s, const doc_item_t *item)
+{
   shtrih_operation_t op = {0};
   shtrih_msg_t m;
   shtrih_answer_t a;
-  if (!s->operation) return FN_ERR_STATE;
-  if (item->agent.sign || item->has_industry || item->fraction_denominator)
-    return FN_ERR_UNKNOWN_COMMAND; /* agents, 1260, 1291: not yet */
+  static uint8_t tlvs[2048]; /* one thread uses a backend at a time */
+  size_t tlvs_len = 0;
+  if (item->fraction_denominator)
+    return FN_ERR_UNKNOWN_COMMAND; /* 1291 needs FF61h's TLV list: not yet */
+  int rc = line_tlvs(item, tlvs, sizeof tlvs, &tlvs_len);
+  if (rc) return rc;
   op.operation = s->operation;
   op.quantity_millionths = item->quantity.mantissa;
   for (uint8_t k = item->quantity.scale; k < 6; k++) op.quantity_millionths *= 10;
@@ -366,7 +474,6 @@ static int sh_receipt_add(void *self, const doc_item_t *item)
   op.subject = item->subject;
   snprintf(op.name, sizeof op.name, "%s", item->name);
   if (item->quantity.scale > 6 || op.tax == 0) return FN_ERR_VALUE;
-  int rc = 0;
   if (item->marked) { /* FF67h: the code this line sells, then the line */
     shtrih_request(&m, SHTRIH_CMD_FN_KM_BIND, s->password);
     shtrih_msg_le(&m, item->km_len, 1);
@@ -377,17 +484,75 @@ static int sh_receipt_add(void *self, const doc_item_t *item)
   shtrih_encode_operation(&m, s->password, &op);
   if (m.overflow) return FN_ERR_VALUE; /* a name with no CP1251 form */
   rc = call(s, &m, &a, 0);
-  if (rc == 0 && item->measure) {
-    const uint8_t tlv[5] = {0x3C, 0x08, 0x01, 0x00, item->measure}; /* 2108 */
-    shtrih_request(&m, SHTRIH_CMD_FN_OPERATION_TLV, s->password);
-    shtrih_msg_bytes(&m, tlv, sizeof tlv);
-    rc = call(s, &m, &a, 0);
-  }
+  if (rc == 0 && tlvs_len) rc = send_line_tlvs(s, tlvs, tlvs_len);
   return rc;
+}
+
+/* A line: sent at once (the register refuses a bad one now, not at the
+** close), and kept for a correction's second sending. */
+static int sh_receipt_add(void *self, const doc_item_t *item)
+{
+  shtrih_fn_t *s = self;
+  if (!s->operation) return FN_ERR_STATE;
+  if (s->line_count == DOC_MAX_ITEMS) return FN_ERR_TLV_SIZE;
+  if (!s->lines && !(s->lines = calloc(DOC_MAX_ITEMS, sizeof *s->lines))) return FN_ERR_NO_MEMORY;
+  int rc = send_line(s, item);
+  if (rc == 0) s->lines[s->line_count++] = *item;
+  return rc;
+}
+
+/*
+** A correction (FFD 1.2): the register must know before the lines, and
+** fn.h says so only at the close. So: FF08h drops the receipt built so
+** far, FF35h begins a correction, the lines go again, and FF0Ch carries
+** 1173 and 1174 {1178, 1179} (fr_drv_ng issues 150 and 216 describe this
+** order); FF45h then closes it.
+*/
+static int begin_correction(shtrih_fn_t *s, const fn_correction_t *c)
+{
+  shtrih_answer_t a;
+  shtrih_msg_t m;
+  uint8_t buf[128];
+  tlv_writer_t w;
+  int rc = simple(s, SHTRIH_CMD_FN_CANCEL_DOCUMENT, &a);
+  if (rc == 0) rc = simple(s, SHTRIH_CMD_FN_BEGIN_CORRECTION, &a);
+  for (size_t i = 0; rc == 0 && i < s->line_count; i++) rc = send_line(s, &s->lines[i]);
+  if (rc) return rc;
+  tlv_writer_init(&w, buf, sizeof buf);
+  if (tlv_put_byte(&w, 1173, c->type) != 0 || tlv_begin_stlv(&w, 1174) != 0 ||
+      tlv_put_unixtime(&w, 1178, c->date) != 0 ||
+      tlv_put_string(&w, 1179, c->order_number, strlen(c->order_number)) != 0 ||
+      tlv_end_stlv(&w) != 0)
+    return FN_ERR_VALUE;
+  shtrih_request(&m, SHTRIH_CMD_FN_SEND_TLV, s->password);
+  shtrih_msg_bytes(&m, buf, tlv_writer_length(&w));
+  return call(s, &m, &a, 0);
 }
 
 static int sh_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool correction,
                             fn_doc_result_t *out)
+{
+  fn_payments_t pay = {.cash = cash, .cashless = cashless};
+  shtrih_fn_t *s = self;
+  fn_correction_t own = {.type = 0, .date = 0};
+  if (correction) { /* self-made, dated today (the FN's clock) */
+    shtrih_fn_status_t f;
+    int rc = read_fn_status(s, &f);
+    if (rc) return rc;
+    own.date = f.time - f.time % 86400;
+  }
+  return sh_receipt_close_paid(self, &pay, correction ? &own : NULL, out);
+}
+
+static int sh_correction_close(void *self, uint64_t cash, uint64_t cashless,
+                               const fn_correction_t *c, fn_doc_result_t *out)
+{
+  fn_payments_t pay = {.cash = cash, .cashless = cashless};
+  return sh_receipt_close_paid(self, &pay, c, out);
+}
+
+static int sh_receipt_close_paid(void *self, const fn_payments_t *pay, const fn_correction_t *cor,
+                                 fn_doc_result_t *out)
 {
   shtrih_fn_t *s = self;
   shtrih_close_t c = {0};
@@ -396,16 +561,22 @@ static int sh_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool c
   shtrih_shift_params_t p;
   uint64_t change = 0;
   uint32_t number = 0, sign = 0;
-  if (correction) return FN_ERR_UNKNOWN_COMMAND; /* FF35h/FF36h: not yet */
+  if (pay->buyer_contact[0]) return FN_ERR_UNKNOWN_COMMAND; /* 1008: not yet (HARDWARE.md) */
   if (!s->operation) return FN_ERR_STATE;
-  c.payments[0] = cash;
-  c.payments[1] = cashless;
+  int rc = cor ? begin_correction(s, cor) : 0;
+  if (rc) return rc;
+  c.payments[0] = pay->cash;
+  c.payments[1] = pay->cashless;
+  c.payments[13] = pay->prepaid; /* 1215 */
+  c.payments[14] = pay->credit;  /* 1216 */
+  c.payments[15] = pay->other;   /* 1217 */
   c.tax_system = s->tax_system;
   shtrih_encode_close(&m, s->password, &c);
-  int rc = call(s, &m, &a, 0);
+  rc = call(s, &m, &a, 0);
   if (rc == 0 && shtrih_decode_close_answer(&a, &change, &number, &sign) != 0) rc = malformed(s);
   if (rc) return rc;
   s->operation = 0;
+  s->line_count = 0;
   /* The receipt's time and its number in the shift, as the FN has them. */
   uint32_t time = 0;
   if (out && (rc = document_time(s, number, &time)) != 0) return rc;
@@ -501,6 +672,7 @@ static void sh_destroy(void *self)
   shtrih_fn_t *s = self;
   if (!s) return;
   shtrih_link_close(s->link);
+  free(s->lines);
   free(s);
 }
 
@@ -527,6 +699,9 @@ static const fn_backend_t shtrih_backend = {
     .key_update = sh_key_update,
     .destroy = sh_destroy,
     .capabilities = sh_capabilities,
+    .totals = sh_totals,
+    .receipt_close_paid = sh_receipt_close_paid,
+    .correction_close = sh_correction_close,
 };
 
 int fn_shtrih_backend_spec(const char *backend, char *spec, size_t spec_size)

@@ -21,7 +21,15 @@
 **   X report     FF37+FF38 (the settlement-state report)
 **   documents    FF0A (type, ticket) + FF3A/FF3B (the TLV) for
 **                fn_document_get and fn_document_next_unsent
-**   receipt      FF08 cancels an open one
+**   receipt      FF46 per line (operation 1..4, so returns too; tax rows
+**                incl. 11/12 for 22 %), FF4D for a line's 2108, agent and
+**                1260, FF67 for its code, FF45 close with cash,
+**                cashless, 1215, 1216, 1217; FF08 cancels an open one;
+**                a correction: FF08, FF35, the lines again, FF0C 1173/1174
+**   marking      FF61 check, FF69 accept/decline, FF70 status
+**   totals       fn_totals from the FN's archive (receipts since the
+**                shift opened; since registration, all of them)
+**   FN close     FF3D+FF3E
 ** The register delivers to the OFD itself (FN_CAP_DEVICE_DELIVERS): its
 ** documents are not kassa's to send, its notifications neither.
 */

@@ -43,6 +43,9 @@ struct kkt_emu {
   /* The receipt being built (FF46 lines, FF4D requisites), kept in the
   ** register until FF45 hands it to the FN whole or FF08 drops it. */
   uint8_t receipt_operation; /* 0: none open */
+  /* FF35h began a correction receipt; FF0Ch gave its 1173/1174. */
+  bool correction, correction_told;
+  fn_correction_t correction_data;
   size_t line_count;
   doc_item_t *lines; /* DOC_MAX_ITEMS */
   /* Marking: the code FF61 checked last (FF69 decides on it), the planned
@@ -252,6 +255,25 @@ static uint8_t h_close_shift(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   return h_shift(e, a, false);
 }
 
+static uint8_t h_begin_close_fn(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  return h_begin(e, r, a, SHTRIH_CMD_FN_CLOSE_FN);
+}
+
+/* FF3E: the FN's fiscal mode closed (6): FD, FP. */
+static uint8_t h_close_fn(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  (void)r;
+  if (e->begun != SHTRIH_CMD_FN_CLOSE_FN) return fn_code(FN_ERR_STATE);
+  e->begun = 0;
+  fn_doc_result_t d;
+  int rc = fn_close_archive(e->fn, &d);
+  if (rc) return fn_code(rc);
+  put_le(a, d.number, 4);
+  put_le(a, d.fiscal_sign, 4);
+  return 0;
+}
+
 static uint8_t h_state_report(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
   (void)r;
@@ -278,6 +300,7 @@ static uint8_t h_cancel_document(kkt_emu_t *e, const request_t *r, emu_answer_t 
   e->receipt_operation = 0;
   e->line_count = 0;
   e->bound_km_len = 0;
+  e->correction = e->correction_told = false;
   fn_status_t st;
   int rc = fn_status(e->fn, &st);
   if (rc == 0 && st.receipt_open) rc = fn_receipt_cancel(e->fn);
@@ -493,19 +516,63 @@ static uint8_t h_operation(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   return 0;
 }
 
-/* FF4D: a requisite of the last line (2108, the measure, is the one taken). */
+/* A text requisite into out (size bytes with its NUL): 0, or -1. */
+static int get_text(const tlv_item_t *x, char *out, size_t size)
+{
+  size_t n = 0;
+  return tlv_get_string(x, out, size, &n) == 0 ? 0 : -1;
+}
+
+/* 1260 {1262, 1263, 1264, 1265} into in: 0, or -1 for a malformed one. */
+static int read_industry(const tlv_item_t *x, doc_industry_t *in)
+{
+  tlv_reader_t sub;
+  tlv_item_t y;
+  int rc = tlv_reader_enter(x, &sub) == 0 ? 0 : -1;
+  memset(in, 0, sizeof *in);
+  while (rc == 0 && !tlv_reader_done(&sub)) {
+    if (tlv_reader_next(&sub, &y) != 0) return -1;
+    if (y.tag == 1262) rc = get_text(&y, in->authority, sizeof in->authority);
+    if (y.tag == 1263) rc = get_text(&y, in->date, sizeof in->date);
+    if (y.tag == 1264) rc = get_text(&y, in->number, sizeof in->number);
+    if (y.tag == 1265) rc = get_text(&y, in->value, sizeof in->value);
+  }
+  return rc == 0 && in->authority[0] && in->date[0] && in->number[0] && in->value[0] ? 0 : -1;
+}
+
+/* FF4D: requisites of the last line: 2108 (the measure), 1260 (industry),
+** the agent's 1222/1223/1224/1226; anything else is FN_ERR_VALUE. */
 static uint8_t h_operation_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
   (void)a;
   if (e->line_count == 0) return fn_code(FN_ERR_STATE);
+  doc_item_t *line = &e->lines[e->line_count - 1];
   tlv_reader_t rd;
   tlv_item_t item;
   uint8_t v;
   tlv_reader_init(&rd, r->p, r->len);
   while (!tlv_reader_done(&rd)) {
     if (tlv_reader_next(&rd, &item) != 0) return fn_code(FN_ERR_VALUE);
-    if (item.tag != 2108 || tlv_get_byte(&item, &v) != 0) return fn_code(FN_ERR_VALUE);
-    e->lines[e->line_count - 1].measure = v;
+    const uint8_t *raw = r->p + item.offset;
+    size_t raw_len = TLV_HEADER_SIZE + (size_t)item.length;
+    switch (item.tag) {
+    case 2108:
+      if (tlv_get_byte(&item, &v) != 0) return fn_code(FN_ERR_VALUE);
+      line->measure = v;
+      break;
+    case 1260:
+      if (read_industry(&item, &line->industry) != 0) return fn_code(FN_ERR_VALUE);
+      line->has_industry = true;
+      break;
+    case 1222:
+    case 1223:
+    case 1224:
+    case 1226:
+      if (doc_item_extras_get(raw, raw_len, line) != 0) return fn_code(FN_ERR_VALUE);
+      break;
+    default:
+      return fn_code(FN_ERR_VALUE);
+    }
   }
   return 0;
 }
@@ -514,6 +581,47 @@ static void drop_receipt(kkt_emu_t *e)
 {
   e->receipt_operation = 0;
   e->line_count = 0;
+  e->correction = e->correction_told = false;
+}
+
+/* FF35: the next receipt is a correction (before its first line). */
+static uint8_t h_begin_correction(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  (void)r, (void)a;
+  fn_status_t st;
+  int rc = fn_status(e->fn, &st);
+  if (rc) return fn_code(rc);
+  if (!st.shift_open || e->receipt_operation || st.receipt_open) return fn_code(FN_ERR_STATE);
+  e->correction = true;
+  e->correction_told = false;
+  memset(&e->correction_data, 0, sizeof e->correction_data);
+  return 0;
+}
+
+/* FF0C: requisites of the document being built. A correction's 1173 and
+** 1174 {1178, 1179} are the ones taken; anything else is FN_ERR_VALUE. */
+static uint8_t h_send_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  (void)a;
+  if (!e->correction) return fn_code(FN_ERR_STATE);
+  fn_correction_t *c = &e->correction_data;
+  tlv_reader_t rd, sub;
+  tlv_item_t x, y;
+  tlv_reader_init(&rd, r->p, r->len);
+  while (!tlv_reader_done(&rd)) {
+    if (tlv_reader_next(&rd, &x) != 0) return fn_code(FN_ERR_VALUE);
+    if (x.tag == 1173 && tlv_get_byte(&x, &c->type) == 0) continue;
+    if (x.tag != 1174 || tlv_reader_enter(&x, &sub) != 0) return fn_code(FN_ERR_VALUE);
+    while (!tlv_reader_done(&sub)) {
+      if (tlv_reader_next(&sub, &y) != 0) return fn_code(FN_ERR_VALUE);
+      int bad = y.tag == 1178   ? tlv_get_unixtime(&y, &c->date)
+                : y.tag == 1179 ? get_text(&y, c->order_number, sizeof c->order_number)
+                                : -1;
+      if (bad) return fn_code(FN_ERR_VALUE);
+    }
+    e->correction_told = true;
+  }
+  return 0;
 }
 
 /* FF45: the receipt to the FN in one go: begin, every line, close. */
@@ -522,17 +630,26 @@ static uint8_t h_close_receipt(kkt_emu_t *e, const request_t *r, emu_answer_t *a
   shtrih_close_t c;
   fn_doc_result_t d;
   if (shtrih_decode_close(r->p, r->len, &c) != 0) return SHTRIH_E_FN_UNKNOWN_COMMAND;
-  if (!e->receipt_operation) return fn_code(FN_ERR_STATE);
-  for (size_t i = 2; i < 16; i++)
-    if (c.payments[i]) return fn_code(FN_ERR_VALUE); /* cash and cashless only, here */
-  uint64_t due = 0, paid = c.payments[0] + c.payments[1];
+  if (!e->receipt_operation || (e->correction && !e->correction_told)) return fn_code(FN_ERR_STATE);
+  /* Sums 1 (1031), 2 (1081), 14 (1215), 15 (1216), 16 (1217); the
+  ** register's own payment types 3..13 have no FFD form here. */
+  for (size_t i = 2; i < 13; i++)
+    if (c.payments[i]) return fn_code(FN_ERR_VALUE);
+  uint64_t due = 0,
+           paid = c.payments[0] + c.payments[1] + c.payments[13] + c.payments[14] + c.payments[15];
   for (size_t i = 0; i < e->line_count; i++) due += e->lines[i].total;
   if (paid < due) return SHTRIH_E_PAYMENT_SHORT;
   uint64_t change = paid - due, cash = c.payments[0] - (change <= c.payments[0] ? change : 0);
   if (change > c.payments[0]) return fn_code(FN_ERR_VALUE); /* change only from cash */
   int rc = fn_receipt_begin(e->fn, e->receipt_operation, c.tax_system, NULL);
   for (size_t i = 0; rc == 0 && i < e->line_count; i++) rc = fn_receipt_add(e->fn, &e->lines[i]);
-  if (rc == 0) rc = fn_receipt_close(e->fn, cash, c.payments[1], false, &d);
+  fn_payments_t pay = {.cash = cash,
+                       .cashless = c.payments[1],
+                       .prepaid = c.payments[13],
+                       .credit = c.payments[14],
+                       .other = c.payments[15]};
+  if (rc == 0)
+    rc = fn_receipt_close_paid(e->fn, &pay, e->correction ? &e->correction_data : NULL, &d);
   if (rc) {
     fn_status_t st;
     if (fn_status(e->fn, &st) == 0 && st.receipt_open) (void)fn_receipt_cancel(e->fn);
@@ -560,9 +677,13 @@ static const command_t commands[] = {
     {SHTRIH_CMD_FN_CANCEL_DOCUMENT, true, 0, h_cancel_document},
     {SHTRIH_CMD_FN_FIND_DOCUMENT, true, 4, h_find_document},
     {SHTRIH_CMD_FN_OPEN_SHIFT, true, 0, h_open_shift},
+    {SHTRIH_CMD_FN_SEND_TLV, true, 1, h_send_tlv},
+    {SHTRIH_CMD_FN_BEGIN_CORRECTION, true, 0, h_begin_correction},
     {SHTRIH_CMD_FN_BEGIN_STATE_REPORT, true, 0, h_begin_report},
     {SHTRIH_CMD_FN_STATE_REPORT, true, 0, h_state_report},
     {SHTRIH_CMD_FN_EXCHANGE_STATUS, true, 0, h_exchange_status},
+    {SHTRIH_CMD_FN_BEGIN_CLOSE_FN, true, 0, h_begin_close_fn},
+    {SHTRIH_CMD_FN_CLOSE_FN, true, 0, h_close_fn},
     {SHTRIH_CMD_FN_DOCUMENT_TLV, true, 4, h_document_tlv},
     {SHTRIH_CMD_FN_READ_TLV, true, 0, h_read_tlv},
     {SHTRIH_CMD_FN_UNSENT_COUNT, true, 0, h_unsent_count},

@@ -236,6 +236,15 @@ int shtrih_decode_shift_fd(shtrih_answer_t *a, shtrih_fd_answer_t *out)
   return finish(a);
 }
 
+int shtrih_decode_fd_sign(shtrih_answer_t *a, shtrih_fd_answer_t *out)
+{
+  memset(out, 0, sizeof *out);
+  if (a->error) return -1;
+  out->number = (uint32_t)shtrih_get_le(a, 4);
+  out->fiscal_sign = (uint32_t)shtrih_get_le(a, 4);
+  return finish(a);
+}
+
 int shtrih_decode_state_report(shtrih_answer_t *a, shtrih_fd_answer_t *out)
 {
   uint8_t d[5] = {0};
@@ -308,7 +317,13 @@ int shtrih_utf8_to_cp1251(const char *text, uint8_t *out, size_t out_size, size_
   return r == (size_t)-1 && why != E2BIG ? -1 : 0;
 }
 
-static const uint8_t vat_tax[][2] = {{1, 1}, {2, 2}, {5, 3}, {6, 4}, {3, 5}, {4, 6}};
+/* 1199 value -> the register's table 6 row. Rows 1..6 are the vendor's
+** default table; 11 (VAT 22 %) and 12 (22/122) are the rows the vendor's
+** 2026 firmware adds (fr_drv_ng issue 328: "ндс 22% и ндс 22/122
+** отдельными строками в таблице 6: 11 и 12"), used as sent only when the
+** register's table 17 field 71 is 2 (HARDWARE.md's checklist). */
+static const uint8_t vat_tax[][2] = {{1, 1}, {2, 2}, {5, 3},   {6, 4},
+                                     {3, 5}, {4, 6}, {11, 11}, {12, 12}};
 
 uint8_t shtrih_tax_of_vat(uint8_t vat)
 {

@@ -37,13 +37,17 @@ enum {
   SHTRIH_CMD_FN_REGISTRATION = 0xFF09,
   SHTRIH_CMD_FN_FIND_DOCUMENT = 0xFF0A,
   SHTRIH_CMD_FN_OPEN_SHIFT = 0xFF0B,
+  SHTRIH_CMD_FN_SEND_TLV = 0xFF0C,
   SHTRIH_CMD_FN_BUFFER_STATUS = 0xFF30,
   SHTRIH_CMD_FN_READ_BLOCK = 0xFF31,
+  SHTRIH_CMD_FN_BEGIN_CORRECTION = 0xFF35,
   SHTRIH_CMD_FN_BEGIN_STATE_REPORT = 0xFF37,
   SHTRIH_CMD_FN_STATE_REPORT = 0xFF38,
   SHTRIH_CMD_FN_EXCHANGE_STATUS = 0xFF39,
   SHTRIH_CMD_FN_DOCUMENT_TLV = 0xFF3A,
   SHTRIH_CMD_FN_READ_TLV = 0xFF3B,
+  SHTRIH_CMD_FN_BEGIN_CLOSE_FN = 0xFF3D,
+  SHTRIH_CMD_FN_CLOSE_FN = 0xFF3E,
   SHTRIH_CMD_FN_UNSENT_COUNT = 0xFF3F,
   SHTRIH_CMD_FN_SHIFT_PARAMS = 0xFF40,
   SHTRIH_CMD_FN_BEGIN_OPEN_SHIFT = 0xFF41,
@@ -186,6 +190,8 @@ typedef struct shtrih_fd_answer {
 } shtrih_fd_answer_t;
 int shtrih_decode_shift_fd(shtrih_answer_t *a, shtrih_fd_answer_t *out);
 int shtrih_decode_state_report(shtrih_answer_t *a, shtrih_fd_answer_t *out);
+/* FF3Eh (close the FN's fiscal mode), FF06h, FF34h: FD (4), FP (4). */
+int shtrih_decode_fd_sign(shtrih_answer_t *a, shtrih_fd_answer_t *out);
 
 /* FF0Ah: a document found by number: its type, whether the OFD's ticket
 ** came, its date, number, fiscal sign and the rest as the type lays out. */
@@ -230,8 +236,8 @@ int shtrih_decode_operation(const uint8_t *p, size_t len, shtrih_operation_t *ou
 /*
 ** The register's tax byte for a 1199 value and back. The vendor's default
 ** tax table: 1 VAT 20 %, 2 VAT 10 %, 3 VAT 0 %, 4 no VAT, 5 20/120, 6
-** 10/110 (a register whose table 6 was changed differs: HARDWARE.md). 0
-** for a value without a row.
+** 10/110, and the 2026 rows 11 VAT 22 %, 12 22/122 (a register whose
+** table 6 was changed differs: HARDWARE.md). 0 for a value without a row.
 */
 uint8_t shtrih_tax_of_vat(uint8_t vat);
 uint8_t shtrih_vat_of_tax(uint8_t tax);

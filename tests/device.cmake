@@ -32,3 +32,11 @@ if(TARGET kassa-operator)
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(device_operator PROPERTIES TIMEOUT 180)
 endif()
+# `kassa demo --kkt`: the store day through kassa-kkt-emu, every step must behave.
+if(TARGET kassa-operator)
+  add_test(NAME cli_demo_kkt COMMAND $<TARGET_FILE:kassa> demo --kkt
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(cli_demo_kkt PROPERTIES
+                       ENVIRONMENT "KASSA_OPERATOR=$<TARGET_FILE:kassa-operator>;KASSA_KKT_EMU=$<TARGET_FILE:kassa-kkt-emu>"
+                       TIMEOUT 240)
+endif()

@@ -4,6 +4,7 @@
 **
 **   kassa-kkt-emu --port N [--fn-db PATH] [--fn-number NUMBER] [--password P]
 **                 [--ofd HOST:PORT] [--oism HOST:PORT] [--keys HOST:PORT]
+**                 [--clock-ahead SECONDS]
 **   kassa-kkt-emu --pty    [--fn-db PATH] ...
 **
 ** With --ofd and --oism the register has its own links, as a real one
@@ -19,7 +20,10 @@
 ** not exist; default ./kkt-emu-fn.db). Prints "listening on PORT" (or
 ** "pty PATH") on stdout once it can be reached, then serves one connection
 ** at a time, as a register does. The FN's clock is the system's, or
-** KASSA_FAKE_NOW (fn_emu.h). Exit 0 at once on SIGTERM/SIGINT (a
+** KASSA_FAKE_NOW (fn_emu.h), moved --clock-ahead seconds on (`kassa demo
+** --kkt` runs its day 15 days ahead). Each time it has loaded keys it
+** prints "keys N" on stdout, so whoever started it knows its FN can check
+** codes. Exit 0 at once on SIGTERM/SIGINT (a
 ** register switched off: see on_signal), 1 on a start-up failure with the
 ** reason on stderr, 2 on a usage error.
 */
@@ -70,8 +74,13 @@ static void deliver(void *user)
   /* Keys at once and then daily, as a register keeps its FN's keys fresh. */
   time_t now = time(NULL);
   if (l->keys && (l->keys_at == 0 || now - l->keys_at > 24 * 3600)) {
-    rc = ofd_keys_update(l->fn, l->keys, NULL);
-    if (rc == 0) l->keys_at = now;
+    size_t loaded = 0;
+    rc = ofd_keys_update(l->fn, l->keys, &loaded);
+    if (rc == 0) {
+      l->keys_at = now;
+      printf("keys %zu\n", loaded);
+      fflush(stdout);
+    }
   }
   if (l->ofd && rc == 0) rc = ofd_deliver_documents(l->fn, l->ofd, NULL, NULL, NULL);
   if (l->oism && rc == 0) rc = ofd_deliver_notifications(l->fn, l->oism, NULL, NULL, NULL);
@@ -114,10 +123,17 @@ static int open_link(const char *what, const char *endpoint, frame_profile_t pro
   return 0;
 }
 
+/* The FN's clock: the system's, `ahead` seconds on. */
+static uint32_t clock_ahead(void *user)
+{
+  return fn_emu_system_clock(NULL) + *(const uint32_t *)user;
+}
+
 static int usage(void)
 {
   fprintf(stderr, "usage: kassa-kkt-emu (--port N | --pty) [--fn-db PATH] [--fn-number NUMBER] "
-                  "[--password P] [--ofd HOST:PORT] [--oism HOST:PORT] [--keys HOST:PORT]\n");
+                  "[--password P] [--ofd HOST:PORT] [--oism HOST:PORT] [--keys HOST:PORT] "
+                  "[--clock-ahead SECONDS]\n");
   return 2;
 }
 
@@ -166,15 +182,21 @@ static int serve_tcp(kkt_emu_t *emu, long port)
 
 int main(int argc, char **argv)
 {
-  static const struct option options[] = {
-      {"port", required_argument, NULL, 'p'},     {"pty", no_argument, NULL, 't'},
-      {"fn-db", required_argument, NULL, 'f'},    {"fn-number", required_argument, NULL, 'n'},
-      {"password", required_argument, NULL, 'w'}, {"help", no_argument, NULL, 'h'},
-      {"ofd", required_argument, NULL, 'o'},      {"keys", required_argument, NULL, 'k'},
-      {"oism", required_argument, NULL, 'i'},     {NULL, 0, NULL, 0}};
+  static const struct option options[] = {{"port", required_argument, NULL, 'p'},
+                                          {"pty", no_argument, NULL, 't'},
+                                          {"fn-db", required_argument, NULL, 'f'},
+                                          {"fn-number", required_argument, NULL, 'n'},
+                                          {"password", required_argument, NULL, 'w'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {"ofd", required_argument, NULL, 'o'},
+                                          {"keys", required_argument, NULL, 'k'},
+                                          {"oism", required_argument, NULL, 'i'},
+                                          {"clock-ahead", required_argument, NULL, 'a'},
+                                          {NULL, 0, NULL, 0}};
   const char *db = "kkt-emu-fn.db", *number = "9999078900012345", *ofd = NULL, *oism = NULL,
              *keys = NULL;
   long port = -1, password = 30;
+  static uint32_t ahead = 0;
   int opt, use_pty = 0;
   while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
     char *end = NULL;
@@ -201,6 +223,12 @@ int main(int argc, char **argv)
     case 'k':
       keys = optarg;
       break;
+    case 'a': {
+      long v = strtol(optarg, &end, 10);
+      if (*end || v < 0 || v > 10L * 365 * 86400) return usage();
+      ahead = (uint32_t)v;
+      break;
+    }
     case 'w':
       password = strtol(optarg, &end, 10);
       if (*end || password <= 0 || password > 0x7FFFFFFFL) return usage();
@@ -227,7 +255,8 @@ int main(int argc, char **argv)
     return 1;
   }
   fn_t *fn = NULL;
-  if ((rc = fn_emu_open(db, NULL, &fn)) != 0) {
+  fn_emu_options_t fo = {.clock = clock_ahead, .clock_user = &ahead};
+  if ((rc = fn_emu_open(db, &fo, &fn)) != 0) {
     fprintf(stderr, "kassa-kkt-emu: cannot open the FN %s: %s\n", db, fn_err_message(rc, false));
     return 1;
   }

@@ -17,6 +17,14 @@
 **   goes down, a sale goes through offline, the link comes back and the
 **   outbox is flushed; the shift closes and everything is delivered.
 **
+** `kassa demo --kkt` runs the same day through a cash register: the FN is
+** registered, then put into kassa-kkt-emu (a Shtrih-M register over TCP,
+** device/), which loads its keys from the key server and delivers its
+** documents and notifications to the operator itself
+** (FN_CAP_DEVICE_DELIVERS); the till's `[fn] backend` names the register.
+** Every fiscal step (shift, sales, returns, the remarked good's sale, the
+** shift's close) then goes over the Shtrih-M protocol.
+**
 ** The till's clock runs 15 days ahead of the real one (the FN's too), so
 ** the dairy the operator issued today with a 14-day shelf life is expired
 ** for the till: that is how "expired" is shown without editing a database.
@@ -36,6 +44,7 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +66,7 @@
 #include "pos/print/label.h"
 #include "pos/print/receipt.h"
 #include "pos/till/accept.h"
+#include "pos/till/fsck.h"
 #include "pos/till/remark.h"
 #include "pos/till/sale.h"
 #include "pos/till/till.h"
@@ -79,6 +89,10 @@ typedef struct demo {
   char tmp[64], data[96], opdata[96], op_path[1024];
   uint16_t ports[4]; /* ofd, oism, keys, http */
   pid_t op_pid;
+  bool kkt;      /* --kkt: the FN sits in kassa-kkt-emu, the till talks to the register */
+  pid_t kkt_pid; /* kassa-kkt-emu, 0 none */
+  FILE *kkt_out; /* its stdout: "listening on PORT", then "keys N" each time */
+  uint16_t kkt_port;
   kassa_config_t cfg;
   till_t *till;
   struct {
@@ -198,18 +212,37 @@ static const char *scan(demo_t *d, const char *code, uint64_t price, check_decis
 
 /* What a till's background sender does after each receipt: documents to
 ** the OFD, sale notifications to the OISM. Counts what is still owed. */
+static uint32_t owed(demo_t *d)
+{
+  fn_status_t st;
+  if (fn_status(till_fn(d->till), &st) != 0) return UINT32_MAX;
+  return st.unsent_documents + st.unsent_notifications;
+}
+
+/* Through a register: it delivers between commands; wait (up to 30 s)
+** until its FN owes nothing. What is still owed after that. */
+static uint32_t kkt_delivered(demo_t *d)
+{
+  uint32_t left = owed(d);
+  for (int i = 0; i < 120 && left != 0; i++) {
+    struct timespec nap = {0, 250000000};
+    nanosleep(&nap, NULL);
+    left = owed(d);
+  }
+  return left;
+}
+
 static uint32_t deliver(demo_t *d)
 {
+  if (d->kkt) return kkt_delivered(d);
   ofd_client_t *ofd = client(d->ports[0], FRAME_PROFILE_OFD);
   ofd_client_t *oism = client(d->ports[1], FRAME_PROFILE_OISM);
   ofd_delivery_stats_t s;
-  fn_status_t st;
   if (ofd) ofd_deliver_documents(till_fn(d->till), ofd, NULL, NULL, &s);
   if (oism) ofd_deliver_notifications(till_fn(d->till), oism, NULL, NULL, &s);
   ofd_client_destroy(ofd);
   ofd_client_destroy(oism);
-  if (fn_status(till_fn(d->till), &st) != 0) return UINT32_MAX;
-  return st.unsent_documents + st.unsent_notifications;
+  return owed(d);
 }
 
 /* Pays the open receipt (the rest of the total in cash). A receipt that
@@ -236,6 +269,77 @@ static void refusal(demo_t *d, const char *name, const char *code, uint64_t pric
   char expected[96];
   snprintf(expected, sizeof expected, "refused: %s", want);
   step(d, name, expected, !strcmp(got, want), "%s — %s", got, dec.message_ru);
+}
+
+/* ---- the register (kassa-kkt-emu) as a child process ------------------------ */
+
+/* Its path: $KASSA_KKT_EMU, else next to kassa-operator's (the build's). */
+static void kkt_find(const demo_t *d, char *path, size_t size)
+{
+  const char *env = getenv("KASSA_KKT_EMU");
+  if (env && *env) {
+    snprintf(path, size, "%s", env);
+    return;
+  }
+  const char *slash = strrchr(d->op_path, '/');
+  int dir = slash ? (int)(slash - d->op_path) : 1;
+  snprintf(path, size, "%.*s/kassa-kkt-emu", dir, slash ? d->op_path : ".");
+}
+
+/* One line of the register's stdout within 20 s into line; false on EOF,
+** timeout or a line that does not start with `prefix`. */
+static bool kkt_line(demo_t *d, const char *prefix, char *line, size_t size)
+{
+  struct pollfd p = {.fd = fileno(d->kkt_out), .events = POLLIN};
+  if (poll(&p, 1, 20000) <= 0 || !fgets(line, (int)size, d->kkt_out)) return false;
+  return strncmp(line, prefix, strlen(prefix)) == 0;
+}
+
+/* Starts kassa-kkt-emu on the FN at fn_db with its links to the operator,
+** its FN's clock OFFSET_S ahead like the till's; waits until it listens
+** and has loaded its keys. keys: how many. */
+static bool kkt_start(demo_t *d, const char *fn_db, unsigned *keys)
+{
+  char path[1024], links[3][32], ahead[16], log[128], line[128];
+  int out[2];
+  kkt_find(d, path, sizeof path);
+  for (int i = 0; i < 3; i++) snprintf(links[i], sizeof links[i], "127.0.0.1:%u", d->ports[i]);
+  snprintf(ahead, sizeof ahead, "%d", OFFSET_S);
+  snprintf(log, sizeof log, "%.63s/kkt-emu.log", d->tmp);
+  if (access(path, X_OK) != 0 || pipe(out) != 0) return false;
+  pid_t pid = fork();
+  if (pid == 0) {
+    int err = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    dup2(out[1], 1);
+    if (err >= 0) dup2(err, 2);
+    close(out[0]);
+    execl(path, path, "--port", "0", "--fn-db", fn_db, "--ofd", links[0], "--oism", links[1],
+          "--keys", links[2], "--clock-ahead", ahead, (char *)NULL);
+    _exit(127);
+  }
+  close(out[1]);
+  if (pid < 0 || !(d->kkt_out = fdopen(out[0], "r"))) {
+    close(out[0]);
+    if (pid > 0) kill(pid, SIGTERM), waitpid(pid, NULL, 0);
+    return false;
+  }
+  d->kkt_pid = pid;
+  if (!kkt_line(d, "listening on ", line, sizeof line)) return false;
+  d->kkt_port = (uint16_t)atoi(line + 13);
+  if (!kkt_line(d, "keys ", line, sizeof line)) return false;
+  *keys = (unsigned)atoi(line + 5);
+  return d->kkt_port != 0;
+}
+
+static void kkt_stop(demo_t *d)
+{
+  if (d->kkt_pid > 0) {
+    kill(d->kkt_pid, SIGTERM);
+    waitpid(d->kkt_pid, NULL, 0);
+  }
+  if (d->kkt_out) fclose(d->kkt_out);
+  d->kkt_pid = 0;
+  d->kkt_out = NULL;
 }
 
 static bool setup(demo_t *d, const kassa_config_t *base)
@@ -280,6 +384,13 @@ static bool setup(demo_t *d, const kassa_config_t *base)
   ok = ok && operator_run(d, NULL, 0, add) == 0;
   step(d, "FN registered (online, marking)", "registration report 1", ok, "FN %s", FN_NUMBER);
   if (!ok) return false;
+  unsigned kkt_keys = 0;
+  if (d->kkt) { /* the FN goes into the register, which fetches its keys */
+    ok = kkt_start(d, path, &kkt_keys);
+    step(d, "register started, keys loaded", "kassa-kkt-emu, keys", ok && kkt_keys > 0,
+         "kassa-kkt-emu on 127.0.0.1:%u, %u key(s) from the key server", d->kkt_port, kkt_keys);
+    if (!ok || kkt_keys == 0) return false;
+  }
 
   d->cfg = *base;
   snprintf(d->cfg.data_dir, sizeof d->cfg.data_dir, "%s", d->data);
@@ -293,17 +404,21 @@ static bool setup(demo_t *d, const kassa_config_t *base)
   snprintf(d->cfg.check_mode, sizeof d->cfg.check_mode, "both");
   snprintf(d->cfg.manager_pin, sizeof d->cfg.manager_pin, "2468");
   d->cfg.check_budget_ms = 1500;
+  if (d->kkt)
+    snprintf(d->cfg.fn_backend, sizeof d->cfg.fn_backend, "shtrih:tcp:127.0.0.1:%u", d->kkt_port);
   char err[512];
   till_options_t o = {.config = &d->cfg, .clock = demo_wall, .fn_clock = demo_fn_clock};
   if (till_open(&o, &d->till, err, sizeof err) != 0) {
     step(d, "till opened", "open", false, "%s", err);
     return false;
   }
-  ofd_client_t *kc = client(d->ports[2], FRAME_PROFILE_KEYS);
-  size_t nkeys = 0;
-  ok = kc && ofd_keys_update(till_fn(d->till), kc, &nkeys) == 0 && nkeys > 0;
-  ofd_client_destroy(kc);
-  step(d, "keys from the key server", "at least one key", ok, "%zu key(s) loaded", nkeys);
+  if (!d->kkt) { /* a register loads its own (above) */
+    ofd_client_t *kc = client(d->ports[2], FRAME_PROFILE_KEYS);
+    size_t nkeys = 0;
+    ok = kc && ofd_keys_update(till_fn(d->till), kc, &nkeys) == 0 && nkeys > 0;
+    ofd_client_destroy(kc);
+    step(d, "keys from the key server", "at least one key", ok, "%zu key(s) loaded", nkeys);
+  }
   ok = ok && fn_shift_open(till_fn(d->till), "Иванова", NULL) == 0;
   step(d, "shift opened", "shift 1", ok, ok ? "shift 1 open" : "refused");
   product(d, G_SHOES, "Кроссовки «Бег» 42", 499000, "footwear", 1);
@@ -331,12 +446,13 @@ static int summary(demo_t *d)
   return failed == 0 && d->nsteps > 0 ? 0 : 1;
 }
 
-static int demo_store_day(const kassa_config_t *base)
+static int demo_store_day(const kassa_config_t *base, bool kkt)
 {
   static demo_t demo;
   static char shoes[10][200], shoes_e[10][200], water[2][200], water_e[2][200], milk[1][200],
       milk_e[1][200], tobacco[2][200], tobacco_e[2][200], pool[2][200], pool_e[2][200];
   demo_t *d = &demo;
+  d->kkt = kkt;
   check_decision_t dec;
   sale_closed_t closed;
   cli_operator_find(d->op_path, sizeof d->op_path);
@@ -345,7 +461,8 @@ static int demo_store_day(const kassa_config_t *base)
             d->op_path);
     return 1;
   }
-  printf("kassa demo: a store day on loopback (the till's clock is 15 days ahead)\n\n");
+  printf("kassa demo: a store day on loopback%s (the till's clock is 15 days ahead)\n\n",
+         kkt ? " through a Shtrih-M register (kassa-kkt-emu)" : "");
   if (!setup(d, base)) goto end;
 
   /* Codes from the operator. */
@@ -501,17 +618,29 @@ static int demo_store_day(const kassa_config_t *base)
     memset(&s2, 0, sizeof s2);
     ok = ofd && oism && ofd_deliver_documents(till_fn(d->till), ofd, NULL, NULL, &s1) == 0 &&
          ofd_deliver_notifications(till_fn(d->till), oism, NULL, NULL, &s2) == 0;
-    fn_status_t st;
-    ok = ok && fn_status(till_fn(d->till), &st) == 0 && st.unsent_documents == 0 &&
-         st.unsent_notifications == 0;
-    step(d, "outbox flushed to the operator", "nothing owed", ok,
-         "%u documents, %u notifications delivered; owed %u", s1.delivered, s2.delivered,
-         ok ? 0u : 1u);
+    /* Through a register kassa sends nothing (0 delivered): the register
+    ** does, and the step waits until its FN owes nothing. */
+    uint32_t left = d->kkt ? kkt_delivered(d) : owed(d);
+    ok = ok && left == 0 && (!d->kkt || (s1.delivered == 0 && s2.delivered == 0));
+    step(d, d->kkt ? "the register delivered everything" : "outbox flushed to the operator",
+         "nothing owed", ok, "%u documents, %u notifications delivered by kassa; owed %u",
+         s1.delivered, s2.delivered, left);
     ofd_client_destroy(ofd);
     ofd_client_destroy(oism);
   }
 end:
   till_close(d->till);
+  kkt_stop(d);
+  if (d->kkt && d->till) { /* the register off: the FN's archive and the till's records agree */
+    static fsck_report_t fr;
+    char err[256] = "";
+    ok = fsck_run(d->data, &fr, err, sizeof err) == 0 && fr.problem_count == 0;
+    step(d, "fsck after the day", "clean", ok, "%u documents, %u receipts, %u returns; %s",
+         fr.documents, fr.receipts, fr.returns,
+         err[0]             ? err
+         : fr.problem_count ? fr.problems[0].detail
+                            : "clean");
+  }
   operator_stop(d);
   int rc = summary(d);
   if (rc == 0) {
@@ -590,12 +719,13 @@ static int demo_codes(const kassa_config_t *cfg)
 
 int cli_demo(const kassa_config_t *cfg, int argc, char **argv)
 {
-  bool help = false;
-  const cli_option_t options[] = {{"help", 'h', NULL, &help}};
+  bool help = false, kkt = false;
+  const cli_option_t options[] = {{"help", 'h', NULL, &help}, {"kkt", 0, NULL, &kkt}};
   int at;
-  int rc = cli_read_options(argc, argv, options, 1, &at);
+  int rc = cli_read_options(argc, argv, options, 2, &at);
   if (help) {
     puts("usage: kassa demo          a store day against kassa-operator on loopback\n"
+         "       kassa demo --kkt    the same day through a Shtrih-M register (kassa-kkt-emu)\n"
          "       kassa demo codes    the demo scans through the marking-code engine\n"
          "\n"
          "The store day starts kassa-operator (next to kassa, or $KASSA_OPERATOR) in a\n"
@@ -607,5 +737,5 @@ int cli_demo(const kassa_config_t *cfg, int argc, char **argv)
     fprintf(stderr, "kassa demo: unknown argument %s (try --help)\n", argv[at]);
     return 2;
   }
-  return demo_store_day(cfg);
+  return demo_store_day(cfg, kkt);
 }

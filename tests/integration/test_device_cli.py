@@ -16,6 +16,7 @@
    `kassa fsck` is clean: nothing lost, nothing twice.
 Prints "N passed, N failed".
 """
+import json
 import os
 import random
 import re
@@ -53,7 +54,8 @@ def start_register():
         raise SystemExit("kassa-kkt-emu did not start: " + line + p.stderr.read())
     port = int(line.split()[-1])
     with open(conf, "w") as f:
-        f.write(f"[paths]\ndata = {data}\n[fn]\nbackend = shtrih:tcp:127.0.0.1:{port}\n")
+        f.write(f"[paths]\ndata = {data}\n[fn]\nbackend = shtrih:tcp:127.0.0.1:{port}\n"
+                "[till]\nmanager_pin = 2468\n")
     return p
 
 
@@ -124,9 +126,36 @@ try:
     receipt_via = r.stdout
     check("the receipt read back through the register", r.returncode == 0
           and '"totalSum":13770' in r.stdout.replace(" ", ""), r.stdout + r.stderr)
-    r = via("shift", "close")
-    check("shift close through the register", r.returncode == 0 and "document 4" in r.stdout,
+    # A return of one loaf through the register (FF46h operation 2), cash
+    # put in, the X report and then the Z report with their totals through
+    # the register (fn_totals reads them from the FN's archive).
+    r = via("return", "open", "--pin", "2468")
+    check("return open", r.returncode == 0, r.stdout + r.stderr)
+    r = via("sale", "add", ean)
+    check("return add", r.returncode == 0, r.stdout + r.stderr)
+    r = via("sale", "pay")
+    check("return paid through the register", r.returncode == 0 and "ФД 4" in r.stdout,
           r.stdout + r.stderr)
+    r = via("cash", "in", "5000")
+    check("cash in (the till's count)", r.returncode == 0, r.stdout + r.stderr)
+    want = {"sale": (1, 13770), "sale_return": (1, 4590)}
+
+    def totals_ok(text, document):
+        try:
+            j = json.loads(text)
+        except ValueError:
+            return False
+        got = j["shift_totals"]["receipts"]
+        return j["document"] == document and all(
+            (got[k]["count"], got[k]["total"]) == v for k, v in want.items()) and all(
+            (j["fn_totals"]["receipts"][k]["count"], j["fn_totals"]["receipts"][k]["total"]) == v
+            for k, v in want.items())
+    r = via("report", "x", "--json")
+    check("report x through the register: the FN's totals", r.returncode == 0
+          and totals_ok(r.stdout, 5), r.stdout + r.stderr)
+    r = via("report", "z", "--json")
+    check("report z (shift close) through the register: its totals", r.returncode == 0
+          and totals_ok(r.stdout, 6), r.stdout + r.stderr)
     r = via("fn", "replace", "--fn-number", "9999078900031340")
     check("fn replace through the register: refused, it is the register's to do",
           r.returncode == 1 and "cash register" in r.stderr and "кассовом аппарате" in r.stderr

@@ -14,6 +14,7 @@
 ** password and a dead line give FN_ERR_DEVICE / FN_ERR_DEVICE_LINK with
 ** the register's words.
 */
+#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -538,6 +539,190 @@ static void test_backend(void **state)
 }
 
 /* The wrong password: the register's 4Fh with its words. A dead line. */
+/* The totals through the register equal the FN's own (shift and since
+** registration). */
+static void assert_same_totals(fn_t *dev, fn_t *inside)
+{
+  static doc_totals_t a, b;
+  for (int shift = 0; shift <= 1; shift++) {
+    memset(&a, 0x5A, sizeof a);
+    assert_int_equal(fn_totals(dev, shift, &a), 0);
+    assert_int_equal(fn_totals(inside, shift, &b), 0);
+    assert_memory_equal(&a, &b, sizeof a);
+  }
+}
+
+/* One line sold (operation) through dev and closed by the five forms. */
+static void sell(fn_t *dev, uint8_t operation, const doc_item_t *item, const fn_payments_t *p,
+                 fn_doc_result_t *d)
+{
+  assert_int_equal(fn_receipt_begin(dev, operation, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, item), 0);
+  assert_int_equal(fn_receipt_close_paid(dev, p, NULL, d), 0);
+}
+
+/* Receipt `number` read back through dev into doc and parsed into rec. */
+static void read_receipt(fn_t *dev, uint32_t number, fn_document_t *doc, doc_receipt_t *rec)
+{
+  doc_header_t h;
+  uint64_t total = 0;
+  uint8_t sign[6];
+  assert_int_equal(fn_document_get(dev, number, doc), 0);
+  assert_int_equal(doc_parse_receipt(doc->data, doc->len, &h, rec, &total, sign), 0);
+}
+
+/*
+** Through the register: a 22 % line with an agent (FF4Dh 1222..1226) and
+** its 1260, a credit sale (FF45h's sum 15, 1216), a return (FF46h
+** operation 2), corrections (FF35h ... FF0Ch 1173/1174 ... FF45h); the
+** X-report's totals equal the FN's inside across shift closes; FN close
+** (FF3Dh/FF3Eh).
+*/
+static void test_backend_fiscal_ops(void **state)
+{
+  fn_fixture_t *f = *state;
+  tcp_register_t t;
+  char spec[64], err[512];
+  fn_t *dev = NULL;
+  fn_status_t is;
+  fn_doc_result_t d;
+  static doc_receipt_t rec;
+  static fn_document_t doc;
+  tcp_start(&t, f->fn, 30);
+  snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", t.port);
+  assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
+  f->now += 60;
+  assert_int_equal(fn_shift_open(dev, NULL, &d), 0);
+  assert_same_totals(dev, f->fn);
+
+  doc_item_t item;
+  fn_fixture_item(&item, "Чай чёрный", 12000);
+  item.vat = 11; /* 22 %: the register's row 11 */
+  item.agent.sign = 0x40;
+  snprintf(item.agent.supplier_name, sizeof item.agent.supplier_name, "ООО \"Поставщик\"");
+  snprintf(item.agent.supplier_inn, sizeof item.agent.supplier_inn, "7701234567");
+  snprintf(item.agent.supplier_phone, sizeof item.agent.supplier_phone, "+74950000000");
+  item.has_industry = true;
+  snprintf(item.industry.authority, sizeof item.industry.authority, "030");
+  snprintf(item.industry.date, sizeof item.industry.date, "21.11.2023");
+  snprintf(item.industry.number, sizeof item.industry.number, "1944");
+  snprintf(item.industry.value, sizeof item.industry.value, "UUID=%s&Time=%s",
+           "6b4b1c2e-9f0a-4e43-8c1d-2a7a9d1e5f00", "1750000000000");
+  fn_payments_t pay = {.cash = 2000, .cashless = 10000};
+  sell(dev, 1, &item, &pay, &d);
+  assert_same_document(dev, f->fn, d.number);
+  read_receipt(dev, d.number, &doc, &rec);
+  assert_int_equal(rec.items[0].vat, 11);
+  assert_int_equal(rec.items[0].agent.sign, 0x40);
+  assert_string_equal(rec.items[0].agent.supplier_name, "ООО \"Поставщик\"");
+  assert_string_equal(rec.items[0].agent.supplier_inn, "7701234567");
+  assert_true(rec.items[0].has_industry);
+  assert_string_equal(rec.items[0].industry.value, item.industry.value);
+  assert_int_equal(rec.cashless, 10000);
+
+  /* On credit: 1214 = 6 paid by 1216. */
+  doc_item_t credit;
+  fn_fixture_item(&credit, "Холодильник", 3500000);
+  credit.payment_method = 6;
+  fn_payments_t on_credit = {.credit = 3500000};
+  sell(dev, 1, &credit, &on_credit, &d);
+  read_receipt(dev, d.number, &doc, &rec);
+  assert_int_equal(rec.credit, 3500000);
+  assert_int_equal(rec.cash + rec.cashless, 0);
+  /* A form the lines do not allow is the FN's refusal, nothing made. */
+  fn_payments_t wrong = {.credit = 12000}; /* 1216 against a 1214 = 4 line */
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  uint32_t before = is.last_document;
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &item), 0);
+  assert_int_equal(fn_receipt_close_paid(dev, &wrong, NULL, &d), FN_ERR_VALUE);
+  assert_int_equal(fn_receipt_cancel(dev), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(is.last_document, before);
+
+  /* Offset by an earlier prepayment (1215, FF45h's sum 14). */
+  fn_payments_t prepaid = {.prepaid = 12000};
+  sell(dev, 1, &item, &prepaid, &d);
+  read_receipt(dev, d.number, &doc, &rec);
+  assert_int_equal(rec.prepaid, 12000);
+
+  /* The return of the tea (1054 = 2). */
+  fn_payments_t back = {.cash = 12000};
+  sell(dev, 2, &item, &back, &d);
+  read_receipt(dev, d.number, &doc, &rec);
+  assert_int_equal(rec.operation, 2);
+  assert_same_totals(dev, f->fn);
+  static doc_totals_t x;
+  assert_int_equal(fn_totals(dev, true, &x), 0);
+  assert_int_equal(x.receipts[1].count, 3);
+  assert_int_equal(x.receipts[1].total, 12000 + 3500000 + 12000);
+  assert_int_equal(x.receipts[1].prepaid, 12000);
+  assert_int_equal(x.receipts[1].credit, 3500000);
+  assert_int_equal(x.receipts[2].count, 1);
+  assert_true(x.receipts[1].vat_present & (1u << 11));
+
+  /* Corrections: by an order (FF35h, the lines again, FF0Ch 1173/1174,
+  ** FF45h) and one of the register's own (dated today). */
+  fn_correction_t order = {.type = 1, .date = f->now - f->now % 86400 - 86400};
+  snprintf(order.order_number, sizeof order.order_number, "%s", "12-34/56");
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &item), 0);
+  assert_int_equal(fn_correction_close(dev, 12000, 0, &order, &d), 0);
+  assert_same_document(dev, f->fn, d.number);
+  read_receipt(dev, d.number, &doc, &rec);
+  assert_int_equal(doc.type, 31);
+  /* 1173 = 1 and 1179 as TLVs (doc_parse_receipt does not read them). */
+  static const uint8_t by_order[] = {0x95, 0x04, 0x01, 0x00, 0x01};
+  static const uint8_t basis[] = {0x9B, 0x04, 0x08, 0x00, '1', '2', '-', '3', '4', '/', '5', '6'};
+  assert_non_null(memmem(doc.data, doc.len, by_order, sizeof by_order));
+  assert_non_null(memmem(doc.data, doc.len, basis, sizeof basis));
+  assert_true(rec.items[0].agent.sign == 0x40 && rec.items[0].has_industry);
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &item), 0);
+  assert_int_equal(fn_receipt_close(dev, 12000, 0, true, &d), 0);
+  read_receipt(dev, d.number, &doc, &rec);
+  assert_int_equal(doc.type, 31);
+  static const uint8_t own[] = {0x95, 0x04, 0x01, 0x00, 0x00};
+  assert_non_null(memmem(doc.data, doc.len, own, sizeof own));
+  /* An order without its number: the FN's refusal, nothing made. */
+  order.order_number[0] = '\0';
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  before = is.last_document;
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &item), 0);
+  assert_int_equal(fn_correction_close(dev, 12000, 0, &order, &d), FN_ERR_VALUE);
+  assert_int_equal(fn_receipt_cancel(dev), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(is.last_document, before);
+  assert_same_totals(dev, f->fn);
+
+  /* The Z report; the totals since registration run across it. */
+  f->now += 60;
+  assert_int_equal(fn_shift_close(dev, NULL, &d), 0);
+  assert_same_totals(dev, f->fn);
+  f->now += 60;
+  assert_int_equal(fn_shift_open(dev, NULL, &d), 0);
+  sell(dev, 1, &item, &pay, &d);
+  assert_same_totals(dev, f->fn); /* across a Z */
+  assert_int_equal(fn_totals(dev, false, &x), 0);
+  assert_int_equal(x.receipts[1].count, 4);
+
+  /* FN close: refused with the shift open (the FN's 02h), then made. */
+  assert_int_equal(fn_close_archive(dev, &d), FN_ERR_STATE);
+  f->now += 60;
+  assert_int_equal(fn_shift_close(dev, NULL, &d), 0);
+  f->now += 60;
+  assert_int_equal(fn_close_archive(dev, &d), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(is.phase, FN_PHASE_POST);
+  assert_int_equal(d.number, is.last_document);
+  assert_int_equal(d.time, is.last_time);
+  assert_same_document(dev, f->fn, d.number);
+  assert_int_equal(fn_shift_open(dev, NULL, &d), FN_ERR_STATE);
+  fn_free(dev);
+  tcp_stop(&t);
+}
+
 static void test_backend_errors(void **state)
 {
   fn_fixture_t *f = *state;
@@ -597,6 +782,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_emulator_refusals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backend, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backend_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_backend_fiscal_ops, setup, teardown),
   };
   return cmocka_run_group_tests(tests, fn_fixture_crypto_setup, fn_fixture_crypto_teardown);
 }

@@ -499,6 +499,23 @@ static void test_fn_time(void **state)
   assert_memory_equal(b, want, 5);
 }
 
+/* The tax rows a source names (kind tax: 1199 value, table 6 row), both ways. */
+static void test_tax_rows(void **state)
+{
+  (void)state;
+  size_t seen = 0;
+  for (size_t i = 0; i < vector_count; i++) {
+    const vector_t *v = &vectors[i];
+    if (strcmp(v->kind, "tax") != 0) continue;
+    assert_int_equal(v->len, 2);
+    assert_int_equal(shtrih_tax_of_vat(v->bytes[0]), v->bytes[1]);
+    assert_int_equal(shtrih_vat_of_tax(v->bytes[1]), v->bytes[0]);
+    seen++;
+  }
+  assert_true(seen >= 2);
+  assert_int_equal(shtrih_tax_of_vat(7), 0); /* VAT 5 %: no row known, refused */
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -506,6 +523,7 @@ int main(void)
       cmocka_unit_test(test_v2_stuffing),        cmocka_unit_test(test_v1_receiver_noise),
       cmocka_unit_test(test_request_encoders),   cmocka_unit_test(test_answer_decoders),
       cmocka_unit_test(test_error_texts),        cmocka_unit_test(test_fn_time),
+      cmocka_unit_test(test_tax_rows),
   };
   return cmocka_run_group_tests(tests, load_vectors, NULL);
 }
