@@ -543,6 +543,7 @@ static int demo_store_day(const kassa_config_t *base, bool kkt)
   ok = !strcmp(scan(d, tobacco[1], 15000, &dec), "ok") &&
        !strcmp(scan(d, shoes[3], 0, &dec), "ok") && pay(d, 0, &closed);
   step(d, "sale: tobacco at its price, shoes", "sold", ok, "FD %u", closed.doc.number);
+  uint32_t shoes_fd = closed.doc.number; /* the shoes are its line 2 */
 
   /* Returns. */
   ok = till_manager_pin_ok(d->till, "2468") && !till_manager_pin_ok(d->till, "0000");
@@ -558,7 +559,7 @@ static int demo_store_day(const kassa_config_t *base, bool kkt)
        ok ? "code back in stock" : why);
   uint32_t id;
   ok = sale_open(d->till, 2, "Менеджер") == 0 &&
-       sale_add_without_code(d->till, G_SHOES, 0, &id) == 0 && pay(d, 0, &closed);
+       sale_add_without_code(d->till, G_SHOES, 0, shoes_fd, 2, &id) == 0 && pay(d, 0, &closed);
   cache_pending_t pend[8];
   size_t npend = 0;
   ok = ok && cache_pending_list(till_cache(d->till), pend, 8, &npend) == 0 && npend == 1;

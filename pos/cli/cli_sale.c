@@ -52,7 +52,7 @@ static const char return_usage[] =
     "usage: kassa return open [--cashier NAME]\n"
     "       kassa return add CODE [--escaped] [--price RUB] [--fraction N/D] [--json]\n"
     "                        [--agent KIND --supplier-name NAME --supplier-inn INN ...]\n"
-    "       kassa return add-without-code --gtin GTIN [--price RUB]\n"
+    "       kassa return add-without-code --gtin GTIN --sale-fd FD --sale-line N [--price RUB]\n"
     "       kassa return pay [--cash RUB] [--card RUB] [--prepaid RUB]\n"
     "                        [--credit RUB] [--other RUB] [--method M] [--width 32|48] [--json]\n"
     "PIN: --pin-file FILE (its first line), or KASSA_PIN in the environment, or\n"
@@ -60,7 +60,9 @@ static const char return_usage[] =
     "\n"
     "A sale return (manager only): open it, add the returned goods by their\n"
     "marking codes (the code must have been sold by this store) or, when the code\n"
-    "cannot be read, by GTIN (the good then waits for remarking), then finish\n"
+    "cannot be read, by GTIN and the sale it takes back: --sale-fd the FD of the\n"
+    "sale receipt, --sale-line its line (1..); one unit, never more units or money\n"
+    "than that line has left (the good then waits for remarking), then finish\n"
     "with `kassa return pay` (the options of `kassa sale pay`) or `kassa sale pay` /\n"
     "`kassa sale show` / `kassa sale cancel`. --fraction N/D returns a part of a\n"
     "marked pack sold in a fraction (planned status 4).\n";
@@ -69,6 +71,7 @@ typedef struct opts {
   const char *code, *cashier, *qty, *price, *cash, *card, *pin, *pin_file, *gtin, *width;
   const char *prepaid, *credit, *other, *tendered, *method; /* sale pay (issue 16) */
   const char *fraction, *agent, *supplier_name, *supplier_inn, *supplier_phone, *agent_phone;
+  const char *sale_fd, *sale_line; /* return add-without-code: the sale it takes back */
   bool escaped, json;
 } opts_t;
 
@@ -100,8 +103,22 @@ static int parse(int argc, char **argv, opts_t *o)
       {"supplier-phone", 0, &o->supplier_phone, NULL},
       {"agent-phone", 0, &o->agent_phone, NULL},
       {"pin-file", 0, &o->pin_file, NULL},
+      {"sale-fd", 0, &o->sale_fd, NULL},
+      {"sale-line", 0, &o->sale_line, NULL},
   };
   return cli_parse_verb(argc, argv, options, sizeof options / sizeof options[0], &o->code);
+}
+
+/* A positive decimal number up to 2^31 (an FD, a line): false for none or junk. */
+static bool parse_number(const char *s, uint32_t *out)
+{
+  char *end;
+  if (!s || *s < '0' || *s > '9') return false;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end || v == 0 || v > 0x7FFFFFFFULL) return false;
+  *out = (uint32_t)v;
+  return true;
 }
 
 /* "123.45" roubles into kopecks. */
@@ -439,11 +456,14 @@ static int run(const kassa_config_t *cfg, int argc, char **argv, bool is_return)
     rc = add(t, &o);
   } else if (is_return && !strcmp(verb, "add-without-code")) {
     uint64_t price = 0;
-    uint32_t id;
-    if (!o.gtin || (o.price && !parse_money(o.price, &price))) {
+    uint32_t id, fd, line;
+    if (!o.gtin || (o.price && !parse_money(o.price, &price)) ||
+        !parse_number(o.sale_fd, &fd) || !parse_number(o.sale_line, &line)) {
+      fprintf(stderr, "kassa: нужны --gtin, --sale-fd и --sale-line / --gtin, --sale-fd and "
+                      "--sale-line are needed\n");
       rc = 2;
     } else {
-      int s = sale_add_without_code(t, o.gtin, price, &id);
+      int s = sale_add_without_code(t, o.gtin, price, fd, line, &id);
       rc = s ? sale_failed(s, t)
              : (printf("line %u (ждёт перемаркировки / waits for "
                        "remarking)\n",

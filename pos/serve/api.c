@@ -565,6 +565,8 @@ static unsigned sale_status(int rc)
   case SALE_ERR_QUANTITY_CEILING:
   case SALE_ERR_REFUND_ABOVE_SALE:
   case SALE_ERR_RETURN_UNITS:
+  case SALE_ERR_SALE_NOT_FOUND:
+  case SALE_ERR_SALE_LINE:
     return 422;
   case SALE_ERR_PRICE_NEEDS_MANAGER:
     return 403; /* the same request again with X-Manager-PIN */
@@ -967,14 +969,24 @@ static void h_item_without_code(api_t *api, const api_request_t *rq, json_t *bod
                                 const uint32_t *params, api_response_t *rs)
 {
   const char *gtin;
-  uint64_t price;
+  uint64_t price, sale_fd = 0, sale_line = 0;
+  bool has_fd = false, has_line = false;
   uint32_t id = 0;
   int rc;
   (void)rq, (void)params;
   if (field_string(body, "gtin", true, 14, &gtin, NULL, rs) != 0 ||
-      field_uint(body, "price", PRICE_MAX, &price, NULL, rs) != 0)
+      field_uint(body, "price", PRICE_MAX, &price, NULL, rs) != 0 ||
+      field_uint(body, "sale_fd", 0x7FFFFFFF, &sale_fd, &has_fd, rs) != 0 ||
+      field_uint(body, "sale_line", DOC_MAX_ITEMS, &sale_line, &has_line, rs) != 0)
     return;
-  if ((rc = sale_add_without_code(api->till, gtin, price, &id)) != 0) {
+  if (!has_fd || !has_line || !sale_fd || !sale_line) {
+    fail_field(rs, !has_fd || !sale_fd ? "sale_fd" : "sale_line",
+               "нужны ФД чека продажи и номер строки в нём",
+               "the sale receipt's FD and its line number are needed");
+    return;
+  }
+  if ((rc = sale_add_without_code(api->till, gtin, price, (uint32_t)sale_fd, (uint32_t)sale_line,
+                                  &id)) != 0) {
     if (rc == SALE_ERR_ARGUMENT) {
       fail_field(rs, "gtin", "нет в справочнике или не GTIN",
                  "not in the catalogue, or not a GTIN");

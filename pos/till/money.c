@@ -84,11 +84,61 @@ static money_verdict_t return_with_code(till_t *t, money_line_t *m)
   return MONEY_OK;
 }
 
-/* A return line without its code: at most the catalogue's price, and a sold unit left. */
-static money_verdict_t return_without_code(till_t *t, const money_line_t *m)
+/* Whether the line is a marked good whose code ("01" + 14 digits ...) is of gtin. */
+static bool km_has_gtin(const doc_item_t *it, const char *gtin)
+{
+  return it->marked && it->km_len >= 16 && !memcmp(it->km, "01", 2) &&
+         !memcmp(it->km + 2, gtin, 14);
+}
+
+/*
+** The sale a return without a code names: receipt m->sale_fd of this FN
+** (its number as printed, not the global numbering),
+** line m->sale_line, a marked good of m->gtin. Its units left (whole
+** pieces) and money left after the earlier returns naming it; the refund
+** price is at most that line's unit price and the money left. Without an
+** asked price the line takes the sold price (m->price).
+*/
+static money_verdict_t named_sale(till_t *t, money_line_t *m)
+{
+  static fn_document_t doc;
+  doc_header_t h;
+  uint64_t total;
+  uint8_t sign[6];
+  money_verdict_t v = MONEY_SALE_NOT_FOUND;
+  if (m->sale_fd == 0) return MONEY_SALE_NOT_FOUND;
+  doc_receipt_t *r = malloc(sizeof *r);
+  if (!r) return MONEY_STORAGE;
+  if (fn_document_get(t->fn, m->sale_fd, &doc) != 0 ||
+      doc_parse_receipt(doc.data, doc.len, &h, r, &total, sign) != 0 ||
+      r->operation != DOC_OP_SALE)
+    goto done;
+  v = MONEY_SALE_LINE;
+  if (m->sale_line == 0 || m->sale_line > r->item_count) goto done;
+  const doc_item_t *it = &r->items[m->sale_line - 1];
+  if (!km_has_gtin(it, m->gtin)) goto done;
+  uint64_t units = it->quantity.mantissa;
+  for (unsigned i = 0; i < it->quantity.scale; i++) units /= 10;
+  if (m->asked_price == 0) m->price = it->price;
+  if (m->price > it->price) {
+    v = MONEY_REFUND_ABOVE_SALE;
+  } else if (m->sale_taken_units >= units || m->sale_taken_money + m->price > it->total) {
+    v = MONEY_RETURN_UNITS;
+  } else {
+    v = MONEY_OK;
+  }
+done:
+  free(r);
+  return v;
+}
+
+/* A return line without its code: its named sale line (above; may set
+** the sold price), and a sold unit of the GTIN left in the store. */
+static money_verdict_t return_without_code(till_t *t, money_line_t *m)
 {
   uint64_t sold = 0, taken = 0;
-  if (m->price > m->catalogue_price) return MONEY_REFUND_ABOVE_SALE;
+  money_verdict_t v = named_sale(t, m);
+  if (v != MONEY_OK) return v;
   if (cache_sold_count(t->cache, m->gtin, &sold) != 0 ||
       cache_pending_total(t->cache, m->gtin, &taken) != 0)
     return MONEY_STORAGE;
@@ -104,7 +154,7 @@ money_verdict_t money_line_rules(till_t *t, money_line_t *m)
   money_verdict_t v = MONEY_OK;
   if (m->operation == DOC_OP_SALE_RETURN) {
     if (m->without_code)
-      v = return_without_code(t, m);
+      v = return_without_code(t, m); /* may set the sold price */
     else if (m->marked)
       v = return_with_code(t, m); /* may set the sold price */
     else if (m->price > m->catalogue_price)

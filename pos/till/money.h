@@ -21,7 +21,15 @@
 **                      sale's 1079); without a price the line takes the
 **                      sold price, not today's catalogue price. A return
 **                      without a code is priced at most at the catalogue's;
-**   return_units       a return without a code when the store has no sold
+**   sale_not_found     a return without a code must name its sale: the FD
+**                      of a sale receipt in this FN's archive;
+**   sale_line          and a line of that receipt with a marked good of the
+**                      returned GTIN;
+**   return_units       a return without a code when the named sale line has
+**                      no unit left (its quantity less the returns naming it
+**                      before, this basket's included), or its money is
+**                      spent (its 1043 total less what they refunded), or
+**                      when the store has no sold
 **                      unit of that GTIN left to take back: the codes sold
 **                      and not returned (cache), less the returns without a
 **                      code recorded before (each stands for a sold code the
@@ -59,6 +67,8 @@ typedef enum money_verdict {
   MONEY_REFUND_ABOVE_SALE,
   MONEY_RETURN_UNITS,
   MONEY_STORAGE, /* the cache could not be read */
+  MONEY_SALE_NOT_FOUND, /* a return without a code names no sale receipt of this FN */
+  MONEY_SALE_LINE,      /* the named line is not a marked line of this GTIN */
 } money_verdict_t;
 
 /* One line about to join a basket, as the rules see it. */
@@ -73,6 +83,11 @@ typedef struct money_line {
   doc_quantity_t quantity;
   uint8_t measure;         /* 2108: 11 kg */
   size_t basket_same_gtin; /* lines of this GTIN already in the basket */
+  /* A return without a code: the sale it takes back (FD of the receipt,
+  ** line 1..) and what earlier returns naming that line took already
+  ** (units and kopecks, this basket's included). */
+  uint32_t sale_fd, sale_line;
+  uint64_t sale_taken_units, sale_taken_money;
 } money_line_t;
 
 /*

@@ -58,6 +58,12 @@ static const errtab_t errors[] = {
     {SALE_ERR_RETURN_UNITS, "return_units",
      "Столько единиц этого товара магазин не продавал (или их уже вернули).",
      "The store has not sold that many units of this good (or they were returned already)."},
+    {SALE_ERR_SALE_NOT_FOUND, "sale_not_found",
+     "Нет чека продажи с таким ФД в архиве ФН: укажите ФД чека продажи.",
+     "No sale receipt with that FD in the FN archive: name the sale receipt's FD."},
+    {SALE_ERR_SALE_LINE, "sale_line",
+     "В этой строке чека продажи нет этого маркированного товара.",
+     "That line of the sale receipt is not this marked good."},
     ERRTAB_END("Неизвестная ошибка.", "Unknown error."),
 };
 
@@ -98,7 +104,14 @@ static const char schema[] =
     ** crash the codes left here are declined in the FN, so the FN's table
     ** of checked codes never fills up with codes nobody holds. Without a
     ** rowid (new files): one B-tree, so each change writes one page. */
-    "CREATE TABLE IF NOT EXISTS checking(scan BLOB PRIMARY KEY) WITHOUT ROWID;";
+    "CREATE TABLE IF NOT EXISTS checking(scan BLOB PRIMARY KEY) WITHOUT ROWID;"
+    /* Returns without a code and the sale line each takes back (FD, line
+    ** 1..): one unit at price. open = 1 while its basket line exists (it
+    ** goes with the line), 0 once the return is closed: what a sale line
+    ** has left is its quantity and total less every row naming it. */
+    "CREATE TABLE IF NOT EXISTS return_link(sale_fd INTEGER NOT NULL, sale_line INTEGER NOT NULL,"
+    " line_id INTEGER NOT NULL, price INTEGER NOT NULL, open INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS return_link_sale ON return_link(sale_fd, sale_line);";
 
 /* A basket file from before a column was added gains it (empty). */
 static int add_column(sqlite3 *db, const char *table, const char *name, const char *type)
@@ -376,6 +389,18 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
   if (sqlite3_step(s) != SQLITE_DONE) goto fail;
   done(t, s);
   s = NULL;
+  if (l->sale_fd) {
+    if (!(s = stmt(t, "INSERT INTO return_link(sale_fd, sale_line, line_id, price, open) "
+                      "VALUES(?,?,?,?,1)")))
+      goto fail;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)t->fn_base + l->sale_fd); /* global numbering */
+    sqlite3_bind_int64(s, 2, l->sale_line);
+    sqlite3_bind_int64(s, 3, *id);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)l->price);
+    if (sqlite3_step(s) != SQLITE_DONE) goto fail;
+    done(t, s);
+    s = NULL;
+  }
   if (scan && journal(t, scan, scan_len, false) != 0) goto fail;
   return commit(t);
 fail:
@@ -506,6 +531,25 @@ static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, 
   return 0;
 }
 
+/* What the returns naming sale line (fd of this FN, line) took so far:
+** rows and kopecks. The table keeps the global numbering (fn_base + fd). */
+static int sale_line_taken(till_t *t, uint32_t fd, uint32_t line, uint64_t *units, uint64_t *money)
+{
+  sqlite3_stmt *s = stmt(t, "SELECT count(*), coalesce(sum(price), 0) FROM return_link "
+                            "WHERE sale_fd = ? AND sale_line = ?");
+  if (!s) return SALE_ERR_STORAGE;
+  sqlite3_bind_int64(s, 1, (sqlite3_int64)t->fn_base + fd);
+  sqlite3_bind_int64(s, 2, line);
+  int rc = SALE_ERR_STORAGE;
+  if (sqlite3_step(s) == SQLITE_ROW) {
+    *units = (uint64_t)sqlite3_column_int64(s, 0);
+    *money = (uint64_t)sqlite3_column_int64(s, 1);
+    rc = 0;
+  }
+  done(t, s);
+  return rc;
+}
+
 int sale_err_of_money(int verdict)
 {
   static const int errors_of[] = {
@@ -516,6 +560,8 @@ int sale_err_of_money(int verdict)
       [MONEY_REFUND_ABOVE_SALE] = SALE_ERR_REFUND_ABOVE_SALE,
       [MONEY_RETURN_UNITS] = SALE_ERR_RETURN_UNITS,
       [MONEY_STORAGE] = SALE_ERR_STORAGE,
+      [MONEY_SALE_NOT_FOUND] = SALE_ERR_SALE_NOT_FOUND,
+      [MONEY_SALE_LINE] = SALE_ERR_SALE_LINE,
   };
   return verdict >= 0 && (size_t)verdict < sizeof errors_of / sizeof errors_of[0]
              ? errors_of[verdict]
@@ -536,9 +582,14 @@ static int line_money(till_t *t, const sale_basket_t *b, const check_decision_t 
                     .asked_price = asked_price,
                     .price = l->price,
                     .quantity = l->quantity,
-                    .measure = l->measure};
+                    .measure = l->measure,
+                    .sale_fd = l->sale_fd,
+                    .sale_line = l->sale_line};
   for (size_t i = 0; i < b->count; i++)
     if (!strcmp(b->lines[i].gtin, l->gtin)) m.basket_same_gtin++;
+  if (l->sale_fd && sale_line_taken(t, l->sale_fd, l->sale_line, &m.sale_taken_units,
+                                    &m.sale_taken_money) != 0)
+    return SALE_ERR_STORAGE;
   money_verdict_t v = money_line_rules(t, &m);
   if (v != MONEY_OK) return sale_err_of_money((int)v);
   if (m.price == l->price) return 0;
@@ -657,7 +708,8 @@ done:
   return rc;
 }
 
-int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t *line_id)
+int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t sale_fd,
+                          uint32_t sale_line, uint32_t *line_id)
 {
   sale_basket_t *b = NULL;
   check_decision_t *d = NULL;
@@ -692,6 +744,12 @@ int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t 
   d->has_product = true;
   if ((rc = fill_line(d, NULL, price, 0, 0, &l)) != 0) goto done;
   l.without_code = true;
+  l.sale_fd = sale_fd;
+  l.sale_line = sale_line;
+  if (sale_fd == 0) {
+    rc = SALE_ERR_SALE_NOT_FOUND;
+    goto done;
+  }
   if ((rc = line_money(t, b, d, price, &l)) != 0) goto done;
   rc = insert_line(t, &l, NULL, 0, &id);
   if (rc == 0 && line_id) *line_id = id;
@@ -714,11 +772,17 @@ static int drop_lines(till_t *t, const sale_basket_t *b, uint32_t id, bool baske
     if ((id && l->id != id) || !l->marked) continue;
     if (journal(t, l->km, strlen(l->km), true) != 0) goto fail;
   }
-  if (!(s = stmt(t, id ? "DELETE FROM line WHERE id = ?" : "DELETE FROM line"))) goto fail;
-  if (id) sqlite3_bind_int64(s, 1, id);
-  if (sqlite3_step(s) != SQLITE_DONE) goto fail;
-  done(t, s);
-  s = NULL;
+  for (int k = 0; k < 2; k++) {
+    static const char *const sql[2][2] = {
+        {"DELETE FROM line", "DELETE FROM line WHERE id = ?"},
+        {"DELETE FROM return_link WHERE open = 1",
+         "DELETE FROM return_link WHERE open = 1 AND line_id = ?"}};
+    if (!(s = stmt(t, sql[k][id != 0]))) goto fail;
+    if (id) sqlite3_bind_int64(s, 1, id);
+    if (sqlite3_step(s) != SQLITE_DONE) goto fail;
+    done(t, s);
+    s = NULL;
+  }
   if (basket_too && exec(t, "DELETE FROM basket") != SQLITE_OK) goto fail;
   if (commit(t) != 0) return SALE_ERR_STORAGE;
   /* Now the FN; then the journal rows go. */
@@ -824,7 +888,8 @@ static int finish(till_t *t, const sale_basket_t *b, uint32_t document)
   lane_store_publish(t); /* the store node hears of it (lane_store.h); quiet if down */
   if ((rc = record_pending(t, b, document)) != 0) return rc;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
-  if (exec(t, "DELETE FROM line") != SQLITE_OK || exec(t, "DELETE FROM basket") != SQLITE_OK) {
+  if (exec(t, "DELETE FROM line") != SQLITE_OK || exec(t, "DELETE FROM basket") != SQLITE_OK ||
+      exec(t, "UPDATE return_link SET open = 0 WHERE open = 1") != SQLITE_OK) {
     rollback(t);
     return SALE_ERR_STORAGE;
   }

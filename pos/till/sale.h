@@ -57,6 +57,8 @@ typedef enum sale_err {
   SALE_ERR_QUANTITY_CEILING = -14,    /* "quantity_ceiling" */
   SALE_ERR_REFUND_ABOVE_SALE = -15,   /* "refund_above_sale" */
   SALE_ERR_RETURN_UNITS = -16,        /* "return_units" */
+  SALE_ERR_SALE_NOT_FOUND = -17,      /* "sale_not_found": no sale receipt with that FD */
+  SALE_ERR_SALE_LINE = -18,           /* "sale_line": that line is not this good */
 } sale_err_t;
 
 const char *sale_err_name(int err);
@@ -85,6 +87,7 @@ typedef struct sale_line {
   ** total = price * n / d half up); 0 / 0: the whole unit. */
   uint64_t fraction_numerator, fraction_denominator;
   doc_agent_t agent; /* 1222-1226 of an agent's line; agent.sign 0: none */
+  uint32_t sale_fd, sale_line; /* a return without a code: the sale line it takes back */
 } sale_line_t;
 
 typedef struct sale_basket {
@@ -143,8 +146,15 @@ const char *sale_agent_kind_name(uint8_t sign);
 /* A return line for a marked good whose code cannot be read (manager
 ** action): the catalogue's product for gtin, no 2000. After the close the
 ** good is recorded as waiting for remarking (cache_pending_add).
-** SALE_ERR_WRONG_KIND in a sale basket. */
-int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t *line_id);
+** It names its sale: sale_fd the FD of the sale receipt in this FN's
+** archive, sale_line its line (1..) with a marked good of gtin; one unit
+** is returned, at most at that line's price, and never more units or
+** money than that line had left after the returns naming it before
+** (kept in till.db's return_link, this basket's lines included).
+** SALE_ERR_WRONG_KIND in a sale basket; SALE_ERR_SALE_NOT_FOUND,
+** SALE_ERR_SALE_LINE, SALE_ERR_REFUND_ABOVE_SALE, SALE_ERR_RETURN_UNITS. */
+int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t sale_fd,
+                          uint32_t sale_line, uint32_t *line_id);
 
 /* A quantity as a cashier or a front end types it ("2", "0.532",
 ** "0,532"): at most three decimals, above zero. false otherwise. */

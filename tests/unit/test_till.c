@@ -414,7 +414,7 @@ static void test_returns(void **state)
   assert_int_equal(sale_open(f->till, 1, NULL), 0);
   assert_int_equal(add(f, code, &d), 0);
   assert_int_equal(add(f, second, &d), 0);
-  pay_all(f);
+  uint32_t sale_fd = pay_all(f).doc.number; /* line 1 code, line 2 second */
   /* A return of a code this store never sold is refused. */
   char other[200];
   shoe_code(other, 11, false);
@@ -424,10 +424,31 @@ static void test_returns(void **state)
   assert_int_equal(add(f, code, &d), 0);
   assert_int_equal(d.planned, 3);
   uint32_t id;
-  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), 0);
-  /* Two pairs sold, two in this return: a third is refused (issue 18). */
-  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), SALE_ERR_RETURN_UNITS);
+  /* A return without a code names its sale (issue 18): the FD of a sale
+  ** receipt in the archive and a line of it holding this good. */
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, 0, 2, &id), SALE_ERR_SALE_NOT_FOUND);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd + 50, 2, &id),
+                   SALE_ERR_SALE_NOT_FOUND);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 3, &id), SALE_ERR_SALE_LINE);
+  assert_int_equal(sale_add_without_code(f->till, g_bread, 0, sale_fd, 2, &id), SALE_ERR_SALE_LINE);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 2, &id), 0);
+  /* The line's one pair is in this return: naming it again is refused,
+  ** until the line goes (its link goes with it). */
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 2, &id),
+                   SALE_ERR_RETURN_UNITS);
+  assert_int_equal(sale_remove(f->till, id), 0);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 2, &id), 0);
+  /* Two pairs sold, two in this return: a third is refused. */
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 1, &id),
+                   SALE_ERR_RETURN_UNITS);
   sale_closed_t c = pay_all(f);
+  /* Closed, the return still counts; a return receipt is not a sale. */
+  assert_int_equal(sale_open(f->till, 2, "Менеджер"), 0);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 2, &id),
+                   SALE_ERR_RETURN_UNITS);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, c.doc.number, 1, &id),
+                   SALE_ERR_SALE_NOT_FOUND);
+  assert_int_equal(sale_cancel(f->till), 0);
   assert_int_equal(c.operation, 2);
   assert_int_equal(cache_code_get(till_cache(f->till), ki, &row), 0);
   assert_int_equal(row.local, CACHE_LOCAL_IN_STOCK);
@@ -440,7 +461,8 @@ static void test_returns(void **state)
   assert_int_equal(p[0].return_document, c.doc.number);
   /* Returned goods sell again. */
   assert_int_equal(sale_open(f->till, 1, NULL), 0);
-  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), SALE_ERR_WRONG_KIND);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 2, &id),
+                   SALE_ERR_WRONG_KIND);
   assert_int_equal(add(f, code, &d), 0);
   pay_all(f);
 }
@@ -474,7 +496,7 @@ static void test_money_rules(void **state)
   till_set_manager_present(f->till, false);
   shoe_code(cheap, 41, false);
   assert_int_equal(add(f, cheap, &d), 0);
-  pay_all(f);
+  uint32_t sale_fd = pay_all(f).doc.number; /* apples, code at 3 000.00, cheap at 4 990.00 */
   /* The catalogue price rises; the refund stays what was paid. */
   product(f, g_shoes, "Кроссовки «Бег»", 1099511627775, "footwear", false, false);
   assert_int_equal(sale_open(f->till, 2, "Менеджер"), 0);
@@ -492,14 +514,16 @@ static void test_money_rules(void **state)
   assert_int_equal(b->lines[0].price, 300000); /* the sold price, not the catalogue's */
   assert_int_equal(b->total, 300000);
   /* Two pairs were sold, one is in this return with its code: one without
-  ** a code may follow, a second may not. */
+  ** a code may follow, a second may not. Without a price it takes the
+  ** named line's sold price, not the (risen) catalogue's. */
   uint32_t id;
-  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), SALE_ERR_PRICE_CEILING);
-  product(f, g_shoes, "Кроссовки «Бег»", 499000, "footwear", false, false);
-  assert_int_equal(sale_add_without_code(f->till, g_shoes, 499001, &id),
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 499001, sale_fd, 3, &id),
                    SALE_ERR_REFUND_ABOVE_SALE);
-  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), 0);
-  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, &id), SALE_ERR_RETURN_UNITS);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 3, &id), 0);
+  assert_int_equal(sale_get(f->till, b), 0);
+  assert_int_equal(b->lines[1].price, 499000);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 2, &id),
+                   SALE_ERR_RETURN_UNITS);
   pay_all(f);
   free(b);
 }
