@@ -457,8 +457,8 @@ static int run(const kassa_config_t *cfg, int argc, char **argv, bool is_return)
   } else if (is_return && !strcmp(verb, "add-without-code")) {
     uint64_t price = 0;
     uint32_t id, fd, line;
-    if (!o.gtin || (o.price && !parse_money(o.price, &price)) ||
-        !parse_number(o.sale_fd, &fd) || !parse_number(o.sale_line, &line)) {
+    if (!o.gtin || (o.price && !parse_money(o.price, &price)) || !parse_number(o.sale_fd, &fd) ||
+        !parse_number(o.sale_line, &line)) {
       fprintf(stderr, "kassa: нужны --gtin, --sale-fd и --sale-line / --gtin, --sale-fd and "
                       "--sale-line are needed\n");
       rc = 2;

@@ -91,6 +91,22 @@ static bool km_has_gtin(const doc_item_t *it, const char *gtin)
          !memcmp(it->km + 2, gtin, 14);
 }
 
+/* Whether the sale line's own code came back: returned with its code (the
+** cache no longer holds it as sold by receipt fd) or in this return. */
+static bool code_back(till_t *t, const money_line_t *m, const doc_item_t *it)
+{
+  char ki[CACHE_KI_MAX + 1];
+  cache_code_t row;
+  const char *gs = memchr(it->km, 0x1D, it->km_len);
+  size_t n = gs ? (size_t)(gs - it->km) : it->km_len;
+  if (n > CACHE_KI_MAX) return false;
+  memcpy(ki, it->km, n);
+  ki[n] = 0;
+  if (m->basket_has_ki && m->basket_has_ki(m->basket, ki)) return true;
+  if (cache_code_get(t->cache, ki, &row) != 0) return false; /* unknown: the links decide */
+  return !(row.local == CACHE_LOCAL_SOLD && row.sold_document == t->fn_base + m->sale_fd);
+}
+
 /*
 ** The sale a return without a code names: receipt m->sale_fd of this FN
 ** (its number as printed, not the global numbering),
@@ -110,8 +126,7 @@ static money_verdict_t named_sale(till_t *t, money_line_t *m)
   doc_receipt_t *r = malloc(sizeof *r);
   if (!r) return MONEY_STORAGE;
   if (fn_document_get(t->fn, m->sale_fd, &doc) != 0 ||
-      doc_parse_receipt(doc.data, doc.len, &h, r, &total, sign) != 0 ||
-      r->operation != DOC_OP_SALE)
+      doc_parse_receipt(doc.data, doc.len, &h, r, &total, sign) != 0 || r->operation != DOC_OP_SALE)
     goto done;
   v = MONEY_SALE_LINE;
   if (m->sale_line == 0 || m->sale_line > r->item_count) goto done;
@@ -119,10 +134,11 @@ static money_verdict_t named_sale(till_t *t, money_line_t *m)
   if (!km_has_gtin(it, m->gtin)) goto done;
   uint64_t units = it->quantity.mantissa;
   for (unsigned i = 0; i < it->quantity.scale; i++) units /= 10;
+  uint64_t taken = m->sale_taken_units + (code_back(t, m, it) ? 1 : 0);
   if (m->asked_price == 0) m->price = it->price;
   if (m->price > it->price) {
     v = MONEY_REFUND_ABOVE_SALE;
-  } else if (m->sale_taken_units >= units || m->sale_taken_money + m->price > it->total) {
+  } else if (taken >= units || m->sale_taken_money + m->price > it->total) {
     v = MONEY_RETURN_UNITS;
   } else {
     v = MONEY_OK;

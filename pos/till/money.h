@@ -27,7 +27,9 @@
 **                      returned GTIN;
 **   return_units       a return without a code when the named sale line has
 **                      no unit left (its quantity less the returns naming it
-**                      before, this basket's included), or its money is
+**                      before, this basket's included, and less its code
+**                      when that came back with its code or is in this
+**                      return), or its money is
 **                      spent (its 1043 total less what they refunded), or
 **                      when the store has no sold
 **                      unit of that GTIN left to take back: the codes sold
@@ -66,7 +68,7 @@ typedef enum money_verdict {
   MONEY_QUANTITY_CEILING,
   MONEY_REFUND_ABOVE_SALE,
   MONEY_RETURN_UNITS,
-  MONEY_STORAGE, /* the cache could not be read */
+  MONEY_STORAGE,        /* the cache could not be read */
   MONEY_SALE_NOT_FOUND, /* a return without a code names no sale receipt of this FN */
   MONEY_SALE_LINE,      /* the named line is not a marked line of this GTIN */
 } money_verdict_t;
@@ -88,6 +90,9 @@ typedef struct money_line {
   ** (units and kopecks, this basket's included). */
   uint32_t sale_fd, sale_line;
   uint64_t sale_taken_units, sale_taken_money;
+  /* Whether the basket holds a line of code ki (a return with its code). */
+  bool (*basket_has_ki)(const void *basket, const char *ki);
+  const void *basket;
 } money_line_t;
 
 /*

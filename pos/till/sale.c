@@ -61,8 +61,7 @@ static const errtab_t errors[] = {
     {SALE_ERR_SALE_NOT_FOUND, "sale_not_found",
      "Нет чека продажи с таким ФД в архиве ФН: укажите ФД чека продажи.",
      "No sale receipt with that FD in the FN archive: name the sale receipt's FD."},
-    {SALE_ERR_SALE_LINE, "sale_line",
-     "В этой строке чека продажи нет этого маркированного товара.",
+    {SALE_ERR_SALE_LINE, "sale_line", "В этой строке чека продажи нет этого маркированного товара.",
      "That line of the sale receipt is not this marked good."},
     ERRTAB_END("Неизвестная ошибка.", "Unknown error."),
 };
@@ -531,6 +530,15 @@ static int fill_line(const check_decision_t *d, const doc_quantity_t *quantity, 
   return 0;
 }
 
+/* money_line_t's basket_has_ki for a sale_basket_t. */
+static bool basket_has_ki(const void *basket, const char *ki)
+{
+  const sale_basket_t *b = basket;
+  for (size_t i = 0; i < b->count; i++)
+    if (b->lines[i].marked && !strcmp(b->lines[i].ki, ki)) return true;
+  return false;
+}
+
 /* What the returns naming sale line (fd of this FN, line) took so far:
 ** rows and kopecks. The table keeps the global numbering (fn_base + fd). */
 static int sale_line_taken(till_t *t, uint32_t fd, uint32_t line, uint64_t *units, uint64_t *money)
@@ -584,11 +592,13 @@ static int line_money(till_t *t, const sale_basket_t *b, const check_decision_t 
                     .quantity = l->quantity,
                     .measure = l->measure,
                     .sale_fd = l->sale_fd,
-                    .sale_line = l->sale_line};
+                    .sale_line = l->sale_line,
+                    .basket_has_ki = basket_has_ki,
+                    .basket = b};
   for (size_t i = 0; i < b->count; i++)
     if (!strcmp(b->lines[i].gtin, l->gtin)) m.basket_same_gtin++;
-  if (l->sale_fd && sale_line_taken(t, l->sale_fd, l->sale_line, &m.sale_taken_units,
-                                    &m.sale_taken_money) != 0)
+  if (l->sale_fd &&
+      sale_line_taken(t, l->sale_fd, l->sale_line, &m.sale_taken_units, &m.sale_taken_money) != 0)
     return SALE_ERR_STORAGE;
   money_verdict_t v = money_line_rules(t, &m);
   if (v != MONEY_OK) return sale_err_of_money((int)v);

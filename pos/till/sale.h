@@ -86,7 +86,7 @@ typedef struct sale_line {
   /* A fraction of one marked piece (1291: n/d, quantity 1, planned 2 or 4,
   ** total = price * n / d half up); 0 / 0: the whole unit. */
   uint64_t fraction_numerator, fraction_denominator;
-  doc_agent_t agent; /* 1222-1226 of an agent's line; agent.sign 0: none */
+  doc_agent_t agent;           /* 1222-1226 of an agent's line; agent.sign 0: none */
   uint32_t sale_fd, sale_line; /* a return without a code: the sale line it takes back */
 } sale_line_t;
 

@@ -430,6 +430,9 @@ static void test_returns(void **state)
   assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd + 50, 2, &id),
                    SALE_ERR_SALE_NOT_FOUND);
   assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 3, &id), SALE_ERR_SALE_LINE);
+  /* Line 1's pair is in this return with its code: nothing left of it. */
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 1, &id),
+                   SALE_ERR_RETURN_UNITS);
   assert_int_equal(sale_add_without_code(f->till, g_bread, 0, sale_fd, 2, &id), SALE_ERR_SALE_LINE);
   assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 2, &id), 0);
   /* The line's one pair is in this return: naming it again is refused,
@@ -525,6 +528,13 @@ static void test_money_rules(void **state)
   assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 2, &id),
                    SALE_ERR_RETURN_UNITS);
   pay_all(f);
+  /* Closed: line 2's code came back with its code, line 3 by its link. */
+  assert_int_equal(sale_open(f->till, 2, "Менеджер"), 0);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 2, &id),
+                   SALE_ERR_RETURN_UNITS);
+  assert_int_equal(sale_add_without_code(f->till, g_shoes, 0, sale_fd, 3, &id),
+                   SALE_ERR_RETURN_UNITS);
+  assert_int_equal(sale_cancel(f->till), 0);
   free(b);
 }
 
