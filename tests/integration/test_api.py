@@ -466,11 +466,24 @@ api_key = demo-key
     st, j = add(J_SALE)
     check("return line by code", st == 201 and j["decision"]["planned"] == 3, (st, j))
     refused("not_sold_here", J_NEVER, "not_sold_here")
-    st, j = api("POST", "/api/receipts/current/items/without-code", {"gtin": JEANS})
+    first_pair = {"gtin": JEANS, "sale_fd": sale_fd, "sale_line": 1}  # J_SALE, line 1
+    st, j = api("POST", "/api/receipts/current/items/without-code", first_pair)
     check("without code needs the PIN", st == 403, (st, j))
-    # Issue 18: one pair sold, its code in this return: a second pair
-    # without a code would refund money that never came in.
+    # Issue 18: a return without a code names its sale (FD and line).
     st, j = api("POST", "/api/receipts/current/items/without-code", {"gtin": JEANS}, pin=PIN)
+    check("without code and without its sale: 400 (sale_fd)",
+          st == 400 and j.get("field") == "sale_fd" and j["message_ru"], (st, j))
+    st, j = api("POST", "/api/receipts/current/items/without-code",
+                {"gtin": JEANS, "sale_fd": sale_fd + 40, "sale_line": 1}, pin=PIN)
+    check("no such receipt: refused (sale_not_found)",
+          st == 422 and j["error"] == "sale_not_found" and j["message_en"], (st, j))
+    st, j = api("POST", "/api/receipts/current/items/without-code",
+                {"gtin": JEANS, "sale_fd": sale_fd, "sale_line": 2}, pin=PIN)
+    check("that line is bread: refused (sale_line)",
+          st == 422 and j["error"] == "sale_line" and j["message_en"], (st, j))
+    # One pair sold, its code in this return: a second pair without a code
+    # naming that sale would refund money that never came in.
+    st, j = api("POST", "/api/receipts/current/items/without-code", first_pair, pin=PIN)
     check("one pair sold, two refunded: refused (return_units)",
           st == 422 and j["error"] == "return_units" and j["message_en"], (st, j))
     st, j = api("POST", "/api/receipts/current/pay", {"method": "cash"})
@@ -483,14 +496,18 @@ api_key = demo-key
     check("a second pair sold", st == 201, (st, j))
     st, j = api("POST", "/api/receipts/current/pay", {"method": "cash"})
     check("second pair paid", st == 200, (st, j))
+    second_pair = {"gtin": JEANS, "sale_fd": j.get("receipt", {}).get("document"), "sale_line": 1}
     st, j = api("POST", "/api/receipts", {"operation": "return"}, pin=PIN)
     st, j = api("POST", "/api/receipts/current/items/without-code",
-                {"gtin": JEANS, "price": 349001}, pin=PIN)
-    check("a refund above the catalogue's price without a code: refused (refund_above_sale)",
+                {**second_pair, "price": 349001}, pin=PIN)
+    check("a refund above the sale's price without a code: refused (refund_above_sale)",
           st == 422 and j["error"] == "refund_above_sale", (st, j))
-    st, j = api("POST", "/api/receipts/current/items/without-code", {"gtin": JEANS}, pin=PIN)
+    st, j = api("POST", "/api/receipts/current/items/without-code", second_pair, pin=PIN)
     check("return line without a code", st == 201 and j["receipt"]["lines"][-1]["without_code"],
           (st, j))
+    st, j = api("POST", "/api/receipts/current/items/without-code", second_pair, pin=PIN)
+    check("the same sale line twice: refused (return_units)",
+          st == 422 and j["error"] == "return_units", (st, j))
     st, j = api("POST", "/api/receipts/current/pay", {"method": "cash"})
     ret = j.get("receipt", {})
     check("return without a code closed", st == 200 and ret.get("total") == 349000, (st, j))
