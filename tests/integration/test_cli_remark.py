@@ -76,7 +76,8 @@ try:
     # Sold, delivered, returned without its code.
     r1 = kassa("sale", "open")
     r2 = kassa("sale", "add", "--escaped", codes[0])
-    r3 = kassa("sale", "pay")
+    r3 = kassa("sale", "pay", "--json")
+    sale_fd = str(json.loads(r3.stdout)["document"]) if r3.returncode == 0 else "0"
     check("the shoe sells", r1.returncode == r2.returncode == r3.returncode == 0,
           r2.stdout + r2.stderr + r3.stderr)
     r = kassa("ofd", "flush", "--ofd", f"127.0.0.1:{o.ports[0]}", "--oism",
@@ -84,7 +85,14 @@ try:
     check("delivered", r.returncode == 0, r.stderr)
     check("return without the PIN refused", kassa("return", "open").returncode == 1)
     r1 = kassa("return", "open", "--pin", PIN)
-    r2 = kassa("return", "add-without-code", "--gtin", GTIN, "--pin", PIN)
+    r = kassa("return", "add-without-code", "--gtin", GTIN, "--pin", PIN)
+    check("a return without a code names its sale", r.returncode == 2
+          and "--sale-fd" in r.stderr, r.stderr)
+    r = kassa("return", "add-without-code", "--gtin", GTIN, "--sale-fd", sale_fd, "--sale-line",
+              "2", "--pin", PIN)
+    check("no line 2 in that sale: refused", r.returncode == 1 and "sale" in r.stderr, r.stderr)
+    r2 = kassa("return", "add-without-code", "--gtin", GTIN, "--sale-fd", sale_fd, "--sale-line",
+               "1", "--pin", PIN)
     r3 = kassa("sale", "pay")
     check("returned without a code", r1.returncode == r2.returncode == r3.returncode == 0,
           r1.stderr + r2.stderr + r3.stderr)
