@@ -794,7 +794,36 @@ async function manager(page) {
   await page.locator('#return-scan').focus();
   await typeScan(page, sc.sale_code);
   check('return: line by code', await waitLines(page, '#return-lines', 1));
+  /* Without a code the return names its sale (issue 18): without it, or
+   * naming the pair just returned by its code, it is refused. */
   await page.locator('#return-gtin').fill(sc.jeans_ean);
+  await page.locator('#return-nocode-form button').tap();
+  await page
+    .waitForFunction(() => !document.getElementById('return-banner').hidden, null, {
+      timeout: TIMEOUT,
+    })
+    .catch(() => {});
+  check(
+    'return: without a code, the sale is asked for',
+    (await text(page, '#return-banner-message')).includes('ФД'),
+    await text(page, '#return-banner-message'),
+  );
+  await page.locator('#return-sale-fd').fill(String(sc.second_pair_fd));
+  await page.locator('#return-sale-line').fill('3');
+  await page.locator('#return-nocode-form button').tap();
+  await page
+    .waitForFunction(
+      () => document.getElementById('return-banner').dataset.reason === 'sale_line',
+      null,
+      { timeout: TIMEOUT },
+    )
+    .catch(() => {});
+  check(
+    'return: a line without this good is refused (sale_line)',
+    (await page.locator('#return-banner').getAttribute('data-reason')) === 'sale_line',
+    await text(page, '#return-banner-message'),
+  );
+  await page.locator('#return-sale-line').fill('2');
   await page.locator('#return-nocode-form button').tap();
   check('return: line without a code', await waitLines(page, '#return-lines', 2));
   check(

@@ -396,10 +396,24 @@
       });
       return;
     }
-    const r = await call('POST', '/api/receipts/current/items/without-code', { gtin });
+    /* The sale it takes back (issue 18): the receipt's FD and its line. */
+    const saleFd = Number($('return-sale-fd').value.trim());
+    const saleLine = Number($('return-sale-line').value.trim());
+    if (!Number.isInteger(saleFd) || saleFd < 1 || !Number.isInteger(saleLine) || saleLine < 1) {
+      banner('return', {
+        message_ru: 'Укажите чек продажи: его ФД и номер строки с этим товаром.',
+        message_en: "Name the sale: its receipt's FD and the line with this good.",
+      });
+      return;
+    }
+    const r = await call('POST', '/api/receipts/current/items/without-code', {
+      gtin,
+      sale_fd: saleFd,
+      sale_line: saleLine,
+    });
     if (r.status === 201) {
       returnBasket = r.body.receipt;
-      $('return-gtin').value = '';
+      for (const id of ['return-gtin', 'return-sale-fd', 'return-sale-line']) $(id).value = '';
     } else banner('return', r.body);
     renderReturn();
   }
