@@ -405,8 +405,12 @@ int main(int argc, char **argv)
          "storm %.1f s, total %.1f s: archive consistent\n",
          kills, kills_mid_write, a.documents, a.receipts, a.marked_receipts, a.notifications,
          a.lingering_codes, storm_time, total);
-  if (kills_mid_write * 2 < kills)
-    fn_fixture_fail("most kills landed before any document was written");
+  /* The window's feedback above settles near one kill in two mid-write on
+  ** a loaded sanitizer run (a kill before the first document halves nothing
+  ** back), so the bar is one in four: a run whose kills mostly miss the
+  ** writing still fails, a run at the feedback's balance does not. */
+  if (kills_mid_write * 4 < kills)
+    fn_fixture_fail("three kills in four landed before any document was written");
   remove_work();
   free(reported);
   crypto_shutdown();
