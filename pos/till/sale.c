@@ -56,8 +56,10 @@ static const errtab_t errors[] = {
      "Возврат дороже, чем товар был продан: верните не больше цены продажи.",
      "The refund is above the price the good was sold for: refund at most that."},
     {SALE_ERR_RETURN_UNITS, "return_units",
-     "Столько единиц этого товара магазин не продавал (или их уже вернули).",
-     "The store has not sold that many units of this good (or they were returned already)."},
+     "Столько единиц этого товара (или денег по этой строке чека продажи) не осталось: "
+     "их не продавали или уже вернули.",
+     "Not that many units of this good (or that much money on this sale line) are left: "
+     "never sold, or returned already."},
     {SALE_ERR_SALE_NOT_FOUND, "sale_not_found",
      "Нет чека продажи с таким ФД в архиве ФН: укажите ФД чека продажи.",
      "No sale receipt with that FD in the FN archive: name the sale receipt's FD."},
