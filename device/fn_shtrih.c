@@ -29,6 +29,8 @@ typedef struct shtrih_fn {
   /* Its lines as sent (a correction sends them again after FF35h). */
   doc_item_t *lines; /* DOC_MAX_ITEMS */
   size_t line_count;
+  /* FF0Ch gave the register a 1008 for it (only FF08h takes it back). */
+  bool contact_sent;
   /* The code FF61h checked last: FF69h decides on it alone. */
   char last_km[DOC_MAX_KM + 1];
   char last_ru[320], last_en[320];
@@ -256,7 +258,7 @@ static int sh_receipt_cancel(void *self)
   shtrih_fn_t *s = self;
   shtrih_answer_t a;
   int rc = simple(s, SHTRIH_CMD_FN_CANCEL_DOCUMENT, &a);
-  if (rc == 0) s->operation = 0, s->line_count = 0;
+  if (rc == 0) s->operation = 0, s->line_count = 0, s->contact_sent = false;
   return rc;
 }
 
@@ -397,6 +399,7 @@ static int sh_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, c
   if (!st.shift_open || st.receipt_open || s->operation) return FN_ERR_STATE;
   s->operation = operation;
   s->line_count = 0;
+  s->contact_sent = false;
   s->tax_system = tax_system;
   return 0;
 }
@@ -501,6 +504,28 @@ static int sh_receipt_add(void *self, const doc_item_t *item)
   return rc;
 }
 
+/* FF0Ch with the TLV list buf[0..len) for the receipt being built. */
+static int send_receipt_tlv(shtrih_fn_t *s, const uint8_t *buf, size_t len)
+{
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  shtrih_request(&m, SHTRIH_CMD_FN_SEND_TLV, s->password);
+  shtrih_msg_bytes(&m, buf, len);
+  return call(s, &m, &a, 0);
+}
+
+/* FF08h drops what the register holds of the receipt (a 1008 with it),
+** FF35h if it is to be a correction, then the lines go again. */
+static int restart_receipt(shtrih_fn_t *s, bool correction)
+{
+  shtrih_answer_t a;
+  int rc = simple(s, SHTRIH_CMD_FN_CANCEL_DOCUMENT, &a);
+  if (rc == 0) s->contact_sent = false;
+  if (rc == 0 && correction) rc = simple(s, SHTRIH_CMD_FN_BEGIN_CORRECTION, &a);
+  for (size_t i = 0; rc == 0 && i < s->line_count; i++) rc = send_line(s, &s->lines[i]);
+  return rc;
+}
+
 /*
 ** A correction (FFD 1.2): the register must know before the lines, and
 ** fn.h says so only at the close. So: FF08h drops the receipt built so
@@ -510,13 +535,9 @@ static int sh_receipt_add(void *self, const doc_item_t *item)
 */
 static int begin_correction(shtrih_fn_t *s, const fn_correction_t *c)
 {
-  shtrih_answer_t a;
-  shtrih_msg_t m;
   uint8_t buf[128];
   tlv_writer_t w;
-  int rc = simple(s, SHTRIH_CMD_FN_CANCEL_DOCUMENT, &a);
-  if (rc == 0) rc = simple(s, SHTRIH_CMD_FN_BEGIN_CORRECTION, &a);
-  for (size_t i = 0; rc == 0 && i < s->line_count; i++) rc = send_line(s, &s->lines[i]);
+  int rc = restart_receipt(s, true);
   if (rc) return rc;
   tlv_writer_init(&w, buf, sizeof buf);
   if (tlv_put_byte(&w, 1173, c->type) != 0 || tlv_begin_stlv(&w, 1174) != 0 ||
@@ -524,9 +545,25 @@ static int begin_correction(shtrih_fn_t *s, const fn_correction_t *c)
       tlv_put_string(&w, 1179, c->order_number, strlen(c->order_number)) != 0 ||
       tlv_end_stlv(&w) != 0)
     return FN_ERR_VALUE;
-  shtrih_request(&m, SHTRIH_CMD_FN_SEND_TLV, s->password);
-  shtrih_msg_bytes(&m, buf, tlv_writer_length(&w));
-  return call(s, &m, &a, 0);
+  return send_receipt_tlv(s, buf, tlv_writer_length(&w));
+}
+
+/*
+** The buyer's contact 1008 by FF0Ch before FF45h (the vendor's protocol
+** description: FF0Ch sends a TLV structure for the document being built).
+** A receipt whose earlier close sent one and now has none starts again in
+** the register (FF08h, the lines again), since nothing else unsays it.
+*/
+static int send_contact(shtrih_fn_t *s, const char *contact)
+{
+  uint8_t buf[80];
+  tlv_writer_t w;
+  if (!contact[0]) return s->contact_sent ? restart_receipt(s, false) : 0;
+  tlv_writer_init(&w, buf, sizeof buf);
+  if (tlv_put_string(&w, 1008, contact, strlen(contact)) != 0) return FN_ERR_VALUE;
+  int rc = send_receipt_tlv(s, buf, tlv_writer_length(&w));
+  if (rc == 0) s->contact_sent = true;
+  return rc;
 }
 
 static int sh_receipt_close(void *self, uint64_t cash, uint64_t cashless, bool correction,
@@ -561,9 +598,9 @@ static int sh_receipt_close_paid(void *self, const fn_payments_t *pay, const fn_
   shtrih_shift_params_t p;
   uint64_t change = 0;
   uint32_t number = 0, sign = 0;
-  if (pay->buyer_contact[0]) return FN_ERR_UNKNOWN_COMMAND; /* 1008: not yet (HARDWARE.md) */
   if (!s->operation) return FN_ERR_STATE;
   int rc = cor ? begin_correction(s, cor) : 0;
+  if (rc == 0) rc = send_contact(s, pay->buyer_contact);
   if (rc) return rc;
   c.payments[0] = pay->cash;
   c.payments[1] = pay->cashless;
@@ -577,6 +614,7 @@ static int sh_receipt_close_paid(void *self, const fn_payments_t *pay, const fn_
   if (rc) return rc;
   s->operation = 0;
   s->line_count = 0;
+  s->contact_sent = false;
   /* The receipt's time and its number in the shift, as the FN has them. */
   uint32_t time = 0;
   if (out && (rc = document_time(s, number, &time)) != 0) return rc;

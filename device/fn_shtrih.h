@@ -25,7 +25,8 @@
 **                incl. 11/12 for 22 %), FF4D for a line's 2108, agent and
 **                1260, FF67 for its code, FF45 close with cash,
 **                cashless, 1215, 1216, 1217; FF08 cancels an open one;
-**                a correction: FF08, FF35, the lines again, FF0C 1173/1174
+**                a correction: FF08, FF35, the lines again, FF0C 1173/1174;
+**                the buyer's contact 1008 by FF0C before FF45
 **   marking      FF61 check, FF69 accept/decline, FF70 status
 **   totals       fn_totals from the FN's archive (receipts since the
 **                shift opened; since registration, all of them)

@@ -46,6 +46,8 @@ struct kkt_emu {
   /* FF35h began a correction receipt; FF0Ch gave its 1173/1174. */
   bool correction, correction_told;
   fn_correction_t correction_data;
+  /* FF0Ch's 1008, the buyer's phone or e-mail ("" none), for FF45h. */
+  char buyer_contact[65];
   size_t line_count;
   doc_item_t *lines; /* DOC_MAX_ITEMS */
   /* Marking: the code FF61 checked last (FF69 decides on it), the planned
@@ -293,14 +295,21 @@ static uint8_t h_state_report(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   return 0;
 }
 
+/* Forgets the receipt being built (lines, correction, 1008). */
+static void drop_receipt(kkt_emu_t *e)
+{
+  e->receipt_operation = 0;
+  e->line_count = 0;
+  e->correction = e->correction_told = false;
+  e->buyer_contact[0] = '\0';
+}
+
 static uint8_t h_cancel_document(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
   (void)r, (void)a;
   e->begun = 0;
-  e->receipt_operation = 0;
-  e->line_count = 0;
   e->bound_km_len = 0;
-  e->correction = e->correction_told = false;
+  drop_receipt(e);
   fn_status_t st;
   int rc = fn_status(e->fn, &st);
   if (rc == 0 && st.receipt_open) rc = fn_receipt_cancel(e->fn);
@@ -577,13 +586,6 @@ static uint8_t h_operation_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a
   return 0;
 }
 
-static void drop_receipt(kkt_emu_t *e)
-{
-  e->receipt_operation = 0;
-  e->line_count = 0;
-  e->correction = e->correction_told = false;
-}
-
 /* FF35: the next receipt is a correction (before its first line). */
 static uint8_t h_begin_correction(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
@@ -598,29 +600,41 @@ static uint8_t h_begin_correction(kkt_emu_t *e, const request_t *r, emu_answer_t
   return 0;
 }
 
-/* FF0C: requisites of the document being built. A correction's 1173 and
-** 1174 {1178, 1179} are the ones taken; anything else is FN_ERR_VALUE. */
+/* FF0C: requisites of the receipt being built: the buyer's contact 1008
+** on any receipt, a correction's 1173 and 1174 {1178, 1179}; anything
+** else is FN_ERR_VALUE. All of the request is taken, or none of it. */
 static uint8_t h_send_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
   (void)a;
-  if (!e->correction) return fn_code(FN_ERR_STATE);
-  fn_correction_t *c = &e->correction_data;
+  if (!e->receipt_operation && !e->correction) return fn_code(FN_ERR_STATE);
+  fn_correction_t c = e->correction_data;
+  char contact[sizeof e->buyer_contact];
+  bool told = e->correction_told;
   tlv_reader_t rd, sub;
   tlv_item_t x, y;
+  memcpy(contact, e->buyer_contact, sizeof contact);
   tlv_reader_init(&rd, r->p, r->len);
   while (!tlv_reader_done(&rd)) {
     if (tlv_reader_next(&rd, &x) != 0) return fn_code(FN_ERR_VALUE);
-    if (x.tag == 1173 && tlv_get_byte(&x, &c->type) == 0) continue;
+    if (x.tag == 1008) {
+      if (get_text(&x, contact, sizeof contact) != 0 || !contact[0]) return fn_code(FN_ERR_VALUE);
+      continue;
+    }
+    if (!e->correction) return fn_code(FN_ERR_VALUE);
+    if (x.tag == 1173 && tlv_get_byte(&x, &c.type) == 0) continue;
     if (x.tag != 1174 || tlv_reader_enter(&x, &sub) != 0) return fn_code(FN_ERR_VALUE);
     while (!tlv_reader_done(&sub)) {
       if (tlv_reader_next(&sub, &y) != 0) return fn_code(FN_ERR_VALUE);
-      int bad = y.tag == 1178   ? tlv_get_unixtime(&y, &c->date)
-                : y.tag == 1179 ? get_text(&y, c->order_number, sizeof c->order_number)
+      int bad = y.tag == 1178   ? tlv_get_unixtime(&y, &c.date)
+                : y.tag == 1179 ? get_text(&y, c.order_number, sizeof c.order_number)
                                 : -1;
       if (bad) return fn_code(FN_ERR_VALUE);
     }
-    e->correction_told = true;
+    told = true;
   }
+  e->correction_data = c;
+  e->correction_told = told;
+  memcpy(e->buyer_contact, contact, sizeof contact);
   return 0;
 }
 
@@ -648,6 +662,7 @@ static uint8_t h_close_receipt(kkt_emu_t *e, const request_t *r, emu_answer_t *a
                        .prepaid = c.payments[13],
                        .credit = c.payments[14],
                        .other = c.payments[15]};
+  memcpy(pay.buyer_contact, e->buyer_contact, sizeof pay.buyer_contact);
   if (rc == 0)
     rc = fn_receipt_close_paid(e->fn, &pay, e->correction ? &e->correction_data : NULL, &d);
   if (rc) {

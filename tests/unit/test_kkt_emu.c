@@ -646,6 +646,29 @@ static void test_backend_fiscal_ops(void **state)
   read_receipt(dev, d.number, &doc, &rec);
   assert_int_equal(rec.prepaid, 12000);
 
+  /* The buyer's contact 1008 by FF0Ch before FF45h: read back from the
+  ** register equal to the FN's own; the same receipt refused once with a
+  ** contact and then closed without one has none (FF08h, lines again). */
+  fn_payments_t mailed = {.cash = 12000};
+  snprintf(mailed.buyer_contact, sizeof mailed.buyer_contact, "%s", "buyer@example.ru");
+  sell(dev, 1, &item, &mailed, &d);
+  assert_same_document(dev, f->fn, d.number);
+  read_receipt(dev, d.number, &doc, &rec);
+  assert_string_equal(rec.buyer_contact, "buyer@example.ru");
+  static const uint8_t contact_tlv[] = {0xF0, 0x03, 0x10, 0x00, 'b', 'u', 'y', 'e', 'r', '@'};
+  assert_non_null(memmem(doc.data, doc.len, contact_tlv, sizeof contact_tlv));
+  fn_payments_t short_pay = {.cash = 100};
+  snprintf(short_pay.buyer_contact, sizeof short_pay.buyer_contact, "%s", "+79001234567");
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &item), 0);
+  assert_int_not_equal(fn_receipt_close_paid(dev, &short_pay, NULL, &d), 0);
+  fn_payments_t plain = {.cash = 12000};
+  assert_int_equal(fn_receipt_close_paid(dev, &plain, NULL, &d), 0);
+  assert_same_document(dev, f->fn, d.number);
+  read_receipt(dev, d.number, &doc, &rec);
+  assert_string_equal(rec.buyer_contact, "");
+  assert_null(memmem(doc.data, doc.len, contact_tlv, 4));
+
   /* The return of the tea (1054 = 2). */
   fn_payments_t back = {.cash = 12000};
   sell(dev, 2, &item, &back, &d);
@@ -654,8 +677,8 @@ static void test_backend_fiscal_ops(void **state)
   assert_same_totals(dev, f->fn);
   static doc_totals_t x;
   assert_int_equal(fn_totals(dev, true, &x), 0);
-  assert_int_equal(x.receipts[1].count, 3);
-  assert_int_equal(x.receipts[1].total, 12000 + 3500000 + 12000);
+  assert_int_equal(x.receipts[1].count, 5);
+  assert_int_equal(x.receipts[1].total, 12000 + 3500000 + 12000 + 2 * 12000);
   assert_int_equal(x.receipts[1].prepaid, 12000);
   assert_int_equal(x.receipts[1].credit, 3500000);
   assert_int_equal(x.receipts[2].count, 1);
@@ -705,7 +728,7 @@ static void test_backend_fiscal_ops(void **state)
   sell(dev, 1, &item, &pay, &d);
   assert_same_totals(dev, f->fn); /* across a Z */
   assert_int_equal(fn_totals(dev, false, &x), 0);
-  assert_int_equal(x.receipts[1].count, 4);
+  assert_int_equal(x.receipts[1].count, 6);
 
   /* FN close: refused with the shift open (the FN's 02h), then made. */
   assert_int_equal(fn_close_archive(dev, &d), FN_ERR_STATE);
