@@ -31,6 +31,8 @@ typedef struct shtrih_fn {
   size_t line_count;
   /* FF0Ch gave the register a 1008 for it (only FF08h takes it back). */
   bool contact_sent;
+  /* The receipt's cashier 1021 ("" none), sent with FF0Ch before FF45h. */
+  char cashier[129];
   /* The code FF61h checked last: FF69h decides on it alone. */
   char last_km[DOC_MAX_KM + 1];
   char last_ru[320], last_en[320];
@@ -206,16 +208,39 @@ static int document_time(shtrih_fn_t *s, uint32_t number, uint32_t *time)
   return 0;
 }
 
+/* FF0Ch with the TLV list buf[0..len) for the document being built. */
+static int send_receipt_tlv(shtrih_fn_t *s, const uint8_t *buf, size_t len)
+{
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  shtrih_request(&m, SHTRIH_CMD_FN_SEND_TLV, s->password);
+  shtrih_msg_bytes(&m, buf, len);
+  return call(s, &m, &a, 0);
+}
+
+/* FF0Ch with 1021, the cashier, unless there is none (NULL or ""). */
+static int send_cashier(shtrih_fn_t *s, const char *cashier)
+{
+  uint8_t buf[160];
+  tlv_writer_t w;
+  if (!cashier || !cashier[0]) return 0;
+  tlv_writer_init(&w, buf, sizeof buf);
+  if (tlv_put_string(&w, 1021, cashier, strlen(cashier)) != 0) return FN_ERR_VALUE;
+  return send_receipt_tlv(s, buf, tlv_writer_length(&w));
+}
+
 typedef int (*fd_decoder_t)(shtrih_answer_t *a, shtrih_fd_answer_t *out);
 
-/* A two-step FN document: "begin" then "make", whose answer `decode`
-** reads (shift, FD, FP as the command has them). */
-static int two_step(shtrih_fn_t *s, uint16_t begin, uint16_t make, fd_decoder_t decode,
-                    fn_doc_result_t *out)
+/* A two-step FN document: "begin", the cashier's 1021 by FF0Ch (NULL
+** or "" none), then "make", whose answer `decode` reads (shift, FD, FP
+** as the command has them). */
+static int two_step(shtrih_fn_t *s, uint16_t begin, const char *cashier, uint16_t make,
+                    fd_decoder_t decode, fn_doc_result_t *out)
 {
   shtrih_answer_t a;
   shtrih_fd_answer_t d;
   int rc = simple(s, begin, &a);
+  if (rc == 0) rc = send_cashier(s, cashier);
   if (rc == 0) rc = simple(s, make, &a);
   if (rc == 0 && decode(&a, &d) != 0) rc = malformed(s);
   if (rc) return rc;
@@ -233,21 +258,19 @@ static int two_step(shtrih_fn_t *s, uint16_t begin, uint16_t make, fd_decoder_t 
 
 static int sh_shift_open(void *self, const char *cashier, fn_doc_result_t *out)
 {
-  (void)cashier; /* 1021 goes by FF0C between the two steps: not yet (HARDWARE.md) */
-  return two_step(self, SHTRIH_CMD_FN_BEGIN_OPEN_SHIFT, SHTRIH_CMD_FN_OPEN_SHIFT,
+  return two_step(self, SHTRIH_CMD_FN_BEGIN_OPEN_SHIFT, cashier, SHTRIH_CMD_FN_OPEN_SHIFT,
                   shtrih_decode_shift_fd, out);
 }
 
 static int sh_shift_close(void *self, const char *cashier, fn_doc_result_t *out)
 {
-  (void)cashier;
-  return two_step(self, SHTRIH_CMD_FN_BEGIN_CLOSE_SHIFT, SHTRIH_CMD_FN_CLOSE_SHIFT,
+  return two_step(self, SHTRIH_CMD_FN_BEGIN_CLOSE_SHIFT, cashier, SHTRIH_CMD_FN_CLOSE_SHIFT,
                   shtrih_decode_shift_fd, out);
 }
 
 static int sh_state_report(void *self, fn_doc_result_t *out)
 {
-  int rc = two_step(self, SHTRIH_CMD_FN_BEGIN_STATE_REPORT, SHTRIH_CMD_FN_STATE_REPORT,
+  int rc = two_step(self, SHTRIH_CMD_FN_BEGIN_STATE_REPORT, NULL, SHTRIH_CMD_FN_STATE_REPORT,
                     shtrih_decode_state_report, out);
   if (rc == 0 && out) out->shift_number = 0;
   return rc;
@@ -376,7 +399,7 @@ static int sh_receipt_close_paid(void *self, const fn_payments_t *p, const fn_co
 /* FN close (6): FF3Dh begins it, FF3Eh makes it (FD, FP). */
 static int sh_fn_close(void *self, fn_doc_result_t *out)
 {
-  return two_step(self, SHTRIH_CMD_FN_BEGIN_CLOSE_FN, SHTRIH_CMD_FN_CLOSE_FN, shtrih_decode_fd_sign,
+  return two_step(self, SHTRIH_CMD_FN_BEGIN_CLOSE_FN, NULL, SHTRIH_CMD_FN_CLOSE_FN, shtrih_decode_fd_sign,
                   out);
 }
 
@@ -393,13 +416,14 @@ static int sh_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, c
 {
   shtrih_fn_t *s = self;
   fn_status_t st;
-  (void)cashier; /* 1021 by FF0Ch: not yet (HARDWARE.md) */
+  if (cashier && strlen(cashier) >= sizeof s->cashier) return FN_ERR_VALUE;
   int rc = sh_status(s, &st);
   if (rc) return rc;
   if (!st.shift_open || st.receipt_open || s->operation) return FN_ERR_STATE;
   s->operation = operation;
   s->line_count = 0;
   s->contact_sent = false;
+  snprintf(s->cashier, sizeof s->cashier, "%s", cashier ? cashier : "");
   s->tax_system = tax_system;
   return 0;
 }
@@ -504,16 +528,6 @@ static int sh_receipt_add(void *self, const doc_item_t *item)
   return rc;
 }
 
-/* FF0Ch with the TLV list buf[0..len) for the receipt being built. */
-static int send_receipt_tlv(shtrih_fn_t *s, const uint8_t *buf, size_t len)
-{
-  shtrih_msg_t m;
-  shtrih_answer_t a;
-  shtrih_request(&m, SHTRIH_CMD_FN_SEND_TLV, s->password);
-  shtrih_msg_bytes(&m, buf, len);
-  return call(s, &m, &a, 0);
-}
-
 /* FF08h drops what the register holds of the receipt (a 1008 with it),
 ** FF35h if it is to be a correction, then the lines go again. */
 static int restart_receipt(shtrih_fn_t *s, bool correction)
@@ -549,20 +563,24 @@ static int begin_correction(shtrih_fn_t *s, const fn_correction_t *c)
 }
 
 /*
-** The buyer's contact 1008 by FF0Ch before FF45h (the vendor's protocol
-** description: FF0Ch sends a TLV structure for the document being built).
-** A receipt whose earlier close sent one and now has none starts again in
-** the register (FF08h, the lines again), since nothing else unsays it.
+** The receipt's cashier 1021 and the buyer's contact 1008 by FF0Ch before
+** FF45h (the vendor's protocol description: FF0Ch sends a TLV structure
+** for the document being built). A receipt whose earlier close sent a
+** contact and now has none starts again in the register (FF08h, the
+** lines again), since nothing else unsays it.
 */
-static int send_contact(shtrih_fn_t *s, const char *contact)
+static int send_receipt_requisites(shtrih_fn_t *s, const char *contact)
 {
-  uint8_t buf[80];
+  uint8_t buf[240];
   tlv_writer_t w;
-  if (!contact[0]) return s->contact_sent ? restart_receipt(s, false) : 0;
+  int rc = !contact[0] && s->contact_sent ? restart_receipt(s, false) : 0;
+  if (rc || (!contact[0] && !s->cashier[0])) return rc;
   tlv_writer_init(&w, buf, sizeof buf);
-  if (tlv_put_string(&w, 1008, contact, strlen(contact)) != 0) return FN_ERR_VALUE;
-  int rc = send_receipt_tlv(s, buf, tlv_writer_length(&w));
-  if (rc == 0) s->contact_sent = true;
+  if ((s->cashier[0] && tlv_put_string(&w, 1021, s->cashier, strlen(s->cashier)) != 0) ||
+      (contact[0] && tlv_put_string(&w, 1008, contact, strlen(contact)) != 0))
+    return FN_ERR_VALUE;
+  rc = send_receipt_tlv(s, buf, tlv_writer_length(&w));
+  if (rc == 0 && contact[0]) s->contact_sent = true;
   return rc;
 }
 
@@ -600,7 +618,7 @@ static int sh_receipt_close_paid(void *self, const fn_payments_t *pay, const fn_
   uint32_t number = 0, sign = 0;
   if (!s->operation) return FN_ERR_STATE;
   int rc = cor ? begin_correction(s, cor) : 0;
-  if (rc == 0) rc = send_contact(s, pay->buyer_contact);
+  if (rc == 0) rc = send_receipt_requisites(s, pay->buyer_contact);
   if (rc) return rc;
   c.payments[0] = pay->cash;
   c.payments[1] = pay->cashless;

@@ -17,7 +17,8 @@
 **   status       FF01 (phase, FN number, shift, last document, clock),
 **                FF39 (documents the OFD has not acknowledged), FF40
 **                (shift and receipt numbers), 10h (open receipt lines)
-**   shift        FF41+FF0B open, FF42+FF43 close
+**   shift        FF41+FF0B open, FF42+FF43 close; the cashier's 1021
+**                by FF0C between the steps (and before FF45 for a receipt)
 **   X report     FF37+FF38 (the settlement-state report)
 **   documents    FF0A (type, ticket) + FF3A/FF3B (the TLV) for
 **                fn_document_get and fn_document_next_unsent

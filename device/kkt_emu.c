@@ -48,6 +48,8 @@ struct kkt_emu {
   fn_correction_t correction_data;
   /* FF0Ch's 1008, the buyer's phone or e-mail ("" none), for FF45h. */
   char buyer_contact[65];
+  /* FF0Ch's 1021 for the shift document begun or the receipt ("" none). */
+  char cashier[129];
   size_t line_count;
   doc_item_t *lines; /* DOC_MAX_ITEMS */
   /* Marking: the code FF61 checked last (FF69 decides on it), the planned
@@ -217,6 +219,7 @@ static uint8_t h_begin(kkt_emu_t *e, const request_t *r, emu_answer_t *a, uint16
   if (rc) return fn_code(rc);
   if (st.receipt_open || e->receipt_operation) return fn_code(FN_ERR_STATE);
   e->begun = what;
+  e->cashier[0] = '\0';
   return 0;
 }
 static uint8_t h_begin_open(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
@@ -239,7 +242,9 @@ static uint8_t h_shift(kkt_emu_t *e, emu_answer_t *a, bool open)
   if (e->begun != want) return fn_code(FN_ERR_STATE);
   e->begun = 0;
   fn_doc_result_t d;
-  int rc = open ? fn_shift_open(e->fn, NULL, &d) : fn_shift_close(e->fn, NULL, &d);
+  const char *cashier = e->cashier[0] ? e->cashier : NULL;
+  int rc = open ? fn_shift_open(e->fn, cashier, &d) : fn_shift_close(e->fn, cashier, &d);
+  e->cashier[0] = '\0';
   if (rc) return fn_code(rc);
   put_le(a, d.shift_number, 2);
   put_le(a, d.number, 4);
@@ -302,6 +307,7 @@ static void drop_receipt(kkt_emu_t *e)
   e->line_count = 0;
   e->correction = e->correction_told = false;
   e->buyer_contact[0] = '\0';
+  e->cashier[0] = '\0';
 }
 
 static uint8_t h_cancel_document(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
@@ -600,22 +606,31 @@ static uint8_t h_begin_correction(kkt_emu_t *e, const request_t *r, emu_answer_t
   return 0;
 }
 
-/* FF0C: requisites of the receipt being built: the buyer's contact 1008
-** on any receipt, a correction's 1173 and 1174 {1178, 1179}; anything
-** else is FN_ERR_VALUE. All of the request is taken, or none of it. */
+/* FF0C: requisites of the document being built: the cashier 1021 for a
+** shift document begun (FF41/FF42) or a receipt, the buyer's contact
+** 1008 on any receipt, a correction's 1173 and 1174 {1178, 1179};
+** anything else is FN_ERR_VALUE. All of the request is taken, or none. */
 static uint8_t h_send_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
   (void)a;
-  if (!e->receipt_operation && !e->correction) return fn_code(FN_ERR_STATE);
+  bool receipt = e->receipt_operation || e->correction;
+  bool shift = e->begun == SHTRIH_CMD_FN_OPEN_SHIFT || e->begun == SHTRIH_CMD_FN_CLOSE_SHIFT;
+  if (!receipt && !shift) return fn_code(FN_ERR_STATE);
   fn_correction_t c = e->correction_data;
-  char contact[sizeof e->buyer_contact];
+  char contact[sizeof e->buyer_contact], cashier[sizeof e->cashier];
   bool told = e->correction_told;
   tlv_reader_t rd, sub;
   tlv_item_t x, y;
   memcpy(contact, e->buyer_contact, sizeof contact);
+  memcpy(cashier, e->cashier, sizeof cashier);
   tlv_reader_init(&rd, r->p, r->len);
   while (!tlv_reader_done(&rd)) {
     if (tlv_reader_next(&rd, &x) != 0) return fn_code(FN_ERR_VALUE);
+    if (x.tag == 1021) {
+      if (get_text(&x, cashier, sizeof cashier) != 0 || !cashier[0]) return fn_code(FN_ERR_VALUE);
+      continue;
+    }
+    if (!receipt) return fn_code(FN_ERR_VALUE);
     if (x.tag == 1008) {
       if (get_text(&x, contact, sizeof contact) != 0 || !contact[0]) return fn_code(FN_ERR_VALUE);
       continue;
@@ -635,6 +650,7 @@ static uint8_t h_send_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   e->correction_data = c;
   e->correction_told = told;
   memcpy(e->buyer_contact, contact, sizeof contact);
+  memcpy(e->cashier, cashier, sizeof cashier);
   return 0;
 }
 
@@ -655,7 +671,8 @@ static uint8_t h_close_receipt(kkt_emu_t *e, const request_t *r, emu_answer_t *a
   if (paid < due) return SHTRIH_E_PAYMENT_SHORT;
   uint64_t change = paid - due, cash = c.payments[0] - (change <= c.payments[0] ? change : 0);
   if (change > c.payments[0]) return fn_code(FN_ERR_VALUE); /* change only from cash */
-  int rc = fn_receipt_begin(e->fn, e->receipt_operation, c.tax_system, NULL);
+  int rc = fn_receipt_begin(e->fn, e->receipt_operation, c.tax_system,
+                            e->cashier[0] ? e->cashier : NULL);
   for (size_t i = 0; rc == 0 && i < e->line_count; i++) rc = fn_receipt_add(e->fn, &e->lines[i]);
   fn_payments_t pay = {.cash = cash,
                        .cashless = c.payments[1],

@@ -723,12 +723,25 @@ static void test_backend_fiscal_ops(void **state)
   f->now += 60;
   assert_int_equal(fn_shift_close(dev, NULL, &d), 0);
   assert_same_totals(dev, f->fn);
+  /* The cashier's 1021 by FF0Ch: between FF41h and FF0Bh for the shift,
+  ** before FF45h for a receipt (with a 1008 in the same FF0Ch). */
+  static const uint8_t cashier_tlv[] = {0xFD, 0x03, 0x0D, 0x00, 0x88, 0xA2, 0xA0}; /* CP866 */
   f->now += 60;
-  assert_int_equal(fn_shift_open(dev, NULL, &d), 0);
+  assert_int_equal(fn_shift_open(dev, "Иванова А. В.", &d), 0);
+  assert_same_document(dev, f->fn, d.number);
+  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
+  assert_non_null(memmem(doc.data, doc.len, cashier_tlv, sizeof cashier_tlv));
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, "Иванова А. В."), 0);
+  assert_int_equal(fn_receipt_add(dev, &item), 0);
+  assert_int_equal(fn_receipt_close_paid(dev, &mailed, NULL, &d), 0);
+  assert_same_document(dev, f->fn, d.number);
+  read_receipt(dev, d.number, &doc, &rec);
+  assert_string_equal(rec.buyer_contact, "buyer@example.ru");
+  assert_non_null(memmem(doc.data, doc.len, cashier_tlv, sizeof cashier_tlv));
   sell(dev, 1, &item, &pay, &d);
   assert_same_totals(dev, f->fn); /* across a Z */
   assert_int_equal(fn_totals(dev, false, &x), 0);
-  assert_int_equal(x.receipts[1].count, 6);
+  assert_int_equal(x.receipts[1].count, 7);
 
   /* FN close: refused with the shift open (the FN's 02h), then made. */
   assert_int_equal(fn_close_archive(dev, &d), FN_ERR_STATE);
