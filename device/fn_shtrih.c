@@ -399,8 +399,8 @@ static int sh_receipt_close_paid(void *self, const fn_payments_t *p, const fn_co
 /* FN close (6): FF3Dh begins it, FF3Eh makes it (FD, FP). */
 static int sh_fn_close(void *self, fn_doc_result_t *out)
 {
-  return two_step(self, SHTRIH_CMD_FN_BEGIN_CLOSE_FN, NULL, SHTRIH_CMD_FN_CLOSE_FN, shtrih_decode_fd_sign,
-                  out);
+  return two_step(self, SHTRIH_CMD_FN_BEGIN_CLOSE_FN, NULL, SHTRIH_CMD_FN_CLOSE_FN,
+                  shtrih_decode_fd_sign, out);
 }
 
 /* ---- Not done yet: FN_ERR_UNKNOWN_COMMAND, never a made-up success. ---- */
