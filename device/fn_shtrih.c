@@ -486,8 +486,6 @@ static int send_line(shtrih_fn_t *s, const doc_item_t *item)
   shtrih_answer_t a;
   static uint8_t tlvs[2048]; /* one thread uses a backend at a time */
   size_t tlvs_len = 0;
-  if (item->fraction_denominator)
-    return FN_ERR_UNKNOWN_COMMAND; /* 1291 needs FF61h's TLV list: not yet */
   int rc = line_tlvs(item, tlvs, sizeof tlvs, &tlvs_len);
   if (rc) return rc;
   op.operation = s->operation;
@@ -666,6 +664,15 @@ static int sh_km_check(void *self, const doc_item_t *item, fn_km_check_t *out)
   c.planned_status = item->km_status ? item->km_status : 1;
   c.km_len = (uint8_t)item->km_len;
   memcpy(c.km, item->km, item->km_len);
+  if (item->fraction_denominator) { /* FF61h's TLV list: 1291 alone */
+    static doc_item_t part;         /* one thread uses a backend at a time */
+    size_t n = 0;
+    memset(&part, 0, sizeof part);
+    part.fraction_numerator = item->fraction_numerator;
+    part.fraction_denominator = item->fraction_denominator;
+    if (doc_item_extras_put(&part, c.tlv, sizeof c.tlv, &n) != 0) return FN_ERR_VALUE;
+    c.tlv_len = (uint8_t)n;
+  }
   shtrih_encode_km_check(&m, s->password, &c);
   int rc = call(s, &m, &a, 0);
   if (rc == 0 && shtrih_decode_km_result(&a, &res) != 0) rc = malformed(s);

@@ -28,7 +28,8 @@
 **                cashless, 1215, 1216, 1217; FF08 cancels an open one;
 **                a correction: FF08, FF35, the lines again, FF0C 1173/1174;
 **                the buyer's contact 1008 by FF0C before FF45
-**   marking      FF61 check, FF69 accept/decline, FF70 status
+**   marking      FF61 check (1291 in its TLV list for a part of the unit),
+**                FF69 accept/decline, FF70 status
 **   totals       fn_totals from the FN's archive (receipts since the
 **                shift opened; since registration, all of them)
 **   FN close     FF3D+FF3E

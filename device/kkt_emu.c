@@ -405,7 +405,8 @@ static uint8_t h_km_check(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   item->km_len = c.km_len;
   item->km_status = c.planned_status;
   item->quantity = (doc_quantity_t){1, 0};
-  int rc = fn_km_check(e->fn, item, fc);
+  int rc = c.tlv_len && doc_item_extras_get(c.tlv, c.tlv_len, item) != 0 ? FN_ERR_VALUE : 0;
+  if (rc == 0) rc = fn_km_check(e->fn, item, fc);
   if (rc == 0) {
     static const uint8_t reason[] = {[FN_TAIL_VALID] = 0,
                                      [FN_TAIL_INVALID] = 0,
@@ -583,6 +584,7 @@ static uint8_t h_operation_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a
     case 1223:
     case 1224:
     case 1226:
+    case 1291:
       if (doc_item_extras_get(raw, raw_len, line) != 0) return fn_code(FN_ERR_VALUE);
       break;
     default:

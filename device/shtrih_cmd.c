@@ -413,8 +413,9 @@ void shtrih_encode_km_check(shtrih_msg_t *msg, uint32_t password, const shtrih_k
   shtrih_msg_le(msg, c->planned_status, 1);
   shtrih_msg_le(msg, c->mode, 1);
   shtrih_msg_le(msg, c->km_len, 1);
-  shtrih_msg_le(msg, 0, 1); /* no TLVs: a whole unit */
+  shtrih_msg_le(msg, c->tlv_len, 1); /* 0: a whole unit */
   shtrih_msg_bytes(msg, c->km, c->km_len);
+  shtrih_msg_bytes(msg, c->tlv, c->tlv_len);
 }
 
 int shtrih_decode_km_check(const uint8_t *p, size_t len, shtrih_km_check_t *out)
@@ -426,7 +427,10 @@ int shtrih_decode_km_check(const uint8_t *p, size_t len, shtrih_km_check_t *out)
   out->km_len = (uint8_t)shtrih_get_le(&a, 1);
   size_t tlv_len = (size_t)shtrih_get_le(&a, 1);
   shtrih_get_bytes(&a, out->km, out->km_len);
-  if (a.short_read || out->km_len == 0 || a.len - a.at != tlv_len) return -1;
+  if (a.short_read || out->km_len == 0 || a.len - a.at != tlv_len || tlv_len > sizeof out->tlv)
+    return -1;
+  out->tlv_len = (uint8_t)tlv_len;
+  shtrih_get_bytes(&a, out->tlv, tlv_len);
   return 0;
 }
 

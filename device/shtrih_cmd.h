@@ -274,6 +274,9 @@ typedef struct shtrih_km_check {
   uint8_t mode;
   uint8_t km_len;
   uint8_t km[255];
+  /* The TLVs after the code: 1291 for a part of the unit ([open]). */
+  uint8_t tlv_len;
+  uint8_t tlv[64];
 } shtrih_km_check_t;
 void shtrih_encode_km_check(shtrih_msg_t *msg, uint32_t password, const shtrih_km_check_t *c);
 int shtrih_decode_km_check(const uint8_t *p, size_t len, shtrih_km_check_t *out);

@@ -467,6 +467,29 @@ static void test_backend(void **state)
   assert_int_equal(fn_status(dev, &ds), 0);
   assert_int_equal(ds.unsent_notifications, 1);
   assert_true(ds.marking);
+  /* A quarter of a marked cheese head: 1291 {1293 1, 1294 4} in FF61h's
+  ** TLV list and bound to the line by FF4Dh; status 2 (part sold). The
+  ** receipt read back equals the FN's and carries the fraction. */
+  doc_item_t cheese;
+  assert_int_equal(fn_fixture_marked_line(&cheese, "Сыр", 80000, "TH", 4, &key), 0);
+  cheese.quantity = (doc_quantity_t){25, 2};
+  cheese.total = 20000;
+  cheese.fraction_numerator = 1;
+  cheese.fraction_denominator = 4;
+  cheese.km_status = DOC_KM_MEASURED_SOLD;
+  assert_int_equal(fn_km_check(dev, &cheese, &kc), 0);
+  assert_int_equal(kc.tail_status, FN_TAIL_VALID);
+  assert_int_equal(fn_km_accept(dev, cheese.km, cheese.km_len, true), 0);
+  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &cheese), 0);
+  assert_int_equal(fn_receipt_close(dev, 20000, 0, false, &d), 0);
+  assert_same_document(dev, f->fn, d.number);
+  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
+  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &rec, &total, sign), 0);
+  assert_int_equal(rec.items[0].fraction_numerator, 1);
+  assert_int_equal(rec.items[0].fraction_denominator, 4);
+  assert_int_equal(rec.items[0].km_status, DOC_KM_MEASURED_SOLD);
+  assert_memory_equal(rec.items[0].km, cheese.km, cheese.km_len);
   /* A counterfeit tail: the FN says so; declined, never sold. */
   doc_item_t fake;
   assert_int_equal(fn_fixture_marked_line(&fake, "Туфли", 500000, "SH", 2, &key), 0);
