@@ -1377,14 +1377,13 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
   return MARKCODE_OK;
 }
 
-/* Layout restoration. `s` is the code with separators removed; `must` marks
-** positions where a separator was present (a field must start there). */
+/* Layout restoration. `s` is the code with separators removed; a field
+** must start where a separator was present. */
 typedef struct restore {
   const char *s;
   size_t n;
-  const bool *must;
   const layout_t *lay;
-  const uint16_t *next_must; /* the first must[] position after each one, or n */
+  const uint16_t *next_must; /* the first place after each one a separator was, or n */
   /* Of each slot of lay, found at its first field rather than at every
   ** one: the AI's role and its row of the GS1 table. */
   bool slot_known[10];
@@ -1453,23 +1452,28 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
 ** was, so a failed attempt costs no copy back). */
 static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out)
 {
-  bool must[MARKCODE_MAX_INPUT + 1];
-  size_t n = 0;
-  memset(must, 0, w->n + 1);
-  for (size_t k = 0; k < w->n; k++) {
-    if (w->b[k] == MARKCODE_GS) {
-      must[n] = true;
-      continue;
-    }
-    out->b[n] = w->b[k];
-    out->src[n] = (uint16_t)src_of(w, k);
-    n++;
-  }
-  out->b[n] = '\0';
+  /* The runs between separators copied whole (a wedge that lost them is
+  ** one run); each separator, at position n of the copy, ends every field
+  ** that starts before n: next_must[] of the positions since the last one. */
   uint16_t next_must[MARKCODE_MAX_INPUT + 1];
-  next_must[n] = (uint16_t)n;
-  for (size_t k = n; k-- > 0;)
-    next_must[k] = k + 1 < n && must[k + 1] ? (uint16_t)(k + 1) : next_must[k + 1];
+  size_t n = 0, at_in = 0, filled = 0;
+  while (at_in < w->n) {
+    const char *gs = memchr(w->b + at_in, MARKCODE_GS, w->n - at_in);
+    size_t run = gs ? (size_t)(gs - (w->b + at_in)) : w->n - at_in;
+    memcpy(out->b + n, w->b + at_in, run);
+    if (w->src_mapped)
+      memcpy(out->src + n, w->src + at_in, run * sizeof out->src[0]);
+    else
+      for (size_t i = 0; i < run; i++) out->src[n + i] = (uint16_t)(at_in + i + w->shift);
+    n += run;
+    at_in += run;
+    if (gs) {
+      for (; filled < n; filled++) next_must[filled] = (uint16_t)n;
+      at_in++;
+    }
+  }
+  for (; filled <= n; filled++) next_must[filled] = (uint16_t)n;
+  out->b[n] = '\0';
   out->n = n;
   out->raw_len = w->raw_len;
   out->src_mapped = true;
@@ -1478,7 +1482,6 @@ static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out)
   restore_t r; /* set field by field: its elements need no zeroing */
   r.s = out->b;
   r.n = n;
-  r.must = must;
   r.next_must = next_must;
   for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++) {
     r.lay = &layouts[l];
