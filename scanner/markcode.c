@@ -40,6 +40,7 @@
 #include "scanner/markcode.h"
 #include "scanner/layout.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdbool.h>
@@ -1377,6 +1378,28 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
   return MARKCODE_OK;
 }
 
+/* Of each slot of each layout, the AI's role and its row of the GS1 table:
+** looked up once a process rather than at every search (a refusal the
+** layouts try to rescue searched them about fourteen times a code). */
+typedef struct slot_info {
+  uint8_t id;
+  const gs1_ai_def_t *def;
+} slot_info_t;
+
+#define LAYOUT_COUNT (sizeof layouts / sizeof layouts[0])
+static slot_info_t slot_infos[LAYOUT_COUNT][10];
+static pthread_once_t slot_infos_once = PTHREAD_ONCE_INIT;
+
+static void slot_infos_fill(void)
+{
+  for (size_t l = 0; l < LAYOUT_COUNT; l++)
+    for (int k = 0; k < layouts[l].nslots; k++) {
+      const char *ai = layouts[l].slots[k].ai;
+      slot_infos[l][k].id = (uint8_t)ai_id(ai);
+      slot_infos[l][k].def = gs1_ai_find(ai, ai_len(ai));
+    }
+}
+
 /* Layout restoration. `s` is the code with separators removed; a field
 ** must start where a separator was present. */
 typedef struct restore {
@@ -1384,11 +1407,7 @@ typedef struct restore {
   size_t n;
   const layout_t *lay;
   const uint16_t *next_must; /* the first place after each one a separator was, or n */
-  /* Of each slot of lay, found at its first field rather than at every
-  ** one: the AI's role and its row of the GS1 table. */
-  bool slot_known[10];
-  uint8_t slot_id[10];
-  const gs1_ai_def_t *slot_def[10];
+  const slot_info_t *info;   /* of each slot of lay */
   element_t el[MARKCODE_MAX_AIS];
   int nel;
   long budget; /* bounds the search on hostile input */
@@ -1425,16 +1444,11 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
       }
       if (bare && !all_digits(r->s + vstart, vlen)) continue;
       if (r->nel >= MARKCODE_MAX_AIS) return false;
-      if (!r->slot_known[slot]) { /* the slot's first field: its role and row, once */
-        r->slot_known[slot] = true;
-        r->slot_id[slot] = (uint8_t)ai_id(sl->ai);
-        r->slot_def[slot] = gs1_ai_find(sl->ai, alen);
-      }
       element_t *e = &r->el[r->nel++];
       copy_str(e->ai, sizeof e->ai, sl->ai, alen);
       e->alen = (uint8_t)alen;
-      e->id = r->slot_id[slot];
-      e->def = bare ? NULL : r->slot_def[slot];
+      e->id = r->info[slot].id;
+      e->def = bare ? NULL : r->info[slot].def;
       e->fixed = predefined_length(e->def);
       e->ai_at = (uint16_t)pos;
       e->start = (uint16_t)vstart;
@@ -1483,11 +1497,12 @@ static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out)
   r.s = out->b;
   r.n = n;
   r.next_must = next_must;
-  for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++) {
+  pthread_once(&slot_infos_once, slot_infos_fill);
+  for (size_t l = 0; l < LAYOUT_COUNT; l++) {
     r.lay = &layouts[l];
+    r.info = slot_infos[l];
     r.nel = 0;
     r.budget = 20000;
-    memset(r.slot_known, 0, sizeof r.slot_known);
     if (!restore_from(&r, 0, 0)) continue;
     memcpy(out->el, r.el, (size_t)r.nel * sizeof r.el[0]);
     out->nel = r.nel;
