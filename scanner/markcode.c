@@ -40,6 +40,7 @@
 #include "scanner/markcode.h"
 #include "scanner/layout.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdbool.h>
@@ -1377,19 +1378,36 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
   return MARKCODE_OK;
 }
 
-/* Layout restoration. `s` is the code with separators removed; `must` marks
-** positions where a separator was present (a field must start there). */
+/* Of each slot of each layout, the AI's role and its row of the GS1 table:
+** looked up once a process rather than at every search (a refusal the
+** layouts try to rescue searched them about fourteen times a code). */
+typedef struct slot_info {
+  uint8_t id;
+  const gs1_ai_def_t *def;
+} slot_info_t;
+
+#define LAYOUT_COUNT (sizeof layouts / sizeof layouts[0])
+static slot_info_t slot_infos[LAYOUT_COUNT][10];
+static pthread_once_t slot_infos_once = PTHREAD_ONCE_INIT;
+
+static void slot_infos_fill(void)
+{
+  for (size_t l = 0; l < LAYOUT_COUNT; l++)
+    for (int k = 0; k < layouts[l].nslots; k++) {
+      const char *ai = layouts[l].slots[k].ai;
+      slot_infos[l][k].id = (uint8_t)ai_id(ai);
+      slot_infos[l][k].def = gs1_ai_find(ai, ai_len(ai));
+    }
+}
+
+/* Layout restoration. `s` is the code with separators removed; a field
+** must start where a separator was present. */
 typedef struct restore {
   const char *s;
   size_t n;
-  const bool *must;
   const layout_t *lay;
-  const uint16_t *next_must; /* the first must[] position after each one, or n */
-  /* Of each slot of lay, found at its first field rather than at every
-  ** one: the AI's role and its row of the GS1 table. */
-  bool slot_known[10];
-  uint8_t slot_id[10];
-  const gs1_ai_def_t *slot_def[10];
+  const uint16_t *next_must; /* the first place after each one a separator was, or n */
+  const slot_info_t *info;   /* of each slot of lay */
   element_t el[MARKCODE_MAX_AIS];
   int nel;
   long budget; /* bounds the search on hostile input */
@@ -1426,16 +1444,11 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
       }
       if (bare && !all_digits(r->s + vstart, vlen)) continue;
       if (r->nel >= MARKCODE_MAX_AIS) return false;
-      if (!r->slot_known[slot]) { /* the slot's first field: its role and row, once */
-        r->slot_known[slot] = true;
-        r->slot_id[slot] = (uint8_t)ai_id(sl->ai);
-        r->slot_def[slot] = gs1_ai_find(sl->ai, alen);
-      }
       element_t *e = &r->el[r->nel++];
       copy_str(e->ai, sizeof e->ai, sl->ai, alen);
       e->alen = (uint8_t)alen;
-      e->id = r->slot_id[slot];
-      e->def = bare ? NULL : r->slot_def[slot];
+      e->id = r->info[slot].id;
+      e->def = bare ? NULL : r->info[slot].def;
       e->fixed = predefined_length(e->def);
       e->ai_at = (uint16_t)pos;
       e->start = (uint16_t)vstart;
@@ -1453,23 +1466,28 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
 ** was, so a failed attempt costs no copy back). */
 static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out)
 {
-  bool must[MARKCODE_MAX_INPUT + 1];
-  size_t n = 0;
-  memset(must, 0, w->n + 1);
-  for (size_t k = 0; k < w->n; k++) {
-    if (w->b[k] == MARKCODE_GS) {
-      must[n] = true;
-      continue;
-    }
-    out->b[n] = w->b[k];
-    out->src[n] = (uint16_t)src_of(w, k);
-    n++;
-  }
-  out->b[n] = '\0';
+  /* The runs between separators copied whole (a wedge that lost them is
+  ** one run); each separator, at position n of the copy, ends every field
+  ** that starts before n: next_must[] of the positions since the last one. */
   uint16_t next_must[MARKCODE_MAX_INPUT + 1];
-  next_must[n] = (uint16_t)n;
-  for (size_t k = n; k-- > 0;)
-    next_must[k] = k + 1 < n && must[k + 1] ? (uint16_t)(k + 1) : next_must[k + 1];
+  size_t n = 0, at_in = 0, filled = 0;
+  while (at_in < w->n) {
+    const char *gs = memchr(w->b + at_in, MARKCODE_GS, w->n - at_in);
+    size_t run = gs ? (size_t)(gs - (w->b + at_in)) : w->n - at_in;
+    memcpy(out->b + n, w->b + at_in, run);
+    if (w->src_mapped)
+      memcpy(out->src + n, w->src + at_in, run * sizeof out->src[0]);
+    else
+      for (size_t i = 0; i < run; i++) out->src[n + i] = (uint16_t)(at_in + i + w->shift);
+    n += run;
+    at_in += run;
+    if (gs) {
+      for (; filled < n; filled++) next_must[filled] = (uint16_t)n;
+      at_in++;
+    }
+  }
+  for (; filled <= n; filled++) next_must[filled] = (uint16_t)n;
+  out->b[n] = '\0';
   out->n = n;
   out->raw_len = w->raw_len;
   out->src_mapped = true;
@@ -1478,13 +1496,13 @@ static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out)
   restore_t r; /* set field by field: its elements need no zeroing */
   r.s = out->b;
   r.n = n;
-  r.must = must;
   r.next_must = next_must;
-  for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++) {
+  pthread_once(&slot_infos_once, slot_infos_fill);
+  for (size_t l = 0; l < LAYOUT_COUNT; l++) {
     r.lay = &layouts[l];
+    r.info = slot_infos[l];
     r.nel = 0;
     r.budget = 20000;
-    memset(r.slot_known, 0, sizeof r.slot_known);
     if (!restore_from(&r, 0, 0)) continue;
     memcpy(out->el, r.el, (size_t)r.nel * sizeof r.el[0]);
     out->nel = r.nel;
