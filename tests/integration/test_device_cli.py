@@ -88,7 +88,7 @@ try:
     r = via("fn", "status")
     check("fn status through the register", r.returncode == 0
           and "9999078900031339" in r.stdout and "fiscal" in r.stdout, r.stdout + r.stderr)
-    r = via("shift", "open")
+    r = via("shift", "open", "--cashier", "Петрова")
     check("shift open through the register", r.returncode == 0 and "document 2" in r.stdout,
           r.stdout + r.stderr)
     r = via("shift", "open")
@@ -103,6 +103,8 @@ try:
     shown_via = r.stdout
     check("fd show through the register", r.returncode == 0 and '"openShift"' in r.stdout,
           r.stdout + r.stderr)
+    check("the cashier 1021 went to the register by FF0Ch", '"operator"' in r.stdout
+          and "Петрова" in r.stdout, r.stdout)
     # A sale of unmarked goods through the till and the register.
     body = "460701234567"
     digit = (10 - sum(int(c) * (3 if i % 2 else 1) for i, c in enumerate(body)) % 10) % 10
