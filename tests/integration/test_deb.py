@@ -56,7 +56,7 @@ check("kassa-operator --version", r.returncode == 0
       and r.stdout.strip() == f"kassa-operator {version}", r.stdout)
 r = run([kassa, "--help"])
 check("the default config is /etc/kassa/kassa.conf",
-      "(default /etc/kassa/kassa.conf)" in r.stdout, r.stdout)
+      "(default /etc/kassa/kassa.conf;" in r.stdout, r.stdout)
 text = open(conf, encoding="utf-8").read() if os.path.exists(conf) else ""
 check("settings name the installed paths", "data = /var/lib/kassa" in text
       and "web = /usr/share/kassa/web" in text
