@@ -13,7 +13,6 @@
 #include "pos/till/fiscal_text.h"
 #include "pos/till/money.h"
 #include "pos/till/state_internal.h"
-#include "scanner/markcode.h"
 
 /* The basket's scan journal (sale.c's `checking` table): a code is in it
 ** while the FN holds it checked and no closed receipt has it yet. */
@@ -191,13 +190,7 @@ static int make_item(till_t *t, const full_receipt_t *req, size_t i, full_line_r
     if (fraction) item->km_status = req->operation == DOC_OP_SALE ? 2 : 4;
   }
   /* 1163 from the code the line was sold by (a barcode for a plain good). */
-  markcode_t *mc = malloc(sizeof *mc);
-  if (mc && l->code_len && markcode_parse(mc, l->code, l->code_len) == MARKCODE_OK && mc->tag1163 &&
-      strlen(mc->tag1163_value) < sizeof item->product_value) {
-    item->product_tag = (uint16_t)mc->tag1163;
-    snprintf(item->product_value, sizeof item->product_value, "%s", mc->tag1163_value);
-  }
-  free(mc);
+  sale_item_product_code(item, l->code, l->code_len);
   return 0;
 }
 

@@ -910,7 +910,6 @@ static int finish(till_t *t, const sale_basket_t *b, uint32_t document)
 
 static void to_item(const sale_line_t *l, doc_item_t *item)
 {
-  markcode_t mc;
   memset(item, 0, sizeof *item);
   snprintf(item->name, sizeof item->name, "%s", l->name);
   item->price = l->price;
@@ -935,12 +934,18 @@ static void to_item(const sale_line_t *l, doc_item_t *item)
   item->agent = l->agent;
   /* 1163 from the code the line was sold by (EAN-13 for a plain good). */
   const char *code = l->marked ? l->km : l->gtin;
-  if (markcode_parse(&mc, code, strlen(code)) == MARKCODE_OK && mc.tag1163 &&
-      strlen(mc.tag1163_value) < sizeof item->product_value) {
-    item->product_tag = (uint16_t)mc.tag1163;
-    snprintf(item->product_value, sizeof item->product_value, "%.*s",
-             (int)sizeof item->product_value - 1, mc.tag1163_value);
+  sale_item_product_code(item, code, strlen(code));
+}
+
+void sale_item_product_code(doc_item_t *item, const char *code, size_t len)
+{
+  markcode_t *mc = len ? malloc(sizeof *mc) : NULL; /* a parsed code is large: not on the stack */
+  if (mc && markcode_parse(mc, code, len) == MARKCODE_OK && mc->tag1163 &&
+      strlen(mc->tag1163_value) < sizeof item->product_value) {
+    item->product_tag = (uint16_t)mc->tag1163;
+    snprintf(item->product_value, sizeof item->product_value, "%s", mc->tag1163_value);
   }
+  free(mc);
 }
 
 /* Checks again the marked lines whose FN check was lost. */

@@ -164,6 +164,14 @@ bool sale_quantity_parse(const char *text, doc_quantity_t *q);
 ** decimals); false past 2^40 kopecks, a line no receipt takes. */
 bool sale_line_total(uint64_t price, doc_quantity_t q, uint64_t *out);
 
+/*
+** Sets item's product code (1163) from the code the line was sold by
+** (a marking code, or a barcode for a plain good): 1163's tag and value
+** when the code parses and names one that fits; item is left as it was
+** otherwise. code need not end in a zero byte.
+*/
+void sale_item_product_code(doc_item_t *item, const char *code, size_t len);
+
 /* Removes a line; a marked line's code is declined in the FN. */
 int sale_remove(till_t *t, uint32_t line_id);
 
