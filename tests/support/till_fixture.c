@@ -78,6 +78,22 @@ void till_fixture_destroy(till_fixture_t *f)
   fn_fixture_destroy(&f->fx);
 }
 
+till_fixture_t *till_fixture_new(const char *tag)
+{
+  till_fixture_t *f = calloc(1, sizeof *f);
+  if (f && till_fixture_create(f, tag, NULL) != 0) {
+    till_fixture_free(f);
+    return NULL;
+  }
+  return f;
+}
+
+void till_fixture_free(till_fixture_t *f)
+{
+  till_fixture_destroy(f);
+  free(f);
+}
+
 int till_fixture_product(till_fixture_t *f, const char *gtin, const char *name, uint64_t price,
                          const char *group, bool strict, bool weighed)
 {

@@ -51,6 +51,12 @@ int till_fixture_open(till_fixture_t *f);
 /* Closes the till and removes every file and the directory (NULL-safe). */
 void till_fixture_destroy(till_fixture_t *f);
 
+/* A fixture on the heap, made by till_fixture_create (random secret), for a
+** cmocka setup's *state; NULL (reason on stderr) when it could not be made.
+** till_fixture_free destroys and frees it (NULL-safe). */
+till_fixture_t *till_fixture_new(const char *tag);
+void till_fixture_free(till_fixture_t *f);
+
 /* The FN's HMAC key "0001" (material i * 7 + 1). */
 void till_fixture_key(fn_key_t *key);
 

@@ -37,28 +37,23 @@ static char g_shoes[15], g_bread[15], g_foreign[15];
 
 static int setup(void **state)
 {
-  till_fixture_t *f = calloc(1, sizeof *f);
+  till_fixture_t *f = till_fixture_new("full");
   if (!f) return -1;
-  if (till_fixture_create(f, "full", NULL) != 0) {
-    till_fixture_destroy(f);
-    free(f);
-    return -1;
-  }
   till_fixture_gtin14("0460000000101", g_shoes);
   till_fixture_gtin14("0460000000202", g_bread);
   till_fixture_gtin14("0460000000909", g_foreign); /* not in the catalogue */
   if (till_fixture_product(f, g_shoes, "Кроссовки", 499000, "footwear", false, false) != 0 ||
-      till_fixture_product(f, g_bread, "Хлеб", 4500, "", false, false) != 0)
+      till_fixture_product(f, g_bread, "Хлеб", 4500, "", false, false) != 0) {
+    till_fixture_free(f);
     return -1;
+  }
   *state = f;
   return 0;
 }
 
 static int teardown(void **state)
 {
-  till_fixture_t *f = *state;
-  till_fixture_destroy(f);
-  free(f);
+  till_fixture_free(*state);
   return 0;
 }
 
