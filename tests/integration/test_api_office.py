@@ -95,17 +95,9 @@ def refused(port, name, method, path, body, status, error, pin=PIN, field=None):
 
 
 try:
-    ofd, oism, keys, http_port = harness.free_ports(4)
+    ofd, oism, keys, http_port = ports = harness.free_ports(4)
     with open(conf, "w") as f:
-        f.write(f"""[paths]
-data = {till_dir}
-[operator]
-host = 127.0.0.1
-ofd_port = {ofd}
-oism_port = {oism}
-keys_port = {keys}
-http_port = {http_port}
-[service]
+        f.write(harness.till_conf(till_dir, ports) + f"""[service]
 background = no
 [till]
 check = offline

@@ -39,15 +39,7 @@ def op(*args):
 
 def config(path, data, ports):
     with open(path, "w") as f:
-        f.write(f"""[paths]
-data = {data}
-[operator]
-ofd_port = {ports[0]}
-oism_port = {ports[1]}
-keys_port = {ports[2]}
-http_port = {ports[3]}
-host = 127.0.0.1
-[service]
+        f.write(harness.till_conf(data, ports) + f"""[service]
 background = no
 [till]
 check = both

@@ -31,16 +31,8 @@ check = Checks()
 root, till_dir, op_dir = workdirs("kassa-devop-", "till", "operator")
 conf = os.path.join(root, "kassa.conf")
 procs = []
-ofd_port, oism_port, keys_port, op_http = free_ports(4)
-BASE = f"""[paths]
-data = {till_dir}
-[operator]
-ofd_port = {ofd_port}
-oism_port = {oism_port}
-keys_port = {keys_port}
-http_port = {op_http}
-host = 127.0.0.1
-[service]
+ofd_port, oism_port, keys_port, op_http = ports = free_ports(4)
+BASE = harness.till_conf(till_dir, ports) + f"""[service]
 background = no
 [till]
 check = oism
