@@ -76,9 +76,6 @@ add_test(NAME remote_shop
 set_tests_properties(remote_shop PROPERTIES LABELS e2e TIMEOUT 180)
 # TLS on the frame links: kassa ofd flush|keys against kassa-operator
 # --tls-cert/--tls-key with certificates made by the openssl CLI.
-add_test(NAME tls COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_tls.py
-                          $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
-         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(tls PROPERTIES TIMEOUT 120)
+kassa_till_test(tls integration/test_tls.py 120)
 kassa_fuzz_target(fuzz_batch SOURCE fuzz/fuzz_batch.c LIBS kassa_ofd
                   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/batch)

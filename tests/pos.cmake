@@ -16,10 +16,7 @@ add_test(NAME cache_crash COMMAND cache_crash 60)
 set_tests_properties(cache_crash PROPERTIES LABELS crash TIMEOUT 240)
 # `kassa cache` against kassa-operator's sync feed: the operator's truth,
 # increments, remarking, kill-and-resume of a 20 000-code sync.
-add_test(NAME cli_cache COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_cache.py
-                                $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
-         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(cli_cache PROPERTIES TIMEOUT 180)
+kassa_till_test(cli_cache integration/test_cli_cache.py 180)
 # A throw-away till (registered FN, cache, basket, hand-moved clocks) shared
 # by test_till and test_print (tests/support/till_fixture.h).
 add_library(kassa_till_fixture STATIC support/till_fixture.c)
@@ -50,17 +47,11 @@ add_test(NAME cli_code COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/t
                                 $<TARGET_FILE:kassa>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 # --help on every command and subcommand of kassa and kassa-operator: usage, exit 0.
-add_test(NAME cli_help COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_help.py
-                               $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
-         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(cli_help PROPERTIES TIMEOUT 120)
+kassa_till_test(cli_help integration/test_cli_help.py 120)
 # What `kassa sale` says is true: keys never loaded vs older than 90 days, the
 # remote shop's 48-hour warning with the true hours left, the 72-hour refusal
 # whole (issue 23).
-add_test(NAME cli_messages COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli_messages.py
-                                   $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
-         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(cli_messages PROPERTIES TIMEOUT 180)
+kassa_till_test(cli_messages integration/test_cli_messages.py 180)
 add_test(NAME cli_demo_codes COMMAND $<TARGET_FILE:kassa> demo codes
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 # The store day: kassa-operator as a child, every step must behave.
@@ -127,55 +118,28 @@ set_tests_properties(till_crash PROPERTIES LABELS crash TIMEOUT 300)
 # kassa-operator (tests/integration/test_api.py); the rate limiter's clock
 # and the gates without a network (tests/unit/test_api.c).
 kassa_unit_test(test_api SOURCES unit/test_api.c LIBS kassa_pos kassa_test_support)
-add_test(NAME serve_api COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_api.py
-                                $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
-         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(serve_api PROPERTIES TIMEOUT 120)
+kassa_till_test(serve_api integration/test_api.py 120)
 # `kassa serve` under issue 18's attacks: slow clients, anonymous large
 # bodies, too many connections, lock-out as a weapon, log injection.
-add_test(NAME serve_hostile
-         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_serve_hostile.py
-                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
-         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(serve_hostile PROPERTIES TIMEOUT 240)
+kassa_till_test(serve_hostile integration/test_serve_hostile.py 240)
 # Secure defaults: serve refuses to start without a token, warns on the
 # demo's secrets; PINs and keys from files or the environment; text with
 # control characters or bad UTF-8 refused where it enters (issue 18).
-add_test(NAME secure_defaults
-         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_secure_defaults.py
-                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
-         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(secure_defaults PROPERTIES TIMEOUT 120)
+kassa_till_test(secure_defaults integration/test_secure_defaults.py 120)
 # The local-module port as the 2025 manual describes it, its examples sent
 # as printed (tests/data/lm/), every field and error code.
-add_test(NAME serve_lm_manual
-         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_lm_manual.py
-                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
-         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(serve_lm_manual PROPERTIES TIMEOUT 180)
+kassa_till_test(serve_lm_manual integration/test_lm_manual.py 180)
 # A receipt in one call from a front end (four lines: two marked, weighed,
 # an agent's), killed between the FN's close and the answer, retried with
 # its Idempotency-Key: one receipt, two identical answers.
-add_test(NAME serve_frontend_receipt
-         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_frontend_receipt.py
-                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
-         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(serve_frontend_receipt PROPERTIES TIMEOUT 180)
+kassa_till_test(serve_frontend_receipt integration/test_frontend_receipt.py 180)
 # ATOL-style JSON tasks: shifts, cash, FN info, marking-code validation,
 # unknown tasks, the uuid as idempotency key, and the same receipt as the
 # one-call receipt compared tag by tag.
-add_test(NAME serve_atol_tasks
-         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_atol_tasks.py
-                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
-         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(serve_atol_tasks PROPERTIES TIMEOUT 180)
+kassa_till_test(serve_atol_tasks integration/test_atol_tasks.py 180)
 # `kassa serve`'s background work (pos/serve/background.h): keys, sync and
 # delivery with nobody running a command, and the sender's retry.
-add_test(NAME serve_background
-         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_serve_background.py
-                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-operator>
-         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-set_tests_properties(serve_background PROPERTIES TIMEOUT 180)
+kassa_till_test(serve_background integration/test_serve_background.py 180)
 # `kassa fsck` on a storm-made directory, clean and then damaged six ways.
 add_test(NAME cli_fsck COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_fsck.py
                                $<TARGET_FILE:kassa> $<TARGET_FILE:till_storm>
