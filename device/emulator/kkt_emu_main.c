@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -175,6 +176,10 @@ static int serve_tcp(kkt_emu_t *emu, long port)
     if (poll(&p, 1, 1000) <= 0) continue;
     int c = accept(s, NULL, NULL);
     if (c < 0) continue;
+    /* The register answers ACK and then its frame, two small writes: with
+    ** Nagle on, the frame would wait for the host's delayed ACK (40 ms a
+    ** command on Linux loopback). The host's link sets the same. */
+    (void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     (void)kkt_emu_serve_fd(emu, c);
     close(c);
   } /* until a signal ends the process */
