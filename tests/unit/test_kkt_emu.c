@@ -36,6 +36,7 @@
 #include "device/shtrih_link.h"
 #include "fiscal/fn.h"
 #include "ofd/client.h"
+#include "ofd/outbox.h"
 #include "tests/support/fn_fixture.h"
 
 #define FN_NUMBER "9999078900022022"
@@ -547,6 +548,15 @@ static void test_backend(void **state)
   /* What the register does itself is not kassa's. */
   assert_int_equal(fn_notification_next(dev, &(fn_notification_t){0}), FN_ERR_NO_DATA);
   assert_string_equal(fn_shtrih_last_error(dev, false), "");
+  /* ... and so is its queue: the outbox's status counts it from FF70h and
+  ** reads no notification the register cannot hand out (`kassa ofd status`,
+  ** GET /api/status failed with no_data while one waited in the register). */
+  outbox_status_t os;
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_true(ds.unsent_notifications > 0);
+  assert_int_equal(outbox_status(dev, 0, NULL, &os), 0);
+  assert_int_equal(os.unsent_notifications, ds.unsent_notifications);
+  assert_int_equal(os.level, OUTBOX_OK);
 
   /* The connection drops (the register restarts, the network blinks): the
   ** call that sees it fails; the next one connects again. */
