@@ -410,6 +410,11 @@ static void test_backend(void **state)
   assert_int_equal(fn_receipt_close(dev, 40000, 0, false, &d), 0);
   assert_int_equal(fn_status(f->fn, &is), 0);
   assert_int_equal(d.number, is.last_document);
+  /* When the shift began: no command gives it, its shift-open document
+  ** does (a till's "shift over 24 hours" and ATOL's expiry read it). */
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_true(ds.shift_opened_at != 0);
+  assert_int_equal(ds.shift_opened_at, is.shift_opened_at);
   assert_int_equal(d.time, is.last_time);
   assert_int_equal(d.receipt_number, 1);
   assert_same_document(dev, f->fn, d.number);
@@ -513,6 +518,12 @@ static void test_backend(void **state)
   /* X report, then the shift closed; the archive reads the same. */
   assert_int_equal(fn_state_report(dev, &d), 0);
   assert_same_document(dev, f->fn, d.number);
+  /* ... found again by a new connection, back past the X report. */
+  fn_free(dev);
+  assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(ds.shift_opened_at, is.shift_opened_at);
   assert_int_equal(fn_shift_close(dev, NULL, &d), 0);
   assert_same_document(dev, f->fn, d.number);
   assert_int_equal(fn_status(dev, &ds), 0);
