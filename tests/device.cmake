@@ -42,5 +42,6 @@ if(TARGET kassa-operator)
 endif()
 # The till's own suites again with its FN inside kassa-kkt-emu (issue 22;
 # docs/HARDWARE.md says what each covers): `ctest -L kkt`.
+kassa_till_test_kkt(serve_api integration/test_api.py 120)
 kassa_till_test_kkt(serve_frontend_receipt integration/test_frontend_receipt.py 180)
 kassa_till_test_kkt(serve_atol_tasks integration/test_atol_tasks.py 180)

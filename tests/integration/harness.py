@@ -271,14 +271,18 @@ class Register:
         self.proc = None
         self.start()
 
-    def start(self):
+    def start(self, env=None):
+        """Starts it (again); env: its environment (KASSA_FAKE_NOW moves its
+        FN's clock), kept for later starts."""
+        self.env = env if env is not None else getattr(self, "env", None)
         args = [KKT_EMU, "--port", str(self.port), "--fn-db", self.fn_db,
                 "--password", str(KKT_PASSWORD)]
         if self.ports:
             args += ["--ofd", f"127.0.0.1:{self.ports[0]}", "--oism",
                      f"127.0.0.1:{self.ports[1]}", "--keys", f"127.0.0.1:{self.ports[2]}"]
         with open(self.log, "a") as log:
-            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
+            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True,
+                                         env=self.env)
         self.procs.append(self.proc)
         line = self.proc.stdout.readline()
         if not line.startswith("listening on "):
@@ -328,6 +332,22 @@ def into_register(conf, fn_db, procs, operator_ports=None):
     with open(conf, "a", encoding="utf-8") as f:
         f.write(reg.conf())
     return reg
+
+
+def register_delivered(api_status, seconds=30):
+    """Waits until a register has delivered every document and notification
+    it owes (it does so itself between commands, about once a second), as
+    api_status() -> (HTTP status, GET /api/status's JSON) shows it; whether
+    it did within `seconds`."""
+    end = time.time() + seconds
+    while True:
+        st, j = api_status()
+        o = j.get("outbox", {})
+        if st == 200 and o.get("unsent_documents") == 0 and o.get("unsent_notifications") == 0:
+            return True
+        if time.time() >= end:
+            return False
+        time.sleep(0.3)
 
 
 def load_keys(kassa, check, register=None):

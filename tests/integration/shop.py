@@ -246,19 +246,10 @@ api_key = demo-key
             time.sleep(0.5)
 
     def register_delivered(self, seconds=30):
-        """Through a register: waits (GET /api/status) until it has delivered
-        every document and notification it owes, which it does itself between
-        commands, about once a second; whether it did. Without one: True."""
-        end = time.time() + seconds
-        while self.register:
-            st, j = self.api("GET", "/api/status")
-            o = j.get("outbox", {})
-            if st == 200 and o.get("unsent_documents") == 0 and o.get("unsent_notifications") == 0:
-                return True
-            if time.time() >= end:
-                return False
-            time.sleep(0.3)
-        return True
+        """Through a register: waits until it has delivered everything it
+        owes (harness.register_delivered); whether it did. Without one: True."""
+        return harness.register_delivered(lambda: self.api("GET", "/api/status"), seconds) \
+            if self.register else True
 
     def set_till_option(self, name, value):
         """Adds `name = value` to the [till] section of kassa.conf (for the
