@@ -262,9 +262,11 @@ class Register:
     register delivers its documents and notifications and loads its keys
     itself. Added to procs (the script's `finally` stops it); its stderr
     goes to LOG beside the FN. start() after a kill comes back on the same
-    port, so the till's config stays true."""
+    port, so the till's config stays true. program: build/kassa-kkt-emu
+    (default: the switch's)."""
 
-    def __init__(self, fn_db, procs, operator_ports=None):
+    def __init__(self, fn_db, procs, operator_ports=None, program=None):
+        self.program = program or KKT_EMU
         self.fn_db, self.procs, self.ports = fn_db, procs, operator_ports
         self.log = fn_db + "-kkt-emu.log"
         self.port = 0
@@ -275,7 +277,7 @@ class Register:
         """Starts it (again); env: its environment (KASSA_FAKE_NOW moves its
         FN's clock), kept for later starts."""
         self.env = env if env is not None else getattr(self, "env", None)
-        args = [KKT_EMU, "--port", str(self.port), "--fn-db", self.fn_db,
+        args = [self.program, "--port", str(self.port), "--fn-db", self.fn_db,
                 "--password", str(KKT_PASSWORD)]
         if self.ports:
             args += ["--ofd", f"127.0.0.1:{self.ports[0]}", "--oism",
