@@ -379,11 +379,16 @@ static uint8_t h_read_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   return 0;
 }
 
-/* The planned status FF61 was given for km (1, a piece sold, if none). */
+/* The planned status FF61 was given for km by its latest check (1, a
+** piece sold, if none): a code sold and then brought back is checked
+** twice, and the return's status is the one that counts. */
 static uint8_t planned_of(const kkt_emu_t *e, const char *km)
 {
-  for (size_t i = 0; i < sizeof e->planned / sizeof e->planned[0]; i++)
+  const size_t n = sizeof e->planned / sizeof e->planned[0];
+  for (size_t k = 1; k <= n && k <= e->planned_next; k++) {
+    size_t i = (e->planned_next - k) % n;
     if (strcmp(e->planned[i].km, km) == 0) return e->planned[i].planned;
+  }
   return 1;
 }
 

@@ -496,6 +496,19 @@ static void test_backend(void **state)
   assert_int_equal(rec.items[0].fraction_denominator, 4);
   assert_int_equal(rec.items[0].km_status, DOC_KM_MEASURED_SOLD);
   assert_memory_equal(rec.items[0].km, cheese.km, cheese.km_len);
+  /* The quarter brought back: the same code checked again with status 4
+  ** (part returned). The line the register binds it to carries the status
+  ** of this check, not the sale's (the register once kept the first). */
+  cheese.km_status = DOC_KM_MEASURED_RETURNED;
+  assert_int_equal(fn_km_check(dev, &cheese, &kc), 0);
+  assert_int_equal(fn_km_accept(dev, cheese.km, cheese.km_len, true), 0);
+  assert_int_equal(fn_receipt_begin(dev, 2, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, &cheese), 0);
+  assert_int_equal(fn_receipt_close(dev, 20000, 0, false, &d), 0);
+  assert_same_document(dev, f->fn, d.number);
+  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
+  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &rec, &total, sign), 0);
+  assert_int_equal(rec.items[0].km_status, DOC_KM_MEASURED_RETURNED);
   /* A counterfeit tail: the FN says so; declined, never sold. */
   doc_item_t fake;
   assert_int_equal(fn_fixture_marked_line(&fake, "Туфли", 500000, "SH", 2, &key), 0);
