@@ -476,8 +476,10 @@ static int sh_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, c
 ** The requisites of a line FF46h has no field for, as the TLVs FF4Dh binds
 ** to the operation just sent, into buf: 2108 (the measure), the agent's
 ** 1222/1223/1224/1226 (doc_item_extras_put, the codec the documents use),
-** and 1260 {1262, 1263, 1264, 1265} (the industry requisite the OISM's
-** answer gives a marked line). Texts go as they are (ASCII in practice).
+** 1260 {1262, 1263, 1264, 1265} (the industry requisite the OISM's
+** answer gives a marked line) and 1163 {1300..1325} (the product code
+** kassa read from the line's marking code; [open] whether a register forms
+** it itself from FF67h's code). Texts go as they are (ASCII in practice).
 ** 0, or FN_ERR_VALUE when they do not fit.
 */
 static int line_tlvs(const doc_item_t *item, uint8_t *buf, size_t cap, size_t *len)
@@ -495,6 +497,12 @@ static int line_tlvs(const doc_item_t *item, uint8_t *buf, size_t cap, size_t *l
     if (rc == 0) rc = tlv_put_string(&w, 1263, in->date, strlen(in->date));
     if (rc == 0) rc = tlv_put_string(&w, 1264, in->number, strlen(in->number));
     if (rc == 0) rc = tlv_put_string(&w, 1265, in->value, strlen(in->value));
+    if (rc == 0) rc = tlv_end_stlv(&w);
+  }
+  if (rc == 0 && item->product_tag) { /* 1163, the product code kassa read from the code */
+    rc = tlv_begin_stlv(&w, 1163);
+    if (rc == 0)
+      rc = tlv_put_string(&w, item->product_tag, item->product_value, strlen(item->product_value));
     if (rc == 0) rc = tlv_end_stlv(&w);
   }
   if (rc != 0) return FN_ERR_VALUE;

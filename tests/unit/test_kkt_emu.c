@@ -483,6 +483,8 @@ static void test_backend(void **state)
   cheese.fraction_numerator = 1;
   cheese.fraction_denominator = 4;
   cheese.km_status = DOC_KM_MEASURED_SOLD;
+  cheese.product_tag = 1305; /* 1163 as kassa reads it from a GS1 code: sent by FF4Dh */
+  snprintf(cheese.product_value, sizeof cheese.product_value, "%s", "0104600000000007215TH");
   assert_int_equal(fn_km_check(dev, &cheese, &kc), 0);
   assert_int_equal(kc.tail_status, FN_TAIL_VALID);
   assert_int_equal(fn_km_accept(dev, cheese.km, cheese.km_len, true), 0);
@@ -496,6 +498,8 @@ static void test_backend(void **state)
   assert_int_equal(rec.items[0].fraction_denominator, 4);
   assert_int_equal(rec.items[0].km_status, DOC_KM_MEASURED_SOLD);
   assert_memory_equal(rec.items[0].km, cheese.km, cheese.km_len);
+  assert_int_equal(rec.items[0].product_tag, 1305);
+  assert_string_equal(rec.items[0].product_value, cheese.product_value);
   /* The quarter brought back: the same code checked again with status 4
   ** (part returned). The line the register binds it to carries the status
   ** of this check, not the sale's (the register once kept the first). */
