@@ -234,16 +234,12 @@ api_key = demo-key
 
     def owed(self, seconds=30):
         """`kassa ofd status --json` (through cli()), parsed ({} when it
-        failed). A register delivers its own documents and notifications
-        between commands, about once a second (FN_CAP_DEVICE_DELIVERS):
-        through one, asked again until nothing is owed or `seconds` pass."""
-        end = time.time() + (seconds if self.register else 0)
-        while True:
+        failed); through a register, asked until it has delivered everything
+        or `seconds` pass (harness.owed_after)."""
+        def ask():
             r = self.cli("ofd", "status", "--json")
-            owed = json.loads(r.stdout) if r.returncode == 0 else {}
-            if owed.get("owed") == 0 or time.time() >= end:
-                return owed
-            time.sleep(0.5)
+            return json.loads(r.stdout) if r.returncode == 0 else {}
+        return harness.owed_after(ask, seconds if self.register else 0)
 
     def register_delivered(self, seconds=30):
         """Through a register: waits until it has delivered everything it

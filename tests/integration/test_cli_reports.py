@@ -26,7 +26,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -97,13 +96,12 @@ def flushed(data, link, documents):
         return check("delivered: %d documents" % documents,
                      "delivered: %d documents" % documents in out, out)
     check("kassa ofd flush through a register sends nothing", "delivers its own" in out, out)
-    end = time.time() + 30
-    while True:
+
+    def ask():
         rc, out, err = run(data, "ofd", "status", "--json")
-        owed = json.loads(out).get("owed") if rc == 0 else None
-        if owed == 0 or time.time() > end:
-            return check("the register delivered its documents", owed == 0, out + err)
-        time.sleep(0.3)
+        return json.loads(out) if rc == 0 else {}
+    owed = harness.owed_after(ask)
+    return check("the register delivered its documents", owed.get("owed") == 0, owed)
 
 
 REG = ["fn", "register", "--reg-number", "0000000001012345", "--inn", "7707083893",
