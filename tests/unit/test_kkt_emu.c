@@ -23,6 +23,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -300,8 +301,10 @@ static void *tcp_thread(void *arg)
 {
   tcp_register_t *t = arg;
   for (;;) {
-    int c = accept(t->listen_fd, NULL, NULL);
+    int c = accept(t->listen_fd, NULL, NULL), one = 1;
     if (c < 0) break;
+    /* As kassa-kkt-emu: its ACK and answer frame must not wait for Nagle. */
+    (void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     t->conn = c;
     (void)kkt_emu_serve_fd(t->emu, c);
     t->conn = -1;
