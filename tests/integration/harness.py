@@ -252,6 +252,7 @@ class Operator:
 # otherwise (fiscal/fn.h FN_CAP_DEVICE_DELIVERS, docs/HARDWARE.md).
 KKT_EMU = os.environ.get("KASSA_TEST_KKT") or None
 KKT_PASSWORD = 31  # not the factory 30: the till must send the one its config names
+REGISTERS = []  # every Register this process started, for registers_clean()
 
 
 class Register:
@@ -271,12 +272,18 @@ class Register:
         self.log = fn_db + "-kkt-emu.log"
         self.port = 0
         self.proc = None
+        self.ended = True      # stopped or killed by the test (not died on its own)
+        self.died_alone = 0    # lives that ended without the test ending them
+        REGISTERS.append(self)
         self.start()
 
     def start(self, env=None):
         """Starts it (again); env: its environment (KASSA_FAKE_NOW moves its
         FN's clock), kept for later starts."""
         self.env = env if env is not None else getattr(self, "env", None)
+        if self.proc is not None and self.proc.poll() is not None and not self.ended:
+            self.died_alone += 1
+        self.ended = False
         args = [self.program, "--port", str(self.port), "--fn-db", self.fn_db,
                 "--password", str(KKT_PASSWORD)]
         if self.ports:
@@ -294,10 +301,14 @@ class Register:
 
     def stop(self):
         """SIGTERM (a register switched off) and its exit status."""
+        if self.proc.poll() is not None and not self.ended:
+            self.died_alone += 1
+        self.ended = True
         stop_all([self.proc])
         return self.proc.returncode
 
     def kill(self):
+        self.ended = True
         self.proc.kill()
         self.proc.wait()
 
@@ -322,6 +333,21 @@ class Register:
         """The [fn] section naming this register."""
         return (f"[fn]\nbackend = shtrih:tcp:127.0.0.1:{self.port}\n"
                 f"password = {KKT_PASSWORD}\n")
+
+
+def registers_clean(check):
+    """The end of a script run with the switch: every register it started
+    lived until the test ended it (a sanitizer aborts it on a finding) and
+    wrote no sanitizer report to its log."""
+    for reg in REGISTERS:
+        if reg.proc.poll() is not None and not reg.ended:
+            reg.died_alone += 1
+            reg.ended = True
+        with open(reg.log, encoding="utf-8", errors="replace") as f:
+            log = f.read()
+        check(f"the register of {os.path.basename(os.path.dirname(reg.fn_db))}: never died on its "
+              "own, no sanitizer report", reg.died_alone == 0 and "Sanitizer" not in log
+              and "runtime error" not in log, log[-2000:])
 
 
 def into_register(conf, fn_db, procs, operator_ports=None):

@@ -319,6 +319,7 @@ def script(kassa, operator, prefix, body, **shop_options):
         if shop.serving and shop.serving.p.poll() is None:
             rc, err = shop.serving.stop()
             check("serve stops cleanly", rc == 0 and "Sanitizer" not in err, err[-2000:])
+        harness.registers_clean(check)
     finally:
         if shop:
             shop.close()

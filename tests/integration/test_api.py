@@ -681,6 +681,7 @@ api_key = demo-key
     check("second SIGTERM: exit 0", rc == 0, (rc, err))
     check("refusals are logged without secrets", "429" in err and TOKEN not in err
           and "nope" not in err and PIN not in err, err)
+    harness.registers_clean(check)
 finally:
     for p in procs:
         if p.poll() is None:

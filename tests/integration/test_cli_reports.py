@@ -409,6 +409,7 @@ try:
     check("fsck clean across the replacement: %s" % out[-300:], rc == 0, out + err)
     check("fsck read the replaced FN's archive first (FD 1..5)",
           "replaced FN 9999078900005678: FD 1..5" in out + err, out + err)
+    harness.registers_clean(check)
 finally:
     harness.stop_all(procs)
     shutil.rmtree(root, ignore_errors=True)

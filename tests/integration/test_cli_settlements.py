@@ -485,6 +485,7 @@ try:
           op_code(kefir[0]) == ("in_circulation", 0, 0), status(kefir[0]))
     rc, out, err = kassa("fsck")
     check("fsck clean", rc == 0, out + err)
+    harness.registers_clean(check)
 finally:
     harness.stop_all(procs)
     if server:
