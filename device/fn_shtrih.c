@@ -352,7 +352,7 @@ static int sh_notification_next(void *self, fn_notification_t *out)
 static unsigned sh_capabilities(void *self)
 {
   (void)self;
-  return FN_CAP_DEVICE_DELIVERS;
+  return FN_CAP_DEVICE_DELIVERS | FN_CAP_DEVICE_KEYS;
 }
 
 /*

@@ -13,6 +13,8 @@ fresh (`kassa fn init`, never registered). Through the register:
    dump`: every TLV, the fiscal sign too) equal what the same commands
    print with the register stopped and the FN file read directly, and hold
    what was sent (INN, RNM, name, address, OFD, 1205, the cashier).
+`kassa ofd keys` through the register asks no key server: the register
+loads its FN's keys itself.
 Prints "N passed, N failed".
 """
 import json
@@ -102,6 +104,13 @@ try:
     r = via(*RE, "--re", "--reason", "8")
     check("fn register --re through the register: document 4", r.returncode == 0
           and "re-registration: document 4," in r.stdout, r.stdout + r.stderr)
+
+    # The register loads its FN's keys itself (FN_CAP_DEVICE_KEYS): `kassa
+    # ofd keys` asks no key server (none listens on port 1) and says so.
+    r = via("ofd", "keys", "--keys", "127.0.0.1:1")
+    check("ofd keys through the register: its own business", r.returncode == 0
+          and "loads its FN's verification keys itself" in r.stdout
+          and "сама загружает ключи" in r.stdout, r.stdout + r.stderr)
 
     # 4. Both documents read back through the register, then without it.
     shown, dumped = {}, {}

@@ -358,7 +358,21 @@ static void test_backend(void **state)
   tcp_start(&t, f->fn, 30);
   snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", t.port);
   assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
-  assert_int_equal(fn_capabilities(dev), FN_CAP_DEVICE_DELIVERS);
+  assert_int_equal(fn_capabilities(dev), FN_CAP_DEVICE_DELIVERS | FN_CAP_DEVICE_KEYS);
+  assert_int_equal(fn_key_update(dev, NULL, 0, 0), FN_ERR_UNKNOWN_COMMAND);
+  { /* it loads its own keys: ofd_keys_update asks no key server (port 1: none) */
+    ofd_client_options_t ko;
+    ofd_client_t *kc = NULL;
+    size_t nkeys = 7;
+    ofd_client_options_init(&ko);
+    ko.host = "127.0.0.1";
+    ko.port = 1;
+    ko.profile = FRAME_PROFILE_KEYS;
+    assert_int_equal(ofd_client_create(&ko, &kc), 0);
+    assert_int_equal(ofd_keys_update(dev, kc, &nkeys), 0);
+    assert_int_equal(nkeys, 0);
+    ofd_client_destroy(kc);
+  }
   assert_int_equal(fn_capabilities(f->fn), 0);
 
   fn_shtrih_facts_t facts;
