@@ -155,6 +155,22 @@ static fn_phase_t phase_of(uint8_t bits)
   return FN_PHASE_READY;
 }
 
+/* FF09h: the user's INN, the KKT's registration number and whether it
+** is autonomous, from the last registration; a register that does not
+** answer it leaves them as they were (not a failure of the status). */
+static void status_registration(shtrih_fn_t *s, fn_status_t *out)
+{
+  shtrih_answer_t a;
+  shtrih_registration_data_t g;
+  if (simple(s, SHTRIH_CMD_FN_REGISTRATION, &a) == 0 &&
+      shtrih_decode_registration_data(&a, &g) == 0) {
+    snprintf(out->user_inn, sizeof out->user_inn, "%s", g.r.inn);
+    snprintf(out->kkt_reg_number, sizeof out->kkt_reg_number, "%s", g.r.rnm);
+    out->autonomous = (g.r.work_mode & SHTRIH_WORK_MODE_AUTONOMOUS) != 0;
+  }
+  clear_error(s);
+}
+
 static int sh_status(void *self, fn_status_t *out)
 {
   shtrih_fn_t *s = self;
@@ -188,6 +204,7 @@ static int sh_status(void *self, fn_status_t *out)
     out->marking = (km.flags & 0x01) != 0;
   }
   clear_error(s); /* a register without FF70h (no marking) is not a failure */
+  if (out->phase != FN_PHASE_READY) status_registration(s, out);
   out->first_unsent_number = x.unsent ? x.first_unsent_number : 0;
   out->first_unsent_time = x.first_unsent_time;
   return 0;

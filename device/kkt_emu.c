@@ -72,6 +72,7 @@ struct kkt_emu {
   uint8_t cell[16][SHTRIH_TEXT_FIELD];
   uint8_t cell_len[16];
   uint8_t reg_type;
+  uint32_t reg_document; /* the last 1 or 11 (FF09h), 0 not looked up yet */
 };
 
 typedef struct emu_answer {
@@ -881,6 +882,7 @@ static uint8_t h_registration(kkt_emu_t *e, const request_t *r, emu_answer_t *a,
   int rc = fn_register(e->fn, reg, re, &d);
   free(reg);
   if (rc) return fn_code(rc);
+  e->reg_document = d.number;
   put_le(a, d.number, 4);
   put_le(a, d.fiscal_sign, 4);
   return 0;
@@ -892,6 +894,54 @@ static uint8_t h_register(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 static uint8_t h_reregister(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
   return h_registration(e, r, a, true);
+}
+
+/*
+** FF09h: the last registration's data, in the long layout an FFD 1.2
+** register answers (shtrih_cmd.h): the FN's last 1 or 11, found once by
+** reading the archive back from its end. 08h before any (a fresh FN).
+*/
+static uint8_t h_registration_data(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  (void)r;
+  fn_status_t st = {0};
+  doc_summary_t sum = {0};
+  fn_document_t *doc = malloc(sizeof *doc);
+  doc_header_t *h = malloc(sizeof *h);
+  doc_registration_t *reg = malloc(sizeof *reg);
+  int rc = doc && h && reg ? fn_status(e->fn, &st) : FN_ERR_NO_MEMORY;
+  for (uint32_t n = st.last_document; rc == 0 && !e->reg_document && n >= 1; n--) {
+    if ((rc = fn_document_get(e->fn, n, doc)) == 0 &&
+        (doc->type == DOC_REGISTRATION || doc->type == DOC_REREGISTRATION))
+      e->reg_document = n;
+  }
+  if (rc == 0 && !e->reg_document) rc = FN_ERR_NO_DATA;
+  if (rc == 0) rc = fn_document_get(e->fn, e->reg_document, doc);
+  if (rc == 0 && (doc_summarize(doc->data, doc->len, &sum) != 0 ||
+                  doc_parse_registration(doc->data, doc->len, h, reg) != 0))
+    rc = FN_ERR_FAILURE;
+  if (rc == 0) {
+    uint8_t t[5];
+    char field[21];
+    shtrih_fn_time_put(sum.time, t);
+    put(a, t, 5);
+    snprintf(field, sizeof field, "%-12s", h->user_inn);
+    put(a, field, 12);
+    snprintf(field, sizeof field, "%-20s", h->kkt_reg_number);
+    put(a, field, 20);
+    put_le(a, reg->tax_systems, 1);
+    put_le(a, h->autonomous ? SHTRIH_WORK_MODE_AUTONOMOUS : 0, 1);
+    put_le(a, reg->marking ? SHTRIH_EXT_MODE_MARKING : 0, 1);
+    snprintf(field, sizeof field, "%-12s", reg->ofd_inn);
+    put(a, field, 12);
+    put_le(a, reg->reason_mask, 4);
+    put_le(a, sum.number, 4);
+    put_le(a, sum.has_sign ? doc_fiscal_sign_printed(sum.sign) : 0, 4);
+  }
+  free(doc);
+  free(h);
+  free(reg);
+  return rc ? fn_code(rc) : 0;
 }
 
 /* FF0Ah's data for a registration (1) or re-registration (11): INN,
@@ -930,6 +980,7 @@ static const command_t commands[] = {
     {SHTRIH_CMD_FN_BEGIN_REGISTRATION, true, 1, h_begin_registration},
     {SHTRIH_CMD_FN_REGISTER, true, 0, h_register},
     {SHTRIH_CMD_FN_REREGISTER, true, 0, h_reregister},
+    {SHTRIH_CMD_FN_REGISTRATION, true, 0, h_registration_data},
     {SHTRIH_CMD_DEVICE_TYPE, false, 0, h_device_type},
     {SHTRIH_CMD_FN_STATUS, true, 0, h_fn_status},
     {SHTRIH_CMD_FN_NUMBER, true, 0, h_fn_number},

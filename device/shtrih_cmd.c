@@ -645,3 +645,25 @@ int shtrih_decode_table_cell(const uint8_t *p, size_t len, shtrih_table_cell_t *
   out->len = len - a.at;
   return 0;
 }
+
+int shtrih_decode_registration_data(shtrih_answer_t *a, shtrih_registration_data_t *out)
+{
+  uint8_t t[5];
+  memset(out, 0, sizeof *out);
+  if (a->error) return -1;
+  out->long_form = a->len >= 64;
+  shtrih_get_bytes(a, t, 5);
+  out->time = shtrih_fn_time(t);
+  padded_text(a, 12, out->r.inn, sizeof out->r.inn);
+  padded_text(a, 20, out->r.rnm, sizeof out->r.rnm);
+  out->r.tax_systems = (uint8_t)shtrih_get_le(a, 1);
+  out->r.work_mode = (uint8_t)shtrih_get_le(a, 1);
+  if (out->long_form) {
+    out->ext_modes = (uint8_t)shtrih_get_le(a, 1);
+    padded_text(a, 12, out->ofd_inn, sizeof out->ofd_inn);
+    out->reasons = (uint32_t)shtrih_get_le(a, 4);
+  }
+  out->number = (uint32_t)shtrih_get_le(a, 4);
+  out->fiscal_sign = (uint32_t)shtrih_get_le(a, 4);
+  return finish(a);
+}

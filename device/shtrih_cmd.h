@@ -424,4 +424,26 @@ typedef struct shtrih_table_cell {
 /* 1Eh's (or 1Fh's, value empty) parameters back; -1 when short. */
 int shtrih_decode_table_cell(const uint8_t *p, size_t len, shtrih_table_cell_t *out);
 
+/*
+** FF09h, the last registration's data ("Запрос итогов фискализации").
+** The description's layout: date and time (5), INN (12), registration
+** number (20), 1062 (1), work mode (1), FD (4), FP (4) (47 bytes; a
+** register may add the document's FN date-time, 5). An FFD 1.1/1.2
+** register answers longer (fr_drv_ng issue 148; the vendor's Java
+** FSReadFiscalization reads 64 bytes or more so): date (3, YY MM DD) and
+** time (2, HH MM), INN, registration number, 1062, work mode, extended
+** modes (1, table 18 field 21's bits), the OFD's INN (12), 1205 (4), FD,
+** FP (66 bytes). Either is read; long_form says which.
+*/
+typedef struct shtrih_registration_data {
+  shtrih_registration_t r; /* reason unused */
+  uint32_t time;           /* FFD seconds */
+  bool long_form;
+  uint8_t ext_modes;
+  char ofd_inn[13];
+  uint32_t reasons; /* 1205 */
+  uint32_t number, fiscal_sign;
+} shtrih_registration_data_t;
+int shtrih_decode_registration_data(shtrih_answer_t *a, shtrih_registration_data_t *out);
+
 #endif

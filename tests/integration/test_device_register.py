@@ -86,8 +86,9 @@ try:
     check("fn register through the register: document 1", r.returncode == 0
           and "registration: document 1," in r.stdout, r.stdout + r.stderr)
     r = via("fn", "status")
-    check("fn status through the register: fiscal", r.returncode == 0 and "fiscal" in r.stdout,
-          r.stdout + r.stderr)
+    check("fn status through the register: fiscal, the RNM read back (FF09h)",
+          r.returncode == 0 and "fiscal" in r.stdout
+          and "KKT registration number: 0000000001012345" in r.stdout, r.stdout + r.stderr)
     r = via(*REG)
     check("registered twice: the FN's state error", r.returncode == 1 and "0x02" in r.stderr,
           r.stdout + r.stderr)

@@ -913,6 +913,12 @@ static void test_backend_registration(void **state)
   assert_int_equal(fn_status(f->fn, &st), 0);
   assert_int_equal(st.phase, FN_PHASE_READY);
   assert_int_equal(st.last_document, 0);
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  uint8_t ans[SHTRIH_MAX_MESSAGE];
+  shtrih_request(&m, SHTRIH_CMD_FN_REGISTRATION, 30); /* FF09h before any: 08h */
+  execute(&t, &m, ans, &a);
+  assert_int_equal(a.error, SHTRIH_E_FN_NO_DATA);
 
   f->now += 60;
   assert_int_equal(fn_register(dev, &r, false, &d), 0);
@@ -938,6 +944,10 @@ static void test_backend_registration(void **state)
   assert_int_equal(reg.tax_systems, 1);
   assert_int_equal(reg.ffd_version, 4);
   assert_int_equal(fn_register(dev, &r, false, &d), FN_ERR_STATE);
+  assert_int_equal(fn_status(dev, &st), 0); /* FF09h: the user's INN, the RNM */
+  assert_string_equal(st.user_inn, r.header.user_inn);
+  assert_string_equal(st.kkt_reg_number, r.header.kkt_reg_number);
+  assert_false(st.autonomous);
 
   /* A re-registration: refused with a shift open, made after its close. */
   f->now += 60;
@@ -963,9 +973,6 @@ static void test_backend_registration(void **state)
   assert_false(reg.marking);
 
   /* FF0Ah of the re-registration: INN, registration number, 1062, mode. */
-  shtrih_msg_t m;
-  shtrih_answer_t a;
-  uint8_t ans[SHTRIH_MAX_MESSAGE];
   shtrih_found_document_t found;
   shtrih_registration_t g;
   shtrih_request(&m, SHTRIH_CMD_FN_FIND_DOCUMENT, 30);
@@ -979,6 +986,19 @@ static void test_backend_registration(void **state)
   assert_string_equal(g.rnm, r.header.kkt_reg_number);
   assert_int_equal(g.tax_systems, 1);
   assert_int_equal(g.work_mode, 0);
+  /* FF09h: the last registration is the 11, in the FFD 1.2 (long) form. */
+  shtrih_registration_data_t rd;
+  shtrih_request(&m, SHTRIH_CMD_FN_REGISTRATION, 30);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(shtrih_decode_registration_data(&a, &rd), 0);
+  assert_true(rd.long_form);
+  assert_int_equal(rd.number, d.number);
+  assert_int_equal(rd.fiscal_sign, d.fiscal_sign);
+  assert_int_equal(rd.time, d.time - d.time % 60);
+  assert_int_equal(rd.reasons, 0x08u);
+  assert_string_equal(rd.ofd_inn, r.reg.ofd_inn);
+  assert_string_equal(rd.r.rnm, r.header.kkt_reg_number);
+  assert_int_equal(rd.ext_modes, 0); /* marking off now */
 
   /* The tables and FF05h: what the register refuses. */
   shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_SERIAL, "1", 1);

@@ -602,6 +602,40 @@ static void test_registration(void **state)
   assert_int_equal(c.len, 4);
   assert_memory_equal(c.value, value, 4);
   assert_int_equal(shtrih_decode_table_cell(m.data + 5, 3, &c), -1);
+
+  /* FF09h: no recorded answer was found; the description's 47-byte
+  ** layout and the 66-byte one the vendor's Java driver reads for FFD 1.2,
+  ** built here field by field from those texts. */
+  uint8_t ff09[80] = {0xFF, 0x09, 0x00, 17, 7, 6, 2, 52};
+  size_t k = 8;
+  memcpy(ff09 + k, "5024054445  ", 12), k += 12;
+  memcpy(ff09 + k, "0000001358026131    ", 20), k += 20;
+  ff09[k++] = 0x3F, ff09[k++] = 0x01;
+  const uint8_t fd_fp[8] = {1, 0, 0, 0, 0xB7, 0x9F, 0xD1, 0x4D};
+  memcpy(ff09 + k, fd_fp, 8);
+  shtrih_registration_data_t rd;
+  assert_int_equal(shtrih_answer_parse(ff09, k + 8, &a), 0);
+  assert_int_equal(shtrih_decode_registration_data(&a, &rd), 0);
+  assert_false(rd.long_form);
+  assert_string_equal(rd.r.inn, "5024054445");
+  assert_string_equal(rd.r.rnm, "0000001358026131");
+  assert_int_equal(rd.r.tax_systems, 0x3F);
+  assert_int_equal(rd.number, 1);
+  assert_int_equal(rd.fiscal_sign, 1305583543u);
+  ff09[k++] = 0x10;                              /* extended modes: marking */
+  memcpy(ff09 + k, "7704211201  ", 12), k += 12; /* the OFD's INN */
+  const uint8_t reasons[4] = {0x08, 0, 0, 0};
+  memcpy(ff09 + k, reasons, 4), k += 4;
+  memcpy(ff09 + k, fd_fp, 8), k += 8;
+  assert_int_equal(shtrih_answer_parse(ff09, k, &a), 0);
+  assert_int_equal(shtrih_decode_registration_data(&a, &rd), 0);
+  assert_true(rd.long_form);
+  assert_int_equal(rd.ext_modes, 0x10);
+  assert_string_equal(rd.ofd_inn, "7704211201");
+  assert_int_equal(rd.reasons, 8);
+  assert_int_equal(rd.fiscal_sign, 1305583543u);
+  assert_int_equal(shtrih_answer_parse(ff09, 3 + 40, &a), 0);
+  assert_int_equal(shtrih_decode_registration_data(&a, &rd), -1);
 }
 
 int main(void)
