@@ -19,11 +19,10 @@ Prints "N passed, N failed".
 """
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Checks, finish, run, stop_all, workdirs  # noqa: E402
+from harness import Checks, finish, run, start_kkt_emu, stop_all, workdirs  # noqa: E402
 
 KASSA, KKT_EMU = sys.argv[1], sys.argv[2]
 check = Checks()
@@ -48,16 +47,6 @@ def via(*args, password=30):
     return run([KASSA, "--config", conf, *args], timeout=60)
 
 
-def start_register():
-    p = subprocess.Popen([KKT_EMU, "--port", "0", "--fn-db", os.path.join(data, "fn.db")],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    procs.append(p)
-    line = p.stdout.readline()
-    if not line.startswith("listening on "):
-        raise SystemExit("kassa-kkt-emu did not start: " + line + p.stderr.read())
-    return p, int(line.split()[-1])
-
-
 def last_document():
     r = plain("fn", "status", "--json")
     return json.loads(r.stdout)["lastDocument"] if r.returncode == 0 else -1
@@ -66,7 +55,7 @@ def last_document():
 try:
     r = plain("fn", "init", "--fn-number", "9999078900031341")
     check("fn init", r.returncode == 0, r.stderr)
-    reg, port = start_register()
+    reg, port = start_kkt_emu(KKT_EMU, os.path.join(data, "fn.db"), procs)
 
     # 1. Refusals that change nothing.
     r = via(*REG, password=31)

@@ -1024,6 +1024,27 @@ static void test_backend_registration(void **state)
   assert_int_equal(st.last_document, d.number);
   fn_free(dev);
   tcp_stop(&t);
+
+  /* A new FN replacing a closed one: FF05h type 1, an 11 with 1205 bit 0
+  ** as its first document (fn.h, FN_REREG_FN_REPLACED). */
+  fn_fixture_t *g2 = fn_fixture_new("kktreg2", "9999078900022023", T0);
+  assert_non_null(g2);
+  tcp_start(&t, g2->fn, 30);
+  snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", t.port);
+  assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
+  r.reg.reason_mask = FN_REREG_FN_REPLACED;
+  assert_int_equal(fn_register(dev, &r, true, &d), 0);
+  assert_int_equal(d.number, 1);
+  assert_same_document(dev, g2->fn, 1);
+  assert_int_equal(fn_document_get(dev, 1, &doc), 0);
+  assert_int_equal(doc.type, DOC_REREGISTRATION);
+  assert_int_equal(doc_parse_registration(doc.data, doc.len, &h, &reg), 0);
+  assert_int_equal(reg.reason_mask, FN_REREG_FN_REPLACED);
+  assert_int_equal(fn_status(g2->fn, &st), 0);
+  assert_int_equal(st.phase, FN_PHASE_FISCAL);
+  fn_free(dev);
+  tcp_stop(&t);
+  fn_fixture_free(g2);
 }
 
 int main(void)
