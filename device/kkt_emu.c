@@ -714,10 +714,9 @@ static uint8_t h_close_receipt(kkt_emu_t *e, const request_t *r, emu_answer_t *a
 ** The table cells kassa-kkt-emu keeps (docs/HARDWARE.md, shtrih_cmd.h):
 ** table 18 row 1's texts and flags and table 17's FFD version. Fields 1-4
 ** (serial, INN, registration number, FN number) are read-only and read
-** from the FN. A cell not here is refused with 33h. The cells live in the
-** register's memory (a real one keeps them in its own: [open], a restart
-** of kassa-kkt-emu empties them, and kassa writes them all before each
-** registration).
+** from the FN. A cell not here is refused with 33h. The cells survive a
+** restart in options.tables_path (kassa-kkt-emu: the FN file's name and
+** ".tables"), as a register keeps its tables.
 */
 typedef struct emu_cell {
   uint8_t table, field, width;
@@ -775,8 +774,48 @@ static void cell_text(const kkt_emu_t *e, uint8_t field, uint8_t more, char *out
   for (size_t k = strlen(out); k > 0 && out[k - 1] == ' ';) out[--k] = '\0';
 }
 
+/* The tables file: each cell's length byte, then its SHTRIH_TEXT_FIELD bytes. */
+#define TABLES_FILE_SIZE (sizeof(((kkt_emu_t *)0)->cell_len) + sizeof(((kkt_emu_t *)0)->cell))
+
+/* Reads the cells from options.tables_path; a file that is missing or not
+** of the layout's size leaves them empty. */
+static void tables_load(kkt_emu_t *e)
+{
+  uint8_t buf[TABLES_FILE_SIZE];
+  FILE *f = e->o.tables_path ? fopen(e->o.tables_path, "rb") : NULL;
+  size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+  bool whole = f && n == sizeof buf && fgetc(f) == EOF;
+  if (f) fclose(f);
+  if (!whole) return;
+  memcpy(e->cell_len, buf, sizeof e->cell_len);
+  memcpy(e->cell, buf + sizeof e->cell_len, sizeof e->cell);
+  for (size_t k = 0; k < sizeof e->cell_len; k++)
+    if (e->cell_len[k] > SHTRIH_TEXT_FIELD) e->cell_len[k] = 0;
+}
+
+/* Writes the cells to options.tables_path whole: a temporary file, synced,
+** renamed over it. 0, or -1 (the old file stays). */
+static int tables_save(const kkt_emu_t *e)
+{
+  char tmp[4096];
+  if (!e->o.tables_path) return 0;
+  if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", e->o.tables_path) >= sizeof tmp) return -1;
+  FILE *f = fopen(tmp, "wb");
+  int rc = f && fwrite(e->cell_len, sizeof e->cell_len, 1, f) == 1 &&
+                   fwrite(e->cell, sizeof e->cell, 1, f) == 1 && fflush(f) == 0 &&
+                   fsync(fileno(f)) == 0
+               ? 0
+               : -1;
+  if (f && fclose(f) != 0) rc = -1;
+  if (rc == 0 && rename(tmp, e->o.tables_path) != 0) rc = -1;
+  if (rc) unlink(tmp);
+  return rc;
+}
+
 /* 1Eh: a writable cell takes a text up to its width (a NUL ends it) or a
-** number of exactly its width; anything else is 33h, nothing kept. */
+** number of exactly its width; anything else is 33h, nothing kept. A
+** table that cannot be kept is the register's failure (03h), the old
+** value stays. */
 static uint8_t h_write_table(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
   (void)a;
@@ -788,9 +827,14 @@ static uint8_t h_write_table(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   size_t n = nul ? (size_t)(nul - c.value) : c.len;
   if (emu_cells[k].text ? n > emu_cells[k].width : n != emu_cells[k].width)
     return SHTRIH_E_BAD_PARAMS;
+  uint8_t old[SHTRIH_TEXT_FIELD], old_len = e->cell_len[k];
+  memcpy(old, e->cell[k], sizeof old);
   memcpy(e->cell[k], c.value, n);
   e->cell_len[k] = (uint8_t)n;
-  return 0;
+  if (tables_save(e) == 0) return 0;
+  memcpy(e->cell[k], old, sizeof old);
+  e->cell_len[k] = old_len;
+  return fn_code(FN_ERR_IO);
 }
 
 /* 1Fh: a cell's value (fields 1-4 from the FN and the register). */
@@ -1182,6 +1226,7 @@ int kkt_emu_new(fn_t *fn, const kkt_emu_options_t *options, kkt_emu_t **out)
   e->fn = fn;
   if (options) e->o = *options;
   if (!e->o.password) e->o.password = SHTRIH_DEFAULT_PASSWORD;
+  tables_load(e);
   /* A receipt the FN holds open was being handed over by FF45h when the
   ** register went down; its lines were in the register's memory, which a
   ** restart loses, as a register's power-on drops its open receipt. */

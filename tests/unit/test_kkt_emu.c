@@ -1047,6 +1047,47 @@ static void test_backend_registration(void **state)
   fn_fixture_free(g2);
 }
 
+/* The register's tables survive its restart (options.tables_path), as a
+** real register's do; a register without the file starts empty. */
+static void test_tables_kept(void **state)
+{
+  fn_fixture_t *f = *state;
+  char path[192];
+  kkt_emu_t *emu = NULL;
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  uint8_t ans[SHTRIH_MAX_MESSAGE];
+  const uint8_t name[] = {0xD0, 0xEE, 0xEC, 0xE0, 0xF8, 0xEA, 0xE0}; /* "Ромашка", CP1251 */
+  const uint8_t reasons[4] = {0x08, 0, 0, 0};
+  snprintf(path, sizeof path, "%s/kkt.tables", f->dir);
+  kkt_emu_options_t o = {.tables_path = path};
+  for (int round = 0; round < 3; round++) {
+    assert_int_equal(kkt_emu_new(f->fn, round == 2 ? NULL : &o, &emu), 0);
+    if (round == 0) {
+      shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_USER, name, sizeof name);
+      int n = kkt_emu_execute(emu, m.data, m.len, ans, sizeof ans);
+      assert_int_equal(shtrih_answer_parse(ans, (size_t)n, &a), 0);
+      assert_int_equal(a.error, 0);
+      shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_REASONS, reasons, 4);
+      n = kkt_emu_execute(emu, m.data, m.len, ans, sizeof ans);
+      assert_int_equal(shtrih_answer_parse(ans, (size_t)n, &a), 0);
+      assert_int_equal(a.error, 0);
+    }
+    shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_USER, NULL, 0);
+    int n = kkt_emu_execute(emu, m.data, m.len, ans, sizeof ans);
+    assert_int_equal(shtrih_answer_parse(ans, (size_t)n, &a), 0);
+    assert_int_equal(a.error, 0);
+    assert_int_equal(a.len, round == 2 ? 0 : sizeof name); /* round 1: after a restart */
+    if (round < 2) assert_memory_equal(a.fields, name, sizeof name);
+    shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_REASONS, NULL, 0);
+    n = kkt_emu_execute(emu, m.data, m.len, ans, sizeof ans);
+    assert_int_equal(shtrih_answer_parse(ans, (size_t)n, &a), 0);
+    assert_int_equal(shtrih_get_le(&a, 4), round == 2 ? 0 : 8);
+    kkt_emu_free(emu);
+  }
+  unlink(path);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -1059,6 +1100,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_backend_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backend_fiscal_ops, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backend_registration, setup_fresh, teardown),
+      cmocka_unit_test_setup_teardown(test_tables_kept, setup_fresh, teardown),
   };
   return cmocka_run_group_tests(tests, fn_fixture_crypto_setup, fn_fixture_crypto_teardown);
 }
