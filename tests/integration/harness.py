@@ -407,9 +407,9 @@ def owed_after(ofd_status, seconds=30):
 def load_keys(kassa, check, register=None):
     """The FN's verification keys from kassa-operator's key server, checked:
     `kassa ofd keys` into the emulator's FN; a register loads its own from
-    its link at start (kassa has no command for it: fn_key_update answers
-    FN_ERR_UNKNOWN_COMMAND through a register, docs/HARDWARE.md), so
-    through one the test waits for the register's "keys N"."""
+    its link (FN_CAP_DEVICE_KEYS: through one `kassa ofd keys` asks no key
+    server, docs/HARDWARE.md), kassa-kkt-emu at start, so through one the
+    register is restarted and the test waits for its "keys N"."""
     if register is None:
         r = kassa("ofd", "keys")
         return check("keys loaded", r.returncode == 0 and "verification keys loaded" in r.stdout,
