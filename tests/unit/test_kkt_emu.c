@@ -350,6 +350,29 @@ static void assert_same_document(fn_t *device, fn_t *inside, uint32_t number)
   assert_memory_equal(a.data, b.data, b.len);
 }
 
+/* One marked line through the register: its code checked and accepted,
+** a receipt of `operation` with it alone, closed for `total` in cash; the
+** receipt read through the register (equal to the FN's) parsed into rec. */
+static void sell_marked(fn_t *dev, fn_t *inside, const doc_item_t *item, uint8_t operation,
+                        uint64_t total, doc_receipt_t *rec)
+{
+  static fn_document_t doc;
+  fn_km_check_t kc;
+  fn_doc_result_t d;
+  doc_header_t h;
+  uint64_t sum = 0;
+  uint8_t sign[6];
+  assert_int_equal(fn_km_check(dev, item, &kc), 0);
+  assert_int_equal(kc.tail_status, FN_TAIL_VALID);
+  assert_int_equal(fn_km_accept(dev, item->km, item->km_len, true), 0);
+  assert_int_equal(fn_receipt_begin(dev, operation, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, item), 0);
+  assert_int_equal(fn_receipt_close(dev, total, 0, false, &d), 0);
+  assert_same_document(dev, inside, d.number);
+  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
+  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, rec, &sum, sign), 0);
+}
+
 /* fn.h through the register equals the FN inside. */
 static void test_backend(void **state)
 {
@@ -502,15 +525,7 @@ static void test_backend(void **state)
   cheese.km_status = DOC_KM_MEASURED_SOLD;
   cheese.product_tag = 1305; /* 1163 as kassa reads it from a GS1 code: sent by FF4Dh */
   snprintf(cheese.product_value, sizeof cheese.product_value, "%s", "0104600000000007215TH");
-  assert_int_equal(fn_km_check(dev, &cheese, &kc), 0);
-  assert_int_equal(kc.tail_status, FN_TAIL_VALID);
-  assert_int_equal(fn_km_accept(dev, cheese.km, cheese.km_len, true), 0);
-  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
-  assert_int_equal(fn_receipt_add(dev, &cheese), 0);
-  assert_int_equal(fn_receipt_close(dev, 20000, 0, false, &d), 0);
-  assert_same_document(dev, f->fn, d.number);
-  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
-  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &rec, &total, sign), 0);
+  sell_marked(dev, f->fn, &cheese, 1, 20000, &rec);
   assert_int_equal(rec.items[0].fraction_numerator, 1);
   assert_int_equal(rec.items[0].fraction_denominator, 4);
   assert_int_equal(rec.items[0].km_status, DOC_KM_MEASURED_SOLD);
@@ -521,14 +536,7 @@ static void test_backend(void **state)
   ** (part returned). The line the register binds it to carries the status
   ** of this check, not the sale's (the register once kept the first). */
   cheese.km_status = DOC_KM_MEASURED_RETURNED;
-  assert_int_equal(fn_km_check(dev, &cheese, &kc), 0);
-  assert_int_equal(fn_km_accept(dev, cheese.km, cheese.km_len, true), 0);
-  assert_int_equal(fn_receipt_begin(dev, 2, 1, NULL), 0);
-  assert_int_equal(fn_receipt_add(dev, &cheese), 0);
-  assert_int_equal(fn_receipt_close(dev, 20000, 0, false, &d), 0);
-  assert_same_document(dev, f->fn, d.number);
-  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
-  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &rec, &total, sign), 0);
+  sell_marked(dev, f->fn, &cheese, 2, 20000, &rec);
   assert_int_equal(rec.items[0].km_status, DOC_KM_MEASURED_RETURNED);
   /* A counterfeit tail: the FN says so; declined, never sold. */
   doc_item_t fake;
