@@ -79,11 +79,11 @@ def till_conf(data, ports):
             "host = 127.0.0.1\n")
 
 
-def wait_listening(port, seconds=15):
+def wait_listening(port, seconds=15, host="127.0.0.1"):
     end = time.time() + seconds
     while time.time() < end:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            socket.create_connection((host, port), timeout=0.2).close()
             return True
         except OSError:
             time.sleep(0.05)
