@@ -58,11 +58,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Checks, Operator, Serve, finish, free_ports, http_json, op,  # noqa: E402
-                     register_fn, run, stop_all, wait_listening)
+from harness import (Checks, Operator, finish, free_ports, http_json, op, run,  # noqa: E402
+                     stop_all, wait_listening)
 import netpart  # noqa: E402
 from pgtemp import PgTemp  # noqa: E402
-from shop import exchange  # noqa: E402
+from store_lane import OWNER, Lane, LaneKit  # noqa: E402
 
 PARTITION = "--partition" in sys.argv
 ARGS = [a for a in sys.argv if a != "--partition"]
@@ -85,153 +85,14 @@ OFFLINE_TWICE = 5           # codes sold at two lanes during the partition
 # figures at 150.
 TIMEOUT_MS = int(os.environ.get("STORE_TIMEOUT_MS", "1000"))
 PART_DELAY_MS = max(400, TIMEOUT_MS)  # netem's each way (htb's: a claim takes ~4 times)
-OWNER = "7707083893"
 JEANS = "4601234501026"     # lp, marked, not strict (config/catalogue.csv)
 TROIKA = "4607770000016"    # tobacco, 150.00, MRP 150.00 from 8005
 PIN = "8642"
 TOKEN = "api-" + os.urandom(8).hex()
 STORE_TOKEN = "store-" + os.urandom(8).hex()
-SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 check = Checks()
 root = tempfile.mkdtemp(prefix="kassa-lanes-")
 procs = []
-
-
-def fn_number(i):
-    return "99990789%08d" % (21000 + i)
-
-
-class Lane:
-    def __init__(self, i, store_url):
-        self.i = i
-        self.fn = fn_number(i)
-        self.dir = os.path.join(root, f"lane{i}")
-        self.conf = os.path.join(root, f"lane{i}.conf")
-        os.makedirs(self.dir)
-        with open(self.conf, "w") as f:
-            f.write(f"""[paths]
-data = {self.dir}
-[service]
-background = yes
-send_interval_s = 3600
-keys_refresh_days = 0
-[till]
-check = offline
-api_token = {TOKEN}
-manager_pin = {PIN}
-[store]
-url = {store_url}
-token = {STORE_TOKEN}
-timeout_ms = {TIMEOUT_MS}
-""")
-        self.serve = None
-
-    def kassa(self, *args):
-        return run([KASSA, "--config", self.conf, *args], timeout=120)
-
-    def start(self, *extra):
-        """`kassa serve` on free ports; its log (a line per refused request:
-        thousands here) goes to a file, never to a pipe nobody reads until
-        the end, which would block the lane once full."""
-        self.log = open(os.path.join(root, f"lane{self.i}.log"), "a")
-        self.serve = LaneServe(self.conf, self.log, *extra)
-        return self.serve.api is not None
-
-    def api(self, method, path, body=None):
-        """(status, JSON answer) of the lane's `kassa serve`, recorded for the
-        contract test (shop.exchange)."""
-        st, j, _ = exchange(self.serve.api, "api", method, path, body,
-                            {"Authorization": f"Bearer {TOKEN}"}, timeout=30)
-        return st, j
-
-    def sell(self, codes):
-        """One receipt: each code scanned (its reason kept), paid when any
-        line was taken. (sold codes, {code: reason}, seconds of each scan)."""
-        st, _ = self.api("POST", "/api/receipts", {"operation": "sale", "cashier": "Иванова"})
-        if st != 201:
-            return [], {}, []
-        taken, reasons, times = [], {}, []
-        for c in codes:
-            t = time.monotonic()
-            try:
-                st, j = self.api("POST", "/api/receipts/current/items", {"code": c})
-            except OSError as e:  # a scan that took 30 s: a failure to report, not a crash
-                st, j = 0, {"error": f"no answer: {e}"}
-            times.append(time.monotonic() - t)
-            if st == 201:
-                taken.append(c)
-            else:
-                reasons[c] = (j.get("decision") or {}).get("reason") or j.get("error")
-                if os.environ.get("LANES_DEBUG"):
-                    print(j)
-        if taken:
-            st, j = self.api("POST", "/api/receipts/current/pay", {"method": "cash"})
-            if st != 200:
-                reasons["pay"] = j
-                return [], reasons, times
-        else:
-            self.cancel()
-        return taken, reasons, times
-
-    def cancel(self):
-        """The open receipt cancelled (DELETE)."""
-        st, j = self.api("DELETE", "/api/receipts/current")
-        if st != 200:
-            check(f"lane {self.i}: the empty receipt cancelled", False, (st, j))
-
-    def archive_codes(self):
-        """Every marked code of every sale receipt in this lane's FN (its
-        identification part), read with `kassa fd show --json`."""
-        r = self.kassa("fd", "list", "--limit", "100000")
-        sold = []
-        for line in r.stdout.splitlines():
-            words = line.split()
-            if not words or not words[0].isdigit():
-                continue
-            d = self.kassa("fd", "show", words[0], "--json")
-            try:
-                doc = json.loads(d.stdout)
-            except ValueError:
-                continue
-            rec = doc.get("receipt") or {}
-            if rec.get("operationType") != 1:
-                continue
-            for item in rec.get("items", []):
-                code = item.get("productCode", {}).get("gs1m") if isinstance(
-                    item.get("productCode"), dict) else None
-                km = item.get("markingCode") or code
-                if km:
-                    sold.append(km)
-        return sold
-
-
-class LaneServe(Serve):
-    """harness.Serve with stderr into a file."""
-
-    def __init__(self, conf, log, *extra):
-        self.p = subprocess.Popen([KASSA, "--config", conf, "serve", "--http-port", "0",
-                                   "--lm-port", "0", *extra], stdout=subprocess.PIPE,
-                                  stderr=log, text=True)
-        procs.append(self.p)
-        self.log = log
-        self.line = self.p.stdout.readline()
-        words = self.line.split()
-        self.api = self.lm = None
-        if self.line.startswith("kassa serve: listening on "):
-            self.api = int(words[4].split(":")[1])
-            self.lm = int(words[7].split(":")[1])
-
-    def stop(self, seconds=20):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-            rc = None
-        self.log.flush()
-        with open(self.log.name) as f:
-            return rc, f.read()[-4000:]
 
 
 def feed_all(store_url, headers):
@@ -305,20 +166,11 @@ try:
     operator = Operator(OPERATOR, op_dir, check)  # the key server, for the FNs' keys
     procs.append(operator.proc)
 
+    kit = LaneKit(KASSA, root, procs, check, TOKEN, STORE_TOKEN, TIMEOUT_MS, PIN)
     for i in range(LANES):
-        lane = Lane(i, store_url)
-        register_fn(lane.kassa, functools.partial(op, OPERATOR, op_dir), check, lane.fn, OWNER,
-                    os.path.join(lane.dir, "fn.db"))
-        r = lane.kassa("cache", "import-catalogue", os.path.join(SRC, "config/catalogue.csv"))
-        check(f"lane {i} catalogue", r.returncode == 0, r.stderr)
-        if i == 0:
-            r = lane.kassa("cache", "pool", "add", labels)
-            check("lane 0's pool for remarking", r.returncode == 0, r.stdout + r.stderr)
-        r = lane.kassa("ofd", "keys", "--keys", f"127.0.0.1:{operator.ports[2]}")
-        check(f"lane {i} keys", r.returncode == 0, r.stderr)
-        r = lane.kassa("shift", "open", "--cashier", "Иванова")
-        check(f"lane {i} shift open", r.returncode == 0, r.stdout + r.stderr)
-        check(f"lane {i} serves", lane.start(), lane.serve.line if lane.serve else "")
+        lane = Lane(kit, i, store_url)
+        lane.prepare(functools.partial(op, OPERATOR, op_dir), operator.ports[2],
+                     labels if i == 0 else None)
         lanes.append(lane)
 
     # 1. online: every lane scans codes of the same small window at once.
