@@ -171,10 +171,12 @@ class Serve:
     the local module's ports read from it (api, lm; None when it did not
     start)."""
 
-    def __init__(self, kassa, conf, procs, env=None):
+    def __init__(self, kassa, conf, procs, env=None, extra=(), stderr=subprocess.PIPE):
+        """extra: more arguments of `kassa serve`; stderr: where its log goes
+        (a pipe read by stop(), or a file)."""
         self.p = subprocess.Popen([kassa, "--config", conf, "serve", "--http-port", "0",
-                                   "--lm-port", "0"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env)
+                                   "--lm-port", "0", *extra], stdout=subprocess.PIPE,
+                                  stderr=stderr, text=True, env=env)
         procs.append(self.p)
         self.line = self.p.stdout.readline()
         words = self.line.split()

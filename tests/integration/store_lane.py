@@ -175,20 +175,11 @@ timeout_ms = {kit.timeout_ms}
 
 
 class LaneServe(Serve):
-    """harness.Serve with stderr into a file."""
+    """harness.Serve with stderr into a file (stop() returns its tail)."""
 
     def __init__(self, kit, conf, log, *extra):
-        self.p = subprocess.Popen([kit.kassa, "--config", conf, "serve", "--http-port", "0",
-                                   "--lm-port", "0", *extra], stdout=subprocess.PIPE,
-                                  stderr=log, text=True)
-        kit.procs.append(self.p)
+        super().__init__(kit.kassa, conf, kit.procs, extra=extra, stderr=log)
         self.log = log
-        self.line = self.p.stdout.readline()
-        words = self.line.split()
-        self.api = self.lm = None
-        if self.line.startswith("kassa serve: listening on "):
-            self.api = int(words[4].split(":")[1])
-            self.lm = int(words[7].split(":")[1])
 
     def stop(self, seconds=20):
         self.p.send_signal(signal.SIGTERM)
