@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""bench/store_scan.py BUILD [--lanes N] [--paces 1,5,10] [--seconds S] [--timeout-ms MS]:
+"""bench/store_scan.py BUILD [--lanes N] [--paces 1,5,10] [--seconds S] [--timeout-ms MS]
+[--no-store]:
 the time of one scan through the store node with N lanes busy at a store's
 pace (issue 21's "p99 of a scan through the store node with 30 lanes
 busy", target <= 5 ms on a quiet machine).
@@ -26,7 +27,8 @@ lane went offline (a claim ran into the timeout: the lane sold alone and
 asked the node nothing for a second; its log says so once), the CPU
 seconds per scan of the lanes, the node and PostgreSQL (from /proc), and
 the load average at the start and the end, so a figure says what machine
-it came from.
+it came from. --no-store runs the same lanes without [store] url (the
+node idle): the difference is what the store costs a scan.
 """
 import argparse
 import functools
@@ -134,6 +136,8 @@ def main():
     ap.add_argument("--paces", default="1,5,10", help="scans per second per lane, a list")
     ap.add_argument("--seconds", type=float, default=20, help="per pace")
     ap.add_argument("--timeout-ms", type=int, default=150, help="the lanes' [store] timeout_ms")
+    ap.add_argument("--no-store", action="store_true",
+                    help="the same lanes without [store] url: what the store node adds")
     a = ap.parse_args()
     paces = [float(p) for p in a.paces.split(",")]
     kassa = os.path.abspath(os.path.join(a.build, "kassa"))
@@ -162,14 +166,15 @@ def main():
         kit = LaneKit(kassa, root, procs, check, token, store_token, a.timeout_ms, "8642")
         t_setup = time.monotonic()
         for i in range(a.lanes):
-            lane = Lane(kit, i, f"http://127.0.0.1:{port}")
+            lane = Lane(kit, i, None if a.no_store else f"http://127.0.0.1:{port}")
             lanes.append(lane)
             if not lane.prepare(functools.partial(op, operator_bin, op_dir), operator.ports[2]):
                 raise RuntimeError(f"lane {i} did not start")
         if check.failed:
             raise RuntimeError("a lane's set-up failed (above)")
         print(f"store scan: {a.lanes} lanes ready in {time.monotonic() - t_setup:.0f} s; "
-              f"[store] timeout_ms {a.timeout_ms}; {BASKET} codes to a receipt; "
+              + ("no [store] url (each lane alone); " if a.no_store else
+                 f"[store] timeout_ms {a.timeout_ms}; ") + f"{BASKET} codes to a receipt; "
               f"{a.seconds:.0f} s per pace, the first {WARMUP_S:.0f} s not counted")
         time.sleep(2)  # the lanes' first sync from the node's feed done
         used = 0
@@ -204,15 +209,16 @@ def main():
             span = a.seconds - WARMUP_S
             total = len(times)
             per_scan = {k: v / max(1, made) * 1e6 for k, v in cpu.items()}
+            via = "" if a.no_store else " (each a claim at the node)"
             print(f"store scan, {a.lanes} lanes at {pace:g} scan/s each ({a.lanes * pace:g}/s "
-                  f"offered): {total} scans counted, {total / span:.0f} claims/s at the node, "
-                  f"{paid / a.seconds:.1f} receipts (publishes)/s; one scan p50 "
-                  f"{pct(times, 0.5):.2f} ms, p99 {pct(times, 0.99):.2f} ms, p99.9 "
-                  f"{pct(times, 0.999):.2f} ms, max {times[-1] * 1000:.1f} ms; "
-                  f"a lane gone offline (a claim past {a.timeout_ms} ms, sold alone): "
-                  f"{alone_lines(lanes) - alone0} times; not 201: {bad or 0}; CPU per scan: lanes "
-                  f"{per_scan['lanes']:.0f} us, node {per_scan['node']:.0f} us, PostgreSQL "
-                  f"{per_scan['pg']:.0f} us; load average {load0[0]:.2f} -> {load1[0]:.2f}")
+                  f"offered): {total} scans counted, {total / span:.0f}/s{via}, "
+                  f"{paid / a.seconds:.1f} receipts/s; one scan p50 {pct(times, 0.5):.2f} ms, "
+                  f"p99 {pct(times, 0.99):.2f} ms, p99.9 {pct(times, 0.999):.2f} ms, max "
+                  f"{times[-1] * 1000:.1f} ms; a lane gone offline (a claim past "
+                  f"{a.timeout_ms} ms): {alone_lines(lanes) - alone0} times; not 201: "
+                  f"{bad or 0}; CPU per scan: lanes {per_scan['lanes']:.0f} us, node "
+                  f"{per_scan['node']:.0f} us, PostgreSQL {per_scan['pg']:.0f} us; "
+                  f"load average {load0[0]:.2f} -> {load1[0]:.2f}")
             sys.stdout.flush()
     finally:
         for lane in lanes:

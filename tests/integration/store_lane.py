@@ -63,11 +63,10 @@ keys_refresh_days = 0
 check = offline
 api_token = {kit.api_token}
 manager_pin = {kit.pin}
-[store]
-url = {store_url}
-token = {kit.store_token}
-timeout_ms = {kit.timeout_ms}
 """)
+            if store_url:  # None: a lane of its own, as without a store
+                f.write(f"[store]\nurl = {store_url}\ntoken = {kit.store_token}\n"
+                        f"timeout_ms = {kit.timeout_ms}\n")
         self.serve = None
 
     def kassa(self, *args):
