@@ -13,19 +13,19 @@ have permanent neighbour entries, so no ARP resolution can fail and turn
 the black hole into a quick "no route to host". A Unix socket is no
 network: a server in the far namespace still reaches PostgreSQL's.
 
-    state    made with (both ends of the link)            a request sees
+    state    made with                                    a request sees
     up       nothing                                       its answer in ms
     delayed  `tc netem delay D` where the kernel has       its answer, late
-             sch_netem; else `htb` at a rate so low that
-             a request and its answer (~600 bytes) take
-             about 4 D to cross
+             sch_netem; else a congested link: `htb`
+             towards the server, its queue kept D long
+             by filler datagrams
     cut      `pfifo limit 0`: the carrier stays up, every  nothing: no refusal, no
              packet is dropped                             unreachable, only silence
     healed   the queueing disciplines removed              its answer in ms
 
 netem is the issue's tool; a kernel without it (the 6.18 these tests were
 written on has no sch_netem, prio or tc filter at all) still has htb and
-pfifo, and a saturated link is a delay as honest as netem's. probe() times
+pfifo, and a congested link is a delay as honest as netem's. probe() times
 one request in each state, so the test checks the link did what it says
 rather than trusting tc.
 
@@ -42,11 +42,13 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 NEAR_IF, FAR_IF = "kassa-near", "kassa-far"
 NEAR_ADDR, FAR_ADDR = "10.211.0.1", "10.211.0.2"
-EXCHANGE_BYTES = 600  # one request to the store node and its answer, headers and TCP included
+FILL_BITS = 256000  # the delayed link's rate: 32 KB/s, room for 30 lanes' own traffic
+FILL_DATAGRAM, FILL_PORT = 1400, 9  # the filler's datagrams, to the discard port (no listener)
 INNER = "KASSA_IN_NETNS"
 
 
@@ -97,6 +99,7 @@ class NetPartition:
         the failing command's words."""
         self.state = "up"
         self.netem = None
+        self._filler = None
         # The far namespace lives as long as this sleep, which dies with the test.
         self.holder = subprocess.Popen(["setpriv", "--pdeathsig", "KILL", "unshare", "-n", "sleep",
                                         "infinity"])
@@ -168,30 +171,70 @@ class NetPartition:
                 self._run("tc", "qdisc", "replace", "dev", ifname, "root", *qdisc, far=far)
 
     def delay(self, ms):
-        """Every packet late: netem's delay of ms each way, or a link so slow
-        (htb) that one exchange of the store's takes about 4 ms to cross (a
-        token bucket lets the first bytes after a silence through at once,
-        so the rate leaves room for them)."""
+        """Every packet towards the server about ms late: netem's delay of ms
+        each way where the kernel has it; else a congested link. A token
+        bucket alone delays nothing that comes after a silence (the first
+        packet passes on the tokens saved), so the way to the server is
+        htb at FILL_BITS and a filler keeps its queue ms long: UDP datagrams
+        to a port nobody listens on, at the link's rate, after a first ms
+        worth (the far side drops them). Every packet of the lanes and of
+        the probe waits behind that queue: a fresh connection's request
+        about 2 ms (its SYN, then its data), one on a kept connection ms."""
         if self.netem:
             self._both("netem", "delay", f"{ms}ms")
             self.how = f"netem delay {ms} ms each way"
         else:
-            bits = max(800, EXCHANGE_BYTES * 8 * 1000 // (4 * ms))
-            self._both("handle", "1:", "htb", "default", "1")
-            for ifname, far in ((NEAR_IF, False), (FAR_IF, True)):
-                self._run("tc", "class", "add", "dev", ifname, "parent", "1:", "classid", "1:1",
-                          "htb", "rate", f"{bits}bit", "ceil", f"{bits}bit", "burst", "1b",
-                          "cburst", "1b", "quantum", "1514", far=far)
-            self.how = f"htb at {bits} bit/s each way (no sch_netem in this kernel)"
+            self._run("tc", "qdisc", "replace", "dev", NEAR_IF, "root", "handle", "1:", "htb",
+                      "default", "1")
+            self._run("tc", "class", "add", "dev", NEAR_IF, "parent", "1:", "classid", "1:1",
+                      "htb", "rate", f"{FILL_BITS}bit", "ceil", f"{FILL_BITS}bit", "quantum",
+                      "1514")
+            self._fill_stop, primed = threading.Event(), threading.Event()
+            self._filler = threading.Thread(target=self._fill, args=(ms, primed), daemon=True)
+            self._filler.start()
+            primed.wait(10)  # the queue is ms long before anything else joins it
+            self.how = (f"htb at {FILL_BITS // 1000} kbit/s towards the node, its queue kept "
+                        f"{ms} ms long; no sch_netem in this kernel")
         self.state = "delayed"
+
+    def _fill(self, ms, primed):
+        """The filler (see delay()): the bytes owed by now sent, then every
+        10 ms, until _fill_stop; primed set once the first ms are queued."""
+        rate = FILL_BITS / 8  # bytes a second
+        wire = FILL_DATAGRAM + 42  # with its UDP, IP and Ethernet headers, as htb counts it
+        payload = bytes(FILL_DATAGRAM)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        t0, sent = time.monotonic(), 0
+        try:
+            while True:
+                owed = rate * (ms / 1000 + time.monotonic() - t0)
+                while sent + wire <= owed:
+                    try:
+                        s.sendto(payload, (FAR_ADDR, FILL_PORT))
+                    except OSError:
+                        pass  # a full queue drops it: it is only filler
+                    sent += wire
+                primed.set()
+                if self._fill_stop.wait(0.01):
+                    break
+        finally:
+            s.close()
+
+    def _unfill(self):
+        if self._filler:
+            self._fill_stop.set()
+            self._filler.join()
+            self._filler = None
 
     def cut(self):
         """A black hole: the carrier stays up, every packet either way is
         dropped (pfifo of length 0), so a request meets only silence."""
+        self._unfill()
         self._both("pfifo", "limit", "0")
         self.state = "cut"
 
     def heal(self):
+        self._unfill()
         self._both("del")
         self.state = "up"
 
@@ -229,6 +272,7 @@ class NetPartition:
 
     def close(self):
         """The link and the far namespace gone (NULL-safe: twice is fine)."""
+        self._unfill()
         if self.holder and self.holder.poll() is None:
             self._try("ip", "link", "del", NEAR_IF)
             self.holder.kill()

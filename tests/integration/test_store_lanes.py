@@ -29,17 +29,17 @@ What it proves, with the FN archives as the truth:
    joined to it by a veth pair, the lanes reaching it at the link's far
    address (the node reaches PostgreSQL by its Unix socket, untouched).
    The link first delayed past the timeout (tc netem where the kernel has
-   sch_netem, else htb at a rate so low that a claim takes seconds to
-   cross), then cut (a black hole: every packet dropped, the carrier up),
-   then healed; a probe request times each state, so the test knows the
-   delay and the silence happened. The lanes go offline within the
-   timeout, sell alone, refuse tobacco, publish when the link is back, and
-   a code both sold is one more conflict. The issue asked for netem; the
-   kernel these tests were written on (6.18) cannot load sch_netem, prio or
-   any tc filter, so there the delay is htb's: the same partition with the
-   kernel's other tools. Where it cannot be made at all (not root, no
-   network namespaces, no veth or htb) it says why and exits 77: ctest
-   shows it skipped, never passed.
+   sch_netem, else a congested link: htb towards the node, its queue kept
+   that long by filler datagrams), then cut (a black hole: every packet
+   dropped, the carrier up), then healed; a probe request times each
+   state, so the test knows the delay and the silence happened. The lanes
+   go offline within the timeout, sell alone, refuse tobacco, publish when
+   the link is back, and a code both sold is one more conflict. The issue
+   asked for netem; the kernel these tests were written on (6.18) cannot
+   load sch_netem, prio or any tc filter, so there the delay is a congested
+   htb's: the same partition with the kernel's other tools. Where it
+   cannot be made at all (not root, no network namespaces, no veth or htb)
+   it says why and exits 77: ctest shows it skipped, never passed.
 
 Usage: test_store_lanes.py KASSA OPERATOR [LANES [CODES]] [--partition]   (4 lanes, 300 codes)
 `make lanes LANES=30` runs it with 30 lanes and 5 000 codes.
@@ -84,7 +84,7 @@ OFFLINE_TWICE = 5           # codes sold at two lanes during the partition
 # checks the lanes wait exactly that long, and docs/BENCHMARKS.md has the
 # figures at 150.
 TIMEOUT_MS = int(os.environ.get("STORE_TIMEOUT_MS", "1000"))
-PART_DELAY_MS = max(400, TIMEOUT_MS)  # netem's each way (htb's: a claim takes ~4 times)
+PART_DELAY_MS = max(400, TIMEOUT_MS)  # each packet's wait on the delayed link (netpart.py)
 JEANS = "4601234501026"     # lp, marked, not strict (config/catalogue.csv)
 TROIKA = "4607770000016"    # tobacco, 150.00, MRP 150.00 from 8005
 PIN = "8642"
