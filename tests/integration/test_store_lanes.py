@@ -560,8 +560,10 @@ finally:
             rc, err = lane.serve.stop()
             check(f"lane {lane.i} exits 0", rc == 0, err[-1000:])
     stop_all(procs)
-    if net:
-        net.close()
-    if pg:
-        pg.stop()
+    try:
+        if net:
+            net.close()
+    finally:
+        if pg:
+            pg.stop()
 sys.exit(finish(check, root))
