@@ -194,7 +194,7 @@ def main():
             cpu0 = {k: cpu_seconds(v) for k, v in pids.items()}
             for j in jobs:
                 j.start()
-            results = [q.get() for _ in jobs]
+            results = [q.get(timeout=a.seconds + 300) for _ in jobs]  # a dead client: no hang
             for j in jobs:
                 j.join()
             cpu = {k: cpu_seconds(v) - cpu0[k] for k, v in pids.items()}
