@@ -204,6 +204,9 @@ class NetPartition:
         wire = FILL_DATAGRAM + 42  # with its UDP, IP and Ethernet headers, as htb counts it
         payload = bytes(FILL_DATAGRAM)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # The queue holds up to ms of datagrams, all charged to this socket's
+        # send buffer: one large enough (SO_SNDBUFFORCE, root's) never blocks.
+        s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_SNDBUFFORCE", 32), 64 << 20)
         t0, sent = time.monotonic(), 0
         try:
             while True:
