@@ -99,7 +99,10 @@ class NetPartition:
         the failing command's words."""
         self.state = "up"
         self.netem = None
-        self._filler = None
+        self._filler = self.holder = None
+        if not os.environ.get(INNER):  # never a veth in the host's own namespace
+            raise RuntimeError("NetPartition outside the test's own namespace "
+                               "(enter_own_namespace() first)")
         # The far namespace lives as long as this sleep, which dies with the test.
         self.holder = subprocess.Popen(["setpriv", "--pdeathsig", "KILL", "unshare", "-n", "sleep",
                                         "infinity"])
