@@ -247,8 +247,9 @@ class NetPartition:
     def probe(self, port, limit):
         """(seconds, how) of one HTTP request to the far side's port on a
         fresh connection, until the answer's headers are in: how is
-        "answered", "silence" (nothing within limit seconds) or the error
-        (a refusal, "no route to host" ...)."""
+        "answered", "silence" (nothing within limit seconds, or the kernel
+        gave up the connection: ETIMEDOUT) or the error (a refusal, "no
+        route to host" ...)."""
         t = time.monotonic()
         end = t + limit
         s = socket.socket()
