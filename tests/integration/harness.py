@@ -113,6 +113,19 @@ def stop_all(procs, seconds=10):
                 p.wait()
 
 
+def start_kkt_emu(kkt_emu, fn_db, procs):
+    """kassa-kkt-emu on a free port with the FN file fn_db, added to procs
+    (stop_all stops it): (process, port). SystemExit when it does not say
+    it listens."""
+    p = subprocess.Popen([kkt_emu, "--port", "0", "--fn-db", fn_db],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs.append(p)
+    line = p.stdout.readline()
+    if not line.startswith("listening on "):
+        raise SystemExit("kassa-kkt-emu did not start: " + line + p.stderr.read())
+    return p, int(line.split()[-1])
+
+
 def register_fn(kassa, op, check, fn_number, owner, fn_db):
     """A fresh marking FN for the till: `kassa fn init` and `fn register`
     (the demo store ООО «Ромашка», INN owner) through the caller's kassa(*args),
