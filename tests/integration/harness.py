@@ -80,11 +80,11 @@ def till_conf(data, ports):
             "host = 127.0.0.1\n")
 
 
-def wait_listening(port, seconds=15):
+def wait_listening(port, seconds=15, host="127.0.0.1"):
     end = time.time() + seconds
     while time.time() < end:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            socket.create_connection((host, port), timeout=0.2).close()
             return True
         except OSError:
             time.sleep(0.05)
@@ -185,10 +185,12 @@ class Serve:
     the local module's ports read from it (api, lm; None when it did not
     start)."""
 
-    def __init__(self, kassa, conf, procs, env=None):
+    def __init__(self, kassa, conf, procs, env=None, extra=(), stderr=subprocess.PIPE):
+        """extra: more arguments of `kassa serve`; stderr: where its log goes
+        (a pipe read by stop(), or a file)."""
         self.p = subprocess.Popen([kassa, "--config", conf, "serve", "--http-port", "0",
-                                   "--lm-port", "0"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env)
+                                   "--lm-port", "0", *extra], stdout=subprocess.PIPE,
+                                  stderr=stderr, text=True, env=env)
         procs.append(self.p)
         self.line = self.p.stdout.readline()
         words = self.line.split()
