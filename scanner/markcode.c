@@ -236,7 +236,8 @@ static bool is_cs64(char c)
 ** whether GS1 predefines its length (no separator ever follows it); its
 ** value as components separated by spaces, in a notation of our own (below);
 ** then, derived from those, the AIs as numbers for the search, the AI's
-** length and the predefined value length. The notation:
+** length, the predefined value length and, for a value that is one text
+** component (X..N), its N. The notation:
 **   N / X / Y / Z   digits / CSET 82 / CSET 39 / CSET 64
 **   14  or ..20     exactly 14, or 1 to 20 characters
 **   c               the component ends with a GS1 mod-10 check digit
@@ -255,233 +256,234 @@ typedef struct gs1_ai_def {
                           ** AIs are prefix-free, so this keeps their order */
   uint8_t len;            /* digits of the AI                           */
   uint8_t fixed;          /* the predefined value length, 0 if not predefined */
+  uint8_t text_max;       /* N of a spec that is one "X..N" component, else 0 */
 } gs1_ai_def_t;
 
 static const gs1_ai_def_t gs1_ais[] = {
-    {"00", NULL, true, "N18c", 0, 0, 2, 18},
-    {"01", NULL, true, "N14c", 100, 100, 2, 14},
-    {"02", NULL, true, "N14c", 200, 200, 2, 14},
-    {"03", NULL, true, "N14c", 300, 300, 2, 14},
-    {"10", NULL, false, "X..20", 1000, 1000, 2, 0},
-    {"11", NULL, true, "N6d", 1100, 1100, 2, 6},
-    {"12", NULL, true, "N6d", 1200, 1200, 2, 6},
-    {"13", NULL, true, "N6d", 1300, 1300, 2, 6},
-    {"15", NULL, true, "N6d", 1500, 1500, 2, 6},
-    {"16", NULL, true, "N6d", 1600, 1600, 2, 6},
-    {"17", NULL, true, "N6d", 1700, 1700, 2, 6},
-    {"20", NULL, true, "N2", 2000, 2000, 2, 2},
-    {"21", NULL, false, "X..20", 2100, 2100, 2, 0},
-    {"22", NULL, false, "X..20", 2200, 2200, 2, 0},
-    {"235", NULL, false, "X..28", 2350, 2350, 3, 0},
-    {"240", NULL, false, "X..30", 2400, 2400, 3, 0},
-    {"241", NULL, false, "X..30", 2410, 2410, 3, 0},
-    {"242", NULL, false, "N..6", 2420, 2420, 3, 0},
-    {"243", NULL, false, "X..20", 2430, 2430, 3, 0},
-    {"250", NULL, false, "X..30", 2500, 2500, 3, 0},
-    {"251", NULL, false, "X..30", 2510, 2510, 3, 0},
-    {"253", NULL, false, "N13c [X..17]", 2530, 2530, 3, 0},
-    {"254", NULL, false, "X..20", 2540, 2540, 3, 0},
-    {"255", NULL, false, "N13c [N..12]", 2550, 2550, 3, 0},
-    {"30", NULL, false, "N..8", 3000, 3000, 2, 0},
-    {"3100", "3105", true, "N6", 3100, 3105, 4, 6},
-    {"3110", "3115", true, "N6", 3110, 3115, 4, 6},
-    {"3120", "3125", true, "N6", 3120, 3125, 4, 6},
-    {"3130", "3135", true, "N6", 3130, 3135, 4, 6},
-    {"3140", "3145", true, "N6", 3140, 3145, 4, 6},
-    {"3150", "3155", true, "N6", 3150, 3155, 4, 6},
-    {"3160", "3165", true, "N6", 3160, 3165, 4, 6},
-    {"3200", "3205", true, "N6", 3200, 3205, 4, 6},
-    {"3210", "3215", true, "N6", 3210, 3215, 4, 6},
-    {"3220", "3225", true, "N6", 3220, 3225, 4, 6},
-    {"3230", "3235", true, "N6", 3230, 3235, 4, 6},
-    {"3240", "3245", true, "N6", 3240, 3245, 4, 6},
-    {"3250", "3255", true, "N6", 3250, 3255, 4, 6},
-    {"3260", "3265", true, "N6", 3260, 3265, 4, 6},
-    {"3270", "3275", true, "N6", 3270, 3275, 4, 6},
-    {"3280", "3285", true, "N6", 3280, 3285, 4, 6},
-    {"3290", "3295", true, "N6", 3290, 3295, 4, 6},
-    {"3300", "3305", true, "N6", 3300, 3305, 4, 6},
-    {"3310", "3315", true, "N6", 3310, 3315, 4, 6},
-    {"3320", "3325", true, "N6", 3320, 3325, 4, 6},
-    {"3330", "3335", true, "N6", 3330, 3335, 4, 6},
-    {"3340", "3345", true, "N6", 3340, 3345, 4, 6},
-    {"3350", "3355", true, "N6", 3350, 3355, 4, 6},
-    {"3360", "3365", true, "N6", 3360, 3365, 4, 6},
-    {"3370", "3375", true, "N6", 3370, 3375, 4, 6},
-    {"3400", "3405", true, "N6", 3400, 3405, 4, 6},
-    {"3410", "3415", true, "N6", 3410, 3415, 4, 6},
-    {"3420", "3425", true, "N6", 3420, 3425, 4, 6},
-    {"3430", "3435", true, "N6", 3430, 3435, 4, 6},
-    {"3440", "3445", true, "N6", 3440, 3445, 4, 6},
-    {"3450", "3455", true, "N6", 3450, 3455, 4, 6},
-    {"3460", "3465", true, "N6", 3460, 3465, 4, 6},
-    {"3470", "3475", true, "N6", 3470, 3475, 4, 6},
-    {"3480", "3485", true, "N6", 3480, 3485, 4, 6},
-    {"3490", "3495", true, "N6", 3490, 3495, 4, 6},
-    {"3500", "3505", true, "N6", 3500, 3505, 4, 6},
-    {"3510", "3515", true, "N6", 3510, 3515, 4, 6},
-    {"3520", "3525", true, "N6", 3520, 3525, 4, 6},
-    {"3530", "3535", true, "N6", 3530, 3535, 4, 6},
-    {"3540", "3545", true, "N6", 3540, 3545, 4, 6},
-    {"3550", "3555", true, "N6", 3550, 3555, 4, 6},
-    {"3560", "3565", true, "N6", 3560, 3565, 4, 6},
-    {"3570", "3575", true, "N6", 3570, 3575, 4, 6},
-    {"3600", "3605", true, "N6", 3600, 3605, 4, 6},
-    {"3610", "3615", true, "N6", 3610, 3615, 4, 6},
-    {"3620", "3625", true, "N6", 3620, 3625, 4, 6},
-    {"3630", "3635", true, "N6", 3630, 3635, 4, 6},
-    {"3640", "3645", true, "N6", 3640, 3645, 4, 6},
-    {"3650", "3655", true, "N6", 3650, 3655, 4, 6},
-    {"3660", "3665", true, "N6", 3660, 3665, 4, 6},
-    {"3670", "3675", true, "N6", 3670, 3675, 4, 6},
-    {"3680", "3685", true, "N6", 3680, 3685, 4, 6},
-    {"3690", "3695", true, "N6", 3690, 3695, 4, 6},
-    {"37", NULL, false, "N..8", 3700, 3700, 2, 0},
-    {"3900", "3909", false, "N..15", 3900, 3909, 4, 0},
-    {"3910", "3919", false, "N3 N..15", 3910, 3919, 4, 0},
-    {"3920", "3929", false, "N..15", 3920, 3929, 4, 0},
-    {"3930", "3939", false, "N3 N..15", 3930, 3939, 4, 0},
-    {"3940", "3943", false, "N4", 3940, 3943, 4, 0},
-    {"3950", "3955", false, "N6", 3950, 3955, 4, 0},
-    {"400", NULL, false, "X..30", 4000, 4000, 3, 0},
-    {"401", NULL, false, "X..30", 4010, 4010, 3, 0},
-    {"402", NULL, false, "N17c", 4020, 4020, 3, 0},
-    {"403", NULL, false, "X..30", 4030, 4030, 3, 0},
-    {"410", NULL, true, "N13c", 4100, 4100, 3, 13},
-    {"411", NULL, true, "N13c", 4110, 4110, 3, 13},
-    {"412", NULL, true, "N13c", 4120, 4120, 3, 13},
-    {"413", NULL, true, "N13c", 4130, 4130, 3, 13},
-    {"414", NULL, true, "N13c", 4140, 4140, 3, 13},
-    {"415", NULL, true, "N13c", 4150, 4150, 3, 13},
-    {"416", NULL, true, "N13c", 4160, 4160, 3, 13},
-    {"417", NULL, true, "N13c", 4170, 4170, 3, 13},
-    {"420", NULL, false, "X..20", 4200, 4200, 3, 0},
-    {"421", NULL, false, "N3 X..9", 4210, 4210, 3, 0},
-    {"422", NULL, false, "N3", 4220, 4220, 3, 0},
-    {"423", NULL, false, "N3 [N3] [N3] [N3] [N3]", 4230, 4230, 3, 0},
-    {"424", NULL, false, "N3", 4240, 4240, 3, 0},
-    {"425", NULL, false, "N3 [N3] [N3] [N3] [N3]", 4250, 4250, 3, 0},
-    {"426", NULL, false, "N3", 4260, 4260, 3, 0},
-    {"427", NULL, false, "X..3", 4270, 4270, 3, 0},
-    {"4300", NULL, false, "X..35", 4300, 4300, 4, 0},
-    {"4301", NULL, false, "X..35", 4301, 4301, 4, 0},
-    {"4302", NULL, false, "X..70", 4302, 4302, 4, 0},
-    {"4303", NULL, false, "X..70", 4303, 4303, 4, 0},
-    {"4304", NULL, false, "X..70", 4304, 4304, 4, 0},
-    {"4305", NULL, false, "X..70", 4305, 4305, 4, 0},
-    {"4306", NULL, false, "X..70", 4306, 4306, 4, 0},
-    {"4307", NULL, false, "X2", 4307, 4307, 4, 0},
-    {"4308", NULL, false, "X..30", 4308, 4308, 4, 0},
-    {"4309", NULL, false, "N10 N10", 4309, 4309, 4, 0},
-    {"4310", NULL, false, "X..35", 4310, 4310, 4, 0},
-    {"4311", NULL, false, "X..35", 4311, 4311, 4, 0},
-    {"4312", NULL, false, "X..70", 4312, 4312, 4, 0},
-    {"4313", NULL, false, "X..70", 4313, 4313, 4, 0},
-    {"4314", NULL, false, "X..70", 4314, 4314, 4, 0},
-    {"4315", NULL, false, "X..70", 4315, 4315, 4, 0},
-    {"4316", NULL, false, "X..70", 4316, 4316, 4, 0},
-    {"4317", NULL, false, "X2", 4317, 4317, 4, 0},
-    {"4318", NULL, false, "X..20", 4318, 4318, 4, 0},
-    {"4319", NULL, false, "X..30", 4319, 4319, 4, 0},
-    {"4320", NULL, false, "X..35", 4320, 4320, 4, 0},
-    {"4321", NULL, false, "N1", 4321, 4321, 4, 0},
-    {"4322", NULL, false, "N1", 4322, 4322, 4, 0},
-    {"4323", NULL, false, "N1", 4323, 4323, 4, 0},
-    {"4324", NULL, false, "N6d N4", 4324, 4324, 4, 0},
-    {"4325", NULL, false, "N6d N4", 4325, 4325, 4, 0},
-    {"4326", NULL, false, "N6d", 4326, 4326, 4, 0},
-    {"4330", NULL, false, "N6 [X1]", 4330, 4330, 4, 0},
-    {"4331", NULL, false, "N6 [X1]", 4331, 4331, 4, 0},
-    {"4332", NULL, false, "N6 [X1]", 4332, 4332, 4, 0},
-    {"4333", NULL, false, "N6 [X1]", 4333, 4333, 4, 0},
-    {"7001", NULL, false, "N13", 7001, 7001, 4, 0},
-    {"7002", NULL, false, "X..30", 7002, 7002, 4, 0},
-    {"7003", NULL, false, "N6d N4", 7003, 7003, 4, 0},
-    {"7004", NULL, false, "N..4", 7004, 7004, 4, 0},
-    {"7005", NULL, false, "X..12", 7005, 7005, 4, 0},
-    {"7006", NULL, false, "N6d", 7006, 7006, 4, 0},
-    {"7007", NULL, false, "N6d [N6d]", 7007, 7007, 4, 0},
-    {"7008", NULL, false, "X..3", 7008, 7008, 4, 0},
-    {"7009", NULL, false, "X..10", 7009, 7009, 4, 0},
-    {"7010", NULL, false, "X..2", 7010, 7010, 4, 0},
-    {"7011", NULL, false, "N6d [N4]", 7011, 7011, 4, 0},
-    {"7020", NULL, false, "X..20", 7020, 7020, 4, 0},
-    {"7021", NULL, false, "X..20", 7021, 7021, 4, 0},
-    {"7022", NULL, false, "X..20", 7022, 7022, 4, 0},
-    {"7023", NULL, false, "X..30", 7023, 7023, 4, 0},
-    {"7030", NULL, false, "N3 X..27", 7030, 7030, 4, 0},
-    {"7031", NULL, false, "N3 X..27", 7031, 7031, 4, 0},
-    {"7032", NULL, false, "N3 X..27", 7032, 7032, 4, 0},
-    {"7033", NULL, false, "N3 X..27", 7033, 7033, 4, 0},
-    {"7034", NULL, false, "N3 X..27", 7034, 7034, 4, 0},
-    {"7035", NULL, false, "N3 X..27", 7035, 7035, 4, 0},
-    {"7036", NULL, false, "N3 X..27", 7036, 7036, 4, 0},
-    {"7037", NULL, false, "N3 X..27", 7037, 7037, 4, 0},
-    {"7038", NULL, false, "N3 X..27", 7038, 7038, 4, 0},
-    {"7039", NULL, false, "N3 X..27", 7039, 7039, 4, 0},
-    {"7040", NULL, false, "N1 X1 X1 X1", 7040, 7040, 4, 0},
-    {"7041", NULL, false, "X..4", 7041, 7041, 4, 0},
-    {"710", NULL, false, "X..20", 7100, 7100, 3, 0},
-    {"711", NULL, false, "X..20", 7110, 7110, 3, 0},
-    {"712", NULL, false, "X..20", 7120, 7120, 3, 0},
-    {"713", NULL, false, "X..20", 7130, 7130, 3, 0},
-    {"714", NULL, false, "X..20", 7140, 7140, 3, 0},
-    {"715", NULL, false, "X..20", 7150, 7150, 3, 0},
-    {"716", NULL, false, "X..20", 7160, 7160, 3, 0},
-    {"717", NULL, false, "X..20", 7170, 7170, 3, 0},
-    {"7230", NULL, false, "X2 X..28", 7230, 7230, 4, 0},
-    {"7231", NULL, false, "X2 X..28", 7231, 7231, 4, 0},
-    {"7232", NULL, false, "X2 X..28", 7232, 7232, 4, 0},
-    {"7233", NULL, false, "X2 X..28", 7233, 7233, 4, 0},
-    {"7234", NULL, false, "X2 X..28", 7234, 7234, 4, 0},
-    {"7235", NULL, false, "X2 X..28", 7235, 7235, 4, 0},
-    {"7236", NULL, false, "X2 X..28", 7236, 7236, 4, 0},
-    {"7237", NULL, false, "X2 X..28", 7237, 7237, 4, 0},
-    {"7238", NULL, false, "X2 X..28", 7238, 7238, 4, 0},
-    {"7239", NULL, false, "X2 X..28", 7239, 7239, 4, 0},
-    {"7240", NULL, false, "X..20", 7240, 7240, 4, 0},
-    {"7241", NULL, false, "N2", 7241, 7241, 4, 0},
-    {"7242", NULL, false, "X..25", 7242, 7242, 4, 0},
-    {"7250", NULL, false, "N8", 7250, 7250, 4, 0},
-    {"7251", NULL, false, "N8 N4", 7251, 7251, 4, 0},
-    {"7252", NULL, false, "N1", 7252, 7252, 4, 0},
-    {"7253", NULL, false, "X..40", 7253, 7253, 4, 0},
-    {"7254", NULL, false, "X..40", 7254, 7254, 4, 0},
-    {"7255", NULL, false, "X..10", 7255, 7255, 4, 0},
-    {"7256", NULL, false, "X..90", 7256, 7256, 4, 0},
-    {"7257", NULL, false, "X..70", 7257, 7257, 4, 0},
-    {"7258", NULL, false, "X3", 7258, 7258, 4, 0},
-    {"7259", NULL, false, "X..40", 7259, 7259, 4, 0},
-    {"8001", NULL, false, "N4 N5 N3 N1 N1", 8001, 8001, 4, 0},
-    {"8002", NULL, false, "X..20", 8002, 8002, 4, 0},
-    {"8003", NULL, false, "N1 N13c [X..16]", 8003, 8003, 4, 0},
-    {"8004", NULL, false, "X..30", 8004, 8004, 4, 0},
-    {"8005", NULL, false, "N6", 8005, 8005, 4, 0},
-    {"8006", NULL, false, "N14c N4", 8006, 8006, 4, 0},
-    {"8007", NULL, false, "X..34", 8007, 8007, 4, 0},
-    {"8008", NULL, false, "N6d N2 [N2] [N2]", 8008, 8008, 4, 0},
-    {"8009", NULL, false, "X..50", 8009, 8009, 4, 0},
-    {"8010", NULL, false, "Y..30", 8010, 8010, 4, 0},
-    {"8011", NULL, false, "N..12", 8011, 8011, 4, 0},
-    {"8012", NULL, false, "X..20", 8012, 8012, 4, 0},
-    {"8013", NULL, false, "X..25", 8013, 8013, 4, 0},
-    {"8014", NULL, false, "X..25", 8014, 8014, 4, 0},
-    {"8017", NULL, false, "N18c", 8017, 8017, 4, 0},
-    {"8018", NULL, false, "N18c", 8018, 8018, 4, 0},
-    {"8019", NULL, false, "N..10", 8019, 8019, 4, 0},
-    {"8020", NULL, false, "X..25", 8020, 8020, 4, 0},
-    {"8026", NULL, false, "N14c N4", 8026, 8026, 4, 0},
-    {"8030", NULL, false, "Z..90", 8030, 8030, 4, 0},
-    {"8040", NULL, false, "N15", 8040, 8040, 4, 0},
-    {"8041", NULL, false, "N15", 8041, 8041, 4, 0},
-    {"8042", NULL, false, "N32", 8042, 8042, 4, 0},
-    {"8043", NULL, false, "N18 [N..2]", 8043, 8043, 4, 0},
-    {"8110", NULL, false, "X..70", 8110, 8110, 4, 0},
-    {"8111", NULL, false, "N4", 8111, 8111, 4, 0},
-    {"8112", NULL, false, "X..70", 8112, 8112, 4, 0},
-    {"8200", NULL, false, "X..70", 8200, 8200, 4, 0},
-    {"90", NULL, false, "X..30", 9000, 9000, 2, 0},
-    {"91", "99", false, "X..90", 9100, 9900, 2, 0},
+    {"00", NULL, true, "N18c", 0, 0, 2, 18, 0},
+    {"01", NULL, true, "N14c", 100, 100, 2, 14, 0},
+    {"02", NULL, true, "N14c", 200, 200, 2, 14, 0},
+    {"03", NULL, true, "N14c", 300, 300, 2, 14, 0},
+    {"10", NULL, false, "X..20", 1000, 1000, 2, 0, 20},
+    {"11", NULL, true, "N6d", 1100, 1100, 2, 6, 0},
+    {"12", NULL, true, "N6d", 1200, 1200, 2, 6, 0},
+    {"13", NULL, true, "N6d", 1300, 1300, 2, 6, 0},
+    {"15", NULL, true, "N6d", 1500, 1500, 2, 6, 0},
+    {"16", NULL, true, "N6d", 1600, 1600, 2, 6, 0},
+    {"17", NULL, true, "N6d", 1700, 1700, 2, 6, 0},
+    {"20", NULL, true, "N2", 2000, 2000, 2, 2, 0},
+    {"21", NULL, false, "X..20", 2100, 2100, 2, 0, 20},
+    {"22", NULL, false, "X..20", 2200, 2200, 2, 0, 20},
+    {"235", NULL, false, "X..28", 2350, 2350, 3, 0, 28},
+    {"240", NULL, false, "X..30", 2400, 2400, 3, 0, 30},
+    {"241", NULL, false, "X..30", 2410, 2410, 3, 0, 30},
+    {"242", NULL, false, "N..6", 2420, 2420, 3, 0, 0},
+    {"243", NULL, false, "X..20", 2430, 2430, 3, 0, 20},
+    {"250", NULL, false, "X..30", 2500, 2500, 3, 0, 30},
+    {"251", NULL, false, "X..30", 2510, 2510, 3, 0, 30},
+    {"253", NULL, false, "N13c [X..17]", 2530, 2530, 3, 0, 0},
+    {"254", NULL, false, "X..20", 2540, 2540, 3, 0, 20},
+    {"255", NULL, false, "N13c [N..12]", 2550, 2550, 3, 0, 0},
+    {"30", NULL, false, "N..8", 3000, 3000, 2, 0, 0},
+    {"3100", "3105", true, "N6", 3100, 3105, 4, 6, 0},
+    {"3110", "3115", true, "N6", 3110, 3115, 4, 6, 0},
+    {"3120", "3125", true, "N6", 3120, 3125, 4, 6, 0},
+    {"3130", "3135", true, "N6", 3130, 3135, 4, 6, 0},
+    {"3140", "3145", true, "N6", 3140, 3145, 4, 6, 0},
+    {"3150", "3155", true, "N6", 3150, 3155, 4, 6, 0},
+    {"3160", "3165", true, "N6", 3160, 3165, 4, 6, 0},
+    {"3200", "3205", true, "N6", 3200, 3205, 4, 6, 0},
+    {"3210", "3215", true, "N6", 3210, 3215, 4, 6, 0},
+    {"3220", "3225", true, "N6", 3220, 3225, 4, 6, 0},
+    {"3230", "3235", true, "N6", 3230, 3235, 4, 6, 0},
+    {"3240", "3245", true, "N6", 3240, 3245, 4, 6, 0},
+    {"3250", "3255", true, "N6", 3250, 3255, 4, 6, 0},
+    {"3260", "3265", true, "N6", 3260, 3265, 4, 6, 0},
+    {"3270", "3275", true, "N6", 3270, 3275, 4, 6, 0},
+    {"3280", "3285", true, "N6", 3280, 3285, 4, 6, 0},
+    {"3290", "3295", true, "N6", 3290, 3295, 4, 6, 0},
+    {"3300", "3305", true, "N6", 3300, 3305, 4, 6, 0},
+    {"3310", "3315", true, "N6", 3310, 3315, 4, 6, 0},
+    {"3320", "3325", true, "N6", 3320, 3325, 4, 6, 0},
+    {"3330", "3335", true, "N6", 3330, 3335, 4, 6, 0},
+    {"3340", "3345", true, "N6", 3340, 3345, 4, 6, 0},
+    {"3350", "3355", true, "N6", 3350, 3355, 4, 6, 0},
+    {"3360", "3365", true, "N6", 3360, 3365, 4, 6, 0},
+    {"3370", "3375", true, "N6", 3370, 3375, 4, 6, 0},
+    {"3400", "3405", true, "N6", 3400, 3405, 4, 6, 0},
+    {"3410", "3415", true, "N6", 3410, 3415, 4, 6, 0},
+    {"3420", "3425", true, "N6", 3420, 3425, 4, 6, 0},
+    {"3430", "3435", true, "N6", 3430, 3435, 4, 6, 0},
+    {"3440", "3445", true, "N6", 3440, 3445, 4, 6, 0},
+    {"3450", "3455", true, "N6", 3450, 3455, 4, 6, 0},
+    {"3460", "3465", true, "N6", 3460, 3465, 4, 6, 0},
+    {"3470", "3475", true, "N6", 3470, 3475, 4, 6, 0},
+    {"3480", "3485", true, "N6", 3480, 3485, 4, 6, 0},
+    {"3490", "3495", true, "N6", 3490, 3495, 4, 6, 0},
+    {"3500", "3505", true, "N6", 3500, 3505, 4, 6, 0},
+    {"3510", "3515", true, "N6", 3510, 3515, 4, 6, 0},
+    {"3520", "3525", true, "N6", 3520, 3525, 4, 6, 0},
+    {"3530", "3535", true, "N6", 3530, 3535, 4, 6, 0},
+    {"3540", "3545", true, "N6", 3540, 3545, 4, 6, 0},
+    {"3550", "3555", true, "N6", 3550, 3555, 4, 6, 0},
+    {"3560", "3565", true, "N6", 3560, 3565, 4, 6, 0},
+    {"3570", "3575", true, "N6", 3570, 3575, 4, 6, 0},
+    {"3600", "3605", true, "N6", 3600, 3605, 4, 6, 0},
+    {"3610", "3615", true, "N6", 3610, 3615, 4, 6, 0},
+    {"3620", "3625", true, "N6", 3620, 3625, 4, 6, 0},
+    {"3630", "3635", true, "N6", 3630, 3635, 4, 6, 0},
+    {"3640", "3645", true, "N6", 3640, 3645, 4, 6, 0},
+    {"3650", "3655", true, "N6", 3650, 3655, 4, 6, 0},
+    {"3660", "3665", true, "N6", 3660, 3665, 4, 6, 0},
+    {"3670", "3675", true, "N6", 3670, 3675, 4, 6, 0},
+    {"3680", "3685", true, "N6", 3680, 3685, 4, 6, 0},
+    {"3690", "3695", true, "N6", 3690, 3695, 4, 6, 0},
+    {"37", NULL, false, "N..8", 3700, 3700, 2, 0, 0},
+    {"3900", "3909", false, "N..15", 3900, 3909, 4, 0, 0},
+    {"3910", "3919", false, "N3 N..15", 3910, 3919, 4, 0, 0},
+    {"3920", "3929", false, "N..15", 3920, 3929, 4, 0, 0},
+    {"3930", "3939", false, "N3 N..15", 3930, 3939, 4, 0, 0},
+    {"3940", "3943", false, "N4", 3940, 3943, 4, 0, 0},
+    {"3950", "3955", false, "N6", 3950, 3955, 4, 0, 0},
+    {"400", NULL, false, "X..30", 4000, 4000, 3, 0, 30},
+    {"401", NULL, false, "X..30", 4010, 4010, 3, 0, 30},
+    {"402", NULL, false, "N17c", 4020, 4020, 3, 0, 0},
+    {"403", NULL, false, "X..30", 4030, 4030, 3, 0, 30},
+    {"410", NULL, true, "N13c", 4100, 4100, 3, 13, 0},
+    {"411", NULL, true, "N13c", 4110, 4110, 3, 13, 0},
+    {"412", NULL, true, "N13c", 4120, 4120, 3, 13, 0},
+    {"413", NULL, true, "N13c", 4130, 4130, 3, 13, 0},
+    {"414", NULL, true, "N13c", 4140, 4140, 3, 13, 0},
+    {"415", NULL, true, "N13c", 4150, 4150, 3, 13, 0},
+    {"416", NULL, true, "N13c", 4160, 4160, 3, 13, 0},
+    {"417", NULL, true, "N13c", 4170, 4170, 3, 13, 0},
+    {"420", NULL, false, "X..20", 4200, 4200, 3, 0, 20},
+    {"421", NULL, false, "N3 X..9", 4210, 4210, 3, 0, 0},
+    {"422", NULL, false, "N3", 4220, 4220, 3, 0, 0},
+    {"423", NULL, false, "N3 [N3] [N3] [N3] [N3]", 4230, 4230, 3, 0, 0},
+    {"424", NULL, false, "N3", 4240, 4240, 3, 0, 0},
+    {"425", NULL, false, "N3 [N3] [N3] [N3] [N3]", 4250, 4250, 3, 0, 0},
+    {"426", NULL, false, "N3", 4260, 4260, 3, 0, 0},
+    {"427", NULL, false, "X..3", 4270, 4270, 3, 0, 3},
+    {"4300", NULL, false, "X..35", 4300, 4300, 4, 0, 35},
+    {"4301", NULL, false, "X..35", 4301, 4301, 4, 0, 35},
+    {"4302", NULL, false, "X..70", 4302, 4302, 4, 0, 70},
+    {"4303", NULL, false, "X..70", 4303, 4303, 4, 0, 70},
+    {"4304", NULL, false, "X..70", 4304, 4304, 4, 0, 70},
+    {"4305", NULL, false, "X..70", 4305, 4305, 4, 0, 70},
+    {"4306", NULL, false, "X..70", 4306, 4306, 4, 0, 70},
+    {"4307", NULL, false, "X2", 4307, 4307, 4, 0, 0},
+    {"4308", NULL, false, "X..30", 4308, 4308, 4, 0, 30},
+    {"4309", NULL, false, "N10 N10", 4309, 4309, 4, 0, 0},
+    {"4310", NULL, false, "X..35", 4310, 4310, 4, 0, 35},
+    {"4311", NULL, false, "X..35", 4311, 4311, 4, 0, 35},
+    {"4312", NULL, false, "X..70", 4312, 4312, 4, 0, 70},
+    {"4313", NULL, false, "X..70", 4313, 4313, 4, 0, 70},
+    {"4314", NULL, false, "X..70", 4314, 4314, 4, 0, 70},
+    {"4315", NULL, false, "X..70", 4315, 4315, 4, 0, 70},
+    {"4316", NULL, false, "X..70", 4316, 4316, 4, 0, 70},
+    {"4317", NULL, false, "X2", 4317, 4317, 4, 0, 0},
+    {"4318", NULL, false, "X..20", 4318, 4318, 4, 0, 20},
+    {"4319", NULL, false, "X..30", 4319, 4319, 4, 0, 30},
+    {"4320", NULL, false, "X..35", 4320, 4320, 4, 0, 35},
+    {"4321", NULL, false, "N1", 4321, 4321, 4, 0, 0},
+    {"4322", NULL, false, "N1", 4322, 4322, 4, 0, 0},
+    {"4323", NULL, false, "N1", 4323, 4323, 4, 0, 0},
+    {"4324", NULL, false, "N6d N4", 4324, 4324, 4, 0, 0},
+    {"4325", NULL, false, "N6d N4", 4325, 4325, 4, 0, 0},
+    {"4326", NULL, false, "N6d", 4326, 4326, 4, 0, 0},
+    {"4330", NULL, false, "N6 [X1]", 4330, 4330, 4, 0, 0},
+    {"4331", NULL, false, "N6 [X1]", 4331, 4331, 4, 0, 0},
+    {"4332", NULL, false, "N6 [X1]", 4332, 4332, 4, 0, 0},
+    {"4333", NULL, false, "N6 [X1]", 4333, 4333, 4, 0, 0},
+    {"7001", NULL, false, "N13", 7001, 7001, 4, 0, 0},
+    {"7002", NULL, false, "X..30", 7002, 7002, 4, 0, 30},
+    {"7003", NULL, false, "N6d N4", 7003, 7003, 4, 0, 0},
+    {"7004", NULL, false, "N..4", 7004, 7004, 4, 0, 0},
+    {"7005", NULL, false, "X..12", 7005, 7005, 4, 0, 12},
+    {"7006", NULL, false, "N6d", 7006, 7006, 4, 0, 0},
+    {"7007", NULL, false, "N6d [N6d]", 7007, 7007, 4, 0, 0},
+    {"7008", NULL, false, "X..3", 7008, 7008, 4, 0, 3},
+    {"7009", NULL, false, "X..10", 7009, 7009, 4, 0, 10},
+    {"7010", NULL, false, "X..2", 7010, 7010, 4, 0, 2},
+    {"7011", NULL, false, "N6d [N4]", 7011, 7011, 4, 0, 0},
+    {"7020", NULL, false, "X..20", 7020, 7020, 4, 0, 20},
+    {"7021", NULL, false, "X..20", 7021, 7021, 4, 0, 20},
+    {"7022", NULL, false, "X..20", 7022, 7022, 4, 0, 20},
+    {"7023", NULL, false, "X..30", 7023, 7023, 4, 0, 30},
+    {"7030", NULL, false, "N3 X..27", 7030, 7030, 4, 0, 0},
+    {"7031", NULL, false, "N3 X..27", 7031, 7031, 4, 0, 0},
+    {"7032", NULL, false, "N3 X..27", 7032, 7032, 4, 0, 0},
+    {"7033", NULL, false, "N3 X..27", 7033, 7033, 4, 0, 0},
+    {"7034", NULL, false, "N3 X..27", 7034, 7034, 4, 0, 0},
+    {"7035", NULL, false, "N3 X..27", 7035, 7035, 4, 0, 0},
+    {"7036", NULL, false, "N3 X..27", 7036, 7036, 4, 0, 0},
+    {"7037", NULL, false, "N3 X..27", 7037, 7037, 4, 0, 0},
+    {"7038", NULL, false, "N3 X..27", 7038, 7038, 4, 0, 0},
+    {"7039", NULL, false, "N3 X..27", 7039, 7039, 4, 0, 0},
+    {"7040", NULL, false, "N1 X1 X1 X1", 7040, 7040, 4, 0, 0},
+    {"7041", NULL, false, "X..4", 7041, 7041, 4, 0, 4},
+    {"710", NULL, false, "X..20", 7100, 7100, 3, 0, 20},
+    {"711", NULL, false, "X..20", 7110, 7110, 3, 0, 20},
+    {"712", NULL, false, "X..20", 7120, 7120, 3, 0, 20},
+    {"713", NULL, false, "X..20", 7130, 7130, 3, 0, 20},
+    {"714", NULL, false, "X..20", 7140, 7140, 3, 0, 20},
+    {"715", NULL, false, "X..20", 7150, 7150, 3, 0, 20},
+    {"716", NULL, false, "X..20", 7160, 7160, 3, 0, 20},
+    {"717", NULL, false, "X..20", 7170, 7170, 3, 0, 20},
+    {"7230", NULL, false, "X2 X..28", 7230, 7230, 4, 0, 0},
+    {"7231", NULL, false, "X2 X..28", 7231, 7231, 4, 0, 0},
+    {"7232", NULL, false, "X2 X..28", 7232, 7232, 4, 0, 0},
+    {"7233", NULL, false, "X2 X..28", 7233, 7233, 4, 0, 0},
+    {"7234", NULL, false, "X2 X..28", 7234, 7234, 4, 0, 0},
+    {"7235", NULL, false, "X2 X..28", 7235, 7235, 4, 0, 0},
+    {"7236", NULL, false, "X2 X..28", 7236, 7236, 4, 0, 0},
+    {"7237", NULL, false, "X2 X..28", 7237, 7237, 4, 0, 0},
+    {"7238", NULL, false, "X2 X..28", 7238, 7238, 4, 0, 0},
+    {"7239", NULL, false, "X2 X..28", 7239, 7239, 4, 0, 0},
+    {"7240", NULL, false, "X..20", 7240, 7240, 4, 0, 20},
+    {"7241", NULL, false, "N2", 7241, 7241, 4, 0, 0},
+    {"7242", NULL, false, "X..25", 7242, 7242, 4, 0, 25},
+    {"7250", NULL, false, "N8", 7250, 7250, 4, 0, 0},
+    {"7251", NULL, false, "N8 N4", 7251, 7251, 4, 0, 0},
+    {"7252", NULL, false, "N1", 7252, 7252, 4, 0, 0},
+    {"7253", NULL, false, "X..40", 7253, 7253, 4, 0, 40},
+    {"7254", NULL, false, "X..40", 7254, 7254, 4, 0, 40},
+    {"7255", NULL, false, "X..10", 7255, 7255, 4, 0, 10},
+    {"7256", NULL, false, "X..90", 7256, 7256, 4, 0, 90},
+    {"7257", NULL, false, "X..70", 7257, 7257, 4, 0, 70},
+    {"7258", NULL, false, "X3", 7258, 7258, 4, 0, 0},
+    {"7259", NULL, false, "X..40", 7259, 7259, 4, 0, 40},
+    {"8001", NULL, false, "N4 N5 N3 N1 N1", 8001, 8001, 4, 0, 0},
+    {"8002", NULL, false, "X..20", 8002, 8002, 4, 0, 20},
+    {"8003", NULL, false, "N1 N13c [X..16]", 8003, 8003, 4, 0, 0},
+    {"8004", NULL, false, "X..30", 8004, 8004, 4, 0, 30},
+    {"8005", NULL, false, "N6", 8005, 8005, 4, 0, 0},
+    {"8006", NULL, false, "N14c N4", 8006, 8006, 4, 0, 0},
+    {"8007", NULL, false, "X..34", 8007, 8007, 4, 0, 34},
+    {"8008", NULL, false, "N6d N2 [N2] [N2]", 8008, 8008, 4, 0, 0},
+    {"8009", NULL, false, "X..50", 8009, 8009, 4, 0, 50},
+    {"8010", NULL, false, "Y..30", 8010, 8010, 4, 0, 0},
+    {"8011", NULL, false, "N..12", 8011, 8011, 4, 0, 0},
+    {"8012", NULL, false, "X..20", 8012, 8012, 4, 0, 20},
+    {"8013", NULL, false, "X..25", 8013, 8013, 4, 0, 25},
+    {"8014", NULL, false, "X..25", 8014, 8014, 4, 0, 25},
+    {"8017", NULL, false, "N18c", 8017, 8017, 4, 0, 0},
+    {"8018", NULL, false, "N18c", 8018, 8018, 4, 0, 0},
+    {"8019", NULL, false, "N..10", 8019, 8019, 4, 0, 0},
+    {"8020", NULL, false, "X..25", 8020, 8020, 4, 0, 25},
+    {"8026", NULL, false, "N14c N4", 8026, 8026, 4, 0, 0},
+    {"8030", NULL, false, "Z..90", 8030, 8030, 4, 0, 0},
+    {"8040", NULL, false, "N15", 8040, 8040, 4, 0, 0},
+    {"8041", NULL, false, "N15", 8041, 8041, 4, 0, 0},
+    {"8042", NULL, false, "N32", 8042, 8042, 4, 0, 0},
+    {"8043", NULL, false, "N18 [N..2]", 8043, 8043, 4, 0, 0},
+    {"8110", NULL, false, "X..70", 8110, 8110, 4, 0, 70},
+    {"8111", NULL, false, "N4", 8111, 8111, 4, 0, 0},
+    {"8112", NULL, false, "X..70", 8112, 8112, 4, 0, 70},
+    {"8200", NULL, false, "X..70", 8200, 8200, 4, 0, 70},
+    {"90", NULL, false, "X..30", 9000, 9000, 2, 0, 30},
+    {"91", "99", false, "X..90", 9100, 9900, 2, 0, 90},
 };
 
 /* The rows of gs1_ais[] an AI may fall in, by its first two digits: GS1
@@ -761,38 +763,22 @@ static const char *const ai_roles[AI_KNOWN] = {
 };
 
 /* The role of an AI, by its padded number (GS1's AIs are prefix-free, so
-** the number names one AI): a switch, checked against ai_roles[] by
-** markcode_tables_check(). */
+** the number names one AI): the AIs of two digits and 240 by a table of
+** their hundreds (the role plus one; 0: none), the three of four digits
+** compared. markcode_tables_check() holds it to ai_roles[]. */
+static const uint8_t role_by_hundred[100] = {
+    [1] = AI_01 + 1, [10] = AI_10 + 1, [11] = AI_11 + 1, [17] = AI_17 + 1, [21] = AI_21 + 1,
+    [24] = AI_240 + 1, [91] = AI_91 + 1, [92] = AI_92 + 1, [93] = AI_93 + 1,
+};
+
 static int ai_id_of_key(int key)
 {
-  switch (key) {
-  case 100:
-    return AI_01;
-  case 2100:
-    return AI_21;
-  case 9100:
-    return AI_91;
-  case 9200:
-    return AI_92;
-  case 9300:
-    return AI_93;
-  case 8005:
-    return AI_8005;
-  case 3103:
-    return AI_3103;
-  case 1700:
-    return AI_17;
-  case 7003:
-    return AI_7003;
-  case 1000:
-    return AI_10;
-  case 2400:
-    return AI_240;
-  case 1100:
-    return AI_11;
-  default:
-    return AI_OTHER;
+  if (key < 0) return AI_OTHER;
+  if (key % 100 == 0) {
+    int role = role_by_hundred[key / 100];
+    return role ? role - 1 : AI_OTHER;
   }
+  return key == 8005 ? AI_8005 : key == 3103 ? AI_3103 : key == 7003 ? AI_7003 : AI_OTHER;
 }
 
 static size_t ai_len(const char *ai);
@@ -1046,6 +1032,19 @@ static void copy_str(char *dst, size_t cap, const char *s, size_t len)
   if (len >= cap) len = cap - 1;
   memcpy(dst, s, len);
   dst[len] = '\0';
+}
+
+/* copy_str() of a field of a work buffer that ends at s_end: the same
+** string, but cap - 1 bytes read and written whatever len is, when the
+** buffer has them (a copy of a constant size is a few moves, not a call;
+** bytes past the NUL are no part of the string). */
+static inline void copy_field(char *dst, size_t cap, const char *s, size_t len, const char *s_end)
+{
+  if ((size_t)(s_end - s) >= cap - 1)
+    memcpy(dst, s, cap - 1);
+  else
+    memcpy(dst, s, len < cap ? len : cap - 1);
+  dst[len < cap ? len : cap - 1] = '\0';
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1558,10 +1557,41 @@ static markcode_err_t gs1_split_brackets(markcode_t *mc, work_t *w)
 /* Stage 4: validation and derived fields                                  */
 /* ---------------------------------------------------------------------- */
 
-/* The check of a 14-digit GTIN, unrolled by the compiler (fixed weights:
-** 3 on even offsets); also false when any of the 14 is not a digit. */
+/* Eight bytes at p as one little-endian word (memcpy: any alignment). */
+static uint64_t load64(const char *p)
+{
+  uint64_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+#define SWAR_ONES 0x0101010101010101ull
+#define SWAR_HIGH 0x8080808080808080ull
+
+/* Are all eight bytes of x (each already minus '0') digit values 0-9? A
+** byte of 10 or more sets its high bit when 0x76 is added; a byte below 0
+** wrapped to 0x80 or more has it already; no byte of 0-9 carries. */
+static bool swar_digits(uint64_t x) { return (((x + 0x76 * SWAR_ONES) | x) & SWAR_HIGH) == 0; }
+
+/* The sum of the eight bytes of x, each at most 31. */
+static unsigned swar_sum(uint64_t x) { return (unsigned)((x * SWAR_ONES) >> 56); }
+
+/* The check of a 14-digit GTIN; also false when any of the 14 is not a
+** digit. On a little-endian machine, eight digits a step as the bytes of
+** one word: digits 0-7, then 8-13 (the word at 6 shifted past 6 and 7),
+** the weight-3 digits (even offsets) and the weight-1 ones (odd offsets,
+** the check digit, offset 13, aside) summed by lanes. */
 static bool gtin14_ok(const char *d)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint64_t lo = load64(d) - 0x30 * SWAR_ONES, hi = (load64(d + 6) - 0x30 * SWAR_ONES) >> 16;
+  if (!swar_digits(lo) || !swar_digits(hi)) return false;
+  const uint64_t even = 0x00FF00FF00FF00FFull; /* lanes 0, 2, 4, 6 */
+  unsigned sum = 3 * swar_sum((lo & even) + (hi & even)) +
+                 swar_sum((lo & ~even) + (hi & 0x00000000FF00FF00ull));
+  unsigned check = (unsigned)(hi >> 40) & 0xFF;
+  return (10 - sum % 10) % 10 == check;
+#else
   unsigned sum = 0, bad = 0;
   for (int i = 0; i < 13; i++) {
     unsigned v = (unsigned)(unsigned char)d[i] - '0';
@@ -1570,6 +1600,7 @@ static bool gtin14_ok(const char *d)
   }
   unsigned check = (unsigned)(unsigned char)d[13] - '0';
   return !bad && check <= 9 && (10 - sum % 10) % 10 == check;
+#endif
 }
 
 int markcode_gs1_check_ok(const char *d, size_t n)
@@ -1601,10 +1632,29 @@ static bool valid_date(const char *v, bool with_time)
   return true;
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The number of the eight digits at s, most significant first: adjacent
+** lanes joined into pairs, the pairs into fours, the fours into the eight,
+** each step one multiply over the whole word. */
+static uint64_t swar_number8(const char *s)
+{
+  uint64_t v = load64(s) & 0x0F0F0F0F0F0F0F0Full;
+  v = (v * (10 * 256 + 1)) >> 8;
+  v = ((v & 0x00FF00FF00FF00FFull) * (100 * 65536 + 1)) >> 16;
+  return ((v & 0x0000FFFF0000FFFFull) * (10000 * 4294967296ull + 1)) >> 32;
+}
+#endif
+
+/* The number of n decimal digits (at most 15) as 6 big-endian bytes. */
 static void put_be48(uint8_t *out, const char *digits, size_t n)
 {
   uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) v = v * 10 + (uint64_t)(digits[i] - '0');
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (n == 14) /* a GTIN: digits 0-7, then 6-13 of which 8-13 count */
+    v = swar_number8(digits) * 1000000u + swar_number8(digits + 6) % 1000000u;
+  else
+#endif
+    for (size_t i = 0; i < n; i++) v = v * 10 + (uint64_t)(digits[i] - '0');
   for (int k = 5; k >= 0; k--) {
     out[k] = (uint8_t)(v & 0xFF);
     v >>= 8;
@@ -1804,12 +1854,13 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
     mc->layout = serial->len == 6 ? "dairy" : "short_tail";
   else
     mc->layout = "identification_only";
+  const char *b_end = w->b + sizeof w->b;
   copy_str(mc->gtin, sizeof mc->gtin, b + gtin->start, 14);
-  if (serial) copy_str(mc->serial, sizeof mc->serial, b + serial->start, serial->len);
-  if (key) copy_str(mc->key, sizeof mc->key, b + key->start, key->len);
+  if (serial) copy_field(mc->serial, sizeof mc->serial, b + serial->start, serial->len, b_end);
+  if (key) copy_field(mc->key, sizeof mc->key, b + key->start, key->len, b_end);
   const element_t *tail = key ? t92 : (t93 ? t93 : t92);
-  if (tail) copy_str(mc->tail, sizeof mc->tail, b + tail->start, tail->len);
-  if (mrp) copy_str(mc->mrp, sizeof mc->mrp, b + mrp->start, mrp->len);
+  if (tail) copy_field(mc->tail, sizeof mc->tail, b + tail->start, tail->len, b_end);
+  if (mrp) copy_field(mc->mrp, sizeof mc->mrp, b + mrp->start, mrp->len, b_end);
 
   mc->ai_count = 0;
   size_t o = 0;
@@ -1817,8 +1868,8 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
     const element_t *e = &w->el[k];
     if (!e->bare) {
       markcode_ai_t *a = &mc->ais[mc->ai_count++];
-      memcpy(a->ai, e->ai, e->alen + 1u);
-      copy_str(a->value, sizeof a->value, b + e->start, e->len);
+      memcpy(a->ai, e->ai, sizeof a->ai); /* NUL-terminated at alen */
+      copy_field(a->value, sizeof a->value, b + e->start, e->len, b_end);
     }
     /* Canonical form: a separator after every field whose length GS1 does
     ** not predefine, except the last. */
@@ -1844,7 +1895,10 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
   kl = 16;
   if (serial) {
     memcpy(mc->ki + kl, "21", 2);
-    memcpy(mc->ki + kl + 2, b + serial->start, serial->len);
+    if (serial->len < sizeof mc->serial) /* GS1's 20 at most: a constant copy */
+      memcpy(mc->ki + kl + 2, mc->serial, sizeof mc->serial - 1);
+    else
+      memcpy(mc->ki + kl + 2, b + serial->start, serial->len);
     kl += 2u + serial->len;
   }
   mc->ki[kl] = '\0';
@@ -1860,14 +1914,21 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
     mc->tag1163 = 1304; /* GS1 code of a good that is not marked */
     mc->type2100 = 0;
   }
-  memcpy(mc->tag1163_value, mc->ki, kl + 1);
-  /* [likely] 1162: "DM", GTIN as 48-bit integer, serial; tobacco adds MRP. */
-  char s1162[sizeof mc->serial + sizeof mc->mrp];
+  enum { KI_MOST = 2 + 14 + 2 + sizeof mc->serial }; /* 01 GTIN 21 serial and the NUL */
+  if (kl < KI_MOST)
+    memcpy(mc->tag1163_value, mc->ki, KI_MOST);
+  else
+    memcpy(mc->tag1163_value, mc->ki, kl + 1);
+  /* [likely] 1162: "DM", GTIN as 48-bit integer, serial; tobacco adds MRP.
+  ** The serial and the MRP go in by copies of their fields' whole size,
+  ** each over what follows it (tag1162 has room for both whole). */
+  _Static_assert(sizeof mc->tag1162 >= 8 + sizeof mc->serial + sizeof mc->mrp, "1162 room");
   size_t sl = serial ? copied_len(serial->len, sizeof mc->serial) : 0;
   size_t ml = mrp ? copied_len(mrp->len, sizeof mc->mrp) : 0;
-  memcpy(s1162, mc->serial, sl);
-  memcpy(s1162 + sl, mc->mrp, ml);
-  set_1162(mc, 0x444D, mc->gtin, 14, s1162, sl + ml);
+  set_1162(mc, 0x444D, mc->gtin, 14, "", 0);
+  memcpy(mc->tag1162 + 8, mc->serial, sizeof mc->serial);
+  memcpy(mc->tag1162 + 8 + sl, mc->mrp, sizeof mc->mrp);
+  mc->tag1162_len = 8 + sl + ml;
   return MARKCODE_OK;
 }
 
@@ -1950,7 +2011,7 @@ static bool gs1_fast(markcode_t *mc, work_t *w)
     if (e->id == AI_OTHER || known[e->id] || e->len == 0) return false;
     known[e->id] = e;
     if (k == 0) continue;
-    unsigned text_max = run_class[k] ? spec_text_max(e->def->spec) : 0;
+    unsigned text_max = run_class[k] ? e->def->text_max : 0;
     size_t off;
     if (text_max) {
       if (!(run_class[k] & CC_CS82) || e->len > text_max) return false;
@@ -2348,6 +2409,7 @@ int markcode_tables_check(void)
     if (ai_prefixes[(d->first[0] - '0') * 10 + (d->first[1] - '0')].digits != len)
       return (int)i + 1;
     if (d->fixed != (d->predefined ? spec_fixed_total(d->spec) : 0)) return (int)i + 1;
+    if (d->text_max != spec_text_max(d->spec)) return (int)i + 1;
     if (gs1_ai_find(d->first, len) != d || (d->last && gs1_ai_find(d->last, len) != d))
       return (int)i + 1;
   }
