@@ -767,7 +767,7 @@ static const char *const ai_roles[AI_KNOWN] = {
 ** their hundreds (the role plus one; 0: none), the three of four digits
 ** compared. markcode_tables_check() holds it to ai_roles[]. */
 static const uint8_t role_by_hundred[100] = {
-    [1] = AI_01 + 1, [10] = AI_10 + 1, [11] = AI_11 + 1, [17] = AI_17 + 1, [21] = AI_21 + 1,
+    [1] = AI_01 + 1,   [10] = AI_10 + 1, [11] = AI_11 + 1, [17] = AI_17 + 1, [21] = AI_21 + 1,
     [24] = AI_240 + 1, [91] = AI_91 + 1, [92] = AI_92 + 1, [93] = AI_93 + 1,
 };
 
