@@ -47,6 +47,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* For the few helpers of the hot path the compiler would call from more
+** than one place: a call and its spills cost more than their bodies. */
+#define HOT_INLINE inline __attribute__((always_inline))
+
 /* ---------------------------------------------------------------------- */
 /* Tables: errors, kinds, fixes                                            */
 /* ---------------------------------------------------------------------- */
@@ -1210,6 +1214,51 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
   return err ? err : tidy_ascii(mc, w);
 }
 
+/* The run in[run..end) summarised as a segment of a buffer that starts at
+** in[base]: the class bits all its bytes have and those some byte has,
+** four bytes a step into two pairs of accumulators, so the table loads do
+** not wait on each other. */
+static HOT_INLINE segment_t run_summary(const unsigned char *in, size_t run, size_t end,
+                                        size_t base)
+{
+  unsigned all0 = 0xFF, all1 = 0xFF, any0 = 0, any1 = 0;
+  size_t k = run;
+  for (; k + 4 <= end; k += 4) {
+    unsigned c0 = byte_class[in[k]], c1 = byte_class[in[k + 1]];
+    unsigned c2 = byte_class[in[k + 2]], c3 = byte_class[in[k + 3]];
+    all0 &= c0 & c2;
+    all1 &= c1 & c3;
+    any0 |= c0 | c2;
+    any1 |= c1 | c3;
+  }
+  for (; k < end; k++) {
+    unsigned c = byte_class[in[k]];
+    all0 &= c;
+    any0 |= c;
+  }
+  return (segment_t){(uint16_t)(run - base), (uint16_t)(end - base), (uint8_t)(all0 & all1),
+                     (uint8_t)(any0 | any1)};
+}
+
+/* The runs of a code the full clean produced, summarised as fast_clean()
+** summarises a scan (seg[], nseg), so the fast GS1 path may take it too: a
+** scan under the Russian layout, once mapped back, is as clean as any.
+** The full clean leaves no empty run. */
+static void summarise_runs(work_t *w)
+{
+  const unsigned char *b = (const unsigned char *)w->b;
+  int nseg = 0;
+  for (size_t run = 0; run < w->n;) {
+    const unsigned char *sep = memchr(b + run, MARKCODE_GS, w->n - run);
+    size_t end = sep ? (size_t)(sep - b) : w->n;
+    if (nseg < MARKCODE_MAX_AIS) w->seg[nseg] = run_summary(b, run, end, 0);
+    nseg++;
+    if (!sep) break;
+    run = end + 1;
+  }
+  w->nseg = nseg <= MARKCODE_MAX_AIS ? nseg : 0;
+}
+
 /* The fast pass: one read of a scan that needs no cleaning (printable
 ** characters of GS1's set 82 and single separators, perhaps after an AIM
 ** prefix and leading separators, perhaps before one trailing separator:
@@ -1245,27 +1294,9 @@ static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_
     const unsigned char *sep = memchr(in + run, MARKCODE_GS, e - run);
     size_t end = sep ? (size_t)(sep - in) : e;
     if (end == run) return false; /* a doubled separator: the full clean says so */
-    /* Four bytes a step into two pairs of accumulators, so the table
-    ** loads do not wait on each other. */
-    unsigned all0 = 0xFF, all1 = 0xFF, any0 = 0, any1 = 0;
-    size_t k = run;
-    for (; k + 4 <= end; k += 4) {
-      unsigned c0 = byte_class[in[k]], c1 = byte_class[in[k + 1]];
-      unsigned c2 = byte_class[in[k + 2]], c3 = byte_class[in[k + 3]];
-      all0 &= c0 & c2;
-      all1 &= c1 & c3;
-      any0 |= c0 | c2;
-      any1 |= c1 | c3;
-    }
-    for (; k < end; k++) {
-      unsigned c = byte_class[in[k]];
-      all0 &= c;
-      any0 |= c;
-    }
-    uint8_t all = (uint8_t)(all0 & all1), any = (uint8_t)(any0 | any1);
-    if (!(all & CC_CLEAN)) return false;
-    if (nseg < MARKCODE_MAX_AIS)
-      w->seg[nseg] = (segment_t){(uint16_t)(run - s), (uint16_t)(end - s), all, any};
+    segment_t sg = run_summary(in, run, end, s);
+    if (!(sg.all & CC_CLEAN)) return false;
+    if (nseg < MARKCODE_MAX_AIS) w->seg[nseg] = sg;
     nseg++;
     if (!sep) break;
     gs++;
@@ -1294,8 +1325,9 @@ static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_
 /* Append a field: the `alen`-digit AI ai (2-4 digits) whose padded number
 ** is key, def its row of the AI table (both found once, by the caller that
 ** read the AI). */
-static bool add_element_key(work_t *w, const char *ai, size_t alen, int key,
-                            const gs1_ai_def_t *def, size_t ai_at, size_t start, size_t len)
+static HOT_INLINE bool add_element_key(work_t *w, const char *ai, size_t alen, int key,
+                                       const gs1_ai_def_t *def, size_t ai_at, size_t start,
+                                       size_t len)
 {
   if (w->nel >= MARKCODE_MAX_AIS) return false;
   element_t *e = &w->el[w->nel++];
@@ -1323,7 +1355,8 @@ static bool add_element(work_t *w, const char *ai, size_t alen, const gs1_ai_def
 /* Read the AI at b[pos]: the 2, 3 or 4 digits that name a row of the GS1
 ** table. Returns its length and its row in *def, or 0 when no GS1 AI
 ** starts there. */
-static size_t read_ai(const work_t *w, size_t pos, char ai[5], const gs1_ai_def_t **def, int *key)
+static HOT_INLINE size_t read_ai(const work_t *w, size_t pos, char ai[5], const gs1_ai_def_t **def,
+                                 int *key)
 {
   if (pos + 2 > w->n || !is_digit(w->b[pos]) || !is_digit(w->b[pos + 1])) return 0;
   size_t alen = ai_prefixes[(w->b[pos] - '0') * 10 + (w->b[pos + 1] - '0')].digits;
@@ -1382,6 +1415,8 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
 ** layouts try to rescue searched them about fourteen times a code). */
 typedef struct slot_info {
   uint8_t id;
+  uint8_t alen; /* digits of the AI */
+  char ai[5];   /* the AI, NUL-padded: copied whole into an element */
   const gs1_ai_def_t *def;
 } slot_info_t;
 
@@ -1395,6 +1430,8 @@ static void slot_infos_fill(void)
     for (int k = 0; k < layouts[l].nslots; k++) {
       const char *ai = layouts[l].slots[k].ai;
       slot_infos[l][k].id = (uint8_t)ai_id(ai);
+      slot_infos[l][k].alen = (uint8_t)ai_len(ai);
+      memcpy(slot_infos[l][k].ai, ai, ai_len(ai)); /* the rest stays zero (static) */
       slot_infos[l][k].def = gs1_ai_find(ai, ai_len(ai));
     }
 }
@@ -1405,7 +1442,8 @@ typedef struct restore {
   const char *s;
   size_t n;
   const layout_t *lay;
-  const uint16_t *next_must; /* the first place after each one a separator was, or n */
+  const uint16_t *next_must; /* the first place after each one a separator was, or n;
+                             ** NULL: no separator was, every field may run to n */
   const slot_info_t *info;   /* of each slot of lay */
   element_t el[MARKCODE_MAX_AIS];
   int nel;
@@ -1420,13 +1458,14 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
   if (sl->optional && restore_from(r, slot + 1, pos)) return true;
   if (pos >= r->n) return false;
 
-  size_t alen = ai_len(sl->ai);
+  const slot_info_t *info = &r->info[slot];
+  size_t alen = info->alen;
   /* The AI's 2-4 digits compared by hand: a call to memcmp costs more. */
   bool labelled = r->n - pos >= alen;
-  for (size_t k = 0; labelled && k < alen; k++) labelled = r->s[pos + k] == sl->ai[k];
+  for (size_t k = 0; labelled && k < alen; k++) labelled = r->s[pos + k] == info->ai[k];
   bool variable = sl->lens[0] == 0;
   /* A field from pos ends at or before the next place a separator was. */
-  size_t boundary = r->next_must[pos];
+  size_t boundary = r->next_must ? r->next_must[pos] : r->n;
   for (int form = 0; form < 2; form++) {
     bool bare = form == 1;
     if (bare ? !sl->bare_digits_ok : !labelled) continue;
@@ -1436,7 +1475,8 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
     size_t ncand = variable ? room : sizeof sl->lens;
     for (size_t c = 0; c < ncand; c++) {
       size_t vlen = variable ? c + 1 : sl->lens[c];
-      if (vlen == 0 || vlen > room) continue;
+      if (vlen == 0) break; /* the end of the list of lengths */
+      if (vlen > room) continue;
       if (vstart + vlen > boundary) {
         if (variable) break; /* longer values contain the same separator */
         continue;
@@ -1444,10 +1484,10 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
       if (bare && !all_digits(r->s + vstart, vlen)) continue;
       if (r->nel >= MARKCODE_MAX_AIS) return false;
       element_t *e = &r->el[r->nel++];
-      copy_str(e->ai, sizeof e->ai, sl->ai, alen);
+      memcpy(e->ai, info->ai, sizeof e->ai);
       e->alen = (uint8_t)alen;
-      e->id = r->info[slot].id;
-      e->def = bare ? NULL : r->info[slot].def;
+      e->id = info->id;
+      e->def = bare ? NULL : info->def;
       e->fixed = predefined_length(e->def);
       e->ai_at = (uint16_t)pos;
       e->start = (uint16_t)vstart;
@@ -1460,17 +1500,66 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
   return false;
 }
 
+/* Is the AI ai (alen digits) at s? By hand: a call to memcmp costs more. */
+static bool ai_at(const char *s, const char *ai, size_t alen)
+{
+  for (size_t k = 0; k < alen; k++)
+    if (s[k] != ai[k]) return false;
+  return true;
+}
+
+/* Could the layout explain s[0..n) at all, its fields ending by the place
+** the last separator was (last_cut) or at n? A necessary condition, cheap:
+** the last field the search places ends at n and starts at last_cut or
+** later, so some slot that only optional slots follow has its AI where one
+** of its lengths ends it at n, or (of variable length) somewhere from
+** last_cut on; a slot that may be bare digits is not judged. The quick
+** path asks it before the search; the full path searches every layout, and
+** the tests hold the two to the same answers. */
+static bool layout_may_end(const layout_t *lay, const slot_info_t *info, const char *s, size_t n,
+                           size_t last_cut)
+{
+  if (n == 0) return true;
+  for (int k = lay->nslots - 1; k >= 0; k--) {
+    const slot_t *sl = &lay->slots[k];
+    size_t alen = info[k].alen;
+    if (sl->bare_digits_ok) return true;
+    if (sl->lens[0] == 0) {
+      for (size_t p = last_cut; p + alen < n; p++)
+        if (ai_at(s + p, info[k].ai, alen)) return true;
+    } else {
+      for (size_t c = 0; c < sizeof sl->lens && sl->lens[c] != 0; c++) {
+        size_t v = sl->lens[c];
+        if (v + alen <= n && n - v - alen >= last_cut && ai_at(s + n - v - alen, info[k].ai, alen))
+          return true;
+      }
+    }
+    if (!sl->optional) return false;
+  }
+  return false;
+}
+
 /* Try every known layout on the separator-less string of w. On success
 ** `out` holds the code without separators and its fields (w is left as it
-** was, so a failed attempt costs no copy back). */
-static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out)
+** was, so a failed attempt costs no copy back). quick: a layout that
+** layout_may_end() rules out is not searched (the same answer, sooner). */
+static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out, bool quick)
 {
   /* The runs between separators copied whole (a wedge that lost them is
   ** one run); each separator, at position n of the copy, ends every field
-  ** that starts before n: next_must[] of the positions since the last one. */
+  ** that starts before n: next_must[] of the positions since the last one.
+  ** Without any, the copy is the scan and its offsets are w's. */
   uint16_t next_must[MARKCODE_MAX_INPUT + 1];
   size_t n = 0, at_in = 0, filled = 0;
-  while (at_in < w->n) {
+  out->src_mapped = true;
+  if (w->internal_gs == 0) {
+    n = w->n;
+    memcpy(out->b, w->b, n);
+    out->src_mapped = w->src_mapped;
+    out->shift = w->shift;
+    if (w->src_mapped) memcpy(out->src, w->src, n * sizeof out->src[0]);
+  }
+  while (at_in < w->n && w->internal_gs != 0) {
     const char *gs = memchr(w->b + at_in, MARKCODE_GS, w->n - at_in);
     size_t run = gs ? (size_t)(gs - (w->b + at_in)) : w->n - at_in;
     memcpy(out->b + n, w->b + at_in, run);
@@ -1485,23 +1574,25 @@ static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out)
       at_in++;
     }
   }
-  for (; filled <= n; filled++) next_must[filled] = (uint16_t)n;
+  size_t last_cut = filled; /* where the last separator was (0: none) */
+  if (w->internal_gs != 0)
+    for (; filled <= n; filled++) next_must[filled] = (uint16_t)n;
   out->b[n] = '\0';
   out->n = n;
   out->raw_len = w->raw_len;
-  out->src_mapped = true;
   out->nseg = 0;
   out->internal_gs = w->internal_gs;
   restore_t r; /* set field by field: its elements need no zeroing */
   r.s = out->b;
   r.n = n;
-  r.next_must = next_must;
+  r.next_must = w->internal_gs != 0 ? next_must : NULL;
   pthread_once(&slot_infos_once, slot_infos_fill);
   for (size_t l = 0; l < LAYOUT_COUNT; l++) {
     r.lay = &layouts[l];
     r.info = slot_infos[l];
     r.nel = 0;
     r.budget = 20000;
+    if (quick && !layout_may_end(r.lay, r.info, r.s, n, last_cut)) continue;
     if (!restore_from(&r, 0, 0)) continue;
     memcpy(out->el, r.el, (size_t)r.nel * sizeof r.el[0]);
     out->nel = r.nel;
@@ -1932,13 +2023,49 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
   return MARKCODE_OK;
 }
 
+typedef enum fast_outcome {
+  FAST_UNSURE = 0, /* the full path must decide                          */
+  FAST_OK,         /* accepted, mc as the full path leaves it            */
+  FAST_REFUSED,    /* gs1_finish() refused, as the full path's first reading does */
+} fast_outcome_t;
+
+static fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
+                                     const uint8_t *any, bool canonical);
+
+/* The fast checks over fields a layout restored: the class bits of each
+** text field's value gathered here (the others are read by their spec). */
+static fast_outcome_t gs1_restored_check(markcode_t *mc, const work_t *w)
+{
+  uint8_t cls[MARKCODE_MAX_AIS], any[MARKCODE_MAX_AIS];
+  for (int k = 0; k < w->nel; k++) {
+    const element_t *e = &w->el[k];
+    unsigned all = 0, some = 0;
+    if (!e->bare && e->def && e->def->text_max) {
+      all = 0xFF;
+      for (size_t i = e->start; i < (size_t)e->start + e->len; i++) {
+        unsigned c = byte_class[(unsigned char)w->b[i]];
+        all &= c;
+        some |= c;
+      }
+    }
+    cls[k] = (uint8_t)all;
+    any[k] = (uint8_t)some;
+  }
+  return gs1_fast_check(mc, w, cls, any, false);
+}
+
 /* Restore separators by the layouts and validate the result. w is never
-** changed; on failure the fixes are as they were. */
-static bool gs1_try_layouts(markcode_t *mc, const work_t *w)
+** changed; on failure the fixes are as they were. quick: the layouts
+** layout_may_end() rules out are not searched, and the result is checked
+** by the fast checks first (the same outcome). */
+static bool gs1_try_layouts(markcode_t *mc, const work_t *w, bool quick)
 {
   work_t restored;
   uint32_t fixes = mc->fixes;
-  if (gs1_restore(mc, w, &restored) && gs1_validate(mc, &restored) == MARKCODE_OK) return true;
+  if (gs1_restore(mc, w, &restored, quick)) {
+    if (quick && gs1_restored_check(mc, &restored) == FAST_OK) return true;
+    if (gs1_validate(mc, &restored) == MARKCODE_OK) return true;
+  }
   mc->fixes = fixes;
   mc->layout = "";
   return false;
@@ -1979,12 +2106,13 @@ static unsigned spec_text_max(const char *spec)
 ** the full path offers to the layouts), and the caller then runs the full
 ** path on the same w.
 */
-static bool gs1_fast(markcode_t *mc, work_t *w)
+static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
 {
-  const char *b = w->b;
   uint8_t run_class[MARKCODE_MAX_AIS]; /* of the run an element ends, else 0 */
   uint8_t run_any[MARKCODE_MAX_AIS];   /* likewise, the bits some byte of it has */
-  if (w->nseg == 0) return false;
+  /* One run: its last field takes the run to the end, every field before
+  ** it has a predefined length, so no separator delimits anything. */
+  if (w->nseg < 2) return FAST_UNSURE;
   w->nel = 0;
   size_t pos = 0;
   for (int r = 0; r < w->nseg;) {
@@ -1993,53 +2121,72 @@ static bool gs1_fast(markcode_t *mc, work_t *w)
     const gs1_ai_def_t *def = NULL;
     int key;
     size_t alen = read_ai(w, pos, ai, &def, &key);
-    if (alen == 0) return false;
+    if (alen == 0) return FAST_UNSURE;
     size_t start = pos + alen, vlen = def->fixed ? def->fixed : sg->end - start;
     if (start + vlen > sg->end || !add_element_key(w, ai, alen, key, def, pos, start, vlen))
-      return false;
+      return FAST_UNSURE;
     pos = start + vlen;
     run_class[w->nel - 1] = pos == sg->end ? sg->all : 0;
     run_any[w->nel - 1] = pos == sg->end ? sg->any : 0xFF;
     if (pos == sg->end && ++r < w->nseg) pos = w->seg[r].start;
   }
-  if (!separators_delimit(w)) return false;
-  const element_t *known[AI_KNOWN] = {0};
-  const element_t *gtin = &w->el[0];
-  if (gtin->id != AI_01 || gtin->len != 14 || !gtin14_ok(b + gtin->start)) return false;
-  for (int k = 0; k < w->nel; k++) {
-    const element_t *e = &w->el[k];
-    if (e->id == AI_OTHER || known[e->id] || e->len == 0) return false;
-    known[e->id] = e;
-    if (k == 0) continue;
-    unsigned text_max = run_class[k] ? e->def->text_max : 0;
-    size_t off;
-    if (text_max) {
-      if (!(run_class[k] & CC_CS82) || e->len > text_max) return false;
-    } else if (spec_check(e->def->spec, b + e->start, e->len, &off) != SPEC_OK) {
-      return false;
-    }
-    if (e->id == AI_7003 && !valid_date(b + e->start, true)) return false;
-  }
-  tail_scan_t ts = {0, false};
-  const element_t *t92 = known[AI_92];
-  if (known[AI_91] && t92) {
-    int k = (int)(t92 - w->el);
-    if (!(run_class[k] & CC_B64)) return false;
-    if (t92->len > 2 && memchr(b + t92->start, '=', t92->len - 2u)) return false;
-    ts.bad = t92->len;
-    /* Letters of both cases: Caps Lock did nothing (the count only when
-    ** one case is missing). */
-    ts.caps = (run_any[k] & (CC_UPPER | CC_LOWER)) != (CC_UPPER | CC_LOWER) &&
-              caps_damaged(b + t92->start, t92->len);
-  }
+  if (!separators_delimit(w)) return FAST_UNSURE;
   /* The buffer is the canonical form when no separator follows a field of
   ** predefined length (a variable field takes its run to the separator,
   ** and the fast pass refused doubled or trailing ones). */
   bool canonical = true;
   for (int k = 0; k + 1 < w->nel; k++)
     if (run_class[k] && w->el[k].fixed) canonical = false;
-  return gs1_finish(mc, w, known, false, &ts, canonical) == MARKCODE_OK &&
-         !(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL);
+  fast_outcome_t done = gs1_fast_check(mc, w, run_class, run_any, canonical);
+  /* A serial of a length no family uses: the full path asks the layouts. */
+  if (done == FAST_OK && (mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL)) return FAST_UNSURE;
+  return done;
+}
+
+/* The checks of gs1_validate() over w's fields, the class bits of all and
+** of some bytes of field k's value being cls[k] and any[k] when known
+** (cls[k] 0: the value is read by its AI's spec), then gs1_finish(). It
+** accepts only what gs1_validate() would accept, with the same fields;
+** whenever it is not sure (an AI no marking code gives a role, a bare
+** field, a spec not met) it says so, having changed nothing in mc; when
+** gs1_finish() refuses, it refuses as gs1_validate() would. canonical:
+** w's buffer is the canonical form. */
+static fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
+                                     const uint8_t *any, bool canonical)
+{
+  const char *b = w->b;
+  const element_t *known[AI_KNOWN] = {0};
+  const element_t *gtin = &w->el[0];
+  if (w->nel == 0 || gtin->id != AI_01 || gtin->bare || gtin->len != 14 ||
+      !gtin14_ok(b + gtin->start))
+    return FAST_UNSURE;
+  for (int k = 0; k < w->nel; k++) {
+    const element_t *e = &w->el[k];
+    if (e->id == AI_OTHER || e->bare || !e->def || known[e->id] || e->len == 0) return FAST_UNSURE;
+    known[e->id] = e;
+    if (k == 0) continue;
+    unsigned text_max = cls[k] ? e->def->text_max : 0;
+    size_t off;
+    if (text_max) {
+      if (!(cls[k] & CC_CS82) || e->len > text_max) return FAST_UNSURE;
+    } else if (spec_check(e->def->spec, b + e->start, e->len, &off) != SPEC_OK) {
+      return FAST_UNSURE;
+    }
+    if (e->id == AI_7003 && !valid_date(b + e->start, true)) return FAST_UNSURE;
+  }
+  tail_scan_t ts = {0, false};
+  const element_t *t92 = known[AI_92];
+  if (known[AI_91] && t92) {
+    int k = (int)(t92 - w->el);
+    if (!(cls[k] & CC_B64)) return FAST_UNSURE;
+    if (t92->len > 2 && memchr(b + t92->start, '=', t92->len - 2u)) return FAST_UNSURE;
+    ts.bad = t92->len;
+    /* Letters of both cases: Caps Lock did nothing (the count only when
+    ** one case is missing). */
+    ts.caps = (any[k] & (CC_UPPER | CC_LOWER)) != (CC_UPPER | CC_LOWER) &&
+              caps_damaged(b + t92->start, t92->len);
+  }
+  return gs1_finish(mc, w, known, false, &ts, canonical) == MARKCODE_OK ? FAST_OK : FAST_REFUSED;
 }
 
 /*
@@ -2067,7 +2214,7 @@ static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
   markcode_err_t err = gs1_split(mc, w);
   bool delimited = err == MARKCODE_OK && separators_delimit(w);
   if (err == MARKCODE_OK && !delimited) {
-    if (gs1_try_layouts(mc, w)) return MARKCODE_OK;
+    if (gs1_try_layouts(mc, w, false)) return MARKCODE_OK;
     layouts_tried = true;
   }
   if (err == MARKCODE_OK) err = gs1_validate(mc, w);
@@ -2075,7 +2222,8 @@ static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
     if (!(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL) || layouts_tried) return MARKCODE_OK;
     markcode_t as_read = *mc; /* the reading GS1's rules gave, kept if no layout does better */
     mc->fixes = fixes0;
-    if (gs1_try_layouts(mc, w) && !(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL)) return MARKCODE_OK;
+    if (gs1_try_layouts(mc, w, false) && !(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL))
+      return MARKCODE_OK;
     *mc = as_read;
     return MARKCODE_OK;
   }
@@ -2095,7 +2243,7 @@ static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
   memcpy(&first, mc, offsetof(markcode_t, gtin)); /* keep the first error */
   if (!layouts_tried) {
     mc->fixes = fixes0;
-    if (gs1_try_layouts(mc, w)) return MARKCODE_OK;
+    if (gs1_try_layouts(mc, w, false)) return MARKCODE_OK;
   }
   memcpy(mc, &first, offsetof(markcode_t, gtin));
   mc->fixes &= ~(uint32_t)MARKCODE_FIX_NOTES;
@@ -2287,8 +2435,61 @@ static void reset_outcome(markcode_t *mc, uint32_t fixes)
   clear_derived(mc);
 }
 
-/* The whole parse; `fast`: try the fast pass and the fast GS1 path first
-** (markcode_parse), else the full stages alone (markcode_parse_full). */
+/* A refusal gs1_fast() met in gs1_finish(): is it the full path's outcome
+** too? It is when the error is one no separator can cause (parse_gs1()
+** returns it at once) or when no layout explains the code (its second
+** chance fails: the same search, layouts ruled out unsearched); mc is then
+** left as parse_gs1() leaves it. */
+static bool gs1_refusal_final(markcode_t *mc, const work_t *w)
+{
+  switch (mc->err) {
+  case MARKCODE_ERR_GTIN_CHECK:
+  case MARKCODE_ERR_GTIN_FORMAT:
+  case MARKCODE_ERR_CAPS_LOCK:
+  case MARKCODE_ERR_UNKNOWN_FORMAT:
+    return true;
+  default:
+    break;
+  }
+  work_t restored;
+  if (gs1_restore(mc, w, &restored, true)) return false; /* a layout might: the full path says */
+  mc->fixes &= ~(uint32_t)MARKCODE_FIX_NOTES;
+  mc->layout = "";
+  const element_t *serial = NULL;
+  for (int k = 0; k < w->nel; k++)
+    if (w->el[k].id == AI_21) serial = &w->el[k];
+  if (w->internal_gs == 0 && serial && serial->len > 20)
+    fail(mc, MARKCODE_ERR_GS_MISSING, at(w, serial->start), NULL);
+  return true;
+}
+
+/* The fast GS1 path over a clean code that starts with 01 (its runs
+** summarised): the fast cut and checks; a refusal the layouts cannot
+** undo; a code of one run (no separator at all) handed to the layouts at
+** once, as parse_gs1() does. Returns true with *err when it decided as the
+** full path would, else false with mc's outcome reset for the full path. */
+static bool parse_gs1_quick(markcode_t *mc, work_t *w, markcode_err_t *err)
+{
+  uint32_t fixes = mc->fixes;
+  fast_outcome_t done = gs1_fast(mc, w);
+  if (done == FAST_OK || (done == FAST_REFUSED && gs1_refusal_final(mc, w))) {
+    *err = done == FAST_OK ? MARKCODE_OK : mc->err;
+    return true;
+  }
+  reset_outcome(mc, fixes);
+  if (w->nseg == 1 && gs1_shaped(w)) {
+    if (gs1_try_layouts(mc, w, true)) {
+      *err = MARKCODE_OK;
+      return true;
+    }
+    reset_outcome(mc, fixes);
+  }
+  return false;
+}
+
+/* The whole parse; `fast`: the fast pass (else the full clean, its runs
+** then summarised) and the fast GS1 path first (markcode_parse), else the
+** full stages alone (markcode_parse_full). */
 static markcode_err_t parse(markcode_t *mc, const char *input, size_t len, bool fast)
 {
   /* Reset only the small fields; the big buffers are written as filled. */
@@ -2300,19 +2501,17 @@ static markcode_err_t parse(markcode_t *mc, const char *input, size_t len, bool 
   }
 
   work_t w;
-  markcode_err_t err;
-  if (fast && fast_clean(mc, &w, (const unsigned char *)input, len)) {
-    uint32_t fixes = mc->fixes;
-    /* gs1_fast() takes only a code whose 01 and GTIN gs1_shaped() would
-    ** accept (a checked GTIN at the start), so only its first two bytes
-    ** are looked at here. */
-    if (w.b[0] == '0' && w.b[1] == '1' && gs1_fast(mc, &w)) return MARKCODE_OK;
-    reset_outcome(mc, fixes);
-    err = classify(mc, &w);
-  } else {
+  markcode_err_t err = MARKCODE_OK;
+  if (!fast || !fast_clean(mc, &w, (const unsigned char *)input, len)) {
     err = clean_input(mc, &w, input, len);
-    if (err == MARKCODE_OK) err = classify(mc, &w);
+    if (err == MARKCODE_OK && fast) summarise_runs(&w);
   }
+  /* parse_gs1_quick() takes only a code whose 01 and GTIN gs1_shaped()
+  ** would accept (a checked GTIN at the start), or asks gs1_shaped(), so
+  ** only its first two bytes are looked at here. */
+  if (err == MARKCODE_OK &&
+      !(fast && w.b[0] == '0' && w.b[1] == '1' && parse_gs1_quick(mc, &w, &err)))
+    err = classify(mc, &w);
   if (err == MARKCODE_OK) {
     /* A first attempt that failed before a layout rescued it leaves its
     ** error behind; the outcome is what counts. */
