@@ -1051,6 +1051,20 @@ static inline void copy_field(char *dst, size_t cap, const char *s, size_t len, 
   dst[len < cap ? len : cap - 1] = '\0';
 }
 
+/* Append len bytes at s to dst[*o..] (cap bytes), s's buffer ending at
+** s_end: sixteen bytes a copy (moves, not a call) while both buffers have
+** room for the last whole sixteen, else one memcpy. */
+static HOT_INLINE void append_over(char *dst, size_t cap, size_t *o, const char *s, size_t len,
+                                   const char *s_end)
+{
+  size_t whole = (len + 15) & ~(size_t)15;
+  if (*o + whole <= cap && (size_t)(s_end - s) >= whole)
+    for (size_t i = 0; i < whole; i += 16) memcpy(dst + *o + i, s + i, 16);
+  else
+    memcpy(dst + *o, s, len);
+  *o += len;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Stage 1: cleaning                                                       */
 /* ---------------------------------------------------------------------- */
@@ -1072,11 +1086,27 @@ static void push(work_t *w, char c, size_t from)
   w->n++;
 }
 
+/* layout_utf8_decode(), with the sequences of a scan decoded here: ASCII,
+** and two bytes (U+0080-U+07FF, Cyrillic among them), which a lead byte
+** of C2-DF and one continuation byte always make; the rest asked of it. */
+static HOT_INLINE size_t utf8_decode(const unsigned char *in, size_t n, uint32_t *cp)
+{
+  if (in[0] < 0x80) {
+    *cp = in[0];
+    return 1;
+  }
+  if (in[0] >= 0xC2 && in[0] <= 0xDF && n >= 2 && (in[1] & 0xC0) == 0x80) {
+    *cp = ((uint32_t)(in[0] & 0x1F) << 6) | (in[1] & 0x3Fu);
+    return 2;
+  }
+  return layout_utf8_decode(in, n, cp);
+}
+
 static bool input_has_cyrillic(const unsigned char *in, size_t len)
 {
   for (size_t i = 0; i + 1 < len; i++) {
     uint32_t cp;
-    if ((in[i] == 0xD0 || in[i] == 0xD1) && layout_utf8_decode(in + i, len - i, &cp) == 2 &&
+    if ((in[i] == 0xD0 || in[i] == 0xD1) && utf8_decode(in + i, len - i, &cp) == 2 &&
         layout_is_cyrillic_letter(cp))
       return true;
   }
@@ -1102,7 +1132,7 @@ static markcode_err_t decode_to_ascii(markcode_t *mc, work_t *w, const unsigned 
       continue;
     }
     uint32_t cp;
-    size_t used = layout_utf8_decode(in + i, len - i, &cp);
+    size_t used = utf8_decode(in + i, len - i, &cp);
     /* A raw 0xE8 that does not start a UTF-8 sequence is FNC1 as written by
     ** scanners set to some code pages. */
     if (used == 0 && in[i] == 0xE8) {
@@ -1967,12 +1997,14 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
     if (b_canonical) continue;
     if (k > 0 && w->el[k - 1].fixed == 0) mc->normalized[o++] = MARKCODE_GS;
     size_t alen = e->bare ? 0 : e->alen;
-    memcpy(mc->normalized + o, e->ai, alen);
+    if (o + sizeof e->ai <= sizeof mc->normalized)
+      memcpy(mc->normalized + o, e->ai, 4); /* whole: the bytes past alen are overwritten */
+    else
+      memcpy(mc->normalized + o, e->ai, alen);
     o += alen;
-    memcpy(mc->normalized + o, b + e->start, e->len);
-    o += e->len;
+    append_over(mc->normalized, sizeof mc->normalized, &o, b + e->start, e->len, b_end);
   }
-  if (b_canonical) {
+  if (b_canonical) { /* one copy of the whole */
     memcpy(mc->normalized, b, w->n);
     o = w->n;
   }
@@ -2029,8 +2061,8 @@ typedef enum fast_outcome {
   FAST_REFUSED,    /* gs1_finish() refused, as the full path's first reading does */
 } fast_outcome_t;
 
-static fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
-                                     const uint8_t *any, bool canonical);
+static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
+                                                const uint8_t *any, bool canonical);
 
 /* The fast checks over fields a layout restored: the class bits of each
 ** text field's value gathered here (the others are read by their spec). */
@@ -2039,17 +2071,11 @@ static fast_outcome_t gs1_restored_check(markcode_t *mc, const work_t *w)
   uint8_t cls[MARKCODE_MAX_AIS], any[MARKCODE_MAX_AIS];
   for (int k = 0; k < w->nel; k++) {
     const element_t *e = &w->el[k];
-    unsigned all = 0, some = 0;
-    if (!e->bare && e->def && e->def->text_max) {
-      all = 0xFF;
-      for (size_t i = e->start; i < (size_t)e->start + e->len; i++) {
-        unsigned c = byte_class[(unsigned char)w->b[i]];
-        all &= c;
-        some |= c;
-      }
-    }
-    cls[k] = (uint8_t)all;
-    any[k] = (uint8_t)some;
+    segment_t sg = {0, 0, 0, 0};
+    if (!e->bare && e->def && e->def->text_max)
+      sg = run_summary((const unsigned char *)w->b, e->start, (size_t)e->start + e->len, 0);
+    cls[k] = sg.all;
+    any[k] = sg.any;
   }
   return gs1_fast_check(mc, w, cls, any, false);
 }
@@ -2151,8 +2177,8 @@ static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
 ** field, a spec not met) it says so, having changed nothing in mc; when
 ** gs1_finish() refuses, it refuses as gs1_validate() would. canonical:
 ** w's buffer is the canonical form. */
-static fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
-                                     const uint8_t *any, bool canonical)
+static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
+                                                const uint8_t *any, bool canonical)
 {
   const char *b = w->b;
   const element_t *known[AI_KNOWN] = {0};
