@@ -1388,12 +1388,19 @@ static bool add_element(work_t *w, const char *ai, size_t alen, const gs1_ai_def
 static HOT_INLINE size_t read_ai(const work_t *w, size_t pos, char ai[5], const gs1_ai_def_t **def,
                                  int *key)
 {
-  if (pos + 2 > w->n || !is_digit(w->b[pos]) || !is_digit(w->b[pos + 1])) return 0;
-  size_t alen = ai_prefixes[(w->b[pos] - '0') * 10 + (w->b[pos + 1] - '0')].digits;
+  if (pos + 2 > w->n) return 0;
+  unsigned d0 = (unsigned char)w->b[pos] - (unsigned)'0';
+  unsigned d1 = (unsigned char)w->b[pos + 1] - (unsigned)'0';
+  if (d0 > 9 || d1 > 9) return 0;
+  size_t alen = ai_prefixes[d0 * 10 + d1].digits;
   if (alen == 0 || pos + alen > w->n) return 0;
-  *key = ai_key_of(w->b + pos, alen);
+  /* The two digits are read: an AI of two is its number at once. */
+  *key = alen == 2 ? (int)(d0 * 1000 + d1 * 100) : ai_key_of(w->b + pos, alen);
   if ((*def = gs1_ai_find_key(*key, alen)) == NULL) return 0; /* also: all digits */
-  memcpy(ai, w->b + pos, alen);
+  if (pos + 4 <= sizeof w->b)
+    memcpy(ai, w->b + pos, 4); /* a constant copy; the NUL cuts it */
+  else
+    memcpy(ai, w->b + pos, alen);
   ai[alen] = '\0';
   return alen;
 }
@@ -1793,7 +1800,7 @@ static void set_1162(markcode_t *mc, uint16_t type, const char *gtin, size_t gti
     n = 8;
   }
   if (tail_len > sizeof mc->tag1162 - n) tail_len = sizeof mc->tag1162 - n;
-  memcpy(mc->tag1162 + n, tail, tail_len);
+  if (tail_len) memcpy(mc->tag1162 + n, tail, tail_len);
   mc->tag1162_len = n + tail_len;
 }
 
