@@ -1115,6 +1115,18 @@ static bool input_has_cyrillic(const unsigned char *in, size_t len)
 
 static bool is_space(char c) { return c == ' ' || c == '\r' || c == '\n' || c == '\t'; }
 
+/* layout_ru_to_us() of the code points up to U+047F (ASCII and Cyrillic),
+** filled once a process from it: a table read instead of a call for every
+** character of a scan under the Russian layout. */
+#define RU_TABLE_SIZE 0x480
+static signed char ru_table[RU_TABLE_SIZE];
+static pthread_once_t ru_table_once = PTHREAD_ONCE_INIT;
+
+static void ru_table_fill(void)
+{
+  for (uint32_t cp = 0; cp < RU_TABLE_SIZE; cp++) ru_table[cp] = (signed char)layout_ru_to_us(cp);
+}
+
 /* Pass 1: bytes -> ASCII, one code point at a time, keyboard layout undone.
 ** Everything textual (AIM prefix, GS spellings) is recognised afterwards,
 ** on ASCII, so it is found whichever layout the scanner typed it in. */
@@ -1122,7 +1134,10 @@ static markcode_err_t decode_to_ascii(markcode_t *mc, work_t *w, const unsigned 
                                       size_t len)
 {
   bool ru = input_has_cyrillic(in, len);
-  if (ru) mc->fixes |= MARKCODE_FIX_KEYBOARD_RU;
+  if (ru) {
+    mc->fixes |= MARKCODE_FIX_KEYBOARD_RU;
+    pthread_once(&ru_table_once, ru_table_fill);
+  }
   size_t i = 0;
   while (i < len) {
     /* Plain printable ASCII is nearly every byte of nearly every scan. */
@@ -1150,7 +1165,7 @@ static markcode_err_t decode_to_ascii(markcode_t *mc, work_t *w, const unsigned 
     }
     int c = cp < 0x80 ? (int)cp : -1;
     if (ru) {
-      c = layout_ru_to_us(cp);
+      c = cp < RU_TABLE_SIZE ? ru_table[cp] : layout_ru_to_us(cp);
       /* Latin letters and other ASCII no Russian key gives came through
       ** unchanged (scanners send some characters as Alt codes). */
       if (c < 0 && cp < 0x80) c = (int)cp;
@@ -1232,7 +1247,15 @@ static markcode_err_t tidy_ascii(markcode_t *mc, work_t *w)
   return MARKCODE_OK;
 }
 
-static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, size_t len)
+static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_t len);
+static void summarise_runs(work_t *w);
+
+/* Stage 1 in full. quick (the fast path): the text decoded as in full,
+** then read by the fast pass when it can take it (a scan under the
+** Russian layout is, once mapped back, as clean as any), else tidied in
+** full, its runs summarised either way; the same w and fixes. */
+static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, size_t len,
+                                  bool quick)
 {
   w->n = 0;
   w->raw_len = len;
@@ -1241,7 +1264,17 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
   if (len > MARKCODE_MAX_INPUT)
     return fail(mc, MARKCODE_ERR_TOO_LONG, MARKCODE_MAX_INPUT, "%zu", len);
   markcode_err_t err = decode_to_ascii(mc, w, (const unsigned char *)input, len);
-  return err ? err : tidy_ascii(mc, w);
+  if (err != MARKCODE_OK) return err;
+  if (quick && fast_clean(mc, w, (const unsigned char *)w->b, w->n)) {
+    /* fast_clean() kept the offsets as a shift into what it read. */
+    memmove(w->src, w->src + w->shift, w->n * sizeof w->src[0]);
+    w->src_mapped = true;
+    w->raw_len = len;
+    return MARKCODE_OK;
+  }
+  err = tidy_ascii(mc, w);
+  if (err == MARKCODE_OK && quick) summarise_runs(w);
+  return err;
 }
 
 /* The run in[run..end) summarised as a segment of a buffer that starts at
@@ -1333,18 +1366,21 @@ static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_
     run = end + 1;
   }
   w->nseg = nseg <= MARKCODE_MAX_AIS ? nseg : 0; /* more runs than fields: no summaries */
+  mc->fixes |= fixes;
+  if (fixes & MARKCODE_FIX_AIM_PREFIX) { /* before the move: in may be w->b */
+    memcpy(mc->aim, in, 3);
+    mc->aim[3] = '\0';
+  }
   w->n = e - s;
-  memcpy(w->b, in + s, w->n);
+  if (in == (const unsigned char *)w->b)
+    memmove(w->b, in + s, w->n); /* the decoded text read again (clean_input) */
+  else
+    memcpy(w->b, in + s, w->n);
   w->b[w->n] = '\0';
   w->raw_len = len;
   w->src_mapped = false;
   w->shift = (uint16_t)s;
   w->internal_gs = gs;
-  mc->fixes |= fixes;
-  if (fixes & MARKCODE_FIX_AIM_PREFIX) {
-    memcpy(mc->aim, in, 3);
-    mc->aim[3] = '\0';
-  }
   return true;
 }
 
@@ -2535,10 +2571,8 @@ static markcode_err_t parse(markcode_t *mc, const char *input, size_t len, bool 
 
   work_t w;
   markcode_err_t err = MARKCODE_OK;
-  if (!fast || !fast_clean(mc, &w, (const unsigned char *)input, len)) {
-    err = clean_input(mc, &w, input, len);
-    if (err == MARKCODE_OK && fast) summarise_runs(&w);
-  }
+  if (!fast || !fast_clean(mc, &w, (const unsigned char *)input, len))
+    err = clean_input(mc, &w, input, len, fast);
   /* parse_gs1_quick() takes only a code whose 01 and GTIN gs1_shaped()
   ** would accept (a checked GTIN at the start), or asks gs1_shaped(), so
   ** only its first two bytes are looked at here. */
