@@ -2253,6 +2253,7 @@ static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w,
     /* Letters of both cases: Caps Lock did nothing (the count only when
     ** one case is missing). */
     ts.caps = (any[k] & (CC_UPPER | CC_LOWER)) != (CC_UPPER | CC_LOWER) &&
+              (t92->len == 44 || t92->len == 88) && /* else refused for its length first */
               caps_damaged(b + t92->start, t92->len);
   }
   return gs1_finish(mc, w, known, false, &ts, canonical) == MARKCODE_OK ? FAST_OK : FAST_REFUSED;
