@@ -1814,8 +1814,9 @@ static void put_be48(uint8_t *out, const char *digits, size_t n)
 {
   uint64_t v = 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  if (n == 14) /* a GTIN: digits 0-7, then 6-13 of which 8-13 count */
-    v = swar_number8(digits) * 1000000u + swar_number8(digits + 6) % 1000000u;
+  static const uint32_t pow10[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+  if (n >= 8 && n <= 16) /* the first eight, then the last eight of which the rest count */
+    v = swar_number8(digits) * pow10[n - 8] + swar_number8(digits + n - 8) % pow10[n - 8];
   else
 #endif
     for (size_t i = 0; i < n; i++) v = v * 10 + (uint64_t)(digits[i] - '0');
@@ -2430,13 +2431,20 @@ static markcode_err_t parse_plain(markcode_t *mc, work_t *w)
       return fail(mc, MARKCODE_ERR_CHECK_DIGIT, at(w, w->n - 1), "%s", w->b);
     mc->kind = plain[k].kind;
     mc->layout = kind_names[plain[k].kind];
-    copy_str(mc->gtin, sizeof mc->gtin, w->b, w->n);
-    copy_str(mc->ki, sizeof mc->ki, w->b, w->n);
-    copy_str(mc->normalized, sizeof mc->normalized, w->b, w->n);
+    /* At most 14 digits, each string copied at a constant 16 (the buffers
+    ** have room) and cut by its NUL: moves, not calls. */
+    _Static_assert(sizeof mc->gtin >= 15 && sizeof w->b >= 16, "room for the constant copies");
+    memcpy(mc->gtin, w->b, 14);
+    mc->gtin[w->n] = '\0';
+    memcpy(mc->ki, w->b, 16);
+    mc->ki[w->n] = '\0';
+    memcpy(mc->normalized, w->b, 16);
+    mc->normalized[w->n] = '\0';
     mc->normalized_len = w->n;
     mc->type2100 = 0;
     mc->tag1163 = plain[k].sub;
-    copy_str(mc->tag1163_value, sizeof mc->tag1163_value, w->b, w->n);
+    memcpy(mc->tag1163_value, w->b, 16);
+    mc->tag1163_value[w->n] = '\0';
     set_1162(mc, plain[k].t1162, w->b, w->n, "", 0);
     return MARKCODE_OK;
   }
