@@ -102,12 +102,6 @@ typedef struct json_out {
   char *p;
 } json_out_t;
 
-static void put_raw(json_out_t *o, const char *s, size_t n)
-{
-  memcpy(o->p, s, n);
-  o->p += n;
-}
-
 /* A string literal (keys with their quotes and colon, punctuation): a copy
 ** of known size, which the compiler writes as a few moves. */
 #define PUT_LIT(o, lit)                                                                            \
@@ -129,10 +123,19 @@ static size_t block_escape_at(const char *s, size_t from)
   uint64_t half[2];
   memcpy(half, &bad, sizeof half);
   if (!(half[0] | half[1])) return 16;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* The lowest flagged lane from `from` on: the flags below it cleared,
+  ** then the lowest set bit of each half (a lane is 0x00 or 0xFF). */
+  uint64_t lo = from < 8 ? half[0] & (~0ull << (8 * from)) : 0;
+  uint64_t hi = from < 8 ? half[1] : half[1] & (~0ull << (8 * (from - 8)));
+  if (lo) return (size_t)__builtin_ctzll(lo) / 8;
+  return hi ? 8 + (size_t)__builtin_ctzll(hi) / 8 : 16;
+#else
   unsigned char flag[16];
   memcpy(flag, &bad, sizeof flag);
   while (from < 16 && !flag[from]) from++;
   return from;
+#endif
 }
 
 /* Bytes JSON escapes (controls, '"', '\\'): one table load a byte. */
@@ -149,6 +152,10 @@ __attribute__((noinline)) static char *put_escape(char *p, unsigned char c)
 {
   char seq[7];
   const char *e = json_escape_of(c, seq);
+  if (e == seq) { /* \u00XX: six bytes (GS, in every canonical form with a tail) */
+    memcpy(p, seq, 6);
+    return p + 6;
+  }
   size_t el = strlen(e);
   memcpy(p, e, el);
   return p + el;
@@ -196,11 +203,11 @@ static void put_text(json_out_t *o, const char *s) { put_string(o, s, strlen(s))
 ** the output to jansson's for every one), quoted and copied. */
 static void put_name(json_out_t *o, const char *s)
 {
-  size_t n = strlen(s);
-  *o->p++ = '"';
-  memcpy(o->p, s, n);
-  o->p += n;
-  *o->p++ = '"';
+  char *p = o->p;
+  *p++ = '"';
+  while (*s) *p++ = *s++; /* a few characters: no strlen and memcpy calls */
+  *p++ = '"';
+  o->p = p;
 }
 
 /* The length of the string in a char array of cap bytes (a field of
@@ -236,7 +243,22 @@ static void put_array(json_out_t *o, const char *s, size_t cap)
   }
   char *p = o->p;
   *p++ = '"';
-  for (size_t i = 0; i < cap && s[i]; i++) p = put_byte(p, (unsigned char)s[i]);
+  size_t i = 0;
+  /* Eight bytes a step while none of them is the NUL or needs escaping
+  ** (below 0x20, '"', '\\': the usual tests for a byte below or equal to a
+  ** value, which flag no byte when none is), then a byte at a time. */
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  for (; i + 8 <= cap; i += 8) {
+    uint64_t w, q, b;
+    memcpy(&w, s + i, 8);
+    q = w ^ (ones * '"');
+    b = w ^ (ones * '\\');
+    if (((w - ones * 0x20) & ~w & highs) | ((q - ones) & ~q & highs) | ((b - ones) & ~b & highs))
+      break;
+    memcpy(p, &w, 8);
+    p += 8;
+  }
+  for (; i < cap && s[i]; i++) p = put_byte(p, (unsigned char)s[i]);
   *p++ = '"';
   o->p = p;
 }
@@ -252,14 +274,18 @@ static void put_array(json_out_t *o, const char *s, size_t cap)
 /* An integer as jansson prints it ("%lld"), without printf. */
 static void put_int(json_out_t *o, long long v)
 {
-  char num[24], *p = num + sizeof num;
+  /* Written backwards ending at num + 24, then 24 bytes copied whatever
+  ** the length (a copy of known size: moves, not a call; num has room for
+  ** the bytes read past the number). */
+  char num[48], *end = num + 24, *p = end;
   unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
   do {
     *--p = (char)('0' + u % 10);
     u /= 10;
   } while (u);
   if (v < 0) *--p = '-';
-  put_raw(o, p, (size_t)(num + sizeof num - p));
+  memcpy(o->p, p, 24); /* room: MARKCODE_JSON_MAX holds the worst case */
+  o->p += end - p;
 }
 
 /* jansson refuses a string that is not UTF-8 (json_string gives NULL and the
@@ -329,14 +355,20 @@ size_t markcode_json_write(const markcode_t *mc, char *out)
       put_name(&o, markcode_fix_name((markcode_fix_t)(bits & (0u - bits))));
       first = false;
     }
-    /* Hex digits need no escaping: written straight into the output. */
-    static const char hexdigits[] = "0123456789ABCDEF";
+    /* Hex digits need no escaping: written straight into the output, the
+    ** two of a byte from a table of all 256 pairs ("%02X"). */
+    static const char hex_pairs[] =
+        "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"
+        "202122232425262728292A2B2C2D2E2F303132333435363738393A3B3C3D3E3F"
+        "404142434445464748494A4B4C4D4E4F505152535455565758595A5B5C5D5E5F"
+        "606162636465666768696A6B6C6D6E6F707172737475767778797A7B7C7D7E7F"
+        "808182838485868788898A8B8C8D8E8F909192939495969798999A9B9C9D9E9F"
+        "A0A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2B3B4B5B6B7B8B9BABBBCBDBEBF"
+        "C0C1C2C3C4C5C6C7C8C9CACBCCCDCECFD0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
+        "E0E1E2E3E4E5E6E7E8E9EAEBECEDEEEFF0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF";
     PUT_LIT(&o, "],\"tag1162\":\"");
     size_t t1162 = mc->tag1162_len < sizeof mc->tag1162 ? mc->tag1162_len : sizeof mc->tag1162;
-    for (size_t i = 0; i < t1162; i++) {
-      o.p[2 * i] = hexdigits[mc->tag1162[i] >> 4];
-      o.p[2 * i + 1] = hexdigits[mc->tag1162[i] & 15];
-    }
+    for (size_t i = 0; i < t1162; i++) memcpy(o.p + 2 * i, hex_pairs + 2 * mc->tag1162[i], 2);
     o.p += 2 * t1162;
     *o.p++ = '"';
     PUT_LIT(&o, ",\"tag1163\":{\"tag\":");
