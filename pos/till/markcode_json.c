@@ -168,6 +168,27 @@ static char *put_byte(char *p, unsigned char c)
   return p + 1;
 }
 
+/* n bytes (at most 16) from s to d as two overlapping copies of a fixed
+** size (moves, not a call to memcpy); neither side is touched past n. */
+static void copy_short(char *d, const char *s, size_t n)
+{
+  if (n >= 8) {
+    uint64_t a, b;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + n - 8, 8);
+    memcpy(d, &a, 8);
+    memcpy(d + n - 8, &b, 8);
+  } else if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
+    memcpy(d, &a, 4);
+    memcpy(d + n - 4, &b, 4);
+  } else {
+    for (size_t i = 0; i < n; i++) d[i] = s[i];
+  }
+}
+
 /* "s" (n bytes) escaped as jansson does: a short string copied a byte at
 ** a time as it is checked; a longer one 16 bytes at a time, checked as one
 ** vector and copied as one, up to the next byte that needs escaping (the
@@ -186,7 +207,7 @@ static void put_string(json_out_t *o, const char *s, size_t n)
       if (skip == 0)          /* a whole block: a copy of known size, one vector move */
         memcpy(p, s + i, 16); /* room: MARKCODE_JSON_MAX holds the worst case */
       else
-        memcpy(p, s + i, 16 - skip);
+        copy_short(p, s + i, 16 - skip);
       p += clean;
       i += clean;
       if (bad < 16) p = put_escape(p, (unsigned char)s[i++]);
