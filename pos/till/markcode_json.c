@@ -168,6 +168,16 @@ static char *put_byte(char *p, unsigned char c)
   return p + 1;
 }
 
+/* Are the eight bytes of w free of the NUL and of every byte JSON escapes
+** (below 0x20, '"', '\\')? The usual tests for a byte below a value, which
+** flag no byte when none is (a false flag only follows a true one). */
+static bool word_plain(uint64_t w)
+{
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+  return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs) == 0;
+}
+
 /* n bytes (at most 16) from s to d as two overlapping copies of a fixed
 ** size (moves, not a call to memcpy); neither side is touched past n. */
 static void copy_short(char *d, const char *s, size_t n)
@@ -199,6 +209,15 @@ static void put_string(json_out_t *o, const char *s, size_t n)
   size_t i = 0;
   *p++ = '"';
   if (n < 16) {
+    if (n >= 8) {
+      uint64_t w;
+      memcpy(&w, s, 8);
+      if (word_plain(w)) {
+        memcpy(p, &w, 8);
+        p += 8;
+        i = 8;
+      }
+    }
     for (; i < n; i++) p = put_byte(p, (unsigned char)s[i]);
   } else {
     while (i < n) {
@@ -231,55 +250,37 @@ static void put_name(json_out_t *o, const char *s)
   o->p = p;
 }
 
-/* The length of the string in a char array of cap bytes (a field of
-** markcode_t), found 8 bytes at a time without reading past the array. */
-static size_t field_len(const char *s, size_t cap)
-{
-  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-  size_t i = 0;
-  for (; i + 8 <= cap; i += 8) {
-    uint64_t w;
-    memcpy(&w, s + i, 8);
-    uint64_t zero = (w - ones) & ~w & highs;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* The lowest flagged byte is the first NUL (a false flag can only
-    ** follow a real one). */
-    if (zero) return i + (size_t)__builtin_ctzll(zero) / 8;
-#else
-    if (zero) break;
-#endif
-  }
-  while (i < cap && s[i]) i++;
-  return i;
-}
-
-/* A char array of cap bytes holding a string (a field of markcode_t): a
-** short one escaped as it is copied, in one pass to its NUL; a long one
-** measured 8 bytes at a time, then checked 16 at a time. */
+/* A char array of cap bytes holding a string (a field of markcode_t),
+** escaped as it is copied, in one pass to its NUL: sixteen bytes a step
+** while sixteen remain in the array (one vector check finds the NUL and
+** the bytes to escape at once; no separate measuring), then eight while
+** none of them is the NUL or needs escaping, then a byte at a time. */
 static void put_array(json_out_t *o, const char *s, size_t cap)
 {
-  if (cap > 24) {
-    put_string(o, s, field_len(s, cap));
-    return;
-  }
   char *p = o->p;
   *p++ = '"';
   size_t i = 0;
-  /* Eight bytes a step while none of them is the NUL or needs escaping
-  ** (below 0x20, '"', '\\': the usual tests for a byte below or equal to a
-  ** value, which flag no byte when none is), then a byte at a time. */
-  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-  for (; i + 8 <= cap; i += 8) {
-    uint64_t w, q, b;
-    memcpy(&w, s + i, 8);
-    q = w ^ (ones * '"');
-    b = w ^ (ones * '\\');
-    if (((w - ones * 0x20) & ~w & highs) | ((q - ones) & ~q & highs) | ((b - ones) & ~b & highs))
+  bool ended = false;
+  while (i + 16 <= cap) {
+    size_t bad = block_escape_at(s + i, 0);
+    memcpy(p, s + i, 16); /* room: MARKCODE_JSON_MAX holds the worst case */
+    p += bad;
+    i += bad;
+    if (bad == 16) continue;
+    if (s[i] == '\0') {
+      ended = true;
       break;
+    }
+    p = put_escape(p, (unsigned char)s[i++]);
+  }
+  for (; !ended && i + 8 <= cap; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if (!word_plain(w)) break;
     memcpy(p, &w, 8);
     p += 8;
   }
-  for (; i < cap && s[i]; i++) p = put_byte(p, (unsigned char)s[i]);
+  for (; !ended && i < cap && s[i]; i++) p = put_byte(p, (unsigned char)s[i]);
   *p++ = '"';
   o->p = p;
 }
