@@ -918,7 +918,6 @@ typedef struct element {
 typedef struct segment {
   uint16_t start, end;
   uint8_t all; /* byte_class bits every byte of the run has */
-  uint8_t any; /* byte_class bits some byte of the run has  */
 } segment_t;
 
 typedef struct work {
@@ -1284,23 +1283,14 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
 static HOT_INLINE segment_t run_summary(const unsigned char *in, size_t run, size_t end,
                                         size_t base)
 {
-  unsigned all0 = 0xFF, all1 = 0xFF, any0 = 0, any1 = 0;
+  unsigned all0 = 0xFF, all1 = 0xFF;
   size_t k = run;
   for (; k + 4 <= end; k += 4) {
-    unsigned c0 = byte_class[in[k]], c1 = byte_class[in[k + 1]];
-    unsigned c2 = byte_class[in[k + 2]], c3 = byte_class[in[k + 3]];
-    all0 &= c0 & c2;
-    all1 &= c1 & c3;
-    any0 |= c0 | c2;
-    any1 |= c1 | c3;
+    all0 &= byte_class[in[k]] & byte_class[in[k + 2]];
+    all1 &= byte_class[in[k + 1]] & byte_class[in[k + 3]];
   }
-  for (; k < end; k++) {
-    unsigned c = byte_class[in[k]];
-    all0 &= c;
-    any0 |= c;
-  }
-  return (segment_t){(uint16_t)(run - base), (uint16_t)(end - base), (uint8_t)(all0 & all1),
-                     (uint8_t)(any0 | any1)};
+  for (; k < end; k++) all0 &= byte_class[in[k]];
+  return (segment_t){(uint16_t)(run - base), (uint16_t)(end - base), (uint8_t)(all0 & all1)};
 }
 
 /* The runs of a code the full clean produced, summarised as fast_clean()
@@ -1854,6 +1844,20 @@ static bool caps_damaged(const char *v, size_t n)
   return up + low >= 8 && (up == 0 || low == 0);
 }
 
+/* Has v (n characters) a capital and a small letter? Then Caps Lock did
+** not touch it (caps_damaged() is false), found after a few characters of
+** a random tail instead of counting all of them. */
+static bool has_both_cases(const char *v, size_t n)
+{
+  bool up = false, low = false;
+  for (size_t k = 0; k < n; k++) {
+    up |= is_upper(v[k]);
+    low |= is_lower(v[k]);
+    if (up && low) return true;
+  }
+  return false;
+}
+
 /* What the rules need to know of a crypto tail (AI 92 after 91): the
 ** offset of its first character outside base64 ('=' allowed only in the
 ** last two places), its length if none, and whether Caps Lock destroyed
@@ -2106,22 +2110,21 @@ typedef enum fast_outcome {
 } fast_outcome_t;
 
 static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
-                                                const uint8_t *any, bool canonical);
+                                                bool canonical);
 
 /* The fast checks over fields a layout restored: the class bits of each
 ** text field's value gathered here (the others are read by their spec). */
 static fast_outcome_t gs1_restored_check(markcode_t *mc, const work_t *w)
 {
-  uint8_t cls[MARKCODE_MAX_AIS], any[MARKCODE_MAX_AIS];
+  uint8_t cls[MARKCODE_MAX_AIS];
   for (int k = 0; k < w->nel; k++) {
     const element_t *e = &w->el[k];
-    segment_t sg = {0, 0, 0, 0};
+    segment_t sg = {0, 0, 0};
     if (!e->bare && e->def && e->def->text_max)
       sg = run_summary((const unsigned char *)w->b, e->start, (size_t)e->start + e->len, 0);
     cls[k] = sg.all;
-    any[k] = sg.any;
   }
-  return gs1_fast_check(mc, w, cls, any, false);
+  return gs1_fast_check(mc, w, cls, false);
 }
 
 /* Restore separators by the layouts and validate the result. w is never
@@ -2179,7 +2182,6 @@ static unsigned spec_text_max(const char *spec)
 static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
 {
   uint8_t run_class[MARKCODE_MAX_AIS]; /* of the run an element ends, else 0 */
-  uint8_t run_any[MARKCODE_MAX_AIS];   /* likewise, the bits some byte of it has */
   /* One run: its last field takes the run to the end, every field before
   ** it has a predefined length, so no separator delimits anything. */
   if (w->nseg < 2) return FAST_UNSURE;
@@ -2197,7 +2199,6 @@ static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
       return FAST_UNSURE;
     pos = start + vlen;
     run_class[w->nel - 1] = pos == sg->end ? sg->all : 0;
-    run_any[w->nel - 1] = pos == sg->end ? sg->any : 0xFF;
     if (pos == sg->end && ++r < w->nseg) pos = w->seg[r].start;
   }
   if (!separators_delimit(w)) return FAST_UNSURE;
@@ -2207,22 +2208,22 @@ static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
   bool canonical = true;
   for (int k = 0; k + 1 < w->nel; k++)
     if (run_class[k] && w->el[k].fixed) canonical = false;
-  fast_outcome_t done = gs1_fast_check(mc, w, run_class, run_any, canonical);
+  fast_outcome_t done = gs1_fast_check(mc, w, run_class, canonical);
   /* A serial of a length no family uses: the full path asks the layouts. */
   if (done == FAST_OK && (mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL)) return FAST_UNSURE;
   return done;
 }
 
-/* The checks of gs1_validate() over w's fields, the class bits of all and
-** of some bytes of field k's value being cls[k] and any[k] when known
-** (cls[k] 0: the value is read by its AI's spec), then gs1_finish(). It
+/* The checks of gs1_validate() over w's fields, the class bits of all the
+** bytes of field k's value being cls[k] when known (0: the value is read
+** by its AI's spec), then gs1_finish(). It
 ** accepts only what gs1_validate() would accept, with the same fields;
 ** whenever it is not sure (an AI no marking code gives a role, a bare
 ** field, a spec not met) it says so, having changed nothing in mc; when
 ** gs1_finish() refuses, it refuses as gs1_validate() would. canonical:
 ** w's buffer is the canonical form. */
 static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
-                                                const uint8_t *any, bool canonical)
+                                                bool canonical)
 {
   const char *b = w->b;
   const element_t *known[AI_KNOWN] = {0};
@@ -2251,11 +2252,8 @@ static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w,
     if (!(cls[k] & CC_B64)) return FAST_UNSURE;
     if (t92->len > 2 && memchr(b + t92->start, '=', t92->len - 2u)) return FAST_UNSURE;
     ts.bad = t92->len;
-    /* Letters of both cases: Caps Lock did nothing (the count only when
-    ** one case is missing). */
-    ts.caps = (any[k] & (CC_UPPER | CC_LOWER)) != (CC_UPPER | CC_LOWER) &&
-              (t92->len == 44 || t92->len == 88) && /* else refused for its length first */
-              caps_damaged(b + t92->start, t92->len);
+    ts.caps = (t92->len == 44 || t92->len == 88) && /* else refused for its length first */
+              !has_both_cases(b + t92->start, t92->len) && caps_damaged(b + t92->start, t92->len);
   }
   return gs1_finish(mc, w, known, false, &ts, canonical) == MARKCODE_OK ? FAST_OK : FAST_REFUSED;
 }
