@@ -1277,9 +1277,8 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
 }
 
 /* The run in[run..end) summarised as a segment of a buffer that starts at
-** in[base]: the class bits all its bytes have and those some byte has,
-** four bytes a step into two pairs of accumulators, so the table loads do
-** not wait on each other. */
+** in[base]: the class bits all its bytes have, four bytes a step into two
+** accumulators, so the table loads do not wait on each other. */
 static HOT_INLINE segment_t run_summary(const unsigned char *in, size_t run, size_t end,
                                         size_t base)
 {
@@ -1320,7 +1319,8 @@ static void summarise_runs(work_t *w)
 ** and records the runs between separators with the class bits all their
 ** bytes share, so splitting and the character-set checks need no second
 ** read. Returns false, having changed nothing, for anything else: the
-** full clean then runs from the start. */
+** full clean then runs from the start. in may be w->b itself (the text
+** the full clean decoded, read again by clean_input()). */
 static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_t len)
 {
   if (len == 0 || len > MARKCODE_MAX_INPUT) return false;
