@@ -155,6 +155,22 @@ static fn_phase_t phase_of(uint8_t bits)
   return FN_PHASE_READY;
 }
 
+/* FF09h: the user's INN, the KKT's registration number and whether it
+** is autonomous, from the last registration; a register that does not
+** answer it leaves them as they were (not a failure of the status). */
+static void status_registration(shtrih_fn_t *s, fn_status_t *out)
+{
+  shtrih_answer_t a;
+  shtrih_registration_data_t g;
+  if (simple(s, SHTRIH_CMD_FN_REGISTRATION, &a) == 0 &&
+      shtrih_decode_registration_data(&a, &g) == 0) {
+    snprintf(out->user_inn, sizeof out->user_inn, "%s", g.r.inn);
+    snprintf(out->kkt_reg_number, sizeof out->kkt_reg_number, "%s", g.r.rnm);
+    out->autonomous = (g.r.work_mode & SHTRIH_WORK_MODE_AUTONOMOUS) != 0;
+  }
+  clear_error(s);
+}
+
 static int sh_status(void *self, fn_status_t *out)
 {
   shtrih_fn_t *s = self;
@@ -188,6 +204,7 @@ static int sh_status(void *self, fn_status_t *out)
     out->marking = (km.flags & 0x01) != 0;
   }
   clear_error(s); /* a register without FF70h (no marking) is not a failure */
+  if (out->phase != FN_PHASE_READY) status_registration(s, out);
   out->first_unsent_number = x.unsent ? x.first_unsent_number : 0;
   out->first_unsent_time = x.first_unsent_time;
   return 0;
@@ -231,6 +248,21 @@ static int send_cashier(shtrih_fn_t *s, const char *cashier)
 
 typedef int (*fd_decoder_t)(shtrih_answer_t *a, shtrih_fd_answer_t *out);
 
+/* A document's FD, FP and shift as the register answered them, and its
+** time to the second, read back from the archive, into out (NULL: none). */
+static int fd_result(shtrih_fn_t *s, const shtrih_fd_answer_t *d, fn_doc_result_t *out)
+{
+  uint32_t time = 0;
+  int rc = out ? document_time(s, d->number, &time) : 0;
+  if (rc || !out) return rc;
+  memset(out, 0, sizeof *out);
+  out->number = d->number;
+  out->fiscal_sign = d->fiscal_sign;
+  out->shift_number = d->shift_number;
+  out->time = time;
+  return 0;
+}
+
 /* A two-step FN document: "begin", the cashier's 1021 by FF0Ch (NULL
 ** or "" none), then "make", whose answer `decode` reads (shift, FD, FP
 ** as the command has them). */
@@ -243,17 +275,7 @@ static int two_step(shtrih_fn_t *s, uint16_t begin, const char *cashier, uint16_
   if (rc == 0) rc = send_cashier(s, cashier);
   if (rc == 0) rc = simple(s, make, &a);
   if (rc == 0 && decode(&a, &d) != 0) rc = malformed(s);
-  if (rc) return rc;
-  uint32_t time = 0;
-  if (out && (rc = document_time(s, d.number, &time)) != 0) return rc;
-  if (out) {
-    memset(out, 0, sizeof *out);
-    out->number = d.number;
-    out->fiscal_sign = d.fiscal_sign;
-    out->shift_number = d.shift_number;
-    out->time = time;
-  }
-  return 0;
+  return rc ? rc : fd_result(s, &d, out);
 }
 
 static int sh_shift_open(void *self, const char *cashier, fn_doc_result_t *out)
@@ -347,7 +369,7 @@ static int sh_notification_next(void *self, fn_notification_t *out)
 static unsigned sh_capabilities(void *self)
 {
   (void)self;
-  return FN_CAP_DEVICE_DELIVERS;
+  return FN_CAP_DEVICE_DELIVERS | FN_CAP_DEVICE_KEYS;
 }
 
 /*
@@ -403,13 +425,109 @@ static int sh_fn_close(void *self, fn_doc_result_t *out)
                   shtrih_decode_fd_sign, out);
 }
 
-/* ---- Not done yet: FN_ERR_UNKNOWN_COMMAND, never a made-up success. ---- */
+/* ---- Registration (FF05h, the tables, FF06h / FF34h) ---------------- */
 
+/* 1Eh: one field of a table, value[0..len). */
+static int write_cell(shtrih_fn_t *s, uint8_t table, uint8_t field, const void *value, size_t len)
+{
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  shtrih_encode_write_table(&m, s->password, table, 1, field, value, len);
+  if (m.overflow) return FN_ERR_VALUE;
+  return call(s, &m, &a, 0);
+}
+
+static int write_number(shtrih_fn_t *s, uint8_t table, uint8_t field, uint32_t value, size_t width)
+{
+  uint8_t b[4];
+  for (size_t i = 0; i < width; i++) b[i] = (uint8_t)(value >> (8 * i));
+  return write_cell(s, table, field, b, width);
+}
+
+/* A text into table 18: its first SHTRIH_TEXT_FIELD bytes (CP1251) in
+** `field`, the rest in `more` (0: none: a longer text is FN_ERR_VALUE).
+** An empty part is written as a NUL, so nothing of an earlier text stays. */
+static int write_text(shtrih_fn_t *s, uint8_t field, uint8_t more, size_t width, const char *text)
+{
+  uint8_t cp[sizeof(((doc_header_t *)0)->user_name)]; /* CP1251 is never longer than UTF-8 */
+  size_t n = 0;
+  if (strlen(text) >= sizeof cp || shtrih_utf8_to_cp1251(text, cp, sizeof cp, &n) != 0 ||
+      n > (more ? 2 : 1) * width)
+    return FN_ERR_VALUE;
+  size_t first = n < width ? n : width;
+  int rc =
+      write_cell(s, SHTRIH_TABLE_FN, field, first ? cp : (const uint8_t *)"", first ? first : 1);
+  if (rc == 0 && more)
+    rc = write_cell(s, SHTRIH_TABLE_FN, more, n > width ? cp + width : (const uint8_t *)"",
+                    n > width ? n - width : 1);
+  return rc;
+}
+
+/* The FFD 1.05 reason byte (1101) FF34h carries beside 1205 in field 22:
+** 1 the FN replaced, 2 the OFD changed, 3 the user's data, 4 the KKT's
+** settings (fr_drv_ng issue 177 sends 4 with 1205 in the table). */
+static uint8_t reason_byte(uint32_t mask)
+{
+  if (mask & FN_REREG_FN_REPLACED) return 1;
+  if (mask & 0x02u) return 2;
+  if (mask & 0x0Cu) return 3;
+  return 4;
+}
+
+/*
+** Registration (1) or re-registration (11) the way the vendor's drivers
+** make it: the register's table 17 gets the FFD version (4, 1.2), table
+** 18 the header's texts, the OFD's INN, the marking flag and, for an 11,
+** 1205; FF05h begins the report (0; 1 with the FN replaced; 2), FF06h or
+** FF34h makes it with INN, registration number, 1062 and the work mode.
+** The KKT's serial number 1013 is the register's own (table 18 field 1,
+** read-only): r->reg.kkt_serial is not sent.
+*/
 static int sh_register(void *self, const fn_registration_t *r, bool re, fn_doc_result_t *out)
 {
-  (void)self, (void)r, (void)re, (void)out;
-  return FN_ERR_UNKNOWN_COMMAND;
+  shtrih_fn_t *s = self;
+  shtrih_registration_t g = {0};
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  shtrih_fd_answer_t d;
+  if (r->reg.ffd_version != 0 && r->reg.ffd_version != 4) return FN_ERR_VALUE;
+  if (strlen(r->header.user_inn) >= sizeof g.inn ||
+      strlen(r->header.kkt_reg_number) >= sizeof g.rnm)
+    return FN_ERR_VALUE;
+  snprintf(g.inn, sizeof g.inn, "%s", r->header.user_inn);
+  snprintf(g.rnm, sizeof g.rnm, "%s", r->header.kkt_reg_number);
+  g.tax_systems = r->reg.tax_systems;
+  g.work_mode = r->header.autonomous ? SHTRIH_WORK_MODE_AUTONOMOUS : 0;
+  g.reason = reason_byte(r->reg.reason_mask);
+  const size_t w = SHTRIH_TEXT_FIELD;
+  int rc = write_number(s, SHTRIH_TABLE_SETUP, SHTRIH_FIELD_FFD, 4, 1);
+  if (rc == 0)
+    rc = write_text(s, SHTRIH_FIELD_USER, SHTRIH_FIELD_USER_MORE, w, r->header.user_name);
+  if (rc == 0)
+    rc = write_text(s, SHTRIH_FIELD_ADDRESS, SHTRIH_FIELD_ADDRESS_MORE, w, r->header.address);
+  if (rc == 0) rc = write_text(s, SHTRIH_FIELD_PLACE, 0, w, r->header.place);
+  if (rc == 0) rc = write_text(s, SHTRIH_FIELD_CASHIER, 0, 64, r->header.cashier);
+  if (rc == 0)
+    rc = write_text(s, SHTRIH_FIELD_OFD_NAME, SHTRIH_FIELD_OFD_NAME_MORE, w, r->reg.ofd_name);
+  if (rc == 0) rc = write_text(s, SHTRIH_FIELD_OFD_INN, 0, 12, r->reg.ofd_inn);
+  if (rc == 0)
+    rc = write_number(s, SHTRIH_TABLE_FN, SHTRIH_FIELD_EXT_MODES,
+                      r->reg.marking ? SHTRIH_EXT_MODE_MARKING : 0, 1);
+  if (rc == 0 && re)
+    rc = write_number(s, SHTRIH_TABLE_FN, SHTRIH_FIELD_REASONS, r->reg.reason_mask, 4);
+  if (rc) return rc;
+  uint8_t type = !re                                           ? SHTRIH_REG_REPORT
+                 : (r->reg.reason_mask & FN_REREG_FN_REPLACED) ? SHTRIH_REG_FN_REPLACED
+                                                               : SHTRIH_REG_CHANGE;
+  shtrih_request(&m, SHTRIH_CMD_FN_BEGIN_REGISTRATION, s->password);
+  shtrih_msg_le(&m, type, 1);
+  if ((rc = call(s, &m, &a, 0)) != 0) return rc;
+  shtrih_encode_registration(&m, s->password, &g, re);
+  rc = call(s, &m, &a, 0);
+  if (rc == 0 && shtrih_decode_fd_sign(&a, &d) != 0) rc = malformed(s);
+  return rc ? rc : fd_result(s, &d, out);
 }
+
 /* The register opens a receipt with its first line (FF46h): begin only
 ** notes what the lines and the close will say. */
 static int sh_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, const char *cashier)

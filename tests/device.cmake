@@ -19,6 +19,12 @@ add_test(NAME device_cli
                  $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-kkt-emu>
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(device_cli PROPERTIES TIMEOUT 300)
+# kassa fn register / register --re through kassa-kkt-emu, read back.
+add_test(NAME device_register
+         COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_device_register.py
+                 $<TARGET_FILE:kassa> $<TARGET_FILE:kassa-kkt-emu>
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(device_register PROPERTIES TIMEOUT 120)
 # What a register sends: framing and decoders under libFuzzer (KASSA_FUZZ).
 kassa_fuzz_target(fuzz_shtrih SOURCE fuzz/fuzz_shtrih.c LIBS kassa_device
                   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/shtrih)

@@ -17,7 +17,8 @@
 **
 ** Listens on 127.0.0.1:N (N 0: a free port) and plays a register with the
 ** FN emulator at PATH inside (created, unregistered, when the file does
-** not exist; default ./kkt-emu-fn.db). Prints "listening on PORT" (or
+** not exist; default ./kkt-emu-fn.db), its tables (17, 18) in PATH.tables.
+** Prints "listening on PORT" (or
 ** "pty PATH") on stdout once it can be reached, then serves one connection
 ** at a time, as a register does. The FN's clock is the system's, or
 ** KASSA_FAKE_NOW (fn_emu.h), moved --clock-ahead seconds on (`kassa demo
@@ -269,7 +270,9 @@ int main(int argc, char **argv)
     fn_free(fn);
     return 2;
   }
-  kkt_emu_options_t eo = {.password = (uint32_t)password, .user = &links};
+  char tables[4096]; /* its tables 17/18 beside its FN (kkt_emu.h) */
+  snprintf(tables, sizeof tables, "%.4000s.tables", db);
+  kkt_emu_options_t eo = {.password = (uint32_t)password, .user = &links, .tables_path = tables};
   if (ofd || oism || keys) eo.idle = deliver;
   if (oism) eo.oism_check = ask_oism;
   kkt_emu_t *emu = NULL;

@@ -79,11 +79,11 @@ def till_conf(data, ports):
             "host = 127.0.0.1\n")
 
 
-def wait_listening(port, seconds=15):
+def wait_listening(port, seconds=15, host="127.0.0.1"):
     end = time.time() + seconds
     while time.time() < end:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            socket.create_connection((host, port), timeout=0.2).close()
             return True
         except OSError:
             time.sleep(0.05)
@@ -111,6 +111,19 @@ def stop_all(procs, seconds=10):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def start_kkt_emu(kkt_emu, fn_db, procs):
+    """kassa-kkt-emu on a free port with the FN file fn_db, added to procs
+    (stop_all stops it): (process, port). SystemExit when it does not say
+    it listens."""
+    p = subprocess.Popen([kkt_emu, "--port", "0", "--fn-db", fn_db],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs.append(p)
+    line = p.stdout.readline()
+    if not line.startswith("listening on "):
+        raise SystemExit("kassa-kkt-emu did not start: " + line + p.stderr.read())
+    return p, int(line.split()[-1])
 
 
 def register_fn(kassa, op, check, fn_number, owner, fn_db):
@@ -171,10 +184,12 @@ class Serve:
     the local module's ports read from it (api, lm; None when it did not
     start)."""
 
-    def __init__(self, kassa, conf, procs, env=None):
+    def __init__(self, kassa, conf, procs, env=None, extra=(), stderr=subprocess.PIPE):
+        """extra: more arguments of `kassa serve`; stderr: where its log goes
+        (a pipe read by stop(), or a file)."""
         self.p = subprocess.Popen([kassa, "--config", conf, "serve", "--http-port", "0",
-                                   "--lm-port", "0"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env)
+                                   "--lm-port", "0", *extra], stdout=subprocess.PIPE,
+                                  stderr=stderr, text=True, env=env)
         procs.append(self.p)
         self.line = self.p.stdout.readline()
         words = self.line.split()

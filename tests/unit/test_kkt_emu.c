@@ -358,7 +358,21 @@ static void test_backend(void **state)
   tcp_start(&t, f->fn, 30);
   snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", t.port);
   assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
-  assert_int_equal(fn_capabilities(dev), FN_CAP_DEVICE_DELIVERS);
+  assert_int_equal(fn_capabilities(dev), FN_CAP_DEVICE_DELIVERS | FN_CAP_DEVICE_KEYS);
+  assert_int_equal(fn_key_update(dev, NULL, 0, 0), FN_ERR_UNKNOWN_COMMAND);
+  { /* it loads its own keys: ofd_keys_update asks no key server (port 1: none) */
+    ofd_client_options_t ko;
+    ofd_client_t *kc = NULL;
+    size_t nkeys = 7;
+    ofd_client_options_init(&ko);
+    ko.host = "127.0.0.1";
+    ko.port = 1;
+    ko.profile = FRAME_PROFILE_KEYS;
+    assert_int_equal(ofd_client_create(&ko, &kc), 0);
+    assert_int_equal(ofd_keys_update(dev, kc, &nkeys), 0);
+    assert_int_equal(nkeys, 0);
+    ofd_client_destroy(kc);
+  }
   assert_int_equal(fn_capabilities(f->fn), 0);
 
   fn_shtrih_facts_t facts;
@@ -831,6 +845,249 @@ static void test_backend_errors(void **state)
   assert_int_equal(fn_shtrih_backend_spec("atol:tcp:1:2", back, sizeof back), -1);
 }
 
+/* An FN not registered yet, for the registration through the register. */
+static int setup_fresh(void **state)
+{
+  fn_fixture_t *f = fn_fixture_new("kktreg", FN_NUMBER, T0);
+  *state = f;
+  return f ? 0 : -1;
+}
+
+/* One command straight to the emulator (no host call in flight): its
+** answer parsed into a (ans holds the bytes). */
+static void execute(tcp_register_t *t, const shtrih_msg_t *m, uint8_t *ans, shtrih_answer_t *a)
+{
+  int n = kkt_emu_execute(t->emu, m->data, m->len, ans, SHTRIH_MAX_MESSAGE);
+  assert_true(n > 0);
+  assert_int_equal(shtrih_answer_parse(ans, (size_t)n, a), 0);
+}
+
+/*
+** Registration through the register (tables 17/18, FF05h, FF06h) and a
+** re-registration with its 1205 (FF05h 2, field 22, FF34h): each document
+** read back through the register (FF0Ah, FF3Ah/FF3Bh) is the FN's own,
+** byte for byte, and holds what was sent. The refusals change nothing: a
+** wrong password (4Fh), no tax system (the register's 33h), an online KKT
+** without its OFD (the FN's 09h), a re-registration of a fresh FN, a
+** second registration and a re-registration with a shift open (the FN's
+** 02h), a report type the FN lacks (01h), a read-only or missing table
+** cell (33h).
+*/
+static void test_backend_registration(void **state)
+{
+  fn_fixture_t *f = *state;
+  tcp_register_t t;
+  char spec[64], err[512];
+  fn_t *dev = NULL, *wrong = NULL;
+  fn_status_t st;
+  fn_doc_result_t d;
+  static fn_registration_t r;
+  static fn_document_t doc;
+  static doc_header_t h;
+  doc_registration_t reg;
+  tcp_start(&t, f->fn, 30);
+  snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", t.port);
+  fn_fixture_registration(&r, false);
+  snprintf(r.header.cashier, sizeof r.header.cashier, "%s", "Иванова А. П.");
+  char name[300] = ""; /* 143 characters: more than one table field holds */
+  for (int i = 0; i < 18; i++) strcat(name, "Ромашка ");
+  name[strlen(name) - 1] = '\0';
+  snprintf(r.header.user_name, sizeof r.header.user_name, "%s", name);
+
+  /* One connection at a time (a register serves one host). */
+  assert_int_equal(fn_shtrih_open(spec, 31, &fast, &wrong, err, sizeof err), 0);
+  assert_int_equal(fn_register(wrong, &r, false, &d), FN_ERR_DEVICE);
+  assert_non_null(strstr(fn_shtrih_last_error(wrong, true), "0x4F: Неверный пароль"));
+  fn_free(wrong);
+  assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
+  r.reg.tax_systems = 0;
+  assert_int_equal(fn_register(dev, &r, false, &d), FN_ERR_DEVICE);
+  assert_non_null(strstr(fn_shtrih_last_error(dev, false), "FF06h: error 0x33"));
+  r.reg.tax_systems = 1;
+  char ofd_inn[13];
+  memcpy(ofd_inn, r.reg.ofd_inn, sizeof ofd_inn);
+  r.reg.ofd_inn[0] = '\0';
+  assert_int_equal(fn_register(dev, &r, false, &d), FN_ERR_VALUE);
+  memcpy(r.reg.ofd_inn, ofd_inn, sizeof ofd_inn);
+  assert_int_equal(fn_register(dev, &r, true, &d), FN_ERR_STATE);
+  assert_int_equal(fn_status(f->fn, &st), 0);
+  assert_int_equal(st.phase, FN_PHASE_READY);
+  assert_int_equal(st.last_document, 0);
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  uint8_t ans[SHTRIH_MAX_MESSAGE];
+  shtrih_request(&m, SHTRIH_CMD_FN_REGISTRATION, 30); /* FF09h before any: 08h */
+  execute(&t, &m, ans, &a);
+  assert_int_equal(a.error, SHTRIH_E_FN_NO_DATA);
+
+  f->now += 60;
+  assert_int_equal(fn_register(dev, &r, false, &d), 0);
+  assert_int_equal(fn_status(f->fn, &st), 0);
+  assert_int_equal(st.phase, FN_PHASE_FISCAL);
+  assert_int_equal(d.number, 1);
+  assert_int_equal(st.last_document, 1);
+  assert_int_equal(d.time, st.last_time);
+  assert_same_document(dev, f->fn, 1);
+  assert_int_equal(fn_document_get(dev, 1, &doc), 0);
+  assert_int_equal(doc.type, DOC_REGISTRATION);
+  assert_int_equal(doc_parse_registration(doc.data, doc.len, &h, &reg), 0);
+  assert_string_equal(h.user_name, name);
+  assert_string_equal(h.user_inn, r.header.user_inn);
+  assert_string_equal(h.kkt_reg_number, r.header.kkt_reg_number);
+  assert_string_equal(h.address, r.header.address);
+  assert_string_equal(h.place, r.header.place);
+  assert_string_equal(h.cashier, "Иванова А. П.");
+  assert_string_equal(reg.ofd_inn, r.reg.ofd_inn);
+  assert_string_equal(reg.ofd_name, r.reg.ofd_name);
+  assert_string_equal(reg.kkt_serial, "0250000000000001"); /* the register's own */
+  assert_true(reg.marking);
+  assert_int_equal(reg.tax_systems, 1);
+  assert_int_equal(reg.ffd_version, 4);
+  assert_int_equal(fn_register(dev, &r, false, &d), FN_ERR_STATE);
+  assert_int_equal(fn_status(dev, &st), 0); /* FF09h: the user's INN, the RNM */
+  assert_string_equal(st.user_inn, r.header.user_inn);
+  assert_string_equal(st.kkt_reg_number, r.header.kkt_reg_number);
+  assert_false(st.autonomous);
+
+  /* A re-registration: refused with a shift open, made after its close. */
+  f->now += 60;
+  assert_int_equal(fn_shift_open(dev, NULL, &d), 0);
+  r.reg.reason_mask = 0x08u; /* 1205 bit 3: the address changed */
+  snprintf(r.header.address, sizeof r.header.address, "%s", "г. Москва, ул. Тверская, 3");
+  r.reg.marking = false;
+  assert_int_equal(fn_register(dev, &r, true, &d), FN_ERR_STATE);
+  f->now += 60;
+  assert_int_equal(fn_shift_close(dev, NULL, &d), 0);
+  f->now += 60;
+  assert_int_equal(fn_register(dev, &r, true, &d), 0);
+  assert_int_equal(fn_status(f->fn, &st), 0);
+  assert_int_equal(d.number, st.last_document);
+  assert_int_equal(d.time, st.last_time);
+  assert_same_document(dev, f->fn, d.number);
+  assert_same_document(dev, f->fn, 1);
+  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
+  assert_int_equal(doc.type, DOC_REREGISTRATION);
+  assert_int_equal(doc_parse_registration(doc.data, doc.len, &h, &reg), 0);
+  assert_int_equal(reg.reason_mask, 0x08u);
+  assert_string_equal(h.address, "г. Москва, ул. Тверская, 3");
+  assert_false(reg.marking);
+
+  /* FF0Ah of the re-registration: INN, registration number, 1062, mode. */
+  shtrih_found_document_t found;
+  shtrih_registration_t g;
+  shtrih_request(&m, SHTRIH_CMD_FN_FIND_DOCUMENT, 30);
+  shtrih_msg_le(&m, d.number, 4);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(shtrih_decode_found_document(&a, &found), 0);
+  assert_int_equal(found.type, DOC_REREGISTRATION);
+  assert_int_equal(found.fiscal_sign, d.fiscal_sign);
+  assert_int_equal(shtrih_decode_found_registration(&found, &g), 0);
+  assert_string_equal(g.inn, r.header.user_inn);
+  assert_string_equal(g.rnm, r.header.kkt_reg_number);
+  assert_int_equal(g.tax_systems, 1);
+  assert_int_equal(g.work_mode, 0);
+  /* FF09h: the last registration is the 11, in the FFD 1.2 (long) form. */
+  shtrih_registration_data_t rd;
+  shtrih_request(&m, SHTRIH_CMD_FN_REGISTRATION, 30);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(shtrih_decode_registration_data(&a, &rd), 0);
+  assert_true(rd.long_form);
+  assert_int_equal(rd.number, d.number);
+  assert_int_equal(rd.fiscal_sign, d.fiscal_sign);
+  assert_int_equal(rd.time, d.time - d.time % 60);
+  assert_int_equal(rd.reasons, 0x08u);
+  assert_string_equal(rd.ofd_inn, r.reg.ofd_inn);
+  assert_string_equal(rd.r.rnm, r.header.kkt_reg_number);
+  assert_int_equal(rd.ext_modes, 0); /* marking off now */
+
+  /* The tables and FF05h: what the register refuses. */
+  shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_SERIAL, "1", 1);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(a.error, SHTRIH_E_BAD_PARAMS);
+  shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, 99, "1", 1);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(a.error, SHTRIH_E_BAD_PARAMS);
+  shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_REASONS, "\1", 1);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(a.error, SHTRIH_E_BAD_PARAMS); /* a 4-byte number */
+  shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, 3, NULL, 0);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(a.error, 0);
+  char text[32];
+  shtrih_get_text(&a, a.len, text, sizeof text);
+  assert_string_equal(text, r.header.kkt_reg_number);
+  shtrih_request(&m, SHTRIH_CMD_FN_BEGIN_REGISTRATION, 30);
+  shtrih_msg_le(&m, 4, 1);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(a.error, SHTRIH_E_FN_UNKNOWN_COMMAND);
+  assert_int_equal(fn_status(f->fn, &st), 0);
+  assert_int_equal(st.last_document, d.number);
+  fn_free(dev);
+  tcp_stop(&t);
+
+  /* A new FN replacing a closed one: FF05h type 1, an 11 with 1205 bit 0
+  ** as its first document (fn.h, FN_REREG_FN_REPLACED). */
+  fn_fixture_t *g2 = fn_fixture_new("kktreg2", "9999078900022023", T0);
+  assert_non_null(g2);
+  tcp_start(&t, g2->fn, 30);
+  snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", t.port);
+  assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
+  r.reg.reason_mask = FN_REREG_FN_REPLACED;
+  assert_int_equal(fn_register(dev, &r, true, &d), 0);
+  assert_int_equal(d.number, 1);
+  assert_same_document(dev, g2->fn, 1);
+  assert_int_equal(fn_document_get(dev, 1, &doc), 0);
+  assert_int_equal(doc.type, DOC_REREGISTRATION);
+  assert_int_equal(doc_parse_registration(doc.data, doc.len, &h, &reg), 0);
+  assert_int_equal(reg.reason_mask, FN_REREG_FN_REPLACED);
+  assert_int_equal(fn_status(g2->fn, &st), 0);
+  assert_int_equal(st.phase, FN_PHASE_FISCAL);
+  fn_free(dev);
+  tcp_stop(&t);
+  fn_fixture_free(g2);
+}
+
+/* The register's tables survive its restart (options.tables_path), as a
+** real register's do; a register without the file starts empty. */
+static void test_tables_kept(void **state)
+{
+  fn_fixture_t *f = *state;
+  char path[192];
+  kkt_emu_t *emu = NULL;
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  uint8_t ans[SHTRIH_MAX_MESSAGE];
+  const uint8_t name[] = {0xD0, 0xEE, 0xEC, 0xE0, 0xF8, 0xEA, 0xE0}; /* "Ромашка", CP1251 */
+  const uint8_t reasons[4] = {0x08, 0, 0, 0};
+  snprintf(path, sizeof path, "%s/kkt.tables", f->dir);
+  kkt_emu_options_t o = {.tables_path = path};
+  for (int round = 0; round < 3; round++) {
+    assert_int_equal(kkt_emu_new(f->fn, round == 2 ? NULL : &o, &emu), 0);
+    if (round == 0) {
+      shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_USER, name, sizeof name);
+      int n = kkt_emu_execute(emu, m.data, m.len, ans, sizeof ans);
+      assert_int_equal(shtrih_answer_parse(ans, (size_t)n, &a), 0);
+      assert_int_equal(a.error, 0);
+      shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_REASONS, reasons, 4);
+      n = kkt_emu_execute(emu, m.data, m.len, ans, sizeof ans);
+      assert_int_equal(shtrih_answer_parse(ans, (size_t)n, &a), 0);
+      assert_int_equal(a.error, 0);
+    }
+    shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_USER, NULL, 0);
+    int n = kkt_emu_execute(emu, m.data, m.len, ans, sizeof ans);
+    assert_int_equal(shtrih_answer_parse(ans, (size_t)n, &a), 0);
+    assert_int_equal(a.error, 0);
+    assert_int_equal(a.len, round == 2 ? 0 : sizeof name); /* round 1: after a restart */
+    if (round < 2) assert_memory_equal(a.fields, name, sizeof name);
+    shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_REASONS, NULL, 0);
+    n = kkt_emu_execute(emu, m.data, m.len, ans, sizeof ans);
+    assert_int_equal(shtrih_answer_parse(ans, (size_t)n, &a), 0);
+    assert_int_equal(shtrih_get_le(&a, 4), round == 2 ? 0 : 8);
+    kkt_emu_free(emu);
+  }
+  unlink(path);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -842,6 +1099,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_backend, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backend_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backend_fiscal_ops, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_backend_registration, setup_fresh, teardown),
+      cmocka_unit_test_setup_teardown(test_tables_kept, setup_fresh, teardown),
   };
   return cmocka_run_group_tests(tests, fn_fixture_crypto_setup, fn_fixture_crypto_teardown);
 }
