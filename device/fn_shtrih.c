@@ -36,6 +36,9 @@ typedef struct shtrih_fn {
   /* The code FF61h checked last: FF69h decides on it alone. */
   char last_km[DOC_MAX_KM + 1];
   char last_ru[320], last_en[320];
+  /* When the open shift began (its shift-open document's 1012), found once
+  ** for shift number opened_shift (0: not yet). */
+  uint32_t opened_shift, opened_at;
 } shtrih_fn_t;
 
 static const fn_backend_t shtrih_backend;
@@ -171,6 +174,9 @@ static void status_registration(shtrih_fn_t *s, fn_status_t *out)
   clear_error(s);
 }
 
+static int shift_opened_at(shtrih_fn_t *s, uint32_t last, const shtrih_shift_params_t *p,
+                           uint32_t *at);
+
 static int sh_status(void *self, fn_status_t *out)
 {
   shtrih_fn_t *s = self;
@@ -185,8 +191,11 @@ static int sh_status(void *self, fn_status_t *out)
   if (rc == 0 && (rc = simple(s, SHTRIH_CMD_FN_SHIFT_PARAMS, &a)) == 0 &&
       shtrih_decode_shift_params(&a, &p) != 0)
     rc = malformed(s);
+  uint32_t opened_at = 0;
+  if (rc == 0 && f.shift_open) rc = shift_opened_at(s, f.last_document, &p, &opened_at);
   if (rc) return rc;
   memset(out, 0, sizeof *out);
+  out->shift_opened_at = opened_at;
   out->phase = phase_of(f.phase_bits);
   memcpy(out->fn_number, f.fn_number, sizeof out->fn_number);
   out->last_document = f.last_document;
@@ -222,6 +231,41 @@ static int document_time(shtrih_fn_t *s, uint32_t number, uint32_t *time)
   if (rc) return rc;
   if (doc_summarize(doc.data, doc.len, &sum) != 0) return malformed(s);
   *time = sum.time;
+  return 0;
+}
+
+/*
+** When the open shift p began: its shift-open document's 1012. The
+** register has no command for it (FF40h gives the shift's number and
+** receipt count only, FF01h the FN's clock), so the archive is walked
+** back from the last document by FF0Ah's type alone, starting below the
+** shift's receipts (FF40h counts them; X reports may lie between), until
+** the shift-open document (2) of this shift; its 1012 read once and kept
+** for the shift. 0, or the FN_ERR_ of the read.
+*/
+static int shift_opened_at(shtrih_fn_t *s, uint32_t last, const shtrih_shift_params_t *p,
+                           uint32_t *at)
+{
+  if (s->opened_shift != 0 && s->opened_shift == p->shift_number) {
+    *at = s->opened_at;
+    return 0;
+  }
+  for (uint32_t n = last > p->receipt_number ? last - p->receipt_number : last; n >= 1; n--) {
+    shtrih_msg_t m;
+    shtrih_answer_t a;
+    shtrih_found_document_t found;
+    shtrih_request(&m, SHTRIH_CMD_FN_FIND_DOCUMENT, s->password);
+    shtrih_msg_le(&m, n, 4);
+    int rc = call(s, &m, &a, 0);
+    if (rc == 0 && shtrih_decode_found_document(&a, &found) != 0) rc = malformed(s);
+    if (rc) return rc;
+    if (found.type != 2) continue;
+    if ((rc = document_time(s, n, at)) != 0) return rc;
+    s->opened_shift = p->shift_number;
+    s->opened_at = *at;
+    return 0;
+  }
+  *at = 0; /* no shift-open document: nothing to age the shift by */
   return 0;
 }
 
@@ -550,8 +594,10 @@ static int sh_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, c
 ** The requisites of a line FF46h has no field for, as the TLVs FF4Dh binds
 ** to the operation just sent, into buf: 2108 (the measure), the agent's
 ** 1222/1223/1224/1226 (doc_item_extras_put, the codec the documents use),
-** and 1260 {1262, 1263, 1264, 1265} (the industry requisite the OISM's
-** answer gives a marked line). Texts go as they are (ASCII in practice).
+** 1260 {1262, 1263, 1264, 1265} (the industry requisite the OISM's
+** answer gives a marked line) and 1163 {1300..1325} (the product code
+** kassa read from the line's marking code; [open] whether a register forms
+** it itself from FF67h's code). Texts go as they are (ASCII in practice).
 ** 0, or FN_ERR_VALUE when they do not fit.
 */
 static int line_tlvs(const doc_item_t *item, uint8_t *buf, size_t cap, size_t *len)
@@ -569,6 +615,12 @@ static int line_tlvs(const doc_item_t *item, uint8_t *buf, size_t cap, size_t *l
     if (rc == 0) rc = tlv_put_string(&w, 1263, in->date, strlen(in->date));
     if (rc == 0) rc = tlv_put_string(&w, 1264, in->number, strlen(in->number));
     if (rc == 0) rc = tlv_put_string(&w, 1265, in->value, strlen(in->value));
+    if (rc == 0) rc = tlv_end_stlv(&w);
+  }
+  if (rc == 0 && item->product_tag) { /* 1163, the product code kassa read from the code */
+    rc = tlv_begin_stlv(&w, 1163);
+    if (rc == 0)
+      rc = tlv_put_string(&w, item->product_tag, item->product_value, strlen(item->product_value));
     if (rc == 0) rc = tlv_end_stlv(&w);
   }
   if (rc != 0) return FN_ERR_VALUE;

@@ -391,11 +391,16 @@ static uint8_t h_read_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   return 0;
 }
 
-/* The planned status FF61 was given for km (1, a piece sold, if none). */
+/* The planned status FF61 was given for km by its latest check (1, a
+** piece sold, if none): a code sold and then brought back is checked
+** twice, and the return's status is the one that counts. */
 static uint8_t planned_of(const kkt_emu_t *e, const char *km)
 {
-  for (size_t i = 0; i < sizeof e->planned / sizeof e->planned[0]; i++)
+  const size_t n = sizeof e->planned / sizeof e->planned[0];
+  for (size_t k = 1; k <= n && k <= e->planned_next; k++) {
+    size_t i = (e->planned_next - k) % n;
     if (strcmp(e->planned[i].km, km) == 0) return e->planned[i].planned;
+  }
   return 1;
 }
 
@@ -568,8 +573,22 @@ static int read_industry(const tlv_item_t *x, doc_industry_t *in)
   return rc == 0 && in->authority[0] && in->date[0] && in->number[0] && in->value[0] ? 0 : -1;
 }
 
+/* 1163, the product code: one sub-tag (1300..1325) and its text. */
+static int read_product_code(const tlv_item_t *x, doc_item_t *line)
+{
+  tlv_reader_t sub;
+  tlv_item_t y;
+  if (tlv_reader_enter(x, &sub) != 0 || tlv_reader_next(&sub, &y) != 0 || y.tag < 1300 ||
+      y.tag > 1325 || !tlv_reader_done(&sub) ||
+      get_text(&y, line->product_value, sizeof line->product_value) != 0)
+    return -1;
+  line->product_tag = y.tag;
+  return 0;
+}
+
 /* FF4D: requisites of the last line: 2108 (the measure), 1260 (industry),
-** the agent's 1222/1223/1224/1226; anything else is FN_ERR_VALUE. */
+** 1163 (the product code), the agent's 1222/1223/1224/1226, 1291 (the
+** part sold); anything else is FN_ERR_VALUE. */
 static uint8_t h_operation_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
   (void)a;
@@ -591,6 +610,9 @@ static uint8_t h_operation_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a
     case 1260:
       if (read_industry(&item, &line->industry) != 0) return fn_code(FN_ERR_VALUE);
       line->has_industry = true;
+      break;
+    case 1163:
+      if (read_product_code(&item, line) != 0) return fn_code(FN_ERR_VALUE);
       break;
     case 1222:
     case 1223:

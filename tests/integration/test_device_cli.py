@@ -228,7 +228,10 @@ try:
             reg.kill()
             reg.wait()
         out, err = p.communicate(timeout=120)
-        m = re.search(r"ФД (\d+)", out)
+        # A kill after the FN closed the receipt but before the till read it
+        # back: the sale is made (exit 0) and named by its number on stderr,
+        # its text not printed ("no receipt FD N: ... does not answer").
+        m = re.search(r"ФД (\d+)", out) or re.search(r"[Rr]eceipt FD (\d+)", err)
         if p.returncode == 0 and m:
             paid[int(m.group(1))] = True
         else:

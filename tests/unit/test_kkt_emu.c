@@ -23,6 +23,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 #include "device/shtrih_link.h"
 #include "fiscal/fn.h"
 #include "ofd/client.h"
+#include "ofd/outbox.h"
 #include "tests/support/fn_fixture.h"
 
 #define FN_NUMBER "9999078900022022"
@@ -299,8 +301,10 @@ static void *tcp_thread(void *arg)
 {
   tcp_register_t *t = arg;
   for (;;) {
-    int c = accept(t->listen_fd, NULL, NULL);
+    int c = accept(t->listen_fd, NULL, NULL), one = 1;
     if (c < 0) break;
+    /* As kassa-kkt-emu: its ACK and answer frame must not wait for Nagle. */
+    (void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     t->conn = c;
     (void)kkt_emu_serve_fd(t->emu, c);
     t->conn = -1;
@@ -344,6 +348,29 @@ static void assert_same_document(fn_t *device, fn_t *inside, uint32_t number)
   assert_int_equal(a.acknowledged, b.acknowledged);
   assert_int_equal(a.len, b.len);
   assert_memory_equal(a.data, b.data, b.len);
+}
+
+/* One marked line through the register: its code checked and accepted,
+** a receipt of `operation` with it alone, closed for `total` in cash; the
+** receipt read through the register (equal to the FN's) parsed into rec. */
+static void sell_marked(fn_t *dev, fn_t *inside, const doc_item_t *item, uint8_t operation,
+                        uint64_t total, doc_receipt_t *rec)
+{
+  static fn_document_t doc;
+  fn_km_check_t kc;
+  fn_doc_result_t d;
+  doc_header_t h;
+  uint64_t sum = 0;
+  uint8_t sign[6];
+  assert_int_equal(fn_km_check(dev, item, &kc), 0);
+  assert_int_equal(kc.tail_status, FN_TAIL_VALID);
+  assert_int_equal(fn_km_accept(dev, item->km, item->km_len, true), 0);
+  assert_int_equal(fn_receipt_begin(dev, operation, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, item), 0);
+  assert_int_equal(fn_receipt_close(dev, total, 0, false, &d), 0);
+  assert_same_document(dev, inside, d.number);
+  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
+  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, rec, &sum, sign), 0);
 }
 
 /* fn.h through the register equals the FN inside. */
@@ -423,6 +450,11 @@ static void test_backend(void **state)
   assert_int_equal(fn_receipt_close(dev, 40000, 0, false, &d), 0);
   assert_int_equal(fn_status(f->fn, &is), 0);
   assert_int_equal(d.number, is.last_document);
+  /* When the shift began: no command gives it, its shift-open document
+  ** does (a till's "shift over 24 hours" and ATOL's expiry read it). */
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_true(ds.shift_opened_at != 0);
+  assert_int_equal(ds.shift_opened_at, is.shift_opened_at);
   assert_int_equal(d.time, is.last_time);
   assert_int_equal(d.receipt_number, 1);
   assert_same_document(dev, f->fn, d.number);
@@ -491,19 +523,21 @@ static void test_backend(void **state)
   cheese.fraction_numerator = 1;
   cheese.fraction_denominator = 4;
   cheese.km_status = DOC_KM_MEASURED_SOLD;
-  assert_int_equal(fn_km_check(dev, &cheese, &kc), 0);
-  assert_int_equal(kc.tail_status, FN_TAIL_VALID);
-  assert_int_equal(fn_km_accept(dev, cheese.km, cheese.km_len, true), 0);
-  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
-  assert_int_equal(fn_receipt_add(dev, &cheese), 0);
-  assert_int_equal(fn_receipt_close(dev, 20000, 0, false, &d), 0);
-  assert_same_document(dev, f->fn, d.number);
-  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
-  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &rec, &total, sign), 0);
+  cheese.product_tag = 1305; /* 1163 as kassa reads it from a GS1 code: sent by FF4Dh */
+  snprintf(cheese.product_value, sizeof cheese.product_value, "%s", "0104600000000007215TH");
+  sell_marked(dev, f->fn, &cheese, 1, 20000, &rec);
   assert_int_equal(rec.items[0].fraction_numerator, 1);
   assert_int_equal(rec.items[0].fraction_denominator, 4);
   assert_int_equal(rec.items[0].km_status, DOC_KM_MEASURED_SOLD);
   assert_memory_equal(rec.items[0].km, cheese.km, cheese.km_len);
+  assert_int_equal(rec.items[0].product_tag, 1305);
+  assert_string_equal(rec.items[0].product_value, cheese.product_value);
+  /* The quarter brought back: the same code checked again with status 4
+  ** (part returned). The line the register binds it to carries the status
+  ** of this check, not the sale's (the register once kept the first). */
+  cheese.km_status = DOC_KM_MEASURED_RETURNED;
+  sell_marked(dev, f->fn, &cheese, 2, 20000, &rec);
+  assert_int_equal(rec.items[0].km_status, DOC_KM_MEASURED_RETURNED);
   /* A counterfeit tail: the FN says so; declined, never sold. */
   doc_item_t fake;
   assert_int_equal(fn_fixture_marked_line(&fake, "Туфли", 500000, "SH", 2, &key), 0);
@@ -526,6 +560,12 @@ static void test_backend(void **state)
   /* X report, then the shift closed; the archive reads the same. */
   assert_int_equal(fn_state_report(dev, &d), 0);
   assert_same_document(dev, f->fn, d.number);
+  /* ... found again by a new connection, back past the X report. */
+  fn_free(dev);
+  assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(ds.shift_opened_at, is.shift_opened_at);
   assert_int_equal(fn_shift_close(dev, NULL, &d), 0);
   assert_same_document(dev, f->fn, d.number);
   assert_int_equal(fn_status(dev, &ds), 0);
@@ -561,6 +601,15 @@ static void test_backend(void **state)
   /* What the register does itself is not kassa's. */
   assert_int_equal(fn_notification_next(dev, &(fn_notification_t){0}), FN_ERR_NO_DATA);
   assert_string_equal(fn_shtrih_last_error(dev, false), "");
+  /* ... and so is its queue: the outbox's status counts it from FF70h and
+  ** reads no notification the register cannot hand out (`kassa ofd status`,
+  ** GET /api/status failed with no_data while one waited in the register). */
+  outbox_status_t os;
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_true(ds.unsent_notifications > 0);
+  assert_int_equal(outbox_status(dev, 0, NULL, &os), 0);
+  assert_int_equal(os.unsent_notifications, ds.unsent_notifications);
+  assert_int_equal(os.level, OUTBOX_OK);
 
   /* The connection drops (the register restarts, the network blinks): the
   ** call that sees it fails; the next one connects again. */
