@@ -7,6 +7,7 @@
 #include "scanner/layout.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,41 +64,11 @@ json_t *markcode_to_json(const markcode_t *mc)
 /* The direct writer                                                       */
 /* ---------------------------------------------------------------------- */
 
-/* What jansson writes for a byte it escapes in a string (JSON_COMPACT, no
-** JSON_ENSURE_ASCII, no JSON_ESCAPE_SLASH): the quote, the backslash and
-** every control character; the five with a short form use it, the rest
-** \u00XX in capitals. NULL: the byte goes out as it is. */
-static const char *json_escape_of(unsigned char c, char seq[7])
-{
-  switch (c) {
-  case '"':
-    return "\\\"";
-  case '\\':
-    return "\\\\";
-  case '\b':
-    return "\\b";
-  case '\f':
-    return "\\f";
-  case '\n':
-    return "\\n";
-  case '\r':
-    return "\\r";
-  case '\t':
-    return "\\t";
-  default:
-    if (c >= 0x20) return NULL;
-    memcpy(seq, "\\u00", 4); /* what "\\u%04X" prints, without printf (GS is in every code) */
-    seq[4] = "0123456789ABCDEF"[c >> 4];
-    seq[5] = "0123456789ABCDEF"[c & 15];
-    seq[6] = '\0';
-    return seq;
-  }
-}
-
 /* The writer's cursor. out has MARKCODE_JSON_MAX bytes, more than the
 ** longest object a markcode_t can make (every string of it at most six
-** bytes a character escaped, about 26 000 in all), so no step checks room
-** (the fuzzer runs the writer under AddressSanitizer). */
+** bytes a character escaped, about 26 000 in all) plus the sixteen a step
+** may store past what it keeps, so no step checks room (the fuzzer runs
+** the writer under AddressSanitizer). */
 typedef struct json_out {
   char *p;
 } json_out_t;
@@ -110,133 +81,117 @@ typedef struct json_out {
     (o)->p += sizeof(lit) - 1;                                                                     \
   } while (0)
 
-/* The first of the 16 bytes at s, from byte `from` on, that needs
-** escaping (a control character, '"' or '\\'), or 16 when none does.
-** Compared as one vector (GCC/Clang vector extensions: SSE2 on x86-64,
-** NEON on ARM), since nearly every byte of the output is read here. */
+/* What jansson writes for a byte it escapes in a string (JSON_COMPACT, no
+** JSON_ENSURE_ASCII, no JSON_ESCAPE_SLASH): the quote, the backslash and
+** every control character (the NUL of a string given with its length
+** included); the five with a short form use it, the rest \u00XX in
+** capitals. Indexed by the byte (up to '\\'), the sequence padded to
+** eight bytes with its length in the last: one 8-byte store writes it. */
+#define HEX_DIGIT(n) ((char)((n) < 10 ? '0' + (n) : 'A' + (n)-10))
+#define ESC_U(c)     [c] = {'\\', 'u', '0', '0', HEX_DIGIT((c) >> 4), HEX_DIGIT((c)&15), 0, 6}
+#define ESC_2(c, e)  [c] = {'\\', e, 0, 0, 0, 0, 0, 2}
+static const char json_escape_seq['\\' + 1][8] = {
+    ESC_U(0x00),      ESC_U(0x01), ESC_U(0x02),      ESC_U(0x03),       ESC_U(0x04),
+    ESC_U(0x05),      ESC_U(0x06), ESC_U(0x07),      ESC_2('\b', 'b'),  ESC_2('\t', 't'),
+    ESC_2('\n', 'n'), ESC_U(0x0B), ESC_2('\f', 'f'), ESC_2('\r', 'r'),  ESC_U(0x0E),
+    ESC_U(0x0F),      ESC_U(0x10), ESC_U(0x11),      ESC_U(0x12),       ESC_U(0x13),
+    ESC_U(0x14),      ESC_U(0x15), ESC_U(0x16),      ESC_U(0x17),       ESC_U(0x18),
+    ESC_U(0x19),      ESC_U(0x1A), ESC_U(0x1B),      ESC_U(0x1C),       ESC_U(0x1D),
+    ESC_U(0x1E),      ESC_U(0x1F), ESC_2('"', '"'),  ESC_2('\\', '\\'),
+};
+#undef ESC_U
+#undef ESC_2
+
+/* The escape of c (a byte escape_mask16 flags) at p; returns its end. */
+static char *put_escape(char *p, unsigned char c)
+{
+  memcpy(p, json_escape_seq[c], 8); /* room: as every step's overshoot */
+  return p + json_escape_seq[c][7];
+}
+
+/* Bit i set when byte i of the 16 at s needs escaping or ends a string: a
+** control character (the NUL among them), '"' or '\\'. One vector compare
+** (GCC/Clang vector extensions: SSE2 on x86-64, NEON on ARM), the lanes
+** gathered into bits by pmovmskb where there is one, else a multiply. */
 typedef unsigned char bytes16_t __attribute__((vector_size(16)));
-static size_t block_escape_at(const char *s, size_t from)
+typedef char sbytes16_t __attribute__((vector_size(16)));
+static unsigned escape_mask16(const char *s)
 {
   bytes16_t v;
   memcpy(&v, s, sizeof v);
   bytes16_t bad = (bytes16_t)((v < 0x20) | (v == '"') | (v == '\\'));
+#if defined(__SSE2__)
+  return (unsigned)__builtin_ia32_pmovmskb128((sbytes16_t)bad);
+#else
   uint64_t half[2];
   memcpy(half, &bad, sizeof half);
-  if (!(half[0] | half[1])) return 16;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  /* The lowest flagged lane from `from` on: the flags below it cleared,
-  ** then the lowest set bit of each half (a lane is 0x00 or 0xFF). */
-  uint64_t lo = from < 8 ? half[0] & (~0ull << (8 * from)) : 0;
-  uint64_t hi = from < 8 ? half[1] : half[1] & (~0ull << (8 * (from - 8)));
-  if (lo) return (size_t)__builtin_ctzll(lo) / 8;
-  return hi ? 8 + (size_t)__builtin_ctzll(hi) / 8 : 16;
-#else
-  unsigned char flag[16];
-  memcpy(flag, &bad, sizeof flag);
-  while (from < 16 && !flag[from]) from++;
-  return from;
+  const uint64_t highs = 0x8080808080808080u, gather = 0x0002040810204081u;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  half[0] = __builtin_bswap64(half[0]);
+  half[1] = __builtin_bswap64(half[1]);
+#endif
+  return (unsigned)(((half[0] & highs) * gather) >> 56) |
+         (unsigned)(((half[1] & highs) * gather) >> 56) << 8;
 #endif
 }
 
-/* Bytes JSON escapes (controls, '"', '\\'): one table load a byte. */
-static const uint8_t escape_table[256] = {
-    [0 ... 0x1F] = 1,
-    ['"'] = 1,
-    ['\\'] = 1,
-};
-static bool byte_needs_escape(unsigned char c) { return escape_table[c]; }
-
-/* The escape of c at p; returns the end. Out of line: rare, and its buffer
-** would cost every string a stack guard. */
-__attribute__((noinline)) static char *put_escape(char *p, unsigned char c)
-{
-  char seq[7];
-  const char *e = json_escape_of(c, seq);
-  if (e == seq) { /* \u00XX: six bytes (GS, in every canonical form with a tail) */
-    memcpy(p, seq, 6);
-    return p + 6;
-  }
-  size_t el = strlen(e);
-  memcpy(p, e, el);
-  return p + el;
-}
-
-static char *put_byte(char *p, unsigned char c)
-{
-  if (byte_needs_escape(c)) return put_escape(p, c);
-  *p = (char)c;
-  return p + 1;
-}
-
-/* Are the eight bytes of w free of the NUL and of every byte JSON escapes
-** (below 0x20, '"', '\\')? The usual tests for a byte below a value, which
-** flag no byte when none is (a false flag only follows a true one). */
-static bool word_plain(uint64_t w)
-{
-  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-  uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-  return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs) == 0;
-}
-
-/* n bytes (at most 16) from s to d as two overlapping copies of a fixed
-** size (moves, not a call to memcpy); neither side is touched past n. */
-static void copy_short(char *d, const char *s, size_t n)
-{
-  if (n >= 8) {
-    uint64_t a, b;
-    memcpy(&a, s, 8);
-    memcpy(&b, s + n - 8, 8);
-    memcpy(d, &a, 8);
-    memcpy(d + n - 8, &b, 8);
-  } else if (n >= 4) {
-    uint32_t a, b;
-    memcpy(&a, s, 4);
-    memcpy(&b, s + n - 4, 4);
-    memcpy(d, &a, 4);
-    memcpy(d + n - 4, &b, 4);
-  } else {
-    for (size_t i = 0; i < n; i++) d[i] = s[i];
-  }
-}
-
-/* "s" (n bytes) escaped as jansson does: a short string copied a byte at
-** a time as it is checked; a longer one 16 bytes at a time, checked as one
-** vector and copied as one, up to the next byte that needs escaping (the
-** last block overlaps the one before, so nothing past the string is read). */
-static void put_string(json_out_t *o, const char *s, size_t n)
+/* "s" escaped as jansson does, sixteen bytes a step: each step checks
+** sixteen bytes as one vector, stores all sixteen and keeps those before
+** the first byte to escape (or the string's end), so a field's length is
+** never measured apart and a short field is one step. The string is the
+** n bytes at s, or, with nul_ends, those before the first NUL in them (a
+** char array of markcode_t). Reads up to 15 bytes past s + n: the caller
+** has them readable (inside the same object; their values do not matter). */
+static inline __attribute__((always_inline)) void put_run(json_out_t *o, const char *s, size_t n,
+                                                          bool nul_ends)
 {
   char *p = o->p;
   size_t i = 0;
   *p++ = '"';
-  if (n < 16) {
-    if (n >= 8) {
-      uint64_t w;
-      memcpy(&w, s, 8);
-      if (word_plain(w)) {
-        memcpy(p, &w, 8);
-        p += 8;
-        i = 8;
-      }
+  while (i < n) {
+    unsigned mask = escape_mask16(s + i);
+    memcpy(p, s + i, 16); /* room: MARKCODE_JSON_MAX holds the worst case */
+    size_t clean = mask ? (size_t)__builtin_ctz(mask) : 16;
+    if (clean >= n - i) { /* the end of the string comes first */
+      p += n - i;
+      break;
     }
-    for (; i < n; i++) p = put_byte(p, (unsigned char)s[i]);
-  } else {
-    while (i < n) {
-      size_t base = i + 16 <= n ? i : n - 16, skip = i - base;
-      size_t bad = block_escape_at(s + base, skip), clean = bad - skip;
-      if (skip == 0)          /* a whole block: a copy of known size, one vector move */
-        memcpy(p, s + i, 16); /* room: MARKCODE_JSON_MAX holds the worst case */
-      else
-        copy_short(p, s + i, 16 - skip);
-      p += clean;
-      i += clean;
-      if (bad < 16) p = put_escape(p, (unsigned char)s[i++]);
-    }
+    p += clean;
+    i += clean;
+    if (clean == 16) continue;
+    unsigned char c = (unsigned char)s[i++];
+    if (nul_ends && c == '\0') break;
+    p = put_escape(p, c);
   }
   *p++ = '"';
   o->p = p;
 }
 
-static void put_text(json_out_t *o, const char *s) { put_string(o, s, strlen(s)); }
+/* n bytes at s (15 more readable past them, see put_run). */
+static void put_string(json_out_t *o, const char *s, size_t n) { put_run(o, s, n, false); }
+
+/* A char array of markcode_t holding a string: every one has at least 15
+** bytes of the struct after it (checked below), so put_run may read them. */
+static inline __attribute__((always_inline)) void put_field(json_out_t *o, const char *s,
+                                                            size_t cap)
+{
+  put_run(o, s, cap, true);
+}
+#define PUT_ARRAY(o, array) put_field((o), (array), sizeof(array))
+#define SLACK_AFTER(field)                                                                         \
+  _Static_assert(offsetof(markcode_t, field) + sizeof(((markcode_t *)0)->field) + 15 <=            \
+                     sizeof(markcode_t),                                                           \
+                 "15 bytes of markcode_t after " #field)
+SLACK_AFTER(aim);
+SLACK_AFTER(gtin);
+SLACK_AFTER(serial);
+SLACK_AFTER(key);
+SLACK_AFTER(tail);
+SLACK_AFTER(mrp);
+SLACK_AFTER(ki);
+SLACK_AFTER(normalized);
+SLACK_AFTER(ais);
+SLACK_AFTER(tag1163_value);
 
 /* A name from the parser's constant tables (kind, layout, fix, error
 ** code): lower-case identifiers that need no escaping (test_samples holds
@@ -249,49 +204,6 @@ static void put_name(json_out_t *o, const char *s)
   *p++ = '"';
   o->p = p;
 }
-
-/* A char array of cap bytes holding a string (a field of markcode_t),
-** escaped as it is copied, in one pass to its NUL: sixteen bytes a step
-** while sixteen remain in the array (one vector check finds the NUL and
-** the bytes to escape at once; no separate measuring), then eight while
-** none of them is the NUL or needs escaping, then a byte at a time. */
-static void put_array(json_out_t *o, const char *s, size_t cap)
-{
-  char *p = o->p;
-  *p++ = '"';
-  size_t i = 0;
-  bool ended = false;
-  while (i + 16 <= cap) {
-    size_t bad = block_escape_at(s + i, 0);
-    memcpy(p, s + i, 16); /* room: MARKCODE_JSON_MAX holds the worst case */
-    p += bad;
-    i += bad;
-    if (bad == 16) continue;
-    if (s[i] == '\0') {
-      ended = true;
-      break;
-    }
-    p = put_escape(p, (unsigned char)s[i++]);
-  }
-  for (; !ended && i + 8 <= cap; i += 8) {
-    uint64_t w;
-    memcpy(&w, s + i, 8);
-    if (!word_plain(w)) break;
-    memcpy(p, &w, 8);
-    p += 8;
-  }
-  for (; !ended && i < cap && s[i]; i++) p = put_byte(p, (unsigned char)s[i]);
-  *p++ = '"';
-  o->p = p;
-}
-#define PUT_ARRAY(o, array) put_array((o), (array), sizeof(array))
-
-/* A key (a literal with its quotes, colon and leading comma) and a text. */
-#define PUT_FIELD(o, key_lit, text)                                                                \
-  do {                                                                                             \
-    PUT_LIT(o, key_lit);                                                                           \
-    put_text(o, text);                                                                             \
-  } while (0)
 
 /* An integer as jansson prints it ("%lld"), without printf. */
 static void put_int(json_out_t *o, long long v)
@@ -336,15 +248,28 @@ size_t markcode_json_write(const markcode_t *mc, char *out)
 {
   json_out_t o = {out};
   if (mc->err != MARKCODE_OK) {
-    char msg[512];
-    PUT_FIELD(&o, "{\"ok\":false,\"error\":", markcode_err_code(mc->err));
-    markcode_message(mc, MARKCODE_LANG_RU, msg, sizeof msg);
-    if (message_valid(msg, sizeof msg, mc)) PUT_FIELD(&o, ",\"message\":", msg);
-    markcode_message(mc, MARKCODE_LANG_EN, msg, sizeof msg);
-    if (message_valid(msg, sizeof msg, mc)) PUT_FIELD(&o, ",\"message_en\":", msg);
+    /* A message is at most MESSAGE_MAX - 1 bytes; the 16 after it are for
+    ** put_string's reads past its end. */
+    enum { MESSAGE_MAX = 512 };
+    char msg[MESSAGE_MAX + 16];
+    PUT_LIT(&o, "{\"ok\":false,\"error\":");
+    put_name(&o, markcode_err_code(mc->err));
+    markcode_message(mc, MARKCODE_LANG_RU, msg, MESSAGE_MAX);
+    if (message_valid(msg, MESSAGE_MAX, mc)) {
+      PUT_LIT(&o, ",\"message\":");
+      put_string(&o, msg, strlen(msg));
+    }
+    markcode_message(mc, MARKCODE_LANG_EN, msg, MESSAGE_MAX);
+    if (message_valid(msg, MESSAGE_MAX, mc)) {
+      PUT_LIT(&o, ",\"message_en\":");
+      put_string(&o, msg, strlen(msg));
+    }
     PUT_LIT(&o, ",\"at\":");
     put_int(&o, mc->err_at);
-    if (mc->aim[0]) PUT_FIELD(&o, ",\"aim\":", mc->aim);
+    if (mc->aim[0]) {
+      PUT_LIT(&o, ",\"aim\":");
+      PUT_ARRAY(&o, mc->aim);
+    }
   } else {
     PUT_LIT(&o, "{\"ok\":true,\"kind\":");
     put_name(&o, markcode_kind_name(mc->kind));
