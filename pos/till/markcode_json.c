@@ -168,7 +168,10 @@ static inline __attribute__((always_inline)) void put_run(json_out_t *o, const c
 }
 
 /* n bytes at s (15 more readable past them, see put_run). */
-static void put_string(json_out_t *o, const char *s, size_t n) { put_run(o, s, n, false); }
+static inline __attribute__((always_inline)) void put_string(json_out_t *o, const char *s, size_t n)
+{
+  put_run(o, s, n, false);
+}
 
 /* A char array of markcode_t holding a string: every one has at least 15
 ** bytes of the struct after it (checked below), so put_run may read them. */
