@@ -266,6 +266,7 @@ typedef enum stmt_id {
   S_EXTRA_INSERT,
   S_EXTRAS_GET,
   S_EXTRAS_DELETE,
+  S_OFD_LINK_GET,
   S__COUNT
 } stmt_id_t;
 
@@ -366,6 +367,9 @@ static const char *const statements[S__COUNT] = {
     [S_EXTRA_INSERT] = "INSERT INTO open_extras (line, tlv) VALUES (?1, ?2)",
     [S_EXTRAS_GET] = "SELECT line, tlv FROM open_extras ORDER BY line",
     [S_EXTRAS_DELETE] = "DELETE FROM open_extras",
+    /* fn_emu_open() makes ofd_link before it compiles these. */
+    [S_OFD_LINK_GET] = "SELECT inn, key, refused, refused_document, refused_reason, refused_at"
+                       " FROM ofd_link WHERE id = 1",
     [S_DOC_RECEIPTS] = "SELECT type, tlv FROM documents WHERE type IN (3, 31)"
                        " AND (?1 = 0 OR shift = ?1) ORDER BY number",
 };
@@ -583,11 +587,15 @@ static int sync_level(emu_t *e, bool light)
   return 0;
 }
 
-/* A transaction that is durable against a power cut (synchronous=FULL):
-** every fiscal document, acknowledgement, ticket, key and mark. */
+/* A write transaction (write true) that is durable against a power cut
+** (synchronous=FULL): every fiscal document, acknowledgement, ticket, key
+** and mark; or a read (write false). */
 static int tx_begin(emu_t *e, bool write)
 {
-  int rc = sync_level(e, false);
+  /* A read commits nothing, so the level does not matter to it: it keeps
+  ** the one set, and a status read between two light writes costs no
+  ** pragma (a pragma is compiled again at each change of level). */
+  int rc = write ? sync_level(e, false) : 0;
   return rc ? rc : run(st(e, write ? S_BEGIN_IMMEDIATE : S_BEGIN));
 }
 
@@ -2153,16 +2161,11 @@ typedef struct ofd_link {
 ** transaction. */
 static int ofd_link_load(emu_t *e, ofd_link_t *l)
 {
-  sqlite3_stmt *s = NULL;
+  sqlite3_stmt *s = st(e, S_OFD_LINK_GET);
   bool found = false;
   size_t len = 0;
   int rc;
   memset(l, 0, sizeof *l);
-  if (sqlite3_prepare_v2(e->db,
-                         "SELECT inn, key, refused, refused_document, refused_reason, refused_at"
-                         " FROM ofd_link WHERE id = 1",
-                         -1, &s, NULL) != SQLITE_OK)
-    return FN_ERR_IO;
   if ((rc = fetch(s, &found)) != 0 || !found) goto done;
   if ((rc = col_text(s, 0, l->inn, sizeof l->inn)) != 0) goto done;
   if (sqlite3_column_type(s, 1) == SQLITE_BLOB) {
@@ -2174,7 +2177,7 @@ static int ofd_link_load(emu_t *e, ofd_link_t *l)
   l->refused_reason = sqlite3_column_int(s, 4);
   l->refused_at = (uint32_t)sqlite3_column_int64(s, 5);
 done:
-  sqlite3_finalize(s);
+  sqlite3_reset(s); /* the key leaves no copy in a pending row */
   return rc;
 }
 

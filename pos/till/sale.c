@@ -13,6 +13,7 @@
 #include "pos/till/sale.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,7 +301,10 @@ static int load_marks(till_t *t, sale_basket_t *b, uint32_t *closing_after, int6
   sqlite3_stmt *s = NULL;
   char sql[512];
   int rc = SALE_ERR_STORAGE;
-  memset(b, 0, sizeof *b);
+  /* The lines past count are never read: only the head is cleared (the
+  ** whole basket is 250 KiB, and it is loaded at every scan). */
+  memset(b, 0, offsetof(sale_basket_t, lines));
+  b->total = 0;
   if (closing_after) *closing_after = 0;
   if (opened_after) *opened_after = -1;
   if (!(s = stmt(t, "SELECT operation, cashier, opened_ms, closing_after, "
