@@ -41,9 +41,9 @@
 #include "bench_cache.h"
 #include "bench_io.h"
 
-#define GTIN   "04600000001012"
-#define BREAD  "4600000005058"
-#define PROBES 2000u
+#define GTIN     "04600000001012"
+#define BREAD    "4600000005058"
+#define PROBES   2000u
 #define CODE_MAX 128 /* code_of's longest: 31 + 1 + 6 + 1 + 46 characters and the NUL */
 
 static fn_key_t key = {.id = "0001", .kind = FN_KEY_HMAC, .len = 32};
@@ -173,7 +173,7 @@ static void run(const char *root, uint64_t n, unsigned receipts)
   /* The scanner's side, made before the clock starts: a fresh code for
   ** each receipt (never sold), its tail signed with the key (the FN
   ** verifies it in the timed part). */
-  char (*codes)[CODE_MAX] = malloc(sizeof *codes * receipts);
+  char(*codes)[CODE_MAX] = malloc(sizeof *codes * receipts);
   size_t *lens = malloc(sizeof *lens * receipts);
   if (!codes || !lens) exit(1);
   for (unsigned k = 0; k < receipts; k++) lens[k] = code_of(n + k, codes[k]);
