@@ -24,6 +24,8 @@
 
 #include <errno.h>
 #include <iconv.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/errtab.h"
@@ -496,16 +498,75 @@ fail:
 }
 
 /*
-** Converts with iconv. A fresh conversion descriptor per call: an iconv_t
-** must not be shared between threads, and a receipt has a few dozen
-** strings, so the cost of opening one is nothing next to printing.
+** The iconv descriptors of this thread, one per direction (0: UTF-8 to
+** CP866, 1: back), opened at a thread's first conversion and closed when
+** it ends: an iconv_t must not be shared between threads, and opening one
+** costs more than converting a receipt's strings (a receipt is built and
+** read several times a sale).
+*/
+typedef struct converters {
+  iconv_t cd[2];
+} converters_t;
+
+static pthread_key_t converters_key;
+static pthread_once_t converters_once = PTHREAD_ONCE_INIT;
+static int converters_key_rc;
+
+static void converters_free(void *p)
+{
+  converters_t *c = p;
+  for (int i = 0; c && i < 2; i++)
+    if (c->cd[i] != (iconv_t)-1) iconv_close(c->cd[i]);
+  free(c);
+}
+
+static void converters_key_make(void)
+{
+  converters_key_rc = pthread_key_create(&converters_key, converters_free);
+}
+
+/* This thread's descriptor for direction to_cp866 (1 when from UTF-8),
+** reset to its initial state; (iconv_t)-1 when none can be had. */
+static iconv_t converter(bool to_cp866)
+{
+  static const char *const names[2][2] = {{"CP866", "UTF-8"}, {"UTF-8", "CP866"}};
+  int d = to_cp866 ? 0 : 1;
+  if (pthread_once(&converters_once, converters_key_make) != 0 || converters_key_rc != 0)
+    return (iconv_t)-1;
+  converters_t *c = pthread_getspecific(converters_key);
+  if (!c) {
+    if (!(c = malloc(sizeof *c))) return (iconv_t)-1;
+    c->cd[0] = c->cd[1] = (iconv_t)-1;
+    if (pthread_setspecific(converters_key, c) != 0) {
+      free(c);
+      return (iconv_t)-1;
+    }
+  }
+  if (c->cd[d] == (iconv_t)-1) c->cd[d] = iconv_open(names[d][0], names[d][1]);
+  if (c->cd[d] != (iconv_t)-1) iconv(c->cd[d], NULL, NULL, NULL, NULL);
+  return c->cd[d];
+}
+
+/*
+** Converts between UTF-8 and CP866 (to_cp866: from UTF-8). Text of ASCII
+** only is the same bytes in both (CP866's lower half is ASCII) and is
+** copied; the rest goes through this thread's iconv descriptor.
 ** On EILSEQ, *consumed says how many input bytes went through.
 */
-static int convert(const char *to, const char *from, const char *in, size_t in_length, char *out,
-                   size_t out_capacity, size_t *out_length, size_t *consumed)
+static int convert(bool to_cp866, const char *in, size_t in_length, char *out, size_t out_capacity,
+                   size_t *out_length, size_t *consumed)
 {
   int rc = 0;
-  iconv_t cd = iconv_open(to, from);
+  size_t ascii = 0;
+  while (ascii < in_length && (unsigned char)in[ascii] < 0x80u) ascii++;
+  if (ascii == in_length) {
+    size_t n = in_length < out_capacity ? in_length : out_capacity;
+    memcpy(out, in, n);
+    *out_length = n;
+    *consumed = n;
+    return n < in_length ? TLV_ERR_NO_SPACE : 0;
+  }
+  iconv_t cd = converter(to_cp866);
   if (cd == (iconv_t)-1) return TLV_ERR_CHARSET;
   char *in_cursor = (char *)in;
   size_t in_left = in_length;
@@ -523,7 +584,6 @@ static int convert(const char *to, const char *from, const char *in, size_t in_l
   *out_length = out_capacity - out_left;
 fail:
   *consumed = in_length - in_left;
-  iconv_close(cd);
   return rc;
 }
 
@@ -710,7 +770,7 @@ int tlv_put_string(tlv_writer_t *writer, uint16_t tag, const char *text, size_t 
   if ((rc = writer_check(writer, tag, info, characters)) != 0) return rc;
   uint8_t *value = writer->buffer + writer->length + TLV_HEADER_SIZE;
   if (characters > 0) {
-    rc = convert("CP866", "UTF-8", text, length, (char *)value, characters, &written, &consumed);
+    rc = convert(true, text, length, (char *)value, characters, &written, &consumed);
     if (rc != 0) {
       /* Bytes past writer->length may be scribbled on; the document
       ** itself is untouched. */
@@ -860,8 +920,8 @@ int tlv_get_string(const tlv_item_t *item, char *text, size_t capacity, size_t *
   if (rc != 0) return rc;
   if (capacity == 0) return TLV_ERR_NO_SPACE;
   if (item->length > 0) {
-    rc = convert("UTF-8", "CP866", (const char *)item->value, item->length, text, capacity - 1,
-                 &written, &consumed);
+    rc = convert(false, (const char *)item->value, item->length, text, capacity - 1, &written,
+                 &consumed);
     if (rc != 0) return rc;
   }
   text[written] = '\0';
