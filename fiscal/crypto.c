@@ -250,8 +250,9 @@ static hmac_cache_t *hmac_cache(void)
 /* Drops the calling thread's contexts (before the engine goes). */
 static void hmac_cache_drop(void)
 {
-  hmac_cache_t *c =
-      hmac_cache_key_rc == 0 && gost_engine ? pthread_getspecific(hmac_cache_key) : NULL;
+  /* The key exists once a thread made a MAC; before, nobody kept one. */
+  if (pthread_once(&hmac_cache_once, hmac_cache_key_make) != 0 || hmac_cache_key_rc != 0) return;
+  hmac_cache_t *c = pthread_getspecific(hmac_cache_key);
   if (!c) return;
   for (int i = 0; i < HMAC_KEPT; i++) HMAC_CTX_free(c->kept[i].context);
   explicit_bzero(c, sizeof *c);
