@@ -912,10 +912,14 @@ static int record_pending(till_t *t, const sale_basket_t *b, uint32_t document)
   return 0;
 }
 
-static int finish(till_t *t, const sale_basket_t *b, uint32_t document)
+/* Finishes a sold basket whose receipt is FN document number: the cache
+** replays the archive (through number when the close just made it: no
+** status asked), then the basket goes. */
+static int finish(till_t *t, const sale_basket_t *b, uint32_t document, bool just_made)
 {
   int rc;
-  if (till_replay(t, NULL) != 0) return SALE_ERR_STORAGE;
+  if ((just_made ? till_replay_through(t, document, NULL) : till_replay(t, NULL)) != 0)
+    return SALE_ERR_STORAGE;
   lane_store_publish(t); /* the store node hears of it (lane_store.h); quiet if down */
   if ((rc = record_pending(t, b, document)) != 0) return rc;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
@@ -1083,7 +1087,7 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
   }
   /* From here the sale has happened: whatever the till's own files do, the
   ** answer is success, or a cashier would take the money twice. */
-  bool pending = finish(t, b, res.number) != 0;
+  bool pending = finish(t, b, res.number, true) != 0;
   if (out) {
     memset(out, 0, sizeof *out);
     out->bookkeeping_pending = pending;
@@ -1153,7 +1157,7 @@ int sale_recover(till_t *t, char *err, size_t err_size)
   }
   if (sold) {
     /* The FN closed the receipt before the crash: it is sold. */
-    if (finish(t, b, sold) != 0) goto fail;
+    if (finish(t, b, sold, false) != 0) goto fail;
   } else {
     if (st.receipt_open && fn_receipt_cancel(t->fn) != 0) goto fail;
     if (b->open && (after > 0 || st.receipt_open) && mark_recheck(t) != 0) goto fail;
