@@ -101,8 +101,9 @@ static const char schema[] =
     " subject INTEGER, measure INTEGER, marked INTEGER, km BLOB, ki TEXT, km_type INTEGER,"
     " tag2106 INTEGER, planned INTEGER, mark TEXT, industry_value TEXT,"
     " without_code INTEGER, needs_recheck INTEGER, answered_by TEXT, extras BLOB);"
-    /* Scans whose FN check is under way: written before the FN hears of
-    ** the code, removed with the line's insert or the refusal. After a
+    /* Scans whose FN check is under way (a scan the FN can be asked
+    ** about: journaled()): written before the FN hears of the code,
+    ** removed with the line's insert or the refusal. After a
     ** crash the codes left here are declined in the FN, so the FN's table
     ** of checked codes never fills up with codes nobody holds. Without a
     ** rowid (new files): one B-tree, so each change writes one page. */
