@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/db.h"
 #include "fiscal/crypto.h"
 #include "fiscal/fn_emu.h"
 #include "pos/till/cache.h"
@@ -234,6 +235,7 @@ int main(int argc, char **argv)
   unsigned receipts = 1000;
   int sizes = 0;
   for (size_t i = 0; i < key.len; i++) key.material[i] = (uint8_t)(i * 3 + 1);
+  db_process_setup(); /* as the till's first open does; the shim below starts SQLite */
   if (crypto_init() != 0 || bench_io_install() != 0) return 1;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--dir") && i + 1 < argc)

@@ -2660,6 +2660,7 @@ static int create_fn_file(const char *path, const char *fn_number, const uint8_t
   uint8_t secret[FN_EMU_SECRET_SIZE];
   bool created = false;
   int rc;
+  db_process_setup();
   if (!path || !fn_number_ok(fn_number)) return FN_ERR_PARAMS;
   /* O_EXCL: an existing FN is never overwritten. The file is made here,
   ** 0600, before SQLite opens it, so the secret is never readable by
@@ -2785,7 +2786,12 @@ int fn_emu_open(const char *path, const fn_emu_options_t *options, fn_t **out)
   e->notification_capacity = options && options->notification_capacity
                                  ? options->notification_capacity
                                  : FN_EMU_DEFAULT_NOTIFICATION_CAPACITY;
-  if (sqlite3_open_v2(path, &e->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+  db_process_setup();
+  /* NOMUTEX: an fn_t is used by one thread at a time (kassa serve's
+  ** requests under the service's lock; its sender opens its own), so
+  ** SQLite need not lock at every call (the code cache does the same). */
+  if (sqlite3_open_v2(path, &e->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+      SQLITE_OK) {
     rc = FN_ERR_IO;
     goto fail;
   }

@@ -131,7 +131,11 @@ int sale_store_open(till_t *t, char *err, size_t err_size)
   char path[KASSA_PATH_MAX + 16];
   snprintf(path, sizeof path, "%s/till.db", t->config.data_dir);
   mode_t old = umask(077);
-  int rc = sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  db_process_setup();
+  /* NOMUTEX: a till is used by one thread at a time (kassa serve's
+  ** requests under the service's lock), as its code cache is. */
+  int rc = sqlite3_open_v2(path, &t->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   umask(old);
   if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(t->db, 5000);
   if (rc == SQLITE_OK) rc = sqlite3_exec(t->db, schema, NULL, NULL, NULL);
