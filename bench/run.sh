@@ -19,6 +19,9 @@ python3 "$(dirname "$0")"/http_check.py "$build" --codes 1000000 --requests 5000
 python3 "$(dirname "$0")"/outbox_flush.py "$build" --receipts 5000
 # Claims through one store node on its own PostgreSQL, 30 clients racing (claims/s, p50/p99).
 python3 "$(dirname "$0")"/store_claims.py "$build" --clients 30 --codes 5000
+# A scan through the store node with 30 `kassa serve` lanes busy at a store's
+# pace: 1, 5 and 10 scans/s per lane, 20 s each (p50/p99/p99.9, claims/s, load average).
+python3 "$(dirname "$0")"/store_scan.py "$build" --lanes 30 --paces 1,5,10 --seconds 20
 # 10 M cached codes through HTTP, the sync rate, serve's memory and start-up:
 # needs a kassa-operator store with 10 M codes (docs/BENCHMARKS.md, "Cache
 # sync", says how to make one; it takes a quarter of an hour, so it is not

@@ -36,6 +36,9 @@ typedef struct shtrih_fn {
   /* The code FF61h checked last: FF69h decides on it alone. */
   char last_km[DOC_MAX_KM + 1];
   char last_ru[320], last_en[320];
+  /* When the open shift began (its shift-open document's 1012), found once
+  ** for shift number opened_shift (0: not yet). */
+  uint32_t opened_shift, opened_at;
 } shtrih_fn_t;
 
 static const fn_backend_t shtrih_backend;
@@ -155,6 +158,25 @@ static fn_phase_t phase_of(uint8_t bits)
   return FN_PHASE_READY;
 }
 
+/* FF09h: the user's INN, the KKT's registration number and whether it
+** is autonomous, from the last registration; a register that does not
+** answer it leaves them as they were (not a failure of the status). */
+static void status_registration(shtrih_fn_t *s, fn_status_t *out)
+{
+  shtrih_answer_t a;
+  shtrih_registration_data_t g;
+  if (simple(s, SHTRIH_CMD_FN_REGISTRATION, &a) == 0 &&
+      shtrih_decode_registration_data(&a, &g) == 0) {
+    snprintf(out->user_inn, sizeof out->user_inn, "%s", g.r.inn);
+    snprintf(out->kkt_reg_number, sizeof out->kkt_reg_number, "%s", g.r.rnm);
+    out->autonomous = (g.r.work_mode & SHTRIH_WORK_MODE_AUTONOMOUS) != 0;
+  }
+  clear_error(s);
+}
+
+static int shift_opened_at(shtrih_fn_t *s, uint32_t last, const shtrih_shift_params_t *p,
+                           uint32_t *at);
+
 static int sh_status(void *self, fn_status_t *out)
 {
   shtrih_fn_t *s = self;
@@ -169,8 +191,11 @@ static int sh_status(void *self, fn_status_t *out)
   if (rc == 0 && (rc = simple(s, SHTRIH_CMD_FN_SHIFT_PARAMS, &a)) == 0 &&
       shtrih_decode_shift_params(&a, &p) != 0)
     rc = malformed(s);
+  uint32_t opened_at = 0;
+  if (rc == 0 && f.shift_open) rc = shift_opened_at(s, f.last_document, &p, &opened_at);
   if (rc) return rc;
   memset(out, 0, sizeof *out);
+  out->shift_opened_at = opened_at;
   out->phase = phase_of(f.phase_bits);
   memcpy(out->fn_number, f.fn_number, sizeof out->fn_number);
   out->last_document = f.last_document;
@@ -188,6 +213,7 @@ static int sh_status(void *self, fn_status_t *out)
     out->marking = (km.flags & 0x01) != 0;
   }
   clear_error(s); /* a register without FF70h (no marking) is not a failure */
+  if (out->phase != FN_PHASE_READY) status_registration(s, out);
   out->first_unsent_number = x.unsent ? x.first_unsent_number : 0;
   out->first_unsent_time = x.first_unsent_time;
   return 0;
@@ -205,6 +231,41 @@ static int document_time(shtrih_fn_t *s, uint32_t number, uint32_t *time)
   if (rc) return rc;
   if (doc_summarize(doc.data, doc.len, &sum) != 0) return malformed(s);
   *time = sum.time;
+  return 0;
+}
+
+/*
+** When the open shift p began: its shift-open document's 1012. The
+** register has no command for it (FF40h gives the shift's number and
+** receipt count only, FF01h the FN's clock), so the archive is walked
+** back from the last document by FF0Ah's type alone, starting below the
+** shift's receipts (FF40h counts them; X reports may lie between), until
+** the shift-open document (2) of this shift; its 1012 read once and kept
+** for the shift. 0, or the FN_ERR_ of the read.
+*/
+static int shift_opened_at(shtrih_fn_t *s, uint32_t last, const shtrih_shift_params_t *p,
+                           uint32_t *at)
+{
+  if (s->opened_shift != 0 && s->opened_shift == p->shift_number) {
+    *at = s->opened_at;
+    return 0;
+  }
+  for (uint32_t n = last > p->receipt_number ? last - p->receipt_number : last; n >= 1; n--) {
+    shtrih_msg_t m;
+    shtrih_answer_t a;
+    shtrih_found_document_t found;
+    shtrih_request(&m, SHTRIH_CMD_FN_FIND_DOCUMENT, s->password);
+    shtrih_msg_le(&m, n, 4);
+    int rc = call(s, &m, &a, 0);
+    if (rc == 0 && shtrih_decode_found_document(&a, &found) != 0) rc = malformed(s);
+    if (rc) return rc;
+    if (found.type != 2) continue;
+    if ((rc = document_time(s, n, at)) != 0) return rc;
+    s->opened_shift = p->shift_number;
+    s->opened_at = *at;
+    return 0;
+  }
+  *at = 0; /* no shift-open document: nothing to age the shift by */
   return 0;
 }
 
@@ -231,6 +292,21 @@ static int send_cashier(shtrih_fn_t *s, const char *cashier)
 
 typedef int (*fd_decoder_t)(shtrih_answer_t *a, shtrih_fd_answer_t *out);
 
+/* A document's FD, FP and shift as the register answered them, and its
+** time to the second, read back from the archive, into out (NULL: none). */
+static int fd_result(shtrih_fn_t *s, const shtrih_fd_answer_t *d, fn_doc_result_t *out)
+{
+  uint32_t time = 0;
+  int rc = out ? document_time(s, d->number, &time) : 0;
+  if (rc || !out) return rc;
+  memset(out, 0, sizeof *out);
+  out->number = d->number;
+  out->fiscal_sign = d->fiscal_sign;
+  out->shift_number = d->shift_number;
+  out->time = time;
+  return 0;
+}
+
 /* A two-step FN document: "begin", the cashier's 1021 by FF0Ch (NULL
 ** or "" none), then "make", whose answer `decode` reads (shift, FD, FP
 ** as the command has them). */
@@ -243,17 +319,7 @@ static int two_step(shtrih_fn_t *s, uint16_t begin, const char *cashier, uint16_
   if (rc == 0) rc = send_cashier(s, cashier);
   if (rc == 0) rc = simple(s, make, &a);
   if (rc == 0 && decode(&a, &d) != 0) rc = malformed(s);
-  if (rc) return rc;
-  uint32_t time = 0;
-  if (out && (rc = document_time(s, d.number, &time)) != 0) return rc;
-  if (out) {
-    memset(out, 0, sizeof *out);
-    out->number = d.number;
-    out->fiscal_sign = d.fiscal_sign;
-    out->shift_number = d.shift_number;
-    out->time = time;
-  }
-  return 0;
+  return rc ? rc : fd_result(s, &d, out);
 }
 
 static int sh_shift_open(void *self, const char *cashier, fn_doc_result_t *out)
@@ -347,7 +413,7 @@ static int sh_notification_next(void *self, fn_notification_t *out)
 static unsigned sh_capabilities(void *self)
 {
   (void)self;
-  return FN_CAP_DEVICE_DELIVERS;
+  return FN_CAP_DEVICE_DELIVERS | FN_CAP_DEVICE_KEYS;
 }
 
 /*
@@ -403,13 +469,109 @@ static int sh_fn_close(void *self, fn_doc_result_t *out)
                   shtrih_decode_fd_sign, out);
 }
 
-/* ---- Not done yet: FN_ERR_UNKNOWN_COMMAND, never a made-up success. ---- */
+/* ---- Registration (FF05h, the tables, FF06h / FF34h) ---------------- */
 
+/* 1Eh: one field of a table, value[0..len). */
+static int write_cell(shtrih_fn_t *s, uint8_t table, uint8_t field, const void *value, size_t len)
+{
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  shtrih_encode_write_table(&m, s->password, table, 1, field, value, len);
+  if (m.overflow) return FN_ERR_VALUE;
+  return call(s, &m, &a, 0);
+}
+
+static int write_number(shtrih_fn_t *s, uint8_t table, uint8_t field, uint32_t value, size_t width)
+{
+  uint8_t b[4];
+  for (size_t i = 0; i < width; i++) b[i] = (uint8_t)(value >> (8 * i));
+  return write_cell(s, table, field, b, width);
+}
+
+/* A text into table 18: its first SHTRIH_TEXT_FIELD bytes (CP1251) in
+** `field`, the rest in `more` (0: none: a longer text is FN_ERR_VALUE).
+** An empty part is written as a NUL, so nothing of an earlier text stays. */
+static int write_text(shtrih_fn_t *s, uint8_t field, uint8_t more, size_t width, const char *text)
+{
+  uint8_t cp[sizeof(((doc_header_t *)0)->user_name)]; /* CP1251 is never longer than UTF-8 */
+  size_t n = 0;
+  if (strlen(text) >= sizeof cp || shtrih_utf8_to_cp1251(text, cp, sizeof cp, &n) != 0 ||
+      n > (more ? 2 : 1) * width)
+    return FN_ERR_VALUE;
+  size_t first = n < width ? n : width;
+  int rc =
+      write_cell(s, SHTRIH_TABLE_FN, field, first ? cp : (const uint8_t *)"", first ? first : 1);
+  if (rc == 0 && more)
+    rc = write_cell(s, SHTRIH_TABLE_FN, more, n > width ? cp + width : (const uint8_t *)"",
+                    n > width ? n - width : 1);
+  return rc;
+}
+
+/* The FFD 1.05 reason byte (1101) FF34h carries beside 1205 in field 22:
+** 1 the FN replaced, 2 the OFD changed, 3 the user's data, 4 the KKT's
+** settings (fr_drv_ng issue 177 sends 4 with 1205 in the table). */
+static uint8_t reason_byte(uint32_t mask)
+{
+  if (mask & FN_REREG_FN_REPLACED) return 1;
+  if (mask & 0x02u) return 2;
+  if (mask & 0x0Cu) return 3;
+  return 4;
+}
+
+/*
+** Registration (1) or re-registration (11) the way the vendor's drivers
+** make it: the register's table 17 gets the FFD version (4, 1.2), table
+** 18 the header's texts, the OFD's INN, the marking flag and, for an 11,
+** 1205; FF05h begins the report (0; 1 with the FN replaced; 2), FF06h or
+** FF34h makes it with INN, registration number, 1062 and the work mode.
+** The KKT's serial number 1013 is the register's own (table 18 field 1,
+** read-only): r->reg.kkt_serial is not sent.
+*/
 static int sh_register(void *self, const fn_registration_t *r, bool re, fn_doc_result_t *out)
 {
-  (void)self, (void)r, (void)re, (void)out;
-  return FN_ERR_UNKNOWN_COMMAND;
+  shtrih_fn_t *s = self;
+  shtrih_registration_t g = {0};
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  shtrih_fd_answer_t d;
+  if (r->reg.ffd_version != 0 && r->reg.ffd_version != 4) return FN_ERR_VALUE;
+  if (strlen(r->header.user_inn) >= sizeof g.inn ||
+      strlen(r->header.kkt_reg_number) >= sizeof g.rnm)
+    return FN_ERR_VALUE;
+  snprintf(g.inn, sizeof g.inn, "%s", r->header.user_inn);
+  snprintf(g.rnm, sizeof g.rnm, "%s", r->header.kkt_reg_number);
+  g.tax_systems = r->reg.tax_systems;
+  g.work_mode = r->header.autonomous ? SHTRIH_WORK_MODE_AUTONOMOUS : 0;
+  g.reason = reason_byte(r->reg.reason_mask);
+  const size_t w = SHTRIH_TEXT_FIELD;
+  int rc = write_number(s, SHTRIH_TABLE_SETUP, SHTRIH_FIELD_FFD, 4, 1);
+  if (rc == 0)
+    rc = write_text(s, SHTRIH_FIELD_USER, SHTRIH_FIELD_USER_MORE, w, r->header.user_name);
+  if (rc == 0)
+    rc = write_text(s, SHTRIH_FIELD_ADDRESS, SHTRIH_FIELD_ADDRESS_MORE, w, r->header.address);
+  if (rc == 0) rc = write_text(s, SHTRIH_FIELD_PLACE, 0, w, r->header.place);
+  if (rc == 0) rc = write_text(s, SHTRIH_FIELD_CASHIER, 0, 64, r->header.cashier);
+  if (rc == 0)
+    rc = write_text(s, SHTRIH_FIELD_OFD_NAME, SHTRIH_FIELD_OFD_NAME_MORE, w, r->reg.ofd_name);
+  if (rc == 0) rc = write_text(s, SHTRIH_FIELD_OFD_INN, 0, 12, r->reg.ofd_inn);
+  if (rc == 0)
+    rc = write_number(s, SHTRIH_TABLE_FN, SHTRIH_FIELD_EXT_MODES,
+                      r->reg.marking ? SHTRIH_EXT_MODE_MARKING : 0, 1);
+  if (rc == 0 && re)
+    rc = write_number(s, SHTRIH_TABLE_FN, SHTRIH_FIELD_REASONS, r->reg.reason_mask, 4);
+  if (rc) return rc;
+  uint8_t type = !re                                           ? SHTRIH_REG_REPORT
+                 : (r->reg.reason_mask & FN_REREG_FN_REPLACED) ? SHTRIH_REG_FN_REPLACED
+                                                               : SHTRIH_REG_CHANGE;
+  shtrih_request(&m, SHTRIH_CMD_FN_BEGIN_REGISTRATION, s->password);
+  shtrih_msg_le(&m, type, 1);
+  if ((rc = call(s, &m, &a, 0)) != 0) return rc;
+  shtrih_encode_registration(&m, s->password, &g, re);
+  rc = call(s, &m, &a, 0);
+  if (rc == 0 && shtrih_decode_fd_sign(&a, &d) != 0) rc = malformed(s);
+  return rc ? rc : fd_result(s, &d, out);
 }
+
 /* The register opens a receipt with its first line (FF46h): begin only
 ** notes what the lines and the close will say. */
 static int sh_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, const char *cashier)
@@ -432,8 +594,10 @@ static int sh_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, c
 ** The requisites of a line FF46h has no field for, as the TLVs FF4Dh binds
 ** to the operation just sent, into buf: 2108 (the measure), the agent's
 ** 1222/1223/1224/1226 (doc_item_extras_put, the codec the documents use),
-** and 1260 {1262, 1263, 1264, 1265} (the industry requisite the OISM's
-** answer gives a marked line). Texts go as they are (ASCII in practice).
+** 1260 {1262, 1263, 1264, 1265} (the industry requisite the OISM's
+** answer gives a marked line) and 1163 {1300..1325} (the product code
+** kassa read from the line's marking code; [open] whether a register forms
+** it itself from FF67h's code). Texts go as they are (ASCII in practice).
 ** 0, or FN_ERR_VALUE when they do not fit.
 */
 static int line_tlvs(const doc_item_t *item, uint8_t *buf, size_t cap, size_t *len)
@@ -451,6 +615,12 @@ static int line_tlvs(const doc_item_t *item, uint8_t *buf, size_t cap, size_t *l
     if (rc == 0) rc = tlv_put_string(&w, 1263, in->date, strlen(in->date));
     if (rc == 0) rc = tlv_put_string(&w, 1264, in->number, strlen(in->number));
     if (rc == 0) rc = tlv_put_string(&w, 1265, in->value, strlen(in->value));
+    if (rc == 0) rc = tlv_end_stlv(&w);
+  }
+  if (rc == 0 && item->product_tag) { /* 1163, the product code kassa read from the code */
+    rc = tlv_begin_stlv(&w, 1163);
+    if (rc == 0)
+      rc = tlv_put_string(&w, item->product_tag, item->product_value, strlen(item->product_value));
     if (rc == 0) rc = tlv_end_stlv(&w);
   }
   if (rc != 0) return FN_ERR_VALUE;

@@ -33,8 +33,12 @@
 **   totals       fn_totals from the FN's archive (receipts since the
 **                shift opened; since registration, all of them)
 **   FN close     FF3D+FF3E
+**   registration 1Eh into tables 17/18 (FFD version, the header's texts,
+**                the OFD, marking, 1205), FF05 begin, FF06 registration
+**                or FF34 re-registration (INN, RNM, 1062, work mode)
 ** The register delivers to the OFD itself (FN_CAP_DEVICE_DELIVERS): its
-** documents are not kassa's to send, its notifications neither.
+** documents are not kassa's to send, its notifications neither; it loads
+** its FN's verification keys itself (FN_CAP_DEVICE_KEYS).
 */
 #ifndef KASSA_DEVICE_FN_SHTRIH_H
 #define KASSA_DEVICE_FN_SHTRIH_H

@@ -27,6 +27,8 @@
 ** in the vendor's table and a name that says what it is. */
 #define EMU_MODEL 250
 #define EMU_NAME  "KASSA-KKT-EMU"
+/* Its serial number (table 18 field 1, 1013 in its registrations). */
+#define EMU_SERIAL "0250000000000001"
 
 struct kkt_emu {
   fn_t *fn;
@@ -65,6 +67,12 @@ struct kkt_emu {
   char bound_km[DOC_MAX_KM + 1];
   size_t bound_km_len;
   int64_t last_idle_ms; /* when options.idle last ran (monotonic), 0 never */
+  /* Registration: the writable table cells (emu_cells) as written, CP1251
+  ** or little-endian, and the report type FF05h began (begun). */
+  uint8_t cell[16][SHTRIH_TEXT_FIELD];
+  uint8_t cell_len[16];
+  uint8_t reg_type;
+  uint32_t reg_document; /* the last 1 or 11 (FF09h), 0 not looked up yet */
 };
 
 typedef struct emu_answer {
@@ -329,6 +337,8 @@ static int load_document(kkt_emu_t *e, uint32_t number)
   return fn_document_get(e->fn, number, e->reading);
 }
 
+static int put_found_registration(const fn_document_t *doc, emu_answer_t *a);
+
 static uint8_t h_find_document(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
   uint32_t number = le32(r->p);
@@ -348,6 +358,8 @@ static uint8_t h_find_document(kkt_emu_t *e, const request_t *r, emu_answer_t *a
     put_le(a, s.total, 5);
   } else if (s.type == 2 || s.type == 5) { /* a shift: its number */
     put_le(a, s.shift_number, 2);
+  } else if ((s.type == 1 || s.type == 11) && put_found_registration(e->reading, a) != 0) {
+    return fn_code(FN_ERR_FAILURE);
   }
   return 0;
 }
@@ -379,11 +391,16 @@ static uint8_t h_read_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
   return 0;
 }
 
-/* The planned status FF61 was given for km (1, a piece sold, if none). */
+/* The planned status FF61 was given for km by its latest check (1, a
+** piece sold, if none): a code sold and then brought back is checked
+** twice, and the return's status is the one that counts. */
 static uint8_t planned_of(const kkt_emu_t *e, const char *km)
 {
-  for (size_t i = 0; i < sizeof e->planned / sizeof e->planned[0]; i++)
+  const size_t n = sizeof e->planned / sizeof e->planned[0];
+  for (size_t k = 1; k <= n && k <= e->planned_next; k++) {
+    size_t i = (e->planned_next - k) % n;
     if (strcmp(e->planned[i].km, km) == 0) return e->planned[i].planned;
+  }
   return 1;
 }
 
@@ -556,8 +573,22 @@ static int read_industry(const tlv_item_t *x, doc_industry_t *in)
   return rc == 0 && in->authority[0] && in->date[0] && in->number[0] && in->value[0] ? 0 : -1;
 }
 
+/* 1163, the product code: one sub-tag (1300..1325) and its text. */
+static int read_product_code(const tlv_item_t *x, doc_item_t *line)
+{
+  tlv_reader_t sub;
+  tlv_item_t y;
+  if (tlv_reader_enter(x, &sub) != 0 || tlv_reader_next(&sub, &y) != 0 || y.tag < 1300 ||
+      y.tag > 1325 || !tlv_reader_done(&sub) ||
+      get_text(&y, line->product_value, sizeof line->product_value) != 0)
+    return -1;
+  line->product_tag = y.tag;
+  return 0;
+}
+
 /* FF4D: requisites of the last line: 2108 (the measure), 1260 (industry),
-** the agent's 1222/1223/1224/1226; anything else is FN_ERR_VALUE. */
+** 1163 (the product code), the agent's 1222/1223/1224/1226, 1291 (the
+** part sold); anything else is FN_ERR_VALUE. */
 static uint8_t h_operation_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
 {
   (void)a;
@@ -579,6 +610,9 @@ static uint8_t h_operation_tlv(kkt_emu_t *e, const request_t *r, emu_answer_t *a
     case 1260:
       if (read_industry(&item, &line->industry) != 0) return fn_code(FN_ERR_VALUE);
       line->has_industry = true;
+      break;
+    case 1163:
+      if (read_product_code(&item, line) != 0) return fn_code(FN_ERR_VALUE);
       break;
     case 1222:
     case 1223:
@@ -696,6 +730,308 @@ static uint8_t h_close_receipt(kkt_emu_t *e, const request_t *r, emu_answer_t *a
   return 0;
 }
 
+/* ---- Registration: tables 17/18, FF05h, FF06h, FF34h -------------------- */
+
+/*
+** The table cells kassa-kkt-emu keeps (docs/HARDWARE.md, shtrih_cmd.h):
+** table 18 row 1's texts and flags and table 17's FFD version. Fields 1-4
+** (serial, INN, registration number, FN number) are read-only and read
+** from the FN. A cell not here is refused with 33h. The cells survive a
+** restart in options.tables_path (kassa-kkt-emu: the FN file's name and
+** ".tables"), as a register keeps its tables.
+*/
+typedef struct emu_cell {
+  uint8_t table, field, width;
+  bool text, writable;
+} emu_cell_t;
+
+static const emu_cell_t emu_cells[] = {
+    {SHTRIH_TABLE_FN, SHTRIH_FIELD_SERIAL, 21, true, false},
+    {SHTRIH_TABLE_FN, 2, 17, true, false},
+    {SHTRIH_TABLE_FN, 3, 21, true, false},
+    {SHTRIH_TABLE_FN, 4, 17, true, false},
+    {SHTRIH_TABLE_FN, SHTRIH_FIELD_USER, SHTRIH_TEXT_FIELD, true, true},
+    {SHTRIH_TABLE_FN, SHTRIH_FIELD_CASHIER, 64, true, true},
+    {SHTRIH_TABLE_FN, SHTRIH_FIELD_ADDRESS, SHTRIH_TEXT_FIELD, true, true},
+    {SHTRIH_TABLE_FN, SHTRIH_FIELD_OFD_NAME, SHTRIH_TEXT_FIELD, true, true},
+    {SHTRIH_TABLE_FN, SHTRIH_FIELD_OFD_INN, 17, true, true},
+    {SHTRIH_TABLE_FN, SHTRIH_FIELD_PLACE, SHTRIH_TEXT_FIELD, true, true},
+    {SHTRIH_TABLE_FN, SHTRIH_FIELD_USER_MORE, SHTRIH_TEXT_FIELD, true, true},
+    {SHTRIH_TABLE_FN, SHTRIH_FIELD_ADDRESS_MORE, SHTRIH_TEXT_FIELD, true, true},
+    {SHTRIH_TABLE_FN, SHTRIH_FIELD_OFD_NAME_MORE, SHTRIH_TEXT_FIELD, true, true},
+    {SHTRIH_TABLE_FN, SHTRIH_FIELD_EXT_MODES, 1, false, true},
+    {SHTRIH_TABLE_FN, SHTRIH_FIELD_REASONS, 4, false, true},
+    {SHTRIH_TABLE_SETUP, SHTRIH_FIELD_FFD, 1, false, true},
+};
+
+/* The index of table.field in emu_cells, -1 when the register has none. */
+static int cell_index(uint8_t table, uint8_t field)
+{
+  for (size_t i = 0; i < sizeof emu_cells / sizeof emu_cells[0]; i++)
+    if (emu_cells[i].table == table && emu_cells[i].field == field) return (int)i;
+  return -1;
+}
+
+/* A number cell's value (0 never written). */
+static uint32_t cell_number(const kkt_emu_t *e, uint8_t table, uint8_t field)
+{
+  int k = cell_index(table, field);
+  uint32_t v = 0;
+  for (size_t i = 0; k >= 0 && i < e->cell_len[k]; i++) v |= (uint32_t)e->cell[k][i] << (8 * i);
+  return v;
+}
+
+/* A text kept in field and (0: none) more, as UTF-8, trailing spaces off. */
+static void cell_text(const kkt_emu_t *e, uint8_t field, uint8_t more, char *out, size_t size)
+{
+  uint8_t raw[2 * SHTRIH_TEXT_FIELD];
+  size_t n = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    int k = cell_index(SHTRIH_TABLE_FN, pass ? more : field);
+    if ((pass && !more) || k < 0) continue;
+    memcpy(raw + n, e->cell[k], e->cell_len[k]);
+    n += e->cell_len[k];
+  }
+  shtrih_cp1251_to_utf8(raw, n, out, size);
+  for (size_t k = strlen(out); k > 0 && out[k - 1] == ' ';) out[--k] = '\0';
+}
+
+/* The tables file: each cell's length byte, then its SHTRIH_TEXT_FIELD bytes. */
+#define TABLES_FILE_SIZE (sizeof(((kkt_emu_t *)0)->cell_len) + sizeof(((kkt_emu_t *)0)->cell))
+
+/* Reads the cells from options.tables_path; a file that is missing or not
+** of the layout's size leaves them empty. */
+static void tables_load(kkt_emu_t *e)
+{
+  uint8_t buf[TABLES_FILE_SIZE];
+  FILE *f = e->o.tables_path ? fopen(e->o.tables_path, "rb") : NULL;
+  size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+  bool whole = f && n == sizeof buf && fgetc(f) == EOF;
+  if (f) fclose(f);
+  if (!whole) return;
+  memcpy(e->cell_len, buf, sizeof e->cell_len);
+  memcpy(e->cell, buf + sizeof e->cell_len, sizeof e->cell);
+  for (size_t k = 0; k < sizeof e->cell_len; k++)
+    if (e->cell_len[k] > SHTRIH_TEXT_FIELD) e->cell_len[k] = 0;
+}
+
+/* Writes the cells to options.tables_path whole: a temporary file, synced,
+** renamed over it. 0, or -1 (the old file stays). */
+static int tables_save(const kkt_emu_t *e)
+{
+  char tmp[4096];
+  if (!e->o.tables_path) return 0;
+  if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", e->o.tables_path) >= sizeof tmp) return -1;
+  FILE *f = fopen(tmp, "wb");
+  int rc = f && fwrite(e->cell_len, sizeof e->cell_len, 1, f) == 1 &&
+                   fwrite(e->cell, sizeof e->cell, 1, f) == 1 && fflush(f) == 0 &&
+                   fsync(fileno(f)) == 0
+               ? 0
+               : -1;
+  if (f && fclose(f) != 0) rc = -1;
+  if (rc == 0 && rename(tmp, e->o.tables_path) != 0) rc = -1;
+  if (rc) unlink(tmp);
+  return rc;
+}
+
+/* 1Eh: a writable cell takes a text up to its width (a NUL ends it) or a
+** number of exactly its width; anything else is 33h, nothing kept. A
+** table that cannot be kept is the register's failure (03h), the old
+** value stays. */
+static uint8_t h_write_table(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  (void)a;
+  shtrih_table_cell_t c;
+  if (shtrih_decode_table_cell(r->p, r->len, &c) != 0) return SHTRIH_E_BAD_PARAMS;
+  int k = cell_index(c.table, c.field);
+  if (k < 0 || c.row != 1 || !emu_cells[k].writable) return SHTRIH_E_BAD_PARAMS;
+  const uint8_t *nul = emu_cells[k].text ? memchr(c.value, 0, c.len) : NULL;
+  size_t n = nul ? (size_t)(nul - c.value) : c.len;
+  if (emu_cells[k].text ? n > emu_cells[k].width : n != emu_cells[k].width)
+    return SHTRIH_E_BAD_PARAMS;
+  uint8_t old[SHTRIH_TEXT_FIELD], old_len = e->cell_len[k];
+  memcpy(old, e->cell[k], sizeof old);
+  memcpy(e->cell[k], c.value, n);
+  e->cell_len[k] = (uint8_t)n;
+  if (tables_save(e) == 0) return 0;
+  memcpy(e->cell[k], old, sizeof old);
+  e->cell_len[k] = old_len;
+  return fn_code(FN_ERR_IO);
+}
+
+/* 1Fh: a cell's value (fields 1-4 from the FN and the register). */
+static uint8_t h_read_table(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  shtrih_table_cell_t c;
+  fn_status_t st;
+  if (shtrih_decode_table_cell(r->p, r->len, &c) != 0 || c.len) return SHTRIH_E_BAD_PARAMS;
+  int k = cell_index(c.table, c.field);
+  if (k < 0 || c.row != 1) return SHTRIH_E_BAD_PARAMS;
+  if (emu_cells[k].writable) {
+    if (emu_cells[k].text)
+      put(a, e->cell[k], e->cell_len[k]);
+    else
+      put_le(a, cell_number(e, c.table, c.field), emu_cells[k].width);
+    return 0;
+  }
+  int rc = fn_status(e->fn, &st);
+  if (rc) return fn_code(rc);
+  const char *v = c.field == SHTRIH_FIELD_SERIAL ? EMU_SERIAL
+                  : c.field == 2                 ? st.user_inn
+                  : c.field == 3                 ? st.kkt_reg_number
+                                                 : st.fn_number;
+  put(a, v, strlen(v));
+  return 0;
+}
+
+/* FF05h: begins a registration report of the type asked (0, 1, 2: else
+** the FN's 01h, as a register answered fr_drv_ng issue 175's type 4), in
+** the phase it needs, between shifts, with table 17 set to FFD 1.2 (else
+** 33h, as a register answered issue 292's wrong FFD code). */
+static uint8_t h_begin_registration(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  (void)a;
+  fn_status_t st;
+  uint8_t type = r->p[0];
+  if (type > SHTRIH_REG_CHANGE) return SHTRIH_E_FN_UNKNOWN_COMMAND;
+  if (cell_number(e, SHTRIH_TABLE_SETUP, SHTRIH_FIELD_FFD) != 4) return SHTRIH_E_BAD_PARAMS;
+  int rc = fn_status(e->fn, &st);
+  if (rc) return fn_code(rc);
+  fn_phase_t want = type == SHTRIH_REG_CHANGE ? FN_PHASE_FISCAL : FN_PHASE_READY;
+  if (st.phase != want || st.shift_open || st.receipt_open || e->receipt_operation)
+    return fn_code(FN_ERR_STATE);
+  e->begun = SHTRIH_CMD_FN_BEGIN_REGISTRATION;
+  e->reg_type = type;
+  e->cashier[0] = '\0';
+  return 0;
+}
+
+/*
+** FF06h / FF34h: the report begun, made by the FN from the request's INN,
+** registration number, 1062 and work mode and the tables' texts. A tax
+** mask of 0 or past 63 is 33h (javapos_shtrih issue 37: "51, Некорректные
+** параметры в команде" for 0); a work mode this register's documents
+** cannot carry (anything but autonomous) and a reason byte outside 1..4
+** (fr_drv_ng issue 160: 40h answered 36h) are 36h. The FN's refusals
+** (no OFD INN for an online KKT: 09h) keep their bytes.
+*/
+static uint8_t h_registration(kkt_emu_t *e, const request_t *r, emu_answer_t *a, bool re)
+{
+  shtrih_registration_t g;
+  fn_doc_result_t d;
+  if (shtrih_decode_registration(r->p, r->len, re, &g) != 0) return SHTRIH_E_FN_UNKNOWN_COMMAND;
+  if (e->begun != SHTRIH_CMD_FN_BEGIN_REGISTRATION || (e->reg_type == SHTRIH_REG_REPORT) == re)
+    return fn_code(FN_ERR_STATE);
+  if (g.tax_systems == 0 || g.tax_systems > 63) return SHTRIH_E_BAD_PARAMS;
+  if ((g.work_mode & ~SHTRIH_WORK_MODE_AUTONOMOUS) || (re && (g.reason < 1 || g.reason > 4)))
+    return SHTRIH_E_MODEL_PARAMS;
+  fn_registration_t *reg = calloc(1, sizeof *reg);
+  if (!reg) return fn_code(FN_ERR_NO_MEMORY);
+  doc_header_t *h = &reg->header;
+  snprintf(h->kkt_reg_number, sizeof h->kkt_reg_number, "%s", g.rnm);
+  snprintf(h->user_inn, sizeof h->user_inn, "%s", g.inn);
+  cell_text(e, SHTRIH_FIELD_USER, SHTRIH_FIELD_USER_MORE, h->user_name, sizeof h->user_name);
+  cell_text(e, SHTRIH_FIELD_ADDRESS, SHTRIH_FIELD_ADDRESS_MORE, h->address, sizeof h->address);
+  cell_text(e, SHTRIH_FIELD_PLACE, 0, h->place, sizeof h->place);
+  cell_text(e, SHTRIH_FIELD_CASHIER, 0, h->cashier, sizeof h->cashier);
+  h->autonomous = (g.work_mode & SHTRIH_WORK_MODE_AUTONOMOUS) != 0;
+  reg->reg.tax_systems = g.tax_systems;
+  cell_text(e, SHTRIH_FIELD_OFD_INN, 0, reg->reg.ofd_inn, sizeof reg->reg.ofd_inn);
+  cell_text(e, SHTRIH_FIELD_OFD_NAME, SHTRIH_FIELD_OFD_NAME_MORE, reg->reg.ofd_name,
+            sizeof reg->reg.ofd_name);
+  snprintf(reg->reg.kkt_serial, sizeof reg->reg.kkt_serial, "%s", EMU_SERIAL);
+  reg->reg.marking =
+      (cell_number(e, SHTRIH_TABLE_FN, SHTRIH_FIELD_EXT_MODES) & SHTRIH_EXT_MODE_MARKING) != 0;
+  reg->reg.ffd_version = 4;
+  reg->reg.reason_mask = re ? cell_number(e, SHTRIH_TABLE_FN, SHTRIH_FIELD_REASONS) : 0;
+  e->begun = 0;
+  int rc = fn_register(e->fn, reg, re, &d);
+  free(reg);
+  if (rc) return fn_code(rc);
+  e->reg_document = d.number;
+  put_le(a, d.number, 4);
+  put_le(a, d.fiscal_sign, 4);
+  return 0;
+}
+static uint8_t h_register(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  return h_registration(e, r, a, false);
+}
+static uint8_t h_reregister(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  return h_registration(e, r, a, true);
+}
+
+/*
+** FF09h: the last registration's data, in the long layout an FFD 1.2
+** register answers (shtrih_cmd.h): the FN's last 1 or 11, found once by
+** reading the archive back from its end. 08h before any (a fresh FN).
+*/
+static uint8_t h_registration_data(kkt_emu_t *e, const request_t *r, emu_answer_t *a)
+{
+  (void)r;
+  fn_status_t st = {0};
+  doc_summary_t sum = {0};
+  fn_document_t *doc = malloc(sizeof *doc);
+  doc_header_t *h = malloc(sizeof *h);
+  doc_registration_t *reg = malloc(sizeof *reg);
+  int rc = doc && h && reg ? fn_status(e->fn, &st) : FN_ERR_NO_MEMORY;
+  for (uint32_t n = st.last_document; rc == 0 && !e->reg_document && n >= 1; n--) {
+    if ((rc = fn_document_get(e->fn, n, doc)) == 0 &&
+        (doc->type == DOC_REGISTRATION || doc->type == DOC_REREGISTRATION))
+      e->reg_document = n;
+  }
+  if (rc == 0 && !e->reg_document) rc = FN_ERR_NO_DATA;
+  if (rc == 0) rc = fn_document_get(e->fn, e->reg_document, doc);
+  if (rc == 0 && (doc_summarize(doc->data, doc->len, &sum) != 0 ||
+                  doc_parse_registration(doc->data, doc->len, h, reg) != 0))
+    rc = FN_ERR_FAILURE;
+  if (rc == 0) {
+    uint8_t t[5];
+    char field[21];
+    shtrih_fn_time_put(sum.time, t);
+    put(a, t, 5);
+    snprintf(field, sizeof field, "%-12s", h->user_inn);
+    put(a, field, 12);
+    snprintf(field, sizeof field, "%-20s", h->kkt_reg_number);
+    put(a, field, 20);
+    put_le(a, reg->tax_systems, 1);
+    put_le(a, h->autonomous ? SHTRIH_WORK_MODE_AUTONOMOUS : 0, 1);
+    put_le(a, reg->marking ? SHTRIH_EXT_MODE_MARKING : 0, 1);
+    snprintf(field, sizeof field, "%-12s", reg->ofd_inn);
+    put(a, field, 12);
+    put_le(a, reg->reason_mask, 4);
+    put_le(a, sum.number, 4);
+    put_le(a, sum.has_sign ? doc_fiscal_sign_printed(sum.sign) : 0, 4);
+  }
+  free(doc);
+  free(h);
+  free(reg);
+  return rc ? fn_code(rc) : 0;
+}
+
+/* FF0Ah's data for a registration (1) or re-registration (11): INN,
+** registration number (space-padded, as the vendor's recorded answer),
+** 1062, the work mode. */
+static int put_found_registration(const fn_document_t *doc, emu_answer_t *a)
+{
+  doc_header_t *h = malloc(sizeof *h);
+  doc_registration_t *reg = malloc(sizeof *reg);
+  int rc = h && reg && doc_parse_registration(doc->data, doc->len, h, reg) == 0 ? 0 : -1;
+  if (rc == 0) {
+    char field[21];
+    snprintf(field, sizeof field, "%-12s", h->user_inn);
+    put(a, field, 12);
+    snprintf(field, sizeof field, "%-20s", h->kkt_reg_number);
+    put(a, field, 20);
+    put_le(a, reg->tax_systems, 1);
+    put_le(a, h->autonomous ? SHTRIH_WORK_MODE_AUTONOMOUS : 0, 1);
+  }
+  free(h);
+  free(reg);
+  return rc;
+}
+
 typedef struct command {
   uint16_t code;
   bool password;     /* the request starts with the password */
@@ -705,6 +1041,12 @@ typedef struct command {
 
 static const command_t commands[] = {
     {SHTRIH_CMD_SHORT_STATUS, true, 0, h_short_status},
+    {SHTRIH_CMD_WRITE_TABLE, true, 4, h_write_table},
+    {SHTRIH_CMD_READ_TABLE, true, 4, h_read_table},
+    {SHTRIH_CMD_FN_BEGIN_REGISTRATION, true, 1, h_begin_registration},
+    {SHTRIH_CMD_FN_REGISTER, true, 0, h_register},
+    {SHTRIH_CMD_FN_REREGISTER, true, 0, h_reregister},
+    {SHTRIH_CMD_FN_REGISTRATION, true, 0, h_registration_data},
     {SHTRIH_CMD_DEVICE_TYPE, false, 0, h_device_type},
     {SHTRIH_CMD_FN_STATUS, true, 0, h_fn_status},
     {SHTRIH_CMD_FN_NUMBER, true, 0, h_fn_number},
@@ -906,6 +1248,7 @@ int kkt_emu_new(fn_t *fn, const kkt_emu_options_t *options, kkt_emu_t **out)
   e->fn = fn;
   if (options) e->o = *options;
   if (!e->o.password) e->o.password = SHTRIH_DEFAULT_PASSWORD;
+  tables_load(e);
   /* A receipt the FN holds open was being handed over by FF45h when the
   ** register went down; its lines were in the register's memory, which a
   ** restart loses, as a register's power-on drops its open receipt. */

@@ -53,6 +53,12 @@ typedef struct kkt_emu_options {
   int (*oism_check)(void *user, const fn_km_check_t *check, fn_km_check_t *out);
   void *user;
   int idle_ms;
+  /* Where the register keeps its tables (17, 18: what a registration
+  ** writes first) across restarts, as a register keeps them through a
+  ** power cut: written whole (a temporary file renamed over it) on every
+  ** change, read by kkt_emu_new. NULL: in memory only. Borrowed: it must
+  ** outlive the emulator. */
+  const char *tables_path;
 } kkt_emu_options_t;
 
 typedef struct kkt_emu kkt_emu_t;

@@ -582,3 +582,88 @@ const char *shtrih_error_text(uint8_t code, bool russian)
 {
   return errtab_message(table_of(code), code, russian);
 }
+
+/* ---- Registration ------------------------------------------------------- */
+
+void shtrih_encode_registration(shtrih_msg_t *msg, uint32_t password,
+                                const shtrih_registration_t *r, bool re)
+{
+  shtrih_request(msg, re ? SHTRIH_CMD_FN_REREGISTER : SHTRIH_CMD_FN_REGISTER, password);
+  shtrih_msg_text(msg, r->inn, 12);
+  shtrih_msg_text(msg, r->rnm, 20);
+  shtrih_msg_le(msg, r->tax_systems, 1);
+  shtrih_msg_le(msg, r->work_mode, 1);
+  if (re) shtrih_msg_le(msg, r->reason, 1);
+}
+
+/* n bytes of an ASCII number field without its padding (NULs, spaces). */
+static void padded_text(shtrih_answer_t *a, size_t n, char *out, size_t out_size)
+{
+  shtrih_get_text(a, n, out, out_size);
+  size_t k = strlen(out);
+  while (k > 0 && out[k - 1] == ' ') out[--k] = '\0';
+}
+
+int shtrih_decode_registration(const uint8_t *p, size_t len, bool re, shtrih_registration_t *out)
+{
+  shtrih_answer_t a = {.fields = p, .len = len};
+  memset(out, 0, sizeof *out);
+  if (len != (re ? 35u : 34u)) return -1;
+  padded_text(&a, 12, out->inn, sizeof out->inn);
+  padded_text(&a, 20, out->rnm, sizeof out->rnm);
+  out->tax_systems = (uint8_t)shtrih_get_le(&a, 1);
+  out->work_mode = (uint8_t)shtrih_get_le(&a, 1);
+  if (re) out->reason = (uint8_t)shtrih_get_le(&a, 1);
+  return 0;
+}
+
+int shtrih_decode_found_registration(const shtrih_found_document_t *d, shtrih_registration_t *out)
+{
+  return d->data_len < 34 ? (memset(out, 0, sizeof *out), -1)
+                          : shtrih_decode_registration(d->data, 34, false, out);
+}
+
+void shtrih_encode_write_table(shtrih_msg_t *msg, uint32_t password, uint8_t table, uint16_t row,
+                               uint8_t field, const void *value, size_t len)
+{
+  shtrih_request(msg, value ? SHTRIH_CMD_WRITE_TABLE : SHTRIH_CMD_READ_TABLE, password);
+  shtrih_msg_le(msg, table, 1);
+  shtrih_msg_le(msg, row, 2);
+  shtrih_msg_le(msg, field, 1);
+  if (value) shtrih_msg_bytes(msg, value, len);
+}
+
+int shtrih_decode_table_cell(const uint8_t *p, size_t len, shtrih_table_cell_t *out)
+{
+  shtrih_answer_t a = {.fields = p, .len = len};
+  memset(out, 0, sizeof *out);
+  out->table = (uint8_t)shtrih_get_le(&a, 1);
+  out->row = (uint16_t)shtrih_get_le(&a, 2);
+  out->field = (uint8_t)shtrih_get_le(&a, 1);
+  if (a.short_read) return -1;
+  out->value = p + a.at;
+  out->len = len - a.at;
+  return 0;
+}
+
+int shtrih_decode_registration_data(shtrih_answer_t *a, shtrih_registration_data_t *out)
+{
+  uint8_t t[5];
+  memset(out, 0, sizeof *out);
+  if (a->error) return -1;
+  out->long_form = a->len >= 64;
+  shtrih_get_bytes(a, t, 5);
+  out->time = shtrih_fn_time(t);
+  padded_text(a, 12, out->r.inn, sizeof out->r.inn);
+  padded_text(a, 20, out->r.rnm, sizeof out->r.rnm);
+  out->r.tax_systems = (uint8_t)shtrih_get_le(a, 1);
+  out->r.work_mode = (uint8_t)shtrih_get_le(a, 1);
+  if (out->long_form) {
+    out->ext_modes = (uint8_t)shtrih_get_le(a, 1);
+    padded_text(a, 12, out->ofd_inn, sizeof out->ofd_inn);
+    out->reasons = (uint32_t)shtrih_get_le(a, 4);
+  }
+  out->number = (uint32_t)shtrih_get_le(a, 4);
+  out->fiscal_sign = (uint32_t)shtrih_get_le(a, 4);
+  return finish(a);
+}

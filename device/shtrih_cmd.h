@@ -29,10 +29,14 @@
 enum {
   SHTRIH_CMD_SHORT_STATUS = 0x10,
   SHTRIH_CMD_STATUS = 0x11,
+  SHTRIH_CMD_WRITE_TABLE = 0x1E,
+  SHTRIH_CMD_READ_TABLE = 0x1F,
   SHTRIH_CMD_ERROR_TEXT = 0x6B,
   SHTRIH_CMD_DEVICE_TYPE = 0xFC,
   SHTRIH_CMD_FN_STATUS = 0xFF01,
   SHTRIH_CMD_FN_NUMBER = 0xFF02,
+  SHTRIH_CMD_FN_BEGIN_REGISTRATION = 0xFF05,
+  SHTRIH_CMD_FN_REGISTER = 0xFF06,
   SHTRIH_CMD_FN_CANCEL_DOCUMENT = 0xFF08,
   SHTRIH_CMD_FN_REGISTRATION = 0xFF09,
   SHTRIH_CMD_FN_FIND_DOCUMENT = 0xFF0A,
@@ -40,6 +44,7 @@ enum {
   SHTRIH_CMD_FN_SEND_TLV = 0xFF0C,
   SHTRIH_CMD_FN_BUFFER_STATUS = 0xFF30,
   SHTRIH_CMD_FN_READ_BLOCK = 0xFF31,
+  SHTRIH_CMD_FN_REREGISTER = 0xFF34,
   SHTRIH_CMD_FN_BEGIN_CORRECTION = 0xFF35,
   SHTRIH_CMD_FN_BEGIN_STATE_REPORT = 0xFF37,
   SHTRIH_CMD_FN_STATE_REPORT = 0xFF38,
@@ -333,5 +338,112 @@ const char *shtrih_error_text(uint8_t code, bool russian);
 */
 uint8_t shtrih_fn_byte_of_err(int fn_err);
 int shtrih_err_of_fn_byte(uint8_t code);
+
+/* ---- Registration ------------------------------------------------------- */
+
+/*
+** A registration through the register (the vendor's description, "Команды
+** работы с ФН", and its drivers: javapos_shtrih's Fiscalizer, fr_drv_ng's
+** examples and issues 160, 175, 177, 224): the register takes the
+** header's texts from its table 18 ("Fiscal storage", row 1), the FFD
+** version from table 17, then FF05h begins the report (type 0 a
+** registration, 1 a re-registration with the FN replaced, 2 without),
+** and FF06h (registration) or FF34h (re-registration) makes it: INN 12
+** bytes and the KKT's registration number 20 bytes (ASCII, NUL-padded by
+** the vendor's Java driver, space-padded by fr_drv_ng), the tax systems
+** (1062 mask), the work mode (bits: 0 encryption, 1 autonomous, 2
+** automatic, 3 services, 4 BSO, 5 internet) and, for FF34h, a reason
+** byte (the FFD 1.05 1101 code; FFD 1.2's 1205 mask is table 18 field
+** 22). Answer: FD (4), FP (4) (shtrih_decode_fd_sign).
+*/
+enum {
+  SHTRIH_REG_REPORT = 0,      /* FF05h: the registration report */
+  SHTRIH_REG_FN_REPLACED = 1, /* a re-registration, the FN replaced */
+  SHTRIH_REG_CHANGE = 2,      /* a re-registration, the same FN */
+  SHTRIH_WORK_MODE_AUTONOMOUS = 0x02,
+  /* 36h, "incorrect parameters for this model": a recorded register's
+  ** answer to FF34h with a reason byte of 40h (fr_drv_ng issue 160). */
+  SHTRIH_E_MODEL_PARAMS = 0x36,
+};
+
+/* Table 18 ("Fiscal storage"), row 1, the fields kassa writes, and table
+** 17 field 17 (the FFD version: 2 = 1.05, 4 = 1.2). The texts longer than
+** their field's 128 bytes go on in a second field (7/17, 9/18, 10/19), as
+** the vendor's Java driver splits them. */
+enum {
+  SHTRIH_TABLE_FN = 18,
+  SHTRIH_FIELD_SERIAL = 1,         /* 1013, read-only: the register's own */
+  SHTRIH_FIELD_USER = 7,           /* 1048 */
+  SHTRIH_FIELD_CASHIER = 8,        /* 1021, who registers */
+  SHTRIH_FIELD_ADDRESS = 9,        /* 1009 */
+  SHTRIH_FIELD_OFD_NAME = 10,      /* 1046 */
+  SHTRIH_FIELD_OFD_INN = 12,       /* 1017 */
+  SHTRIH_FIELD_PLACE = 14,         /* 1187 */
+  SHTRIH_FIELD_USER_MORE = 17,     /* the rest of 1048 */
+  SHTRIH_FIELD_ADDRESS_MORE = 18,  /* the rest of 1009 */
+  SHTRIH_FIELD_OFD_NAME_MORE = 19, /* the rest of 1046 */
+  SHTRIH_FIELD_EXT_MODES = 21,     /* bit 4: sells marked goods */
+  SHTRIH_FIELD_REASONS = 22,       /* 1205, 4 bytes */
+  SHTRIH_TABLE_SETUP = 17,
+  SHTRIH_FIELD_FFD = 17,
+  SHTRIH_EXT_MODE_MARKING = 0x10,
+  SHTRIH_TEXT_FIELD = 128, /* bytes of text a field holds */
+};
+
+typedef struct shtrih_registration {
+  char inn[13]; /* 1018, without the padding */
+  char rnm[21]; /* 1037 */
+  uint8_t tax_systems, work_mode;
+  uint8_t reason; /* FF34h only */
+} shtrih_registration_t;
+
+/* FF06h (re false) or FF34h (re true) with the password. */
+void shtrih_encode_registration(shtrih_msg_t *msg, uint32_t password,
+                                const shtrih_registration_t *r, bool re);
+/* Its parameters (after code and password) back, the padding (NULs or
+** spaces) dropped; -1 when the length is not the layout's. */
+int shtrih_decode_registration(const uint8_t *p, size_t len, bool re, shtrih_registration_t *out);
+/* FF0Ah's data after a registration (1) or re-registration (11): INN,
+** registration number, tax systems, work mode (the vendor's
+** FSRegistrationReport). -1 when shorter. */
+int shtrih_decode_found_registration(const shtrih_found_document_t *d, shtrih_registration_t *out);
+
+/*
+** 1Eh, write a table's field: table (1), row (2), field (1), the value
+** (a number little-endian in the field's width, or CP1251 text: a NUL
+** ends it). 1Fh reads one: the same without the value; answer the value.
+*/
+void shtrih_encode_write_table(shtrih_msg_t *msg, uint32_t password, uint8_t table, uint16_t row,
+                               uint8_t field, const void *value, size_t len);
+typedef struct shtrih_table_cell {
+  uint8_t table, field;
+  uint16_t row;
+  const uint8_t *value; /* into the request */
+  size_t len;
+} shtrih_table_cell_t;
+/* 1Eh's (or 1Fh's, value empty) parameters back; -1 when short. */
+int shtrih_decode_table_cell(const uint8_t *p, size_t len, shtrih_table_cell_t *out);
+
+/*
+** FF09h, the last registration's data ("Запрос итогов фискализации").
+** The description's layout: date and time (5), INN (12), registration
+** number (20), 1062 (1), work mode (1), FD (4), FP (4) (47 bytes; a
+** register may add the document's FN date-time, 5). An FFD 1.1/1.2
+** register answers longer (fr_drv_ng issue 148; the vendor's Java
+** FSReadFiscalization reads 64 bytes or more so): date (3, YY MM DD) and
+** time (2, HH MM), INN, registration number, 1062, work mode, extended
+** modes (1, table 18 field 21's bits), the OFD's INN (12), 1205 (4), FD,
+** FP (66 bytes). Either is read; long_form says which.
+*/
+typedef struct shtrih_registration_data {
+  shtrih_registration_t r; /* reason unused */
+  uint32_t time;           /* FFD seconds */
+  bool long_form;
+  uint8_t ext_modes;
+  char ofd_inn[13];
+  uint32_t reasons; /* 1205 */
+  uint32_t number, fiscal_sign;
+} shtrih_registration_data_t;
+int shtrih_decode_registration_data(shtrih_answer_t *a, shtrih_registration_data_t *out);
 
 #endif

@@ -604,6 +604,16 @@ int fn_totals(fn_t *fn, bool shift, doc_totals_t *out);
 ** next one.
 */
 #define FN_CAP_DEVICE_DELIVERS 0x01u /* the register delivers to the OFD and the OISM itself */
+/*
+** The register loads its FN's verification keys from the key server
+** itself (a Shtrih-M register does so when a shift opens and tries again
+** at the next one: fr_drv_ng issue 222; its protocol has no command that
+** hands the FN keys from the host). fn_key_update is not for it
+** (FN_ERR_UNKNOWN_COMMAND), fn_status's keys_updated_at stays 0, and
+** ofd_keys_update, `kassa ofd keys` and `kassa serve`'s key task ask the
+** key server nothing.
+*/
+#define FN_CAP_DEVICE_KEYS 0x02u
 
 /* The backend's FN_CAP_* bits; 0 for the emulator, a NULL fn or a backend
 ** without the entry. */

@@ -1029,6 +1029,8 @@ int ofd_keys_update(fn_t *fn, ofd_client_t *client, size_t *count)
   int rc;
   if (count) *count = 0;
   if (!fn || !client || client->profile != FRAME_PROFILE_KEYS) return OFD_ERR_ARGUMENT;
+  /* A register that loads its own keys (fn.h, FN_CAP_DEVICE_KEYS). */
+  if (fn_capabilities(fn) & FN_CAP_DEVICE_KEYS) return 0;
   if (fn_status(fn, &st) != 0) return OFD_ERR_FN;
   answer = malloc(FRAME_BODY_MAX);
   keys = calloc(cap, sizeof *keys);

@@ -303,7 +303,8 @@ int ofd_km_request(fn_t *fn, ofd_client_t *client, const fn_km_check_t *check, i
 ** keys_parse_update() (ofd/keys.h) and loaded with fn_key_update(), dated
 ** as the server says. *count (may be NULL) gets the number of keys loaded.
 ** OFD_ERR_PROTOCOL for an update that does not decode; OFD_ERR_FN when the
-** FN refuses the keys (nothing loaded).
+** FN refuses the keys (nothing loaded). 0 with *count 0, the key server
+** not asked, for a register that loads its own (FN_CAP_DEVICE_KEYS).
 */
 int ofd_keys_update(fn_t *fn, ofd_client_t *client, size_t *count);
 

@@ -239,7 +239,13 @@ int outbox_status(fn_t *fn, uint32_t now, const outbox_policy_t *policy, outbox_
                                  (uint64_t)policy->fn_limit_days * DAY, &s.documents_seconds_left);
   }
   s.unsent_notifications = st.unsent_notifications;
-  if (st.unsent_notifications) {
+  /* A register's queue is its own (fn.h, FN_CAP_DEVICE_DELIVERS): its status
+  ** counts it, and no notification comes out of it for kassa to read. */
+  if (st.unsent_notifications && (fn_capabilities(fn) & FN_CAP_DEVICE_DELIVERS)) {
+    s.first_notification_time = st.first_unsent_notification_time;
+    if (s.first_notification_time)
+      s.oldest_notification_age = age_of(s.now, s.first_notification_time);
+  } else if (st.unsent_notifications) {
     n = malloc(sizeof *n);
     if (!n) {
       rc = FN_ERR_NO_MEMORY;

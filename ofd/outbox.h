@@ -23,6 +23,10 @@
 **    The hours and whether to refuse are policy (outbox_policy_t), because
 **    the rule's enforcement is the shop's decision, not the FN's.
 **
+** Behind a cash register (FN_CAP_DEVICE_DELIVERS) the queue is the
+** register's: its counts come from the register's status, and the number
+** of the first notification stays 0 (no notification comes out of it).
+**
 ** Times are FFD time (local time written as if UTC), like the FN's clock.
 */
 #ifndef KASSA_OFD_OUTBOX_H

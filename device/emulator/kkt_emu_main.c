@@ -17,7 +17,8 @@
 **
 ** Listens on 127.0.0.1:N (N 0: a free port) and plays a register with the
 ** FN emulator at PATH inside (created, unregistered, when the file does
-** not exist; default ./kkt-emu-fn.db). Prints "listening on PORT" (or
+** not exist; default ./kkt-emu-fn.db), its tables (17, 18) in PATH.tables.
+** Prints "listening on PORT" (or
 ** "pty PATH") on stdout once it can be reached, then serves one connection
 ** at a time, as a register does. The FN's clock is the system's, or
 ** KASSA_FAKE_NOW (fn_emu.h), moved --clock-ahead seconds on (`kassa demo
@@ -33,6 +34,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,6 +67,12 @@ typedef struct links {
   time_t keys_at; /* when the keys were last updated, 0 never */
 } links_t;
 
+/* A link to try now: there is one and it is not backing off. A link
+** backing off is skipped until its time, never waited out here: the
+** client would sleep it out (up to OFD_BACKOFF_MAX_MS), and a register
+** keeps answering its host while its own links are down. */
+static bool link_due(const ofd_client_t *c) { return c && ofd_client_backoff_ms(c) == 0; }
+
 /* Between commands: what the FN owes goes out (each run stops at the
 ** first fault; the client's backoff keeps a dead link from being hammered). */
 static void deliver(void *user)
@@ -73,7 +81,7 @@ static void deliver(void *user)
   int rc = 0;
   /* Keys at once and then daily, as a register keeps its FN's keys fresh. */
   time_t now = time(NULL);
-  if (l->keys && (l->keys_at == 0 || now - l->keys_at > 24 * 3600)) {
+  if (link_due(l->keys) && (l->keys_at == 0 || now - l->keys_at > 24 * 3600)) {
     size_t loaded = 0;
     rc = ofd_keys_update(l->fn, l->keys, &loaded);
     if (rc == 0) {
@@ -82,8 +90,9 @@ static void deliver(void *user)
       fflush(stdout);
     }
   }
-  if (l->ofd && rc == 0) rc = ofd_deliver_documents(l->fn, l->ofd, NULL, NULL, NULL);
-  if (l->oism && rc == 0) rc = ofd_deliver_notifications(l->fn, l->oism, NULL, NULL, NULL);
+  if (link_due(l->ofd) && rc == 0) rc = ofd_deliver_documents(l->fn, l->ofd, NULL, NULL, NULL);
+  if (link_due(l->oism) && rc == 0)
+    rc = ofd_deliver_notifications(l->fn, l->oism, NULL, NULL, NULL);
   /* A register's log: each new failure once, not every second. */
   if (rc != 0 && rc != l->last_rc)
     fprintf(stderr, "kassa-kkt-emu: delivery: %s\n", ofd_err_message(rc, false));
@@ -175,6 +184,10 @@ static int serve_tcp(kkt_emu_t *emu, long port)
     if (poll(&p, 1, 1000) <= 0) continue;
     int c = accept(s, NULL, NULL);
     if (c < 0) continue;
+    /* The register answers ACK and then its frame, two small writes: with
+    ** Nagle on, the frame would wait for the host's delayed ACK (40 ms a
+    ** command on Linux loopback). The host's link sets the same. */
+    (void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     (void)kkt_emu_serve_fd(emu, c);
     close(c);
   } /* until a signal ends the process */
@@ -269,7 +282,9 @@ int main(int argc, char **argv)
     fn_free(fn);
     return 2;
   }
-  kkt_emu_options_t eo = {.password = (uint32_t)password, .user = &links};
+  char tables[4096]; /* its tables 17/18 beside its FN (kkt_emu.h) */
+  snprintf(tables, sizeof tables, "%.4000s.tables", db);
+  kkt_emu_options_t eo = {.password = (uint32_t)password, .user = &links, .tables_path = tables};
   if (ofd || oism || keys) eo.idle = deliver;
   if (oism) eo.oism_check = ask_oism;
   kkt_emu_t *emu = NULL;

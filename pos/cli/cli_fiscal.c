@@ -19,6 +19,7 @@
 ** archive. Every refusal names the FN rule and its code (0x16 "shift over
 ** 24 hours"), in Russian and English, and changes nothing.
 */
+#include "device/fn_shtrih.h"
 #include "fiscal/crypto.h"
 #include "fiscal/doc.h"
 #include "fiscal/fn.h"
@@ -48,14 +49,15 @@ static const char fn_usage[] =
     "       kassa fn register --reg-number RNM --inn INN --name NAME --address ADDRESS\n"
     "                         [--place PLACE] [--cashier NAME] [--tax-systems MASK]\n"
     "                         [--ofd-inn INN --ofd-name NAME | --autonomous] [--no-marking]\n"
-    "                         [--kkt-serial SERIAL] [--re]\n"
+    "                         [--kkt-serial SERIAL] [--re [--reason MASK]]\n"
     "       kassa fn status [--json]\n"
     "       kassa fn close\n"
     "       kassa fn replace --fn-number NNNNNNNNNNNNNNNN [--cashier NAME]\n"
     "\n"
     "The fiscal storage (FN) of this till: the emulator, kept in DATA/fn.db.\n"
     "  init       create a new, unregistered FN (the data directory is created 0700)\n"
-    "  register   registration report (document 1); --re: re-registration (11)\n"
+    "  register   registration report (document 1); --re: re-registration (11),\n"
+    "             --reason: its 1205 mask (bit 0 FN replaced, 1 OFD changed, ...)\n"
     "  status     phase, counters, open shift, unsent documents and their age\n"
     "  close      the FN close report (document 6), once everything is delivered\n"
     "  replace    keep the closed FN as DATA/fn-NUMBER.db, create the new one and register\n"
@@ -250,10 +252,11 @@ static int fn_register_cmd(const kassa_config_t *cfg, int argc, char **argv)
       {"--kkt-serial", r.reg.kkt_serial, sizeof r.reg.kkt_serial, NULL},
   };
   const size_t ntext = sizeof text / sizeof text[0];
-  const char *tax = NULL;
+  const char *tax = NULL, *reason = NULL;
   bool no_marking = false;
-  cli_option_t options[sizeof text / sizeof text[0] + 4] = {
+  cli_option_t options[sizeof text / sizeof text[0] + 5] = {
       [sizeof text / sizeof text[0]] = {"tax-systems", 0, &tax, NULL},
+      {"reason", 0, &reason, NULL},
       {"autonomous", 0, NULL, &autonomous},
       {"no-marking", 0, NULL, &no_marking},
       {"re", 0, NULL, &re},
@@ -278,6 +281,10 @@ static int fn_register_cmd(const kassa_config_t *cfg, int argc, char **argv)
       return 2;
     }
     r.reg.tax_systems = (uint8_t)m;
+  }
+  if (reason && (!re || parse_u32(reason, &r.reg.reason_mask) != 0)) {
+    fprintf(stderr, "kassa: --reason is a 1205 mask (a number) and goes with --re\n");
+    return 2;
   }
   if (no_marking) r.reg.marking = false;
   const char *missing = !r.header.kkt_reg_number[0] ? "--reg-number"
@@ -320,6 +327,9 @@ static int fn_register_cmd(const kassa_config_t *cfg, int argc, char **argv)
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_doc_result_t res;
   int rc = fn_register(fn, &r, re, &res);
+  if (rc != 0 && fn_shtrih_last_error(fn, true)[0]) /* the register's own words */
+    fprintf(stderr, "kassa: %s\n  %s\n", fn_shtrih_last_error(fn, true),
+            fn_shtrih_last_error(fn, false));
   fn_free(fn);
   if (rc != 0) return refused(re ? "re-registration" : "registration", rc);
   print_result(re ? "re-registration" : "registration", &res);

@@ -458,6 +458,13 @@ static int keys_cmd(const kassa_config_t *cfg, int argc, char **argv)
     links_close(&links);
     return 1;
   }
+  if (fn_capabilities(fn) & FN_CAP_DEVICE_KEYS) {
+    printf("the cash register loads its FN's verification keys itself (when a shift opens)\n"
+           "  Касса (ККТ) сама загружает ключи проверки в ФН (при открытии смены).\n");
+    fn_free(fn);
+    links_close(&links);
+    return 0;
+  }
   if (make_client(&links, host, port, FRAME_PROFILE_KEYS, 0, &client) != 0) {
     fn_free(fn);
     links_close(&links);

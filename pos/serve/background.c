@@ -261,6 +261,7 @@ static void run_keys(background_t *b, outcome_t *out, bool *asked)
     return;
   }
   uint32_t age = st.now > st.keys_updated_at ? st.now - st.keys_updated_at : 0;
+  if (fn_capabilities(b->fn) & FN_CAP_DEVICE_KEYS) return; /* the register loads its own */
   if (!st.marking || (st.keys_updated_at != 0 && age < b->cfg.keys_refresh_days * 86400u)) return;
   *asked = true;
   rc = ofd_keys_update(b->fn, b->keysrv, &n);

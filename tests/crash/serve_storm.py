@@ -31,6 +31,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import harness  # noqa: E402
 from harness import Checks, Operator, free_ports, gtin14, unescape  # noqa: E402
 
 KASSA, OPERATOR = sys.argv[1], sys.argv[2]
@@ -67,6 +68,7 @@ def delete(port, path):
 
 
 paid = {}        # FD -> codes the API said were in it
+procs = []       # the register (KASSA_TEST_KKT), stopped at the end
 stop = threading.Event()
 
 
@@ -120,7 +122,13 @@ try:
                       "--ofd-name", "ОФД").returncode == 0
     ok = ok and subprocess.run([OPERATOR, "--data", opdata, "fn", "add", "--fn-db",
                                 os.path.join(data, "fn.db")], capture_output=True).returncode == 0
-    ok = ok and kassa("ofd", "keys", "--keys", f"127.0.0.1:{o.ports[2]}").returncode == 0
+    # KASSA_TEST_KKT: the FN goes into a register (harness.Register), which
+    # loads its keys itself; `kassa serve` is then killed mid-exchange with it.
+    reg = harness.into_register(conf, os.path.join(data, "fn.db"), procs, o.ports)
+    if reg:
+        ok = ok and bool(reg.keys())
+    else:
+        ok = ok and kassa("ofd", "keys", "--keys", f"127.0.0.1:{o.ports[2]}").returncode == 0
     ok = ok and kassa("shift", "open").returncode == 0
     cat = os.path.join(root, "catalogue.csv")
     with open(cat, "w") as f:
@@ -186,8 +194,10 @@ try:
         if in_doc != sorted(paid[fd]):
             wrong.append(fd)
     check("sampled receipts hold exactly the codes the API named", not wrong, wrong[:10])
+    harness.registers_clean(check)
 finally:
     stop.set()
+    harness.stop_all(procs)
     if check.failed == 0:
         shutil.rmtree(root, ignore_errors=True)
     else:

@@ -5,8 +5,8 @@
 ** The input is a byte stream as a register (or a line) might send it.
 ** It goes through the v1 receiver byte by byte; every frame it finds is
 ** parsed as an answer and handed to every decoder; the whole input is
-** also tried as one v2 frame and as the parameters of FF46h/FF45h (what
-** kassa-kkt-emu reads from a host). Besides "no crash, no sanitizer
+** also tried as one v2 frame and as the parameters of FF46h/FF45h,
+** FF06h/FF34h and 1Eh/1Fh (what kassa-kkt-emu reads from a host). Besides "no crash, no sanitizer
 ** report", what must hold for any input:
 **
 ** - a frame the receiver accepts re-encodes to exactly the bytes it came
@@ -60,6 +60,13 @@ static void decode_all(const uint8_t *m, size_t len)
   b = a, (void)shtrih_decode_unsent_count(&b, &u16a);
   b = a, (void)shtrih_decode_close_answer(&b, &change, &n, &fp);
   REQUIRE(b.at <= b.len);
+  shtrih_registration_data_t rd;
+  shtrih_registration_t g;
+  b = a, (void)shtrih_decode_registration_data(&b, &rd);
+  REQUIRE(b.at <= b.len && strlen(rd.r.inn) < sizeof rd.r.inn);
+  b = a;
+  if (shtrih_decode_found_document(&b, &found) == 0)
+    (void)shtrih_decode_found_registration(&found, &g);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -86,5 +93,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   shtrih_close_t c;
   (void)shtrih_decode_operation(data, size, &op);
   (void)shtrih_decode_close(data, size, &c);
+  shtrih_registration_t g;
+  shtrih_table_cell_t cell;
+  (void)shtrih_decode_registration(data, size, size == 35, &g);
+  if (shtrih_decode_table_cell(data, size, &cell) == 0)
+    REQUIRE(cell.value + cell.len == data + size);
   return 0;
 }

@@ -9,6 +9,7 @@ each one's lines say only what it proves.
 """
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -79,11 +80,11 @@ def till_conf(data, ports):
             "host = 127.0.0.1\n")
 
 
-def wait_listening(port, seconds=15):
+def wait_listening(port, seconds=15, host="127.0.0.1"):
     end = time.time() + seconds
     while time.time() < end:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            socket.create_connection((host, port), timeout=0.2).close()
             return True
         except OSError:
             time.sleep(0.05)
@@ -111,6 +112,19 @@ def stop_all(procs, seconds=10):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def start_kkt_emu(kkt_emu, fn_db, procs):
+    """kassa-kkt-emu on a free port with the FN file fn_db, added to procs
+    (stop_all stops it): (process, port). SystemExit when it does not say
+    it listens."""
+    p = subprocess.Popen([kkt_emu, "--port", "0", "--fn-db", fn_db],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs.append(p)
+    line = p.stdout.readline()
+    if not line.startswith("listening on "):
+        raise SystemExit("kassa-kkt-emu did not start: " + line + p.stderr.read())
+    return p, int(line.split()[-1])
 
 
 def register_fn(kassa, op, check, fn_number, owner, fn_db):
@@ -171,10 +185,12 @@ class Serve:
     the local module's ports read from it (api, lm; None when it did not
     start)."""
 
-    def __init__(self, kassa, conf, procs, env=None):
+    def __init__(self, kassa, conf, procs, env=None, extra=(), stderr=subprocess.PIPE):
+        """extra: more arguments of `kassa serve`; stderr: where its log goes
+        (a pipe read by stop(), or a file)."""
         self.p = subprocess.Popen([kassa, "--config", conf, "serve", "--http-port", "0",
-                                   "--lm-port", "0"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env)
+                                   "--lm-port", "0", *extra], stdout=subprocess.PIPE,
+                                  stderr=stderr, text=True, env=env)
         procs.append(self.p)
         self.line = self.p.stdout.readline()
         words = self.line.split()
@@ -238,6 +254,170 @@ class Operator:
             self.check(f"{what}: operator has no sanitizer report",
                        "Sanitizer" not in err and "runtime error" not in err, err[-2000:])
         return rc
+
+
+# ---- The register switch (issue 22) ---------------------------------------
+# KASSA_TEST_KKT names build/kassa-kkt-emu: ctest's *_kkt variants set it
+# (kassa_till_test_kkt in CMakeLists.txt). A till's FN, registered as
+# always, then goes into a Shtrih-M register played by kassa-kkt-emu, and
+# the till's kassa.conf names it ([fn] backend = shtrih:tcp:..., [fn]
+# password): every FN call the test makes goes over the protocol. Unset,
+# tills keep DATA/fn.db behind the emulator backend. A script asks
+# KKT_EMU (or an object's register) where a register legitimately does
+# otherwise (fiscal/fn.h FN_CAP_DEVICE_DELIVERS, docs/HARDWARE.md).
+KKT_EMU = os.environ.get("KASSA_TEST_KKT") or None
+KKT_PASSWORD = 31  # not the factory 30: the till must send the one its config names
+REGISTERS = []  # every Register this process started, for registers_clean()
+
+
+class Register:
+    """kassa-kkt-emu on a free loopback port with the FN file fn_db inside
+    (--fn-db; the till's DATA/fn.db stays where it was, so a test's
+    read-only look at the archive reads the register's FN), and, given
+    kassa-operator's ports (ofd, oism, keys, ...), its own links to them: a
+    register delivers its documents and notifications and loads its keys
+    itself. Added to procs (the script's `finally` stops it); its stderr
+    goes to LOG beside the FN. start() after a kill comes back on the same
+    port, so the till's config stays true. program: build/kassa-kkt-emu
+    (default: the switch's)."""
+
+    def __init__(self, fn_db, procs, operator_ports=None, program=None):
+        self.program = program or KKT_EMU
+        self.fn_db, self.procs, self.ports = fn_db, procs, operator_ports
+        self.log = fn_db + "-kkt-emu.log"
+        self.port = 0
+        self.proc = None
+        self.ended = True      # stopped or killed by the test (not died on its own)
+        self.died_alone = 0    # lives that ended without the test ending them
+        REGISTERS.append(self)
+        self.start()
+
+    def start(self, env=None):
+        """Starts it (again); env: its environment (KASSA_FAKE_NOW moves its
+        FN's clock), kept for later starts."""
+        self.env = env if env is not None else getattr(self, "env", None)
+        if self.proc is not None and self.proc.poll() is not None and not self.ended:
+            self.died_alone += 1
+        self.ended = False
+        args = [self.program, "--port", str(self.port), "--fn-db", self.fn_db,
+                "--password", str(KKT_PASSWORD)]
+        if self.ports:
+            args += ["--ofd", f"127.0.0.1:{self.ports[0]}", "--oism",
+                     f"127.0.0.1:{self.ports[1]}", "--keys", f"127.0.0.1:{self.ports[2]}"]
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True,
+                                         env=self.env)
+        self.procs.append(self.proc)
+        line = self.proc.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"kassa-kkt-emu did not start: {line!r}, see {self.log}")
+        self.port = int(line.split()[-1])
+        return self
+
+    def stop(self):
+        """SIGTERM (a register switched off) and its exit status."""
+        if self.proc.poll() is not None and not self.ended:
+            self.died_alone += 1
+        self.ended = True
+        stop_all([self.proc])
+        return self.proc.returncode
+
+    def kill(self):
+        self.ended = True
+        self.proc.kill()
+        self.proc.wait()
+
+    def keys(self, seconds=30):
+        """Restarts the register (it loads its keys at start, as it does
+        daily) and waits for its "keys N": N, or None when none came."""
+        self.stop()
+        self.start()
+        end = time.time() + seconds
+        while time.time() < end:
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(0, end - time.time()))
+            if not ready:
+                break
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith("keys "):
+                return int(line.split()[1])
+        return None
+
+    def conf(self):
+        """The [fn] section naming this register."""
+        return (f"[fn]\nbackend = shtrih:tcp:127.0.0.1:{self.port}\n"
+                f"password = {KKT_PASSWORD}\n")
+
+
+def registers_clean(check):
+    """The end of a script run with the switch: every register it started
+    lived until the test ended it (a sanitizer aborts it on a finding) and
+    wrote no sanitizer report to its log."""
+    for reg in REGISTERS:
+        if reg.proc.poll() is not None and not reg.ended:
+            reg.died_alone += 1
+            reg.ended = True
+        with open(reg.log, encoding="utf-8", errors="replace") as f:
+            log = f.read()
+        check(f"the register of {os.path.basename(os.path.dirname(reg.fn_db))}: never died on its "
+              "own, no sanitizer report", reg.died_alone == 0 and "Sanitizer" not in log
+              and "runtime error" not in log, log[-2000:])
+
+
+def into_register(conf, fn_db, procs, operator_ports=None):
+    """With the switch on: the (registered) FN at fn_db goes into a
+    Register and the till's config file conf gets its [fn] section;
+    returns the Register. Off: None, nothing changed."""
+    if not KKT_EMU:
+        return None
+    reg = Register(fn_db, procs, operator_ports)
+    with open(conf, "a", encoding="utf-8") as f:
+        f.write(reg.conf())
+    return reg
+
+
+def register_delivered(api_status, seconds=30):
+    """Waits until a register has delivered every document and notification
+    it owes (it does so itself between commands, about once a second), as
+    api_status() -> (HTTP status, GET /api/status's JSON) shows it; whether
+    it did within `seconds`."""
+    end = time.time() + seconds
+    while True:
+        st, j = api_status()
+        o = j.get("outbox", {})
+        if st == 200 and o.get("unsent_documents") == 0 and o.get("unsent_notifications") == 0:
+            return True
+        if time.time() >= end:
+            return False
+        time.sleep(0.3)
+
+
+def owed_after(ofd_status, seconds=30):
+    """ofd_status() -> `kassa ofd status --json` parsed ({} when it failed),
+    asked again until nothing is owed or `seconds` pass: the last answer. A
+    register delivers its own documents between commands, about once a
+    second (FN_CAP_DEVICE_DELIVERS); seconds=0 asks once."""
+    end = time.time() + seconds
+    while True:
+        owed = ofd_status()
+        if owed.get("owed") == 0 or time.time() >= end:
+            return owed
+        time.sleep(0.3)
+
+
+def load_keys(kassa, check, register=None):
+    """The FN's verification keys from kassa-operator's key server, checked:
+    `kassa ofd keys` into the emulator's FN; a register loads its own from
+    its link (FN_CAP_DEVICE_KEYS: through one `kassa ofd keys` asks no key
+    server, docs/HARDWARE.md), kassa-kkt-emu at start, so through one the
+    register is restarted and the test waits for its "keys N"."""
+    if register is None:
+        r = kassa("ofd", "keys")
+        return check("keys loaded", r.returncode == 0 and "verification keys loaded" in r.stdout,
+                     r.stdout + r.stderr)
+    n = register.keys()  # "keys 0": its FN had them all already
+    return check("keys loaded by the register itself", n is not None, register.log)
 
 
 def snapshot(fn_db, operator_db, fn_number):

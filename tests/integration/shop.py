@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import urllib.parse
 
 import harness
@@ -200,6 +201,9 @@ api_key = demo-key
         self.ports = ports
         harness.register_fn(self.kassa, self.op, check, "9999078900001717", OWNER,
                             os.path.join(self.till_dir, "fn.db"))
+        # KASSA_TEST_KKT: the FN goes into a register (harness.Register), else None.
+        self.register = harness.into_register(self.conf, os.path.join(self.till_dir, "fn.db"),
+                                              self.procs, ports)
         self.serving = None
 
     def start(self):
@@ -208,10 +212,40 @@ api_key = demo-key
         check = self.check
         self.operator = harness.Operator(self.operator_bin, self.op_dir, check, ports=self.ports)
         self.procs.append(self.operator.proc)
-        r = self.kassa("ofd", "keys")
-        check("keys loaded", r.returncode == 0, r.stdout + r.stderr)
+        harness.load_keys(self.kassa, check, self.register)
         r = self.kassa("cache", "import-catalogue", "config/catalogue.csv")
         check("catalogue imported", r.returncode == 0, r.stdout + r.stderr)
+
+    def cli(self, *args):
+        """A `kassa` command beside the running `kassa serve`. A register
+        serves one connection at a time, as a real one does, and the
+        service holds it (docs/HARDWARE.md): through one, the service is
+        stopped (checked) for the command and started again on new ports
+        (api() and lm() follow). Without a register the command just runs."""
+        if not (self.register and self.serving and self.serving.p.poll() is None):
+            return self.kassa(*args)
+        rc, err = self.serving.stop()
+        self.check("serve stops cleanly for the register's one connection",
+                   rc == 0 and "Sanitizer" not in err, err[-2000:])
+        try:
+            return self.kassa(*args)
+        finally:
+            self.serve()
+
+    def owed(self, seconds=30):
+        """`kassa ofd status --json` (through cli()), parsed ({} when it
+        failed); through a register, asked until it has delivered everything
+        or `seconds` pass (harness.owed_after)."""
+        def ask():
+            r = self.cli("ofd", "status", "--json")
+            return json.loads(r.stdout) if r.returncode == 0 else {}
+        return harness.owed_after(ask, seconds if self.register else 0)
+
+    def register_delivered(self, seconds=30):
+        """Through a register: waits until it has delivered everything it
+        owes (harness.register_delivered); whether it did. Without one: True."""
+        return harness.register_delivered(lambda: self.api("GET", "/api/status"), seconds) \
+            if self.register else True
 
     def set_till_option(self, name, value):
         """Adds `name = value` to the [till] section of kassa.conf (for the
@@ -285,6 +319,7 @@ def script(kassa, operator, prefix, body, **shop_options):
         if shop.serving and shop.serving.p.poll() is None:
             rc, err = shop.serving.stop()
             check("serve stops cleanly", rc == 0 and "Sanitizer" not in err, err[-2000:])
+        harness.registers_clean(check)
     finally:
         if shop:
             shop.close()

@@ -106,6 +106,8 @@ api_token = {TOKEN}
 tax_system = 1
 """)
     harness.register_fn(kassa, op, check, FN1, "7707083893", os.path.join(till_dir, "fn.db"))
+    # KASSA_TEST_KKT: the FN goes into a register (harness.Register), else None.
+    reg = harness.into_register(conf, os.path.join(till_dir, "fn.db"), procs, ports)
     r = kassa("cache", "import-catalogue", CATALOGUE)
     check("catalogue", r.returncode == 0, r.stderr)
     serve = harness.Serve(KASSA, conf, procs)

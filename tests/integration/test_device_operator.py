@@ -87,7 +87,8 @@ try:
         f.write(BASE + f"[fn]\nbackend = shtrih:tcp:127.0.0.1:{line.split()[-1]}\n")
 
     r = kassa("ofd", "keys")
-    check("kassa loads no keys into a register's FN (the register does)", r.returncode != 0,
+    check("kassa loads no keys into a register's FN (the register does: FN_CAP_DEVICE_KEYS)",
+          r.returncode == 0 and "loads its FN's verification keys itself" in r.stdout,
           r.stdout + r.stderr)
     r = kassa("shift", "open")
     check("shift open through the register", r.returncode == 0, r.stdout + r.stderr)
@@ -129,6 +130,29 @@ try:
           snap["acked"])
     check("the sale notification applied at the OISM and ticketed",
           snap["notes"] and snap["applied"] == snap["notes"] == snap["ticketed"], snap)
+
+    # The operator gone: the register keeps answering its host while its own
+    # link backs off (a document owed, a delivery tried between commands
+    # about once a second; the backoff grows 1, 2, 4, 8 s). For 8 s every
+    # `kassa fn status` answers: a register that slept the backoff out
+    # answered none for seconds ("ККТ не отвечает").
+    reg = harness.Register(os.path.join(till_dir, "fn.db"), procs, ports, program=KKT_EMU)
+    with open(conf, "w") as f:
+        f.write(BASE + reg.conf())
+    r = kassa("report", "x")
+    check("a document owed to the operator that is gone", r.returncode == 0, r.stdout + r.stderr)
+    end, answered, failed = time.time() + 8, 0, []
+    while time.time() < end:
+        r = kassa("fn", "status")
+        if r.returncode == 0:
+            answered += 1
+        else:
+            failed.append(r.stderr.strip()[-200:])
+        time.sleep(0.2)
+    check("the register answers while its OFD link backs off", answered > 5 and not failed,
+          (answered, failed[:2]))
+    check("... and its log says why it could not deliver",
+          "delivery" in open(reg.log, encoding="utf-8").read())
 finally:
     stop_all(procs)
 

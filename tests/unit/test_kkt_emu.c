@@ -23,6 +23,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 #include "device/shtrih_link.h"
 #include "fiscal/fn.h"
 #include "ofd/client.h"
+#include "ofd/outbox.h"
 #include "tests/support/fn_fixture.h"
 
 #define FN_NUMBER "9999078900022022"
@@ -299,8 +301,10 @@ static void *tcp_thread(void *arg)
 {
   tcp_register_t *t = arg;
   for (;;) {
-    int c = accept(t->listen_fd, NULL, NULL);
+    int c = accept(t->listen_fd, NULL, NULL), one = 1;
     if (c < 0) break;
+    /* As kassa-kkt-emu: its ACK and answer frame must not wait for Nagle. */
+    (void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     t->conn = c;
     (void)kkt_emu_serve_fd(t->emu, c);
     t->conn = -1;
@@ -346,6 +350,29 @@ static void assert_same_document(fn_t *device, fn_t *inside, uint32_t number)
   assert_memory_equal(a.data, b.data, b.len);
 }
 
+/* One marked line through the register: its code checked and accepted,
+** a receipt of `operation` with it alone, closed for `total` in cash; the
+** receipt read through the register (equal to the FN's) parsed into rec. */
+static void sell_marked(fn_t *dev, fn_t *inside, const doc_item_t *item, uint8_t operation,
+                        uint64_t total, doc_receipt_t *rec)
+{
+  static fn_document_t doc;
+  fn_km_check_t kc;
+  fn_doc_result_t d;
+  doc_header_t h;
+  uint64_t sum = 0;
+  uint8_t sign[6];
+  assert_int_equal(fn_km_check(dev, item, &kc), 0);
+  assert_int_equal(kc.tail_status, FN_TAIL_VALID);
+  assert_int_equal(fn_km_accept(dev, item->km, item->km_len, true), 0);
+  assert_int_equal(fn_receipt_begin(dev, operation, 1, NULL), 0);
+  assert_int_equal(fn_receipt_add(dev, item), 0);
+  assert_int_equal(fn_receipt_close(dev, total, 0, false, &d), 0);
+  assert_same_document(dev, inside, d.number);
+  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
+  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, rec, &sum, sign), 0);
+}
+
 /* fn.h through the register equals the FN inside. */
 static void test_backend(void **state)
 {
@@ -358,7 +385,21 @@ static void test_backend(void **state)
   tcp_start(&t, f->fn, 30);
   snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", t.port);
   assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
-  assert_int_equal(fn_capabilities(dev), FN_CAP_DEVICE_DELIVERS);
+  assert_int_equal(fn_capabilities(dev), FN_CAP_DEVICE_DELIVERS | FN_CAP_DEVICE_KEYS);
+  assert_int_equal(fn_key_update(dev, NULL, 0, 0), FN_ERR_UNKNOWN_COMMAND);
+  { /* it loads its own keys: ofd_keys_update asks no key server (port 1: none) */
+    ofd_client_options_t ko;
+    ofd_client_t *kc = NULL;
+    size_t nkeys = 7;
+    ofd_client_options_init(&ko);
+    ko.host = "127.0.0.1";
+    ko.port = 1;
+    ko.profile = FRAME_PROFILE_KEYS;
+    assert_int_equal(ofd_client_create(&ko, &kc), 0);
+    assert_int_equal(ofd_keys_update(dev, kc, &nkeys), 0);
+    assert_int_equal(nkeys, 0);
+    ofd_client_destroy(kc);
+  }
   assert_int_equal(fn_capabilities(f->fn), 0);
 
   fn_shtrih_facts_t facts;
@@ -409,6 +450,11 @@ static void test_backend(void **state)
   assert_int_equal(fn_receipt_close(dev, 40000, 0, false, &d), 0);
   assert_int_equal(fn_status(f->fn, &is), 0);
   assert_int_equal(d.number, is.last_document);
+  /* When the shift began: no command gives it, its shift-open document
+  ** does (a till's "shift over 24 hours" and ATOL's expiry read it). */
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_true(ds.shift_opened_at != 0);
+  assert_int_equal(ds.shift_opened_at, is.shift_opened_at);
   assert_int_equal(d.time, is.last_time);
   assert_int_equal(d.receipt_number, 1);
   assert_same_document(dev, f->fn, d.number);
@@ -477,19 +523,21 @@ static void test_backend(void **state)
   cheese.fraction_numerator = 1;
   cheese.fraction_denominator = 4;
   cheese.km_status = DOC_KM_MEASURED_SOLD;
-  assert_int_equal(fn_km_check(dev, &cheese, &kc), 0);
-  assert_int_equal(kc.tail_status, FN_TAIL_VALID);
-  assert_int_equal(fn_km_accept(dev, cheese.km, cheese.km_len, true), 0);
-  assert_int_equal(fn_receipt_begin(dev, 1, 1, NULL), 0);
-  assert_int_equal(fn_receipt_add(dev, &cheese), 0);
-  assert_int_equal(fn_receipt_close(dev, 20000, 0, false, &d), 0);
-  assert_same_document(dev, f->fn, d.number);
-  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
-  assert_int_equal(doc_parse_receipt(doc.data, doc.len, &h, &rec, &total, sign), 0);
+  cheese.product_tag = 1305; /* 1163 as kassa reads it from a GS1 code: sent by FF4Dh */
+  snprintf(cheese.product_value, sizeof cheese.product_value, "%s", "0104600000000007215TH");
+  sell_marked(dev, f->fn, &cheese, 1, 20000, &rec);
   assert_int_equal(rec.items[0].fraction_numerator, 1);
   assert_int_equal(rec.items[0].fraction_denominator, 4);
   assert_int_equal(rec.items[0].km_status, DOC_KM_MEASURED_SOLD);
   assert_memory_equal(rec.items[0].km, cheese.km, cheese.km_len);
+  assert_int_equal(rec.items[0].product_tag, 1305);
+  assert_string_equal(rec.items[0].product_value, cheese.product_value);
+  /* The quarter brought back: the same code checked again with status 4
+  ** (part returned). The line the register binds it to carries the status
+  ** of this check, not the sale's (the register once kept the first). */
+  cheese.km_status = DOC_KM_MEASURED_RETURNED;
+  sell_marked(dev, f->fn, &cheese, 2, 20000, &rec);
+  assert_int_equal(rec.items[0].km_status, DOC_KM_MEASURED_RETURNED);
   /* A counterfeit tail: the FN says so; declined, never sold. */
   doc_item_t fake;
   assert_int_equal(fn_fixture_marked_line(&fake, "Туфли", 500000, "SH", 2, &key), 0);
@@ -512,6 +560,12 @@ static void test_backend(void **state)
   /* X report, then the shift closed; the archive reads the same. */
   assert_int_equal(fn_state_report(dev, &d), 0);
   assert_same_document(dev, f->fn, d.number);
+  /* ... found again by a new connection, back past the X report. */
+  fn_free(dev);
+  assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_int_equal(fn_status(f->fn, &is), 0);
+  assert_int_equal(ds.shift_opened_at, is.shift_opened_at);
   assert_int_equal(fn_shift_close(dev, NULL, &d), 0);
   assert_same_document(dev, f->fn, d.number);
   assert_int_equal(fn_status(dev, &ds), 0);
@@ -547,6 +601,15 @@ static void test_backend(void **state)
   /* What the register does itself is not kassa's. */
   assert_int_equal(fn_notification_next(dev, &(fn_notification_t){0}), FN_ERR_NO_DATA);
   assert_string_equal(fn_shtrih_last_error(dev, false), "");
+  /* ... and so is its queue: the outbox's status counts it from FF70h and
+  ** reads no notification the register cannot hand out (`kassa ofd status`,
+  ** GET /api/status failed with no_data while one waited in the register). */
+  outbox_status_t os;
+  assert_int_equal(fn_status(dev, &ds), 0);
+  assert_true(ds.unsent_notifications > 0);
+  assert_int_equal(outbox_status(dev, 0, NULL, &os), 0);
+  assert_int_equal(os.unsent_notifications, ds.unsent_notifications);
+  assert_int_equal(os.level, OUTBOX_OK);
 
   /* The connection drops (the register restarts, the network blinks): the
   ** call that sees it fails; the next one connects again. */
@@ -831,6 +894,249 @@ static void test_backend_errors(void **state)
   assert_int_equal(fn_shtrih_backend_spec("atol:tcp:1:2", back, sizeof back), -1);
 }
 
+/* An FN not registered yet, for the registration through the register. */
+static int setup_fresh(void **state)
+{
+  fn_fixture_t *f = fn_fixture_new("kktreg", FN_NUMBER, T0);
+  *state = f;
+  return f ? 0 : -1;
+}
+
+/* One command straight to the emulator (no host call in flight): its
+** answer parsed into a (ans holds the bytes). */
+static void execute(tcp_register_t *t, const shtrih_msg_t *m, uint8_t *ans, shtrih_answer_t *a)
+{
+  int n = kkt_emu_execute(t->emu, m->data, m->len, ans, SHTRIH_MAX_MESSAGE);
+  assert_true(n > 0);
+  assert_int_equal(shtrih_answer_parse(ans, (size_t)n, a), 0);
+}
+
+/*
+** Registration through the register (tables 17/18, FF05h, FF06h) and a
+** re-registration with its 1205 (FF05h 2, field 22, FF34h): each document
+** read back through the register (FF0Ah, FF3Ah/FF3Bh) is the FN's own,
+** byte for byte, and holds what was sent. The refusals change nothing: a
+** wrong password (4Fh), no tax system (the register's 33h), an online KKT
+** without its OFD (the FN's 09h), a re-registration of a fresh FN, a
+** second registration and a re-registration with a shift open (the FN's
+** 02h), a report type the FN lacks (01h), a read-only or missing table
+** cell (33h).
+*/
+static void test_backend_registration(void **state)
+{
+  fn_fixture_t *f = *state;
+  tcp_register_t t;
+  char spec[64], err[512];
+  fn_t *dev = NULL, *wrong = NULL;
+  fn_status_t st;
+  fn_doc_result_t d;
+  static fn_registration_t r;
+  static fn_document_t doc;
+  static doc_header_t h;
+  doc_registration_t reg;
+  tcp_start(&t, f->fn, 30);
+  snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", t.port);
+  fn_fixture_registration(&r, false);
+  snprintf(r.header.cashier, sizeof r.header.cashier, "%s", "Иванова А. П.");
+  char name[300] = ""; /* 143 characters: more than one table field holds */
+  for (int i = 0; i < 18; i++) strcat(name, "Ромашка ");
+  name[strlen(name) - 1] = '\0';
+  snprintf(r.header.user_name, sizeof r.header.user_name, "%s", name);
+
+  /* One connection at a time (a register serves one host). */
+  assert_int_equal(fn_shtrih_open(spec, 31, &fast, &wrong, err, sizeof err), 0);
+  assert_int_equal(fn_register(wrong, &r, false, &d), FN_ERR_DEVICE);
+  assert_non_null(strstr(fn_shtrih_last_error(wrong, true), "0x4F: Неверный пароль"));
+  fn_free(wrong);
+  assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
+  r.reg.tax_systems = 0;
+  assert_int_equal(fn_register(dev, &r, false, &d), FN_ERR_DEVICE);
+  assert_non_null(strstr(fn_shtrih_last_error(dev, false), "FF06h: error 0x33"));
+  r.reg.tax_systems = 1;
+  char ofd_inn[13];
+  memcpy(ofd_inn, r.reg.ofd_inn, sizeof ofd_inn);
+  r.reg.ofd_inn[0] = '\0';
+  assert_int_equal(fn_register(dev, &r, false, &d), FN_ERR_VALUE);
+  memcpy(r.reg.ofd_inn, ofd_inn, sizeof ofd_inn);
+  assert_int_equal(fn_register(dev, &r, true, &d), FN_ERR_STATE);
+  assert_int_equal(fn_status(f->fn, &st), 0);
+  assert_int_equal(st.phase, FN_PHASE_READY);
+  assert_int_equal(st.last_document, 0);
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  uint8_t ans[SHTRIH_MAX_MESSAGE];
+  shtrih_request(&m, SHTRIH_CMD_FN_REGISTRATION, 30); /* FF09h before any: 08h */
+  execute(&t, &m, ans, &a);
+  assert_int_equal(a.error, SHTRIH_E_FN_NO_DATA);
+
+  f->now += 60;
+  assert_int_equal(fn_register(dev, &r, false, &d), 0);
+  assert_int_equal(fn_status(f->fn, &st), 0);
+  assert_int_equal(st.phase, FN_PHASE_FISCAL);
+  assert_int_equal(d.number, 1);
+  assert_int_equal(st.last_document, 1);
+  assert_int_equal(d.time, st.last_time);
+  assert_same_document(dev, f->fn, 1);
+  assert_int_equal(fn_document_get(dev, 1, &doc), 0);
+  assert_int_equal(doc.type, DOC_REGISTRATION);
+  assert_int_equal(doc_parse_registration(doc.data, doc.len, &h, &reg), 0);
+  assert_string_equal(h.user_name, name);
+  assert_string_equal(h.user_inn, r.header.user_inn);
+  assert_string_equal(h.kkt_reg_number, r.header.kkt_reg_number);
+  assert_string_equal(h.address, r.header.address);
+  assert_string_equal(h.place, r.header.place);
+  assert_string_equal(h.cashier, "Иванова А. П.");
+  assert_string_equal(reg.ofd_inn, r.reg.ofd_inn);
+  assert_string_equal(reg.ofd_name, r.reg.ofd_name);
+  assert_string_equal(reg.kkt_serial, "0250000000000001"); /* the register's own */
+  assert_true(reg.marking);
+  assert_int_equal(reg.tax_systems, 1);
+  assert_int_equal(reg.ffd_version, 4);
+  assert_int_equal(fn_register(dev, &r, false, &d), FN_ERR_STATE);
+  assert_int_equal(fn_status(dev, &st), 0); /* FF09h: the user's INN, the RNM */
+  assert_string_equal(st.user_inn, r.header.user_inn);
+  assert_string_equal(st.kkt_reg_number, r.header.kkt_reg_number);
+  assert_false(st.autonomous);
+
+  /* A re-registration: refused with a shift open, made after its close. */
+  f->now += 60;
+  assert_int_equal(fn_shift_open(dev, NULL, &d), 0);
+  r.reg.reason_mask = 0x08u; /* 1205 bit 3: the address changed */
+  snprintf(r.header.address, sizeof r.header.address, "%s", "г. Москва, ул. Тверская, 3");
+  r.reg.marking = false;
+  assert_int_equal(fn_register(dev, &r, true, &d), FN_ERR_STATE);
+  f->now += 60;
+  assert_int_equal(fn_shift_close(dev, NULL, &d), 0);
+  f->now += 60;
+  assert_int_equal(fn_register(dev, &r, true, &d), 0);
+  assert_int_equal(fn_status(f->fn, &st), 0);
+  assert_int_equal(d.number, st.last_document);
+  assert_int_equal(d.time, st.last_time);
+  assert_same_document(dev, f->fn, d.number);
+  assert_same_document(dev, f->fn, 1);
+  assert_int_equal(fn_document_get(dev, d.number, &doc), 0);
+  assert_int_equal(doc.type, DOC_REREGISTRATION);
+  assert_int_equal(doc_parse_registration(doc.data, doc.len, &h, &reg), 0);
+  assert_int_equal(reg.reason_mask, 0x08u);
+  assert_string_equal(h.address, "г. Москва, ул. Тверская, 3");
+  assert_false(reg.marking);
+
+  /* FF0Ah of the re-registration: INN, registration number, 1062, mode. */
+  shtrih_found_document_t found;
+  shtrih_registration_t g;
+  shtrih_request(&m, SHTRIH_CMD_FN_FIND_DOCUMENT, 30);
+  shtrih_msg_le(&m, d.number, 4);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(shtrih_decode_found_document(&a, &found), 0);
+  assert_int_equal(found.type, DOC_REREGISTRATION);
+  assert_int_equal(found.fiscal_sign, d.fiscal_sign);
+  assert_int_equal(shtrih_decode_found_registration(&found, &g), 0);
+  assert_string_equal(g.inn, r.header.user_inn);
+  assert_string_equal(g.rnm, r.header.kkt_reg_number);
+  assert_int_equal(g.tax_systems, 1);
+  assert_int_equal(g.work_mode, 0);
+  /* FF09h: the last registration is the 11, in the FFD 1.2 (long) form. */
+  shtrih_registration_data_t rd;
+  shtrih_request(&m, SHTRIH_CMD_FN_REGISTRATION, 30);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(shtrih_decode_registration_data(&a, &rd), 0);
+  assert_true(rd.long_form);
+  assert_int_equal(rd.number, d.number);
+  assert_int_equal(rd.fiscal_sign, d.fiscal_sign);
+  assert_int_equal(rd.time, d.time - d.time % 60);
+  assert_int_equal(rd.reasons, 0x08u);
+  assert_string_equal(rd.ofd_inn, r.reg.ofd_inn);
+  assert_string_equal(rd.r.rnm, r.header.kkt_reg_number);
+  assert_int_equal(rd.ext_modes, 0); /* marking off now */
+
+  /* The tables and FF05h: what the register refuses. */
+  shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_SERIAL, "1", 1);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(a.error, SHTRIH_E_BAD_PARAMS);
+  shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, 99, "1", 1);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(a.error, SHTRIH_E_BAD_PARAMS);
+  shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_REASONS, "\1", 1);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(a.error, SHTRIH_E_BAD_PARAMS); /* a 4-byte number */
+  shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, 3, NULL, 0);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(a.error, 0);
+  char text[32];
+  shtrih_get_text(&a, a.len, text, sizeof text);
+  assert_string_equal(text, r.header.kkt_reg_number);
+  shtrih_request(&m, SHTRIH_CMD_FN_BEGIN_REGISTRATION, 30);
+  shtrih_msg_le(&m, 4, 1);
+  execute(&t, &m, ans, &a);
+  assert_int_equal(a.error, SHTRIH_E_FN_UNKNOWN_COMMAND);
+  assert_int_equal(fn_status(f->fn, &st), 0);
+  assert_int_equal(st.last_document, d.number);
+  fn_free(dev);
+  tcp_stop(&t);
+
+  /* A new FN replacing a closed one: FF05h type 1, an 11 with 1205 bit 0
+  ** as its first document (fn.h, FN_REREG_FN_REPLACED). */
+  fn_fixture_t *g2 = fn_fixture_new("kktreg2", "9999078900022023", T0);
+  assert_non_null(g2);
+  tcp_start(&t, g2->fn, 30);
+  snprintf(spec, sizeof spec, "tcp:127.0.0.1:%d", t.port);
+  assert_int_equal(fn_shtrih_open(spec, 30, &fast, &dev, err, sizeof err), 0);
+  r.reg.reason_mask = FN_REREG_FN_REPLACED;
+  assert_int_equal(fn_register(dev, &r, true, &d), 0);
+  assert_int_equal(d.number, 1);
+  assert_same_document(dev, g2->fn, 1);
+  assert_int_equal(fn_document_get(dev, 1, &doc), 0);
+  assert_int_equal(doc.type, DOC_REREGISTRATION);
+  assert_int_equal(doc_parse_registration(doc.data, doc.len, &h, &reg), 0);
+  assert_int_equal(reg.reason_mask, FN_REREG_FN_REPLACED);
+  assert_int_equal(fn_status(g2->fn, &st), 0);
+  assert_int_equal(st.phase, FN_PHASE_FISCAL);
+  fn_free(dev);
+  tcp_stop(&t);
+  fn_fixture_free(g2);
+}
+
+/* The register's tables survive its restart (options.tables_path), as a
+** real register's do; a register without the file starts empty. */
+static void test_tables_kept(void **state)
+{
+  fn_fixture_t *f = *state;
+  char path[192];
+  kkt_emu_t *emu = NULL;
+  shtrih_msg_t m;
+  shtrih_answer_t a;
+  uint8_t ans[SHTRIH_MAX_MESSAGE];
+  const uint8_t name[] = {0xD0, 0xEE, 0xEC, 0xE0, 0xF8, 0xEA, 0xE0}; /* "Ромашка", CP1251 */
+  const uint8_t reasons[4] = {0x08, 0, 0, 0};
+  snprintf(path, sizeof path, "%s/kkt.tables", f->dir);
+  kkt_emu_options_t o = {.tables_path = path};
+  for (int round = 0; round < 3; round++) {
+    assert_int_equal(kkt_emu_new(f->fn, round == 2 ? NULL : &o, &emu), 0);
+    if (round == 0) {
+      shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_USER, name, sizeof name);
+      int n = kkt_emu_execute(emu, m.data, m.len, ans, sizeof ans);
+      assert_int_equal(shtrih_answer_parse(ans, (size_t)n, &a), 0);
+      assert_int_equal(a.error, 0);
+      shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_REASONS, reasons, 4);
+      n = kkt_emu_execute(emu, m.data, m.len, ans, sizeof ans);
+      assert_int_equal(shtrih_answer_parse(ans, (size_t)n, &a), 0);
+      assert_int_equal(a.error, 0);
+    }
+    shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_USER, NULL, 0);
+    int n = kkt_emu_execute(emu, m.data, m.len, ans, sizeof ans);
+    assert_int_equal(shtrih_answer_parse(ans, (size_t)n, &a), 0);
+    assert_int_equal(a.error, 0);
+    assert_int_equal(a.len, round == 2 ? 0 : sizeof name); /* round 1: after a restart */
+    if (round < 2) assert_memory_equal(a.fields, name, sizeof name);
+    shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_REASONS, NULL, 0);
+    n = kkt_emu_execute(emu, m.data, m.len, ans, sizeof ans);
+    assert_int_equal(shtrih_answer_parse(ans, (size_t)n, &a), 0);
+    assert_int_equal(shtrih_get_le(&a, 4), round == 2 ? 0 : 8);
+    kkt_emu_free(emu);
+  }
+  unlink(path);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -842,6 +1148,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_backend, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backend_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_backend_fiscal_ops, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_backend_registration, setup_fresh, teardown),
+      cmocka_unit_test_setup_teardown(test_tables_kept, setup_fresh, teardown),
   };
   return cmocka_run_group_tests(tests, fn_fixture_crypto_setup, fn_fixture_crypto_teardown);
 }

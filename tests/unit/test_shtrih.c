@@ -516,6 +516,128 @@ static void test_tax_rows(void **state)
   assert_int_equal(shtrih_tax_of_vat(7), 0); /* VAT 5 %: no row known, refused */
 }
 
+/* Registration: FF05h, FF06h, FF34h, FF0Ah's registration data and the
+** table commands, against the vendor's tests and recorded exchanges. */
+static void test_registration(void **state)
+{
+  (void)state;
+  shtrih_msg_t m;
+  shtrih_registration_t g = {.inn = "7701234567", .rnm = "0000000221017090"}, back;
+  shtrih_request(&m, SHTRIH_CMD_FN_BEGIN_REGISTRATION, 30);
+  shtrih_msg_le(&m, SHTRIH_REG_CHANGE, 1);
+  assert_msg(&m, vec("ff05_request"));
+  g.tax_systems = 17, g.work_mode = 24;
+  shtrih_encode_registration(&m, 30, &g, false);
+  assert_msg(&m, vec("ff06_request_short"));
+  g.reason = 4;
+  shtrih_encode_registration(&m, 30, &g, true);
+  assert_msg(&m, vec("ff34_request"));
+  /* The emulator's side reads them back, NUL- or space-padded. */
+  const vector_t *v = vec("ff34_request");
+  assert_int_equal(shtrih_decode_registration(v->bytes + 6, v->len - 6, true, &back), 0);
+  assert_string_equal(back.inn, "7701234567");
+  assert_string_equal(back.rnm, "0000000221017090");
+  assert_int_equal(back.tax_systems, 17);
+  assert_int_equal(back.work_mode, 24);
+  assert_int_equal(back.reason, 4);
+  assert_int_equal(shtrih_decode_registration(v->bytes + 6, v->len - 7, true, &back), -1);
+  v = vec("ff06_request");
+  assert_int_equal(shtrih_decode_registration(v->bytes + 6, v->len - 6, false, &back), 0);
+  assert_string_equal(back.inn, "123456789101");
+  assert_string_equal(back.rnm, "12345678901234567890");
+  assert_int_equal(back.tax_systems, 33);
+  v = vec("ff34_request_spaces"); /* STX LEN FF 34 password ... LRC */
+  assert_int_equal(shtrih_decode_registration(v->bytes + 8, v->len - 9, true, &back), 0);
+  assert_string_equal(back.inn, "7825706086");
+  assert_string_equal(back.rnm, "0004543472056486");
+  assert_int_equal(back.tax_systems, 1);
+  assert_int_equal(back.work_mode, 1);
+  assert_int_equal(back.reason, 0x40);
+  shtrih_answer_t a;
+  v = vec("ff34_answer_36h");
+  assert_int_equal(shtrih_answer_parse(v->bytes + 2, v->len - 3, &a), 0);
+  assert_int_equal(a.command, SHTRIH_CMD_FN_REREGISTER);
+  assert_int_equal(a.error, SHTRIH_E_MODEL_PARAMS);
+
+  /* FF0Ah's registration data (the vendor's recorded answer). */
+  shtrih_found_document_t d;
+  v = vec("ff0a_registration");
+  assert_int_equal(shtrih_answer_parse(v->bytes, v->len, &a), 0);
+  assert_int_equal(shtrih_decode_found_document(&a, &d), 0);
+  assert_int_equal(shtrih_decode_found_registration(&d, &back), 0);
+  assert_string_equal(back.inn, "5024054445");
+  assert_string_equal(back.rnm, "0000001358026131");
+  assert_int_equal(back.tax_systems, 0x3F);
+  assert_int_equal(back.work_mode, 1);
+  d.data_len = 33;
+  assert_int_equal(shtrih_decode_found_registration(&d, &back), -1);
+
+  /* 1Fh: table 17, row 1, field 5, as recorded (v2); 1Eh is the same
+  ** cell and the value after it. */
+  uint8_t msg[64];
+  size_t mlen = 0;
+  uint16_t number = 0;
+  v = vec("read_table_request_v2");
+  assert_int_equal(shtrih_v2_decode(v->bytes, v->len, &number, msg, sizeof msg, &mlen), 0);
+  shtrih_encode_write_table(&m, 30, 17, 1, 5, NULL, 0);
+  assert_int_equal(m.len, mlen);
+  assert_memory_equal(m.data, msg, mlen);
+  shtrih_table_cell_t c;
+  assert_int_equal(shtrih_decode_table_cell(msg + 5, mlen - 5, &c), 0);
+  assert_int_equal(c.table, 17);
+  assert_int_equal(c.row, 1);
+  assert_int_equal(c.field, 5);
+  assert_int_equal(c.len, 0);
+  v = vec("read_table_answer_v2");
+  assert_int_equal(shtrih_v2_decode(v->bytes, v->len, &number, msg, sizeof msg, &mlen), 0);
+  assert_int_equal(shtrih_answer_parse(msg, mlen, &a), 0);
+  assert_int_equal(a.command, SHTRIH_CMD_READ_TABLE);
+  assert_int_equal(shtrih_get_le(&a, 1), 4);
+  const uint8_t value[4] = {0x01, 0x00, 0x20, 0x00}; /* 1205 bits 0 and 21 */
+  shtrih_encode_write_table(&m, 30, SHTRIH_TABLE_FN, 1, SHTRIH_FIELD_REASONS, value, 4);
+  const uint8_t want[] = {0x1E, 0x1E, 0, 0, 0, 18, 1, 0, 22, 0x01, 0x00, 0x20, 0x00};
+  assert_int_equal(m.len, sizeof want);
+  assert_memory_equal(m.data, want, sizeof want);
+  assert_int_equal(shtrih_decode_table_cell(m.data + 5, m.len - 5, &c), 0);
+  assert_int_equal(c.len, 4);
+  assert_memory_equal(c.value, value, 4);
+  assert_int_equal(shtrih_decode_table_cell(m.data + 5, 3, &c), -1);
+
+  /* FF09h: no recorded answer was found; the description's 47-byte
+  ** layout and the 66-byte one the vendor's Java driver reads for FFD 1.2,
+  ** built here field by field from those texts. */
+  uint8_t ff09[80] = {0xFF, 0x09, 0x00, 17, 7, 6, 2, 52};
+  size_t k = 8;
+  memcpy(ff09 + k, "5024054445  ", 12), k += 12;
+  memcpy(ff09 + k, "0000001358026131    ", 20), k += 20;
+  ff09[k++] = 0x3F, ff09[k++] = 0x01;
+  const uint8_t fd_fp[8] = {1, 0, 0, 0, 0xB7, 0x9F, 0xD1, 0x4D};
+  memcpy(ff09 + k, fd_fp, 8);
+  shtrih_registration_data_t rd;
+  assert_int_equal(shtrih_answer_parse(ff09, k + 8, &a), 0);
+  assert_int_equal(shtrih_decode_registration_data(&a, &rd), 0);
+  assert_false(rd.long_form);
+  assert_string_equal(rd.r.inn, "5024054445");
+  assert_string_equal(rd.r.rnm, "0000001358026131");
+  assert_int_equal(rd.r.tax_systems, 0x3F);
+  assert_int_equal(rd.number, 1);
+  assert_int_equal(rd.fiscal_sign, 1305583543u);
+  ff09[k++] = 0x10;                              /* extended modes: marking */
+  memcpy(ff09 + k, "7704211201  ", 12), k += 12; /* the OFD's INN */
+  const uint8_t reasons[4] = {0x08, 0, 0, 0};
+  memcpy(ff09 + k, reasons, 4), k += 4;
+  memcpy(ff09 + k, fd_fp, 8), k += 8;
+  assert_int_equal(shtrih_answer_parse(ff09, k, &a), 0);
+  assert_int_equal(shtrih_decode_registration_data(&a, &rd), 0);
+  assert_true(rd.long_form);
+  assert_int_equal(rd.ext_modes, 0x10);
+  assert_string_equal(rd.ofd_inn, "7704211201");
+  assert_int_equal(rd.reasons, 8);
+  assert_int_equal(rd.fiscal_sign, 1305583543u);
+  assert_int_equal(shtrih_answer_parse(ff09, 3 + 40, &a), 0);
+  assert_int_equal(shtrih_decode_registration_data(&a, &rd), -1);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -523,7 +645,7 @@ int main(void)
       cmocka_unit_test(test_v2_stuffing),        cmocka_unit_test(test_v1_receiver_noise),
       cmocka_unit_test(test_request_encoders),   cmocka_unit_test(test_answer_decoders),
       cmocka_unit_test(test_error_texts),        cmocka_unit_test(test_fn_time),
-      cmocka_unit_test(test_tax_rows),
+      cmocka_unit_test(test_tax_rows),           cmocka_unit_test(test_registration),
   };
   return cmocka_run_group_tests(tests, load_vectors, NULL);
 }
