@@ -19,7 +19,6 @@
 #include "fiscal/crypto.h"
 
 #include <limits.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +33,7 @@
 #include <openssl/x509.h>
 
 #include "common/errtab.h"
+#include "common/thread_slot.h"
 
 /* The engine's name for id-tc26-gost-3410-12-256-paramSetA. */
 #define KEY_PARAMETER_SET "TCA"
@@ -213,10 +213,6 @@ typedef struct hmac_cache {
   unsigned next; /* the slot a new key takes */
 } hmac_cache_t;
 
-static pthread_key_t hmac_cache_key;
-static pthread_once_t hmac_cache_once = PTHREAD_ONCE_INIT;
-static int hmac_cache_key_rc;
-
 static void hmac_cache_free(void *p)
 {
   hmac_cache_t *c = p;
@@ -227,32 +223,12 @@ static void hmac_cache_free(void *p)
   free(c);
 }
 
-static void hmac_cache_key_make(void)
-{
-  hmac_cache_key_rc = pthread_key_create(&hmac_cache_key, hmac_cache_free);
-}
-
-/* This thread's cache, made at its first MAC; NULL without memory. */
-static hmac_cache_t *hmac_cache(void)
-{
-  if (pthread_once(&hmac_cache_once, hmac_cache_key_make) != 0 || hmac_cache_key_rc != 0)
-    return NULL;
-  hmac_cache_t *c = pthread_getspecific(hmac_cache_key);
-  if (c) return c;
-  if (!(c = calloc(1, sizeof *c))) return NULL;
-  if (pthread_setspecific(hmac_cache_key, c) != 0) {
-    free(c);
-    return NULL;
-  }
-  return c;
-}
+static thread_slot_t hmac_slot = THREAD_SLOT_INIT(hmac_cache_free);
 
 /* Drops the calling thread's contexts (before the engine goes). */
 static void hmac_cache_drop(void)
 {
-  /* The key exists once a thread made a MAC; before, nobody kept one. */
-  if (pthread_once(&hmac_cache_once, hmac_cache_key_make) != 0 || hmac_cache_key_rc != 0) return;
-  hmac_cache_t *c = pthread_getspecific(hmac_cache_key);
+  hmac_cache_t *c = thread_slot_get(&hmac_slot, 0);
   if (!c) return;
   for (int i = 0; i < HMAC_KEPT; i++) HMAC_CTX_free(c->kept[i].context);
   explicit_bzero(c, sizeof *c);
@@ -262,7 +238,7 @@ static void hmac_cache_drop(void)
 ** taken for the key. NULL when none can be had. */
 static HMAC_CTX *hmac_start(const EVP_MD *md, const uint8_t *key, size_t key_length)
 {
-  hmac_cache_t *c = key_length <= HMAC_KEY_MAX ? hmac_cache() : NULL;
+  hmac_cache_t *c = key_length <= HMAC_KEY_MAX ? thread_slot_get(&hmac_slot, sizeof *c) : NULL;
   if (!c) return NULL;
   for (int i = 0; i < HMAC_KEPT; i++) {
     hmac_kept_t *k = &c->kept[i];

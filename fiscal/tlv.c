@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "common/errtab.h"
+#include "common/thread_slot.h"
 
 /* ---------------------------------------------------------------------- */
 /* Errors                                                                  */
@@ -522,24 +523,18 @@ fail:
 */
 typedef struct converters {
   iconv_t cd[2];
+  bool opened[2];
 } converters_t;
-
-static pthread_key_t converters_key;
-static pthread_once_t converters_once = PTHREAD_ONCE_INIT;
-static int converters_key_rc;
 
 static void converters_free(void *p)
 {
   converters_t *c = p;
   for (int i = 0; c && i < 2; i++)
-    if (c->cd[i] != (iconv_t)-1) iconv_close(c->cd[i]);
+    if (c->opened[i]) iconv_close(c->cd[i]);
   free(c);
 }
 
-static void converters_key_make(void)
-{
-  converters_key_rc = pthread_key_create(&converters_key, converters_free);
-}
+static thread_slot_t converters_slot = THREAD_SLOT_INIT(converters_free);
 
 /* This thread's descriptor for direction to_cp866 (1 when from UTF-8),
 ** reset to its initial state; (iconv_t)-1 when none can be had. */
@@ -547,19 +542,14 @@ static iconv_t converter(bool to_cp866)
 {
   static const char *const names[2][2] = {{"CP866", "UTF-8"}, {"UTF-8", "CP866"}};
   int d = to_cp866 ? 0 : 1;
-  if (pthread_once(&converters_once, converters_key_make) != 0 || converters_key_rc != 0)
-    return (iconv_t)-1;
-  converters_t *c = pthread_getspecific(converters_key);
-  if (!c) {
-    if (!(c = malloc(sizeof *c))) return (iconv_t)-1;
-    c->cd[0] = c->cd[1] = (iconv_t)-1;
-    if (pthread_setspecific(converters_key, c) != 0) {
-      free(c);
-      return (iconv_t)-1;
-    }
+  converters_t *c = thread_slot_get(&converters_slot, sizeof *c);
+  if (!c) return (iconv_t)-1;
+  if (!c->opened[d]) {
+    c->cd[d] = iconv_open(names[d][0], names[d][1]);
+    if (c->cd[d] == (iconv_t)-1) return (iconv_t)-1;
+    c->opened[d] = true;
   }
-  if (c->cd[d] == (iconv_t)-1) c->cd[d] = iconv_open(names[d][0], names[d][1]);
-  if (c->cd[d] != (iconv_t)-1) iconv(c->cd[d], NULL, NULL, NULL, NULL);
+  iconv(c->cd[d], NULL, NULL, NULL, NULL);
   return c->cd[d];
 }
 
