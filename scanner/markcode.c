@@ -47,6 +47,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* For the few helpers of the hot path the compiler would call from more
+** than one place: a call and its spills cost more than their bodies. */
+#define HOT_INLINE inline __attribute__((always_inline))
+
 /* ---------------------------------------------------------------------- */
 /* Tables: errors, kinds, fixes                                            */
 /* ---------------------------------------------------------------------- */
@@ -236,7 +240,8 @@ static bool is_cs64(char c)
 ** whether GS1 predefines its length (no separator ever follows it); its
 ** value as components separated by spaces, in a notation of our own (below);
 ** then, derived from those, the AIs as numbers for the search, the AI's
-** length and the predefined value length. The notation:
+** length, the predefined value length and, for a value that is one text
+** component (X..N), its N. The notation:
 **   N / X / Y / Z   digits / CSET 82 / CSET 39 / CSET 64
 **   14  or ..20     exactly 14, or 1 to 20 characters
 **   c               the component ends with a GS1 mod-10 check digit
@@ -255,233 +260,234 @@ typedef struct gs1_ai_def {
                           ** AIs are prefix-free, so this keeps their order */
   uint8_t len;            /* digits of the AI                           */
   uint8_t fixed;          /* the predefined value length, 0 if not predefined */
+  uint8_t text_max;       /* N of a spec that is one "X..N" component, else 0 */
 } gs1_ai_def_t;
 
 static const gs1_ai_def_t gs1_ais[] = {
-    {"00", NULL, true, "N18c", 0, 0, 2, 18},
-    {"01", NULL, true, "N14c", 100, 100, 2, 14},
-    {"02", NULL, true, "N14c", 200, 200, 2, 14},
-    {"03", NULL, true, "N14c", 300, 300, 2, 14},
-    {"10", NULL, false, "X..20", 1000, 1000, 2, 0},
-    {"11", NULL, true, "N6d", 1100, 1100, 2, 6},
-    {"12", NULL, true, "N6d", 1200, 1200, 2, 6},
-    {"13", NULL, true, "N6d", 1300, 1300, 2, 6},
-    {"15", NULL, true, "N6d", 1500, 1500, 2, 6},
-    {"16", NULL, true, "N6d", 1600, 1600, 2, 6},
-    {"17", NULL, true, "N6d", 1700, 1700, 2, 6},
-    {"20", NULL, true, "N2", 2000, 2000, 2, 2},
-    {"21", NULL, false, "X..20", 2100, 2100, 2, 0},
-    {"22", NULL, false, "X..20", 2200, 2200, 2, 0},
-    {"235", NULL, false, "X..28", 2350, 2350, 3, 0},
-    {"240", NULL, false, "X..30", 2400, 2400, 3, 0},
-    {"241", NULL, false, "X..30", 2410, 2410, 3, 0},
-    {"242", NULL, false, "N..6", 2420, 2420, 3, 0},
-    {"243", NULL, false, "X..20", 2430, 2430, 3, 0},
-    {"250", NULL, false, "X..30", 2500, 2500, 3, 0},
-    {"251", NULL, false, "X..30", 2510, 2510, 3, 0},
-    {"253", NULL, false, "N13c [X..17]", 2530, 2530, 3, 0},
-    {"254", NULL, false, "X..20", 2540, 2540, 3, 0},
-    {"255", NULL, false, "N13c [N..12]", 2550, 2550, 3, 0},
-    {"30", NULL, false, "N..8", 3000, 3000, 2, 0},
-    {"3100", "3105", true, "N6", 3100, 3105, 4, 6},
-    {"3110", "3115", true, "N6", 3110, 3115, 4, 6},
-    {"3120", "3125", true, "N6", 3120, 3125, 4, 6},
-    {"3130", "3135", true, "N6", 3130, 3135, 4, 6},
-    {"3140", "3145", true, "N6", 3140, 3145, 4, 6},
-    {"3150", "3155", true, "N6", 3150, 3155, 4, 6},
-    {"3160", "3165", true, "N6", 3160, 3165, 4, 6},
-    {"3200", "3205", true, "N6", 3200, 3205, 4, 6},
-    {"3210", "3215", true, "N6", 3210, 3215, 4, 6},
-    {"3220", "3225", true, "N6", 3220, 3225, 4, 6},
-    {"3230", "3235", true, "N6", 3230, 3235, 4, 6},
-    {"3240", "3245", true, "N6", 3240, 3245, 4, 6},
-    {"3250", "3255", true, "N6", 3250, 3255, 4, 6},
-    {"3260", "3265", true, "N6", 3260, 3265, 4, 6},
-    {"3270", "3275", true, "N6", 3270, 3275, 4, 6},
-    {"3280", "3285", true, "N6", 3280, 3285, 4, 6},
-    {"3290", "3295", true, "N6", 3290, 3295, 4, 6},
-    {"3300", "3305", true, "N6", 3300, 3305, 4, 6},
-    {"3310", "3315", true, "N6", 3310, 3315, 4, 6},
-    {"3320", "3325", true, "N6", 3320, 3325, 4, 6},
-    {"3330", "3335", true, "N6", 3330, 3335, 4, 6},
-    {"3340", "3345", true, "N6", 3340, 3345, 4, 6},
-    {"3350", "3355", true, "N6", 3350, 3355, 4, 6},
-    {"3360", "3365", true, "N6", 3360, 3365, 4, 6},
-    {"3370", "3375", true, "N6", 3370, 3375, 4, 6},
-    {"3400", "3405", true, "N6", 3400, 3405, 4, 6},
-    {"3410", "3415", true, "N6", 3410, 3415, 4, 6},
-    {"3420", "3425", true, "N6", 3420, 3425, 4, 6},
-    {"3430", "3435", true, "N6", 3430, 3435, 4, 6},
-    {"3440", "3445", true, "N6", 3440, 3445, 4, 6},
-    {"3450", "3455", true, "N6", 3450, 3455, 4, 6},
-    {"3460", "3465", true, "N6", 3460, 3465, 4, 6},
-    {"3470", "3475", true, "N6", 3470, 3475, 4, 6},
-    {"3480", "3485", true, "N6", 3480, 3485, 4, 6},
-    {"3490", "3495", true, "N6", 3490, 3495, 4, 6},
-    {"3500", "3505", true, "N6", 3500, 3505, 4, 6},
-    {"3510", "3515", true, "N6", 3510, 3515, 4, 6},
-    {"3520", "3525", true, "N6", 3520, 3525, 4, 6},
-    {"3530", "3535", true, "N6", 3530, 3535, 4, 6},
-    {"3540", "3545", true, "N6", 3540, 3545, 4, 6},
-    {"3550", "3555", true, "N6", 3550, 3555, 4, 6},
-    {"3560", "3565", true, "N6", 3560, 3565, 4, 6},
-    {"3570", "3575", true, "N6", 3570, 3575, 4, 6},
-    {"3600", "3605", true, "N6", 3600, 3605, 4, 6},
-    {"3610", "3615", true, "N6", 3610, 3615, 4, 6},
-    {"3620", "3625", true, "N6", 3620, 3625, 4, 6},
-    {"3630", "3635", true, "N6", 3630, 3635, 4, 6},
-    {"3640", "3645", true, "N6", 3640, 3645, 4, 6},
-    {"3650", "3655", true, "N6", 3650, 3655, 4, 6},
-    {"3660", "3665", true, "N6", 3660, 3665, 4, 6},
-    {"3670", "3675", true, "N6", 3670, 3675, 4, 6},
-    {"3680", "3685", true, "N6", 3680, 3685, 4, 6},
-    {"3690", "3695", true, "N6", 3690, 3695, 4, 6},
-    {"37", NULL, false, "N..8", 3700, 3700, 2, 0},
-    {"3900", "3909", false, "N..15", 3900, 3909, 4, 0},
-    {"3910", "3919", false, "N3 N..15", 3910, 3919, 4, 0},
-    {"3920", "3929", false, "N..15", 3920, 3929, 4, 0},
-    {"3930", "3939", false, "N3 N..15", 3930, 3939, 4, 0},
-    {"3940", "3943", false, "N4", 3940, 3943, 4, 0},
-    {"3950", "3955", false, "N6", 3950, 3955, 4, 0},
-    {"400", NULL, false, "X..30", 4000, 4000, 3, 0},
-    {"401", NULL, false, "X..30", 4010, 4010, 3, 0},
-    {"402", NULL, false, "N17c", 4020, 4020, 3, 0},
-    {"403", NULL, false, "X..30", 4030, 4030, 3, 0},
-    {"410", NULL, true, "N13c", 4100, 4100, 3, 13},
-    {"411", NULL, true, "N13c", 4110, 4110, 3, 13},
-    {"412", NULL, true, "N13c", 4120, 4120, 3, 13},
-    {"413", NULL, true, "N13c", 4130, 4130, 3, 13},
-    {"414", NULL, true, "N13c", 4140, 4140, 3, 13},
-    {"415", NULL, true, "N13c", 4150, 4150, 3, 13},
-    {"416", NULL, true, "N13c", 4160, 4160, 3, 13},
-    {"417", NULL, true, "N13c", 4170, 4170, 3, 13},
-    {"420", NULL, false, "X..20", 4200, 4200, 3, 0},
-    {"421", NULL, false, "N3 X..9", 4210, 4210, 3, 0},
-    {"422", NULL, false, "N3", 4220, 4220, 3, 0},
-    {"423", NULL, false, "N3 [N3] [N3] [N3] [N3]", 4230, 4230, 3, 0},
-    {"424", NULL, false, "N3", 4240, 4240, 3, 0},
-    {"425", NULL, false, "N3 [N3] [N3] [N3] [N3]", 4250, 4250, 3, 0},
-    {"426", NULL, false, "N3", 4260, 4260, 3, 0},
-    {"427", NULL, false, "X..3", 4270, 4270, 3, 0},
-    {"4300", NULL, false, "X..35", 4300, 4300, 4, 0},
-    {"4301", NULL, false, "X..35", 4301, 4301, 4, 0},
-    {"4302", NULL, false, "X..70", 4302, 4302, 4, 0},
-    {"4303", NULL, false, "X..70", 4303, 4303, 4, 0},
-    {"4304", NULL, false, "X..70", 4304, 4304, 4, 0},
-    {"4305", NULL, false, "X..70", 4305, 4305, 4, 0},
-    {"4306", NULL, false, "X..70", 4306, 4306, 4, 0},
-    {"4307", NULL, false, "X2", 4307, 4307, 4, 0},
-    {"4308", NULL, false, "X..30", 4308, 4308, 4, 0},
-    {"4309", NULL, false, "N10 N10", 4309, 4309, 4, 0},
-    {"4310", NULL, false, "X..35", 4310, 4310, 4, 0},
-    {"4311", NULL, false, "X..35", 4311, 4311, 4, 0},
-    {"4312", NULL, false, "X..70", 4312, 4312, 4, 0},
-    {"4313", NULL, false, "X..70", 4313, 4313, 4, 0},
-    {"4314", NULL, false, "X..70", 4314, 4314, 4, 0},
-    {"4315", NULL, false, "X..70", 4315, 4315, 4, 0},
-    {"4316", NULL, false, "X..70", 4316, 4316, 4, 0},
-    {"4317", NULL, false, "X2", 4317, 4317, 4, 0},
-    {"4318", NULL, false, "X..20", 4318, 4318, 4, 0},
-    {"4319", NULL, false, "X..30", 4319, 4319, 4, 0},
-    {"4320", NULL, false, "X..35", 4320, 4320, 4, 0},
-    {"4321", NULL, false, "N1", 4321, 4321, 4, 0},
-    {"4322", NULL, false, "N1", 4322, 4322, 4, 0},
-    {"4323", NULL, false, "N1", 4323, 4323, 4, 0},
-    {"4324", NULL, false, "N6d N4", 4324, 4324, 4, 0},
-    {"4325", NULL, false, "N6d N4", 4325, 4325, 4, 0},
-    {"4326", NULL, false, "N6d", 4326, 4326, 4, 0},
-    {"4330", NULL, false, "N6 [X1]", 4330, 4330, 4, 0},
-    {"4331", NULL, false, "N6 [X1]", 4331, 4331, 4, 0},
-    {"4332", NULL, false, "N6 [X1]", 4332, 4332, 4, 0},
-    {"4333", NULL, false, "N6 [X1]", 4333, 4333, 4, 0},
-    {"7001", NULL, false, "N13", 7001, 7001, 4, 0},
-    {"7002", NULL, false, "X..30", 7002, 7002, 4, 0},
-    {"7003", NULL, false, "N6d N4", 7003, 7003, 4, 0},
-    {"7004", NULL, false, "N..4", 7004, 7004, 4, 0},
-    {"7005", NULL, false, "X..12", 7005, 7005, 4, 0},
-    {"7006", NULL, false, "N6d", 7006, 7006, 4, 0},
-    {"7007", NULL, false, "N6d [N6d]", 7007, 7007, 4, 0},
-    {"7008", NULL, false, "X..3", 7008, 7008, 4, 0},
-    {"7009", NULL, false, "X..10", 7009, 7009, 4, 0},
-    {"7010", NULL, false, "X..2", 7010, 7010, 4, 0},
-    {"7011", NULL, false, "N6d [N4]", 7011, 7011, 4, 0},
-    {"7020", NULL, false, "X..20", 7020, 7020, 4, 0},
-    {"7021", NULL, false, "X..20", 7021, 7021, 4, 0},
-    {"7022", NULL, false, "X..20", 7022, 7022, 4, 0},
-    {"7023", NULL, false, "X..30", 7023, 7023, 4, 0},
-    {"7030", NULL, false, "N3 X..27", 7030, 7030, 4, 0},
-    {"7031", NULL, false, "N3 X..27", 7031, 7031, 4, 0},
-    {"7032", NULL, false, "N3 X..27", 7032, 7032, 4, 0},
-    {"7033", NULL, false, "N3 X..27", 7033, 7033, 4, 0},
-    {"7034", NULL, false, "N3 X..27", 7034, 7034, 4, 0},
-    {"7035", NULL, false, "N3 X..27", 7035, 7035, 4, 0},
-    {"7036", NULL, false, "N3 X..27", 7036, 7036, 4, 0},
-    {"7037", NULL, false, "N3 X..27", 7037, 7037, 4, 0},
-    {"7038", NULL, false, "N3 X..27", 7038, 7038, 4, 0},
-    {"7039", NULL, false, "N3 X..27", 7039, 7039, 4, 0},
-    {"7040", NULL, false, "N1 X1 X1 X1", 7040, 7040, 4, 0},
-    {"7041", NULL, false, "X..4", 7041, 7041, 4, 0},
-    {"710", NULL, false, "X..20", 7100, 7100, 3, 0},
-    {"711", NULL, false, "X..20", 7110, 7110, 3, 0},
-    {"712", NULL, false, "X..20", 7120, 7120, 3, 0},
-    {"713", NULL, false, "X..20", 7130, 7130, 3, 0},
-    {"714", NULL, false, "X..20", 7140, 7140, 3, 0},
-    {"715", NULL, false, "X..20", 7150, 7150, 3, 0},
-    {"716", NULL, false, "X..20", 7160, 7160, 3, 0},
-    {"717", NULL, false, "X..20", 7170, 7170, 3, 0},
-    {"7230", NULL, false, "X2 X..28", 7230, 7230, 4, 0},
-    {"7231", NULL, false, "X2 X..28", 7231, 7231, 4, 0},
-    {"7232", NULL, false, "X2 X..28", 7232, 7232, 4, 0},
-    {"7233", NULL, false, "X2 X..28", 7233, 7233, 4, 0},
-    {"7234", NULL, false, "X2 X..28", 7234, 7234, 4, 0},
-    {"7235", NULL, false, "X2 X..28", 7235, 7235, 4, 0},
-    {"7236", NULL, false, "X2 X..28", 7236, 7236, 4, 0},
-    {"7237", NULL, false, "X2 X..28", 7237, 7237, 4, 0},
-    {"7238", NULL, false, "X2 X..28", 7238, 7238, 4, 0},
-    {"7239", NULL, false, "X2 X..28", 7239, 7239, 4, 0},
-    {"7240", NULL, false, "X..20", 7240, 7240, 4, 0},
-    {"7241", NULL, false, "N2", 7241, 7241, 4, 0},
-    {"7242", NULL, false, "X..25", 7242, 7242, 4, 0},
-    {"7250", NULL, false, "N8", 7250, 7250, 4, 0},
-    {"7251", NULL, false, "N8 N4", 7251, 7251, 4, 0},
-    {"7252", NULL, false, "N1", 7252, 7252, 4, 0},
-    {"7253", NULL, false, "X..40", 7253, 7253, 4, 0},
-    {"7254", NULL, false, "X..40", 7254, 7254, 4, 0},
-    {"7255", NULL, false, "X..10", 7255, 7255, 4, 0},
-    {"7256", NULL, false, "X..90", 7256, 7256, 4, 0},
-    {"7257", NULL, false, "X..70", 7257, 7257, 4, 0},
-    {"7258", NULL, false, "X3", 7258, 7258, 4, 0},
-    {"7259", NULL, false, "X..40", 7259, 7259, 4, 0},
-    {"8001", NULL, false, "N4 N5 N3 N1 N1", 8001, 8001, 4, 0},
-    {"8002", NULL, false, "X..20", 8002, 8002, 4, 0},
-    {"8003", NULL, false, "N1 N13c [X..16]", 8003, 8003, 4, 0},
-    {"8004", NULL, false, "X..30", 8004, 8004, 4, 0},
-    {"8005", NULL, false, "N6", 8005, 8005, 4, 0},
-    {"8006", NULL, false, "N14c N4", 8006, 8006, 4, 0},
-    {"8007", NULL, false, "X..34", 8007, 8007, 4, 0},
-    {"8008", NULL, false, "N6d N2 [N2] [N2]", 8008, 8008, 4, 0},
-    {"8009", NULL, false, "X..50", 8009, 8009, 4, 0},
-    {"8010", NULL, false, "Y..30", 8010, 8010, 4, 0},
-    {"8011", NULL, false, "N..12", 8011, 8011, 4, 0},
-    {"8012", NULL, false, "X..20", 8012, 8012, 4, 0},
-    {"8013", NULL, false, "X..25", 8013, 8013, 4, 0},
-    {"8014", NULL, false, "X..25", 8014, 8014, 4, 0},
-    {"8017", NULL, false, "N18c", 8017, 8017, 4, 0},
-    {"8018", NULL, false, "N18c", 8018, 8018, 4, 0},
-    {"8019", NULL, false, "N..10", 8019, 8019, 4, 0},
-    {"8020", NULL, false, "X..25", 8020, 8020, 4, 0},
-    {"8026", NULL, false, "N14c N4", 8026, 8026, 4, 0},
-    {"8030", NULL, false, "Z..90", 8030, 8030, 4, 0},
-    {"8040", NULL, false, "N15", 8040, 8040, 4, 0},
-    {"8041", NULL, false, "N15", 8041, 8041, 4, 0},
-    {"8042", NULL, false, "N32", 8042, 8042, 4, 0},
-    {"8043", NULL, false, "N18 [N..2]", 8043, 8043, 4, 0},
-    {"8110", NULL, false, "X..70", 8110, 8110, 4, 0},
-    {"8111", NULL, false, "N4", 8111, 8111, 4, 0},
-    {"8112", NULL, false, "X..70", 8112, 8112, 4, 0},
-    {"8200", NULL, false, "X..70", 8200, 8200, 4, 0},
-    {"90", NULL, false, "X..30", 9000, 9000, 2, 0},
-    {"91", "99", false, "X..90", 9100, 9900, 2, 0},
+    {"00", NULL, true, "N18c", 0, 0, 2, 18, 0},
+    {"01", NULL, true, "N14c", 100, 100, 2, 14, 0},
+    {"02", NULL, true, "N14c", 200, 200, 2, 14, 0},
+    {"03", NULL, true, "N14c", 300, 300, 2, 14, 0},
+    {"10", NULL, false, "X..20", 1000, 1000, 2, 0, 20},
+    {"11", NULL, true, "N6d", 1100, 1100, 2, 6, 0},
+    {"12", NULL, true, "N6d", 1200, 1200, 2, 6, 0},
+    {"13", NULL, true, "N6d", 1300, 1300, 2, 6, 0},
+    {"15", NULL, true, "N6d", 1500, 1500, 2, 6, 0},
+    {"16", NULL, true, "N6d", 1600, 1600, 2, 6, 0},
+    {"17", NULL, true, "N6d", 1700, 1700, 2, 6, 0},
+    {"20", NULL, true, "N2", 2000, 2000, 2, 2, 0},
+    {"21", NULL, false, "X..20", 2100, 2100, 2, 0, 20},
+    {"22", NULL, false, "X..20", 2200, 2200, 2, 0, 20},
+    {"235", NULL, false, "X..28", 2350, 2350, 3, 0, 28},
+    {"240", NULL, false, "X..30", 2400, 2400, 3, 0, 30},
+    {"241", NULL, false, "X..30", 2410, 2410, 3, 0, 30},
+    {"242", NULL, false, "N..6", 2420, 2420, 3, 0, 0},
+    {"243", NULL, false, "X..20", 2430, 2430, 3, 0, 20},
+    {"250", NULL, false, "X..30", 2500, 2500, 3, 0, 30},
+    {"251", NULL, false, "X..30", 2510, 2510, 3, 0, 30},
+    {"253", NULL, false, "N13c [X..17]", 2530, 2530, 3, 0, 0},
+    {"254", NULL, false, "X..20", 2540, 2540, 3, 0, 20},
+    {"255", NULL, false, "N13c [N..12]", 2550, 2550, 3, 0, 0},
+    {"30", NULL, false, "N..8", 3000, 3000, 2, 0, 0},
+    {"3100", "3105", true, "N6", 3100, 3105, 4, 6, 0},
+    {"3110", "3115", true, "N6", 3110, 3115, 4, 6, 0},
+    {"3120", "3125", true, "N6", 3120, 3125, 4, 6, 0},
+    {"3130", "3135", true, "N6", 3130, 3135, 4, 6, 0},
+    {"3140", "3145", true, "N6", 3140, 3145, 4, 6, 0},
+    {"3150", "3155", true, "N6", 3150, 3155, 4, 6, 0},
+    {"3160", "3165", true, "N6", 3160, 3165, 4, 6, 0},
+    {"3200", "3205", true, "N6", 3200, 3205, 4, 6, 0},
+    {"3210", "3215", true, "N6", 3210, 3215, 4, 6, 0},
+    {"3220", "3225", true, "N6", 3220, 3225, 4, 6, 0},
+    {"3230", "3235", true, "N6", 3230, 3235, 4, 6, 0},
+    {"3240", "3245", true, "N6", 3240, 3245, 4, 6, 0},
+    {"3250", "3255", true, "N6", 3250, 3255, 4, 6, 0},
+    {"3260", "3265", true, "N6", 3260, 3265, 4, 6, 0},
+    {"3270", "3275", true, "N6", 3270, 3275, 4, 6, 0},
+    {"3280", "3285", true, "N6", 3280, 3285, 4, 6, 0},
+    {"3290", "3295", true, "N6", 3290, 3295, 4, 6, 0},
+    {"3300", "3305", true, "N6", 3300, 3305, 4, 6, 0},
+    {"3310", "3315", true, "N6", 3310, 3315, 4, 6, 0},
+    {"3320", "3325", true, "N6", 3320, 3325, 4, 6, 0},
+    {"3330", "3335", true, "N6", 3330, 3335, 4, 6, 0},
+    {"3340", "3345", true, "N6", 3340, 3345, 4, 6, 0},
+    {"3350", "3355", true, "N6", 3350, 3355, 4, 6, 0},
+    {"3360", "3365", true, "N6", 3360, 3365, 4, 6, 0},
+    {"3370", "3375", true, "N6", 3370, 3375, 4, 6, 0},
+    {"3400", "3405", true, "N6", 3400, 3405, 4, 6, 0},
+    {"3410", "3415", true, "N6", 3410, 3415, 4, 6, 0},
+    {"3420", "3425", true, "N6", 3420, 3425, 4, 6, 0},
+    {"3430", "3435", true, "N6", 3430, 3435, 4, 6, 0},
+    {"3440", "3445", true, "N6", 3440, 3445, 4, 6, 0},
+    {"3450", "3455", true, "N6", 3450, 3455, 4, 6, 0},
+    {"3460", "3465", true, "N6", 3460, 3465, 4, 6, 0},
+    {"3470", "3475", true, "N6", 3470, 3475, 4, 6, 0},
+    {"3480", "3485", true, "N6", 3480, 3485, 4, 6, 0},
+    {"3490", "3495", true, "N6", 3490, 3495, 4, 6, 0},
+    {"3500", "3505", true, "N6", 3500, 3505, 4, 6, 0},
+    {"3510", "3515", true, "N6", 3510, 3515, 4, 6, 0},
+    {"3520", "3525", true, "N6", 3520, 3525, 4, 6, 0},
+    {"3530", "3535", true, "N6", 3530, 3535, 4, 6, 0},
+    {"3540", "3545", true, "N6", 3540, 3545, 4, 6, 0},
+    {"3550", "3555", true, "N6", 3550, 3555, 4, 6, 0},
+    {"3560", "3565", true, "N6", 3560, 3565, 4, 6, 0},
+    {"3570", "3575", true, "N6", 3570, 3575, 4, 6, 0},
+    {"3600", "3605", true, "N6", 3600, 3605, 4, 6, 0},
+    {"3610", "3615", true, "N6", 3610, 3615, 4, 6, 0},
+    {"3620", "3625", true, "N6", 3620, 3625, 4, 6, 0},
+    {"3630", "3635", true, "N6", 3630, 3635, 4, 6, 0},
+    {"3640", "3645", true, "N6", 3640, 3645, 4, 6, 0},
+    {"3650", "3655", true, "N6", 3650, 3655, 4, 6, 0},
+    {"3660", "3665", true, "N6", 3660, 3665, 4, 6, 0},
+    {"3670", "3675", true, "N6", 3670, 3675, 4, 6, 0},
+    {"3680", "3685", true, "N6", 3680, 3685, 4, 6, 0},
+    {"3690", "3695", true, "N6", 3690, 3695, 4, 6, 0},
+    {"37", NULL, false, "N..8", 3700, 3700, 2, 0, 0},
+    {"3900", "3909", false, "N..15", 3900, 3909, 4, 0, 0},
+    {"3910", "3919", false, "N3 N..15", 3910, 3919, 4, 0, 0},
+    {"3920", "3929", false, "N..15", 3920, 3929, 4, 0, 0},
+    {"3930", "3939", false, "N3 N..15", 3930, 3939, 4, 0, 0},
+    {"3940", "3943", false, "N4", 3940, 3943, 4, 0, 0},
+    {"3950", "3955", false, "N6", 3950, 3955, 4, 0, 0},
+    {"400", NULL, false, "X..30", 4000, 4000, 3, 0, 30},
+    {"401", NULL, false, "X..30", 4010, 4010, 3, 0, 30},
+    {"402", NULL, false, "N17c", 4020, 4020, 3, 0, 0},
+    {"403", NULL, false, "X..30", 4030, 4030, 3, 0, 30},
+    {"410", NULL, true, "N13c", 4100, 4100, 3, 13, 0},
+    {"411", NULL, true, "N13c", 4110, 4110, 3, 13, 0},
+    {"412", NULL, true, "N13c", 4120, 4120, 3, 13, 0},
+    {"413", NULL, true, "N13c", 4130, 4130, 3, 13, 0},
+    {"414", NULL, true, "N13c", 4140, 4140, 3, 13, 0},
+    {"415", NULL, true, "N13c", 4150, 4150, 3, 13, 0},
+    {"416", NULL, true, "N13c", 4160, 4160, 3, 13, 0},
+    {"417", NULL, true, "N13c", 4170, 4170, 3, 13, 0},
+    {"420", NULL, false, "X..20", 4200, 4200, 3, 0, 20},
+    {"421", NULL, false, "N3 X..9", 4210, 4210, 3, 0, 0},
+    {"422", NULL, false, "N3", 4220, 4220, 3, 0, 0},
+    {"423", NULL, false, "N3 [N3] [N3] [N3] [N3]", 4230, 4230, 3, 0, 0},
+    {"424", NULL, false, "N3", 4240, 4240, 3, 0, 0},
+    {"425", NULL, false, "N3 [N3] [N3] [N3] [N3]", 4250, 4250, 3, 0, 0},
+    {"426", NULL, false, "N3", 4260, 4260, 3, 0, 0},
+    {"427", NULL, false, "X..3", 4270, 4270, 3, 0, 3},
+    {"4300", NULL, false, "X..35", 4300, 4300, 4, 0, 35},
+    {"4301", NULL, false, "X..35", 4301, 4301, 4, 0, 35},
+    {"4302", NULL, false, "X..70", 4302, 4302, 4, 0, 70},
+    {"4303", NULL, false, "X..70", 4303, 4303, 4, 0, 70},
+    {"4304", NULL, false, "X..70", 4304, 4304, 4, 0, 70},
+    {"4305", NULL, false, "X..70", 4305, 4305, 4, 0, 70},
+    {"4306", NULL, false, "X..70", 4306, 4306, 4, 0, 70},
+    {"4307", NULL, false, "X2", 4307, 4307, 4, 0, 0},
+    {"4308", NULL, false, "X..30", 4308, 4308, 4, 0, 30},
+    {"4309", NULL, false, "N10 N10", 4309, 4309, 4, 0, 0},
+    {"4310", NULL, false, "X..35", 4310, 4310, 4, 0, 35},
+    {"4311", NULL, false, "X..35", 4311, 4311, 4, 0, 35},
+    {"4312", NULL, false, "X..70", 4312, 4312, 4, 0, 70},
+    {"4313", NULL, false, "X..70", 4313, 4313, 4, 0, 70},
+    {"4314", NULL, false, "X..70", 4314, 4314, 4, 0, 70},
+    {"4315", NULL, false, "X..70", 4315, 4315, 4, 0, 70},
+    {"4316", NULL, false, "X..70", 4316, 4316, 4, 0, 70},
+    {"4317", NULL, false, "X2", 4317, 4317, 4, 0, 0},
+    {"4318", NULL, false, "X..20", 4318, 4318, 4, 0, 20},
+    {"4319", NULL, false, "X..30", 4319, 4319, 4, 0, 30},
+    {"4320", NULL, false, "X..35", 4320, 4320, 4, 0, 35},
+    {"4321", NULL, false, "N1", 4321, 4321, 4, 0, 0},
+    {"4322", NULL, false, "N1", 4322, 4322, 4, 0, 0},
+    {"4323", NULL, false, "N1", 4323, 4323, 4, 0, 0},
+    {"4324", NULL, false, "N6d N4", 4324, 4324, 4, 0, 0},
+    {"4325", NULL, false, "N6d N4", 4325, 4325, 4, 0, 0},
+    {"4326", NULL, false, "N6d", 4326, 4326, 4, 0, 0},
+    {"4330", NULL, false, "N6 [X1]", 4330, 4330, 4, 0, 0},
+    {"4331", NULL, false, "N6 [X1]", 4331, 4331, 4, 0, 0},
+    {"4332", NULL, false, "N6 [X1]", 4332, 4332, 4, 0, 0},
+    {"4333", NULL, false, "N6 [X1]", 4333, 4333, 4, 0, 0},
+    {"7001", NULL, false, "N13", 7001, 7001, 4, 0, 0},
+    {"7002", NULL, false, "X..30", 7002, 7002, 4, 0, 30},
+    {"7003", NULL, false, "N6d N4", 7003, 7003, 4, 0, 0},
+    {"7004", NULL, false, "N..4", 7004, 7004, 4, 0, 0},
+    {"7005", NULL, false, "X..12", 7005, 7005, 4, 0, 12},
+    {"7006", NULL, false, "N6d", 7006, 7006, 4, 0, 0},
+    {"7007", NULL, false, "N6d [N6d]", 7007, 7007, 4, 0, 0},
+    {"7008", NULL, false, "X..3", 7008, 7008, 4, 0, 3},
+    {"7009", NULL, false, "X..10", 7009, 7009, 4, 0, 10},
+    {"7010", NULL, false, "X..2", 7010, 7010, 4, 0, 2},
+    {"7011", NULL, false, "N6d [N4]", 7011, 7011, 4, 0, 0},
+    {"7020", NULL, false, "X..20", 7020, 7020, 4, 0, 20},
+    {"7021", NULL, false, "X..20", 7021, 7021, 4, 0, 20},
+    {"7022", NULL, false, "X..20", 7022, 7022, 4, 0, 20},
+    {"7023", NULL, false, "X..30", 7023, 7023, 4, 0, 30},
+    {"7030", NULL, false, "N3 X..27", 7030, 7030, 4, 0, 0},
+    {"7031", NULL, false, "N3 X..27", 7031, 7031, 4, 0, 0},
+    {"7032", NULL, false, "N3 X..27", 7032, 7032, 4, 0, 0},
+    {"7033", NULL, false, "N3 X..27", 7033, 7033, 4, 0, 0},
+    {"7034", NULL, false, "N3 X..27", 7034, 7034, 4, 0, 0},
+    {"7035", NULL, false, "N3 X..27", 7035, 7035, 4, 0, 0},
+    {"7036", NULL, false, "N3 X..27", 7036, 7036, 4, 0, 0},
+    {"7037", NULL, false, "N3 X..27", 7037, 7037, 4, 0, 0},
+    {"7038", NULL, false, "N3 X..27", 7038, 7038, 4, 0, 0},
+    {"7039", NULL, false, "N3 X..27", 7039, 7039, 4, 0, 0},
+    {"7040", NULL, false, "N1 X1 X1 X1", 7040, 7040, 4, 0, 0},
+    {"7041", NULL, false, "X..4", 7041, 7041, 4, 0, 4},
+    {"710", NULL, false, "X..20", 7100, 7100, 3, 0, 20},
+    {"711", NULL, false, "X..20", 7110, 7110, 3, 0, 20},
+    {"712", NULL, false, "X..20", 7120, 7120, 3, 0, 20},
+    {"713", NULL, false, "X..20", 7130, 7130, 3, 0, 20},
+    {"714", NULL, false, "X..20", 7140, 7140, 3, 0, 20},
+    {"715", NULL, false, "X..20", 7150, 7150, 3, 0, 20},
+    {"716", NULL, false, "X..20", 7160, 7160, 3, 0, 20},
+    {"717", NULL, false, "X..20", 7170, 7170, 3, 0, 20},
+    {"7230", NULL, false, "X2 X..28", 7230, 7230, 4, 0, 0},
+    {"7231", NULL, false, "X2 X..28", 7231, 7231, 4, 0, 0},
+    {"7232", NULL, false, "X2 X..28", 7232, 7232, 4, 0, 0},
+    {"7233", NULL, false, "X2 X..28", 7233, 7233, 4, 0, 0},
+    {"7234", NULL, false, "X2 X..28", 7234, 7234, 4, 0, 0},
+    {"7235", NULL, false, "X2 X..28", 7235, 7235, 4, 0, 0},
+    {"7236", NULL, false, "X2 X..28", 7236, 7236, 4, 0, 0},
+    {"7237", NULL, false, "X2 X..28", 7237, 7237, 4, 0, 0},
+    {"7238", NULL, false, "X2 X..28", 7238, 7238, 4, 0, 0},
+    {"7239", NULL, false, "X2 X..28", 7239, 7239, 4, 0, 0},
+    {"7240", NULL, false, "X..20", 7240, 7240, 4, 0, 20},
+    {"7241", NULL, false, "N2", 7241, 7241, 4, 0, 0},
+    {"7242", NULL, false, "X..25", 7242, 7242, 4, 0, 25},
+    {"7250", NULL, false, "N8", 7250, 7250, 4, 0, 0},
+    {"7251", NULL, false, "N8 N4", 7251, 7251, 4, 0, 0},
+    {"7252", NULL, false, "N1", 7252, 7252, 4, 0, 0},
+    {"7253", NULL, false, "X..40", 7253, 7253, 4, 0, 40},
+    {"7254", NULL, false, "X..40", 7254, 7254, 4, 0, 40},
+    {"7255", NULL, false, "X..10", 7255, 7255, 4, 0, 10},
+    {"7256", NULL, false, "X..90", 7256, 7256, 4, 0, 90},
+    {"7257", NULL, false, "X..70", 7257, 7257, 4, 0, 70},
+    {"7258", NULL, false, "X3", 7258, 7258, 4, 0, 0},
+    {"7259", NULL, false, "X..40", 7259, 7259, 4, 0, 40},
+    {"8001", NULL, false, "N4 N5 N3 N1 N1", 8001, 8001, 4, 0, 0},
+    {"8002", NULL, false, "X..20", 8002, 8002, 4, 0, 20},
+    {"8003", NULL, false, "N1 N13c [X..16]", 8003, 8003, 4, 0, 0},
+    {"8004", NULL, false, "X..30", 8004, 8004, 4, 0, 30},
+    {"8005", NULL, false, "N6", 8005, 8005, 4, 0, 0},
+    {"8006", NULL, false, "N14c N4", 8006, 8006, 4, 0, 0},
+    {"8007", NULL, false, "X..34", 8007, 8007, 4, 0, 34},
+    {"8008", NULL, false, "N6d N2 [N2] [N2]", 8008, 8008, 4, 0, 0},
+    {"8009", NULL, false, "X..50", 8009, 8009, 4, 0, 50},
+    {"8010", NULL, false, "Y..30", 8010, 8010, 4, 0, 0},
+    {"8011", NULL, false, "N..12", 8011, 8011, 4, 0, 0},
+    {"8012", NULL, false, "X..20", 8012, 8012, 4, 0, 20},
+    {"8013", NULL, false, "X..25", 8013, 8013, 4, 0, 25},
+    {"8014", NULL, false, "X..25", 8014, 8014, 4, 0, 25},
+    {"8017", NULL, false, "N18c", 8017, 8017, 4, 0, 0},
+    {"8018", NULL, false, "N18c", 8018, 8018, 4, 0, 0},
+    {"8019", NULL, false, "N..10", 8019, 8019, 4, 0, 0},
+    {"8020", NULL, false, "X..25", 8020, 8020, 4, 0, 25},
+    {"8026", NULL, false, "N14c N4", 8026, 8026, 4, 0, 0},
+    {"8030", NULL, false, "Z..90", 8030, 8030, 4, 0, 0},
+    {"8040", NULL, false, "N15", 8040, 8040, 4, 0, 0},
+    {"8041", NULL, false, "N15", 8041, 8041, 4, 0, 0},
+    {"8042", NULL, false, "N32", 8042, 8042, 4, 0, 0},
+    {"8043", NULL, false, "N18 [N..2]", 8043, 8043, 4, 0, 0},
+    {"8110", NULL, false, "X..70", 8110, 8110, 4, 0, 70},
+    {"8111", NULL, false, "N4", 8111, 8111, 4, 0, 0},
+    {"8112", NULL, false, "X..70", 8112, 8112, 4, 0, 70},
+    {"8200", NULL, false, "X..70", 8200, 8200, 4, 0, 70},
+    {"90", NULL, false, "X..30", 9000, 9000, 2, 0, 30},
+    {"91", "99", false, "X..90", 9100, 9900, 2, 0, 90},
 };
 
 /* The rows of gs1_ais[] an AI may fall in, by its first two digits: GS1
@@ -761,38 +767,22 @@ static const char *const ai_roles[AI_KNOWN] = {
 };
 
 /* The role of an AI, by its padded number (GS1's AIs are prefix-free, so
-** the number names one AI): a switch, checked against ai_roles[] by
-** markcode_tables_check(). */
+** the number names one AI): the AIs of two digits and 240 by a table of
+** their hundreds (the role plus one; 0: none), the three of four digits
+** compared. markcode_tables_check() holds it to ai_roles[]. */
+static const uint8_t role_by_hundred[100] = {
+    [1] = AI_01 + 1,   [10] = AI_10 + 1, [11] = AI_11 + 1, [17] = AI_17 + 1, [21] = AI_21 + 1,
+    [24] = AI_240 + 1, [91] = AI_91 + 1, [92] = AI_92 + 1, [93] = AI_93 + 1,
+};
+
 static int ai_id_of_key(int key)
 {
-  switch (key) {
-  case 100:
-    return AI_01;
-  case 2100:
-    return AI_21;
-  case 9100:
-    return AI_91;
-  case 9200:
-    return AI_92;
-  case 9300:
-    return AI_93;
-  case 8005:
-    return AI_8005;
-  case 3103:
-    return AI_3103;
-  case 1700:
-    return AI_17;
-  case 7003:
-    return AI_7003;
-  case 1000:
-    return AI_10;
-  case 2400:
-    return AI_240;
-  case 1100:
-    return AI_11;
-  default:
-    return AI_OTHER;
+  if (key < 0) return AI_OTHER;
+  if (key % 100 == 0) {
+    int role = role_by_hundred[key / 100];
+    return role ? role - 1 : AI_OTHER;
   }
+  return key == 8005 ? AI_8005 : key == 3103 ? AI_3103 : key == 7003 ? AI_7003 : AI_OTHER;
 }
 
 static size_t ai_len(const char *ai);
@@ -928,7 +918,6 @@ typedef struct element {
 typedef struct segment {
   uint16_t start, end;
   uint8_t all; /* byte_class bits every byte of the run has */
-  uint8_t any; /* byte_class bits some byte of the run has  */
 } segment_t;
 
 typedef struct work {
@@ -1048,6 +1037,33 @@ static void copy_str(char *dst, size_t cap, const char *s, size_t len)
   dst[len] = '\0';
 }
 
+/* copy_str() of a field of a work buffer that ends at s_end: the same
+** string, but cap - 1 bytes read and written whatever len is, when the
+** buffer has them (a copy of a constant size is a few moves, not a call;
+** bytes past the NUL are no part of the string). */
+static inline void copy_field(char *dst, size_t cap, const char *s, size_t len, const char *s_end)
+{
+  if ((size_t)(s_end - s) >= cap - 1)
+    memcpy(dst, s, cap - 1);
+  else
+    memcpy(dst, s, len < cap ? len : cap - 1);
+  dst[len < cap ? len : cap - 1] = '\0';
+}
+
+/* Append len bytes at s to dst[*o..] (cap bytes), s's buffer ending at
+** s_end: sixteen bytes a copy (moves, not a call) while both buffers have
+** room for the last whole sixteen, else one memcpy. */
+static HOT_INLINE void append_over(char *dst, size_t cap, size_t *o, const char *s, size_t len,
+                                   const char *s_end)
+{
+  size_t whole = (len + 15) & ~(size_t)15;
+  if (*o + whole <= cap && (size_t)(s_end - s) >= whole)
+    for (size_t i = 0; i < whole; i += 16) memcpy(dst + *o + i, s + i, 16);
+  else
+    memcpy(dst + *o, s, len);
+  *o += len;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Stage 1: cleaning                                                       */
 /* ---------------------------------------------------------------------- */
@@ -1069,11 +1085,27 @@ static void push(work_t *w, char c, size_t from)
   w->n++;
 }
 
+/* layout_utf8_decode(), with the sequences of a scan decoded here: ASCII,
+** and two bytes (U+0080-U+07FF, Cyrillic among them), which a lead byte
+** of C2-DF and one continuation byte always make; the rest asked of it. */
+static HOT_INLINE size_t utf8_decode(const unsigned char *in, size_t n, uint32_t *cp)
+{
+  if (in[0] < 0x80) {
+    *cp = in[0];
+    return 1;
+  }
+  if (in[0] >= 0xC2 && in[0] <= 0xDF && n >= 2 && (in[1] & 0xC0) == 0x80) {
+    *cp = ((uint32_t)(in[0] & 0x1F) << 6) | (in[1] & 0x3Fu);
+    return 2;
+  }
+  return layout_utf8_decode(in, n, cp);
+}
+
 static bool input_has_cyrillic(const unsigned char *in, size_t len)
 {
   for (size_t i = 0; i + 1 < len; i++) {
     uint32_t cp;
-    if ((in[i] == 0xD0 || in[i] == 0xD1) && layout_utf8_decode(in + i, len - i, &cp) == 2 &&
+    if ((in[i] == 0xD0 || in[i] == 0xD1) && utf8_decode(in + i, len - i, &cp) == 2 &&
         layout_is_cyrillic_letter(cp))
       return true;
   }
@@ -1082,6 +1114,18 @@ static bool input_has_cyrillic(const unsigned char *in, size_t len)
 
 static bool is_space(char c) { return c == ' ' || c == '\r' || c == '\n' || c == '\t'; }
 
+/* layout_ru_to_us() of the code points up to U+047F (ASCII and Cyrillic),
+** filled once a process from it: a table read instead of a call for every
+** character of a scan under the Russian layout. */
+#define RU_TABLE_SIZE 0x480
+static signed char ru_table[RU_TABLE_SIZE];
+static pthread_once_t ru_table_once = PTHREAD_ONCE_INIT;
+
+static void ru_table_fill(void)
+{
+  for (uint32_t cp = 0; cp < RU_TABLE_SIZE; cp++) ru_table[cp] = (signed char)layout_ru_to_us(cp);
+}
+
 /* Pass 1: bytes -> ASCII, one code point at a time, keyboard layout undone.
 ** Everything textual (AIM prefix, GS spellings) is recognised afterwards,
 ** on ASCII, so it is found whichever layout the scanner typed it in. */
@@ -1089,7 +1133,10 @@ static markcode_err_t decode_to_ascii(markcode_t *mc, work_t *w, const unsigned 
                                       size_t len)
 {
   bool ru = input_has_cyrillic(in, len);
-  if (ru) mc->fixes |= MARKCODE_FIX_KEYBOARD_RU;
+  if (ru) {
+    mc->fixes |= MARKCODE_FIX_KEYBOARD_RU;
+    pthread_once(&ru_table_once, ru_table_fill);
+  }
   size_t i = 0;
   while (i < len) {
     /* Plain printable ASCII is nearly every byte of nearly every scan. */
@@ -1099,7 +1146,7 @@ static markcode_err_t decode_to_ascii(markcode_t *mc, work_t *w, const unsigned 
       continue;
     }
     uint32_t cp;
-    size_t used = layout_utf8_decode(in + i, len - i, &cp);
+    size_t used = utf8_decode(in + i, len - i, &cp);
     /* A raw 0xE8 that does not start a UTF-8 sequence is FNC1 as written by
     ** scanners set to some code pages. */
     if (used == 0 && in[i] == 0xE8) {
@@ -1117,7 +1164,7 @@ static markcode_err_t decode_to_ascii(markcode_t *mc, work_t *w, const unsigned 
     }
     int c = cp < 0x80 ? (int)cp : -1;
     if (ru) {
-      c = layout_ru_to_us(cp);
+      c = cp < RU_TABLE_SIZE ? ru_table[cp] : layout_ru_to_us(cp);
       /* Latin letters and other ASCII no Russian key gives came through
       ** unchanged (scanners send some characters as Alt codes). */
       if (c < 0 && cp < 0x80) c = (int)cp;
@@ -1199,7 +1246,15 @@ static markcode_err_t tidy_ascii(markcode_t *mc, work_t *w)
   return MARKCODE_OK;
 }
 
-static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, size_t len)
+static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_t len);
+static void summarise_runs(work_t *w);
+
+/* Stage 1 in full. quick (the fast path): the text decoded as in full,
+** then read by the fast pass when it can take it (a scan under the
+** Russian layout is, once mapped back, as clean as any), else tidied in
+** full, its runs summarised either way; the same w and fixes. */
+static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, size_t len,
+                                  bool quick)
 {
   w->n = 0;
   w->raw_len = len;
@@ -1208,7 +1263,52 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
   if (len > MARKCODE_MAX_INPUT)
     return fail(mc, MARKCODE_ERR_TOO_LONG, MARKCODE_MAX_INPUT, "%zu", len);
   markcode_err_t err = decode_to_ascii(mc, w, (const unsigned char *)input, len);
-  return err ? err : tidy_ascii(mc, w);
+  if (err != MARKCODE_OK) return err;
+  if (quick && fast_clean(mc, w, (const unsigned char *)w->b, w->n)) {
+    /* fast_clean() kept the offsets as a shift into what it read. */
+    memmove(w->src, w->src + w->shift, w->n * sizeof w->src[0]);
+    w->src_mapped = true;
+    w->raw_len = len;
+    return MARKCODE_OK;
+  }
+  err = tidy_ascii(mc, w);
+  if (err == MARKCODE_OK && quick) summarise_runs(w);
+  return err;
+}
+
+/* The run in[run..end) summarised as a segment of a buffer that starts at
+** in[base]: the class bits all its bytes have, four bytes a step into two
+** accumulators, so the table loads do not wait on each other. */
+static HOT_INLINE segment_t run_summary(const unsigned char *in, size_t run, size_t end,
+                                        size_t base)
+{
+  unsigned all0 = 0xFF, all1 = 0xFF;
+  size_t k = run;
+  for (; k + 4 <= end; k += 4) {
+    all0 &= byte_class[in[k]] & byte_class[in[k + 2]];
+    all1 &= byte_class[in[k + 1]] & byte_class[in[k + 3]];
+  }
+  for (; k < end; k++) all0 &= byte_class[in[k]];
+  return (segment_t){(uint16_t)(run - base), (uint16_t)(end - base), (uint8_t)(all0 & all1)};
+}
+
+/* The runs of a code the full clean produced, summarised as fast_clean()
+** summarises a scan (seg[], nseg), so the fast GS1 path may take it too: a
+** scan under the Russian layout, once mapped back, is as clean as any.
+** The full clean leaves no empty run. */
+static void summarise_runs(work_t *w)
+{
+  const unsigned char *b = (const unsigned char *)w->b;
+  int nseg = 0;
+  for (size_t run = 0; run < w->n;) {
+    const unsigned char *sep = memchr(b + run, MARKCODE_GS, w->n - run);
+    size_t end = sep ? (size_t)(sep - b) : w->n;
+    if (nseg < MARKCODE_MAX_AIS) w->seg[nseg] = run_summary(b, run, end, 0);
+    nseg++;
+    if (!sep) break;
+    run = end + 1;
+  }
+  w->nseg = nseg <= MARKCODE_MAX_AIS ? nseg : 0;
 }
 
 /* The fast pass: one read of a scan that needs no cleaning (printable
@@ -1219,7 +1319,8 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
 ** and records the runs between separators with the class bits all their
 ** bytes share, so splitting and the character-set checks need no second
 ** read. Returns false, having changed nothing, for anything else: the
-** full clean then runs from the start. */
+** full clean then runs from the start. in may be w->b itself (the text
+** the full clean decoded, read again by clean_input()). */
 static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_t len)
 {
   if (len == 0 || len > MARKCODE_MAX_INPUT) return false;
@@ -1246,45 +1347,30 @@ static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_
     const unsigned char *sep = memchr(in + run, MARKCODE_GS, e - run);
     size_t end = sep ? (size_t)(sep - in) : e;
     if (end == run) return false; /* a doubled separator: the full clean says so */
-    /* Four bytes a step into two pairs of accumulators, so the table
-    ** loads do not wait on each other. */
-    unsigned all0 = 0xFF, all1 = 0xFF, any0 = 0, any1 = 0;
-    size_t k = run;
-    for (; k + 4 <= end; k += 4) {
-      unsigned c0 = byte_class[in[k]], c1 = byte_class[in[k + 1]];
-      unsigned c2 = byte_class[in[k + 2]], c3 = byte_class[in[k + 3]];
-      all0 &= c0 & c2;
-      all1 &= c1 & c3;
-      any0 |= c0 | c2;
-      any1 |= c1 | c3;
-    }
-    for (; k < end; k++) {
-      unsigned c = byte_class[in[k]];
-      all0 &= c;
-      any0 |= c;
-    }
-    uint8_t all = (uint8_t)(all0 & all1), any = (uint8_t)(any0 | any1);
-    if (!(all & CC_CLEAN)) return false;
-    if (nseg < MARKCODE_MAX_AIS)
-      w->seg[nseg] = (segment_t){(uint16_t)(run - s), (uint16_t)(end - s), all, any};
+    segment_t sg = run_summary(in, run, end, s);
+    if (!(sg.all & CC_CLEAN)) return false;
+    if (nseg < MARKCODE_MAX_AIS) w->seg[nseg] = sg;
     nseg++;
     if (!sep) break;
     gs++;
     run = end + 1;
   }
   w->nseg = nseg <= MARKCODE_MAX_AIS ? nseg : 0; /* more runs than fields: no summaries */
+  mc->fixes |= fixes;
+  if (fixes & MARKCODE_FIX_AIM_PREFIX) { /* before the move: in may be w->b */
+    memcpy(mc->aim, in, 3);
+    mc->aim[3] = '\0';
+  }
   w->n = e - s;
-  memcpy(w->b, in + s, w->n);
+  if (in == (const unsigned char *)w->b)
+    memmove(w->b, in + s, w->n); /* the decoded text read again (clean_input) */
+  else
+    memcpy(w->b, in + s, w->n);
   w->b[w->n] = '\0';
   w->raw_len = len;
   w->src_mapped = false;
   w->shift = (uint16_t)s;
   w->internal_gs = gs;
-  mc->fixes |= fixes;
-  if (fixes & MARKCODE_FIX_AIM_PREFIX) {
-    memcpy(mc->aim, in, 3);
-    mc->aim[3] = '\0';
-  }
   return true;
 }
 
@@ -1295,8 +1381,9 @@ static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_
 /* Append a field: the `alen`-digit AI ai (2-4 digits) whose padded number
 ** is key, def its row of the AI table (both found once, by the caller that
 ** read the AI). */
-static bool add_element_key(work_t *w, const char *ai, size_t alen, int key,
-                            const gs1_ai_def_t *def, size_t ai_at, size_t start, size_t len)
+static HOT_INLINE bool add_element_key(work_t *w, const char *ai, size_t alen, int key,
+                                       const gs1_ai_def_t *def, size_t ai_at, size_t start,
+                                       size_t len)
 {
   if (w->nel >= MARKCODE_MAX_AIS) return false;
   element_t *e = &w->el[w->nel++];
@@ -1324,14 +1411,22 @@ static bool add_element(work_t *w, const char *ai, size_t alen, const gs1_ai_def
 /* Read the AI at b[pos]: the 2, 3 or 4 digits that name a row of the GS1
 ** table. Returns its length and its row in *def, or 0 when no GS1 AI
 ** starts there. */
-static size_t read_ai(const work_t *w, size_t pos, char ai[5], const gs1_ai_def_t **def, int *key)
+static HOT_INLINE size_t read_ai(const work_t *w, size_t pos, char ai[5], const gs1_ai_def_t **def,
+                                 int *key)
 {
-  if (pos + 2 > w->n || !is_digit(w->b[pos]) || !is_digit(w->b[pos + 1])) return 0;
-  size_t alen = ai_prefixes[(w->b[pos] - '0') * 10 + (w->b[pos + 1] - '0')].digits;
+  if (pos + 2 > w->n) return 0;
+  unsigned d0 = (unsigned char)w->b[pos] - (unsigned)'0';
+  unsigned d1 = (unsigned char)w->b[pos + 1] - (unsigned)'0';
+  if (d0 > 9 || d1 > 9) return 0;
+  size_t alen = ai_prefixes[d0 * 10 + d1].digits;
   if (alen == 0 || pos + alen > w->n) return 0;
-  *key = ai_key_of(w->b + pos, alen);
+  /* The two digits are read: an AI of two is its number at once. */
+  *key = alen == 2 ? (int)(d0 * 1000 + d1 * 100) : ai_key_of(w->b + pos, alen);
   if ((*def = gs1_ai_find_key(*key, alen)) == NULL) return 0; /* also: all digits */
-  memcpy(ai, w->b + pos, alen);
+  if (pos + 4 <= sizeof w->b)
+    memcpy(ai, w->b + pos, 4); /* a constant copy; the NUL cuts it */
+  else
+    memcpy(ai, w->b + pos, alen);
   ai[alen] = '\0';
   return alen;
 }
@@ -1383,6 +1478,8 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
 ** layouts try to rescue searched them about fourteen times a code). */
 typedef struct slot_info {
   uint8_t id;
+  uint8_t alen; /* digits of the AI */
+  char ai[5];   /* the AI, NUL-padded: copied whole into an element */
   const gs1_ai_def_t *def;
 } slot_info_t;
 
@@ -1396,6 +1493,8 @@ static void slot_infos_fill(void)
     for (int k = 0; k < layouts[l].nslots; k++) {
       const char *ai = layouts[l].slots[k].ai;
       slot_infos[l][k].id = (uint8_t)ai_id(ai);
+      slot_infos[l][k].alen = (uint8_t)ai_len(ai);
+      memcpy(slot_infos[l][k].ai, ai, ai_len(ai)); /* the rest stays zero (static) */
       slot_infos[l][k].def = gs1_ai_find(ai, ai_len(ai));
     }
 }
@@ -1406,7 +1505,8 @@ typedef struct restore {
   const char *s;
   size_t n;
   const layout_t *lay;
-  const uint16_t *next_must; /* the first place after each one a separator was, or n */
+  const uint16_t *next_must; /* the first place after each one a separator was, or n;
+                             ** NULL: no separator was, every field may run to n */
   const slot_info_t *info;   /* of each slot of lay */
   element_t el[MARKCODE_MAX_AIS];
   int nel;
@@ -1421,13 +1521,14 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
   if (sl->optional && restore_from(r, slot + 1, pos)) return true;
   if (pos >= r->n) return false;
 
-  size_t alen = ai_len(sl->ai);
+  const slot_info_t *info = &r->info[slot];
+  size_t alen = info->alen;
   /* The AI's 2-4 digits compared by hand: a call to memcmp costs more. */
   bool labelled = r->n - pos >= alen;
-  for (size_t k = 0; labelled && k < alen; k++) labelled = r->s[pos + k] == sl->ai[k];
+  for (size_t k = 0; labelled && k < alen; k++) labelled = r->s[pos + k] == info->ai[k];
   bool variable = sl->lens[0] == 0;
   /* A field from pos ends at or before the next place a separator was. */
-  size_t boundary = r->next_must[pos];
+  size_t boundary = r->next_must ? r->next_must[pos] : r->n;
   for (int form = 0; form < 2; form++) {
     bool bare = form == 1;
     if (bare ? !sl->bare_digits_ok : !labelled) continue;
@@ -1437,7 +1538,8 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
     size_t ncand = variable ? room : sizeof sl->lens;
     for (size_t c = 0; c < ncand; c++) {
       size_t vlen = variable ? c + 1 : sl->lens[c];
-      if (vlen == 0 || vlen > room) continue;
+      if (vlen == 0) break; /* the end of the list of lengths */
+      if (vlen > room) continue;
       if (vstart + vlen > boundary) {
         if (variable) break; /* longer values contain the same separator */
         continue;
@@ -1445,10 +1547,10 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
       if (bare && !all_digits(r->s + vstart, vlen)) continue;
       if (r->nel >= MARKCODE_MAX_AIS) return false;
       element_t *e = &r->el[r->nel++];
-      copy_str(e->ai, sizeof e->ai, sl->ai, alen);
+      memcpy(e->ai, info->ai, sizeof e->ai);
       e->alen = (uint8_t)alen;
-      e->id = r->info[slot].id;
-      e->def = bare ? NULL : r->info[slot].def;
+      e->id = info->id;
+      e->def = bare ? NULL : info->def;
       e->fixed = predefined_length(e->def);
       e->ai_at = (uint16_t)pos;
       e->start = (uint16_t)vstart;
@@ -1461,17 +1563,66 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
   return false;
 }
 
+/* Is the AI ai (alen digits) at s? By hand: a call to memcmp costs more. */
+static bool ai_at(const char *s, const char *ai, size_t alen)
+{
+  for (size_t k = 0; k < alen; k++)
+    if (s[k] != ai[k]) return false;
+  return true;
+}
+
+/* Could the layout explain s[0..n) at all, its fields ending by the place
+** the last separator was (last_cut) or at n? A necessary condition, cheap:
+** the last field the search places ends at n and starts at last_cut or
+** later, so some slot that only optional slots follow has its AI where one
+** of its lengths ends it at n, or (of variable length) somewhere from
+** last_cut on; a slot that may be bare digits is not judged. The quick
+** path asks it before the search; the full path searches every layout, and
+** the tests hold the two to the same answers. */
+static bool layout_may_end(const layout_t *lay, const slot_info_t *info, const char *s, size_t n,
+                           size_t last_cut)
+{
+  if (n == 0) return true;
+  for (int k = lay->nslots - 1; k >= 0; k--) {
+    const slot_t *sl = &lay->slots[k];
+    size_t alen = info[k].alen;
+    if (sl->bare_digits_ok) return true;
+    if (sl->lens[0] == 0) {
+      for (size_t p = last_cut; p + alen < n; p++)
+        if (ai_at(s + p, info[k].ai, alen)) return true;
+    } else {
+      for (size_t c = 0; c < sizeof sl->lens && sl->lens[c] != 0; c++) {
+        size_t v = sl->lens[c];
+        if (v + alen <= n && n - v - alen >= last_cut && ai_at(s + n - v - alen, info[k].ai, alen))
+          return true;
+      }
+    }
+    if (!sl->optional) return false;
+  }
+  return false;
+}
+
 /* Try every known layout on the separator-less string of w. On success
 ** `out` holds the code without separators and its fields (w is left as it
-** was, so a failed attempt costs no copy back). */
-static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out)
+** was, so a failed attempt costs no copy back). quick: a layout that
+** layout_may_end() rules out is not searched (the same answer, sooner). */
+static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out, bool quick)
 {
   /* The runs between separators copied whole (a wedge that lost them is
   ** one run); each separator, at position n of the copy, ends every field
-  ** that starts before n: next_must[] of the positions since the last one. */
+  ** that starts before n: next_must[] of the positions since the last one.
+  ** Without any, the copy is the scan and its offsets are w's. */
   uint16_t next_must[MARKCODE_MAX_INPUT + 1];
   size_t n = 0, at_in = 0, filled = 0;
-  while (at_in < w->n) {
+  out->src_mapped = true;
+  if (w->internal_gs == 0) {
+    n = w->n;
+    memcpy(out->b, w->b, n);
+    out->src_mapped = w->src_mapped;
+    out->shift = w->shift;
+    if (w->src_mapped) memcpy(out->src, w->src, n * sizeof out->src[0]);
+  }
+  while (at_in < w->n && w->internal_gs != 0) {
     const char *gs = memchr(w->b + at_in, MARKCODE_GS, w->n - at_in);
     size_t run = gs ? (size_t)(gs - (w->b + at_in)) : w->n - at_in;
     memcpy(out->b + n, w->b + at_in, run);
@@ -1486,23 +1637,25 @@ static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out)
       at_in++;
     }
   }
-  for (; filled <= n; filled++) next_must[filled] = (uint16_t)n;
+  size_t last_cut = filled; /* where the last separator was (0: none) */
+  if (w->internal_gs != 0)
+    for (; filled <= n; filled++) next_must[filled] = (uint16_t)n;
   out->b[n] = '\0';
   out->n = n;
   out->raw_len = w->raw_len;
-  out->src_mapped = true;
   out->nseg = 0;
   out->internal_gs = w->internal_gs;
   restore_t r; /* set field by field: its elements need no zeroing */
   r.s = out->b;
   r.n = n;
-  r.next_must = next_must;
+  r.next_must = w->internal_gs != 0 ? next_must : NULL;
   pthread_once(&slot_infos_once, slot_infos_fill);
   for (size_t l = 0; l < LAYOUT_COUNT; l++) {
     r.lay = &layouts[l];
     r.info = slot_infos[l];
     r.nel = 0;
     r.budget = 20000;
+    if (quick && !layout_may_end(r.lay, r.info, r.s, n, last_cut)) continue;
     if (!restore_from(&r, 0, 0)) continue;
     memcpy(out->el, r.el, (size_t)r.nel * sizeof r.el[0]);
     out->nel = r.nel;
@@ -1558,10 +1711,41 @@ static markcode_err_t gs1_split_brackets(markcode_t *mc, work_t *w)
 /* Stage 4: validation and derived fields                                  */
 /* ---------------------------------------------------------------------- */
 
-/* The check of a 14-digit GTIN, unrolled by the compiler (fixed weights:
-** 3 on even offsets); also false when any of the 14 is not a digit. */
+/* Eight bytes at p as one little-endian word (memcpy: any alignment). */
+static uint64_t load64(const char *p)
+{
+  uint64_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+#define SWAR_ONES 0x0101010101010101ull
+#define SWAR_HIGH 0x8080808080808080ull
+
+/* Are all eight bytes of x (each already minus '0') digit values 0-9? A
+** byte of 10 or more sets its high bit when 0x76 is added; a byte below 0
+** wrapped to 0x80 or more has it already; no byte of 0-9 carries. */
+static bool swar_digits(uint64_t x) { return (((x + 0x76 * SWAR_ONES) | x) & SWAR_HIGH) == 0; }
+
+/* The sum of the eight bytes of x, each at most 31. */
+static unsigned swar_sum(uint64_t x) { return (unsigned)((x * SWAR_ONES) >> 56); }
+
+/* The check of a 14-digit GTIN; also false when any of the 14 is not a
+** digit. On a little-endian machine, eight digits a step as the bytes of
+** one word: digits 0-7, then 8-13 (the word at 6 shifted past 6 and 7),
+** the weight-3 digits (even offsets) and the weight-1 ones (odd offsets,
+** the check digit, offset 13, aside) summed by lanes. */
 static bool gtin14_ok(const char *d)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint64_t lo = load64(d) - 0x30 * SWAR_ONES, hi = (load64(d + 6) - 0x30 * SWAR_ONES) >> 16;
+  if (!swar_digits(lo) || !swar_digits(hi)) return false;
+  const uint64_t even = 0x00FF00FF00FF00FFull; /* lanes 0, 2, 4, 6 */
+  unsigned sum = 3 * swar_sum((lo & even) + (hi & even)) +
+                 swar_sum((lo & ~even) + (hi & 0x00000000FF00FF00ull));
+  unsigned check = (unsigned)(hi >> 40) & 0xFF;
+  return (10 - sum % 10) % 10 == check;
+#else
   unsigned sum = 0, bad = 0;
   for (int i = 0; i < 13; i++) {
     unsigned v = (unsigned)(unsigned char)d[i] - '0';
@@ -1570,6 +1754,7 @@ static bool gtin14_ok(const char *d)
   }
   unsigned check = (unsigned)(unsigned char)d[13] - '0';
   return !bad && check <= 9 && (10 - sum % 10) % 10 == check;
+#endif
 }
 
 int markcode_gs1_check_ok(const char *d, size_t n)
@@ -1601,10 +1786,30 @@ static bool valid_date(const char *v, bool with_time)
   return true;
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The number of the eight digits at s, most significant first: adjacent
+** lanes joined into pairs, the pairs into fours, the fours into the eight,
+** each step one multiply over the whole word. */
+static uint64_t swar_number8(const char *s)
+{
+  uint64_t v = load64(s) & 0x0F0F0F0F0F0F0F0Full;
+  v = (v * (10 * 256 + 1)) >> 8;
+  v = ((v & 0x00FF00FF00FF00FFull) * (100 * 65536 + 1)) >> 16;
+  return ((v & 0x0000FFFF0000FFFFull) * (10000 * 4294967296ull + 1)) >> 32;
+}
+#endif
+
+/* The number of n decimal digits (at most 15) as 6 big-endian bytes. */
 static void put_be48(uint8_t *out, const char *digits, size_t n)
 {
   uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) v = v * 10 + (uint64_t)(digits[i] - '0');
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  static const uint32_t pow10[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+  if (n >= 8 && n <= 16) /* the first eight, then the last eight of which the rest count */
+    v = swar_number8(digits) * pow10[n - 8] + swar_number8(digits + n - 8) % pow10[n - 8];
+  else
+#endif
+    for (size_t i = 0; i < n; i++) v = v * 10 + (uint64_t)(digits[i] - '0');
   for (int k = 5; k >= 0; k--) {
     out[k] = (uint8_t)(v & 0xFF);
     v >>= 8;
@@ -1622,7 +1827,7 @@ static void set_1162(markcode_t *mc, uint16_t type, const char *gtin, size_t gti
     n = 8;
   }
   if (tail_len > sizeof mc->tag1162 - n) tail_len = sizeof mc->tag1162 - n;
-  memcpy(mc->tag1162 + n, tail, tail_len);
+  if (tail_len) memcpy(mc->tag1162 + n, tail, tail_len);
   mc->tag1162_len = n + tail_len;
 }
 
@@ -1637,6 +1842,20 @@ static bool caps_damaged(const char *v, size_t n)
     low += (unsigned char)(v[k] - 'a') < 26;
   }
   return up + low >= 8 && (up == 0 || low == 0);
+}
+
+/* Has v (n characters) a capital and a small letter? Then Caps Lock did
+** not touch it (caps_damaged() is false), found after a few characters of
+** a random tail instead of counting all of them. */
+static bool has_both_cases(const char *v, size_t n)
+{
+  bool up = false, low = false;
+  for (size_t k = 0; k < n; k++) {
+    up |= is_upper(v[k]);
+    low |= is_lower(v[k]);
+    if (up && low) return true;
+  }
+  return false;
 }
 
 /* What the rules need to know of a crypto tail (AI 92 after 91): the
@@ -1804,12 +2023,13 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
     mc->layout = serial->len == 6 ? "dairy" : "short_tail";
   else
     mc->layout = "identification_only";
+  const char *b_end = w->b + sizeof w->b;
   copy_str(mc->gtin, sizeof mc->gtin, b + gtin->start, 14);
-  if (serial) copy_str(mc->serial, sizeof mc->serial, b + serial->start, serial->len);
-  if (key) copy_str(mc->key, sizeof mc->key, b + key->start, key->len);
+  if (serial) copy_field(mc->serial, sizeof mc->serial, b + serial->start, serial->len, b_end);
+  if (key) copy_field(mc->key, sizeof mc->key, b + key->start, key->len, b_end);
   const element_t *tail = key ? t92 : (t93 ? t93 : t92);
-  if (tail) copy_str(mc->tail, sizeof mc->tail, b + tail->start, tail->len);
-  if (mrp) copy_str(mc->mrp, sizeof mc->mrp, b + mrp->start, mrp->len);
+  if (tail) copy_field(mc->tail, sizeof mc->tail, b + tail->start, tail->len, b_end);
+  if (mrp) copy_field(mc->mrp, sizeof mc->mrp, b + mrp->start, mrp->len, b_end);
 
   mc->ai_count = 0;
   size_t o = 0;
@@ -1817,20 +2037,22 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
     const element_t *e = &w->el[k];
     if (!e->bare) {
       markcode_ai_t *a = &mc->ais[mc->ai_count++];
-      memcpy(a->ai, e->ai, e->alen + 1u);
-      copy_str(a->value, sizeof a->value, b + e->start, e->len);
+      memcpy(a->ai, e->ai, sizeof a->ai); /* NUL-terminated at alen */
+      copy_field(a->value, sizeof a->value, b + e->start, e->len, b_end);
     }
     /* Canonical form: a separator after every field whose length GS1 does
     ** not predefine, except the last. */
     if (b_canonical) continue;
     if (k > 0 && w->el[k - 1].fixed == 0) mc->normalized[o++] = MARKCODE_GS;
     size_t alen = e->bare ? 0 : e->alen;
-    memcpy(mc->normalized + o, e->ai, alen);
+    if (o + sizeof e->ai <= sizeof mc->normalized)
+      memcpy(mc->normalized + o, e->ai, 4); /* whole: the bytes past alen are overwritten */
+    else
+      memcpy(mc->normalized + o, e->ai, alen);
     o += alen;
-    memcpy(mc->normalized + o, b + e->start, e->len);
-    o += e->len;
+    append_over(mc->normalized, sizeof mc->normalized, &o, b + e->start, e->len, b_end);
   }
-  if (b_canonical) {
+  if (b_canonical) { /* one copy of the whole */
     memcpy(mc->normalized, b, w->n);
     o = w->n;
   }
@@ -1844,7 +2066,10 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
   kl = 16;
   if (serial) {
     memcpy(mc->ki + kl, "21", 2);
-    memcpy(mc->ki + kl + 2, b + serial->start, serial->len);
+    if (serial->len < sizeof mc->serial) /* GS1's 20 at most: a constant copy */
+      memcpy(mc->ki + kl + 2, mc->serial, sizeof mc->serial - 1);
+    else
+      memcpy(mc->ki + kl + 2, b + serial->start, serial->len);
     kl += 2u + serial->len;
   }
   mc->ki[kl] = '\0';
@@ -1860,24 +2085,60 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
     mc->tag1163 = 1304; /* GS1 code of a good that is not marked */
     mc->type2100 = 0;
   }
-  memcpy(mc->tag1163_value, mc->ki, kl + 1);
-  /* [likely] 1162: "DM", GTIN as 48-bit integer, serial; tobacco adds MRP. */
-  char s1162[sizeof mc->serial + sizeof mc->mrp];
+  enum { KI_MOST = 2 + 14 + 2 + sizeof mc->serial }; /* 01 GTIN 21 serial and the NUL */
+  if (kl < KI_MOST)
+    memcpy(mc->tag1163_value, mc->ki, KI_MOST);
+  else
+    memcpy(mc->tag1163_value, mc->ki, kl + 1);
+  /* [likely] 1162: "DM", GTIN as 48-bit integer, serial; tobacco adds MRP.
+  ** The serial and the MRP go in by copies of their fields' whole size,
+  ** each over what follows it (tag1162 has room for both whole). */
+  _Static_assert(sizeof mc->tag1162 >= 8 + sizeof mc->serial + sizeof mc->mrp, "1162 room");
   size_t sl = serial ? copied_len(serial->len, sizeof mc->serial) : 0;
   size_t ml = mrp ? copied_len(mrp->len, sizeof mc->mrp) : 0;
-  memcpy(s1162, mc->serial, sl);
-  memcpy(s1162 + sl, mc->mrp, ml);
-  set_1162(mc, 0x444D, mc->gtin, 14, s1162, sl + ml);
+  set_1162(mc, 0x444D, mc->gtin, 14, "", 0);
+  memcpy(mc->tag1162 + 8, mc->serial, sizeof mc->serial);
+  memcpy(mc->tag1162 + 8 + sl, mc->mrp, sizeof mc->mrp);
+  mc->tag1162_len = 8 + sl + ml;
   return MARKCODE_OK;
 }
 
+typedef enum fast_outcome {
+  FAST_UNSURE = 0, /* the full path must decide                          */
+  FAST_OK,         /* accepted, mc as the full path leaves it            */
+  FAST_REFUSED,    /* gs1_finish() refused, as the full path's first reading does */
+} fast_outcome_t;
+
+static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
+                                                bool canonical);
+
+/* The fast checks over fields a layout restored: the class bits of each
+** text field's value gathered here (the others are read by their spec). */
+static fast_outcome_t gs1_restored_check(markcode_t *mc, const work_t *w)
+{
+  uint8_t cls[MARKCODE_MAX_AIS];
+  for (int k = 0; k < w->nel; k++) {
+    const element_t *e = &w->el[k];
+    segment_t sg = {0, 0, 0};
+    if (!e->bare && e->def && e->def->text_max)
+      sg = run_summary((const unsigned char *)w->b, e->start, (size_t)e->start + e->len, 0);
+    cls[k] = sg.all;
+  }
+  return gs1_fast_check(mc, w, cls, false);
+}
+
 /* Restore separators by the layouts and validate the result. w is never
-** changed; on failure the fixes are as they were. */
-static bool gs1_try_layouts(markcode_t *mc, const work_t *w)
+** changed; on failure the fixes are as they were. quick: the layouts
+** layout_may_end() rules out are not searched, and the result is checked
+** by the fast checks first (the same outcome). */
+static bool gs1_try_layouts(markcode_t *mc, const work_t *w, bool quick)
 {
   work_t restored;
   uint32_t fixes = mc->fixes;
-  if (gs1_restore(mc, w, &restored) && gs1_validate(mc, &restored) == MARKCODE_OK) return true;
+  if (gs1_restore(mc, w, &restored, quick)) {
+    if (quick && gs1_restored_check(mc, &restored) == FAST_OK) return true;
+    if (gs1_validate(mc, &restored) == MARKCODE_OK) return true;
+  }
   mc->fixes = fixes;
   mc->layout = "";
   return false;
@@ -1918,12 +2179,12 @@ static unsigned spec_text_max(const char *spec)
 ** the full path offers to the layouts), and the caller then runs the full
 ** path on the same w.
 */
-static bool gs1_fast(markcode_t *mc, work_t *w)
+static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
 {
-  const char *b = w->b;
   uint8_t run_class[MARKCODE_MAX_AIS]; /* of the run an element ends, else 0 */
-  uint8_t run_any[MARKCODE_MAX_AIS];   /* likewise, the bits some byte of it has */
-  if (w->nseg == 0) return false;
+  /* One run: its last field takes the run to the end, every field before
+  ** it has a predefined length, so no separator delimits anything. */
+  if (w->nseg < 2) return FAST_UNSURE;
   w->nel = 0;
   size_t pos = 0;
   for (int r = 0; r < w->nseg;) {
@@ -1932,53 +2193,69 @@ static bool gs1_fast(markcode_t *mc, work_t *w)
     const gs1_ai_def_t *def = NULL;
     int key;
     size_t alen = read_ai(w, pos, ai, &def, &key);
-    if (alen == 0) return false;
+    if (alen == 0) return FAST_UNSURE;
     size_t start = pos + alen, vlen = def->fixed ? def->fixed : sg->end - start;
     if (start + vlen > sg->end || !add_element_key(w, ai, alen, key, def, pos, start, vlen))
-      return false;
+      return FAST_UNSURE;
     pos = start + vlen;
     run_class[w->nel - 1] = pos == sg->end ? sg->all : 0;
-    run_any[w->nel - 1] = pos == sg->end ? sg->any : 0xFF;
     if (pos == sg->end && ++r < w->nseg) pos = w->seg[r].start;
   }
-  if (!separators_delimit(w)) return false;
-  const element_t *known[AI_KNOWN] = {0};
-  const element_t *gtin = &w->el[0];
-  if (gtin->id != AI_01 || gtin->len != 14 || !gtin14_ok(b + gtin->start)) return false;
-  for (int k = 0; k < w->nel; k++) {
-    const element_t *e = &w->el[k];
-    if (e->id == AI_OTHER || known[e->id] || e->len == 0) return false;
-    known[e->id] = e;
-    if (k == 0) continue;
-    unsigned text_max = run_class[k] ? spec_text_max(e->def->spec) : 0;
-    size_t off;
-    if (text_max) {
-      if (!(run_class[k] & CC_CS82) || e->len > text_max) return false;
-    } else if (spec_check(e->def->spec, b + e->start, e->len, &off) != SPEC_OK) {
-      return false;
-    }
-    if (e->id == AI_7003 && !valid_date(b + e->start, true)) return false;
-  }
-  tail_scan_t ts = {0, false};
-  const element_t *t92 = known[AI_92];
-  if (known[AI_91] && t92) {
-    int k = (int)(t92 - w->el);
-    if (!(run_class[k] & CC_B64)) return false;
-    if (t92->len > 2 && memchr(b + t92->start, '=', t92->len - 2u)) return false;
-    ts.bad = t92->len;
-    /* Letters of both cases: Caps Lock did nothing (the count only when
-    ** one case is missing). */
-    ts.caps = (run_any[k] & (CC_UPPER | CC_LOWER)) != (CC_UPPER | CC_LOWER) &&
-              caps_damaged(b + t92->start, t92->len);
-  }
+  if (!separators_delimit(w)) return FAST_UNSURE;
   /* The buffer is the canonical form when no separator follows a field of
   ** predefined length (a variable field takes its run to the separator,
   ** and the fast pass refused doubled or trailing ones). */
   bool canonical = true;
   for (int k = 0; k + 1 < w->nel; k++)
     if (run_class[k] && w->el[k].fixed) canonical = false;
-  return gs1_finish(mc, w, known, false, &ts, canonical) == MARKCODE_OK &&
-         !(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL);
+  fast_outcome_t done = gs1_fast_check(mc, w, run_class, canonical);
+  /* A serial of a length no family uses: the full path asks the layouts. */
+  if (done == FAST_OK && (mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL)) return FAST_UNSURE;
+  return done;
+}
+
+/* The checks of gs1_validate() over w's fields, the class bits of all the
+** bytes of field k's value being cls[k] when known (0: the value is read
+** by its AI's spec), then gs1_finish(). It
+** accepts only what gs1_validate() would accept, with the same fields;
+** whenever it is not sure (an AI no marking code gives a role, a bare
+** field, a spec not met) it says so, having changed nothing in mc; when
+** gs1_finish() refuses, it refuses as gs1_validate() would. canonical:
+** w's buffer is the canonical form. */
+static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
+                                                bool canonical)
+{
+  const char *b = w->b;
+  const element_t *known[AI_KNOWN] = {0};
+  const element_t *gtin = &w->el[0];
+  if (w->nel == 0 || gtin->id != AI_01 || gtin->bare || gtin->len != 14 ||
+      !gtin14_ok(b + gtin->start))
+    return FAST_UNSURE;
+  for (int k = 0; k < w->nel; k++) {
+    const element_t *e = &w->el[k];
+    if (e->id == AI_OTHER || e->bare || !e->def || known[e->id] || e->len == 0) return FAST_UNSURE;
+    known[e->id] = e;
+    if (k == 0) continue;
+    unsigned text_max = cls[k] ? e->def->text_max : 0;
+    size_t off;
+    if (text_max) {
+      if (!(cls[k] & CC_CS82) || e->len > text_max) return FAST_UNSURE;
+    } else if (spec_check(e->def->spec, b + e->start, e->len, &off) != SPEC_OK) {
+      return FAST_UNSURE;
+    }
+    if (e->id == AI_7003 && !valid_date(b + e->start, true)) return FAST_UNSURE;
+  }
+  tail_scan_t ts = {0, false};
+  const element_t *t92 = known[AI_92];
+  if (known[AI_91] && t92) {
+    int k = (int)(t92 - w->el);
+    if (!(cls[k] & CC_B64)) return FAST_UNSURE;
+    if (t92->len > 2 && memchr(b + t92->start, '=', t92->len - 2u)) return FAST_UNSURE;
+    ts.bad = t92->len;
+    ts.caps = (t92->len == 44 || t92->len == 88) && /* else refused for its length first */
+              !has_both_cases(b + t92->start, t92->len) && caps_damaged(b + t92->start, t92->len);
+  }
+  return gs1_finish(mc, w, known, false, &ts, canonical) == MARKCODE_OK ? FAST_OK : FAST_REFUSED;
 }
 
 /*
@@ -2006,7 +2283,7 @@ static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
   markcode_err_t err = gs1_split(mc, w);
   bool delimited = err == MARKCODE_OK && separators_delimit(w);
   if (err == MARKCODE_OK && !delimited) {
-    if (gs1_try_layouts(mc, w)) return MARKCODE_OK;
+    if (gs1_try_layouts(mc, w, false)) return MARKCODE_OK;
     layouts_tried = true;
   }
   if (err == MARKCODE_OK) err = gs1_validate(mc, w);
@@ -2014,7 +2291,8 @@ static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
     if (!(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL) || layouts_tried) return MARKCODE_OK;
     markcode_t as_read = *mc; /* the reading GS1's rules gave, kept if no layout does better */
     mc->fixes = fixes0;
-    if (gs1_try_layouts(mc, w) && !(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL)) return MARKCODE_OK;
+    if (gs1_try_layouts(mc, w, false) && !(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL))
+      return MARKCODE_OK;
     *mc = as_read;
     return MARKCODE_OK;
   }
@@ -2034,7 +2312,7 @@ static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
   memcpy(&first, mc, offsetof(markcode_t, gtin)); /* keep the first error */
   if (!layouts_tried) {
     mc->fixes = fixes0;
-    if (gs1_try_layouts(mc, w)) return MARKCODE_OK;
+    if (gs1_try_layouts(mc, w, false)) return MARKCODE_OK;
   }
   memcpy(mc, &first, offsetof(markcode_t, gtin));
   mc->fixes &= ~(uint32_t)MARKCODE_FIX_NOTES;
@@ -2151,13 +2429,20 @@ static markcode_err_t parse_plain(markcode_t *mc, work_t *w)
       return fail(mc, MARKCODE_ERR_CHECK_DIGIT, at(w, w->n - 1), "%s", w->b);
     mc->kind = plain[k].kind;
     mc->layout = kind_names[plain[k].kind];
-    copy_str(mc->gtin, sizeof mc->gtin, w->b, w->n);
-    copy_str(mc->ki, sizeof mc->ki, w->b, w->n);
-    copy_str(mc->normalized, sizeof mc->normalized, w->b, w->n);
+    /* At most 14 digits, each string copied at a constant 16 (the buffers
+    ** have room) and cut by its NUL: moves, not calls. */
+    _Static_assert(sizeof mc->gtin >= 15 && sizeof w->b >= 16, "room for the constant copies");
+    memcpy(mc->gtin, w->b, 14);
+    mc->gtin[w->n] = '\0';
+    memcpy(mc->ki, w->b, 16);
+    mc->ki[w->n] = '\0';
+    memcpy(mc->normalized, w->b, 16);
+    mc->normalized[w->n] = '\0';
     mc->normalized_len = w->n;
     mc->type2100 = 0;
     mc->tag1163 = plain[k].sub;
-    copy_str(mc->tag1163_value, sizeof mc->tag1163_value, w->b, w->n);
+    memcpy(mc->tag1163_value, w->b, 16);
+    mc->tag1163_value[w->n] = '\0';
     set_1162(mc, plain[k].t1162, w->b, w->n, "", 0);
     return MARKCODE_OK;
   }
@@ -2226,8 +2511,61 @@ static void reset_outcome(markcode_t *mc, uint32_t fixes)
   clear_derived(mc);
 }
 
-/* The whole parse; `fast`: try the fast pass and the fast GS1 path first
-** (markcode_parse), else the full stages alone (markcode_parse_full). */
+/* A refusal gs1_fast() met in gs1_finish(): is it the full path's outcome
+** too? It is when the error is one no separator can cause (parse_gs1()
+** returns it at once) or when no layout explains the code (its second
+** chance fails: the same search, layouts ruled out unsearched); mc is then
+** left as parse_gs1() leaves it. */
+static bool gs1_refusal_final(markcode_t *mc, const work_t *w)
+{
+  switch (mc->err) {
+  case MARKCODE_ERR_GTIN_CHECK:
+  case MARKCODE_ERR_GTIN_FORMAT:
+  case MARKCODE_ERR_CAPS_LOCK:
+  case MARKCODE_ERR_UNKNOWN_FORMAT:
+    return true;
+  default:
+    break;
+  }
+  work_t restored;
+  if (gs1_restore(mc, w, &restored, true)) return false; /* a layout might: the full path says */
+  mc->fixes &= ~(uint32_t)MARKCODE_FIX_NOTES;
+  mc->layout = "";
+  const element_t *serial = NULL;
+  for (int k = 0; k < w->nel; k++)
+    if (w->el[k].id == AI_21) serial = &w->el[k];
+  if (w->internal_gs == 0 && serial && serial->len > 20)
+    fail(mc, MARKCODE_ERR_GS_MISSING, at(w, serial->start), NULL);
+  return true;
+}
+
+/* The fast GS1 path over a clean code that starts with 01 (its runs
+** summarised): the fast cut and checks; a refusal the layouts cannot
+** undo; a code of one run (no separator at all) handed to the layouts at
+** once, as parse_gs1() does. Returns true with *err when it decided as the
+** full path would, else false with mc's outcome reset for the full path. */
+static bool parse_gs1_quick(markcode_t *mc, work_t *w, markcode_err_t *err)
+{
+  uint32_t fixes = mc->fixes;
+  fast_outcome_t done = gs1_fast(mc, w);
+  if (done == FAST_OK || (done == FAST_REFUSED && gs1_refusal_final(mc, w))) {
+    *err = done == FAST_OK ? MARKCODE_OK : mc->err;
+    return true;
+  }
+  reset_outcome(mc, fixes);
+  if (w->nseg == 1 && gs1_shaped(w)) {
+    if (gs1_try_layouts(mc, w, true)) {
+      *err = MARKCODE_OK;
+      return true;
+    }
+    reset_outcome(mc, fixes);
+  }
+  return false;
+}
+
+/* The whole parse; `fast`: the fast pass (else the full clean, its runs
+** then summarised) and the fast GS1 path first (markcode_parse), else the
+** full stages alone (markcode_parse_full). */
 static markcode_err_t parse(markcode_t *mc, const char *input, size_t len, bool fast)
 {
   /* Reset only the small fields; the big buffers are written as filled. */
@@ -2239,19 +2577,15 @@ static markcode_err_t parse(markcode_t *mc, const char *input, size_t len, bool 
   }
 
   work_t w;
-  markcode_err_t err;
-  if (fast && fast_clean(mc, &w, (const unsigned char *)input, len)) {
-    uint32_t fixes = mc->fixes;
-    /* gs1_fast() takes only a code whose 01 and GTIN gs1_shaped() would
-    ** accept (a checked GTIN at the start), so only its first two bytes
-    ** are looked at here. */
-    if (w.b[0] == '0' && w.b[1] == '1' && gs1_fast(mc, &w)) return MARKCODE_OK;
-    reset_outcome(mc, fixes);
+  markcode_err_t err = MARKCODE_OK;
+  if (!fast || !fast_clean(mc, &w, (const unsigned char *)input, len))
+    err = clean_input(mc, &w, input, len, fast);
+  /* parse_gs1_quick() takes only a code whose 01 and GTIN gs1_shaped()
+  ** would accept (a checked GTIN at the start), or asks gs1_shaped(), so
+  ** only its first two bytes are looked at here. */
+  if (err == MARKCODE_OK &&
+      !(fast && w.b[0] == '0' && w.b[1] == '1' && parse_gs1_quick(mc, &w, &err)))
     err = classify(mc, &w);
-  } else {
-    err = clean_input(mc, &w, input, len);
-    if (err == MARKCODE_OK) err = classify(mc, &w);
-  }
   if (err == MARKCODE_OK) {
     /* A first attempt that failed before a layout rescued it leaves its
     ** error behind; the outcome is what counts. */
@@ -2348,6 +2682,7 @@ int markcode_tables_check(void)
     if (ai_prefixes[(d->first[0] - '0') * 10 + (d->first[1] - '0')].digits != len)
       return (int)i + 1;
     if (d->fixed != (d->predefined ? spec_fixed_total(d->spec) : 0)) return (int)i + 1;
+    if (d->text_max != spec_text_max(d->spec)) return (int)i + 1;
     if (gs1_ai_find(d->first, len) != d || (d->last && gs1_ai_find(d->last, len) != d))
       return (int)i + 1;
   }

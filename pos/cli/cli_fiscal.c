@@ -345,6 +345,7 @@ static int fn_status_cmd(const kassa_config_t *cfg, int argc, char **argv)
   if (cli_delivery_open_fn(cfg, &fn)) return 1;
   fn_status_t s;
   int rc = fn_status(fn, &s);
+  bool keys_by_device = (fn_capabilities(fn) & FN_CAP_DEVICE_KEYS) != 0;
   fn_free(fn);
   if (rc != 0) return refused("status", rc);
   const char *phase = s.phase == FN_PHASE_READY    ? "ready (not registered)"
@@ -378,7 +379,9 @@ static int fn_status_cmd(const kassa_config_t *cfg, int argc, char **argv)
   printf("unsent documents: %u", s.unsent_documents);
   if (s.unsent_documents) printf(" (oldest #%u, %u h old)", s.first_unsent_number, unsent_age);
   printf("\nunsent sale notifications: %u\n", s.unsent_notifications);
-  if (s.keys_updated_at)
+  if (keys_by_device)
+    printf("verification keys: the register loads them itself (at shift open)\n");
+  else if (s.keys_updated_at)
     printf("verification keys updated %u days ago\n", (s.now - s.keys_updated_at) / 86400);
   else
     printf("verification keys: never updated (marking checks need them)\n");

@@ -194,11 +194,24 @@ static void print_decision(const check_decision_t *d, bool json)
   if (d->warning_ru[0]) printf("! %s\n! %s\n", d->warning_ru, d->warning_en);
 }
 
-static int print_receipt(till_t *t, uint32_t number, const char *width)
+/* The receipt FD `number` as the customer's copy. `just_closed`: the FN
+** has just closed it, so a failed read is the archive (or the register
+** holding it) not answering, never "no such receipt": the sale stands and
+** the manager prints the copy later. */
+static int print_receipt(till_t *t, uint32_t number, const char *width, bool just_closed)
 {
   int err = 0;
   unsigned w = width ? (unsigned)strtoul(width, NULL, 10) : 32;
   char *text = receipt_text(t, number, w, &err);
+  if (!text && just_closed) {
+    fprintf(stderr,
+            "kassa: чек ФД %u пробит, но прочитать его для печати не удалось (%s). Напечатайте "
+            "копию позже: kassa fd copy %u. Не пробивайте чек повторно.\n"
+            "  Receipt FD %u is closed, but it could not be read back to print (%s). Print a "
+            "copy later: kassa fd copy %u. Do not sell it again.\n",
+            number, fn_err_message(err, true), number, number, fn_err_message(err, false), number);
+    return 0;
+  }
   if (!text) {
     fprintf(stderr, "kassa: no receipt FD %u: %s\n", number, fn_err_message(err, false));
     return 1;
@@ -394,16 +407,18 @@ static int pay(till_t *t, const opts_t *o, bool is_return)
   }
   if (closed.bookkeeping_pending)
     fprintf(stderr,
-            "kassa: чек ФД %u пробит, но запись кассы не обновлена (диск полон?): она "
-            "будет завершена при следующем запуске. Не пробивайте чек повторно.\n"
+            "kassa: чек ФД %u пробит, но запись кассы не обновлена (диск кассы полон или ФН "
+            "не ответил при чтении чека): она будет завершена при следующем запуске. Не "
+            "пробивайте чек повторно.\n"
             "  Receipt FD %u is closed in the FN, but the till's own records could not "
-            "be written (disk full?); they are finished at the next start. Do not sell "
-            "it again.\n",
+            "be brought up to date (the till's disk full, or the FN or register not "
+            "answering when the receipt was read back); they are finished at the next start. "
+            "Do not sell it again.\n",
             closed.doc.number, closed.doc.number);
   if (o->json) {
     print_json(till_json_closed(&closed));
   } else {
-    print_receipt(t, closed.doc.number, o->width);
+    print_receipt(t, closed.doc.number, o->width, true);
     if (closed.tendered > closed.cash)
       printf("Получено %llu.%02llu, сдача %llu.%02llu / tendered, change\n",
              (unsigned long long)(closed.tendered / 100),
@@ -483,7 +498,7 @@ static int run(const kassa_config_t *cfg, int argc, char **argv, bool is_return)
     int s = sale_cancel(t);
     rc = s ? sale_failed(s, t) : (puts("Чек отменён. / Receipt cancelled."), 0);
   } else if (!is_return && !strcmp(verb, "print") && o.code) {
-    rc = print_receipt(t, (uint32_t)strtoul(o.code, NULL, 10), o.width);
+    rc = print_receipt(t, (uint32_t)strtoul(o.code, NULL, 10), o.width, false);
   }
   if (rc == 2) fputs(usage, stderr);
   till_close(t);

@@ -744,7 +744,9 @@ static void h_status(api_t *api, const api_request_t *rq, json_t *body, const ui
                                             "sync). / The code cache is stale: sync it."
                                           : "Кэш кодов ни разу не синхронизирован. / The code "
                                             "cache has never been synced."));
-  if (f->marking && st.key_age_days == UINT32_MAX)
+  if (st.keys_by_device)
+    ; /* the register loads its FN's keys itself: nothing for the manager to do */
+  else if (f->marking && st.key_age_days == UINT32_MAX)
     json_array_append_new(warnings,
                           json_string("В ФН нет ключей проверки: загрузите их (kassa ofd keys). "
                                       "/ The FN has no verification keys: load them."));

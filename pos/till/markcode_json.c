@@ -102,12 +102,6 @@ typedef struct json_out {
   char *p;
 } json_out_t;
 
-static void put_raw(json_out_t *o, const char *s, size_t n)
-{
-  memcpy(o->p, s, n);
-  o->p += n;
-}
-
 /* A string literal (keys with their quotes and colon, punctuation): a copy
 ** of known size, which the compiler writes as a few moves. */
 #define PUT_LIT(o, lit)                                                                            \
@@ -129,10 +123,19 @@ static size_t block_escape_at(const char *s, size_t from)
   uint64_t half[2];
   memcpy(half, &bad, sizeof half);
   if (!(half[0] | half[1])) return 16;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* The lowest flagged lane from `from` on: the flags below it cleared,
+  ** then the lowest set bit of each half (a lane is 0x00 or 0xFF). */
+  uint64_t lo = from < 8 ? half[0] & (~0ull << (8 * from)) : 0;
+  uint64_t hi = from < 8 ? half[1] : half[1] & (~0ull << (8 * (from - 8)));
+  if (lo) return (size_t)__builtin_ctzll(lo) / 8;
+  return hi ? 8 + (size_t)__builtin_ctzll(hi) / 8 : 16;
+#else
   unsigned char flag[16];
   memcpy(flag, &bad, sizeof flag);
   while (from < 16 && !flag[from]) from++;
   return from;
+#endif
 }
 
 /* Bytes JSON escapes (controls, '"', '\\'): one table load a byte. */
@@ -149,6 +152,10 @@ __attribute__((noinline)) static char *put_escape(char *p, unsigned char c)
 {
   char seq[7];
   const char *e = json_escape_of(c, seq);
+  if (e == seq) { /* \u00XX: six bytes (GS, in every canonical form with a tail) */
+    memcpy(p, seq, 6);
+    return p + 6;
+  }
   size_t el = strlen(e);
   memcpy(p, e, el);
   return p + el;
@@ -161,6 +168,37 @@ static char *put_byte(char *p, unsigned char c)
   return p + 1;
 }
 
+/* Are the eight bytes of w free of the NUL and of every byte JSON escapes
+** (below 0x20, '"', '\\')? The usual tests for a byte below a value, which
+** flag no byte when none is (a false flag only follows a true one). */
+static bool word_plain(uint64_t w)
+{
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+  return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs) == 0;
+}
+
+/* n bytes (at most 16) from s to d as two overlapping copies of a fixed
+** size (moves, not a call to memcpy); neither side is touched past n. */
+static void copy_short(char *d, const char *s, size_t n)
+{
+  if (n >= 8) {
+    uint64_t a, b;
+    memcpy(&a, s, 8);
+    memcpy(&b, s + n - 8, 8);
+    memcpy(d, &a, 8);
+    memcpy(d + n - 8, &b, 8);
+  } else if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
+    memcpy(d, &a, 4);
+    memcpy(d + n - 4, &b, 4);
+  } else {
+    for (size_t i = 0; i < n; i++) d[i] = s[i];
+  }
+}
+
 /* "s" (n bytes) escaped as jansson does: a short string copied a byte at
 ** a time as it is checked; a longer one 16 bytes at a time, checked as one
 ** vector and copied as one, up to the next byte that needs escaping (the
@@ -171,6 +209,15 @@ static void put_string(json_out_t *o, const char *s, size_t n)
   size_t i = 0;
   *p++ = '"';
   if (n < 16) {
+    if (n >= 8) {
+      uint64_t w;
+      memcpy(&w, s, 8);
+      if (word_plain(w)) {
+        memcpy(p, &w, 8);
+        p += 8;
+        i = 8;
+      }
+    }
     for (; i < n; i++) p = put_byte(p, (unsigned char)s[i]);
   } else {
     while (i < n) {
@@ -179,7 +226,7 @@ static void put_string(json_out_t *o, const char *s, size_t n)
       if (skip == 0)          /* a whole block: a copy of known size, one vector move */
         memcpy(p, s + i, 16); /* room: MARKCODE_JSON_MAX holds the worst case */
       else
-        memcpy(p, s + i, 16 - skip);
+        copy_short(p, s + i, 16 - skip);
       p += clean;
       i += clean;
       if (bad < 16) p = put_escape(p, (unsigned char)s[i++]);
@@ -196,47 +243,44 @@ static void put_text(json_out_t *o, const char *s) { put_string(o, s, strlen(s))
 ** the output to jansson's for every one), quoted and copied. */
 static void put_name(json_out_t *o, const char *s)
 {
-  size_t n = strlen(s);
-  *o->p++ = '"';
-  memcpy(o->p, s, n);
-  o->p += n;
-  *o->p++ = '"';
-}
-
-/* The length of the string in a char array of cap bytes (a field of
-** markcode_t), found 8 bytes at a time without reading past the array. */
-static size_t field_len(const char *s, size_t cap)
-{
-  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-  size_t i = 0;
-  for (; i + 8 <= cap; i += 8) {
-    uint64_t w;
-    memcpy(&w, s + i, 8);
-    uint64_t zero = (w - ones) & ~w & highs;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* The lowest flagged byte is the first NUL (a false flag can only
-    ** follow a real one). */
-    if (zero) return i + (size_t)__builtin_ctzll(zero) / 8;
-#else
-    if (zero) break;
-#endif
-  }
-  while (i < cap && s[i]) i++;
-  return i;
-}
-
-/* A char array of cap bytes holding a string (a field of markcode_t): a
-** short one escaped as it is copied, in one pass to its NUL; a long one
-** measured 8 bytes at a time, then checked 16 at a time. */
-static void put_array(json_out_t *o, const char *s, size_t cap)
-{
-  if (cap > 24) {
-    put_string(o, s, field_len(s, cap));
-    return;
-  }
   char *p = o->p;
   *p++ = '"';
-  for (size_t i = 0; i < cap && s[i]; i++) p = put_byte(p, (unsigned char)s[i]);
+  while (*s) *p++ = *s++; /* a few characters: no strlen and memcpy calls */
+  *p++ = '"';
+  o->p = p;
+}
+
+/* A char array of cap bytes holding a string (a field of markcode_t),
+** escaped as it is copied, in one pass to its NUL: sixteen bytes a step
+** while sixteen remain in the array (one vector check finds the NUL and
+** the bytes to escape at once; no separate measuring), then eight while
+** none of them is the NUL or needs escaping, then a byte at a time. */
+static void put_array(json_out_t *o, const char *s, size_t cap)
+{
+  char *p = o->p;
+  *p++ = '"';
+  size_t i = 0;
+  bool ended = false;
+  while (i + 16 <= cap) {
+    size_t bad = block_escape_at(s + i, 0);
+    memcpy(p, s + i, 16); /* room: MARKCODE_JSON_MAX holds the worst case */
+    p += bad;
+    i += bad;
+    if (bad == 16) continue;
+    if (s[i] == '\0') {
+      ended = true;
+      break;
+    }
+    p = put_escape(p, (unsigned char)s[i++]);
+  }
+  for (; !ended && i + 8 <= cap; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if (!word_plain(w)) break;
+    memcpy(p, &w, 8);
+    p += 8;
+  }
+  for (; !ended && i < cap && s[i]; i++) p = put_byte(p, (unsigned char)s[i]);
   *p++ = '"';
   o->p = p;
 }
@@ -252,14 +296,18 @@ static void put_array(json_out_t *o, const char *s, size_t cap)
 /* An integer as jansson prints it ("%lld"), without printf. */
 static void put_int(json_out_t *o, long long v)
 {
-  char num[24], *p = num + sizeof num;
+  /* Written backwards ending at num + 24, then 24 bytes copied whatever
+  ** the length (a copy of known size: moves, not a call; num has room for
+  ** the bytes read past the number). */
+  char num[48], *end = num + 24, *p = end;
   unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
   do {
     *--p = (char)('0' + u % 10);
     u /= 10;
   } while (u);
   if (v < 0) *--p = '-';
-  put_raw(o, p, (size_t)(num + sizeof num - p));
+  memcpy(o->p, p, 24); /* room: MARKCODE_JSON_MAX holds the worst case */
+  o->p += end - p;
 }
 
 /* jansson refuses a string that is not UTF-8 (json_string gives NULL and the
@@ -329,14 +377,20 @@ size_t markcode_json_write(const markcode_t *mc, char *out)
       put_name(&o, markcode_fix_name((markcode_fix_t)(bits & (0u - bits))));
       first = false;
     }
-    /* Hex digits need no escaping: written straight into the output. */
-    static const char hexdigits[] = "0123456789ABCDEF";
+    /* Hex digits need no escaping: written straight into the output, the
+    ** two of a byte from a table of all 256 pairs ("%02X"). */
+    static const char hex_pairs[] =
+        "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"
+        "202122232425262728292A2B2C2D2E2F303132333435363738393A3B3C3D3E3F"
+        "404142434445464748494A4B4C4D4E4F505152535455565758595A5B5C5D5E5F"
+        "606162636465666768696A6B6C6D6E6F707172737475767778797A7B7C7D7E7F"
+        "808182838485868788898A8B8C8D8E8F909192939495969798999A9B9C9D9E9F"
+        "A0A1A2A3A4A5A6A7A8A9AAABACADAEAFB0B1B2B3B4B5B6B7B8B9BABBBCBDBEBF"
+        "C0C1C2C3C4C5C6C7C8C9CACBCCCDCECFD0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
+        "E0E1E2E3E4E5E6E7E8E9EAEBECEDEEEFF0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFF";
     PUT_LIT(&o, "],\"tag1162\":\"");
     size_t t1162 = mc->tag1162_len < sizeof mc->tag1162 ? mc->tag1162_len : sizeof mc->tag1162;
-    for (size_t i = 0; i < t1162; i++) {
-      o.p[2 * i] = hexdigits[mc->tag1162[i] >> 4];
-      o.p[2 * i + 1] = hexdigits[mc->tag1162[i] & 15];
-    }
+    for (size_t i = 0; i < t1162; i++) memcpy(o.p + 2 * i, hex_pairs + 2 * mc->tag1162[i], 2);
     o.p += 2 * t1162;
     *o.p++ = '"';
     PUT_LIT(&o, ",\"tag1163\":{\"tag\":");

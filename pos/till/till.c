@@ -77,6 +77,7 @@ int till_status(till_t *t, till_status_t *out)
   out->key_age_days = out->fn.keys_updated_at == 0 || out->fn.now < out->fn.keys_updated_at
                           ? (out->fn.keys_updated_at == 0 ? UINT32_MAX : 0)
                           : (out->fn.now - out->fn.keys_updated_at) / 86400u;
+  out->keys_by_device = (fn_capabilities(t->fn) & FN_CAP_DEVICE_KEYS) != 0;
   sale_basket_t *b = malloc(sizeof *b);
   if (b && sale_get(t, b) == 0) {
     out->basket_open = b->open;

@@ -46,6 +46,8 @@ typedef struct till_status {
   uint32_t basket_lines;
   uint64_t basket_total;
   uint32_t key_age_days; /* days since the FN's keys were updated; UINT32_MAX never */
+  bool keys_by_device;   /* a register loads its FN's keys itself (FN_CAP_DEVICE_KEYS):
+                         ** key_age_days says nothing kassa could act on */
 } till_status_t;
 
 int till_status(till_t *t, till_status_t *out);

@@ -181,10 +181,13 @@ json_t *till_json_status(const till_status_t *s, const outbox_policy_t *policy)
                          "last_sync_ms", (json_int_t)s->last_sync_ms, "stale", s->cache_stale);
   json_t *basket = json_pack("{s:b,s:I,s:I}", "open", s->basket_open, "lines",
                              (json_int_t)s->basket_lines, "total", (json_int_t)s->basket_total);
-  return json_pack(
-      "{s:o,s:o,s:o,s:o,s:o}", "fn", fn ? fn : json_null(), "outbox", ob ? ob : json_null(),
-      "cache", ca ? ca : json_null(), "basket", basket ? basket : json_null(), "key_age_days",
-      s->key_age_days == UINT32_MAX ? json_null() : json_integer((json_int_t)s->key_age_days));
+  return json_pack("{s:o,s:o,s:o,s:o,s:o,s:s}", "fn", fn ? fn : json_null(), "outbox",
+                   ob ? ob : json_null(), "cache", ca ? ca : json_null(), "basket",
+                   basket ? basket : json_null(), "key_age_days",
+                   s->key_age_days == UINT32_MAX || s->keys_by_device
+                       ? json_null()
+                       : json_integer((json_int_t)s->key_age_days),
+                   "keys_loaded_by", s->keys_by_device ? "register" : "kassa");
 }
 
 json_t *till_json_error(const char *name, const char *ru, const char *en)

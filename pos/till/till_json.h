@@ -32,7 +32,7 @@ json_t *till_json_closed(const sale_closed_t *c);
 json_t *till_json_notice(const outbox_notice_t *n);
 
 /* {"fn":{…},"outbox":{…, "warnings":["ru / en"], "notices":[notice]},"cache":{…},
-**  "basket":{…},"key_age_days"} */
+**  "basket":{…},"key_age_days","keys_loaded_by":"kassa"|"register"} */
 json_t *till_json_status(const till_status_t *s, const outbox_policy_t *policy);
 
 /* An error object {"ok":false,"error":name,"message_ru","message_en"}. */

@@ -329,6 +329,10 @@ api_key = demo-key
                else j["outbox"]["unsent_documents"] == 2)
           and j["outbox"]["may_sell_marked"] is True and j["basket"]["open"] is False, j)
     check("status warns: never synced", any("never been synced" in w for w in j["warnings"]), j)
+    # Who loads the FN's keys; a register's own are never reported as missing.
+    check("status: keys loaded by " + ("the register" if reg else "kassa"),
+          j.get("keys_loaded_by") == ("register" if reg else "kassa")
+          and (not reg or not any("verification keys" in w for w in j["warnings"])), j)
 
     # ---- POST /api/check: a question, nothing kept -----------------------------------
     st, j = api("POST", "/api/check", {"code": J_CHECK})

@@ -397,6 +397,70 @@ static void russian_keyboard_layout_mapped_back(void **state)
   assert_int_equal(layout_ru_to_us(0x2116), '#'); /* № = Shift+3 */
 }
 
+/* The fast path's shortcuts, each on the inputs that take it and on the
+** near misses that must fall through to the full stages: the outcome and
+** every field are the full path's (markcode_parse_full), and the outcome
+** is the one named. */
+static void assert_paths_agree(const char *in, markcode_err_t want)
+{
+  markcode_t full;
+  markcode_err_t got = markcode_parse(&mc, in, strlen(in));
+  markcode_parse_full(&full, in, strlen(in));
+  if (got != want || !markcode_same(&mc, &full))
+    print_error("'%s': fast %s (%s) at %d, full %s (%s) at %d, want %s\n", in,
+                markcode_err_code(got), mc.layout, mc.err_at, markcode_err_code(full.err),
+                full.layout, full.err_at, markcode_err_code(want));
+  assert_int_equal(got, want);
+  assert_true(markcode_same(&mc, &full));
+}
+
+static void fast_shortcuts_agree_with_the_full_path(void **state)
+{
+  (void)state;
+  char typed[700], stripped[300];
+  /* A refusal in gs1_finish() no layout can undo: final at once (the 92
+  ** after the last separator could be tobacco_block_old's last field: that
+  ** layout is searched, and explains nothing). */
+  assert_paths_agree("010460780959150821sSBmxTYIFT(eq" GS "91FFD0" GS "92testtesttest",
+                     MARKCODE_ERR_TAIL_LENGTH);
+  assert_paths_agree("0104607809591508" GS "21sSBmxTYIFT(eq" GS "93abcdefg",
+                     MARKCODE_ERR_TRAILING_GARBAGE);
+  /* ... one a layout's last field could end (a 92 of 44 after a lost
+  ** separator before 91): the layouts rescue it, as in the full path. */
+  assert_paths_agree("0104601669010315217m2CUceKxx41w91EE06" GS
+                     "92rUIIFK4Vds1rR0GLNvvo43aAM7CwwSh1twdFV8Y0heQ=",
+                     MARKCODE_OK);
+  assert_int_equal(mc.fixes & MARKCODE_FIX_GS_RESTORED, MARKCODE_FIX_GS_RESTORED);
+  /* ... and not a refusal at all: an old tobacco block's 92 (with 8005,
+  ** no 91) before its 93, read by GS1's rules. */
+  assert_paths_agree("010460043993125621JgXJ5.T" GS "8005112000" GS "92abc" GS "93abcd",
+                     MARKCODE_OK);
+  assert_string_equal(mc.layout, "tobacco_block_old");
+  /* Caps Lock is refused at once: no layout is asked. */
+  assert_paths_agree("010461008041021521E,S;R!T%BROGD" GS "91EE11" GS
+                     "929GKNDNAXAEC4GMRT4LHKH/EKGRN4+GUPDRWMPBTKEJW=",
+                     MARKCODE_ERR_CAPS_LOCK);
+  /* No separator at all: the layouts at once, their fields checked fast;
+  ** and one no layout explains, handed to the full stages. */
+  const char *codes[] = {FOOTWEAR44, LIGHT88, PHOTO20, DAIRY, DAIRY_WEIGHT, WATER, BLOCK_OLD};
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+    strip_gs(codes[i], stripped);
+    assert_paths_agree(stripped, MARKCODE_OK);
+    type_under_russian_layout(stripped, typed); /* and as a wedge types it, Russian layout on */
+    assert_paths_agree(typed, MARKCODE_OK);
+    type_under_russian_layout(codes[i], typed); /* the Russian layout, separators kept */
+    assert_paths_agree(typed, MARKCODE_OK);
+    snprintf(stripped, sizeof stripped, "]d2" GS "%s", codes[i]);
+    type_under_russian_layout(stripped, typed); /* with an AIM prefix and a leading GS */
+    assert_paths_agree(typed, MARKCODE_OK);
+    assert_string_equal(mc.aim, "]d2");
+  }
+  assert_paths_agree("010461008041021521e,s;r!t%BroGdABCDEFGHIJ", MARKCODE_ERR_GS_MISSING);
+  /* The Russian layout over a code the fast pass cannot take (a space). */
+  type_under_russian_layout("0103041094787443215Qbag! 93Zjqw", typed);
+  assert_paths_agree(typed, MARKCODE_OK);
+}
+
 static void layout_table_is_a_bijection(void **state)
 {
   (void)state;
@@ -676,6 +740,7 @@ int main(void)
       cmocka_unit_test(lost_gs_restored_by_layout),
       cmocka_unit_test(lost_gs_that_no_layout_explains),
       cmocka_unit_test(russian_keyboard_layout_mapped_back),
+      cmocka_unit_test(fast_shortcuts_agree_with_the_full_path),
       cmocka_unit_test(layout_table_is_a_bijection),
       cmocka_unit_test(refusals_with_code_and_position),
       cmocka_unit_test(caps_lock_is_refused_not_guessed),
