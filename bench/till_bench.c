@@ -11,7 +11,9 @@
 **           check and its decline, the cached operator statuses: [till]
 **           check = offline, so no network is measured), each timed;
 **   receipt R receipts of one marked and one plain line, each opened,
-**           filled and closed through the FN, each close timed, and the
+**           filled and closed through the FN, each close timed (the
+**           codes, as a scanner would hand them over, are made before
+**           the clock starts), and the
 **           rate as a share of the disk's fdatasync rate measured just
 **           before in the same directory; the flushes and bytes SQLite
 **           asked of the disk per receipt (bench_io.h counts them);
@@ -30,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/db.h"
 #include "fiscal/crypto.h"
 #include "fiscal/fn_emu.h"
 #include "pos/till/cache.h"
@@ -39,9 +42,10 @@
 #include "bench_cache.h"
 #include "bench_io.h"
 
-#define GTIN   "04600000001012"
-#define BREAD  "4600000005058"
-#define PROBES 2000u
+#define GTIN     "04600000001012"
+#define BREAD    "4600000005058"
+#define PROBES   2000u
+#define CODE_MAX 128 /* code_of's longest: 31 + 1 + 6 + 1 + 46 characters and the NUL */
 
 static fn_key_t key = {.id = "0001", .kind = FN_KEY_HMAC, .len = 32};
 
@@ -147,7 +151,7 @@ static void fill(till_t *t, uint64_t n)
 
 static void run(const char *root, uint64_t n, unsigned receipts)
 {
-  char dir[512], code[256], cmd[600];
+  char dir[512], code[CODE_MAX], cmd[600];
   check_decision_t d;
   double *lat = malloc(sizeof *lat * (receipts > PROBES ? receipts : PROBES));
   snprintf(dir, sizeof dir, "%s/till-bench-%" PRIu64, root, n);
@@ -167,12 +171,18 @@ static void run(const char *root, uint64_t n, unsigned receipts)
   report("check_probe (in process)", lat, PROBES);
   /* The disk's own flush rate, in the same directory, just before. */
   double flush_rate = bench_io_fdatasync_rate(dir, 1.0);
+  /* The scanner's side, made before the clock starts: a fresh code for
+  ** each receipt (never sold), its tail signed with the key (the FN
+  ** verifies it in the timed part). */
+  char(*codes)[CODE_MAX] = malloc(sizeof *codes * receipts);
+  size_t *lens = malloc(sizeof *lens * receipts);
+  if (!codes || !lens) exit(1);
+  for (unsigned k = 0; k < receipts; k++) lens[k] = code_of(n + k, codes[k]);
   bench_io_counts_t io0 = bench_io;
   double t0 = now_s();
   for (unsigned k = 0; k < receipts; k++) {
     sale_closed_t c;
-    size_t len = code_of(n + k, code); /* a fresh code: never sold */
-    if (sale_open(t, 1, NULL) || sale_add_scan(t, code, len, NULL, 0, &d, NULL) ||
+    if (sale_open(t, 1, NULL) || sale_add_scan(t, codes[k], lens[k], NULL, 0, &d, NULL) ||
         sale_add_scan(t, BREAD, strlen(BREAD), NULL, 0, &d, NULL)) {
       fprintf(stderr, "till_bench: receipt %u: %s\n", k, check_reason_name(d.reason));
       exit(1);
@@ -183,6 +193,8 @@ static void run(const char *root, uint64_t n, unsigned receipts)
   }
   double span = now_s() - t0;
   bench_io_counts_t io1 = bench_io;
+  free(codes);
+  free(lens);
   report("sale_close (FN receipt + notification + replay)", lat, receipts);
   printf("  receipts (open, 2 scans, close): %.0f per second = %.1f%% of the disk's %.0f "
          "fdatasync/s measured here (target >= 30%%)\n",
@@ -223,6 +235,7 @@ int main(int argc, char **argv)
   unsigned receipts = 1000;
   int sizes = 0;
   for (size_t i = 0; i < key.len; i++) key.material[i] = (uint8_t)(i * 3 + 1);
+  db_process_setup(); /* as the till's first open does; the shim below starts SQLite */
   if (crypto_init() != 0 || bench_io_install() != 0) return 1;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--dir") && i + 1 < argc)

@@ -3,9 +3,22 @@
 */
 #include "common/db.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+static void process_setup(void)
+{
+  /* SQLITE_MISUSE when SQLite has started already: then it stays as it is. */
+  if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK) sqlite3_initialize();
+}
+
+void db_process_setup(void)
+{
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, process_setup);
+}
 
 int db_exec(sqlite3 *db, const char *sql, char *err, size_t err_size)
 {

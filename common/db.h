@@ -16,6 +16,17 @@
 #include <sqlite3.h>
 
 /*
+** Once a process, before SQLite starts (the first file a till, an FN or a
+** cache opens calls it): SQLite keeps no memory statistics. Nothing here
+** reads them (sqlite3_memory_used and the like), and keeping them takes a
+** process-wide mutex at every allocation SQLite makes, a few hundred a
+** receipt. Called after SQLite started (another module opened a file
+** first), it changes nothing. Not to be raced by another thread's first
+** SQLite call: the modules call it from the thread that opens first.
+*/
+void db_process_setup(void);
+
+/*
 ** Runs sql (one or more statements, no parameters; rows are discarded).
 ** Returns SQLITE_OK or SQLite's error code; on an error and when err is
 ** not NULL, writes "sql: SQLite's message" into err[0..err_size).

@@ -33,6 +33,7 @@
 #include <openssl/x509.h>
 
 #include "common/errtab.h"
+#include "common/thread_slot.h"
 
 /* The engine's name for id-tc26-gost-3410-12-256-paramSetA. */
 #define KEY_PARAMETER_SET "TCA"
@@ -46,6 +47,9 @@ struct crypto_key {
 static ENGINE *gost_engine;
 static const EVP_MD *streebog256;
 static const EVP_MD *streebog512;
+static unsigned engine_generation; /* changes with each crypto_shutdown() */
+
+static void hmac_cache_drop(void);
 
 /* ---------------------------------------------------------------------- */
 /* Errors                                                                  */
@@ -131,6 +135,8 @@ fail:
 void crypto_shutdown(void)
 {
   if (!gost_engine) return;
+  hmac_cache_drop();
+  engine_generation++;
   ENGINE_unregister_pkey_meths(gost_engine);
   ENGINE_unregister_pkey_asn1_meths(gost_engine);
   ENGINE_finish(gost_engine);
@@ -180,30 +186,112 @@ int crypto_streebog512(const uint8_t *data, size_t length,
   return digest(streebog512, data, length, digest_out, CRYPTO_STREEBOG512_SIZE);
 }
 
+/*
+** This thread's HMAC contexts, one per recent key (the FN signs with its
+** secret and checks tails with one key: a few keys serve every call). A
+** context keeps the key's inner and outer pad states, so a call with a
+** kept key starts from them (HMAC_Init_ex with no key) instead of hashing
+** the pads again and allocating a context: half the cost of a short MAC.
+** Each belongs to one thread (a context must not be shared), holds a copy
+** of its key (zeroed when replaced or when the thread ends), and is tied
+** to the engine it was made with: crypto_shutdown() drops the calling
+** thread's; another thread's from before are left alone, never used.
+*/
+#define HMAC_KEPT    4
+#define HMAC_KEY_MAX 64 /* Streebog's block: a longer key is hashed first, not kept */
+
+typedef struct hmac_kept {
+  HMAC_CTX *context;
+  const EVP_MD *md;
+  unsigned generation;
+  size_t key_length;
+  uint8_t key[HMAC_KEY_MAX];
+} hmac_kept_t;
+
+typedef struct hmac_cache {
+  hmac_kept_t kept[HMAC_KEPT];
+  unsigned next; /* the slot a new key takes */
+} hmac_cache_t;
+
+static void hmac_cache_free(void *p)
+{
+  hmac_cache_t *c = p;
+  if (!c) return;
+  for (int i = 0; i < HMAC_KEPT; i++)
+    if (c->kept[i].generation == engine_generation) HMAC_CTX_free(c->kept[i].context);
+  explicit_bzero(c, sizeof *c);
+  free(c);
+}
+
+static thread_slot_t hmac_slot = THREAD_SLOT_INIT(hmac_cache_free);
+
+/* Drops the calling thread's contexts (before the engine goes). */
+static void hmac_cache_drop(void)
+{
+  hmac_cache_t *c = thread_slot_get(&hmac_slot, 0);
+  if (!c) return;
+  for (int i = 0; i < HMAC_KEPT; i++) HMAC_CTX_free(c->kept[i].context);
+  explicit_bzero(c, sizeof *c);
+}
+
+/* A context ready for data under key: a kept one restarted, or a slot
+** taken for the key. NULL when none can be had. */
+static HMAC_CTX *hmac_start(const EVP_MD *md, const uint8_t *key, size_t key_length)
+{
+  hmac_cache_t *c = key_length <= HMAC_KEY_MAX ? thread_slot_get(&hmac_slot, sizeof *c) : NULL;
+  if (!c) return NULL;
+  for (int i = 0; i < HMAC_KEPT; i++) {
+    hmac_kept_t *k = &c->kept[i];
+    if (k->context && k->generation == engine_generation && k->md == md &&
+        k->key_length == key_length && (key_length == 0 || !memcmp(k->key, key, key_length)))
+      return HMAC_Init_ex(k->context, NULL, 0, NULL, NULL) ? k->context : NULL;
+  }
+  hmac_kept_t *k = &c->kept[c->next];
+  c->next = (c->next + 1) % HMAC_KEPT;
+  if (k->generation != engine_generation) k->context = NULL; /* the old engine's: left */
+  explicit_bzero(k->key, sizeof k->key);
+  k->key_length = 0;
+  k->md = NULL;
+  if (!k->context && !(k->context = HMAC_CTX_new())) return NULL;
+  k->generation = engine_generation;
+  /* A NULL key would mean "keep the previous key" to HMAC_Init_ex(). */
+  if (!HMAC_Init_ex(k->context, key_length ? key : (const uint8_t *)"", (int)key_length, md,
+                    gost_engine))
+    return NULL;
+  if (key_length) memcpy(k->key, key, key_length);
+  k->key_length = key_length;
+  k->md = md;
+  return k->context;
+}
+
 static int hmac(const EVP_MD *md, const uint8_t *key, size_t key_length, const uint8_t *data,
                 size_t length, uint8_t *out, unsigned size)
 {
-  HMAC_CTX *context = NULL;
+  HMAC_CTX *context = NULL, *own = NULL;
   unsigned written = 0;
   int rc = 0;
 
   if (!gost_engine) return CRYPTO_ERR_NOT_INITIALIZED;
   if ((!key && key_length > 0) || (!data && length > 0) || !out || key_length > INT_MAX)
     return CRYPTO_ERR_ARGUMENT;
-  context = HMAC_CTX_new();
-  if (!context) {
-    rc = CRYPTO_ERR_NO_MEMORY;
-    goto fail;
+  if (!(context = hmac_start(md, key, key_length))) {
+    /* Not kept (a long key, no memory for the cache): a context of its own. */
+    if (!(context = own = HMAC_CTX_new())) {
+      rc = CRYPTO_ERR_NO_MEMORY;
+      goto fail;
+    }
+    if (!HMAC_Init_ex(context, key ? key : (const uint8_t *)"", (int)key_length, md, gost_engine)) {
+      rc = CRYPTO_ERR_OPENSSL;
+      goto fail;
+    }
   }
-  /* A NULL key would mean "keep the previous key" to HMAC_Init_ex(). */
-  if (!HMAC_Init_ex(context, key ? key : (const uint8_t *)"", (int)key_length, md, gost_engine) ||
-      !HMAC_Update(context, data ? data : (const uint8_t *)"", length) ||
+  if (!HMAC_Update(context, data ? data : (const uint8_t *)"", length) ||
       !HMAC_Final(context, out, &written) || written != size) {
     rc = CRYPTO_ERR_OPENSSL;
     goto fail;
   }
 fail:
-  HMAC_CTX_free(context);
+  HMAC_CTX_free(own);
   if (rc != 0) ERR_clear_error();
   return rc;
 }

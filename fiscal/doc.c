@@ -1878,7 +1878,10 @@ int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_recei
   if ((rc = open_document(doc, len, 0, &outer, &body)) != 0) return rc;
   if (outer.tag != DOC_RECEIPT && outer.tag != DOC_CORRECTION) return DOC_ERR_WRONG_FORM;
   memset(h, 0, sizeof *h);
-  memset(r, 0, sizeof *r);
+  /* All but the items, which are cleared one by one as they are read
+  ** (a receipt of two lines need not clear a hundred). */
+  memset(r, 0, offsetof(doc_receipt_t, items));
+  memset(&r->cash, 0, sizeof *r - offsetof(doc_receipt_t, cash));
   *total = 0;
   memset(sign, 0, 6);
   while ((rc = tlv_reader_next(&body, &x)) == 0) {

@@ -584,7 +584,8 @@ int doc_summarize(const uint8_t *doc, size_t len, doc_summary_t *out);
 ** payments; *total 1020, sign 1077 (all zero when the document is not
 ** sealed). Unknown requisites are skipped. DOC_ERR_WRONG_FORM for another
 ** form, TLV_ERR_NO_SPACE past DOC_MAX_ITEMS, or a tlv_error_t. r is large
-** (about 130 KiB): allocate it.
+** (about 250 KiB): allocate it; its items past item_count are left as they
+** were (not cleared).
 */
 int doc_parse_receipt(const uint8_t *doc, size_t len, doc_header_t *h, doc_receipt_t *r,
                       uint64_t *total, uint8_t sign[6]);

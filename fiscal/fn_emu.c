@@ -266,6 +266,7 @@ typedef enum stmt_id {
   S_EXTRA_INSERT,
   S_EXTRAS_GET,
   S_EXTRAS_DELETE,
+  S_OFD_LINK_GET,
   S__COUNT
 } stmt_id_t;
 
@@ -366,6 +367,9 @@ static const char *const statements[S__COUNT] = {
     [S_EXTRA_INSERT] = "INSERT INTO open_extras (line, tlv) VALUES (?1, ?2)",
     [S_EXTRAS_GET] = "SELECT line, tlv FROM open_extras ORDER BY line",
     [S_EXTRAS_DELETE] = "DELETE FROM open_extras",
+    /* fn_emu_open() makes ofd_link before it compiles these. */
+    [S_OFD_LINK_GET] = "SELECT inn, key, refused, refused_document, refused_reason, refused_at"
+                       " FROM ofd_link WHERE id = 1",
     [S_DOC_RECEIPTS] = "SELECT type, tlv FROM documents WHERE type IN (3, 31)"
                        " AND (?1 = 0 OR shift = ?1) ORDER BY number",
 };
@@ -583,11 +587,15 @@ static int sync_level(emu_t *e, bool light)
   return 0;
 }
 
-/* A transaction that is durable against a power cut (synchronous=FULL):
-** every fiscal document, acknowledgement, ticket, key and mark. */
+/* A write transaction (write true) that is durable against a power cut
+** (synchronous=FULL): every fiscal document, acknowledgement, ticket, key
+** and mark; or a read (write false). */
 static int tx_begin(emu_t *e, bool write)
 {
-  int rc = sync_level(e, false);
+  /* A read commits nothing, so the level does not matter to it: it keeps
+  ** the one set, and a status read between two light writes costs no
+  ** pragma (a pragma is compiled again at each change of level). */
+  int rc = write ? sync_level(e, false) : 0;
   return rc ? rc : run(st(e, write ? S_BEGIN_IMMEDIATE : S_BEGIN));
 }
 
@@ -658,10 +666,14 @@ static int configure(sqlite3 *db)
   if ((rc = exec_plain(db, "PRAGMA synchronous = FULL")) != 0) return rc;
   if ((rc = pragma_text(db, "PRAGMA synchronous", mode, sizeof mode)) != 0) return rc;
   if (strcmp(mode, "2") != 0) return FN_ERR_IO;
-  /* A checkpoint every 8 000 pages (4 MiB of 512-byte pages, what SQLite's
-  ** default gave with 4 KiB ones): each costs two flushes and rewrites the
-  ** hot pages (counters, queues) once, so fewer of them write less. */
-  return exec_plain(db, "PRAGMA wal_autocheckpoint = 8000");
+  /* A checkpoint every 1 000 pages (about 30 receipts): each costs two
+  ** flushes and rewrites the hot pages (counters, queues) once, but a
+  ** longer WAL costs more: SQLite's WAL index finds a slot for each frame
+  ** by probing past every earlier frame of the same page in the WAL, and
+  ** the meta page is written at every call (8 000 pages made that probing
+  ** 14 % of a receipt's instructions; 1 000 cut it to 3 %, for 0.1 flush a
+  ** receipt: docs/BENCHMARKS.md). */
+  return exec_plain(db, "PRAGMA wal_autocheckpoint = 1000");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -2153,16 +2165,11 @@ typedef struct ofd_link {
 ** transaction. */
 static int ofd_link_load(emu_t *e, ofd_link_t *l)
 {
-  sqlite3_stmt *s = NULL;
+  sqlite3_stmt *s = st(e, S_OFD_LINK_GET);
   bool found = false;
   size_t len = 0;
   int rc;
   memset(l, 0, sizeof *l);
-  if (sqlite3_prepare_v2(e->db,
-                         "SELECT inn, key, refused, refused_document, refused_reason, refused_at"
-                         " FROM ofd_link WHERE id = 1",
-                         -1, &s, NULL) != SQLITE_OK)
-    return FN_ERR_IO;
   if ((rc = fetch(s, &found)) != 0 || !found) goto done;
   if ((rc = col_text(s, 0, l->inn, sizeof l->inn)) != 0) goto done;
   if (sqlite3_column_type(s, 1) == SQLITE_BLOB) {
@@ -2174,7 +2181,7 @@ static int ofd_link_load(emu_t *e, ofd_link_t *l)
   l->refused_reason = sqlite3_column_int(s, 4);
   l->refused_at = (uint32_t)sqlite3_column_int64(s, 5);
 done:
-  sqlite3_finalize(s);
+  sqlite3_reset(s); /* the key leaves no copy in a pending row */
   return rc;
 }
 
@@ -2657,6 +2664,7 @@ static int create_fn_file(const char *path, const char *fn_number, const uint8_t
   uint8_t secret[FN_EMU_SECRET_SIZE];
   bool created = false;
   int rc;
+  db_process_setup();
   if (!path || !fn_number_ok(fn_number)) return FN_ERR_PARAMS;
   /* O_EXCL: an existing FN is never overwritten. The file is made here,
   ** 0600, before SQLite opens it, so the secret is never readable by
@@ -2782,7 +2790,12 @@ int fn_emu_open(const char *path, const fn_emu_options_t *options, fn_t **out)
   e->notification_capacity = options && options->notification_capacity
                                  ? options->notification_capacity
                                  : FN_EMU_DEFAULT_NOTIFICATION_CAPACITY;
-  if (sqlite3_open_v2(path, &e->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+  db_process_setup();
+  /* NOMUTEX: an fn_t is used by one thread at a time (kassa serve's
+  ** requests under the service's lock; its sender opens its own), so
+  ** SQLite need not lock at every call (the code cache does the same). */
+  if (sqlite3_open_v2(path, &e->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+      SQLITE_OK) {
     rc = FN_ERR_IO;
     goto fail;
   }

@@ -574,6 +574,7 @@ int cache_open(const char *path, cache_t **out)
   if (!out) return CACHE_ERR_ARGUMENT;
   *out = NULL;
   if (!path || !path[0]) return CACHE_ERR_ARGUMENT;
+  db_process_setup();
   /* Created here, not by SQLite, so the mode is 0600 from the first byte;
   ** SQLite gives the -wal and -shm files the same mode. */
   fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

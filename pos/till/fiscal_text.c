@@ -33,6 +33,7 @@ size_t fiscal_text_fold(char *text)
   for (const char *in = text; *in;) {
     size_t k = 0, n = sizeof folds / sizeof folds[0];
     for (; k < n; k++) {
+      if (folds[k].from[0] != in[0]) continue; /* most bytes: one compare a fold */
       size_t fl = strlen(folds[k].from);
       if (strncmp(in, folds[k].from, fl) == 0) {
         size_t tl = strlen(folds[k].to);

@@ -13,6 +13,7 @@
 #include "pos/till/sale.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,14 +85,16 @@ int till_sale_fn_error(const till_t *t) { return t ? t->last_fn_error : 0; }
 ** numbering, cache_fn_bind) when the basket opened, and only the basket
 ** makes receipts, so a receipt after it is the basket's (sale_recover;
 ** docs/ARCHITECTURE.md, "One flush per receipt"). Pages of 512 bytes
-** (new files) and a checkpoint every 8 000 of them: a commit writes a WAL
+** (new files) and a checkpoint every 1 000 of them: a commit writes a WAL
 ** frame per page it changed, so small pages write a scan in a sixth of
-** the bytes 4 KiB ones did. */
+** the bytes 4 KiB ones did, and a short WAL keeps SQLite's WAL index from
+** probing past every earlier frame of the basket's hot pages (fn_emu.c,
+** configure). */
 static const char schema[] =
     "PRAGMA page_size=512;"
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
-    "PRAGMA wal_autocheckpoint=8000;"
+    "PRAGMA wal_autocheckpoint=1000;"
     "CREATE TABLE IF NOT EXISTS basket(k INTEGER PRIMARY KEY CHECK (k = 1), operation INTEGER,"
     " cashier TEXT, opened_ms INTEGER, closing_after INTEGER NOT NULL DEFAULT 0,"
     " next_id INTEGER NOT NULL DEFAULT 1, opened_after INTEGER);"
@@ -100,8 +103,9 @@ static const char schema[] =
     " subject INTEGER, measure INTEGER, marked INTEGER, km BLOB, ki TEXT, km_type INTEGER,"
     " tag2106 INTEGER, planned INTEGER, mark TEXT, industry_value TEXT,"
     " without_code INTEGER, needs_recheck INTEGER, answered_by TEXT, extras BLOB);"
-    /* Scans whose FN check is under way: written before the FN hears of
-    ** the code, removed with the line's insert or the refusal. After a
+    /* Scans whose FN check is under way (a scan the FN can be asked
+    ** about: journaled()): written before the FN hears of the code,
+    ** removed with the line's insert or the refusal. After a
     ** crash the codes left here are declined in the FN, so the FN's table
     ** of checked codes never fills up with codes nobody holds. Without a
     ** rowid (new files): one B-tree, so each change writes one page. */
@@ -129,7 +133,11 @@ int sale_store_open(till_t *t, char *err, size_t err_size)
   char path[KASSA_PATH_MAX + 16];
   snprintf(path, sizeof path, "%s/till.db", t->config.data_dir);
   mode_t old = umask(077);
-  int rc = sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  db_process_setup();
+  /* NOMUTEX: a till is used by one thread at a time (kassa serve's
+  ** requests under the service's lock), as its code cache is. */
+  int rc = sqlite3_open_v2(path, &t->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   umask(old);
   if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(t->db, 5000);
   if (rc == SQLITE_OK) rc = sqlite3_exec(t->db, schema, NULL, NULL, NULL);
@@ -192,6 +200,18 @@ static int journal(till_t *t, const char *scan, size_t len, bool add)
   return rc;
 }
 
+/* Whether the check may ask the FN about scan, so that it needs a journal
+** row: a plain barcode (digits only, at most 14: EAN-8, EAN-13, UPC, a
+** GTIN) has no serial for the FN to check (check.c, rule_parse: not
+** marked), so a bread or milk scan costs no journal commit. */
+static bool journaled(const char *scan, size_t len)
+{
+  if (len > 14) return true;
+  for (size_t i = 0; i < len; i++)
+    if (scan[i] < '0' || scan[i] > '9') return true;
+  return false;
+}
+
 /* Declines the codes of scans a crash left in the journal, unless a line
 ** holds them, and empties the journal. */
 static int journal_recover(till_t *t, const sale_basket_t *b)
@@ -241,8 +261,9 @@ static int extras_put(const sale_line_t *l, uint8_t *buf, size_t cap, size_t *le
 
 static void extras_get(const void *buf, size_t len, sale_line_t *l)
 {
+  if (len == 0) return; /* a line without an agent or a fraction: most */
   doc_item_t *item = calloc(1, sizeof *item);
-  if (!item || len == 0 || doc_item_extras_get(buf, len, item) != 0) {
+  if (!item || doc_item_extras_get(buf, len, item) != 0) {
     free(item);
     return;
   }
@@ -252,32 +273,33 @@ static void extras_get(const void *buf, size_t len, sale_line_t *l)
   free(item);
 }
 
-static void read_line(sqlite3_stmt *s, sale_line_t *l)
+/* The line in the columns of s from base on, in line_columns' order. */
+static void read_line(sqlite3_stmt *s, int base, sale_line_t *l)
 {
   const unsigned char *text;
   memset(l, 0, sizeof *l);
-  l->id = (uint32_t)sqlite3_column_int64(s, 0);
+  l->id = (uint32_t)sqlite3_column_int64(s, base + 0);
 #define TEXT(col, dst)                                                                             \
-  if ((text = sqlite3_column_text(s, col)) != NULL) snprintf(dst, sizeof dst, "%s", text)
+  if ((text = sqlite3_column_text(s, base + (col))) != NULL) snprintf(dst, sizeof dst, "%s", text)
   TEXT(1, l->name);
   TEXT(2, l->gtin);
-  l->price = (uint64_t)sqlite3_column_int64(s, 3);
-  l->quantity.mantissa = (uint64_t)sqlite3_column_int64(s, 4);
-  l->quantity.scale = (uint8_t)sqlite3_column_int(s, 5);
-  l->total = (uint64_t)sqlite3_column_int64(s, 6);
-  l->vat = (uint8_t)sqlite3_column_int(s, 7);
-  l->subject = (uint8_t)sqlite3_column_int(s, 8);
-  l->measure = (uint8_t)sqlite3_column_int(s, 9);
-  l->marked = sqlite3_column_int(s, 10) != 0;
-  int n = sqlite3_column_bytes(s, 11);
+  l->price = (uint64_t)sqlite3_column_int64(s, base + 3);
+  l->quantity.mantissa = (uint64_t)sqlite3_column_int64(s, base + 4);
+  l->quantity.scale = (uint8_t)sqlite3_column_int(s, base + 5);
+  l->total = (uint64_t)sqlite3_column_int64(s, base + 6);
+  l->vat = (uint8_t)sqlite3_column_int(s, base + 7);
+  l->subject = (uint8_t)sqlite3_column_int(s, base + 8);
+  l->measure = (uint8_t)sqlite3_column_int(s, base + 9);
+  l->marked = sqlite3_column_int(s, base + 10) != 0;
+  int n = sqlite3_column_bytes(s, base + 11);
   if (n > 0 && (size_t)n <= DOC_MAX_KM) {
-    memcpy(l->km, sqlite3_column_blob(s, 11), (size_t)n);
+    memcpy(l->km, sqlite3_column_blob(s, base + 11), (size_t)n);
     l->km[n] = '\0';
   }
   TEXT(12, l->ki);
-  l->km_type = (uint8_t)sqlite3_column_int(s, 13);
-  l->tag2106 = (uint8_t)sqlite3_column_int(s, 14);
-  l->planned = (uint8_t)sqlite3_column_int(s, 15);
+  l->km_type = (uint8_t)sqlite3_column_int(s, base + 13);
+  l->tag2106 = (uint8_t)sqlite3_column_int(s, base + 14);
+  l->planned = (uint8_t)sqlite3_column_int(s, base + 15);
   TEXT(16, l->mark);
   TEXT(17, l->industry.value);
 #undef TEXT
@@ -287,47 +309,50 @@ static void read_line(sqlite3_stmt *s, sale_line_t *l)
     snprintf(l->industry.date, sizeof l->industry.date, "21.11.2023");
     snprintf(l->industry.number, sizeof l->industry.number, "1944");
   }
-  l->without_code = sqlite3_column_int(s, 18) != 0;
-  l->needs_recheck = sqlite3_column_int(s, 19) != 0;
-  if ((text = sqlite3_column_text(s, 20)) != NULL)
+  l->without_code = sqlite3_column_int(s, base + 18) != 0;
+  l->needs_recheck = sqlite3_column_int(s, base + 19) != 0;
+  if ((text = sqlite3_column_text(s, base + 20)) != NULL)
     snprintf(l->answered_by, sizeof l->answered_by, "%s", text);
-  extras_get(sqlite3_column_blob(s, 21), (size_t)sqlite3_column_bytes(s, 21), l);
+  extras_get(sqlite3_column_blob(s, base + 21), (size_t)sqlite3_column_bytes(s, base + 21), l);
 }
 
-/* The basket with its lines; closing_after (may be NULL) as stored. */
+/* The basket with its lines; closing_after (may be NULL) as stored. One
+** statement, so one read transaction (a scan loads the basket): the
+** basket's row joined with its lines (the two tables share no column
+** name), a row of NULL line columns when it has none; ordered by k (the
+** one basket) first, so SQLite walks the lines in id order without a
+** sorter. Its lines past count are not cleared. */
 static int load_marks(till_t *t, sale_basket_t *b, uint32_t *closing_after, int64_t *opened_after)
 {
+  enum { LINE_BASE = 5 }; /* the basket's five columns, then line_columns */
   sqlite3_stmt *s = NULL;
-  char sql[512];
-  int rc = SALE_ERR_STORAGE;
-  memset(b, 0, sizeof *b);
+  char sql[640];
+  int rc = SALE_ERR_STORAGE, step;
+  memset(b, 0, offsetof(sale_basket_t, lines)); /* 250 KiB: only the head */
+  b->total = 0;
   if (closing_after) *closing_after = 0;
   if (opened_after) *opened_after = -1;
-  if (!(s = stmt(t, "SELECT operation, cashier, opened_ms, closing_after, "
-                    "coalesce(opened_after, -1) FROM basket")))
-    goto fail;
-  int step = sqlite3_step(s);
-  if (step == SQLITE_DONE) {
-    rc = 0;
-    goto fail;
-  }
-  if (step != SQLITE_ROW) goto fail;
-  b->open = true;
-  b->operation = (uint8_t)sqlite3_column_int(s, 0);
-  if (sqlite3_column_text(s, 1))
-    snprintf(b->cashier, sizeof b->cashier, "%s", (const char *)sqlite3_column_text(s, 1));
-  b->opened_ms = sqlite3_column_int64(s, 2);
-  if (closing_after) *closing_after = (uint32_t)sqlite3_column_int64(s, 3);
-  if (opened_after) *opened_after = sqlite3_column_int64(s, 4);
-  done(t, s);
-  snprintf(sql, sizeof sql, "SELECT %s FROM line ORDER BY id", line_columns);
+  snprintf(sql, sizeof sql,
+           "SELECT operation, cashier, opened_ms, closing_after, coalesce(opened_after, -1), %s "
+           "FROM basket LEFT JOIN line ORDER BY k, id",
+           line_columns);
   if (!(s = stmt(t, sql))) goto fail;
-  while ((step = sqlite3_step(s)) == SQLITE_ROW && b->count < DOC_MAX_ITEMS) {
-    read_line(s, &b->lines[b->count]);
+  while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    if (!b->open) {
+      b->open = true;
+      b->operation = (uint8_t)sqlite3_column_int(s, 0);
+      if (sqlite3_column_text(s, 1))
+        snprintf(b->cashier, sizeof b->cashier, "%s", (const char *)sqlite3_column_text(s, 1));
+      b->opened_ms = sqlite3_column_int64(s, 2);
+      if (closing_after) *closing_after = (uint32_t)sqlite3_column_int64(s, 3);
+      if (opened_after) *opened_after = sqlite3_column_int64(s, 4);
+    }
+    if (sqlite3_column_type(s, LINE_BASE) == SQLITE_NULL || b->count >= DOC_MAX_ITEMS) continue;
+    read_line(s, LINE_BASE, &b->lines[b->count]);
     b->total += b->lines[b->count].total;
     b->count++;
   }
-  rc = step == SQLITE_DONE || step == SQLITE_ROW ? 0 : SALE_ERR_STORAGE;
+  rc = step == SQLITE_DONE ? 0 : SALE_ERR_STORAGE;
 fail:
   done(t, s);
   return rc;
@@ -685,7 +710,8 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
   for (size_t i = 0; i < b->count; i++)
     if (b->lines[i].marked) kis[n++] = b->lines[i].ki;
   check_purpose_t purpose = b->operation == DOC_OP_SALE ? CHECK_FOR_SALE : CHECK_FOR_RETURN;
-  if (journal(t, scan, len, true) != 0) {
+  bool journal_row = journaled(scan, len);
+  if (journal_row && journal(t, scan, len, true) != 0) {
     rc = SALE_ERR_STORAGE;
     goto done;
   }
@@ -699,18 +725,18 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
                          .fraction_denominator = a->fraction_denominator,
                          .keep = true};
   if (check_run(t, &req, d) != 0 || !d->allow) {
-    journal(t, scan, len, false); /* the refusal declined it already */
+    if (journal_row) journal(t, scan, len, false); /* the refusal declined it already */
     rc = SALE_ERR_REFUSED;
     goto done;
   }
   rc = fill_line(d, a->quantity, a->price, a->fraction_numerator, a->fraction_denominator, l);
   if (rc == 0 && a->agent) set_agent(l, a->agent);
   if (rc == 0) rc = line_money(t, b, d, a->price, l);
-  if (rc != 0 || (rc = insert_line(t, l, scan, len, &id)) != 0) {
+  if (rc != 0 || (rc = insert_line(t, l, journal_row ? scan : NULL, len, &id)) != 0) {
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
     if (d->store_claimed) lane_store_release(t, d->ki);
-    journal(t, scan, len, false);
+    if (journal_row) journal(t, scan, len, false);
     goto done;
   }
   if (line_id) *line_id = id;
@@ -893,10 +919,14 @@ static int record_pending(till_t *t, const sale_basket_t *b, uint32_t document)
   return 0;
 }
 
-static int finish(till_t *t, const sale_basket_t *b, uint32_t document)
+/* Finishes a sold basket whose receipt is FN document number: the cache
+** replays the archive (through number when the close just made it: no
+** status asked), then the basket goes. */
+static int finish(till_t *t, const sale_basket_t *b, uint32_t document, bool just_made)
 {
   int rc;
-  if (till_replay(t, NULL) != 0) return SALE_ERR_STORAGE;
+  if ((just_made ? till_replay_through(t, document, NULL) : till_replay(t, NULL)) != 0)
+    return SALE_ERR_STORAGE;
   lane_store_publish(t); /* the store node hears of it (lane_store.h); quiet if down */
   if ((rc = record_pending(t, b, document)) != 0) return rc;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
@@ -1064,7 +1094,7 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
   }
   /* From here the sale has happened: whatever the till's own files do, the
   ** answer is success, or a cashier would take the money twice. */
-  bool pending = finish(t, b, res.number) != 0;
+  bool pending = finish(t, b, res.number, true) != 0;
   if (out) {
     memset(out, 0, sizeof *out);
     out->bookkeeping_pending = pending;
@@ -1134,7 +1164,7 @@ int sale_recover(till_t *t, char *err, size_t err_size)
   }
   if (sold) {
     /* The FN closed the receipt before the crash: it is sold. */
-    if (finish(t, b, sold) != 0) goto fail;
+    if (finish(t, b, sold, false) != 0) goto fail;
   } else {
     if (st.receipt_open && fn_receipt_cancel(t->fn) != 0) goto fail;
     if (b->open && (after > 0 || st.receipt_open) && mark_recheck(t) != 0) goto fail;

@@ -176,19 +176,27 @@ int till_replay(till_t *t, const char **what)
 {
   const char *dummy;
   fn_status_t st;
-  uint32_t applied = 0;
-  doc_receipt_t *r = NULL;
   int rc;
   if (!what) what = &dummy;
   *what = "fn";
   if ((rc = fn_status(t->fn, &st)) != 0) return rc;
+  return till_replay_through(t, st.last_document, what);
+}
+
+int till_replay_through(till_t *t, uint32_t last, const char **what)
+{
+  const char *dummy;
+  uint32_t applied = 0;
+  doc_receipt_t *r = NULL;
+  int rc;
+  if (!what) what = &dummy;
   *what = "cache";
   if ((rc = cache_fn_applied(t->cache, &applied)) != 0) return rc;
   /* The pointer is global (cache_fn_bind): this FN's document n is base + n. */
   if (applied < t->fn_base) return CACHE_ERR_STATE;
-  if (applied - t->fn_base >= st.last_document) return 0;
+  if (applied - t->fn_base >= last) return 0;
   if (!(r = malloc(sizeof *r))) return CACHE_ERR_IO;
-  for (uint32_t n = applied - t->fn_base + 1; n <= st.last_document && rc == 0; n++)
+  for (uint32_t n = applied - t->fn_base + 1; n <= last && rc == 0; n++)
     rc = replay_one(t, n, r, what);
   free(r);
   return rc;

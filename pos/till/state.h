@@ -57,6 +57,11 @@ int64_t till_now_ms(till_t *t);
 */
 int till_replay(till_t *t, const char **what);
 
+/* till_replay() through this FN's document last (a close that just made
+** it knows it, and need not ask the FN's status): documents after it, if
+** another process made any, wait for the next replay. */
+int till_replay_through(till_t *t, uint32_t last, const char **what);
+
 /* Manager PIN check: constant-time compare against [till] manager_pin;
 ** false when no PIN is configured. */
 bool till_manager_pin_ok(const till_t *t, const char *pin);

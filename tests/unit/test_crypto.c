@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,53 @@ static void test_hmac_rfc7836(void **state)
   key[0] ^= 1;
   assert_int_equal(crypto_hmac_streebog256(key, sizeof key, data, sizeof data, mac), 0);
   assert_memory_not_equal(mac, expected, 32);
+}
+
+/* The MAC with a kept key (crypto.c keeps each thread's four most recent
+** keys' pad states) is the MAC made from scratch: the RFC vector again
+** after five other keys pushed it out, again while it is kept, and in a
+** thread of its own. */
+static void *hmac_in_thread(void *arg)
+{
+  uint8_t *mac = arg;
+  uint8_t key[32], data[16];
+  hex_decode("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", key, sizeof key);
+  hex_decode("0126bdb87800af214341456563780100", data, sizeof data);
+  return (void *)(intptr_t)crypto_hmac_streebog256(key, sizeof key, data, sizeof data, mac);
+}
+
+static void test_hmac_kept_keys(void **state)
+{
+  (void)state;
+  uint8_t key[32], other[32], data[16], expected[32], mac[32], first[64], again[32];
+  hex_decode("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", key, sizeof key);
+  hex_decode("0126bdb87800af214341456563780100", data, sizeof data);
+  hex_decode("a1aa5f7de402d7b3d323f2991c8d4534013137010a83754fd0af6d7cd4922ed9", expected,
+             sizeof expected);
+  for (int round = 0; round < 3; round++) {
+    assert_int_equal(crypto_hmac_streebog256(key, sizeof key, data, sizeof data, mac), 0);
+    assert_memory_equal(mac, expected, 32);
+  }
+  memcpy(other, key, sizeof other);
+  for (int k = 0; k < 5; k++) { /* five other keys: more than are kept */
+    other[0] = (uint8_t)(0x80 + k);
+    assert_int_equal(crypto_hmac_streebog256(other, sizeof other, data, sizeof data, first), 0);
+    assert_int_equal(crypto_hmac_streebog256(other, sizeof other, data, sizeof data, again), 0);
+    assert_memory_equal(first, again, 32);
+    assert_memory_not_equal(first, expected, 32);
+  }
+  assert_int_equal(crypto_hmac_streebog256(key, sizeof key, data, sizeof data, mac), 0);
+  assert_memory_equal(mac, expected, 32);
+  /* The same key for the other digest is another context. */
+  assert_int_equal(crypto_hmac_streebog512(key, sizeof key, data, sizeof data, first), 0);
+  assert_memory_not_equal(first, expected, 32);
+  pthread_t thread;
+  void *rc = NULL;
+  memset(mac, 0, sizeof mac);
+  assert_int_equal(pthread_create(&thread, NULL, hmac_in_thread, mac), 0);
+  assert_int_equal(pthread_join(thread, &rc), 0);
+  assert_int_equal((int)(intptr_t)rc, 0);
+  assert_memory_equal(mac, expected, 32);
 }
 
 static void test_digest_arguments(void **state)
@@ -432,6 +480,13 @@ static void test_shutdown_and_init_again(void **state)
   assert_int_equal(crypto_init(), 0);
   assert_int_equal(crypto_streebog256(receipt, sizeof receipt, after), 0);
   assert_memory_equal(before, after, sizeof after);
+  /* A key kept before the shutdown is not used with the new engine. */
+  uint8_t key[32] = {1, 2, 3};
+  assert_int_equal(crypto_hmac_streebog256(key, sizeof key, receipt, sizeof receipt, before), 0);
+  crypto_shutdown();
+  assert_int_equal(crypto_init(), 0);
+  assert_int_equal(crypto_hmac_streebog256(key, sizeof key, receipt, sizeof receipt, after), 0);
+  assert_memory_equal(before, after, sizeof after);
   crypto_shutdown();
 }
 
@@ -443,6 +498,7 @@ int main(void)
       cmocka_unit_test(test_error_texts),
       cmocka_unit_test_setup(test_streebog_rfc6986, setup_crypto),
       cmocka_unit_test_setup(test_hmac_rfc7836, setup_crypto),
+      cmocka_unit_test_setup(test_hmac_kept_keys, setup_crypto),
       cmocka_unit_test_setup(test_digest_arguments, setup_crypto),
       cmocka_unit_test_setup(test_sign_and_verify, setup_crypto),
       cmocka_unit_test_setup(test_wrong_key_fails, setup_crypto),
