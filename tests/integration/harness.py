@@ -199,16 +199,20 @@ class Serve:
             self.api = int(words[4].split(":")[1])
             self.lm = int(words[7].split(":")[1])
 
-    def stop(self, seconds=20):
-        """SIGTERM: (exit status, stderr), the status None when it had to be
-        killed after `seconds`."""
+    def terminate(self, seconds=20):
+        """SIGTERM: the exit status, None when it had to be killed after
+        `seconds`."""
         self.p.send_signal(signal.SIGTERM)
         try:
-            rc = self.p.wait(timeout=seconds)
+            return self.p.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait()
-            rc = None
+            return None
+
+    def stop(self, seconds=20):
+        """terminate(): (exit status, stderr)."""
+        rc = self.terminate(seconds)
         return rc, self.p.stderr.read()
 
 

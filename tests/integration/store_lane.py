@@ -16,8 +16,6 @@ pipe nobody reads until the end, which would block the lane once full.
 """
 import json
 import os
-import signal
-import subprocess
 import time
 
 from harness import Serve, register_fn, run
@@ -181,13 +179,8 @@ class LaneServe(Serve):
         self.log = log
 
     def stop(self, seconds=20):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-            rc = None
+        """terminate(): (exit status, the tail of its log file)."""
+        rc = self.terminate(seconds)
         self.log.flush()
         with open(self.log.name) as f:
             return rc, f.read()[-4000:]

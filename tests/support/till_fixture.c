@@ -94,6 +94,20 @@ void till_fixture_free(till_fixture_t *f)
   free(f);
 }
 
+till_fixture_t *till_fixture_shop(const char *tag, char shoes[15], char bread[15])
+{
+  till_fixture_t *f = till_fixture_new(tag);
+  if (!f) return NULL;
+  till_fixture_gtin14("0460000000101", shoes);
+  till_fixture_gtin14("0460000000202", bread);
+  if (till_fixture_product(f, shoes, "Кроссовки", 499000, "footwear", false, false) != 0 ||
+      till_fixture_product(f, bread, "Хлеб", 4500, "", false, false) != 0) {
+    till_fixture_free(f);
+    return NULL;
+  }
+  return f;
+}
+
 int till_fixture_product(till_fixture_t *f, const char *gtin, const char *name, uint64_t price,
                          const char *group, bool strict, bool weighed)
 {

@@ -57,6 +57,12 @@ void till_fixture_destroy(till_fixture_t *f);
 till_fixture_t *till_fixture_new(const char *tag);
 void till_fixture_free(till_fixture_t *f);
 
+/* till_fixture_new with a two-product shop in the catalogue: marked
+** footwear "Кроссовки" at 4 990.00 (the GTIN-14 of 0460000000101 into shoes) and
+** plain bread "Хлеб" at 45.00 (of 0460000000202 into bread). NULL when it
+** could not be made (reason on stderr). */
+till_fixture_t *till_fixture_shop(const char *tag, char shoes[15], char bread[15]);
+
 /* The FN's HMAC key "0001" (material i * 7 + 1). */
 void till_fixture_key(fn_key_t *key);
 

@@ -37,18 +37,10 @@ static char g_shoes[15], g_bread[15], g_foreign[15];
 
 static int setup(void **state)
 {
-  till_fixture_t *f = till_fixture_new("full");
-  if (!f) return -1;
-  till_fixture_gtin14("0460000000101", g_shoes);
-  till_fixture_gtin14("0460000000202", g_bread);
+  till_fixture_t *f = till_fixture_shop("full", g_shoes, g_bread);
   till_fixture_gtin14("0460000000909", g_foreign); /* not in the catalogue */
-  if (till_fixture_product(f, g_shoes, "Кроссовки", 499000, "footwear", false, false) != 0 ||
-      till_fixture_product(f, g_bread, "Хлеб", 4500, "", false, false) != 0) {
-    till_fixture_free(f);
-    return -1;
-  }
   *state = f;
-  return 0;
+  return f ? 0 : -1;
 }
 
 static int teardown(void **state)

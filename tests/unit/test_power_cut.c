@@ -38,17 +38,9 @@ static char g_shoes[15], g_bread[15];
 
 static int setup(void **state)
 {
-  till_fixture_t *f = till_fixture_new("powercut");
-  if (!f) return -1;
-  till_fixture_gtin14("0460000000101", g_shoes);
-  till_fixture_gtin14("0460000000202", g_bread);
-  if (till_fixture_product(f, g_shoes, "Кроссовки", 499000, "footwear", false, false) != 0 ||
-      till_fixture_product(f, g_bread, "Хлеб", 4500, "", false, false) != 0) {
-    till_fixture_free(f);
-    return -1;
-  }
+  till_fixture_t *f = till_fixture_shop("powercut", g_shoes, g_bread);
   *state = f;
-  return 0;
+  return f ? 0 : -1;
 }
 
 static int teardown(void **state)
