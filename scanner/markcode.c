@@ -1787,36 +1787,46 @@ static bool valid_date(const char *v, bool with_time)
 }
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* The number of the eight digits at s, most significant first: adjacent
-** lanes joined into pairs, the pairs into fours, the fours into the eight,
-** each step one multiply over the whole word. */
-static uint64_t swar_number8(const char *s)
+/* The number of the eight digits in the bytes of v (a byte's low four bits
+** its digit, a zero byte a 0), most significant first: adjacent lanes
+** joined into pairs, the pairs into fours, the fours into the eight, each
+** step one multiply over the whole word. */
+static uint64_t swar_number8(uint64_t v)
 {
-  uint64_t v = load64(s) & 0x0F0F0F0F0F0F0F0Full;
+  v &= 0x0F0F0F0F0F0F0F0Full;
   v = (v * (10 * 256 + 1)) >> 8;
   v = ((v & 0x00FF00FF00FF00FFull) * (100 * 65536 + 1)) >> 16;
   return ((v & 0x0000FFFF0000FFFFull) * (10000 * 4294967296ull + 1)) >> 32;
 }
 #endif
 
-/* The number of n decimal digits (at most 15) as 6 big-endian bytes. */
-static void put_be48(uint8_t *out, const char *digits, size_t n)
+/* The number of n decimal digits (at most 15) as 6 big-endian bytes at
+** out, which has room for 8: the two after them are written too (as
+** zeros, or left alone by the portable loop) and belong to what follows. */
+static HOT_INLINE void put_be48(uint8_t *out, const char *digits, size_t n)
 {
   uint64_t v = 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   static const uint32_t pow10[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
-  if (n >= 8 && n <= 16) /* the first eight, then the last eight of which the rest count */
-    v = swar_number8(digits) * pow10[n - 8] + swar_number8(digits + n - 8) % pow10[n - 8];
-  else
+  if (n >= 8 && n <= 16) {
+    /* The first eight digits, then the word of the last eight with the
+    ** bytes the first eight already counted zeroed: no division. */
+    v = swar_number8(load64(digits));
+    if (n > 8)
+      v = v * pow10[n - 8] + swar_number8(load64(digits + n - 8) & (~0ull << (8 * (16 - n))));
+    uint64_t be = __builtin_bswap64(v << 16); /* the low six bytes, most significant first */
+    memcpy(out, &be, sizeof be);
+    return;
+  }
 #endif
-    for (size_t i = 0; i < n; i++) v = v * 10 + (uint64_t)(digits[i] - '0');
+  for (size_t i = 0; i < n; i++) v = v * 10 + (uint64_t)(digits[i] - '0');
   for (int k = 5; k >= 0; k--) {
     out[k] = (uint8_t)(v & 0xFF);
     v >>= 8;
   }
 }
 
-static void set_1162(markcode_t *mc, uint16_t type, const char *gtin, size_t gtin_len,
+static HOT_INLINE void set_1162(markcode_t *mc, uint16_t type, const char *gtin, size_t gtin_len,
                      const char *tail, size_t tail_len)
 {
   mc->tag1162[0] = (uint8_t)(type >> 8);
@@ -2096,7 +2106,7 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
   _Static_assert(sizeof mc->tag1162 >= 8 + sizeof mc->serial + sizeof mc->mrp, "1162 room");
   size_t sl = serial ? copied_len(serial->len, sizeof mc->serial) : 0;
   size_t ml = mrp ? copied_len(mrp->len, sizeof mc->mrp) : 0;
-  set_1162(mc, 0x444D, mc->gtin, 14, "", 0);
+  set_1162(mc, 0x444D, b + gtin->start, 14, "", 0);
   memcpy(mc->tag1162 + 8, mc->serial, sizeof mc->serial);
   memcpy(mc->tag1162 + 8 + sl, mc->mrp, sizeof mc->mrp);
   mc->tag1162_len = 8 + sl + ml;
