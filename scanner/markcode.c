@@ -181,14 +181,16 @@ enum {
   CC_GS = 8,     /* the separator 0x1D                            */
   CC_UPPER = 16, /* A-Z                                          */
   CC_LOWER = 32, /* a-z                                          */
+  CC_DIGIT = 64, /* 0-9                                          */
 };
 #define AN (CC_CS82 | CC_B64 | CC_CLEAN)
+#define DI (AN | CC_DIGIT)
 #define UP (AN | CC_UPPER)
 #define LO (AN | CC_LOWER)
 #define PU (CC_CS82 | CC_CLEAN)
 static const uint8_t byte_class[256] = {
-    ['0'] = AN, ['1'] = AN, ['2'] = AN,      ['3'] = AN,      ['4'] = AN,     ['5'] = AN,
-    ['6'] = AN, ['7'] = AN, ['8'] = AN,      ['9'] = AN,      ['A'] = UP,     ['B'] = UP,
+    ['0'] = DI, ['1'] = DI, ['2'] = DI,      ['3'] = DI,      ['4'] = DI,     ['5'] = DI,
+    ['6'] = DI, ['7'] = DI, ['8'] = DI,      ['9'] = DI,      ['A'] = UP,     ['B'] = UP,
     ['C'] = UP, ['D'] = UP, ['E'] = UP,      ['F'] = UP,      ['G'] = UP,     ['H'] = UP,
     ['I'] = UP, ['J'] = UP, ['K'] = UP,      ['L'] = UP,      ['M'] = UP,     ['N'] = UP,
     ['O'] = UP, ['P'] = UP, ['Q'] = UP,      ['R'] = UP,      ['S'] = UP,     ['T'] = UP,
@@ -203,6 +205,7 @@ static const uint8_t byte_class[256] = {
     ['?'] = PU, ['_'] = PU, ['<'] = CC_CS82, ['&'] = CC_CS82, [0x1D] = CC_GS,
 };
 #undef AN
+#undef DI
 #undef UP
 #undef LO
 #undef PU
@@ -766,6 +769,19 @@ static const char *const ai_roles[AI_KNOWN] = {
     "01", "21", "91", "92", "93", "8005", "3103", "17", "7003", "10", "240", "11",
 };
 
+/* The value of each AI a marking code uses whose spec is digits only:
+** exactly `digits` of them, the first six a date when `date` (the AIs of
+** dates and of weights, 8005's price). The fast checks read this instead
+** of the spec (markcode_tables_check() holds it to gs1_ais[]); 0: the
+** value is text (its bound a column of the AI table) or the GTIN. */
+static const struct {
+  uint8_t digits;
+  bool date;
+} role_digits[AI_KNOWN] = {
+    [AI_8005] = {6, false}, [AI_3103] = {6, false}, [AI_17] = {6, true},
+    [AI_7003] = {10, true}, [AI_11] = {6, true},
+};
+
 /* The role of an AI, by its padded number (GS1's AIs are prefix-free, so
 ** the number names one AI): the AIs of two digits and 240 by a table of
 ** their hundreds (the role plus one; 0: none), the three of four digits
@@ -1048,6 +1064,15 @@ static inline void copy_field(char *dst, size_t cap, const char *s, size_t len, 
   else
     memcpy(dst, s, len < cap ? len : cap - 1);
   dst[len < cap ? len : cap - 1] = '\0';
+}
+
+/* n bytes (a multiple of 16) from s to dst, as n / 16 unaligned 16-byte
+** moves: a memcpy of a constant size such as 48 gcc may make a `rep movs`,
+** which costs more than the moves on a copy this short. */
+typedef char block16_t __attribute__((vector_size(16), aligned(1), may_alias));
+static HOT_INLINE void copy_blocks(char *dst, const char *s, size_t n)
+{
+  for (size_t i = 0; i < n; i += 16) *(block16_t *)(dst + i) = *(const block16_t *)(s + i);
 }
 
 /* Append len bytes at s to dst[*o..] (cap bytes), s's buffer ending at
@@ -1418,11 +1443,16 @@ static HOT_INLINE size_t read_ai(const work_t *w, size_t pos, char ai[5], const 
   unsigned d0 = (unsigned char)w->b[pos] - (unsigned)'0';
   unsigned d1 = (unsigned char)w->b[pos + 1] - (unsigned)'0';
   if (d0 > 9 || d1 > 9) return 0;
-  size_t alen = ai_prefixes[d0 * 10 + d1].digits;
+  const ai_prefix_t *prefix = &ai_prefixes[d0 * 10 + d1];
+  size_t alen = prefix->digits;
   if (alen == 0 || pos + alen > w->n) return 0;
-  /* The two digits are read: an AI of two is its number at once. */
-  *key = alen == 2 ? (int)(d0 * 1000 + d1 * 100) : ai_key_of(w->b + pos, alen);
-  if ((*def = gs1_ai_find_key(*key, alen)) == NULL) return 0; /* also: all digits */
+  if (alen == 2) { /* the two digits read are its number, its row the prefix's one */
+    *key = (int)(d0 * 1000 + d1 * 100);
+    *def = &gs1_ais[prefix->first];
+  } else {
+    *key = ai_key_of(w->b + pos, alen);
+    if ((*def = gs1_ai_find_key(*key, alen)) == NULL) return 0; /* also: all digits */
+  }
   if (pos + 4 <= sizeof w->b)
     memcpy(ai, w->b + pos, 4); /* a constant copy; the NUL cuts it */
   else
@@ -1827,7 +1857,7 @@ static HOT_INLINE void put_be48(uint8_t *out, const char *digits, size_t n)
 }
 
 static HOT_INLINE void set_1162(markcode_t *mc, uint16_t type, const char *gtin, size_t gtin_len,
-                     const char *tail, size_t tail_len)
+                                const char *tail, size_t tail_len)
 {
   mc->tag1162[0] = (uint8_t)(type >> 8);
   mc->tag1162[1] = (uint8_t)(type & 0xFF);
@@ -2069,20 +2099,40 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
   mc->normalized[o] = '\0';
   mc->normalized_len = o;
 
-  /* ki = 01 GTIN [21 serial]: assembled by hand, this is the hot path. */
-  size_t kl = 0;
-  memcpy(mc->ki, "01", 2);
-  memcpy(mc->ki + 2, mc->gtin, 14);
-  kl = 16;
-  if (serial) {
-    memcpy(mc->ki + kl, "21", 2);
-    if (serial->len < sizeof mc->serial) /* GS1's 20 at most: a constant copy */
-      memcpy(mc->ki + kl + 2, mc->serial, sizeof mc->serial - 1);
+  /* ki = 01 GTIN [21 serial], and tag 1163's value the same, copied from
+  ** the buffer (not from the fields just written: a load over several
+  ** fresh stores waits for them). Nearly every code has the serial's 21
+  ** right after the GTIN: ki is then one stretch of the buffer, copied
+  ** whole at a constant size (the bytes past its NUL are no part of it). */
+  enum { KI_MOST = 2 + 14 + 2 + sizeof mc->serial }; /* 01 GTIN 21 serial and the NUL */
+  enum { KI_COPY = 48 };                             /* KI_MOST rounded up to whole 16-byte moves */
+  _Static_assert((size_t)KI_COPY >= (size_t)KI_MOST && sizeof mc->ki >= KI_COPY, "ki room");
+  size_t kl = 16;
+  const char *k0 = b + gtin->ai_at;
+  if (serial && gtin->start == gtin->ai_at + 2 && serial->ai_at == gtin->start + 14 &&
+      serial->start == serial->ai_at + 2 && serial->len < sizeof mc->serial &&
+      (size_t)(b_end - k0) >= KI_COPY) {
+    kl = 18u + serial->len;
+    copy_blocks(mc->ki, k0, KI_COPY);
+    copy_blocks(mc->tag1163_value, k0, KI_COPY);
+  } else {
+    memcpy(mc->ki, "01", 2);
+    memcpy(mc->ki + 2, b + gtin->start, 14);
+    if (serial) {
+      memcpy(mc->ki + kl, "21", 2);
+      if (serial->len < sizeof mc->serial) /* GS1's 20 at most: a constant copy */
+        memcpy(mc->ki + kl + 2, mc->serial, sizeof mc->serial - 1);
+      else
+        memcpy(mc->ki + kl + 2, b + serial->start, serial->len);
+      kl += 2u + serial->len;
+    }
+    if (kl < KI_MOST)
+      memcpy(mc->tag1163_value, mc->ki, KI_MOST);
     else
-      memcpy(mc->ki + kl + 2, b + serial->start, serial->len);
-    kl += 2u + serial->len;
+      memcpy(mc->tag1163_value, mc->ki, kl);
   }
   mc->ki[kl] = '\0';
+  mc->tag1163_value[kl] = '\0';
   if (serial) {
     mc->tag1163 = 1305;
     if (key)
@@ -2095,20 +2145,18 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
     mc->tag1163 = 1304; /* GS1 code of a good that is not marked */
     mc->type2100 = 0;
   }
-  enum { KI_MOST = 2 + 14 + 2 + sizeof mc->serial }; /* 01 GTIN 21 serial and the NUL */
-  if (kl < KI_MOST)
-    memcpy(mc->tag1163_value, mc->ki, KI_MOST);
-  else
-    memcpy(mc->tag1163_value, mc->ki, kl + 1);
   /* [likely] 1162: "DM", GTIN as 48-bit integer, serial; tobacco adds MRP.
-  ** The serial and the MRP go in by copies of their fields' whole size,
-  ** each over what follows it (tag1162 has room for both whole). */
+  ** The serial and the MRP go in from the buffer, each by a copy of its
+  ** field's whole size over what follows it (tag1162 has room for both
+  ** whole and their NULs). */
   _Static_assert(sizeof mc->tag1162 >= 8 + sizeof mc->serial + sizeof mc->mrp, "1162 room");
   size_t sl = serial ? copied_len(serial->len, sizeof mc->serial) : 0;
   size_t ml = mrp ? copied_len(mrp->len, sizeof mc->mrp) : 0;
   set_1162(mc, 0x444D, b + gtin->start, 14, "", 0);
-  memcpy(mc->tag1162 + 8, mc->serial, sizeof mc->serial);
-  memcpy(mc->tag1162 + 8 + sl, mc->mrp, sizeof mc->mrp);
+  if (serial)
+    copy_field((char *)mc->tag1162 + 8, sizeof mc->serial, b + serial->start, serial->len, b_end);
+  if (mrp)
+    copy_field((char *)mc->tag1162 + 8 + sl, sizeof mc->mrp, b + mrp->start, mrp->len, b_end);
   mc->tag1162_len = 8 + sl + ml;
   return MARKCODE_OK;
 }
@@ -2250,6 +2298,11 @@ static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w,
     size_t off;
     if (text_max) {
       if (!(cls[k] & CC_CS82) || e->len > text_max) return FAST_UNSURE;
+    } else if (role_digits[e->id].digits) {
+      if (e->len != role_digits[e->id].digits ||
+          (!(cls[k] & CC_DIGIT) && !all_digits(b + e->start, e->len)) ||
+          (role_digits[e->id].date && !valid_date(b + e->start, false)))
+        return FAST_UNSURE;
     } else if (spec_check(e->def->spec, b + e->start, e->len, &off) != SPEC_OK) {
       return FAST_UNSURE;
     }
@@ -2646,6 +2699,35 @@ static size_t spec_fixed_total(const char *spec)
 
 static bool message_templates_ok(void);
 
+/* Does role_digits[] say of every AI with a role what its spec says: all
+** components digits of fixed length, no check digit, none optional, their
+** lengths summing to `digits`, the first one alone a date of six when
+** `date`; and 0 for the others (text of one X..N component, or the GTIN)? */
+static bool role_digits_ok(void)
+{
+  for (int r = 0; r < AI_KNOWN; r++) {
+    const gs1_ai_def_t *d = gs1_ai_find(ai_roles[r], ai_len(ai_roles[r]));
+    if (d == NULL) return false;
+    if (role_digits[r].digits == 0) {
+      if (r != AI_01 && d->text_max == 0) return false;
+      continue;
+    }
+    spec_part_t part;
+    const char *spec = d->spec;
+    unsigned total = 0;
+    bool first = true;
+    while (spec_next(&spec, &part)) {
+      if (part.type != 'N' || part.min != part.max || part.optional || part.check_digit ||
+          part.date != (first && role_digits[r].date) || (part.date && part.max != 6))
+        return false;
+      total += part.max;
+      first = false;
+    }
+    if (total != role_digits[r].digits) return false;
+  }
+  return true;
+}
+
 /* Does detail_format() write what vsnprintf writes (or decline)? */
 static bool detail_same(const char *fmt, ...)
 {
@@ -2708,12 +2790,17 @@ int markcode_tables_check(void)
       char ai[5];
       snprintf(ai, sizeof ai, "%0*d", (int)len, v);
       if (gs1_ai_find(ai, len) != gs1_ai_search(ai, len)) return MARKCODE_TABLES_BAD_INDEX;
+      /* read_ai() takes an AI of two digits as its prefix's first row. */
+      if (len == 2 && ai_prefixes[v].digits == 2 &&
+          &gs1_ais[ai_prefixes[v].first] != gs1_ai_search(ai, len))
+        return MARKCODE_TABLES_BAD_INDEX;
       if (gs1_ai_search(ai, len) == NULL) continue; /* roles are asked of AIs only */
       int role = AI_OTHER;
       for (int r = 0; r < AI_KNOWN; r++)
         if (strcmp(ai_roles[r], ai) == 0) role = r;
       if (ai_id(ai) != role) return MARKCODE_TABLES_BAD_ROLE;
     }
+  if (!role_digits_ok()) return MARKCODE_TABLES_BAD_ROLE;
   if (!message_templates_ok() || !detail_format_ok()) return MARKCODE_TABLES_BAD_MESSAGE;
   return 0;
 }
