@@ -1403,19 +1403,19 @@ static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_
 /* Stage 3: cutting a GS1 string into elements                             */
 /* ---------------------------------------------------------------------- */
 
-/* Append a field: the `alen`-digit AI ai (2-4 digits) whose padded number
-** is key, def its row of the AI table (both found once, by the caller that
-** read the AI). */
-static HOT_INLINE bool add_element_key(work_t *w, const char *ai, size_t alen, int key,
-                                       const gs1_ai_def_t *def, size_t ai_at, size_t start,
-                                       size_t len)
+/* Append a field: the `alen`-digit AI ai (2-4 digits) whose role is id
+** (AI_01 … AI_OTHER), def its row of the AI table (both found once, by the
+** caller that read the AI). */
+static HOT_INLINE bool add_element_id(work_t *w, const char *ai, size_t alen, int id,
+                                      const gs1_ai_def_t *def, size_t ai_at, size_t start,
+                                      size_t len)
 {
   if (w->nel >= MARKCODE_MAX_AIS) return false;
   element_t *e = &w->el[w->nel++];
   memcpy(e->ai, ai, 4); /* ai has room for 5; bytes past alen are cut below */
   e->ai[alen] = '\0';
   e->alen = (uint8_t)alen;
-  e->id = (uint8_t)ai_id_of_key(key);
+  e->id = (uint8_t)id;
   e->def = def;
   e->fixed = predefined_length(def);
   e->ai_at = (uint16_t)ai_at;
@@ -1430,14 +1430,14 @@ static HOT_INLINE bool add_element_key(work_t *w, const char *ai, size_t alen, i
 static bool add_element(work_t *w, const char *ai, size_t alen, const gs1_ai_def_t *def,
                         size_t ai_at, size_t start, size_t len)
 {
-  return add_element_key(w, ai, alen, ai_key_of(ai, alen), def, ai_at, start, len);
+  return add_element_id(w, ai, alen, ai_id_of_key(ai_key_of(ai, alen)), def, ai_at, start, len);
 }
 
 /* Read the AI at b[pos]: the 2, 3 or 4 digits that name a row of the GS1
-** table. Returns its length and its row in *def, or 0 when no GS1 AI
-** starts there. */
+** table. Returns its length, its row in *def and its role in *id, or 0
+** when no GS1 AI starts there. */
 static HOT_INLINE size_t read_ai(const work_t *w, size_t pos, char ai[5], const gs1_ai_def_t **def,
-                                 int *key)
+                                 int *id)
 {
   if (pos + 2 > w->n) return 0;
   unsigned d0 = (unsigned char)w->b[pos] - (unsigned)'0';
@@ -1447,11 +1447,12 @@ static HOT_INLINE size_t read_ai(const work_t *w, size_t pos, char ai[5], const 
   size_t alen = prefix->digits;
   if (alen == 0 || pos + alen > w->n) return 0;
   if (alen == 2) { /* the two digits read are its number, its row the prefix's one */
-    *key = (int)(d0 * 1000 + d1 * 100);
     *def = &gs1_ais[prefix->first];
+    *id = role_by_hundred[d0 * 10 + d1] ? role_by_hundred[d0 * 10 + d1] - 1 : AI_OTHER;
   } else {
-    *key = ai_key_of(w->b + pos, alen);
-    if ((*def = gs1_ai_find_key(*key, alen)) == NULL) return 0; /* also: all digits */
+    int key = ai_key_of(w->b + pos, alen);
+    if ((*def = gs1_ai_find_key(key, alen)) == NULL) return 0; /* also: all digits */
+    *id = ai_id_of_key(key);
   }
   if (pos + 4 <= sizeof w->b)
     memcpy(ai, w->b + pos, 4); /* a constant copy; the NUL cuts it */
@@ -1473,8 +1474,8 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
     }
     char ai[5];
     const gs1_ai_def_t *def = NULL;
-    int key;
-    size_t alen = read_ai(w, pos, ai, &def, &key);
+    int id;
+    size_t alen = read_ai(w, pos, ai, &def, &id);
     if (alen == 0) {
       size_t end = pos;
       while (end < w->n && w->b[end] != MARKCODE_GS && end - pos < 12) end++;
@@ -1496,7 +1497,7 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
       vlen = 0;
       while (start + vlen < w->n && w->b[start + vlen] != MARKCODE_GS) vlen++;
     }
-    if (!add_element_key(w, ai, alen, key, def, pos, start, vlen))
+    if (!add_element_id(w, ai, alen, id, def, pos, start, vlen))
       return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, pos), "%.12s", w->b + pos);
     pos = start + vlen;
   }
@@ -2170,6 +2171,47 @@ typedef enum fast_outcome {
 static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
                                                 bool canonical);
 
+/* Does the value of field e (not the GTIN; an AI with a role, not bare)
+** meet its AI's rules, as gs1_validate() reads them? cls: the class bits
+** all its bytes have when known, else 0. A text field (X..N) by its class
+** bits and bound, one of digits by role_digits[], the rest by its spec;
+** false also whenever it is not sure. */
+static HOT_INLINE bool fast_value_ok(const element_t *e, unsigned cls, const char *b)
+{
+  const char *v = b + e->start;
+  unsigned text_max = cls ? e->def->text_max : 0;
+  size_t off;
+  if (e->len == 0) return false;
+  if (text_max) {
+    if (!(cls & CC_CS82) || e->len > text_max) return false;
+  } else if (role_digits[e->id].digits) {
+    if (e->len != role_digits[e->id].digits || (!(cls & CC_DIGIT) && !all_digits(v, e->len)) ||
+        (role_digits[e->id].date && !valid_date(v, false)))
+      return false;
+  } else if (spec_check(e->def->spec, v, e->len, &off) != SPEC_OK) {
+    return false;
+  }
+  return e->id != AI_7003 || valid_date(v, true);
+}
+
+/* The crypto tail's checks (92 after 91) by its class bits, into *ts as
+** tail_scan() would give them; false when not sure (not all base64, an
+** '=' before the last two places). known: the fields by role; cls: the
+** class bits of each field's value, by its index in w->el. */
+static HOT_INLINE bool fast_tail_ok(const element_t *const known[AI_KNOWN], const uint8_t *cls,
+                                    const work_t *w, tail_scan_t *ts)
+{
+  const element_t *t92 = known[AI_92];
+  if (!known[AI_91] || !t92) return true;
+  const char *v = w->b + t92->start;
+  if (!(cls[t92 - w->el] & CC_B64)) return false;
+  if (t92->len > 2 && memchr(v, '=', t92->len - 2u)) return false;
+  ts->bad = t92->len;
+  ts->caps = (t92->len == 44 || t92->len == 88) && /* else refused for its length first */
+             !has_both_cases(v, t92->len) && caps_damaged(v, t92->len);
+  return true;
+}
+
 /* The fast checks over fields a layout restored: the class bits of each
 ** text field's value gathered here (the others are read by their spec). */
 static fast_outcome_t gs1_restored_check(markcode_t *mc, const work_t *w)
@@ -2239,34 +2281,54 @@ static unsigned spec_text_max(const char *spec)
 */
 static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
 {
-  uint8_t run_class[MARKCODE_MAX_AIS]; /* of the run an element ends, else 0 */
   /* One run: its last field takes the run to the end, every field before
   ** it has a predefined length, so no separator delimits anything. */
   if (w->nseg < 2) return FAST_UNSURE;
+  const char *b = w->b;
+  const element_t *known[AI_KNOWN] = {0};
+  uint8_t run_class[MARKCODE_MAX_AIS]; /* of the run an element ends, else 0 */
+  /* Fields whose length GS1 leaves open, and fields of predefined length
+  ** that end their run (a separator after them), the last field included. */
+  int open = 0, fixed_at_end = 0;
   w->nel = 0;
   size_t pos = 0;
   for (int r = 0; r < w->nseg;) {
     const segment_t *sg = &w->seg[r];
     char ai[5];
     const gs1_ai_def_t *def = NULL;
-    int key;
-    size_t alen = read_ai(w, pos, ai, &def, &key);
-    if (alen == 0) return FAST_UNSURE;
+    int id;
+    size_t alen = read_ai(w, pos, ai, &def, &id);
+    /* An AI no marking code gives a role, or one met twice: the full path. */
+    if (alen == 0 || id == AI_OTHER || known[id]) return FAST_UNSURE;
     size_t start = pos + alen, vlen = def->fixed ? def->fixed : sg->end - start;
-    if (start + vlen > sg->end || !add_element_key(w, ai, alen, key, def, pos, start, vlen))
+    if (start + vlen > sg->end || !add_element_id(w, ai, alen, id, def, pos, start, vlen))
       return FAST_UNSURE;
+    const element_t *e = &w->el[w->nel - 1];
+    known[id] = e;
     pos = start + vlen;
-    run_class[w->nel - 1] = pos == sg->end ? sg->all : 0;
+    uint8_t cls = pos == sg->end ? sg->all : 0;
+    run_class[w->nel - 1] = cls;
+    open += def->fixed == 0;
+    fixed_at_end += cls && def->fixed;
+    if (w->nel == 1) {
+      if (id != AI_01 || !gtin14_ok(b + start)) return FAST_UNSURE;
+    } else if (!fast_value_ok(e, cls, b)) {
+      return FAST_UNSURE;
+    }
     if (pos == sg->end && ++r < w->nseg) pos = w->seg[r].start;
   }
-  if (!separators_delimit(w)) return FAST_UNSURE;
+  const element_t *last = &w->el[w->nel - 1];
+  /* Does a separator end a field whose length GS1 leaves open (as
+  ** separators_delimit() asks)? */
+  if (open - (last->fixed == 0) == 0) return FAST_UNSURE;
   /* The buffer is the canonical form when no separator follows a field of
   ** predefined length (a variable field takes its run to the separator,
   ** and the fast pass refused doubled or trailing ones). */
-  bool canonical = true;
-  for (int k = 0; k + 1 < w->nel; k++)
-    if (run_class[k] && w->el[k].fixed) canonical = false;
-  fast_outcome_t done = gs1_fast_check(mc, w, run_class, canonical);
+  bool canonical = fixed_at_end - (last->fixed != 0) == 0;
+  tail_scan_t ts = {0, false};
+  if (!fast_tail_ok(known, run_class, w, &ts)) return FAST_UNSURE;
+  fast_outcome_t done =
+      gs1_finish(mc, w, known, false, &ts, canonical) == MARKCODE_OK ? FAST_OK : FAST_REFUSED;
   /* A serial of a length no family uses: the full path asks the layouts. */
   if (done == FAST_OK && (mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL)) return FAST_UNSURE;
   return done;
@@ -2293,31 +2355,10 @@ static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w,
     const element_t *e = &w->el[k];
     if (e->id == AI_OTHER || e->bare || !e->def || known[e->id] || e->len == 0) return FAST_UNSURE;
     known[e->id] = e;
-    if (k == 0) continue;
-    unsigned text_max = cls[k] ? e->def->text_max : 0;
-    size_t off;
-    if (text_max) {
-      if (!(cls[k] & CC_CS82) || e->len > text_max) return FAST_UNSURE;
-    } else if (role_digits[e->id].digits) {
-      if (e->len != role_digits[e->id].digits ||
-          (!(cls[k] & CC_DIGIT) && !all_digits(b + e->start, e->len)) ||
-          (role_digits[e->id].date && !valid_date(b + e->start, false)))
-        return FAST_UNSURE;
-    } else if (spec_check(e->def->spec, b + e->start, e->len, &off) != SPEC_OK) {
-      return FAST_UNSURE;
-    }
-    if (e->id == AI_7003 && !valid_date(b + e->start, true)) return FAST_UNSURE;
+    if (k > 0 && !fast_value_ok(e, cls[k], b)) return FAST_UNSURE;
   }
   tail_scan_t ts = {0, false};
-  const element_t *t92 = known[AI_92];
-  if (known[AI_91] && t92) {
-    int k = (int)(t92 - w->el);
-    if (!(cls[k] & CC_B64)) return FAST_UNSURE;
-    if (t92->len > 2 && memchr(b + t92->start, '=', t92->len - 2u)) return FAST_UNSURE;
-    ts.bad = t92->len;
-    ts.caps = (t92->len == 44 || t92->len == 88) && /* else refused for its length first */
-              !has_both_cases(b + t92->start, t92->len) && caps_damaged(b + t92->start, t92->len);
-  }
+  if (!fast_tail_ok(known, cls, w, &ts)) return FAST_UNSURE;
   return gs1_finish(mc, w, known, false, &ts, canonical) == MARKCODE_OK ? FAST_OK : FAST_REFUSED;
 }
 
