@@ -1053,19 +1053,6 @@ static void copy_str(char *dst, size_t cap, const char *s, size_t len)
   dst[len] = '\0';
 }
 
-/* copy_str() of a field of a work buffer that ends at s_end: the same
-** string, but cap - 1 bytes read and written whatever len is, when the
-** buffer has them (a copy of a constant size is a few moves, not a call;
-** bytes past the NUL are no part of the string). */
-static inline void copy_field(char *dst, size_t cap, const char *s, size_t len, const char *s_end)
-{
-  if ((size_t)(s_end - s) >= cap - 1)
-    memcpy(dst, s, cap - 1);
-  else
-    memcpy(dst, s, len < cap ? len : cap - 1);
-  dst[len < cap ? len : cap - 1] = '\0';
-}
-
 /* n bytes (a multiple of 16) from s to dst, as n / 16 unaligned 16-byte
 ** moves: a memcpy of a constant size such as 48 gcc may make a `rep movs`,
 ** which costs more than the moves on a copy this short. */
@@ -1073,6 +1060,25 @@ typedef char block16_t __attribute__((vector_size(16), aligned(1), may_alias));
 static HOT_INLINE void copy_blocks(char *dst, const char *s, size_t n)
 {
   for (size_t i = 0; i < n; i += 16) *(block16_t *)(dst + i) = *(const block16_t *)(s + i);
+}
+
+/* copy_str() of a field of a work buffer that ends at s_end: the same
+** string, copied in whole 16-byte blocks up to its NUL when dst and the
+** buffer have them, else cap - 1 bytes whatever len is when the buffer has
+** them (moves, not a call; bytes past the NUL are no part of the string).
+** Blocks up to the NUL rather than the whole field: a parse writes many
+** fields, and their stores, not the instructions, are what it waits for. */
+static inline void copy_field(char *dst, size_t cap, const char *s, size_t len, const char *s_end)
+{
+  size_t n = len < cap ? len : cap - 1;
+  size_t whole = (n + 16) & ~(size_t)15; /* n and its NUL in whole blocks */
+  if (whole <= cap && (size_t)(s_end - s) >= whole)
+    copy_blocks(dst, s, whole);
+  else if ((size_t)(s_end - s) >= cap - 1)
+    memcpy(dst, s, cap - 1);
+  else
+    memcpy(dst, s, n);
+  dst[n] = '\0';
 }
 
 /* Append len bytes at s to dst[*o..] (cap bytes), s's buffer ending at
@@ -1403,7 +1409,23 @@ static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_
 /* Stage 3: cutting a GS1 string into elements                             */
 /* ---------------------------------------------------------------------- */
 
-/* Append a field: the `alen`-digit AI ai (2-4 digits) whose role is id
+/* The alen (2-4) digits at ai as a string of five bytes, written by two
+** stores that do not overlap: four bytes built in a register, then the
+** fifth NUL. (A copy followed by a NUL stored into it would make every
+** later read of the whole wait for both stores to drain.) */
+static HOT_INLINE void ai_put(char dst[5], const char *ai, size_t alen)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint32_t v = 0;
+  for (size_t i = 0; i < alen; i++) v |= (uint32_t)(unsigned char)ai[i] << (8 * i);
+  memcpy(dst, &v, 4);
+#else
+  for (size_t i = 0; i < 4; i++) dst[i] = i < alen ? ai[i] : '\0';
+#endif
+  dst[4] = '\0';
+}
+
+/* Append a field: the `alen`-digit AI at ai (2-4 digits) whose role is id
 ** (AI_01 … AI_OTHER), def its row of the AI table (both found once, by the
 ** caller that read the AI). */
 static HOT_INLINE bool add_element_id(work_t *w, const char *ai, size_t alen, int id,
@@ -1412,8 +1434,7 @@ static HOT_INLINE bool add_element_id(work_t *w, const char *ai, size_t alen, in
 {
   if (w->nel >= MARKCODE_MAX_AIS) return false;
   element_t *e = &w->el[w->nel++];
-  memcpy(e->ai, ai, 4); /* ai has room for 5; bytes past alen are cut below */
-  e->ai[alen] = '\0';
+  ai_put(e->ai, ai, alen);
   e->alen = (uint8_t)alen;
   e->id = (uint8_t)id;
   e->def = def;
@@ -1436,8 +1457,7 @@ static bool add_element(work_t *w, const char *ai, size_t alen, const gs1_ai_def
 /* Read the AI at b[pos]: the 2, 3 or 4 digits that name a row of the GS1
 ** table. Returns its length, its row in *def and its role in *id, or 0
 ** when no GS1 AI starts there. */
-static HOT_INLINE size_t read_ai(const work_t *w, size_t pos, char ai[5], const gs1_ai_def_t **def,
-                                 int *id)
+static HOT_INLINE size_t read_ai(const work_t *w, size_t pos, const gs1_ai_def_t **def, int *id)
 {
   if (pos + 2 > w->n) return 0;
   unsigned d0 = (unsigned char)w->b[pos] - (unsigned)'0';
@@ -1454,11 +1474,6 @@ static HOT_INLINE size_t read_ai(const work_t *w, size_t pos, char ai[5], const 
     if ((*def = gs1_ai_find_key(key, alen)) == NULL) return 0; /* also: all digits */
     *id = ai_id_of_key(key);
   }
-  if (pos + 4 <= sizeof w->b)
-    memcpy(ai, w->b + pos, 4); /* a constant copy; the NUL cuts it */
-  else
-    memcpy(ai, w->b + pos, alen);
-  ai[alen] = '\0';
   return alen;
 }
 
@@ -1472,10 +1487,9 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
       pos++;
       continue;
     }
-    char ai[5];
     const gs1_ai_def_t *def = NULL;
     int id;
-    size_t alen = read_ai(w, pos, ai, &def, &id);
+    size_t alen = read_ai(w, pos, &def, &id);
     if (alen == 0) {
       size_t end = pos;
       while (end < w->n && w->b[end] != MARKCODE_GS && end - pos < 12) end++;
@@ -1491,13 +1505,13 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
       if (avail < vlen) {
         if (w->nel == 0) /* only the leading 01 is the GTIN */
           return fail(mc, MARKCODE_ERR_GTIN_FORMAT, at(w, start), "%.*s", (int)avail, w->b + start);
-        return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, start), "%s", ai);
+        return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, start), "%.*s", (int)alen, w->b + pos);
       }
     } else {
       vlen = 0;
       while (start + vlen < w->n && w->b[start + vlen] != MARKCODE_GS) vlen++;
     }
-    if (!add_element_id(w, ai, alen, id, def, pos, start, vlen))
+    if (!add_element_id(w, w->b + pos, alen, id, def, pos, start, vlen))
       return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, pos), "%.12s", w->b + pos);
     pos = start + vlen;
   }
@@ -2171,27 +2185,30 @@ typedef enum fast_outcome {
 static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
                                                 bool canonical);
 
-/* Does the value of field e (not the GTIN; an AI with a role, not bare)
-** meet its AI's rules, as gs1_validate() reads them? cls: the class bits
-** all its bytes have when known, else 0. A text field (X..N) by its class
-** bits and bound, one of digits by role_digits[], the rest by its spec;
-** false also whenever it is not sure. */
-static HOT_INLINE bool fast_value_ok(const element_t *e, unsigned cls, const char *b)
+/* Does the value v (len characters) of a field (not the GTIN) whose AI has
+** the role id (not AI_OTHER) and the row def meet the AI's rules, as
+** gs1_validate() reads them? cls: the class bits all its bytes have when
+** known, else 0. A text field (X..N) by its class bits and bound, one of
+** digits by role_digits[], the rest by its spec; false also whenever it is
+** not sure. (Given the field's parts, not its element: the fast path asks
+** while it writes the element, and reading back fields just stored waits
+** for the stores.) */
+static HOT_INLINE bool fast_value_ok(int id, const gs1_ai_def_t *def, const char *v, size_t len,
+                                     unsigned cls)
 {
-  const char *v = b + e->start;
-  unsigned text_max = cls ? e->def->text_max : 0;
+  unsigned text_max = cls ? def->text_max : 0;
   size_t off;
-  if (e->len == 0) return false;
+  if (len == 0) return false;
   if (text_max) {
-    if (!(cls & CC_CS82) || e->len > text_max) return false;
-  } else if (role_digits[e->id].digits) {
-    if (e->len != role_digits[e->id].digits || (!(cls & CC_DIGIT) && !all_digits(v, e->len)) ||
-        (role_digits[e->id].date && !valid_date(v, false)))
+    if (!(cls & CC_CS82) || len > text_max) return false;
+  } else if (role_digits[id].digits) {
+    if (len != role_digits[id].digits || (!(cls & CC_DIGIT) && !all_digits(v, len)) ||
+        (role_digits[id].date && !valid_date(v, false)))
       return false;
-  } else if (spec_check(e->def->spec, v, e->len, &off) != SPEC_OK) {
+  } else if (spec_check(def->spec, v, len, &off) != SPEC_OK) {
     return false;
   }
-  return e->id != AI_7003 || valid_date(v, true);
+  return id != AI_7003 || valid_date(v, true);
 }
 
 /* The crypto tail's checks (92 after 91) by its class bits, into *ts as
@@ -2290,21 +2307,21 @@ static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
   /* Fields whose length GS1 leaves open, and fields of predefined length
   ** that end their run (a separator after them), the last field included. */
   int open = 0, fixed_at_end = 0;
+  unsigned seen = 0; /* the roles met, as bits */
   w->nel = 0;
   size_t pos = 0;
   for (int r = 0; r < w->nseg;) {
     const segment_t *sg = &w->seg[r];
-    char ai[5];
     const gs1_ai_def_t *def = NULL;
     int id;
-    size_t alen = read_ai(w, pos, ai, &def, &id);
+    size_t alen = read_ai(w, pos, &def, &id);
     /* An AI no marking code gives a role, or one met twice: the full path. */
-    if (alen == 0 || id == AI_OTHER || known[id]) return FAST_UNSURE;
+    if (alen == 0 || id == AI_OTHER || (seen & (1u << id))) return FAST_UNSURE;
+    seen |= 1u << id;
     size_t start = pos + alen, vlen = def->fixed ? def->fixed : sg->end - start;
-    if (start + vlen > sg->end || !add_element_id(w, ai, alen, id, def, pos, start, vlen))
+    if (start + vlen > sg->end || !add_element_id(w, w->b + pos, alen, id, def, pos, start, vlen))
       return FAST_UNSURE;
-    const element_t *e = &w->el[w->nel - 1];
-    known[id] = e;
+    known[id] = &w->el[w->nel - 1];
     pos = start + vlen;
     uint8_t cls = pos == sg->end ? sg->all : 0;
     run_class[w->nel - 1] = cls;
@@ -2312,7 +2329,7 @@ static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
     fixed_at_end += cls && def->fixed;
     if (w->nel == 1) {
       if (id != AI_01 || !gtin14_ok(b + start)) return FAST_UNSURE;
-    } else if (!fast_value_ok(e, cls, b)) {
+    } else if (!fast_value_ok(id, def, b + start, vlen, cls)) {
       return FAST_UNSURE;
     }
     if (pos == sg->end && ++r < w->nseg) pos = w->seg[r].start;
@@ -2355,7 +2372,7 @@ static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w,
     const element_t *e = &w->el[k];
     if (e->id == AI_OTHER || e->bare || !e->def || known[e->id] || e->len == 0) return FAST_UNSURE;
     known[e->id] = e;
-    if (k > 0 && !fast_value_ok(e, cls[k], b)) return FAST_UNSURE;
+    if (k > 0 && !fast_value_ok(e->id, e->def, b + e->start, e->len, cls[k])) return FAST_UNSURE;
   }
   tail_scan_t ts = {0, false};
   if (!fast_tail_ok(known, cls, w, &ts)) return FAST_UNSURE;
