@@ -1409,32 +1409,35 @@ static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_
 /* Stage 3: cutting a GS1 string into elements                             */
 /* ---------------------------------------------------------------------- */
 
-/* The alen (2-4) digits at ai as a string of five bytes, written by two
-** stores that do not overlap: four bytes built in a register, then the
-** fifth NUL. (A copy followed by a NUL stored into it would make every
-** later read of the whole wait for both stores to drain.) */
-static HOT_INLINE void ai_put(char dst[5], const char *ai, size_t alen)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  uint32_t v = 0;
-  for (size_t i = 0; i < alen; i++) v |= (uint32_t)(unsigned char)ai[i] << (8 * i);
-  memcpy(dst, &v, 4);
-#else
-  for (size_t i = 0; i < 4; i++) dst[i] = i < alen ? ai[i] : '\0';
-#endif
-  dst[4] = '\0';
-}
-
 /* Append a field: the `alen`-digit AI at ai (2-4 digits) whose role is id
 ** (AI_01 … AI_OTHER), def its row of the AI table (both found once, by the
-** caller that read the AI). */
+** caller that read the AI). On a little-endian machine the element is
+** written by three stores, its first and last eight bytes built in
+** registers: a parse waits on its stores, and one of a few bytes into a
+** copy just made would make every later read of the whole wait too. */
 static HOT_INLINE bool add_element_id(work_t *w, const char *ai, size_t alen, int id,
                                       const gs1_ai_def_t *def, size_t ai_at, size_t start,
                                       size_t len)
 {
   if (w->nel >= MARKCODE_MAX_AIS) return false;
   element_t *e = &w->el[w->nel++];
-  ai_put(e->ai, ai, alen);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  _Static_assert(offsetof(element_t, alen) == 5 && offsetof(element_t, id) == 6 &&
+                     offsetof(element_t, fixed) == 7 && offsetof(element_t, def) == 8 &&
+                     offsetof(element_t, start) == 16 && offsetof(element_t, len) == 18 &&
+                     offsetof(element_t, ai_at) == 20 && offsetof(element_t, bare) == 22 &&
+                     sizeof(bool) == 1 && sizeof(element_t) == 24,
+                 "the element's words");
+  uint64_t head = 0; /* the AI's digits, its NUL and those after, alen, id, fixed */
+  for (size_t i = 0; i < alen; i++) head |= (uint64_t)(unsigned char)ai[i] << (8 * i);
+  head |= (uint64_t)alen << 40 | (uint64_t)id << 48 | (uint64_t)predefined_length(def) << 56;
+  uint64_t tail = (uint64_t)start | (uint64_t)len << 16 | (uint64_t)ai_at << 32; /* not bare */
+  memcpy(e, &head, sizeof head);
+  e->def = def;
+  memcpy((char *)e + offsetof(element_t, start), &tail, sizeof tail);
+#else
+  memcpy(e->ai, ai, alen);
+  memset(e->ai + alen, 0, sizeof e->ai - alen);
   e->alen = (uint8_t)alen;
   e->id = (uint8_t)id;
   e->def = def;
@@ -1443,6 +1446,7 @@ static HOT_INLINE bool add_element_id(work_t *w, const char *ai, size_t alen, in
   e->start = (uint16_t)start;
   e->len = (uint16_t)len;
   e->bare = false;
+#endif
   return true;
 }
 
@@ -2092,7 +2096,12 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
     const element_t *e = &w->el[k];
     if (!e->bare) {
       markcode_ai_t *a = &mc->ais[mc->ai_count++];
-      memcpy(a->ai, e->ai, sizeof a->ai); /* NUL-terminated at alen */
+      /* The AI and its NUL as the element's first eight bytes (one load,
+      ** one store): the three past the NUL go into the value, written next. */
+      _Static_assert(offsetof(markcode_ai_t, value) == sizeof a->ai && sizeof a->value >= 3 &&
+                         offsetof(element_t, ai) == 0 && sizeof(element_t) >= 8,
+                     "the AI's eight bytes");
+      memcpy(a, e, 8);
       copy_field(a->value, sizeof a->value, b + e->start, e->len, b_end);
     }
     /* Canonical form: a separator after every field whose length GS1 does
@@ -2128,8 +2137,9 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
       serial->start == serial->ai_at + 2 && serial->len < sizeof mc->serial &&
       (size_t)(b_end - k0) >= KI_COPY) {
     kl = 18u + serial->len;
-    copy_blocks(mc->ki, k0, KI_COPY);
-    copy_blocks(mc->tag1163_value, k0, KI_COPY);
+    size_t whole = (kl + 16) & ~(size_t)15; /* kl and its NUL in whole blocks, at most 48 */
+    copy_blocks(mc->ki, k0, whole);
+    copy_blocks(mc->tag1163_value, k0, whole);
   } else {
     memcpy(mc->ki, "01", 2);
     memcpy(mc->ki + 2, b + gtin->start, 14);
