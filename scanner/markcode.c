@@ -1053,6 +1053,14 @@ static void copy_str(char *dst, size_t cap, const char *s, size_t len)
   dst[len] = '\0';
 }
 
+/* Eight bytes at p as one word (little-endian on x86) (memcpy: any alignment). */
+static uint64_t load64(const char *p)
+{
+  uint64_t v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
 /* n bytes (a multiple of 16) from s to dst, as n / 16 unaligned 16-byte
 ** moves: a memcpy of a constant size such as 48 gcc may make a `rep movs`,
 ** which costs more than the moves on a copy this short. */
@@ -1079,6 +1087,26 @@ static inline void copy_field(char *dst, size_t cap, const char *s, size_t len, 
   else
     memcpy(dst, s, n);
   dst[n] = '\0';
+}
+
+/* n bytes from s to dst, where neither may be read or written past n (the
+** scanner's input): whole 16-byte moves, the last one overlapping the one
+** before it; under 16, two overlapping 8-byte moves or memcpy. (gcc makes
+** a memcpy of a size it does not know a `rep movs` here, whose start costs
+** more than such a copy.) */
+static HOT_INLINE void copy_exact(char *dst, const char *s, size_t n)
+{
+  if (n >= 16) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) *(block16_t *)(dst + i) = *(const block16_t *)(s + i);
+    if (i < n) *(block16_t *)(dst + n - 16) = *(const block16_t *)(s + n - 16);
+  } else if (n >= 8) {
+    uint64_t head = load64(s), tail = load64(s + n - 8);
+    memcpy(dst, &head, 8);
+    memcpy(dst + n - 8, &tail, 8);
+  } else {
+    memcpy(dst, s, n);
+  }
 }
 
 /* Append len bytes at s to dst[*o..] (cap bytes), s's buffer ending at
@@ -1396,7 +1424,7 @@ static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_
   if (in == (const unsigned char *)w->b)
     memmove(w->b, in + s, w->n); /* the decoded text read again (clean_input) */
   else
-    memcpy(w->b, in + s, w->n);
+    copy_exact(w->b, (const char *)in + s, w->n);
   w->b[w->n] = '\0';
   w->raw_len = len;
   w->src_mapped = false;
@@ -1760,14 +1788,6 @@ static markcode_err_t gs1_split_brackets(markcode_t *mc, work_t *w)
 /* Stage 4: validation and derived fields                                  */
 /* ---------------------------------------------------------------------- */
 
-/* Eight bytes at p as one little-endian word (memcpy: any alignment). */
-static uint64_t load64(const char *p)
-{
-  uint64_t v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-
 #define SWAR_ONES 0x0101010101010101ull
 #define SWAR_HIGH 0x8080808080808080ull
 
@@ -2116,8 +2136,12 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
     o += alen;
     append_over(mc->normalized, sizeof mc->normalized, &o, b + e->start, e->len, b_end);
   }
-  if (b_canonical) { /* one copy of the whole */
-    memcpy(mc->normalized, b, w->n);
+  if (b_canonical) { /* one copy of the whole, in blocks up to its NUL when both have room */
+    size_t whole = (w->n + 16) & ~(size_t)15;
+    if (whole <= sizeof mc->normalized && whole <= sizeof w->b)
+      copy_blocks(mc->normalized, b, whole);
+    else
+      memcpy(mc->normalized, b, w->n);
     o = w->n;
   }
   mc->normalized[o] = '\0';
@@ -2312,7 +2336,11 @@ static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
   ** it has a predefined length, so no separator delimits anything. */
   if (w->nseg < 2) return FAST_UNSURE;
   const char *b = w->b;
-  const element_t *known[AI_KNOWN] = {0};
+  /* Of the fields by role, only those gs1_finish() and fast_tail_ok() read
+  ** are cleared (duplicates are told by `seen`): gcc clears a whole array
+  ** of pointers with a `rep stos`, slower than the rest of the cut. */
+  const element_t *known[AI_KNOWN];
+  known[AI_21] = known[AI_91] = known[AI_92] = known[AI_93] = known[AI_8005] = NULL;
   uint8_t run_class[MARKCODE_MAX_AIS]; /* of the run an element ends, else 0 */
   /* Fields whose length GS1 leaves open, and fields of predefined length
   ** that end their run (a separator after them), the last field included. */
@@ -2373,14 +2401,18 @@ static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w,
                                                 bool canonical)
 {
   const char *b = w->b;
-  const element_t *known[AI_KNOWN] = {0};
+  const element_t *known[AI_KNOWN]; /* those read: as in gs1_fast() */
+  known[AI_21] = known[AI_91] = known[AI_92] = known[AI_93] = known[AI_8005] = NULL;
+  unsigned seen = 0;
   const element_t *gtin = &w->el[0];
   if (w->nel == 0 || gtin->id != AI_01 || gtin->bare || gtin->len != 14 ||
       !gtin14_ok(b + gtin->start))
     return FAST_UNSURE;
   for (int k = 0; k < w->nel; k++) {
     const element_t *e = &w->el[k];
-    if (e->id == AI_OTHER || e->bare || !e->def || known[e->id] || e->len == 0) return FAST_UNSURE;
+    if (e->id == AI_OTHER || e->bare || !e->def || (seen & (1u << e->id)) || e->len == 0)
+      return FAST_UNSURE;
+    seen |= 1u << e->id;
     known[e->id] = e;
     if (k > 0 && !fast_value_ok(e->id, e->def, b + e->start, e->len, cls[k])) return FAST_UNSURE;
   }
