@@ -950,8 +950,16 @@ static bool detail_format(char *out, size_t cap, const char *fmt, va_list ap)
     o++;                                                                                           \
   } while (0)
   for (const char *f = fmt; *f; f++) {
-    if (*f != '%') {
-      DETAIL_PUT(*f);
+    if (*f != '%') { /* a run of text, copied whole where it fits */
+      size_t run = 1;
+      while (f[run] != '\0' && f[run] != '%') run++;
+      if (o + run < cap)
+        memcpy(out + o, f, run);
+      else
+        for (size_t i = 0; i < run; i++)
+          if (o + i + 1 < cap) out[o + i] = f[i];
+      o += run;
+      f += run - 1;
       continue;
     }
     f++;
@@ -1550,6 +1558,8 @@ typedef struct slot_info {
 
 #define LAYOUT_COUNT (sizeof layouts / sizeof layouts[0])
 static slot_info_t slot_infos[LAYOUT_COUNT][10];
+static uint8_t required_slots[LAYOUT_COUNT][10]; /* the slots not optional, in order */
+static uint8_t required_count[LAYOUT_COUNT];
 
 /* What may end each layout (layout_may_end()), as checks shared by the
 ** layouts: an AI that ends the code with a value of fixed length (total:
@@ -1568,6 +1578,15 @@ static end_check_t end_checks[END_CHECKS_MAX];
 static size_t end_check_count;
 static uint32_t end_masks[LAYOUT_COUNT]; /* the checks of each layout   */
 static uint32_t end_always;              /* the layouts never ruled out */
+
+/* Every separator of a scan the search keeps is where a field starts (no
+** field runs past one), so a layout may explain the scan only if, after
+** each separator, one of its slots' AIs is there (or one of its slots may
+** be bare digits). Asked by the AI's first two digits: the layouts with a
+** slot whose AI starts so (a necessary condition still), and those with a
+** slot that may be bare. */
+static uint32_t start_by_two[100];
+static uint32_t start_always;
 static pthread_once_t slot_infos_once = PTHREAD_ONCE_INIT;
 
 /* The check (ai, alen, total) as a bit of end_checks[], added if new; 0
@@ -1622,6 +1641,9 @@ static void slot_infos_fill(void)
       memcpy(slot_infos[l][k].ai, ai, ai_len(ai)); /* the rest stays zero (static) */
       slot_infos[l][k].def = gs1_ai_find(ai, ai_len(ai));
       slot_infos[l][k].fixed = predefined_length(slot_infos[l][k].def);
+      if (!layouts[l].slots[k].optional) required_slots[l][required_count[l]++] = (uint8_t)k;
+      start_by_two[(ai[0] - '0') * 10 + (ai[1] - '0')] |= 1u << l;
+      if (layouts[l].slots[k].bare_digits_ok) start_always |= 1u << l;
     }
     end_checks_fill(l);
   }
@@ -1666,9 +1688,49 @@ static size_t next_cut(const restore_t *r, size_t pos)
 /* Is the AI ai (alen digits) at s? By hand: a call to memcmp costs more. */
 static bool ai_at(const char *s, const char *ai, size_t alen)
 {
-  for (size_t k = 0; k < alen; k++)
+  /* Every AI has at least two digits: those two as one 16-bit compare. */
+  uint16_t have, want;
+  memcpy(&have, s, 2);
+  memcpy(&want, ai, 2);
+  if (have != want) return false;
+  for (size_t k = 2; k < alen; k++)
     if (s[k] != ai[k]) return false;
   return true;
+}
+
+/* The next length slot sl's value from vstart may take (form: bare
+** digits or after its AI), from candidate *c on (advanced past it): its
+** lengths in the order the layout lists them, a variable one every length
+** from 1, none past room or past the next place a separator was
+** (boundary). 0: no more. */
+static size_t next_length(const slot_t *sl, bool bare, const char *s, size_t vstart, size_t room,
+                          size_t boundary, size_t *c)
+{
+  bool variable = sl->lens[0] == 0;
+  size_t ncand = variable ? room : sizeof sl->lens;
+  while (*c < ncand) {
+    size_t vlen = variable ? *c + 1 : sl->lens[*c];
+    ++*c;
+    if (vlen == 0) break; /* the end of the list of lengths */
+    if (vlen > room) continue;
+    if (vstart + vlen > boundary) {
+      if (variable) break; /* longer values contain the same separator */
+      continue;
+    }
+    if (bare && !all_digits(s + vstart, vlen)) continue;
+    return vlen;
+  }
+  *c = ncand;
+  return 0;
+}
+
+/* Where slot `slot` (at pos, not past the end) may start its fields: with
+** its AI (labelled) and bare. False: neither, the search backs off. */
+static bool slot_forms(const restore_t *r, int slot, size_t pos, bool *labelled)
+{
+  const slot_info_t *info = &r->info[slot];
+  *labelled = r->n - pos >= info->alen && ai_at(r->s + pos, info->ai, info->alen);
+  return *labelled || r->lay->slots[slot].bare_digits_ok;
 }
 
 static bool restore_from(restore_t *r, int slot, size_t pos)
@@ -1677,13 +1739,8 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
   if (slot == r->lay->nslots) return pos == r->n;
   const slot_t *sl = &r->lay->slots[slot];
   if (sl->optional && restore_from(r, slot + 1, pos)) return true;
-  if (pos >= r->n) return false;
-
-  const slot_info_t *info = &r->info[slot];
-  size_t alen = info->alen;
-  bool labelled = r->n - pos >= alen && ai_at(r->s + pos, info->ai, alen);
-  if (!labelled && !sl->bare_digits_ok) return false;
-  bool variable = sl->lens[0] == 0;
+  bool labelled;
+  if (pos >= r->n || !slot_forms(r, slot, pos, &labelled)) return false;
   /* A field from pos ends at or before the next place a separator was. */
   size_t boundary = r->ncuts ? next_cut(r, pos) : r->n;
   _Static_assert(sizeof r->lay->slots / sizeof r->lay->slots[0] <= MARKCODE_MAX_AIS,
@@ -1694,19 +1751,8 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
   for (int form = 0; form < 2; form++) {
     bool bare = form == 1;
     if (bare ? !sl->bare_digits_ok : !labelled) continue;
-    size_t vstart = bare ? pos : pos + alen;
-    size_t room = r->n - vstart;
-    /* Fixed-length slots try their lengths; a variable one every length. */
-    size_t ncand = variable ? room : sizeof sl->lens;
-    for (size_t c = 0; c < ncand; c++) {
-      size_t vlen = variable ? c + 1 : sl->lens[c];
-      if (vlen == 0) break; /* the end of the list of lengths */
-      if (vlen > room) continue;
-      if (vstart + vlen > boundary) {
-        if (variable) break; /* longer values contain the same separator */
-        continue;
-      }
-      if (bare && !all_digits(r->s + vstart, vlen)) continue;
+    size_t vstart = bare ? pos : pos + r->info[slot].alen, c = 0, vlen;
+    while ((vlen = next_length(sl, bare, r->s, vstart, r->n - vstart, boundary, &c)) != 0) {
       e->bare = bare;
       e->start = (uint16_t)vstart;
       e->len = (uint16_t)vlen;
@@ -1715,6 +1761,32 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
   }
   r->nel--;
   return false;
+}
+
+/* The first path restore_from() takes, followed without a call a slot and
+** without backing off: every optional slot left out, every other one
+** given its first form and length. When it ends at n it is the search's
+** answer (the first placement it finds); false: the search must run (the
+** same answer, from the start). */
+static bool restore_first_path(restore_t *r, size_t l)
+{
+  size_t pos = 0;
+  r->nel = 0;
+  for (size_t k = 0; k < required_count[l]; k++) {
+    int slot = required_slots[l][k];
+    const slot_t *sl = &r->lay->slots[slot];
+    bool labelled;
+    if (pos >= r->n || !slot_forms(r, slot, pos, &labelled)) return false;
+    size_t boundary = r->ncuts ? next_cut(r, pos) : r->n;
+    bool bare = !labelled; /* the bare form is tried only after the labelled one */
+    size_t vstart = bare ? pos : pos + r->info[slot].alen, c = 0;
+    size_t vlen = next_length(sl, bare, r->s, vstart, r->n - vstart, boundary, &c);
+    if (vlen == 0) return false;
+    r->el[r->nel++] =
+        (placed_t){(uint8_t)slot, bare, (uint16_t)pos, (uint16_t)vstart, (uint16_t)vlen};
+    pos = vstart + vlen;
+  }
+  return pos == r->n;
 }
 
 /* The last run of a scan (after its last separator), and which checks of
@@ -1735,7 +1807,7 @@ static bool end_check_met(const end_state_t *st, size_t c)
   if (st->n <= e->alen) return false;
   const char *p = st->s, *last = st->s + st->n - e->alen; /* a value after the AI */
   while (p < last && (p = memchr(p, e->ai[0], (size_t)(last - p))) != NULL) {
-    if (ai_at(p + 1, e->ai + 1, e->alen - 1u)) return true;
+    if (ai_at(p, e->ai, e->alen)) return true;
     p++;
   }
   return false;
@@ -1768,7 +1840,9 @@ static inline bool layout_may_end(end_state_t *st, size_t l)
 /* The first layout that explains s[0..n) (the scan without separators,
 ** which were at cuts[0..ncuts): internal_gs of them), of those in `may`
 ** (bits of layouts[]) that layout_may_end() allows (st: the scan's last
-** run, asked before each search; NULL: not asked). On success el[0..*nel)
+** run, asked before each search, and the search's first path tried alone
+** first, as a wedge's code nearly always takes it; NULL: neither). On
+** success el[0..*nel)
 ** holds its fields, mc its name and the fixes the restoration makes. */
 static bool layouts_search(markcode_t *mc, const char *s, size_t n, const uint16_t *cuts,
                            size_t ncuts, int internal_gs, uint32_t may, end_state_t *st,
@@ -1785,7 +1859,10 @@ static bool layouts_search(markcode_t *mc, const char *s, size_t n, const uint16
     r.info = slot_infos[l];
     r.nel = 0;
     r.budget = 20000;
-    if (!restore_from(&r, 0, 0)) continue;
+    if (!st || !restore_first_path(&r, l)) {
+      r.nel = 0;
+      if (!restore_from(&r, 0, 0)) continue;
+    }
     /* Only a separator we had to invent is a restoration. */
     int fields_needing_gs = 0;
     for (int k = 0; k < r.nel; k++) {
@@ -1810,6 +1887,29 @@ static bool layouts_search(markcode_t *mc, const char *s, size_t n, const uint16
     return true;
   }
   return false;
+}
+
+/* The layouts (bits) that may explain w's code by the necessary
+** conditions the search's copy needs not be made for: one of the slots
+** that may end a layout ends the last run (from w->b[last]), see
+** layout_may_end(), and one of its slots' AIs starts every run after a
+** separator. */
+static uint32_t layouts_may_fit(const work_t *w, size_t last)
+{
+  uint32_t may = (1u << LAYOUT_COUNT) - 1;
+  /* Every run after a separator: the layouts with a slot whose AI's first
+  ** two digits start it. */
+  for (const char *p = w->b, *end = w->b + w->n; may != 0;) {
+    const char *gs = memchr(p, MARKCODE_GS, (size_t)(end - p));
+    if (!gs) break;
+    p = gs + 1;
+    unsigned d0 = (unsigned char)p[0] - (unsigned)'0', d1 = (unsigned char)p[1] - (unsigned)'0';
+    may &= start_always | (end - p >= 2 && d0 <= 9 && d1 <= 9 ? start_by_two[d0 * 10 + d1] : 0);
+  }
+  end_state_t st = {w->b + last, w->n - last, 0, 0};
+  for (size_t l = 0; l < LAYOUT_COUNT; l++)
+    if ((may & (1u << l)) && !layout_may_end(&st, l)) may &= ~(1u << l);
+  return may;
 }
 
 /* Where the last run of w's code starts (after its last separator). */
@@ -1852,14 +1952,8 @@ static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out, bool quick
 {
   pthread_once(&slot_infos_once, slot_infos_fill);
   size_t last = last_run_start(w);
-  end_state_t st = {w->b + last, w->n - last, 0, 0};
-  uint32_t may = ~0u;
-  if (quick) { /* asked before the copy: none may, no copy */
-    may = 0;
-    for (size_t l = 0; l < LAYOUT_COUNT; l++)
-      if (layout_may_end(&st, l)) may |= 1u << l;
-    if (may == 0) return false;
-  }
+  uint32_t may = quick ? layouts_may_fit(w, last) : ~0u;
+  if (may == 0) return false; /* asked before the copy: none may, no copy */
   /* The runs between separators copied whole (a wedge that lost them is
   ** one run), each separator's place in the copy noted. */
   uint16_t cuts[MARKCODE_MAX_INPUT + 1];
@@ -2786,7 +2880,9 @@ static bool parse_gs1_quick(markcode_t *mc, work_t *w, markcode_err_t *err)
     return true;
   }
   reset_outcome(mc, fixes);
-  if (w->nseg == 1 && gs1_shaped(w)) {
+  /* gs1_shaped(), the GTIN's 14 digits asked by their check first (the
+  ** same answer when they pass it). */
+  if (w->nseg == 1 && ((w->n >= 16 && gtin14_ok(w->b + 2)) || gs1_shaped(w))) {
     if (gs1_try_layouts_one_run(mc, w)) {
       *err = MARKCODE_OK;
       return true;
