@@ -1894,18 +1894,25 @@ static bool layouts_search(markcode_t *mc, const char *s, size_t n, const uint16
 ** that may end a layout ends the last run (from w->b[last]), see
 ** layout_may_end(), and one of its slots' AIs starts every run after a
 ** separator. */
+/* The layouts that may have a field start at p (end: the end of the
+** code): a slot whose AI's first two digits are there, or a bare one. */
+static uint32_t layouts_starting(const char *p, const char *end)
+{
+  unsigned d0 = (unsigned char)p[0] - (unsigned)'0', d1 = (unsigned char)p[1] - (unsigned)'0';
+  return start_always | (end - p >= 2 && d0 <= 9 && d1 <= 9 ? start_by_two[d0 * 10 + d1] : 0);
+}
+
 static uint32_t layouts_may_fit(const work_t *w, size_t last)
 {
   uint32_t may = (1u << LAYOUT_COUNT) - 1;
-  /* Every run after a separator: the layouts with a slot whose AI's first
-  ** two digits start it. */
-  for (const char *p = w->b, *end = w->b + w->n; may != 0;) {
-    const char *gs = memchr(p, MARKCODE_GS, (size_t)(end - p));
-    if (!gs) break;
-    p = gs + 1;
-    unsigned d0 = (unsigned char)p[0] - (unsigned)'0', d1 = (unsigned char)p[1] - (unsigned)'0';
-    may &= start_always | (end - p >= 2 && d0 <= 9 && d1 <= 9 ? start_by_two[d0 * 10 + d1] : 0);
-  }
+  /* Every run after a separator (from the fast pass's runs when it made
+  ** them): the layouts with a slot whose AI's first two digits start it. */
+  const char *end = w->b + w->n;
+  if (w->nseg > 0)
+    for (int r = 1; r < w->nseg; r++) may &= layouts_starting(w->b + w->seg[r].start, end);
+  else /* no runs recorded: the separators found here */
+    for (const char *q = w->b; may != 0 && (q = memchr(q, MARKCODE_GS, (size_t)(end - q))) != NULL;)
+      may &= layouts_starting(++q, end);
   end_state_t st = {w->b + last, w->n - last, 0, 0};
   for (size_t l = 0; l < LAYOUT_COUNT; l++)
     if ((may & (1u << l)) && !layout_may_end(&st, l)) may &= ~(1u << l);
