@@ -1642,8 +1642,10 @@ static void slot_infos_fill(void)
       slot_infos[l][k].def = gs1_ai_find(ai, ai_len(ai));
       slot_infos[l][k].fixed = predefined_length(slot_infos[l][k].def);
       if (!layouts[l].slots[k].optional) required_slots[l][required_count[l]++] = (uint8_t)k;
-      start_by_two[(ai[0] - '0') * 10 + (ai[1] - '0')] |= 1u << l;
-      if (layouts[l].slots[k].bare_digits_ok) start_always |= 1u << l;
+      if (layouts[l].slots[k].bare_digits_ok || !is_digit(ai[0]) || !is_digit(ai[1]))
+        start_always |= 1u << l; /* not judged */
+      else
+        start_by_two[(ai[0] - '0') * 10 + (ai[1] - '0')] |= 1u << l;
     }
     end_checks_fill(l);
   }
