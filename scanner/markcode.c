@@ -1782,7 +1782,10 @@ static bool restore_first_path(restore_t *r, size_t l)
     size_t boundary = r->ncuts ? next_cut(r, pos) : r->n;
     bool bare = !labelled; /* the bare form is tried only after the labelled one */
     size_t vstart = bare ? pos : pos + r->info[slot].alen, c = 0;
-    size_t vlen = next_length(sl, bare, r->s, vstart, r->n - vstart, boundary, &c);
+    /* A fixed length with its AI: the first length when it fits. */
+    size_t vlen = sl->lens[0];
+    if (bare || vlen == 0 || vstart + vlen > boundary)
+      vlen = next_length(sl, bare, r->s, vstart, r->n - vstart, boundary, &c);
     if (vlen == 0) return false;
     r->el[r->nel++] =
         (placed_t){(uint8_t)slot, bare, (uint16_t)pos, (uint16_t)vstart, (uint16_t)vlen};
