@@ -1338,7 +1338,7 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
   if (err != MARKCODE_OK) return err;
   if (quick && fast_clean(mc, w, (const unsigned char *)w->b, w->n)) {
     /* fast_clean() kept the offsets as a shift into what it read. */
-    memmove(w->src, w->src + w->shift, w->n * sizeof w->src[0]);
+    if (w->shift) memmove(w->src, w->src + w->shift, w->n * sizeof w->src[0]);
     w->src_mapped = true;
     w->raw_len = len;
     return MARKCODE_OK;
