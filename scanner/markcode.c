@@ -1183,7 +1183,8 @@ static bool ru_decode_quick(markcode_t *mc, work_t *w, const unsigned char *in, 
     if (b0 < 0x80) { /* the digits and most of a code */
       c = ru_quick_ascii[b0];
       i++;
-    } else if ((b0 | 1) == 0xD1 && i + 1 < len && (in[i + 1] & 0xC0) == 0x80) {
+    } else if (i + 1 < len && ((b0 | (unsigned)in[i + 1] << 8) & 0xC0FEu) == 0x80D0u) {
+      /* D0 or D1 and a continuation byte, in one compare */
       c = ru_quick_cyr[((b0 & 1) << 6) | (in[i + 1] & 0x3Fu)];
       letters |= c;
       i += 2;
