@@ -1766,12 +1766,29 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
   return false;
 }
 
+/* Field k of a placement as an element: slot `slot` of the layout whose
+** slots r->info describes. */
+static inline void element_of_slot(const restore_t *r, element_t *e, int slot, bool bare,
+                                   size_t ai_at, size_t start, size_t len)
+{
+  const slot_info_t *info = &r->info[slot];
+  memcpy(e->ai, info->ai, sizeof e->ai);
+  e->alen = info->alen;
+  e->id = info->id;
+  e->def = bare ? NULL : info->def;
+  e->fixed = bare ? 0 : info->fixed;
+  e->ai_at = (uint16_t)ai_at;
+  e->start = (uint16_t)start;
+  e->len = (uint16_t)len;
+  e->bare = bare;
+}
+
 /* The first path restore_from() takes, followed without a call a slot and
 ** without backing off: every optional slot left out, every other one
 ** given its first form and length. When it ends at n it is the search's
 ** answer (the first placement it finds); false: the search must run (the
-** same answer, from the start). */
-static bool restore_first_path(restore_t *r, size_t l)
+** same answer, from the start). Its fields go straight into el. */
+static bool restore_first_path(restore_t *r, size_t l, element_t *el)
 {
   size_t pos = 0;
   r->nel = 0;
@@ -1788,8 +1805,7 @@ static bool restore_first_path(restore_t *r, size_t l)
     if (bare || vlen == 0 || vstart + vlen > boundary)
       vlen = next_length(sl, bare, r->s, vstart, r->n - vstart, boundary, &c);
     if (vlen == 0) return false;
-    r->el[r->nel++] =
-        (placed_t){(uint8_t)slot, bare, (uint16_t)pos, (uint16_t)vstart, (uint16_t)vlen};
+    element_of_slot(r, &el[r->nel++], slot, bare, pos, vstart, vlen);
     pos = vstart + vlen;
   }
   return pos == r->n;
@@ -1865,27 +1881,19 @@ static bool layouts_search(markcode_t *mc, const char *s, size_t n, const uint16
     r.info = slot_infos[l];
     r.nel = 0;
     r.budget = 20000;
-    if (!st || !restore_first_path(&r, l)) {
+    if (!st || !restore_first_path(&r, l, el)) {
       r.nel = 0;
       if (!restore_from(&r, 0, 0)) continue;
+      for (int k = 0; k < r.nel; k++) {
+        const placed_t *p = &r.el[k];
+        element_of_slot(&r, &el[k], p->slot, p->bare, p->ai_at, p->start, p->len);
+      }
     }
     /* Only a separator we had to invent is a restoration. */
     int fields_needing_gs = 0;
     for (int k = 0; k < r.nel; k++) {
-      const placed_t *p = &r.el[k];
-      const slot_info_t *info = &r.info[p->slot];
-      element_t *e = &el[k];
-      memcpy(e->ai, info->ai, sizeof e->ai);
-      e->alen = info->alen;
-      e->id = info->id;
-      e->def = p->bare ? NULL : info->def;
-      e->fixed = p->bare ? 0 : info->fixed;
-      e->ai_at = p->ai_at;
-      e->start = p->start;
-      e->len = p->len;
-      e->bare = p->bare;
-      if (p->bare) mc->fixes |= MARKCODE_FIX_MRP_UNLABELLED;
-      if (k + 1 < r.nel && e->fixed == 0) fields_needing_gs++;
+      if (el[k].bare) mc->fixes |= MARKCODE_FIX_MRP_UNLABELLED;
+      if (k + 1 < r.nel && el[k].fixed == 0) fields_needing_gs++;
     }
     *nel = r.nel;
     mc->layout = layouts[l].name;
