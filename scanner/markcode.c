@@ -2901,9 +2901,7 @@ static bool parse_gs1_quick(markcode_t *mc, work_t *w, markcode_err_t *err)
     return true;
   }
   reset_outcome(mc, fixes);
-  /* gs1_shaped(), the GTIN's 14 digits asked by their check first (the
-  ** same answer when they pass it). */
-  if (w->nseg == 1 && ((w->n >= 16 && gtin14_ok(w->b + 2)) || gs1_shaped(w))) {
+  if (w->nseg == 1 && gs1_shaped(w)) {
     if (gs1_try_layouts_one_run(mc, w)) {
       *err = MARKCODE_OK;
       return true;
