@@ -3053,6 +3053,16 @@ int markcode_tables_check(void)
       if (ai_id(ai) != role) return MARKCODE_TABLES_BAD_ROLE;
     }
   if (!message_templates_ok() || !detail_format_ok()) return MARKCODE_TABLES_BAD_MESSAGE;
+  /* The layouts' end checks fit their table (else the layouts they miss
+  ** are never ruled out: right, but slower), and the layouts judged by
+  ** them are those without a bare slot. */
+  pthread_once(&slot_infos_once, slot_infos_fill);
+  if (end_check_count >= END_CHECKS_MAX) return MARKCODE_TABLES_BAD_LAYOUT_CHECKS;
+  for (size_t l = 0; l < LAYOUT_COUNT; l++) {
+    bool bare = false;
+    for (int k = 0; k < layouts[l].nslots; k++) bare |= layouts[l].slots[k].bare_digits_ok;
+    if (!bare && (start_always & (1u << l))) return MARKCODE_TABLES_BAD_LAYOUT_CHECKS;
+  }
   return 0;
 }
 
