@@ -239,10 +239,12 @@ static int journal_recover(till_t *t, const sale_basket_t *b)
   return exec(t, "DELETE FROM checking") == SQLITE_OK ? 0 : SALE_ERR_STORAGE;
 }
 
-static const char line_columns[] =
-    "id, name, gtin, price, qty_mantissa, qty_scale, total, vat, subject, measure, marked, km,"
-    " ki, km_type, tag2106, planned, mark, industry_value, without_code, needs_recheck, "
-    "answered_by, extras";
+/* A literal, so that the statements naming them are too (no text is built
+** at each scan to find the kept statement). */
+#define LINE_COLUMNS                                                                               \
+  "id, name, gtin, price, qty_mantissa, qty_scale, total, vat, subject, measure, marked, km,"      \
+  " ki, km_type, tag2106, planned, mark, industry_value, without_code, needs_recheck, "            \
+  "answered_by, extras"
 
 /* The agent and the fraction of a line as one TLV list and back (the FN's
 ** own codec, doc_item_extras_put/get: what is kept is what the receipt
@@ -273,7 +275,7 @@ static void extras_get(const void *buf, size_t len, sale_line_t *l)
   free(item);
 }
 
-/* The line in the columns of s from base on, in line_columns' order. */
+/* The line in the columns of s from base on, in LINE_COLUMNS' order. */
 static void read_line(sqlite3_stmt *s, int base, sale_line_t *l)
 {
   const unsigned char *text;
@@ -324,19 +326,17 @@ static void read_line(sqlite3_stmt *s, int base, sale_line_t *l)
 ** sorter. Its lines past count are not cleared. */
 static int load_marks(till_t *t, sale_basket_t *b, uint32_t *closing_after, int64_t *opened_after)
 {
-  enum { LINE_BASE = 5 }; /* the basket's five columns, then line_columns */
+  enum { LINE_BASE = 5 }; /* the basket's five columns, then LINE_COLUMNS */
   sqlite3_stmt *s = NULL;
-  char sql[640];
   int rc = SALE_ERR_STORAGE, step;
   memset(b, 0, offsetof(sale_basket_t, lines)); /* 250 KiB: only the head */
   b->total = 0;
   if (closing_after) *closing_after = 0;
   if (opened_after) *opened_after = -1;
-  snprintf(sql, sizeof sql,
-           "SELECT operation, cashier, opened_ms, closing_after, coalesce(opened_after, -1), %s "
-           "FROM basket LEFT JOIN line ORDER BY k, id",
-           line_columns);
-  if (!(s = stmt(t, sql))) goto fail;
+  if (!(s = stmt(t, "SELECT operation, cashier, opened_ms, closing_after, "
+                    "coalesce(opened_after, -1), " LINE_COLUMNS
+                    " FROM basket LEFT JOIN line ORDER BY k, id")))
+    goto fail;
   while ((step = sqlite3_step(s)) == SQLITE_ROW) {
     if (!b->open) {
       b->open = true;
@@ -374,7 +374,6 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
                        uint32_t *id)
 {
   sqlite3_stmt *s = NULL;
-  char sql[512];
   uint8_t extras[2048];
   size_t extras_len = 0;
   int rc = extras_put(l, extras, sizeof extras, &extras_len);
@@ -386,10 +385,9 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
     goto fail;
   *id = (uint32_t)sqlite3_column_int64(s, 0);
   done(t, s);
-  snprintf(sql, sizeof sql,
-           "INSERT INTO line(%s) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-           line_columns);
-  if (!(s = stmt(t, sql))) goto fail;
+  if (!(s = stmt(t, "INSERT INTO line(" LINE_COLUMNS
+                    ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")))
+    goto fail;
   sqlite3_bind_int64(s, 1, *id);
   sqlite3_bind_text(s, 2, l->name, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 3, l->gtin, -1, SQLITE_STATIC);
