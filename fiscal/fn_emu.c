@@ -524,22 +524,27 @@ static int db_error(int rc)
 ** receipt's row are recorded by their writers instead (meta_store,
 ** receipt_written); ofd_link is written by a statement of its own, which
 ** makes the transaction's write unknown (its commit forgets everything).
+** A document or a notification is numbered after every one before it, so
+** adding one (W_*_ADDED) leaves a queue's first row where it was unless the
+** queue was empty.
 */
 enum {
-  W_DOCS = 1,    /* documents: the OFD queue's head */
-  W_NOTES = 2,   /* notifications: their queue's and the export's heads */
-  W_ITEMS = 4,   /* open_items: the open receipt's line count */
-  W_KM = 8,      /* checked_km: its count */
-  W_TOTALS = 16, /* totals */
-  W_LINK = 32,   /* ofd_link */
-  W_ALL = 63
+  W_DOCS = 1,          /* documents: the OFD queue's head */
+  W_NOTES = 2,         /* notifications: their queue's and the export's heads */
+  W_ITEMS = 4,         /* open_items: the open receipt's line count */
+  W_KM = 8,            /* checked_km: its count */
+  W_TOTALS = 16,       /* totals */
+  W_LINK = 32,         /* ofd_link */
+  W_DOCS_ADDED = 64,   /* documents: a row added after the others */
+  W_NOTES_ADDED = 128, /* notifications: a row added after the others */
+  W_ALL = 255
 };
 static const unsigned char stmt_writes[S__COUNT] = {
-    [S_DOC_INSERT] = W_DOCS,    [S_DOC_ACK] = W_DOCS,        [S_NOTE_INSERT] = W_NOTES,
-    [S_NOTE_TICKET] = W_NOTES,  [S_KM_UPSERT] = W_KM,        [S_KM_ANSWER] = W_KM,
-    [S_KM_ACCEPT] = W_KM,       [S_KM_DELETE] = W_KM,        [S_KM_DELETE_RECEIPT] = W_KM,
-    [S_ITEM_INSERT] = W_ITEMS,  [S_ITEMS_DELETE] = W_ITEMS,  [S_TOTALS_ADD] = W_TOTALS,
-    [S_EXTRA_INSERT] = W_ITEMS, [S_EXTRAS_DELETE] = W_ITEMS, [S_TOTALS_RESET_SHIFT] = W_TOTALS,
+    [S_DOC_INSERT] = W_DOCS_ADDED, [S_DOC_ACK] = W_DOCS,        [S_NOTE_INSERT] = W_NOTES_ADDED,
+    [S_NOTE_TICKET] = W_NOTES,     [S_KM_UPSERT] = W_KM,        [S_KM_ANSWER] = W_KM,
+    [S_KM_ACCEPT] = W_KM,          [S_KM_DELETE] = W_KM,        [S_KM_DELETE_RECEIPT] = W_KM,
+    [S_ITEM_INSERT] = W_ITEMS,     [S_ITEMS_DELETE] = W_ITEMS,  [S_TOTALS_ADD] = W_TOTALS,
+    [S_EXTRA_INSERT] = W_ITEMS,    [S_EXTRAS_DELETE] = W_ITEMS, [S_TOTALS_RESET_SHIFT] = W_TOTALS,
 };
 
 /* A prepared statement, reset and with no bindings left from before. */
@@ -1616,6 +1621,19 @@ static uint32_t now_of(emu_t *e) { return e->clock(e->clock_user); }
 static int ofd_link_status(emu_t *e, fn_status_t *out);
 
 /*
+** Whether a queue's first row must be read again for a status: its table
+** was changed (`changed` in stale) other than by rows added after the
+** others (`added`), or its counter went from `was` to `now` in a way
+** adding does not explain (from empty, or down).
+*/
+static bool head_stale(unsigned stale, unsigned changed, unsigned added, uint32_t was, uint32_t now)
+{
+  if (stale & changed) return true;
+  if (now == was) return false;
+  return !((stale & added) && was > 0 && now > was);
+}
+
+/*
 ** The status. Its parts that come from tables are read again only when a
 ** commit since the last status wrote the table (seen_t.stale, from
 ** stmt_writes) or the meta counter a queue's head is checked against
@@ -1638,24 +1656,28 @@ static int emu_status(void *self, fn_status_t *out)
     memset(s, 0, sizeof *s);
     stale = W_ALL;
   }
-  if ((stale & W_DOCS) || s->unsent_documents != m.unsent_documents) {
+  if (head_stale(stale, W_DOCS, W_DOCS_ADDED, s->unsent_documents, m.unsent_documents)) {
     if ((rc = documents_unsent(e, &m, &u)) != 0) goto fail;
     s->unsent_documents = u.count;
     s->first_unsent_number = u.first_number;
     s->first_unsent_time = u.first_time;
   }
-  if ((stale & W_NOTES) || s->unsent_notifications != m.unsent_notifications) {
+  s->unsent_documents = m.unsent_documents;
+  if (head_stale(stale, W_NOTES, W_NOTES_ADDED, s->unsent_notifications, m.unsent_notifications)) {
     if ((rc = notifications_unsent(e, &m, &u)) != 0) goto fail;
     s->unsent_notifications = u.count;
     s->first_unsent_notification_time = u.first_time;
   }
-  if ((stale & W_NOTES) || s->unexported_notifications != m.unexported_notifications ||
-      s->notifications_exported_through != m.exported_through) {
+  s->unsent_notifications = m.unsent_notifications;
+  if (s->notifications_exported_through != m.exported_through ||
+      head_stale(stale, W_NOTES, W_NOTES_ADDED, s->unexported_notifications,
+                 m.unexported_notifications)) {
     if ((rc = notifications_unexported(e, &m, &u)) != 0) goto fail;
     s->unexported_notifications = u.count;
     s->first_unexported_notification_number = u.first_number;
     s->first_unexported_notification_time = u.first_time;
   }
+  s->unexported_notifications = m.unexported_notifications;
   if ((rc = receipt_load(e, &open, &r)) != 0) goto fail;
   if ((stale & W_ITEMS) && (rc = count_rows(e, S_ITEM_COUNT, &s->receipt_items)) != 0) goto fail;
   if ((stale & W_KM) && (rc = count_rows(e, S_KM_COUNT, &s->checked_km)) != 0) goto fail;

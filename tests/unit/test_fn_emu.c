@@ -2057,6 +2057,59 @@ static void test_two_handles_see_each_other(void **state)
   fn_free(other);
 }
 
+/* The status this handle gives (parts of it kept between calls) equals the
+** one a handle opened now reads whole from the file (but for the clock). */
+static void status_is_the_files(fixture_t *f)
+{
+  fn_t *fresh = NULL;
+  fn_status_t kept, read;
+  status_of(f, &kept);
+  assert_int_equal(fn_emu_open(f->path, &f->options, &fresh), 0);
+  assert_int_equal(fn_status(fresh, &read), 0);
+  fn_free(fresh);
+  read.now = kept.now;
+  assert_memory_equal(&kept, &read, sizeof kept);
+}
+
+/*
+** The status by parts (fn_emu.c, emu_status): after each kind of change a
+** handle makes itself (receipts plain and marked, from an empty queue and
+** onto a full one, acknowledgements, tickets, an export, a cancelled
+** receipt, the shift's close and open), its status equals a fresh one.
+*/
+static void test_kept_status_is_the_files(void **state)
+{
+  fixture_t *f = *state;
+  doc_item_t bread = plain_item("Хлеб", 100);
+  ready_to_sell(f, false);
+  status_is_the_files(f);
+  for (uint32_t n = 1; n <= 2; n++) ack(f, n, 0, FN_NUMBER, 0); /* the queue empty */
+  status_is_the_files(f);
+  sell_plain(f, DOC_OP_SALE, 100); /* 3: onto an empty queue */
+  status_is_the_files(f);
+  sell_marked(f, 701); /* 4 and notification 1 */
+  status_is_the_files(f);
+  sell_marked(f, 702); /* onto both queues */
+  status_is_the_files(f);
+  ack(f, 3, 0, FN_NUMBER, 0); /* the head moves */
+  status_is_the_files(f);
+  ticket(f, 1, 0, 0);
+  status_is_the_files(f);
+  assert_int_equal(fn_notifications_exported(f->fn, 2), 0);
+  status_is_the_files(f);
+  sell_marked(f, 703); /* after the export mark */
+  status_is_the_files(f);
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &bread), 0);
+  status_is_the_files(f);
+  assert_int_equal(fn_receipt_cancel(f->fn), 0);
+  status_is_the_files(f);
+  assert_int_equal(fn_shift_close(f->fn, "Иванова", NULL), 0);
+  status_is_the_files(f);
+  assert_int_equal(fn_shift_open(f->fn, "Иванова", NULL), 0);
+  status_is_the_files(f);
+}
+
 /* One receipt of a marked quarter with 1260 and an agent's ticket, begun
 ** and filled on fx; closed after a reopen when `reread` (every line read
 ** back from the file) or on the same handle (the lines it kept). Returns
@@ -2256,6 +2309,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_reopen_same_state, setup, teardown),
       cmocka_unit_test_setup_teardown(test_two_handles_see_each_other, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kept_lines_are_the_files, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_kept_status_is_the_files, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrappers_and_errors, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
