@@ -8,7 +8,9 @@
 ** columns, so a newer program reads an older basket). Every change is one
 ** SQLite transaction, committed without a flush (see the schema's comment:
 ** the FN's archive decides after a power cut), through statements compiled
-** once for the till's life (t->basket_stmts).
+** once for the till's life (t->basket_stmts). What a load read is kept
+** (sale_kept_t) and used while till.db's data version says no commit came
+** since, but a scan's own, which keeps it true itself.
 */
 #include "pos/till/sale.h"
 
