@@ -345,8 +345,10 @@ static const char *const statements[S__COUNT] = {
     [S_KM_ANSWER] = "UPDATE checked_km SET check_result = ?2, answered = 1 WHERE km = ?1",
     [S_KM_ACCEPT] = "UPDATE checked_km SET accepted = 1 WHERE km = ?1",
     [S_KM_DELETE] = "DELETE FROM checked_km WHERE km = ?1",
-    [S_KM_DELETE_RECEIPT] = "DELETE FROM checked_km WHERE km IN"
-                            " (SELECT km FROM open_items WHERE km IS NOT NULL)",
+    /* The subquery as plain as this, SQLite walks open_items' own index on
+    ** km for the IN (a WHERE in it made a temporary table at every close);
+    ** a NULL km (an unmarked line) matches no code. */
+    [S_KM_DELETE_RECEIPT] = "DELETE FROM checked_km WHERE km IN (SELECT km FROM open_items)",
     [S_RECEIPT_GET] = "SELECT operation, tax_system, cashier, opened_at FROM open_receipt"
                       " WHERE id = 1",
     [S_RECEIPT_INSERT] = "INSERT INTO open_receipt (id, operation, tax_system, cashier, opened_at)"

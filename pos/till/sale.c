@@ -531,10 +531,13 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
   if (begin(t) != 0) return SALE_ERR_STORAGE;
   bool base = kept_begin(t);
   sale_line_t back;
-  if (!(s = stmt(t, "UPDATE basket SET next_id = next_id + 1 RETURNING next_id - 1")) ||
-      sqlite3_step(s) != SQLITE_ROW)
-    goto fail;
+  /* Read, then moved: one UPDATE ... RETURNING made SQLite build and drop
+  ** a temporary table for its one row at every line. */
+  if (!(s = stmt(t, "SELECT next_id FROM basket")) || sqlite3_step(s) != SQLITE_ROW) goto fail;
   *id = (uint32_t)sqlite3_column_int64(s, 0);
+  done(t, s);
+  if (!(s = stmt(t, "UPDATE basket SET next_id = next_id + 1")) || sqlite3_step(s) != SQLITE_DONE)
+    goto fail;
   done(t, s);
   if (!(s = stmt(t, "INSERT INTO line(" LINE_COLUMNS
                     ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")))
