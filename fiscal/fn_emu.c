@@ -1669,6 +1669,7 @@ static int emu_status(void *self, fn_status_t *out)
     if ((rc = notifications_unsent(e, &m, &u)) != 0) goto fail;
     s->unsent_notifications = u.count;
     s->first_unsent_notification_time = u.first_time;
+    s->first_unsent_notification_number = u.first_number;
   }
   s->unsent_notifications = m.unsent_notifications;
   if (s->notifications_exported_through != m.exported_through ||
