@@ -145,16 +145,16 @@ static ALWAYS_INLINE unsigned escape_mask16(const char *s)
 #endif
 }
 
-/* The n bytes at s quoted and escaped as jansson does, sixteen bytes a
-** step: each step checks sixteen bytes as one vector, stores all sixteen
-** and keeps those before the first byte to escape (or the string's end),
-** so a short string is one step. Reads up to 15 bytes past s + n: the
-** caller has them readable (their values do not matter). */
+/* The n bytes at s escaped as jansson does (the quotes around them are
+** the caller's, joined to the keys' literals), sixteen bytes a step: each
+** step checks sixteen bytes as one vector, stores all sixteen and keeps
+** those before the first byte to escape (or the string's end), so a short
+** string is one step. Reads up to 15 bytes past s + n: the caller has them
+** readable (their values do not matter). */
 static ALWAYS_INLINE void put_string(json_out_t *o, const char *s, size_t n)
 {
   char *p = o->p;
   size_t i = 0;
-  *p++ = '"';
   while (i < n) {
     unsigned mask = escape_mask16(s + i);
     memcpy(p, s + i, 16); /* room: MARKCODE_JSON_MAX holds the worst case */
@@ -168,24 +168,22 @@ static ALWAYS_INLINE void put_string(json_out_t *o, const char *s, size_t n)
     if (clean == 16) continue;
     p = put_escape(p, (unsigned char)s[i++]);
   }
-  *p++ = '"';
   o->p = p;
 }
 
 /* A char array of markcode_t holding a string (cap bytes, the string ends
-** at its first NUL, as json_string() reads it), quoted and escaped sixteen
-** bytes a step as put_string(), but the NUL is found by the same compare
-** as the bytes to escape, so the string's length is never measured and the
-** usual step (a field shorter than sixteen bytes, or its last sixteen) is
-** a compare, a store and a count of trailing zeros. Only a step that goes
-** on checks the array's end: an array without a NUL (no parse leaves one)
-** is cut at its end and nothing is read more than 15 bytes past it, which
+** at its first NUL, as json_string() reads it), escaped sixteen bytes a
+** step as put_string(), but the NUL is found by the same compare as the
+** bytes to escape, so the string's length is never measured and the usual
+** step (a field shorter than sixteen bytes, or its last sixteen) is a
+** compare, a store and a count of trailing zeros. Only a step that goes on
+** checks the array's end: an array without a NUL (no parse leaves one) is
+** cut at its end and nothing is read more than 15 bytes past it, which
 ** every field has inside markcode_t (checked below). */
 static ALWAYS_INLINE void put_field(json_out_t *o, const char *s, size_t cap)
 {
   const char *end = s + cap;
   char *p = o->p;
-  *p++ = '"';
   for (;;) {
     unsigned mask = escape_mask16(s);
     memcpy(p, s, 16); /* room: MARKCODE_JSON_MAX holds the worst case */
@@ -206,10 +204,15 @@ static ALWAYS_INLINE void put_field(json_out_t *o, const char *s, size_t cap)
       }
     }
   }
-  *p++ = '"';
   o->p = p;
 }
 #define PUT_ARRAY(o, array) put_field((o), (array), sizeof(array))
+/* The same for a field that is mostly empty (aim, mrp, key): its first byte
+** looked at before any step. */
+#define PUT_MOSTLY_EMPTY(o, array)                                                                 \
+  do {                                                                                             \
+    if ((array)[0]) put_field((o), (array), sizeof(array));                                        \
+  } while (0)
 #define SLACK_AFTER(field)                                                                         \
   _Static_assert(offsetof(markcode_t, field) + sizeof(((markcode_t *)0)->field) + 15 <=            \
                      sizeof(markcode_t),                                                           \
@@ -316,21 +319,24 @@ static __attribute__((noinline)) char *put_int_any(char *out, long long v)
   return out + (end - p);
 }
 
-/* The same; the writer's numbers (a code's type, tag 1163, a position) are
-** below 10 000, and those are two pairs of digits in one 4-byte word with
-** the leading zeros shifted out. */
+/* The same; the writer's numbers are a code's type (one digit), tag 1163
+** (four) and a position (up to three): one digit is one store, four are
+** two pairs of digits in one 4-byte word, the rest go the long way. */
 static ALWAYS_INLINE void put_int(json_out_t *o, long long v)
 {
+  if ((unsigned long long)v < 10) {
+    *o->p++ = (char)('0' + v);
+    return;
+  }
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  if ((unsigned long long)v < 10000) {
+  if ((unsigned long long)v - 1000 < 9000) {
     unsigned u = (unsigned)v;
     uint16_t high, low;
     memcpy(&high, digit_pairs + 2 * (u / 100), 2);
     memcpy(&low, digit_pairs + 2 * (u % 100), 2);
-    unsigned digits = 1u + (u >= 10) + (u >= 100) + (u >= 1000);
-    uint32_t word = ((uint32_t)high | (uint32_t)low << 16) >> (8 * (4 - digits));
-    memcpy(o->p, &word, 4); /* room: as every step's overshoot */
-    o->p += digits;
+    uint32_t word = (uint32_t)high | (uint32_t)low << 16;
+    memcpy(o->p, &word, 4);
+    o->p += 4;
     return;
   }
 #endif
@@ -415,14 +421,17 @@ static ALWAYS_INLINE void put_message(json_out_t *o, const markcode_t *mc, markc
   size_t len = strlen(msg);
   if (!(len < MESSAGE_MAX - 1 && detail_ok) && !utf8_valid(msg, len)) return;
   if (english)
-    PUT_LIT(o, ",\"message_en\":");
+    PUT_LIT(o, ",\"message_en\":\"");
   else
-    PUT_LIT(o, ",\"message\":");
+    PUT_LIT(o, ",\"message\":\"");
   put_string(o, msg, len);
+  *o->p++ = '"';
 }
 
 size_t markcode_json_write(const markcode_t *mc, char *out)
 {
+  /* Each string's quotes are written with the literal before or after it
+  ** (a key's closing quote, colon and the value's opening quote in one). */
   json_out_t o = {out};
   if (mc->err != MARKCODE_OK) {
     bool detail_ok = utf8_valid(mc->err_detail, strnlen(mc->err_detail, sizeof mc->err_detail));
@@ -433,35 +442,38 @@ size_t markcode_json_write(const markcode_t *mc, char *out)
     PUT_LIT(&o, ",\"at\":");
     put_int(&o, mc->err_at);
     if (mc->aim[0]) {
-      PUT_LIT(&o, ",\"aim\":");
+      PUT_LIT(&o, ",\"aim\":\"");
       PUT_ARRAY(&o, mc->aim);
+      *o.p++ = '"';
     }
   } else {
     PUT_LIT(&o, "{\"ok\":true,\"kind\":");
     put_name(&o, markcode_kind_name(mc->kind));
-    PUT_LIT(&o, ",\"gtin\":");
+    PUT_LIT(&o, ",\"gtin\":\"");
     PUT_ARRAY(&o, mc->gtin);
-    PUT_LIT(&o, ",\"serial\":");
+    PUT_LIT(&o, "\",\"serial\":\"");
     PUT_ARRAY(&o, mc->serial);
-    PUT_LIT(&o, ",\"ki\":");
+    PUT_LIT(&o, "\",\"ki\":\"");
     PUT_ARRAY(&o, mc->ki);
-    PUT_LIT(&o, ",\"key\":");
-    PUT_ARRAY(&o, mc->key);
-    PUT_LIT(&o, ",\"tail\":");
+    PUT_LIT(&o, "\",\"key\":\"");
+    PUT_MOSTLY_EMPTY(&o, mc->key);
+    PUT_LIT(&o, "\",\"tail\":\"");
     PUT_ARRAY(&o, mc->tail);
-    PUT_LIT(&o, ",\"type2100\":");
+    PUT_LIT(&o, "\",\"type2100\":");
     put_int(&o, mc->type2100);
     PUT_LIT(&o, ",\"ais\":{");
     for (int k = 0; k < mc->ai_count; k++) {
       *o.p = ','; /* before every AI but the first */
       o.p += k != 0;
+      *o.p++ = '"';
       PUT_ARRAY(&o, mc->ais[k].ai);
-      *o.p++ = ':';
+      PUT_LIT(&o, "\":\"");
       PUT_ARRAY(&o, mc->ais[k].value);
+      *o.p++ = '"';
     }
-    PUT_LIT(&o, "},\"normalized\":");
+    PUT_LIT(&o, "},\"normalized\":\"");
     put_string(&o, mc->normalized, mc->normalized_len);
-    PUT_LIT(&o, ",\"fixes\":[");
+    PUT_LIT(&o, "\",\"fixes\":[");
     /* The set bits in order, lowest first (unknown bits have no name). */
     for (uint32_t bits = mc->fixes & ((1u << MARKCODE_FIX__COUNT) - 1); bits; bits &= bits - 1) {
       put_name(&o, markcode_fix_name((markcode_fix_t)(bits & (0u - bits))));
@@ -473,14 +485,15 @@ size_t markcode_json_write(const markcode_t *mc, char *out)
                   mc->tag1162_len < sizeof mc->tag1162 ? mc->tag1162_len : sizeof mc->tag1162);
     PUT_LIT(&o, "\",\"tag1163\":{\"tag\":");
     put_int(&o, mc->tag1163);
-    PUT_LIT(&o, ",\"value\":");
+    PUT_LIT(&o, ",\"value\":\"");
     PUT_ARRAY(&o, mc->tag1163_value);
-    PUT_LIT(&o, "},\"aim\":");
-    PUT_ARRAY(&o, mc->aim);
-    PUT_LIT(&o, ",\"layout\":");
+    PUT_LIT(&o, "\"},\"aim\":\"");
+    PUT_MOSTLY_EMPTY(&o, mc->aim);
+    PUT_LIT(&o, "\",\"layout\":");
     put_name(&o, mc->layout);
-    PUT_LIT(&o, ",\"mrp\":");
-    PUT_ARRAY(&o, mc->mrp);
+    PUT_LIT(&o, ",\"mrp\":\"");
+    PUT_MOSTLY_EMPTY(&o, mc->mrp);
+    *o.p++ = '"';
   }
   PUT_LIT(&o, "}");
   *o.p = '\0';
