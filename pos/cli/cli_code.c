@@ -192,7 +192,8 @@ static int parse_mapped(code_out_t *out, int escaped)
   size_t size = (size_t)(st.st_size - from);
   char *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, STDIN_FILENO, from);
   if (map == MAP_FAILED) return -1;
-  madvise(map, size, MADV_SEQUENTIAL);
+  /* No madvise: MADV_SEQUENTIAL, MADV_WILLNEED and MAP_POPULATE each
+  ** made the 2 M-code file 2-4 % slower here (docs/BENCHMARKS.md). */
   struct sigaction lost = {.sa_handler = on_sigbus}, before;
   sigemptyset(&lost.sa_mask);
   sigaction(SIGBUS, &lost, &before);
