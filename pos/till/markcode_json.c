@@ -321,25 +321,20 @@ static __attribute__((noinline)) char *put_int_any(char *out, long long v)
 
 /* The same; the writer's numbers are a code's type (one digit), tag 1163
 ** (four) and a position (up to three): one digit is one store, four are
-** two pairs of digits in one 4-byte word, the rest go the long way. */
+** two pairs of digits, the rest go the long way. */
 static ALWAYS_INLINE void put_int(json_out_t *o, long long v)
 {
   if ((unsigned long long)v < 10) {
     *o->p++ = (char)('0' + v);
     return;
   }
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   if ((unsigned long long)v - 1000 < 9000) {
     unsigned u = (unsigned)v;
-    uint16_t high, low;
-    memcpy(&high, digit_pairs + 2 * (u / 100), 2);
-    memcpy(&low, digit_pairs + 2 * (u % 100), 2);
-    uint32_t word = (uint32_t)high | (uint32_t)low << 16;
-    memcpy(o->p, &word, 4);
+    memcpy(o->p, digit_pairs + 2 * (u / 100), 2);
+    memcpy(o->p + 2, digit_pairs + 2 * (u % 100), 2);
     o->p += 4;
     return;
   }
-#endif
   o->p = put_int_any(o->p, v);
 }
 
