@@ -178,9 +178,13 @@ static void on_sigbus(int sig)
   siglongjmp(mapped_lost, 1);
 }
 
-/* Parse a mapped regular stdin; -1 when it cannot be mapped (the caller
-** reads it instead), else the status. */
-static int parse_mapped(code_out_t *out, int escaped)
+/* The whole lines of a regular stdin, mapped, from its offset to the size
+** it has now; the last line, if it has no newline yet, is copied into the
+** block (*in, grown as needed; *have its bytes) and stdin left at that
+** size, so parse_stream() goes on reading whatever was added since, as if
+** it had read it all. Returns the status, -1 when stdin cannot be mapped
+** (nothing read), 2 when it failed. */
+static int parse_mapped(code_out_t *out, int escaped, char **in, size_t *cap, size_t *have)
 {
   struct stat st;
   off_t at = lseek(STDIN_FILENO, 0, SEEK_CUR);
@@ -200,28 +204,46 @@ static int parse_mapped(code_out_t *out, int escaped)
   volatile int status = 0;
   if (sigsetjmp(mapped_lost, 1) == 0) {
     const char *rest;
-    status = parse_lines(out, map + (at - from), map + size, true, escaped, &rest);
+    status = parse_lines(out, map + (at - from), map + size, false, escaped, &rest);
+    size_t left = (size_t)(map + size - rest);
+    if (left >= *cap) { /* one unfinished line longer than the block */
+      char *bigger = realloc(*in, 2 * left);
+      if (bigger) {
+        *in = bigger;
+        *cap = 2 * left;
+      }
+    }
+    if (left < *cap) {
+      memcpy(*in, rest, left);
+      *have = left;
+    } else {
+      perror("kassa code parse");
+      status = 2;
+    }
   } else {
     fputs("kassa code parse: stdin was cut shorter while it was read\n", stderr);
     status = 2;
   }
   sigaction(SIGBUS, &before, NULL);
   munmap(map, size);
-  lseek(STDIN_FILENO, st.st_size, SEEK_SET); /* read to its end, as read(2) leaves it */
+  lseek(STDIN_FILENO, st.st_size, SEEK_SET); /* what was mapped counts as read */
   return status;
 }
 
 /* Every line of stdin (LF or CRLF; the last may lack its newline): mapped
-** when it is a regular file, else read in large blocks; a line longer than
-** the block grows it. */
+** when it is a regular file, then (or else) read in large blocks; a line
+** longer than the block grows it. */
 static int parse_stream(code_out_t *out, int escaped)
 {
-  int status = parse_mapped(out, escaped);
-  if (status >= 0) return status;
-  status = 0;
   size_t cap = 1 << 20, have = 0;
   char *in = malloc(cap);
   if (!in) return perror("kassa code parse"), 2;
+  int status = parse_mapped(out, escaped, &in, &cap, &have);
+  if (status == 2) {
+    free(in);
+    return 2;
+  }
+  if (status < 0) status = 0;
   for (;;) {
     ssize_t got = read(STDIN_FILENO, in + have, cap - have);
     if (got < 0 && errno == EINTR) continue;

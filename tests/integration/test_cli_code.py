@@ -118,6 +118,17 @@ check("stdin pipe: one line a line", piped.stdout.count(b"\n") == len(lines) and
       f"{piped.stdout.count(b'{')} lines, rc={piped.returncode}")
 check("stdin file and pipe agree", mapped.stdout == piped.stdout and mapped.returncode == 1,
       f"rc={mapped.returncode}")
+# A last line without its newline longer than the 1 MiB block: the mapped
+# file hands it on to the reading loop, which grows its block.
+tail_data = data + b"\n" + b"y" * (1 << 21)
+piped = subprocess.run([KASSA, "code", "parse"], input=tail_data, capture_output=True, timeout=60)
+with tempfile.TemporaryFile() as f:
+    f.write(tail_data)
+    f.seek(0)
+    mapped = subprocess.run([KASSA, "code", "parse"], stdin=f, capture_output=True, timeout=60)
+check("a long unfinished last line, file and pipe agree",
+      mapped.stdout == piped.stdout and piped.stdout.count(b"\n") == len(lines) + 1,
+      f"{mapped.stdout.count(b'{')} and {piped.stdout.count(b'{')} lines")
 # Started part way (a shell read the first lines): from there on, also
 # past the first page, the same as those lines through a pipe.
 with tempfile.TemporaryFile() as f:
