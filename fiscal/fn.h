@@ -102,6 +102,7 @@ typedef struct fn_status {
   uint32_t first_unsent_time;
   uint32_t unsent_notifications;
   uint32_t first_unsent_notification_time;
+  uint32_t first_unsent_notification_number; /* 0: the backend does not tell */
   /* The remote shop's batch (fn_notifications_exported): notifications
   ** neither ticketed nor exported yet, and the oldest of them (0: none). */
   uint32_t unexported_notifications;

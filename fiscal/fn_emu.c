@@ -14,11 +14,14 @@
 ** every call that changes the FN is one BEGIN IMMEDIATE ... COMMIT: the
 ** number assignment, the signed TLV, the counters, the sale notification
 ** of a receipt with marked lines and the removal of its codes from the
-** checked table commit together or not at all. The state is read back from
-** the file at the start of every call (never cached across calls), so
-** whatever the process was doing when it died, the next call sees the last
-** committed document and nothing half-made. tests/crash/ kills a writer
-** with SIGKILL hundreds of times to hold this to account.
+** checked table commit together or not at all. Every call sees the file as
+** its transaction does: what it keeps between calls (the meta row, the open
+** receipt and its lines, the last status: seen_t) is used only while
+** SQLite's data version says no connection committed since, and is
+** forgotten at any failure, so whatever the process was doing when it
+** died, the next call sees the last committed document and nothing
+** half-made. tests/crash/ kills a writer with SIGKILL hundreds of times to
+** hold this to account.
 **
 ** Schema (one file, created 0600 because it holds the FN's secret):
 **   meta          one row: FN number, secret, phase, registration data,
@@ -267,6 +270,7 @@ typedef enum stmt_id {
   S_EXTRAS_GET,
   S_EXTRAS_DELETE,
   S_OFD_LINK_GET,
+  S_DATA_VERSION,
   S__COUNT
 } stmt_id_t;
 
@@ -341,8 +345,10 @@ static const char *const statements[S__COUNT] = {
     [S_KM_ANSWER] = "UPDATE checked_km SET check_result = ?2, answered = 1 WHERE km = ?1",
     [S_KM_ACCEPT] = "UPDATE checked_km SET accepted = 1 WHERE km = ?1",
     [S_KM_DELETE] = "DELETE FROM checked_km WHERE km = ?1",
-    [S_KM_DELETE_RECEIPT] = "DELETE FROM checked_km WHERE km IN"
-                            " (SELECT km FROM open_items WHERE km IS NOT NULL)",
+    /* The subquery as plain as this, SQLite walks open_items' own index on
+    ** km for the IN (a WHERE in it made a temporary table at every close);
+    ** a NULL km (an unmarked line) matches no code. */
+    [S_KM_DELETE_RECEIPT] = "DELETE FROM checked_km WHERE km IN (SELECT km FROM open_items)",
     [S_RECEIPT_GET] = "SELECT operation, tax_system, cashier, opened_at FROM open_receipt"
                       " WHERE id = 1",
     [S_RECEIPT_INSERT] = "INSERT INTO open_receipt (id, operation, tax_system, cashier, opened_at)"
@@ -370,6 +376,9 @@ static const char *const statements[S__COUNT] = {
     /* fn_emu_open() makes ofd_link before it compiles these. */
     [S_OFD_LINK_GET] = "SELECT inn, key, refused, refused_document, refused_reason, refused_at"
                        " FROM ofd_link WHERE id = 1",
+    /* Opens the read snapshot of a transaction whose first look is at the
+    ** kept state (seen_check); its value is not used. */
+    [S_DATA_VERSION] = "PRAGMA data_version",
     [S_DOC_RECEIPTS] = "SELECT type, tlv FROM documents WHERE type IN (3, 31)"
                        " AND (?1 = 0 OR shift = ?1) ORDER BY number",
 };
@@ -429,8 +438,45 @@ typedef struct checked {
   bool accepted;
 } checked_t;
 
+/*
+** What the file said at this connection's last look, kept between calls
+** (docs/ARCHITECTURE.md, "The FN's state between calls"). A call used to
+** read the meta row, the open receipt's row and, for a status, nine
+** queries back from the file at its start; now it asks SQLite whether the
+** file changed since (SQLITE_FCNTL_DATA_VERSION: it moves at every commit,
+** this connection's or another's, the CLI's, kassa ofd's, a sender's) and
+** reads only when it did. What this connection commits it records here
+** itself (meta_store, the open receipt's insert and delete) and takes the
+** version after its commit; a write it does not record, a rollback or a
+** failure forgets everything, and the next call reads the file again.
+*/
+typedef struct seen {
+  unsigned version;   /* the file's data version the fields below are of */
+  bool meta_valid;    /* meta is the file's meta row */
+  bool receipt_valid; /* receipt_open and receipt are the file's open_receipt */
+  bool items_valid;   /* emu_t.receipt's items are the file's open_items and open_extras */
+  bool status_valid;  /* status is emu_status's answer (but now) at some version */
+  unsigned stale;     /* W_ bits: the status's parts written since (stmt_writes) */
+  meta_t meta;
+  bool receipt_open;
+  open_receipt_t receipt;
+  fn_status_t status;
+  /* The current transaction. */
+  bool checked;         /* the version was compared in it (seen_check) */
+  bool write;           /* it may write (tx_begin(true), tx_begin_light) */
+  bool meta_written;    /* meta_store wrote pending_meta */
+  bool receipt_written; /* the open receipt was made or dropped: pending_open */
+  bool unknown;         /* it wrote a row kept here without recording it */
+  unsigned written;     /* W_ bits of the statements it ran (st) */
+  bool items_recorded;  /* its line inserts were recorded (emu_receipt_add) */
+  bool pending_open;
+  meta_t pending_meta;
+  open_receipt_t pending_receipt;
+} seen_t;
+
 typedef struct emu {
   sqlite3 *db;
+  seen_t seen;     /* the kept state (seen_t) */
   bool sync_light; /* the connection's synchronous is NORMAL now (see tx_begin_light) */
   sqlite3_stmt *stmt[S__COUNT];
   fn_clock_t clock;
@@ -474,10 +520,40 @@ static int db_error(int rc)
   }
 }
 
+/*
+** What each statement writes of the status's parts (emu_status): a commit
+** marks them stale in the kept status (seen_t). The meta row and the open
+** receipt's row are recorded by their writers instead (meta_store,
+** receipt_written); ofd_link is written by a statement of its own, which
+** makes the transaction's write unknown (its commit forgets everything).
+** A document or a notification is numbered after every one before it, so
+** adding one (W_*_ADDED) leaves a queue's first row where it was unless the
+** queue was empty.
+*/
+enum {
+  W_DOCS = 1,          /* documents: the OFD queue's head */
+  W_NOTES = 2,         /* notifications: their queue's and the export's heads */
+  W_ITEMS = 4,         /* open_items: the open receipt's line count */
+  W_KM = 8,            /* checked_km: its count */
+  W_TOTALS = 16,       /* totals */
+  W_LINK = 32,         /* ofd_link */
+  W_DOCS_ADDED = 64,   /* documents: a row added after the others */
+  W_NOTES_ADDED = 128, /* notifications: a row added after the others */
+  W_ALL = 255
+};
+static const unsigned char stmt_writes[S__COUNT] = {
+    [S_DOC_INSERT] = W_DOCS_ADDED, [S_DOC_ACK] = W_DOCS,        [S_NOTE_INSERT] = W_NOTES_ADDED,
+    [S_NOTE_TICKET] = W_NOTES,     [S_KM_UPSERT] = W_KM,        [S_KM_ANSWER] = W_KM,
+    [S_KM_ACCEPT] = W_KM,          [S_KM_DELETE] = W_KM,        [S_KM_DELETE_RECEIPT] = W_KM,
+    [S_ITEM_INSERT] = W_ITEMS,     [S_ITEMS_DELETE] = W_ITEMS,  [S_TOTALS_ADD] = W_TOTALS,
+    [S_EXTRA_INSERT] = W_ITEMS,    [S_EXTRAS_DELETE] = W_ITEMS, [S_TOTALS_RESET_SHIFT] = W_TOTALS,
+};
+
 /* A prepared statement, reset and with no bindings left from before. */
 static sqlite3_stmt *st(emu_t *e, stmt_id_t id)
 {
   sqlite3_stmt *s = e->stmt[id];
+  e->seen.written |= stmt_writes[id];
   sqlite3_reset(s);
   sqlite3_clear_bindings(s);
   return s;
@@ -590,12 +666,91 @@ static int sync_level(emu_t *e, bool light)
 /* A write transaction (write true) that is durable against a power cut
 ** (synchronous=FULL): every fiscal document, acknowledgement, ticket, key
 ** and mark; or a read (write false). */
+static void seen_tx_start(emu_t *e, bool write)
+{
+  seen_t *k = &e->seen;
+  k->checked = k->meta_written = k->receipt_written = k->unknown = false;
+  k->written = 0;
+  k->items_recorded = false;
+  k->write = write;
+}
+
+/* Forgets the kept state: the next look reads the file. */
+static void seen_forget(emu_t *e)
+{
+  e->seen.meta_valid = e->seen.receipt_valid = e->seen.status_valid = false;
+  e->seen.items_valid = false;
+}
+
+/* The data version SQLite's pager holds now (no snapshot is opened). */
+static unsigned pager_version(emu_t *e)
+{
+  unsigned v = 0;
+  if (sqlite3_file_control(e->db, "main", SQLITE_FCNTL_DATA_VERSION, &v) != SQLITE_OK) v = ~0u;
+  return v;
+}
+
+/*
+** In a transaction: compares the file's data version with the kept
+** state's and forgets the state when they differ. A transaction that has
+** read nothing yet has no snapshot (a deferred BEGIN opens it at the first
+** read), so one is opened first: the version is then the one every read
+** of this transaction sees. Once a transaction.
+*/
+static int seen_check(emu_t *e)
+{
+  seen_t *k = &e->seen;
+  if (k->checked) return 0;
+  if (sqlite3_txn_state(e->db, "main") == SQLITE_TXN_NONE) {
+    bool found = false;
+    sqlite3_stmt *s = st(e, S_DATA_VERSION);
+    int rc = fetch(s, &found);
+    sqlite3_reset(s);
+    if (rc != 0) return rc;
+  }
+  unsigned v = pager_version(e);
+  if (v != k->version || v == ~0u) {
+    seen_forget(e);
+    k->version = v;
+  }
+  k->checked = true;
+  return 0;
+}
+
+/* After a commit: a write transaction that compared the version and
+** recorded every kept row it wrote leaves the kept state true at the new
+** version; any other forgets it. A status is always read again after a
+** write (its queues and counts are not recorded here). */
+static void seen_committed(emu_t *e)
+{
+  seen_t *k = &e->seen;
+  if (!k->write) return;
+  k->stale |= k->written;
+  if (!k->checked || k->unknown) {
+    seen_forget(e);
+    return;
+  }
+  if (k->meta_written) {
+    k->meta = k->pending_meta;
+    k->meta_valid = true;
+  }
+  if (k->receipt_written) {
+    k->receipt_open = k->pending_open;
+    k->receipt = k->pending_receipt;
+    k->receipt_valid = true;
+  }
+  if ((k->written & W_ITEMS) && !k->items_recorded) k->items_valid = false;
+  k->version = pager_version(e);
+  if (k->version == ~0u) seen_forget(e);
+}
+
 static int tx_begin(emu_t *e, bool write)
 {
   /* A read commits nothing, so the level does not matter to it: it keeps
   ** the one set, and a status read between two light writes costs no
   ** pragma (a pragma is compiled again at each change of level). */
   int rc = write ? sync_level(e, false) : 0;
+  seen_tx_start(e, write);
   return rc ? rc : run(st(e, write ? S_BEGIN_IMMEDIATE : S_BEGIN));
 }
 
@@ -612,16 +767,26 @@ static int tx_begin(emu_t *e, bool write)
 static int tx_begin_light(emu_t *e)
 {
   int rc = sync_level(e, true);
+  seen_tx_start(e, true);
   return rc ? rc : run(st(e, S_BEGIN_IMMEDIATE));
 }
 
-static int tx_commit(emu_t *e) { return run(st(e, S_COMMIT)); }
+static int tx_commit(emu_t *e)
+{
+  int rc = run(st(e, S_COMMIT));
+  if (rc == 0)
+    seen_committed(e);
+  else
+    seen_forget(e);
+  return rc;
+}
 
 /* Undoes everything since tx_begin(); safe to call when no transaction is
 ** open (a failed BEGIN, a failed COMMIT that SQLite already rolled back). */
 static void tx_rollback(emu_t *e)
 {
   for (int i = 0; i < S__COUNT; i++) sqlite3_reset(e->stmt[i]);
+  seen_forget(e);
   if (!sqlite3_get_autocommit(e->db)) (void)run(st(e, S_ROLLBACK));
 }
 
@@ -679,7 +844,30 @@ static int configure(sqlite3 *db)
 /* ---------------------------------------------------------------------- */
 /* Meta                                                                    */
 
+static int meta_read(emu_t *e, meta_t *m);
+
+/* The meta row as this transaction sees it: the kept one while the file
+** has not changed (seen_t), else read (and kept). */
 static int meta_load(emu_t *e, meta_t *m)
+{
+  seen_t *k = &e->seen;
+  int rc = seen_check(e);
+  if (rc != 0) return rc;
+  if (k->meta_written) {
+    *m = k->pending_meta;
+    return 0;
+  }
+  if (k->meta_valid) {
+    *m = k->meta;
+    return 0;
+  }
+  if ((rc = meta_read(e, m)) != 0) return rc;
+  k->meta = *m;
+  k->meta_valid = true;
+  return 0;
+}
+
+static int meta_read(emu_t *e, meta_t *m)
 {
   sqlite3_stmt *s = st(e, S_META_GET);
   bool found = false;
@@ -735,12 +923,40 @@ static int meta_store(emu_t *e, const meta_t *m)
       bind_int(s, 13, m->unsent_notifications) || bind_int(s, 14, m->exported_through) ||
       bind_int(s, 15, m->exported_at) || bind_int(s, 16, m->unexported_notifications))
     return FN_ERR_IO;
-  return run(s);
+  int rc = run(s);
+  seen_t *k = &e->seen;
+  if (rc == 0 && (k->meta_written || (k->checked && k->meta_valid))) {
+    /* Kept as the file now has it: the fields S_META_PUT wrote over the
+    ** row as this transaction saw it. */
+    meta_t *p = &k->pending_meta;
+    if (!k->meta_written) *p = k->meta;
+    p->phase = m->phase;
+    p->last_document = m->last_document;
+    p->last_time = m->last_time;
+    p->shift_open = m->shift_open;
+    p->shift_number = m->shift_number;
+    p->shift_opened_at = m->shift_opened_at;
+    p->receipts_in_shift = m->receipts_in_shift;
+    p->documents_in_shift = m->documents_in_shift;
+    p->last_notification = m->last_notification;
+    p->last_request = m->last_request;
+    p->keys_updated_at = m->keys_updated_at;
+    p->unsent_documents = m->unsent_documents;
+    p->unsent_notifications = m->unsent_notifications;
+    p->exported_through = m->exported_through;
+    p->exported_at = m->exported_at;
+    p->unexported_notifications = m->unexported_notifications;
+    k->meta_written = true;
+  } else {
+    k->unknown = true;
+  }
+  return rc;
 }
 
 static int meta_store_registration(emu_t *e, const meta_t *m)
 {
   sqlite3_stmt *s = st(e, S_META_PUT_REGISTRATION);
+  e->seen.unknown = true; /* read again after it */
   if (bind_text(s, 1, m->kkt_reg_number) || bind_text(s, 2, m->user_inn) ||
       bind_text(s, 3, m->user_name) || bind_text(s, 4, m->address) || bind_text(s, 5, m->place) ||
       bind_int(s, 6, m->autonomous) || bind_int(s, 7, m->marking) ||
@@ -815,7 +1031,42 @@ static int count_rows(emu_t *e, stmt_id_t id, uint32_t *count)
   return 0;
 }
 
+static int receipt_read(emu_t *e, bool *open, open_receipt_t *r);
+
+/* The open receipt's row as this transaction sees it (*open false: none):
+** the kept one while the file has not changed (seen_t), else read. */
 static int receipt_load(emu_t *e, bool *open, open_receipt_t *r)
+{
+  seen_t *k = &e->seen;
+  int rc = seen_check(e);
+  if (rc != 0) return rc;
+  if (k->receipt_written || k->receipt_valid) {
+    *open = k->receipt_written ? k->pending_open : k->receipt_open;
+    *r = k->receipt_written ? k->pending_receipt : k->receipt;
+    return 0;
+  }
+  if ((rc = receipt_read(e, open, r)) != 0) return rc;
+  k->receipt_open = *open;
+  k->receipt = *r;
+  k->receipt_valid = true;
+  return 0;
+}
+
+/* Records that this transaction made the open receipt (r) or dropped it
+** (r NULL), for seen_committed. */
+static void receipt_written(emu_t *e, const open_receipt_t *r)
+{
+  seen_t *k = &e->seen;
+  if (!k->checked) k->unknown = true; /* not compared: the rest may be stale */
+  k->receipt_written = true;
+  k->pending_open = r != NULL;
+  if (r)
+    k->pending_receipt = *r;
+  else
+    memset(&k->pending_receipt, 0, sizeof k->pending_receipt);
+}
+
+static int receipt_read(emu_t *e, bool *open, open_receipt_t *r)
 {
   sqlite3_stmt *s = st(e, S_RECEIPT_GET);
   int rc = fetch(s, open);
@@ -865,8 +1116,19 @@ static int item_has_km(emu_t *e, const char *km, size_t km_len, bool *found)
   return rc;
 }
 
-/* Loads the open receipt's lines into e->receipt.items. */
+static int items_read(emu_t *e);
+
+/* Loads the open receipt's lines into e->receipt.items, unless they are
+** there already as the file has them (seen_t.items_valid). */
 static int items_load(emu_t *e)
+{
+  int rc = seen_check(e);
+  if (rc != 0 || e->seen.items_valid) return rc;
+  if ((rc = items_read(e)) == 0) e->seen.items_valid = true;
+  return rc;
+}
+
+static int items_read(emu_t *e)
 {
   sqlite3_stmt *s = st(e, S_ITEMS_GET);
   doc_receipt_t *r = &e->receipt;
@@ -923,6 +1185,42 @@ static int items_load(emu_t *e)
   }
   sqlite3_reset(s);
   return rc;
+}
+
+/*
+** *it as items_read gives it back after item_store: the columns of
+** open_items and the extras, nothing else (a field neither keeps is 0).
+*/
+static int item_as_stored(const doc_item_t *it, doc_item_t *out)
+{
+  uint8_t extras[2048];
+  size_t extras_len = 0;
+  memset(out, 0, sizeof *out);
+  copy_text(out->name, sizeof out->name, it->name);
+  out->price = it->price;
+  out->quantity.mantissa = it->quantity.mantissa;
+  out->quantity.scale = it->quantity.scale;
+  out->total = it->total;
+  out->vat = it->vat;
+  out->subject = it->subject;
+  out->payment_method = it->payment_method;
+  out->measure = it->measure;
+  out->marked = it->marked;
+  if (it->marked) {
+    memcpy(out->km, it->km, it->km_len);
+    out->km_len = it->km_len;
+  }
+  out->km_type = it->km_type;
+  out->product_tag = it->product_tag;
+  copy_text(out->product_value, sizeof out->product_value, it->product_value);
+  out->km_status = it->km_status;
+  out->km_mode = it->km_mode;
+  out->check_result = it->check_result;
+  out->has_industry = it->has_industry;
+  if (it->has_industry) out->industry = it->industry;
+  if (doc_item_extras_put(it, extras, sizeof extras, &extras_len) != 0) return FN_ERR_VALUE;
+  if (extras_len && doc_item_extras_get(extras, extras_len, out) != 0) return FN_ERR_FAILURE;
+  return 0;
 }
 
 static int item_store(emu_t *e, uint32_t line, const doc_item_t *it)
@@ -1324,52 +1622,92 @@ static uint32_t now_of(emu_t *e) { return e->clock(e->clock_user); }
 
 static int ofd_link_status(emu_t *e, fn_status_t *out);
 
+/*
+** Whether a queue's first row must be read again for a status: its table
+** was changed (`changed` in stale) other than by rows added after the
+** others (`added`), or its counter went from `was` to `now` in a way
+** adding does not explain (from empty, or down).
+*/
+static bool head_stale(unsigned stale, unsigned changed, unsigned added, uint32_t was, uint32_t now)
+{
+  if (stale & changed) return true;
+  if (now == was) return false;
+  return !((stale & added) && was > 0 && now > was);
+}
+
+/*
+** The status. Its parts that come from tables are read again only when a
+** commit since the last status wrote the table (seen_t.stale, from
+** stmt_writes) or the meta counter a queue's head is checked against
+** moved; another connection's commit, or a write not recorded, reads
+** everything (seen_forget).
+*/
 static int emu_status(void *self, fn_status_t *out)
 {
   emu_t *e = self;
   meta_t m;
-  unsent_t docs, notes, unexported;
+  unsent_t u;
   open_receipt_t r;
   bool open = false;
   int rc;
   if ((rc = tx_begin(e, false)) != 0) return rc;
-  if ((rc = meta_load(e, &m)) != 0) goto fail;
-  if ((rc = documents_unsent(e, &m, &docs)) != 0) goto fail;
-  if ((rc = notifications_unsent(e, &m, &notes)) != 0) goto fail;
-  if ((rc = notifications_unexported(e, &m, &unexported)) != 0) goto fail;
+  if ((rc = meta_load(e, &m)) != 0) goto fail; /* compares the version first */
+  fn_status_t *s = &e->seen.status;
+  unsigned stale = e->seen.stale;
+  if (!e->seen.status_valid) {
+    memset(s, 0, sizeof *s);
+    stale = W_ALL;
+  }
+  if (head_stale(stale, W_DOCS, W_DOCS_ADDED, s->unsent_documents, m.unsent_documents)) {
+    if ((rc = documents_unsent(e, &m, &u)) != 0) goto fail;
+    s->unsent_documents = u.count;
+    s->first_unsent_number = u.first_number;
+    s->first_unsent_time = u.first_time;
+  }
+  s->unsent_documents = m.unsent_documents;
+  if (head_stale(stale, W_NOTES, W_NOTES_ADDED, s->unsent_notifications, m.unsent_notifications)) {
+    if ((rc = notifications_unsent(e, &m, &u)) != 0) goto fail;
+    s->unsent_notifications = u.count;
+    s->first_unsent_notification_time = u.first_time;
+    s->first_unsent_notification_number = u.first_number;
+  }
+  s->unsent_notifications = m.unsent_notifications;
+  if (s->notifications_exported_through != m.exported_through ||
+      head_stale(stale, W_NOTES, W_NOTES_ADDED, s->unexported_notifications,
+                 m.unexported_notifications)) {
+    if ((rc = notifications_unexported(e, &m, &u)) != 0) goto fail;
+    s->unexported_notifications = u.count;
+    s->first_unexported_notification_number = u.first_number;
+    s->first_unexported_notification_time = u.first_time;
+  }
+  s->unexported_notifications = m.unexported_notifications;
   if ((rc = receipt_load(e, &open, &r)) != 0) goto fail;
-  memset(out, 0, sizeof *out);
-  if ((rc = count_rows(e, S_ITEM_COUNT, &out->receipt_items)) != 0) goto fail;
-  if ((rc = count_rows(e, S_KM_COUNT, &out->checked_km)) != 0) goto fail;
-  if ((rc = totals_load(e, &out->shift_totals, &out->fn_totals)) != 0) goto fail;
-  if ((rc = ofd_link_status(e, out)) != 0) goto fail;
+  if ((stale & W_ITEMS) && (rc = count_rows(e, S_ITEM_COUNT, &s->receipt_items)) != 0) goto fail;
+  if ((stale & W_KM) && (rc = count_rows(e, S_KM_COUNT, &s->checked_km)) != 0) goto fail;
+  if ((stale & W_TOTALS) && (rc = totals_load(e, &s->shift_totals, &s->fn_totals)) != 0) goto fail;
+  if ((stale & W_LINK) && (rc = ofd_link_status(e, s)) != 0) goto fail;
   if ((rc = tx_commit(e)) != 0) goto fail;
-  out->phase = m.phase;
-  copy_text(out->fn_number, sizeof out->fn_number, m.fn_number);
-  copy_text(out->kkt_reg_number, sizeof out->kkt_reg_number, m.kkt_reg_number);
-  out->autonomous = m.autonomous;
-  out->marking = m.marking;
-  out->last_document = m.last_document;
-  out->last_time = m.last_time;
-  out->shift_open = m.shift_open;
-  out->shift_number = m.shift_number;
-  out->shift_opened_at = m.shift_opened_at;
-  out->receipts_in_shift = m.receipts_in_shift;
-  out->receipt_open = open;
-  out->unsent_documents = docs.count;
-  out->first_unsent_number = docs.first_number;
-  out->first_unsent_time = docs.first_time;
-  out->unsent_notifications = notes.count;
-  out->first_unsent_notification_time = notes.first_time;
-  out->unexported_notifications = unexported.count;
-  out->first_unexported_notification_number = unexported.first_number;
-  out->first_unexported_notification_time = unexported.first_time;
-  out->notifications_exported_through = m.exported_through;
-  out->notifications_exported_at = m.exported_at;
-  out->last_notification = m.last_notification;
-  copy_text(out->user_inn, sizeof out->user_inn, m.user_inn);
-  out->keys_updated_at = m.keys_updated_at;
-  out->checked_km_capacity = e->km_capacity;
+  s->phase = m.phase;
+  copy_text(s->fn_number, sizeof s->fn_number, m.fn_number);
+  copy_text(s->kkt_reg_number, sizeof s->kkt_reg_number, m.kkt_reg_number);
+  s->autonomous = m.autonomous;
+  s->marking = m.marking;
+  s->last_document = m.last_document;
+  s->last_time = m.last_time;
+  s->shift_open = m.shift_open;
+  s->shift_number = m.shift_number;
+  s->shift_opened_at = m.shift_opened_at;
+  s->receipts_in_shift = m.receipts_in_shift;
+  s->receipt_open = open;
+  s->notifications_exported_through = m.exported_through;
+  s->notifications_exported_at = m.exported_at;
+  s->last_notification = m.last_notification;
+  copy_text(s->user_inn, sizeof s->user_inn, m.user_inn);
+  s->keys_updated_at = m.keys_updated_at;
+  s->checked_km_capacity = e->km_capacity;
+  e->seen.status_valid = true;
+  e->seen.stale = 0;
+  *out = *s;
   out->now = now_of(e);
   return 0;
 fail:
@@ -1502,6 +1840,7 @@ static int totals_from_archive(emu_t *e, uint32_t shift, doc_totals_t *out)
   }
   sqlite3_reset(s);
   memset(&e->receipt, 0, sizeof e->receipt);
+  e->seen.items_valid = false; /* the scratch is no longer the open receipt's lines */
   return rc;
 }
 
@@ -1650,7 +1989,17 @@ static int emu_receipt_begin(void *self, uint8_t operation, uint8_t tax_system, 
     rc = FN_ERR_IO;
     goto end;
   }
-  rc = run(s);
+  if ((rc = run(s)) == 0) {
+    /* The row as receipt_read would give it back (a name too long for it
+    ** is read from the file, which refuses it as receipt_read does). */
+    open_receipt_t made = {.operation = operation, .tax_system = tax_system, .opened_at = now};
+    if (strlen(cashier) < sizeof made.cashier) {
+      memcpy(made.cashier, cashier, strlen(cashier) + 1);
+      receipt_written(e, &made);
+    } else {
+      e->seen.unknown = true;
+    }
+  }
 end:
   return tx_end(e, rc);
 }
@@ -1722,6 +2071,10 @@ static int emu_receipt_add(void *self, const doc_item_t *item)
   if ((rc = from_doc(doc_build_receipt(&h, &e->receipt, false, e->doc, sizeof e->doc, &len))) != 0)
     goto end;
   rc = item_store(e, (uint32_t)e->receipt.item_count, &it);
+  /* The lines in memory are the file's with this one (seen_t.items_valid). */
+  if (rc == 0 && e->seen.items_valid)
+    rc = item_as_stored(&it, &e->receipt.items[e->receipt.item_count - 1]);
+  if (rc == 0) e->seen.items_recorded = e->seen.items_valid;
 end:
   return tx_end(e, rc);
 }
@@ -1843,6 +2196,7 @@ static int receipt_close(emu_t *e, const fn_payments_t *pay, const fn_correction
   if ((rc = run(st(e, S_ITEMS_DELETE))) != 0) goto fail;
   if ((rc = run(st(e, S_EXTRAS_DELETE))) != 0) goto fail;
   if ((rc = run(st(e, S_RECEIPT_DELETE))) != 0) goto fail;
+  receipt_written(e, NULL);
   if ((rc = totals_add(e, r->operation, total)) != 0) goto fail;
   m.receipts_in_shift++;
   m.documents_in_shift++;
@@ -1919,7 +2273,7 @@ static int emu_receipt_cancel(void *self)
   if ((rc = run(st(e, S_KM_DELETE_RECEIPT))) != 0) goto end;
   if ((rc = run(st(e, S_ITEMS_DELETE))) != 0) goto end;
   if ((rc = run(st(e, S_EXTRAS_DELETE))) != 0) goto end;
-  rc = run(st(e, S_RECEIPT_DELETE));
+  if ((rc = run(st(e, S_RECEIPT_DELETE))) == 0) receipt_written(e, NULL);
 end:
   return tx_end(e, rc);
 }

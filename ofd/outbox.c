@@ -245,6 +245,12 @@ int outbox_status(fn_t *fn, uint32_t now, const outbox_policy_t *policy, outbox_
     s.first_notification_time = st.first_unsent_notification_time;
     if (s.first_notification_time)
       s.oldest_notification_age = age_of(s.now, s.first_notification_time);
+  } else if (st.unsent_notifications && st.first_unsent_notification_number &&
+             st.first_unsent_notification_time) {
+    /* The status names the first one (the emulator's does): no read. */
+    s.first_notification_number = st.first_unsent_notification_number;
+    s.first_notification_time = st.first_unsent_notification_time;
+    s.oldest_notification_age = age_of(s.now, s.first_notification_time);
   } else if (st.unsent_notifications) {
     n = malloc(sizeof *n);
     if (!n) {

@@ -950,8 +950,16 @@ static bool detail_format(char *out, size_t cap, const char *fmt, va_list ap)
     o++;                                                                                           \
   } while (0)
   for (const char *f = fmt; *f; f++) {
-    if (*f != '%') {
-      DETAIL_PUT(*f);
+    if (*f != '%') { /* a run of text, copied whole where it fits */
+      size_t run = 1;
+      while (f[run] != '\0' && f[run] != '%') run++;
+      if (o + run < cap)
+        memcpy(out + o, f, run);
+      else
+        for (size_t i = 0; i < run; i++)
+          if (o + i + 1 < cap) out[o + i] = f[i];
+      o += run;
+      f += run - 1;
       continue;
     }
     f++;
@@ -1121,9 +1129,77 @@ static bool is_space(char c) { return c == ' ' || c == '\r' || c == '\n' || c ==
 static signed char ru_table[RU_TABLE_SIZE];
 static pthread_once_t ru_table_once = PTHREAD_ONCE_INIT;
 
+/* What decode_to_ascii() makes of a character under the Russian layout,
+** for the quick decode: of each ASCII byte, and of U+0400+i (a lead byte
+** D0 or D1 and a continuation byte) its character, 0 where the full
+** decode refuses it (a control character, one no key gives); bit 8: a
+** Cyrillic letter, which says the scan was typed under the layout. */
+static uint8_t ru_quick_ascii[0x80];
+static uint16_t ru_quick_cyr[0x80];
+#define RU_QUICK_LETTER 0x100
+
+/* decode_to_ascii()'s character of code point cp under the Russian
+** layout, or -1 where it refuses it. */
+static int ru_char(uint32_t cp);
+
 static void ru_table_fill(void)
 {
   for (uint32_t cp = 0; cp < RU_TABLE_SIZE; cp++) ru_table[cp] = (signed char)layout_ru_to_us(cp);
+  for (uint32_t cp = 0; cp < 0x80; cp++) {
+    int c = ru_char(cp);
+    ru_quick_ascii[cp] = (uint8_t)(c > 0 ? c : 0);
+  }
+  for (uint32_t i = 0; i < 0x80; i++) {
+    int c = ru_char(0x400 + i);
+    ru_quick_cyr[i] =
+        (uint16_t)((c > 0 ? c : 0) | (layout_is_cyrillic_letter(0x400 + i) ? RU_QUICK_LETTER : 0));
+  }
+}
+
+static int ru_char(uint32_t cp)
+{
+  int c = cp < RU_TABLE_SIZE ? ru_table[cp] : layout_ru_to_us(cp);
+  /* Latin letters and other ASCII no Russian key gives came through
+  ** unchanged (scanners send some characters as Alt codes). */
+  if (c < 0 && cp < 0x80) c = (int)cp;
+  if (c < 0 || (c < 0x20 && c != MARKCODE_GS && !is_space((char)c)) || c == 0x7F) return -1;
+  return c;
+}
+
+/* decode_to_ascii() of a scan typed under the Russian layout, for the
+** quick path: one table read a character, for scans of ASCII and the two
+** bytes of U+0400-U+047F (Cyrillic) only, with a Cyrillic letter among
+** them. Returns false, having set no fix, for anything else (another
+** character, one the full decode refuses, no Cyrillic letter): the full
+** decode then runs from the start. Else w holds what it would. */
+static bool ru_decode_quick(markcode_t *mc, work_t *w, const unsigned char *in, size_t len)
+{
+  pthread_once(&ru_table_once, ru_table_fill);
+  unsigned letters = 0;
+  size_t o = 0;
+  for (size_t i = 0; i < len;) {
+    unsigned b0 = in[i], c;
+    size_t from = i;
+    if (b0 < 0x80) { /* the digits and most of a code */
+      c = ru_quick_ascii[b0];
+      i++;
+    } else if (i + 1 < len && ((b0 | (unsigned)in[i + 1] << 8) & 0xC0FEu) == 0x80D0u) {
+      /* D0 or D1 and a continuation byte, in one compare */
+      c = ru_quick_cyr[((b0 & 1) << 6) | (in[i + 1] & 0x3Fu)];
+      letters |= c;
+      i += 2;
+    } else {
+      return false;
+    }
+    if ((uint8_t)c == 0) return false;
+    w->b[o] = (char)c;
+    w->src[o] = (uint16_t)from;
+    o++;
+  }
+  if (!(letters & RU_QUICK_LETTER)) return false;
+  w->n = o;
+  mc->fixes |= MARKCODE_FIX_KEYBOARD_RU;
+  return true;
 }
 
 /* Pass 1: bytes -> ASCII, one code point at a time, keyboard layout undone.
@@ -1163,12 +1239,7 @@ static markcode_err_t decode_to_ascii(markcode_t *mc, work_t *w, const unsigned 
       continue;
     }
     int c = cp < 0x80 ? (int)cp : -1;
-    if (ru) {
-      c = cp < RU_TABLE_SIZE ? ru_table[cp] : layout_ru_to_us(cp);
-      /* Latin letters and other ASCII no Russian key gives came through
-      ** unchanged (scanners send some characters as Alt codes). */
-      if (c < 0 && cp < 0x80) c = (int)cp;
-    }
+    if (ru) c = ru_char(cp);
     if (c < 0 || (c < 0x20 && c != MARKCODE_GS && !is_space((char)c)) || c == 0x7F) {
       char shown[8];
       size_t sl = cp < 0x20 || cp == 0x7F ? (size_t)snprintf(shown, sizeof shown, "0x%02X", cp)
@@ -1262,11 +1333,13 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
   w->nseg = 0;
   if (len > MARKCODE_MAX_INPUT)
     return fail(mc, MARKCODE_ERR_TOO_LONG, MARKCODE_MAX_INPUT, "%zu", len);
-  markcode_err_t err = decode_to_ascii(mc, w, (const unsigned char *)input, len);
+  markcode_err_t err = MARKCODE_OK;
+  if (!quick || !ru_decode_quick(mc, w, (const unsigned char *)input, len))
+    err = decode_to_ascii(mc, w, (const unsigned char *)input, len);
   if (err != MARKCODE_OK) return err;
   if (quick && fast_clean(mc, w, (const unsigned char *)w->b, w->n)) {
     /* fast_clean() kept the offsets as a shift into what it read. */
-    memmove(w->src, w->src + w->shift, w->n * sizeof w->src[0]);
+    if (w->shift) memmove(w->src, w->src + w->shift, w->n * sizeof w->src[0]);
     w->src_mapped = true;
     w->raw_len = len;
     return MARKCODE_OK;
@@ -1478,26 +1551,113 @@ static markcode_err_t gs1_split(markcode_t *mc, work_t *w)
 ** layouts try to rescue searched them about fourteen times a code). */
 typedef struct slot_info {
   uint8_t id;
-  uint8_t alen; /* digits of the AI */
-  char ai[5];   /* the AI, NUL-padded: copied whole into an element */
+  uint8_t alen;  /* digits of the AI */
+  uint8_t fixed; /* predefined_length() of def */
+  char ai[5];    /* the AI, NUL-padded: copied whole into an element */
   const gs1_ai_def_t *def;
 } slot_info_t;
 
 #define LAYOUT_COUNT (sizeof layouts / sizeof layouts[0])
 static slot_info_t slot_infos[LAYOUT_COUNT][10];
+static uint8_t required_slots[LAYOUT_COUNT][10]; /* the slots not optional, in order */
+static uint8_t required_count[LAYOUT_COUNT];
+
+/* What may end each layout (layout_may_end()), as checks shared by the
+** layouts: an AI that ends the code with a value of fixed length (total:
+** the AI's digits and the value's), or of a variable one (total 0: the
+** AI anywhere after the last separator). A layout may end the code when
+** one of its checks is met, or always when a slot that may be bare
+** digits is reached first (not judged). Made once from layouts[]. */
+typedef struct end_check {
+  char ai[5];
+  uint8_t alen;
+  uint8_t total;
+} end_check_t;
+
+#define END_CHECKS_MAX 32
+static end_check_t end_checks[END_CHECKS_MAX];
+static size_t end_check_count;
+static uint32_t end_masks[LAYOUT_COUNT]; /* the checks of each layout   */
+static uint32_t end_always;              /* the layouts never ruled out */
+
+/* Every separator of a scan the search keeps is where a field starts (no
+** field runs past one), so a layout may explain the scan only if, after
+** each separator, one of its slots' AIs is there (or one of its slots may
+** be bare digits). Asked by the AI's first two digits: the layouts with a
+** slot whose AI starts so (a necessary condition still), and those with a
+** slot that may be bare. */
+static uint32_t start_by_two[100];
+static uint32_t start_always;
 static pthread_once_t slot_infos_once = PTHREAD_ONCE_INIT;
+
+/* The check (ai, alen, total) as a bit of end_checks[], added if new; 0
+** when the table is full (the caller then never rules the layout out). */
+static uint32_t end_check_bit(const slot_info_t *info, size_t total)
+{
+  for (size_t c = 0; c < end_check_count; c++)
+    if (end_checks[c].total == total && strcmp(end_checks[c].ai, info->ai) == 0) return 1u << c;
+  if (end_check_count == END_CHECKS_MAX) return 0;
+  end_check_t *e = &end_checks[end_check_count];
+  memcpy(e->ai, info->ai, sizeof e->ai);
+  e->alen = info->alen;
+  e->total = (uint8_t)total;
+  return 1u << end_check_count++;
+}
+
+/* The checks that may end layout l, from its last slot back to the first
+** one that is not optional (the last field the search places ends at n). */
+static void end_checks_fill(size_t l)
+{
+  const layout_t *lay = &layouts[l];
+  for (int k = lay->nslots - 1; k >= 0; k--) {
+    const slot_t *sl = &lay->slots[k];
+    const slot_info_t *info = &slot_infos[l][k];
+    if (sl->bare_digits_ok) break;
+    uint32_t bits = 0;
+    bool full = false;
+    if (sl->lens[0] == 0) {
+      bits = end_check_bit(info, 0);
+      full = bits == 0;
+    }
+    for (size_t c = 0; c < sizeof sl->lens && sl->lens[c] != 0; c++) {
+      uint32_t bit = end_check_bit(info, info->alen + sl->lens[c]);
+      full |= bit == 0;
+      bits |= bit;
+    }
+    if (full) break;
+    end_masks[l] |= bits;
+    if (!sl->optional) return;
+  }
+  end_always |= 1u << l; /* a bare slot, a full table, or only optional slots: not judged */
+}
 
 static void slot_infos_fill(void)
 {
-  for (size_t l = 0; l < LAYOUT_COUNT; l++)
+  _Static_assert(LAYOUT_COUNT <= 32, "a layout a bit");
+  for (size_t l = 0; l < LAYOUT_COUNT; l++) {
     for (int k = 0; k < layouts[l].nslots; k++) {
       const char *ai = layouts[l].slots[k].ai;
       slot_infos[l][k].id = (uint8_t)ai_id(ai);
       slot_infos[l][k].alen = (uint8_t)ai_len(ai);
       memcpy(slot_infos[l][k].ai, ai, ai_len(ai)); /* the rest stays zero (static) */
       slot_infos[l][k].def = gs1_ai_find(ai, ai_len(ai));
+      slot_infos[l][k].fixed = predefined_length(slot_infos[l][k].def);
+      if (!layouts[l].slots[k].optional) required_slots[l][required_count[l]++] = (uint8_t)k;
+      if (layouts[l].slots[k].bare_digits_ok || !is_digit(ai[0]) || !is_digit(ai[1]))
+        start_always |= 1u << l; /* not judged */
+      else
+        start_by_two[(ai[0] - '0') * 10 + (ai[1] - '0')] |= 1u << l;
     }
+    end_checks_fill(l);
+  }
 }
+
+/* A field the search placed: its slot, where its AI and value are. */
+typedef struct placed {
+  uint8_t slot;
+  bool bare;
+  uint16_t ai_at, start, len;
+} placed_t;
 
 /* Layout restoration. `s` is the code with separators removed; a field
 ** must start where a separator was present. */
@@ -1505,13 +1665,76 @@ typedef struct restore {
   const char *s;
   size_t n;
   const layout_t *lay;
-  const uint16_t *next_must; /* the first place after each one a separator was, or n;
-                             ** NULL: no separator was, every field may run to n */
-  const slot_info_t *info;   /* of each slot of lay */
-  element_t el[MARKCODE_MAX_AIS];
+  const uint16_t *cuts;    /* the places in s a separator was, ascending */
+  size_t ncuts;            /* 0: none was, every field may run to n      */
+  const slot_info_t *info; /* of each slot of lay */
+  placed_t el[MARKCODE_MAX_AIS];
   int nel;
   long budget; /* bounds the search on hostile input */
 } restore_t;
+
+/* The first place after pos a separator was, or n: a field that starts at
+** pos ends there at the latest. */
+static size_t next_cut(const restore_t *r, size_t pos)
+{
+  size_t lo = 0, hi = r->ncuts;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (r->cuts[mid] <= pos)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < r->ncuts ? r->cuts[lo] : r->n;
+}
+
+/* Is the AI ai (alen digits) at s? By hand: a call to memcmp costs more. */
+static bool ai_at(const char *s, const char *ai, size_t alen)
+{
+  /* Every AI has at least two digits: those two as one 16-bit compare. */
+  uint16_t have, want;
+  memcpy(&have, s, 2);
+  memcpy(&want, ai, 2);
+  if (have != want) return false;
+  for (size_t k = 2; k < alen; k++)
+    if (s[k] != ai[k]) return false;
+  return true;
+}
+
+/* The next length slot sl's value from vstart may take (form: bare
+** digits or after its AI), from candidate *c on (advanced past it): its
+** lengths in the order the layout lists them, a variable one every length
+** from 1, none past room or past the next place a separator was
+** (boundary). 0: no more. */
+static size_t next_length(const slot_t *sl, bool bare, const char *s, size_t vstart, size_t room,
+                          size_t boundary, size_t *c)
+{
+  bool variable = sl->lens[0] == 0;
+  size_t ncand = variable ? room : sizeof sl->lens;
+  while (*c < ncand) {
+    size_t vlen = variable ? *c + 1 : sl->lens[*c];
+    ++*c;
+    if (vlen == 0) break; /* the end of the list of lengths */
+    if (vlen > room) continue;
+    if (vstart + vlen > boundary) {
+      if (variable) break; /* longer values contain the same separator */
+      continue;
+    }
+    if (bare && !all_digits(s + vstart, vlen)) continue;
+    return vlen;
+  }
+  *c = ncand;
+  return 0;
+}
+
+/* Where slot `slot` (at pos, not past the end) may start its fields: with
+** its AI (labelled) and bare. False: neither, the search backs off. */
+static bool slot_forms(const restore_t *r, int slot, size_t pos, bool *labelled)
+{
+  const slot_info_t *info = &r->info[slot];
+  *labelled = r->n - pos >= info->alen && ai_at(r->s + pos, info->ai, info->alen);
+  return *labelled || r->lay->slots[slot].bare_digits_ok;
+}
 
 static bool restore_from(restore_t *r, int slot, size_t pos)
 {
@@ -1519,87 +1742,227 @@ static bool restore_from(restore_t *r, int slot, size_t pos)
   if (slot == r->lay->nslots) return pos == r->n;
   const slot_t *sl = &r->lay->slots[slot];
   if (sl->optional && restore_from(r, slot + 1, pos)) return true;
-  if (pos >= r->n) return false;
-
-  const slot_info_t *info = &r->info[slot];
-  size_t alen = info->alen;
-  /* The AI's 2-4 digits compared by hand: a call to memcmp costs more. */
-  bool labelled = r->n - pos >= alen;
-  for (size_t k = 0; labelled && k < alen; k++) labelled = r->s[pos + k] == info->ai[k];
-  bool variable = sl->lens[0] == 0;
+  bool labelled;
+  if (pos >= r->n || !slot_forms(r, slot, pos, &labelled)) return false;
   /* A field from pos ends at or before the next place a separator was. */
-  size_t boundary = r->next_must ? r->next_must[pos] : r->n;
+  size_t boundary = r->ncuts ? next_cut(r, pos) : r->n;
+  _Static_assert(sizeof r->lay->slots / sizeof r->lay->slots[0] <= MARKCODE_MAX_AIS,
+                 "a field a slot");
+  placed_t *e = &r->el[r->nel++];
+  e->slot = (uint8_t)slot;
+  e->ai_at = (uint16_t)pos;
   for (int form = 0; form < 2; form++) {
     bool bare = form == 1;
     if (bare ? !sl->bare_digits_ok : !labelled) continue;
-    size_t vstart = bare ? pos : pos + alen;
-    size_t room = r->n - vstart;
-    /* Fixed-length slots try their lengths; a variable one every length. */
-    size_t ncand = variable ? room : sizeof sl->lens;
-    for (size_t c = 0; c < ncand; c++) {
-      size_t vlen = variable ? c + 1 : sl->lens[c];
-      if (vlen == 0) break; /* the end of the list of lengths */
-      if (vlen > room) continue;
-      if (vstart + vlen > boundary) {
-        if (variable) break; /* longer values contain the same separator */
-        continue;
-      }
-      if (bare && !all_digits(r->s + vstart, vlen)) continue;
-      if (r->nel >= MARKCODE_MAX_AIS) return false;
-      element_t *e = &r->el[r->nel++];
-      memcpy(e->ai, info->ai, sizeof e->ai);
-      e->alen = (uint8_t)alen;
-      e->id = info->id;
-      e->def = bare ? NULL : info->def;
-      e->fixed = predefined_length(e->def);
-      e->ai_at = (uint16_t)pos;
+    size_t vstart = bare ? pos : pos + r->info[slot].alen, c = 0, vlen;
+    while ((vlen = next_length(sl, bare, r->s, vstart, r->n - vstart, boundary, &c)) != 0) {
+      e->bare = bare;
       e->start = (uint16_t)vstart;
       e->len = (uint16_t)vlen;
-      e->bare = bare;
       if (restore_from(r, slot + 1, vstart + vlen)) return true;
-      r->nel--;
+    }
+  }
+  r->nel--;
+  return false;
+}
+
+/* Field k of a placement as an element: slot `slot` of the layout whose
+** slots r->info describes. */
+static inline void element_of_slot(const restore_t *r, element_t *e, int slot, bool bare,
+                                   size_t ai_at, size_t start, size_t len)
+{
+  const slot_info_t *info = &r->info[slot];
+  memcpy(e->ai, info->ai, sizeof e->ai);
+  e->alen = info->alen;
+  e->id = info->id;
+  e->def = bare ? NULL : info->def;
+  e->fixed = bare ? 0 : info->fixed;
+  e->ai_at = (uint16_t)ai_at;
+  e->start = (uint16_t)start;
+  e->len = (uint16_t)len;
+  e->bare = bare;
+}
+
+/* The first path restore_from() takes, followed without a call a slot and
+** without backing off: every optional slot left out, every other one
+** given its first form and length. When it ends at n it is the search's
+** answer (the first placement it finds); false: the search must run (the
+** same answer, from the start). Its fields go straight into el. */
+static bool restore_first_path(restore_t *r, size_t l, element_t *el)
+{
+  size_t pos = 0;
+  r->nel = 0;
+  for (size_t k = 0; k < required_count[l]; k++) {
+    int slot = required_slots[l][k];
+    const slot_t *sl = &r->lay->slots[slot];
+    bool labelled;
+    if (pos >= r->n || !slot_forms(r, slot, pos, &labelled)) return false;
+    size_t boundary = r->ncuts ? next_cut(r, pos) : r->n;
+    bool bare = !labelled; /* the bare form is tried only after the labelled one */
+    size_t vstart = bare ? pos : pos + r->info[slot].alen, c = 0;
+    /* A fixed length with its AI: the first length when it fits. */
+    size_t vlen = sl->lens[0];
+    if (bare || vlen == 0 || vstart + vlen > boundary)
+      vlen = next_length(sl, bare, r->s, vstart, r->n - vstart, boundary, &c);
+    if (vlen == 0) return false;
+    element_of_slot(r, &el[r->nel++], slot, bare, pos, vstart, vlen);
+    pos = vstart + vlen;
+  }
+  return pos == r->n;
+}
+
+/* The last run of a scan (after its last separator), and which checks of
+** end_checks[] it was asked and met: asked lazily, layout by layout. */
+typedef struct end_state {
+  const char *s;
+  size_t n;
+  uint32_t asked, met;
+} end_state_t;
+
+/* Does the run meet check c (its AI ends it with a value of the check's
+** length, or, variable, starts anywhere with a value after it)? The
+** variable one looks for the AI's first digit with memchr. */
+static bool end_check_met(const end_state_t *st, size_t c)
+{
+  const end_check_t *e = &end_checks[c];
+  if (e->total) return e->total <= st->n && ai_at(st->s + st->n - e->total, e->ai, e->alen);
+  if (st->n <= e->alen) return false;
+  const char *p = st->s, *last = st->s + st->n - e->alen; /* a value after the AI */
+  while (p < last && (p = memchr(p, e->ai[0], (size_t)(last - p))) != NULL) {
+    if (ai_at(p, e->ai, e->alen)) return true;
+    p++;
+  }
+  return false;
+}
+
+/* Could layout l explain the scan at all? A necessary condition, cheap:
+** the last field the search places ends at the end and starts in the last
+** run (a field never spans a separator), so some slot that only optional
+** slots follow has its AI where one of its lengths ends it, or (of
+** variable length) somewhere in the last run; a slot that may be bare
+** digits is not judged. Only the last run is read, which the search's
+** copy without separators ends with unchanged. The quick path asks it
+** before each search; the full path searches every layout, and the tests
+** hold the two to the same answers. */
+static inline bool layout_may_end(end_state_t *st, size_t l)
+{
+  if (st->n == 0 || (end_always & (1u << l))) return true;
+  if (end_masks[l] & st->met) return true;
+  for (uint32_t left = end_masks[l] & ~st->asked; left; left &= left - 1) {
+    size_t c = (size_t)__builtin_ctz(left);
+    st->asked |= 1u << c;
+    if (end_check_met(st, c)) {
+      st->met |= 1u << c;
+      return true;
     }
   }
   return false;
 }
 
-/* Is the AI ai (alen digits) at s? By hand: a call to memcmp costs more. */
-static bool ai_at(const char *s, const char *ai, size_t alen)
+/* The first layout that explains s[0..n) (the scan without separators,
+** which were at cuts[0..ncuts): internal_gs of them), of those in `may`
+** (bits of layouts[]) that layout_may_end() allows (st: the scan's last
+** run, asked before each search, and the search's first path tried alone
+** first, as a wedge's code nearly always takes it; NULL: neither). On
+** success el[0..*nel)
+** holds its fields, mc its name and the fixes the restoration makes. */
+static bool layouts_search(markcode_t *mc, const char *s, size_t n, const uint16_t *cuts,
+                           size_t ncuts, int internal_gs, uint32_t may, end_state_t *st,
+                           element_t *el, int *nel)
 {
-  for (size_t k = 0; k < alen; k++)
-    if (s[k] != ai[k]) return false;
-  return true;
-}
-
-/* Could the layout explain s[0..n) at all, its fields ending by the place
-** the last separator was (last_cut) or at n? A necessary condition, cheap:
-** the last field the search places ends at n and starts at last_cut or
-** later, so some slot that only optional slots follow has its AI where one
-** of its lengths ends it at n, or (of variable length) somewhere from
-** last_cut on; a slot that may be bare digits is not judged. The quick
-** path asks it before the search; the full path searches every layout, and
-** the tests hold the two to the same answers. */
-static bool layout_may_end(const layout_t *lay, const slot_info_t *info, const char *s, size_t n,
-                           size_t last_cut)
-{
-  if (n == 0) return true;
-  for (int k = lay->nslots - 1; k >= 0; k--) {
-    const slot_t *sl = &lay->slots[k];
-    size_t alen = info[k].alen;
-    if (sl->bare_digits_ok) return true;
-    if (sl->lens[0] == 0) {
-      for (size_t p = last_cut; p + alen < n; p++)
-        if (ai_at(s + p, info[k].ai, alen)) return true;
-    } else {
-      for (size_t c = 0; c < sizeof sl->lens && sl->lens[c] != 0; c++) {
-        size_t v = sl->lens[c];
-        if (v + alen <= n && n - v - alen >= last_cut && ai_at(s + n - v - alen, info[k].ai, alen))
-          return true;
+  restore_t r; /* set field by field: its elements need no zeroing */
+  r.s = s;
+  r.n = n;
+  r.cuts = cuts;
+  r.ncuts = ncuts;
+  for (size_t l = 0; l < LAYOUT_COUNT; l++) {
+    if (!(may & (1u << l)) || (st && !layout_may_end(st, l))) continue;
+    r.lay = &layouts[l];
+    r.info = slot_infos[l];
+    r.nel = 0;
+    r.budget = 20000;
+    if (!st || !restore_first_path(&r, l, el)) {
+      r.nel = 0;
+      if (!restore_from(&r, 0, 0)) continue;
+      for (int k = 0; k < r.nel; k++) {
+        const placed_t *p = &r.el[k];
+        element_of_slot(&r, &el[k], p->slot, p->bare, p->ai_at, p->start, p->len);
       }
     }
-    if (!sl->optional) return false;
+    /* Only a separator we had to invent is a restoration. */
+    int fields_needing_gs = 0;
+    for (int k = 0; k < r.nel; k++) {
+      if (el[k].bare) mc->fixes |= MARKCODE_FIX_MRP_UNLABELLED;
+      if (k + 1 < r.nel && el[k].fixed == 0) fields_needing_gs++;
+    }
+    *nel = r.nel;
+    mc->layout = layouts[l].name;
+    if (fields_needing_gs > internal_gs) mc->fixes |= MARKCODE_FIX_GS_RESTORED;
+    return true;
   }
   return false;
+}
+
+/* The layouts (bits) that may explain w's code by the necessary
+** conditions the search's copy needs not be made for: one of the slots
+** that may end a layout ends the last run (from w->b[last]), see
+** layout_may_end(), and one of its slots' AIs starts every run after a
+** separator. */
+/* The layouts that may have a field start at p (end: the end of the
+** code): a slot whose AI's first two digits are there, or a bare one. */
+static uint32_t layouts_starting(const char *p, const char *end)
+{
+  unsigned d0 = (unsigned char)p[0] - (unsigned)'0', d1 = (unsigned char)p[1] - (unsigned)'0';
+  return start_always | (end - p >= 2 && d0 <= 9 && d1 <= 9 ? start_by_two[d0 * 10 + d1] : 0);
+}
+
+static uint32_t layouts_may_fit(const work_t *w, size_t last)
+{
+  uint32_t may = (1u << LAYOUT_COUNT) - 1;
+  /* Every run after a separator (from the fast pass's runs when it made
+  ** them): the layouts with a slot whose AI's first two digits start it. */
+  const char *end = w->b + w->n;
+  if (w->nseg > 0)
+    for (int r = 1; r < w->nseg; r++) may &= layouts_starting(w->b + w->seg[r].start, end);
+  else /* no runs recorded: the separators found here */
+    for (const char *q = w->b; may != 0 && (q = memchr(q, MARKCODE_GS, (size_t)(end - q))) != NULL;)
+      may &= layouts_starting(++q, end);
+  end_state_t st = {w->b + last, w->n - last, 0, 0};
+  for (size_t l = 0; l < LAYOUT_COUNT; l++)
+    if ((may & (1u << l)) && !layout_may_end(&st, l)) may &= ~(1u << l);
+  return may;
+}
+
+/* Where the last run of w's code starts (after its last separator). */
+static size_t last_run_start(const work_t *w)
+{
+  if (w->nseg > 0) return w->seg[w->nseg - 1].start;
+  size_t k = w->n;
+  while (k > 0 && w->b[k - 1] != MARKCODE_GS) k--;
+  return k;
+}
+
+/* The input offsets of the code without separators (out->b), from w's. */
+static void restored_offsets(const work_t *w, work_t *out)
+{
+  out->src_mapped = true;
+  if (w->internal_gs == 0) {
+    out->src_mapped = w->src_mapped;
+    out->shift = w->shift;
+    if (w->src_mapped) memcpy(out->src, w->src, w->n * sizeof out->src[0]);
+    return;
+  }
+  size_t n = 0;
+  for (size_t at_in = 0; at_in < w->n;) {
+    const char *gs = memchr(w->b + at_in, MARKCODE_GS, w->n - at_in);
+    size_t run = gs ? (size_t)(gs - (w->b + at_in)) : w->n - at_in;
+    if (w->src_mapped)
+      memcpy(out->src + n, w->src + at_in, run * sizeof out->src[0]);
+    else
+      for (size_t i = 0; i < run; i++) out->src[n + i] = (uint16_t)(at_in + i + w->shift);
+    n += run;
+    at_in += run + (gs != NULL);
+  }
 }
 
 /* Try every known layout on the separator-less string of w. On success
@@ -1608,68 +1971,34 @@ static bool layout_may_end(const layout_t *lay, const slot_info_t *info, const c
 ** layout_may_end() rules out is not searched (the same answer, sooner). */
 static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out, bool quick)
 {
+  pthread_once(&slot_infos_once, slot_infos_fill);
+  size_t last = last_run_start(w);
+  uint32_t may = quick ? layouts_may_fit(w, last) : ~0u;
+  if (may == 0) return false; /* asked before the copy: none may, no copy */
   /* The runs between separators copied whole (a wedge that lost them is
-  ** one run); each separator, at position n of the copy, ends every field
-  ** that starts before n: next_must[] of the positions since the last one.
-  ** Without any, the copy is the scan and its offsets are w's. */
-  uint16_t next_must[MARKCODE_MAX_INPUT + 1];
-  size_t n = 0, at_in = 0, filled = 0;
-  out->src_mapped = true;
-  if (w->internal_gs == 0) {
-    n = w->n;
-    memcpy(out->b, w->b, n);
-    out->src_mapped = w->src_mapped;
-    out->shift = w->shift;
-    if (w->src_mapped) memcpy(out->src, w->src, n * sizeof out->src[0]);
-  }
-  while (at_in < w->n && w->internal_gs != 0) {
+  ** one run), each separator's place in the copy noted. */
+  uint16_t cuts[MARKCODE_MAX_INPUT + 1];
+  size_t n = 0, ncuts = 0;
+  for (size_t at_in = 0; at_in < w->n;) {
     const char *gs = memchr(w->b + at_in, MARKCODE_GS, w->n - at_in);
     size_t run = gs ? (size_t)(gs - (w->b + at_in)) : w->n - at_in;
     memcpy(out->b + n, w->b + at_in, run);
-    if (w->src_mapped)
-      memcpy(out->src + n, w->src + at_in, run * sizeof out->src[0]);
-    else
-      for (size_t i = 0; i < run; i++) out->src[n + i] = (uint16_t)(at_in + i + w->shift);
     n += run;
     at_in += run;
     if (gs) {
-      for (; filled < n; filled++) next_must[filled] = (uint16_t)n;
+      cuts[ncuts++] = (uint16_t)n;
       at_in++;
     }
   }
-  size_t last_cut = filled; /* where the last separator was (0: none) */
-  if (w->internal_gs != 0)
-    for (; filled <= n; filled++) next_must[filled] = (uint16_t)n;
   out->b[n] = '\0';
   out->n = n;
+  if (!layouts_search(mc, out->b, n, cuts, ncuts, w->internal_gs, may, NULL, out->el, &out->nel))
+    return false;
+  restored_offsets(w, out);
   out->raw_len = w->raw_len;
   out->nseg = 0;
   out->internal_gs = w->internal_gs;
-  restore_t r; /* set field by field: its elements need no zeroing */
-  r.s = out->b;
-  r.n = n;
-  r.next_must = w->internal_gs != 0 ? next_must : NULL;
-  pthread_once(&slot_infos_once, slot_infos_fill);
-  for (size_t l = 0; l < LAYOUT_COUNT; l++) {
-    r.lay = &layouts[l];
-    r.info = slot_infos[l];
-    r.nel = 0;
-    r.budget = 20000;
-    if (quick && !layout_may_end(r.lay, r.info, r.s, n, last_cut)) continue;
-    if (!restore_from(&r, 0, 0)) continue;
-    memcpy(out->el, r.el, (size_t)r.nel * sizeof r.el[0]);
-    out->nel = r.nel;
-    mc->layout = layouts[l].name;
-    /* Only a separator we had to invent is a restoration. */
-    int fields_needing_gs = 0;
-    for (int k = 0; k + 1 < r.nel; k++)
-      if (r.el[k].fixed == 0) fields_needing_gs++;
-    if (fields_needing_gs > w->internal_gs) mc->fixes |= MARKCODE_FIX_GS_RESTORED;
-    for (int k = 0; k < r.nel; k++)
-      if (r.el[k].bare) mc->fixes |= MARKCODE_FIX_MRP_UNLABELLED;
-    return true;
-  }
-  return false;
+  return true;
 }
 
 /* Bracketed human-readable form: (01)04600439931256(21)JgXJ5.T(93)0001 */
@@ -2113,31 +2442,51 @@ static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w,
                                                 bool canonical);
 
 /* The fast checks over fields a layout restored: the class bits of each
-** text field's value gathered here (the others are read by their spec). */
-static fast_outcome_t gs1_restored_check(markcode_t *mc, const work_t *w)
+** text field's value, those all the code's bytes have (run_all, from the
+** fast pass; 0: unknown) when they say enough (set 82; base64 for the
+** tail of 92), else gathered here from the field; the others are read by
+** their spec. Bits fewer than the field's own only make it unsure. */
+static fast_outcome_t gs1_restored_check(markcode_t *mc, const work_t *w, uint8_t run_all)
 {
   uint8_t cls[MARKCODE_MAX_AIS];
   for (int k = 0; k < w->nel; k++) {
     const element_t *e = &w->el[k];
-    segment_t sg = {0, 0, 0};
-    if (!e->bare && e->def && e->def->text_max)
-      sg = run_summary((const unsigned char *)w->b, e->start, (size_t)e->start + e->len, 0);
-    cls[k] = sg.all;
+    cls[k] = 0;
+    if (e->bare || !e->def || !e->def->text_max) continue;
+    if ((run_all & CC_CS82) && (e->id != AI_92 || (run_all & CC_B64)))
+      cls[k] = run_all;
+    else
+      cls[k] = run_summary((const unsigned char *)w->b, e->start, (size_t)e->start + e->len, 0).all;
   }
   return gs1_fast_check(mc, w, cls, false);
 }
 
 /* Restore separators by the layouts and validate the result. w is never
-** changed; on failure the fixes are as they were. quick: the layouts
-** layout_may_end() rules out are not searched, and the result is checked
-** by the fast checks first (the same outcome). */
-static bool gs1_try_layouts(markcode_t *mc, const work_t *w, bool quick)
+** changed; on failure the fixes are as they were. */
+static bool gs1_try_layouts(markcode_t *mc, const work_t *w)
 {
   work_t restored;
   uint32_t fixes = mc->fixes;
-  if (gs1_restore(mc, w, &restored, quick)) {
-    if (quick && gs1_restored_check(mc, &restored) == FAST_OK) return true;
-    if (gs1_validate(mc, &restored) == MARKCODE_OK) return true;
+  if (gs1_restore(mc, w, &restored, false) && gs1_validate(mc, &restored) == MARKCODE_OK)
+    return true;
+  mc->fixes = fixes;
+  mc->layout = "";
+  return false;
+}
+
+/* gs1_try_layouts() of a code of one run (no separator: the copy without
+** separators is w itself), for the quick path: the fields go into w (which
+** the full path cuts again if this fails), the layouts layout_may_end()
+** rules out are not searched, and the result is checked by the fast
+** checks first (the same outcome). */
+static bool gs1_try_layouts_one_run(markcode_t *mc, work_t *w)
+{
+  uint32_t fixes = mc->fixes;
+  pthread_once(&slot_infos_once, slot_infos_fill);
+  end_state_t st = {w->b, w->n, 0, 0};
+  if (layouts_search(mc, w->b, w->n, NULL, 0, 0, ~0u, &st, w->el, &w->nel)) {
+    if (gs1_restored_check(mc, w, w->nseg == 1 ? w->seg[0].all : 0) == FAST_OK) return true;
+    if (gs1_validate(mc, w) == MARKCODE_OK) return true;
   }
   mc->fixes = fixes;
   mc->layout = "";
@@ -2283,7 +2632,7 @@ static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
   markcode_err_t err = gs1_split(mc, w);
   bool delimited = err == MARKCODE_OK && separators_delimit(w);
   if (err == MARKCODE_OK && !delimited) {
-    if (gs1_try_layouts(mc, w, false)) return MARKCODE_OK;
+    if (gs1_try_layouts(mc, w)) return MARKCODE_OK;
     layouts_tried = true;
   }
   if (err == MARKCODE_OK) err = gs1_validate(mc, w);
@@ -2291,8 +2640,7 @@ static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
     if (!(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL) || layouts_tried) return MARKCODE_OK;
     markcode_t as_read = *mc; /* the reading GS1's rules gave, kept if no layout does better */
     mc->fixes = fixes0;
-    if (gs1_try_layouts(mc, w, false) && !(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL))
-      return MARKCODE_OK;
+    if (gs1_try_layouts(mc, w) && !(mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL)) return MARKCODE_OK;
     *mc = as_read;
     return MARKCODE_OK;
   }
@@ -2312,7 +2660,7 @@ static markcode_err_t parse_gs1(markcode_t *mc, work_t *w, bool brackets)
   memcpy(&first, mc, offsetof(markcode_t, gtin)); /* keep the first error */
   if (!layouts_tried) {
     mc->fixes = fixes0;
-    if (gs1_try_layouts(mc, w, false)) return MARKCODE_OK;
+    if (gs1_try_layouts(mc, w)) return MARKCODE_OK;
   }
   memcpy(mc, &first, offsetof(markcode_t, gtin));
   mc->fixes &= ~(uint32_t)MARKCODE_FIX_NOTES;
@@ -2554,7 +2902,7 @@ static bool parse_gs1_quick(markcode_t *mc, work_t *w, markcode_err_t *err)
   }
   reset_outcome(mc, fixes);
   if (w->nseg == 1 && gs1_shaped(w)) {
-    if (gs1_try_layouts(mc, w, true)) {
+    if (gs1_try_layouts_one_run(mc, w)) {
       *err = MARKCODE_OK;
       return true;
     }
@@ -2705,6 +3053,16 @@ int markcode_tables_check(void)
       if (ai_id(ai) != role) return MARKCODE_TABLES_BAD_ROLE;
     }
   if (!message_templates_ok() || !detail_format_ok()) return MARKCODE_TABLES_BAD_MESSAGE;
+  /* The layouts' end checks fit their table (else the layouts they miss
+  ** are never ruled out: right, but slower), and the layouts judged by
+  ** them are those without a bare slot. */
+  pthread_once(&slot_infos_once, slot_infos_fill);
+  if (end_check_count >= END_CHECKS_MAX) return MARKCODE_TABLES_BAD_LAYOUT_CHECKS;
+  for (size_t l = 0; l < LAYOUT_COUNT; l++) {
+    bool bare = false;
+    for (int k = 0; k < layouts[l].nslots; k++) bare |= layouts[l].slots[k].bare_digits_ok;
+    if (!bare && (start_always & (1u << l))) return MARKCODE_TABLES_BAD_LAYOUT_CHECKS;
+  }
   return 0;
 }
 

@@ -182,9 +182,13 @@ const char *markcode_ai_value(const markcode_t *mc, const char *ai);
 ** MARKCODE_TABLES_BAD_INDEX when the two-digit index of the table, or
 ** MARKCODE_TABLES_BAD_ROLE when the switch naming the AIs a marking code
 ** uses, disagrees with a plain search for some 2-4 digit AI, or
-** MARKCODE_TABLES_BAD_MESSAGE. For tests. */
-#define MARKCODE_TABLES_BAD_INDEX 10000
-#define MARKCODE_TABLES_BAD_ROLE  10001
+** MARKCODE_TABLES_BAD_MESSAGE, or MARKCODE_TABLES_BAD_LAYOUT_CHECKS when
+** the quick path's checks made from the layouts (what may end or start
+** one) do not fit their table or judge a layout with a bare slot. For
+** tests. */
+#define MARKCODE_TABLES_BAD_LAYOUT_CHECKS 10003
+#define MARKCODE_TABLES_BAD_INDEX         10000
+#define MARKCODE_TABLES_BAD_ROLE          10001
 #define MARKCODE_TABLES_BAD_MESSAGE                                                                \
   10002 /* a message template with a '%' other than one %s,                                        \
             or an error detail formatted unlike vsnprintf */

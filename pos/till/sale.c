@@ -8,7 +8,9 @@
 ** columns, so a newer program reads an older basket). Every change is one
 ** SQLite transaction, committed without a flush (see the schema's comment:
 ** the FN's archive decides after a power cut), through statements compiled
-** once for the till's life (t->basket_stmts).
+** once for the till's life (t->basket_stmts). What a load read is kept
+** (sale_kept_t) and used while till.db's data version says no commit came
+** since, but a scan's own, which keeps it true itself.
 */
 #include "pos/till/sale.h"
 
@@ -239,10 +241,12 @@ static int journal_recover(till_t *t, const sale_basket_t *b)
   return exec(t, "DELETE FROM checking") == SQLITE_OK ? 0 : SALE_ERR_STORAGE;
 }
 
-static const char line_columns[] =
-    "id, name, gtin, price, qty_mantissa, qty_scale, total, vat, subject, measure, marked, km,"
-    " ki, km_type, tag2106, planned, mark, industry_value, without_code, needs_recheck, "
-    "answered_by, extras";
+/* A literal, so that the statements naming them are too (no text is built
+** at each scan to find the kept statement). */
+#define LINE_COLUMNS                                                                               \
+  "id, name, gtin, price, qty_mantissa, qty_scale, total, vat, subject, measure, marked, km,"      \
+  " ki, km_type, tag2106, planned, mark, industry_value, without_code, needs_recheck, "            \
+  "answered_by, extras"
 
 /* The agent and the fraction of a line as one TLV list and back (the FN's
 ** own codec, doc_item_extras_put/get: what is kept is what the receipt
@@ -273,7 +277,17 @@ static void extras_get(const void *buf, size_t len, sale_line_t *l)
   free(item);
 }
 
-/* The line in the columns of s from base on, in line_columns' order. */
+/* A line's 1260 as the basket keeps it: only its value (1265) is stored;
+** the rest is the one Order of the Ministry that defines it. */
+static void industry_as_read(sale_line_t *l)
+{
+  l->has_industry = true;
+  snprintf(l->industry.authority, sizeof l->industry.authority, "030");
+  snprintf(l->industry.date, sizeof l->industry.date, "21.11.2023");
+  snprintf(l->industry.number, sizeof l->industry.number, "1944");
+}
+
+/* The line in the columns of s from base on, in LINE_COLUMNS' order. */
 static void read_line(sqlite3_stmt *s, int base, sale_line_t *l)
 {
   const unsigned char *text;
@@ -303,12 +317,7 @@ static void read_line(sqlite3_stmt *s, int base, sale_line_t *l)
   TEXT(16, l->mark);
   TEXT(17, l->industry.value);
 #undef TEXT
-  if (l->industry.value[0]) {
-    l->has_industry = true;
-    snprintf(l->industry.authority, sizeof l->industry.authority, "030");
-    snprintf(l->industry.date, sizeof l->industry.date, "21.11.2023");
-    snprintf(l->industry.number, sizeof l->industry.number, "1944");
-  }
+  if (l->industry.value[0]) industry_as_read(l);
   l->without_code = sqlite3_column_int(s, base + 18) != 0;
   l->needs_recheck = sqlite3_column_int(s, base + 19) != 0;
   if ((text = sqlite3_column_text(s, base + 20)) != NULL)
@@ -322,21 +331,19 @@ static void read_line(sqlite3_stmt *s, int base, sale_line_t *l)
 ** name), a row of NULL line columns when it has none; ordered by k (the
 ** one basket) first, so SQLite walks the lines in id order without a
 ** sorter. Its lines past count are not cleared. */
-static int load_marks(till_t *t, sale_basket_t *b, uint32_t *closing_after, int64_t *opened_after)
+static int read_marks(till_t *t, sale_basket_t *b, uint32_t *closing_after, int64_t *opened_after)
 {
-  enum { LINE_BASE = 5 }; /* the basket's five columns, then line_columns */
+  enum { LINE_BASE = 5 }; /* the basket's five columns, then LINE_COLUMNS */
   sqlite3_stmt *s = NULL;
-  char sql[640];
   int rc = SALE_ERR_STORAGE, step;
   memset(b, 0, offsetof(sale_basket_t, lines)); /* 250 KiB: only the head */
   b->total = 0;
   if (closing_after) *closing_after = 0;
   if (opened_after) *opened_after = -1;
-  snprintf(sql, sizeof sql,
-           "SELECT operation, cashier, opened_ms, closing_after, coalesce(opened_after, -1), %s "
-           "FROM basket LEFT JOIN line ORDER BY k, id",
-           line_columns);
-  if (!(s = stmt(t, sql))) goto fail;
+  if (!(s = stmt(t, "SELECT operation, cashier, opened_ms, closing_after, "
+                    "coalesce(opened_after, -1), " LINE_COLUMNS
+                    " FROM basket LEFT JOIN line ORDER BY k, id")))
+    goto fail;
   while ((step = sqlite3_step(s)) == SQLITE_ROW) {
     if (!b->open) {
       b->open = true;
@@ -358,6 +365,109 @@ fail:
   return rc;
 }
 
+/*
+** The basket kept between calls (t->basket_kept): what read_marks gave at
+** till.db's data version `version` (SQLITE_FCNTL_DATA_VERSION, which every
+** commit moves, this connection's and any other's: kassa serve's requests,
+** the CLI). A load compares the version in its read transaction and reads
+** only when it moved; the writes a sale makes at every scan (the journal
+** row, the line) keep it true themselves (kept_begin, kept_commit), every
+** other write moves the version and the next load reads the file.
+*/
+typedef struct sale_kept {
+  bool valid;
+  unsigned version;
+  uint32_t closing_after;
+  int64_t opened_after;
+  sale_basket_t basket;
+} sale_kept_t;
+
+/* till.db's data version as this connection's pager has it now. */
+static unsigned basket_version(till_t *t)
+{
+  unsigned v = 0;
+  if (sqlite3_file_control(t->db, "main", SQLITE_FCNTL_DATA_VERSION, &v) != SQLITE_OK) v = ~0u;
+  return v;
+}
+
+/* Copies a basket's head, its count lines and its total. */
+static void basket_copy(sale_basket_t *to, const sale_basket_t *from)
+{
+  memcpy(to, from, offsetof(sale_basket_t, lines));
+  memcpy(to->lines, from->lines, from->count * sizeof from->lines[0]);
+  to->total = from->total;
+}
+
+/* The basket, closing_after and opened_after (both may be NULL): kept or
+** read, in one read transaction of its own; inside the caller's
+** transaction (whose writes the version does not show yet) always read. */
+static int load_marks(till_t *t, sale_basket_t *b, uint32_t *closing_after, int64_t *opened_after)
+{
+  uint32_t closing = 0;
+  int64_t opened = -1;
+  int rc;
+  if (!sqlite3_get_autocommit(t->db)) return read_marks(t, b, closing_after, opened_after);
+  if (!t->basket_kept && !(t->basket_kept = calloc(1, sizeof *t->basket_kept)))
+    return read_marks(t, b, closing_after, opened_after);
+  sale_kept_t *k = t->basket_kept;
+  if (exec(t, "BEGIN") != SQLITE_OK || exec(t, "PRAGMA data_version") != SQLITE_OK) {
+    rollback(t);
+    k->valid = false;
+    return SALE_ERR_STORAGE;
+  }
+  unsigned v = basket_version(t);
+  if (k->valid && k->version == v && v != ~0u) {
+    basket_copy(b, &k->basket);
+    closing = k->closing_after;
+    opened = k->opened_after;
+    rc = 0;
+  } else {
+    k->valid = false;
+    if ((rc = read_marks(t, b, &closing, &opened)) == 0) {
+      basket_copy(&k->basket, b);
+      k->closing_after = closing;
+      k->opened_after = opened;
+      k->version = v;
+      k->valid = true;
+    }
+  }
+  if (exec(t, "COMMIT") != SQLITE_OK) {
+    rollback(t);
+    k->valid = false;
+    return SALE_ERR_STORAGE;
+  }
+  if (rc == 0 && closing_after) *closing_after = closing;
+  if (rc == 0 && opened_after) *opened_after = opened;
+  return rc;
+}
+
+/* In a write transaction just begun: whether the kept basket is the one
+** it starts from (then kept_commit may bring it forward). */
+static bool kept_begin(till_t *t)
+{
+  sale_kept_t *k = t->basket_kept;
+  return k && k->valid && k->version == basket_version(t);
+}
+
+/* After that transaction's commit (ok) or its failure: the kept basket
+** with the line the transaction added (line NULL: none) is the file's at
+** the new version when `base` (kept_begin) held; else it is forgotten. */
+static void kept_commit(till_t *t, bool base, bool ok, const sale_line_t *line)
+{
+  sale_kept_t *k = t->basket_kept;
+  if (!k) return;
+  if (!base || !ok || (line && k->basket.count >= DOC_MAX_ITEMS)) {
+    k->valid = false;
+    return;
+  }
+  if (line) {
+    k->basket.lines[k->basket.count++] = *line;
+    k->basket.total += line->total;
+  }
+  k->version = basket_version(t);
+  k->valid = k->version != ~0u;
+}
+
 static int load(till_t *t, sale_basket_t *b, uint32_t *closing_after)
 {
   return load_marks(t, b, closing_after, NULL);
@@ -370,26 +480,68 @@ static int load_open(till_t *t, sale_basket_t *b)
   return rc != 0 ? rc : b->open ? 0 : SALE_ERR_NO_RECEIPT;
 }
 
+/*
+** Line l as read_line gives it back once insert_line stored it with id and
+** its extras: the same columns through the same conversions (a text as
+** the column keeps it, the industry's other fields as read_line sets
+** them, the agent and the fraction through the codec), nothing else.
+** test_till's kept-basket test compares the two.
+*/
+static void line_as_read(const sale_line_t *l, uint32_t id, const uint8_t *extras,
+                         size_t extras_len, sale_line_t *out)
+{
+  size_t n = strlen(l->km);
+  memset(out, 0, sizeof *out);
+  out->id = id;
+  snprintf(out->name, sizeof out->name, "%s", l->name);
+  out->price = l->price;
+  out->quantity.mantissa = l->quantity.mantissa;
+  out->quantity.scale = l->quantity.scale;
+  snprintf(out->gtin, sizeof out->gtin, "%s", l->gtin);
+  out->total = l->total;
+  out->vat = l->vat;
+  out->subject = l->subject;
+  if (n > 0 && n <= DOC_MAX_KM) memcpy(out->km, l->km, n + 1); /* a blob of strlen bytes */
+  out->measure = l->measure;
+  out->marked = l->marked;
+  snprintf(out->ki, sizeof out->ki, "%s", l->ki);
+  out->km_type = l->km_type;
+  out->tag2106 = l->tag2106;
+  out->planned = l->planned;
+  snprintf(out->mark, sizeof out->mark, "%s", l->mark);
+  if (l->has_industry && l->industry.value[0]) {
+    snprintf(out->industry.value, sizeof out->industry.value, "%s", l->industry.value);
+    industry_as_read(out);
+  }
+  out->without_code = l->without_code;
+  out->needs_recheck = l->needs_recheck;
+  snprintf(out->answered_by, sizeof out->answered_by, "%s", l->answered_by);
+  extras_get(extras, extras_len, out);
+}
+
 static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t scan_len,
                        uint32_t *id)
 {
   sqlite3_stmt *s = NULL;
-  char sql[512];
   uint8_t extras[2048];
   size_t extras_len = 0;
   int rc = extras_put(l, extras, sizeof extras, &extras_len);
   if (rc != 0) return rc;
   rc = SALE_ERR_STORAGE;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
-  if (!(s = stmt(t, "UPDATE basket SET next_id = next_id + 1 RETURNING next_id - 1")) ||
-      sqlite3_step(s) != SQLITE_ROW)
-    goto fail;
+  bool base = kept_begin(t);
+  sale_line_t back;
+  /* Read, then moved: one UPDATE ... RETURNING made SQLite build and drop
+  ** a temporary table for its one row at every line. */
+  if (!(s = stmt(t, "SELECT next_id FROM basket")) || sqlite3_step(s) != SQLITE_ROW) goto fail;
   *id = (uint32_t)sqlite3_column_int64(s, 0);
   done(t, s);
-  snprintf(sql, sizeof sql,
-           "INSERT INTO line(%s) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-           line_columns);
-  if (!(s = stmt(t, sql))) goto fail;
+  if (!(s = stmt(t, "UPDATE basket SET next_id = next_id + 1")) || sqlite3_step(s) != SQLITE_DONE)
+    goto fail;
+  done(t, s);
+  if (!(s = stmt(t, "INSERT INTO line(" LINE_COLUMNS
+                    ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")))
+    goto fail;
   sqlite3_bind_int64(s, 1, *id);
   sqlite3_bind_text(s, 2, l->name, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 3, l->gtin, -1, SQLITE_STATIC);
@@ -428,10 +580,27 @@ static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t
     s = NULL;
   }
   if (scan && journal(t, scan, scan_len, false) != 0) goto fail;
-  return commit(t);
+  /* The largest id, so the last of the basket's lines when loaded. */
+  if (base) line_as_read(l, *id, extras, extras_len, &back);
+  rc = commit(t);
+  kept_commit(t, base, rc == 0, &back);
+  return rc;
 fail:
   done(t, s);
   rollback(t);
+  kept_commit(t, false, false, NULL);
+  return rc;
+}
+
+/* A scan's journal row (add) or its removal, in a transaction of its own
+** that keeps the kept basket (the journal is not part of it). */
+static int journal_alone(till_t *t, const char *scan, size_t len, bool add)
+{
+  if (begin(t) != 0) return SALE_ERR_STORAGE;
+  bool base = kept_begin(t);
+  int rc = journal(t, scan, len, add);
+  rc = rc == 0 ? commit(t) : (rollback(t), rc);
+  kept_commit(t, base, rc == 0, NULL);
   return rc;
 }
 
@@ -711,7 +880,7 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
     if (b->lines[i].marked) kis[n++] = b->lines[i].ki;
   check_purpose_t purpose = b->operation == DOC_OP_SALE ? CHECK_FOR_SALE : CHECK_FOR_RETURN;
   bool journal_row = journaled(scan, len);
-  if (journal_row && journal(t, scan, len, true) != 0) {
+  if (journal_row && journal_alone(t, scan, len, true) != 0) {
     rc = SALE_ERR_STORAGE;
     goto done;
   }
@@ -725,7 +894,7 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
                          .fraction_denominator = a->fraction_denominator,
                          .keep = true};
   if (check_run(t, &req, d) != 0 || !d->allow) {
-    if (journal_row) journal(t, scan, len, false); /* the refusal declined it already */
+    if (journal_row) journal_alone(t, scan, len, false); /* the refusal declined it already */
     rc = SALE_ERR_REFUSED;
     goto done;
   }
@@ -736,7 +905,7 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
     if (d->store_claimed) lane_store_release(t, d->ki);
-    if (journal_row) journal(t, scan, len, false);
+    if (journal_row) journal_alone(t, scan, len, false);
     goto done;
   }
   if (line_id) *line_id = id;

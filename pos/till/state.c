@@ -44,6 +44,7 @@ void till_state_close(till_t *t)
   ofd_client_destroy(t->oism);
   trueapi_destroy(t->trueapi);
   db_stmts_clear(&t->basket_stmts);
+  free(t->basket_kept);
   sqlite3_close(t->db);
   cache_close(t->cache);
   fn_free(t->fn);

@@ -20,10 +20,11 @@ struct till {
   void *clock_user;
   fn_t *fn;
   cache_t *cache;
-  sqlite3 *db;             /* DATA/till.db: the basket */
-  db_stmts_t basket_stmts; /* its statements, compiled once (common/db.h) */
-  ofd_client_t *oism;      /* lazily created */
-  trueapi_t *trueapi;      /* lazily created */
+  sqlite3 *db;                   /* DATA/till.db: the basket */
+  db_stmts_t basket_stmts;       /* its statements, compiled once (common/db.h) */
+  struct sale_kept *basket_kept; /* the basket as till.db last had it (sale.c); NULL: none */
+  ofd_client_t *oism;            /* lazily created */
+  trueapi_t *trueapi;            /* lazily created */
   outbox_policy_t policy;
   char fn_number[17];
   uint32_t fn_base;              /* the cache's global number before this FN's document 1 */

@@ -738,6 +738,28 @@ static void test_prepayment_and_credit(void **state)
   free(d);
 }
 
+/* A quarter of a marked good at 800.00 (1291 1/4, status 2). */
+static doc_item_t quarter_item(const char *km, size_t n)
+{
+  doc_item_t it = marked_item(km, n, 80000);
+  it.quantity = (doc_quantity_t){25, 2};
+  it.total = 20000;
+  it.fraction_numerator = 1;
+  it.fraction_denominator = 4;
+  it.km_status = DOC_KM_MEASURED_SOLD;
+  return it;
+}
+
+/* A ticket sold as a commission agent (1222 bit 32, 1224, 1226). */
+static doc_item_t agent_ticket(void)
+{
+  doc_item_t ticket = plain_item("Билет", 50000);
+  ticket.agent.sign = 32;
+  strcpy(ticket.agent.supplier_name, "ООО Театр");
+  strcpy(ticket.agent.supplier_inn, "7707083893");
+  return ticket;
+}
+
 /*
 ** A marked good sold as a quarter and returned (1291, statuses 2 and 4 in
 ** 81, 3 and 82), and an agent's line (1057, 1222-1226), through the FN:
@@ -761,19 +783,11 @@ static void test_fraction_and_agent(void **state)
   ready_to_sell(f, false);
   make_ki(ki, 77);
   size_t n = code_44(km, ki, "TH01");
-  doc_item_t it = marked_item(km, n, 80000);
-  it.quantity = (doc_quantity_t){25, 2};
-  it.total = 20000;
-  it.fraction_numerator = 1;
-  it.fraction_denominator = 4;
-  it.km_status = DOC_KM_MEASURED_SOLD;
+  doc_item_t it = quarter_item(km, n);
   assert_int_equal(fn_km_check(f->fn, &it, &chk), 0);
   assert_int_equal(count_tag(chk.request, chk.request_len, 1291, NULL), 1);
   assert_int_equal(fn_km_accept(f->fn, it.km, it.km_len, true), 0);
-  doc_item_t ticket = plain_item("Билет", 50000);
-  ticket.agent.sign = 32;
-  strcpy(ticket.agent.supplier_name, "ООО Театр");
-  strcpy(ticket.agent.supplier_inn, "7707083893");
+  doc_item_t ticket = agent_ticket();
   assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
   assert_int_equal(fn_receipt_add(f->fn, &it), 0);
   reopen(f); /* the open receipt is rows: its extras too */
@@ -1977,6 +1991,192 @@ static void test_reopen_same_state(void **state)
   assert_int_equal(after.fn_totals.amount[DOC_OP_SALE], 100 + 5000 + 4300);
 }
 
+/*
+** The emulator keeps what the file said between calls (fn_emu.c, seen_t)
+** and reads again when another connection committed: two handles on one
+** file, each changing what the other kept, must each see the other's
+** documents, open receipt, lines and checked codes at once.
+*/
+static void test_two_handles_see_each_other(void **state)
+{
+  fixture_t *f = *state;
+  fn_t *other = NULL;
+  fn_status_t a, b;
+  fn_doc_result_t res;
+  char ki[32], km[300];
+  ready_to_sell(f, false);
+  assert_int_equal(fn_emu_open(f->path, &f->options, &other), 0);
+  status_of(f, &a);
+  assert_int_equal(fn_status(other, &b), 0);
+  /* A receipt by the other handle: this one's status and numbering move. */
+  doc_item_t bread = plain_item("Хлеб", 100), milk = plain_item("Молоко", 250);
+  assert_int_equal(fn_receipt_begin(other, DOC_OP_SALE, 0x01, "Петрова"), 0);
+  assert_int_equal(fn_receipt_add(other, &bread), 0);
+  status_of(f, &b);
+  assert_true(b.receipt_open);
+  assert_int_equal(b.receipt_items, 1);
+  assert_int_equal(fn_receipt_close(other, 100, 0, false, &res), 0);
+  status_of(f, &b);
+  assert_false(b.receipt_open);
+  assert_int_equal(b.last_document, a.last_document + 1);
+  assert_int_equal(b.receipts_in_shift, a.receipts_in_shift + 1);
+  assert_int_equal(b.unsent_documents, a.unsent_documents + 1);
+  assert_int_equal(b.shift_totals.amount[DOC_OP_SALE], a.shift_totals.amount[DOC_OP_SALE] + 100);
+  /* This handle's receipt is numbered after it. */
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &bread), 0);
+  /* The other handle adds a line to it, then this one: both are sold. */
+  assert_int_equal(fn_receipt_add(other, &milk), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &bread), 0);
+  /* Paying only this handle's two lines is refused: the other's is in it. */
+  assert_int_equal(fn_receipt_close(f->fn, 200, 0, false, &res), FN_ERR_VALUE);
+  assert_int_equal(fn_receipt_close(f->fn, 100 + 250 + 100, 0, false, &res), 0);
+  assert_int_equal(res.number, a.last_document + 2);
+  assert_int_equal(res.receipt_number, a.receipts_in_shift + 2);
+  /* A receipt the other handle cancels is gone for this one too. */
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &bread), 0);
+  assert_int_equal(fn_receipt_cancel(other), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &bread), FN_ERR_STATE);
+  status_of(f, &b);
+  assert_false(b.receipt_open);
+  assert_int_equal(b.receipt_items, 0);
+  /* A code this handle checked and the other declined cannot be sold. */
+  make_ki(ki, 601);
+  size_t n = code_44(km, ki, "TH01");
+  doc_item_t shoe = marked_item(km, n, 5000);
+  check_accept(f, &shoe, NULL);
+  assert_int_equal(fn_status(other, &b), 0);
+  assert_int_equal(b.checked_km, 1);
+  assert_int_equal(fn_km_accept(other, shoe.km, shoe.km_len, false), 0);
+  status_of(f, &b);
+  assert_int_equal(b.checked_km, 0);
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &shoe), FN_ERR_KM_NOT_CHECKED);
+  assert_int_equal(fn_receipt_cancel(f->fn), 0);
+  fn_free(other);
+}
+
+/* The status this handle gives (parts of it kept between calls) equals the
+** one a handle opened now reads whole from the file (but for the clock). */
+static void status_is_the_files(fixture_t *f)
+{
+  fn_t *fresh = NULL;
+  fn_status_t kept, read;
+  status_of(f, &kept);
+  assert_int_equal(fn_emu_open(f->path, &f->options, &fresh), 0);
+  assert_int_equal(fn_status(fresh, &read), 0);
+  fn_free(fresh);
+  read.now = kept.now;
+  assert_memory_equal(&kept, &read, sizeof kept);
+}
+
+/*
+** The status by parts (fn_emu.c, emu_status): after each kind of change a
+** handle makes itself (receipts plain and marked, from an empty queue and
+** onto a full one, acknowledgements, tickets, an export, a cancelled
+** receipt, the shift's close and open), its status equals a fresh one.
+*/
+static void test_kept_status_is_the_files(void **state)
+{
+  fixture_t *f = *state;
+  doc_item_t bread = plain_item("Хлеб", 100);
+  ready_to_sell(f, false);
+  status_is_the_files(f);
+  for (uint32_t n = 1; n <= 2; n++) ack(f, n, 0, FN_NUMBER, 0); /* the queue empty */
+  status_is_the_files(f);
+  sell_plain(f, DOC_OP_SALE, 100); /* 3: onto an empty queue */
+  status_is_the_files(f);
+  sell_marked(f, 701); /* 4 and notification 1 */
+  status_is_the_files(f);
+  sell_marked(f, 702); /* onto both queues */
+  status_is_the_files(f);
+  ack(f, 3, 0, FN_NUMBER, 0); /* the head moves */
+  status_is_the_files(f);
+  ticket(f, 1, 0, 0);
+  status_is_the_files(f);
+  assert_int_equal(fn_notifications_exported(f->fn, 2), 0);
+  status_is_the_files(f);
+  sell_marked(f, 703); /* after the export mark */
+  status_is_the_files(f);
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &bread), 0);
+  status_is_the_files(f);
+  assert_int_equal(fn_receipt_cancel(f->fn), 0);
+  status_is_the_files(f);
+  assert_int_equal(fn_shift_close(f->fn, "Иванова", NULL), 0);
+  status_is_the_files(f);
+  assert_int_equal(fn_shift_open(f->fn, "Иванова", NULL), 0);
+  status_is_the_files(f);
+}
+
+/* One receipt of a marked quarter with 1260 and an agent's ticket, begun
+** and filled on fx; closed after a reopen when `reread` (every line read
+** back from the file) or on the same handle (the lines it kept). Returns
+** the receipt's document number. */
+static uint32_t kept_lines_receipt(fixture_t *fx, bool reread)
+{
+  char ki[32], km[300];
+  fn_doc_result_t res;
+  make_ki(ki, 88);
+  size_t n = code_44(km, ki, "TH01");
+  doc_item_t it = quarter_item(km, n);
+  it.has_industry = true;
+  strcpy(it.industry.authority, "030");
+  strcpy(it.industry.date, "21.11.2023");
+  strcpy(it.industry.number, "1944");
+  strcpy(it.industry.value, "mode=horeca");
+  check_accept(fx, &it, NULL);
+  doc_item_t ticket = agent_ticket();
+  assert_int_equal(fn_receipt_begin(fx->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(fx->fn, &it), 0);
+  assert_int_equal(fn_receipt_add(fx->fn, &ticket), 0);
+  if (reread) reopen(fx);
+  assert_int_equal(fn_receipt_close(fx->fn, 70000, 0, false, &res), 0);
+  return res.number;
+}
+
+/*
+** The lines an FN handle keeps between its calls are exactly what it would
+** read back from the file: two FNs with one secret and one clock make the
+** same receipt, one closing it on the handle that filled it, the other
+** after a reopen; the sealed receipts and notifications are equal byte for
+** byte.
+*/
+static void test_kept_lines_are_the_files(void **state)
+{
+  fixture_t *f = *state;
+  uint8_t secret[FN_EMU_SECRET_SIZE];
+  char fn_number[17];
+  fixture_t twin;
+  fn_document_t *d1 = malloc(sizeof *d1), *d2 = malloc(sizeof *d2);
+  fn_notification_t *n1 = malloc(sizeof *n1), *n2 = malloc(sizeof *n2);
+  assert_non_null(d1);
+  assert_non_null(d2);
+  assert_non_null(n1);
+  assert_non_null(n2);
+  assert_int_equal(fn_emu_read_secret(f->path, secret, fn_number), 0);
+  assert_int_equal(fn_fixture_create_with_secret(&twin, "fn-twin", FN_NUMBER, T0, secret), 0);
+  ready_to_sell(f, false);
+  ready_to_sell(&twin, false);
+  uint32_t kept = kept_lines_receipt(f, false);
+  uint32_t read = kept_lines_receipt(&twin, true);
+  assert_int_equal(kept, read);
+  assert_int_equal(fn_document_get(f->fn, kept, d1), 0);
+  assert_int_equal(fn_document_get(twin.fn, read, d2), 0);
+  assert_int_equal(d1->len, d2->len);
+  assert_memory_equal(d1->data, d2->data, d1->len);
+  assert_int_equal(fn_notification_next(f->fn, n1), 0);
+  assert_int_equal(fn_notification_next(twin.fn, n2), 0);
+  assert_int_equal(n1->len, n2->len);
+  assert_memory_equal(n1->data, n2->data, n1->len);
+  fn_fixture_destroy(&twin);
+  free(d1);
+  free(d2);
+  free(n1);
+  free(n2);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Wrappers and the error table                                            */
 
@@ -2107,6 +2307,9 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_notification_store_full, setup, teardown),
       cmocka_unit_test_setup_teardown(test_autonomous, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reopen_same_state, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_two_handles_see_each_other, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_kept_lines_are_the_files, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_kept_status_is_the_files, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrappers_and_errors, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

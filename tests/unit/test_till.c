@@ -258,6 +258,77 @@ static void test_fraction_and_agent(void **state)
   free(b);
 }
 
+/* Moves till.db's data version from another connection (two commits that
+** leave the basket as it was: SQLite writes no page for a row written
+** with what it holds), so that the till's next load reads the file. */
+static void touch_basket_file(fixture_t *f)
+{
+  char path[256];
+  sqlite3 *db = NULL;
+  snprintf(path, sizeof path, "%s/till.db", f->fx.dir);
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  assert_int_equal(sqlite3_exec(db,
+                                "UPDATE basket SET opened_ms = opened_ms + 1;"
+                                "UPDATE basket SET opened_ms = opened_ms - 1",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+}
+
+/*
+** The basket the till keeps between its calls (sale.c, sale_kept_t) is
+** exactly what it reads back from till.db: a basket of an agent's line, a
+** marked quarter and a marked line with 1260, got after the scans (kept)
+** and again after another connection's commits (read), byte for byte.
+*/
+static void test_kept_basket_is_the_files(void **state)
+{
+  fixture_t *f = *state;
+  check_decision_t d;
+  char code[200], code2[200];
+  doc_agent_t agent;
+  memset(&agent, 0, sizeof agent);
+  agent.sign = sale_agent_kind("commission");
+  snprintf(agent.supplier_name, sizeof agent.supplier_name, "ООО «Пекарня»");
+  snprintf(agent.supplier_inn, sizeof agent.supplier_inn, "7710140679");
+  shoe_code(code, 41, false);
+  shoe_code(code2, 42, false);
+  assert_int_equal(
+      cache_sync_apply(till_cache(f->till), NULL, 0, "feed&7=x", (int64_t)f->fx.now * 1000), 0);
+  assert_int_equal(sale_open(f->till, 1, "Иванова"), 0);
+  sale_add_t bread = {.scan = g_bread + 1, .len = 13, .agent = &agent};
+  assert_int_equal(sale_add(f->till, &bread, &d, NULL), 0);
+  sale_add_t quarter = {
+      .scan = code, .len = strlen(code), .fraction_numerator = 1, .fraction_denominator = 4};
+  assert_int_equal(sale_add(f->till, &quarter, &d, NULL), 0);
+  assert_int_equal(add(f, code2, &d), 0);
+  sale_basket_t *kept = malloc(sizeof *kept), *read = malloc(sizeof *read);
+  assert_non_null(kept);
+  assert_non_null(read);
+  assert_int_equal(sale_get(f->till, kept), 0);
+  touch_basket_file(f);
+  assert_int_equal(sale_get(f->till, read), 0);
+  assert_int_equal(kept->count, 3);
+  assert_int_equal(read->count, 3);
+  assert_true(read->lines[2].has_industry); /* the line's 1260 went through */
+  assert_memory_equal(kept, read, offsetof(sale_basket_t, lines));
+  for (size_t i = 0; i < read->count; i++)
+    assert_memory_equal(&kept->lines[i], &read->lines[i], sizeof read->lines[i]);
+  assert_int_equal(kept->total, read->total);
+  /* A plain line after the reload is kept, and equal, too. */
+  assert_int_equal(add(f, g_bread + 1, &d), 0);
+  assert_int_equal(sale_get(f->till, kept), 0);
+  touch_basket_file(f);
+  assert_int_equal(sale_get(f->till, read), 0);
+  assert_int_equal(read->count, 4);
+  assert_memory_equal(&kept->lines[3], &read->lines[3], sizeof read->lines[3]);
+  assert_int_equal(kept->total, read->total);
+  free(kept);
+  free(read);
+  pay_all(f);
+}
+
 /* correction_close (issue 16): the line's 1214 from the forms (credit:
 ** 6), a 1217 payment kept, and a request no FN could take refused with
 ** nothing left open. */
@@ -711,6 +782,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_money_rules, setup, teardown),
       cmocka_unit_test_setup_teardown(test_returns, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fraction_and_agent, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_kept_basket_is_the_files, setup, teardown),
       cmocka_unit_test_setup_teardown(test_correction_forms, setup, teardown),
       cmocka_unit_test_setup_teardown(test_crash_after_fn_close, setup, teardown),
       cmocka_unit_test(test_quantity_typed),
