@@ -1,6 +1,8 @@
 # pos: the samples through the engine, and the `kassa` command line.
 kassa_unit_test(test_samples SOURCES unit/test_samples.c LIBS kassa_pos)
 set_tests_properties(test_samples PROPERTIES TIMEOUT 60)
+kassa_unit_test(test_markcode_json SOURCES unit/test_markcode_json.c LIBS kassa_pos)
+set_tests_properties(test_markcode_json PROPERTIES TIMEOUT 120)
 kassa_unit_test(test_cli_args SOURCES unit/test_cli_args.c LIBS kassa_pos)
 kassa_unit_test(test_fiscal_text SOURCES unit/test_fiscal_text.c LIBS kassa_pos)
 # What a person reads: every check reason in both languages within the budget

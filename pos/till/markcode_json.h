@@ -32,7 +32,10 @@ json_t *markcode_to_json(const markcode_t *mc);
 
 /* Write mc as one compact JSON object, byte for byte what
 ** json_dumps(markcode_to_json(mc), JSON_COMPACT) gives, into out (room for
-** MARKCODE_JSON_MAX bytes), NUL-terminated, no newline. Returns its length. */
+** MARKCODE_JSON_MAX bytes), NUL-terminated, no newline. Returns its length.
+** mc->layout must be a static string, as the parser's are (markcode.h):
+** the writer keeps each name it meets quoted, by its address, in a table
+** of the calling thread. */
 size_t markcode_json_write(const markcode_t *mc, char *out);
 
 #endif

@@ -3,12 +3,14 @@
 
 Runs the real binary the way integrators do and checks the JSON fields of
 DESIGN.md ("Contracts other tools rely on"), the exit codes (0 all parsed,
-1 any refused, 2 usage) and stdin mode. Prints "N passed, N failed".
+1 any refused, 2 usage or I/O failure) and stdin mode (a mapped file and a
+pipe). Prints "N passed, N failed".
 """
 import json
 import os
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks  # noqa: E402
@@ -99,6 +101,50 @@ check("stdin exit 1", rc == 1)
 check("stdin order", [o.get("kind") for o in out[:2]] == ["fur", "ean8"])
 rc, out, _ = run(["code", "parse"], stdin=KINDS["fur"] + "\n")
 check("stdin all ok exit 0", rc == 0 and out[0]["ok"])
+
+# stdin as a regular file is mapped, a pipe is read in blocks: the same
+# bytes out of both, for CRLF, empty lines, a last line without its newline,
+# a line past the command's cut (2 055 bytes) and one past the 1 MiB block.
+lines = [KINDS["gs1"].replace("\\x1d", "\x1d"), KINDS["fur"] + "\r", "", "hello",
+         "0" * 5000, KINDS["ean8"], "x" * (1 << 21), KINDS["tobacco_pack"]]
+data = ("\n".join(lines)).encode()  # no newline after the last line
+piped = subprocess.run([KASSA, "code", "parse"], input=data, capture_output=True, timeout=60)
+with tempfile.TemporaryFile() as f:
+    f.write(data)
+    f.seek(0)
+    mapped = subprocess.run([KASSA, "code", "parse"], stdin=f, capture_output=True, timeout=60)
+    check("stdin file: at its end after", f.tell() == len(data), f"{f.tell()} of {len(data)}")
+check("stdin pipe: one line a line", piped.stdout.count(b"\n") == len(lines) and piped.returncode == 1,
+      f"{piped.stdout.count(b'{')} lines, rc={piped.returncode}")
+check("stdin file and pipe agree", mapped.stdout == piped.stdout and mapped.returncode == 1,
+      f"rc={mapped.returncode}")
+# A last line without its newline longer than the 1 MiB block: the mapped
+# file hands it on to the reading loop, which grows its block.
+tail_data = data + b"\n" + b"y" * (1 << 21)
+piped = subprocess.run([KASSA, "code", "parse"], input=tail_data, capture_output=True, timeout=60)
+with tempfile.TemporaryFile() as f:
+    f.write(tail_data)
+    f.seek(0)
+    mapped = subprocess.run([KASSA, "code", "parse"], stdin=f, capture_output=True, timeout=60)
+check("a long unfinished last line, file and pipe agree",
+      mapped.stdout == piped.stdout and piped.stdout.count(b"\n") == len(lines) + 1,
+      f"{mapped.stdout.count(b'{')} and {piped.stdout.count(b'{')} lines")
+# Started part way (a shell read the first lines): from there on, also
+# past the first page, the same as those lines through a pipe.
+with tempfile.TemporaryFile() as f:
+    f.write(data)
+    at = data.index(b"0" * 5000) + 5001  # the start of the line after the long one
+    f.seek(at)
+    rest = subprocess.run([KASSA, "code", "parse"], stdin=f, capture_output=True, timeout=60)
+    want = subprocess.run([KASSA, "code", "parse"], input=data[at:], capture_output=True, timeout=60)
+    check("stdin file from an offset", at > 4096 and rest.stdout == want.stdout
+          and rest.stdout.count(b"\n") == 3, rest.stdout[:200])
+# A write that fails is an error, not a silent loss.
+if os.path.exists("/dev/full"):
+    with open("/dev/full", "wb") as full:
+        p = subprocess.run([KASSA, "code", "parse", "46198488"], stdout=full, stderr=subprocess.PIPE,
+                           timeout=30)
+    check("stdout full: exit 2 and said", p.returncode == 2 and b"stdout" in p.stderr, p.stderr)
 
 # Without --escaped a literal \x1d is still a GS spelling the engine repairs.
 rc, out, _ = run(["code", "parse", r"0103041094787443215Qbag!\x1d93Zjqw"])
