@@ -180,9 +180,10 @@ static ALWAYS_INLINE void put_string(json_out_t *o, const char *s, size_t n)
 ** checks the array's end: an array without a NUL (no parse leaves one) is
 ** cut at its end and nothing is read more than 15 bytes past it, which
 ** every field has inside markcode_t (checked below). */
-static __attribute__((noinline)) char *put_field_at(char *p, const char *s, size_t cap)
+static ALWAYS_INLINE void put_field(json_out_t *o, const char *s, size_t cap)
 {
   const char *end = s + cap;
+  char *p = o->p;
   for (;;) {
     unsigned mask = escape_mask16(s);
     memcpy(p, s, 16); /* room: MARKCODE_JSON_MAX holds the worst case */
@@ -203,11 +204,7 @@ static __attribute__((noinline)) char *put_field_at(char *p, const char *s, size
       }
     }
   }
-  return p;
-}
-static ALWAYS_INLINE void put_field(json_out_t *o, const char *s, size_t cap)
-{
-  o->p = put_field_at(o->p, s, cap);
+  o->p = p;
 }
 #define PUT_ARRAY(o, array) put_field((o), (array), sizeof(array))
 /* The same for a field that is mostly empty (aim, mrp, key): its first byte
