@@ -139,6 +139,20 @@ with tempfile.TemporaryFile() as f:
     want = subprocess.run([KASSA, "code", "parse"], input=data[at:], capture_output=True, timeout=60)
     check("stdin file from an offset", at > 4096 and rest.stdout == want.stdout
           and rest.stdout.count(b"\n") == 3, rest.stdout[:200])
+# Codes are parsed 32 at a time before their JSON is written: past and
+# across batches (101 lines, not a multiple of 32; as arguments too) every
+# line still comes out once, in order, and a refusal anywhere sets the exit.
+order = [KINDS["fur"], KINDS["ean8"], KINDS["tobacco_pack"], "hello"]
+many = [order[i % len(order)] for i in range(101)]
+rc, out, _ = run(["code", "parse"], stdin="\n".join(many) + "\n")
+check("101 lines through batches: in order", len(out) == 101 and rc == 1
+      and [o.get("kind") for o in out] == [{0: "fur", 1: "ean8", 2: "tobacco_pack", 3: None}[i % 4]
+                                           for i in range(101)], f"rc={rc}, {len(out)} lines")
+rc, out, _ = run(["code", "parse"] + many[:65])
+check("65 codes as arguments: in order", len(out) == 65 and rc == 1
+      and [o["ok"] for o in out] == [i % 4 != 3 for i in range(65)])
+rc, out, _ = run(["code", "parse"], stdin="\n".join([KINDS["fur"]] * 40) + "\n")
+check("40 lines all ok: exit 0", len(out) == 40 and rc == 0 and all(o["ok"] for o in out))
 # A write that fails is an error, not a silent loss.
 if os.path.exists("/dev/full"):
     with open("/dev/full", "wb") as full:
