@@ -2796,6 +2796,14 @@ static int ticket_apply(emu_t *e, meta_t *m, const fn_bytes_t *answer, bool *cha
   bool found = false;
   int rc;
   if (doc_parse_km_ticket(doc84, len, &t) != 0) return FN_ERR_VALUE;
+  /* The ticket names its notification; the container's header names the
+  ** FN (and the notification) it answers. An answer about another FN's
+  ** notification (a header damaged on the way, and answered as an unknown
+  ** FN's) would otherwise clear one of ours it never applied. */
+  if (answer->fn_number && answer->fn_number[0] && strcmp(answer->fn_number, m->fn_number) != 0)
+    return FN_ERR_VALUE;
+  if (answer->document_number && answer->document_number != t.notification_number)
+    return FN_ERR_VALUE;
   sqlite3_stmt *s = st(e, S_NOTE_STATE);
   if ((rc = bind_int(s, 1, t.notification_number)) != 0) return rc;
   rc = fetch(s, &found);

@@ -764,6 +764,10 @@ static int flow_parse(const flow_t *f, const uint8_t *answer, size_t len,
   }
   doc_km_ticket_t t;
   if (doc_parse_km_ticket(answer, len, &t) != 0) return -1;
+  /* A ticket names no FN: the header does, and must name ours (a header
+  ** damaged on the way is answered as an unknown FN's, result 1, which
+  ** the FN would take as the end of one of ours). */
+  if (origin->fn_number[0] && strcmp(origin->fn_number, f->fn_number) != 0) return -1;
   *number = t.notification_number;
   *code = t.result;
   return 0;

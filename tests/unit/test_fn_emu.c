@@ -1867,13 +1867,30 @@ static void test_ticket_batch(void **state)
   assert_int_equal(fn_notification_next(f->fn, note), 0);
   assert_int_equal(note->number, 5);
 
+  /* An answer whose header names another FN (a header damaged on the
+  ** way, answered as an unknown FN's with 2111 = 1) or another
+  ** notification than its ticket clears nothing. */
+  list[0] = ticket_bytes(&b[0], 5, 1);
+  list[0].fn_number = "9999078900008384";
+  assert_int_equal(fn_notification_ticket_batch(f->fn, list, 1, &applied), FN_ERR_VALUE);
+  assert_int_equal(applied, 0);
+  list[0].fn_number = NULL;
+  list[0].document_number = 4;
+  assert_int_equal(fn_notification_ticket_batch(f->fn, list, 1, &applied), FN_ERR_VALUE);
+  assert_int_equal(applied, 0);
+  assert_int_equal(fn_notification_next(f->fn, note), 0);
+  assert_int_equal(note->number, 5);
+
   /* The export mark: a ticketed notification past the mark leaves the
   ** unexported count, one at or below it does not. */
   assert_int_equal(fn_notifications_exported(f->fn, 4), 0);
   status_of(f, &s);
   assert_int_equal(s.unexported_notifications, 1);
   list[0] = ticket_bytes(&b[0], 5, 0);
+  list[0].fn_number = FN_NUMBER; /* a header that names this FN and this notification */
+  list[0].document_number = 5;
   assert_int_equal(fn_notification_ticket_batch(f->fn, list, 1, &applied), 0);
+  assert_int_equal(applied, 1);
   status_of(f, &s);
   assert_int_equal(s.unsent_notifications, 0);
   assert_int_equal(s.unexported_notifications, 0);
