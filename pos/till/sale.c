@@ -1090,12 +1090,15 @@ static int record_pending(till_t *t, const sale_basket_t *b, uint32_t document)
 
 /* Finishes a sold basket whose receipt is FN document number: the cache
 ** replays the archive (through number when the close just made it: no
-** status asked), then the basket goes. */
-static int finish(till_t *t, const sale_basket_t *b, uint32_t document, bool just_made)
+** status asked; from made, the receipt as the close parsed it, when it
+** could), then the basket goes. */
+static int finish(till_t *t, const sale_basket_t *b, uint32_t document, bool just_made,
+                  const doc_receipt_t *made)
 {
-  int rc;
-  if ((just_made ? till_replay_through(t, document, NULL) : till_replay(t, NULL)) != 0)
-    return SALE_ERR_STORAGE;
+  int rc = made        ? till_replay_made(t, document, made, NULL)
+           : just_made ? till_replay_through(t, document, NULL)
+                       : till_replay(t, NULL);
+  if (rc != 0) return SALE_ERR_STORAGE;
   lane_store_publish(t); /* the store node hears of it (lane_store.h); quiet if down */
   if ((rc = record_pending(t, b, document)) != 0) return rc;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
@@ -1262,8 +1265,18 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
     goto fn_failed;
   }
   /* From here the sale has happened: whatever the till's own files do, the
-  ** answer is success, or a cashier would take the money twice. */
-  bool pending = finish(t, b, res.number, true) != 0;
+  ** answer is success, or a cashier would take the money twice. The
+  ** receipt is read back from the archive once: the cache's replay and the
+  ** QR string both take it from there. */
+  static fn_document_t doc;
+  doc_header_t h;
+  uint64_t total = 0;
+  uint8_t sign[6];
+  doc_receipt_t *r = malloc(sizeof *r);
+  bool parsed = r && fn_document_get(t->fn, res.number, &doc) == 0 &&
+                (doc.type == DOC_RECEIPT || doc.type == DOC_CORRECTION) &&
+                doc_parse_receipt(doc.data, doc.len, &h, r, &total, sign) == 0;
+  bool pending = finish(t, b, res.number, true, parsed ? r : NULL) != 0;
   if (out) {
     memset(out, 0, sizeof *out);
     out->bookkeeping_pending = pending;
@@ -1281,20 +1294,14 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
     out->lines = b->count;
     for (size_t i = 0; i < b->count; i++) out->marked_lines += b->lines[i].marked;
     /* The QR string from the archived document itself. */
-    static fn_document_t doc;
-    doc_header_t h;
-    uint64_t total;
-    uint8_t sign[6];
-    doc_receipt_t *r = malloc(sizeof *r);
-    if (r && fn_document_get(t->fn, res.number, &doc) == 0 &&
-        doc_parse_receipt(doc.data, doc.len, &h, r, &total, sign) == 0) {
+    if (parsed) {
       doc_receipt_qr(&h, total, r->operation, res.fiscal_sign, out->qr, sizeof out->qr);
       /* The VAT sums as the FN signed them. */
       memcpy(out->vat_sums, r->vat_sums, sizeof out->vat_sums);
       out->vat_present = r->vat_present;
     }
-    free(r);
   }
+  free(r);
   rc = 0;
   goto done;
 fn_failed:
@@ -1333,7 +1340,7 @@ int sale_recover(till_t *t, char *err, size_t err_size)
   }
   if (sold) {
     /* The FN closed the receipt before the crash: it is sold. */
-    if (finish(t, b, sold, false) != 0) goto fail;
+    if (finish(t, b, sold, false, NULL) != 0) goto fail;
   } else {
     if (st.receipt_open && fn_receipt_cancel(t->fn) != 0) goto fail;
     if (b->open && (after > 0 || st.receipt_open) && mark_recheck(t) != 0) goto fail;
