@@ -468,6 +468,34 @@ static void kept_commit(till_t *t, bool base, bool ok, const sale_line_t *line)
   k->valid = k->version != ~0u;
 }
 
+/*
+** The basket (and closing_after, may be NULL) in a write transaction just
+** begun, before its first write: the kept one when the version says no
+** commit came since, else read and kept from then. *base tells whether the
+** kept basket is the file's at the transaction's start (kept_commit's
+** base). One transaction where a read of its own and then a write took two.
+*/
+static int load_begun(till_t *t, sale_basket_t *b, uint32_t *closing_after, bool *base)
+{
+  if (!t->basket_kept) t->basket_kept = calloc(1, sizeof *t->basket_kept); /* NULL: none kept */
+  sale_kept_t *k = t->basket_kept;
+  uint32_t closing = 0;
+  int64_t opened = -1;
+  int rc = 0;
+  if ((*base = kept_begin(t))) {
+    basket_copy(b, &k->basket);
+    closing = k->closing_after;
+  } else if ((rc = read_marks(t, b, &closing, &opened)) == 0 && k) {
+    basket_copy(&k->basket, b);
+    k->closing_after = closing;
+    k->opened_after = opened;
+    k->version = basket_version(t);
+    *base = k->valid = k->version != ~0u;
+  }
+  if (rc == 0 && closing_after) *closing_after = closing;
+  return rc;
+}
+
 static int load(till_t *t, sale_basket_t *b, uint32_t *closing_after)
 {
   return load_marks(t, b, closing_after, NULL);
@@ -592,13 +620,28 @@ fail:
   return rc;
 }
 
+/* 0 when the basket b is open and can take one more line, else
+** SALE_ERR_NO_RECEIPT or SALE_ERR_FULL. */
+static int takes_line(const sale_basket_t *b)
+{
+  return !b->open ? SALE_ERR_NO_RECEIPT : b->count >= DOC_MAX_ITEMS ? SALE_ERR_FULL : 0;
+}
+
 /* A scan's journal row (add) or its removal, in a transaction of its own
-** that keeps the kept basket (the journal is not part of it). */
-static int journal_alone(till_t *t, const char *scan, size_t len, bool add)
+** that keeps the kept basket (the journal is not part of it). With b, the
+** row is added only to an open basket that takes one more line, loaded
+** into b in the same transaction (load_begun): what a marked scan needs
+** before the FN hears of its code, in one commit. */
+static int journal_alone(till_t *t, const char *scan, size_t len, bool add, sale_basket_t *b)
 {
   if (begin(t) != 0) return SALE_ERR_STORAGE;
-  bool base = kept_begin(t);
-  int rc = journal(t, scan, len, add);
+  bool base = false;
+  int rc = 0;
+  if (!b)
+    base = kept_begin(t);
+  else if ((rc = load_begun(t, b, NULL, &base)) == 0)
+    rc = takes_line(b);
+  if (rc == 0) rc = journal(t, scan, len, add);
   rc = rc == 0 ? commit(t) : (rollback(t), rc);
   kept_commit(t, base, rc == 0, NULL);
   return rc;
@@ -608,17 +651,52 @@ static int journal_alone(till_t *t, const char *scan, size_t len, bool add)
 
 static int drop_lines(till_t *t, const sale_basket_t *b, uint32_t id, bool basket_too);
 
+/* The basket row of a new basket (in the caller's transaction, or its own
+** when none): the FN's last document is its opened_after. */
+static int basket_insert(till_t *t, uint8_t operation, const char *cashier)
+{
+  fn_status_t st;
+  if ((t->last_fn_error = fn_status(t->fn, &st)) != 0) return SALE_ERR_FN;
+  sqlite3_stmt *s = stmt(t, "INSERT INTO basket(k, operation, cashier, opened_ms, opened_after)"
+                            " VALUES(1, ?, ?, ?, ?)");
+  if (!s) return SALE_ERR_STORAGE;
+  /* The name goes into the receipt (1021): folded as every document's text
+  ** is, control characters to spaces (issue 18). */
+  char name[65];
+  snprintf(name, sizeof name, "%s", cashier ? cashier : "");
+  fiscal_text_fold(name);
+  sqlite3_bind_int(s, 1, operation);
+  sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, till_now_ms(t));
+  sqlite3_bind_int64(s, 4, (sqlite3_int64)t->fn_base + st.last_document);
+  int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : SALE_ERR_STORAGE;
+  done(t, s);
+  return rc;
+}
+
 int sale_open(till_t *t, uint8_t operation, const char *cashier)
 {
-  sqlite3_stmt *s = NULL;
   sale_basket_t *b;
+  bool base;
   int rc;
   if (!t || (operation != DOC_OP_SALE && operation != DOC_OP_SALE_RETURN)) return SALE_ERR_ARGUMENT;
   if (cashier && strlen(cashier) > 64) return SALE_ERR_ARGUMENT;
   if (!(b = malloc(sizeof *b))) return SALE_ERR_STORAGE;
   uint32_t closing = 0;
-  rc = load(t, b, &closing);
-  if (rc == 0 && b->open && closing > 0) {
+  /* The common case, no basket: looked at and made in one transaction. */
+  if (begin(t) != 0) {
+    free(b);
+    return SALE_ERR_STORAGE;
+  }
+  if ((rc = load_begun(t, b, &closing, &base)) == 0 && !b->open) {
+    rc = basket_insert(t, operation, cashier);
+    rc = rc == 0 ? commit(t) : (rollback(t), rc);
+    kept_commit(t, false, false, NULL); /* the basket is new; the next load reads */
+    free(b);
+    return rc;
+  }
+  rollback(t); /* nothing written: what load_begun kept stays true */
+  if (rc == 0 && closing > 0) {
     /* A close whose bookkeeping could not be written (a full disk): finish
     ** it from the archive first, as till_open() would. */
     char err[256];
@@ -634,23 +712,7 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier)
   free(b);
   if (rc != 0) return rc;
   if (open) return SALE_ERR_OPEN;
-  fn_status_t st;
-  if ((t->last_fn_error = fn_status(t->fn, &st)) != 0) return SALE_ERR_FN;
-  if (!(s = stmt(t, "INSERT INTO basket(k, operation, cashier, opened_ms, opened_after)"
-                    " VALUES(1, ?, ?, ?, ?)")))
-    return SALE_ERR_STORAGE;
-  /* The name goes into the receipt (1021): folded as every document's text
-  ** is, control characters to spaces (issue 18). */
-  char name[65];
-  snprintf(name, sizeof name, "%s", cashier ? cashier : "");
-  fiscal_text_fold(name);
-  sqlite3_bind_int(s, 1, operation);
-  sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, till_now_ms(t));
-  sqlite3_bind_int64(s, 4, (sqlite3_int64)t->fn_base + st.last_document);
-  rc = sqlite3_step(s) == SQLITE_DONE ? 0 : SALE_ERR_STORAGE;
-  done(t, s);
-  return rc;
+  return basket_insert(t, operation, cashier);
 }
 
 int sale_get(till_t *t, sale_basket_t *out)
@@ -871,19 +933,15 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
     rc = SALE_ERR_STORAGE;
     goto done;
   }
-  if ((rc = load_open(t, b)) != 0) goto done;
-  if (b->count >= DOC_MAX_ITEMS) {
-    rc = SALE_ERR_FULL;
+  /* A scan the FN may be asked about is journaled in the transaction that
+  ** loads the basket; a plain barcode only loads it. */
+  bool journal_row = journaled(scan, len);
+  if ((rc = journal_row ? journal_alone(t, scan, len, true, b) : load_open(t, b)) != 0 ||
+      (rc = takes_line(b)) != 0)
     goto done;
-  }
   for (size_t i = 0; i < b->count; i++)
     if (b->lines[i].marked) kis[n++] = b->lines[i].ki;
   check_purpose_t purpose = b->operation == DOC_OP_SALE ? CHECK_FOR_SALE : CHECK_FOR_RETURN;
-  bool journal_row = journaled(scan, len);
-  if (journal_row && journal_alone(t, scan, len, true) != 0) {
-    rc = SALE_ERR_STORAGE;
-    goto done;
-  }
   check_request_t req = {.scan = scan,
                          .len = len,
                          .purpose = purpose,
@@ -894,7 +952,7 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
                          .fraction_denominator = a->fraction_denominator,
                          .keep = true};
   if (check_run(t, &req, d) != 0 || !d->allow) {
-    if (journal_row) journal_alone(t, scan, len, false); /* the refusal declined it already */
+    if (journal_row) journal_alone(t, scan, len, false, NULL); /* the refusal declined it already */
     rc = SALE_ERR_REFUSED;
     goto done;
   }
@@ -905,7 +963,7 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
     if (d->store_claimed) lane_store_release(t, d->ki);
-    if (journal_row) journal_alone(t, scan, len, false);
+    if (journal_row) journal_alone(t, scan, len, false, NULL);
     goto done;
   }
   if (line_id) *line_id = id;
@@ -1193,6 +1251,22 @@ uint8_t sale_method_of(const char *name)
   return 0;
 }
 
+/* 0 when basket b can be closed with payment p: open, not empty, and the
+** five forms, each at most the total, adding up to it exactly; else
+** SALE_ERR_NO_RECEIPT, SALE_ERR_EMPTY or SALE_ERR_PAYMENT. */
+static int closable(const sale_basket_t *b, const fn_payments_t *p)
+{
+  const uint64_t forms[5] = {p->cash, p->cashless, p->prepaid, p->credit, p->other};
+  uint64_t sum = 0;
+  if (!b->open) return SALE_ERR_NO_RECEIPT;
+  if (b->count == 0) return SALE_ERR_EMPTY;
+  for (int i = 0; i < 5; i++) {
+    if (forms[i] > b->total) return SALE_ERR_PAYMENT;
+    sum += forms[i];
+  }
+  return sum == b->total ? 0 : SALE_ERR_PAYMENT;
+}
+
 int sale_close(till_t *t, uint64_t cash, uint64_t cashless, sale_closed_t *out, check_decision_t *d)
 {
   sale_payment_t p = {.cash = cash, .cashless = cashless};
@@ -1222,30 +1296,29 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
     rc = SALE_ERR_STORAGE;
     goto done;
   }
-  if ((rc = load_open(t, b)) != 0) goto done;
-  if (b->count == 0) {
-    rc = SALE_ERR_EMPTY;
+  /* The basket is loaded and, when no line waits for a check again (the
+  ** common case), its closing mark written in one till.db transaction;
+  ** otherwise the checks run outside it and the mark is written after. */
+  if (begin(t) != 0) {
+    rc = SALE_ERR_STORAGE;
     goto done;
   }
-  {
-    /* The five forms, each at most the total, add up to it exactly. */
-    const uint64_t forms[5] = {pay.cash, pay.cashless, pay.prepaid, pay.credit, pay.other};
-    uint64_t sum = 0;
-    for (int i = 0; i < 5; i++) {
-      if (forms[i] > b->total) {
-        rc = SALE_ERR_PAYMENT;
-        goto done;
-      }
-      sum += forms[i];
-    }
-    if (sum != b->total) {
-      rc = SALE_ERR_PAYMENT;
-      goto done;
-    }
+  bool base, again = false;
+  rc = load_begun(t, b, NULL, &base);
+  if (rc == 0) rc = closable(b, &pay);
+  for (size_t i = 0; rc == 0 && i < b->count; i++)
+    again |= b->lines[i].marked && b->lines[i].needs_recheck;
+  if (rc == 0 && !again && (frc = fn_status(t->fn, &st)) == 0)
+    rc = set_closing(t, st.last_document);
+  rc = rc == 0 && frc == 0 && !again ? commit(t) : (rollback(t), rc);
+  kept_commit(t, false, false, NULL); /* the mark moved; the next load reads */
+  if (rc != 0) goto done;
+  if (frc != 0) goto fn_failed;
+  if (again) {
+    if ((rc = recheck(t, b, d)) != 0) goto done;
+    if ((frc = fn_status(t->fn, &st)) != 0) goto fn_failed;
+    if ((rc = set_closing(t, st.last_document)) != 0) goto done;
   }
-  if ((rc = recheck(t, b, d)) != 0) goto done;
-  if ((frc = fn_status(t->fn, &st)) != 0) goto fn_failed;
-  if ((rc = set_closing(t, st.last_document)) != 0) goto done;
   if ((frc = fn_receipt_begin(t->fn, b->operation, (uint8_t)t->config.tax_system,
                               b->cashier[0] ? b->cashier : NULL)) != 0) {
     set_closing(t, 0);
