@@ -662,8 +662,11 @@ static int rule_offline(till_t *t, check_purpose_t purpose, const cache_code_t *
                         check_decision_t *d)
 {
   d->offline = true;
+  /* The staleness and the 1265's version from one snapshot, one read. */
+  bool grouped = cache_read_begin(t->cache) == 0;
   d->cache_stale = cache_is_stale(t->cache, till_now_ms(t), t->config.cache_stale_hours);
   offline_1265(t, d);
+  if (grouped) cache_read_end(t->cache);
   const char *ru =
       d->cache_stale ? "Локальная база устарела (нет синхронизации более 72 ч)." : NULL;
   const char *en = d->cache_stale ? "The local database is stale (no sync for over 72 h)." : NULL;
