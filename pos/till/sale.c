@@ -547,18 +547,22 @@ static void line_as_read(const sale_line_t *l, uint32_t id, const uint8_t *extra
   extras_get(extras, extras_len, out);
 }
 
+/* Inserts line l (its id in *id) and drops scan's journal row (scan NULL:
+** none), in a transaction of its own, or, with begun, in the caller's
+** write transaction that has written nothing yet (*begun: load_begun's
+** base); either way committed, or rolled back on failure. */
 static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t scan_len,
-                       uint32_t *id)
+                       uint32_t *id, const bool *begun)
 {
   sqlite3_stmt *s = NULL;
   uint8_t extras[2048];
   size_t extras_len = 0;
-  int rc = extras_put(l, extras, sizeof extras, &extras_len);
-  if (rc != 0) return rc;
-  rc = SALE_ERR_STORAGE;
-  if (begin(t) != 0) return SALE_ERR_STORAGE;
-  bool base = kept_begin(t);
+  int rc;
+  if (!begun && begin(t) != 0) return SALE_ERR_STORAGE;
+  bool base = begun ? *begun : kept_begin(t);
   sale_line_t back;
+  if ((rc = extras_put(l, extras, sizeof extras, &extras_len)) != 0) goto fail;
+  rc = SALE_ERR_STORAGE;
   /* Read, then moved: one UPDATE ... RETURNING made SQLite build and drop
   ** a temporary table for its one row at every line. */
   if (!(s = stmt(t, "SELECT next_id FROM basket")) || sqlite3_step(s) != SQLITE_ROW) goto fail;
@@ -922,6 +926,7 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
   const char *kis[DOC_MAX_ITEMS];
   size_t n = 0;
   uint32_t id = 0;
+  bool begun = false, base = false; /* a plain scan's transaction */
   int rc;
   if (!t || !a || !a->scan || !d) return SALE_ERR_ARGUMENT;
   const char *scan = a->scan;
@@ -934,11 +939,17 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
     goto done;
   }
   /* A scan the FN may be asked about is journaled in the transaction that
-  ** loads the basket; a plain barcode only loads it. */
+  ** loads the basket. A plain barcode's check asks only the cache (no FN,
+  ** no network: journaled()), so its line is written in the transaction
+  ** that loads the basket, begun here and ended by insert_line. */
   bool journal_row = journaled(scan, len);
-  if ((rc = journal_row ? journal_alone(t, scan, len, true, b) : load_open(t, b)) != 0 ||
-      (rc = takes_line(b)) != 0)
-    goto done;
+  if (journal_row) {
+    rc = journal_alone(t, scan, len, true, b);
+  } else if ((rc = begin(t)) == 0) {
+    begun = true;
+    if ((rc = load_begun(t, b, NULL, &base)) == 0) rc = takes_line(b);
+  }
+  if (rc != 0) goto done;
   for (size_t i = 0; i < b->count; i++)
     if (b->lines[i].marked) kis[n++] = b->lines[i].ki;
   check_purpose_t purpose = b->operation == DOC_OP_SALE ? CHECK_FOR_SALE : CHECK_FOR_RETURN;
@@ -959,7 +970,11 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
   rc = fill_line(d, a->quantity, a->price, a->fraction_numerator, a->fraction_denominator, l);
   if (rc == 0 && a->agent) set_agent(l, a->agent);
   if (rc == 0) rc = line_money(t, b, d, a->price, l);
-  if (rc != 0 || (rc = insert_line(t, l, journal_row ? scan : NULL, len, &id)) != 0) {
+  if (rc == 0) {
+    begun = false; /* insert_line ends it */
+    rc = insert_line(t, l, journal_row ? scan : NULL, len, &id, journal_row ? NULL : &base);
+  }
+  if (rc != 0) {
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
     if (d->store_claimed) lane_store_release(t, d->ki);
@@ -968,6 +983,10 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
   }
   if (line_id) *line_id = id;
 done:
+  if (begun) { /* a plain scan refused, or its line not made: nothing written */
+    rollback(t);
+    kept_commit(t, false, false, NULL);
+  }
   free(b);
   free(l);
   return rc;
@@ -1016,7 +1035,7 @@ int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t 
     goto done;
   }
   if ((rc = line_money(t, b, d, price, &l)) != 0) goto done;
-  rc = insert_line(t, &l, NULL, 0, &id);
+  rc = insert_line(t, &l, NULL, 0, &id, NULL);
   if (rc == 0 && line_id) *line_id = id;
 done:
   free(b);
