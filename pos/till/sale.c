@@ -398,6 +398,20 @@ static void basket_copy(sale_basket_t *to, const sale_basket_t *from)
   to->total = from->total;
 }
 
+/* Keeps b, with its closing_after and opened_after, as the file's at the
+** connection's data version now (in or right after the transaction that
+** read or wrote them). */
+static void kept_set(till_t *t, const sale_basket_t *b, uint32_t closing, int64_t opened)
+{
+  sale_kept_t *k = t->basket_kept;
+  if (!k) return;
+  basket_copy(&k->basket, b);
+  k->closing_after = closing;
+  k->opened_after = opened;
+  k->version = basket_version(t);
+  k->valid = k->version != ~0u;
+}
+
 /* The basket, closing_after and opened_after (both may be NULL): kept or
 ** read, in one read transaction of its own; inside the caller's
 ** transaction (whose writes the version does not show yet) always read. */
@@ -423,13 +437,7 @@ static int load_marks(till_t *t, sale_basket_t *b, uint32_t *closing_after, int6
     rc = 0;
   } else {
     k->valid = false;
-    if ((rc = read_marks(t, b, &closing, &opened)) == 0) {
-      basket_copy(&k->basket, b);
-      k->closing_after = closing;
-      k->opened_after = opened;
-      k->version = v;
-      k->valid = true;
-    }
+    if ((rc = read_marks(t, b, &closing, &opened)) == 0) kept_set(t, b, closing, opened);
   }
   if (exec(t, "COMMIT") != SQLITE_OK) {
     rollback(t);
@@ -485,12 +493,9 @@ static int load_begun(till_t *t, sale_basket_t *b, uint32_t *closing_after, bool
   if ((*base = kept_begin(t))) {
     basket_copy(b, &k->basket);
     closing = k->closing_after;
-  } else if ((rc = read_marks(t, b, &closing, &opened)) == 0 && k) {
-    basket_copy(&k->basket, b);
-    k->closing_after = closing;
-    k->opened_after = opened;
-    k->version = basket_version(t);
-    *base = k->valid = k->version != ~0u;
+  } else if ((rc = read_marks(t, b, &closing, &opened)) == 0) {
+    kept_set(t, b, closing, opened);
+    *base = k && k->valid;
   }
   if (rc == 0 && closing_after) *closing_after = closing;
   return rc;
@@ -656,8 +661,10 @@ static int journal_alone(till_t *t, const char *scan, size_t len, bool add, sale
 static int drop_lines(till_t *t, const sale_basket_t *b, uint32_t id, bool basket_too);
 
 /* The basket row of a new basket (in the caller's transaction, or its own
-** when none): the FN's last document is its opened_after. */
-static int basket_insert(till_t *t, uint8_t operation, const char *cashier)
+** when none): the FN's last document is its opened_after. With as_read,
+** the new basket as read_marks would give it back, and its opened_after. */
+static int basket_insert(till_t *t, uint8_t operation, const char *cashier, sale_basket_t *as_read,
+                         int64_t *opened_after)
 {
   fn_status_t st;
   if ((t->last_fn_error = fn_status(t->fn, &st)) != 0) return SALE_ERR_FN;
@@ -669,12 +676,22 @@ static int basket_insert(till_t *t, uint8_t operation, const char *cashier)
   char name[65];
   snprintf(name, sizeof name, "%s", cashier ? cashier : "");
   fiscal_text_fold(name);
+  int64_t now = till_now_ms(t), after = (int64_t)t->fn_base + st.last_document;
   sqlite3_bind_int(s, 1, operation);
   sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, till_now_ms(t));
-  sqlite3_bind_int64(s, 4, (sqlite3_int64)t->fn_base + st.last_document);
+  sqlite3_bind_int64(s, 3, now);
+  sqlite3_bind_int64(s, 4, after);
   int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : SALE_ERR_STORAGE;
   done(t, s);
+  if (rc == 0 && as_read) {
+    memset(as_read, 0, offsetof(sale_basket_t, lines)); /* as read_marks: the head only */
+    as_read->total = 0;
+    as_read->open = true;
+    as_read->operation = operation;
+    snprintf(as_read->cashier, sizeof as_read->cashier, "%s", name);
+    as_read->opened_ms = now;
+    *opened_after = after;
+  }
   return rc;
 }
 
@@ -693,9 +710,15 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier)
     return SALE_ERR_STORAGE;
   }
   if ((rc = load_begun(t, b, &closing, &base)) == 0 && !b->open) {
-    rc = basket_insert(t, operation, cashier);
+    int64_t opened_after = -1;
+    rc = basket_insert(t, operation, cashier, b, &opened_after);
     rc = rc == 0 ? commit(t) : (rollback(t), rc);
-    kept_commit(t, false, false, NULL); /* the basket is new; the next load reads */
+    /* Kept as the file has it now (no line: none is made without a basket,
+    ** and every delete of the basket takes its lines in the same commit). */
+    if (rc == 0)
+      kept_set(t, b, 0, opened_after);
+    else
+      kept_commit(t, false, false, NULL);
     free(b);
     return rc;
   }
@@ -716,7 +739,7 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier)
   free(b);
   if (rc != 0) return rc;
   if (open) return SALE_ERR_OPEN;
-  return basket_insert(t, operation, cashier);
+  return basket_insert(t, operation, cashier, NULL, NULL);
 }
 
 int sale_get(till_t *t, sale_basket_t *out)
