@@ -171,6 +171,8 @@ static void run(const char *root, uint64_t n, unsigned receipts)
   report("check_probe (in process)", lat, PROBES);
   /* The disk's own flush rate, in the same directory, just before. */
   double flush_rate = bench_io_fdatasync_rate(dir, 1.0);
+  /* And the least a receipt kept in SQLite could cost: one bare commit. */
+  double commit_rate = bench_io_sqlite_commit_rate(dir, 1.0);
   /* The scanner's side, made before the clock starts: a fresh code for
   ** each receipt (never sold), its tail signed with the key (the FN
   ** verifies it in the timed part). */
@@ -199,6 +201,9 @@ static void run(const char *root, uint64_t n, unsigned receipts)
   printf("  receipts (open, 2 scans, close): %.0f per second = %.1f%% of the disk's %.0f "
          "fdatasync/s measured here (target >= 30%%)\n",
          receipts / span, 100.0 * receipts / span / flush_rate, flush_rate);
+  printf("  for scale: one bare durable SQLite commit (3 rows, kept statements) %.0f per second = "
+         "%.1f%% of the fdatasync rate; a receipt costs %.1f of them\n",
+         commit_rate, 100.0 * commit_rate / flush_rate, commit_rate / (receipts / span));
   printf("  per receipt: %.2f flushes (target <= 1.2), %.1f KiB written (target <= 48; WAL %.1f, "
          "database files %.1f)\n",
          (double)(io1.syncs - io0.syncs) / receipts,
