@@ -224,8 +224,8 @@ static double bench_io_fdatasync_rate(const char *dir, double seconds)
 static double bench_io_sqlite_commit_rate(const char *dir, double seconds)
 {
   static const char *const sql[] = {"BEGIN IMMEDIATE", "INSERT INTO doc(t) VALUES(?)",
-                                     "UPDATE meta SET n = n + 1, s = ? WHERE id = 1",
-                                     "INSERT INTO note(t) VALUES(?)", "COMMIT"};
+                                    "UPDATE meta SET n = n + 1, s = ? WHERE id = 1",
+                                    "INSERT INTO note(t) VALUES(?)", "COMMIT"};
   static const int bytes[] = {0, 600, 300, 400, 0};
   enum { STEPS = sizeof sql / sizeof sql[0] };
   char path[600], blob[600];
