@@ -114,6 +114,7 @@ static const char *const schema_v1[] = {
 /* The kept statements. */
 enum {
   ST_BEGIN,
+  ST_BEGIN_READ,
   ST_COMMIT,
   ST_ROLLBACK,
   ST_META_GET,
@@ -164,6 +165,7 @@ enum {
 
 static const char *const sql[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_BEGIN_READ] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_META_GET] = "SELECT fn_applied, cursor, last_sync, n_codes, n_in_stock, n_sold,"
@@ -1702,6 +1704,18 @@ int cache_sync_state(cache_t *c, char *cursor, size_t cursor_size, int64_t *last
   if (last_sync_ms) *last_sync_ms = sqlite3_column_int64(s, 2);
   sqlite3_reset(s);
   return 0;
+}
+
+int cache_read_begin(cache_t *c)
+{
+  if (!c) return CACHE_ERR_ARGUMENT;
+  if (!sqlite3_get_autocommit(c->db)) return CACHE_ERR_STATE;
+  return step_done(c, st(c, ST_BEGIN_READ), "begin");
+}
+
+void cache_read_end(cache_t *c)
+{
+  if (c && !sqlite3_get_autocommit(c->db)) tx_end(c, 0);
 }
 
 bool cache_is_stale(cache_t *c, int64_t now_ms, uint32_t stale_hours)

@@ -310,6 +310,19 @@ int cache_sync_state(cache_t *c, char *cursor, size_t cursor_size, int64_t *last
 ** be read is stale. */
 bool cache_is_stale(cache_t *c, int64_t now_ms, uint32_t stale_hours);
 
+/*
+** Several lookups in one read transaction: cache_read_begin, the lookups
+** (cache_product_get, cache_code_get, cache_block_find, ...), then
+** cache_read_end. They read one snapshot and the WAL's read lock is taken
+** once, where each alone takes its own. Nothing that writes may run in
+** between (its own transaction would not start: CACHE_ERR_STATE or an I/O
+** error, nothing written). cache_read_begin is CACHE_ERR_STATE inside a
+** transaction; cache_read_end ends what is open and is harmless after a
+** failed begin or with c NULL.
+*/
+int cache_read_begin(cache_t *c);
+void cache_read_end(cache_t *c);
+
 /* ---- remarking ------------------------------------------------------------ */
 
 /* Adds fresh codes (full codes, GS as 0x1D, as the operator issued them)

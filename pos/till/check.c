@@ -662,8 +662,11 @@ static int rule_offline(till_t *t, check_purpose_t purpose, const cache_code_t *
                         check_decision_t *d)
 {
   d->offline = true;
+  /* The staleness and the 1265's version from one snapshot, one read. */
+  bool grouped = cache_read_begin(t->cache) == 0;
   d->cache_stale = cache_is_stale(t->cache, till_now_ms(t), t->config.cache_stale_hours);
   offline_1265(t, d);
+  if (grouped) cache_read_end(t->cache);
   const char *ru =
       d->cache_stale ? "Локальная база устарела (нет синхронизации более 72 ч)." : NULL;
   const char *en = d->cache_stale ? "The local database is stale (no sync for over 72 h)." : NULL;
@@ -779,6 +782,24 @@ static int rule_store(till_t *t, check_decision_t *d)
 
 /* ---- the pipeline ---------------------------------------------------------- */
 
+/* The rules the cache and the basket decide, in their order: the
+** catalogue, the fraction, then for a marked code the receipt's own lines
+** and the local records. 1 when one refused (d says why), else 0; price 0
+** becomes the catalogue's. */
+static int rules_cached(till_t *t, const markcode_t *mc, const check_request_t *req,
+                        uint64_t *price, cache_code_t *row, bool *have_row, check_decision_t *d)
+{
+  if (rule_catalogue(t, mc, req->given, d)) return 1;
+  if (*price == 0) *price = d->product.price;
+  if (rule_fraction(req, d)) return 1;
+  if (!d->marked) return 0;
+  /* A measured good and a fraction of a piece are "part" statuses. */
+  bool part = d->product.weighed || req->fraction_denominator != 0;
+  d->planned = req->purpose == CHECK_FOR_SALE ? (part ? 2 : 1) : (part ? 4 : 3);
+  if (rule_receipt(req->in_receipt, req->in_receipt_count, d)) return 1;
+  return rule_local(t, mc, req, row, have_row, d);
+}
+
 /* The pipeline; keep: an allowed code stays accepted in the FN (a sale
 ** line follows), else it is declined at once (a question only). */
 static int pipeline(till_t *t, const check_request_t *req, check_decision_t *out)
@@ -811,15 +832,14 @@ static int pipeline(till_t *t, const check_request_t *req, check_decision_t *out
   }
   memset(&row, 0, sizeof row);
   if (rule_parse(mc, scan, len, out)) goto done;
-  if (rule_catalogue(t, mc, req->given, out)) goto done;
-  if (price == 0) price = out->product.price;
-  if (rule_fraction(req, out)) goto done;
+  /* A marked sale's lookups (product, code, blocks) read one snapshot of
+  ** the cache in one read transaction; a return's rule_local may ask the
+  ** store node, so it reads each alone. */
+  bool grouped = out->marked && purpose == CHECK_FOR_SALE && cache_read_begin(t->cache) == 0;
+  int refused = rules_cached(t, mc, req, &price, &row, &have_row, out);
+  if (grouped) cache_read_end(t->cache);
+  if (refused) goto done;
   if (!out->marked) goto allow; /* a plain good: nothing more to check */
-  /* A measured good and a fraction of a piece are "part" statuses. */
-  bool part = out->product.weighed || req->fraction_denominator != 0;
-  out->planned = purpose == CHECK_FOR_SALE ? (part ? 2 : 1) : (part ? 4 : 3);
-  if (rule_receipt(req->in_receipt, req->in_receipt_count, out)) goto done;
-  if (rule_local(t, mc, req, &row, &have_row, out)) goto done;
   if (purpose == CHECK_FOR_SALE && rule_deadline(t, out)) goto done;
   if (rule_fn(t, mc, req, fc, out)) goto done_fn;
   unsigned budget = t->config.check_budget_ms ? t->config.check_budget_ms : 1500;

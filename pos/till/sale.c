@@ -253,14 +253,12 @@ static int journal_recover(till_t *t, const sale_basket_t *b)
 ** will carry, and text it cannot carry is refused when the line is made). */
 static int extras_put(const sale_line_t *l, uint8_t *buf, size_t cap, size_t *len)
 {
-  doc_item_t *item = calloc(1, sizeof *item);
-  if (!item) return SALE_ERR_STORAGE;
-  item->agent = l->agent;
-  item->fraction_numerator = l->fraction_numerator;
-  item->fraction_denominator = l->fraction_denominator;
-  int rc = doc_item_extras_put(item, buf, cap, len) == 0 ? 0 : SALE_ERR_ARGUMENT;
-  free(item);
-  return rc;
+  doc_item_t item; /* 2.5 KiB: on the stack, not the heap, at every line */
+  memset(&item, 0, sizeof item);
+  item.agent = l->agent;
+  item.fraction_numerator = l->fraction_numerator;
+  item.fraction_denominator = l->fraction_denominator;
+  return doc_item_extras_put(&item, buf, cap, len) == 0 ? 0 : SALE_ERR_ARGUMENT;
 }
 
 static void extras_get(const void *buf, size_t len, sale_line_t *l)
@@ -398,6 +396,20 @@ static void basket_copy(sale_basket_t *to, const sale_basket_t *from)
   to->total = from->total;
 }
 
+/* Keeps b, with its closing_after and opened_after, as the file's at the
+** connection's data version now (in or right after the transaction that
+** read or wrote them). */
+static void kept_set(till_t *t, const sale_basket_t *b, uint32_t closing, int64_t opened)
+{
+  sale_kept_t *k = t->basket_kept;
+  if (!k) return;
+  basket_copy(&k->basket, b);
+  k->closing_after = closing;
+  k->opened_after = opened;
+  k->version = basket_version(t);
+  k->valid = k->version != ~0u;
+}
+
 /* The basket, closing_after and opened_after (both may be NULL): kept or
 ** read, in one read transaction of its own; inside the caller's
 ** transaction (whose writes the version does not show yet) always read. */
@@ -423,13 +435,7 @@ static int load_marks(till_t *t, sale_basket_t *b, uint32_t *closing_after, int6
     rc = 0;
   } else {
     k->valid = false;
-    if ((rc = read_marks(t, b, &closing, &opened)) == 0) {
-      basket_copy(&k->basket, b);
-      k->closing_after = closing;
-      k->opened_after = opened;
-      k->version = v;
-      k->valid = true;
-    }
+    if ((rc = read_marks(t, b, &closing, &opened)) == 0) kept_set(t, b, closing, opened);
   }
   if (exec(t, "COMMIT") != SQLITE_OK) {
     rollback(t);
@@ -466,6 +472,31 @@ static void kept_commit(till_t *t, bool base, bool ok, const sale_line_t *line)
   }
   k->version = basket_version(t);
   k->valid = k->version != ~0u;
+}
+
+/*
+** The basket (and closing_after, may be NULL) in a write transaction just
+** begun, before its first write: the kept one when the version says no
+** commit came since, else read and kept from then. *base tells whether the
+** kept basket is the file's at the transaction's start (kept_commit's
+** base). One transaction where a read of its own and then a write took two.
+*/
+static int load_begun(till_t *t, sale_basket_t *b, uint32_t *closing_after, bool *base)
+{
+  if (!t->basket_kept) t->basket_kept = calloc(1, sizeof *t->basket_kept); /* NULL: none kept */
+  sale_kept_t *k = t->basket_kept;
+  uint32_t closing = 0;
+  int64_t opened = -1;
+  int rc = 0;
+  if ((*base = kept_begin(t))) {
+    basket_copy(b, &k->basket);
+    closing = k->closing_after;
+  } else if ((rc = read_marks(t, b, &closing, &opened)) == 0) {
+    kept_set(t, b, closing, opened);
+    *base = k && k->valid;
+  }
+  if (rc == 0 && closing_after) *closing_after = closing;
+  return rc;
 }
 
 static int load(till_t *t, sale_basket_t *b, uint32_t *closing_after)
@@ -519,18 +550,22 @@ static void line_as_read(const sale_line_t *l, uint32_t id, const uint8_t *extra
   extras_get(extras, extras_len, out);
 }
 
+/* Inserts line l (its id in *id) and drops scan's journal row (scan NULL:
+** none), in a transaction of its own, or, with begun, in the caller's
+** write transaction that has written nothing yet (*begun: load_begun's
+** base); either way committed, or rolled back on failure. */
 static int insert_line(till_t *t, const sale_line_t *l, const char *scan, size_t scan_len,
-                       uint32_t *id)
+                       uint32_t *id, const bool *begun)
 {
   sqlite3_stmt *s = NULL;
   uint8_t extras[2048];
   size_t extras_len = 0;
-  int rc = extras_put(l, extras, sizeof extras, &extras_len);
-  if (rc != 0) return rc;
-  rc = SALE_ERR_STORAGE;
-  if (begin(t) != 0) return SALE_ERR_STORAGE;
-  bool base = kept_begin(t);
+  int rc;
+  if (!begun && begin(t) != 0) return SALE_ERR_STORAGE;
+  bool base = begun ? *begun : kept_begin(t);
   sale_line_t back;
+  if ((rc = extras_put(l, extras, sizeof extras, &extras_len)) != 0) goto fail;
+  rc = SALE_ERR_STORAGE;
   /* Read, then moved: one UPDATE ... RETURNING made SQLite build and drop
   ** a temporary table for its one row at every line. */
   if (!(s = stmt(t, "SELECT next_id FROM basket")) || sqlite3_step(s) != SQLITE_ROW) goto fail;
@@ -592,13 +627,28 @@ fail:
   return rc;
 }
 
+/* 0 when the basket b is open and can take one more line, else
+** SALE_ERR_NO_RECEIPT or SALE_ERR_FULL. */
+static int takes_line(const sale_basket_t *b)
+{
+  return !b->open ? SALE_ERR_NO_RECEIPT : b->count >= DOC_MAX_ITEMS ? SALE_ERR_FULL : 0;
+}
+
 /* A scan's journal row (add) or its removal, in a transaction of its own
-** that keeps the kept basket (the journal is not part of it). */
-static int journal_alone(till_t *t, const char *scan, size_t len, bool add)
+** that keeps the kept basket (the journal is not part of it). With b, the
+** row is added only to an open basket that takes one more line, loaded
+** into b in the same transaction (load_begun): what a marked scan needs
+** before the FN hears of its code, in one commit. */
+static int journal_alone(till_t *t, const char *scan, size_t len, bool add, sale_basket_t *b)
 {
   if (begin(t) != 0) return SALE_ERR_STORAGE;
-  bool base = kept_begin(t);
-  int rc = journal(t, scan, len, add);
+  bool base = false;
+  int rc = 0;
+  if (!b)
+    base = kept_begin(t);
+  else if ((rc = load_begun(t, b, NULL, &base)) == 0)
+    rc = takes_line(b);
+  if (rc == 0) rc = journal(t, scan, len, add);
   rc = rc == 0 ? commit(t) : (rollback(t), rc);
   kept_commit(t, base, rc == 0, NULL);
   return rc;
@@ -608,17 +658,70 @@ static int journal_alone(till_t *t, const char *scan, size_t len, bool add)
 
 static int drop_lines(till_t *t, const sale_basket_t *b, uint32_t id, bool basket_too);
 
+/* The basket row of a new basket (in the caller's transaction, or its own
+** when none): the FN's last document is its opened_after. With as_read,
+** the new basket as read_marks would give it back, and its opened_after. */
+static int basket_insert(till_t *t, uint8_t operation, const char *cashier, sale_basket_t *as_read,
+                         int64_t *opened_after)
+{
+  fn_status_t st;
+  if ((t->last_fn_error = fn_status(t->fn, &st)) != 0) return SALE_ERR_FN;
+  sqlite3_stmt *s = stmt(t, "INSERT INTO basket(k, operation, cashier, opened_ms, opened_after)"
+                            " VALUES(1, ?, ?, ?, ?)");
+  if (!s) return SALE_ERR_STORAGE;
+  /* The name goes into the receipt (1021): folded as every document's text
+  ** is, control characters to spaces (issue 18). */
+  char name[65];
+  snprintf(name, sizeof name, "%s", cashier ? cashier : "");
+  fiscal_text_fold(name);
+  int64_t now = till_now_ms(t), after = (int64_t)t->fn_base + st.last_document;
+  sqlite3_bind_int(s, 1, operation);
+  sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, now);
+  sqlite3_bind_int64(s, 4, after);
+  int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : SALE_ERR_STORAGE;
+  done(t, s);
+  if (rc == 0 && as_read) {
+    memset(as_read, 0, offsetof(sale_basket_t, lines)); /* as read_marks: the head only */
+    as_read->total = 0;
+    as_read->open = true;
+    as_read->operation = operation;
+    snprintf(as_read->cashier, sizeof as_read->cashier, "%s", name);
+    as_read->opened_ms = now;
+    *opened_after = after;
+  }
+  return rc;
+}
+
 int sale_open(till_t *t, uint8_t operation, const char *cashier)
 {
-  sqlite3_stmt *s = NULL;
   sale_basket_t *b;
+  bool base;
   int rc;
   if (!t || (operation != DOC_OP_SALE && operation != DOC_OP_SALE_RETURN)) return SALE_ERR_ARGUMENT;
   if (cashier && strlen(cashier) > 64) return SALE_ERR_ARGUMENT;
   if (!(b = malloc(sizeof *b))) return SALE_ERR_STORAGE;
   uint32_t closing = 0;
-  rc = load(t, b, &closing);
-  if (rc == 0 && b->open && closing > 0) {
+  /* The common case, no basket: looked at and made in one transaction. */
+  if (begin(t) != 0) {
+    free(b);
+    return SALE_ERR_STORAGE;
+  }
+  if ((rc = load_begun(t, b, &closing, &base)) == 0 && !b->open) {
+    int64_t opened_after = -1;
+    rc = basket_insert(t, operation, cashier, b, &opened_after);
+    rc = rc == 0 ? commit(t) : (rollback(t), rc);
+    /* Kept as the file has it now (no line: none is made without a basket,
+    ** and every delete of the basket takes its lines in the same commit). */
+    if (rc == 0)
+      kept_set(t, b, 0, opened_after);
+    else
+      kept_commit(t, false, false, NULL);
+    free(b);
+    return rc;
+  }
+  rollback(t); /* nothing written: what load_begun kept stays true */
+  if (rc == 0 && closing > 0) {
     /* A close whose bookkeeping could not be written (a full disk): finish
     ** it from the archive first, as till_open() would. */
     char err[256];
@@ -634,23 +737,7 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier)
   free(b);
   if (rc != 0) return rc;
   if (open) return SALE_ERR_OPEN;
-  fn_status_t st;
-  if ((t->last_fn_error = fn_status(t->fn, &st)) != 0) return SALE_ERR_FN;
-  if (!(s = stmt(t, "INSERT INTO basket(k, operation, cashier, opened_ms, opened_after)"
-                    " VALUES(1, ?, ?, ?, ?)")))
-    return SALE_ERR_STORAGE;
-  /* The name goes into the receipt (1021): folded as every document's text
-  ** is, control characters to spaces (issue 18). */
-  char name[65];
-  snprintf(name, sizeof name, "%s", cashier ? cashier : "");
-  fiscal_text_fold(name);
-  sqlite3_bind_int(s, 1, operation);
-  sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, till_now_ms(t));
-  sqlite3_bind_int64(s, 4, (sqlite3_int64)t->fn_base + st.last_document);
-  rc = sqlite3_step(s) == SQLITE_DONE ? 0 : SALE_ERR_STORAGE;
-  done(t, s);
-  return rc;
+  return basket_insert(t, operation, cashier, NULL, NULL);
 }
 
 int sale_get(till_t *t, sale_basket_t *out)
@@ -860,6 +947,7 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
   const char *kis[DOC_MAX_ITEMS];
   size_t n = 0;
   uint32_t id = 0;
+  bool begun = false, base = false; /* a plain scan's transaction */
   int rc;
   if (!t || !a || !a->scan || !d) return SALE_ERR_ARGUMENT;
   const char *scan = a->scan;
@@ -871,19 +959,21 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
     rc = SALE_ERR_STORAGE;
     goto done;
   }
-  if ((rc = load_open(t, b)) != 0) goto done;
-  if (b->count >= DOC_MAX_ITEMS) {
-    rc = SALE_ERR_FULL;
-    goto done;
+  /* A scan the FN may be asked about is journaled in the transaction that
+  ** loads the basket. A plain barcode's check asks only the cache (no FN,
+  ** no network: journaled()), so its line is written in the transaction
+  ** that loads the basket, begun here and ended by insert_line. */
+  bool journal_row = journaled(scan, len);
+  if (journal_row) {
+    rc = journal_alone(t, scan, len, true, b);
+  } else if ((rc = begin(t)) == 0) {
+    begun = true;
+    if ((rc = load_begun(t, b, NULL, &base)) == 0) rc = takes_line(b);
   }
+  if (rc != 0) goto done;
   for (size_t i = 0; i < b->count; i++)
     if (b->lines[i].marked) kis[n++] = b->lines[i].ki;
   check_purpose_t purpose = b->operation == DOC_OP_SALE ? CHECK_FOR_SALE : CHECK_FOR_RETURN;
-  bool journal_row = journaled(scan, len);
-  if (journal_row && journal_alone(t, scan, len, true) != 0) {
-    rc = SALE_ERR_STORAGE;
-    goto done;
-  }
   check_request_t req = {.scan = scan,
                          .len = len,
                          .purpose = purpose,
@@ -894,22 +984,30 @@ int sale_add(till_t *t, const sale_add_t *a, check_decision_t *d, uint32_t *line
                          .fraction_denominator = a->fraction_denominator,
                          .keep = true};
   if (check_run(t, &req, d) != 0 || !d->allow) {
-    if (journal_row) journal_alone(t, scan, len, false); /* the refusal declined it already */
+    if (journal_row) journal_alone(t, scan, len, false, NULL); /* the refusal declined it already */
     rc = SALE_ERR_REFUSED;
     goto done;
   }
   rc = fill_line(d, a->quantity, a->price, a->fraction_numerator, a->fraction_denominator, l);
   if (rc == 0 && a->agent) set_agent(l, a->agent);
   if (rc == 0) rc = line_money(t, b, d, a->price, l);
-  if (rc != 0 || (rc = insert_line(t, l, journal_row ? scan : NULL, len, &id)) != 0) {
+  if (rc == 0) {
+    begun = false; /* insert_line ends it */
+    rc = insert_line(t, l, journal_row ? scan : NULL, len, &id, journal_row ? NULL : &base);
+  }
+  if (rc != 0) {
     /* The check passed but the line cannot be kept: give the code back. */
     if (d->marked) fn_km_accept(t->fn, d->normalized, d->normalized_len, false);
     if (d->store_claimed) lane_store_release(t, d->ki);
-    if (journal_row) journal_alone(t, scan, len, false);
+    if (journal_row) journal_alone(t, scan, len, false, NULL);
     goto done;
   }
   if (line_id) *line_id = id;
 done:
+  if (begun) { /* a plain scan refused, or its line not made: nothing written */
+    rollback(t);
+    kept_commit(t, false, false, NULL);
+  }
   free(b);
   free(l);
   return rc;
@@ -958,7 +1056,7 @@ int sale_add_without_code(till_t *t, const char *gtin, uint64_t price, uint32_t 
     goto done;
   }
   if ((rc = line_money(t, b, d, price, &l)) != 0) goto done;
-  rc = insert_line(t, &l, NULL, 0, &id);
+  rc = insert_line(t, &l, NULL, 0, &id, NULL);
   if (rc == 0 && line_id) *line_id = id;
 done:
   free(b);
@@ -1090,12 +1188,15 @@ static int record_pending(till_t *t, const sale_basket_t *b, uint32_t document)
 
 /* Finishes a sold basket whose receipt is FN document number: the cache
 ** replays the archive (through number when the close just made it: no
-** status asked), then the basket goes. */
-static int finish(till_t *t, const sale_basket_t *b, uint32_t document, bool just_made)
+** status asked; from made, the receipt as the close parsed it, when it
+** could), then the basket goes. */
+static int finish(till_t *t, const sale_basket_t *b, uint32_t document, bool just_made,
+                  const doc_receipt_t *made)
 {
-  int rc;
-  if ((just_made ? till_replay_through(t, document, NULL) : till_replay(t, NULL)) != 0)
-    return SALE_ERR_STORAGE;
+  int rc = made        ? till_replay_made(t, document, made, NULL)
+           : just_made ? till_replay_through(t, document, NULL)
+                       : till_replay(t, NULL);
+  if (rc != 0) return SALE_ERR_STORAGE;
   lane_store_publish(t); /* the store node hears of it (lane_store.h); quiet if down */
   if ((rc = record_pending(t, b, document)) != 0) return rc;
   if (begin(t) != 0) return SALE_ERR_STORAGE;
@@ -1190,6 +1291,22 @@ uint8_t sale_method_of(const char *name)
   return 0;
 }
 
+/* 0 when basket b can be closed with payment p: open, not empty, and the
+** five forms, each at most the total, adding up to it exactly; else
+** SALE_ERR_NO_RECEIPT, SALE_ERR_EMPTY or SALE_ERR_PAYMENT. */
+static int closable(const sale_basket_t *b, const fn_payments_t *p)
+{
+  const uint64_t forms[5] = {p->cash, p->cashless, p->prepaid, p->credit, p->other};
+  uint64_t sum = 0;
+  if (!b->open) return SALE_ERR_NO_RECEIPT;
+  if (b->count == 0) return SALE_ERR_EMPTY;
+  for (int i = 0; i < 5; i++) {
+    if (forms[i] > b->total) return SALE_ERR_PAYMENT;
+    sum += forms[i];
+  }
+  return sum == b->total ? 0 : SALE_ERR_PAYMENT;
+}
+
 int sale_close(till_t *t, uint64_t cash, uint64_t cashless, sale_closed_t *out, check_decision_t *d)
 {
   sale_payment_t p = {.cash = cash, .cashless = cashless};
@@ -1219,30 +1336,29 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
     rc = SALE_ERR_STORAGE;
     goto done;
   }
-  if ((rc = load_open(t, b)) != 0) goto done;
-  if (b->count == 0) {
-    rc = SALE_ERR_EMPTY;
+  /* The basket is loaded and, when no line waits for a check again (the
+  ** common case), its closing mark written in one till.db transaction;
+  ** otherwise the checks run outside it and the mark is written after. */
+  if (begin(t) != 0) {
+    rc = SALE_ERR_STORAGE;
     goto done;
   }
-  {
-    /* The five forms, each at most the total, add up to it exactly. */
-    const uint64_t forms[5] = {pay.cash, pay.cashless, pay.prepaid, pay.credit, pay.other};
-    uint64_t sum = 0;
-    for (int i = 0; i < 5; i++) {
-      if (forms[i] > b->total) {
-        rc = SALE_ERR_PAYMENT;
-        goto done;
-      }
-      sum += forms[i];
-    }
-    if (sum != b->total) {
-      rc = SALE_ERR_PAYMENT;
-      goto done;
-    }
+  bool base, again = false;
+  rc = load_begun(t, b, NULL, &base);
+  if (rc == 0) rc = closable(b, &pay);
+  for (size_t i = 0; rc == 0 && i < b->count; i++)
+    again |= b->lines[i].marked && b->lines[i].needs_recheck;
+  if (rc == 0 && !again && (frc = fn_status(t->fn, &st)) == 0)
+    rc = set_closing(t, st.last_document);
+  rc = rc == 0 && frc == 0 && !again ? commit(t) : (rollback(t), rc);
+  kept_commit(t, false, false, NULL); /* the mark moved; the next load reads */
+  if (rc != 0) goto done;
+  if (frc != 0) goto fn_failed;
+  if (again) {
+    if ((rc = recheck(t, b, d)) != 0) goto done;
+    if ((frc = fn_status(t->fn, &st)) != 0) goto fn_failed;
+    if ((rc = set_closing(t, st.last_document)) != 0) goto done;
   }
-  if ((rc = recheck(t, b, d)) != 0) goto done;
-  if ((frc = fn_status(t->fn, &st)) != 0) goto fn_failed;
-  if ((rc = set_closing(t, st.last_document)) != 0) goto done;
   if ((frc = fn_receipt_begin(t->fn, b->operation, (uint8_t)t->config.tax_system,
                               b->cashier[0] ? b->cashier : NULL)) != 0) {
     set_closing(t, 0);
@@ -1262,8 +1378,18 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
     goto fn_failed;
   }
   /* From here the sale has happened: whatever the till's own files do, the
-  ** answer is success, or a cashier would take the money twice. */
-  bool pending = finish(t, b, res.number, true) != 0;
+  ** answer is success, or a cashier would take the money twice. The
+  ** receipt is read back from the archive once: the cache's replay and the
+  ** QR string both take it from there. */
+  static fn_document_t doc;
+  doc_header_t h;
+  uint64_t total = 0;
+  uint8_t sign[6];
+  doc_receipt_t *r = malloc(sizeof *r);
+  bool parsed = r && fn_document_get(t->fn, res.number, &doc) == 0 &&
+                (doc.type == DOC_RECEIPT || doc.type == DOC_CORRECTION) &&
+                doc_parse_receipt(doc.data, doc.len, &h, r, &total, sign) == 0;
+  bool pending = finish(t, b, res.number, true, parsed ? r : NULL) != 0;
   if (out) {
     memset(out, 0, sizeof *out);
     out->bookkeeping_pending = pending;
@@ -1281,20 +1407,14 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
     out->lines = b->count;
     for (size_t i = 0; i < b->count; i++) out->marked_lines += b->lines[i].marked;
     /* The QR string from the archived document itself. */
-    static fn_document_t doc;
-    doc_header_t h;
-    uint64_t total;
-    uint8_t sign[6];
-    doc_receipt_t *r = malloc(sizeof *r);
-    if (r && fn_document_get(t->fn, res.number, &doc) == 0 &&
-        doc_parse_receipt(doc.data, doc.len, &h, r, &total, sign) == 0) {
+    if (parsed) {
       doc_receipt_qr(&h, total, r->operation, res.fiscal_sign, out->qr, sizeof out->qr);
       /* The VAT sums as the FN signed them. */
       memcpy(out->vat_sums, r->vat_sums, sizeof out->vat_sums);
       out->vat_present = r->vat_present;
     }
-    free(r);
   }
+  free(r);
   rc = 0;
   goto done;
 fn_failed:
@@ -1333,7 +1453,7 @@ int sale_recover(till_t *t, char *err, size_t err_size)
   }
   if (sold) {
     /* The FN closed the receipt before the crash: it is sold. */
-    if (finish(t, b, sold, false) != 0) goto fail;
+    if (finish(t, b, sold, false, NULL) != 0) goto fail;
   } else {
     if (st.receipt_open && fn_receipt_cancel(t->fn) != 0) goto fail;
     if (b->open && (after > 0 || st.receipt_open) && mark_recheck(t) != 0) goto fail;

@@ -137,6 +137,26 @@ static bool line_ki(const doc_item_t *item, char *ki, size_t size)
   return true;
 }
 
+/* Applies a parsed receipt or correction, this FN's document number, to the
+** cache: its marked lines with their codes' ki (a line whose code does not
+** parse carries no ki and is left out, as the replay always did). */
+static int apply_parsed(till_t *t, uint32_t number, const doc_receipt_t *r)
+{
+  cache_receipt_line_t lines[DOC_MAX_ITEMS];
+  char kis[DOC_MAX_ITEMS][CACHE_KI_MAX + 1];
+  size_t n = 0;
+  for (size_t i = 0; i < r->item_count; i++) {
+    const doc_item_t *item = &r->items[i];
+    if (!item->marked || !line_ki(item, kis[n], sizeof kis[n])) continue;
+    lines[n] = (cache_receipt_line_t){.ki = kis[n],
+                                      .km_status = item->km_status,
+                                      .fraction_numerator = item->fraction_numerator,
+                                      .fraction_denominator = item->fraction_denominator};
+    n++;
+  }
+  return cache_apply_receipt(t->cache, t->fn_base + number, r->operation, lines, n);
+}
+
 /* Applies one archive document to the cache (a non-receipt only moves the
 ** pointer). */
 static int replay_one(till_t *t, uint32_t number, doc_receipt_t *r, const char **what)
@@ -145,9 +165,6 @@ static int replay_one(till_t *t, uint32_t number, doc_receipt_t *r, const char *
   doc_header_t h;
   uint64_t total;
   uint8_t sign[6];
-  cache_receipt_line_t lines[DOC_MAX_ITEMS];
-  char kis[DOC_MAX_ITEMS][CACHE_KI_MAX + 1];
-  size_t n = 0;
   int rc = fn_document_get(t->fn, number, &d);
   if (rc != 0) {
     *what = "fn";
@@ -161,16 +178,7 @@ static int replay_one(till_t *t, uint32_t number, doc_receipt_t *r, const char *
     *what = "doc";
     return CACHE_ERR_FORMAT;
   }
-  for (size_t i = 0; i < r->item_count; i++) {
-    const doc_item_t *item = &r->items[i];
-    if (!item->marked || !line_ki(item, kis[n], sizeof kis[n])) continue;
-    lines[n] = (cache_receipt_line_t){.ki = kis[n],
-                                      .km_status = item->km_status,
-                                      .fraction_numerator = item->fraction_numerator,
-                                      .fraction_denominator = item->fraction_denominator};
-    n++;
-  }
-  return cache_apply_receipt(t->cache, t->fn_base + number, r->operation, lines, n);
+  return apply_parsed(t, number, r);
 }
 
 int till_replay(till_t *t, const char **what)
@@ -201,6 +209,17 @@ int till_replay_through(till_t *t, uint32_t last, const char **what)
     rc = replay_one(t, n, r, what);
   free(r);
   return rc;
+}
+
+int till_replay_made(till_t *t, uint32_t number, const doc_receipt_t *r, const char **what)
+{
+  const char *dummy;
+  if (!what) what = &dummy;
+  *what = "cache";
+  /* Out of order (CACHE_ERR_STATE, nothing written): the cache is behind
+  ** (another process made a document before it) or already past it. */
+  int rc = apply_parsed(t, number, r);
+  return rc == CACHE_ERR_STATE ? till_replay_through(t, number, what) : rc;
 }
 
 /* ---- the links to the operators ------------------------------------------ */

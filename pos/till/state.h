@@ -62,6 +62,14 @@ int till_replay(till_t *t, const char **what);
 ** another process made any, wait for the next replay. */
 int till_replay_through(till_t *t, uint32_t last, const char **what);
 
+/* till_replay_through(number) for a close that just made receipt number
+** and parsed it (r, doc_parse_receipt's): when it is the cache's next
+** document it is applied from r in one cache transaction, without reading
+** the pointer first nor the document back from the FN (the archive never
+** changes a document it holds); otherwise the replay runs as
+** till_replay_through does. */
+int till_replay_made(till_t *t, uint32_t number, const doc_receipt_t *r, const char **what);
+
 /* Manager PIN check: constant-time compare against [till] manager_pin;
 ** false when no PIN is configured. */
 bool till_manager_pin_ok(const till_t *t, const char *pin);

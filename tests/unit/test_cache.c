@@ -187,6 +187,36 @@ static void open_makes_a_private_wal_file(void **state)
   assert_true(strstr(cache_err_message(CACHE_ERR_EMPTY, true), "пуле") != NULL);
 }
 
+/* Lookups between cache_read_begin and cache_read_end read one snapshot:
+** another connection's product appears only after the end; a write inside
+** is refused and leaves nothing; a second begin inside is refused. */
+static void grouped_lookups_read_one_snapshot(void **state)
+{
+  fixture_t *f = *state;
+  cache_t *other = NULL;
+  cache_product_t p, got;
+  memset(&p, 0, sizeof p);
+  memcpy(p.gtin, gtin_a, 15);
+  snprintf(p.name, sizeof p.name, "Хлеб");
+  p.price = 4500;
+  p.vat = 1;
+  assert_int_equal(cache_open(f->path, &other), 0);
+  assert_int_equal(cache_read_begin(f->c), 0);
+  assert_int_equal(cache_read_begin(f->c), CACHE_ERR_STATE);
+  assert_int_equal(cache_product_get(f->c, gtin_a, &got), CACHE_ERR_NOT_FOUND);
+  assert_int_equal(cache_product_put(other, &p), 0); /* a WAL reader does not block it */
+  assert_int_equal(cache_product_get(f->c, gtin_a, &got), CACHE_ERR_NOT_FOUND);
+  memcpy(p.gtin, gtin_b, 15);
+  assert_int_not_equal(cache_product_put(f->c, &p), 0);
+  cache_read_end(f->c);
+  assert_int_equal(cache_product_get(f->c, gtin_a, &got), 0);
+  assert_string_equal(got.name, "Хлеб");
+  assert_int_equal(cache_product_get(f->c, gtin_b, &got), CACHE_ERR_NOT_FOUND);
+  cache_read_end(f->c); /* nothing open: harmless */
+  cache_read_end(NULL);
+  cache_close(other);
+}
+
 static void products_are_checked_and_padded(void **state)
 {
   fixture_t *f = *state;
@@ -903,6 +933,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(open_makes_a_private_wal_file, setup, teardown),
       cmocka_unit_test_setup_teardown(products_are_checked_and_padded, setup, teardown),
+      cmocka_unit_test_setup_teardown(grouped_lookups_read_one_snapshot, setup, teardown),
       cmocka_unit_test_setup_teardown(catalogue_import_is_all_or_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(catalogue_reads_quoted_fields, setup, teardown),
       cmocka_unit_test_setup_teardown(stock_add_is_all_or_nothing, setup, teardown),

@@ -402,6 +402,37 @@ static void test_marked_sale_then_already_sold(void **state)
   assert_int_equal(sale_cancel(f->till), 0);
 }
 
+/* The close replays from the receipt it parsed only when that receipt is
+** the cache's next document: a correction made behind the till's back (no
+** replay after it) is applied first, then the receipt, and the close's
+** bookkeeping is not left pending. */
+static void test_close_replays_what_came_before(void **state)
+{
+  fixture_t *f = *state;
+  check_decision_t d;
+  fn_doc_result_t res;
+  char code[200], ki[64];
+  cache_code_t row;
+  uint32_t before = 0, after = 0;
+  shoe_code(code, 7, false);
+  ki_of(ki, 7);
+  assert_int_equal(cache_fn_applied(till_cache(f->till), &before), 0);
+  correction_request_t q = {
+      .operation = DOC_OP_SALE, .tax_system = 1, .vat = 11, .reason = "x", .pay = {.cash = 100}};
+  assert_int_equal(correction_close(till_fn(f->till), &q, &res), 0);
+  assert_int_equal(sale_open(f->till, 1, NULL), 0);
+  assert_int_equal(add(f, code, &d), 0);
+  sale_closed_t c = pay_all(f);
+  assert_false(c.bookkeeping_pending);
+  assert_int_equal(c.doc.number, res.number + 1);
+  assert_int_equal(cache_fn_applied(till_cache(f->till), &after), 0);
+  assert_int_equal(after, before + 2); /* the correction, then the receipt */
+  assert_int_equal(cache_code_get(till_cache(f->till), ki, &row), 0);
+  assert_int_equal(row.local, CACHE_LOCAL_SOLD);
+  assert_int_equal(row.sold_document, c.doc.number);
+  assert_true(strlen(c.qr) > 0);
+}
+
 static void test_local_refusals(void **state)
 {
   fixture_t *f = *state;
@@ -778,6 +809,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_plain_and_weighed_sale, setup, teardown),
       cmocka_unit_test_setup_teardown(test_marked_sale_then_already_sold, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_close_replays_what_came_before, setup, teardown),
       cmocka_unit_test_setup_teardown(test_local_refusals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_money_rules, setup, teardown),
       cmocka_unit_test_setup_teardown(test_returns, setup, teardown),
