@@ -261,12 +261,12 @@ static double bench_io_sqlite_commit_rate(const char *dir, double seconds)
   }
   for (int i = 0; i < STEPS; i++) sqlite3_finalize(s[i]);
   sqlite3_close(db);
-  char side[640];
-  unlink(path);
-  snprintf(side, sizeof side, "%s-wal", path);
-  unlink(side);
-  snprintf(side, sizeof side, "%s-shm", path);
-  unlink(side);
+  static const char *const sides[] = {"", "-wal", "-shm"}; /* the file and SQLite's beside it */
+  for (size_t i = 0; i < sizeof sides / sizeof *sides; i++) {
+    char side[640];
+    snprintf(side, sizeof side, "%s%s", path, sides[i]);
+    unlink(side);
+  }
   return ok && elapsed > 0 ? (double)n / elapsed : 0;
 }
 
