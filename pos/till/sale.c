@@ -123,6 +123,23 @@ static const char schema[] =
     ** finds them here, not by a scan of every return ever closed. */
     "CREATE INDEX IF NOT EXISTS return_link_open ON return_link(line_id) WHERE open = 1;";
 
+/*
+** The basket kept between calls (t->basket_kept): what read_marks gave at
+** till.db's data version `version` (SQLITE_FCNTL_DATA_VERSION, which every
+** commit moves, this connection's and any other's: kassa serve's requests,
+** the CLI). A load compares the version in its read transaction and reads
+** only when it moved; the writes a sale makes at every scan (the journal
+** row, the line) keep it true themselves (kept_begin, kept_commit), every
+** other write moves the version and the next load reads the file.
+*/
+typedef struct sale_kept {
+  bool valid;
+  unsigned version;
+  uint32_t closing_after;
+  int64_t opened_after;
+  sale_basket_t basket;
+} sale_kept_t;
+
 /* A basket file from before a column was added gains it (empty). */
 static int add_column(sqlite3 *db, const char *table, const char *name, const char *type)
 {
@@ -153,6 +170,9 @@ int sale_store_open(till_t *t, char *err, size_t err_size)
   if (rc == SQLITE_OK) rc = add_column(t->db, "line", "answered_by", "TEXT");
   if (rc == SQLITE_OK) rc = add_column(t->db, "line", "extras", "BLOB");
   if (rc == SQLITE_OK) rc = add_column(t->db, "basket", "opened_after", "INTEGER");
+  /* The kept basket (sale_kept_t above); out of memory, none is kept and
+  ** every load reads the file. */
+  if (rc == SQLITE_OK && !t->basket_kept) t->basket_kept = calloc(1, sizeof *t->basket_kept);
   if (rc != SQLITE_OK) {
     snprintf(err, err_size, "Не открывается файл чека %s. / Cannot open the basket %s: %s", path,
              path, t->db ? sqlite3_errmsg(t->db) : "out of memory");
@@ -366,23 +386,6 @@ fail:
   return rc;
 }
 
-/*
-** The basket kept between calls (t->basket_kept): what read_marks gave at
-** till.db's data version `version` (SQLITE_FCNTL_DATA_VERSION, which every
-** commit moves, this connection's and any other's: kassa serve's requests,
-** the CLI). A load compares the version in its read transaction and reads
-** only when it moved; the writes a sale makes at every scan (the journal
-** row, the line) keep it true themselves (kept_begin, kept_commit), every
-** other write moves the version and the next load reads the file.
-*/
-typedef struct sale_kept {
-  bool valid;
-  unsigned version;
-  uint32_t closing_after;
-  int64_t opened_after;
-  sale_basket_t basket;
-} sale_kept_t;
-
 /* till.db's data version as this connection's pager has it now. */
 static unsigned basket_version(till_t *t)
 {
@@ -421,8 +424,7 @@ static int load_marks(till_t *t, sale_basket_t *b, uint32_t *closing_after, int6
   uint32_t closing = 0;
   int64_t opened = -1;
   int rc;
-  if (!sqlite3_get_autocommit(t->db)) return read_marks(t, b, closing_after, opened_after);
-  if (!t->basket_kept && !(t->basket_kept = calloc(1, sizeof *t->basket_kept)))
+  if (!sqlite3_get_autocommit(t->db) || !t->basket_kept)
     return read_marks(t, b, closing_after, opened_after);
   sale_kept_t *k = t->basket_kept;
   if (exec(t, "BEGIN") != SQLITE_OK || exec(t, "PRAGMA data_version") != SQLITE_OK) {
@@ -486,8 +488,7 @@ static void kept_commit(till_t *t, bool base, bool ok, const sale_line_t *line)
 */
 static int load_begun(till_t *t, sale_basket_t *b, uint32_t *closing_after, bool *base)
 {
-  if (!t->basket_kept) t->basket_kept = calloc(1, sizeof *t->basket_kept); /* NULL: none kept */
-  sale_kept_t *k = t->basket_kept;
+  sale_kept_t *k = t->basket_kept; /* NULL: none kept */
   uint32_t closing = 0;
   int64_t opened = -1;
   int rc = 0;
