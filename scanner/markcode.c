@@ -1033,6 +1033,28 @@ static markcode_err_t fail(markcode_t *mc, markcode_err_t err, int at, const cha
   return err;
 }
 
+/* fail() of a detail that is a literal prefix and a count ("92 → 12",
+** "13"): the length refusals, which the layouts' second chance cannot
+** rescue and a refused scan always reaches, written without a format to
+** read (the format cost more than the rest of such a refusal). The
+** tables check holds it to snprintf's "%s%u". */
+__attribute__((noinline)) static markcode_err_t
+fail_count(markcode_t *mc, markcode_err_t err, int at, const char *prefix, unsigned count)
+{
+  mc->err = err;
+  mc->err_at = at;
+  char digits[10];
+  size_t n = 0, o = 0;
+  do {
+    digits[n++] = (char)('0' + count % 10);
+    count /= 10;
+  } while (count);
+  for (; prefix[o] != '\0' && o + 1 < sizeof mc->err_detail; o++) mc->err_detail[o] = prefix[o];
+  while (n > 0 && o + 1 < sizeof mc->err_detail) mc->err_detail[o++] = digits[--n];
+  mc->err_detail[o] = '\0';
+  return err;
+}
+
 /* Input offset of working position i (positions past the end map to the
 ** end of the input). */
 static int src_of(const work_t *w, size_t i)
@@ -1659,12 +1681,16 @@ static uint32_t end_always;              /* the layouts never ruled out */
 
 /* Every separator of a scan the search keeps is where a field starts (no
 ** field runs past one), so a layout may explain the scan only if, after
-** each separator, one of its slots' AIs is there (or one of its slots may
-** be bare digits). Asked by the AI's first two digits: the layouts with a
-** slot whose AI starts so (a necessary condition still), and those with a
-** slot that may be bare. */
+** each separator, one of its slots' AIs is there, or the digits of a slot
+** that may be bare (at least as many as its shortest value, before the
+** next separator). Asked by the AI's first two digits: the layouts with a
+** slot whose AI starts so (a necessary condition still); by the run's
+** leading digits: those with a bare slot whose shortest value fits them. */
 static uint32_t start_by_two[100];
-static uint32_t start_always;
+static uint32_t start_always;          /* a slot whose AI is not digits: never judged */
+static uint32_t bare_layouts;          /* the layouts with a slot that may be bare */
+static uint8_t bare_min[LAYOUT_COUNT]; /* the shortest value of such a slot */
+#define BARE_MIN_MOST 8                /* bare_min[] at most (tables check) */
 static pthread_once_t slot_infos_once = PTHREAD_ONCE_INIT;
 
 /* The check (ai, alen, total) as a bit of end_checks[], added if new; 0
@@ -1720,10 +1746,19 @@ static void slot_infos_fill(void)
       slot_infos[l][k].def = gs1_ai_find(ai, ai_len(ai));
       slot_infos[l][k].fixed = predefined_length(slot_infos[l][k].def);
       if (!layouts[l].slots[k].optional) required_slots[l][required_count[l]++] = (uint8_t)k;
-      if (layouts[l].slots[k].bare_digits_ok || !is_digit(ai[0]) || !is_digit(ai[1]))
+      if (!is_digit(ai[0]) || !is_digit(ai[1]))
         start_always |= 1u << l; /* not judged */
       else
         start_by_two[(ai[0] - '0') * 10 + (ai[1] - '0')] |= 1u << l;
+      if (layouts[l].slots[k].bare_digits_ok) {
+        /* next_length(): a variable value from one digit, else its lengths */
+        const uint8_t *lens = layouts[l].slots[k].lens;
+        unsigned shortest = lens[0] == 0 ? 1 : 255;
+        for (size_t c = 0; c < sizeof layouts[l].slots[k].lens && lens[c] != 0; c++)
+          if (lens[c] < shortest) shortest = lens[c];
+        if (!(bare_layouts & (1u << l)) || shortest < bare_min[l]) bare_min[l] = (uint8_t)shortest;
+        bare_layouts |= 1u << l;
+      }
     }
     end_checks_fill(l);
   }
@@ -1985,12 +2020,28 @@ static bool layouts_search(markcode_t *mc, const char *s, size_t n, const uint16
 ** that may end a layout ends the last run (from w->b[last]), see
 ** layout_may_end(), and one of its slots' AIs starts every run after a
 ** separator. */
-/* The layouts that may have a field start at p (end: the end of the
-** code): a slot whose AI's first two digits are there, or a bare one. */
-static uint32_t layouts_starting(const char *p, const char *end)
+/* Of the layouts `may`, those that may have a field start at p, the
+** start of a run that ends at run_end (a separator or the end of the
+** code): a slot whose AI's first two digits are there, or a bare one
+** whose shortest value the run's leading digits hold. */
+static uint32_t layouts_starting(uint32_t may, const char *p, const char *run_end)
 {
-  unsigned d0 = (unsigned char)p[0] - (unsigned)'0', d1 = (unsigned char)p[1] - (unsigned)'0';
-  return start_always | (end - p >= 2 && d0 <= 9 && d1 <= 9 ? start_by_two[d0 * 10 + d1] : 0);
+  size_t n = (size_t)(run_end - p);
+  uint32_t fit = start_always;
+  if (n >= 2) {
+    unsigned d0 = (unsigned char)p[0] - (unsigned)'0', d1 = (unsigned char)p[1] - (unsigned)'0';
+    if (d0 <= 9 && d1 <= 9) fit |= start_by_two[d0 * 10 + d1];
+  }
+  uint32_t bare = may & bare_layouts & ~fit;
+  if (bare) {
+    size_t digits = 0;
+    while (digits < n && digits < BARE_MIN_MOST && is_digit(p[digits])) digits++;
+    for (; bare; bare &= bare - 1) {
+      size_t l = (size_t)__builtin_ctz(bare);
+      if (bare_min[l] <= digits) fit |= 1u << l;
+    }
+  }
+  return may & fit;
 }
 
 static uint32_t layouts_may_fit(const work_t *w, size_t last)
@@ -2000,13 +2051,19 @@ static uint32_t layouts_may_fit(const work_t *w, size_t last)
   ** them): the layouts with a slot whose AI's first two digits start it. */
   const char *end = w->b + w->n;
   if (w->nseg > 0)
-    for (int r = 1; r < w->nseg; r++) may &= layouts_starting(w->b + w->seg[r].start, end);
+    for (int r = 1; r < w->nseg && may != 0; r++)
+      may = layouts_starting(may, w->b + w->seg[r].start, w->b + w->seg[r].end);
   else /* no runs recorded: the separators found here */
-    for (const char *q = w->b; may != 0 && (q = memchr(q, MARKCODE_GS, (size_t)(end - q))) != NULL;)
-      may &= layouts_starting(++q, end);
+    for (const char *q = w->b;
+         may != 0 && (q = memchr(q, MARKCODE_GS, (size_t)(end - q))) != NULL;) {
+      const char *run = ++q, *gs = memchr(run, MARKCODE_GS, (size_t)(end - run));
+      may = layouts_starting(may, run, gs ? gs : end);
+    }
   end_state_t st = {w->b + last, w->n - last, 0, 0};
-  for (size_t l = 0; l < LAYOUT_COUNT; l++)
-    if ((may & (1u << l)) && !layout_may_end(&st, l)) may &= ~(1u << l);
+  for (uint32_t left = may; left; left &= left - 1) {
+    size_t l = (size_t)__builtin_ctz(left);
+    if (!layout_may_end(&st, l)) may &= ~(1u << l);
+  }
   return may;
 }
 
@@ -2352,7 +2409,7 @@ static markcode_err_t gs1_validate(markcode_t *mc, const work_t *w)
       return fail(mc, MARKCODE_ERR_BAD_CHAR, at(w, p), "%c", c);
     case SPEC_LENGTH:
       if (e->id == AI_21)
-        return fail(mc, MARKCODE_ERR_SERIAL_LENGTH, at(w, e->start), "%u", e->len);
+        return fail_count(mc, MARKCODE_ERR_SERIAL_LENGTH, at(w, e->start), "", e->len);
       return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->start), "%s", e->ai);
     case SPEC_CHECK:
     case SPEC_DATE:
@@ -2390,12 +2447,12 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
     return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, end), "%.16s", b + end);
   }
   if (key && key->len != 4)
-    return fail(mc, MARKCODE_ERR_KEY_LENGTH, at(w, key->start), "%u", key->len);
+    return fail_count(mc, MARKCODE_ERR_KEY_LENGTH, at(w, key->start), "", key->len);
   if (key && !t92)
     return fail(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, key->start + key->len), "92 → 0");
   if (t92 && key) {
     if (t92->len != 44 && t92->len != 88)
-      return fail(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, t92->start), "92 → %u", t92->len);
+      return fail_count(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, t92->start), "92 → ", t92->len);
     if (ts->bad < t92->len)
       return fail(mc, MARKCODE_ERR_TAIL_CHARSET, at(w, t92->start + ts->bad), "%c",
                   b[t92->start + ts->bad]);
@@ -2404,7 +2461,7 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
   if (t92 && !key && !(mrp || mrp_bare))
     return fail(mc, MARKCODE_ERR_KEY_LENGTH, at(w, t92->ai_at), "0");
   if (t93 && t93->len != 4)
-    return fail(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, t93->start), "93 → %u", t93->len);
+    return fail_count(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, t93->start), "93 → ", t93->len);
   /* Family rules are notes, never refusals: GS1 allows indicator digits
   ** 1-8 (group packs and imported goods carry them) and real marks have
   ** serials of lengths no family table lists. parse_gs1() uses the serial
@@ -3190,10 +3247,26 @@ static bool detail_same(const char *fmt, ...)
   return !done || strcmp(mine, libc) == 0;
 }
 
+/* Does fail_count() write what snprintf writes of "%s%u"? */
+static bool count_same(const char *prefix, unsigned count)
+{
+  markcode_t mc;
+  char want[sizeof mc.err_detail];
+  snprintf(want, sizeof want, "%s%u", prefix, count);
+  fail_count(&mc, MARKCODE_ERR_TAIL_LENGTH, 0, prefix, count);
+  return strcmp(want, mc.err_detail) == 0;
+}
+
 /* fail()'s conversions, each as it is used, against vsnprintf: cut at the
-** buffer, precisions, the '→' of a UTF-8 literal. */
+** buffer, precisions, the '→' of a UTF-8 literal; fail_count()'s details
+** against snprintf, a prefix that fills the buffer included. */
 static bool detail_format_ok(void)
 {
+  const char *fill = "0123456789012345678901234567890123456789012345678901234567890";
+  if (!count_same("", 0) || !count_same("", 13) || !count_same("", 4294967295u) ||
+      !count_same("92 → ", 12) || !count_same("93 → ", 65535) || !count_same(fill, 123) ||
+      !count_same(fill + 2, 4567))
+    return false;
   const char *long_text =
       "0104600439931256215Z7(DdTeBEIIU93mfhf0104600439931256215Z7(DdTeBEIIU93mfhf";
   return detail_same("%s", "91") && detail_same("%s", long_text) && detail_same("%s", "") &&
@@ -3259,6 +3332,9 @@ int markcode_tables_check(void)
     bool bare = false;
     for (int k = 0; k < layouts[l].nslots; k++) bare |= layouts[l].slots[k].bare_digits_ok;
     if (!bare && (start_always & (1u << l))) return MARKCODE_TABLES_BAD_LAYOUT_CHECKS;
+    if (bare != !!(bare_layouts & (1u << l)) ||
+        (bare && (bare_min[l] == 0 || bare_min[l] > BARE_MIN_MOST)))
+      return MARKCODE_TABLES_BAD_LAYOUT_CHECKS;
   }
   return 0;
 }
