@@ -2353,9 +2353,41 @@ static tail_scan_t tail_scan(const char *v, size_t n)
   return ts;
 }
 
+/* What a work buffer is beside its fields, for gs1_finish()'s canonical
+** form: nothing more (the form is built field by field), the form itself
+** (the fast path knows when: copied whole), or the fields one after
+** another from its start to its end with no separator, each its AI's
+** digits and its value or bare digits (a code of one run the layouts cut:
+** copied in the stretches between the separators the form puts in). */
+typedef enum buffer_form { FORM_FIELDS, FORM_CANONICAL, FORM_TILED } buffer_form_t;
+
 static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
                                  const element_t *const known[AI_KNOWN], bool mrp_bare,
-                                 const tail_scan_t *ts, bool b_canonical);
+                                 const tail_scan_t *ts, buffer_form_t form);
+
+/* The canonical form of w's fields (a separator after every field whose
+** length GS1 does not predefine, except the last), field by field, into
+** out (cap bytes, not NUL-ended), w's buffer ending at b_end; returns its
+** length. Out of line: the full path's and the repairs' (the fast path's
+** buffer is the form, or tiled). */
+__attribute__((noinline)) static size_t canonical_of_fields(char *out, size_t cap, const work_t *w,
+                                                            const char *b_end)
+{
+  const char *b = w->b;
+  size_t o = 0;
+  for (int k = 0; k < w->nel; k++) {
+    const element_t *e = &w->el[k];
+    if (k > 0 && w->el[k - 1].fixed == 0) out[o++] = MARKCODE_GS;
+    size_t alen = e->bare ? 0 : e->alen;
+    if (o + sizeof e->ai <= cap)
+      memcpy(out + o, e->ai, 4); /* whole: the bytes past alen are overwritten */
+    else
+      memcpy(out + o, e->ai, alen);
+    o += alen;
+    append_over(out, cap, &o, b + e->start, e->len, b_end);
+  }
+  return o;
+}
 
 static markcode_err_t gs1_validate(markcode_t *mc, const work_t *w)
 {
@@ -2429,17 +2461,17 @@ static markcode_err_t gs1_validate(markcode_t *mc, const work_t *w)
   }
   tail_scan_t ts = {0, false};
   if (known[AI_91] && known[AI_92]) ts = tail_scan(b + known[AI_92]->start, known[AI_92]->len);
-  return gs1_finish(mc, w, known, mrp_bare, &ts, false);
+  return gs1_finish(mc, w, known, mrp_bare, &ts, FORM_FIELDS);
 }
 
 /* The rules of a marking code over fields GS1's rules accepted (21 with
 ** any tail; 91 of 4, 92 of 44/88 whose scan is ts, 93 of 4), the family
 ** notes, then every derived field. Shared by the full and the fast path;
-** b_canonical: w's buffer already is the canonical form (the fast path
-** knows when), copied whole rather than field by field. */
+** form: what w's buffer is beside its fields (buffer_form_t), which says
+** how the canonical form is made. */
 static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
                                  const element_t *const known[AI_KNOWN], bool mrp_bare,
-                                 const tail_scan_t *ts, bool b_canonical)
+                                 const tail_scan_t *ts, buffer_form_t form)
 {
   const char *b = w->b;
   const element_t *gtin = &w->el[0];
@@ -2519,19 +2551,20 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
       memcpy(a, e, 8);
       copy_field(a->value, sizeof a->value, b + e->start, e->len, b_end);
     }
-    /* Canonical form: a separator after every field whose length GS1 does
-    ** not predefine, except the last. */
-    if (b_canonical) continue;
-    if (k > 0 && w->el[k - 1].fixed == 0) mc->normalized[o++] = MARKCODE_GS;
-    size_t alen = e->bare ? 0 : e->alen;
-    if (o + sizeof e->ai <= sizeof mc->normalized)
-      memcpy(mc->normalized + o, e->ai, 4); /* whole: the bytes past alen are overwritten */
-    else
-      memcpy(mc->normalized + o, e->ai, alen);
-    o += alen;
-    append_over(mc->normalized, sizeof mc->normalized, &o, b + e->start, e->len, b_end);
   }
-  if (b_canonical) { /* one copy of the whole, in blocks up to its NUL when both have room */
+  if (form == FORM_TILED) { /* the stretches between the separators the form puts in */
+    size_t from = 0;
+    for (int k = 0; k + 1 < w->nel; k++)
+      if (w->el[k].fixed == 0) {
+        size_t end = (size_t)w->el[k].start + w->el[k].len;
+        append_over(mc->normalized, sizeof mc->normalized, &o, b + from, end - from, b_end);
+        mc->normalized[o++] = MARKCODE_GS;
+        from = end;
+      }
+    append_over(mc->normalized, sizeof mc->normalized, &o, b + from, w->n - from, b_end);
+  } else if (form == FORM_FIELDS) {
+    o = canonical_of_fields(mc->normalized, sizeof mc->normalized, w, b_end);
+  } else { /* one copy of the whole, in blocks up to its NUL when both have room */
     size_t whole = (w->n + 16) & ~(size_t)15;
     if (whole <= sizeof mc->normalized && whole <= sizeof w->b)
       copy_blocks(mc->normalized, b, whole);
@@ -2612,7 +2645,7 @@ typedef enum fast_outcome {
 } fast_outcome_t;
 
 static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
-                                                bool canonical);
+                                                buffer_form_t form);
 
 /* Does the value v (len characters) of a field (not the GTIN) whose AI has
 ** the role id (not AI_OTHER) and the row def meet the AI's rules, as
@@ -2662,7 +2695,8 @@ static HOT_INLINE bool fast_tail_ok(const element_t *const known[AI_KNOWN], cons
 ** text field's value, those all the code's bytes have (run_all, from the
 ** fast pass; 0: unknown) when they say enough (set 82; base64 for the
 ** tail of 92), else gathered here from the field; the others are read by
-** their spec. Bits fewer than the field's own only make it unsure. */
+** their spec. Bits fewer than the field's own only make it unsure. The
+** fields tile w's buffer (a code of one run the layouts cut: FORM_TILED). */
 static fast_outcome_t gs1_restored_check(markcode_t *mc, const work_t *w, uint8_t run_all)
 {
   uint8_t cls[MARKCODE_MAX_AIS];
@@ -2675,7 +2709,7 @@ static fast_outcome_t gs1_restored_check(markcode_t *mc, const work_t *w, uint8_
     else
       cls[k] = run_summary((const unsigned char *)w->b, e->start, (size_t)e->start + e->len, 0).all;
   }
-  return gs1_fast_check(mc, w, cls, false);
+  return gs1_fast_check(mc, w, cls, FORM_TILED);
 }
 
 /* Restore separators by the layouts and validate the result. w is never
@@ -2691,19 +2725,26 @@ static bool gs1_try_layouts(markcode_t *mc, const work_t *w)
   return false;
 }
 
+static bool gs1_shaped(const work_t *w);
+
 /* gs1_try_layouts() of a code of one run (no separator: the copy without
-** separators is w itself), for the quick path: the fields go into w (which
-** the full path cuts again if this fails), the layouts layout_may_end()
-** rules out are not searched, and the result is checked by the fast
-** checks first (the same outcome). */
+** separators is w itself) that starts with 01, for the quick path, when
+** gs1_shaped(w) (asked here only when the fast checks do not accept: a
+** layout's 01 at the start whose GTIN they accept is that shape): the
+** fields go into w (which the full path cuts again if this fails), the
+** layouts layout_may_end() rules out are not searched, and the result is
+** checked by the fast checks first (the same outcome). False also when w
+** is not of that shape (the full path then does not ask the layouts). */
 static bool gs1_try_layouts_one_run(markcode_t *mc, work_t *w)
 {
   uint32_t fixes = mc->fixes;
   pthread_once(&slot_infos_once, slot_infos_fill);
   end_state_t st = {w->b, w->n, 0, 0};
   if (layouts_search(mc, w->b, w->n, NULL, 0, 0, ~0u, &st, w->el, &w->nel)) {
-    if (gs1_restored_check(mc, w, w->nseg == 1 ? w->seg[0].all : 0) == FAST_OK) return true;
-    if (gs1_validate(mc, w) == MARKCODE_OK) return true;
+    if (w->el[0].start == 2 &&
+        gs1_restored_check(mc, w, w->nseg == 1 ? w->seg[0].all : 0) == FAST_OK)
+      return true;
+    if (gs1_shaped(w) && gs1_validate(mc, w) == MARKCODE_OK) return true;
   }
   mc->fixes = fixes;
   mc->layout = "";
@@ -2798,7 +2839,9 @@ static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
   tail_scan_t ts = {0, false};
   if (!fast_tail_ok(known, run_class, w, &ts)) return FAST_UNSURE;
   fast_outcome_t done =
-      gs1_finish(mc, w, known, false, &ts, canonical) == MARKCODE_OK ? FAST_OK : FAST_REFUSED;
+      gs1_finish(mc, w, known, false, &ts, canonical ? FORM_CANONICAL : FORM_FIELDS) == MARKCODE_OK
+          ? FAST_OK
+          : FAST_REFUSED;
   /* A serial of a length no family uses: the full path asks the layouts. */
   if (done == FAST_OK && (mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL)) return FAST_UNSURE;
   return done;
@@ -2813,7 +2856,7 @@ static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
 ** gs1_finish() refuses, it refuses as gs1_validate() would. canonical:
 ** w's buffer is the canonical form. */
 static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
-                                                bool canonical)
+                                                buffer_form_t form)
 {
   const char *b = w->b;
   const element_t *known[AI_KNOWN]; /* those read: as in gs1_fast() */
@@ -2833,7 +2876,7 @@ static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w,
   }
   tail_scan_t ts = {0, false};
   if (!fast_tail_ok(known, cls, w, &ts)) return FAST_UNSURE;
-  return gs1_finish(mc, w, known, false, &ts, canonical) == MARKCODE_OK ? FAST_OK : FAST_REFUSED;
+  return gs1_finish(mc, w, known, false, &ts, form) == MARKCODE_OK ? FAST_OK : FAST_REFUSED;
 }
 
 /*
@@ -3130,7 +3173,7 @@ static bool parse_gs1_quick(markcode_t *mc, work_t *w, markcode_err_t *err)
     return true;
   }
   reset_outcome(mc, fixes);
-  if (w->nseg == 1 && gs1_shaped(w)) {
+  if (w->nseg == 1) {
     if (gs1_try_layouts_one_run(mc, w)) {
       *err = MARKCODE_OK;
       return true;
