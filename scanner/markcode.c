@@ -182,14 +182,12 @@ enum {
   CC_B64 = 2,    /* A-Z a-z 0-9 + / =                             */
   CC_CLEAN = 4,  /* needs no cleaning: the fast pass copies it    */
   CC_GS = 8,     /* the separator 0x1D                            */
-  CC_UPPER = 16, /* A-Z                                          */
-  CC_LOWER = 32, /* a-z                                          */
-  CC_DIGIT = 64, /* 0-9                                          */
+  CC_DIGIT = 16, /* 0-9                                          */
 };
 #define AN (CC_CS82 | CC_B64 | CC_CLEAN)
 #define DI (AN | CC_DIGIT)
-#define UP (AN | CC_UPPER)
-#define LO (AN | CC_LOWER)
+#define UP AN
+#define LO AN
 #define PU (CC_CS82 | CC_CLEAN)
 static const uint8_t byte_class[256] = {
     ['0'] = DI, ['1'] = DI, ['2'] = DI,      ['3'] = DI,      ['4'] = DI,     ['5'] = DI,
@@ -1263,15 +1261,48 @@ static int ru_char(uint32_t cp)
 ** bytes of U+0400-U+047F (Cyrillic) only, with a Cyrillic letter among
 ** them. Returns false, having set no fix, for anything else (another
 ** character, one the full decode refuses, no Cyrillic letter): the full
-** decode then runs from the start. Else w holds what it would. */
-static bool ru_decode_quick(markcode_t *mc, work_t *w, const unsigned char *in, size_t len)
+** decode then runs from the start. Else w holds what it would; and when
+** the text is what the fast pass takes as it is (no AIM prefix, no
+** separator leading, trailing or doubled, every run clean: a code
+** scanned whole), its runs summarised as fast_clean() would leave them
+** (w->nseg > 0), which then need not read it again. */
+__attribute__((noinline)) static bool ru_decode_quick(markcode_t *mc, work_t *w,
+                                                      const unsigned char *in, size_t len)
 {
   pthread_once(&ru_table_once, ru_table_fill);
   unsigned letters = 0;
-  size_t o = 0;
+  size_t o = 0, run = 0; /* the run being summarised starts at w->b[run] */
+  unsigned all = 0xFF, runs_clean = CC_CLEAN;
+  int nseg = 0;
   for (size_t i = 0; i < len;) {
     unsigned b0 = in[i], c;
     size_t from = i;
+#if defined(__SSE2__)
+    /* A stretch of digits and Latin letters (01 and the GTIN, much of a
+    ** serial), which the layout types as themselves (the tables check
+    ** holds ru_quick_ascii[] to it): sixteen bytes a step, with their
+    ** offsets and their class bits; the bytes past the stretch are
+    ** written over next. o <= i, so w's buffers have room for sixteen. */
+    if (b0 - '0' < 10 && i + 16 <= len) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+      __m128i up = _mm_or_si128(v, _mm_set1_epi8(0x20));
+      __m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+      __m128i same = _mm_or_si128(dig, _mm_and_si128(_mm_cmpgt_epi8(up, _mm_set1_epi8('a' - 1)),
+                                                     _mm_cmplt_epi8(up, _mm_set1_epi8('z' + 1))));
+      unsigned k = (unsigned)__builtin_ctz(~(unsigned)_mm_movemask_epi8(same)); /* 1..16 */
+      unsigned stretch = (1u << k) - 1;
+      all &= (CC_CS82 | CC_B64 | CC_CLEAN) |
+             (((unsigned)_mm_movemask_epi8(dig) & stretch) == stretch ? CC_DIGIT : 0u);
+      _mm_storeu_si128((__m128i *)(void *)(w->b + o), v);
+      __m128i at = _mm_add_epi16(_mm_set1_epi16((short)i), _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7));
+      _mm_storeu_si128((__m128i *)(void *)(w->src + o), at);
+      _mm_storeu_si128((__m128i *)(void *)(w->src + o + 8), _mm_add_epi16(at, _mm_set1_epi16(8)));
+      i += k;
+      o += k;
+      continue;
+    }
+#endif
     if (b0 < 0x80) { /* the digits and most of a code */
       c = ru_quick_ascii[b0];
       i++;
@@ -1284,6 +1315,16 @@ static bool ru_decode_quick(markcode_t *mc, work_t *w, const unsigned char *in, 
       return false;
     }
     if ((uint8_t)c == 0) return false;
+    if ((uint8_t)c == MARKCODE_GS) { /* a run ends: an empty one is no code scanned whole */
+      if (o == run || nseg >= MARKCODE_MAX_AIS) runs_clean = 0;
+      if (runs_clean) w->seg[nseg] = (segment_t){(uint16_t)run, (uint16_t)o, (uint8_t)all};
+      runs_clean &= all;
+      nseg++;
+      all = 0xFF;
+      run = o + 1;
+    } else {
+      all &= byte_class[(uint8_t)c];
+    }
     w->b[o] = (char)c;
     w->src[o] = (uint16_t)from;
     o++;
@@ -1291,6 +1332,14 @@ static bool ru_decode_quick(markcode_t *mc, work_t *w, const unsigned char *in, 
   if (!(letters & RU_QUICK_LETTER)) return false;
   w->n = o;
   mc->fixes |= MARKCODE_FIX_KEYBOARD_RU;
+  if (o == run || nseg >= MARKCODE_MAX_AIS || w->b[0] == ']') runs_clean = 0;
+  if (runs_clean & all & CC_CLEAN) { /* as fast_clean() would leave it */
+    w->seg[nseg] = (segment_t){(uint16_t)run, (uint16_t)o, (uint8_t)all};
+    w->nseg = nseg + 1;
+    w->internal_gs = nseg;
+    w->shift = 0;
+    w->b[o] = '\0';
+  }
   return true;
 }
 
@@ -1429,8 +1478,9 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
   if (!quick || !ru_decode_quick(mc, w, (const unsigned char *)input, len))
     err = decode_to_ascii(mc, w, (const unsigned char *)input, len);
   if (err != MARKCODE_OK) return err;
-  if (quick && fast_clean(mc, w, (const unsigned char *)w->b, w->n)) {
-    /* fast_clean() kept the offsets as a shift into what it read. */
+  if (quick && (w->nseg > 0 || fast_clean(mc, w, (const unsigned char *)w->b, w->n))) {
+    /* fast_clean() kept the offsets as a shift into what it read (the
+    ** quick decode's runs: none). */
     if (w->shift) memmove(w->src, w->src + w->shift, w->n * sizeof w->src[0]);
     w->src_mapped = true;
     w->raw_len = len;
@@ -3394,6 +3444,11 @@ int markcode_tables_check(void)
     }
   if (!role_digits_ok()) return MARKCODE_TABLES_BAD_ROLE;
   if (!message_templates_ok() || !detail_format_ok()) return MARKCODE_TABLES_BAD_MESSAGE;
+  /* The quick Russian decode copies digits and Latin letters as they are. */
+  pthread_once(&ru_table_once, ru_table_fill);
+  for (int c = 0; c < 0x80; c++)
+    if ((is_digit((char)c) || is_upper((char)c) || is_lower((char)c)) && ru_quick_ascii[c] != c)
+      return MARKCODE_TABLES_BAD_KEYBOARD;
   /* The layouts' end checks fit their table (else the layouts they miss
   ** are never ruled out: right, but slower), and the layouts judged by
   ** them are those without a bare slot. */
