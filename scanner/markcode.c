@@ -1730,6 +1730,7 @@ typedef struct slot_info {
   uint8_t fixed; /* predefined_length() of def */
   char ai[5];    /* the AI, NUL-padded: copied whole into an element */
   const gs1_ai_def_t *def;
+  uint64_t head; /* an element's first eight bytes for it (element_of_slot()) */
 } slot_info_t;
 
 #define LAYOUT_COUNT (sizeof layouts / sizeof layouts[0])
@@ -1821,6 +1822,12 @@ static void slot_infos_fill(void)
       memcpy(slot_infos[l][k].ai, ai, ai_len(ai)); /* the rest stays zero (static) */
       slot_infos[l][k].def = gs1_ai_find(ai, ai_len(ai));
       slot_infos[l][k].fixed = predefined_length(slot_infos[l][k].def);
+      element_t e = {0};
+      memcpy(e.ai, slot_infos[l][k].ai, sizeof e.ai);
+      e.alen = slot_infos[l][k].alen;
+      e.id = slot_infos[l][k].id;
+      e.fixed = slot_infos[l][k].fixed;
+      memcpy(&slot_infos[l][k].head, &e, sizeof slot_infos[l][k].head);
       if (!layouts[l].slots[k].optional) required_slots[l][required_count[l]++] = (uint8_t)k;
       if (!is_digit(ai[0]) || !is_digit(ai[1]))
         start_always |= 1u << l; /* not judged */
@@ -1960,6 +1967,17 @@ static inline void element_of_slot(const restore_t *r, element_t *e, int slot, b
                                    size_t ai_at, size_t start, size_t len)
 {
   const slot_info_t *info = &r->info[slot];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* Three stores, as add_element_id() writes an element: its first eight
+  ** bytes made once a process (fixed 0 when bare), the def, the offsets. */
+  uint64_t head = bare ? info->head & ~(0xFFull << 56) : info->head;
+  uint64_t tail =
+      (uint64_t)start | (uint64_t)len << 16 | (uint64_t)ai_at << 32 | (uint64_t)bare << 48;
+  memcpy(e, &head, sizeof head);
+  e->def = bare ? NULL : info->def;
+  memcpy((char *)e + offsetof(element_t, start), &tail, sizeof tail);
+  return;
+#endif
   memcpy(e->ai, info->ai, sizeof e->ai);
   e->alen = info->alen;
   e->id = info->id;
@@ -1976,10 +1994,13 @@ static inline void element_of_slot(const restore_t *r, element_t *e, int slot, b
 ** given its first form and length. When it ends at n it is the search's
 ** answer (the first placement it finds); false: the search must run (the
 ** same answer, from the start). Its fields go straight into el. */
-static bool restore_first_path(restore_t *r, size_t l, element_t *el)
+static bool restore_first_path(restore_t *r, size_t l, element_t *el, int *needing_gs,
+                               bool *bare_met)
 {
   size_t pos = 0;
   r->nel = 0;
+  int needing = 0;
+  bool any_bare = false;
   for (size_t k = 0; k < required_count[l]; k++) {
     int slot = required_slots[l][k];
     const slot_t *sl = &r->lay->slots[slot];
@@ -1994,8 +2015,13 @@ static bool restore_first_path(restore_t *r, size_t l, element_t *el)
       vlen = next_length(sl, bare, r->s, vstart, r->n - vstart, boundary, &c);
     if (vlen == 0) return false;
     element_of_slot(r, &el[r->nel++], slot, bare, pos, vstart, vlen);
+    /* a separator after a field of open length (the last one aside) */
+    needing += (bare || r->info[slot].fixed == 0) && k + 1 < required_count[l];
+    any_bare |= bare;
     pos = vstart + vlen;
   }
+  *needing_gs = needing;
+  *bare_met = any_bare;
   return pos == r->n;
 }
 
@@ -2069,20 +2095,22 @@ static bool layouts_search(markcode_t *mc, const char *s, size_t n, const uint16
     r.info = slot_infos[l];
     r.nel = 0;
     r.budget = 20000;
-    if (!st || !restore_first_path(&r, l, el)) {
+    /* Only a separator we had to invent is a restoration. */
+    int fields_needing_gs = 0;
+    bool bare = false;
+    if (!st || !restore_first_path(&r, l, el, &fields_needing_gs, &bare)) {
       r.nel = 0;
       if (!restore_from(&r, 0, 0)) continue;
+      fields_needing_gs = 0;
+      bare = false;
       for (int k = 0; k < r.nel; k++) {
         const placed_t *p = &r.el[k];
         element_of_slot(&r, &el[k], p->slot, p->bare, p->ai_at, p->start, p->len);
+        bare |= el[k].bare;
+        if (k + 1 < r.nel && el[k].fixed == 0) fields_needing_gs++;
       }
     }
-    /* Only a separator we had to invent is a restoration. */
-    int fields_needing_gs = 0;
-    for (int k = 0; k < r.nel; k++) {
-      if (el[k].bare) mc->fixes |= MARKCODE_FIX_MRP_UNLABELLED;
-      if (k + 1 < r.nel && el[k].fixed == 0) fields_needing_gs++;
-    }
+    if (bare) mc->fixes |= MARKCODE_FIX_MRP_UNLABELLED;
     *nel = r.nel;
     mc->layout = layouts[l].name;
     if (fields_needing_gs > internal_gs) mc->fixes |= MARKCODE_FIX_GS_RESTORED;
