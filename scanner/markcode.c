@@ -54,6 +54,16 @@
 ** than one place: a call and its spills cost more than their bodies. */
 #define HOT_INLINE inline __attribute__((always_inline))
 
+/* pthread_once(once, fill) with its common case inline: `filled` is set,
+** with release order, as fill()'s last act, so a thread that reads it set
+** (acquire) sees the tables fill() made; one that does not asks
+** pthread_once(), which waits for them. The call cost a parse of a repair
+** about ten instructions a table. */
+static HOT_INLINE void once_filled(pthread_once_t *once, void (*fill)(void), const bool *filled)
+{
+  if (!__atomic_load_n(filled, __ATOMIC_ACQUIRE)) pthread_once(once, fill);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Tables: errors, kinds, fixes                                            */
 /* ---------------------------------------------------------------------- */
@@ -1218,6 +1228,7 @@ static bool is_space(char c) { return c == ' ' || c == '\r' || c == '\n' || c ==
 #define RU_TABLE_SIZE 0x480
 static signed char ru_table[RU_TABLE_SIZE];
 static pthread_once_t ru_table_once = PTHREAD_ONCE_INIT;
+static bool ru_table_filled; /* once_filled() */
 
 /* What decode_to_ascii() makes of a character under the Russian layout,
 ** for the quick decode: of each ASCII byte, and of U+0400+i (a lead byte
@@ -1244,6 +1255,7 @@ static void ru_table_fill(void)
     ru_quick_cyr[i] =
         (uint16_t)((c > 0 ? c : 0) | (layout_is_cyrillic_letter(0x400 + i) ? RU_QUICK_LETTER : 0));
   }
+  __atomic_store_n(&ru_table_filled, true, __ATOMIC_RELEASE);
 }
 
 static int ru_char(uint32_t cp)
@@ -1269,7 +1281,7 @@ static int ru_char(uint32_t cp)
 __attribute__((noinline)) static bool ru_decode_quick(markcode_t *mc, work_t *w,
                                                       const unsigned char *in, size_t len)
 {
-  pthread_once(&ru_table_once, ru_table_fill);
+  once_filled(&ru_table_once, ru_table_fill, &ru_table_filled);
   unsigned letters = 0;
   size_t o = 0, run = 0; /* the run being summarised starts at w->b[run] */
   unsigned all = 0xFF, runs_clean = CC_CLEAN;
@@ -1352,7 +1364,7 @@ static markcode_err_t decode_to_ascii(markcode_t *mc, work_t *w, const unsigned 
   bool ru = input_has_cyrillic(in, len);
   if (ru) {
     mc->fixes |= MARKCODE_FIX_KEYBOARD_RU;
-    pthread_once(&ru_table_once, ru_table_fill);
+    once_filled(&ru_table_once, ru_table_fill, &ru_table_filled);
   }
   size_t i = 0;
   while (i < len) {
@@ -1769,6 +1781,7 @@ static uint32_t bare_layouts;          /* the layouts with a slot that may be ba
 static uint8_t bare_min[LAYOUT_COUNT]; /* the shortest value of such a slot */
 #define BARE_MIN_MOST 8                /* bare_min[] at most (tables check) */
 static pthread_once_t slot_infos_once = PTHREAD_ONCE_INIT;
+static bool slot_infos_filled; /* once_filled() */
 
 /* The check (ai, alen, total) as a bit of end_checks[], added if new; 0
 ** when the table is full (the caller then never rules the layout out). */
@@ -1845,6 +1858,7 @@ static void slot_infos_fill(void)
     }
     end_checks_fill(l);
   }
+  __atomic_store_n(&slot_infos_filled, true, __ATOMIC_RELEASE);
 }
 
 /* A field the search placed: its slot, where its AI and value are. */
@@ -2209,7 +2223,7 @@ static void restored_offsets(const work_t *w, work_t *out)
 ** layout_may_end() rules out is not searched (the same answer, sooner). */
 static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out, bool quick)
 {
-  pthread_once(&slot_infos_once, slot_infos_fill);
+  once_filled(&slot_infos_once, slot_infos_fill, &slot_infos_filled);
   size_t last = last_run_start(w);
   uint32_t may = quick ? layouts_may_fit(w, last) : ~0u;
   if (may == 0) return false; /* asked before the copy: none may, no copy */
@@ -2741,7 +2755,7 @@ typedef enum fast_outcome {
 } fast_outcome_t;
 
 static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
-                                                buffer_form_t form);
+                                                unsigned all, buffer_form_t form);
 
 /* Does the value v (len characters) of a field (not the GTIN) whose AI has
 ** the role id (not AI_OTHER) and the row def meet the AI's rules, as
@@ -2772,14 +2786,15 @@ static HOT_INLINE bool fast_value_ok(int id, const gs1_ai_def_t *def, const char
 /* The crypto tail's checks (92 after 91) by its class bits, into *ts as
 ** tail_scan() would give them; false when not sure (not all base64, an
 ** '=' before the last two places). known: the fields by role; cls: the
-** class bits of each field's value, by its index in w->el. */
+** class bits of each field's value, by its index in w->el, or when NULL
+** `all` of every field. */
 static HOT_INLINE bool fast_tail_ok(const element_t *const known[AI_KNOWN], const uint8_t *cls,
-                                    const work_t *w, tail_scan_t *ts)
+                                    unsigned all, const work_t *w, tail_scan_t *ts)
 {
   const element_t *t92 = known[AI_92];
   if (!known[AI_91] || !t92) return true;
   const char *v = w->b + t92->start;
-  if (!(cls[t92 - w->el] & CC_B64)) return false;
+  if (!((cls ? cls[t92 - w->el] : all) & CC_B64)) return false;
   if (t92->len > 2 && memchr(v, '=', t92->len - 2u)) return false;
   ts->bad = t92->len;
   ts->caps = (t92->len == 44 || t92->len == 88) && /* else refused for its length first */
@@ -2795,6 +2810,9 @@ static HOT_INLINE bool fast_tail_ok(const element_t *const known[AI_KNOWN], cons
 ** fields tile w's buffer (a code of one run the layouts cut: FORM_TILED). */
 static fast_outcome_t gs1_restored_check(markcode_t *mc, const work_t *w, uint8_t run_all)
 {
+  /* The bits of the whole code say all: they hold of every field. */
+  if ((run_all & (CC_CS82 | CC_B64)) == (CC_CS82 | CC_B64))
+    return gs1_fast_check(mc, w, NULL, run_all, FORM_TILED);
   uint8_t cls[MARKCODE_MAX_AIS];
   for (int k = 0; k < w->nel; k++) {
     const element_t *e = &w->el[k];
@@ -2805,7 +2823,7 @@ static fast_outcome_t gs1_restored_check(markcode_t *mc, const work_t *w, uint8_
     else
       cls[k] = run_summary((const unsigned char *)w->b, e->start, (size_t)e->start + e->len, 0).all;
   }
-  return gs1_fast_check(mc, w, cls, FORM_TILED);
+  return gs1_fast_check(mc, w, cls, 0, FORM_TILED);
 }
 
 /* Restore separators by the layouts and validate the result. w is never
@@ -2834,7 +2852,7 @@ static bool gs1_shaped(const work_t *w);
 static bool gs1_try_layouts_one_run(markcode_t *mc, work_t *w)
 {
   uint32_t fixes = mc->fixes;
-  pthread_once(&slot_infos_once, slot_infos_fill);
+  once_filled(&slot_infos_once, slot_infos_fill, &slot_infos_filled);
   end_state_t st = {w->b, w->n, 0, 0};
   if (layouts_search(mc, w->b, w->n, NULL, 0, 0, ~0u, &st, w->el, &w->nel)) {
     if (w->el[0].start == 2 &&
@@ -2933,7 +2951,7 @@ static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
   ** and the fast pass refused doubled or trailing ones). */
   bool canonical = fixed_at_end - (last->fixed != 0) == 0;
   tail_scan_t ts = {0, false};
-  if (!fast_tail_ok(known, run_class, w, &ts)) return FAST_UNSURE;
+  if (!fast_tail_ok(known, run_class, 0, w, &ts)) return FAST_UNSURE;
   fast_outcome_t done =
       gs1_finish(mc, w, known, false, &ts, canonical ? FORM_CANONICAL : FORM_FIELDS) == MARKCODE_OK
           ? FAST_OK
@@ -2945,14 +2963,15 @@ static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
 
 /* The checks of gs1_validate() over w's fields, the class bits of all the
 ** bytes of field k's value being cls[k] when known (0: the value is read
-** by its AI's spec), then gs1_finish(). It
+** by its AI's spec), or `all` for every field when cls is NULL (the class
+** bits of the whole code), then gs1_finish(). It
 ** accepts only what gs1_validate() would accept, with the same fields;
 ** whenever it is not sure (an AI no marking code gives a role, a bare
 ** field, a spec not met) it says so, having changed nothing in mc; when
 ** gs1_finish() refuses, it refuses as gs1_validate() would. canonical:
 ** w's buffer is the canonical form. */
 static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
-                                                buffer_form_t form)
+                                                unsigned all, buffer_form_t form)
 {
   const char *b = w->b;
   const element_t *known[AI_KNOWN]; /* those read: as in gs1_fast() */
@@ -2968,10 +2987,11 @@ static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w,
       return FAST_UNSURE;
     seen |= 1u << e->id;
     known[e->id] = e;
-    if (k > 0 && !fast_value_ok(e->id, e->def, b + e->start, e->len, cls[k])) return FAST_UNSURE;
+    if (k > 0 && !fast_value_ok(e->id, e->def, b + e->start, e->len, cls ? cls[k] : all))
+      return FAST_UNSURE;
   }
   tail_scan_t ts = {0, false};
-  if (!fast_tail_ok(known, cls, w, &ts)) return FAST_UNSURE;
+  if (!fast_tail_ok(known, cls, all, w, &ts)) return FAST_UNSURE;
   return gs1_finish(mc, w, known, false, &ts, form) == MARKCODE_OK ? FAST_OK : FAST_REFUSED;
 }
 
@@ -3266,13 +3286,16 @@ static bool gs1_refusal_final(markcode_t *mc, const work_t *w)
 static bool parse_gs1_quick(markcode_t *mc, work_t *w, markcode_err_t *err)
 {
   uint32_t fixes = mc->fixes;
-  fast_outcome_t done = gs1_fast(mc, w);
-  if (done == FAST_OK || (done == FAST_REFUSED && gs1_refusal_final(mc, w))) {
-    *err = done == FAST_OK ? MARKCODE_OK : mc->err;
-    return true;
+  if (w->nseg != 1) { /* gs1_fast() takes no code of one run, and leaves mc as it was */
+    fast_outcome_t done = gs1_fast(mc, w);
+    if (done == FAST_OK || (done == FAST_REFUSED && gs1_refusal_final(mc, w))) {
+      *err = done == FAST_OK ? MARKCODE_OK : mc->err;
+      return true;
+    }
+    reset_outcome(mc, fixes);
+    return false;
   }
-  reset_outcome(mc, fixes);
-  if (w->nseg == 1) {
+  {
     if (gs1_try_layouts_one_run(mc, w)) {
       *err = MARKCODE_OK;
       return true;
@@ -3476,14 +3499,14 @@ int markcode_tables_check(void)
   if (!role_digits_ok()) return MARKCODE_TABLES_BAD_ROLE;
   if (!message_templates_ok() || !detail_format_ok()) return MARKCODE_TABLES_BAD_MESSAGE;
   /* The quick Russian decode copies digits and Latin letters as they are. */
-  pthread_once(&ru_table_once, ru_table_fill);
+  once_filled(&ru_table_once, ru_table_fill, &ru_table_filled);
   for (int c = 0; c < 0x80; c++)
     if ((is_digit((char)c) || is_upper((char)c) || is_lower((char)c)) && ru_quick_ascii[c] != c)
       return MARKCODE_TABLES_BAD_KEYBOARD;
   /* The layouts' end checks fit their table (else the layouts they miss
   ** are never ruled out: right, but slower), and the layouts judged by
   ** them are those without a bare slot. */
-  pthread_once(&slot_infos_once, slot_infos_fill);
+  once_filled(&slot_infos_once, slot_infos_fill, &slot_infos_filled);
   if (end_check_count >= END_CHECKS_MAX) return MARKCODE_TABLES_BAD_LAYOUT_CHECKS;
   for (size_t l = 0; l < LAYOUT_COUNT; l++) {
     bool bare = false;
