@@ -1289,53 +1289,56 @@ __attribute__((noinline)) static bool ru_decode_quick(markcode_t *mc, work_t *w,
   for (size_t i = 0; i < len;) {
     unsigned b0 = in[i], c;
     size_t from = i;
-#if defined(__SSE2__)
-    /* A stretch of digits and Latin letters (01 and the GTIN, much of a
-    ** serial), which the layout types as themselves (the tables check
-    ** holds ru_quick_ascii[] to it): sixteen bytes a step, with their
-    ** offsets and their class bits; the bytes past the stretch are
-    ** written over next. o <= i, so w's buffers have room for sixteen. */
-    if (b0 - '0' < 10 && i + 16 <= len) {
-      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
-      __m128i up = _mm_or_si128(v, _mm_set1_epi8(0x20));
-      __m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-                                  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
-      __m128i same = _mm_or_si128(dig, _mm_and_si128(_mm_cmpgt_epi8(up, _mm_set1_epi8('a' - 1)),
-                                                     _mm_cmplt_epi8(up, _mm_set1_epi8('z' + 1))));
-      unsigned k = (unsigned)__builtin_ctz(~(unsigned)_mm_movemask_epi8(same)); /* 1..16 */
-      unsigned stretch = (1u << k) - 1;
-      all &= (CC_CS82 | CC_B64 | CC_CLEAN) |
-             (((unsigned)_mm_movemask_epi8(dig) & stretch) == stretch ? CC_DIGIT : 0u);
-      _mm_storeu_si128((__m128i *)(void *)(w->b + o), v);
-      __m128i at = _mm_add_epi16(_mm_set1_epi16((short)i), _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7));
-      _mm_storeu_si128((__m128i *)(void *)(w->src + o), at);
-      _mm_storeu_si128((__m128i *)(void *)(w->src + o + 8), _mm_add_epi16(at, _mm_set1_epi16(8)));
-      i += k;
-      o += k;
-      continue;
-    }
-#endif
-    if (b0 < 0x80) { /* the digits and most of a code */
-      c = ru_quick_ascii[b0];
-      i++;
-    } else if (i + 1 < len && ((b0 | (unsigned)in[i + 1] << 8) & 0xC0FEu) == 0x80D0u) {
-      /* D0 or D1 and a continuation byte, in one compare */
-      c = ru_quick_cyr[((b0 & 1) << 6) | (in[i + 1] & 0x3Fu)];
+    if (b0 >= 0x80) { /* D0 or D1 and a continuation byte: the pair in one compare */
+      unsigned pair = i + 1 < len ? b0 | (unsigned)in[i + 1] << 8 : 0;
+      if ((pair & 0xC0FEu) != 0x80D0u) return false;
+      c = ru_quick_cyr[((pair & 1) << 6) | ((pair >> 8) & 0x3Fu)];
       letters |= c;
       i += 2;
     } else {
-      return false;
+#if defined(__SSE2__)
+      /* A stretch of digits and Latin letters (01 and the GTIN, much of a
+      ** serial), which the layout types as themselves (the tables check
+      ** holds ru_quick_ascii[] to it): sixteen bytes a step, with their
+      ** offsets and their class bits; the bytes past the stretch are
+      ** written over next. o <= i, so w's buffers have room for sixteen. */
+      if (b0 - '0' < 10 && i + 16 <= len) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+        __m128i up = _mm_or_si128(v, _mm_set1_epi8(0x20));
+        __m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                    _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+        __m128i same = _mm_or_si128(dig, _mm_and_si128(_mm_cmpgt_epi8(up, _mm_set1_epi8('a' - 1)),
+                                                       _mm_cmplt_epi8(up, _mm_set1_epi8('z' + 1))));
+        unsigned k = (unsigned)__builtin_ctz(~(unsigned)_mm_movemask_epi8(same)); /* 1..16 */
+        unsigned stretch = (1u << k) - 1;
+        all &= (CC_CS82 | CC_B64 | CC_CLEAN) |
+               (((unsigned)_mm_movemask_epi8(dig) & stretch) == stretch ? CC_DIGIT : 0u);
+        _mm_storeu_si128((__m128i *)(void *)(w->b + o), v);
+        __m128i at =
+            _mm_add_epi16(_mm_set1_epi16((short)i), _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7));
+        _mm_storeu_si128((__m128i *)(void *)(w->src + o), at);
+        _mm_storeu_si128((__m128i *)(void *)(w->src + o + 8), _mm_add_epi16(at, _mm_set1_epi16(8)));
+        i += k;
+        o += k;
+        continue;
+      }
+#endif
+      c = ru_quick_ascii[b0]; /* the rest of a code's ASCII */
+      i++;
     }
-    if ((uint8_t)c == 0) return false;
-    if ((uint8_t)c == MARKCODE_GS) { /* a run ends: an empty one is no code scanned whole */
+    if ((uint8_t)c > MARKCODE_GS) { /* nearly every character: one compare */
+      all &= byte_class[(uint8_t)c];
+    } else if ((uint8_t)c == MARKCODE_GS) { /* a run ends: an empty one is no code scanned whole */
       if (o == run || nseg >= MARKCODE_MAX_AIS) runs_clean = 0;
       if (runs_clean) w->seg[nseg] = (segment_t){(uint16_t)run, (uint16_t)o, (uint8_t)all};
       runs_clean &= all;
       nseg++;
       all = 0xFF;
       run = o + 1;
+    } else if ((uint8_t)c == 0) { /* refused by the full decode */
+      return false;
     } else {
-      all &= byte_class[(uint8_t)c];
+      all &= byte_class[(uint8_t)c]; /* whitespace: the full clean's */
     }
     w->b[o] = (char)c;
     w->src[o] = (uint16_t)from;
