@@ -2014,32 +2014,41 @@ static inline void element_of_slot(const restore_t *r, element_t *e, int slot, b
 static bool restore_first_path(restore_t *r, size_t l, element_t *el, int *needing_gs,
                                bool *bare_met)
 {
+  /* r's fields in locals: the elements' stores might alias r (its address
+  ** is the search's), which made every use a load. */
+  const char *s = r->s;
+  const size_t n = r->n, count = required_count[l];
+  const slot_t *slots = r->lay->slots;
+  const slot_info_t *infos = r->info;
+  const bool cut = r->ncuts != 0;
   size_t pos = 0;
-  r->nel = 0;
   int needing = 0;
   bool any_bare = false;
-  for (size_t k = 0; k < required_count[l]; k++) {
+  for (size_t k = 0; k < count; k++) {
     int slot = required_slots[l][k];
-    const slot_t *sl = &r->lay->slots[slot];
-    bool labelled;
-    if (pos >= r->n || !slot_forms(r, slot, pos, &labelled)) return false;
-    size_t boundary = r->ncuts ? next_cut(r, pos) : r->n;
-    bool bare = !labelled; /* the bare form is tried only after the labelled one */
-    size_t vstart = bare ? pos : pos + r->info[slot].alen, c = 0;
+    const slot_t *sl = &slots[slot];
+    const slot_info_t *info = &infos[slot];
+    if (pos >= n) return false;
+    /* slot_forms(): with its AI, else bare when the slot may be */
+    bool bare = !(n - pos >= info->alen && ai_at(s + pos, info->ai, info->alen));
+    if (bare && !sl->bare_digits_ok) return false;
+    size_t boundary = cut ? next_cut(r, pos) : n;
+    size_t vstart = bare ? pos : pos + info->alen, c = 0;
     /* A fixed length with its AI: the first length when it fits. */
     size_t vlen = sl->lens[0];
     if (bare || vlen == 0 || vstart + vlen > boundary)
-      vlen = next_length(sl, bare, r->s, vstart, r->n - vstart, boundary, &c);
+      vlen = next_length(sl, bare, s, vstart, n - vstart, boundary, &c);
     if (vlen == 0) return false;
-    element_of_slot(r, &el[r->nel++], slot, bare, pos, vstart, vlen);
+    element_of_slot(r, &el[k], slot, bare, pos, vstart, vlen);
     /* a separator after a field of open length (the last one aside) */
-    needing += (bare || r->info[slot].fixed == 0) && k + 1 < required_count[l];
+    needing += (bare || info->fixed == 0) && k + 1 < count;
     any_bare |= bare;
     pos = vstart + vlen;
   }
+  r->nel = (int)count;
   *needing_gs = needing;
   *bare_met = any_bare;
-  return pos == r->n;
+  return pos == n;
 }
 
 /* The last run of a scan (after its last separator), and which checks of
@@ -2650,12 +2659,12 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
   if (tail) copy_field(mc->tail, sizeof mc->tail, b + tail->start, tail->len, b_end);
   if (mrp) copy_field(mc->mrp, sizeof mc->mrp, b + mrp->start, mrp->len, b_end);
 
-  mc->ai_count = 0;
   size_t o = 0;
+  int ais = 0; /* counted here, stored once: the copies' stores might alias mc->ai_count */
   for (int k = 0; k < w->nel; k++) {
     const element_t *e = &w->el[k];
     if (!e->bare) {
-      markcode_ai_t *a = &mc->ais[mc->ai_count++];
+      markcode_ai_t *a = &mc->ais[ais++];
       /* The AI and its NUL as the element's first eight bytes (one load,
       ** one store): the three past the NUL go into the value, written next. */
       _Static_assert(offsetof(markcode_ai_t, value) == sizeof a->ai && sizeof a->value >= 3 &&
@@ -2665,6 +2674,7 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
       copy_field(a->value, sizeof a->value, b + e->start, e->len, b_end);
     }
   }
+  mc->ai_count = ais;
   if (form == FORM_TILED) { /* the stretches between the separators the form puts in */
     size_t from = 0;
     for (int k = 0; k + 1 < w->nel; k++)
@@ -2964,15 +2974,15 @@ static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
   return done;
 }
 
-/* The checks of gs1_validate() over w's fields, the class bits of all the
+/* The checks of gs1_validate() over w's fields, which a layout placed
+** (each with a role and a row of the AI table), the class bits of all the
 ** bytes of field k's value being cls[k] when known (0: the value is read
 ** by its AI's spec), or `all` for every field when cls is NULL (the class
 ** bits of the whole code), then gs1_finish(). It
 ** accepts only what gs1_validate() would accept, with the same fields;
-** whenever it is not sure (an AI no marking code gives a role, a bare
-** field, a spec not met) it says so, having changed nothing in mc; when
-** gs1_finish() refuses, it refuses as gs1_validate() would. canonical:
-** w's buffer is the canonical form. */
+** whenever it is not sure (a bare field, one met twice, a spec not met) it
+** says so, having changed nothing in mc; when gs1_finish() refuses, it
+** refuses as gs1_validate() would. form: what w's buffer is. */
 static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
                                                 unsigned all, buffer_form_t form)
 {
@@ -2986,8 +2996,10 @@ static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w,
     return FAST_UNSURE;
   for (int k = 0; k < w->nel; k++) {
     const element_t *e = &w->el[k];
-    if (e->id == AI_OTHER || e->bare || !e->def || (seen & (1u << e->id)) || e->len == 0)
-      return FAST_UNSURE;
+    /* A layout's field (the only kind asked here) has a role, a row and a
+    ** value (the tables check holds the layouts to it): only bare or met
+    ** twice is asked of it. */
+    if (e->bare || (seen & (1u << e->id))) return FAST_UNSURE;
     seen |= 1u << e->id;
     known[e->id] = e;
     if (k > 0 && !fast_value_ok(e->id, e->def, b + e->start, e->len, cls ? cls[k] : all))
@@ -3477,9 +3489,12 @@ int markcode_tables_check(void)
     if (gs1_ai_find(d->first, len) != d || (d->last && gs1_ai_find(d->last, len) != d))
       return (int)i + 1;
   }
+  /* Every layout's AI is in the table and has a role (gs1_fast_check()
+  ** asks neither of a layout's field). */
   for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++)
     for (int k = 0; k < layouts[l].nslots; k++)
-      if (gs1_ai_find(layouts[l].slots[k].ai, ai_len(layouts[l].slots[k].ai)) == NULL)
+      if (gs1_ai_find(layouts[l].slots[k].ai, ai_len(layouts[l].slots[k].ai)) == NULL ||
+          ai_id(layouts[l].slots[k].ai) == AI_OTHER)
         return -(int)l - 1;
   /* The index and the role switch against the plain searches, for every
   ** AI there can be: every string of 2, 3 and 4 digits (a padded number
