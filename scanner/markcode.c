@@ -1507,16 +1507,24 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
 }
 
 /* The run in[run..end) summarised as a segment of a buffer that starts at
-** in[base]: the class bits all its bytes have, four bytes a step into two
-** accumulators, so the table loads do not wait on each other. */
+** in[base]: the class bits all its bytes have, eight bytes a step (then
+** four) into two accumulators, so the table loads do not wait on each
+** other and the loop's own count is paid an eighth as often. */
 static HOT_INLINE segment_t run_summary(const unsigned char *in, size_t run, size_t end,
                                         size_t base)
 {
   unsigned all0 = 0xFF, all1 = 0xFF;
   size_t k = run;
-  for (; k + 4 <= end; k += 4) {
+  for (; k + 8 <= end; k += 8) {
+    all0 &=
+        byte_class[in[k]] & byte_class[in[k + 2]] & byte_class[in[k + 4]] & byte_class[in[k + 6]];
+    all1 &= byte_class[in[k + 1]] & byte_class[in[k + 3]] & byte_class[in[k + 5]] &
+            byte_class[in[k + 7]];
+  }
+  if (k + 4 <= end) {
     all0 &= byte_class[in[k]] & byte_class[in[k + 2]];
     all1 &= byte_class[in[k + 1]] & byte_class[in[k + 3]];
+    k += 4;
   }
   for (; k < end; k++) all0 &= byte_class[in[k]];
   return (segment_t){(uint16_t)(run - base), (uint16_t)(end - base), (uint8_t)(all0 & all1)};
