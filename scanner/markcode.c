@@ -1515,11 +1515,20 @@ static HOT_INLINE segment_t run_summary(const unsigned char *in, size_t run, siz
 {
   unsigned all0 = 0xFF, all1 = 0xFF;
   size_t k = run;
-  for (; k + 8 <= end; k += 8) {
+  for (; k + 16 <= end; k += 16) {
+    all0 &= byte_class[in[k]] & byte_class[in[k + 2]] & byte_class[in[k + 4]] &
+            byte_class[in[k + 6]] & byte_class[in[k + 8]] & byte_class[in[k + 10]] &
+            byte_class[in[k + 12]] & byte_class[in[k + 14]];
+    all1 &= byte_class[in[k + 1]] & byte_class[in[k + 3]] & byte_class[in[k + 5]] &
+            byte_class[in[k + 7]] & byte_class[in[k + 9]] & byte_class[in[k + 11]] &
+            byte_class[in[k + 13]] & byte_class[in[k + 15]];
+  }
+  if (k + 8 <= end) {
     all0 &=
         byte_class[in[k]] & byte_class[in[k + 2]] & byte_class[in[k + 4]] & byte_class[in[k + 6]];
     all1 &= byte_class[in[k + 1]] & byte_class[in[k + 3]] & byte_class[in[k + 5]] &
             byte_class[in[k + 7]];
+    k += 8;
   }
   if (k + 4 <= end) {
     all0 &= byte_class[in[k]] & byte_class[in[k + 2]];
