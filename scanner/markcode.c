@@ -1507,9 +1507,10 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
 }
 
 /* The run in[run..end) summarised as a segment of a buffer that starts at
-** in[base]: the class bits all its bytes have, eight bytes a step (then
-** four) into two accumulators, so the table loads do not wait on each
-** other and the loop's own count is paid an eighth as often. */
+** in[base]: the class bits all its bytes have, sixteen bytes a step (then
+** eight, then the last four to seven as two fours, the second overlapping:
+** a byte read twice changes no AND) into two accumulators, so the table
+** loads do not wait on each other and the loop's own count is seldom paid. */
 static HOT_INLINE segment_t run_summary(const unsigned char *in, size_t run, size_t end,
                                         size_t base)
 {
@@ -1530,10 +1531,14 @@ static HOT_INLINE segment_t run_summary(const unsigned char *in, size_t run, siz
             byte_class[in[k + 7]];
     k += 8;
   }
-  if (k + 4 <= end) {
-    all0 &= byte_class[in[k]] & byte_class[in[k + 2]];
-    all1 &= byte_class[in[k + 1]] & byte_class[in[k + 3]];
-    k += 4;
+  if (k < end && end - run >= 4) { /* the last 4-7 bytes as two fours, the last overlapping */
+    if (k + 4 < end) {
+      all0 &= byte_class[in[k]] & byte_class[in[k + 2]];
+      all1 &= byte_class[in[k + 1]] & byte_class[in[k + 3]];
+    }
+    all0 &= byte_class[in[end - 4]] & byte_class[in[end - 2]];
+    all1 &= byte_class[in[end - 3]] & byte_class[in[end - 1]];
+    k = end;
   }
   for (; k < end; k++) all0 &= byte_class[in[k]];
   return (segment_t){(uint16_t)(run - base), (uint16_t)(end - base), (uint8_t)(all0 & all1)};
@@ -1769,6 +1774,7 @@ typedef struct slot_info {
 static slot_info_t slot_infos[LAYOUT_COUNT][10];
 static uint8_t required_slots[LAYOUT_COUNT][10]; /* the slots not optional, in order */
 static uint8_t required_count[LAYOUT_COUNT];
+static uint8_t required_open[LAYOUT_COUNT]; /* of them, those of open length but the last */
 
 /* What may end each layout (layout_may_end()), as checks shared by the
 ** layouts: an AI that ends the code with a value of fixed length (total:
@@ -1876,6 +1882,9 @@ static void slot_infos_fill(void)
         bare_layouts |= 1u << l;
       }
     }
+    for (size_t k = 0; k + 1 < required_count[l]; k++)
+      required_open[l] =
+          (uint8_t)(required_open[l] + (slot_infos[l][required_slots[l][k]].fixed == 0));
     end_checks_fill(l);
   }
   __atomic_store_n(&slot_infos_filled, true, __ATOMIC_RELEASE);
@@ -2039,7 +2048,7 @@ static bool restore_first_path(restore_t *r, size_t l, element_t *el, int *needi
   const slot_info_t *infos = r->info;
   const bool cut = r->ncuts != 0;
   size_t pos = 0;
-  int needing = 0;
+  int needing = required_open[l]; /* every field with its AI; a bare one adds below */
   bool any_bare = false;
   for (size_t k = 0; k < count; k++) {
     int slot = required_slots[l][k];
@@ -2057,9 +2066,10 @@ static bool restore_first_path(restore_t *r, size_t l, element_t *el, int *needi
       vlen = next_length(sl, bare, s, vstart, n - vstart, boundary, &c);
     if (vlen == 0) return false;
     element_of_slot(r, &el[k], slot, bare, pos, vstart, vlen);
-    /* a separator after a field of open length (the last one aside) */
-    needing += (bare || info->fixed == 0) && k + 1 < count;
-    any_bare |= bare;
+    if (bare) { /* a bare field's length is open: a separator after it (but the last) */
+      needing += info->fixed != 0 && k + 1 < count;
+      any_bare = true;
+    }
     pos = vstart + vlen;
   }
   r->nel = (int)count;
@@ -3006,12 +3016,12 @@ static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w,
   const char *b = w->b;
   const element_t *known[AI_KNOWN]; /* those read: as in gs1_fast() */
   known[AI_21] = known[AI_91] = known[AI_92] = known[AI_93] = known[AI_8005] = NULL;
-  unsigned seen = 0;
   const element_t *gtin = &w->el[0];
   if (w->nel == 0 || gtin->id != AI_01 || gtin->bare || gtin->len != 14 ||
       !gtin14_ok(b + gtin->start))
     return FAST_UNSURE;
-  for (int k = 0; k < w->nel; k++) {
+  unsigned seen = 1u << AI_01; /* the GTIN, checked above (known[] holds no 01) */
+  for (int k = 1; k < w->nel; k++) {
     const element_t *e = &w->el[k];
     /* A layout's field (the only kind asked here) has a role, a row and a
     ** value (the tables check holds the layouts to it): only bare or met
@@ -3019,8 +3029,7 @@ static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w,
     if (e->bare || (seen & (1u << e->id))) return FAST_UNSURE;
     seen |= 1u << e->id;
     known[e->id] = e;
-    if (k > 0 && !fast_value_ok(e->id, e->def, b + e->start, e->len, cls ? cls[k] : all))
-      return FAST_UNSURE;
+    if (!fast_value_ok(e->id, e->def, b + e->start, e->len, cls ? cls[k] : all)) return FAST_UNSURE;
   }
   tail_scan_t ts = {0, false};
   if (!fast_tail_ok(known, cls, all, w, &ts)) return FAST_UNSURE;
