@@ -2131,89 +2131,34 @@ static void test_kept_status_is_the_files(void **state)
 ** and filled on fx; closed after a reopen when `reread` (every line read
 ** back from the file) or on the same handle (the lines it kept). Returns
 ** the receipt's document number. */
-static uint32_t kept_lines_receipt(fixture_t *fx, bool reread)
-{
-  char ki[32], km[300];
-  fn_doc_result_t res;
-  make_ki(ki, 88);
-  size_t n = code_44(km, ki, "TH01");
-  doc_item_t it = quarter_item(km, n);
-  it.has_industry = true;
-  strcpy(it.industry.authority, "030");
-  strcpy(it.industry.date, "21.11.2023");
-  strcpy(it.industry.number, "1944");
-  strcpy(it.industry.value, "mode=horeca");
-  check_accept(fx, &it, NULL);
-  doc_item_t ticket = agent_ticket();
-  assert_int_equal(fn_receipt_begin(fx->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
-  assert_int_equal(fn_receipt_add(fx->fn, &it), 0);
-  assert_int_equal(fn_receipt_add(fx->fn, &ticket), 0);
-  if (reread) reopen(fx);
-  assert_int_equal(fn_receipt_close(fx->fn, 70000, 0, false, &res), 0);
-  return res.number;
-}
-
-/*
-** The lines an FN handle keeps between its calls are exactly what it would
-** read back from the file: two FNs with one secret and one clock make the
-** same receipt, one closing it on the handle that filled it, the other
-** after a reopen; the sealed receipts and notifications are equal byte for
-** byte.
-*/
-static void test_kept_lines_are_the_files(void **state)
-{
-  fixture_t *f = *state;
-  uint8_t secret[FN_EMU_SECRET_SIZE];
-  char fn_number[17];
-  fixture_t twin;
-  fn_document_t *d1 = malloc(sizeof *d1), *d2 = malloc(sizeof *d2);
-  fn_notification_t *n1 = malloc(sizeof *n1), *n2 = malloc(sizeof *n2);
-  assert_non_null(d1);
-  assert_non_null(d2);
-  assert_non_null(n1);
-  assert_non_null(n2);
-  assert_int_equal(fn_emu_read_secret(f->path, secret, fn_number), 0);
-  assert_int_equal(fn_fixture_create_with_secret(&twin, "fn-twin", FN_NUMBER, T0, secret), 0);
-  ready_to_sell(f, false);
-  ready_to_sell(&twin, false);
-  uint32_t kept = kept_lines_receipt(f, false);
-  uint32_t read = kept_lines_receipt(&twin, true);
-  assert_int_equal(kept, read);
-  assert_int_equal(fn_document_get(f->fn, kept, d1), 0);
-  assert_int_equal(fn_document_get(twin.fn, read, d2), 0);
-  assert_int_equal(d1->len, d2->len);
-  assert_memory_equal(d1->data, d2->data, d1->len);
-  assert_int_equal(fn_notification_next(f->fn, n1), 0);
-  assert_int_equal(fn_notification_next(twin.fn, n2), 0);
-  assert_int_equal(n1->len, n2->len);
-  assert_memory_equal(n1->data, n2->data, n1->len);
-  fn_fixture_destroy(&twin);
-  free(d1);
-  free(d2);
-  free(n1);
-  free(n2);
-}
-
-/* The kept_lines_receipt() lines as one order (the code checked first). */
-static int make_kept_lines(fixture_t *fx, const fn_t *via, fn_doc_result_t *res)
+/* A quarter of a marked piece with 1260 (its code checked and accepted)
+** and an agent's ticket: the lines kept_lines_receipt sells. */
+static void kept_lines_items(fixture_t *fx, doc_item_t items[2])
 {
   char ki[32], km[300];
   make_ki(ki, 88);
   size_t n = code_44(km, ki, "TH01");
-  doc_item_t items[2] = {quarter_item(km, n), agent_ticket()};
+  items[0] = quarter_item(km, n);
   items[0].has_industry = true;
   strcpy(items[0].industry.authority, "030");
   strcpy(items[0].industry.date, "21.11.2023");
   strcpy(items[0].industry.number, "1944");
   strcpy(items[0].industry.value, "mode=horeca");
   check_accept(fx, &items[0], NULL);
-  fn_receipt_order_t o = {.operation = DOC_OP_SALE,
-                          .tax_system = 0x01,
-                          .cashier = "Иванова",
-                          .items = items,
-                          .count = 2,
-                          .pay = {.cash = 70000}};
-  return fn_receipt_make((fn_t *)via, &o, res);
+  items[1] = agent_ticket();
+}
+
+static uint32_t kept_lines_receipt(fixture_t *fx, bool reread)
+{
+  fn_doc_result_t res;
+  doc_item_t items[2];
+  kept_lines_items(fx, items);
+  assert_int_equal(fn_receipt_begin(fx->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
+  assert_int_equal(fn_receipt_add(fx->fn, &items[0]), 0);
+  assert_int_equal(fn_receipt_add(fx->fn, &items[1]), 0);
+  if (reread) reopen(fx);
+  assert_int_equal(fn_receipt_close(fx->fn, 70000, 0, false, &res), 0);
+  return res.number;
 }
 
 /* The sealed receipt and notification of two FNs with one secret agree. */
@@ -2240,6 +2185,43 @@ static void same_documents(fixture_t *a, uint32_t na, fixture_t *b, uint32_t nb)
   free(d2);
   free(n1);
   free(n2);
+}
+
+/*
+** The lines an FN handle keeps between its calls are exactly what it would
+** read back from the file: two FNs with one secret and one clock make the
+** same receipt, one closing it on the handle that filled it, the other
+** after a reopen; the sealed receipts and notifications are equal byte for
+** byte.
+*/
+static void test_kept_lines_are_the_files(void **state)
+{
+  fixture_t *f = *state;
+  uint8_t secret[FN_EMU_SECRET_SIZE];
+  char fn_number[17];
+  fixture_t twin;
+  assert_int_equal(fn_emu_read_secret(f->path, secret, fn_number), 0);
+  assert_int_equal(fn_fixture_create_with_secret(&twin, "fn-twin", FN_NUMBER, T0, secret), 0);
+  ready_to_sell(f, false);
+  ready_to_sell(&twin, false);
+  uint32_t kept = kept_lines_receipt(f, false);
+  uint32_t read = kept_lines_receipt(&twin, true);
+  same_documents(f, kept, &twin, read);
+  fn_fixture_destroy(&twin);
+}
+
+/* The kept_lines_receipt() lines as one order (the code checked first). */
+static int make_kept_lines(fixture_t *fx, const fn_t *via, fn_doc_result_t *res)
+{
+  doc_item_t items[2];
+  kept_lines_items(fx, items);
+  fn_receipt_order_t o = {.operation = DOC_OP_SALE,
+                          .tax_system = 0x01,
+                          .cashier = "Иванова",
+                          .items = items,
+                          .count = 2,
+                          .pay = {.cash = 70000}};
+  return fn_receipt_make((fn_t *)via, &o, res);
 }
 
 /*
