@@ -2088,13 +2088,14 @@ end:
   return tx_end(e, rc);
 }
 
+static int receipt_finish(emu_t *e, const meta_t *mp, const open_receipt_t *op,
+                          const fn_payments_t *pay, const fn_correction_t *correction, uint32_t now,
+                          bool rows, fn_doc_result_t *out);
+
 /*
 ** Closes the open receipt as a receipt (3) or, with `correction` (1173,
 ** 1174 in *correction; NULL for a receipt), a correction receipt (31).
 */
-static int receipt_finish(emu_t *e, meta_t *mp, const open_receipt_t *op, const fn_payments_t *pay,
-                          const fn_correction_t *correction, uint32_t now, bool rows,
-                          fn_doc_result_t *out);
 
 static int receipt_close(emu_t *e, const fn_payments_t *pay, const fn_correction_t *correction,
                          fn_doc_result_t *out)
@@ -2123,9 +2124,9 @@ fail:
 ** transaction, and only their codes are in the file. On failure the caller
 ** rolls back.
 */
-static int receipt_finish(emu_t *e, meta_t *mp, const open_receipt_t *op, const fn_payments_t *pay,
-                          const fn_correction_t *correction, uint32_t now, bool rows,
-                          fn_doc_result_t *out)
+static int receipt_finish(emu_t *e, const meta_t *mp, const open_receipt_t *op,
+                          const fn_payments_t *pay, const fn_correction_t *correction, uint32_t now,
+                          bool rows, fn_doc_result_t *out)
 {
   meta_t m = *mp;
   const open_receipt_t open = *op;
@@ -2252,7 +2253,6 @@ static int receipt_finish(emu_t *e, meta_t *mp, const open_receipt_t *op, const 
   m.last_time = now;
   if ((rc = meta_store(e, &m)) != 0) goto fail;
   if ((rc = tx_commit(e)) != 0) goto fail;
-  *mp = m;
   result_give(out, &res);
   return 0;
 fail:
