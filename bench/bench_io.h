@@ -10,9 +10,10 @@
 **
 ** It also counts what the till asks of the disk: bench_io_install() makes a
 ** shim the default SQLite VFS, which passes every call to the real one and
-** counts xSync (a flush: fsync/fdatasync of a database or its WAL) and the
-** bytes of xWrite, per file kind (main database, WAL). The counters are
-** process-wide; read them before and after the work measured.
+** counts xSync (a flush: fsync/fdatasync of a database or its WAL), the
+** wall time spent in it (waiting for the disk) and the bytes of xWrite, per
+** file kind (main database, WAL). The counters are process-wide; read them
+** before and after the work measured.
 */
 #ifndef KASSA_BENCH_IO_H
 #define KASSA_BENCH_IO_H
@@ -38,6 +39,8 @@ typedef struct bench_io_counts {
   uint64_t db_bytes;                    /* of which to a main database file   */
   uint64_t file_syncs[BENCH_IO__FILES]; /* per file of the till, its WAL included */
   uint64_t file_bytes[BENCH_IO__FILES];
+  double sync_seconds; /* wall time inside xSync: waiting for the disk */
+  double file_sync_seconds[BENCH_IO__FILES];
 } bench_io_counts_t;
 
 static bench_io_counts_t bench_io;
@@ -77,9 +80,16 @@ static int bench_io_truncate(sqlite3_file *f, sqlite3_int64 size)
 }
 static int bench_io_sync(sqlite3_file *f, int flags)
 {
+  struct timespec a, b;
   bench_io.syncs++;
   bench_io.file_syncs[((bench_io_file_t *)f)->file]++;
-  return BENCH_IO_REAL(f)->pMethods->xSync(BENCH_IO_REAL(f), flags);
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  int rc = BENCH_IO_REAL(f)->pMethods->xSync(BENCH_IO_REAL(f), flags);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  double spent = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+  bench_io.sync_seconds += spent;
+  bench_io.file_sync_seconds[((bench_io_file_t *)f)->file] += spent;
+  return rc;
 }
 static int bench_io_size(sqlite3_file *f, sqlite3_int64 *size)
 {

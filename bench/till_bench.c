@@ -216,6 +216,19 @@ static void run(const char *root, uint64_t n, unsigned receipts)
            (double)(io1.file_syncs[k] - io0.file_syncs[k]) / receipts,
            (double)(io1.file_bytes[k] - io0.file_bytes[k]) / receipts / 1024);
   printf("\n");
+  /* Where a receipt's time goes: waiting in flushes (the FN's commit and
+  ** the checkpoints), against the probe's bare fdatasync, and the rest
+  ** (the CPU: SQLite, the FN's signatures, the system calls). */
+  double us = 1e6 * span / receipts,
+         flush_us = 1e6 * (io1.sync_seconds - io0.sync_seconds) / receipts;
+  uint64_t fn_syncs = io1.file_syncs[BENCH_IO_FN] - io0.file_syncs[BENCH_IO_FN];
+  double fn_flush_us =
+      fn_syncs ? 1e6 * (io1.file_sync_seconds[BENCH_IO_FN] - io0.file_sync_seconds[BENCH_IO_FN]) /
+                     (double)fn_syncs
+               : 0;
+  printf("  time a receipt: %.0f us = %.0f us in flushes (an fn.db flush %.0f us; the probe's "
+         "fdatasync %.0f us) + %.0f us the rest (CPU and system calls)\n",
+         us, flush_us, fn_flush_us, flush_rate > 0 ? 1e6 / flush_rate : 0, us - flush_us);
   printf("  peak RSS %ld MB\n", rss_peak_kb() / 1024);
   till_close(t);
   /* Start-up: what `kassa serve` does before it listens (open the FN, the

@@ -707,22 +707,20 @@ static uint8_t h_close_receipt(kkt_emu_t *e, const request_t *r, emu_answer_t *a
   if (paid < due) return SHTRIH_E_PAYMENT_SHORT;
   uint64_t change = paid - due, cash = c.payments[0] - (change <= c.payments[0] ? change : 0);
   if (change > c.payments[0]) return fn_code(FN_ERR_VALUE); /* change only from cash */
-  int rc = fn_receipt_begin(e->fn, e->receipt_operation, c.tax_system,
-                            e->cashier[0] ? e->cashier : NULL);
-  for (size_t i = 0; rc == 0 && i < e->line_count; i++) rc = fn_receipt_add(e->fn, &e->lines[i]);
-  fn_payments_t pay = {.cash = cash,
-                       .cashless = c.payments[1],
-                       .prepaid = c.payments[13],
-                       .credit = c.payments[14],
-                       .other = c.payments[15]};
-  memcpy(pay.buyer_contact, e->buyer_contact, sizeof pay.buyer_contact);
-  if (rc == 0)
-    rc = fn_receipt_close_paid(e->fn, &pay, e->correction ? &e->correction_data : NULL, &d);
-  if (rc) {
-    fn_status_t st;
-    if (fn_status(e->fn, &st) == 0 && st.receipt_open) (void)fn_receipt_cancel(e->fn);
-    return fn_code(rc); /* the receipt stays open in the register: FF08 drops it */
-  }
+  fn_receipt_order_t order = {.operation = e->receipt_operation,
+                              .tax_system = c.tax_system,
+                              .cashier = e->cashier[0] ? e->cashier : NULL,
+                              .items = e->lines,
+                              .count = e->line_count,
+                              .pay = {.cash = cash,
+                                      .cashless = c.payments[1],
+                                      .prepaid = c.payments[13],
+                                      .credit = c.payments[14],
+                                      .other = c.payments[15]},
+                              .correction = e->correction ? &e->correction_data : NULL};
+  memcpy(order.pay.buyer_contact, e->buyer_contact, sizeof order.pay.buyer_contact);
+  int rc = fn_receipt_make(e->fn, &order, &d);
+  if (rc) return fn_code(rc); /* the receipt stays open in the register: FF08 drops it */
   drop_receipt(e);
   put_le(a, change, 5);
   put_le(a, d.number, 4);

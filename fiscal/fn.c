@@ -259,6 +259,33 @@ int fn_receipt_close_paid(fn_t *fn, const fn_payments_t *p, const fn_correction_
            : fn->backend->receipt_close(fn->self, p->cash, p->cashless, false, out);
 }
 
+/* fn_receipt_make() by the single calls, for a backend without it. */
+static int receipt_make_by_steps(fn_t *fn, const fn_receipt_order_t *o, fn_doc_result_t *out)
+{
+  int rc = fn->backend->receipt_begin(fn->self, o->operation, o->tax_system,
+                                      o->cashier ? o->cashier : "");
+  if (rc != 0) return rc;
+  for (size_t i = 0; i < o->count && rc == 0; i++)
+    rc = fn->backend->receipt_add(fn->self, &o->items[i]);
+  if (rc == 0) rc = fn_receipt_close_paid(fn, &o->pay, o->correction, out);
+  if (rc != 0) (void)fn->backend->receipt_cancel(fn->self);
+  return rc;
+}
+
+int fn_receipt_make(fn_t *fn, const fn_receipt_order_t *o, fn_doc_result_t *out)
+{
+  if (!usable(fn) || !o || !cashier_ok(o->cashier) || (o->count && !o->items)) return FN_ERR_PARAMS;
+  if (o->operation < DOC_OP_SALE || o->operation > DOC_OP_PURCHASE_RETURN) return FN_ERR_PARAMS;
+  if (o->correction &&
+      !memchr(o->correction->order_number, '\0', sizeof o->correction->order_number))
+    return FN_ERR_PARAMS;
+  if (o->count > DOC_MAX_ITEMS) return FN_ERR_TLV_SIZE;
+  for (size_t i = 0; i < o->count; i++)
+    if (!item_ok(&o->items[i])) return FN_ERR_PARAMS;
+  if (fn->backend->receipt_make) return fn->backend->receipt_make(fn->self, o, out);
+  return receipt_make_by_steps(fn, o, out);
+}
+
 int fn_totals(fn_t *fn, bool shift, doc_totals_t *out)
 {
   if (!usable(fn) || !out) return FN_ERR_PARAMS;

@@ -222,6 +222,7 @@ typedef struct fn_bytes {
 
 struct fn_correction; /* below, in the block of issue 16 */
 struct fn_payments;
+struct fn_receipt_order;
 
 typedef struct fn_backend {
   const char *name;
@@ -264,6 +265,9 @@ typedef struct fn_backend {
   /* What a register does itself (issue 22; see the block at the end).
   ** NULL: nothing, as the emulator. */
   unsigned (*capabilities)(void *self);
+  /* A whole receipt in one call (fn_receipt_make). NULL: the wrapper makes
+  ** it with receipt_begin, receipt_add and receipt_close_paid. */
+  int (*receipt_make)(void *self, const struct fn_receipt_order *o, fn_doc_result_t *out);
 } fn_backend_t;
 
 /* The handle the till holds. */
@@ -577,6 +581,32 @@ typedef struct fn_payments {
 */
 int fn_receipt_close_paid(fn_t *fn, const fn_payments_t *p, const fn_correction_t *c,
                           fn_doc_result_t *out);
+
+/* A receipt as one order: what fn_receipt_make() takes. */
+typedef struct fn_receipt_order {
+  uint8_t operation;                 /* 1054, as fn_receipt_begin */
+  uint8_t tax_system;                /* one bit of 1062 */
+  const char *cashier;               /* 1021; NULL: none */
+  const doc_item_t *items;           /* the lines, as fn_receipt_add takes them */
+  size_t count;                      /* how many (0: FN_ERR_VALUE, as a close) */
+  fn_payments_t pay;                 /* as fn_receipt_close_paid */
+  const fn_correction_t *correction; /* NULL: a receipt (3); else a correction (31) */
+} fn_receipt_order_t;
+
+/*
+** Makes a whole receipt: fn_receipt_begin(), fn_receipt_add() for each line
+** and fn_receipt_close_paid() as one call, under their rules and with their
+** errors (FN_ERR_PARAMS for what their wrappers refuse; FN_ERR_TLV_SIZE
+** past DOC_MAX_ITEMS lines). A backend that has the call (the emulator)
+** makes it in one transaction: either the document exists, signed, with
+** its notification and its codes out of the checked table, or nothing in
+** the FN changed and no receipt is left open, whatever stops the process.
+** Without it the wrapper makes the calls one by one and cancels a receipt
+** it opened when one fails (its codes then leave the checked table, as
+** fn_receipt_cancel says: check them again). FN_ERR_STATE with a receipt
+** already open.
+*/
+int fn_receipt_make(fn_t *fn, const fn_receipt_order_t *o, fn_doc_result_t *out);
 
 /*
 ** The settlement totals as the next 1194 (shift: the open shift's; none

@@ -2004,11 +2004,39 @@ end:
   return tx_end(e, rc);
 }
 
+/*
+** A line as the FN takes it into the receipt whose lines so far are
+** e->receipt's: a marked line's code checked and accepted (else 0x3E), not
+** already a line (one piece, one line: FN_ERR_VALUE), and with the FN's own
+** 2100 and 2106, not the till's; an unmarked line without a code.
+*/
+static int line_take(emu_t *e, doc_item_t *it)
+{
+  checked_t c;
+  bool found = false;
+  int rc;
+  if (!it->marked) {
+    it->km_len = 0;
+    it->km[0] = '\0';
+    return 0;
+  }
+  if ((rc = checked_find(e, it->km, it->km_len, &found, &c)) != 0) return rc;
+  if (!found || !c.accepted) return FN_ERR_KM_NOT_CHECKED;
+  for (size_t i = 0; i < e->receipt.item_count; i++) {
+    const doc_item_t *was = &e->receipt.items[i];
+    if (was->marked && was->km_len == it->km_len && memcmp(was->km, it->km, it->km_len) == 0)
+      return FN_ERR_VALUE;
+  }
+  it->km_type = c.km_type;
+  it->check_result = c.check_result;
+  return 0;
+}
+
 static int emu_receipt_add(void *self, const doc_item_t *item)
 {
   emu_t *e = self;
   meta_t m;
-  bool receipt = false, found = false;
+  bool receipt = false;
   open_receipt_t open;
   doc_item_t it = *item;
   doc_header_t h;
@@ -2026,26 +2054,7 @@ static int emu_receipt_add(void *self, const doc_item_t *item)
     rc = FN_ERR_TLV_SIZE;
     goto end;
   }
-  if (it.marked) {
-    checked_t c;
-    /* 0x3E: only a code checked and accepted may go into a receipt. */
-    if ((rc = checked_find(e, it.km, it.km_len, &found, &c)) != 0) goto end;
-    if (!found || !c.accepted) {
-      rc = FN_ERR_KM_NOT_CHECKED;
-      goto end;
-    }
-    if ((rc = item_has_km(e, it.km, it.km_len, &found)) != 0) goto end;
-    if (found) { /* one piece, one line */
-      rc = FN_ERR_VALUE;
-      goto end;
-    }
-    /* 2100 and 2106 are the FN's findings, not the till's. */
-    it.km_type = c.km_type;
-    it.check_result = c.check_result;
-  } else {
-    it.km_len = 0;
-    it.km[0] = '\0';
-  }
+  if ((rc = line_take(e, &it)) != 0) goto end;
   /*
   ** Build the receipt with this line added, now: a line the format refuses
   ** (text without a CP866 form, a receipt past 32 KiB) is refused here,
@@ -2079,25 +2088,54 @@ end:
   return tx_end(e, rc);
 }
 
+static int receipt_finish(emu_t *e, const meta_t *mp, const open_receipt_t *op,
+                          const fn_payments_t *pay, const fn_correction_t *correction, uint32_t now,
+                          bool rows, fn_doc_result_t *out);
+
 /*
 ** Closes the open receipt as a receipt (3) or, with `correction` (1173,
 ** 1174 in *correction; NULL for a receipt), a correction receipt (31).
 */
+
 static int receipt_close(emu_t *e, const fn_payments_t *pay, const fn_correction_t *correction,
                          fn_doc_result_t *out)
 {
   meta_t m;
-  bool marked = false;
   open_receipt_t open;
-  doc_header_t h;
-  fn_doc_result_t res;
-  size_t len = 0;
-  uint64_t total = 0;
   uint32_t now = now_of(e);
   int rc;
   if ((rc = tx_begin(e, true)) != 0) return rc;
   if ((rc = receipt_start(e, true, &m, &open, now)) != 0) goto fail;
   if ((rc = items_load(e)) != 0) goto fail;
+  if ((rc = receipt_finish(e, &m, &open, pay, correction, now, true, out)) != 0) goto fail;
+  return 0;
+fail:
+  tx_rollback(e);
+  return rc;
+}
+
+/*
+** A receipt whose lines are e->receipt's, made in the durable transaction
+** receipt_start() checked, and committed: the sums, the payment rules, the
+** document, the notification, the totals. `rows`: the lines are the open
+** receipt's rows (the single calls), whose codes are checked again here
+** (one may have been declined since it was added) and which go with the
+** receipt; else (fn_receipt_make) they came with the call, taken in this
+** transaction, and only their codes are in the file. On failure the caller
+** rolls back.
+*/
+static int receipt_finish(emu_t *e, const meta_t *mp, const open_receipt_t *op,
+                          const fn_payments_t *pay, const fn_correction_t *correction, uint32_t now,
+                          bool rows, fn_doc_result_t *out)
+{
+  meta_t m = *mp;
+  const open_receipt_t open = *op;
+  bool marked = false;
+  doc_header_t h;
+  fn_doc_result_t res;
+  size_t len = 0;
+  uint64_t total = 0;
+  int rc;
   doc_receipt_t *r = &e->receipt;
   /* 1020 is the sum of the lines; 1031 + 1081 must pay exactly that. */
   if (r->item_count == 0) {
@@ -2110,7 +2148,8 @@ static int receipt_close(emu_t *e, const fn_payments_t *pay, const fn_correction
       goto fail;
     }
     total += r->items[i].total;
-    if (r->items[i].marked) {
+    marked |= r->items[i].marked;
+    if (rows && r->items[i].marked) {
       /* A code declined or re-checked since it was added is no longer
       ** accepted: 0x3E, as if it had never been checked. */
       checked_t c;
@@ -2120,7 +2159,6 @@ static int receipt_close(emu_t *e, const fn_payments_t *pay, const fn_correction
         rc = FN_ERR_KM_NOT_CHECKED;
         goto fail;
       }
-      marked = true;
     }
   }
   /* The five forms pay exactly the lines (each below 2^48, so no overflow). */
@@ -2191,12 +2229,23 @@ static int receipt_close(emu_t *e, const fn_payments_t *pay, const fn_correction
     m.unsent_notifications++;
     m.unexported_notifications++; /* a new number is always past the export mark */
     /* Sold codes leave the checked table with the receipt. */
-    if ((rc = run(st(e, S_KM_DELETE_RECEIPT))) != 0) goto fail;
+    if (rows) {
+      if ((rc = run(st(e, S_KM_DELETE_RECEIPT))) != 0) goto fail;
+    } else {
+      for (size_t i = 0; i < r->item_count && rc == 0; i++) {
+        if (!r->items[i].marked) continue;
+        s = st(e, S_KM_DELETE);
+        if ((rc = bind_blob(s, 1, r->items[i].km, r->items[i].km_len)) == 0) rc = run(s);
+      }
+      if (rc != 0) goto fail;
+    }
   }
-  if ((rc = run(st(e, S_ITEMS_DELETE))) != 0) goto fail;
-  if ((rc = run(st(e, S_EXTRAS_DELETE))) != 0) goto fail;
-  if ((rc = run(st(e, S_RECEIPT_DELETE))) != 0) goto fail;
-  receipt_written(e, NULL);
+  if (rows) {
+    if ((rc = run(st(e, S_ITEMS_DELETE))) != 0) goto fail;
+    if ((rc = run(st(e, S_EXTRAS_DELETE))) != 0) goto fail;
+    if ((rc = run(st(e, S_RECEIPT_DELETE))) != 0) goto fail;
+    receipt_written(e, NULL);
+  }
   if ((rc = totals_add(e, r->operation, total)) != 0) goto fail;
   m.receipts_in_shift++;
   m.documents_in_shift++;
@@ -2207,7 +2256,46 @@ static int receipt_close(emu_t *e, const fn_payments_t *pay, const fn_correction
   result_give(out, &res);
   return 0;
 fail:
+  return rc;
+}
+
+/*
+** fn_receipt_make: the single calls' rules (receipt_start with none open,
+** the tax system, line_take for each line) and receipt_finish, in one
+** durable transaction; nothing of the receipt but its document is ever in
+** the file. e->receipt is the order's scratch: the open receipt's kept
+** lines (seen_t.items_valid) describe none, and none is left there.
+*/
+static int emu_receipt_make(void *self, const fn_receipt_order_t *o, fn_doc_result_t *out)
+{
+  emu_t *e = self;
+  meta_t m;
+  open_receipt_t none, open = {.operation = o->operation, .tax_system = o->tax_system};
+  uint32_t now = now_of(e);
+  int rc;
+  if ((rc = tx_begin(e, true)) != 0) return rc;
+  if ((rc = receipt_start(e, false, &m, &none, now)) != 0) goto fail;
+  if (!tax_system_ok(&m, o->tax_system)) {
+    rc = FN_ERR_VALUE;
+    goto fail;
+  }
+  copy_text(open.cashier, sizeof open.cashier, o->cashier ? o->cashier : "");
+  open.opened_at = now;
+  e->receipt.item_count = 0;
+  e->seen.items_valid = false;
+  for (size_t i = 0; i < o->count; i++) {
+    doc_item_t taken = o->items[i];
+    if ((rc = line_take(e, &taken)) != 0 ||
+        (rc = item_as_stored(&taken, &e->receipt.items[i])) != 0)
+      goto fail;
+    e->receipt.item_count = i + 1;
+  }
+  if ((rc = receipt_finish(e, &m, &open, &o->pay, o->correction, now, false, out)) != 0) goto fail;
+  e->receipt.item_count = 0;
+  return 0;
+fail:
   tx_rollback(e);
+  e->receipt.item_count = 0;
   return rc;
 }
 
@@ -2922,6 +3010,7 @@ static const fn_backend_t emu_backend = {
     .correction_close = emu_correction_close,
     .totals = emu_totals,
     .receipt_close_paid = emu_receipt_close_paid,
+    .receipt_make = emu_receipt_make,
 };
 
 /* ---------------------------------------------------------------------- */

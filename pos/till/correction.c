@@ -40,7 +40,6 @@ int correction_close(fn_t *fn, const correction_request_t *r, fn_doc_result_t *o
 {
   const uint64_t limit = (UINT64_C(1) << 48) - 1;
   doc_item_t item;
-  fn_status_t st;
   if (!fn || !r || !out || !r->reason || !r->reason[0] || r->vat < 1 || r->vat > DOC_VAT_MAX ||
       r->method > DOC_PAY_CREDIT_PAYMENT ||
       (r->operation != DOC_OP_SALE && r->operation != DOC_OP_SALE_RETURN))
@@ -71,9 +70,12 @@ int correction_close(fn_t *fn, const correction_request_t *r, fn_doc_result_t *o
   item.vat = r->vat;
   item.subject = 1;
   item.payment_method = method_for(r, amount);
-  int rc = fn_receipt_begin(fn, r->operation, r->tax_system, r->cashier);
-  if (rc != 0) return rc;
-  if ((rc = fn_receipt_add(fn, &item)) == 0) rc = fn_receipt_close_paid(fn, &r->pay, &c, out);
-  if (rc != 0 && fn_status(fn, &st) == 0 && st.receipt_open) fn_receipt_cancel(fn);
-  return rc;
+  fn_receipt_order_t one = {.operation = r->operation,
+                            .tax_system = r->tax_system,
+                            .cashier = r->cashier,
+                            .items = &item,
+                            .count = 1,
+                            .pay = r->pay,
+                            .correction = &c};
+  return fn_receipt_make(fn, &one, out);
 }

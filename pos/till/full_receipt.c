@@ -278,15 +278,14 @@ int full_receipt_close(till_t *t, const full_receipt_t *req, full_line_result_t 
     rc = SALE_ERR_PAYMENT;
     goto decline;
   }
-  frc = fn_receipt_begin(t->fn, req->operation, (uint8_t)t->config.tax_system,
-                         req->cashier[0] ? req->cashier : NULL);
-  for (size_t i = 0; i < req->count && frc == 0; i++) frc = fn_receipt_add(t->fn, &items[i]);
-  if (frc == 0)
-    frc = fn_receipt_close_paid(t->fn, &req->payments, req->correction ? &req->corr : NULL, &res);
-  if (frc != 0) {
-    fn_receipt_cancel(t->fn);
-    goto fn_failed;
-  }
+  fn_receipt_order_t order = {.operation = req->operation,
+                              .tax_system = (uint8_t)t->config.tax_system,
+                              .cashier = req->cashier[0] ? req->cashier : NULL,
+                              .items = items,
+                              .count = req->count,
+                              .pay = req->payments,
+                              .correction = req->correction ? &req->corr : NULL};
+  if ((frc = fn_receipt_make(t->fn, &order, &res)) != 0) goto fn_failed;
   /* Sold. The cache learns it from the archive; the journal lets go. */
   till_replay(t, NULL);
   for (size_t i = 0; i < req->count; i++)

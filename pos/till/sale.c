@@ -1321,7 +1321,7 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
 {
   sale_basket_t *b = NULL;
   check_decision_t *scratch = NULL;
-  doc_item_t *item = NULL;
+  doc_item_t *items = NULL;
   fn_status_t st;
   fn_doc_result_t res;
   int rc, frc = 0;
@@ -1336,7 +1336,7 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
                        .credit = p->credit,
                        .other = p->other};
   if (!d && !(d = scratch = malloc(sizeof *scratch))) return SALE_ERR_STORAGE;
-  if (!(b = malloc(sizeof *b)) || !(item = malloc(sizeof *item))) {
+  if (!(b = malloc(sizeof *b))) {
     rc = SALE_ERR_STORAGE;
     goto done;
   }
@@ -1363,21 +1363,27 @@ int sale_close_paid(till_t *t, const sale_payment_t *p, sale_closed_t *out, chec
     if ((frc = fn_status(t->fn, &st)) != 0) goto fn_failed;
     if ((rc = set_closing(t, st.last_document)) != 0) goto done;
   }
-  if ((frc = fn_receipt_begin(t->fn, b->operation, (uint8_t)t->config.tax_system,
-                              b->cashier[0] ? b->cashier : NULL)) != 0) {
+  /* The receipt is one FN call (fn_receipt_make): made and signed, or
+  ** nothing in the FN changed and no FN receipt is left open. */
+  if (!(items = malloc((b->count ? b->count : 1) * sizeof *items))) {
     set_closing(t, 0);
-    goto fn_failed;
+    rc = SALE_ERR_STORAGE;
+    goto done;
   }
-  for (size_t i = 0; i < b->count && frc == 0; i++) {
-    to_item(&b->lines[i], item);
-    if (p->method) item->payment_method = p->method;
-    frc = fn_receipt_add(t->fn, item);
+  for (size_t i = 0; i < b->count; i++) {
+    to_item(&b->lines[i], &items[i]);
+    if (p->method) items[i].payment_method = p->method;
   }
-  if (frc == 0) frc = fn_receipt_close_paid(t->fn, &pay, NULL, &res);
-  if (frc != 0) {
-    /* Nothing was sold. Cancelling the FN receipt also drops the codes
-    ** from its checked table, so they are checked again at the next try. */
-    fn_receipt_cancel(t->fn);
+  fn_receipt_order_t order = {.operation = b->operation,
+                              .tax_system = (uint8_t)t->config.tax_system,
+                              .cashier = b->cashier[0] ? b->cashier : NULL,
+                              .items = items,
+                              .count = b->count,
+                              .pay = pay};
+  if ((frc = fn_receipt_make(t->fn, &order, &res)) != 0) {
+    /* Nothing was sold. The marked lines are checked again at the next
+    ** try: a code the FN no longer holds as accepted (0x3E), or one a
+    ** backend without the one call dropped when it cancelled, needs it. */
     mark_recheck(t);
     goto fn_failed;
   }
@@ -1426,7 +1432,7 @@ fn_failed:
   rc = SALE_ERR_FN;
 done:
   free(b);
-  free(item);
+  free(items);
   free(scratch);
   return rc;
 }

@@ -12,14 +12,15 @@
 **
 ** Closing is the one moment that must be atomic, and the FN is what makes
 ** it so: the basket is first marked "closing after document N" (N being the
-** FN's last document), then the FN receipt is opened, filled and closed
-** (the FN commits the receipt, its sale notification and its numbering in
-** one transaction), then the archive is replayed into the code cache and the
-** basket is deleted. till_open() finishes whatever a crash interrupted:
-** if the FN holds document N+1 and it is a receipt, the close happened
-** (replay, delete the basket); if not, an FN receipt left open is
-** cancelled and the basket is open again, its marked lines to be checked
-** anew at the next payment. Sold codes therefore come only from the FN
+** FN's last document), then the FN makes the receipt in one call
+** (fn_receipt_make: the receipt, its sale notification and its numbering
+** in one transaction, no FN receipt ever left open), then the archive is
+** replayed into the code cache and the basket is deleted. till_open()
+** finishes whatever a crash interrupted: if the FN holds document N+1 and
+** it is a receipt, the close happened (replay, delete the basket); if not,
+** an FN receipt left open (a backend without the one call) is cancelled
+** and the basket is open again, its marked lines to be checked anew at
+** the next payment. Sold codes therefore come only from the FN
 ** archive, never from the basket.
 **
 ** Returns use the same basket with operation 2 (pos/return.h); a return

@@ -7,7 +7,9 @@
 ** does what a till does, with nothing to protect it: it opens the FN,
 ** cancels a receipt a previous life left open (as a till does after a
 ** crash), and then forever opens shifts, sells (some lines marked: checked,
-** accepted, sold), closes shifts after 20 receipts. After each document is
+** accepted, sold; half the receipts by the single calls, half as one
+** fn_receipt_make, as the till makes them), closes shifts after 20
+** receipts. After each document is
 ** committed it writes "doc N" to stdout, unbuffered, so the harness knows
 ** which numbers were promised to a customer before the kill.
 **
@@ -87,7 +89,7 @@ static int storm_init(const char *path)
 
 static void sell(fn_t *fn, uint32_t next)
 {
-  doc_item_t marked[3], plain;
+  doc_item_t marked[4], plain; /* room for the plain line after 0..3 marked */
   fn_km_check_t check;
   fn_doc_result_t res;
   unsigned count = (unsigned)(rand() % 4); /* 0..3 marked lines */
@@ -100,6 +102,18 @@ static void sell(fn_t *fn, uint32_t next)
     if (check.tail_status != FN_TAIL_VALID) die("tail not valid", FN_ERR_VALUE);
     if ((rc = fn_km_accept(fn, marked[i].km, marked[i].km_len, true)) != 0) die("km accept", rc);
     total += marked[i].total;
+  }
+  if (rand() % 2) { /* as the till closes: one call */
+    marked[count] = plain;
+    fn_receipt_order_t o = {.operation = DOC_OP_SALE,
+                            .tax_system = 1,
+                            .cashier = "Шторм",
+                            .items = marked,
+                            .count = count + 1,
+                            .pay = {.cash = total / 2, .cashless = total - total / 2}};
+    if ((rc = fn_receipt_make(fn, &o, &res)) != 0) die("receipt make", rc);
+    say("doc %u\n", res.number);
+    return;
   }
   if ((rc = fn_receipt_begin(fn, DOC_OP_SALE, 1, "Шторм")) != 0) die("receipt begin", rc);
   for (unsigned i = 0; i < count; i++) {

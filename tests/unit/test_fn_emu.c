@@ -2131,26 +2131,60 @@ static void test_kept_status_is_the_files(void **state)
 ** and filled on fx; closed after a reopen when `reread` (every line read
 ** back from the file) or on the same handle (the lines it kept). Returns
 ** the receipt's document number. */
-static uint32_t kept_lines_receipt(fixture_t *fx, bool reread)
+/* A quarter of a marked piece with 1260 (its code checked and accepted)
+** and an agent's ticket: the lines kept_lines_receipt sells. */
+static void kept_lines_items(fixture_t *fx, doc_item_t items[2])
 {
   char ki[32], km[300];
-  fn_doc_result_t res;
   make_ki(ki, 88);
   size_t n = code_44(km, ki, "TH01");
-  doc_item_t it = quarter_item(km, n);
-  it.has_industry = true;
-  strcpy(it.industry.authority, "030");
-  strcpy(it.industry.date, "21.11.2023");
-  strcpy(it.industry.number, "1944");
-  strcpy(it.industry.value, "mode=horeca");
-  check_accept(fx, &it, NULL);
-  doc_item_t ticket = agent_ticket();
+  items[0] = quarter_item(km, n);
+  items[0].has_industry = true;
+  strcpy(items[0].industry.authority, "030");
+  strcpy(items[0].industry.date, "21.11.2023");
+  strcpy(items[0].industry.number, "1944");
+  strcpy(items[0].industry.value, "mode=horeca");
+  check_accept(fx, &items[0], NULL);
+  items[1] = agent_ticket();
+}
+
+static uint32_t kept_lines_receipt(fixture_t *fx, bool reread)
+{
+  fn_doc_result_t res;
+  doc_item_t items[2];
+  kept_lines_items(fx, items);
   assert_int_equal(fn_receipt_begin(fx->fn, DOC_OP_SALE, 0x01, "Иванова"), 0);
-  assert_int_equal(fn_receipt_add(fx->fn, &it), 0);
-  assert_int_equal(fn_receipt_add(fx->fn, &ticket), 0);
+  assert_int_equal(fn_receipt_add(fx->fn, &items[0]), 0);
+  assert_int_equal(fn_receipt_add(fx->fn, &items[1]), 0);
   if (reread) reopen(fx);
   assert_int_equal(fn_receipt_close(fx->fn, 70000, 0, false, &res), 0);
   return res.number;
+}
+
+/* The sealed receipt and notification of two FNs with one secret agree. */
+static void same_documents(fixture_t *a, uint32_t na, fixture_t *b, uint32_t nb)
+{
+  fn_document_t *d1 = malloc(sizeof *d1), *d2 = malloc(sizeof *d2);
+  fn_notification_t *n1 = malloc(sizeof *n1), *n2 = malloc(sizeof *n2);
+  assert_non_null(d1);
+  assert_non_null(d2);
+  assert_non_null(n1);
+  assert_non_null(n2);
+  assert_int_equal(na, nb);
+  assert_int_equal(fn_document_get(a->fn, na, d1), 0);
+  assert_int_equal(fn_document_get(b->fn, nb, d2), 0);
+  assert_int_equal(d1->type, DOC_RECEIPT);
+  assert_int_equal(d1->len, d2->len);
+  assert_memory_equal(d1->data, d2->data, d1->len);
+  assert_int_equal(fn_notification_next_after(a->fn, 0, n1), 0);
+  assert_int_equal(fn_notification_next_after(b->fn, 0, n2), 0);
+  assert_int_equal(n1->receipt_number, na);
+  assert_int_equal(n1->len, n2->len);
+  assert_memory_equal(n1->data, n2->data, n1->len);
+  free(d1);
+  free(d2);
+  free(n1);
+  free(n2);
 }
 
 /*
@@ -2166,32 +2200,159 @@ static void test_kept_lines_are_the_files(void **state)
   uint8_t secret[FN_EMU_SECRET_SIZE];
   char fn_number[17];
   fixture_t twin;
-  fn_document_t *d1 = malloc(sizeof *d1), *d2 = malloc(sizeof *d2);
-  fn_notification_t *n1 = malloc(sizeof *n1), *n2 = malloc(sizeof *n2);
-  assert_non_null(d1);
-  assert_non_null(d2);
-  assert_non_null(n1);
-  assert_non_null(n2);
   assert_int_equal(fn_emu_read_secret(f->path, secret, fn_number), 0);
   assert_int_equal(fn_fixture_create_with_secret(&twin, "fn-twin", FN_NUMBER, T0, secret), 0);
   ready_to_sell(f, false);
   ready_to_sell(&twin, false);
   uint32_t kept = kept_lines_receipt(f, false);
   uint32_t read = kept_lines_receipt(&twin, true);
-  assert_int_equal(kept, read);
-  assert_int_equal(fn_document_get(f->fn, kept, d1), 0);
-  assert_int_equal(fn_document_get(twin.fn, read, d2), 0);
-  assert_int_equal(d1->len, d2->len);
-  assert_memory_equal(d1->data, d2->data, d1->len);
-  assert_int_equal(fn_notification_next(f->fn, n1), 0);
-  assert_int_equal(fn_notification_next(twin.fn, n2), 0);
-  assert_int_equal(n1->len, n2->len);
-  assert_memory_equal(n1->data, n2->data, n1->len);
+  same_documents(f, kept, &twin, read);
   fn_fixture_destroy(&twin);
-  free(d1);
-  free(d2);
-  free(n1);
-  free(n2);
+}
+
+/* The kept_lines_receipt() lines as one order (the code checked first). */
+static int make_kept_lines(fixture_t *fx, const fn_t *via, fn_doc_result_t *res)
+{
+  doc_item_t items[2];
+  kept_lines_items(fx, items);
+  fn_receipt_order_t o = {.operation = DOC_OP_SALE,
+                          .tax_system = 0x01,
+                          .cashier = "Иванова",
+                          .items = items,
+                          .count = 2,
+                          .pay = {.cash = 70000}};
+  return fn_receipt_make((fn_t *)via, &o, res);
+}
+
+/*
+** fn_receipt_make is the single calls in one: an FN making the receipt as
+** one order and its twin (one secret, one clock) making it by
+** fn_receipt_begin / add / close seal the same bytes, receipt and
+** notification; so does the wrapper's own way for a backend without the
+** call. Either leaves no receipt open and the sold code out of the table.
+*/
+static void test_receipt_make_is_the_single_calls(void **state)
+{
+  fixture_t *f = *state;
+  uint8_t secret[FN_EMU_SECRET_SIZE];
+  char fn_number[17];
+  fixture_t twin, third;
+  fn_doc_result_t res;
+  fn_status_t s;
+  assert_int_equal(fn_emu_read_secret(f->path, secret, fn_number), 0);
+  assert_int_equal(fn_fixture_create_with_secret(&twin, "fn-twin", FN_NUMBER, T0, secret), 0);
+  assert_int_equal(fn_fixture_create_with_secret(&third, "fn-third", FN_NUMBER, T0, secret), 0);
+  ready_to_sell(f, false);
+  ready_to_sell(&twin, false);
+  ready_to_sell(&third, false);
+
+  uint32_t by_steps = kept_lines_receipt(f, false);
+  assert_int_equal(make_kept_lines(&twin, twin.fn, &res), 0);
+  same_documents(f, by_steps, &twin, res.number);
+  assert_int_equal(res.receipt_number, 1);
+  status_of(&twin, &s);
+  assert_false(s.receipt_open);
+  assert_int_equal(s.checked_km, 0);
+  assert_int_equal(s.last_document, res.number);
+
+  /* A backend without the call: the wrapper makes the single calls. */
+  fn_backend_t steps = *third.fn->backend;
+  steps.receipt_make = NULL;
+  fn_t by_wrapper = {&steps, third.fn->self};
+  assert_int_equal(make_kept_lines(&third, &by_wrapper, &res), 0);
+  same_documents(f, by_steps, &third, res.number);
+  status_of(&third, &s);
+  assert_false(s.receipt_open);
+  assert_int_equal(s.checked_km, 0);
+  fn_fixture_destroy(&twin);
+  fn_fixture_destroy(&third);
+}
+
+/* What fn_receipt_make refuses, it refuses having changed nothing. */
+static void expect_unchanged(fixture_t *f, const fn_status_t *before)
+{
+  fn_status_t now;
+  status_of(f, &now);
+  assert_int_equal(now.last_document, before->last_document);
+  assert_int_equal(now.receipt_open, before->receipt_open);
+  assert_int_equal(now.receipt_items, before->receipt_items);
+  assert_int_equal(now.checked_km, before->checked_km);
+  assert_int_equal(now.receipts_in_shift, before->receipts_in_shift);
+}
+
+static void test_receipt_make_refusals(void **state)
+{
+  fixture_t *f = *state;
+  fn_status_t before;
+  fn_doc_result_t res;
+  char ki[32], km[2][300];
+  size_t n[2];
+  ready_to_sell(f, false);
+  make_ki(ki, 21);
+  n[0] = code_44(km[0], ki, "TH01");
+  make_ki(ki, 22);
+  n[1] = code_44(km[1], ki, "TH01");
+  doc_item_t items[3] = {marked_item(km[0], n[0], 100), marked_item(km[0], n[0], 100),
+                         plain_item("Хлеб", 50)};
+  fn_receipt_order_t o = {.operation = DOC_OP_SALE, .tax_system = 0x01, .items = items};
+  status_of(f, &before);
+
+  o.count = 1; /* never checked: 0x3E */
+  o.pay.cash = 100;
+  assert_int_equal(fn_receipt_make(f->fn, &o, &res), FN_ERR_KM_NOT_CHECKED);
+  expect_unchanged(f, &before);
+  assert_int_equal(fn_km_check(f->fn, &items[0], &(fn_km_check_t){0}), 0);
+  status_of(f, &before);
+  assert_int_equal(fn_receipt_make(f->fn, &o, &res), FN_ERR_KM_NOT_CHECKED); /* not accepted */
+  expect_unchanged(f, &before);
+  assert_int_equal(fn_km_accept(f->fn, km[0], n[0], true), 0);
+  status_of(f, &before);
+
+  o.count = 2; /* the same piece twice */
+  o.pay.cash = 200;
+  assert_int_equal(fn_receipt_make(f->fn, &o, &res), FN_ERR_VALUE);
+  expect_unchanged(f, &before);
+  o.count = 0; /* no lines */
+  o.pay.cash = 0;
+  assert_int_equal(fn_receipt_make(f->fn, &o, &res), FN_ERR_VALUE);
+  expect_unchanged(f, &before);
+  items[1] = items[2];
+  o.count = 2; /* paid short */
+  o.pay.cash = 149;
+  assert_int_equal(fn_receipt_make(f->fn, &o, &res), FN_ERR_VALUE);
+  expect_unchanged(f, &before);
+  o.pay.cash = 150; /* a tax system the FN was not registered with */
+  o.tax_system = 0x80;
+  assert_int_equal(fn_receipt_make(f->fn, &o, &res), FN_ERR_VALUE);
+  expect_unchanged(f, &before);
+  o.tax_system = 0x01;
+  o.operation = 9;
+  assert_int_equal(fn_receipt_make(f->fn, &o, &res), FN_ERR_PARAMS);
+  o.operation = DOC_OP_SALE;
+  o.count = DOC_MAX_ITEMS + 1;
+  assert_int_equal(fn_receipt_make(f->fn, &o, &res), FN_ERR_TLV_SIZE);
+  o.count = 2;
+  assert_int_equal(fn_receipt_make(NULL, &o, &res), FN_ERR_PARAMS);
+  assert_int_equal(fn_receipt_make(f->fn, NULL, &res), FN_ERR_PARAMS);
+  expect_unchanged(f, &before);
+
+  /* A receipt open by the single calls stays as it is. */
+  doc_item_t bag = plain_item("Пакет", 7);
+  assert_int_equal(fn_receipt_begin(f->fn, DOC_OP_SALE, 0x01, ""), 0);
+  assert_int_equal(fn_receipt_add(f->fn, &bag), 0);
+  status_of(f, &before);
+  assert_int_equal(fn_receipt_make(f->fn, &o, &res), FN_ERR_STATE);
+  expect_unchanged(f, &before);
+  assert_int_equal(fn_receipt_cancel(f->fn), 0);
+
+  /* The refusals left the accepted code usable: the order goes through. */
+  status_of(f, &before);
+  assert_int_equal(before.checked_km, 1);
+  assert_int_equal(fn_receipt_make(f->fn, &o, &res), 0);
+  assert_int_equal(res.number, before.last_document + 1);
+  status_of(f, &before);
+  assert_false(before.receipt_open);
+  assert_int_equal(before.checked_km, 0);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -2328,6 +2489,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_kept_lines_are_the_files, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kept_status_is_the_files, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrappers_and_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_receipt_make_is_the_single_calls, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_receipt_make_refusals, setup, teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
