@@ -1508,9 +1508,8 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
 
 /* The run in[run..end) summarised as a segment of a buffer that starts at
 ** in[base]: the class bits all its bytes have, sixteen bytes a step (then
-** eight, then the last four to seven as two fours, the second overlapping:
-** a byte read twice changes no AND) into two accumulators, so the table
-** loads do not wait on each other and the loop's own count is seldom paid. */
+** eight, four and one) into two accumulators, so the table loads do not
+** wait on each other and the loop's own count is seldom paid. */
 static HOT_INLINE segment_t run_summary(const unsigned char *in, size_t run, size_t end,
                                         size_t base)
 {
@@ -1531,14 +1530,10 @@ static HOT_INLINE segment_t run_summary(const unsigned char *in, size_t run, siz
             byte_class[in[k + 7]];
     k += 8;
   }
-  if (k < end && end - run >= 4) { /* the last 4-7 bytes as two fours, the last overlapping */
-    if (k + 4 < end) {
-      all0 &= byte_class[in[k]] & byte_class[in[k + 2]];
-      all1 &= byte_class[in[k + 1]] & byte_class[in[k + 3]];
-    }
-    all0 &= byte_class[in[end - 4]] & byte_class[in[end - 2]];
-    all1 &= byte_class[in[end - 3]] & byte_class[in[end - 1]];
-    k = end;
+  if (k + 4 <= end) {
+    all0 &= byte_class[in[k]] & byte_class[in[k + 2]];
+    all1 &= byte_class[in[k + 1]] & byte_class[in[k + 3]];
+    k += 4;
   }
   for (; k < end; k++) all0 &= byte_class[in[k]];
   return (segment_t){(uint16_t)(run - base), (uint16_t)(end - base), (uint8_t)(all0 & all1)};
