@@ -46,10 +46,23 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* For the few helpers of the hot path the compiler would call from more
 ** than one place: a call and its spills cost more than their bodies. */
 #define HOT_INLINE inline __attribute__((always_inline))
+
+/* pthread_once(once, fill) with its common case inline: `filled` is set,
+** with release order, as fill()'s last act, so a thread that reads it set
+** (acquire) sees the tables fill() made; one that does not asks
+** pthread_once(), which waits for them. The call cost a parse of a repair
+** about ten instructions a table. */
+static HOT_INLINE void once_filled(pthread_once_t *once, void (*fill)(void), const bool *filled)
+{
+  if (!__atomic_load_n(filled, __ATOMIC_ACQUIRE)) pthread_once(once, fill);
+}
 
 /* ---------------------------------------------------------------------- */
 /* Tables: errors, kinds, fixes                                            */
@@ -179,14 +192,12 @@ enum {
   CC_B64 = 2,    /* A-Z a-z 0-9 + / =                             */
   CC_CLEAN = 4,  /* needs no cleaning: the fast pass copies it    */
   CC_GS = 8,     /* the separator 0x1D                            */
-  CC_UPPER = 16, /* A-Z                                          */
-  CC_LOWER = 32, /* a-z                                          */
-  CC_DIGIT = 64, /* 0-9                                          */
+  CC_DIGIT = 16, /* 0-9                                          */
 };
 #define AN (CC_CS82 | CC_B64 | CC_CLEAN)
 #define DI (AN | CC_DIGIT)
-#define UP (AN | CC_UPPER)
-#define LO (AN | CC_LOWER)
+#define UP AN
+#define LO AN
 #define PU (CC_CS82 | CC_CLEAN)
 static const uint8_t byte_class[256] = {
     ['0'] = DI, ['1'] = DI, ['2'] = DI,      ['3'] = DI,      ['4'] = DI,     ['5'] = DI,
@@ -1033,6 +1044,36 @@ static markcode_err_t fail(markcode_t *mc, markcode_err_t err, int at, const cha
   return err;
 }
 
+/* fail() of a detail that is a literal prefix and a count ("92 → 12",
+** "13"): the length refusals, which the layouts' second chance cannot
+** rescue and a refused scan always reaches, written without a format to
+** read (the format cost more than the rest of such a refusal). A prefix is
+** one of count_prefixes[], eight bytes each (NUL-padded), copied whole;
+** the tables check holds the result to snprintf's "%s%u". Out of line:
+** inlined, it made gs1_finish() dearer for every code. */
+enum { COUNT_PREFIX_NONE, COUNT_PREFIX_92, COUNT_PREFIX_93, COUNT_PREFIX__COUNT };
+static const char count_prefixes[COUNT_PREFIX__COUNT][8] = {"", "92 → ", "93 → "};
+static const uint8_t count_prefix_len[COUNT_PREFIX__COUNT] = {0, 7, 7};
+
+__attribute__((noinline)) static markcode_err_t fail_count(markcode_t *mc, markcode_err_t err,
+                                                           int at, int prefix, unsigned count)
+{
+  mc->err = err;
+  mc->err_at = at;
+  char digits[10];
+  size_t n = 0;
+  do {
+    digits[n++] = (char)('0' + count % 10);
+    count /= 10;
+  } while (count);
+  _Static_assert(sizeof mc->err_detail >= 8 + sizeof digits + 1, "room for a prefix and a count");
+  memcpy(mc->err_detail, count_prefixes[prefix], 8);
+  char *o = mc->err_detail + count_prefix_len[prefix];
+  while (n > 0) *o++ = digits[--n];
+  *o = '\0';
+  return err;
+}
+
 /* Input offset of working position i (positions past the end map to the
 ** end of the input). */
 static int src_of(const work_t *w, size_t i)
@@ -1187,6 +1228,7 @@ static bool is_space(char c) { return c == ' ' || c == '\r' || c == '\n' || c ==
 #define RU_TABLE_SIZE 0x480
 static signed char ru_table[RU_TABLE_SIZE];
 static pthread_once_t ru_table_once = PTHREAD_ONCE_INIT;
+static bool ru_table_filled; /* once_filled() */
 
 /* What decode_to_ascii() makes of a character under the Russian layout,
 ** for the quick decode: of each ASCII byte, and of U+0400+i (a lead byte
@@ -1213,6 +1255,7 @@ static void ru_table_fill(void)
     ru_quick_cyr[i] =
         (uint16_t)((c > 0 ? c : 0) | (layout_is_cyrillic_letter(0x400 + i) ? RU_QUICK_LETTER : 0));
   }
+  __atomic_store_n(&ru_table_filled, true, __ATOMIC_RELEASE);
 }
 
 static int ru_char(uint32_t cp)
@@ -1230,27 +1273,73 @@ static int ru_char(uint32_t cp)
 ** bytes of U+0400-U+047F (Cyrillic) only, with a Cyrillic letter among
 ** them. Returns false, having set no fix, for anything else (another
 ** character, one the full decode refuses, no Cyrillic letter): the full
-** decode then runs from the start. Else w holds what it would. */
-static bool ru_decode_quick(markcode_t *mc, work_t *w, const unsigned char *in, size_t len)
+** decode then runs from the start. Else w holds what it would; and when
+** the text is what the fast pass takes as it is (no AIM prefix, no
+** separator leading, trailing or doubled, every run clean: a code
+** scanned whole), its runs summarised as fast_clean() would leave them
+** (w->nseg > 0), which then need not read it again. */
+__attribute__((noinline)) static bool ru_decode_quick(markcode_t *mc, work_t *w,
+                                                      const unsigned char *in, size_t len)
 {
-  pthread_once(&ru_table_once, ru_table_fill);
+  once_filled(&ru_table_once, ru_table_fill, &ru_table_filled);
   unsigned letters = 0;
-  size_t o = 0;
+  size_t o = 0, run = 0; /* the run being summarised starts at w->b[run] */
+  unsigned all = 0xFF, runs_clean = CC_CLEAN;
+  int nseg = 0;
   for (size_t i = 0; i < len;) {
     unsigned b0 = in[i], c;
     size_t from = i;
-    if (b0 < 0x80) { /* the digits and most of a code */
-      c = ru_quick_ascii[b0];
-      i++;
-    } else if (i + 1 < len && ((b0 | (unsigned)in[i + 1] << 8) & 0xC0FEu) == 0x80D0u) {
-      /* D0 or D1 and a continuation byte, in one compare */
-      c = ru_quick_cyr[((b0 & 1) << 6) | (in[i + 1] & 0x3Fu)];
+    if (b0 >= 0x80) { /* D0 or D1 and a continuation byte: the pair in one compare */
+      unsigned pair = i + 1 < len ? b0 | (unsigned)in[i + 1] << 8 : 0;
+      if ((pair & 0xC0FEu) != 0x80D0u) return false;
+      c = ru_quick_cyr[((pair & 1) << 6) | ((pair >> 8) & 0x3Fu)];
       letters |= c;
       i += 2;
     } else {
-      return false;
+#if defined(__SSE2__)
+      /* A stretch of digits and Latin letters (01 and the GTIN, much of a
+      ** serial), which the layout types as themselves (the tables check
+      ** holds ru_quick_ascii[] to it): sixteen bytes a step, with their
+      ** offsets and their class bits; the bytes past the stretch are
+      ** written over next. o <= i, so w's buffers have room for sixteen. */
+      if (b0 - '0' < 10 && i + 16 <= len) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+        __m128i up = _mm_or_si128(v, _mm_set1_epi8(0x20));
+        __m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                    _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+        __m128i same = _mm_or_si128(dig, _mm_and_si128(_mm_cmpgt_epi8(up, _mm_set1_epi8('a' - 1)),
+                                                       _mm_cmplt_epi8(up, _mm_set1_epi8('z' + 1))));
+        unsigned k = (unsigned)__builtin_ctz(~(unsigned)_mm_movemask_epi8(same)); /* 1..16 */
+        unsigned stretch = (1u << k) - 1;
+        all &= (CC_CS82 | CC_B64 | CC_CLEAN) |
+               (((unsigned)_mm_movemask_epi8(dig) & stretch) == stretch ? CC_DIGIT : 0u);
+        _mm_storeu_si128((__m128i *)(void *)(w->b + o), v);
+        __m128i at =
+            _mm_add_epi16(_mm_set1_epi16((short)i), _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7));
+        _mm_storeu_si128((__m128i *)(void *)(w->src + o), at);
+        _mm_storeu_si128((__m128i *)(void *)(w->src + o + 8), _mm_add_epi16(at, _mm_set1_epi16(8)));
+        i += k;
+        o += k;
+        continue;
+      }
+#endif
+      c = ru_quick_ascii[b0]; /* the rest of a code's ASCII */
+      i++;
     }
-    if ((uint8_t)c == 0) return false;
+    if ((uint8_t)c > MARKCODE_GS) { /* nearly every character: one compare */
+      all &= byte_class[(uint8_t)c];
+    } else if ((uint8_t)c == MARKCODE_GS) { /* a run ends: an empty one is no code scanned whole */
+      if (o == run || nseg >= MARKCODE_MAX_AIS) runs_clean = 0;
+      if (runs_clean) w->seg[nseg] = (segment_t){(uint16_t)run, (uint16_t)o, (uint8_t)all};
+      runs_clean &= all;
+      nseg++;
+      all = 0xFF;
+      run = o + 1;
+    } else if ((uint8_t)c == 0) { /* refused by the full decode */
+      return false;
+    } else {
+      all &= byte_class[(uint8_t)c]; /* whitespace: the full clean's */
+    }
     w->b[o] = (char)c;
     w->src[o] = (uint16_t)from;
     o++;
@@ -1258,6 +1347,14 @@ static bool ru_decode_quick(markcode_t *mc, work_t *w, const unsigned char *in, 
   if (!(letters & RU_QUICK_LETTER)) return false;
   w->n = o;
   mc->fixes |= MARKCODE_FIX_KEYBOARD_RU;
+  if (o == run || nseg >= MARKCODE_MAX_AIS || w->b[0] == ']') runs_clean = 0;
+  if (runs_clean & all & CC_CLEAN) { /* as fast_clean() would leave it */
+    w->seg[nseg] = (segment_t){(uint16_t)run, (uint16_t)o, (uint8_t)all};
+    w->nseg = nseg + 1;
+    w->internal_gs = nseg;
+    w->shift = 0;
+    w->b[o] = '\0';
+  }
   return true;
 }
 
@@ -1270,7 +1367,7 @@ static markcode_err_t decode_to_ascii(markcode_t *mc, work_t *w, const unsigned 
   bool ru = input_has_cyrillic(in, len);
   if (ru) {
     mc->fixes |= MARKCODE_FIX_KEYBOARD_RU;
-    pthread_once(&ru_table_once, ru_table_fill);
+    once_filled(&ru_table_once, ru_table_fill, &ru_table_filled);
   }
   size_t i = 0;
   while (i < len) {
@@ -1396,8 +1493,9 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
   if (!quick || !ru_decode_quick(mc, w, (const unsigned char *)input, len))
     err = decode_to_ascii(mc, w, (const unsigned char *)input, len);
   if (err != MARKCODE_OK) return err;
-  if (quick && fast_clean(mc, w, (const unsigned char *)w->b, w->n)) {
-    /* fast_clean() kept the offsets as a shift into what it read. */
+  if (quick && (w->nseg > 0 || fast_clean(mc, w, (const unsigned char *)w->b, w->n))) {
+    /* fast_clean() kept the offsets as a shift into what it read (the
+    ** quick decode's runs: none). */
     if (w->shift) memmove(w->src, w->src + w->shift, w->n * sizeof w->src[0]);
     w->src_mapped = true;
     w->raw_len = len;
@@ -1409,16 +1507,33 @@ static markcode_err_t clean_input(markcode_t *mc, work_t *w, const char *input, 
 }
 
 /* The run in[run..end) summarised as a segment of a buffer that starts at
-** in[base]: the class bits all its bytes have, four bytes a step into two
-** accumulators, so the table loads do not wait on each other. */
+** in[base]: the class bits all its bytes have, sixteen bytes a step (then
+** eight, four and one) into two accumulators, so the table loads do not
+** wait on each other and the loop's own count is seldom paid. */
 static HOT_INLINE segment_t run_summary(const unsigned char *in, size_t run, size_t end,
                                         size_t base)
 {
   unsigned all0 = 0xFF, all1 = 0xFF;
   size_t k = run;
-  for (; k + 4 <= end; k += 4) {
+  for (; k + 16 <= end; k += 16) {
+    all0 &= byte_class[in[k]] & byte_class[in[k + 2]] & byte_class[in[k + 4]] &
+            byte_class[in[k + 6]] & byte_class[in[k + 8]] & byte_class[in[k + 10]] &
+            byte_class[in[k + 12]] & byte_class[in[k + 14]];
+    all1 &= byte_class[in[k + 1]] & byte_class[in[k + 3]] & byte_class[in[k + 5]] &
+            byte_class[in[k + 7]] & byte_class[in[k + 9]] & byte_class[in[k + 11]] &
+            byte_class[in[k + 13]] & byte_class[in[k + 15]];
+  }
+  if (k + 8 <= end) {
+    all0 &=
+        byte_class[in[k]] & byte_class[in[k + 2]] & byte_class[in[k + 4]] & byte_class[in[k + 6]];
+    all1 &= byte_class[in[k + 1]] & byte_class[in[k + 3]] & byte_class[in[k + 5]] &
+            byte_class[in[k + 7]];
+    k += 8;
+  }
+  if (k + 4 <= end) {
     all0 &= byte_class[in[k]] & byte_class[in[k + 2]];
     all1 &= byte_class[in[k + 1]] & byte_class[in[k + 3]];
+    k += 4;
   }
   for (; k < end; k++) all0 &= byte_class[in[k]];
   return (segment_t){(uint16_t)(run - base), (uint16_t)(end - base), (uint8_t)(all0 & all1)};
@@ -1456,6 +1571,18 @@ static void summarise_runs(work_t *w)
 static bool fast_clean(markcode_t *mc, work_t *w, const unsigned char *in, size_t len)
 {
   if (len == 0 || len > MARKCODE_MAX_INPUT) return false;
+#if defined(__SSE2__)
+  /* A byte not ASCII is never clean: one in the first 32 bytes (a scan
+  ** under the Russian layout has its first in the serial) refuses the scan
+  ** before its first run is read. Two loads and a test. */
+  if (len >= 16) {
+    size_t second = len >= 32 ? 16 : len - 16;
+    if (_mm_movemask_epi8(
+            _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)in),
+                         _mm_loadu_si128((const __m128i *)(const void *)(in + second)))))
+      return false;
+  }
+#endif
   size_t s = 0, e = len;
   uint32_t fixes = 0;
   if (len >= 3 && in[0] == ']' && (is_upper((char)in[1]) || is_lower((char)in[1])) && in[2] > ' ' &&
@@ -1529,8 +1656,11 @@ static HOT_INLINE bool add_element_id(work_t *w, const char *ai, size_t alen, in
                      offsetof(element_t, ai_at) == 20 && offsetof(element_t, bare) == 22 &&
                      sizeof(bool) == 1 && sizeof(element_t) == 24,
                  "the element's words");
-  uint64_t head = 0; /* the AI's digits, its NUL and those after, alen, id, fixed */
-  for (size_t i = 0; i < alen; i++) head |= (uint64_t)(unsigned char)ai[i] << (8 * i);
+  /* the AI's digits, its NUL and those after, alen, id, fixed (the digits
+  ** one by one: a loop over 2-4 of them cost twice as much) */
+  uint64_t head = (uint64_t)(unsigned char)ai[0] | (uint64_t)(unsigned char)ai[1] << 8;
+  if (alen > 2) head |= (uint64_t)(unsigned char)ai[2] << 16;
+  if (alen > 3) head |= (uint64_t)(unsigned char)ai[3] << 24;
   head |= (uint64_t)alen << 40 | (uint64_t)id << 48 | (uint64_t)predefined_length(def) << 56;
   uint64_t tail = (uint64_t)start | (uint64_t)len << 16 | (uint64_t)ai_at << 32; /* not bare */
   memcpy(e, &head, sizeof head);
@@ -1632,12 +1762,14 @@ typedef struct slot_info {
   uint8_t fixed; /* predefined_length() of def */
   char ai[5];    /* the AI, NUL-padded: copied whole into an element */
   const gs1_ai_def_t *def;
+  uint64_t head; /* an element's first eight bytes for it (element_of_slot()) */
 } slot_info_t;
 
 #define LAYOUT_COUNT (sizeof layouts / sizeof layouts[0])
 static slot_info_t slot_infos[LAYOUT_COUNT][10];
 static uint8_t required_slots[LAYOUT_COUNT][10]; /* the slots not optional, in order */
 static uint8_t required_count[LAYOUT_COUNT];
+static uint8_t required_open[LAYOUT_COUNT]; /* of them, those of open length but the last */
 
 /* What may end each layout (layout_may_end()), as checks shared by the
 ** layouts: an AI that ends the code with a value of fixed length (total:
@@ -1659,13 +1791,18 @@ static uint32_t end_always;              /* the layouts never ruled out */
 
 /* Every separator of a scan the search keeps is where a field starts (no
 ** field runs past one), so a layout may explain the scan only if, after
-** each separator, one of its slots' AIs is there (or one of its slots may
-** be bare digits). Asked by the AI's first two digits: the layouts with a
-** slot whose AI starts so (a necessary condition still), and those with a
-** slot that may be bare. */
+** each separator, one of its slots' AIs is there, or the digits of a slot
+** that may be bare (at least as many as its shortest value, before the
+** next separator). Asked by the AI's first two digits: the layouts with a
+** slot whose AI starts so (a necessary condition still); by the run's
+** leading digits: those with a bare slot whose shortest value fits them. */
 static uint32_t start_by_two[100];
-static uint32_t start_always;
+static uint32_t start_always;          /* a slot whose AI is not digits: never judged */
+static uint32_t bare_layouts;          /* the layouts with a slot that may be bare */
+static uint8_t bare_min[LAYOUT_COUNT]; /* the shortest value of such a slot */
+#define BARE_MIN_MOST 8                /* bare_min[] at most (tables check) */
 static pthread_once_t slot_infos_once = PTHREAD_ONCE_INIT;
+static bool slot_infos_filled; /* once_filled() */
 
 /* The check (ai, alen, total) as a bit of end_checks[], added if new; 0
 ** when the table is full (the caller then never rules the layout out). */
@@ -1719,14 +1856,33 @@ static void slot_infos_fill(void)
       memcpy(slot_infos[l][k].ai, ai, ai_len(ai)); /* the rest stays zero (static) */
       slot_infos[l][k].def = gs1_ai_find(ai, ai_len(ai));
       slot_infos[l][k].fixed = predefined_length(slot_infos[l][k].def);
+      element_t e = {0};
+      memcpy(e.ai, slot_infos[l][k].ai, sizeof e.ai);
+      e.alen = slot_infos[l][k].alen;
+      e.id = slot_infos[l][k].id;
+      e.fixed = slot_infos[l][k].fixed;
+      memcpy(&slot_infos[l][k].head, &e, sizeof slot_infos[l][k].head);
       if (!layouts[l].slots[k].optional) required_slots[l][required_count[l]++] = (uint8_t)k;
-      if (layouts[l].slots[k].bare_digits_ok || !is_digit(ai[0]) || !is_digit(ai[1]))
+      if (!is_digit(ai[0]) || !is_digit(ai[1]))
         start_always |= 1u << l; /* not judged */
       else
         start_by_two[(ai[0] - '0') * 10 + (ai[1] - '0')] |= 1u << l;
+      if (layouts[l].slots[k].bare_digits_ok) {
+        /* next_length(): a variable value from one digit, else its lengths */
+        const uint8_t *lens = layouts[l].slots[k].lens;
+        unsigned shortest = lens[0] == 0 ? 1 : 255;
+        for (size_t c = 0; c < sizeof layouts[l].slots[k].lens && lens[c] != 0; c++)
+          if (lens[c] < shortest) shortest = lens[c];
+        if (!(bare_layouts & (1u << l)) || shortest < bare_min[l]) bare_min[l] = (uint8_t)shortest;
+        bare_layouts |= 1u << l;
+      }
     }
+    for (size_t k = 0; k + 1 < required_count[l]; k++)
+      required_open[l] =
+          (uint8_t)(required_open[l] + (slot_infos[l][required_slots[l][k]].fixed == 0));
     end_checks_fill(l);
   }
+  __atomic_store_n(&slot_infos_filled, true, __ATOMIC_RELEASE);
 }
 
 /* A field the search placed: its slot, where its AI and value are. */
@@ -1849,6 +2005,17 @@ static inline void element_of_slot(const restore_t *r, element_t *e, int slot, b
                                    size_t ai_at, size_t start, size_t len)
 {
   const slot_info_t *info = &r->info[slot];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  /* Three stores, as add_element_id() writes an element: its first eight
+  ** bytes made once a process (fixed 0 when bare), the def, the offsets. */
+  uint64_t head = bare ? info->head & ~(0xFFull << 56) : info->head;
+  uint64_t tail =
+      (uint64_t)start | (uint64_t)len << 16 | (uint64_t)ai_at << 32 | (uint64_t)bare << 48;
+  memcpy(e, &head, sizeof head);
+  e->def = bare ? NULL : info->def;
+  memcpy((char *)e + offsetof(element_t, start), &tail, sizeof tail);
+  return;
+#endif
   memcpy(e->ai, info->ai, sizeof e->ai);
   e->alen = info->alen;
   e->id = info->id;
@@ -1865,27 +2032,45 @@ static inline void element_of_slot(const restore_t *r, element_t *e, int slot, b
 ** given its first form and length. When it ends at n it is the search's
 ** answer (the first placement it finds); false: the search must run (the
 ** same answer, from the start). Its fields go straight into el. */
-static bool restore_first_path(restore_t *r, size_t l, element_t *el)
+static bool restore_first_path(restore_t *r, size_t l, element_t *el, int *needing_gs,
+                               bool *bare_met)
 {
+  /* r's fields in locals: the elements' stores might alias r (its address
+  ** is the search's), which made every use a load. */
+  const char *s = r->s;
+  const size_t n = r->n, count = required_count[l];
+  const slot_t *slots = r->lay->slots;
+  const slot_info_t *infos = r->info;
+  const bool cut = r->ncuts != 0;
   size_t pos = 0;
-  r->nel = 0;
-  for (size_t k = 0; k < required_count[l]; k++) {
+  int needing = required_open[l]; /* every field with its AI; a bare one adds below */
+  bool any_bare = false;
+  for (size_t k = 0; k < count; k++) {
     int slot = required_slots[l][k];
-    const slot_t *sl = &r->lay->slots[slot];
-    bool labelled;
-    if (pos >= r->n || !slot_forms(r, slot, pos, &labelled)) return false;
-    size_t boundary = r->ncuts ? next_cut(r, pos) : r->n;
-    bool bare = !labelled; /* the bare form is tried only after the labelled one */
-    size_t vstart = bare ? pos : pos + r->info[slot].alen, c = 0;
+    const slot_t *sl = &slots[slot];
+    const slot_info_t *info = &infos[slot];
+    if (pos >= n) return false;
+    /* slot_forms(): with its AI, else bare when the slot may be */
+    bool bare = !(n - pos >= info->alen && ai_at(s + pos, info->ai, info->alen));
+    if (bare && !sl->bare_digits_ok) return false;
+    size_t boundary = cut ? next_cut(r, pos) : n;
+    size_t vstart = bare ? pos : pos + info->alen, c = 0;
     /* A fixed length with its AI: the first length when it fits. */
     size_t vlen = sl->lens[0];
     if (bare || vlen == 0 || vstart + vlen > boundary)
-      vlen = next_length(sl, bare, r->s, vstart, r->n - vstart, boundary, &c);
+      vlen = next_length(sl, bare, s, vstart, n - vstart, boundary, &c);
     if (vlen == 0) return false;
-    element_of_slot(r, &el[r->nel++], slot, bare, pos, vstart, vlen);
+    element_of_slot(r, &el[k], slot, bare, pos, vstart, vlen);
+    if (bare) { /* a bare field's length is open: a separator after it (but the last) */
+      needing += info->fixed != 0 && k + 1 < count;
+      any_bare = true;
+    }
     pos = vstart + vlen;
   }
-  return pos == r->n;
+  r->nel = (int)count;
+  *needing_gs = needing;
+  *bare_met = any_bare;
+  return pos == n;
 }
 
 /* The last run of a scan (after its last separator), and which checks of
@@ -1958,20 +2143,22 @@ static bool layouts_search(markcode_t *mc, const char *s, size_t n, const uint16
     r.info = slot_infos[l];
     r.nel = 0;
     r.budget = 20000;
-    if (!st || !restore_first_path(&r, l, el)) {
+    /* Only a separator we had to invent is a restoration. */
+    int fields_needing_gs = 0;
+    bool bare = false;
+    if (!st || !restore_first_path(&r, l, el, &fields_needing_gs, &bare)) {
       r.nel = 0;
       if (!restore_from(&r, 0, 0)) continue;
+      fields_needing_gs = 0;
+      bare = false;
       for (int k = 0; k < r.nel; k++) {
         const placed_t *p = &r.el[k];
         element_of_slot(&r, &el[k], p->slot, p->bare, p->ai_at, p->start, p->len);
+        bare |= el[k].bare;
+        if (k + 1 < r.nel && el[k].fixed == 0) fields_needing_gs++;
       }
     }
-    /* Only a separator we had to invent is a restoration. */
-    int fields_needing_gs = 0;
-    for (int k = 0; k < r.nel; k++) {
-      if (el[k].bare) mc->fixes |= MARKCODE_FIX_MRP_UNLABELLED;
-      if (k + 1 < r.nel && el[k].fixed == 0) fields_needing_gs++;
-    }
+    if (bare) mc->fixes |= MARKCODE_FIX_MRP_UNLABELLED;
     *nel = r.nel;
     mc->layout = layouts[l].name;
     if (fields_needing_gs > internal_gs) mc->fixes |= MARKCODE_FIX_GS_RESTORED;
@@ -1985,12 +2172,28 @@ static bool layouts_search(markcode_t *mc, const char *s, size_t n, const uint16
 ** that may end a layout ends the last run (from w->b[last]), see
 ** layout_may_end(), and one of its slots' AIs starts every run after a
 ** separator. */
-/* The layouts that may have a field start at p (end: the end of the
-** code): a slot whose AI's first two digits are there, or a bare one. */
-static uint32_t layouts_starting(const char *p, const char *end)
+/* Of the layouts `may`, those that may have a field start at p, the
+** start of a run that ends at run_end (a separator or the end of the
+** code): a slot whose AI's first two digits are there, or a bare one
+** whose shortest value the run's leading digits hold. */
+static HOT_INLINE uint32_t layouts_starting(uint32_t may, const char *p, const char *run_end)
 {
-  unsigned d0 = (unsigned char)p[0] - (unsigned)'0', d1 = (unsigned char)p[1] - (unsigned)'0';
-  return start_always | (end - p >= 2 && d0 <= 9 && d1 <= 9 ? start_by_two[d0 * 10 + d1] : 0);
+  size_t n = (size_t)(run_end - p);
+  uint32_t fit = start_always;
+  if (n >= 2) {
+    unsigned d0 = (unsigned char)p[0] - (unsigned)'0', d1 = (unsigned char)p[1] - (unsigned)'0';
+    if (d0 <= 9 && d1 <= 9) fit |= start_by_two[d0 * 10 + d1];
+  }
+  uint32_t bare = may & bare_layouts & ~fit;
+  if (bare) {
+    size_t digits = 0;
+    while (digits < n && digits < BARE_MIN_MOST && is_digit(p[digits])) digits++;
+    for (; bare; bare &= bare - 1) {
+      size_t l = (size_t)__builtin_ctz(bare);
+      if (bare_min[l] <= digits) fit |= 1u << l;
+    }
+  }
+  return may & fit;
 }
 
 static uint32_t layouts_may_fit(const work_t *w, size_t last)
@@ -2000,13 +2203,19 @@ static uint32_t layouts_may_fit(const work_t *w, size_t last)
   ** them): the layouts with a slot whose AI's first two digits start it. */
   const char *end = w->b + w->n;
   if (w->nseg > 0)
-    for (int r = 1; r < w->nseg; r++) may &= layouts_starting(w->b + w->seg[r].start, end);
+    for (int r = 1; r < w->nseg && may != 0; r++)
+      may = layouts_starting(may, w->b + w->seg[r].start, w->b + w->seg[r].end);
   else /* no runs recorded: the separators found here */
-    for (const char *q = w->b; may != 0 && (q = memchr(q, MARKCODE_GS, (size_t)(end - q))) != NULL;)
-      may &= layouts_starting(++q, end);
+    for (const char *q = w->b;
+         may != 0 && (q = memchr(q, MARKCODE_GS, (size_t)(end - q))) != NULL;) {
+      const char *run = ++q, *gs = memchr(run, MARKCODE_GS, (size_t)(end - run));
+      may = layouts_starting(may, run, gs ? gs : end);
+    }
   end_state_t st = {w->b + last, w->n - last, 0, 0};
-  for (size_t l = 0; l < LAYOUT_COUNT; l++)
-    if ((may & (1u << l)) && !layout_may_end(&st, l)) may &= ~(1u << l);
+  for (uint32_t left = may; left; left &= left - 1) {
+    size_t l = (size_t)__builtin_ctz(left);
+    if (!layout_may_end(&st, l)) may &= ~(1u << l);
+  }
   return may;
 }
 
@@ -2048,7 +2257,7 @@ static void restored_offsets(const work_t *w, work_t *out)
 ** layout_may_end() rules out is not searched (the same answer, sooner). */
 static bool gs1_restore(markcode_t *mc, const work_t *w, work_t *out, bool quick)
 {
-  pthread_once(&slot_infos_once, slot_infos_fill);
+  once_filled(&slot_infos_once, slot_infos_fill, &slot_infos_filled);
   size_t last = last_run_start(w);
   uint32_t may = quick ? layouts_may_fit(w, last) : ~0u;
   if (may == 0) return false; /* asked before the copy: none may, no copy */
@@ -2288,9 +2497,41 @@ static tail_scan_t tail_scan(const char *v, size_t n)
   return ts;
 }
 
+/* What a work buffer is beside its fields, for gs1_finish()'s canonical
+** form: nothing more (the form is built field by field), the form itself
+** (the fast path knows when: copied whole), or the fields one after
+** another from its start to its end with no separator, each its AI's
+** digits and its value or bare digits (a code of one run the layouts cut:
+** copied in the stretches between the separators the form puts in). */
+typedef enum buffer_form { FORM_FIELDS, FORM_CANONICAL, FORM_TILED } buffer_form_t;
+
 static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
                                  const element_t *const known[AI_KNOWN], bool mrp_bare,
-                                 const tail_scan_t *ts, bool b_canonical);
+                                 const tail_scan_t *ts, buffer_form_t form);
+
+/* The canonical form of w's fields (a separator after every field whose
+** length GS1 does not predefine, except the last), field by field, into
+** out (cap bytes, not NUL-ended), w's buffer ending at b_end; returns its
+** length. Out of line: the full path's and the repairs' (the fast path's
+** buffer is the form, or tiled). */
+__attribute__((noinline)) static size_t canonical_of_fields(char *out, size_t cap, const work_t *w,
+                                                            const char *b_end)
+{
+  const char *b = w->b;
+  size_t o = 0;
+  for (int k = 0; k < w->nel; k++) {
+    const element_t *e = &w->el[k];
+    if (k > 0 && w->el[k - 1].fixed == 0) out[o++] = MARKCODE_GS;
+    size_t alen = e->bare ? 0 : e->alen;
+    if (o + sizeof e->ai <= cap)
+      memcpy(out + o, e->ai, 4); /* whole: the bytes past alen are overwritten */
+    else
+      memcpy(out + o, e->ai, alen);
+    o += alen;
+    append_over(out, cap, &o, b + e->start, e->len, b_end);
+  }
+  return o;
+}
 
 static markcode_err_t gs1_validate(markcode_t *mc, const work_t *w)
 {
@@ -2352,7 +2593,8 @@ static markcode_err_t gs1_validate(markcode_t *mc, const work_t *w)
       return fail(mc, MARKCODE_ERR_BAD_CHAR, at(w, p), "%c", c);
     case SPEC_LENGTH:
       if (e->id == AI_21)
-        return fail(mc, MARKCODE_ERR_SERIAL_LENGTH, at(w, e->start), "%u", e->len);
+        return fail_count(mc, MARKCODE_ERR_SERIAL_LENGTH, at(w, e->start), COUNT_PREFIX_NONE,
+                          e->len);
       return fail(mc, MARKCODE_ERR_AI_VALUE, at(w, e->start), "%s", e->ai);
     case SPEC_CHECK:
     case SPEC_DATE:
@@ -2363,17 +2605,17 @@ static markcode_err_t gs1_validate(markcode_t *mc, const work_t *w)
   }
   tail_scan_t ts = {0, false};
   if (known[AI_91] && known[AI_92]) ts = tail_scan(b + known[AI_92]->start, known[AI_92]->len);
-  return gs1_finish(mc, w, known, mrp_bare, &ts, false);
+  return gs1_finish(mc, w, known, mrp_bare, &ts, FORM_FIELDS);
 }
 
 /* The rules of a marking code over fields GS1's rules accepted (21 with
 ** any tail; 91 of 4, 92 of 44/88 whose scan is ts, 93 of 4), the family
 ** notes, then every derived field. Shared by the full and the fast path;
-** b_canonical: w's buffer already is the canonical form (the fast path
-** knows when), copied whole rather than field by field. */
+** form: what w's buffer is beside its fields (buffer_form_t), which says
+** how the canonical form is made. */
 static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
                                  const element_t *const known[AI_KNOWN], bool mrp_bare,
-                                 const tail_scan_t *ts, bool b_canonical)
+                                 const tail_scan_t *ts, buffer_form_t form)
 {
   const char *b = w->b;
   const element_t *gtin = &w->el[0];
@@ -2390,12 +2632,12 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
     return fail(mc, MARKCODE_ERR_TRAILING_GARBAGE, at(w, end), "%.16s", b + end);
   }
   if (key && key->len != 4)
-    return fail(mc, MARKCODE_ERR_KEY_LENGTH, at(w, key->start), "%u", key->len);
+    return fail_count(mc, MARKCODE_ERR_KEY_LENGTH, at(w, key->start), COUNT_PREFIX_NONE, key->len);
   if (key && !t92)
     return fail(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, key->start + key->len), "92 → 0");
   if (t92 && key) {
     if (t92->len != 44 && t92->len != 88)
-      return fail(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, t92->start), "92 → %u", t92->len);
+      return fail_count(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, t92->start), COUNT_PREFIX_92, t92->len);
     if (ts->bad < t92->len)
       return fail(mc, MARKCODE_ERR_TAIL_CHARSET, at(w, t92->start + ts->bad), "%c",
                   b[t92->start + ts->bad]);
@@ -2404,7 +2646,7 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
   if (t92 && !key && !(mrp || mrp_bare))
     return fail(mc, MARKCODE_ERR_KEY_LENGTH, at(w, t92->ai_at), "0");
   if (t93 && t93->len != 4)
-    return fail(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, t93->start), "93 → %u", t93->len);
+    return fail_count(mc, MARKCODE_ERR_TAIL_LENGTH, at(w, t93->start), COUNT_PREFIX_93, t93->len);
   /* Family rules are notes, never refusals: GS1 allows indicator digits
   ** 1-8 (group packs and imported goods carry them) and real marks have
   ** serials of lengths no family table lists. parse_gs1() uses the serial
@@ -2439,12 +2681,12 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
   if (tail) copy_field(mc->tail, sizeof mc->tail, b + tail->start, tail->len, b_end);
   if (mrp) copy_field(mc->mrp, sizeof mc->mrp, b + mrp->start, mrp->len, b_end);
 
-  mc->ai_count = 0;
   size_t o = 0;
+  int ais = 0; /* counted here, stored once: the copies' stores might alias mc->ai_count */
   for (int k = 0; k < w->nel; k++) {
     const element_t *e = &w->el[k];
     if (!e->bare) {
-      markcode_ai_t *a = &mc->ais[mc->ai_count++];
+      markcode_ai_t *a = &mc->ais[ais++];
       /* The AI and its NUL as the element's first eight bytes (one load,
       ** one store): the three past the NUL go into the value, written next. */
       _Static_assert(offsetof(markcode_ai_t, value) == sizeof a->ai && sizeof a->value >= 3 &&
@@ -2453,19 +2695,21 @@ static markcode_err_t gs1_finish(markcode_t *mc, const work_t *w,
       memcpy(a, e, 8);
       copy_field(a->value, sizeof a->value, b + e->start, e->len, b_end);
     }
-    /* Canonical form: a separator after every field whose length GS1 does
-    ** not predefine, except the last. */
-    if (b_canonical) continue;
-    if (k > 0 && w->el[k - 1].fixed == 0) mc->normalized[o++] = MARKCODE_GS;
-    size_t alen = e->bare ? 0 : e->alen;
-    if (o + sizeof e->ai <= sizeof mc->normalized)
-      memcpy(mc->normalized + o, e->ai, 4); /* whole: the bytes past alen are overwritten */
-    else
-      memcpy(mc->normalized + o, e->ai, alen);
-    o += alen;
-    append_over(mc->normalized, sizeof mc->normalized, &o, b + e->start, e->len, b_end);
   }
-  if (b_canonical) { /* one copy of the whole, in blocks up to its NUL when both have room */
+  mc->ai_count = ais;
+  if (form == FORM_TILED) { /* the stretches between the separators the form puts in */
+    size_t from = 0;
+    for (int k = 0; k + 1 < w->nel; k++)
+      if (w->el[k].fixed == 0) {
+        size_t end = (size_t)w->el[k].start + w->el[k].len;
+        append_over(mc->normalized, sizeof mc->normalized, &o, b + from, end - from, b_end);
+        mc->normalized[o++] = MARKCODE_GS;
+        from = end;
+      }
+    append_over(mc->normalized, sizeof mc->normalized, &o, b + from, w->n - from, b_end);
+  } else if (form == FORM_FIELDS) {
+    o = canonical_of_fields(mc->normalized, sizeof mc->normalized, w, b_end);
+  } else { /* one copy of the whole, in blocks up to its NUL when both have room */
     size_t whole = (w->n + 16) & ~(size_t)15;
     if (whole <= sizeof mc->normalized && whole <= sizeof w->b)
       copy_blocks(mc->normalized, b, whole);
@@ -2546,7 +2790,7 @@ typedef enum fast_outcome {
 } fast_outcome_t;
 
 static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
-                                                bool canonical);
+                                                unsigned all, buffer_form_t form);
 
 /* Does the value v (len characters) of a field (not the GTIN) whose AI has
 ** the role id (not AI_OTHER) and the row def meet the AI's rules, as
@@ -2577,14 +2821,15 @@ static HOT_INLINE bool fast_value_ok(int id, const gs1_ai_def_t *def, const char
 /* The crypto tail's checks (92 after 91) by its class bits, into *ts as
 ** tail_scan() would give them; false when not sure (not all base64, an
 ** '=' before the last two places). known: the fields by role; cls: the
-** class bits of each field's value, by its index in w->el. */
+** class bits of each field's value, by its index in w->el, or when NULL
+** `all` of every field. */
 static HOT_INLINE bool fast_tail_ok(const element_t *const known[AI_KNOWN], const uint8_t *cls,
-                                    const work_t *w, tail_scan_t *ts)
+                                    unsigned all, const work_t *w, tail_scan_t *ts)
 {
   const element_t *t92 = known[AI_92];
   if (!known[AI_91] || !t92) return true;
   const char *v = w->b + t92->start;
-  if (!(cls[t92 - w->el] & CC_B64)) return false;
+  if (!((cls ? cls[t92 - w->el] : all) & CC_B64)) return false;
   if (t92->len > 2 && memchr(v, '=', t92->len - 2u)) return false;
   ts->bad = t92->len;
   ts->caps = (t92->len == 44 || t92->len == 88) && /* else refused for its length first */
@@ -2596,9 +2841,13 @@ static HOT_INLINE bool fast_tail_ok(const element_t *const known[AI_KNOWN], cons
 ** text field's value, those all the code's bytes have (run_all, from the
 ** fast pass; 0: unknown) when they say enough (set 82; base64 for the
 ** tail of 92), else gathered here from the field; the others are read by
-** their spec. Bits fewer than the field's own only make it unsure. */
+** their spec. Bits fewer than the field's own only make it unsure. The
+** fields tile w's buffer (a code of one run the layouts cut: FORM_TILED). */
 static fast_outcome_t gs1_restored_check(markcode_t *mc, const work_t *w, uint8_t run_all)
 {
+  /* The bits of the whole code say all: they hold of every field. */
+  if ((run_all & (CC_CS82 | CC_B64)) == (CC_CS82 | CC_B64))
+    return gs1_fast_check(mc, w, NULL, run_all, FORM_TILED);
   uint8_t cls[MARKCODE_MAX_AIS];
   for (int k = 0; k < w->nel; k++) {
     const element_t *e = &w->el[k];
@@ -2609,7 +2858,7 @@ static fast_outcome_t gs1_restored_check(markcode_t *mc, const work_t *w, uint8_
     else
       cls[k] = run_summary((const unsigned char *)w->b, e->start, (size_t)e->start + e->len, 0).all;
   }
-  return gs1_fast_check(mc, w, cls, false);
+  return gs1_fast_check(mc, w, cls, 0, FORM_TILED);
 }
 
 /* Restore separators by the layouts and validate the result. w is never
@@ -2625,19 +2874,26 @@ static bool gs1_try_layouts(markcode_t *mc, const work_t *w)
   return false;
 }
 
+static bool gs1_shaped(const work_t *w);
+
 /* gs1_try_layouts() of a code of one run (no separator: the copy without
-** separators is w itself), for the quick path: the fields go into w (which
-** the full path cuts again if this fails), the layouts layout_may_end()
-** rules out are not searched, and the result is checked by the fast
-** checks first (the same outcome). */
+** separators is w itself) that starts with 01, for the quick path, when
+** gs1_shaped(w) (asked here only when the fast checks do not accept: a
+** layout's 01 at the start whose GTIN they accept is that shape): the
+** fields go into w (which the full path cuts again if this fails), the
+** layouts layout_may_end() rules out are not searched, and the result is
+** checked by the fast checks first (the same outcome). False also when w
+** is not of that shape (the full path then does not ask the layouts). */
 static bool gs1_try_layouts_one_run(markcode_t *mc, work_t *w)
 {
   uint32_t fixes = mc->fixes;
-  pthread_once(&slot_infos_once, slot_infos_fill);
+  once_filled(&slot_infos_once, slot_infos_fill, &slot_infos_filled);
   end_state_t st = {w->b, w->n, 0, 0};
   if (layouts_search(mc, w->b, w->n, NULL, 0, 0, ~0u, &st, w->el, &w->nel)) {
-    if (gs1_restored_check(mc, w, w->nseg == 1 ? w->seg[0].all : 0) == FAST_OK) return true;
-    if (gs1_validate(mc, w) == MARKCODE_OK) return true;
+    if (w->el[0].start == 2 &&
+        gs1_restored_check(mc, w, w->nseg == 1 ? w->seg[0].all : 0) == FAST_OK)
+      return true;
+    if (gs1_shaped(w) && gs1_validate(mc, w) == MARKCODE_OK) return true;
   }
   mc->fixes = fixes;
   mc->layout = "";
@@ -2730,44 +2986,49 @@ static fast_outcome_t gs1_fast(markcode_t *mc, work_t *w)
   ** and the fast pass refused doubled or trailing ones). */
   bool canonical = fixed_at_end - (last->fixed != 0) == 0;
   tail_scan_t ts = {0, false};
-  if (!fast_tail_ok(known, run_class, w, &ts)) return FAST_UNSURE;
+  if (!fast_tail_ok(known, run_class, 0, w, &ts)) return FAST_UNSURE;
   fast_outcome_t done =
-      gs1_finish(mc, w, known, false, &ts, canonical) == MARKCODE_OK ? FAST_OK : FAST_REFUSED;
+      gs1_finish(mc, w, known, false, &ts, canonical ? FORM_CANONICAL : FORM_FIELDS) == MARKCODE_OK
+          ? FAST_OK
+          : FAST_REFUSED;
   /* A serial of a length no family uses: the full path asks the layouts. */
   if (done == FAST_OK && (mc->fixes & MARKCODE_FIX_SERIAL_UNUSUAL)) return FAST_UNSURE;
   return done;
 }
 
-/* The checks of gs1_validate() over w's fields, the class bits of all the
+/* The checks of gs1_validate() over w's fields, which a layout placed
+** (each with a role and a row of the AI table), the class bits of all the
 ** bytes of field k's value being cls[k] when known (0: the value is read
-** by its AI's spec), then gs1_finish(). It
+** by its AI's spec), or `all` for every field when cls is NULL (the class
+** bits of the whole code), then gs1_finish(). It
 ** accepts only what gs1_validate() would accept, with the same fields;
-** whenever it is not sure (an AI no marking code gives a role, a bare
-** field, a spec not met) it says so, having changed nothing in mc; when
-** gs1_finish() refuses, it refuses as gs1_validate() would. canonical:
-** w's buffer is the canonical form. */
+** whenever it is not sure (a bare field, one met twice, a spec not met) it
+** says so, having changed nothing in mc; when gs1_finish() refuses, it
+** refuses as gs1_validate() would. form: what w's buffer is. */
 static HOT_INLINE fast_outcome_t gs1_fast_check(markcode_t *mc, const work_t *w, const uint8_t *cls,
-                                                bool canonical)
+                                                unsigned all, buffer_form_t form)
 {
   const char *b = w->b;
   const element_t *known[AI_KNOWN]; /* those read: as in gs1_fast() */
   known[AI_21] = known[AI_91] = known[AI_92] = known[AI_93] = known[AI_8005] = NULL;
-  unsigned seen = 0;
   const element_t *gtin = &w->el[0];
   if (w->nel == 0 || gtin->id != AI_01 || gtin->bare || gtin->len != 14 ||
       !gtin14_ok(b + gtin->start))
     return FAST_UNSURE;
-  for (int k = 0; k < w->nel; k++) {
+  unsigned seen = 1u << AI_01; /* the GTIN, checked above (known[] holds no 01) */
+  for (int k = 1; k < w->nel; k++) {
     const element_t *e = &w->el[k];
-    if (e->id == AI_OTHER || e->bare || !e->def || (seen & (1u << e->id)) || e->len == 0)
-      return FAST_UNSURE;
+    /* A layout's field (the only kind asked here) has a role, a row and a
+    ** value (the tables check holds the layouts to it): only bare or met
+    ** twice is asked of it. */
+    if (e->bare || (seen & (1u << e->id))) return FAST_UNSURE;
     seen |= 1u << e->id;
     known[e->id] = e;
-    if (k > 0 && !fast_value_ok(e->id, e->def, b + e->start, e->len, cls[k])) return FAST_UNSURE;
+    if (!fast_value_ok(e->id, e->def, b + e->start, e->len, cls ? cls[k] : all)) return FAST_UNSURE;
   }
   tail_scan_t ts = {0, false};
-  if (!fast_tail_ok(known, cls, w, &ts)) return FAST_UNSURE;
-  return gs1_finish(mc, w, known, false, &ts, canonical) == MARKCODE_OK ? FAST_OK : FAST_REFUSED;
+  if (!fast_tail_ok(known, cls, all, w, &ts)) return FAST_UNSURE;
+  return gs1_finish(mc, w, known, false, &ts, form) == MARKCODE_OK ? FAST_OK : FAST_REFUSED;
 }
 
 /*
@@ -2847,8 +3108,11 @@ static markcode_err_t parse_tobacco_pack(markcode_t *mc, work_t *w)
   const char *b = w->b;
   if (!markcode_gs1_check_ok(b, 14))
     return fail(mc, MARKCODE_ERR_GTIN_CHECK, at(w, 13), "%.14s", b);
-  for (size_t i = 14; i < 29; i++)
-    if (!is_cs82(b[i])) return fail(mc, MARKCODE_ERR_SERIAL_CHARSET, at(w, i), "%c", b[i]);
+  /* Set 82 after the GTIN: known when the fast pass summarised the code as
+  ** one run of that set (w->seg[0]; the full clean records no runs). */
+  if (!(w->nseg == 1 && (w->seg[0].all & CC_CS82)))
+    for (size_t i = 14; i < 29; i++)
+      if (!is_cs82(b[i])) return fail(mc, MARKCODE_ERR_SERIAL_CHARSET, at(w, i), "%c", b[i]);
   mc->kind = MARKCODE_KIND_TOBACCO_PACK;
   mc->layout = "tobacco_pack";
   copy_str(mc->gtin, sizeof mc->gtin, b, 14);
@@ -3058,13 +3322,16 @@ static bool gs1_refusal_final(markcode_t *mc, const work_t *w)
 static bool parse_gs1_quick(markcode_t *mc, work_t *w, markcode_err_t *err)
 {
   uint32_t fixes = mc->fixes;
-  fast_outcome_t done = gs1_fast(mc, w);
-  if (done == FAST_OK || (done == FAST_REFUSED && gs1_refusal_final(mc, w))) {
-    *err = done == FAST_OK ? MARKCODE_OK : mc->err;
-    return true;
+  if (w->nseg != 1) { /* gs1_fast() takes no code of one run, and leaves mc as it was */
+    fast_outcome_t done = gs1_fast(mc, w);
+    if (done == FAST_OK || (done == FAST_REFUSED && gs1_refusal_final(mc, w))) {
+      *err = done == FAST_OK ? MARKCODE_OK : mc->err;
+      return true;
+    }
+    reset_outcome(mc, fixes);
+    return false;
   }
-  reset_outcome(mc, fixes);
-  if (w->nseg == 1 && gs1_shaped(w)) {
+  {
     if (gs1_try_layouts_one_run(mc, w)) {
       *err = MARKCODE_OK;
       return true;
@@ -3190,10 +3457,27 @@ static bool detail_same(const char *fmt, ...)
   return !done || strcmp(mine, libc) == 0;
 }
 
+/* Does fail_count() write what snprintf writes of "%s%u" (its prefix's
+** length as strlen says)? */
+static bool count_same(int prefix, unsigned count)
+{
+  markcode_t mc;
+  char want[sizeof mc.err_detail];
+  snprintf(want, sizeof want, "%s%u", count_prefixes[prefix], count);
+  fail_count(&mc, MARKCODE_ERR_TAIL_LENGTH, 0, prefix, count);
+  return strlen(count_prefixes[prefix]) == count_prefix_len[prefix] &&
+         strcmp(want, mc.err_detail) == 0;
+}
+
 /* fail()'s conversions, each as it is used, against vsnprintf: cut at the
-** buffer, precisions, the '→' of a UTF-8 literal. */
+** buffer, precisions, the '→' of a UTF-8 literal; fail_count()'s details
+** against snprintf, a prefix that fills the buffer included. */
 static bool detail_format_ok(void)
 {
+  for (int p = 0; p < COUNT_PREFIX__COUNT; p++)
+    if (!count_same(p, 0) || !count_same(p, 13) || !count_same(p, 65535) ||
+        !count_same(p, 4294967295u))
+      return false;
   const char *long_text =
       "0104600439931256215Z7(DdTeBEIIU93mfhf0104600439931256215Z7(DdTeBEIIU93mfhf";
   return detail_same("%s", "91") && detail_same("%s", long_text) && detail_same("%s", "") &&
@@ -3226,9 +3510,12 @@ int markcode_tables_check(void)
     if (gs1_ai_find(d->first, len) != d || (d->last && gs1_ai_find(d->last, len) != d))
       return (int)i + 1;
   }
+  /* Every layout's AI is in the table and has a role (gs1_fast_check()
+  ** asks neither of a layout's field). */
   for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++)
     for (int k = 0; k < layouts[l].nslots; k++)
-      if (gs1_ai_find(layouts[l].slots[k].ai, ai_len(layouts[l].slots[k].ai)) == NULL)
+      if (gs1_ai_find(layouts[l].slots[k].ai, ai_len(layouts[l].slots[k].ai)) == NULL ||
+          ai_id(layouts[l].slots[k].ai) == AI_OTHER)
         return -(int)l - 1;
   /* The index and the role switch against the plain searches, for every
   ** AI there can be: every string of 2, 3 and 4 digits (a padded number
@@ -3250,15 +3537,23 @@ int markcode_tables_check(void)
     }
   if (!role_digits_ok()) return MARKCODE_TABLES_BAD_ROLE;
   if (!message_templates_ok() || !detail_format_ok()) return MARKCODE_TABLES_BAD_MESSAGE;
+  /* The quick Russian decode copies digits and Latin letters as they are. */
+  once_filled(&ru_table_once, ru_table_fill, &ru_table_filled);
+  for (int c = 0; c < 0x80; c++)
+    if ((is_digit((char)c) || is_upper((char)c) || is_lower((char)c)) && ru_quick_ascii[c] != c)
+      return MARKCODE_TABLES_BAD_KEYBOARD;
   /* The layouts' end checks fit their table (else the layouts they miss
   ** are never ruled out: right, but slower), and the layouts judged by
   ** them are those without a bare slot. */
-  pthread_once(&slot_infos_once, slot_infos_fill);
+  once_filled(&slot_infos_once, slot_infos_fill, &slot_infos_filled);
   if (end_check_count >= END_CHECKS_MAX) return MARKCODE_TABLES_BAD_LAYOUT_CHECKS;
   for (size_t l = 0; l < LAYOUT_COUNT; l++) {
     bool bare = false;
     for (int k = 0; k < layouts[l].nslots; k++) bare |= layouts[l].slots[k].bare_digits_ok;
     if (!bare && (start_always & (1u << l))) return MARKCODE_TABLES_BAD_LAYOUT_CHECKS;
+    if (bare != !!(bare_layouts & (1u << l)) ||
+        (bare && (bare_min[l] == 0 || bare_min[l] > BARE_MIN_MOST)))
+      return MARKCODE_TABLES_BAD_LAYOUT_CHECKS;
   }
   return 0;
 }

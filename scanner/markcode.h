@@ -184,9 +184,12 @@ const char *markcode_ai_value(const markcode_t *mc, const char *ai);
 ** uses, disagrees with a plain search for some 2-4 digit AI, or
 ** MARKCODE_TABLES_BAD_MESSAGE, or MARKCODE_TABLES_BAD_LAYOUT_CHECKS when
 ** the quick path's checks made from the layouts (what may end or start
-** one) do not fit their table or judge a layout with a bare slot. For
-** tests. */
+** one) do not fit their table or judge a layout with a bare slot by its
+** AIs alone, or MARKCODE_TABLES_BAD_KEYBOARD when the quick decode of a
+** scan under the Russian layout would not keep a digit or a Latin letter
+** as it is (its sixteen-byte steps assume it). For tests. */
 #define MARKCODE_TABLES_BAD_LAYOUT_CHECKS 10003
+#define MARKCODE_TABLES_BAD_KEYBOARD      10004
 #define MARKCODE_TABLES_BAD_INDEX         10000
 #define MARKCODE_TABLES_BAD_ROLE          10001
 #define MARKCODE_TABLES_BAD_MESSAGE                                                                \

@@ -522,6 +522,53 @@ static void repair_shortcuts_agree_with_the_full_path(void **state)
   };
   for (size_t i = 0; i < sizeof russian / sizeof russian[0]; i++)
     assert_paths_agree(russian[i].in, russian[i].want);
+
+    /* The quick Russian decode summarises the runs itself only for a code
+    ** scanned whole; a leading, trailing or doubled separator, an AIM prefix
+    ** typed under the layout ("ъв2" is "]d2"), a '<' ('Б') or a space in a
+    ** run, more runs than fields: the fast pass or the full clean decide. */
+#define RU_SERIAL                                                                                  \
+  "0104636332455339215\xd0\xb9\xd1\x84"                                                            \
+  "5,\xd0\xa6\xd0\xa0\xd0\x9e\xd1\x8b\xd1\x8b\xd0\xb8\xd0\xa8-"
+#define RU_TAIL "93\xd0\xb2\xd0\x9f\xd0\x9c\xd1\x8f"
+  static const struct {
+    const char *in;
+    uint32_t fixes;
+  } ru_runs[] = {
+      {GS RU_SERIAL GS RU_TAIL, MARKCODE_FIX_GS_LEADING},
+      {RU_SERIAL GS RU_TAIL GS, MARKCODE_FIX_GS_TRAILING},
+      {RU_SERIAL GS GS RU_TAIL, MARKCODE_FIX_GS_DOUBLED},
+      {"\xd1\x8a\xd0\xb2"
+       "2" RU_SERIAL GS RU_TAIL,
+       MARKCODE_FIX_AIM_PREFIX},
+      {"0104636332455339215\xd0\xb9\xd1\x84\xd0\x91"
+       "5," GS RU_TAIL,
+       0},
+      {"0104636332455339215\xd0\xb9\xd1\x84"
+       "5,\xd0\xa6 " GS RU_TAIL,
+       MARKCODE_FIX_GS_SPACE | MARKCODE_FIX_GS_DOUBLED},
+  };
+  for (size_t i = 0; i < sizeof ru_runs / sizeof ru_runs[0]; i++) {
+    assert_paths_agree(ru_runs[i].in, MARKCODE_OK);
+    assert_int_equal(mc.fixes, ru_runs[i].fixes | MARKCODE_FIX_KEYBOARD_RU);
+  }
+  char many[400] = RU_SERIAL GS RU_TAIL;
+  for (int i = 0; i < MARKCODE_MAX_AIS; i++) strcat(many, GS "93\xd0\xb2\xd0\x9f");
+  assert_paths_agree(many, MARKCODE_ERR_TRAILING_GARBAGE); /* more fields than kept */
+#undef RU_SERIAL
+#undef RU_TAIL
+
+  /* A bare MRP after a separator needs its six digits there: five are no
+  ** tobacco block, and the layouts are not searched for them. */
+  assert_paths_agree("0104600266014870217837800" GS "5200000" GS "93xJ8T", MARKCODE_OK);
+  assert_string_equal(mc.layout, "tobacco_block");
+  assert_paths_agree("01046002660148702178378" GS "52000" GS "93xJ8T", MARKCODE_ERR_AI_UNKNOWN);
+  /* A length refusal's detail, written without a format. */
+  assert_paths_agree("010460780959150821sSBmxTYI" GS "91FFD0" GS "92testtesttest",
+                     MARKCODE_ERR_TAIL_LENGTH);
+  assert_string_equal(mc.err_detail, "92 → 12");
+  assert_paths_agree("0103041094787443215Qbag!" GS "93Zjq", MARKCODE_ERR_TAIL_LENGTH);
+  assert_string_equal(mc.err_detail, "93 → 3");
 }
 
 static void layout_table_is_a_bijection(void **state)
