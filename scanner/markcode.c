@@ -2351,11 +2351,7 @@ static bool gtin14_ok(const char *d)
   unsigned sum = 3 * swar_sum((lo & even) + (hi & even)) +
                  swar_sum((lo & ~even) + (hi & 0x00000000FF00FF00ull));
   unsigned check = (unsigned)(hi >> 40) & 0xFF;
-  /* sum <= 3 * 63 + 54: sum % 10 by a multiply, as the compiler would do
-  ** it in hot code; where it judged the caller cold (the wedge's one-run
-  ** path) it emitted two divisions, about 60 cycles in series. */
-  unsigned rem = sum - 10 * ((sum * 205u) >> 11); /* exact for sum < 1029 */
-  return (rem ? 10 - rem : 0) == check;
+  return (10 - sum % 10) % 10 == check;
 #else
   unsigned sum = 0, bad = 0;
   for (int i = 0; i < 13; i++) {
