@@ -196,29 +196,25 @@ enum {
 };
 #define AN (CC_CS82 | CC_B64 | CC_CLEAN)
 #define DI (AN | CC_DIGIT)
-#define UP AN
-#define LO AN
 #define PU (CC_CS82 | CC_CLEAN)
 static const uint8_t byte_class[256] = {
     ['0'] = DI, ['1'] = DI, ['2'] = DI,      ['3'] = DI,      ['4'] = DI,     ['5'] = DI,
-    ['6'] = DI, ['7'] = DI, ['8'] = DI,      ['9'] = DI,      ['A'] = UP,     ['B'] = UP,
-    ['C'] = UP, ['D'] = UP, ['E'] = UP,      ['F'] = UP,      ['G'] = UP,     ['H'] = UP,
-    ['I'] = UP, ['J'] = UP, ['K'] = UP,      ['L'] = UP,      ['M'] = UP,     ['N'] = UP,
-    ['O'] = UP, ['P'] = UP, ['Q'] = UP,      ['R'] = UP,      ['S'] = UP,     ['T'] = UP,
-    ['U'] = UP, ['V'] = UP, ['W'] = UP,      ['X'] = UP,      ['Y'] = UP,     ['Z'] = UP,
-    ['a'] = LO, ['b'] = LO, ['c'] = LO,      ['d'] = LO,      ['e'] = LO,     ['f'] = LO,
-    ['g'] = LO, ['h'] = LO, ['i'] = LO,      ['j'] = LO,      ['k'] = LO,     ['l'] = LO,
-    ['m'] = LO, ['n'] = LO, ['o'] = LO,      ['p'] = LO,      ['q'] = LO,     ['r'] = LO,
-    ['s'] = LO, ['t'] = LO, ['u'] = LO,      ['v'] = LO,      ['w'] = LO,     ['x'] = LO,
-    ['y'] = LO, ['z'] = LO, ['+'] = AN,      ['/'] = AN,      ['='] = AN,     ['!'] = PU,
+    ['6'] = DI, ['7'] = DI, ['8'] = DI,      ['9'] = DI,      ['A'] = AN,     ['B'] = AN,
+    ['C'] = AN, ['D'] = AN, ['E'] = AN,      ['F'] = AN,      ['G'] = AN,     ['H'] = AN,
+    ['I'] = AN, ['J'] = AN, ['K'] = AN,      ['L'] = AN,      ['M'] = AN,     ['N'] = AN,
+    ['O'] = AN, ['P'] = AN, ['Q'] = AN,      ['R'] = AN,      ['S'] = AN,     ['T'] = AN,
+    ['U'] = AN, ['V'] = AN, ['W'] = AN,      ['X'] = AN,      ['Y'] = AN,     ['Z'] = AN,
+    ['a'] = AN, ['b'] = AN, ['c'] = AN,      ['d'] = AN,      ['e'] = AN,     ['f'] = AN,
+    ['g'] = AN, ['h'] = AN, ['i'] = AN,      ['j'] = AN,      ['k'] = AN,     ['l'] = AN,
+    ['m'] = AN, ['n'] = AN, ['o'] = AN,      ['p'] = AN,      ['q'] = AN,     ['r'] = AN,
+    ['s'] = AN, ['t'] = AN, ['u'] = AN,      ['v'] = AN,      ['w'] = AN,     ['x'] = AN,
+    ['y'] = AN, ['z'] = AN, ['+'] = AN,      ['/'] = AN,      ['='] = AN,     ['!'] = PU,
     ['"'] = PU, ['%'] = PU, ['\''] = PU,     ['('] = PU,      [')'] = PU,     ['*'] = PU,
     [','] = PU, ['-'] = PU, ['.'] = PU,      [':'] = PU,      [';'] = PU,     ['>'] = PU,
     ['?'] = PU, ['_'] = PU, ['<'] = CC_CS82, ['&'] = CC_CS82, [0x1D] = CC_GS,
 };
 #undef AN
 #undef DI
-#undef UP
-#undef LO
 #undef PU
 static bool is_cs82(char c) { return byte_class[(unsigned char)c] & CC_CS82; }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
