@@ -17,8 +17,14 @@
 **           rate as a share of the disk's fdatasync rate measured just
 **           before in the same directory; the flushes and bytes SQLite
 **           asked of the disk per receipt (bench_io.h counts them);
+**   the FN   the receipts' FN calls timed at the FN's interface
+**           (bench_fn_clock.h): the FN's part of a receipt and the till's
+**           own, and the rate the FN's part alone would allow;
 **   start-up the till closed and opened again three times (what `kassa
-**           serve` does before it listens), each timed.
+**           serve` does before it listens), each timed;
+**   FN alone the till's last receipt made again by the FN with no till
+**           around it (the code checked and accepted, the receipt in one
+**           call), a fifth as many times: that bound measured.
 **
 ** usage: till_bench [--dir DIR] [--receipts R] [N ...]   (default N 1000000, R 1000)
 ** Prints p50/p99/max of each and the peak RSS. Removes its files.
@@ -40,6 +46,7 @@
 #include "pos/till/sale.h"
 #include "pos/till/till.h"
 #include "bench_cache.h"
+#include "bench_fn_clock.h"
 #include "bench_io.h"
 
 #define GTIN     "04600000001012"
@@ -180,6 +187,8 @@ static void run(const char *root, uint64_t n, unsigned receipts)
   size_t *lens = malloc(sizeof *lens * receipts);
   if (!codes || !lens) exit(1);
   for (unsigned k = 0; k < receipts; k++) lens[k] = code_of(n + k, codes[k]);
+  if (bench_fn_clock_install(till_fn(t)) != 0) exit(1);
+  bench_fn_counts_t fn0 = bench_fn;
   bench_io_counts_t io0 = bench_io;
   double t0 = now_s();
   for (unsigned k = 0; k < receipts; k++) {
@@ -195,6 +204,7 @@ static void run(const char *root, uint64_t n, unsigned receipts)
   }
   double span = now_s() - t0;
   bench_io_counts_t io1 = bench_io;
+  bench_fn_clock_remove(till_fn(t));
   free(codes);
   free(lens);
   report("sale_close (FN receipt + notification + replay)", lat, receipts);
@@ -229,6 +239,22 @@ static void run(const char *root, uint64_t n, unsigned receipts)
   printf("  time a receipt: %.0f us = %.0f us in flushes (an fn.db flush %.0f us; the probe's "
          "fdatasync %.0f us) + %.0f us the rest (CPU and system calls)\n",
          us, flush_us, fn_flush_us, flush_rate > 0 ? 1e6 / flush_rate : 0, us - flush_us);
+  /* The FN's part (timed at its interface, its flushes inside it) and
+  ** the till's: the first alone bounds the rate whatever the till does. */
+  double fn_us = 1e6 * bench_fn_seconds(&fn0) / receipts;
+  printf("  the FN's calls: %.0f us a receipt (", fn_us);
+  for (int k = 0; k < BENCH_FN__CALLS; k++)
+    if (bench_fn.calls[k] > fn0.calls[k])
+      printf("%s%s %.2f x %.1f us", k ? ", " : "", bench_fn_names[k],
+             (double)(bench_fn.calls[k] - fn0.calls[k]) / receipts,
+             1e6 * (bench_fn.seconds[k] - fn0.seconds[k]) /
+                 (double)(bench_fn.calls[k] - fn0.calls[k]));
+  printf("), its flushes %.0f us of it; the till's own %.0f us\n",
+         1e6 * (io1.file_sync_seconds[BENCH_IO_FN] - io0.file_sync_seconds[BENCH_IO_FN]) / receipts,
+         us - fn_us);
+  printf("  the FN alone, as timed in the till (a till costing nothing): at most %.1f%% of the "
+         "fdatasync rate\n",
+         fn_us > 0 && flush_rate > 0 ? 100.0 * 1e6 / fn_us / flush_rate : 0);
   printf("  peak RSS %ld MB\n", rss_peak_kb() / 1024);
   till_close(t);
   /* Start-up: what `kassa serve` does before it listens (open the FN, the
@@ -242,6 +268,17 @@ static void run(const char *root, uint64_t n, unsigned receipts)
   printf("  till_open (start-up with %" PRIu64 " codes and %u receipts in the archive): "
          "%.1f, %.1f, %.1f ms\n",
          n, receipts, lat[0] * 1e3, lat[1] * 1e3, lat[2] * 1e3);
+  /* The same bound measured: the till's last receipt made again by the FN
+  ** with no till around it (a fifth as many, at least 200), after the
+  ** start-up's figures, which its receipts would otherwise change. */
+  unsigned again = receipts / 5 > 200 ? receipts / 5 : 200;
+  t = open_till(dir);
+  double alone = bench_fn_alone_rate(till_fn(t), again);
+  till_close(t);
+  printf(
+      "  the FN alone, measured (%u receipts: code checked and accepted, receipt made): %.0f per "
+      "second = %.1f%% of the fdatasync rate\n",
+      again, alone, flush_rate > 0 ? 100.0 * alone / flush_rate : 0);
   free(lat);
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0) fprintf(stderr, "till_bench: could not remove %s\n", dir);
