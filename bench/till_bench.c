@@ -275,6 +275,10 @@ static void run(const char *root, uint64_t n, unsigned receipts)
   t = open_till(dir);
   double alone = bench_fn_alone_rate(till_fn(t), again);
   till_close(t);
+  if (alone <= 0) {
+    fprintf(stderr, "till_bench: the FN refused the till's receipt made again\n");
+    exit(1);
+  }
   printf(
       "  the FN alone, measured (%u receipts: code checked and accepted, receipt made): %.0f per "
       "second = %.1f%% of the fdatasync rate\n",
