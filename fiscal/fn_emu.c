@@ -2096,7 +2096,6 @@ static int receipt_finish(emu_t *e, const meta_t *mp, const open_receipt_t *op,
 ** Closes the open receipt as a receipt (3) or, with `correction` (1173,
 ** 1174 in *correction; NULL for a receipt), a correction receipt (31).
 */
-
 static int receipt_close(emu_t *e, const fn_payments_t *pay, const fn_correction_t *correction,
                          fn_doc_result_t *out)
 {
