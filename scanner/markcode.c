@@ -1021,7 +1021,13 @@ static bool detail_format(char *out, size_t cap, const char *fmt, va_list ap)
   return true;
 }
 
-static markcode_err_t fail(markcode_t *mc, markcode_err_t err, int at, const char *fmt, ...)
+/* Records a refusal in mc: its code, its input offset and its detail
+** (fmt as detail_format() takes it, or NULL). Returns err. Cold: a path
+** that refuses is laid out away from the accepting one, which keeps the
+** hot code of a parse together (measured: the realistic mix 5 % faster
+** over fifteen placements, docs/BENCHMARKS.md, twelfth pass). */
+__attribute__((cold)) static markcode_err_t fail(markcode_t *mc, markcode_err_t err, int at,
+                                                 const char *fmt, ...)
 {
   mc->err = err;
   mc->err_at = at;
@@ -1227,13 +1233,19 @@ static pthread_once_t ru_table_once = PTHREAD_ONCE_INIT;
 static bool ru_table_filled; /* once_filled() */
 
 /* What decode_to_ascii() makes of a character under the Russian layout,
-** for the quick decode: of each ASCII byte, and of U+0400+i (a lead byte
-** D0 or D1 and a continuation byte) its character, 0 where the full
-** decode refuses it (a control character, one no key gives); bit 8: a
-** Cyrillic letter, which says the scan was typed under the layout. */
+** for the quick decode: of each ASCII byte its character, 0 where the
+** full decode refuses it (a control character, one no key gives). Of
+** each pair of a lead byte D0 or D1 and a byte after it (at
+** [(lead & 1) << 8 | next]), the character of U+0400-U+047F the pair
+** spells in bits 0-7, its byte_class[] bits in bits 16-23, and bit 8 for
+** a Cyrillic letter (which says the scan was typed under the layout); 0
+** where the pair is no such character (the byte after it no continuation
+** byte) or its character one the quick decode leaves to the full one
+** (refused, or a separator or whitespace, which no key of the layout
+** gives). One read a letter says all the loop needs of it. */
 static uint8_t ru_quick_ascii[0x80];
-static uint16_t ru_quick_cyr[0x80];
-#define RU_QUICK_LETTER 0x100
+static uint32_t ru_quick_pair[0x200];
+#define RU_QUICK_LETTER 0x100u
 
 /* decode_to_ascii()'s character of code point cp under the Russian
 ** layout, or -1 where it refuses it. */
@@ -1248,8 +1260,10 @@ static void ru_table_fill(void)
   }
   for (uint32_t i = 0; i < 0x80; i++) {
     int c = ru_char(0x400 + i);
-    ru_quick_cyr[i] =
-        (uint16_t)((c > 0 ? c : 0) | (layout_is_cyrillic_letter(0x400 + i) ? RU_QUICK_LETTER : 0));
+    if (c <= MARKCODE_GS || is_space((char)c)) continue;
+    ru_quick_pair[(i >> 6) << 8 | 0x80 | (i & 0x3F)] =
+        (uint32_t)c | (uint32_t)byte_class[c] << 16 |
+        (layout_is_cyrillic_letter(0x400 + i) ? RU_QUICK_LETTER : 0);
   }
   __atomic_store_n(&ru_table_filled, true, __ATOMIC_RELEASE);
 }
@@ -1282,15 +1296,20 @@ __attribute__((noinline)) static bool ru_decode_quick(markcode_t *mc, work_t *w,
   size_t o = 0, run = 0; /* the run being summarised starts at w->b[run] */
   unsigned all = 0xFF, runs_clean = CC_CLEAN;
   int nseg = 0;
+  if (len == 0 || in[len - 1] >= 0xC0) return false; /* so every lead byte has one after it */
   for (size_t i = 0; i < len;) {
     unsigned b0 = in[i], c;
     size_t from = i;
-    if (b0 >= 0x80) { /* D0 or D1 and a continuation byte: the pair in one compare */
-      unsigned pair = i + 1 < len ? b0 | (unsigned)in[i + 1] << 8 : 0;
-      if ((pair & 0xC0FEu) != 0x80D0u) return false;
-      c = ru_quick_cyr[((pair & 1) << 6) | ((pair >> 8) & 0x3Fu)];
-      letters |= c;
+    if (b0 >= 0x80) { /* D0 or D1 and a continuation byte: one table read says all */
+      if ((b0 & 0xFEu) != 0xD0u) return false;
+      uint32_t pair = ru_quick_pair[(b0 & 1u) << 8 | in[i + 1]];
+      if (!pair) return false;
+      letters |= pair;
+      all &= pair >> 16;
+      w->b[o] = (char)pair;
+      w->src[o++] = (uint16_t)from;
       i += 2;
+      continue;
     } else {
 #if defined(__SSE2__)
       /* A stretch of digits and Latin letters (01 and the GTIN, much of a

@@ -552,6 +552,29 @@ static void repair_shortcuts_agree_with_the_full_path(void **state)
     assert_paths_agree(ru_runs[i].in, MARKCODE_OK);
     assert_int_equal(mc.fixes, ru_runs[i].fixes | MARKCODE_FIX_KEYBOARD_RU);
   }
+  /* A scan the quick decode takes whole, then refused or rescued by the
+  ** layouts: the offsets it leaves to be found from the input (SRC_RU)
+  ** place an error and a restored code as the full decode's table does. */
+  static const struct {
+    const char *code;
+    markcode_err_t want;
+  } ru_after[] = {
+      {"0104601669010315217m2CUceKxx41w91EE0692rUIIFK4Vds1rR0GLNvvo43aAM7CwwSh1twdFV8Y0heQ=",
+       MARKCODE_OK},
+      {"0104601669010315217m2CUceKxx41w91EE06" GS "92rUIIFK4Vds1rR0GLNvvo43aAM7CwwSh1twdFV8Y0heQ=",
+       MARKCODE_OK},
+      {"010460780959150821sSBmxTYIFT(eq91FFD092testtesttest", MARKCODE_ERR_GS_MISSING},
+      {"010460780959150821sSBmxTYIFT(eq" GS "91FFD0" GS "92testtesttest", MARKCODE_ERR_TAIL_LENGTH},
+      {"0103041094787443215Qbag!" GS "93Zjq", MARKCODE_ERR_TAIL_LENGTH},
+      {"0103041094787444215Qbag!" GS "93Zjqw", MARKCODE_ERR_GTIN_CHECK},
+  };
+  for (size_t i = 0; i < sizeof ru_after / sizeof ru_after[0]; i++) {
+    char typed[600];
+    type_under_russian_layout(ru_after[i].code, typed);
+    assert_paths_agree(typed, ru_after[i].want);
+    assert_true(mc.fixes & MARKCODE_FIX_KEYBOARD_RU);
+    assert_true(ru_after[i].want == MARKCODE_OK || mc.err_at > 0);
+  }
   char many[400] = RU_SERIAL GS RU_TAIL;
   for (int i = 0; i < MARKCODE_MAX_AIS; i++) strcat(many, GS "93\xd0\xb2\xd0\x9f");
   assert_paths_agree(many, MARKCODE_ERR_TRAILING_GARBAGE); /* more fields than kept */
