@@ -552,9 +552,9 @@ static void repair_shortcuts_agree_with_the_full_path(void **state)
     assert_paths_agree(ru_runs[i].in, MARKCODE_OK);
     assert_int_equal(mc.fixes, ru_runs[i].fixes | MARKCODE_FIX_KEYBOARD_RU);
   }
-  /* A scan the quick decode takes whole, then refused or rescued by the
-  ** layouts: the offsets it leaves to be found from the input (SRC_RU)
-  ** place an error and a restored code as the full decode's table does. */
+  /* A scan the quick decode takes whole, then refused by the fast path
+  ** or rescued by the layouts: its characters, class bits and offsets
+  ** give the full decode's outcome, a refusal's position included. */
   static const struct {
     const char *code;
     markcode_err_t want;
