@@ -46,7 +46,7 @@ for rev in "$@"; do
   tree=$work/tree-$i
   git -C "$repo" worktree add -q --detach "$tree" "$rev"
   python3 - "$tree/scanner/markcode.c" <<'EOF'
-import sys
+import re, sys
 path = sys.argv[1]
 s = open(path).read()
 first = s.index('#include')
@@ -55,13 +55,13 @@ s = s[:first] + '''#include "kassa_pad.h"
 #define KASSA_PAD_S(x) KASSA_PAD_S2(x)
 __asm__(".text\\n\\t.skip " KASSA_PAD_S(KASSA_PAD) "\\n");
 ''' + s[first:]
-head = 'static markcode_err_t parse(markcode_t *mc, const char *input, size_t len, bool fast)\n{'
-if head not in s:
+head = re.search(r'\bparse\(markcode_t \*mc, const char \*input, size_t len,\s*bool fast\)\s*\{', s)
+if not head:
     sys.exit('placements.sh: parse() not found in ' + path)
-s = s.replace(head, head + '''
+s = s[:head.end()] + '''
 #if KASSA_PAD_PARSE > 0
   __asm__ volatile("jmp 1f\\n\\t.skip " KASSA_PAD_S(KASSA_PAD_PARSE) "\\n1:");
-#endif''', 1)
+#endif''' + s[head.end():]
 open(path, 'w').write(s)
 EOF
   cmake -S "$tree" -B "$tree/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
