@@ -1310,37 +1310,35 @@ __attribute__((noinline)) static bool ru_decode_quick(markcode_t *mc, work_t *w,
       w->src[o++] = (uint16_t)from;
       i += 2;
       continue;
-    } else {
-#if defined(__SSE2__)
-      /* A stretch of digits and Latin letters (01 and the GTIN, much of a
-      ** serial), which the layout types as themselves (the tables check
-      ** holds ru_quick_ascii[] to it): sixteen bytes a step, with their
-      ** offsets and their class bits; the bytes past the stretch are
-      ** written over next. o <= i, so w's buffers have room for sixteen. */
-      if (b0 - '0' < 10 && i + 16 <= len) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
-        __m128i up = _mm_or_si128(v, _mm_set1_epi8(0x20));
-        __m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-                                    _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
-        __m128i same = _mm_or_si128(dig, _mm_and_si128(_mm_cmpgt_epi8(up, _mm_set1_epi8('a' - 1)),
-                                                       _mm_cmplt_epi8(up, _mm_set1_epi8('z' + 1))));
-        unsigned k = (unsigned)__builtin_ctz(~(unsigned)_mm_movemask_epi8(same)); /* 1..16 */
-        unsigned stretch = (1u << k) - 1;
-        all &= (CC_CS82 | CC_B64 | CC_CLEAN) |
-               (((unsigned)_mm_movemask_epi8(dig) & stretch) == stretch ? CC_DIGIT : 0u);
-        _mm_storeu_si128((__m128i *)(void *)(w->b + o), v);
-        __m128i at =
-            _mm_add_epi16(_mm_set1_epi16((short)i), _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7));
-        _mm_storeu_si128((__m128i *)(void *)(w->src + o), at);
-        _mm_storeu_si128((__m128i *)(void *)(w->src + o + 8), _mm_add_epi16(at, _mm_set1_epi16(8)));
-        i += k;
-        o += k;
-        continue;
-      }
-#endif
-      c = ru_quick_ascii[b0]; /* the rest of a code's ASCII */
-      i++;
     }
+#if defined(__SSE2__)
+    /* A stretch of digits and Latin letters (01 and the GTIN, much of a
+    ** serial), which the layout types as themselves (the tables check
+    ** holds ru_quick_ascii[] to it): sixteen bytes a step, with their
+    ** offsets and their class bits; the bytes past the stretch are
+    ** written over next. o <= i, so w's buffers have room for sixteen. */
+    if (b0 - '0' < 10 && i + 16 <= len) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+      __m128i up = _mm_or_si128(v, _mm_set1_epi8(0x20));
+      __m128i dig = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+      __m128i same = _mm_or_si128(dig, _mm_and_si128(_mm_cmpgt_epi8(up, _mm_set1_epi8('a' - 1)),
+                                                     _mm_cmplt_epi8(up, _mm_set1_epi8('z' + 1))));
+      unsigned k = (unsigned)__builtin_ctz(~(unsigned)_mm_movemask_epi8(same)); /* 1..16 */
+      unsigned stretch = (1u << k) - 1;
+      all &= (CC_CS82 | CC_B64 | CC_CLEAN) |
+             (((unsigned)_mm_movemask_epi8(dig) & stretch) == stretch ? CC_DIGIT : 0u);
+      _mm_storeu_si128((__m128i *)(void *)(w->b + o), v);
+      __m128i at = _mm_add_epi16(_mm_set1_epi16((short)i), _mm_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7));
+      _mm_storeu_si128((__m128i *)(void *)(w->src + o), at);
+      _mm_storeu_si128((__m128i *)(void *)(w->src + o + 8), _mm_add_epi16(at, _mm_set1_epi16(8)));
+      i += k;
+      o += k;
+      continue;
+    }
+#endif
+    c = ru_quick_ascii[b0]; /* the rest of a code's ASCII */
+    i++;
     if ((uint8_t)c > MARKCODE_GS) { /* nearly every character: one compare */
       all &= byte_class[(uint8_t)c];
     } else if ((uint8_t)c == MARKCODE_GS) { /* a run ends: an empty one is no code scanned whole */
