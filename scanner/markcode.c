@@ -1817,6 +1817,26 @@ static uint8_t bare_min[LAYOUT_COUNT]; /* the shortest value of such a slot */
 static pthread_once_t slot_infos_once = PTHREAD_ONCE_INIT;
 static bool slot_infos_filled; /* once_filled() */
 
+/* The first path of each layout whose required slots are all fields with
+** their AI and a listed first length (none that may be bare, none of open
+** length), made once (first_fields_fill(), at the end of the file): the
+** length of the code it ends at, and its fields as restore_first_path()
+** writes them. A code of that length with each of those AIs where its
+** field puts it takes that path: each first length fits, as the fields
+** after it take no less than nothing. */
+static uint16_t first_total[LAYOUT_COUNT]; /* 0: no such path */
+static element_t first_fields[LAYOUT_COUNT][10];
+/* Code a parse seldom or never runs, in a section of its own that the
+** linker puts after the file's other code: a function added among the
+** parser's hot ones moves them against each other, which moved single
+** rows of the benchmark by 10-25 % (docs/BENCHMARKS.md, thirteenth pass). */
+#if defined(__ELF__)
+#define OUT_OF_THE_WAY __attribute__((noinline, section(".text.markcode_aside")))
+#else
+#define OUT_OF_THE_WAY __attribute__((noinline))
+#endif
+static void first_fields_fill(size_t l);
+
 /* The check (ai, alen, total) as a bit of end_checks[], added if new; 0
 ** when the table is full (the caller then never rules the layout out). */
 static uint32_t end_check_bit(const slot_info_t *info, size_t total)
@@ -1894,6 +1914,7 @@ static void slot_infos_fill(void)
       required_open[l] =
           (uint8_t)(required_open[l] + (slot_infos[l][required_slots[l][k]].fixed == 0));
     end_checks_fill(l);
+    first_fields_fill(l);
   }
   __atomic_store_n(&slot_infos_filled, true, __ATOMIC_RELEASE);
 }
@@ -2463,8 +2484,9 @@ static HOT_INLINE void set_1162(markcode_t *mc, uint16_t type, const char *gtin,
 
 /* A 44/88-character base64 tail made of random bytes has about 20 letters
 ** of each case; one with letters of a single case was changed by Caps Lock.
-** Refuse, never guess the original case. */
-static bool caps_damaged(const char *v, size_t n)
+** Refuse, never guess the original case. Out of the way: the fast path
+** asks only of a tail without both cases, the full path of every tail. */
+OUT_OF_THE_WAY static bool caps_damaged(const char *v, size_t n)
 {
   size_t up = 0, low = 0;
   for (size_t k = 0; k < n; k++) { /* branch-free: the compiler vectorises it */
@@ -2889,6 +2911,8 @@ static bool gs1_try_layouts(markcode_t *mc, const work_t *w)
 
 static bool gs1_shaped(const work_t *w);
 
+static bool layouts_search_one_run(markcode_t *mc, work_t *w, end_state_t *st);
+
 /* gs1_try_layouts() of a code of one run (no separator: the copy without
 ** separators is w itself) that starts with 01, for the quick path, when
 ** gs1_shaped(w) (asked here only when the fast checks do not accept: a
@@ -2902,7 +2926,7 @@ static bool gs1_try_layouts_one_run(markcode_t *mc, work_t *w)
   uint32_t fixes = mc->fixes;
   once_filled(&slot_infos_once, slot_infos_fill, &slot_infos_filled);
   end_state_t st = {w->b, w->n, 0, 0};
-  if (layouts_search(mc, w->b, w->n, NULL, 0, 0, ~0u, &st, w->el, &w->nel)) {
+  if (layouts_search_one_run(mc, w, &st)) {
     if (w->el[0].start == 2 &&
         gs1_restored_check(mc, w, w->nseg == 1 ? w->seg[0].all : 0) == FAST_OK)
       return true;
@@ -3656,4 +3680,58 @@ const char *markcode_ai_value(const markcode_t *mc, const char *ai)
   for (int k = 0; k < mc->ai_count; k++)
     if (strcmp(mc->ais[k].ai, ai) == 0) return mc->ais[k].value;
   return NULL;
+}
+
+/* first_total[l] and first_fields[l] (see there), from the slots' infos. */
+OUT_OF_THE_WAY static void first_fields_fill(size_t l)
+{
+  restore_t r;
+  r.info = slot_infos[l];
+  size_t pos = 0;
+  for (size_t k = 0; k < required_count[l]; k++) {
+    int slot = required_slots[l][k];
+    const slot_t *sl = &layouts[l].slots[slot];
+    if (sl->bare_digits_ok || sl->lens[0] == 0) return;
+    size_t alen = slot_infos[l][slot].alen;
+    element_of_slot(&r, &first_fields[l][k], slot, false, pos, pos + alen, sl->lens[0]);
+    pos += alen + sl->lens[0];
+  }
+  first_total[l] = (uint16_t)pos;
+}
+
+/* The first layout whose first path made once (first_total[],
+** first_fields[]) s[0..n) fits (no separator was in it), or LAYOUT_COUNT:
+** there that path is what restore_first_path() places. */
+static inline size_t first_fields_layout(const char *s, size_t n)
+{
+  size_t l = 0;
+  for (; l < LAYOUT_COUNT; l++) {
+    if (n != first_total[l] || n == 0) continue;
+    const element_t *f = first_fields[l];
+    size_t k = 0;
+    while (k < required_count[l] && ai_at(s + f[k].ai_at, f[k].ai, f[k].alen)) k++;
+    if (k == required_count[l]) break;
+  }
+  return l;
+}
+
+/* layouts_search() of w's code of one run (st: its end), for the quick
+** path, the same answer sooner: the first layout whose first path made
+** once the code fits is the search's answer unless a layout before it
+** explains the code, so only those are searched (a wedge's footwear code:
+** none, it fits the first). That layout's fields are then taken as
+** layouts_search() takes a first path: no separator was there, so every
+** field of open length but the last needed one restored. */
+OUT_OF_THE_WAY static bool layouts_search_one_run(markcode_t *mc, work_t *w, end_state_t *st)
+{
+  size_t first = first_fields_layout(w->b, w->n);
+  if (first > 0 &&
+      layouts_search(mc, w->b, w->n, NULL, 0, 0, (1u << first) - 1, st, w->el, &w->nel))
+    return true;
+  if (first == LAYOUT_COUNT) return false;
+  memcpy(w->el, first_fields[first], required_count[first] * sizeof w->el[0]);
+  w->nel = required_count[first];
+  mc->layout = layouts[first].name;
+  if (required_open[first] > 0) mc->fixes |= MARKCODE_FIX_GS_RESTORED;
+  return true;
 }

@@ -140,6 +140,26 @@ static void variants_agree(const char *input, size_t len, int *wrong)
       paths_agree(buf, len, "a byte replaced", wrong);
     }
   }
+  /* As a keyboard wedge sends it, every separator lost (the layouts place
+  ** the fields, a layout's first path at once when the code fits it), and
+  ** that with each byte deleted or replaced (a length or an AI that no
+  ** longer fits the first path). */
+  char wedge[MARKCODE_MAX_INPUT + 1];
+  size_t wn = 0;
+  for (size_t i = 0; i < len; i++)
+    if (input[i] != 0x1d) wedge[wn++] = input[i];
+  if (wn == len) return;
+  paths_agree_typed(wedge, wn, "every separator lost", wrong);
+  for (size_t i = 0; i < wn; i++) {
+    memcpy(buf, wedge, i);
+    memcpy(buf + i, wedge + i + 1, wn - i - 1);
+    paths_agree(buf, wn - 1, "every separator lost, a byte deleted", wrong);
+    for (size_t k = 1; k < sizeof swaps; k++) {
+      memcpy(buf, wedge, wn);
+      buf[i] = swaps[k];
+      paths_agree(buf, wn, "every separator lost, a byte replaced", wrong);
+    }
+  }
 }
 
 /* Check every line of path; returns the number of lines read. */
