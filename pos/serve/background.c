@@ -9,7 +9,10 @@
 ** task's record under the record lock, which the status page takes for a
 ** copy and nothing else takes for longer. A wake only moves the sender's
 ** due time to now, never earlier than the end of its backoff, so a dead
-** operator sees one attempt per backoff step however busy the till is.
+** operator sees one attempt per backoff step however busy the till is. A
+** wake that comes while the sender runs is kept (`woken`): the run may
+** have read the FN's status before the document the wake announces, so
+** it runs once more when it ends instead of waiting for the interval.
 **
 ** The clients (ofd/client.h) live as long as the thread, so their failure
 ** count, and with it the backoff, carries from one run to the next; their
@@ -41,6 +44,7 @@
 typedef struct task {
   bool enabled;
   bool running;
+  bool woken; /* a wake came while it ran: what it read may be older than the wake's news */
   uint64_t runs;
   uint32_t failures;     /* in a row */
   int64_t last_run;      /* wall clock, epoch seconds; 0 never */
@@ -314,6 +318,7 @@ static void *thread_main(void *arg)
       continue;
     }
     due->running = true;
+    due->woken = false;
     pthread_mutex_unlock(&b->lock);
 
     outcome_t o;
@@ -350,6 +355,14 @@ static void *thread_main(void *arg)
     } else { /* nothing to do yet: look again later, the record unchanged */
       due->running = false;
       due->due_ms = next_ok;
+    }
+    /* A wake while it ran (a sale closed after it read the FN's status,
+    ** its notification unseen): once more as soon as a backoff allows,
+    ** not at the next interval. */
+    if (due->woken) {
+      due->woken = false;
+      int64_t at = due->not_before_ms > mono_ms() ? due->not_before_ms : mono_ms();
+      if (at < due->due_ms) due->due_ms = at;
     }
   }
   pthread_mutex_unlock(&b->lock);
@@ -427,6 +440,7 @@ void background_wake(background_t *b)
   int64_t now = mono_ms();
   int64_t when = b->sender.not_before_ms > now ? b->sender.not_before_ms : now;
   if (when < b->sender.due_ms) b->sender.due_ms = when;
+  if (b->sender.running) b->sender.woken = true; /* the run's end would set due_ms again */
   pthread_cond_signal(&b->cond);
   pthread_mutex_unlock(&b->lock);
 }
