@@ -1822,8 +1822,8 @@ static bool slot_infos_filled; /* once_filled() */
 ** length), made once (first_fields_fill(), at the end of the file): the
 ** length of the code it ends at, and its fields as restore_first_path()
 ** writes them. A code of that length with each of those AIs where its
-** field puts it takes that path: each first length fits, as the fields
-** after it take no less than nothing. */
+** field puts it takes that path: each first length fits, since the
+** fields after it cannot take fewer than no characters. */
 static uint16_t first_total[LAYOUT_COUNT]; /* 0: no such path */
 static element_t first_fields[LAYOUT_COUNT][10];
 /* Code a parse seldom or never runs, in a section of its own that the
