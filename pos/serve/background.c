@@ -280,6 +280,14 @@ static void run_keys(background_t *b, outcome_t *out, bool *asked)
 
 /* ---- the schedule -------------------------------------------------------- */
 
+/* Task t due now, or at the end of its backoff, if not due sooner
+** (b->lock held). */
+static void due_now(task_t *t, int64_t now_ms)
+{
+  int64_t when = t->not_before_ms > now_ms ? t->not_before_ms : now_ms;
+  if (when < t->due_ms) t->due_ms = when;
+}
+
 /* Writes an outcome into its task (b->lock held). */
 static void record(task_t *t, const outcome_t *o, int64_t now_ms, int64_t next_ok_ms)
 {
@@ -361,8 +369,7 @@ static void *thread_main(void *arg)
     ** not at the next interval. */
     if (due->woken) {
       due->woken = false;
-      int64_t at = due->not_before_ms > mono_ms() ? due->not_before_ms : mono_ms();
-      if (at < due->due_ms) due->due_ms = at;
+      due_now(due, mono_ms());
     }
   }
   pthread_mutex_unlock(&b->lock);
@@ -437,9 +444,7 @@ void background_wake(background_t *b)
 {
   if (!b) return;
   pthread_mutex_lock(&b->lock);
-  int64_t now = mono_ms();
-  int64_t when = b->sender.not_before_ms > now ? b->sender.not_before_ms : now;
-  if (when < b->sender.due_ms) b->sender.due_ms = when;
+  due_now(&b->sender, mono_ms());
   if (b->sender.running) b->sender.woken = true; /* the run's end would set due_ms again */
   pthread_cond_signal(&b->cond);
   pthread_mutex_unlock(&b->lock);
