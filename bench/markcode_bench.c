@@ -13,7 +13,10 @@
 ** the same run on the same bytes: the byte-scan floor of a code is memchr
 ** for every GS plus a sum of its bytes, the least any parser must do (look
 ** at each byte once and find the separators). "floor %" = floor time /
-** parse time: 100 % would be a parser as cheap as reading the code.
+** parse time: 100 % would be a parser as cheap as reading the code. The
+** parser and the floor are timed in nine alternating slices and each
+** figure is the median of its slices (measure()), so a neighbour's burst
+** on a shared host moves neither.
 **
 ** Per layout: ns a code, ns a character, the floor's ns and the ratio. The
 ** mix: codes/s. With --cli KASSA: `KASSA code parse` over a file of the
@@ -148,6 +151,41 @@ static double per_call(const char *const *codes, const size_t *lens, size_t n, d
   return elapsed / (double)calls;
 }
 
+#define ROUNDS     9 /* odd: the median is one round's figure */
+#define CLI_ROUNDS 5 /* the same for `kassa code parse` and the library beside it */
+
+static int by_value(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+  qsort(v, (size_t)n, sizeof *v, by_value);
+  return v[n / 2];
+}
+
+/*
+** The parser and its floor over the same codes, measured in ROUNDS
+** alternating slices (the parser for seconds / ROUNDS, the floor for half
+** that), each figure the median of its slices. A shared host's bursts (a
+** neighbour's job for a few hundred milliseconds) land in one or two
+** slices of one of the two, and the median leaves them out; on a quiet
+** host it equals the mean. *parse_s and *floor_s: seconds a call.
+*/
+static void measure(const char *const *codes, const size_t *lens, size_t n, double seconds,
+                    double *parse_s, double *floor_s, double *valid_out)
+{
+  double p[ROUNDS], f[ROUNDS];
+  for (int r = 0; r < ROUNDS; r++) {
+    p[r] = per_call(codes, lens, n, seconds / ROUNDS, 0, r == 0 ? valid_out : NULL);
+    f[r] = per_call(codes, lens, n, seconds / ROUNDS / 2, 1, NULL);
+  }
+  *parse_s = median(p, ROUNDS);
+  *floor_s = median(f, ROUNDS);
+}
+
 /* Run `kassa code parse` over path (stdout to /dev/null); its CPU seconds
 ** (user + system, from wait4), or a negative number when it could not run. */
 static double run_cli(const char *kassa, const char *path)
@@ -228,8 +266,8 @@ int main(int argc, char **argv)
   for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++) {
     const char *c = layouts[l].code;
     size_t len = strlen(c);
-    double parse = per_call(&c, &len, 1, each, 0, NULL);
-    double fl = per_call(&c, &len, 1, each / 2, 1, NULL);
+    double parse, fl;
+    measure(&c, &len, 1, each, &parse, &fl, NULL);
     double ratio = 100.0 * fl / parse;
     if (ratio < worst) worst = ratio;
     printf("  %-26s %5zu %9.1f %8.2f %9.1f %7.1f%%\n", layouts[l].name, len, parse * 1e9,
@@ -237,9 +275,8 @@ int main(int argc, char **argv)
   }
   printf("  worst layout: %.1f%% of the floor (target >= 15%%)\n", worst);
 
-  double valid = 0;
-  double parse = per_call(cycle, lens, n, seconds, 0, &valid);
-  double fl = per_call(cycle, lens, n, seconds / 4, 1, NULL);
+  double valid = 0, parse, fl;
+  measure(cycle, lens, n, seconds, &parse, &fl, &valid);
   double rate = 1.0 / parse;
   printf("markcode_parse mix: %.0f codes/s (%.0f ns/code, floor %.1f ns = %.1f%%; %.1f%% valid; "
          "target >= 5 000 000)\n",
@@ -256,16 +293,26 @@ int main(int argc, char **argv)
   snprintf(count, sizeof count, "%ld", cli_codes);
   self[4] = count;
   if (main(5, (char **)self) != 0) return 1;
-  /* The library measured again just before and after, so a change in the
-  ** machine's load between the two shows up as a spread, not as a ratio. */
-  double before = 1.0 / per_call(cycle, lens, n, seconds / 2, 0, NULL);
-  double cpu = run_cli(kassa, path);
-  double after = 1.0 / per_call(cycle, lens, n, seconds / 2, 0, NULL);
+  /* The command and the library alternate, CLI_ROUNDS times each, and each
+  ** rate is the median of its rounds: a change in the machine's load hits
+  ** a round of one or of the other, not the ratio. */
+  double lib_rate[CLI_ROUNDS], cmd_rate[CLI_ROUNDS], lib_lo = 1e18, lib_hi = 0;
+  for (int r = 0; r < CLI_ROUNDS; r++) {
+    lib_rate[r] = 1.0 / per_call(cycle, lens, n, seconds / CLI_ROUNDS, 0, NULL);
+    double cpu = run_cli(kassa, path);
+    if (cpu <= 0) {
+      unlink(path);
+      return fprintf(stderr, "markcode_bench: %s code parse failed\n", kassa), 1;
+    }
+    cmd_rate[r] = (double)cli_codes / cpu;
+    if (lib_rate[r] < lib_lo) lib_lo = lib_rate[r];
+    if (lib_rate[r] > lib_hi) lib_hi = lib_rate[r];
+  }
   unlink(path);
-  if (cpu < 0) return fprintf(stderr, "markcode_bench: %s code parse failed\n", kassa), 1;
-  double cli_rate = (double)cli_codes / cpu, lib = (before + after) / 2;
-  printf("kassa code parse < file: %.0f codes/s (%ld codes in %.2f CPU s) = %.1f%% of the "
-         "library's %.0f codes/s (%.0f before, %.0f after; target >= 50%%)\n",
-         cli_rate, cli_codes, cpu, 100.0 * cli_rate / lib, lib, before, after);
+  double cli_rate = median(cmd_rate, CLI_ROUNDS), lib = median(lib_rate, CLI_ROUNDS);
+  printf("kassa code parse < file: %.0f codes/s (%ld codes a run, median of %d runs) = %.1f%% of "
+         "the library's %.0f codes/s (median of %d slices between them, %.0f to %.0f; target >= "
+         "50%%)\n",
+         cli_rate, cli_codes, CLI_ROUNDS, 100.0 * cli_rate / lib, lib, CLI_ROUNDS, lib_lo, lib_hi);
   return 0;
 }
