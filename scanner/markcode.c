@@ -3559,7 +3559,7 @@ int markcode_tables_check(void)
   ** names one AI, not one string: "9100" is no AI, "91" is). */
   for (size_t len = 2; len <= 4; len++)
     for (int v = 0; v < (len == 2 ? 100 : len == 3 ? 1000 : 10000); v++) {
-      char ai[5];
+      char ai[12]; /* room for any int: a Debug build cannot see v < 10 000 */
       snprintf(ai, sizeof ai, "%0*d", (int)len, v);
       if (gs1_ai_find(ai, len) != gs1_ai_search(ai, len)) return MARKCODE_TABLES_BAD_INDEX;
       /* read_ai() takes an AI of two digits as its prefix's first row. */

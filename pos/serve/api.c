@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "common/codec.h"
+#include "common/errtab.h"
 #include "common/text.h"
 #include "fiscal/doc.h"
 #include "fiscal/fn.h"
@@ -272,9 +273,12 @@ static const struct {
 static void fail_named(api_response_t *rs, unsigned status, const char *name, const char *ru,
                        const char *en, const char *more_ru, const char *more_en, json_t *extra)
 {
-  char mru[768], men[768];
-  snprintf(mru, sizeof mru, "%s%s%s", ru, more_ru ? " " : "", more_ru ? more_ru : "");
-  snprintf(men, sizeof men, "%s%s%s", en, more_en ? " " : "", more_en ? more_en : "");
+  /* The two parts joined with a space; a text too long is cut at a word,
+  ** never inside a UTF-8 character, which would make the JSON invalid. */
+  char mru[2 * CHECK_MESSAGE_MAX], men[2 * CHECK_MESSAGE_MAX];
+  const char *parts_ru[] = {ru, more_ru}, *parts_en[] = {en, more_en};
+  errtab_join(mru, sizeof mru, parts_ru, 2);
+  errtab_join(men, sizeof men, parts_en, 2);
   json_t *j =
       json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "error", name, "message_ru", mru, "message_en", men);
   if (j && extra) json_object_update(j, extra);

@@ -60,6 +60,7 @@
 #include <time.h>
 
 #include "common/codec.h"
+#include "common/errtab.h"
 #include "fiscal/doc.h"
 #include "fiscal/fn.h"
 #include "pos/serve/receipt_full.h"
@@ -76,18 +77,26 @@
 #define ATOL_INVALID_SUM   16
 #define ATOL_UUID_MAX      64
 
+/* A line's refusal in a task's description: "позиция N: " and the reason's
+** name around the check's message. */
+#define ATOL_LINE_MAX (CHECK_MESSAGE_MAX + 64)
+
 typedef struct task_result {
   bool ok;
   int code;
-  char description[1024];
-  json_t *result; /* owned; NULL: {} */
+  char description[2 * ATOL_LINE_MAX + 8]; /* "ru / en", each whole */
+  json_t *result;                          /* owned; NULL: {} */
 } task_result_t;
 
+/* The task failed with code; its description "ru / en" (errtab_join: a
+** text too long is cut at a word, never inside a UTF-8 character, which
+** would make the answer's JSON invalid). */
 static void task_fail(task_result_t *r, int code, const char *ru, const char *en)
 {
+  const char *parts[] = {ru, "/", en};
   r->ok = false;
   r->code = code;
-  snprintf(r->description, sizeof r->description, "%.500s / %.500s", ru, en);
+  errtab_join(r->description, sizeof r->description, parts, 3);
 }
 
 /* ---- numbers -------------------------------------------------------------------- */
@@ -336,7 +345,7 @@ static void run_receipt(api_t *api, json_t *task, uint8_t operation, bool correc
   if (rc == SALE_ERR_REFUSED) {
     for (size_t i = 0; i < req->count; i++) {
       if (lines[i].allow) continue;
-      char ru[480], en[480];
+      char ru[ATOL_LINE_MAX], en[ATOL_LINE_MAX];
       snprintf(ru, sizeof ru, "позиция %zu: %s (%s)", i + 1, lines[i].message_ru, lines[i].reason);
       snprintf(en, sizeof en, "item %zu: %s (%s)", i + 1, lines[i].message_en, lines[i].reason);
       task_fail(r, ATOL_INVALID_PARAM, ru, en);

@@ -201,7 +201,7 @@ static void identify(markcode_t *mc, const char *text, size_t len, lm_code_t *c)
       (mc->kind == MARKCODE_KIND_GS1 || mc->kind == MARKCODE_KIND_TOBACCO_PACK) && mc->serial[0] &&
       mc->ki[0] && strlen(mc->ki) < sizeof c->ki) {
     c->valid = c->parsed = true;
-    snprintf(c->ki, sizeof c->ki, "%s", mc->ki);
+    memcpy(c->ki, mc->ki, strlen(mc->ki) + 1); /* fits: measured above */
     snprintf(c->gtin, sizeof c->gtin, "%s", mc->gtin);
     return;
   }

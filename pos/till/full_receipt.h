@@ -71,7 +71,7 @@ typedef struct full_receipt {
 typedef struct full_line_result {
   bool allow;
   const char *reason; /* check_reason_name(), or "argument" for the line's own data */
-  char message_ru[320], message_en[320];
+  char message_ru[CHECK_MESSAGE_MAX], message_en[CHECK_MESSAGE_MAX]; /* the check's, whole */
   const char *field;         /* the field at fault for "argument", else NULL */
   check_decision_t decision; /* for a line with a code */
   bool checked;              /* decision is filled */

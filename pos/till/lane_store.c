@@ -131,7 +131,7 @@ static int publish_one(till_t *t, lane_store_t *l, uint32_t number, doc_receipt_
       if (!it->marked || markcode_parse(&mc, it->km, it->km_len) != MARKCODE_OK ||
           strlen(mc.ki) > STORE_KI_MAX)
         continue;
-      snprintf(kis[n], sizeof kis[n], "%s", mc.ki);
+      memcpy(kis[n], mc.ki, strlen(mc.ki) + 1); /* fits: measured above */
       snprintf(gtins[n], sizeof gtins[n], "%.14s", mc.gtin);
       lines[n] = (store_line_t){kis[n], gtins[n],
                                 r->operation == DOC_OP_SALE ? STORE_OP_SOLD : STORE_OP_RETURNED};

@@ -1244,10 +1244,12 @@ static void to_item(const sale_line_t *l, doc_item_t *item)
 void sale_item_product_code(doc_item_t *item, const char *code, size_t len)
 {
   markcode_t *mc = len ? malloc(sizeof *mc) : NULL; /* a parsed code is large: not on the stack */
-  if (mc && markcode_parse(mc, code, len) == MARKCODE_OK && mc->tag1163 &&
-      strlen(mc->tag1163_value) < sizeof item->product_value) {
-    item->product_tag = (uint16_t)mc->tag1163;
-    snprintf(item->product_value, sizeof item->product_value, "%s", mc->tag1163_value);
+  if (mc && markcode_parse(mc, code, len) == MARKCODE_OK && mc->tag1163) {
+    size_t n = strlen(mc->tag1163_value);
+    if (n < sizeof item->product_value) {
+      item->product_tag = (uint16_t)mc->tag1163;
+      memcpy(item->product_value, mc->tag1163_value, n + 1);
+    }
   }
   free(mc);
 }

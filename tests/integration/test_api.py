@@ -653,6 +653,33 @@ api_key = demo-key
     st, j = api("POST", "/api/receipts", {})
     refused("delivery_overdue", J_OFFLINE, "delivery_overdue")
     api("DELETE", "/api/receipts/current")
+    # The same refusal through the one-call receipt and an ATOL sell task:
+    # the line's message whole (cut at 320 bytes it ended inside a letter,
+    # and the JSON lost the line's refusal).
+    st, j = api("POST", "/api/receipts/full", {"operation": "sale", "lines": [{"code": J_OFFLINE}],
+                                               "payments": {"cash": 349000}})
+    lines = j.get("lines") or [{}]
+    msg = lines[0].get("message_ru", "")
+    check("one-call receipt at 31 days: refused, the line named", st == 422
+          and j.get("error") == "refused" and len(lines) == 1
+          and lines[0].get("reason") == "delivery_overdue", (st, j))
+    check("... the line's message whole, as the check gave it", len(msg.encode()) > 320
+          and msg == lines[0].get("decision", {}).get("message_ru")
+          and lines[0].get("message_en") == lines[0]["decision"].get("message_en"), (st, j))
+    sell = {"type": "sell", "operator": {"name": "Иванова"}, "items": [
+        {"type": "position", "name": "Джинсы женские прямые р. 44", "price": 3490.00,
+         "quantity": 1, "amount": 3490.00, "tax": {"type": "vat22"},
+         "paymentMethod": "fullPayment", "paymentObject": "commodityWithMarking",
+         "measurementUnit": "piece",
+         "imcParams": {"imcType": "auto", "imc": base64.b64encode(J_OFFLINE.encode()).decode(),
+                       "itemEstimatedStatus": "itemPieceSold", "imcModeProcessing": 0}}],
+        "payments": [{"type": "cash", "sum": 3490.00}]}
+    st, j = api("POST", "/api/v2/requests", {"uuid": "overdue-sell-1", "request": [sell]})
+    res = (j.get("results") or [{}])[0]
+    check("ATOL sell task at 31 days: error 13 with the line's whole message",
+          res.get("status") == "error" and res.get("errorCode") == 13
+          and msg and msg in res.get("errorDescription", "")
+          and lines[0].get("message_en", "?") in res.get("errorDescription", ""), (st, j))
     st, j = api("POST", "/api/shift/close", {})
     check("FN refuses the shift close: rule named", st == 409 and j["error"] == "fn"
           and j["fn_error"] == "ofd_overdue" and j["fn_code"] == "0x15" and j["message_en"], (st, j))

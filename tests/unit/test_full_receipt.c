@@ -284,6 +284,36 @@ static full_receipt_t *new_sale(size_t n, full_line_result_t **res)
   return req;
 }
 
+/* A line's refusal carries the check's message whole, however long: the
+** 30-day refusal with its notice is over 320 bytes in Russian, and a copy
+** cut to a shorter buffer ended inside a letter (invalid UTF-8, which the
+** API's JSON then dropped with the line's refusal). */
+static void refusal_message_whole(void **state)
+{
+  till_fixture_t *f = *state;
+  full_line_result_t *res = NULL;
+  full_receipt_t *req = new_sale(1, &res);
+  sale_closed_t closed;
+  snprintf(req->lines[0].name, sizeof req->lines[0].name, "Хлеб");
+  req->lines[0].price = 4500;
+  req->lines[0].has_price = true;
+  req->payments.cash = 4500;
+  assert_int_equal(full_receipt_close(f->till, req, res, &closed), 0); /* a document owed */
+  f->fx.now += 30u * 24 * 3600 + 1;                                    /* and never sent */
+  memset(&req->lines[0], 0, sizeof req->lines[0]);
+  code_line(&req->lines[0], g_shoes, 30);
+  req->payments.cash = 499000;
+  assert_int_equal(full_receipt_close(f->till, req, res, &closed), SALE_ERR_REFUSED);
+  assert_false(res[0].allow);
+  assert_string_equal(res[0].reason, "delivery_overdue");
+  assert_true(res[0].checked);
+  assert_true(strlen(res[0].decision.message_ru) > 320); /* the case this test is for */
+  assert_string_equal(res[0].message_ru, res[0].decision.message_ru);
+  assert_string_equal(res[0].message_en, res[0].decision.message_en);
+  free(req);
+  free(res);
+}
+
 /* A one-call return refunds at most what the archive says the code was
 ** sold for, and that when it names no price (issue 18). */
 static void return_bounded_by_the_sale(void **state)
@@ -319,6 +349,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(keys_of_retries, setup, teardown),
       cmocka_unit_test_setup_teardown(sold_goods_all_or_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(return_bounded_by_the_sale, setup, teardown),
+      cmocka_unit_test_setup_teardown(refusal_message_whole, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

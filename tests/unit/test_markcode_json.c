@@ -85,11 +85,11 @@ static void accepted(markcode_t *mc)
   strcpy(mc->ki, "010461008041021521e,s;r!t%BroGd");
   strcpy(mc->key, "EE11");
   strcpy(mc->tail, "9GkndNAXaeC4gMRT4LHKh/EkGRn4+gUPdrWMpbtkejw=");
-  mc->normalized_len = (size_t)sprintf(mc->normalized,
-                                       "%s\x1d"
-                                       "91%s\x1d"
-                                       "92%s",
-                                       mc->ki, mc->key, mc->tail);
+  mc->normalized_len = (size_t)snprintf(mc->normalized, sizeof mc->normalized,
+                                        "%s\x1d"
+                                        "91%s\x1d"
+                                        "92%s",
+                                        mc->ki, mc->key, mc->tail);
   mc->ai_count = 4;
   const char *ai[] = {"01", "21", "91", "92"};
   const char *value[] = {mc->gtin, mc->serial, mc->key, mc->tail};
