@@ -141,14 +141,13 @@ static bool usable(const fn_t *fn) { return fn && fn->backend; }
 
 /* A cashier name is at most 64 characters (tag 1021), counted as UTF-8
 ** code points: a Cyrillic name takes twice as many bytes as letters. */
-#define CASHIER_MAX_CHARS 64
-static bool cashier_ok(const char *cashier)
+bool fn_cashier_ok(const char *cashier)
 {
   if (!cashier) return true;
-  size_t bytes = strnlen(cashier, sizeof((doc_header_t *)0)->cashier), chars = 0;
-  if (bytes >= sizeof((doc_header_t *)0)->cashier) return false;
+  size_t bytes = strnlen(cashier, FN_CASHIER_SIZE), chars = 0;
+  if (bytes >= FN_CASHIER_SIZE) return false;
   for (size_t i = 0; i < bytes; i++) chars += ((unsigned char)cashier[i] & 0xC0) != 0x80;
-  return chars <= CASHIER_MAX_CHARS;
+  return chars <= FN_CASHIER_MAX_CHARS;
 }
 
 /* A fixed-size text field holds its NUL (else it was cut, or is garbage). */
@@ -195,13 +194,13 @@ int fn_register(fn_t *fn, const fn_registration_t *r, bool re, fn_doc_result_t *
 
 int fn_shift_open(fn_t *fn, const char *cashier, fn_doc_result_t *out)
 {
-  if (!usable(fn) || !cashier_ok(cashier)) return FN_ERR_PARAMS;
+  if (!usable(fn) || !fn_cashier_ok(cashier)) return FN_ERR_PARAMS;
   return fn->backend->shift_open(fn->self, cashier ? cashier : "", out);
 }
 
 int fn_shift_close(fn_t *fn, const char *cashier, fn_doc_result_t *out)
 {
-  if (!usable(fn) || !cashier_ok(cashier)) return FN_ERR_PARAMS;
+  if (!usable(fn) || !fn_cashier_ok(cashier)) return FN_ERR_PARAMS;
   return fn->backend->shift_close(fn->self, cashier ? cashier : "", out);
 }
 
@@ -219,7 +218,7 @@ int fn_close_archive(fn_t *fn, fn_doc_result_t *out)
 
 int fn_receipt_begin(fn_t *fn, uint8_t operation, uint8_t tax_system, const char *cashier)
 {
-  if (!usable(fn) || !cashier_ok(cashier)) return FN_ERR_PARAMS;
+  if (!usable(fn) || !fn_cashier_ok(cashier)) return FN_ERR_PARAMS;
   if (operation < DOC_OP_SALE || operation > DOC_OP_PURCHASE_RETURN) return FN_ERR_PARAMS;
   return fn->backend->receipt_begin(fn->self, operation, tax_system, cashier ? cashier : "");
 }
@@ -274,7 +273,8 @@ static int receipt_make_by_steps(fn_t *fn, const fn_receipt_order_t *o, fn_doc_r
 
 int fn_receipt_make(fn_t *fn, const fn_receipt_order_t *o, fn_doc_result_t *out)
 {
-  if (!usable(fn) || !o || !cashier_ok(o->cashier) || (o->count && !o->items)) return FN_ERR_PARAMS;
+  if (!usable(fn) || !o || !fn_cashier_ok(o->cashier) || (o->count && !o->items))
+    return FN_ERR_PARAMS;
   if (o->operation < DOC_OP_SALE || o->operation > DOC_OP_PURCHASE_RETURN) return FN_ERR_PARAMS;
   if (o->correction &&
       !memchr(o->correction->order_number, '\0', sizeof o->correction->order_number))

@@ -283,7 +283,7 @@ typedef struct fn {
 ** negative fn_err_t; on error nothing in the FN changed (one transaction
 ** per call in the emulator). Where a document is made, `out` is optional
 ** (NULL: not wanted) and is written only on success. `cashier` may be NULL
-** (no 1021) and must fit doc_header_t.cashier (64 bytes of UTF-8).
+** (no 1021) and must pass fn_cashier_ok() (below).
 **
 ** Rules every document-making call applies, in this order: FN_ERR_STATE
 ** when the FN's phase, shift or open receipt forbids the call;
@@ -292,6 +292,16 @@ typedef struct fn {
 ** oldest document the OFD has not acknowledged is more than 30 days old
 ** (never for an autonomous FN).
 */
+
+/* A cashier's name (1021) as every FN call takes it: at most
+** FN_CASHIER_MAX_CHARS characters (UTF-8 code points: a Cyrillic letter is
+** two bytes; a device writes one byte a letter in its code page) that fit
+** doc_header_t.cashier with their NUL. NULL is fine (no 1021). The doors
+** that take a name from a person or a front end ask this, so none refuses
+** a name the FN would take. */
+#define FN_CASHIER_MAX_CHARS 64
+#define FN_CASHIER_SIZE      sizeof(((doc_header_t *)0)->cashier)
+bool fn_cashier_ok(const char *cashier);
 
 /* The FN's state now; touches nothing. */
 int fn_status(fn_t *fn, fn_status_t *out);

@@ -321,8 +321,9 @@ static void error_detail(registry_t *r, const char *url, long status, const buff
 {
   json_t *j = b->data ? json_loadb(b->data, b->len, 0, NULL) : NULL;
   const char *why = json_string_value(json_object_get(j, "description"));
-  snprintf(r->error, sizeof r->error, "%s: HTTP %ld%s%s", url, status, why ? ": " : "",
-           why ? why : "");
+  /* A real operator answers in Russian: cut, if need be, at a character. */
+  errtab_format(NULL, 0, r->error, sizeof r->error, "", "%s: HTTP %ld%s%s", url, status,
+                why ? ": " : "", why ? why : "");
   json_decref(j);
 }
 

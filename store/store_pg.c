@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/errtab.h"
 #include "store/store_internal.h"
 
 #define SCHEMA_VERSION 5
@@ -202,7 +203,10 @@ static const char *pg_last_error(void *self) { return ((pg_t *)self)->error; }
 static void note(pg_t *p, const char *what)
 {
   const char *m = p->conn ? PQerrorMessage(p->conn) : "";
-  snprintf(p->error, sizeof p->error, "%s: %s", what, m && m[0] ? m : "no connection");
+  /* The server's words may be Russian (lc_messages): cut, if need be, at a
+  ** character, or the node's JSON answer could not carry them. */
+  errtab_format(NULL, 0, p->error, sizeof p->error, "", "%s: %s", what,
+                m && m[0] ? m : "no connection");
   size_t n = strlen(p->error);
   while (n > 0 && (p->error[n - 1] == '\n' || p->error[n - 1] == ' ')) p->error[--n] = '\0';
 }

@@ -376,6 +376,19 @@ static int field_string(json_t *body, const char *name, bool required, size_t ma
   return 0;
 }
 
+/* The cashier's name (1021), optional: text as field_string takes it, of
+** at most what the FN takes (fn_cashier_ok: 64 characters, a Cyrillic
+** letter two bytes). */
+static int field_cashier(json_t *body, const char **out, api_response_t *rs)
+{
+  if (field_string(body, "cashier", false, 4 * FN_CASHIER_MAX_CHARS, out, NULL, rs) != 0) return -1;
+  if (*out && !fn_cashier_ok(*out)) {
+    fail_field(rs, "cashier", "не больше 64 символов", "at most 64 characters");
+    return -1;
+  }
+  return 0;
+}
+
 /* A non-negative integer (kopecks, ids); *present false when absent. */
 static int field_uint(json_t *body, const char *name, uint64_t max, uint64_t *out, bool *present,
                       api_response_t *rs)
@@ -850,7 +863,7 @@ static void h_receipt_open(api_t *api, const api_request_t *rq, json_t *body,
   int rc;
   (void)params;
   if (field_string(body, "operation", false, 16, &op_name, NULL, rs) != 0 ||
-      field_string(body, "cashier", false, 64, &cashier, NULL, rs) != 0)
+      field_cashier(body, &cashier, rs) != 0)
     return;
   if (op_name && !strcmp(op_name, "return"))
     op = DOC_OP_SALE_RETURN;
@@ -1202,7 +1215,7 @@ static void shift(api_t *api, json_t *body, bool open, api_response_t *rs)
   const char *cashier;
   fn_doc_result_t res;
   int rc;
-  if (field_string(body, "cashier", false, 64, &cashier, NULL, rs) != 0) return;
+  if (field_cashier(body, &cashier, rs) != 0) return;
   rc = open ? fn_shift_open(till_fn(api->till), cashier, &res)
             : fn_shift_close(till_fn(api->till), cashier, &res);
   if (rc != 0) {
@@ -1797,9 +1810,7 @@ static void report(api_t *api, json_t *body, bool z, api_response_t *rs)
   const char *cashier = NULL;
   unsigned width;
   office_fail_t why;
-  if ((z && field_string(body, "cashier", false, 64, &cashier, NULL, rs) != 0) ||
-      body_width(body, &width, rs) != 0)
-    return;
+  if ((z && field_cashier(body, &cashier, rs) != 0) || body_width(body, &width, rs) != 0) return;
   office_report_t *r = malloc(sizeof *r);
   if (!r) {
     fail(rs, E_TILL, NULL, NULL);
@@ -1916,7 +1927,7 @@ static void h_correction(api_t *api, const api_request_t *rq, json_t *body, cons
       field_string(body, "reason", true, 512, &c.reason, NULL, rs) != 0 ||
       field_string(body, "order", false, 32, &order, NULL, rs) != 0 ||
       field_string(body, "date", false, 10, &date, NULL, rs) != 0 ||
-      field_string(body, "cashier", false, 64, &c.cashier, NULL, rs) != 0 ||
+      field_cashier(body, &c.cashier, rs) != 0 ||
       field_uint(body, "method", 7, &method, NULL, rs) != 0 || body_width(body, &width, rs) != 0)
     return;
   uint64_t total = 0;
@@ -1999,7 +2010,7 @@ static void h_fn_replace(api_t *api, const api_request_t *rq, json_t *body, cons
   office_fail_t why;
   (void)rq, (void)params;
   if (field_string(body, "fn_number", true, 16, &number, NULL, rs) != 0 ||
-      field_string(body, "cashier", false, 64, &cashier, NULL, rs) != 0)
+      field_cashier(body, &cashier, rs) != 0)
     return;
   office_replaced_t *r = malloc(sizeof *r);
   if (!r) {

@@ -218,7 +218,12 @@ static int read_receipt(api_t *api, json_t *task, uint8_t operation, bool correc
   req->force_catalogue = till_config(api_till(api))->force_catalogue;
   const char *cashier =
       json_string_value(json_object_get(json_object_get(task, "operator"), "name"));
-  if (cashier) snprintf(req->cashier, sizeof req->cashier, "%s", cashier);
+  if (cashier && !fn_cashier_ok(cashier)) { /* refused whole, never cut: it goes into 1021 */
+    task_fail(r, ATOL_INVALID_PARAM, "operator.name: не больше 64 символов",
+              "operator.name: at most 64 characters");
+    return -1;
+  }
+  if (cashier) memcpy(req->cashier, cashier, strlen(cashier) + 1);
   if (!json_is_array(items)) {
     task_fail(r, ATOL_NO_PARAM, "нет позиций (items)", "no items");
     return -1;
@@ -278,8 +283,15 @@ static int read_receipt(api_t *api, json_t *task, uint8_t operation, bool correc
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     req->corr.date = (uint32_t)timegm(&tm);
-    if (req->corr.type == 1)
-      snprintf(req->corr.order_number, sizeof req->corr.order_number, "%s", number ? number : "");
+    if (req->corr.type == 1) { /* 1179, refused whole rather than cut (as the API does) */
+      if (!number) number = "";
+      if (strlen(number) >= sizeof req->corr.order_number) {
+        task_fail(r, ATOL_INVALID_PARAM, "correctionBaseNumber: не больше 32 байт",
+                  "correctionBaseNumber: at most 32 bytes");
+        return -1;
+      }
+      memcpy(req->corr.order_number, number, strlen(number) + 1);
+    }
   }
   return 0;
 }
@@ -603,9 +615,10 @@ static void run_task(api_t *api, json_t *task, task_result_t *r)
            !strcmp(type, "declineMarkingCode") || !strcmp(type, "cancelMarkingCodeValidation"))
     run_validation(api, type, r);
   else {
-    char ru[160], en[160];
-    snprintf(ru, sizeof ru, "Не поддерживается в данной версии: задание «%.64s»", type);
-    snprintf(en, sizeof en, "Not supported in this version: the task '%.64s'", type);
+    char ru[256], en[256], shown[100];              /* 24 letters of 4 bytes at most: all fit */
+    errtab_fit(shown, sizeof shown, type, 24, "…"); /* the front end's text, whole letters */
+    snprintf(ru, sizeof ru, "Не поддерживается в данной версии: задание «%s»", shown);
+    snprintf(en, sizeof en, "Not supported in this version: the task '%s'", shown);
     task_fail(r, ATOL_NOT_SUPPORTED, ru, en);
   }
 }

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/errtab.h"
 #include "fiscal/fn.h"
 #include "fiscal/fn_emu.h"
 #include "ofd/client.h"
@@ -236,7 +237,10 @@ static void run_sync(background_t *b, outcome_t *out)
   out->a = res.codes;
   if (rc == SYNC_ERR_FEED) {
     out->error = registry_err_name(res.feed_rc);
-    snprintf(out->detail, sizeof out->detail, "%.64s: %.120s", url, registry_last_error(reg));
+    /* The feed's words may be Russian: cut at a character, never inside
+    ** one (the status page's JSON would drop the whole task). */
+    errtab_format(NULL, 0, out->detail, sizeof out->detail, "", "%.64s: %s", url,
+                  registry_last_error(reg));
   } else if (rc == SYNC_ERR_CACHE) {
     out->error = "cache";
     snprintf(out->detail, sizeof out->detail, "the cache refused a page: %s",

@@ -218,9 +218,10 @@ static int read_request(api_t *api, json_t *body, full_receipt_t *req, api_respo
                       json_pack("{s:s}", "field", "operation"));
   }
   if ((v = json_object_get(body, "cashier")) &&
-      (!json_is_string(v) || json_string_length(v) >= sizeof req->cashier))
-    return api_fail(rs, 400, "bad_request", "Поле «cashier»: строка до 64 байт.",
-                    "Field 'cashier': a string of up to 64 bytes.",
+      (!json_is_string(v) || json_string_length(v) >= sizeof req->cashier ||
+       !fn_cashier_ok(json_string_value(v))))
+    return api_fail(rs, 400, "bad_request", "Поле «cashier»: строка до 64 символов.",
+                    "Field 'cashier': a string of up to 64 characters.",
                     json_pack("{s:s}", "field", "cashier"));
   if (v) memcpy(req->cashier, json_string_value(v), json_string_length(v) + 1);
   if (!json_is_array(lines) || json_array_size(lines) == 0 ||

@@ -238,11 +238,15 @@ int full_receipt_close(till_t *t, const full_receipt_t *req, full_line_result_t 
   fn_doc_result_t res;
   int rc, frc = 0;
   bool refused = false;
+  char cashier[FN_CASHIER_SIZE]; /* 1021 folded as every document's text (sale_open) */
   if (!t || !req || !results || !closed) return SALE_ERR_ARGUMENT;
   if (req->count == 0) return SALE_ERR_EMPTY;
   if (req->count > DOC_MAX_ITEMS ||
-      (req->operation != DOC_OP_SALE && req->operation != DOC_OP_SALE_RETURN))
+      (req->operation != DOC_OP_SALE && req->operation != DOC_OP_SALE_RETURN) ||
+      !memchr(req->cashier, '\0', sizeof req->cashier) || !fn_cashier_ok(req->cashier))
     return SALE_ERR_ARGUMENT;
+  memcpy(cashier, req->cashier, sizeof cashier);
+  fiscal_text_fold(cashier);
   t->last_fn_error = 0;
   if (!(b = malloc(sizeof *b)) || !(items = calloc(req->count, sizeof *items))) {
     rc = SALE_ERR_STORAGE;
@@ -280,7 +284,7 @@ int full_receipt_close(till_t *t, const full_receipt_t *req, full_line_result_t 
   }
   fn_receipt_order_t order = {.operation = req->operation,
                               .tax_system = (uint8_t)t->config.tax_system,
-                              .cashier = req->cashier[0] ? req->cashier : NULL,
+                              .cashier = cashier[0] ? cashier : NULL,
                               .items = items,
                               .count = req->count,
                               .pay = req->payments,

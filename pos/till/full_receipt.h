@@ -56,8 +56,8 @@ typedef struct full_line {
 } full_line_t;
 
 typedef struct full_receipt {
-  uint8_t operation; /* 1 sale, 2 sale return */
-  char cashier[65];
+  uint8_t operation;             /* 1 sale, 2 sale return */
+  char cashier[FN_CASHIER_SIZE]; /* fn_cashier_ok(); the doors check it */
   size_t count;
   full_line_t lines[DOC_MAX_ITEMS];
   fn_payments_t payments;
@@ -83,7 +83,9 @@ typedef struct full_line_result {
 ** with results[i] saying why for each line (results: req->count entries,
 ** every one filled in either case); SALE_ERR_PAYMENT when the payments
 ** are not the total; SALE_ERR_OPEN while the basket is open; SALE_ERR_EMPTY
-** without lines; SALE_ERR_FN (till_sale_fn_error) when the FN refuses;
+** without lines; SALE_ERR_ARGUMENT for a cashier fn_cashier_ok() refuses
+** (or an operation other than sale and return); SALE_ERR_FN
+** (till_sale_fn_error) when the FN refuses;
 ** SALE_ERR_STORAGE. On any error nothing is sold and every code is declined.
 */
 int full_receipt_close(till_t *t, const full_receipt_t *req, full_line_result_t *results,

@@ -15,6 +15,7 @@
 
 #include "common/errtab.h"
 #include "fiscal/fn_emu.h"
+#include "pos/till/fiscal_text.h"
 #include "pos/till/state_internal.h"
 
 static const errtab_t error_texts[] = {
@@ -59,6 +60,7 @@ static int refuse_fn(office_fail_t *why, const char *what_ru, const char *what_e
              what_ru, fn_err_message(rc, true), (unsigned)fn_err_device_code(rc), fn_err_name(rc));
     snprintf(why->message_en, sizeof why->message_en, "%s: the FN refused: %s (error 0x%02X, %s)",
              what_en, fn_err_message(rc, false), (unsigned)fn_err_device_code(rc), fn_err_name(rc));
+    fiscal_text_utf8_clean(why->message_ru); /* a cut letter would void the API's JSON */
   }
   return OFFICE_ERR_FN;
 }

@@ -675,7 +675,7 @@ static int basket_insert(till_t *t, uint8_t operation, const char *cashier, sale
   if (!s) return SALE_ERR_STORAGE;
   /* The name goes into the receipt (1021): folded as every document's text
   ** is, control characters to spaces (issue 18). */
-  char name[65];
+  char name[FN_CASHIER_SIZE];
   snprintf(name, sizeof name, "%s", cashier ? cashier : "");
   fiscal_text_fold(name);
   int64_t now = till_now_ms(t), after = (int64_t)t->fn_base + st.last_document;
@@ -703,7 +703,7 @@ int sale_open(till_t *t, uint8_t operation, const char *cashier)
   bool base;
   int rc;
   if (!t || (operation != DOC_OP_SALE && operation != DOC_OP_SALE_RETURN)) return SALE_ERR_ARGUMENT;
-  if (cashier && strlen(cashier) > 64) return SALE_ERR_ARGUMENT;
+  if (!fn_cashier_ok(cashier)) return SALE_ERR_ARGUMENT; /* what the FN takes, no less */
   if (!(b = malloc(sizeof *b))) return SALE_ERR_STORAGE;
   uint32_t closing = 0;
   /* The common case, no basket: looked at and made in one transaction. */

@@ -94,7 +94,7 @@ typedef struct sale_line {
 typedef struct sale_basket {
   bool open;
   uint8_t operation; /* 1054: 1 sale, 2 sale return */
-  char cashier[65];
+  char cashier[FN_CASHIER_SIZE];
   int64_t opened_ms;
   size_t count;
   sale_line_t lines[DOC_MAX_ITEMS];
@@ -103,7 +103,8 @@ typedef struct sale_basket {
 
 /* Opens a basket (operation 1 sale or 2 return). SALE_ERR_OPEN when one is
 ** open, except an empty one of the other operation, which is cancelled
-** first (it holds nothing). cashier may be NULL. */
+** first (it holds nothing). cashier may be NULL; SALE_ERR_ARGUMENT when
+** fn_cashier_ok() refuses it. */
 int sale_open(till_t *t, uint8_t operation, const char *cashier);
 
 /*

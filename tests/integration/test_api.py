@@ -151,6 +151,7 @@ def request(port, method, path, body=None, token=None, pin=None, headers=None, r
 
 
 S = None  # the running service
+LONG_CASHIER = "Старший кассир Александрова Екатерина Александровна"  # 51 letters, 96 bytes
 
 
 def api(method, path, body=None, pin=None, **kw):
@@ -347,9 +348,15 @@ api_key = demo-key
     check("check for a return: not_sold_here", st == 200 and j["reason"] == "not_sold_here", j)
 
     # ---- a full sale -------------------------------------------------------------------
-    st, j = api("POST", "/api/receipts", {"operation": "sale", "cashier": "Иванова"})
+    # The cashier's name is what the FN takes for 1021, 64 characters (a
+    # Cyrillic letter is two bytes): 65 are refused, a full name with the
+    # post (51 letters, 96 bytes) sells; 64 bytes were the limit before.
+    st, j = api("POST", "/api/receipts", {"operation": "sale", "cashier": "ж" * 65})
+    check("a cashier of 65 letters: 400 naming the field", st == 400
+          and j.get("field") == "cashier" and "64" in j.get("message_en", ""), (st, j))
+    st, j = api("POST", "/api/receipts", {"operation": "sale", "cashier": LONG_CASHIER})
     check("receipt opened", st == 201 and j["receipt"]["open"] and
-          j["receipt"]["operation"] == "sale", (st, j))
+          j["receipt"]["operation"] == "sale" and j["receipt"]["cashier"] == LONG_CASHIER, (st, j))
     st, j = api("POST", "/api/receipts", {})
     check("second receipt refused", st == 409 and j["error"] == "receipt_open", (st, j))
     st, j = add(J_SALE)

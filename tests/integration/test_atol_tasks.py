@@ -45,6 +45,9 @@ shop = None
 JEANS = "4601234501026"
 FOREIGN = harness.gtin14("460123459999")[1:]
 BANANAS = "4604440000048"
+# A cashier's name as shops write it, post and full name: 51 letters, 96
+# bytes; 1021 takes 64 characters (two doors stopped at 64 bytes before).
+LONG_CASHIER = "Старший кассир Александрова Екатерина Александровна"
 # Tags whose values name the instance of a document, not its content.
 INSTANCE_TAGS = {"1012", "1040", "1042", "1077", "2000", "1163", "1265", "1305", "1300",
                  "1301", "1302", "1303", "1304", "1306", "1307", "1308", "1309"}
@@ -139,11 +142,16 @@ def main(the_shop, the_check):
           and res[0]["status"] == "ready" and res[1]["status"] == "error"
           and res[1]["errorCode"] == 11 and "fooBar" in res[1]["errorDescription"]
           and res[2]["status"] == "interrupted", res)
+    # A long type in Cyrillic: named in whole letters (a byte limit cut it
+    # inside one, and the task's result fell out of the answer).
+    st, j, res = tasks("unknown-2", {"type": "x" + "Ж" * 40})
+    check("unknown Cyrillic task: error 11, named in whole letters", st == 201 and len(res) == 1
+          and res[0]["errorCode"] == 11 and "xЖЖЖ" in res[0]["errorDescription"], (st, j))
     st, j, res = tasks("notype-1", {"items": []})
     check("a task without a type: error 8", res and res[0]["errorCode"] == 8, res)
 
     # ---- the same receipt both ways ------------------------------------------------------
-    full = {"operation": "sale", "cashier": "Иванова", "lines": [
+    full = {"operation": "sale", "cashier": LONG_CASHIER, "lines": [
         {"code": jeans[0], "name": "Джинсы женские", "price": 300000, "vat": "vat22",
          "payment_method": "fullPayment", "payment_object": "commodityWithMarking"},
         {"code": foreign[0], "name": "Куртка детская", "price": 450000, "vat": "vat22",
@@ -172,7 +180,7 @@ def main(the_shop, the_check):
         it.update(extra or {})
         return it
 
-    sell = {"type": "sell", "operator": {"name": "Иванова"}, "items": [
+    sell = {"type": "sell", "operator": {"name": LONG_CASHIER}, "items": [
         {"type": "text", "text": "Спасибо за покупку"},
         item(jeans[1], "Джинсы женские", 3000.00, 1, "piece", "commodityWithMarking"),
         item(foreign[1], "Куртка детская", 4500.00, 1, "piece", "commodityWithMarking"),
@@ -197,6 +205,9 @@ def main(the_shop, the_check):
               (len(a), len(b), diff[:6]))
         check("... with the buyer's contact (1008)",
               any(x.strip().startswith("1008 ") for x in a), a[:12])
+        cp866 = " ".join(f"{b:02X}" for b in LONG_CASHIER.encode("cp866"))
+        check("... and the cashier's whole name (1021: 51 letters, CP866 in the document)",
+              f"  1021 operator [51]: {cp866}" in a, a[:12])
     st, j2, res2 = tasks("sell-1", sell)
     check("the same uuid again: the stored answer", st == 201 and j2 == j, (j, j2))
     st, status = shop.api("GET", "/api/status")

@@ -22,14 +22,21 @@ imported; then only `kassa serve` (background = yes) and its HTTP API:
 - 61 days later on the FN's clock the keys are past keys_refresh_days and
   a new service updates them without being asked;
 - systemd's readiness protocol (Type=notify): with NOTIFY_SOCKET set, the
-  service sends READY=1 once it listens and STOPPING=1 on SIGTERM.
+  service sends READY=1 once it listens and STOPPING=1 on SIGTERM;
+- a feed that refuses in Russian (a real operator's words): the sync's
+  failure is on /api/status with those words, cut whole letters only (its
+  detail was cut at a byte, inside a letter, and the status dropped the
+  whole "sync" record).
 Prints "N passed, N failed"; exit 1 on any failure.
 """
 import functools
+import http.server
+import json
 import os
 import socket
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -191,6 +198,43 @@ api_key = demo-key
           (sorted(s["archive"]), sorted(s["stored"])))
     check("the operator applied the sale notification", s["notes"] and s["notes"] == s["applied"]
           and s["notes"] == s["ticketed"], (s["notes"], s["applied"]))
+
+    # A feed that refuses in Russian. The sync's detail keeps the first 200
+    # bytes of "URL: HTTP 403: words"; the words are padded so that a byte
+    # limit at the old cut (the detail's 64 + 2 + 120th byte of the error)
+    # would fall inside a letter.
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            head = f"http://127.0.0.1:{self.server.server_port}{self.path}: HTTP 403: "
+            pad = "x" * ((120 - len(head.encode())) % 2 + 1)
+            words = pad + "Ж" * 30 + " Доступ запрещён" * 10  # the old cut inside a Ж
+            body = json.dumps({"description": words},
+                              ensure_ascii=False).encode()
+            self.send_response(403)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    feed = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=feed.serve_forever, daemon=True).start()
+    refusing_conf = os.path.join(root, "refusing.conf")
+    with open(conf) as f, open(refusing_conf, "w") as g:
+        g.write(f.read().replace(f"http_port = {ports[3]}\n",
+                                 f"http_port = {feed.server_address[1]}\n"))
+    serve = Serve(KASSA, refusing_conf, procs)
+    port = serve.api or 0
+    ok, j = wait_for(port, lambda s: s["background"]["sync"]["failures"] >= 1)
+    sync = j.get("background", {}).get("sync", {})
+    check("a feed refusing in Russian: the sync's failure on /api/status with its words", ok
+          and sync.get("last_error") and "HTTP 403: x" in (sync.get("detail") or "")
+          and "Ж" * 30 + " Доступ" in sync["detail"], j.get("background", j))
+    rc, err = serve.stop(seconds=30)
+    feed.shutdown()
+    check("serve exits 0 on SIGTERM (the refusing feed)", rc == 0, (rc, err[-2000:]))
 finally:
     for p in procs:
         if p.poll() is None:

@@ -284,6 +284,64 @@ static full_receipt_t *new_sale(size_t n, full_line_result_t **res)
   return req;
 }
 
+/* The cashier of a document (1021) as the FN archived it. */
+static void archived_cashier(till_fixture_t *f, uint32_t fd, char *out, size_t size)
+{
+  fn_document_t *doc = malloc(sizeof *doc);
+  doc_receipt_t *r = malloc(sizeof *r);
+  doc_header_t h;
+  uint64_t total;
+  uint8_t sign[6];
+  assert_non_null(doc);
+  assert_non_null(r);
+  assert_int_equal(fn_document_get(till_fn(f->till), fd, doc), 0);
+  assert_int_equal(doc_parse_receipt(doc->data, doc->len, &h, r, &total, sign), 0);
+  snprintf(out, size, "%s", h.cashier);
+  free(doc);
+  free(r);
+}
+
+/* A cashier's name of 64 Cyrillic letters (128 bytes) is what the FN
+** takes for 1021 (64 characters): both doors of the till sell under it,
+** and refuse 65 letters; the doors used to stop at 64 bytes (32 letters),
+** which refused a full name such as "Александрова Екатерина Александровна"
+** (36 letters). */
+static void cashier_of_64_letters(void **state)
+{
+  till_fixture_t *f = *state;
+  char name64[FN_CASHIER_SIZE + 8] = "", name65[FN_CASHIER_SIZE + 8], got[FN_CASHIER_SIZE];
+  for (int i = 0; i < 64; i++) strcat(name64, "ж");
+  assert_int_equal(strlen(name64), 128);
+  strcat(strcpy(name65, name64), "ж");
+  assert_true(fn_cashier_ok(name64));
+  assert_false(fn_cashier_ok(name65));
+  assert_true(fn_cashier_ok("Александрова Екатерина Александровна"));
+  /* The receipt in one call. */
+  full_line_result_t *res = NULL;
+  full_receipt_t *req = new_sale(1, &res);
+  sale_closed_t closed;
+  memcpy(req->cashier, name64, strlen(name64) + 1);
+  snprintf(req->lines[0].name, sizeof req->lines[0].name, "Хлеб");
+  req->lines[0].price = 4500;
+  req->lines[0].has_price = true;
+  req->payments.cash = 4500;
+  assert_int_equal(full_receipt_close(f->till, req, res, &closed), 0);
+  archived_cashier(f, closed.doc.number, got, sizeof got);
+  assert_string_equal(got, name64);
+  /* The basket. */
+  uint32_t before = last_document(f);
+  assert_int_equal(sale_open(f->till, DOC_OP_SALE, name65), SALE_ERR_ARGUMENT);
+  assert_int_equal(sale_open(f->till, DOC_OP_SALE, name64), 0);
+  check_decision_t d;
+  assert_int_equal(sale_add_scan(f->till, g_bread + 1, 13, NULL, 0, &d, NULL), 0); /* EAN-13 */
+  assert_int_equal(sale_close(f->till, 4500, 0, &closed, NULL), 0);
+  assert_int_equal(closed.doc.number, before + 1);
+  archived_cashier(f, closed.doc.number, got, sizeof got);
+  assert_string_equal(got, name64);
+  free(req);
+  free(res);
+}
+
 /* A line's refusal carries the check's message whole, however long: the
 ** 30-day refusal with its notice is over 320 bytes in Russian, and a copy
 ** cut to a shorter buffer ended inside a letter (invalid UTF-8, which the
@@ -350,6 +408,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(sold_goods_all_or_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(return_bounded_by_the_sale, setup, teardown),
       cmocka_unit_test_setup_teardown(refusal_message_whole, setup, teardown),
+      cmocka_unit_test_setup_teardown(cashier_of_64_letters, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
