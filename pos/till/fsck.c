@@ -18,6 +18,7 @@
 
 #include "common/part.h"
 #include "common/db.h"
+#include "common/errtab.h"
 #include "fiscal/crypto.h"
 #include "fiscal/doc.h"
 #include "fiscal/fn.h"
@@ -39,7 +40,10 @@ __attribute__((format(printf, 3, 4))) static void problem(fsck_report_t *r, cons
     va_list ap;
     va_start(ap, format);
     snprintf(r->problems[r->problem_count].check, sizeof r->problems[0].check, "%s", check);
-    vsnprintf(r->problems[r->problem_count].detail, sizeof r->problems[0].detail, format, ap);
+    /* Cut, if need be, at a character: `kassa fsck --json` drops a
+    ** problem whose text is not valid UTF-8. */
+    errtab_vformat(NULL, 0, r->problems[r->problem_count].detail, sizeof r->problems[0].detail, "",
+                   format, ap);
     va_end(ap);
   }
   r->problem_count++;
@@ -50,7 +54,7 @@ __attribute__((format(printf, 2, 3))) static void note(fsck_report_t *r, const c
   if (r->note_count >= sizeof r->notes / sizeof r->notes[0]) return;
   va_list ap;
   va_start(ap, format);
-  vsnprintf(r->notes[r->note_count++], sizeof r->notes[0], format, ap);
+  errtab_vformat(NULL, 0, r->notes[r->note_count++], sizeof r->notes[0], "", format, ap);
   va_end(ap);
 }
 
