@@ -284,6 +284,18 @@ static full_receipt_t *new_sale(size_t n, full_line_result_t **res)
   return req;
 }
 
+/* A sale of one loaf (a line of the front end's, 45.00 in cash) and its
+** results (both calloc'd, caller frees). */
+static full_receipt_t *bread_sale(full_line_result_t **res)
+{
+  full_receipt_t *req = new_sale(1, res);
+  snprintf(req->lines[0].name, sizeof req->lines[0].name, "Хлеб");
+  req->lines[0].price = 4500;
+  req->lines[0].has_price = true;
+  req->payments.cash = 4500;
+  return req;
+}
+
 /* The cashier of a document (1021) as the FN archived it. */
 static void archived_cashier(till_fixture_t *f, uint32_t fd, char *out, size_t size)
 {
@@ -318,13 +330,9 @@ static void cashier_of_64_letters(void **state)
   assert_true(fn_cashier_ok("Александрова Екатерина Александровна"));
   /* The receipt in one call. */
   full_line_result_t *res = NULL;
-  full_receipt_t *req = new_sale(1, &res);
+  full_receipt_t *req = bread_sale(&res);
   sale_closed_t closed;
   memcpy(req->cashier, name64, strlen(name64) + 1);
-  snprintf(req->lines[0].name, sizeof req->lines[0].name, "Хлеб");
-  req->lines[0].price = 4500;
-  req->lines[0].has_price = true;
-  req->payments.cash = 4500;
   assert_int_equal(full_receipt_close(f->till, req, res, &closed), 0);
   archived_cashier(f, closed.doc.number, got, sizeof got);
   assert_string_equal(got, name64);
@@ -350,12 +358,8 @@ static void refusal_message_whole(void **state)
 {
   till_fixture_t *f = *state;
   full_line_result_t *res = NULL;
-  full_receipt_t *req = new_sale(1, &res);
+  full_receipt_t *req = bread_sale(&res);
   sale_closed_t closed;
-  snprintf(req->lines[0].name, sizeof req->lines[0].name, "Хлеб");
-  req->lines[0].price = 4500;
-  req->lines[0].has_price = true;
-  req->payments.cash = 4500;
   assert_int_equal(full_receipt_close(f->till, req, res, &closed), 0); /* a document owed */
   f->fx.now += 30u * 24 * 3600 + 1;                                    /* and never sent */
   memset(&req->lines[0], 0, sizeof req->lines[0]);
