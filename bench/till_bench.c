@@ -214,11 +214,10 @@ static void run(const char *root, uint64_t n, unsigned receipts)
   report("sale_close (FN receipt + notification + replay)", lat, receipts);
   printf("  receipts (open, 2 scans, close): %.0f per second = %.1f%% of the disk's %.0f "
          "fdatasync/s measured here (%.0f before, %.0f after; target >= 30%%)\n",
-         receipts / span, 100.0 * receipts / span / flush_rate, flush_rate, flush_before,
-         flush_after);
+         receipt_rate, 100.0 * receipt_rate / flush_rate, flush_rate, flush_before, flush_after);
   printf("  for scale: one bare durable SQLite commit (3 rows, kept statements) %.0f per second = "
          "%.1f%% of the fdatasync rate; a receipt costs %.1f of them\n",
-         commit_rate, 100.0 * commit_rate / flush_rate, commit_rate / (receipts / span));
+         commit_rate, 100.0 * commit_rate / flush_rate, commit_rate / receipt_rate);
   printf("  per receipt: %.2f flushes (target <= 1.2), %.1f KiB written (target <= 48; WAL %.1f, "
          "database files %.1f)\n",
          (double)(io1.syncs - io0.syncs) / receipts,

@@ -243,7 +243,7 @@ int full_receipt_close(till_t *t, const full_receipt_t *req, full_line_result_t 
   if (req->count == 0) return SALE_ERR_EMPTY;
   if (req->count > DOC_MAX_ITEMS ||
       (req->operation != DOC_OP_SALE && req->operation != DOC_OP_SALE_RETURN) ||
-      !memchr(req->cashier, '\0', sizeof req->cashier) || !fn_cashier_ok(req->cashier))
+      !fn_cashier_ok(req->cashier)) /* also false without a NUL in the array */
     return SALE_ERR_ARGUMENT;
   memcpy(cashier, req->cashier, sizeof cashier);
   fiscal_text_fold(cashier);
